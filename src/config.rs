@@ -1,0 +1,300 @@
+//! `wavedeck.yaml`: defaults < file < environment (`WAVEDECK_*`) < command-line flags.
+//!
+//! Every key is documented in the README's "Configuration" section; keep the two in step.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Store URL: `sqlite://PATH` (default, one file, WAL) or `postgres://...` (team mode).
+    pub store: String,
+    /// Directory for the rolling log file.
+    pub log_dir: PathBuf,
+    /// Directory where evidence packs are exported by default.
+    pub evidence_dir: PathBuf,
+    pub thresholds: Thresholds,
+    pub limits: Limits,
+    pub drs: DrsConfig,
+    pub emulator: EmulatorConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Cutover is refused while CDC lag is above this many seconds.
+    pub max_cutover_lag_s: f64,
+    /// A passed validation older than this many minutes must be run again before cutover.
+    pub validation_max_age_min: u32,
+    /// How long hypercare (the rollback window) lasts after cutover, in hours.
+    pub hypercare_hours: u32,
+    /// Retries per step before a database goes to `failed`.
+    pub max_retries: u32,
+    /// Seconds existing write sessions get to finish before they are ended at drain.
+    pub drain_grace_s: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Jobs DRS runs at once for this tenant.
+    pub drs_concurrency: u32,
+    /// Databases of one wave in flight at once.
+    pub wave_concurrency: u32,
+    /// Validations that may run at once.
+    pub validation_capacity: u32,
+    /// Network budget for full loads, in gigabits per second.
+    pub bandwidth_gbps: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrsConfig {
+    /// Base URL. Empty means `https://drs.{region}.myhuaweicloud.com`.
+    pub endpoint: String,
+    pub region: String,
+    pub project_id: String,
+    /// `aksk` (request signing) or `token` (IAM token in X-Auth-Token).
+    pub auth: String,
+    /// Environment variable holding the access key id.
+    pub ak_env: String,
+    /// Environment variable holding the secret access key.
+    pub sk_env: String,
+    /// Optional file with `ak=...` and `sk=...` lines; used when the env vars are unset.
+    pub credentials_file: Option<PathBuf>,
+    /// Environment variable holding an IAM token (auth: token).
+    pub token_env: String,
+    /// Per-request timeout in seconds.
+    pub timeout_s: u64,
+    /// Base URL of Huawei Cloud DNS. Empty means `https://dns.{region}.myhuaweicloud.com`.
+    pub dns_endpoint: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// Time compression: 60 means one real second is one emulated minute.
+    pub speed: f64,
+    /// Emulated full-load bandwidth per job, in megabytes per second.
+    pub job_bandwidth_mbps: f64,
+    /// Concurrent-job quota the emulator enforces.
+    pub quota: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: "sqlite://wavedeck.db".into(),
+            log_dir: PathBuf::from("logs"),
+            evidence_dir: PathBuf::from("evidence"),
+            thresholds: Thresholds::default(),
+            limits: Limits::default(),
+            drs: DrsConfig::default(),
+            emulator: EmulatorConfig::default(),
+        }
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_cutover_lag_s: 5.0,
+            validation_max_age_min: 60,
+            hypercare_hours: 72,
+            max_retries: 5,
+            drain_grace_s: 10,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            drs_concurrency: 50,
+            wave_concurrency: 20,
+            validation_capacity: 8,
+            bandwidth_gbps: 10.0,
+        }
+    }
+}
+
+impl Default for DrsConfig {
+    fn default() -> Self {
+        DrsConfig {
+            endpoint: String::new(),
+            region: "ap-southeast-1".into(),
+            project_id: String::new(),
+            auth: "aksk".into(),
+            ak_env: "HUAWEICLOUD_SDK_AK".into(),
+            sk_env: "HUAWEICLOUD_SDK_SK".into(),
+            credentials_file: None,
+            token_env: "HUAWEICLOUD_SDK_TOKEN".into(),
+            timeout_s: 30,
+            dns_endpoint: String::new(),
+        }
+    }
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            speed: 1.0,
+            job_bandwidth_mbps: 100.0,
+            quota: 50,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}:{line}: {msg} (see the README's Configuration section for every key)")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    #[error("environment variable {var}={value:?} is not valid: {msg}")]
+    Env {
+        var: String,
+        value: String,
+        msg: String,
+    },
+}
+
+/// Environment overrides: variable name and the config key it sets.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("WAVEDECK_STORE", "store"),
+    ("WAVEDECK_LOG_DIR", "log_dir"),
+    ("WAVEDECK_EVIDENCE_DIR", "evidence_dir"),
+    ("WAVEDECK_MAX_CUTOVER_LAG_S", "thresholds.max_cutover_lag_s"),
+    ("WAVEDECK_DRS_ENDPOINT", "drs.endpoint"),
+    ("WAVEDECK_DRS_REGION", "drs.region"),
+    ("WAVEDECK_DRS_PROJECT_ID", "drs.project_id"),
+    ("WAVEDECK_DRS_CONCURRENCY", "limits.drs_concurrency"),
+    ("WAVEDECK_EMULATOR_SPEED", "emulator.speed"),
+];
+
+impl Config {
+    /// Load defaults, then `path` if given (or `./wavedeck.yaml` if it exists), then the
+    /// environment. Flags are applied by the caller afterwards.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let default_path = Path::new("wavedeck.yaml");
+        let chosen = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path.to_path_buf()),
+            None => None,
+        };
+        let mut cfg = match chosen {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|e| ConfigError::Read {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?;
+                Config::from_yaml(&p, &text)?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(&env)?;
+        Ok(cfg)
+    }
+
+    pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.location().map(|l| l.line()).unwrap_or(0),
+            msg: e.to_string(),
+        })
+    }
+
+    pub fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (var, value) in env {
+            let bad = |msg: &str| ConfigError::Env {
+                var: var.clone(),
+                value: value.clone(),
+                msg: msg.to_string(),
+            };
+            match var.as_str() {
+                "WAVEDECK_STORE" => self.store = value.clone(),
+                "WAVEDECK_LOG_DIR" => self.log_dir = value.into(),
+                "WAVEDECK_EVIDENCE_DIR" => self.evidence_dir = value.into(),
+                "WAVEDECK_MAX_CUTOVER_LAG_S" => {
+                    self.thresholds.max_cutover_lag_s = value
+                        .parse()
+                        .ok()
+                        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| bad("expected a number of seconds, e.g. 5"))?
+                }
+                "WAVEDECK_DRS_ENDPOINT" => self.drs.endpoint = value.clone(),
+                "WAVEDECK_DRS_REGION" => self.drs.region = value.clone(),
+                "WAVEDECK_DRS_PROJECT_ID" => self.drs.project_id = value.clone(),
+                "WAVEDECK_DRS_CONCURRENCY" => {
+                    self.limits.drs_concurrency = value
+                        .parse()
+                        .map_err(|_| bad("expected a whole number, e.g. 50"))?
+                }
+                "WAVEDECK_EMULATOR_SPEED" => {
+                    self.emulator.speed = value
+                        .parse()
+                        .ok()
+                        .filter(|v: &f64| v.is_finite() && *v > 0.0)
+                        .ok_or_else(|| bad("expected a positive number, e.g. 60"))?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The DRS base URL: the configured endpoint, else the public one for the region.
+    pub fn drs_base_url(&self) -> String {
+        if self.drs.endpoint.is_empty() {
+            format!("https://drs.{}.myhuaweicloud.com", self.drs.region)
+        } else {
+            self.drs.endpoint.trim_end_matches('/').to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let yaml = "store: sqlite://a.db\nthresholds:\n  max_cutover_lag_s: 3\n";
+        let mut cfg = Config::from_yaml(Path::new("w.yaml"), yaml).unwrap();
+        assert_eq!(cfg.store, "sqlite://a.db");
+        assert_eq!(cfg.thresholds.max_cutover_lag_s, 3.0);
+        assert_eq!(cfg.limits.drs_concurrency, 50);
+        cfg.apply_env(&[("WAVEDECK_STORE".into(), "postgres://x/y".into())])
+            .unwrap();
+        assert_eq!(cfg.store, "postgres://x/y");
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let yaml = "store: sqlite://a.db\nthreshold:\n  max_cutover_lag_s: 3\n";
+        let err = Config::from_yaml(Path::new("w.yaml"), yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("w.yaml:2:"), "{err}");
+        assert!(err.contains("threshold"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_value_is_refused_with_its_name() {
+        let mut cfg = Config::default();
+        let err = cfg
+            .apply_env(&[("WAVEDECK_MAX_CUTOVER_LAG_S".into(), "fast".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WAVEDECK_MAX_CUTOVER_LAG_S"), "{err}");
+    }
+}

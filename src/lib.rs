@@ -1,0 +1,20 @@
+//! wavedeck: a terminal cockpit and engine for a DRS-based database-migration factory.
+//!
+//! The layout follows `DESIGN.md`: pure logic (inventory, plan, lifecycle) has no I/O; the
+//! store, DRS client, checks, validation and cutover live at the edges.
+
+pub mod bench;
+pub mod checks;
+pub mod config;
+pub mod cutover;
+pub mod drs;
+pub mod engine;
+pub mod evidence;
+pub mod inventory;
+pub mod lifecycle;
+pub mod logging;
+pub mod plan;
+pub mod secret;
+pub mod store;
+pub mod tui;
+pub mod validate;

@@ -1,0 +1,101 @@
+//! The `wavedeck` command line. Each command's flags and behaviour live in the module that owns
+//! it (`<module>::cmd`); this file only wires them together.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wavedeck::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "wavedeck",
+    version,
+    about = "Terminal cockpit for a DRS-based database-migration factory",
+    after_help = "Examples:\n  wavedeck demo                      # the pilot wave against the built-in DRS emulator\n  wavedeck inventory check inventory/pilot.yaml\n  wavedeck status --wave 0"
+)]
+struct Cli {
+    /// Config file (default: ./wavedeck.yaml when present).
+    #[arg(long, global = true, env = "WAVEDECK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store URL, overriding config and WAVEDECK_STORE (sqlite://PATH or postgres://...).
+    #[arg(long, global = true)]
+    store: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The cockpit (the default when no command is given).
+    Tui(wavedeck::tui::cmd::TuiArgs),
+    /// Rehearse the pilot wave: fresh store, bundled inventory, in-process DRS emulator.
+    Demo(wavedeck::tui::cmd::DemoArgs),
+    /// The engine alone, headless (for tmux or systemd).
+    Run(wavedeck::engine::cmd::RunArgs),
+    /// Register the databases of an inventory in the store.
+    Init(wavedeck::store::cmd::InitArgs),
+    /// Waves, stage counts and failures, for people and scripts.
+    Status(wavedeck::store::cmd::StatusArgs),
+    /// Plan waves from an inventory.
+    Plan(wavedeck::plan::cmd::PlanArgs),
+    /// Check or generate inventory files.
+    #[command(subcommand)]
+    Inventory(wavedeck::inventory::cmd::InventoryCommand),
+    /// Export or verify evidence packs.
+    #[command(subcommand)]
+    Evidence(wavedeck::evidence::cmd::EvidenceCommand),
+    /// Serve the DRS REST API emulator on a loopback address.
+    Emulator(wavedeck::drs::cmd::EmulatorArgs),
+    /// Local replication lab: source and target PostgreSQL clusters.
+    #[command(subcommand)]
+    Lab(wavedeck::cutover::cmd::LabCommand),
+    /// Print performance figures.
+    #[command(subcommand)]
+    Bench(wavedeck::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut cfg = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(store) = cli.store {
+        cfg.store = store;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli
+        .command
+        .unwrap_or(Command::Tui(wavedeck::tui::cmd::TuiArgs::default()));
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Tui(a) => wavedeck::tui::cmd::run_tui(a, cfg).await,
+            Command::Demo(a) => wavedeck::tui::cmd::run_demo(a, cfg).await,
+            Command::Run(a) => wavedeck::engine::cmd::run(a, cfg).await,
+            Command::Init(a) => wavedeck::store::cmd::init(a, cfg).await,
+            Command::Status(a) => wavedeck::store::cmd::status(a, cfg).await,
+            Command::Plan(a) => wavedeck::plan::cmd::run(a, cfg).await,
+            Command::Inventory(c) => wavedeck::inventory::cmd::run(c, cfg).await,
+            Command::Evidence(c) => wavedeck::evidence::cmd::run(c, cfg).await,
+            Command::Emulator(a) => wavedeck::drs::cmd::run(a, cfg).await,
+            Command::Lab(c) => wavedeck::cutover::cmd::run(c, cfg).await,
+            Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

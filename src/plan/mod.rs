@@ -1,0 +1,2 @@
+//! See DESIGN.md for what this module owns.
+pub mod cmd;

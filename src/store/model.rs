@@ -1,0 +1,172 @@
+//! Types the store keeps and hands out. The engine writes events; the cockpit reads states and
+//! writes commands.
+
+use crate::inventory::{Criticality, Engine};
+use crate::lifecycle::Stage;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Event kinds. One constant per kind so the writer (engine) and the readers (state fold,
+/// cockpit, evidence) agree on the spelling.
+pub mod kind {
+    pub const DB_REGISTERED: &str = "db.registered";
+    pub const DB_UPDATED: &str = "db.updated";
+    pub const DB_REMOVED: &str = "db.removed";
+    /// payload: {"from": stage, "to": stage, "reason": text}
+    pub const DB_STAGE: &str = "db.stage";
+    /// payload: {"pct": f64, "mbps": f64?}
+    pub const DB_PROGRESS: &str = "db.progress";
+    /// payload: {"lag_s": f64}
+    pub const DB_LAG: &str = "db.lag";
+    /// payload: {"step": name, "attempt": n, ...}: written before a side effect.
+    pub const STEP_INTENT: &str = "step.intent";
+    /// payload: {"step": name, "attempt": n, "ok": bool, "error": text?, ...}: written after it.
+    pub const STEP_OUTCOME: &str = "step.outcome";
+    /// payload: {"passed": bool, "summary": text, "tables": [...]}
+    pub const DB_PRECHECK: &str = "db.precheck";
+    pub const DB_VALIDATION: &str = "db.validation";
+    pub const DB_FAILED: &str = "db.failed";
+    pub const WAVE_PLANNED: &str = "wave.planned";
+    pub const WAVE_APPROVED: &str = "wave.approved";
+    pub const WAVE_STARTED: &str = "wave.started";
+    pub const COMMAND_ACCEPTED: &str = "command.accepted";
+    pub const COMMAND_REJECTED: &str = "command.rejected";
+}
+
+/// An event as stored: appended once, never changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: i64,
+    pub time: DateTime<Utc>,
+    pub db_id: Option<String>,
+    pub wave: Option<u32>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub actor: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An event to append; the store assigns seq, time and the hashes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub db_id: Option<String>,
+    pub wave: Option<u32>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub actor: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Viewer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandStatus {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+/// What an operator can ask for. The engine checks guards and accepts or rejects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    StartWave,
+    ApproveWindow,
+    Pause,
+    Resume,
+    Retry,
+    Abort,
+    Cutover,
+    Rollback,
+    CloseHypercare,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::StartWave => "start_wave",
+            Action::ApproveWindow => "approve_window",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Retry => "retry",
+            Action::Abort => "abort",
+            Action::Cutover => "cutover",
+            Action::Rollback => "rollback",
+            Action::CloseHypercare => "close_hypercare",
+        }
+    }
+}
+
+/// What a command is aimed at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Db(String),
+    Wave(u32),
+}
+
+/// An operator intent and, once the engine has looked at it, its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandRow {
+    pub id: i64,
+    pub time: DateTime<Utc>,
+    pub who: String,
+    pub role: Role,
+    pub action: Action,
+    pub target: Target,
+    pub args: serde_json::Value,
+    pub status: CommandStatus,
+    pub reason: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// Latest validation outcome of a database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValidationSummary {
+    pub passed: bool,
+    pub at: DateTime<Utc>,
+    /// One line for tables and lists ("42 tables, 0 differences").
+    pub summary: String,
+}
+
+/// Current state of one database, derived from its events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DbState {
+    pub db_id: String,
+    pub wave: Option<u32>,
+    pub engine: Engine,
+    pub size_gb: f64,
+    pub owner: String,
+    pub criticality: Criticality,
+    pub stage: Stage,
+    /// For `failed`: the stage it failed in. For `paused`: the stage it was paused in.
+    pub held_stage: Option<Stage>,
+    pub stage_since: DateTime<Utc>,
+    /// Full-load progress, 0 to 100.
+    pub progress_pct: f64,
+    /// Latest CDC lag in seconds, once CDC has started.
+    pub lag_s: Option<f64>,
+    pub validation: Option<ValidationSummary>,
+    pub drs_job_id: Option<String>,
+    pub last_error: Option<String>,
+    pub last_event_at: DateTime<Utc>,
+    /// Retries recorded for the current step.
+    pub attempts: u32,
+}
+
+/// Current state of one wave, derived from its events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WaveState {
+    pub wave: u32,
+    /// The wave's cutover window as written (same syntax as an inventory business window).
+    pub window: String,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+}

@@ -18,6 +18,7 @@ pub struct Config {
     pub limits: Limits,
     pub drs: DrsConfig,
     pub emulator: EmulatorConfig,
+    pub engine: EngineConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -92,6 +93,7 @@ impl Default for Config {
             limits: Limits::default(),
             drs: DrsConfig::default(),
             emulator: EmulatorConfig::default(),
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -142,6 +144,56 @@ impl Default for EmulatorConfig {
             speed: 1.0,
             job_bandwidth_mbps: 100.0,
             quota: 50,
+        }
+    }
+}
+
+/// Which pre-checks and validation the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksMode {
+    /// DRS's own pre-check and comparison tasks (the emulator's, in rehearsals).
+    Drs,
+    /// wavedeck's SQL pre-checks and validation against the real endpoints.
+    Sql,
+    /// Both; a database moves on only when both pass.
+    Both,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `drs`, `sql` or `both`: which pre-checks and validation gate run.
+    pub checks: ChecksMode,
+    /// Divides every engine wait (poll intervals, backoff, stability windows). Set it to the
+    /// emulator's speed factor in rehearsals; 1 in production.
+    pub time_scale: f64,
+    /// Base poll interval per stage, in seconds.
+    pub poll: crate::engine::poll::PollIntervals,
+    /// Bandwidth one full load is expected to use (MB/s): turns `limits.bandwidth_gbps` into a
+    /// number of full loads at once.
+    pub job_bandwidth_mbps: f64,
+    /// First retry delay of a failed step, in seconds (doubles per attempt, with jitter).
+    pub retry_base_s: f64,
+    /// Longest retry delay, in seconds.
+    pub retry_cap_s: f64,
+    /// Lag must stay at 0 this many seconds before a cutover terminates the DRS job.
+    pub lag_stable_s: f64,
+    /// Engine lease: another engine may take over after this many seconds without heartbeat.
+    pub lease_ttl_s: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            checks: ChecksMode::Both,
+            time_scale: 1.0,
+            poll: Default::default(),
+            job_bandwidth_mbps: 100.0,
+            retry_base_s: 5.0,
+            retry_cap_s: 300.0,
+            lag_stable_s: 30.0,
+            lease_ttl_s: 15,
         }
     }
 }

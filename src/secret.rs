@@ -97,7 +97,10 @@ mod tests {
     fn redact_removes_known_secrets() {
         let s = Secret::new("pa55word");
         let msg = "password authentication failed: pa55word rejected";
-        assert_eq!(redact(msg, &[&s]), "password authentication failed: *** rejected");
+        assert_eq!(
+            redact(msg, &[&s]),
+            "password authentication failed: *** rejected"
+        );
     }
 
     #[test]

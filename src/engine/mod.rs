@@ -1,2 +1,10 @@
-//! See DESIGN.md for what this module owns.
+//! The engine: the tokio runtime that drives every database of every started wave through its
+//! stages, and the only writer of events. See DESIGN.md.
+//!
+//! Pure parts (unit-tested, no I/O): [`backoff`], [`classify`], [`admission`], [`poll`].
+
+pub mod admission;
+pub mod backoff;
+pub mod classify;
 pub mod cmd;
+pub mod poll;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand)]
 pub enum InventoryCommand {
     /// Report every problem in inventory files, with file:line.
-    #[command(after_help = "Example:\n  wavedeck inventory check inventory/pilot.yaml inventory/factory-2000.csv")]
+    #[command(
+        after_help = "Example:\n  wavedeck inventory check inventory/pilot.yaml inventory/factory-2000.csv"
+    )]
     Check { files: Vec<std::path::PathBuf> },
 }
 

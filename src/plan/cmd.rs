@@ -4,7 +4,9 @@ use crate::config::Config;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  wavedeck plan --inventory inventory/factory-2000.csv --out waves.yaml")]
+#[command(
+    after_help = "Example:\n  wavedeck plan --inventory inventory/factory-2000.csv --out waves.yaml"
+)]
 pub struct PlanArgs {
     #[arg(long)]
     pub inventory: std::path::PathBuf,

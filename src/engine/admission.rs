@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn order_is_wave_then_criticality_then_size_then_id() {
-        let mut v = vec![
+        let mut v = [
             c(1, Criticality::High, 500.0, "e"),
             c(0, Criticality::Low, 900.0, "d"),
             c(0, Criticality::High, 1.0, "c"),

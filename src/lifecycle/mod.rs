@@ -1,5 +1,9 @@
 //! The lifecycle of one database: stages, the transition table and its guards. Pure code.
 
+pub mod guard;
 pub mod stage;
+pub mod transition;
 
+pub use guard::{Guard, GuardContext, GuardKind};
 pub use stage::Stage;
+pub use transition::{available, check_action, decide, guards, Position, Rejection, Trigger};

@@ -1,0 +1,401 @@
+//! Guards: the conditions a transition needs, each evaluated into data with a sentence the
+//! operator reads ("lag 12.4 s > 5 s"). Pure: everything a guard looks at is in `GuardContext`,
+//! filled by the engine (from the store and the inventory) or by the cockpit for its dialogs.
+
+use crate::store::model::Role;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What the guards look at. Plain values on purpose: window parsing, lag sampling and the store
+/// live elsewhere, so this module stays pure and testable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuardContext {
+    pub db_id: String,
+    pub wave: Option<u32>,
+    /// Role of whoever asks. Engine-internal triggers carry no role guard.
+    pub role: Role,
+    pub now: DateTime<Utc>,
+    /// Latest CDC apply lag in seconds; `None` before CDC reported anything.
+    pub lag_s: Option<f64>,
+    /// Cutover is refused above this lag (config `thresholds.max_cutover_lag_s`, or the
+    /// database's override).
+    pub max_lag_s: f64,
+    /// Latest validation outcome and when it finished.
+    pub validation_passed: bool,
+    pub validation_at: Option<DateTime<Utc>>,
+    /// Config `thresholds.validation_max_age_min`.
+    pub validation_max_age_min: u32,
+    /// The wave's cutover window was approved by an operator.
+    pub window_approved: bool,
+    /// The business window is open now.
+    pub window_open: bool,
+    /// When the window next opens (if closed) or closes (if open).
+    pub window_next_change: Option<DateTime<Utc>>,
+    /// The same instant as the operator thinks of it, e.g. "Sat 01:00 Europe/Paris".
+    pub window_next_change_label: Option<String>,
+    /// Another cutover of this database is already under way (e.g. an accepted command that the
+    /// engine has not finished applying).
+    pub cutover_in_flight: bool,
+}
+
+impl GuardContext {
+    /// A context where nothing is known or granted yet: every cutover guard fails. Callers fill
+    /// in what they know with struct update syntax.
+    pub fn new(db_id: impl Into<String>, now: DateTime<Utc>) -> Self {
+        GuardContext {
+            db_id: db_id.into(),
+            wave: None,
+            role: Role::Operator,
+            now,
+            lag_s: None,
+            max_lag_s: 5.0,
+            validation_passed: false,
+            validation_at: None,
+            validation_max_age_min: 60,
+            window_approved: false,
+            window_open: false,
+            window_next_change: None,
+            window_next_change_label: None,
+            cutover_in_flight: false,
+        }
+    }
+}
+
+/// Which condition a guard checks. The transition table names these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardKind {
+    /// The requester is an operator (a viewer is always refused).
+    Role,
+    /// CDC lag is known and at most the threshold.
+    Lag,
+    /// The latest validation passed (no age limit: used right after it ran).
+    ValidationPassed,
+    /// The latest validation passed and is not older than the limit.
+    ValidationFresh,
+    WindowApproved,
+    WindowOpen,
+    NoCutoverInFlight,
+}
+
+impl GuardKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardKind::Role => "role",
+            GuardKind::Lag => "lag",
+            GuardKind::ValidationPassed => "validation",
+            GuardKind::ValidationFresh => "validation_fresh",
+            GuardKind::WindowApproved => "window_approved",
+            GuardKind::WindowOpen => "window_open",
+            GuardKind::NoCutoverInFlight => "cutover_in_flight",
+        }
+    }
+
+    /// Evaluate this guard against the context.
+    pub fn check(self, ctx: &GuardContext) -> Guard {
+        let (ok, sentence) = match self {
+            GuardKind::Role => match ctx.role {
+                Role::Operator => (true, "operator session".to_string()),
+                Role::Viewer => (
+                    false,
+                    "read-only viewer session (start wavedeck as operator to act)".to_string(),
+                ),
+            },
+            GuardKind::Lag => lag(ctx),
+            GuardKind::ValidationPassed => match (ctx.validation_passed, ctx.validation_at) {
+                (true, Some(_)) => (true, "validation passed".to_string()),
+                (false, Some(_)) => (false, "validation failed".to_string()),
+                (_, None) => (false, "no validation has run yet".to_string()),
+            },
+            GuardKind::ValidationFresh => validation_fresh(ctx),
+            GuardKind::WindowApproved => {
+                let which = match ctx.wave {
+                    Some(w) => format!("window for wave {w}"),
+                    None => format!("{} is in no wave, so its window", ctx.db_id),
+                };
+                if ctx.window_approved {
+                    (true, format!("{which} approved"))
+                } else {
+                    (false, format!("{which} not approved"))
+                }
+            }
+            GuardKind::WindowOpen => window_open(ctx),
+            GuardKind::NoCutoverInFlight => {
+                if ctx.cutover_in_flight {
+                    (
+                        false,
+                        format!("another cutover of {} is in flight", ctx.db_id),
+                    )
+                } else {
+                    (true, format!("no other cutover of {} in flight", ctx.db_id))
+                }
+            }
+        };
+        Guard {
+            name: self.name(),
+            ok,
+            sentence,
+        }
+    }
+}
+
+/// One evaluated guard, as the cockpit shows it and as rejection events record it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Guard {
+    pub name: &'static str,
+    pub ok: bool,
+    pub sentence: String,
+}
+
+fn lag(ctx: &GuardContext) -> (bool, String) {
+    let max = fmt_secs(ctx.max_lag_s);
+    match ctx.lag_s {
+        None => (false, "lag unknown (CDC has not reported yet)".to_string()),
+        Some(l) if !l.is_finite() || l < 0.0 => {
+            (false, "lag unknown (CDC has not started)".to_string())
+        }
+        Some(l) if l > ctx.max_lag_s => (false, format!("lag {} s > {max} s", fmt_secs(l))),
+        Some(l) => (true, format!("lag {} s ≤ {max} s", fmt_secs(l))),
+    }
+}
+
+fn validation_fresh(ctx: &GuardContext) -> (bool, String) {
+    let limit = ctx.validation_max_age_min;
+    let Some(at) = ctx.validation_at else {
+        return (false, "no validation has run yet".to_string());
+    };
+    let age = ctx.now.signed_duration_since(at);
+    let ago = fmt_age(age);
+    if !ctx.validation_passed {
+        return (false, format!("validation failed {ago}"));
+    }
+    if age.num_seconds() > i64::from(limit) * 60 {
+        (
+            false,
+            format!("validation passed {ago} (limit {limit} min): run it again"),
+        )
+    } else {
+        (true, format!("validation passed {ago} (limit {limit} min)"))
+    }
+}
+
+fn window_open(ctx: &GuardContext) -> (bool, String) {
+    let when = |t: DateTime<Utc>| {
+        let label = ctx
+            .window_next_change_label
+            .clone()
+            .unwrap_or_else(|| t.format("%a %Y-%m-%d %H:%M UTC").to_string());
+        format!(
+            "in {} ({label})",
+            fmt_span(t.signed_duration_since(ctx.now))
+        )
+    };
+    match (ctx.window_open, ctx.window_next_change) {
+        (true, Some(t)) => (true, format!("window open, closes {}", when(t))),
+        (true, None) => (true, "window open".to_string()),
+        (false, Some(t)) => (false, format!("window opens {}", when(t))),
+        (false, None) => (false, "window closed (no opening ahead)".to_string()),
+    }
+}
+
+/// "12.4", "5", "0.25": seconds without noise.
+fn fmt_secs(s: f64) -> String {
+    let r = (s * 10.0).round() / 10.0;
+    if r == 0.0 && s != 0.0 {
+        format!("{s:.2}")
+    } else if r.fract() == 0.0 && r.abs() < 1e12 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// A span ahead: "3h12m", "12m", "40s", "2d3h".
+pub fn fmt_span(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    let (days, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if days > 0 {
+        format!("{days}d{h}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// An age: "12 min ago", "3 h 5 min ago", "just now".
+fn fmt_age(d: chrono::Duration) -> String {
+    let s = d.num_seconds();
+    if s < 0 {
+        return "in the future (clock skew?)".to_string();
+    }
+    let m = s / 60;
+    if m == 0 {
+        "just now".to_string()
+    } else if m < 120 {
+        format!("{m} min ago")
+    } else {
+        format!("{} h {} min ago", m / 60, m % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 21, 48, 0).unwrap()
+    }
+
+    fn sentence(kind: GuardKind, ctx: &GuardContext) -> (bool, String) {
+        let g = kind.check(ctx);
+        assert_eq!(g.name, kind.name());
+        (g.ok, g.sentence)
+    }
+
+    #[test]
+    fn lag_sentences() {
+        let mut ctx = GuardContext::new("pay-ledger-01", now());
+        assert_eq!(
+            sentence(GuardKind::Lag, &ctx),
+            (false, "lag unknown (CDC has not reported yet)".into())
+        );
+        ctx.lag_s = Some(12.43);
+        assert_eq!(
+            sentence(GuardKind::Lag, &ctx),
+            (false, "lag 12.4 s > 5 s".into())
+        );
+        ctx.lag_s = Some(5.0);
+        assert_eq!(
+            sentence(GuardKind::Lag, &ctx),
+            (true, "lag 5 s ≤ 5 s".into())
+        );
+        ctx.lag_s = Some(-1.0);
+        assert!(!GuardKind::Lag.check(&ctx).ok, "DRS reports -1 before CDC");
+        ctx.lag_s = Some(f64::NAN);
+        assert!(!GuardKind::Lag.check(&ctx).ok);
+    }
+
+    #[test]
+    fn validation_sentences() {
+        let mut ctx = GuardContext::new("pay-ledger-01", now());
+        assert_eq!(
+            sentence(GuardKind::ValidationFresh, &ctx),
+            (false, "no validation has run yet".into())
+        );
+        ctx.validation_at = Some(now() - chrono::Duration::minutes(12));
+        assert_eq!(
+            sentence(GuardKind::ValidationFresh, &ctx),
+            (false, "validation failed 12 min ago".into())
+        );
+        assert!(!GuardKind::ValidationPassed.check(&ctx).ok);
+        ctx.validation_passed = true;
+        assert_eq!(
+            sentence(GuardKind::ValidationFresh, &ctx),
+            (true, "validation passed 12 min ago (limit 60 min)".into())
+        );
+        assert!(GuardKind::ValidationPassed.check(&ctx).ok);
+        ctx.validation_at = Some(now() - chrono::Duration::minutes(61));
+        assert_eq!(
+            sentence(GuardKind::ValidationFresh, &ctx),
+            (
+                false,
+                "validation passed 61 min ago (limit 60 min): run it again".into()
+            )
+        );
+        // Exactly at the limit is still fresh.
+        ctx.validation_at = Some(now() - chrono::Duration::minutes(60));
+        assert!(GuardKind::ValidationFresh.check(&ctx).ok);
+        ctx.validation_at = Some(now() + chrono::Duration::minutes(1));
+        assert!(GuardKind::ValidationFresh.check(&ctx).ok);
+        assert!(GuardKind::ValidationFresh
+            .check(&ctx)
+            .sentence
+            .contains("clock skew"));
+    }
+
+    #[test]
+    fn window_sentences() {
+        let mut ctx = GuardContext::new("pay-ledger-01", now());
+        ctx.wave = Some(2);
+        assert_eq!(
+            sentence(GuardKind::WindowApproved, &ctx),
+            (false, "window for wave 2 not approved".into())
+        );
+        ctx.window_approved = true;
+        assert_eq!(
+            sentence(GuardKind::WindowApproved, &ctx),
+            (true, "window for wave 2 approved".into())
+        );
+        ctx.wave = None;
+        assert!(GuardKind::WindowApproved
+            .check(&ctx)
+            .sentence
+            .contains("in no wave"));
+
+        assert_eq!(
+            sentence(GuardKind::WindowOpen, &ctx),
+            (false, "window closed (no opening ahead)".into())
+        );
+        ctx.window_next_change = Some(now() + chrono::Duration::minutes(3 * 60 + 12));
+        ctx.window_next_change_label = Some("Sat 01:00 Europe/Paris".into());
+        assert_eq!(
+            sentence(GuardKind::WindowOpen, &ctx),
+            (
+                false,
+                "window opens in 3h12m (Sat 01:00 Europe/Paris)".into()
+            )
+        );
+        ctx.window_next_change_label = None;
+        assert_eq!(
+            sentence(GuardKind::WindowOpen, &ctx),
+            (
+                false,
+                "window opens in 3h12m (Sat 2026-11-28 01:00 UTC)".into()
+            )
+        );
+        ctx.window_open = true;
+        assert_eq!(
+            sentence(GuardKind::WindowOpen, &ctx),
+            (
+                true,
+                "window open, closes in 3h12m (Sat 2026-11-28 01:00 UTC)".into()
+            )
+        );
+    }
+
+    #[test]
+    fn role_and_in_flight_sentences() {
+        let mut ctx = GuardContext::new("pay-ledger-01", now());
+        assert!(GuardKind::Role.check(&ctx).ok);
+        ctx.role = Role::Viewer;
+        let g = GuardKind::Role.check(&ctx);
+        assert!(!g.ok);
+        assert!(g.sentence.contains("viewer"));
+        ctx.cutover_in_flight = true;
+        assert_eq!(
+            sentence(GuardKind::NoCutoverInFlight, &ctx),
+            (
+                false,
+                "another cutover of pay-ledger-01 is in flight".into()
+            )
+        );
+    }
+
+    #[test]
+    fn spans() {
+        use chrono::Duration as D;
+        assert_eq!(fmt_span(D::seconds(40)), "40s");
+        assert_eq!(fmt_span(D::minutes(12)), "12m");
+        assert_eq!(fmt_span(D::minutes(65)), "1h05m");
+        assert_eq!(fmt_span(D::hours(51)), "2d3h");
+        assert_eq!(fmt_span(D::seconds(-5)), "0s");
+        assert_eq!(fmt_age(D::minutes(150)), "2 h 30 min ago");
+        assert_eq!(fmt_age(D::seconds(10)), "just now");
+        assert_eq!(fmt_secs(0.04), "0.04");
+        assert_eq!(fmt_secs(0.0), "0");
+    }
+}

@@ -1,0 +1,753 @@
+//! Reading inventory files (YAML or CSV) into records whose every field knows its line.
+//!
+//! Both formats become the same [`RawRecord`] (canonical keys such as `source.port`), so one
+//! checker (`check.rs`) validates them and the two formats cannot drift apart.
+//!
+//! YAML: a list of databases at the top level, or a mapping with a `databases:` list (and
+//! optionally the `waves:` summary `wavedeck plan` writes). Endpoints are nested mappings.
+//! CSV: one header row; endpoints are flattened (`source_host`, `target_port`, ...), `tags` are
+//! separated by `;`, `max_cutover_lag_s` is the override column, `extra_NAME` columns go to
+//! `extra`. Empty cells mean "not given".
+
+use super::check::{self, Problem};
+use super::model::DatabaseSpec;
+use std::path::{Path, PathBuf};
+
+/// A value as written in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawValue {
+    Text(String),
+    List(Vec<String>),
+    /// Structured values (YAML `extra:` entries) kept as JSON.
+    Json(serde_json::Value),
+    /// A value of the wrong shape (e.g. a mapping where a scalar belongs); described for errors.
+    Wrong(&'static str),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawField {
+    /// Canonical key: `db_id`, `source.port`, `overrides.max_cutover_lag_s`, `extra.NAME`, ...
+    pub key: String,
+    /// The key as written (`source_port` in CSV), for messages.
+    pub written: String,
+    pub value: RawValue,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawRecord {
+    /// First line of the record.
+    pub line: usize,
+    /// Read from CSV: messages then spell fields as columns (`source_host`).
+    pub csv: bool,
+    pub fields: Vec<RawField>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Csv,
+}
+
+impl Format {
+    /// From the extension; without one, a first line naming `db_id,` means CSV.
+    pub fn detect(path: &Path, bytes: &[u8]) -> Format {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("csv") => Format::Csv,
+            Some("yaml") | Some("yml") => Format::Yaml,
+            _ => {
+                let first = bytes.split(|b| *b == b'\n').next().unwrap_or(&[]);
+                if first.starts_with(b"db_id,") || first.windows(7).any(|w| w == b",db_id,") {
+                    Format::Csv
+                } else {
+                    Format::Yaml
+                }
+            }
+        }
+    }
+}
+
+/// Load and check one file. Either every database, or every problem found.
+pub fn load_file(path: &Path) -> Result<Vec<DatabaseSpec>, Vec<Problem>> {
+    load_files(&[path.to_path_buf()])
+}
+
+/// Load and check several files as one inventory (db_id must be unique across all of them).
+pub fn load_files(paths: &[PathBuf]) -> Result<Vec<DatabaseSpec>, Vec<Problem>> {
+    let mut parsed = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let (specs, mut p) = parse_bytes(path, &bytes);
+                problems.append(&mut p);
+                parsed.push((path.clone(), specs));
+            }
+            Err(e) => problems.push(Problem::new(
+                path,
+                0,
+                None,
+                format!("cannot read the file: {e}"),
+                "check the path and that this user may read it",
+            )),
+        }
+    }
+    problems.extend(check::duplicates_across(&parsed));
+    if problems.is_empty() {
+        Ok(parsed
+            .into_iter()
+            .flat_map(|(_, s)| s.into_iter().map(|(_, d)| d))
+            .collect())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Parse and check the bytes of one file. Pure; never panics, whatever the bytes. Returns the
+/// databases that are valid (with their line) and every problem.
+pub fn parse_bytes(file: &Path, bytes: &[u8]) -> (Vec<(usize, DatabaseSpec)>, Vec<Problem>) {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return (
+            Vec::new(),
+            vec![Problem::new(
+                file,
+                1,
+                None,
+                "the file is empty".into(),
+                "add at least one database; see inventory/pilot.yaml for the format",
+            )],
+        );
+    }
+    let (records, mut problems) = match Format::detect(file, bytes) {
+        Format::Yaml => read_yaml(file, bytes),
+        Format::Csv => read_csv(file, bytes),
+    };
+    if records.is_empty() && problems.is_empty() {
+        problems.push(Problem::new(
+            file,
+            1,
+            None,
+            "the file holds no database".into(),
+            "add at least one database; see inventory/pilot.yaml for the format",
+        ));
+    }
+    let (specs, mut p) = check::check_records(file, &records);
+    problems.append(&mut p);
+    problems.sort_by_key(|p| p.line);
+    (specs, problems)
+}
+
+fn line_of_offset(bytes: &[u8], offset: usize) -> usize {
+    1 + bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+fn utf8_problem(file: &Path, bytes: &[u8], err: std::str::Utf8Error) -> Problem {
+    let off = err.valid_up_to();
+    Problem::new(
+        file,
+        line_of_offset(bytes, off),
+        None,
+        format!(
+            "the file is not valid UTF-8 (byte {off}): it looks binary or uses another encoding"
+        ),
+        "save it as UTF-8 text (e.g. iconv -f latin1 -t utf-8)",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML
+
+const ENDPOINT_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "database",
+    "user",
+    "password_env",
+    "password_file",
+];
+const TOP_KEYS: &[&str] = &[
+    "db_id",
+    "engine",
+    "engine_version",
+    "size_gb",
+    "owner",
+    "criticality",
+    "business_window",
+    "wave",
+    "source",
+    "target",
+    "tags",
+    "overrides",
+    "extra",
+];
+const OVERRIDE_KEYS: &[&str] = &["max_cutover_lag_s"];
+
+fn read_yaml(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return (Vec::new(), vec![utf8_problem(file, bytes, e)]),
+    };
+    let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let line = e.location().map(|l| l.line()).unwrap_or(1);
+            return (
+                Vec::new(),
+                vec![Problem::new(
+                    file,
+                    line,
+                    None,
+                    format!("YAML syntax error: {e}"),
+                    "fix the YAML at this line (indentation, a missing ':', unbalanced quotes); one document per file",
+                )],
+            );
+        }
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut problems = Vec::new();
+    let items = match doc {
+        serde_yaml::Value::Null => return (Vec::new(), Vec::new()),
+        serde_yaml::Value::Sequence(s) => s,
+        serde_yaml::Value::Mapping(m) => {
+            let mut items = None;
+            for (k, v) in m {
+                match k.as_str() {
+                    Some("databases") => match v {
+                        serde_yaml::Value::Sequence(s) => items = Some(s),
+                        serde_yaml::Value::Null => items = Some(Vec::new()),
+                        _ => problems.push(Problem::new(
+                            file,
+                            find_key_line(&lines, 0, lines.len(), "databases").unwrap_or(1),
+                            None,
+                            "`databases:` must be a list of databases".into(),
+                            "write each database as a list item starting with `- db_id: ...`",
+                        )),
+                    },
+                    // The plan summary written by `wavedeck plan`: informative, not checked here.
+                    Some("waves") => {}
+                    other => {
+                        let name = other
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{k:?}"));
+                        problems.push(Problem::new(
+                            file,
+                            find_key_line(&lines, 0, lines.len(), &name).unwrap_or(1),
+                            None,
+                            format!("unknown top-level key `{name}`"),
+                            "the top level is a list of databases, or `databases:` (and `waves:` from wavedeck plan)",
+                        ))
+                    }
+                }
+            }
+            match items {
+                Some(i) => i,
+                None => {
+                    if problems.is_empty() {
+                        problems.push(Problem::new(
+                            file,
+                            1,
+                            None,
+                            "no `databases:` list in this file".into(),
+                            "put the databases under `databases:` or make the file a list",
+                        ));
+                    }
+                    return (Vec::new(), problems);
+                }
+            }
+        }
+        _ => {
+            return (
+                Vec::new(),
+                vec![Problem::new(
+                    file,
+                    1,
+                    None,
+                    "the file is not a list of databases".into(),
+                    "start each database with `- db_id: ...`; see inventory/pilot.yaml",
+                )],
+            )
+        }
+    };
+    let spans = record_spans(&lines, &items);
+    let mut records = Vec::new();
+    for (item, (start, end)) in items.into_iter().zip(spans) {
+        match item {
+            serde_yaml::Value::Mapping(m) => {
+                records.push(yaml_record(file, &lines, start, end, m, &mut problems))
+            }
+            other => problems.push(Problem::new(
+                file,
+                start,
+                None,
+                format!("this list item is {}, not a database", describe(&other)),
+                "write each database as a mapping: `- db_id: ...` followed by its fields",
+            )),
+        }
+    }
+    (records, problems)
+}
+
+fn describe(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "empty",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+fn scalar(v: &serde_yaml::Value) -> RawValue {
+    match v {
+        serde_yaml::Value::String(s) => RawValue::Text(s.clone()),
+        serde_yaml::Value::Number(n) => RawValue::Text(n.to_string()),
+        serde_yaml::Value::Bool(b) => RawValue::Text(b.to_string()),
+        serde_yaml::Value::Null => RawValue::Text(String::new()),
+        other => RawValue::Wrong(describe(other)),
+    }
+}
+
+fn yaml_record(
+    file: &Path,
+    lines: &[&str],
+    start: usize,
+    end: usize,
+    m: serde_yaml::Mapping,
+    problems: &mut Vec<Problem>,
+) -> RawRecord {
+    let db_id = m.get("db_id").and_then(|v| v.as_str()).map(str::to_string);
+    let mut fields = Vec::new();
+    for (k, v) in m {
+        let Some(key) = k.as_str().map(str::to_string) else {
+            problems.push(Problem::new(
+                file,
+                start,
+                db_id.clone(),
+                format!("a key is {}, not a name", describe(&k)),
+                "field names are words such as db_id, engine, size_gb",
+            ));
+            continue;
+        };
+        let line = find_key_line(lines, start, end, &key).unwrap_or(start);
+        match key.as_str() {
+            "source" | "target" => match v {
+                serde_yaml::Value::Mapping(em) => {
+                    for (sk, sv) in em {
+                        let sub = sk
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{sk:?}"));
+                        let sline = find_key_line(lines, line, end, &sub).unwrap_or(line);
+                        fields.push(RawField {
+                            key: format!("{key}.{sub}"),
+                            written: format!("{key}.{sub}"),
+                            value: scalar(&sv),
+                            line: sline,
+                        });
+                    }
+                }
+                other => fields.push(RawField {
+                    key: key.clone(),
+                    written: key.clone(),
+                    value: RawValue::Wrong(describe(&other)),
+                    line,
+                }),
+            },
+            "overrides" => match v {
+                serde_yaml::Value::Mapping(om) => {
+                    for (ok, ov) in om {
+                        let sub = ok
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{ok:?}"));
+                        let sline = find_key_line(lines, line, end, &sub).unwrap_or(line);
+                        fields.push(RawField {
+                            key: format!("overrides.{sub}"),
+                            written: format!("overrides.{sub}"),
+                            value: scalar(&ov),
+                            line: sline,
+                        });
+                    }
+                }
+                serde_yaml::Value::Null => {}
+                other => fields.push(RawField {
+                    key: key.clone(),
+                    written: key.clone(),
+                    value: RawValue::Wrong(describe(&other)),
+                    line,
+                }),
+            },
+            "extra" => match v {
+                serde_yaml::Value::Mapping(xm) => {
+                    for (xk, xv) in xm {
+                        let sub = xk
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{xk:?}"));
+                        let json = serde_json::to_value(&xv).unwrap_or(serde_json::Value::Null);
+                        fields.push(RawField {
+                            key: format!("extra.{sub}"),
+                            written: format!("extra.{sub}"),
+                            value: RawValue::Json(json),
+                            line: find_key_line(lines, line, end, &sub).unwrap_or(line),
+                        });
+                    }
+                }
+                serde_yaml::Value::Null => {}
+                other => fields.push(RawField {
+                    key: key.clone(),
+                    written: key.clone(),
+                    value: RawValue::Wrong(describe(&other)),
+                    line,
+                }),
+            },
+            "tags" => {
+                let value = match v {
+                    serde_yaml::Value::Sequence(s) => {
+                        let mut tags = Vec::new();
+                        let mut wrong = None;
+                        for t in &s {
+                            match scalar(t) {
+                                RawValue::Text(t) => tags.push(t),
+                                _ => wrong = Some("a list holding non-text items"),
+                            }
+                        }
+                        match wrong {
+                            Some(w) => RawValue::Wrong(w),
+                            None => RawValue::List(tags),
+                        }
+                    }
+                    other => match scalar(&other) {
+                        RawValue::Text(t) => RawValue::List(split_tags(&t)),
+                        w => w,
+                    },
+                };
+                fields.push(RawField {
+                    key: key.clone(),
+                    written: key.clone(),
+                    value,
+                    line,
+                });
+            }
+            _ => fields.push(RawField {
+                key: key.clone(),
+                written: key.clone(),
+                value: scalar(&v),
+                line,
+            }),
+        }
+    }
+    RawRecord {
+        line: start,
+        csv: false,
+        fields,
+    }
+}
+
+pub(crate) fn split_tags(s: &str) -> Vec<String> {
+    s.split([';', ','])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn strip_comment_free(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    if t.starts_with('#') || t.is_empty() {
+        None
+    } else {
+        Some(t)
+    }
+}
+
+/// The 1-based line of `key:` within lines `[from, to)` (1-based, `to` exclusive), looking
+/// through list dashes (`- key:`) and quotes.
+fn find_key_line(lines: &[&str], from: usize, to: usize, key: &str) -> Option<usize> {
+    let from = from.max(1);
+    let to = to.min(lines.len() + 1);
+    (from..to).find(|&n| {
+        let Some(mut t) = strip_comment_free(lines[n - 1]) else {
+            return false;
+        };
+        while let Some(rest) = t.strip_prefix('-') {
+            t = rest.trim_start();
+        }
+        let t = t.strip_prefix(['"', '\'']).unwrap_or(t);
+        t.strip_prefix(key)
+            .map(|rest| {
+                let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+                rest.starts_with(':')
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Start and end lines (1-based, end exclusive) of each top-level list item. Items are the
+/// dash lines with the smallest indentation; when that does not match the parsed count (flow
+/// style, anchors), every record is placed on the line of its `db_id`, else line 1.
+fn record_spans(lines: &[&str], items: &[serde_yaml::Value]) -> Vec<(usize, usize)> {
+    let dash_lines: Vec<(usize, usize)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let t = l.trim_start();
+            (t == "-" || t.starts_with("- ")).then(|| (i + 1, l.len() - t.len()))
+        })
+        .collect();
+    if let Some(min) = dash_lines.iter().map(|(_, ind)| *ind).min() {
+        let starts: Vec<usize> = dash_lines
+            .iter()
+            .filter(|(_, ind)| *ind == min)
+            .map(|(n, _)| *n)
+            .collect();
+        if starts.len() == items.len() {
+            let mut spans = Vec::new();
+            for (i, s) in starts.iter().enumerate() {
+                let end = starts.get(i + 1).copied().unwrap_or(lines.len() + 1);
+                spans.push((*s, end));
+            }
+            return spans;
+        }
+    }
+    items
+        .iter()
+        .map(|item| {
+            let id = item.get("db_id").and_then(|v| v.as_str());
+            let line = id
+                .and_then(|id| {
+                    lines
+                        .iter()
+                        .position(|l| l.contains("db_id") && l.contains(id))
+                        .map(|p| p + 1)
+                })
+                .unwrap_or(1);
+            (line, line + 1)
+        })
+        .collect()
+}
+
+pub(crate) fn known_yaml_keys() -> (
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+) {
+    (TOP_KEYS, ENDPOINT_KEYS, OVERRIDE_KEYS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+/// CSV columns in the order the generator writes them.
+pub const CSV_COLUMNS: &[&str] = &[
+    "db_id",
+    "engine",
+    "engine_version",
+    "size_gb",
+    "owner",
+    "criticality",
+    "business_window",
+    "wave",
+    "source_host",
+    "source_port",
+    "source_database",
+    "source_user",
+    "source_password_env",
+    "source_password_file",
+    "target_host",
+    "target_port",
+    "target_database",
+    "target_user",
+    "target_password_env",
+    "target_password_file",
+    "tags",
+    "max_cutover_lag_s",
+];
+
+/// The canonical key of a CSV column, if it is one.
+fn csv_key(col: &str) -> Option<String> {
+    for side in ["source", "target"] {
+        if let Some(sub) = col.strip_prefix(side).and_then(|r| r.strip_prefix('_')) {
+            if ENDPOINT_KEYS.contains(&sub) || sub == "password" {
+                return Some(format!("{side}.{sub}"));
+            }
+        }
+    }
+    if col == "max_cutover_lag_s" {
+        return Some("overrides.max_cutover_lag_s".into());
+    }
+    if let Some(x) = col.strip_prefix("extra_").filter(|x| !x.is_empty()) {
+        return Some(format!("extra.{x}"));
+    }
+    if col == "password"
+        || (TOP_KEYS.contains(&col) && !["source", "target", "overrides", "extra"].contains(&col))
+    {
+        return Some(col.to_string());
+    }
+    None
+}
+
+fn read_csv(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut rows = rdr.byte_records();
+    let header = match rows.next() {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            let line = e.position().map(|p| p.line() as usize).unwrap_or(1);
+            return (
+                Vec::new(),
+                vec![Problem::new(
+                    file,
+                    line,
+                    None,
+                    format!("cannot read the CSV header: {e}"),
+                    "the first line must name the columns, e.g. db_id,engine,size_gb,...",
+                )],
+            );
+        }
+        None => return (Vec::new(), Vec::new()),
+    };
+    let header_line = header.position().map(|p| p.line() as usize).unwrap_or(1);
+    let mut columns: Vec<Option<(String, String)>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for raw in header.iter() {
+        let name = match std::str::from_utf8(raw) {
+            Ok(n) => n.trim().to_string(),
+            Err(_) => {
+                problems.push(Problem::new(
+                    file,
+                    header_line,
+                    None,
+                    "a column name is not valid UTF-8".into(),
+                    "save the file as UTF-8 text",
+                ));
+                columns.push(None);
+                continue;
+            }
+        };
+        if !seen.insert(name.clone()) {
+            problems.push(Problem::new(
+                file,
+                header_line,
+                None,
+                format!("column `{name}` appears twice in the header"),
+                "keep one column of each name",
+            ));
+            columns.push(None);
+            continue;
+        }
+        match csv_key(&name) {
+            Some(key) => columns.push(Some((key, name))),
+            None => {
+                let hint = match check::closest(&name, CSV_COLUMNS) {
+                    Some(s) => {
+                        format!("did you mean `{s}`? (extra data goes in extra_NAME columns)")
+                    }
+                    None => format!("known columns: {}", CSV_COLUMNS.join(", ")),
+                };
+                problems.push(Problem::new(
+                    file,
+                    header_line,
+                    None,
+                    format!("unknown column `{name}`"),
+                    hint,
+                ));
+                columns.push(None);
+            }
+        }
+    }
+    if !columns.iter().flatten().any(|(k, _)| k == "db_id") {
+        problems.push(Problem::new(
+            file,
+            header_line,
+            None,
+            "the header has no db_id column (is the first line the header?)".into(),
+            format!("start the file with the header: {}", CSV_COLUMNS.join(",")),
+        ));
+        return (Vec::new(), problems);
+    }
+    let mut records = Vec::new();
+    for row in rows {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(1);
+                problems.push(Problem::new(file, line, None, format!("cannot read this CSV row: {e}"), "check quoting: a field with a comma or quote must be in double quotes, quotes doubled inside"));
+                continue;
+            }
+        };
+        let line = row.position().map(|p| p.line() as usize).unwrap_or(1);
+        if row
+            .iter()
+            .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+        {
+            continue;
+        }
+        if row.len() != columns.len() {
+            problems.push(Problem::new(
+                file,
+                line,
+                None,
+                format!("this row has {} fields but the header has {} columns", row.len(), columns.len()),
+                "add or remove fields (commas) so every row matches the header; quote values holding commas",
+            ));
+            continue;
+        }
+        let mut fields = Vec::new();
+        for (i, raw) in row.iter().enumerate() {
+            let Some(Some((key, name))) = columns.get(i) else {
+                continue;
+            };
+            let value = match std::str::from_utf8(raw) {
+                Ok(v) => v.trim().to_string(),
+                Err(_) => {
+                    problems.push(Problem::new(
+                        file,
+                        line,
+                        None,
+                        format!("column `{name}` is not valid UTF-8"),
+                        "save the file as UTF-8 text",
+                    ));
+                    continue;
+                }
+            };
+            if value.is_empty() {
+                continue;
+            }
+            let value = if key == "tags" {
+                RawValue::List(split_tags(&value))
+            } else if key.starts_with("extra.") {
+                RawValue::Json(serde_json::Value::String(value))
+            } else {
+                RawValue::Text(value)
+            };
+            fields.push(RawField {
+                key: key.clone(),
+                written: name.clone(),
+                value,
+                line,
+            });
+        }
+        records.push(RawRecord {
+            line,
+            csv: true,
+            fields,
+        });
+    }
+    (records, problems)
+}

@@ -5,6 +5,7 @@
 
 pub mod admission;
 pub mod backoff;
+pub mod brain;
 pub mod classify;
 pub mod cmd;
 pub mod poll;

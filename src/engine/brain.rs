@@ -1,0 +1,2126 @@
+//! The engine's decisions, free of I/O: given what the store says and what DRS, the checks and
+//! the operators report, what happens next. The driver (`runtime`) feeds it and carries out
+//! what it asks for; this split keeps every rule testable without a network or a database.
+//!
+//! Two kinds of request leave the brain:
+//! - [`Work`]: a side effect (create a DRS job, start it, terminate it, switch DNS...). Its
+//!   `step.intent` event is in the batch the driver appends *before* running it; the
+//!   `step.outcome` event is written when it returns. After a crash, an intent without an
+//!   outcome is run again in "resumed" mode, where the driver first asks the world whether it
+//!   already happened (a DRS job named after the db_id is found, not created twice).
+//! - [`Look`]: a read-only poll (job status/progress/lag, pre-check or comparison result),
+//!   batched by the driver, with no events of its own.
+
+use crate::config::{ChecksMode, Config};
+use crate::engine::admission::{self, Candidate, Caps, Usage};
+use crate::engine::backoff::Backoff;
+use crate::engine::classify::ErrorClass;
+use crate::engine::poll::{self, LastSeen, Slowdown};
+use crate::inventory::{BusinessWindow, Criticality};
+use crate::lifecycle::{check_action, decide, GuardContext, Position, Stage, Trigger};
+use crate::store::{kind, Action, CommandRow, Event, NewEvent, Role, Target};
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+/// The `actor` of every event the engine writes on its own behalf.
+pub const ACTOR: &str = "engine";
+
+/// A step with a side effect: written as intent, run, written as outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// Create the DRS job named after the db_id (or find the one created before).
+    CreateJob,
+    /// Submit DRS's own pre-check for the job.
+    DrsPrecheck,
+    /// wavedeck's SQL pre-checks against the real endpoints.
+    SqlPrecheck,
+    /// Start the DRS job (full load, then CDC).
+    StartJob,
+    /// Resume a paused or failed DRS job (DRS retries from where it stopped).
+    ResumeJob,
+    PauseJob,
+    /// Create a DRS comparison task (objects, row counts).
+    Compare,
+    /// wavedeck's validation (schema, counts, checksums, smoke tests).
+    SqlValidate,
+    /// Terminate the DRS job: at cutover this lifts the target's read-only (research §2.7).
+    Terminate,
+    DeleteJob,
+    /// Point the service name at the target.
+    DnsSwitch,
+    /// Point the service name back at the source (rollback).
+    DnsSwitchBack,
+}
+
+impl Step {
+    pub const ALL: [Step; 12] = [
+        Step::CreateJob,
+        Step::DrsPrecheck,
+        Step::SqlPrecheck,
+        Step::StartJob,
+        Step::ResumeJob,
+        Step::PauseJob,
+        Step::Compare,
+        Step::SqlValidate,
+        Step::Terminate,
+        Step::DeleteJob,
+        Step::DnsSwitch,
+        Step::DnsSwitchBack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::CreateJob => "create_job",
+            Step::DrsPrecheck => "drs_precheck",
+            Step::SqlPrecheck => "sql_precheck",
+            Step::StartJob => "start_job",
+            Step::ResumeJob => "resume_job",
+            Step::PauseJob => "pause_job",
+            Step::Compare => "compare",
+            Step::SqlValidate => "sql_validate",
+            Step::Terminate => "terminate_job",
+            Step::DeleteJob => "delete_job",
+            Step::DnsSwitch => "dns_switch",
+            Step::DnsSwitchBack => "dns_switch_back",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A side effect for the driver to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Work {
+    pub db: String,
+    pub step: Step,
+    /// 0 for the first try, n for the n-th retry.
+    pub attempt: u32,
+    pub job: Option<String>,
+    /// Re-run of an intent found without outcome after a restart: check the world first.
+    pub resumed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LookKind {
+    /// Status, full-load progress and CDC lag (DRS batch progress).
+    Job,
+    Precheck,
+    Compare,
+}
+
+/// A read-only poll for the driver to batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Look {
+    pub db: String,
+    pub job: String,
+    pub kind: LookKind,
+}
+
+/// A pass/fail report (pre-check, validation), with detail for the evidence pack.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub passed: bool,
+    pub summary: String,
+    pub detail: Value,
+}
+
+/// A failure as the brain needs it: its class and the words for the operator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fail {
+    pub class: ErrorClass,
+    pub words: String,
+}
+
+/// What a [`Work`] returned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkResult {
+    Ok {
+        /// The DRS job id (create), when the step produced one.
+        job: Option<String>,
+        /// The report, for the check/validation steps.
+        report: Option<Report>,
+        /// Resumed mode found it already done.
+        recovered: bool,
+    },
+    Err(Fail),
+}
+
+/// What a [`Look`] saw.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seen {
+    Job {
+        status: String,
+        progress_pct: Option<f64>,
+        lag_s: Option<f64>,
+    },
+    /// `finished == false`: still running, look again later.
+    Report {
+        finished: bool,
+        report: Report,
+    },
+    /// DRS does not know the job (deleted outside wavedeck, or released).
+    Gone,
+    Err(Fail),
+}
+
+/// Everything the brain needs to know about a database at load time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seed {
+    pub db_id: String,
+    pub wave: Option<u32>,
+    pub criticality: Criticality,
+    pub size_gb: f64,
+    pub business_window: String,
+    pub max_lag_s: Option<f64>,
+    pub stage: Stage,
+    pub held: Option<Stage>,
+    pub job: Option<String>,
+}
+
+/// Wave facts at load time.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct WaveSeed {
+    pub wave: u32,
+    pub window: String,
+    pub approved_by: Option<String>,
+    pub started: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Db {
+    id: String,
+    wave: Option<u32>,
+    criticality: Criticality,
+    size_gb: f64,
+    window: String,
+    max_lag_s: f64,
+    pos: Position,
+    job: Option<String>,
+    job_started: bool,
+    job_paused: bool,
+    job_terminated: bool,
+    job_released: bool,
+    /// The last look saw the DRS job in a failed state.
+    job_failed: bool,
+    dns_switched: bool,
+    /// Steps done since the database entered its current stage.
+    done: HashSet<Step>,
+    /// An intent found without outcome at load: to be resumed first.
+    open: Option<(Step, u32)>,
+    /// A work or look is in flight.
+    busy: bool,
+    /// Failed attempts of the current step in this stage.
+    retries: u32,
+    not_before: f64,
+    seen: LastSeen,
+    lag_zero_since: Option<f64>,
+    validation: Option<(bool, DateTime<Utc>)>,
+    /// Partial reports while `both` checks run: the SQL half waits for the DRS half.
+    partial: Option<Report>,
+    last_progress_evt: f64,
+    last_lag_evt: Option<(f64, f64)>,
+    /// Why it is not moving, when a limit holds it (for status and the cockpit).
+    held_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Wave {
+    window: String,
+    approved: bool,
+    started: bool,
+}
+
+/// What one tick asks the driver to do, in order: append `events` (intents among them), then
+/// run `works` and `looks`, and record `lag_samples`.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub works: Vec<Work>,
+    pub looks: Vec<Look>,
+}
+
+/// Engine settings derived from the config.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub checks: ChecksMode,
+    pub time_scale: f64,
+    pub poll: poll::PollIntervals,
+    pub backoff: Backoff,
+    pub caps: Caps,
+    pub max_lag_s: f64,
+    pub lag_stable_s: f64,
+    pub validation_max_age_min: u32,
+}
+
+impl Settings {
+    pub fn from_config(cfg: &Config) -> Settings {
+        let e = &cfg.engine;
+        let secs = |s: f64| Duration::from_secs_f64(if s.is_finite() { s.max(0.0) } else { 0.0 });
+        Settings {
+            checks: e.checks,
+            time_scale: if e.time_scale.is_finite() && e.time_scale > 0.0 {
+                e.time_scale
+            } else {
+                1.0
+            },
+            poll: e.poll,
+            backoff: Backoff::new(
+                secs(e.retry_base_s),
+                secs(e.retry_cap_s),
+                cfg.thresholds.max_retries,
+            ),
+            caps: Caps::from_limits(&cfg.limits, e.job_bandwidth_mbps),
+            max_lag_s: cfg.thresholds.max_cutover_lag_s,
+            lag_stable_s: e.lag_stable_s,
+            validation_max_age_min: cfg.thresholds.validation_max_age_min,
+        }
+    }
+
+    fn drs(&self) -> bool {
+        matches!(self.checks, ChecksMode::Drs | ChecksMode::Both)
+    }
+    fn sql(&self) -> bool {
+        matches!(self.checks, ChecksMode::Sql | ChecksMode::Both)
+    }
+}
+
+/// Counts for `wavedeck status` and the cockpit.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Load {
+    pub drs_jobs: usize,
+    pub working_per_wave: BTreeMap<u32, usize>,
+    pub validations: usize,
+    pub full_loads: usize,
+    pub held: usize,
+}
+
+pub struct Brain {
+    pub settings: Settings,
+    dbs: BTreeMap<String, Db>,
+    waves: BTreeMap<u32, Wave>,
+    /// Events to append before the works of this round run.
+    out: Vec<NewEvent>,
+    /// Lag samples to record (db_id, seconds).
+    lag_samples: Vec<(String, f64)>,
+    pub slowdown: Slowdown,
+    rng: rand::rngs::StdRng,
+}
+
+fn ev(db: Option<&str>, wave: Option<u32>, k: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        db_id: db.map(str::to_string),
+        wave,
+        kind: k.to_string(),
+        payload,
+        actor: ACTOR.to_string(),
+    }
+}
+
+/// DRS status strings the brain reacts to.
+fn status_running(s: &str) -> bool {
+    matches!(
+        s,
+        "FULL_TRANSFER_STARTED" | "FULL_TRANSFER_COMPLETE" | "INCRE_TRANSFER_STARTED"
+    )
+}
+fn status_failed(s: &str) -> bool {
+    s.ends_with("_FAILED")
+}
+fn status_released(s: &str) -> bool {
+    matches!(s, "RELEASE_RESOURCE_COMPLETE" | "DELETED")
+}
+
+impl Brain {
+    pub fn new(settings: Settings, seed: u64) -> Brain {
+        Brain {
+            settings,
+            dbs: BTreeMap::new(),
+            waves: BTreeMap::new(),
+            out: Vec::new(),
+            lag_samples: Vec::new(),
+            slowdown: Slowdown::default(),
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Load the databases and waves, then replay their events (in seq order) to rebuild what
+    /// the state tables do not hold: steps done in the current stage and intents left open.
+    pub fn load(&mut self, seeds: Vec<Seed>, waves: Vec<WaveSeed>, events: &[Event]) {
+        for w in waves {
+            self.waves.insert(
+                w.wave,
+                Wave {
+                    window: w.window,
+                    approved: w.approved_by.is_some(),
+                    started: w.started,
+                },
+            );
+        }
+        for s in seeds {
+            if let Some(w) = s.wave {
+                self.waves.entry(w).or_default();
+            }
+            let db = Db {
+                max_lag_s: s.max_lag_s.unwrap_or(self.settings.max_lag_s),
+                id: s.db_id.clone(),
+                wave: s.wave,
+                criticality: s.criticality,
+                size_gb: s.size_gb,
+                window: s.business_window,
+                pos: Position::from_state(s.stage, s.held),
+                job: s.job,
+                job_started: false,
+                job_paused: false,
+                job_terminated: false,
+                job_released: false,
+                job_failed: false,
+                dns_switched: false,
+                done: HashSet::new(),
+                open: None,
+                busy: false,
+                retries: 0,
+                not_before: 0.0,
+                seen: LastSeen::default(),
+                lag_zero_since: None,
+                validation: None,
+                partial: None,
+                last_progress_evt: 0.0,
+                last_lag_evt: None,
+                held_by: None,
+            };
+            self.dbs.insert(s.db_id, db);
+        }
+        for e in events {
+            self.replay(e);
+        }
+    }
+
+    fn replay(&mut self, e: &Event) {
+        match e.kind.as_str() {
+            kind::WAVE_STARTED | kind::WAVE_APPROVED => {
+                if let Some(w) = e.wave {
+                    let wave = self.waves.entry(w).or_default();
+                    if e.kind == kind::WAVE_STARTED {
+                        wave.started = true;
+                    } else {
+                        wave.approved = true;
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(db) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) else {
+            return;
+        };
+        let p = &e.payload;
+        if let Some(j) = p.get("drs_job_id").and_then(Value::as_str) {
+            db.job = Some(j.to_string());
+        }
+        let step = || p.get("step").and_then(Value::as_str).and_then(Step::parse);
+        let attempt = || {
+            p.get("attempt")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        match e.kind.as_str() {
+            kind::DB_STAGE => {
+                db.done.clear();
+                db.retries = 0;
+                db.open = None;
+                db.partial = None;
+            }
+            kind::STEP_INTENT => {
+                if let Some(s) = step() {
+                    db.open = Some((s, attempt()));
+                }
+            }
+            kind::STEP_OUTCOME => {
+                let Some(s) = step() else { return };
+                if db.open.map(|o| o.0) == Some(s) {
+                    db.open = None;
+                }
+                if p.get("ok").and_then(Value::as_bool) == Some(true) {
+                    apply_done(db, s, None);
+                } else {
+                    db.retries = db.retries.max(attempt() + 1);
+                }
+            }
+            kind::DB_VALIDATION => {
+                if let Some(passed) = p.get("passed").and_then(Value::as_bool) {
+                    db.validation = Some((passed, e.time));
+                }
+            }
+            kind::DB_LAG => {
+                if let Some(l) = p.get("lag_s").and_then(Value::as_f64) {
+                    db.seen.lag_s = Some(l);
+                }
+            }
+            kind::DB_PROGRESS => {
+                if let Some(pct) = p.get("pct").and_then(Value::as_f64) {
+                    db.seen.progress_pct = Some(pct);
+                    db.last_progress_evt = pct;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Events to append now (intents of the works about to run among them).
+    pub fn take_events(&mut self) -> Vec<NewEvent> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Lag samples for the store's downsampled series.
+    pub fn take_lag_samples(&mut self) -> Vec<(String, f64)> {
+        std::mem::take(&mut self.lag_samples)
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn stage_of(&self, db: &str) -> Option<Position> {
+        self.dbs.get(db).map(|d| d.pos)
+    }
+
+    pub fn job_of(&self, db: &str) -> Option<&str> {
+        self.dbs.get(db).and_then(|d| d.job.as_deref())
+    }
+
+    /// Whether nothing more will happen without an operator: every database of every started
+    /// wave is in ready or beyond, failed, or aborted, and nothing is in flight.
+    pub fn idle(&self) -> bool {
+        self.dbs.values().all(|d| {
+            !d.busy
+                && d.open.is_none()
+                && match d.pos.stage {
+                    Stage::Registered => !self.wave_started(d.wave),
+                    Stage::Ready | Stage::Hypercare | Stage::Failed => true,
+                    Stage::Paused => d.job_paused || !d.job_started,
+                    Stage::Completed | Stage::Aborted => d.job.is_none(),
+                    Stage::RolledBack => !d.dns_switched,
+                    _ => false,
+                }
+        })
+    }
+
+    fn wave_started(&self, w: Option<u32>) -> bool {
+        w.and_then(|w| self.waves.get(&w))
+            .is_some_and(|w| w.started)
+    }
+
+    /// What is in use, from the current positions.
+    pub fn load_now(&self) -> Load {
+        let mut l = Load::default();
+        for d in self.dbs.values() {
+            if holds_job(d) {
+                l.drs_jobs += 1;
+            }
+            if working(d.pos.stage) {
+                if let Some(w) = d.wave {
+                    *l.working_per_wave.entry(w).or_insert(0) += 1;
+                }
+            }
+            if d.pos.stage == Stage::Validation && d.busy_or_started_validation() {
+                l.validations += 1;
+            }
+            if in_full_load(d) {
+                l.full_loads += 1;
+            }
+            if d.held_by.is_some() {
+                l.held += 1;
+            }
+        }
+        l
+    }
+
+    /// Why each held database waits (db_id, sentence).
+    pub fn held(&self) -> Vec<(String, String)> {
+        self.dbs
+            .values()
+            .filter_map(|d| d.held_by.clone().map(|h| (d.id.clone(), h)))
+            .collect()
+    }
+
+    fn usage(&self) -> Usage {
+        let l = self.load_now();
+        Usage {
+            drs_jobs: l.drs_jobs,
+            per_wave: l.working_per_wave,
+            validations: l.validations,
+            full_loads: l.full_loads,
+        }
+    }
+
+    fn scaled(&self, d: Duration) -> f64 {
+        d.as_secs_f64() / self.settings.time_scale
+    }
+
+    /// One round: admit waiting databases, then ask for the next work or look of each database
+    /// that is due. `now` is monotonic seconds, `wall` the clock for guards.
+    pub fn tick(&mut self, now: f64, wall: DateTime<Utc>) -> Plan {
+        self.admit(wall);
+        self.revalidate_stale(wall);
+        let mut plan = Plan::default();
+        let mut usage = self.usage();
+        let caps = self.settings.caps;
+        let ids: Vec<String> = self
+            .dbs
+            .values()
+            .filter(|d| !d.busy && d.not_before <= now && !d.pos.stage.is_terminal_quiet(d))
+            .map(|d| d.id.clone())
+            .collect();
+        for id in ids {
+            let next = {
+                let d = &self.dbs[&id];
+                if let Some((step, attempt)) = d.open {
+                    Next::Work(step, attempt, true)
+                } else {
+                    self.next_for(d, now, &caps, &usage)
+                }
+            };
+            let settings_poll = self.settings.poll;
+            let scale = self.settings.time_scale;
+            let slow = self.slowdown.0;
+            let d = self.dbs.get_mut(&id).expect("id from the map");
+            d.held_by = None;
+            match next {
+                Next::Work(step, attempt, resumed) => {
+                    if step == Step::StartJob
+                        || (step == Step::ResumeJob && d.pos.stage <= Stage::FullLoad)
+                    {
+                        usage.full_loads += 1;
+                    }
+                    if step == Step::Compare || step == Step::SqlValidate {
+                        usage.validations += 1;
+                    }
+                    if !resumed {
+                        self.out.push(ev(
+                            Some(&id),
+                            d.wave,
+                            kind::STEP_INTENT,
+                            json!({"step": step.as_str(), "attempt": attempt, "stage": d.pos.stage.as_str(), "drs_job_id": d.job}),
+                        ));
+                    }
+                    d.open = Some((step, attempt));
+                    d.busy = true;
+                    plan.works.push(Work {
+                        db: id.clone(),
+                        step,
+                        attempt,
+                        job: d.job.clone(),
+                        resumed,
+                    });
+                }
+                Next::Look(k) => {
+                    if let Some(job) = d.job.clone() {
+                        d.busy = true;
+                        plan.looks.push(Look {
+                            db: id.clone(),
+                            job,
+                            kind: k,
+                        });
+                    }
+                }
+                Next::Advance(trigger, reason) => {
+                    if let Err(why) =
+                        self.transition(&id, trigger, &reason, wall, Role::Operator, None)
+                    {
+                        let d = self.dbs.get_mut(&id).expect("id from the map");
+                        d.held_by = Some(why);
+                        d.not_before = now
+                            + poll::next_interval(
+                                d.pos.stage,
+                                d.seen,
+                                d.max_lag_s,
+                                &settings_poll,
+                                scale,
+                                slow,
+                            )
+                            .as_secs_f64();
+                    }
+                }
+                Next::Wait(reason) => {
+                    // A limit may free up any moment: check again soon, but not every tick.
+                    d.held_by = Some(reason);
+                    d.not_before = now + (0.5 / scale).max(0.02);
+                }
+                Next::Idle => {
+                    let iv = poll::next_interval(
+                        d.pos.stage,
+                        d.seen,
+                        d.max_lag_s,
+                        &settings_poll,
+                        scale,
+                        slow,
+                    );
+                    d.not_before = now + iv.as_secs_f64();
+                }
+            }
+        }
+        plan
+    }
+
+    /// The next thing a due database needs.
+    fn next_for(&self, d: &Db, now: f64, caps: &Caps, usage: &Usage) -> Next {
+        let s = &self.settings;
+        let attempt = d.retries;
+        let work = |step| Next::Work(step, attempt, false);
+        // Stages that run on a started DRS job need it to exist, be started and not paused.
+        let needs_job = matches!(
+            d.pos.stage,
+            Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation | Stage::Ready
+        );
+        if needs_job || (d.pos.stage == Stage::Cutover && !d.job_terminated && d.job.is_some()) {
+            if d.job.is_none() {
+                return work(Step::CreateJob);
+            }
+            if !d.job_started {
+                if let Err(h) = admission::may_full_load(caps, usage) {
+                    return Next::Wait(h.to_string());
+                }
+                return work(Step::StartJob);
+            }
+            if d.job_paused || d.job_failed {
+                return work(Step::ResumeJob);
+            }
+        }
+        match d.pos.stage {
+            Stage::Prechecks => {
+                if s.sql() && !d.done.contains(&Step::SqlPrecheck) {
+                    return work(Step::SqlPrecheck);
+                }
+                if s.drs() {
+                    if d.job.is_none() {
+                        return work(Step::CreateJob);
+                    }
+                    if !d.done.contains(&Step::DrsPrecheck) {
+                        return work(Step::DrsPrecheck);
+                    }
+                    return Next::Look(LookKind::Precheck);
+                }
+                Next::Advance(Trigger::StepSucceeded, "pre-checks passed".into())
+            }
+            Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Ready => {
+                Next::Look(LookKind::Job)
+            }
+            Stage::Validation => {
+                if s.sql() && !d.done.contains(&Step::SqlValidate) {
+                    if let Err(h) = admission::may_validate(caps, usage) {
+                        return Next::Wait(h.to_string());
+                    }
+                    return work(Step::SqlValidate);
+                }
+                if s.drs() {
+                    if !d.done.contains(&Step::Compare) {
+                        if let Err(h) = admission::may_validate(caps, usage) {
+                            return Next::Wait(h.to_string());
+                        }
+                        return work(Step::Compare);
+                    }
+                    return Next::Look(LookKind::Compare);
+                }
+                Next::Idle
+            }
+            Stage::Cutover => {
+                if d.job.is_some() && !d.job_terminated {
+                    let stable = self.scaled(Duration::from_secs_f64(s.lag_stable_s.max(0.0)));
+                    return match d.lag_zero_since {
+                        Some(t) if now - t >= stable => work(Step::Terminate),
+                        _ => Next::Look(LookKind::Job),
+                    };
+                }
+                if d.job.is_some() && !d.job_released {
+                    return Next::Look(LookKind::Job);
+                }
+                if !d.dns_switched {
+                    return work(Step::DnsSwitch);
+                }
+                Next::Advance(
+                    Trigger::CutoverDone,
+                    "DRS job terminated (target writable), DNS switched".into(),
+                )
+            }
+            Stage::Paused => {
+                if d.job.is_some() && d.job_started && !d.job_paused && !d.job_terminated {
+                    return work(Step::PauseJob);
+                }
+                Next::Idle
+            }
+            Stage::Aborted | Stage::Completed => {
+                let Some(_) = d.job else { return Next::Idle };
+                if !d.job_terminated {
+                    return work(Step::Terminate);
+                }
+                if !d.job_released {
+                    return Next::Look(LookKind::Job);
+                }
+                work(Step::DeleteJob)
+            }
+            Stage::RolledBack => {
+                if d.dns_switched {
+                    return work(Step::DnsSwitchBack);
+                }
+                Next::Idle
+            }
+            _ => Next::Idle,
+        }
+    }
+
+    /// Start waiting databases of started waves, as far as the limits allow.
+    fn admit(&mut self, wall: DateTime<Utc>) {
+        let mut waiting: Vec<Candidate> = self
+            .dbs
+            .values()
+            .filter(|d| d.pos.stage == Stage::Registered && self.wave_started(d.wave))
+            .map(|d| Candidate {
+                wave: d.wave.unwrap_or(u32::MAX),
+                criticality: d.criticality,
+                size_gb: d.size_gb,
+                db_id: d.id.clone(),
+            })
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        waiting.sort_by(admission::priority);
+        let mut usage = self.usage();
+        let admitted = admission::admit(&waiting, &self.settings.caps, &mut usage);
+        let admitted: BTreeSet<usize> = admitted.into_iter().collect();
+        for (i, c) in waiting.iter().enumerate() {
+            if admitted.contains(&i) {
+                let _ = self.transition(
+                    &c.db_id,
+                    Trigger::Start,
+                    "admitted: its wave is started and a slot is free",
+                    wall,
+                    Role::Operator,
+                    None,
+                );
+            } else if let Some(d) = self.dbs.get_mut(&c.db_id) {
+                d.held_by = Some(if usage.drs_jobs >= self.settings.caps.drs_jobs {
+                    admission::Held::DrsJobs(self.settings.caps.drs_jobs).to_string()
+                } else {
+                    admission::Held::Wave(c.wave, self.settings.caps.per_wave).to_string()
+                });
+            }
+        }
+    }
+
+    /// Ready databases of an approved wave whose validation is too old are validated again,
+    /// so the cutover guard finds a fresh one.
+    fn revalidate_stale(&mut self, wall: DateTime<Utc>) {
+        let max_age = chrono::Duration::minutes(self.settings.validation_max_age_min as i64);
+        let stale: Vec<String> = self
+            .dbs
+            .values()
+            .filter(|d| {
+                d.pos.stage == Stage::Ready
+                    && !d.busy
+                    && d.wave
+                        .and_then(|w| self.waves.get(&w))
+                        .is_some_and(|w| w.approved)
+                    && d.validation.is_none_or(|(_, at)| wall - at > max_age)
+            })
+            .map(|d| d.id.clone())
+            .collect();
+        for id in stale {
+            let _ = self.transition(
+                &id,
+                Trigger::Revalidate,
+                "validation older than thresholds.validation_max_age_min before the window",
+                wall,
+                Role::Operator,
+                None,
+            );
+        }
+    }
+
+    /// The guard context of a database as the engine knows it now.
+    pub fn guard_context(&self, db: &str, role: Role, wall: DateTime<Utc>) -> GuardContext {
+        let mut ctx = GuardContext::new(db, wall);
+        ctx.role = role;
+        ctx.validation_max_age_min = self.settings.validation_max_age_min;
+        let Some(d) = self.dbs.get(db) else {
+            return ctx;
+        };
+        ctx.wave = d.wave;
+        ctx.lag_s = d.seen.lag_s;
+        ctx.max_lag_s = d.max_lag_s;
+        if let Some((passed, at)) = d.validation {
+            ctx.validation_passed = passed;
+            ctx.validation_at = Some(at);
+        }
+        let wave = d.wave.and_then(|w| self.waves.get(&w));
+        ctx.window_approved = wave.is_some_and(|w| w.approved);
+        let text = match wave {
+            Some(w) if !w.window.trim().is_empty() => w.window.as_str(),
+            _ => d.window.as_str(),
+        };
+        match BusinessWindow::parse(text) {
+            Ok(win) => {
+                ctx.window_open = win.is_open(wall);
+                ctx.window_next_change = win.next_change(wall);
+                ctx.window_next_change_label = ctx
+                    .window_next_change
+                    .map(|t| t.format("%a %H:%M UTC").to_string());
+            }
+            Err(e) => {
+                ctx.window_open = false;
+                ctx.window_next_change_label = Some(format!("window unreadable: {e}"));
+            }
+        }
+        ctx.cutover_in_flight = d.pos.stage == Stage::Cutover;
+        ctx
+    }
+
+    /// Move a database by `trigger` if the lifecycle allows; write the stage event.
+    /// Returns the refusal when it does not.
+    fn transition(
+        &mut self,
+        id: &str,
+        trigger: Trigger,
+        reason: &str,
+        wall: DateTime<Utc>,
+        role: Role,
+        who: Option<&str>,
+    ) -> Result<Position, String> {
+        let ctx = self.guard_context(id, role, wall);
+        let Some(d) = self.dbs.get_mut(id) else {
+            return Err(format!("no database {id:?} in the store"));
+        };
+        let from = d.pos;
+        let to = decide(from, trigger, &ctx).map_err(|r| r.to_string())?;
+        // The store's fold takes the stage a `failed` or `paused` database holds from `from`.
+        let mut payload = json!({
+            "from": from.stage.as_str(),
+            "to": to.stage.as_str(),
+            "trigger": trigger.as_str(),
+            "reason": reason,
+        });
+        if let Some(h) = to.held {
+            payload["held"] = json!(h.as_str());
+        }
+        if to.stage == Stage::Failed {
+            payload["error"] = json!(reason);
+        }
+        if let Some(w) = who {
+            payload["by"] = json!(w);
+        }
+        self.out.push(ev(Some(id), d.wave, kind::DB_STAGE, payload));
+        d.pos = to;
+        d.done.clear();
+        d.retries = 0;
+        d.partial = None;
+        d.not_before = 0.0;
+        d.held_by = None;
+        if to.stage == Stage::Cutover || from.stage == Stage::Cutover {
+            d.lag_zero_since = None;
+        }
+        if trigger == Trigger::Retry {
+            d.job_failed = false;
+        }
+        Ok(to)
+    }
+
+    /// Fail the current step: retry later, or move to `failed` with the words.
+    fn fail(&mut self, id: &str, fail: &Fail, now: f64, wall: DateTime<Utc>) -> Option<f64> {
+        let draw: f64 = self.rng.gen();
+        let scale = self.settings.time_scale;
+        let backoff = self.settings.backoff;
+        let d = self.dbs.get_mut(id)?;
+        match fail.class {
+            ErrorClass::Throttled => {
+                self.slowdown.throttled();
+                let wait = backoff.delay(1, draw).as_secs_f64() * self.slowdown.0 / scale;
+                d.not_before = now + wait;
+                Some(wait)
+            }
+            ErrorClass::Retryable if backoff.allows(d.retries) => {
+                d.retries += 1;
+                let wait = backoff.delay(d.retries, draw).as_secs_f64() / scale;
+                d.not_before = now + wait;
+                Some(wait)
+            }
+            _ => {
+                let words = if fail.class == ErrorClass::Retryable {
+                    format!("{} (gave up after {} retries)", fail.words, d.retries)
+                } else {
+                    fail.words.clone()
+                };
+                // Where the table has no way to `failed` (a pause that keeps failing), wait long.
+                d.not_before = now + backoff.cap.as_secs_f64() / scale;
+                let _ =
+                    self.transition(id, Trigger::StepFailed, &words, wall, Role::Operator, None);
+                None
+            }
+        }
+    }
+
+    /// A work came back: write its outcome and move on.
+    pub fn on_work(&mut self, w: &Work, result: WorkResult, now: f64, wall: DateTime<Utc>) {
+        let Some(d) = self.dbs.get_mut(&w.db) else {
+            return;
+        };
+        d.busy = false;
+        if d.open.map(|o| o.0) == Some(w.step) {
+            d.open = None;
+        }
+        match result {
+            WorkResult::Ok {
+                job,
+                report,
+                recovered,
+            } => {
+                let mut payload =
+                    json!({"step": w.step.as_str(), "attempt": w.attempt, "ok": true});
+                if recovered || w.resumed {
+                    payload["recovered"] = json!(true);
+                }
+                if let Some(j) = &job {
+                    payload["drs_job_id"] = json!(j);
+                }
+                if let Some(r) = &report {
+                    payload["passed"] = json!(r.passed);
+                    payload["summary"] = json!(r.summary);
+                }
+                self.out
+                    .push(ev(Some(&w.db), d.wave, kind::STEP_OUTCOME, payload));
+                apply_done(d, w.step, job);
+                d.not_before = 0.0;
+                if let Some(r) = report {
+                    self.on_report(&w.db, w.step, r, wall);
+                }
+            }
+            WorkResult::Err(f) => {
+                let retry_in = self.fail_preview(&w.db, &f);
+                let d = self.dbs.get_mut(&w.db).expect("checked above");
+                let mut payload = json!({"step": w.step.as_str(), "attempt": w.attempt, "ok": false, "error": f.words, "class": class_name(f.class)});
+                if let Some(s) = retry_in {
+                    payload["will_retry"] = json!(s);
+                }
+                self.out
+                    .push(ev(Some(&w.db), d.wave, kind::STEP_OUTCOME, payload));
+                // A pause or resume that fails leaves the database where it is; the step is
+                // tried again on the next rounds like any other.
+                self.fail(&w.db, &f, now, wall);
+            }
+        }
+    }
+
+    fn fail_preview(&self, id: &str, f: &Fail) -> Option<bool> {
+        let d = self.dbs.get(id)?;
+        match f.class {
+            ErrorClass::Throttled => Some(true),
+            ErrorClass::Retryable if self.settings.backoff.allows(d.retries) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// A pre-check or validation report, from SQL work or a DRS look.
+    fn on_report(&mut self, id: &str, step: Step, r: Report, wall: DateTime<Utc>) {
+        let both = self.settings.checks == ChecksMode::Both;
+        let Some(d) = self.dbs.get_mut(id) else {
+            return;
+        };
+        let is_validation = matches!(step, Step::Compare | Step::SqlValidate);
+        // With both checks, the SQL half is kept until the DRS half arrives.
+        if both && matches!(step, Step::SqlPrecheck | Step::SqlValidate) {
+            d.partial = Some(r);
+            return;
+        }
+        let r = match d.partial.take() {
+            Some(p) => Report {
+                passed: p.passed && r.passed,
+                summary: format!("sql: {}; drs: {}", p.summary, r.summary),
+                detail: json!({"sql": p.detail, "drs": r.detail}),
+            },
+            None => r,
+        };
+        let k = if is_validation {
+            kind::DB_VALIDATION
+        } else {
+            kind::DB_PRECHECK
+        };
+        self.out.push(ev(
+            Some(id),
+            d.wave,
+            k,
+            json!({"passed": r.passed, "summary": r.summary, "detail": r.detail}),
+        ));
+        if is_validation {
+            d.validation = Some((r.passed, wall));
+            let trig = if r.passed {
+                Trigger::StepSucceeded
+            } else {
+                Trigger::ValidationFailed
+            };
+            let words = if r.passed {
+                format!("validation passed: {}", r.summary)
+            } else {
+                format!(
+                    "validation found differences: {} (fix the target, then retry)",
+                    r.summary
+                )
+            };
+            let _ = self.transition(id, trig, &words, wall, Role::Operator, None);
+        } else if r.passed {
+            let _ = self.transition(
+                id,
+                Trigger::StepSucceeded,
+                &format!("pre-checks passed: {}", r.summary),
+                wall,
+                Role::Operator,
+                None,
+            );
+        } else {
+            let _ = self.transition(
+                id,
+                Trigger::StepFailed,
+                &format!(
+                    "pre-checks failed: {} (fix the cause, then retry)",
+                    r.summary
+                ),
+                wall,
+                Role::Operator,
+                None,
+            );
+        }
+    }
+
+    /// A look came back.
+    pub fn on_seen(
+        &mut self,
+        db: &str,
+        kind_: LookKind,
+        seen: Seen,
+        now: f64,
+        wall: DateTime<Utc>,
+    ) {
+        let poll = self.settings.poll;
+        let scale = self.settings.time_scale;
+        let Some(d) = self.dbs.get_mut(db) else {
+            return;
+        };
+        d.busy = false;
+        match seen {
+            Seen::Err(f) => {
+                if f.class == ErrorClass::Throttled {
+                    self.slowdown.throttled();
+                }
+                // A failed look changes nothing in the world: look again after a pause,
+                // without spending the step's retries unless the failure is fatal.
+                if f.class == ErrorClass::Fatal {
+                    let _ = self.transition(
+                        db,
+                        Trigger::StepFailed,
+                        &f.words,
+                        wall,
+                        Role::Operator,
+                        None,
+                    );
+                } else {
+                    let iv = poll::next_interval(
+                        d.pos.stage,
+                        d.seen,
+                        d.max_lag_s,
+                        &poll,
+                        scale,
+                        self.slowdown.0,
+                    );
+                    d.not_before = now + iv.as_secs_f64();
+                }
+            }
+            Seen::Gone => {
+                d.job_released = true;
+                d.job_terminated = true;
+                let stage = d.pos.stage;
+                if matches!(stage, Stage::Aborted | Stage::Completed) {
+                    d.job = None;
+                    d.job_started = false;
+                    return;
+                }
+                if stage == Stage::Cutover {
+                    return;
+                }
+                d.job = None;
+                d.job_started = false;
+                let _ = self.transition(db, Trigger::StepFailed, "the DRS job no longer exists (deleted outside wavedeck?): retry the database to create it again", wall, Role::Operator, None);
+            }
+            Seen::Report { finished, report } => {
+                if !finished {
+                    let iv = poll::next_interval(
+                        d.pos.stage,
+                        d.seen,
+                        d.max_lag_s,
+                        &poll,
+                        scale,
+                        self.slowdown.0,
+                    );
+                    d.not_before = now + iv.as_secs_f64();
+                    return;
+                }
+                let step = match kind_ {
+                    LookKind::Compare => Step::Compare,
+                    _ => Step::DrsPrecheck,
+                };
+                self.slowdown.succeeded();
+                self.on_report(db, step, report, wall);
+            }
+            Seen::Job {
+                status,
+                progress_pct,
+                lag_s,
+            } => {
+                self.slowdown.succeeded();
+                self.on_job(db, &status, progress_pct, lag_s, now, wall);
+            }
+        }
+    }
+
+    fn on_job(
+        &mut self,
+        id: &str,
+        status: &str,
+        pct: Option<f64>,
+        lag: Option<f64>,
+        now: f64,
+        wall: DateTime<Utc>,
+    ) {
+        let poll = self.settings.poll;
+        let scale = self.settings.time_scale;
+        let slow = self.slowdown.0;
+        let Some(d) = self.dbs.get_mut(id) else {
+            return;
+        };
+        let stage = d.pos.stage;
+        if let Some(p) = pct {
+            d.seen.progress_pct = Some(p);
+            if stage == Stage::FullLoad
+                && (p - d.last_progress_evt >= 5.0 || (p >= 100.0 && d.last_progress_evt < 100.0))
+            {
+                d.last_progress_evt = p;
+                self.out
+                    .push(ev(Some(id), d.wave, kind::DB_PROGRESS, json!({"pct": p})));
+            }
+        }
+        // `-1` means "not in CDC yet" (research §2.4).
+        let lag = lag.filter(|l| *l >= 0.0 && l.is_finite());
+        if let Some(l) = lag {
+            d.seen.lag_s = Some(l);
+            self.lag_samples.push((id.to_string(), l));
+            let significant = match d.last_lag_evt {
+                None => true,
+                Some((last, at)) => {
+                    (l - last).abs() >= (0.1 * last).max(0.5)
+                        || (l <= d.max_lag_s) != (last <= d.max_lag_s)
+                        || (l != last && now - at >= 60.0 / scale)
+                }
+            };
+            if significant {
+                d.last_lag_evt = Some((l, now));
+                self.out
+                    .push(ev(Some(id), d.wave, kind::DB_LAG, json!({"lag_s": l})));
+            }
+            // DRS reports whole seconds: "0" is as close to zero as it says.
+            if stage == Stage::Cutover {
+                if l < 1.0 {
+                    d.lag_zero_since.get_or_insert(now);
+                } else {
+                    d.lag_zero_since = None;
+                }
+            }
+        }
+        d.job_failed = false;
+        if status_released(status) {
+            d.job_released = true;
+            d.job_terminated = true;
+        } else if status == "PAUSING" && stage != Stage::Paused {
+            d.job_paused = true;
+        } else if status_failed(status) && !d.job_terminated {
+            d.job_failed = true;
+        }
+        let iv = poll::next_interval(stage, d.seen, d.max_lag_s, &poll, scale, slow);
+        d.not_before = now + iv.as_secs_f64();
+        if d.job_failed && stage != Stage::Paused {
+            let f = Fail {
+                class: ErrorClass::Retryable,
+                words: format!("DRS job {} is {status}", d.job.clone().unwrap_or_default()),
+            };
+            self.fail(id, &f, now, wall);
+            return;
+        }
+        let advance = match stage {
+            Stage::Provisioning => status_running(status),
+            Stage::FullLoad => status == "INCRE_TRANSFER_STARTED",
+            Stage::Cdc => {
+                status == "INCRE_TRANSFER_STARTED" && lag.is_some_and(|l| l <= d.max_lag_s)
+            }
+            _ => false,
+        };
+        if advance {
+            if stage == Stage::FullLoad && d.last_progress_evt < 100.0 {
+                d.last_progress_evt = 100.0;
+                self.out.push(ev(
+                    Some(id),
+                    d.wave,
+                    kind::DB_PROGRESS,
+                    json!({"pct": 100.0}),
+                ));
+            }
+            let reason = match stage {
+                Stage::Provisioning => format!("DRS job started ({status})"),
+                Stage::FullLoad => "full load complete; CDC running".to_string(),
+                _ => format!("lag {:.1} s within {} s", lag.unwrap_or(0.0), d.max_lag_s),
+            };
+            let _ = self.transition(
+                id,
+                Trigger::StepSucceeded,
+                &reason,
+                wall,
+                Role::Operator,
+                None,
+            );
+        }
+    }
+
+    /// An operator command: accept it (and act) or reject it, with the reason.
+    pub fn on_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, String> {
+        let role_ctx = {
+            let mut g = GuardContext::new("", wall);
+            g.role = c.role;
+            g
+        };
+        if c.role == Role::Viewer {
+            return Err(check_action(c.action, &role_ctx)
+                .err()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "viewers cannot act".to_string()));
+        }
+        match (c.action, &c.target) {
+            (Action::StartWave, Target::Wave(w)) => {
+                check_action(c.action, &role_ctx).map_err(|r| r.to_string())?;
+                let members = self.dbs.values().filter(|d| d.wave == Some(*w)).count();
+                let wave = self.waves.get(w).filter(|_| members > 0).ok_or_else(|| {
+                    format!(
+                        "start_wave blocked: wave {w} has no databases (plan and init it first)"
+                    )
+                })?;
+                if wave.started {
+                    return Err(format!("start_wave blocked: wave {w} is already started"));
+                }
+                self.waves.entry(*w).or_default().started = true;
+                self.out.push(ev(
+                    None,
+                    Some(*w),
+                    kind::WAVE_STARTED,
+                    json!({"wave": w, "by": c.who, "command": c.id}),
+                ));
+                Ok(format!("wave {w} started: {members} databases queued"))
+            }
+            (Action::ApproveWindow, Target::Wave(w)) => {
+                check_action(c.action, &role_ctx).map_err(|r| r.to_string())?;
+                let wave = self
+                    .waves
+                    .get(w)
+                    .ok_or_else(|| format!("approve_window blocked: no wave {w}"))?;
+                if wave.approved {
+                    return Err(format!(
+                        "approve_window blocked: the window of wave {w} is already approved"
+                    ));
+                }
+                self.waves.entry(*w).or_default().approved = true;
+                self.out.push(ev(
+                    None,
+                    Some(*w),
+                    kind::WAVE_APPROVED,
+                    json!({"wave": w, "by": c.who, "command": c.id}),
+                ));
+                Ok(format!("cutover window of wave {w} approved by {}", c.who))
+            }
+            (Action::StartWave | Action::ApproveWindow, Target::Db(id)) => Err(format!(
+                "{} applies to a wave, not to database {id}",
+                c.action.as_str()
+            )),
+            (action, Target::Db(id)) => {
+                let trig = Trigger::for_action(action)
+                    .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
+                if !self.dbs.contains_key(id) {
+                    return Err(format!("no database {id:?} in the store"));
+                }
+                let to = self.transition(
+                    id,
+                    trig,
+                    &format!("{} by {}", action.as_str(), c.who),
+                    wall,
+                    c.role,
+                    Some(&c.who),
+                )?;
+                Ok(format!("{id}: now {to}"))
+            }
+            (action, Target::Wave(w)) => {
+                let trig = Trigger::for_action(action)
+                    .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
+                let members: Vec<String> = self
+                    .dbs
+                    .values()
+                    .filter(|d| d.wave == Some(*w))
+                    .map(|d| d.id.clone())
+                    .collect();
+                if members.is_empty() {
+                    return Err(format!(
+                        "{} blocked: wave {w} has no databases",
+                        action.as_str()
+                    ));
+                }
+                let mut moved = 0;
+                let mut refused: Vec<String> = Vec::new();
+                for id in &members {
+                    match self.transition(
+                        id,
+                        trig,
+                        &format!("{} of wave {w} by {}", action.as_str(), c.who),
+                        wall,
+                        c.role,
+                        Some(&c.who),
+                    ) {
+                        Ok(_) => moved += 1,
+                        Err(why) => refused.push(format!("{id}: {why}")),
+                    }
+                }
+                // A wave of hundreds refused for the same reason: the first few say enough.
+                let mut summary_refused = refused
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if refused.len() > 3 {
+                    summary_refused.push_str(&format!("; and {} more refused", refused.len() - 3));
+                }
+                if moved == 0 {
+                    Err(summary_refused)
+                } else if refused.is_empty() {
+                    Ok(format!("wave {w}: {moved} databases"))
+                } else {
+                    Ok(format!(
+                        "wave {w}: {moved} of {} databases; not the others: {summary_refused}",
+                        members.len()
+                    ))
+                }
+            }
+        }
+    }
+}
+
+enum Next {
+    Work(Step, u32, bool),
+    Look(LookKind),
+    Advance(Trigger, String),
+    Wait(String),
+    Idle,
+}
+
+fn class_name(c: ErrorClass) -> &'static str {
+    match c {
+        ErrorClass::Retryable => "retryable",
+        ErrorClass::Throttled => "throttled",
+        ErrorClass::Fatal => "fatal",
+    }
+}
+
+/// What a successful step changes in what the brain knows of the job.
+fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
+    d.done.insert(s);
+    match s {
+        Step::CreateJob => {
+            if job.is_some() {
+                d.job = job;
+            }
+            d.job_started = false;
+            d.job_terminated = false;
+            d.job_released = false;
+        }
+        Step::StartJob | Step::ResumeJob => {
+            d.job_started = true;
+            d.job_paused = false;
+            d.job_failed = false;
+        }
+        Step::PauseJob => d.job_paused = true,
+        Step::Terminate => d.job_terminated = true,
+        Step::DeleteJob => {
+            d.job = None;
+            d.job_started = false;
+            d.job_terminated = false;
+            d.job_released = false;
+        }
+        Step::DnsSwitch => d.dns_switched = true,
+        Step::DnsSwitchBack => d.dns_switched = false,
+        _ => {}
+    }
+}
+
+/// Stages where a database is working (counts against the per-wave limit).
+fn working(s: Stage) -> bool {
+    matches!(
+        s,
+        Stage::Prechecks | Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation
+    )
+}
+
+/// Whether a database holds (or is about to create) a DRS job.
+fn holds_job(d: &Db) -> bool {
+    if d.job.is_some() {
+        return !d.job_released;
+    }
+    matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning)
+}
+
+fn in_full_load(d: &Db) -> bool {
+    (d.pos.stage == Stage::Provisioning && d.job_started) || d.pos.stage == Stage::FullLoad
+}
+
+impl Db {
+    fn busy_or_started_validation(&self) -> bool {
+        self.done.contains(&Step::Compare) || self.done.contains(&Step::SqlValidate) || self.busy
+    }
+}
+
+trait QuietTerminal {
+    fn is_terminal_quiet(self, d: &Db) -> bool;
+}
+
+impl QuietTerminal for Stage {
+    /// Terminal and nothing left to clean up.
+    fn is_terminal_quiet(self, d: &Db) -> bool {
+        match self {
+            Stage::Completed | Stage::Aborted => d.job.is_none(),
+            Stage::RolledBack => !d.dns_switched,
+            Stage::Registered | Stage::Failed | Stage::Hypercare => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn settings(checks: ChecksMode) -> Settings {
+        let mut cfg = Config::default();
+        cfg.engine.checks = checks;
+        cfg.engine.retry_base_s = 1.0;
+        cfg.engine.retry_cap_s = 8.0;
+        cfg.engine.lag_stable_s = 2.0;
+        cfg.thresholds.max_retries = 2;
+        cfg.limits.drs_concurrency = 3;
+        cfg.limits.wave_concurrency = 2;
+        cfg.limits.validation_capacity = 1;
+        Settings::from_config(&cfg)
+    }
+
+    fn seed(id: &str, wave: u32, crit: Criticality, size: f64) -> Seed {
+        Seed {
+            db_id: id.into(),
+            wave: Some(wave),
+            criticality: crit,
+            size_gb: size,
+            business_window: "daily 00:00-24:00 UTC".into(),
+            max_lag_s: None,
+            stage: Stage::Registered,
+            held: None,
+            job: None,
+        }
+    }
+
+    fn wall() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 7, 2, 0, 0).unwrap()
+    }
+
+    fn cmd(id: i64, role: Role, action: Action, target: Target) -> CommandRow {
+        CommandRow {
+            id,
+            time: wall(),
+            who: "alice".into(),
+            role,
+            action,
+            target,
+            args: Value::Null,
+            status: crate::store::CommandStatus::Pending,
+            reason: None,
+            decided_at: None,
+        }
+    }
+
+    fn brain(checks: ChecksMode, dbs: Vec<Seed>) -> Brain {
+        let mut b = Brain::new(settings(checks), 7);
+        let waves = vec![WaveSeed {
+            wave: 0,
+            ..Default::default()
+        }];
+        b.load(dbs, waves, &[]);
+        b
+    }
+
+    fn kinds(events: &[NewEvent]) -> Vec<String> {
+        events.iter().map(|e| e.kind.clone()).collect()
+    }
+
+    fn ok(job: Option<&str>) -> WorkResult {
+        WorkResult::Ok {
+            job: job.map(str::to_string),
+            report: None,
+            recovered: false,
+        }
+    }
+
+    fn job_seen(status: &str, pct: f64, lag: f64) -> Seen {
+        Seen::Job {
+            status: status.into(),
+            progress_pct: Some(pct),
+            lag_s: Some(lag),
+        }
+    }
+
+    #[test]
+    fn viewers_are_always_refused_and_waves_start_once() {
+        let mut b = brain(ChecksMode::Drs, vec![seed("a", 0, Criticality::Low, 1.0)]);
+        let err = b
+            .on_command(
+                &cmd(1, Role::Viewer, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err();
+        assert!(err.contains("viewer"), "{err}");
+        assert!(b.take_events().is_empty());
+        let okm = b
+            .on_command(
+                &cmd(2, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+        assert!(okm.contains("1 databases"), "{okm}");
+        assert_eq!(kinds(&b.take_events()), [kind::WAVE_STARTED]);
+        let again = b
+            .on_command(
+                &cmd(3, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err();
+        assert!(again.contains("already started"), "{again}");
+        let none = b
+            .on_command(
+                &cmd(4, Role::Operator, Action::StartWave, Target::Wave(9)),
+                wall(),
+            )
+            .unwrap_err();
+        assert!(none.contains("no databases"), "{none}");
+    }
+
+    #[test]
+    fn admission_follows_limits_and_priority() {
+        let mut b = brain(
+            ChecksMode::Drs,
+            vec![
+                seed("small-low", 0, Criticality::Low, 1.0),
+                seed("big-low", 0, Criticality::Low, 100.0),
+                seed("small-high", 0, Criticality::High, 1.0),
+            ],
+        );
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        b.take_events();
+        let plan = b.tick(0.0, wall());
+        let started: Vec<String> = b
+            .take_events()
+            .iter()
+            .filter(|e| e.kind == kind::DB_STAGE)
+            .map(|e| e.db_id.clone().unwrap())
+            .collect();
+        // Wave concurrency 2: the most critical, then the largest.
+        assert_eq!(started, ["small-high", "big-low"]);
+        assert_eq!(b.held().len(), 1);
+        assert!(b.held()[0].1.contains("wave 0"), "{:?}", b.held());
+        // Each admitted database asks for its DRS job, intent first.
+        assert_eq!(plan.works.len(), 2);
+        assert!(plan
+            .works
+            .iter()
+            .all(|w| w.step == Step::CreateJob && !w.resumed));
+    }
+
+    /// Drive one database through the DRS-mode pipeline by hand and check every request.
+    #[test]
+    fn one_database_goes_to_ready_through_drs_checks() {
+        let mut b = brain(ChecksMode::Drs, vec![seed("a", 0, Criticality::Low, 1.0)]);
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let mut now = 0.0;
+        let mut step = |b: &mut Brain, now: &mut f64| -> Plan {
+            *now += 100.0;
+            b.tick(*now, wall())
+        };
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::CreateJob);
+        let mut all = b.take_events();
+        assert_eq!(
+            kinds(&all),
+            [kind::WAVE_STARTED, kind::DB_STAGE, kind::STEP_INTENT]
+        );
+        b.on_work(&p.works[0], ok(Some("job-a")), now, wall());
+        assert_eq!(b.job_of("a"), Some("job-a"));
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::DrsPrecheck);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.looks[0].kind, LookKind::Precheck);
+        let report = Report {
+            passed: true,
+            summary: "12/12 passed".into(),
+            detail: Value::Null,
+        };
+        b.on_seen(
+            "a",
+            LookKind::Precheck,
+            Seen::Report {
+                finished: false,
+                report: report.clone(),
+            },
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
+        b.on_seen(
+            "a",
+            LookKind::Precheck,
+            Seen::Report {
+                finished: true,
+                report,
+            },
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Provisioning);
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::StartJob);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.looks[0].kind, LookKind::Job);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("FULL_TRANSFER_STARTED", 3.0, -1.0),
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::FullLoad);
+        step(&mut b, &mut now);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("FULL_TRANSFER_STARTED", 50.0, -1.0),
+            now,
+            wall(),
+        );
+        step(&mut b, &mut now);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 40.0),
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cdc);
+        step(&mut b, &mut now);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 2.0),
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::Compare);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.looks[0].kind, LookKind::Compare);
+        let good = Report {
+            passed: true,
+            summary: "3 tables consistent".into(),
+            detail: Value::Null,
+        };
+        b.on_seen(
+            "a",
+            LookKind::Compare,
+            Seen::Report {
+                finished: true,
+                report: good,
+            },
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Ready);
+        all.extend(b.take_events());
+        let ev = all;
+        let k = kinds(&ev);
+        assert!(k.contains(&kind::DB_PROGRESS.to_string()));
+        assert!(k.contains(&kind::DB_LAG.to_string()));
+        assert!(k.contains(&kind::DB_PRECHECK.to_string()));
+        assert!(k.contains(&kind::DB_VALIDATION.to_string()));
+        // Every intent has its outcome.
+        let intents = ev.iter().filter(|e| e.kind == kind::STEP_INTENT).count();
+        let outcomes = ev.iter().filter(|e| e.kind == kind::STEP_OUTCOME).count();
+        assert_eq!((intents, outcomes), (4, 4));
+        assert!(!b.take_lag_samples().is_empty());
+        assert!(b.idle());
+    }
+
+    #[test]
+    fn retryable_failures_back_off_then_fail_in_plain_words() {
+        let mut b = brain(ChecksMode::Drs, vec![seed("a", 0, Criticality::Low, 1.0)]);
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let transient = Fail {
+            class: ErrorClass::Retryable,
+            words: "HTTP 503: busy".into(),
+        };
+        let mut now = 0.0;
+        for attempt in 0..=2u32 {
+            let p = b.tick(now, wall());
+            assert_eq!(p.works.len(), 1, "attempt {attempt}");
+            assert_eq!(p.works[0].attempt, attempt);
+            b.on_work(&p.works[0], WorkResult::Err(transient.clone()), now, wall());
+            // Not due again right away: the backoff holds it.
+            assert!(b.tick(now, wall()).works.is_empty());
+            now += 100.0;
+        }
+        let pos = b.stage_of("a").unwrap();
+        assert_eq!(pos, Position::failed_in(Stage::Prechecks));
+        let ev = b.take_events();
+        let failed = ev.iter().find(|e| e.payload["to"] == "failed").unwrap();
+        let words = failed.payload["error"].as_str().unwrap();
+        assert!(
+            words.contains("503") && words.contains("gave up after 2 retries"),
+            "{words}"
+        );
+        let outcomes: Vec<&NewEvent> = ev.iter().filter(|e| e.kind == kind::STEP_OUTCOME).collect();
+        assert_eq!(outcomes.len(), 3);
+        assert_eq!(outcomes[0].payload["will_retry"], true);
+        // Retry by the operator goes back to the stage it failed in, with fresh retries.
+        b.on_command(
+            &cmd(2, Role::Operator, Action::Retry, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
+        let p = b.tick(now, wall());
+        assert_eq!((p.works[0].step, p.works[0].attempt), (Step::CreateJob, 0));
+    }
+
+    #[test]
+    fn fatal_failures_fail_at_once_and_throttling_costs_no_retry() {
+        let mut b = brain(
+            ChecksMode::Drs,
+            vec![
+                seed("a", 0, Criticality::Low, 1.0),
+                seed("b", 0, Criticality::Low, 1.0),
+            ],
+        );
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let p = b.tick(0.0, wall());
+        let wa = p.works.iter().find(|w| w.db == "a").unwrap().clone();
+        let wb = p.works.iter().find(|w| w.db == "b").unwrap().clone();
+        b.on_work(
+            &wa,
+            WorkResult::Err(Fail {
+                class: ErrorClass::Fatal,
+                words: "bad key".into(),
+            }),
+            0.0,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Failed);
+        b.on_work(
+            &wb,
+            WorkResult::Err(Fail {
+                class: ErrorClass::Throttled,
+                words: "429".into(),
+            }),
+            0.0,
+            wall(),
+        );
+        assert_eq!(b.stage_of("b").unwrap().stage, Stage::Prechecks);
+        assert!(b.slowdown.0 > 1.0);
+        let p = b.tick(1000.0, wall());
+        assert_eq!(
+            p.works[0].attempt, 0,
+            "throttling is not the database's fault"
+        );
+    }
+
+    #[test]
+    fn an_open_intent_is_resumed_without_a_new_intent() {
+        let mut b = Brain::new(settings(ChecksMode::Drs), 1);
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Provisioning;
+        s.job = Some("job-a".into());
+        let e = |seq: i64, k: &str, payload: Value| Event {
+            seq,
+            time: wall(),
+            db_id: Some("a".into()),
+            wave: Some(0),
+            kind: k.into(),
+            payload,
+            actor: ACTOR.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let events = vec![
+            e(
+                1,
+                kind::DB_STAGE,
+                json!({"from": "prechecks", "to": "provisioning"}),
+            ),
+            e(
+                2,
+                kind::STEP_INTENT,
+                json!({"step": "start_job", "attempt": 0}),
+            ),
+        ];
+        b.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                ..Default::default()
+            }],
+            &events,
+        );
+        let p = b.tick(0.0, wall());
+        assert_eq!(p.works.len(), 1);
+        assert!(p.works[0].resumed && p.works[0].step == Step::StartJob);
+        assert!(b.take_events().is_empty(), "no second intent");
+        b.on_work(
+            &p.works[0],
+            WorkResult::Ok {
+                job: None,
+                report: None,
+                recovered: true,
+            },
+            0.0,
+            wall(),
+        );
+        let ev = b.take_events();
+        assert_eq!(ev[0].payload["recovered"], true);
+        // Steps done before the crash are not done again.
+        let done = vec![
+            e(
+                1,
+                kind::DB_STAGE,
+                json!({"from": "prechecks", "to": "provisioning"}),
+            ),
+            e(
+                2,
+                kind::STEP_INTENT,
+                json!({"step": "start_job", "attempt": 0}),
+            ),
+            e(
+                3,
+                kind::STEP_OUTCOME,
+                json!({"step": "start_job", "attempt": 0, "ok": true}),
+            ),
+        ];
+        let mut b2 = Brain::new(settings(ChecksMode::Drs), 1);
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Provisioning;
+        s.job = Some("job-a".into());
+        b2.load(vec![s], vec![], &done);
+        let p = b2.tick(0.0, wall());
+        assert!(p.works.is_empty());
+        assert_eq!(p.looks[0].kind, LookKind::Job);
+    }
+
+    #[test]
+    fn cutover_needs_guards_then_waits_for_zero_lag_and_terminates() {
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Ready;
+        s.job = Some("job-a".into());
+        let mut b = Brain::new(settings(ChecksMode::Drs), 1);
+        let ev = vec![Event {
+            seq: 1,
+            time: wall(),
+            db_id: Some("a".into()),
+            wave: Some(0),
+            kind: kind::STEP_OUTCOME.into(),
+            payload: json!({"step": "start_job", "attempt": 0, "ok": true}),
+            actor: ACTOR.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }];
+        b.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                ..Default::default()
+            }],
+            &ev,
+        );
+        let c = cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into()));
+        let why = b.on_command(&c, wall()).unwrap_err();
+        assert!(
+            why.contains("not approved") && why.contains("validation"),
+            "{why}"
+        );
+        b.on_command(
+            &cmd(2, Role::Operator, Action::ApproveWindow, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        // Approval makes a stale (missing) validation run again.
+        let p = b.tick(0.0, wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
+        assert_eq!(p.works[0].step, Step::Compare);
+        b.on_work(&p.works[0], ok(None), 0.0, wall());
+        b.on_seen(
+            "a",
+            LookKind::Compare,
+            Seen::Report {
+                finished: true,
+                report: Report {
+                    passed: true,
+                    summary: "ok".into(),
+                    detail: Value::Null,
+                },
+            },
+            0.0,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Ready);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 3.0),
+            0.0,
+            wall(),
+        );
+        b.on_command(&c, wall()).unwrap();
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
+        let mut now = 10.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.looks[0].kind, LookKind::Job);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 0.0),
+            now,
+            wall(),
+        );
+        now += 1.0;
+        assert!(
+            b.tick(now, wall()).works.is_empty(),
+            "lag 0 not yet stable for 2 s"
+        );
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 0.0),
+            now,
+            wall(),
+        );
+        now += 3.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::Terminate);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        now += 5.0;
+        b.tick(now, wall());
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("RELEASE_RESOURCE_COMPLETE", 100.0, 0.0),
+            now,
+            wall(),
+        );
+        now += 5.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::DnsSwitch);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        now += 5.0;
+        b.tick(now, wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Hypercare);
+    }
+
+    #[test]
+    fn wave_commands_report_what_moved_and_what_did_not() {
+        let mut b = brain(
+            ChecksMode::Drs,
+            vec![
+                seed("a", 0, Criticality::Low, 1.0),
+                seed("b", 0, Criticality::Low, 1.0),
+            ],
+        );
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let p = b.tick(0.0, wall());
+        // Pause the wave: both in prechecks.
+        let m = b
+            .on_command(
+                &cmd(2, Role::Operator, Action::Pause, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+        assert!(m.contains("2 databases"), "{m}");
+        for w in &p.works {
+            b.on_work(w, ok(Some(&format!("job-{}", w.db))), 1.0, wall());
+        }
+        // No job started yet: nothing to pause at DRS.
+        assert!(b.tick(100.0, wall()).works.is_empty());
+        let err = b
+            .on_command(
+                &cmd(3, Role::Operator, Action::Cutover, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err();
+        assert!(
+            err.starts_with("a: cutover blocked") && err.contains("b: cutover"),
+            "{err}"
+        );
+        b.on_command(
+            &cmd(4, Role::Operator, Action::Abort, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let p = b.tick(200.0, wall());
+        assert_eq!(
+            p.works
+                .iter()
+                .map(|w| (w.db.as_str(), w.step))
+                .collect::<Vec<_>>(),
+            [("a", Step::Terminate)]
+        );
+    }
+}

@@ -573,7 +573,7 @@ impl Brain {
         let ids: Vec<String> = self
             .dbs
             .values()
-            .filter(|d| !d.busy && d.not_before <= now && !d.pos.stage.is_terminal_quiet(d))
+            .filter(|d| !d.busy && d.not_before <= now && !quiet(d))
             .map(|d| d.id.clone())
             .collect();
         for id in ids {
@@ -1492,19 +1492,14 @@ impl Db {
     }
 }
 
-trait QuietTerminal {
-    fn is_terminal_quiet(self, d: &Db) -> bool;
-}
-
-impl QuietTerminal for Stage {
-    /// Terminal and nothing left to clean up.
-    fn is_terminal_quiet(self, d: &Db) -> bool {
-        match self {
-            Stage::Completed | Stage::Aborted => d.job.is_none(),
-            Stage::RolledBack => !d.dns_switched,
-            Stage::Registered | Stage::Failed | Stage::Hypercare => true,
-            _ => false,
-        }
+/// Nothing for the engine to do until an operator acts: terminal with nothing left to clean
+/// up, or waiting for a command.
+fn quiet(d: &Db) -> bool {
+    match d.pos.stage {
+        Stage::Completed | Stage::Aborted => d.job.is_none(),
+        Stage::RolledBack => !d.dns_switched,
+        Stage::Registered | Stage::Failed | Stage::Hypercare => true,
+        _ => false,
     }
 }
 
@@ -1669,7 +1664,7 @@ mod tests {
         )
         .unwrap();
         let mut now = 0.0;
-        let mut step = |b: &mut Brain, now: &mut f64| -> Plan {
+        let step = |b: &mut Brain, now: &mut f64| -> Plan {
             *now += 100.0;
             b.tick(*now, wall())
         };

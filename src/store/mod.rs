@@ -1,7 +1,23 @@
 //! The store: an append-only, hash-chained event log, operator commands, and the current state
-//! per database and per wave derived from the events. SQLite (default) or PostgreSQL (team mode).
+//! per database and per wave derived from the events. SQLite (default) or PostgreSQL (team mode),
+//! chosen by URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+//!
+//! Writers: the engine appends events (`append`, `decide_command`); the cockpit records
+//! operator intents (`submit_command`). Readers: `db_states`, `wave_states`, `events_after`...
 
+pub mod cmd;
+mod commands;
+mod db;
+mod events;
+pub mod fold;
+pub mod hash;
+mod lag;
+mod lease;
 pub mod model;
 
+pub use commands::{Decision, NewCommand};
+pub use db::{redact_url, Backend, Store, StoreError, StoreResult};
+pub use events::ChainReport;
+pub use hash::{canonical_json, event_hash, ChainBreak, GENESIS_HASH};
+pub use lease::Lease;
 pub use model::*;
-pub mod cmd;

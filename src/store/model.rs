@@ -153,6 +153,9 @@ pub struct DbState {
     /// Latest CDC lag in seconds, once CDC has started.
     pub lag_s: Option<f64>,
     pub validation: Option<ValidationSummary>,
+    /// Latest pre-check outcome (`db.precheck`).
+    #[serde(default)]
+    pub precheck: Option<ValidationSummary>,
     pub drs_job_id: Option<String>,
     pub last_error: Option<String>,
     pub last_event_at: DateTime<Utc>,

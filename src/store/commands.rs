@@ -1,0 +1,187 @@
+//! Operator commands: the cockpit writes intents, the engine decides them. Deciding also
+//! appends a `command.accepted` / `command.rejected` event in the same transaction, so the
+//! audit trail (and every evidence pack) holds who asked for what and what became of it.
+
+use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store, StoreError};
+use super::events::append_in;
+use super::{kind, Action, CommandRow, CommandStatus, Event, NewEvent, Role, Target};
+use sqlx::any::AnyRow;
+
+/// An operator intent to record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewCommand {
+    pub who: String,
+    pub role: Role,
+    pub action: Action,
+    pub target: Target,
+    pub args: serde_json::Value,
+}
+
+/// The engine's verdict on a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Accepted,
+    /// With the reason the cockpit shows ("cutover blocked: lag 12.4 s > 5 s").
+    Rejected(String),
+}
+
+const COLS: &str = "id, time, who, role, action, target, args, status, reason, decided_at";
+
+fn enum_text<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn enum_from<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| StoreError::Corrupt(format!("command {what} {text:?} is unknown")))
+}
+
+fn from_row(row: &AnyRow) -> Result<CommandRow> {
+    let target: String = get(row, "target")?;
+    let args: String = get(row, "args")?;
+    let decided: Option<String> = get(row, "decided_at")?;
+    Ok(CommandRow {
+        id: get(row, "id")?,
+        time: parse_time(&get::<String>(row, "time")?)?,
+        who: get(row, "who")?,
+        role: enum_from(&get::<String>(row, "role")?, "role")?,
+        action: enum_from(&get::<String>(row, "action")?, "action")?,
+        target: serde_json::from_str(&target)
+            .map_err(|_| StoreError::Corrupt(format!("command target {target:?}")))?,
+        args: serde_json::from_str(&args)
+            .map_err(|_| StoreError::Corrupt(format!("command args {args:?}")))?,
+        status: enum_from(&get::<String>(row, "status")?, "status")?,
+        reason: get(row, "reason")?,
+        decided_at: decided.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+impl Store {
+    /// Record an operator intent as `pending`. The engine picks it up with `pending_commands`.
+    pub async fn submit_command(&self, cmd: &NewCommand) -> Result<CommandRow> {
+        let target =
+            serde_json::to_string(&cmd.target).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO commands (time, who, role, action, target, args, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING {COLS}"
+        ))
+        .bind(fmt_time(now()))
+        .bind(cmd.who.clone())
+        .bind(enum_text(&cmd.role))
+        .bind(enum_text(&cmd.action))
+        .bind(target)
+        .bind(cmd.args.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .ctx("record command")?;
+        from_row(&row)
+    }
+
+    /// Commands not decided yet, oldest first.
+    pub async fn pending_commands(&self) -> Result<Vec<CommandRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM commands WHERE status = 'pending' ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read pending commands")?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The latest `limit` commands, newest first (the cockpit's command log).
+    pub async fn recent_commands(&self, limit: u32) -> Result<Vec<CommandRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM commands ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read commands")?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// One command by id.
+    pub async fn command(&self, id: i64) -> Result<Option<CommandRow>> {
+        let row = sqlx::query(&format!("SELECT {COLS} FROM commands WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("read a command")?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Decide a pending command, and in the same transaction append a `command.accepted` or
+    /// `command.rejected` event followed by `with` (the events the decision causes, e.g.
+    /// `wave.approved`). Returns `None`, appending nothing, when the command does not exist or
+    /// was already decided (so two engines cannot both act on it).
+    pub async fn decide_command(
+        &self,
+        id: i64,
+        decision: &Decision,
+        decided_by: &str,
+        with: &[NewEvent],
+    ) -> Result<Option<(CommandRow, Vec<Event>)>> {
+        let mut tx = self.begin_write().await?;
+        let (status, reason) = match decision {
+            Decision::Accepted => ("accepted", None),
+            Decision::Rejected(r) => ("rejected", Some(r.clone())),
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE commands SET status = $1, reason = $2, decided_at = $3 \
+             WHERE id = $4 AND status = 'pending' RETURNING {COLS}"
+        ))
+        .bind(status)
+        .bind(reason.clone())
+        .bind(fmt_time(now()))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx("decide command")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let cmd = from_row(&row)?;
+        let (db_id, wave) = match &cmd.target {
+            Target::Db(d) => (Some(d.clone()), None),
+            Target::Wave(w) => (None, Some(*w)),
+        };
+        let mut batch = vec![NewEvent {
+            db_id,
+            wave,
+            kind: match decision {
+                Decision::Accepted => kind::COMMAND_ACCEPTED,
+                Decision::Rejected(_) => kind::COMMAND_REJECTED,
+            }
+            .to_string(),
+            payload: serde_json::json!({
+                "command_id": cmd.id,
+                "who": cmd.who,
+                "role": cmd.role,
+                "action": cmd.action,
+                "args": cmd.args,
+                "requested_at": fmt_time(cmd.time),
+                "decided_by": decided_by,
+                "reason": reason,
+            }),
+            actor: cmd.who.clone(),
+        }];
+        batch.extend_from_slice(with);
+        let events = append_in(&mut tx, &batch).await?;
+        tx.commit().await.ctx("commit command decision")?;
+        Ok(Some((cmd, events)))
+    }
+}
+
+impl CommandStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Pending => "pending",
+            CommandStatus::Accepted => "accepted",
+            CommandStatus::Rejected => "rejected",
+        }
+    }
+}

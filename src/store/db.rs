@@ -1,0 +1,414 @@
+//! Opening a store by URL, its schema, and the helpers every query module shares.
+//!
+//! One `Store` type over `sqlx::AnyPool`: the SQL is written once, with `$n` placeholders
+//! (which SQLite accepts too) and only portable types (BIGINT, TEXT, floating point), so the
+//! SQLite and PostgreSQL stores have the same tables and run the same test suite.
+
+use super::hash::{GENESIS_HASH, TIME_FORMAT};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database holds the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The event store: events, derived state, commands, lease and lag samples. Cheap to clone
+/// (a pool handle); share one per process.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    /// The URL with any password replaced by `***`, for messages.
+    url: String,
+    /// Unix time of this process's last lag compaction (see `lag.rs`).
+    pub(crate) last_lag_compaction: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {0:?} is not supported: use sqlite://PATH (one file) or postgres://USER@HOST:PORT/DB (team mode)")]
+    BadUrl(String),
+    #[error("store {0} does not exist yet: run `wavedeck init --inventory FILE` first (or check --store / WAVEDECK_STORE)")]
+    Missing(String),
+    #[error("cannot open store {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("store {what}: {source}")]
+    Db {
+        what: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("store data is damaged: {0} (run `wavedeck status` to see the chain report; restore from a backup if it persists)")]
+    Corrupt(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+pub(crate) use StoreResult as Result;
+
+/// Attach "what we were doing" to a driver error.
+pub(crate) trait Ctx<T> {
+    fn ctx(self, what: &'static str) -> Result<T>;
+}
+
+impl<T> Ctx<T> for std::result::Result<T, sqlx::Error> {
+    fn ctx(self, what: &'static str) -> Result<T> {
+        self.map_err(|source| StoreError::Db { what, source })
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = match userinfo.split_once(':') {
+        Some((u, _)) => format!("{u}:***"),
+        None => userinfo.to_string(),
+    };
+    let tail = redact_query_password(tail);
+    format!("{scheme}://{user}@{host}{tail}")
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format(TIME_FORMAT).to_string()
+}
+
+pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(s, TIME_FORMAT)
+        .map(|n| n.and_utc())
+        .map_err(|_| StoreError::Corrupt(format!("time {s:?} is not in the store's format")))
+}
+
+/// Now, at the microsecond precision the store keeps (so a value read back equals it).
+pub(crate) fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    parse_time(&fmt_time(t)).unwrap_or(t)
+}
+
+pub(crate) fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(col).ctx("read a row")
+}
+
+/// `($1,$2,$3),($4,$5,$6)` for `rows` rows of `cols` values.
+pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// `$start,$start+1,...` for `n` values (an `IN (...)` list).
+pub(crate) fn list_placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Rows per multi-row statement: well under SQLite's 32766 and PostgreSQL's 65535 bound values.
+pub(crate) const CHUNK_ROWS: usize = 500;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    // One row: the head of the chain. Every append locks it first, which serialises
+    // appenders on PostgreSQL (row lock) and on SQLite (write lock), so the chain stays linear.
+    "CREATE TABLE IF NOT EXISTS chain_head (id {INT} PRIMARY KEY, last_seq {INT} NOT NULL, last_hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS events (seq {INT} PRIMARY KEY, time TEXT NOT NULL, db_id TEXT, wave {INT}, \
+     kind TEXT NOT NULL, payload TEXT NOT NULL, actor TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_by_db ON events (db_id, seq)",
+    "CREATE INDEX IF NOT EXISTS events_by_wave ON events (wave, seq)",
+    "CREATE TABLE IF NOT EXISTS db_state (db_id TEXT PRIMARY KEY, wave {INT}, stage TEXT NOT NULL, \
+     updated_seq {INT} NOT NULL, state TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS db_state_by_seq ON db_state (updated_seq)",
+    "CREATE TABLE IF NOT EXISTS db_spec (db_id TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS wave_state (wave {INT} PRIMARY KEY, state TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS commands (id {AUTO_ID}, time TEXT NOT NULL, who TEXT NOT NULL, \
+     role TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, args TEXT NOT NULL, \
+     status TEXT NOT NULL, reason TEXT, decided_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS commands_by_status ON commands (status, id)",
+    "CREATE TABLE IF NOT EXISTS lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, \
+     acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lag_samples (db_id TEXT NOT NULL, bucket {INT} NOT NULL, time TEXT NOT NULL, \
+     lag_s {REAL} NOT NULL, PRIMARY KEY (db_id, bucket, time))",
+];
+
+pub const SCHEMA_VERSION: &str = "1";
+
+fn ddl(stmt: &str, backend: Backend) -> String {
+    let (int, real, auto) = match backend {
+        // INTEGER PRIMARY KEY is SQLite's rowid: the fastest key it has.
+        Backend::Sqlite => ("INTEGER", "REAL", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        Backend::Postgres => (
+            "BIGINT",
+            "DOUBLE PRECISION",
+            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        ),
+    };
+    stmt.replace("{INT}", int)
+        .replace("{REAL}", real)
+        .replace("{AUTO_ID}", auto)
+}
+
+impl Store {
+    /// Open (and create if missing) the store at `url`: `sqlite://PATH` or `postgres://...`.
+    /// The schema is created on first open.
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, true).await
+    }
+
+    /// Open a store that must already exist (a SQLite file that is not there is an error that
+    /// says to run `wavedeck init`). For read-only commands such as `status`.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        Store::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, create: bool) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let shown = redact_url(url);
+        let open_err = |source| StoreError::Open {
+            url: shown.clone(),
+            source,
+        };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl(shown));
+        };
+        if backend == Backend::Sqlite {
+            prepare_sqlite(url, create, &shown).await?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // FULL: a committed append survives power loss, not only a killed
+                        // process. The engine persists "about to call DRS" before calling it;
+                        // losing that record on a host crash could make it repeat a step.
+                        // Batched appends pay one fsync per transaction, so the cost is small.
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(open_err)?;
+        let store = Store {
+            pool,
+            backend,
+            url: shown,
+            last_lag_compaction: Default::default(),
+        };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    /// Begin a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a transaction that read first and
+    /// wrote second would fail with "database is locked" as soon as another connection wrote.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .ctx("begin a write")
+    }
+
+    async fn schema_version(&self) -> Option<String> {
+        sqlx::query("SELECT value FROM meta WHERE key = 'schema_version'")
+            .fetch_optional(&self.pool)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get("value").ok())
+    }
+
+    async fn create_schema(&self) -> Result<()> {
+        // An existing store is only checked: DDL (even IF NOT EXISTS) takes table locks that
+        // would collide with a running engine's appends.
+        let version = match self.schema_version().await {
+            Some(v) => v,
+            None => {
+                let mut tx = self.begin_write().await?;
+                if self.backend == Backend::Postgres {
+                    // Two engines opening a fresh database at once would race on CREATE TABLE.
+                    tx.execute("SELECT pg_advisory_xact_lock(727165001)")
+                        .await
+                        .ctx("lock schema")?;
+                }
+                for stmt in SCHEMA {
+                    tx.execute(ddl(stmt, self.backend).as_str())
+                        .await
+                        .ctx("create schema")?;
+                }
+                sqlx::query(
+                    "INSERT INTO chain_head (id, last_seq, last_hash) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(GENESIS_HASH)
+                .execute(&mut *tx)
+                .await
+                .ctx("create chain head")?;
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(SCHEMA_VERSION)
+                .execute(&mut *tx)
+                .await
+                .ctx("write schema version")?;
+                tx.commit().await.ctx("commit schema")?;
+                self.schema_version().await.unwrap_or_default()
+            }
+        };
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::Refused(format!(
+                "store {} has schema version {version:?}, this wavedeck knows version {SCHEMA_VERSION}: use the wavedeck release that created it",
+                self.url
+            )));
+        }
+        Ok(())
+    }
+
+    /// SQLite or PostgreSQL.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The store URL with any password hidden, for messages and the status header.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Close the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Create the file if asked and switch it to WAL once. WAL is a property of the file, so it is
+/// set here with a native connection rather than on every pooled one: changing the journal mode
+/// needs an exclusive lock that would fail while another process reads.
+async fn prepare_sqlite(url: &str, create: bool, shown: &str) -> Result<()> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|_| StoreError::BadUrl(shown.to_string()))?
+        .create_if_missing(create)
+        .busy_timeout(Duration::from_secs(30));
+    let path = opts.get_filename().to_path_buf();
+    if !create && !path.exists() {
+        return Err(StoreError::Missing(shown.to_string()));
+    }
+    if create {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Refused(format!(
+                    "cannot create directory {} for store {shown}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+    }
+    let mut conn = opts.connect().await.map_err(|source| StoreError::Open {
+        url: shown.to_string(),
+        source,
+    })?;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .ctx("read journal mode")?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        let opts = opts.journal_mode(SqliteJournalMode::Wal);
+        conn.close().await.ctx("close")?;
+        opts.connect()
+            .await
+            .map_err(|source| StoreError::Open {
+                url: shown.to_string(),
+                source,
+            })?
+            .close()
+            .await
+            .ctx("close")?;
+    } else {
+        conn.close().await.ctx("close")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_passwords() {
+        assert_eq!(
+            redact_url("postgres://wd:s3cret@db.example:5432/wd"),
+            "postgres://wd:***@db.example:5432/wd"
+        );
+        assert_eq!(
+            redact_url("postgres://wd@h/db?password=s3cret&sslmode=require"),
+            "postgres://wd@h/db?password=***&sslmode=require"
+        );
+        assert_eq!(redact_url("sqlite://wavedeck.db"), "sqlite://wavedeck.db");
+        assert_eq!(redact_url("postgres://p:a@b@h/db"), "postgres://p:***@h/db");
+    }
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(values_placeholders(2, 2), "($1,$2),($3,$4)");
+        assert_eq!(list_placeholders(3, 2), "$3,$4");
+    }
+
+    #[test]
+    fn time_round_trips_at_microseconds() {
+        let t = now();
+        assert_eq!(parse_time(&fmt_time(t)).unwrap(), t);
+        assert!(parse_time("yesterday").is_err());
+    }
+}

@@ -1,0 +1,560 @@
+//! Appending to the hash chain, reading events back, checking the chain, and keeping the
+//! derived state tables in step with the log.
+
+use super::db::{
+    fmt_time, get, list_placeholders, now, parse_time, values_placeholders, Ctx, Result, Store,
+    StoreError, CHUNK_ROWS,
+};
+use super::fold::{apply, Derived};
+use super::hash::{canonical_json, check_link, event_hash, ChainBreak, GENESIS_HASH};
+use super::{kind, DbState, Event, NewEvent, WaveState};
+use crate::inventory::DatabaseSpec;
+use futures::TryStreamExt;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Transaction};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Outcome of `verify_chain`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChainReport {
+    /// Events checked (up to the first break).
+    pub checked: i64,
+    /// Seq of the last stored event.
+    pub last_seq: i64,
+    /// The first place the chain is broken, if any.
+    pub first_break: Option<ChainBreak>,
+}
+
+impl ChainReport {
+    pub fn is_ok(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+const EVENT_COLS: &str = "seq, time, db_id, wave, kind, payload, actor, prev_hash, hash";
+
+/// An event row as stored, before its payload and time are parsed (so a damaged row can be
+/// reported by `verify_chain` rather than fail the read).
+struct RawEvent {
+    seq: i64,
+    time: String,
+    db_id: Option<String>,
+    wave: Option<i64>,
+    kind: String,
+    payload: String,
+    actor: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl RawEvent {
+    fn from_row(row: &AnyRow) -> Result<RawEvent> {
+        Ok(RawEvent {
+            seq: get(row, "seq")?,
+            time: get(row, "time")?,
+            db_id: get(row, "db_id")?,
+            wave: get(row, "wave")?,
+            kind: get(row, "kind")?,
+            payload: get(row, "payload")?,
+            actor: get(row, "actor")?,
+            prev_hash: get(row, "prev_hash")?,
+            hash: get(row, "hash")?,
+        })
+    }
+
+    fn parse(self) -> Result<Event> {
+        let seq = self.seq;
+        let bad = |what: &str| StoreError::Corrupt(format!("event {seq}: {what}"));
+        Ok(Event {
+            seq,
+            time: parse_time(&self.time).map_err(|_| bad("time is not readable"))?,
+            db_id: self.db_id,
+            wave: match self.wave {
+                Some(w) => Some(u32::try_from(w).map_err(|_| bad("wave is out of range"))?),
+                None => None,
+            },
+            kind: self.kind,
+            payload: serde_json::from_str(&self.payload).map_err(|_| bad("payload is not JSON"))?,
+            actor: self.actor,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+fn parse_rows(rows: Vec<AnyRow>) -> Result<Vec<Event>> {
+    rows.iter()
+        .map(|r| RawEvent::from_row(r).and_then(RawEvent::parse))
+        .collect()
+}
+
+impl Store {
+    /// Append events in one transaction and return them as stored (seq, time, hashes).
+    /// All or nothing: a crash mid-call leaves none of them. The derived state tables are
+    /// updated in the same transaction. Batch for throughput: one call, one commit.
+    pub async fn append(&self, events: &[NewEvent]) -> Result<Vec<Event>> {
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut tx = self.begin_write().await?;
+        let out = append_in(&mut tx, events).await?;
+        tx.commit().await.ctx("commit append")?;
+        Ok(out)
+    }
+
+    /// Seq of the last event (0 when the log is empty). Poll this to notice new events cheaply.
+    pub async fn last_seq(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT last_seq FROM chain_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("read chain head")?;
+        get(&row, "last_seq")
+    }
+
+    /// Events with seq > `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read events")?;
+        parse_rows(rows)
+    }
+
+    /// Every event of one database, oldest first (its audit trail for evidence packs).
+    pub async fn events_for_db(&self, db_id: &str) -> Result<Vec<Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLS} FROM events WHERE db_id = $1 ORDER BY seq"
+        ))
+        .bind(db_id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read events of a database")?;
+        parse_rows(rows)
+    }
+
+    /// Events about one wave itself (planned, approved, started...), oldest first.
+    pub async fn events_for_wave(&self, wave: u32) -> Result<Vec<Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLS} FROM events WHERE wave = $1 AND db_id IS NULL ORDER BY seq"
+        ))
+        .bind(i64::from(wave))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read events of a wave")?;
+        parse_rows(rows)
+    }
+
+    /// Current state of every database, by db_id.
+    pub async fn db_states(&self) -> Result<Vec<DbState>> {
+        let rows = sqlx::query("SELECT state FROM db_state ORDER BY db_id")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("read database states")?;
+        rows.iter().map(|r| decode_json(r, "state")).collect()
+    }
+
+    /// Databases whose state changed after event `seq`, for a cockpit refreshing incrementally.
+    /// (Removed databases are not reported: reload everything when `db.removed` is seen.)
+    pub async fn db_states_changed_after(&self, seq: i64) -> Result<Vec<DbState>> {
+        let rows = sqlx::query("SELECT state FROM db_state WHERE updated_seq > $1 ORDER BY db_id")
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await
+            .ctx("read database states")?;
+        rows.iter().map(|r| decode_json(r, "state")).collect()
+    }
+
+    /// Current state of one database.
+    pub async fn db_state(&self, db_id: &str) -> Result<Option<DbState>> {
+        let row = sqlx::query("SELECT state FROM db_state WHERE db_id = $1")
+            .bind(db_id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("read a database state")?;
+        row.map(|r| decode_json(&r, "state")).transpose()
+    }
+
+    /// The inventory record a database was registered (or last updated) with: endpoints,
+    /// window, overrides. Passwords are references (env var / file), never values.
+    pub async fn db_spec(&self, db_id: &str) -> Result<Option<DatabaseSpec>> {
+        let row = sqlx::query("SELECT spec FROM db_spec WHERE db_id = $1")
+            .bind(db_id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("read a database spec")?;
+        row.map(|r| decode_json(&r, "spec")).transpose()
+    }
+
+    /// Every registered database's inventory record, by db_id.
+    pub async fn db_specs(&self) -> Result<Vec<DatabaseSpec>> {
+        let rows = sqlx::query("SELECT spec FROM db_spec ORDER BY db_id")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("read database specs")?;
+        rows.iter().map(|r| decode_json(r, "spec")).collect()
+    }
+
+    /// Current state of every wave, by number.
+    pub async fn wave_states(&self) -> Result<Vec<WaveState>> {
+        let rows = sqlx::query("SELECT state FROM wave_state ORDER BY wave")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("read wave states")?;
+        rows.iter().map(|r| decode_json(r, "state")).collect()
+    }
+
+    /// Walk the whole chain and report the first break: a missing seq, a `prev_hash` that does
+    /// not match, an edited event, or a chain head that disagrees with the last event.
+    pub async fn verify_chain(&self) -> Result<ChainReport> {
+        // One snapshot for the head and the events, or a concurrent append would look like a
+        // mismatch between them.
+        let mut conn = self.pool.begin().await.ctx("verify chain")?;
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *conn)
+                .await
+                .ctx("verify chain")?;
+        }
+        let head = sqlx::query("SELECT last_seq, last_hash FROM chain_head WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await
+            .ctx("read chain head")?;
+        let (head_seq, head_hash): (i64, String) =
+            (get(&head, "last_seq")?, get(&head, "last_hash")?);
+        let mut prev_seq = 0i64;
+        let mut prev_hash = GENESIS_HASH.to_string();
+        let mut checked = 0i64;
+        let mut first_break = None;
+        {
+            let sql = format!("SELECT {EVENT_COLS} FROM events ORDER BY seq");
+            let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.ctx("read events")? {
+                let raw = RawEvent::from_row(&row)?;
+                let seq = raw.seq;
+                let ev = match raw.parse() {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        first_break = Some(ChainBreak {
+                            seq,
+                            reason: e.to_string(),
+                        });
+                        break;
+                    }
+                };
+                if let Err(b) = check_link(prev_seq, &prev_hash, &ev) {
+                    first_break = Some(b);
+                    break;
+                }
+                prev_seq = ev.seq;
+                prev_hash = ev.hash;
+                checked += 1;
+            }
+        }
+        if first_break.is_none() && (head_seq != prev_seq || head_hash != prev_hash) {
+            first_break = Some(ChainBreak {
+                seq: prev_seq.min(head_seq) + 1,
+                reason: format!(
+                    "chain head says the last event is {head_seq} but the log ends at {prev_seq} (events were removed or added outside wavedeck)"
+                ),
+            });
+        }
+        Ok(ChainReport {
+            checked,
+            last_seq: prev_seq.max(head_seq),
+            first_break,
+        })
+    }
+
+    /// Recompute every database and wave state from the events and replace the derived
+    /// tables, in one transaction. Returns the number of events folded.
+    pub async fn rebuild_state(&self) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        lock_head(&mut tx).await?;
+        let mut derived = Derived::default();
+        let mut last_seq_of: BTreeMap<String, i64> = BTreeMap::new();
+        let mut n = 0i64;
+        {
+            let sql = format!("SELECT {EVENT_COLS} FROM events ORDER BY seq");
+            let mut rows = sqlx::query(&sql).fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await.ctx("read events")? {
+                let ev = RawEvent::from_row(&row)?.parse()?;
+                if let Some(id) = &ev.db_id {
+                    last_seq_of.insert(id.clone(), ev.seq);
+                }
+                apply(&mut derived, &ev);
+                n += 1;
+            }
+        }
+        for table in ["db_state", "db_spec", "wave_state"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .ctx("clear derived state")?;
+        }
+        let all_ids: BTreeSet<String> = derived.dbs.keys().cloned().collect();
+        let waves = derived.waves.clone();
+        write_dbs(&mut tx, &derived, &all_ids, &last_seq_of).await?;
+        write_specs(&mut tx, &derived, &all_ids).await?;
+        write_waves(&mut tx, &BTreeMap::new(), &waves).await?;
+        tx.commit().await.ctx("commit rebuild")?;
+        Ok(n)
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
+    let text: String = get(row, col)?;
+    serde_json::from_str(&text).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "a stored {col} is not readable ({e}); `wavedeck` can rebuild derived state from the events"
+        ))
+    })
+}
+
+/// Take the chain head's lock: a write to its row. First statement of every append, so that
+/// appenders queue here (PostgreSQL row lock, SQLite write lock with busy timeout) before
+/// reading the head, and the chain cannot fork.
+async fn lock_head(tx: &mut Transaction<'_, Any>) -> Result<(i64, String)> {
+    sqlx::query("UPDATE chain_head SET last_seq = last_seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .ctx("lock chain head")?;
+    let row = sqlx::query("SELECT last_seq, last_hash FROM chain_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await
+        .ctx("read chain head")?;
+    Ok((get(&row, "last_seq")?, get(&row, "last_hash")?))
+}
+
+/// The body of `append`, usable inside a larger transaction (e.g. deciding a command).
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'_, Any>,
+    batch: &[NewEvent],
+) -> Result<Vec<Event>> {
+    let (mut seq, mut prev) = lock_head(tx).await?;
+    let time = now();
+    let time_text = fmt_time(time);
+    let mut out = Vec::with_capacity(batch.len());
+    let mut payloads = Vec::with_capacity(batch.len());
+    for ne in batch {
+        seq += 1;
+        let payload_text = canonical_json(&ne.payload);
+        let hash = event_hash(
+            seq,
+            &time_text,
+            ne.db_id.as_deref(),
+            ne.wave,
+            &ne.kind,
+            &ne.payload,
+            &ne.actor,
+            &prev,
+        );
+        out.push(Event {
+            seq,
+            time,
+            db_id: ne.db_id.clone(),
+            wave: ne.wave,
+            kind: ne.kind.clone(),
+            payload: ne.payload.clone(),
+            actor: ne.actor.clone(),
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        });
+        payloads.push(payload_text);
+    }
+    for (chunk, texts) in out.chunks(CHUNK_ROWS).zip(payloads.chunks(CHUNK_ROWS)) {
+        let sql = format!(
+            "INSERT INTO events ({EVENT_COLS}) VALUES {}",
+            values_placeholders(chunk.len(), 9)
+        );
+        let mut q = sqlx::query(&sql);
+        for (e, text) in chunk.iter().zip(texts) {
+            q = q
+                .bind(e.seq)
+                .bind(time_text.clone())
+                .bind(e.db_id.clone())
+                .bind(e.wave.map(i64::from))
+                .bind(e.kind.clone())
+                .bind(text.clone())
+                .bind(e.actor.clone())
+                .bind(e.prev_hash.clone())
+                .bind(e.hash.clone());
+        }
+        q.execute(&mut **tx).await.ctx("insert events")?;
+    }
+    update_derived(tx, &out).await?;
+    sqlx::query("UPDATE chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(prev)
+        .execute(&mut **tx)
+        .await
+        .ctx("move chain head")?;
+    Ok(out)
+}
+
+/// Fold a batch into the derived tables: load the rows it touches, apply, write back.
+async fn update_derived(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Result<()> {
+    let ids: BTreeSet<String> = events.iter().filter_map(|e| e.db_id.clone()).collect();
+    let touches_specs = events.iter().any(|e| {
+        matches!(
+            e.kind.as_str(),
+            kind::DB_REGISTERED | kind::DB_UPDATED | kind::DB_REMOVED
+        )
+    });
+    let touches_waves =
+        touches_specs || events.iter().any(|e| e.wave.is_some() && e.db_id.is_none());
+    let mut d = Derived::default();
+    let id_list: Vec<&String> = ids.iter().collect();
+    for chunk in id_list.chunks(CHUNK_ROWS) {
+        let rows = fetch_by_ids(tx, "SELECT state FROM db_state WHERE db_id IN", chunk).await?;
+        for r in &rows {
+            let st: DbState = decode_json(r, "state")?;
+            d.dbs.insert(st.db_id.clone(), st);
+        }
+        if touches_specs {
+            let rows = fetch_by_ids(tx, "SELECT spec FROM db_spec WHERE db_id IN", chunk).await?;
+            for r in &rows {
+                let sp: DatabaseSpec = decode_json(r, "spec")?;
+                d.specs.insert(sp.db_id.clone(), sp);
+            }
+        }
+    }
+    let waves_before = if touches_waves {
+        let rows = sqlx::query("SELECT state FROM wave_state")
+            .fetch_all(&mut **tx)
+            .await
+            .ctx("read wave states")?;
+        let mut m = BTreeMap::new();
+        for r in &rows {
+            let w: WaveState = decode_json(r, "state")?;
+            m.insert(w.wave, w);
+        }
+        d.waves = m.clone();
+        m
+    } else {
+        BTreeMap::new()
+    };
+    let mut last_seq_of: BTreeMap<String, i64> = BTreeMap::new();
+    for e in events {
+        if let Some(id) = &e.db_id {
+            last_seq_of.insert(id.clone(), e.seq);
+        }
+        apply(&mut d, e);
+    }
+    write_dbs(tx, &d, &ids, &last_seq_of).await?;
+    if touches_specs {
+        write_specs(tx, &d, &ids).await?;
+    }
+    if touches_waves {
+        write_waves(tx, &waves_before, &d.waves).await?;
+    }
+    Ok(())
+}
+
+async fn fetch_by_ids(
+    tx: &mut AnyConnection,
+    select: &str,
+    ids: &[&String],
+) -> Result<Vec<AnyRow>> {
+    let sql = format!("{select} ({})", list_placeholders(1, ids.len()));
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind((*id).clone());
+    }
+    q.fetch_all(tx).await.ctx("read derived state")
+}
+
+async fn delete_by_ids(tx: &mut AnyConnection, table: &str, ids: &[&String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for chunk in ids.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE db_id IN ({})",
+            list_placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind((*id).clone());
+        }
+        q.execute(&mut *tx).await.ctx("delete derived state")?;
+    }
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode state: {e}")))
+}
+
+/// Upsert the states of `ids` present in `d`, delete those absent (removed databases).
+async fn write_dbs(
+    tx: &mut AnyConnection,
+    d: &Derived,
+    ids: &BTreeSet<String>,
+    last_seq_of: &BTreeMap<String, i64>,
+) -> Result<()> {
+    let present: Vec<&DbState> = ids.iter().filter_map(|id| d.dbs.get(id)).collect();
+    for chunk in present.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "INSERT INTO db_state (db_id, wave, stage, updated_seq, state) VALUES {} \
+             ON CONFLICT (db_id) DO UPDATE SET wave = excluded.wave, stage = excluded.stage, \
+             updated_seq = excluded.updated_seq, state = excluded.state",
+            values_placeholders(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for st in chunk {
+            q = q
+                .bind(st.db_id.clone())
+                .bind(st.wave.map(i64::from))
+                .bind(st.stage.as_str())
+                .bind(last_seq_of.get(&st.db_id).copied().unwrap_or(0))
+                .bind(to_json(st)?);
+        }
+        q.execute(&mut *tx).await.ctx("write database states")?;
+    }
+    let gone: Vec<&String> = ids.iter().filter(|id| !d.dbs.contains_key(*id)).collect();
+    delete_by_ids(tx, "db_state", &gone).await
+}
+
+async fn write_specs(tx: &mut AnyConnection, d: &Derived, ids: &BTreeSet<String>) -> Result<()> {
+    let present: Vec<&DatabaseSpec> = ids.iter().filter_map(|id| d.specs.get(id)).collect();
+    for chunk in present.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "INSERT INTO db_spec (db_id, spec) VALUES {} \
+             ON CONFLICT (db_id) DO UPDATE SET spec = excluded.spec",
+            values_placeholders(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for sp in chunk {
+            q = q.bind(sp.db_id.clone()).bind(to_json(sp)?);
+        }
+        q.execute(&mut *tx).await.ctx("write database specs")?;
+    }
+    let gone: Vec<&String> = ids.iter().filter(|id| !d.specs.contains_key(*id)).collect();
+    delete_by_ids(tx, "db_spec", &gone).await
+}
+
+async fn write_waves(
+    tx: &mut AnyConnection,
+    before: &BTreeMap<u32, WaveState>,
+    after: &BTreeMap<u32, WaveState>,
+) -> Result<()> {
+    for (w, st) in after {
+        if before.get(w) == Some(st) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO wave_state (wave, state) VALUES ($1, $2) \
+             ON CONFLICT (wave) DO UPDATE SET state = excluded.state",
+        )
+        .bind(i64::from(*w))
+        .bind(to_json(st)?)
+        .execute(&mut *tx)
+        .await
+        .ctx("write wave states")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,488 @@
+//! Current state derived from events: one pure fold, used both incrementally (inside each
+//! append's transaction, on the rows the batch touches) and to rebuild everything from seq 1.
+
+use super::{kind, DbState, Event, ValidationSummary, WaveState};
+use crate::inventory::DatabaseSpec;
+use crate::lifecycle::Stage;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Derived state of the whole factory, or of the part of it an append touches.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Derived {
+    pub dbs: BTreeMap<String, DbState>,
+    pub waves: BTreeMap<u32, WaveState>,
+    /// The inventory record each database was last registered or updated with.
+    pub specs: BTreeMap<String, DatabaseSpec>,
+}
+
+impl Derived {
+    /// Fold every event of a log, in seq order.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Derived {
+        let mut d = Derived::default();
+        for ev in events {
+            apply(&mut d, ev);
+        }
+        d
+    }
+}
+
+/// Apply one event. Never fails: an event about an unknown database, or a payload missing a
+/// field, changes what it can and nothing else, so one odd event cannot wedge the cockpit.
+pub fn apply(d: &mut Derived, ev: &Event) {
+    match ev.kind.as_str() {
+        kind::DB_REGISTERED | kind::DB_UPDATED => register(d, ev),
+        kind::DB_REMOVED => {
+            if let Some(id) = &ev.db_id {
+                d.dbs.remove(id);
+                d.specs.remove(id);
+            }
+        }
+        kind::WAVE_PLANNED | kind::WAVE_APPROVED | kind::WAVE_STARTED => wave_event(d, ev),
+        _ => db_event(d, ev),
+    }
+}
+
+/// The spec carried by a `db.registered` / `db.updated` payload: `{"spec": {...}}`.
+pub fn payload_spec(payload: &Value) -> Option<DatabaseSpec> {
+    serde_json::from_value(payload.get("spec")?.clone()).ok()
+}
+
+fn register(d: &mut Derived, ev: &Event) {
+    let Some(spec) = payload_spec(&ev.payload) else {
+        return;
+    };
+    let id = spec.db_id.clone();
+    if let Some(w) = spec.wave {
+        d.waves.entry(w).or_insert_with(|| empty_wave(w));
+    }
+    match d.dbs.get_mut(&id) {
+        Some(st) => {
+            st.wave = spec.wave;
+            st.engine = spec.engine;
+            st.size_gb = spec.size_gb;
+            st.owner = spec.owner.clone();
+            st.criticality = spec.criticality;
+            st.last_event_at = ev.time;
+        }
+        None => {
+            d.dbs.insert(
+                id.clone(),
+                DbState {
+                    db_id: id.clone(),
+                    wave: spec.wave,
+                    engine: spec.engine,
+                    size_gb: spec.size_gb,
+                    owner: spec.owner.clone(),
+                    criticality: spec.criticality,
+                    stage: Stage::Registered,
+                    held_stage: None,
+                    stage_since: ev.time,
+                    progress_pct: 0.0,
+                    lag_s: None,
+                    validation: None,
+                    precheck: None,
+                    drs_job_id: None,
+                    last_error: None,
+                    last_event_at: ev.time,
+                    attempts: 0,
+                },
+            );
+        }
+    }
+    d.specs.insert(id, spec);
+}
+
+fn empty_wave(wave: u32) -> WaveState {
+    WaveState {
+        wave,
+        window: String::new(),
+        approved_by: None,
+        approved_at: None,
+        started_at: None,
+    }
+}
+
+fn wave_event(d: &mut Derived, ev: &Event) {
+    let Some(w) = ev.wave.or_else(|| {
+        ev.payload
+            .get("wave")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    }) else {
+        return;
+    };
+    let ws = d.waves.entry(w).or_insert_with(|| empty_wave(w));
+    match ev.kind.as_str() {
+        kind::WAVE_PLANNED => {
+            if let Some(win) = str_field(&ev.payload, "window") {
+                ws.window = win;
+            }
+        }
+        kind::WAVE_APPROVED => {
+            ws.approved_by = Some(str_field(&ev.payload, "by").unwrap_or_else(|| ev.actor.clone()));
+            ws.approved_at = Some(ev.time);
+        }
+        kind::WAVE_STARTED => ws.started_at = Some(ev.time),
+        _ => {}
+    }
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn f64_field(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64).filter(|x| x.is_finite())
+}
+
+fn summary(ev: &Event) -> Option<ValidationSummary> {
+    Some(ValidationSummary {
+        passed: ev.payload.get("passed")?.as_bool()?,
+        at: ev.time,
+        summary: str_field(&ev.payload, "summary").unwrap_or_default(),
+    })
+}
+
+fn db_event(d: &mut Derived, ev: &Event) {
+    let Some(st) = ev.db_id.as_ref().and_then(|id| d.dbs.get_mut(id)) else {
+        return;
+    };
+    st.last_event_at = ev.time;
+    if let Some(job) = str_field(&ev.payload, "drs_job_id") {
+        st.drs_job_id = Some(job);
+    }
+    let p = &ev.payload;
+    match ev.kind.as_str() {
+        kind::DB_STAGE => {
+            let Some(to) = str_field(p, "to").and_then(|s| Stage::parse(&s)) else {
+                return;
+            };
+            let from = str_field(p, "from")
+                .and_then(|s| Stage::parse(&s))
+                .unwrap_or(st.stage);
+            move_to(st, to, from, ev);
+            if to == Stage::Failed {
+                st.last_error = str_field(p, "error").or_else(|| str_field(p, "reason"));
+            }
+        }
+        kind::DB_FAILED => {
+            let stage = str_field(p, "stage")
+                .and_then(|s| Stage::parse(&s))
+                .unwrap_or(st.stage);
+            if st.stage != Stage::Failed {
+                move_to(st, Stage::Failed, stage, ev);
+            }
+            st.last_error = str_field(p, "error").or_else(|| str_field(p, "reason"));
+        }
+        kind::DB_PROGRESS => {
+            if let Some(pct) = f64_field(p, "pct") {
+                st.progress_pct = pct.clamp(0.0, 100.0);
+            }
+        }
+        kind::DB_LAG => {
+            if let Some(lag) = f64_field(p, "lag_s") {
+                st.lag_s = Some(lag);
+            }
+        }
+        kind::DB_PRECHECK => st.precheck = summary(ev),
+        kind::DB_VALIDATION => st.validation = summary(ev),
+        kind::STEP_INTENT => {
+            if let Some(n) = p.get("attempt").and_then(Value::as_u64) {
+                st.attempts = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+        }
+        kind::STEP_OUTCOME if p.get("ok").and_then(Value::as_bool) == Some(false) => {
+            st.last_error = str_field(p, "error");
+        }
+        _ => {}
+    }
+}
+
+/// Stage change. `failed` and `paused` remember the stage they interrupted; leaving them
+/// forgets it. A new forward stage resets progress, attempts and the error it replaces.
+fn move_to(st: &mut DbState, to: Stage, from: Stage, ev: &Event) {
+    if to == st.stage {
+        return;
+    }
+    match to {
+        Stage::Failed | Stage::Paused => {
+            // Pausing a failed database keeps the stage it failed in.
+            st.held_stage = Some(
+                st.held_stage
+                    .filter(|_| st.stage == Stage::Failed)
+                    .unwrap_or(from),
+            );
+        }
+        _ => {
+            st.held_stage = None;
+            st.attempts = 0;
+            if st.stage == Stage::Failed || to != Stage::FullLoad {
+                st.last_error = None;
+            }
+            if to == Stage::FullLoad && st.stage != Stage::Paused {
+                st.progress_pct = 0.0;
+            }
+        }
+    }
+    st.stage = to;
+    st.stage_since = ev.time;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Criticality, Endpoint, Engine, Overrides};
+    use crate::secret::SecretRef;
+    use chrono::{Duration, TimeZone, Utc};
+    use serde_json::json;
+
+    pub(crate) fn spec(id: &str, wave: Option<u32>) -> DatabaseSpec {
+        let ep = |host: &str| Endpoint {
+            host: host.into(),
+            port: 5432,
+            database: id.into(),
+            user: "migrator".into(),
+            password: SecretRef::Env("PGPASS_X".into()),
+        };
+        DatabaseSpec {
+            db_id: id.into(),
+            engine: Engine::Postgres,
+            engine_version: "15".into(),
+            size_gb: 12.5,
+            owner: "team-a".into(),
+            criticality: Criticality::Low,
+            business_window: "Sat 01:00-05:00 UTC".into(),
+            wave,
+            source: ep("src.example"),
+            target: ep("rds.example"),
+            tags: vec![],
+            overrides: Overrides::default(),
+            extra: Default::default(),
+        }
+    }
+
+    struct Log {
+        seq: i64,
+        events: Vec<Event>,
+    }
+
+    impl Log {
+        fn new() -> Log {
+            Log {
+                seq: 0,
+                events: vec![],
+            }
+        }
+        fn push(&mut self, db: Option<&str>, wave: Option<u32>, k: &str, payload: Value) -> &Event {
+            self.seq += 1;
+            self.events.push(Event {
+                seq: self.seq,
+                time: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+                    + Duration::seconds(self.seq),
+                db_id: db.map(str::to_string),
+                wave,
+                kind: k.into(),
+                payload,
+                actor: "engine".into(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            });
+            self.events.last().unwrap()
+        }
+        fn stage(&mut self, db: &str, from: &str, to: &str) {
+            self.push(
+                Some(db),
+                None,
+                kind::DB_STAGE,
+                json!({"from": from, "to": to}),
+            );
+        }
+        fn state(&self) -> Derived {
+            Derived::from_events(&self.events)
+        }
+    }
+
+    fn registered(ids: &[(&str, Option<u32>)]) -> Log {
+        let mut log = Log::new();
+        for (id, w) in ids {
+            log.push(
+                Some(id),
+                *w,
+                kind::DB_REGISTERED,
+                json!({"spec": spec(id, *w)}),
+            );
+        }
+        log
+    }
+
+    #[test]
+    fn registration_creates_database_and_its_wave() {
+        let log = registered(&[("a", Some(0)), ("b", None)]);
+        let d = log.state();
+        assert_eq!(d.dbs.len(), 2);
+        assert_eq!(d.dbs["a"].stage, Stage::Registered);
+        assert_eq!(d.dbs["a"].wave, Some(0));
+        assert_eq!(d.waves.keys().copied().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(d.specs["b"].source.host, "src.example");
+    }
+
+    #[test]
+    fn update_changes_fields_and_keeps_stage() {
+        let mut log = registered(&[("a", Some(0))]);
+        log.stage("a", "registered", "prechecks");
+        let mut s = spec("a", Some(2));
+        s.size_gb = 99.0;
+        log.push(Some("a"), Some(2), kind::DB_UPDATED, json!({"spec": s}));
+        let d = log.state();
+        assert_eq!(d.dbs["a"].stage, Stage::Prechecks);
+        assert_eq!(d.dbs["a"].size_gb, 99.0);
+        assert_eq!(d.dbs["a"].wave, Some(2));
+        assert!(d.waves.contains_key(&2));
+    }
+
+    #[test]
+    fn failure_remembers_stage_and_retry_clears_it() {
+        let mut log = registered(&[("a", None)]);
+        log.stage("a", "registered", "prechecks");
+        log.stage("a", "prechecks", "provisioning");
+        log.push(
+            Some("a"),
+            None,
+            kind::STEP_INTENT,
+            json!({"step": "create_job", "attempt": 3}),
+        );
+        log.push(
+            Some("a"),
+            None,
+            kind::DB_STAGE,
+            json!({"from": "provisioning", "to": "failed", "error": "quota exceeded"}),
+        );
+        let d = log.state();
+        let a = &d.dbs["a"];
+        assert_eq!(a.stage, Stage::Failed);
+        assert_eq!(a.held_stage, Some(Stage::Provisioning));
+        assert_eq!(a.last_error.as_deref(), Some("quota exceeded"));
+        assert_eq!(a.attempts, 3);
+        // Pausing a failed database keeps the stage it failed in.
+        log.stage("a", "failed", "paused");
+        assert_eq!(log.state().dbs["a"].held_stage, Some(Stage::Provisioning));
+        log.stage("a", "paused", "provisioning");
+        let a = log.state().dbs["a"].clone();
+        assert_eq!(a.stage, Stage::Provisioning);
+        assert_eq!(a.held_stage, None);
+        assert_eq!(a.last_error, None);
+        assert_eq!(a.attempts, 0);
+    }
+
+    #[test]
+    fn db_failed_event_sets_failed_with_its_stage() {
+        let mut log = registered(&[("a", None)]);
+        log.stage("a", "registered", "full_load");
+        log.push(
+            Some("a"),
+            None,
+            kind::DB_FAILED,
+            json!({"stage": "full_load", "error": "disk full"}),
+        );
+        let a = log.state().dbs["a"].clone();
+        assert_eq!(
+            (a.stage, a.held_stage),
+            (Stage::Failed, Some(Stage::FullLoad))
+        );
+        assert_eq!(a.last_error.as_deref(), Some("disk full"));
+    }
+
+    #[test]
+    fn progress_lag_checks_and_job_id() {
+        let mut log = registered(&[("a", None)]);
+        log.stage("a", "registered", "full_load");
+        log.push(Some("a"), None, kind::DB_PROGRESS, json!({"pct": 140.0}));
+        log.push(
+            Some("a"),
+            None,
+            kind::STEP_OUTCOME,
+            json!({"ok": true, "drs_job_id": "job-1"}),
+        );
+        log.push(Some("a"), None, kind::DB_LAG, json!({"lag_s": 2.5}));
+        log.push(
+            Some("a"),
+            None,
+            kind::DB_PRECHECK,
+            json!({"passed": true, "summary": "6/6"}),
+        );
+        log.push(
+            Some("a"),
+            None,
+            kind::DB_VALIDATION,
+            json!({"passed": false, "summary": "1 diff"}),
+        );
+        let last = log.events.last().unwrap().time;
+        let a = log.state().dbs["a"].clone();
+        assert_eq!(a.progress_pct, 100.0);
+        assert_eq!(a.drs_job_id.as_deref(), Some("job-1"));
+        assert_eq!(a.lag_s, Some(2.5));
+        assert_eq!(a.precheck.as_ref().map(|p| p.passed), Some(true));
+        let v = a.validation.unwrap();
+        assert_eq!(
+            (v.passed, v.summary.as_str(), v.at),
+            (false, "1 diff", last)
+        );
+        assert_eq!(a.last_event_at, last);
+    }
+
+    #[test]
+    fn wave_events_and_removal() {
+        let mut log = registered(&[("a", Some(1))]);
+        log.push(
+            None,
+            Some(1),
+            kind::WAVE_PLANNED,
+            json!({"window": "Sat 01:00-05:00 UTC"}),
+        );
+        log.push(None, Some(1), kind::WAVE_APPROVED, json!({"by": "alice"}));
+        log.push(None, Some(1), kind::WAVE_STARTED, json!({}));
+        log.push(Some("a"), None, kind::DB_REMOVED, json!({}));
+        let d = log.state();
+        let w = &d.waves[&1];
+        assert_eq!(w.window, "Sat 01:00-05:00 UTC");
+        assert_eq!(w.approved_by.as_deref(), Some("alice"));
+        assert!(w.approved_at.is_some() && w.started_at.is_some());
+        assert!(d.dbs.is_empty() && d.specs.is_empty());
+    }
+
+    #[test]
+    fn odd_events_change_nothing() {
+        let mut log = registered(&[("a", None)]);
+        let before = log.state();
+        log.push(Some("ghost"), None, kind::DB_STAGE, json!({"to": "cdc"}));
+        log.push(Some("a"), None, kind::DB_STAGE, json!({"to": "warp_speed"}));
+        log.push(
+            Some("a"),
+            None,
+            kind::DB_REGISTERED,
+            json!({"spec": "nope"}),
+        );
+        log.push(None, None, kind::WAVE_APPROVED, json!(null));
+        let mut after = log.state();
+        // Only the timestamp of the last event seen for "a" moves.
+        after.dbs.get_mut("a").unwrap().last_event_at = before.dbs["a"].last_event_at;
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn folding_in_pieces_equals_folding_at_once() {
+        let mut log = registered(&[("a", Some(0)), ("b", Some(0))]);
+        log.stage("a", "registered", "prechecks");
+        log.stage("b", "registered", "prechecks");
+        log.push(None, Some(0), kind::WAVE_APPROVED, json!({}));
+        log.stage("a", "prechecks", "failed");
+        let whole = log.state();
+        let (first, rest) = log.events.split_at(3);
+        let mut d = Derived::from_events(first);
+        for e in rest {
+            apply(&mut d, e);
+        }
+        assert_eq!(d, whole);
+    }
+}

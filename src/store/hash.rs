@@ -1,0 +1,220 @@
+//! The hash chain: a canonical encoding of an event and its SHA-256. Pure code, so the evidence
+//! packs can re-check a chain from `events.jsonl` without a store.
+
+use super::Event;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `prev_hash` of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Time format of stored events: fixed width (microseconds, `Z`), so text order is time order
+/// and the hashed text is exactly what is stored.
+pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+
+/// JSON with object keys sorted at every level and no whitespace. Written by hand rather than
+/// relying on serde_json's map order, which a dependency enabling `preserve_order` would change.
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// SHA-256 (lower-case hex) of the canonical encoding of one event: a JSON array of seq, time,
+/// db_id, wave, kind, canonical payload, actor and prev_hash. A JSON array keeps the field
+/// boundaries unambiguous whatever the strings contain.
+#[allow(clippy::too_many_arguments)]
+pub fn event_hash(
+    seq: i64,
+    time: &str,
+    db_id: Option<&str>,
+    wave: Option<u32>,
+    kind: &str,
+    payload: &Value,
+    actor: &str,
+    prev_hash: &str,
+) -> String {
+    let encoded = Value::Array(vec![
+        Value::from(seq),
+        Value::from(time),
+        db_id.map(Value::from).unwrap_or(Value::Null),
+        wave.map(Value::from).unwrap_or(Value::Null),
+        Value::from(kind),
+        Value::from(canonical_json(payload)),
+        Value::from(actor),
+        Value::from(prev_hash),
+    ]);
+    hex::encode(Sha256::digest(encoded.to_string().as_bytes()))
+}
+
+impl Event {
+    /// The hash this event should carry, recomputed from its fields and `prev_hash`.
+    pub fn compute_hash(&self) -> String {
+        event_hash(
+            self.seq,
+            &self.time.format(TIME_FORMAT).to_string(),
+            self.db_id.as_deref(),
+            self.wave,
+            &self.kind,
+            &self.payload,
+            &self.actor,
+            &self.prev_hash,
+        )
+    }
+}
+
+/// Why a chain is broken, at the first event where it is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChainBreak {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// Check a sequence of events (in seq order) links up: seq contiguous from `first_seq`,
+/// each `prev_hash` equal to the previous hash, each hash matching its content. Returns the
+/// first break. `prev` is the hash before the first event (GENESIS_HASH from seq 1).
+pub fn check_link(prev_seq: i64, prev_hash: &str, ev: &Event) -> Result<(), ChainBreak> {
+    if ev.seq != prev_seq + 1 {
+        return Err(ChainBreak {
+            seq: prev_seq + 1,
+            reason: format!(
+                "event {} is missing (next stored event is {})",
+                prev_seq + 1,
+                ev.seq
+            ),
+        });
+    }
+    if ev.prev_hash != prev_hash {
+        return Err(ChainBreak {
+            seq: ev.seq,
+            reason: "prev_hash does not match the hash of the event before".into(),
+        });
+    }
+    if ev.compute_hash() != ev.hash {
+        return Err(ChainBreak {
+            seq: ev.seq,
+            reason: "content does not match its hash (the event was edited)".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a = json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 3}], "c": "é\"q"}});
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"é\"q","z":[1,{"x":3,"y":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn canonical_json_is_stable_through_a_text_round_trip() {
+        let v = json!({"lag_s": 0.1, "pct": 33.333333333333336, "n": -5, "big": 1e300});
+        let text = canonical_json(&v);
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(canonical_json(&back), text);
+    }
+
+    fn ev(seq: i64, prev: &str) -> Event {
+        let mut e = Event {
+            seq,
+            time: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            db_id: Some("db1".into()),
+            wave: Some(0),
+            kind: "db.stage".into(),
+            payload: json!({"to": "cdc", "from": "full_load"}),
+            actor: "engine".into(),
+            prev_hash: prev.into(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
+    #[test]
+    fn every_field_changes_the_hash() {
+        let base = ev(1, GENESIS_HASH);
+        let mut variants = vec![];
+        let mut e = base.clone();
+        e.seq = 2;
+        variants.push(e);
+        let mut e = base.clone();
+        e.time += chrono::Duration::microseconds(1);
+        variants.push(e);
+        let mut e = base.clone();
+        e.db_id = None;
+        variants.push(e);
+        let mut e = base.clone();
+        e.wave = Some(1);
+        variants.push(e);
+        let mut e = base.clone();
+        e.kind = "db.lag".into();
+        variants.push(e);
+        let mut e = base.clone();
+        e.payload = json!({"to": "cdc", "from": "full_load", "x": null});
+        variants.push(e);
+        let mut e = base.clone();
+        e.actor = "bob".into();
+        variants.push(e);
+        let mut e = base.clone();
+        e.prev_hash = "1".repeat(64);
+        variants.push(e);
+        for v in variants {
+            assert_ne!(v.compute_hash(), base.hash, "{v:?}");
+        }
+        // Key order in the payload does not matter.
+        let mut e = base.clone();
+        e.payload = json!({"from": "full_load", "to": "cdc"});
+        assert_eq!(e.compute_hash(), base.hash);
+    }
+
+    #[test]
+    fn check_link_names_the_first_broken_seq() {
+        let a = ev(1, GENESIS_HASH);
+        let b = ev(2, &a.hash);
+        assert_eq!(check_link(0, GENESIS_HASH, &a), Ok(()));
+        assert_eq!(check_link(1, &a.hash, &b), Ok(()));
+        assert_eq!(check_link(0, GENESIS_HASH, &b).unwrap_err().seq, 1);
+        let mut edited = b.clone();
+        edited.actor = "mallory".into();
+        assert_eq!(check_link(1, &a.hash, &edited).unwrap_err().seq, 2);
+        assert_eq!(check_link(1, "x", &b).unwrap_err().seq, 2);
+    }
+}

@@ -1,0 +1,89 @@
+//! "One engine per store": a named lease with an expiry. The engine takes it at start and
+//! renews it well before it expires; a second wavedeck sees the holder and attaches as a
+//! cockpit instead. A holder that died (kill -9, lost host) stops renewing and the lease can be
+//! taken over once expired. Times are the writers' clocks: keep hosts in NTP sync in team mode.
+
+use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+const ENGINE_LEASE: &str = "engine";
+
+/// Who holds the engine lease, and until when.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Lease {
+    pub holder: String,
+    pub acquired_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn expiry(ttl: Duration) -> DateTime<Utc> {
+    now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(365))
+}
+
+impl Store {
+    /// Take the engine lease for `ttl` if it is free, expired, or already ours. True if we
+    /// hold it afterwards. One statement, so two engines racing cannot both win.
+    pub async fn try_acquire_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
+        let t = now();
+        let done = sqlx::query(
+            "INSERT INTO lease (name, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+             acquired_at = CASE WHEN lease.holder = excluded.holder THEN lease.acquired_at ELSE excluded.acquired_at END, \
+             expires_at = excluded.expires_at \
+             WHERE lease.holder = excluded.holder OR lease.expires_at < $3",
+        )
+        .bind(ENGINE_LEASE)
+        .bind(holder)
+        .bind(fmt_time(t))
+        .bind(fmt_time(expiry(ttl)))
+        .execute(&self.pool)
+        .await
+        .ctx("take the engine lease")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Extend our lease by `ttl` from now. False if someone else holds it (ours expired and
+    /// was taken over): the caller must stop acting as the engine.
+    pub async fn renew_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
+        let done = sqlx::query("UPDATE lease SET expires_at = $1 WHERE name = $2 AND holder = $3")
+            .bind(fmt_time(expiry(ttl)))
+            .bind(ENGINE_LEASE)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .ctx("renew the engine lease")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Give the lease up (clean shutdown), so another engine can start at once.
+    pub async fn release_lease(&self, holder: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM lease WHERE name = $1 AND holder = $2")
+            .bind(ENGINE_LEASE)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .ctx("release the engine lease")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The current, unexpired holder of the engine lease, if any.
+    pub async fn lease_holder(&self) -> Result<Option<Lease>> {
+        let row = sqlx::query(
+            "SELECT holder, acquired_at, expires_at FROM lease WHERE name = $1 AND expires_at >= $2",
+        )
+        .bind(ENGINE_LEASE)
+        .bind(fmt_time(now()))
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("read the engine lease")?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(Lease {
+                holder: get(&r, "holder")?,
+                acquired_at: parse_time(&get::<String>(&r, "acquired_at")?)?,
+                expires_at: parse_time(&get::<String>(&r, "expires_at")?)?,
+            })),
+        }
+    }
+}

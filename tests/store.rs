@@ -1,0 +1,530 @@
+//! The store test suite, run on SQLite (a temp file) and on a real PostgreSQL (a database
+//! created for the test on 127.0.0.1:5432 and dropped afterwards). Each case is written once.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use sqlx::Connection;
+use std::future::Future;
+use std::time::Duration as StdDuration;
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::lifecycle::Stage;
+use wavedeck::secret::SecretRef;
+use wavedeck::store::*;
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A store under test and the URL it lives at (for a second handle or raw SQL).
+struct TestDb {
+    store: Store,
+    url: String,
+}
+
+impl TestDb {
+    /// Run SQL behind the store's back (tampering, damage).
+    async fn raw(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+fn unique(purpose: &str) -> String {
+    format!(
+        "wd_{purpose}_{}_{}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    let res = tokio::spawn(case(TestDb { store, url })).await;
+    drop(dir);
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let name = unique("store");
+    let mut admin = sqlx::PgConnection::connect(PG_ADMIN)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let res: Result<(), Box<dyn std::any::Any + Send>> = match Store::open(&url).await {
+        Ok(store) => {
+            let s2 = store.clone();
+            let r = tokio::spawn(case(TestDb { store, url })).await;
+            s2.close().await;
+            r.map_err(|e| e.into_panic())
+        }
+        Err(e) => Err(Box::new(format!("cannot open the store: {e}"))),
+    };
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(panic) = res {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Each case runs once on SQLite and once on PostgreSQL.
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::on_sqlite(super::$case).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::on_postgres(super::$case).await })*
+        }
+    };
+}
+
+suite!(
+    append_assigns_seq_and_links_the_chain,
+    state_follows_events_and_rebuild_matches,
+    edited_event_is_found_by_seq,
+    removed_events_are_found,
+    commands_are_recorded_and_decided_once,
+    lease_is_exclusive_and_expires,
+    lag_is_downsampled_and_bounded,
+    concurrent_appenders_keep_one_chain,
+);
+
+fn spec(id: &str, wave: Option<u32>) -> DatabaseSpec {
+    let ep = |host: &str| Endpoint {
+        host: host.into(),
+        port: 5432,
+        database: id.into(),
+        user: "migrator".into(),
+        password: SecretRef::Env("PG_PASSWORD_X".into()),
+    };
+    DatabaseSpec {
+        db_id: id.into(),
+        engine: Engine::Postgres,
+        engine_version: "15".into(),
+        size_gb: 10.0,
+        owner: "team-a".into(),
+        criticality: Criticality::Low,
+        business_window: "Sat 01:00-05:00 UTC".into(),
+        wave,
+        source: ep("src.example"),
+        target: ep("rds.example"),
+        tags: vec!["pilot".into()],
+        overrides: Overrides::default(),
+        extra: Default::default(),
+    }
+}
+
+fn ev(db: Option<&str>, wave: Option<u32>, kind: &str, payload: serde_json::Value) -> NewEvent {
+    NewEvent {
+        db_id: db.map(str::to_string),
+        wave,
+        kind: kind.into(),
+        payload,
+        actor: "engine".into(),
+    }
+}
+
+fn registration(id: &str, wave: Option<u32>) -> NewEvent {
+    ev(
+        Some(id),
+        wave,
+        kind::DB_REGISTERED,
+        json!({"spec": spec(id, wave)}),
+    )
+}
+
+fn stage(id: &str, from: Stage, to: Stage) -> NewEvent {
+    ev(
+        Some(id),
+        None,
+        kind::DB_STAGE,
+        json!({"from": from, "to": to}),
+    )
+}
+
+async fn append_assigns_seq_and_links_the_chain(t: TestDb) {
+    let s = &t.store;
+    assert_eq!(s.last_seq().await.unwrap(), 0);
+    assert!(s.append(&[]).await.unwrap().is_empty());
+    let a = s
+        .append(&[
+            registration("a", Some(0)),
+            registration("b", Some(0)),
+            stage("a", Stage::Registered, Stage::Prechecks),
+        ])
+        .await
+        .unwrap();
+    let b = s
+        .append(&[ev(
+            None,
+            Some(0),
+            kind::WAVE_PLANNED,
+            json!({"window": "Sat 01:00-05:00 UTC", "z": [1, {"b": 2, "a": 1}]}),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(a.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(b[0].seq, 4);
+    assert_eq!(a[0].prev_hash, GENESIS_HASH);
+    assert_eq!(a[1].prev_hash, a[0].hash);
+    assert_eq!(b[0].prev_hash, a[2].hash);
+    assert_eq!(s.last_seq().await.unwrap(), 4);
+    // Read back exactly as returned by append.
+    let all = s.events_after(0, 100).await.unwrap();
+    assert_eq!(all, [a.clone(), b.clone()].concat());
+    assert_eq!(s.events_after(1, 2).await.unwrap(), a[1..3].to_vec());
+    let of_a = s.events_for_db("a").await.unwrap();
+    assert_eq!(of_a.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(s.events_for_wave(0).await.unwrap(), b);
+    for e in &all {
+        assert_eq!(e.compute_hash(), e.hash);
+    }
+    let report = s.verify_chain().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.checked, report.last_seq), (4, 4));
+}
+
+async fn state_follows_events_and_rebuild_matches(t: TestDb) {
+    let s = &t.store;
+    let mut batch: Vec<NewEvent> = (0..30)
+        .map(|i| registration(&format!("db{i:02}"), Some(i % 3)))
+        .collect();
+    batch.push(registration("loose", None));
+    s.append(&batch).await.unwrap();
+    s.append(&[
+        stage("db00", Stage::Registered, Stage::Prechecks),
+        stage("db00", Stage::Prechecks, Stage::Provisioning),
+        ev(
+            Some("db00"),
+            None,
+            kind::STEP_OUTCOME,
+            json!({"ok": true, "drs_job_id": "job-00"}),
+        ),
+        stage("db00", Stage::Provisioning, Stage::FullLoad),
+        ev(Some("db00"), None, kind::DB_PROGRESS, json!({"pct": 42.5})),
+        stage("db01", Stage::Registered, Stage::Prechecks),
+        ev(
+            Some("db01"),
+            None,
+            kind::DB_STAGE,
+            json!({"from": "prechecks", "to": "failed", "error": "port 5432 unreachable"}),
+        ),
+        ev(
+            None,
+            Some(1),
+            kind::WAVE_PLANNED,
+            json!({"window": "Sun 02:00-04:00 Europe/Paris"}),
+        ),
+        ev(None, Some(1), kind::WAVE_APPROVED, json!({"by": "alice"})),
+        ev(Some("db02"), None, kind::DB_REMOVED, json!({})),
+    ])
+    .await
+    .unwrap();
+    let dbs = s.db_states().await.unwrap();
+    assert_eq!(dbs.len(), 30);
+    let db00 = s.db_state("db00").await.unwrap().unwrap();
+    assert_eq!((db00.stage, db00.progress_pct), (Stage::FullLoad, 42.5));
+    assert_eq!(db00.drs_job_id.as_deref(), Some("job-00"));
+    let db01 = s.db_state("db01").await.unwrap().unwrap();
+    assert_eq!(
+        (db01.stage, db01.held_stage),
+        (Stage::Failed, Some(Stage::Prechecks))
+    );
+    assert_eq!(db01.last_error.as_deref(), Some("port 5432 unreachable"));
+    assert!(s.db_state("db02").await.unwrap().is_none());
+    assert!(s.db_spec("db02").await.unwrap().is_none());
+    assert_eq!(
+        s.db_spec("db03").await.unwrap().unwrap(),
+        spec("db03", Some(0))
+    );
+    assert_eq!(s.db_specs().await.unwrap().len(), 30);
+    let waves = s.wave_states().await.unwrap();
+    assert_eq!(
+        waves.iter().map(|w| w.wave).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert_eq!(waves[1].window, "Sun 02:00-04:00 Europe/Paris");
+    assert_eq!(waves[1].approved_by.as_deref(), Some("alice"));
+    // Only what changed after seq 31 (the registrations).
+    let changed: Vec<String> = s
+        .db_states_changed_after(31)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.db_id)
+        .collect();
+    assert_eq!(changed, vec!["db00", "db01"]);
+
+    // Incremental state equals the fold of the whole log, in the tables and in memory.
+    let all = s.events_after(0, 10_000).await.unwrap();
+    let folded = fold::Derived::from_events(&all);
+    assert_eq!(dbs, folded.dbs.values().cloned().collect::<Vec<_>>());
+    assert_eq!(waves, folded.waves.values().cloned().collect::<Vec<_>>());
+    assert_eq!(s.rebuild_state().await.unwrap(), all.len() as i64);
+    assert_eq!(s.db_states().await.unwrap(), dbs);
+    assert_eq!(s.wave_states().await.unwrap(), waves);
+    // Damaged derived tables come back from the events.
+    t.raw("DELETE FROM db_state WHERE db_id = 'db05'").await;
+    t.raw("UPDATE db_state SET state = 'garbage' WHERE db_id = 'db06'")
+        .await;
+    t.raw("DELETE FROM wave_state").await;
+    assert!(s.db_states().await.is_err());
+    s.rebuild_state().await.unwrap();
+    assert_eq!(s.db_states().await.unwrap(), dbs);
+    assert_eq!(s.wave_states().await.unwrap(), waves);
+}
+
+async fn edited_event_is_found_by_seq(t: TestDb) {
+    let s = &t.store;
+    let batch: Vec<NewEvent> = (0..10)
+        .map(|i| registration(&format!("db{i}"), Some(0)))
+        .collect();
+    s.append(&batch).await.unwrap();
+    assert!(s.verify_chain().await.unwrap().is_ok());
+    // Edit one field of event 4 (the actor), as someone with SQL access might.
+    t.raw("UPDATE events SET actor = 'mallory' WHERE seq = 4")
+        .await;
+    let r = s.verify_chain().await.unwrap();
+    assert_eq!(r.first_break.as_ref().map(|b| b.seq), Some(4), "{r:?}");
+    assert_eq!(r.checked, 3);
+    t.raw("UPDATE events SET actor = 'engine' WHERE seq = 4")
+        .await;
+    assert!(s.verify_chain().await.unwrap().is_ok());
+    // A payload rewritten into different JSON is found too; one that is not JSON as well.
+    t.raw("UPDATE events SET payload = '{\"spec\":null}' WHERE seq = 7")
+        .await;
+    assert_eq!(s.verify_chain().await.unwrap().first_break.unwrap().seq, 7);
+    t.raw("UPDATE events SET payload = 'not json' WHERE seq = 6")
+        .await;
+    assert_eq!(s.verify_chain().await.unwrap().first_break.unwrap().seq, 6);
+}
+
+async fn removed_events_are_found(t: TestDb) {
+    let s = &t.store;
+    let batch: Vec<NewEvent> = (0..10)
+        .map(|i| registration(&format!("db{i}"), None))
+        .collect();
+    s.append(&batch).await.unwrap();
+    t.raw("DELETE FROM events WHERE seq = 5").await;
+    let b = s.verify_chain().await.unwrap().first_break.unwrap();
+    assert_eq!(b.seq, 5, "{b:?}");
+    assert!(b.reason.contains("missing"), "{b:?}");
+    // Cutting the tail off is found through the chain head.
+    t.raw("DELETE FROM events WHERE seq >= 5").await;
+    let b = s.verify_chain().await.unwrap().first_break.unwrap();
+    assert_eq!(b.seq, 5, "{b:?}");
+}
+
+async fn commands_are_recorded_and_decided_once(t: TestDb) {
+    let s = &t.store;
+    s.append(&[registration("a", Some(0))]).await.unwrap();
+    let c1 = s
+        .submit_command(&NewCommand {
+            who: "alice".into(),
+            role: Role::Operator,
+            action: Action::ApproveWindow,
+            target: Target::Wave(0),
+            args: json!({"note": "change CHG-1"}),
+        })
+        .await
+        .unwrap();
+    let c2 = s
+        .submit_command(&NewCommand {
+            who: "bob".into(),
+            role: Role::Viewer,
+            action: Action::Cutover,
+            target: Target::Db("a".into()),
+            args: json!({}),
+        })
+        .await
+        .unwrap();
+    assert_eq!(c1.status, CommandStatus::Pending);
+    assert_eq!(c1.args, json!({"note": "change CHG-1"}));
+    assert!(c2.id > c1.id);
+    assert_eq!(
+        s.pending_commands().await.unwrap(),
+        vec![c1.clone(), c2.clone()]
+    );
+
+    let (done, events) = s
+        .decide_command(
+            c1.id,
+            &Decision::Accepted,
+            "engine@host",
+            &[ev(
+                None,
+                Some(0),
+                kind::WAVE_APPROVED,
+                json!({"by": "alice"}),
+            )],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, CommandStatus::Accepted);
+    assert!(done.decided_at.is_some());
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, kind::COMMAND_ACCEPTED);
+    assert_eq!(events[0].actor, "alice");
+    assert_eq!(events[0].payload["command_id"], json!(c1.id));
+    assert_eq!(events[0].wave, Some(0));
+    assert_eq!(
+        s.wave_states().await.unwrap()[0].approved_by.as_deref(),
+        Some("alice")
+    );
+    // Already decided: nothing happens.
+    let seq = s.last_seq().await.unwrap();
+    assert!(s
+        .decide_command(c1.id, &Decision::Rejected("late".into()), "x", &[])
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .decide_command(9999, &Decision::Accepted, "x", &[])
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.last_seq().await.unwrap(), seq);
+
+    let (rej, events) = s
+        .decide_command(
+            c2.id,
+            &Decision::Rejected("viewers cannot cut over".into()),
+            "engine",
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rej.reason.as_deref(), Some("viewers cannot cut over"));
+    assert_eq!(events[0].kind, kind::COMMAND_REJECTED);
+    assert_eq!(events[0].db_id.as_deref(), Some("a"));
+    assert!(s.pending_commands().await.unwrap().is_empty());
+    let recent = s.recent_commands(10).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![c2.id, c1.id]
+    );
+    assert_eq!(recent[0].status, CommandStatus::Rejected);
+    assert_eq!(s.command(c1.id).await.unwrap().unwrap(), done);
+    assert!(s.verify_chain().await.unwrap().is_ok());
+}
+
+async fn lease_is_exclusive_and_expires(t: TestDb) {
+    let s = &t.store;
+    let other = Store::open(&t.url).await.unwrap();
+    let ttl = StdDuration::from_secs(30);
+    assert_eq!(s.lease_holder().await.unwrap(), None);
+    assert!(s.try_acquire_lease("engine-a", ttl).await.unwrap());
+    assert!(!other.try_acquire_lease("engine-b", ttl).await.unwrap());
+    assert!(
+        s.try_acquire_lease("engine-a", ttl).await.unwrap(),
+        "re-acquiring our own lease"
+    );
+    assert!(s.renew_lease("engine-a", ttl).await.unwrap());
+    assert!(!other.renew_lease("engine-b", ttl).await.unwrap());
+    let held = other.lease_holder().await.unwrap().unwrap();
+    assert_eq!(held.holder, "engine-a");
+    assert!(held.expires_at > Utc::now());
+    assert!(!other.release_lease("engine-b").await.unwrap());
+    assert!(s.release_lease("engine-a").await.unwrap());
+    assert_eq!(s.lease_holder().await.unwrap(), None);
+    assert!(other
+        .try_acquire_lease("engine-b", StdDuration::from_millis(1))
+        .await
+        .unwrap());
+    // engine-b dies without renewing: once expired, engine-a takes over and b cannot renew.
+    tokio::time::sleep(StdDuration::from_millis(20)).await;
+    assert_eq!(s.lease_holder().await.unwrap(), None);
+    assert!(s.try_acquire_lease("engine-a", ttl).await.unwrap());
+    assert!(!other.renew_lease("engine-b", ttl).await.unwrap());
+    assert_eq!(
+        other.lease_holder().await.unwrap().unwrap().holder,
+        "engine-a"
+    );
+    other.close().await;
+}
+
+async fn lag_is_downsampled_and_bounded(t: TestDb) {
+    let s = &t.store;
+    let now = Utc::now();
+    let minute_start = |m: i64| {
+        let t = now - Duration::minutes(m);
+        t - Duration::seconds(t.timestamp().rem_euclid(60))
+            - Duration::nanoseconds(t.timestamp_subsec_nanos().into())
+    };
+    // Two days ago (dropped), 30 minutes ago (folded: max kept), and the last minutes (raw).
+    let old = minute_start(60 * 48);
+    let mid = minute_start(30);
+    let samples = vec![
+        ("a".to_string(), old + Duration::seconds(5), 99.0),
+        ("a".to_string(), mid + Duration::seconds(1), 3.0),
+        ("a".to_string(), mid + Duration::seconds(20), 7.5),
+        ("a".to_string(), mid + Duration::seconds(40), 1.0),
+        ("a".to_string(), now - Duration::seconds(90), 2.0),
+        ("a".to_string(), now - Duration::seconds(30), 0.5),
+        ("b".to_string(), now - Duration::seconds(30), 9.0),
+    ];
+    s.record_lags(&samples).await.unwrap();
+    s.record_lag("a", now - Duration::seconds(10), 0.25)
+        .await
+        .unwrap();
+    s.compact_lag(now).await.unwrap();
+    let a = s.lag_series("a").await.unwrap();
+    let vals: Vec<f64> = a.iter().map(|p| p.1).collect();
+    assert_eq!(vals, vec![7.5, 2.0, 0.5, 0.25], "{a:?}");
+    assert_eq!(a[0].0.timestamp(), mid.timestamp());
+    assert_eq!(s.lag_series("b").await.unwrap().len(), 1);
+    // A later sample in an already folded minute keeps the worst value.
+    s.record_lag("a", mid + Duration::seconds(50), 12.0)
+        .await
+        .unwrap();
+    s.compact_lag(now).await.unwrap();
+    assert_eq!(s.lag_series("a").await.unwrap()[0].1, 12.0);
+    assert!(s.lag_series("nobody").await.unwrap().is_empty());
+}
+
+async fn concurrent_appenders_keep_one_chain(t: TestDb) {
+    let mut tasks = vec![];
+    for w in 0..4 {
+        let store = Store::open(&t.url).await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                let batch: Vec<NewEvent> = (0..8)
+                    .map(|j| registration(&format!("w{w}-{i}-{j}"), Some(w)))
+                    .collect();
+                store.append(&batch).await.unwrap();
+            }
+            store.close().await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let s = &t.store;
+    assert_eq!(s.last_seq().await.unwrap(), 4 * 25 * 8);
+    let r = s.verify_chain().await.unwrap();
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(s.db_states().await.unwrap().len(), 800);
+    assert_eq!(s.wave_states().await.unwrap().len(), 4);
+}

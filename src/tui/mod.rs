@@ -1,2 +1,16 @@
-//! See DESIGN.md for what this module owns.
+//! The cockpit: a ratatui TUI over the store. `app` holds the state and the pure key handler,
+//! `render` draws it, `term` runs the event loop, `feed` polls the store.
+
+pub mod app;
 pub mod cmd;
+pub mod data;
+pub mod fixture;
+pub mod fmt;
+pub mod guards;
+pub mod query;
+pub mod render;
+pub mod theme;
+pub mod window;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! What the cockpit shows, kept in memory: the states the store derives, the tail of the event
+//! log, and per-database details folded from events (stage times, checks, lag history). Fed
+//! incrementally by the refresh task; never touches I/O itself.
+
+use crate::lifecycle::Stage;
+use crate::store::model::{kind, CommandRow, DbState, Event, WaveState};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, VecDeque};
+
+/// Events kept for the Events view and the detail tail.
+pub const EVENTS_KEEP: usize = 5000;
+/// Lag points kept per database for the sparkline.
+pub const LAG_KEEP: usize = 240;
+
+/// One check line (pre-check or guard-like result) as shown in the detail view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckLine {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableCheck {
+    pub table: String,
+    pub source_rows: Option<i64>,
+    pub target_rows: Option<i64>,
+    pub checksum_match: Option<bool>,
+    pub diff_keys: Vec<String>,
+}
+
+/// Details of one database that only its events carry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DbExtra {
+    /// When each stage was entered, in order.
+    pub stage_entered: Vec<(Stage, DateTime<Utc>)>,
+    pub precheck_passed: Option<bool>,
+    pub precheck_summary: String,
+    pub prechecks: Vec<CheckLine>,
+    pub validation_tables: Vec<TableCheck>,
+    pub lag: VecDeque<(DateTime<Utc>, f64)>,
+    pub mbps: Option<f64>,
+    pub drs_status: Option<String>,
+}
+
+/// A batch from the refresh task. `None` means "unchanged since the last batch".
+#[derive(Clone, Debug, Default)]
+pub struct FeedUpdate {
+    pub dbs: Option<Vec<DbState>>,
+    pub waves: Option<Vec<WaveState>>,
+    pub events: Vec<Event>,
+    pub commands: Option<Vec<CommandRow>>,
+    /// The store could not be read: shown in the header until the next good poll.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    /// Sorted by db_id.
+    pub dbs: Vec<DbState>,
+    pub index: HashMap<String, usize>,
+    pub waves: Vec<WaveState>,
+    pub extra: HashMap<String, DbExtra>,
+    pub events: VecDeque<Event>,
+    pub commands: Vec<CommandRow>,
+    pub last_seq: i64,
+    /// Bumped on every change, so views can cache derived lists.
+    pub version: u64,
+    pub store_error: Option<String>,
+}
+
+impl Data {
+    /// Apply a batch; returns whether anything visible changed.
+    pub fn apply(&mut self, u: FeedUpdate) -> bool {
+        let mut changed = false;
+        if let Some(mut dbs) = u.dbs {
+            dbs.sort_by(|a, b| a.db_id.cmp(&b.db_id));
+            if dbs != self.dbs {
+                self.index = dbs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (d.db_id.clone(), i))
+                    .collect();
+                self.dbs = dbs;
+                changed = true;
+            }
+        }
+        if let Some(mut waves) = u.waves {
+            waves.sort_by_key(|w| w.wave);
+            if waves != self.waves {
+                self.waves = waves;
+                changed = true;
+            }
+        }
+        if let Some(cmds) = u.commands {
+            if cmds != self.commands {
+                self.commands = cmds;
+                changed = true;
+            }
+        }
+        if u.error != self.store_error {
+            self.store_error = u.error;
+            changed = true;
+        }
+        for e in u.events {
+            if e.seq <= self.last_seq {
+                continue;
+            }
+            self.last_seq = e.seq;
+            self.fold(&e);
+            self.events.push_back(e);
+            if self.events.len() > EVENTS_KEEP {
+                self.events.pop_front();
+            }
+            changed = true;
+        }
+        if changed {
+            self.version += 1;
+        }
+        changed
+    }
+
+    fn fold(&mut self, e: &Event) {
+        let Some(db) = &e.db_id else { return };
+        let x = self.extra.entry(db.clone()).or_default();
+        let p = &e.payload;
+        match e.kind.as_str() {
+            kind::DB_REGISTERED => {
+                if x.stage_entered.is_empty() {
+                    x.stage_entered.push((Stage::Registered, e.time));
+                }
+            }
+            kind::DB_STAGE => {
+                if let Some(to) = p.get("to").and_then(|v| v.as_str()).and_then(Stage::parse) {
+                    x.stage_entered.push((to, e.time));
+                }
+            }
+            kind::DB_LAG => {
+                if let Some(l) = p.get("lag_s").and_then(|v| v.as_f64()) {
+                    x.lag.push_back((e.time, l));
+                    if x.lag.len() > LAG_KEEP {
+                        x.lag.pop_front();
+                    }
+                }
+            }
+            kind::DB_PROGRESS => {
+                if let Some(m) = p.get("mbps").and_then(|v| v.as_f64()) {
+                    x.mbps = Some(m);
+                }
+                if let Some(s) = p.get("status").and_then(|v| v.as_str()) {
+                    x.drs_status = Some(s.to_string());
+                }
+            }
+            kind::DB_PRECHECK => {
+                x.precheck_passed = p.get("passed").and_then(|v| v.as_bool());
+                x.precheck_summary = str_field(p, &["summary"]).unwrap_or_default();
+                x.prechecks = check_lines(p);
+            }
+            kind::DB_VALIDATION => {
+                x.validation_tables = table_checks(p);
+            }
+            kind::STEP_OUTCOME => {
+                if let Some(s) = str_field(p, &["drs_status", "job_status"]) {
+                    x.drs_status = Some(s);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn db(&self, id: &str) -> Option<&DbState> {
+        self.index.get(id).and_then(|i| self.dbs.get(*i))
+    }
+
+    pub fn wave(&self, n: u32) -> Option<&WaveState> {
+        self.waves.iter().find(|w| w.wave == n)
+    }
+}
+
+fn str_field(v: &serde_json::Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| {
+        v.get(*k).and_then(|x| match x {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        })
+    })
+}
+
+fn bool_field(v: &serde_json::Value, keys: &[&str]) -> Option<bool> {
+    keys.iter().find_map(|k| v.get(*k).and_then(|x| x.as_bool()))
+}
+
+/// Pre-check results: accepts `checks`/`results`/`items` arrays of `{name, ok|passed, detail|message}`.
+fn check_lines(p: &serde_json::Value) -> Vec<CheckLine> {
+    let arr = ["checks", "results", "items"]
+        .iter()
+        .find_map(|k| p.get(*k).and_then(|v| v.as_array()));
+    arr.map(|a| {
+        a.iter()
+            .map(|c| CheckLine {
+                name: str_field(c, &["name", "check"]).unwrap_or_else(|| "?".into()),
+                ok: bool_field(c, &["ok", "passed"]).unwrap_or(false),
+                detail: str_field(c, &["detail", "message", "sentence", "reason"])
+                    .unwrap_or_default(),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn table_checks(p: &serde_json::Value) -> Vec<TableCheck> {
+    let Some(arr) = p.get("tables").and_then(|v| v.as_array()) else {
+        return Vec::new();
+    };
+    arr.iter()
+        .map(|t| TableCheck {
+            table: str_field(t, &["table", "name"]).unwrap_or_else(|| "?".into()),
+            source_rows: ["source_rows", "source_count"]
+                .iter()
+                .find_map(|k| t.get(*k).and_then(|v| v.as_i64())),
+            target_rows: ["target_rows", "target_count"]
+                .iter()
+                .find_map(|k| t.get(*k).and_then(|v| v.as_i64())),
+            checksum_match: bool_field(t, &["checksum_match", "checksum_ok", "match"]),
+            diff_keys: ["diff_keys", "differing_keys", "mismatched_keys"]
+                .iter()
+                .find_map(|k| t.get(*k).and_then(|v| v.as_array()))
+                .map(|a| {
+                    a.iter()
+                        .map(|k| match k {
+                            serde_json::Value::String(s) => s.clone(),
+                            o => o.to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// How alarming an event is, for colouring and the Events filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warn,
+    Fail,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Fail => "fail",
+        }
+    }
+}
+
+pub fn severity(e: &Event) -> Severity {
+    let p = &e.payload;
+    match e.kind.as_str() {
+        kind::DB_FAILED | kind::COMMAND_REJECTED => Severity::Fail,
+        kind::STEP_OUTCOME if p.get("ok").and_then(|v| v.as_bool()) == Some(false) => {
+            Severity::Warn
+        }
+        kind::DB_PRECHECK | kind::DB_VALIDATION
+            if p.get("passed").and_then(|v| v.as_bool()) == Some(false) =>
+        {
+            Severity::Fail
+        }
+        kind::DB_STAGE => match p.get("to").and_then(|v| v.as_str()).and_then(Stage::parse) {
+            Some(Stage::Failed | Stage::Aborted) => Severity::Fail,
+            Some(Stage::Paused | Stage::RolledBack) => Severity::Warn,
+            _ => Severity::Info,
+        },
+        _ => {
+            if let Some(s) = p.get("severity").and_then(|v| v.as_str()) {
+                match s {
+                    "fail" | "error" | "critical" => Severity::Fail,
+                    "warn" | "warning" => Severity::Warn,
+                    _ => Severity::Info,
+                }
+            } else {
+                Severity::Info
+            }
+        }
+    }
+}
+
+/// Frequent telemetry hidden from the Events view unless asked for (`v`).
+pub fn is_telemetry(e: &Event) -> bool {
+    matches!(e.kind.as_str(), kind::DB_LAG | kind::DB_PROGRESS)
+}
+
+/// One line of text for an event: what happened, from its payload.
+pub fn describe(e: &Event) -> String {
+    let p = &e.payload;
+    let s = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    match e.kind.as_str() {
+        kind::DB_STAGE => {
+            let mut t = format!("{} -> {}", s("from"), s("to"));
+            if !s("reason").is_empty() {
+                t.push_str(": ");
+                t.push_str(s("reason"));
+            }
+            t
+        }
+        kind::DB_LAG => format!(
+            "lag {}",
+            p.get("lag_s").and_then(|v| v.as_f64()).map(super::fmt::lag).unwrap_or_default()
+        ),
+        kind::DB_PROGRESS => format!(
+            "full load {:.0}%",
+            p.get("pct").and_then(|v| v.as_f64()).unwrap_or(0.0)
+        ),
+        kind::STEP_INTENT => format!("{} starting (attempt {})", s("step"), p.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1)),
+        kind::STEP_OUTCOME => {
+            let ok = p.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
+            if ok {
+                format!("{} done", s("step"))
+            } else {
+                format!("{} failed: {}", s("step"), s("error"))
+            }
+        }
+        kind::DB_PRECHECK | kind::DB_VALIDATION => {
+            let ok = p.get("passed").and_then(|v| v.as_bool()).unwrap_or(false);
+            format!("{} {}", if ok { "passed:" } else { "FAILED:" }, s("summary"))
+        }
+        kind::DB_FAILED => {
+            let r = str_field(p, &["error", "reason"]).unwrap_or_default();
+            format!("failed: {r}")
+        }
+        kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
+            let what = str_field(p, &["action"]).unwrap_or_default();
+            let why = str_field(p, &["reason"]).unwrap_or_default();
+            let verdict = if e.kind == kind::COMMAND_ACCEPTED { "accepted" } else { "rejected" };
+            if why.is_empty() {
+                format!("{what} {verdict}")
+            } else {
+                format!("{what} {verdict}: {why}")
+            }
+        }
+        _ => {
+            let t = p.to_string();
+            if t == "null" || t == "{}" {
+                String::new()
+            } else {
+                t
+            }
+        }
+    }
+}

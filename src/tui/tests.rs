@@ -1,0 +1,292 @@
+//! Whole-screen snapshots (TestBackend + insta) and key-driven scenarios through `handle_key`.
+
+use super::app::{handle_key, App, DialogStatus, Intent, Mode, View};
+use super::data::FeedUpdate;
+use super::fixture;
+use super::render::render;
+use super::theme::Theme;
+use crate::store::model::{Action, CommandRow, CommandStatus, Role, Target};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn app(ascii: bool, read_only: bool) -> App {
+    let th = Theme::load("dark", ascii, false).unwrap();
+    App::new(fixture::small(), th, read_only, fixture::now())
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    app.size = (w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn key(app: &mut App, code: KeyCode) -> Option<Intent> {
+    handle_key(app, KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn both_sizes(name: &str, app: &mut App) {
+    insta::assert_snapshot!(format!("{name}_80x24"), screen(app, 80, 24));
+    insta::assert_snapshot!(format!("{name}_160x48"), screen(app, 160, 48));
+}
+
+#[test]
+fn snapshot_waves() {
+    let mut a = app(false, false);
+    both_sizes("waves", &mut a);
+}
+
+#[test]
+fn snapshot_databases() {
+    let mut a = app(false, false);
+    key(&mut a, KeyCode::Char('2'));
+    both_sizes("databases", &mut a);
+}
+
+#[test]
+fn snapshot_detail() {
+    let mut a = app(false, false);
+    a.open_detail("pay-ledger-01");
+    both_sizes("detail", &mut a);
+}
+
+#[test]
+fn snapshot_events() {
+    let mut a = app(false, false);
+    key(&mut a, KeyCode::Char('3'));
+    both_sizes("events", &mut a);
+}
+
+#[test]
+fn snapshot_help_and_read_only() {
+    let mut a = app(false, false);
+    key(&mut a, KeyCode::Char('?'));
+    both_sizes("help", &mut a);
+    let mut ro = app(false, true);
+    key(&mut ro, KeyCode::Char('2'));
+    insta::assert_snapshot!("databases_read_only_80x24", screen(&mut ro, 80, 24));
+    key(&mut ro, KeyCode::Char('?'));
+    insta::assert_snapshot!("help_read_only_80x24", screen(&mut ro, 80, 24));
+}
+
+#[test]
+fn snapshot_dialogs() {
+    let mut a = app(false, false);
+    a.open_dialog(Action::Cutover, Target::Db("pay-ledger-01".into()));
+    typed(&mut a, "pay-led");
+    both_sizes("dialog_cutover", &mut a);
+    let mut a = app(false, false);
+    a.open_dialog(Action::ApproveWindow, Target::Wave(1));
+    both_sizes("dialog_approve", &mut a);
+    // A blocked cutover: the database is not ready.
+    let mut a = app(false, false);
+    let failed = a.data.dbs.iter().find(|d| d.stage == crate::lifecycle::Stage::Failed).unwrap().db_id.clone();
+    a.open_dialog(Action::Cutover, Target::Db(failed));
+    insta::assert_snapshot!("dialog_cutover_blocked_80x24", screen(&mut a, 80, 24));
+}
+
+#[test]
+fn snapshot_ascii_and_too_small() {
+    let mut a = app(true, false);
+    key(&mut a, KeyCode::Char('2'));
+    insta::assert_snapshot!("databases_ascii_80x24", screen(&mut a, 80, 24));
+    a.open_detail("pay-ledger-01");
+    insta::assert_snapshot!("detail_ascii_80x24", screen(&mut a, 80, 24));
+    let s = screen(&mut a, 50, 12);
+    assert!(s.contains("Terminal too small") && s.contains("50x12"), "{s}");
+    insta::assert_snapshot!("too_small_50x12", s);
+    // Every screen is pure ASCII with --ascii.
+    for v in ['1', '2', '3'] {
+        key(&mut a, KeyCode::Char(v));
+        let s = screen(&mut a, 100, 30);
+        assert!(s.is_ascii(), "view {v} has non-ASCII glyphs:\n{s}");
+    }
+}
+
+#[test]
+fn keys_filter_open_detail_and_cut_over() {
+    let mut a = app(false, false);
+    assert_eq!(a.view, View::Waves);
+    key(&mut a, KeyCode::Char('2'));
+    assert_eq!(a.view, View::Databases);
+    assert_eq!(a.rows.len(), 12);
+
+    // Filter live while typing; Enter keeps it.
+    key(&mut a, KeyCode::Char('/'));
+    assert_eq!(a.mode, Mode::Filter);
+    typed(&mut a, "pay");
+    assert_eq!(a.rows.len(), 2, "pay-ledger-01 and pay-ledger-02");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.db_filter_text, "pay");
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Databases 2/12 /pay"), "{s}");
+
+    // Open the first match, then the cutover dialog.
+    assert_eq!(a.db_sel.as_deref(), Some("pay-ledger-01"));
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Detail);
+    assert_eq!(a.detail.as_deref(), Some("pay-ledger-01"));
+    key(&mut a, KeyCode::Char('c'));
+    assert_eq!(a.mode, Mode::Dialog);
+    let d = a.dialog.as_ref().unwrap();
+    assert_eq!(d.confirm.as_deref(), Some("pay-ledger-01"));
+
+    // A wrong confirmation submits nothing; q is text here, not quit.
+    typed(&mut a, "pay-ledger-0q");
+    assert_eq!(key(&mut a, KeyCode::Enter), None);
+    assert_eq!(a.dialog.as_ref().unwrap().status, DialogStatus::Asking);
+    key(&mut a, KeyCode::Backspace);
+    typed(&mut a, "1");
+    let intent = key(&mut a, KeyCode::Enter);
+    assert_eq!(
+        intent,
+        Some(Intent::Submit {
+            action: Action::Cutover,
+            target: Target::Db("pay-ledger-01".into()),
+            args: serde_json::json!({"confirmed": "pay-ledger-01"}),
+        })
+    );
+
+    // The store wrote command 7; the engine rejects it: the reason is shown, not swallowed.
+    a.on_submitted(Ok(7));
+    assert_eq!(a.dialog.as_ref().unwrap().status, DialogStatus::Pending(7));
+    let row = CommandRow {
+        id: 7,
+        time: fixture::now(),
+        who: "op".into(),
+        role: Role::Operator,
+        action: Action::Cutover,
+        target: Target::Db("pay-ledger-01".into()),
+        args: serde_json::json!({}),
+        status: CommandStatus::Rejected,
+        reason: Some("cutover blocked: lag 12.4 s > 5 s".into()),
+        decided_at: Some(fixture::now()),
+    };
+    a.on_feed(FeedUpdate { commands: Some(vec![row]), ..Default::default() });
+    assert_eq!(
+        a.dialog.as_ref().unwrap().status,
+        DialogStatus::Rejected(7, "cutover blocked: lag 12.4 s > 5 s".into())
+    );
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("rejected: cutover blocked: lag 12.4 s > 5 s"), "{s}");
+    insta::assert_snapshot!("dialog_rejected_80x24", s);
+
+    // Esc closes the dialog, Esc again leaves the detail, Esc clears the filter, q quits.
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.mode, Mode::Normal);
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.view, View::Databases);
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.rows.len(), 12);
+    assert_eq!(key(&mut a, KeyCode::Char('q')), Some(Intent::Quit));
+}
+
+#[test]
+fn keys_command_mode_sort_and_read_only() {
+    let mut a = app(false, false);
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "wave 1");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Databases);
+    assert!(a.rows.iter().all(|&i| a.data.dbs[i].wave == Some(1)));
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "approve 2");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.mode, Mode::Dialog);
+    assert_eq!(a.dialog.as_ref().unwrap().target, Target::Wave(2));
+    assert!(a.dialog.as_ref().unwrap().confirm.is_none());
+    assert!(matches!(key(&mut a, KeyCode::Char('y')), Some(Intent::Submit { action: Action::ApproveWindow, .. })));
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "launch 3");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.flash.as_ref().unwrap().text.contains("unknown command :launch"));
+
+    // Sorting by lag puts the worst first; pressing again reverses.
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('L'));
+    let first = &a.data.dbs[a.rows[0]];
+    assert_eq!(first.lag_s, Some(42.0));
+    key(&mut a, KeyCode::Char('L'));
+    assert!(!a.sort_desc);
+
+    // Read-only: action keys and commands only explain themselves.
+    let mut ro = app(false, true);
+    ro.open_detail("pay-ledger-01");
+    key(&mut ro, KeyCode::Char('c'));
+    assert_eq!(ro.mode, Mode::Normal);
+    assert!(ro.dialog.is_none());
+    assert_eq!(ro.flash.as_ref().unwrap().text, "read-only: cutover is disabled");
+    key(&mut ro, KeyCode::Char(':'));
+    typed(&mut ro, "cutover pay-ledger-01");
+    key(&mut ro, KeyCode::Enter);
+    assert!(ro.dialog.is_none());
+}
+
+#[test]
+fn keys_scroll_2000_rows_and_keep_selection() {
+    let th = Theme::load("dark", false, false).unwrap();
+    let mut a = App::new(fixture::large(2000), th, false, fixture::now());
+    a.size = (200, 60);
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('G'));
+    assert_eq!(a.db_cursor, 1999);
+    let s = screen(&mut a, 200, 60);
+    let last = a.data.dbs[a.rows[1999]].db_id.clone();
+    assert!(s.contains(&last), "last row visible after G");
+    key(&mut a, KeyCode::Char('g'));
+    key(&mut a, KeyCode::Char('g'));
+    assert_eq!(a.db_cursor, 0);
+    for _ in 0..3 {
+        handle_key(&mut a, KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+    }
+    let sel = a.db_sel.clone().unwrap();
+    // New data arrives: the same database stays selected even if its row moves.
+    let mut dbs = a.data.dbs.clone();
+    dbs.remove(0);
+    a.on_feed(FeedUpdate { dbs: Some(dbs), ..Default::default() });
+    assert_eq!(a.db_sel.as_deref(), Some(sel.as_str()));
+}
+
+#[test]
+fn ctrl_c_asks_only_while_an_action_is_typed() {
+    let mut a = app(false, false);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    a.open_dialog(Action::Cutover, Target::Db("pay-ledger-01".into()));
+    typed(&mut a, "pay");
+    assert_eq!(handle_key(&mut a, ctrl_c), None);
+    assert_eq!(handle_key(&mut a, ctrl_c), Some(Intent::Quit));
+    let mut b = app(false, false);
+    assert_eq!(handle_key(&mut b, ctrl_c), Some(Intent::Quit));
+}
+
+#[test]
+fn no_color_theme_keeps_meaning_in_symbols() {
+    let th = Theme::load("dark", false, true).unwrap();
+    let mut a = App::new(fixture::small(), th, false, fixture::now());
+    a.open_detail("pay-ledger-01");
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("✓ validation passed"), "{s}");
+    key(&mut a, KeyCode::Char('1'));
+    let s = screen(&mut a, 120, 40);
+    // Without colour the stacked bar uses one letter per stage.
+    assert!(s.contains('R') && s.contains('X'), "{s}");
+}

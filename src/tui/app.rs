@@ -175,7 +175,11 @@ impl App {
             data,
             theme,
             read_only,
-            role: if read_only { Role::Viewer } else { Role::Operator },
+            role: if read_only {
+                Role::Viewer
+            } else {
+                Role::Operator
+            },
             limits: Limits::default(),
             now,
             store_label: String::new(),
@@ -248,7 +252,14 @@ impl App {
                 }
             }
             if d.status == DialogStatus::Asking {
-                d.guards = guards::for_target(d.action, &d.target, &self.data, self.now, self.limits, self.role);
+                d.guards = guards::for_target(
+                    d.action,
+                    &d.target,
+                    &self.data,
+                    self.now,
+                    self.limits,
+                    self.role,
+                );
             }
         }
         if self.wave_cursor >= self.data.waves.len() {
@@ -356,7 +367,10 @@ impl App {
         match self.view {
             View::Detail => self.detail.as_deref(),
             View::Databases => self.db_sel.as_deref(),
-            View::Events => self.events_view().get(self.ev_cursor).and_then(|e| e.db_id.as_deref()),
+            View::Events => self
+                .events_view()
+                .get(self.ev_cursor)
+                .and_then(|e| e.db_id.as_deref()),
             View::Waves => None,
         }
     }
@@ -364,7 +378,10 @@ impl App {
     pub fn current_wave(&self) -> Option<u32> {
         match self.view {
             View::Waves => self.data.waves.get(self.wave_cursor).map(|w| w.wave),
-            _ => self.current_db().and_then(|id| self.data.db(id)).and_then(|d| d.wave),
+            _ => self
+                .current_db()
+                .and_then(|id| self.data.db(id))
+                .and_then(|d| d.wave),
         }
     }
 
@@ -383,12 +400,16 @@ impl App {
                     if let Some(w) = t.strip_prefix("wave:") {
                         e.wave.map(|x| x.to_string()).as_deref() == Some(w)
                     } else if let Some(d) = t.strip_prefix("db:") {
-                        e.db_id.as_deref().is_some_and(|x| x.to_ascii_lowercase().contains(d))
+                        e.db_id
+                            .as_deref()
+                            .is_some_and(|x| x.to_ascii_lowercase().contains(d))
                     } else if let Some(s) = t.strip_prefix("sev:") {
                         severity(e).as_str() == s
                     } else {
                         e.kind.contains(t)
-                            || e.db_id.as_deref().is_some_and(|x| x.to_ascii_lowercase().contains(t))
+                            || e.db_id
+                                .as_deref()
+                                .is_some_and(|x| x.to_ascii_lowercase().contains(t))
                             || super::data::describe(e).to_ascii_lowercase().contains(t)
                     }
                 })
@@ -418,7 +439,10 @@ impl App {
 
     pub fn open_detail(&mut self, id: &str) {
         if self.data.db(id).is_none() {
-            self.flash(format!("no database {id:?}; press / in Databases to search"), Level::Warn);
+            self.flash(
+                format!("no database {id:?}; press / in Databases to search"),
+                Level::Warn,
+            );
             return;
         }
         self.detail = Some(id.to_string());
@@ -438,13 +462,27 @@ impl App {
     /// Open the dialog of an action, or say why not.
     pub fn open_dialog(&mut self, action: Action, target: Target) {
         if self.read_only {
-            self.flash(format!("read-only: {} is disabled", action.as_str()), Level::Warn);
+            self.flash(
+                format!("read-only: {} is disabled", action.as_str()),
+                Level::Warn,
+            );
             return;
         }
-        let guards = guards::for_target(action, &target, &self.data, self.now, self.limits, self.role);
+        let guards = guards::for_target(
+            action,
+            &target,
+            &self.data,
+            self.now,
+            self.limits,
+            self.role,
+        );
         let confirm = match (action, &target) {
-            (Action::Cutover | Action::Rollback | Action::Abort, Target::Db(id)) => Some(id.clone()),
-            (Action::Cutover | Action::Rollback | Action::Abort, Target::Wave(n)) => Some(format!("wave-{n}")),
+            (Action::Cutover | Action::Rollback | Action::Abort, Target::Db(id)) => {
+                Some(id.clone())
+            }
+            (Action::Cutover | Action::Rollback | Action::Abort, Target::Wave(n)) => {
+                Some(format!("wave-{n}"))
+            }
             _ => None,
         };
         self.dialog = Some(Dialog {
@@ -469,7 +507,11 @@ impl App {
         match target {
             Some(t) => self.open_dialog(action, t),
             None => self.flash(
-                format!("{}: select a {} first", action.as_str(), if wave_level { "wave" } else { "database" }),
+                format!(
+                    "{}: select a {} first",
+                    action.as_str(),
+                    if wave_level { "wave" } else { "database" }
+                ),
                 Level::Warn,
             ),
         }
@@ -525,7 +567,15 @@ impl App {
         }
         self.refresh_rows();
         self.flash(
-            format!("sorted by {} {}", k.as_str(), if self.sort_desc { "descending" } else { "ascending" }),
+            format!(
+                "sorted by {} {}",
+                k.as_str(),
+                if self.sort_desc {
+                    "descending"
+                } else {
+                    "ascending"
+                }
+            ),
             Level::Info,
         );
     }
@@ -547,12 +597,16 @@ pub fn scroll_offset(offset: usize, cursor: usize, page: usize) -> usize {
 pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Intent> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
-        let typing = app.dialog.as_ref().is_some_and(|d| {
-            d.status == DialogStatus::Asking && !d.typed.is_empty()
-        });
+        let typing = app
+            .dialog
+            .as_ref()
+            .is_some_and(|d| d.status == DialogStatus::Asking && !d.typed.is_empty());
         if typing && !app.quit_armed {
             app.quit_armed = true;
-            app.flash("an action is being typed: ctrl-c again quits, Esc cancels the action", Level::Warn);
+            app.flash(
+                "an action is being typed: ctrl-c again quits, Esc cancels the action",
+                Level::Warn,
+            );
             return None;
         }
         return Some(Intent::Quit);
@@ -562,9 +616,13 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Intent> {
         Mode::Filter | Mode::Command => key_input(app, key),
         Mode::Help => {
             match key.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => app.mode = Mode::Normal,
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
+                    app.mode = Mode::Normal
+                }
                 KeyCode::Char('j') | KeyCode::Down => app.help_scroll += 1,
-                KeyCode::Char('k') | KeyCode::Up => app.help_scroll = app.help_scroll.saturating_sub(1),
+                KeyCode::Char('k') | KeyCode::Up => {
+                    app.help_scroll = app.help_scroll.saturating_sub(1)
+                }
                 _ => {}
             }
             None
@@ -661,15 +719,25 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
         KeyCode::Backspace if d.confirm.is_some() => {
             d.typed.pop();
         }
-        KeyCode::Enter | KeyCode::Char('y') if d.confirm.is_none() || key.code == KeyCode::Enter => {
+        KeyCode::Enter | KeyCode::Char('y')
+            if d.confirm.is_none() || key.code == KeyCode::Enter =>
+        {
             if d.blocked() {
-                let why: Vec<String> = d.guards.iter().filter(|g| !g.ok).map(|g| g.sentence.clone()).collect();
+                let why: Vec<String> = d
+                    .guards
+                    .iter()
+                    .filter(|g| !g.ok)
+                    .map(|g| g.sentence.clone())
+                    .collect();
                 let msg = format!("{} blocked: {}", d.action.as_str(), why.join("; "));
                 app.flash(msg, Level::Error);
                 return None;
             }
             if !d.confirmed() {
-                let msg = format!("type {} exactly to confirm", d.confirm.as_deref().unwrap_or(""));
+                let msg = format!(
+                    "type {} exactly to confirm",
+                    d.confirm.as_deref().unwrap_or("")
+                );
                 app.flash(msg, Level::Warn);
                 return None;
             }
@@ -684,10 +752,12 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 args,
             });
         }
-        KeyCode::Char(c) if d.confirm.is_some() && !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            if d.typed.chars().count() < 128 {
-                d.typed.push(c);
-            }
+        KeyCode::Char(c)
+            if d.confirm.is_some()
+                && !key.modifiers.contains(KeyModifiers::CONTROL)
+                && d.typed.chars().count() < 128 =>
+        {
+            d.typed.push(c);
         }
         _ => {}
     }
@@ -821,7 +891,9 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             app.faults_only = !app.faults_only;
             app.refresh_rows();
         }
-        KeyCode::Char(c @ ('N' | 'S' | 'W' | 'L' | 'Z' | 'A' | 'P')) if app.view == View::Databases => {
+        KeyCode::Char(c @ ('N' | 'S' | 'W' | 'L' | 'Z' | 'A' | 'P'))
+            if app.view == View::Databases =>
+        {
             app.sort_by(match c {
                 'N' => SortKey::Name,
                 'S' => SortKey::Stage,
@@ -856,15 +928,55 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
 
 /// Action keys per view. One table so help and dispatch agree.
 pub const ACTION_KEYS: &[(char, Action, &str, &[View])] = &[
-    ('a', Action::ApproveWindow, "approve the wave's window", &[View::Waves]),
+    (
+        'a',
+        Action::ApproveWindow,
+        "approve the wave's window",
+        &[View::Waves],
+    ),
     ('s', Action::StartWave, "start the wave", &[View::Waves]),
-    ('p', Action::Pause, "pause", &[View::Waves, View::Databases, View::Detail]),
-    ('u', Action::Resume, "resume (unpause)", &[View::Waves, View::Databases, View::Detail]),
-    ('x', Action::Abort, "abort (type the name)", &[View::Waves, View::Databases, View::Detail]),
-    ('r', Action::Retry, "retry a failed database", &[View::Databases, View::Detail]),
-    ('c', Action::Cutover, "cut over (type the db_id)", &[View::Databases, View::Detail]),
-    ('b', Action::Rollback, "roll back (type the db_id)", &[View::Databases, View::Detail]),
-    ('H', Action::CloseHypercare, "close hypercare", &[View::Databases, View::Detail]),
+    (
+        'p',
+        Action::Pause,
+        "pause",
+        &[View::Waves, View::Databases, View::Detail],
+    ),
+    (
+        'u',
+        Action::Resume,
+        "resume (unpause)",
+        &[View::Waves, View::Databases, View::Detail],
+    ),
+    (
+        'x',
+        Action::Abort,
+        "abort (type the name)",
+        &[View::Waves, View::Databases, View::Detail],
+    ),
+    (
+        'r',
+        Action::Retry,
+        "retry a failed database",
+        &[View::Databases, View::Detail],
+    ),
+    (
+        'c',
+        Action::Cutover,
+        "cut over (type the db_id)",
+        &[View::Databases, View::Detail],
+    ),
+    (
+        'b',
+        Action::Rollback,
+        "roll back (type the db_id)",
+        &[View::Databases, View::Detail],
+    ),
+    (
+        'H',
+        Action::CloseHypercare,
+        "close hypercare",
+        &[View::Databases, View::Detail],
+    ),
 ];
 
 fn action_key(view: View, c: char) -> Option<Action> {
@@ -881,16 +993,34 @@ pub const NAV_KEYS: &[(&str, &str)] = &[
     ("gg G, Home End", "first / last"),
     ("ctrl-d ctrl-u", "half page down / up"),
     ("PgDn PgUp", "page down / up"),
-    ("Enter l", "open (wave -> its databases, database -> detail)"),
+    (
+        "Enter l",
+        "open (wave -> its databases, database -> detail)",
+    ),
     ("h [", "back"),
-    ("/", "filter: text stage:cdc wave:2 engine:mysql owner:x lag>5 !inverts"),
-    ("F", "faults only: failed, paused, lag above threshold, bad validation"),
-    ("N S W L Z A P", "sort by name stage wave lag size age progress (again: reverse)"),
-    ("e  v", "events: minimum severity; show lag/progress telemetry"),
+    (
+        "/",
+        "filter: text stage:cdc wave:2 engine:mysql owner:x lag>5 !inverts",
+    ),
+    (
+        "F",
+        "faults only: failed, paused, lag above threshold, bad validation",
+    ),
+    (
+        "N S W L Z A P",
+        "sort by name stage wave lag size age progress (again: reverse)",
+    ),
+    (
+        "e  v",
+        "events: minimum severity; show lag/progress telemetry",
+    ),
     ("f", "freeze / unfreeze the live view"),
     (":", "command line (see below)"),
     ("?", "this help"),
-    ("Esc", "close dialog or help, clear filter, back from detail"),
+    (
+        "Esc",
+        "close dialog or help, clear filter, back from detail",
+    ),
     ("q", "back from detail; quit elsewhere"),
     ("ctrl-c", "quit (asks again if an action is being typed)"),
 ];

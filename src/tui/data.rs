@@ -39,14 +39,25 @@ pub struct DbExtra {
     pub prechecks: Vec<CheckLine>,
     pub validation_tables: Vec<TableCheck>,
     pub lag: VecDeque<(DateTime<Utc>, f64)>,
+    /// Highest event seq folded in, so a full reload and the live stream never double-count.
+    pub folded_seq: i64,
     pub mbps: Option<f64>,
     pub drs_status: Option<String>,
 }
+
+/// Lag samples (time, seconds), oldest first.
+pub type LagSeries = Vec<(DateTime<Utc>, f64)>;
 
 /// A batch from the refresh task. `None` means "unchanged since the last batch".
 #[derive(Clone, Debug, Default)]
 pub struct FeedUpdate {
     pub dbs: Option<Vec<DbState>>,
+    /// States that changed since the last batch (merged by db_id).
+    pub changed_dbs: Vec<DbState>,
+    /// Full history of one database (the one in the detail view).
+    pub history: Option<(String, Vec<Event>)>,
+    /// Lag samples of one database, from the store's lag series.
+    pub lag: Option<(String, LagSeries)>,
     pub waves: Option<Vec<WaveState>>,
     pub events: Vec<Event>,
     pub commands: Option<Vec<CommandRow>>,
@@ -82,6 +93,57 @@ impl Data {
                     .map(|(i, d)| (d.db_id.clone(), i))
                     .collect();
                 self.dbs = dbs;
+                changed = true;
+            }
+        }
+        if !u.changed_dbs.is_empty() {
+            let mut added = false;
+            for d in u.changed_dbs {
+                match self.index.get(&d.db_id) {
+                    Some(&i) => {
+                        if self.dbs[i] != d {
+                            self.dbs[i] = d;
+                            changed = true;
+                        }
+                    }
+                    None => {
+                        self.dbs.push(d);
+                        added = true;
+                    }
+                }
+            }
+            if added {
+                self.dbs.sort_by(|a, b| a.db_id.cmp(&b.db_id));
+                self.index = self
+                    .dbs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (d.db_id.clone(), i))
+                    .collect();
+                changed = true;
+            }
+        }
+        if let Some((db, events)) = u.history {
+            let keep_lag = self
+                .extra
+                .get(&db)
+                .map(|x| x.lag.clone())
+                .unwrap_or_default();
+            let mut x = DbExtra {
+                lag: keep_lag,
+                ..Default::default()
+            };
+            for e in &events {
+                fold_into(&mut x, e);
+            }
+            self.extra.insert(db, x);
+            changed = true;
+        }
+        if let Some((db, series)) = u.lag {
+            let x = self.extra.entry(db).or_default();
+            let new: VecDeque<_> = series.into_iter().rev().take(LAG_KEEP).rev().collect();
+            if new != x.lag {
+                x.lag = new;
                 changed = true;
             }
         }
@@ -122,52 +184,59 @@ impl Data {
 
     fn fold(&mut self, e: &Event) {
         let Some(db) = &e.db_id else { return };
-        let x = self.extra.entry(db.clone()).or_default();
-        let p = &e.payload;
-        match e.kind.as_str() {
-            kind::DB_REGISTERED => {
-                if x.stage_entered.is_empty() {
-                    x.stage_entered.push((Stage::Registered, e.time));
-                }
-            }
-            kind::DB_STAGE => {
-                if let Some(to) = p.get("to").and_then(|v| v.as_str()).and_then(Stage::parse) {
-                    x.stage_entered.push((to, e.time));
-                }
-            }
-            kind::DB_LAG => {
-                if let Some(l) = p.get("lag_s").and_then(|v| v.as_f64()) {
-                    x.lag.push_back((e.time, l));
-                    if x.lag.len() > LAG_KEEP {
-                        x.lag.pop_front();
-                    }
-                }
-            }
-            kind::DB_PROGRESS => {
-                if let Some(m) = p.get("mbps").and_then(|v| v.as_f64()) {
-                    x.mbps = Some(m);
-                }
-                if let Some(s) = p.get("status").and_then(|v| v.as_str()) {
-                    x.drs_status = Some(s.to_string());
-                }
-            }
-            kind::DB_PRECHECK => {
-                x.precheck_passed = p.get("passed").and_then(|v| v.as_bool());
-                x.precheck_summary = str_field(p, &["summary"]).unwrap_or_default();
-                x.prechecks = check_lines(p);
-            }
-            kind::DB_VALIDATION => {
-                x.validation_tables = table_checks(p);
-            }
-            kind::STEP_OUTCOME => {
-                if let Some(s) = str_field(p, &["drs_status", "job_status"]) {
-                    x.drs_status = Some(s);
-                }
-            }
-            _ => {}
-        }
+        fold_into(self.extra.entry(db.clone()).or_default(), e);
     }
+}
 
+fn fold_into(x: &mut DbExtra, e: &Event) {
+    if e.seq <= x.folded_seq {
+        return;
+    }
+    x.folded_seq = e.seq;
+    let p = &e.payload;
+    match e.kind.as_str() {
+        kind::DB_REGISTERED if x.stage_entered.is_empty() => {
+            x.stage_entered.push((Stage::Registered, e.time));
+        }
+        kind::DB_STAGE => {
+            if let Some(to) = p.get("to").and_then(|v| v.as_str()).and_then(Stage::parse) {
+                x.stage_entered.push((to, e.time));
+            }
+        }
+        kind::DB_LAG => {
+            if let Some(l) = p.get("lag_s").and_then(|v| v.as_f64()) {
+                x.lag.push_back((e.time, l));
+                if x.lag.len() > LAG_KEEP {
+                    x.lag.pop_front();
+                }
+            }
+        }
+        kind::DB_PROGRESS => {
+            if let Some(m) = p.get("mbps").and_then(|v| v.as_f64()) {
+                x.mbps = Some(m);
+            }
+            if let Some(s) = p.get("status").and_then(|v| v.as_str()) {
+                x.drs_status = Some(s.to_string());
+            }
+        }
+        kind::DB_PRECHECK => {
+            x.precheck_passed = p.get("passed").and_then(|v| v.as_bool());
+            x.precheck_summary = str_field(p, &["summary"]).unwrap_or_default();
+            x.prechecks = check_lines(p);
+        }
+        kind::DB_VALIDATION => {
+            x.validation_tables = table_checks(p);
+        }
+        kind::STEP_OUTCOME => {
+            if let Some(s) = str_field(p, &["drs_status", "job_status"]) {
+                x.drs_status = Some(s);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Data {
     pub fn db(&self, id: &str) -> Option<&DbState> {
         self.index.get(id).and_then(|i| self.dbs.get(*i))
     }
@@ -188,7 +257,8 @@ fn str_field(v: &serde_json::Value, keys: &[&str]) -> Option<String> {
 }
 
 fn bool_field(v: &serde_json::Value, keys: &[&str]) -> Option<bool> {
-    keys.iter().find_map(|k| v.get(*k).and_then(|x| x.as_bool()))
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(|x| x.as_bool()))
 }
 
 /// Pre-check results: accepts `checks`/`results`/`items` arrays of `{name, ok|passed, detail|message}`.
@@ -308,13 +378,20 @@ pub fn describe(e: &Event) -> String {
         }
         kind::DB_LAG => format!(
             "lag {}",
-            p.get("lag_s").and_then(|v| v.as_f64()).map(super::fmt::lag).unwrap_or_default()
+            p.get("lag_s")
+                .and_then(|v| v.as_f64())
+                .map(super::fmt::lag)
+                .unwrap_or_default()
         ),
         kind::DB_PROGRESS => format!(
             "full load {:.0}%",
             p.get("pct").and_then(|v| v.as_f64()).unwrap_or(0.0)
         ),
-        kind::STEP_INTENT => format!("{} starting (attempt {})", s("step"), p.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1)),
+        kind::STEP_INTENT => format!(
+            "{} starting (attempt {})",
+            s("step"),
+            p.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1)
+        ),
         kind::STEP_OUTCOME => {
             let ok = p.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
             if ok {
@@ -325,7 +402,11 @@ pub fn describe(e: &Event) -> String {
         }
         kind::DB_PRECHECK | kind::DB_VALIDATION => {
             let ok = p.get("passed").and_then(|v| v.as_bool()).unwrap_or(false);
-            format!("{} {}", if ok { "passed:" } else { "FAILED:" }, s("summary"))
+            format!(
+                "{} {}",
+                if ok { "passed:" } else { "FAILED:" },
+                s("summary")
+            )
         }
         kind::DB_FAILED => {
             let r = str_field(p, &["error", "reason"]).unwrap_or_default();
@@ -334,7 +415,11 @@ pub fn describe(e: &Event) -> String {
         kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
             let what = str_field(p, &["action"]).unwrap_or_default();
             let why = str_field(p, &["reason"]).unwrap_or_default();
-            let verdict = if e.kind == kind::COMMAND_ACCEPTED { "accepted" } else { "rejected" };
+            let verdict = if e.kind == kind::COMMAND_ACCEPTED {
+                "accepted"
+            } else {
+                "rejected"
+            };
             if why.is_empty() {
                 format!("{what} {verdict}")
             } else {

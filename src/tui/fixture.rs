@@ -12,15 +12,34 @@ pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 1, 30, 0).unwrap()
 }
 
-const OWNERS: [&str; 5] = ["team-payments", "team-crm", "team-logistics", "team-hr", "team-data"];
-const APPS: [&str; 8] = ["pay-ledger", "crm-main", "ship-track", "hr-core", "dwh-stage", "auth", "billing", "catalog"];
+const OWNERS: [&str; 5] = [
+    "team-payments",
+    "team-crm",
+    "team-logistics",
+    "team-hr",
+    "team-data",
+];
+const APPS: [&str; 8] = [
+    "pay-ledger",
+    "crm-main",
+    "ship-track",
+    "hr-core",
+    "dwh-stage",
+    "auth",
+    "billing",
+    "catalog",
+];
 
 /// Spread `n` databases over waves and stages in a fixed pattern.
 pub fn databases(n: usize) -> Vec<DbState> {
     let t = now();
     (0..n)
         .map(|i| {
-            let wave = if n <= 12 { (i % 3) as u32 } else { (i % 7) as u32 };
+            let wave = if n <= 12 {
+                (i % 3) as u32
+            } else {
+                (i % 7) as u32
+            };
             let stage = match i % 13 {
                 0 => Stage::Registered,
                 1 => Stage::Prechecks,
@@ -56,7 +75,11 @@ pub fn databases(n: usize) -> Vec<DbState> {
             DbState {
                 db_id: format!("{}-{:02}", APPS[i % APPS.len()], i / APPS.len() + 1),
                 wave: Some(wave),
-                engine: if i % 3 == 1 { Engine::Mysql } else { Engine::Postgres },
+                engine: if i % 3 == 1 {
+                    Engine::Mysql
+                } else {
+                    Engine::Postgres
+                },
                 size_gb: [2.5, 40.0, 310.0, 12.0, 1500.0][i % 5],
                 owner: OWNERS[i % OWNERS.len()].into(),
                 criticality: [Criticality::Low, Criticality::Medium, Criticality::High][i % 3],
@@ -67,11 +90,19 @@ pub fn databases(n: usize) -> Vec<DbState> {
                     _ => None,
                 },
                 stage_since: t - Duration::seconds(60 * (i as i64 % 50) + 5),
-                progress_pct: if stage == Stage::FullLoad { (i * 37 % 100) as f64 } else if stage >= Stage::Cdc && stage <= Stage::Completed { 100.0 } else { 0.0 },
+                progress_pct: if stage == Stage::FullLoad {
+                    (i * 37 % 100) as f64
+                } else if stage >= Stage::Cdc && stage <= Stage::Completed {
+                    100.0
+                } else {
+                    0.0
+                },
                 lag_s: lag,
                 validation,
-                drs_job_id: (stage >= Stage::FullLoad).then(|| format!("job-{:08x}", i * 2654435761usize % 0xffff_ffff)),
-                last_error: (stage == Stage::Failed).then(|| "DRS job status FAILED: source connection lost".to_string()),
+                drs_job_id: (stage >= Stage::FullLoad)
+                    .then(|| format!("job-{:08x}", i * 2654435761usize % 0xffff_ffff)),
+                last_error: (stage == Stage::Failed)
+                    .then(|| "DRS job status FAILED: source connection lost".to_string()),
                 last_event_at: t - Duration::seconds(7 * (i as i64 % 40) + 1),
                 attempts: if stage == Stage::Failed { 2 } else { 0 },
             }
@@ -82,9 +113,27 @@ pub fn databases(n: usize) -> Vec<DbState> {
 pub fn waves() -> Vec<WaveState> {
     let t = now();
     vec![
-        WaveState { wave: 0, window: "daily 01:00-05:00 UTC".into(), approved_by: Some("alice".into()), approved_at: Some(t - Duration::hours(3)), started_at: Some(t - Duration::hours(2)) },
-        WaveState { wave: 1, window: "Sat,Sun 01:00-05:00 Europe/Paris".into(), approved_by: None, approved_at: None, started_at: Some(t - Duration::minutes(40)) },
-        WaveState { wave: 2, window: "Mon-Fri 22:00-02:00 +02:00".into(), approved_by: None, approved_at: None, started_at: None },
+        WaveState {
+            wave: 0,
+            window: "daily 01:00-05:00 UTC".into(),
+            approved_by: Some("alice".into()),
+            approved_at: Some(t - Duration::hours(3)),
+            started_at: Some(t - Duration::hours(2)),
+        },
+        WaveState {
+            wave: 1,
+            window: "Sat,Sun 01:00-05:00 Europe/Paris".into(),
+            approved_by: None,
+            approved_at: None,
+            started_at: Some(t - Duration::minutes(40)),
+        },
+        WaveState {
+            wave: 2,
+            window: "Mon-Fri 22:00-02:00 +02:00".into(),
+            approved_by: None,
+            approved_at: None,
+            started_at: None,
+        },
     ]
 }
 
@@ -108,30 +157,66 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
         });
     };
     push(0, kind::DB_REGISTERED, json!({}));
-    push(10, kind::DB_STAGE, json!({"from": "registered", "to": "prechecks"}));
-    push(40, kind::DB_PRECHECK, json!({"passed": true, "summary": "6 of 6 passed", "checks": [
+    push(
+        10,
+        kind::DB_STAGE,
+        json!({"from": "registered", "to": "prechecks"}),
+    );
+    push(
+        40,
+        kind::DB_PRECHECK,
+        json!({"passed": true, "summary": "6 of 6 passed", "checks": [
         {"name": "reachability", "ok": true, "detail": "source and target answer"},
         {"name": "dns", "ok": true, "detail": "resolves"},
         {"name": "ntp", "ok": true, "detail": "skew 12 ms"},
         {"name": "privileges", "ok": true, "detail": "replication role present"},
         {"name": "storage", "ok": true, "detail": "target 2.1x source"},
-        {"name": "schema", "ok": true, "detail": "no unsupported types"}]}));
-    push(45, kind::DB_STAGE, json!({"from": "prechecks", "to": "provisioning"}));
-    push(120, kind::DB_STAGE, json!({"from": "provisioning", "to": "full_load"}));
+        {"name": "schema", "ok": true, "detail": "no unsupported types"}]}),
+    );
+    push(
+        45,
+        kind::DB_STAGE,
+        json!({"from": "prechecks", "to": "provisioning"}),
+    );
+    push(
+        120,
+        kind::DB_STAGE,
+        json!({"from": "provisioning", "to": "full_load"}),
+    );
     for k in 0..5 {
-        push(130 + k * 60, kind::DB_PROGRESS, json!({"pct": 20.0 * (k + 1) as f64, "mbps": 85.5, "status": "FULL_TRANSFER_STARTED"}));
+        push(
+            130 + k * 60,
+            kind::DB_PROGRESS,
+            json!({"pct": 20.0 * (k + 1) as f64, "mbps": 85.5, "status": "FULL_TRANSFER_STARTED"}),
+        );
     }
-    push(460, kind::DB_STAGE, json!({"from": "full_load", "to": "cdc"}));
+    push(
+        460,
+        kind::DB_STAGE,
+        json!({"from": "full_load", "to": "cdc"}),
+    );
     for k in 0..60 {
         let lag = 1.0 + ((k * 7) % 11) as f64 * if (20..30).contains(&k) { 1.2 } else { 0.3 };
         push(470 + k * 20, kind::DB_LAG, json!({"lag_s": lag}));
     }
-    push(1700, kind::DB_STAGE, json!({"from": "cdc", "to": "validation"}));
-    push(1900, kind::DB_VALIDATION, json!({"passed": true, "summary": "3 tables, 0 differences", "tables": [
+    push(
+        1700,
+        kind::DB_STAGE,
+        json!({"from": "cdc", "to": "validation"}),
+    );
+    push(
+        1900,
+        kind::DB_VALIDATION,
+        json!({"passed": true, "summary": "3 tables, 0 differences", "tables": [
         {"table": "public.ledger_entries", "source_rows": 1204332, "target_rows": 1204332, "checksum_match": true},
         {"table": "public.accounts", "source_rows": 50211, "target_rows": 50211, "checksum_match": true},
-        {"table": "public.audit_log", "source_rows": 9001, "target_rows": 9001, "checksum_match": true}]}));
-    push(1910, kind::DB_STAGE, json!({"from": "validation", "to": "ready"}));
+        {"table": "public.audit_log", "source_rows": 9001, "target_rows": 9001, "checksum_match": true}]}),
+    );
+    push(
+        1910,
+        kind::DB_STAGE,
+        json!({"from": "validation", "to": "ready"}),
+    );
     out
 }
 
@@ -147,23 +232,53 @@ pub fn small() -> Data {
         d.held_stage = None;
         d.last_error = None;
         d.progress_pct = 100.0;
-        d.validation = Some(ValidationSummary { passed: true, at: now() - Duration::minutes(18), summary: "3 tables, 0 differences".into() });
+        d.drs_job_id = Some("9f3c2a10-5e1b-4c57-b0a2-7d1e8f6a4b21".into());
+        d.validation = Some(ValidationSummary {
+            passed: true,
+            at: now() - Duration::minutes(18),
+            summary: "3 tables, 0 differences".into(),
+        });
         d.stage_since = now() - Duration::minutes(18);
     }
     let mut events = events_for("pay-ledger-01", 0, 0);
-    let failed = dbs.iter().find(|d| d.stage == Stage::Failed).map(|d| d.db_id.clone());
+    let failed = dbs
+        .iter()
+        .find(|d| d.stage == Stage::Failed)
+        .map(|d| d.db_id.clone());
     if let Some(f) = failed {
         let s = events.len() as i64;
         events.push(Event { seq: s + 1, time: now() - Duration::minutes(4), db_id: Some(f.clone()), wave: Some(0), kind: kind::STEP_OUTCOME.into(), payload: json!({"step": "cdc_poll", "attempt": 2, "ok": false, "error": "DRS job status FAILED"}), actor: "engine".into(), prev_hash: String::new(), hash: String::new() });
-        events.push(Event { seq: s + 2, time: now() - Duration::minutes(3), db_id: Some(f), wave: Some(0), kind: kind::DB_STAGE.into(), payload: json!({"from": "cdc", "to": "failed", "reason": "source connection lost"}), actor: "engine".into(), prev_hash: String::new(), hash: String::new() });
+        events.push(Event {
+            seq: s + 2,
+            time: now() - Duration::minutes(3),
+            db_id: Some(f),
+            wave: Some(0),
+            kind: kind::DB_STAGE.into(),
+            payload: json!({"from": "cdc", "to": "failed", "reason": "source connection lost"}),
+            actor: "engine".into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        });
     }
-    data.apply(FeedUpdate { dbs: Some(dbs), waves: Some(waves()), events, commands: Some(Vec::new()), error: None });
+    data.apply(FeedUpdate {
+        dbs: Some(dbs),
+        waves: Some(waves()),
+        events,
+        commands: Some(Vec::new()),
+        ..Default::default()
+    });
     data
 }
 
 /// The benchmark's factory: `n` databases, no events.
 pub fn large(n: usize) -> Data {
     let mut data = Data::default();
-    data.apply(FeedUpdate { dbs: Some(databases(n)), waves: Some(waves()), events: Vec::new(), commands: Some(Vec::new()), error: None });
+    data.apply(FeedUpdate {
+        dbs: Some(databases(n)),
+        waves: Some(waves()),
+        events: Vec::new(),
+        commands: Some(Vec::new()),
+        ..Default::default()
+    });
     data
 }

@@ -70,7 +70,11 @@ pub fn fit(s: &str, w: usize, ellipsis: &str) -> String {
 
 /// A text gauge `█████░░░` of `w` cells for a fraction in 0..=1.
 pub fn gauge(frac: f64, w: usize, full: char, empty: char) -> String {
-    let frac = if frac.is_finite() { frac.clamp(0.0, 1.0) } else { 0.0 };
+    let frac = if frac.is_finite() {
+        frac.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let n = (frac * w as f64).round() as usize;
     let mut s = String::with_capacity(w * 3);
     s.extend(std::iter::repeat_n(full, n));

@@ -4,7 +4,7 @@
 
 use super::data::Data;
 use super::window;
-use crate::lifecycle::Stage;
+use crate::lifecycle::{self, Stage};
 use crate::store::model::{Action, CommandStatus, DbState, Role, Target};
 use chrono::{DateTime, Utc};
 
@@ -39,33 +39,9 @@ fn g(name: &str, ok: bool, sentence: impl Into<String>) -> GuardLine {
     }
 }
 
-/// Stages from which an action makes sense, for the "stage" guard.
-fn stage_ok(action: Action, st: Stage) -> bool {
-    match action {
-        Action::Pause => !st.is_terminal() && !matches!(st, Stage::Paused | Stage::Cutover | Stage::Failed),
-        Action::Resume => st == Stage::Paused,
-        Action::Retry => st == Stage::Failed,
-        Action::Abort => !st.is_terminal() && !matches!(st, Stage::Cutover | Stage::Hypercare),
-        Action::Cutover => st == Stage::Ready,
-        Action::Rollback => matches!(st, Stage::Cutover | Stage::Hypercare),
-        Action::CloseHypercare => st == Stage::Hypercare,
-        Action::StartWave | Action::ApproveWindow => true,
-    }
-}
-
-fn stage_need(action: Action) -> &'static str {
-    match action {
-        Action::Resume => "paused",
-        Action::Retry => "failed",
-        Action::Cutover => "ready",
-        Action::Rollback => "cutover or hypercare",
-        Action::CloseHypercare => "hypercare",
-        Action::Pause => "running",
-        Action::Abort => "not yet cut over",
-        _ => "any",
-    }
-}
-
+/// The lifecycle's own guards for a database action (the same table the engine decides with),
+/// evaluated on what the cockpit knows. A trigger that does not apply from the current stage
+/// becomes one red "stage" line with the lifecycle's sentence.
 pub fn for_db(
     action: Action,
     d: &DbState,
@@ -74,89 +50,73 @@ pub fn for_db(
     lim: Limits,
     role: Role,
 ) -> Vec<GuardLine> {
-    let mut out = Vec::new();
-    out.push(match role {
-        Role::Operator => g("role", true, "operator session"),
-        Role::Viewer => g("role", false, "read-only viewer session (start wavedeck as operator to act)"),
-    });
-    let ok = stage_ok(action, d.stage);
-    out.push(g(
-        "stage",
-        ok,
-        if ok {
-            format!("{} is {}", d.db_id, d.stage)
-        } else {
-            format!("{} is {}, needs {}", d.db_id, d.stage, stage_need(action))
-        },
-    ));
-    if action == Action::Cutover {
-        out.push(match d.lag_s {
-            None => g("lag", false, "lag unknown (CDC has not reported yet)"),
-            Some(l) if l > lim.max_lag_s => g(
-                "lag",
-                false,
-                format!("lag {} > {} s", super::fmt::lag(l), lim.max_lag_s),
-            ),
-            Some(l) => g("lag", true, format!("lag {} <= {} s", super::fmt::lag(l), lim.max_lag_s)),
-        });
-        out.push(match &d.validation {
-            None => g("validation_fresh", false, "no validation has run yet"),
-            Some(v) if !v.passed => g("validation_fresh", false, format!("validation failed: {}", v.summary)),
-            Some(v) => {
-                let age_min = (now - v.at).num_minutes();
-                if age_min > lim.validation_max_age_min as i64 {
-                    g(
-                        "validation_fresh",
-                        false,
-                        format!(
-                            "validation passed {} ago, older than {} min: run it again",
-                            super::fmt::dur_secs((now - v.at).num_seconds()),
-                            lim.validation_max_age_min
-                        ),
-                    )
-                } else {
-                    g(
-                        "validation_fresh",
-                        true,
-                        format!("validation passed {} ago", super::fmt::dur_secs((now - v.at).num_seconds())),
-                    )
+    let ctx = context(d, data, now, lim, role);
+    let pos = lifecycle::Position::from_state(d.stage, d.held_stage);
+    let Some(trigger) = lifecycle::Trigger::for_action(action) else {
+        return lifecycle::guards(action, None, &ctx)
+            .into_iter()
+            .map(line)
+            .collect();
+    };
+    match lifecycle::decide(pos, trigger, &ctx) {
+        Ok(_) => lifecycle::guards(action, Some(pos), &ctx)
+            .into_iter()
+            .map(line)
+            .collect(),
+        Err(rej) => {
+            let mut out: Vec<GuardLine> = rej.guards.iter().cloned().map(line).collect();
+            for r in &rej.reasons {
+                if !out.iter().any(|g| &g.sentence == r) {
+                    out.push(g("stage", false, r.clone()));
                 }
             }
-        });
-        out.extend(window_guards(d.wave, data, now));
-        let in_flight = data.commands.iter().any(|c| {
+            out
+        }
+    }
+}
+
+fn line(gd: lifecycle::Guard) -> GuardLine {
+    g(gd.name, gd.ok, gd.sentence)
+}
+
+fn context(
+    d: &DbState,
+    data: &Data,
+    now: DateTime<Utc>,
+    lim: Limits,
+    role: Role,
+) -> lifecycle::GuardContext {
+    let wave = d.wave.and_then(|n| data.wave(n));
+    let win = wave.and_then(|w| crate::inventory::BusinessWindow::parse(&w.window).ok());
+    let next = win.as_ref().and_then(|w| w.next_change(now));
+    lifecycle::GuardContext {
+        wave: d.wave,
+        role,
+        lag_s: d.lag_s,
+        max_lag_s: lim.max_lag_s,
+        validation_passed: d.validation.as_ref().is_some_and(|v| v.passed),
+        validation_at: d.validation.as_ref().map(|v| v.at),
+        validation_max_age_min: lim.validation_max_age_min,
+        window_approved: wave.is_some_and(|w| w.approved_by.is_some()),
+        window_open: win.as_ref().is_some_and(|w| w.is_open(now)),
+        window_next_change: next,
+        window_next_change_label: next.map(|t| t.format("%a %H:%M UTC").to_string()),
+        cutover_in_flight: data.commands.iter().any(|c| {
             c.action == Action::Cutover
                 && c.target == Target::Db(d.db_id.clone())
                 && c.status == CommandStatus::Pending
-        });
-        out.push(if in_flight {
-            g("cutover_in_flight", false, format!("another cutover of {} is pending", d.db_id))
-        } else {
-            g("cutover_in_flight", true, format!("no other cutover of {} in flight", d.db_id))
-        });
+        }),
+        ..lifecycle::GuardContext::new(d.db_id.clone(), now)
     }
-    out
 }
 
-fn window_guards(wave: Option<u32>, data: &Data, now: DateTime<Utc>) -> Vec<GuardLine> {
-    let Some(n) = wave else {
-        return vec![g("window_approved", false, "in no wave, so no approved window")];
-    };
-    let Some(w) = data.wave(n) else {
-        return vec![g("window_approved", false, format!("wave {n} is not planned"))];
-    };
-    let mut out = vec![match &w.approved_by {
-        Some(who) => g("window_approved", true, format!("window for wave {n} approved by {who}")),
-        None => g("window_approved", false, format!("window for wave {n} not approved")),
-    }];
-    match window::status(&w.window, now) {
-        Ok(st) => out.push(g("window_open", st.open, st.sentence())),
-        Err(e) => out.push(g("window_open", false, format!("window {:?}: {e}", w.window))),
-    }
-    out
-}
-
-pub fn for_wave(action: Action, n: u32, data: &Data, now: DateTime<Utc>, role: Role) -> Vec<GuardLine> {
+pub fn for_wave(
+    action: Action,
+    n: u32,
+    data: &Data,
+    now: DateTime<Utc>,
+    role: Role,
+) -> Vec<GuardLine> {
     let mut out = vec![match role {
         Role::Operator => g("role", true, "operator session"),
         Role::Viewer => g("role", false, "read-only viewer session"),
@@ -166,12 +126,20 @@ pub fn for_wave(action: Action, n: u32, data: &Data, now: DateTime<Utc>, role: R
         return out;
     };
     let members = data.dbs.iter().filter(|d| d.wave == Some(n)).count();
-    out.push(g("members", members > 0, format!("wave {n} has {members} databases")));
+    out.push(g(
+        "members",
+        members > 0,
+        format!("wave {n} has {members} databases"),
+    ));
     match action {
         Action::ApproveWindow => {
             out.push(match &w.approved_by {
                 Some(who) => g("not_approved", false, format!("already approved by {who}")),
-                None => g("not_approved", true, format!("window {} not yet approved", w.window)),
+                None => g(
+                    "not_approved",
+                    true,
+                    format!("window {} not yet approved", w.window),
+                ),
             });
             if let Ok(st) = window::status(&w.window, now) {
                 // Informational: approving ahead of the window is the normal case.
@@ -179,7 +147,11 @@ pub fn for_wave(action: Action, n: u32, data: &Data, now: DateTime<Utc>, role: R
             }
         }
         Action::StartWave => out.push(match w.started_at {
-            Some(t) => g("not_started", false, format!("already started {}", t.format("%Y-%m-%d %H:%M UTC"))),
+            Some(t) => g(
+                "not_started",
+                false,
+                format!("already started {}", t.format("%Y-%m-%d %H:%M UTC")),
+            ),
             None => g("not_started", true, "not started yet"),
         }),
         _ => {}
@@ -199,7 +171,11 @@ pub fn for_target(
     match target {
         Target::Db(id) => match data.db(id) {
             Some(d) => for_db(action, d, data, now, lim, role),
-            None => vec![g("exists", false, format!("no database {id:?} in the store"))],
+            None => vec![g(
+                "exists",
+                false,
+                format!("no database {id:?} in the store"),
+            )],
         },
         Target::Wave(n) => for_wave(action, *n, data, now, role),
     }

@@ -2,6 +2,7 @@
 //! `render` draws it, `term` runs the event loop, `feed` polls the store.
 
 pub mod app;
+pub mod bench;
 pub mod cmd;
 pub mod data;
 pub mod fixture;
@@ -9,6 +10,7 @@ pub mod fmt;
 pub mod guards;
 pub mod query;
 pub mod render;
+pub mod term;
 pub mod theme;
 pub mod window;
 

@@ -52,7 +52,10 @@ pub fn render(app: &App, f: &mut Frame) {
 fn too_small(f: &mut Frame, area: Rect, th: &Theme) {
     let text = vec![
         Line::styled("Terminal too small", th.fail),
-        Line::raw(format!("{}x{}, wavedeck needs at least {MIN_W}x{MIN_H}.", area.width, area.height)),
+        Line::raw(format!(
+            "{}x{}, wavedeck needs at least {MIN_W}x{MIN_H}.",
+            area.width, area.height
+        )),
         Line::raw("Enlarge the window (q quits)."),
     ];
     let h = (text.len() as u16).min(area.height);
@@ -72,16 +75,29 @@ fn block<'a>(th: &Theme, title: impl Into<Line<'a>>) -> Block<'a> {
 
 fn header(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
-    let mut spans = vec![Span::styled(" wavedeck ", th.title.add_modifier(Modifier::REVERSED)), Span::raw(" ")];
-    for (i, v) in [View::Waves, View::Databases, View::Events, View::Detail].into_iter().enumerate() {
+    let mut spans = vec![
+        Span::styled(" wavedeck ", th.title.add_modifier(Modifier::REVERSED)),
+        Span::raw(" "),
+    ];
+    for (i, v) in [View::Waves, View::Databases, View::Events, View::Detail]
+        .into_iter()
+        .enumerate()
+    {
         let label = format!("{} {}", i + 1, v.title());
-        let st = if app.view == v { th.title.add_modifier(Modifier::UNDERLINED) } else { th.muted };
+        let st = if app.view == v {
+            th.title.add_modifier(Modifier::UNDERLINED)
+        } else {
+            th.muted
+        };
         spans.push(Span::styled(label, st));
         spans.push(Span::raw("  "));
     }
     let mut right: Vec<Span> = Vec::new();
     if let Some(e) = &app.data.store_error {
-        right.push(Span::styled(format!(" store: {} ", fmt::fit(e, 40, th.sym.ellipsis)), th.fail));
+        right.push(Span::styled(
+            format!(" store: {} ", fmt::fit(e, 40, th.sym.ellipsis)),
+            th.fail,
+        ));
     }
     if app.read_only {
         right.push(Span::styled(" READ-ONLY ", th.badge));
@@ -91,7 +107,10 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         right.push(Span::styled(" FROZEN ", th.badge));
         right.push(Span::raw(" "));
     }
-    right.push(Span::styled(app.now.format("%H:%M UTC").to_string(), th.muted));
+    right.push(Span::styled(
+        app.now.format("%H:%M UTC").to_string(),
+        th.muted,
+    ));
     let rw: usize = right.iter().map(|s| s.width()).sum();
     let lw: usize = spans.iter().map(|s| s.width()).sum();
     let w = area.width as usize;
@@ -107,7 +126,10 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
     let line = match app.mode {
         Mode::Filter | Mode::Command => {
             let p = if app.mode == Mode::Filter { "/" } else { ":" };
-            let mut s = vec![Span::styled(format!("{p}{}", app.input), th.input), Span::styled("_", th.input.add_modifier(Modifier::SLOW_BLINK))];
+            let mut s = vec![
+                Span::styled(format!("{p}{}", app.input), th.input),
+                Span::styled("_", th.input.add_modifier(Modifier::SLOW_BLINK)),
+            ];
             if let Some(e) = &app.input_error {
                 s.push(Span::raw("  "));
                 s.push(Span::styled(e.clone(), th.fail));
@@ -137,9 +159,25 @@ fn hints(app: &App) -> Line<'static> {
     let th = &app.theme;
     let mut pairs: Vec<(&str, &str)> = match app.view {
         View::Waves => vec![("Enter", "databases"), ("a", "approve"), ("s", "start")],
-        View::Databases => vec![("Enter", "detail"), ("/", "filter"), ("S/L/W", "sort"), ("F", "faults"), ("c", "cutover")],
-        View::Detail => vec![("c", "cutover"), ("b", "rollback"), ("r", "retry"), ("Esc", "back")],
-        View::Events => vec![("/", "filter"), ("e", "severity"), ("v", "telemetry"), ("Enter", "db")],
+        View::Databases => vec![
+            ("Enter", "detail"),
+            ("/", "filter"),
+            ("S/L/W", "sort"),
+            ("F", "faults"),
+            ("c", "cutover"),
+        ],
+        View::Detail => vec![
+            ("c", "cutover"),
+            ("b", "rollback"),
+            ("r", "retry"),
+            ("Esc", "back"),
+        ],
+        View::Events => vec![
+            ("/", "filter"),
+            ("e", "severity"),
+            ("v", "telemetry"),
+            ("Enter", "db"),
+        ],
     };
     if app.read_only {
         pairs.retain(|(k, _)| !matches!(*k, "a" | "s" | "c" | "b" | "r"));
@@ -200,11 +238,16 @@ pub fn wave_summary(app: &App, n: Option<u32>) -> WaveSummary {
         }
     }
     lags.sort_by(f64::total_cmp);
-    let progress = if members > 0 { prog / members as f64 } else { 0.0 };
+    let progress = if members > 0 {
+        prog / members as f64
+    } else {
+        0.0
+    };
     let started = n.and_then(|n| app.data.wave(n)).and_then(|w| w.started_at);
     let eta_s = started.and_then(|t| {
         let el = (app.now - t).num_seconds() as f64;
-        (progress > 0.02 && progress < 1.0 && el > 0.0).then(|| (el * (1.0 - progress) / progress) as i64)
+        (progress > 0.02 && progress < 1.0 && el > 0.0)
+            .then(|| (el * (1.0 - progress) / progress) as i64)
     });
     WaveSummary {
         members,
@@ -212,7 +255,11 @@ pub fn wave_summary(app: &App, n: Option<u32>) -> WaveSummary {
         progress,
         eta_s,
         worst_lag: lags.last().copied(),
-        median_lag: if lags.is_empty() { None } else { Some(lags[lags.len() / 2]) },
+        median_lag: if lags.is_empty() {
+            None
+        } else {
+            Some(lags[lags.len() / 2])
+        },
         failures: counts[stage_index(Stage::Failed)],
     }
 }
@@ -241,13 +288,17 @@ pub fn stage_bar(th: &Theme, counts: &[usize; 14], w: usize) -> Vec<Span<'static
     }
     let mut used: usize = cells.iter().map(|c| c.1).sum();
     while used < w {
-        let Some(best) = cells.iter_mut().max_by(|a, b| a.2.total_cmp(&b.2)) else { break };
+        let Some(best) = cells.iter_mut().max_by(|a, b| a.2.total_cmp(&b.2)) else {
+            break;
+        };
         best.1 += 1;
         best.2 = -1.0;
         used += 1;
     }
     while used > w {
-        let Some(big) = cells.iter_mut().max_by_key(|c| c.1) else { break };
+        let Some(big) = cells.iter_mut().max_by_key(|c| c.1) else {
+            break;
+        };
         big.1 -= 1;
         used -= 1;
     }
@@ -256,7 +307,11 @@ pub fn stage_bar(th: &Theme, counts: &[usize; 14], w: usize) -> Vec<Span<'static
         .filter(|c| c.1 > 0)
         .map(|(i, n, _)| {
             let st = Stage::ALL[i];
-            let ch = if th.no_color { stage_code(st) } else { th.sym.bar };
+            let ch = if th.no_color {
+                stage_code(st)
+            } else {
+                th.sym.bar
+            };
             Span::styled(std::iter::repeat_n(ch, n).collect::<String>(), th.stage(st))
         })
         .collect()
@@ -266,7 +321,11 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let wide = area.width >= 120;
     let [top, bottom] = Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(area);
-    let bar_w: u16 = if wide { 40 } else { (area.width.saturating_sub(70)).clamp(10, 30) };
+    let bar_w: u16 = if wide {
+        40
+    } else {
+        (area.width.saturating_sub(70)).clamp(10, 30)
+    };
     let mut rows = Vec::new();
     let mut wave_ids: Vec<Option<u32>> = app.data.waves.iter().map(|w| Some(w.wave)).collect();
     if app.data.dbs.iter().any(|d| d.wave.is_none()) {
@@ -335,7 +394,17 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(11),
         Constraint::Length(4),
     ];
-    let mut head = vec!["WAVE", "WINDOW", "APPROVED", " DBS", "STAGES", "PROG", "ETA", "LAG MAX/MED", "FAIL"];
+    let mut head = vec![
+        "WAVE",
+        "WINDOW",
+        "APPROVED",
+        " DBS",
+        "STAGES",
+        "PROG",
+        "ETA",
+        "LAG MAX/MED",
+        "FAIL",
+    ];
     if wide {
         widths.insert(1, Constraint::Length(8));
         head.insert(1, "STATE");
@@ -353,10 +422,16 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
     let s = wave_summary(app, sel);
     let mut lines = Vec::new();
     if let Some(w) = sel.and_then(|n| app.data.wave(n)) {
-        let mut l = vec![Span::styled("window ", th.muted), Span::raw(w.window.clone())];
+        let mut l = vec![
+            Span::styled("window ", th.muted),
+            Span::raw(w.window.clone()),
+        ];
         if let Ok(ws) = window::status(&w.window, app.now) {
             l.push(Span::raw("  "));
-            l.push(Span::styled(ws.sentence(), if ws.open { th.ok } else { th.warn }));
+            l.push(Span::styled(
+                ws.sentence(),
+                if ws.open { th.ok } else { th.warn },
+            ));
         }
         lines.push(Line::from(l));
         lines.push(Line::from(match (&w.approved_by, w.approved_at) {
@@ -364,7 +439,10 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
                 Span::styled(format!("{} approved", th.sym.ok), th.ok),
                 Span::raw(format!(" by {who} at {}", at.format("%Y-%m-%d %H:%M UTC"))),
             ],
-            _ => vec![Span::styled(format!("{} not approved", th.sym.warn), th.warn), Span::styled("  (a approves)", th.muted)],
+            _ => vec![
+                Span::styled(format!("{} not approved", th.sym.warn), th.warn),
+                Span::styled("  (a approves)", th.muted),
+            ],
         }));
     }
     let mut legend = Vec::new();
@@ -373,7 +451,11 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         if c == 0 {
             continue;
         }
-        let mark = if th.no_color { stage_code(st).to_string() } else { th.sym.bar.to_string() };
+        let mark = if th.no_color {
+            stage_code(st).to_string()
+        } else {
+            th.sym.bar.to_string()
+        };
         legend.push(Span::styled(mark, th.stage(st)));
         legend.push(Span::raw(format!(" {} {c}  ", st.as_str())));
     }
@@ -382,7 +464,12 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         Some(n) => format!(" Wave {n}: {} databases ", s.members),
         None => " No wave ".to_string(),
     };
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(th, title)), bottom);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(th, title)),
+        bottom,
+    );
 }
 
 fn short_engine(d: &DbState) -> &'static str {
@@ -406,35 +493,64 @@ fn databases(app: &App, f: &mut Frame, area: Rect) {
     let inner_w = area.width.saturating_sub(2) as usize;
     let wide = inner_w >= 110;
     let page = area.height.saturating_sub(3) as usize;
-    let offset = scroll_offset(app.db_offset, app.db_cursor, page).min(app.rows.len().saturating_sub(1));
+    let offset =
+        scroll_offset(app.db_offset, app.db_cursor, page).min(app.rows.len().saturating_sub(1));
     let end = (offset + page).min(app.rows.len());
     let g_prog = if wide { 10 } else { 5 };
     let g_lag = if wide { 8 } else { 4 };
     let owner_w = if wide { 16 } else { 0 };
     // Fixed columns, then db_id takes what is left.
-    let fixed = 2 + 6 + 4 + 14 + (g_prog + 5) + (g_lag + 6) + 3 + 4 + owner_w + if wide { 10 } else { 9 };
+    let fixed =
+        2 + 6 + 4 + 14 + (g_prog + 5) + (g_lag + 6) + 3 + 4 + owner_w + if wide { 10 } else { 9 };
     let id_w = inner_w.saturating_sub(fixed).clamp(10, 40);
     let sel_rel = app.db_cursor.checked_sub(offset);
     let mut rows = Vec::with_capacity(end - offset);
     for &i in &app.rows[offset..end] {
         let d = &app.data.dbs[i];
-        let prog = if d.stage == Stage::FullLoad || (d.progress_pct > 0.0 && d.progress_pct < 100.0) {
+        let prog = if d.stage == Stage::FullLoad || (d.progress_pct > 0.0 && d.progress_pct < 100.0)
+        {
             Line::from(vec![
-                Span::styled(fmt::gauge(d.progress_pct / 100.0, g_prog, th.sym.gauge_full, th.sym.gauge_empty), th.stage(Stage::FullLoad)),
+                Span::styled(
+                    fmt::gauge(
+                        d.progress_pct / 100.0,
+                        g_prog,
+                        th.sym.gauge_full,
+                        th.sym.gauge_empty,
+                    ),
+                    th.stage(Stage::FullLoad),
+                ),
                 Span::raw(format!("{:>4.0}%", d.progress_pct)),
             ])
         } else {
             let p = db_progress(d);
             Line::styled(
-                if p >= 0.65 { format!("{:>w$}", "done", w = g_prog + 5) } else { format!("{:>w$}", "-", w = g_prog + 5) },
+                if p >= 0.65 {
+                    format!("{:>w$}", "done", w = g_prog + 5)
+                } else {
+                    format!("{:>w$}", "-", w = g_prog + 5)
+                },
                 th.muted,
             )
         };
         let lag = match d.lag_s {
-            Some(l) if l >= 0.0 && matches!(d.stage, Stage::Cdc | Stage::Validation | Stage::Ready | Stage::Cutover | Stage::Paused | Stage::Failed) => {
+            Some(l)
+                if l >= 0.0
+                    && matches!(
+                        d.stage,
+                        Stage::Cdc
+                            | Stage::Validation
+                            | Stage::Ready
+                            | Stage::Cutover
+                            | Stage::Paused
+                            | Stage::Failed
+                    ) =>
+            {
                 let frac = (l / th.lag_fail_s.max(1.0)).min(1.0);
                 Line::from(vec![
-                    Span::styled(fmt::gauge(frac, g_lag, th.sym.gauge_full, th.sym.gauge_empty), th.lag(l)),
+                    Span::styled(
+                        fmt::gauge(frac, g_lag, th.sym.gauge_full, th.sym.gauge_empty),
+                        th.lag(l),
+                    ),
                     Span::styled(format!("{:>6}", fmt::lag(l)), th.lag(l)),
                 ])
             }
@@ -445,20 +561,34 @@ fn databases(app: &App, f: &mut Frame, area: Rect) {
             Some(_) => Span::styled(th.sym.fail, th.fail),
             None => Span::styled("-", th.muted),
         };
-        let stage_st = if d.stage == Stage::Failed { th.fail } else { th.stage(d.stage) };
+        let stage_st = if d.stage == Stage::Failed {
+            th.fail
+        } else {
+            th.stage(d.stage)
+        };
         let mut cells = vec![
             Line::raw(fmt::fit(&d.db_id, id_w, th.sym.ellipsis)),
             Line::styled(short_engine(d), th.muted),
             Line::raw(format!("{:>6}", fmt::size_gb(d.size_gb))),
-            Line::raw(d.wave.map(|w| format!("{w:>4}")).unwrap_or_else(|| "   -".into())),
+            Line::raw(
+                d.wave
+                    .map(|w| format!("{w:>4}"))
+                    .unwrap_or_else(|| "   -".into()),
+            ),
             Line::styled(fmt::fit(&stage_text(th, d), 14, th.sym.ellipsis), stage_st),
             prog,
             lag,
             Line::from(val),
-            Line::styled(format!("{:>4}", fmt::age(app.now, d.last_event_at)), th.muted),
+            Line::styled(
+                format!("{:>4}", fmt::age(app.now, d.last_event_at)),
+                th.muted,
+            ),
         ];
         if wide {
-            cells.insert(3, Line::styled(fmt::fit(&d.owner, owner_w, th.sym.ellipsis), th.muted));
+            cells.insert(
+                3,
+                Line::styled(fmt::fit(&d.owner, owner_w, th.sym.ellipsis), th.muted),
+            );
         }
         rows.push(Row::new(cells));
     }
@@ -504,7 +634,11 @@ fn databases(app: &App, f: &mut Frame, area: Rect) {
     if app.faults_only {
         title.push_str("[faults] ");
     }
-    let pos = if app.rows.is_empty() { String::new() } else { format!(" {}/{} ", app.db_cursor + 1, app.rows.len()) };
+    let pos = if app.rows.is_empty() {
+        String::new()
+    } else {
+        format!(" {}/{} ", app.db_cursor + 1, app.rows.len())
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(head).style(th.header))
         .block(block(th, title).title_bottom(Line::styled(pos, th.muted).right_aligned()))
@@ -529,7 +663,11 @@ pub fn lag_chart(buf: &mut Buffer, area: Rect, points: &[f64], threshold: f64, t
     }
     let w = area.width as usize;
     let pts = &points[points.len().saturating_sub(w)..];
-    let max = pts.iter().copied().fold(threshold * 1.5, f64::max).max(0.001);
+    let max = pts
+        .iter()
+        .copied()
+        .fold(threshold * 1.5, f64::max)
+        .max(0.001);
     let h8 = area.height as f64 * 8.0;
     let t_row = ((threshold / max) * area.height as f64).floor() as u16; // rows from bottom
     for (i, v) in pts.iter().enumerate() {
@@ -539,7 +677,9 @@ pub fn lag_chart(buf: &mut Buffer, area: Rect, points: &[f64], threshold: f64, t
             let y = area.y + area.height - 1 - r;
             let fill = (level - r as i64 * 8).clamp(0, 8) as usize;
             if fill > 0 {
-                buf[(x, y)].set_char(th.sym.spark[fill]).set_style(th.lag(*v));
+                buf[(x, y)]
+                    .set_char(th.sym.spark[fill])
+                    .set_style(th.lag(*v));
             }
         }
     }
@@ -558,7 +698,8 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let Some(d) = app.detail.as_deref().and_then(|id| app.data.db(id)) else {
         f.render_widget(
-            Paragraph::new("No database selected: pick one in Databases (2) and press Enter.").block(block(th, " Database ")),
+            Paragraph::new("No database selected: pick one in Databases (2) and press Enter.")
+                .block(block(th, " Database ")),
             area,
         );
         return;
@@ -577,13 +718,33 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     .areas(inner);
 
     // Who and where.
-    let stage_st = if d.stage == Stage::Failed { th.fail } else { th.stage(d.stage) };
+    let stage_st = if d.stage == Stage::Failed {
+        th.fail
+    } else {
+        th.stage(d.stage)
+    };
     let mut l = vec![
         Span::styled(stage_text(th, d), stage_st.add_modifier(Modifier::BOLD)),
-        Span::styled(format!(" for {}", fmt::dur_long((app.now - d.stage_since).num_seconds())), th.muted),
-        Span::raw(format!("  {} {}  {}  wave {}  owner {}  {}", d.engine.as_str(), fmt::size_gb(d.size_gb),
-            d.criticality.as_str(), d.wave.map(|w| w.to_string()).unwrap_or_else(|| "-".into()), d.owner,
-            if d.attempts > 0 { format!("attempt {}", d.attempts + 1) } else { String::new() })),
+        Span::styled(
+            format!(
+                " for {}",
+                fmt::dur_long((app.now - d.stage_since).num_seconds())
+            ),
+            th.muted,
+        ),
+        Span::raw(format!(
+            "  {} {}  {}  wave {}  owner {}  {}",
+            d.engine.as_str(),
+            fmt::size_gb(d.size_gb),
+            d.criticality.as_str(),
+            d.wave.map(|w| w.to_string()).unwrap_or_else(|| "-".into()),
+            d.owner,
+            if d.attempts > 0 {
+                format!("attempt {}", d.attempts + 1)
+            } else {
+                String::new()
+            }
+        )),
     ];
     if let Some(e) = &d.last_error {
         l.push(Span::styled(format!("  {} {e}", th.sym.fail), th.fail));
@@ -597,31 +758,54 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         s => s,
     };
     for (i, st) in Stage::PIPELINE.into_iter().enumerate() {
-        let entered: Vec<_> = x.stage_entered.iter().enumerate().filter(|(_, (s, _))| *s == st).collect();
+        let entered: Vec<_> = x
+            .stage_entered
+            .iter()
+            .enumerate()
+            .filter(|(_, (s, _))| *s == st)
+            .collect();
         let spent = entered.last().map(|(k, (_, t))| {
-            let end = x.stage_entered.get(k + 1).map(|(_, t2)| *t2).unwrap_or(app.now);
+            let end = x
+                .stage_entered
+                .get(k + 1)
+                .map(|(_, t2)| *t2)
+                .unwrap_or(app.now);
             (end - *t).num_seconds()
         });
         let done = st < cur_path && !matches!(cur_path, Stage::Aborted | Stage::RolledBack);
         let current = st == cur_path;
         let style = if current {
-            if matches!(d.stage, Stage::Failed) { th.fail.add_modifier(Modifier::REVERSED) } else { th.stage(st).add_modifier(Modifier::REVERSED) }
+            if matches!(d.stage, Stage::Failed) {
+                th.fail.add_modifier(Modifier::REVERSED)
+            } else {
+                th.stage(st).add_modifier(Modifier::REVERSED)
+            }
         } else if done {
             th.ok
         } else {
             th.muted
         };
-        let label = if wide { st.as_str().to_string() } else { short_stage(st).to_string() };
-        let t = spent.map(|s| format!(" {}", fmt::dur_secs(s))).unwrap_or_default();
+        let label = if wide {
+            st.as_str().to_string()
+        } else {
+            short_stage(st).to_string()
+        };
+        let t = spent
+            .map(|s| format!(" {}", fmt::dur_secs(s)))
+            .unwrap_or_default();
         spans.push(Span::styled(format!("{label}{t}"), style));
         if i + 1 < Stage::PIPELINE.len() {
             spans.push(Span::styled(format!(" {} ", th.sym.arrow), th.muted));
         }
     }
-    f.render_widget(Paragraph::new(Line::from(spans)).wrap(Wrap { trim: false }), pipe);
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).wrap(Wrap { trim: false }),
+        pipe,
+    );
 
     // DRS job and pre-checks | lag gauge and sparkline.
-    let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(mid);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(mid);
     let mut ll = vec![Line::from(vec![
         Span::styled("DRS job ", th.muted),
         Span::raw(d.drs_job_id.clone().unwrap_or_else(|| "-".into())),
@@ -630,7 +814,15 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     ])];
     ll.push(Line::from(vec![
         Span::styled("full load ", th.muted),
-        Span::styled(fmt::gauge(d.progress_pct / 100.0, 10, th.sym.gauge_full, th.sym.gauge_empty), th.stage(Stage::FullLoad)),
+        Span::styled(
+            fmt::gauge(
+                d.progress_pct / 100.0,
+                10,
+                th.sym.gauge_full,
+                th.sym.gauge_empty,
+            ),
+            th.stage(Stage::FullLoad),
+        ),
         Span::raw(format!(" {:.0}%", d.progress_pct)),
         Span::styled("  ", th.muted),
         Span::raw(x.mbps.map(|m| format!("{m:.1} MB/s")).unwrap_or_default()),
@@ -639,14 +831,24 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         None => ll.push(Line::styled("pre-checks: not run yet", th.muted)),
         Some(p) => {
             ll.push(Line::from(vec![
-                Span::styled(if p { format!("{} pre-checks passed ", th.sym.ok) } else { format!("{} pre-checks FAILED ", th.sym.fail) }, if p { th.ok } else { th.fail }),
+                Span::styled(
+                    if p {
+                        format!("{} pre-checks passed ", th.sym.ok)
+                    } else {
+                        format!("{} pre-checks FAILED ", th.sym.fail)
+                    },
+                    if p { th.ok } else { th.fail },
+                ),
                 Span::styled(x.precheck_summary.clone(), th.muted),
             ]));
             let mut items: Vec<_> = x.prechecks.iter().collect();
             items.sort_by_key(|c| c.ok); // failures first
             for c in items {
                 ll.push(Line::from(vec![
-                    Span::styled(if c.ok { th.sym.ok } else { th.sym.fail }, if c.ok { th.ok } else { th.fail }),
+                    Span::styled(
+                        if c.ok { th.sym.ok } else { th.sym.fail },
+                        if c.ok { th.ok } else { th.fail },
+                    ),
                     Span::raw(format!(" {} ", c.name)),
                     Span::styled(c.detail.clone(), th.muted),
                 ]));
@@ -662,7 +864,10 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         ]),
         _ => Line::styled(" CDC lag: not started ", th.title),
     };
-    let rb = Block::bordered().border_set(th.sym.border).border_style(th.border).title(lag_title);
+    let rb = Block::bordered()
+        .border_set(th.sym.border)
+        .border_style(th.border)
+        .title(lag_title);
     let ri = rb.inner(right);
     f.render_widget(rb, right);
     if ri.height >= 2 {
@@ -671,7 +876,15 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         let frac = (l / th.lag_fail_s.max(1.0)).min(1.0);
         f.render_widget(
             Line::from(vec![
-                Span::styled(fmt::gauge(frac, g.width.saturating_sub(8) as usize, th.sym.gauge_full, th.sym.gauge_empty), th.lag(l)),
+                Span::styled(
+                    fmt::gauge(
+                        frac,
+                        g.width.saturating_sub(8) as usize,
+                        th.sym.gauge_full,
+                        th.sym.gauge_empty,
+                    ),
+                    th.lag(l),
+                ),
                 Span::styled(format!(" {}", fmt::lag(th.lag_fail_s)), th.muted),
             ]),
             g,
@@ -685,12 +898,23 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     }
 
     // Validation and guards | events tail.
-    let [lv, le] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(low);
+    let [lv, le] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(low);
     let mut vl = Vec::new();
     match &d.validation {
         Some(v) => vl.push(Line::from(vec![
-            Span::styled(if v.passed { format!("{} validation passed", th.sym.ok) } else { format!("{} validation FAILED", th.sym.fail) }, if v.passed { th.ok } else { th.fail }),
-            Span::styled(format!(" {} ago: {}", fmt::age(app.now, v.at), v.summary), th.muted),
+            Span::styled(
+                if v.passed {
+                    format!("{} validation passed", th.sym.ok)
+                } else {
+                    format!("{} validation FAILED", th.sym.fail)
+                },
+                if v.passed { th.ok } else { th.fail },
+            ),
+            Span::styled(
+                format!(" {} ago: {}", fmt::age(app.now, v.at), v.summary),
+                th.muted,
+            ),
         ])),
         None => vl.push(Line::styled("validation: not run yet", th.muted)),
     }
@@ -700,35 +924,65 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     for t in tables.iter().take(6) {
         let ok = t.checksum_match != Some(false) && t.source_rows == t.target_rows;
         let mut s = vec![
-            Span::styled(if ok { th.sym.ok } else { th.sym.fail }, if ok { th.ok } else { th.fail }),
+            Span::styled(
+                if ok { th.sym.ok } else { th.sym.fail },
+                if ok { th.ok } else { th.fail },
+            ),
             Span::raw(format!(" {:<tw$}", fmt::fit(&t.table, tw, th.sym.ellipsis))),
-            Span::styled(format!(" {:>8}/{:<8}", t.source_rows.map(|v| v.to_string()).unwrap_or("?".into()), t.target_rows.map(|v| v.to_string()).unwrap_or("?".into())), th.muted),
-            Span::raw(match t.checksum_match { Some(true) => " sum=", Some(false) => " sum!", None => "" }),
+            Span::styled(
+                format!(
+                    " {:>8}/{:<8}",
+                    t.source_rows.map(|v| v.to_string()).unwrap_or("?".into()),
+                    t.target_rows.map(|v| v.to_string()).unwrap_or("?".into())
+                ),
+                th.muted,
+            ),
+            Span::raw(match t.checksum_match {
+                Some(true) => " sum=",
+                Some(false) => " sum!",
+                None => "",
+            }),
         ];
         if !t.diff_keys.is_empty() {
-            s.push(Span::styled(format!(" keys {}", t.diff_keys.join(",")), th.fail));
+            s.push(Span::styled(
+                format!(" keys {}", t.diff_keys.join(",")),
+                th.fail,
+            ));
         }
         vl.push(Line::from(s));
     }
     if tables.len() > 6 {
-        vl.push(Line::styled(format!("  … {} more tables", tables.len() - 6), th.muted));
+        vl.push(Line::styled(
+            format!("  … {} more tables", tables.len() - 6),
+            th.muted,
+        ));
     }
     if let Some(a) = guards::next_action(d.stage) {
         let gs = guards::for_db(a, d, &app.data, app.now, app.limits, app.role);
         let blocked = gs.iter().any(|g| !g.ok);
         vl.push(Line::from(vec![
             Span::styled(format!("next: {} ", action_label(a)), th.header),
-            if blocked { Span::styled("blocked", th.fail) } else { Span::styled("allowed", th.ok) },
+            if blocked {
+                Span::styled("blocked", th.fail)
+            } else {
+                Span::styled("allowed", th.ok)
+            },
         ]));
         for gl in gs.iter().filter(|g| g.name != "role") {
             vl.push(Line::from(vec![
-                Span::styled(if gl.ok { th.sym.ok } else { th.sym.fail }, if gl.ok { th.ok } else { th.fail }),
+                Span::styled(
+                    if gl.ok { th.sym.ok } else { th.sym.fail },
+                    if gl.ok { th.ok } else { th.fail },
+                ),
                 Span::raw(" "),
                 Span::styled(gl.sentence.clone(), if gl.ok { th.base } else { th.fail }),
             ]));
         }
     }
-    f.render_widget(Paragraph::new(vl).block(block(th, " Validation and guards ")), lv);
+    f.render_widget(
+        Paragraph::new(vl).block(block(th, " Validation and guards ")),
+        lv,
+    );
     let evs: Vec<_> = app
         .data
         .events
@@ -795,7 +1049,14 @@ fn events(app: &App, f: &mut Frame, area: Rect) {
                 Line::raw(e.wave.map(|w| w.to_string()).unwrap_or_default()),
                 Line::raw(e.db_id.clone().unwrap_or_default()),
                 Line::styled(short_kind(&e.kind).to_string(), th.muted),
-                Line::styled(describe(e), if sev == Severity::Info { th.base } else { sev_style(th, sev) }),
+                Line::styled(
+                    describe(e),
+                    if sev == Severity::Info {
+                        th.base
+                    } else {
+                        sev_style(th, sev)
+                    },
+                ),
             ])
         })
         .collect();
@@ -822,7 +1083,11 @@ fn events(app: &App, f: &mut Frame, area: Rect) {
         .header(Row::new(["TIME", "SEV", "WAVE", "DB", "KIND", "WHAT"]).style(th.header))
         .block(block(th, title))
         .row_highlight_style(th.selection);
-    let mut st = TableState::default().with_selected(app.ev_cursor.checked_sub(offset).filter(|_| !list.is_empty()));
+    let mut st = TableState::default().with_selected(
+        app.ev_cursor
+            .checked_sub(offset)
+            .filter(|_| !list.is_empty()),
+    );
     f.render_stateful_widget(table, area, &mut st);
     if list.is_empty() {
         let r = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
@@ -833,17 +1098,28 @@ fn events(app: &App, f: &mut Frame, area: Rect) {
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn help(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let mut lines = vec![Line::styled("Navigation", th.header)];
     for (k, d) in NAV_KEYS {
-        lines.push(Line::from(vec![Span::styled(format!("  {k:<16}"), th.key), Span::raw(*d)]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k:<16}"), th.key),
+            Span::raw(*d),
+        ]));
     }
     if !app.read_only {
-        lines.push(Line::styled("Actions (each opens a dialog with its guards)", th.header));
+        lines.push(Line::styled(
+            "Actions (each opens a dialog with its guards)",
+            th.header,
+        ));
         for (k, _, d, views) in ACTION_KEYS {
             let v: Vec<&str> = views.iter().map(|v| v.title()).collect();
             lines.push(Line::from(vec![
@@ -857,10 +1133,18 @@ fn help(app: &App, f: &mut Frame, area: Rect) {
     }
     lines.push(Line::styled("Command line", th.header));
     for (k, d) in COMMAND_HELP {
-        if app.read_only && !matches!(*d, "switch view" | "databases of wave N" | "open one database" | "quit") {
+        if app.read_only
+            && !matches!(
+                *d,
+                "switch view" | "databases of wave N" | "open one database" | "quit"
+            )
+        {
             continue;
         }
-        lines.push(Line::from(vec![Span::styled(format!("  {k:<38}"), th.key), Span::raw(*d)]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k:<38}"), th.key),
+            Span::raw(*d),
+        ]));
     }
     let r = centered(area, 96, area.height);
     let total = lines.len();
@@ -871,7 +1155,11 @@ fn help(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(lines)
             .scroll((scroll as u16, 0))
             .style(th.base)
-            .block(block(th, " Help ").title_bottom(Line::styled(" j/k scroll · Esc close ", th.muted).right_aligned())),
+            .block(
+                block(th, " Help ").title_bottom(
+                    Line::styled(" j/k scroll · Esc close ", th.muted).right_aligned(),
+                ),
+            ),
         r,
     );
 }
@@ -918,7 +1206,10 @@ fn dialog(app: &App, f: &mut Frame, area: Rect) {
     ];
     for g in &d.guards {
         lines.push(Line::from(vec![
-            Span::styled(if g.ok { th.sym.ok } else { th.sym.fail }, if g.ok { th.ok } else { th.fail }),
+            Span::styled(
+                if g.ok { th.sym.ok } else { th.sym.fail },
+                if g.ok { th.ok } else { th.fail },
+            ),
             Span::raw(" "),
             Span::styled(g.sentence.clone(), if g.ok { th.base } else { th.fail }),
         ]));
@@ -927,29 +1218,58 @@ fn dialog(app: &App, f: &mut Frame, area: Rect) {
     match &d.status {
         DialogStatus::Asking => {
             if let Some(c) = &d.confirm {
-                lines.push(Line::from(vec![Span::raw("Type "), Span::styled(c.clone(), th.header), Span::raw(" to confirm:")]));
+                lines.push(Line::from(vec![
+                    Span::raw("Type "),
+                    Span::styled(c.clone(), th.header),
+                    Span::raw(" to confirm:"),
+                ]));
                 let okst = if d.confirmed() { th.ok } else { th.input };
-                lines.push(Line::from(vec![Span::styled(format!("> {}", d.typed), okst), Span::styled("_", okst)]));
+                lines.push(Line::from(vec![
+                    Span::styled(format!("> {}", d.typed), okst),
+                    Span::styled("_", okst),
+                ]));
             }
             let hint = if d.blocked() {
                 Line::styled("Blocked by the guards above. Esc closes.", th.fail)
             } else if d.confirm.is_some() {
-                Line::styled("Enter submits once the text matches · Esc cancels", th.muted)
+                Line::styled(
+                    "Enter submits once the text matches · Esc cancels",
+                    th.muted,
+                )
             } else {
                 Line::styled("Enter or y submits · Esc or n cancels", th.muted)
             };
             lines.push(hint);
         }
-        DialogStatus::Submitting => lines.push(Line::styled(format!("{} submitting…", th.sym.pending), th.info)),
-        DialogStatus::Pending(id) => lines.push(Line::styled(format!("{} command #{id} submitted; waiting for the engine…", th.sym.pending), th.info)),
-        DialogStatus::Accepted(id) => lines.push(Line::styled(format!("{} command #{id} accepted by the engine", th.sym.ok), th.ok)),
-        DialogStatus::Rejected(id, why) => lines.push(Line::styled(format!("{} command #{id} rejected: {why}", th.sym.fail), th.fail)),
-        DialogStatus::Error(e) => lines.push(Line::styled(format!("{} not submitted: {e}", th.sym.fail), th.fail)),
+        DialogStatus::Submitting => lines.push(Line::styled(
+            format!("{} submitting…", th.sym.pending),
+            th.info,
+        )),
+        DialogStatus::Pending(id) => lines.push(Line::styled(
+            format!(
+                "{} command #{id} submitted; waiting for the engine…",
+                th.sym.pending
+            ),
+            th.info,
+        )),
+        DialogStatus::Accepted(id) => lines.push(Line::styled(
+            format!("{} command #{id} accepted by the engine", th.sym.ok),
+            th.ok,
+        )),
+        DialogStatus::Rejected(id, why) => lines.push(Line::styled(
+            format!("{} command #{id} rejected: {why}", th.sym.fail),
+            th.fail,
+        )),
+        DialogStatus::Error(e) => lines.push(Line::styled(
+            format!("{} not submitted: {e}", th.sym.fail),
+            th.fail,
+        )),
     }
     if d.status != DialogStatus::Asking {
         lines.push(Line::styled("Enter or Esc closes", th.muted));
     }
-    let h = (lines.len() as u16 + 2).min(area.height);
+    // Room for the explanation wrapping onto a second line.
+    let h = (lines.len() as u16 + 3).min(area.height);
     let r = centered(area, 76, h);
     f.render_widget(Clear, r);
     let title = format!(" {} {target}? ", capitalise(action_label(d.action)));

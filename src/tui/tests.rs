@@ -97,7 +97,14 @@ fn snapshot_dialogs() {
     both_sizes("dialog_approve", &mut a);
     // A blocked cutover: the database is not ready.
     let mut a = app(false, false);
-    let failed = a.data.dbs.iter().find(|d| d.stage == crate::lifecycle::Stage::Failed).unwrap().db_id.clone();
+    let failed = a
+        .data
+        .dbs
+        .iter()
+        .find(|d| d.stage == crate::lifecycle::Stage::Failed)
+        .unwrap()
+        .db_id
+        .clone();
     a.open_dialog(Action::Cutover, Target::Db(failed));
     insta::assert_snapshot!("dialog_cutover_blocked_80x24", screen(&mut a, 80, 24));
 }
@@ -110,7 +117,10 @@ fn snapshot_ascii_and_too_small() {
     a.open_detail("pay-ledger-01");
     insta::assert_snapshot!("detail_ascii_80x24", screen(&mut a, 80, 24));
     let s = screen(&mut a, 50, 12);
-    assert!(s.contains("Terminal too small") && s.contains("50x12"), "{s}");
+    assert!(
+        s.contains("Terminal too small") && s.contains("50x12"),
+        "{s}"
+    );
     insta::assert_snapshot!("too_small_50x12", s);
     // Every screen is pure ASCII with --ascii.
     for v in ['1', '2', '3'] {
@@ -180,13 +190,19 @@ fn keys_filter_open_detail_and_cut_over() {
         reason: Some("cutover blocked: lag 12.4 s > 5 s".into()),
         decided_at: Some(fixture::now()),
     };
-    a.on_feed(FeedUpdate { commands: Some(vec![row]), ..Default::default() });
+    a.on_feed(FeedUpdate {
+        commands: Some(vec![row]),
+        ..Default::default()
+    });
     assert_eq!(
         a.dialog.as_ref().unwrap().status,
         DialogStatus::Rejected(7, "cutover blocked: lag 12.4 s > 5 s".into())
     );
     let s = screen(&mut a, 80, 24);
-    assert!(s.contains("rejected: cutover blocked: lag 12.4 s > 5 s"), "{s}");
+    assert!(
+        s.contains("rejected: cutover blocked: lag 12.4 s > 5 s"),
+        "{s}"
+    );
     insta::assert_snapshot!("dialog_rejected_80x24", s);
 
     // Esc closes the dialog, Esc again leaves the detail, Esc clears the filter, q quits.
@@ -213,12 +229,23 @@ fn keys_command_mode_sort_and_read_only() {
     assert_eq!(a.mode, Mode::Dialog);
     assert_eq!(a.dialog.as_ref().unwrap().target, Target::Wave(2));
     assert!(a.dialog.as_ref().unwrap().confirm.is_none());
-    assert!(matches!(key(&mut a, KeyCode::Char('y')), Some(Intent::Submit { action: Action::ApproveWindow, .. })));
+    assert!(matches!(
+        key(&mut a, KeyCode::Char('y')),
+        Some(Intent::Submit {
+            action: Action::ApproveWindow,
+            ..
+        })
+    ));
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char(':'));
     typed(&mut a, "launch 3");
     key(&mut a, KeyCode::Enter);
-    assert!(a.flash.as_ref().unwrap().text.contains("unknown command :launch"));
+    assert!(a
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("unknown command :launch"));
 
     // Sorting by lag puts the worst first; pressing again reverses.
     key(&mut a, KeyCode::Esc);
@@ -234,7 +261,10 @@ fn keys_command_mode_sort_and_read_only() {
     key(&mut ro, KeyCode::Char('c'));
     assert_eq!(ro.mode, Mode::Normal);
     assert!(ro.dialog.is_none());
-    assert_eq!(ro.flash.as_ref().unwrap().text, "read-only: cutover is disabled");
+    assert_eq!(
+        ro.flash.as_ref().unwrap().text,
+        "read-only: cutover is disabled"
+    );
     key(&mut ro, KeyCode::Char(':'));
     typed(&mut ro, "cutover pay-ledger-01");
     key(&mut ro, KeyCode::Enter);
@@ -256,13 +286,19 @@ fn keys_scroll_2000_rows_and_keep_selection() {
     key(&mut a, KeyCode::Char('g'));
     assert_eq!(a.db_cursor, 0);
     for _ in 0..3 {
-        handle_key(&mut a, KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+        handle_key(
+            &mut a,
+            KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL),
+        );
     }
     let sel = a.db_sel.clone().unwrap();
     // New data arrives: the same database stays selected even if its row moves.
     let mut dbs = a.data.dbs.clone();
     dbs.remove(0);
-    a.on_feed(FeedUpdate { dbs: Some(dbs), ..Default::default() });
+    a.on_feed(FeedUpdate {
+        dbs: Some(dbs),
+        ..Default::default()
+    });
     assert_eq!(a.db_sel.as_deref(), Some(sel.as_str()));
 }
 

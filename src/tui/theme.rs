@@ -11,7 +11,10 @@ use std::path::Path;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.yaml")),
     ("light", include_str!("../../themes/light.yaml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.yaml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.yaml"),
+    ),
     ("16color", include_str!("../../themes/16color.yaml")),
 ];
 
@@ -320,7 +323,12 @@ impl Theme {
         Theme::from_yaml(&label, &text, ascii, no_color)
     }
 
-    pub fn from_yaml(label: &str, text: &str, ascii: bool, no_color: bool) -> anyhow::Result<Theme> {
+    pub fn from_yaml(
+        label: &str,
+        text: &str,
+        ascii: bool,
+        no_color: bool,
+    ) -> anyhow::Result<Theme> {
         let file: ThemeFile = serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(0);
             anyhow::anyhow!("{label}:{line}: {e} (see themes/dark.yaml for every key)")
@@ -420,7 +428,10 @@ mod tests {
     #[test]
     fn the_16color_theme_uses_only_ansi_names() {
         let text = BUILTIN.iter().find(|(n, _)| *n == "16color").unwrap().1;
-        assert!(!text.contains("\"#"), "hex colours do not belong in the 16-colour theme");
+        assert!(
+            !text.contains("\"#"),
+            "hex colours do not belong in the 16-colour theme"
+        );
         let th = Theme::load("16color", false, false).unwrap();
         for st in [th.ok, th.fail, th.warn, th.selection, th.stage(Stage::Cdc)] {
             for c in [st.fg, st.bg].into_iter().flatten() {
@@ -440,13 +451,23 @@ mod tests {
 
     #[test]
     fn bad_colour_and_unknown_key_are_named() {
-        let err = Theme::from_yaml("t.yaml", "name: x\nroles:\n  ok: { fg: grene }\n", false, false)
-            .unwrap_err()
-            .to_string();
+        let err = Theme::from_yaml(
+            "t.yaml",
+            "name: x\nroles:\n  ok: { fg: grene }\n",
+            false,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("roles.ok") && err.contains("grene"), "{err}");
-        let err = Theme::from_yaml("t.yaml", "name: x\nroles:\n  okk: { fg: green }\n", false, false)
-            .unwrap_err()
-            .to_string();
+        let err = Theme::from_yaml(
+            "t.yaml",
+            "name: x\nroles:\n  okk: { fg: green }\n",
+            false,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("t.yaml:3:") && err.contains("okk"), "{err}");
         let err = Theme::load("nope", false, false).unwrap_err().to_string();
         assert!(err.contains("dark, light, high-contrast, 16color"), "{err}");

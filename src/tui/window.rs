@@ -35,6 +35,10 @@ impl WindowStatus {
 }
 
 pub fn status(window: &str, now: DateTime<Utc>) -> Result<WindowStatus, String> {
-    let _ = (window, now);
-    Err("window parser not available".into())
+    let w = crate::inventory::BusinessWindow::parse(window)?;
+    Ok(WindowStatus {
+        open: w.is_open(now),
+        next_change: w.next_change(now),
+        now,
+    })
 }

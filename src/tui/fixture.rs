@@ -99,6 +99,7 @@ pub fn databases(n: usize) -> Vec<DbState> {
                 },
                 lag_s: lag,
                 validation,
+                precheck: None,
                 drs_job_id: (stage >= Stage::FullLoad)
                     .then(|| format!("job-{:08x}", i * 2654435761usize % 0xffff_ffff)),
                 last_error: (stage == Stage::Failed)

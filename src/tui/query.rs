@@ -237,6 +237,7 @@ mod tests {
             progress_pct: 0.0,
             lag_s: lag,
             validation: None,
+            precheck: None,
             drs_job_id: None,
             last_error: None,
             last_event_at: t,

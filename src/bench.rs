@@ -8,12 +8,26 @@ use std::process::ExitCode;
 pub enum BenchCommand {
     /// Cockpit frame render time (2000 databases, 200x60) and idle terminal output.
     Tui(crate::tui::bench::TuiBenchArgs),
+    /// Write unavailability seen by a workload client over N lab cutovers: p50 and max.
+    #[command(after_help = "Example:\n  wavedeck bench cutover --runs 10")]
+    Cutover {
+        /// Number of cutovers (one lab database each).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Rows seeded into each database's orders table.
+        #[arg(long, default_value_t = 2000)]
+        seed_rows: u32,
+    },
 }
 
-pub async fn run(cmd: BenchCommand, _cfg: Config) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Tui(a) => {
             crate::tui::bench::run(a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Cutover { runs, seed_rows } => {
+            crate::cutover::bench::run(&cfg, runs, seed_rows).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

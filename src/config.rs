@@ -19,6 +19,8 @@ pub struct Config {
     pub drs: DrsConfig,
     pub emulator: EmulatorConfig,
     pub engine: EngineConfig,
+    pub cutover: CutoverConfig,
+    pub lab: LabConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -83,6 +85,71 @@ pub struct EmulatorConfig {
     pub quota: u32,
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CutoverConfig {
+    /// How long the final sync (and the reverse sync of a rollback) may wait for the other side
+    /// to apply everything, in seconds.
+    pub final_sync_timeout_s: u64,
+    /// DNS provider for the switch: `file` (the lab's YAML file) or `huawei` (Cloud DNS private zone).
+    pub dns_provider: String,
+    /// File of the `file` provider (`records: {name: {value: "host:port", ttl_s}}`).
+    pub dns_file: PathBuf,
+    /// TTL written on switched records, in seconds (lower it well before the window).
+    pub dns_ttl_s: u32,
+    /// Huawei Cloud DNS private zone id holding the service records (`huawei` provider).
+    pub dns_zone_id: String,
+    /// Record type of the service records: `A` or `CNAME` (`huawei` provider).
+    pub dns_record_type: String,
+    /// How long to wait for a record set to go from PENDING_UPDATE to ACTIVE, in seconds.
+    pub dns_timeout_s: u64,
+    /// Tables (`schema.table`, or `*` for all) checksummed in the final quick validation; every
+    /// table gets a row count regardless.
+    pub checksum_tables: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabConfig {
+    /// Directory of the local replication lab (clusters, DNS file, journals, workload figures).
+    pub dir: PathBuf,
+    /// Databases the lab creates and replicates (pilot PostgreSQL databases).
+    pub databases: Vec<String>,
+    /// Rows seeded into each database's `orders` table.
+    pub seed_rows: u32,
+    /// Pause between two workload writes, in milliseconds (0 = as fast as acknowledged).
+    pub workload_pause_ms: u64,
+    /// Directory of `initdb` and `pg_ctl`; empty = the newest `/usr/lib/postgresql/*/bin`, else PATH.
+    pub pg_bin_dir: Option<PathBuf>,
+}
+
+impl Default for CutoverConfig {
+    fn default() -> Self {
+        CutoverConfig {
+            final_sync_timeout_s: 120,
+            dns_provider: "file".into(),
+            dns_file: PathBuf::from(".lab/dns.yaml"),
+            dns_ttl_s: 60,
+            dns_zone_id: String::new(),
+            dns_record_type: "A".into(),
+            dns_timeout_s: 120,
+            checksum_tables: Vec::new(),
+        }
+    }
+}
+
+impl Default for LabConfig {
+    fn default() -> Self {
+        LabConfig {
+            dir: PathBuf::from(".lab"),
+            databases: vec!["pilot_orders".into(), "pilot_billing".into()],
+            seed_rows: 5000,
+            workload_pause_ms: 5,
+            pg_bin_dir: None,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -94,6 +161,8 @@ impl Default for Config {
             drs: DrsConfig::default(),
             emulator: EmulatorConfig::default(),
             engine: EngineConfig::default(),
+            cutover: CutoverConfig::default(),
+            lab: LabConfig::default(),
         }
     }
 }

@@ -1,15 +1,378 @@
-//! Command-line entry points of this module.
+//! `wavedeck lab up | status | cutover | rollback | down`: the local replication lab.
 
+use super::driver::{completed, drive_cutover, drive_rollback, Journal};
+use super::lab::{self, LabState};
+use super::pg;
+use super::run::NativeMover;
+use super::workload::Workload;
 use crate::config::Config;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(clap::Subcommand)]
 pub enum LabCommand {
-    /// Start the source and target clusters.
-    #[command(after_help = "Example:\n  wavedeck lab up")]
-    Up,
+    /// Create source and target clusters on free loopback ports, seed the pilot databases,
+    /// replicate them (publication + subscription) and start a write workload on each.
+    #[command(
+        after_help = "Examples:\n  wavedeck lab up\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000"
+    )]
+    Up(UpArgs),
+    /// Ports, replication state and lag (measured from the servers), workload figures.
+    #[command(
+        after_help = "Examples:\n  wavedeck lab status\n  wavedeck lab status --json   # lag in DRS batch-progress format"
+    )]
+    Status(StatusArgs),
+    /// Cut one lab database over (resumes a cutover that was interrupted).
+    #[command(after_help = "Example:\n  wavedeck lab cutover --db pilot_orders")]
+    Cutover(CutoverArgs),
+    /// Roll back whatever part of a lab cutover ran (typed confirmation).
+    #[command(
+        after_help = "Example:\n  wavedeck lab rollback --db pilot_orders --confirm pilot_orders"
+    )]
+    Rollback(RollbackArgs),
+    /// Stop the workloads and both clusters and remove the lab directory.
+    #[command(after_help = "Example:\n  wavedeck lab down")]
+    Down(DirArgs),
+    /// The write workload of one database (started by `lab up`).
+    #[command(hide = true)]
+    Workload(WorkloadArgs),
 }
 
-pub async fn run(_cmd: LabCommand, _cfg: Config) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the lab is not built yet")
+#[derive(clap::Args)]
+pub struct DirArgs {
+    /// Lab directory (default: lab.dir from the config, `.lab`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Database to create (repeat; default: lab.databases from the config).
+    #[arg(long = "db")]
+    pub dbs: Vec<String>,
+    /// Rows seeded into each database's orders table.
+    #[arg(long)]
+    pub seed_rows: Option<u32>,
+    /// Do not start the write workloads.
+    #[arg(long)]
+    pub no_workload: bool,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// One JSON document: per database the DRS batch-progress item and the raw measures.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CutoverArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[arg(long)]
+    pub db: String,
+    /// Seconds write sessions get to finish at drain (default: thresholds.drain_grace_s).
+    #[arg(long)]
+    pub grace_s: Option<u32>,
+    /// Journal file (default: <lab dir>/cutover-<db>.jsonl).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[arg(long)]
+    pub db: String,
+    /// Type the database name again to confirm.
+    #[arg(long)]
+    pub confirm: String,
+    #[arg(long)]
+    pub grace_s: Option<u32>,
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct WorkloadArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[arg(long)]
+    pub db: String,
+}
+
+fn lab_dir(d: &DirArgs, cfg: &Config) -> PathBuf {
+    d.dir.clone().unwrap_or_else(|| cfg.lab.dir.clone())
+}
+
+fn check_db(state: &LabState, db: &str) -> anyhow::Result<()> {
+    if !state.databases.iter().any(|d| d == db) {
+        anyhow::bail!(
+            "{db} is not a lab database (the lab has: {}); see `wavedeck lab status`",
+            state.databases.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub async fn run(cmd: LabCommand, cfg: Config) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LabCommand::Up(a) => up(a, &cfg).await,
+        LabCommand::Status(a) => status(a, &cfg).await,
+        LabCommand::Cutover(a) => cutover(a, &cfg).await,
+        LabCommand::Rollback(a) => rollback(a, &cfg).await,
+        LabCommand::Down(a) => {
+            let dir = lab_dir(&a, &cfg);
+            let state = LabState::load(&dir)?;
+            lab::down(&state)?;
+            println!("lab {} stopped and removed", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        LabCommand::Workload(a) => workload(a, &cfg).await,
+    }
+}
+
+async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let dir = lab_dir(&a.dir, cfg);
+    let dbs = if a.dbs.is_empty() {
+        cfg.lab.databases.clone()
+    } else {
+        a.dbs
+    };
+    let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
+    println!("creating lab in {} ...", dir.display());
+    let mut state = lab::up(&dir, &dbs, seed, cfg.lab.pg_bin_dir.as_deref()).await?;
+    if !a.no_workload {
+        let exe = std::env::current_exe()?;
+        for db in &dbs {
+            let log = std::fs::File::create(state.dir.join(format!("workload-{db}.log")))?;
+            let mut c = std::process::Command::new(&exe);
+            c.args(["lab", "workload", "--db", db, "--dir"])
+                .arg(&state.dir)
+                .stdin(std::process::Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            // Its own process group: closing this terminal must not stop the workload.
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            let child = c.spawn()?;
+            state.workload_pids.push((db.clone(), child.id()));
+        }
+        state.save()?;
+    }
+    println!(
+        "source  127.0.0.1:{}  ({})\ntarget  127.0.0.1:{}  ({})",
+        state.source.port,
+        state.source.data_dir.display(),
+        state.target.port,
+        state.target.data_dir.display()
+    );
+    for db in &state.databases {
+        println!(
+            "  {db:<20} replicating; service name {} in {}",
+            LabState::dns_name(db),
+            state.dns_file().path.display()
+        );
+    }
+    println!(
+        "next: `wavedeck lab status`, `wavedeck lab cutover --db {}`",
+        dbs.first().map(String::as_str).unwrap_or("<db>")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let dir = lab_dir(&a.dir, cfg);
+    let state = LabState::load(&dir)?;
+    let mut out = Vec::new();
+    if !a.json {
+        println!(
+            "lab {}\n  source 127.0.0.1:{}   target 127.0.0.1:{}",
+            state.dir.display(),
+            state.source.port,
+            state.target.port
+        );
+        println!(
+            "  {:<18} {:<12} {:>9} {:>10} {:<22} {:<28} workload",
+            "database", "replication", "lag ms", "lag bytes", "service ->", "cutover steps done",
+        );
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for db in &state.databases {
+        let src = state.side(&state.source, db);
+        let tgt = state.side(&state.target, db);
+        let mover = NativeMover::for_db(db);
+        let lag = async {
+            let mut s = src.connect_admin("source").await?;
+            let mut t = tgt.connect_admin("target").await?;
+            pg::measure_lag(&mut s, &mut t, &mover.subscription, &mover.subscription)
+                .await
+                .map_err(|e| src.err("source", e))
+        }
+        .await;
+        let dns = state
+            .dns_file()
+            .current(&LabState::dns_name(db))
+            .ok()
+            .flatten()
+            .map(|e| e.value)
+            .unwrap_or_else(|| "-".into());
+        let steps = Journal::new(state.journal_path(db))
+            .entries()
+            .map(|e| completed(&e).len())
+            .unwrap_or(0);
+        let wl: serde_json::Value =
+            std::fs::read_to_string(dir.join(format!("workload-{db}.json")))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(serde_json::Value::Null);
+        let (repl, lag_ms, bytes, drs) = match &lag {
+            Ok(l) => (
+                if l.in_cdc() {
+                    "streaming"
+                } else if l.subscriber.worker_running {
+                    "copying"
+                } else if l.confirmed_lsn.is_none() {
+                    "released"
+                } else {
+                    "stopped"
+                }
+                .to_string(),
+                l.millis.to_string(),
+                l.bytes.to_string(),
+                l.to_drs_progress(&mover.subscription, now_ms),
+            ),
+            Err(e) => (
+                format!("error: {e}"),
+                "-".into(),
+                "-".into(),
+                serde_json::Value::Null,
+            ),
+        };
+        if a.json {
+            out.push(serde_json::json!({
+                "db": db, "drs_progress": drs, "lag": lag.as_ref().ok(),
+                "service": dns, "cutover_steps_done": steps, "workload": wl,
+            }));
+        } else {
+            let wl_text = if wl.is_null() {
+                "-".to_string()
+            } else {
+                format!(
+                    "{} acked, {} errors, on {}",
+                    wl["acked"],
+                    wl["errors"],
+                    wl["endpoint"].as_str().unwrap_or("-")
+                )
+            };
+            println!(
+                "  {db:<18} {repl:<12} {lag_ms:>9} {bytes:>10} {dns:<22} {:<28} {wl_text}",
+                format!("{steps}/7")
+            );
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "source_port": state.source.port, "target_port": state.target.port, "databases": out
+            }))?
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn grace(arg: Option<u32>, cfg: &Config) -> Duration {
+    Duration::from_secs(arg.unwrap_or(cfg.thresholds.drain_grace_s).into())
+}
+
+async fn cutover(a: CutoverArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let state = LabState::load(&lab_dir(&a.dir, cfg))?;
+    check_db(&state, &a.db)?;
+    let ctx = state.ctx(&a.db, cfg, grace(a.grace_s, cfg));
+    let journal = Journal::new(a.journal.unwrap_or_else(|| state.journal_path(&a.db)));
+    let r = drive_cutover(&ctx, &journal, |step, o, resumed| {
+        println!(
+            "  ok  {step:<28} {:>6} ms{}",
+            o.ms,
+            if resumed {
+                "  (found done on resume)"
+            } else {
+                ""
+            }
+        );
+    })
+    .await;
+    match r {
+        Ok(_) => {
+            println!("{}: cut over; hypercare open, source kept read-only", a.db);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("  FAILED  {e}");
+            println!("fix the cause and run the same command again to resume, or roll back:\n  wavedeck lab rollback --db {0} --confirm {0}", a.db);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn rollback(a: RollbackArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    if a.confirm != a.db {
+        anyhow::bail!(
+            "rollback not confirmed: --confirm must repeat the database name ({})",
+            a.db
+        );
+    }
+    let state = LabState::load(&lab_dir(&a.dir, cfg))?;
+    check_db(&state, &a.db)?;
+    let ctx = state.ctx(&a.db, cfg, grace(a.grace_s, cfg));
+    let journal = Journal::new(a.journal.unwrap_or_else(|| state.journal_path(&a.db)));
+    let r = drive_rollback(&ctx, &journal, |step, o, _| {
+        println!("  ok  {step:<28} {:>6} ms", o.ms);
+    })
+    .await;
+    match r {
+        Ok(_) => {
+            println!("{}: rolled back; the source serves and takes writes", a.db);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("  FAILED  {e}\nfix the cause and run the same command again to resume");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let dir = lab_dir(&a.dir, cfg);
+    let state = LabState::load(&dir)?;
+    check_db(&state, &a.db)?;
+    let running = Workload {
+        client: format!("lab-{}", a.db),
+        dns: state.dns_file(),
+        dns_name: LabState::dns_name(&a.db),
+        side: state.side(&state.source, &a.db),
+        pause: Duration::from_millis(cfg.lab.workload_pause_ms),
+    }
+    .start();
+    let figures = dir.join(format!("workload-{}.json", a.db));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let mut summary = running.summary();
+        summary["at"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
+        let _ = super::dns::write_atomic(&figures, summary.to_string().as_bytes());
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    running.stop().await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,2 +1,23 @@
-//! See DESIGN.md for what this module owns.
+//! Cutover and rollback of one database, and the local replication lab that rehearses them.
+//!
+//! - [`step`]: the seven cutover steps and the rollback plan, as pure data;
+//! - [`run`]: `run_step` / `is_done` / `run_rollback` against real servers (the engine records
+//!   intent and outcome around each call);
+//! - [`pg`]: PostgreSQL operations (read-only switches, draining, LSNs, replication, sequences);
+//! - [`dns`]: the DNS switch providers (`file` for the lab, Huawei Cloud DNS);
+//! - [`quick`]: the final quick validation (row counts, checksums);
+//! - [`driver`]: a resumable journal-backed driver used by the lab and the tests;
+//! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark.
+pub mod bench;
 pub mod cmd;
+pub mod dns;
+pub mod driver;
+pub mod lab;
+pub mod pg;
+pub mod quick;
+pub mod run;
+pub mod step;
+pub mod workload;
+
+pub use run::{is_done, run_rollback, run_step, CutoverCtx, CutoverError, StepOutcome};
+pub use step::{rollback_plan, RollbackAction, Step};

@@ -1,0 +1,424 @@
+//! The DNS switch: point a service name at the target (or back at the source) through a
+//! provider. `file` is the lab's provider (a YAML file the workload resolves names through);
+//! `huawei` updates a Huawei Cloud DNS private-zone record set (PUT, 202 `PENDING_UPDATE`, poll
+//! until `ACTIVE`) with the same AK/SK signing as the DRS client.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("DNS file {path}: {msg}")]
+    File { path: PathBuf, msg: String },
+    #[error("DNS record {name}: {msg}")]
+    Record { name: String, msg: String },
+    #[error("Huawei Cloud DNS {call}: {msg}")]
+    Api { call: String, msg: String },
+}
+
+/// What a name resolves to now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DnsEntry {
+    pub value: String,
+    pub ttl_s: u32,
+}
+
+/// What a switch did, for the evidence pack.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsChange {
+    pub provider: &'static str,
+    pub name: String,
+    pub previous: Option<DnsEntry>,
+    pub value: String,
+    pub ttl_s: u32,
+    pub status: String,
+    pub waited_ms: u64,
+    pub at: String,
+}
+
+/// A DNS provider. Setting a name to the value it already has is a no-op that still reports.
+pub enum Dns {
+    File(FileDns),
+    Huawei(HuaweiDns),
+}
+
+impl Dns {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Dns::File(_) => "file",
+            Dns::Huawei(_) => "huawei",
+        }
+    }
+
+    pub async fn current(&self, name: &str) -> Result<Option<DnsEntry>, DnsError> {
+        match self {
+            Dns::File(f) => f.current(name),
+            Dns::Huawei(h) => h.current(name).await.map(|o| o.map(|(_, e)| e)),
+        }
+    }
+
+    pub async fn set(&self, name: &str, value: &str, ttl_s: u32) -> Result<DnsChange, DnsError> {
+        match self {
+            Dns::File(f) => f.set(name, value, ttl_s),
+            Dns::Huawei(h) => h.set(name, value, ttl_s).await,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct DnsFileBody {
+    #[serde(default)]
+    records: BTreeMap<String, FileRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct FileRecord {
+    value: String,
+    ttl_s: u32,
+    #[serde(default)]
+    updated_at: String,
+}
+
+/// Names mapped to `host:port` endpoints in a YAML file:
+/// ```yaml
+/// records:
+///   orders.lab.internal: {value: "127.0.0.1:54321", ttl_s: 5, updated_at: "..."}
+/// ```
+/// Replaced atomically (write, fsync, rename), so a reader never sees half a file.
+#[derive(Clone, Debug)]
+pub struct FileDns {
+    pub path: PathBuf,
+}
+
+impl FileDns {
+    pub fn new(path: impl Into<PathBuf>) -> FileDns {
+        FileDns { path: path.into() }
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> DnsError {
+        DnsError::File {
+            path: self.path.clone(),
+            msg: msg.to_string(),
+        }
+    }
+
+    fn load(&self) -> Result<DnsFileBody, DnsError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(t) if t.trim().is_empty() => Ok(DnsFileBody::default()),
+            Ok(t) => serde_yaml::from_str(&t).map_err(|e| {
+                let line = e.location().map(|l| l.line()).unwrap_or(0);
+                self.err(format!(
+                    "line {line}: {e} (expected `records: {{name: {{value, ttl_s}}}}`)"
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DnsFileBody::default()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    pub fn current(&self, name: &str) -> Result<Option<DnsEntry>, DnsError> {
+        Ok(self.load()?.records.get(name).map(|r| DnsEntry {
+            value: r.value.clone(),
+            ttl_s: r.ttl_s,
+        }))
+    }
+
+    pub fn set(&self, name: &str, value: &str, ttl_s: u32) -> Result<DnsChange, DnsError> {
+        let mut body = self.load()?;
+        let previous = body.records.get(name).map(|r| DnsEntry {
+            value: r.value.clone(),
+            ttl_s: r.ttl_s,
+        });
+        let at = Utc::now().to_rfc3339();
+        let unchanged = previous
+            .as_ref()
+            .is_some_and(|p| p.value == value && p.ttl_s == ttl_s);
+        if !unchanged {
+            body.records.insert(
+                name.to_string(),
+                FileRecord {
+                    value: value.to_string(),
+                    ttl_s,
+                    updated_at: at.clone(),
+                },
+            );
+            let text = serde_yaml::to_string(&body).map_err(|e| self.err(e))?;
+            write_atomic(&self.path, text.as_bytes()).map_err(|e| self.err(e))?;
+        }
+        Ok(DnsChange {
+            provider: "file",
+            name: name.into(),
+            previous,
+            value: value.into(),
+            ttl_s,
+            status: if unchanged { "UNCHANGED" } else { "ACTIVE" }.into(),
+            waited_ms: 0,
+            at,
+        })
+    }
+}
+
+/// Write `bytes` to `path` so that readers see the old or the new content, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(d) = dir {
+        std::fs::create_dir_all(d)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(d) = dir {
+        if let Ok(f) = std::fs::File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Signs a request in place (AK/SK `SDK-HMAC-SHA256`, or an IAM token header). The DRS client
+/// provides it, so DNS and DRS share one credential path.
+pub trait RequestSigner: Send + Sync {
+    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String>;
+}
+
+/// A private-zone record set in Huawei Cloud DNS.
+pub struct HuaweiDns {
+    /// e.g. `https://dns.ap-southeast-1.myhuaweicloud.com` (no trailing slash).
+    pub base_url: String,
+    pub zone_id: String,
+    pub project_id: String,
+    /// `A` (records are IPs) or `CNAME` (records are host names ending in `.`).
+    pub record_type: String,
+    pub http: reqwest::Client,
+    pub signer: Arc<dyn RequestSigner>,
+    pub poll_every: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct RecordSet {
+    id: String,
+    #[serde(default)]
+    ttl: Option<u32>,
+    #[serde(default)]
+    records: Vec<String>,
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct RecordSets {
+    #[serde(default)]
+    recordsets: Vec<RecordSet>,
+}
+
+/// Names in a zone are fully qualified: `db01.corp.internal.`.
+pub fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// Record-set statuses after which waiting is pointless.
+fn is_terminal_failure(status: &str) -> bool {
+    matches!(
+        status,
+        "ERROR" | "ILLEGAL" | "POLICE" | "FREEZE" | "DISABLE"
+    )
+}
+
+impl HuaweiDns {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), DnsError> {
+        let call = format!(
+            "{method} {}",
+            path_and_query.split('?').next().unwrap_or("")
+        );
+        let api = |msg: String| DnsError::Api {
+            call: call.clone(),
+            msg,
+        };
+        let url = format!("{}{}", self.base_url, path_and_query);
+        let mut rb = self
+            .http
+            .request(method.clone(), &url)
+            .header("X-Project-Id", &self.project_id);
+        if let Some(b) = body {
+            let bytes = serde_json::to_vec(&b).map_err(|e| api(e.to_string()))?;
+            rb = rb.header("Content-Type", "application/json").body(bytes);
+        }
+        let mut req = rb.build().map_err(|e| api(e.to_string()))?;
+        self.signer.sign(&mut req).map_err(api)?;
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .map_err(|e| api(format!("{e} (check drs.dns_endpoint and the network)")))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| api(e.to_string()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        if status >= 300 {
+            let code = json["code"]
+                .as_str()
+                .or(json["error_code"].as_str())
+                .unwrap_or("");
+            let msg = json["message"]
+                .as_str()
+                .or(json["error_msg"].as_str())
+                .unwrap_or("");
+            return Err(api(format!("HTTP {status} {code} {msg}")));
+        }
+        Ok((status, json))
+    }
+
+    /// The record set for `name` and what it holds.
+    async fn current(&self, name: &str) -> Result<Option<(String, DnsEntry)>, DnsError> {
+        let q = format!(
+            "/v2/zones/{}/recordsets?type={}&name={}&search_mode=equal",
+            self.zone_id,
+            self.record_type,
+            percent_encoding::utf8_percent_encode(&fqdn(name), percent_encoding::NON_ALPHANUMERIC)
+        );
+        let (_, json) = self.call(reqwest::Method::GET, &q, None).await?;
+        let sets: RecordSets = serde_json::from_value(json).map_err(|e| DnsError::Api {
+            call: "GET recordsets".into(),
+            msg: e.to_string(),
+        })?;
+        Ok(sets.recordsets.into_iter().next().map(|r| {
+            (
+                r.id,
+                DnsEntry {
+                    value: r.records.join(","),
+                    ttl_s: r.ttl.unwrap_or(0),
+                },
+            )
+        }))
+    }
+
+    async fn set(&self, name: &str, value: &str, ttl_s: u32) -> Result<DnsChange, DnsError> {
+        let started = Instant::now();
+        let (id, previous) = self.current(name).await?.ok_or_else(|| DnsError::Record {
+            name: name.into(),
+            msg: format!(
+                "no {} record set in zone {}; create it before the cutover night",
+                self.record_type, self.zone_id
+            ),
+        })?;
+        let at = Utc::now().to_rfc3339();
+        if previous.value == value && previous.ttl_s == ttl_s {
+            return Ok(DnsChange {
+                provider: "huawei",
+                name: name.into(),
+                previous: Some(previous),
+                value: value.into(),
+                ttl_s,
+                status: "UNCHANGED".into(),
+                waited_ms: 0,
+                at,
+            });
+        }
+        let path = format!("/v2/zones/{}/recordsets/{id}", self.zone_id);
+        let body = serde_json::json!({
+            "name": fqdn(name),
+            "type": self.record_type,
+            "ttl": ttl_s,
+            "records": [value],
+            "description": "wavedeck cutover",
+        });
+        let (_, json) = self.call(reqwest::Method::PUT, &path, Some(body)).await?;
+        let mut status = json["status"].as_str().unwrap_or("").to_string();
+        while status != "ACTIVE" {
+            if is_terminal_failure(&status) {
+                return Err(DnsError::Record {
+                    name: name.into(),
+                    msg: format!("record set {id} went to {status}; check it in the DNS console"),
+                });
+            }
+            if started.elapsed() > self.timeout {
+                return Err(DnsError::Record {
+                    name: name.into(),
+                    msg: format!(
+                        "record set {id} still {status} after {}s; the switch may still complete, check before retrying",
+                        self.timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(self.poll_every).await;
+            let (_, json) = self.call(reqwest::Method::GET, &path, None).await?;
+            let rs: RecordSet = serde_json::from_value(json).map_err(|e| DnsError::Api {
+                call: "GET recordset".into(),
+                msg: e.to_string(),
+            })?;
+            status = rs.status;
+        }
+        Ok(DnsChange {
+            provider: "huawei",
+            name: name.into(),
+            previous: Some(previous),
+            value: value.into(),
+            ttl_s,
+            status,
+            waited_ms: started.elapsed().as_millis() as u64,
+            at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_provider_switches_and_reports_previous() {
+        let dir = tempfile::tempdir().unwrap();
+        let dns = FileDns::new(dir.path().join("dns.yaml"));
+        assert_eq!(dns.current("orders").unwrap(), None);
+        let c = dns.set("orders", "127.0.0.1:1000", 5).unwrap();
+        assert!(c.previous.is_none());
+        assert_eq!(c.status, "ACTIVE");
+        let c = dns.set("orders", "127.0.0.1:2000", 5).unwrap();
+        assert_eq!(c.previous.unwrap().value, "127.0.0.1:1000");
+        assert_eq!(
+            dns.current("orders").unwrap().unwrap().value,
+            "127.0.0.1:2000"
+        );
+        let again = dns.set("orders", "127.0.0.1:2000", 5).unwrap();
+        assert_eq!(again.status, "UNCHANGED");
+        dns.set("billing", "127.0.0.1:3000", 60).unwrap();
+        assert_eq!(dns.current("orders").unwrap().unwrap().ttl_s, 5);
+    }
+
+    #[test]
+    fn broken_file_names_path_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dns.yaml");
+        std::fs::write(&p, "records:\n  orders: [1, 2\n").unwrap();
+        let err = FileDns::new(&p).current("orders").unwrap_err().to_string();
+        assert!(err.contains("dns.yaml"), "{err}");
+        assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn names_are_fully_qualified() {
+        assert_eq!(fqdn("db01.corp.internal"), "db01.corp.internal.");
+        assert_eq!(fqdn("db01.corp.internal."), "db01.corp.internal.");
+        assert!(is_terminal_failure("ERROR"));
+        assert!(!is_terminal_failure("PENDING_UPDATE"));
+    }
+}

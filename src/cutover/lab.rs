@@ -1,0 +1,534 @@
+//! The replication lab: two local PostgreSQL clusters (source and target, `wal_level=logical`)
+//! on free loopback ports, the pilot databases seeded at the source, native logical replication
+//! (publication + subscription) moving them to the target, and a DNS file naming each database's
+//! service endpoint. The rehearsal then runs the same cutover code production runs.
+
+use super::dns::{write_atomic, Dns, FileDns};
+use super::pg::{self, PgSide, SubscriptionStart};
+use super::run::{CutoverCtx, NativeMover};
+use crate::config::Config;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const STATE_FILE: &str = "lab.json";
+const OS_USER: &str = "postgres";
+const DB_USER: &str = "postgres";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("lab {dir}: {msg}")]
+    Setup { dir: PathBuf, msg: String },
+    #[error(transparent)]
+    Pg(#[from] pg::PgError),
+}
+
+fn setup(dir: &Path, msg: impl std::fmt::Display) -> LabError {
+    LabError::Setup {
+        dir: dir.to_path_buf(),
+        msg: msg.to_string(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClusterState {
+    pub name: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+}
+
+/// What `lab up` built, kept in `<dir>/lab.json` for `status`, `down` and the drivers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LabState {
+    pub dir: PathBuf,
+    pub bin_dir: PathBuf,
+    pub source: ClusterState,
+    pub target: ClusterState,
+    pub databases: Vec<String>,
+    /// Workload processes started by `lab up` (pid per database).
+    #[serde(default)]
+    pub workload_pids: Vec<(String, u32)>,
+}
+
+impl LabState {
+    pub fn load(dir: &Path) -> Result<LabState, LabError> {
+        let p = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&p).map_err(|e| {
+            setup(
+                dir,
+                format!(
+                    "no lab here ({}: {e}); run `wavedeck lab up` first",
+                    p.display()
+                ),
+            )
+        })?;
+        serde_json::from_str(&text).map_err(|e| setup(dir, format!("{}: {e}", p.display())))
+    }
+
+    pub fn save(&self) -> Result<(), LabError> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| setup(&self.dir, e))?;
+        write_atomic(&self.dir.join(STATE_FILE), &text).map_err(|e| setup(&self.dir, e))
+    }
+
+    pub fn side(&self, cluster: &ClusterState, db: &str) -> PgSide {
+        PgSide::new("127.0.0.1", cluster.port, DB_USER, db)
+    }
+
+    pub fn dns_file(&self) -> FileDns {
+        FileDns::new(self.dir.join("dns.yaml"))
+    }
+
+    pub fn dns_name(db: &str) -> String {
+        format!("{db}.lab.internal")
+    }
+
+    pub fn journal_path(&self, db: &str) -> PathBuf {
+        self.dir.join(format!("cutover-{db}.jsonl"))
+    }
+
+    /// The cutover context for one lab database, with thresholds from `cfg`.
+    pub fn ctx(&self, db: &str, cfg: &Config, drain_grace: Duration) -> CutoverCtx {
+        let source = self.side(&self.source, db);
+        let target = self.side(&self.target, db);
+        CutoverCtx {
+            db_id: db.to_string(),
+            dns_source_value: source.endpoint(),
+            dns_target_value: target.endpoint(),
+            source,
+            target,
+            mover: NativeMover::for_db(db),
+            dns: Dns::File(self.dns_file()),
+            dns_name: Self::dns_name(db),
+            dns_ttl_s: 5,
+            drain_grace,
+            sync_timeout: Duration::from_secs(cfg.cutover.final_sync_timeout_s),
+            max_lag_s: cfg.thresholds.max_cutover_lag_s,
+            checksum_tables: if cfg.cutover.checksum_tables.is_empty() {
+                vec!["public.customers".into(), "public.orders".into()]
+            } else {
+                cfg.cutover.checksum_tables.clone()
+            },
+            blockers: vec![],
+            hypercare_hours: cfg.thresholds.hypercare_hours,
+        }
+    }
+}
+
+/// Where `initdb` and `pg_ctl` live.
+pub fn find_bin_dir(configured: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(d) = configured {
+        if d.join("initdb").exists() {
+            return Ok(d.to_path_buf());
+        }
+        return Err(format!("lab.pg_bin_dir {} has no initdb", d.display()));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, b)) = versions.pop() {
+        return Ok(b);
+    }
+    for d in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(d);
+        if p.join("initdb").exists() && p.join("pg_ctl").exists() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    Err("initdb not found: install PostgreSQL server binaries or set lab.pg_bin_dir".into())
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// PostgreSQL refuses to run as root: as root, run its tools as the `postgres` OS user.
+fn pg_command(bin: &Path, tool: &str) -> Command {
+    let exe = bin.join(tool);
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", OS_USER, "--"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    }
+}
+
+fn run_tool(dir: &Path, mut c: Command, what: &str) -> Result<(), LabError> {
+    let out = c
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| setup(dir, format!("{what}: cannot run: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: String = err.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+        return Err(setup(dir, format!("{what} failed: {tail}")));
+    }
+    Ok(())
+}
+
+/// Give the lab directory to the `postgres` OS user (when we are root) and make its parents
+/// traversable, since a temporary directory is created private to root.
+fn prepare_dir(dir: &Path) -> Result<(), LabError> {
+    std::fs::create_dir_all(dir).map_err(|e| setup(dir, e))?;
+    if !is_root() {
+        return Ok(());
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    let out = Command::new("chown")
+        .args(["-R", OS_USER])
+        .arg(dir)
+        .output()
+        .map_err(|e| setup(dir, format!("chown: {e}")))?;
+    if !out.status.success() {
+        return Err(setup(
+            dir,
+            format!(
+                "cannot give the lab directory to the {OS_USER} OS user: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn init_cluster(bin: &Path, dir: &Path, name: &str) -> Result<ClusterState, LabError> {
+    let data_dir = dir.join(name);
+    let port = free_port().map_err(|e| setup(dir, e))?;
+    let mut c = pg_command(bin, "initdb");
+    c.arg("-D").arg(&data_dir).args([
+        "-A",
+        "trust",
+        "-U",
+        DB_USER,
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "--locale=C",
+    ]);
+    run_tool(dir, c, &format!("initdb {name}"))?;
+    let cluster = ClusterState {
+        name: name.into(),
+        port,
+        data_dir,
+    };
+    start_cluster(bin, dir, &cluster)?;
+    Ok(cluster)
+}
+
+/// Start (or restart) a cluster on its port, loopback only, logical decoding on.
+pub fn start_cluster(bin: &Path, dir: &Path, c: &ClusterState) -> Result<(), LabError> {
+    let opts = format!(
+        "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c wal_level=logical \
+         -c max_wal_senders=40 -c max_replication_slots=40 -c max_worker_processes=60 \
+         -c max_logical_replication_workers=40 -c max_sync_workers_per_subscription=2 \
+         -c wal_receiver_status_interval=1 -c fsync=off -c full_page_writes=off \
+         -c shared_buffers=32MB -c max_connections=200",
+        c.port,
+        dir.display()
+    );
+    let mut cmd = pg_command(bin, "pg_ctl");
+    cmd.arg("-D")
+        .arg(&c.data_dir)
+        .args(["-o", &opts, "-l"])
+        .arg(dir.join(format!("{}.log", c.name)))
+        .args(["-w", "-t", "60", "start"]);
+    run_tool(dir, cmd, &format!("pg_ctl start {}", c.name))
+}
+
+pub fn stop_cluster(bin: &Path, dir: &Path, c: &ClusterState) -> Result<(), LabError> {
+    if !c.data_dir.join("postmaster.pid").exists() {
+        return Ok(());
+    }
+    let mut cmd = pg_command(bin, "pg_ctl");
+    cmd.arg("-D")
+        .arg(&c.data_dir)
+        .args(["-m", "fast", "-w", "-t", "60", "stop"]);
+    run_tool(dir, cmd, &format!("pg_ctl stop {}", c.name))
+}
+
+/// Schema of every lab database. The target gets the same schema empty: logical replication
+/// moves rows, not DDL (DRS does the schema itself; the lab does it here).
+const SCHEMA: &str = "
+CREATE TABLE customers (id bigserial PRIMARY KEY, name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers(id),
+    amount numeric(12,2) NOT NULL, note text, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE wd_workload (id bigserial PRIMARY KEY, client text NOT NULL, seq bigint NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE INDEX wd_workload_client_seq ON wd_workload (client, seq);
+";
+
+async fn exec_script(c: &mut sqlx::PgConnection, script: &str) -> Result<(), sqlx::Error> {
+    for stmt in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        sqlx::query(stmt).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Create `db` on both clusters, seed it at the source, make the target read-only for
+/// applications (as DRS does during migration) and start replicating it.
+pub async fn add_database(state: &LabState, db: &str, seed_rows: u32) -> Result<(), LabError> {
+    let src = state.side(&state.source, "postgres");
+    let tgt = state.side(&state.target, "postgres");
+    for (side, name) in [(&src, "source"), (&tgt, "target")] {
+        let mut c = side.connect_admin(name).await?;
+        let exists: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(db)
+            .fetch_one(&mut c)
+            .await
+            .map_err(|e| side.err(name, e))?;
+        if exists == 0 {
+            sqlx::query(&format!("CREATE DATABASE {}", pg::quote_ident(db)))
+                .execute(&mut c)
+                .await
+                .map_err(|e| side.err(name, e))?;
+        }
+    }
+    let src = state.side(&state.source, db);
+    let tgt = state.side(&state.target, db);
+    let mover = NativeMover::for_db(db);
+    let mut s = src.connect_admin("source").await?;
+    let fresh: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders'",
+    )
+    .fetch_one(&mut s)
+    .await
+    .map_err(|e| src.err("source", e))?;
+    if fresh == 0 {
+        exec_script(&mut s, SCHEMA)
+            .await
+            .map_err(|e| src.err("source", e))?;
+        let customers = (seed_rows / 10).max(1);
+        sqlx::query(
+            "INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, $1) g",
+        )
+        .bind(customers as i32)
+        .execute(&mut s)
+        .await
+        .map_err(|e| src.err("source", e))?;
+        sqlx::query(
+            "INSERT INTO orders (customer_id, amount, note) SELECT 1 + g % $2, (g % 997) * 1.25, \
+             md5(g::text) FROM generate_series(1, $1) g",
+        )
+        .bind(seed_rows as i32)
+        .bind(customers as i32)
+        .execute(&mut s)
+        .await
+        .map_err(|e| src.err("source", e))?;
+        let mut t = tgt.connect_admin("target").await?;
+        exec_script(&mut t, SCHEMA)
+            .await
+            .map_err(|e| tgt.err("target", e))?;
+    }
+    pg::create_publication(&mut s, &mover.publication)
+        .await
+        .map_err(|e| src.err("source", e))?;
+    let mut t = tgt.connect_admin("target").await?;
+    pg::set_db_read_only(&mut t, db, true)
+        .await
+        .map_err(|e| tgt.err("target", e))?;
+    pg::create_subscription(
+        &mut t,
+        &mover.subscription,
+        &src,
+        &mover.publication,
+        SubscriptionStart::CopyData,
+    )
+    .await
+    .map_err(|e| tgt.err("target", e))?;
+    let dns = state.dns_file();
+    if dns
+        .current(&LabState::dns_name(db))
+        .map_err(|e| setup(&state.dir, e))?
+        .is_none()
+    {
+        dns.set(&LabState::dns_name(db), &src.endpoint(), 5)
+            .map_err(|e| setup(&state.dir, e))?;
+    }
+    Ok(())
+}
+
+/// Wait until every lab database streams changes (initial copy over, lag measured).
+pub async fn wait_cdc(state: &LabState, db: &str, timeout: Duration) -> Result<pg::Lag, LabError> {
+    let started = Instant::now();
+    let src = state.side(&state.source, db);
+    let tgt = state.side(&state.target, db);
+    let mover = NativeMover::for_db(db);
+    let mut s = src.connect_admin("source").await?;
+    let mut t = tgt.connect_admin("target").await?;
+    loop {
+        let lag = pg::measure_lag(&mut s, &mut t, &mover.subscription, &mover.subscription)
+            .await
+            .map_err(|e| src.err("source", e))?;
+        if lag.in_cdc() && lag.bytes == 0 {
+            return Ok(lag);
+        }
+        if started.elapsed() > timeout {
+            return Err(setup(
+                &state.dir,
+                format!(
+                    "{db}: replication not streaming after {}s ({} of {} tables copied); see target.log",
+                    timeout.as_secs(),
+                    lag.subscriber.tables_total - lag.subscriber.tables_not_ready,
+                    lag.subscriber.tables_total
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Create the clusters and the databases under `dir`. Fails if a lab already lives there.
+pub async fn up(
+    dir: &Path,
+    databases: &[String],
+    seed_rows: u32,
+    bin_dir: Option<&Path>,
+) -> Result<LabState, LabError> {
+    if dir.join(STATE_FILE).exists() {
+        return Err(setup(
+            dir,
+            "a lab already runs here; `wavedeck lab status` shows it, `wavedeck lab down` removes it",
+        ));
+    }
+    for db in databases {
+        if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(setup(
+                dir,
+                format!("database name {db:?}: use letters, digits and _ only"),
+            ));
+        }
+    }
+    let bin = find_bin_dir(bin_dir).map_err(|e| setup(dir, e))?;
+    prepare_dir(dir)?;
+    let dir = dir.canonicalize().map_err(|e| setup(dir, e))?;
+    let source = init_cluster(&bin, &dir, "source")?;
+    let target = match init_cluster(&bin, &dir, "target") {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = stop_cluster(&bin, &dir, &source);
+            return Err(e);
+        }
+    };
+    let state = LabState {
+        dir: dir.clone(),
+        bin_dir: bin,
+        source,
+        target,
+        databases: databases.to_vec(),
+        workload_pids: vec![],
+    };
+    state.save()?;
+    for db in databases {
+        add_database(&state, db, seed_rows).await?;
+    }
+    for db in databases {
+        wait_cdc(&state, db, Duration::from_secs(120)).await?;
+    }
+    Ok(state)
+}
+
+/// Stop workloads this lab started, stop both clusters, remove the directory.
+pub fn down(state: &LabState) -> Result<(), LabError> {
+    for (_, pid) in &state.workload_pids {
+        // Only the pids `lab up` recorded, one by one.
+        // SAFETY: kill with a pid we spawned and SIGTERM has no memory-safety preconditions.
+        unsafe {
+            libc::kill(*pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    let a = stop_cluster(&state.bin_dir, &state.dir, &state.target);
+    let b = stop_cluster(&state.bin_dir, &state.dir, &state.source);
+    a?;
+    b?;
+    std::fs::remove_dir_all(&state.dir).map_err(|e| setup(&state.dir, e))
+}
+
+/// A lab in a fresh temporary directory that tears itself down when dropped (tests, bench).
+pub struct TempLab {
+    pub state: LabState,
+    root: PathBuf,
+}
+
+impl TempLab {
+    pub async fn new(databases: &[String], seed_rows: u32) -> Result<TempLab, LabError> {
+        let root = std::env::temp_dir().join(format!(
+            "wavedeck-lab-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let dir = root.join("lab");
+        match up(&dir, databases, seed_rows, None).await {
+            Ok(state) => Ok(TempLab { state, root }),
+            Err(e) => {
+                // Stop whatever half-built cluster is there before removing it.
+                if let Ok(st) = LabState::load(&dir) {
+                    let _ = stop_cluster(&st.bin_dir, &st.dir, &st.target);
+                    let _ = stop_cluster(&st.bin_dir, &st.dir, &st.source);
+                }
+                let _ = std::fs::remove_dir_all(&root);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for TempLab {
+    fn drop(&mut self) {
+        let _ = stop_cluster(&self.state.bin_dir, &self.state.dir, &self.state.target);
+        let _ = stop_cluster(&self.state.bin_dir, &self.state.dir, &self.state.source);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_loopback_and_nonzero() {
+        let p = free_port().unwrap();
+        assert!(p > 0);
+    }
+
+    #[test]
+    fn lab_state_round_trips() {
+        let s = LabState {
+            dir: "/x".into(),
+            bin_dir: "/b".into(),
+            source: ClusterState {
+                name: "source".into(),
+                port: 1,
+                data_dir: "/x/source".into(),
+            },
+            target: ClusterState {
+                name: "target".into(),
+                port: 2,
+                data_dir: "/x/target".into(),
+            },
+            databases: vec!["a".into()],
+            workload_pids: vec![("a".into(), 7)],
+        };
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<LabState>(&j).unwrap(), s);
+        assert_eq!(LabState::dns_name("a"), "a.lab.internal");
+        assert_eq!(s.side(&s.target, "a").endpoint(), "127.0.0.1:2");
+    }
+}

@@ -1,0 +1,578 @@
+//! Running one cutover step or one rollback action against real servers. The engine (or the
+//! lab driver) records intent before and outcome after each call; this module only acts and
+//! reports. Every function here is idempotent, so a driver restarted after `kill -9` simply
+//! asks [`is_done`] and, if not, runs the step again.
+
+use super::dns::{Dns, DnsError};
+use super::pg::{self, PgError, PgSide, SubscriptionStart};
+use super::quick;
+use super::step::{RollbackAction, Step};
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnection;
+use std::time::{Duration, Instant};
+
+/// Native PostgreSQL logical replication (the lab's data mover, and the emulator's native
+/// mode). With DRS as the mover the engine drives the job; these names then stay unused.
+#[derive(Clone, Debug)]
+pub struct NativeMover {
+    /// Publication on the source.
+    pub publication: String,
+    /// Subscription on the target; its slot on the source has the same name.
+    pub subscription: String,
+    /// Name of the reverse publication, slot and subscription used by rollback.
+    pub reverse: String,
+}
+
+impl NativeMover {
+    /// Names derived from the database id, valid identifiers (lowercase, `_`).
+    pub fn for_db(db_id: &str) -> NativeMover {
+        let base: String = db_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        NativeMover {
+            publication: format!("wd_pub_{base}"),
+            subscription: format!("wd_sub_{base}"),
+            reverse: format!("wd_rev_{base}"),
+        }
+    }
+}
+
+/// Everything a cutover of one database needs.
+pub struct CutoverCtx {
+    pub db_id: String,
+    pub source: PgSide,
+    pub target: PgSide,
+    pub mover: NativeMover,
+    pub dns: Dns,
+    /// The service name applications resolve.
+    pub dns_name: String,
+    /// What the name holds while the source serves (file provider: `host:port`).
+    pub dns_source_value: String,
+    /// What it holds once the target serves.
+    pub dns_target_value: String,
+    pub dns_ttl_s: u32,
+    pub drain_grace: Duration,
+    pub sync_timeout: Duration,
+    pub max_lag_s: f64,
+    /// `schema.table` names (or `*`) checksummed at the final quick validation.
+    pub checksum_tables: Vec<String>,
+    /// Guard failures computed by the lifecycle guards from the store (window closed, not
+    /// approved, validation too old, another cutover in flight). Empty = those guards pass.
+    pub blockers: Vec<String>,
+    pub hypercare_hours: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CutoverError {
+    #[error("cutover of {db} blocked: {}", .reasons.join("; "))]
+    Blocked { db: String, reasons: Vec<String> },
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    #[error("{db}: final sync not reached: {msg}")]
+    Sync { db: String, msg: String },
+    #[error("{db}: quick validation found differences: {}", .differences.join("; "))]
+    Validation {
+        db: String,
+        differences: Vec<String>,
+    },
+    #[error("{db}: smoke test through {endpoint} failed: {msg}")]
+    Smoke {
+        db: String,
+        endpoint: String,
+        msg: String,
+    },
+    #[error("{db}: {msg}")]
+    Unsafe { db: String, msg: String },
+}
+
+impl CutoverError {
+    /// Whether retrying the same step can help (a guard or a data difference needs a human).
+    pub fn retryable(&self) -> bool {
+        !matches!(
+            self,
+            CutoverError::Blocked { .. }
+                | CutoverError::Validation { .. }
+                | CutoverError::Unsafe { .. }
+        )
+    }
+}
+
+/// What a step did, for the `step.outcome` event and the evidence pack.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepOutcome {
+    pub step: String,
+    pub detail: Value,
+    pub ms: u64,
+}
+
+impl CutoverCtx {
+    async fn src(&self) -> Result<PgConnection, CutoverError> {
+        Ok(self.source.connect_admin("source").await?)
+    }
+    async fn tgt(&self) -> Result<PgConnection, CutoverError> {
+        Ok(self.target.connect_admin("target").await?)
+    }
+    fn src_err(&self, e: impl std::fmt::Display) -> CutoverError {
+        CutoverError::Pg(self.source.err("source", e))
+    }
+    fn tgt_err(&self, e: impl std::fmt::Display) -> CutoverError {
+        CutoverError::Pg(self.target.err("target", e))
+    }
+
+    /// The endpoint applications reach through the service name now: smoke tests go there, so
+    /// they test the switch itself, not just the target.
+    async fn resolved_target(&self) -> Result<PgSide, CutoverError> {
+        let entry = self.dns.current(&self.dns_name).await?;
+        let value = entry.map(|e| e.value).unwrap_or_default();
+        if value != self.dns_target_value {
+            return Err(CutoverError::Smoke {
+                db: self.db_id.clone(),
+                endpoint: self.dns_name.clone(),
+                msg: format!(
+                    "the name resolves to {value:?}, not the target {:?}",
+                    self.dns_target_value
+                ),
+            });
+        }
+        Ok(match split_host_port(&value) {
+            Some((h, p)) => PgSide {
+                host: h,
+                port: p,
+                ..self.target.clone()
+            },
+            None => PgSide {
+                host: value,
+                ..self.target.clone()
+            },
+        })
+    }
+
+    /// What a step is about to do, written as the intent before it runs.
+    pub fn intent(&self, step: Step) -> Value {
+        json!({
+            "step": step.as_str(),
+            "does": step.describe(),
+            "db_id": self.db_id,
+            "source": self.source.endpoint(),
+            "target": self.target.endpoint(),
+            "dns_name": self.dns_name,
+            "dns_provider": self.dns.kind(),
+        })
+    }
+
+    pub fn rollback_intent(&self, action: RollbackAction) -> Value {
+        json!({
+            "step": action.as_str(),
+            "does": action.describe(),
+            "db_id": self.db_id,
+            "source": self.source.endpoint(),
+            "target": self.target.endpoint(),
+        })
+    }
+}
+
+fn split_host_port(v: &str) -> Option<(String, u16)> {
+    let (h, p) = v.rsplit_once(':')?;
+    Some((h.to_string(), p.parse().ok()?))
+}
+
+/// Whether `step`'s effect is already in place (used on resume when an intent has no outcome).
+/// Checks that only read return `false`: running them again is cheap and gives fresh evidence.
+pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+    match step {
+        // Step 6 ends with smoke tests through the new endpoint: running it again is cheap and
+        // is the only way to get that evidence for a run that died half-way.
+        Step::Guards
+        | Step::FinalSync
+        | Step::QuickValidation
+        | Step::TargetWritesOn
+        | Step::Hypercare => Ok(false),
+        Step::DrainSource => {
+            let mut s = ctx.src().await?;
+            Ok(pg::drained_at(&mut s, &ctx.source.database)
+                .await
+                .map_err(|e| ctx.src_err(e))?
+                .is_some())
+        }
+        Step::DnsSwitch => Ok(ctx
+            .dns
+            .current(&ctx.dns_name)
+            .await?
+            .is_some_and(|e| e.value == ctx.dns_target_value && e.ttl_s == ctx.dns_ttl_s)),
+    }
+}
+
+/// Run one cutover step. Safe to call again after success or after a crash inside it.
+pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, CutoverError> {
+    let started = Instant::now();
+    let detail = match step {
+        Step::Guards => guards(ctx).await?,
+        Step::DrainSource => {
+            let mut s = ctx.src().await?;
+            let r = pg::drain(&mut s, &ctx.source.database, ctx.drain_grace)
+                .await
+                .map_err(|e| ctx.src_err(e))?;
+            json!({"drain": r, "grace_s": ctx.drain_grace.as_secs()})
+        }
+        Step::FinalSync => final_sync(ctx).await?,
+        Step::QuickValidation => {
+            let mut s = ctx.src().await?;
+            let mut t = ctx.tgt().await?;
+            let r = quick::quick_compare(&mut s, &mut t, &ctx.checksum_tables)
+                .await
+                .map_err(|e| ctx.tgt_err(e))?;
+            if !r.passed() {
+                return Err(CutoverError::Validation {
+                    db: ctx.db_id.clone(),
+                    differences: r.differences,
+                });
+            }
+            json!({"tables": r.tables.len(), "checksummed": r.checksummed, "ms": r.ms, "detail": r.tables})
+        }
+        Step::DnsSwitch => {
+            let change = ctx
+                .dns
+                .set(&ctx.dns_name, &ctx.dns_target_value, ctx.dns_ttl_s)
+                .await?;
+            json!({"dns": change})
+        }
+        Step::TargetWritesOn => target_writes_on(ctx).await?,
+        Step::Hypercare => {
+            let mut s = ctx.src().await?;
+            let drained = pg::drained_at(&mut s, &ctx.source.database)
+                .await
+                .map_err(|e| ctx.src_err(e))?;
+            if drained.is_none() {
+                return Err(CutoverError::Unsafe {
+                    db: ctx.db_id.clone(),
+                    msg: "the source is writable again during hypercare; it must stay read-only \
+                          and intact for the rollback window (check who changed it)"
+                        .into(),
+                });
+            }
+            let now = chrono::Utc::now();
+            let until = now + chrono::Duration::hours(i64::from(ctx.hypercare_hours));
+            json!({
+                "hypercare_from": now.to_rfc3339(),
+                "rollback_until": until.to_rfc3339(),
+                "source_kept": ctx.source.endpoint(),
+                "source_read_only_since": drained,
+            })
+        }
+    };
+    Ok(StepOutcome {
+        step: step.as_str().into(),
+        detail,
+        ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    let mut reasons = ctx.blockers.clone();
+    let mut s = ctx.src().await?;
+    let mut t = ctx.tgt().await?;
+    let lag = pg::measure_lag(
+        &mut s,
+        &mut t,
+        &ctx.mover.subscription,
+        &ctx.mover.subscription,
+    )
+    .await
+    .map_err(|e| ctx.src_err(e))?;
+    let lag_s = lag.millis as f64 / 1000.0;
+    if !lag.subscriber.worker_running {
+        reasons.push(format!(
+            "replication worker of {} is not running on the target",
+            ctx.mover.subscription
+        ));
+    } else if !lag.in_cdc() {
+        reasons.push(format!(
+            "initial copy not finished ({} of {} tables)",
+            lag.subscriber.tables_total - lag.subscriber.tables_not_ready,
+            lag.subscriber.tables_total
+        ));
+    }
+    if lag_s > ctx.max_lag_s {
+        reasons.push(format!("lag {lag_s:.1} s > {} s", ctx.max_lag_s));
+    }
+    if !reasons.is_empty() {
+        return Err(CutoverError::Blocked {
+            db: ctx.db_id.clone(),
+            reasons,
+        });
+    }
+    Ok(json!({"lag_s": lag_s, "lag_bytes": lag.bytes, "max_lag_s": ctx.max_lag_s}))
+}
+
+async fn final_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    let mut s = ctx.src().await?;
+    if pg::drained_at(&mut s, &ctx.source.database)
+        .await
+        .map_err(|e| ctx.src_err(e))?
+        .is_none()
+    {
+        return Err(CutoverError::Unsafe {
+            db: ctx.db_id.clone(),
+            msg: "final sync needs a drained source (step 2 first)".into(),
+        });
+    }
+    let mut t = ctx.tgt().await?;
+    let r = pg::wait_caught_up(
+        &mut s,
+        Some((&mut t, &ctx.mover.subscription)),
+        &ctx.mover.subscription,
+        ctx.sync_timeout,
+    )
+    .await
+    .map_err(|msg| CutoverError::Sync {
+        db: ctx.db_id.clone(),
+        msg,
+    })?;
+    Ok(json!({"sync": r}))
+}
+
+async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    let mut s = ctx.src().await?;
+    let mut t = ctx.tgt().await?;
+    let tdb = ctx.target.database.clone();
+    let mut detail = serde_json::Map::new();
+    // Release the mover, after making sure once more that it delivered everything: a resumed
+    // run may come here long after the final sync.
+    if pg::subscription_exists(&mut t, &ctx.mover.subscription)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?
+    {
+        let r = pg::wait_caught_up(&mut s, None, &ctx.mover.subscription, ctx.sync_timeout)
+            .await
+            .map_err(|msg| CutoverError::Sync {
+                db: ctx.db_id.clone(),
+                msg,
+            })?;
+        detail.insert("last_sync".into(), json!(r));
+        pg::drop_subscription(&mut t, &ctx.mover.subscription)
+            .await
+            .map_err(|e| ctx.tgt_err(e))?;
+        detail.insert("replication_released".into(), json!(ctx.mover.subscription));
+    }
+    let moved = pg::carry_sequences(&mut s, &mut t)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    detail.insert("sequences_moved".into(), json!(moved));
+    // Prepare the way back before the first write lands: the reverse slot must exist before the
+    // target takes writes, or a rollback could not bring them back.
+    pg::create_publication(&mut t, &ctx.mover.reverse)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    pg::create_slot(&mut t, &ctx.mover.reverse)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    detail.insert("reverse_slot".into(), json!(ctx.mover.reverse));
+    pg::set_db_read_only(&mut t, &tdb, false)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    pg::clear_drained(&mut t, &tdb)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    let via = ctx.resolved_target().await?;
+    let smoke = pg::smoke_write(&via)
+        .await
+        .map_err(|e| CutoverError::Smoke {
+            db: ctx.db_id.clone(),
+            endpoint: via.endpoint(),
+            msg: via.err("target", e).msg,
+        })?;
+    detail.insert("smoke".into(), smoke);
+    Ok(Value::Object(detail))
+}
+
+/// Whether a rollback action's effect is already in place.
+pub async fn rollback_is_done(
+    action: RollbackAction,
+    ctx: &CutoverCtx,
+) -> Result<bool, CutoverError> {
+    match action {
+        RollbackAction::DrainTarget => {
+            let mut t = ctx.tgt().await?;
+            Ok(pg::drained_at(&mut t, &ctx.target.database)
+                .await
+                .map_err(|e| ctx.tgt_err(e))?
+                .is_some())
+        }
+        RollbackAction::ReverseSync => {
+            let mut t = ctx.tgt().await?;
+            let mut s = ctx.src().await?;
+            let slot = pg::slot_exists(&mut t, &ctx.mover.reverse)
+                .await
+                .map_err(|e| ctx.tgt_err(e))?;
+            let sub = pg::subscription_exists(&mut s, &ctx.mover.reverse)
+                .await
+                .map_err(|e| ctx.src_err(e))?;
+            Ok(!slot && !sub)
+        }
+        RollbackAction::DnsBack => Ok(ctx
+            .dns
+            .current(&ctx.dns_name)
+            .await?
+            .is_some_and(|e| e.value == ctx.dns_source_value)),
+        RollbackAction::SourceWritesOn => {
+            let mut s = ctx.src().await?;
+            Ok(!pg::db_read_only(&mut s, &ctx.source.database)
+                .await
+                .map_err(|e| ctx.src_err(e))?)
+        }
+    }
+}
+
+/// Run one rollback action. Safe to call again after success or a crash inside it.
+pub async fn run_rollback(
+    action: RollbackAction,
+    ctx: &CutoverCtx,
+) -> Result<StepOutcome, CutoverError> {
+    let started = Instant::now();
+    let detail = match action {
+        RollbackAction::DrainTarget => {
+            let mut t = ctx.tgt().await?;
+            let r = pg::drain(&mut t, &ctx.target.database, ctx.drain_grace)
+                .await
+                .map_err(|e| ctx.tgt_err(e))?;
+            json!({"drain": r})
+        }
+        RollbackAction::ReverseSync => reverse_sync(ctx).await?,
+        RollbackAction::DnsBack => {
+            let change = ctx
+                .dns
+                .set(&ctx.dns_name, &ctx.dns_source_value, ctx.dns_ttl_s)
+                .await?;
+            json!({"dns": change})
+        }
+        RollbackAction::SourceWritesOn => {
+            let mut s = ctx.src().await?;
+            let mut t = ctx.tgt().await?;
+            let moved = pg::carry_sequences(&mut t, &mut s)
+                .await
+                .map_err(|e| ctx.src_err(e))?;
+            let db = &ctx.source.database;
+            pg::set_db_read_only(&mut s, db, false)
+                .await
+                .map_err(|e| ctx.src_err(e))?;
+            pg::clear_drained(&mut s, db)
+                .await
+                .map_err(|e| ctx.src_err(e))?;
+            let smoke = pg::smoke_write(&ctx.source)
+                .await
+                .map_err(|e| CutoverError::Smoke {
+                    db: ctx.db_id.clone(),
+                    endpoint: ctx.source.endpoint(),
+                    msg: ctx.source.err("source", e).msg,
+                })?;
+            json!({"sequences_moved": moved, "smoke": smoke})
+        }
+    };
+    Ok(StepOutcome {
+        step: action.as_str().into(),
+        detail,
+        ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+async fn reverse_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    let mut t = ctx.tgt().await?;
+    let mut s = ctx.src().await?;
+    let rev = &ctx.mover.reverse;
+    let slot = pg::slot_exists(&mut t, rev)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    if !slot {
+        // Step 6 creates this slot before the target turns writable, so without it the target
+        // never took a write (or a previous run already brought everything back).
+        pg::drop_publication(&mut t, rev)
+            .await
+            .map_err(|e| ctx.tgt_err(e))?;
+        return Ok(json!({"reverse": "nothing to bring back: no reverse slot on the target"}));
+    }
+    if pg::drained_at(&mut t, &ctx.target.database)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?
+        .is_none()
+    {
+        return Err(CutoverError::Unsafe {
+            db: ctx.db_id.clone(),
+            msg: "reverse sync needs a drained target (drain it first)".into(),
+        });
+    }
+    pg::create_subscription(
+        &mut s,
+        rev,
+        &ctx.target,
+        rev,
+        SubscriptionStart::FromSlot(rev),
+    )
+    .await
+    .map_err(|e| ctx.src_err(e))?;
+    let r = pg::wait_caught_up(&mut t, Some((&mut s, rev)), rev, ctx.sync_timeout)
+        .await
+        .map_err(|msg| CutoverError::Sync {
+            db: ctx.db_id.clone(),
+            msg: format!("reverse replication: {msg}"),
+        })?;
+    pg::drop_subscription(&mut s, rev)
+        .await
+        .map_err(|e| ctx.src_err(e))?;
+    pg::drop_slot(&mut t, rev)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    pg::drop_publication(&mut t, rev)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    Ok(json!({"reverse_sync": r}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mover_names_are_safe_identifiers() {
+        let m = NativeMover::for_db("Orders-DB.01");
+        assert_eq!(m.publication, "wd_pub_orders_db_01");
+        assert_eq!(m.subscription, "wd_sub_orders_db_01");
+        assert_eq!(m.reverse, "wd_rev_orders_db_01");
+    }
+
+    #[test]
+    fn endpoints_split() {
+        assert_eq!(
+            split_host_port("127.0.0.1:5433"),
+            Some(("127.0.0.1".into(), 5433))
+        );
+        assert_eq!(split_host_port("rds.internal"), None);
+    }
+
+    #[test]
+    fn guards_and_data_differences_are_not_retried() {
+        let b = CutoverError::Blocked {
+            db: "a".into(),
+            reasons: vec!["lag 12.4 s > 5 s".into(), "window opens 01:00".into()],
+        };
+        assert!(!b.retryable());
+        assert_eq!(
+            b.to_string(),
+            "cutover of a blocked: lag 12.4 s > 5 s; window opens 01:00"
+        );
+        let s = CutoverError::Sync {
+            db: "a".into(),
+            msg: "x".into(),
+        };
+        assert!(s.retryable());
+    }
+}

@@ -18,6 +18,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         seed_rows: u32,
     },
+    /// DRS emulator throughput (signed requests/s on loopback) and the calls one polling round
+    /// of many jobs needs through the batch API.
+    Drs(crate::drs::bench::DrsBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -30,5 +33,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             crate::cutover::bench::run(&cfg, runs, seed_rows).await?;
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Drs(a) => crate::drs::bench::run(a, cfg).await,
     }
 }

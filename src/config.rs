@@ -72,6 +72,16 @@ pub struct DrsConfig {
     pub timeout_s: u64,
     /// Base URL of Huawei Cloud DNS. Empty means `https://dns.{region}.myhuaweicloud.com`.
     pub dns_endpoint: String,
+    /// Network between DRS and the source: `vpc`, `vpn` or `eip` (DRS `net_type`).
+    pub net_type: String,
+    /// DRS instance size for new jobs: `micro`, `small`, `medium`, `high`, ... (DRS `node_type`).
+    pub node_type: String,
+    /// Subnet the DRS node is placed in (DRS `customize_sutnet_id`).
+    pub subnet_id: String,
+    /// VPC of the DRS node and target.
+    pub vpc_id: String,
+    /// Security group of the DRS node.
+    pub security_group_id: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -83,6 +93,11 @@ pub struct EmulatorConfig {
     pub job_bandwidth_mbps: f64,
     /// Concurrent-job quota the emulator enforces.
     pub quota: u32,
+    /// Fault-injection plan (YAML) the emulator loads at start; see `drs::emulator::faults`.
+    pub faults_file: Option<PathBuf>,
+    /// Requests per second the emulated API gateway lets through before answering 429
+    /// `APIG.0308`; 0 means no limit.
+    pub rate_limit_rps: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -203,6 +218,11 @@ impl Default for DrsConfig {
             token_env: "HUAWEICLOUD_SDK_TOKEN".into(),
             timeout_s: 30,
             dns_endpoint: String::new(),
+            net_type: "vpc".into(),
+            node_type: "high".into(),
+            subnet_id: String::new(),
+            vpc_id: String::new(),
+            security_group_id: String::new(),
         }
     }
 }
@@ -213,6 +233,8 @@ impl Default for EmulatorConfig {
             speed: 1.0,
             job_bandwidth_mbps: 100.0,
             quota: 50,
+            faults_file: None,
+            rate_limit_rps: 0.0,
         }
     }
 }

@@ -1,2 +1,21 @@
-//! See DESIGN.md for what this module owns.
+//! Huawei DRS (Data Replication Service): the REST client with AK/SK signing, and the emulator
+//! that speaks the same API for rehearsals, the demo and the tests.
+//!
+//! - [`sign`]: SDK-HMAC-SHA256 signing and verification (one implementation for both sides).
+//! - [`client::DrsClient`]: typed v3 calls; [`api`]: `ensure_job`, `poll`, request building.
+//! - [`emulator`]: `spawn(cfg, addr)` in process, or `wavedeck emulator --listen ...`.
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod client;
 pub mod cmd;
+pub mod emulator;
+pub mod error;
+pub mod model;
+pub mod sign;
+
+pub use api::{EnsuredJob, JobSnapshot};
+pub use auth::Auth;
+pub use client::DrsClient;
+pub use error::DrsError;
+pub use model::{JobId, JobStatus};

@@ -1,0 +1,401 @@
+//! The small surface the engine uses: an idempotent `ensure_job` per database, `poll` of many
+//! jobs through the batch API (ceil(n/10) calls), and per-item outcome helpers. The request
+//! building is pure and unit-tested here.
+
+use super::client::{DrsClient, BATCH_MAX};
+use super::error::DrsError;
+use super::model::*;
+use crate::config::DrsConfig;
+use crate::inventory::model::{DatabaseSpec, Engine};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+/// Tag carrying the inventory db_id on the DRS job.
+pub const TAG_DB_ID: &str = "wavedeck-db-id";
+/// Tag carrying the database size in MB; the emulator sizes its full load from it.
+pub const TAG_SIZE_MB: &str = "wavedeck-size-mb";
+/// Inventory `extra` key holding the target RDS instance id (DRS `target_endpoint.inst_id`).
+pub const EXTRA_RDS_INSTANCE: &str = "rds_instance_id";
+
+/// Batch calls in flight at once during a poll.
+const POLL_PARALLELISM: usize = 4;
+
+/// DRS `db_use_type` and `engine_type` for an engine: PostgreSQL through the API is `sync`,
+/// MySQL is `migration` (research/drs-api.md §1.1).
+pub fn drs_types(engine: Engine) -> (&'static str, &'static str) {
+    match engine {
+        Engine::Postgres => ("sync", "postgresql"),
+        Engine::Mysql => ("migration", "mysql"),
+    }
+}
+
+/// The DRS job name of a database: `wd-<db_id>` when that is a valid DRS name (4–50 chars of
+/// letters, digits, `-`, `_`), else a sanitised prefix plus a hash of the db_id so two
+/// databases never share a name. Deterministic, so create is idempotent.
+pub fn job_name_for(db_id: &str) -> String {
+    let clean: String = db_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let plain = format!("wd-{clean}");
+    if clean == db_id && plain.len() <= 50 {
+        return plain;
+    }
+    let hash = hex::encode(&Sha256::digest(db_id.as_bytes())[..4]);
+    let prefix: String = clean.chars().take(50 - 3 - 9).collect();
+    format!("wd-{prefix}-{hash}")
+}
+
+/// The create request for one database. Passwords are given resolved (or `None` when the
+/// reference cannot be resolved here; DRS then refuses at its connection test).
+pub fn create_request(
+    spec: &DatabaseSpec,
+    drs: &DrsConfig,
+    source_password: Option<crate::secret::Secret>,
+    target_password: Option<crate::secret::Secret>,
+) -> CreateJobReq {
+    let (db_use_type, engine_type) = drs_types(spec.engine);
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let endpoint =
+        |ep: &crate::inventory::model::Endpoint, pw: Option<crate::secret::Secret>| Endpoint {
+            db_type: engine_type.to_string(),
+            ip: Some(ep.host.clone()),
+            db_port: Some(u32::from(ep.port)),
+            db_user: Some(ep.user.clone()),
+            db_password: pw.map(WirePassword),
+            db_name: Some(ep.database.clone()),
+            ..Default::default()
+        };
+    let mut target = endpoint(&spec.target, target_password);
+    target.region = non_empty(&drs.region);
+    target.inst_id = spec
+        .extra
+        .get(EXTRA_RDS_INSTANCE)
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    target.vpc_id = non_empty(&drs.vpc_id);
+    target.subnet_id = non_empty(&drs.subnet_id);
+    target.security_group_id = non_empty(&drs.security_group_id);
+    let size_mb = (spec.size_gb.max(0.0) * 1024.0).round() as u64;
+    CreateJobReq {
+        name: job_name_for(&spec.db_id),
+        db_use_type: db_use_type.into(),
+        engine_type: engine_type.into(),
+        job_direction: "up".into(),
+        net_type: drs.net_type.clone(),
+        node_type: drs.node_type.clone(),
+        task_type: "FULL_INCR_TRANS".into(),
+        source_endpoint: endpoint(&spec.source, source_password),
+        target_endpoint: target,
+        customize_sutnet_id: drs.subnet_id.clone(),
+        description: Some(format!("wavedeck {}", spec.db_id)),
+        is_target_readonly: Some(true),
+        tags: vec![
+            Tag {
+                key: TAG_DB_ID.into(),
+                value: spec.db_id.clone(),
+            },
+            Tag {
+                key: TAG_SIZE_MB.into(),
+                value: size_mb.to_string(),
+            },
+        ],
+        expired_days: None,
+    }
+}
+
+/// The job of a database, found again or newly created.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnsuredJob {
+    pub id: JobId,
+    pub name: String,
+    pub status: JobStatus,
+    /// False when a job with this name already existed and was reused.
+    pub created: bool,
+}
+
+/// One job's state from one poll round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobSnapshot {
+    pub job_id: JobId,
+    pub status: Option<JobStatus>,
+    /// Full-load percent (0–100) when DRS reports it.
+    pub full_pct: Option<f64>,
+    /// CDC apply lag in seconds; `None` before the incremental phase (DRS says `-1`).
+    pub lag_s: Option<f64>,
+    /// DRS's remaining-time estimate, as reported (unit unconfirmed).
+    pub remaining: Option<String>,
+    /// Per-job error (code, message) reported inside the batch answer.
+    pub error: Option<(String, String)>,
+}
+
+fn num(s: &Option<String>) -> Option<f64> {
+    s.as_deref()
+        .map(|v| v.trim().trim_end_matches('%'))
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+}
+
+impl JobSnapshot {
+    pub fn from_progress(p: ProgressResult) -> JobSnapshot {
+        let lag_ms = num(&p.incre_trans_delay_millis).filter(|v| *v >= 0.0);
+        let lag_s = lag_ms
+            .map(|ms| ms / 1000.0)
+            .or_else(|| num(&p.incre_trans_delay).filter(|v| *v >= 0.0));
+        let error = p
+            .error_code
+            .filter(|c| !c.is_empty())
+            .map(|c| (c, p.error_msg.unwrap_or_default()));
+        JobSnapshot {
+            job_id: JobId(p.job_id),
+            status: p.transfer_status,
+            full_pct: num(&p.progress),
+            lag_s,
+            remaining: p.remaining_time,
+            error,
+        }
+    }
+}
+
+/// Per-item failures of an action, as errors (empty when every job succeeded).
+pub fn item_errors(call: &str, results: &[ActionResult]) -> Vec<DrsError> {
+    results
+        .iter()
+        .filter(|r| !r.ok())
+        .map(|r| DrsError::Item {
+            call: call.to_string(),
+            job: r.id.clone(),
+            code: r.error_code.clone().unwrap_or_default(),
+            message: r.error_msg.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The outcome of one job's action, as a `Result` (absent from the answer = error too).
+pub fn item_result(call: &str, job: &JobId, results: &[ActionResult]) -> Result<(), DrsError> {
+    match results.iter().find(|r| r.id == job.0) {
+        Some(r) if r.ok() => Ok(()),
+        Some(r) => Err(DrsError::Item {
+            call: call.to_string(),
+            job: job.0.clone(),
+            code: r.error_code.clone().unwrap_or_default(),
+            message: r.error_msg.clone().unwrap_or_default(),
+        }),
+        None => Err(DrsError::Item {
+            call: call.to_string(),
+            job: job.0.clone(),
+            code: String::new(),
+            message: "the job is missing from DRS's answer".into(),
+        }),
+    }
+}
+
+impl DrsClient {
+    /// Find the database's job by its derived name, or create it. Calling it twice (or after a
+    /// crash between create and record) never makes a second job.
+    pub async fn ensure_job(
+        &self,
+        spec: &DatabaseSpec,
+        drs: &DrsConfig,
+    ) -> Result<EnsuredJob, DrsError> {
+        let (db_use_type, _) = drs_types(spec.engine);
+        let name = job_name_for(&spec.db_id);
+        if let Some(j) = self.find_job_by_name(db_use_type, &name).await? {
+            return Ok(EnsuredJob {
+                id: JobId(j.id),
+                name,
+                status: j.status,
+                created: false,
+            });
+        }
+        let src_pw = spec.source.password.resolve().ok();
+        let dst_pw = spec.target.password.resolve().ok();
+        if src_pw.is_none() || dst_pw.is_none() {
+            tracing::warn!(db_id = %spec.db_id, "a database password reference is not resolvable here; creating the DRS job without it");
+        }
+        let req = create_request(spec, drs, src_pw, dst_pw);
+        let results = self.create_jobs(std::slice::from_ref(&req)).await?;
+        let r = results.into_iter().next().ok_or_else(|| DrsError::Decode {
+            call: "batch-creation".into(),
+            status: 200,
+            reason: "empty results".into(),
+        })?;
+        match r.error_code.as_deref() {
+            None | Some("") if !r.id.is_empty() => Ok(EnsuredJob {
+                id: JobId(r.id),
+                name,
+                status: r.status.unwrap_or(JobStatus::Creating),
+                created: true,
+            }),
+            // Someone created it between our lookup and our create: use theirs.
+            Some("DRS.M00277") => match self.find_job_by_name(db_use_type, &name).await? {
+                Some(j) => Ok(EnsuredJob {
+                    id: JobId(j.id),
+                    name,
+                    status: j.status,
+                    created: false,
+                }),
+                None => Err(DrsError::Item {
+                    call: "batch-creation".into(),
+                    job: name,
+                    code: "DRS.M00277".into(),
+                    message: r.error_msg.unwrap_or_default(),
+                }),
+            },
+            _ => Err(DrsError::Item {
+                call: "batch-creation".into(),
+                job: name,
+                code: r.error_code.unwrap_or_default(),
+                message: r.error_msg.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Status, full-load percent and lag of many jobs: ceil(n/10) batch-progress calls, a few
+    /// in flight at once. Result order follows `jobs`; a job DRS did not answer for gets an
+    /// error in its snapshot.
+    pub async fn poll(&self, jobs: &[JobId]) -> Result<Vec<JobSnapshot>, DrsError> {
+        let chunks: Vec<Vec<JobId>> = jobs.chunks(BATCH_MAX).map(|c| c.to_vec()).collect();
+        let answers: Vec<Result<Vec<ProgressResult>, DrsError>> = futures::stream::iter(chunks)
+            .map(|c| async move { self.batch_progress(&c).await })
+            .buffered(POLL_PARALLELISM)
+            .collect()
+            .await;
+        let mut by_id = std::collections::HashMap::with_capacity(jobs.len());
+        for a in answers {
+            for p in a? {
+                by_id.insert(p.job_id.clone(), p);
+            }
+        }
+        Ok(jobs
+            .iter()
+            .map(|j| match by_id.remove(&j.0) {
+                Some(p) => JobSnapshot::from_progress(p),
+                None => JobSnapshot {
+                    job_id: j.clone(),
+                    status: None,
+                    full_pct: None,
+                    lag_s: None,
+                    remaining: None,
+                    error: Some((String::new(), "missing from DRS's answer".into())),
+                },
+            })
+            .collect())
+    }
+
+    /// Calls one poll round of `n` jobs costs.
+    pub fn poll_calls_for(n: usize) -> usize {
+        n.div_ceil(BATCH_MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::model::{Criticality, Endpoint as InvEndpoint, Overrides};
+    use crate::secret::{Secret, SecretRef};
+
+    fn spec(db_id: &str, engine: Engine) -> DatabaseSpec {
+        let ep = |h: &str| InvEndpoint {
+            host: h.into(),
+            port: 5432,
+            database: "app".into(),
+            user: "mig".into(),
+            password: SecretRef::Env("X".into()),
+        };
+        DatabaseSpec {
+            db_id: db_id.into(),
+            engine,
+            engine_version: "15".into(),
+            size_gb: 2.5,
+            owner: "team".into(),
+            criticality: Criticality::Low,
+            business_window: String::new(),
+            wave: Some(0),
+            source: ep("10.0.0.1"),
+            target: ep("10.1.0.1"),
+            tags: vec![],
+            overrides: Overrides::default(),
+            extra: [(
+                EXTRA_RDS_INSTANCE.to_string(),
+                serde_json::json!("rds-1in03"),
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn names_are_valid_stable_and_distinct() {
+        assert_eq!(job_name_for("db0001"), "wd-db0001");
+        let a = job_name_for("billing.eu/main db");
+        let b = job_name_for("billing.eu/main_db");
+        assert_ne!(a, b);
+        assert_eq!(a, job_name_for("billing.eu/main db"));
+        let long = job_name_for(&"x".repeat(80));
+        assert!(long.len() <= 50, "{long}");
+        for n in [&a, &b, &long] {
+            assert!(n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        }
+    }
+
+    #[test]
+    fn postgres_is_sync_and_mysql_is_migration() {
+        let cfg = DrsConfig::default();
+        let pg = create_request(&spec("db1", Engine::Postgres), &cfg, None, None);
+        assert_eq!(
+            (pg.db_use_type.as_str(), pg.engine_type.as_str()),
+            ("sync", "postgresql")
+        );
+        assert_eq!(pg.task_type, "FULL_INCR_TRANS");
+        assert_eq!(pg.target_endpoint.inst_id.as_deref(), Some("rds-1in03"));
+        assert!(pg.tags.contains(&Tag {
+            key: TAG_SIZE_MB.into(),
+            value: "2560".into()
+        }));
+        let my = create_request(
+            &spec("db2", Engine::Mysql),
+            &cfg,
+            Some(Secret::new("pw-src-123")),
+            None,
+        );
+        assert_eq!(
+            (my.db_use_type.as_str(), my.engine_type.as_str()),
+            ("migration", "mysql")
+        );
+        let json = serde_json::to_string(&my).unwrap();
+        assert!(json.contains("\"customize_sutnet_id\""));
+        assert!(json.contains("pw-src-123"));
+        assert!(!format!("{my:?}").contains("pw-src-123"));
+    }
+
+    #[test]
+    fn snapshot_reads_string_numbers_and_minus_one() {
+        let s = JobSnapshot::from_progress(ProgressResult {
+            job_id: "j".into(),
+            progress: Some("42".into()),
+            incre_trans_delay: Some("-1".into()),
+            transfer_status: Some(JobStatus::FullTransferStarted),
+            ..Default::default()
+        });
+        assert_eq!((s.full_pct, s.lag_s), (Some(42.0), None));
+        let s = JobSnapshot::from_progress(ProgressResult {
+            job_id: "j".into(),
+            progress: Some("100".into()),
+            incre_trans_delay: Some("3".into()),
+            incre_trans_delay_millis: Some("3250".into()),
+            ..Default::default()
+        });
+        assert_eq!(s.lag_s, Some(3.25));
+        assert_eq!(DrsClient::poll_calls_for(2000), 200);
+        assert_eq!(DrsClient::poll_calls_for(11), 2);
+    }
+}

@@ -1,0 +1,278 @@
+//! Fault injection for rehearsing bad nights: a YAML plan (`emulator.faults_file`, or set at run
+//! time in process) and a per-request header (`X-Wavedeck-Fault`).
+//!
+//! Plan format:
+//! ```yaml
+//! requests:                       # answers of the API gateway / service
+//!   - path: batch-progress        # substring of the path; omitted = every request
+//!     fault: throttle_429         # error_500 | error_503 | throttle_429 | slow
+//!     every: 5                    # every 5th matching request (default 1 = all)
+//!     first: 20                   # only the first 20 matching requests (default: no limit)
+//!     delay_ms: 3000              # for slow
+//! jobs:                           # faults a job carries from its creation
+//!   - name: "wd-db00*"            # job name, `*` wildcard
+//!     fault: full_load_fail       # create_fail | precheck_fail | full_load_fail | lag_stuck
+//!     at_pct: 40                  #   | terminate_fail | compare_mismatch   (at_pct: full_load_fail)
+//! ```
+//! Header: comma-separated `500`, `503`, `429`, `slow=MS` (this request) and job faults
+//! (`full_load_fail@40`, `lag_stuck`, ...) applied to jobs created by this request.
+
+use super::job::JobFaults;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    #[serde(default)]
+    pub requests: Vec<RequestFault>,
+    #[serde(default)]
+    pub jobs: Vec<JobFaultRule>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestFaultKind {
+    #[serde(rename = "error_500")]
+    Error500,
+    #[serde(rename = "error_503")]
+    Error503,
+    #[serde(rename = "throttle_429")]
+    Throttle429,
+    Slow,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFault {
+    #[serde(default)]
+    pub path: String,
+    pub fault: RequestFaultKind,
+    #[serde(default)]
+    pub every: Option<u64>,
+    #[serde(default)]
+    pub first: Option<u64>,
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobFaultKind {
+    CreateFail,
+    PrecheckFail,
+    FullLoadFail,
+    LagStuck,
+    TerminateFail,
+    CompareMismatch,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFaultRule {
+    pub name: String,
+    pub fault: JobFaultKind,
+    #[serde(default)]
+    pub at_pct: Option<f64>,
+}
+
+/// What to do to one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestAction {
+    Fail(RequestFaultKind),
+    Delay(u64),
+}
+
+impl FaultPlan {
+    pub fn load(path: &Path) -> anyhow::Result<FaultPlan> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read fault plan {}: {}", path.display(), e.kind())
+        })?;
+        FaultPlan::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> anyhow::Result<FaultPlan> {
+        if text.trim().is_empty() {
+            return Ok(FaultPlan::default());
+        }
+        serde_yaml::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line()).unwrap_or(0);
+            anyhow::anyhow!(
+                "{}:{line}: {e} (see `wavedeck emulator --help` for the fault plan format)",
+                path.display()
+            )
+        })
+    }
+
+    /// Faults for a job created with this name.
+    pub fn job_faults(&self, name: &str) -> JobFaults {
+        let mut f = JobFaults::default();
+        for r in self.jobs.iter().filter(|r| glob_match(&r.name, name)) {
+            apply_job_fault(&mut f, r.fault, r.at_pct);
+        }
+        f
+    }
+}
+
+fn apply_job_fault(f: &mut JobFaults, kind: JobFaultKind, at_pct: Option<f64>) {
+    match kind {
+        JobFaultKind::CreateFail => f.create_fail = true,
+        JobFaultKind::PrecheckFail => f.precheck_fail = true,
+        JobFaultKind::FullLoadFail => f.full_load_fail_at = Some(at_pct.unwrap_or(50.0)),
+        JobFaultKind::LagStuck => f.lag_stuck = true,
+        JobFaultKind::TerminateFail => f.terminate_fail = true,
+        JobFaultKind::CompareMismatch => f.compare_mismatch = true,
+    }
+}
+
+/// Plan plus the per-rule counters that `every`/`first` need.
+#[derive(Debug, Default)]
+pub struct FaultState {
+    pub plan: FaultPlan,
+    seen: Vec<u64>,
+}
+
+impl FaultState {
+    pub fn new(plan: FaultPlan) -> FaultState {
+        let seen = vec![0; plan.requests.len()];
+        FaultState { plan, seen }
+    }
+
+    /// The actions the plan takes on a request to `path` (counts it against each matching rule).
+    pub fn on_request(&mut self, path: &str) -> Vec<RequestAction> {
+        let mut out = Vec::new();
+        for (i, r) in self.plan.requests.iter().enumerate() {
+            if !r.path.is_empty() && !path.contains(&r.path) {
+                continue;
+            }
+            self.seen[i] += 1;
+            let n = self.seen[i];
+            if r.first.is_some_and(|f| n > f) {
+                continue;
+            }
+            if !n.is_multiple_of(r.every.unwrap_or(1).max(1)) {
+                continue;
+            }
+            out.push(match r.fault {
+                RequestFaultKind::Slow => RequestAction::Delay(r.delay_ms),
+                k => RequestAction::Fail(k),
+            });
+        }
+        out
+    }
+}
+
+/// Parse the `X-Wavedeck-Fault` header: request actions, and job faults for created jobs.
+pub fn parse_header(value: &str) -> Result<(Vec<RequestAction>, JobFaults), String> {
+    let mut actions = Vec::new();
+    let mut jf = JobFaults::default();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, arg) = match item.split_once(['=', '@']) {
+            Some((n, a)) => (n, Some(a)),
+            None => (item, None),
+        };
+        let num = |a: Option<&str>| -> Result<Option<f64>, String> {
+            a.map(|v| {
+                v.parse::<f64>()
+                    .map_err(|_| format!("{item}: {v:?} is not a number"))
+            })
+            .transpose()
+        };
+        match name {
+            "500" => actions.push(RequestAction::Fail(RequestFaultKind::Error500)),
+            "503" => actions.push(RequestAction::Fail(RequestFaultKind::Error503)),
+            "429" => actions.push(RequestAction::Fail(RequestFaultKind::Throttle429)),
+            "slow" => actions.push(RequestAction::Delay(num(arg)?.unwrap_or(1000.0) as u64)),
+            "create_fail" => apply_job_fault(&mut jf, JobFaultKind::CreateFail, None),
+            "precheck_fail" => apply_job_fault(&mut jf, JobFaultKind::PrecheckFail, None),
+            "full_load_fail" => apply_job_fault(&mut jf, JobFaultKind::FullLoadFail, num(arg)?),
+            "lag_stuck" => apply_job_fault(&mut jf, JobFaultKind::LagStuck, None),
+            "terminate_fail" => apply_job_fault(&mut jf, JobFaultKind::TerminateFail, None),
+            "compare_mismatch" => apply_job_fault(&mut jf, JobFaultKind::CompareMismatch, None),
+            other => return Err(format!("unknown fault {other:?}")),
+        }
+    }
+    Ok((actions, jf))
+}
+
+/// Merge header job faults into plan job faults.
+pub fn merge(mut a: JobFaults, b: &JobFaults) -> JobFaults {
+    a.create_fail |= b.create_fail;
+    a.precheck_fail |= b.precheck_fail;
+    a.full_load_fail_at = a.full_load_fail_at.or(b.full_load_fail_at);
+    a.lag_stuck |= b.lag_stuck;
+    a.terminate_fail |= b.terminate_fail;
+    a.compare_mismatch |= b.compare_mismatch;
+    a
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob_match(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first) || !s[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_parses_and_counts() {
+        let yaml = "requests:\n  - path: batch-progress\n    fault: throttle_429\n    every: 2\n    first: 4\njobs:\n  - name: \"wd-db00*\"\n    fault: full_load_fail\n    at_pct: 40\n";
+        let plan = FaultPlan::parse(Path::new("f.yaml"), yaml).unwrap();
+        assert_eq!(plan.job_faults("wd-db0001").full_load_fail_at, Some(40.0));
+        assert_eq!(plan.job_faults("wd-x").full_load_fail_at, None);
+        let mut st = FaultState::new(plan);
+        let hits: Vec<bool> = (0..6)
+            .map(|_| !st.on_request("/v3/p/jobs/batch-progress").is_empty())
+            .collect();
+        assert_eq!(hits, vec![false, true, false, true, false, false]);
+        assert!(st.on_request("/v3/p/jobs/batch-status").is_empty());
+    }
+
+    #[test]
+    fn bad_plan_names_file_and_line() {
+        let err = FaultPlan::parse(Path::new("f.yaml"), "requests:\n  - fault: explode\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f.yaml:2"), "{err}");
+    }
+
+    #[test]
+    fn header_parses_request_and_job_faults() {
+        let (a, j) = parse_header("429, slow=250, full_load_fail@30, lag_stuck").unwrap();
+        assert_eq!(
+            a,
+            vec![
+                RequestAction::Fail(RequestFaultKind::Throttle429),
+                RequestAction::Delay(250)
+            ]
+        );
+        assert_eq!(j.full_load_fail_at, Some(30.0));
+        assert!(j.lag_stuck);
+        assert!(parse_header("boom").is_err());
+    }
+
+    #[test]
+    fn glob() {
+        assert!(glob_match("wd-*", "wd-db1"));
+        assert!(glob_match("*db*1", "wd-db01"));
+        assert!(!glob_match("wd-*x", "wd-db1"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+    }
+}

@@ -1,0 +1,346 @@
+//! The DRS emulator: an HTTP server on loopback that speaks the DRS v3 REST API (same paths,
+//! bodies, status strings and error bodies), checks AK/SK signatures like the API gateway, and
+//! runs every job through DRS's state machine on a compressible clock. It is the stand-in for
+//! rehearsals, the demo and the tests; state is in memory.
+//!
+//! Job size: the emulator reads the `wavedeck-size-mb` tag of the create request (the client
+//! sets it from the inventory's `size_gb`); a job without it is 1024 MB. Full load runs at
+//! `emulator.job_bandwidth_mbps`; `emulator.speed` compresses time.
+
+pub mod faults;
+pub mod job;
+mod server;
+
+use crate::config::Config;
+use crate::drs::auth::Auth;
+use crate::drs::client::DrsClient;
+use crate::drs::error::DrsError;
+use crate::secret::Secret;
+use faults::{FaultPlan, FaultState};
+use job::Job;
+use rand::Rng;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Project id the emulator serves when the config has none.
+pub const DEFAULT_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
+
+/// Emulated time: real time since start times the speed factor.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    start: Instant,
+    epoch_ms0: i64,
+    speed: f64,
+}
+
+impl Clock {
+    pub fn new(speed: f64) -> Clock {
+        Clock {
+            start: Instant::now(),
+            epoch_ms0: chrono::Utc::now().timestamp_millis(),
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+        }
+    }
+    /// Emulated seconds since the emulator started.
+    pub fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * self.speed
+    }
+    /// Emulated wall time as epoch milliseconds.
+    pub fn epoch_ms(&self, t: f64) -> i64 {
+        self.epoch_ms0 + (t * 1000.0) as i64
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CompareTask {
+    pub id: String,
+    /// `object`, `lines` or `contents`.
+    pub kind: String,
+    pub created_at: f64,
+    pub done_at: f64,
+    /// (database, table, rows)
+    pub tables: Vec<(String, String, i64)>,
+    pub mismatch: bool,
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub jobs: HashMap<String, Job>,
+    /// Job ids in creation order (the list API pages through this).
+    pub order: Vec<String>,
+    /// Name of each job not deleted, to its id.
+    pub by_name: HashMap<String, String>,
+    pub compares: HashMap<String, Vec<CompareTask>>,
+    pub next_seed: u64,
+    pub bucket: f64,
+    pub bucket_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct AkFailures {
+    consecutive: u32,
+    locked_until: Option<Instant>,
+}
+
+pub(crate) struct Emulator {
+    pub project_id: String,
+    pub clock: Clock,
+    pub bandwidth_mbps: f64,
+    pub quota: u32,
+    pub rate_limit_rps: f64,
+    keys: HashMap<String, Secret>,
+    token: Secret,
+    pub state: Mutex<State>,
+    pub faults: Mutex<FaultState>,
+    ak_failures: Mutex<HashMap<String, AkFailures>>,
+    pub requests: AtomicU64,
+}
+
+/// After this many consecutive bad signatures an access key is locked (like the gateway).
+const AK_LOCK_AFTER: u32 = 5;
+const AK_LOCK_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Emulator {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn secret_for(&self, ak: &str) -> Option<Secret> {
+        self.keys.get(ak).cloned()
+    }
+
+    fn ak_locked(&self, ak: &str) -> bool {
+        let map = self.ak_failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(ak)
+            .and_then(|f| f.locked_until)
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    fn record_ak(&self, ak: &str, ok: bool) {
+        let mut map = self.ak_failures.lock().unwrap_or_else(|e| e.into_inner());
+        let f = map.entry(ak.to_string()).or_default();
+        if ok {
+            f.consecutive = 0;
+            f.locked_until = None;
+        } else {
+            f.consecutive += 1;
+            if f.consecutive >= AK_LOCK_AFTER {
+                f.locked_until = Some(Instant::now() + AK_LOCK_FOR);
+                f.consecutive = 0;
+            }
+        }
+    }
+
+    /// Token bucket of the emulated gateway; true if the request may pass.
+    fn admit(&self) -> bool {
+        if self.rate_limit_rps <= 0.0 {
+            return true;
+        }
+        let mut st = self.lock();
+        let now = Instant::now();
+        let elapsed = st
+            .bucket_at
+            .map(|t| now.duration_since(t).as_secs_f64())
+            .unwrap_or(1.0);
+        st.bucket = (st.bucket + elapsed * self.rate_limit_rps).min(self.rate_limit_rps.max(1.0));
+        st.bucket_at = Some(now);
+        if st.bucket >= 1.0 {
+            st.bucket -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct EmulatorHandle {
+    pub addr: SocketAddr,
+    pub project_id: String,
+    auth: Auth,
+    token: Secret,
+    emu: Arc<Emulator>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("addr", &self.addr)
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `cfg` pointed at this emulator (endpoint and project id).
+    pub fn client_config(&self, cfg: &Config) -> Config {
+        let mut c = cfg.clone();
+        c.drs.endpoint = self.base_url();
+        c.drs.project_id = self.project_id.clone();
+        c
+    }
+
+    /// The AK/SK this emulator accepts.
+    pub fn auth(&self) -> Auth {
+        self.auth.clone()
+    }
+
+    /// The IAM token this emulator accepts.
+    pub fn token_auth(&self) -> Auth {
+        Auth::Token(self.token.clone())
+    }
+
+    /// A signing client for this emulator.
+    pub fn client(&self, cfg: &Config) -> Result<DrsClient, DrsError> {
+        DrsClient::new(&self.client_config(cfg), self.auth())
+    }
+
+    /// Replace the fault plan (rehearsals, tests).
+    pub fn set_faults(&self, plan: FaultPlan) {
+        *self.emu.faults.lock().unwrap_or_else(|e| e.into_inner()) = FaultState::new(plan);
+    }
+
+    /// Requests received so far (including refused ones).
+    pub fn requests_served(&self) -> u64 {
+        self.emu.requests.load(Ordering::Relaxed)
+    }
+
+    /// Jobs currently holding quota.
+    pub fn active_jobs(&self) -> usize {
+        self.emu
+            .lock()
+            .jobs
+            .values()
+            .filter(|j| j.holds_quota())
+            .count()
+    }
+
+    /// Stop the server and wait for it.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn random_key(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// Start an emulator on `addr` (loopback only; port 0 picks a free one).
+///
+/// It accepts the AK/SK the config resolves (`drs.ak_env`/`sk_env`/`credentials_file`), so a
+/// `wavedeck run` in the same environment talks to it unchanged; without configured keys it
+/// makes up a pair, available through [`EmulatorHandle::auth`] for in-process clients.
+pub async fn spawn(cfg: &Config, addr: SocketAddr) -> anyhow::Result<EmulatorHandle> {
+    let auth = match Auth::from_config(&crate::config::DrsConfig {
+        auth: "aksk".into(),
+        ..cfg.drs.clone()
+    }) {
+        Ok(a) => a,
+        Err(_) => Auth::aksk(random_key(20), random_key(40)),
+    };
+    spawn_with(cfg, addr, auth).await
+}
+
+/// Like [`spawn`], accepting exactly the given AK/SK.
+pub async fn spawn_with(
+    cfg: &Config,
+    addr: SocketAddr,
+    auth: Auth,
+) -> anyhow::Result<EmulatorHandle> {
+    if !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "the DRS emulator listens on loopback only; {addr} is not (use 127.0.0.1:PORT)"
+        );
+    }
+    let Auth::AkSk { ak, sk } = &auth else {
+        anyhow::bail!("the emulator needs an AK/SK pair to verify signatures");
+    };
+    let plan = match &cfg.emulator.faults_file {
+        Some(p) => FaultPlan::load(p)?,
+        None => FaultPlan::default(),
+    };
+    let token = match std::env::var(&cfg.drs.token_env) {
+        Ok(t) if !t.trim().is_empty() => Secret::new(t.trim()),
+        _ => Secret::new(random_key(64)),
+    };
+    let project_id = if cfg.drs.project_id.trim().is_empty() {
+        DEFAULT_PROJECT_ID.to_string()
+    } else {
+        cfg.drs.project_id.trim().to_string()
+    };
+    let emu = Arc::new(Emulator {
+        project_id: project_id.clone(),
+        clock: Clock::new(cfg.emulator.speed),
+        bandwidth_mbps: if cfg.emulator.job_bandwidth_mbps > 0.0 {
+            cfg.emulator.job_bandwidth_mbps
+        } else {
+            100.0
+        },
+        quota: cfg.emulator.quota,
+        rate_limit_rps: cfg.emulator.rate_limit_rps,
+        keys: [(ak.expose().to_string(), sk.clone())]
+            .into_iter()
+            .collect(),
+        token: token.clone(),
+        state: Mutex::new(State::default()),
+        faults: Mutex::new(FaultState::new(plan)),
+        ak_failures: Mutex::new(HashMap::new()),
+        requests: AtomicU64::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (is the port in use?)"))?;
+    let local = listener.local_addr()?;
+    let app = server::router(emu.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!(error = %e, "DRS emulator stopped");
+        }
+    });
+    tracing::info!(addr = %local, project_id = %project_id, "DRS emulator listening");
+    Ok(EmulatorHandle {
+        addr: local,
+        project_id,
+        auth,
+        token,
+        emu,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}

@@ -1,0 +1,1373 @@
+//! HTTP side of the emulator: gateway checks (signature, token, AK lock, throttling, injected
+//! faults), then the DRS v3 routes. One fallback handler routes by path segments so the raw
+//! method, path, query, headers and body are at hand for signature verification.
+// Handlers return the HTTP answer itself as their error: it is built once per request and goes
+// straight out, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use super::faults::{self, RequestAction, RequestFaultKind};
+use super::job::{Job, JobFaults, Refusal};
+use super::{CompareTask, Emulator};
+use crate::drs::api::TAG_SIZE_MB;
+use crate::drs::client::{BATCH_MAX, FAULT_HEADER};
+use crate::drs::error::ErrorBody;
+use crate::drs::model::*;
+use crate::drs::sign;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+const MAX_BODY: usize = 12 * 1024 * 1024;
+const DEFAULT_SIZE_MB: f64 = 1024.0;
+
+pub(super) fn router(emu: Arc<Emulator>) -> Router {
+    Router::new().fallback(handle).with_state(emu)
+}
+
+fn request_id() -> String {
+    format!("{:032x}", rand::thread_rng().gen::<u128>())
+}
+
+fn json<T: Serialize>(status: u16, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = Response::new(Body::from(bytes));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+        h.insert("x-request-id", v);
+    }
+    r
+}
+
+fn err(status: u16, code: &str, msg: impl Into<String>) -> Response {
+    json(status, &ErrorBody::new(code, msg))
+}
+
+fn gateway_err(status: u16, code: &str, msg: &str) -> Response {
+    json(
+        status,
+        &ErrorBody {
+            request_id: Some(request_id()),
+            ..ErrorBody::new(code, msg)
+        },
+    )
+}
+
+fn empty(status: u16) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    r
+}
+
+async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
+    emu.requests.fetch_add(1, Ordering::Relaxed);
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return gateway_err(413, "APIG.0201", "Request entity too large");
+        }
+    };
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let query = sign::parse_query(parts.uri.query().unwrap_or(""));
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+
+    // Gateway: authentication first, as APIG does.
+    if let Some(token) = header("x-auth-token") {
+        if token != emu.token.expose() {
+            return gateway_err(
+                401,
+                "APIG.0301",
+                "Incorrect IAM authentication information: decrypt token fail",
+            );
+        }
+    } else {
+        let Some(authz) = header("authorization") else {
+            return gateway_err(
+                401,
+                "APIG.0301",
+                "Incorrect IAM authentication information: Authorization not found",
+            );
+        };
+        let access = sign::parse_authorization(authz).ok().map(|a| a.access);
+        if let Some(ak) = &access {
+            if emu.ak_locked(ak) {
+                return gateway_err(
+                    401,
+                    "APIG.0301",
+                    "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden",
+                );
+            }
+        }
+        let input = sign::SignInput {
+            method: method.as_str(),
+            path: &path,
+            query: &query,
+            headers: &headers,
+            body: &body,
+        };
+        let verdict = sign::verify(&input, authz, |ak| emu.secret_for(ak), chrono::Utc::now());
+        if let Some(ak) = &access {
+            emu.record_ak(ak, verdict.is_ok());
+        }
+        if verdict.is_err() {
+            return gateway_err(
+                401,
+                "APIG.0301",
+                "Incorrect IAM authentication information: verify aksk signature fail",
+            );
+        }
+    }
+
+    // Injected faults: the plan, then this request's header.
+    let mut actions = emu
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .on_request(&path);
+    let mut header_job_faults = JobFaults::default();
+    if let Some(h) = header(FAULT_HEADER) {
+        match faults::parse_header(h) {
+            Ok((a, j)) => {
+                actions.extend(a);
+                header_job_faults = j;
+            }
+            Err(e) => {
+                return err(
+                    400,
+                    "DRS.M00007",
+                    format!("Invalid request parameter. ({FAULT_HEADER}: {e})"),
+                )
+            }
+        }
+    }
+    for a in &actions {
+        if let RequestAction::Delay(ms) = a {
+            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+        }
+    }
+    for a in &actions {
+        if let RequestAction::Fail(k) = a {
+            return match k {
+                RequestFaultKind::Error500 => err(500, "DRS.M00004", "Service is abnormal."),
+                RequestFaultKind::Error503 => err(503, "DRS.M00004", "Service is abnormal."),
+                RequestFaultKind::Throttle429 => throttled(),
+                RequestFaultKind::Slow => continue,
+            };
+        }
+    }
+    if !emu.admit() {
+        return throttled();
+    }
+
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    route(&emu, &method, &segs, &query, &body, &header_job_faults)
+}
+
+fn throttled() -> Response {
+    gateway_err(
+        429,
+        "APIG.0308",
+        "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 second",
+    )
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        err(
+            400,
+            "DRS.M00007",
+            format!("Invalid request parameter. ({e})"),
+        )
+    })
+}
+
+fn not_found_api() -> Response {
+    gateway_err(
+        404,
+        "APIG.0101",
+        "The API does not exist or has not been published in the environment",
+    )
+}
+
+fn route(
+    emu: &Emulator,
+    method: &Method,
+    segs: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+    hdr_faults: &JobFaults,
+) -> Response {
+    let r = match segs {
+        ["v3", pid, rest @ ..] | ["wavedeck-emulator", "v1", pid, rest @ ..] => {
+            if *pid != emu.project_id {
+                return err(403, "DRS.M00261", "Invalid project ID.");
+            }
+            if segs[0] == "wavedeck-emulator" {
+                return emulator_route(emu, method, rest, body);
+            }
+            v3_route(emu, method, rest, query, body, hdr_faults)
+        }
+        _ => return not_found_api(),
+    };
+    r.unwrap_or_else(|e| e)
+}
+
+type Reply = Result<Response, Response>;
+
+fn v3_route(
+    emu: &Emulator,
+    method: &Method,
+    rest: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+    hdr_faults: &JobFaults,
+) -> Reply {
+    match (method.as_str(), rest) {
+        ("POST", ["jobs"]) => list_jobs(emu, parse(body)?),
+        ("POST", ["jobs", "batch-creation"]) => create_jobs(emu, parse(body)?, hdr_faults),
+        ("POST", ["jobs", "batch-status"]) => batch_status(emu, parse(body)?),
+        ("POST", ["jobs", "batch-detail"]) => batch_detail(emu, parse(body)?),
+        ("POST", ["jobs", "batch-progress"]) => batch_progress(emu, parse(body)?),
+        ("POST", ["jobs", "batch-precheck"]) => {
+            let req: Jobs<PrecheckReq> = parse(body)?;
+            let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            actions(emu, ids, 200, |j, now, _| {
+                j.precheck(now).map(|_| Some(j.id.clone()))
+            })
+        }
+        ("POST", ["jobs", "batch-precheck-result"]) => precheck_results(emu, parse(body)?),
+        ("POST", ["jobs", "batch-starting"]) => {
+            let req: Jobs<StartReq> = parse(body)?;
+            let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            actions(emu, ids, 202, |j, now, _| j.start(now).map(|_| None))
+        }
+        ("POST", ["jobs", "batch-pause-task"]) => {
+            let req: Jobs<PauseReq> = parse(body)?;
+            let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            actions(emu, ids, 200, |j, now, bw| j.pause(now, bw).map(|_| None))
+        }
+        ("POST", ["jobs", "batch-retry-task"]) => {
+            let req: Jobs<RetryReq> = parse(body)?;
+            let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            actions(emu, ids, 200, |j, now, _| j.resume(now).map(|_| None))
+        }
+        ("DELETE", ["jobs", "batch-jobs"]) => delete_jobs(emu, parse(body)?),
+        ("POST", ["jobs", "batch-switchover"]) => switchover(emu, parse(body)?),
+        ("GET", ["quotas"]) => quotas(emu),
+        ("POST", ["jobs", job, "object", "compare"]) => create_compare(emu, job, "object", &[]),
+        ("GET", ["jobs", job, "object", "compare"]) => object_overview(emu, job),
+        ("POST", ["jobs", job, "table", "compare"]) => {
+            let req: CreateTableCompareReq = parse(body)?;
+            if req.kind != "lines" && req.kind != "contents" {
+                return Err(err(
+                    400,
+                    "DRS.M00202",
+                    "The value of parameter type is invalid.",
+                ));
+            }
+            create_compare(emu, job, &req.kind, &req.compare_object)
+        }
+        ("GET", ["jobs", job, "table", "compare"]) => list_compares(emu, job),
+        ("DELETE", ["jobs", job, "compare", cid]) => cancel_compare(emu, job, cid),
+        ("GET", ["jobs", job, "compare", cid, view]) => compare_view(emu, job, cid, view, query),
+        _ => Err(not_found_api()),
+    }
+}
+
+fn emulator_route(emu: &Emulator, method: &Method, rest: &[&str], body: &[u8]) -> Response {
+    match (method.as_str(), rest) {
+        ("POST", ["jobs", job, "source-writes"]) => {
+            let req: SourceWritesReq = match parse(body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            let now = emu.clock.now();
+            let mut st = emu.lock();
+            match st.jobs.get_mut(*job) {
+                Some(j) => {
+                    j.advance(now, emu.bandwidth_mbps);
+                    j.set_source_writes(req.active, now);
+                    empty(204)
+                }
+                None => err(400, "DRS.M00289", format!("job {job} does not exist")),
+            }
+        }
+        _ => not_found_api(),
+    }
+}
+
+fn check_batch<T>(jobs: &[T]) -> Result<(), Response> {
+    if jobs.is_empty() {
+        return Err(err(400, "DRS.M00201", "The parameter jobs is empty."));
+    }
+    if jobs.len() > BATCH_MAX {
+        return Err(err(
+            400,
+            "DRS.M00300",
+            format!("Invalid request, at most {BATCH_MAX} jobs per batch call"),
+        ));
+    }
+    Ok(())
+}
+
+fn valid_name(name: &str) -> bool {
+    (4..=50).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn new_job_id() -> String {
+    let mut rng = rand::thread_rng();
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:07x}jb{:03x}",
+        rng.gen::<u32>(),
+        rng.gen::<u16>(),
+        rng.gen::<u16>(),
+        rng.gen::<u16>(),
+        rng.gen::<u32>() & 0x0fff_ffff,
+        rng.gen::<u16>() & 0x0fff
+    )
+}
+
+fn create_jobs(emu: &Emulator, req: Jobs<CreateJobReq>, hdr: &JobFaults) -> Reply {
+    check_batch(&req.jobs)?;
+    let now = emu.clock.now();
+    let plan = emu
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .plan
+        .clone();
+    let mut st = emu.lock();
+    for j in st.jobs.values_mut() {
+        j.advance(now, emu.bandwidth_mbps);
+    }
+    let mut active = st.jobs.values().filter(|j| j.holds_quota()).count();
+    let mut results = Vec::with_capacity(req.jobs.len());
+    for mut r in req.jobs {
+        let fail = |code: &str, msg: String| CreateJobResult {
+            name: r.name.clone(),
+            error_code: Some(code.to_string()),
+            error_msg: Some(msg),
+            ..Default::default()
+        };
+        if !valid_name(&r.name) {
+            results.push(fail(
+                "DRS.M00202",
+                "The value of parameter name is invalid.".into(),
+            ));
+            continue;
+        }
+        if r.db_use_type.is_empty() || r.engine_type.is_empty() {
+            results.push(fail(
+                "DRS.M00201",
+                "The parameter db_use_type is empty.".into(),
+            ));
+            continue;
+        }
+        if st.by_name.contains_key(&r.name) {
+            results.push(fail("DRS.M00277", "The task name already exists.".into()));
+            continue;
+        }
+        if active >= emu.quota as usize {
+            results.push(fail(
+                "DRS.M05066",
+                format!(
+                    "Failed to create instance! The DRS task quota is used up ({active}/{}); stop or delete finished tasks or raise the quota.",
+                    emu.quota
+                ),
+            ));
+            continue;
+        }
+        let size_mb = r
+            .tags
+            .iter()
+            .find(|t| t.key == TAG_SIZE_MB)
+            .and_then(|t| t.value.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .unwrap_or(DEFAULT_SIZE_MB);
+        // Passwords are used by real DRS to connect; the emulator must not keep them.
+        r.source_endpoint = r.source_endpoint.without_password();
+        r.target_endpoint = r.target_endpoint.without_password();
+        let faults = faults::merge(plan.job_faults(&r.name), hdr);
+        let id = new_job_id();
+        st.next_seed += 1;
+        let seed = st.next_seed ^ 0x5eed;
+        let job = Job::new(id.clone(), r, size_mb, seed, now, faults);
+        results.push(CreateJobResult {
+            id: id.clone(),
+            name: job.req.name.clone(),
+            status: Some(JobStatus::Creating),
+            create_time: Some(emu.clock.epoch_ms(now).to_string()),
+            ..Default::default()
+        });
+        st.by_name.insert(job.req.name.clone(), id.clone());
+        st.order.push(id.clone());
+        st.jobs.insert(id, job);
+        active += 1;
+    }
+    let count = results.len() as u64;
+    Ok(json(
+        202,
+        &Results {
+            results,
+            count: Some(count),
+        },
+    ))
+}
+
+fn available_actions(s: &JobStatus) -> Vec<String> {
+    let a: &[&str] = match s {
+        JobStatus::Configuration => &["PRECHECK", "START", "STOP_JOB"],
+        JobStatus::FullTransferStarted | JobStatus::IncreTransferStarted => &["PAUSE", "STOP_JOB"],
+        JobStatus::FullTransferComplete => &["PAUSE", "STOP_JOB"],
+        JobStatus::Pausing => &["RETRY", "STOP_JOB"],
+        JobStatus::FullTransferFailed | JobStatus::IncreTransferFailed => {
+            &["RETRY", "RESET", "PAUSE", "STOP_JOB"]
+        }
+        JobStatus::ReleaseResourceFailed => &["STOP_JOB"],
+        JobStatus::ReleaseResourceComplete | JobStatus::CreateFailed => &["DELETE"],
+        _ => &[],
+    };
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+fn fmt_time(emu: &Emulator, t: f64) -> String {
+    chrono::DateTime::from_timestamp_millis(emu.clock.epoch_ms(t))
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
+    if req.db_use_type.is_empty() {
+        return Err(err(
+            400,
+            "DRS.M00201",
+            "The parameter db_use_type is empty.",
+        ));
+    }
+    if req.cur_page == 0 || req.per_page == 0 || req.per_page > 1000 {
+        return Err(err(
+            400,
+            "DRS.M00210",
+            "The value of Page is invalid, cur_page >= 1 and 1 <= per_page <= 1000",
+        ));
+    }
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let ids: Option<Vec<&str>> = req
+        .name
+        .as_deref()
+        .filter(|n| n.contains(','))
+        .map(|n| n.split(',').map(str::trim).collect());
+    let order = st.order.clone();
+    let mut matched = Vec::new();
+    for id in &order {
+        let Some(j) = st.jobs.get_mut(id) else {
+            continue;
+        };
+        j.advance(now, emu.bandwidth_mbps);
+        if j.status == JobStatus::Deleted || j.req.db_use_type != req.db_use_type {
+            continue;
+        }
+        if req
+            .engine_type
+            .as_deref()
+            .is_some_and(|e| !e.is_empty() && e != j.req.engine_type)
+        {
+            continue;
+        }
+        if req
+            .status
+            .as_deref()
+            .is_some_and(|s| !s.is_empty() && s != j.status.as_str())
+        {
+            continue;
+        }
+        match (&ids, req.name.as_deref()) {
+            (Some(ids), _) if !ids.contains(&j.id.as_str()) => continue,
+            (None, Some(n)) if !n.is_empty() && !j.req.name.contains(n) && j.id != n => continue,
+            _ => {}
+        }
+        matched.push(id.clone());
+    }
+    let total = matched.len() as u64;
+    let start = ((req.cur_page - 1) as usize).saturating_mul(req.per_page as usize);
+    let jobs = matched
+        .iter()
+        .skip(start)
+        .take(req.per_page as usize)
+        .filter_map(|id| st.jobs.get(id))
+        .map(|j| JobInfo {
+            id: j.id.clone(),
+            name: j.req.name.clone(),
+            status: j.status.clone(),
+            create_time: fmt_time(emu, j.created_at),
+            description: j.req.description.clone().unwrap_or_default(),
+            engine_type: j.req.engine_type.clone(),
+            net_type: j.req.net_type.clone(),
+            job_direction: j.req.job_direction.clone(),
+            db_use_type: j.req.db_use_type.clone(),
+            task_type: j.req.task_type.clone(),
+            job_action: Some(JobAction {
+                available_actions: available_actions(&j.status),
+                unavailable_actions: vec![],
+                current_action: None,
+            }),
+            error_msg: j.error.as_ref().map(|e| e.1.clone()),
+        })
+        .collect();
+    Ok(json(
+        200,
+        &ListJobsResp {
+            total_record: total,
+            jobs,
+        },
+    ))
+}
+
+/// Advance the named jobs and call `f` on each, or note it as unknown.
+fn with_jobs<R>(
+    emu: &Emulator,
+    ids: &[String],
+    mut f: impl FnMut(Option<&mut Job>, &str, f64) -> R,
+) -> Vec<R> {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    ids.iter()
+        .map(|id| {
+            let mut j = st.jobs.get_mut(id);
+            if let Some(j) = j.as_deref_mut() {
+                j.advance(now, emu.bandwidth_mbps);
+            }
+            f(j, id, now)
+        })
+        .collect()
+}
+
+fn not_exist(id: &str) -> (String, String) {
+    ("DRS.M00289".into(), format!("job {id} does not exist"))
+}
+
+fn page<T>(items: Vec<T>, page_req: Option<PageReq>) -> Vec<T> {
+    // DRS pages batch-status/detail answers; without page_req it shows 5 per page.
+    let p = page_req.unwrap_or(PageReq {
+        cur_page: 1,
+        per_page: 5,
+    });
+    if p.per_page == 0 {
+        return items;
+    }
+    let start = (p.cur_page.max(1) as usize - 1) * p.per_page as usize;
+    items
+        .into_iter()
+        .skip(start)
+        .take(p.per_page as usize)
+        .collect()
+}
+
+fn batch_status(emu: &Emulator, req: Jobs<String>) -> Reply {
+    check_batch(&req.jobs)?;
+    let results = with_jobs(emu, &req.jobs, |j, id, _| match j {
+        Some(j) => JobStatusResult {
+            id: id.to_string(),
+            status: Some(j.status.clone()),
+            error_code: j
+                .error
+                .as_ref()
+                .map(|e| e.0.clone())
+                .filter(|c| !c.is_empty()),
+            error_message: j.error.as_ref().map(|e| e.1.clone()),
+        },
+        None => {
+            let (c, m) = not_exist(id);
+            JobStatusResult {
+                id: id.to_string(),
+                status: None,
+                error_code: Some(c),
+                error_message: Some(m),
+            }
+        }
+    });
+    let count = results.len() as u64;
+    Ok(json(
+        200,
+        &Results {
+            results: page(results, req.page_req),
+            count: Some(count),
+        },
+    ))
+}
+
+fn batch_detail(emu: &Emulator, req: Jobs<String>) -> Reply {
+    check_batch(&req.jobs)?;
+    let mut missing = None;
+    let results = with_jobs(emu, &req.jobs, |j, id, now| match j {
+        Some(j) if j.status != JobStatus::Deleted => JobDetail {
+            id: j.id.clone(),
+            name: j.req.name.clone(),
+            status: Some(j.status.clone()),
+            description: j.req.description.clone().unwrap_or_default(),
+            create_time: emu.clock.epoch_ms(j.created_at).to_string(),
+            task_type: j.req.task_type.clone(),
+            source_endpoint: Some(j.req.source_endpoint.clone()),
+            target_endpoint: Some(j.req.target_endpoint.clone()),
+            net_type: j.req.net_type.clone(),
+            failed_reason: j.error.as_ref().map(|e| e.1.clone()),
+            actual_start_time: j.started_at.map(|t| emu.clock.epoch_ms(t).to_string()),
+            full_transfer_complete_time: j
+                .full_complete_at
+                .map(|t| emu.clock.epoch_ms(t).to_string()),
+            update_time: Some(emu.clock.epoch_ms(j.updated_at.min(now)).to_string()),
+            job_direction: j.req.job_direction.clone(),
+            db_use_type: j.req.db_use_type.clone(),
+            // Read-only is lifted when the job is stopped, as DRS does.
+            is_target_readonly: Some(
+                j.req.is_target_readonly.unwrap_or(true)
+                    && j.status != JobStatus::ReleaseResourceComplete,
+            ),
+            tags: j.req.tags.clone(),
+            error_code: j
+                .error
+                .as_ref()
+                .map(|e| e.0.clone())
+                .filter(|c| !c.is_empty()),
+            error_message: j.error.as_ref().map(|e| e.1.clone()),
+        },
+        Some(_) => {
+            missing = Some((
+                "DRS.M05004".to_string(),
+                "The task has been deleted or the resource has been released.".to_string(),
+                id.to_string(),
+            ));
+            JobDetail::default()
+        }
+        None => {
+            let (c, m) = not_exist(id);
+            missing = Some((c, m, id.to_string()));
+            JobDetail::default()
+        }
+    });
+    if let Some((code, msg, id)) = missing {
+        // Like DRS: an unknown job fails the whole call with 400 and the code in results[0].
+        let item = JobDetail {
+            id,
+            error_code: Some(code),
+            error_message: Some(msg),
+            ..Default::default()
+        };
+        return Err(json(
+            400,
+            &Results {
+                results: vec![item],
+                count: Some(1),
+            },
+        ));
+    }
+    let count = results.len() as u64;
+    Ok(json(
+        200,
+        &Results {
+            results: page(results, req.page_req),
+            count: Some(count),
+        },
+    ))
+}
+
+fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
+    check_batch(&req.jobs)?;
+    let bw = emu.bandwidth_mbps;
+    let results = with_jobs(emu, &req.jobs, |j, id, now| match j {
+        Some(j) => {
+            let lag = j.lag_s(now);
+            let pct = j.full_pct(now, bw);
+            let in_full = j.status == JobStatus::FullTransferStarted;
+            ProgressResult {
+                job_id: id.to_string(),
+                progress: Some(format!("{}", pct.floor() as u32)),
+                incre_trans_delay: Some(match lag {
+                    Some(l) => format!("{}", l.floor() as u64),
+                    None => "-1".into(),
+                }),
+                incre_trans_delay_millis: Some(match lag {
+                    Some(l) => format!("{}", (l * 1000.0).round() as u64),
+                    None => "-1".into(),
+                }),
+                task_mode: Some(j.req.task_type.clone()),
+                transfer_status: Some(j.status.clone()),
+                process_time: Some(emu.clock.epoch_ms(now).to_string()),
+                remaining_time: Some(if in_full {
+                    format!("{}", j.remaining_s(now, bw).ceil() as u64)
+                } else {
+                    "0".into()
+                }),
+                progress_map: None,
+                error_code: j
+                    .error
+                    .as_ref()
+                    .map(|e| e.0.clone())
+                    .filter(|c| !c.is_empty()),
+                error_msg: j.error.as_ref().map(|e| e.1.clone()),
+            }
+        }
+        None => {
+            let (c, m) = not_exist(id);
+            ProgressResult {
+                job_id: id.to_string(),
+                error_code: Some(c),
+                error_msg: Some(m),
+                ..Default::default()
+            }
+        }
+    });
+    let count = results.len() as u64;
+    Ok(json(
+        202,
+        &Results {
+            results,
+            count: Some(count),
+        },
+    ))
+}
+
+/// Run an action on each job; per-item success or failure inside a 2xx.
+fn actions(
+    emu: &Emulator,
+    ids: Vec<String>,
+    status: u16,
+    mut f: impl FnMut(&mut Job, f64, f64) -> Result<Option<String>, Refusal>,
+) -> Reply {
+    check_batch(&ids)?;
+    let bw = emu.bandwidth_mbps;
+    let results = with_jobs(emu, &ids, |j, id, now| {
+        let outcome = match j {
+            Some(j) if j.status == JobStatus::Deleted => Err(Refusal {
+                code: "DRS.M05004",
+                msg: "The task has been deleted or the resource has been released.".into(),
+            }),
+            Some(j) => f(j, now, bw),
+            None => Err(Refusal {
+                code: "DRS.M00289",
+                msg: format!("job {id} does not exist"),
+            }),
+        };
+        match outcome {
+            Ok(precheck_id) => ActionResult {
+                id: id.to_string(),
+                status: "success".into(),
+                precheck_id,
+                ..Default::default()
+            },
+            Err(r) => ActionResult {
+                id: id.to_string(),
+                status: "failed".into(),
+                error_code: Some(r.code.to_string()),
+                error_msg: Some(r.msg),
+                ..Default::default()
+            },
+        }
+    });
+    let count = results.len() as u64;
+    Ok(json(
+        status,
+        &Results {
+            results,
+            count: Some(count),
+        },
+    ))
+}
+
+fn delete_jobs(emu: &Emulator, req: Jobs<DeleteJobReq>) -> Reply {
+    check_batch(&req.jobs)?;
+    for r in &req.jobs {
+        if !matches!(
+            r.delete_type.as_str(),
+            "terminate" | "force_terminate" | "delete"
+        ) {
+            return Err(err(
+                400,
+                "DRS.M00202",
+                "The value of parameter delete_type is invalid.",
+            ));
+        }
+    }
+    let types: std::collections::HashMap<String, String> = req
+        .jobs
+        .iter()
+        .map(|r| (r.job_id.clone(), r.delete_type.clone()))
+        .collect();
+    let ids: Vec<String> = req.jobs.iter().map(|r| r.job_id.clone()).collect();
+    let mut deleted_names = Vec::new();
+    let reply = actions(emu, ids, 202, |j, now, _| {
+        match types.get(&j.id).map(String::as_str) {
+            Some("delete") => {
+                j.delete(now)?;
+                deleted_names.push(j.req.name.clone());
+                Ok(None)
+            }
+            _ => j.terminate(now).map(|_| None),
+        }
+    });
+    if !deleted_names.is_empty() {
+        let mut st = emu.lock();
+        for n in deleted_names {
+            st.by_name.remove(&n);
+        }
+    }
+    reply
+}
+
+fn switchover(emu: &Emulator, req: Jobs<String>) -> Reply {
+    check_batch(&req.jobs)?;
+    let results = with_jobs(emu, &req.jobs, |j, id, _| {
+        let (code, msg) = match j {
+            // Only disaster-recovery jobs swap roles; a migration's cutover is terminate.
+            Some(j) if j.req.db_use_type == "cloudDataGuard" => (None, None),
+            Some(_) => (
+                Some("DRS.M00304".to_string()),
+                Some("This API cannot be called in the current task status. (switchover applies to disaster-recovery tasks only)".to_string()),
+            ),
+            None => {
+                let (c, m) = not_exist(id);
+                (Some(c), Some(m))
+            }
+        };
+        SwitchoverResult {
+            job_id: id.to_string(),
+            error_code: code,
+            error_msg: msg,
+            ..Default::default()
+        }
+    });
+    let count = results.len() as u64;
+    Ok(json(
+        200,
+        &Results {
+            results,
+            count: Some(count),
+        },
+    ))
+}
+
+fn quotas(emu: &Emulator) -> Reply {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let mut used = 0;
+    for j in st.jobs.values_mut() {
+        j.advance(now, emu.bandwidth_mbps);
+        if j.holds_quota() {
+            used += 1;
+        }
+    }
+    Ok(json(
+        200,
+        &QuotasResp {
+            quotas: Quotas {
+                resources: vec![QuotaResource {
+                    kind: "instances".into(),
+                    used,
+                    quota: i64::from(emu.quota),
+                    min: 0,
+                    max: i64::from(emu.quota),
+                }],
+            },
+        },
+    ))
+}
+
+// ---------- data comparison ----------
+
+/// Compare tasks take this long (emulated seconds) plus size / 5 MB/s for contents.
+const COMPARE_BASE_S: f64 = 30.0;
+const CONTENT_MBPS: f64 = 5.0;
+
+fn job_for_compare<'a>(
+    st: &'a mut super::State,
+    job: &str,
+    now: f64,
+    bw: f64,
+) -> Result<&'a mut Job, Response> {
+    let j = st
+        .jobs
+        .get_mut(job)
+        .ok_or_else(|| err(400, "DRS.M00289", format!("job {job} does not exist")))?;
+    j.advance(now, bw);
+    Ok(j)
+}
+
+fn create_compare(emu: &Emulator, job: &str, kind: &str, objects: &[CompareObject]) -> Reply {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let j = job_for_compare(&mut st, job, now, emu.bandwidth_mbps)?;
+    // DRS compares only during the incremental phase.
+    if j.status != JobStatus::IncreTransferStarted {
+        return Err(err(
+            400,
+            "DRS.M00304",
+            format!(
+                "This API cannot be called in the current task status. (status {})",
+                j.status
+            ),
+        ));
+    }
+    let db = j
+        .req
+        .source_endpoint
+        .db_name
+        .clone()
+        .unwrap_or_else(|| "db".into());
+    let rows_base = (j.size_mb * 1000.0) as i64;
+    let seed = j.seed;
+    let mut tables: Vec<(String, String, i64)> = if objects.is_empty() {
+        (1..=3)
+            .map(|i| {
+                (
+                    db.clone(),
+                    format!("table_{i}"),
+                    rows_base / i + (seed % 97) as i64,
+                )
+            })
+            .collect()
+    } else {
+        objects
+            .iter()
+            .flat_map(|o| {
+                o.table_name
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (o.db_name.clone(), t.clone(), rows_base / (i as i64 + 1)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    if tables.is_empty() {
+        tables.push((db, "table_1".into(), rows_base));
+    }
+    let duration = match kind {
+        "contents" => COMPARE_BASE_S + j.size_mb / CONTENT_MBPS,
+        _ => COMPARE_BASE_S,
+    };
+    let mismatch = j.faults.compare_mismatch;
+    let id = new_job_id().replace("jb", "cp");
+    let list = st.compares.entry(job.to_string()).or_default();
+    // One unfinished data-level comparison per job: a new one replaces the running one.
+    if kind != "object" {
+        for t in list
+            .iter_mut()
+            .filter(|t| t.kind != "object" && now < t.done_at)
+        {
+            t.cancelled = true;
+        }
+    }
+    list.push(CompareTask {
+        id: id.clone(),
+        kind: kind.to_string(),
+        created_at: now,
+        done_at: now + duration,
+        tables,
+        mismatch,
+        cancelled: false,
+    });
+    Ok(if kind == "object" {
+        empty(200)
+    } else {
+        json(200, &IdResp { id })
+    })
+}
+
+fn task_status(t: &CompareTask, now: f64) -> &'static str {
+    if t.cancelled {
+        "CANCELLED"
+    } else if now < t.done_at {
+        "RUNNING"
+    } else {
+        "SUCCESSFUL"
+    }
+}
+
+fn iso(emu: &Emulator, t: f64) -> String {
+    chrono::DateTime::from_timestamp_millis(emu.clock.epoch_ms(t))
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn object_overview(emu: &Emulator, job: &str) -> Reply {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    job_for_compare(&mut st, job, now, emu.bandwidth_mbps)?;
+    let Some(t) = st
+        .compares
+        .get(job)
+        .and_then(|l| l.iter().rev().find(|t| t.kind == "object"))
+    else {
+        return Ok(json(200, &ObjectCompareOverview::default()));
+    };
+    let done = now >= t.done_at;
+    let n_tables = t.tables.len() as i64;
+    let status = |ok: bool| {
+        if !done {
+            compare_status::UNFINISHED
+        } else if ok {
+            compare_status::CONSISTENT
+        } else {
+            compare_status::INCONSISTENT
+        }
+    };
+    let item = |kind: &str, src: i64, dst: i64| ObjectCompareResultItem {
+        kind: kind.into(),
+        source_count: src,
+        target_count: dst,
+        status: status(src == dst),
+    };
+    let target_tables = if t.mismatch { n_tables - 1 } else { n_tables };
+    Ok(json(
+        200,
+        &ObjectCompareOverview {
+            compare_job_id: t.id.clone(),
+            status: task_status(t, now).into(),
+            create_time: Some(emu.clock.epoch_ms(t.created_at).to_string()),
+            start_time: Some(emu.clock.epoch_ms(t.created_at).to_string()),
+            error_msg: None,
+            compare_result: vec![
+                item("DB", 1, 1),
+                item("TABLE", n_tables, target_tables),
+                item("INDEX", n_tables * 2, target_tables * 2),
+            ],
+        },
+    ))
+}
+
+fn list_compares(emu: &Emulator, job: &str) -> Reply {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    job_for_compare(&mut st, job, now, emu.bandwidth_mbps)?;
+    let compare_jobs: Vec<CompareJob> = st
+        .compares
+        .get(job)
+        .map(|l| {
+            l.iter()
+                .filter(|t| t.kind != "object")
+                .map(|t| CompareJob {
+                    id: t.id.clone(),
+                    kind: t.kind.clone(),
+                    start_time: Some(iso(emu, t.created_at)),
+                    end_time: (now >= t.done_at && !t.cancelled).then(|| iso(emu, t.done_at)),
+                    status: task_status(t, now).into(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let count = compare_jobs.len() as u64;
+    Ok(json(
+        200,
+        &CompareJobList {
+            compare_jobs,
+            count,
+        },
+    ))
+}
+
+fn cancel_compare(emu: &Emulator, job: &str, cid: &str) -> Reply {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    job_for_compare(&mut st, job, now, emu.bandwidth_mbps)?;
+    let t = st
+        .compares
+        .get_mut(job)
+        .and_then(|l| l.iter_mut().find(|t| t.id == cid))
+        .ok_or_else(|| err(400, "DRS.M05003", "Task information not found."))?;
+    if now < t.done_at {
+        t.cancelled = true;
+    }
+    Ok(empty(200))
+}
+
+fn compare_view(
+    emu: &Emulator,
+    job: &str,
+    cid: &str,
+    view: &str,
+    _query: &[(String, String)],
+) -> Reply {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    job_for_compare(&mut st, job, now, emu.bandwidth_mbps)?;
+    let t = st
+        .compares
+        .get(job)
+        .and_then(|l| l.iter().find(|t| t.id == cid))
+        .ok_or_else(|| err(400, "DRS.M05003", "Task information not found."))?;
+    let done = now >= t.done_at && !t.cancelled;
+    let running = !t.cancelled && now < t.done_at;
+    // The mismatch fault drops a few rows of the last table on the target.
+    let target_rows = |i: usize, rows: i64| {
+        if t.mismatch && i + 1 == t.tables.len() {
+            (rows - 3).max(0)
+        } else {
+            rows
+        }
+    };
+    let st_code = |consistent: bool| {
+        if t.cancelled {
+            compare_status::CANCELLED
+        } else if running {
+            compare_status::COMPARING
+        } else if consistent {
+            compare_status::CONSISTENT
+        } else {
+            compare_status::INCONSISTENT
+        }
+    };
+    let mut dbs: Vec<String> = t.tables.iter().map(|x| x.0.clone()).collect();
+    dbs.dedup();
+    let inconsistent_in = |db: &str| {
+        t.tables
+            .iter()
+            .enumerate()
+            .filter(|(i, x)| x.0 == db && target_rows(*i, x.2) != x.2)
+            .count() as i64
+    };
+    let tables_in = |db: &str| t.tables.iter().filter(|x| x.0 == db).count() as i64;
+    match view {
+        "line-overview" if t.kind == "lines" => {
+            let infos: Vec<LineOverviewInfo> = dbs
+                .iter()
+                .map(|db| {
+                    let bad = if done { inconsistent_in(db) } else { 0 };
+                    LineOverviewInfo {
+                        source_db_name: db.clone(),
+                        target_db_name: db.clone(),
+                        status: st_code(bad == 0),
+                        compare_num: tables_in(db),
+                        compare_end_num: if done { tables_in(db) } else { 0 },
+                        data_inconsistent_num: bad,
+                        uncomparable_num: 0,
+                    }
+                })
+                .collect();
+            Ok(json(
+                200,
+                &LineOverview {
+                    total_count: infos.len() as u64,
+                    data_compare_overview_infos: infos,
+                },
+            ))
+        }
+        "line-detail" if t.kind == "lines" => {
+            let infos: Vec<LineDetailInfo> = t
+                .tables
+                .iter()
+                .enumerate()
+                .map(|(i, (_, table, rows))| {
+                    let dst = if done { target_rows(i, *rows) } else { 0 };
+                    LineDetailInfo {
+                        source_table_name: table.clone(),
+                        source_row_num: if done { *rows } else { 0 },
+                        target_table_name: table.clone(),
+                        target_row_num: dst,
+                        difference_row_num: if done { (*rows - dst).abs() } else { 0 },
+                        status: st_code(!done || dst == *rows),
+                    }
+                })
+                .collect();
+            Ok(json(
+                200,
+                &LineDetail {
+                    total_count: infos.len() as u64,
+                    table_line_compare_result_infos: infos,
+                },
+            ))
+        }
+        "content-overview" if t.kind == "contents" => {
+            let infos: Vec<ContentOverviewInfo> = dbs
+                .iter()
+                .map(|db| {
+                    let bad = if done { inconsistent_in(db) } else { 0 };
+                    ContentOverviewInfo {
+                        source_db: db.clone(),
+                        target_db: db.clone(),
+                        status: st_code(bad == 0),
+                        compare_num: tables_in(db),
+                        compare_end_num: if done { tables_in(db) } else { 0 },
+                        data_inconsistent_num: bad,
+                        uncomparable_num: 0,
+                    }
+                })
+                .collect();
+            Ok(json(
+                200,
+                &ContentOverview {
+                    total_count: infos.len() as u64,
+                    content_compare_result_infos: infos,
+                },
+            ))
+        }
+        "content-detail" if t.kind == "contents" => {
+            let progress = if t.cancelled {
+                0.0
+            } else {
+                ((now - t.created_at) / (t.done_at - t.created_at) * 100.0).clamp(0.0, 100.0)
+            };
+            let infos: Vec<ContentDetailInfo> = t
+                .tables
+                .iter()
+                .enumerate()
+                .map(|(i, (db, table, rows))| {
+                    let dst = target_rows(i, *rows);
+                    ContentDetailInfo {
+                        source_db: db.clone(),
+                        target_db: db.clone(),
+                        source_table_name: table.clone(),
+                        target_table_name: table.clone(),
+                        source_row_num: *rows,
+                        target_row_num: dst,
+                        difference_row_num: if done { (*rows - dst).abs() } else { 0 },
+                        line_compare_result: !done || dst == *rows,
+                        content_compare_result: !done || dst == *rows,
+                        // 1 comparing, 2 done, 4 cancelled
+                        status: if t.cancelled {
+                            4
+                        } else if running {
+                            1
+                        } else {
+                            2
+                        },
+                        progress,
+                    }
+                })
+                .collect();
+            Ok(json(
+                200,
+                &ContentDetail {
+                    total_count: infos.len() as u64,
+                    content_compare_result_infos: infos,
+                },
+            ))
+        }
+        "line-overview" | "line-detail" | "content-overview" | "content-detail" => Err(err(
+            400,
+            "DRS.M00202",
+            format!(
+                "The value of parameter compare_job_id is invalid. ({cid} is a {} comparison)",
+                t.kind
+            ),
+        )),
+        _ => Err(not_found_api()),
+    }
+}
+
+const PRECHECK_ITEMS: &[(&str, &str)] = &[
+    ("dstDbDiskSize", "db_disk_size"),
+    ("dbCharacterSetConsistency", "db_params"),
+    ("srcBinlogFormatCheck", "db_params"),
+    ("srcBinlogRowImageCheck", "db_params"),
+    ("srcDbServerIdCheck", "db_params"),
+    ("sqlModeConsistency", "db_params"),
+    ("dbTimeZoneConsistency", "db_params"),
+    ("srcDbConnectivity", "network"),
+];
+
+fn precheck_results(emu: &Emulator, req: Jobs<String>) -> Reply {
+    check_batch(&req.jobs)?;
+    let mut seen = std::collections::HashSet::new();
+    if !req.jobs.iter().all(|j| seen.insert(j)) {
+        return Err(err(
+            400,
+            "DRS.M00301",
+            "There are duplicate jobs in request.",
+        ));
+    }
+    let results = with_jobs(emu, &req.jobs, |j, id, now| {
+        let Some(j) = j else {
+            let (c, m) = not_exist(id);
+            return PrecheckResult {
+                precheck_id: id.to_string(),
+                error_code: Some(c),
+                error_msg: Some(m),
+                ..Default::default()
+            };
+        };
+        match j.precheck_state(now) {
+            None => PrecheckResult {
+                precheck_id: id.to_string(),
+                error_code: Some("DRS.M00304".into()),
+                error_msg: Some(
+                    "This API cannot be called in the current task status. (no pre-check was started)".into(),
+                ),
+                ..Default::default()
+            },
+            Some((pct, passed)) => {
+                let finished = pct == 100;
+                let items: Vec<PrecheckItem> = if finished {
+                    PRECHECK_ITEMS
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (item, group))| {
+                            let fail = !passed && i == 2;
+                            PrecheckItem {
+                                item: item.to_string(),
+                                result: if fail { "FAILED" } else { "PASSED" }.into(),
+                                failed_reason: fail.then(|| {
+                                    "The source database binlog_format is not ROW.".to_string()
+                                }),
+                                group: Some(group.to_string()),
+                            }
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let n = PRECHECK_ITEMS.len() as f64;
+                let rate = if !finished {
+                    "0%".to_string()
+                } else if passed {
+                    "100%".to_string()
+                } else {
+                    format!("{:.1}%", (n - 1.0) / n * 100.0)
+                };
+                PrecheckResult {
+                    precheck_id: id.to_string(),
+                    result: finished && passed,
+                    process: format!("{pct}%"),
+                    total_passed_rate: rate,
+                    precheck_result: items,
+                    error_code: None,
+                    error_msg: None,
+                }
+            }
+        }
+    });
+    let count = results.len() as u64;
+    Ok(json(
+        200,
+        &Results {
+            results,
+            count: Some(count),
+        },
+    ))
+}

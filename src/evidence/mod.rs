@@ -1,2 +1,10 @@
-//! See DESIGN.md for what this module owns.
+//! Evidence packs: the per-migration artefact (pre-checks, plan, DRS responses, validation,
+//! cutover notes, timestamped actions and approvals), exported per database, sealed with a
+//! SHA-256 manifest and verifiable line by line.
+
+pub mod artefacts;
 pub mod cmd;
+pub mod manifest;
+pub mod pack;
+pub mod verify;
+pub mod write;

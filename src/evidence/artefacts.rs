@@ -1,0 +1,409 @@
+//! Artefacts drawn from the events, for people: pre-check outputs, the plan, DRS responses,
+//! validation results, cutover notes and a summary. Deterministic functions of `pack.json` and
+//! the chain files, so verify rebuilds them and names the first line that differs.
+//!
+//! Which events go where (the engine's conventions):
+//! - `prechecks.json`: `db.precheck` payloads; `validation.json`: `db.validation` payloads.
+//! - `drs.jsonl`: `step.*` events whose step starts with `drs.` or `provision`, events whose
+//!   payload carries a `drs` object, and full-load progress (`db.progress`).
+//! - `cdc-lag.csv`: `db.lag` samples.
+//! - `cutover.md`: window approvals, cutover/rollback commands, `cutover.*` and `rollback.*`
+//!   steps, and stage changes from `ready` on.
+
+use super::pack::{PackMeta, EVENTS};
+use crate::store::model::{kind, Event};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+pub const PLAN: &str = "plan.json";
+pub const PRECHECKS: &str = "prechecks.json";
+pub const VALIDATION: &str = "validation.json";
+pub const DRS: &str = "drs.jsonl";
+pub const LAG: &str = "cdc-lag.csv";
+pub const CUTOVER: &str = "cutover.md";
+pub const SUMMARY: &str = "summary.md";
+
+/// Every derived file, by name.
+pub fn derive(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (PLAN.into(), pretty(&plan(meta))),
+        (
+            PRECHECKS.into(),
+            pretty(&of_kind(events, kind::DB_PRECHECK)),
+        ),
+        (
+            VALIDATION.into(),
+            pretty(&of_kind(events, kind::DB_VALIDATION)),
+        ),
+        (DRS.into(), drs(events).into_bytes()),
+        (LAG.into(), lag_csv(events).into_bytes()),
+        (
+            CUTOVER.into(),
+            cutover(meta, events, wave_events).into_bytes(),
+        ),
+        (
+            SUMMARY.into(),
+            summary(meta, events, wave_events).into_bytes(),
+        ),
+    ]
+}
+
+fn pretty(v: &Value) -> Vec<u8> {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s.into_bytes()
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn step_of(e: &Event) -> &str {
+    e.payload.get("step").and_then(Value::as_str).unwrap_or("")
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// Markdown table cells must not break the table.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn record(e: &Event) -> Value {
+    json!({"seq": e.seq, "time": e.time, "actor": e.actor, "kind": e.kind, "payload": e.payload})
+}
+
+fn plan(meta: &PackMeta) -> Value {
+    json!({
+        "db_id": meta.db_id,
+        "wave": meta.state.wave,
+        "spec": meta.spec,
+        "wave_window": meta.wave.as_ref().map(|w| &w.window),
+        "window_approved_by": meta.wave.as_ref().and_then(|w| w.approved_by.as_ref()),
+        "window_approved_at": meta.wave.as_ref().and_then(|w| w.approved_at),
+    })
+}
+
+fn of_kind(events: &[Event], k: &str) -> Value {
+    Value::Array(events.iter().filter(|e| e.kind == k).map(record).collect())
+}
+
+fn is_drs(e: &Event) -> bool {
+    let step = step_of(e);
+    let step_event = e.kind == kind::STEP_INTENT || e.kind == kind::STEP_OUTCOME;
+    (step_event && (step.starts_with("drs.") || step.starts_with("provision")))
+        || e.payload.get("drs").is_some_and(Value::is_object)
+        || e.kind == kind::DB_PROGRESS
+}
+
+fn drs(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events.iter().filter(|e| is_drs(e)) {
+        out.push_str(&record(e).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn lag_csv(events: &[Event]) -> String {
+    let mut out = String::from("seq,time,lag_s\n");
+    for e in events.iter().filter(|e| e.kind == kind::DB_LAG) {
+        let lag = e
+            .payload
+            .get("lag_s")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let _ = writeln!(out, "{},{},{}", e.seq, e.time.to_rfc3339(), lag);
+    }
+    out
+}
+
+fn is_cutover_event(e: &Event) -> bool {
+    let step = step_of(e);
+    let stage_to = text(&e.payload, "to").unwrap_or("");
+    let stage_from = text(&e.payload, "from").unwrap_or("");
+    let late = ["cutover", "hypercare", "completed", "rolled_back"];
+    match e.kind.as_str() {
+        kind::STEP_INTENT | kind::STEP_OUTCOME => {
+            step.starts_with("cutover.") || step.starts_with("rollback.")
+        }
+        kind::DB_STAGE => late.contains(&stage_to) || late.contains(&stage_from),
+        kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
+            let action = text(&e.payload, "action").unwrap_or("");
+            matches!(action, "cutover" | "rollback" | "close_hypercare")
+        }
+        _ => false,
+    }
+}
+
+/// One human line for an event in a timeline.
+fn describe(e: &Event) -> String {
+    let p = &e.payload;
+    match e.kind.as_str() {
+        kind::DB_STAGE => {
+            let mut s = format!(
+                "stage {} → {}",
+                text(p, "from").unwrap_or("?"),
+                text(p, "to").unwrap_or("?")
+            );
+            if let Some(r) = text(p, "reason").filter(|r| !r.is_empty()) {
+                let _ = write!(s, " ({r})");
+            }
+            s
+        }
+        kind::STEP_INTENT => {
+            let attempt = p.get("attempt").and_then(Value::as_u64).unwrap_or(1);
+            format!("start {} (attempt {attempt})", step_of(e))
+        }
+        kind::STEP_OUTCOME => {
+            let ok = p.get("ok").and_then(Value::as_bool).unwrap_or(false);
+            match (ok, text(p, "error")) {
+                (true, _) => format!("{} done", step_of(e)),
+                (false, Some(err)) => format!("{} FAILED: {err}", step_of(e)),
+                (false, None) => format!("{} FAILED", step_of(e)),
+            }
+        }
+        kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
+            let verdict = if e.kind == kind::COMMAND_ACCEPTED {
+                "accepted"
+            } else {
+                "rejected"
+            };
+            let mut s = format!(
+                "command {} by {} {verdict}",
+                text(p, "action").unwrap_or("?"),
+                text(p, "who").unwrap_or(&e.actor)
+            );
+            if let Some(r) = text(p, "reason").filter(|r| !r.is_empty()) {
+                let _ = write!(s, ": {r}");
+            }
+            s
+        }
+        kind::WAVE_APPROVED => format!(
+            "window of wave {} approved by {}",
+            e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into()),
+            text(p, "who").unwrap_or(&e.actor)
+        ),
+        kind::WAVE_STARTED => format!(
+            "wave {} started",
+            e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into())
+        ),
+        kind::DB_FAILED => format!("failed: {}", text(p, "error").unwrap_or("(no detail)")),
+        kind::DB_PRECHECK | kind::DB_VALIDATION => {
+            let what = if e.kind == kind::DB_PRECHECK {
+                "pre-checks"
+            } else {
+                "validation"
+            };
+            let passed = p.get("passed").and_then(Value::as_bool).unwrap_or(false);
+            format!(
+                "{what} {}: {}",
+                if passed { "passed" } else { "FAILED" },
+                text(p, "summary").unwrap_or("")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn timeline(out: &mut String, events: &[&Event]) {
+    out.push_str("| Time | Seq | By | What |\n|---|---|---|---|\n");
+    for e in events {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            ts(e.time),
+            e.seq,
+            cell(&e.actor),
+            cell(&describe(e))
+        );
+    }
+}
+
+fn cutover(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
+    let mut out = format!("# Cutover notes: {}\n\n", meta.db_id);
+    if let Some(w) = &meta.wave {
+        let _ = writeln!(out, "Wave {} window: `{}`.", w.wave, w.window);
+        match (&w.approved_by, w.approved_at) {
+            (Some(by), Some(at)) => {
+                let _ = writeln!(out, "Window approved by {by} at {}.", ts(at));
+            }
+            _ => out.push_str("Window not approved at export.\n"),
+        }
+        out.push('\n');
+    }
+    let mut rows: Vec<&Event> = wave_events
+        .iter()
+        .filter(|e| e.kind == kind::WAVE_APPROVED)
+        .chain(events.iter().filter(|e| is_cutover_event(e)))
+        .collect();
+    rows.sort_by_key(|e| e.seq);
+    if rows.iter().all(|e| e.kind == kind::WAVE_APPROVED) {
+        out.push_str("No cutover was attempted before this export.\n");
+        if rows.is_empty() {
+            return out;
+        }
+        out.push('\n');
+    }
+    timeline(&mut out, &rows);
+    out
+}
+
+fn latest<'a>(events: &'a [Event], k: &str) -> Option<&'a Event> {
+    events.iter().rev().find(|e| e.kind == k)
+}
+
+fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
+    let st = &meta.state;
+    let mut out = format!("# Evidence pack: {}\n\n", meta.db_id);
+    let _ = writeln!(
+        out,
+        "Exported {} by {} (wavedeck {}).\n",
+        ts(meta.exported_at),
+        cell(&meta.exported_by),
+        meta.wavedeck_version
+    );
+    out.push_str("| | |\n|---|---|\n");
+    let version = meta
+        .spec
+        .as_ref()
+        .map(|s| format!(" {}", s.engine_version))
+        .unwrap_or_default();
+    let _ = writeln!(out, "| Engine | {}{} |", st.engine.as_str(), cell(&version));
+    let _ = writeln!(out, "| Size | {:.1} GB |", st.size_gb);
+    let _ = writeln!(out, "| Owner | {} |", cell(&st.owner));
+    let _ = writeln!(out, "| Criticality | {} |", st.criticality.as_str());
+    if let Some(spec) = &meta.spec {
+        let _ = writeln!(
+            out,
+            "| Source | {}:{}/{} |",
+            cell(&spec.source.host),
+            spec.source.port,
+            cell(&spec.source.database)
+        );
+        let _ = writeln!(
+            out,
+            "| Target | {}:{}/{} |",
+            cell(&spec.target.host),
+            spec.target.port,
+            cell(&spec.target.database)
+        );
+        let _ = writeln!(out, "| Business window | {} |", cell(&spec.business_window));
+    }
+    let wave = match (&st.wave, &meta.wave) {
+        (Some(n), Some(w)) => {
+            let approval = match (&w.approved_by, w.approved_at) {
+                (Some(by), Some(at)) => format!("approved by {} at {}", cell(by), ts(at)),
+                _ => "not approved".to_string(),
+            };
+            format!("{n} (window `{}`, {approval})", cell(&w.window))
+        }
+        (Some(n), None) => n.to_string(),
+        (None, _) => "none".to_string(),
+    };
+    let _ = writeln!(out, "| Wave | {wave} |");
+    let held = st
+        .held_stage
+        .map(|h| format!(" (in {h})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| Stage at export | {}{held} since {} |",
+        st.stage,
+        ts(st.stage_since)
+    );
+    if let Some(job) = &st.drs_job_id {
+        let _ = writeln!(out, "| DRS job | {} |", cell(job));
+    }
+    if let Some(err) = &st.last_error {
+        let _ = writeln!(out, "| Last error | {} |", cell(err));
+    }
+
+    out.push_str("\n## Stages\n\n");
+    let stages: Vec<&Event> = events.iter().filter(|e| e.kind == kind::DB_STAGE).collect();
+    if stages.is_empty() {
+        out.push_str("No stage change recorded.\n");
+    } else {
+        timeline(&mut out, &stages);
+    }
+
+    out.push_str("\n## Approvals and operator commands\n\n");
+    let mut people: Vec<&Event> = wave_events
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), kind::WAVE_APPROVED | kind::WAVE_STARTED))
+        .chain(events.iter().filter(|e| {
+            matches!(
+                e.kind.as_str(),
+                kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED
+            )
+        }))
+        .collect();
+    people.sort_by_key(|e| e.seq);
+    if people.is_empty() {
+        out.push_str("None recorded.\n");
+    } else {
+        timeline(&mut out, &people);
+    }
+
+    out.push_str("\n## Pre-checks and validation\n\n");
+    for (k, file) in [
+        (kind::DB_PRECHECK, PRECHECKS),
+        (kind::DB_VALIDATION, VALIDATION),
+    ] {
+        let n = events.iter().filter(|e| e.kind == k).count();
+        match latest(events, k) {
+            Some(e) => {
+                let _ = writeln!(
+                    out,
+                    "- {} at {} ({n} run(s), details in `{file}`)",
+                    describe(e),
+                    ts(e.time)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "- no {k} recorded");
+            }
+        }
+    }
+
+    out.push_str("\n## Failures and retries\n\n");
+    let failures: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            e.kind == kind::DB_FAILED
+                || (e.kind == kind::STEP_OUTCOME
+                    && e.payload.get("ok").and_then(Value::as_bool) == Some(false))
+        })
+        .collect();
+    if failures.is_empty() {
+        out.push_str("None.\n");
+    } else {
+        timeline(&mut out, &failures);
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Other artefacts\n\n- `{CUTOVER}`: cutover and rollback steps\n- `{DRS}`: DRS calls and progress\n- `{LAG}`: CDC lag samples\n- `{PLAN}`: inventory record and wave"
+    );
+
+    out.push_str("\n## Integrity\n\n");
+    if let Some(c) = meta.chains.get(EVENTS) {
+        let span = match (c.events.first(), c.events.last()) {
+            (Some(a), Some(b)) => format!(" (seq {} to {})", a.0, b.0),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "`{EVENTS}` holds {} event(s){span}; the last one's hash is `{}`.",
+            c.count, c.last_hash
+        );
+    }
+    out.push_str(
+        "Check this pack with `wavedeck evidence verify DIR` (hash chain, order, every file) \
+         or `sha256sum -c MANIFEST.sha256` (files only).\n",
+    );
+    out
+}

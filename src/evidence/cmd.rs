@@ -1,6 +1,9 @@
 //! Command-line entry points of this module.
 
+use super::export::{self, Selection};
 use super::verify;
+use crate::store::Store;
+use chrono::Utc;
 use crate::config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,9 +59,34 @@ pub async fn run(cmd: EvidenceCommand, cfg: Config) -> anyhow::Result<ExitCode> 
                 Ok(ExitCode::from(1))
             }
         }
-        EvidenceCommand::Export { .. } => {
-            let _ = cfg;
-            anyhow::bail!("evidence export needs the store, which is not built yet")
+        EvidenceCommand::Export {
+            db_id,
+            wave,
+            out,
+            by,
+        } => {
+            let sel = match (db_id, wave) {
+                (Some(id), _) => Selection::Db(id),
+                (None, Some(w)) => Selection::Wave(w),
+                (None, None) => anyhow::bail!("give a database id or --wave N"),
+            };
+            let out = out.unwrap_or_else(|| cfg.evidence_dir.clone());
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".to_string());
+            let store = Store::open_existing(&cfg.store).await?;
+            let result = export::export(&store, &sel, &out, &by, Utc::now()).await;
+            store.close().await;
+            let written = result?;
+            for dir in &written {
+                println!("{}", dir.display());
+            }
+            println!(
+                "exported {} pack(s); check them with `wavedeck evidence verify {}`",
+                written.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod artefacts;
 pub mod cmd;
+pub mod export;
 pub mod manifest;
 pub mod pack;
 pub mod verify;

@@ -1,0 +1,300 @@
+//! Evidence packs end to end: a real store (SQLite file, and PostgreSQL), the real command line,
+//! every kind of tampering named by file and line, and no secret in a pack.
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wavedeck::evidence::pack::PackLine;
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::secret::SecretRef;
+use wavedeck::store::model::{kind, NewEvent};
+use wavedeck::store::Store;
+
+fn spec(db_id: &str, pw_env: &str) -> DatabaseSpec {
+    let ep = |host: &str| Endpoint {
+        host: host.into(),
+        port: 5432,
+        database: "ledger".into(),
+        user: "migrator".into(),
+        password: SecretRef::Env(pw_env.into()),
+    };
+    DatabaseSpec {
+        db_id: db_id.into(),
+        engine: Engine::Postgres,
+        engine_version: "15".into(),
+        size_gb: 12.5,
+        owner: "payments".into(),
+        criticality: Criticality::Medium,
+        business_window: "Sat 01:00-05:00 Europe/Paris".into(),
+        wave: Some(2),
+        source: ep("127.0.0.1"),
+        target: ep("127.0.0.2"),
+        tags: vec![],
+        overrides: Overrides::default(),
+        extra: Default::default(),
+    }
+}
+
+fn ev(db: Option<&str>, k: &str, payload: serde_json::Value, actor: &str) -> NewEvent {
+    NewEvent {
+        db_id: db.map(str::to_string),
+        wave: Some(2),
+        kind: k.into(),
+        payload,
+        actor: actor.into(),
+    }
+}
+
+/// Two databases of wave 2 through to hypercare (one of them), interleaved in the chain.
+async fn populate(store: &Store, pw_env: &str) {
+    let a = Some("pay-ledger-01");
+    let b = Some("crm-02");
+    let stage = |from: &str, to: &str| json!({"from": from, "to": to, "reason": "test"});
+    let events = vec![
+        ev(None, kind::WAVE_PLANNED, json!({"window": "Sat 01:00-05:00 Europe/Paris"}), "plan"),
+        ev(a, kind::DB_REGISTERED, json!({"spec": spec("pay-ledger-01", pw_env)}), "init"),
+        ev(b, kind::DB_REGISTERED, json!({"spec": spec("crm-02", pw_env)}), "init"),
+        ev(None, kind::WAVE_STARTED, json!({"who": "alice"}), "alice"),
+        ev(a, kind::DB_STAGE, stage("registered", "prechecks"), "engine"),
+        ev(b, kind::DB_STAGE, stage("registered", "prechecks"), "engine"),
+        ev(a, kind::DB_PRECHECK, json!({"passed": true, "summary": "6 checks ok"}), "engine"),
+        ev(a, kind::DB_STAGE, stage("prechecks", "provisioning"), "engine"),
+        ev(a, kind::STEP_INTENT, json!({"step": "drs.create_job", "attempt": 1}), "engine"),
+        ev(a, kind::STEP_OUTCOME, json!({"step": "drs.create_job", "attempt": 1, "ok": true, "drs": {"id": "j-1"}}), "engine"),
+        ev(b, kind::DB_LAG, json!({"lag_s": 3.5}), "engine"),
+        ev(a, kind::DB_LAG, json!({"lag_s": 0.5}), "engine"),
+        ev(a, kind::DB_VALIDATION, json!({"passed": true, "summary": "42 tables, 0 differences"}), "engine"),
+        ev(None, kind::WAVE_APPROVED, json!({"who": "bob"}), "bob"),
+        ev(a, kind::COMMAND_ACCEPTED, json!({"action": "cutover", "who": "alice"}), "engine"),
+        ev(a, kind::STEP_INTENT, json!({"step": "cutover.drain_source", "attempt": 1}), "engine"),
+        ev(a, kind::STEP_OUTCOME, json!({"step": "cutover.drain_source", "attempt": 1, "ok": true}), "engine"),
+        ev(a, kind::DB_STAGE, stage("ready", "cutover"), "engine"),
+        ev(a, kind::DB_STAGE, stage("cutover", "hypercare"), "engine"),
+    ];
+    store.append(&events).await.expect("append");
+}
+
+fn wavedeck(store_url: &str, args: &[&str], env: &[(&str, &str)], logs: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavedeck"));
+    cmd.arg("--store").arg(store_url).args(args);
+    cmd.env("WAVEDECK_LOG_DIR", logs);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run wavedeck")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn copy_pack(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+fn edit_lines(file: &Path, f: impl FnOnce(&mut Vec<String>)) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    f(&mut lines);
+    std::fs::write(file, lines.join("\n") + "\n").unwrap();
+}
+
+/// Export with the CLI, check the pack, then tamper with copies of it in every way and check
+/// that `verify` fails naming the file and line.
+fn exercise(store_url: &str, tmp: &Path) {
+    let logs = tmp.join("logs");
+    let out = tmp.join("evidence");
+    let pw_env = format!("WD_EVIDENCE_PW_{}", std::process::id());
+    let pw_value = format!("s3cret-{}-{}", std::process::id(), rand::random::<u64>());
+
+    let o = wavedeck(
+        store_url,
+        &["evidence", "export", "pay-ledger-01", "--out", out.to_str().unwrap(), "--by", "auditor"],
+        &[(&pw_env, &pw_value)],
+        &logs,
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    let pack = out.join("pay-ledger-01");
+    let mut names: Vec<String> = std::fs::read_dir(&pack)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "MANIFEST.sha256", "cdc-lag.csv", "cutover.md", "drs.jsonl", "events.jsonl", "pack.json",
+            "plan.json", "prechecks.json", "summary.md", "validation.json", "wave-events.jsonl"
+        ]
+    );
+    let events = std::fs::read_to_string(pack.join("events.jsonl")).unwrap();
+    assert_eq!(events.lines().count(), 14, "{events}");
+    let summary = std::fs::read_to_string(pack.join("summary.md")).unwrap();
+    assert!(summary.contains("stage cutover → hypercare"), "{summary}");
+    assert!(summary.contains("window of wave 2 approved by bob"), "{summary}");
+    assert!(summary.contains("Exported") && summary.contains("by auditor"), "{summary}");
+
+    // No secret anywhere in the pack (the variable's name is fine, its value never).
+    for f in all_files(&out) {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&pw_value), "secret in {}", f.display());
+    }
+    assert!(std::fs::read_to_string(pack.join("plan.json")).unwrap().contains(&pw_env));
+
+    // Intact: exit 0. Also with the standard tool.
+    let o = wavedeck(store_url, &["evidence", "verify", pack.to_str().unwrap()], &[], &logs);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("ok: 1 pack(s), 14 event(s)"), "{}", stdout(&o));
+    let sums = Command::new("sha256sum")
+        .arg("-c")
+        .arg("--quiet")
+        .arg("MANIFEST.sha256")
+        .current_dir(&pack)
+        .status();
+    if let Ok(s) = sums {
+        assert!(s.success(), "sha256sum -c disagrees with the manifest");
+    }
+
+    type Tamper = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "edit",
+            Box::new(|p: &Path| edit_lines(&p.join("events.jsonl"), |l| l[4] = l[4].replace("\"engine\"", "\"mallory\""))),
+            "events.jsonl:5: edited",
+        ),
+        (
+            "remove",
+            Box::new(|p: &Path| edit_lines(&p.join("events.jsonl"), |l| {
+                l.remove(3);
+            })),
+            "events.jsonl:4: removed",
+        ),
+        (
+            "reorder",
+            Box::new(|p: &Path| edit_lines(&p.join("events.jsonl"), |l| l.swap(6, 7))),
+            "events.jsonl:7: reordered",
+        ),
+        (
+            "insert",
+            Box::new(|p: &Path| edit_lines(&p.join("events.jsonl"), |l| {
+                // A forged event, correctly hashed and linked to the line before it.
+                let before: PackLine = serde_json::from_str(&l[8]).unwrap();
+                let mut forged = before.clone();
+                forged.event.seq += 1;
+                forged.event.payload = json!({"passed": true, "summary": "forged"});
+                forged.event.kind = kind::DB_VALIDATION.into();
+                forged.event.hash = forged.event.compute_hash();
+                forged.pack_prev_hash = before.event.hash.clone();
+                l.insert(9, serde_json::to_string(&forged).unwrap());
+            })),
+            "events.jsonl:10: inserted",
+        ),
+        (
+            "summary edited",
+            Box::new(|p: &Path| edit_lines(&p.join("summary.md"), |l| l[0] = "# Evidence pack: other".into())),
+            "summary.md: changed since export",
+        ),
+        (
+            "file added",
+            Box::new(|p: &Path| std::fs::write(p.join("notes.txt"), "x").unwrap()),
+            "notes.txt: added after export",
+        ),
+        (
+            "file removed",
+            Box::new(|p: &Path| std::fs::remove_file(p.join("validation.json")).unwrap()),
+            "validation.json: removed",
+        ),
+    ];
+    for (i, (what, tamper, expected)) in cases.iter().enumerate() {
+        let copy = tmp.join(format!("tampered-{i}")).join("pay-ledger-01");
+        copy_pack(&pack, &copy);
+        tamper(&copy);
+        let o = wavedeck(store_url, &["evidence", "verify", copy.to_str().unwrap()], &[], &logs);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stdout(&o));
+        let shown = stdout(&o);
+        assert!(
+            shown.lines().any(|l| l.contains(&format!("pay-ledger-01/{expected}"))),
+            "{what}: expected {expected:?} in\n{shown}"
+        );
+        assert!(shown.contains("TAMPERED"), "{what}: {shown}");
+    }
+
+    // A whole wave: one folder per database, verified together.
+    let wave_out = tmp.join("wave-2");
+    let o = wavedeck(
+        store_url,
+        &["evidence", "export", "--wave", "2", "--out", wave_out.to_str().unwrap()],
+        &[],
+        &logs,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(wave_out.join("pay-ledger-01/events.jsonl").exists());
+    assert!(wave_out.join("crm-02/events.jsonl").exists());
+    let o = wavedeck(store_url, &["evidence", "verify", wave_out.to_str().unwrap()], &[], &logs);
+    assert!(stdout(&o).starts_with("ok: 2 pack(s)"), "{}", stdout(&o));
+
+    // Unknown database: a clear error, non-zero.
+    let o = wavedeck(store_url, &["evidence", "export", "nope", "--out", out.to_str().unwrap()], &[], &logs);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no database \"nope\""), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn evidence_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("store.db").display());
+    let store = Store::open(&url).await.expect("open store");
+    populate(&store, &format!("WD_EVIDENCE_PW_{}", std::process::id())).await;
+    store.close().await;
+    let path = tmp.path().to_path_buf();
+    tokio::task::spawn_blocking(move || exercise(&url, &path)).await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn evidence_on_postgres() {
+    use sqlx::Connection;
+    let name = format!("wd_evidence_{}_{}", std::process::id(), rand::random::<u32>());
+    let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let result = async {
+        let store = Store::open(&url).await.expect("open store");
+        populate(&store, &format!("WD_EVIDENCE_PW_{}", std::process::id())).await;
+        store.close().await;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().to_path_buf();
+        let u = url.clone();
+        let r = tokio::task::spawn_blocking(move || exercise(&u, &path)).await;
+        drop(tmp);
+        r
+    }
+    .await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

@@ -2,9 +2,9 @@
 
 use super::export::{self, Selection};
 use super::verify;
+use crate::config::Config;
 use crate::store::Store;
 use chrono::Utc;
-use crate::config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -335,6 +335,7 @@ pub(crate) mod fixture {
             progress_pct: 100.0,
             lag_s: Some(0.2),
             validation: None,
+            precheck: None,
             drs_job_id: Some("job-1".into()),
             last_error: None,
             last_event_at: t0(),

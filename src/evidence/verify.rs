@@ -275,7 +275,13 @@ fn check_chain(
                     j + 1,
                     n - 1
                 )),
-                None if ix.events.get(expected).is_some_and(|(s, _)| *s == seq) => {
+                // Not exported: a replacement when the event expected here is gone and had
+                // this seq, otherwise an insertion.
+                None if ix
+                    .events
+                    .get(expected)
+                    .is_some_and(|(s, h)| *s == seq && !present.contains(h.as_str())) =>
+                {
                     in_place(&mut expected);
                     Some(format!(
                         "edited: event seq {seq} is not the one exported (content and hash rewritten)"
@@ -671,6 +677,21 @@ mod tests {
         });
         assert_eq!(ps[0].line, Some(8), "{ps:#?}");
         assert!(ps[0].what.starts_with("inserted: event seq"), "{}", ps[0]);
+    }
+
+    #[test]
+    fn inserted_line_with_the_next_lines_seq_is_an_insertion() {
+        let ps = tampered(|ls| {
+            let before: PackLine = serde_json::from_str(&ls[3]).unwrap();
+            let after: PackLine = serde_json::from_str(&ls[4]).unwrap();
+            let mut forged = before.clone();
+            forged.event.seq = after.event.seq;
+            forged.event.actor = "mallory".into();
+            forged.event.hash = forged.event.compute_hash();
+            ls.insert(4, pack::line_text(&forged));
+        });
+        assert_eq!(ps[0].line, Some(5), "{ps:#?}");
+        assert!(ps[0].what.starts_with("inserted"), "{}", ps[0]);
     }
 
     #[test]

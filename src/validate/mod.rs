@@ -1,1 +1,224 @@
-//! See DESIGN.md for what this module owns.
+//! The validation gate: schema presence, exact row counts, checksums, smoke tests and
+//! business rules, comparing a database's source and target (see research/validation.md).
+//!
+//! Entry point for the engine: [`run_validation`]. It never returns an error: anything that
+//! stops a part of the gate is recorded in [`ValidationReport::errors`], which fails the gate.
+
+pub mod bench;
+pub mod canon;
+pub mod catalog;
+pub mod checksum;
+pub mod connect;
+pub mod decode;
+pub mod pgcopy;
+pub mod report;
+pub mod runbook;
+pub mod scan;
+pub mod smoke;
+
+pub use checksum::LagProbe;
+pub use report::{CheckOutcome, DiffKind, RowDifference, TableReport, ValidationReport};
+pub use runbook::Runbook;
+
+use crate::inventory::{DatabaseSpec, Engine};
+use catalog::{Catalog, Table};
+use checksum::TableJob;
+use connect::Pool;
+use decode::{MyKind, PgKind};
+use scan::SideScan;
+use std::time::Duration;
+
+/// How to run the gate.
+#[derive(Clone, Default)]
+pub struct ValidateOptions {
+    /// Given while CDC runs: a mismatching range is re-checked once the lag this reports falls
+    /// below `validation.recheck_lag_s`. None means the final, exact validation.
+    pub live: Option<LagProbe>,
+    /// Compare only these tables (`schema.table` / `table`); None means all.
+    pub tables: Option<Vec<String>>,
+    /// Override of the runbook's parallelism.
+    pub parallelism: Option<usize>,
+}
+
+fn is_integer_key(engine: Engine, t: &Table, col: &str) -> bool {
+    let Some(c) = t.column(col) else { return false };
+    match engine {
+        Engine::Postgres => PgKind::from_typname(&c.type_key).is_integer(),
+        Engine::Mysql => MyKind::from_types(&c.type_key, &c.column_type).is_integer(),
+    }
+}
+
+/// Build the per-table comparison jobs for tables present on both sides.
+pub fn plan_jobs(
+    src_engine: Engine,
+    src: &Catalog,
+    tgt_engine: Engine,
+    tgt: &Catalog,
+    exclude: &[String],
+    only: Option<&[String]>,
+) -> Vec<TableJob> {
+    let mut jobs = Vec::new();
+    for s in &src.tables {
+        let name = s.display();
+        if exclude.contains(&name) || only.is_some_and(|o| !o.contains(&name)) {
+            continue;
+        }
+        let Some(t) = tgt.table(&name) else { continue };
+        let columns: Vec<String> = s
+            .columns
+            .iter()
+            .filter(|c| t.column(&c.name).is_some())
+            .map(|c| c.name.clone())
+            .collect();
+        let note = (columns.len() < s.columns.len()).then(|| {
+            "columns missing on the target are not compared (see schema differences)".to_string()
+        });
+        let key_cols: Vec<usize> =
+            if !s.primary_key.is_empty() && s.primary_key.iter().all(|k| columns.contains(k)) {
+                s.primary_key
+                    .iter()
+                    .filter_map(|k| columns.iter().position(|c| c == k))
+                    .collect()
+            } else {
+                vec![]
+            };
+        let int_key = s.primary_key.len() == 1
+            && key_cols.len() == 1
+            && is_integer_key(src_engine, s, &s.primary_key[0])
+            && is_integer_key(tgt_engine, t, &s.primary_key[0]);
+        let range_key = if int_key {
+            Some(s.primary_key[0].as_str())
+        } else {
+            None
+        };
+        jobs.push(TableJob {
+            name,
+            src: SideScan::new(src_engine, s, &columns, range_key),
+            tgt: SideScan::new(tgt_engine, t, &columns, range_key),
+            columns,
+            key_cols,
+            int_key,
+            note,
+        });
+    }
+    jobs
+}
+
+/// Run the whole gate for one database.
+pub async fn run_validation(
+    spec: &DatabaseSpec,
+    runbook: &Runbook,
+    opts: &ValidateOptions,
+) -> ValidationReport {
+    let started_at = chrono::Utc::now();
+    let mut report = ValidationReport {
+        db_id: spec.db_id.clone(),
+        started_at,
+        finished_at: started_at,
+        mode: if opts.live.is_some() { "live" } else { "final" }.into(),
+        source: connect::describe(&spec.source),
+        target: connect::describe(&spec.target),
+        schema_differences: vec![],
+        tables: vec![],
+        smoke_tests: vec![],
+        rules: vec![],
+        errors: vec![],
+    };
+    let rb = match runbook.for_database(spec) {
+        Ok(rb) => rb,
+        Err(e) => {
+            report.errors.push(e.to_string());
+            report.finished_at = chrono::Utc::now();
+            return report;
+        }
+    };
+    let mut settings = rb.validation.clone();
+    if let Some(p) = opts.parallelism {
+        settings.parallelism = p.max(1);
+    }
+    let timeout = Duration::from_secs(rb.precheck_settings.connect_timeout_s.max(1));
+    let conns = settings.parallelism as u32 + 2;
+    let (src, tgt) = futures::join!(
+        connect::connect(spec.engine, &spec.source, conns, timeout),
+        connect::connect(spec.engine, &spec.target, conns, timeout),
+    );
+    let (src, tgt) = match (src, tgt) {
+        (Ok(s), Ok(t)) => (s, t),
+        (s, t) => {
+            for e in [s.err(), t.err()].into_iter().flatten() {
+                report.errors.push(e.to_string());
+            }
+            report.finished_at = chrono::Utc::now();
+            return report;
+        }
+    };
+    inner(spec, &rb, &settings, opts, &src, &tgt, &mut report).await;
+    // Driver errors may quote connection strings: scrub both passwords before anything leaves.
+    for e in report.errors.iter_mut() {
+        *e = connect::scrub(&spec.target, &connect::scrub(&spec.source, e));
+    }
+    src.close().await;
+    tgt.close().await;
+    report.finished_at = chrono::Utc::now();
+    tracing::info!(db_id = %spec.db_id, passed = report.passed(), summary = %report.summary(), "validation finished");
+    report
+}
+
+async fn inner(
+    spec: &DatabaseSpec,
+    rb: &Runbook,
+    settings: &runbook::ValidationSettings,
+    opts: &ValidateOptions,
+    src: &Pool,
+    tgt: &Pool,
+    report: &mut ValidationReport,
+) {
+    let (sc, tc) = futures::join!(
+        catalog::load(src, &spec.source.database, &settings.exclude_schemas),
+        catalog::load(tgt, &spec.target.database, &settings.exclude_schemas),
+    );
+    let (sc, tc) = match (sc, tc) {
+        (Ok(s), Ok(t)) => (s, t),
+        (s, t) => {
+            if let Err(e) = s {
+                report
+                    .errors
+                    .push(format!("reading the source catalog: {e}"));
+            }
+            if let Err(e) = t {
+                report
+                    .errors
+                    .push(format!("reading the target catalog: {e}"));
+            }
+            return;
+        }
+    };
+    report.schema_differences =
+        catalog::compare(spec.engine, &sc, spec.engine, &tc, &settings.exclude_tables);
+    let jobs = plan_jobs(
+        spec.engine,
+        &sc,
+        spec.engine,
+        &tc,
+        &settings.exclude_tables,
+        opts.tables.as_deref(),
+    );
+    let ctx = checksum::Ctx {
+        src,
+        tgt,
+        settings,
+        live: opts.live.clone(),
+    };
+    let (tables, errors) = checksum::compare_tables(&ctx, &jobs).await;
+    report.tables = tables;
+    report.errors.extend(errors);
+    report.smoke_tests = smoke::run_smoke_tests(
+        src,
+        &spec.source.database,
+        tgt,
+        &spec.target.database,
+        &rb.smoke_tests,
+    )
+    .await;
+    report.rules = smoke::run_rules(tgt, &rb.rules).await;
+}

@@ -1,0 +1,1 @@
+//! `wavedeck bench checksum` (filled in below).

@@ -1,0 +1,314 @@
+//! Canonical row encoding: the single definition of "equal" across PostgreSQL and MySQL.
+//!
+//! Every value is written as a type tag plus a fixed-width or length-prefixed payload, so the
+//! encoding is injective (no separators that text could imitate, NULL is its own tag and never
+//! looks like `''` or `'<null>'`). Values that are equal across engines are written identically:
+//! integers and integral decimals as 128-bit integers, other decimals as a normalised digit
+//! string, floats as IEEE-754 double bits (float4 widened), timestamps as UTC microseconds since
+//! the Unix epoch (the information of a UTC ISO-8601 string at µs precision), dates as days
+//! since the epoch, text as its UTF-8 bytes, JSON with sorted keys.
+//!
+//! A row hashes to SHA-256 of its encoding; a chunk is (count, Σ row hashes mod 2²⁵⁶), which is
+//! order-independent (each side may scan in its own order) and, unlike XOR, keeps duplicates.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const TAG_NULL: u8 = 0;
+pub const TAG_INT: u8 = 1;
+pub const TAG_DEC: u8 = 2;
+pub const TAG_FLOAT: u8 = 3;
+pub const TAG_TEXT: u8 = 4;
+pub const TAG_BYTES: u8 = 5;
+pub const TAG_TS: u8 = 6;
+pub const TAG_DATE: u8 = 7;
+pub const TAG_TIME: u8 = 8;
+pub const TAG_JSON: u8 = 9;
+
+/// Microseconds between 1970-01-01 and 2000-01-01 (PostgreSQL's epoch).
+pub const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Days between 1970-01-01 and 2000-01-01.
+pub const PG_EPOCH_DAYS: i32 = 10_957;
+
+/// Builds the canonical bytes of one row (or one key) and hashes them.
+#[derive(Default)]
+pub struct RowEncoder {
+    pub buf: Vec<u8>,
+}
+
+impl RowEncoder {
+    pub fn new() -> Self {
+        RowEncoder {
+            buf: Vec::with_capacity(256),
+        }
+    }
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+    pub fn null(&mut self) {
+        self.buf.push(TAG_NULL);
+    }
+    pub fn int(&mut self, v: i128) {
+        self.buf.push(TAG_INT);
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    pub fn float(&mut self, v: f64) {
+        // One NaN, so engines that produce different NaN payloads still agree.
+        let bits = if v.is_nan() {
+            0x7ff8_0000_0000_0000
+        } else {
+            v.to_bits()
+        };
+        self.buf.push(TAG_FLOAT);
+        self.buf.extend_from_slice(&bits.to_be_bytes());
+    }
+    fn var(&mut self, tag: u8, bytes: &[u8]) {
+        self.buf.push(tag);
+        self.buf
+            .extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(bytes);
+    }
+    pub fn text(&mut self, v: &[u8]) {
+        self.var(TAG_TEXT, v);
+    }
+    pub fn bytes(&mut self, v: &[u8]) {
+        self.var(TAG_BYTES, v);
+    }
+    pub fn timestamp_micros(&mut self, utc_micros: i64) {
+        self.buf.push(TAG_TS);
+        self.buf.extend_from_slice(&utc_micros.to_be_bytes());
+    }
+    pub fn date_days(&mut self, days_since_1970: i32) {
+        self.buf.push(TAG_DATE);
+        self.buf.extend_from_slice(&days_since_1970.to_be_bytes());
+    }
+    pub fn time_micros(&mut self, micros: i64) {
+        self.buf.push(TAG_TIME);
+        self.buf.extend_from_slice(&micros.to_be_bytes());
+    }
+    /// A decimal given as text (`-001.500`, `1e3` is not accepted: engines print plain digits).
+    /// Integral values become integers so `numeric(10,0)` and `bigint` agree.
+    pub fn decimal_str(&mut self, s: &str) {
+        match normalize_decimal(s) {
+            Decimal::Int(i) => self.int(i),
+            Decimal::Text(t) => self.var(TAG_DEC, t.as_bytes()),
+        }
+    }
+    /// JSON text, re-serialised with sorted keys; text that is not JSON is kept as text.
+    pub fn json_text(&mut self, s: &[u8]) {
+        match serde_json::from_slice::<serde_json::Value>(s) {
+            Ok(v) => {
+                let mut out = Vec::with_capacity(s.len());
+                write_canonical_json(&v, &mut out);
+                self.var(TAG_JSON, &out);
+            }
+            Err(_) => self.text(s),
+        }
+    }
+    pub fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(&self.buf).into()
+    }
+}
+
+pub enum Decimal {
+    Int(i128),
+    Text(String),
+}
+
+/// `-001.2500` -> `-1.25`; `0.000` -> 0; `12.00` -> 12. Anything that is not plain digits
+/// (NaN, Infinity) is kept verbatim so it still compares equal to itself.
+pub fn normalize_decimal(s: &str) -> Decimal {
+    let t = s.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int_part, frac_part) = match body.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (body, ""),
+    };
+    let digits_ok = !body.is_empty()
+        && int_part.bytes().all(|b| b.is_ascii_digit())
+        && frac_part.bytes().all(|b| b.is_ascii_digit());
+    if !digits_ok {
+        return Decimal::Text(t.to_string());
+    }
+    let int_part = int_part.trim_start_matches('0');
+    let frac_part = frac_part.trim_end_matches('0');
+    if frac_part.is_empty() {
+        if int_part.is_empty() {
+            return Decimal::Int(0);
+        }
+        if int_part.len() <= 38 {
+            if let Ok(v) = int_part.parse::<i128>() {
+                return Decimal::Int(if neg { -v } else { v });
+            }
+        }
+        return Decimal::Text(format!("{}{}", if neg { "-" } else { "" }, int_part));
+    }
+    let int_part = if int_part.is_empty() { "0" } else { int_part };
+    Decimal::Text(format!(
+        "{}{}.{}",
+        if neg { "-" } else { "" },
+        int_part,
+        frac_part
+    ))
+}
+
+/// JSON with object keys sorted and no whitespace, independent of serde_json's map feature.
+pub fn write_canonical_json(v: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String((*k).clone()).to_string().as_bytes());
+                out.push(b':');
+                write_canonical_json(&map[k.as_str()], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical_json(item, out);
+            }
+            out.push(b']');
+        }
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+/// (row count, Σ SHA-256 mod 2²⁵⁶) of a set of rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkDigest {
+    pub count: u64,
+    /// Big-endian limbs of the 256-bit sum.
+    pub sum: [u64; 4],
+}
+
+impl ChunkDigest {
+    pub fn add_hash(&mut self, h: &[u8; 32]) {
+        self.count += 1;
+        let mut carry = 0u64;
+        for i in (0..4).rev() {
+            let mut limb = [0u8; 8];
+            limb.copy_from_slice(&h[i * 8..i * 8 + 8]);
+            let (s1, c1) = self.sum[i].overflowing_add(u64::from_be_bytes(limb));
+            let (s2, c2) = s1.overflowing_add(carry);
+            self.sum[i] = s2;
+            carry = (c1 as u64) + (c2 as u64);
+        }
+    }
+    pub fn merge(&mut self, other: &ChunkDigest) {
+        self.count += other.count;
+        let mut carry = 0u64;
+        for i in (0..4).rev() {
+            let (s1, c1) = self.sum[i].overflowing_add(other.sum[i]);
+            let (s2, c2) = s1.overflowing_add(carry);
+            self.sum[i] = s2;
+            carry = (c1 as u64) + (c2 as u64);
+        }
+    }
+    pub fn hex(&self) -> String {
+        self.sum.iter().map(|l| format!("{l:016x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(f: impl FnOnce(&mut RowEncoder)) -> Vec<u8> {
+        let mut e = RowEncoder::new();
+        f(&mut e);
+        e.buf
+    }
+
+    #[test]
+    fn decimals_normalise_to_value() {
+        assert_eq!(
+            enc(|e| e.decimal_str("1.50")),
+            enc(|e| e.decimal_str("001.5"))
+        );
+        assert_eq!(enc(|e| e.decimal_str("12.000")), enc(|e| e.int(12)));
+        assert_eq!(enc(|e| e.decimal_str("-0.00")), enc(|e| e.int(0)));
+        assert_ne!(
+            enc(|e| e.decimal_str("1.5")),
+            enc(|e| e.decimal_str("1.05"))
+        );
+        assert_ne!(
+            enc(|e| e.decimal_str("-1.5")),
+            enc(|e| e.decimal_str("1.5"))
+        );
+        assert_eq!(enc(|e| e.decimal_str(".5")), enc(|e| e.decimal_str("0.50")));
+    }
+
+    #[test]
+    fn null_is_not_empty_text_nor_a_literal() {
+        assert_ne!(enc(|e| e.null()), enc(|e| e.text(b"")));
+        assert_ne!(enc(|e| e.null()), enc(|e| e.text(b"<null>")));
+    }
+
+    #[test]
+    fn adjacent_text_columns_cannot_shift() {
+        let a = enc(|e| {
+            e.text(b"a|");
+            e.text(b"b")
+        });
+        let b = enc(|e| {
+            e.text(b"a");
+            e.text(b"|b")
+        });
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn json_key_order_does_not_matter() {
+        assert_eq!(
+            enc(|e| e.json_text(br#"{"b": 1, "a": [1, {"y":2,"x":1}]}"#)),
+            enc(|e| e.json_text(br#"{"a":[1,{"x":1,"y":2}],"b":1}"#))
+        );
+    }
+
+    #[test]
+    fn digest_sum_is_order_independent_and_keeps_duplicates() {
+        let h1 = [0xffu8; 32];
+        let mut h2 = [0u8; 32];
+        h2[31] = 1;
+        let mut a = ChunkDigest::default();
+        a.add_hash(&h1);
+        a.add_hash(&h2);
+        let mut b = ChunkDigest::default();
+        b.add_hash(&h2);
+        b.add_hash(&h1);
+        assert_eq!(a, b);
+        assert_eq!(a.sum, [0, 0, 0, 0]); // 2^256-1 + 1 wraps to zero
+        let mut c = ChunkDigest::default();
+        c.add_hash(&h1);
+        c.add_hash(&h1);
+        assert_ne!(c.sum, [0, 0, 0, 0], "duplicates must not cancel like XOR");
+        let mut m = ChunkDigest::default();
+        m.merge(&a);
+        m.merge(&c);
+        let mut all = ChunkDigest::default();
+        for h in [&h1, &h2, &h1, &h1] {
+            all.add_hash(h);
+        }
+        assert_eq!(m, all);
+    }
+
+    #[test]
+    fn negative_zero_and_nan() {
+        assert_ne!(enc(|e| e.float(0.0)), enc(|e| e.float(-0.0)));
+        assert_eq!(enc(|e| e.float(f64::NAN)), enc(|e| e.float(-f64::NAN)));
+    }
+}

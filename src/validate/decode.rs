@@ -1,0 +1,584 @@
+//! Turning each engine's wire representation of a value into the canonical encoding.
+//!
+//! PostgreSQL rows arrive as a `COPY ... (FORMAT binary)` stream (the fastest way out of a
+//! PostgreSQL backend, see research/validation.md §2b); MySQL rows arrive through the binary
+//! result protocol. Types without a decoder here are cast to text in the SELECT, so every
+//! column is hashed: nothing is silently skipped.
+
+use super::canon::{RowEncoder, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
+use chrono::{NaiveDate, NaiveDateTime};
+use sqlx::mysql::MySqlRow;
+use sqlx::Row;
+
+/// How a PostgreSQL column is read and encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgKind {
+    Int2,
+    Int4,
+    Int8,
+    Numeric,
+    Float4,
+    Float8,
+    Text,
+    Bpchar,
+    Bytea,
+    Timestamp,
+    Timestamptz,
+    Date,
+    Time,
+    Bool,
+    Uuid,
+    Json,
+    Jsonb,
+    /// Anything else: selected as `col::text`.
+    AsText,
+}
+
+impl PgKind {
+    /// From `pg_type.typname`.
+    pub fn from_typname(t: &str) -> PgKind {
+        match t {
+            "int2" => PgKind::Int2,
+            "int4" => PgKind::Int4,
+            "int8" => PgKind::Int8,
+            "numeric" => PgKind::Numeric,
+            "float4" => PgKind::Float4,
+            "float8" => PgKind::Float8,
+            "text" | "varchar" | "name" | "citext" => PgKind::Text,
+            "bpchar" => PgKind::Bpchar,
+            "bytea" => PgKind::Bytea,
+            "timestamp" => PgKind::Timestamp,
+            "timestamptz" => PgKind::Timestamptz,
+            "date" => PgKind::Date,
+            "time" => PgKind::Time,
+            "bool" => PgKind::Bool,
+            "uuid" => PgKind::Uuid,
+            "json" => PgKind::Json,
+            "jsonb" => PgKind::Jsonb,
+            _ => PgKind::AsText,
+        }
+    }
+
+    pub fn is_integer(self) -> bool {
+        matches!(self, PgKind::Int2 | PgKind::Int4 | PgKind::Int8)
+    }
+
+    /// The SELECT expression for a quoted column name.
+    pub fn select_expr(self, quoted: &str) -> String {
+        match self {
+            PgKind::AsText => format!("{quoted}::text"),
+            // citext/name are binary-compatible with text except citext; cast keeps it simple.
+            PgKind::Text => format!("{quoted}::text"),
+            _ => quoted.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed {kind:?} value ({len} bytes) in the COPY stream")]
+pub struct DecodeError {
+    pub kind: PgKind,
+    pub len: usize,
+}
+
+fn be<const N: usize>(b: &[u8], kind: PgKind) -> Result<[u8; N], DecodeError> {
+    b.try_into().map_err(|_| DecodeError { kind, len: b.len() })
+}
+
+/// Encode one PostgreSQL binary value.
+pub fn encode_pg(kind: PgKind, v: Option<&[u8]>, e: &mut RowEncoder) -> Result<(), DecodeError> {
+    let Some(b) = v else {
+        e.null();
+        return Ok(());
+    };
+    match kind {
+        PgKind::Int2 => e.int(i16::from_be_bytes(be(b, kind)?) as i128),
+        PgKind::Int4 => e.int(i32::from_be_bytes(be(b, kind)?) as i128),
+        PgKind::Int8 => e.int(i64::from_be_bytes(be(b, kind)?) as i128),
+        PgKind::Float4 => e.float(f32::from_be_bytes(be(b, kind)?) as f64),
+        PgKind::Float8 => e.float(f64::from_be_bytes(be(b, kind)?)),
+        PgKind::Bool => e.int(if b.first().copied().unwrap_or(0) != 0 {
+            1
+        } else {
+            0
+        }),
+        PgKind::Text | PgKind::AsText => e.text(b),
+        PgKind::Bpchar => e.text(trim_trailing_spaces(b)),
+        PgKind::Bytea => e.bytes(b),
+        PgKind::Timestamp | PgKind::Timestamptz => {
+            e.timestamp_micros(i64::from_be_bytes(be(b, kind)?).saturating_add(PG_EPOCH_MICROS))
+        }
+        PgKind::Date => e.date_days(i32::from_be_bytes(be(b, kind)?).saturating_add(PG_EPOCH_DAYS)),
+        PgKind::Time => e.time_micros(i64::from_be_bytes(be(b, kind)?)),
+        PgKind::Uuid => {
+            let raw: [u8; 16] = be(b, kind)?;
+            e.text(&uuid_text(&raw));
+        }
+        PgKind::Json => e.json_text(b),
+        PgKind::Jsonb => e.json_text(b.get(1..).unwrap_or_default()),
+        PgKind::Numeric => encode_pg_numeric(b, e).ok_or(DecodeError { kind, len: b.len() })?,
+    }
+    Ok(())
+}
+
+/// MySQL strips trailing spaces of CHAR(n) on read; PostgreSQL's bpchar keeps them. Equal
+/// CHAR values must hash equal, so both are compared without the padding.
+fn trim_trailing_spaces(b: &[u8]) -> &[u8] {
+    let mut end = b.len();
+    while end > 0 && b[end - 1] == b' ' {
+        end -= 1;
+    }
+    &b[..end]
+}
+
+fn uuid_text(raw: &[u8; 16]) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut o = 0;
+    for (i, byte) in raw.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            o += 1;
+        }
+        out[o] = HEX[(byte >> 4) as usize];
+        out[o + 1] = HEX[(byte & 15) as usize];
+        o += 2;
+    }
+    out
+}
+
+/// PostgreSQL binary numeric: ndigits, weight, sign, dscale, then base-10000 digits.
+fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
+    let rd =
+        |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?)) };
+    let ndigits = rd(0)? as usize;
+    let weight = rd(2)? as i16 as i32;
+    let sign = rd(4)?;
+    match sign {
+        0xC000 => {
+            e.decimal_str("NaN");
+            return Some(());
+        }
+        0xD000 => {
+            e.decimal_str("Infinity");
+            return Some(());
+        }
+        0xF000 => {
+            e.decimal_str("-Infinity");
+            return Some(());
+        }
+        _ => {}
+    }
+    let mut digits = Vec::with_capacity(ndigits);
+    for i in 0..ndigits {
+        digits.push(rd(8 + 2 * i)?);
+    }
+    let neg = sign == 0x4000;
+    // Fast path: integral values up to 10^32 go straight to an integer.
+    if ndigits == 0 {
+        e.int(0);
+        return Some(());
+    }
+    if weight >= 0 && (ndigits as i32) <= weight + 1 && weight < 8 {
+        let mut v: i128 = 0;
+        for i in 0..=weight as usize {
+            v = v * 10_000 + digits.get(i).copied().unwrap_or(0) as i128;
+        }
+        e.int(if neg { -v } else { v });
+        return Some(());
+    }
+    let mut s = String::with_capacity(ndigits * 4 + 8);
+    if neg {
+        s.push('-');
+    }
+    if weight < 0 {
+        s.push('0');
+    } else {
+        for i in 0..=weight as usize {
+            let d = digits.get(i).copied().unwrap_or(0);
+            if i == 0 {
+                s.push_str(&d.to_string());
+            } else {
+                s.push_str(&format!("{d:04}"));
+            }
+        }
+    }
+    s.push('.');
+    for _ in 0..(-(weight + 1)).max(0) {
+        s.push_str("0000");
+    }
+    let first_frac = (weight + 1).max(0) as usize;
+    for d in digits.iter().skip(first_frac) {
+        s.push_str(&format!("{d:04}"));
+    }
+    e.decimal_str(&s);
+    Some(())
+}
+
+/// How a MySQL/MariaDB column is read and encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MyKind {
+    Int,
+    UInt,
+    Decimal,
+    Float,
+    Double,
+    Text,
+    Bytes,
+    DateTime,
+    Date,
+    /// TIME can exceed 24 h, so it is read as text and parsed.
+    Time,
+    Json,
+    /// BIT and YEAR: selected as integers.
+    CastUnsigned,
+    /// Anything else: selected as `CAST(col AS CHAR)`.
+    AsText,
+}
+
+impl MyKind {
+    /// From `information_schema.columns` DATA_TYPE and COLUMN_TYPE.
+    pub fn from_types(data_type: &str, column_type: &str) -> MyKind {
+        let unsigned = column_type.to_ascii_lowercase().contains("unsigned");
+        match data_type.to_ascii_lowercase().as_str() {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" => {
+                if unsigned {
+                    MyKind::UInt
+                } else {
+                    MyKind::Int
+                }
+            }
+            "decimal" | "numeric" => MyKind::Decimal,
+            "float" => MyKind::Float,
+            "double" | "real" => MyKind::Double,
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum"
+            | "set" => MyKind::Text,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                MyKind::Bytes
+            }
+            "datetime" | "timestamp" => MyKind::DateTime,
+            "date" => MyKind::Date,
+            "time" => MyKind::Time,
+            "json" => MyKind::Json,
+            "bit" | "year" => MyKind::CastUnsigned,
+            _ => MyKind::AsText,
+        }
+    }
+
+    pub fn is_integer(self) -> bool {
+        matches!(self, MyKind::Int | MyKind::UInt)
+    }
+
+    pub fn select_expr(self, quoted: &str) -> String {
+        match self {
+            MyKind::Time | MyKind::Json | MyKind::AsText => format!("CAST({quoted} AS CHAR)"),
+            MyKind::CastUnsigned => format!("CAST({quoted} AS UNSIGNED)"),
+            _ => quoted.to_string(),
+        }
+    }
+}
+
+/// Encode column `i` of a MySQL row.
+pub fn encode_my(
+    kind: MyKind,
+    row: &MySqlRow,
+    i: usize,
+    e: &mut RowEncoder,
+) -> Result<(), sqlx::Error> {
+    match kind {
+        MyKind::Int => match row.try_get_unchecked::<Option<i64>, _>(i)? {
+            Some(v) => e.int(v as i128),
+            None => e.null(),
+        },
+        MyKind::UInt | MyKind::CastUnsigned => match row.try_get_unchecked::<Option<u64>, _>(i)? {
+            Some(v) => e.int(v as i128),
+            None => e.null(),
+        },
+        MyKind::Float => match row.try_get_unchecked::<Option<f32>, _>(i)? {
+            Some(v) => e.float(v as f64),
+            None => e.null(),
+        },
+        MyKind::Double => match row.try_get_unchecked::<Option<f64>, _>(i)? {
+            Some(v) => e.float(v),
+            None => e.null(),
+        },
+        MyKind::Decimal => match row.try_get_unchecked::<Option<&[u8]>, _>(i)? {
+            Some(v) => e.decimal_str(&String::from_utf8_lossy(v)),
+            None => e.null(),
+        },
+        MyKind::Text | MyKind::AsText => match row.try_get_unchecked::<Option<&[u8]>, _>(i)? {
+            Some(v) => e.text(v),
+            None => e.null(),
+        },
+        MyKind::Bytes => match row.try_get_unchecked::<Option<&[u8]>, _>(i)? {
+            Some(v) => e.bytes(v),
+            None => e.null(),
+        },
+        MyKind::Json => match row.try_get_unchecked::<Option<&[u8]>, _>(i)? {
+            Some(v) => e.json_text(v),
+            None => e.null(),
+        },
+        MyKind::DateTime => match row.try_get_unchecked::<Option<NaiveDateTime>, _>(i)? {
+            Some(v) => e.timestamp_micros(datetime_micros(v)),
+            None => e.null(),
+        },
+        MyKind::Date => match row.try_get_unchecked::<Option<NaiveDate>, _>(i)? {
+            Some(v) => e.date_days(date_days(v)),
+            None => e.null(),
+        },
+        MyKind::Time => match row.try_get_unchecked::<Option<&[u8]>, _>(i)? {
+            Some(v) => match parse_time_micros(&String::from_utf8_lossy(v)) {
+                Some(us) => e.time_micros(us),
+                None => e.text(v),
+            },
+            None => e.null(),
+        },
+    }
+    Ok(())
+}
+
+/// Wall-clock values are taken as UTC: sessions run with time zone UTC on both engines, so a
+/// MySQL TIMESTAMP and a PostgreSQL timestamptz holding the same instant agree, and so do a
+/// DATETIME and a `timestamp without time zone` holding the same wall time.
+pub fn datetime_micros(v: NaiveDateTime) -> i64 {
+    v.and_utc().timestamp_micros()
+}
+
+pub fn date_days(v: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (v - epoch).num_days() as i32
+}
+
+/// `[-]HHH:MM:SS[.ffffff]` -> microseconds.
+pub fn parse_time_micros(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (hms, frac) = body.split_once('.').unwrap_or((body, ""));
+    let mut parts = hms.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let sec: i64 = parts.next()?.parse().ok()?;
+    let mut us: i64 = 0;
+    if !frac.is_empty() {
+        let f = format!("{frac:0<6}");
+        us = f.get(..6)?.parse().ok()?;
+    }
+    let total = ((h * 60 + m) * 60 + sec) * 1_000_000 + us;
+    Some(if neg { -total } else { total })
+}
+
+/// Render a canonical encoding for people (keys in reports, smoke-test values).
+pub fn display_canonical(mut b: &[u8]) -> String {
+    use super::canon::*;
+    let mut parts = Vec::new();
+    while let Some((&tag, rest)) = b.split_first() {
+        b = rest;
+        let take = |b: &mut &[u8], n: usize| -> Option<Vec<u8>> {
+            let v = b.get(..n)?.to_vec();
+            *b = &b[n..];
+            Some(v)
+        };
+        let part = match tag {
+            TAG_NULL => Some("NULL".to_string()),
+            TAG_INT => take(&mut b, 16)
+                .and_then(|v| v.try_into().ok())
+                .map(|a: [u8; 16]| i128::from_be_bytes(a).to_string()),
+            TAG_FLOAT => take(&mut b, 8)
+                .and_then(|v| v.try_into().ok())
+                .map(|a: [u8; 8]| f64::from_bits(u64::from_be_bytes(a)).to_string()),
+            TAG_TS => take(&mut b, 8)
+                .and_then(|v| v.try_into().ok())
+                .map(|a: [u8; 8]| {
+                    let us = i64::from_be_bytes(a);
+                    chrono::DateTime::from_timestamp_micros(us)
+                        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+                        .unwrap_or_else(|| us.to_string())
+                }),
+            TAG_DATE => take(&mut b, 4)
+                .and_then(|v| v.try_into().ok())
+                .map(|a: [u8; 4]| {
+                    let d = i32::from_be_bytes(a);
+                    NaiveDate::from_ymd_opt(1970, 1, 1)
+                        .and_then(|e| e.checked_add_signed(chrono::Duration::days(d as i64)))
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| d.to_string())
+                }),
+            TAG_TIME => take(&mut b, 8)
+                .and_then(|v| v.try_into().ok())
+                .map(|a: [u8; 8]| format!("{}us", i64::from_be_bytes(a))),
+            TAG_DEC | TAG_TEXT | TAG_BYTES | TAG_JSON => take(&mut b, 4)
+                .and_then(|v| v.try_into().ok())
+                .and_then(|a: [u8; 4]| take(&mut b, u32::from_be_bytes(a) as usize))
+                .map(|v| match tag {
+                    TAG_BYTES => format!("\\x{}", hex::encode(v)),
+                    TAG_TEXT => format!("'{}'", String::from_utf8_lossy(&v)),
+                    _ => String::from_utf8_lossy(&v).into_owned(),
+                }),
+            _ => None,
+        };
+        match part {
+            Some(p) => parts.push(p),
+            None => {
+                parts.push("?".into());
+                break;
+            }
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(kind: PgKind, v: Option<&[u8]>) -> Vec<u8> {
+        let mut e = RowEncoder::new();
+        encode_pg(kind, v, &mut e).unwrap();
+        e.buf
+    }
+
+    fn pg_numeric(weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(digits.len() as u16).to_be_bytes());
+        b.extend_from_slice(&weight.to_be_bytes());
+        b.extend_from_slice(&sign.to_be_bytes());
+        b.extend_from_slice(&dscale.to_be_bytes());
+        for d in digits {
+            b.extend_from_slice(&d.to_be_bytes());
+        }
+        b
+    }
+
+    /// The cross-engine contract: PostgreSQL's binary wire values and MySQL's decoded values of
+    /// the same data produce the same canonical bytes, hence the same SHA-256.
+    #[test]
+    fn postgres_and_mysql_representations_of_equal_values_hash_equal() {
+        let mut e = RowEncoder::new();
+        // numeric(12,2) 1234.50 (PG: weight 0, digits [1234, 5000]) vs MySQL DECIMAL text "1234.50"
+        let n = pg_numeric(0, 0, 2, &[1234, 5000]);
+        assert_eq!(pg(PgKind::Numeric, Some(&n)), {
+            e.clear();
+            e.decimal_str("1234.50");
+            e.buf.clone()
+        });
+        // numeric 0.0001 (weight -1, digits [1]) vs "0.000100"
+        let n = pg_numeric(-1, 0, 4, &[1]);
+        assert_eq!(pg(PgKind::Numeric, Some(&n)), {
+            e.clear();
+            e.decimal_str("0.000100");
+            e.buf.clone()
+        });
+        // numeric -20000 (weight 1, digits [2]) vs BIGINT -20000
+        let n = pg_numeric(1, 0x4000, 0, &[2]);
+        assert_eq!(pg(PgKind::Numeric, Some(&n)), {
+            e.clear();
+            e.int(-20000);
+            e.buf.clone()
+        });
+        // int4 42 vs MySQL INT 42 (decoded as i64)
+        assert_eq!(pg(PgKind::Int4, Some(&42i32.to_be_bytes())), {
+            e.clear();
+            e.int(42i64 as i128);
+            e.buf.clone()
+        });
+        // bool true vs tinyint(1) 1
+        assert_eq!(pg(PgKind::Bool, Some(&[1])), {
+            e.clear();
+            e.int(1);
+            e.buf.clone()
+        });
+        // timestamptz 2024-03-01 12:34:56.789012Z vs MySQL DATETIME(6) read in a UTC session
+        let dt = NaiveDate::from_ymd_opt(2024, 3, 1)
+            .unwrap()
+            .and_hms_micro_opt(12, 34, 56, 789_012)
+            .unwrap();
+        let pg_us = datetime_micros(dt) - PG_EPOCH_MICROS;
+        assert_eq!(pg(PgKind::Timestamptz, Some(&pg_us.to_be_bytes())), {
+            e.clear();
+            e.timestamp_micros(datetime_micros(dt));
+            e.buf.clone()
+        });
+        // date
+        let d = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
+        let pg_days = date_days(d) - PG_EPOCH_DAYS;
+        assert_eq!(pg(PgKind::Date, Some(&pg_days.to_be_bytes())), {
+            e.clear();
+            e.date_days(date_days(d));
+            e.buf.clone()
+        });
+        // time 25:00:01.5 is impossible in PG; 13:00:01.5 vs MySQL TIME text
+        let t_us: i64 = (13 * 3600 + 1) * 1_000_000 + 500_000;
+        assert_eq!(pg(PgKind::Time, Some(&t_us.to_be_bytes())), {
+            e.clear();
+            e.time_micros(parse_time_micros("13:00:01.500000").unwrap());
+            e.buf.clone()
+        });
+        // float4 0.1 vs MySQL FLOAT 0.1 (f32 widened on both sides)
+        assert_eq!(pg(PgKind::Float4, Some(&0.1f32.to_be_bytes())), {
+            e.clear();
+            e.float(0.1f32 as f64);
+            e.buf.clone()
+        });
+        // CHAR(5) 'ab   ' (PG keeps padding) vs MySQL CHAR(5) 'ab' (stripped on read)
+        assert_eq!(pg(PgKind::Bpchar, Some(b"ab   ")), {
+            e.clear();
+            e.text(b"ab");
+            e.buf.clone()
+        });
+        // uuid vs CHAR(36)
+        let raw = [
+            0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
+            0x40, 0x00,
+        ];
+        assert_eq!(pg(PgKind::Uuid, Some(&raw)), {
+            e.clear();
+            e.text(b"123e4567-e89b-12d3-a456-426614174000");
+            e.buf.clone()
+        });
+        // jsonb (version byte) vs MySQL JSON text with other key order
+        assert_eq!(pg(PgKind::Jsonb, Some(b"\x01{\"a\": 1, \"b\": [true]}")), {
+            e.clear();
+            e.json_text(br#"{"b":[true],"a":1}"#);
+            e.buf.clone()
+        });
+        // NULL vs '' differ on both engines
+        assert_ne!(pg(PgKind::Text, None), pg(PgKind::Text, Some(b"")));
+    }
+
+    #[test]
+    fn numeric_decoding_covers_weights_and_specials() {
+        let show = |b: Vec<u8>| display_canonical(&b);
+        assert_eq!(
+            show(pg(PgKind::Numeric, Some(&pg_numeric(2, 0, 0, &[1, 2, 3])))),
+            "100020003"
+        );
+        assert_eq!(
+            show(pg(
+                PgKind::Numeric,
+                Some(&pg_numeric(0, 0x4000, 3, &[7, 1230]))
+            )),
+            "-7.123"
+        );
+        assert_eq!(
+            show(pg(PgKind::Numeric, Some(&pg_numeric(-2, 0, 8, &[5])))),
+            "0.00000005"
+        );
+        assert_eq!(
+            show(pg(PgKind::Numeric, Some(&pg_numeric(0, 0xC000, 0, &[])))),
+            "NaN"
+        );
+        assert!(encode_pg(PgKind::Numeric, Some(&[0, 1]), &mut RowEncoder::new()).is_err());
+        assert!(encode_pg(PgKind::Int8, Some(&[0, 1]), &mut RowEncoder::new()).is_err());
+    }
+
+    #[test]
+    fn time_text_parses_beyond_a_day() {
+        assert_eq!(
+            parse_time_micros("-838:59:59"),
+            Some(-(838 * 3600 + 59 * 60 + 59) * 1_000_000)
+        );
+        assert_eq!(parse_time_micros("00:00:00.5"), Some(500_000));
+        assert_eq!(parse_time_micros("x"), None);
+    }
+}

@@ -1,0 +1,272 @@
+//! Reading one table (or one primary-key range of it) from either engine, as a chunk digest
+//! or as keyed rows for localisation.
+
+use super::canon::{ChunkDigest, RowEncoder};
+use super::catalog::{quote_ident, quote_table, Table};
+use super::connect::Pool;
+use super::decode::{encode_my, encode_pg, MyKind, PgKind};
+use super::pgcopy::CopyParser;
+use crate::inventory::Engine;
+use futures::TryStreamExt;
+use sqlx::Row;
+
+/// How one side reads a table: its quoted name, the SELECT list and each column's decoder.
+#[derive(Clone, Debug)]
+pub struct SideScan {
+    pub engine: Engine,
+    pub from: String,
+    pub select: String,
+    pub kinds: Kinds,
+    /// Quoted key column for range predicates (integer single-column keys only).
+    pub range_key: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Kinds {
+    Pg(Vec<PgKind>),
+    My(Vec<MyKind>),
+}
+
+impl Kinds {
+    pub fn len(&self) -> usize {
+        match self {
+            Kinds::Pg(k) => k.len(),
+            Kinds::My(k) => k.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Half-open key range `[lo, hi)`; `None` bounds are open (whole table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRange {
+    pub lo: Option<i128>,
+    pub hi: Option<i128>,
+}
+
+impl KeyRange {
+    pub const ALL: KeyRange = KeyRange { lo: None, hi: None };
+}
+
+impl SideScan {
+    /// `columns` are the compared columns (in the source's order), all present in `t`.
+    pub fn new(engine: Engine, t: &Table, columns: &[String], int_key: Option<&str>) -> SideScan {
+        let mut exprs = Vec::new();
+        let kinds = match engine {
+            Engine::Postgres => Kinds::Pg(
+                columns
+                    .iter()
+                    .map(|c| {
+                        let col = t.column(c);
+                        let k =
+                            PgKind::from_typname(col.map(|c| c.type_key.as_str()).unwrap_or(""));
+                        exprs.push(k.select_expr(&quote_ident(engine, c)));
+                        k
+                    })
+                    .collect(),
+            ),
+            Engine::Mysql => Kinds::My(
+                columns
+                    .iter()
+                    .map(|c| {
+                        let col = t.column(c);
+                        let k = MyKind::from_types(
+                            col.map(|c| c.type_key.as_str()).unwrap_or(""),
+                            col.map(|c| c.column_type.as_str()).unwrap_or(""),
+                        );
+                        exprs.push(k.select_expr(&quote_ident(engine, c)));
+                        k
+                    })
+                    .collect(),
+            ),
+        };
+        SideScan {
+            engine,
+            from: quote_table(engine, t),
+            select: exprs.join(", "),
+            kinds,
+            range_key: int_key.map(|k| quote_ident(engine, k)),
+        }
+    }
+
+    fn where_clause(&self, r: KeyRange) -> String {
+        let Some(k) = &self.range_key else {
+            return String::new();
+        };
+        let mut conds = Vec::new();
+        if let Some(lo) = r.lo {
+            conds.push(format!("{k} >= {lo}"));
+        }
+        if let Some(hi) = r.hi {
+            conds.push(format!("{k} < {hi}"));
+        }
+        if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        }
+    }
+
+    pub fn select_sql(&self, r: KeyRange) -> String {
+        format!(
+            "SELECT {} FROM {}{}",
+            self.select,
+            self.from,
+            self.where_clause(r)
+        )
+    }
+
+    pub async fn count(&self, pool: &Pool) -> Result<u64, sqlx::Error> {
+        let sql = format!("SELECT count(*) FROM {}", self.from);
+        let n: i64 = match pool {
+            Pool::Pg(p) => sqlx::query(&sql).fetch_one(p).await?.try_get(0)?,
+            Pool::My(p) => sqlx::query(&sql).fetch_one(p).await?.try_get(0)?,
+        };
+        Ok(n.max(0) as u64)
+    }
+
+    /// min and max of the integer key (None on an empty table).
+    pub async fn key_bounds(&self, pool: &Pool) -> Result<Option<(i128, i128)>, sqlx::Error> {
+        let Some(k) = &self.range_key else {
+            return Ok(None);
+        };
+        let (lo, hi): (Option<String>, Option<String>) = match pool {
+            Pool::Pg(p) => {
+                let r = sqlx::query(&format!(
+                    "SELECT min({k})::text, max({k})::text FROM {}",
+                    self.from
+                ))
+                .fetch_one(p)
+                .await?;
+                (r.try_get(0)?, r.try_get(1)?)
+            }
+            Pool::My(p) => {
+                let r = sqlx::query(&format!(
+                    "SELECT CAST(min({k}) AS CHAR), CAST(max({k}) AS CHAR) FROM {}",
+                    self.from
+                ))
+                .fetch_one(p)
+                .await?;
+                let a: Option<&[u8]> = r.try_get_unchecked(0)?;
+                let b: Option<&[u8]> = r.try_get_unchecked(1)?;
+                (
+                    a.map(|x| String::from_utf8_lossy(x).into_owned()),
+                    b.map(|x| String::from_utf8_lossy(x).into_owned()),
+                )
+            }
+        };
+        Ok(
+            match (
+                lo.and_then(|s| s.parse().ok()),
+                hi.and_then(|s| s.parse().ok()),
+            ) {
+                (Some(a), Some(b)) => Some((a, b)),
+                _ => None,
+            },
+        )
+    }
+
+    /// Visit every row of the range as canonical column encodings. `on_row` gets the encoder
+    /// holding the whole row and the end offset of each column in it.
+    async fn visit<F>(&self, pool: &Pool, r: KeyRange, mut on_row: F) -> Result<(), ScanError>
+    where
+        F: FnMut(&RowEncoder, &[usize]),
+    {
+        let mut enc = RowEncoder::new();
+        let mut ends: Vec<usize> = Vec::with_capacity(self.kinds.len());
+        match (pool, &self.kinds) {
+            (Pool::Pg(p), Kinds::Pg(kinds)) => {
+                let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select_sql(r));
+                let mut conn = p.acquire().await?;
+                let mut stream = conn.copy_out_raw(&sql).await?;
+                let mut parser = CopyParser::new(kinds.len());
+                let mut cb = |fields: &[Option<&[u8]>]| -> Result<(), String> {
+                    enc.clear();
+                    ends.clear();
+                    for (k, f) in kinds.iter().zip(fields) {
+                        encode_pg(*k, *f, &mut enc).map_err(|e| e.to_string())?;
+                        ends.push(enc.buf.len());
+                    }
+                    on_row(&enc, &ends);
+                    Ok(())
+                };
+                while let Some(chunk) = stream.try_next().await? {
+                    parser.feed(&chunk, &mut cb)?;
+                }
+                parser.finish()?;
+            }
+            (Pool::My(p), Kinds::My(kinds)) => {
+                let sql = self.select_sql(r);
+                let mut rows = sqlx::query(&sql).fetch(p);
+                while let Some(row) = rows.try_next().await? {
+                    enc.clear();
+                    ends.clear();
+                    for (i, k) in kinds.iter().enumerate() {
+                        encode_my(*k, &row, i, &mut enc)?;
+                        ends.push(enc.buf.len());
+                    }
+                    on_row(&enc, &ends);
+                }
+            }
+            _ => return Err(ScanError::Mismatch),
+        }
+        Ok(())
+    }
+
+    pub async fn digest(&self, pool: &Pool, r: KeyRange) -> Result<ChunkDigest, ScanError> {
+        let mut d = ChunkDigest::default();
+        self.visit(pool, r, |enc, _| d.add_hash(&enc.sha256()))
+            .await?;
+        Ok(d)
+    }
+
+    /// Rows of the range with their key (the canonical bytes of `key_cols`, or the whole row
+    /// when the table has no key) and per-column canonical bytes.
+    pub async fn rows(
+        &self,
+        pool: &Pool,
+        r: KeyRange,
+        key_cols: &[usize],
+    ) -> Result<Vec<KeyedRow>, ScanError> {
+        let mut out = Vec::new();
+        self.visit(pool, r, |enc, ends| {
+            let cols: Vec<Vec<u8>> = ends
+                .iter()
+                .enumerate()
+                .map(|(i, &end)| {
+                    let start = if i == 0 { 0 } else { ends[i - 1] };
+                    enc.buf[start..end].to_vec()
+                })
+                .collect();
+            let key = if key_cols.is_empty() {
+                enc.buf.clone()
+            } else {
+                key_cols
+                    .iter()
+                    .flat_map(|&i| cols[i].iter().copied())
+                    .collect()
+            };
+            out.push(KeyedRow { key, cols });
+        })
+        .await?;
+        Ok(out)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedRow {
+    pub key: Vec<u8>,
+    pub cols: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Copy(#[from] super::pgcopy::CopyError),
+    #[error("internal: pool and scan plan are for different engines")]
+    Mismatch,
+}

@@ -1,0 +1,426 @@
+//! Pre-checks and the validation gate against the real local PostgreSQL (127.0.0.1:5432,
+//! user postgres, trust). Every test makes its own source and target databases and drops them.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Executor;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use wavedeck::checks::{self, CheckOptions, Status};
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::secret::SecretRef;
+use wavedeck::validate::{self, DiffKind, Runbook, ValidateOptions, ValidationReport};
+
+const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+const SETUP: &str = r#"
+CREATE TABLE orders (
+  id bigint PRIMARY KEY, customer_id int NOT NULL, status text, amount numeric(12,2),
+  price float8, note text, created_at timestamptz, updated_at timestamp, payload jsonb,
+  flag bool, day date, raw bytea, uid uuid, code char(5), qty int, ratio float4, at_time time);
+CREATE INDEX orders_customer_idx ON orders (customer_id);
+CREATE TABLE tags (name text PRIMARY KEY, weight int);
+INSERT INTO tags VALUES ('alpha', 1), ('beta', 2), ('gamma', 3);
+CREATE TABLE events (kind text, at timestamptz);
+INSERT INTO events VALUES ('a', '2024-01-01Z'), ('a', '2024-01-01Z'), ('b', NULL);
+CREATE VIEW paid_orders AS SELECT id FROM orders WHERE status = 'paid';
+CREATE SEQUENCE invoice_seq;
+"#;
+
+/// The generated orders rows (deterministic, so any copy holds the same values).
+fn insert_orders(lo: i64, hi: i64) -> String {
+    format!(
+        r#"INSERT INTO orders SELECT g, g % 100, (ARRAY['new','paid','shipped'])[1 + g % 3], (g % 10000) / 100.0,
+  g / 7.0, CASE WHEN g % 10 = 0 THEN NULL ELSE md5(g::text) END,
+  timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+  CASE WHEN g % 3 = 0 THEN NULL ELSE timestamp '2024-06-01 12:00:00.123456' + g * interval '1 ms' END,
+  jsonb_build_object('g', g, 'tags', jsonb_build_array('a', 'b')), g % 2 = 0, date '2020-01-01' + (g % 1000),
+  decode(md5(g::text), 'hex'), md5(g::text)::uuid, 'c' || (g % 7), g % 50, g / 3.0, time '00:00:00' + g * interval '1 second'
+FROM generate_series({lo}, {hi}) g;"#
+    )
+}
+
+#[derive(Clone)]
+struct Pair {
+    src: String,
+    tgt: String,
+}
+
+fn unique(tag: &str) -> String {
+    format!("wd_{tag}_{}_{}", std::process::id(), rand::random::<u32>())
+}
+
+// Pools rather than `&mut PgConnection`: futures holding the latter are not `Send` under
+// tokio::spawn (higher-ranked lifetime inference).
+async fn admin() -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect(ADMIN)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)")
+}
+
+async fn exec(db: &str, sql: &str) {
+    let c = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sql)
+        .execute(&c)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    c.close().await;
+}
+
+/// Create a source and a target database holding the same data, run `body`, drop both even
+/// when `body` panics.
+async fn with_pair<F, Fut>(tag: &str, body: F)
+where
+    F: FnOnce(Pair) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let base = unique(tag);
+    let pair = Pair {
+        src: format!("{base}_s"),
+        tgt: format!("{base}_t"),
+    };
+    let a = admin().await;
+    for db in [&pair.src, &pair.tgt] {
+        a.execute(format!("CREATE DATABASE {db}").as_str())
+            .await
+            .unwrap();
+        exec(db, SETUP).await;
+        exec(db, &insert_orders(1, 20_000)).await;
+    }
+    let res = tokio::spawn(body(pair.clone())).await;
+    for db in [&pair.src, &pair.tgt] {
+        a.execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
+            .await
+            .unwrap();
+    }
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn endpoint(db: &str, user: &str) -> Endpoint {
+    Endpoint {
+        host: "127.0.0.1".into(),
+        port: 5432,
+        database: db.into(),
+        user: user.into(),
+        // trust auth: the password is empty
+        password: SecretRef::File(PathBuf::from("/dev/null")),
+    }
+}
+
+fn spec(p: &Pair, user: &str) -> DatabaseSpec {
+    DatabaseSpec {
+        db_id: format!("pg-{}", p.src),
+        engine: Engine::Postgres,
+        engine_version: "15".into(),
+        size_gb: 0.01,
+        owner: "test".into(),
+        criticality: Criticality::Low,
+        business_window: "Sat 01:00-05:00 UTC".into(),
+        wave: Some(0),
+        source: endpoint(&p.src, user),
+        target: endpoint(&p.tgt, user),
+        tags: vec![],
+        overrides: Overrides::default(),
+        extra: BTreeMap::new(),
+    }
+}
+
+/// Small chunks and leaves so that ranges, bisection and row comparison are all exercised.
+fn runbook() -> Runbook {
+    let mut rb = Runbook::builtin(Engine::Postgres);
+    rb.validation.chunk_rows = 5_000;
+    rb.validation.leaf_rows = 100;
+    rb.validation.parallelism = 3;
+    rb
+}
+
+fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) -> bool {
+    r.tables
+        .iter()
+        .flat_map(|t| &t.differences)
+        .any(|d| d.table == table && d.key == key && d.kind == kind)
+}
+
+#[tokio::test]
+async fn equal_copies_pass() {
+    with_pair("eq", |p| async move {
+        let r = validate::run_validation(
+            &spec(&p, "postgres"),
+            &runbook(),
+            &ValidateOptions::default(),
+        )
+        .await;
+        assert!(r.passed(), "{:#?}", r.failures());
+        assert_eq!(r.tables.len(), 3);
+        let orders = r
+            .tables
+            .iter()
+            .find(|t| t.table == "public.orders")
+            .unwrap();
+        assert_eq!(orders.rows_source, 20_000);
+        assert_eq!(orders.chunks, 4);
+        assert_eq!(orders.digest_source, orders.digest_target);
+        assert_ne!(orders.digest_source, "0".repeat(64));
+        assert_eq!(r.summary(), "3 tables, 20.0k rows, 0 differences");
+        assert!(r.smoke_tests.iter().all(|s| s.passed) && r.smoke_tests.len() >= 3);
+        // The report is what goes into events and evidence packs.
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["tables"][0]["passed"], true);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_kind_of_difference_is_found_and_named() {
+    with_pair("diff", |p| async move {
+        exec(
+            &p.tgt,
+            "UPDATE orders SET amount = amount + 1 WHERE id = 5;
+             DELETE FROM orders WHERE id = 7;
+             INSERT INTO orders (id, customer_id) VALUES (20001, 1);
+             UPDATE orders SET note = '' WHERE id = 10;
+             DROP INDEX orders_customer_idx;
+             ALTER TABLE tags ALTER COLUMN weight TYPE bigint;
+             UPDATE tags SET weight = 9 WHERE name = 'beta';
+             DELETE FROM events WHERE ctid = (SELECT min(ctid) FROM events WHERE kind = 'a');",
+        )
+        .await;
+        let r = validate::run_validation(
+            &spec(&p, "postgres"),
+            &runbook(),
+            &ValidateOptions::default(),
+        )
+        .await;
+        assert!(!r.passed());
+        let f = r.failures().join("\n");
+        // one changed cell, named with its column
+        let changed = r.tables[1].differences.iter().find(|d| d.key == "id=5");
+        assert!(
+            changed.is_some_and(|d| d.kind == DiffKind::Changed && d.columns == ["amount"]),
+            "{f}"
+        );
+        assert!(
+            has_diff(&r, "public.orders", "id=7", DiffKind::MissingOnTarget),
+            "{f}"
+        );
+        assert!(
+            has_diff(&r, "public.orders", "id=20001", DiffKind::ExtraOnTarget),
+            "{f}"
+        );
+        // NULL on the source, '' on the target
+        let null_vs_empty = r.tables[1].differences.iter().find(|d| d.key == "id=10");
+        assert!(null_vs_empty.is_some_and(|d| d.columns == ["note"]), "{f}");
+        assert!(
+            has_diff(&r, "public.tags", "name='beta'", DiffKind::Changed),
+            "{f}"
+        );
+        assert!(
+            r.tables
+                .iter()
+                .flat_map(|t| &t.differences)
+                .any(|d| d.table == "public.events"
+                    && d.kind == DiffKind::MissingOnTarget
+                    && d.key.contains("'a'")),
+            "duplicate row removed from a table without key: {f}"
+        );
+        assert!(
+            f.contains("schema: index public.orders (index orders_customer_idx)"),
+            "{f}"
+        );
+        assert!(
+            f.contains(
+                "schema: column public.tags.weight: type integer on source, bigint on target"
+            ),
+            "{f}"
+        );
+        // counts are equal (one missing, one extra): only the checksums see it
+        let orders = r
+            .tables
+            .iter()
+            .find(|t| t.table == "public.orders")
+            .unwrap();
+        assert_eq!((orders.rows_source, orders.rows_target), (20_000, 20_000));
+        assert_eq!(orders.differences.len(), 4, "{f}");
+        assert!(orders.chunks_mismatched >= 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn smoke_tests_and_rules_decide_the_gate() {
+    with_pair("smoke", |p| async move {
+        let mut s = spec(&p, "postgres");
+        s.extra.insert(
+            "smoke_tests".into(),
+            serde_json::json!([
+                {"name": "three tags", "sql": "SELECT count(*) FROM tags", "expect": [[3]]},
+                {"name": "wrong on purpose", "sql": "SELECT count(*), max(name) FROM tags", "expect": [[2, "gamma"]]}
+            ]),
+        );
+        s.extra.insert(
+            "rules".into(),
+            serde_json::json!([
+                {"kind": "required", "table": "public.orders", "columns": ["id", "customer_id"]},
+                {"kind": "unique", "table": "public.events", "columns": ["kind", "at"]},
+                {"kind": "format", "table": "public.orders", "column": "status", "regex": "^(new|paid|shipped)$"},
+                {"kind": "no_orphans", "table": "public.orders", "column": "customer_id", "ref_table": "public.tags", "ref_column": "weight"}
+            ]),
+        );
+        let r = validate::run_validation(&s, &runbook(), &ValidateOptions::default()).await;
+        assert!(!r.passed());
+        let by_name = |n: &str| r.smoke_tests.iter().find(|t| t.name == n).unwrap();
+        assert!(by_name("three tags").passed);
+        let wrong = by_name("wrong on purpose");
+        assert!(!wrong.passed && wrong.detail.contains("expected [[2, gamma]]") && wrong.detail.contains("[[3, gamma]]"), "{}", wrong.detail);
+        let rule = |prefix: &str| r.rules.iter().find(|x| x.name.starts_with(prefix)).unwrap();
+        assert!(rule("required").passed);
+        assert!(!rule("unique").passed, "events holds a duplicate row");
+        assert!(rule("format").passed);
+        assert!(!rule("no orphans").passed && rule("no orphans").detail.contains("violations"));
+        assert!(r.tables.iter().all(|t| t.passed), "data itself is equal");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn live_mismatch_is_rechecked_after_lag_falls() {
+    with_pair("live", |p| async move {
+        exec(
+            &p.tgt,
+            "DELETE FROM orders WHERE id = 3; UPDATE orders SET qty = -1 WHERE id = 15000;",
+        )
+        .await;
+        // A stand-in for replication: the missing row arrives 1 s later, and until then the
+        // lag probe reports 30 s. The changed row never converges: it is a real difference.
+        let caught_up = Arc::new(AtomicBool::new(false));
+        let flag = caught_up.clone();
+        let tgt = p.tgt.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            exec(&tgt, &insert_orders(3, 3)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        let probe: validate::LagProbe = Arc::new(move || {
+            let f = caught_up.clone();
+            Box::pin(async move { Some(if f.load(Ordering::SeqCst) { 0.0 } else { 30.0 }) })
+        });
+        let mut rb = runbook();
+        rb.validation.recheck_wait_s = 30;
+        let opts = ValidateOptions {
+            live: Some(probe),
+            ..Default::default()
+        };
+        let r = validate::run_validation(&spec(&p, "postgres"), &rb, &opts).await;
+        assert_eq!(r.mode, "live");
+        let orders = r
+            .tables
+            .iter()
+            .find(|t| t.table == "public.orders")
+            .unwrap();
+        let f = r.failures().join("\n");
+        assert_eq!(orders.chunks_resolved_by_recheck, 1, "{f}");
+        assert_eq!(orders.chunks_mismatched, 1, "{f}");
+        assert!(!orders.differences.iter().any(|d| d.key == "id=3"), "{f}");
+        assert!(
+            has_diff(&r, "public.orders", "id=15000", DiffKind::Changed),
+            "{f}"
+        );
+        assert!(!r.passed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prechecks_report_server_settings_and_missing_rights() {
+    with_pair("pre", |p| async move {
+        let a = admin().await;
+        // 1. As the superuser: wal_level must match what the server really runs with.
+        let wal: String = sqlx::query_scalar("SHOW wal_level").fetch_one(&a).await.unwrap();
+        let opts = CheckOptions {
+            target_capacity_gb: Some(0.000_001),
+            ntp_server: None,
+        };
+        let res = checks::run_prechecks(&spec(&p, "postgres"), &Runbook::builtin(Engine::Postgres), &opts).await;
+        let get = |res: &Vec<checks::CheckResult>, n: &str| res.iter().find(|r| r.name == n).cloned().unwrap_or_else(|| panic!("no {n} in {res:#?}"));
+        let w = get(&res, "source/wal_level");
+        if wal == "logical" {
+            assert_eq!(w.status, Status::Pass);
+        } else {
+            assert_eq!(w.status, Status::Fail, "{w:?}");
+            assert!(w.fix.as_deref().unwrap().starts_with("ALTER SYSTEM SET wal_level = logical;"), "{w:?}");
+            assert!(w.evidence.contains(&wal));
+        }
+        for n in ["source/dns", "source/reachability", "target/reachability", "source/clock", "source/replication_privilege", "source/select_privilege", "target/version", "target/extensions", "target/encoding"] {
+            assert_eq!(get(&res, n).status, Status::Pass, "{:?}", get(&res, n));
+        }
+        assert_eq!(get(&res, "source/primary_keys").status, Status::Warn, "events has no key");
+        assert!(get(&res, "source/primary_keys").fix.unwrap().contains("ALTER TABLE \"public\".\"events\""));
+        let sizing = get(&res, "target/storage_sizing");
+        assert_eq!(sizing.status, Status::Fail, "{sizing:?}");
+        assert!(sizing.fix.unwrap().contains("grow the target RDS storage"));
+        assert!(get(&res, "schema/inventory").evidence.contains("3 tables, 1 views, 1 sequences"));
+
+        // 2. A throwaway role with no rights fails with the statements that fix it.
+        let role = unique("norights");
+        a.execute(format!("CREATE ROLE {role} LOGIN").as_str()).await.unwrap();
+        let res = checks::run_prechecks(&spec(&p, &role), &Runbook::builtin(Engine::Postgres), &CheckOptions::default()).await;
+        a.execute(format!("DROP ROLE {role}").as_str()).await.unwrap();
+        let repl = get(&res, "source/replication_privilege");
+        assert_eq!(repl.status, Status::Fail);
+        assert_eq!(repl.fix.as_deref(), Some(format!("ALTER ROLE \"{role}\" WITH REPLICATION;").as_str()));
+        let sel = get(&res, "source/select_privilege");
+        assert_eq!(sel.status, Status::Fail);
+        assert!(sel.evidence.contains("public.orders"), "{sel:?}");
+        assert_eq!(
+            sel.fix.as_deref(),
+            Some(format!("GRANT USAGE ON SCHEMA \"public\" TO \"{role}\"; GRANT SELECT ON ALL TABLES IN SCHEMA \"public\" TO \"{role}\";").as_str())
+        );
+        assert!(!checks::passed(&res));
+        assert_eq!(get(&res, "target/storage_sizing").status, Status::Warn, "capacity unknown");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_fails_with_the_reason() {
+    let p = Pair {
+        src: "postgres".into(),
+        tgt: "postgres".into(),
+    };
+    let mut s = spec(&p, "postgres");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    s.target.port = l.local_addr().unwrap().port();
+    drop(l);
+    let res = checks::run_prechecks(
+        &s,
+        &Runbook::builtin(Engine::Postgres),
+        &CheckOptions::default(),
+    )
+    .await;
+    let reach = res
+        .iter()
+        .find(|r| r.name == "target/reachability")
+        .unwrap();
+    assert_eq!(reach.status, Status::Fail);
+    assert!(reach
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains(&format!("allow TCP {}", s.target.port)));
+    let r = validate::run_validation(&s, &runbook(), &ValidateOptions::default()).await;
+    assert!(
+        !r.passed() && r.errors[0].contains("cannot connect to postgres@127.0.0.1"),
+        "{:?}",
+        r.errors
+    );
+}

@@ -11,22 +11,31 @@ use sqlx::Row;
 
 /// Run `sql` through the simple/text protocol so every value arrives as text, whatever its type.
 pub async fn query_text(pool: &Pool, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
-    fn collect<R: Row>(rows: Vec<R>) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
-    where
-        for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
-        usize: sqlx::ColumnIndex<R>,
-    {
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get_unchecked::<Option<String>, _>(i))
-                    .collect()
-            })
-            .collect()
-    }
     match pool {
-        Pool::Pg(p) => collect(sqlx::raw_sql(sql).fetch_all(p).await?),
-        Pool::My(p) => collect(sqlx::raw_sql(sql).fetch_all(p).await?),
+        Pool::Pg(p) => {
+            let rows = sqlx::raw_sql(sql).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get_unchecked::<Option<String>, _>(i))
+                        .collect()
+                })
+                .collect()
+        }
+        // MySQL text results may hold binary columns: read bytes, show them lossily.
+        Pool::My(p) => {
+            let rows = sqlx::raw_sql(sql).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get_unchecked::<Option<&[u8]>, _>(i)
+                                .map(|v| v.map(|b| String::from_utf8_lossy(b).into_owned()))
+                        })
+                        .collect()
+                })
+                .collect()
+        }
     }
 }
 

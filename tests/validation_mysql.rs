@@ -1,0 +1,349 @@
+//! Pre-checks and the validation gate against the real local MariaDB (127.0.0.1:3306, root,
+//! empty password). Every test makes its own source and target databases and drops them.
+
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use wavedeck::checks::{self, CheckOptions, Status};
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::secret::SecretRef;
+use wavedeck::validate::{self, DiffKind, Runbook, ValidateOptions, ValidationReport};
+
+const SETUP: &str = r#"
+CREATE TABLE orders (
+  id BIGINT PRIMARY KEY, customer_id INT NOT NULL, status VARCHAR(20), amount DECIMAL(12,2),
+  price DOUBLE, note TEXT, created_at TIMESTAMP(6) NULL, updated_at DATETIME(6), payload JSON,
+  flag TINYINT(1), day DATE, raw VARBINARY(16), code CHAR(5), qty INT UNSIGNED, dur TIME(3),
+  ratio FLOAT, kind ENUM('x', 'y'), bits BIT(8), yr YEAR,
+  KEY orders_customer_idx (customer_id)) ENGINE=InnoDB;
+INSERT INTO orders SELECT seq, seq % 100, ELT(1 + seq % 3, 'new', 'paid', 'shipped'), (seq % 10000) / 100,
+  seq / 7, IF(seq % 10 = 0, NULL, MD5(seq)),
+  TIMESTAMP('2024-01-01 00:00:00') + INTERVAL seq SECOND,
+  IF(seq % 3 = 0, NULL, TIMESTAMP('2024-06-01 12:00:00.123456') + INTERVAL seq * 1000 MICROSECOND),
+  JSON_OBJECT('g', seq, 'tags', JSON_ARRAY('a', 'b')), seq % 2 = 0, DATE('2020-01-01') + INTERVAL (seq % 1000) DAY,
+  UNHEX(MD5(seq)), CONCAT('c', seq % 7), seq % 50, SEC_TO_TIME(seq + 0.5), seq / 3, ELT(1 + seq % 2, 'x', 'y'),
+  seq % 256, 1990 + seq % 50
+FROM seq_1_to_20000;
+CREATE TABLE tags (name VARCHAR(20) PRIMARY KEY, weight INT) ENGINE=InnoDB;
+INSERT INTO tags VALUES ('alpha', 1), ('beta', 2), ('gamma', 3);
+CREATE TABLE events (kind VARCHAR(10), at DATETIME) ENGINE=InnoDB;
+INSERT INTO events VALUES ('a', '2024-01-01'), ('a', '2024-01-01'), ('b', NULL);
+CREATE TABLE legacy (id INT PRIMARY KEY, v INT) ENGINE=MyISAM;
+INSERT INTO legacy VALUES (1, 1);
+CREATE VIEW paid_orders AS SELECT id FROM orders WHERE status = 'paid';
+"#;
+
+#[derive(Clone)]
+struct Pair {
+    src: String,
+    tgt: String,
+}
+
+fn unique(tag: &str) -> String {
+    format!("wd_{tag}_{}_{}", std::process::id(), rand::random::<u32>())
+}
+
+async fn pool(db: &str) -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("mysql://root@127.0.0.1:3306/{db}"))
+        .await
+        .expect("MariaDB on 127.0.0.1:3306 (run scripts/services)")
+}
+
+async fn exec(db: &str, sql: &str) {
+    let p = pool(db).await;
+    sqlx::raw_sql(sql)
+        .execute(&p)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    p.close().await;
+}
+
+async fn with_pair<F, Fut>(tag: &str, body: F)
+where
+    F: FnOnce(Pair) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let base = unique(tag);
+    let pair = Pair {
+        src: format!("{base}_s"),
+        tgt: format!("{base}_t"),
+    };
+    for db in [&pair.src, &pair.tgt] {
+        exec("mysql", &format!("CREATE DATABASE {db}")).await;
+        exec(db, SETUP).await;
+    }
+    let res = tokio::spawn(body(pair.clone())).await;
+    for db in [&pair.src, &pair.tgt] {
+        exec("mysql", &format!("DROP DATABASE IF EXISTS {db}")).await;
+    }
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn endpoint(db: &str, user: &str) -> Endpoint {
+    Endpoint {
+        host: "127.0.0.1".into(),
+        port: 3306,
+        database: db.into(),
+        user: user.into(),
+        password: SecretRef::File(PathBuf::from("/dev/null")),
+    }
+}
+
+fn spec(p: &Pair, user: &str) -> DatabaseSpec {
+    DatabaseSpec {
+        db_id: format!("my-{}", p.src),
+        engine: Engine::Mysql,
+        engine_version: "10.11".into(),
+        size_gb: 0.01,
+        owner: "test".into(),
+        criticality: Criticality::Low,
+        business_window: "Sat 01:00-05:00 UTC".into(),
+        wave: Some(0),
+        source: endpoint(&p.src, user),
+        target: endpoint(&p.tgt, user),
+        tags: vec![],
+        overrides: Overrides::default(),
+        extra: BTreeMap::new(),
+    }
+}
+
+fn runbook() -> Runbook {
+    let mut rb = Runbook::builtin(Engine::Mysql);
+    rb.validation.chunk_rows = 5_000;
+    rb.validation.leaf_rows = 100;
+    rb.validation.parallelism = 3;
+    rb
+}
+
+fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) -> bool {
+    r.tables
+        .iter()
+        .flat_map(|t| &t.differences)
+        .any(|d| d.table == table && d.key == key && d.kind == kind)
+}
+
+#[tokio::test]
+async fn equal_copies_pass() {
+    with_pair("myeq", |p| async move {
+        let r =
+            validate::run_validation(&spec(&p, "root"), &runbook(), &ValidateOptions::default())
+                .await;
+        assert!(r.passed(), "{:#?}", r.failures());
+        assert_eq!(r.tables.len(), 4);
+        let orders = r.tables.iter().find(|t| t.table == "orders").unwrap();
+        assert_eq!((orders.rows_source, orders.chunks), (20_000, 4));
+        assert_eq!(orders.digest_source, orders.digest_target);
+        assert_eq!(r.summary(), "4 tables, 20.0k rows, 0 differences");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_kind_of_difference_is_found_and_named() {
+    with_pair("mydiff", |p| async move {
+        exec(
+            &p.tgt,
+            "UPDATE orders SET amount = amount + 1 WHERE id = 5;
+             DELETE FROM orders WHERE id = 7;
+             INSERT INTO orders (id, customer_id) VALUES (20001, 1);
+             UPDATE orders SET note = '' WHERE id = 10;
+             UPDATE orders SET dur = '00:00:01' WHERE id = 12000;
+             DROP INDEX orders_customer_idx ON orders;
+             ALTER TABLE tags MODIFY weight BIGINT;
+             UPDATE tags SET weight = 9 WHERE name = 'beta';
+             DELETE FROM events WHERE kind = 'a' LIMIT 1;",
+        )
+        .await;
+        let r =
+            validate::run_validation(&spec(&p, "root"), &runbook(), &ValidateOptions::default())
+                .await;
+        assert!(!r.passed());
+        let f = r.failures().join("\n");
+        let orders = r.tables.iter().find(|t| t.table == "orders").unwrap();
+        let changed = |key: &str| {
+            orders
+                .differences
+                .iter()
+                .find(|d| d.key == key)
+                .map(|d| d.columns.clone())
+        };
+        assert_eq!(changed("id=5"), Some(vec!["amount".to_string()]), "{f}");
+        assert_eq!(
+            changed("id=10"),
+            Some(vec!["note".to_string()]),
+            "NULL vs '': {f}"
+        );
+        assert_eq!(changed("id=12000"), Some(vec!["dur".to_string()]), "{f}");
+        assert!(
+            has_diff(&r, "orders", "id=7", DiffKind::MissingOnTarget),
+            "{f}"
+        );
+        assert!(
+            has_diff(&r, "orders", "id=20001", DiffKind::ExtraOnTarget),
+            "{f}"
+        );
+        assert!(
+            has_diff(&r, "tags", "name='beta'", DiffKind::Changed),
+            "{f}"
+        );
+        assert!(
+            r.tables
+                .iter()
+                .flat_map(|t| &t.differences)
+                .any(|d| d.table == "events" && d.kind == DiffKind::MissingOnTarget),
+            "{f}"
+        );
+        assert!(
+            f.contains("schema: index orders (index orders_customer_idx)"),
+            "{f}"
+        );
+        assert!(
+            f.contains("schema: column tags.weight: type int on source, bigint on target"),
+            "{f}"
+        );
+        assert_eq!(orders.differences.len(), 5, "{f}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_smoke_result_fails_the_gate() {
+    with_pair("mysmoke", |p| async move {
+        let mut s = spec(&p, "root");
+        s.extra.insert(
+            "smoke_tests".into(),
+            serde_json::json!([
+                {"name": "paid orders", "sql": "SELECT count(*) FROM paid_orders", "expect_same_as_source": true},
+                {"name": "wrong on purpose", "sql": "SELECT count(*) FROM tags", "expect": [[4]]}
+            ]),
+        );
+        s.extra.insert(
+            "rules".into(),
+            serde_json::json!([
+                {"kind": "format", "table": "orders", "column": "note", "regex": "^[0-9a-f]{32}$"},
+                {"kind": "format", "table": "orders", "column": "status", "regex": "^paid$"}
+            ]),
+        );
+        let r = validate::run_validation(&s, &runbook(), &ValidateOptions::default()).await;
+        assert!(!r.passed());
+        assert!(r.smoke_tests.iter().find(|t| t.name == "paid orders").unwrap().passed);
+        let wrong = r.smoke_tests.iter().find(|t| t.name == "wrong on purpose").unwrap();
+        assert!(!wrong.passed && wrong.detail.contains("expected [[4]] on target, got [[3]]"), "{}", wrong.detail);
+        assert!(r.rules[0].passed, "{:?}", r.rules[0]);
+        assert!(!r.rules[1].passed && r.rules[1].detail.contains("violations"), "{:?}", r.rules[1]);
+        assert!(r.tables.iter().all(|t| t.passed));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prechecks_report_binlog_settings_engines_and_missing_grants() {
+    with_pair("mypre", |p| async move {
+        let admin = pool("mysql").await;
+        let vars: (i64, String, String) = sqlx::query_as(
+            "SELECT @@log_bin + 0, CAST(@@binlog_format AS CHAR), CAST(@@binlog_row_image AS CHAR)",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        let res = checks::run_prechecks(
+            &spec(&p, "root"),
+            &Runbook::builtin(Engine::Mysql),
+            &CheckOptions::default(),
+        )
+        .await;
+        let get = |res: &Vec<checks::CheckResult>, n: &str| {
+            res.iter()
+                .find(|r| r.name == n)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {n} in {res:#?}"))
+        };
+        // Whatever the server runs with decides the outcome; the fix names the statement.
+        let log_bin = get(&res, "source/log_bin");
+        assert_eq!(
+            log_bin.status,
+            if vars.0 == 1 {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "{log_bin:?}"
+        );
+        let fmt = get(&res, "source/binlog_format");
+        if vars.1 == "ROW" {
+            assert_eq!(fmt.status, Status::Pass);
+        } else {
+            assert_eq!(fmt.status, Status::Fail);
+            assert!(fmt
+                .fix
+                .unwrap()
+                .starts_with("SET GLOBAL binlog_format = 'ROW';"));
+        }
+        assert_eq!(
+            get(&res, "source/binlog_row_image").status == Status::Pass,
+            vars.2 == "FULL"
+        );
+        assert!(get(&res, "source/gtid").evidence.contains("MariaDB GTID"));
+        assert_eq!(
+            get(&res, "source/replication_privilege").status,
+            Status::Pass
+        );
+        let engines = get(&res, "source/storage_engines");
+        assert_eq!(engines.status, Status::Fail);
+        assert!(engines.evidence.contains("legacy (MyISAM)"));
+        assert_eq!(
+            engines.fix.as_deref(),
+            Some("ALTER TABLE `legacy` ENGINE=InnoDB; (repeat for each table listed)")
+        );
+        assert_eq!(get(&res, "source/primary_keys").status, Status::Warn);
+        assert_eq!(get(&res, "target/charset").status, Status::Pass);
+        assert_eq!(get(&res, "source/clock").status, Status::Pass);
+
+        // A throwaway user that may connect (INSERT only) but has neither replication nor SELECT.
+        let user = unique("nr");
+        sqlx::raw_sql(&format!(
+            "CREATE USER '{user}'@'127.0.0.1'; GRANT INSERT ON `{}`.* TO '{user}'@'127.0.0.1';",
+            p.src
+        ))
+        .execute(&admin)
+        .await
+        .unwrap();
+        let mut s = spec(&p, &user);
+        s.target.user = "root".into();
+        let res = checks::run_prechecks(
+            &s,
+            &Runbook::builtin(Engine::Mysql),
+            &CheckOptions::default(),
+        )
+        .await;
+        sqlx::raw_sql(&format!("DROP USER '{user}'@'127.0.0.1'"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let repl = get(&res, "source/replication_privilege");
+        assert_eq!(repl.status, Status::Fail);
+        assert_eq!(
+            repl.fix.as_deref(),
+            Some(
+                format!(
+                    "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{user}'@'127.0.0.1';"
+                )
+                .as_str()
+            )
+        );
+        let sel = get(&res, "source/select_privilege");
+        assert_eq!(sel.status, Status::Fail);
+        assert_eq!(
+            sel.fix.as_deref(),
+            Some(format!("GRANT SELECT ON `{}`.* TO '{user}'@'127.0.0.1';", p.src).as_str())
+        );
+        assert!(!checks::passed(&res));
+        admin.close().await;
+    })
+    .await;
+}

@@ -21,6 +21,7 @@ pub struct Config {
     pub engine: EngineConfig,
     pub cutover: CutoverConfig,
     pub lab: LabConfig,
+    pub plan: PlanConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -178,6 +179,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             cutover: CutoverConfig::default(),
             lab: LabConfig::default(),
+            plan: PlanConfig::default(),
         }
     }
 }
@@ -285,6 +287,35 @@ impl Default for EngineConfig {
             retry_cap_s: 300.0,
             lag_stable_s: 30.0,
             lease_ttl_s: 15,
+        }
+    }
+}
+
+/// Wave planning (`wavedeck plan`); the other bounds come from `limits` and
+/// `engine.job_bandwidth_mbps`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanConfig {
+    /// Most databases in one low-criticality wave (halved for medium, quartered for high).
+    pub max_wave_size: u32,
+    /// Databases in the pilot wave 0 (5 to 10).
+    pub pilot_size: u32,
+    /// Table checksums read this many GB per hour per validation (both sides).
+    pub validation_gb_per_hour: f64,
+    /// Fixed part of one validation (connect, schema, counts, smoke tests), in seconds.
+    pub validation_overhead_s: f64,
+    /// A wave's full load must fit in this many hours.
+    pub max_full_load_h: f64,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            max_wave_size: 40,
+            pilot_size: 8,
+            validation_gb_per_hour: 200.0,
+            validation_overhead_s: 120.0,
+            max_full_load_h: 72.0,
         }
     }
 }

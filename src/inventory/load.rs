@@ -214,6 +214,7 @@ fn read_yaml(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
     };
     let lines: Vec<&str> = text.lines().collect();
     let mut problems = Vec::new();
+    let in_databases = matches!(doc, serde_yaml::Value::Mapping(_));
     let items = match doc {
         serde_yaml::Value::Null => return (Vec::new(), Vec::new()),
         serde_yaml::Value::Sequence(s) => s,
@@ -277,7 +278,7 @@ fn read_yaml(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
             )
         }
     };
-    let spans = record_spans(&lines, &items);
+    let spans = record_spans(&lines, &items, in_databases);
     let mut records = Vec::new();
     for (item, (start, end)) in items.into_iter().zip(spans) {
         match item {
@@ -494,14 +495,34 @@ fn find_key_line(lines: &[&str], from: usize, to: usize, key: &str) -> Option<us
     })
 }
 
-/// Start and end lines (1-based, end exclusive) of each top-level list item. Items are the
-/// dash lines with the smallest indentation; when that does not match the parsed count (flow
-/// style, anchors), every record is placed on the line of its `db_id`, else line 1.
-fn record_spans(lines: &[&str], items: &[serde_yaml::Value]) -> Vec<(usize, usize)> {
-    let dash_lines: Vec<(usize, usize)> = lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
+/// Start and end lines (1-based, end exclusive) of each database list item, within the
+/// `databases:` block when there is one. Items are the dash lines with the smallest
+/// indentation; when that does not match the parsed count (flow style, anchors), every record is
+/// placed on the line of its `db_id`, else line 1.
+fn record_spans(
+    lines: &[&str],
+    items: &[serde_yaml::Value],
+    in_databases: bool,
+) -> Vec<(usize, usize)> {
+    let (from, to) = if in_databases {
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with("databases:"))
+            .map(|p| p + 1)
+            .unwrap_or(0);
+        let end = (start..lines.len())
+            .find(|&i| {
+                let l = lines[i];
+                l.starts_with(|c: char| !c.is_whitespace() && c != '#' && c != '-')
+            })
+            .unwrap_or(lines.len());
+        (start, end)
+    } else {
+        (0, lines.len())
+    };
+    let dash_lines: Vec<(usize, usize)> = (from..to)
+        .filter_map(|i| {
+            let l = lines[i];
             let t = l.trim_start();
             (t == "-" || t.starts_with("- ")).then(|| (i + 1, l.len() - t.len()))
         })
@@ -515,23 +536,28 @@ fn record_spans(lines: &[&str], items: &[serde_yaml::Value]) -> Vec<(usize, usiz
         if starts.len() == items.len() {
             let mut spans = Vec::new();
             for (i, s) in starts.iter().enumerate() {
-                let end = starts.get(i + 1).copied().unwrap_or(lines.len() + 1);
+                let end = starts.get(i + 1).copied().unwrap_or(to + 1);
                 spans.push((*s, end));
             }
             return spans;
         }
     }
+    let mut id_lines: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(pos) = l.find("db_id:") {
+            let v = l[pos + 6..]
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'' || c == ',' || c == '}');
+            id_lines.entry(v).or_insert(i + 1);
+        }
+    }
     items
         .iter()
         .map(|item| {
-            let id = item.get("db_id").and_then(|v| v.as_str());
-            let line = id
-                .and_then(|id| {
-                    lines
-                        .iter()
-                        .position(|l| l.contains("db_id") && l.contains(id))
-                        .map(|p| p + 1)
-                })
+            let line = item
+                .get("db_id")
+                .and_then(|v| v.as_str())
+                .and_then(|id| id_lines.get(id).copied())
                 .unwrap_or(1);
             (line, line + 1)
         })

@@ -6,9 +6,11 @@
 
 pub mod check;
 pub mod cmd;
+pub mod generate;
 pub mod load;
 pub mod model;
 pub mod window;
+pub mod write;
 
 pub use check::Problem;
 pub use load::{load_file, load_files};

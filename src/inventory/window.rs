@@ -249,20 +249,42 @@ impl BusinessWindow {
 
 impl fmt::Display for BusinessWindow {
     /// The canonical spelling: equal windows print the same, which the planner groups on.
+    /// Runs of three or more days print as ranges; a zone shared by all ranges prints once.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let one_zone = self.ranges.windows(2).all(|w| w[0].zone == w[1].zone);
         for (i, r) in self.ranges.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            let days: Vec<&str> = (0..7).filter(|d| r.days[*d]).map(|d| names[d]).collect();
-            if days.len() == 7 {
+            if r.days.iter().all(|d| *d) {
                 f.write_str("daily")?;
             } else {
-                f.write_str(&days.join(","))?;
+                let mut parts = Vec::new();
+                let mut d = 0;
+                while d < 7 {
+                    if !r.days[d] {
+                        d += 1;
+                        continue;
+                    }
+                    let start = d;
+                    while d + 1 < 7 && r.days[d + 1] {
+                        d += 1;
+                    }
+                    match d - start {
+                        0 => parts.push(names[start].to_string()),
+                        1 => parts.push(format!("{},{}", names[start], names[d])),
+                        _ => parts.push(format!("{}-{}", names[start], names[d])),
+                    }
+                    d += 1;
+                }
+                f.write_str(&parts.join(","))?;
             }
             let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-            write!(f, " {}-{} {}", hm(r.start_min), hm(r.end_min), r.zone)?;
+            write!(f, " {}-{}", hm(r.start_min), hm(r.end_min))?;
+            if !one_zone || i + 1 == self.ranges.len() {
+                write!(f, " {}", r.zone)?;
+            }
         }
         Ok(())
     }
@@ -528,7 +550,20 @@ mod tests {
         assert_eq!(a.to_string(), b.to_string());
         assert_eq!(a.to_string(), "Sat,Sun 01:00-05:00 Europe/Paris");
         let c = BusinessWindow::parse("Fri-Mon 22:00-02:00 UTC").unwrap();
-        assert_eq!(c.to_string(), "Mon,Fri,Sat,Sun 22:00-02:00 UTC");
+        assert_eq!(c.to_string(), "Mon,Fri-Sun 22:00-02:00 UTC");
+        let d =
+            BusinessWindow::parse("Mon,Tue,Wed,Thu 20:00-23:00; Sat,Sun 00:00-06:00 Europe/Madrid")
+                .unwrap();
+        assert_eq!(
+            d.to_string(),
+            "Mon-Thu 20:00-23:00; Sat,Sun 00:00-06:00 Europe/Madrid"
+        );
+        assert_eq!(BusinessWindow::parse(&d.to_string()).unwrap(), d);
+        let e = BusinessWindow::parse("Mon 01:00-02:00 UTC; Tue 01:00-02:00 Asia/Tokyo").unwrap();
+        assert_eq!(
+            e.to_string(),
+            "Mon 01:00-02:00 UTC; Tue 01:00-02:00 Asia/Tokyo"
+        );
     }
 
     #[test]

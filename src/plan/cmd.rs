@@ -1,17 +1,92 @@
-//! Command-line entry points of this module.
+//! `wavedeck plan`: waves from an inventory, printed as a table and written as importable YAML.
 
+use super::{output, plan, PlanLimits};
 use crate::config::Config;
+use crate::inventory::load_files;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example:\n  wavedeck plan --inventory inventory/factory-2000.csv --out waves.yaml"
+    after_help = "Example:\n  wavedeck plan --inventory inventory/factory-2000.csv --out waves.yaml\n  wavedeck init --inventory waves.yaml"
 )]
 pub struct PlanArgs {
+    /// Inventory file(s), YAML or CSV (repeat the flag for several).
+    #[arg(long, required = true)]
+    pub inventory: Vec<PathBuf>,
+    /// Network budget for full loads, Gbit/s (default: limits.bandwidth_gbps).
     #[arg(long)]
-    pub inventory: std::path::PathBuf,
+    pub bandwidth_gbps: Option<f64>,
+    /// DRS concurrent-job limit (default: limits.drs_concurrency).
+    #[arg(long)]
+    pub drs_concurrency: Option<u32>,
+    /// Validations at once (default: limits.validation_capacity).
+    #[arg(long)]
+    pub validation_capacity: Option<u32>,
+    /// Most databases in one low-criticality wave (default: plan.max_wave_size).
+    #[arg(long)]
+    pub max_wave_size: Option<u32>,
+    /// Databases in the pilot wave 0, 5 to 10 (default: plan.pilot_size).
+    #[arg(long)]
+    pub pilot_size: Option<u32>,
+    /// Write the plan here (YAML: waves summary + inventory with `wave` filled in).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
-pub async fn run(_args: PlanArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the planner is not built yet")
+pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+    let specs = match load_files(&args.inventory) {
+        Ok(s) => s,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "{} problem(s) in the inventory: fix them (wavedeck inventory check) before planning",
+                problems.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut limits = PlanLimits::from_config(&cfg);
+    if let Some(v) = args.bandwidth_gbps {
+        limits.bandwidth_gbps = v;
+    }
+    if let Some(v) = args.drs_concurrency {
+        limits.drs_concurrency = v;
+    }
+    if let Some(v) = args.validation_capacity {
+        limits.validation_capacity = v;
+    }
+    if let Some(v) = args.max_wave_size {
+        limits.max_wave_size = v;
+    }
+    if let Some(v) = args.pilot_size {
+        limits.pilot_size = v;
+    }
+    let plan = plan(&specs, &limits).map_err(anyhow::Error::msg)?;
+    print!("{}", output::table(&plan));
+    for w in &plan.warnings {
+        println!("warning: {w}");
+    }
+    if let Some(out) = &args.out {
+        let source: Vec<String> = args
+            .inventory
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let text = output::waves_yaml(&plan, &specs, &limits, &source.join(" --inventory "));
+        std::fs::write(out, text).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write {}: {e} (check the directory exists and is writable)",
+                out.display()
+            )
+        })?;
+        println!(
+            "wrote {} (import it with: wavedeck init --inventory {})",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,2 +1,358 @@
-//! See DESIGN.md for what this module owns.
+//! Wave planning: which database goes in which wave, and how long each wave should take.
+//!
+//! Pure: an inventory and limits in, a plan out, the same plan for the same input (whatever the
+//! order of the records). The rules:
+//! - wave 0 is the pilot: 5 to 10 small, low-criticality databases over both engines and as
+//!   many owners as possible, all sharing one business window;
+//! - every other database lands in exactly one wave of databases with the same business window
+//!   (compared in canonical form) and the same criticality;
+//! - a wave never holds more than `min(max_wave_size, drs_concurrency)` databases (each
+//!   member keeps a DRS job open through CDC until its cutover), halved for medium and quartered
+//!   for high criticality: smaller batches where the business risk is;
+//! - its validation must fit in one opening of its window, and its full load within
+//!   `max_full_load_h`; a database too big for that alone gets a wave of its own and a warning;
+//! - waves run low criticality first, then medium, then high, so the factory learns on the
+//!   cheapest mistakes.
+//!
+//! The duration model is in [`estimate`].
+
 pub mod cmd;
+pub mod estimate;
+pub mod output;
+mod pilot;
+
+use crate::inventory::{BusinessWindow, Criticality, DatabaseSpec, Engine};
+use estimate::Rates;
+use std::collections::BTreeMap;
+
+/// Everything that bounds a wave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanLimits {
+    pub bandwidth_gbps: f64,
+    pub drs_concurrency: u32,
+    pub wave_concurrency: u32,
+    pub validation_capacity: u32,
+    pub max_wave_size: u32,
+    pub pilot_size: u32,
+    /// Per-job full-load rate, MB/s.
+    pub job_mbps: f64,
+    pub validation_gb_per_hour: f64,
+    pub validation_overhead_s: f64,
+    pub max_full_load_h: f64,
+}
+
+impl PlanLimits {
+    pub fn from_config(cfg: &crate::config::Config) -> PlanLimits {
+        PlanLimits {
+            bandwidth_gbps: cfg.limits.bandwidth_gbps,
+            drs_concurrency: cfg.limits.drs_concurrency,
+            wave_concurrency: cfg.limits.wave_concurrency,
+            validation_capacity: cfg.limits.validation_capacity,
+            max_wave_size: cfg.plan.max_wave_size,
+            pilot_size: cfg.plan.pilot_size,
+            job_mbps: cfg.engine.job_bandwidth_mbps,
+            validation_gb_per_hour: cfg.plan.validation_gb_per_hour,
+            validation_overhead_s: cfg.plan.validation_overhead_s,
+            max_full_load_h: cfg.plan.max_full_load_h,
+        }
+    }
+
+    fn rates(&self) -> Rates {
+        Rates {
+            bandwidth_gbps: self.bandwidth_gbps,
+            job_mbps: self.job_mbps,
+            full_load_slots: self.drs_concurrency.min(self.wave_concurrency).max(1),
+            validation_capacity: self.validation_capacity,
+            validation_gb_per_hour: self.validation_gb_per_hour,
+            validation_overhead_s: self.validation_overhead_s,
+        }
+    }
+
+    /// The largest wave allowed for databases of this criticality.
+    pub fn wave_cap(&self, c: Criticality) -> usize {
+        let base = self.max_wave_size.min(self.drs_concurrency).max(1) as usize;
+        match c {
+            Criticality::Low => base,
+            Criticality::Medium => (base / 2).max(1),
+            Criticality::High => (base / 4).max(1),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let pos = |v: f64, name: &str, eg: &str| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a positive number, e.g. {eg}"))
+            }
+        };
+        pos(self.bandwidth_gbps, "bandwidth (--bandwidth-gbps)", "10")?;
+        pos(self.job_mbps, "engine.job_bandwidth_mbps", "100")?;
+        pos(
+            self.validation_gb_per_hour,
+            "plan.validation_gb_per_hour",
+            "200",
+        )?;
+        pos(self.max_full_load_h, "plan.max_full_load_h", "72")?;
+        if !(self.validation_overhead_s.is_finite() && self.validation_overhead_s >= 0.0) {
+            return Err("plan.validation_overhead_s must be >= 0, e.g. 120".into());
+        }
+        for (v, name) in [
+            (self.drs_concurrency, "DRS concurrency (--drs-concurrency)"),
+            (self.wave_concurrency, "limits.wave_concurrency"),
+            (
+                self.validation_capacity,
+                "validation capacity (--validation-capacity)",
+            ),
+            (self.max_wave_size, "max wave size (--max-wave-size)"),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if !(5..=10).contains(&self.pilot_size) {
+            return Err(format!(
+                "pilot size {} is outside 5..10 (the pilot wave is 5 to 10 low-risk databases); pass --pilot-size 8",
+                self.pilot_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wave {
+    pub number: u32,
+    pub pilot: bool,
+    /// The members' business window, canonical spelling.
+    pub window: String,
+    /// The highest criticality among the members.
+    pub criticality: Criticality,
+    /// db_ids, biggest first.
+    pub members: Vec<String>,
+    pub postgres: usize,
+    pub mysql: usize,
+    pub owners: usize,
+    pub total_gb: f64,
+    pub full_load_s: f64,
+    pub validation_s: f64,
+    /// The shortest opening of the window, in minutes.
+    pub opening_min: u32,
+    /// Why this wave bends a rule (e.g. one database too big to validate in one opening).
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub waves: Vec<Wave>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// db_id -> wave number.
+    pub fn assignment(&self) -> BTreeMap<&str, u32> {
+        self.waves
+            .iter()
+            .flat_map(|w| w.members.iter().map(move |m| (m.as_str(), w.number)))
+            .collect()
+    }
+}
+
+struct Item<'a> {
+    spec: &'a DatabaseSpec,
+    window: String,
+    opening_min: u32,
+}
+
+/// Biggest first, then by id: the order that makes the packing (and the plan) deterministic.
+fn size_desc(a: &Item, b: &Item) -> std::cmp::Ordering {
+    b.spec
+        .size_gb
+        .total_cmp(&a.spec.size_gb)
+        .then_with(|| a.spec.db_id.cmp(&b.spec.db_id))
+}
+
+struct Fit {
+    full_load_s: f64,
+    validation_s: f64,
+}
+
+fn measure(items: &[&Item], rates: &Rates) -> Fit {
+    let sizes: Vec<f64> = items.iter().map(|i| i.spec.size_gb).collect();
+    Fit {
+        full_load_s: estimate::full_load_seconds(&sizes, rates),
+        validation_s: estimate::validation_seconds(&sizes, rates),
+    }
+}
+
+fn within(fit: &Fit, opening_min: u32, limits: &PlanLimits) -> bool {
+    fit.validation_s <= opening_min as f64 * 60.0
+        && fit.full_load_s <= limits.max_full_load_h * 3600.0
+}
+
+pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String> {
+    limits.validate()?;
+    let rates = limits.rates();
+    let mut items = Vec::with_capacity(specs.len());
+    let mut seen = std::collections::HashSet::new();
+    for s in specs {
+        if !seen.insert(s.db_id.as_str()) {
+            return Err(format!(
+                "db_id {} appears twice; run wavedeck inventory check",
+                s.db_id
+            ));
+        }
+        let w =
+            BusinessWindow::parse(&s.business_window).map_err(|e| format!("{}: {e}", s.db_id))?;
+        items.push(Item {
+            spec: s,
+            window: w.to_string(),
+            opening_min: w.shortest_opening_minutes(),
+        });
+    }
+    items.sort_by(size_desc);
+    let mut warnings = Vec::new();
+
+    let pilot_ids = pilot::choose(&items, limits, &rates, &mut warnings);
+    let mut waves_raw: Vec<(bool, Vec<&Item>, Vec<String>)> = Vec::new();
+    if !pilot_ids.is_empty() {
+        let members: Vec<&Item> = items
+            .iter()
+            .filter(|i| pilot_ids.contains(&i.spec.db_id))
+            .collect();
+        waves_raw.push((true, members, Vec::new()));
+    }
+
+    // Group the rest by (criticality, window); BTreeMap keeps the order deterministic and puts
+    // low criticality first.
+    let mut groups: BTreeMap<(Criticality, &str), Vec<&Item>> = BTreeMap::new();
+    for it in items.iter().filter(|i| !pilot_ids.contains(&i.spec.db_id)) {
+        groups
+            .entry((it.spec.criticality, it.window.as_str()))
+            .or_default()
+            .push(it);
+    }
+    for ((crit, _), members) in groups {
+        let cap = limits.wave_cap(crit);
+        // First-fit decreasing: members arrive biggest first.
+        let mut bins: Vec<(Vec<&Item>, Vec<String>)> = Vec::new();
+        for it in members {
+            let mut placed = false;
+            for (bin, notes) in bins.iter_mut() {
+                if !notes.is_empty() || bin.len() >= cap {
+                    continue;
+                }
+                bin.push(it);
+                if within(&measure(bin, &rates), it.opening_min, limits) {
+                    placed = true;
+                    break;
+                }
+                bin.pop();
+            }
+            if placed {
+                continue;
+            }
+            let alone = measure(&[it], &rates);
+            let mut notes = Vec::new();
+            if !within(&alone, it.opening_min, limits) {
+                let mut why = Vec::new();
+                if alone.validation_s > it.opening_min as f64 * 60.0 {
+                    why.push(format!(
+                        "validation {} > one {} opening",
+                        estimate::human(alone.validation_s),
+                        estimate::human(it.opening_min as f64 * 60.0)
+                    ));
+                }
+                if alone.full_load_s > limits.max_full_load_h * 3600.0 {
+                    why.push(format!(
+                        "full load {} > {}h budget",
+                        estimate::human(alone.full_load_s),
+                        limits.max_full_load_h
+                    ));
+                }
+                let note = format!(
+                    "{} ({:.0} GB) gets a wave of its own: {}; validate it ahead (sampled checksums) or give it a longer window",
+                    it.spec.db_id,
+                    it.spec.size_gb,
+                    why.join(", ")
+                );
+                warnings.push(note.clone());
+                notes.push(note);
+            }
+            bins.push((vec![it], notes));
+        }
+        for (bin, notes) in bins {
+            waves_raw.push((false, bin, notes));
+        }
+    }
+
+    let mut waves = Vec::new();
+    for (n, (pilot, mut members, notes)) in waves_raw.into_iter().enumerate() {
+        members.sort_by(|a, b| size_desc(a, b));
+        let fit = measure(&members, &rates);
+        let owners: std::collections::BTreeSet<&str> =
+            members.iter().map(|m| m.spec.owner.as_str()).collect();
+        waves.push(Wave {
+            number: if pilot_ids.is_empty() {
+                n as u32 + 1
+            } else {
+                n as u32
+            },
+            pilot,
+            window: members
+                .first()
+                .map(|m| m.window.clone())
+                .unwrap_or_default(),
+            criticality: members
+                .iter()
+                .map(|m| m.spec.criticality)
+                .max()
+                .unwrap_or(Criticality::Low),
+            members: members.iter().map(|m| m.spec.db_id.clone()).collect(),
+            postgres: members
+                .iter()
+                .filter(|m| m.spec.engine == Engine::Postgres)
+                .count(),
+            mysql: members
+                .iter()
+                .filter(|m| m.spec.engine == Engine::Mysql)
+                .count(),
+            owners: owners.len(),
+            total_gb: members.iter().map(|m| m.spec.size_gb).sum(),
+            full_load_s: fit.full_load_s,
+            validation_s: fit.validation_s,
+            opening_min: members.iter().map(|m| m.opening_min).min().unwrap_or(0),
+            notes,
+        });
+    }
+    Ok(Plan { waves, warnings })
+}
+
+/// The window of each wave of an inventory whose `wave` fields are filled (e.g. a file written
+/// by `wavedeck plan`): the members' common business window, canonical spelling. An error names
+/// a wave whose members disagree.
+pub fn wave_windows(specs: &[DatabaseSpec]) -> Result<BTreeMap<u32, String>, String> {
+    let mut out: BTreeMap<u32, (String, &str)> = BTreeMap::new();
+    for s in specs {
+        let Some(w) = s.wave else { continue };
+        let win = BusinessWindow::parse(&s.business_window)
+            .map_err(|e| format!("{}: {e}", s.db_id))?
+            .to_string();
+        match out.get(&w) {
+            Some((other, first)) if *other != win => {
+                return Err(format!(
+                    "wave {w} mixes business windows: {first} has {other:?}, {} has {win:?}; run wavedeck plan to regroup them",
+                    s.db_id
+                ))
+            }
+            Some(_) => {}
+            None => {
+                out.insert(w, (win, s.db_id.as_str()));
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(k, (w, _))| (k, w)).collect())
+}
+
+#[cfg(test)]
+mod tests;

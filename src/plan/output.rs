@@ -1,0 +1,103 @@
+//! The plan as a table for people and as a YAML file `wavedeck init` imports.
+//!
+//! The YAML file is an inventory (`databases:` with `wave` filled in, so `wavedeck init
+//! --inventory waves.yaml` registers everything in its wave) preceded by a `waves:` summary
+//! (number, window, members, estimates) that the inventory loader accepts and skips.
+
+use super::estimate::human;
+use super::{Plan, PlanLimits};
+use crate::inventory::write::{yaml_records, yaml_scalar};
+use crate::inventory::DatabaseSpec;
+
+pub fn table(plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:>4}  {:>4}  {:>7}  {:>6}  {:>10}  {:>9}  {:>10}  {:<8}  {}\n",
+        "wave", "dbs", "pg/my", "owners", "size", "full load", "validation", "crit", "window"
+    ));
+    for w in &plan.waves {
+        let size = if w.total_gb >= 1000.0 {
+            format!("{:.1} TB", w.total_gb / 1000.0)
+        } else {
+            format!("{:.1} GB", w.total_gb)
+        };
+        out.push_str(&format!(
+            "{:>4}  {:>4}  {:>7}  {:>6}  {:>10}  {:>9}  {:>10}  {:<8}  {}{}\n",
+            w.number,
+            w.members.len(),
+            format!("{}/{}", w.postgres, w.mysql),
+            w.owners,
+            size,
+            human(w.full_load_s),
+            human(w.validation_s),
+            w.criticality.as_str(),
+            w.window,
+            if w.pilot { "  (pilot)" } else { "" }
+        ));
+    }
+    let total: f64 = plan.waves.iter().map(|w| w.total_gb).sum();
+    let dbs: usize = plan.waves.iter().map(|w| w.members.len()).sum();
+    let fl: f64 = plan.waves.iter().map(|w| w.full_load_s).sum();
+    out.push_str(&format!(
+        "{} waves, {} databases, {:.1} TB, full loads back to back {}\n",
+        plan.waves.len(),
+        dbs,
+        total / 1000.0,
+        human(fl)
+    ));
+    out
+}
+
+pub fn waves_yaml(
+    plan: &Plan,
+    specs: &[DatabaseSpec],
+    limits: &PlanLimits,
+    source: &str,
+) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# Written by: wavedeck plan --inventory {source} --bandwidth-gbps {} --drs-concurrency {} --validation-capacity {} --max-wave-size {} --pilot-size {}\n",
+        limits.bandwidth_gbps, limits.drs_concurrency, limits.validation_capacity, limits.max_wave_size, limits.pilot_size
+    ));
+    out.push_str(
+        "# Import it with: wavedeck init --inventory THIS_FILE (databases carry their wave).\n",
+    );
+    for w in &plan.warnings {
+        out.push_str(&format!("# warning: {}\n", w.replace('\n', " ")));
+    }
+    out.push_str("waves:\n");
+    for w in &plan.waves {
+        out.push_str(&format!("  - wave: {}\n", w.number));
+        if w.pilot {
+            out.push_str("    pilot: true\n");
+        }
+        out.push_str(&format!(
+            "    window: {}\n",
+            serde_json::to_string(&w.window).unwrap_or_default()
+        ));
+        out.push_str(&format!("    criticality: {}\n", w.criticality.as_str()));
+        out.push_str(&format!("    total_gb: {:.3}\n", w.total_gb));
+        out.push_str(&format!("    full_load_h: {:.2}\n", w.full_load_s / 3600.0));
+        out.push_str(&format!(
+            "    validation_h: {:.2}\n",
+            w.validation_s / 3600.0
+        ));
+        let members: Vec<String> = w.members.iter().map(|m| yaml_scalar(m)).collect();
+        out.push_str(&format!("    members: [{}]\n", members.join(", ")));
+        if !w.notes.is_empty() {
+            out.push_str(&format!(
+                "    notes: {}\n",
+                serde_json::to_string(&w.notes).unwrap_or_default()
+            ));
+        }
+    }
+    let assignment = plan.assignment();
+    let mut planned: Vec<DatabaseSpec> = specs.to_vec();
+    for s in &mut planned {
+        s.wave = assignment.get(s.db_id.as_str()).copied();
+    }
+    planned.sort_by(|a, b| a.wave.cmp(&b.wave).then_with(|| a.db_id.cmp(&b.db_id)));
+    out.push_str("databases:\n");
+    out.push_str(&yaml_records(&planned));
+    out
+}

@@ -96,6 +96,8 @@ pub struct Dialog {
     pub confirm: Option<String>,
     pub typed: String,
     pub status: DialogStatus,
+    /// When the command row was written, to say so when no engine answers.
+    pub submitted_at: Option<DateTime<Utc>>,
 }
 
 impl Dialog {
@@ -285,6 +287,7 @@ impl App {
     /// The submission was written (or not). Called by the event loop after `Intent::Submit`.
     pub fn on_submitted(&mut self, result: Result<i64, String>) {
         if let Some(d) = &mut self.dialog {
+            d.submitted_at = Some(self.now);
             d.status = match result {
                 Ok(id) => DialogStatus::Pending(id),
                 Err(e) => DialogStatus::Error(e),
@@ -492,6 +495,7 @@ impl App {
             confirm,
             typed: String::new(),
             status: DialogStatus::Asking,
+            submitted_at: None,
         });
         self.mode = Mode::Dialog;
     }

@@ -1,24 +1,98 @@
-//! Command-line entry points of this module.
+//! Command-line entry points of this module: `wavedeck tui` and `wavedeck demo`.
 
+use super::app::App;
+use super::data::Data;
+use super::guards::Limits;
+use super::term::{self, Msg};
+use super::theme::{no_color_from_env, Theme};
 use crate::config::Config;
+use crate::store::model::Role;
+use crate::store::Store;
 use std::process::ExitCode;
+use tokio::sync::{mpsc, watch};
+
+/// Look flags shared by `tui` and `demo`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LookArgs {
+    /// Colour theme: dark, light, high-contrast, 16color, or a path to a theme YAML file.
+    #[arg(long, env = "WAVEDECK_THEME", default_value = "dark")]
+    pub theme: String,
+    /// ASCII only: borders, gauges and marks for terminals without Unicode.
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+impl Default for LookArgs {
+    fn default() -> Self {
+        LookArgs {
+            theme: "dark".into(),
+            ascii: false,
+        }
+    }
+}
 
 #[derive(clap::Args, Default)]
-#[command(after_help = "Example:\n  wavedeck tui --read-only")]
+#[command(
+    after_help = "Keys: ? help, : command line, / filter, 1-4 views, q quit.\n\nExamples:\n  wavedeck tui --read-only\n  wavedeck tui --theme 16color --ascii\n  NO_COLOR=1 wavedeck tui"
+)]
 pub struct TuiArgs {
     /// Watch only: no actions are offered, and the engine refuses them anyway.
     #[arg(long)]
     pub read_only: bool,
+    #[command(flatten)]
+    pub look: LookArgs,
 }
 
 #[derive(clap::Args, Default)]
 #[command(after_help = "Example:\n  wavedeck demo")]
-pub struct DemoArgs {}
-
-pub async fn run_tui(_args: TuiArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the cockpit is not built yet")
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub look: LookArgs,
+    /// Time compression of the emulated DRS and the engine (60: one second is one minute).
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+    /// Keep the demo store in this file instead of a temporary one.
+    #[arg(long)]
+    pub store_file: Option<std::path::PathBuf>,
 }
 
-pub async fn run_demo(_args: DemoArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the demo is not built yet")
+pub async fn run_tui(args: TuiArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+    let _log = crate::logging::init(&cfg.log_dir)?;
+    let theme = Theme::load(&args.look.theme, args.look.ascii, no_color_from_env())?;
+    let store = Store::open_existing(&cfg.store).await?;
+    cockpit(store, &cfg, theme, args.read_only).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run the cockpit on an open store until the operator quits.
+pub async fn cockpit(
+    store: Store,
+    cfg: &Config,
+    theme: Theme,
+    read_only: bool,
+) -> anyhow::Result<()> {
+    let mut app = App::new(Data::default(), theme, read_only, chrono::Utc::now());
+    app.limits = Limits {
+        max_lag_s: cfg.thresholds.max_cutover_lag_s,
+        validation_max_age_min: cfg.thresholds.validation_max_age_min,
+    };
+    app.store_label = crate::store::redact_url(&cfg.store);
+    let role = if read_only {
+        Role::Viewer
+    } else {
+        Role::Operator
+    };
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let (detail_tx, detail_rx) = watch::channel(None);
+    let feed = tokio::spawn(super::feed::run(store.clone(), tx.clone(), detail_rx));
+    let submit = super::feed::submitter(store, tx, super::feed::operator_name(), role);
+    tracing::info!("cockpit started (read_only={read_only})");
+    let r = term::run(app, rx, submit, detail_tx).await;
+    feed.abort();
+    tracing::info!("cockpit stopped");
+    r
+}
+
+pub async fn run_demo(args: DemoArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+    super::demo::run(args, cfg).await
 }

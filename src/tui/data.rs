@@ -426,13 +426,53 @@ pub fn describe(e: &Event) -> String {
                 format!("{what} {verdict}: {why}")
             }
         }
-        _ => {
-            let t = p.to_string();
-            if t == "null" || t == "{}" {
-                String::new()
+        kind::DB_REGISTERED | kind::DB_UPDATED => {
+            let spec = p.get("spec").unwrap_or(p);
+            let g = |k: &str| {
+                spec.get(k).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    o => o.to_string(),
+                })
+            };
+            let verb = if e.kind == kind::DB_REGISTERED {
+                "registered"
             } else {
-                t
-            }
+                "updated"
+            };
+            format!(
+                "{verb}: {} {} GB, owner {}",
+                g("engine").unwrap_or_default(),
+                g("size_gb").unwrap_or_default(),
+                g("owner").unwrap_or_default()
+            )
+        }
+        kind::WAVE_PLANNED => format!("planned, window {}", s("window")),
+        kind::WAVE_APPROVED => format!(
+            "window approved by {}",
+            str_field(p, &["by"]).unwrap_or_else(|| e.actor.clone())
+        ),
+        kind::WAVE_STARTED => format!("started by {}", e.actor),
+        _ => scalars(p),
+    }
+}
+
+/// `key=value` for the scalar fields of a payload: never whole nested objects (which could be
+/// large, and are not for a one-line list).
+fn scalars(p: &serde_json::Value) -> String {
+    let Some(obj) = p.as_object() else {
+        return String::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (k, v) in obj {
+        match v {
+            serde_json::Value::String(s) => out.push(format!("{k}={s}")),
+            serde_json::Value::Number(n) => out.push(format!("{k}={n}")),
+            serde_json::Value::Bool(b) => out.push(format!("{k}={b}")),
+            _ => {}
+        }
+        if out.len() >= 6 {
+            break;
         }
     }
+    out.join(" ")
 }

@@ -188,7 +188,7 @@ pub fn next_action(st: Stage) -> Option<Action> {
         Stage::Paused => Some(Action::Resume),
         Stage::Hypercare => Some(Action::CloseHypercare),
         Stage::Cutover => Some(Action::Rollback),
-        s if s.is_terminal() => None,
-        _ => Some(Action::Cutover),
+        Stage::Cdc | Stage::Validation | Stage::Ready => Some(Action::Cutover),
+        _ => None,
     }
 }

@@ -320,7 +320,11 @@ pub fn stage_bar(th: &Theme, counts: &[usize; 14], w: usize) -> Vec<Span<'static
 fn waves(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let wide = area.width >= 120;
-    let [top, bottom] = Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(area);
+    let n_rows = app.data.waves.len() + usize::from(app.data.dbs.iter().any(|d| d.wave.is_none()));
+    // The table takes what its rows need; the selected wave's panel gets the rest.
+    let top_h = (n_rows as u16 + 3).clamp(5, area.height.saturating_sub(7).max(5));
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_h), Constraint::Min(5)]).areas(area);
     let bar_w: u16 = if wide {
         40
     } else {
@@ -460,6 +464,54 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         legend.push(Span::raw(format!(" {} {c}  ", st.as_str())));
     }
     lines.push(Line::from(legend));
+    // What needs a human in this wave: failures, pauses, lag over the cutover threshold.
+    let mut attention: Vec<&DbState> = app
+        .data
+        .dbs
+        .iter()
+        .filter(|d| d.wave == sel)
+        .filter(|d| {
+            matches!(d.stage, Stage::Failed | Stage::Paused)
+                || (matches!(d.stage, Stage::Cdc | Stage::Validation | Stage::Ready)
+                    && d.lag_s.is_some_and(|l| l > app.limits.max_lag_s))
+        })
+        .collect();
+    attention.sort_by_key(|d| (d.stage != Stage::Failed, d.db_id.clone()));
+    let room = (bottom.height as usize).saturating_sub(2 + lines.len() + 1);
+    if !attention.is_empty() && room > 0 {
+        lines.push(Line::styled(
+            format!("Needs attention ({})", attention.len()),
+            th.header,
+        ));
+        let more = attention
+            .len()
+            .saturating_sub(room.saturating_sub(1).max(1));
+        for d in attention.iter().take(room.saturating_sub(1).max(1)) {
+            let why = match (d.stage, &d.last_error, d.lag_s) {
+                (Stage::Failed, Some(e), _) => e.clone(),
+                (Stage::Paused, _, _) => "paused".into(),
+                (_, _, Some(l)) => format!("lag {} > {} s", fmt::lag(l), app.limits.max_lag_s),
+                _ => String::new(),
+            };
+            let st = if d.stage == Stage::Failed {
+                th.fail
+            } else {
+                th.warn
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", th.sym.warn), st),
+                Span::raw(format!("{:<24} ", fmt::fit(&d.db_id, 24, th.sym.ellipsis))),
+                Span::styled(format!("{:<16} ", stage_text(th, d)), st),
+                Span::styled(why, th.muted),
+            ]));
+        }
+        if more > 0 {
+            lines.push(Line::styled(
+                format!("  … {more} more: press Enter, then F"),
+                th.muted,
+            ));
+        }
+    }
     let title = match sel {
         Some(n) => format!(" Wave {n}: {} databases ", s.members),
         None => " No wave ".to_string(),
@@ -980,7 +1032,9 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         }
     }
     f.render_widget(
-        Paragraph::new(vl).block(block(th, " Validation and guards ")),
+        Paragraph::new(vl)
+            .wrap(Wrap { trim: false })
+            .block(block(th, " Validation and guards ")),
         lv,
     );
     let evs: Vec<_> = app
@@ -1245,13 +1299,25 @@ fn dialog(app: &App, f: &mut Frame, area: Rect) {
             format!("{} submitting…", th.sym.pending),
             th.info,
         )),
-        DialogStatus::Pending(id) => lines.push(Line::styled(
-            format!(
-                "{} command #{id} submitted; waiting for the engine…",
-                th.sym.pending
-            ),
-            th.info,
-        )),
+        DialogStatus::Pending(id) => {
+            lines.push(Line::styled(
+                format!(
+                    "{} command #{id} submitted; waiting for the engine…",
+                    th.sym.pending
+                ),
+                th.info,
+            ));
+            let waited = d
+                .submitted_at
+                .map(|t| (app.now - t).num_seconds())
+                .unwrap_or(0);
+            if waited >= 10 {
+                lines.push(Line::styled(
+                    format!("no engine has answered for {}: is one running on this store? (wavedeck run)", fmt::dur_secs(waited)),
+                    th.warn,
+                ));
+            }
+        }
         DialogStatus::Accepted(id) => lines.push(Line::styled(
             format!("{} command #{id} accepted by the engine", th.sym.ok),
             th.ok,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
 use wavedeck::drs::api::{item_result, job_name_for};
-use wavedeck::drs::emulator::{self, EmulatorHandle};
+use wavedeck::drs::emulator::{self, faults::FaultPlan, EmulatorHandle};
 use wavedeck::drs::model::*;
 use wavedeck::drs::{Auth, DrsClient, DrsError};
 use wavedeck::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
@@ -263,5 +263,786 @@ async fn wrong_secret_key_is_refused_like_the_gateway() {
     }
     assert!(e.is_auth() && !e.is_retryable());
     assert!(!e.to_string().contains("not-the-secret-key"));
+    h.shutdown().await;
+}
+
+/// Create a job and drive it to the incremental phase.
+async fn job_in_cdc(client: &DrsClient, cc: &Config, db_id: &str) -> JobId {
+    let id = client
+        .ensure_job(&spec(db_id, Engine::Postgres, 0.5), &cc.drs)
+        .await
+        .unwrap()
+        .id;
+    wait_status(
+        client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    precheck_pass(client, &id).await;
+    let r = client.start(std::slice::from_ref(&id)).await.unwrap();
+    item_result("batch-starting", &id, &r).unwrap();
+    wait_status(
+        client,
+        &id,
+        JobStatus::IncreTransferStarted,
+        Duration::from_secs(10),
+    )
+    .await;
+    id
+}
+
+fn api_code(e: &DrsError) -> (u16, String) {
+    match e {
+        DrsError::Api { status, code, .. } => (*status, code.clone()),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn injected_http_faults_are_reported_with_their_codes_and_classified() {
+    let (h, client, _cc) = start(1.0, 50).await;
+    for (fault, status, code) in [
+        ("500", 500, "DRS.M00004"),
+        ("503", 503, "DRS.M00004"),
+        ("429", 429, "APIG.0308"),
+    ] {
+        let e = client
+            .with_header(wavedeck::drs::client::FAULT_HEADER, fault)
+            .list_all_jobs("migration")
+            .await
+            .unwrap_err();
+        assert_eq!(api_code(&e), (status, code.to_string()), "{e}");
+        assert!(e.is_retryable(), "{e}");
+        assert!(e.to_string().contains(code), "{e}");
+    }
+    // The plan: every 2nd batch-status call is throttled, only the first 4 calls count.
+    let plan = FaultPlan::parse(
+        std::path::Path::new("plan.yaml"),
+        "requests:\n  - path: jobs\n    fault: throttle_429\n    every: 2\n    first: 4\n",
+    )
+    .unwrap();
+    h.set_faults(plan);
+    let outcomes: Vec<bool> = {
+        let mut v = Vec::new();
+        for _ in 0..6 {
+            v.push(client.list_all_jobs("migration").await.is_ok());
+        }
+        v
+    };
+    assert_eq!(outcomes, vec![true, false, true, false, true, true]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_answer_becomes_a_retryable_timeout() {
+    let (h, _client, mut cc) = start(1.0, 50).await;
+    cc.drs.timeout_s = 1;
+    let client = DrsClient::new(&cc, h.auth()).unwrap();
+    let t = Instant::now();
+    let e = client
+        .with_header(wavedeck::drs::client::FAULT_HEADER, "slow=3000")
+        .list_all_jobs("migration")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DrsError::Timeout { after_s: 1, .. }), "{e}");
+    assert!(e.is_retryable());
+    assert!(
+        t.elapsed() < Duration::from_millis(2900),
+        "the timeout fired, not the answer"
+    );
+    // A slow answer within the timeout still succeeds.
+    client
+        .with_header(wavedeck::drs::client::FAULT_HEADER, "slow=100")
+        .list_all_jobs("migration")
+        .await
+        .unwrap();
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn full_load_failure_is_reported_and_retry_completes() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let faulty = client.with_header(wavedeck::drs::client::FAULT_HEADER, "full_load_fail@40");
+    let id = faulty
+        .ensure_job(&spec("fullfail01", Engine::Mysql, 2.0), &cc.drs)
+        .await
+        .unwrap()
+        .id;
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    precheck_pass(&client, &id).await;
+    item_result(
+        "start",
+        &id,
+        &client.start(std::slice::from_ref(&id)).await.unwrap(),
+    )
+    .unwrap();
+    wait_status(
+        &client,
+        &id,
+        JobStatus::FullTransferFailed,
+        Duration::from_secs(10),
+    )
+    .await;
+    let snap = client
+        .poll(std::slice::from_ref(&id))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(snap.full_pct, Some(40.0), "{snap:?}");
+    let d = client
+        .batch_detail(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert!(d[0]
+        .failed_reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("Full migration failed"));
+    item_result(
+        "retry",
+        &id,
+        &client.resume(std::slice::from_ref(&id)).await.unwrap(),
+    )
+    .unwrap();
+    wait_status(
+        &client,
+        &id,
+        JobStatus::IncreTransferStarted,
+        Duration::from_secs(10),
+    )
+    .await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn stuck_lag_never_catches_up_even_after_writes_stop() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let plan = FaultPlan::parse(
+        std::path::Path::new("plan.yaml"),
+        "jobs:\n  - name: \"wd-stuck*\"\n    fault: lag_stuck\n",
+    )
+    .unwrap();
+    h.set_faults(plan);
+    let id = job_in_cdc(&client, &cc, "stuck01").await;
+    client.emulator_source_writes(&id, false).await.unwrap();
+    let a = client.poll(std::slice::from_ref(&id)).await.unwrap()[0]
+        .lag_s
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b = client.poll(std::slice::from_ref(&id)).await.unwrap()[0]
+        .lag_s
+        .unwrap();
+    assert!(b > a && a > 0.0, "lag grows: {a} -> {b}");
+    // A job without the fault settles to 0 in the same emulator.
+    let ok = job_in_cdc(&client, &cc, "fine01").await;
+    client.emulator_source_writes(&ok, false).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.poll(std::slice::from_ref(&ok)).await.unwrap()[0].lag_s != Some(0.0) {
+        assert!(Instant::now() < deadline, "healthy job never settled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_terminate_is_visible_and_can_be_retried() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let plan = FaultPlan::parse(
+        std::path::Path::new("plan.yaml"),
+        "jobs:\n  - name: \"wd-cut*\"\n    fault: terminate_fail\n",
+    )
+    .unwrap();
+    h.set_faults(plan);
+    let id = job_in_cdc(&client, &cc, "cut01").await;
+    item_result(
+        "stop",
+        &id,
+        &client
+            .terminate(std::slice::from_ref(&id), false)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    wait_status(
+        &client,
+        &id,
+        JobStatus::ReleaseResourceFailed,
+        Duration::from_secs(5),
+    )
+    .await;
+    // Still read-only: the cutover must not switch DNS now.
+    let d = client
+        .batch_detail(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(d[0].is_target_readonly, Some(true));
+    // Delete is refused per item while the job is not stopped.
+    let r = client.delete(std::slice::from_ref(&id)).await.unwrap();
+    assert_eq!(
+        item_result("delete", &id, &r).unwrap_err().code(),
+        Some("DRS.M01504")
+    );
+    item_result(
+        "stop",
+        &id,
+        &client
+            .terminate(std::slice::from_ref(&id), false)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    wait_status(
+        &client,
+        &id,
+        JobStatus::ReleaseResourceComplete,
+        Duration::from_secs(5),
+    )
+    .await;
+    // Switchover is for disaster-recovery jobs only: refused per item for a migration.
+    let s = client.switchover(std::slice::from_ref(&id)).await.unwrap();
+    assert_eq!(s[0].error_code.as_deref(), Some("DRS.M00304"));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn quota_is_enforced_with_drs_error_and_freed_by_stopping() {
+    let (h, client, cc) = start(1000.0, 2).await;
+    let a = client
+        .ensure_job(&spec("quota01", Engine::Mysql, 1.0), &cc.drs)
+        .await
+        .unwrap();
+    client
+        .ensure_job(&spec("quota02", Engine::Mysql, 1.0), &cc.drs)
+        .await
+        .unwrap();
+    let e = client
+        .ensure_job(&spec("quota03", Engine::Mysql, 1.0), &cc.drs)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("DRS.M05066"), "{e}");
+    assert!(!e.is_retryable());
+    assert!(e.to_string().contains("quota"), "{e}");
+    let q = client.quotas().await.unwrap();
+    assert_eq!(
+        (q.quotas.resources[0].used, q.quotas.resources[0].quota),
+        (2, 2)
+    );
+    client
+        .terminate(std::slice::from_ref(&a.id), false)
+        .await
+        .unwrap();
+    wait_status(
+        &client,
+        &a.id,
+        JobStatus::ReleaseResourceComplete,
+        Duration::from_secs(5),
+    )
+    .await;
+    let c = client
+        .ensure_job(&spec("quota03", Engine::Mysql, 1.0), &cc.drs)
+        .await
+        .unwrap();
+    assert!(c.created);
+    assert_eq!(h.active_jobs(), 2);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn batch_queries_of_2000_jobs_cost_ceil_n_over_10_calls() {
+    let (h, client, cc) = start(100.0, 2100).await;
+    let reqs: Vec<CreateJobReq> = (0..2000)
+        .map(|i| {
+            let engine = if i % 2 == 0 {
+                Engine::Postgres
+            } else {
+                Engine::Mysql
+            };
+            wavedeck::drs::api::create_request(
+                &spec(&format!("many{i:04}"), engine, 1.0),
+                &cc.drs,
+                None,
+                None,
+            )
+        })
+        .collect();
+    let before = client.calls_made();
+    let created = client.create_jobs(&reqs).await.unwrap();
+    assert_eq!(client.calls_made() - before, 200);
+    assert!(created
+        .iter()
+        .all(|r| r.error_code.is_none() && !r.id.is_empty()));
+    let ids: Vec<JobId> = created.iter().map(|r| JobId(r.id.clone())).collect();
+
+    let before = client.calls_made();
+    let snaps = client.poll(&ids).await.unwrap();
+    assert_eq!(client.calls_made() - before, 200);
+    assert_eq!(snaps.len(), 2000);
+    assert!(snaps
+        .iter()
+        .zip(&ids)
+        .all(|(s, id)| &s.job_id == id && s.error.is_none()));
+
+    let before = client.calls_made();
+    let st = client.batch_status(&ids).await.unwrap();
+    assert_eq!(client.calls_made() - before, 200);
+    assert_eq!(
+        st.len(),
+        2000,
+        "page_req per_page 0 returns every job of each batch"
+    );
+
+    let before = client.calls_made();
+    let pg = client.list_all_jobs("sync").await.unwrap();
+    let my = client.list_all_jobs("migration").await.unwrap();
+    assert_eq!((pg.len(), my.len()), (1000, 1000));
+    assert_eq!(client.calls_made() - before, 20);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn emulator_refuses_batches_over_10_and_unknown_jobs() {
+    let (h, client, _cc) = start(1.0, 50).await;
+    let ghost = JobId("00000000-0000-0000-0000-0000000jb000".into());
+    let st = client
+        .batch_status(std::slice::from_ref(&ghost))
+        .await
+        .unwrap();
+    assert_eq!(st[0].error_code.as_deref(), Some("DRS.M00289"));
+    let e = client
+        .batch_detail(std::slice::from_ref(&ghost))
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&e), (400, "DRS.M00289".into()));
+    assert!(e.is_not_found() && !e.is_retryable());
+    let snap = client.poll(std::slice::from_ref(&ghost)).await.unwrap();
+    assert_eq!(snap[0].error.as_ref().unwrap().0, "DRS.M00289");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn comparisons_object_rows_and_contents() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let id = job_in_cdc(&client, &cc, "cmp01").await;
+    client.create_object_compare(&id).await.unwrap();
+    let lines = client
+        .create_table_compare(
+            &id,
+            &CreateTableCompareReq {
+                kind: "lines".into(),
+                start_time: None,
+                compare_object: vec![CompareObject {
+                    db_name: "app".into(),
+                    table_name: vec!["orders".into(), "customers".into()],
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    let list = client.list_table_compares(&id).await.unwrap();
+    assert_eq!(list.count, 1);
+    // Wait until it finishes (30 s emulated).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = client.list_table_compares(&id).await.unwrap();
+        if l.compare_jobs.iter().all(|c| c.status == "SUCCESSFUL") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{l:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let contents = client
+        .create_table_compare(
+            &id,
+            &CreateTableCompareReq {
+                kind: "contents".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = client.list_table_compares(&id).await.unwrap();
+        if l.compare_jobs.iter().all(|c| c.status == "SUCCESSFUL") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{l:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let obj = client.object_compare(&id).await.unwrap();
+    assert!(
+        obj.compare_result
+            .iter()
+            .all(|r| r.status == compare_status::CONSISTENT),
+        "{obj:?}"
+    );
+    let lo = client.line_overview(&id, &lines).await.unwrap();
+    assert_eq!(
+        lo.data_compare_overview_infos[0].status,
+        compare_status::CONSISTENT
+    );
+    let ld = client.line_detail(&id, &lines).await.unwrap();
+    assert_eq!(ld.table_line_compare_result_infos.len(), 2);
+    assert!(ld
+        .table_line_compare_result_infos
+        .iter()
+        .all(|t| t.difference_row_num == 0 && t.source_row_num > 0));
+    let co = client.content_overview(&id, &contents).await.unwrap();
+    assert_eq!(co.content_compare_result_infos[0].data_inconsistent_num, 0);
+    let cd = client.content_detail(&id, &contents).await.unwrap();
+    assert!(cd
+        .content_compare_result_infos
+        .iter()
+        .all(|t| t.content_compare_result));
+    // Asking a row-count view of a contents comparison is a parameter error.
+    let e = client.line_overview(&id, &contents).await.unwrap_err();
+    assert_eq!(api_code(&e).1, "DRS.M00202");
+    // Cancel on a finished comparison is accepted and changes nothing.
+    client.cancel_compare(&id, &lines).await.unwrap();
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn compare_mismatch_fault_shows_differences_and_compare_needs_cdc() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    // Comparing before the incremental phase is refused.
+    let early = client
+        .ensure_job(&spec("cmpearly", Engine::Mysql, 1.0), &cc.drs)
+        .await
+        .unwrap()
+        .id;
+    let e = client.create_object_compare(&early).await.unwrap_err();
+    assert_eq!(api_code(&e), (400, "DRS.M00304".into()));
+
+    let faulty = client.with_header(wavedeck::drs::client::FAULT_HEADER, "compare_mismatch");
+    let id = faulty
+        .ensure_job(&spec("cmpbad", Engine::Postgres, 0.5), &cc.drs)
+        .await
+        .unwrap()
+        .id;
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    precheck_pass(&client, &id).await;
+    client.start(std::slice::from_ref(&id)).await.unwrap();
+    wait_status(
+        &client,
+        &id,
+        JobStatus::IncreTransferStarted,
+        Duration::from_secs(10),
+    )
+    .await;
+    let cid = client
+        .create_table_compare(
+            &id,
+            &CreateTableCompareReq {
+                kind: "lines".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ld = client.line_detail(&id, &cid).await.unwrap();
+        let diffs: i64 = ld
+            .table_line_compare_result_infos
+            .iter()
+            .map(|t| t.difference_row_num)
+            .sum();
+        if ld
+            .table_line_compare_result_infos
+            .iter()
+            .all(|t| t.status != compare_status::COMPARING)
+        {
+            assert_eq!(diffs, 3, "{ld:?}");
+            assert!(ld
+                .table_line_compare_result_infos
+                .iter()
+                .any(|t| t.status == compare_status::INCONSISTENT));
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn precheck_failure_is_reported_item_by_item() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let id = client
+        .with_header(wavedeck::drs::client::FAULT_HEADER, "precheck_fail")
+        .ensure_job(&spec("pcfail", Engine::Mysql, 1.0), &cc.drs)
+        .await
+        .unwrap()
+        .id;
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    client
+        .precheck(std::slice::from_ref(&id), false)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let r = loop {
+        let r = client
+            .precheck_results(std::slice::from_ref(&id))
+            .await
+            .unwrap()
+            .remove(0);
+        if r.finished() {
+            break r;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(!r.passed() && !r.result);
+    let failed: Vec<_> = r
+        .precheck_result
+        .iter()
+        .filter(|i| i.result == "FAILED")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].failed_reason.is_some());
+    let s = client.start(std::slice::from_ref(&id)).await.unwrap();
+    assert!(item_result("start", &id, &s).is_err());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn iam_token_auth_works_and_a_bad_token_is_refused() {
+    let (h, _client, cc) = start(1.0, 50).await;
+    let ok = DrsClient::new(&cc, h.token_auth()).unwrap();
+    ok.list_all_jobs("sync").await.unwrap();
+    let bad = DrsClient::new(
+        &cc,
+        Auth::Token(wavedeck::secret::Secret::new("expired-token")),
+    )
+    .unwrap();
+    let e = bad.list_all_jobs("sync").await.unwrap_err();
+    assert_eq!(api_code(&e), (401, "APIG.0301".into()));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn five_bad_signatures_lock_the_access_key() {
+    let (h, client, cc) = start(1.0, 50).await;
+    let Auth::AkSk { ak, .. } = h.auth() else {
+        panic!()
+    };
+    let bad = DrsClient::new(&cc, Auth::aksk(ak.expose(), "wrong")).unwrap();
+    for _ in 0..5 {
+        bad.list_all_jobs("sync").await.unwrap_err();
+    }
+    // Now even the right key is refused for a while, with the gateway's lock message.
+    let e = client.list_all_jobs("sync").await.unwrap_err();
+    match e {
+        DrsError::Api { code, message, .. } => {
+            assert_eq!(code, "APIG.0301");
+            assert!(
+                message.contains("AK access failed to reach the limit"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_project_id_is_refused() {
+    let (h, _client, mut cc) = start(1.0, 50).await;
+    cc.drs.project_id = "ffffffffffffffffffffffffffffffff".into();
+    let c = DrsClient::new(&cc, h.auth()).unwrap();
+    let e = c.list_all_jobs("sync").await.unwrap_err();
+    assert_eq!(api_code(&e), (403, "DRS.M00261".into()));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn gateway_rate_limit_answers_429_apig_0308() {
+    let mut c = cfg(1.0, 50);
+    c.emulator.rate_limit_rps = 2.0;
+    let h = emulator::spawn(&c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = h.client(&c).unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        if let Err(e) = client.list_all_jobs("sync").await {
+            codes.push(api_code(&e));
+        }
+    }
+    assert!(codes.contains(&(429, "APIG.0308".into())), "{codes:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_data_comparison_cancels_the_running_one() {
+    // Slow enough (x20) that a 30 s comparison is still running when the next one arrives.
+    let (h, client, cc) = start(20.0, 50).await;
+    let id = job_in_cdc(&client, &cc, "cmpcancel").await;
+    let first = client
+        .create_table_compare(
+            &id,
+            &CreateTableCompareReq {
+                kind: "lines".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let second = client
+        .create_table_compare(
+            &id,
+            &CreateTableCompareReq {
+                kind: "contents".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let l = client.list_table_compares(&id).await.unwrap();
+    let status = |cid: &str| {
+        l.compare_jobs
+            .iter()
+            .find(|c| c.id == cid)
+            .unwrap()
+            .status
+            .clone()
+    };
+    assert_eq!(status(&first), "CANCELLED");
+    assert_eq!(status(&second), "RUNNING");
+    client.cancel_compare(&id, &second).await.unwrap();
+    let l = client.list_table_compares(&id).await.unwrap();
+    assert!(
+        l.compare_jobs.iter().all(|c| c.status == "CANCELLED"),
+        "{l:?}"
+    );
+    h.shutdown().await;
+}
+
+/// Send a hand-made signed request (what the client would never send) and return status and body.
+async fn raw(
+    h: &EmulatorHandle,
+    method: &str,
+    path: &str,
+    body: &str,
+    date: &str,
+) -> (u16, String) {
+    use wavedeck::drs::sign;
+    let Auth::AkSk { ak, sk } = h.auth() else {
+        panic!()
+    };
+    let host = h.addr.to_string();
+    let headers = vec![
+        ("Host".to_string(), host),
+        ("X-Sdk-Date".to_string(), date.to_string()),
+    ];
+    let input = sign::SignInput {
+        method,
+        path,
+        query: &[],
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let authz = sign::sign(&input, &ak, &sk).unwrap();
+    let resp = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", h.base_url()))
+        .header("X-Sdk-Date", date)
+        .header("Authorization", authz)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn raw_requests_batch_limit_bad_body_unknown_path_and_clock_skew() {
+    let (h, _, _) = start(1.0, 50).await;
+    let now = wavedeck::drs::sign::date_header_value(chrono::Utc::now());
+    let path = format!("/v3/{}/jobs/batch-status", h.project_id);
+    let eleven: Vec<String> = (0..11).map(|i| format!("\"job{i}\"")).collect();
+    let (st, body) = raw(
+        &h,
+        "POST",
+        &path,
+        &format!("{{\"jobs\":[{}]}}", eleven.join(",")),
+        &now,
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(body.contains("DRS.M00300"), "{body}");
+    let (st, body) = raw(&h, "POST", &path, "{\"jobs\":[]}", &now).await;
+    assert_eq!((st, body.contains("DRS.M00201")), (400, true), "{body}");
+    let (st, body) = raw(&h, "POST", &path, "{not json", &now).await;
+    assert_eq!((st, body.contains("DRS.M00007")), (400, true), "{body}");
+    let (st, body) = raw(
+        &h,
+        "GET",
+        &format!("/v3/{}/nothing-here", h.project_id),
+        "",
+        &now,
+    )
+    .await;
+    assert_eq!((st, body.contains("APIG.0101")), (404, true), "{body}");
+    // Without page_req DRS shows 5 results per page.
+    let client = h.client(&cfg(1.0, 50)).unwrap();
+    let reqs: Vec<CreateJobReq> = (0..7)
+        .map(|i| {
+            wavedeck::drs::api::create_request(
+                &spec(&format!("page{i}"), Engine::Mysql, 1.0),
+                &Config::default().drs,
+                None,
+                None,
+            )
+        })
+        .collect();
+    let ids: Vec<String> = client
+        .create_jobs(&reqs)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("\"{}\"", r.id))
+        .collect();
+    let (st, body) = raw(
+        &h,
+        "POST",
+        &path,
+        &format!("{{\"jobs\":[{}]}}", ids.join(",")),
+        &now,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["results"].as_array().unwrap().len(), v["count"].as_u64()),
+        (5, Some(7)),
+        "{body}"
+    );
+    // A correct signature 20 minutes old is refused.
+    let old =
+        wavedeck::drs::sign::date_header_value(chrono::Utc::now() - chrono::Duration::minutes(20));
+    let (st, body) = raw(&h, "POST", &path, "{\"jobs\":[\"x\"]}", &old).await;
+    assert_eq!((st, body.contains("APIG.0301")), (401, true), "{body}");
     h.shutdown().await;
 }

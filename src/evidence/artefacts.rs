@@ -4,11 +4,13 @@
 //!
 //! Which events go where (the engine's conventions):
 //! - `prechecks.json`: `db.precheck` payloads; `validation.json`: `db.validation` payloads.
-//! - `drs.jsonl`: `step.*` events whose step starts with `drs.` or `provision`, events whose
-//!   payload carries a `drs` object, and full-load progress (`db.progress`).
+//! - `drs.jsonl`: `step.*` events of DRS calls (the engine's `create_job`, `start_job`,
+//!   `compare`, `terminate_job`... or any step named `drs.*`), events whose payload carries a
+//!   `drs` object, and full-load progress (`db.progress`).
 //! - `cdc-lag.csv`: `db.lag` samples.
-//! - `cutover.md`: window approvals, cutover/rollback commands, `cutover.*` and `rollback.*`
-//!   steps, and stage changes from `ready` on.
+//! - `cutover.md`: window approvals, cutover/rollback/close-hypercare commands, every step run
+//!   while the database was in cutover or hypercare (and any `cutover.*`, `rollback.*`, DNS
+//!   step), and stage changes into or out of cutover, hypercare, completed, rolled_back.
 
 use super::pack::{PackMeta, EVENTS};
 use crate::store::model::{kind, Event};
@@ -91,10 +93,33 @@ fn of_kind(events: &[Event], k: &str) -> Value {
     Value::Array(events.iter().filter(|e| e.kind == k).map(record).collect())
 }
 
+/// Engine steps that are DRS API calls.
+const DRS_STEPS: [&str; 8] = [
+    "create_job",
+    "drs_precheck",
+    "start_job",
+    "resume_job",
+    "pause_job",
+    "compare",
+    "terminate_job",
+    "delete_job",
+];
+
+fn is_step(e: &Event) -> bool {
+    e.kind == kind::STEP_INTENT || e.kind == kind::STEP_OUTCOME
+}
+
+/// Who did it: the operator named in the payload, else the event's actor.
+fn who(e: &Event) -> &str {
+    text(&e.payload, "who")
+        .or_else(|| text(&e.payload, "by"))
+        .unwrap_or(&e.actor)
+}
+
 fn is_drs(e: &Event) -> bool {
     let step = step_of(e);
-    let step_event = e.kind == kind::STEP_INTENT || e.kind == kind::STEP_OUTCOME;
-    (step_event && (step.starts_with("drs.") || step.starts_with("provision")))
+    (is_step(e)
+        && (step.starts_with("drs") || step.starts_with("provision") || DRS_STEPS.contains(&step)))
         || e.payload.get("drs").is_some_and(Value::is_object)
         || e.kind == kind::DB_PROGRESS
 }
@@ -121,16 +146,26 @@ fn lag_csv(events: &[Event]) -> String {
     out
 }
 
-fn is_cutover_event(e: &Event) -> bool {
+const LATE_STAGES: [&str; 4] = ["cutover", "hypercare", "completed", "rolled_back"];
+
+/// `stage`: the database's stage when the event was written.
+fn is_cutover_event(e: &Event, stage: &str) -> bool {
     let step = step_of(e);
     let stage_to = text(&e.payload, "to").unwrap_or("");
     let stage_from = text(&e.payload, "from").unwrap_or("");
-    let late = ["cutover", "hypercare", "completed", "rolled_back"];
+    let held = text(&e.payload, "held").unwrap_or("");
     match e.kind.as_str() {
         kind::STEP_INTENT | kind::STEP_OUTCOME => {
-            step.starts_with("cutover.") || step.starts_with("rollback.")
+            step.starts_with("cutover.")
+                || step.starts_with("rollback.")
+                || step.starts_with("dns_")
+                || LATE_STAGES.contains(&stage)
         }
-        kind::DB_STAGE => late.contains(&stage_to) || late.contains(&stage_from),
+        kind::DB_STAGE => {
+            LATE_STAGES.contains(&stage_to)
+                || LATE_STAGES.contains(&stage_from)
+                || LATE_STAGES.contains(&held)
+        }
         kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
             let action = text(&e.payload, "action").unwrap_or("");
             matches!(action, "cutover" | "rollback" | "close_hypercare")
@@ -149,6 +184,9 @@ fn describe(e: &Event) -> String {
                 text(p, "from").unwrap_or("?"),
                 text(p, "to").unwrap_or("?")
             );
+            if let Some(h) = text(p, "held") {
+                let _ = write!(s, " (in {h})");
+            }
             if let Some(r) = text(p, "reason").filter(|r| !r.is_empty()) {
                 let _ = write!(s, " ({r})");
             }
@@ -156,7 +194,10 @@ fn describe(e: &Event) -> String {
         }
         kind::STEP_INTENT => {
             let attempt = p.get("attempt").and_then(Value::as_u64).unwrap_or(1);
-            format!("start {} (attempt {attempt})", step_of(e))
+            match text(p, "does") {
+                Some(does) => format!("start {} (attempt {attempt}): {does}", step_of(e)),
+                None => format!("start {} (attempt {attempt})", step_of(e)),
+            }
         }
         kind::STEP_OUTCOME => {
             let ok = p.get("ok").and_then(Value::as_bool).unwrap_or(false);
@@ -175,7 +216,7 @@ fn describe(e: &Event) -> String {
             let mut s = format!(
                 "command {} by {} {verdict}",
                 text(p, "action").unwrap_or("?"),
-                text(p, "who").unwrap_or(&e.actor)
+                who(e)
             );
             if let Some(r) = text(p, "reason").filter(|r| !r.is_empty()) {
                 let _ = write!(s, ": {r}");
@@ -185,7 +226,7 @@ fn describe(e: &Event) -> String {
         kind::WAVE_APPROVED => format!(
             "window of wave {} approved by {}",
             e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into()),
-            text(p, "who").unwrap_or(&e.actor)
+            who(e)
         ),
         kind::WAVE_STARTED => format!(
             "wave {} started",
@@ -217,7 +258,7 @@ fn timeline(out: &mut String, events: &[&Event]) {
             "| {} | {} | {} | {} |",
             ts(e.time),
             e.seq,
-            cell(&e.actor),
+            cell(who(e)),
             cell(&describe(e))
         );
     }
@@ -235,10 +276,22 @@ fn cutover(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
         }
         out.push('\n');
     }
+    let mut stage = "registered".to_string();
+    let mut mine = Vec::new();
+    for e in events {
+        if is_cutover_event(e, &stage) {
+            mine.push(e);
+        }
+        if e.kind == kind::DB_STAGE {
+            if let Some(to) = text(&e.payload, "to") {
+                stage = to.to_string();
+            }
+        }
+    }
     let mut rows: Vec<&Event> = wave_events
         .iter()
-        .filter(|e| e.kind == kind::WAVE_APPROVED)
-        .chain(events.iter().filter(|e| is_cutover_event(e)))
+        .filter(|e| e.kind == kind::WAVE_APPROVED || is_cutover_event(e, ""))
+        .chain(mine)
         .collect();
     rows.sort_by_key(|e| e.seq);
     if rows.iter().all(|e| e.kind == kind::WAVE_APPROVED) {
@@ -333,13 +386,16 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     out.push_str("\n## Approvals and operator commands\n\n");
     let mut people: Vec<&Event> = wave_events
         .iter()
-        .filter(|e| matches!(e.kind.as_str(), kind::WAVE_APPROVED | kind::WAVE_STARTED))
-        .chain(events.iter().filter(|e| {
+        .chain(events)
+        .filter(|e| {
             matches!(
                 e.kind.as_str(),
-                kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED
-            )
-        }))
+                kind::WAVE_APPROVED
+                    | kind::WAVE_STARTED
+                    | kind::COMMAND_ACCEPTED
+                    | kind::COMMAND_REJECTED
+            ) || (e.kind == kind::DB_STAGE && e.payload.get("by").is_some())
+        })
         .collect();
     people.sort_by_key(|e| e.seq);
     if people.is_empty() {

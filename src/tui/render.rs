@@ -879,7 +879,13 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         Span::styled("  ", th.muted),
         Span::raw(x.mbps.map(|m| format!("{m:.1} MB/s")).unwrap_or_default()),
     ]));
-    match x.precheck_passed {
+    // The folded event has the per-check lines; the state has at least the verdict.
+    let (passed, summary) = match (x.precheck_passed, &d.precheck) {
+        (Some(p), _) => (Some(p), x.precheck_summary.clone()),
+        (None, Some(v)) => (Some(v.passed), v.summary.clone()),
+        (None, None) => (None, String::new()),
+    };
+    match passed {
         None => ll.push(Line::styled("pre-checks: not run yet", th.muted)),
         Some(p) => {
             ll.push(Line::from(vec![
@@ -891,7 +897,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
                     },
                     if p { th.ok } else { th.fail },
                 ),
-                Span::styled(x.precheck_summary.clone(), th.muted),
+                Span::styled(summary, th.muted),
             ]));
             let mut items: Vec<_> = x.prechecks.iter().collect();
             items.sort_by_key(|c| c.ok); // failures first

@@ -1,0 +1,172 @@
+//! End to end: the real `wavedeck demo` binary in a real terminal (tmux), driven by keys, with
+//! the screen text asserted at each step. Skips (saying why) only when tmux is not installed.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, w: u16, h: u16) -> Tmux {
+        let name = format!("wd_e2e_{}_{}", std::process::id(), rand_suffix());
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                cmd,
+            ])
+            .status()
+            .expect("run tmux")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Tmux { name }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.name.as_str()];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux")
+            .args(&args)
+            .status()
+            .expect("tmux send-keys")
+            .success());
+    }
+
+    /// Type text literally (no key-name interpretation).
+    fn type_text(&self, text: &str) {
+        assert!(Command::new("tmux")
+            .args(["send-keys", "-t", &self.name, "-l", text])
+            .status()
+            .expect("tmux send-keys")
+            .success());
+    }
+
+    /// Wait until every needle is on screen; panic with the screen if not.
+    fn wait_for(&self, needles: &[&str], timeout: Duration) -> String {
+        let t0 = Instant::now();
+        loop {
+            let s = self.screen();
+            if needles.iter().all(|n| s.contains(n)) {
+                return s;
+            }
+            if t0.elapsed() > timeout {
+                panic!("waited {timeout:?} for {needles:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+fn have_tmux() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn demo_navigate_filter_open_and_quit() {
+    if !have_tmux() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux), so the real terminal cannot be driven");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("wd_e2e_nav_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("exit");
+    let bin = env!("CARGO_BIN_EXE_wavedeck");
+    let cmd = format!("{bin} demo; echo $? > {}; sleep 60", marker.display());
+    let t = Tmux::start(&cmd, 120, 40);
+    let s = t.wait_for(
+        &["Waves (1)", "Wave 0: 8 databases"],
+        Duration::from_secs(30),
+    );
+    assert!(s.contains("window always open"), "{s}");
+
+    t.keys(&["2"]);
+    t.wait_for(
+        &["Databases 8/8", "pilot-pg-billing", "pilot-my-catalog"],
+        Duration::from_secs(5),
+    );
+
+    t.keys(&["/"]);
+    t.type_text("engine:mysql");
+    let s = t.wait_for(&["Databases 4/8 /engine:mysql"], Duration::from_secs(5));
+    assert!(
+        !s.contains("pilot-pg-billing"),
+        "postgres rows filtered out:\n{s}"
+    );
+    t.keys(&["Enter"]);
+
+    t.keys(&["Enter"]);
+    let s = t.wait_for(
+        &[
+            "pilot-my-catalog",
+            "Replication",
+            "CDC lag",
+            "Validation and guards",
+        ],
+        Duration::from_secs(5),
+    );
+    assert!(s.contains("mysql"), "{s}");
+
+    t.keys(&["?"]);
+    t.wait_for(
+        &["Help", "Navigation", "Command line"],
+        Duration::from_secs(5),
+    );
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    t.wait_for(&["Databases 4/8"], Duration::from_secs(5));
+    t.keys(&["Escape"]);
+    t.wait_for(&["Databases 8/8"], Duration::from_secs(5));
+
+    t.keys(&["q"]);
+    let t0 = Instant::now();
+    while !marker.exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert_eq!(
+        code.trim(),
+        "0",
+        "demo exits 0 on q; screen:\n{}",
+        t.screen()
+    );
+    let s = t.screen();
+    assert!(
+        s.contains("demo store and logs kept in"),
+        "terminal restored, message printed:\n{s}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -200,7 +200,7 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         );
         println!(
             "  {:<18} {:<12} {:>9} {:>10} {:<22} {:<28} workload",
-            "database", "replication", "lag ms", "lag bytes", "service ->", "cutover steps done",
+            "database", "replication", "lag ms", "lag bytes", "service ->", "cutover",
         );
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -225,8 +225,8 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "-".into());
         let steps = Journal::new(state.journal_path(db))
             .entries()
-            .map(|e| completed(&e).len())
-            .unwrap_or(0);
+            .map(|e| cutover_phase(&e))
+            .unwrap_or_else(|e| format!("journal unreadable: {e}"));
         let wl: serde_json::Value =
             std::fs::read_to_string(dir.join(format!("workload-{db}.json")))
                 .ok()
@@ -258,7 +258,7 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         if a.json {
             out.push(serde_json::json!({
                 "db": db, "drs_progress": drs, "lag": lag.as_ref().ok(),
-                "service": dns, "cutover_steps_done": steps, "workload": wl,
+                "service": dns, "cutover": steps, "workload": wl,
             }));
         } else {
             let wl_text = if wl.is_null() {
@@ -272,8 +272,7 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
                 )
             };
             println!(
-                "  {db:<18} {repl:<12} {lag_ms:>9} {bytes:>10} {dns:<22} {:<28} {wl_text}",
-                format!("{steps}/7")
+                "  {db:<18} {repl:<12} {lag_ms:>9} {bytes:>10} {dns:<22} {steps:<28} {wl_text}"
             );
         }
     }
@@ -286,6 +285,31 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One phrase for where a lab cutover stands, from its journal.
+fn cutover_phase(entries: &[super::driver::JournalEntry]) -> String {
+    let done = completed(entries);
+    if done.iter().any(|s| s == "rollback.done") {
+        return "rolled back".into();
+    }
+    if entries.iter().any(|e| e.step.starts_with("rollback.")) {
+        return "rollback in progress".into();
+    }
+    let n = super::step::Step::ALL
+        .iter()
+        .filter(|s| done.iter().any(|d| d == s.as_str()))
+        .count();
+    let failed = entries
+        .last()
+        .filter(|e| e.kind == "outcome" && e.ok == Some(false))
+        .map(|e| format!(", {} failed", e.step.trim_start_matches("cutover.")))
+        .unwrap_or_default();
+    match n {
+        0 if entries.is_empty() => "not started".into(),
+        7 => "cut over, hypercare".into(),
+        n => format!("{n}/7 steps{failed}"),
+    }
 }
 
 fn grace(arg: Option<u32>, cfg: &Config) -> Duration {

@@ -238,7 +238,7 @@ pub fn start_cluster(bin: &Path, dir: &Path, c: &ClusterState) -> Result<(), Lab
         "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c wal_level=logical \
          -c max_wal_senders=40 -c max_replication_slots=40 -c max_worker_processes=60 \
          -c max_logical_replication_workers=40 -c max_sync_workers_per_subscription=2 \
-         -c wal_receiver_status_interval=1 -c fsync=off -c full_page_writes=off \
+         -c wal_receiver_status_interval=1 -c wal_retrieve_retry_interval=200ms -c fsync=off -c full_page_writes=off \
          -c shared_buffers=32MB -c max_connections=200",
         c.port,
         dir.display()

@@ -99,16 +99,17 @@ impl PgSide {
         Ok(c)
     }
 
-    /// libpq connection string for `CREATE SUBSCRIPTION` (the password, when there is one, ends
+    /// libpq connection string for `CREATE SUBSCRIPTION`. No application_name: the walsender
+    /// then carries the subscription's name, which is how lag is found in pg_stat_replication.
+    /// (The password, when there is one, ends
     /// up in the server's catalog as PostgreSQL requires; never in our logs or events).
     pub fn conninfo(&self) -> String {
         let mut s = format!(
-            "host={} port={} dbname={} user={} application_name={}",
+            "host={} port={} dbname={} user={}",
             quote_conninfo(&self.host),
             self.port,
             quote_conninfo(&self.database),
             quote_conninfo(&self.user),
-            ADMIN_APP
         );
         if let Some(p) = &self.password {
             s.push_str(&format!(" password={}", quote_conninfo(p.expose())));
@@ -482,6 +483,20 @@ impl Lag {
         }
     }
 
+    /// The DRS job status this state corresponds to (research §3.1).
+    pub fn drs_status(&self) -> &'static str {
+        if self.in_cdc() {
+            "INCRE_TRANSFER_STARTED"
+        } else if self.subscriber.worker_running {
+            "FULL_TRANSFER_STARTED"
+        } else if self.confirmed_lsn.is_none() && self.subscriber.tables_total == 0 {
+            // Subscription and slot gone: the mover was released at cutover (DRS: terminated).
+            "RELEASE_RESOURCE_COMPLETE"
+        } else {
+            "INCRE_TRANSFER_FAILED"
+        }
+    }
+
     /// This sample as one item of DRS `batch-progress` results, so the engine's DRS-shaped code
     /// reads the lab exactly as it reads DRS.
     pub fn to_drs_progress(&self, job_id: &str, now_ms: i64) -> serde_json::Value {
@@ -501,7 +516,7 @@ impl Lag {
             "incre_trans_delay": delay_s,
             "incre_trans_delay_millis": delay_ms,
             "task_mode": "FULL_INCR_TRANS",
-            "transfer_status": if cdc { "INCRE_TRANSFER_STARTED" } else if self.subscriber.worker_running { "FULL_TRANSFER_STARTED" } else { "INCRE_TRANSFER_FAILED" },
+            "transfer_status": self.drs_status(),
             "process_time": format!("{now_ms}"),
             "remaining_time": "0",
             "progress_map": {"data": {"completed": format!("{}%", pct.floor() as i64), "remaining_time": null}},
@@ -712,6 +727,9 @@ mod tests {
         };
         let v = lag.to_drs_progress("job-1", 42);
         assert_eq!(v["incre_trans_delay"], "-1");
+        assert_eq!(v["transfer_status"], "RELEASE_RESOURCE_COMPLETE");
+        lag.confirmed_lsn = Some("0/1".into());
+        assert_eq!(lag.drs_status(), "INCRE_TRANSFER_FAILED");
         lag.subscriber.worker_running = true;
         lag.subscriber.tables_total = 4;
         lag.subscriber.tables_not_ready = 1;

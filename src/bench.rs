@@ -21,6 +21,8 @@ pub enum BenchCommand {
     /// DRS emulator throughput (signed requests/s on loopback) and the calls one polling round
     /// of many jobs needs through the batch API.
     Drs(crate::drs::bench::DrsBenchArgs),
+    /// Time to load and check an inventory file and to plan its waves.
+    Inventory(crate::inventory::bench::InventoryBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -34,5 +36,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Drs(a) => crate::drs::bench::run(a, cfg).await,
+        BenchCommand::Inventory(a) => crate::inventory::bench::run(a, &cfg),
     }
 }

@@ -589,4 +589,42 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// next_change is exactly where is_open flips, across DST changes in both hemispheres.
+        #[test]
+        fn next_change_is_where_is_open_flips(
+            w in 0usize..8,
+            secs in 1_767_225_600i64..1_798_761_600i64, // 2026
+        ) {
+            let windows = [
+                "Sat,Sun 01:00-05:00 Europe/Paris",
+                "Sun 02:30-04:00 Europe/Paris",
+                "Mon-Fri 22:00-02:00 +02:00",
+                "daily 01:30-02:30 America/New_York",
+                "Sun 02:00-03:00 Australia/Sydney",
+                "Mon-Fri 20:00-23:00; Sat,Sun 00:00-06:00 Europe/Madrid",
+                "Fri-Mon 23:00-01:00 Asia/Kolkata",
+                "Sat 00:00-24:00; Sun 00:00-12:00 UTC",
+            ];
+            let win = BusinessWindow::parse(windows[w]).unwrap();
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            let open = win.is_open(t);
+            let nc = win.next_change(t).expect("these windows are not always open");
+            proptest::prop_assert!(nc > t);
+            proptest::prop_assert!(nc - t <= Duration::days(7));
+            proptest::prop_assert_ne!(win.is_open(nc), open, "{} at {} -> {}", windows[w], t, nc);
+            let span = (nc - t).num_seconds();
+            for k in 1..20 {
+                let mid = t + Duration::seconds(span * k / 20);
+                proptest::prop_assert_eq!(win.is_open(mid), open, "{} at {}", windows[w], mid);
+            }
+            proptest::prop_assert_eq!(win.is_open(nc - Duration::seconds(1)), open);
+            if !open {
+                proptest::prop_assert_eq!(win.next_open(t), Some(nc));
+            }
+        }
+    }
 }

@@ -802,4 +802,73 @@ mod tests {
         assert_eq!(ps[0].line, Some(1));
         assert_eq!(ps[1].line, Some(2));
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        enum Tamper {
+            Remove(usize),
+            Swap(usize, usize),
+            Duplicate(usize, usize),
+            /// Replace the character at (line, position) with another printable ASCII one.
+            Edit(usize, usize, u8),
+        }
+
+        fn arb_tamper() -> impl Strategy<Value = Tamper> {
+            prop_oneof![
+                (0usize..13).prop_map(Tamper::Remove),
+                (0usize..13, 0usize..13)
+                    .prop_filter("two lines", |(a, b)| a != b)
+                    .prop_map(|(a, b)| Tamper::Swap(a, b)),
+                (0usize..13, 0usize..14).prop_map(|(a, b)| Tamper::Duplicate(a, b)),
+                (0usize..13, any::<usize>(), 0x20u8..0x7f)
+                    .prop_map(|(l, p, c)| Tamper::Edit(l, p, c)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            /// Any single tampering of events.jsonl is found, even with a rewritten manifest,
+            /// and removals and edits are named at the right line.
+            #[test]
+            fn any_tampering_is_found(t in arb_tamper()) {
+                let mut files = fixture::sample().files;
+                let mut ls = lines(&files, EVENTS);
+                prop_assert_eq!(ls.len(), 13);
+                let expected_line = match t {
+                    Tamper::Remove(i) => {
+                        ls.remove(i);
+                        Some(i + 1)
+                    }
+                    Tamper::Swap(a, b) => {
+                        ls.swap(a, b);
+                        Some(a.min(b) + 1)
+                    }
+                    Tamper::Duplicate(a, b) => {
+                        let l = ls[a].clone();
+                        ls.insert(b, l);
+                        None
+                    }
+                    Tamper::Edit(l, p, c) => {
+                        let mut bytes = ls[l].clone().into_bytes();
+                        let p = p % bytes.len();
+                        prop_assume!(bytes[p] != c);
+                        bytes[p] = c;
+                        ls[l] = String::from_utf8(bytes).unwrap();
+                        Some(l + 1)
+                    }
+                };
+                set_lines(&mut files, EVENTS, &ls);
+                reseal(&mut files);
+                let ps = verify_files(&files);
+                prop_assert!(!ps.is_empty(), "{:?} not found", t);
+                prop_assert!(ps.iter().all(|p| p.file == EVENTS), "{:?}", ps);
+                if let Some(line) = expected_line {
+                    prop_assert_eq!(ps[0].line, Some(line), "{:?}: {:?}", t, ps);
+                }
+            }
+        }
+    }
 }

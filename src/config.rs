@@ -274,6 +274,13 @@ pub struct EngineConfig {
     pub lag_stable_s: f64,
     /// Engine lease: another engine may take over after this many seconds without heartbeat.
     pub lease_ttl_s: u64,
+    /// How a DRS-mode cutover stops writes at the source: `emulator` (the emulator's switch,
+    /// for rehearsals) or `runbook` (the operator drains by the runbook; the engine refuses to
+    /// guess).
+    pub source_drain: String,
+    /// DNS name switched at cutover: `{db_id}.` + this domain, unless the inventory's `extra`
+    /// has a `dns_name`.
+    pub dns_domain: String,
 }
 
 impl Default for EngineConfig {
@@ -287,6 +294,8 @@ impl Default for EngineConfig {
             retry_cap_s: 300.0,
             lag_stable_s: 30.0,
             lease_ttl_s: 15,
+            source_drain: "runbook".into(),
+            dns_domain: "db.internal".into(),
         }
     }
 }

@@ -49,6 +49,10 @@ pub enum Step {
     /// Terminate the DRS job: at cutover this lifts the target's read-only (research §2.7).
     Terminate,
     DeleteJob,
+    /// Stop writes at the source (the emulator's switch in rehearsals).
+    DrainSource,
+    /// Writes back on at the source (rollback).
+    SourceWritesOn,
     /// Point the service name at the target.
     DnsSwitch,
     /// Point the service name back at the source (rollback).
@@ -56,7 +60,9 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 12] = [
+    pub const ALL: [Step; 14] = [
+        Step::DrainSource,
+        Step::SourceWritesOn,
         Step::CreateJob,
         Step::DrsPrecheck,
         Step::SqlPrecheck,
@@ -83,6 +89,8 @@ impl Step {
             Step::SqlValidate => "sql_validate",
             Step::Terminate => "terminate_job",
             Step::DeleteJob => "delete_job",
+            Step::DrainSource => "drain_source",
+            Step::SourceWritesOn => "source_writes_on",
             Step::DnsSwitch => "dns_switch",
             Step::DnsSwitchBack => "dns_switch_back",
         }
@@ -208,6 +216,9 @@ struct Db {
     /// The last look saw the DRS job in a failed state.
     job_failed: bool,
     dns_switched: bool,
+    source_drained: bool,
+    /// DRS status seen last (None: not looked at since load or since the job was created).
+    job_status: Option<String>,
     /// Steps done since the database entered its current stage.
     done: HashSet<Step>,
     /// An intent found without outcome at load: to be resumed first.
@@ -379,6 +390,8 @@ impl Brain {
                 job_released: false,
                 job_failed: false,
                 dns_switched: false,
+                source_drained: false,
+                job_status: None,
                 done: HashSet::new(),
                 open: None,
                 busy: false,
@@ -504,7 +517,7 @@ impl Brain {
                     Stage::Ready | Stage::Hypercare | Stage::Failed => true,
                     Stage::Paused => d.job_paused || !d.job_started,
                     Stage::Completed | Stage::Aborted => d.job.is_none(),
-                    Stage::RolledBack => !d.dns_switched,
+                    Stage::RolledBack => !d.dns_switched && !d.source_drained,
                     _ => false,
                 }
         })
@@ -677,6 +690,17 @@ impl Brain {
             d.pos.stage,
             Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation | Stage::Ready
         );
+        let status = d.job_status.as_deref();
+        if matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning) && d.job.is_some() {
+            // A job DRS failed to create is deleted and made again (same name).
+            if status == Some("CREATE_FAILED") {
+                return work(Step::DeleteJob);
+            }
+            // Creation takes minutes on real DRS: wait for it instead of spending retries.
+            if matches!(status, None | Some("CREATING")) && !d.job_started {
+                return Next::Look(LookKind::Job);
+            }
+        }
         if needs_job || (d.pos.stage == Stage::Cutover && !d.job_terminated && d.job.is_some()) {
             if d.job.is_none() {
                 return work(Step::CreateJob);
@@ -729,6 +753,9 @@ impl Brain {
                 Next::Idle
             }
             Stage::Cutover => {
+                if d.job.is_some() && !d.job_terminated && !d.source_drained {
+                    return work(Step::DrainSource);
+                }
                 if d.job.is_some() && !d.job_terminated {
                     let stable = self.scaled(Duration::from_secs_f64(s.lag_stable_s.max(0.0)));
                     return match d.lag_zero_since {
@@ -766,6 +793,9 @@ impl Brain {
             Stage::RolledBack => {
                 if d.dns_switched {
                     return work(Step::DnsSwitchBack);
+                }
+                if d.source_drained {
+                    return work(Step::SourceWritesOn);
                 }
                 Next::Idle
             }
@@ -1238,6 +1268,18 @@ impl Brain {
             }
         }
         d.job_failed = false;
+        d.job_status = Some(status.to_string());
+        if status == "CREATE_FAILED" {
+            let f = Fail {
+                class: ErrorClass::Fatal,
+                words: format!(
+                    "DRS could not create the replication instance for job {} (CREATE_FAILED): check quotas and network, then retry (the job is deleted and created again)",
+                    d.job.clone().unwrap_or_default()
+                ),
+            };
+            self.fail(id, &f, now, wall);
+            return;
+        }
         if status_released(status) {
             d.job_released = true;
             d.job_terminated = true;
@@ -1443,6 +1485,7 @@ fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
             if job.is_some() {
                 d.job = job;
             }
+            d.job_status = None;
             d.job_started = false;
             d.job_terminated = false;
             d.job_released = false;
@@ -1456,10 +1499,13 @@ fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
         Step::Terminate => d.job_terminated = true,
         Step::DeleteJob => {
             d.job = None;
+            d.job_status = None;
             d.job_started = false;
             d.job_terminated = false;
             d.job_released = false;
         }
+        Step::DrainSource => d.source_drained = true,
+        Step::SourceWritesOn => d.source_drained = false,
         Step::DnsSwitch => d.dns_switched = true,
         Step::DnsSwitchBack => d.dns_switched = false,
         _ => {}
@@ -1497,7 +1543,7 @@ impl Db {
 fn quiet(d: &Db) -> bool {
     match d.pos.stage {
         Stage::Completed | Stage::Aborted => d.job.is_none(),
-        Stage::RolledBack => !d.dns_switched,
+        Stage::RolledBack => !d.dns_switched && !d.source_drained,
         Stage::Registered | Stage::Failed | Stage::Hypercare => true,
         _ => false,
     }
@@ -1677,6 +1723,12 @@ mod tests {
         );
         b.on_work(&p.works[0], ok(Some("job-a")), now, wall());
         assert_eq!(b.job_of("a"), Some("job-a"));
+        // DRS takes a while to create the job: look until it is configured.
+        for status in ["CREATING", "CONFIGURATION"] {
+            let p = step(&mut b, &mut now);
+            assert_eq!(p.looks[0].kind, LookKind::Job);
+            b.on_seen("a", LookKind::Job, job_seen(status, 0.0, -1.0), now, wall());
+        }
         let p = step(&mut b, &mut now);
         assert_eq!(p.works[0].step, Step::DrsPrecheck);
         b.on_work(&p.works[0], ok(None), now, wall());
@@ -2023,6 +2075,9 @@ mod tests {
         b.on_command(&c, wall()).unwrap();
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
         let mut now = 10.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::DrainSource);
+        b.on_work(&p.works[0], ok(None), now, wall());
         let p = b.tick(now, wall());
         assert_eq!(p.looks[0].kind, LookKind::Job);
         b.on_seen(

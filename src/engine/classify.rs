@@ -67,19 +67,24 @@ pub fn classify(f: &Failure<'_>) -> ErrorClass {
     }
 }
 
-/// The failure in plain words: what happened, the service's own code, and what to do.
-pub fn plain_words(f: &Failure<'_>) -> String {
-    let advice = KNOWN
+/// What the operator should do about a failure of this class.
+pub fn advice(f: &Failure<'_>, class: ErrorClass) -> &'static str {
+    KNOWN
         .iter()
         .find(|(c, _, _)| *c == f.code)
         .map(|(_, _, a)| *a)
-        .unwrap_or_else(|| match classify(f) {
+        .unwrap_or(match class {
             ErrorClass::Throttled => "the service is rate limiting; wavedeck slows down by itself",
             ErrorClass::Retryable => "looks transient; wavedeck retries with backoff",
             ErrorClass::Fatal => {
                 "a retry will not fix this: correct the cause, then retry the database"
             }
-        });
+        })
+}
+
+/// The failure in plain words: what happened, the service's own code, and what to do.
+pub fn plain_words(f: &Failure<'_>) -> String {
+    let advice = advice(f, classify(f));
     let what = match (f.http_status, f.code.is_empty(), f.message.is_empty()) {
         (None, _, true) => "no answer (timeout or connection error)".to_string(),
         (None, _, false) => f.message.to_string(),

@@ -1,7 +1,8 @@
 //! The engine: the tokio runtime that drives every database of every started wave through its
 //! stages, and the only writer of events. See DESIGN.md.
 //!
-//! Pure parts (unit-tested, no I/O): [`backoff`], [`classify`], [`admission`], [`poll`].
+//! - [`brain`]: every decision, pure (admission, stage work, retries, commands, resume).
+//! - Pure helpers: [`backoff`], [`classify`], [`admission`], [`poll`].
 
 pub mod admission;
 pub mod backoff;
@@ -9,3 +10,4 @@ pub mod brain;
 pub mod classify;
 pub mod cmd;
 pub mod poll;
+pub mod stats;

@@ -194,7 +194,11 @@ fn window_open(ctx: &GuardContext) -> (bool, String) {
         (true, Some(t)) => (true, format!("window open, closes {}", when(t))),
         (true, None) => (true, "window open".to_string()),
         (false, Some(t)) => (false, format!("window opens {}", when(t))),
-        (false, None) => (false, "window closed (no opening ahead)".to_string()),
+        // Without an instant, the label is all the caller knows (e.g. why the window is unreadable).
+        (false, None) => match &ctx.window_next_change_label {
+            Some(label) => (false, format!("window closed ({label})")),
+            None => (false, "window closed (no opening ahead)".to_string()),
+        },
     }
 }
 
@@ -339,6 +343,14 @@ mod tests {
         assert_eq!(
             sentence(GuardKind::WindowOpen, &ctx),
             (false, "window closed (no opening ahead)".into())
+        );
+        ctx.window_next_change_label = Some("window unreadable: bad day \"Sto\"".into());
+        assert_eq!(
+            sentence(GuardKind::WindowOpen, &ctx),
+            (
+                false,
+                "window closed (window unreadable: bad day \"Sto\")".into()
+            )
         );
         ctx.window_next_change = Some(now() + chrono::Duration::minutes(3 * 60 + 12));
         ctx.window_next_change_label = Some("Sat 01:00 Europe/Paris".into());

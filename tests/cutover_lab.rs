@@ -99,6 +99,11 @@ async fn full_cutover_under_workload_keeps_every_acknowledged_write_once() {
     assert!(sync["source_lsn"].is_string() && sync["confirmed_lsn"].is_string());
     assert_eq!(outcomes[3].detail["tables"], 3);
     assert_eq!(outcomes[3].detail["checksummed"], 2);
+    assert_eq!(
+        outcomes[3].detail["gate"]["passed"], true,
+        "{}",
+        outcomes[3].detail["gate"]["summary"]
+    );
     // Sequences were carried: a plain insert at the target gets a fresh id.
     let mut t = ctx.target.connect_app("check").await.unwrap();
     sqlx::query("INSERT INTO customers (name) VALUES ('after cutover')")
@@ -108,10 +113,11 @@ async fn full_cutover_under_workload_keeps_every_acknowledged_write_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guards_block_a_cutover_with_reasons() {
+async fn guards_and_data_differences_stop_a_cutover_and_rollback_reopens_the_source() {
     let lab = TempLab::new(&["guarded".to_string()], 100).await.unwrap();
     let cfg = cfg();
     let mut ctx = lab.state.ctx("guarded", &cfg, Duration::from_secs(1));
+    ctx.checksum_tables = vec!["public.customers".into()];
     ctx.blockers = vec!["window opens 01:00".into()];
     ctx.max_lag_s = -1.0;
     let err = wavedeck::cutover::run_step(Step::Guards, &ctx)

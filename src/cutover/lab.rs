@@ -7,6 +7,8 @@ use super::dns::{write_atomic, Dns, FileDns};
 use super::pg::{self, PgSide, SubscriptionStart};
 use super::run::{CutoverCtx, NativeMover};
 use crate::config::Config;
+use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
+use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,6 +89,33 @@ impl LabState {
         self.dir.join(format!("cutover-{db}.jsonl"))
     }
 
+    /// The lab database as an inventory entry (what the validation gate and the engine read).
+    /// The lab trusts loopback connections, so the password reference reads an empty file.
+    pub fn spec(&self, db: &str) -> DatabaseSpec {
+        let ep = |c: &ClusterState| Endpoint {
+            host: "127.0.0.1".into(),
+            port: c.port,
+            database: db.into(),
+            user: DB_USER.into(),
+            password: SecretRef::File("/dev/null".into()),
+        };
+        DatabaseSpec {
+            db_id: db.into(),
+            engine: Engine::Postgres,
+            engine_version: "15".into(),
+            size_gb: 0.1,
+            owner: "lab".into(),
+            criticality: Criticality::Low,
+            business_window: "daily 00:00-23:59 UTC".into(),
+            wave: Some(0),
+            source: ep(&self.source),
+            target: ep(&self.target),
+            tags: vec!["lab".into()],
+            overrides: Default::default(),
+            extra: Default::default(),
+        }
+    }
+
     /// The cutover context for one lab database, with thresholds from `cfg`.
     pub fn ctx(&self, db: &str, cfg: &Config, drain_grace: Duration) -> CutoverCtx {
         let source = self.side(&self.source, db);
@@ -109,6 +138,10 @@ impl LabState {
             } else {
                 cfg.cutover.checksum_tables.clone()
             },
+            validation: Some((
+                self.spec(db),
+                crate::validate::Runbook::builtin(Engine::Postgres),
+            )),
             blockers: vec![],
             hypercare_hours: cfg.thresholds.hypercare_hours,
         }

@@ -64,6 +64,9 @@ pub struct CutoverCtx {
     pub max_lag_s: f64,
     /// `schema.table` names (or `*`) checksummed at the final quick validation.
     pub checksum_tables: Vec<String>,
+    /// When given, step 4 also runs the validation gate (`validate::run_validation`, final
+    /// mode) on the checksum tables: chunked checksums, smoke tests and rules of the runbook.
+    pub validation: Option<(crate::inventory::DatabaseSpec, crate::validate::Runbook)>,
     /// Guard failures computed by the lifecycle guards from the store (window closed, not
     /// approved, validation too old, another cutover in flight). Empty = those guards pass.
     pub blockers: Vec<String>,
@@ -225,20 +228,7 @@ pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, Cutov
             json!({"drain": r, "grace_s": ctx.drain_grace.as_secs()})
         }
         Step::FinalSync => final_sync(ctx).await?,
-        Step::QuickValidation => {
-            let mut s = ctx.src().await?;
-            let mut t = ctx.tgt().await?;
-            let r = quick::quick_compare(&mut s, &mut t, &ctx.checksum_tables)
-                .await
-                .map_err(|e| ctx.tgt_err(e))?;
-            if !r.passed() {
-                return Err(CutoverError::Validation {
-                    db: ctx.db_id.clone(),
-                    differences: r.differences,
-                });
-            }
-            json!({"tables": r.tables.len(), "checksummed": r.checksummed, "ms": r.ms, "detail": r.tables})
-        }
+        Step::QuickValidation => quick_validation(ctx).await?,
         Step::DnsSwitch => {
             let change = ctx
                 .dns
@@ -312,6 +302,43 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
         });
     }
     Ok(json!({"lag_s": lag_s, "lag_bytes": lag.bytes, "max_lag_s": ctx.max_lag_s}))
+}
+
+async fn quick_validation(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    let mut s = ctx.src().await?;
+    let mut t = ctx.tgt().await?;
+    let r = quick::quick_compare(&mut s, &mut t, &ctx.checksum_tables)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?;
+    let mut differences = r.differences.clone();
+    let mut detail = json!({
+        "tables": r.tables.len(), "checksummed": r.checksummed, "ms": r.ms, "counts": r.tables,
+    });
+    if let Some((spec, runbook)) = &ctx.validation {
+        let only =
+            (!ctx.checksum_tables.iter().any(|t| t == "*")).then(|| ctx.checksum_tables.clone());
+        let opts = crate::validate::ValidateOptions {
+            tables: only,
+            ..Default::default()
+        };
+        let report = crate::validate::run_validation(spec, runbook, &opts).await;
+        if !report.passed() {
+            differences.push(format!("validation gate: {}", report.summary()));
+            differences.extend(report.errors.iter().cloned());
+        }
+        detail["gate"] = json!({
+            "passed": report.passed(),
+            "summary": report.summary(),
+            "report": report,
+        });
+    }
+    if !differences.is_empty() {
+        return Err(CutoverError::Validation {
+            db: ctx.db_id.clone(),
+            differences,
+        });
+    }
+    Ok(detail)
 }
 
 async fn final_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {

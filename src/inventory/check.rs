@@ -49,6 +49,20 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A value quoted back in a message: escaped, and cut when long.
+fn shown(v: &str) -> String {
+    let mut out: String = v
+        .chars()
+        .take(60)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if v.chars().count() > 60 {
+        out.push_str("...");
+    }
+    out
+}
+
 /// Levenshtein distance, for "did you mean" hints.
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -247,7 +261,7 @@ impl Ctx<'_> {
                     line,
                     format!(
                         "db_id `{}` is not usable (it names DRS jobs and files)",
-                        id.escape_debug()
+                        shown(&id)
                     ),
                     "use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
                 );
@@ -265,7 +279,7 @@ impl Ctx<'_> {
                     let line = self.line_of("engine");
                     self.problem(
                         line,
-                        format!("unknown engine `{}`", e.escape_debug()),
+                        format!("unknown engine `{}`", shown(&e)),
                         "engine must be postgres or mysql (MariaDB is mysql)",
                     );
                     None
@@ -283,7 +297,7 @@ impl Ctx<'_> {
                     let line = self.line_of("size_gb");
                     self.problem(
                         line,
-                        format!("size_gb `{}` is not a size", s.escape_debug()),
+                        format!("size_gb `{}` is not a size", shown(&s)),
                         "write the size in gigabytes as a number >= 0, e.g. 12.5 (0.05 for 50 MB)",
                     );
                     None
@@ -299,7 +313,7 @@ impl Ctx<'_> {
                     let line = self.line_of("criticality");
                     self.problem(
                         line,
-                        format!("unknown criticality `{}`", c.escape_debug()),
+                        format!("unknown criticality `{}`", shown(&c)),
                         "criticality must be low, medium or high",
                     );
                     None
@@ -333,7 +347,7 @@ impl Ctx<'_> {
                     let line = self.line_of("wave");
                     self.problem(
                         line,
-                        format!("wave `{}` is not a wave number", w.escape_debug()),
+                        format!("wave `{}` is not a wave number", shown(&w)),
                         "write a whole number >= 0 (0 is the pilot), or leave it empty for the planner",
                     );
                     None
@@ -383,7 +397,7 @@ impl Ctx<'_> {
                     let line = self.line_of("overrides.max_cutover_lag_s");
                     self.problem(
                         line,
-                        format!("max_cutover_lag_s `{}` is not a number of seconds", s.escape_debug()),
+                        format!("max_cutover_lag_s `{}` is not a number of seconds", shown(&s)),
                         "write a positive number of seconds, e.g. 3, or leave it out to use the config value",
                     );
                     None
@@ -446,7 +460,7 @@ impl Ctx<'_> {
                     let line = self.line_of(&k("port"));
                     self.problem(
                         line,
-                        format!("{side} port `{}` is not a TCP port", p.escape_debug()),
+                        format!("{side} port `{}` is not a TCP port", shown(&p)),
                         "write a whole number from 1 to 65535, e.g. 5432 for PostgreSQL, 3306 for MySQL",
                     );
                     None

@@ -11,8 +11,8 @@
 //!   for high criticality: smaller batches where the business risk is;
 //! - its validation must fit in one opening of its window, and its full load within
 //!   `max_full_load_h`; a database too big for that alone gets a wave of its own and a warning;
-//! - waves run low criticality first, then medium, then high, so the factory learns on the
-//!   cheapest mistakes.
+//! - waves run low criticality first, then medium, then high, and within one window and
+//!   criticality the smallest wave first, so the factory learns on the cheapest mistakes.
 //!
 //! The duration model is in [`estimate`].
 
@@ -281,6 +281,9 @@ pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String>
             }
             bins.push((vec![it], notes));
         }
+        // Smallest wave of the group first: the team learns a window on the cheap ones.
+        let total = |b: &[&Item]| b.iter().map(|i| i.spec.size_gb).sum::<f64>();
+        bins.sort_by(|a, b| total(&a.0).total_cmp(&total(&b.0)));
         for (bin, notes) in bins {
             waves_raw.push((false, bin, notes));
         }

@@ -261,7 +261,7 @@ impl Ctx<'_> {
                     line,
                     format!(
                         "db_id `{}` is not usable (it names DRS jobs and files)",
-                        shown(&id)
+                        shown(id)
                     ),
                     "use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
                 );

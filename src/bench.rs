@@ -23,6 +23,9 @@ pub enum BenchCommand {
     Drs(crate::drs::bench::DrsBenchArgs),
     /// Time to load and check an inventory file and to plan its waves.
     Inventory(crate::inventory::bench::InventoryBenchArgs),
+    /// Validation checksum vs the raw read limit (binary COPY) and an in-database MD5
+    /// aggregate, on one generated PostgreSQL table (build with --release).
+    Checksum(crate::validate::bench::ChecksumArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -37,5 +40,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Drs(a) => crate::drs::bench::run(a, cfg).await,
         BenchCommand::Inventory(a) => crate::inventory::bench::run(a, &cfg),
+        BenchCommand::Checksum(a) => crate::validate::bench::run(a).await,
     }
 }

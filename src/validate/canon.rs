@@ -34,12 +34,15 @@ pub const PG_EPOCH_DAYS: i32 = 10_957;
 #[derive(Default)]
 pub struct RowEncoder {
     pub buf: Vec<u8>,
+    /// Reused digit buffer for decimals (no allocation per value on the hot path).
+    pub scratch: Vec<u8>,
 }
 
 impl RowEncoder {
     pub fn new() -> Self {
         RowEncoder {
             buf: Vec::with_capacity(256),
+            scratch: Vec::with_capacity(64),
         }
     }
     pub fn clear(&mut self) {
@@ -86,12 +89,56 @@ impl RowEncoder {
         self.buf.push(TAG_TIME);
         self.buf.extend_from_slice(&micros.to_be_bytes());
     }
-    /// A decimal given as text (`-001.500`, `1e3` is not accepted: engines print plain digits).
+    /// A decimal given as text (`-001.500`; exponent forms are not produced by the engines).
     /// Integral values become integers so `numeric(10,0)` and `bigint` agree.
     pub fn decimal_str(&mut self, s: &str) {
-        match normalize_decimal(s) {
-            Decimal::Int(i) => self.int(i),
-            Decimal::Text(t) => self.var(TAG_DEC, t.as_bytes()),
+        let t = s.trim();
+        let (neg, body) = match t.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+        let digits_ok = !body.is_empty()
+            && int_part.bytes().all(|b| b.is_ascii_digit())
+            && frac_part.bytes().all(|b| b.is_ascii_digit());
+        if digits_ok {
+            self.decimal_digits(neg, int_part.as_bytes(), frac_part.as_bytes());
+        } else {
+            // NaN, Infinity: kept verbatim so they still equal themselves.
+            self.var(TAG_DEC, t.as_bytes());
+        }
+    }
+    /// A decimal from its ASCII digits: leading zeros of the integer part and trailing zeros
+    /// of the fraction do not count; `-0` is `0`.
+    pub fn decimal_digits(&mut self, neg: bool, int_digits: &[u8], frac_digits: &[u8]) {
+        let lead = int_digits.iter().take_while(|&&b| b == b'0').count();
+        let int = &int_digits[lead..];
+        let trail = frac_digits.iter().rev().take_while(|&&b| b == b'0').count();
+        let frac = &frac_digits[..frac_digits.len() - trail];
+        if frac.is_empty() {
+            if int.is_empty() {
+                return self.int(0);
+            }
+            if int.len() <= 38 {
+                let v = int.iter().fold(0i128, |a, &d| a * 10 + (d - b'0') as i128);
+                return self.int(if neg { -v } else { v });
+            }
+        }
+        let int: &[u8] = if int.is_empty() && !frac.is_empty() {
+            b"0"
+        } else {
+            int
+        };
+        let len = usize::from(neg) + int.len() + if frac.is_empty() { 0 } else { 1 + frac.len() };
+        self.buf.push(TAG_DEC);
+        self.buf.extend_from_slice(&(len as u32).to_be_bytes());
+        if neg {
+            self.buf.push(b'-');
+        }
+        self.buf.extend_from_slice(int);
+        if !frac.is_empty() {
+            self.buf.push(b'.');
+            self.buf.extend_from_slice(frac);
         }
     }
     /// JSON text, re-serialised with sorted keys; text that is not JSON is kept as text.

@@ -146,6 +146,24 @@ fn uuid_text(raw: &[u8; 16]) -> [u8; 36] {
     out
 }
 
+/// The base-10000 digits of a binary numeric, read in place.
+struct DigitsView<'a> {
+    b: &'a [u8],
+}
+
+impl DigitsView<'_> {
+    fn get(&self, i: usize) -> Option<u16> {
+        self.b
+            .get(2 * i..2 * i + 2)
+            .map(|x| u16::from_be_bytes([x[0], x[1]]))
+    }
+    fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.b
+            .chunks_exact(2)
+            .map(|x| u16::from_be_bytes([x[0], x[1]]))
+    }
+}
+
 /// PostgreSQL binary numeric: ndigits, weight, sign, dscale, then base-10000 digits.
 fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
     let rd =
@@ -168,10 +186,12 @@ fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
         }
         _ => {}
     }
-    let mut digits = Vec::with_capacity(ndigits);
-    for i in 0..ndigits {
-        digits.push(rd(8 + 2 * i)?);
+    if b.len() < 8 + 2 * ndigits {
+        return None;
     }
+    let digits = DigitsView {
+        b: &b[8..8 + 2 * ndigits],
+    };
     let neg = sign == 0x4000;
     // Fast path: integral values up to 10^32 go straight to an integer.
     if ndigits == 0 {
@@ -181,36 +201,38 @@ fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
     if weight >= 0 && (ndigits as i32) <= weight + 1 && weight < 8 {
         let mut v: i128 = 0;
         for i in 0..=weight as usize {
-            v = v * 10_000 + digits.get(i).copied().unwrap_or(0) as i128;
+            v = v * 10_000 + digits.get(i).unwrap_or(0) as i128;
         }
         e.int(if neg { -v } else { v });
         return Some(());
     }
-    let mut s = String::with_capacity(ndigits * 4 + 8);
-    if neg {
-        s.push('-');
-    }
-    if weight < 0 {
-        s.push('0');
-    } else {
+    // Digits as ASCII: integer groups 0..=weight, then fraction groups, 4 digits each.
+    let mut digs = std::mem::take(&mut e.scratch);
+    digs.clear();
+    let push_group = |digs: &mut Vec<u8>, d: u16| {
+        digs.extend_from_slice(&[
+            b'0' + (d / 1000 % 10) as u8,
+            b'0' + (d / 100 % 10) as u8,
+            b'0' + (d / 10 % 10) as u8,
+            b'0' + (d % 10) as u8,
+        ]);
+    };
+    if weight >= 0 {
         for i in 0..=weight as usize {
-            let d = digits.get(i).copied().unwrap_or(0);
-            if i == 0 {
-                s.push_str(&d.to_string());
-            } else {
-                s.push_str(&format!("{d:04}"));
-            }
+            push_group(&mut digs, digits.get(i).unwrap_or(0));
         }
     }
-    s.push('.');
+    let int_len = digs.len();
     for _ in 0..(-(weight + 1)).max(0) {
-        s.push_str("0000");
+        push_group(&mut digs, 0);
     }
     let first_frac = (weight + 1).max(0) as usize;
     for d in digits.iter().skip(first_frac) {
-        s.push_str(&format!("{d:04}"));
+        push_group(&mut digs, d);
     }
-    e.decimal_str(&s);
+    let (int_part, frac_part) = digs.split_at(int_len);
+    e.decimal_digits(neg, int_part, frac_part);
+    e.scratch = digs;
     Some(())
 }
 
@@ -570,6 +592,47 @@ mod tests {
         );
         assert!(encode_pg(PgKind::Numeric, Some(&[0, 1]), &mut RowEncoder::new()).is_err());
         assert!(encode_pg(PgKind::Int8, Some(&[0, 1]), &mut RowEncoder::new()).is_err());
+    }
+
+    /// PostgreSQL's binary numeric for a decimal given as digits (what the server would send).
+    fn pg_numeric_from(neg: bool, int: &str, frac: &str) -> Vec<u8> {
+        let int = int.trim_start_matches('0');
+        let pad_int = format!("{}{int}", "0".repeat((4 - int.len() % 4) % 4));
+        let pad_frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
+        let mut groups: Vec<u16> = pad_int
+            .as_bytes()
+            .chunks(4)
+            .chain(pad_frac.as_bytes().chunks(4))
+            .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap())
+            .collect();
+        let mut weight = (pad_int.len() / 4) as i16 - 1;
+        while groups.first() == Some(&0) {
+            groups.remove(0);
+            weight -= 1;
+        }
+        while groups.last() == Some(&0) {
+            groups.pop();
+        }
+        if groups.is_empty() {
+            weight = 0;
+        }
+        pg_numeric(
+            weight,
+            if neg { 0x4000 } else { 0 },
+            frac.len() as u16,
+            &groups,
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pg_numeric_equals_mysql_decimal_text(neg: bool, int in "[0-9]{0,40}", frac in "[0-9]{0,30}") {
+            let text = format!("{}{}{}{}", if neg { "-" } else { "" }, if int.is_empty() { "0" } else { &int }, if frac.is_empty() { "" } else { "." }, frac);
+            let mut e = RowEncoder::new();
+            e.decimal_str(&text);
+            let bin = pg_numeric_from(neg, &int, &frac);
+            proptest::prop_assert_eq!(pg(PgKind::Numeric, Some(&bin)), e.buf, "{}", text);
+        }
     }
 
     #[test]

@@ -305,7 +305,7 @@ impl Store {
     }
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
     let text: String = get(row, col)?;
     serde_json::from_str(&text).map_err(|e| {
         StoreError::Corrupt(format!(
@@ -317,7 +317,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Resul
 /// Take the chain head's lock: a write to its row. First statement of every append, so that
 /// appenders queue here (PostgreSQL row lock, SQLite write lock with busy timeout) before
 /// reading the head, and the chain cannot fork.
-async fn lock_head(tx: &mut Transaction<'_, Any>) -> Result<(i64, String)> {
+pub(crate) async fn lock_head(tx: &mut Transaction<'_, Any>) -> Result<(i64, String)> {
     sqlx::query("UPDATE chain_head SET last_seq = last_seq WHERE id = 1")
         .execute(&mut **tx)
         .await

@@ -14,6 +14,9 @@ pub mod hash;
 mod lag;
 mod lease;
 pub mod model;
+mod registry;
+pub mod status;
+pub mod bench;
 
 pub use commands::{Decision, NewCommand};
 pub use db::{redact_url, Backend, Store, StoreError, StoreResult};
@@ -21,3 +24,4 @@ pub use events::ChainReport;
 pub use hash::{canonical_json, event_hash, ChainBreak, GENESIS_HASH};
 pub use lease::Lease;
 pub use model::*;
+pub use registry::{diff_fields, plan_registration, FieldChange, Known, RegisterReport};

@@ -26,6 +26,9 @@ pub enum BenchCommand {
     /// Validation checksum vs the raw read limit (binary COPY) and an in-database MD5
     /// aggregate, on one generated PostgreSQL table (build with --release).
     Checksum(crate::validate::bench::ChecksumArgs),
+    /// Event appends per second on SQLite (hash chain, batched) and state rebuild time for
+    /// 2000 databases.
+    Store(crate::store::bench::StoreBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -41,5 +44,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         BenchCommand::Drs(a) => crate::drs::bench::run(a, cfg).await,
         BenchCommand::Inventory(a) => crate::inventory::bench::run(a, &cfg),
         BenchCommand::Checksum(a) => crate::validate::bench::run(a).await,
+        BenchCommand::Store(a) => crate::store::bench::run(a).await,
     }
 }

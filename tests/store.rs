@@ -202,6 +202,19 @@ async fn append_assigns_seq_and_links_the_chain(t: TestDb) {
     let report = s.verify_chain().await.unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!((report.checked, report.last_seq), (4, 4));
+    // Floats whose shortest text is long still verify after a round trip through the store.
+    let floats: Vec<NewEvent> = (0..200)
+        .map(|i| {
+            ev(
+                Some("a"),
+                None,
+                kind::DB_PROGRESS,
+                json!({"pct": f64::from(i) * 1.7 + 0.1 + 1.0 / 3.0}),
+            )
+        })
+        .collect();
+    s.append(&floats).await.unwrap();
+    assert!(s.verify_chain().await.unwrap().is_ok());
 }
 
 async fn state_follows_events_and_rebuild_matches(t: TestDb) {

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  wavedeck bench store\n  wavedeck bench store --events 500000 --batch 2000\n  wavedeck bench store --url postgres://postgres@127.0.0.1/wd_bench")]
+#[command(
+    after_help = "Examples:\n  wavedeck bench store\n  wavedeck bench store --events 500000 --batch 2000\n  wavedeck bench store --url postgres://postgres@127.0.0.1/wd_bench"
+)]
 pub struct StoreBenchArgs {
     /// Events to append after registering the databases.
     #[arg(long, default_value_t = 200_000)]
@@ -30,7 +32,7 @@ pub struct StoreBenchArgs {
 
 fn spec(i: usize) -> DatabaseSpec {
     let id = format!("bench-{i:04}");
-    let engine = if i % 3 == 0 {
+    let engine = if i.is_multiple_of(3) {
         Engine::Mysql
     } else {
         Engine::Postgres
@@ -73,10 +75,19 @@ fn workload_event(n: u64, dbs: usize) -> NewEvent {
             kind::STEP_OUTCOME,
             json!({"step": "poll_progress", "attempt": 1, "ok": true}),
         ),
-        2 => (kind::DB_PROGRESS, json!({"pct": (round % 100) as f64, "mbps": 118.5})),
+        2 => (
+            kind::DB_PROGRESS,
+            json!({"pct": (round % 100) as f64, "mbps": 118.5}),
+        ),
         3 => (kind::DB_LAG, json!({"lag_s": (round % 17) as f64 * 0.4})),
-        4 => (kind::DB_STAGE, json!({"from": "registered", "to": "full_load", "reason": "bench"})),
-        _ => (kind::DB_STAGE, json!({"from": "full_load", "to": "cdc", "reason": "bench"})),
+        4 => (
+            kind::DB_STAGE,
+            json!({"from": "registered", "to": "full_load", "reason": "bench"}),
+        ),
+        _ => (
+            kind::DB_STAGE,
+            json!({"from": "full_load", "to": "cdc", "reason": "bench"}),
+        ),
     };
     NewEvent {
         db_id: Some(format!("bench-{db:04}")),
@@ -88,7 +99,10 @@ fn workload_event(n: u64, dbs: usize) -> NewEvent {
 }
 
 pub async fn run(args: StoreBenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.batch > 0 && args.dbs > 0, "--batch and --dbs must be at least 1");
+    anyhow::ensure!(
+        args.batch > 0 && args.dbs > 0,
+        "--batch and --dbs must be at least 1"
+    );
     let tmp: Option<PathBuf> = match &args.url {
         Some(_) => None,
         None => {

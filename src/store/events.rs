@@ -6,7 +6,7 @@ use super::db::{
     StoreError, CHUNK_ROWS,
 };
 use super::fold::{apply, Derived};
-use super::hash::{canonical_json, check_link, event_hash, ChainBreak, GENESIS_HASH};
+use super::hash::{canonical_json, check_link, event_hash_text, ChainBreak, GENESIS_HASH};
 use super::{kind, DbState, Event, NewEvent, WaveState};
 use crate::inventory::DatabaseSpec;
 use futures::TryStreamExt;
@@ -235,6 +235,19 @@ impl Store {
             while let Some(row) = rows.try_next().await.ctx("read events")? {
                 let raw = RawEvent::from_row(&row)?;
                 let seq = raw.seq;
+                // The stored text is what was hashed: check it byte for byte, so even an
+                // edit that keeps the JSON equivalent (spacing, key order) is found.
+                let stored_hash = event_hash_text(
+                    raw.seq,
+                    &raw.time,
+                    raw.db_id.as_deref(),
+                    raw.wave.and_then(|w| u32::try_from(w).ok()),
+                    &raw.kind,
+                    &raw.payload,
+                    &raw.actor,
+                    &raw.prev_hash,
+                );
+                let text_ok = stored_hash == raw.hash;
                 let ev = match raw.parse() {
                     Ok(ev) => ev,
                     Err(e) => {
@@ -247,6 +260,13 @@ impl Store {
                 };
                 if let Err(b) = check_link(prev_seq, &prev_hash, &ev) {
                     first_break = Some(b);
+                    break;
+                }
+                if !text_ok {
+                    first_break = Some(ChainBreak {
+                        seq,
+                        reason: "stored text does not match its hash (the event was edited)".into(),
+                    });
                     break;
                 }
                 prev_seq = ev.seq;
@@ -342,13 +362,13 @@ pub(crate) async fn append_in(
     for ne in batch {
         seq += 1;
         let payload_text = canonical_json(&ne.payload);
-        let hash = event_hash(
+        let hash = event_hash_text(
             seq,
             &time_text,
             ne.db_id.as_deref(),
             ne.wave,
             &ne.kind,
-            &ne.payload,
+            &payload_text,
             &ne.actor,
             &prev,
         );

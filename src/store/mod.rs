@@ -5,6 +5,7 @@
 //! Writers: the engine appends events (`append`, `decide_command`); the cockpit records
 //! operator intents (`submit_command`). Readers: `db_states`, `wave_states`, `events_after`...
 
+pub mod bench;
 pub mod cmd;
 mod commands;
 mod db;
@@ -16,12 +17,11 @@ mod lease;
 pub mod model;
 mod registry;
 pub mod status;
-pub mod bench;
 
 pub use commands::{Decision, NewCommand};
 pub use db::{redact_url, Backend, Store, StoreError, StoreResult};
 pub use events::ChainReport;
-pub use hash::{canonical_json, event_hash, ChainBreak, GENESIS_HASH};
+pub use hash::{canonical_json, event_hash, event_hash_text, ChainBreak, GENESIS_HASH};
 pub use lease::Lease;
 pub use model::*;
 pub use registry::{diff_fields, plan_registration, FieldChange, Known, RegisterReport};

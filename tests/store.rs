@@ -107,6 +107,8 @@ suite!(
     lease_is_exclusive_and_expires,
     lag_is_downsampled_and_bounded,
     concurrent_appenders_keep_one_chain,
+    killed_appender_leaves_a_verifiable_store,
+    inventory_import_is_idempotent_and_guards_removal,
 );
 
 fn spec(id: &str, wave: Option<u32>) -> DatabaseSpec {
@@ -540,4 +542,121 @@ async fn concurrent_appenders_keep_one_chain(t: TestDb) {
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(s.db_states().await.unwrap().len(), 800);
     assert_eq!(s.wave_states().await.unwrap().len(), 4);
+}
+
+/// A `wavedeck bench store` child appending to the store is killed with SIGKILL at an
+/// arbitrary moment, three times; each time the store must open, verify, and match its events.
+async fn killed_appender_leaves_a_verifiable_store(t: TestDb) {
+    let s = &t.store;
+    for round in 0..3u64 {
+        let start = s.last_seq().await.unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+            .args([
+                "bench",
+                "store",
+                "--events",
+                "100000000",
+                "--batch",
+                "300",
+                "--dbs",
+                "50",
+            ])
+            .args(["--url", &t.url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(120);
+        while s.last_seq().await.unwrap() < start + 1500 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child appends nothing"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the child exited early"
+            );
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+        }
+        tokio::time::sleep(StdDuration::from_millis(rand::random::<u64>() % 40 + round)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let reopened = Store::open(&t.url).await.unwrap();
+        let report = reopened.verify_chain().await.unwrap();
+        assert!(report.is_ok(), "round {round}: {report:?}");
+        assert!(report.last_seq > start + 1500);
+        let states = reopened.db_states().await.unwrap();
+        assert_eq!(states.len(), 50);
+        let all = reopened.events_after(0, u32::MAX).await.unwrap();
+        let folded = fold::Derived::from_events(&all);
+        assert_eq!(states, folded.dbs.values().cloned().collect::<Vec<_>>());
+        // And it goes on: appends after the crash extend the same chain.
+        reopened
+            .append(&[stage("bench-0001", Stage::Cdc, Stage::Validation)])
+            .await
+            .unwrap();
+        assert!(reopened.verify_chain().await.unwrap().is_ok());
+        reopened.close().await;
+    }
+}
+
+async fn inventory_import_is_idempotent_and_guards_removal(t: TestDb) {
+    let s = &t.store;
+    let specs: Vec<DatabaseSpec> = (0..5).map(|i| spec(&format!("db{i}"), Some(1))).collect();
+    let r = s.register_inventory(&specs, "alice", false).await.unwrap();
+    assert_eq!(r.added.len(), 5);
+    assert_eq!(r.waves_planned, vec![1]);
+    assert_eq!(r.events.len(), 6);
+    assert_eq!(
+        s.wave_states().await.unwrap()[0].window,
+        "Sat 01:00-05:00 UTC"
+    );
+    let seq = s.last_seq().await.unwrap();
+    // Same inventory again: nothing appended.
+    let r = s.register_inventory(&specs, "alice", false).await.unwrap();
+    assert!(!r.changed() && r.events.is_empty(), "{r:?}");
+    assert_eq!(r.unchanged, 5);
+    assert_eq!(s.last_seq().await.unwrap(), seq);
+    // One change is recorded with its field.
+    let mut changed = specs.clone();
+    changed[2].target.host = "rds-new.example".into();
+    let r = s.register_inventory(&changed, "bob", false).await.unwrap();
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(r.events[0].kind, kind::DB_UPDATED);
+    assert_eq!(r.events[0].actor, "bob");
+    assert_eq!(r.events[0].payload["changes"][0]["field"], "target.host");
+    assert_eq!(
+        s.db_spec("db2").await.unwrap().unwrap().target.host,
+        "rds-new.example"
+    );
+    // db0 moves on; db0 and db1 leave the inventory.
+    s.append(&[stage("db0", Stage::Registered, Stage::Prechecks)])
+        .await
+        .unwrap();
+    let rest = changed[2..].to_vec();
+    let r = s.register_inventory(&rest, "bob", false).await.unwrap();
+    assert_eq!(r.kept_missing, vec!["db0", "db1"]);
+    assert!(r.events.is_empty());
+    let seq = s.last_seq().await.unwrap();
+    let err = s
+        .register_inventory(&rest, "bob", true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("db0") && err.contains("prechecks") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!err.contains("db1"), "{err}");
+    assert_eq!(s.last_seq().await.unwrap(), seq);
+    assert_eq!(s.db_states().await.unwrap().len(), 5);
+    // With db0 back in the list, db1 (still registered) can go.
+    let mut keep = rest.clone();
+    keep.push(changed[0].clone());
+    let r = s.register_inventory(&keep, "bob", true).await.unwrap();
+    assert_eq!(r.removed, vec!["db1"]);
+    assert!(s.db_state("db1").await.unwrap().is_none());
+    assert_eq!(s.db_states().await.unwrap().len(), 4);
+    assert!(s.verify_chain().await.unwrap().is_ok());
 }

@@ -29,6 +29,8 @@ pub enum BenchCommand {
     /// Event appends per second on SQLite (hash chain, batched) and state rebuild time for
     /// 2000 databases.
     Store(crate::store::bench::StoreBenchArgs),
+    /// Evidence pack build, write and verify time for one database with a long history.
+    Evidence(crate::evidence::bench::EvidenceBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -45,5 +47,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         BenchCommand::Inventory(a) => crate::inventory::bench::run(a, &cfg),
         BenchCommand::Checksum(a) => crate::validate::bench::run(a).await,
         BenchCommand::Store(a) => crate::store::bench::run(a).await,
+        BenchCommand::Evidence(a) => crate::evidence::bench::run(a),
     }
 }

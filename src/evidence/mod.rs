@@ -3,6 +3,7 @@
 //! SHA-256 manifest and verifiable line by line.
 
 pub mod artefacts;
+pub mod bench;
 pub mod cmd;
 pub mod export;
 pub mod manifest;

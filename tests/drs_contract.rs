@@ -77,7 +77,19 @@ async fn wait_status(client: &DrsClient, id: &JobId, want: JobStatus, within: Du
     panic!("job {id} did not reach {want} (last: {last:?})");
 }
 
-async fn precheck_pass(client: &DrsClient, id: &JobId) {
+/// Test connections, store the endpoints and select the database, as DRS requires before its
+/// pre-check.
+async fn prepare(client: &DrsClient, cc: &Config, s: &DatabaseSpec, id: &JobId) {
+    let r = client
+        .prepare_jobs(&[(s.clone(), id.clone())], &cc.drs)
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    r[0].1.as_ref().unwrap();
+}
+
+async fn precheck_pass(client: &DrsClient, cc: &Config, s: &DatabaseSpec, id: &JobId) {
+    prepare(client, cc, s, id).await;
     let r = client
         .precheck(std::slice::from_ref(id), false)
         .await
@@ -121,7 +133,15 @@ async fn full_job_state_machine_through_the_client() {
     let e = item_result("batch-starting", &id, &r).unwrap_err();
     assert_eq!(e.code(), Some("DRS.M00304"), "{e}");
 
-    precheck_pass(&client, &id).await;
+    // DRS refuses the pre-check until the connections are tested and the endpoints saved.
+    let r = client
+        .precheck(std::slice::from_ref(&id), false)
+        .await
+        .unwrap();
+    let e = item_result("batch-precheck", &id, &r).unwrap_err();
+    assert_eq!(e.code(), Some("DRS.M00304"), "{e}");
+    assert!(e.to_string().contains("batch-connection"), "{e}");
+    precheck_pass(&client, &cc, &s, &id).await;
     let r = client.start(std::slice::from_ref(&id)).await.unwrap();
     item_result("batch-starting", &id, &r).unwrap();
 
@@ -268,11 +288,8 @@ async fn wrong_secret_key_is_refused_like_the_gateway() {
 
 /// Create a job and drive it to the incremental phase.
 async fn job_in_cdc(client: &DrsClient, cc: &Config, db_id: &str) -> JobId {
-    let id = client
-        .ensure_job(&spec(db_id, Engine::Postgres, 0.5), &cc.drs)
-        .await
-        .unwrap()
-        .id;
+    let s = spec(db_id, Engine::Postgres, 0.5);
+    let id = client.ensure_job(&s, &cc.drs).await.unwrap().id;
     wait_status(
         client,
         &id,
@@ -280,7 +297,7 @@ async fn job_in_cdc(client: &DrsClient, cc: &Config, db_id: &str) -> JobId {
         Duration::from_secs(5),
     )
     .await;
-    precheck_pass(client, &id).await;
+    precheck_pass(client, cc, &s, &id).await;
     let r = client.start(std::slice::from_ref(&id)).await.unwrap();
     item_result("batch-starting", &id, &r).unwrap();
     wait_status(
@@ -365,11 +382,8 @@ async fn slow_answer_becomes_a_retryable_timeout() {
 async fn full_load_failure_is_reported_and_retry_completes() {
     let (h, client, cc) = start(1000.0, 50).await;
     let faulty = client.with_header(wavedeck::drs::client::FAULT_HEADER, "full_load_fail@40");
-    let id = faulty
-        .ensure_job(&spec("fullfail01", Engine::Mysql, 2.0), &cc.drs)
-        .await
-        .unwrap()
-        .id;
+    let fullfail = spec("fullfail01", Engine::Mysql, 2.0);
+    let id = faulty.ensure_job(&fullfail, &cc.drs).await.unwrap().id;
     wait_status(
         &client,
         &id,
@@ -377,7 +391,7 @@ async fn full_load_failure_is_reported_and_retry_completes() {
         Duration::from_secs(5),
     )
     .await;
-    precheck_pass(&client, &id).await;
+    precheck_pass(&client, &cc, &fullfail, &id).await;
     item_result(
         "start",
         &id,
@@ -723,11 +737,8 @@ async fn compare_mismatch_fault_shows_differences_and_compare_needs_cdc() {
     assert_eq!(api_code(&e), (400, "DRS.M00304".into()));
 
     let faulty = client.with_header(wavedeck::drs::client::FAULT_HEADER, "compare_mismatch");
-    let id = faulty
-        .ensure_job(&spec("cmpbad", Engine::Postgres, 0.5), &cc.drs)
-        .await
-        .unwrap()
-        .id;
+    let cmpbad = spec("cmpbad", Engine::Postgres, 0.5);
+    let id = faulty.ensure_job(&cmpbad, &cc.drs).await.unwrap().id;
     wait_status(
         &client,
         &id,
@@ -735,7 +746,7 @@ async fn compare_mismatch_fault_shows_differences_and_compare_needs_cdc() {
         Duration::from_secs(5),
     )
     .await;
-    precheck_pass(&client, &id).await;
+    precheck_pass(&client, &cc, &cmpbad, &id).await;
     client.start(std::slice::from_ref(&id)).await.unwrap();
     wait_status(
         &client,
@@ -783,9 +794,10 @@ async fn compare_mismatch_fault_shows_differences_and_compare_needs_cdc() {
 #[tokio::test]
 async fn precheck_failure_is_reported_item_by_item() {
     let (h, client, cc) = start(1000.0, 50).await;
+    let pcfail = spec("pcfail", Engine::Mysql, 1.0);
     let id = client
         .with_header(wavedeck::drs::client::FAULT_HEADER, "precheck_fail")
-        .ensure_job(&spec("pcfail", Engine::Mysql, 1.0), &cc.drs)
+        .ensure_job(&pcfail, &cc.drs)
         .await
         .unwrap()
         .id;
@@ -796,10 +808,12 @@ async fn precheck_failure_is_reported_item_by_item() {
         Duration::from_secs(5),
     )
     .await;
-    client
+    prepare(&client, &cc, &pcfail, &id).await;
+    let r = client
         .precheck(std::slice::from_ref(&id), false)
         .await
         .unwrap();
+    item_result("batch-precheck", &id, &r).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let r = loop {
         let r = client
@@ -1044,5 +1058,53 @@ async fn raw_requests_batch_limit_bad_body_unknown_path_and_clock_skew() {
         wavedeck::drs::sign::date_header_value(chrono::Utc::now() - chrono::Duration::minutes(20));
     let (st, body) = raw(&h, "POST", &path, "{\"jobs\":[\"x\"]}", &old).await;
     assert_eq!((st, body.contains("APIG.0301")), (401, true), "{body}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_test_failure_stops_preparation_for_that_job_only() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let good = spec("conngood", Engine::Mysql, 1.0);
+    let bad = spec("connbad", Engine::Mysql, 1.0);
+    let g = client.ensure_job(&good, &cc.drs).await.unwrap().id;
+    let b = client
+        .with_header(wavedeck::drs::client::FAULT_HEADER, "connection_fail")
+        .ensure_job(&bad, &cc.drs)
+        .await
+        .unwrap()
+        .id;
+    // Too early: the jobs are still CREATING, tests are refused per item.
+    let early = client
+        .prepare_jobs(&[(good.clone(), g.clone())], &cc.drs)
+        .await
+        .unwrap();
+    assert_eq!(early[0].1.as_ref().unwrap_err().code(), Some("DRS.M00304"));
+    wait_status(
+        &client,
+        &g,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_status(
+        &client,
+        &b,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    let r = client
+        .prepare_jobs(&[(good, g.clone()), (bad, b.clone())], &cc.drs)
+        .await
+        .unwrap();
+    assert!(r[0].1.is_ok(), "{:?}", r[0]);
+    let e = r[1].1.as_ref().unwrap_err();
+    assert_eq!(e.code(), Some("DRS.KE0002"), "{e}");
+    let p = client
+        .precheck(&[g.clone(), b.clone()], false)
+        .await
+        .unwrap();
+    item_result("precheck", &g, &p).unwrap();
+    assert!(item_result("precheck", &b, &p).is_err());
     h.shutdown().await;
 }

@@ -7,6 +7,7 @@ use super::error::DrsError;
 use super::model::*;
 use crate::config::DrsConfig;
 use crate::inventory::model::{DatabaseSpec, Engine};
+use crate::secret::Secret;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -54,34 +55,54 @@ pub fn job_name_for(db_id: &str) -> String {
 
 /// The create request for one database. Passwords are given resolved (or `None` when the
 /// reference cannot be resolved here; DRS then refuses at its connection test).
-pub fn create_request(
-    spec: &DatabaseSpec,
-    drs: &DrsConfig,
-    source_password: Option<crate::secret::Secret>,
-    target_password: Option<crate::secret::Secret>,
-) -> CreateJobReq {
-    let (db_use_type, engine_type) = drs_types(spec.engine);
-    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    let endpoint =
-        |ep: &crate::inventory::model::Endpoint, pw: Option<crate::secret::Secret>| Endpoint {
-            db_type: engine_type.to_string(),
-            ip: Some(ep.host.clone()),
-            db_port: Some(u32::from(ep.port)),
-            db_user: Some(ep.user.clone()),
-            db_password: pw.map(WirePassword),
-            db_name: Some(ep.database.clone()),
-            ..Default::default()
-        };
-    let mut target = endpoint(&spec.target, target_password);
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A DRS endpoint for one side of a database.
+fn endpoint(
+    engine_type: &str,
+    ep: &crate::inventory::model::Endpoint,
+    pw: Option<Secret>,
+) -> Endpoint {
+    Endpoint {
+        db_type: engine_type.to_string(),
+        ip: Some(ep.host.clone()),
+        db_port: Some(u32::from(ep.port)),
+        db_user: Some(ep.user.clone()),
+        db_password: pw.map(WirePassword),
+        db_name: Some(ep.database.clone()),
+        ..Default::default()
+    }
+}
+
+fn target_endpoint(spec: &DatabaseSpec, drs: &DrsConfig, pw: Option<Secret>) -> Endpoint {
+    let (_, engine_type) = drs_types(spec.engine);
+    let mut target = endpoint(engine_type, &spec.target, pw);
     target.region = non_empty(&drs.region);
-    target.inst_id = spec
-        .extra
-        .get(EXTRA_RDS_INSTANCE)
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
+    target.inst_id = rds_instance(spec);
     target.vpc_id = non_empty(&drs.vpc_id);
     target.subnet_id = non_empty(&drs.subnet_id);
     target.security_group_id = non_empty(&drs.security_group_id);
+    target
+}
+
+fn rds_instance(spec: &DatabaseSpec) -> Option<String> {
+    spec.extra
+        .get(EXTRA_RDS_INSTANCE)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// The create request for one database. Passwords are given resolved (or `None` when the
+/// reference cannot be resolved here; DRS then refuses at its connection test).
+pub fn create_request(
+    spec: &DatabaseSpec,
+    drs: &DrsConfig,
+    source_password: Option<Secret>,
+    target_password: Option<Secret>,
+) -> CreateJobReq {
+    let (db_use_type, engine_type) = drs_types(spec.engine);
     let size_mb = (spec.size_gb.max(0.0) * 1024.0).round() as u64;
     CreateJobReq {
         name: job_name_for(&spec.db_id),
@@ -91,8 +112,8 @@ pub fn create_request(
         net_type: drs.net_type.clone(),
         node_type: drs.node_type.clone(),
         task_type: "FULL_INCR_TRANS".into(),
-        source_endpoint: endpoint(&spec.source, source_password),
-        target_endpoint: target,
+        source_endpoint: endpoint(engine_type, &spec.source, source_password),
+        target_endpoint: target_endpoint(spec, drs, target_password),
         customize_sutnet_id: drs.subnet_id.clone(),
         description: Some(format!("wavedeck {}", spec.db_id)),
         is_target_readonly: Some(true),
@@ -107,6 +128,77 @@ pub fn create_request(
             },
         ],
         expired_days: None,
+    }
+}
+
+/// The two connection tests (source `so`, target `ta`) of a job.
+pub fn connection_tests(
+    spec: &DatabaseSpec,
+    job: &JobId,
+    drs: &DrsConfig,
+    source_password: Option<Secret>,
+    target_password: Option<Secret>,
+) -> [TestEndPoint; 2] {
+    let (_, engine_type) = drs_types(spec.engine);
+    let side =
+        |ep: &crate::inventory::model::Endpoint, pw: Option<Secret>, kind: &str| TestEndPoint {
+            id: job.0.clone(),
+            net_type: drs.net_type.clone(),
+            db_type: engine_type.into(),
+            ip: Some(ep.host.clone()),
+            db_port: Some(u32::from(ep.port)),
+            db_user: Some(ep.user.clone()),
+            db_password: pw.map(WirePassword),
+            db_name: Some(ep.database.clone()),
+            end_point_type: kind.into(),
+            ..Default::default()
+        };
+    let mut ta = side(&spec.target, target_password, "ta");
+    ta.inst_id = rds_instance(spec);
+    ta.region = non_empty(&drs.region);
+    ta.vpc_id = non_empty(&drs.vpc_id);
+    ta.subnet_id = non_empty(&drs.subnet_id);
+    [side(&spec.source, source_password, "so"), ta]
+}
+
+/// Save the tested endpoints on the job (`store_db_info: true`).
+pub fn modify_request(
+    spec: &DatabaseSpec,
+    job: &JobId,
+    drs: &DrsConfig,
+    source_password: Option<Secret>,
+    target_password: Option<Secret>,
+) -> ModifyJobReq {
+    let (db_use_type, engine_type) = drs_types(spec.engine);
+    ModifyJobReq {
+        job_id: job.0.clone(),
+        name: Some(job_name_for(&spec.db_id)),
+        task_type: Some("FULL_INCR_TRANS".into()),
+        source_endpoint: Some(endpoint(engine_type, &spec.source, source_password)),
+        target_endpoint: Some(target_endpoint(spec, drs, target_password)),
+        engine_type: Some(engine_type.into()),
+        net_type: Some(drs.net_type.clone()),
+        store_db_info: true,
+        job_direction: Some("up".into()),
+        is_target_readonly: Some(true),
+        db_use_type: Some(db_use_type.into()),
+        ..Default::default()
+    }
+}
+
+/// Migrate the inventory's database (the source endpoint's `database`).
+pub fn select_request(spec: &DatabaseSpec, job: &JobId) -> SelectObjectsReq {
+    SelectObjectsReq {
+        job_id: job.0.clone(),
+        selected: true,
+        sync_database: None,
+        job: vec![DatabaseInfo {
+            id: spec.source.database.clone(),
+            parent_id: None,
+            object_type: "database".into(),
+            object_name: spec.source.database.clone(),
+            select: "true".into(),
+        }],
     }
 }
 
@@ -257,6 +349,87 @@ impl DrsClient {
         }
     }
 
+    /// Configure created jobs (in CONFIGURATION) so DRS accepts their pre-check: test the
+    /// source and target connections, save the endpoints (`store_db_info`), select the
+    /// database. Safe to repeat. Returns each job's outcome; `Err` only when a whole call failed.
+    pub async fn prepare_jobs(
+        &self,
+        jobs: &[(DatabaseSpec, JobId)],
+        drs: &DrsConfig,
+    ) -> Result<Vec<(JobId, Result<(), DrsError>)>, DrsError> {
+        let pw = |spec: &DatabaseSpec| {
+            (
+                spec.source.password.resolve().ok(),
+                spec.target.password.resolve().ok(),
+            )
+        };
+        let mut failed: std::collections::HashMap<String, DrsError> = Default::default();
+        let tests: Vec<TestEndPoint> = jobs
+            .iter()
+            .flat_map(|(spec, id)| {
+                let (s, t) = pw(spec);
+                connection_tests(spec, id, drs, s, t)
+            })
+            .collect();
+        for r in self.test_connections(&tests).await? {
+            if !r.success && !failed.contains_key(&r.id) {
+                let e = DrsError::Item {
+                    call: "batch-connection".into(),
+                    job: r.id.clone(),
+                    code: r.error_code.unwrap_or_default(),
+                    message: r
+                        .error_msg
+                        .unwrap_or_else(|| "connection test failed".into()),
+                };
+                failed.insert(r.id, e);
+            }
+        }
+        let live =
+            |failed: &std::collections::HashMap<String, DrsError>| -> Vec<&(DatabaseSpec, JobId)> {
+                jobs.iter()
+                    .filter(|(_, id)| !failed.contains_key(&id.0))
+                    .collect()
+            };
+        let mods: Vec<ModifyJobReq> = live(&failed)
+            .into_iter()
+            .map(|(spec, id)| {
+                let (s, t) = pw(spec);
+                modify_request(spec, id, drs, s, t)
+            })
+            .collect();
+        if !mods.is_empty() {
+            for e in item_errors("batch-modification", &self.modify_jobs(&mods).await?) {
+                if let DrsError::Item { job, .. } = &e {
+                    failed.insert(job.clone(), e.clone());
+                }
+            }
+        }
+        let sels: Vec<SelectObjectsReq> = live(&failed)
+            .into_iter()
+            .map(|(spec, id)| select_request(spec, id))
+            .collect();
+        if !sels.is_empty() {
+            for r in self.select_objects(&sels).await? {
+                if !r.status {
+                    let e = DrsError::Item {
+                        call: "batch-select-objects".into(),
+                        job: r.job_id.clone(),
+                        code: r.error_code.unwrap_or_default(),
+                        message: r.error_msg.unwrap_or_default(),
+                    };
+                    failed.insert(r.job_id, e);
+                }
+            }
+        }
+        Ok(jobs
+            .iter()
+            .map(|(_, id)| match failed.remove(&id.0) {
+                Some(e) => (id.clone(), Err(e)),
+                None => (id.clone(), Ok(())),
+            })
+            .collect())
+    }
+
     /// Status, full-load percent and lag of many jobs: ceil(n/10) batch-progress calls, a few
     /// in flight at once. Result order follows `jobs`; a job DRS did not answer for gets an
     /// error in its snapshot.
@@ -375,6 +548,32 @@ mod tests {
         assert!(json.contains("\"customize_sutnet_id\""));
         assert!(json.contains("pw-src-123"));
         assert!(!format!("{my:?}").contains("pw-src-123"));
+    }
+
+    #[test]
+    fn setup_requests_carry_both_sides_and_store_db_info() {
+        let cfg = DrsConfig::default();
+        let sp = spec("db3", Engine::Postgres);
+        let job = JobId("j-1".into());
+        let [so, ta] = connection_tests(&sp, &job, &cfg, Some(Secret::new("pw-x-1")), None);
+        assert_eq!(
+            (so.end_point_type.as_str(), ta.end_point_type.as_str()),
+            ("so", "ta")
+        );
+        assert_eq!(
+            (so.id.as_str(), so.ip.as_deref()),
+            ("j-1", Some("10.0.0.1"))
+        );
+        assert_eq!(ta.inst_id.as_deref(), Some("rds-1in03"));
+        assert!(!format!("{so:?}").contains("pw-x-1"));
+        let m = modify_request(&sp, &job, &cfg, None, None);
+        assert!(m.store_db_info);
+        assert_eq!(m.db_use_type.as_deref(), Some("sync"));
+        let sel = select_request(&sp, &job);
+        assert!(sel.selected);
+        assert_eq!(sel.job[0].object_type, "database");
+        assert_eq!(sel.job[0].select, "true");
+        assert_eq!(sel.job[0].id, "app");
     }
 
     #[test]

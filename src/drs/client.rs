@@ -344,6 +344,54 @@ impl DrsClient {
             .find(|j| j.name == name && j.status != JobStatus::Deleted))
     }
 
+    /// Test the source (`so`) and target (`ta`) connections of jobs in CONFIGURATION.
+    pub async fn test_connections(
+        &self,
+        endpoints: &[TestEndPoint],
+    ) -> Result<Vec<ConnectionResult>, DrsError> {
+        self.batched(
+            "batch-connection",
+            Method::POST,
+            "jobs/batch-connection",
+            endpoints,
+            None,
+        )
+        .await
+    }
+
+    /// Save the tested endpoints on the jobs (`store_db_info: true`).
+    pub async fn modify_jobs(&self, jobs: &[ModifyJobReq]) -> Result<Vec<ActionResult>, DrsError> {
+        self.batched(
+            "batch-modification",
+            Method::PUT,
+            "jobs/batch-modification",
+            jobs,
+            None,
+        )
+        .await
+    }
+
+    /// Choose what the jobs migrate (a database, or the whole instance).
+    pub async fn select_objects(
+        &self,
+        jobs: &[SelectObjectsReq],
+    ) -> Result<Vec<SelectObjectsResult>, DrsError> {
+        let mut out = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(BATCH_MAX) {
+            let r: SelectObjectsResp = self
+                .json(
+                    "batch-select-objects",
+                    Method::PUT,
+                    &self.v3("jobs/batch-select-objects"),
+                    &[],
+                    Some(&Jobs::of(chunk.to_vec())),
+                )
+                .await?;
+            out.extend(r.results);
+        }
+        Ok(out)
+    }
+
     pub async fn batch_status(&self, jobs: &[JobId]) -> Result<Vec<JobStatusResult>, DrsError> {
         self.batched(
             "batch-status",
@@ -377,7 +425,8 @@ impl DrsClient {
         .await
     }
 
-    /// Start DRS's own pre-check (`forStartJob`, or `forRetryJob` before a reset).
+    /// Start DRS's own pre-check (`forStartJob`, or `forRetryJob` before a reset). DRS accepts
+    /// it only after the connection tests and `store_db_info` (see `DrsClient::prepare_jobs`).
     pub async fn precheck(
         &self,
         jobs: &[JobId],

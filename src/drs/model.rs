@@ -438,6 +438,133 @@ pub struct ProgressResult {
     pub error_msg: Option<String>,
 }
 
+/// TestEndPoint (`model_test_end_point.go`): one side of a job's connection test.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TestEndPoint {
+    /// The job id.
+    pub id: String,
+    pub net_type: String,
+    pub db_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "port_any",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_port: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inst_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_password: Option<WirePassword>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    /// `so` (source) or `ta` (target).
+    pub end_point_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+}
+
+/// batch-connection item.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionResult {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_msg: Option<String>,
+}
+
+/// ModifyJobReq (`model_modify_job_req.go`): saves the tested endpoints on the job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ModifyJobReq {
+    pub job_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_endpoint: Option<Endpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_endpoint: Option<Endpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_type: Option<String>,
+    /// Must be true after the connection test, or DRS forgets the endpoints.
+    #[serde(default)]
+    pub store_db_info: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_direction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_target_readonly: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_use_type: Option<String>,
+}
+
+/// DatabaseInfo (`model_database_info.go`): one selected object.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseInfo {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// `database`, `table`, `schema` or `view`.
+    pub object_type: String,
+    #[serde(default)]
+    pub object_name: String,
+    /// `"true"`, `"false"` or `"partial"` (a string in DRS).
+    pub select: String,
+}
+
+/// batch-select-objects item: `selected: false` means the whole instance.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SelectObjectsReq {
+    pub job_id: String,
+    pub selected: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_database: Option<bool>,
+    #[serde(default)]
+    pub job: Vec<DatabaseInfo>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SelectObjectsResult {
+    #[serde(default)]
+    pub job_id: String,
+    /// A boolean here, unlike the other batch answers.
+    #[serde(default)]
+    pub status: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_msg: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SelectObjectsResp {
+    #[serde(default)]
+    pub all_counts: u64,
+    #[serde(default)]
+    pub results: Vec<SelectObjectsResult>,
+}
+
 /// Per-item outcome of an action (start, pause, retry, precheck, terminate, delete).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ActionResult {

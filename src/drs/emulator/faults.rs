@@ -11,8 +11,8 @@
 //!     delay_ms: 3000              # for slow
 //! jobs:                           # faults a job carries from its creation
 //!   - name: "wd-db00*"            # job name, `*` wildcard
-//!     fault: full_load_fail       # create_fail | precheck_fail | full_load_fail | lag_stuck
-//!     at_pct: 40                  #   | terminate_fail | compare_mismatch   (at_pct: full_load_fail)
+//!     fault: full_load_fail       # create_fail | connection_fail | precheck_fail | full_load_fail
+//!     at_pct: 40                  #   | lag_stuck | terminate_fail | compare_mismatch (at_pct: full_load_fail)
 //! ```
 //! Header: comma-separated `500`, `503`, `429`, `slow=MS` (this request) and job faults
 //! (`full_load_fail@40`, `lag_stuck`, ...) applied to jobs created by this request.
@@ -60,6 +60,7 @@ pub struct RequestFault {
 #[serde(rename_all = "snake_case")]
 pub enum JobFaultKind {
     CreateFail,
+    ConnectionFail,
     PrecheckFail,
     FullLoadFail,
     LagStuck,
@@ -117,6 +118,7 @@ impl FaultPlan {
 fn apply_job_fault(f: &mut JobFaults, kind: JobFaultKind, at_pct: Option<f64>) {
     match kind {
         JobFaultKind::CreateFail => f.create_fail = true,
+        JobFaultKind::ConnectionFail => f.connection_fail = true,
         JobFaultKind::PrecheckFail => f.precheck_fail = true,
         JobFaultKind::FullLoadFail => f.full_load_fail_at = Some(at_pct.unwrap_or(50.0)),
         JobFaultKind::LagStuck => f.lag_stuck = true,
@@ -184,6 +186,7 @@ pub fn parse_header(value: &str) -> Result<(Vec<RequestAction>, JobFaults), Stri
             "429" => actions.push(RequestAction::Fail(RequestFaultKind::Throttle429)),
             "slow" => actions.push(RequestAction::Delay(num(arg)?.unwrap_or(1000.0) as u64)),
             "create_fail" => apply_job_fault(&mut jf, JobFaultKind::CreateFail, None),
+            "connection_fail" => apply_job_fault(&mut jf, JobFaultKind::ConnectionFail, None),
             "precheck_fail" => apply_job_fault(&mut jf, JobFaultKind::PrecheckFail, None),
             "full_load_fail" => apply_job_fault(&mut jf, JobFaultKind::FullLoadFail, num(arg)?),
             "lag_stuck" => apply_job_fault(&mut jf, JobFaultKind::LagStuck, None),
@@ -198,6 +201,7 @@ pub fn parse_header(value: &str) -> Result<(Vec<RequestAction>, JobFaults), Stri
 /// Merge header job faults into plan job faults.
 pub fn merge(mut a: JobFaults, b: &JobFaults) -> JobFaults {
     a.create_fail |= b.create_fail;
+    a.connection_fail |= b.connection_fail;
     a.precheck_fail |= b.precheck_fail;
     a.full_load_fail_at = a.full_load_fail_at.or(b.full_load_fail_at);
     a.lag_stuck |= b.lag_stuck;

@@ -24,6 +24,8 @@ pub const MAX_BACKLOG_S: f64 = 3600.0;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobFaults {
     pub create_fail: bool,
+    /// The source connection test fails (wrong password).
+    pub connection_fail: bool,
     pub precheck_fail: bool,
     /// Full load fails once when it reaches this percent.
     pub full_load_fail_at: Option<f64>,
@@ -57,6 +59,10 @@ pub struct Job {
     pub paused_lag: f64,
     pub writes_stopped_at: Option<f64>,
     pub precheck_started: Option<f64>,
+    /// Connection tests passed (source `so`, target `ta`) and endpoints saved.
+    pub source_tested: bool,
+    pub target_tested: bool,
+    pub db_info_stored: bool,
     pub faults: JobFaults,
     pub full_fail_fired: bool,
     pub terminate_fail_fired: bool,
@@ -106,6 +112,9 @@ impl Job {
             paused_lag: 0.0,
             writes_stopped_at: None,
             precheck_started: None,
+            source_tested: false,
+            target_tested: false,
+            db_info_stored: false,
             faults,
             full_fail_fired: false,
             terminate_fail_fired: false,
@@ -239,7 +248,54 @@ impl Job {
 
     // ---------- actions ----------
 
+    /// Connection test of one side (`so` or `ta`); only while the job is being configured.
+    pub fn test_connection(&mut self, side: &str) -> Result<(), Refusal> {
+        if self.status != JobStatus::Configuration {
+            return Err(wrong_state(&self.status));
+        }
+        let ok = !(self.faults.connection_fail && side == "so");
+        match side {
+            "so" => self.source_tested = ok,
+            "ta" => self.target_tested = ok,
+            _ => {
+                return Err(Refusal {
+                    code: "DRS.M00202",
+                    msg: "The value of parameter end_point_type is invalid.".into(),
+                })
+            }
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(Refusal {
+                code: "DRS.KE0002",
+                msg: "The username or password is incorrect.".into(),
+            })
+        }
+    }
+
+    /// `store_db_info: true`: keep the tested endpoints. Needs both tests passed.
+    pub fn store_db_info(&mut self) -> Result<(), Refusal> {
+        if self.status != JobStatus::Configuration {
+            return Err(wrong_state(&self.status));
+        }
+        if !(self.source_tested && self.target_tested) {
+            return Err(Refusal {
+                code: "DRS.M00304",
+                msg: "This API cannot be called in the current task status. (test the source and destination connections first: batch-connection)".into(),
+            });
+        }
+        self.db_info_stored = true;
+        Ok(())
+    }
+
     pub fn precheck(&mut self, now: f64) -> Result<(), Refusal> {
+        if self.status == JobStatus::Configuration && !self.db_info_stored {
+            return Err(Refusal {
+                code: "DRS.M00304",
+                msg: "This API cannot be called in the current task status. (test the connections and save the database information first: batch-connection, then batch-modification with store_db_info)".into(),
+            });
+        }
         match self.status {
             JobStatus::Configuration
             | JobStatus::FullTransferFailed
@@ -417,10 +473,38 @@ mod tests {
         Job::new("id".into(), req, size_mb, 7, 0.0, faults)
     }
 
+    fn configure(j: &mut Job) {
+        j.test_connection("so").unwrap();
+        j.test_connection("ta").unwrap();
+        j.store_db_info().unwrap();
+    }
+
+    #[test]
+    fn precheck_needs_tested_and_stored_endpoints() {
+        let mut j = job(10.0, JobFaults::default());
+        j.advance(CREATE_S, 100.0);
+        assert_eq!(j.precheck(CREATE_S).unwrap_err().code, "DRS.M00304");
+        j.test_connection("so").unwrap();
+        assert!(j.store_db_info().is_err());
+        j.test_connection("ta").unwrap();
+        j.store_db_info().unwrap();
+        j.precheck(CREATE_S).unwrap();
+        let mut bad = job(
+            10.0,
+            JobFaults {
+                connection_fail: true,
+                ..Default::default()
+            },
+        );
+        bad.advance(CREATE_S, 100.0);
+        assert_eq!(bad.test_connection("so").unwrap_err().code, "DRS.KE0002");
+    }
+
     fn started(size_mb: f64, faults: JobFaults) -> Job {
         let mut j = job(size_mb, faults);
         j.advance(CREATE_S, 100.0);
         assert_eq!(j.status, JobStatus::Configuration);
+        configure(&mut j);
         j.precheck(CREATE_S).unwrap();
         let t = CREATE_S + PRECHECK_S;
         assert_eq!(j.precheck_state(t), Some((100, true)));
@@ -472,6 +556,7 @@ mod tests {
             },
         );
         f.advance(CREATE_S, 100.0);
+        configure(&mut f);
         f.precheck(CREATE_S).unwrap();
         assert_eq!(f.precheck_state(CREATE_S + PRECHECK_S), Some((100, false)));
         assert!(f.start(CREATE_S + PRECHECK_S).is_err());

@@ -6,6 +6,13 @@
 //! Job size: the emulator reads the `wavedeck-size-mb` tag of the create request (the client
 //! sets it from the inventory's `size_gb`); a job without it is 1024 MB. Full load runs at
 //! `emulator.job_bandwidth_mbps`; `emulator.speed` compresses time.
+//!
+//! Like DRS, a job accepts its pre-check only after both connection tests passed and the
+//! endpoints were saved (`batch-connection` so/ta, then `batch-modification` with
+//! `store_db_info: true`; `DrsClient::prepare_jobs` does both plus object selection), and
+//! starts only after a passed pre-check. Timed steps (emulated seconds): creating 20,
+//! pre-check 30, starting 15, full load size/bandwidth, full-complete 10, stopping 20.
+//! Passwords in requests are used for nothing and dropped on arrival.
 
 pub mod faults;
 pub mod job;

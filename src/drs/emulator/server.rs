@@ -252,6 +252,36 @@ fn v3_route(
         ("POST", ["jobs", "batch-status"]) => batch_status(emu, parse(body)?),
         ("POST", ["jobs", "batch-detail"]) => batch_detail(emu, parse(body)?),
         ("POST", ["jobs", "batch-progress"]) => batch_progress(emu, parse(body)?),
+        ("POST", ["jobs", "batch-connection"]) => test_connections(emu, parse(body)?),
+        ("PUT", ["jobs", "batch-modification"]) => {
+            let req: Jobs<ModifyJobReq> = parse(body)?;
+            let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            let mut by_id: std::collections::HashMap<String, ModifyJobReq> = req
+                .jobs
+                .into_iter()
+                .map(|j| (j.job_id.clone(), j))
+                .collect();
+            actions(emu, ids, 200, |j, _, _| {
+                let Some(m) = by_id.remove(&j.id) else {
+                    return Ok(None);
+                };
+                if m.store_db_info {
+                    j.store_db_info()?;
+                }
+                // Keep what the caller saved, never the passwords.
+                if let Some(ep) = m.source_endpoint {
+                    j.req.source_endpoint = ep.without_password();
+                }
+                if let Some(ep) = m.target_endpoint {
+                    j.req.target_endpoint = ep.without_password();
+                }
+                if let Some(d) = m.description {
+                    j.req.description = Some(d);
+                }
+                Ok(None)
+            })
+        }
+        ("PUT", ["jobs", "batch-select-objects"]) => select_objects(emu, parse(body)?),
         ("POST", ["jobs", "batch-precheck"]) => {
             let req: Jobs<PrecheckReq> = parse(body)?;
             let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
@@ -1368,6 +1398,76 @@ fn precheck_results(emu: &Emulator, req: Jobs<String>) -> Reply {
         &Results {
             results,
             count: Some(count),
+        },
+    ))
+}
+
+fn test_connections(emu: &Emulator, req: Jobs<TestEndPoint>) -> Reply {
+    check_batch(&req.jobs)?;
+    let ids: Vec<String> = req.jobs.iter().map(|t| t.id.clone()).collect();
+    let mut sides = req.jobs.iter().map(|t| t.end_point_type.clone());
+    let results = with_jobs(emu, &ids, |j, id, _| {
+        let side = sides.next().unwrap_or_default();
+        let outcome = match j {
+            Some(j) => j.test_connection(&side),
+            None => Err(Refusal {
+                code: "DRS.M00289",
+                msg: format!("job {id} does not exist"),
+            }),
+        };
+        match outcome {
+            Ok(()) => ConnectionResult {
+                id: id.to_string(),
+                status: "success".into(),
+                success: true,
+                ..Default::default()
+            },
+            Err(r) => ConnectionResult {
+                id: id.to_string(),
+                status: "failed".into(),
+                success: false,
+                error_code: Some(r.code.into()),
+                error_msg: Some(r.msg),
+            },
+        }
+    });
+    let count = results.len() as u64;
+    Ok(json(
+        200,
+        &Results {
+            results,
+            count: Some(count),
+        },
+    ))
+}
+
+fn select_objects(emu: &Emulator, req: Jobs<SelectObjectsReq>) -> Reply {
+    check_batch(&req.jobs)?;
+    let ids: Vec<String> = req.jobs.iter().map(|t| t.job_id.clone()).collect();
+    let results = with_jobs(emu, &ids, |j, id, _| {
+        let refusal = match j {
+            Some(j) if j.status == JobStatus::Configuration => None,
+            Some(j) => Some((
+                "DRS.M00304",
+                format!(
+                    "This API cannot be called in the current task status. (status {})",
+                    j.status
+                ),
+            )),
+            None => Some(("DRS.M00289", format!("job {id} does not exist"))),
+        };
+        SelectObjectsResult {
+            job_id: id.to_string(),
+            status: refusal.is_none(),
+            error_code: refusal.as_ref().map(|r| r.0.to_string()),
+            error_msg: refusal.map(|r| r.1),
+        }
+    });
+    Ok(json(
+        202,
+        &SelectObjectsResp {
+            all_counts: results.len() as u64,
+            results,
         },
     ))
 }

@@ -190,6 +190,115 @@ pub trait RequestSigner: Send + Sync {
     fn sign(&self, req: &mut reqwest::Request) -> Result<(), String>;
 }
 
+/// Signs with the DRS credentials (`drs.auth`, `drs.ak_env`/`drs.sk_env`, credentials file or
+/// token), using the DRS client's `SDK-HMAC-SHA256` implementation.
+pub struct AuthSigner(pub crate::drs::auth::Auth);
+
+impl RequestSigner for AuthSigner {
+    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String> {
+        use crate::drs::auth::Auth;
+        use crate::drs::sign;
+        use reqwest::header::{HeaderValue, AUTHORIZATION, HOST};
+        let bad =
+            |what: &str| format!("cannot sign the DNS request: {what} is not a valid header value");
+        match &self.0 {
+            Auth::Token(t) => {
+                let v = HeaderValue::from_str(t.expose()).map_err(|_| bad("the IAM token"))?;
+                req.headers_mut().insert("X-Auth-Token", v);
+                Ok(())
+            }
+            Auth::AkSk { ak, sk } => {
+                let url = req.url().clone();
+                let host = match url.port() {
+                    Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                    None => url.host_str().unwrap_or_default().to_string(),
+                };
+                let date = sign::date_header_value(Utc::now());
+                req.headers_mut().insert(
+                    HOST,
+                    HeaderValue::from_str(&host).map_err(|_| bad("the host"))?,
+                );
+                req.headers_mut().insert(
+                    sign::DATE_HEADER,
+                    HeaderValue::from_str(&date).map_err(|_| bad("the date"))?,
+                );
+                let headers: Vec<(String, String)> = req
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                    })
+                    .collect();
+                let query = sign::parse_query(url.query().unwrap_or(""));
+                let body = req
+                    .body()
+                    .and_then(|b| b.as_bytes())
+                    .unwrap_or_default()
+                    .to_vec();
+                let input = sign::SignInput {
+                    method: req.method().as_str(),
+                    path: url.path(),
+                    query: &query,
+                    headers: &headers,
+                    body: &body,
+                };
+                let a = sign::sign(&input, ak, sk)
+                    .map_err(|e| format!("cannot sign the DNS request: {e}"))?;
+                req.headers_mut().insert(
+                    AUTHORIZATION,
+                    HeaderValue::from_str(&a).map_err(|_| bad("the signature"))?,
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Dns {
+    /// The provider `cutover.dns_provider` names: `file` (`cutover.dns_file`) or `huawei`
+    /// (zone `cutover.dns_zone_id` at `drs.dns_endpoint`, signed with the DRS credentials).
+    pub fn from_config(cfg: &crate::config::Config) -> Result<Dns, String> {
+        match cfg.cutover.dns_provider.as_str() {
+            "file" => Ok(Dns::File(FileDns::new(&cfg.cutover.dns_file))),
+            "huawei" => {
+                if cfg.cutover.dns_zone_id.is_empty() {
+                    return Err("cutover.dns_provider is huawei but cutover.dns_zone_id is empty: set the private zone id".into());
+                }
+                if !matches!(cfg.cutover.dns_record_type.as_str(), "A" | "CNAME") {
+                    return Err(format!(
+                        "cutover.dns_record_type is {:?}; expected A or CNAME",
+                        cfg.cutover.dns_record_type
+                    ));
+                }
+                let auth =
+                    crate::drs::auth::Auth::from_config(&cfg.drs).map_err(|e| e.to_string())?;
+                let base_url = if cfg.drs.dns_endpoint.is_empty() {
+                    format!("https://dns.{}.myhuaweicloud.com", cfg.drs.region)
+                } else {
+                    cfg.drs.dns_endpoint.trim_end_matches('/').to_string()
+                };
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(cfg.drs.timeout_s.max(1)))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                Ok(Dns::Huawei(HuaweiDns {
+                    base_url,
+                    zone_id: cfg.cutover.dns_zone_id.clone(),
+                    project_id: cfg.drs.project_id.clone(),
+                    record_type: cfg.cutover.dns_record_type.clone(),
+                    http,
+                    signer: Arc::new(AuthSigner(auth)),
+                    poll_every: Duration::from_secs(2),
+                    timeout: Duration::from_secs(cfg.cutover.dns_timeout_s.max(1)),
+                }))
+            }
+            other => Err(format!(
+                "cutover.dns_provider is {other:?}; expected \"file\" or \"huawei\""
+            )),
+        }
+    }
+}
+
 /// A private-zone record set in Huawei Cloud DNS.
 pub struct HuaweiDns {
     /// e.g. `https://dns.ap-southeast-1.myhuaweicloud.com` (no trailing slash).
@@ -412,6 +521,18 @@ mod tests {
         let err = FileDns::new(&p).current("orders").unwrap_err().to_string();
         assert!(err.contains("dns.yaml"), "{err}");
         assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn provider_from_config_explains_what_is_missing() {
+        let mut cfg = crate::config::Config::default();
+        assert_eq!(Dns::from_config(&cfg).unwrap().kind(), "file");
+        cfg.cutover.dns_provider = "huawei".into();
+        let e = Dns::from_config(&cfg).err().unwrap();
+        assert!(e.contains("cutover.dns_zone_id"), "{e}");
+        cfg.cutover.dns_provider = "route53".into();
+        let e = Dns::from_config(&cfg).err().unwrap();
+        assert!(e.contains("route53"), "{e}");
     }
 
     #[test]

@@ -517,6 +517,20 @@ async fn lag_is_downsampled_and_bounded(t: TestDb) {
     s.compact_lag(now).await.unwrap();
     assert_eq!(s.lag_series("a").await.unwrap()[0].1, 12.0);
     assert!(s.lag_series("nobody").await.unwrap().is_empty());
+    // db.lag events record samples too (the last one per database of a batch).
+    let appended = s
+        .append(&[
+            ev(Some("c"), None, kind::DB_LAG, json!({"lag_s": 4.0})),
+            ev(Some("c"), None, kind::DB_LAG, json!({"lag_s": 1.5})),
+            ev(Some("d"), None, kind::DB_LAG, json!({"lag_s": "fast"})),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.lag_series("c").await.unwrap(),
+        vec![(appended[0].time, 1.5)]
+    );
+    assert!(s.lag_series("d").await.unwrap().is_empty());
 }
 
 async fn concurrent_appenders_keep_one_chain(t: TestDb) {

@@ -99,6 +99,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let out = append_in(&mut tx, events).await?;
         tx.commit().await.ctx("commit append")?;
+        if out.iter().any(|e| e.kind == kind::DB_LAG) {
+            self.maybe_compact_lag().await?;
+        }
         Ok(out)
     }
 
@@ -406,6 +409,10 @@ pub(crate) async fn append_in(
         q.execute(&mut **tx).await.ctx("insert events")?;
     }
     update_derived(tx, &out).await?;
+    let samples = super::lag::samples_of(&out);
+    if !samples.is_empty() {
+        super::lag::insert_samples(tx, &samples).await?;
+    }
     sqlx::query("UPDATE chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(prev)

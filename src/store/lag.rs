@@ -2,6 +2,9 @@
 //! frequent polling does not grow the chain. Recent samples are kept as recorded; older ones
 //! are folded into one-minute buckets holding the worst (max) lag; buckets older than a day are
 //! dropped. So each database holds at most `FULL_RESOLUTION` of raw samples plus 1440 buckets.
+//!
+//! Every `db.lag` event appended records a sample too (same transaction), so the engine gets
+//! gauges by writing its events; `record_lag` is for samples that need no event.
 
 use super::db::{
     fmt_time, get, now, parse_time, values_placeholders, Ctx, Result, Store, CHUNK_ROWS,
@@ -37,6 +40,11 @@ impl Store {
             }
             q.execute(&self.pool).await.ctx("record lag samples")?;
         }
+        self.maybe_compact_lag().await
+    }
+
+    /// Compact if this process has not done so for a minute.
+    pub(crate) async fn maybe_compact_lag(&self) -> Result<()> {
         let t = now();
         let last = self.last_lag_compaction.load(Ordering::Relaxed);
         if t.timestamp() - last >= COMPACT_EVERY_S {
@@ -97,4 +105,39 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The lag samples a batch of events carries: the last `db.lag` per database (all events of a
+/// batch share one time, and a sample is keyed by database and time).
+pub(crate) fn samples_of(events: &[super::Event]) -> Vec<(String, DateTime<Utc>, f64)> {
+    let mut last: std::collections::BTreeMap<&str, (DateTime<Utc>, f64)> = Default::default();
+    for e in events.iter().filter(|e| e.kind == super::kind::DB_LAG) {
+        let lag = e.payload.get("lag_s").and_then(serde_json::Value::as_f64);
+        if let (Some(db), Some(lag)) = (e.db_id.as_deref(), lag.filter(|l| l.is_finite())) {
+            last.insert(db, (e.time, lag));
+        }
+    }
+    last.into_iter()
+        .map(|(db, (t, l))| (db.to_string(), t, l))
+        .collect()
+}
+
+/// Insert raw samples inside a transaction (used by `append`).
+pub(crate) async fn insert_samples(
+    conn: &mut sqlx::AnyConnection,
+    samples: &[(String, DateTime<Utc>, f64)],
+) -> Result<()> {
+    for chunk in samples.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "INSERT INTO lag_samples (db_id, bucket, time, lag_s) VALUES {} \
+             ON CONFLICT (db_id, bucket, time) DO UPDATE SET lag_s = excluded.lag_s",
+            values_placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (db, t, lag) in chunk {
+            q = q.bind(db.clone()).bind(0i64).bind(fmt_time(*t)).bind(*lag);
+        }
+        q.execute(&mut *conn).await.ctx("record lag samples")?;
+    }
+    Ok(())
 }

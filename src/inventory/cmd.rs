@@ -79,23 +79,74 @@ pub async fn run(cmd: InventoryCommand, _cfg: Config) -> anyhow::Result<ExitCode
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
+    let (report, ok) = check_report(files);
+    print!("{report}");
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// What `wavedeck inventory check` prints, and whether the files passed.
+pub fn check_report(files: &[PathBuf]) -> (String, bool) {
     let started = std::time::Instant::now();
     match load_files(files) {
-        Ok(specs) => {
-            println!(
-                "ok: {} databases in {} file(s), checked in {:.0} ms",
+        Ok(specs) => (
+            format!(
+                "ok: {} databases in {} file(s), checked in {:.0} ms\n",
                 specs.len(),
                 files.len(),
                 started.elapsed().as_secs_f64() * 1000.0
-            );
-            ExitCode::SUCCESS
-        }
+            ),
+            true,
+        ),
         Err(problems) => {
+            let mut out = String::new();
             for p in &problems {
-                println!("{p}");
+                out.push_str(&format!("{p}\n"));
             }
-            eprintln!("{} problem(s) found", problems.len());
-            ExitCode::from(1)
+            out.push_str(&format!("{} problem(s) found\n", problems.len()));
+            (out, false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundled(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+    }
+
+    #[test]
+    fn bundled_inventories_pass_together() {
+        let (out, ok) = check_report(&[
+            bundled("inventory/pilot.yaml"),
+            bundled("inventory/factory-2000.csv"),
+        ]);
+        assert!(ok, "{out}");
+        assert!(out.starts_with("ok: 2008 databases in 2 file(s)"), "{out}");
+    }
+
+    #[test]
+    fn broken_files_fail_with_every_problem_as_file_line() {
+        let yaml = bundled("inventory/examples/broken.yaml");
+        let csv = bundled("inventory/examples/broken.csv");
+        let (out, ok) = check_report(&[yaml.clone(), csv.clone()]);
+        assert!(!ok);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.last(), Some(&"24 problem(s) found"), "{out}");
+        for l in &lines[..lines.len() - 1] {
+            let file_ok = l.starts_with(&format!("{}:", yaml.display()))
+                || l.starts_with(&format!("{}:", csv.display()));
+            assert!(
+                file_ok && l.ends_with(')'),
+                "not file:line: message (fix): {l}"
+            );
+        }
+        let (out, ok) = check_report(&[bundled("inventory/does-not-exist.yaml")]);
+        assert!(!ok && out.contains("cannot read the file"), "{out}");
     }
 }

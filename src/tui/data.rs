@@ -63,6 +63,8 @@ pub struct FeedUpdate {
     pub commands: Option<Vec<CommandRow>>,
     /// The store could not be read: shown in the header until the next good poll.
     pub error: Option<String>,
+    /// Engine lease holder: `Some(None)` means no engine holds the store.
+    pub engine: Option<Option<String>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,6 +80,8 @@ pub struct Data {
     /// Bumped on every change, so views can cache derived lists.
     pub version: u64,
     pub store_error: Option<String>,
+    /// Who holds the engine lease; `None` until the first look.
+    pub engine: Option<Option<String>>,
 }
 
 impl Data {
@@ -157,6 +161,12 @@ impl Data {
         if let Some(cmds) = u.commands {
             if cmds != self.commands {
                 self.commands = cmds;
+                changed = true;
+            }
+        }
+        if let Some(e) = u.engine {
+            if self.engine.as_ref() != Some(&e) {
+                self.engine = Some(e);
                 changed = true;
             }
         }

@@ -25,6 +25,10 @@ pub async fn run(
     let mut commands: Vec<CommandRow> = Vec::new();
     let mut detail_db: Option<String> = None;
     let mut lag_tick = 0u32;
+    let mut had_error = false;
+    // Who holds the engine lease, looked up every 3 s.
+    let mut lease_tick = 100u32;
+    let mut engine: Option<Option<String>> = None;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -42,6 +46,17 @@ pub async fn run(
         }
         let want = detail.borrow_and_update().clone();
         lag_tick += 1;
+        lease_tick += 1;
+        if lease_tick >= 6 {
+            lease_tick = 0;
+            if let Ok(l) = store.lease_holder().await {
+                let now = l.map(|l| l.holder);
+                if engine.as_ref() != Some(&now) {
+                    engine = Some(now.clone());
+                    u.engine = Some(now);
+                }
+            }
+        }
         if want != detail_db {
             detail_db = want.clone();
             if let Some(db) = &want {
@@ -62,20 +77,20 @@ pub async fn run(
                 }
             }
         }
-        if u.error.is_none()
-            && u.dbs.is_none()
+        let quiet = u.dbs.is_none()
             && u.changed_dbs.is_empty()
             && u.events.is_empty()
             && u.waves.is_none()
             && u.commands.is_none()
             && u.history.is_none()
             && u.lag.is_none()
-            && !first
-        {
-            // Still send an error-cleared update only when there was an error before: the app
-            // compares, so an empty batch costs nothing, but skip the channel traffic.
+            && u.engine.is_none();
+        // An empty batch would change nothing, except clearing an error shown before.
+        let has_error = u.error.is_some();
+        if quiet && !has_error && !had_error {
             continue;
         }
+        had_error = has_error;
         if tx.send(Msg::Feed(Box::new(u))).is_err() {
             return;
         }

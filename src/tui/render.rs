@@ -99,6 +99,15 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             th.fail,
         ));
     }
+    match &app.data.engine {
+        Some(Some(_)) => right.push(Span::styled(format!("{} engine ", th.sym.ok), th.ok)),
+        Some(None) => right.push(Span::styled(
+            " NO ENGINE ",
+            th.fail.add_modifier(Modifier::REVERSED),
+        )),
+        None => {}
+    }
+    right.push(Span::raw(" "));
     if app.read_only {
         right.push(Span::styled(" READ-ONLY ", th.badge));
         right.push(Span::raw(" "));

@@ -437,17 +437,19 @@ pub fn describe(e: &Event) -> String {
             }
         }
         kind::DB_REGISTERED | kind::DB_UPDATED => {
-            let spec = p.get("spec").unwrap_or(p);
+            let verb = if e.kind == kind::DB_REGISTERED {
+                "registered"
+            } else {
+                "updated"
+            };
+            let Some(spec) = p.get("spec") else {
+                return verb.to_string();
+            };
             let g = |k: &str| {
                 spec.get(k).map(|v| match v {
                     serde_json::Value::String(s) => s.clone(),
                     o => o.to_string(),
                 })
-            };
-            let verb = if e.kind == kind::DB_REGISTERED {
-                "registered"
-            } else {
-                "updated"
             };
             format!(
                 "{verb}: {} {} GB, owner {}",
@@ -485,4 +487,71 @@ fn scalars(p: &serde_json::Value) -> String {
         }
     }
     out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture;
+
+    #[test]
+    fn changed_states_merge_and_history_does_not_double_count() {
+        let mut d = fixture::small();
+        let v0 = d.version;
+        let mut st = d.db("pay-ledger-01").unwrap().clone();
+        st.lag_s = Some(9.5);
+        assert!(d.apply(FeedUpdate {
+            changed_dbs: vec![st],
+            ..Default::default()
+        }));
+        assert_eq!(d.db("pay-ledger-01").unwrap().lag_s, Some(9.5));
+        assert!(d.version > v0);
+        // Nothing new: nothing changes.
+        assert!(!d.apply(FeedUpdate::default()));
+
+        // The detail view reloads the full history; the stream then repeats the last events.
+        let evs = fixture::events_for("pay-ledger-01", 0, 0);
+        let stages = d.extra["pay-ledger-01"].stage_entered.len();
+        d.apply(FeedUpdate {
+            history: Some(("pay-ledger-01".into(), evs.clone())),
+            ..Default::default()
+        });
+        assert_eq!(d.extra["pay-ledger-01"].stage_entered.len(), stages);
+        d.apply(FeedUpdate {
+            events: evs,
+            ..Default::default()
+        });
+        assert_eq!(
+            d.extra["pay-ledger-01"].stage_entered.len(),
+            stages,
+            "old seqs are ignored"
+        );
+
+        // A new database appears through changed states and is found by id.
+        let mut n = d.db("pay-ledger-01").unwrap().clone();
+        n.db_id = "aaa-first".into();
+        d.apply(FeedUpdate {
+            changed_dbs: vec![n],
+            ..Default::default()
+        });
+        assert_eq!(d.dbs[0].db_id, "aaa-first");
+        assert_eq!(d.db("pay-ledger-01").unwrap().lag_s, Some(9.5));
+    }
+
+    #[test]
+    fn severities_and_descriptions() {
+        let evs = fixture::events_for("x", 0, 0);
+        assert!(evs.iter().all(|e| severity(e) == Severity::Info));
+        let reg = &evs[0];
+        assert_eq!(describe(reg), "registered");
+        let mut bad = evs[1].clone();
+        bad.payload = serde_json::json!({"from": "cdc", "to": "failed", "reason": "lost"});
+        assert_eq!(severity(&bad), Severity::Fail);
+        assert_eq!(describe(&bad), "cdc -> failed: lost");
+        let mut rej = bad.clone();
+        rej.kind = kind::COMMAND_REJECTED.into();
+        rej.payload = serde_json::json!({"action": "cutover", "reason": "lag 12 s > 5 s"});
+        assert_eq!(severity(&rej), Severity::Fail);
+        assert_eq!(describe(&rej), "cutover rejected: lag 12 s > 5 s");
+    }
 }

@@ -5,7 +5,6 @@
 use super::cmd::DemoArgs;
 use super::theme::{no_color_from_env, Theme};
 use crate::config::Config;
-use crate::store::model::{kind, NewEvent};
 use crate::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +21,8 @@ fn temp_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Register the pilot databases and plan their waves (what `wavedeck init` does for a real
-/// inventory): one `db.registered` per database, one `wave.planned` per wave with the window of
-/// its first member.
+/// Register the pilot databases and plan their waves, as `wavedeck init` does for a real
+/// inventory.
 pub async fn register_pilot(store: &Store, dir: &std::path::Path) -> anyhow::Result<usize> {
     let path = dir.join("pilot.yaml");
     std::fs::write(&path, PILOT_YAML)?;
@@ -35,32 +33,7 @@ pub async fn register_pilot(store: &Store, dir: &std::path::Path) -> anyhow::Res
             lines.join("\n")
         )
     })?;
-    let mut events = Vec::new();
-    let mut waves: Vec<(u32, String)> = Vec::new();
-    for s in &specs {
-        if let Some(w) = s.wave {
-            if !waves.iter().any(|(n, _)| *n == w) {
-                waves.push((w, s.business_window.clone()));
-            }
-        }
-        events.push(NewEvent {
-            db_id: Some(s.db_id.clone()),
-            wave: s.wave,
-            kind: kind::DB_REGISTERED.into(),
-            payload: serde_json::json!({ "spec": s }),
-            actor: "demo".into(),
-        });
-    }
-    for (w, window) in waves {
-        events.push(NewEvent {
-            db_id: None,
-            wave: Some(w),
-            kind: kind::WAVE_PLANNED.into(),
-            payload: serde_json::json!({ "wave": w, "window": window }),
-            actor: "demo".into(),
-        });
-    }
-    store.append(&events).await?;
+    store.register_inventory(&specs, "demo", false).await?;
     Ok(specs.len())
 }
 

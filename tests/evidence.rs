@@ -360,6 +360,86 @@ fn exercise(store_url: &str, tmp: &Path) {
         assert!(shown.contains("TAMPERED"), "{what}: {shown}");
     }
 
+    // A pack rewritten consistently (event edited and re-hashed, pack rebuilt, manifest
+    // resealed) passes the file checks; only the store can tell.
+    let forged_out = tmp.join("forged");
+    {
+        use wavedeck::evidence::pack::{build, PackInputs, PackMeta};
+        let meta: PackMeta =
+            serde_json::from_slice(&std::fs::read(pack.join("pack.json")).unwrap()).unwrap();
+        let read = |f: &str| -> Vec<wavedeck::store::model::Event> {
+            std::fs::read_to_string(pack.join(f))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<PackLine>(l).unwrap().event)
+                .collect()
+        };
+        let mut events = read("events.jsonl");
+        let wave_events = read("wave-events.jsonl");
+        let v = events
+            .iter_mut()
+            .find(|e| e.kind == kind::DB_VALIDATION)
+            .unwrap();
+        v.payload = json!({"passed": true, "summary": "forged"});
+        v.hash = v.compute_hash();
+        let forged = build(&PackInputs {
+            state: &meta.state,
+            spec: meta.spec.as_ref(),
+            wave: meta.wave.as_ref(),
+            events: &events,
+            wave_events: &wave_events,
+            exported_at: meta.exported_at,
+            exported_by: &meta.exported_by,
+        })
+        .unwrap();
+        wavedeck::evidence::write::write_pack(&forged_out, &forged, &[]).unwrap();
+    }
+    let forged = forged_out.join("pay-ledger-01");
+    let o = wavedeck(
+        store_url,
+        &["evidence", "verify", forged.to_str().unwrap()],
+        &[],
+        &logs,
+    );
+    assert!(
+        o.status.success(),
+        "consistent forgery passes the file checks: {}",
+        stdout(&o)
+    );
+    let o = wavedeck(
+        store_url,
+        &[
+            "evidence",
+            "verify",
+            forged.to_str().unwrap(),
+            "--against-store",
+        ],
+        &[],
+        &logs,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("pay-ledger-01/events.jsonl:8: event seq"),
+        "{}",
+        stdout(&o)
+    );
+    let o = wavedeck(
+        store_url,
+        &[
+            "evidence",
+            "verify",
+            pack.to_str().unwrap(),
+            "--against-store",
+        ],
+        &[],
+        &logs,
+    );
+    assert!(
+        o.status.success(),
+        "the real pack matches the store: {}",
+        stdout(&o)
+    );
+
     // A whole wave: one folder per database, verified together.
     let wave_out = tmp.join("wave-2");
     let o = wavedeck(

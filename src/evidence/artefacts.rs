@@ -405,9 +405,9 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     }
 
     out.push_str("\n## Pre-checks and validation\n\n");
-    for (k, file) in [
-        (kind::DB_PRECHECK, PRECHECKS),
-        (kind::DB_VALIDATION, VALIDATION),
+    for (k, file, what) in [
+        (kind::DB_PRECHECK, PRECHECKS, "pre-checks"),
+        (kind::DB_VALIDATION, VALIDATION, "validation"),
     ] {
         let n = events.iter().filter(|e| e.kind == k).count();
         match latest(events, k) {
@@ -420,7 +420,7 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
                 );
             }
             None => {
-                let _ = writeln!(out, "- no {k} recorded");
+                let _ = writeln!(out, "- no {what} recorded");
             }
         }
     }

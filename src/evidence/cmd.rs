@@ -1,5 +1,6 @@
 //! Command-line entry points of this module.
 
+use super::against;
 use super::export::{self, Selection};
 use super::verify;
 use crate::config::Config;
@@ -32,15 +33,37 @@ pub enum EvidenceCommand {
     /// Check an exported evidence pack (or a folder of packs) against its manifest and hash
     /// chain; exits 1 naming the file and line of every problem.
     #[command(
-        after_help = "Examples:\n  wavedeck evidence verify evidence/pay-ledger-01\n  wavedeck evidence verify evidence/wave-2"
+        after_help = "Examples:\n  wavedeck evidence verify evidence/pay-ledger-01\n  wavedeck evidence verify evidence/wave-2\n  wavedeck --store sqlite://wavedeck.db evidence verify evidence/wave-2 --against-store"
     )]
-    Verify { dir: PathBuf },
+    Verify {
+        dir: PathBuf,
+        /// Also compare every event line with the store (config `store` / --store): catches a
+        /// pack rewritten together with its manifest, which the file checks alone cannot.
+        #[arg(long)]
+        against_store: bool,
+    },
 }
 
 pub async fn run(cmd: EvidenceCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
-        EvidenceCommand::Verify { dir } => {
-            let report = verify::verify_dir(&dir)?;
+        EvidenceCommand::Verify { dir, against_store } => {
+            let mut report = verify::verify_dir(&dir)?;
+            if against_store {
+                let store = Store::open_existing(&cfg.store).await?;
+                for pack in verify::pack_dirs(&dir)? {
+                    let found = against::check_pack(&pack, &store).await;
+                    match found {
+                        Ok(problems) => report
+                            .problems
+                            .extend(problems.into_iter().map(|p| (pack.clone(), p))),
+                        Err(e) => {
+                            store.close().await;
+                            return Err(e);
+                        }
+                    }
+                }
+                store.close().await;
+            }
             for (pack, p) in &report.problems {
                 println!("{}/{p}", pack.display());
             }

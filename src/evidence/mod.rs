@@ -2,6 +2,7 @@
 //! cutover notes, timestamped actions and approvals), exported per database, sealed with a
 //! SHA-256 manifest and verifiable line by line.
 
+pub mod against;
 pub mod artefacts;
 pub mod bench;
 pub mod cmd;

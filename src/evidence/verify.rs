@@ -436,10 +436,10 @@ impl Report {
     }
 }
 
-/// Verify `dir`: a pack (it holds `MANIFEST.sha256` or `events.jsonl`) or a folder of packs.
-pub fn verify_dir(dir: &Path) -> anyhow::Result<Report> {
+/// The packs under `dir`: `dir` itself when it is a pack (it holds `MANIFEST.sha256`,
+/// `events.jsonl` or `pack.json`), else each of its sub-folders.
+pub fn pack_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     use anyhow::Context as _;
-    let mut report = Report::default();
     let meta = std::fs::metadata(dir)
         .with_context(|| format!("cannot read {} (is the path right?)", dir.display()))?;
     anyhow::ensure!(
@@ -466,6 +466,13 @@ pub fn verify_dir(dir: &Path) -> anyhow::Result<Report> {
         "{} holds no evidence pack (no {MANIFEST}, no pack folders); export one with `wavedeck evidence export`",
         dir.display()
     );
+    Ok(packs)
+}
+
+/// Verify `dir`: a pack or a folder of packs.
+pub fn verify_dir(dir: &Path) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let packs = pack_dirs(dir)?;
     for p in packs {
         let (files, mut problems) = read_pack(&p)?;
         report.packs += 1;

@@ -108,6 +108,7 @@ suite!(
     lag_is_downsampled_and_bounded,
     concurrent_appenders_keep_one_chain,
     killed_appender_leaves_a_verifiable_store,
+    another_writer_is_seen_by_the_next_append,
     inventory_import_is_idempotent_and_guards_removal,
 );
 
@@ -556,6 +557,51 @@ async fn concurrent_appenders_keep_one_chain(t: TestDb) {
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(s.db_states().await.unwrap().len(), 800);
     assert_eq!(s.wave_states().await.unwrap().len(), 4);
+    let all = s.events_after(0, u32::MAX).await.unwrap();
+    let folded = fold::Derived::from_events(&all);
+    assert_eq!(
+        s.db_states().await.unwrap(),
+        folded.dbs.values().cloned().collect::<Vec<_>>()
+    );
+}
+
+/// A writer keeps derived state between its appends; another writer's append in between must
+/// not be overwritten by that stale copy.
+async fn another_writer_is_seen_by_the_next_append(t: TestDb) {
+    let a = &t.store;
+    let b = Store::open(&t.url).await.unwrap();
+    a.append(&[registration("x", Some(0))]).await.unwrap();
+    a.append(&[stage("x", Stage::Registered, Stage::Prechecks)])
+        .await
+        .unwrap();
+    b.append(&[stage("x", Stage::Prechecks, Stage::Provisioning)])
+        .await
+        .unwrap();
+    b.append(&[ev(None, Some(0), kind::WAVE_APPROVED, json!({"by": "bob"}))])
+        .await
+        .unwrap();
+    a.append(&[ev(Some("x"), None, kind::DB_PROGRESS, json!({"pct": 5.0}))])
+        .await
+        .unwrap();
+    a.append(&[ev(None, Some(0), kind::WAVE_STARTED, json!({}))])
+        .await
+        .unwrap();
+    let x = a.db_state("x").await.unwrap().unwrap();
+    assert_eq!((x.stage, x.progress_pct), (Stage::Provisioning, 5.0));
+    let w = &a.wave_states().await.unwrap()[0];
+    assert_eq!(w.approved_by.as_deref(), Some("bob"));
+    assert!(w.started_at.is_some());
+    // And after a rebuild, appends go on from the rebuilt state.
+    b.rebuild_state().await.unwrap();
+    b.append(&[stage("x", Stage::Provisioning, Stage::FullLoad)])
+        .await
+        .unwrap();
+    a.append(&[ev(Some("x"), None, kind::DB_PROGRESS, json!({"pct": 9.0}))])
+        .await
+        .unwrap();
+    let x = b.db_state("x").await.unwrap().unwrap();
+    assert_eq!((x.stage, x.progress_pct), (Stage::FullLoad, 9.0));
+    b.close().await;
 }
 
 /// A `wavedeck bench store` child appending to the store is killed with SIGKILL at an

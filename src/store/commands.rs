@@ -125,6 +125,7 @@ impl Store {
         decided_by: &str,
         with: &[NewEvent],
     ) -> Result<Option<(CommandRow, Vec<Event>)>> {
+        let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
         let (status, reason) = match decision {
             Decision::Accepted => ("accepted", None),
@@ -170,8 +171,9 @@ impl Store {
             actor: cmd.who.clone(),
         }];
         batch.extend_from_slice(with);
-        let events = append_in(&mut tx, &batch).await?;
+        let (events, fresh) = append_in(&mut tx, &batch, cache.take()).await?;
         tx.commit().await.ctx("commit command decision")?;
+        *cache = Some(fresh);
         Ok(Some((cmd, events)))
     }
 }

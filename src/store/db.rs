@@ -29,6 +29,9 @@ pub struct Store {
     url: String,
     /// Unix time of this process's last lag compaction (see `lag.rs`).
     pub(crate) last_lag_compaction: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Derived state as of this process's last append (see `events::StateCache`). The lock
+    /// also queues this process's writers before they queue on the database.
+    pub(crate) cache: std::sync::Arc<tokio::sync::Mutex<Option<super::events::StateCache>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +250,7 @@ impl Store {
             backend,
             url: shown,
             last_lag_compaction: Default::default(),
+            cache: Default::default(),
         };
         store.create_schema().await?;
         Ok(store)

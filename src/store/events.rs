@@ -96,9 +96,11 @@ impl Store {
         if events.is_empty() {
             return Ok(vec![]);
         }
+        let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
-        let out = append_in(&mut tx, events).await?;
+        let (out, fresh) = append_in(&mut tx, events, cache.take()).await?;
         tx.commit().await.ctx("commit append")?;
+        *cache = Some(fresh);
         if out.iter().any(|e| e.kind == kind::DB_LAG) {
             self.maybe_compact_lag().await?;
         }
@@ -295,8 +297,10 @@ impl Store {
     /// Recompute every database and wave state from the events and replace the derived
     /// tables, in one transaction. Returns the number of events folded.
     pub async fn rebuild_state(&self) -> Result<i64> {
+        let mut cache = self.cache.lock().await;
+        cache.take();
         let mut tx = self.begin_write().await?;
-        lock_head(&mut tx).await?;
+        let (head_seq, head_hash) = lock_head(&mut tx).await?;
         let mut derived = Derived::default();
         let mut last_seq_of: BTreeMap<String, i64> = BTreeMap::new();
         let mut n = 0i64;
@@ -324,6 +328,11 @@ impl Store {
         write_specs(&mut tx, &derived, &all_ids).await?;
         write_waves(&mut tx, &BTreeMap::new(), &waves).await?;
         tx.commit().await.ctx("commit rebuild")?;
+        *cache = Some(StateCache {
+            seq: head_seq,
+            hash: head_hash,
+            derived,
+        });
         Ok(n)
     }
 }
@@ -353,11 +362,20 @@ pub(crate) async fn lock_head(tx: &mut Transaction<'_, Any>) -> Result<(i64, Str
 }
 
 /// The body of `append`, usable inside a larger transaction (e.g. deciding a command).
+///
+/// `cached` is the derived state as of the previous append of this process; it is used only
+/// if the chain head is still where it was left (no other writer appended since), otherwise
+/// the derived tables are read in full. Returns the state to cache once the caller commits.
 pub(crate) async fn append_in(
     tx: &mut Transaction<'_, Any>,
     batch: &[NewEvent],
-) -> Result<Vec<Event>> {
+    cached: Option<StateCache>,
+) -> Result<(Vec<Event>, StateCache)> {
     let (mut seq, mut prev) = lock_head(tx).await?;
+    let mut derived = match cached {
+        Some(c) if c.seq == seq && c.hash == prev => c.derived,
+        _ => load_derived(tx).await?,
+    };
     let time = now();
     let time_text = fmt_time(time);
     let mut out = Vec::with_capacity(batch.len());
@@ -408,22 +426,81 @@ pub(crate) async fn append_in(
         }
         q.execute(&mut **tx).await.ctx("insert events")?;
     }
-    update_derived(tx, &out).await?;
+    update_derived(tx, &out, &mut derived).await?;
     let samples = super::lag::samples_of(&out);
     if !samples.is_empty() {
         super::lag::insert_samples(tx, &samples).await?;
     }
     sqlx::query("UPDATE chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
         .bind(seq)
-        .bind(prev)
+        .bind(prev.clone())
         .execute(&mut **tx)
         .await
         .ctx("move chain head")?;
-    Ok(out)
+    let fresh = StateCache {
+        seq,
+        hash: prev,
+        derived,
+    };
+    Ok((out, fresh))
 }
 
-/// Fold a batch into the derived tables: load the rows it touches, apply, write back.
-async fn update_derived(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Result<()> {
+/// Derived state kept by a writing process between appends, so that a batch does not read
+/// back the rows it touches. Valid only at the chain head it was computed for.
+pub(crate) struct StateCache {
+    seq: i64,
+    hash: String,
+    derived: Derived,
+}
+
+impl std::fmt::Debug for StateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StateCache(seq {}, {} databases)",
+            self.seq,
+            self.derived.dbs.len()
+        )
+    }
+}
+
+/// Every derived row, read under the chain lock (a cache miss: first append of this process,
+/// or another writer appended since).
+async fn load_derived(tx: &mut AnyConnection) -> Result<Derived> {
+    let mut d = Derived::default();
+    let rows = sqlx::query("SELECT state FROM db_state")
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("read database states")?;
+    for r in &rows {
+        let st: DbState = decode_json(r, "state")?;
+        d.dbs.insert(st.db_id.clone(), st);
+    }
+    let rows = sqlx::query("SELECT spec FROM db_spec")
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("read database specs")?;
+    for r in &rows {
+        let sp: DatabaseSpec = decode_json(r, "spec")?;
+        d.specs.insert(sp.db_id.clone(), sp);
+    }
+    let rows = sqlx::query("SELECT state FROM wave_state")
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("read wave states")?;
+    for r in &rows {
+        let w: WaveState = decode_json(r, "state")?;
+        d.waves.insert(w.wave, w);
+    }
+    Ok(d)
+}
+
+/// Fold a batch into `d` (the whole derived state) and write back the rows it touched.
+async fn update_derived(
+    tx: &mut Transaction<'_, Any>,
+    events: &[Event],
+    d: &mut Derived,
+) -> Result<()> {
     let ids: BTreeSet<String> = events.iter().filter_map(|e| e.db_id.clone()).collect();
     let touches_specs = events.iter().any(|e| {
         matches!(
@@ -433,34 +510,8 @@ async fn update_derived(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Resu
     });
     let touches_waves =
         touches_specs || events.iter().any(|e| e.wave.is_some() && e.db_id.is_none());
-    let mut d = Derived::default();
-    let id_list: Vec<&String> = ids.iter().collect();
-    for chunk in id_list.chunks(CHUNK_ROWS) {
-        let rows = fetch_by_ids(tx, "SELECT state FROM db_state WHERE db_id IN", chunk).await?;
-        for r in &rows {
-            let st: DbState = decode_json(r, "state")?;
-            d.dbs.insert(st.db_id.clone(), st);
-        }
-        if touches_specs {
-            let rows = fetch_by_ids(tx, "SELECT spec FROM db_spec WHERE db_id IN", chunk).await?;
-            for r in &rows {
-                let sp: DatabaseSpec = decode_json(r, "spec")?;
-                d.specs.insert(sp.db_id.clone(), sp);
-            }
-        }
-    }
     let waves_before = if touches_waves {
-        let rows = sqlx::query("SELECT state FROM wave_state")
-            .fetch_all(&mut **tx)
-            .await
-            .ctx("read wave states")?;
-        let mut m = BTreeMap::new();
-        for r in &rows {
-            let w: WaveState = decode_json(r, "state")?;
-            m.insert(w.wave, w);
-        }
-        d.waves = m.clone();
-        m
+        d.waves.clone()
     } else {
         BTreeMap::new()
     };
@@ -469,29 +520,16 @@ async fn update_derived(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Resu
         if let Some(id) = &e.db_id {
             last_seq_of.insert(id.clone(), e.seq);
         }
-        apply(&mut d, e);
+        apply(d, e);
     }
-    write_dbs(tx, &d, &ids, &last_seq_of).await?;
+    write_dbs(tx, d, &ids, &last_seq_of).await?;
     if touches_specs {
-        write_specs(tx, &d, &ids).await?;
+        write_specs(tx, d, &ids).await?;
     }
     if touches_waves {
         write_waves(tx, &waves_before, &d.waves).await?;
     }
     Ok(())
-}
-
-async fn fetch_by_ids(
-    tx: &mut AnyConnection,
-    select: &str,
-    ids: &[&String],
-) -> Result<Vec<AnyRow>> {
-    let sql = format!("{select} ({})", list_placeholders(1, ids.len()));
-    let mut q = sqlx::query(&sql);
-    for id in ids {
-        q = q.bind((*id).clone());
-    }
-    q.fetch_all(tx).await.ctx("read derived state")
 }
 
 async fn delete_by_ids(tx: &mut AnyConnection, table: &str, ids: &[&String]) -> Result<()> {

@@ -200,6 +200,7 @@ impl Store {
         actor: &str,
         remove_missing: bool,
     ) -> Result<RegisterReport> {
+        let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
         // Read what is known under the chain lock, so two imports cannot both register a db.
         lock_head(&mut tx).await?;
@@ -256,11 +257,17 @@ impl Store {
                     why.join("\n  ")
                 ))
             })?;
-        report.events = append_in(&mut tx, &events).await?;
+        if events.is_empty() {
+            // Nothing to write; the lock on the head is released by the rollback.
+            return Ok(report);
+        }
+        let (appended, fresh) = append_in(&mut tx, &events, cache.take()).await?;
         tx.commit().await.map_err(|source| StoreError::Db {
             what: "commit inventory import",
             source,
         })?;
+        report.events = appended;
+        *cache = Some(fresh);
         Ok(report)
     }
 }

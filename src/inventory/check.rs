@@ -611,6 +611,7 @@ mod tests {
     const BROKEN_YAML: &str = include_str!("../../inventory/examples/broken.yaml");
     const BROKEN_CSV: &str = include_str!("../../inventory/examples/broken.csv");
     const PILOT: &str = include_str!("../../inventory/pilot.yaml");
+    const FACTORY: &str = include_str!("../../inventory/factory-2000.csv");
 
     fn problems(name: &str, text: &[u8]) -> Vec<Problem> {
         parse_bytes(Path::new(name), text).1
@@ -807,7 +808,9 @@ mod tests {
             ops in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 1..8),
             csv in any::<bool>(),
         ) {
-            let (name, base) = if csv { ("m.csv", BROKEN_CSV.as_bytes()) } else { ("m.yaml", PILOT.as_bytes()) };
+            // A valid CSV: the factory's header and first rows.
+            let factory: String = FACTORY.lines().take(12).map(|l| format!("{l}\n")).collect();
+            let (name, base) = if csv { ("m.csv", factory.as_bytes()) } else { ("m.yaml", PILOT.as_bytes()) };
             let bytes = mutate(base, &ops);
             let (_, probs) = parse_bytes(Path::new(name), &bytes);
             for p in probs {

@@ -29,6 +29,9 @@ pub struct PlanArgs {
     /// Databases in the pilot wave 0, 5 to 10 (default: plan.pilot_size).
     #[arg(long)]
     pub pilot_size: Option<u32>,
+    /// Keep the `wave` already set on databases; plan only the others, after them.
+    #[arg(long)]
+    pub keep_waves: bool,
     /// Write the plan here (YAML: waves summary + inventory with `wave` filled in).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -64,7 +67,12 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     if let Some(v) = args.pilot_size {
         limits.pilot_size = v;
     }
-    let plan = plan(&specs, &limits).map_err(anyhow::Error::msg)?;
+    let plan = if args.keep_waves {
+        super::plan_keeping_waves(&specs, &limits)
+    } else {
+        plan(&specs, &limits)
+    }
+    .map_err(anyhow::Error::msg)?;
     print!("{}", output::table(&plan));
     for w in &plan.warnings {
         println!("warning: {w}");

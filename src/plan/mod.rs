@@ -191,6 +191,18 @@ fn within(fit: &Fit, opening_min: u32, limits: &PlanLimits) -> bool {
 }
 
 pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String> {
+    plan_impl(specs, limits, false)
+}
+
+/// Like [`plan`], but databases whose `wave` is already set stay in it (an operator moved them,
+/// or an earlier plan was edited); only the others are planned, into waves numbered after the
+/// highest kept one. A kept wave must have one business window; one over its size cap is
+/// kept with a warning. There is an automatic pilot only when no wave 0 is kept.
+pub fn plan_keeping_waves(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String> {
+    plan_impl(specs, limits, true)
+}
+
+fn plan_impl(specs: &[DatabaseSpec], limits: &PlanLimits, keep: bool) -> Result<Plan, String> {
     limits.validate()?;
     let rates = limits.rates();
     let mut items = Vec::with_capacity(specs.len());
@@ -213,20 +225,72 @@ pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String>
     items.sort_by(size_desc);
     let mut warnings = Vec::new();
 
-    let pilot_ids = pilot::choose(&items, limits, &rates, &mut warnings);
-    let mut waves_raw: Vec<(bool, Vec<&Item>, Vec<String>)> = Vec::new();
+    // (number, pilot, members, notes)
+    type Raw<'a, 'b> = (u32, bool, Vec<&'a Item<'b>>, Vec<String>);
+    let mut waves_raw: Vec<Raw> = Vec::new();
+    let mut kept: BTreeMap<u32, Vec<&Item>> = BTreeMap::new();
+    if keep {
+        for it in &items {
+            if let Some(w) = it.spec.wave {
+                kept.entry(w).or_default().push(it);
+            }
+        }
+    }
+    for (n, members) in &kept {
+        if let Some(other) = members.iter().find(|m| m.window != members[0].window) {
+            return Err(format!(
+                "wave {n} mixes business windows: {} has {:?}, {} has {:?}; move one of them to another wave or clear its wave",
+                members[0].spec.db_id, members[0].window, other.spec.db_id, other.window
+            ));
+        }
+        let crit = members
+            .iter()
+            .map(|m| m.spec.criticality)
+            .max()
+            .unwrap_or(Criticality::Low);
+        let mut notes = Vec::new();
+        if members.len() > limits.wave_cap(crit) {
+            let note = format!(
+                "kept wave {n} holds {} databases, more than the {} allowed for {} criticality",
+                members.len(),
+                limits.wave_cap(crit),
+                crit.as_str()
+            );
+            warnings.push(note.clone());
+            notes.push(note);
+        }
+        waves_raw.push((*n, *n == 0, members.clone(), notes));
+    }
+    let free: Vec<Item> = items
+        .iter()
+        .filter(|i| !(keep && i.spec.wave.is_some()))
+        .map(|i| Item {
+            spec: i.spec,
+            window: i.window.clone(),
+            opening_min: i.opening_min,
+        })
+        .collect();
+    let pilot_ids = if kept.contains_key(&0) {
+        Default::default()
+    } else {
+        pilot::choose(&free, limits, &rates, &mut warnings)
+    };
     if !pilot_ids.is_empty() {
         let members: Vec<&Item> = items
             .iter()
             .filter(|i| pilot_ids.contains(&i.spec.db_id))
             .collect();
-        waves_raw.push((true, members, Vec::new()));
+        waves_raw.push((0, true, members, Vec::new()));
     }
+    let mut next = kept.keys().next_back().map(|n| n + 1).unwrap_or(1);
 
     // Group the rest by (criticality, window); BTreeMap keeps the order deterministic and puts
     // low criticality first.
     let mut groups: BTreeMap<(Criticality, &str), Vec<&Item>> = BTreeMap::new();
-    for it in items.iter().filter(|i| !pilot_ids.contains(&i.spec.db_id)) {
+    for it in items
+        .iter()
+        .filter(|i| !pilot_ids.contains(&i.spec.db_id) && !(keep && i.spec.wave.is_some()))
+    {
         groups
             .entry((it.spec.criticality, it.window.as_str()))
             .or_default()
@@ -285,22 +349,20 @@ pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String>
         let total = |b: &[&Item]| b.iter().map(|i| i.spec.size_gb).sum::<f64>();
         bins.sort_by(|a, b| total(&a.0).total_cmp(&total(&b.0)));
         for (bin, notes) in bins {
-            waves_raw.push((false, bin, notes));
+            waves_raw.push((next, false, bin, notes));
+            next += 1;
         }
     }
 
     let mut waves = Vec::new();
-    for (n, (pilot, mut members, notes)) in waves_raw.into_iter().enumerate() {
+    waves_raw.sort_by_key(|w| w.0);
+    for (number, pilot, mut members, notes) in waves_raw {
         members.sort_by(|a, b| size_desc(a, b));
         let fit = measure(&members, &rates);
         let owners: std::collections::BTreeSet<&str> =
             members.iter().map(|m| m.spec.owner.as_str()).collect();
         waves.push(Wave {
-            number: if pilot_ids.is_empty() {
-                n as u32 + 1
-            } else {
-                n as u32
-            },
+            number,
             pilot,
             window: members
                 .first()

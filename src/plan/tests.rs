@@ -200,3 +200,43 @@ fn plan_file_problems_point_at_the_right_line() {
         + 1;
     assert_eq!(probs[0].line, line);
 }
+
+#[test]
+fn kept_waves_stay_and_the_rest_is_planned_after_them() {
+    let (pilot, _) = parse_bytes(Path::new("pilot.yaml"), PILOT.as_bytes());
+    let mut specs: Vec<DatabaseSpec> = pilot.into_iter().map(|(_, s)| s).collect();
+    let mut more = generate(200, 5);
+    more[0].wave = Some(7);
+    more[1].wave = Some(7);
+    more[1].business_window = more[0].business_window.clone();
+    specs.extend(more.iter().cloned());
+    let l = limits();
+    let p = plan_keeping_waves(&specs, &l).unwrap();
+    let a = p.assignment();
+    assert_eq!(a.len(), specs.len());
+    for s in &specs {
+        match s.wave {
+            Some(w) => assert_eq!(a[s.db_id.as_str()], w, "{} moved", s.db_id),
+            None => assert!(
+                a[s.db_id.as_str()] > 7,
+                "{} planned before the kept waves",
+                s.db_id
+            ),
+        }
+    }
+    // The kept pilot is the pilot: no second one is chosen.
+    assert_eq!(p.waves[0].members.len(), 8);
+    assert!(p.waves.iter().filter(|w| w.pilot).count() == 1);
+    let nums: Vec<u32> = p.waves.iter().map(|w| w.number).collect();
+    assert!(nums.windows(2).all(|n| n[0] < n[1]), "{nums:?}");
+    // Plain planning ignores the wave fields.
+    assert!(plan(&specs, &l)
+        .unwrap()
+        .waves
+        .iter()
+        .all(|w| w.number != 7 || w.members.len() != 2));
+    // A kept wave with two windows is refused in words.
+    more[1].business_window = "Mon 01:00-02:00 UTC".into();
+    let err = plan_keeping_waves(&more, &l).unwrap_err();
+    assert!(err.contains("wave 7 mixes business windows"), "{err}");
+}

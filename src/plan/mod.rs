@@ -289,7 +289,7 @@ fn plan_impl(specs: &[DatabaseSpec], limits: &PlanLimits, keep: bool) -> Result<
     let mut groups: BTreeMap<(Criticality, &str), Vec<&Item>> = BTreeMap::new();
     for it in items
         .iter()
-        .filter(|i| !pilot_ids.contains(&i.spec.db_id) && !(keep && i.spec.wave.is_some()))
+        .filter(|i| !(pilot_ids.contains(&i.spec.db_id) || keep && i.spec.wave.is_some()))
     {
         groups
             .entry((it.spec.criticality, it.window.as_str()))

@@ -129,8 +129,12 @@ pub struct CutoverConfig {
 pub struct LabConfig {
     /// Directory of the local replication lab (clusters, DNS file, journals, workload figures).
     pub dir: PathBuf,
-    /// Databases the lab creates and replicates (pilot PostgreSQL databases).
+    /// Databases the lab creates and replicates. Empty = the PostgreSQL databases of
+    /// `lab.inventory` (db_id with `-` as `_`), or `pilot_orders` and `pilot_billing` when that
+    /// file does not exist.
     pub databases: Vec<String>,
+    /// Inventory whose PostgreSQL databases the lab seeds when `lab.databases` is empty.
+    pub inventory: PathBuf,
     /// Rows seeded into each database's `orders` table.
     pub seed_rows: u32,
     /// Pause between two workload writes, in milliseconds (0 = as fast as acknowledged).
@@ -158,7 +162,8 @@ impl Default for LabConfig {
     fn default() -> Self {
         LabConfig {
             dir: PathBuf::from(".lab"),
-            databases: vec!["pilot_orders".into(), "pilot_billing".into()],
+            databases: Vec::new(),
+            inventory: PathBuf::from("inventory/pilot.yaml"),
             seed_rows: 5000,
             workload_pause_ms: 5,
             pg_bin_dir: None,

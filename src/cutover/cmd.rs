@@ -140,11 +140,7 @@ pub async fn run(cmd: LabCommand, cfg: Config) -> anyhow::Result<ExitCode> {
 
 async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     let dir = lab_dir(&a.dir, cfg);
-    let dbs = if a.dbs.is_empty() {
-        cfg.lab.databases.clone()
-    } else {
-        a.dbs
-    };
+    let (dbs, specs) = lab_databases(&a.dbs, cfg)?;
     let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
     println!("creating lab in {} ...", dir.display());
     let mut state = lab::up(&dir, &dbs, seed, cfg.lab.pg_bin_dir.as_deref()).await?;
@@ -166,6 +162,12 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         }
         state.save()?;
     }
+    let inv = lab::write_inventory(&state, &specs)?;
+    println!(
+        "lab inventory (points at the lab ports): {}\n  e.g. wavedeck init --inventory {}",
+        inv.display(),
+        inv.display()
+    );
     println!(
         "source  127.0.0.1:{}  ({})\ntarget  127.0.0.1:{}  ({})",
         state.source.port,
@@ -185,6 +187,44 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         dbs.first().map(String::as_str).unwrap_or("<db>")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The databases `lab up` creates, with the inventory entries they come from (if any).
+fn lab_databases(
+    flags: &[String],
+    cfg: &Config,
+) -> anyhow::Result<(Vec<String>, Vec<(String, crate::inventory::DatabaseSpec)>)> {
+    if !flags.is_empty() {
+        return Ok((flags.to_vec(), vec![]));
+    }
+    if !cfg.lab.databases.is_empty() {
+        return Ok((cfg.lab.databases.clone(), vec![]));
+    }
+    let path = &cfg.lab.inventory;
+    if !path.exists() {
+        return Ok((vec!["pilot_orders".into(), "pilot_billing".into()], vec![]));
+    }
+    let specs = crate::inventory::load::load_file(path).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
+        anyhow::anyhow!(
+            "lab.inventory {}: {} problem(s), first: {}",
+            path.display(),
+            problems.len(),
+            lines.join("; ")
+        )
+    })?;
+    let pg: Vec<(String, crate::inventory::DatabaseSpec)> = specs
+        .into_iter()
+        .filter(|s| s.engine == crate::inventory::Engine::Postgres)
+        .map(|s| (lab::lab_db_name(&s.db_id), s))
+        .collect();
+    if pg.is_empty() {
+        anyhow::bail!(
+            "lab.inventory {} has no PostgreSQL database; pass --db NAME",
+            path.display()
+        );
+    }
+    Ok((pg.iter().map(|(n, _)| n.clone()).collect(), pg))
 }
 
 async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {

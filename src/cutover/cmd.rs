@@ -189,11 +189,11 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A lab database name and the inventory entry it comes from.
+type NamedSpec = (String, crate::inventory::DatabaseSpec);
+
 /// The databases `lab up` creates, with the inventory entries they come from (if any).
-fn lab_databases(
-    flags: &[String],
-    cfg: &Config,
-) -> anyhow::Result<(Vec<String>, Vec<(String, crate::inventory::DatabaseSpec)>)> {
+fn lab_databases(flags: &[String], cfg: &Config) -> anyhow::Result<(Vec<String>, Vec<NamedSpec>)> {
     if !flags.is_empty() {
         return Ok((flags.to_vec(), vec![]));
     }
@@ -213,7 +213,7 @@ fn lab_databases(
             lines.join("; ")
         )
     })?;
-    let pg: Vec<(String, crate::inventory::DatabaseSpec)> = specs
+    let pg: Vec<NamedSpec> = specs
         .into_iter()
         .filter(|s| s.engine == crate::inventory::Engine::Postgres)
         .map(|s| (lab::lab_db_name(&s.db_id), s))

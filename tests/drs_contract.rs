@@ -1063,7 +1063,8 @@ async fn raw_requests_batch_limit_bad_body_unknown_path_and_clock_skew() {
 
 #[tokio::test]
 async fn connection_test_failure_stops_preparation_for_that_job_only() {
-    let (h, client, cc) = start(1000.0, 50).await;
+    // x20: CREATING lasts a real second, long enough to try the tests too early.
+    let (h, client, cc) = start(20.0, 50).await;
     let good = spec("conngood", Engine::Mysql, 1.0);
     let bad = spec("connbad", Engine::Mysql, 1.0);
     let g = client.ensure_job(&good, &cc.drs).await.unwrap().id;
@@ -1107,4 +1108,86 @@ async fn connection_test_failure_stops_preparation_for_that_job_only() {
     item_result("precheck", &g, &p).unwrap();
     assert!(item_result("precheck", &b, &p).is_err());
     h.shutdown().await;
+}
+
+#[tokio::test]
+async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
+    use wavedeck::cutover::dns::{Dns, HuaweiDns};
+    let (h, _client, _cc) = start(100.0, 50).await;
+    let zone = "2c9eb155587194ec01587224c9f90149";
+    h.dns_create(zone, "orders.corp.internal.", "A", &["10.0.0.5"], 60)
+        .unwrap();
+    let dns = Dns::Huawei(HuaweiDns {
+        base_url: h.base_url(),
+        zone_id: zone.into(),
+        project_id: h.project_id.clone(),
+        record_type: "A".into(),
+        http: reqwest::Client::new(),
+        signer: std::sync::Arc::new(h.auth()),
+        poll_every: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    });
+    let before = dns.current("orders.corp.internal").await.unwrap().unwrap();
+    assert_eq!(before.value, "10.0.0.5");
+    let change = dns
+        .set("orders.corp.internal", "10.1.0.7", 30)
+        .await
+        .unwrap();
+    assert_eq!(change.status, "ACTIVE", "{change:?}");
+    let after = dns.current("orders.corp.internal").await.unwrap().unwrap();
+    assert_eq!((after.value.as_str(), after.ttl_s), ("10.1.0.7", 30));
+    // A name with no record set is an error that says what to do.
+    let e = dns
+        .set("missing.corp.internal", "10.1.0.7", 30)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("create it before"), "{e}");
+    // The wrong key is refused on the DNS paths too.
+    let bad = Dns::Huawei(HuaweiDns {
+        base_url: h.base_url(),
+        zone_id: zone.into(),
+        project_id: h.project_id.clone(),
+        record_type: "A".into(),
+        http: reqwest::Client::new(),
+        signer: std::sync::Arc::new(Auth::aksk("AKNOPE", "nope")),
+        poll_every: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    });
+    let e = bad.current("orders.corp.internal").await.unwrap_err();
+    assert!(e.to_string().contains("APIG.0301"), "{e}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn fault_plan_file_from_config_is_loaded_and_a_bad_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("faults.yaml");
+    std::fs::write(
+        &plan,
+        "requests:\n  - path: batch-progress\n    fault: error_503\n",
+    )
+    .unwrap();
+    let mut c = cfg(1.0, 50);
+    c.emulator.faults_file = Some(plan.clone());
+    let h = emulator::spawn(&c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = h.client(&c).unwrap();
+    let e = client.poll(&[JobId("x".into())]).await.unwrap_err();
+    assert_eq!(api_code(&e), (503, "DRS.M00004".into()));
+    client.list_all_jobs("sync").await.unwrap();
+    h.shutdown().await;
+
+    std::fs::write(&plan, "requests:\n  - path: x\n    fault: explode\n").unwrap();
+    let e = emulator::spawn(&c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("faults.yaml:3"), "{e}");
+    // Not loopback: refused.
+    let e = emulator::spawn(&cfg(1.0, 50), "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("loopback"), "{e}");
 }

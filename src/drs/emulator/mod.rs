@@ -14,6 +14,7 @@
 //! pre-check 30, starting 15, full load size/bandwidth, full-complete 10, stopping 20.
 //! Passwords in requests are used for nothing and dropped on arrival.
 
+pub mod dns;
 pub mod faults;
 pub mod job;
 mod server;
@@ -107,6 +108,7 @@ pub(crate) struct Emulator {
     token: Secret,
     pub state: Mutex<State>,
     pub faults: Mutex<FaultState>,
+    pub dns: Mutex<dns::Zones>,
     ak_failures: Mutex<HashMap<String, AkFailures>>,
     pub requests: AtomicU64,
 }
@@ -222,6 +224,32 @@ impl EmulatorHandle {
         *self.emu.faults.lock().unwrap_or_else(|e| e.into_inner()) = FaultState::new(plan);
     }
 
+    /// Create a DNS record set in a private zone (what an operator does before the night).
+    pub fn dns_create(
+        &self,
+        zone_id: &str,
+        name: &str,
+        kind: &str,
+        records: &[&str],
+        ttl: u32,
+    ) -> Result<String, String> {
+        let now = self.emu.clock.now();
+        let req = dns::RecordSetReq {
+            name: Some(name.to_string()),
+            kind: Some(kind.to_string()),
+            ttl: Some(ttl),
+            records: Some(records.iter().map(|s| s.to_string()).collect()),
+            description: None,
+        };
+        self.emu
+            .dns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .create(zone_id, req, now, String::new())
+            .map(|r| r.id)
+            .map_err(|e| format!("{}: {}", e.code, e.message))
+    }
+
     /// Requests received so far (including refused ones).
     pub fn requests_served(&self) -> u64 {
         self.emu.requests.load(Ordering::Relaxed)
@@ -323,6 +351,7 @@ pub async fn spawn_with(
         token: token.clone(),
         state: Mutex::new(State::default()),
         faults: Mutex::new(FaultState::new(plan)),
+        dns: Mutex::new(dns::Zones::default()),
         ak_failures: Mutex::new(HashMap::new()),
         requests: AtomicU64::new(0),
     });

@@ -231,6 +231,7 @@ fn route(
             }
             v3_route(emu, method, rest, query, body, hdr_faults)
         }
+        ["v2", "zones", zone, rest @ ..] => dns_route(emu, method, zone, rest, query, body),
         _ => return not_found_api(),
     };
     r.unwrap_or_else(|e| e)
@@ -1470,4 +1471,74 @@ fn select_objects(emu: &Emulator, req: Jobs<SelectObjectsReq>) -> Reply {
             results,
         },
     ))
+}
+
+fn dns_err(r: super::dns::DnsRefusal) -> Response {
+    json(
+        r.status,
+        &ErrorBody {
+            code: Some(r.code.into()),
+            message: Some(r.message.into()),
+            ..Default::default()
+        },
+    )
+}
+
+fn dns_route(
+    emu: &Emulator,
+    method: &Method,
+    zone: &str,
+    rest: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+) -> Reply {
+    let now = emu.clock.now();
+    let stamp = iso(emu, now);
+    let mut zones = emu.dns.lock().unwrap_or_else(|e| e.into_inner());
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let parse_dns = |body: &[u8]| -> Result<super::dns::RecordSetReq, Response> {
+        serde_json::from_slice(body).map_err(|_| {
+            json(
+                400,
+                &ErrorBody {
+                    code: Some("DNS.0308".into()),
+                    message: Some("Invalid record set value.".into()),
+                    ..Default::default()
+                },
+            )
+        })
+    };
+    match (method.as_str(), rest) {
+        ("GET", ["recordsets"]) => {
+            let sets = zones.find(
+                zone,
+                q("name"),
+                q("type"),
+                q("search_mode") == Some("equal"),
+                now,
+            );
+            let n = sets.len();
+            Ok(json(
+                200,
+                &serde_json::json!({
+                    "recordsets": sets,
+                    "links": {"self": format!("/v2/zones/{zone}/recordsets")},
+                    "metadata": {"total_count": n},
+                }),
+            ))
+        }
+        ("POST", ["recordsets"]) => zones
+            .create(zone, parse_dns(body)?, now, stamp)
+            .map(|r| json(202, &r))
+            .map_err(dns_err),
+        ("GET", ["recordsets", id]) => zones
+            .get(zone, id, now)
+            .map(|r| json(200, &r))
+            .map_err(dns_err),
+        ("PUT", ["recordsets", id]) => zones
+            .update(zone, id, parse_dns(body)?, now, stamp)
+            .map(|r| json(202, &r))
+            .map_err(dns_err),
+        _ => Err(not_found_api()),
+    }
 }

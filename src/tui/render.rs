@@ -560,9 +560,18 @@ fn databases(app: &App, f: &mut Frame, area: Rect) {
     let g_prog = if wide { 10 } else { 5 };
     let g_lag = if wide { 8 } else { 4 };
     let owner_w = if wide { 16 } else { 0 };
+    let stage_w: usize = if wide { 22 } else { 14 };
     // Fixed columns, then db_id takes what is left.
-    let fixed =
-        2 + 6 + 4 + 14 + (g_prog + 5) + (g_lag + 6) + 3 + 4 + owner_w + if wide { 10 } else { 9 };
+    let fixed = 2
+        + 6
+        + 4
+        + stage_w
+        + (g_prog + 5)
+        + (g_lag + 6)
+        + 3
+        + 4
+        + owner_w
+        + if wide { 10 } else { 9 };
     let id_w = inner_w.saturating_sub(fixed).clamp(10, 40);
     let sel_rel = app.db_cursor.checked_sub(offset);
     let mut rows = Vec::with_capacity(end - offset);
@@ -636,7 +645,10 @@ fn databases(app: &App, f: &mut Frame, area: Rect) {
                     .map(|w| format!("{w:>4}"))
                     .unwrap_or_else(|| "   -".into()),
             ),
-            Line::styled(fmt::fit(&stage_text(th, d), 14, th.sym.ellipsis), stage_st),
+            Line::styled(
+                fmt::fit(&stage_text(th, d), stage_w, th.sym.ellipsis),
+                stage_st,
+            ),
             prog,
             lag,
             Line::from(val),
@@ -658,7 +670,7 @@ fn databases(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(2),
         Constraint::Length(6),
         Constraint::Length(4),
-        Constraint::Length(14),
+        Constraint::Length(stage_w as u16),
         Constraint::Length((g_prog + 5) as u16),
         Constraint::Length((g_lag + 6) as u16),
         Constraint::Length(3),
@@ -1135,7 +1147,7 @@ fn events(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(4),
         Constraint::Length(4),
         Constraint::Length(db_w),
-        Constraint::Length(12),
+        Constraint::Length(if area.width >= 120 { 16 } else { 12 }),
         Constraint::Min(10),
     ];
     let mut title = format!(" Events {} ", list.len());

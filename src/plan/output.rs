@@ -95,6 +95,11 @@ pub fn waves_yaml(
     let mut planned: Vec<DatabaseSpec> = specs.to_vec();
     for s in &mut planned {
         s.wave = assignment.get(s.db_id.as_str()).copied();
+        // The canonical spelling, so that every member of a wave carries the very same window
+        // text (the store gives a wave its members' window when their texts agree).
+        if let Ok(w) = crate::inventory::BusinessWindow::parse(&s.business_window) {
+            s.business_window = w.to_string();
+        }
     }
     planned.sort_by(|a, b| a.wave.cmp(&b.wave).then_with(|| a.db_id.cmp(&b.db_id)));
     out.push_str("databases:\n");

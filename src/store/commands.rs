@@ -21,6 +21,9 @@ pub struct NewCommand {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Accepted,
+    /// Accepted, with a note kept as the command's reason (e.g. a wave command that moved only
+    /// some of its databases, and why not the others).
+    AcceptedWith(String),
     /// With the reason the cockpit shows ("cutover blocked: lag 12.4 s > 5 s").
     Rejected(String),
 }
@@ -129,6 +132,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let (status, reason) = match decision {
             Decision::Accepted => ("accepted", None),
+            Decision::AcceptedWith(note) => ("accepted", Some(note.clone())),
             Decision::Rejected(r) => ("rejected", Some(r.clone())),
         };
         let row = sqlx::query(&format!(
@@ -154,7 +158,7 @@ impl Store {
             db_id,
             wave,
             kind: match decision {
-                Decision::Accepted => kind::COMMAND_ACCEPTED,
+                Decision::Accepted | Decision::AcceptedWith(_) => kind::COMMAND_ACCEPTED,
                 Decision::Rejected(_) => kind::COMMAND_REJECTED,
             }
             .to_string(),

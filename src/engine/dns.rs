@@ -1,0 +1,197 @@
+//! The DNS step of a DRS-mode cutover (and its undo at rollback), through the cutover module's
+//! providers: `file` (rehearsals, the lab) or `huawei` (Cloud DNS private zone, signed with the
+//! same credentials as DRS).
+
+use super::brain::{Fail, Report, WorkResult};
+use super::classify::ErrorClass;
+use super::runtime::Shared;
+use crate::config::Config;
+use crate::cutover::dns::{Dns, FileDns, HuaweiDns, RequestSigner};
+use crate::drs::Auth;
+use crate::inventory::DatabaseSpec;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The record name of a database: the inventory's `extra.dns_name`, else `{db_id}.{domain}`.
+pub fn record_name(spec: &DatabaseSpec, domain: &str) -> String {
+    spec.extra
+        .get("dns_name")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}.{}", spec.db_id, domain.trim_matches('.')))
+}
+
+/// What the name points at: `host:port` for the file provider, the host for Cloud DNS.
+fn record_value(cfg: &Config, ep: &crate::inventory::Endpoint) -> String {
+    if cfg.cutover.dns_provider == "file" {
+        format!("{}:{}", ep.host, ep.port)
+    } else {
+        ep.host.clone()
+    }
+}
+
+/// Signs Cloud DNS requests with the DRS credentials (AK/SK or IAM token).
+struct Signer(Auth);
+
+impl RequestSigner for Signer {
+    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String> {
+        use crate::drs::sign;
+        let h = |s: &str| reqwest::header::HeaderValue::from_str(s).map_err(|e| e.to_string());
+        match &self.0 {
+            Auth::Token(t) => {
+                req.headers_mut().insert("X-Auth-Token", h(t.expose())?);
+                Ok(())
+            }
+            Auth::AkSk { ak, sk } => {
+                let date = sign::date_header_value(chrono::Utc::now());
+                req.headers_mut().insert(sign::DATE_HEADER, h(&date)?);
+                let host = match (req.url().host_str(), req.url().port()) {
+                    (Some(host), Some(p)) => format!("{host}:{p}"),
+                    (Some(host), None) => host.to_string(),
+                    (None, _) => return Err("DNS URL has no host".into()),
+                };
+                req.headers_mut().insert("Host", h(&host)?);
+                let headers: Vec<(String, String)> = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                    .collect();
+                let query: Vec<(String, String)> = req.url().query_pairs().into_owned().collect();
+                let body: Vec<u8> = req
+                    .body()
+                    .and_then(|b| b.as_bytes())
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default();
+                let path = req.url().path().to_string();
+                let input = sign::SignInput {
+                    method: req.method().as_str(),
+                    path: &path,
+                    query: &query,
+                    headers: &headers,
+                    body: &body,
+                };
+                let auth = sign::sign(&input, ak, sk).map_err(|e| e.to_string())?;
+                req.headers_mut().insert("Authorization", h(&auth)?);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The configured provider.
+pub fn provider(cfg: &Config) -> Result<Dns, String> {
+    match cfg.cutover.dns_provider.as_str() {
+        "file" => Ok(Dns::File(FileDns::new(cfg.cutover.dns_file.clone()))),
+        "huawei" => {
+            if cfg.cutover.dns_zone_id.trim().is_empty() {
+                return Err("cutover.dns_zone_id is empty: set the private zone id holding the service records".into());
+            }
+            let auth = Auth::from_config(&cfg.drs).map_err(|e| e.to_string())?;
+            let base_url = if cfg.drs.dns_endpoint.is_empty() {
+                format!("https://dns.{}.myhuaweicloud.com", cfg.drs.region)
+            } else {
+                cfg.drs.dns_endpoint.trim_end_matches('/').to_string()
+            };
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(cfg.drs.timeout_s.max(1)))
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            Ok(Dns::Huawei(HuaweiDns {
+                base_url,
+                zone_id: cfg.cutover.dns_zone_id.clone(),
+                project_id: cfg.drs.project_id.clone(),
+                record_type: cfg.cutover.dns_record_type.clone(),
+                http,
+                signer: Arc::new(Signer(auth)),
+                poll_every: Duration::from_secs(2),
+                timeout: Duration::from_secs(cfg.cutover.dns_timeout_s.max(1)),
+            }))
+        }
+        other => Err(format!(
+            "cutover.dns_provider {other:?} is unknown: use file or huawei"
+        )),
+    }
+}
+
+pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
+    let fatal = |words: String| {
+        WorkResult::Err(Fail {
+            class: ErrorClass::Fatal,
+            words,
+        })
+    };
+    let Some(spec) = sh.specs.get(db) else {
+        return fatal(format!(
+            "{db} is not in the store's inventory (run wavedeck init again)"
+        ));
+    };
+    let dns = match provider(&sh.cfg) {
+        Ok(d) => d,
+        Err(e) => return fatal(format!("DNS switch of {db}: {e}")),
+    };
+    let name = record_name(spec, &sh.cfg.engine.dns_domain);
+    let ep = if back { &spec.source } else { &spec.target };
+    let value = record_value(&sh.cfg, ep);
+    let _one_at_a_time = sh.dns_lock.lock().await;
+    match dns.set(&name, &value, sh.cfg.cutover.dns_ttl_s).await {
+        Ok(change) => WorkResult::Ok {
+            job: None,
+            report: Some(Report {
+                passed: true,
+                summary: format!(
+                    "{} {} -> {} (ttl {} s, was {})",
+                    change.provider,
+                    change.name,
+                    change.value,
+                    change.ttl_s,
+                    change
+                        .previous
+                        .as_ref()
+                        .map(|p| p.value.clone())
+                        .unwrap_or_else(|| "unset".into())
+                ),
+                detail: serde_json::to_value(&change).unwrap_or_default(),
+            }),
+            recovered: false,
+        },
+        Err(e) => WorkResult::Err(Fail {
+            class: ErrorClass::Retryable,
+            words: format!("DNS switch of {db}: {e}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names_come_from_the_inventory_or_the_domain() {
+        let mut cfg = Config::default();
+        cfg.cutover.dns_provider = "file".into();
+        let json = serde_json::json!({
+            "db_id": "orders", "engine": "postgres", "engine_version": "15", "size_gb": 1.0,
+            "owner": "a", "criticality": "low", "business_window": "daily 00:00-24:00 UTC",
+            "wave": 0, "tags": [], "overrides": {},
+            "source": {"host": "10.0.0.1", "port": 5432, "database": "orders", "user": "u", "password": {"env": "X"}},
+            "target": {"host": "10.1.0.1", "port": 5433, "database": "orders", "user": "u", "password": {"env": "X"}}
+        });
+        let mut spec: DatabaseSpec = match serde_json::from_value(json) {
+            Ok(s) => s,
+            Err(e) => panic!("spec json: {e}"),
+        };
+        assert_eq!(record_name(&spec, "db.internal."), "orders.db.internal");
+        spec.extra
+            .insert("dns_name".into(), serde_json::json!("orders.corp.example"));
+        assert_eq!(record_name(&spec, "db.internal"), "orders.corp.example");
+        assert_eq!(record_value(&cfg, &spec.target), "10.1.0.1:5433");
+        cfg.cutover.dns_provider = "huawei".into();
+        assert_eq!(record_value(&cfg, &spec.target), "10.1.0.1");
+        assert!(
+            provider(&cfg).is_err(),
+            "huawei without a zone id is refused"
+        );
+        cfg.cutover.dns_provider = "bind".into();
+        assert!(matches!(provider(&cfg), Err(e) if e.contains("unknown")));
+    }
+}

@@ -1,0 +1,773 @@
+//! The driver: the tokio task that owns the brain, talks to the store, DRS and the checks, and
+//! is the only writer of events.
+//!
+//! One loop, one writer: each round it decides pending commands, asks the brain for the next
+//! works and looks, appends the intents *before* starting the works, runs works as tasks and
+//! looks as batched DRS calls, and appends their outcomes in one transaction per round.
+
+use super::brain::{
+    Brain, Fail, Look, LookKind, Plan, Report, Seed, Seen, Settings, Step, WaveSeed, Work,
+    WorkResult,
+};
+use super::classify::{self, ErrorClass, Failure};
+use super::stats::Stats;
+use crate::config::Config;
+use crate::drs::model::{CreateTableCompareReq, JobId, JobStatus};
+use crate::drs::{DrsClient, DrsError};
+use crate::inventory::DatabaseSpec;
+use crate::store::{Decision, Event, Store};
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// The engine running in the background.
+pub struct EngineHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub stats: Arc<Stats>,
+    pub holder: String,
+}
+
+impl EngineHandle {
+    /// Ask the engine to stop, let in-flight steps finish (a few seconds at most), record their
+    /// outcomes, release the lease. Returns the engine's error if it stopped on one.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the engine task ended abnormally: {e}")),
+        }
+    }
+
+    /// True once the engine stopped by itself (lost lease, store unreachable).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Wait until the engine stops by itself, returning its error if any.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the engine task ended abnormally: {e}")),
+        }
+    }
+}
+
+/// Start the engine on `store`, talking to DRS (or the emulator) through `drs`.
+///
+/// Takes the store's engine lease first: if another engine holds it, this fails with who holds
+/// it (the caller then attaches as a cockpit only).
+pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<EngineHandle> {
+    let holder = format!(
+        "{}:{}:{:08x}",
+        hostname(),
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let ttl = Duration::from_secs(cfg.engine.lease_ttl_s.max(1));
+    if !store.try_acquire_lease(&holder, ttl).await? {
+        let who = store
+            .lease_holder()
+            .await
+            .ok()
+            .flatten()
+            .map(|l| {
+                format!(
+                    "{} (until {})",
+                    l.holder,
+                    l.expires_at.format("%H:%M:%S UTC")
+                )
+            })
+            .unwrap_or_else(|| "another engine".into());
+        anyhow::bail!("{who} already runs the engine on this store; attach a cockpit instead");
+    }
+    let stats = Arc::new(Stats::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let engine = match Driver::load(cfg, store.clone(), drs, holder.clone(), stats.clone()).await {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = store.release_lease(&holder).await;
+            return Err(e);
+        }
+    };
+    let task = tokio::spawn(engine.run(stop_rx));
+    Ok(EngineHandle {
+        stop: stop_tx,
+        task,
+        stats,
+        holder,
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// What comes back from the tasks.
+enum Msg {
+    Work(Work, WorkResult),
+    Seen(String, LookKind, Seen),
+}
+
+pub(crate) struct Shared {
+    pub(crate) cfg: Config,
+    pub(crate) drs: DrsClient,
+    pub(crate) specs: HashMap<String, DatabaseSpec>,
+    /// Bounds concurrent DRS requests from works (looks are batched separately).
+    calls: Semaphore,
+    /// Rehearsal knob (`WAVEDECK_ENGINE_STEP_DELAY_MS`): hold each step's result this long
+    /// after it ran, widening the window between a side effect and its outcome event, to
+    /// rehearse crashes there.
+    step_delay: Option<Duration>,
+    /// DNS switches one at a time: the file provider rewrites its whole file.
+    pub(crate) dns_lock: tokio::sync::Mutex<()>,
+}
+
+struct Driver {
+    brain: Brain,
+    store: Store,
+    shared: Arc<Shared>,
+    holder: String,
+    stats: Arc<Stats>,
+    started: Instant,
+    in_flight: usize,
+}
+
+/// Read every event once, in pages.
+async fn all_events(store: &Store) -> anyhow::Result<Vec<Event>> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_after(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        out.extend(page);
+    }
+    Ok(out)
+}
+
+impl Driver {
+    async fn load(
+        cfg: Config,
+        store: Store,
+        drs: DrsClient,
+        holder: String,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<Driver> {
+        let states = store.db_states().await.context("read database states")?;
+        let specs: HashMap<String, DatabaseSpec> = store
+            .db_specs()
+            .await
+            .context("read database specs")?
+            .into_iter()
+            .map(|s| (s.db_id.clone(), s))
+            .collect();
+        let waves = store.wave_states().await.context("read wave states")?;
+        let events = all_events(&store).await.context("read the event log")?;
+        let seeds = states
+            .into_iter()
+            .map(|s| {
+                let spec = specs.get(&s.db_id);
+                Seed {
+                    business_window: spec.map(|p| p.business_window.clone()).unwrap_or_default(),
+                    max_lag_s: spec.and_then(|p| p.overrides.max_cutover_lag_s),
+                    db_id: s.db_id,
+                    wave: s.wave,
+                    criticality: s.criticality,
+                    size_gb: s.size_gb,
+                    stage: s.stage,
+                    held: s.held_stage,
+                    job: s.drs_job_id,
+                }
+            })
+            .collect();
+        let waves = waves
+            .into_iter()
+            .map(|w| WaveSeed {
+                wave: w.wave,
+                window: w.window,
+                approved_by: w.approved_by,
+                started: w.started_at.is_some(),
+            })
+            .collect();
+        let mut brain = Brain::new(Settings::from_config(&cfg), rand::random());
+        brain.load(seeds, waves, &events);
+        tracing::info!(
+            databases = brain.db_count(),
+            events = events.len(),
+            holder = %holder,
+            "engine loaded the store"
+        );
+        Ok(Driver {
+            brain,
+            store,
+            shared: Arc::new(Shared {
+                calls: Semaphore::new(16),
+                dns_lock: tokio::sync::Mutex::new(()),
+                step_delay: std::env::var("WAVEDECK_ENGINE_STEP_DELAY_MS")
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .filter(|ms| *ms > 0)
+                    .map(Duration::from_millis),
+                cfg,
+                drs,
+                specs,
+            }),
+            holder,
+            stats,
+            started: Instant::now(),
+            in_flight: 0,
+        })
+    }
+
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let cfg = &self.shared.cfg;
+        let ttl = Duration::from_secs(cfg.engine.lease_ttl_s.max(1));
+        let renew_every = ttl.as_secs_f64() / 3.0;
+        let scale = if cfg.engine.time_scale.is_finite() && cfg.engine.time_scale > 0.0 {
+            cfg.engine.time_scale
+        } else {
+            1.0
+        };
+        let tick = Duration::from_secs_f64((0.5 / scale).clamp(0.01, 0.25));
+        let mut next_renew = 0.0;
+        let mut next_commands = 0.0;
+        let result: anyhow::Result<()> = async {
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                let now = self.now();
+                if now >= next_renew {
+                    if !self.store.renew_lease(&self.holder, ttl).await? {
+                        anyhow::bail!(
+                            "the engine lease was taken over by another engine (this one stalled longer than engine.lease_ttl_s = {} s); stopping",
+                            ttl.as_secs()
+                        );
+                    }
+                    next_renew = now + renew_every;
+                }
+                if now >= next_commands {
+                    self.commands().await?;
+                    next_commands = now + 0.25;
+                }
+                let plan = self.measure(|b, now, wall| b.tick(now, wall));
+                self.flush().await?;
+                self.launch(plan, &tx);
+                // Wait for a result or the next tick, then take every result already there.
+                tokio::select! {
+                    msg = rx.recv() => if let Some(m) = msg { self.on_msg(m) },
+                    _ = tokio::time::sleep(tick) => {},
+                    _ = stop.changed() => {},
+                }
+                while let Ok(m) = rx.try_recv() {
+                    self.on_msg(m);
+                }
+                self.flush().await?;
+            }
+            // Let in-flight steps finish so their outcomes are recorded; what does not finish
+            // in time stays an open intent, resumed by the next engine.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.in_flight > 0 && Instant::now() < deadline {
+                match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                    Ok(Some(m)) => self.on_msg(m),
+                    _ => break,
+                }
+            }
+            self.flush().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = &result {
+            tracing::error!(error = %format!("{e:#}"), "engine stopped on an error");
+        }
+        if let Err(e) = self.store.release_lease(&self.holder).await {
+            tracing::warn!(error = %e, "could not release the engine lease; it expires by itself");
+        }
+        tracing::info!("engine stopped");
+        result
+    }
+
+    /// Run a brain call, counting its CPU time.
+    fn measure<T>(&mut self, f: impl FnOnce(&mut Brain, f64, chrono::DateTime<Utc>) -> T) -> T {
+        let t0 = super::stats::thread_cpu();
+        let now = self.now();
+        let out = f(&mut self.brain, now, Utc::now());
+        self.stats
+            .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
+        out
+    }
+
+    fn on_msg(&mut self, m: Msg) {
+        match m {
+            Msg::Work(w, r) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.measure(|b, now, wall| b.on_work(&w, r, now, wall));
+            }
+            Msg::Seen(db, k, s) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.measure(|b, now, wall| b.on_seen(&db, k, s, now, wall));
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        let events = self.brain.take_events();
+        if !events.is_empty() {
+            self.store
+                .append(&events)
+                .await
+                .context("append engine events")?;
+            self.stats.add_events(events.len());
+        }
+        let lags = self.brain.take_lag_samples();
+        if !lags.is_empty() {
+            let t = Utc::now();
+            let samples: Vec<_> = lags.into_iter().map(|(d, l)| (d, t, l)).collect();
+            self.store
+                .record_lags(&samples)
+                .await
+                .context("record lag samples")?;
+        }
+        Ok(())
+    }
+
+    /// Decide pending commands: accept or reject each, with the events it causes, in one
+    /// transaction per command.
+    async fn commands(&mut self) -> anyhow::Result<()> {
+        self.flush().await?;
+        let pending = self
+            .store
+            .pending_commands()
+            .await
+            .context("read commands")?;
+        for c in pending {
+            let verdict = self.measure(|b, _, wall| b.on_command(&c, wall));
+            let with = self.brain.take_events();
+            let decision = match &verdict {
+                Ok(note) => Decision::AcceptedWith(note.clone()),
+                Err(why) => Decision::Rejected(why.clone()),
+            };
+            tracing::info!(command = c.id, action = c.action.as_str(), who = %c.who, verdict = ?verdict, "command decided");
+            let n = with.len() + 1;
+            self.store
+                .decide_command(c.id, &decision, "engine", &with)
+                .await
+                .context("record command decision")?;
+            self.stats.add_events(n);
+        }
+        Ok(())
+    }
+
+    fn launch(&mut self, plan: Plan, tx: &mpsc::UnboundedSender<Msg>) {
+        let Plan { works, looks } = plan;
+        for w in works {
+            self.in_flight += 1;
+            let shared = self.shared.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let r = {
+                    let _permit = shared.calls.acquire().await;
+                    run_work(&shared, &w).await
+                };
+                if let Some(d) = shared.step_delay {
+                    tokio::time::sleep(d).await;
+                }
+                let _ = tx.send(Msg::Work(w, r));
+            });
+        }
+        let mut jobs: Vec<Look> = Vec::new();
+        for l in looks {
+            self.in_flight += 1;
+            match l.kind {
+                LookKind::Job => jobs.push(l),
+                _ => {
+                    let shared = self.shared.clone();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let s = {
+                            let _permit = shared.calls.acquire().await;
+                            look_one(&shared, &l).await
+                        };
+                        let _ = tx.send(Msg::Seen(l.db, l.kind, s));
+                    });
+                }
+            }
+        }
+        if !jobs.is_empty() {
+            // One poll for every job due this round: ceil(n/10) batch-progress calls.
+            let shared = self.shared.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let ids: Vec<JobId> = jobs.iter().map(|l| JobId(l.job.clone())).collect();
+                match shared.drs.poll(&ids).await {
+                    Ok(snaps) => {
+                        for (l, s) in jobs.into_iter().zip(snaps) {
+                            let seen = match s.error {
+                                Some((code, msg)) if is_gone(&code) => {
+                                    let _ = msg;
+                                    Seen::Gone
+                                }
+                                Some((code, msg)) => Seen::Err(fail_of(&DrsError::Item {
+                                    call: "batch-progress".into(),
+                                    job: l.job.clone(),
+                                    code,
+                                    message: msg,
+                                })),
+                                None => Seen::Job {
+                                    status: s
+                                        .status
+                                        .map(|st| st.as_str().to_string())
+                                        .unwrap_or_default(),
+                                    progress_pct: s.full_pct,
+                                    lag_s: s.lag_s,
+                                },
+                            };
+                            let _ = tx.send(Msg::Seen(l.db, LookKind::Job, seen));
+                        }
+                    }
+                    Err(e) => {
+                        let f = fail_of(&e);
+                        for l in jobs {
+                            let _ = tx.send(Msg::Seen(l.db, LookKind::Job, Seen::Err(f.clone())));
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn is_gone(code: &str) -> bool {
+    matches!(
+        code,
+        "DRS.M00289" | "DRS.M05003" | "DRS.M05004" | "DRS.10000010"
+    )
+}
+
+/// A DRS error in the brain's terms: its class and the words for the operator.
+fn fail_of(e: &DrsError) -> Fail {
+    let (status, code, message) = match e {
+        DrsError::Api {
+            status,
+            code,
+            message,
+            ..
+        } => (Some(*status), code.as_str(), message.as_str()),
+        DrsError::Item { code, message, .. } => (Some(200), code.as_str(), message.as_str()),
+        DrsError::Decode { status, .. } => (Some(*status), "", ""),
+        DrsError::Timeout { .. } | DrsError::Transport { .. } => (None, "", ""),
+        DrsError::Config(_) | DrsError::Invalid(_) => (Some(400), "", ""),
+    };
+    let f = Failure {
+        http_status: status,
+        code,
+        message,
+    };
+    let mut class = classify::classify(&f);
+    if e.is_auth() {
+        class = ErrorClass::Fatal;
+    } else if matches!(e, DrsError::Config(_) | DrsError::Invalid(_)) {
+        class = ErrorClass::Fatal;
+    } else if class == ErrorClass::Fatal && e.is_retryable() {
+        class = ErrorClass::Retryable;
+    }
+    Fail {
+        class,
+        words: format!("{e} ({})", classify::advice(&f, class)),
+    }
+}
+
+fn fatal(words: impl Into<String>) -> WorkResult {
+    WorkResult::Err(Fail {
+        class: ErrorClass::Fatal,
+        words: words.into(),
+    })
+}
+
+fn done() -> WorkResult {
+    WorkResult::Ok {
+        job: None,
+        report: None,
+        recovered: false,
+    }
+}
+
+fn recovered() -> WorkResult {
+    WorkResult::Ok {
+        job: None,
+        report: None,
+        recovered: true,
+    }
+}
+
+/// The status of one job, for resumed steps that must ask the world first.
+async fn status_of(drs: &DrsClient, job: &JobId) -> Result<Option<JobStatus>, DrsError> {
+    let r = drs.batch_status(std::slice::from_ref(job)).await?;
+    Ok(r.into_iter().find(|s| s.id == job.0).and_then(|s| s.status))
+}
+
+/// Run one side effect. In resumed mode (an intent found without outcome after a restart),
+/// first ask the world whether it already happened.
+async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
+    let drs = &sh.drs;
+    let job = w.job.clone().map(JobId);
+    let need_job = || {
+        job.clone()
+            .ok_or_else(|| format!("{}: no DRS job recorded for this database", w.step.as_str()))
+    };
+    let r: Result<WorkResult, DrsError> = async {
+        match w.step {
+            Step::CreateJob => {
+                let Some(spec) = sh.specs.get(&w.db) else {
+                    return Ok(fatal(format!(
+                        "{} is not in the store's inventory (run wavedeck init again)",
+                        w.db
+                    )));
+                };
+                let j = drs.ensure_job(spec, &sh.cfg.drs).await?;
+                Ok(WorkResult::Ok {
+                    job: Some(j.id.0),
+                    report: None,
+                    recovered: !j.created,
+                })
+            }
+            Step::DrsPrecheck => {
+                let job = match need_job() {
+                    Ok(j) => j,
+                    Err(m) => return Ok(fatal(m)),
+                };
+                if w.resumed {
+                    let r = drs.precheck_results(std::slice::from_ref(&job)).await?;
+                    if r.iter().any(|p| p.error_code.as_deref().unwrap_or("").is_empty() && !p.process.is_empty()) {
+                        return Ok(recovered());
+                    }
+                }
+                let r = drs.precheck(std::slice::from_ref(&job), false).await?;
+                crate::drs::api::item_result("batch-precheck", &job, &r)?;
+                Ok(done())
+            }
+            Step::StartJob | Step::ResumeJob | Step::PauseJob | Step::Terminate | Step::DeleteJob => {
+                let job = match need_job() {
+                    Ok(j) => j,
+                    Err(m) => return Ok(fatal(m)),
+                };
+                if w.resumed || w.step == Step::DeleteJob {
+                    let st = match status_of(drs, &job).await {
+                        Ok(s) => s,
+                        Err(e) if e.is_not_found() && matches!(w.step, Step::DeleteJob | Step::Terminate) => {
+                            return Ok(recovered())
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let already = match (&w.step, &st) {
+                        (_, None) => false,
+                        (Step::StartJob, Some(s)) => !matches!(s, JobStatus::Configuration | JobStatus::Creating),
+                        (Step::ResumeJob, Some(s)) => !s.is_failed() && *s != JobStatus::Pausing,
+                        (Step::PauseJob, Some(s)) => *s == JobStatus::Pausing,
+                        (Step::Terminate, Some(s)) => matches!(s, JobStatus::ReleaseResourceStarted | JobStatus::ReleaseResourceComplete | JobStatus::Deleted),
+                        (Step::DeleteJob, Some(s)) => *s == JobStatus::Deleted,
+                        _ => false,
+                    };
+                    if already {
+                        return Ok(recovered());
+                    }
+                }
+                let ids = std::slice::from_ref(&job);
+                let (call, r) = match w.step {
+                    Step::StartJob => ("batch-starting", drs.start(ids).await?),
+                    Step::ResumeJob => ("batch-retry-task", drs.resume(ids).await?),
+                    Step::PauseJob => ("batch-pause-task", drs.pause(ids, false).await?),
+                    Step::Terminate => ("batch-jobs terminate", drs.terminate(ids, false).await?),
+                    _ => ("batch-jobs delete", drs.delete(ids).await?),
+                };
+                match crate::drs::api::item_result(call, &job, &r) {
+                    Ok(()) => Ok(done()),
+                    Err(e) if e.is_not_found() && matches!(w.step, Step::DeleteJob | Step::Terminate) => Ok(recovered()),
+                    Err(e) => Err(e),
+                }
+            }
+            Step::Compare => {
+                let job = match need_job() {
+                    Ok(j) => j,
+                    Err(m) => return Ok(fatal(m)),
+                };
+                if w.resumed {
+                    let list = drs.list_table_compares(&job).await?;
+                    if list.compare_jobs.iter().any(|c| c.kind == "lines") {
+                        return Ok(recovered());
+                    }
+                }
+                let req = CreateTableCompareReq {
+                    kind: "lines".into(),
+                    ..Default::default()
+                };
+                drs.create_table_compare(&job, &req).await?;
+                Ok(done())
+            }
+            Step::DrainSource | Step::SourceWritesOn => {
+                let job = match need_job() {
+                    Ok(j) => j,
+                    Err(m) => return Ok(fatal(m)),
+                };
+                match sh.cfg.engine.source_drain.as_str() {
+                    "emulator" => {
+                        drs.emulator_source_writes(&job, w.step == Step::SourceWritesOn).await?;
+                        Ok(done())
+                    }
+                    other => Ok(fatal(format!(
+                        "engine.source_drain is {other:?}: only \"emulator\" is wired into the engine; drain the source by the runbook (runbooks/cutover-night.md) or set engine.source_drain"
+                    ))),
+                }
+            }
+            Step::DnsSwitch | Step::DnsSwitchBack => Ok(super::dns::switch(sh, &w.db, w.step == Step::DnsSwitchBack).await),
+            Step::SqlPrecheck | Step::SqlValidate => Ok(super::sql::run(&sh.cfg, sh.specs.get(&w.db), w.step).await),
+        }
+    }
+    .await;
+    match r {
+        Ok(r) => r,
+        Err(e) => WorkResult::Err(fail_of(&e)),
+    }
+}
+
+/// A pre-check or comparison result.
+async fn look_one(sh: &Shared, l: &Look) -> Seen {
+    let job = JobId(l.job.clone());
+    let r: Result<Seen, DrsError> = async {
+        match l.kind {
+            LookKind::Precheck => {
+                let r = sh.drs.precheck_results(std::slice::from_ref(&job)).await?;
+                let Some(p) = r
+                    .iter()
+                    .find(|p| p.precheck_id == job.0)
+                    .or_else(|| r.first())
+                else {
+                    return Ok(Seen::Report {
+                        finished: false,
+                        report: Report {
+                            passed: false,
+                            summary: "no pre-check result yet".into(),
+                            detail: serde_json::Value::Null,
+                        },
+                    });
+                };
+                if let Some(code) = p.error_code.as_deref().filter(|c| !c.is_empty()) {
+                    return Err(DrsError::Item {
+                        call: "batch-precheck-result".into(),
+                        job: job.0.clone(),
+                        code: code.to_string(),
+                        message: p.error_msg.clone().unwrap_or_default(),
+                    });
+                }
+                let failed: Vec<serde_json::Value> = p
+                    .precheck_result
+                    .iter()
+                    .filter(|i| i.result != "PASSED")
+                    .map(|i| json!({"item": i.item, "result": i.result, "reason": i.failed_reason}))
+                    .collect();
+                let summary = if p.passed() {
+                    format!("DRS pre-check passed ({} items)", p.precheck_result.len())
+                } else {
+                    format!(
+                        "DRS pre-check: {} of {} items not passed ({})",
+                        failed.len(),
+                        p.precheck_result.len(),
+                        failed
+                            .iter()
+                            .take(3)
+                            .map(|f| f["item"].as_str().unwrap_or("?").to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                Ok(Seen::Report {
+                    finished: p.finished(),
+                    report: Report {
+                        passed: p.passed(),
+                        summary,
+                        detail: json!({"total_passed_rate": p.total_passed_rate, "not_passed": failed}),
+                    },
+                })
+            }
+            LookKind::Compare => {
+                let list = sh.drs.list_table_compares(&job).await?;
+                let Some(c) = list.compare_jobs.iter().filter(|c| c.kind == "lines").max_by(|a, b| {
+                    a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id))
+                }) else {
+                    return Ok(Seen::Report {
+                        finished: false,
+                        report: Report {
+                            passed: false,
+                            summary: "no comparison yet".into(),
+                            detail: serde_json::Value::Null,
+                        },
+                    });
+                };
+                match c.status.as_str() {
+                    "SUCCESSFUL" => {
+                        let o = sh.drs.line_overview(&job, &c.id).await?;
+                        let bad: Vec<&crate::drs::model::LineOverviewInfo> = o
+                            .data_compare_overview_infos
+                            .iter()
+                            .filter(|i| {
+                                i.status != crate::drs::model::compare_status::CONSISTENT
+                                    || i.data_inconsistent_num > 0
+                            })
+                            .collect();
+                        let tables: i64 = o.data_compare_overview_infos.iter().map(|i| i.compare_num).sum();
+                        let diffs: i64 = o.data_compare_overview_infos.iter().map(|i| i.data_inconsistent_num).sum();
+                        Ok(Seen::Report {
+                            finished: true,
+                            report: Report {
+                                passed: bad.is_empty() && !o.data_compare_overview_infos.is_empty(),
+                                summary: format!(
+                                    "DRS row-count comparison {}: {} tables, {} inconsistent",
+                                    c.id, tables, diffs
+                                ),
+                                detail: serde_json::to_value(&o).unwrap_or_default(),
+                            },
+                        })
+                    }
+                    "FAILED" | "CANCELLED" | "TIMEOUT_INTERRUPT" => Ok(Seen::Report {
+                        finished: true,
+                        report: Report {
+                            passed: false,
+                            summary: format!("DRS comparison {} ended {}", c.id, c.status),
+                            detail: serde_json::Value::Null,
+                        },
+                    }),
+                    _ => Ok(Seen::Report {
+                        finished: false,
+                        report: Report {
+                            passed: false,
+                            summary: format!("comparison {}", c.status),
+                            detail: serde_json::Value::Null,
+                        },
+                    }),
+                }
+            }
+            LookKind::Job => Ok(Seen::Err(Fail {
+                class: ErrorClass::Retryable,
+                words: "job looks are batched".into(),
+            })),
+        }
+    }
+    .await;
+    match r {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => Seen::Gone,
+        Err(e) => Seen::Err(fail_of(&e)),
+    }
+}

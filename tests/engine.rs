@@ -1,0 +1,784 @@
+//! The engine against the DRS emulator (the one stand-in allowed: it speaks the real DRS API)
+//! and a real SQLite store: a wave runs to `ready`, operator commands are accepted or refused
+//! with reasons, an injected fault is retried, and `kill -9` of the real `wavedeck run` binary
+//! at random moments never loses or repeats a step.
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use wavedeck::config::{ChecksMode, Config};
+use wavedeck::drs::emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
+use wavedeck::drs::DrsClient;
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::lifecycle::Stage;
+use wavedeck::secret::SecretRef;
+use wavedeck::store::{
+    kind, Action, CommandStatus, DbState, Event, NewCommand, NewEvent, Role, Store, Target,
+};
+
+const SPEED: f64 = 800.0;
+
+fn spec(id: &str, wave: u32, size_gb: f64, i: usize) -> DatabaseSpec {
+    let ep = |host: &str, port: u16| Endpoint {
+        host: host.into(),
+        port,
+        database: id.replace('-', "_"),
+        user: "migrator".into(),
+        password: SecretRef::Env("WD_TEST_UNSET_PASSWORD".into()),
+    };
+    DatabaseSpec {
+        db_id: id.into(),
+        engine: if i % 2 == 0 {
+            Engine::Postgres
+        } else {
+            Engine::Mysql
+        },
+        engine_version: "15".into(),
+        size_gb,
+        owner: format!("team-{}", i % 3),
+        criticality: [Criticality::Low, Criticality::Medium, Criticality::High][i % 3],
+        business_window: "daily 00:00-24:00 UTC".into(),
+        wave: Some(wave),
+        source: ep("10.0.0.1", 5432),
+        target: ep("10.1.0.1", 5432),
+        tags: vec![],
+        overrides: Overrides::default(),
+        extra: Default::default(),
+    }
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.store = format!("sqlite://{}", dir.join("store.db").display());
+    cfg.log_dir = dir.join("logs");
+    cfg.emulator.speed = SPEED;
+    cfg.emulator.quota = 100;
+    cfg.engine.checks = ChecksMode::Drs;
+    cfg.engine.time_scale = SPEED;
+    cfg.engine.source_drain = "emulator".into();
+    cfg.engine.retry_base_s = 2.0;
+    cfg.engine.lag_stable_s = 10.0;
+    cfg.limits.drs_concurrency = 100;
+    cfg.limits.wave_concurrency = 50;
+    cfg.limits.bandwidth_gbps = 100.0;
+    cfg.cutover.dns_provider = "file".into();
+    cfg.cutover.dns_file = dir.join("dns.yaml");
+    cfg
+}
+
+async fn register(store: &Store, specs: &[DatabaseSpec]) {
+    let events: Vec<NewEvent> = specs
+        .iter()
+        .map(|s| NewEvent {
+            db_id: Some(s.db_id.clone()),
+            wave: s.wave,
+            kind: kind::DB_REGISTERED.into(),
+            payload: json!({ "spec": s }),
+            actor: "init".into(),
+        })
+        .collect();
+    store.append(&events).await.unwrap();
+}
+
+async fn command(store: &Store, role: Role, action: Action, target: Target) -> i64 {
+    store
+        .submit_command(&NewCommand {
+            who: "alice".into(),
+            role,
+            action,
+            target,
+            args: Value::Null,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// Wait for the engine to decide a command; returns (accepted, reason).
+async fn decided(store: &Store, id: i64) -> (bool, Option<String>) {
+    let t0 = Instant::now();
+    loop {
+        let c = store.command(id).await.unwrap().unwrap();
+        match c.status {
+            CommandStatus::Pending => {}
+            CommandStatus::Accepted => return (true, c.reason),
+            CommandStatus::Rejected => return (false, c.reason),
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "command {id} never decided"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for(
+    store: &Store,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&[DbState]) -> bool,
+) -> Vec<DbState> {
+    let t0 = Instant::now();
+    loop {
+        let states = store.db_states().await.unwrap();
+        if done(&states) {
+            return states;
+        }
+        if t0.elapsed() > timeout {
+            let summary: Vec<String> = states
+                .iter()
+                .map(|s| format!("{} {} {:?}", s.db_id, s.stage, s.last_error))
+                .collect();
+            panic!("timed out waiting for {what}: {summary:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn all_events(store: &Store) -> Vec<Event> {
+    store.events_after(0, 1_000_000).await.unwrap()
+}
+
+/// Every intent has exactly one outcome (same step and attempt), and no (db, step, attempt)
+/// was started twice: nothing was done twice except recorded retries.
+fn check_intents(events: &[Event]) {
+    let mut open: BTreeMap<(String, String, u64), usize> = BTreeMap::new();
+    let mut seen_intents: BTreeSet<(String, String, u64, i64)> = BTreeSet::new();
+    let mut stage_visit: BTreeMap<String, i64> = BTreeMap::new();
+    for e in events {
+        let Some(db) = e.db_id.clone() else { continue };
+        if e.kind == kind::DB_STAGE {
+            stage_visit.insert(db.clone(), e.seq);
+        }
+        let step = e.payload["step"].as_str().unwrap_or_default().to_string();
+        let attempt = e.payload["attempt"].as_u64().unwrap_or(0);
+        let visit = stage_visit.get(&db).copied().unwrap_or(0);
+        if e.kind == kind::STEP_INTENT {
+            assert!(
+                seen_intents.insert((db.clone(), step.clone(), attempt, visit)),
+                "{db}: intent {step} attempt {attempt} written twice (seq {})",
+                e.seq
+            );
+            *open.entry((db, step, attempt)).or_default() += 1;
+        } else if e.kind == kind::STEP_OUTCOME {
+            let n = open.get_mut(&(db.clone(), step.clone(), attempt));
+            match n {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => panic!(
+                    "{db}: outcome of {step} attempt {attempt} without intent (seq {})",
+                    e.seq
+                ),
+            }
+        }
+    }
+    let left: Vec<_> = open.iter().filter(|(_, n)| **n > 0).collect();
+    assert!(left.is_empty(), "intents without outcome: {left:?}");
+}
+
+fn outcomes<'a>(events: &'a [Event], db: &str, step: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| {
+            e.kind == kind::STEP_OUTCOME
+                && e.db_id.as_deref() == Some(db)
+                && e.payload["step"] == step
+        })
+        .collect()
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    cfg: Config,
+    store: Store,
+    _emu: wavedeck::drs::emulator::EmulatorHandle,
+    drs: DrsClient,
+}
+
+async fn rig(n: usize, faults: FaultPlan) -> (Rig, Vec<DatabaseSpec>) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path());
+    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    emu.set_faults(faults);
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    let specs: Vec<DatabaseSpec> = (0..n)
+        .map(|i| spec(&format!("db-{i:02}"), 0, 0.5 + i as f64 * 0.7, i))
+        .collect();
+    register(&store, &specs).await;
+    (
+        Rig {
+            _dir: dir,
+            cfg,
+            store,
+            _emu: emu,
+            drs,
+        },
+        specs,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_runs_to_ready_and_commands_are_judged() {
+    let (r, specs) = rig(6, FaultPlan::default()).await;
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    // A second engine on the same store is refused, naming the holder.
+    let second = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone()).await;
+    let err = second.err().expect("second engine refused").to_string();
+    assert!(err.contains("already runs the engine"), "{err}");
+
+    let viewer = command(&r.store, Role::Viewer, Action::StartWave, Target::Wave(0)).await;
+    let (ok, why) = decided(&r.store, viewer).await;
+    assert!(
+        !ok && why.as_deref().unwrap_or("").contains("viewer"),
+        "{why:?}"
+    );
+    let nowave = command(&r.store, Role::Operator, Action::StartWave, Target::Wave(7)).await;
+    let (ok, why) = decided(&r.store, nowave).await;
+    assert!(!ok && why.unwrap_or_default().contains("wave 7"));
+
+    let start = command(&r.store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&r.store, start).await.0);
+    // Cutover before the window is approved: refused, with the guards in words.
+    let early = command(
+        &r.store,
+        Role::Operator,
+        Action::Cutover,
+        Target::Db("db-00".into()),
+    )
+    .await;
+    let (ok, why) = decided(&r.store, early).await;
+    assert!(!ok, "cutover accepted too early");
+    assert!(why.unwrap_or_default().contains("cutover"));
+
+    let states = wait_for(
+        &r.store,
+        "every database ready",
+        Duration::from_secs(90),
+        |s| s.iter().all(|d| d.stage == Stage::Ready),
+    )
+    .await;
+    for s in &states {
+        assert!(s.drs_job_id.is_some(), "{} has no job id", s.db_id);
+        assert!(s.validation.as_ref().is_some_and(|v| v.passed));
+        assert!(s.precheck.as_ref().is_some_and(|v| v.passed));
+        assert!(s.lag_s.is_some());
+    }
+    let events = all_events(&r.store).await;
+    check_intents(&events);
+    for s in &specs {
+        assert_eq!(outcomes(&events, &s.db_id, "create_job").len(), 1);
+        assert_eq!(outcomes(&events, &s.db_id, "start_job").len(), 1);
+    }
+    let lag = r.store.lag_series("db-00").await.unwrap();
+    assert!(!lag.is_empty(), "lag samples recorded");
+
+    // Pause then resume one database: its DRS job is paused, then resumed.
+    let pause = command(
+        &r.store,
+        Role::Operator,
+        Action::Pause,
+        Target::Db("db-01".into()),
+    )
+    .await;
+    assert!(decided(&r.store, pause).await.0);
+    wait_for(&r.store, "db-01 paused", Duration::from_secs(20), |s| {
+        s.iter()
+            .any(|d| d.db_id == "db-01" && d.stage == Stage::Paused)
+    })
+    .await;
+    let t0 = Instant::now();
+    while outcomes(&all_events(&r.store).await, "db-01", "pause_job").is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "job never paused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resume = command(
+        &r.store,
+        Role::Operator,
+        Action::Resume,
+        Target::Db("db-01".into()),
+    )
+    .await;
+    assert!(decided(&r.store, resume).await.0);
+    let t0 = Instant::now();
+    while outcomes(&all_events(&r.store).await, "db-01", "resume_job").is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "job never resumed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Retry of a database that did not fail: refused with the reason.
+    let retry = command(
+        &r.store,
+        Role::Operator,
+        Action::Retry,
+        Target::Db("db-02".into()),
+    )
+    .await;
+    let (ok, why) = decided(&r.store, retry).await;
+    assert!(!ok && why.unwrap_or_default().contains("retry"));
+
+    // Abort one: its DRS job is terminated and deleted; the others keep theirs.
+    let abort = command(
+        &r.store,
+        Role::Operator,
+        Action::Abort,
+        Target::Db("db-03".into()),
+    )
+    .await;
+    assert!(decided(&r.store, abort).await.0);
+    let t0 = Instant::now();
+    while outcomes(&all_events(&r.store).await, "db-03", "delete_job").is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "aborted job never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The cutover window: approved once, not twice; then the whole wave is cut over.
+    let approve = command(
+        &r.store,
+        Role::Operator,
+        Action::ApproveWindow,
+        Target::Wave(0),
+    )
+    .await;
+    assert!(decided(&r.store, approve).await.0);
+    let again = command(
+        &r.store,
+        Role::Operator,
+        Action::ApproveWindow,
+        Target::Wave(0),
+    )
+    .await;
+    let (ok, why) = decided(&r.store, again).await;
+    assert!(!ok && why.unwrap_or_default().contains("already approved"));
+    wait_for(
+        &r.store,
+        "db-01 ready again",
+        Duration::from_secs(30),
+        |s| {
+            s.iter()
+                .any(|d| d.db_id == "db-01" && d.stage == Stage::Ready)
+        },
+    )
+    .await;
+    let cut = command(&r.store, Role::Operator, Action::Cutover, Target::Wave(0)).await;
+    let (ok, why) = decided(&r.store, cut).await;
+    assert!(ok, "{why:?}");
+    eprintln!("wave cutover: {why:?}");
+    // A database whose lag spiked above the threshold at that instant was refused with the
+    // reason; the operator asks again for it, as they would at night.
+    for _ in 0..100 {
+        let states = r.store.db_states().await.unwrap();
+        let waiting: Vec<String> = states
+            .iter()
+            .filter(|d| d.stage == Stage::Ready)
+            .map(|d| d.db_id.clone())
+            .collect();
+        if waiting.is_empty() {
+            break;
+        }
+        for id in waiting {
+            let c = command(&r.store, Role::Operator, Action::Cutover, Target::Db(id)).await;
+            let (ok, why) = decided(&r.store, c).await;
+            if !ok {
+                let why = why.unwrap_or_default();
+                assert!(why.contains("lag"), "{why}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let states = wait_for(
+        &r.store,
+        "the wave in hypercare",
+        Duration::from_secs(60),
+        |s| {
+            s.iter()
+                .filter(|d| d.db_id != "db-03")
+                .all(|d| d.stage == Stage::Hypercare)
+        },
+    )
+    .await;
+    assert_eq!(
+        states
+            .iter()
+            .filter(|d| d.stage == Stage::Hypercare)
+            .count(),
+        5
+    );
+    let dns = std::fs::read_to_string(&r.cfg.cutover.dns_file).unwrap();
+    assert!(
+        dns.contains("db-00.db.internal") && dns.contains("10.1.0.1:5432"),
+        "{dns}"
+    );
+    let events = all_events(&r.store).await;
+    for id in ["db-00", "db-05"] {
+        for step in ["drain_source", "terminate_job", "dns_switch"] {
+            assert_eq!(outcomes(&events, id, step).len(), 1, "{id} {step}");
+        }
+    }
+    // Roll one back (DNS back to the source, source writes on); close hypercare of another.
+    let rb = command(
+        &r.store,
+        Role::Operator,
+        Action::Rollback,
+        Target::Db("db-00".into()),
+    )
+    .await;
+    assert!(decided(&r.store, rb).await.0);
+    let close = command(
+        &r.store,
+        Role::Operator,
+        Action::CloseHypercare,
+        Target::Db("db-02".into()),
+    )
+    .await;
+    assert!(decided(&r.store, close).await.0);
+    let t0 = Instant::now();
+    loop {
+        let ev = all_events(&r.store).await;
+        if !outcomes(&ev, "db-00", "dns_switch_back").is_empty()
+            && !outcomes(&ev, "db-00", "source_writes_on").is_empty()
+            && !outcomes(&ev, "db-02", "delete_job").is_empty()
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "rollback / close never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dns: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&r.cfg.cutover.dns_file).unwrap()).unwrap();
+    assert_eq!(
+        dns["records"]["db-00.db.internal"]["value"],
+        "10.0.0.1:5432"
+    );
+    engine.shutdown().await.unwrap();
+    let events = all_events(&r.store).await;
+    check_intents(&events);
+    assert!(r.store.verify_chain().await.unwrap().is_ok());
+    assert!(
+        r.store.lease_holder().await.unwrap().is_none(),
+        "lease released"
+    );
+    let _ = specs;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_are_retried_or_fail_in_plain_words() {
+    let plan = FaultPlan {
+        requests: vec![],
+        jobs: vec![
+            JobFaultRule {
+                name: "wd-db-00".into(),
+                fault: JobFaultKind::FullLoadFail,
+                at_pct: Some(40.0),
+            },
+            JobFaultRule {
+                name: "wd-db-01".into(),
+                fault: JobFaultKind::PrecheckFail,
+                at_pct: None,
+            },
+        ],
+    };
+    let (r, _) = rig(3, plan).await;
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    let start = command(&r.store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&r.store, start).await.0);
+    let states = wait_for(
+        &r.store,
+        "db-00 ready and db-01 failed",
+        Duration::from_secs(90),
+        |s| {
+            let st = |id: &str| s.iter().find(|d| d.db_id == id).map(|d| d.stage);
+            st("db-00") == Some(Stage::Ready)
+                && st("db-01") == Some(Stage::Failed)
+                && st("db-02") == Some(Stage::Ready)
+        },
+    )
+    .await;
+    let failed = states.iter().find(|d| d.db_id == "db-01").unwrap();
+    assert_eq!(failed.held_stage, Some(Stage::Prechecks));
+    let words = failed.last_error.clone().unwrap_or_default();
+    assert!(words.contains("pre-check"), "{words}");
+    let events = all_events(&r.store).await;
+    check_intents(&events);
+    // The full-load failure was resumed as a recorded retry (attempt 1).
+    let resumes = outcomes(&events, "db-00", "resume_job");
+    assert!(
+        resumes
+            .iter()
+            .any(|e| e.payload["ok"] == true && e.payload["attempt"] == 1),
+        "{resumes:?}"
+    );
+    // Operator retry of the failed database: accepted, goes back to pre-checks.
+    let retry = command(
+        &r.store,
+        Role::Operator,
+        Action::Retry,
+        Target::Db("db-01".into()),
+    )
+    .await;
+    assert!(decided(&r.store, retry).await.0);
+    wait_for(
+        &r.store,
+        "db-01 failed again",
+        Duration::from_secs(60),
+        |s| {
+            s.iter()
+                .any(|d| d.db_id == "db-01" && d.stage == Stage::Failed)
+        },
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+    check_intents(&all_events(&r.store).await);
+    let _ = Utc::now();
+}
+
+/// Kills the child when dropped, so a failing test leaves no process behind.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            signal(&self.0, libc::SIGKILL);
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A child process killed (SIGKILL) or stopped (SIGTERM) by pid.
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const TEST_AK: &str = "WDTESTAK0000000000001";
+const TEST_SK: &str = "wdtestsk00000000000000000000000000000001";
+
+fn wavedeck(
+    cfg_path: &std::path::Path,
+    args: &[&str],
+    log: &std::path::Path,
+) -> std::process::Child {
+    wavedeck_env(cfg_path, args, log, &[])
+}
+
+fn wavedeck_env(
+    cfg_path: &std::path::Path,
+    args: &[&str],
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+        .arg("--config")
+        .arg(cfg_path)
+        .args(args)
+        .env("HUAWEICLOUD_SDK_AK", TEST_AK)
+        .env("HUAWEICLOUD_SDK_SK", TEST_SK)
+        .env_remove("WAVEDECK_STORE")
+        .envs(env.iter().copied())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}
+
+/// kill -9 of the real engine binary at random moments, at least 20 times, while a wave of 20
+/// databases runs against an emulator in its own process (its jobs outlive the engine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
+    use rand::Rng;
+    let dir = tempfile::tempdir().unwrap();
+    let speed = 20.0;
+    let port = free_port();
+    let mut cfg = config(dir.path());
+    cfg.emulator.speed = speed;
+    cfg.engine.time_scale = speed;
+    cfg.engine.lease_ttl_s = 1;
+    cfg.drs.endpoint = format!("http://127.0.0.1:{port}");
+    cfg.drs.project_id = "0123456789abcdef0123456789abcdef".into();
+    let cfg_path = dir.path().join("wavedeck.yaml");
+    std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
+    let log = dir.path().join("processes.log");
+
+    let listen = format!("127.0.0.1:{port}");
+    let emulator = Reap(wavedeck(
+        &cfg_path,
+        &["emulator", "--listen", &listen],
+        &log,
+    ));
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "emulator did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let store = Store::open(&cfg.store).await.unwrap();
+    let specs: Vec<DatabaseSpec> = (0..20)
+        .map(|i| spec(&format!("db-{i:02}"), 0, 2.0 + (i % 7) as f64 * 4.0, i))
+        .collect();
+    register(&store, &specs).await;
+    let start = command(&store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+
+    let mut rng = rand::thread_rng();
+    let mut kills = 0;
+    let mut ready_at_kill = Vec::new();
+    let mut stages_hit = BTreeSet::new();
+    while kills < 22 {
+        // The lease of the killed engine expires after engine.lease_ttl_s.
+        let t0 = Instant::now();
+        while store.lease_holder().await.unwrap().is_some() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "lease never expired"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut engine = Reap(wavedeck_env(
+            &cfg_path,
+            &["run"],
+            &log,
+            &[("WAVEDECK_ENGINE_STEP_DELAY_MS", "150")],
+        ));
+        let t0 = Instant::now();
+        while store.lease_holder().await.unwrap().is_none() {
+            if let Some(status) = engine.0.try_wait().unwrap() {
+                panic!(
+                    "engine exited early ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "engine never took the lease"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(20..700))).await;
+        signal(&engine.0, libc::SIGKILL);
+        engine.0.wait().unwrap();
+        kills += 1;
+        let states = store.db_states().await.unwrap();
+        ready_at_kill.push(states.iter().filter(|s| s.stage == Stage::Ready).count());
+        for s in &states {
+            stages_hit.insert(s.stage);
+        }
+    }
+    assert!(decided(&store, start).await.0, "start_wave accepted");
+    // Most kills must have hit a running wave, not a finished one.
+    let mid_wave = ready_at_kill.iter().filter(|n| **n < 20).count();
+    assert!(
+        mid_wave >= 15,
+        "only {mid_wave} kills hit the running wave: {ready_at_kill:?}"
+    );
+
+    // A last engine finishes the wave, then stops cleanly on SIGTERM.
+    while store.lease_holder().await.unwrap().is_some() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut engine = Reap(wavedeck(&cfg_path, &["run"], &log));
+    let states = wait_for(
+        &store,
+        "the wave to finish after the kills",
+        Duration::from_secs(180),
+        |s| s.iter().all(|d| d.stage == Stage::Ready),
+    )
+    .await;
+    signal(&engine.0, libc::SIGTERM);
+    let status = engine.0.wait().unwrap();
+    assert!(status.success(), "engine exit on SIGTERM: {status}");
+    assert!(
+        store.lease_holder().await.unwrap().is_none(),
+        "lease released on SIGTERM"
+    );
+
+    assert!(
+        store.verify_chain().await.unwrap().is_ok(),
+        "event chain verifies"
+    );
+    let events = all_events(&store).await;
+    check_intents(&events);
+    for s in &specs {
+        for step in ["create_job", "drs_precheck", "start_job", "compare"] {
+            let ok: Vec<_> = outcomes(&events, &s.db_id, step)
+                .into_iter()
+                .filter(|e| e.payload["ok"] == true)
+                .collect();
+            assert_eq!(
+                ok.len(),
+                1,
+                "{}: {step} succeeded {} times",
+                s.db_id,
+                ok.len()
+            );
+        }
+    }
+    // Exactly one DRS job per database, as the emulator (a separate process) knows them.
+    let client = DrsClient::new(&cfg, wavedeck::drs::Auth::aksk(TEST_AK, TEST_SK)).unwrap();
+    let mut jobs = client.list_all_jobs("sync").await.unwrap();
+    jobs.extend(client.list_all_jobs("migration").await.unwrap());
+    let mut per_name: BTreeMap<String, usize> = BTreeMap::new();
+    for j in &jobs {
+        *per_name.entry(j.name.clone()).or_default() += 1;
+    }
+    assert_eq!(per_name.len(), 20, "{per_name:?}");
+    assert!(per_name.values().all(|n| *n == 1), "{per_name:?}");
+    for s in &states {
+        let name = wavedeck::drs::api::job_name_for(&s.db_id);
+        let job = jobs.iter().find(|j| j.name == name).unwrap();
+        assert_eq!(
+            s.drs_job_id.as_deref(),
+            Some(job.id.as_str()),
+            "{}",
+            s.db_id
+        );
+    }
+    let recovered = events
+        .iter()
+        .filter(|e| e.kind == kind::STEP_OUTCOME && e.payload["recovered"] == true)
+        .count();
+    eprintln!("{kills} kills; ready after each: {ready_at_kill:?}; stages seen at kills: {stages_hit:?}; {recovered} steps resumed after a kill");
+    let working = [
+        Stage::Prechecks,
+        Stage::Provisioning,
+        Stage::FullLoad,
+        Stage::Cdc,
+        Stage::Validation,
+    ];
+    let hit = working.iter().filter(|s| stages_hit.contains(s)).count();
+    assert!(hit >= 3, "kills hit too few stages: {stages_hit:?}");
+    assert!(
+        recovered > 0,
+        "no kill landed between a step and its record"
+    );
+    drop(emulator);
+}

@@ -24,7 +24,7 @@ pub async fn run(_args: RunArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let stopped_by_itself = tokio::select! {
         _ = tokio::signal::ctrl_c() => false,
         _ = term.recv() => false,
-        r = wait_finished(&engine) => { let _ = r; true },
+        _ = wait_finished(&engine) => true,
     };
     let result = engine.shutdown().await;
     store.close().await;

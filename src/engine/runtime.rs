@@ -476,9 +476,7 @@ fn fail_of(e: &DrsError) -> Fail {
         message,
     };
     let mut class = classify::classify(&f);
-    if e.is_auth() {
-        class = ErrorClass::Fatal;
-    } else if matches!(e, DrsError::Config(_) | DrsError::Invalid(_)) {
+    if e.is_auth() || matches!(e, DrsError::Config(_) | DrsError::Invalid(_)) {
         class = ErrorClass::Fatal;
     } else if class == ErrorClass::Fatal && e.is_retryable() {
         class = ErrorClass::Retryable;

@@ -29,7 +29,7 @@ fn spec(id: &str, wave: u32, size_gb: f64, i: usize) -> DatabaseSpec {
     };
     DatabaseSpec {
         db_id: id.into(),
-        engine: if i % 2 == 0 {
+        engine: if i.is_multiple_of(2) {
             Engine::Postgres
         } else {
             Engine::Mysql
@@ -49,9 +49,11 @@ fn spec(id: &str, wave: u32, size_gb: f64, i: usize) -> DatabaseSpec {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.store = format!("sqlite://{}", dir.join("store.db").display());
-    cfg.log_dir = dir.join("logs");
+    let mut cfg = Config {
+        store: format!("sqlite://{}", dir.join("store.db").display()),
+        log_dir: dir.join("logs"),
+        ..Config::default()
+    };
     cfg.emulator.speed = SPEED;
     cfg.emulator.quota = 100;
     cfg.engine.checks = ChecksMode::Drs;

@@ -33,6 +33,8 @@ pub const ACTOR: &str = "engine";
 pub enum Step {
     /// Create the DRS job named after the db_id (or find the one created before).
     CreateJob,
+    /// Test the job's connections and save its endpoints (DRS wants both before a pre-check).
+    PrepareJob,
     /// Submit DRS's own pre-check for the job.
     DrsPrecheck,
     /// wavedeck's SQL pre-checks against the real endpoints.
@@ -60,7 +62,8 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 14] = [
+    pub const ALL: [Step; 15] = [
+        Step::PrepareJob,
         Step::DrainSource,
         Step::SourceWritesOn,
         Step::CreateJob,
@@ -80,6 +83,7 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::CreateJob => "create_job",
+            Step::PrepareJob => "prepare_job",
             Step::DrsPrecheck => "drs_precheck",
             Step::SqlPrecheck => "sql_precheck",
             Step::StartJob => "start_job",
@@ -723,6 +727,9 @@ impl Brain {
                 if s.drs() {
                     if d.job.is_none() {
                         return work(Step::CreateJob);
+                    }
+                    if !d.done.contains(&Step::PrepareJob) && !d.done.contains(&Step::DrsPrecheck) {
+                        return work(Step::PrepareJob);
                     }
                     if !d.done.contains(&Step::DrsPrecheck) {
                         return work(Step::DrsPrecheck);
@@ -1730,6 +1737,9 @@ mod tests {
             b.on_seen("a", LookKind::Job, job_seen(status, 0.0, -1.0), now, wall());
         }
         let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::PrepareJob);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
         assert_eq!(p.works[0].step, Step::DrsPrecheck);
         b.on_work(&p.works[0], ok(None), now, wall());
         let p = step(&mut b, &mut now);
@@ -1831,7 +1841,7 @@ mod tests {
         // Every intent has its outcome.
         let intents = ev.iter().filter(|e| e.kind == kind::STEP_INTENT).count();
         let outcomes = ev.iter().filter(|e| e.kind == kind::STEP_OUTCOME).count();
-        assert_eq!((intents, outcomes), (4, 4));
+        assert_eq!((intents, outcomes), (5, 5));
         assert!(!b.take_lag_samples().is_empty());
         assert!(b.idle());
     }

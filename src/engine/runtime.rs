@@ -541,6 +541,22 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                     recovered: !j.created,
                 })
             }
+            Step::PrepareJob => {
+                let job = match need_job() {
+                    Ok(j) => j,
+                    Err(m) => return Ok(fatal(m)),
+                };
+                let Some(spec) = sh.specs.get(&w.db) else {
+                    return Ok(fatal(format!("{} is not in the store's inventory", w.db)));
+                };
+                // Safe to repeat (connection test, save endpoints, select the database).
+                let r = drs.prepare_jobs(&[(spec.clone(), job.clone())], &sh.cfg.drs).await?;
+                match r.into_iter().find(|(id, _)| *id == job) {
+                    Some((_, Ok(()))) => Ok(done()),
+                    Some((_, Err(e))) => Err(e),
+                    None => Ok(fatal(format!("DRS did not answer for job {job} when preparing it"))),
+                }
+            }
             Step::DrsPrecheck => {
                 let job = match need_job() {
                     Ok(j) => j,

@@ -730,7 +730,13 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     let events = all_events(&store).await;
     check_intents(&events);
     for s in &specs {
-        for step in ["create_job", "prepare_job", "drs_precheck", "start_job", "compare"] {
+        for step in [
+            "create_job",
+            "prepare_job",
+            "drs_precheck",
+            "start_job",
+            "compare",
+        ] {
             let ok: Vec<_> = outcomes(&events, &s.db_id, step)
                 .into_iter()
                 .filter(|e| e.payload["ok"] == true)

@@ -16,6 +16,8 @@ pub struct RunFigure {
     pub acked: usize,
     pub missing: usize,
     pub duplicated: usize,
+    /// Milliseconds per cutover step, in step order.
+    pub steps_ms: Vec<(String, u64)>,
 }
 
 /// Nearest-rank percentile of `v` (sorted copy), `p` in 0..=100.
@@ -54,10 +56,14 @@ pub async fn one_cutover(
     let journal = Journal::new(lab.journal_path(db));
     let result = drive_cutover(&ctx, &journal, |_, _, _| {}).await;
     let cutover_ms = started.elapsed().as_millis() as u64;
-    if let Err(e) = result {
-        let _ = w.stop().await;
-        anyhow::bail!("cutover of {db} failed: {e}");
-    }
+    let outcomes = match result {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = w.stop().await;
+            anyhow::bail!("cutover of {db} failed: {e}");
+        }
+    };
+    let steps_ms = outcomes.iter().map(|o| (o.step.clone(), o.ms)).collect();
     let target = ctx.target.endpoint();
     let waited = Instant::now();
     while !w.snapshot().acks.iter().any(|a| a.endpoint == target) {
@@ -83,6 +89,7 @@ pub async fn one_cutover(
         acked: audit.acked,
         missing: audit.missing.len(),
         duplicated: audit.duplicated.len(),
+        steps_ms,
     })
 }
 
@@ -112,6 +119,18 @@ pub async fn run(cfg: &Config, runs: usize, seed_rows: u32) -> anyhow::Result<Ve
         p50,
         max
     );
+    println!("median per step (ms):");
+    for step in super::step::Step::ALL {
+        let v: Vec<f64> = figures
+            .iter()
+            .flat_map(|f| f.steps_ms.iter())
+            .filter(|(s, _)| s == step.as_str())
+            .map(|(_, ms)| *ms as f64)
+            .collect();
+        if let Some(m) = percentile(&v, 50.0) {
+            println!("  {:<28} {m:>6.0}", step.as_str());
+        }
+    }
     Ok(figures)
 }
 

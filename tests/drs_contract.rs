@@ -1191,3 +1191,52 @@ async fn fault_plan_file_from_config_is_loaded_and_a_bad_one_refused() {
         .to_string();
     assert!(e.contains("loopback"), "{e}");
 }
+
+#[tokio::test]
+async fn poll_keeps_going_when_one_batch_call_fails() {
+    let (h, client, _cc) = start(1.0, 50).await;
+    let reqs: Vec<CreateJobReq> = (0..15)
+        .map(|i| {
+            wavedeck::drs::api::create_request(
+                &spec(&format!("part{i:02}"), Engine::Mysql, 1.0),
+                &Config::default().drs,
+                None,
+                None,
+            )
+        })
+        .collect();
+    let ids: Vec<JobId> = client
+        .create_jobs(&reqs)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| JobId(r.id))
+        .collect();
+    // Every 2nd batch-progress call is throttled: of a round's two calls, one fails.
+    h.set_faults(
+        FaultPlan::parse(
+            std::path::Path::new("p.yaml"),
+            "requests:\n  - path: batch-progress\n    fault: throttle_429\n    every: 2\n",
+        )
+        .unwrap(),
+    );
+    let snaps = client.poll(&ids).await.unwrap();
+    let throttled = snaps
+        .iter()
+        .filter(|s| s.error.as_ref().is_some_and(|e| e.0 == "APIG.0308"))
+        .count();
+    let fine = snaps
+        .iter()
+        .filter(|s| s.status == Some(JobStatus::Creating))
+        .count();
+    assert_eq!(throttled + fine, 15, "{snaps:?}");
+    assert!(throttled == 5 || throttled == 10, "{throttled}");
+    // When every call fails, the round fails with the throttling error.
+    let e = client.poll(&ids[..5]).await;
+    let e2 = client.poll(&ids[..5]).await;
+    let errs: Vec<_> = [e, e2].into_iter().filter_map(|r| r.err()).collect();
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].code(), Some("APIG.0308"));
+    assert!(errs[0].is_retryable());
+    h.shutdown().await;
+}

@@ -18,6 +18,9 @@ pub const TAG_SIZE_MB: &str = "wavedeck-size-mb";
 /// Inventory `extra` key holding the target RDS instance id (DRS `target_endpoint.inst_id`).
 pub const EXTRA_RDS_INSTANCE: &str = "rds_instance_id";
 
+/// One batch call of a poll: its jobs and what DRS said.
+type ChunkAnswer = (Vec<JobId>, Result<Vec<ProgressResult>, DrsError>);
+
 /// Batch calls in flight at once during a poll.
 const POLL_PARALLELISM: usize = 4;
 
@@ -431,33 +434,57 @@ impl DrsClient {
     }
 
     /// Status, full-load percent and lag of many jobs: ceil(n/10) batch-progress calls, a few
-    /// in flight at once. Result order follows `jobs`; a job DRS did not answer for gets an
-    /// error in its snapshot.
+    /// in flight at once. Result order follows `jobs`. A job DRS did not answer for, or whose
+    /// batch call failed while others succeeded, gets an error in its snapshot; the call
+    /// returns `Err` only when every batch call failed (e.g. throttled: back off and retry).
     pub async fn poll(&self, jobs: &[JobId]) -> Result<Vec<JobSnapshot>, DrsError> {
         let chunks: Vec<Vec<JobId>> = jobs.chunks(BATCH_MAX).map(|c| c.to_vec()).collect();
-        let answers: Vec<Result<Vec<ProgressResult>, DrsError>> = futures::stream::iter(chunks)
-            .map(|c| async move { self.batch_progress(&c).await })
+        let answers: Vec<ChunkAnswer> = futures::stream::iter(chunks)
+            .map(|c| async move {
+                let r = self.batch_progress(&c).await;
+                (c, r)
+            })
             .buffered(POLL_PARALLELISM)
             .collect()
             .await;
+        if let Some((_, Err(e))) = answers.first() {
+            if answers.iter().all(|(_, r)| r.is_err()) {
+                return Err(e.clone());
+            }
+        }
         let mut by_id = std::collections::HashMap::with_capacity(jobs.len());
-        for a in answers {
-            for p in a? {
-                by_id.insert(p.job_id.clone(), p);
+        let mut failed = std::collections::HashMap::new();
+        for (chunk, a) in answers {
+            match a {
+                Ok(results) => {
+                    for p in results {
+                        by_id.insert(p.job_id.clone(), p);
+                    }
+                }
+                Err(e) => {
+                    let err = (e.code().unwrap_or("").to_string(), e.to_string());
+                    for j in chunk {
+                        failed.insert(j.0, err.clone());
+                    }
+                }
             }
         }
         Ok(jobs
             .iter()
             .map(|j| match by_id.remove(&j.0) {
                 Some(p) => JobSnapshot::from_progress(p),
-                None => JobSnapshot {
-                    job_id: j.clone(),
-                    status: None,
-                    full_pct: None,
-                    lag_s: None,
-                    remaining: None,
-                    error: Some((String::new(), "missing from DRS's answer".into())),
-                },
+                None => {
+                    JobSnapshot {
+                        job_id: j.clone(),
+                        status: None,
+                        full_pct: None,
+                        lag_s: None,
+                        remaining: None,
+                        error: Some(failed.remove(&j.0).unwrap_or_else(|| {
+                            (String::new(), "missing from DRS's answer".into())
+                        })),
+                    }
+                }
             })
             .collect())
     }

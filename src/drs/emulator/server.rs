@@ -36,12 +36,16 @@ fn request_id() -> String {
 }
 
 fn json<T: Serialize>(status: u16, body: &T) -> Response {
+    json_with_id(status, body, &request_id())
+}
+
+fn json_with_id<T: Serialize>(status: u16, body: &T, id: &str) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));
-    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+    if let Ok(v) = HeaderValue::from_str(id) {
         h.insert("x-request-id", v);
     }
     r
@@ -52,12 +56,14 @@ fn err(status: u16, code: &str, msg: impl Into<String>) -> Response {
 }
 
 fn gateway_err(status: u16, code: &str, msg: &str) -> Response {
-    json(
+    let id = request_id();
+    json_with_id(
         status,
         &ErrorBody {
-            request_id: Some(request_id()),
+            request_id: Some(id.clone()),
             ..ErrorBody::new(code, msg)
         },
+        &id,
     )
 }
 

@@ -31,6 +31,9 @@ pub enum BenchCommand {
     Store(crate::store::bench::StoreBenchArgs),
     /// Evidence pack build, write and verify time for one database with a long history.
     Evidence(crate::evidence::bench::EvidenceBenchArgs),
+    /// An emulated factory (2000 databases) run by the engine to `ready`, then the cutover of
+    /// one wave: wall time, engine CPU per database per stage, peak memory, DRS calls, events/s.
+    Engine(crate::engine::bench::EngineBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -48,5 +51,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         BenchCommand::Checksum(a) => crate::validate::bench::run(a).await,
         BenchCommand::Store(a) => crate::store::bench::run(a).await,
         BenchCommand::Evidence(a) => crate::evidence::bench::run(a),
+        BenchCommand::Engine(a) => crate::engine::bench::run(a, cfg).await,
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod backoff;
+pub mod bench;
 pub mod brain;
 pub mod classify;
 pub mod cmd;
@@ -18,3 +19,27 @@ mod sql;
 pub mod stats;
 
 pub use runtime::{spawn, EngineHandle};
+
+/// The engine's limits in one line, for `wavedeck status` (text) and its JSON.
+pub fn limits_summary(cfg: &crate::config::Config) -> (String, serde_json::Value) {
+    let caps = admission::Caps::from_limits(&cfg.limits, cfg.engine.job_bandwidth_mbps);
+    let checks = match cfg.engine.checks {
+        crate::config::ChecksMode::Drs => "drs",
+        crate::config::ChecksMode::Sql => "sql",
+        crate::config::ChecksMode::Both => "both",
+    };
+    let text = format!(
+        "engine limits: {} · checks {checks}",
+        caps.describe(&cfg.limits, cfg.engine.job_bandwidth_mbps)
+    );
+    let json = serde_json::json!({
+        "drs_concurrency": cfg.limits.drs_concurrency,
+        "wave_concurrency": cfg.limits.wave_concurrency,
+        "validation_capacity": cfg.limits.validation_capacity,
+        "bandwidth_gbps": cfg.limits.bandwidth_gbps,
+        "full_loads_at_once": if caps.full_loads == usize::MAX { serde_json::Value::Null } else { serde_json::json!(caps.full_loads) },
+        "job_bandwidth_mbps": cfg.engine.job_bandwidth_mbps,
+        "checks": checks,
+    });
+    (text, json)
+}

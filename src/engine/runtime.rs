@@ -243,6 +243,7 @@ impl Driver {
         let tick = Duration::from_secs_f64((0.5 / scale).clamp(0.01, 0.25));
         let mut next_renew = 0.0;
         let mut next_commands = 0.0;
+        let mut next_tick = 0.0;
         let result: anyhow::Result<()> = async {
             loop {
                 if *stop.borrow() {
@@ -262,9 +263,13 @@ impl Driver {
                     self.commands().await?;
                     next_commands = now + 0.25;
                 }
-                let plan = self.measure(|b, now, wall| b.tick(now, wall));
-                self.flush().await?;
-                self.launch(plan, &tx);
+                // Results wake the loop often; the brain's round runs at most once per tick.
+                if now >= next_tick {
+                    next_tick = now + tick.as_secs_f64();
+                    let plan = self.measure(|b, now, wall| b.tick(now, wall));
+                    self.flush().await?;
+                    self.launch(plan, &tx);
+                }
                 // Wait for a result or the next tick, then take every result already there.
                 tokio::select! {
                     msg = rx.recv() => if let Some(m) = msg { self.on_msg(m) },

@@ -157,9 +157,13 @@ pub async fn status(args: StatusArgs, cfg: Config) -> anyhow::Result<ExitCode> {
         if let (Some(c), Some(obj)) = (&chain, v.as_object_mut()) {
             obj.insert("chain".into(), serde_json::to_value(c)?);
         }
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("limits".into(), crate::engine::limits_summary(&cfg).1);
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", status::render_text(&report));
+        println!("{}", crate::engine::limits_summary(&cfg).0);
         if let Some(c) = &chain {
             match &c.first_break {
                 None => println!("\nchain: ok ({} events verified)", c.checked),

@@ -49,6 +49,10 @@ enum Command {
     /// Local replication lab: source and target PostgreSQL clusters.
     #[command(subcommand)]
     Lab(wavedeck::cutover::cmd::LabCommand),
+    /// Run the pre-checks of one database (reachability, DNS, clock, DRS settings, rights...).
+    Precheck(wavedeck::validate::cmd::PrecheckArgs),
+    /// Run the validation gate of one database (schema, counts, checksums, smoke tests, rules).
+    Validate(wavedeck::validate::cmd::ValidateArgs),
     /// Print performance figures.
     #[command(subcommand)]
     Bench(wavedeck::bench::BenchCommand),
@@ -92,6 +96,8 @@ fn main() -> ExitCode {
             Command::Emulator(a) => wavedeck::drs::cmd::run(a, cfg).await,
             Command::Lab(c) => wavedeck::cutover::cmd::run(c, cfg).await,
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
+            Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
+            Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
         }
     });
     match result {

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod canon;
 pub mod catalog;
 pub mod checksum;
+pub mod cmd;
 pub mod connect;
 pub mod decode;
 pub mod pgcopy;

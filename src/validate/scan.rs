@@ -180,22 +180,31 @@ impl SideScan {
             (Pool::Pg(p), Kinds::Pg(kinds)) => {
                 let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select_sql(r));
                 let mut conn = p.acquire().await?;
-                let mut stream = conn.copy_out_raw(&sql).await?;
-                let mut parser = CopyParser::new(kinds.len());
-                let mut cb = |fields: &[Option<&[u8]>]| -> Result<(), String> {
-                    enc.clear();
-                    ends.clear();
-                    for (k, f) in kinds.iter().zip(fields) {
-                        encode_pg(*k, *f, &mut enc).map_err(|e| e.to_string())?;
-                        ends.push(enc.buf.len());
+                let res: Result<(), ScanError> = async {
+                    let mut stream = conn.copy_out_raw(&sql).await?;
+                    let mut parser = CopyParser::new(kinds.len());
+                    let mut cb = |fields: &[Option<&[u8]>]| -> Result<(), String> {
+                        enc.clear();
+                        ends.clear();
+                        for (k, f) in kinds.iter().zip(fields) {
+                            encode_pg(*k, *f, &mut enc).map_err(|e| e.to_string())?;
+                            ends.push(enc.buf.len());
+                        }
+                        on_row(&enc, &ends);
+                        Ok(())
+                    };
+                    while let Some(chunk) = stream.try_next().await? {
+                        parser.feed(&chunk, &mut cb)?;
                     }
-                    on_row(&enc, &ends);
+                    parser.finish()?;
                     Ok(())
-                };
-                while let Some(chunk) = stream.try_next().await? {
-                    parser.feed(&chunk, &mut cb)?;
                 }
-                parser.finish()?;
+                .await;
+                if res.is_err() {
+                    // The COPY may be half-read: never hand this connection to anyone else.
+                    conn.close_on_drop();
+                }
+                res?;
             }
             (Pool::My(p), Kinds::My(kinds)) => {
                 let sql = self.select_sql(r);

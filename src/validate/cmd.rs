@@ -1,0 +1,157 @@
+//! `wavedeck precheck` and `wavedeck validate`: run the pre-checks or the validation gate for
+//! one database of an inventory, outside the engine (rehearsals, investigations).
+
+use super::{run_validation, Runbook, ValidateOptions};
+use crate::checks::{self, CheckOptions, Status};
+use crate::config::Config;
+use crate::inventory::DatabaseSpec;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  wavedeck precheck inventory/pilot.yaml --db pilot-01")]
+pub struct PrecheckArgs {
+    /// Inventory files (YAML or CSV).
+    #[arg(required = true)]
+    pub inventory: Vec<PathBuf>,
+    /// The database (db_id) to check.
+    #[arg(long)]
+    pub db: String,
+    /// Runbook file (default: the bundled one for the database's engine).
+    #[arg(long)]
+    pub runbook: Option<PathBuf>,
+    /// Target storage capacity in GB (default: extra.target_capacity_gb of the inventory entry).
+    #[arg(long)]
+    pub capacity_gb: Option<f64>,
+    /// SNTP server to compare the jump host's clock against.
+    #[arg(long)]
+    pub ntp: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  wavedeck validate inventory/pilot.yaml --db pilot-01 --tables public.orders"
+)]
+pub struct ValidateArgs {
+    /// Inventory files (YAML or CSV).
+    #[arg(required = true)]
+    pub inventory: Vec<PathBuf>,
+    /// The database (db_id) to validate.
+    #[arg(long)]
+    pub db: String,
+    /// Runbook file (default: the bundled one for the database's engine).
+    #[arg(long)]
+    pub runbook: Option<PathBuf>,
+    /// Compare only these tables (comma-separated; `schema.table` for PostgreSQL).
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Option<Vec<String>>,
+    /// Chunks hashed at once (overrides the runbook).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn find(inventory: &[PathBuf], db: &str) -> anyhow::Result<DatabaseSpec> {
+    let specs = crate::inventory::load_files(inventory).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        anyhow::anyhow!("the inventory has problems:\n{}", lines.join("\n"))
+    })?;
+    let known: Vec<&str> = specs.iter().map(|s| s.db_id.as_str()).collect();
+    specs
+        .iter()
+        .find(|s| s.db_id == db)
+        .cloned()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no database {db:?} in {} ({} databases; e.g. {})",
+                inventory
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                known.len(),
+                known.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+            )
+        })
+}
+
+fn runbook(path: Option<&Path>, spec: &DatabaseSpec) -> anyhow::Result<Runbook> {
+    let rb = match path {
+        Some(p) => Runbook::load(p)?,
+        None => Runbook::builtin(spec.engine),
+    };
+    if rb.engine != spec.engine {
+        anyhow::bail!(
+            "the runbook is for {} but {} is {}",
+            rb.engine.as_str(),
+            spec.db_id,
+            spec.engine.as_str()
+        );
+    }
+    Ok(rb)
+}
+
+pub async fn precheck(a: PrecheckArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
+    let spec = find(&a.inventory, &a.db)?;
+    let rb = runbook(a.runbook.as_deref(), &spec)?;
+    let opts = CheckOptions {
+        target_capacity_gb: a.capacity_gb,
+        ntp_server: a.ntp,
+    };
+    let results = checks::run_prechecks(&spec, &rb, &opts).await;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!(
+            "pre-checks for {}: {}",
+            spec.db_id,
+            checks::summary(&results)
+        );
+        for r in &results {
+            println!("  {:<4}  {:<30} {}", r.status.as_str(), r.name, r.evidence);
+            if let (Some(fix), true) = (&r.fix, r.status != Status::Pass) {
+                println!("        fix: {fix}");
+            }
+        }
+    }
+    Ok(if checks::passed(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+pub async fn validate(a: ValidateArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
+    let spec = find(&a.inventory, &a.db)?;
+    let rb = runbook(a.runbook.as_deref(), &spec)?;
+    let opts = ValidateOptions {
+        live: None,
+        tables: a.tables,
+        parallelism: a.parallel,
+    };
+    let report = run_validation(&spec, &rb, &opts).await;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let secs = (report.finished_at - report.started_at).num_milliseconds() as f64 / 1e3;
+        println!(
+            "validation of {}: {} — {} ({secs:.1} s)",
+            spec.db_id,
+            if report.passed() { "PASSED" } else { "FAILED" },
+            report.summary()
+        );
+        for line in report.failures() {
+            println!("  {line}");
+        }
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}

@@ -486,3 +486,43 @@ mod tests {
         assert!(err.contains("WAVEDECK_MAX_CUTOVER_LAG_S"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let serde_yaml::Value::Mapping(m) = v {
+            for (k, v) in m {
+                let key = format!("{prefix}{}", k.as_str().unwrap_or("?"));
+                out.push(key.clone());
+                key_paths(v, &format!("{key}."), out);
+            }
+        }
+    }
+
+    /// The README documents every config key with its default; this keeps the two in step.
+    #[test]
+    fn readme_config_block_lists_every_key_with_its_default() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("```yaml\n# wavedeck.yaml\n")
+            .expect("README has the config block");
+        let body = &readme[start + "```yaml\n".len()..];
+        let block = &body[..body.find("```").expect("block is closed")];
+        let documented = Config::from_yaml(Path::new("README.md"), block).unwrap();
+        assert_eq!(documented, Config::default(), "README defaults differ from the code");
+
+        let mut in_readme = Vec::new();
+        key_paths(&serde_yaml::from_str(block).unwrap(), "", &mut in_readme);
+        let mut in_code = Vec::new();
+        key_paths(
+            &serde_yaml::to_value(Config::default()).unwrap(),
+            "",
+            &mut in_code,
+        );
+        in_readme.sort();
+        in_code.sort();
+        assert_eq!(in_readme, in_code, "README config keys differ from the code");
+    }
+}

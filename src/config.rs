@@ -511,7 +511,11 @@ mod readme_tests {
         let body = &readme[start + "```yaml\n".len()..];
         let block = &body[..body.find("```").expect("block is closed")];
         let documented = Config::from_yaml(Path::new("README.md"), block).unwrap();
-        assert_eq!(documented, Config::default(), "README defaults differ from the code");
+        assert_eq!(
+            documented,
+            Config::default(),
+            "README defaults differ from the code"
+        );
 
         let mut in_readme = Vec::new();
         key_paths(&serde_yaml::from_str(block).unwrap(), "", &mut in_readme);
@@ -523,6 +527,9 @@ mod readme_tests {
         );
         in_readme.sort();
         in_code.sort();
-        assert_eq!(in_readme, in_code, "README config keys differ from the code");
+        assert_eq!(
+            in_readme, in_code,
+            "README config keys differ from the code"
+        );
     }
 }

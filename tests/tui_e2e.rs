@@ -48,6 +48,12 @@ impl Tmux {
             .success());
     }
 
+    /// Escape alone: a key right after it would read as Alt+key, so give the terminal a moment.
+    fn esc(&self) {
+        self.keys(&["Escape"]);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+
     /// Type text literally (no key-name interpretation).
     fn type_text(&self, text: &str) {
         assert!(Command::new("tmux")
@@ -145,10 +151,10 @@ fn demo_navigate_filter_open_and_quit() {
         &["Help", "Navigation", "Command line"],
         Duration::from_secs(5),
     );
-    t.keys(&["Escape"]);
-    t.keys(&["Escape"]);
+    t.esc();
+    t.esc();
     t.wait_for(&["Databases 4/8"], Duration::from_secs(5));
-    t.keys(&["Escape"]);
+    t.esc();
     t.wait_for(&["Databases 8/8"], Duration::from_secs(5));
 
     t.keys(&["q"]);
@@ -169,4 +175,79 @@ fn demo_navigate_filter_open_and_quit() {
         "terminal restored, message printed:\n{s}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The README's main story: the pilot wave runs to `ready` under the engine and the emulator,
+/// the operator approves, starts, and cuts one database over with the typed confirmation.
+#[test]
+fn demo_pilot_wave_to_cutover() {
+    if !have_tmux() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux), so the real terminal cannot be driven");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wavedeck");
+    let cmd = format!("{bin} demo --speed 300; sleep 60");
+    let t = Tmux::start(&cmd, 120, 40);
+    t.wait_for(&["Waves (1)", "engine"], Duration::from_secs(30));
+
+    // Approve the window, then start the wave: each through its dialog, each judged by the engine.
+    t.keys(&["a"]);
+    t.wait_for(
+        &["Approve window wave 0?", "Enter or y submits"],
+        Duration::from_secs(5),
+    );
+    t.keys(&["y"]);
+    t.wait_for(&["accepted by the engine"], Duration::from_secs(30));
+    t.esc();
+    t.wait_for(&["approved by"], Duration::from_secs(10));
+    t.keys(&["s"]);
+    t.wait_for(&["Start wave wave 0?"], Duration::from_secs(5));
+    t.keys(&["y"]);
+    t.wait_for(&["accepted by the engine"], Duration::from_secs(30));
+    t.esc();
+
+    // Databases, filtered to the ready ones; wait for the pilot to get there.
+    t.keys(&["2", "/"]);
+    t.type_text("stage:ready");
+    t.keys(&["Enter"]);
+    let s = t.wait_for(&["/stage:ready", "│pilot-"], Duration::from_secs(240));
+    assert!(!s.contains("Databases 0/8"), "{s}");
+
+    // Open the first ready database and cut it over, typing its id.
+    t.keys(&["Enter"]);
+    let s = t.wait_for(&["Replication", "next: cut over"], Duration::from_secs(10));
+    let db = s
+        .lines()
+        .find_map(|l| {
+            l.split_once("╭ ")
+                .and_then(|(_, r)| r.split_whitespace().next())
+        })
+        .filter(|id| id.starts_with("pilot-"))
+        .unwrap_or_else(|| panic!("no db_id in the detail title:\n{s}"))
+        .to_string();
+    t.keys(&["c"]);
+    t.wait_for(
+        &[&format!("Cut over {db}?"), &format!("Type {db} to confirm")],
+        Duration::from_secs(5),
+    );
+    // A wrong confirmation does nothing.
+    t.type_text("nope");
+    t.keys(&["Enter"]);
+    t.wait_for(
+        &[&format!("type {db} exactly to confirm")],
+        Duration::from_secs(5),
+    );
+    for _ in 0..4 {
+        t.keys(&["BSpace"]);
+    }
+    t.type_text(&db);
+    t.keys(&["Enter"]);
+    t.wait_for(&["accepted by the engine"], Duration::from_secs(60));
+    t.esc();
+    // The engine runs the cutover: the database reaches hypercare (the rollback window).
+    t.wait_for(
+        &[&format!("╭ {db}"), "hypercare for"],
+        Duration::from_secs(180),
+    );
+    t.keys(&["q", "q"]);
 }

@@ -49,7 +49,7 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub look: LookArgs,
     /// Time compression of the emulated DRS and the engine (60: one second is one minute).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 120.0)]
     pub speed: f64,
     /// Keep the demo store in this file instead of a temporary one.
     #[arg(long)]
@@ -60,7 +60,37 @@ pub async fn run_tui(args: TuiArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let _log = crate::logging::init(&cfg.log_dir)?;
     let theme = Theme::load(&args.look.theme, args.look.ascii, no_color_from_env())?;
     let store = Store::open_existing(&cfg.store).await?;
-    cockpit(store, &cfg, theme, args.read_only).await?;
+    // One engine per store: start one here unless another process holds the store, or this
+    // is a watch-only session. A failure to start is shown, and the cockpit still opens.
+    let mut engine = None;
+    let mut notice = None;
+    if !args.read_only {
+        match store.lease_holder().await {
+            Ok(Some(l)) => notice = Some(format!("attached: the engine runs in {}", l.holder)),
+            Ok(None) => {
+                let started = match crate::drs::DrsClient::from_config(&cfg) {
+                    Ok(drs) => crate::engine::spawn(cfg.clone(), store.clone(), drs).await,
+                    Err(e) => Err(anyhow::anyhow!("{e}")),
+                };
+                match started {
+                    Ok(h) => engine = Some(h),
+                    Err(e) => {
+                        tracing::warn!("cockpit: no engine started: {e:#}");
+                        notice = Some(format!("no engine started: {e:#}"));
+                    }
+                }
+            }
+            Err(e) => notice = Some(format!("cannot read the engine lease: {e}")),
+        }
+    }
+    let r = cockpit(store.clone(), &cfg, theme, args.read_only, notice).await;
+    if let Some(h) = engine {
+        if let Err(e) = h.shutdown().await {
+            tracing::warn!("engine stopped with: {e:#}");
+        }
+    }
+    store.close().await;
+    r?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -70,8 +100,12 @@ pub async fn cockpit(
     cfg: &Config,
     theme: Theme,
     read_only: bool,
+    notice: Option<String>,
 ) -> anyhow::Result<()> {
     let mut app = App::new(Data::default(), theme, read_only, chrono::Utc::now());
+    if let Some(n) = notice {
+        app.flash(n, super::app::Level::Warn);
+    }
     app.limits = Limits {
         max_lag_s: cfg.thresholds.max_cutover_lag_s,
         validation_max_age_min: cfg.thresholds.validation_max_age_min,

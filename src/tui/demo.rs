@@ -37,23 +37,60 @@ pub async fn register_pilot(store: &Store, dir: &std::path::Path) -> anyhow::Res
     Ok(specs.len())
 }
 
-pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
-    let theme = Theme::load(&args.look.theme, args.look.ascii, no_color_from_env())?;
-    let dir = temp_dir()?;
+/// The rehearsal settings: emulator and engine share the speed factor, DRS's own checks stand in
+/// for the SQL ones (the pilot's endpoints need not exist), the emulator drains the source, DNS
+/// goes to a file in the demo directory.
+pub fn demo_config(mut cfg: Config, dir: &std::path::Path, speed: f64) -> Config {
     cfg.log_dir = dir.join("logs");
     cfg.evidence_dir = dir.join("evidence");
+    cfg.emulator.speed = speed;
+    cfg.emulator.quota = cfg.emulator.quota.max(20);
+    cfg.engine.checks = crate::config::ChecksMode::Drs;
+    cfg.engine.time_scale = speed;
+    cfg.engine.source_drain = "emulator".into();
+    cfg.engine.retry_base_s = cfg.engine.retry_base_s.min(5.0);
+    cfg.cutover.dns_provider = "file".into();
+    cfg.cutover.dns_file = dir.join("dns.yaml");
+    cfg
+}
+
+pub async fn run(args: DemoArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        anyhow::bail!("--speed must be a positive number, e.g. 60");
+    }
+    let theme = Theme::load(&args.look.theme, args.look.ascii, no_color_from_env())?;
+    let dir = temp_dir()?;
+    let mut cfg = demo_config(cfg, &dir, args.speed);
     let db_path = args
         .store_file
         .clone()
         .unwrap_or_else(|| dir.join("demo.db"));
     cfg.store = format!("sqlite://{}", db_path.display());
-    cfg.emulator.speed = args.speed;
     let _log = crate::logging::init(&cfg.log_dir)?;
-    tracing::info!("demo in {}", dir.display());
+    tracing::info!("demo in {} at speed {}", dir.display(), args.speed);
     let store = Store::open(&cfg.store).await?;
     let n = register_pilot(&store, &dir).await?;
     tracing::info!("demo: {n} pilot databases registered");
-    super::cmd::cockpit(store, &cfg, theme, false).await?;
+
+    // The DRS emulator on a free loopback port, and the engine talking to it.
+    let emu =
+        crate::drs::emulator::spawn(&cfg, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let cfg = emu.client_config(&cfg);
+    let drs = emu.client(&cfg)?;
+    let engine = crate::engine::spawn(cfg.clone(), store.clone(), drs).await?;
+    tracing::info!(
+        "demo: emulator on {}, engine {}",
+        emu.base_url(),
+        engine.holder
+    );
+
+    let r = super::cmd::cockpit(store.clone(), &cfg, theme, false, None).await;
+    if let Err(e) = engine.shutdown().await {
+        tracing::warn!("demo: engine stopped with: {e}");
+    }
+    emu.shutdown().await;
+    store.close().await;
+    r?;
     println!("demo store and logs kept in {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }

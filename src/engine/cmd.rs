@@ -12,6 +12,8 @@ use std::process::ExitCode;
 pub struct RunArgs {}
 
 pub async fn run(_args: RunArgs, cfg: Config) -> anyhow::Result<ExitCode> {
+    // Handlers first: a SIGTERM during start-up must also stop cleanly, not kill.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let _guard = crate::logging::init(&cfg.log_dir)?;
     let store = Store::open_existing(&cfg.store).await?;
     let drs = DrsClient::from_config(&cfg)?;
@@ -20,7 +22,6 @@ pub async fn run(_args: RunArgs, cfg: Config) -> anyhow::Result<ExitCode> {
         "wavedeck engine running as {} (logs in the log directory); Ctrl-C or SIGTERM stops it",
         engine.holder
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stopped_by_itself = tokio::select! {
         _ = tokio::signal::ctrl_c() => false,
         _ = term.recv() => false,

@@ -48,8 +48,9 @@ pub struct TuiArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub look: LookArgs,
-    /// Time compression of the emulated DRS and the engine (60: one second is one minute).
-    #[arg(long, default_value_t = 120.0)]
+    /// Time compression of the emulated DRS and the engine. The default (3) takes the pilot wave
+    /// to ready in about a minute; 300 is near instant.
+    #[arg(long, default_value_t = 3.0)]
     pub speed: f64,
     /// Keep the demo store in this file instead of a temporary one.
     #[arg(long)]

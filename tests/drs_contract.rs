@@ -1123,7 +1123,7 @@ async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
         project_id: h.project_id.clone(),
         record_type: "A".into(),
         http: reqwest::Client::new(),
-        signer: std::sync::Arc::new(h.auth()),
+        signer: h.auth(),
         poll_every: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
     });
@@ -1149,7 +1149,7 @@ async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
         project_id: h.project_id.clone(),
         record_type: "A".into(),
         http: reqwest::Client::new(),
-        signer: std::sync::Arc::new(Auth::aksk("AKNOPE", "nope")),
+        signer: Auth::aksk("AKNOPE", "nope"),
         poll_every: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
     });

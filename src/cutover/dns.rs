@@ -7,7 +7,6 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -184,76 +183,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Signs a request in place (AK/SK `SDK-HMAC-SHA256`, or an IAM token header). The DRS client
-/// provides it, so DNS and DRS share one credential path.
-pub trait RequestSigner: Send + Sync {
-    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String>;
-}
-
-/// Signs with the DRS credentials (`drs.auth`, `drs.ak_env`/`drs.sk_env`, credentials file or
-/// token), using the DRS client's `SDK-HMAC-SHA256` implementation.
-pub struct AuthSigner(pub crate::drs::auth::Auth);
-
-impl RequestSigner for AuthSigner {
-    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String> {
-        use crate::drs::auth::Auth;
-        use crate::drs::sign;
-        use reqwest::header::{HeaderValue, AUTHORIZATION, HOST};
-        let bad =
-            |what: &str| format!("cannot sign the DNS request: {what} is not a valid header value");
-        match &self.0 {
-            Auth::Token(t) => {
-                let v = HeaderValue::from_str(t.expose()).map_err(|_| bad("the IAM token"))?;
-                req.headers_mut().insert("X-Auth-Token", v);
-                Ok(())
-            }
-            Auth::AkSk { ak, sk } => {
-                let url = req.url().clone();
-                let host = match url.port() {
-                    Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-                    None => url.host_str().unwrap_or_default().to_string(),
-                };
-                let date = sign::date_header_value(Utc::now());
-                req.headers_mut().insert(
-                    HOST,
-                    HeaderValue::from_str(&host).map_err(|_| bad("the host"))?,
-                );
-                req.headers_mut().insert(
-                    sign::DATE_HEADER,
-                    HeaderValue::from_str(&date).map_err(|_| bad("the date"))?,
-                );
-                let headers: Vec<(String, String)> = req
-                    .headers()
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
-                    })
-                    .collect();
-                let query = sign::parse_query(url.query().unwrap_or(""));
-                let body = req
-                    .body()
-                    .and_then(|b| b.as_bytes())
-                    .unwrap_or_default()
-                    .to_vec();
-                let input = sign::SignInput {
-                    method: req.method().as_str(),
-                    path: url.path(),
-                    query: &query,
-                    headers: &headers,
-                    body: &body,
-                };
-                let a = sign::sign(&input, ak, sk)
-                    .map_err(|e| format!("cannot sign the DNS request: {e}"))?;
-                req.headers_mut().insert(
-                    AUTHORIZATION,
-                    HeaderValue::from_str(&a).map_err(|_| bad("the signature"))?,
-                );
-                Ok(())
-            }
-        }
-    }
-}
-
 impl Dns {
     /// The provider `cutover.dns_provider` names: `file` (`cutover.dns_file`) or `huawei`
     /// (zone `cutover.dns_zone_id` at `drs.dns_endpoint`, signed with the DRS credentials).
@@ -287,7 +216,7 @@ impl Dns {
                     project_id: cfg.drs.project_id.clone(),
                     record_type: cfg.cutover.dns_record_type.clone(),
                     http,
-                    signer: Arc::new(AuthSigner(auth)),
+                    signer: auth,
                     poll_every: Duration::from_secs(2),
                     timeout: Duration::from_secs(cfg.cutover.dns_timeout_s.max(1)),
                 }))
@@ -308,7 +237,8 @@ pub struct HuaweiDns {
     /// `A` (records are IPs) or `CNAME` (records are host names ending in `.`).
     pub record_type: String,
     pub http: reqwest::Client,
-    pub signer: Arc<dyn RequestSigner>,
+    /// The DRS credentials: DNS and DRS share one credential and signing path.
+    pub signer: crate::drs::auth::Auth,
     pub poll_every: Duration,
     pub timeout: Duration,
 }
@@ -372,7 +302,7 @@ impl HuaweiDns {
             rb = rb.header("Content-Type", "application/json").body(bytes);
         }
         let mut req = rb.build().map_err(|e| api(e.to_string()))?;
-        self.signer.sign(&mut req).map_err(api)?;
+        self.signer.sign_request(&mut req).map_err(api)?;
         let resp = self
             .http
             .execute(req)
@@ -541,5 +471,72 @@ mod tests {
         assert_eq!(fqdn("db01.corp.internal."), "db01.corp.internal.");
         assert!(is_terminal_failure("ERROR"));
         assert!(!is_terminal_failure("PENDING_UPDATE"));
+    }
+
+    /// The Huawei provider against the DRS emulator's Cloud DNS (the one rehearsals run),
+    /// in process, signed with the DRS credentials.
+    #[tokio::test]
+    async fn huawei_switch_waits_for_active_and_is_signed() {
+        use crate::drs::auth::Auth;
+        let mut cfg = crate::config::Config::default();
+        // 5 emulated seconds of PENDING_UPDATE pass in about 5 ms.
+        cfg.emulator.speed = 1000.0;
+        let h = crate::drs::emulator::spawn_with(
+            &cfg,
+            "127.0.0.1:0".parse().unwrap(),
+            Auth::aksk("AK1", "SK-secret"),
+        )
+        .await
+        .unwrap();
+        let zone = "zone1";
+        let id = h
+            .dns_create(zone, "db01.corp.internal.", "A", &["10.0.0.1"], 300)
+            .unwrap();
+        let provider = |sk: &str| {
+            Dns::Huawei(HuaweiDns {
+                base_url: h.base_url(),
+                zone_id: zone.into(),
+                project_id: h.project_id.clone(),
+                record_type: "A".into(),
+                http: reqwest::Client::new(),
+                signer: Auth::aksk("AK1", sk),
+                poll_every: Duration::from_millis(10),
+                timeout: Duration::from_secs(5),
+            })
+        };
+        let dns = provider("SK-secret");
+
+        let now = dns.current("db01.corp.internal").await.unwrap().unwrap();
+        assert_eq!(now.value, "10.0.0.1");
+        assert_eq!(now.ttl_s, 300);
+        let change = dns.set("db01.corp.internal", "10.0.0.2", 60).await.unwrap();
+        assert_eq!(change.status, "ACTIVE");
+        assert_eq!(change.previous.unwrap().ttl_s, 300);
+        let r = h.dns_record(zone, &id).unwrap();
+        assert_eq!(
+            (r.records, r.ttl, r.status.as_str()),
+            (vec!["10.0.0.2".to_string()], 60, "ACTIVE")
+        );
+        let again = dns.set("db01.corp.internal", "10.0.0.2", 60).await.unwrap();
+        assert_eq!(again.status, "UNCHANGED");
+
+        let missing = dns
+            .set("db02.corp.internal", "10.0.0.9", 60)
+            .await
+            .unwrap_err();
+        assert!(
+            missing.to_string().contains("db02.corp.internal"),
+            "{missing}"
+        );
+
+        let wrong = provider("not-the-key");
+        let err = wrong
+            .current("db01.corp.internal")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("401") && err.contains("APIG.0301"), "{err}");
+        assert!(!err.contains("not-the-key"), "{err}");
+        h.shutdown().await;
     }
 }

@@ -4,15 +4,14 @@
 //! - [`run`]: `run_step` / `is_done` / `run_rollback` against real servers (the engine records
 //!   intent and outcome around each call);
 //! - [`pg`]: PostgreSQL operations (read-only switches, draining, LSNs, replication, sequences);
-//! - [`dns`]: the DNS switch providers (`file` for the lab, Huawei Cloud DNS), and
-//!   [`dns_emulator`], the Huawei Cloud DNS record-set API for rehearsals and tests;
+//! - [`dns`]: the DNS switch providers (`file` for the lab, Huawei Cloud DNS; rehearsals and
+//!   tests point `drs.dns_endpoint` at the DRS emulator, which serves the record-set API);
 //! - [`quick`]: the final quick validation (row counts, checksums);
 //! - [`driver`]: a resumable journal-backed driver used by the lab and the tests;
 //! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark.
 pub mod bench;
 pub mod cmd;
 pub mod dns;
-pub mod dns_emulator;
 pub mod driver;
 pub mod lab;
 pub mod pg;

@@ -150,13 +150,6 @@ impl Auth {
     }
 }
 
-/// The DNS switch (cutover) signs with the same credentials as DRS.
-impl crate::cutover::dns::RequestSigner for Auth {
-    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String> {
-        self.sign_request(req)
-    }
-}
-
 /// `key=value` lines; `#` comments and blank lines ignored. Errors name the file and line but
 /// never echo a value.
 fn read_credentials_file(path: &Path) -> Result<Vec<(String, Secret)>, DrsError> {

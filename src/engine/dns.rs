@@ -6,10 +6,9 @@ use super::brain::{Fail, Report, WorkResult};
 use super::classify::ErrorClass;
 use super::runtime::Shared;
 use crate::config::Config;
-use crate::cutover::dns::{Dns, FileDns, HuaweiDns, RequestSigner};
+use crate::cutover::dns::{Dns, FileDns, HuaweiDns};
 use crate::drs::Auth;
 use crate::inventory::DatabaseSpec;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The record name of a database: the inventory's `extra.dns_name`, else `{db_id}.{domain}`.
@@ -27,54 +26,6 @@ fn record_value(cfg: &Config, ep: &crate::inventory::Endpoint) -> String {
         format!("{}:{}", ep.host, ep.port)
     } else {
         ep.host.clone()
-    }
-}
-
-/// Signs Cloud DNS requests with the DRS credentials (AK/SK or IAM token).
-struct Signer(Auth);
-
-impl RequestSigner for Signer {
-    fn sign(&self, req: &mut reqwest::Request) -> Result<(), String> {
-        use crate::drs::sign;
-        let h = |s: &str| reqwest::header::HeaderValue::from_str(s).map_err(|e| e.to_string());
-        match &self.0 {
-            Auth::Token(t) => {
-                req.headers_mut().insert("X-Auth-Token", h(t.expose())?);
-                Ok(())
-            }
-            Auth::AkSk { ak, sk } => {
-                let date = sign::date_header_value(chrono::Utc::now());
-                req.headers_mut().insert(sign::DATE_HEADER, h(&date)?);
-                let host = match (req.url().host_str(), req.url().port()) {
-                    (Some(host), Some(p)) => format!("{host}:{p}"),
-                    (Some(host), None) => host.to_string(),
-                    (None, _) => return Err("DNS URL has no host".into()),
-                };
-                req.headers_mut().insert("Host", h(&host)?);
-                let headers: Vec<(String, String)> = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                    .collect();
-                let query: Vec<(String, String)> = req.url().query_pairs().into_owned().collect();
-                let body: Vec<u8> = req
-                    .body()
-                    .and_then(|b| b.as_bytes())
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_default();
-                let path = req.url().path().to_string();
-                let input = sign::SignInput {
-                    method: req.method().as_str(),
-                    path: &path,
-                    query: &query,
-                    headers: &headers,
-                    body: &body,
-                };
-                let auth = sign::sign(&input, ak, sk).map_err(|e| e.to_string())?;
-                req.headers_mut().insert("Authorization", h(&auth)?);
-                Ok(())
-            }
-        }
     }
 }
 
@@ -102,7 +53,7 @@ pub fn provider(cfg: &Config) -> Result<Dns, String> {
                 project_id: cfg.drs.project_id.clone(),
                 record_type: cfg.cutover.dns_record_type.clone(),
                 http,
-                signer: Arc::new(Signer(auth)),
+                signer: auth,
                 poll_every: Duration::from_secs(2),
                 timeout: Duration::from_secs(cfg.cutover.dns_timeout_s.max(1)),
             }))

@@ -250,6 +250,17 @@ impl EmulatorHandle {
             .map_err(|e| format!("{}: {}", e.code, e.message))
     }
 
+    /// A DNS record set as the emulator holds it now (tests check what a switch stored).
+    pub fn dns_record(&self, zone_id: &str, id: &str) -> Option<dns::RecordSet> {
+        let now = self.emu.clock.now();
+        self.emu
+            .dns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(zone_id, id, now)
+            .ok()
+    }
+
     /// Requests received so far (including refused ones).
     pub fn requests_served(&self) -> u64 {
         self.emu.requests.load(Ordering::Relaxed)

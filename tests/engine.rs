@@ -685,7 +685,18 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(20..700))).await;
+        // Kill after the engine has made some progress (a random number of new events), not
+        // after a fixed time: on a busy machine a timer alone may never get past pre-checks,
+        // and the kills must land across the stages.
+        let seq0 = store.last_seq().await.unwrap();
+        let wanted = rng.gen_range(2..30);
+        let t0 = Instant::now();
+        while store.last_seq().await.unwrap() < seq0 + wanted
+            && t0.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..200))).await;
         signal(&engine.0, libc::SIGKILL);
         engine.0.wait().unwrap();
         kills += 1;

@@ -222,7 +222,7 @@ impl Dns {
                 }))
             }
             other => Err(format!(
-                "cutover.dns_provider is {other:?}; expected \"file\" or \"huawei\""
+                "cutover.dns_provider {other:?} is unknown: use file or huawei"
             )),
         }
     }

@@ -6,10 +6,8 @@ use super::brain::{Fail, Report, WorkResult};
 use super::classify::ErrorClass;
 use super::runtime::Shared;
 use crate::config::Config;
-use crate::cutover::dns::{Dns, FileDns, HuaweiDns};
-use crate::drs::Auth;
+use crate::cutover::dns::Dns;
 use crate::inventory::DatabaseSpec;
-use std::time::Duration;
 
 /// The record name of a database: the inventory's `extra.dns_name`, else `{db_id}.{domain}`.
 pub fn record_name(spec: &DatabaseSpec, domain: &str) -> String {
@@ -29,41 +27,6 @@ fn record_value(cfg: &Config, ep: &crate::inventory::Endpoint) -> String {
     }
 }
 
-/// The configured provider.
-pub fn provider(cfg: &Config) -> Result<Dns, String> {
-    match cfg.cutover.dns_provider.as_str() {
-        "file" => Ok(Dns::File(FileDns::new(cfg.cutover.dns_file.clone()))),
-        "huawei" => {
-            if cfg.cutover.dns_zone_id.trim().is_empty() {
-                return Err("cutover.dns_zone_id is empty: set the private zone id holding the service records".into());
-            }
-            let auth = Auth::from_config(&cfg.drs).map_err(|e| e.to_string())?;
-            let base_url = if cfg.drs.dns_endpoint.is_empty() {
-                format!("https://dns.{}.myhuaweicloud.com", cfg.drs.region)
-            } else {
-                cfg.drs.dns_endpoint.trim_end_matches('/').to_string()
-            };
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(cfg.drs.timeout_s.max(1)))
-                .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-            Ok(Dns::Huawei(HuaweiDns {
-                base_url,
-                zone_id: cfg.cutover.dns_zone_id.clone(),
-                project_id: cfg.drs.project_id.clone(),
-                record_type: cfg.cutover.dns_record_type.clone(),
-                http,
-                signer: auth,
-                poll_every: Duration::from_secs(2),
-                timeout: Duration::from_secs(cfg.cutover.dns_timeout_s.max(1)),
-            }))
-        }
-        other => Err(format!(
-            "cutover.dns_provider {other:?} is unknown: use file or huawei"
-        )),
-    }
-}
-
 pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
     let fatal = |words: String| {
         WorkResult::Err(Fail {
@@ -76,7 +39,7 @@ pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
             "{db} is not in the store's inventory (run wavedeck init again)"
         ));
     };
-    let dns = match provider(&sh.cfg) {
+    let dns = match Dns::from_config(&sh.cfg) {
         Ok(d) => d,
         Err(e) => return fatal(format!("DNS switch of {db}: {e}")),
     };
@@ -139,10 +102,10 @@ mod tests {
         cfg.cutover.dns_provider = "huawei".into();
         assert_eq!(record_value(&cfg, &spec.target), "10.1.0.1");
         assert!(
-            provider(&cfg).is_err(),
+            Dns::from_config(&cfg).is_err(),
             "huawei without a zone id is refused"
         );
         cfg.cutover.dns_provider = "bind".into();
-        assert!(matches!(provider(&cfg), Err(e) if e.contains("unknown")));
+        assert!(matches!(Dns::from_config(&cfg), Err(e) if e.contains("unknown")));
     }
 }

@@ -1365,7 +1365,12 @@ fn dialog(app: &App, f: &mut Frame, area: Rect) {
     let h = (lines.len() as u16 + 3).min(area.height);
     let r = centered(area, 76, h);
     f.render_widget(Clear, r);
-    let title = format!(" {} {target}? ", capitalise(action_label(d.action)));
+    // The target already reads "wave N": "Start wave 0?", not "Start wave wave 0?".
+    let verb = match d.target {
+        Target::Wave(_) => action_label(d.action).trim_end_matches(" wave"),
+        Target::Db(_) => action_label(d.action),
+    };
+    let title = format!(" {} {target}? ", capitalise(verb));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -201,7 +201,7 @@ fn demo_pilot_wave_to_cutover() {
     t.esc();
     t.wait_for(&["approved by"], Duration::from_secs(10));
     t.keys(&["s"]);
-    t.wait_for(&["Start wave wave 0?"], Duration::from_secs(5));
+    t.wait_for(&["Start wave 0?"], Duration::from_secs(5));
     t.keys(&["y"]);
     t.wait_for(&["accepted by the engine"], Duration::from_secs(30));
     t.esc();

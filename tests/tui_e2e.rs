@@ -242,7 +242,34 @@ fn demo_pilot_wave_to_cutover() {
     }
     t.type_text(&db);
     t.keys(&["Enter"]);
-    t.wait_for(&["accepted by the engine"], Duration::from_secs(60));
+    // The engine checks the guards again when it reads the command: an emulated lag spike
+    // above the threshold gets a rejection with its reason, and the operator asks again.
+    let mut tries = 1;
+    loop {
+        let t0 = Instant::now();
+        let s = loop {
+            let s = t.screen();
+            if s.contains("accepted by the engine") || s.contains(" rejected: ") {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "no verdict on the cutover:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        if s.contains("accepted by the engine") {
+            break;
+        }
+        assert!(tries < 5, "cutover rejected {tries} times:\n{s}");
+        tries += 1;
+        t.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_secs(2));
+        t.keys(&["c"]);
+        t.wait_for(&[&format!("Type {db} to confirm")], Duration::from_secs(5));
+        t.type_text(&db);
+        t.keys(&["Enter"]);
+    }
     t.esc();
     // The engine runs the cutover: the database reaches hypercare (the rollback window).
     t.wait_for(

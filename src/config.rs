@@ -279,9 +279,14 @@ pub struct EngineConfig {
     pub lag_stable_s: f64,
     /// Engine lease: another engine may take over after this many seconds without heartbeat.
     pub lease_ttl_s: u64,
-    /// How a DRS-mode cutover stops writes at the source: `emulator` (the emulator's switch,
-    /// for rehearsals) or `runbook` (the operator drains by the runbook; the engine refuses to
-    /// guess).
+    /// How a cutover stops writes at the source, and with it which cutover runs:
+    /// - `sql`: the engine runs the cutover module's steps against the servers (PostgreSQL:
+    ///   source read-only and write sessions ended after `thresholds.drain_grace_s`, final sync
+    ///   by WAL position of DRS's slot plus DRS lag 0, DRS job terminated, quick validation,
+    ///   DNS switch, target writable with smoke tests, hypercare; rollback by the plan);
+    /// - `emulator`: DRS-mode cutover, the emulator's switch stops the writes (rehearsals);
+    /// - `runbook`: DRS-mode cutover, the operator drains by the runbook (the engine refuses to
+    ///   guess).
     pub source_drain: String,
     /// DNS name switched at cutover: `{db_id}.` + this domain, unless the inventory's `extra`
     /// has a `dns_name`.

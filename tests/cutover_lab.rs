@@ -1,68 +1,21 @@
 //! Cutover and rollback on real PostgreSQL clusters replicating under a real write workload.
 //! Each test builds its own lab (two fresh clusters on free loopback ports) and removes it.
 
+mod common;
+
+use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wavedeck::config::Config;
 use wavedeck::cutover::driver::{self, Journal, FAULT_STALL_ENV};
-use wavedeck::cutover::lab::{LabState, TempLab};
-use wavedeck::cutover::workload::{self, Workload, WorkloadStats};
-use wavedeck::cutover::{pg, Step};
+use wavedeck::cutover::lab::TempLab;
+use wavedeck::cutover::Step;
 
 fn cfg() -> Config {
     let mut c = Config::default();
     c.thresholds.drain_grace_s = 2;
     c
-}
-
-fn start_workload(lab: &LabState, db: &str) -> workload::Running {
-    Workload {
-        client: format!("test-{db}"),
-        dns: lab.dns_file(),
-        dns_name: LabState::dns_name(db),
-        side: lab.side(&lab.source, db),
-        pause: Duration::from_millis(5),
-    }
-    .start()
-}
-
-/// Wait until the workload has `n` acknowledgements from `endpoint`.
-async fn wait_acks(w: &workload::Running, endpoint: &str, n: usize) {
-    let started = Instant::now();
-    loop {
-        let s = w.snapshot();
-        if s.acks.iter().filter(|a| a.endpoint == endpoint).count() >= n {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "workload got no {n} acks from {endpoint} in 60 s; last error: {:?}",
-            s.last_error
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn assert_all_acked_once(side: &pg::PgSide, stats: &WorkloadStats) {
-    let mut c = side.connect_admin("check").await.unwrap();
-    let a = workload::audit(&mut c, stats).await.unwrap();
-    assert!(a.acked > 100, "too few writes to prove anything: {a:?}");
-    assert!(
-        a.missing.is_empty(),
-        "acknowledged writes lost: {:?}",
-        a.missing
-    );
-    assert!(
-        a.duplicated.is_empty(),
-        "writes applied twice: {:?}",
-        a.duplicated
-    );
-}
-
-async fn read_only(side: &pg::PgSide) -> bool {
-    let mut c = side.connect_admin("check").await.unwrap();
-    pg::db_read_only(&mut c, &side.database).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,10 @@
 //! with reasons, an injected fault is retried, and `kill -9` of the real `wavedeck run` binary
 //! at random moments never loses or repeats a step.
 
+mod common;
+
 use chrono::Utc;
-use serde_json::{json, Value};
+use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use wavedeck::config::{ChecksMode, Config};
@@ -13,9 +15,7 @@ use wavedeck::drs::DrsClient;
 use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use wavedeck::lifecycle::Stage;
 use wavedeck::secret::SecretRef;
-use wavedeck::store::{
-    kind, Action, CommandStatus, DbState, Event, NewCommand, NewEvent, Role, Store, Target,
-};
+use wavedeck::store::{kind, Action, Role, Store, Target};
 
 const SPEED: f64 = 800.0;
 
@@ -67,126 +67,6 @@ fn config(dir: &std::path::Path) -> Config {
     cfg.cutover.dns_provider = "file".into();
     cfg.cutover.dns_file = dir.join("dns.yaml");
     cfg
-}
-
-async fn register(store: &Store, specs: &[DatabaseSpec]) {
-    let events: Vec<NewEvent> = specs
-        .iter()
-        .map(|s| NewEvent {
-            db_id: Some(s.db_id.clone()),
-            wave: s.wave,
-            kind: kind::DB_REGISTERED.into(),
-            payload: json!({ "spec": s }),
-            actor: "init".into(),
-        })
-        .collect();
-    store.append(&events).await.unwrap();
-}
-
-async fn command(store: &Store, role: Role, action: Action, target: Target) -> i64 {
-    store
-        .submit_command(&NewCommand {
-            who: "alice".into(),
-            role,
-            action,
-            target,
-            args: Value::Null,
-        })
-        .await
-        .unwrap()
-        .id
-}
-
-/// Wait for the engine to decide a command; returns (accepted, reason).
-async fn decided(store: &Store, id: i64) -> (bool, Option<String>) {
-    let t0 = Instant::now();
-    loop {
-        let c = store.command(id).await.unwrap().unwrap();
-        match c.status {
-            CommandStatus::Pending => {}
-            CommandStatus::Accepted => return (true, c.reason),
-            CommandStatus::Rejected => return (false, c.reason),
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "command {id} never decided"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for(
-    store: &Store,
-    what: &str,
-    timeout: Duration,
-    done: impl Fn(&[DbState]) -> bool,
-) -> Vec<DbState> {
-    let t0 = Instant::now();
-    loop {
-        let states = store.db_states().await.unwrap();
-        if done(&states) {
-            return states;
-        }
-        if t0.elapsed() > timeout {
-            let summary: Vec<String> = states
-                .iter()
-                .map(|s| format!("{} {} {:?}", s.db_id, s.stage, s.last_error))
-                .collect();
-            panic!("timed out waiting for {what}: {summary:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn all_events(store: &Store) -> Vec<Event> {
-    store.events_after(0, 1_000_000).await.unwrap()
-}
-
-/// Every intent has exactly one outcome (same step and attempt), and no (db, step, attempt)
-/// was started twice: nothing was done twice except recorded retries.
-fn check_intents(events: &[Event]) {
-    let mut open: BTreeMap<(String, String, u64), usize> = BTreeMap::new();
-    let mut seen_intents: BTreeSet<(String, String, u64, i64)> = BTreeSet::new();
-    let mut stage_visit: BTreeMap<String, i64> = BTreeMap::new();
-    for e in events {
-        let Some(db) = e.db_id.clone() else { continue };
-        if e.kind == kind::DB_STAGE {
-            stage_visit.insert(db.clone(), e.seq);
-        }
-        let step = e.payload["step"].as_str().unwrap_or_default().to_string();
-        let attempt = e.payload["attempt"].as_u64().unwrap_or(0);
-        let visit = stage_visit.get(&db).copied().unwrap_or(0);
-        if e.kind == kind::STEP_INTENT {
-            assert!(
-                seen_intents.insert((db.clone(), step.clone(), attempt, visit)),
-                "{db}: intent {step} attempt {attempt} written twice (seq {})",
-                e.seq
-            );
-            *open.entry((db, step, attempt)).or_default() += 1;
-        } else if e.kind == kind::STEP_OUTCOME {
-            let n = open.get_mut(&(db.clone(), step.clone(), attempt));
-            match n {
-                Some(n) if *n > 0 => *n -= 1,
-                _ => panic!(
-                    "{db}: outcome of {step} attempt {attempt} without intent (seq {})",
-                    e.seq
-                ),
-            }
-        }
-    }
-    let left: Vec<_> = open.iter().filter(|(_, n)| **n > 0).collect();
-    assert!(left.is_empty(), "intents without outcome: {left:?}");
-}
-
-fn outcomes<'a>(events: &'a [Event], db: &str, step: &str) -> Vec<&'a Event> {
-    events
-        .iter()
-        .filter(|e| {
-            e.kind == kind::STEP_OUTCOME
-                && e.db_id.as_deref() == Some(db)
-                && e.payload["step"] == step
-        })
-        .collect()
 }
 
 struct Rig {
@@ -544,70 +424,6 @@ async fn injected_faults_are_retried_or_fail_in_plain_words() {
     engine.shutdown().await.unwrap();
     check_intents(&all_events(&r.store).await);
     let _ = Utc::now();
-}
-
-/// Kills the child when dropped, so a failing test leaves no process behind.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            signal(&self.0, libc::SIGKILL);
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// A child process killed (SIGKILL) or stopped (SIGTERM) by pid.
-fn signal(child: &std::process::Child, sig: i32) {
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-    unsafe {
-        libc::kill(child.id() as i32, sig);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-const TEST_AK: &str = "WDTESTAK0000000000001";
-const TEST_SK: &str = "wdtestsk00000000000000000000000000000001";
-
-fn wavedeck(
-    cfg_path: &std::path::Path,
-    args: &[&str],
-    log: &std::path::Path,
-) -> std::process::Child {
-    wavedeck_env(cfg_path, args, log, &[])
-}
-
-fn wavedeck_env(
-    cfg_path: &std::path::Path,
-    args: &[&str],
-    log: &std::path::Path,
-    env: &[(&str, &str)],
-) -> std::process::Child {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
-        .arg("--config")
-        .arg(cfg_path)
-        .args(args)
-        .env("HUAWEICLOUD_SDK_AK", TEST_AK)
-        .env("HUAWEICLOUD_SDK_SK", TEST_SK)
-        .env_remove("WAVEDECK_STORE")
-        .envs(env.iter().copied())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap()
 }
 
 /// kill -9 of the real engine binary at random moments, at least 20 times, while a wave of 20

@@ -57,6 +57,22 @@ impl PgSide {
         }
     }
 
+    /// An inventory endpoint, its password read from the SecretRef (an empty one means none:
+    /// trust or peer authentication, as in the lab). The error names the reference, never a
+    /// value.
+    pub fn from_endpoint(
+        ep: &crate::inventory::Endpoint,
+    ) -> Result<PgSide, crate::secret::SecretError> {
+        let pw = ep.password.resolve()?;
+        Ok(PgSide {
+            host: ep.host.clone(),
+            port: ep.port,
+            user: ep.user.clone(),
+            password: (!pw.is_empty()).then_some(pw),
+            database: ep.database.clone(),
+        })
+    }
+
     pub fn with_database(&self, database: &str) -> PgSide {
         PgSide {
             database: database.into(),
@@ -299,6 +315,36 @@ pub async fn slot_confirmed_lsn(c: &mut PgConnection, slot: &str) -> R<Option<St
     .fetch_optional(&mut *c)
     .await?;
     Ok(v.flatten())
+}
+
+/// Logical replication slots of database `db` on this server, by name.
+pub async fn logical_slots(c: &mut PgConnection, db: &str) -> R<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT slot_name::text FROM pg_replication_slots \
+         WHERE slot_type = 'logical' AND database = $1 ORDER BY 1",
+    )
+    .bind(db)
+    .fetch_all(&mut *c)
+    .await
+}
+
+/// Whether a consumer is connected to `slot` right now (`None`: no such slot).
+pub async fn slot_active(c: &mut PgConnection, slot: &str) -> R<Option<bool>> {
+    sqlx::query_scalar("SELECT active FROM pg_replication_slots WHERE slot_name = $1")
+        .bind(slot)
+        .fetch_optional(&mut *c)
+        .await
+}
+
+/// The subscription of the current database that reads from a slot named `slot`, if any.
+pub async fn subscription_for_slot(c: &mut PgConnection, slot: &str) -> R<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT s.subname::text FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid \
+         WHERE s.subslotname = $1 AND d.datname = current_database()",
+    )
+    .bind(slot)
+    .fetch_optional(&mut *c)
+    .await
 }
 
 pub async fn slot_exists(c: &mut PgConnection, slot: &str) -> R<bool> {

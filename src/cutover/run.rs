@@ -45,13 +45,64 @@ impl NativeMover {
     }
 }
 
+/// What moves the data while the source still takes writes: it says where "what the target
+/// applied" is read at the final sync, and what is released before the target takes writes.
+#[derive(Clone, Debug)]
+pub enum Mover {
+    /// Native logical replication wavedeck set up itself (the lab's `lab cutover`).
+    Native(NativeMover),
+    /// DRS, which reads a logical replication slot on the source. `slot`: its name (inventory
+    /// `extra.replication_slot`); `None`: the only logical slot of the source database, found
+    /// on the server at each step. A subscription on the target reading that slot (the lab, the
+    /// emulator's native mode) is released at writes-on like the native mover's; with real DRS
+    /// there is none, terminating the job released it. `reverse` names the way back (rollback).
+    Slot {
+        slot: Option<String>,
+        reverse: String,
+    },
+}
+
+impl Mover {
+    /// The mover of a database whose data DRS moves, with the reverse names of `db_id`.
+    pub fn drs(db_id: &str, slot: Option<String>) -> Mover {
+        Mover::Slot {
+            slot,
+            reverse: NativeMover::for_db(db_id).reverse,
+        }
+    }
+
+    /// Name of the reverse publication, slot and subscription a rollback uses.
+    pub fn reverse(&self) -> &str {
+        match self {
+            Mover::Native(m) => &m.reverse,
+            Mover::Slot { reverse, .. } => reverse,
+        }
+    }
+}
+
+impl From<NativeMover> for Mover {
+    fn from(m: NativeMover) -> Mover {
+        Mover::Native(m)
+    }
+}
+
+/// The mover as the servers show it at one step.
+struct Route {
+    /// The slot on the source whose `confirmed_flush_lsn` says what the target applied; `None`
+    /// when it no longer exists (released).
+    slot: Option<String>,
+    /// A subscription on the target reading that slot, when one exists.
+    subscription: Option<String>,
+}
+
 /// Everything a cutover of one database needs.
 pub struct CutoverCtx {
     pub db_id: String,
     pub source: PgSide,
     pub target: PgSide,
-    pub mover: NativeMover,
-    pub dns: Dns,
+    pub mover: Mover,
+    /// The DNS provider, shared: the engine builds one for all its databases.
+    pub dns: std::sync::Arc<Dns>,
     /// The service name applications resolve.
     pub dns_name: String,
     /// What the name holds while the source serves (file provider: `host:port`).
@@ -130,6 +181,52 @@ impl CutoverCtx {
     }
     fn tgt_err(&self, e: impl std::fmt::Display) -> CutoverError {
         CutoverError::Pg(self.target.err("target", e))
+    }
+
+    /// Find the mover on the servers: its slot on the source and a subscription reading it.
+    async fn route(
+        &self,
+        s: &mut PgConnection,
+        t: &mut PgConnection,
+    ) -> Result<Route, CutoverError> {
+        let named = match &self.mover {
+            Mover::Native(m) => Some(m.subscription.clone()),
+            Mover::Slot { slot, .. } => slot.clone(),
+        };
+        let slot = match named {
+            Some(n) => pg::slot_exists(s, &n)
+                .await
+                .map_err(|e| self.src_err(e))?
+                .then_some(n),
+            None => {
+                let all = pg::logical_slots(s, &self.source.database)
+                    .await
+                    .map_err(|e| self.src_err(e))?;
+                if all.len() > 1 {
+                    return Err(CutoverError::Unsafe {
+                        db: self.db_id.clone(),
+                        msg: format!(
+                            "the source database has {} logical replication slots ({}): name the \
+                             one DRS reads in the inventory (extra.replication_slot)",
+                            all.len(),
+                            all.join(", ")
+                        ),
+                    });
+                }
+                all.into_iter().next()
+            }
+        };
+        let subscription = match (&self.mover, &slot) {
+            (Mover::Native(m), _) => pg::subscription_exists(t, &m.subscription)
+                .await
+                .map_err(|e| self.tgt_err(e))?
+                .then(|| m.subscription.clone()),
+            (Mover::Slot { .. }, Some(sl)) => pg::subscription_for_slot(t, sl)
+                .await
+                .map_err(|e| self.tgt_err(e))?,
+            (Mover::Slot { .. }, None) => None,
+        };
+        Ok(Route { slot, subscription })
     }
 
     /// The endpoint applications reach through the service name now: smoke tests go there, so
@@ -271,42 +368,87 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut reasons = ctx.blockers.clone();
     let mut s = ctx.src().await?;
     let mut t = ctx.tgt().await?;
-    let lag = pg::measure_lag(
-        &mut s,
-        &mut t,
-        &ctx.mover.subscription,
-        &ctx.mover.subscription,
-    )
-    .await
-    .map_err(|e| ctx.src_err(e))?;
-    let lag_s = lag.millis as f64 / 1000.0;
-    if !lag.subscriber.worker_running {
+    let route = ctx.route(&mut s, &mut t).await?;
+    let native = match &ctx.mover {
+        Mover::Native(m) => Some(m.subscription.clone()),
+        Mover::Slot { .. } => route.subscription.clone(),
+    };
+    let detail = if let Some(sub) = native {
+        // Replication wavedeck can see from both ends: worker, initial copy and lag measured.
+        let lag = pg::measure_lag(&mut s, &mut t, &sub, route.slot.as_deref().unwrap_or(&sub))
+            .await
+            .map_err(|e| ctx.src_err(e))?;
+        let lag_s = lag.millis as f64 / 1000.0;
+        if !lag.subscriber.worker_running {
+            reasons.push(format!(
+                "replication worker of {sub} is not running on the target"
+            ));
+        } else if !lag.in_cdc() {
+            reasons.push(format!(
+                "initial copy not finished ({} of {} tables)",
+                lag.subscriber.tables_total - lag.subscriber.tables_not_ready,
+                lag.subscriber.tables_total
+            ));
+        }
+        if lag_s > ctx.max_lag_s {
+            reasons.push(format!("lag {lag_s:.1} s > {} s", ctx.max_lag_s));
+        }
+        json!({"lag_s": lag_s, "lag_bytes": lag.bytes, "max_lag_s": ctx.max_lag_s, "subscription": sub})
+    } else if let Some(slot) = &route.slot {
+        // DRS applies on the target by itself: what the source shows is its slot. The lag in
+        // seconds is DRS's own figure, among the lifecycle guards in `blockers`.
+        let active = pg::slot_active(&mut s, slot)
+            .await
+            .map_err(|e| ctx.src_err(e))?
+            .unwrap_or(false);
+        if !active {
+            reasons.push(format!(
+                "nothing reads replication slot {slot} on the source (is the DRS job running?)"
+            ));
+        }
+        let at = pg::flush_lsn(&mut s).await.map_err(|e| ctx.src_err(e))?;
+        let confirmed = pg::slot_confirmed_lsn(&mut s, slot)
+            .await
+            .map_err(|e| ctx.src_err(e))?;
+        let bytes = match &confirmed {
+            Some(c) => pg::lsn_diff(&mut s, &at, c)
+                .await
+                .map_err(|e| ctx.src_err(e))?
+                .max(0),
+            None => -1,
+        };
+        json!({"slot": slot, "slot_active": active, "source_lsn": at, "confirmed_lsn": confirmed, "lag_bytes": bytes})
+    } else {
         reasons.push(format!(
-            "replication worker of {} is not running on the target",
-            ctx.mover.subscription
+            "no logical replication slot of {} on the source: nothing replicates it (is the DRS job running?)",
+            ctx.source.database
         ));
-    } else if !lag.in_cdc() {
-        reasons.push(format!(
-            "initial copy not finished ({} of {} tables)",
-            lag.subscriber.tables_total - lag.subscriber.tables_not_ready,
-            lag.subscriber.tables_total
-        ));
-    }
-    if lag_s > ctx.max_lag_s {
-        reasons.push(format!("lag {lag_s:.1} s > {} s", ctx.max_lag_s));
-    }
+        Value::Null
+    };
     if !reasons.is_empty() {
         return Err(CutoverError::Blocked {
             db: ctx.db_id.clone(),
             reasons,
         });
     }
-    Ok(json!({"lag_s": lag_s, "lag_bytes": lag.bytes, "max_lag_s": ctx.max_lag_s}))
+    Ok(detail)
 }
 
 async fn quick_validation(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut s = ctx.src().await?;
     let mut t = ctx.tgt().await?;
+    // DRS lifts the target's read-only when its job is terminated. Applications must not write
+    // there before step 6 carried the sequences and prepared the way back, and the figures
+    // below are exact only while both sides are read-only.
+    let tdb = &ctx.target.database;
+    if !pg::db_read_only(&mut t, tdb)
+        .await
+        .map_err(|e| ctx.tgt_err(e))?
+    {
+        pg::set_db_read_only(&mut t, tdb, true)
+            .await
+            .map_err(|e| ctx.tgt_err(e))?;
+    }
     let r = quick::quick_compare(&mut s, &mut t, &ctx.checksum_tables)
         .await
         .map_err(|e| ctx.tgt_err(e))?;
@@ -354,10 +496,22 @@ async fn final_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
         });
     }
     let mut t = ctx.tgt().await?;
+    let route = ctx.route(&mut s, &mut t).await?;
+    let Some(slot) = route.slot else {
+        return Err(CutoverError::Sync {
+            db: ctx.db_id.clone(),
+            msg: format!(
+                "no logical replication slot of {} on the source: what the target applied \
+                 cannot be read (was the DRS job terminated before the final sync?)",
+                ctx.source.database
+            ),
+        });
+    };
+    let sub = route.subscription.as_deref();
     let r = pg::wait_caught_up(
         &mut s,
-        Some((&mut t, &ctx.mover.subscription)),
-        &ctx.mover.subscription,
+        sub.map(|sub| (&mut t, sub)),
+        &slot,
         ctx.sync_timeout,
     )
     .await
@@ -365,7 +519,7 @@ async fn final_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
         db: ctx.db_id.clone(),
         msg,
     })?;
-    Ok(json!({"sync": r}))
+    Ok(json!({"sync": r, "slot": slot}))
 }
 
 async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
@@ -374,22 +528,20 @@ async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let tdb = ctx.target.database.clone();
     let mut detail = serde_json::Map::new();
     // Release the mover, after making sure once more that it delivered everything: a resumed
-    // run may come here long after the final sync.
-    if pg::subscription_exists(&mut t, &ctx.mover.subscription)
-        .await
-        .map_err(|e| ctx.tgt_err(e))?
-    {
-        let r = pg::wait_caught_up(&mut s, None, &ctx.mover.subscription, ctx.sync_timeout)
+    // run may come here long after the final sync. With DRS, terminating the job released it.
+    let route = ctx.route(&mut s, &mut t).await?;
+    if let (Some(sub), Some(slot)) = (&route.subscription, &route.slot) {
+        let r = pg::wait_caught_up(&mut s, None, slot, ctx.sync_timeout)
             .await
             .map_err(|msg| CutoverError::Sync {
                 db: ctx.db_id.clone(),
                 msg,
             })?;
         detail.insert("last_sync".into(), json!(r));
-        pg::drop_subscription(&mut t, &ctx.mover.subscription)
+        pg::drop_subscription(&mut t, sub)
             .await
             .map_err(|e| ctx.tgt_err(e))?;
-        detail.insert("replication_released".into(), json!(ctx.mover.subscription));
+        detail.insert("replication_released".into(), json!(sub));
     }
     let moved = pg::carry_sequences(&mut s, &mut t)
         .await
@@ -397,13 +549,13 @@ async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     detail.insert("sequences_moved".into(), json!(moved));
     // Prepare the way back before the first write lands: the reverse slot must exist before the
     // target takes writes, or a rollback could not bring them back.
-    pg::create_publication(&mut t, &ctx.mover.reverse)
+    pg::create_publication(&mut t, ctx.mover.reverse())
         .await
         .map_err(|e| ctx.tgt_err(e))?;
-    pg::create_slot(&mut t, &ctx.mover.reverse)
+    pg::create_slot(&mut t, ctx.mover.reverse())
         .await
         .map_err(|e| ctx.tgt_err(e))?;
-    detail.insert("reverse_slot".into(), json!(ctx.mover.reverse));
+    detail.insert("reverse_slot".into(), json!(ctx.mover.reverse()));
     pg::set_db_read_only(&mut t, &tdb, false)
         .await
         .map_err(|e| ctx.tgt_err(e))?;
@@ -438,10 +590,10 @@ pub async fn rollback_is_done(
         RollbackAction::ReverseSync => {
             let mut t = ctx.tgt().await?;
             let mut s = ctx.src().await?;
-            let slot = pg::slot_exists(&mut t, &ctx.mover.reverse)
+            let slot = pg::slot_exists(&mut t, ctx.mover.reverse())
                 .await
                 .map_err(|e| ctx.tgt_err(e))?;
-            let sub = pg::subscription_exists(&mut s, &ctx.mover.reverse)
+            let sub = pg::subscription_exists(&mut s, ctx.mover.reverse())
                 .await
                 .map_err(|e| ctx.src_err(e))?;
             Ok(!slot && !sub)
@@ -515,7 +667,7 @@ pub async fn run_rollback(
 async fn reverse_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut t = ctx.tgt().await?;
     let mut s = ctx.src().await?;
-    let rev = &ctx.mover.reverse;
+    let rev = ctx.mover.reverse();
     let slot = pg::slot_exists(&mut t, rev)
         .await
         .map_err(|e| ctx.tgt_err(e))?;

@@ -83,7 +83,7 @@ impl fmt::Display for Step {
 }
 
 /// One rollback action, in the order a rollback runs them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackAction {
     /// Target read-only again, its sessions ended (only when writes reached the target).
@@ -116,6 +116,19 @@ impl RollbackAction {
             RollbackAction::DnsBack => "point the service name back at the source",
             RollbackAction::SourceWritesOn => "carry sequences back and make the source writable",
         }
+    }
+}
+
+impl RollbackAction {
+    pub const ALL: [RollbackAction; 4] = [
+        RollbackAction::DrainTarget,
+        RollbackAction::ReverseSync,
+        RollbackAction::DnsBack,
+        RollbackAction::SourceWritesOn,
+    ];
+
+    pub fn parse(s: &str) -> Option<RollbackAction> {
+        RollbackAction::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 

@@ -12,12 +12,14 @@
 //!   batched by the driver, with no events of its own.
 
 use crate::config::{ChecksMode, Config};
+use crate::cutover::step::{rollback_plan, RollbackAction, Step as CutStep};
 use crate::engine::admission::{self, Candidate, Caps, Usage};
 use crate::engine::backoff::Backoff;
 use crate::engine::classify::ErrorClass;
 use crate::engine::poll::{self, LastSeen, Slowdown};
 use crate::inventory::{BusinessWindow, Criticality};
-use crate::lifecycle::{check_action, decide, GuardContext, Position, Stage, Trigger};
+use crate::lifecycle::transition::CUTOVER_GUARDS;
+use crate::lifecycle::{check_action, decide, GuardContext, GuardKind, Position, Stage, Trigger};
 use crate::store::{kind, Action, CommandRow, Event, NewEvent, Role, Target};
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
@@ -59,6 +61,10 @@ pub enum Step {
     DnsSwitch,
     /// Point the service name back at the source (rollback).
     DnsSwitchBack,
+    /// A step of the cutover module (`engine.source_drain: sql`), `cutover.<name>` in events.
+    Cut(CutStep),
+    /// A rollback action of the cutover module, `rollback.<name>` in events.
+    Undo(RollbackAction),
 }
 
 impl Step {
@@ -97,11 +103,28 @@ impl Step {
             Step::SourceWritesOn => "source_writes_on",
             Step::DnsSwitch => "dns_switch",
             Step::DnsSwitchBack => "dns_switch_back",
+            Step::Cut(c) => c.as_str(),
+            Step::Undo(a) => a.as_str(),
         }
     }
 
     pub fn parse(s: &str) -> Option<Step> {
+        if s.starts_with("cutover.") {
+            return CutStep::parse(s).map(Step::Cut);
+        }
+        if let Some(a) = RollbackAction::parse(s) {
+            return Some(Step::Undo(a));
+        }
         Step::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Steps whose result is a pre-check or validation report (a `db.precheck` or
+    /// `db.validation` event); every other step's report belongs in its own outcome.
+    fn reports_check(self) -> bool {
+        matches!(
+            self,
+            Step::SqlPrecheck | Step::SqlValidate | Step::DrsPrecheck | Step::Compare
+        )
     }
 }
 
@@ -115,6 +138,9 @@ pub struct Work {
     pub job: Option<String>,
     /// Re-run of an intent found without outcome after a restart: check the world first.
     pub resumed: bool,
+    /// For the cutover's guard step: the lifecycle guards that fail now, in words (the step
+    /// adds what the servers show).
+    pub blockers: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -221,6 +247,11 @@ struct Db {
     job_failed: bool,
     dns_switched: bool,
     source_drained: bool,
+    /// Cutover-module steps of the current cutover that began (an intent) and that finished;
+    /// kept across a retry of a failed cutover, so a rollback undoes what began and a retry
+    /// does not redo what finished.
+    cut_started: BTreeSet<CutStep>,
+    cut_done: BTreeSet<CutStep>,
     /// DRS status seen last (None: not looked at since load or since the job was created).
     job_status: Option<String>,
     /// Steps done since the database entered its current stage.
@@ -269,6 +300,8 @@ pub struct Settings {
     pub max_lag_s: f64,
     pub lag_stable_s: f64,
     pub validation_max_age_min: u32,
+    /// `engine.source_drain: sql`: cutover and rollback run the cutover module's steps.
+    pub sql_cutover: bool,
 }
 
 impl Settings {
@@ -292,6 +325,7 @@ impl Settings {
             max_lag_s: cfg.thresholds.max_cutover_lag_s,
             lag_stable_s: e.lag_stable_s,
             validation_max_age_min: cfg.thresholds.validation_max_age_min,
+            sql_cutover: e.source_drain == "sql",
         }
     }
 
@@ -395,6 +429,8 @@ impl Brain {
                 job_failed: false,
                 dns_switched: false,
                 source_drained: false,
+                cut_started: BTreeSet::new(),
+                cut_done: BTreeSet::new(),
                 job_status: None,
                 done: HashSet::new(),
                 open: None,
@@ -451,10 +487,17 @@ impl Brain {
                 db.retries = 0;
                 db.open = None;
                 db.partial = None;
+                if p.get("trigger").and_then(Value::as_str) == Some(Trigger::Cutover.as_str()) {
+                    db.cut_started.clear();
+                    db.cut_done.clear();
+                }
             }
             kind::STEP_INTENT => {
                 if let Some(s) = step() {
                     db.open = Some((s, attempt()));
+                    if let Step::Cut(c) = s {
+                        db.cut_started.insert(c);
+                    }
                 }
             }
             kind::STEP_OUTCOME => {
@@ -521,7 +564,7 @@ impl Brain {
                     Stage::Ready | Stage::Hypercare | Stage::Failed => true,
                     Stage::Paused => d.job_paused || !d.job_started,
                     Stage::Completed | Stage::Aborted => d.job.is_none(),
-                    Stage::RolledBack => !d.dns_switched && !d.source_drained,
+                    Stage::RolledBack => rollback_next(d).is_none(),
                     _ => false,
                 }
         })
@@ -602,6 +645,10 @@ impl Brain {
                     self.next_for(d, now, &caps, &usage)
                 }
             };
+            let blockers = match next {
+                Next::Work(Step::Cut(CutStep::Guards), ..) => self.cutover_blockers(&id, wall),
+                _ => Vec::new(),
+            };
             let settings_poll = self.settings.poll;
             let scale = self.settings.time_scale;
             let slow = self.slowdown.0;
@@ -618,12 +665,20 @@ impl Brain {
                         usage.validations += 1;
                     }
                     if !resumed {
-                        self.out.push(ev(
-                            Some(&id),
-                            d.wave,
-                            kind::STEP_INTENT,
-                            json!({"step": step.as_str(), "attempt": attempt, "stage": d.pos.stage.as_str(), "drs_job_id": d.job}),
-                        ));
+                        let mut payload = json!({"step": step.as_str(), "attempt": attempt, "stage": d.pos.stage.as_str(), "drs_job_id": d.job});
+                        match step {
+                            Step::Cut(c) => payload["does"] = json!(c.describe()),
+                            Step::Undo(a) => payload["does"] = json!(a.describe()),
+                            _ => {}
+                        }
+                        if !blockers.is_empty() {
+                            payload["blockers"] = json!(blockers);
+                        }
+                        self.out
+                            .push(ev(Some(&id), d.wave, kind::STEP_INTENT, payload));
+                    }
+                    if let Step::Cut(c) = step {
+                        d.cut_started.insert(c);
                     }
                     d.open = Some((step, attempt));
                     d.busy = true;
@@ -633,6 +688,7 @@ impl Brain {
                         attempt,
                         job: d.job.clone(),
                         resumed,
+                        blockers,
                     });
                 }
                 Next::Look(k) => {
@@ -759,6 +815,9 @@ impl Brain {
                 }
                 Next::Idle
             }
+            Stage::Cutover if s.sql_cutover || !d.cut_started.is_empty() => {
+                self.next_cut(d, now, attempt)
+            }
             Stage::Cutover => {
                 if d.job.is_some() && !d.job_terminated && !d.source_drained {
                     return work(Step::DrainSource);
@@ -797,17 +856,73 @@ impl Brain {
                 }
                 work(Step::DeleteJob)
             }
-            Stage::RolledBack => {
-                if d.dns_switched {
-                    return work(Step::DnsSwitchBack);
-                }
-                if d.source_drained {
-                    return work(Step::SourceWritesOn);
-                }
-                Next::Idle
-            }
+            Stage::RolledBack => match rollback_next(d) {
+                Some(step) => work(step),
+                None => Next::Idle,
+            },
             _ => Next::Idle,
         }
+    }
+
+    /// The next step of a cutover run by the cutover module: its steps in runbook order, with
+    /// the DRS job's part between them (DRS's lag 0 and stable before the final sync, the job
+    /// terminated and released before the final quick validation).
+    fn next_cut(&self, d: &Db, now: f64, attempt: u32) -> Next {
+        let work = |step| Next::Work(step, attempt, false);
+        let done = |c: CutStep| d.cut_done.contains(&c);
+        for c in [CutStep::Guards, CutStep::DrainSource] {
+            if !done(c) {
+                return work(Step::Cut(c));
+            }
+        }
+        let job_running = d.job.is_some() && !d.job_terminated;
+        if !done(CutStep::FinalSync) {
+            if job_running {
+                // The slot position says what the target applied; DRS must agree it applied
+                // everything before its job is terminated.
+                let stable =
+                    self.scaled(Duration::from_secs_f64(self.settings.lag_stable_s.max(0.0)));
+                match d.lag_zero_since {
+                    Some(t) if now - t >= stable => {}
+                    _ => return Next::Look(LookKind::Job),
+                }
+            }
+            return work(Step::Cut(CutStep::FinalSync));
+        }
+        if job_running {
+            return work(Step::Terminate);
+        }
+        if d.job.is_some() && !d.job_released {
+            return Next::Look(LookKind::Job);
+        }
+        for c in [
+            CutStep::QuickValidation,
+            CutStep::DnsSwitch,
+            CutStep::TargetWritesOn,
+            CutStep::Hypercare,
+        ] {
+            if !done(c) {
+                return work(Step::Cut(c));
+            }
+        }
+        Next::Advance(
+            Trigger::CutoverDone,
+            "cutover done: source drained, target caught up and checked, DNS switched, target writable"
+                .into(),
+        )
+    }
+
+    /// The lifecycle guards of a cutover that fail now, in words, except the role (checked
+    /// when the command came) and "no cutover in flight" (this is the one in flight).
+    fn cutover_blockers(&self, id: &str, wall: DateTime<Utc>) -> Vec<String> {
+        let ctx = self.guard_context(id, Role::Operator, wall);
+        CUTOVER_GUARDS
+            .iter()
+            .filter(|g| !matches!(g, GuardKind::Role | GuardKind::NoCutoverInFlight))
+            .map(|g| g.check(&ctx))
+            .filter(|g| !g.ok)
+            .map(|g| g.sentence)
+            .collect()
     }
 
     /// Start waiting databases of started waves, as far as the limits allow.
@@ -960,6 +1075,10 @@ impl Brain {
         if to.stage == Stage::Cutover || from.stage == Stage::Cutover {
             d.lag_zero_since = None;
         }
+        if trigger == Trigger::Cutover {
+            d.cut_started.clear();
+            d.cut_done.clear();
+        }
         if trigger == Trigger::Retry {
             d.job_failed = false;
         }
@@ -1026,12 +1145,17 @@ impl Brain {
                 if let Some(r) = &report {
                     payload["passed"] = json!(r.passed);
                     payload["summary"] = json!(r.summary);
+                    // A check's detail goes into its db.precheck / db.validation event; any
+                    // other step's (a DNS change, a drain, a final sync) stays in its outcome.
+                    if !w.step.reports_check() {
+                        payload["detail"] = r.detail.clone();
+                    }
                 }
                 self.out
                     .push(ev(Some(&w.db), d.wave, kind::STEP_OUTCOME, payload));
                 apply_done(d, w.step, job);
                 d.not_before = 0.0;
-                if let Some(r) = report {
+                if let Some(r) = report.filter(|_| w.step.reports_check()) {
                     self.on_report(&w.db, w.step, r, wall);
                 }
             }
@@ -1511,12 +1635,36 @@ fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
             d.job_terminated = false;
             d.job_released = false;
         }
-        Step::DrainSource => d.source_drained = true,
-        Step::SourceWritesOn => d.source_drained = false,
-        Step::DnsSwitch => d.dns_switched = true,
-        Step::DnsSwitchBack => d.dns_switched = false,
+        Step::DrainSource | Step::Cut(CutStep::DrainSource) => d.source_drained = true,
+        Step::SourceWritesOn | Step::Undo(RollbackAction::SourceWritesOn) => {
+            d.source_drained = false
+        }
+        Step::DnsSwitch | Step::Cut(CutStep::DnsSwitch) => d.dns_switched = true,
+        Step::DnsSwitchBack | Step::Undo(RollbackAction::DnsBack) => d.dns_switched = false,
         _ => {}
     }
+    if let Step::Cut(c) = s {
+        d.cut_done.insert(c);
+    }
+}
+
+/// What a rolled-back database still has to undo. A cutover run by the cutover module is undone
+/// by its plan (in reverse of how far it got); a DRS-mode one by its two switches.
+fn rollback_next(d: &Db) -> Option<Step> {
+    if !d.cut_started.is_empty() {
+        let started: Vec<CutStep> = d.cut_started.iter().copied().collect();
+        return rollback_plan(&started)
+            .into_iter()
+            .map(Step::Undo)
+            .find(|s| !d.done.contains(s));
+    }
+    if d.dns_switched {
+        return Some(Step::DnsSwitchBack);
+    }
+    if d.source_drained {
+        return Some(Step::SourceWritesOn);
+    }
+    None
 }
 
 /// Stages where a database is working (counts against the per-wave limit).
@@ -1550,7 +1698,7 @@ impl Db {
 fn quiet(d: &Db) -> bool {
     match d.pos.stage {
         Stage::Completed | Stage::Aborted => d.job.is_none(),
-        Stage::RolledBack => !d.dns_switched && !d.source_drained,
+        Stage::RolledBack => rollback_next(d).is_none(),
         Stage::Registered | Stage::Failed | Stage::Hypercare => true,
         _ => false,
     }
@@ -2129,6 +2277,284 @@ mod tests {
         now += 5.0;
         b.tick(now, wall());
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Hypercare);
+    }
+
+    fn event(seq: i64, db: Option<&str>, k: &str, payload: Value) -> Event {
+        Event {
+            seq,
+            time: wall(),
+            db_id: db.map(str::to_string),
+            wave: Some(0),
+            kind: k.into(),
+            payload,
+            actor: ACTOR.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// A brain with database `a` ready for a SQL-mode cutover (fresh validation, approved
+    /// window, small lag) and the events that got it there.
+    fn ready_for_sql_cutover() -> (Brain, Vec<Event>) {
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Ready;
+        s.job = Some("job-a".into());
+        let mut set = settings(ChecksMode::Drs);
+        set.sql_cutover = true;
+        let events = vec![
+            event(
+                1,
+                Some("a"),
+                kind::STEP_OUTCOME,
+                json!({"step": "start_job", "attempt": 0, "ok": true}),
+            ),
+            event(
+                2,
+                Some("a"),
+                kind::DB_VALIDATION,
+                json!({"passed": true, "summary": "ok"}),
+            ),
+            event(3, None, kind::WAVE_APPROVED, json!({"wave": 0})),
+            event(4, Some("a"), kind::DB_LAG, json!({"lag_s": 1.0})),
+        ];
+        let mut b = Brain::new(set, 1);
+        b.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                ..Default::default()
+            }],
+            &events,
+        );
+        (b, events)
+    }
+
+    fn cut_ok(summary: &str) -> WorkResult {
+        WorkResult::Ok {
+            job: None,
+            report: Some(Report {
+                passed: true,
+                summary: summary.into(),
+                detail: json!({"dns": {"value": "10.1.0.1:5432"}}),
+            }),
+            recovered: false,
+        }
+    }
+
+    /// Events as the store would hand them back to a restarted engine.
+    fn stored(mut log: Vec<Event>, new: Vec<NewEvent>) -> Vec<Event> {
+        for e in new {
+            let seq = log.len() as i64 + 1;
+            log.push(Event {
+                seq,
+                time: wall(),
+                db_id: e.db_id,
+                wave: e.wave,
+                kind: e.kind,
+                payload: e.payload,
+                actor: e.actor,
+                prev_hash: String::new(),
+                hash: String::new(),
+            });
+        }
+        log
+    }
+
+    #[test]
+    fn sql_cutover_runs_the_cutover_steps_with_the_drs_job_between_them() {
+        let (mut b, mut log) = ready_for_sql_cutover();
+        let c = cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into()));
+        b.on_command(&c, wall()).unwrap();
+        let mut now = 10.0;
+        let mut steps = Vec::new();
+        let mut new_events = b.take_events();
+        for _ in 0..40 {
+            let p = b.tick(now, wall());
+            for w in &p.works {
+                steps.push(w.step.as_str());
+                assert!(w.blockers.is_empty(), "{:?}", w.blockers);
+                b.on_work(w, cut_ok(&format!("{} done", w.step.as_str())), now, wall());
+            }
+            for l in &p.looks {
+                let status = if steps.contains(&"terminate_job") {
+                    "RELEASE_RESOURCE_COMPLETE"
+                } else {
+                    "INCRE_TRANSFER_STARTED"
+                };
+                b.on_seen(&l.db, l.kind, job_seen(status, 100.0, 0.0), now, wall());
+            }
+            new_events.extend(b.take_events());
+            now += 5.0;
+            if b.stage_of("a").unwrap().stage == Stage::Hypercare {
+                break;
+            }
+        }
+        assert_eq!(
+            steps,
+            [
+                "cutover.guards",
+                "cutover.drain_source",
+                "cutover.final_sync",
+                "terminate_job",
+                "cutover.quick_validation",
+                "cutover.dns_switch",
+                "cutover.target_writes_on",
+                "cutover.hypercare"
+            ]
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Hypercare);
+        // A step's report stays in its outcome: no pre-check or validation event is made of it.
+        assert!(
+            !new_events
+                .iter()
+                .any(|e| e.kind == kind::DB_PRECHECK || e.kind == kind::DB_VALIDATION),
+            "{:?}",
+            kinds(&new_events)
+        );
+        let dns = new_events
+            .iter()
+            .find(|e| e.kind == kind::STEP_OUTCOME && e.payload["step"] == "cutover.dns_switch")
+            .unwrap();
+        assert_eq!(dns.payload["summary"], "cutover.dns_switch done");
+        assert_eq!(dns.payload["detail"]["dns"]["value"], "10.1.0.1:5432");
+        let intent = new_events
+            .iter()
+            .find(|e| e.kind == kind::STEP_INTENT && e.payload["step"] == "cutover.drain_source")
+            .unwrap();
+        assert!(intent.payload["does"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"));
+
+        // Rollback after writes reached the target: the whole plan, in order, then quiet.
+        log = stored(log, new_events);
+        b.on_command(
+            &cmd(2, Role::Operator, Action::Rollback, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let mut undo = Vec::new();
+        for _ in 0..10 {
+            for w in &b.tick(now, wall()).works {
+                undo.push(w.step.as_str());
+                b.on_work(w, cut_ok("undone"), now, wall());
+            }
+            now += 5.0;
+        }
+        assert_eq!(
+            undo,
+            [
+                "rollback.drain_target",
+                "rollback.reverse_sync",
+                "rollback.dns_back",
+                "rollback.source_writes_on"
+            ]
+        );
+        assert!(b.idle());
+        let _ = log;
+    }
+
+    #[test]
+    fn sql_cutover_resumes_an_open_step_and_rolls_back_what_began() {
+        let (mut b, log) = ready_for_sql_cutover();
+        b.on_command(
+            &cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let mut now = 10.0;
+        let mut new_events = b.take_events();
+        // Guards done, then the drain starts and the engine dies before its outcome.
+        let p = b.tick(now, wall());
+        b.on_work(&p.works[0], cut_ok("guards"), now, wall());
+        new_events.extend(b.take_events());
+        now += 1.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::Cut(CutStep::DrainSource));
+        new_events.extend(b.take_events());
+        let log = stored(log, new_events);
+
+        let mut set = settings(ChecksMode::Drs);
+        set.sql_cutover = true;
+        let mut r = Brain::new(set, 2);
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Cutover;
+        s.job = Some("job-a".into());
+        r.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                approved_by: Some("alice".into()),
+                ..Default::default()
+            }],
+            &log,
+        );
+        let p = r.tick(0.0, wall());
+        assert_eq!(p.works.len(), 1);
+        assert_eq!(p.works[0].step, Step::Cut(CutStep::DrainSource));
+        assert!(p.works[0].resumed, "the open intent is resumed");
+        assert!(r.take_events().is_empty(), "no second intent");
+        // The drain fails for good: the database fails in cutover; a rollback turns source
+        // writes back on (the drain began) and nothing else.
+        r.on_work(
+            &p.works[0],
+            WorkResult::Err(Fail {
+                class: ErrorClass::Fatal,
+                words: "source 10.0.0.1:5432/a: permission denied".into(),
+            }),
+            0.0,
+            wall(),
+        );
+        assert_eq!(r.stage_of("a").unwrap().stage, Stage::Failed);
+        r.on_command(
+            &cmd(2, Role::Operator, Action::Rollback, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let p = r.tick(100.0, wall());
+        assert_eq!(p.works[0].step, Step::Undo(RollbackAction::SourceWritesOn));
+        r.on_work(&p.works[0], cut_ok("source writable"), 100.0, wall());
+        assert!(r.tick(200.0, wall()).works.is_empty());
+        assert!(r.idle());
+    }
+
+    #[test]
+    fn a_cutover_guard_failing_at_the_step_is_passed_on_in_words() {
+        let (mut b, _) = ready_for_sql_cutover();
+        b.on_command(
+            &cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        // Lag jumped above the threshold between the command and the step.
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 30.0),
+            1.0,
+            wall(),
+        );
+        let p = b.tick(10.0, wall());
+        assert_eq!(p.works[0].step, Step::Cut(CutStep::Guards));
+        assert!(
+            p.works[0].blockers.iter().any(|r| r.contains("lag")),
+            "{:?}",
+            p.works[0].blockers
+        );
+    }
+
+    #[test]
+    fn step_names_round_trip() {
+        for s in Step::ALL
+            .into_iter()
+            .chain(CutStep::ALL.into_iter().map(Step::Cut))
+            .chain(RollbackAction::ALL.into_iter().map(Step::Undo))
+        {
+            assert_eq!(Step::parse(s.as_str()), Some(s), "{}", s.as_str());
+        }
+        assert_eq!(Step::parse("guards"), None);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The DNS step of a DRS-mode cutover (and its undo at rollback), through the cutover module's
 //! providers: `file` (rehearsals, the lab) or `huawei` (Cloud DNS private zone, signed with the
-//! same credentials as DRS).
+//! same credentials as DRS). The provider is built once per engine (`Shared::dns`). Record names
+//! and values are shared with the SQL-mode cutover (`cut`).
 
 use super::brain::{Fail, Report, WorkResult};
 use super::classify::ErrorClass;
 use super::runtime::Shared;
 use crate::config::Config;
-use crate::cutover::dns::Dns;
 use crate::inventory::DatabaseSpec;
 
 /// The record name of a database: the inventory's `extra.dns_name`, else `{db_id}.{domain}`.
@@ -19,7 +19,7 @@ pub fn record_name(spec: &DatabaseSpec, domain: &str) -> String {
 }
 
 /// What the name points at: `host:port` for the file provider, the host for Cloud DNS.
-fn record_value(cfg: &Config, ep: &crate::inventory::Endpoint) -> String {
+pub fn record_value(cfg: &Config, ep: &crate::inventory::Endpoint) -> String {
     if cfg.cutover.dns_provider == "file" {
         format!("{}:{}", ep.host, ep.port)
     } else {
@@ -39,7 +39,7 @@ pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
             "{db} is not in the store's inventory (run wavedeck init again)"
         ));
     };
-    let dns = match Dns::from_config(&sh.cfg) {
+    let dns = match &sh.dns {
         Ok(d) => d,
         Err(e) => return fatal(format!("DNS switch of {db}: {e}")),
     };
@@ -78,6 +78,7 @@ pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cutover::dns::Dns;
 
     #[test]
     fn record_names_come_from_the_inventory_or_the_domain() {

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod brain;
 pub mod classify;
 pub mod cmd;
+mod cut;
 mod dns;
 pub mod poll;
 pub mod runtime;

@@ -127,6 +127,13 @@ pub(crate) struct Shared {
     step_delay: Option<Duration>,
     /// DNS switches one at a time: the file provider rewrites its whole file.
     pub(crate) dns_lock: tokio::sync::Mutex<()>,
+    /// The DNS provider, built once (its HTTP client and credentials serve every switch), or
+    /// why it could not be: a switch then fails with these words.
+    pub(crate) dns: Result<Arc<crate::cutover::dns::Dns>, String>,
+    /// Fault injection for the kill tests (`WAVEDECK_FAULT_STALL_AT`, a step name): after that
+    /// step's effect and before its outcome is recorded, print `stalled at <step>` on stderr
+    /// and wait to be killed.
+    stall_at: Option<String>,
 }
 
 struct Driver {
@@ -210,6 +217,10 @@ impl Driver {
             shared: Arc::new(Shared {
                 calls: Semaphore::new(16),
                 dns_lock: tokio::sync::Mutex::new(()),
+                dns: crate::cutover::dns::Dns::from_config(&cfg).map(Arc::new),
+                stall_at: std::env::var(crate::cutover::driver::FAULT_STALL_ENV)
+                    .ok()
+                    .filter(|s| !s.is_empty()),
                 step_delay: std::env::var("WAVEDECK_ENGINE_STEP_DELAY_MS")
                     .ok()
                     .and_then(|v| v.parse::<u64>().ok())
@@ -382,10 +393,20 @@ impl Driver {
             let shared = self.shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let r = {
+                let r = if matches!(w.step, Step::Cut(_) | Step::Undo(_)) {
+                    // Database work, no DRS call: a long drain or final sync must not hold
+                    // one of the DRS request slots.
+                    run_work(&shared, &w).await
+                } else {
                     let _permit = shared.calls.acquire().await;
                     run_work(&shared, &w).await
                 };
+                if matches!(r, WorkResult::Ok { .. })
+                    && shared.stall_at.as_deref() == Some(w.step.as_str())
+                {
+                    eprintln!("stalled at {}", w.step.as_str());
+                    std::future::pending::<()>().await;
+                }
                 if let Some(d) = shared.step_delay {
                     tokio::time::sleep(d).await;
                 }
@@ -651,6 +672,8 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 }
             }
             Step::DnsSwitch | Step::DnsSwitchBack => Ok(super::dns::switch(sh, &w.db, w.step == Step::DnsSwitchBack).await),
+            Step::Cut(c) => Ok(super::cut::step(sh, w, c).await),
+            Step::Undo(a) => Ok(super::cut::undo(sh, w, a).await),
             Step::SqlPrecheck | Step::SqlValidate => Ok(super::sql::run(&sh.cfg, sh.specs.get(&w.db), w.step).await),
         }
     }

@@ -1,0 +1,279 @@
+//! Cutover and rollback with `engine.source_drain: sql`: each step through the cutover module of
+//! the database's engine, the same code the lab's driver runs (`cutover::run`). The brain writes
+//! the intent before and the outcome after; a step resumed after a crash first asks the
+//! servers whether its effect is already in place.
+
+use super::brain::{Fail, Report, Work, WorkResult};
+use super::classify::ErrorClass;
+use super::runtime::Shared;
+use crate::cutover::pg::PgSide;
+use crate::cutover::run::{self, CutoverCtx, CutoverError, Mover, StepOutcome};
+use crate::cutover::{RollbackAction, Step as CutStep};
+use crate::inventory::{DatabaseSpec, Engine};
+use std::time::Duration;
+
+/// The cutover implementation of one database's engine. A MySQL one plugs in here as a second
+/// variant built from the same inventory entry.
+enum Backend {
+    Pg(CutoverCtx),
+}
+
+/// Inventory `extra` keys the cutover reads.
+const EXTRA_SLOT: &str = "replication_slot";
+const EXTRA_CRITICAL: &str = "critical_tables";
+
+fn backend(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Backend, String> {
+    match spec.engine {
+        Engine::Postgres => pg_ctx(sh, spec, blockers).map(Backend::Pg),
+        Engine::Mysql => Err(format!(
+            "{} is a MySQL database: the engine's cutover (engine.source_drain: sql) covers \
+             PostgreSQL only so far, so nothing was changed. Roll it back (nothing to undo) and \
+             cut it over by the runbook (runbooks/cutover-night.md)",
+            spec.db_id
+        )),
+    }
+}
+
+/// Tables checksummed at the final quick validation: the inventory's `extra.critical_tables`
+/// of this database and `cutover.checksum_tables`; every table gets a row count anyway.
+fn critical_tables(spec: &DatabaseSpec, configured: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = spec
+        .extra
+        .get(EXTRA_CRITICAL)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    for t in configured {
+        if !out.contains(t) {
+            out.push(t.clone());
+        }
+    }
+    out
+}
+
+fn pg_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<CutoverCtx, String> {
+    let cfg = &sh.cfg;
+    let dns = sh.dns.clone().map_err(|e| format!("DNS provider: {e}"))?;
+    let side = |ep, which: &str| {
+        PgSide::from_endpoint(ep).map_err(|e| format!("{which} of {}: {e}", spec.db_id))
+    };
+    let slot = spec
+        .extra
+        .get(EXTRA_SLOT)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    Ok(CutoverCtx {
+        db_id: spec.db_id.clone(),
+        source: side(&spec.source, "source")?,
+        target: side(&spec.target, "target")?,
+        mover: Mover::drs(&spec.db_id, slot),
+        dns,
+        dns_name: super::dns::record_name(spec, &cfg.engine.dns_domain),
+        dns_source_value: super::dns::record_value(cfg, &spec.source),
+        dns_target_value: super::dns::record_value(cfg, &spec.target),
+        dns_ttl_s: cfg.cutover.dns_ttl_s,
+        drain_grace: Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
+        sync_timeout: Duration::from_secs(cfg.cutover.final_sync_timeout_s),
+        max_lag_s: spec
+            .overrides
+            .max_cutover_lag_s
+            .unwrap_or(cfg.thresholds.max_cutover_lag_s),
+        checksum_tables: critical_tables(spec, &cfg.cutover.checksum_tables),
+        validation: None,
+        blockers: blockers.to_vec(),
+        hypercare_hours: cfg.thresholds.hypercare_hours,
+    })
+}
+
+fn failed(class: ErrorClass, words: String) -> WorkResult {
+    WorkResult::Err(Fail { class, words })
+}
+
+fn of_error(e: CutoverError) -> WorkResult {
+    let class = if e.retryable() {
+        ErrorClass::Retryable
+    } else {
+        ErrorClass::Fatal
+    };
+    failed(class, e.to_string())
+}
+
+fn finished(o: StepOutcome, recovered: bool) -> WorkResult {
+    WorkResult::Ok {
+        job: None,
+        report: Some(Report {
+            passed: true,
+            summary: summary(&o),
+            detail: o.detail,
+        }),
+        recovered,
+    }
+}
+
+/// One line for the outcome event and the cockpit.
+fn summary(o: &StepOutcome) -> String {
+    let d = &o.detail;
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    if d.get("already_in_place").is_some() {
+        return format!("{}: found already in place after a restart", o.step);
+    }
+    match o.step.as_str() {
+        "cutover.drain_source" | "rollback.drain_target" => format!(
+            "drained in {} ms ({} idle sessions ended, {} after the grace)",
+            d["drain"]["waited_ms"], d["drain"]["ended_idle"], d["drain"]["ended_after_grace"]
+        ),
+        "cutover.final_sync" => format!(
+            "target applied up to {} (source at {}) from slot {}",
+            s(&d["sync"]["confirmed_lsn"]),
+            s(&d["sync"]["source_lsn"]),
+            s(&d["slot"])
+        ),
+        "cutover.quick_validation" => format!(
+            "{} tables counted, {} checksummed: no difference",
+            d["tables"], d["checksummed"]
+        ),
+        "cutover.dns_switch" | "rollback.dns_back" => format!(
+            "{} {} -> {} (ttl {} s)",
+            s(&d["dns"]["provider"]),
+            s(&d["dns"]["name"]),
+            s(&d["dns"]["value"]),
+            d["dns"]["ttl_s"]
+        ),
+        "cutover.target_writes_on" => format!(
+            "target writable; {} sequences carried; smoke test through {} passed",
+            d["sequences_moved"],
+            s(&d["smoke"]["endpoint"])
+        ),
+        "cutover.hypercare" => format!("rollback window open until {}", s(&d["rollback_until"])),
+        other => format!("{other} done in {} ms", o.ms),
+    }
+}
+
+/// The DNS provider rewrites shared state (the file provider its whole file): one switch at a
+/// time across databases.
+fn touches_dns(step: &str) -> bool {
+    matches!(step, "cutover.dns_switch" | "rollback.dns_back")
+}
+
+fn in_place(step: &str) -> StepOutcome {
+    StepOutcome {
+        step: step.into(),
+        detail: serde_json::json!({"already_in_place": true}),
+        ms: 0,
+    }
+}
+
+/// Run (or, resumed, finish) one cutover step of `w.db`.
+pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
+    let Some(spec) = sh.specs.get(&w.db) else {
+        return failed(
+            ErrorClass::Fatal,
+            format!(
+                "{} is not in the store's inventory (run wavedeck init again)",
+                w.db
+            ),
+        );
+    };
+    let Backend::Pg(ctx) = match backend(sh, spec, &w.blockers) {
+        Ok(b) => b,
+        Err(words) => return failed(ErrorClass::Fatal, words),
+    };
+    let _one_at_a_time = if touches_dns(step.as_str()) {
+        Some(sh.dns_lock.lock().await)
+    } else {
+        None
+    };
+    if w.resumed {
+        match run::is_done(step, &ctx).await {
+            Ok(true) => return finished(in_place(step.as_str()), true),
+            Ok(false) => {}
+            Err(e) => return of_error(e),
+        }
+    }
+    match run::run_step(step, &ctx).await {
+        Ok(o) => finished(o, false),
+        Err(e) => of_error(e),
+    }
+}
+
+/// Run (or, resumed, finish) one rollback action of `w.db`.
+pub async fn undo(sh: &Shared, w: &Work, action: RollbackAction) -> WorkResult {
+    let Some(spec) = sh.specs.get(&w.db) else {
+        return failed(
+            ErrorClass::Fatal,
+            format!(
+                "{} is not in the store's inventory (run wavedeck init again)",
+                w.db
+            ),
+        );
+    };
+    let Backend::Pg(ctx) = match backend(sh, spec, &[]) {
+        Ok(b) => b,
+        Err(words) => return failed(ErrorClass::Fatal, words),
+    };
+    let _one_at_a_time = if touches_dns(action.as_str()) {
+        Some(sh.dns_lock.lock().await)
+    } else {
+        None
+    };
+    if w.resumed {
+        match run::rollback_is_done(action, &ctx).await {
+            Ok(true) => return finished(in_place(action.as_str()), true),
+            Ok(false) => {}
+            Err(e) => return of_error(e),
+        }
+    }
+    match run::run_rollback(action, &ctx).await {
+        Ok(o) => finished(o, false),
+        Err(e) => of_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: serde_json::Value) -> DatabaseSpec {
+        let json = serde_json::json!({
+            "db_id": "orders", "engine": "postgres", "engine_version": "15", "size_gb": 1.0,
+            "owner": "a", "criticality": "low", "business_window": "daily 00:00-24:00 UTC",
+            "wave": 0, "tags": [], "overrides": {}, "extra": extra,
+            "source": {"host": "10.0.0.1", "port": 5432, "database": "orders", "user": "u", "password": {"env": "X"}},
+            "target": {"host": "10.1.0.1", "port": 5433, "database": "orders", "user": "u", "password": {"env": "X"}}
+        });
+        match serde_json::from_value(json) {
+            Ok(s) => s,
+            Err(e) => panic!("spec json: {e}"),
+        }
+    }
+
+    #[test]
+    fn critical_tables_come_from_the_inventory_and_the_config() {
+        let s = spec(serde_json::json!({"critical_tables": ["public.orders", "public.ledger"]}));
+        assert_eq!(
+            critical_tables(&s, &["public.orders".into(), "public.users".into()]),
+            ["public.orders", "public.ledger", "public.users"]
+        );
+        assert!(critical_tables(&spec(serde_json::json!({})), &[]).is_empty());
+    }
+
+    #[test]
+    fn summaries_name_what_happened() {
+        let o = StepOutcome {
+            step: "cutover.dns_switch".into(),
+            detail: serde_json::json!({"dns": {"provider": "file", "name": "orders.db.internal", "value": "10.1.0.1:5433", "ttl_s": 60}}),
+            ms: 3,
+        };
+        assert_eq!(
+            summary(&o),
+            "file orders.db.internal -> 10.1.0.1:5433 (ttl 60 s)"
+        );
+        assert_eq!(
+            summary(&in_place("cutover.drain_source")),
+            "cutover.drain_source: found already in place after a restart"
+        );
+    }
+}

@@ -2273,7 +2273,25 @@ mod tests {
         now += 5.0;
         let p = b.tick(now, wall());
         assert_eq!(p.works[0].step, Step::DnsSwitch);
-        b.on_work(&p.works[0], ok(None), now, wall());
+        b.take_events();
+        // The switch reports what it changed: that belongs in its outcome, not on the
+        // database's pre-check line (the cockpit once showed a DNS change there).
+        let switched = WorkResult::Ok {
+            job: None,
+            report: Some(Report {
+                passed: true,
+                summary: "file a.db.internal -> 10.1.0.1:5432 (ttl 60 s, was 10.0.0.1:5432)".into(),
+                detail: json!({"name": "a.db.internal"}),
+            }),
+            recovered: false,
+        };
+        b.on_work(&p.works[0], switched, now, wall());
+        let evs = b.take_events();
+        assert_eq!(kinds(&evs), [kind::STEP_OUTCOME]);
+        assert!(evs[0].payload["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("file a.db.internal"));
         now += 5.0;
         b.tick(now, wall());
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Hypercare);

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wavedeck::config::{ChecksMode, Config};
 use wavedeck::cutover::lab::{LabState, TempLab};
 use wavedeck::cutover::workload;
@@ -15,7 +15,7 @@ use wavedeck::cutover::Step as CutStep;
 use wavedeck::drs::{Auth, DrsClient};
 use wavedeck::inventory::DatabaseSpec;
 use wavedeck::lifecycle::Stage;
-use wavedeck::store::{kind, Action, Event, Role, Store, Target};
+use wavedeck::store::{kind, Action, CommandStatus, Event, Role, Store, Target};
 
 const SPEED: f64 = 400.0;
 
@@ -222,4 +222,286 @@ async fn operator_cutover_through_the_engine_keeps_every_acknowledged_write_once
         stats.acks.len()
     );
     let _ = &r.dir;
+}
+
+/// Wait until the engine process says it stalled at `step` (its effect done, its outcome not
+/// recorded), asking for the cutover again if the engine refused it for lag meanwhile.
+async fn wait_stalled(
+    child: &mut Reap,
+    lines: &std::sync::mpsc::Receiver<String>,
+    step: &str,
+    store: &Store,
+    db: &str,
+    pending: &mut Option<i64>,
+    log: &std::path::Path,
+) {
+    let t0 = Instant::now();
+    loop {
+        while let Ok(line) = lines.try_recv() {
+            if line.trim() == format!("stalled at {step}") {
+                return;
+            }
+        }
+        if let Some(id) = *pending {
+            let c = store.command(id).await.unwrap().unwrap();
+            match c.status {
+                CommandStatus::Accepted => *pending = None,
+                CommandStatus::Rejected => {
+                    let why = c.reason.unwrap_or_default();
+                    assert!(why.contains("lag"), "cutover refused: {why}");
+                    *pending = Some(
+                        command(
+                            store,
+                            Role::Operator,
+                            Action::Cutover,
+                            Target::Db(db.into()),
+                        )
+                        .await,
+                    );
+                }
+                CommandStatus::Pending => {}
+            }
+        }
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!(
+                "engine exited ({status}) before stalling at {step}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "engine never reached {step}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_each_cutover_step_then_restart_finishes_it_exactly_once() {
+    use std::io::BufRead;
+    let db = "engkill";
+    let r = lab_rig(db, 1000).await;
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let target = st.side(&st.target, db);
+    // To ready with an engine in this process, stopped cleanly.
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    to_ready(&r.store).await;
+    engine.shutdown().await.unwrap();
+    let w = start_workload(st, db);
+    wait_acks(&w, &source.endpoint(), 100).await;
+
+    let mut cfg = r.cfg.clone();
+    cfg.engine.lease_ttl_s = 1;
+    let cfg_path = r.dir.path().join("wavedeck.yaml");
+    std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
+    let log = r.dir.path().join("processes.log");
+    let mut pending = Some(
+        command(
+            &r.store,
+            Role::Operator,
+            Action::Cutover,
+            Target::Db(db.into()),
+        )
+        .await,
+    );
+    for step in cutover_steps() {
+        let t0 = Instant::now();
+        while r.store.lease_holder().await.unwrap().is_some() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "lease never expired"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut child = Reap(
+            wavedeck_command(&cfg_path, &["run"], &[("WAVEDECK_FAULT_STALL_AT", step)])
+                .stdout(out)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stderr = child.0.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        wait_stalled(&mut child, &lines, step, &r.store, db, &mut pending, &log).await;
+        signal(&child.0, libc::SIGKILL);
+        child.0.wait().unwrap();
+    }
+    assert!(pending.is_none(), "the cutover was never accepted");
+
+    // A last engine finishes the cutover, then stops cleanly on SIGTERM.
+    while r.store.lease_holder().await.unwrap().is_some() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut engine = Reap(wavedeck(&cfg_path, &["run"], &log));
+    wait_for(
+        &r.store,
+        "hypercare after the kills",
+        Duration::from_secs(120),
+        |s| s.iter().all(|d| d.stage == Stage::Hypercare),
+    )
+    .await;
+    wait_acks(&w, &target.endpoint(), 100).await;
+    let t0 = Instant::now();
+    while r.store.lease_holder().await.unwrap().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "last engine holds no lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&engine.0, libc::SIGTERM);
+    assert!(engine.0.wait().unwrap().success(), "engine exit on SIGTERM");
+    let stats = w.stop().await;
+
+    assert_all_acked_once(&target, &stats).await;
+    assert!(read_only(&source).await);
+    assert!(!read_only(&target).await);
+    let dns = st.dns_file().current(&LabState::dns_name(db)).unwrap();
+    assert_eq!(dns.map(|e| e.value), Some(target.endpoint()));
+    let events = all_events(&r.store).await;
+    check_intents(&events);
+    assert!(r.store.verify_chain().await.unwrap().is_ok());
+    assert_eq!(stage_entries(&events, db, "cutover"), 1, "one cutover");
+    assert_eq!(stage_entries(&events, db, "hypercare"), 1);
+    for step in cutover_steps() {
+        let intents = events
+            .iter()
+            .filter(|e| e.kind == kind::STEP_INTENT && e.payload["step"] == step)
+            .count();
+        let done: Vec<&Event> = outcomes(&events, db, step)
+            .into_iter()
+            .filter(|e| e.payload["ok"] == true)
+            .collect();
+        assert_eq!((intents, done.len()), (1, 1), "{step}: intents, outcomes");
+        // Killed after its effect: the next engine finished the same intent.
+        assert_eq!(
+            done[0].payload["recovered"], true,
+            "{step}: {}",
+            done[0].payload
+        );
+    }
+    // Steps whose effect the servers show were found in place, not done again.
+    for step in ["cutover.drain_source", "cutover.dns_switch"] {
+        let o = outcomes(&events, db, step)[0];
+        assert_eq!(
+            o.payload["detail"]["already_in_place"], true,
+            "{step}: {}",
+            o.payload
+        );
+    }
+    // One DRS job, terminated once.
+    let jobs = r.drs.list_all_jobs("sync").await.unwrap().len()
+        + r.drs.list_all_jobs("migration").await.unwrap().len();
+    assert_eq!(jobs, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
+    let db = "engroll";
+    let r = lab_rig(db, 1000).await;
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let target = st.side(&st.target, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    to_ready(&r.store).await;
+    let w = start_workload(st, db);
+    wait_acks(&w, &source.endpoint(), 100).await;
+    cutover(&r.store, db).await;
+    wait_for(&r.store, "hypercare", Duration::from_secs(120), |s| {
+        s.iter().all(|d| d.stage == Stage::Hypercare)
+    })
+    .await;
+    wait_acks(&w, &target.endpoint(), 200).await;
+    // A row written only at the target, through a sequence, must come back too.
+    let mut t = target.connect_app("check").await.unwrap();
+    sqlx::query("INSERT INTO orders (customer_id, amount) VALUES (1, 42.00)")
+        .execute(&mut t)
+        .await
+        .unwrap();
+    drop(t);
+
+    let rb = command(
+        &r.store,
+        Role::Operator,
+        Action::Rollback,
+        Target::Db(db.into()),
+    )
+    .await;
+    assert!(decided(&r.store, rb).await.0);
+    let undo = [
+        "rollback.drain_target",
+        "rollback.reverse_sync",
+        "rollback.dns_back",
+        "rollback.source_writes_on",
+    ];
+    let t0 = Instant::now();
+    loop {
+        let ev = all_events(&r.store).await;
+        if undo.iter().all(|s| ok_outcomes(&ev, db, s) == 1) {
+            break;
+        }
+        let failed: Vec<_> = ev
+            .iter()
+            .filter(|e| e.kind == kind::STEP_OUTCOME && e.payload["ok"] == false)
+            .map(|e| e.payload.to_string())
+            .collect();
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "rollback never finished; failed steps: {failed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after_rollback = w
+        .snapshot()
+        .acks
+        .iter()
+        .filter(|a| a.endpoint == source.endpoint())
+        .count();
+    wait_acks(&w, &source.endpoint(), after_rollback + 100).await;
+    let stats = w.stop().await;
+    engine.shutdown().await.unwrap();
+
+    assert_all_acked_once(&source, &stats).await;
+    assert!(!read_only(&source).await, "source writable again");
+    assert!(read_only(&target).await, "target drained");
+    let dns = st.dns_file().current(&LabState::dns_name(db)).unwrap();
+    assert_eq!(dns.map(|e| e.value), Some(source.endpoint()));
+    let count = |side: wavedeck::cutover::pg::PgSide| async move {
+        let mut c = side.connect_admin("check").await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count(source.clone()).await, count(target.clone()).await);
+    // Sequences came back too: a new order at the source does not collide.
+    let mut s = source.connect_app("check").await.unwrap();
+    sqlx::query("INSERT INTO orders (customer_id, amount) VALUES (1, 1.00)")
+        .execute(&mut s)
+        .await
+        .unwrap();
+    let events = all_events(&r.store).await;
+    check_intents(&events);
+    assert_eq!(stage_entries(&events, db, "rolled_back"), 1);
+    assert!(r.store.verify_chain().await.unwrap().is_ok());
+    let states = r.store.db_states().await.unwrap();
+    assert_eq!(states[0].stage, Stage::RolledBack);
 }

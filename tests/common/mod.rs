@@ -184,18 +184,29 @@ pub fn wavedeck_env(
         .append(true)
         .open(log)
         .unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
-        .arg("--config")
+    wavedeck_command(cfg_path, args, env)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}
+
+/// The real binary with the test's config, the emulator's AK/SK and `env`, not yet started.
+pub fn wavedeck_command(
+    cfg_path: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"));
+    c.arg("--config")
         .arg(cfg_path)
         .args(args)
         .env("HUAWEICLOUD_SDK_AK", TEST_AK)
         .env("HUAWEICLOUD_SDK_SK", TEST_SK)
         .env_remove("WAVEDECK_STORE")
-        .envs(env.iter().copied())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap()
+        .env_remove("WAVEDECK_FAULT_STALL_AT")
+        .envs(env.iter().copied());
+    c
 }
 
 pub fn start_workload(lab: &LabState, db: &str) -> workload::Running {

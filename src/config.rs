@@ -99,6 +99,10 @@ pub struct EmulatorConfig {
     /// Requests per second the emulated API gateway lets through before answering 429
     /// `APIG.0308`; 0 means no limit.
     pub rate_limit_rps: f64,
+    /// Native mode: PostgreSQL jobs move real data with logical replication (publication on
+    /// the source, subscription on the target) and report progress and lag measured from the
+    /// servers. `wavedeck lab up` runs its emulator this way.
+    pub native: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -242,6 +246,7 @@ impl Default for EmulatorConfig {
             quota: 50,
             faults_file: None,
             rate_limit_rps: 0.0,
+            native: false,
         }
     }
 }

@@ -51,6 +51,31 @@ pub struct LabState {
     /// Workload processes started by `lab up` (pid per database).
     #[serde(default)]
     pub workload_pids: Vec<(String, u32)>,
+    /// Who moves the data: the lab itself, or DRS jobs of the emulator in native mode.
+    #[serde(default)]
+    pub mover: LabMover,
+    /// The native-mode DRS emulator `lab up` started, if any.
+    #[serde(default)]
+    pub emulator: Option<LabEmulator>,
+}
+
+/// Who replicates the lab databases.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LabMover {
+    /// The lab creates the publication and subscription itself (`lab cutover` drives them).
+    #[default]
+    Direct,
+    /// The databases are left unreplicated: DRS jobs (the emulator's native mode, created by
+    /// the engine) set up the same publication and subscription.
+    Drs,
+}
+
+/// The DRS emulator process of a lab.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LabEmulator {
+    pub pid: u32,
+    pub listen: String,
 }
 
 impl LabState {
@@ -383,6 +408,14 @@ async fn exec_script(c: &mut sqlx::PgConnection, script: &str) -> Result<(), sql
 /// Create `db` on both clusters, seed it at the source, make the target read-only for
 /// applications (as DRS does during migration) and start replicating it.
 pub async fn add_database(state: &LabState, db: &str, seed_rows: u32) -> Result<(), LabError> {
+    prepare_database(state, db, seed_rows).await?;
+    replicate(state, db).await
+}
+
+/// Create `db` on both clusters with its schema (the target's empty: DRS moves the structure
+/// before the data; the lab does it here), seed the source, and name its service in the DNS
+/// file. No replication yet.
+pub async fn prepare_database(state: &LabState, db: &str, seed_rows: u32) -> Result<(), LabError> {
     let src = state.side(&state.source, "postgres");
     let tgt = state.side(&state.target, "postgres");
     for (side, name) in [(&src, "source"), (&tgt, "target")] {
@@ -401,7 +434,6 @@ pub async fn add_database(state: &LabState, db: &str, seed_rows: u32) -> Result<
     }
     let src = state.side(&state.source, db);
     let tgt = state.side(&state.target, db);
-    let mover = NativeMover::for_db(db);
     let mut s = src.connect_admin("source").await?;
     let fresh: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders'",
@@ -435,6 +467,25 @@ pub async fn add_database(state: &LabState, db: &str, seed_rows: u32) -> Result<
             .await
             .map_err(|e| tgt.err("target", e))?;
     }
+    let dns = state.dns_file();
+    if dns
+        .current(&LabState::dns_name(db))
+        .map_err(|e| setup(&state.dir, e))?
+        .is_none()
+    {
+        dns.set(&LabState::dns_name(db), &src.endpoint(), 5)
+            .map_err(|e| setup(&state.dir, e))?;
+    }
+    Ok(())
+}
+
+/// Replicate `db` the lab's own way: target read-only for applications (as DRS does during
+/// migration), publication on the source, subscription copying then streaming on the target.
+pub async fn replicate(state: &LabState, db: &str) -> Result<(), LabError> {
+    let src = state.side(&state.source, db);
+    let tgt = state.side(&state.target, db);
+    let mover = NativeMover::for_db(db);
+    let mut s = src.connect_admin("source").await?;
     pg::create_publication(&mut s, &mover.publication)
         .await
         .map_err(|e| src.err("source", e))?;
@@ -451,15 +502,6 @@ pub async fn add_database(state: &LabState, db: &str, seed_rows: u32) -> Result<
     )
     .await
     .map_err(|e| tgt.err("target", e))?;
-    let dns = state.dns_file();
-    if dns
-        .current(&LabState::dns_name(db))
-        .map_err(|e| setup(&state.dir, e))?
-        .is_none()
-    {
-        dns.set(&LabState::dns_name(db), &src.endpoint(), 5)
-            .map_err(|e| setup(&state.dir, e))?;
-    }
     Ok(())
 }
 
@@ -493,12 +535,25 @@ pub async fn wait_cdc(state: &LabState, db: &str, timeout: Duration) -> Result<p
     }
 }
 
-/// Create the clusters and the databases under `dir`. Fails if a lab already lives there.
+/// Create the clusters and the databases under `dir`, replicated by the lab itself. Fails if a
+/// lab already lives there.
 pub async fn up(
     dir: &Path,
     databases: &[String],
     seed_rows: u32,
     bin_dir: Option<&Path>,
+) -> Result<LabState, LabError> {
+    up_with(dir, databases, seed_rows, bin_dir, LabMover::Direct).await
+}
+
+/// Like [`up`], with the data moved by `mover` (with [`LabMover::Drs`] nothing replicates
+/// until a DRS job starts).
+pub async fn up_with(
+    dir: &Path,
+    databases: &[String],
+    seed_rows: u32,
+    bin_dir: Option<&Path>,
+    mover: LabMover,
 ) -> Result<LabState, LabError> {
     if dir.join(STATE_FILE).exists() {
         return Err(setup(
@@ -532,24 +587,32 @@ pub async fn up(
         target,
         databases: databases.to_vec(),
         workload_pids: vec![],
+        mover,
+        emulator: None,
     };
     state.save()?;
     for db in databases {
-        add_database(&state, db, seed_rows).await?;
+        prepare_database(&state, db, seed_rows).await?;
     }
-    for db in databases {
-        wait_cdc(&state, db, Duration::from_secs(120)).await?;
+    if mover == LabMover::Direct {
+        for db in databases {
+            replicate(&state, db).await?;
+        }
+        for db in databases {
+            wait_cdc(&state, db, Duration::from_secs(120)).await?;
+        }
     }
     Ok(state)
 }
 
-/// Stop workloads this lab started, stop both clusters, remove the directory.
+/// Stop workloads and the emulator this lab started, stop both clusters, remove the directory.
 pub fn down(state: &LabState) -> Result<(), LabError> {
-    for (_, pid) in &state.workload_pids {
+    let emulator = state.emulator.iter().map(|e| e.pid);
+    for pid in state.workload_pids.iter().map(|(_, p)| *p).chain(emulator) {
         // Only the pids `lab up` recorded, one by one.
         // SAFETY: kill with a pid we spawned and SIGTERM has no memory-safety preconditions.
         unsafe {
-            libc::kill(*pid as libc::pid_t, libc::SIGTERM);
+            libc::kill(pid as libc::pid_t, libc::SIGTERM);
         }
     }
     let a = stop_cluster(&state.bin_dir, &state.dir, &state.target);
@@ -567,13 +630,26 @@ pub struct TempLab {
 
 impl TempLab {
     pub async fn new(databases: &[String], seed_rows: u32) -> Result<TempLab, LabError> {
+        TempLab::with_mover(databases, seed_rows, LabMover::Direct).await
+    }
+
+    /// A lab whose databases wait for DRS jobs to replicate them (native emulator tests).
+    pub async fn unreplicated(databases: &[String], seed_rows: u32) -> Result<TempLab, LabError> {
+        TempLab::with_mover(databases, seed_rows, LabMover::Drs).await
+    }
+
+    async fn with_mover(
+        databases: &[String],
+        seed_rows: u32,
+        mover: LabMover,
+    ) -> Result<TempLab, LabError> {
         let root = std::env::temp_dir().join(format!(
             "wavedeck-lab-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
         let dir = root.join("lab");
-        match up(&dir, databases, seed_rows, None).await {
+        match up_with(&dir, databases, seed_rows, None, mover).await {
             Ok(state) => Ok(TempLab { state, root }),
             Err(e) => {
                 // Stop whatever half-built cluster is there before removing it.
@@ -660,6 +736,11 @@ mod tests {
             },
             databases: vec!["a".into()],
             workload_pids: vec![("a".into(), 7)],
+            mover: LabMover::Drs,
+            emulator: Some(LabEmulator {
+                pid: 9,
+                listen: "127.0.0.1:1".into(),
+            }),
         }
     }
 

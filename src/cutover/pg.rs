@@ -459,6 +459,45 @@ pub async fn drop_subscription(c: &mut PgConnection, name: &str) -> R<()> {
     Ok(())
 }
 
+/// Enable or disable a subscription (a paused mover keeps its slot, so nothing is lost).
+/// Disabling returns once the subscription's workers have exited: the launcher stops them
+/// asynchronously, and until they are gone changes may still land.
+pub async fn set_subscription_enabled(
+    c: &mut PgConnection,
+    name: &str,
+    on: bool,
+    timeout: Duration,
+) -> Result<(), String> {
+    let verb = if on { "ENABLE" } else { "DISABLE" };
+    sqlx::query(&format!("ALTER SUBSCRIPTION {} {verb}", quote_ident(name)))
+        .execute(&mut *c)
+        .await
+        .map_err(|e| e.to_string())?;
+    if on {
+        return Ok(());
+    }
+    let started = Instant::now();
+    loop {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL",
+        )
+        .bind(name)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "subscription {name} disabled but {n} worker(s) still running after {}s",
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// What the subscriber itself reports (pg_stat_subscription, apply worker row).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SubscriberView {

@@ -68,6 +68,8 @@ pub struct Job {
     pub terminate_fail_fired: bool,
     /// Code (empty when DRS gives none, only a reason) and message of the last failure.
     pub error: Option<(String, String)>,
+    /// Native mode: the real databases this job moves (see `native`); `None` = simulated.
+    pub native: Option<Box<super::native::NativeJob>>,
 }
 
 /// Why an action was refused, as DRS says it.
@@ -119,7 +121,21 @@ impl Job {
             full_fail_fired: false,
             terminate_fail_fired: false,
             error: None,
+            native: None,
         }
+    }
+
+    /// Whether the status is moved by the native worker from what the servers show, not by
+    /// the emulated clock (starting, transferring, releasing).
+    fn worker_driven(&self) -> bool {
+        self.native.is_some()
+            && matches!(
+                self.status,
+                JobStatus::StartJobing
+                    | JobStatus::FullTransferStarted
+                    | JobStatus::FullTransferComplete
+                    | JobStatus::ReleaseResourceStarted
+            )
     }
 
     fn set(&mut self, status: JobStatus, at: f64) {
@@ -131,6 +147,9 @@ impl Job {
     pub fn advance(&mut self, now: f64, bw_mbps: f64) {
         while let Some(t) = self.next_at.filter(|t| *t <= now) {
             self.next_at = None;
+            if self.worker_driven() {
+                break;
+            }
             match self.status {
                 JobStatus::Creating => {
                     if self.faults.create_fail {

@@ -13,10 +13,15 @@
 //! starts only after a passed pre-check. Timed steps (emulated seconds): creating 20,
 //! pre-check 30, starting 15, full load size/bandwidth, full-complete 10, stopping 20.
 //! Passwords in requests are used for nothing and dropped on arrival.
+//!
+//! Native mode (`emulator.native`, `wavedeck emulator --native`, what `wavedeck lab up` runs):
+//! PostgreSQL jobs move real data with logical replication and report what the servers show;
+//! see [`native`]. Passwords are then kept in memory to reach the databases, never echoed.
 
 pub mod dns;
 pub mod faults;
 pub mod job;
+pub mod native;
 mod server;
 
 use crate::config::Config;
@@ -29,7 +34,7 @@ use job::Job;
 use rand::Rng;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -111,6 +116,12 @@ pub(crate) struct Emulator {
     pub dns: Mutex<dns::Zones>,
     ak_failures: Mutex<HashMap<String, AkFailures>>,
     pub requests: AtomicU64,
+    /// Native mode: PostgreSQL jobs move real data (see [`native`]).
+    pub native: bool,
+    /// Grace write sessions get when the native source-writes switch drains a source.
+    pub drain_grace: std::time::Duration,
+    /// Set when the handle stops the server: native workers exit.
+    pub stopping: AtomicBool,
 }
 
 /// After this many consecutive bad signatures an access key is locked (like the gateway).
@@ -276,8 +287,14 @@ impl EmulatorHandle {
             .count()
     }
 
+    /// Whether jobs move real data (native mode).
+    pub fn is_native(&self) -> bool {
+        self.emu.native
+    }
+
     /// Stop the server and wait for it.
     pub async fn shutdown(mut self) {
+        self.emu.stopping.store(true, Ordering::Relaxed);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -289,6 +306,7 @@ impl EmulatorHandle {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
+        self.emu.stopping.store(true, Ordering::Relaxed);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -365,6 +383,9 @@ pub async fn spawn_with(
         dns: Mutex::new(dns::Zones::default()),
         ak_failures: Mutex::new(HashMap::new()),
         requests: AtomicU64::new(0),
+        native: cfg.emulator.native,
+        drain_grace: std::time::Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
+        stopping: AtomicBool::new(false),
     });
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -7,6 +7,7 @@
 
 use super::faults::{self, RequestAction, RequestFaultKind};
 use super::job::{Job, JobFaults, Refusal};
+use super::native;
 use super::{CompareTask, Emulator};
 use crate::drs::api::TAG_SIZE_MB;
 use crate::drs::client::{BATCH_MAX, FAULT_HEADER};
@@ -190,7 +191,123 @@ async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
     }
 
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    route(&emu, &method, &segs, &query, &body, &header_job_faults)
+    let pre = native_pre(&emu, &method, &segs, &body).await;
+    route(
+        &emu,
+        &method,
+        &segs,
+        &query,
+        &body,
+        &header_job_faults,
+        &pre,
+    )
+}
+
+/// What native mode did against the servers before the (synchronous) route runs: refusals by
+/// (job id, what) where what is `so`/`ta` (connection test), `pause` or `source-writes`.
+#[derive(Default)]
+struct NativePre {
+    refusals: std::collections::HashMap<(String, String), Refusal>,
+}
+
+impl NativePre {
+    fn refusal(&self, job: &str, what: &str) -> Option<Refusal> {
+        self.refusals
+            .get(&(job.to_string(), what.to_string()))
+            .cloned()
+    }
+}
+
+/// The native job of `id` in one of `states`, cloned out of the lock for I/O.
+fn native_in(emu: &Emulator, id: &str, states: &[JobStatus]) -> Option<native::NativeJob> {
+    let st = emu.lock();
+    let j = st.jobs.get(id)?;
+    if !states.contains(&j.status) {
+        return None;
+    }
+    j.native.as_deref().cloned()
+}
+
+/// Native mode's I/O for the calls that act on the databases at once: real connection tests,
+/// pause (the subscription is disabled and its workers gone before DRS answers), and the
+/// source-writes switch (a real drain). Bodies that do not parse are left to the route.
+async fn native_pre(emu: &Arc<Emulator>, method: &Method, segs: &[&str], body: &[u8]) -> NativePre {
+    let mut pre = NativePre::default();
+    if !emu.native {
+        return pre;
+    }
+    let pid_ok = |pid: &str| pid == emu.project_id;
+    match (method.as_str(), segs) {
+        ("POST", ["v3", pid, "jobs", "batch-connection"]) if pid_ok(pid) => {
+            let Ok(req) = serde_json::from_slice::<Jobs<TestEndPoint>>(body) else {
+                return pre;
+            };
+            for t in req.jobs.iter().take(BATCH_MAX) {
+                if native_in(emu, &t.id, &[JobStatus::Configuration]).is_none() {
+                    continue;
+                }
+                if let Err(r) = native::test_connection(t).await {
+                    pre.refusals
+                        .insert((t.id.clone(), t.end_point_type.clone()), r);
+                }
+            }
+        }
+        ("POST", ["v3", pid, "jobs", "batch-pause-task"]) if pid_ok(pid) => {
+            let Ok(req) = serde_json::from_slice::<Jobs<PauseReq>>(body) else {
+                return pre;
+            };
+            let pausable = [
+                JobStatus::FullTransferStarted,
+                JobStatus::FullTransferComplete,
+                JobStatus::IncreTransferStarted,
+                JobStatus::FullTransferFailed,
+                JobStatus::IncreTransferFailed,
+            ];
+            for p in req.jobs.iter().take(BATCH_MAX) {
+                let Some(nj) = native_in(emu, &p.job_id, &pausable) else {
+                    continue;
+                };
+                if let Err((_, msg)) = native::pause(&nj).await {
+                    pre.refusals.insert(
+                        (p.job_id.clone(), "pause".into()),
+                        Refusal {
+                            code: "DRS.M01504",
+                            msg: format!("Another operation is being performed on the migration task or the migration task is abnormal. (pausing replication failed: {msg})"),
+                        },
+                    );
+                }
+            }
+        }
+        ("POST", ["wavedeck-emulator", "v1", pid, "jobs", job, "source-writes"]) if pid_ok(pid) => {
+            let Ok(req) = serde_json::from_slice::<SourceWritesReq>(body) else {
+                return pre;
+            };
+            let Some(nj) = emu
+                .lock()
+                .jobs
+                .get(*job)
+                .and_then(|j| j.native.as_deref().cloned())
+            else {
+                return pre;
+            };
+            match native::source_writes(&nj, req.active, emu.drain_grace).await {
+                Ok(detail) => {
+                    tracing::info!(job = %job, active = req.active, detail = %detail, "native source writes switched");
+                }
+                Err((_, msg)) => {
+                    pre.refusals.insert(
+                        (job.to_string(), "source-writes".into()),
+                        Refusal {
+                            code: "DRS.M00004",
+                            msg: format!("Service is abnormal. (switching writes at the source failed: {msg})"),
+                        },
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    pre
 }
 
 fn throttled() -> Response {
@@ -220,12 +337,13 @@ fn not_found_api() -> Response {
 }
 
 fn route(
-    emu: &Emulator,
+    emu: &Arc<Emulator>,
     method: &Method,
     segs: &[&str],
     query: &[(String, String)],
     body: &[u8],
     hdr_faults: &JobFaults,
+    pre: &NativePre,
 ) -> Response {
     let r = match segs {
         ["v3", pid, rest @ ..] | ["wavedeck-emulator", "v1", pid, rest @ ..] => {
@@ -233,9 +351,9 @@ fn route(
                 return err(403, "DRS.M00261", "Invalid project ID.");
             }
             if segs[0] == "wavedeck-emulator" {
-                return emulator_route(emu, method, rest, body);
+                return emulator_route(emu, method, rest, body, pre);
             }
-            v3_route(emu, method, rest, query, body, hdr_faults)
+            v3_route(emu, method, rest, query, body, hdr_faults, pre)
         }
         ["v2", "zones", zone, rest @ ..] => dns_route(emu, method, zone, rest, query, body),
         _ => return not_found_api(),
@@ -246,12 +364,13 @@ fn route(
 type Reply = Result<Response, Response>;
 
 fn v3_route(
-    emu: &Emulator,
+    emu: &Arc<Emulator>,
     method: &Method,
     rest: &[&str],
     query: &[(String, String)],
     body: &[u8],
     hdr_faults: &JobFaults,
+    pre: &NativePre,
 ) -> Reply {
     match (method.as_str(), rest) {
         ("POST", ["jobs"]) => list_jobs(emu, parse(body)?),
@@ -259,7 +378,7 @@ fn v3_route(
         ("POST", ["jobs", "batch-status"]) => batch_status(emu, parse(body)?),
         ("POST", ["jobs", "batch-detail"]) => batch_detail(emu, parse(body)?),
         ("POST", ["jobs", "batch-progress"]) => batch_progress(emu, parse(body)?),
-        ("POST", ["jobs", "batch-connection"]) => test_connections(emu, parse(body)?),
+        ("POST", ["jobs", "batch-connection"]) => test_connections(emu, parse(body)?, pre),
         ("PUT", ["jobs", "batch-modification"]) => {
             let req: Jobs<ModifyJobReq> = parse(body)?;
             let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
@@ -274,6 +393,9 @@ fn v3_route(
                 };
                 if m.store_db_info {
                     j.store_db_info()?;
+                }
+                if let Some(n) = j.native.as_mut() {
+                    n.update(m.source_endpoint.as_ref(), m.target_endpoint.as_ref());
                 }
                 // Keep what the caller saved, never the passwords.
                 if let Some(ep) = m.source_endpoint {
@@ -299,20 +421,39 @@ fn v3_route(
         ("POST", ["jobs", "batch-precheck-result"]) => precheck_results(emu, parse(body)?),
         ("POST", ["jobs", "batch-starting"]) => {
             let req: Jobs<StartReq> = parse(body)?;
-            let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
-            actions(emu, ids, 202, |j, now, _| j.start(now).map(|_| None))
+            let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            let r = actions(emu, ids.clone(), 202, |j, now, _| {
+                j.start(now).map(|_| None)
+            });
+            native::kick(emu, &ids);
+            r
         }
         ("POST", ["jobs", "batch-pause-task"]) => {
             let req: Jobs<PauseReq> = parse(body)?;
             let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
-            actions(emu, ids, 200, |j, now, bw| j.pause(now, bw).map(|_| None))
+            actions(emu, ids, 200, |j, now, bw| {
+                if let Some(r) = pre.refusal(&j.id, "pause") {
+                    return Err(r);
+                }
+                j.pause(now, bw).map(|_| None)
+            })
         }
         ("POST", ["jobs", "batch-retry-task"]) => {
             let req: Jobs<RetryReq> = parse(body)?;
-            let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
-            actions(emu, ids, 200, |j, now, _| j.resume(now).map(|_| None))
+            let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            let r = actions(emu, ids.clone(), 200, |j, now, _| {
+                j.resume(now).map(|_| None)
+            });
+            native::kick(emu, &ids);
+            r
         }
-        ("DELETE", ["jobs", "batch-jobs"]) => delete_jobs(emu, parse(body)?),
+        ("DELETE", ["jobs", "batch-jobs"]) => {
+            let req: Jobs<DeleteJobReq> = parse(body)?;
+            let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            let r = delete_jobs(emu, req);
+            native::kick(emu, &ids);
+            r
+        }
         ("POST", ["jobs", "batch-switchover"]) => switchover(emu, parse(body)?),
         ("GET", ["quotas"]) => quotas(emu),
         ("POST", ["jobs", job, "object", "compare"]) => create_compare(emu, job, "object", &[]),
@@ -335,9 +476,18 @@ fn v3_route(
     }
 }
 
-fn emulator_route(emu: &Emulator, method: &Method, rest: &[&str], body: &[u8]) -> Response {
+fn emulator_route(
+    emu: &Emulator,
+    method: &Method,
+    rest: &[&str],
+    body: &[u8],
+    pre: &NativePre,
+) -> Response {
     match (method.as_str(), rest) {
         ("POST", ["jobs", job, "source-writes"]) => {
+            if let Some(r) = pre.refusal(job, "source-writes") {
+                return err(422, r.code, r.msg);
+            }
             let req: SourceWritesReq = match parse(body) {
                 Ok(r) => r,
                 Err(e) => return e,
@@ -448,14 +598,27 @@ fn create_jobs(emu: &Emulator, req: Jobs<CreateJobReq>, hdr: &JobFaults) -> Repl
             .and_then(|t| t.value.parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v > 0.0)
             .unwrap_or(DEFAULT_SIZE_MB);
-        // Passwords are used by real DRS to connect; the emulator must not keep them.
+        // Native mode keeps the passwords inside the job's database sides (to connect, as DRS
+        // does); the request itself is stored without them either way.
+        let native_job = if emu.native {
+            match native::new_job(&r) {
+                Ok(n) => Some(Box::new(n)),
+                Err(refusal) => {
+                    results.push(fail(refusal.code, refusal.msg));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         r.source_endpoint = r.source_endpoint.without_password();
         r.target_endpoint = r.target_endpoint.without_password();
         let faults = faults::merge(plan.job_faults(&r.name), hdr);
         let id = new_job_id();
         st.next_seed += 1;
         let seed = st.next_seed ^ 0x5eed;
-        let job = Job::new(id.clone(), r, size_mb, seed, now, faults);
+        let mut job = Job::new(id.clone(), r, size_mb, seed, now, faults);
+        job.native = native_job;
         results.push(CreateJobResult {
             id: id.clone(),
             name: job.req.name.clone(),
@@ -740,6 +903,7 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
     check_batch(&req.jobs)?;
     let bw = emu.bandwidth_mbps;
     let results = with_jobs(emu, &req.jobs, |j, id, now| match j {
+        Some(j) if j.native.is_some() => native_progress(emu, j, now),
         Some(j) => {
             let lag = j.lag_s(now);
             let pct = j.full_pct(now, bw);
@@ -790,6 +954,58 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
             count: Some(count),
         },
     ))
+}
+
+/// A native job's batch-progress item: everything from the last sample of its servers.
+fn native_progress(emu: &Emulator, j: &Job, now: f64) -> ProgressResult {
+    let obs = j.native.as_ref().and_then(|n| n.obs.as_ref());
+    let streaming = j.status == JobStatus::IncreTransferStarted;
+    let pct = match obs {
+        Some(o) => o.full_pct(),
+        None => 0.0,
+    };
+    let delay_ms = obs.and_then(|o| o.delay_ms()).filter(|_| streaming);
+    let completed = format!("{}%", pct.floor() as u32);
+    ProgressResult {
+        job_id: j.id.clone(),
+        progress: Some(format!("{}", pct.floor() as u32)),
+        incre_trans_delay: Some(match delay_ms {
+            Some(ms) => format!("{}", ms / 1000),
+            None => "-1".into(),
+        }),
+        incre_trans_delay_millis: Some(match delay_ms {
+            Some(ms) => format!("{ms}"),
+            None => "-1".into(),
+        }),
+        task_mode: Some(j.req.task_type.clone()),
+        transfer_status: Some(j.status.clone()),
+        process_time: Some(
+            obs.map(|o| o.at_ms)
+                .unwrap_or_else(|| emu.clock.epoch_ms(now))
+                .to_string(),
+        ),
+        remaining_time: Some(format!(
+            "{}",
+            obs.map(|o| o.remaining_s()).unwrap_or(0.0).ceil() as u64
+        )),
+        progress_map: Some(
+            [(
+                "data".to_string(),
+                ProgressMapItem {
+                    completed: Some(completed),
+                    remaining_time: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        error_code: j
+            .error
+            .as_ref()
+            .map(|e| e.0.clone())
+            .filter(|c| !c.is_empty()),
+        error_msg: j.error.as_ref().map(|e| e.1.clone()),
+    }
 }
 
 /// Run an action on each job; per-item success or failure inside a 2xx.
@@ -1409,14 +1625,25 @@ fn precheck_results(emu: &Emulator, req: Jobs<String>) -> Reply {
     ))
 }
 
-fn test_connections(emu: &Emulator, req: Jobs<TestEndPoint>) -> Reply {
+fn test_connections(emu: &Emulator, req: Jobs<TestEndPoint>, pre: &NativePre) -> Reply {
     check_batch(&req.jobs)?;
     let ids: Vec<String> = req.jobs.iter().map(|t| t.id.clone()).collect();
     let mut sides = req.jobs.iter().map(|t| t.end_point_type.clone());
     let results = with_jobs(emu, &ids, |j, id, _| {
         let side = sides.next().unwrap_or_default();
         let outcome = match j {
-            Some(j) => j.test_connection(&side),
+            Some(j) => match pre.refusal(id, &side) {
+                // The real test failed: record the side as untested, answer DRS's refusal.
+                Some(r) => {
+                    let _ = j.test_connection(&side);
+                    match side.as_str() {
+                        "so" => j.source_tested = false,
+                        _ => j.target_tested = false,
+                    }
+                    Err(r)
+                }
+                None => j.test_connection(&side),
+            },
             None => Err(Refusal {
                 code: "DRS.M00289",
                 msg: format!("job {id} does not exist"),

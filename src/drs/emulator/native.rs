@@ -1,0 +1,873 @@
+//! Native mode: the emulator moves the data for real. A PostgreSQL job gets a publication on
+//! its source and a subscription on its target (the names of [`NativeMover`], so the cutover
+//! code finds them), and its status, progress and lag are measured from the two servers and
+//! reported in DRS's own fields. The API, the state machine and the error bodies stay those of
+//! the simulated jobs, so the production client and engine run unchanged against it.
+//!
+//! Who does what:
+//! - handlers do the quick, synchronous parts: real connection tests, pause (disable the
+//!   subscription and wait for its workers to exit, so nothing lands after a successful pause),
+//!   and the source drain switch;
+//! - one worker task per started job does the rest: set up (publication, subscription, target
+//!   read-only), sample the servers every [`SAMPLE_MS`] and move the status, and release on
+//!   terminate (drop the subscription and its slot, carry sequences, lift read-only). The target
+//!   data stays.
+//!
+//! Passwords arrive in the create, connection-test and modify requests as with DRS. They are kept
+//! only inside [`PgSide`]s (a `Secret`, never shown by Debug), put on the wire to the databases,
+//! and redacted from every message.
+//!
+//! Engines: PostgreSQL only. A MySQL job is refused at create with a message that says so;
+//! [`check_engine`] is the seam where a binlog mover would plug in.
+
+use super::job::Refusal;
+use super::Emulator;
+use crate::cutover::pg::{self, PgSide, SubscriptionStart};
+use crate::cutover::run::NativeMover;
+use crate::drs::api::TAG_DB_ID;
+use crate::drs::model::{CreateJobReq, Endpoint, JobStatus, TestEndPoint};
+use crate::secret::redact;
+use sqlx::postgres::PgConnection;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a worker samples its servers.
+pub const SAMPLE_MS: u64 = 250;
+/// A replication worker missing this long (not a restart blip) fails the job.
+pub const WORKER_GRACE_MS: i64 = 10_000;
+/// How long a pause waits for the subscription's workers to exit.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// DRS's code for a failed login (research §4.3).
+pub const AUTH_FAIL: &str = "DRS.KE0002";
+/// Code for a database that cannot be reached. DRS documents none for this (UNCONFIRMED); the
+/// emulator uses the code family of DRS.KE0002 so clients can tell it from a bad password.
+pub const NET_FAIL: &str = "DRS.KE0001";
+
+/// The native part of a job: where its databases are and what was last measured.
+#[derive(Clone, Debug)]
+pub struct NativeJob {
+    pub source: PgSide,
+    pub target: PgSide,
+    pub mover: NativeMover,
+    /// The create request asked for a read-only target while the job runs (DRS default).
+    pub target_readonly: bool,
+    /// Set once a setup made the target read-only, so release lifts only what it set.
+    pub readonly_set: bool,
+    /// A worker task runs for this job.
+    pub worker: bool,
+    pub obs: Option<Observation>,
+    /// Since when (epoch ms) the replication worker has been seen missing.
+    pub down_since_ms: Option<i64>,
+}
+
+/// One sample of both servers.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    /// Wall time of the sample (epoch ms): DRS's `process_time`.
+    pub at_ms: i64,
+    pub lag: pg::Lag,
+    pub subscription_exists: bool,
+    /// Bytes of the published tables on the source (heap and TOAST).
+    pub source_bytes: i64,
+    /// Bytes of the subscribed tables on the target: what has been copied so far.
+    pub target_bytes: i64,
+    /// Rows inserted, updated or deleted in the subscribed tables on the target.
+    pub target_rows: i64,
+    /// Apply and table-sync errors the target counted for this subscription (PostgreSQL 15+).
+    pub errors: i64,
+    /// Copy rate in bytes per second, smoothed over the samples.
+    pub rate_bps: f64,
+}
+
+impl Observation {
+    /// Initial copy over and changes streaming.
+    pub fn in_cdc(&self) -> bool {
+        self.lag.subscriber.worker_running && self.lag.subscriber.tables_not_ready == 0
+    }
+
+    /// Full-load percent: the larger of the ready-table share and the copied-byte share, kept
+    /// under 100 until every table is ready (bytes alone can pass 100 with a bloated target).
+    pub fn full_pct(&self) -> f64 {
+        if self.in_cdc() {
+            return 100.0;
+        }
+        let sub = &self.lag.subscriber;
+        let by_tables = if sub.tables_total > 0 {
+            100.0 * (sub.tables_total - sub.tables_not_ready) as f64 / sub.tables_total as f64
+        } else {
+            0.0
+        };
+        let by_bytes = if self.source_bytes > 0 {
+            100.0 * self.target_bytes as f64 / self.source_bytes as f64
+        } else {
+            0.0
+        };
+        by_tables.max(by_bytes).clamp(0.0, 99.0)
+    }
+
+    /// Seconds of copy left at the measured rate (0 when unknown or done).
+    pub fn remaining_s(&self) -> f64 {
+        if self.in_cdc() || self.rate_bps <= 0.0 {
+            return 0.0;
+        }
+        (self.source_bytes - self.target_bytes).max(0) as f64 / self.rate_bps
+    }
+
+    /// CDC delay in milliseconds, measured by the publisher from the subscriber's feedback
+    /// (`pg_stat_replication.replay_lag`; 0 when the slot confirmed everything flushed).
+    pub fn delay_ms(&self) -> Option<i64> {
+        self.in_cdc().then_some(self.lag.millis.max(0))
+    }
+}
+
+/// A failure as DRS reports it on the job: code (may be empty) and plain message.
+pub type Failure = (String, String);
+
+/// Refuse what native mode cannot move. PostgreSQL is moved by logical replication; MySQL is
+/// where a binlog mover would go (the MariaDB lab moves it at the cutover level for now).
+pub fn check_engine(engine_type: &str) -> Result<(), Refusal> {
+    match engine_type {
+        "postgresql" => Ok(()),
+        other => Err(Refusal {
+            code: "DRS.M00202",
+            msg: format!(
+                "The value of parameter engine_type is invalid. (this emulator runs in native mode, which moves PostgreSQL with logical replication; engine_type {other:?} is not supported there: run the emulator without --native to simulate it)"
+            ),
+        }),
+    }
+}
+
+fn side_of(ep: &Endpoint, which: &str) -> Result<PgSide, Refusal> {
+    let missing = |field: &str| Refusal {
+        code: "DRS.M00201",
+        msg: format!("The parameter {which}.{field} is empty."),
+    };
+    let host = ep
+        .ip
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or(missing("ip"))?;
+    let port = ep.db_port.ok_or(missing("db_port"))?;
+    let port = u16::try_from(port).map_err(|_| Refusal {
+        code: "DRS.M00202",
+        msg: format!("The value of parameter {which}.db_port is invalid."),
+    })?;
+    let user = ep
+        .db_user
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or(missing("db_user"))?;
+    let db = ep
+        .db_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or(missing("db_name"))?;
+    let mut side = PgSide::new(&host, port, &user, &db);
+    side.password = ep.db_password.as_ref().map(|p| p.0.clone());
+    Ok(side)
+}
+
+/// The native part of a new job, from its create request (passwords still in it).
+pub fn new_job(req: &CreateJobReq) -> Result<NativeJob, Refusal> {
+    check_engine(&req.engine_type)?;
+    let source = side_of(&req.source_endpoint, "source_endpoint")?;
+    let target = side_of(&req.target_endpoint, "target_endpoint")?;
+    let db_id = req
+        .tags
+        .iter()
+        .find(|t| t.key == TAG_DB_ID)
+        .map(|t| t.value.clone())
+        .unwrap_or_else(|| req.name.clone());
+    Ok(NativeJob {
+        source,
+        target,
+        mover: NativeMover::for_db(&db_id),
+        target_readonly: req.is_target_readonly.unwrap_or(true),
+        readonly_set: false,
+        worker: false,
+        obs: None,
+        down_since_ms: None,
+    })
+}
+
+impl NativeJob {
+    /// Take the endpoints a modify request saved (DRS keeps what `store_db_info` stores).
+    pub fn update(&mut self, source: Option<&Endpoint>, target: Option<&Endpoint>) {
+        if let Some(s) = source.and_then(|e| side_of(e, "source_endpoint").ok()) {
+            self.source = s;
+        }
+        if let Some(t) = target.and_then(|e| side_of(e, "target_endpoint").ok()) {
+            self.target = t;
+        }
+    }
+
+    /// A message with both passwords removed.
+    fn clean(&self, text: &str) -> String {
+        let secrets: Vec<&crate::secret::Secret> = self
+            .source
+            .password
+            .iter()
+            .chain(self.target.password.iter())
+            .collect();
+        redact(text, &secrets)
+    }
+}
+
+/// A connection failure in DRS's terms: a bad login is DRS.KE0002 with DRS's own message, an
+/// unreachable server is [`NET_FAIL`]; the server's words follow, without the password.
+pub fn connect_failure(side: &PgSide, which: &str, e: &sqlx::Error) -> Failure {
+    let detail = side.err(which, e).to_string();
+    match e {
+        sqlx::Error::Database(d)
+            if matches!(d.code().as_deref(), Some("28P01") | Some("28000")) =>
+        {
+            (
+                AUTH_FAIL.into(),
+                format!("The username or password is incorrect. ({detail})"),
+            )
+        }
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => (
+            NET_FAIL.into(),
+            format!("The {which} database cannot be reached: check its address, port and network. ({detail})"),
+        ),
+        _ => (String::new(), detail),
+    }
+}
+
+async fn open(side: &PgSide, which: &str) -> Result<PgConnection, Failure> {
+    use sqlx::{ConnectOptions, Connection};
+    // connect_admin maps errors to text; classification needs the driver's error itself.
+    let mut o = sqlx::postgres::PgConnectOptions::new()
+        .host(&side.host)
+        .port(side.port)
+        .username(&side.user)
+        .database(&side.database)
+        .application_name(pg::ADMIN_APP)
+        .disable_statement_logging();
+    if let Some(p) = &side.password {
+        o = o.password(p.expose());
+    }
+    let connect = tokio::time::timeout(Duration::from_secs(10), o.connect());
+    let mut c = match connect.await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(connect_failure(side, which, &e)),
+        Err(_) => {
+            return Err((
+                NET_FAIL.into(),
+                format!(
+                    "The {which} database cannot be reached: no answer from {} in 10 s.",
+                    side.endpoint()
+                ),
+            ))
+        }
+    };
+    if let Err(e) = sqlx::query("SET default_transaction_read_only = off")
+        .execute(&mut c)
+        .await
+    {
+        let _ = c.close().await;
+        return Err((String::new(), side.err(which, e).to_string()));
+    }
+    Ok(c)
+}
+
+/// The real connection test of one side (`so` source, `ta` target) of a connection-test item.
+pub async fn test_connection(t: &TestEndPoint) -> Result<(), Refusal> {
+    let which = if t.end_point_type == "so" {
+        "source"
+    } else {
+        "target"
+    };
+    let ep = Endpoint {
+        db_type: t.db_type.clone(),
+        ip: t.ip.clone(),
+        db_port: t.db_port,
+        db_user: t.db_user.clone(),
+        db_password: t.db_password.clone(),
+        db_name: t.db_name.clone(),
+        ..Default::default()
+    };
+    check_engine(&t.db_type)?;
+    let side = side_of(&ep, if which == "source" { "so" } else { "ta" })?;
+    match open(&side, which).await {
+        Ok(c) => {
+            use sqlx::Connection;
+            let _ = c.close().await;
+            Ok(())
+        }
+        Err((code, msg)) => Err(Refusal {
+            code: if code == AUTH_FAIL {
+                AUTH_FAIL
+            } else {
+                NET_FAIL
+            },
+            msg,
+        }),
+    }
+}
+
+/// Pause: disable the subscription and wait until its workers are gone.
+pub async fn pause(nj: &NativeJob) -> Result<(), Failure> {
+    let mut t = open(&nj.target, "target").await?;
+    let exists = pg::subscription_exists(&mut t, &nj.mover.subscription)
+        .await
+        .map_err(|e| (String::new(), nj.target.err("target", e).to_string()))?;
+    if !exists {
+        return Ok(());
+    }
+    pg::set_subscription_enabled(&mut t, &nj.mover.subscription, false, PAUSE_TIMEOUT)
+        .await
+        .map_err(|m| (String::new(), nj.clean(&m)))
+}
+
+/// The emulator's source-writes switch, for real: drain the source database (read-only for new
+/// transactions, older sessions ended after `grace`) or open it again.
+pub async fn source_writes(
+    nj: &NativeJob,
+    active: bool,
+    grace: Duration,
+) -> Result<serde_json::Value, Failure> {
+    let mut s = open(&nj.source, "source").await?;
+    let db = nj.source.database.clone();
+    let err = |e: sqlx::Error| (String::new(), nj.source.err("source", e).to_string());
+    if active {
+        pg::set_db_read_only(&mut s, &db, false)
+            .await
+            .map_err(err)?;
+        pg::clear_drained(&mut s, &db).await.map_err(err)?;
+        Ok(serde_json::json!({"source_writes": "on"}))
+    } else {
+        let r = pg::drain(&mut s, &db, grace).await.map_err(err)?;
+        Ok(serde_json::to_value(r).unwrap_or_default())
+    }
+}
+
+/// Start or resume: publication on the source, read-only target, subscription (copying the
+/// tables first) or the existing one enabled again. Idempotent.
+async fn setup(nj: &NativeJob) -> Result<bool, Failure> {
+    let mut s = open(&nj.source, "source").await?;
+    let src_err = |e: sqlx::Error| (String::new(), nj.source.err("source", e).to_string());
+    let tgt_err = |e: sqlx::Error| (String::new(), nj.target.err("target", e).to_string());
+    pg::create_publication(&mut s, &nj.mover.publication)
+        .await
+        .map_err(src_err)?;
+    let mut t = open(&nj.target, "target").await?;
+    let mut readonly_set = false;
+    if nj.target_readonly {
+        pg::set_db_read_only(&mut t, &nj.target.database, true)
+            .await
+            .map_err(tgt_err)?;
+        readonly_set = true;
+    }
+    if pg::subscription_exists(&mut t, &nj.mover.subscription)
+        .await
+        .map_err(tgt_err)?
+    {
+        pg::set_subscription_enabled(&mut t, &nj.mover.subscription, true, PAUSE_TIMEOUT)
+            .await
+            .map_err(|m| (String::new(), nj.clean(&m)))?;
+    } else {
+        pg::create_subscription(
+            &mut t,
+            &nj.mover.subscription,
+            &nj.source,
+            &nj.mover.publication,
+            SubscriptionStart::CopyData,
+        )
+        .await
+        .map_err(|e| {
+            (
+                String::new(),
+                nj.clean(&nj.target.err("target", e).to_string()),
+            )
+        })?;
+    }
+    Ok(readonly_set)
+}
+
+/// Terminate: stop replication and leave the target as a database of its own. The target data
+/// stays; sequences are carried (logical replication does not move them); the read-only this
+/// job set is lifted, as DRS lifts it when a job ends. Idempotent.
+async fn release(nj: &NativeJob) -> Result<Vec<String>, Failure> {
+    let mut notes = Vec::new();
+    let mut t = open(&nj.target, "target").await?;
+    let tgt_err = |e: sqlx::Error| (String::new(), nj.target.err("target", e).to_string());
+    let sub = &nj.mover.subscription;
+    if pg::subscription_exists(&mut t, sub)
+        .await
+        .map_err(tgt_err)?
+    {
+        if let Err(e) = pg::drop_subscription(&mut t, sub).await {
+            // The publisher is unreachable, so its slot cannot be dropped with it: detach the
+            // slot and drop the subscription anyway; the slot stays on the source (say so).
+            tracing::warn!(job_sub = %sub, error = %nj.clean(&e.to_string()), "dropping the subscription with its slot failed; detaching the slot");
+            let q = pg::quote_ident(sub);
+            for sql in [
+                format!("ALTER SUBSCRIPTION {q} DISABLE"),
+                format!("ALTER SUBSCRIPTION {q} SET (slot_name = NONE)"),
+                format!("DROP SUBSCRIPTION {q}"),
+            ] {
+                sqlx::query(&sql).execute(&mut t).await.map_err(tgt_err)?;
+            }
+            notes.push(format!(
+                "replication slot {sub} left on the source (unreachable): drop it there"
+            ));
+        }
+    }
+    match open(&nj.source, "source").await {
+        Ok(mut s) => {
+            let moved = pg::carry_sequences(&mut s, &mut t).await.map_err(tgt_err)?;
+            notes.push(format!("{moved} sequence(s) carried to the target"));
+            pg::drop_publication(&mut s, &nj.mover.publication)
+                .await
+                .map_err(|e| (String::new(), nj.source.err("source", e).to_string()))?;
+        }
+        Err((_, m)) => notes.push(format!("source not reached, sequences not carried: {m}")),
+    }
+    if nj.readonly_set || nj.target_readonly {
+        pg::set_db_read_only(&mut t, &nj.target.database, false)
+            .await
+            .map_err(tgt_err)?;
+    }
+    Ok(notes)
+}
+
+/// One sample of both servers.
+async fn sample(
+    s: &mut PgConnection,
+    t: &mut PgConnection,
+    nj: &NativeJob,
+) -> Result<Observation, Failure> {
+    let src = |e: sqlx::Error| (NET_FAIL.to_string(), nj.source.err("source", e).to_string());
+    let tgt = |e: sqlx::Error| (NET_FAIL.to_string(), nj.target.err("target", e).to_string());
+    let sub = &nj.mover.subscription;
+    let subscription_exists = pg::subscription_exists(t, sub).await.map_err(tgt)?;
+    // measure_lag reads both sides; find which one failed for the message.
+    let lag = match pg::measure_lag(s, t, sub, sub).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(if sqlx::query("SELECT 1").execute(&mut *s).await.is_err() {
+                src(e)
+            } else {
+                tgt(e)
+            })
+        }
+    };
+    let source_bytes: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(pg_table_size(format('%I.%I', schemaname, tablename)::regclass)), 0)::int8 \
+         FROM pg_publication_tables WHERE pubname = $1",
+    )
+    .bind(&nj.mover.publication)
+    .fetch_one(&mut *s)
+    .await
+    .map_err(src)?;
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(pg_table_size(r.srrelid)), 0)::int8, \
+                coalesce(sum(coalesce(st.n_tup_ins + st.n_tup_upd + st.n_tup_del, 0)), 0)::int8 \
+         FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid \
+         LEFT JOIN pg_stat_user_tables st ON st.relid = r.srrelid WHERE s.subname = $1",
+    )
+    .bind(sub)
+    .fetch_one(&mut *t)
+    .await
+    .map_err(tgt)?;
+    // pg_stat_subscription_stats exists from PostgreSQL 15; older servers have no counts.
+    let errors: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(apply_error_count + sync_error_count), 0)::int8 \
+         FROM pg_stat_subscription_stats WHERE subname = $1",
+    )
+    .bind(sub)
+    .fetch_one(&mut *t)
+    .await
+    .unwrap_or(0);
+    Ok(Observation {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        lag,
+        subscription_exists,
+        source_bytes,
+        target_bytes: row.0,
+        target_rows: row.1,
+        errors,
+        rate_bps: 0.0,
+    })
+}
+
+/// What a sample means for the job's status: the new status and error, or `None` to keep them.
+/// Pure; `down_ms` is how long the replication worker has been missing.
+pub fn derive(
+    status: &JobStatus,
+    sample: &Result<Observation, Failure>,
+    down_ms: i64,
+) -> Option<(JobStatus, Option<Failure>)> {
+    let running = matches!(
+        status,
+        JobStatus::StartJobing
+            | JobStatus::FullTransferStarted
+            | JobStatus::FullTransferComplete
+            | JobStatus::IncreTransferStarted
+            | JobStatus::FullTransferFailed
+            | JobStatus::IncreTransferFailed
+    );
+    if !running {
+        return None;
+    }
+    let failed_state = |copied: bool| {
+        if copied || *status == JobStatus::IncreTransferStarted {
+            JobStatus::IncreTransferFailed
+        } else {
+            JobStatus::FullTransferFailed
+        }
+    };
+    match sample {
+        Err(f) => Some((
+            failed_state(matches!(
+                status,
+                JobStatus::IncreTransferStarted | JobStatus::IncreTransferFailed
+            )),
+            Some(f.clone()),
+        )),
+        Ok(o) if !o.subscription_exists => Some((
+            failed_state(false),
+            Some((
+                String::new(),
+                "the replication subscription no longer exists on the target (dropped outside DRS); retry the job to recreate it".into(),
+            )),
+        )),
+        Ok(o) if o.in_cdc() => Some((JobStatus::IncreTransferStarted, None)),
+        Ok(o) if o.lag.subscriber.worker_running => Some((JobStatus::FullTransferStarted, None)),
+        Ok(o) if down_ms >= WORKER_GRACE_MS => {
+            let copied = o.lag.subscriber.tables_total > 0 && o.lag.subscriber.tables_not_ready == 0;
+            let errors = if o.errors > 0 {
+                format!(" ({} apply/sync errors counted)", o.errors)
+            } else {
+                String::new()
+            };
+            Some((
+                failed_state(copied),
+                Some((
+                    String::new(),
+                    format!(
+                        "the replication worker on the target has not run for {} s{errors}; see the target's server log",
+                        down_ms / 1000
+                    ),
+                )),
+            ))
+        }
+        Ok(_) => None,
+    }
+}
+
+/// Start the worker of each named native job that has none.
+pub(crate) fn kick(emu: &Arc<Emulator>, ids: &[String]) {
+    let mut st = emu.lock();
+    for id in ids {
+        let Some(nj) = st.jobs.get_mut(id).and_then(|j| j.native.as_mut()) else {
+            continue;
+        };
+        if nj.worker {
+            continue;
+        }
+        nj.worker = true;
+        let emu = emu.clone();
+        let id = id.clone();
+        tokio::spawn(async move { worker(emu, id).await });
+    }
+}
+
+enum Task {
+    Setup(NativeJob),
+    Release(NativeJob),
+    Sample(NativeJob),
+}
+
+/// The job's worker: acts on the status the API set, samples, and exits once the job is
+/// released, deleted, failed to start, or the emulator stops. Deciding to exit and clearing the
+/// `worker` flag happen under one lock, so [`kick`] never misses a job.
+async fn worker(emu: Arc<Emulator>, id: String) {
+    let mut conns: Option<(PgConnection, PgConnection)> = None;
+    loop {
+        let task = {
+            let mut st = emu.lock();
+            let stopping = emu.stopping.load(Ordering::Relaxed);
+            let Some(j) = st.jobs.get_mut(&id) else {
+                return;
+            };
+            let status = j.status.clone();
+            let Some(nj) = j.native.as_mut() else { return };
+            match status {
+                _ if stopping => None,
+                JobStatus::StartJobing => Some(Task::Setup((**nj).clone())),
+                JobStatus::ReleaseResourceStarted => Some(Task::Release((**nj).clone())),
+                JobStatus::FullTransferStarted
+                | JobStatus::FullTransferComplete
+                | JobStatus::IncreTransferStarted
+                | JobStatus::FullTransferFailed
+                | JobStatus::IncreTransferFailed
+                | JobStatus::Pausing => Some(Task::Sample((**nj).clone())),
+                _ => None,
+            }
+            .or_else(|| {
+                nj.worker = false;
+                None
+            })
+        };
+        let Some(task) = task else { return };
+        match task {
+            Task::Setup(nj) => {
+                let r = setup(&nj).await;
+                let now = emu.clock.now();
+                let mut st = emu.lock();
+                let Some(j) = st.jobs.get_mut(&id) else {
+                    return;
+                };
+                if j.status != JobStatus::StartJobing {
+                    continue;
+                }
+                match r {
+                    Ok(ro) => {
+                        if let Some(n) = j.native.as_mut() {
+                            n.readonly_set |= ro;
+                            n.down_since_ms = None;
+                        }
+                        j.error = None;
+                        j.status = JobStatus::FullTransferStarted;
+                        j.updated_at = now;
+                        j.full_since = Some(now);
+                    }
+                    Err((code, msg)) => {
+                        tracing::warn!(job = %id, code = %code, error = %msg, "native job failed to start");
+                        j.error = Some((code, msg));
+                        j.status = JobStatus::StartJobFailed;
+                        j.updated_at = now;
+                        if let Some(n) = j.native.as_mut() {
+                            n.worker = false;
+                        }
+                        return;
+                    }
+                }
+                conns = None;
+                continue;
+            }
+            Task::Release(nj) => {
+                let r = release(&nj).await;
+                let now = emu.clock.now();
+                let mut st = emu.lock();
+                let Some(j) = st.jobs.get_mut(&id) else {
+                    return;
+                };
+                match r {
+                    Ok(notes) => {
+                        tracing::info!(job = %id, notes = ?notes, "native job released");
+                        j.error = None;
+                        j.status = JobStatus::ReleaseResourceComplete;
+                    }
+                    Err((code, msg)) => {
+                        tracing::warn!(job = %id, error = %msg, "native job release failed");
+                        j.error = Some((code, msg));
+                        j.status = JobStatus::ReleaseResourceFailed;
+                    }
+                }
+                j.updated_at = now;
+                if let Some(n) = j.native.as_mut() {
+                    n.worker = false;
+                }
+                return;
+            }
+            Task::Sample(nj) => {
+                if conns.is_none() {
+                    conns = match (
+                        open(&nj.source, "source").await,
+                        open(&nj.target, "target").await,
+                    ) {
+                        (Ok(s), Ok(t)) => Some((s, t)),
+                        (Err(f), _) | (_, Err(f)) => {
+                            record(&emu, &id, Err(f));
+                            tokio::time::sleep(Duration::from_millis(SAMPLE_MS * 4)).await;
+                            continue;
+                        }
+                    };
+                }
+                let r = match conns.as_mut() {
+                    Some((s, t)) => sample(s, t, &nj).await,
+                    None => continue,
+                };
+                if r.is_err() {
+                    conns = None;
+                }
+                record(&emu, &id, r);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(SAMPLE_MS)).await;
+    }
+}
+
+/// Store a sample on the job and move its status.
+fn record(emu: &Emulator, id: &str, r: Result<Observation, Failure>) {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let Some(j) = st.jobs.get_mut(id) else { return };
+    let Some(nj) = j.native.as_mut() else { return };
+    let r = r.map(|mut o| {
+        let prev = nj.obs.as_ref();
+        let inst = prev
+            .filter(|p| o.at_ms > p.at_ms)
+            .map(|p| {
+                (o.target_bytes - p.target_bytes).max(0) as f64 * 1000.0
+                    / (o.at_ms - p.at_ms) as f64
+            })
+            .unwrap_or(0.0);
+        let old = prev.map(|p| p.rate_bps).unwrap_or(inst);
+        o.rate_bps = 0.7 * old + 0.3 * inst;
+        o
+    });
+    let wall = chrono::Utc::now().timestamp_millis();
+    match &r {
+        Ok(o) if !o.lag.subscriber.worker_running && j.status != JobStatus::Pausing => {
+            nj.down_since_ms.get_or_insert(wall);
+        }
+        _ => nj.down_since_ms = None,
+    }
+    let down_ms = nj.down_since_ms.map(|t| wall - t).unwrap_or(0);
+    if let Ok(o) = &r {
+        nj.obs = Some(o.clone());
+    }
+    let r = r.map_err(|(c, m)| (c, nj.clean(&m)));
+    if let Some((status, error)) = derive(&j.status, &r, down_ms) {
+        if status != j.status {
+            tracing::info!(job = %id, from = %j.status, to = %status, "native job status");
+            j.updated_at = now;
+            if status == JobStatus::IncreTransferStarted && j.full_complete_at.is_none() {
+                j.full_complete_at = Some(now);
+            }
+        }
+        j.status = status;
+        j.error = error;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(running: bool, total: i64, not_ready: i64) -> Observation {
+        let mut o = Observation {
+            subscription_exists: true,
+            source_bytes: 1000,
+            target_bytes: 400,
+            ..Default::default()
+        };
+        o.lag.subscriber.worker_running = running;
+        o.lag.subscriber.tables_total = total;
+        o.lag.subscriber.tables_not_ready = not_ready;
+        o.lag.millis = 1530;
+        o
+    }
+
+    #[test]
+    fn copying_then_streaming_follow_drs_statuses() {
+        let s = JobStatus::StartJobing;
+        let copying = obs(true, 3, 2);
+        assert_eq!(
+            derive(&s, &Ok(copying.clone()), 0),
+            Some((JobStatus::FullTransferStarted, None))
+        );
+        assert_eq!(copying.delay_ms(), None);
+        assert!((copying.full_pct() - 40.0).abs() < 1e-9, "bytes share wins");
+        let streaming = obs(true, 3, 0);
+        assert_eq!(
+            derive(&JobStatus::FullTransferStarted, &Ok(streaming.clone()), 0),
+            Some((JobStatus::IncreTransferStarted, None))
+        );
+        assert_eq!(streaming.full_pct(), 100.0);
+        assert_eq!(streaming.delay_ms(), Some(1530));
+    }
+
+    #[test]
+    fn progress_stays_under_100_until_every_table_is_ready() {
+        let mut o = obs(true, 2, 1);
+        o.target_bytes = 5000;
+        assert_eq!(o.full_pct(), 99.0);
+        o.rate_bps = 100.0;
+        o.target_bytes = 800;
+        assert!((o.remaining_s() - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unreachable_server_and_missing_worker_fail_the_job_with_a_message() {
+        let f: Failure = (NET_FAIL.into(), "source down".into());
+        assert_eq!(
+            derive(&JobStatus::IncreTransferStarted, &Err(f.clone()), 0),
+            Some((JobStatus::IncreTransferFailed, Some(f.clone())))
+        );
+        assert_eq!(
+            derive(&JobStatus::FullTransferStarted, &Err(f.clone()), 0),
+            Some((JobStatus::FullTransferFailed, Some(f)))
+        );
+        let down = obs(false, 3, 0);
+        assert_eq!(
+            derive(&JobStatus::IncreTransferStarted, &Ok(down.clone()), 500),
+            None
+        );
+        let (st, err) =
+            derive(&JobStatus::IncreTransferStarted, &Ok(down), WORKER_GRACE_MS).unwrap();
+        assert_eq!(st, JobStatus::IncreTransferFailed);
+        assert!(err.unwrap().1.contains("server log"));
+        let mut gone = obs(true, 3, 0);
+        gone.subscription_exists = false;
+        assert_eq!(
+            derive(&JobStatus::FullTransferStarted, &Ok(gone), 0)
+                .unwrap()
+                .0,
+            JobStatus::FullTransferFailed
+        );
+    }
+
+    #[test]
+    fn paused_configured_and_released_jobs_keep_their_status() {
+        for s in [
+            JobStatus::Pausing,
+            JobStatus::Configuration,
+            JobStatus::ReleaseResourceStarted,
+            JobStatus::ReleaseResourceComplete,
+        ] {
+            assert_eq!(derive(&s, &Ok(obs(true, 1, 0)), 0), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn mysql_is_refused_and_endpoints_need_their_fields() {
+        let r = check_engine("mysql").unwrap_err();
+        assert_eq!(r.code, "DRS.M00202");
+        assert!(r.msg.contains("native mode"), "{}", r.msg);
+        let mut req = CreateJobReq {
+            name: "wd-db1".into(),
+            engine_type: "postgresql".into(),
+            ..Default::default()
+        };
+        assert_eq!(new_job(&req).unwrap_err().code, "DRS.M00201");
+        let ep = |port| Endpoint {
+            db_type: "postgresql".into(),
+            ip: Some("127.0.0.1".into()),
+            db_port: Some(port),
+            db_user: Some("app".into()),
+            db_password: Some(crate::drs::model::WirePassword(crate::secret::Secret::new(
+                "pw-secret-9",
+            ))),
+            db_name: Some("orders".into()),
+            ..Default::default()
+        };
+        req.source_endpoint = ep(5433);
+        req.target_endpoint = ep(5434);
+        req.tags = vec![crate::drs::model::Tag {
+            key: TAG_DB_ID.into(),
+            value: "Orders-DB".into(),
+        }];
+        let nj = new_job(&req).unwrap();
+        assert_eq!(nj.mover.subscription, "wd_sub_orders_db");
+        assert_eq!(nj.target.port, 5434);
+        assert!(nj.target_readonly);
+        assert!(!format!("{nj:?}").contains("pw-secret-9"));
+        assert_eq!(nj.clean("x pw-secret-9 y"), "x *** y");
+    }
+}

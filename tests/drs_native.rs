@@ -1,0 +1,419 @@
+//! The production DRS client against the emulator in native mode, with real PostgreSQL clusters
+//! (a `TempLab` whose databases wait for DRS to replicate them): rows really move, statuses and
+//! figures come from the servers in DRS's format, pause/resume/terminate act on the replication,
+//! and failures come back as DRS errors without passwords. Every test removes its clusters.
+
+use std::time::{Duration, Instant};
+use wavedeck::config::Config;
+use wavedeck::cutover::lab::{self, LabState, TempLab};
+use wavedeck::cutover::pg;
+use wavedeck::cutover::run::NativeMover;
+use wavedeck::cutover::workload::Workload;
+use wavedeck::drs::client::DrsClient;
+use wavedeck::drs::emulator::{self, EmulatorHandle};
+use wavedeck::drs::error::DrsError;
+use wavedeck::drs::model::{JobId, JobStatus, ProgressResult};
+use wavedeck::inventory::DatabaseSpec;
+use wavedeck::secret::SecretRef;
+
+fn native_cfg() -> Config {
+    let mut c = Config::default();
+    c.emulator.native = true;
+    // Creating and pre-check are still emulated steps (20 s and 30 s): compress them.
+    c.emulator.speed = 200.0;
+    c.thresholds.drain_grace_s = 1;
+    c
+}
+
+async fn start_emulator(cfg: &Config) -> (EmulatorHandle, DrsClient) {
+    let h = emulator::spawn(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(h.is_native());
+    let c = h.client(cfg).unwrap();
+    (h, c)
+}
+
+async fn wait_until<F, Fut, T>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "{what}: not reached in {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn progress(drs: &DrsClient, job: &JobId) -> ProgressResult {
+    drs.batch_progress(std::slice::from_ref(job))
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+async fn status(drs: &DrsClient, job: &JobId) -> JobStatus {
+    progress(drs, job).await.transfer_status.unwrap()
+}
+
+/// Create, configure and pre-check the job of `spec` as the engine does; returns its id.
+async fn configured_job(drs: &DrsClient, cfg: &Config, spec: &DatabaseSpec) -> JobId {
+    let job = drs.ensure_job(spec, &cfg.drs).await.unwrap().id;
+    wait_until("CONFIGURATION", 30, || async {
+        (status(drs, &job).await == JobStatus::Configuration).then_some(())
+    })
+    .await;
+    let prepared = drs
+        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    assert!(prepared[0].1.is_ok(), "{:?}", prepared[0].1);
+    let r = drs
+        .precheck(std::slice::from_ref(&job), false)
+        .await
+        .unwrap();
+    wavedeck::drs::api::item_result("batch-precheck", &job, &r).unwrap();
+    wait_until("pre-check passed", 30, || async {
+        let r = drs
+            .precheck_results(std::slice::from_ref(&job))
+            .await
+            .unwrap();
+        r[0].passed().then_some(())
+    })
+    .await;
+    job
+}
+
+async fn count(side: &pg::PgSide, sql: &str) -> i64 {
+    let mut c = side.connect_admin("check").await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+}
+
+async fn exec(side: &pg::PgSide, sql: &str) {
+    let mut c = side.connect_admin("check").await.unwrap();
+    sqlx::query(sql).execute(&mut c).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
+    let db = "natjob";
+    let tl = TempLab::unreplicated(&[db.to_string()], 100_000)
+        .await
+        .unwrap();
+    let st = &tl.state;
+    let src = st.side(&st.source, db);
+    let tgt = st.side(&st.target, db);
+    let cfg = native_cfg();
+    let (_emu, drs) = start_emulator(&cfg).await;
+    let spec = st.spec(db);
+    let job = configured_job(&drs, &cfg, &spec).await;
+    assert_eq!(
+        count(&tgt, "SELECT count(*) FROM orders").await,
+        0,
+        "nothing moves before the job starts"
+    );
+
+    let r = drs.start(std::slice::from_ref(&job)).await.unwrap();
+    wavedeck::drs::api::item_result("batch-starting", &job, &r).unwrap();
+    let mut seen: Vec<JobStatus> = Vec::new();
+    let started = Instant::now();
+    let incre = loop {
+        let p = progress(&drs, &job).await;
+        let s = p.transfer_status.clone().unwrap();
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        assert!(
+            p.error_code.is_none(),
+            "job failed: {:?} {:?}",
+            p.error_code,
+            p.error_msg
+        );
+        if s == JobStatus::IncreTransferStarted {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no INCRE_TRANSFER_STARTED in 120 s: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        seen.contains(&JobStatus::FullTransferStarted),
+        "full transfer is reported while tables copy: {seen:?}"
+    );
+    assert_eq!(incre.progress.as_deref(), Some("100"));
+    assert!(
+        incre
+            .incre_trans_delay_millis
+            .as_deref()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            >= 0
+    );
+    // Subscription named as the cutover code expects, target read-only while the job runs.
+    let mover = NativeMover::for_db(&spec.db_id);
+    {
+        let mut t = tgt.connect_admin("check").await.unwrap();
+        assert!(pg::subscription_exists(&mut t, &mover.subscription)
+            .await
+            .unwrap());
+        assert!(pg::db_read_only(&mut t, db).await.unwrap());
+    }
+    // Every seeded row arrives.
+    let n_src = count(&src, "SELECT count(*) FROM orders").await;
+    assert_eq!(n_src, 100_000);
+    wait_until("rows on the target", 60, || async {
+        (count(&tgt, "SELECT count(*) FROM orders").await == n_src).then_some(())
+    })
+    .await;
+
+    // Under a write workload the lag is measured and moves; DRS's string numbers, -1 never.
+    let w = Workload {
+        client: "native-test".into(),
+        dns: st.dns_file(),
+        dns_name: LabState::dns_name(db),
+        side: src.clone(),
+        pause: Duration::from_millis(2),
+    }
+    .start();
+    let mut delays = std::collections::BTreeSet::new();
+    let mut times = Vec::new();
+    for _ in 0..60 {
+        let p = progress(&drs, &job).await;
+        assert_eq!(p.transfer_status, Some(JobStatus::IncreTransferStarted));
+        let ms: i64 = p.incre_trans_delay_millis.unwrap().parse().unwrap();
+        let s: i64 = p.incre_trans_delay.unwrap().parse().unwrap();
+        assert!(ms >= 0 && s == ms / 1000, "delay {s} s / {ms} ms");
+        delays.insert(ms);
+        times.push(p.process_time.unwrap().parse::<i64>().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = w.stop().await;
+    assert!(stats.acked() > 50, "workload wrote: {}", stats.acked());
+    assert!(
+        times.windows(2).any(|w| w[1] > w[0]),
+        "samples are taken again: {times:?}"
+    );
+    assert!(delays.len() >= 2, "lag figures move: {delays:?}");
+    // Once the writes stop, every acknowledged write reaches the target and the lag settles.
+    let last = stats.acks.last().unwrap().seq;
+    wait_until("workload rows on the target, lag 0", 60, || async {
+        let n = count(
+            &tgt,
+            &format!(
+                "SELECT count(*) FROM wd_workload WHERE client = 'native-test' AND seq <= {last}"
+            ),
+        )
+        .await;
+        let p = progress(&drs, &job).await;
+        (n == stats.acked() as i64 && p.incre_trans_delay_millis.as_deref() == Some("0"))
+            .then_some(())
+    })
+    .await;
+
+    // Pause: once DRS answers, changes stop arriving; resume brings them.
+    let r = drs.pause(std::slice::from_ref(&job), false).await.unwrap();
+    wavedeck::drs::api::item_result("batch-pause-task", &job, &r).unwrap();
+    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
+    exec(
+        &src,
+        "INSERT INTO customers (name) VALUES ('written while paused')",
+    )
+    .await;
+    let marker = "SELECT count(*) FROM customers WHERE name = 'written while paused'";
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        count(&tgt, marker).await,
+        0,
+        "a paused job applied a change"
+    );
+    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
+    let r = drs.resume(std::slice::from_ref(&job)).await.unwrap();
+    wavedeck::drs::api::item_result("batch-retry-task", &job, &r).unwrap();
+    wait_until("change applied after resume", 60, || async {
+        (count(&tgt, marker).await == 1).then_some(())
+    })
+    .await;
+    wait_until("INCRE after resume", 60, || async {
+        (status(&drs, &job).await == JobStatus::IncreTransferStarted).then_some(())
+    })
+    .await;
+
+    // The source goes away: the job fails with a DRS error; it comes back: the job streams again.
+    lab::stop_cluster(&st.bin_dir, &st.dir, &st.source).unwrap();
+    let failed = wait_until("INCRE_TRANSFER_FAILED", 60, || async {
+        let p = progress(&drs, &job).await;
+        (p.transfer_status == Some(JobStatus::IncreTransferFailed)).then_some(p)
+    })
+    .await;
+    assert_eq!(failed.error_code.as_deref(), Some("DRS.KE0001"));
+    let msg = failed.error_msg.unwrap();
+    assert!(
+        msg.contains("source") && msg.contains(&st.source.port.to_string()),
+        "{msg}"
+    );
+    let detail = drs.batch_detail(std::slice::from_ref(&job)).await.unwrap();
+    assert_eq!(detail[0].status, Some(JobStatus::IncreTransferFailed));
+    assert!(detail[0].error_message.is_some());
+    lab::start_cluster(&st.bin_dir, &st.dir, &st.source).unwrap();
+    wait_until("INCRE after the source came back", 90, || async {
+        (status(&drs, &job).await == JobStatus::IncreTransferStarted).then_some(())
+    })
+    .await;
+
+    // Terminate: replication stops, subscription and slot are gone, the target keeps its rows
+    // and takes writes; sequences were carried.
+    let before = count(&tgt, "SELECT count(*) FROM orders").await;
+    let r = drs
+        .terminate(std::slice::from_ref(&job), false)
+        .await
+        .unwrap();
+    wavedeck::drs::api::item_result("batch-jobs terminate", &job, &r).unwrap();
+    wait_until("RELEASE_RESOURCE_COMPLETE", 60, || async {
+        (status(&drs, &job).await == JobStatus::ReleaseResourceComplete).then_some(())
+    })
+    .await;
+    {
+        let mut t = tgt.connect_admin("check").await.unwrap();
+        let mut s = src.connect_admin("check").await.unwrap();
+        assert!(!pg::subscription_exists(&mut t, &mover.subscription)
+            .await
+            .unwrap());
+        assert!(!pg::slot_exists(&mut s, &mover.subscription).await.unwrap());
+        assert!(!pg::publication_exists(&mut s, &mover.publication)
+            .await
+            .unwrap());
+        assert!(
+            !pg::db_read_only(&mut t, db).await.unwrap(),
+            "read-only lifted"
+        );
+    }
+    assert_eq!(count(&tgt, "SELECT count(*) FROM orders").await, before);
+    exec(
+        &src,
+        "INSERT INTO customers (name) VALUES ('after terminate')",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        count(
+            &tgt,
+            "SELECT count(*) FROM customers WHERE name = 'after terminate'"
+        )
+        .await,
+        0
+    );
+    let src_seq = count(&src, "SELECT last_value FROM orders_id_seq").await;
+    assert!(count(&tgt, "SELECT last_value FROM orders_id_seq").await >= src_seq);
+
+    let r = drs.delete(std::slice::from_ref(&job)).await.unwrap();
+    wavedeck::drs::api::item_result("batch-jobs delete", &job, &r).unwrap();
+    assert_eq!(status(&drs, &job).await, JobStatus::Deleted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_unreachable_source_and_mysql_get_drs_errors_without_the_password() {
+    let db = "natpw";
+    let tl = TempLab::unreplicated(&[db.to_string()], 100).await.unwrap();
+    let st = &tl.state;
+    // The lab trusts loopback; make this one user check its password.
+    let admin = st.side(&st.source, "postgres");
+    exec(
+        &admin,
+        "CREATE ROLE wd_pw LOGIN SUPERUSER PASSWORD 'right-pass-4711'",
+    )
+    .await;
+    let hba = st.source.data_dir.join("pg_hba.conf");
+    let old = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("host all wd_pw 127.0.0.1/32 scram-sha-256\n{old}"),
+    )
+    .unwrap();
+    exec(&admin, "SELECT pg_reload_conf()").await;
+
+    let cfg = native_cfg();
+    let (emu, drs) = start_emulator(&cfg).await;
+    let pw_file = st.dir.join("wrong-pw");
+    std::fs::write(&pw_file, "wrong-pass-0815").unwrap();
+    let mut spec = st.spec(db);
+    spec.db_id = "natpw-wrong".into();
+    spec.source.user = "wd_pw".into();
+    spec.source.password = SecretRef::File(pw_file.clone());
+    let job = drs.ensure_job(&spec, &cfg.drs).await.unwrap().id;
+    wait_until("CONFIGURATION", 30, || async {
+        (status(&drs, &job).await == JobStatus::Configuration).then_some(())
+    })
+    .await;
+    let r = drs
+        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    let e = r[0].1.clone().unwrap_err();
+    let DrsError::Item { code, message, .. } = &e else {
+        panic!("not a per-job DRS error: {e:?}")
+    };
+    assert_eq!(code, "DRS.KE0002");
+    assert!(
+        message.contains("username or password is incorrect"),
+        "{message}"
+    );
+    let detail = drs.batch_detail(std::slice::from_ref(&job)).await.unwrap();
+    let everything = format!(
+        "{e} {e:?} {detail:?} {}",
+        serde_json::to_string(&detail).unwrap()
+    );
+    assert!(!everything.contains("wrong-pass-0815"), "{everything}");
+    // DRS refuses the pre-check of a job whose connection test failed.
+    let r = drs
+        .precheck(std::slice::from_ref(&job), false)
+        .await
+        .unwrap();
+    assert!(wavedeck::drs::api::item_result("batch-precheck", &job, &r).is_err());
+
+    // The right password passes the same test.
+    std::fs::write(&pw_file, "right-pass-4711").unwrap();
+    let r = drs
+        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    assert!(r[0].1.is_ok(), "{:?}", r[0].1);
+
+    // A source nobody listens on: DRS's network error, naming the endpoint.
+    let mut gone = st.spec(db);
+    gone.db_id = "natpw-gone".into();
+    gone.source.port = lab::free_port().unwrap();
+    let job2 = drs.ensure_job(&gone, &cfg.drs).await.unwrap().id;
+    wait_until("CONFIGURATION", 30, || async {
+        (status(&drs, &job2).await == JobStatus::Configuration).then_some(())
+    })
+    .await;
+    let r = drs
+        .prepare_jobs(&[(gone.clone(), job2.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    let DrsError::Item { code, message, .. } = r[0].1.clone().unwrap_err() else {
+        panic!("not a per-job DRS error")
+    };
+    assert_eq!(code, "DRS.KE0001");
+    assert!(message.contains(&gone.source.port.to_string()), "{message}");
+
+    // MySQL is not moved natively: refused at create, saying why.
+    let mut my = st.spec(db);
+    my.db_id = "natpw-mysql".into();
+    my.engine = wavedeck::inventory::Engine::Mysql;
+    let e = drs.ensure_job(&my, &cfg.drs).await.unwrap_err();
+    assert!(e.to_string().contains("native mode"), "{e}");
+    drop(emu);
+}

@@ -9,7 +9,9 @@ pub enum BenchCommand {
     /// Cockpit frame render time (2000 databases, 200x60) and idle terminal output.
     Tui(crate::tui::bench::TuiBenchArgs),
     /// Write unavailability seen by a workload client over N lab cutovers: p50 and max.
-    #[command(after_help = "Example:\n  wavedeck bench cutover --runs 10")]
+    #[command(
+        after_help = "Examples:\n  wavedeck bench cutover --runs 10\n  wavedeck bench cutover --runs 10 --engine   # asked of the engine, DRS emulator for the job"
+    )]
     Cutover {
         /// Number of cutovers (one lab database each).
         #[arg(long, default_value_t = 10)]
@@ -17,6 +19,10 @@ pub enum BenchCommand {
         /// Rows seeded into each database's orders table.
         #[arg(long, default_value_t = 2000)]
         seed_rows: u32,
+        /// Each cutover asked of the engine (engine.source_drain: sql) instead of run by the
+        /// lab's driver.
+        #[arg(long)]
+        engine: bool,
     },
     /// DRS emulator throughput (signed requests/s on loopback) and the calls one polling round
     /// of many jobs needs through the batch API.
@@ -42,8 +48,16 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             crate::tui::bench::run(a)?;
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::Cutover { runs, seed_rows } => {
-            crate::cutover::bench::run(&cfg, runs, seed_rows).await?;
+        BenchCommand::Cutover {
+            runs,
+            seed_rows,
+            engine,
+        } => {
+            if engine {
+                crate::cutover::bench::run_through_engine(&cfg, runs, seed_rows).await?;
+            } else {
+                crate::cutover::bench::run(&cfg, runs, seed_rows).await?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Drs(a) => crate::drs::bench::run(a, cfg).await,

@@ -109,6 +109,12 @@ pub async fn run(cfg: &Config, runs: usize, seed_rows: u32) -> anyhow::Result<Ve
         );
         figures.push(f);
     }
+    summarize(&figures);
+    Ok(figures)
+}
+
+/// p50 and max of the write unavailability, losses, and the median time of each step.
+fn summarize(figures: &[RunFigure]) {
     let u: Vec<f64> = figures.iter().map(|f| f.unavailable_ms).collect();
     let p50 = percentile(&u, 50.0).unwrap_or(f64::NAN);
     let max = percentile(&u, 100.0).unwrap_or(f64::NAN);
@@ -120,18 +126,232 @@ pub async fn run(cfg: &Config, runs: usize, seed_rows: u32) -> anyhow::Result<Ve
         max
     );
     println!("median per step (ms):");
-    for step in super::step::Step::ALL {
+    let mut steps: Vec<&str> = Vec::new();
+    for (s, _) in figures.iter().flat_map(|f| f.steps_ms.iter()) {
+        if !steps.contains(&s.as_str()) {
+            steps.push(s);
+        }
+    }
+    for step in steps {
         let v: Vec<f64> = figures
             .iter()
             .flat_map(|f| f.steps_ms.iter())
-            .filter(|(s, _)| s == step.as_str())
+            .filter(|(s, _)| s == step)
             .map(|(_, ms)| *ms as f64)
             .collect();
         if let Some(m) = percentile(&v, 50.0) {
-            println!("  {:<28} {m:>6.0}", step.as_str());
+            println!("  {step:<28} {m:>6.0}");
         }
     }
+}
+
+/// `--engine`: the same figure with each cutover asked of the engine (`engine.source_drain:
+/// sql`) as an operator would, so it includes the engine's rounds, its store writes and the DRS
+/// job's part (lag 0 after the final sync, terminated and released) on the emulator.
+pub async fn run_through_engine(
+    cfg: &Config,
+    runs: usize,
+    seed_rows: u32,
+) -> anyhow::Result<Vec<RunFigure>> {
+    use crate::lifecycle::Stage;
+    use crate::store::{Action, CommandStatus, NewCommand, Role, Store, Target};
+    let speed = 100.0;
+    let dbs: Vec<String> = (0..runs).map(|i| format!("bench_{i}")).collect();
+    println!(
+        "bench cutover --engine: {runs} cutovers through the engine in a fresh lab ({seed_rows} seeded rows each, workload pause {} ms, drain grace {} s, DRS emulator at speed {speed}, lag stable {} s emulated)",
+        cfg.lab.workload_pause_ms, cfg.thresholds.drain_grace_s, cfg.engine.lag_stable_s
+    );
+    let lab = TempLab::new(&dbs, seed_rows).await?;
+    let work = lab.state.dir.join("engine");
+    std::fs::create_dir_all(&work)?;
+    let mut c = cfg.clone();
+    c.store = format!("sqlite://{}", work.join("store.db").display());
+    c.log_dir = work.join("logs");
+    c.emulator.speed = speed;
+    c.emulator.quota = c.emulator.quota.max(runs as u32);
+    c.engine.time_scale = speed;
+    c.engine.checks = crate::config::ChecksMode::Drs;
+    c.engine.source_drain = "sql".into();
+    c.engine.dns_domain = "lab.internal".into();
+    c.limits.drs_concurrency = c.limits.drs_concurrency.max(runs as u32);
+    c.limits.wave_concurrency = c.limits.wave_concurrency.max(runs as u32);
+    c.cutover.dns_provider = "file".into();
+    c.cutover.dns_file = lab.state.dns_file().path.clone();
+    c.cutover.dns_ttl_s = 5;
+    if c.cutover.checksum_tables.is_empty() {
+        c.cutover.checksum_tables = vec!["public.customers".into(), "public.orders".into()];
+    }
+    let emu = crate::drs::emulator::spawn(&c, "127.0.0.1:0".parse()?).await?;
+    let c = emu.client_config(&c);
+    let drs = emu.client(&c)?;
+    let store = Store::open(&c.store).await?;
+    let specs: Vec<_> = dbs
+        .iter()
+        .map(|db| {
+            let mut s = lab.state.spec(db);
+            s.business_window = "daily 00:00-24:00 UTC".into();
+            s
+        })
+        .collect();
+    store.register_inventory(&specs, "bench", false).await?;
+    let engine = crate::engine::spawn(c.clone(), store.clone(), drs).await?;
+    let ask = |action: Action, target: Target| {
+        let store = store.clone();
+        async move {
+            let id = store
+                .submit_command(&NewCommand {
+                    who: "bench".into(),
+                    role: Role::Operator,
+                    action,
+                    target,
+                    args: serde_json::Value::Null,
+                })
+                .await?
+                .id;
+            loop {
+                let row = store
+                    .command(id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("command {id} vanished"))?;
+                match row.status {
+                    CommandStatus::Pending => tokio::time::sleep(Duration::from_millis(20)).await,
+                    CommandStatus::Accepted => return Ok::<_, anyhow::Error>(None),
+                    CommandStatus::Rejected => return Ok(Some(row.reason.unwrap_or_default())),
+                }
+            }
+        }
+    };
+    let wait_stage = |db: Option<String>, stage: Stage, limit: Duration| {
+        let store = store.clone();
+        async move {
+            let t0 = Instant::now();
+            loop {
+                let states = store.db_states().await?;
+                let mine: Vec<_> = states
+                    .iter()
+                    .filter(|s| db.as_ref().is_none_or(|d| &s.db_id == d))
+                    .collect();
+                if let Some(f) = mine.iter().find(|s| s.stage == Stage::Failed) {
+                    anyhow::bail!(
+                        "{} failed: {}",
+                        f.db_id,
+                        f.last_error.clone().unwrap_or_default()
+                    );
+                }
+                if mine.iter().all(|s| s.stage == stage) {
+                    return Ok(());
+                }
+                if t0.elapsed() > limit {
+                    anyhow::bail!("not {stage} after {} s", limit.as_secs());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let result: anyhow::Result<Vec<RunFigure>> = async {
+        if let Some(why) = ask(Action::StartWave, Target::Wave(0)).await? {
+            anyhow::bail!("start_wave refused: {why}");
+        }
+        wait_stage(None, Stage::Ready, Duration::from_secs(600)).await?;
+        if let Some(why) = ask(Action::ApproveWindow, Target::Wave(0)).await? {
+            anyhow::bail!("approve_window refused: {why}");
+        }
+        let mut figures = Vec::new();
+        for db in &dbs {
+            let source = lab.state.side(&lab.state.source, db);
+            let target = lab.state.side(&lab.state.target, db);
+            let w = Workload {
+                client: format!("bench-{db}"),
+                dns: lab.state.dns_file(),
+                dns_name: LabState::dns_name(db),
+                side: source.clone(),
+                pause: Duration::from_millis(cfg.lab.workload_pause_ms),
+            }
+            .start();
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            let started = Instant::now();
+            // The emulated DRS lag can be above the threshold at that instant: ask again, as
+            // an operator would.
+            let mut tries = 0;
+            while let Some(why) = ask(Action::Cutover, Target::Db(db.clone())).await? {
+                tries += 1;
+                if tries >= 100 || !why.contains("lag") {
+                    let _ = w.stop().await;
+                    anyhow::bail!("cutover of {db} refused: {why}");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if let Err(e) = wait_stage(Some(db.clone()), Stage::Hypercare, Duration::from_secs(300)).await {
+                let _ = w.stop().await;
+                return Err(e);
+            }
+            let cutover_ms = started.elapsed().as_millis() as u64;
+            let waited = Instant::now();
+            while !w.snapshot().acks.iter().any(|a| a.endpoint == target.endpoint()) {
+                if waited.elapsed() > Duration::from_secs(30) {
+                    let s = w.stop().await;
+                    anyhow::bail!(
+                        "{db}: no write reached the target 30 s after the cutover (last error: {})",
+                        s.last_error.unwrap_or_default()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let stats = w.stop().await;
+            let unavailable_ms =
+                workload::unavailability_ms(&stats.acks, &source.endpoint(), &target.endpoint())
+                    .ok_or_else(|| anyhow::anyhow!("{db}: the workload saw no source-to-target switch"))?;
+            let mut t = target.connect_admin("target").await?;
+            let audit = workload::audit(&mut t, &stats).await?;
+            let f = RunFigure {
+                db: db.clone(),
+                unavailable_ms,
+                cutover_ms,
+                acked: audit.acked,
+                missing: audit.missing.len(),
+                duplicated: audit.duplicated.len(),
+                steps_ms: step_times(&store.events_after(0, 1_000_000).await?, db),
+            };
+            println!(
+                "  {:<10} unavailable {:>7.0} ms   cutover {:>6} ms   acked {:>6}   missing {}   duplicated {}",
+                f.db, f.unavailable_ms, f.cutover_ms, f.acked, f.missing, f.duplicated
+            );
+            figures.push(f);
+        }
+        Ok(figures)
+    }
+    .await;
+    engine.shutdown().await?;
+    let figures = result?;
+    summarize(&figures);
     Ok(figures)
+}
+
+/// Milliseconds from each step's intent to its outcome, as the store recorded them.
+fn step_times(events: &[crate::store::Event], db: &str) -> Vec<(String, u64)> {
+    use crate::store::kind;
+    let mut open: Vec<(String, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let mut out = Vec::new();
+    for e in events.iter().filter(|e| e.db_id.as_deref() == Some(db)) {
+        let Some(step) = e
+            .payload
+            .get("step")
+            .and_then(|s| s.as_str())
+            .filter(|s| s.starts_with("cutover.") || *s == "terminate_job")
+        else {
+            continue;
+        };
+        if e.kind == kind::STEP_INTENT {
+            open.push((step.to_string(), e.time));
+        } else if e.kind == kind::STEP_OUTCOME {
+            if let Some(i) = open.iter().position(|(s, _)| s == step) {
+                let (s, t) = open.remove(i);
+                out.push((s, (e.time - t).num_milliseconds().max(0) as u64));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -865,8 +865,8 @@ impl Brain {
     }
 
     /// The next step of a cutover run by the cutover module: its steps in runbook order, with
-    /// the DRS job's part between them (DRS's lag 0 and stable before the final sync, the job
-    /// terminated and released before the final quick validation).
+    /// the DRS job's part between them (after the final sync, DRS's lag 0 and stable, then the
+    /// job terminated and released, before the final quick validation).
     fn next_cut(&self, d: &Db, now: f64, attempt: u32) -> Next {
         let work = |step| Next::Work(step, attempt, false);
         let done = |c: CutStep| d.cut_done.contains(&c);
@@ -875,22 +875,18 @@ impl Brain {
                 return work(Step::Cut(c));
             }
         }
-        let job_running = d.job.is_some() && !d.job_terminated;
         if !done(CutStep::FinalSync) {
-            if job_running {
-                // The slot position says what the target applied; DRS must agree it applied
-                // everything before its job is terminated.
-                let stable =
-                    self.scaled(Duration::from_secs_f64(self.settings.lag_stable_s.max(0.0)));
-                match d.lag_zero_since {
-                    Some(t) if now - t >= stable => {}
-                    _ => return Next::Look(LookKind::Job),
-                }
-            }
             return work(Step::Cut(CutStep::FinalSync));
         }
-        if job_running {
-            return work(Step::Terminate);
+        if d.job.is_some() && !d.job_terminated {
+            // The slot says the source has nothing left for DRS; DRS's own lag, read after
+            // that and staying 0, says it applied what it took (its slot position alone may
+            // count changes it holds but has not written to the target yet).
+            let stable = self.scaled(Duration::from_secs_f64(self.settings.lag_stable_s.max(0.0)));
+            return match d.lag_zero_since {
+                Some(t) if now - t >= stable => work(Step::Terminate),
+                _ => Next::Look(LookKind::Job),
+            };
         }
         if d.job.is_some() && !d.job_released {
             return Next::Look(LookKind::Job);
@@ -1646,6 +1642,10 @@ fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
     if let Step::Cut(c) = s {
         d.cut_done.insert(c);
     }
+    if s == Step::Cut(CutStep::FinalSync) {
+        // Only DRS lag readings taken after the final sync count towards terminating its job.
+        d.lag_zero_since = None;
+    }
 }
 
 /// What a rolled-back database still has to undo. A cutover run by the cutover module is undone
@@ -2393,8 +2393,19 @@ mod tests {
                 steps.push(w.step.as_str());
                 assert!(w.blockers.is_empty(), "{:?}", w.blockers);
                 b.on_work(w, cut_ok(&format!("{} done", w.step.as_str())), now, wall());
+                if w.step == Step::Cut(CutStep::DrainSource) {
+                    // A lag-0 reading before the final sync does not count towards terminating.
+                    b.on_seen(
+                        "a",
+                        LookKind::Job,
+                        job_seen("INCRE_TRANSFER_STARTED", 100.0, 0.0),
+                        now,
+                        wall(),
+                    );
+                }
             }
             for l in &p.looks {
+                steps.push("look");
                 let status = if steps.contains(&"terminate_job") {
                     "RELEASE_RESOURCE_COMPLETE"
                 } else {
@@ -2414,7 +2425,11 @@ mod tests {
                 "cutover.guards",
                 "cutover.drain_source",
                 "cutover.final_sync",
+                // DRS's lag, read after the final sync, stays 0 for lag_stable_s.
+                "look",
                 "terminate_job",
+                // Then the job is released.
+                "look",
                 "cutover.quick_validation",
                 "cutover.dns_switch",
                 "cutover.target_writes_on",

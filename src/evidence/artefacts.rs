@@ -202,7 +202,11 @@ fn describe(e: &Event) -> String {
         kind::STEP_OUTCOME => {
             let ok = p.get("ok").and_then(Value::as_bool).unwrap_or(false);
             match (ok, text(p, "error")) {
-                (true, _) => format!("{} done", step_of(e)),
+                // The step's own one-line result (DNS name -> value and TTL, LSNs compared).
+                (true, _) => match text(p, "summary").filter(|s| !s.is_empty()) {
+                    Some(sum) => format!("{} done: {sum}", step_of(e)),
+                    None => format!("{} done", step_of(e)),
+                },
                 (false, Some(err)) => format!("{} FAILED: {err}", step_of(e)),
                 (false, None) => format!("{} FAILED", step_of(e)),
             }
@@ -462,4 +466,29 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
          or `sha256sum -c MANIFEST.sha256` (files only).\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_step_shows_its_own_result() {
+        let e = Event {
+            seq: 1,
+            time: chrono::Utc::now(),
+            db_id: Some("a".into()),
+            wave: Some(0),
+            kind: kind::STEP_OUTCOME.into(),
+            payload: serde_json::json!({"step": "cutover.dns_switch", "attempt": 0, "ok": true,
+                "summary": "file a.db.internal -> 10.1.0.1:5432 (ttl 60 s)"}),
+            actor: "engine".into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        assert_eq!(
+            describe(&e),
+            "cutover.dns_switch done: file a.db.internal -> 10.1.0.1:5432 (ttl 60 s)"
+        );
+    }
 }

@@ -55,7 +55,10 @@ fn lab_spec(lab: &LabState, db: &str) -> DatabaseSpec {
 }
 
 /// A lab with one database, the DRS emulator (in this process, accepting the test AK/SK), the
-/// store with the database registered.
+/// store with the database registered. `native`: the emulator's jobs replicate the database
+/// themselves (publication and subscription, lag measured from the servers, terminate drops the
+/// subscription), as DRS does; otherwise the lab replicates it and the emulator's jobs only
+/// play DRS's statuses, so the engine finds and releases the lab's subscription at writes-on.
 struct LabRig {
     dir: tempfile::TempDir,
     cfg: Config,
@@ -66,10 +69,16 @@ struct LabRig {
     lab: TempLab,
 }
 
-async fn lab_rig(db: &str, rows: u32) -> LabRig {
-    let lab = TempLab::new(&[db.to_string()], rows).await.unwrap();
+async fn lab_rig(db: &str, rows: u32, native: bool) -> LabRig {
+    let dbs = [db.to_string()];
+    let lab = if native {
+        TempLab::unreplicated(&dbs, rows).await.unwrap()
+    } else {
+        TempLab::new(&dbs, rows).await.unwrap()
+    };
     let dir = tempfile::tempdir().unwrap();
-    let base = config(dir.path(), &lab.state);
+    let mut base = config(dir.path(), &lab.state);
+    base.emulator.native = native;
     let emu = wavedeck::drs::emulator::spawn_with(
         &base,
         "127.0.0.1:0".parse().unwrap(),
@@ -149,7 +158,7 @@ fn stage_entries(events: &[Event], db: &str, to: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_cutover_through_the_engine_keeps_every_acknowledged_write_once() {
     let db = "engcut";
-    let r = lab_rig(db, 2000).await;
+    let r = lab_rig(db, 2000, true).await;
     let st = &r.lab.state;
     let source = st.side(&st.source, db);
     let target = st.side(&st.target, db);
@@ -206,6 +215,10 @@ async fn operator_cutover_through_the_engine_keeps_every_acknowledged_write_once
     assert_eq!(quick["checksummed"], 2, "{quick}");
     let on = detail("cutover.target_writes_on");
     assert_eq!(on["smoke"]["endpoint"], target.endpoint(), "{on}");
+    assert!(
+        on.get("replication_released").is_none(),
+        "terminating the DRS job released the replication: {on}"
+    );
     let states = r.store.db_states().await.unwrap();
     let prechecks = states[0].precheck.as_ref().map(|p| p.summary.clone());
     assert!(
@@ -280,7 +293,7 @@ async fn wait_stalled(
 async fn kill_9_after_each_cutover_step_then_restart_finishes_it_exactly_once() {
     use std::io::BufRead;
     let db = "engkill";
-    let r = lab_rig(db, 1000).await;
+    let r = lab_rig(db, 1000, true).await;
     let st = &r.lab.state;
     let source = st.side(&st.source, db);
     let target = st.side(&st.target, db);
@@ -414,7 +427,7 @@ async fn kill_9_after_each_cutover_step_then_restart_finishes_it_exactly_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
     let db = "engroll";
-    let r = lab_rig(db, 1000).await;
+    let r = lab_rig(db, 1000, false).await;
     let st = &r.lab.state;
     let source = st.side(&st.source, db);
     let target = st.side(&st.target, db);
@@ -437,6 +450,15 @@ async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
         .await
         .unwrap();
     drop(t);
+    // The lab's own subscription (not the emulated job's) was found by its slot and released
+    // before the target took writes.
+    let events = all_events(&r.store).await;
+    let on = outcomes(&events, db, "cutover.target_writes_on")[0].payload["detail"].clone();
+    assert_eq!(
+        on["replication_released"],
+        wavedeck::cutover::run::NativeMover::for_db(db).subscription,
+        "{on}"
+    );
 
     let rb = command(
         &r.store,

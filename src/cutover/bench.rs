@@ -158,16 +158,18 @@ pub async fn run_through_engine(
     let speed = 100.0;
     let dbs: Vec<String> = (0..runs).map(|i| format!("bench_{i}")).collect();
     println!(
-        "bench cutover --engine: {runs} cutovers through the engine in a fresh lab ({seed_rows} seeded rows each, workload pause {} ms, drain grace {} s, DRS emulator at speed {speed}, lag stable {} s emulated)",
+        "bench cutover --engine: {runs} cutovers through the engine in a fresh lab ({seed_rows} seeded rows each, workload pause {} ms, drain grace {} s, DRS emulator in native mode at speed {speed}, lag stable {} s emulated)",
         cfg.lab.workload_pause_ms, cfg.thresholds.drain_grace_s, cfg.engine.lag_stable_s
     );
-    let lab = TempLab::new(&dbs, seed_rows).await?;
+    // DRS jobs replicate the databases (the emulator's native mode), as in production.
+    let lab = TempLab::unreplicated(&dbs, seed_rows).await?;
     let work = lab.state.dir.join("engine");
     std::fs::create_dir_all(&work)?;
     let mut c = cfg.clone();
     c.store = format!("sqlite://{}", work.join("store.db").display());
     c.log_dir = work.join("logs");
     c.emulator.speed = speed;
+    c.emulator.native = true;
     c.emulator.quota = c.emulator.quota.max(runs as u32);
     c.engine.time_scale = speed;
     c.engine.checks = crate::config::ChecksMode::Drs;

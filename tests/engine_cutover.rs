@@ -27,7 +27,7 @@ fn cutover_steps() -> Vec<&'static str> {
     v
 }
 
-fn config(dir: &std::path::Path, lab: &LabState) -> Config {
+fn config(dir: &std::path::Path, dns_file: std::path::PathBuf) -> Config {
     let mut cfg = Config {
         store: format!("sqlite://{}", dir.join("store.db").display()),
         log_dir: dir.join("logs"),
@@ -42,7 +42,7 @@ fn config(dir: &std::path::Path, lab: &LabState) -> Config {
     cfg.engine.dns_domain = "lab.internal".into();
     cfg.thresholds.drain_grace_s = 1;
     cfg.cutover.dns_provider = "file".into();
-    cfg.cutover.dns_file = lab.dir.join("dns.yaml");
+    cfg.cutover.dns_file = dns_file;
     cfg.cutover.dns_ttl_s = 5;
     cfg.cutover.checksum_tables = vec!["public.customers".into(), "public.orders".into()];
     cfg
@@ -77,7 +77,7 @@ async fn lab_rig(db: &str, rows: u32, native: bool) -> LabRig {
         TempLab::new(&dbs, rows).await.unwrap()
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut base = config(dir.path(), &lab.state);
+    let mut base = config(dir.path(), lab.state.dns_file().path);
     base.emulator.native = native;
     let emu = wavedeck::drs::emulator::spawn_with(
         &base,
@@ -526,4 +526,65 @@ async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
     assert!(r.store.verify_chain().await.unwrap().is_ok());
     let states = r.store.db_states().await.unwrap();
     assert_eq!(states[0].stage, Stage::RolledBack);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mysql_database_is_refused_at_the_first_step_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path(), dir.path().join("dns.yaml"));
+    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    let spec: DatabaseSpec = serde_json::from_value(serde_json::json!({
+        "db_id": "my-orders", "engine": "mysql", "engine_version": "8.0", "size_gb": 0.1,
+        "owner": "a", "criticality": "low", "business_window": "daily 00:00-24:00 UTC",
+        "wave": 0, "tags": [], "overrides": {},
+        "source": {"host": "10.0.0.1", "port": 3306, "database": "orders", "user": "u", "password": {"env": "WD_TEST_UNSET_PASSWORD"}},
+        "target": {"host": "10.1.0.1", "port": 3306, "database": "orders", "user": "u", "password": {"env": "WD_TEST_UNSET_PASSWORD"}}
+    }))
+    .unwrap();
+    register(&store, &[spec]).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs)
+        .await
+        .unwrap();
+    to_ready(&store).await;
+    cutover(&store, "my-orders").await;
+    let states = wait_for(
+        &store,
+        "the cutover refused",
+        Duration::from_secs(60),
+        |s| s.iter().all(|d| d.stage == Stage::Failed),
+    )
+    .await;
+    let words = states[0].last_error.clone().unwrap_or_default();
+    assert!(
+        words.contains("MySQL") && words.contains("nothing was changed"),
+        "{words}"
+    );
+    // Nothing began but the guard step, so a rollback has nothing to undo.
+    let rb = command(
+        &store,
+        Role::Operator,
+        Action::Rollback,
+        Target::Db("my-orders".into()),
+    )
+    .await;
+    assert!(decided(&store, rb).await.0);
+    wait_for(&store, "rolled back", Duration::from_secs(20), |s| {
+        s.iter().all(|d| d.stage == Stage::RolledBack)
+    })
+    .await;
+    engine.shutdown().await.unwrap();
+    let events = all_events(&store).await;
+    check_intents(&events);
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == kind::STEP_INTENT)
+        .filter_map(|e| e.payload["step"].as_str())
+        .filter(|s| s.starts_with("cutover.") || s.starts_with("rollback."))
+        .collect();
+    assert_eq!(steps, ["cutover.guards"]);
 }

@@ -177,10 +177,19 @@ impl CutoverCtx {
         Ok(self.target.connect_admin("target").await?)
     }
     fn src_err(&self, e: impl std::fmt::Display) -> CutoverError {
-        CutoverError::Pg(self.source.err("source", e))
+        CutoverError::Pg(self.source.err("source", self.scrub(e)))
     }
     fn tgt_err(&self, e: impl std::fmt::Display) -> CutoverError {
-        CutoverError::Pg(self.target.err("target", e))
+        CutoverError::Pg(self.target.err("target", self.scrub(e)))
+    }
+    /// Error text of either side may quote the other's password: a subscription's connection
+    /// string carries the publisher's.
+    fn scrub(&self, e: impl std::fmt::Display) -> String {
+        let secrets: Vec<&crate::secret::Secret> = [&self.source.password, &self.target.password]
+            .into_iter()
+            .flatten()
+            .collect();
+        crate::secret::redact(&e.to_string(), &secrets)
     }
 
     /// Find the mover on the servers: its slot on the source and a subscription reading it.
@@ -735,6 +744,41 @@ mod tests {
             Some(("127.0.0.1".into(), 5433))
         );
         assert_eq!(split_host_port("rds.internal"), None);
+    }
+
+    #[test]
+    fn errors_never_carry_either_password() {
+        let mut source = PgSide::new("10.0.0.1", 5432, "app", "orders");
+        source.password = Some(crate::secret::Secret::new("src-pw-123"));
+        let mut target = PgSide::new("10.1.0.1", 5432, "app", "orders");
+        target.password = Some(crate::secret::Secret::new("tgt-pw-456"));
+        let ctx = CutoverCtx {
+            db_id: "orders".into(),
+            dns_source_value: source.endpoint(),
+            dns_target_value: target.endpoint(),
+            source,
+            target,
+            mover: Mover::drs("orders", None),
+            dns: Dns::File(super::super::dns::FileDns::new("/nonexistent/dns.yaml")).into(),
+            dns_name: "orders.db.internal".into(),
+            dns_ttl_s: 60,
+            drain_grace: Duration::from_secs(1),
+            sync_timeout: Duration::from_secs(1),
+            max_lag_s: 5.0,
+            checksum_tables: vec![],
+            validation: None,
+            blockers: vec![],
+            hypercare_hours: 72,
+        };
+        let e = ctx
+            .src_err("subscription failed: host=10.1.0.1 password='tgt-pw-456' (src-pw-123)")
+            .to_string();
+        assert!(
+            !e.contains("tgt-pw-456") && !e.contains("src-pw-123"),
+            "{e}"
+        );
+        assert!(e.starts_with("source 10.0.0.1:5432/orders"), "{e}");
+        assert_eq!(ctx.mover.reverse(), "wd_rev_orders");
     }
 
     #[test]

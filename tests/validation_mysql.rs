@@ -156,7 +156,15 @@ async fn every_kind_of_difference_is_found_and_named() {
              DROP INDEX orders_customer_idx ON orders;
              ALTER TABLE tags MODIFY weight BIGINT;
              UPDATE tags SET weight = 9 WHERE name = 'beta';
-             DELETE FROM events WHERE kind = 'a' LIMIT 1;",
+             DELETE FROM events WHERE kind = 'a' LIMIT 1;
+             ALTER TABLE orders MODIFY status VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_swedish_ci,
+               MODIFY code CHAR(5) COLLATE utf8mb4_bin;
+             ALTER TABLE tags DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;",
+        )
+        .await;
+        exec(
+            "mysql",
+            &format!("ALTER DATABASE `{}` COLLATE utf8mb4_unicode_ci", p.tgt),
         )
         .await;
         let r =
@@ -204,6 +212,23 @@ async fn every_kind_of_difference_is_found_and_named() {
         );
         assert!(
             f.contains("schema: column tags.weight: type int on source, bigint on target"),
+            "{f}"
+        );
+        // character sets and collations: column, table and database level
+        assert!(
+            f.contains("schema: column orders.status: character set utf8mb4 (collation utf8mb4_general_ci) on source, latin1 (collation latin1_swedish_ci) on target"),
+            "{f}"
+        );
+        assert!(
+            f.contains("schema: column orders.code: collation utf8mb4_general_ci on source, utf8mb4_bin on target"),
+            "{f}"
+        );
+        assert!(
+            f.contains("schema: table tags: default collation utf8mb4_general_ci on source, utf8mb4_bin on target"),
+            "{f}"
+        );
+        assert!(
+            f.contains("schema: database collation: utf8mb4_general_ci on source, utf8mb4_unicode_ci on target"),
             "{f}"
         );
         assert_eq!(orders.differences.len(), 5, "{f}");

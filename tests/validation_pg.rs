@@ -192,7 +192,8 @@ async fn every_kind_of_difference_is_found_and_named() {
              DROP INDEX orders_customer_idx;
              ALTER TABLE tags ALTER COLUMN weight TYPE bigint;
              UPDATE tags SET weight = 9 WHERE name = 'beta';
-             DELETE FROM events WHERE ctid = (SELECT min(ctid) FROM events WHERE kind = 'a');",
+             DELETE FROM events WHERE ctid = (SELECT min(ctid) FROM events WHERE kind = 'a');
+             ALTER TABLE orders ALTER COLUMN code TYPE char(5) COLLATE \"C\";",
         )
         .await;
         let r = validate::run_validation(
@@ -240,6 +241,12 @@ async fn every_kind_of_difference_is_found_and_named() {
         assert!(
             f.contains(
                 "schema: column public.tags.weight: type integer on source, bigint on target"
+            ),
+            "{f}"
+        );
+        assert!(
+            f.contains(
+                "schema: column public.orders.code: collation default on source, C on target"
             ),
             "{f}"
         );

@@ -18,6 +18,14 @@ pub struct Column {
     /// For MySQL: the full COLUMN_TYPE (`int(10) unsigned`).
     pub column_type: String,
     pub nullable: bool,
+    /// MySQL: the column's character set (None for non-text columns and on PostgreSQL, where
+    /// the encoding belongs to the database).
+    #[serde(default)]
+    pub charset: Option<String>,
+    /// The column's collation (PostgreSQL: `default` means the database's; None for types
+    /// without one).
+    #[serde(default)]
+    pub collation: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +45,9 @@ pub struct Table {
     pub indexes: Vec<Index>,
     /// MySQL storage engine.
     pub engine: Option<String>,
+    /// MySQL: the table's default collation (PostgreSQL tables have none).
+    #[serde(default)]
+    pub collation: Option<String>,
 }
 
 impl Table {
@@ -55,6 +66,12 @@ impl Table {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
+    /// The database's default character set (PostgreSQL: its encoding).
+    #[serde(default)]
+    pub charset: Option<String>,
+    /// The database's default collation (PostgreSQL: datcollate; MySQL: the schema default).
+    #[serde(default)]
+    pub collation: Option<String>,
     pub tables: Vec<Table>,
     pub views: Vec<String>,
     pub sequences: Vec<String>,
@@ -126,9 +143,10 @@ async fn load_pg(p: &sqlx::PgPool, exclude: &[String]) -> Result<Catalog, sqlx::
     let excluded = |s: &str| exclude.iter().any(|e| e == s);
     let cols = sqlx::query(&format!(
         "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-                t.typname::text, NOT a.attnotnull \
+                t.typname::text, NOT a.attnotnull, co.collname::text \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation \
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped AND {PG_SYSTEM} \
          ORDER BY 1, 2, a.attnum"
     ))
@@ -150,6 +168,7 @@ async fn load_pg(p: &sqlx::PgPool, exclude: &[String]) -> Result<Catalog, sqlx::
                 primary_key: vec![],
                 indexes: vec![],
                 engine: None,
+                collation: None,
             });
         let typname: String = r.try_get(4)?;
         t.columns.push(Column {
@@ -158,6 +177,8 @@ async fn load_pg(p: &sqlx::PgPool, exclude: &[String]) -> Result<Catalog, sqlx::
             column_type: typname.clone(),
             type_key: typname,
             nullable: r.try_get(5)?,
+            charset: None,
+            collation: r.try_get(6)?,
         });
     }
     let idx = sqlx::query(&format!(
@@ -195,7 +216,14 @@ async fn load_pg(p: &sqlx::PgPool, exclude: &[String]) -> Result<Catalog, sqlx::
             .filter(|n| !excluded(n.split('.').next().unwrap_or_default()))
             .collect()
     };
+    let db = sqlx::query(
+        "SELECT pg_encoding_to_char(encoding)::text, datcollate::text FROM pg_database WHERE datname = current_database()",
+    )
+    .fetch_one(p)
+    .await?;
     Ok(Catalog {
+        charset: db.try_get(0)?,
+        collation: db.try_get(1)?,
         tables: tables.into_values().collect(),
         views: keep(names(format!("SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {PG_SYSTEM} ORDER BY 1")).await?),
         sequences: keep(names(format!("SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {PG_SYSTEM} ORDER BY 1")).await?),
@@ -212,10 +240,18 @@ pub(crate) fn my_str(r: &sqlx::mysql::MySqlRow, i: usize) -> Result<String, sqlx
         .unwrap_or_default())
 }
 
+pub(crate) fn my_opt_str(
+    r: &sqlx::mysql::MySqlRow,
+    i: usize,
+) -> Result<Option<String>, sqlx::Error> {
+    let v: Option<&[u8]> = r.try_get_unchecked(i)?;
+    Ok(v.map(|b| String::from_utf8_lossy(b).into_owned()))
+}
+
 async fn load_my(p: &sqlx::MySqlPool, db: &str) -> Result<Catalog, sqlx::Error> {
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let rows = sqlx::query(
-        "SELECT CAST(table_name AS CHAR), CAST(IFNULL(engine, '') AS CHAR) FROM information_schema.tables \
+        "SELECT CAST(table_name AS CHAR), CAST(IFNULL(engine, '') AS CHAR), CAST(table_collation AS CHAR) FROM information_schema.tables \
          WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY 1",
     )
     .bind(db)
@@ -232,12 +268,14 @@ async fn load_my(p: &sqlx::MySqlPool, db: &str) -> Result<Catalog, sqlx::Error> 
                 primary_key: vec![],
                 indexes: vec![],
                 engine: Some(my_str(r, 1)?),
+                collation: my_opt_str(r, 2)?,
             },
         );
     }
     let rows = sqlx::query(
         "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR), CAST(data_type AS CHAR), \
-                CAST(column_type AS CHAR), CAST(is_nullable AS CHAR) \
+                CAST(column_type AS CHAR), CAST(is_nullable AS CHAR), \
+                CAST(character_set_name AS CHAR), CAST(collation_name AS CHAR) \
          FROM information_schema.columns WHERE table_schema = ? ORDER BY table_name, ordinal_position",
     )
     .bind(db)
@@ -252,6 +290,8 @@ async fn load_my(p: &sqlx::MySqlPool, db: &str) -> Result<Catalog, sqlx::Error> 
                 type_key: my_str(r, 2)?.to_ascii_lowercase(),
                 column_type,
                 nullable: my_str(r, 4)? == "YES",
+                charset: my_opt_str(r, 5)?,
+                collation: my_opt_str(r, 6)?,
             });
         }
     }
@@ -288,7 +328,20 @@ async fn load_my(p: &sqlx::MySqlPool, db: &str) -> Result<Catalog, sqlx::Error> 
             .map(|r| my_str(r, 0))
             .collect::<Result<Vec<_>, _>>()
     };
+    let db_row = sqlx::query(
+        "SELECT CAST(default_character_set_name AS CHAR), CAST(default_collation_name AS CHAR) \
+         FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(db)
+    .fetch_optional(p)
+    .await?;
+    let (charset, collation) = match &db_row {
+        Some(r) => (my_opt_str(r, 0)?, my_opt_str(r, 1)?),
+        None => (None, None),
+    };
     Ok(Catalog {
+        charset,
+        collation,
         tables: tables.into_values().collect(),
         views: names("SELECT CAST(table_name AS CHAR) FROM information_schema.views WHERE table_schema = ? ORDER BY 1").await?,
         sequences: names("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = ? AND table_type = 'SEQUENCE' ORDER BY 1").await?,
@@ -357,10 +410,35 @@ pub fn type_family(engine: Engine, c: &Column) -> &'static str {
     }
 }
 
+fn show_opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("none")
+}
+
+/// "character set utf8mb3 (collation utf8mb3_general_ci) on source, ..." or None when equal.
+fn collation_difference(s: &Column, t: &Column) -> Option<String> {
+    if s.charset != t.charset {
+        return Some(format!(
+            "character set {} (collation {}) on source, {} (collation {}) on target",
+            show_opt(&s.charset),
+            show_opt(&s.collation),
+            show_opt(&t.charset),
+            show_opt(&t.collation)
+        ));
+    }
+    (s.collation != t.collation).then(|| {
+        format!(
+            "collation {} on source, {} on target",
+            show_opt(&s.collation),
+            show_opt(&t.collation)
+        )
+    })
+}
+
 /// One way the target's schema differs from the source's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaDifference {
-    /// `table`, `column`, `primary_key`, `index`, `view`, `sequence`, `function`, `procedure`, `trigger`.
+    /// `database`, `table`, `column`, `primary_key`, `index`, `view`, `sequence`, `function`,
+    /// `procedure`, `trigger`.
     pub object_kind: String,
     /// The object, e.g. `public.orders.amount` or `public.orders (index orders_customer_idx)`.
     pub object: String,
@@ -386,6 +464,30 @@ pub fn compare(
 ) -> Vec<SchemaDifference> {
     let mut out = Vec::new();
     let same_engine = src_engine == tgt_engine;
+    if same_engine {
+        if src.charset != tgt.charset {
+            out.push(diff(
+                "database",
+                "character set",
+                format!(
+                    "{} on source, {} on target",
+                    show_opt(&src.charset),
+                    show_opt(&tgt.charset)
+                ),
+            ));
+        }
+        if src.collation != tgt.collation {
+            out.push(diff(
+                "database",
+                "collation",
+                format!(
+                    "{} on source, {} on target",
+                    show_opt(&src.collation),
+                    show_opt(&tgt.collation)
+                ),
+            ));
+        }
+    }
     let skip = |t: &Table| exclude_tables.iter().any(|e| *e == t.display());
     for s in src.tables.iter().filter(|t| !skip(t)) {
         let name = s.display();
@@ -414,6 +516,13 @@ pub fn compare(
                     ),
                 ));
             }
+            // Collation names mean nothing across engines; within one, a different collation
+            // changes ordering, unique keys and comparisons even when every value is equal.
+            if same_engine && !types_differ {
+                if let Some(d) = collation_difference(sc, tc) {
+                    out.push(diff("column", &obj, d));
+                }
+            }
             if sc.nullable != tc.nullable {
                 let n = |b: bool| if b { "NULL" } else { "NOT NULL" };
                 out.push(diff(
@@ -431,6 +540,17 @@ pub fn compare(
                     "extra on target",
                 ));
             }
+        }
+        if same_engine && s.collation != t.collation {
+            out.push(diff(
+                "table",
+                &name,
+                format!(
+                    "default collation {} on source, {} on target",
+                    show_opt(&s.collation),
+                    show_opt(&t.collation)
+                ),
+            ));
         }
         if s.primary_key != t.primary_key {
             let show = |k: &Vec<String>| {
@@ -515,6 +635,8 @@ mod tests {
             type_key: key.into(),
             column_type: key.into(),
             nullable: true,
+            charset: None,
+            collation: None,
         }
     }
 
@@ -537,6 +659,7 @@ mod tests {
                 },
             ],
             engine: None,
+            collation: None,
         }
     }
 
@@ -578,6 +701,79 @@ mod tests {
                 .any(|x| x.object_kind == "view" && x.object == "public.v"),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn collations_and_character_sets_are_named_per_column_table_and_database() {
+        let mut st = table();
+        st.schema = String::new();
+        st.collation = Some("utf8mb4_general_ci".into());
+        st.columns[1] = Column {
+            charset: Some("utf8mb4".into()),
+            collation: Some("utf8mb4_general_ci".into()),
+            ..col("v", "varchar(20)", "varchar")
+        };
+        st.columns.push(Column {
+            charset: Some("utf8mb4".into()),
+            collation: Some("utf8mb4_general_ci".into()),
+            ..col("w", "varchar(20)", "varchar")
+        });
+        let mut tt = st.clone();
+        tt.collation = Some("utf8mb4_bin".into());
+        tt.columns[1].collation = Some("utf8mb4_bin".into());
+        tt.columns[2].charset = Some("latin1".into());
+        tt.columns[2].collation = Some("latin1_swedish_ci".into());
+        let s = Catalog {
+            charset: Some("utf8mb4".into()),
+            collation: Some("utf8mb4_general_ci".into()),
+            tables: vec![st],
+            ..Default::default()
+        };
+        let t = Catalog {
+            charset: Some("utf8mb4".into()),
+            collation: Some("utf8mb4_unicode_ci".into()),
+            tables: vec![tt],
+            ..Default::default()
+        };
+        let d = compare(Engine::Mysql, &s, Engine::Mysql, &t, &[]);
+        let has = |obj: &str, detail: &str| {
+            d.iter()
+                .any(|x| x.object == obj && x.detail.contains(detail))
+        };
+        assert!(
+            has(
+                "t.v",
+                "collation utf8mb4_general_ci on source, utf8mb4_bin on target"
+            ),
+            "{d:?}"
+        );
+        assert!(
+            has("t.w", "character set utf8mb4 (collation utf8mb4_general_ci) on source, latin1 (collation latin1_swedish_ci) on target"),
+            "{d:?}"
+        );
+        assert!(
+            has(
+                "t",
+                "default collation utf8mb4_general_ci on source, utf8mb4_bin on target"
+            ),
+            "{d:?}"
+        );
+        assert!(
+            has(
+                "collation",
+                "utf8mb4_general_ci on source, utf8mb4_unicode_ci on target"
+            ),
+            "{d:?}"
+        );
+        assert!(!d.iter().any(|x| x.object == "character set"), "{d:?}");
+        assert!(
+            !d.iter()
+                .any(|x| x.detail.contains("character set utf8mb4 on source")),
+            "{d:?}"
+        );
+        // Across engines collation names are not comparable: nothing is reported for them.
+        let x = compare(Engine::Postgres, &s, Engine::Mysql, &t, &[]);
+        assert!(!x.iter().any(|x| x.detail.contains("collation")), "{x:?}");
     }
 
     #[test]

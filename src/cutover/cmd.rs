@@ -12,10 +12,11 @@ use std::time::Duration;
 
 #[derive(clap::Subcommand)]
 pub enum LabCommand {
-    /// Create source and target clusters on free loopback ports, seed the pilot databases,
-    /// replicate them (publication + subscription) and start a write workload on each.
+    /// Create source and target clusters on free loopback ports, seed the pilot databases, start
+    /// a write workload on each and the DRS emulator in native mode, and write the rehearsal's
+    /// config (`<lab>/wavedeck.yaml`): the engine then migrates the lab as it would production.
     #[command(
-        after_help = "Examples:\n  wavedeck lab up\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000"
+        after_help = "Examples:\n  wavedeck lab up && wavedeck --config .lab/wavedeck.yaml     # rehearse in the cockpit\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000\n  wavedeck lab up --direct     # the lab replicates itself; cut over with `wavedeck lab cutover`"
     )]
     Up(UpArgs),
     /// Ports, replication state and lag (measured from the servers), workload figures.
@@ -59,6 +60,11 @@ pub struct UpArgs {
     /// Do not start the write workloads.
     #[arg(long)]
     pub no_workload: bool,
+    /// The lab replicates the databases itself (publication + subscription at once) for
+    /// `wavedeck lab cutover`. Default: they wait for DRS jobs, which the engine creates against
+    /// the lab's DRS emulator in native mode (the rehearsal of production).
+    #[arg(long)]
+    pub direct: bool,
 }
 
 #[derive(clap::Args)]
@@ -143,7 +149,12 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     let (dbs, specs) = lab_databases(&a.dbs, cfg)?;
     let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
     println!("creating lab in {} ...", dir.display());
-    let mut state = lab::up(&dir, &dbs, seed, cfg.lab.pg_bin_dir.as_deref()).await?;
+    let mover = if a.direct {
+        lab::LabMover::Direct
+    } else {
+        lab::LabMover::Drs
+    };
+    let mut state = lab::up_with(&dir, &dbs, seed, cfg.lab.pg_bin_dir.as_deref(), mover).await?;
     if !a.no_workload {
         let exe = std::env::current_exe()?;
         for db in &dbs {
@@ -163,11 +174,25 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         state.save()?;
     }
     let inv = lab::write_inventory(&state, &specs)?;
-    println!(
-        "lab inventory (points at the lab ports): {}\n  e.g. wavedeck init --inventory {}",
-        inv.display(),
-        inv.display()
-    );
+    let rehearsal = if mover == lab::LabMover::Drs {
+        let exe = std::env::current_exe()?;
+        let r = super::rehearsal::start(&mut state, cfg, &exe).await?;
+        let lab_cfg = Config::load(Some(&r.config))?;
+        let init = crate::store::cmd::InitArgs {
+            inventory: vec![inv.clone()],
+            remove_missing: false,
+            actor: Some("wavedeck-lab".into()),
+        };
+        crate::store::cmd::init(init, lab_cfg).await?;
+        Some(r)
+    } else {
+        println!(
+            "lab inventory (points at the lab ports): {}\n  e.g. wavedeck init --inventory {}",
+            inv.display(),
+            inv.display()
+        );
+        None
+    };
     println!(
         "source  127.0.0.1:{}  ({})\ntarget  127.0.0.1:{}  ({})",
         state.source.port,
@@ -177,15 +202,40 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     );
     for db in &state.databases {
         println!(
-            "  {db:<20} replicating; service name {} in {}",
+            "  {db:<20} {}; service name {} in {}",
+            if rehearsal.is_some() {
+                "waiting for its DRS job"
+            } else {
+                "replicating"
+            },
             LabState::dns_name(db),
             state.dns_file().path.display()
         );
     }
-    println!(
-        "next: `wavedeck lab status`, `wavedeck lab cutover --db {}`",
-        dbs.first().map(String::as_str).unwrap_or("<db>")
-    );
+    match rehearsal {
+        Some(r) => println!(
+            "DRS emulator (native mode) on http://{} (pid {}, log {})\n\
+             inventory {} registered in the lab store\n\
+             rehearse: wavedeck --config {}          # the cockpit: approve and start wave 0\n\
+             \x20     or: wavedeck --config {} run      # the engine alone\n\
+             watch:    wavedeck lab status{}   # replication measured on the servers and as DRS reports it",
+            r.emulator.listen,
+            r.emulator.pid,
+            state.dir.join("emulator.log").display(),
+            inv.display(),
+            r.config.display(),
+            r.config.display(),
+            if dir == cfg.lab.dir {
+                String::new()
+            } else {
+                format!(" --dir {}", dir.display())
+            }
+        ),
+        None => println!(
+            "next: `wavedeck lab status`, `wavedeck lab cutover --db {}`",
+            dbs.first().map(String::as_str).unwrap_or("<db>")
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -244,6 +294,19 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
+    // DRS mode: what the emulator reports to the production client, beside the raw measures.
+    let drs_jobs = match &state.emulator {
+        Some(_) => Some(
+            super::rehearsal::drs_view(&state)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        ),
+        None => None,
+    };
+    let drs_job_missing = |db: &str| match &drs_jobs {
+        Some(Ok(v)) => v.iter().any(|j| j.db == db && j.progress.is_none()),
+        _ => false,
+    };
     for db in &state.databases {
         let src = state.side(&state.source, db);
         let tgt = state.side(&state.target, db);
@@ -278,6 +341,8 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
                     "streaming"
                 } else if l.subscriber.worker_running {
                     "copying"
+                } else if l.confirmed_lsn.is_none() && drs_jobs.is_some() && drs_job_missing(db) {
+                    "no job yet"
                 } else if l.confirmed_lsn.is_none() {
                     "released"
                 } else {
@@ -295,10 +360,15 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
                 serde_json::Value::Null,
             ),
         };
+        let drs_job = match &drs_jobs {
+            Some(Ok(v)) => v.iter().find(|j| j.db == *db),
+            _ => None,
+        };
         if a.json {
             out.push(serde_json::json!({
                 "db": db, "drs_progress": drs, "lag": lag.as_ref().ok(),
                 "service": dns, "cutover": steps, "workload": wl,
+                "drs_job": drs_job,
             }));
         } else {
             let wl_text = if wl.is_null() {
@@ -314,7 +384,13 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             println!(
                 "  {db:<18} {repl:<12} {lag_ms:>9} {bytes:>10} {dns:<22} {steps:<28} {wl_text}"
             );
+            if let Some(j) = drs_job {
+                println!("  {:<18} {}", "", super::rehearsal::drs_line(j));
+            }
         }
+    }
+    if let Some(Err(e)) = &drs_jobs {
+        println!("  DRS emulator not answering: {e}");
     }
     if a.json {
         println!(

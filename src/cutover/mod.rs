@@ -8,7 +8,8 @@
 //!   tests point `drs.dns_endpoint` at the DRS emulator, which serves the record-set API);
 //! - [`quick`]: the final quick validation (row counts, checksums);
 //! - [`driver`]: a resumable journal-backed driver used by the lab and the tests;
-//! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark.
+//! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark;
+//! - [`rehearsal`]: the lab wired to the engine through the DRS emulator's native mode.
 pub mod bench;
 pub mod cmd;
 pub mod dns;
@@ -16,6 +17,7 @@ pub mod driver;
 pub mod lab;
 pub mod pg;
 pub mod quick;
+pub mod rehearsal;
 pub mod run;
 pub mod step;
 pub mod workload;

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 #[command(after_help = "Examples:\n  \
   export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...     # the keys clients will sign with\n  \
   wavedeck emulator --listen 127.0.0.1:8443 --speed 60\n  \
-  wavedeck emulator --listen 127.0.0.1:8443 --faults rehearsal-faults.yaml\n\n\
+  wavedeck emulator --listen 127.0.0.1:8443 --faults rehearsal-faults.yaml\n  \
+  wavedeck emulator --native   # PostgreSQL jobs replicate for real (what `wavedeck lab up` runs)\n\n\
 Clients reach it with drs.endpoint: http://127.0.0.1:8443 and the same drs.project_id\n\
 (default 0123456789abcdef0123456789abcdef when empty).\n\n\
 Fault plan (YAML):\n  \
@@ -33,6 +34,11 @@ pub struct EmulatorArgs {
     /// Concurrent-job quota (overrides emulator.quota).
     #[arg(long)]
     pub quota: Option<u32>,
+    /// Native mode (sets emulator.native): PostgreSQL jobs move real data with logical
+    /// replication between the endpoints of their create request, and report what the servers
+    /// show. Other engines are refused.
+    #[arg(long)]
+    pub native: bool,
 }
 
 pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
@@ -48,6 +54,9 @@ pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode
     if let Some(q) = args.quota {
         cfg.emulator.quota = q;
     }
+    if args.native {
+        cfg.emulator.native = true;
+    }
     // A standalone emulator must accept the keys the engine will sign with: the same config.
     let auth = Auth::from_config(&crate::config::DrsConfig {
         auth: "aksk".into(),
@@ -58,14 +67,23 @@ pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode
     })?;
     let handle = emulator::spawn_with(&cfg, args.listen, auth).await?;
     println!(
-        "DRS emulator on {} (project id {}, speed x{}, quota {}, bandwidth {} MB/s per job); Ctrl-C to stop",
+        "DRS emulator on {} (project id {}, speed x{}, quota {}, {}); Ctrl-C to stop",
         handle.base_url(),
         handle.project_id,
         cfg.emulator.speed,
         cfg.emulator.quota,
-        cfg.emulator.job_bandwidth_mbps
+        if cfg.emulator.native {
+            "native: PostgreSQL jobs replicate for real".to_string()
+        } else {
+            format!("bandwidth {} MB/s per job", cfg.emulator.job_bandwidth_mbps)
+        }
     );
-    tokio::signal::ctrl_c().await?;
+    // SIGTERM too: `wavedeck lab down` stops the lab's emulator that way.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     handle.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

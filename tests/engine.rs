@@ -626,3 +626,150 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     );
     drop(emulator);
 }
+
+/// Wait until every job has left `from` (pre-check results or statuses), polling in batches.
+async fn until_all<F>(what: &str, within: Duration, mut done: F)
+where
+    F: AsyncFnMut() -> bool,
+{
+    let deadline = Instant::now() + within;
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
+    use wavedeck::drs::model::{CreateJobReq, JobId, JobStatus};
+    use wavedeck::engine::brain::{Look, LookKind, Seen};
+    use wavedeck::engine::classify::ErrorClass;
+
+    // 2000 started jobs: 200 small ones reach CDC at once, 1800 big ones stay in full load
+    // (500 GB at 100 MB/s is ~85 emulated minutes: 51 s at x100, longer than the test).
+    let dir = tempfile::tempdir().unwrap();
+    let mut base = config(dir.path());
+    base.emulator.speed = 100.0;
+    base.emulator.quota = 2100;
+    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let specs: Vec<DatabaseSpec> = (0..2000)
+        .map(|i| {
+            let size = if i < 200 { 0.01 } else { 500.0 };
+            spec(&format!("round-{i:04}"), 0, size, i)
+        })
+        .collect();
+    let reqs: Vec<CreateJobReq> = specs
+        .iter()
+        .map(|s| wavedeck::drs::api::create_request(s, &cfg.drs, None, None))
+        .collect();
+    let created = drs.create_jobs(&reqs).await.unwrap();
+    let ids: Vec<JobId> = created.iter().map(|r| JobId(r.id.clone())).collect();
+    assert!(created.iter().all(|r| r.error_code.is_none()));
+    until_all("CONFIGURATION", Duration::from_secs(30), async || {
+        let st = drs.batch_status(&ids).await.unwrap();
+        st.iter()
+            .all(|s| s.status == Some(JobStatus::Configuration))
+    })
+    .await;
+    let pairs: Vec<(DatabaseSpec, JobId)> = specs.iter().cloned().zip(ids.clone()).collect();
+    let prepared = drs.prepare_jobs(&pairs, &cfg.drs).await.unwrap();
+    assert!(prepared.iter().all(|(_, r)| r.is_ok()));
+    drs.precheck(&ids, false).await.unwrap();
+    until_all("pre-checks", Duration::from_secs(30), async || {
+        let r = drs.precheck_results(&ids).await.unwrap();
+        r.len() == ids.len() && r.iter().all(|p| p.finished() && p.passed())
+    })
+    .await;
+    let started = drs.start(&ids).await.unwrap();
+    assert!(wavedeck::drs::api::item_errors("batch-starting", &started).is_empty());
+    until_all(
+        "CDC of the small jobs",
+        Duration::from_secs(30),
+        async || {
+            let st = drs.batch_status(&ids).await.unwrap();
+            st.iter().enumerate().all(|(i, s)| {
+                s.status
+                    == Some(if i < 200 {
+                        JobStatus::IncreTransferStarted
+                    } else {
+                        JobStatus::FullTransferStarted
+                    })
+            })
+        },
+    )
+    .await;
+    // And one id DRS never had (a job deleted outside wavedeck).
+    let gone = JobId("00000000-0000-4000-8000-00000000jb00".into());
+    let all: Vec<(Look, &'static str)> = specs
+        .iter()
+        .zip(&ids)
+        .chain(std::iter::once((&specs[1999], &gone)))
+        .enumerate()
+        .map(|(i, (s, id))| {
+            let cdc = i < 200;
+            let look = Look {
+                db: s.db_id.clone(),
+                job: id.0.clone(),
+                kind: LookKind::Job,
+                // Worst case: every look wants its progress or lag in the same round.
+                progress: true,
+                urgency: if cdc { 4 } else { 1 },
+                overdue_s: 0.0,
+            };
+            (look, wavedeck::drs::api::drs_types(s.engine).0)
+        })
+        .collect();
+
+    let before = emu.requests_served();
+    let seen = wavedeck::engine::poller::round(&drs, &all, 20).await;
+    let calls = emu.requests_served() - before;
+    // 20 batch-progress calls (200 jobs), 19 job-list calls for the other 1801 (900 sync and
+    // 901 migration jobs, 100 per call) and one batch-status for the id the list did not return.
+    assert_eq!(calls, 40, "calls counted at the emulator");
+    assert_eq!(seen.len(), 2001);
+    for (i, s) in seen.iter().enumerate() {
+        match (i, s) {
+            (2000, Seen::Gone) => {}
+            (
+                0..200,
+                Seen::Job {
+                    status,
+                    progress_pct: Some(p),
+                    lag_s: Some(_),
+                },
+            ) => assert_eq!((status.as_str(), *p), ("INCRE_TRANSFER_STARTED", 100.0)),
+            (
+                200..2000,
+                Seen::Job {
+                    status,
+                    progress_pct: None,
+                    lag_s: None,
+                },
+            ) => assert_eq!(status, "FULL_TRANSFER_STARTED"),
+            other => panic!("look {i}: {other:?}"),
+        }
+    }
+
+    // The full loads' progress comes in the next rounds (the CDC ones are looked at less now).
+    let later: Vec<(Look, &'static str)> = all[200..2000].to_vec();
+    let before = emu.requests_served();
+    let seen = wavedeck::engine::poller::round(&drs, &later, 20).await;
+    assert_eq!(emu.requests_served() - before, 20 + 16);
+    let with_pct = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Job { progress_pct: Some(p), .. } if *p < 100.0))
+        .count();
+    assert_eq!(with_pct, 200);
+
+    // Throttled: every look reports it, and the brain backs off the whole client.
+    let throttled = drs.with_header(wavedeck::drs::client::FAULT_HEADER, "429");
+    let seen = wavedeck::engine::poller::round(&throttled, &all[..300], 20).await;
+    assert!(seen
+        .iter()
+        .all(|s| matches!(s, Seen::Err(f) if f.class == ErrorClass::Throttled)));
+    emu.shutdown().await;
+}

@@ -157,6 +157,11 @@ pub struct Look {
     pub db: String,
     pub job: String,
     pub kind: LookKind,
+    /// A job look that wants progress or lag (batch-progress), not only the status.
+    pub progress: bool,
+    /// For progress looks: [`poll::urgency`], and seconds waited past the progress time.
+    pub urgency: u8,
+    pub overdue_s: f64,
 }
 
 /// A pass/fail report (pre-check, validation), with detail for the evidence pack.
@@ -264,6 +269,12 @@ struct Db {
     retries: u32,
     not_before: f64,
     seen: LastSeen,
+    /// When the next job look should bring progress or lag (0: at the next look).
+    progress_at: f64,
+    /// Last full-load percent seen and when, for the rate.
+    last_pct: Option<(f64, f64)>,
+    /// Full-load percent per second, from the last two looks.
+    pct_rate: Option<f64>,
     lag_zero_since: Option<f64>,
     validation: Option<(bool, DateTime<Utc>)>,
     /// Partial reports while `both` checks run: the SQL half waits for the DRS half.
@@ -356,6 +367,8 @@ pub struct Brain {
     /// Lag samples to record (db_id, seconds).
     lag_samples: Vec<(String, f64)>,
     pub slowdown: Slowdown,
+    /// Job looks wait for the next polling round (`engine.poll.round_s`) to share its calls.
+    next_round: f64,
     rng: rand::rngs::StdRng,
 }
 
@@ -392,6 +405,7 @@ impl Brain {
             out: Vec::new(),
             lag_samples: Vec::new(),
             slowdown: Slowdown::default(),
+            next_round: 0.0,
             rng: rand::rngs::StdRng::seed_from_u64(seed),
         }
     }
@@ -438,6 +452,9 @@ impl Brain {
                 retries: 0,
                 not_before: 0.0,
                 seen: LastSeen::default(),
+                progress_at: 0.0,
+                last_pct: None,
+                pct_rate: None,
                 lag_zero_since: None,
                 validation: None,
                 partial: None,
@@ -630,6 +647,8 @@ impl Brain {
         let mut plan = Plan::default();
         let mut usage = self.usage();
         let caps = self.settings.caps;
+        let round_open = now >= self.next_round;
+        let mut job_looks = false;
         let ids: Vec<String> = self
             .dbs
             .values()
@@ -692,14 +711,29 @@ impl Brain {
                     });
                 }
                 Next::Look(k) => {
-                    if let Some(job) = d.job.clone() {
-                        d.busy = true;
-                        plan.looks.push(Look {
-                            db: id.clone(),
-                            job,
-                            kind: k,
-                        });
+                    let Some(job) = d.job.clone() else { continue };
+                    let mut look = Look {
+                        db: id.clone(),
+                        job,
+                        kind: k,
+                        progress: false,
+                        urgency: 0,
+                        overdue_s: 0.0,
+                    };
+                    if k == LookKind::Job {
+                        if !round_open {
+                            d.not_before = self.next_round;
+                            continue;
+                        }
+                        job_looks = true;
+                        if poll::wants_progress(d.pos.stage) && now >= d.progress_at {
+                            look.progress = true;
+                            look.urgency = poll::urgency(d.pos.stage, d.seen, d.max_lag_s);
+                            look.overdue_s = now - d.progress_at;
+                        }
                     }
+                    d.busy = true;
+                    plan.looks.push(look);
                 }
                 Next::Advance(trigger, reason) => {
                     if let Err(why) =
@@ -736,6 +770,10 @@ impl Brain {
                     d.not_before = now + iv.as_secs_f64();
                 }
             }
+        }
+        if job_looks {
+            self.next_round =
+                now + self.scaled(Duration::from_secs_f64(self.settings.poll.round_s.max(0.0)));
         }
         plan
     }
@@ -1067,6 +1105,9 @@ impl Brain {
         d.retries = 0;
         d.partial = None;
         d.not_before = 0.0;
+        d.progress_at = 0.0;
+        d.last_pct = None;
+        d.pct_rate = None;
         d.held_by = None;
         if to.stage == Stage::Cutover || from.stage == Stage::Cutover {
             d.lag_zero_since = None;
@@ -1357,7 +1398,14 @@ impl Brain {
             return;
         };
         let stage = d.pos.stage;
+        let got_progress = pct.is_some() || lag.is_some();
         if let Some(p) = pct {
+            if let Some((p0, t0)) = d.last_pct {
+                if p > p0 && now > t0 {
+                    d.pct_rate = Some((p - p0) / (now - t0));
+                }
+            }
+            d.last_pct = Some((p, now));
             d.seen.progress_pct = Some(p);
             if stage == Stage::FullLoad
                 && (p - d.last_progress_evt >= 5.0 || (p >= 100.0 && d.last_progress_evt < 100.0))
@@ -1417,6 +1465,14 @@ impl Brain {
         }
         let iv = poll::next_interval(stage, d.seen, d.max_lag_s, &poll, scale, slow);
         d.not_before = now + iv.as_secs_f64();
+        if got_progress {
+            let piv =
+                poll::progress_interval(stage, d.seen, d.pct_rate, d.max_lag_s, &poll, scale, slow);
+            d.progress_at = now + piv.as_secs_f64();
+        } else if poll::wants_progress(stage) && now >= d.progress_at {
+            // The round had no room for its progress: ask again in the next one.
+            d.not_before = now;
+        }
         if d.job_failed && stage != Stage::Paused {
             let f = Fail {
                 class: ErrorClass::Retryable,

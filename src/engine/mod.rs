@@ -15,6 +15,7 @@ pub mod cmd;
 mod cut;
 mod dns;
 pub mod poll;
+pub mod poller;
 pub mod runtime;
 mod sql;
 pub mod stats;

@@ -432,50 +432,31 @@ impl Driver {
             }
         }
         if !jobs.is_empty() {
-            // One poll for every job due this round: ceil(n/10) batch-progress calls.
+            // One polling round for every job look due now (see poll::plan_round).
             let shared = self.shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let ids: Vec<JobId> = jobs.iter().map(|l| JobId(l.job.clone())).collect();
-                match shared.drs.poll(&ids).await {
-                    Ok(snaps) => {
-                        for (l, s) in jobs.into_iter().zip(snaps) {
-                            let seen = match s.error {
-                                Some((code, msg)) if is_gone(&code) => {
-                                    let _ = msg;
-                                    Seen::Gone
-                                }
-                                Some((code, msg)) => Seen::Err(fail_of(&DrsError::Item {
-                                    call: "batch-progress".into(),
-                                    job: l.job.clone(),
-                                    code,
-                                    message: msg,
-                                })),
-                                None => Seen::Job {
-                                    status: s
-                                        .status
-                                        .map(|st| st.as_str().to_string())
-                                        .unwrap_or_default(),
-                                    progress_pct: s.full_pct,
-                                    lag_s: s.lag_s,
-                                },
-                            };
-                            let _ = tx.send(Msg::Seen(l.db, LookKind::Job, seen));
-                        }
-                    }
-                    Err(e) => {
-                        let f = fail_of(&e);
-                        for l in jobs {
-                            let _ = tx.send(Msg::Seen(l.db, LookKind::Job, Seen::Err(f.clone())));
-                        }
-                    }
+                let looks: Vec<(Look, &'static str)> = jobs
+                    .into_iter()
+                    .map(|l| {
+                        let use_type = shared
+                            .specs
+                            .get(&l.db)
+                            .map_or("sync", |s| crate::drs::api::drs_types(s.engine).0);
+                        (l, use_type)
+                    })
+                    .collect();
+                let budget = shared.cfg.engine.poll.progress_calls_per_round as usize;
+                let seen = super::poller::round(&shared.drs, &looks, budget).await;
+                for ((l, _), s) in looks.into_iter().zip(seen) {
+                    let _ = tx.send(Msg::Seen(l.db, LookKind::Job, s));
                 }
             });
         }
     }
 }
 
-fn is_gone(code: &str) -> bool {
+pub(super) fn is_gone(code: &str) -> bool {
     matches!(
         code,
         "DRS.M00289" | "DRS.M05003" | "DRS.M05004" | "DRS.10000010"
@@ -483,7 +464,7 @@ fn is_gone(code: &str) -> bool {
 }
 
 /// A DRS error in the brain's terms: its class and the words for the operator.
-fn fail_of(e: &DrsError) -> Fail {
+pub(super) fn fail_of(e: &DrsError) -> Fail {
     let (status, code, message) = match e {
         DrsError::Api {
             status,

@@ -679,13 +679,24 @@ fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
         ));
     }
     let now = emu.clock.now();
-    let mut st = emu.lock();
     let ids: Option<Vec<&str>> = req
         .name
         .as_deref()
         .filter(|n| n.contains(','))
         .map(|n| n.split(',').map(str::trim).collect());
-    let order = st.order.clone();
+    if ids.as_ref().is_some_and(|ids| ids.len() > 100) {
+        return Err(err(
+            400,
+            "DRS.M00202",
+            "The value of parameter name is invalid. (at most 100 comma-separated job ids)",
+        ));
+    }
+    let mut st = emu.lock();
+    // Filtered by ids: look those up instead of walking every job of the tenant.
+    let order: Vec<String> = match &ids {
+        Some(ids) => ids.iter().map(|s| s.to_string()).collect(),
+        None => st.order.clone(),
+    };
     let mut matched = Vec::new();
     for id in &order {
         let Some(j) = st.jobs.get_mut(id) else {

@@ -40,6 +40,9 @@ pub enum BenchCommand {
     /// An emulated factory (2000 databases) run by the engine to `ready`, then the cutover of
     /// one wave: wall time, engine CPU per database per stage, peak memory, DRS calls, events/s.
     Engine(crate::engine::bench::EngineBenchArgs),
+    /// The DRS emulator's native mode on the pilot data: start to incremental per job, and the
+    /// CDC delay DRS reports under the lab workload.
+    Native(crate::cutover::native_bench::NativeBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -66,5 +69,6 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         BenchCommand::Store(a) => crate::store::bench::run(a).await,
         BenchCommand::Evidence(a) => crate::evidence::bench::run(a),
         BenchCommand::Engine(a) => crate::engine::bench::run(a, cfg).await,
+        BenchCommand::Native(a) => crate::cutover::native_bench::run(a, &cfg).await,
     }
 }

@@ -240,10 +240,13 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// A lab database name and the inventory entry it comes from.
-type NamedSpec = (String, crate::inventory::DatabaseSpec);
+pub(crate) type NamedSpec = (String, crate::inventory::DatabaseSpec);
 
 /// The databases `lab up` creates, with the inventory entries they come from (if any).
-fn lab_databases(flags: &[String], cfg: &Config) -> anyhow::Result<(Vec<String>, Vec<NamedSpec>)> {
+pub(crate) fn lab_databases(
+    flags: &[String],
+    cfg: &Config,
+) -> anyhow::Result<(Vec<String>, Vec<NamedSpec>)> {
     if !flags.is_empty() {
         return Ok((flags.to_vec(), vec![]));
     }

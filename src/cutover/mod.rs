@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod dns;
 pub mod driver;
 pub mod lab;
+pub mod native_bench;
 pub mod pg;
 pub mod quick;
 pub mod rehearsal;

@@ -20,6 +20,10 @@ struct Cli {
     /// Store URL, overriding config and WAVEDECK_STORE (sqlite://PATH or postgres://...).
     #[arg(long, global = true)]
     store: Option<String>,
+    /// With no command: the cockpit's own flags (`wavedeck --read-only` = `wavedeck tui
+    /// --read-only`), parsed by clap so WAVEDECK_THEME applies here too.
+    #[command(flatten)]
+    tui: wavedeck::tui::cmd::TuiArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -80,9 +84,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = cli
-        .command
-        .unwrap_or(Command::Tui(wavedeck::tui::cmd::TuiArgs::default()));
+    let command = cli.command.unwrap_or(Command::Tui(cli.tui));
     let result = runtime.block_on(async move {
         match command {
             Command::Tui(a) => wavedeck::tui::cmd::run_tui(a, cfg).await,
@@ -106,5 +108,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_takes_the_cockpit_flags() {
+        let cli = Cli::try_parse_from(["wavedeck", "--theme", "light", "--read-only", "--ascii"])
+            .expect("cockpit flags without a command");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.tui.look.theme, "light");
+        assert!(cli.tui.read_only && cli.tui.look.ascii);
+        let cli = Cli::try_parse_from(["wavedeck", "demo", "--theme", "16color"]).expect("demo");
+        assert!(matches!(cli.command, Some(Command::Demo(a)) if a.look.theme == "16color"));
     }
 }

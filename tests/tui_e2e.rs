@@ -107,11 +107,16 @@ fn demo_navigate_filter_open_and_quit() {
         eprintln!("SKIPPED: tmux is not installed (apt-get install tmux), so the real terminal cannot be driven");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("wd_e2e_nav_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let marker = dir.join("exit");
+    // The demo keeps its store and logs in a directory under TMPDIR for the operator to look
+    // at; pointing TMPDIR at a directory removed on drop leaves nothing behind.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let marker = dir.path().join("exit");
     let bin = env!("CARGO_BIN_EXE_wavedeck");
-    let cmd = format!("{bin} demo; echo $? > {}; sleep 60", marker.display());
+    let cmd = format!(
+        "TMPDIR={} {bin} demo; echo $? > {}; sleep 60",
+        dir.path().display(),
+        marker.display()
+    );
     let t = Tmux::start(&cmd, 120, 40);
     let s = t.wait_for(
         &["Waves (1)", "Wave 0: 8 databases"],
@@ -174,7 +179,6 @@ fn demo_navigate_filter_open_and_quit() {
         s.contains("demo store and logs kept in"),
         "terminal restored, message printed:\n{s}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The README's main story: the pilot wave runs to `ready` under the engine and the emulator,
@@ -185,8 +189,12 @@ fn demo_pilot_wave_to_cutover() {
         eprintln!("SKIPPED: tmux is not installed (apt-get install tmux), so the real terminal cannot be driven");
         return;
     }
+    let dir = tempfile::tempdir().expect("temp dir");
     let bin = env!("CARGO_BIN_EXE_wavedeck");
-    let cmd = format!("{bin} demo --speed 300; sleep 60");
+    let cmd = format!(
+        "TMPDIR={} {bin} demo --speed 300; sleep 60",
+        dir.path().display()
+    );
     let t = Tmux::start(&cmd, 120, 40);
     t.wait_for(&["Waves (1)", "engine"], Duration::from_secs(30));
 

@@ -124,8 +124,12 @@ where
     row.try_get(col).ctx("read a row")
 }
 
-/// `($1,$2,$3),($4,$5,$6)` for `rows` rows of `cols` values.
-pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+/// Placeholders for `rows` rows of `cols` values: `($1,$2),($3,$4)` on PostgreSQL, `(?,?),(?,?)`
+/// on SQLite. SQLite gets anonymous `?` because sqlx binds each parameter after asking SQLite
+/// for its name, and SQLite finds a `$n` name by walking a list of all of them: quadratic in the
+/// parameter count (perf: sqlite3_bind_parameter_name was 50% of an append with 500-row
+/// statements, still 10% with 50). Anonymous parameters have no name to look up.
+pub(crate) fn values_placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -136,26 +140,51 @@ pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            push_placeholder(&mut s, backend, r * cols + c + 1);
         }
         s.push(')');
     }
     s
 }
 
-/// `$start,$start+1,...` for `n` values (an `IN (...)` list).
-pub(crate) fn list_placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
+/// `$start,$start+1,...` (or `?,?,...` on SQLite) for `n` values (an `IN (...)` list). On SQLite
+/// the list must hold every parameter of its statement, in order, as `?` numbers by position.
+pub(crate) fn list_placeholders(backend: Backend, start: usize, n: usize) -> String {
+    let mut s = String::with_capacity(n * 5);
+    for i in start..start + n {
+        if i > start {
+            s.push(',');
+        }
+        push_placeholder(&mut s, backend, i);
+    }
+    s
 }
 
-/// Rows per multi-row statement. Small on purpose: sqlx binds each SQLite parameter by looking
-/// up its name, which is linear in the parameter count, so huge statements cost quadratic time
-/// (perf showed sqlite3_bind_parameter_name at 50% with 500 rows).
-pub(crate) const CHUNK_ROWS: usize = 50;
+fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
+    match backend {
+        Backend::Sqlite => s.push('?'),
+        Backend::Postgres => {
+            s.push('$');
+            s.push_str(&n.to_string());
+        }
+    }
+}
+
+impl Backend {
+    /// The backend a pooled connection talks to.
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Rows per multi-row statement: large enough that a 1000-event append is a handful of
+/// statements (each one a round trip to sqlx's SQLite worker thread), well under both backends'
+/// parameter limits (SQLite 32766, PostgreSQL 65535) at 9 columns.
+pub(crate) const CHUNK_ROWS: usize = 200;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -165,7 +194,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS events (seq {INT} PRIMARY KEY, time TEXT NOT NULL, db_id TEXT, wave {INT}, \
      kind TEXT NOT NULL, payload TEXT NOT NULL, actor TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_by_db ON events (db_id, seq)",
-    "CREATE INDEX IF NOT EXISTS events_by_wave ON events (wave, seq)",
+    // Partial: only wave events carry a wave, and indexing the NULLs of every other event
+    // cost each append an index insert for nothing.
+    "CREATE INDEX IF NOT EXISTS events_by_wave ON events (wave, seq) WHERE wave IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS db_state (db_id TEXT PRIMARY KEY, wave {INT}, stage TEXT NOT NULL, \
      updated_seq {INT} NOT NULL, state TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS db_state_by_seq ON db_state (updated_seq)",
@@ -407,8 +438,13 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        assert_eq!(values_placeholders(2, 2), "($1,$2),($3,$4)");
-        assert_eq!(list_placeholders(3, 2), "$3,$4");
+        assert_eq!(
+            values_placeholders(Backend::Postgres, 2, 2),
+            "($1,$2),($3,$4)"
+        );
+        assert_eq!(values_placeholders(Backend::Sqlite, 2, 2), "(?,?),(?,?)");
+        assert_eq!(list_placeholders(Backend::Postgres, 3, 2), "$3,$4");
+        assert_eq!(list_placeholders(Backend::Sqlite, 1, 3), "?,?,?");
     }
 
     #[test]

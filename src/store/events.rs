@@ -2,7 +2,7 @@
 //! derived state tables in step with the log.
 
 use super::db::{
-    fmt_time, get, list_placeholders, now, parse_time, values_placeholders, Ctx, Result, Store,
+    fmt_time, Backend, get, list_placeholders, now, parse_time, values_placeholders, Ctx, Result, Store,
     StoreError, CHUNK_ROWS,
 };
 use super::fold::{apply, Derived};
@@ -409,20 +409,20 @@ pub(crate) async fn append_in(
     for (chunk, texts) in out.chunks(CHUNK_ROWS).zip(payloads.chunks(CHUNK_ROWS)) {
         let sql = format!(
             "INSERT INTO events ({EVENT_COLS}) VALUES {}",
-            values_placeholders(chunk.len(), 9)
+            values_placeholders(Backend::of(tx), chunk.len(), 9)
         );
         let mut q = sqlx::query(&sql);
         for (e, text) in chunk.iter().zip(texts) {
             q = q
                 .bind(e.seq)
-                .bind(time_text.clone())
-                .bind(e.db_id.clone())
+                .bind(time_text.as_str())
+                .bind(e.db_id.as_deref())
                 .bind(e.wave.map(i64::from))
-                .bind(e.kind.clone())
-                .bind(text.clone())
-                .bind(e.actor.clone())
-                .bind(e.prev_hash.clone())
-                .bind(e.hash.clone());
+                .bind(e.kind.as_str())
+                .bind(text.as_str())
+                .bind(e.actor.as_str())
+                .bind(e.prev_hash.as_str())
+                .bind(e.hash.as_str());
         }
         q.execute(&mut **tx).await.ctx("insert events")?;
     }
@@ -539,11 +539,11 @@ async fn delete_by_ids(tx: &mut AnyConnection, table: &str, ids: &[&String]) -> 
     for chunk in ids.chunks(CHUNK_ROWS) {
         let sql = format!(
             "DELETE FROM {table} WHERE db_id IN ({})",
-            list_placeholders(1, chunk.len())
+            list_placeholders(Backend::of(tx), 1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
-            q = q.bind((*id).clone());
+            q = q.bind(id.as_str());
         }
         q.execute(&mut *tx).await.ctx("delete derived state")?;
     }
@@ -567,12 +567,12 @@ async fn write_dbs(
             "INSERT INTO db_state (db_id, wave, stage, updated_seq, state) VALUES {} \
              ON CONFLICT (db_id) DO UPDATE SET wave = excluded.wave, stage = excluded.stage, \
              updated_seq = excluded.updated_seq, state = excluded.state",
-            values_placeholders(chunk.len(), 5)
+            values_placeholders(Backend::of(tx), chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
         for st in chunk {
             q = q
-                .bind(st.db_id.clone())
+                .bind(st.db_id.as_str())
                 .bind(st.wave.map(i64::from))
                 .bind(st.stage.as_str())
                 .bind(last_seq_of.get(&st.db_id).copied().unwrap_or(0))
@@ -590,11 +590,11 @@ async fn write_specs(tx: &mut AnyConnection, d: &Derived, ids: &BTreeSet<String>
         let sql = format!(
             "INSERT INTO db_spec (db_id, spec) VALUES {} \
              ON CONFLICT (db_id) DO UPDATE SET spec = excluded.spec",
-            values_placeholders(chunk.len(), 2)
+            values_placeholders(Backend::of(tx), chunk.len(), 2)
         );
         let mut q = sqlx::query(&sql);
         for sp in chunk {
-            q = q.bind(sp.db_id.clone()).bind(to_json(sp)?);
+            q = q.bind(sp.db_id.as_str()).bind(to_json(sp)?);
         }
         q.execute(&mut *tx).await.ctx("write database specs")?;
     }

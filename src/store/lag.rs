@@ -7,7 +7,7 @@
 //! gauges by writing its events; `record_lag` is for samples that need no event.
 
 use super::db::{
-    fmt_time, get, now, parse_time, values_placeholders, Ctx, Result, Store, CHUNK_ROWS,
+    fmt_time, Backend, get, now, parse_time, values_placeholders, Ctx, Result, Store, CHUNK_ROWS,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::Ordering;
@@ -27,19 +27,9 @@ impl Store {
 
     /// Record many samples in one statement (one polling round of the engine).
     pub async fn record_lags(&self, samples: &[(String, DateTime<Utc>, f64)]) -> Result<()> {
-        let samples: Vec<_> = samples.iter().filter(|s| s.2.is_finite()).collect();
-        for chunk in samples.chunks(CHUNK_ROWS) {
-            let sql = format!(
-                "INSERT INTO lag_samples (db_id, bucket, time, lag_s) VALUES {} \
-                 ON CONFLICT (db_id, bucket, time) DO UPDATE SET lag_s = excluded.lag_s",
-                values_placeholders(chunk.len(), 4)
-            );
-            let mut q = sqlx::query(&sql);
-            for (db, t, lag) in chunk {
-                q = q.bind(db.clone()).bind(0i64).bind(fmt_time(*t)).bind(*lag);
-            }
-            q.execute(&self.pool).await.ctx("record lag samples")?;
-        }
+        let mut conn = self.pool.acquire().await.ctx("record lag samples")?;
+        insert_samples(&mut conn, samples).await?;
+        drop(conn);
         self.maybe_compact_lag().await
     }
 
@@ -122,16 +112,18 @@ pub(crate) fn samples_of(events: &[super::Event]) -> Vec<(String, DateTime<Utc>,
         .collect()
 }
 
-/// Insert raw samples inside a transaction (used by `append`).
+/// Insert raw samples (inside `append`'s transaction, or alone); a sample that is not a finite
+/// number is skipped.
 pub(crate) async fn insert_samples(
     conn: &mut sqlx::AnyConnection,
     samples: &[(String, DateTime<Utc>, f64)],
 ) -> Result<()> {
+    let samples: Vec<_> = samples.iter().filter(|s| s.2.is_finite()).collect();
     for chunk in samples.chunks(CHUNK_ROWS) {
         let sql = format!(
             "INSERT INTO lag_samples (db_id, bucket, time, lag_s) VALUES {} \
              ON CONFLICT (db_id, bucket, time) DO UPDATE SET lag_s = excluded.lag_s",
-            values_placeholders(chunk.len(), 4)
+            values_placeholders(Backend::of(conn), chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
         for (db, t, lag) in chunk {

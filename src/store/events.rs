@@ -2,8 +2,8 @@
 //! derived state tables in step with the log.
 
 use super::db::{
-    fmt_time, Backend, get, list_placeholders, now, parse_time, values_placeholders, Ctx, Result, Store,
-    StoreError, CHUNK_ROWS,
+    fmt_time, get, list_placeholders, now, parse_time, values_placeholders, Backend, Ctx, Result,
+    Store, StoreError, CHUNK_ROWS,
 };
 use super::fold::{apply, Derived};
 use super::hash::{canonical_json, check_link, event_hash_text, ChainBreak, GENESIS_HASH};

@@ -7,7 +7,7 @@
 //! gauges by writing its events; `record_lag` is for samples that need no event.
 
 use super::db::{
-    fmt_time, Backend, get, now, parse_time, values_placeholders, Ctx, Result, Store, CHUNK_ROWS,
+    fmt_time, get, now, parse_time, values_placeholders, Backend, Ctx, Result, Store, CHUNK_ROWS,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::Ordering;

@@ -1,7 +1,14 @@
 //! `wavedeck bench checksum`: wavedeck's checksum against the raw read limit of the same
-//! PostgreSQL server (`COPY ... (FORMAT binary)` into nothing) and against an in-database MD5
-//! aggregate of the kind data-diff / pt-table-checksum run, on one generated table, in one run.
+//! server and against the in-database aggregate the peers run, on one generated table, in one
+//! run. PostgreSQL: raw read = `COPY ... (FORMAT binary)` into nothing (sqlx, and psql as the
+//! libpq reference); aggregate = data-diff's MD5 sum. MySQL/MariaDB: see `bench_mysql`.
+//!
+//! "Streams" are server sessions: every method gets the same number of server processes
+//! (parallel query is off except in the row that gives data-diff PostgreSQL's parallel workers),
+//! so a ratio compares equal server resources. Server CPU per row is printed beside wall time
+//! because wall time on a shared machine moves with the load average.
 
+use super::bench_meter::{self as meter, Measured, ServerCpu};
 use super::canon::ChunkDigest;
 use super::catalog;
 use super::checksum::plan_ranges;
@@ -9,53 +16,68 @@ use super::connect::Pool;
 use super::scan::{KeyRange, SideScan};
 use crate::inventory::Engine;
 use futures::{StreamExt, TryStreamExt};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::str::FromStr;
+use std::time::Instant;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchEngine {
+    Postgres,
+    Mysql,
+}
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  cargo build --release && target/release/wavedeck bench checksum --rows 10000000"
+    after_help = "Examples:\n  cargo build --release && target/release/wavedeck bench checksum --rows 10000000\n  target/release/wavedeck bench checksum --engine mysql --rows 10000000"
 )]
 pub struct ChecksumArgs {
+    /// Which server to measure.
+    #[arg(long, value_enum, default_value_t = BenchEngine::Postgres)]
+    pub engine: BenchEngine,
     /// Rows in the generated table (the goal is stated for at least 10 million).
     #[arg(long, default_value_t = 10_000_000)]
     pub rows: u64,
-    /// Parallel streams (connections) for the chunked methods.
+    /// Parallel streams (server sessions) for the chunked methods.
     #[arg(long, default_value_t = 2)]
     pub parallel: usize,
     /// Rows per primary-key range chunk.
     #[arg(long, default_value_t = 100_000)]
     pub chunk_rows: u64,
-    /// PostgreSQL server (a maintenance database URL; the bench creates its own database).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-    pub url: String,
+    /// Server URL of a maintenance database (the bench creates its own database). Default:
+    /// postgres://postgres@127.0.0.1:5432/postgres, or mysql://root@127.0.0.1:3306/mysql.
+    #[arg(long)]
+    pub url: Option<String>,
     /// Keep the generated database (`wd_bench_checksum_<rows>`) and reuse it next time.
     #[arg(long)]
     pub keep: bool,
-}
-
-struct Measured {
-    method: String,
-    streams: usize,
-    secs: f64,
-    rows: u64,
 }
 
 pub async fn run(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
     if a.rows == 0 || a.parallel == 0 {
         anyhow::bail!("--rows and --parallel must be at least 1");
     }
+    match a.engine {
+        BenchEngine::Postgres => run_pg(a).await,
+        BenchEngine::Mysql => super::bench_mysql::run(a).await,
+    }
+}
+
+async fn run_pg(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
+    let url = a
+        .url
+        .clone()
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("wd_bench_checksum_{}", a.rows);
     let admin = PgPoolOptions::new()
         .max_connections(1)
-        .connect(&a.url)
+        .connect(&url)
         .await
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot connect to {}: {e} (is PostgreSQL running? scripts/services)",
-                redact_url(&a.url)
+                redact_url(&url)
             )
         })?;
     let exists: bool =
@@ -63,7 +85,7 @@ pub async fn run(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
             .bind(&db)
             .fetch_one(&admin)
             .await?;
-    let db_url = replace_db(&a.url, &db);
+    let db_url = replace_db(&url, &db);
     let mut reuse = false;
     if exists {
         let p = PgPoolOptions::new()
@@ -98,7 +120,7 @@ pub async fn run(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("reusing {db}.orders ({} rows)", a.rows);
     }
-    let result = measure(&a, &db_url).await;
+    let result = measure_pg(&a, &db_url).await;
     if !a.keep {
         admin
             .execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
@@ -129,11 +151,31 @@ async fn generate(p: &PgPool, rows: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
-    let pg = PgPoolOptions::new()
-        .max_connections(a.parallel as u32 + 1)
-        .connect(db_url)
-        .await?;
+/// A pool whose sessions carry `app` (so their backends can be found) and the given number of
+/// parallel workers per query.
+async fn pg_pool(db_url: &str, app: &str, conns: usize, workers: usize) -> anyhow::Result<PgPool> {
+    let opts = PgConnectOptions::from_str(db_url)?
+        .application_name(app)
+        .options([("max_parallel_workers_per_gather", workers.to_string())]);
+    Ok(PgPoolOptions::new()
+        .max_connections(conns as u32 + 1)
+        .connect_with(opts)
+        .await?)
+}
+
+async fn measure_pg(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
+    let load_before = meter::loadavg();
+    let app = format!("wavedeck-bench-{}", std::process::id());
+    let pg = pg_pool(db_url, &app, a.parallel, 0).await?;
+    let opts = PgConnectOptions::from_str(db_url)?;
+    let server = if meter::is_local_host(opts.get_host()) {
+        ServerCpu::PgBackends {
+            pool: pg.clone(),
+            app: app.clone(),
+        }
+    } else {
+        ServerCpu::Unknown
+    };
     let pool = Pool::Pg(pg.clone());
     let cat = catalog::load(&pool, "", &[]).await?;
     let table = cat
@@ -153,69 +195,140 @@ async fn measure(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
     let sb: String = sqlx::query_scalar("SHOW shared_buffers")
         .fetch_one(&pg)
         .await?;
+    let ssl: bool = sqlx::query_scalar(
+        "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+    )
+    .fetch_one(&pg)
+    .await?;
 
     // Warm-up: bring the table into the caches so every method reads the same way.
-    let (copy_bytes, _) = raw_copy_whole(&pg).await?;
-
+    let copy_bytes = raw_copy_whole(&pg).await?;
+    let n = a.parallel;
     let mut out: Vec<Measured> = Vec::new();
-    let t = Instant::now();
-    raw_copy_whole(&pg).await?;
-    out.push(Measured {
-        method: "raw read limit: COPY orders TO STDOUT (FORMAT binary) -> nothing".into(),
-        streams: 1,
-        secs: t.elapsed().as_secs_f64(),
-        rows: a.rows,
-    });
 
-    let t = Instant::now();
-    let n = raw_copy_ranges(&pool, &scan, &ranges, a.parallel).await?;
-    out.push(Measured {
-        method: "raw read limit: PK-range COPY (FORMAT binary) -> nothing".into(),
-        streams: a.parallel,
-        secs: t.elapsed().as_secs_f64(),
-        rows: n,
-    });
+    // 1. The raw read limit.
+    out.push(
+        meter::measure(
+            &server,
+            "raw read: COPY orders TO STDOUT (binary), sqlx",
+            1,
+            true,
+            async {
+                raw_copy_whole(&pg).await?;
+                Ok(a.rows)
+            },
+        )
+        .await?,
+    );
+    let psql = meter::measure(
+        &ServerCpu::Unknown,
+        "raw read: same COPY, psql (libpq) > /dev/null",
+        1,
+        false,
+        async {
+            if psql_copy(db_url).await? {
+                Ok(a.rows)
+            } else {
+                Ok(0)
+            }
+        },
+    )
+    .await?;
+    let have_psql = psql.rows > 0;
+    if have_psql {
+        out.push(psql);
+    }
+    out.push(
+        meter::measure(
+            &server,
+            "raw read: PK-range COPY (binary), sqlx",
+            n,
+            true,
+            async {
+                raw_copy_ranges(&pg, &scan, &ranges, n).await?;
+                Ok(a.rows)
+            },
+        )
+        .await?,
+    );
 
+    // 2. The in-database aggregate as data-diff runs it.
     let md5_expr = md5_row_expr(&columns);
-    let t = Instant::now();
-    let n = md5_ranges(&pg, &md5_expr, &[KeyRange::ALL], 1).await?;
-    out.push(Measured {
-        method: "in-database MD5 aggregate (data-diff style), whole table".into(),
-        streams: 1,
-        secs: t.elapsed().as_secs_f64(),
-        rows: n,
-    });
+    out.push(
+        meter::measure(
+            &server,
+            "in-db MD5 sum (data-diff), whole table",
+            1,
+            true,
+            async { md5_ranges(&pg, &md5_expr, &[KeyRange::ALL], 1).await },
+        )
+        .await?,
+    );
+    out.push(
+        meter::measure(
+            &server,
+            "in-db MD5 sum (data-diff), PK ranges",
+            n,
+            true,
+            async { md5_ranges(&pg, &md5_expr, &ranges, n).await },
+        )
+        .await?,
+    );
+    let par_workers = n.saturating_sub(1);
+    let mut planned = 0usize;
+    if par_workers > 0 {
+        // data-diff leaves PostgreSQL's parallel query on: give it the same number of server
+        // processes as our N streams (leader + N-1 workers). Workers exit with the query, so
+        // their CPU cannot be read afterwards.
+        let ppg = pg_pool(db_url, &format!("{app}-par"), 1, par_workers).await?;
+        planned = planned_workers(&ppg, &md5_expr).await?;
+        out.push(
+            meter::measure(
+                &server,
+                &format!(
+                    "in-db MD5 sum (data-diff), whole table, parallel query ({planned} workers)"
+                ),
+                1 + planned,
+                false,
+                async { md5_ranges(&ppg, &md5_expr, &[KeyRange::ALL], 1).await },
+            )
+            .await?,
+        );
+        ppg.close().await;
+    }
 
-    let t = Instant::now();
-    let n = md5_ranges(&pg, &md5_expr, &ranges, a.parallel).await?;
-    out.push(Measured {
-        method: "in-database MD5 aggregate (data-diff style), PK ranges".into(),
-        streams: a.parallel,
-        secs: t.elapsed().as_secs_f64(),
-        rows: n,
-    });
-
-    let t = Instant::now();
-    let d1 = wavedeck_digest(&pool, &scan, &ranges, 1).await?;
-    out.push(Measured {
-        method: "wavedeck checksum (binary COPY, SHA-256/row, 256-bit sum)".into(),
-        streams: 1,
-        secs: t.elapsed().as_secs_f64(),
-        rows: d1.count,
-    });
-
-    let t = Instant::now();
-    let dp = wavedeck_digest(&pool, &scan, &ranges, a.parallel).await?;
-    out.push(Measured {
-        method: "wavedeck checksum (binary COPY, SHA-256/row, 256-bit sum)".into(),
-        streams: a.parallel,
-        secs: t.elapsed().as_secs_f64(),
-        rows: dp.count,
-    });
+    // 3. wavedeck's checksum.
+    let mut d1 = ChunkDigest::default();
+    out.push(
+        meter::measure(
+            &server,
+            "wavedeck checksum (COPY binary, SHA-256/row, sum)",
+            1,
+            true,
+            async {
+                d1 = wavedeck_digest(&pool, &scan, &ranges, 1).await?;
+                Ok(d1.count)
+            },
+        )
+        .await?,
+    );
+    let mut dp = ChunkDigest::default();
+    out.push(
+        meter::measure(
+            &server,
+            "wavedeck checksum (COPY binary, SHA-256/row, sum)",
+            n,
+            true,
+            async {
+                dp = wavedeck_digest(&pool, &scan, &ranges, n).await?;
+                Ok(dp.count)
+            },
+        )
+        .await?,
+    );
     if d1 != dp {
         anyhow::bail!(
-            "the checksum differs between 1 and {} streams: {} vs {}",
-            a.parallel,
+            "the checksum differs between 1 and {n} streams: {} vs {}",
             d1.hex(),
             dp.hex()
         );
@@ -223,53 +336,85 @@ async fn measure(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
     pg.close().await;
 
     let mb = copy_bytes as f64 / 1e6;
-    println!("wavedeck bench checksum");
+    println!("wavedeck bench checksum --engine postgres");
     println!(
-        "  table: orders, {} rows, heap {:.1} MB, binary COPY stream {:.1} MB (MB/s below = this stream size / time)",
+        "  table: orders, {} rows, heap {:.1} MB, binary COPY stream {:.1} MB (MB/s = this stream size / time)",
         a.rows,
         heap as f64 / 1e6,
         mb
     );
     println!(
-        "  server: PostgreSQL {version}, shared_buffers {sb}; host: {} ({} CPUs); chunks: {} x ~{} rows",
-        cpu_model(),
+        "  server: PostgreSQL {version}, shared_buffers {sb}, TLS {}; host: {} ({} CPUs); chunks: {} x ~{} rows",
+        if ssl { "on" } else { "off" },
+        meter::cpu_model(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         ranges.len(),
         a.chunk_rows
     );
     println!(
-        "  {:<66} {:>7} {:>9} {:>12} {:>9}",
-        "method", "streams", "seconds", "rows/s", "MB/s"
+        "  load average: {load_before} before, {} after; {}; cli CPU = this process (+ psql)",
+        meter::loadavg(),
+        server.label()
     );
-    for r in &out {
+    meter::print_table(&out, a.rows, mb);
+    println!("  table digest: {} ({} rows)", dp.hex(), dp.count);
+    let find = |prefix: &str, streams: usize| {
+        out.iter()
+            .filter(|m| m.method.starts_with(prefix) && m.streams == streams)
+            .map(|m| m.rate())
+            .fold(0.0f64, f64::max)
+    };
+    let us = |prefix: &str| {
+        out.iter()
+            .find(|m| m.method.starts_with(prefix))
+            .and_then(|m| m.server_us_per_row())
+    };
+    let raw1 = find("raw read:", 1);
+    let rawn = find("raw read:", n);
+    let md1 = find("in-db MD5", 1);
+    let mdn = find("in-db MD5", n);
+    let wd1 = find("wavedeck", 1);
+    let wdn = find("wavedeck", n);
+    print_ratios(wd1, wdn, raw1, rawn, md1, mdn, n, "in-database MD5");
+    if let (Some(w), Some(r), Some(m)) = (us("wavedeck"), us("raw read"), us("in-db MD5")) {
         println!(
-            "  {:<66} {:>7} {:>9.2} {:>12.0} {:>9.1}",
-            r.method,
-            r.streams,
-            r.secs,
-            r.rows as f64 / r.secs,
-            mb * (r.rows as f64 / a.rows as f64) / r.secs
+            "  server CPU per row: wavedeck {w:.3} us, raw COPY {r:.3} us, in-db MD5 {m:.3} us: the MD5 aggregate costs the server {:.1}x what wavedeck does",
+            m / w
         );
     }
-    let rate = |i: usize| out[i].rows as f64 / out[i].secs;
-    println!("  table digest: {} ({} rows)", dp.hex(), dp.count);
-    println!(
-        "  wavedeck / raw read limit: {:.2} with 1 stream (vs whole-table COPY), {:.2} with {} streams (aim >= 0.70)",
-        rate(4) / rate(0),
-        rate(5) / rate(1),
-        a.parallel
-    );
-    println!(
-        "  wavedeck / in-database MD5: {:.1}x with 1 stream, {:.1}x with {} streams (aim >= 2x)",
-        rate(4) / rate(2),
-        rate(5) / rate(3),
-        a.parallel
-    );
+    if !have_psql {
+        println!("  (psql not found: the libpq reference row is missing)");
+    }
+    let _ = planned;
     Ok(())
 }
 
-async fn raw_copy_whole(pg: &PgPool) -> anyhow::Result<(u64, Duration)> {
-    let t = Instant::now();
+/// The two headline ratios, against the best raw read and the best in-database aggregate with
+/// the same number of server sessions.
+#[allow(clippy::too_many_arguments)]
+pub fn print_ratios(
+    wd1: f64,
+    wdn: f64,
+    raw1: f64,
+    rawn: f64,
+    agg1: f64,
+    aggn: f64,
+    n: usize,
+    agg_name: &str,
+) {
+    println!(
+        "  wavedeck / raw read limit: {:.2} with 1 stream, {:.2} with {n} streams (aim >= 0.70)",
+        wd1 / raw1.max(1e-9),
+        wdn / rawn.max(1e-9),
+    );
+    println!(
+        "  wavedeck / {agg_name}: {:.1}x with 1 stream, {:.1}x with {n} streams (aim >= 2x)",
+        wd1 / agg1.max(1e-9),
+        wdn / aggn.max(1e-9),
+    );
+}
+
+async fn raw_copy_whole(pg: &PgPool) -> anyhow::Result<u64> {
     let mut conn = pg.acquire().await?;
     let mut s = conn
         .copy_out_raw("COPY orders TO STDOUT (FORMAT binary)")
@@ -278,24 +423,40 @@ async fn raw_copy_whole(pg: &PgPool) -> anyhow::Result<(u64, Duration)> {
     while let Some(c) = s.try_next().await? {
         bytes += c.len() as u64;
     }
-    Ok((bytes, t.elapsed()))
+    Ok(bytes)
+}
+
+/// psql's COPY into /dev/null; false when psql is not installed. The password (if the URL has
+/// one) goes through PGPASSWORD, never the command line.
+async fn psql_copy(db_url: &str) -> anyhow::Result<bool> {
+    let (url, password) = split_password(db_url);
+    let mut cmd = tokio::process::Command::new("psql");
+    cmd.args([
+        "-X",
+        "-q",
+        "-d",
+        &url,
+        "-c",
+        "COPY orders TO STDOUT (FORMAT binary)",
+    ]);
+    if let Some(pw) = password {
+        cmd.env("PGPASSWORD", pw);
+    }
+    meter::run_cli(cmd).await
 }
 
 async fn raw_copy_ranges(
-    pool: &Pool,
+    pg: &PgPool,
     scan: &SideScan,
     ranges: &[KeyRange],
     par: usize,
 ) -> anyhow::Result<u64> {
-    let Pool::Pg(pg) = pool else {
-        anyhow::bail!("PostgreSQL only")
-    };
     let futs: Vec<_> = ranges
         .iter()
         .map(|r| {
             let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", scan.select_sql(*r));
             let pg = pg.clone();
-            async move {
+            tokio::spawn(async move {
                 let mut conn = pg.acquire().await?;
                 let mut s = conn.copy_out_raw(&sql).await?;
                 let mut bytes = 0u64;
@@ -303,23 +464,18 @@ async fn raw_copy_ranges(
                     bytes += c.len() as u64;
                 }
                 Ok::<u64, sqlx::Error>(bytes)
-            }
+            })
         })
         .collect();
-    let res: Vec<Result<u64, sqlx::Error>> = futures::stream::iter(futs)
-        .buffer_unordered(par)
-        .collect()
-        .await;
-    for r in res {
-        r?;
+    let mut total = 0;
+    let mut res = futures::stream::iter(futs).buffer_unordered(par);
+    while let Some(r) = res.next().await {
+        total += r??;
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(pg)
-        .await?;
-    Ok(n as u64)
+    Ok(total)
 }
 
-/// data-diff's row checksum: normalised text joined by '|', NULL as '<null>', md5, 60 bits summed.
+/// data-diff's row checksum: text joined by '|', NULL as '<null>', md5, 60 bits summed.
 fn md5_row_expr(columns: &[String]) -> String {
     let parts: Vec<String> = columns
         .iter()
@@ -336,6 +492,36 @@ fn md5_row_expr(columns: &[String]) -> String {
     )
 }
 
+fn range_where(r: &KeyRange) -> String {
+    let mut conds = Vec::new();
+    if let Some(lo) = r.lo {
+        conds.push(format!("id >= {lo}"));
+    }
+    if let Some(hi) = r.hi {
+        conds.push(format!("id < {hi}"));
+    }
+    if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    }
+}
+
+async fn planned_workers(pg: &PgPool, expr: &str) -> anyhow::Result<usize> {
+    let plan: Vec<String> =
+        sqlx::query_scalar(&format!("EXPLAIN SELECT count(*), {expr} FROM orders"))
+            .fetch_all(pg)
+            .await?;
+    Ok(plan
+        .iter()
+        .find_map(|l| {
+            l.split("Workers Planned:")
+                .nth(1)
+                .and_then(|x| x.trim().parse().ok())
+        })
+        .unwrap_or(0))
+}
+
 async fn md5_ranges(
     pg: &PgPool,
     expr: &str,
@@ -345,21 +531,13 @@ async fn md5_ranges(
     let futs: Vec<_> = ranges
         .iter()
         .map(|r| {
-            let mut conds = Vec::new();
-            if let Some(lo) = r.lo {
-                conds.push(format!("id >= {lo}"));
-            }
-            if let Some(hi) = r.hi {
-                conds.push(format!("id < {hi}"));
-            }
-            let wh = if conds.is_empty() {
-                String::new()
-            } else {
-                format!(" WHERE {}", conds.join(" AND "))
-            };
-            let sql = format!("SELECT count(*), {expr}::text FROM orders{wh}");
+            let sql = format!(
+                "SELECT count(*), {expr}::text FROM orders{}",
+                range_where(r)
+            );
+            let pg = pg.clone();
             async move {
-                let row = sqlx::query(&sql).fetch_one(pg).await?;
+                let row = sqlx::query(&sql).fetch_one(&pg).await?;
                 row.try_get::<i64, _>(0)
             }
         })
@@ -375,36 +553,51 @@ async fn md5_ranges(
     Ok(n)
 }
 
-async fn wavedeck_digest(
+/// Chunks hashed on the runtime's worker threads (spawned), `par` at a time, so parallel
+/// streams also use parallel client cores.
+pub async fn wavedeck_digest(
     pool: &Pool,
     scan: &SideScan,
     ranges: &[KeyRange],
     par: usize,
 ) -> anyhow::Result<ChunkDigest> {
-    let futs: Vec<_> = ranges.iter().map(|r| scan.digest(pool, *r)).collect();
-    let res: Vec<_> = futures::stream::iter(futs)
-        .buffer_unordered(par)
-        .collect()
-        .await;
+    let futs: Vec<_> = ranges
+        .iter()
+        .map(|r| {
+            let (scan, pool, r) = (scan.clone(), pool.clone(), *r);
+            async move {
+                tokio::spawn(async move { scan.digest(&pool, r).await })
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+        })
+        .collect();
+    let mut res = futures::stream::iter(futs).buffer_unordered(par);
     let mut d = ChunkDigest::default();
-    for r in res {
-        d.merge(&r?);
+    while let Some(r) = res.next().await {
+        d.merge(&r??);
     }
     Ok(d)
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
+/// `scheme://user:password@host/...` -> (`scheme://user@host/...`, Some(password)), the
+/// password percent-decoded.
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    if let (Some(s), Some(at)) = (url.find("://"), url.rfind('@')) {
+        if at > s {
+            let creds = &url[s + 3..at];
+            if let Some((u, pw)) = creds.split_once(':') {
+                let pw = percent_encoding::percent_decode_str(pw)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                return (format!("{}{u}{}", &url[..s + 3], &url[at..]), Some(pw));
+            }
+        }
+    }
+    (url.to_string(), None)
 }
 
-fn replace_db(url: &str, db: &str) -> String {
+pub fn replace_db(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map(|(b, q)| (b, Some(q)))
@@ -420,7 +613,7 @@ fn replace_db(url: &str, db: &str) -> String {
 }
 
 /// Hide a password in a URL before it is printed.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -452,5 +645,17 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            replace_db("mysql://root@127.0.0.1:3306/mysql", "x"),
+            "mysql://root@127.0.0.1:3306/x"
+        );
+        assert_eq!(
+            split_password("mysql://u:p%40ss@h:3306/db"),
+            ("mysql://u@h:3306/db".to_string(), Some("p@ss".to_string()))
+        );
+        assert_eq!(
+            split_password("postgres://u@h/db"),
+            ("postgres://u@h/db".to_string(), None)
+        );
     }
 }

@@ -21,6 +21,31 @@ pub struct CopyParser {
     header_done: bool,
     finished: bool,
     ncols: usize,
+    /// Reused for every tuple: (start, length or -1 for NULL) of each field.
+    fields: Vec<(usize, i32)>,
+}
+
+/// One tuple of the stream, read in place (no copy, no allocation per row).
+pub struct RowView<'a> {
+    data: &'a [u8],
+    fields: &'a [(usize, i32)],
+}
+
+impl<'a> RowView<'a> {
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+    /// Field `i`; None is NULL.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let (start, len) = *self.fields.get(i)?;
+        (len >= 0).then(|| &self.data[start..start + len as usize])
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Option<&'a [u8]>> + '_ {
+        (0..self.fields.len()).map(|i| self.get(i))
+    }
 }
 
 impl CopyParser {
@@ -30,13 +55,14 @@ impl CopyParser {
             header_done: false,
             finished: false,
             ncols,
+            fields: Vec::with_capacity(ncols),
         }
     }
 
     /// Parse what `chunk` completes; call `row` once per tuple with its fields (None = NULL).
     pub fn feed<F>(&mut self, chunk: &[u8], row: &mut F) -> Result<(), CopyError>
     where
-        F: FnMut(&[Option<&[u8]>]) -> Result<(), String>,
+        F: FnMut(&RowView<'_>) -> Result<(), String>,
     {
         if self.carry.is_empty() {
             let used = self.parse(chunk, row)?;
@@ -63,7 +89,7 @@ impl CopyParser {
 
     fn parse<F>(&mut self, data: &[u8], row: &mut F) -> Result<usize, CopyError>
     where
-        F: FnMut(&[Option<&[u8]>]) -> Result<(), String>,
+        F: FnMut(&RowView<'_>) -> Result<(), String>,
     {
         let mut pos = 0usize;
         if !self.header_done {
@@ -80,7 +106,22 @@ impl CopyParser {
             pos = 19 + ext;
             self.header_done = true;
         }
-        let mut fields: Vec<Option<&[u8]>> = Vec::with_capacity(self.ncols);
+        let mut fields = std::mem::take(&mut self.fields);
+        let res = self.parse_rows(data, pos, &mut fields, row);
+        self.fields = fields;
+        res
+    }
+
+    fn parse_rows<F>(
+        &mut self,
+        data: &[u8],
+        mut pos: usize,
+        fields: &mut Vec<(usize, i32)>,
+        row: &mut F,
+    ) -> Result<usize, CopyError>
+    where
+        F: FnMut(&RowView<'_>) -> Result<(), String>,
+    {
         loop {
             if self.finished {
                 return Ok(data.len());
@@ -111,21 +152,20 @@ impl CopyParser {
                 let len = i32::from_be_bytes([l[0], l[1], l[2], l[3]]);
                 pos += 4;
                 if len < 0 {
-                    fields.push(None);
+                    fields.push((pos, -1));
                     continue;
                 }
-                let len = len as usize;
-                let Some(v) = data.get(pos..pos + len) else {
+                if data.len() < pos + len as usize {
                     complete = false;
                     break;
-                };
-                fields.push(Some(v));
-                pos += len;
+                }
+                fields.push((pos, len));
+                pos += len as usize;
             }
             if !complete {
                 return Ok(start);
             }
-            row(&fields).map_err(CopyError::Row)?;
+            row(&RowView { data, fields }).map_err(CopyError::Row)?;
         }
     }
 }
@@ -165,7 +205,7 @@ mod tests {
         for cut in 0..s.len() {
             let mut p = CopyParser::new(2);
             let mut seen: Vec<Vec<Option<Vec<u8>>>> = Vec::new();
-            let mut f = |fs: &[Option<&[u8]>]| {
+            let mut f = |fs: &RowView<'_>| {
                 seen.push(fs.iter().map(|x| x.map(|v| v.to_vec())).collect());
                 Ok(())
             };

@@ -5,7 +5,7 @@ use super::canon::{ChunkDigest, RowEncoder};
 use super::catalog::{quote_ident, quote_table, Table};
 use super::connect::Pool;
 use super::decode::{encode_my, encode_pg, MyKind, PgKind};
-use super::pgcopy::CopyParser;
+use super::pgcopy::{CopyParser, RowView};
 use crate::inventory::Engine;
 use futures::TryStreamExt;
 use sqlx::Row;
@@ -183,11 +183,11 @@ impl SideScan {
                 let res: Result<(), ScanError> = async {
                     let mut stream = conn.copy_out_raw(&sql).await?;
                     let mut parser = CopyParser::new(kinds.len());
-                    let mut cb = |fields: &[Option<&[u8]>]| -> Result<(), String> {
+                    let mut cb = |fields: &RowView<'_>| -> Result<(), String> {
                         enc.clear();
                         ends.clear();
-                        for (k, f) in kinds.iter().zip(fields) {
-                            encode_pg(*k, *f, &mut enc).map_err(|e| e.to_string())?;
+                        for (k, f) in kinds.iter().zip(fields.iter()) {
+                            encode_pg(*k, f, &mut enc).map_err(|e| e.to_string())?;
                             ends.push(enc.buf.len());
                         }
                         on_row(&enc, &ends);

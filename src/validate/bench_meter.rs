@@ -168,7 +168,7 @@ impl Measured {
 /// The result table; `mb` is the size that MB/s is computed from (stated in the header).
 pub fn print_table(out: &[Measured], total_rows: u64, mb: f64) {
     println!(
-        "  {:<62} {:>3} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8}",
+        "  {:<72} {:>3} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8}",
         "method", "str", "seconds", "rows/s", "MB/s", "srv CPU", "srv us/row", "cli CPU"
     );
     for r in out {
@@ -181,7 +181,7 @@ pub fn print_table(out: &[Measured], total_rows: u64, mb: f64) {
             .map(|c| format!("{c:.3}"))
             .unwrap_or_else(|| "-".into());
         println!(
-            "  {:<62} {:>3} {:>8.2} {:>10.0} {:>7.1} {:>8} {:>9} {:>8.2}",
+            "  {:<72} {:>3} {:>8.2} {:>10.0} {:>7.1} {:>8} {:>9} {:>8.2}",
             r.method,
             r.streams,
             r.secs,

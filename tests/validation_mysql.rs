@@ -1,14 +1,15 @@
 //! Pre-checks and the validation gate against the real local MariaDB (127.0.0.1:3306, root,
 //! empty password). Every test makes its own source and target databases and drops them.
 
+mod common;
+
+use common::validation::{self as shared, has_diff, unique, Pair};
+use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
 use wavedeck::checks::{self, CheckOptions, Status};
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
-use wavedeck::secret::SecretRef;
-use wavedeck::validate::{self, DiffKind, Runbook, ValidateOptions, ValidationReport};
+use wavedeck::inventory::{DatabaseSpec, Engine};
+use wavedeck::validate::{self, DiffKind, Runbook, ValidateOptions};
 
 const SETUP: &str = r#"
 CREATE TABLE orders (
@@ -34,16 +35,6 @@ INSERT INTO legacy VALUES (1, 1);
 CREATE VIEW paid_orders AS SELECT id FROM orders WHERE status = 'paid';
 "#;
 
-#[derive(Clone)]
-struct Pair {
-    src: String,
-    tgt: String,
-}
-
-fn unique(tag: &str) -> String {
-    format!("wd_{tag}_{}_{}", std::process::id(), rand::random::<u32>())
-}
-
 async fn pool(db: &str) -> MySqlPool {
     MySqlPoolOptions::new()
         .max_connections(1)
@@ -66,65 +57,24 @@ where
     F: FnOnce(Pair) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let base = unique(tag);
-    let pair = Pair {
-        src: format!("{base}_s"),
-        tgt: format!("{base}_t"),
+    let create = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            exec("mysql", &format!("CREATE DATABASE {db}")).await;
+            exec(&db, SETUP).await;
+        })
     };
-    for db in [&pair.src, &pair.tgt] {
-        exec("mysql", &format!("CREATE DATABASE {db}")).await;
-        exec(db, SETUP).await;
-    }
-    let res = tokio::spawn(body(pair.clone())).await;
-    for db in [&pair.src, &pair.tgt] {
-        exec("mysql", &format!("DROP DATABASE IF EXISTS {db}")).await;
-    }
-    if let Err(e) = res {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-fn endpoint(db: &str, user: &str) -> Endpoint {
-    Endpoint {
-        host: "127.0.0.1".into(),
-        port: 3306,
-        database: db.into(),
-        user: user.into(),
-        password: SecretRef::File(PathBuf::from("/dev/null")),
-    }
+    let drop = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move { exec("mysql", &format!("DROP DATABASE IF EXISTS {db}")).await })
+    };
+    shared::with_pair(tag, create, drop, body).await
 }
 
 fn spec(p: &Pair, user: &str) -> DatabaseSpec {
-    DatabaseSpec {
-        db_id: format!("my-{}", p.src),
-        engine: Engine::Mysql,
-        engine_version: "10.11".into(),
-        size_gb: 0.01,
-        owner: "test".into(),
-        criticality: Criticality::Low,
-        business_window: "Sat 01:00-05:00 UTC".into(),
-        wave: Some(0),
-        source: endpoint(&p.src, user),
-        target: endpoint(&p.tgt, user),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: BTreeMap::new(),
-    }
+    shared::spec(Engine::Mysql, p, user)
 }
 
 fn runbook() -> Runbook {
-    let mut rb = Runbook::builtin(Engine::Mysql);
-    rb.validation.chunk_rows = 5_000;
-    rb.validation.leaf_rows = 100;
-    rb.validation.parallelism = 3;
-    rb
-}
-
-fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) -> bool {
-    r.tables
-        .iter()
-        .flat_map(|t| &t.differences)
-        .any(|d| d.table == table && d.key == key && d.kind == kind)
+    shared::runbook(Engine::Mysql)
 }
 
 #[tokio::test]

@@ -1,17 +1,18 @@
 //! Pre-checks and the validation gate against the real local PostgreSQL (127.0.0.1:5432,
 //! user postgres, trust). Every test makes its own source and target databases and drops them.
 
+mod common;
+
+use common::validation::{self as shared, has_diff, unique, Pair};
+use futures::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Executor;
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wavedeck::checks::{self, CheckOptions, Status};
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
-use wavedeck::secret::SecretRef;
-use wavedeck::validate::{self, DiffKind, Runbook, ValidateOptions, ValidationReport};
+use wavedeck::inventory::{DatabaseSpec, Engine};
+use wavedeck::validate::{self, DiffKind, Runbook, ValidateOptions};
 
 const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -42,16 +43,6 @@ FROM generate_series({lo}, {hi}) g;"#
     )
 }
 
-#[derive(Clone)]
-struct Pair {
-    src: String,
-    tgt: String,
-}
-
-fn unique(tag: &str) -> String {
-    format!("wd_{tag}_{}_{}", std::process::id(), rand::random::<u32>())
-}
-
 // Pools rather than `&mut PgConnection`: futures holding the latter are not `Send` under
 // tokio::spawn (higher-ranked lifetime inference).
 async fn admin() -> PgPool {
@@ -75,80 +66,41 @@ async fn exec(db: &str, sql: &str) {
     c.close().await;
 }
 
-/// Create a source and a target database holding the same data, run `body`, drop both even
-/// when `body` panics.
+/// A source and a target database holding the same data.
 async fn with_pair<F, Fut>(tag: &str, body: F)
 where
     F: FnOnce(Pair) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let base = unique(tag);
-    let pair = Pair {
-        src: format!("{base}_s"),
-        tgt: format!("{base}_t"),
+    let create = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            admin()
+                .await
+                .execute(format!("CREATE DATABASE {db}").as_str())
+                .await
+                .unwrap();
+            exec(&db, SETUP).await;
+            exec(&db, &insert_orders(1, 20_000)).await;
+        })
     };
-    let a = admin().await;
-    for db in [&pair.src, &pair.tgt] {
-        a.execute(format!("CREATE DATABASE {db}").as_str())
-            .await
-            .unwrap();
-        exec(db, SETUP).await;
-        exec(db, &insert_orders(1, 20_000)).await;
-    }
-    let res = tokio::spawn(body(pair.clone())).await;
-    for db in [&pair.src, &pair.tgt] {
-        a.execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
-            .await
-            .unwrap();
-    }
-    if let Err(e) = res {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-fn endpoint(db: &str, user: &str) -> Endpoint {
-    Endpoint {
-        host: "127.0.0.1".into(),
-        port: 5432,
-        database: db.into(),
-        user: user.into(),
-        // trust auth: the password is empty
-        password: SecretRef::File(PathBuf::from("/dev/null")),
-    }
+    let drop = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            admin()
+                .await
+                .execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+        })
+    };
+    shared::with_pair(tag, create, drop, body).await
 }
 
 fn spec(p: &Pair, user: &str) -> DatabaseSpec {
-    DatabaseSpec {
-        db_id: format!("pg-{}", p.src),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb: 0.01,
-        owner: "test".into(),
-        criticality: Criticality::Low,
-        business_window: "Sat 01:00-05:00 UTC".into(),
-        wave: Some(0),
-        source: endpoint(&p.src, user),
-        target: endpoint(&p.tgt, user),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: BTreeMap::new(),
-    }
+    shared::spec(Engine::Postgres, p, user)
 }
 
-/// Small chunks and leaves so that ranges, bisection and row comparison are all exercised.
 fn runbook() -> Runbook {
-    let mut rb = Runbook::builtin(Engine::Postgres);
-    rb.validation.chunk_rows = 5_000;
-    rb.validation.leaf_rows = 100;
-    rb.validation.parallelism = 3;
-    rb
-}
-
-fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) -> bool {
-    r.tables
-        .iter()
-        .flat_map(|t| &t.differences)
-        .any(|d| d.table == table && d.key == key && d.kind == kind)
+    shared::runbook(Engine::Postgres)
 }
 
 #[tokio::test]

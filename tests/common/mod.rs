@@ -257,3 +257,5 @@ pub async fn read_only(side: &pg::PgSide) -> bool {
     let mut c = side.connect_admin("check").await.unwrap();
     pg::db_read_only(&mut c, &side.database).await.unwrap()
 }
+
+pub mod validation;

@@ -1,0 +1,100 @@
+//! What the validation tests of both engines share: a source/target pair of throwaway
+//! databases, the inventory entry pointing at them, the test runbook, and report look-ups.
+
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::secret::SecretRef;
+use wavedeck::validate::{DiffKind, Runbook, ValidationReport};
+
+#[derive(Clone)]
+pub struct Pair {
+    pub src: String,
+    pub tgt: String,
+}
+
+pub fn unique(tag: &str) -> String {
+    format!("wd_{tag}_{}_{}", std::process::id(), rand::random::<u32>())
+}
+
+/// Create a source and a target database (`create` makes and fills one), run `body`, drop
+/// both even when `body` panics.
+pub async fn with_pair<F, Fut>(
+    tag: &str,
+    create: impl Fn(String) -> BoxFuture<'static, ()>,
+    drop: impl Fn(String) -> BoxFuture<'static, ()>,
+    body: F,
+) where
+    F: FnOnce(Pair) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let base = unique(tag);
+    let pair = Pair {
+        src: format!("{base}_s"),
+        tgt: format!("{base}_t"),
+    };
+    for db in [&pair.src, &pair.tgt] {
+        create(db.clone()).await;
+    }
+    let res = tokio::spawn(body(pair.clone())).await;
+    for db in [&pair.src, &pair.tgt] {
+        drop(db.clone()).await;
+    }
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn endpoint(engine: Engine, db: &str, user: &str) -> Endpoint {
+    Endpoint {
+        host: "127.0.0.1".into(),
+        port: match engine {
+            Engine::Postgres => 5432,
+            Engine::Mysql => 3306,
+        },
+        database: db.into(),
+        user: user.into(),
+        // trust auth / empty root password
+        password: SecretRef::File(PathBuf::from("/dev/null")),
+    }
+}
+
+pub fn spec(engine: Engine, p: &Pair, user: &str) -> DatabaseSpec {
+    let (prefix, version) = match engine {
+        Engine::Postgres => ("pg", "15"),
+        Engine::Mysql => ("my", "10.11"),
+    };
+    DatabaseSpec {
+        db_id: format!("{prefix}-{}", p.src),
+        engine,
+        engine_version: version.into(),
+        size_gb: 0.01,
+        owner: "test".into(),
+        criticality: Criticality::Low,
+        business_window: "Sat 01:00-05:00 UTC".into(),
+        wave: Some(0),
+        source: endpoint(engine, &p.src, user),
+        target: endpoint(engine, &p.tgt, user),
+        tags: vec![],
+        overrides: Overrides::default(),
+        extra: BTreeMap::new(),
+    }
+}
+
+/// Small chunks and leaves so that ranges, bisection and row comparison are all exercised.
+pub fn runbook(engine: Engine) -> Runbook {
+    let mut rb = Runbook::builtin(engine);
+    rb.validation.chunk_rows = 5_000;
+    rb.validation.leaf_rows = 100;
+    rb.validation.parallelism = 3;
+    rb
+}
+
+pub fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) -> bool {
+    r.tables
+        .iter()
+        .flat_map(|t| &t.differences)
+        .any(|d| d.table == table && d.key == key && d.kind == kind)
+}

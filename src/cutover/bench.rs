@@ -44,6 +44,7 @@ pub async fn one_cutover(
         Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
     );
     let w = Workload {
+        engine: crate::inventory::Engine::Postgres,
         client: format!("bench-{db}"),
         dns: lab.dns_file(),
         dns_name: LabState::dns_name(db),

@@ -1,11 +1,17 @@
-//! `wavedeck lab up | status | cutover | rollback | down`: the local replication lab.
+//! `wavedeck lab up | status | cutover | rollback | reset | down`: the local replication lab.
+//! PostgreSQL databases live in one pair of clusters (`lab.json`), MySQL databases each in a
+//! pair of MariaDB servers (`lab-mysql.json`, `lab up --engine mysql`); both share the lab
+//! directory, the DNS file and the journals, and every command finds a database in whichever
+//! half holds it.
 
 use super::driver::{completed, drive_cutover, drive_rollback, Journal};
 use super::lab::{self, LabState};
+use super::mylab::{self, MyLabState};
 use super::pg;
-use super::run::NativeMover;
+use super::run::{CutoverCtx, NativeMover};
 use super::workload::Workload;
 use crate::config::Config;
+use crate::inventory::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,7 +22,7 @@ pub enum LabCommand {
     /// a write workload on each and the DRS emulator in native mode, and write the rehearsal's
     /// config (`<lab>/wavedeck.yaml`): the engine then migrates the lab as it would production.
     #[command(
-        after_help = "Examples:\n  wavedeck lab up && wavedeck --config .lab/wavedeck.yaml     # rehearse in the cockpit\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000\n  wavedeck lab up --direct     # the lab replicates itself; cut over with `wavedeck lab cutover`"
+        after_help = "Examples:\n  wavedeck lab up && wavedeck --config .lab/wavedeck.yaml     # rehearse in the cockpit\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000\n  wavedeck lab up --direct     # the lab replicates itself; cut over with `wavedeck lab cutover`\n  wavedeck lab up --engine mysql --db pilot_shop   # a MariaDB pair, GTID replication; `lab cutover`"
     )]
     Up(UpArgs),
     /// Ports, replication state and lag (measured from the servers), workload figures.
@@ -32,7 +38,12 @@ pub enum LabCommand {
         after_help = "Example:\n  wavedeck lab rollback --db pilot_orders --confirm pilot_orders"
     )]
     Rollback(RollbackArgs),
-    /// Stop the workloads and both clusters and remove the lab directory.
+    /// Back to a fresh replicating database after a cutover or a rollback, without a full
+    /// down/up: rebuilt, seeded, replicating, the service name at the source, the cutover
+    /// journal moved aside.
+    #[command(after_help = "Example:\n  wavedeck lab reset --db pilot_shop")]
+    Reset(ResetArgs),
+    /// Stop the workloads and every server and remove the lab directory.
     #[command(after_help = "Example:\n  wavedeck lab down")]
     Down(DirArgs),
     /// The write workload of one database (started by `lab up`).
@@ -65,6 +76,23 @@ pub struct UpArgs {
     /// the lab's DRS emulator in native mode (the rehearsal of production).
     #[arg(long)]
     pub direct: bool,
+    /// `mysql`: MySQL databases instead (the `--db` names, `lab.databases`, or the MySQL
+    /// databases of `lab.inventory`), each in its own pair of MariaDB servers with GTID binlog
+    /// replication; they replicate themselves (DRS's native mode covers PostgreSQL only) and are
+    /// cut over with `wavedeck lab cutover`. Default: postgres.
+    #[arg(long, value_parser = ["postgres", "mysql"])]
+    pub engine: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[arg(long)]
+    pub db: String,
+    /// Rows seeded into the orders table (default: lab.seed_rows).
+    #[arg(long)]
+    pub seed_rows: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -133,18 +161,120 @@ pub async fn run(cmd: LabCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         LabCommand::Status(a) => status(a, &cfg).await,
         LabCommand::Cutover(a) => cutover(a, &cfg).await,
         LabCommand::Rollback(a) => rollback(a, &cfg).await,
+        LabCommand::Reset(a) => reset(a, &cfg).await,
         LabCommand::Down(a) => {
             let dir = lab_dir(&a, &cfg);
-            let state = LabState::load(&dir)?;
-            lab::down(&state)?;
+            let my = MyLabState::load_if_any(&dir)?;
+            let has_pg = dir.join(lab::STATE_FILE).exists();
+            if my.is_none() && !has_pg {
+                // Says what to do.
+                LabState::load(&dir)?;
+            }
+            if let Some(my) = &my {
+                mylab::down(my)?;
+            }
+            if has_pg {
+                lab::down(&LabState::load(&dir)?)?;
+            } else if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
             println!("lab {} stopped and removed", dir.display());
             Ok(ExitCode::SUCCESS)
         }
+
         LabCommand::Workload(a) => workload(a, &cfg).await,
     }
 }
 
+fn spawn_workload(dir: &std::path::Path, db: &str) -> anyhow::Result<u32> {
+    let exe = std::env::current_exe()?;
+    let log = std::fs::File::create(dir.join(format!("workload-{db}.log")))?;
+    let mut c = std::process::Command::new(&exe);
+    c.args(["lab", "workload", "--db", db, "--dir"])
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // Its own process group: closing this terminal must not stop the workload.
+    use std::os::unix::process::CommandExt;
+    c.process_group(0);
+    Ok(c.spawn()?.id())
+}
+
+/// `lab up --engine mysql`: a MariaDB pair per database, replicating by itself.
+async fn up_mysql(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let dir = lab_dir(&a.dir, cfg);
+    let dbs = mysql_databases(&a.dbs, cfg)?;
+    let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
+    println!(
+        "creating MySQL lab (MariaDB pairs) in {} ...",
+        dir.display()
+    );
+    let mut state = mylab::up(&dir, &dbs, seed).await?;
+    if !a.no_workload {
+        for db in &dbs {
+            let pid = spawn_workload(&state.dir, db)?;
+            state.workload_pids.push((db.clone(), pid));
+        }
+        state.save()?;
+    }
+    for p in &state.pairs {
+        println!(
+            "  {:<20} MariaDB source 127.0.0.1:{} -> target 127.0.0.1:{} (GTID replica); service name {} in {}",
+            p.db,
+            p.source.port,
+            p.target.port,
+            LabState::dns_name(&p.db),
+            state.dns_file().path.display()
+        );
+    }
+    println!(
+        "next: `wavedeck lab status`, `wavedeck lab cutover --db {}`, `wavedeck lab reset --db {0}`",
+        dbs.first().map(String::as_str).unwrap_or("<db>")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The MySQL databases `lab up --engine mysql` creates: the names given, `lab.databases`, the
+/// MySQL databases of `lab.inventory`, or `pilot_shop`.
+fn mysql_databases(flags: &[String], cfg: &Config) -> anyhow::Result<Vec<String>> {
+    if !flags.is_empty() {
+        return Ok(flags.to_vec());
+    }
+    if !cfg.lab.databases.is_empty() {
+        return Ok(cfg.lab.databases.clone());
+    }
+    let path = &cfg.lab.inventory;
+    if !path.exists() {
+        return Ok(vec!["pilot_shop".into()]);
+    }
+    let specs = crate::inventory::load::load_file(path).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
+        anyhow::anyhow!(
+            "lab.inventory {}: {} problem(s), first: {}",
+            path.display(),
+            problems.len(),
+            lines.join("; ")
+        )
+    })?;
+    let my: Vec<String> = specs
+        .iter()
+        .filter(|s| s.engine == Engine::Mysql)
+        .map(|s| lab::lab_db_name(&s.db_id))
+        .collect();
+    if my.is_empty() {
+        anyhow::bail!(
+            "lab.inventory {} has no MySQL database; pass --db NAME",
+            path.display()
+        );
+    }
+    Ok(my)
+}
+
 async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    if a.engine.as_deref() == Some("mysql") {
+        return up_mysql(a, cfg).await;
+    }
     let dir = lab_dir(&a.dir, cfg);
     let (dbs, specs) = lab_databases(&a.dbs, cfg)?;
     let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
@@ -158,18 +288,8 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     if !a.no_workload {
         let exe = std::env::current_exe()?;
         for db in &dbs {
-            let log = std::fs::File::create(state.dir.join(format!("workload-{db}.log")))?;
-            let mut c = std::process::Command::new(&exe);
-            c.args(["lab", "workload", "--db", db, "--dir"])
-                .arg(&state.dir)
-                .stdin(std::process::Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log);
-            // Its own process group: closing this terminal must not stop the workload.
-            use std::os::unix::process::CommandExt;
-            c.process_group(0);
-            let child = c.spawn()?;
-            state.workload_pids.push((db.clone(), child.id()));
+            let pid = spawn_workload(&state.dir, db)?;
+            state.workload_pids.push((db.clone(), pid));
         }
         state.save()?;
     }
@@ -282,9 +402,60 @@ pub(crate) fn lab_databases(
 
 async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     let dir = lab_dir(&a.dir, cfg);
-    let state = LabState::load(&dir)?;
+    let my = MyLabState::load_if_any(&dir)?;
+    let mut doc = serde_json::json!({});
+    if my.is_none() || dir.join(lab::STATE_FILE).exists() {
+        let state = LabState::load(&dir)?;
+        let out = status_pg(&state, a.json).await;
+        doc = serde_json::json!({
+            "source_port": state.source.port, "target_port": state.target.port, "databases": out
+        });
+    }
+    if let Some(my) = &my {
+        doc["mysql"] = serde_json::Value::Array(status_my(my, a.json).await);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Service name target, cutover phase and workload figures of one lab database.
+fn db_extras(dir: &std::path::Path, db: &str) -> (String, String, serde_json::Value) {
+    let dns = super::dns::FileDns::new(dir.join("dns.yaml"))
+        .current(&LabState::dns_name(db))
+        .ok()
+        .flatten()
+        .map(|e| e.value)
+        .unwrap_or_else(|| "-".into());
+    let steps = Journal::new(dir.join(format!("cutover-{db}.jsonl")))
+        .entries()
+        .map(|e| cutover_phase(&e))
+        .unwrap_or_else(|e| format!("journal unreadable: {e}"));
+    let wl: serde_json::Value = std::fs::read_to_string(dir.join(format!("workload-{db}.json")))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (dns, steps, wl)
+}
+
+fn workload_text(wl: &serde_json::Value) -> String {
+    if wl.is_null() {
+        "-".to_string()
+    } else {
+        format!(
+            "{} acked, {} errors, on {}",
+            wl["acked"],
+            wl["errors"],
+            wl["endpoint"].as_str().unwrap_or("-")
+        )
+    }
+}
+
+async fn status_pg(state: &LabState, json: bool) -> Vec<serde_json::Value> {
+    let dir = &state.dir;
     let mut out = Vec::new();
-    if !a.json {
+    if !json {
         println!(
             "lab {}\n  source 127.0.0.1:{}   target 127.0.0.1:{}",
             state.dir.display(),
@@ -322,22 +493,7 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
                 .map_err(|e| src.err("source", e))
         }
         .await;
-        let dns = state
-            .dns_file()
-            .current(&LabState::dns_name(db))
-            .ok()
-            .flatten()
-            .map(|e| e.value)
-            .unwrap_or_else(|| "-".into());
-        let steps = Journal::new(state.journal_path(db))
-            .entries()
-            .map(|e| cutover_phase(&e))
-            .unwrap_or_else(|e| format!("journal unreadable: {e}"));
-        let wl: serde_json::Value =
-            std::fs::read_to_string(dir.join(format!("workload-{db}.json")))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or(serde_json::Value::Null);
+        let (dns, steps, wl) = db_extras(dir, db);
         let (repl, lag_ms, bytes, drs) = match &lag {
             Ok(l) => (
                 if l.in_cdc() {
@@ -367,23 +523,14 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             Some(Ok(v)) => v.iter().find(|j| j.db == *db),
             _ => None,
         };
-        if a.json {
+        if json {
             out.push(serde_json::json!({
                 "db": db, "drs_progress": drs, "lag": lag.as_ref().ok(),
                 "service": dns, "cutover": steps, "workload": wl,
                 "drs_job": drs_job,
             }));
         } else {
-            let wl_text = if wl.is_null() {
-                "-".to_string()
-            } else {
-                format!(
-                    "{} acked, {} errors, on {}",
-                    wl["acked"],
-                    wl["errors"],
-                    wl["endpoint"].as_str().unwrap_or("-")
-                )
-            };
+            let wl_text = workload_text(&wl);
             println!(
                 "  {db:<18} {repl:<12} {lag_ms:>9} {bytes:>10} {dns:<22} {steps:<28} {wl_text}"
             );
@@ -395,15 +542,63 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     if let Some(Err(e)) = &drs_jobs {
         println!("  DRS emulator not answering: {e}");
     }
-    if a.json {
+    out
+}
+
+async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    if !json {
         println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "source_port": state.source.port, "target_port": state.target.port, "databases": out
-            }))?
+            "lab {} (MySQL: a MariaDB pair per database)",
+            state.dir.display()
+        );
+        println!(
+            "  {:<18} {:<24} {:<12} {:>6} {:>8} {:<22} {:<28} workload",
+            "database",
+            "source -> target",
+            "replication",
+            "lag s",
+            "behind",
+            "service ->",
+            "cutover",
         );
     }
-    Ok(ExitCode::SUCCESS)
+    for p in &state.pairs {
+        let lag = mylab::lag(state, &p.db).await;
+        let (dns, steps, wl) = db_extras(&state.dir, &p.db);
+        let (repl, secs, behind) = match &lag {
+            Ok(l) => (
+                match &l.replica {
+                    Some(r) if r.running() => "streaming".to_string(),
+                    Some(r) => format!(
+                        "stopped: {}",
+                        r.last_error.as_deref().unwrap_or("no error reported")
+                    ),
+                    None => "released".to_string(),
+                },
+                l.seconds
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                l.behind.to_string(),
+            ),
+            Err(e) => (format!("error: {e}"), "-".into(), "-".into()),
+        };
+        if json {
+            out.push(serde_json::json!({
+                "db": p.db, "source_port": p.source.port, "target_port": p.target.port,
+                "transfer_status": lag.as_ref().map(|l| l.drs_status()).unwrap_or("-"),
+                "lag": lag.as_ref().ok(), "service": dns, "cutover": steps, "workload": wl,
+            }));
+        } else {
+            let ports = format!("{} -> {}", p.source.port, p.target.port);
+            println!(
+                "  {:<18} {ports:<24} {repl:<12} {secs:>6} {behind:>8} {dns:<22} {steps:<28} {}",
+                p.db,
+                workload_text(&wl)
+            );
+        }
+    }
+    out
 }
 
 /// One phrase for where a lab cutover stands, from its journal.
@@ -435,11 +630,37 @@ fn grace(arg: Option<u32>, cfg: &Config) -> Duration {
     Duration::from_secs(arg.unwrap_or(cfg.thresholds.drain_grace_s).into())
 }
 
+/// The cutover context of a lab database, from whichever half of the lab holds it.
+fn lab_ctx(
+    dir: &std::path::Path,
+    db: &str,
+    cfg: &Config,
+    grace: Duration,
+) -> anyhow::Result<CutoverCtx> {
+    if let Some(my) = MyLabState::load_if_any(dir)? {
+        if my.pair(db).is_some() {
+            return Ok(my.ctx(db, cfg, grace)?);
+        }
+        if !dir.join(lab::STATE_FILE).exists() {
+            anyhow::bail!(
+                "{db} is not a lab database (the lab has: {}); see `wavedeck lab status`",
+                my.databases().join(", ")
+            );
+        }
+    }
+    let state = LabState::load(dir)?;
+    check_db(&state, db)?;
+    Ok(state.ctx(db, cfg, grace))
+}
+
 async fn cutover(a: CutoverArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let state = LabState::load(&lab_dir(&a.dir, cfg))?;
-    check_db(&state, &a.db)?;
-    let ctx = state.ctx(&a.db, cfg, grace(a.grace_s, cfg));
-    let journal = Journal::new(a.journal.unwrap_or_else(|| state.journal_path(&a.db)));
+    let dir = lab_dir(&a.dir, cfg);
+    let ctx = lab_ctx(&dir, &a.db, cfg, grace(a.grace_s, cfg))?;
+    let journal = Journal::new(
+        a.journal
+            .unwrap_or_else(|| dir.join(format!("cutover-{}.jsonl", a.db))),
+    );
+
     let r = drive_cutover(&ctx, &journal, |step, o, resumed| {
         println!(
             "  ok  {step:<28} {:>6} ms{}",
@@ -472,10 +693,12 @@ async fn rollback(a: RollbackArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             a.db
         );
     }
-    let state = LabState::load(&lab_dir(&a.dir, cfg))?;
-    check_db(&state, &a.db)?;
-    let ctx = state.ctx(&a.db, cfg, grace(a.grace_s, cfg));
-    let journal = Journal::new(a.journal.unwrap_or_else(|| state.journal_path(&a.db)));
+    let dir = lab_dir(&a.dir, cfg);
+    let ctx = lab_ctx(&dir, &a.db, cfg, grace(a.grace_s, cfg))?;
+    let journal = Journal::new(
+        a.journal
+            .unwrap_or_else(|| dir.join(format!("cutover-{}.jsonl", a.db))),
+    );
     let r = drive_rollback(&ctx, &journal, |step, o, _| {
         println!("  ok  {step:<28} {:>6} ms", o.ms);
     })
@@ -492,18 +715,56 @@ async fn rollback(a: RollbackArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
+async fn reset(a: ResetArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let dir = lab_dir(&a.dir, cfg);
+    let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
+    let my = MyLabState::load_if_any(&dir)?;
+    match my.as_ref().filter(|m| m.pair(&a.db).is_some()) {
+        Some(m) => {
+            println!("{}: rebuilding the MariaDB pair ...", a.db);
+            mylab::reset(m, &a.db, seed).await?;
+        }
+        None => {
+            let state = LabState::load(&dir)?;
+            check_db(&state, &a.db)?;
+            println!("{}: recreating the database on both clusters ...", a.db);
+            lab::reset(&state, &a.db, seed).await?;
+        }
+    }
+    println!(
+        "{}: fresh and replicating again; the service name points at the source",
+        a.db
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     let dir = lab_dir(&a.dir, cfg);
-    let state = LabState::load(&dir)?;
-    check_db(&state, &a.db)?;
-    let running = Workload {
-        client: format!("lab-{}", a.db),
-        dns: state.dns_file(),
-        dns_name: LabState::dns_name(&a.db),
-        side: state.side(&state.source, &a.db),
-        pause: Duration::from_millis(cfg.lab.workload_pause_ms),
-    }
-    .start();
+    let pause = Duration::from_millis(cfg.lab.workload_pause_ms);
+    let my = MyLabState::load_if_any(&dir)?;
+    let w = match my.as_ref().and_then(|m| Some((m, m.pair(&a.db)?))) {
+        Some((m, pair)) => Workload {
+            engine: Engine::Mysql,
+            client: format!("lab-{}", a.db),
+            dns: m.dns_file(),
+            dns_name: LabState::dns_name(&a.db),
+            side: m.app_side(&pair.source, &a.db),
+            pause,
+        },
+        None => {
+            let state = LabState::load(&dir)?;
+            check_db(&state, &a.db)?;
+            Workload {
+                engine: Engine::Postgres,
+                client: format!("lab-{}", a.db),
+                dns: state.dns_file(),
+                dns_name: LabState::dns_name(&a.db),
+                side: state.side(&state.source, &a.db),
+                pause,
+            }
+        }
+    };
+    let running = w.start();
     let figures = dir.join(format!("workload-{}.json", a.db));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

@@ -74,6 +74,19 @@ impl Journal {
         f.sync_data()
     }
 
+    /// Rename the journal to `<name>.reset-<time>` so the next cutover starts a fresh one
+    /// (the old one stays as evidence). Returns the new path, `None` when there was none.
+    pub fn move_aside(&self) -> std::io::Result<Option<PathBuf>> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".reset-{}", Utc::now().format("%Y%m%dT%H%M%S%.3f")));
+        let aside = self.path.with_file_name(name);
+        std::fs::rename(&self.path, &aside)?;
+        Ok(Some(aside))
+    }
+
     fn has(&self, entries: &[JournalEntry], step: &str, kind: &str, ok: Option<bool>) -> bool {
         entries
             .iter()
@@ -336,5 +349,12 @@ mod tests {
         assert_eq!(es.len(), 3);
         assert_eq!(completed(&es), vec!["cutover.guards".to_string()]);
         assert_eq!(started_steps(&es), vec![Step::Guards, Step::DrainSource]);
+        let aside = j.move_aside().unwrap().unwrap();
+        assert!(
+            aside.to_string_lossy().contains("j.jsonl.reset-"),
+            "{aside:?}"
+        );
+        assert!(j.entries().unwrap().is_empty());
+        assert_eq!(j.move_aside().unwrap(), None);
     }
 }

@@ -147,6 +147,7 @@ impl LabState {
         let target = self.side(&self.target, db);
         CutoverCtx {
             db_id: db.to_string(),
+            engine: Engine::Postgres,
             dns_source_value: source.endpoint(),
             dns_target_value: target.endpoint(),
             source,
@@ -282,7 +283,7 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
@@ -627,6 +628,60 @@ pub fn down(state: &LabState) -> Result<(), LabError> {
     a?;
     b?;
     std::fs::remove_dir_all(&state.dir).map_err(|e| setup(&state.dir, e))
+}
+
+/// Back to a fresh replicating database `db` (after a cutover or a rollback) without a full
+/// down/up: every replication object of it removed (forward and reverse), the database
+/// dropped on both clusters and created, seeded and replicated again, the service name at the
+/// source, the cutover journal moved aside. Other lab databases are not touched.
+pub async fn reset(state: &LabState, db: &str, seed_rows: u32) -> Result<(), LabError> {
+    let mover = NativeMover::for_db(db);
+    for (cluster, label) in [(&state.target, "target"), (&state.source, "source")] {
+        let side = state.side(cluster, db);
+        let Ok(mut c) = side.connect_admin(label).await else {
+            continue; // the database is gone already
+        };
+        for sub in [&mover.subscription, &mover.reverse] {
+            pg::drop_subscription(&mut c, sub)
+                .await
+                .map_err(|e| side.err(label, e))?;
+        }
+    }
+    for (cluster, label) in [(&state.source, "source"), (&state.target, "target")] {
+        let side = state.side(cluster, "postgres");
+        let mut c = side.connect_admin(label).await?;
+        // Slots of this database (a subscription dropped while its publisher was unreachable
+        // leaves its slot behind).
+        sqlx::query(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+             WHERE database = $1 AND NOT active",
+        )
+        .bind(db)
+        .execute(&mut c)
+        .await
+        .map_err(|e| side.err(label, e))?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            pg::quote_ident(db)
+        ))
+        .execute(&mut c)
+        .await
+        .map_err(|e| side.err(label, e))?;
+    }
+    add_database(state, db, seed_rows).await?;
+    state
+        .dns_file()
+        .set(
+            &LabState::dns_name(db),
+            &state.side(&state.source, db).endpoint(),
+            5,
+        )
+        .map_err(|e| setup(&state.dir, e))?;
+    wait_cdc(state, db, Duration::from_secs(120)).await?;
+    super::driver::Journal::new(state.journal_path(db))
+        .move_aside()
+        .map_err(|e| setup(&state.dir, e))?;
+    Ok(())
 }
 
 /// A lab in a fresh temporary directory that tears itself down when dropped (tests, bench).

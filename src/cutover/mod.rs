@@ -4,6 +4,8 @@
 //! - [`run`]: `run_step` / `is_done` / `run_rollback` against real servers (the engine records
 //!   intent and outcome around each call);
 //! - [`pg`]: PostgreSQL operations (read-only switches, draining, LSNs, replication, sequences);
+//! - [`my`]: MySQL / MariaDB operations (write fence, draining, GTIDs, binlog replication,
+//!   AUTO_INCREMENT); `run` dispatches on the database's engine (`CutoverCtx::engine`);
 //! - [`dns`]: the DNS switch providers (`file` for the lab, Huawei Cloud DNS; rehearsals and
 //!   tests point `drs.dns_endpoint` at the DRS emulator, which serves the record-set API);
 //! - [`quick`]: the final quick validation (row counts, checksums);
@@ -15,11 +17,15 @@ pub mod cmd;
 pub mod dns;
 pub mod driver;
 pub mod lab;
+pub mod my;
+pub mod mylab;
 pub mod native_bench;
 pub mod pg;
 pub mod quick;
 pub mod rehearsal;
 pub mod run;
+mod run_my;
+pub mod side;
 pub mod step;
 pub mod workload;
 

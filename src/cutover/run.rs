@@ -7,12 +7,15 @@ use super::dns::{Dns, DnsError};
 use super::pg::{self, PgError, PgSide, SubscriptionStart};
 use super::quick;
 use super::step::{RollbackAction, Step};
+use crate::inventory::Engine;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnection;
 use std::time::{Duration, Instant};
 
-/// Native PostgreSQL logical replication (the lab's data mover, and the emulator's native
-/// mode). With DRS as the mover the engine drives the job; these names then stay unused.
+/// Native replication names (the lab's data mover, and the emulator's native mode). With DRS as
+/// the mover the engine drives the job; these names then stay unused. PostgreSQL: publication,
+/// subscription and slots. MySQL / MariaDB: `subscription` names the replication connection on
+/// the target (`CHANGE MASTER 'name'`), `reverse` the one the source gets at rollback.
 #[derive(Clone, Debug)]
 pub struct NativeMover {
     /// Publication on the source.
@@ -98,6 +101,9 @@ struct Route {
 /// Everything a cutover of one database needs.
 pub struct CutoverCtx {
     pub db_id: String,
+    /// Whose server calls the steps make: `run_step` and friends dispatch on it (MySQL and
+    /// MariaDB both are `Engine::Mysql`; the server's version picks the statements).
+    pub engine: Engine,
     pub source: PgSide,
     pub target: PgSide,
     pub mover: Mover,
@@ -240,7 +246,7 @@ impl CutoverCtx {
 
     /// The endpoint applications reach through the service name now: smoke tests go there, so
     /// they test the switch itself, not just the target.
-    async fn resolved_target(&self) -> Result<PgSide, CutoverError> {
+    pub(super) async fn resolved_target(&self) -> Result<PgSide, CutoverError> {
         let entry = self.dns.current(&self.dns_name).await?;
         let value = entry.map(|e| e.value).unwrap_or_default();
         if value != self.dns_target_value {
@@ -272,6 +278,7 @@ impl CutoverCtx {
             "step": step.as_str(),
             "does": step.describe(),
             "db_id": self.db_id,
+            "engine": self.engine.as_str(),
             "source": self.source.endpoint(),
             "target": self.target.endpoint(),
             "dns_name": self.dns_name,
@@ -298,6 +305,9 @@ fn split_host_port(v: &str) -> Option<(String, u16)> {
 /// Whether `step`'s effect is already in place (used on resume when an intent has no outcome).
 /// Checks that only read return `false`: running them again is cheap and gives fresh evidence.
 pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+    if ctx.engine == Engine::Mysql {
+        return super::run_my::is_done(step, ctx).await;
+    }
     match step {
         // Step 6 ends with smoke tests through the new endpoint: running it again is cheap and
         // is the only way to get that evidence for a run that died half-way.
@@ -313,16 +323,56 @@ pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError>
                 .map_err(|e| ctx.src_err(e))?
                 .is_some())
         }
-        Step::DnsSwitch => Ok(ctx
-            .dns
-            .current(&ctx.dns_name)
-            .await?
-            .is_some_and(|e| e.value == ctx.dns_target_value && e.ttl_s == ctx.dns_ttl_s)),
+        Step::DnsSwitch => dns_switched(ctx).await,
+    }
+}
+
+/// Whether the service name points at the target with the planned TTL.
+pub(super) async fn dns_switched(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+    Ok(ctx
+        .dns
+        .current(&ctx.dns_name)
+        .await?
+        .is_some_and(|e| e.value == ctx.dns_target_value && e.ttl_s == ctx.dns_ttl_s))
+}
+
+/// Point the service name at the target (`back`: at the source again).
+pub(super) async fn dns_switch(ctx: &CutoverCtx, back: bool) -> Result<Value, CutoverError> {
+    let value = if back {
+        &ctx.dns_source_value
+    } else {
+        &ctx.dns_target_value
+    };
+    let change = ctx.dns.set(&ctx.dns_name, value, ctx.dns_ttl_s).await?;
+    Ok(json!({ "dns": change }))
+}
+
+/// The hypercare outcome: the rollback window and the source kept.
+pub(super) fn hypercare_detail(ctx: &CutoverCtx, source_fenced_since: Value) -> Value {
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::hours(i64::from(ctx.hypercare_hours));
+    json!({
+        "hypercare_from": now.to_rfc3339(),
+        "rollback_until": until.to_rfc3339(),
+        "source_kept": ctx.source.endpoint(),
+        "source_read_only_since": source_fenced_since,
+    })
+}
+
+pub(super) fn source_reopened(ctx: &CutoverCtx) -> CutoverError {
+    CutoverError::Unsafe {
+        db: ctx.db_id.clone(),
+        msg: "the source is writable again during hypercare; it must stay read-only \
+              and intact for the rollback window (check who changed it)"
+            .into(),
     }
 }
 
 /// Run one cutover step. Safe to call again after success or after a crash inside it.
 pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, CutoverError> {
+    if ctx.engine == Engine::Mysql {
+        return super::run_my::run_step(step, ctx).await;
+    }
     let started = Instant::now();
     let detail = match step {
         Step::Guards => guards(ctx).await?,
@@ -335,13 +385,7 @@ pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, Cutov
         }
         Step::FinalSync => final_sync(ctx).await?,
         Step::QuickValidation => quick_validation(ctx).await?,
-        Step::DnsSwitch => {
-            let change = ctx
-                .dns
-                .set(&ctx.dns_name, &ctx.dns_target_value, ctx.dns_ttl_s)
-                .await?;
-            json!({"dns": change})
-        }
+        Step::DnsSwitch => dns_switch(ctx, false).await?,
         Step::TargetWritesOn => target_writes_on(ctx).await?,
         Step::Hypercare => {
             let mut s = ctx.src().await?;
@@ -349,21 +393,9 @@ pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, Cutov
                 .await
                 .map_err(|e| ctx.src_err(e))?;
             if drained.is_none() {
-                return Err(CutoverError::Unsafe {
-                    db: ctx.db_id.clone(),
-                    msg: "the source is writable again during hypercare; it must stay read-only \
-                          and intact for the rollback window (check who changed it)"
-                        .into(),
-                });
+                return Err(source_reopened(ctx));
             }
-            let now = chrono::Utc::now();
-            let until = now + chrono::Duration::hours(i64::from(ctx.hypercare_hours));
-            json!({
-                "hypercare_from": now.to_rfc3339(),
-                "rollback_until": until.to_rfc3339(),
-                "source_kept": ctx.source.endpoint(),
-                "source_read_only_since": drained,
-            })
+            hypercare_detail(ctx, json!(drained))
         }
     };
     Ok(StepOutcome {
@@ -461,6 +493,15 @@ async fn quick_validation(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let r = quick::quick_compare(&mut s, &mut t, &ctx.checksum_tables)
         .await
         .map_err(|e| ctx.tgt_err(e))?;
+    quick_verdict(ctx, r).await
+}
+
+/// Step 4's verdict from the quick figures of either engine, plus the validation gate when the
+/// context carries one.
+pub(super) async fn quick_verdict(
+    ctx: &CutoverCtx,
+    r: quick::QuickReport,
+) -> Result<Value, CutoverError> {
     let mut differences = r.differences.clone();
     let mut detail = json!({
         "tables": r.tables.len(), "checksummed": r.checksummed, "ms": r.ms, "counts": r.tables,
@@ -588,6 +629,9 @@ pub async fn rollback_is_done(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<bool, CutoverError> {
+    if ctx.engine == Engine::Mysql {
+        return super::run_my::rollback_is_done(action, ctx).await;
+    }
     match action {
         RollbackAction::DrainTarget => {
             let mut t = ctx.tgt().await?;
@@ -607,11 +651,7 @@ pub async fn rollback_is_done(
                 .map_err(|e| ctx.src_err(e))?;
             Ok(!slot && !sub)
         }
-        RollbackAction::DnsBack => Ok(ctx
-            .dns
-            .current(&ctx.dns_name)
-            .await?
-            .is_some_and(|e| e.value == ctx.dns_source_value)),
+        RollbackAction::DnsBack => dns_switched_back(ctx).await,
         RollbackAction::SourceWritesOn => {
             let mut s = ctx.src().await?;
             Ok(!pg::db_read_only(&mut s, &ctx.source.database)
@@ -621,11 +661,22 @@ pub async fn rollback_is_done(
     }
 }
 
+pub(super) async fn dns_switched_back(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+    Ok(ctx
+        .dns
+        .current(&ctx.dns_name)
+        .await?
+        .is_some_and(|e| e.value == ctx.dns_source_value))
+}
+
 /// Run one rollback action. Safe to call again after success or a crash inside it.
 pub async fn run_rollback(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<StepOutcome, CutoverError> {
+    if ctx.engine == Engine::Mysql {
+        return super::run_my::run_rollback(action, ctx).await;
+    }
     let started = Instant::now();
     let detail = match action {
         RollbackAction::DrainTarget => {
@@ -636,13 +687,7 @@ pub async fn run_rollback(
             json!({"drain": r})
         }
         RollbackAction::ReverseSync => reverse_sync(ctx).await?,
-        RollbackAction::DnsBack => {
-            let change = ctx
-                .dns
-                .set(&ctx.dns_name, &ctx.dns_source_value, ctx.dns_ttl_s)
-                .await?;
-            json!({"dns": change})
-        }
+        RollbackAction::DnsBack => dns_switch(ctx, true).await?,
         RollbackAction::SourceWritesOn => {
             let mut s = ctx.src().await?;
             let mut t = ctx.tgt().await?;

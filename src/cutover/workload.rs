@@ -6,7 +6,9 @@
 
 use super::dns::FileDns;
 use super::pg::PgSide;
+use crate::inventory::Engine;
 use serde::Serialize;
+use sqlx::mysql::MySqlConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,78 @@ use std::time::{Duration, Instant};
 pub const TABLE: &str = "wd_workload";
 /// SQLSTATE `read_only_sql_transaction`: the write certainly did not happen.
 const READ_ONLY: &str = "25006";
+/// MySQL / MariaDB errors saying the server refused the write because of read_only /
+/// super_read_only (1290 ER_OPTION_PREVENTS_STATEMENT, 1792 read-only transaction, 1836
+/// ER_READ_ONLY_MODE): the write certainly did not happen.
+const MY_READ_ONLY: [u16; 3] = [1290, 1792, 1836];
+
+/// Whether `e` proves the write was not applied (as opposed to a lost connection, after which
+/// it may or may not have committed).
+fn refused_read_only(e: &sqlx::Error) -> bool {
+    let Some(d) = e.as_database_error() else {
+        return false;
+    };
+    if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return MY_READ_ONLY.contains(&m.number());
+    }
+    d.code().is_some_and(|c| c == READ_ONLY)
+}
+
+/// The workload's session, on either engine.
+enum Conn {
+    Pg(PgConnection),
+    My(MySqlConnection),
+}
+
+impl Conn {
+    async fn insert(&mut self, client: &str, seq: i64) -> Result<(), sqlx::Error> {
+        match self {
+            Conn::Pg(c) => {
+                sqlx::query("INSERT INTO wd_workload (client, seq) VALUES ($1, $2)")
+                    .bind(client)
+                    .bind(seq)
+                    .execute(c)
+                    .await?;
+            }
+            Conn::My(c) => {
+                sqlx::query("INSERT INTO wd_workload (client, seq) VALUES (?, ?)")
+                    .bind(client)
+                    .bind(seq)
+                    .execute(c)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn count(&mut self, client: &str, seq: i64) -> Result<i64, sqlx::Error> {
+        match self {
+            Conn::Pg(c) => {
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM wd_workload WHERE client = $1 AND seq = $2",
+                )
+                .bind(client)
+                .bind(seq)
+                .fetch_one(c)
+                .await
+            }
+            Conn::My(c) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM wd_workload WHERE client = ? AND seq = ?")
+                    .bind(client)
+                    .bind(seq)
+                    .fetch_one(c)
+                    .await
+            }
+        }
+    }
+
+    async fn close(self) {
+        let _ = match self {
+            Conn::Pg(c) => c.close().await,
+            Conn::My(c) => c.close().await,
+        };
+    }
+}
 
 /// One acknowledged write.
 #[derive(Clone, Debug, Serialize)]
@@ -55,7 +129,9 @@ pub struct Workload {
     pub client: String,
     pub dns: FileDns,
     pub dns_name: String,
-    /// Template for connections: host and port come from the DNS answer.
+    pub engine: Engine,
+    /// Template for connections: host and port come from the DNS answer. For MySQL this is the
+    /// application's user: one without the privilege that writes through read_only.
     pub side: PgSide,
     pub pause: Duration,
 }
@@ -119,7 +195,7 @@ impl Workload {
         }
     }
 
-    async fn connect(&self) -> Result<(PgConnection, String), String> {
+    async fn connect(&self) -> Result<(Conn, String), String> {
         let entry = self
             .dns
             .current(&self.dns_name)
@@ -140,10 +216,18 @@ impl Workload {
             port,
             ..self.side.clone()
         };
-        let c = side
-            .connect_app("wavedeck-workload")
-            .await
-            .map_err(|e| e.to_string())?;
+        let c = match self.engine {
+            Engine::Postgres => Conn::Pg(
+                side.connect_app("wavedeck-workload")
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            Engine::Mysql => Conn::My(
+                super::my::app(&side)
+                    .await
+                    .map_err(|e| side.err("workload", e).msg)?,
+            ),
+        };
         Ok((c, side.endpoint()))
     }
 }
@@ -152,7 +236,7 @@ async fn run(w: Workload, stop: Arc<AtomicBool>, stats: Arc<Mutex<WorkloadStats>
     let t0 = Instant::now();
     let mut seq: i64 = 1;
     let mut pending = Pending::Fresh;
-    let mut conn: Option<(PgConnection, String)> = None;
+    let mut conn: Option<(Conn, String)> = None;
     let note_err = |stats: &Arc<Mutex<WorkloadStats>>, e: String| {
         if let Ok(mut s) = stats.lock() {
             s.errors += 1;
@@ -179,13 +263,7 @@ async fn run(w: Workload, stop: Arc<AtomicBool>, stats: Arc<Mutex<WorkloadStats>
             continue;
         };
         if matches!(pending, Pending::Unknown) {
-            let found: Result<i64, _> = sqlx::query_scalar(
-                "SELECT count(*) FROM wd_workload WHERE client = $1 AND seq = $2",
-            )
-            .bind(&w.client)
-            .bind(seq)
-            .fetch_one(&mut *c)
-            .await;
+            let found = c.count(&w.client, seq).await;
             match found {
                 Ok(n) if n > 0 => {
                     // It did commit: acknowledge it now (late, which only makes the measured
@@ -203,11 +281,7 @@ async fn run(w: Workload, stop: Arc<AtomicBool>, stats: Arc<Mutex<WorkloadStats>
                 }
             }
         }
-        let r = sqlx::query("INSERT INTO wd_workload (client, seq) VALUES ($1, $2)")
-            .bind(&w.client)
-            .bind(seq)
-            .execute(&mut *c)
-            .await;
+        let r = c.insert(&w.client, seq).await;
         match r {
             Ok(_) => {
                 push_ack(&stats, seq, endpoint, t0);
@@ -217,25 +291,21 @@ async fn run(w: Workload, stop: Arc<AtomicBool>, stats: Arc<Mutex<WorkloadStats>
                 }
             }
             Err(e) => {
-                let definite = e
-                    .as_database_error()
-                    .and_then(|d| d.code())
-                    .is_some_and(|c| c == READ_ONLY);
-                pending = if definite {
+                pending = if refused_read_only(&e) {
                     Pending::Fresh
                 } else {
                     Pending::Unknown
                 };
                 note_err(&stats, e.to_string());
                 if let Some((c, _)) = conn.take() {
-                    let _ = c.close().await;
+                    c.close().await;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
     if let Some((c, _)) = conn.take() {
-        let _ = c.close().await;
+        c.close().await;
     }
 }
 
@@ -265,6 +335,24 @@ pub async fn audit(c: &mut PgConnection, stats: &WorkloadStats) -> Result<Audit,
             .bind(&stats.client)
             .fetch_all(&mut *c)
             .await?;
+    Ok(audit_seqs(&seqs, stats))
+}
+
+/// [`audit`] on a MySQL / MariaDB side.
+pub async fn audit_my(
+    c: &mut MySqlConnection,
+    stats: &WorkloadStats,
+) -> Result<Audit, sqlx::Error> {
+    let seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM wd_workload WHERE client = ? ORDER BY seq")
+            .bind(&stats.client)
+            .fetch_all(&mut *c)
+            .await?;
+    Ok(audit_seqs(&seqs, stats))
+}
+
+/// The audit of the rows found (`seqs`, sorted) against the acknowledged writes.
+pub fn audit_seqs(seqs: &[i64], stats: &WorkloadStats) -> Audit {
     let mut duplicated: Vec<i64> = seqs
         .windows(2)
         .filter(|w| w[0] == w[1])
@@ -278,12 +366,12 @@ pub async fn audit(c: &mut PgConnection, stats: &WorkloadStats) -> Result<Audit,
         .map(|a| a.seq)
         .filter(|s| !present.contains(s))
         .collect();
-    Ok(Audit {
+    Audit {
         acked: stats.acks.len(),
         rows: seqs.len() as i64,
         missing,
         duplicated,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -296,6 +384,20 @@ mod tests {
             endpoint: ep.into(),
             at_ms: at,
         }
+    }
+
+    #[test]
+    fn audit_finds_missing_and_doubled_writes() {
+        let stats = WorkloadStats {
+            client: "c".into(),
+            acks: vec![ack(1, "s", 0.0), ack(2, "s", 1.0), ack(3, "t", 2.0)],
+            ..Default::default()
+        };
+        let a = audit_seqs(&[1, 3, 3, 4], &stats);
+        assert_eq!(a.missing, vec![2]);
+        assert_eq!(a.duplicated, vec![3]);
+        assert_eq!(a.rows, 4);
+        assert_eq!(a.acked, 3);
     }
 
     #[test]

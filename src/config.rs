@@ -133,11 +133,12 @@ pub struct CutoverConfig {
 pub struct LabConfig {
     /// Directory of the local replication lab (clusters, DNS file, journals, workload figures).
     pub dir: PathBuf,
-    /// Databases the lab creates and replicates. Empty = the PostgreSQL databases of
-    /// `lab.inventory` (db_id with `-` as `_`), or `pilot_orders` and `pilot_billing` when that
+    /// Databases the lab creates and replicates (PostgreSQL unless `lab up --engine mysql`).
+    /// Empty = the databases of `lab.inventory` of every engine (db_id with `-` as `_`; each
+    /// MySQL one gets its own MariaDB pair), or `pilot_orders` and `pilot_billing` when that
     /// file does not exist.
     pub databases: Vec<String>,
-    /// Inventory whose PostgreSQL databases the lab seeds when `lab.databases` is empty.
+    /// Inventory whose databases the lab seeds when `lab.databases` is empty.
     pub inventory: PathBuf,
     /// Rows seeded into each database's `orders` table.
     pub seed_rows: u32,

@@ -232,3 +232,40 @@ async fn rollback_after_writes_reached_target_loses_nothing() {
     let again = driver::drive_cutover(&ctx, &journal, |_, _, _| {}).await;
     assert!(again.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_after_a_cutover_gives_a_fresh_replicating_database_that_cuts_over_again() {
+    let lab = TempLab::new(&["again".to_string()], 500).await.unwrap();
+    let st = &lab.state;
+    let cfg = cfg();
+    let ctx = st.ctx("again", &cfg, Duration::from_secs(1));
+    let journal = Journal::new(st.journal_path("again"));
+    driver::drive_cutover(&ctx, &journal, |_, _, _| {})
+        .await
+        .unwrap();
+    let mut t = ctx.target.connect_app("check").await.unwrap();
+    sqlx::query("INSERT INTO customers (name) VALUES ('only in the first round')")
+        .execute(&mut t)
+        .await
+        .unwrap();
+    drop(t);
+
+    wavedeck::cutover::lab::reset(st, "again", 500)
+        .await
+        .unwrap();
+    assert!(journal.entries().unwrap().is_empty(), "journal moved aside");
+    let dns = st.dns_file().current(&ctx.dns_name).unwrap().unwrap();
+    assert_eq!(dns.value, ctx.source.endpoint());
+    assert!(!read_only(&ctx.source).await);
+    assert!(read_only(&ctx.target).await);
+    let mut t = ctx.target.connect_admin("check").await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM customers")
+        .fetch_one(&mut t)
+        .await
+        .unwrap();
+    assert_eq!(n, 50, "fresh seed, nothing from round one");
+    let outcomes = driver::drive_cutover(&ctx, &journal, |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 7);
+}

@@ -324,3 +324,44 @@ async fn rollback_after_writes_reached_target_loses_nothing() {
         .await
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_after_a_cutover_gives_a_fresh_replicating_pair_that_cuts_over_again() {
+    let lab = TempMyLab::new(&["again".to_string()], 500).await.unwrap();
+    let st = &lab.state;
+    let ctx = ctx(st, "again", 1);
+    let journal = Journal::new(st.journal_path("again"));
+    driver::drive_cutover(&ctx, &journal, |_, _, _| {})
+        .await
+        .unwrap();
+    let mut app = my::app(&st.app_side(&st.pair("again").unwrap().target, "again"))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO customers (name) VALUES ('only in the first round')")
+        .execute(&mut app)
+        .await
+        .unwrap();
+    drop(app);
+
+    wavedeck::cutover::mylab::reset(st, "again", 500)
+        .await
+        .unwrap();
+    assert!(journal.entries().unwrap().is_empty(), "journal moved aside");
+    assert!(std::fs::read_dir(&st.dir).unwrap().flatten().any(|e| e
+        .file_name()
+        .to_string_lossy()
+        .starts_with("cutover-again.jsonl.reset-")));
+    let dns = st.dns_file().current(&ctx.dns_name).unwrap().unwrap();
+    assert_eq!(dns.value, ctx.source.endpoint());
+    assert!(!fenced(&ctx.source).await);
+    assert!(fenced(&ctx.target).await);
+    assert_eq!(
+        count(&ctx.target, "customers").await,
+        50,
+        "fresh seed, nothing from round one"
+    );
+    let outcomes = driver::drive_cutover(&ctx, &journal, |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 7);
+}

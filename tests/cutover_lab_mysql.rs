@@ -139,10 +139,14 @@ async fn full_cutover_under_workload_keeps_every_acknowledged_write_once() {
     // Replication was released, and the target is no replica any more.
     assert_eq!(
         outcomes[5].detail["replication_released"],
-        ctx.mover.subscription
+        wavedeck::cutover::run::NativeMover::for_db(&ctx.db_id).subscription
     );
     let mut t = my::admin(&ctx.target, "check").await.unwrap();
-    assert!(t.replica(&ctx.mover.subscription).await.unwrap().is_none());
+    assert!(t
+        .replica(&wavedeck::cutover::run::NativeMover::for_db(&ctx.db_id).subscription)
+        .await
+        .unwrap()
+        .is_none());
     // The application's user writes at the target with fresh ids.
     let pair = st.pair("shop").unwrap();
     let mut app = my::app(&st.app_side(&pair.target, "shop")).await.unwrap();
@@ -307,7 +311,7 @@ async fn rollback_after_writes_reached_target_loses_nothing() {
     assert_eq!(count(&ctx.source, "orders").await, target_orders);
     let mut s = my::admin(&ctx.source, "check").await.unwrap();
     assert!(
-        s.replica(&ctx.mover.reverse).await.unwrap().is_none(),
+        s.replica(ctx.mover.reverse()).await.unwrap().is_none(),
         "reverse link removed"
     );
     // AUTO_INCREMENT came back too: a new order at the source does not collide.

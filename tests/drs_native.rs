@@ -180,6 +180,7 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
 
     // Under a write workload the lag is measured and moves; DRS's string numbers, -1 never.
     let w = Workload {
+        engine: wavedeck::inventory::Engine::Postgres,
         client: "native-test".into(),
         dns: st.dns_file(),
         dns_name: LabState::dns_name(db),

@@ -202,6 +202,20 @@ impl MariaPos {
 
 type R<T> = Result<T, sqlx::Error>;
 
+/// Run `sql` through the text protocol: for what MySQL cannot prepare (CHANGE MASTER, KILL,
+/// START/STOP SLAVE). Goes through `Executor` on a `&str` rather than `sqlx::raw_sql`, whose
+/// future is not `Send` for every lifetime and so cannot run in a spawned task.
+pub async fn exec(c: &mut MySqlConnection, sql: &str) -> R<()> {
+    use sqlx::Executor;
+    c.execute(sql).await.map(|_| ())
+}
+
+/// Rows of `sql` through the text protocol (SHOW statements).
+pub async fn rows(c: &mut MySqlConnection, sql: &str) -> R<Vec<MySqlRow>> {
+    use sqlx::Executor;
+    c.fetch_all(sql).await
+}
+
 /// An admin session: allowed through the write fence (for the settings it changes) and never
 /// ended by a drain.
 pub struct My {
@@ -232,11 +246,11 @@ pub async fn app(side: &Side) -> R<MySqlConnection> {
 pub async fn admin(side: &Side, label: &str) -> Result<My, SideError> {
     let err = |e: sqlx::Error| side.err(label, e);
     let mut c = options(side).connect().await.map_err(err)?;
-    sqlx::raw_sql(
+    exec(
+        &mut c,
         "SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', ''), \
          SESSION lock_wait_timeout = 10",
     )
-    .execute(&mut c)
     .await
     .map_err(err)?;
     let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
@@ -299,7 +313,7 @@ impl My {
             (Flavor::MySql, true) => "SET GLOBAL super_read_only = ON",
             (Flavor::MySql, false) => "SET GLOBAL super_read_only = OFF, GLOBAL read_only = OFF",
         };
-        sqlx::raw_sql(sql).execute(&mut self.c).await?;
+        exec(&mut self.c, sql).await?;
         Ok(())
     }
 
@@ -353,9 +367,7 @@ impl My {
 
     /// Every replication connection on this server.
     pub async fn replicas(&mut self) -> R<Vec<ReplicaStatus>> {
-        let rows = sqlx::raw_sql(self.flavor.all_replicas_sql())
-            .fetch_all(&mut self.c)
-            .await?;
+        let rows = rows(&mut self.c, self.flavor.all_replicas_sql()).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -405,13 +417,11 @@ impl My {
                     .await
                     .map_err(scrub)?;
             }
-            sqlx::raw_sql(&self.flavor.change_source_sql(name, from))
-                .execute(&mut self.c)
+            exec(&mut self.c, &self.flavor.change_source_sql(name, from))
                 .await
                 .map_err(scrub)?;
         }
-        sqlx::raw_sql(&self.flavor.start_replica_sql(name))
-            .execute(&mut self.c)
+        exec(&mut self.c, &self.flavor.start_replica_sql(name))
             .await
             .map_err(scrub)?;
         Ok(())
@@ -423,7 +433,7 @@ impl My {
             return Ok(false);
         }
         for sql in self.flavor.remove_replica_sql(name) {
-            sqlx::raw_sql(&sql).execute(&mut self.c).await?;
+            exec(&mut self.c, &sql).await?;
         }
         Ok(true)
     }
@@ -562,10 +572,7 @@ impl My {
     }
 
     async fn kill(&mut self, id: u64) -> R<bool> {
-        match sqlx::raw_sql(&format!("KILL CONNECTION {id}"))
-            .execute(&mut self.c)
-            .await
-        {
+        match exec(&mut self.c, &format!("KILL CONNECTION {id}")).await {
             Ok(_) => Ok(true),
             // 1094: unknown thread id, it left by itself meanwhile.
             Err(sqlx::Error::Database(e))
@@ -657,9 +664,11 @@ impl My {
     pub async fn auto_increments(&mut self, db: &str) -> R<Vec<(String, Option<u64>)>> {
         if self.flavor == Flavor::MySql {
             // MySQL 8 caches information_schema.tables figures for a day by default.
-            sqlx::raw_sql("SET SESSION information_schema_stats_expiry = 0")
-                .execute(&mut self.c)
-                .await?;
+            exec(
+                &mut self.c,
+                "SET SESSION information_schema_stats_expiry = 0",
+            )
+            .await?;
         }
         let rows = sqlx::query(
             "SELECT CAST(table_name AS CHAR), CAST(auto_increment AS SIGNED) FROM information_schema.tables \
@@ -758,12 +767,14 @@ pub async fn carry_auto_increments(
         if current.is_some_and(|c| c >= v) {
             continue;
         }
-        sqlx::raw_sql(&format!(
-            "ALTER TABLE {}.{} AUTO_INCREMENT = {v}",
-            quote_ident(to_db),
-            quote_ident(&table)
-        ))
-        .execute(&mut to.c)
+        exec(
+            &mut to.c,
+            &format!(
+                "ALTER TABLE {}.{} AUTO_INCREMENT = {v}",
+                quote_ident(to_db),
+                quote_ident(&table)
+            ),
+        )
         .await?;
         moved.push(table);
     }
@@ -801,15 +812,12 @@ pub async fn smoke_write(side: &Side) -> Result<serde_json::Value, String> {
         ));
     }
     let n: i64 = async {
-        sqlx::raw_sql("CREATE TEMPORARY TABLE wd_smoke (x int); INSERT INTO wd_smoke VALUES (1)")
-            .execute(&mut c)
-            .await?;
+        exec(&mut c, "CREATE TEMPORARY TABLE wd_smoke (x int)").await?;
+        exec(&mut c, "INSERT INTO wd_smoke VALUES (1)").await?;
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM wd_smoke")
             .fetch_one(&mut c)
             .await?;
-        sqlx::raw_sql("DROP TEMPORARY TABLE wd_smoke")
-            .execute(&mut c)
-            .await?;
+        exec(&mut c, "DROP TEMPORARY TABLE wd_smoke").await?;
         Ok::<_, sqlx::Error>(n)
     }
     .await

@@ -191,8 +191,8 @@ impl MyLabState {
             dns_target_value: target.endpoint(),
             source,
             target,
-            mover: NativeMover::for_db(db),
-            dns: Dns::File(self.dns_file()),
+            mover: NativeMover::for_db(db).into(),
+            dns: std::sync::Arc::new(Dns::File(self.dns_file())),
             dns_name: LabState::dns_name(db),
             dns_ttl_s: 5,
             drain_grace,
@@ -449,14 +449,14 @@ async fn seed_and_replicate(
     let src = Side::new("127.0.0.1", pair.source.port, ADMIN_USER, "mysql");
     let mut s = my::admin(&src, "source").await?;
     let e = |e: sqlx::Error| db_err(&src, "source", e);
-    sqlx::raw_sql(&format!(
-        "CREATE DATABASE IF NOT EXISTS {q}; CREATE USER IF NOT EXISTS '{APP_USER}'@'%'; \
-         GRANT ALL PRIVILEGES ON {q}.* TO '{APP_USER}'@'%'",
-        q = my::quote_ident(db)
-    ))
-    .execute(&mut s.c)
-    .await
-    .map_err(e)?;
+    let q = my::quote_ident(db);
+    for stmt in [
+        format!("CREATE DATABASE IF NOT EXISTS {q}"),
+        format!("CREATE USER IF NOT EXISTS '{APP_USER}'@'%'"),
+        format!("GRANT ALL PRIVILEGES ON {q}.* TO '{APP_USER}'@'%'"),
+    ] {
+        my::exec(&mut s.c, &stmt).await.map_err(e)?;
+    }
     let exists: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'orders'",
     )
@@ -465,16 +465,14 @@ async fn seed_and_replicate(
     .await
     .map_err(e)?;
     if exists == 0 {
-        sqlx::raw_sql(&format!("USE {}", my::quote_ident(db)))
-            .execute(&mut s.c)
+        my::exec(&mut s.c, &format!("USE {}", my::quote_ident(db)))
             .await
             .map_err(e)?;
         for stmt in SCHEMA {
-            sqlx::raw_sql(stmt).execute(&mut s.c).await.map_err(e)?;
+            my::exec(&mut s.c, stmt).await.map_err(e)?;
         }
         let customers = (seed_rows / 10).max(1);
-        sqlx::raw_sql("SET SESSION max_recursive_iterations = 100000000")
-            .execute(&mut s.c)
+        my::exec(&mut s.c, "SET SESSION max_recursive_iterations = 100000000")
             .await
             .map_err(e)?;
         sqlx::query(
@@ -734,7 +732,7 @@ mod tests {
             .ctx("shop", &Config::default(), Duration::from_secs(1))
             .unwrap();
         assert_eq!(ctx.engine, Engine::Mysql);
-        assert_eq!(ctx.mover.subscription, "wd_sub_shop");
+        assert_eq!(ctx.mover.reverse(), "wd_rev_shop");
         assert_eq!(ctx.checksum_tables, vec!["customers", "orders"]);
         assert!(st
             .ctx("nope", &Config::default(), Duration::from_secs(1))

@@ -8,7 +8,7 @@
 
 use super::my::{self, My};
 use super::quick::{self, QuickSide};
-use super::run::{self as run, CutoverCtx, CutoverError, StepOutcome};
+use super::run::{self as run, CutoverCtx, CutoverError, Mover, StepOutcome};
 use super::side::Side;
 use super::step::{RollbackAction, Step};
 use serde_json::{json, Value};
@@ -34,6 +34,19 @@ impl CutoverCtx {
         CutoverError::Sync {
             db: self.db_id.clone(),
             msg,
+        }
+    }
+    /// The replication connection on the target that moves the data. MySQL cutovers here
+    /// need native replication: with DRS moving the data the target shows no GTIDs of the
+    /// source to wait for.
+    fn forward(&self) -> Result<&str, CutoverError> {
+        match &self.mover {
+            Mover::Native(m) => Ok(&m.subscription),
+            Mover::Slot { .. } => Err(self.unsafe_(
+                "a MySQL cutover by wavedeck needs native GTID replication (target replicating \
+                 from the source); with DRS moving the data, cut over by the runbook \
+                 (runbooks/cutover-night.md, MySQL section)",
+            )),
         }
     }
     fn unsafe_(&self, msg: impl Into<String>) -> CutoverError {
@@ -107,7 +120,7 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut reasons = ctx.blockers.clone();
     let mut s = ctx.my_src().await?;
     let mut t = ctx.my_tgt().await?;
-    let name = &ctx.mover.subscription;
+    let name = ctx.forward()?;
     let lag = my::measure_lag(&mut s, &mut t, name)
         .await
         .map_err(|e| ctx.at_tgt(e))?;
@@ -159,7 +172,7 @@ async fn final_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let pos = s.gtid_pos().await.map_err(|e| ctx.at_src(e))?;
     let mut t = ctx.my_tgt().await?;
     let r = t
-        .wait_applied(&pos, &ctx.mover.subscription, ctx.sync_timeout)
+        .wait_applied(&pos, ctx.forward()?, ctx.sync_timeout)
         .await
         .map_err(|m| ctx.sync_err(m))?;
     Ok(json!({"sync": {
@@ -177,7 +190,7 @@ async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut s = ctx.my_src().await?;
     let mut t = ctx.my_tgt().await?;
     let mut detail = serde_json::Map::new();
-    let name = &ctx.mover.subscription;
+    let name = ctx.forward()?;
     if t.replica(name).await.map_err(|e| ctx.at_tgt(e))?.is_some() {
         // Release the mover only after making sure once more it delivered everything: a resumed
         // run may come here long after the final sync.
@@ -239,7 +252,7 @@ pub(super) async fn rollback_is_done(
             let mut s = ctx.my_src().await?;
             let mut t = ctx.my_tgt().await?;
             let linked = s
-                .replica(&ctx.mover.reverse)
+                .replica(ctx.mover.reverse())
                 .await
                 .map_err(|e| ctx.at_src(e))?
                 .is_some();
@@ -303,7 +316,7 @@ pub(super) async fn run_rollback(
 async fn reverse_sync(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut s = ctx.my_src().await?;
     let mut t = ctx.my_tgt().await?;
-    let rev = &ctx.mover.reverse;
+    let rev = ctx.mover.reverse();
     let tpos = t.gtid_pos().await.map_err(|e| ctx.at_tgt(e))?;
     if s.has_applied(&tpos).await.map_err(|e| ctx.at_src(e))? {
         let removed = s.remove_replica(rev).await.map_err(|e| ctx.at_src(e))?;

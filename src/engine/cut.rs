@@ -67,6 +67,7 @@ fn pg_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Cutov
         .map(str::to_string);
     Ok(CutoverCtx {
         db_id: spec.db_id.clone(),
+        engine: spec.engine,
         source: side(&spec.source, "source")?,
         target: side(&spec.target, "target")?,
         mover: Mover::drs(&spec.db_id, slot),

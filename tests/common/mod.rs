@@ -211,6 +211,7 @@ pub fn wavedeck_command(
 
 pub fn start_workload(lab: &LabState, db: &str) -> workload::Running {
     Workload {
+        engine: wavedeck::inventory::Engine::Postgres,
         client: format!("test-{db}"),
         dns: lab.dns_file(),
         dns_name: LabState::dns_name(db),

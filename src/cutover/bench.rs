@@ -264,6 +264,7 @@ pub async fn run_through_engine(
             let source = lab.state.side(&lab.state.source, db);
             let target = lab.state.side(&lab.state.target, db);
             let w = Workload {
+                engine: crate::inventory::Engine::Postgres,
                 client: format!("bench-{db}"),
                 dns: lab.state.dns_file(),
                 dns_name: LabState::dns_name(db),

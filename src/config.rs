@@ -133,10 +133,9 @@ pub struct CutoverConfig {
 pub struct LabConfig {
     /// Directory of the local replication lab (clusters, DNS file, journals, workload figures).
     pub dir: PathBuf,
-    /// Databases the lab creates and replicates (PostgreSQL unless `lab up --engine mysql`).
-    /// Empty = the databases of `lab.inventory` of every engine (db_id with `-` as `_`; each
-    /// MySQL one gets its own MariaDB pair), or `pilot_orders` and `pilot_billing` when that
-    /// file does not exist.
+    /// Databases the lab creates and replicates. Empty = the PostgreSQL databases of
+    /// `lab.inventory` (db_id with `-` as `_`; with `lab up --engine mysql` its MySQL ones, each
+    /// in a MariaDB pair), or `pilot_orders` and `pilot_billing` when that file does not exist.
     pub databases: Vec<String>,
     /// Inventory whose databases the lab seeds when `lab.databases` is empty.
     pub inventory: PathBuf,

@@ -286,7 +286,6 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     };
     let mut state = lab::up_with(&dir, &dbs, seed, cfg.lab.pg_bin_dir.as_deref(), mover).await?;
     if !a.no_workload {
-        let exe = std::env::current_exe()?;
         for db in &dbs {
             let pid = spawn_workload(&state.dir, db)?;
             state.workload_pids.push((db.clone(), pid));
@@ -471,7 +470,7 @@ async fn status_pg(state: &LabState, json: bool) -> Vec<serde_json::Value> {
     // DRS mode: what the emulator reports to the production client, beside the raw measures.
     let drs_jobs = match &state.emulator {
         Some(_) => Some(
-            super::rehearsal::drs_view(&state)
+            super::rehearsal::drs_view(state)
                 .await
                 .map_err(|e| format!("{e:#}")),
         ),

@@ -635,6 +635,15 @@ pub fn down(state: &LabState) -> Result<(), LabError> {
 /// dropped on both clusters and created, seeded and replicated again, the service name at the
 /// source, the cutover journal moved aside. Other lab databases are not touched.
 pub async fn reset(state: &LabState, db: &str, seed_rows: u32) -> Result<(), LabError> {
+    if state.mover == LabMover::Drs {
+        // The rehearsal's engine and DRS jobs own these databases; recreating one under them
+        // would contradict the store.
+        return Err(setup(
+            &state.dir,
+            "this lab rehearses with DRS jobs and the engine: reset it with `wavedeck lab down` \
+             and `wavedeck lab up` (lab reset works on `lab up --direct` and MySQL labs)",
+        ));
+    }
     let mover = NativeMover::for_db(db);
     for (cluster, label) in [(&state.target, "target"), (&state.source, "source")] {
         let side = state.side(cluster, db);

@@ -799,6 +799,7 @@ mod tests {
         target.password = Some(crate::secret::Secret::new("tgt-pw-456"));
         let ctx = CutoverCtx {
             db_id: "orders".into(),
+            engine: Engine::Postgres,
             dns_source_value: source.endpoint(),
             dns_target_value: target.endpoint(),
             source,

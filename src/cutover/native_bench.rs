@@ -120,6 +120,7 @@ pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::proce
         .iter()
         .map(|db| {
             Workload {
+                engine: crate::inventory::Engine::Postgres,
                 client: format!("bench-{db}"),
                 dns: st.dns_file(),
                 dns_name: LabState::dns_name(db),

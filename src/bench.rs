@@ -10,7 +10,7 @@ pub enum BenchCommand {
     Tui(crate::tui::bench::TuiBenchArgs),
     /// Write unavailability seen by a workload client over N lab cutovers: p50 and max.
     #[command(
-        after_help = "Examples:\n  wavedeck bench cutover --runs 10\n  wavedeck bench cutover --runs 10 --engine   # asked of the engine, DRS emulator for the job"
+        after_help = "Examples:\n  wavedeck bench cutover --runs 10\n  wavedeck bench cutover --runs 10 --engine   # asked of the engine, DRS emulator for the job\n  wavedeck bench cutover --runs 10 --mysql    # a MariaDB pair, GTID replication, reset between runs"
     )]
     Cutover {
         /// Number of cutovers (one lab database each).
@@ -23,6 +23,10 @@ pub enum BenchCommand {
         /// lab's driver.
         #[arg(long)]
         engine: bool,
+        /// MySQL: cutovers of a MariaDB pair (GTID binlog replication) by the lab's driver,
+        /// the pair reset between runs.
+        #[arg(long, conflicts_with = "engine")]
+        mysql: bool,
     },
     /// DRS emulator throughput (signed requests/s on loopback) and the calls one polling round
     /// of many jobs needs through the batch API.
@@ -55,8 +59,11 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             runs,
             seed_rows,
             engine,
+            mysql,
         } => {
-            if engine {
+            if mysql {
+                crate::cutover::bench::run_mysql(&cfg, runs, seed_rows).await?;
+            } else if engine {
                 crate::cutover::bench::run_through_engine(&cfg, runs, seed_rows).await?;
             } else {
                 crate::cutover::bench::run(&cfg, runs, seed_rows).await?;

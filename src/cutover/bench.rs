@@ -4,8 +4,11 @@
 
 use super::driver::{drive_cutover, Journal};
 use super::lab::{LabState, TempLab};
+use super::mylab::TempMyLab;
+use super::run::CutoverCtx;
 use super::workload::{self, Workload};
 use crate::config::Config;
+use crate::inventory::Engine;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -44,18 +47,29 @@ pub async fn one_cutover(
         Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
     );
     let w = Workload {
-        engine: crate::inventory::Engine::Postgres,
+        engine: Engine::Postgres,
         client: format!("bench-{db}"),
         dns: lab.dns_file(),
         dns_name: LabState::dns_name(db),
         side: lab.side(&lab.source, db),
         pause: Duration::from_millis(cfg.lab.workload_pause_ms),
-    }
-    .start();
+    };
+    cutover_under_workload(&ctx, w, &Journal::new(lab.journal_path(db)), warmup).await
+}
+
+/// Drive the cutover of `ctx` from `journal` while `w` writes, and read the figures from the
+/// workload's acknowledgements and the target's rows.
+async fn cutover_under_workload(
+    ctx: &CutoverCtx,
+    w: Workload,
+    journal: &Journal,
+    warmup: Duration,
+) -> anyhow::Result<RunFigure> {
+    let db = &ctx.db_id;
+    let w = w.start();
     tokio::time::sleep(warmup).await;
     let started = Instant::now();
-    let journal = Journal::new(lab.journal_path(db));
-    let result = drive_cutover(&ctx, &journal, |_, _, _| {}).await;
+    let result = drive_cutover(ctx, journal, |_, _, _| {}).await;
     let cutover_ms = started.elapsed().as_millis() as u64;
     let outcomes = match result {
         Ok(o) => o,
@@ -81,10 +95,18 @@ pub async fn one_cutover(
     let stats = w.stop().await;
     let unavailable_ms = workload::unavailability_ms(&stats.acks, &ctx.source.endpoint(), &target)
         .ok_or_else(|| anyhow::anyhow!("{db}: the workload saw no source-to-target switch"))?;
-    let mut t = ctx.target.connect_admin("target").await?;
-    let audit = workload::audit(&mut t, &stats).await?;
+    let audit = match ctx.engine {
+        Engine::Postgres => {
+            let mut t = ctx.target.connect_admin("target").await?;
+            workload::audit(&mut t, &stats).await?
+        }
+        Engine::Mysql => {
+            let mut t = super::my::admin(&ctx.target, "target").await?;
+            workload::audit_my(&mut t.c, &stats).await?
+        }
+    };
     Ok(RunFigure {
-        db: db.into(),
+        db: db.clone(),
         unavailable_ms,
         cutover_ms,
         acked: audit.acked,
@@ -104,6 +126,51 @@ pub async fn run(cfg: &Config, runs: usize, seed_rows: u32) -> anyhow::Result<Ve
     let mut figures = Vec::new();
     for db in &dbs {
         let f = one_cutover(&lab.state, cfg, db, Duration::from_millis(1000)).await?;
+        println!(
+            "  {:<10} unavailable {:>7.0} ms   cutover {:>6} ms   acked {:>6}   missing {}   duplicated {}",
+            f.db, f.unavailable_ms, f.cutover_ms, f.acked, f.missing, f.duplicated
+        );
+        figures.push(f);
+    }
+    summarize(&figures);
+    Ok(figures)
+}
+
+/// `--mysql`: N cutovers of one MariaDB pair under a workload, `lab reset` between them (a
+/// fresh replicating pair each time: a MySQL cutover takes the whole server).
+pub async fn run_mysql(
+    cfg: &Config,
+    runs: usize,
+    seed_rows: u32,
+) -> anyhow::Result<Vec<RunFigure>> {
+    println!(
+        "bench cutover --mysql: {runs} cutovers of a MariaDB pair (GTID replication, {seed_rows} seeded rows, reset between runs, workload pause {} ms, drain grace {} s)",
+        cfg.lab.workload_pause_ms, cfg.thresholds.drain_grace_s
+    );
+    let db = "bench_my";
+    let lab = TempMyLab::new(&[db.to_string()], seed_rows).await?;
+    let st = &lab.state;
+    let grace = Duration::from_secs(cfg.thresholds.drain_grace_s.into());
+    let mut figures = Vec::new();
+    for i in 0..runs {
+        if i > 0 {
+            super::mylab::reset(st, db, seed_rows).await?;
+        }
+        let ctx = st.ctx(db, cfg, grace)?;
+        let pair = st
+            .pair(db)
+            .ok_or_else(|| anyhow::anyhow!("{db}: no pair"))?;
+        let w = Workload {
+            engine: Engine::Mysql,
+            client: format!("bench-{db}-{i}"),
+            dns: st.dns_file(),
+            dns_name: LabState::dns_name(db),
+            side: st.app_side(&pair.source, db),
+            pause: Duration::from_millis(cfg.lab.workload_pause_ms),
+        };
+        let journal = Journal::new(st.journal_path(db));
+        let mut f = cutover_under_workload(&ctx, w, &journal, Duration::from_millis(1000)).await?;
+        f.db = format!("run {}", i + 1);
         println!(
             "  {:<10} unavailable {:>7.0} ms   cutover {:>6} ms   acked {:>6}   missing {}   duplicated {}",
             f.db, f.unavailable_ms, f.cutover_ms, f.acked, f.missing, f.duplicated

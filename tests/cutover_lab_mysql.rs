@@ -369,3 +369,61 @@ async fn reset_after_a_cutover_gives_a_fresh_replicating_pair_that_cuts_over_aga
         .unwrap();
     assert_eq!(outcomes.len(), 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_drain_ends_idle_sessions_at_once_and_open_writers_after_the_grace() {
+    let lab = TempMyLab::new(&["drained".to_string()], 100).await.unwrap();
+    let st = &lab.state;
+    let ctx = ctx(st, "drained", 1);
+    let pair = st.pair("drained").unwrap();
+    let app_side = st.app_side(&pair.source, "drained");
+    let mut idle = my::app(&app_side).await.unwrap();
+    let mut writer = my::app(&app_side).await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut idle).await.unwrap();
+    my::exec(&mut writer, "BEGIN").await.unwrap();
+    my::exec(
+        &mut writer,
+        "INSERT INTO customers (name) VALUES ('uncommitted')",
+    )
+    .await
+    .unwrap();
+    let _dba = my::admin(&ctx.source, "dba").await.unwrap();
+    assert!(!wavedeck::cutover::is_done(Step::DrainSource, &ctx)
+        .await
+        .unwrap());
+
+    let o = wavedeck::cutover::run_step(Step::DrainSource, &ctx)
+        .await
+        .unwrap();
+    let d = &o.detail["drain"];
+    assert_eq!(d["ended_idle"], 1, "{d}");
+    assert_eq!(d["ended_after_grace"], 1, "{d}");
+    assert!(
+        d["waited_ms"].as_u64().unwrap() >= 1000,
+        "the writer had its grace: {d}"
+    );
+    assert!(d["privileged_sessions"].as_u64().unwrap() >= 1, "{d}");
+    assert!(d["privileged_users"].to_string().contains("root"), "{d}");
+    assert!(
+        d["mode"].as_str().unwrap().starts_with("read_only=ON"),
+        "{d}"
+    );
+
+    // Both sessions are gone; the open transaction never committed.
+    assert!(sqlx::query("SELECT 1").execute(&mut idle).await.is_err());
+    assert!(my::exec(&mut writer, "COMMIT").await.is_err());
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE name = 'uncommitted'")
+        .fetch_one(&mut my::admin(&ctx.source, "check").await.unwrap().c)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // A new application session cannot write, and the drain reads as done on the server.
+    let mut late = my::app(&app_side).await.unwrap();
+    let e = my::exec(&mut late, "INSERT INTO customers (name) VALUES ('late')")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1290"), "{e}");
+    assert!(wavedeck::cutover::is_done(Step::DrainSource, &ctx)
+        .await
+        .unwrap());
+}

@@ -26,7 +26,7 @@ pub enum LabError {
     Pg(#[from] pg::PgError),
 }
 
-fn setup(dir: &Path, msg: impl std::fmt::Display) -> LabError {
+pub(super) fn setup(dir: &Path, msg: impl std::fmt::Display) -> LabError {
     LabError::Setup {
         dir: dir.to_path_buf(),
         msg: msg.to_string(),
@@ -300,7 +300,8 @@ fn pg_command(bin: &Path, tool: &str) -> Command {
     }
 }
 
-fn run_tool(dir: &Path, mut c: Command, what: &str) -> Result<(), LabError> {
+/// Run a set-up tool; a failure names the tool and the last lines it printed.
+pub(super) fn run_tool(dir: &Path, mut c: Command, what: &str) -> Result<(), LabError> {
     let out = c
         .stdin(std::process::Stdio::null())
         .output()
@@ -322,20 +323,13 @@ fn prepare_dir(dir: &Path) -> Result<(), LabError> {
     }
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
-    let out = Command::new("chown")
-        .args(["-R", OS_USER])
-        .arg(dir)
-        .output()
-        .map_err(|e| setup(dir, format!("chown: {e}")))?;
-    if !out.status.success() {
-        return Err(setup(
-            dir,
-            format!(
-                "cannot give the lab directory to the {OS_USER} OS user: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
+    let mut c = Command::new("chown");
+    c.args(["-R", OS_USER]).arg(dir);
+    run_tool(
+        dir,
+        c,
+        &format!("giving the lab directory to the {OS_USER} OS user (chown)"),
+    )?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 //! next to the PostgreSQL lab's `lab.json`; both share the DNS file and the journals.
 
 use super::dns::{write_atomic, Dns, FileDns};
-use super::lab::{free_port, is_root, LabError, LabState};
+use super::lab::{free_port, is_root, run_tool, setup, LabError, LabState};
 use super::my::{self, My};
 use super::run::{CutoverCtx, NativeMover};
 use super::side::Side;
@@ -31,13 +31,6 @@ pub const ADMIN_USER: &str = "root";
 /// application. No password (loopback lab).
 pub const APP_USER: &str = "app";
 const OS_USER: &str = "mysql";
-
-fn setup(dir: &Path, msg: impl std::fmt::Display) -> LabError {
-    LabError::Setup {
-        dir: dir.to_path_buf(),
-        msg: msg.to_string(),
-    }
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Instance {
@@ -234,21 +227,13 @@ fn chown_to_server_user(dir: &Path) -> Result<(), LabError> {
     if !is_root() {
         return Ok(());
     }
-    let out = Command::new("chown")
-        .args(["-R", OS_USER])
-        .arg(dir)
-        .output()
-        .map_err(|e| setup(dir, format!("chown: {e}")))?;
-    if !out.status.success() {
-        return Err(setup(
-            dir,
-            format!(
-                "cannot give {} to the {OS_USER} OS user: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
+    let mut c = Command::new("chown");
+    c.args(["-R", OS_USER]).arg(dir);
+    run_tool(
+        dir,
+        c,
+        &format!("giving {} to the {OS_USER} OS user (chown)", dir.display()),
+    )?;
     Ok(())
 }
 
@@ -276,37 +261,14 @@ fn install_template(install: &Path, root: &Path) -> Result<PathBuf, LabError> {
     if is_root() {
         c.arg(format!("--user={OS_USER}"));
     }
-    let out = c
-        .output()
-        .map_err(|e| setup(root, format!("{}: cannot run: {e}", install.display())))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let t: Vec<&str> = err.lines().rev().take(5).collect();
-        return Err(setup(
-            root,
-            format!("mariadb-install-db failed: {}", t.join(" | ")),
-        ));
-    }
+    run_tool(root, c, "mariadb-install-db")?;
     Ok(template)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), LabError> {
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .output()
-        .map_err(|e| setup(to, format!("cp: {e}")))?;
-    if !out.status.success() {
-        return Err(setup(
-            to,
-            format!(
-                "cp -a failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
-    Ok(())
+    let mut c = Command::new("cp");
+    c.arg("-a").arg(from).arg(to);
+    run_tool(to, c, "cp -a")
 }
 
 fn socket_path(port: u16) -> PathBuf {

@@ -167,25 +167,38 @@ fn in_place(step: &str) -> StepOutcome {
     }
 }
 
-/// Run (or, resumed, finish) one cutover step of `w.db`.
-pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
+/// The cutover context of `w.db` and, for a step that touches DNS, the engine's DNS lock (one
+/// record change at a time); or the failure to report. Shared by steps and rollback actions.
+async fn prepare<'a>(
+    sh: &'a Shared,
+    w: &Work,
+    blockers: &[String],
+    name: &str,
+) -> Result<(CutoverCtx, Option<tokio::sync::MutexGuard<'a, ()>>), WorkResult> {
     let Some(spec) = sh.specs.get(&w.db) else {
-        return failed(
+        return Err(failed(
             ErrorClass::Fatal,
             format!(
                 "{} is not in the store's inventory (run wavedeck init again)",
                 w.db
             ),
-        );
+        ));
     };
-    let Backend::Pg(ctx) = match backend(sh, spec, &w.blockers) {
-        Ok(b) => b,
-        Err(words) => return failed(ErrorClass::Fatal, words),
-    };
-    let _one_at_a_time = if touches_dns(step.as_str()) {
+    let Backend::Pg(ctx) =
+        backend(sh, spec, blockers).map_err(|words| failed(ErrorClass::Fatal, words))?;
+    let lock = if touches_dns(name) {
         Some(sh.dns_lock.lock().await)
     } else {
         None
+    };
+    Ok((ctx, lock))
+}
+
+/// Run (or, resumed, finish) one cutover step of `w.db`.
+pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
+    let (ctx, _one_at_a_time) = match prepare(sh, w, &w.blockers, step.as_str()).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     if w.resumed {
         match run::is_done(step, &ctx).await {
@@ -202,23 +215,9 @@ pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
 
 /// Run (or, resumed, finish) one rollback action of `w.db`.
 pub async fn undo(sh: &Shared, w: &Work, action: RollbackAction) -> WorkResult {
-    let Some(spec) = sh.specs.get(&w.db) else {
-        return failed(
-            ErrorClass::Fatal,
-            format!(
-                "{} is not in the store's inventory (run wavedeck init again)",
-                w.db
-            ),
-        );
-    };
-    let Backend::Pg(ctx) = match backend(sh, spec, &[]) {
-        Ok(b) => b,
-        Err(words) => return failed(ErrorClass::Fatal, words),
-    };
-    let _one_at_a_time = if touches_dns(action.as_str()) {
-        Some(sh.dns_lock.lock().await)
-    } else {
-        None
+    let (ctx, _one_at_a_time) = match prepare(sh, w, &[], action.as_str()).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     if w.resumed {
         match run::rollback_is_done(action, &ctx).await {

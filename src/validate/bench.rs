@@ -298,41 +298,16 @@ async fn measure_pg(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
     }
 
     // 3. wavedeck's checksum.
-    let mut d1 = ChunkDigest::default();
-    out.push(
-        meter::measure(
-            &server,
-            "wavedeck checksum (COPY binary, SHA-256/row, sum)",
-            1,
-            true,
-            async {
-                d1 = wavedeck_digest(&pool, &scan, &ranges, 1).await?;
-                Ok(d1.count)
-            },
-        )
-        .await?,
-    );
-    let mut dp = ChunkDigest::default();
-    out.push(
-        meter::measure(
-            &server,
-            "wavedeck checksum (COPY binary, SHA-256/row, sum)",
-            n,
-            true,
-            async {
-                dp = wavedeck_digest(&pool, &scan, &ranges, n).await?;
-                Ok(dp.count)
-            },
-        )
-        .await?,
-    );
-    if d1 != dp {
-        anyhow::bail!(
-            "the checksum differs between 1 and {n} streams: {} vs {}",
-            d1.hex(),
-            dp.hex()
-        );
-    }
+    let (measured, dp) = wavedeck_streams(
+        &server,
+        "wavedeck checksum (COPY binary, SHA-256/row, sum)",
+        n,
+        &pool,
+        &scan,
+        &ranges,
+    )
+    .await?;
+    out.extend(measured);
     pg.close().await;
 
     let mb = copy_bytes as f64 / 1e6;
@@ -551,6 +526,37 @@ async fn md5_ranges(
         n += r? as u64;
     }
     Ok(n)
+}
+
+/// wavedeck's checksum measured with 1 stream and with `n`; both must give the same digest.
+pub async fn wavedeck_streams(
+    server: &ServerCpu,
+    method: &str,
+    n: usize,
+    pool: &Pool,
+    scan: &SideScan,
+    ranges: &[KeyRange],
+) -> anyhow::Result<(Vec<Measured>, ChunkDigest)> {
+    let mut digests = [ChunkDigest::default(), ChunkDigest::default()];
+    let mut measured = Vec::with_capacity(2);
+    for (d, streams) in digests.iter_mut().zip([1, n]) {
+        measured.push(
+            meter::measure(server, method, streams, true, async {
+                *d = wavedeck_digest(pool, scan, ranges, streams).await?;
+                Ok(d.count)
+            })
+            .await?,
+        );
+    }
+    let [d1, dp] = digests;
+    if d1 != dp {
+        anyhow::bail!(
+            "the checksum differs between 1 and {n} streams: {} vs {}",
+            d1.hex(),
+            dp.hex()
+        );
+    }
+    Ok((measured, dp))
 }
 
 /// Chunks hashed on the runtime's worker threads (spawned), `par` at a time, so parallel

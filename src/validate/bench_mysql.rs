@@ -6,10 +6,9 @@
 //! slices through `@crc` (its MD5 mode), in primary-key chunks over `FORCE INDEX(PRIMARY)`.
 
 use super::bench::{
-    print_ratios, redact_url, replace_db, split_password, wavedeck_digest, ChecksumArgs,
+    print_ratios, redact_url, replace_db, split_password, wavedeck_streams, ChecksumArgs,
 };
 use super::bench_meter::{self as meter, Measured, ServerCpu};
-use super::canon::ChunkDigest;
 use super::catalog;
 use super::checksum::plan_ranges;
 use super::connect::Pool;
@@ -376,41 +375,16 @@ async fn measure(a: &ChecksumArgs, db_url: &str, my: &MySqlPool) -> anyhow::Resu
             }
         }
     }
-    let mut d1 = ChunkDigest::default();
-    out.push(
-        meter::measure(
-            &server,
-            "wavedeck checksum (SELECT, SHA-256/row, sum)",
-            1,
-            true,
-            async {
-                d1 = wavedeck_digest(&pool, &scan, &ranges, 1).await?;
-                Ok(d1.count)
-            },
-        )
-        .await?,
-    );
-    let mut dp = ChunkDigest::default();
-    out.push(
-        meter::measure(
-            &server,
-            "wavedeck checksum (SELECT, SHA-256/row, sum)",
-            n,
-            true,
-            async {
-                dp = wavedeck_digest(&pool, &scan, &ranges, n).await?;
-                Ok(dp.count)
-            },
-        )
-        .await?,
-    );
-    if d1 != dp {
-        anyhow::bail!(
-            "the checksum differs between 1 and {n} streams: {} vs {}",
-            d1.hex(),
-            dp.hex()
-        );
-    }
+    let (measured, dp) = wavedeck_streams(
+        &server,
+        "wavedeck checksum (SELECT, SHA-256/row, sum)",
+        n,
+        &pool,
+        &scan,
+        &ranges,
+    )
+    .await?;
+    out.extend(measured);
 
     let mb = data_length as f64 / 1e6;
     println!("wavedeck bench checksum --engine mysql");

@@ -200,13 +200,36 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
         times.push(p.process_time.unwrap().parse::<i64>().unwrap());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let stats = w.stop().await;
-    assert!(stats.acked() > 50, "workload wrote: {}", stats.acked());
     assert!(
         times.windows(2).any(|w| w[1] > w[0]),
         "samples are taken again: {times:?}"
     );
-    assert!(delays.len() >= 2, "lag figures move: {delays:?}");
+    // A stalled apply (a lock on the target) sends the publisher no feedback, yet the delay
+    // grows as DRS's does while the writes go on; a quick subscriber may well read 0 above.
+    let mut stall = tgt.connect_admin("stall").await.unwrap();
+    let mut tx = sqlx::Acquire::begin(&mut stall).await.unwrap();
+    sqlx::query("SET TRANSACTION READ WRITE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("LOCK TABLE wd_workload IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let p = progress(&drs, &job).await;
+        stalled.push(p.incre_trans_delay_millis.unwrap().parse::<i64>().unwrap());
+    }
+    tx.rollback().await.unwrap();
+    drop(stall);
+    let stats = w.stop().await;
+    assert!(stats.acked() > 50, "workload wrote: {}", stats.acked());
+    assert!(
+        stalled.last().is_some_and(|&ms| ms >= 1_500) && stalled.windows(2).all(|w| w[1] >= w[0]),
+        "the delay grows while the apply is stalled: {stalled:?} (before: {delays:?})"
+    );
     // Once the writes stop, every acknowledged write reaches the target and the lag settles.
     let last = stats.acks.last().unwrap().seq;
     wait_until("workload rows on the target, lag 0", 60, || async {

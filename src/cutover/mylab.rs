@@ -237,6 +237,17 @@ fn chown_to_server_user(dir: &Path) -> Result<(), LabError> {
     Ok(())
 }
 
+/// A temporary directory of one server's own under `root`. Servers bootstrapped side by side
+/// (parallel tests, several labs) sharing /tmp have been seen to delete each other's temporary
+/// tables ("Error on delete of '/tmp/#sql-temptable-…'").
+fn private_tmp(root: &Path, name: &str) -> Result<PathBuf, LabError> {
+    let dir = root.join(format!("{name}.tmp"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| setup(root, format!("cannot create {}: {e}", dir.display())))?;
+    chown_to_server_user(&dir)?;
+    Ok(dir)
+}
+
 fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().rev().take(n).collect();
@@ -249,9 +260,11 @@ fn install_template(install: &Path, root: &Path) -> Result<PathBuf, LabError> {
     if template.join("mysql").exists() {
         return Ok(template);
     }
+    let tmp = private_tmp(root, "install")?;
     let mut c = Command::new(install);
     c.arg("--no-defaults")
         .arg(format!("--datadir={}", template.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args([
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
@@ -279,9 +292,11 @@ fn socket_path(port: u16) -> PathBuf {
 /// Start `inst` and wait until it answers.
 pub async fn start_instance(mariadbd: &Path, root: &Path, inst: &Instance) -> Result<(), LabError> {
     let log = root.join(format!("{}.err", inst.name));
+    let tmp = private_tmp(root, &inst.name)?;
     let mut c = Command::new(mariadbd);
     c.arg("--no-defaults")
         .arg(format!("--datadir={}", inst.data_dir.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--port={}", inst.port))
         .arg(format!("--socket={}", socket_path(inst.port).display()))
         .arg(format!("--pid-file={}", inst.pid_file().display()))

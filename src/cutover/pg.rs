@@ -296,6 +296,14 @@ pub async fn flush_lsn(c: &mut PgConnection) -> R<String> {
         .await
 }
 
+/// A `pg_lsn` in its text form (`16/B374D848`) as the byte position it names.
+pub fn lsn_value(text: &str) -> Option<u64> {
+    let (hi, lo) = text.split_once('/')?;
+    let hi = u64::from_str_radix(hi, 16).ok()?;
+    let lo = u64::from_str_radix(lo, 16).ok()?;
+    (hi <= u32::MAX as u64 && lo <= u32::MAX as u64).then_some(hi << 32 | lo)
+}
+
 /// Bytes from `b` to `a` (`a - b`), computed by the server.
 pub async fn lsn_diff(c: &mut PgConnection, a: &str, b: &str) -> R<i64> {
     let v: f64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::float8")
@@ -781,6 +789,17 @@ pub async fn smoke_write(side: &PgSide) -> Result<serde_json::Value, sqlx::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lsn_text_reads_as_a_byte_position() {
+        assert_eq!(lsn_value("0/0"), Some(0));
+        assert_eq!(lsn_value("16/B374D848"), Some(0x16_B374_D848));
+        assert!(lsn_value("0/2") > lsn_value("0/1"));
+        assert!(lsn_value("1/0") > lsn_value("0/FFFFFFFF"));
+        for bad in ["", "16", "G/0", "0/", "1/100000000"] {
+            assert_eq!(lsn_value(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn identifiers_and_literals_are_quoted() {

@@ -818,19 +818,18 @@ impl Brain {
                 if s.sql() && !d.done.contains(&Step::SqlPrecheck) {
                     return work(Step::SqlPrecheck);
                 }
-                if s.drs() {
-                    if d.job.is_none() {
-                        return work(Step::CreateJob);
-                    }
-                    if !d.done.contains(&Step::PrepareJob) && !d.done.contains(&Step::DrsPrecheck) {
-                        return work(Step::PrepareJob);
-                    }
-                    if !d.done.contains(&Step::DrsPrecheck) {
-                        return work(Step::DrsPrecheck);
-                    }
-                    return Next::Look(LookKind::Precheck);
+                // DRS's pre-check runs whatever `checks` says: DRS starts no job whose pre-check
+                // has not passed (DRS.M00304), so skipping it would only fail later.
+                if d.job.is_none() {
+                    return work(Step::CreateJob);
                 }
-                Next::Advance(Trigger::StepSucceeded, "pre-checks passed".into())
+                if !d.done.contains(&Step::PrepareJob) && !d.done.contains(&Step::DrsPrecheck) {
+                    return work(Step::PrepareJob);
+                }
+                if !d.done.contains(&Step::DrsPrecheck) {
+                    return work(Step::DrsPrecheck);
+                }
+                Next::Look(LookKind::Precheck)
             }
             Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Ready => {
                 Next::Look(LookKind::Job)
@@ -1228,8 +1227,9 @@ impl Brain {
             return;
         };
         let is_validation = matches!(step, Step::Compare | Step::SqlValidate);
-        // With both checks, the SQL half is kept until the DRS half arrives.
-        if both && matches!(step, Step::SqlPrecheck | Step::SqlValidate) {
+        // The SQL half is kept until the DRS half arrives: DRS's pre-check always runs, its
+        // comparison only with both checks.
+        if step == Step::SqlPrecheck || (both && step == Step::SqlValidate) {
             d.partial = Some(r);
             return;
         }
@@ -1909,6 +1909,74 @@ mod tests {
             .works
             .iter()
             .all(|w| w.step == Step::CreateJob && !w.resumed));
+    }
+
+    /// `checks: sql` still has DRS pre-check the job (DRS starts none without it); the SQL
+    /// result waits for DRS's and a failing half fails the stage.
+    #[test]
+    fn sql_checks_still_run_the_drs_precheck_before_the_job_starts() {
+        for sql_passes in [true, false] {
+            let mut b = brain(ChecksMode::Sql, vec![seed("a", 0, Criticality::Low, 1.0)]);
+            b.on_command(
+                &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+            let mut now = 0.0;
+            let mut step = |b: &mut Brain| -> Plan {
+                now += 100.0;
+                b.tick(now, wall())
+            };
+            let p = step(&mut b);
+            assert_eq!(p.works[0].step, Step::SqlPrecheck);
+            let sql = Report {
+                passed: sql_passes,
+                summary: "sql checks".into(),
+                detail: Value::Null,
+            };
+            let done = WorkResult::Ok {
+                job: None,
+                report: Some(sql),
+                recovered: false,
+            };
+            b.on_work(&p.works[0], done, 100.0, wall());
+            assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
+            let p = step(&mut b);
+            assert_eq!(p.works[0].step, Step::CreateJob);
+            b.on_work(&p.works[0], ok(Some("job-a")), 200.0, wall());
+            let p = step(&mut b);
+            b.on_seen(
+                "a",
+                p.looks[0].kind,
+                job_seen("CONFIGURATION", 0.0, -1.0),
+                300.0,
+                wall(),
+            );
+            for want in [Step::PrepareJob, Step::DrsPrecheck] {
+                let p = step(&mut b);
+                assert_eq!(p.works[0].step, want);
+                b.on_work(&p.works[0], ok(None), 400.0, wall());
+            }
+            let p = step(&mut b);
+            assert_eq!(p.looks[0].kind, LookKind::Precheck);
+            let drs = Report {
+                passed: true,
+                summary: "12/12 passed".into(),
+                detail: Value::Null,
+            };
+            let seen = Seen::Report {
+                finished: true,
+                report: drs,
+            };
+            b.on_seen("a", LookKind::Precheck, seen, 500.0, wall());
+            let stage = b.stage_of("a").unwrap().stage;
+            if sql_passes {
+                assert_eq!(stage, Stage::Provisioning);
+                assert_eq!(step(&mut b).works[0].step, Step::StartJob);
+            } else {
+                assert_eq!(stage, Stage::Failed, "the SQL half failed");
+            }
+        }
     }
 
     /// Drive one database through the DRS-mode pipeline by hand and check every request.

@@ -59,6 +59,45 @@ pub struct NativeJob {
     pub obs: Option<Observation>,
     /// Since when (epoch ms) the replication worker has been seen missing.
     pub down_since_ms: Option<i64>,
+    /// Source WAL positions seen and not yet confirmed by the subscriber: the lag's clock.
+    pub wal_marks: WalMarks,
+}
+
+/// When each source WAL position was first seen, kept until the subscriber confirms it.
+///
+/// `replay_lag` alone lies when the subscriber stalls (a lock, a conflict, a slow apply): the
+/// publisher only learns it from feedback, so it keeps the last small figure while the backlog
+/// grows. DRS's delay keeps growing then, and so does this: the oldest position still
+/// unconfirmed was written no later than when it was first seen.
+#[derive(Clone, Debug, Default)]
+pub struct WalMarks {
+    marks: std::collections::VecDeque<(u64, i64)>,
+}
+
+impl WalMarks {
+    /// Enough for hours of samples; past it the newest are dropped, which keeps the oldest
+    /// unconfirmed mark and so the lag's lower bound right.
+    const CAP: usize = 50_000;
+
+    /// Note the source position `source` seen at `at_ms` and the subscriber's `confirmed`
+    /// position; returns how long (ms) the oldest unconfirmed position has waited, a lower
+    /// bound of the lag (0 when everything seen is confirmed).
+    pub fn observe(&mut self, source: u64, confirmed: u64, at_ms: i64) -> i64 {
+        if self.marks.back().is_none_or(|&(l, _)| source > l) && self.marks.len() < Self::CAP {
+            self.marks.push_back((source, at_ms));
+        }
+        while self.marks.front().is_some_and(|&(l, _)| l <= confirmed) {
+            self.marks.pop_front();
+        }
+        self.marks
+            .front()
+            .map_or(0, |&(_, seen)| (at_ms - seen).max(0))
+    }
+
+    /// Forget everything: the slot was made anew or the positions cannot be read.
+    pub fn clear(&mut self) {
+        self.marks.clear();
+    }
 }
 
 /// One sample of both servers.
@@ -114,8 +153,9 @@ impl Observation {
         (self.source_bytes - self.target_bytes).max(0) as f64 / self.rate_bps
     }
 
-    /// CDC delay in milliseconds, measured by the publisher from the subscriber's feedback
-    /// (`pg_stat_replication.replay_lag`; 0 when the slot confirmed everything flushed).
+    /// CDC delay in milliseconds: the larger of what the publisher measured from the
+    /// subscriber's feedback (`pg_stat_replication.replay_lag`) and how long the oldest
+    /// unconfirmed WAL position has waited ([`WalMarks`]); 0 when the slot confirmed everything.
     pub fn delay_ms(&self) -> Option<i64> {
         self.in_cdc().then_some(self.lag.millis.max(0))
     }
@@ -188,6 +228,7 @@ pub fn new_job(req: &CreateJobReq) -> Result<NativeJob, Refusal> {
         worker: false,
         obs: None,
         down_since_ms: None,
+        wal_marks: WalMarks::default(),
     })
 }
 
@@ -433,6 +474,16 @@ async fn release(nj: &NativeJob) -> Result<Vec<String>, Failure> {
     Ok(notes)
 }
 
+/// How long a sample waits for a table lock before it keeps the last sizes.
+const SAMPLE_LOCK_WAIT: &str = "SET lock_timeout = '200ms'";
+
+fn lock_timed_out(e: &sqlx::Error) -> bool {
+    // 55P03 lock_not_available: what lock_timeout raises.
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "55P03")
+}
+
 /// One sample of both servers.
 async fn sample(
     s: &mut PgConnection,
@@ -454,15 +505,22 @@ async fn sample(
             })
         }
     };
-    let source_bytes: i64 = sqlx::query_scalar(
+    // Table sizes take a lock on each table: behind someone's long lock (an ALTER, a LOCK
+    // TABLE that stalls the apply) they would freeze the whole sample, lag included, exactly
+    // when the lag matters. Past a short wait the last sizes stand.
+    let prev = nj.obs.as_ref();
+    let source_bytes: i64 = match sqlx::query_scalar(
         "SELECT coalesce(sum(pg_table_size(format('%I.%I', schemaname, tablename)::regclass)), 0)::int8 \
          FROM pg_publication_tables WHERE pubname = $1",
     )
     .bind(&nj.mover.publication)
     .fetch_one(&mut *s)
     .await
-    .map_err(src)?;
-    let row: (i64, i64) = sqlx::query_as(
+    {
+        Err(e) if lock_timed_out(&e) => prev.map_or(0, |p| p.source_bytes),
+        r => r.map_err(src)?,
+    };
+    let row: (i64, i64) = match sqlx::query_as(
         "SELECT coalesce(sum(pg_table_size(r.srrelid)), 0)::int8, \
                 coalesce(sum(coalesce(st.n_tup_ins + st.n_tup_upd + st.n_tup_del, 0)), 0)::int8 \
          FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid \
@@ -471,7 +529,10 @@ async fn sample(
     .bind(sub)
     .fetch_one(&mut *t)
     .await
-    .map_err(tgt)?;
+    {
+        Err(e) if lock_timed_out(&e) => prev.map_or((0, 0), |p| (p.target_bytes, p.target_rows)),
+        r => r.map_err(tgt)?,
+    };
     // pg_stat_subscription_stats exists from PostgreSQL 15; older servers have no counts.
     let errors: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(apply_error_count + sync_error_count), 0)::int8 \
@@ -629,6 +690,7 @@ async fn worker(emu: Arc<Emulator>, id: String) {
                         if let Some(n) = j.native.as_mut() {
                             n.readonly_set |= ro;
                             n.down_since_ms = None;
+                            n.wal_marks.clear();
                         }
                         j.error = None;
                         j.status = JobStatus::FullTransferStarted;
@@ -680,7 +742,13 @@ async fn worker(emu: Arc<Emulator>, id: String) {
                         open(&nj.source, "source").await,
                         open(&nj.target, "target").await,
                     ) {
-                        (Ok(s), Ok(t)) => Some((s, t)),
+                        (Ok(mut s), Ok(mut t)) => {
+                            for c in [&mut s, &mut t] {
+                                // Best effort: without it a sample may wait, never fail.
+                                let _ = sqlx::query(SAMPLE_LOCK_WAIT).execute(c).await;
+                            }
+                            Some((s, t))
+                        }
                         (Err(f), _) | (_, Err(f)) => {
                             record(&emu, &id, Err(f));
                             tokio::time::sleep(Duration::from_millis(SAMPLE_MS * 4)).await;
@@ -729,9 +797,21 @@ fn record(emu: &Emulator, id: &str, r: Result<Observation, Failure>) {
         _ => nj.down_since_ms = None,
     }
     let down_ms = nj.down_since_ms.map(|t| wall - t).unwrap_or(0);
-    if let Ok(o) = &r {
+    let r = r.map(|mut o| {
+        let source = pg::lsn_value(&o.lag.source_lsn);
+        let confirmed = o.lag.confirmed_lsn.as_deref().and_then(pg::lsn_value);
+        match (source, confirmed) {
+            (Some(s), Some(c)) => {
+                let waited = nj.wal_marks.observe(s, c, o.at_ms);
+                if o.lag.bytes > 0 {
+                    o.lag.millis = o.lag.millis.max(waited);
+                }
+            }
+            _ => nj.wal_marks.clear(),
+        }
         nj.obs = Some(o.clone());
-    }
+        o
+    });
     let r = r.map_err(|(c, m)| (c, nj.clean(&m)));
     if let Some((status, error)) = derive(&j.status, &r, down_ms) {
         if status != j.status {
@@ -749,6 +829,32 @@ fn record(emu: &Emulator, id: &str, r: Result<Observation, Failure>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wal_marks_time_the_oldest_unconfirmed_position() {
+        let mut m = WalMarks::default();
+        assert_eq!(m.observe(100, 100, 1_000), 0, "caught up");
+        // The subscriber stalls at 100 while the source moves on: the wait grows from the
+        // first sample that saw WAL past 100, not from the newest.
+        assert_eq!(m.observe(200, 100, 2_000), 0);
+        assert_eq!(m.observe(300, 100, 2_500), 500);
+        assert_eq!(
+            m.observe(300, 100, 4_000),
+            2_000,
+            "an idle source does not reset it"
+        );
+        // It confirms up to 200: what was first seen at 2 500 is the oldest pending now.
+        assert_eq!(m.observe(300, 200, 4_100), 1_600);
+        assert_eq!(m.observe(350, 350, 4_200), 0, "caught up again");
+        assert_eq!(m.observe(400, 350, 4_300), 0);
+        assert_eq!(m.observe(400, 350, 4_800), 500);
+        m.clear();
+        assert_eq!(
+            m.observe(400, 350, 5_000),
+            0,
+            "cleared: the clock starts again"
+        );
+    }
 
     fn obs(running: bool, total: i64, not_ready: i64) -> Observation {
         let mut o = Observation {

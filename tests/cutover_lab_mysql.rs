@@ -2,85 +2,24 @@
 //! workload. Each test builds its own pair of servers on free loopback ports and removes them,
 //! also when it fails (the lab's Drop guard).
 
+mod common;
+
+use common::mysql::*;
+use common::wait_acks;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wavedeck::config::Config;
 use wavedeck::cutover::driver::{self, Journal, FAULT_STALL_ENV};
-use wavedeck::cutover::lab::LabState;
 use wavedeck::cutover::my;
 use wavedeck::cutover::mylab::{MyLabState, TempMyLab};
-use wavedeck::cutover::side::Side;
-use wavedeck::cutover::workload::{self, Workload, WorkloadStats};
-use wavedeck::cutover::{CutoverCtx, Step};
-use wavedeck::inventory::Engine;
+use wavedeck::cutover::run::{self, Mover};
+use wavedeck::cutover::{CutoverCtx, RollbackAction, Step};
 
 fn cfg() -> Config {
     let mut c = Config::default();
     c.thresholds.drain_grace_s = 2;
     c
-}
-
-fn start_workload(lab: &MyLabState, db: &str) -> workload::Running {
-    let pair = lab.pair(db).unwrap();
-    Workload {
-        engine: Engine::Mysql,
-        client: format!("test-{db}"),
-        dns: lab.dns_file(),
-        dns_name: LabState::dns_name(db),
-        side: lab.app_side(&pair.source, db),
-        pause: Duration::from_millis(5),
-    }
-    .start()
-}
-
-async fn wait_acks(w: &workload::Running, endpoint: &str, n: usize) {
-    let started = Instant::now();
-    loop {
-        let s = w.snapshot();
-        if s.acks.iter().filter(|a| a.endpoint == endpoint).count() >= n {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "workload got no {n} acks from {endpoint} in 60 s; last error: {:?}",
-            s.last_error
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn assert_all_acked_once(side: &Side, stats: &WorkloadStats) {
-    let mut c = my::admin(side, "check").await.unwrap();
-    let a = workload::audit_my(&mut c.c, stats).await.unwrap();
-    assert!(a.acked > 100, "too few writes to prove anything: {a:?}");
-    assert!(
-        a.missing.is_empty(),
-        "acknowledged writes lost: {:?}",
-        a.missing
-    );
-    assert!(
-        a.duplicated.is_empty(),
-        "writes applied twice: {:?}",
-        a.duplicated
-    );
-}
-
-async fn fenced(side: &Side) -> bool {
-    my::admin(side, "check")
-        .await
-        .unwrap()
-        .fenced()
-        .await
-        .unwrap()
-}
-
-async fn count(side: &Side, table: &str) -> i64 {
-    let mut c = my::admin(side, "check").await.unwrap();
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(&mut c.c)
-        .await
-        .unwrap()
 }
 
 fn ctx(lab: &MyLabState, db: &str, grace_s: u64) -> CutoverCtx {
@@ -327,6 +266,122 @@ async fn rollback_after_writes_reached_target_loses_nothing() {
     assert!(driver::drive_cutover(&ctx, &journal, |_, _, _| {})
         .await
         .is_err());
+}
+
+/// DRS as the mover, as the servers show it: nothing on the target replicates from the source
+/// at the host and port wavedeck knows. The lab's replication plays DRS: the target reaches the
+/// source as `127.1` (the same address written short), so wavedeck neither finds it nor reads
+/// its GTIDs; the test "terminates the job" itself and later plays the reverse DRS job the
+/// runbook has the operator create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers() {
+    let db = "bydrs";
+    let lab = TempMyLab::new(&[db.to_string()], 1000).await.unwrap();
+    let st = &lab.state;
+    let mut ctx = ctx(st, db, 1);
+    ctx.mover = Mover::drs(db, None);
+    let sub = wavedeck::cutover::run::NativeMover::for_db(db).subscription;
+    let mut t = my::admin(&ctx.target, "t").await.unwrap();
+    for sql in [
+        format!("STOP SLAVE '{sub}'"),
+        format!("CHANGE MASTER '{sub}' TO MASTER_HOST='127.1'"),
+        format!("START SLAVE '{sub}'"),
+    ] {
+        my::exec(&mut t.c, &sql).await.unwrap();
+    }
+    let w = start_workload(st, db);
+    wait_acks(&w, &ctx.source.endpoint(), 100).await;
+
+    let step = |s: Step| {
+        let ctx = &ctx;
+        async move {
+            match wavedeck::cutover::run_step(s, ctx).await {
+                Ok(o) => o.detail,
+                Err(e) => panic!("{}: {e}", s.as_str()),
+            }
+        }
+    };
+    assert_eq!(step(Step::Guards).await["fed_by"], "DRS");
+    step(Step::DrainSource).await;
+    let sync = step(Step::FinalSync).await;
+    assert_eq!(sync["sync"]["method"], "marker", "{sync}");
+    assert!(sync["sync"].get("target_gtid_have").is_none(), "{sync}");
+    // The job terminated: replication gone, and DRS lifts the target's read_only.
+    my::exec(&mut t.c, &format!("STOP SLAVE '{sub}'"))
+        .await
+        .unwrap();
+    my::exec(&mut t.c, &format!("RESET SLAVE '{sub}' ALL"))
+        .await
+        .unwrap();
+    t.set_fence(false).await.unwrap();
+    let quick = step(Step::QuickValidation).await;
+    assert_eq!(quick["tables"], 4, "{quick}");
+    assert!(fenced(&ctx.target).await, "step 4 fenced the target again");
+    step(Step::DnsSwitch).await;
+    let on = step(Step::TargetWritesOn).await;
+    assert_eq!(on["way_back"]["fed_by"], "drs", "{on}");
+    assert_eq!(on["way_back"]["cutover"], sync["sync"]["marker"], "{on}");
+    assert!(on.get("replication_released").is_none(), "{on}");
+    step(Step::Hypercare).await;
+    wait_acks(&w, &ctx.target.endpoint(), 200).await;
+    let pair = st.pair(db).unwrap();
+    let mut app = my::app(&st.app_side(&pair.target, db)).await.unwrap();
+    sqlx::query("INSERT INTO orders (customer_id, amount) VALUES (1, 42.00)")
+        .execute(&mut app)
+        .await
+        .unwrap();
+    drop(app);
+
+    run::run_rollback(RollbackAction::DrainTarget, &ctx)
+        .await
+        .unwrap();
+    // No reverse job yet: the step waits for its marker, then says what to do.
+    let mut short = self::ctx(st, db, 1);
+    short.mover = ctx.mover.clone();
+    short.sync_timeout = Duration::from_secs(2);
+    let err = run::run_rollback(RollbackAction::ReverseSync, &short)
+        .await
+        .unwrap_err();
+    assert!(err.retryable(), "{err}");
+    assert!(err.to_string().contains("reverse DRS job"), "{err}");
+    assert!(!run::rollback_is_done(RollbackAction::ReverseSync, &ctx)
+        .await
+        .unwrap());
+    // The operator's reverse job (here: the source replicating from the target).
+    let mut s = my::admin(&ctx.source, "s").await.unwrap();
+    let from = s.gtid_pos().await.unwrap();
+    s.replicate_from("test_reverse_job", &ctx.target, Some(&from))
+        .await
+        .unwrap();
+    let back = run::run_rollback(RollbackAction::ReverseSync, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        back.detail["reverse_sync"]["method"], "marker",
+        "{}",
+        back.detail
+    );
+    assert!(run::rollback_is_done(RollbackAction::ReverseSync, &ctx)
+        .await
+        .unwrap());
+    assert!(s.remove_replica("test_reverse_job").await.unwrap());
+    let target_orders = count(&ctx.target, "orders").await;
+    run::run_rollback(RollbackAction::DnsBack, &ctx)
+        .await
+        .unwrap();
+    run::run_rollback(RollbackAction::SourceWritesOn, &ctx)
+        .await
+        .unwrap();
+    let before = w
+        .snapshot()
+        .acks
+        .iter()
+        .filter(|a| a.endpoint == ctx.source.endpoint())
+        .count();
+    wait_acks(&w, &ctx.source.endpoint(), before + 100).await;
+    let stats = w.stop().await;
+    assert_all_acked_once(&ctx.source, &stats).await;
+    assert!(count(&ctx.source, "orders").await >= target_orders);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -274,6 +274,9 @@ pub struct ReplicaStatus {
     pub last_error: Option<String>,
     /// What the replica received (MariaDB `Gtid_IO_Pos`, MySQL `Retrieved_Gtid_Set`).
     pub received: String,
+    /// Where it replicates from (`Master_Host` / `Source_Host`, `Master_Port` / `Source_Port`).
+    pub source_host: String,
+    pub source_port: Option<u16>,
 }
 
 impl ReplicaStatus {
@@ -388,6 +391,9 @@ impl My {
                         .and_then(|v| v.parse().ok()),
                     last_error: err,
                     received: col(r, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default(),
+                    source_host: col(r, &["Master_Host", "Source_Host"]).unwrap_or_default(),
+                    source_port: col(r, &["Master_Port", "Source_Port"])
+                        .and_then(|v| v.parse().ok()),
                 }
             })
             .collect())
@@ -395,6 +401,143 @@ impl My {
 
     pub async fn replica(&mut self, name: &str) -> R<Option<ReplicaStatus>> {
         Ok(self.replicas().await?.into_iter().find(|r| r.name == name))
+    }
+
+    /// The replication connection of this server that reads `from`, found by the host and port
+    /// wavedeck reaches `from` at (a replica reaching it under another name is not found).
+    pub async fn replica_of(&mut self, from: &Side) -> R<Option<ReplicaStatus>> {
+        Ok(self
+            .replicas()
+            .await?
+            .into_iter()
+            .find(|r| r.source_host == from.host && r.source_port == Some(from.port)))
+    }
+
+    /// Whether this server holds nothing beyond `pos`: no transaction was committed here since
+    /// the position was read (positions of this server's flavor).
+    pub async fn holds_nothing_beyond(&mut self, pos: &str) -> Result<bool, String> {
+        let now = self.gtid_pos().await.map_err(|e| e.to_string())?;
+        match self.flavor {
+            Flavor::MariaDb => Ok(MariaPos::parse(pos)?.contains(&MariaPos::parse(&now)?)),
+            Flavor::MySql => {
+                let v: i64 = sqlx::query_scalar("SELECT GTID_SUBSET(?, ?)")
+                    .bind(&now)
+                    .bind(pos)
+                    .fetch_one(&mut self.c)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(v == 1)
+            }
+        }
+    }
+
+    /// Whether wavedeck's session writes through the fence, as [`My::write_marker`] needs:
+    /// MariaDB lets users with READ_ONLY ADMIN (SUPER before 10.11) through `read_only`;
+    /// MySQL's `super_read_only` stops everyone, so the marker write lifts it to `read_only`
+    /// for that one statement.
+    pub async fn writes_through_fence(&mut self) -> R<bool> {
+        if self.flavor == Flavor::MySql {
+            return Ok(true);
+        }
+        let me: String =
+            sqlx::query_scalar("SELECT CAST(SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AS CHAR)")
+                .fetch_one(&mut self.c)
+                .await?;
+        Ok(self.bypass_users().await?.contains(&me))
+    }
+
+    /// Write marker row `token` into `db`'s [`MARKER_TABLE`] (created when missing), also when
+    /// writes are fenced. `binlog: false` keeps the row (and the table's creation) out of the
+    /// binary log: a note for this server that no mover carries, and that leaves its GTID
+    /// position as it was; an earlier row of the same `kind` is replaced then.
+    pub async fn write_marker(
+        &mut self,
+        db: &str,
+        token: &str,
+        kind: &str,
+        note: &str,
+        binlog: bool,
+    ) -> R<()> {
+        // With super_read_only only lifted, read_only stays on: applications still cannot write
+        // during the statement (their sessions were ended by the drain anyway).
+        let lift = self.flavor == Flavor::MySql && truthy(&self.var("super_read_only").await?);
+        if lift {
+            exec(&mut self.c, "SET GLOBAL super_read_only = OFF").await?;
+        }
+        let written = insert_marker(&mut self.c, db, token, kind, note, binlog).await;
+        let relogged = if binlog {
+            Ok(())
+        } else {
+            exec(&mut self.c, "SET SESSION sql_log_bin = 1").await
+        };
+        let refenced = if lift {
+            exec(&mut self.c, "SET GLOBAL super_read_only = ON").await
+        } else {
+            Ok(())
+        };
+        written.and(relogged).and(refenced)
+    }
+
+    /// Whether marker `token` is in `db` here (false while the table itself has not arrived).
+    pub async fn has_marker(&mut self, db: &str, token: &str) -> R<bool> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}.{MARKER_TABLE} WHERE token = ?",
+            quote_ident(db)
+        );
+        match sqlx::query_scalar::<_, i64>(&sql)
+            .bind(token)
+            .fetch_one(&mut self.c)
+            .await
+        {
+            Ok(n) => Ok(n > 0),
+            Err(e) if is_no_such_table(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The newest marker of `kind` in `db` here: its token and note.
+    pub async fn latest_marker(&mut self, db: &str, kind: &str) -> R<Option<(String, String)>> {
+        let sql = format!(
+            "SELECT CAST(token AS CHAR), CAST(note AS CHAR) FROM {}.{MARKER_TABLE} \
+             WHERE kind = ? ORDER BY written_at DESC, token DESC LIMIT 1",
+            quote_ident(db)
+        );
+        match sqlx::query(&sql)
+            .bind(kind)
+            .fetch_optional(&mut self.c)
+            .await
+        {
+            Ok(Some(r)) => Ok(Some((my_str(&r, 0)?, my_str(&r, 1)?))),
+            Ok(None) => Ok(None),
+            Err(e) if is_no_such_table(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Wait until marker `token` is in `db` here; returns the milliseconds waited.
+    pub async fn wait_marker(
+        &mut self,
+        db: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<u64, String> {
+        let started = Instant::now();
+        loop {
+            if self
+                .has_marker(db, token)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(started.elapsed().as_millis() as u64);
+            }
+            if started.elapsed() >= timeout {
+                return Err(format!(
+                    "marker {token} not in {db}.{MARKER_TABLE} after {} s",
+                    timeout.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Replicate from `from` through connection `name`, starting after `start` (MariaDB: the
@@ -696,6 +839,59 @@ impl My {
             .map(|(t, _)| t)
             .collect())
     }
+}
+
+/// wavedeck's own table in the moved database. A marker row written on one side after it was
+/// drained proves, once it is read on the other side, that the mover applied everything written
+/// before it, also a mover that does not carry the source's GTIDs (DRS). The target also keeps
+/// a note here (out of its binary log) of how it was fed when it opened to writes, which the
+/// rollback reads. The validation runbooks exclude it (`exclude_tables`): the note makes the
+/// two sides differ once the target opened.
+pub const MARKER_TABLE: &str = "wavedeck_marker";
+
+async fn insert_marker(
+    c: &mut MySqlConnection,
+    db: &str,
+    token: &str,
+    kind: &str,
+    note: &str,
+    binlog: bool,
+) -> R<()> {
+    let table = format!("{}.{MARKER_TABLE}", quote_ident(db));
+    if !binlog {
+        exec(c, "SET SESSION sql_log_bin = 0").await?;
+    }
+    exec(
+        c,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {table} (token VARCHAR(120) NOT NULL PRIMARY KEY, \
+             kind VARCHAR(32) NOT NULL, note VARCHAR(2000) NOT NULL, \
+             written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
+        ),
+    )
+    .await?;
+    if !binlog {
+        sqlx::query(&format!("DELETE FROM {table} WHERE kind = ?"))
+            .bind(kind)
+            .execute(&mut *c)
+            .await?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {table} (token, kind, note) VALUES (?, ?, ?)"
+    ))
+    .bind(token)
+    .bind(kind)
+    .bind(note)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Error 1146: the table does not exist (yet).
+fn is_no_such_table(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| m.number() == 1146))
 }
 
 /// A boolean system variable as text (`ON`, `1`).

@@ -54,12 +54,15 @@ impl NativeMover {
 pub enum Mover {
     /// Native logical replication wavedeck set up itself (the lab's `lab cutover`).
     Native(NativeMover),
-    /// DRS, which reads a logical replication slot on the source. `slot`: its name (inventory
-    /// `extra.replication_slot`); `None`: the only logical slot of the source database, found
-    /// on the server at each step. A subscription on the target reading that slot (the lab, the
-    /// emulator's native mode) is released at writes-on like the native mover's; with real DRS
-    /// there is none, terminating the job released it. `reverse` names the way back (rollback).
-    Slot {
+    /// DRS (the engine's cutover). PostgreSQL: DRS reads a logical replication slot on the
+    /// source; `slot` is its name (inventory `extra.replication_slot`), `None`: the only logical
+    /// slot of the source database, found on the server at each step. A subscription on the
+    /// target reading that slot (the lab, the emulator's native mode) is released at writes-on
+    /// like the native mover's; with real DRS there is none, terminating the job released it.
+    /// MySQL: DRS reads the binary log and nothing on the servers names it (`slot` unused); a
+    /// GTID replica connection on the target reading the source (the lab under an emulated job)
+    /// is found and released the same way. `reverse` names the way back (rollback).
+    Drs {
         slot: Option<String>,
         reverse: String,
     },
@@ -68,7 +71,7 @@ pub enum Mover {
 impl Mover {
     /// The mover of a database whose data DRS moves, with the reverse names of `db_id`.
     pub fn drs(db_id: &str, slot: Option<String>) -> Mover {
-        Mover::Slot {
+        Mover::Drs {
             slot,
             reverse: NativeMover::for_db(db_id).reverse,
         }
@@ -78,7 +81,7 @@ impl Mover {
     pub fn reverse(&self) -> &str {
         match self {
             Mover::Native(m) => &m.reverse,
-            Mover::Slot { reverse, .. } => reverse,
+            Mover::Drs { reverse, .. } => reverse,
         }
     }
 }
@@ -206,7 +209,7 @@ impl CutoverCtx {
     ) -> Result<Route, CutoverError> {
         let named = match &self.mover {
             Mover::Native(m) => Some(m.subscription.clone()),
-            Mover::Slot { slot, .. } => slot.clone(),
+            Mover::Drs { slot, .. } => slot.clone(),
         };
         let slot = match named {
             Some(n) => pg::slot_exists(s, &n)
@@ -236,10 +239,10 @@ impl CutoverCtx {
                 .await
                 .map_err(|e| self.tgt_err(e))?
                 .then(|| m.subscription.clone()),
-            (Mover::Slot { .. }, Some(sl)) => pg::subscription_for_slot(t, sl)
+            (Mover::Drs { .. }, Some(sl)) => pg::subscription_for_slot(t, sl)
                 .await
                 .map_err(|e| self.tgt_err(e))?,
-            (Mover::Slot { .. }, None) => None,
+            (Mover::Drs { .. }, None) => None,
         };
         Ok(Route { slot, subscription })
     }
@@ -304,10 +307,8 @@ fn split_host_port(v: &str) -> Option<(String, u16)> {
 
 /// Whether `step`'s effect is already in place (used on resume when an intent has no outcome).
 /// Checks that only read return `false`: running them again is cheap and gives fresh evidence.
+/// Both engines share this shape; only the drain is read from the servers their own way.
 pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
-    if ctx.engine == Engine::Mysql {
-        return super::run_my::is_done(step, ctx).await;
-    }
     match step {
         // Step 6 ends with smoke tests through the new endpoint: running it again is cheap and
         // is the only way to get that evidence for a run that died half-way.
@@ -316,13 +317,16 @@ pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError>
         | Step::QuickValidation
         | Step::TargetWritesOn
         | Step::Hypercare => Ok(false),
-        Step::DrainSource => {
-            let mut s = ctx.src().await?;
-            Ok(pg::drained_at(&mut s, &ctx.source.database)
-                .await
-                .map_err(|e| ctx.src_err(e))?
-                .is_some())
-        }
+        Step::DrainSource => match ctx.engine {
+            Engine::Postgres => {
+                let mut s = ctx.src().await?;
+                Ok(pg::drained_at(&mut s, &ctx.source.database)
+                    .await
+                    .map_err(|e| ctx.src_err(e))?
+                    .is_some())
+            }
+            Engine::Mysql => super::run_my::source_drained(ctx).await,
+        },
         Step::DnsSwitch => dns_switched(ctx).await,
     }
 }
@@ -370,11 +374,21 @@ pub(super) fn source_reopened(ctx: &CutoverCtx) -> CutoverError {
 
 /// Run one cutover step. Safe to call again after success or after a crash inside it.
 pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, CutoverError> {
-    if ctx.engine == Engine::Mysql {
-        return super::run_my::run_step(step, ctx).await;
-    }
     let started = Instant::now();
-    let detail = match step {
+    let detail = match ctx.engine {
+        Engine::Postgres => pg_step(step, ctx).await?,
+        Engine::Mysql => super::run_my::step(step, ctx).await?,
+    };
+    Ok(StepOutcome {
+        step: step.as_str().into(),
+        detail,
+        ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The PostgreSQL part of [`run_step`]: what the step did, as evidence.
+async fn pg_step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    Ok(match step {
         Step::Guards => guards(ctx).await?,
         Step::DrainSource => {
             let mut s = ctx.src().await?;
@@ -397,11 +411,6 @@ pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, Cutov
             }
             hypercare_detail(ctx, json!(drained))
         }
-    };
-    Ok(StepOutcome {
-        step: step.as_str().into(),
-        detail,
-        ms: started.elapsed().as_millis() as u64,
     })
 }
 
@@ -412,7 +421,7 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let route = ctx.route(&mut s, &mut t).await?;
     let native = match &ctx.mover {
         Mover::Native(m) => Some(m.subscription.clone()),
-        Mover::Slot { .. } => route.subscription.clone(),
+        Mover::Drs { .. } => route.subscription.clone(),
     };
     let detail = if let Some(sub) = native {
         // Replication wavedeck can see from both ends: worker, initial copy and lag measured.
@@ -629,18 +638,17 @@ pub async fn rollback_is_done(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<bool, CutoverError> {
-    if ctx.engine == Engine::Mysql {
-        return super::run_my::rollback_is_done(action, ctx).await;
-    }
-    match action {
-        RollbackAction::DrainTarget => {
+    match (action, ctx.engine) {
+        (RollbackAction::DnsBack, _) => dns_switched_back(ctx).await,
+        (_, Engine::Mysql) => super::run_my::rollback_is_done(action, ctx).await,
+        (RollbackAction::DrainTarget, Engine::Postgres) => {
             let mut t = ctx.tgt().await?;
             Ok(pg::drained_at(&mut t, &ctx.target.database)
                 .await
                 .map_err(|e| ctx.tgt_err(e))?
                 .is_some())
         }
-        RollbackAction::ReverseSync => {
+        (RollbackAction::ReverseSync, Engine::Postgres) => {
             let mut t = ctx.tgt().await?;
             let mut s = ctx.src().await?;
             let slot = pg::slot_exists(&mut t, ctx.mover.reverse())
@@ -651,8 +659,7 @@ pub async fn rollback_is_done(
                 .map_err(|e| ctx.src_err(e))?;
             Ok(!slot && !sub)
         }
-        RollbackAction::DnsBack => dns_switched_back(ctx).await,
-        RollbackAction::SourceWritesOn => {
+        (RollbackAction::SourceWritesOn, Engine::Postgres) => {
             let mut s = ctx.src().await?;
             Ok(!pg::db_read_only(&mut s, &ctx.source.database)
                 .await
@@ -674,11 +681,21 @@ pub async fn run_rollback(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<StepOutcome, CutoverError> {
-    if ctx.engine == Engine::Mysql {
-        return super::run_my::run_rollback(action, ctx).await;
-    }
     let started = Instant::now();
-    let detail = match action {
+    let detail = match ctx.engine {
+        Engine::Postgres => pg_rollback(action, ctx).await?,
+        Engine::Mysql => super::run_my::rollback(action, ctx).await?,
+    };
+    Ok(StepOutcome {
+        step: action.as_str().into(),
+        detail,
+        ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The PostgreSQL part of [`run_rollback`].
+async fn pg_rollback(action: RollbackAction, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    Ok(match action {
         RollbackAction::DrainTarget => {
             let mut t = ctx.tgt().await?;
             let r = pg::drain(&mut t, &ctx.target.database, ctx.drain_grace)
@@ -710,11 +727,6 @@ pub async fn run_rollback(
                 })?;
             json!({"sequences_moved": moved, "smoke": smoke})
         }
-    };
-    Ok(StepOutcome {
-        step: action.as_str().into(),
-        detail,
-        ms: started.elapsed().as_millis() as u64,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Cutover and rollback with `engine.source_drain: sql`: each step through the cutover module of
-//! the database's engine, the same code the lab's driver runs (`cutover::run`). The brain writes
+//! the database's engine, the same code the lab's driver runs (`cutover::run`, which dispatches
+//! to the PostgreSQL or the MySQL / MariaDB steps by the context's engine). The brain writes
 //! the intent before and the outcome after; a step resumed after a crash first asks the
 //! servers whether its effect is already in place.
 
@@ -12,27 +13,9 @@ use crate::cutover::{RollbackAction, Step as CutStep};
 use crate::inventory::{DatabaseSpec, Engine};
 use std::time::Duration;
 
-/// The cutover implementation of one database's engine. A MySQL one plugs in here as a second
-/// variant built from the same inventory entry.
-enum Backend {
-    Pg(CutoverCtx),
-}
-
 /// Inventory `extra` keys the cutover reads.
 const EXTRA_SLOT: &str = "replication_slot";
 const EXTRA_CRITICAL: &str = "critical_tables";
-
-fn backend(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Backend, String> {
-    match spec.engine {
-        Engine::Postgres => pg_ctx(sh, spec, blockers).map(Backend::Pg),
-        Engine::Mysql => Err(format!(
-            "{} is a MySQL database: the engine's cutover (engine.source_drain: sql) covers \
-             PostgreSQL only so far, so nothing was changed. Roll it back (nothing to undo) and \
-             cut it over by the runbook (runbooks/cutover-night.md)",
-            spec.db_id
-        )),
-    }
-}
 
 /// Tables checksummed at the final quick validation: the inventory's `extra.critical_tables`
 /// of this database and `cutover.checksum_tables`; every table gets a row count anyway.
@@ -53,18 +36,24 @@ fn critical_tables(spec: &DatabaseSpec, configured: &[String]) -> Vec<String> {
     out
 }
 
-fn pg_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<CutoverCtx, String> {
+/// The cutover context of one database of either engine: DRS moves its data (the mover), the
+/// steps themselves are picked by `spec.engine`.
+fn cut_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<CutoverCtx, String> {
     let cfg = &sh.cfg;
     let dns = sh.dns.clone().map_err(|e| format!("DNS provider: {e}"))?;
     let side = |ep, which: &str| {
         PgSide::from_endpoint(ep).map_err(|e| format!("{which} of {}: {e}", spec.db_id))
     };
-    let slot = spec
-        .extra
-        .get(EXTRA_SLOT)
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    // DRS reads a named logical slot on a PostgreSQL source; a MySQL source has no such thing.
+    let slot = match spec.engine {
+        Engine::Postgres => spec
+            .extra
+            .get(EXTRA_SLOT)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        Engine::Mysql => None,
+    };
     Ok(CutoverCtx {
         db_id: spec.db_id.clone(),
         engine: spec.engine,
@@ -126,12 +115,29 @@ fn summary(o: &StepOutcome) -> String {
             "drained in {} ms ({} idle sessions ended, {} after the grace)",
             d["drain"]["waited_ms"], d["drain"]["ended_idle"], d["drain"]["ended_after_grace"]
         ),
-        "cutover.final_sync" => format!(
-            "target applied up to {} (source at {}) from slot {}",
-            s(&d["sync"]["confirmed_lsn"]),
-            s(&d["sync"]["source_lsn"]),
-            s(&d["slot"])
-        ),
+        "cutover.final_sync" => match d["sync"]["method"].as_str() {
+            Some("marker") => format!(
+                "marker written on the drained source reached the target in {} ms{}",
+                d["sync"]["marker_waited_ms"],
+                d["sync"]
+                    .get("target_gtid_have")
+                    .map(|_| format!(
+                        "; target holds the source's GTID position {}",
+                        s(&d["sync"]["source_gtid_pos"])
+                    ))
+                    .unwrap_or_default()
+            ),
+            Some(method) => format!(
+                "target applied the source's GTID position {} ({method})",
+                s(&d["sync"]["source_gtid_pos"])
+            ),
+            None => format!(
+                "target applied up to {} (source at {}) from slot {}",
+                s(&d["sync"]["confirmed_lsn"]),
+                s(&d["sync"]["source_lsn"]),
+                s(&d["slot"])
+            ),
+        },
         "cutover.quick_validation" => format!(
             "{} tables counted, {} checksummed: no difference",
             d["tables"], d["checksummed"]
@@ -144,8 +150,11 @@ fn summary(o: &StepOutcome) -> String {
             d["dns"]["ttl_s"]
         ),
         "cutover.target_writes_on" => format!(
-            "target writable; {} sequences carried; smoke test through {} passed",
-            d["sequences_moved"],
+            "target writable; {}; smoke test through {} passed",
+            match d["auto_increment_moved"].as_array() {
+                Some(t) => format!("{} AUTO_INCREMENT counters carried", t.len()),
+                None => format!("{} sequences carried", d["sequences_moved"]),
+            },
             s(&d["smoke"]["endpoint"])
         ),
         "cutover.hypercare" => format!("rollback window open until {}", s(&d["rollback_until"])),
@@ -184,8 +193,7 @@ async fn prepare<'a>(
             ),
         ));
     };
-    let Backend::Pg(ctx) =
-        backend(sh, spec, blockers).map_err(|words| failed(ErrorClass::Fatal, words))?;
+    let ctx = cut_ctx(sh, spec, blockers).map_err(|words| failed(ErrorClass::Fatal, words))?;
     let lock = if touches_dns(name) {
         Some(sh.dns_lock.lock().await)
     } else {
@@ -270,6 +278,33 @@ mod tests {
         assert_eq!(
             summary(&o),
             "file orders.db.internal -> 10.1.0.1:5433 (ttl 60 s)"
+        );
+        let marker = StepOutcome {
+            step: "cutover.final_sync".into(),
+            detail: serde_json::json!({"sync": {"method": "marker", "marker": "final_sync-x", "marker_waited_ms": 40}}),
+            ms: 41,
+        };
+        assert_eq!(
+            summary(&marker),
+            "marker written on the drained source reached the target in 40 ms"
+        );
+        let gtid = StepOutcome {
+            step: "cutover.final_sync".into(),
+            detail: serde_json::json!({"sync": {"method": "MASTER_GTID_WAIT", "source_gtid_pos": "0-1-9"}}),
+            ms: 2,
+        };
+        assert_eq!(
+            summary(&gtid),
+            "target applied the source's GTID position 0-1-9 (MASTER_GTID_WAIT)"
+        );
+        let on = StepOutcome {
+            step: "cutover.target_writes_on".into(),
+            detail: serde_json::json!({"auto_increment_moved": ["orders"], "smoke": {"endpoint": "127.0.0.1:3307"}}),
+            ms: 9,
+        };
+        assert_eq!(
+            summary(&on),
+            "target writable; 1 AUTO_INCREMENT counters carried; smoke test through 127.0.0.1:3307 passed"
         );
         assert_eq!(
             summary(&in_place("cutover.drain_source")),

@@ -259,4 +259,6 @@ pub async fn read_only(side: &pg::PgSide) -> bool {
     pg::db_read_only(&mut c, &side.database).await.unwrap()
 }
 
+pub mod cutover_rig;
+pub mod mysql;
 pub mod validation;

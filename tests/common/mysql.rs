@@ -1,0 +1,57 @@
+//! The MariaDB lab's workload and checks, as the MySQL tests share them.
+
+use std::time::Duration;
+use wavedeck::cutover::lab::LabState;
+use wavedeck::cutover::my;
+use wavedeck::cutover::mylab::MyLabState;
+use wavedeck::cutover::side::Side;
+use wavedeck::cutover::workload::{self, Workload, WorkloadStats};
+use wavedeck::inventory::Engine;
+
+/// The application's write workload on `db`, through the lab's service name, as the
+/// application's user (the one the write fence stops).
+pub fn start_workload(lab: &MyLabState, db: &str) -> workload::Running {
+    let pair = lab.pair(db).unwrap();
+    Workload {
+        engine: Engine::Mysql,
+        client: format!("test-{db}"),
+        dns: lab.dns_file(),
+        dns_name: LabState::dns_name(db),
+        side: lab.app_side(&pair.source, db),
+        pause: Duration::from_millis(5),
+    }
+    .start()
+}
+
+pub async fn assert_all_acked_once(side: &Side, stats: &WorkloadStats) {
+    let mut c = my::admin(side, "check").await.unwrap();
+    let a = workload::audit_my(&mut c.c, stats).await.unwrap();
+    assert!(a.acked > 100, "too few writes to prove anything: {a:?}");
+    assert!(
+        a.missing.is_empty(),
+        "acknowledged writes lost: {:?}",
+        a.missing
+    );
+    assert!(
+        a.duplicated.is_empty(),
+        "writes applied twice: {:?}",
+        a.duplicated
+    );
+}
+
+pub async fn fenced(side: &Side) -> bool {
+    my::admin(side, "check")
+        .await
+        .unwrap()
+        .fenced()
+        .await
+        .unwrap()
+}
+
+pub async fn count(side: &Side, table: &str) -> i64 {
+    let mut c = my::admin(side, "check").await.unwrap();
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut c.c)
+        .await
+        .unwrap()
+}

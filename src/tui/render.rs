@@ -252,8 +252,22 @@ pub fn wave_summary(app: &App, n: Option<u32>) -> WaveSummary {
     } else {
         0.0
     };
+    // Databases at `ready` or in hypercare wait for the operator: an ETA extrapolated from the
+    // wave's pace would promise an end that no amount of waiting brings.
+    let moving = app.data.dbs.iter().filter(|d| d.wave == n).any(|d| {
+        matches!(
+            d.stage,
+            Stage::Registered
+                | Stage::Prechecks
+                | Stage::Provisioning
+                | Stage::FullLoad
+                | Stage::Cdc
+                | Stage::Validation
+                | Stage::Cutover
+        )
+    });
     let started = n.and_then(|n| app.data.wave(n)).and_then(|w| w.started_at);
-    let eta_s = started.and_then(|t| {
+    let eta_s = started.filter(|_| moving).and_then(|t| {
         let el = (app.now - t).num_seconds() as f64;
         (progress > 0.02 && progress < 1.0 && el > 0.0)
             .then(|| (el * (1.0 - progress) / progress) as i64)

@@ -326,3 +326,33 @@ fn no_color_theme_keeps_meaning_in_symbols() {
     // Without colour the stacked bar uses one letter per stage.
     assert!(s.contains('R') && s.contains('X'), "{s}");
 }
+
+#[test]
+fn a_wave_waiting_on_the_operator_shows_no_eta() {
+    use crate::lifecycle::Stage;
+    let mut a = app(false, false);
+    let wave = a
+        .data
+        .waves
+        .iter()
+        .find(|w| w.started_at.is_some())
+        .map(|w| w.wave)
+        .expect("the fixture has a started wave");
+    let member = |d: &crate::store::model::DbState| d.wave == Some(wave);
+    assert!(a.data.dbs.iter().filter(|d| member(d)).count() > 0);
+    let moving = super::render::wave_summary(&a, Some(wave));
+    assert!(
+        moving.eta_s.is_some(),
+        "databases still moving on their own get an ETA"
+    );
+    for d in a.data.dbs.iter_mut().filter(|d| member(d)) {
+        d.stage = Stage::Ready;
+        d.held_stage = None;
+    }
+    let waiting = super::render::wave_summary(&a, Some(wave));
+    assert!(waiting.progress < 1.0);
+    assert_eq!(
+        waiting.eta_s, None,
+        "all at ready: nothing moves until the operator acts"
+    );
+}

@@ -290,6 +290,28 @@ async fn state_follows_events_and_rebuild_matches(t: TestDb) {
         .map(|d| d.db_id)
         .collect();
     assert_eq!(changed, vec!["db00", "db01"]);
+    let counts = |pairs: &[(Stage, i64)]| -> std::collections::BTreeMap<String, i64> {
+        pairs
+            .iter()
+            .map(|(st, n)| (st.as_str().to_string(), *n))
+            .collect()
+    };
+    assert_eq!(
+        s.stage_counts(None).await.unwrap(),
+        counts(&[
+            (Stage::Registered, 28),
+            (Stage::FullLoad, 1),
+            (Stage::Failed, 1)
+        ])
+    );
+    assert_eq!(
+        s.stage_counts(Some(1)).await.unwrap(),
+        counts(&[(Stage::Registered, 9), (Stage::Failed, 1)])
+    );
+    assert!(s.stage_counts(Some(7)).await.unwrap().is_empty());
+    assert_eq!(s.count_events(kind::DB_STAGE).await.unwrap(), 5);
+    assert_eq!(s.count_events(kind::DB_REGISTERED).await.unwrap(), 31);
+    assert_eq!(s.count_events("no.such.kind").await.unwrap(), 0);
 
     // Incremental state equals the fold of the whole log, in the tables and in memory.
     let all = s.events_after(0, 10_000).await.unwrap();

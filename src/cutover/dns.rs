@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,17 +86,33 @@ struct FileRecord {
 /// Names mapped to `host:port` endpoints in a YAML file:
 /// ```yaml
 /// records:
-///   orders.lab.internal: {value: "127.0.0.1:54321", ttl_s: 5, updated_at: "..."}
+///   "orders.lab.internal": {value: "127.0.0.1:54321", ttl_s: 5, updated_at: "..."}
 /// ```
 /// Replaced atomically (write, fsync, rename), so a reader never sees half a file.
+///
+/// A handle keeps the records it last read or wrote with the exact text they came from: a set
+/// re-reads the file (cheap) and parses it again only when the text differs, i.e. when someone
+/// else changed it. Without that, a wave of n cutovers parsed n growing files (O(n²) YAML
+/// parsing, 11% of the engine bench's CPU at 500 cutovers). Clones share the cache.
 #[derive(Clone, Debug)]
 pub struct FileDns {
     pub path: PathBuf,
+    cache: Arc<Mutex<Option<Parsed>>>,
+}
+
+/// A file's text and its records.
+#[derive(Debug)]
+struct Parsed {
+    text: Vec<u8>,
+    body: DnsFileBody,
 }
 
 impl FileDns {
     pub fn new(path: impl Into<PathBuf>) -> FileDns {
-        FileDns { path: path.into() }
+        FileDns {
+            path: path.into(),
+            cache: Arc::default(),
+        }
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> DnsError {
@@ -105,30 +122,59 @@ impl FileDns {
         }
     }
 
-    fn load(&self) -> Result<DnsFileBody, DnsError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(t) if t.trim().is_empty() => Ok(DnsFileBody::default()),
-            Ok(t) => serde_yaml::from_str(&t).map_err(|e| {
-                let line = e.location().map(|l| l.line()).unwrap_or(0);
-                self.err(format!(
-                    "line {line}: {e} (expected `records: {{name: {{value, ttl_s}}}}`)"
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DnsFileBody::default()),
-            Err(e) => Err(self.err(e)),
+    fn parse(&self, text: &[u8]) -> Result<DnsFileBody, DnsError> {
+        let text = std::str::from_utf8(text).map_err(|e| self.err(e))?;
+        if text.trim().is_empty() {
+            return Ok(DnsFileBody::default());
         }
+        serde_yaml::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line()).unwrap_or(0);
+            self.err(format!(
+                "line {line}: {e} (expected `records: {{name: {{value, ttl_s}}}}`)"
+            ))
+        })
+    }
+
+    /// The file's records as they are on disk now (`cache` locked by the caller).
+    fn fresh<'c>(&self, cache: &'c mut Option<Parsed>) -> Result<&'c mut Parsed, DnsError> {
+        let text = match std::fs::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(self.err(e)),
+        };
+        let parsed = match cache.take() {
+            Some(p) if p.text == text => p,
+            _ => Parsed {
+                body: self.parse(&text)?,
+                text,
+            },
+        };
+        Ok(cache.insert(parsed))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Parsed>> {
+        // A panic while holding the lock leaves at worst a stale cache, which the text
+        // comparison catches.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn current(&self, name: &str) -> Result<Option<DnsEntry>, DnsError> {
-        Ok(self.load()?.records.get(name).map(|r| DnsEntry {
-            value: r.value.clone(),
-            ttl_s: r.ttl_s,
-        }))
+        let mut cache = self.lock();
+        Ok(self
+            .fresh(&mut cache)?
+            .body
+            .records
+            .get(name)
+            .map(|r| DnsEntry {
+                value: r.value.clone(),
+                ttl_s: r.ttl_s,
+            }))
     }
 
     pub fn set(&self, name: &str, value: &str, ttl_s: u32) -> Result<DnsChange, DnsError> {
-        let mut body = self.load()?;
-        let previous = body.records.get(name).map(|r| DnsEntry {
+        let mut cache = self.lock();
+        let parsed = self.fresh(&mut cache)?;
+        let previous = parsed.body.records.get(name).map(|r| DnsEntry {
             value: r.value.clone(),
             ttl_s: r.ttl_s,
         });
@@ -137,7 +183,7 @@ impl FileDns {
             .as_ref()
             .is_some_and(|p| p.value == value && p.ttl_s == ttl_s);
         if !unchanged {
-            body.records.insert(
+            parsed.body.records.insert(
                 name.to_string(),
                 FileRecord {
                     value: value.to_string(),
@@ -145,8 +191,12 @@ impl FileDns {
                     updated_at: at.clone(),
                 },
             );
-            let text = serde_yaml::to_string(&body).map_err(|e| self.err(e))?;
-            write_atomic(&self.path, text.as_bytes()).map_err(|e| self.err(e))?;
+            parsed.text = render(&parsed.body).into_bytes();
+            if let Err(e) = write_atomic(&self.path, &parsed.text) {
+                // Not on disk: forget it, the next call reads the file again.
+                *cache = None;
+                return Err(self.err(e));
+            }
         }
         Ok(DnsChange {
             provider: "file",
@@ -159,6 +209,54 @@ impl FileDns {
             at,
         })
     }
+}
+
+/// The file's text: one flow mapping per record, strings double-quoted. Written by hand
+/// because serde_yaml's emitter cost ~1 ms per 250 records, paid on every switch.
+fn render(body: &DnsFileBody) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(16 + body.records.len() * 96);
+    if body.records.is_empty() {
+        s.push_str("records: {}\n");
+        return s;
+    }
+    s.push_str("records:\n");
+    for (name, r) in &body.records {
+        s.push_str("  ");
+        push_quoted(&mut s, name);
+        s.push_str(": {value: ");
+        push_quoted(&mut s, &r.value);
+        let _ = write!(s, ", ttl_s: {}, updated_at: ", r.ttl_s);
+        push_quoted(&mut s, &r.updated_at);
+        s.push_str("}\n");
+    }
+    s
+}
+
+/// `v` as a YAML double-quoted scalar: escapes what YAML does not allow raw in one (quotes,
+/// backslashes, control and other non-printable characters).
+fn push_quoted(s: &mut String, v: &str) {
+    use std::fmt::Write;
+    s.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            // Not U+2028/U+2029 (line breaks to YAML 1.1) nor U+FEFF (a byte-order mark).
+            '\u{20}'..='\u{7e}'
+            | '\u{a0}'..='\u{2027}'
+            | '\u{202a}'..='\u{d7ff}'
+            | '\u{e000}'..='\u{fefe}'
+            | '\u{ff00}'..='\u{fffd}' => s.push(c),
+            c if u32::from(c) >= 0x10000 => s.push(c),
+            c => {
+                let _ = write!(s, "\\u{:04x}", u32::from(c));
+            }
+        }
+    }
+    s.push('"');
 }
 
 /// Write `bytes` to `path` so that readers see the old or the new content, never a mix.
@@ -441,6 +539,76 @@ mod tests {
         assert_eq!(again.status, "UNCHANGED");
         dns.set("billing", "127.0.0.1:3000", 60).unwrap();
         assert_eq!(dns.current("orders").unwrap().unwrap().ttl_s, 5);
+    }
+
+    #[test]
+    fn file_provider_sees_changes_made_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dns.yaml");
+        let dns = FileDns::new(&p);
+        dns.set("orders", "127.0.0.1:1000", 5).unwrap();
+        // Another process (or an operator) rewrites the file, in the older block style.
+        std::fs::write(
+            &p,
+            "records:\n  orders:\n    value: 127.0.0.1:7000\n    ttl_s: 9\n  billing:\n    value: 127.0.0.1:8000\n    ttl_s: 5\n",
+        )
+        .unwrap();
+        let c = dns.set("orders", "127.0.0.1:2000", 5).unwrap();
+        assert_eq!(c.previous.unwrap().value, "127.0.0.1:7000");
+        assert_eq!(
+            dns.current("billing").unwrap().unwrap().value,
+            "127.0.0.1:8000"
+        );
+        // A second handle (the workload's) reads what the first wrote.
+        let other = FileDns::new(&p);
+        assert_eq!(
+            other.current("orders").unwrap().unwrap().value,
+            "127.0.0.1:2000"
+        );
+        let odd = "a\u{2028}b\u{85}c\u{feff}\"\\\r\u{7f}: #{x} 'y' \u{10ffff}";
+        dns.set(odd, odd, 5).unwrap();
+        assert_eq!(FileDns::new(&p).current(odd).unwrap().unwrap().value, odd);
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(dns.current("orders").unwrap(), None);
+        std::fs::write(&p, "records: [").unwrap();
+        assert!(dns.set("orders", "127.0.0.1:3000", 5).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "records: [",
+            "a file that does not parse is left alone"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// The hand-written YAML reads back as the records it was written from, whatever the
+        /// names and values hold.
+        #[test]
+        fn rendered_file_parses_back(
+            recs in proptest::collection::btree_map(
+                proptest::prelude::any::<String>(),
+                (proptest::prelude::any::<String>(), proptest::prelude::any::<u32>(), "\\PC{0,12}"),
+                0..6,
+            )
+        ) {
+            let body = DnsFileBody {
+                records: recs
+                    .into_iter()
+                    .map(|(k, (value, ttl_s, updated_at))| (k, FileRecord { value, ttl_s, updated_at }))
+                    .collect(),
+            };
+            let text = render(&body);
+            let back: DnsFileBody = match serde_yaml::from_str(&text) {
+                Ok(b) => b,
+                Err(e) => return Err(proptest::test_runner::TestCaseError::fail(format!("{e}: {text}"))),
+            };
+            proptest::prop_assert_eq!(back.records.len(), body.records.len());
+            for ((k1, r1), (k2, r2)) in body.records.iter().zip(&back.records) {
+                proptest::prop_assert_eq!(k1, k2);
+                proptest::prop_assert_eq!((&r1.value, r1.ttl_s, &r1.updated_at), (&r2.value, r2.ttl_s, &r2.updated_at));
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use crate::config::{ChecksMode, Config};
 use crate::lifecycle::Stage;
 use crate::store::{kind, Action, NewCommand, Role, Store, Target};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -198,11 +199,7 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     }
     let store = Store::open(&cfg.store).await?;
     store.register_inventory(&specs, "bench", false).await?;
-    let wave0: Vec<String> = specs
-        .iter()
-        .filter(|s| s.wave == Some(0))
-        .map(|s| s.db_id.clone())
-        .collect();
+    let wave0 = specs.iter().filter(|s| s.wave == Some(0)).count();
     let total_gb: f64 = specs.iter().map(|s| s.size_gb).sum();
     println!(
         "engine bench: {} databases ({:.1} TB) in {} waves, emulator x{}, engine time scale x{}",
@@ -215,6 +212,8 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
 
     let cpu0 = process_cpu();
     let (emu_cpu0, _) = thread_cpu_split("wd-emu");
+    let (store_cpu0, _) = thread_cpu_split("sqlx-sqlite");
+    let (rt_cpu0, _) = thread_cpu_split("tokio-rt");
     let calls0 = drs.calls_made();
     let t0 = Instant::now();
     let engine = super::spawn(cfg.clone(), store.clone(), drs.clone()).await?;
@@ -222,30 +221,23 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
         submit(&store, Action::StartWave, Target::Wave(w)).await?;
     }
     let deadline = t0 + Duration::from_secs(args.timeout_s);
-    loop {
-        let st = store.db_states().await?;
-        if st
-            .iter()
-            .all(|s| matches!(s.stage, Stage::Ready | Stage::Failed))
-        {
-            break;
+    // The bench's own polling counts stages in SQL: its CPU is counted with the engine's.
+    let only = |counts: &BTreeMap<String, i64>, stages: &[Stage]| {
+        counts
+            .keys()
+            .all(|k| stages.iter().any(|s| s.as_str() == k))
+    };
+    let failed = loop {
+        let counts = store.stage_counts(None).await?;
+        if only(&counts, &[Stage::Ready, Stage::Failed]) {
+            break counts.get(Stage::Failed.as_str()).copied().unwrap_or(0);
         }
         if Instant::now() > deadline {
-            let mut counts = std::collections::BTreeMap::new();
-            for s in &st {
-                *counts.entry(s.stage.as_str()).or_insert(0) += 1;
-            }
             anyhow::bail!("timed out waiting for every database to be ready: {counts:?}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    };
     let t_ready = t0.elapsed();
-    let failed = store
-        .db_states()
-        .await?
-        .iter()
-        .filter(|s| s.stage == Stage::Failed)
-        .count();
 
     // Cutover of wave 0: approve its window, cut it over; databases refused for a lag spike at
     // that instant are asked again, as an operator would.
@@ -254,20 +246,16 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let t_cut0 = Instant::now();
     let mut asks = 1;
     loop {
-        let st = store.db_states().await?;
-        let w0: Vec<_> = st.iter().filter(|s| wave0.contains(&s.db_id)).collect();
-        if w0
-            .iter()
-            .all(|s| matches!(s.stage, Stage::Hypercare | Stage::Failed))
-        {
+        let counts = store.stage_counts(Some(0)).await?;
+        if only(&counts, &[Stage::Hypercare, Stage::Failed]) {
             break;
         }
         if Instant::now() > deadline {
-            anyhow::bail!("timed out cutting over wave 0");
+            anyhow::bail!("timed out cutting over wave 0: {counts:?}");
         }
         let pending = store.pending_commands().await?.len();
         if pending == 0
-            && w0.iter().any(|s| s.stage == Stage::Ready)
+            && counts.contains_key(Stage::Ready.as_str())
             && t_cut0.elapsed() > Duration::from_secs(2 * asks)
         {
             submit(&store, Action::Cutover, Target::Wave(0)).await?;
@@ -278,6 +266,8 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let t_cutover = t_cut0.elapsed();
     let wall = t0.elapsed();
     let (emu_cpu1, _) = thread_cpu_split("wd-emu");
+    let (store_cpu1, _) = thread_cpu_split("sqlx-sqlite");
+    let (rt_cpu1, _) = thread_cpu_split("tokio-rt");
     let cpu = process_cpu().saturating_sub(cpu0);
     let emu_cpu = emu_cpu1.saturating_sub(emu_cpu0);
     let engine_cpu = cpu.saturating_sub(emu_cpu);
@@ -288,12 +278,7 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let _ = stop_tx.send(());
     let _ = emu_thread.join();
 
-    let events = store.events_after(0, u32::MAX).await?;
-    let stage_moves = events
-        .iter()
-        .filter(|e| e.kind == kind::DB_STAGE)
-        .count()
-        .max(1);
+    let stage_moves = store.count_events(kind::DB_STAGE).await?.max(1);
     let chain_ok = store.verify_chain().await?.is_ok();
     let per_stage_us = engine_cpu.as_secs_f64() * 1e6 / stage_moves as f64;
     let wall_min = wall.as_secs_f64() / 60.0;
@@ -306,7 +291,7 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     println!(
         "  wave 0 cutover:        {:>8.1} s wall ({} databases, {} cutover commands)",
         t_cutover.as_secs_f64(),
-        wave0.len(),
+        wave0,
         asks
     );
     println!(
@@ -316,6 +301,15 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     );
     println!("  engine CPU:            {:>8.2} s  = {:.0} µs per database per stage ({} stage moves); decisions alone {:.0} µs",
         engine_cpu.as_secs_f64(), per_stage_us, stage_moves, decisions_cpu.as_secs_f64() * 1e6 / stage_moves as f64);
+    println!(
+        "    by thread:           {:>8.2} s runtime workers (engine, DRS client), {:.2} s SQLite workers (store), {:.2} s other (bench main thread; threads that ended)",
+        rt_cpu1.saturating_sub(rt_cpu0).as_secs_f64(),
+        store_cpu1.saturating_sub(store_cpu0).as_secs_f64(),
+        engine_cpu
+            .saturating_sub(rt_cpu1.saturating_sub(rt_cpu0))
+            .saturating_sub(store_cpu1.saturating_sub(store_cpu0))
+            .as_secs_f64()
+    );
     println!(
         "  emulator CPU:          {:>8.2} s (its own threads, not counted above)",
         emu_cpu.as_secs_f64()

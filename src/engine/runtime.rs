@@ -393,13 +393,15 @@ impl Driver {
             let shared = self.shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
+                // The step's future (~10 KB: every DRS call it may make) is boxed once it
+                // may run, so thousands of works queued for a slot stay small.
                 let r = if matches!(w.step, Step::Cut(_) | Step::Undo(_)) {
                     // Database work, no DRS call: a long drain or final sync must not hold
                     // one of the DRS request slots.
-                    run_work(&shared, &w).await
+                    Box::pin(run_work(&shared, &w)).await
                 } else {
                     let _permit = shared.calls.acquire().await;
-                    run_work(&shared, &w).await
+                    Box::pin(run_work(&shared, &w)).await
                 };
                 if matches!(r, WorkResult::Ok { .. })
                     && shared.stall_at.as_deref() == Some(w.step.as_str())
@@ -424,7 +426,7 @@ impl Driver {
                     tokio::spawn(async move {
                         let s = {
                             let _permit = shared.calls.acquire().await;
-                            look_one(&shared, &l).await
+                            Box::pin(look_one(&shared, &l)).await
                         };
                         let _ = tx.send(Msg::Seen(l.db, l.kind, s));
                     });

@@ -2,8 +2,8 @@
 //! derived state tables in step with the log.
 
 use super::db::{
-    fmt_time, get, list_placeholders, now, parse_time, values_placeholders, Backend, Ctx, Result,
-    Store, StoreError, CHUNK_ROWS,
+    fmt_time, get, list_placeholders, now, parse_time, row_chunks, values_placeholders, Backend,
+    Ctx, Result, Store, StoreError,
 };
 use super::fold::{apply, Derived};
 use super::hash::{canonical_json, check_link, event_hash_text, ChainBreak, GENESIS_HASH};
@@ -160,6 +160,37 @@ impl Store {
             .await
             .ctx("read database states")?;
         rows.iter().map(|r| decode_json(r, "state")).collect()
+    }
+
+    /// How many databases are at each stage, of one wave or of all: for a poller that only
+    /// waits for stages (decoding every state each time cost the engine bench more CPU than
+    /// the engine's own decisions).
+    pub async fn stage_counts(&self, wave: Option<u32>) -> Result<BTreeMap<String, i64>> {
+        let sql = match wave {
+            Some(_) => "SELECT stage, COUNT(*) AS n FROM db_state WHERE wave = $1 GROUP BY stage",
+            None => "SELECT stage, COUNT(*) AS n FROM db_state GROUP BY stage",
+        };
+        let mut q = sqlx::query(sql);
+        if let Some(w) = wave {
+            q = q.bind(i64::from(w));
+        }
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .ctx("count databases by stage")?;
+        rows.iter()
+            .map(|r| Ok((get::<String>(r, "stage")?, get::<i64>(r, "n")?)))
+            .collect()
+    }
+
+    /// How many events of `kind` the log holds.
+    pub async fn count_events(&self, kind: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(&self.pool)
+            .await
+            .ctx("count events")?;
+        get(&row, "n")
     }
 
     /// Databases whose state changed after event `seq`, for a cockpit refreshing incrementally.
@@ -406,7 +437,7 @@ pub(crate) async fn append_in(
         });
         payloads.push(payload_text);
     }
-    for (chunk, texts) in out.chunks(CHUNK_ROWS).zip(payloads.chunks(CHUNK_ROWS)) {
+    for (chunk, texts) in row_chunks(&out).zip(row_chunks(&payloads)) {
         let sql = format!(
             "INSERT INTO events ({EVENT_COLS}) VALUES {}",
             values_placeholders(Backend::of(tx), chunk.len(), 9)
@@ -536,7 +567,7 @@ async fn delete_by_ids(tx: &mut AnyConnection, table: &str, ids: &[&String]) -> 
     if ids.is_empty() {
         return Ok(());
     }
-    for chunk in ids.chunks(CHUNK_ROWS) {
+    for chunk in row_chunks(ids) {
         let sql = format!(
             "DELETE FROM {table} WHERE db_id IN ({})",
             list_placeholders(Backend::of(tx), 1, chunk.len())
@@ -562,7 +593,7 @@ async fn write_dbs(
     last_seq_of: &BTreeMap<String, i64>,
 ) -> Result<()> {
     let present: Vec<&DbState> = ids.iter().filter_map(|id| d.dbs.get(id)).collect();
-    for chunk in present.chunks(CHUNK_ROWS) {
+    for chunk in row_chunks(&present) {
         let sql = format!(
             "INSERT INTO db_state (db_id, wave, stage, updated_seq, state) VALUES {} \
              ON CONFLICT (db_id) DO UPDATE SET wave = excluded.wave, stage = excluded.stage, \
@@ -586,7 +617,7 @@ async fn write_dbs(
 
 async fn write_specs(tx: &mut AnyConnection, d: &Derived, ids: &BTreeSet<String>) -> Result<()> {
     let present: Vec<&DatabaseSpec> = ids.iter().filter_map(|id| d.specs.get(id)).collect();
-    for chunk in present.chunks(CHUNK_ROWS) {
+    for chunk in row_chunks(&present) {
         let sql = format!(
             "INSERT INTO db_spec (db_id, spec) VALUES {} \
              ON CONFLICT (db_id) DO UPDATE SET spec = excluded.spec",

@@ -7,7 +7,7 @@
 //! gauges by writing its events; `record_lag` is for samples that need no event.
 
 use super::db::{
-    fmt_time, get, now, parse_time, values_placeholders, Backend, Ctx, Result, Store, CHUNK_ROWS,
+    fmt_time, get, now, parse_time, row_chunks, values_placeholders, Backend, Ctx, Result, Store,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::Ordering;
@@ -119,7 +119,7 @@ pub(crate) async fn insert_samples(
     samples: &[(String, DateTime<Utc>, f64)],
 ) -> Result<()> {
     let samples: Vec<_> = samples.iter().filter(|s| s.2.is_finite()).collect();
-    for chunk in samples.chunks(CHUNK_ROWS) {
+    for chunk in row_chunks(&samples) {
         let sql = format!(
             "INSERT INTO lag_samples (db_id, bucket, time, lag_s) VALUES {} \
              ON CONFLICT (db_id, bucket, time) DO UPDATE SET lag_s = excluded.lag_s",

@@ -125,7 +125,8 @@ pub(crate) struct Shared {
     /// after it ran, widening the window between a side effect and its outcome event, to
     /// rehearse crashes there.
     step_delay: Option<Duration>,
-    /// DNS switches one at a time: the file provider rewrites its whole file.
+    /// DNS switches one at a time, but for the DRS-mode switches of the file provider, which
+    /// groups concurrent ones into one write of its file.
     pub(crate) dns_lock: tokio::sync::Mutex<()>,
     /// The DNS provider, built once (its HTTP client and credentials serve every switch), or
     /// why it could not be: a switch then fails with these words.

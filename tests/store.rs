@@ -554,6 +554,24 @@ async fn lag_is_downsampled_and_bounded(t: TestDb) {
         vec![(appended[0].time, 1.5)]
     );
     assert!(s.lag_series("d").await.unwrap().is_empty());
+    // Samples given beside events go in with them; alone, they are still recorded.
+    let t1 = now - Duration::seconds(5);
+    let appended = s
+        .append_with_lags(
+            &[ev(Some("e"), None, kind::DB_PROGRESS, json!({"pct": 10.0}))],
+            &[("e".to_string(), t1, 3.0), ("f".to_string(), t1, f64::NAN)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(appended.len(), 1);
+    assert_eq!(s.lag_series("e").await.unwrap().len(), 1);
+    assert!(s.lag_series("f").await.unwrap().is_empty());
+    let none = s
+        .append_with_lags(&[], &[("g".to_string(), t1, 2.0)])
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(s.lag_series("g").await.unwrap()[0].1, 2.0);
 }
 
 async fn concurrent_appenders_keep_one_chain(t: TestDb) {

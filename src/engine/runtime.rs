@@ -341,21 +341,19 @@ impl Driver {
 
     async fn flush(&mut self) -> anyhow::Result<()> {
         let events = self.brain.take_events();
-        if !events.is_empty() {
+        let t = Utc::now();
+        let lags: Vec<_> = self
+            .brain
+            .take_lag_samples()
+            .into_iter()
+            .map(|(d, l)| (d, t, l))
+            .collect();
+        if !events.is_empty() || !lags.is_empty() {
             self.store
-                .append(&events)
+                .append_with_lags(&events, &lags)
                 .await
-                .context("append engine events")?;
+                .context("append engine events and lag samples")?;
             self.stats.add_events(events.len());
-        }
-        let lags = self.brain.take_lag_samples();
-        if !lags.is_empty() {
-            let t = Utc::now();
-            let samples: Vec<_> = lags.into_iter().map(|(d, l)| (d, t, l)).collect();
-            self.store
-                .record_lags(&samples)
-                .await
-                .context("record lag samples")?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use super::fold::{apply, Derived};
 use super::hash::{canonical_json, check_link, event_hash_text, ChainBreak, GENESIS_HASH};
 use super::{kind, DbState, Event, NewEvent, WaveState};
 use crate::inventory::DatabaseSpec;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Transaction};
@@ -93,15 +94,32 @@ impl Store {
     /// All or nothing: a crash mid-call leaves none of them. The derived state tables are
     /// updated in the same transaction. Batch for throughput: one call, one commit.
     pub async fn append(&self, events: &[NewEvent]) -> Result<Vec<Event>> {
+        self.append_with_lags(events, &[]).await
+    }
+
+    /// [`Store::append`], and in the same transaction the raw lag samples `lags` (what
+    /// [`Store::record_lags`] records alone): one commit, one fsync, where the engine's rounds
+    /// paid two.
+    pub async fn append_with_lags(
+        &self,
+        events: &[NewEvent],
+        lags: &[(String, DateTime<Utc>, f64)],
+    ) -> Result<Vec<Event>> {
         if events.is_empty() {
+            if !lags.is_empty() {
+                self.record_lags(lags).await?;
+            }
             return Ok(vec![]);
         }
         let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
         let (out, fresh) = append_in(&mut tx, events, cache.take()).await?;
+        if !lags.is_empty() {
+            super::lag::insert_samples(&mut tx, lags).await?;
+        }
         tx.commit().await.ctx("commit append")?;
         *cache = Some(fresh);
-        if out.iter().any(|e| e.kind == kind::DB_LAG) {
+        if !lags.is_empty() || out.iter().any(|e| e.kind == kind::DB_LAG) {
             self.maybe_compact_lag().await?;
         }
         Ok(out)

@@ -44,15 +44,22 @@ impl Ctx<'_> {
         job: &TableJob,
         r: KeyRange,
     ) -> Result<(ChunkDigest, ChunkDigest), String> {
-        let (a, b) = futures::try_join!(
-            job.src
-                .digest(self.src, r)
-                .map_err(|e| format!("{} on source: {e}", job.name)),
-            job.tgt
-                .digest(self.tgt, r)
-                .map_err(|e| format!("{} on target: {e}", job.name)),
-        )?;
-        Ok((a, b))
+        // Each side on a task of its own: decoding and hashing are client CPU, and polled
+        // inside one task every chunk of the gate would share one core.
+        let side = |scan: &SideScan, pool: &Pool, which: &'static str| {
+            let (scan, pool, name) = (scan.clone(), pool.clone(), job.name.clone());
+            async move {
+                match tokio::spawn(async move { scan.digest(&pool, r).await }).await {
+                    Ok(Ok(d)) => Ok(d),
+                    Ok(Err(e)) => Err(format!("{name} on {which}: {e}")),
+                    Err(e) => Err(format!("{name} on {which}: the digest task failed: {e}")),
+                }
+            }
+        };
+        futures::try_join!(
+            side(&job.src, self.src, "source"),
+            side(&job.tgt, self.tgt, "target")
+        )
     }
 
     async fn counts(&self, job: &TableJob) -> Result<(u64, u64), String> {

@@ -534,7 +534,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     while store.lease_holder().await.unwrap().is_some() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut engine = Reap(wavedeck(&cfg_path, &["run"], &log));
+    let engine = Reap(wavedeck(&cfg_path, &["run"], &log));
     let states = wait_for(
         &store,
         "the wave to finish after the kills",
@@ -543,17 +543,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     )
     .await;
     // It holds the lease (it is running), then SIGTERM stops it cleanly.
-    let t0 = Instant::now();
-    while store.lease_holder().await.unwrap().is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "last engine never took the lease"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    signal(&engine.0, libc::SIGTERM);
-    let status = engine.0.wait().unwrap();
-    assert!(status.success(), "engine exit on SIGTERM: {status}");
+    stop_engine(&store, engine).await;
     assert!(
         store.lease_holder().await.unwrap().is_none(),
         "lease released on SIGTERM"

@@ -374,13 +374,24 @@ pub(super) fn source_reopened(ctx: &CutoverCtx) -> CutoverError {
 
 /// Run one cutover step. Safe to call again after success or after a crash inside it.
 pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, CutoverError> {
+    timed(step.as_str(), async {
+        match ctx.engine {
+            Engine::Postgres => pg_step(step, ctx).await,
+            Engine::Mysql => super::run_my::step(step, ctx).await,
+        }
+    })
+    .await
+}
+
+/// The outcome of `work` named `name`, with how long it took.
+async fn timed(
+    name: &str,
+    work: impl std::future::Future<Output = Result<Value, CutoverError>>,
+) -> Result<StepOutcome, CutoverError> {
     let started = Instant::now();
-    let detail = match ctx.engine {
-        Engine::Postgres => pg_step(step, ctx).await?,
-        Engine::Mysql => super::run_my::step(step, ctx).await?,
-    };
+    let detail = work.await?;
     Ok(StepOutcome {
-        step: step.as_str().into(),
+        step: name.into(),
         detail,
         ms: started.elapsed().as_millis() as u64,
     })
@@ -681,16 +692,13 @@ pub async fn run_rollback(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<StepOutcome, CutoverError> {
-    let started = Instant::now();
-    let detail = match ctx.engine {
-        Engine::Postgres => pg_rollback(action, ctx).await?,
-        Engine::Mysql => super::run_my::rollback(action, ctx).await?,
-    };
-    Ok(StepOutcome {
-        step: action.as_str().into(),
-        detail,
-        ms: started.elapsed().as_millis() as u64,
+    timed(action.as_str(), async {
+        match ctx.engine {
+            Engine::Postgres => pg_rollback(action, ctx).await,
+            Engine::Mysql => super::run_my::rollback(action, ctx).await,
+        }
     })
+    .await
 }
 
 /// The PostgreSQL part of [`run_rollback`].

@@ -315,20 +315,6 @@ pub async fn kill_9_after_each_step<L>(
     (engine, cfg_path, log)
 }
 
-/// Stop an engine process cleanly (SIGTERM once it holds the lease) and check its exit.
-pub async fn stop_engine(store: &Store, mut engine: Reap) {
-    let t0 = Instant::now();
-    while store.lease_holder().await.unwrap().is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "last engine holds no lease"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    signal(&engine.0, libc::SIGTERM);
-    assert!(engine.0.wait().unwrap().success(), "engine exit on SIGTERM");
-}
-
 /// After [`kill_9_after_each_step`]: every step has one intent and one outcome, finished by the
 /// next engine (recovered); the drain and the DNS switch were found in place on the servers,
 /// not done again; one cutover, one DRS job.

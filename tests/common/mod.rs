@@ -240,7 +240,11 @@ pub async fn wait_acks(w: &workload::Running, endpoint: &str, n: usize) {
 
 pub async fn assert_all_acked_once(side: &pg::PgSide, stats: &WorkloadStats) {
     let mut c = side.connect_admin("check").await.unwrap();
-    let a = workload::audit(&mut c, stats).await.unwrap();
+    assert_audit_clean(&workload::audit(&mut c, stats).await.unwrap());
+}
+
+/// Enough acknowledged writes to prove something, none lost, none applied twice.
+pub fn assert_audit_clean(a: &workload::Audit) {
     assert!(a.acked > 100, "too few writes to prove anything: {a:?}");
     assert!(
         a.missing.is_empty(),
@@ -257,6 +261,21 @@ pub async fn assert_all_acked_once(side: &pg::PgSide, stats: &WorkloadStats) {
 pub async fn read_only(side: &pg::PgSide) -> bool {
     let mut c = side.connect_admin("check").await.unwrap();
     pg::db_read_only(&mut c, &side.database).await.unwrap()
+}
+
+/// Stop an engine process cleanly (SIGTERM once it holds the lease) and check its exit.
+pub async fn stop_engine(store: &Store, mut engine: Reap) {
+    let t0 = Instant::now();
+    while store.lease_holder().await.unwrap().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "last engine never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&engine.0, libc::SIGTERM);
+    let status = engine.0.wait().unwrap();
+    assert!(status.success(), "engine exit on SIGTERM: {status}");
 }
 
 pub mod cutover_rig;

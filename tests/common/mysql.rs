@@ -25,18 +25,7 @@ pub fn start_workload(lab: &MyLabState, db: &str) -> workload::Running {
 
 pub async fn assert_all_acked_once(side: &Side, stats: &WorkloadStats) {
     let mut c = my::admin(side, "check").await.unwrap();
-    let a = workload::audit_my(&mut c.c, stats).await.unwrap();
-    assert!(a.acked > 100, "too few writes to prove anything: {a:?}");
-    assert!(
-        a.missing.is_empty(),
-        "acknowledged writes lost: {:?}",
-        a.missing
-    );
-    assert!(
-        a.duplicated.is_empty(),
-        "writes applied twice: {:?}",
-        a.duplicated
-    );
+    super::assert_audit_clean(&workload::audit_my(&mut c.c, stats).await.unwrap());
 }
 
 pub async fn fenced(side: &Side) -> bool {

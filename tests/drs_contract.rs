@@ -262,6 +262,46 @@ async fn idempotent_create_finds_the_job_again() {
 }
 
 #[tokio::test]
+async fn batch_create_finds_existing_jobs_and_creates_the_rest_in_one_call() {
+    let (h, client, cc) = start(10.0, 8).await;
+    let specs: Vec<DatabaseSpec> = (0..10)
+        .map(|i| spec(&format!("bulk{i:02}"), Engine::Postgres, 1.0))
+        .collect();
+    let before: Vec<_> =
+        futures::future::join_all(specs[..3].iter().map(|s| client.ensure_job(s, &cc.drs))).await;
+    let calls0 = client.calls_made();
+    let refs: Vec<&DatabaseSpec> = specs.iter().collect();
+    let got = client.ensure_jobs(&refs, &cc.drs).await;
+    // One lookup per name, then one batch-creation call for the seven missing.
+    assert_eq!(client.calls_made() - calls0, 11);
+    for (b, g) in before.iter().zip(&got[..3]) {
+        let (b, g) = (b.as_ref().unwrap(), g.as_ref().unwrap());
+        assert!(!g.created && g.id == b.id, "{g:?}");
+    }
+    // The quota of 8 lets five of the seven in; the other two fail by DRS's own code.
+    let created: Vec<_> = got[3..].iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 5);
+    assert!(created.iter().all(|j| j.created));
+    for e in got[3..].iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(e.code(), Some("DRS.M05066"), "{e}");
+    }
+    // Asking again makes nothing new: every job exists once.
+    let again = client.ensure_jobs(&refs, &cc.drs).await;
+    let all = client.list_all_jobs("sync").await.unwrap();
+    for (s, r) in specs.iter().zip(&again) {
+        let n = all
+            .iter()
+            .filter(|j| j.name == job_name_for(&s.db_id))
+            .count();
+        assert_eq!(n, usize::from(r.is_ok()), "{}", s.db_id);
+        if let Ok(j) = r {
+            assert!(!j.created);
+        }
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
 async fn wrong_secret_key_is_refused_like_the_gateway() {
     let (h, _client, cc) = start(1.0, 50).await;
     let Auth::AkSk { ak, .. } = h.auth() else {

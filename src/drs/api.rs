@@ -299,28 +299,109 @@ impl DrsClient {
         spec: &DatabaseSpec,
         drs: &DrsConfig,
     ) -> Result<EnsuredJob, DrsError> {
-        let (db_use_type, _) = drs_types(spec.engine);
-        let name = job_name_for(&spec.db_id);
-        if let Some(j) = self.find_job_by_name(db_use_type, &name).await? {
-            return Ok(EnsuredJob {
-                id: JobId(j.id),
-                name,
-                status: j.status,
-                created: false,
+        let mut r = self.ensure_jobs(&[spec], drs).await;
+        r.pop().unwrap_or_else(|| {
+            Err(DrsError::Decode {
+                call: "batch-creation".into(),
+                status: 200,
+                reason: "empty results".into(),
+            })
+        })
+    }
+
+    /// [`ensure_job`](Self::ensure_job) for many databases: each is looked up by its name,
+    /// the missing ones are created in one batch call. One answer per spec, in order.
+    pub async fn ensure_jobs(
+        &self,
+        specs: &[&DatabaseSpec],
+        drs: &DrsConfig,
+    ) -> Vec<Result<EnsuredJob, DrsError>> {
+        let found = futures::future::join_all(specs.iter().map(|spec| {
+            let name = job_name_for(&spec.db_id);
+            async move {
+                let found = self.find_job_by_name(drs_types(spec.engine).0, &name).await;
+                (name, found)
+            }
+        }))
+        .await;
+        let mut out: Vec<Option<Result<EnsuredJob, DrsError>>> = Vec::with_capacity(specs.len());
+        let mut missing: Vec<usize> = Vec::new();
+        for (i, (name, f)) in found.into_iter().enumerate() {
+            out.push(match f {
+                Ok(Some(j)) => Some(Ok(EnsuredJob {
+                    id: JobId(j.id),
+                    name,
+                    status: j.status,
+                    created: false,
+                })),
+                Ok(None) => {
+                    missing.push(i);
+                    None
+                }
+                Err(e) => Some(Err(e)),
             });
         }
-        let src_pw = spec.source.password.resolve().ok();
-        let dst_pw = spec.target.password.resolve().ok();
-        if src_pw.is_none() || dst_pw.is_none() {
-            tracing::warn!(db_id = %spec.db_id, "a database password reference is not resolvable here; creating the DRS job without it");
+        if !missing.is_empty() {
+            let reqs: Vec<_> = missing
+                .iter()
+                .map(|&i| {
+                    let spec = specs[i];
+                    let src_pw = spec.source.password.resolve().ok();
+                    let dst_pw = spec.target.password.resolve().ok();
+                    if src_pw.is_none() || dst_pw.is_none() {
+                        tracing::warn!(db_id = %spec.db_id, "a database password reference is not resolvable here; creating the DRS job without it");
+                    }
+                    create_request(spec, drs, src_pw, dst_pw)
+                })
+                .collect();
+            match self.create_jobs(&reqs).await {
+                Err(e) => {
+                    for &i in &missing {
+                        out[i] = Some(Err(e.clone()));
+                    }
+                }
+                Ok(results) => {
+                    for (k, (&i, req)) in missing.iter().zip(&reqs).enumerate() {
+                        let name = job_name_for(&specs[i].db_id);
+                        // By name; an answer without a name is taken by its position.
+                        let r = results
+                            .iter()
+                            .find(|r| r.name == req.name)
+                            .or_else(|| results.get(k).filter(|r| r.name.is_empty()))
+                            .cloned();
+                        out[i] = Some(self.created(specs[i], name, r).await);
+                    }
+                }
+            }
         }
-        let req = create_request(spec, drs, src_pw, dst_pw);
-        let results = self.create_jobs(std::slice::from_ref(&req)).await?;
-        let r = results.into_iter().next().ok_or_else(|| DrsError::Decode {
-            call: "batch-creation".into(),
-            status: 200,
-            reason: "empty results".into(),
-        })?;
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(DrsError::Decode {
+                        call: "batch-creation".into(),
+                        status: 200,
+                        reason: "empty results".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// One database's answer from batch-creation.
+    async fn created(
+        &self,
+        spec: &DatabaseSpec,
+        name: String,
+        r: Option<CreateJobResult>,
+    ) -> Result<EnsuredJob, DrsError> {
+        let Some(r) = r else {
+            return Err(DrsError::Item {
+                call: "batch-creation".into(),
+                job: name,
+                code: String::new(),
+                message: "the job is missing from DRS's answer".into(),
+            });
+        };
         match r.error_code.as_deref() {
             None | Some("") if !r.id.is_empty() => Ok(EnsuredJob {
                 id: JobId(r.id),
@@ -329,20 +410,25 @@ impl DrsClient {
                 created: true,
             }),
             // Someone created it between our lookup and our create: use theirs.
-            Some("DRS.M00277") => match self.find_job_by_name(db_use_type, &name).await? {
-                Some(j) => Ok(EnsuredJob {
-                    id: JobId(j.id),
-                    name,
-                    status: j.status,
-                    created: false,
-                }),
-                None => Err(DrsError::Item {
-                    call: "batch-creation".into(),
-                    job: name,
-                    code: "DRS.M00277".into(),
-                    message: r.error_msg.unwrap_or_default(),
-                }),
-            },
+            Some("DRS.M00277") => {
+                match self
+                    .find_job_by_name(drs_types(spec.engine).0, &name)
+                    .await?
+                {
+                    Some(j) => Ok(EnsuredJob {
+                        id: JobId(j.id),
+                        name,
+                        status: j.status,
+                        created: false,
+                    }),
+                    None => Err(DrsError::Item {
+                        call: "batch-creation".into(),
+                        job: name,
+                        code: "DRS.M00277".into(),
+                        message: r.error_msg.unwrap_or_default(),
+                    }),
+                }
+            }
             _ => Err(DrsError::Item {
                 call: "batch-creation".into(),
                 job: name,
@@ -351,10 +437,6 @@ impl DrsClient {
             }),
         }
     }
-
-    /// Configure created jobs (in CONFIGURATION) so DRS accepts their pre-check: test the
-    /// source and target connections, save the endpoints (`store_db_info`), select the
-    /// database. Safe to repeat. Returns each job's outcome; `Err` only when a whole call failed.
     pub async fn prepare_jobs(
         &self,
         jobs: &[(DatabaseSpec, JobId)],

@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod backoff;
+mod batch;
 pub mod bench;
 pub mod brain;
 pub mod classify;

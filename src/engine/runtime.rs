@@ -18,7 +18,6 @@ use crate::inventory::DatabaseSpec;
 use crate::store::{Decision, Event, Store};
 use anyhow::Context;
 use chrono::Utc;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -387,39 +386,48 @@ impl Driver {
 
     fn launch(&mut self, plan: Plan, tx: &mpsc::UnboundedSender<Msg>) {
         let Plan { works, looks } = plan;
-        for w in works {
-            self.in_flight += 1;
+        for batch in super::batch::group(works) {
+            self.in_flight += batch.len();
             let shared = self.shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
+                let step = batch[0].step;
                 // The step's future (~10 KB: every DRS call it may make) is boxed once it
                 // may run, so thousands of works queued for a slot stay small.
-                let r = if matches!(w.step, Step::Cut(_) | Step::Undo(_)) {
+                let results = if matches!(step, Step::Cut(_) | Step::Undo(_)) {
                     // Database work, no DRS call: a long drain or final sync must not hold
                     // one of the DRS request slots.
-                    Box::pin(run_work(&shared, &w)).await
+                    vec![Box::pin(run_work(&shared, &batch[0])).await]
                 } else {
                     let _permit = shared.calls.acquire().await;
-                    Box::pin(run_work(&shared, &w)).await
+                    if super::batch::batchable(&batch[0]) {
+                        Box::pin(super::batch::run(&shared, &batch)).await
+                    } else {
+                        vec![Box::pin(run_work(&shared, &batch[0])).await]
+                    }
                 };
-                if matches!(r, WorkResult::Ok { .. })
-                    && shared.stall_at.as_deref() == Some(w.step.as_str())
+                if results.iter().any(|r| matches!(r, WorkResult::Ok { .. }))
+                    && shared.stall_at.as_deref() == Some(step.as_str())
                 {
-                    eprintln!("stalled at {}", w.step.as_str());
+                    eprintln!("stalled at {}", step.as_str());
                     std::future::pending::<()>().await;
                 }
                 if let Some(d) = shared.step_delay {
                     tokio::time::sleep(d).await;
                 }
-                let _ = tx.send(Msg::Work(w, r));
+                for (w, r) in batch.into_iter().zip(results) {
+                    let _ = tx.send(Msg::Work(w, r));
+                }
             });
         }
+        let mut prechecks: Vec<Look> = Vec::new();
         let mut jobs: Vec<Look> = Vec::new();
         for l in looks {
             self.in_flight += 1;
             match l.kind {
                 LookKind::Job => jobs.push(l),
-                _ => {
+                LookKind::Precheck => prechecks.push(l),
+                LookKind::Compare => {
                     let shared = self.shared.clone();
                     let tx = tx.clone();
                     tokio::spawn(async move {
@@ -431,6 +439,18 @@ impl Driver {
                     });
                 }
             }
+        }
+        for chunk in prechecks.chunks(crate::drs::client::BATCH_MAX) {
+            let (shared, tx, chunk) = (self.shared.clone(), tx.clone(), chunk.to_vec());
+            tokio::spawn(async move {
+                let seen = {
+                    let _permit = shared.calls.acquire().await;
+                    Box::pin(super::batch::precheck_looks(&shared, &chunk)).await
+                };
+                for (l, s) in chunk.into_iter().zip(seen) {
+                    let _ = tx.send(Msg::Seen(l.db, LookKind::Precheck, s));
+                }
+            });
         }
         if !jobs.is_empty() {
             // One polling round for every job look due now (see poll::plan_round).
@@ -495,14 +515,14 @@ pub(super) fn fail_of(e: &DrsError) -> Fail {
     }
 }
 
-fn fatal(words: impl Into<String>) -> WorkResult {
+pub(super) fn fatal(words: impl Into<String>) -> WorkResult {
     WorkResult::Err(Fail {
         class: ErrorClass::Fatal,
         words: words.into(),
     })
 }
 
-fn done() -> WorkResult {
+pub(super) fn done() -> WorkResult {
     WorkResult::Ok {
         job: None,
         report: None,
@@ -510,7 +530,7 @@ fn done() -> WorkResult {
     }
 }
 
-fn recovered() -> WorkResult {
+pub(super) fn recovered() -> WorkResult {
     WorkResult::Ok {
         job: None,
         report: None,
@@ -535,36 +555,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     };
     let r: Result<WorkResult, DrsError> = async {
         match w.step {
-            Step::CreateJob => {
-                let Some(spec) = sh.specs.get(&w.db) else {
-                    return Ok(fatal(format!(
-                        "{} is not in the store's inventory (run wavedeck init again)",
-                        w.db
-                    )));
-                };
-                let j = drs.ensure_job(spec, &sh.cfg.drs).await?;
-                Ok(WorkResult::Ok {
-                    job: Some(j.id.0),
-                    report: None,
-                    recovered: !j.created,
-                })
-            }
-            Step::PrepareJob => {
-                let job = match need_job() {
-                    Ok(j) => j,
-                    Err(m) => return Ok(fatal(m)),
-                };
-                let Some(spec) = sh.specs.get(&w.db) else {
-                    return Ok(fatal(format!("{} is not in the store's inventory", w.db)));
-                };
-                // Safe to repeat (connection test, save endpoints, select the database).
-                let r = drs.prepare_jobs(&[(spec.clone(), job.clone())], &sh.cfg.drs).await?;
-                match r.into_iter().find(|(id, _)| *id == job) {
-                    Some((_, Ok(()))) => Ok(done()),
-                    Some((_, Err(e))) => Err(e),
-                    None => Ok(fatal(format!("DRS did not answer for job {job} when preparing it"))),
-                }
-            }
+            Step::CreateJob | Step::PrepareJob => Ok(super::batch::one(sh, w).await),
             Step::DrsPrecheck => {
                 let job = match need_job() {
                     Ok(j) => j,
@@ -576,9 +567,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         return Ok(recovered());
                     }
                 }
-                let r = drs.precheck(std::slice::from_ref(&job), false).await?;
-                crate::drs::api::item_result("batch-precheck", &job, &r)?;
-                Ok(done())
+                Ok(super::batch::one(sh, w).await)
             }
             Step::StartJob | Step::ResumeJob | Step::PauseJob | Step::Terminate | Step::DeleteJob => {
                 let job = match need_job() {
@@ -606,19 +595,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         return Ok(recovered());
                     }
                 }
-                let ids = std::slice::from_ref(&job);
-                let (call, r) = match w.step {
-                    Step::StartJob => ("batch-starting", drs.start(ids).await?),
-                    Step::ResumeJob => ("batch-retry-task", drs.resume(ids).await?),
-                    Step::PauseJob => ("batch-pause-task", drs.pause(ids, false).await?),
-                    Step::Terminate => ("batch-jobs terminate", drs.terminate(ids, false).await?),
-                    _ => ("batch-jobs delete", drs.delete(ids).await?),
-                };
-                match crate::drs::api::item_result(call, &job, &r) {
-                    Ok(()) => Ok(done()),
-                    Err(e) if e.is_not_found() && matches!(w.step, Step::DeleteJob | Step::Terminate) => Ok(recovered()),
-                    Err(e) => Err(e),
-                }
+                Ok(super::batch::one(sh, w).await)
             }
             Step::Compare => {
                 let job = match need_job() {
@@ -671,65 +648,18 @@ async fn look_one(sh: &Shared, l: &Look) -> Seen {
     let job = JobId(l.job.clone());
     let r: Result<Seen, DrsError> = async {
         match l.kind {
-            LookKind::Precheck => {
-                let r = sh.drs.precheck_results(std::slice::from_ref(&job)).await?;
-                let Some(p) = r
-                    .iter()
-                    .find(|p| p.precheck_id == job.0)
-                    .or_else(|| r.first())
-                else {
-                    return Ok(Seen::Report {
-                        finished: false,
-                        report: Report {
-                            passed: false,
-                            summary: "no pre-check result yet".into(),
-                            detail: serde_json::Value::Null,
-                        },
-                    });
-                };
-                if let Some(code) = p.error_code.as_deref().filter(|c| !c.is_empty()) {
-                    return Err(DrsError::Item {
-                        call: "batch-precheck-result".into(),
-                        job: job.0.clone(),
-                        code: code.to_string(),
-                        message: p.error_msg.clone().unwrap_or_default(),
-                    });
-                }
-                let failed: Vec<serde_json::Value> = p
-                    .precheck_result
-                    .iter()
-                    .filter(|i| i.result != "PASSED")
-                    .map(|i| json!({"item": i.item, "result": i.result, "reason": i.failed_reason}))
-                    .collect();
-                let summary = if p.passed() {
-                    format!("DRS pre-check passed ({} items)", p.precheck_result.len())
-                } else {
-                    format!(
-                        "DRS pre-check: {} of {} items not passed ({})",
-                        failed.len(),
-                        p.precheck_result.len(),
-                        failed
-                            .iter()
-                            .take(3)
-                            .map(|f| f["item"].as_str().unwrap_or("?").to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                Ok(Seen::Report {
-                    finished: p.finished(),
-                    report: Report {
-                        passed: p.passed(),
-                        summary,
-                        detail: json!({"total_passed_rate": p.total_passed_rate, "not_passed": failed}),
-                    },
-                })
-            }
+            LookKind::Precheck => Ok(super::batch::precheck_looks(sh, std::slice::from_ref(l))
+                .await
+                .pop()
+                .unwrap_or(Seen::Gone)),
             LookKind::Compare => {
                 let list = sh.drs.list_table_compares(&job).await?;
-                let Some(c) = list.compare_jobs.iter().filter(|c| c.kind == "lines").max_by(|a, b| {
-                    a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id))
-                }) else {
+                let Some(c) = list
+                    .compare_jobs
+                    .iter()
+                    .filter(|c| c.kind == "lines")
+                    .max_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)))
+                else {
                     return Ok(Seen::Report {
                         finished: false,
                         report: Report {
@@ -750,8 +680,16 @@ async fn look_one(sh: &Shared, l: &Look) -> Seen {
                                     || i.data_inconsistent_num > 0
                             })
                             .collect();
-                        let tables: i64 = o.data_compare_overview_infos.iter().map(|i| i.compare_num).sum();
-                        let diffs: i64 = o.data_compare_overview_infos.iter().map(|i| i.data_inconsistent_num).sum();
+                        let tables: i64 = o
+                            .data_compare_overview_infos
+                            .iter()
+                            .map(|i| i.compare_num)
+                            .sum();
+                        let diffs: i64 = o
+                            .data_compare_overview_infos
+                            .iter()
+                            .map(|i| i.data_inconsistent_num)
+                            .sum();
                         Ok(Seen::Report {
                             finished: true,
                             report: Report {

@@ -287,10 +287,12 @@ impl Driver {
                     _ = tokio::time::sleep(tick) => {},
                     _ = stop.changed() => {},
                 }
+                // Outcomes wait for the next tick's flush (one transaction, one fsync, per
+                // tick instead of per wake-up): an outcome lost to a crash in between leaves
+                // its intent open, and the next engine asks the world (resumed mode).
                 while let Ok(m) = rx.try_recv() {
                     self.on_msg(m);
                 }
-                self.flush().await?;
             }
             // Let in-flight steps finish so their outcomes are recorded; what does not finish
             // in time stays an open intent, resumed by the next engine.

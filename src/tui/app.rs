@@ -966,8 +966,8 @@ pub const ACTION_KEYS: &[(char, Action, &str, &[View])] = &[
     (
         'c',
         Action::Cutover,
-        "cut over (type the db_id)",
-        &[View::Databases, View::Detail],
+        "cut over (type the db_id, or wave-N for a wave)",
+        &[View::Waves, View::Databases, View::Detail],
     ),
     (
         'b',

@@ -115,6 +115,7 @@ pub fn for_wave(
     n: u32,
     data: &Data,
     now: DateTime<Utc>,
+    lim: Limits,
     role: Role,
 ) -> Vec<GuardLine> {
     let mut out = vec![match role {
@@ -154,7 +155,57 @@ pub fn for_wave(
             ),
             None => g("not_started", true, "not started yet"),
         }),
+        Action::Cutover => out.extend(wave_cutover(n, data, now, lim, role)),
         _ => {}
+    }
+    out
+}
+
+/// A wave's cutover runs for the members whose own cutover guards pass when the engine
+/// decides; the others are refused with their reasons and can be asked again later. The
+/// preview says how many go now and why the rest wait.
+fn wave_cutover(
+    n: u32,
+    data: &Data,
+    now: DateTime<Utc>,
+    lim: Limits,
+    role: Role,
+) -> Vec<GuardLine> {
+    let mut ready = 0;
+    let mut waiting: Vec<String> = Vec::new();
+    let members: Vec<&DbState> = data.dbs.iter().filter(|d| d.wave == Some(n)).collect();
+    for d in &members {
+        let lines = for_db(Action::Cutover, d, data, now, lim, role);
+        match lines.iter().find(|l| !l.ok) {
+            None => ready += 1,
+            Some(l) => waiting.push(format!("{} ({})", d.db_id, l.sentence)),
+        }
+    }
+    let mut out = vec![g(
+        "members_ready",
+        ready > 0,
+        format!(
+            "{ready} of {} databases pass their cutover guards now",
+            members.len()
+        ),
+    )];
+    if !waiting.is_empty() {
+        let shown: Vec<&str> = waiting.iter().take(3).map(String::as_str).collect();
+        let more = waiting.len().saturating_sub(shown.len());
+        out.push(g(
+            "members_waiting",
+            true,
+            format!(
+                "{} will be refused for now: {}{}",
+                waiting.len(),
+                shown.join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        ));
     }
     out
 }
@@ -177,7 +228,7 @@ pub fn for_target(
                 format!("no database {id:?} in the store"),
             )],
         },
-        Target::Wave(n) => for_wave(action, *n, data, now, role),
+        Target::Wave(n) => for_wave(action, *n, data, now, lim, role),
     }
 }
 

@@ -140,7 +140,11 @@ pub const COMMAND_HELP: &[(&str, &str)] = &[
         ":pause X  :resume X  :abort X",
         "X is a db_id or a wave number",
     ),
-    (":retry ID  :cutover ID  :rollback ID", "one database"),
+    (
+        ":cutover ID  :cutover wave-N",
+        "one database / a whole wave",
+    ),
+    (":retry ID  :rollback ID", "one database"),
     (":close ID", "close hypercare of one database"),
     (":q", "quit"),
 ];
@@ -202,7 +206,17 @@ pub fn parse_command(line: &str) -> Result<Command, String> {
         "resume" => Command::Act(Action::Resume, target(need("a db_id or wave")?)),
         "abort" => Command::Act(Action::Abort, target(need("a db_id or wave")?)),
         "retry" => Command::Act(Action::Retry, db(need("a db_id")?)?),
-        "cutover" => Command::Act(Action::Cutover, db(need("a db_id")?)?),
+        // A whole wave only when written wave-N: a bare number is too easy to mistype.
+        "cutover" => Command::Act(
+            Action::Cutover,
+            match need("a db_id")? {
+                s if s.starts_with("wave-") => Target::Wave(wave_no(s)?),
+                s => db(s).map_err(|_| {
+                    ":cutover acts on one database (its db_id) or on a whole wave written wave-N"
+                        .to_string()
+                })?,
+            },
+        ),
         "rollback" => Command::Act(Action::Rollback, db(need("a db_id")?)?),
         "close" | "close-hypercare" => Command::Act(Action::CloseHypercare, db(need("a db_id")?)?),
         other => return Err(format!("unknown command :{other}; press ? for the list")),
@@ -289,7 +303,17 @@ mod tests {
         );
         assert!(parse_command("cutover 2")
             .unwrap_err()
-            .contains("one database"));
+            .contains("one database (its db_id) or on a whole wave written wave-N"));
+        assert_eq!(
+            parse_command("cutover wave-2"),
+            Ok(Command::Act(Action::Cutover, Target::Wave(2)))
+        );
+        assert!(parse_command("cutover wave-x")
+            .unwrap_err()
+            .contains("not a wave number"));
+        assert!(parse_command("rollback wave-2")
+            .unwrap_err()
+            .contains("acts on one database"));
         assert!(parse_command("approve").unwrap_err().contains(":approve 2"));
         assert!(parse_command("approve two")
             .unwrap_err()

@@ -167,7 +167,12 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
 fn hints(app: &App) -> Line<'static> {
     let th = &app.theme;
     let mut pairs: Vec<(&str, &str)> = match app.view {
-        View::Waves => vec![("Enter", "databases"), ("a", "approve"), ("s", "start")],
+        View::Waves => vec![
+            ("Enter", "databases"),
+            ("a", "approve"),
+            ("s", "start"),
+            ("c", "cut over"),
+        ],
         View::Databases => vec![
             ("Enter", "detail"),
             ("/", "filter"),

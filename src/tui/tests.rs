@@ -356,3 +356,84 @@ fn a_wave_waiting_on_the_operator_shows_no_eta() {
         "all at ready: nothing moves until the operator acts"
     );
 }
+
+#[test]
+fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
+    use crate::lifecycle::Stage;
+    use crate::store::model::ValidationSummary;
+    let mut a = app(false, false);
+    // Wave 0 (approved, window open at the fixture's now): every member ready with a fresh
+    // validation, but one lags too far behind.
+    let mut members = 0;
+    for d in a.data.dbs.iter_mut().filter(|d| d.wave == Some(0)) {
+        members += 1;
+        d.stage = Stage::Ready;
+        d.held_stage = None;
+        d.lag_s = Some(if members == 2 { 99.0 } else { 1.0 });
+        d.validation = Some(ValidationSummary {
+            passed: true,
+            at: fixture::now() - chrono::Duration::minutes(5),
+            summary: "ok".into(),
+        });
+    }
+    assert!(members >= 3, "the fixture's wave 0 has {members} databases");
+    let laggard = a
+        .data
+        .dbs
+        .iter()
+        .find(|d| d.lag_s == Some(99.0))
+        .map(|d| d.db_id.clone())
+        .unwrap();
+
+    key(&mut a, KeyCode::Char('1'));
+    assert_eq!(a.view, View::Waves);
+    key(&mut a, KeyCode::Char('c'));
+    let d = a
+        .dialog
+        .as_ref()
+        .expect("c opens the wave's cutover dialog");
+    assert_eq!(
+        (&d.target, d.confirm.as_deref()),
+        (&Target::Wave(0), Some("wave-0"))
+    );
+    let line = |name: &str| d.guards.iter().find(|g| g.name == name).cloned().unwrap();
+    let ready = line("members_ready");
+    assert!(ready.ok, "{ready:?}");
+    assert_eq!(
+        ready.sentence,
+        format!(
+            "{} of {members} databases pass their cutover guards now",
+            members - 1
+        )
+    );
+    let waiting = line("members_waiting");
+    assert!(
+        waiting.sentence.starts_with("1 will be refused for now: ")
+            && waiting.sentence.contains(&laggard)
+            && waiting.sentence.contains("lag"),
+        "{waiting:?}"
+    );
+
+    typed(&mut a, "wave-0");
+    assert_eq!(
+        key(&mut a, KeyCode::Enter),
+        Some(Intent::Submit {
+            action: Action::Cutover,
+            target: Target::Wave(0),
+            args: serde_json::json!({"confirmed": "wave-0"}),
+        })
+    );
+
+    // Nobody passes (the window is not approved): the dialog blocks the wave's cutover.
+    let mut b = app(false, false);
+    for w in b.data.waves.iter_mut().filter(|w| w.wave == 0) {
+        w.approved_by = None;
+    }
+    b.open_dialog(Action::Cutover, Target::Wave(0));
+    let d = b.dialog.as_ref().unwrap();
+    let ready = d.guards.iter().find(|g| g.name == "members_ready").unwrap();
+    assert!(
+        !ready.ok && ready.sentence.starts_with("0 of "),
+        "{ready:?}"
+    );
+}

@@ -81,7 +81,8 @@ pub enum DialogStatus {
     Submitting,
     /// Written as command `id`; waiting for the engine's verdict.
     Pending(i64),
-    Accepted(i64),
+    /// With the engine's note (a wave's command: how many members moved, who was refused).
+    Accepted(i64, Option<String>),
     Rejected(i64, String),
     /// The store refused the write itself.
     Error(String),
@@ -242,7 +243,9 @@ impl App {
             if let DialogStatus::Pending(id) = d.status {
                 if let Some(c) = self.data.commands.iter().find(|c| c.id == id) {
                     match c.status {
-                        CommandStatus::Accepted => d.status = DialogStatus::Accepted(id),
+                        CommandStatus::Accepted => {
+                            d.status = DialogStatus::Accepted(id, c.reason.clone())
+                        }
                         CommandStatus::Rejected => {
                             d.status = DialogStatus::Rejected(
                                 id,

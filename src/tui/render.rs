@@ -1364,8 +1364,11 @@ fn dialog(app: &App, f: &mut Frame, area: Rect) {
                 ));
             }
         }
-        DialogStatus::Accepted(id) => lines.push(Line::styled(
-            format!("{} command #{id} accepted by the engine", th.sym.ok),
+        DialogStatus::Accepted(id, note) => lines.push(Line::styled(
+            match note {
+                Some(n) => format!("{} command #{id} accepted: {n}", th.sym.ok),
+                None => format!("{} command #{id} accepted by the engine", th.sym.ok),
+            },
             th.ok,
         )),
         DialogStatus::Rejected(id, why) => lines.push(Line::styled(
@@ -1380,8 +1383,11 @@ fn dialog(app: &App, f: &mut Frame, area: Rect) {
     if d.status != DialogStatus::Asking {
         lines.push(Line::styled("Enter or Esc closes", th.muted));
     }
-    // Room for the explanation wrapping onto a second line.
-    let h = (lines.len() as u16 + 3).min(area.height);
+    // Room for every line as it wraps (a refused wave names several databases and reasons),
+    // and one more: words wrap sooner than characters.
+    let inner = usize::from(area.width.min(76).saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let h = u16::try_from(rows + 3).unwrap_or(u16::MAX).min(area.height);
     let r = centered(area, 76, h);
     f.render_widget(Clear, r);
     // The target already reads "wave N": "Start wave 0?", not "Start wave wave 0?".

@@ -423,6 +423,37 @@ fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
             args: serde_json::json!({"confirmed": "wave-0"}),
         })
     );
+    // The engine's note says who moved and who was refused, wrapped inside the dialog.
+    a.on_submitted(Ok(9));
+    let note = format!(
+        "wave 0: {} of {members} databases; not the others: {laggard}: cutover blocked: lag 99 s > 5 s; end-of-note",
+        members - 1
+    );
+    a.on_feed(FeedUpdate {
+        commands: Some(vec![CommandRow {
+            id: 9,
+            time: fixture::now(),
+            who: "op".into(),
+            role: Role::Operator,
+            action: Action::Cutover,
+            target: Target::Wave(0),
+            args: serde_json::json!({}),
+            status: CommandStatus::Accepted,
+            reason: Some(note.clone()),
+            decided_at: Some(fixture::now()),
+        }]),
+        ..Default::default()
+    });
+    assert_eq!(
+        a.dialog.as_ref().unwrap().status,
+        DialogStatus::Accepted(9, Some(note))
+    );
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("accepted: wave 0:"), "{s}");
+    assert!(
+        s.contains("end-of-note"),
+        "the end of the note is on screen too: {s}"
+    );
 
     // Nobody passes (the window is not approved): the dialog blocks the wave's cutover.
     let mut b = app(false, false);

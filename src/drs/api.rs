@@ -316,14 +316,14 @@ impl DrsClient {
         specs: &[&DatabaseSpec],
         drs: &DrsConfig,
     ) -> Vec<Result<EnsuredJob, DrsError>> {
-        let found = futures::future::join_all(specs.iter().map(|spec| {
+        // One lookup at a time: the engine bounds the DRS requests in flight by its permits,
+        // one per batch, and DRS's rate limit counts every call.
+        let mut found = Vec::with_capacity(specs.len());
+        for spec in specs {
             let name = job_name_for(&spec.db_id);
-            async move {
-                let found = self.find_job_by_name(drs_types(spec.engine).0, &name).await;
-                (name, found)
-            }
-        }))
-        .await;
+            let f = self.find_job_by_name(drs_types(spec.engine).0, &name).await;
+            found.push((name, f));
+        }
         let mut out: Vec<Option<Result<EnsuredJob, DrsError>>> = Vec::with_capacity(specs.len());
         let mut missing: Vec<usize> = Vec::new();
         for (i, (name, f)) in found.into_iter().enumerate() {

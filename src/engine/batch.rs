@@ -208,20 +208,33 @@ pub async fn precheck_looks(sh: &Shared, looks: &[Look]) -> Vec<Seen> {
         }
         Ok(r) => jobs
             .iter()
-            .map(|job| {
-                // An answer that does not name its job can only be matched when it is alone.
-                let p = r
-                    .iter()
-                    .find(|p| p.precheck_id == job.0)
-                    .or_else(|| r.first().filter(|_| jobs.len() == 1));
-                match precheck_seen(job, p) {
-                    Ok(s) => s,
-                    Err(e) if e.is_not_found() => Seen::Gone,
-                    Err(e) => Seen::Err(fail_of(&e)),
-                }
+            .zip(match_prechecks(&jobs, &r))
+            .map(|(job, p)| match precheck_seen(job, p) {
+                Ok(s) => s,
+                Err(e) if e.is_not_found() => Seen::Gone,
+                Err(e) => Seen::Err(fail_of(&e)),
             })
             .collect(),
     }
+}
+
+/// Each job's pre-check result. Results carry no job id, only `precheck_id`, which is the
+/// job id in the examples DRS documents; when no result is named so, they are taken in the
+/// order asked, provided there is one per job.
+fn match_prechecks<'a>(jobs: &[JobId], r: &'a [PrecheckResult]) -> Vec<Option<&'a PrecheckResult>> {
+    let named = r.iter().any(|p| jobs.iter().any(|j| j.0 == p.precheck_id));
+    jobs.iter()
+        .enumerate()
+        .map(|(k, job)| {
+            if named {
+                r.iter().find(|p| p.precheck_id == job.0)
+            } else if r.len() == jobs.len() {
+                r.get(k)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// What one job's pre-check result says.
@@ -288,6 +301,37 @@ mod tests {
             resumed,
             blockers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn precheck_results_match_by_id_else_by_order() {
+        let jobs: Vec<JobId> = ["a", "b", "c"]
+            .iter()
+            .map(|j| JobId(j.to_string()))
+            .collect();
+        let res = |id: &str| PrecheckResult {
+            precheck_id: id.into(),
+            ..Default::default()
+        };
+        let ids = |m: Vec<Option<&PrecheckResult>>| -> Vec<Option<String>> {
+            m.into_iter()
+                .map(|p| p.map(|p| p.precheck_id.clone()))
+                .collect()
+        };
+        // Named: each finds its own, whatever the order; a missing one waits.
+        let named = [res("c"), res("a")];
+        assert_eq!(
+            ids(match_prechecks(&jobs, &named)),
+            [Some("a".into()), None, Some("c".into())]
+        );
+        // Not named by job id: by order, one per job.
+        let other = [res("p1"), res("p2"), res("p3")];
+        assert_eq!(
+            ids(match_prechecks(&jobs, &other)),
+            [Some("p1".into()), Some("p2".into()), Some("p3".into())]
+        );
+        // Not named and not one per job: nothing can be matched safely.
+        assert_eq!(ids(match_prechecks(&jobs, &other[..2])), [None, None, None]);
     }
 
     #[test]

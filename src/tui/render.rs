@@ -171,7 +171,7 @@ fn hints(app: &App) -> Line<'static> {
             ("Enter", "databases"),
             ("a", "approve"),
             ("s", "start"),
-            ("c", "cut over"),
+            ("c", "cutover"),
         ],
         View::Databases => vec![
             ("Enter", "detail"),

@@ -1166,6 +1166,7 @@ async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
         signer: h.auth(),
         poll_every: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
+        one_at_a_time: Default::default(),
     });
     let before = dns.current("orders.corp.internal").await.unwrap().unwrap();
     assert_eq!(before.value, "10.0.0.5");
@@ -1192,6 +1193,7 @@ async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
         signer: Auth::aksk("AKNOPE", "nope"),
         poll_every: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
+        one_at_a_time: Default::default(),
     });
     let e = bad.current("orders.corp.internal").await.unwrap_err();
     assert!(e.to_string().contains("APIG.0301"), "{e}");

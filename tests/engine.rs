@@ -472,15 +472,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     let mut ready_at_kill = Vec::new();
     let mut stages_hit = BTreeSet::new();
     while kills < 22 {
-        // The lease of the killed engine expires after engine.lease_ttl_s.
-        let t0 = Instant::now();
-        while store.lease_holder().await.unwrap().is_some() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "lease never expired"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_lease(&store, false, Duration::from_secs(10)).await;
         let mut engine = Reap(wavedeck_env(
             &cfg_path,
             &["run"],
@@ -531,9 +523,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     );
 
     // A last engine finishes the wave, then stops cleanly on SIGTERM.
-    while store.lease_holder().await.unwrap().is_some() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_lease(&store, false, Duration::from_secs(10)).await;
     let engine = Reap(wavedeck(&cfg_path, &["run"], &log));
     let states = wait_for(
         &store,

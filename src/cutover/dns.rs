@@ -41,6 +41,8 @@ pub struct DnsChange {
 }
 
 /// A DNS provider. Setting a name to the value it already has is a no-op that still reports.
+/// Each provider takes concurrent switches itself: the file groups them into one write, the
+/// Huawei zone changes one record at a time.
 pub enum Dns {
     File(FileDns),
     Huawei(HuaweiDns),
@@ -416,6 +418,7 @@ impl Dns {
                     signer: auth,
                     poll_every: Duration::from_secs(2),
                     timeout: Duration::from_secs(cfg.cutover.dns_timeout_s.max(1)),
+                    one_at_a_time: Default::default(),
                 }))
             }
             other => Err(format!(
@@ -438,6 +441,9 @@ pub struct HuaweiDns {
     pub signer: crate::drs::auth::Auth,
     pub poll_every: Duration,
     pub timeout: Duration,
+    /// Record changes go one at a time: a wave's cutover asks hundreds at once, and each
+    /// waits for its record set to become active.
+    pub one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 #[derive(Deserialize)]
@@ -548,6 +554,7 @@ impl HuaweiDns {
     }
 
     async fn set(&self, name: &str, value: &str, ttl_s: u32) -> Result<DnsChange, DnsError> {
+        let _one_at_a_time = self.one_at_a_time.lock().await;
         let started = Instant::now();
         let (id, previous) = self.current(name).await?.ok_or_else(|| DnsError::Record {
             name: name.into(),
@@ -811,6 +818,7 @@ mod tests {
                 signer: Auth::aksk("AK1", sk),
                 poll_every: Duration::from_millis(10),
                 timeout: Duration::from_secs(5),
+                one_at_a_time: Default::default(),
             })
         };
         let dns = provider("SK-secret");

@@ -215,6 +215,28 @@ pub struct EnsuredJob {
     pub created: bool,
 }
 
+impl EnsuredJob {
+    /// A job that already existed under the database's name.
+    fn found(j: JobInfo, name: String) -> EnsuredJob {
+        EnsuredJob {
+            id: JobId(j.id),
+            name,
+            status: j.status,
+            created: false,
+        }
+    }
+}
+
+/// batch-creation answered without an item for the job.
+fn no_creation_answer(name: String) -> DrsError {
+    DrsError::Item {
+        call: "batch-creation".into(),
+        job: name,
+        code: String::new(),
+        message: "the job is missing from DRS's answer".into(),
+    }
+}
+
 /// One job's state from one poll round.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSnapshot {
@@ -300,13 +322,8 @@ impl DrsClient {
         drs: &DrsConfig,
     ) -> Result<EnsuredJob, DrsError> {
         let mut r = self.ensure_jobs(&[spec], drs).await;
-        r.pop().unwrap_or_else(|| {
-            Err(DrsError::Decode {
-                call: "batch-creation".into(),
-                status: 200,
-                reason: "empty results".into(),
-            })
-        })
+        r.pop()
+            .unwrap_or_else(|| Err(no_creation_answer(job_name_for(&spec.db_id))))
     }
 
     /// [`ensure_job`](Self::ensure_job) for many databases: each is looked up by its name,
@@ -328,12 +345,7 @@ impl DrsClient {
         let mut missing: Vec<usize> = Vec::new();
         for (i, (name, f)) in found.into_iter().enumerate() {
             out.push(match f {
-                Ok(Some(j)) => Some(Ok(EnsuredJob {
-                    id: JobId(j.id),
-                    name,
-                    status: j.status,
-                    created: false,
-                })),
+                Ok(Some(j)) => Some(Ok(EnsuredJob::found(j, name))),
                 Ok(None) => {
                     missing.push(i);
                     None
@@ -362,27 +374,22 @@ impl DrsClient {
                 }
                 Ok(results) => {
                     for (k, (&i, req)) in missing.iter().zip(&reqs).enumerate() {
-                        let name = job_name_for(&specs[i].db_id);
                         // By name; an answer without a name is taken by its position.
                         let r = results
                             .iter()
                             .find(|r| r.name == req.name)
                             .or_else(|| results.get(k).filter(|r| r.name.is_empty()))
                             .cloned();
-                        out[i] = Some(self.created(specs[i], name, r).await);
+                        out[i] = Some(self.created(specs[i], req.name.clone(), r).await);
                     }
                 }
             }
         }
+        // Every slot is filled above: found, failed, or answered by batch-creation.
         out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(DrsError::Decode {
-                        call: "batch-creation".into(),
-                        status: 200,
-                        reason: "empty results".into(),
-                    })
-                })
+            .zip(specs)
+            .map(|(r, spec)| {
+                r.unwrap_or_else(|| Err(no_creation_answer(job_name_for(&spec.db_id))))
             })
             .collect()
     }
@@ -395,12 +402,7 @@ impl DrsClient {
         r: Option<CreateJobResult>,
     ) -> Result<EnsuredJob, DrsError> {
         let Some(r) = r else {
-            return Err(DrsError::Item {
-                call: "batch-creation".into(),
-                job: name,
-                code: String::new(),
-                message: "the job is missing from DRS's answer".into(),
-            });
+            return Err(no_creation_answer(name));
         };
         match r.error_code.as_deref() {
             None | Some("") if !r.id.is_empty() => Ok(EnsuredJob {
@@ -415,12 +417,7 @@ impl DrsClient {
                     .find_job_by_name(drs_types(spec.engine).0, &name)
                     .await?
                 {
-                    Some(j) => Ok(EnsuredJob {
-                        id: JobId(j.id),
-                        name,
-                        status: j.status,
-                        created: false,
-                    }),
+                    Some(j) => Ok(EnsuredJob::found(j, name)),
                     None => Err(DrsError::Item {
                         call: "batch-creation".into(),
                         job: name,
@@ -437,6 +434,10 @@ impl DrsClient {
             }),
         }
     }
+
+    /// Configure created jobs (in CONFIGURATION) so DRS accepts their pre-check: test the
+    /// source and target connections, save the endpoints (`store_db_info`), select the
+    /// database. Safe to repeat. Returns each job's outcome; `Err` only when a whole call failed.
     pub async fn prepare_jobs(
         &self,
         jobs: &[(DatabaseSpec, JobId)],

@@ -58,17 +58,12 @@ pub async fn run(sh: &Shared, works: &[Work]) -> Vec<WorkResult> {
             let mut at = Vec::new();
             let mut specs: Vec<&DatabaseSpec> = Vec::new();
             for (i, w) in works.iter().enumerate() {
-                match sh.specs.get(&w.db) {
-                    Some(s) => {
+                match spec_of(sh, w) {
+                    Ok(s) => {
                         at.push(i);
                         specs.push(s);
                     }
-                    None => {
-                        out[i] = Some(fatal(format!(
-                            "{} is not in the store's inventory (run wavedeck init again)",
-                            w.db
-                        )))
-                    }
+                    Err(r) => out[i] = Some(r),
                 }
             }
             let answers = sh.drs.ensure_jobs(&specs, &sh.cfg.drs).await;
@@ -87,15 +82,12 @@ pub async fn run(sh: &Shared, works: &[Work]) -> Vec<WorkResult> {
             let mut at = Vec::new();
             let mut pairs = Vec::new();
             for (i, w) in works.iter().enumerate() {
-                match (sh.specs.get(&w.db), job_of(w)) {
-                    (Some(spec), Ok(job)) => {
+                match spec_of(sh, w).and_then(|spec| Ok((spec, job_of(w)?))) {
+                    Ok((spec, job)) => {
                         at.push(i);
                         pairs.push((spec.clone(), job));
                     }
-                    (None, _) => {
-                        out[i] = Some(fatal(format!("{} is not in the store's inventory", w.db)))
-                    }
-                    (_, Err(r)) => out[i] = Some(r),
+                    Err(r) => out[i] = Some(r),
                 }
             }
             if !pairs.is_empty() {
@@ -180,11 +172,22 @@ pub async fn one(sh: &Shared, w: &Work) -> WorkResult {
         .unwrap_or_else(|| fatal("the step got no answer (an engine bug)"))
 }
 
-fn job_of(w: &Work) -> Result<JobId, WorkResult> {
+/// The work's DRS job, or the step's failure when none is recorded.
+pub(super) fn job_of(w: &Work) -> Result<JobId, WorkResult> {
     w.job.clone().map(JobId).ok_or_else(|| {
         fatal(format!(
             "{}: no DRS job recorded for this database",
             w.step.as_str()
+        ))
+    })
+}
+
+/// The database's inventory entry, or the step's failure when the store lacks it.
+fn spec_of<'a>(sh: &'a Shared, w: &Work) -> Result<&'a DatabaseSpec, WorkResult> {
+    sh.specs.get(&w.db).ok_or_else(|| {
+        fatal(format!(
+            "{} is not in the store's inventory (run wavedeck init again)",
+            w.db
         ))
     })
 }

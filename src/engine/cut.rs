@@ -164,10 +164,6 @@ fn summary(o: &StepOutcome) -> String {
 
 /// The DNS provider rewrites shared state (the file provider its whole file): one switch at a
 /// time across databases.
-fn touches_dns(step: &str) -> bool {
-    matches!(step, "cutover.dns_switch" | "rollback.dns_back")
-}
-
 fn in_place(step: &str) -> StepOutcome {
     StepOutcome {
         step: step.into(),
@@ -176,14 +172,9 @@ fn in_place(step: &str) -> StepOutcome {
     }
 }
 
-/// The cutover context of `w.db` and, for a step that touches DNS, the engine's DNS lock (one
-/// record change at a time); or the failure to report. Shared by steps and rollback actions.
-async fn prepare<'a>(
-    sh: &'a Shared,
-    w: &Work,
-    blockers: &[String],
-    name: &str,
-) -> Result<(CutoverCtx, Option<tokio::sync::MutexGuard<'a, ()>>), WorkResult> {
+/// The cutover context of `w.db`, or the failure to report. Shared by steps and rollback
+/// actions.
+fn prepare(sh: &Shared, w: &Work, blockers: &[String]) -> Result<CutoverCtx, WorkResult> {
     let Some(spec) = sh.specs.get(&w.db) else {
         return Err(failed(
             ErrorClass::Fatal,
@@ -193,18 +184,12 @@ async fn prepare<'a>(
             ),
         ));
     };
-    let ctx = cut_ctx(sh, spec, blockers).map_err(|words| failed(ErrorClass::Fatal, words))?;
-    let lock = if touches_dns(name) {
-        Some(sh.dns_lock.lock().await)
-    } else {
-        None
-    };
-    Ok((ctx, lock))
+    cut_ctx(sh, spec, blockers).map_err(|words| failed(ErrorClass::Fatal, words))
 }
 
 /// Run (or, resumed, finish) one cutover step of `w.db`.
 pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
-    let (ctx, _one_at_a_time) = match prepare(sh, w, &w.blockers, step.as_str()).await {
+    let ctx = match prepare(sh, w, &w.blockers) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -223,7 +208,7 @@ pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
 
 /// Run (or, resumed, finish) one rollback action of `w.db`.
 pub async fn undo(sh: &Shared, w: &Work, action: RollbackAction) -> WorkResult {
-    let (ctx, _one_at_a_time) = match prepare(sh, w, &[], action.as_str()).await {
+    let ctx = match prepare(sh, w, &[]) {
         Ok(p) => p,
         Err(r) => return r,
     };

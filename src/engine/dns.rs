@@ -46,11 +46,6 @@ pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
     let name = record_name(spec, &sh.cfg.engine.dns_domain);
     let ep = if back { &spec.source } else { &spec.target };
     let value = record_value(&sh.cfg, ep);
-    // The file provider groups concurrent switches into one write itself.
-    let _one_at_a_time = match dns.as_ref() {
-        crate::cutover::dns::Dns::File(_) => None,
-        _ => Some(sh.dns_lock.lock().await),
-    };
     match dns.set(&name, &value, sh.cfg.cutover.dns_ttl_s).await {
         Ok(change) => WorkResult::Ok {
             job: None,

@@ -124,9 +124,6 @@ pub(crate) struct Shared {
     /// after it ran, widening the window between a side effect and its outcome event, to
     /// rehearse crashes there.
     step_delay: Option<Duration>,
-    /// DNS switches one at a time, but for the DRS-mode switches of the file provider, which
-    /// groups concurrent ones into one write of its file.
-    pub(crate) dns_lock: tokio::sync::Mutex<()>,
     /// The DNS provider, built once (its HTTP client and credentials serve every switch), or
     /// why it could not be: a switch then fails with these words.
     pub(crate) dns: Result<Arc<crate::cutover::dns::Dns>, String>,
@@ -216,7 +213,6 @@ impl Driver {
             store,
             shared: Arc::new(Shared {
                 calls: Semaphore::new(16),
-                dns_lock: tokio::sync::Mutex::new(()),
                 dns: crate::cutover::dns::Dns::from_config(&cfg).map(Arc::new),
                 stall_at: std::env::var(crate::cutover::driver::FAULT_STALL_ENV)
                     .ok()
@@ -435,7 +431,7 @@ impl Driver {
                     tokio::spawn(async move {
                         let s = {
                             let _permit = shared.calls.acquire().await;
-                            Box::pin(look_one(&shared, &l)).await
+                            Box::pin(compare_look(&shared, &l)).await
                         };
                         let _ = tx.send(Msg::Seen(l.db, l.kind, s));
                     });
@@ -550,18 +546,13 @@ async fn status_of(drs: &DrsClient, job: &JobId) -> Result<Option<JobStatus>, Dr
 /// first ask the world whether it already happened.
 async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     let drs = &sh.drs;
-    let job = w.job.clone().map(JobId);
-    let need_job = || {
-        job.clone()
-            .ok_or_else(|| format!("{}: no DRS job recorded for this database", w.step.as_str()))
-    };
     let r: Result<WorkResult, DrsError> = async {
         match w.step {
             Step::CreateJob | Step::PrepareJob => Ok(super::batch::one(sh, w).await),
             Step::DrsPrecheck => {
-                let job = match need_job() {
+                let job = match super::batch::job_of(w) {
                     Ok(j) => j,
-                    Err(m) => return Ok(fatal(m)),
+                    Err(r) => return Ok(r),
                 };
                 if w.resumed {
                     let r = drs.precheck_results(std::slice::from_ref(&job)).await?;
@@ -572,9 +563,9 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 Ok(super::batch::one(sh, w).await)
             }
             Step::StartJob | Step::ResumeJob | Step::PauseJob | Step::Terminate | Step::DeleteJob => {
-                let job = match need_job() {
+                let job = match super::batch::job_of(w) {
                     Ok(j) => j,
-                    Err(m) => return Ok(fatal(m)),
+                    Err(r) => return Ok(r),
                 };
                 if w.resumed || w.step == Step::DeleteJob {
                     let st = match status_of(drs, &job).await {
@@ -600,9 +591,9 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 Ok(super::batch::one(sh, w).await)
             }
             Step::Compare => {
-                let job = match need_job() {
+                let job = match super::batch::job_of(w) {
                     Ok(j) => j,
-                    Err(m) => return Ok(fatal(m)),
+                    Err(r) => return Ok(r),
                 };
                 if w.resumed {
                     let list = drs.list_table_compares(&job).await?;
@@ -618,9 +609,9 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 Ok(done())
             }
             Step::DrainSource | Step::SourceWritesOn => {
-                let job = match need_job() {
+                let job = match super::batch::job_of(w) {
                     Ok(j) => j,
-                    Err(m) => return Ok(fatal(m)),
+                    Err(r) => return Ok(r),
                 };
                 match sh.cfg.engine.source_drain.as_str() {
                     "emulator" => {
@@ -645,87 +636,75 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     }
 }
 
-/// A pre-check or comparison result.
-async fn look_one(sh: &Shared, l: &Look) -> Seen {
+/// A DRS comparison's result (pre-check and job looks are batched elsewhere).
+async fn compare_look(sh: &Shared, l: &Look) -> Seen {
     let job = JobId(l.job.clone());
     let r: Result<Seen, DrsError> = async {
-        match l.kind {
-            LookKind::Precheck => Ok(super::batch::precheck_looks(sh, std::slice::from_ref(l))
-                .await
-                .pop()
-                .unwrap_or(Seen::Gone)),
-            LookKind::Compare => {
-                let list = sh.drs.list_table_compares(&job).await?;
-                let Some(c) = list
-                    .compare_jobs
+        let list = sh.drs.list_table_compares(&job).await?;
+        let Some(c) = list
+            .compare_jobs
+            .iter()
+            .filter(|c| c.kind == "lines")
+            .max_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)))
+        else {
+            return Ok(Seen::Report {
+                finished: false,
+                report: Report {
+                    passed: false,
+                    summary: "no comparison yet".into(),
+                    detail: serde_json::Value::Null,
+                },
+            });
+        };
+        match c.status.as_str() {
+            "SUCCESSFUL" => {
+                let o = sh.drs.line_overview(&job, &c.id).await?;
+                let bad: Vec<&crate::drs::model::LineOverviewInfo> = o
+                    .data_compare_overview_infos
                     .iter()
-                    .filter(|c| c.kind == "lines")
-                    .max_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)))
-                else {
-                    return Ok(Seen::Report {
-                        finished: false,
-                        report: Report {
-                            passed: false,
-                            summary: "no comparison yet".into(),
-                            detail: serde_json::Value::Null,
-                        },
-                    });
-                };
-                match c.status.as_str() {
-                    "SUCCESSFUL" => {
-                        let o = sh.drs.line_overview(&job, &c.id).await?;
-                        let bad: Vec<&crate::drs::model::LineOverviewInfo> = o
-                            .data_compare_overview_infos
-                            .iter()
-                            .filter(|i| {
-                                i.status != crate::drs::model::compare_status::CONSISTENT
-                                    || i.data_inconsistent_num > 0
-                            })
-                            .collect();
-                        let tables: i64 = o
-                            .data_compare_overview_infos
-                            .iter()
-                            .map(|i| i.compare_num)
-                            .sum();
-                        let diffs: i64 = o
-                            .data_compare_overview_infos
-                            .iter()
-                            .map(|i| i.data_inconsistent_num)
-                            .sum();
-                        Ok(Seen::Report {
-                            finished: true,
-                            report: Report {
-                                passed: bad.is_empty() && !o.data_compare_overview_infos.is_empty(),
-                                summary: format!(
-                                    "DRS row-count comparison {}: {} tables, {} inconsistent",
-                                    c.id, tables, diffs
-                                ),
-                                detail: serde_json::to_value(&o).unwrap_or_default(),
-                            },
-                        })
-                    }
-                    "FAILED" | "CANCELLED" | "TIMEOUT_INTERRUPT" => Ok(Seen::Report {
-                        finished: true,
-                        report: Report {
-                            passed: false,
-                            summary: format!("DRS comparison {} ended {}", c.id, c.status),
-                            detail: serde_json::Value::Null,
-                        },
-                    }),
-                    _ => Ok(Seen::Report {
-                        finished: false,
-                        report: Report {
-                            passed: false,
-                            summary: format!("comparison {}", c.status),
-                            detail: serde_json::Value::Null,
-                        },
-                    }),
-                }
+                    .filter(|i| {
+                        i.status != crate::drs::model::compare_status::CONSISTENT
+                            || i.data_inconsistent_num > 0
+                    })
+                    .collect();
+                let tables: i64 = o
+                    .data_compare_overview_infos
+                    .iter()
+                    .map(|i| i.compare_num)
+                    .sum();
+                let diffs: i64 = o
+                    .data_compare_overview_infos
+                    .iter()
+                    .map(|i| i.data_inconsistent_num)
+                    .sum();
+                Ok(Seen::Report {
+                    finished: true,
+                    report: Report {
+                        passed: bad.is_empty() && !o.data_compare_overview_infos.is_empty(),
+                        summary: format!(
+                            "DRS row-count comparison {}: {} tables, {} inconsistent",
+                            c.id, tables, diffs
+                        ),
+                        detail: serde_json::to_value(&o).unwrap_or_default(),
+                    },
+                })
             }
-            LookKind::Job => Ok(Seen::Err(Fail {
-                class: ErrorClass::Retryable,
-                words: "job looks are batched".into(),
-            })),
+            "FAILED" | "CANCELLED" | "TIMEOUT_INTERRUPT" => Ok(Seen::Report {
+                finished: true,
+                report: Report {
+                    passed: false,
+                    summary: format!("DRS comparison {} ended {}", c.id, c.status),
+                    detail: serde_json::Value::Null,
+                },
+            }),
+            _ => Ok(Seen::Report {
+                finished: false,
+                report: Report {
+                    passed: false,
+                    summary: format!("comparison {}", c.status),
+                    detail: serde_json::Value::Null,
+                },
+            }),
         }
     }
     .await;

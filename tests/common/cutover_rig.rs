@@ -240,17 +240,6 @@ async fn wait_stalled(
     }
 }
 
-async fn wait_lease_free(store: &Store) {
-    let t0 = Instant::now();
-    while store.lease_holder().await.unwrap().is_some() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "lease never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// A database at ready, its cutover asked for, then one real `wavedeck run` per cutover step,
 /// each killed with SIGKILL right after that step's effect and before its outcome is recorded;
 /// then a last engine, returned running, that finishes the cutover. Returns it with the config
@@ -275,7 +264,7 @@ pub async fn kill_9_after_each_step<L>(
         .await,
     );
     for step in cutover_steps() {
-        wait_lease_free(&r.store).await;
+        super::wait_lease(&r.store, false, Duration::from_secs(10)).await;
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -303,7 +292,7 @@ pub async fn kill_9_after_each_step<L>(
         child.0.wait().unwrap();
     }
     assert!(pending.is_none(), "the cutover was never accepted");
-    wait_lease_free(&r.store).await;
+    super::wait_lease(&r.store, false, Duration::from_secs(10)).await;
     let engine = Reap(wavedeck(&cfg_path, &["run"], &log));
     wait_for(
         &r.store,

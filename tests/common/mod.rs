@@ -263,16 +263,23 @@ pub async fn read_only(side: &pg::PgSide) -> bool {
     pg::db_read_only(&mut c, &side.database).await.unwrap()
 }
 
-/// Stop an engine process cleanly (SIGTERM once it holds the lease) and check its exit.
-pub async fn stop_engine(store: &Store, mut engine: Reap) {
+/// Wait until the store's engine lease is held (`held`) or free (a killed engine's lease
+/// expires after `engine.lease_ttl_s`).
+pub async fn wait_lease(store: &Store, held: bool, within: Duration) {
     let t0 = Instant::now();
-    while store.lease_holder().await.unwrap().is_none() {
+    while store.lease_holder().await.unwrap().is_some() != held {
         assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "last engine never took the lease"
+            t0.elapsed() < within,
+            "the engine lease was never {} within {within:?}",
+            if held { "taken" } else { "free" }
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Stop an engine process cleanly (SIGTERM once it holds the lease) and check its exit.
+pub async fn stop_engine(store: &Store, mut engine: Reap) {
+    wait_lease(store, true, Duration::from_secs(20)).await;
     signal(&engine.0, libc::SIGTERM);
     let status = engine.0.wait().unwrap();
     assert!(status.success(), "engine exit on SIGTERM: {status}");

@@ -1,0 +1,50 @@
+"""A loopback HTTP server that records every request (method, path, query, JSON body) and
+answers `{}`: what Huawei's SDK puts on the wire, without a cloud behind it."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+class Capture:
+    def __init__(self):
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                url = urlsplit(self.path)
+                outer.requests.append({
+                    "method": self.command,
+                    "path": url.path,
+                    "query": sorted(parse_qsl(url.query, keep_blank_values=True)),
+                    "body": json.loads(raw) if raw else None,
+                })
+                out = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _record
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def take(self):
+        """The requests recorded since the last take."""
+        out, self.requests = self.requests, []
+        return out
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

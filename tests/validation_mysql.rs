@@ -322,3 +322,84 @@ async fn prechecks_report_binlog_settings_engines_and_missing_grants() {
     })
     .await;
 }
+
+fn only(tables: &[&str]) -> ValidateOptions {
+    ValidateOptions {
+        tables: Some(tables.iter().map(|t| t.to_string()).collect()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn json_numbers_beyond_a_double_are_seen() {
+    with_pair("myjson", |p| async move {
+        // MariaDB's JSON is LONGTEXT with a JSON_VALID check: its text is what is compared
+        let setup = r#"CREATE TABLE docs (id INT PRIMARY KEY, doc JSON) ENGINE=InnoDB;
+            INSERT INTO docs VALUES (1, '{"big": 12345678901234567890123}'), (2, '{"dec": 1.23456789012345678901}'), (3, '{"n": 1}');"#;
+        exec(&p.src, setup).await;
+        exec(&p.tgt, setup).await;
+        exec(
+            &p.tgt,
+            r#"UPDATE docs SET doc = '{"big": 12345678901234567890124}' WHERE id = 1;
+               UPDATE docs SET doc = '{"dec": 1.23456789012345678902}' WHERE id = 2;"#,
+        )
+        .await;
+        let r = validate::run_validation(&spec(&p, "root"), &runbook(), &only(&["docs"])).await;
+        let f = r.failures().join("\n");
+        assert!(has_diff(&r, "docs", "id=1", DiffKind::Changed), "{f}");
+        assert!(has_diff(&r, "docs", "id=2", DiffKind::Changed), "{f}");
+        assert_eq!(r.row_differences(), 2, "{f}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_table_filter_that_matches_nothing_is_an_error() {
+    with_pair("myfilter", |p| async move {
+        let s = spec(&p, "root");
+        let qualified = format!("{}.orders", p.src);
+        let r = validate::run_validation(&s, &runbook(), &only(&[&qualified, "Tags"])).await;
+        assert!(!r.passed() && r.tables.is_empty());
+        let f = r.failures().join("\n");
+        assert!(
+            f.contains(&format!(
+                "--tables \"{qualified}\" matches no table on the source (closest: orders"
+            )),
+            "{f}"
+        );
+        assert!(
+            f.contains("--tables \"Tags\" matches no table on the source (closest: tags"),
+            "{f}"
+        );
+        let (code, out) = shared::validate_cli(&s, &["--tables", &qualified]);
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains("FAILED — 0 tables") && out.contains("closest: orders"),
+            "{out}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_tables_the_verdict_speaks_of_those_tables() {
+    with_pair("myscope", |p| async move {
+        exec(&p.tgt, "DROP INDEX orders_customer_idx ON orders;").await;
+        let s = spec(&p, "root");
+        let r = validate::run_validation(&s, &runbook(), &only(&["tags"])).await;
+        assert!(r.passed(), "{:#?}", r.failures());
+        assert!(
+            r.summary()
+                .contains("not counted: 1 schema differences elsewhere"),
+            "{}",
+            r.summary()
+        );
+        let r = validate::run_validation(&s, &runbook(), &only(&["orders"])).await;
+        assert!(!r.passed());
+        let (code, out) = shared::validate_cli(&s, &["--tables", "tags"]);
+        assert_eq!(code, 0, "{out}");
+        let (code, out) = shared::validate_cli(&s, &["--tables", "orders"]);
+        assert_eq!(code, 3, "{out}");
+    })
+    .await;
+}

@@ -383,3 +383,176 @@ async fn unreachable_endpoint_fails_with_the_reason() {
         r.errors
     );
 }
+
+fn only(tables: &[&str]) -> ValidateOptions {
+    ValidateOptions {
+        tables: Some(tables.iter().map(|t| t.to_string()).collect()),
+        ..Default::default()
+    }
+}
+
+const DOCS: &str = r#"CREATE TABLE docs (id int PRIMARY KEY, doc jsonb, raw json);
+INSERT INTO docs VALUES
+  (1, '{"big": 12345678901234567890123}', '{"a": 1, "b": 2}'),
+  (2, '{"dec": 1.23456789012345678901}', '{"a": 1, "b": 2}'),
+  (3, '{"x": [1, {"k": "v", "j": null}], "y": "é"}', '{"a": 1, "b": 2}'),
+  (4, '{"n": 1}', '{"a": 1, "b": 2}');"#;
+
+#[tokio::test]
+async fn jsonb_numbers_are_compared_exactly_and_json_keeps_its_text() {
+    with_pair("json", |p| async move {
+        exec(&p.src, DOCS).await;
+        exec(&p.tgt, DOCS).await;
+        exec(
+            &p.tgt,
+            r#"UPDATE docs SET doc = '{"big": 12345678901234567890124}' WHERE id = 1;
+               UPDATE docs SET doc = '{"dec": 1.23456789012345678902}' WHERE id = 2;
+               UPDATE docs SET doc = '{"y": "\u00e9", "x": [1, {"j": null, "k": "v"}]}' WHERE id = 3;
+               UPDATE docs SET raw = '{"b": 2, "a": 1}' WHERE id = 4;"#,
+        )
+        .await;
+        let r = validate::run_validation(&spec(&p, "postgres"), &runbook(), &only(&["public.docs"])).await;
+        let f = r.failures().join("\n");
+        let docs = r.tables.iter().find(|t| t.table == "public.docs").unwrap();
+        let cols = |key: &str| {
+            docs.differences
+                .iter()
+                .find(|d| d.key == key)
+                .map(|d| d.columns.clone())
+        };
+        // PostgreSQL itself says 1 and 2 differ; 3 is the same jsonb value written otherwise
+        assert_eq!(cols("id=1"), Some(vec!["doc".to_string()]), "{f}");
+        assert_eq!(cols("id=2"), Some(vec!["doc".to_string()]), "{f}");
+        assert_eq!(cols("id=3"), None, "{f}");
+        // json keeps the text it was given: other key order is another value
+        assert_eq!(cols("id=4"), Some(vec!["raw".to_string()]), "{f}");
+        assert_eq!(docs.differences.len(), 3, "{f}");
+        assert!(!r.passed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn numeric_scale_follows_one_rule_and_strict_scale_counts_it() {
+    with_pair("scale", |p| async move {
+        let setup = "CREATE TABLE money (id int PRIMARY KEY, n numeric, doc jsonb);";
+        exec(
+            &p.src,
+            &format!(
+                "{setup} INSERT INTO money VALUES (1, 1.50, '{{\"a\": 1818}}'), (2, 7, '[2]');"
+            ),
+        )
+        .await;
+        exec(
+            &p.tgt,
+            &format!(
+                "{setup} INSERT INTO money VALUES (1, 1.5, '{{\"a\": 1818.0}}'), (2, 7, '[2]');"
+            ),
+        )
+        .await;
+        // By value (PostgreSQL's `=` agrees on both columns)
+        let r =
+            validate::run_validation(&spec(&p, "postgres"), &runbook(), &only(&["public.money"]))
+                .await;
+        assert!(r.passed(), "{:#?}", r.failures());
+        // validation.strict_numeric_scale: the scale an unconstrained numeric keeps counts
+        let mut rb = runbook();
+        rb.validation.strict_numeric_scale = true;
+        let r =
+            validate::run_validation(&spec(&p, "postgres"), &rb, &only(&["public.money"])).await;
+        let f = r.failures().join("\n");
+        let money = r.tables.iter().find(|t| t.table == "public.money").unwrap();
+        assert_eq!(money.differences.len(), 1, "{f}");
+        assert_eq!(money.differences[0].key, "id=1", "{f}");
+        assert_eq!(money.differences[0].columns, ["n", "doc"], "{f}");
+        // and the whole database under the strict rule: the generated data keeps its scale
+        let r =
+            validate::run_validation(&spec(&p, "postgres"), &rb, &only(&["public.orders"])).await;
+        assert!(r.passed(), "{:#?}", r.failures());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_table_filter_that_matches_nothing_is_an_error() {
+    with_pair("filter", |p| async move {
+        let s = spec(&p, "postgres");
+        let r = validate::run_validation(&s, &runbook(), &only(&["public.Orders", "ordres"])).await;
+        assert!(!r.passed());
+        assert_eq!(r.tables.len(), 0);
+        let f = r.failures().join("\n");
+        assert!(
+            f.contains(
+                r#"--tables "public.Orders" matches no table on the source (closest: public.orders"#
+            ),
+            "{f}"
+        );
+        assert!(
+            f.contains(
+                r#"--tables "ordres" matches no table on the source (closest: public.orders"#
+            ),
+            "{f}"
+        );
+        // one good name among bad ones is still an error
+        let r =
+            validate::run_validation(&s, &runbook(), &only(&["public.tags", "public.tag"])).await;
+        assert!(!r.passed() && r.tables.len() == 1, "{:#?}", r.failures());
+        // a validation that compared no table never passes
+        let mut rb = runbook();
+        rb.validation.exclude_tables = ["public.orders", "public.tags", "public.events"]
+            .map(String::from)
+            .to_vec();
+        let r = validate::run_validation(&s, &rb, &ValidateOptions::default()).await;
+        assert!(
+            r.errors.is_empty() && r.tables.is_empty(),
+            "{:#?}",
+            r.failures()
+        );
+        assert!(!r.passed());
+        assert!(r.failures()[0].starts_with("no table was compared"));
+        // the command line: exit 3 and the names
+        let (code, out) = shared::validate_cli(&s, &["--tables", "public.Orders"]);
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains("FAILED — 0 tables") && out.contains("closest: public.orders"),
+            "{out}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_tables_the_verdict_speaks_of_those_tables() {
+    with_pair("scope", |p| async move {
+        // a schema difference in orders, a failing smoke test: neither is about tags
+        exec(&p.tgt, "DROP INDEX orders_customer_idx;").await;
+        let mut s = spec(&p, "postgres");
+        s.extra.insert(
+            "smoke_tests".into(),
+            serde_json::json!([{"name": "wrong on purpose", "sql": "SELECT count(*) FROM tags", "expect": [[2]]}]),
+        );
+        let r = validate::run_validation(&s, &runbook(), &only(&["public.tags"])).await;
+        assert!(r.passed(), "{:#?}", r.failures());
+        assert_eq!(
+            r.summary(),
+            "1 tables, 3 rows, 0 differences (database-wide, not counted: 1 schema differences elsewhere, 1 smoke tests failed)"
+        );
+        let ctx = r.context().join("\n");
+        assert!(ctx.contains("schema: index public.orders (index orders_customer_idx)"), "{ctx}");
+        assert!(ctx.contains("smoke test \"wrong on purpose\""), "{ctx}");
+        // the table that has the difference fails on it
+        let r = validate::run_validation(&s, &runbook(), &only(&["public.orders"])).await;
+        assert!(!r.passed());
+        assert!(r.failures().join("\n").contains("orders_customer_idx"));
+        // the whole database fails on both
+        let r = validate::run_validation(&s, &runbook(), &ValidateOptions::default()).await;
+        assert!(!r.passed() && r.failures().len() == 2, "{:#?}", r.failures());
+        // the command line's exit code follows the tables asked
+        let (code, out) = shared::validate_cli(&spec(&p, "postgres"), &["--tables", "public.tags"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("PASSED — 1 tables") && out.contains("shown as context") && out.contains("orders_customer_idx"), "{out}");
+        let (code, out) = shared::validate_cli(&spec(&p, "postgres"), &["--tables", "public.orders"]);
+        assert_eq!(code, 3, "{out}");
+    })
+    .await;
+}

@@ -6,7 +6,8 @@
 //! integers and integral decimals as 128-bit integers, other decimals as a normalised digit
 //! string, floats as IEEE-754 double bits (float4 widened), timestamps as UTC microseconds since
 //! the Unix epoch (the information of a UTC ISO-8601 string at µs precision), dates as days
-//! since the epoch, text as its UTF-8 bytes, JSON with sorted keys.
+//! since the epoch, text as its UTF-8 bytes, JSON by value (`canon_json`). With
+//! `strict_scale` a decimal also keeps its scale (`1.50` is not `1.5`).
 //!
 //! A row hashes to SHA-256 of its encoding; a chunk is (count, Σ row hashes mod 2²⁵⁶), which is
 //! order-independent (each side may scan in its own order) and, unlike XOR, keeps duplicates.
@@ -36,6 +37,8 @@ pub struct RowEncoder {
     pub buf: Vec<u8>,
     /// Reused digit buffer for decimals (no allocation per value on the hot path).
     pub scratch: Vec<u8>,
+    /// `validation.strict_numeric_scale`: trailing fraction zeros count.
+    pub strict_scale: bool,
 }
 
 impl RowEncoder {
@@ -43,6 +46,13 @@ impl RowEncoder {
         RowEncoder {
             buf: Vec::with_capacity(256),
             scratch: Vec::with_capacity(64),
+            strict_scale: false,
+        }
+    }
+    pub fn with_strict_scale(strict_scale: bool) -> Self {
+        RowEncoder {
+            strict_scale,
+            ..Self::new()
         }
     }
     pub fn clear(&mut self) {
@@ -108,13 +118,18 @@ impl RowEncoder {
             self.var(TAG_DEC, t.as_bytes());
         }
     }
-    /// A decimal from its ASCII digits: leading zeros of the integer part and trailing zeros
-    /// of the fraction do not count; `-0` is `0`.
+    /// A decimal from its ASCII digits: leading zeros of the integer part and (unless
+    /// `strict_scale`) trailing zeros of the fraction do not count; `-0` is `0`.
     pub fn decimal_digits(&mut self, neg: bool, int_digits: &[u8], frac_digits: &[u8]) {
         let lead = int_digits.iter().take_while(|&&b| b == b'0').count();
         let int = &int_digits[lead..];
-        let trail = frac_digits.iter().rev().take_while(|&&b| b == b'0').count();
+        let trail = if self.strict_scale {
+            0
+        } else {
+            frac_digits.iter().rev().take_while(|&&b| b == b'0').count()
+        };
         let frac = &frac_digits[..frac_digits.len() - trail];
+        let neg = neg && !(int.is_empty() && frac.iter().all(|&d| d == b'0'));
         if frac.is_empty() {
             if int.is_empty() {
                 return self.int(0);
@@ -141,15 +156,18 @@ impl RowEncoder {
             self.buf.extend_from_slice(frac);
         }
     }
-    /// JSON text, re-serialised with sorted keys; text that is not JSON is kept as text.
+    /// A JSON document by value (`jsonb`, MySQL's JSON): see `canon_json`. Text that is not
+    /// JSON is kept as text.
     pub fn json_text(&mut self, s: &[u8]) {
-        match serde_json::from_slice::<serde_json::Value>(s) {
-            Ok(v) => {
-                let mut out = Vec::with_capacity(s.len());
-                write_canonical_json(&v, &mut out);
-                self.var(TAG_JSON, &out);
-            }
-            Err(_) => self.text(s),
+        let at = self.buf.len();
+        self.buf.push(TAG_JSON);
+        self.buf.extend_from_slice(&[0; 4]);
+        if super::canon_json::write_canonical(s, self.strict_scale, &mut self.buf) {
+            let len = (self.buf.len() - at - 5) as u32;
+            self.buf[at + 1..at + 5].copy_from_slice(&len.to_be_bytes());
+        } else {
+            self.buf.truncate(at);
+            self.text(s);
         }
     }
     pub fn sha256(&self) -> [u8; 32] {
@@ -200,38 +218,6 @@ pub fn normalize_decimal(s: &str) -> Decimal {
         int_part,
         frac_part
     ))
-}
-
-/// JSON with object keys sorted and no whitespace, independent of serde_json's map feature.
-pub fn write_canonical_json(v: &serde_json::Value, out: &mut Vec<u8>) {
-    use serde_json::Value;
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(Value::String((*k).clone()).to_string().as_bytes());
-                out.push(b':');
-                write_canonical_json(&map[k.as_str()], out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical_json(item, out);
-            }
-            out.push(b']');
-        }
-        other => out.extend_from_slice(other.to_string().as_bytes()),
-    }
 }
 
 /// (row count, Σ SHA-256 mod 2²⁵⁶) of a set of rows.
@@ -323,6 +309,12 @@ mod tests {
         assert_eq!(
             enc(|e| e.json_text(br#"{"b": 1, "a": [1, {"y":2,"x":1}]}"#)),
             enc(|e| e.json_text(br#"{"a":[1,{"x":1,"y":2}],"b":1}"#))
+        );
+        // what is not JSON is compared as the text it is
+        assert_eq!(enc(|e| e.json_text(b"{x")), enc(|e| e.text(b"{x")));
+        assert_eq!(
+            crate::validate::decode::display_canonical(&enc(|e| e.json_text(b"[1.50]"))),
+            crate::validate::decode::display_canonical(&enc(|e| e.json_text(b"[ 15e-1 ]")))
         );
     }
 

@@ -443,6 +443,9 @@ pub struct SchemaDifference {
     /// The object, e.g. `public.orders.amount` or `public.orders (index orders_customer_idx)`.
     pub object: String,
     pub detail: String,
+    /// The table the object belongs to (`public.orders`), None for database-wide objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 fn diff(kind: &str, object: impl Into<String>, detail: impl Into<String>) -> SchemaDifference {
@@ -450,6 +453,7 @@ fn diff(kind: &str, object: impl Into<String>, detail: impl Into<String>) -> Sch
         object_kind: kind.into(),
         object: object.into(),
         detail: detail.into(),
+        table: None,
     }
 }
 
@@ -491,8 +495,12 @@ pub fn compare(
     let skip = |t: &Table| exclude_tables.iter().any(|e| *e == t.display());
     for s in src.tables.iter().filter(|t| !skip(t)) {
         let name = s.display();
+        let first = out.len();
         let Some(t) = tgt.table(&name) else {
-            out.push(diff("table", &name, "missing on target"));
+            out.push(SchemaDifference {
+                table: Some(name.clone()),
+                ..diff("table", &name, "missing on target")
+            });
             continue;
         };
         for sc in &s.columns {
@@ -597,14 +605,16 @@ pub fn compare(
                 ));
             }
         }
+        for d in &mut out[first..] {
+            d.table = Some(name.clone());
+        }
     }
     for t in tgt.tables.iter().filter(|t| !skip(t)) {
         if src.table(&t.display()).is_none() {
-            out.push(diff(
-                "table",
-                t.display(),
-                "extra on target (not on source)",
-            ));
+            out.push(SchemaDifference {
+                table: Some(t.display()),
+                ..diff("table", t.display(), "extra on target (not on source)")
+            });
         }
     }
     let objects: [(&str, &Vec<String>, &Vec<String>); 5] = [

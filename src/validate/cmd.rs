@@ -148,6 +148,13 @@ pub async fn validate(a: ValidateArgs, _cfg: Config) -> anyhow::Result<ExitCode>
         for line in report.failures() {
             println!("  {line}");
         }
+        let context = report.context();
+        if !context.is_empty() {
+            println!("  database-wide, shown as context (not counted with --tables):");
+            for line in context {
+                println!("    {line}");
+            }
+        }
     }
     Ok(if report.passed() {
         ExitCode::SUCCESS

@@ -114,7 +114,8 @@ pub fn encode_pg(kind: PgKind, v: Option<&[u8]>, e: &mut RowEncoder) -> Result<(
             let raw: [u8; 16] = be(b, kind)?;
             e.text(&uuid_text(&raw));
         }
-        PgKind::Json => e.json_text(b),
+        // `json` keeps the text it was given (spaces, key order, duplicate keys): so must the copy.
+        PgKind::Json => e.text(b),
         PgKind::Jsonb => e.json_text(b.get(1..).unwrap_or_default()),
         PgKind::Numeric => encode_pg_numeric(b, e).ok_or(DecodeError { kind, len: b.len() })?,
     }
@@ -171,6 +172,7 @@ fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
     let ndigits = rd(0)? as usize;
     let weight = rd(2)? as i16 as i32;
     let sign = rd(4)?;
+    let dscale = rd(6)? as usize;
     match sign {
         0xC000 => {
             e.decimal_str("NaN");
@@ -193,12 +195,14 @@ fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
         b: &b[8..8 + 2 * ndigits],
     };
     let neg = sign == 0x4000;
-    // Fast path: integral values up to 10^32 go straight to an integer.
-    if ndigits == 0 {
+    // Fast path: integral values up to 10^32 go straight to an integer (not when a strict
+    // scale says `12.00` is not `12`).
+    let integral = !e.strict_scale || dscale == 0;
+    if ndigits == 0 && integral {
         e.int(0);
         return Some(());
     }
-    if weight >= 0 && (ndigits as i32) <= weight + 1 && weight < 8 {
+    if integral && weight >= 0 && (ndigits as i32) <= weight + 1 && weight < 8 {
         let mut v: i128 = 0;
         for i in 0..=weight as usize {
             v = v * 10_000 + digits.get(i).unwrap_or(0) as i128;
@@ -229,6 +233,10 @@ fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
     let first_frac = (weight + 1).max(0) as usize;
     for d in digits.iter().skip(first_frac) {
         push_group(&mut digs, d);
+    }
+    if e.strict_scale {
+        // The groups hold whole 4-digit runs; the value's scale is `dscale` digits.
+        digs.resize(int_len + dscale, b'0');
     }
     let (int_part, frac_part) = digs.split_at(int_len);
     e.decimal_digits(neg, int_part, frac_part);
@@ -566,6 +574,54 @@ mod tests {
         });
         // NULL vs '' differ on both engines
         assert_ne!(pg(PgKind::Text, None), pg(PgKind::Text, Some(b"")));
+    }
+
+    #[test]
+    fn strict_scale_keeps_the_numeric_scale() {
+        let show = |strict: bool, n: Vec<u8>| {
+            let mut e = RowEncoder::with_strict_scale(strict);
+            encode_pg(PgKind::Numeric, Some(&n), &mut e).unwrap();
+            display_canonical(&e.buf)
+        };
+        // 1.50 (dscale 2) and 1.5 (dscale 1): equal by value, not under a strict scale
+        let a = || pg_numeric(0, 0, 2, &[1, 5000]);
+        let b = || pg_numeric(0, 0, 1, &[1, 5000]);
+        assert_eq!(show(false, a()), show(false, b()));
+        assert_eq!(
+            (show(true, a()), show(true, b())),
+            ("1.50".into(), "1.5".into())
+        );
+        // 12.00 stored as the single group 12, and zero with a scale
+        assert_eq!(show(true, pg_numeric(0, 0, 2, &[12])), "12.00");
+        assert_eq!(show(false, pg_numeric(0, 0, 2, &[12])), "12");
+        assert_eq!(show(true, pg_numeric(0, 0, 3, &[])), "0.000");
+        assert_eq!(show(true, pg_numeric(0, 0, 0, &[12])), "12");
+        // the same rule for MySQL's DECIMAL text
+        let my = |strict: bool, t: &str| {
+            let mut e = RowEncoder::with_strict_scale(strict);
+            e.decimal_str(t);
+            display_canonical(&e.buf)
+        };
+        assert_eq!(my(true, "1.50"), "1.50");
+        assert_eq!(my(true, "-0.00"), "0.00");
+        assert_eq!(my(false, "1.50"), "1.5");
+    }
+
+    #[test]
+    fn json_keeps_its_text_and_jsonb_its_value() {
+        // `json` is compared as the text it stores; `jsonb` by value, numbers exactly
+        assert_ne!(
+            pg(PgKind::Json, Some(br#"{"a":1,"b":2}"#)),
+            pg(PgKind::Json, Some(br#"{"b":2,"a":1}"#))
+        );
+        assert_eq!(
+            pg(PgKind::Jsonb, Some(b"\x01{\"a\": 1818}")),
+            pg(PgKind::Jsonb, Some(b"\x01{\"a\": 1818.0}"))
+        );
+        assert_ne!(
+            pg(PgKind::Jsonb, Some(b"\x01{\"a\": 12345678901234567890123}")),
+            pg(PgKind::Jsonb, Some(b"\x01{\"a\": 12345678901234567890124}"))
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_meter;
 pub mod bench_mysql;
 pub mod canon;
+pub mod canon_json;
 pub mod catalog;
 pub mod checksum;
 pub mod cmd;
@@ -17,6 +18,7 @@ pub mod pgcopy;
 pub mod report;
 pub mod runbook;
 pub mod scan;
+pub mod scope;
 pub mod smoke;
 
 pub use checksum::LagProbe;
@@ -126,6 +128,7 @@ pub async fn run_validation(
         smoke_tests: vec![],
         rules: vec![],
         errors: vec![],
+        scope: opts.tables.clone(),
     };
     let rb = match runbook.for_database(spec) {
         Ok(rb) => rb,
@@ -198,7 +201,13 @@ async fn inner(
     };
     report.schema_differences =
         catalog::compare(spec.engine, &sc, spec.engine, &tc, &settings.exclude_tables);
-    let jobs = plan_jobs(
+    if let Some(asked) = &opts.tables {
+        let existing: Vec<String> = sc.tables.iter().map(Table::display).collect();
+        report
+            .errors
+            .extend(scope::unmatched(asked, &existing, &settings.exclude_tables));
+    }
+    let mut jobs = plan_jobs(
         spec.engine,
         &sc,
         spec.engine,
@@ -206,6 +215,10 @@ async fn inner(
         &settings.exclude_tables,
         opts.tables.as_deref(),
     );
+    for j in &mut jobs {
+        j.src.strict_scale = settings.strict_numeric_scale;
+        j.tgt.strict_scale = settings.strict_numeric_scale;
+    }
     let ctx = checksum::Ctx {
         src,
         tgt,

@@ -20,6 +20,11 @@ pub struct ValidationReport {
     pub rules: Vec<CheckOutcome>,
     /// Anything that kept the gate from finishing (connection refused, query failed...).
     pub errors: Vec<String>,
+    /// The tables asked for (`--tables`); None: the whole database. A scoped report passes or
+    /// fails on those tables; database-wide schema differences, smoke tests and rules are
+    /// shown as context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,11 +77,26 @@ pub struct CheckOutcome {
 
 impl ValidationReport {
     pub fn passed(&self) -> bool {
+        // A validation that compared no table proves nothing.
         self.errors.is_empty()
-            && self.schema_differences.is_empty()
+            && !self.tables.is_empty()
             && self.tables.iter().all(|t| t.passed)
-            && self.smoke_tests.iter().all(|s| s.passed)
-            && self.rules.iter().all(|r| r.passed)
+            && self.counted_schema_differences().next().is_none()
+            && (self.scope.is_some()
+                || (self.smoke_tests.iter().all(|s| s.passed)
+                    && self.rules.iter().all(|r| r.passed)))
+    }
+
+    fn in_scope(&self, d: &SchemaDifference) -> bool {
+        match &self.scope {
+            None => true,
+            Some(tables) => d.table.as_ref().is_some_and(|t| tables.contains(t)),
+        }
+    }
+
+    /// The schema differences the verdict counts (with `--tables`: those of the tables asked).
+    fn counted_schema_differences(&self) -> impl Iterator<Item = &SchemaDifference> {
+        self.schema_differences.iter().filter(|d| self.in_scope(d))
     }
 
     pub fn rows_source(&self) -> u64 {
@@ -104,22 +124,41 @@ impl ValidationReport {
                     .filter(|t| !t.passed && t.differences.is_empty() && !t.differences_truncated)
                     .count()
         );
-        if !self.schema_differences.is_empty() {
-            s.push_str(&format!(
-                ", {} schema differences",
-                self.schema_differences.len()
-            ));
+        let schema = self.counted_schema_differences().count();
+        if schema > 0 {
+            s.push_str(&format!(", {schema} schema differences"));
         }
         let smoke_failed = self.smoke_tests.iter().filter(|x| !x.passed).count();
-        if smoke_failed > 0 {
-            s.push_str(&format!(", {smoke_failed} smoke tests failed"));
-        }
         let rules_failed = self.rules.iter().filter(|x| !x.passed).count();
-        if rules_failed > 0 {
-            s.push_str(&format!(", {rules_failed} rules failed"));
+        if self.scope.is_none() {
+            if smoke_failed > 0 {
+                s.push_str(&format!(", {smoke_failed} smoke tests failed"));
+            }
+            if rules_failed > 0 {
+                s.push_str(&format!(", {rules_failed} rules failed"));
+            }
         }
         if !self.errors.is_empty() {
             s.push_str(&format!(", {} errors", self.errors.len()));
+        }
+        if self.scope.is_some() {
+            let elsewhere = self.schema_differences.len() - schema;
+            let mut ctx = Vec::new();
+            if elsewhere > 0 {
+                ctx.push(format!("{elsewhere} schema differences elsewhere"));
+            }
+            if smoke_failed > 0 {
+                ctx.push(format!("{smoke_failed} smoke tests failed"));
+            }
+            if rules_failed > 0 {
+                ctx.push(format!("{rules_failed} rules failed"));
+            }
+            if !ctx.is_empty() {
+                s.push_str(&format!(
+                    " (database-wide, not counted: {})",
+                    ctx.join(", ")
+                ));
+            }
         }
         s
     }
@@ -128,12 +167,10 @@ impl ValidationReport {
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
         out.extend(self.errors.iter().map(|e| format!("error: {e}")));
-        for d in &self.schema_differences {
-            out.push(format!(
-                "schema: {} {}: {}",
-                d.object_kind, d.object, d.detail
-            ));
+        if self.tables.is_empty() && self.errors.is_empty() {
+            out.push("no table was compared: a validation of 0 tables does not pass".into());
         }
+        out.extend(self.counted_schema_differences().map(schema_line));
         for t in self.tables.iter().filter(|t| !t.passed) {
             if t.rows_source != t.rows_target {
                 out.push(format!(
@@ -156,6 +193,29 @@ impl ValidationReport {
                 out.push(format!("{}: {n}", t.table));
             }
         }
+        if self.scope.is_none() {
+            out.extend(self.database_wide_failures());
+        }
+        out
+    }
+
+    /// With `--tables`: what failed outside the tables asked, shown but not counted.
+    pub fn context(&self) -> Vec<String> {
+        if self.scope.is_none() {
+            return vec![];
+        }
+        let mut out: Vec<String> = self
+            .schema_differences
+            .iter()
+            .filter(|d| !self.in_scope(d))
+            .map(schema_line)
+            .collect();
+        out.extend(self.database_wide_failures());
+        out
+    }
+
+    fn database_wide_failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
         for s in self.smoke_tests.iter().filter(|s| !s.passed) {
             out.push(format!("smoke test {:?}: {}", s.name, s.detail));
         }
@@ -173,6 +233,10 @@ impl ValidationReport {
             summary: self.summary(),
         }
     }
+}
+
+fn schema_line(d: &SchemaDifference) -> String {
+    format!("schema: {} {}: {}", d.object_kind, d.object, d.detail)
 }
 
 /// 3_100_000 -> "3.1M"
@@ -215,6 +279,7 @@ mod tests {
             smoke_tests: vec![],
             rules: vec![],
             errors: vec![],
+            scope: None,
         }
     }
 
@@ -231,5 +296,60 @@ mod tests {
         assert!(!r.passed());
         assert!(r.summary().ends_with("1 smoke tests failed"));
         assert_eq!(r.failures(), vec!["smoke test \"x\": got 2".to_string()]);
+    }
+
+    #[test]
+    fn no_table_compared_never_passes() {
+        let mut r = report();
+        r.tables.clear();
+        assert!(!r.passed());
+        assert_eq!(
+            r.failures(),
+            vec!["no table was compared: a validation of 0 tables does not pass".to_string()]
+        );
+        r.scope = Some(vec![]);
+        assert!(!r.passed());
+    }
+
+    #[test]
+    fn a_scoped_report_counts_its_tables_and_shows_the_rest() {
+        let mut r = report();
+        r.scope = Some(vec!["public.t".into()]);
+        let other = SchemaDifference {
+            object_kind: "index".into(),
+            object: "public.u (index u_x)".into(),
+            detail: "index on (x) missing on target".into(),
+            table: Some("public.u".into()),
+        };
+        r.schema_differences.push(other.clone());
+        r.schema_differences.push(SchemaDifference {
+            object_kind: "view".into(),
+            object: "public.v".into(),
+            detail: "missing on target".into(),
+            table: None,
+        });
+        r.smoke_tests.push(CheckOutcome {
+            name: "x".into(),
+            passed: false,
+            detail: "got 2".into(),
+        });
+        assert!(r.passed(), "{:?}", r.failures());
+        assert_eq!(
+            r.summary(),
+            "1 tables, 3.1M rows, 0 differences (database-wide, not counted: 2 schema differences elsewhere, 1 smoke tests failed)"
+        );
+        assert!(r.failures().is_empty());
+        assert_eq!(r.context().len(), 3);
+        // a difference in a table asked for counts
+        r.schema_differences.push(SchemaDifference {
+            table: Some("public.t".into()),
+            ..other
+        });
+        assert!(!r.passed());
+        assert_eq!(r.failures().len(), 1);
+        // without a scope everything counts
+        r.scope = None;
+        assert_eq!(r.failures().len(), 4);
+        assert!(r.context().is_empty());
     }
 }

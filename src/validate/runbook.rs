@@ -99,6 +99,10 @@ pub struct ValidationSettings {
     /// Tables never compared (`schema.table` for PostgreSQL, `table` for MySQL), e.g. the
     /// wavedeck marker table.
     pub exclude_tables: Vec<String>,
+    /// Decimals keep their scale: `1.50` is not `1.5` in a `numeric` column nor inside `jsonb`.
+    /// For PostgreSQL to PostgreSQL, where an unconstrained `numeric` keeps the scale it was
+    /// given and applications see it. Off: values are compared (PostgreSQL's `=` agrees).
+    pub strict_numeric_scale: bool,
 }
 
 impl Default for ValidationSettings {
@@ -114,6 +118,7 @@ impl Default for ValidationSettings {
             recheck_wait_s: 300,
             exclude_schemas: vec![],
             exclude_tables: vec![],
+            strict_numeric_scale: false,
         }
     }
 }

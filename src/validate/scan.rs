@@ -19,6 +19,8 @@ pub struct SideScan {
     pub kinds: Kinds,
     /// Quoted key column for range predicates (integer single-column keys only).
     pub range_key: Option<String>,
+    /// `validation.strict_numeric_scale`.
+    pub strict_scale: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +90,7 @@ impl SideScan {
             select: exprs.join(", "),
             kinds,
             range_key: int_key.map(|k| quote_ident(engine, k)),
+            strict_scale: false,
         }
     }
 
@@ -174,7 +177,7 @@ impl SideScan {
     where
         F: FnMut(&RowEncoder, &[usize]),
     {
-        let mut enc = RowEncoder::new();
+        let mut enc = RowEncoder::with_strict_scale(self.strict_scale);
         let mut ends: Vec<usize> = Vec::with_capacity(self.kinds.len());
         match (pool, &self.kinds) {
             (Pool::Pg(p), Kinds::Pg(kinds)) => {

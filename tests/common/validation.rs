@@ -98,3 +98,40 @@ pub fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) ->
         .flat_map(|t| &t.differences)
         .any(|d| d.table == table && d.key == key && d.kind == kind)
 }
+
+/// `wavedeck validate` on the real binary for the pair's database: (exit code, stdout).
+pub fn validate_cli(spec: &DatabaseSpec, args: &[&str]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let side = |e: &Endpoint| {
+        format!(
+            "      host: {}\n      port: {}\n      database: {}\n      user: {}\n      password_file: /dev/null\n",
+            e.host, e.port, e.database, e.user
+        )
+    };
+    let inv = dir.path().join("inventory.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "databases:\n  - db_id: {}\n    engine: {}\n    engine_version: \"{}\"\n    size_gb: 0.01\n    owner: test\n    criticality: low\n    business_window: \"daily 00:00-24:00 UTC\"\n    wave: 0\n    source:\n{}    target:\n{}",
+            spec.db_id,
+            spec.engine.as_str(),
+            spec.engine_version,
+            side(&spec.source),
+            side(&spec.target)
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+        .arg("validate")
+        .arg(&inv)
+        .args(["--db", &spec.db_id])
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("WAVEDECK_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}

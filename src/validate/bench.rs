@@ -96,8 +96,12 @@ async fn run_pg(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
             .fetch_one(&p)
             .await
             .ok();
+        let docs: Option<i64> = sqlx::query_scalar("SELECT count(*) FROM docs")
+            .fetch_one(&p)
+            .await
+            .ok();
         p.close().await;
-        reuse = n == Some(a.rows as i64);
+        reuse = n == Some(a.rows as i64) && docs == Some(docs_rows(a.rows) as i64);
         if !reuse {
             admin
                 .execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
@@ -145,10 +149,29 @@ async fn generate(p: &PgPool, rows: u64) -> anyhow::Result<()> {
     ))
     .execute(p)
     .await?;
-    sqlx::raw_sql("VACUUM (ANALYZE, FREEZE) orders")
+    // A second table for the JSON path: nested objects with keys out of order, arrays,
+    // escaped strings, decimals and integers beyond a double.
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE docs (id bigint PRIMARY KEY, doc jsonb);
+         INSERT INTO docs SELECT g, jsonb_build_object('order', g, 'customer', md5(g::text), \
+           'amount', ((g*31)%1000000)/100.0, 'big', 123456789012345678901234 + g, \
+           'tags', jsonb_build_array('a', 'b', g % 7, g % 2 = 0), 'note', E'line\\n\\u00e9 ' || g, \
+           'lines', jsonb_build_array(jsonb_build_object('sku', 'p' || g % 100, 'qty', g % 5, 'price', g / 7.0)), \
+           'meta', CASE WHEN g % 10 = 0 THEN NULL ELSE jsonb_build_object('z', g, 'a', 'x') END) \
+         FROM generate_series(1::bigint, {}::bigint) g;",
+        docs_rows(rows)
+    ))
+    .execute(p)
+    .await?;
+    sqlx::raw_sql("VACUUM (ANALYZE, FREEZE) orders, docs")
         .execute(p)
         .await?;
     Ok(())
+}
+
+/// Rows of the jsonb table: a tenth of the orders (each document is ~8 times a row's size).
+fn docs_rows(rows: u64) -> u64 {
+    (rows / 10).max(1)
 }
 
 /// A pool whose sessions carry `app` (so their backends can be found) and the given number of
@@ -308,7 +331,6 @@ async fn measure_pg(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
     )
     .await?;
     out.extend(measured);
-    pg.close().await;
 
     let mb = copy_bytes as f64 / 1e6;
     println!("wavedeck bench checksum --engine postgres");
@@ -361,7 +383,131 @@ async fn measure_pg(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
         println!("  (psql not found: the libpq reference row is missing)");
     }
     let _ = planned;
+    let jsonb = measure_jsonb(&pool, &server, a).await;
+    pg.close().await;
+    jsonb
+}
+
+/// The jsonb table: wavedeck's checksum beside the raw read of the same table, and the JSON
+/// encoding alone against the encoder it replaced (serde_json's Value, numbers as doubles).
+async fn measure_jsonb(pool: &Pool, server: &ServerCpu, a: &ChecksumArgs) -> anyhow::Result<()> {
+    let Pool::Pg(pg) = pool else {
+        anyhow::bail!("the jsonb bench is for PostgreSQL")
+    };
+    let rows = docs_rows(a.rows);
+    let cat = catalog::load(pool, "", &[]).await?;
+    let table = cat
+        .table("public.docs")
+        .ok_or_else(|| anyhow::anyhow!("public.docs missing in the bench database"))?;
+    let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let scan = SideScan::new(Engine::Postgres, table, &columns, Some("id"));
+    let ranges = plan_ranges(scan.key_bounds(pool).await?, rows, a.chunk_rows);
+    let copy = |sql: &'static str| async move {
+        let mut conn = pg.acquire().await?;
+        let mut s = conn.copy_out_raw(sql).await?;
+        let mut bytes = 0u64;
+        while let Some(c) = s.try_next().await? {
+            bytes += c.len() as u64;
+        }
+        Ok::<u64, anyhow::Error>(bytes)
+    };
+    let bytes = copy("COPY docs TO STDOUT (FORMAT binary)").await?;
+    let mut out = vec![
+        meter::measure(
+            server,
+            "raw read: COPY docs TO STDOUT (binary), sqlx",
+            1,
+            true,
+            async {
+                copy("COPY docs TO STDOUT (FORMAT binary)").await?;
+                Ok(rows)
+            },
+        )
+        .await?,
+    ];
+    let (measured, d) = wavedeck_streams(
+        server,
+        "wavedeck checksum of docs (jsonb canonical by value)",
+        a.parallel,
+        pool,
+        &scan,
+        &ranges,
+    )
+    .await?;
+    out.extend(measured);
+    println!(
+        "  jsonb table: docs, {rows} rows (id bigint, doc jsonb ~{} B), binary COPY stream {:.1} MB",
+        bytes / rows.max(1),
+        bytes as f64 / 1e6
+    );
+    meter::print_table(&out, rows, bytes as f64 / 1e6);
+    println!("  docs digest: {} ({} rows)", d.hex(), d.count);
+
+    // The encoding alone, in memory, on the same documents as PostgreSQL prints them.
+    let sample: Vec<String> =
+        sqlx::query_scalar("SELECT doc::text FROM docs ORDER BY id LIMIT 200000")
+            .fetch_all(pg)
+            .await?;
+    let mut enc = super::canon::RowEncoder::new();
+    let time = |f: &mut dyn FnMut(&[u8])| {
+        let t = Instant::now();
+        for _ in 0..3 {
+            for doc in &sample {
+                f(doc.as_bytes());
+            }
+        }
+        t.elapsed().as_secs_f64() * 1e6 / (3 * sample.len().max(1)) as f64
+    };
+    let new = time(&mut |doc| {
+        enc.clear();
+        enc.json_text(doc);
+    });
+    let mut buf = Vec::new();
+    let old = time(&mut |doc| {
+        buf.clear();
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(doc) {
+            write_json_via_serde_value(&v, &mut buf);
+        }
+    });
+    println!(
+        "  JSON encoding alone, {} documents in memory: wavedeck {new:.2} us/doc, serde_json::Value re-serialised with sorted keys (the encoder before #21, numbers as doubles) {old:.2} us/doc: {:.2}x",
+        sample.len(),
+        old / new.max(1e-9)
+    );
     Ok(())
+}
+
+/// The JSON encoder before #21, kept as this bench's reference: parse into serde_json's Value
+/// (numbers become doubles), write with sorted keys.
+fn write_json_via_serde_value(v: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String((*k).clone()).to_string().as_bytes());
+                out.push(b':');
+                write_json_via_serde_value(&map[k.as_str()], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_via_serde_value(item, out);
+            }
+            out.push(b']');
+        }
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
 }
 
 /// The two headline ratios, against the best raw read and the best in-database aggregate with

@@ -14,18 +14,32 @@ use wavedeck::config::Config;
     after_help = "Examples:\n  wavedeck demo                      # the pilot wave against the built-in DRS emulator\n  wavedeck inventory check inventory/pilot.yaml\n  wavedeck status --wave 0"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Flags that mean the same before or after the command (`wavedeck --read-only tui` =
+/// `wavedeck tui --read-only`).
+#[derive(clap::Args, Debug)]
+struct Global {
     /// Config file (default: ./wavedeck.yaml when present).
     #[arg(long, global = true, env = "WAVEDECK_CONFIG")]
     config: Option<PathBuf>,
     /// Store URL, overriding config and WAVEDECK_STORE (sqlite://PATH or postgres://...).
     #[arg(long, global = true)]
     store: Option<String>,
-    /// With no command: the cockpit's own flags (`wavedeck --read-only` = `wavedeck tui
-    /// --read-only`), parsed by clap so WAVEDECK_THEME applies here too.
-    #[command(flatten)]
-    tui: wavedeck::tui::cmd::TuiArgs,
-    #[command(subcommand)]
-    command: Option<Command>,
+    /// Watch only: the cockpit offers no action and the engine refuses any; commands that act
+    /// (run, init, demo, lab changes) refuse to start.
+    #[arg(long, global = true)]
+    read_only: bool,
+    /// Colour theme of the cockpit: dark, light, high-contrast, 16color, or a theme YAML file.
+    #[arg(long, global = true, env = "WAVEDECK_THEME", default_value = "dark")]
+    theme: String,
+    /// ASCII only: borders, gauges and marks for terminals without Unicode.
+    #[arg(long, global = true)]
+    ascii: bool,
 }
 
 #[derive(Subcommand)]
@@ -64,14 +78,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut cfg = match Config::load(cli.config.as_deref()) {
+    let mut cfg = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(store) = cli.store {
+    if let Some(store) = cli.global.store.clone() {
         cfg.store = store;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -84,7 +98,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = cli.command.unwrap_or(Command::Tui(cli.tui));
+    let command = match resolve(cli.command, &cli.global) {
+        Ok(c) => c,
+        Err(refusal) => {
+            eprintln!("error: {refusal}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(async move {
         match command {
             Command::Tui(a) => wavedeck::tui::cmd::run_tui(a, cfg).await,
@@ -111,6 +131,53 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command to run with the global flags applied, or why a read-only session refuses it.
+fn resolve(command: Option<Command>, g: &Global) -> Result<Command, String> {
+    let look = || wavedeck::tui::cmd::LookArgs {
+        theme: g.theme.clone(),
+        ascii: g.ascii,
+    };
+    let mut command = command.unwrap_or(Command::Tui(Default::default()));
+    match &mut command {
+        Command::Tui(a) => {
+            a.read_only = g.read_only;
+            a.look = look();
+        }
+        Command::Demo(a) => a.look = look(),
+        _ => {}
+    }
+    if g.read_only {
+        if let Some(what) = acts(&command) {
+            return Err(format!(
+                "--read-only: `wavedeck {what}` acts, and a read-only session never acts; watch with `wavedeck tui --read-only` or `wavedeck status`, or drop --read-only"
+            ));
+        }
+    }
+    Ok(command)
+}
+
+/// The commands that change a factory (its store, its databases, the lab), by name. Every
+/// command is listed so a new one must be classified here.
+fn acts(c: &Command) -> Option<&'static str> {
+    use wavedeck::cutover::cmd::LabCommand;
+    match c {
+        Command::Run(_) => Some("run"),
+        Command::Init(_) => Some("init"),
+        Command::Demo(_) => Some("demo"),
+        Command::Lab(LabCommand::Status(_)) => None,
+        Command::Lab(_) => Some("lab"),
+        Command::Tui(_)
+        | Command::Status(_)
+        | Command::Plan(_)
+        | Command::Inventory(_)
+        | Command::Evidence(_)
+        | Command::Emulator(_)
+        | Command::Precheck(_)
+        | Command::Validate(_)
+        | Command::Bench(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,14 +188,132 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn parse(args: &[&str]) -> (Global, Result<Command, String>) {
+        let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let r = resolve(cli.command, &cli.global);
+        (cli.global, r)
+    }
+
+    fn tui(args: &[&str]) -> wavedeck::tui::cmd::TuiArgs {
+        match parse(args).1 {
+            Ok(Command::Tui(a)) => a,
+            _ => panic!("{args:?} is not the cockpit"),
+        }
+    }
+
     #[test]
     fn no_command_takes_the_cockpit_flags() {
-        let cli = Cli::try_parse_from(["wavedeck", "--theme", "light", "--read-only", "--ascii"])
-            .expect("cockpit flags without a command");
-        assert!(cli.command.is_none());
-        assert_eq!(cli.tui.look.theme, "light");
-        assert!(cli.tui.read_only && cli.tui.look.ascii);
-        let cli = Cli::try_parse_from(["wavedeck", "demo", "--theme", "16color"]).expect("demo");
-        assert!(matches!(cli.command, Some(Command::Demo(a)) if a.look.theme == "16color"));
+        let a = tui(&["wavedeck", "--theme", "light", "--read-only", "--ascii"]);
+        assert_eq!(a.look.theme, "light");
+        assert!(a.read_only && a.look.ascii);
+        let a = tui(&["wavedeck"]);
+        assert!(!a.read_only && !a.look.ascii && a.look.theme == "dark");
+    }
+
+    #[test]
+    fn read_only_means_the_same_before_and_after_the_command() {
+        assert!(tui(&["wavedeck", "--read-only", "tui"]).read_only);
+        assert!(tui(&["wavedeck", "tui", "--read-only"]).read_only);
+        assert!(!tui(&["wavedeck", "tui"]).read_only);
+    }
+
+    #[test]
+    fn theme_means_the_same_before_and_after_the_command() {
+        for args in [
+            &["wavedeck", "--theme", "16color", "tui"][..],
+            &["wavedeck", "tui", "--theme", "16color"],
+        ] {
+            assert_eq!(tui(args).look.theme, "16color", "{args:?}");
+        }
+        for args in [
+            &["wavedeck", "--theme", "light", "demo"][..],
+            &["wavedeck", "demo", "--theme", "light"],
+        ] {
+            assert!(
+                matches!(parse(args).1, Ok(Command::Demo(a)) if a.look.theme == "light"),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_means_the_same_before_and_after_the_command() {
+        assert!(tui(&["wavedeck", "--ascii", "tui"]).look.ascii);
+        assert!(tui(&["wavedeck", "tui", "--ascii"]).look.ascii);
+        assert!(matches!(
+            parse(&["wavedeck", "--ascii", "demo"]).1,
+            Ok(Command::Demo(a)) if a.look.ascii
+        ));
+    }
+
+    #[test]
+    fn config_and_store_mean_the_same_before_and_after_the_command() {
+        for args in [
+            &[
+                "wavedeck",
+                "--config",
+                "c.yaml",
+                "--store",
+                "sqlite://x.db",
+                "status",
+            ][..],
+            &[
+                "wavedeck",
+                "status",
+                "--config",
+                "c.yaml",
+                "--store",
+                "sqlite://x.db",
+            ],
+            &[
+                "wavedeck",
+                "--config",
+                "c.yaml",
+                "status",
+                "--store",
+                "sqlite://x.db",
+            ],
+        ] {
+            let (g, c) = parse(args);
+            assert!(matches!(c, Ok(Command::Status(_))), "{args:?}");
+            assert_eq!(g.config.as_deref(), Some(std::path::Path::new("c.yaml")));
+            assert_eq!(g.store.as_deref(), Some("sqlite://x.db"));
+        }
+        for args in [
+            &["wavedeck", "--store", "sqlite://y.db", "tui"][..],
+            &["wavedeck", "tui", "--store", "sqlite://y.db"],
+        ] {
+            assert_eq!(parse(args).0.store.as_deref(), Some("sqlite://y.db"));
+        }
+    }
+
+    #[test]
+    fn a_read_only_session_refuses_every_command_that_acts() {
+        for args in [
+            &["wavedeck", "--read-only", "run"][..],
+            &["wavedeck", "run", "--read-only"],
+            &[
+                "wavedeck",
+                "--read-only",
+                "init",
+                "--inventory",
+                "inventory/pilot.yaml",
+            ],
+            &["wavedeck", "demo", "--read-only"],
+            &["wavedeck", "--read-only", "lab", "down"],
+        ] {
+            let e = parse(args)
+                .1
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} was accepted"));
+            assert!(e.starts_with("--read-only: `wavedeck "), "{e}");
+        }
+        for args in [
+            &["wavedeck", "--read-only", "status"][..],
+            &["wavedeck", "--read-only", "lab", "status"],
+            &["wavedeck", "--read-only", "evidence", "verify", "x"],
+        ] {
+            assert!(parse(args).1.is_ok(), "{args:?}");
+        }
     }
 }

@@ -287,3 +287,50 @@ fn demo_pilot_wave_to_cutover() {
     );
     t.keys(&["q", "q"]);
 }
+
+/// `wavedeck --read-only tui` (the order `--help` shows) is a viewer session like
+/// `wavedeck tui --read-only`: the badge is shown, an action is refused, and no engine is started
+/// in the store.
+#[test]
+fn read_only_before_or_after_the_command_never_acts() {
+    if !have_tmux() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux), so the real terminal cannot be driven");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wavedeck");
+    let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/inventory/pilot.yaml");
+    for order in [["--read-only", "tui"], ["tui", "--read-only"]] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = format!("sqlite://{}/store.db", dir.path().display());
+        let init = Command::new(bin)
+            .args(["init", "--inventory", inventory, "--store", &store])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "{init:?}");
+        let cmd = format!(
+            "cd {} && {bin} {} {} --store {store}; sleep 60",
+            dir.path().display(),
+            order[0],
+            order[1]
+        );
+        let t = Tmux::start(&cmd, 120, 40);
+        t.wait_for(&["READ-ONLY", "Waves (1)"], Duration::from_secs(30));
+        t.keys(&[":"]);
+        t.type_text("approve 0");
+        t.keys(&["Enter"]);
+        let s = t.wait_for(&["read-only: approve"], Duration::from_secs(5));
+        assert!(!s.contains("attached"), "{order:?}: {s}");
+        // No engine took the store: its lease table is empty.
+        let status = Command::new(bin)
+            .args(["status", "--json", "--store", &store])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&status.stdout);
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert!(v["engine"].is_null(), "{order:?}: an engine runs: {text}");
+        t.keys(&["q"]);
+    }
+}

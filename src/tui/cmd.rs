@@ -14,11 +14,12 @@ use tokio::sync::{mpsc, watch};
 /// Look flags shared by `tui` and `demo`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct LookArgs {
-    /// Colour theme: dark, light, high-contrast, 16color, or a path to a theme YAML file.
-    #[arg(long, env = "WAVEDECK_THEME", default_value = "dark")]
+    /// Colour theme (the global `--theme`, which `main` fills in so that it means the same
+    /// before or after the command).
+    #[arg(skip)]
     pub theme: String,
-    /// ASCII only: borders, gauges and marks for terminals without Unicode.
-    #[arg(long)]
+    /// ASCII only (the global `--ascii`).
+    #[arg(skip)]
     pub ascii: bool,
 }
 
@@ -36,8 +37,8 @@ impl Default for LookArgs {
     after_help = "Keys: ? help, : command line, / filter, 1-4 views, q quit.\n\nExamples:\n  wavedeck tui --read-only\n  wavedeck tui --theme 16color --ascii\n  NO_COLOR=1 wavedeck tui"
 )]
 pub struct TuiArgs {
-    /// Watch only: no actions are offered, and the engine refuses them anyway.
-    #[arg(long)]
+    /// Watch only (the global `--read-only`, filled in by `main`).
+    #[arg(skip)]
     pub read_only: bool,
     #[command(flatten)]
     pub look: LookArgs,

@@ -6,6 +6,17 @@ use super::classify::ErrorClass;
 use crate::config::Config;
 use crate::inventory::DatabaseSpec;
 
+/// The gate's mode for a step. The brain runs `SqlValidate` at the validation stage only, where
+/// the DRS job is started and not paused, i.e. replicating changes (CDC): live. The gate after
+/// the drain at cutover (`cutover.quick_validation`, with `engine.source_drain: sql`) runs in
+/// the cutover module with writes fenced and the lag at zero: final.
+pub fn mode_for(step: Step) -> crate::validate::Mode {
+    match step {
+        Step::SqlValidate => crate::validate::Mode::Live,
+        _ => crate::validate::Mode::Final,
+    }
+}
+
 pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> WorkResult {
     let Some(spec) = spec else {
         return WorkResult::Err(Fail {
@@ -29,12 +40,22 @@ pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> Work
             }
         }
         _ => {
-            let r = crate::validate::run_validation(
-                spec,
-                &runbook,
-                &crate::validate::ValidateOptions::default(),
-            )
-            .await;
+            let opts = crate::validate::ValidateOptions {
+                mode: mode_for(step),
+                ..Default::default()
+            };
+            let r = crate::validate::run_validation(spec, &runbook, &opts).await;
+            if !r.decided() {
+                // Lag or a range changing at every read decides nothing about the data: the
+                // step is tried again after a backoff, the database does not fail.
+                return WorkResult::Err(Fail {
+                    class: ErrorClass::Retryable,
+                    words: format!(
+                        "validation not decided: {} (wavedeck compares again)",
+                        r.undecided().join("; ")
+                    ),
+                });
+            }
             Report {
                 passed: r.passed(),
                 summary: r.summary(),

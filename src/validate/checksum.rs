@@ -4,18 +4,13 @@
 use super::canon::ChunkDigest;
 use super::connect::Pool;
 use super::decode::display_canonical;
+use super::position::{Follower, Lag, Position};
 use super::report::{DiffKind, RowDifference, TableReport};
 use super::runbook::ValidationSettings;
 use super::scan::{KeyRange, KeyedRow, SideScan};
-use futures::future::BoxFuture;
 use futures::{StreamExt, TryFutureExt};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Current replication lag in seconds (None when unknown). Given while CDC runs; a mismatch
-/// is then re-checked once lag is below the runbook's threshold before it is called real.
-pub type LagProbe = Arc<dyn Fn() -> BoxFuture<'static, Option<f64>> + Send + Sync>;
+use tokio::sync::Semaphore;
 
 /// One table to compare.
 #[derive(Clone, Debug)]
@@ -35,31 +30,152 @@ pub struct Ctx<'a> {
     pub src: &'a Pool,
     pub tgt: &'a Pool,
     pub settings: &'a ValidationSettings,
-    pub live: Option<LagProbe>,
+    /// Given while CDC runs: every range is compared at a confirmed position of the stream.
+    pub live: Option<&'a Follower>,
+    /// Reads in flight per side: live chunks wait for positions between their two reads, so
+    /// more chunks are in flight than there are sessions.
+    src_slots: Semaphore,
+    tgt_slots: Semaphore,
 }
 
-impl Ctx<'_> {
+/// One range compared: both digests, and (live) the position of the source read, whether it
+/// took a re-read, or why it could not be decided.
+struct Compared {
+    s: ChunkDigest,
+    t: ChunkDigest,
+    at: Option<Position>,
+    rechecked: bool,
+    undecided: Option<String>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        src: &'a Pool,
+        tgt: &'a Pool,
+        settings: &'a ValidationSettings,
+        live: Option<&'a Follower>,
+    ) -> Ctx<'a> {
+        let par = settings.parallelism.max(1);
+        Ctx {
+            src,
+            tgt,
+            settings,
+            live,
+            src_slots: Semaphore::new(par),
+            tgt_slots: Semaphore::new(par),
+        }
+    }
+
+    /// Digest one side's range on a task of its own: decoding and hashing are client CPU, and
+    /// polled inside one task every chunk of the gate would share one core.
+    async fn side(
+        &self,
+        job: &TableJob,
+        r: KeyRange,
+        source: bool,
+        at: Option<&'static str>,
+    ) -> Result<(ChunkDigest, Option<Position>), String> {
+        let (scan, pool, slots, which) = if source {
+            (&job.src, self.src, &self.src_slots, "source")
+        } else {
+            (&job.tgt, self.tgt, &self.tgt_slots, "target")
+        };
+        let _permit = slots
+            .acquire()
+            .await
+            .map_err(|e| format!("{} on {which}: {e}", job.name))?;
+        let (scan, pool) = (scan.clone(), pool.clone());
+        match tokio::spawn(async move { scan.digest_at(&pool, r, at).await }).await {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(e)) => Err(format!("{} on {which}: {e}", job.name)),
+            Err(e) => Err(format!(
+                "{} on {which}: the digest task failed: {e}",
+                job.name
+            )),
+        }
+    }
+
     async fn pair(
         &self,
         job: &TableJob,
         r: KeyRange,
     ) -> Result<(ChunkDigest, ChunkDigest), String> {
-        // Each side on a task of its own: decoding and hashing are client CPU, and polled
-        // inside one task every chunk of the gate would share one core.
-        let side = |scan: &SideScan, pool: &Pool, which: &'static str| {
-            let (scan, pool, name) = (scan.clone(), pool.clone(), job.name.clone());
-            async move {
-                match tokio::spawn(async move { scan.digest(&pool, r).await }).await {
-                    Ok(Ok(d)) => Ok(d),
-                    Ok(Err(e)) => Err(format!("{name} on {which}: {e}")),
-                    Err(e) => Err(format!("{name} on {which}: the digest task failed: {e}")),
-                }
+        let (s, t) = futures::try_join!(
+            self.side(job, r, true, None),
+            self.side(job, r, false, None)
+        )?;
+        Ok((s.0, t.0))
+    }
+
+    /// Compare one range. Final: both sides as they are. Live: the source in a snapshot at
+    /// position P, the target once P is confirmed; a mismatch reads the source again, and
+    /// - the target equals the new read: it matched (the target was past P);
+    /// - the source did not change: the target held a state between the two reads, when the
+    ///   source held this very data, and differs from it: a real difference;
+    /// - the source changed (a hot range): compare again at the new position, up to
+    ///   `validation.max_rechecks` times, then leave it undecided.
+    async fn compare(&self, job: &TableJob, r: KeyRange) -> Result<Compared, String> {
+        let Some(f) = self.live else {
+            let (s, t) = self.pair(job, r).await?;
+            return Ok(Compared {
+                s,
+                t,
+                at: None,
+                rechecked: false,
+                undecided: None,
+            });
+        };
+        let read_source = || async {
+            match self.side(job, r, true, Some(f.position_sql)).await? {
+                (d, Some(p)) => Ok((d, p)),
+                (_, None) => Err(format!("{}: the source read noted no position", job.name)),
             }
         };
-        futures::try_join!(
-            side(&job.src, self.src, "source"),
-            side(&job.tgt, self.tgt, "target")
-        )
+        let (mut s, mut p) = read_source().await?;
+        let mut rechecked = false;
+        for _ in 0..=self.settings.max_rechecks {
+            if let Err(Lag(why)) = f.reached(self.src, self.tgt, &p).await {
+                return Ok(Compared {
+                    s,
+                    t: ChunkDigest::default(),
+                    at: Some(p),
+                    rechecked,
+                    undecided: Some(why),
+                });
+            }
+            let (t, _) = self.side(job, r, false, None).await?;
+            if t == s {
+                return Ok(Compared {
+                    s,
+                    t,
+                    at: Some(p),
+                    rechecked,
+                    undecided: None,
+                });
+            }
+            let (s2, p2) = read_source().await?;
+            if t == s2 || s2 == s {
+                return Ok(Compared {
+                    s: s2,
+                    t,
+                    at: Some(if s2 == s { p } else { p2 }),
+                    rechecked: true,
+                    undecided: None,
+                });
+            }
+            (s, p, rechecked) = (s2, p2, true);
+        }
+        Ok(Compared {
+            s,
+            t: ChunkDigest::default(),
+            at: Some(p),
+            rechecked,
+            undecided: Some(format!(
+                "hot: the range changed on the source between every pair of reads ({} re-reads, \
+                 validation.max_rechecks)",
+                self.settings.max_rechecks + 1
+            )),
+        })
     }
 
     async fn counts(&self, job: &TableJob) -> Result<(u64, u64), String> {
@@ -71,25 +187,6 @@ impl Ctx<'_> {
                 .count(self.tgt)
                 .map_err(|e| format!("{} on target: {e}", job.name)),
         )
-    }
-
-    /// Wait until the lag probe reports a lag at or below the threshold (or give up).
-    async fn lag_settled(&self) -> bool {
-        let Some(probe) = &self.live else {
-            return true;
-        };
-        let deadline = Instant::now() + Duration::from_secs(self.settings.recheck_wait_s);
-        loop {
-            if let Some(lag) = probe().await {
-                if lag <= self.settings.recheck_lag_s {
-                    return true;
-                }
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
     }
 }
 
@@ -118,6 +215,8 @@ struct Found {
     diffs: Vec<RowDifference>,
     truncated: bool,
     cap: usize,
+    /// A range on the way to the keys could not be decided (live).
+    undecided: Option<String>,
 }
 
 impl Found {
@@ -209,6 +308,13 @@ async fn localise(
     found: &mut Found,
 ) -> Result<Option<String>, String> {
     let mut stack = vec![(range, digests)];
+    let halves = |r: KeyRange| async move {
+        let c = ctx.compare(job, r).await.map_err(Ok)?;
+        if let Some(why) = c.undecided {
+            return Err(Err(why));
+        }
+        Ok((c.s, c.t))
+    };
     while let Some((r, (ds, dt))) = stack.pop() {
         if ds == dt {
             continue;
@@ -233,7 +339,14 @@ async fn localise(
                 lo: Some(mid),
                 hi: Some(hi),
             };
-            let (l, rr) = futures::try_join!(ctx.pair(job, left), ctx.pair(job, right))?;
+            let (l, rr) = match futures::try_join!(halves(left), halves(right)) {
+                Ok(x) => x,
+                Err(Ok(e)) => return Err(e),
+                Err(Err(why)) => {
+                    found.undecided = Some(why);
+                    return Ok(None);
+                }
+            };
             // Depth-first, lower keys first, so "first N" means the lowest keys.
             stack.push((right, rr));
             stack.push((left, l));
@@ -245,47 +358,45 @@ async fn localise(
                  (raise validation.max_row_compare_rows or add an integer primary key)"
             )));
         }
-        let (s, t) = futures::try_join!(
-            job.src
-                .rows(ctx.src, r, &job.key_cols)
-                .map_err(|e| format!("{} on source: {e}", job.name)),
-            job.tgt
-                .rows(ctx.tgt, r, &job.key_cols)
-                .map_err(|e| format!("{} on target: {e}", job.name)),
-        )?;
+        let (s, t) = match ctx.live {
+            None => futures::try_join!(
+                job.src
+                    .rows(ctx.src, r, &job.key_cols)
+                    .map_err(|e| format!("{} on source: {e}", job.name)),
+                job.tgt
+                    .rows(ctx.tgt, r, &job.key_cols)
+                    .map_err(|e| format!("{} on target: {e}", job.name)),
+            )?,
+            Some(f) => {
+                // The rows of a range that differed at a stable source, at a position again.
+                let (s, p) = job
+                    .src
+                    .rows_at(ctx.src, r, &job.key_cols, Some(f.position_sql))
+                    .await
+                    .map_err(|e| format!("{} on source: {e}", job.name))?;
+                if let Some(p) = p {
+                    if let Err(Lag(why)) = f.reached(ctx.src, ctx.tgt, &p).await {
+                        found.undecided = Some(why);
+                        return Ok(None);
+                    }
+                }
+                let t = job
+                    .tgt
+                    .rows(ctx.tgt, r, &job.key_cols)
+                    .await
+                    .map_err(|e| format!("{} on target: {e}", job.name))?;
+                (s, t)
+            }
+        };
         diff_rows(job, &s, &t, found);
     }
     Ok(None)
 }
 
-type ChunkOutcome = (
-    usize,
-    KeyRange,
-    Result<(ChunkDigest, ChunkDigest, bool), String>,
-);
+type ChunkOutcome = (usize, KeyRange, Result<Compared, String>);
 
-/// Digest one range on both sides; while CDC runs, re-check a mismatch after lag falls.
 async fn chunk_task(ctx: &Ctx<'_>, jobs: &[TableJob], ti: usize, r: KeyRange) -> ChunkOutcome {
-    let job = &jobs[ti];
-    let res = async {
-        let (mut s, mut t) = ctx.pair(job, r).await?;
-        let mut resolved = false;
-        if s != t && ctx.live.is_some() {
-            for _ in 0..ctx.settings.max_rechecks {
-                if !ctx.lag_settled().await {
-                    break;
-                }
-                (s, t) = ctx.pair(job, r).await?;
-                if s == t {
-                    resolved = true;
-                    break;
-                }
-            }
-        }
-        Ok((s, t, resolved))
-    }
-    .await;
-    (ti, r, res)
+    (ti, r, ctx.compare(&jobs[ti], r).await)
 }
 
 /// Compare all tables; chunks of all tables share one pool of `parallelism` workers.
@@ -340,17 +451,19 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
         .into_iter()
         .map(|(ti, r)| chunk_task(ctx, jobs, ti, r))
         .collect();
+    // Live chunks wait for their position between the two reads: keep more of them in flight
+    // than there are sessions, so the reads of one overlap the waits of the others.
+    let in_flight = if ctx.live.is_some() { par * 4 } else { par };
     let results: Vec<ChunkOutcome> = futures::stream::iter(chunk_futs)
-        .buffer_unordered(par)
+        .buffer_unordered(in_flight)
         .collect()
         .await;
 
-    let mut per_table: Vec<Vec<(KeyRange, ChunkDigest, ChunkDigest, bool)>> =
-        vec![vec![]; jobs.len()];
+    let mut per_table: Vec<Vec<(KeyRange, Compared)>> = (0..jobs.len()).map(|_| vec![]).collect();
     let mut table_errors: Vec<Vec<String>> = vec![vec![]; jobs.len()];
     for (ti, r, res) in results {
         match res {
-            Ok((s, t, resolved)) => per_table[ti].push((r, s, t, resolved)),
+            Ok(c) => per_table[ti].push((r, c)),
             Err(e) => table_errors[ti].push(e),
         }
     }
@@ -364,48 +477,50 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
         let mut dt = ChunkDigest::default();
         let mut mismatched = 0;
         let mut resolved = 0;
-        for (_, s, t, res) in &chunks {
-            ds.merge(s);
-            dt.merge(t);
-            if s != t {
-                mismatched += 1;
-            }
-            if *res {
-                resolved += 1;
+        let mut undecided = None;
+        for (_, c) in &chunks {
+            ds.merge(&c.s);
+            dt.merge(&c.t);
+            match &c.undecided {
+                Some(why) => undecided = undecided.or(Some(why.clone())),
+                None if c.s != c.t => mismatched += 1,
+                None if c.rechecked => resolved += 1,
+                None => {}
             }
         }
         let mut found = Found {
             diffs: vec![],
             truncated: false,
             cap: ctx.settings.max_reported_keys.max(1),
+            undecided: None,
         };
         let mut note = job.note.clone();
-        for (r, s, t, _) in chunks.iter().filter(|c| c.1 != c.2) {
-            match localise(ctx, job, *r, (*s, *t), &mut found).await {
+        let differing = chunks
+            .iter()
+            .filter(|(_, c)| c.undecided.is_none() && c.s != c.t);
+        for (r, c) in differing {
+            match localise(ctx, job, *r, (c.s, c.t), &mut found).await {
                 Ok(Some(n)) => note = Some(n),
                 Ok(None) => {}
                 Err(e) => table_errors[ti].push(e),
             }
-            if found.truncated {
+            if found.truncated || found.undecided.is_some() {
                 break;
             }
         }
-        let (mut rows_s, mut rows_t) = match &counts[ti] {
-            Ok(c) => *c,
-            Err(e) => {
+        // Live: the counts are those of the compared ranges at their positions (the digests
+        // carry them); a count(*) of each side would be taken at two different moments.
+        let (rows_s, rows_t) = match (&counts[ti], ctx.live) {
+            (_, Some(_)) => (ds.count, dt.count),
+            (Ok(c), None) => *c,
+            (Err(e), None) => {
                 table_errors[ti].push(e.clone());
                 (0, 0)
             }
         };
-        // While CDC runs, counts taken before the chunks may be stale: count again once lag
-        // is low if every range matched.
-        if rows_s != rows_t && mismatched == 0 && ctx.live.is_some() && ctx.lag_settled().await {
-            if let Ok(c) = ctx.counts(job).await {
-                (rows_s, rows_t) = c;
-            }
-        }
+        let undecided = undecided.or(found.undecided.take());
         let errs = std::mem::take(&mut table_errors[ti]);
-        let passed = errs.is_empty() && mismatched == 0 && rows_s == rows_t;
+        let passed = errs.is_empty() && mismatched == 0 && rows_s == rows_t && undecided.is_none();
         errors.extend(errs);
         reports.push(TableReport {
             table: job.name.clone(),
@@ -419,10 +534,27 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
             differences: found.diffs,
             differences_truncated: found.truncated,
             note,
+            compared_at: positions(chunks.iter().filter_map(|(_, c)| c.at.as_ref())),
+            undecided,
             passed,
         });
     }
     (reports, errors)
+}
+
+/// "lsn 0/16B3A28" or "lsn 0/16B3A28 .. lsn 0/16B9F00": where a table's ranges were compared.
+fn positions<'p>(all: impl Iterator<Item = &'p Position>) -> Option<String> {
+    let mut lo: Option<&Position> = None;
+    let mut hi: Option<&Position> = None;
+    for p in all {
+        lo = Some(lo.map_or(p, |l| l.min(p)));
+        hi = Some(hi.map_or(p, |h| h.max(p)));
+    }
+    match (lo, hi) {
+        (Some(a), Some(b)) if a == b => Some(a.to_string()),
+        (Some(a), Some(b)) => Some(format!("{a} .. {b}")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `wavedeck precheck` and `wavedeck validate`: run the pre-checks or the validation gate for
 //! one database of an inventory, outside the engine (rehearsals, investigations).
 
-use super::{run_validation, Runbook, ValidateOptions};
+use super::{run_validation, Mode, Runbook, ValidateOptions};
 use crate::checks::{self, CheckOptions, Status};
 use crate::config::Config;
 use crate::inventory::DatabaseSpec;
@@ -51,6 +51,10 @@ pub struct ValidateArgs {
     /// Chunks hashed at once (overrides the runbook).
     #[arg(long)]
     pub parallel: Option<usize>,
+    /// Compare while replication runs: every range at a position of the change stream the
+    /// target confirmed (default: final, for a drained source).
+    #[arg(long)]
+    pub live: bool,
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -130,7 +134,7 @@ pub async fn validate(a: ValidateArgs, _cfg: Config) -> anyhow::Result<ExitCode>
     let spec = find(&a.inventory, &a.db)?;
     let rb = runbook(a.runbook.as_deref(), &spec)?;
     let opts = ValidateOptions {
-        live: None,
+        mode: if a.live { Mode::Live } else { Mode::Final },
         tables: a.tables,
         parallelism: a.parallel,
     };

@@ -15,13 +15,14 @@ pub mod cmd;
 pub mod connect;
 pub mod decode;
 pub mod pgcopy;
+pub mod position;
 pub mod report;
 pub mod runbook;
 pub mod scan;
 pub mod scope;
 pub mod smoke;
 
-pub use checksum::LagProbe;
+pub use position::Mode;
 pub use report::{CheckOutcome, DiffKind, RowDifference, TableReport, ValidationReport};
 pub use runbook::Runbook;
 
@@ -36,9 +37,8 @@ use std::time::Duration;
 /// How to run the gate.
 #[derive(Clone, Default)]
 pub struct ValidateOptions {
-    /// Given while CDC runs: a mismatching range is re-checked once the lag this reports falls
-    /// below `validation.recheck_lag_s`. None means the final, exact validation.
-    pub live: Option<LagProbe>,
+    /// Final (replication quiesced) or live (CDC runs: ranges compared at confirmed positions).
+    pub mode: Mode,
     /// Compare only these tables (`schema.table` / `table`); None means all.
     pub tables: Option<Vec<String>>,
     /// Override of the runbook's parallelism.
@@ -120,7 +120,7 @@ pub async fn run_validation(
         db_id: spec.db_id.clone(),
         started_at,
         finished_at: started_at,
-        mode: if opts.live.is_some() { "live" } else { "final" }.into(),
+        mode: opts.mode.as_str().into(),
         source: connect::describe(&spec.source),
         target: connect::describe(&spec.target),
         schema_differences: vec![],
@@ -219,12 +219,19 @@ async fn inner(
         j.src.strict_scale = settings.strict_numeric_scale;
         j.tgt.strict_scale = settings.strict_numeric_scale;
     }
-    let ctx = checksum::Ctx {
-        src,
-        tgt,
-        settings,
-        live: opts.live.clone(),
+    let follower = match opts.mode {
+        Mode::Live => Some(
+            position::Follower::discover(
+                spec,
+                src,
+                tgt,
+                Duration::from_secs(settings.recheck_wait_s),
+            )
+            .await,
+        ),
+        Mode::Final => None,
     };
+    let ctx = checksum::Ctx::new(src, tgt, settings, follower.as_ref());
     let (tables, errors) = checksum::compare_tables(&ctx, &jobs).await;
     report.tables = tables;
     report.errors.extend(errors);

@@ -9,8 +9,8 @@ pub struct ValidationReport {
     pub db_id: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
-    /// `final` (exact, replication quiesced) or `live` (CDC running, mismatches re-checked
-    /// after lag fell below the threshold).
+    /// `final` (exact, replication quiesced) or `live` (CDC running: each range compared at a
+    /// position of the change stream the target had confirmed; see `position`).
     pub mode: String,
     pub source: String,
     pub target: String,
@@ -44,6 +44,15 @@ pub struct TableReport {
     /// More differences exist than are listed.
     pub differences_truncated: bool,
     pub note: Option<String>,
+    /// The stream position(s) the ranges were compared at: live, the source snapshots' WAL
+    /// position or GTID set (the target had confirmed each before it was read); final, the
+    /// source's position when the gate started.
+    #[serde(default)]
+    pub compared_at: Option<String>,
+    /// Live: why the table could not be decided (lag, a range changing at every read). Not a
+    /// failure: the gate is run again.
+    #[serde(default)]
+    pub undecided: Option<String>,
     pub passed: bool,
 }
 
@@ -99,6 +108,20 @@ impl ValidationReport {
         self.schema_differences.iter().filter(|d| self.in_scope(d))
     }
 
+    /// Every table was decided (live: no lag, no range changing at every read). An undecided
+    /// gate has not passed, but has not failed either: it is run again.
+    pub fn decided(&self) -> bool {
+        self.tables.iter().all(|t| t.undecided.is_none())
+    }
+
+    /// Why tables were not decided, one line per table.
+    pub fn undecided(&self) -> Vec<String> {
+        self.tables
+            .iter()
+            .filter_map(|t| t.undecided.as_ref().map(|w| format!("{}: {w}", t.table)))
+            .collect()
+    }
+
     pub fn rows_source(&self) -> u64 {
         self.tables.iter().map(|t| t.rows_source).sum()
     }
@@ -121,9 +144,18 @@ impl ValidationReport {
                 + self
                     .tables
                     .iter()
-                    .filter(|t| !t.passed && t.differences.is_empty() && !t.differences_truncated)
+                    .filter(|t| {
+                        !t.passed
+                            && t.undecided.is_none()
+                            && t.differences.is_empty()
+                            && !t.differences_truncated
+                    })
                     .count()
         );
+        let undecided = self.undecided().len();
+        if undecided > 0 {
+            s.push_str(&format!(", {undecided} tables not decided"));
+        }
         let schema = self.counted_schema_differences().count();
         if schema > 0 {
             s.push_str(&format!(", {schema} schema differences"));
@@ -172,6 +204,10 @@ impl ValidationReport {
         }
         out.extend(self.counted_schema_differences().map(schema_line));
         for t in self.tables.iter().filter(|t| !t.passed) {
+            if let Some(w) = &t.undecided {
+                out.push(format!("{}: not decided: {w}", t.table));
+                continue;
+            }
             if t.rows_source != t.rows_target {
                 out.push(format!(
                     "{}: {} rows on source, {} on target",
@@ -274,6 +310,8 @@ mod tests {
                 differences: vec![],
                 differences_truncated: false,
                 note: None,
+                compared_at: None,
+                undecided: None,
                 passed: true,
             }],
             smoke_tests: vec![],

@@ -89,10 +89,11 @@ pub struct ValidationSettings {
     pub leaf_rows: u64,
     /// Tables without an integer key are localised in memory up to this many rows.
     pub max_row_compare_rows: u64,
-    /// While CDC runs: a mismatching range is re-checked once lag is below this (seconds).
-    pub recheck_lag_s: f64,
+    /// Live: a range whose source changed between the two reads of a comparison is compared
+    /// again at the new position up to this many times before it is left undecided.
     pub max_rechecks: u32,
-    /// How long to wait for lag to fall before giving up on a re-check.
+    /// Live: how long a range waits for the target to confirm its source position before the
+    /// gate is left "not decided: lag" (seconds).
     pub recheck_wait_s: u64,
     /// PostgreSQL schemas never compared.
     pub exclude_schemas: Vec<String>,
@@ -113,7 +114,6 @@ impl Default for ValidationSettings {
             max_reported_keys: 20,
             leaf_rows: 4_096,
             max_row_compare_rows: 2_000_000,
-            recheck_lag_s: 2.0,
             max_rechecks: 3,
             recheck_wait_s: 300,
             exclude_schemas: vec![],

@@ -6,9 +6,11 @@ use super::catalog::{quote_ident, quote_table, Table};
 use super::connect::Pool;
 use super::decode::{encode_my, encode_pg, MyKind, PgKind};
 use super::pgcopy::{CopyParser, RowView};
+use super::position::Position;
+use crate::cutover::pg::lsn_value as parse_lsn;
 use crate::inventory::Engine;
 use futures::TryStreamExt;
-use sqlx::Row;
+use sqlx::{Executor, Row};
 
 /// How one side reads a table: its quoted name, the SELECT list and each column's decoder.
 #[derive(Clone, Debug)]
@@ -172,18 +174,35 @@ impl SideScan {
     }
 
     /// Visit every row of the range as canonical column encodings. `on_row` gets the encoder
-    /// holding the whole row and the end offset of each column in it.
-    async fn visit<F>(&self, pool: &Pool, r: KeyRange, mut on_row: F) -> Result<(), ScanError>
+    /// holding the whole row and the end offset of each column in it. With `at` (a position
+    /// query, see `position`), the rows are read in a REPEATABLE READ snapshot and the position
+    /// that snapshot covers is returned.
+    async fn visit<F>(
+        &self,
+        pool: &Pool,
+        r: KeyRange,
+        at: Option<&str>,
+        mut on_row: F,
+    ) -> Result<Option<Position>, ScanError>
     where
         F: FnMut(&RowEncoder, &[usize]),
     {
         let mut enc = RowEncoder::with_strict_scale(self.strict_scale);
         let mut ends: Vec<usize> = Vec::with_capacity(self.kinds.len());
+        let mut pos = None;
         match (pool, &self.kinds) {
             (Pool::Pg(p), Kinds::Pg(kinds)) => {
                 let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select_sql(r));
                 let mut conn = p.acquire().await?;
                 let res: Result<(), ScanError> = async {
+                    if let Some(q) = at {
+                        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                            .await?;
+                        let text: String = sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
+                        pos = Some(Position::Lsn(
+                            parse_lsn(&text).ok_or(ScanError::Position(text))?,
+                        ));
+                    }
                     let mut stream = conn.copy_out_raw(&sql).await?;
                     let mut parser = CopyParser::new(kinds.len());
                     let mut cb = |fields: &RowView<'_>| -> Result<(), String> {
@@ -200,6 +219,10 @@ impl SideScan {
                         parser.feed(&chunk, &mut cb)?;
                     }
                     parser.finish()?;
+                    drop(stream);
+                    if at.is_some() {
+                        conn.execute("COMMIT").await?;
+                    }
                     Ok(())
                 }
                 .await;
@@ -211,27 +234,59 @@ impl SideScan {
             }
             (Pool::My(p), Kinds::My(kinds)) => {
                 let sql = self.select_sql(r);
-                let mut rows = sqlx::query(&sql).fetch(p);
-                while let Some(row) = rows.try_next().await? {
-                    enc.clear();
-                    ends.clear();
-                    for (i, k) in kinds.iter().enumerate() {
-                        encode_my(*k, &row, i, &mut enc)?;
-                        ends.push(enc.buf.len());
+                let mut conn = p.acquire().await?;
+                let res: Result<(), ScanError> = async {
+                    if let Some(q) = at {
+                        conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                            .await?;
+                        let text: Option<String> =
+                            sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
+                        pos = Some(Position::Gtid(text.unwrap_or_default()));
                     }
-                    on_row(&enc, &ends);
+                    {
+                        let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+                        while let Some(row) = rows.try_next().await? {
+                            enc.clear();
+                            ends.clear();
+                            for (i, k) in kinds.iter().enumerate() {
+                                encode_my(*k, &row, i, &mut enc)?;
+                                ends.push(enc.buf.len());
+                            }
+                            on_row(&enc, &ends);
+                        }
+                    }
+                    if at.is_some() {
+                        conn.execute("COMMIT").await?;
+                    }
+                    Ok(())
                 }
+                .await;
+                if res.is_err() {
+                    conn.close_on_drop();
+                }
+                res?;
             }
             _ => return Err(ScanError::Mismatch),
         }
-        Ok(())
+        Ok(pos)
     }
 
     pub async fn digest(&self, pool: &Pool, r: KeyRange) -> Result<ChunkDigest, ScanError> {
+        Ok(self.digest_at(pool, r, None).await?.0)
+    }
+
+    /// The digest of the range, read in a snapshot whose position `at` notes (if given).
+    pub async fn digest_at(
+        &self,
+        pool: &Pool,
+        r: KeyRange,
+        at: Option<&str>,
+    ) -> Result<(ChunkDigest, Option<Position>), ScanError> {
         let mut d = ChunkDigest::default();
-        self.visit(pool, r, |enc, _| d.add_hash(&enc.sha256()))
+        let pos = self
+            .visit(pool, r, at, |enc, _| d.add_hash(&enc.sha256()))
             .await?;
-        Ok(d)
+        Ok((d, pos))
     }
 
     /// Rows of the range with their key (the canonical bytes of `key_cols`, or the whole row
@@ -242,28 +297,40 @@ impl SideScan {
         r: KeyRange,
         key_cols: &[usize],
     ) -> Result<Vec<KeyedRow>, ScanError> {
+        Ok(self.rows_at(pool, r, key_cols, None).await?.0)
+    }
+
+    /// [`SideScan::rows`] in a snapshot whose position `at` notes (if given).
+    pub async fn rows_at(
+        &self,
+        pool: &Pool,
+        r: KeyRange,
+        key_cols: &[usize],
+        at: Option<&str>,
+    ) -> Result<(Vec<KeyedRow>, Option<Position>), ScanError> {
         let mut out = Vec::new();
-        self.visit(pool, r, |enc, ends| {
-            let cols: Vec<Vec<u8>> = ends
-                .iter()
-                .enumerate()
-                .map(|(i, &end)| {
-                    let start = if i == 0 { 0 } else { ends[i - 1] };
-                    enc.buf[start..end].to_vec()
-                })
-                .collect();
-            let key = if key_cols.is_empty() {
-                enc.buf.clone()
-            } else {
-                key_cols
+        let pos = self
+            .visit(pool, r, at, |enc, ends| {
+                let cols: Vec<Vec<u8>> = ends
                     .iter()
-                    .flat_map(|&i| cols[i].iter().copied())
-                    .collect()
-            };
-            out.push(KeyedRow { key, cols });
-        })
-        .await?;
-        Ok(out)
+                    .enumerate()
+                    .map(|(i, &end)| {
+                        let start = if i == 0 { 0 } else { ends[i - 1] };
+                        enc.buf[start..end].to_vec()
+                    })
+                    .collect();
+                let key = if key_cols.is_empty() {
+                    enc.buf.clone()
+                } else {
+                    key_cols
+                        .iter()
+                        .flat_map(|&i| cols[i].iter().copied())
+                        .collect()
+                };
+                out.push(KeyedRow { key, cols });
+            })
+            .await?;
+        Ok((out, pos))
     }
 }
 
@@ -281,4 +348,6 @@ pub enum ScanError {
     Copy(#[from] super::pgcopy::CopyError),
     #[error("internal: pool and scan plan are for different engines")]
     Mismatch,
+    #[error("the source printed a WAL position wavedeck cannot read: {0:?}")]
+    Position(String),
 }

@@ -1,0 +1,260 @@
+//! Live validation ties each comparison to a point of the source's change stream: a source
+//! chunk is read in a snapshot that notes the stream position it covers, and the target chunk
+//! only once the replication has confirmed that position. PostgreSQL: the WAL insert position
+//! read inside a REPEATABLE READ snapshot, against the `confirmed_flush_lsn` of the logical
+//! slot DRS (or the lab's subscription) reads. MySQL / MariaDB: the binlog GTID position, which
+//! the target waits for with `MASTER_GTID_WAIT` (MariaDB) or `WAIT_FOR_EXECUTED_GTID_SET`
+//! (MySQL) when it carries the source's GTIDs.
+//!
+//! Why a snapshot position is enough: every commit the snapshot sees lies at or before the
+//! position read after the snapshot was taken, so a target that confirmed it holds at least
+//! the snapshot's data. What it may hold beyond that is settled by `checksum`'s bracket: the
+//! source is read again after the target, and a chunk that did not change in between and still
+//! differs is a real difference.
+
+use super::connect::Pool;
+use crate::cutover::pg::lsn_value as parse_lsn;
+use crate::inventory::DatabaseSpec;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How the gate compares: exact with replication quiesced, or at positions while CDC runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Writes are drained and replication caught up (cutover): both sides read as they are.
+    #[default]
+    Final,
+    /// CDC runs: every chunk is compared at a position of the change stream.
+    Live,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Final => "final",
+            Mode::Live => "live",
+        }
+    }
+}
+
+/// A point of the source's change stream.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Position {
+    /// A PostgreSQL WAL position (byte offset).
+    Lsn(u64),
+    /// A MySQL / MariaDB GTID position or set, as the server prints it.
+    Gtid(String),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Lsn(v) => write!(f, "lsn {:X}/{:X}", v >> 32, v & 0xffff_ffff),
+            Position::Gtid(g) if g.is_empty() => write!(f, "gtid (empty)"),
+            Position::Gtid(g) => write!(f, "gtid {g}"),
+        }
+    }
+}
+
+/// The queries that note the position inside an open snapshot (run first after BEGIN, so the
+/// snapshot is taken before the position is read). PostgreSQL: the insert position, because
+/// with asynchronous commit a visible commit may not be written yet.
+pub const PG_POSITION: &str = "SELECT pg_current_wal_insert_lsn()::text";
+const MARIADB_POSITION: &str = "SELECT @@gtid_binlog_pos";
+const MYSQL_POSITION: &str = "SELECT @@GLOBAL.gtid_executed";
+
+/// Inventory `extra` key naming the logical slot DRS reads (the cutover reads the same key).
+pub const EXTRA_SLOT: &str = "replication_slot";
+
+/// Which replication confirms positions on the target.
+#[derive(Clone, Debug)]
+enum Follow {
+    /// Logical slots on the source; the position is reached when all of them confirmed it.
+    PgSlots(Vec<String>),
+    /// The target carries the source's GTIDs (MariaDB).
+    MariaGtid,
+    /// The target carries the source's GTIDs (MySQL).
+    MysqlGtid,
+    /// Nothing to follow: every live comparison stays undecided with this reason.
+    None(String),
+}
+
+/// Follows how far the target's replication has confirmed the source's stream.
+pub struct Follower {
+    follow: Follow,
+    /// How the source notes its position inside a snapshot.
+    pub position_sql: &'static str,
+    wait: Duration,
+    /// Highest PostgreSQL position seen confirmed, so chunks below it need no query.
+    confirmed: Mutex<u64>,
+}
+
+/// A position the target did not confirm in time: the gate is not decided, not failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lag(pub String);
+
+impl Follower {
+    /// Find what replicates `spec`'s source: the slot named in `extra.replication_slot`, or the
+    /// logical slots of the source database (PostgreSQL); GTIDs (MySQL / MariaDB).
+    pub async fn discover(spec: &DatabaseSpec, src: &Pool, tgt: &Pool, wait: Duration) -> Follower {
+        let position_sql = match src {
+            Pool::Pg(_) => PG_POSITION,
+            Pool::My(p) if is_mariadb(p).await => MARIADB_POSITION,
+            Pool::My(_) => MYSQL_POSITION,
+        };
+        let follow = match (src, tgt) {
+            (Pool::Pg(p), _) => {
+                let named = spec
+                    .extra
+                    .get(EXTRA_SLOT)
+                    .and_then(|v| v.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string);
+                let found: Result<Vec<String>, sqlx::Error> = match named {
+                    Some(n) => Ok(vec![n]),
+                    None => {
+                        sqlx::query_scalar(
+                            "SELECT slot_name::text FROM pg_replication_slots \
+                             WHERE slot_type = 'logical' AND database = current_database() ORDER BY 1",
+                        )
+                        .fetch_all(p)
+                        .await
+                    }
+                };
+                match found {
+                    Ok(v) if v.is_empty() => Follow::None(format!(
+                        "no logical replication slot of {} on the source, so no CDC position \
+                         can be confirmed (is the DRS job replicating? name its slot in \
+                         extra.replication_slot)",
+                        spec.source.database
+                    )),
+                    Ok(v) => Follow::PgSlots(v),
+                    Err(e) => Follow::None(format!("reading the source's replication slots: {e}")),
+                }
+            }
+            (Pool::My(_), Pool::My(t)) => {
+                if is_mariadb(t).await {
+                    Follow::MariaGtid
+                } else {
+                    Follow::MysqlGtid
+                }
+            }
+            (Pool::My(_), Pool::Pg(_)) => Follow::None(
+                "a MySQL source replicated to PostgreSQL has no GTIDs to wait for".into(),
+            ),
+        };
+        Follower {
+            follow,
+            position_sql,
+            wait,
+            confirmed: Mutex::new(0),
+        }
+    }
+
+    /// Wait until the target's replication has confirmed `pos` (at most `recheck_wait_s`).
+    pub async fn reached(&self, src: &Pool, tgt: &Pool, pos: &Position) -> Result<(), Lag> {
+        let deadline = Instant::now() + self.wait;
+        match (&self.follow, pos, src, tgt) {
+            (Follow::None(why), ..) => Err(Lag(why.clone())),
+            (Follow::PgSlots(slots), Position::Lsn(want), Pool::Pg(p), _) => {
+                let mut seen = String::from("nothing");
+                loop {
+                    if *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want {
+                        return Ok(());
+                    }
+                    let got: Result<(i64, Option<String>), sqlx::Error> = sqlx::query_as(
+                        "SELECT count(*), min(confirmed_flush_lsn)::text FROM pg_replication_slots \
+                         WHERE slot_name = ANY($1)",
+                    )
+                    .bind(slots)
+                    .fetch_one(p)
+                    .await;
+                    match got {
+                        Ok((n, lsn)) if n as usize == slots.len() => {
+                            if let Some(v) = lsn.as_deref().and_then(parse_lsn) {
+                                seen = Position::Lsn(v).to_string();
+                                let mut c =
+                                    self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
+                                *c = (*c).max(v);
+                            }
+                        }
+                        Ok(_) => {
+                            return Err(Lag(format!(
+                                "replication slot {} is gone from the source",
+                                slots.join(", ")
+                            )))
+                        }
+                        Err(e) => {
+                            return Err(Lag(format!("reading slot {}: {e}", slots.join(", "))))
+                        }
+                    }
+                    if *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want {
+                        return Ok(());
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(Lag(format!(
+                            "lag: slot {} had confirmed {seen} of {pos} after {} s \
+                             (validation.recheck_wait_s)",
+                            slots.join(", "),
+                            self.wait.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            (Follow::MariaGtid | Follow::MysqlGtid, Position::Gtid(g), _, Pool::My(t)) => {
+                if g.is_empty() {
+                    return Ok(());
+                }
+                let secs = self.wait.as_secs_f64().max(0.1);
+                let sql = match self.follow {
+                    Follow::MariaGtid => "SELECT MASTER_GTID_WAIT(?, ?)",
+                    _ => "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)",
+                };
+                let r: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql)
+                    .bind(g)
+                    .bind(secs)
+                    .fetch_one(t)
+                    .await;
+                match r {
+                    Ok(Some(0)) => Ok(()),
+                    Ok(_) => Err(Lag(format!(
+                        "lag: the target had not applied {pos} after {} s (validation.recheck_wait_s)",
+                        self.wait.as_secs()
+                    ))),
+                    Err(e) => Err(Lag(format!("waiting for {pos} on the target: {e}"))),
+                }
+            }
+            _ => Err(Lag(format!(
+                "internal: position {pos} does not belong to this replication"
+            ))),
+        }
+    }
+}
+
+/// MariaDB and MySQL name their GTID variables differently.
+pub async fn is_mariadb(p: &sqlx::MySqlPool) -> bool {
+    sqlx::query_scalar::<_, String>("SELECT VERSION()")
+        .fetch_one(p)
+        .await
+        .map(|v| v.to_ascii_lowercase().contains("mariadb"))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lsn_text_round_trips_through_its_display() {
+        let v = parse_lsn("16/B374D848").unwrap();
+        assert_eq!(v, 0x16_B374_D848);
+        assert_eq!(Position::Lsn(v).to_string(), "lsn 16/B374D848");
+        assert!(parse_lsn("16B374D848").is_none());
+        assert!(parse_lsn("1FFFFFFFF/0").is_none());
+        assert!(Position::Lsn(1) < Position::Lsn(2));
+        assert_eq!(Position::Gtid("0-1-7".into()).to_string(), "gtid 0-1-7");
+    }
+}

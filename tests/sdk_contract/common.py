@@ -89,12 +89,12 @@ def http_config():
     return cfg
 
 
-def drs_client(url, raw=None, ak=AK, sk=SK):
+def _client(cls, url, raw, ak, sk):
     handler = HttpHandler()
     if raw is not None:
         handler.add_response_handler(raw.handler)
     return (
-        drs.DrsClient.new_builder()
+        cls.new_builder()
         .with_http_config(http_config())
         .with_credentials(BasicCredentials(ak, sk, PROJECT_ID))
         .with_endpoints([url])
@@ -103,18 +103,12 @@ def drs_client(url, raw=None, ak=AK, sk=SK):
     )
 
 
+def drs_client(url, raw=None, ak=AK, sk=SK):
+    return _client(drs.DrsClient, url, raw, ak, sk)
+
+
 def dns_client(url, raw=None):
-    handler = HttpHandler()
-    if raw is not None:
-        handler.add_response_handler(raw.handler)
-    return (
-        dns.DnsClient.new_builder()
-        .with_http_config(http_config())
-        .with_credentials(BasicCredentials(AK, SK, PROJECT_ID))
-        .with_endpoints([url])
-        .with_http_handler(handler)
-        .build()
-    )
+    return _client(dns.DnsClient, url, raw, AK, SK)
 
 
 # ---------- reading answers through the SDK models ----------

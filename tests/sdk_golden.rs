@@ -112,17 +112,17 @@ fn take(log: &Log) -> Vec<Captured> {
     std::mem::take(&mut *log.lock().unwrap())
 }
 
-fn spec(pw_file: &Path) -> DatabaseSpec {
+fn spec(pw_file: &Path, engine: Engine) -> DatabaseSpec {
     let ep = |host: &str| Endpoint {
         host: host.into(),
-        port: 5432,
+        port: if engine == Engine::Mysql { 3306 } else { 5432 },
         database: "app".into(),
         user: "mig".into(),
         password: SecretRef::File(pw_file.to_path_buf()),
     };
     DatabaseSpec {
         db_id: DB_ID.into(),
-        engine: Engine::Postgres,
+        engine,
         engine_version: "16".into(),
         size_gb: 2.5,
         owner: "sdk".into(),
@@ -159,7 +159,7 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     std::fs::write(&pw, "loopback-only").unwrap();
     let cfg = config(url);
     let client = DrsClient::new(&cfg, auth()).unwrap();
-    let sp = spec(&pw);
+    let sp = spec(&pw, Engine::Postgres);
     let job = JobId(JOB.into());
     let ids = std::slice::from_ref(&job);
     let mut out = BTreeMap::new();
@@ -181,6 +181,21 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     one("batch-connection", got.next().into_iter().collect());
     one("batch-modification", got.next().into_iter().collect());
     one("batch-select-objects", got.collect());
+    // A MySQL job: the calls whose body depends on the engine.
+    let my = spec(&pw, Engine::Mysql);
+    client.ensure_job(&my, &cfg.drs).await.unwrap();
+    let mut got = take(log).into_iter();
+    one("list-jobs-mysql", got.next().into_iter().collect());
+    one("batch-creation-mysql", got.collect());
+    client
+        .prepare_jobs(&[(my, job.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    let got = take(log);
+    one(
+        "batch-modification-mysql",
+        got.get(1).cloned().into_iter().collect(),
+    );
     let _ = client.quotas().await;
     one("quotas", take(log));
     let _ = client.batch_status(ids).await;
@@ -393,7 +408,7 @@ async fn wavedeck_sends_what_huaweis_sdk_sends() {
         println!("stale allowed.txt entry (no longer differs, remove it): {call} | {d}");
     }
     assert!(
-        goldens.len() >= 29,
+        goldens.len() >= 32,
         "only {} golden files in {}",
         goldens.len(),
         golden_dir().display()

@@ -21,12 +21,16 @@ RECORDSET = "RSID0001"
 NAME = "wd-sdk-golden-01"
 DNS_NAME = "orders.sdk-golden.internal."
 
-# wavedeck's call name -> (SDK client, SDK method, request). The names are the `call` strings
-# of src/drs/client.rs (and "dns-*" for src/cutover/dns.rs).
+# wavedeck's call name -> (SDK method, request). The names are the `call` strings of
+# src/drs/client.rs ("dns-*" for src/cutover/dns.rs); "-mysql" is the same call for a MySQL
+# job (the others are a PostgreSQL one).
 DRS = [
     ("quotas", "show_quotas", calls.quotas()),
     ("list-jobs", "show_job_list", calls.list_jobs(NAME)),
     ("batch-creation", "batch_create_jobs", calls.create(NAME, "sdk-golden-01", 2560)),
+    ("list-jobs-mysql", "show_job_list", calls.list_jobs(NAME, engine="mysql")),
+    ("batch-creation-mysql", "batch_create_jobs", calls.create(NAME, "sdk-golden-01", 2560, engine="mysql")),
+    ("batch-modification-mysql", "batch_update_job", calls.modify(JOB, NAME, engine="mysql")),
     ("batch-status", "batch_list_job_status", calls.status([JOB])),
     ("batch-detail", "batch_list_job_details", calls.detail([JOB])),
     ("batch-progress", "batch_list_progresses", calls.progress([JOB])),

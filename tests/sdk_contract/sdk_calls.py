@@ -7,12 +7,13 @@ puts on the wire for each, which `tests/sdk_golden.rs` holds wavedeck's own clie
 import huaweicloudsdkdns.v2 as dns
 import huaweicloudsdkdrs.v3 as drs
 
-DB_USE_TYPE = "sync"
-ENGINE = "postgresql"
+# engine_type -> (db_use_type, port): PostgreSQL through the API is `sync`, MySQL `migration`.
+ENGINES = {"postgresql": ("sync", 5432), "mysql": ("migration", 3306)}
+PROJECT_ID = "0123456789abcdef0123456789abcdef"
 
 
-def endpoint(host, db, target=False):
-    ep = drs.Endpoint(db_type=ENGINE, ip=host, db_port=5432, db_user="mig",
+def endpoint(host, db, target=False, engine="postgresql"):
+    ep = drs.Endpoint(db_type=engine, ip=host, db_port=ENGINES[engine][1], db_user="mig",
                       db_password="loopback-only", db_name=db)
     if target:
         ep.region = "eu-west-101"
@@ -23,17 +24,17 @@ def endpoint(host, db, target=False):
     return ep
 
 
-def create(name, db_id, size_mb, db="app"):
+def create(name, db_id, size_mb, db="app", engine="postgresql"):
     job = drs.CreateJobReq(
         name=name,
-        db_use_type=DB_USE_TYPE,
-        engine_type=ENGINE,
+        db_use_type=ENGINES[engine][0],
+        engine_type=engine,
         job_direction="up",
         net_type="vpc",
         node_type="high",
         task_type="FULL_INCR_TRANS",
-        source_endpoint=endpoint("127.0.0.1", db),
-        target_endpoint=endpoint("127.0.0.2", db, target=True),
+        source_endpoint=endpoint("127.0.0.1", db, engine=engine),
+        target_endpoint=endpoint("127.0.0.2", db, target=True, engine=engine),
         customize_sutnet_id="subnet-sdk",
         description=f"wavedeck {db_id}",
         is_target_readonly=True,
@@ -51,9 +52,9 @@ def create_without(name, db_id, *fields):
     return req
 
 
-def list_jobs(name):
+def list_jobs(name, engine="postgresql"):
     return drs.ShowJobListRequest(body=drs.QueryJobsReq(
-        cur_page=1, per_page=100, db_use_type=DB_USE_TYPE, engine_type=ENGINE, name=name))
+        cur_page=1, per_page=100, db_use_type=ENGINES[engine][0], engine_type=engine, name=name))
 
 
 def _page(ids):
@@ -73,10 +74,12 @@ def progress(ids):
 
 
 def connection(job_id, db="app"):
+    """Source (`so`) and target (`ta`) in one call; `project_id` as the Terraform provider and
+    the OTC example send it."""
     def side(host, kind):
-        t = drs.TestEndPoint(id=job_id, net_type="vpc", db_type=ENGINE, ip=host, db_port=5432,
+        t = drs.TestEndPoint(id=job_id, net_type="vpc", db_type="postgresql", ip=host, db_port=5432,
                              db_user="mig", db_password="loopback-only", db_name=db,
-                             end_point_type=kind)
+                             end_point_type=kind, project_id=PROJECT_ID)
         if kind == "ta":
             t.inst_id = "rds-sdk-contract"
             t.region = "eu-west-101"
@@ -87,25 +90,26 @@ def connection(job_id, db="app"):
         jobs=[side("127.0.0.1", "so"), side("127.0.0.2", "ta")]))
 
 
-def modify(job_id, name, db="app"):
-    """Saving the tested endpoints: after the connection test `node_type` and
-    `replace_definer` are mandatory (SDK model_modify_job_req comments); `is_recreate: false`
-    as the Terraform provider sends it."""
+def modify(job_id, name, db="app", engine="postgresql"):
+    """Saving the tested endpoints: after the connection test `node_type` is mandatory, and
+    `replace_definer` for MySQL, which alone supports it (SDK modify_job_req.py: "MySQL数据库
+    支持该设置，测试连接之后修改调用时必填"); `is_recreate: false` as the Terraform provider
+    sends it."""
     return drs.BatchUpdateJobRequest(body=drs.BatchModifyJobReq(jobs=[drs.ModifyJobReq(
         job_id=job_id,
         name=name,
         task_type="FULL_INCR_TRANS",
-        source_endpoint=endpoint("127.0.0.1", db),
-        target_endpoint=endpoint("127.0.0.2", db, target=True),
+        source_endpoint=endpoint("127.0.0.1", db, engine=engine),
+        target_endpoint=endpoint("127.0.0.2", db, target=True, engine=engine),
         node_type="high",
-        engine_type=ENGINE,
+        engine_type=engine,
         net_type="vpc",
         store_db_info=True,
         is_recreate=False,
         job_direction="up",
         is_target_readonly=True,
-        replace_definer=True,
-        db_use_type=DB_USE_TYPE,
+        replace_definer=True if engine == "mysql" else None,
+        db_use_type=ENGINES[engine][0],
     )]))
 
 

@@ -753,3 +753,46 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
         .all(|s| matches!(s, Seen::Err(f) if f.class == ErrorClass::Throttled)));
     emu.shutdown().await;
 }
+
+/// A command row written behind wavedeck's back (a time in milliseconds) is rejected with an
+/// event saying why, and the engine goes on: it starts with the row there, and decides the next
+/// good command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_command_row_is_rejected_and_the_engine_goes_on() {
+    use sqlx::Connection;
+    let (r, _specs) = rig(1, FaultPlan::default()).await;
+    sqlx::any::install_default_drivers();
+    let mut raw = sqlx::AnyConnection::connect(&r.cfg.store).await.unwrap();
+    let poison = "INSERT INTO commands (time, who, role, action, target, args, status) VALUES \
+        ('1764669600000', 'script', 'operator', 'start_wave', '{\"wave\":0}', 'null', 'pending')";
+    sqlx::query(poison).execute(&mut raw).await.unwrap();
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    let good = command(&r.store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&r.store, good).await.0);
+    // A second poisoned row while it runs.
+    sqlx::query(poison).execute(&mut raw).await.unwrap();
+    let pause = command(
+        &r.store,
+        Role::Operator,
+        Action::ApproveWindow,
+        Target::Wave(0),
+    )
+    .await;
+    decided(&r.store, pause).await;
+    raw.close().await.unwrap();
+    let rejected: Vec<_> = all_events(&r.store)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == kind::COMMAND_REJECTED && e.payload["malformed"] == true)
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    let why = rejected[0].payload["reason"].as_str().unwrap();
+    assert!(
+        why.contains("time \"1764669600000\" is not in the store's format"),
+        "{why}"
+    );
+    assert_eq!(rejected[0].wave, Some(0));
+    engine.shutdown().await.unwrap();
+}

@@ -104,6 +104,7 @@ suite!(
     edited_event_is_found_by_seq,
     removed_events_are_found,
     commands_are_recorded_and_decided_once,
+    malformed_command_rows_are_rejected_with_the_reason,
     lease_is_exclusive_and_expires,
     lag_is_downsampled_and_bounded,
     concurrent_appenders_keep_one_chain,
@@ -465,6 +466,59 @@ async fn commands_are_recorded_and_decided_once(t: TestDb) {
     );
     assert_eq!(recent[0].status, CommandStatus::Rejected);
     assert_eq!(s.command(c1.id).await.unwrap().unwrap(), done);
+    assert!(s.verify_chain().await.unwrap().is_ok());
+}
+
+async fn malformed_command_rows_are_rejected_with_the_reason(t: TestDb) {
+    let s = &t.store;
+    s.append(&[registration("a", Some(0))]).await.unwrap();
+    // Written behind wavedeck's back: a time in milliseconds, an action it does not know.
+    t.raw("INSERT INTO commands (time, who, role, action, target, args, status) VALUES \
+           ('1764669600000', 'mallory', 'operator', 'approve_window', '{\"wave\":0}', '{}', 'pending')")
+        .await;
+    t.raw("INSERT INTO commands (time, who, role, action, target, args, status) VALUES \
+           ('2026-12-02T10:00:00.000000Z', 'mallory', 'operator', 'drop_everything', '{\"db\":\"a\"}', '{}', 'pending')")
+        .await;
+    let good = s
+        .submit_command(&NewCommand {
+            who: "alice".into(),
+            role: Role::Operator,
+            action: Action::ApproveWindow,
+            target: Target::Wave(0),
+            args: json!({}),
+        })
+        .await
+        .unwrap();
+    // The readable command is still read; the others do not make the read fail.
+    assert_eq!(s.pending_commands().await.unwrap(), vec![good.clone()]);
+    assert_eq!(s.recent_commands(10).await.unwrap(), vec![good.clone()]);
+    let events = s.reject_malformed_commands("engine").await.unwrap();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert!(events.iter().all(|e| e.kind == kind::COMMAND_REJECTED));
+    let why: Vec<&str> = events
+        .iter()
+        .map(|e| e.payload["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        why[0].contains("time \"1764669600000\" is not in the store's format"),
+        "{}",
+        why[0]
+    );
+    assert!(
+        why[1].contains("action \"drop_everything\" is unknown"),
+        "{}",
+        why[1]
+    );
+    assert_eq!(events[0].wave, Some(0));
+    assert_eq!(events[1].db_id.as_deref(), Some("a"));
+    assert_eq!(events[1].actor, "mallory");
+    // Decided once: a second pass finds nothing, the good command is untouched.
+    assert!(s
+        .reject_malformed_commands("engine")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.pending_commands().await.unwrap(), vec![good]);
     assert!(s.verify_chain().await.unwrap().is_ok());
 }
 

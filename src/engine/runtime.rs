@@ -359,6 +359,12 @@ impl Driver {
     /// transaction per command.
     async fn commands(&mut self) -> anyhow::Result<()> {
         self.flush().await?;
+        let poisoned = self
+            .store
+            .reject_malformed_commands("engine")
+            .await
+            .context("reject malformed commands")?;
+        self.stats.add_events(poisoned.len());
         let pending = self
             .store
             .pending_commands()

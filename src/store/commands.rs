@@ -63,6 +63,19 @@ fn from_row(row: &AnyRow) -> Result<CommandRow> {
     })
 }
 
+/// The rows that are commands; the others are logged (and rejected by the engine).
+fn readable(rows: &[AnyRow]) -> Vec<CommandRow> {
+    rows.iter()
+        .filter_map(|r| match from_row(r) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "a command row that cannot be read is skipped");
+                None
+            }
+        })
+        .collect()
+}
+
 impl Store {
     /// Record an operator intent as `pending`. The engine picks it up with `pending_commands`.
     pub async fn submit_command(&self, cmd: &NewCommand) -> Result<CommandRow> {
@@ -84,7 +97,8 @@ impl Store {
         from_row(&row)
     }
 
-    /// Commands not decided yet, oldest first.
+    /// Commands not decided yet, oldest first. A row wavedeck cannot read (written behind its
+    /// back) is left out: `reject_malformed_commands` decides it.
     pub async fn pending_commands(&self) -> Result<Vec<CommandRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLS} FROM commands WHERE status = 'pending' ORDER BY id"
@@ -92,10 +106,11 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("read pending commands")?;
-        rows.iter().map(from_row).collect()
+        Ok(readable(&rows))
     }
 
-    /// The latest `limit` commands, newest first (the cockpit's command log).
+    /// The latest `limit` commands, newest first (the cockpit's command log). Rows that cannot
+    /// be read are left out (their rejection is in the event log).
     pub async fn recent_commands(&self, limit: u32) -> Result<Vec<CommandRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLS} FROM commands ORDER BY id DESC LIMIT $1"
@@ -104,7 +119,80 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("read commands")?;
-        rows.iter().map(from_row).collect()
+        Ok(readable(&rows))
+    }
+
+    /// Reject every pending row that is not a command wavedeck can read (a time in
+    /// milliseconds, an unknown action or role, a target that is not JSON...), each with a
+    /// `command.rejected` event saying why, so one poisoned row never stops the engine.
+    pub async fn reject_malformed_commands(&self, decided_by: &str) -> Result<Vec<Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM commands WHERE status = 'pending' ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read pending commands")?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let e = match from_row(row) {
+                Ok(_) => continue,
+                Err(StoreError::Corrupt(what)) => what,
+                Err(other) => other.to_string(),
+            };
+            let id: i64 = get(row, "id")?;
+            let text = |col: &str| get::<String>(row, col).unwrap_or_default();
+            let reason = format!(
+                "malformed command row {id}: {e}; rejected without acting (commands are written by the cockpit or the wavedeck command line)"
+            );
+            tracing::warn!(command = id, %reason, "malformed command rejected");
+            let mut cache = self.cache.lock().await;
+            let mut tx = self.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE commands SET status = 'rejected', reason = $1, decided_at = $2 \
+                 WHERE id = $3 AND status = 'pending'",
+            )
+            .bind(reason.clone())
+            .bind(fmt_time(now()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .ctx("reject a malformed command")?;
+            if updated.rows_affected() == 0 {
+                continue;
+            }
+            let target: Option<Target> = serde_json::from_str(&text("target")).ok();
+            let who = text("who");
+            let event = NewEvent {
+                db_id: match &target {
+                    Some(Target::Db(d)) => Some(d.clone()),
+                    _ => None,
+                },
+                wave: match &target {
+                    Some(Target::Wave(w)) => Some(*w),
+                    _ => None,
+                },
+                kind: kind::COMMAND_REJECTED.to_string(),
+                payload: serde_json::json!({
+                    "command_id": id,
+                    "who": who,
+                    "action": text("action"),
+                    "requested_at": text("time"),
+                    "decided_by": decided_by,
+                    "reason": reason,
+                    "malformed": true,
+                }),
+                actor: if who.is_empty() {
+                    "unknown".into()
+                } else {
+                    who
+                },
+            };
+            let (events, fresh) = append_in(&mut tx, &[event], cache.take()).await?;
+            tx.commit().await.ctx("commit command rejection")?;
+            *cache = Some(fresh);
+            out.extend(events);
+        }
+        Ok(out)
     }
 
     /// One command by id.

@@ -796,3 +796,58 @@ async fn a_poisoned_command_row_is_rejected_and_the_engine_goes_on() {
     assert_eq!(rejected[0].wave, Some(0));
     engine.shutdown().await.unwrap();
 }
+
+/// After a crash on the same host (the holder's pid is gone) a new engine takes the lease at
+/// once; a holder on another host keeps it until its TTL runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_engine_of_this_host_is_taken_over_at_once() {
+    use sqlx::Connection;
+    let (r, _specs) = rig(1, FaultPlan::default()).await;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    // A pid that existed and is gone: a child we ran and reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    sqlx::any::install_default_drivers();
+    let mut raw = sqlx::AnyConnection::connect(&r.cfg.store).await.unwrap();
+    let until = (Utc::now() + chrono::Duration::seconds(600))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let put = |holder: String| {
+        format!("INSERT INTO lease (name, holder, acquired_at, expires_at) VALUES ('engine', '{holder}', '{until}', '{until}') \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at")
+    };
+    sqlx::query(&put("far-away-host:1:0000abcd".into()))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let err = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .err()
+        .expect("another host's lease is kept");
+    assert!(
+        err.to_string().contains("far-away-host:1:0000abcd"),
+        "{err}"
+    );
+    sqlx::query(&put(format!("{host}:{gone}:0000abcd")))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    let t0 = Instant::now();
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .expect("the dead engine's lease is taken over");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let holder = r.store.lease_holder().await.unwrap().unwrap().holder;
+    assert!(
+        holder.starts_with(&format!("{host}:{}:", std::process::id())),
+        "{holder}"
+    );
+    let start = command(&r.store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&r.store, start).await.0, "the new engine acts");
+    engine.shutdown().await.unwrap();
+}

@@ -68,7 +68,9 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
         rand::random::<u32>()
     );
     let ttl = Duration::from_secs(cfg.engine.lease_ttl_s.max(1));
-    if !store.try_acquire_lease(&holder, ttl).await? {
+    if !store.try_acquire_lease(&holder, ttl).await?
+        && !take_over_dead(&store, &holder, ttl).await?
+    {
         let who = store
             .lease_holder()
             .await
@@ -100,6 +102,34 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
         stats,
         holder,
     })
+}
+
+/// An engine of this host whose process is gone (kill -9, crash) cannot renew its lease:
+/// take it over at once instead of waiting out the TTL. A holder on another host, or a live
+/// process, keeps the lease until it expires.
+async fn take_over_dead(store: &Store, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
+    let Some(current) = store.lease_holder().await? else {
+        return Ok(false);
+    };
+    let here = hostname();
+    if !crate::store::lease::predecessor_gone(&current.holder, &here, process_alive) {
+        return Ok(false);
+    }
+    let taken = store.take_over_lease(&current.holder, holder, ttl).await?;
+    if taken {
+        tracing::warn!(dead = %current.holder, holder = %holder, "took over the engine lease of a process that is gone");
+    }
+    Ok(taken)
+}
+
+/// Whether a process with this pid exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks for the process; EPERM means it exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 fn hostname() -> String {

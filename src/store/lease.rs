@@ -21,7 +21,38 @@ fn expiry(ttl: Duration) -> DateTime<Utc> {
     now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(365))
 }
 
+/// A holder name is `host:pid:random` (the engine's `spawn`). True when it names this host
+/// and a pid that is not alive, so no process can renew it.
+pub fn predecessor_gone(holder: &str, this_host: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let mut parts = holder.rsplitn(3, ':');
+    let (Some(_rand), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    match pid.parse::<u32>() {
+        Ok(pid) if pid > 0 && pid != std::process::id() => host == this_host && !alive(pid),
+        _ => false,
+    }
+}
+
 impl Store {
+    /// Take the lease over from `dead` (a holder known to be gone), whatever its expiry. One
+    /// statement: false if `dead` no longer holds it (someone else was faster).
+    pub async fn take_over_lease(&self, dead: &str, holder: &str, ttl: Duration) -> Result<bool> {
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE lease SET holder = $1, acquired_at = $2, expires_at = $3 WHERE name = $4 AND holder = $5",
+        )
+        .bind(holder)
+        .bind(fmt_time(t))
+        .bind(fmt_time(expiry(ttl)))
+        .bind(ENGINE_LEASE)
+        .bind(dead)
+        .execute(&self.pool)
+        .await
+        .ctx("take over the engine lease")?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Take the engine lease for `ttl` if it is free, expired, or already ours. True if we
     /// hold it afterwards. One statement, so two engines racing cannot both win.
     pub async fn try_acquire_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
@@ -85,5 +116,32 @@ impl Store {
                 expires_at: parse_time(&get::<String>(&r, "expires_at")?)?,
             })),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::predecessor_gone;
+
+    #[test]
+    fn only_a_dead_process_of_this_host_is_gone() {
+        let dead = |_| false;
+        let alive = |_| true;
+        assert!(predecessor_gone("jump-1:4242:0a1b2c3d", "jump-1", dead));
+        assert!(!predecessor_gone("jump-1:4242:0a1b2c3d", "jump-1", alive));
+        assert!(
+            !predecessor_gone("jump-2:4242:0a1b2c3d", "jump-1", dead),
+            "another host keeps its TTL"
+        );
+        let me = format!("jump-1:{}:00000000", std::process::id());
+        assert!(
+            !predecessor_gone(&me, "jump-1", dead),
+            "this process is not gone"
+        );
+        for odd in ["", "jump-1", "jump-1:x:1", "jump-1:0:1", "a:b"] {
+            assert!(!predecessor_gone(odd, "jump-1", dead), "{odd:?}");
+        }
+        // host names with colons (IPv6 literal) still split at the last two
+        assert!(predecessor_gone("fe80::1:77:ab", "fe80::1", dead));
     }
 }

@@ -13,7 +13,7 @@ mod events;
 pub mod fold;
 pub mod hash;
 mod lag;
-mod lease;
+pub mod lease;
 pub mod model;
 mod registry;
 pub mod status;

@@ -350,7 +350,7 @@ async fn clock_check(side: Side, pool: &Pool, st: &PrecheckSettings) -> CheckRes
     }
 }
 
-fn primary_keys(engine: Engine, c: &Catalog) -> CheckResult {
+pub(crate) fn primary_keys(engine: Engine, c: &Catalog) -> CheckResult {
     let without: Vec<String> = c
         .tables
         .iter()
@@ -389,16 +389,7 @@ async fn sizing(
     opts: &CheckOptions,
 ) -> CheckResult {
     let name = "target/storage_sizing";
-    let measured: Result<i64, sqlx::Error> = match src {
-        Pool::Pg(p) => sqlx::query_scalar("SELECT pg_database_size(current_database())::int8").fetch_one(p).await,
-        Pool::My(p) => {
-            sqlx::query_scalar(
-                "SELECT CAST(IFNULL(SUM(data_length + index_length), 0) AS SIGNED) FROM information_schema.tables WHERE table_schema = DATABASE()",
-            )
-            .fetch_one(p)
-            .await
-        }
-    };
+    let measured = measured_size_bytes(src).await;
     let measured_gb = measured.map(|b| b as f64 / 1e9);
     let source_gb = match &measured_gb {
         Ok(m) => m.max(spec.size_gb),
@@ -442,6 +433,21 @@ async fn sizing(
     }
 }
 
+/// The bytes the database occupies on the source: what a full load has to move (PostgreSQL:
+/// `pg_database_size`; MySQL: data and indexes of its tables as information_schema reports them).
+pub(crate) async fn measured_size_bytes(pool: &Pool) -> Result<i64, sqlx::Error> {
+    match pool {
+        Pool::Pg(p) => sqlx::query_scalar("SELECT pg_database_size(current_database())::int8").fetch_one(p).await,
+        Pool::My(p) => {
+            sqlx::query_scalar(
+                "SELECT CAST(IFNULL(SUM(data_length + index_length), 0) AS SIGNED) FROM information_schema.tables WHERE table_schema = DATABASE()",
+            )
+            .fetch_one(p)
+            .await
+        }
+    }
+}
+
 fn fmt_gb(v: f64) -> String {
     if v < 0.01 {
         format!("{v:.4}")
@@ -460,7 +466,7 @@ pub fn version_number(v: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-async fn server_version(pool: &Pool) -> Result<String, sqlx::Error> {
+pub(crate) async fn server_version(pool: &Pool) -> Result<String, sqlx::Error> {
     match pool {
         Pool::Pg(p) => sqlx::query_scalar("SHOW server_version").fetch_one(p).await,
         Pool::My(p) => {

@@ -330,6 +330,9 @@ pub struct PlanConfig {
     pub validation_overhead_s: f64,
     /// A wave's full load must fit in this many hours.
     pub max_full_load_h: f64,
+    /// Rows written per second by all members of one wave together, as `wavedeck assess`
+    /// measures them (only binds with `plan --assessment`).
+    pub max_wave_write_rows_s: f64,
 }
 
 impl Default for PlanConfig {
@@ -340,6 +343,7 @@ impl Default for PlanConfig {
             validation_gb_per_hour: 200.0,
             validation_overhead_s: 120.0,
             max_full_load_h: 72.0,
+            max_wave_write_rows_s: 20_000.0,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The layout follows `DESIGN.md`: pure logic (inventory, plan, lifecycle) has no I/O; the
 //! store, DRS client, checks, validation and cutover live at the edges.
 
+pub mod assess;
 pub mod bench;
 pub mod checks;
 pub mod config;

@@ -71,6 +71,8 @@ enum Command {
     Precheck(wavedeck::validate::cmd::PrecheckArgs),
     /// Run the validation gate of one database (schema, counts, checksums, smoke tests, rules).
     Validate(wavedeck::validate::cmd::ValidateArgs),
+    /// Assess every source of an inventory: size, objects, DRS blockers, write rate.
+    Assess(wavedeck::assess::cmd::AssessArgs),
     /// Print performance figures.
     #[command(subcommand)]
     Bench(wavedeck::bench::BenchCommand),
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
             Command::Evidence(c) => wavedeck::evidence::cmd::run(c, cfg).await,
             Command::Emulator(a) => wavedeck::drs::cmd::run(a, cfg).await,
             Command::Lab(c) => wavedeck::cutover::cmd::run(c, cfg).await,
+            Command::Assess(a) => wavedeck::assess::cmd::run(a, cfg).await,
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
             Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
@@ -174,6 +177,7 @@ fn acts(c: &Command) -> Option<&'static str> {
         | Command::Emulator(_)
         | Command::Precheck(_)
         | Command::Validate(_)
+        | Command::Assess(_)
         | Command::Bench(_) => None,
     }
 }

@@ -32,6 +32,10 @@ pub struct PlanArgs {
     /// Keep the `wave` already set on databases; plan only the others, after them.
     #[arg(long)]
     pub keep_waves: bool,
+    /// Directory written by `wavedeck assess`: plan with measured sizes and write rates, and
+    /// keep databases with blockers in no wave.
+    #[arg(long)]
+    pub assessment: Option<PathBuf>,
     /// Write the plan here (YAML: waves summary + inventory with `wave` filled in).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -67,10 +71,31 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     if let Some(v) = args.pilot_size {
         limits.pilot_size = v;
     }
-    let plan = if args.keep_waves {
-        super::plan_keeping_waves(&specs, &limits)
-    } else {
-        plan(&specs, &limits)
+    let plan = match &args.assessment {
+        None if args.keep_waves => super::plan_keeping_waves(&specs, &limits),
+        None => plan(&specs, &limits),
+        Some(dir) => {
+            let file = crate::assess::report::read(dir)?;
+            let applied = super::assessed::apply(&specs, &file);
+            super::plan_measured(
+                &applied.specs,
+                &limits,
+                args.keep_waves,
+                &applied.write_rows_s,
+            )
+            .map(|mut p| {
+                // Said before the planner's own warnings: these databases are not in any wave.
+                let mut first: Vec<String> = applied
+                    .held_back
+                    .iter()
+                    .map(|(id, why)| format!("{id} is in no wave: {why}"))
+                    .collect();
+                first.extend(applied.notes.iter().cloned());
+                first.append(&mut p.warnings);
+                p.warnings = first;
+                p
+            })
+        }
     }
     .map_err(anyhow::Error::msg)?;
     print!("{}", output::table(&plan));

@@ -11,11 +11,15 @@
 //!   for high criticality: smaller batches where the business risk is;
 //! - its validation must fit in one opening of its window, and its full load within
 //!   `max_full_load_h`; a database too big for that alone gets a wave of its own and a warning;
+//! - with a fleet assessment (`plan --assessment`), the members' measured write rates together
+//!   stay under `max_wave_write_rows_s`: the CDC of one wave lands on targets and DRS nodes
+//!   that apply changes at a bounded rate;
 //! - waves run low criticality first, then medium, then high, and within one window and
 //!   criticality the smallest wave first, so the factory learns on the cheapest mistakes.
 //!
 //! The duration model is in [`estimate`].
 
+pub mod assessed;
 pub mod cmd;
 pub mod estimate;
 pub mod output;
@@ -39,6 +43,8 @@ pub struct PlanLimits {
     pub validation_gb_per_hour: f64,
     pub validation_overhead_s: f64,
     pub max_full_load_h: f64,
+    /// Rows written per second, all members of a wave together (measured by `wavedeck assess`).
+    pub max_wave_write_rows_s: f64,
 }
 
 impl PlanLimits {
@@ -54,6 +60,7 @@ impl PlanLimits {
             validation_gb_per_hour: cfg.plan.validation_gb_per_hour,
             validation_overhead_s: cfg.plan.validation_overhead_s,
             max_full_load_h: cfg.plan.max_full_load_h,
+            max_wave_write_rows_s: cfg.plan.max_wave_write_rows_s,
         }
     }
 
@@ -94,6 +101,11 @@ impl PlanLimits {
             "200",
         )?;
         pos(self.max_full_load_h, "plan.max_full_load_h", "72")?;
+        pos(
+            self.max_wave_write_rows_s,
+            "plan.max_wave_write_rows_s",
+            "20000",
+        )?;
         if !(self.validation_overhead_s.is_finite() && self.validation_overhead_s >= 0.0) {
             return Err("plan.validation_overhead_s must be >= 0, e.g. 120".into());
         }
@@ -162,6 +174,8 @@ struct Item<'a> {
     spec: &'a DatabaseSpec,
     window: String,
     opening_min: u32,
+    /// Measured rows written per second (0 when not assessed).
+    write_rows_s: f64,
 }
 
 /// Biggest first, then by id: the order that makes the packing (and the plan) deterministic.
@@ -175,6 +189,7 @@ fn size_desc(a: &Item, b: &Item) -> std::cmp::Ordering {
 struct Fit {
     full_load_s: f64,
     validation_s: f64,
+    write_rows_s: f64,
 }
 
 fn measure(items: &[&Item], rates: &Rates) -> Fit {
@@ -182,16 +197,18 @@ fn measure(items: &[&Item], rates: &Rates) -> Fit {
     Fit {
         full_load_s: estimate::full_load_seconds(&sizes, rates),
         validation_s: estimate::validation_seconds(&sizes, rates),
+        write_rows_s: items.iter().map(|i| i.write_rows_s).sum(),
     }
 }
 
 fn within(fit: &Fit, opening_min: u32, limits: &PlanLimits) -> bool {
     fit.validation_s <= opening_min as f64 * 60.0
         && fit.full_load_s <= limits.max_full_load_h * 3600.0
+        && fit.write_rows_s <= limits.max_wave_write_rows_s
 }
 
 pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String> {
-    plan_impl(specs, limits, false)
+    plan_impl(specs, limits, false, &BTreeMap::new())
 }
 
 /// Like [`plan`], but databases whose `wave` is already set stay in it (an operator moved them,
@@ -199,10 +216,26 @@ pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String>
 /// highest kept one. A kept wave must have one business window; one over its size cap is
 /// kept with a warning. There is an automatic pilot only when no wave 0 is kept.
 pub fn plan_keeping_waves(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String> {
-    plan_impl(specs, limits, true)
+    plan_impl(specs, limits, true, &BTreeMap::new())
 }
 
-fn plan_impl(specs: &[DatabaseSpec], limits: &PlanLimits, keep: bool) -> Result<Plan, String> {
+/// [`plan`] (or, with `keep`, [`plan_keeping_waves`]) with measured write rates, rows per second
+/// by db_id (from [`assessed::apply`]); a database missing from the map counts as 0.
+pub fn plan_measured(
+    specs: &[DatabaseSpec],
+    limits: &PlanLimits,
+    keep: bool,
+    write_rows_s: &BTreeMap<String, f64>,
+) -> Result<Plan, String> {
+    plan_impl(specs, limits, keep, write_rows_s)
+}
+
+fn plan_impl(
+    specs: &[DatabaseSpec],
+    limits: &PlanLimits,
+    keep: bool,
+    write_rows_s: &BTreeMap<String, f64>,
+) -> Result<Plan, String> {
     limits.validate()?;
     let rates = limits.rates();
     let mut items = Vec::with_capacity(specs.len());
@@ -220,6 +253,7 @@ fn plan_impl(specs: &[DatabaseSpec], limits: &PlanLimits, keep: bool) -> Result<
             spec: s,
             window: w.to_string(),
             opening_min: w.shortest_opening_minutes(),
+            write_rows_s: write_rows_s.get(&s.db_id).copied().unwrap_or(0.0),
         });
     }
     items.sort_by(size_desc);
@@ -268,6 +302,7 @@ fn plan_impl(specs: &[DatabaseSpec], limits: &PlanLimits, keep: bool) -> Result<
             spec: i.spec,
             window: i.window.clone(),
             opening_min: i.opening_min,
+            write_rows_s: i.write_rows_s,
         })
         .collect();
     let pilot_ids = if kept.contains_key(&0) {
@@ -332,6 +367,12 @@ fn plan_impl(specs: &[DatabaseSpec], limits: &PlanLimits, keep: bool) -> Result<
                         "full load {} > {}h budget",
                         estimate::human(alone.full_load_s),
                         limits.max_full_load_h
+                    ));
+                }
+                if alone.write_rows_s > limits.max_wave_write_rows_s {
+                    why.push(format!(
+                        "it writes {:.0} rows/s > {:.0} per wave",
+                        alone.write_rows_s, limits.max_wave_write_rows_s
                     ));
                 }
                 let note = format!(

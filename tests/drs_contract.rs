@@ -228,12 +228,14 @@ async fn full_job_state_machine_through_the_client() {
     assert_eq!(d[0].is_target_readonly, Some(false));
     let r = client.delete(std::slice::from_ref(&id)).await.unwrap();
     item_result("batch-jobs", &id, &r).unwrap();
-    let e = client
+    // DRS refuses the whole batch-detail call for a deleted job; the client gives that job
+    // its refusal as its own result.
+    let d = client
         .batch_detail(std::slice::from_ref(&id))
         .await
-        .unwrap_err();
-    assert_eq!(e.code(), Some("DRS.M05004"), "{e}");
-    assert!(e.is_not_found());
+        .unwrap();
+    assert_eq!(d[0].error_code.as_deref(), Some("DRS.M05004"), "{d:?}");
+    assert!(wavedeck::drs::codes::is_gone("DRS.M05004"));
     assert!(client.calls_made() > 10);
     h.shutdown().await;
 }
@@ -246,7 +248,7 @@ async fn idempotent_create_finds_the_job_again() {
     let b = client.ensure_job(&s, &cc.drs).await.unwrap();
     assert!(a.created && !b.created);
     assert_eq!(a.id, b.id);
-    let all = client.list_all_jobs("sync").await.unwrap();
+    let all = client.list_all_jobs(Engine::Postgres).await.unwrap();
     assert_eq!(
         all.iter()
             .filter(|j| j.name == job_name_for("idem01"))
@@ -287,7 +289,7 @@ async fn batch_create_finds_existing_jobs_and_creates_the_rest_in_one_call() {
     }
     // Asking again makes nothing new: every job exists once.
     let again = client.ensure_jobs(&refs, &cc.drs).await;
-    let all = client.list_all_jobs("sync").await.unwrap();
+    let all = client.list_all_jobs(Engine::Postgres).await.unwrap();
     for (s, r) in specs.iter().zip(&again) {
         let n = all
             .iter()
@@ -308,7 +310,7 @@ async fn wrong_secret_key_is_refused_like_the_gateway() {
         panic!("aksk expected")
     };
     let bad = DrsClient::new(&cc, Auth::aksk(ak.expose(), "not-the-secret-key")).unwrap();
-    let e = bad.list_all_jobs("migration").await.unwrap_err();
+    let e = bad.list_all_jobs(Engine::Mysql).await.unwrap_err();
     match &e {
         DrsError::Api {
             status,
@@ -367,7 +369,7 @@ async fn injected_http_faults_are_reported_with_their_codes_and_classified() {
     ] {
         let e = client
             .with_header(wavedeck::drs::client::FAULT_HEADER, fault)
-            .list_all_jobs("migration")
+            .list_all_jobs(Engine::Mysql)
             .await
             .unwrap_err();
         assert_eq!(api_code(&e), (status, code.to_string()), "{e}");
@@ -384,7 +386,7 @@ async fn injected_http_faults_are_reported_with_their_codes_and_classified() {
     let outcomes: Vec<bool> = {
         let mut v = Vec::new();
         for _ in 0..6 {
-            v.push(client.list_all_jobs("migration").await.is_ok());
+            v.push(client.list_all_jobs(Engine::Mysql).await.is_ok());
         }
         v
     };
@@ -400,7 +402,7 @@ async fn slow_answer_becomes_a_retryable_timeout() {
     let t = Instant::now();
     let e = client
         .with_header(wavedeck::drs::client::FAULT_HEADER, "slow=3000")
-        .list_all_jobs("migration")
+        .list_all_jobs(Engine::Mysql)
         .await
         .unwrap_err();
     assert!(matches!(e, DrsError::Timeout { after_s: 1, .. }), "{e}");
@@ -412,7 +414,7 @@ async fn slow_answer_becomes_a_retryable_timeout() {
     // A slow answer within the timeout still succeeds.
     client
         .with_header(wavedeck::drs::client::FAULT_HEADER, "slow=100")
-        .list_all_jobs("migration")
+        .list_all_jobs(Engine::Mysql)
         .await
         .unwrap();
     h.shutdown().await;
@@ -582,7 +584,8 @@ async fn quota_is_enforced_with_drs_error_and_freed_by_stopping() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("DRS.M05066"), "{e}");
-    assert!(!e.is_retryable());
+    // Retried by the engine: the quota frees as other jobs end (one table of codes, drs::codes).
+    assert!(e.is_retryable());
     assert!(e.to_string().contains("quota"), "{e}");
     let q = client.quotas().await.unwrap();
     assert_eq!(
@@ -654,8 +657,8 @@ async fn batch_queries_of_2000_jobs_cost_ceil_n_over_10_calls() {
     );
 
     let before = client.calls_made();
-    let pg = client.list_all_jobs("sync").await.unwrap();
-    let my = client.list_all_jobs("migration").await.unwrap();
+    let pg = client.list_all_jobs(Engine::Postgres).await.unwrap();
+    let my = client.list_all_jobs(Engine::Mysql).await.unwrap();
     assert_eq!((pg.len(), my.len()), (1000, 1000));
     assert_eq!(client.calls_made() - before, 20);
     h.shutdown().await;
@@ -665,17 +668,34 @@ async fn batch_queries_of_2000_jobs_cost_ceil_n_over_10_calls() {
 async fn emulator_refuses_batches_over_10_and_unknown_jobs() {
     let (h, client, _cc) = start(1.0, 50).await;
     let ghost = JobId("00000000-0000-0000-0000-0000000jb000".into());
+    // On the wire, as DRS: the whole call is a 400 naming the job in results[0].
+    for call in ["batch-status", "batch-detail", "batch-progress"] {
+        let (status, body) = raw(
+            &h,
+            "POST",
+            &format!("/v3/{}/jobs/{call}", h.project_id),
+            &format!(r#"{{"jobs":["{ghost}"],"page_req":{{"cur_page":1,"per_page":0}}}}"#),
+            &wavedeck::drs::sign::date_header_value(chrono::Utc::now()),
+        )
+        .await;
+        assert_eq!(status, 400, "{call}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["results"][0]["error_code"], "DRS.M00289",
+            "{call}: {body}"
+        );
+    }
+    // Through the client, the one job gets the refusal as its result.
     let st = client
         .batch_status(std::slice::from_ref(&ghost))
         .await
         .unwrap();
     assert_eq!(st[0].error_code.as_deref(), Some("DRS.M00289"));
-    let e = client
+    let d = client
         .batch_detail(std::slice::from_ref(&ghost))
         .await
-        .unwrap_err();
-    assert_eq!(api_code(&e), (400, "DRS.M00289".into()));
-    assert!(e.is_not_found() && !e.is_retryable());
+        .unwrap();
+    assert_eq!(d[0].error_code.as_deref(), Some("DRS.M00289"));
     let snap = client.poll(std::slice::from_ref(&ghost)).await.unwrap();
     assert_eq!(snap[0].error.as_ref().unwrap().0, "DRS.M00289");
     h.shutdown().await;
@@ -692,6 +712,7 @@ async fn comparisons_object_rows_and_contents() {
             &CreateTableCompareReq {
                 kind: "lines".into(),
                 start_time: None,
+                compare_mode: None,
                 compare_object: vec![CompareObject {
                     db_name: "app".into(),
                     table_name: vec!["orders".into(), "customers".into()],
@@ -717,6 +738,7 @@ async fn comparisons_object_rows_and_contents() {
             &id,
             &CreateTableCompareReq {
                 kind: "contents".into(),
+                compare_mode: Some("quick_comparison".into()),
                 ..Default::default()
             },
         )
@@ -800,6 +822,7 @@ async fn compare_mismatch_fault_shows_differences_and_compare_needs_cdc() {
             &id,
             &CreateTableCompareReq {
                 kind: "lines".into(),
+                compare_mode: Some("quick_comparison".into()),
                 ..Default::default()
             },
         )
@@ -884,13 +907,13 @@ async fn precheck_failure_is_reported_item_by_item() {
 async fn iam_token_auth_works_and_a_bad_token_is_refused() {
     let (h, _client, cc) = start(1.0, 50).await;
     let ok = DrsClient::new(&cc, h.token_auth()).unwrap();
-    ok.list_all_jobs("sync").await.unwrap();
+    ok.list_all_jobs(Engine::Postgres).await.unwrap();
     let bad = DrsClient::new(
         &cc,
         Auth::Token(wavedeck::secret::Secret::new("expired-token")),
     )
     .unwrap();
-    let e = bad.list_all_jobs("sync").await.unwrap_err();
+    let e = bad.list_all_jobs(Engine::Postgres).await.unwrap_err();
     assert_eq!(api_code(&e), (401, "APIG.0301".into()));
     h.shutdown().await;
 }
@@ -903,10 +926,10 @@ async fn five_bad_signatures_lock_the_access_key() {
     };
     let bad = DrsClient::new(&cc, Auth::aksk(ak.expose(), "wrong")).unwrap();
     for _ in 0..5 {
-        bad.list_all_jobs("sync").await.unwrap_err();
+        bad.list_all_jobs(Engine::Postgres).await.unwrap_err();
     }
     // Now even the right key is refused for a while, with the gateway's lock message.
-    let e = client.list_all_jobs("sync").await.unwrap_err();
+    let e = client.list_all_jobs(Engine::Postgres).await.unwrap_err();
     match e {
         DrsError::Api { code, message, .. } => {
             assert_eq!(code, "APIG.0301");
@@ -925,7 +948,7 @@ async fn wrong_project_id_is_refused() {
     let (h, _client, mut cc) = start(1.0, 50).await;
     cc.drs.project_id = "ffffffffffffffffffffffffffffffff".into();
     let c = DrsClient::new(&cc, h.auth()).unwrap();
-    let e = c.list_all_jobs("sync").await.unwrap_err();
+    let e = c.list_all_jobs(Engine::Postgres).await.unwrap_err();
     assert_eq!(api_code(&e), (403, "DRS.M00261".into()));
     h.shutdown().await;
 }
@@ -940,7 +963,7 @@ async fn gateway_rate_limit_answers_429_apig_0308() {
     let client = h.client(&c).unwrap();
     let mut codes = Vec::new();
     for _ in 0..6 {
-        if let Err(e) = client.list_all_jobs("sync").await {
+        if let Err(e) = client.list_all_jobs(Engine::Postgres).await {
             codes.push(api_code(&e));
         }
     }
@@ -958,6 +981,7 @@ async fn a_new_data_comparison_cancels_the_running_one() {
             &id,
             &CreateTableCompareReq {
                 kind: "lines".into(),
+                compare_mode: Some("quick_comparison".into()),
                 ..Default::default()
             },
         )
@@ -968,6 +992,7 @@ async fn a_new_data_comparison_cancels_the_running_one() {
             &id,
             &CreateTableCompareReq {
                 kind: "contents".into(),
+                compare_mode: Some("quick_comparison".into()),
                 ..Default::default()
             },
         )
@@ -1217,7 +1242,7 @@ async fn fault_plan_file_from_config_is_loaded_and_a_bad_one_refused() {
     let client = h.client(&c).unwrap();
     let e = client.poll(&[JobId("x".into())]).await.unwrap_err();
     assert_eq!(api_code(&e), (503, "DRS.M00004".into()));
-    client.list_all_jobs("sync").await.unwrap();
+    client.list_all_jobs(Engine::Postgres).await.unwrap();
     h.shutdown().await;
 
     std::fs::write(&plan, "requests:\n  - path: x\n    fault: explode\n").unwrap();
@@ -1280,5 +1305,210 @@ async fn poll_keeps_going_when_one_batch_call_fails() {
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].code(), Some("APIG.0308"));
     assert!(errs[0].is_retryable());
+    h.shutdown().await;
+}
+
+// ---------- day one on the real DRS (issue 12): what the SDK requires and how DRS refuses ----------
+
+/// A job through create and both connection tests, ready for its modify.
+async fn tested_job(client: &DrsClient, cc: &Config, s: &DatabaseSpec) -> JobId {
+    let id = client.ensure_job(s, &cc.drs).await.unwrap().id;
+    wait_status(
+        client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(10),
+    )
+    .await;
+    let tests = wavedeck::drs::api::connection_tests(s, &id, &cc.drs, None, None);
+    let r = client.test_connections(&tests).await.unwrap();
+    assert!(r.iter().all(|r| r.ok()), "{r:?}");
+    id
+}
+
+#[tokio::test]
+async fn modify_after_the_connection_test_needs_node_type_and_replace_definer() {
+    let (h, client, cc) = start(100.0, 50).await;
+    let s = spec("oldmod01", Engine::Mysql, 1.0);
+    let id = tested_job(&client, &cc, &s).await;
+    // The request main's client sent before issue 12 (fixture, as serialised by its
+    // `modify_request`): no node_type, no replace_definer.
+    let old = std::fs::read_to_string("tests/fixtures/drs/old-client-modify.json")
+        .unwrap()
+        .replace("JOB_ID", &id.0);
+    let (status, body) = raw(
+        &h,
+        "PUT",
+        &format!("/v3/{}/jobs/batch-modification", h.project_id),
+        &old,
+        &wavedeck::drs::sign::date_header_value(chrono::Utc::now()),
+    )
+    .await;
+    println!("old client's modify answered: HTTP {status} {body}");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("DRS.M00201") && body.contains("node_type"),
+        "{body}"
+    );
+    // Without replace_definer a MySQL job is refused too.
+    let mut m = wavedeck::drs::api::modify_request(&s, &id, &cc.drs, None, None);
+    m.replace_definer = None;
+    let e = client.modify_jobs(&[m]).await.unwrap_err();
+    assert_eq!(api_code(&e), (400, "DRS.M00201".into()));
+    assert!(e.to_string().contains("replace_definer"), "{e}");
+    // The request as built now is taken.
+    let m = wavedeck::drs::api::modify_request(&s, &id, &cc.drs, None, None);
+    assert_eq!(
+        (m.node_type.as_deref(), m.replace_definer, m.is_recreate),
+        (Some(cc.drs.node_type.as_str()), Some(true), Some(false))
+    );
+    let r = client.modify_jobs(&[m]).await.unwrap();
+    item_result("batch-modification", &id, &r).unwrap();
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn postgres_jobs_are_listed_only_with_their_engine_type() {
+    let (h, client, cc) = start(100.0, 50).await;
+    let s = spec("pglist01", Engine::Postgres, 1.0);
+    let a = client.ensure_job(&s, &cc.drs).await.unwrap();
+    // A list without engine_type is a MySQL list, as DRS's default says.
+    let bare = client
+        .list_jobs(&ListJobsReq {
+            cur_page: 1,
+            per_page: 100,
+            db_use_type: "sync".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(bare.jobs.is_empty(), "{bare:?}");
+    let found = client
+        .find_job_by_name(Engine::Postgres, &job_name_for("pglist01"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, a.id.0);
+    // Names are case-insensitive in DRS.
+    let upper = client
+        .find_job_by_name(Engine::Postgres, &job_name_for("pglist01").to_uppercase())
+        .await
+        .unwrap();
+    assert_eq!(upper.map(|j| j.id), Some(a.id.0.clone()));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_name_lookup_reads_every_page() {
+    let (h, client, cc) = start(100.0, 500).await;
+    // 105 jobs whose names contain the one looked for, created before it: it is on page 2.
+    let reqs: Vec<CreateJobReq> = (0..105)
+        .map(|i| {
+            let mut r = wavedeck::drs::api::create_request(
+                &spec(&format!("paged-{i:03}"), Engine::Mysql, 0.1),
+                &cc.drs,
+                None,
+                None,
+            );
+            r.name = format!("wd-paged-x{i:03}");
+            r
+        })
+        .collect();
+    let r = client.create_jobs(&reqs).await.unwrap();
+    assert!(r.iter().all(|r| r.error_code.is_none()), "{r:?}");
+    let target = client
+        .ensure_job(&spec("paged", Engine::Mysql, 0.1), &cc.drs)
+        .await
+        .unwrap();
+    assert!(target.created);
+    let again = client
+        .ensure_job(&spec("paged", Engine::Mysql, 0.1), &cc.drs)
+        .await
+        .unwrap();
+    assert!(!again.created, "found again, not created twice");
+    assert_eq!(again.id, target.id);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_unknown_job_in_a_batch_leaves_the_others_alone() {
+    let (h, client, cc) = start(100.0, 50).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let s = spec(&format!("mixed{i}"), Engine::Mysql, 1.0);
+        ids.push(client.ensure_job(&s, &cc.drs).await.unwrap().id);
+    }
+    let ghost = JobId("00000000-0000-4000-8000-00000000jb00".into());
+    let asked = vec![
+        ids[0].clone(),
+        ghost.clone(),
+        ids[1].clone(),
+        ids[2].clone(),
+    ];
+    let st = client.batch_status(&asked).await.unwrap();
+    for s in &st {
+        if s.id == ghost.0 {
+            assert_eq!(s.error_code.as_deref(), Some("DRS.M00289"), "{s:?}");
+        } else {
+            assert!(s.error_code.is_none() && s.status.is_some(), "{s:?}");
+        }
+    }
+    assert_eq!(st.len(), 4);
+    let snaps = client.poll(&asked).await.unwrap();
+    assert_eq!(
+        snaps[1].error.as_ref().map(|e| e.0.as_str()),
+        Some("DRS.M00289")
+    );
+    for k in [0, 2, 3] {
+        assert!(
+            snaps[k].error.is_none() && snaps[k].status.is_some(),
+            "{:?}",
+            snaps[k]
+        );
+    }
+    // An action too: the live jobs get their own answers.
+    let r = client.pause(&asked, false).await.unwrap();
+    let e = item_result("batch-pause-task", &ghost, &r).unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    for id in &ids {
+        let e = item_result("batch-pause-task", id, &r).unwrap_err();
+        assert!(!e.is_not_found(), "a live job is never taken as gone: {e}");
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_taken_name_refuses_the_whole_create_and_the_client_finds_which() {
+    let (h, client, cc) = start(100.0, 50).await;
+    let taken = spec("dupname01", Engine::Mysql, 1.0);
+    let first = client.ensure_job(&taken, &cc.drs).await.unwrap();
+    let mut dup = wavedeck::drs::api::create_request(&taken, &cc.drs, None, None);
+    // Case does not make a name new.
+    dup.name = dup.name.to_uppercase();
+    let fresh = wavedeck::drs::api::create_request(
+        &spec("dupname02", Engine::Mysql, 1.0),
+        &cc.drs,
+        None,
+        None,
+    );
+    let body = serde_json::to_string(&Jobs::of(vec![dup.clone(), fresh.clone()])).unwrap();
+    let (status, answer) = raw(
+        &h,
+        "POST",
+        &format!("/v3/{}/jobs/batch-creation", h.project_id),
+        &body,
+        &wavedeck::drs::sign::date_header_value(chrono::Utc::now()),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.contains("DRS.M00277"), "{answer}");
+    // The client asks job by job: the fresh one is created, the taken one refused alone.
+    let r = client.create_jobs(&[dup, fresh]).await.unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].error_code.as_deref(), Some("DRS.M00277"), "{r:?}");
+    assert!(r[1].error_code.is_none() && !r[1].id.is_empty(), "{r:?}");
+    // And ensure_job takes the existing job.
+    let again = client.ensure_job(&taken, &cc.drs).await.unwrap();
+    assert_eq!((again.id, again.created), (first.id, false));
     h.shutdown().await;
 }

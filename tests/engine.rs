@@ -568,8 +568,8 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     }
     // Exactly one DRS job per database, as the emulator (a separate process) knows them.
     let client = DrsClient::new(&cfg, wavedeck::drs::Auth::aksk(TEST_AK, TEST_SK)).unwrap();
-    let mut jobs = client.list_all_jobs("sync").await.unwrap();
-    jobs.extend(client.list_all_jobs("migration").await.unwrap());
+    let mut jobs = client.list_all_jobs(Engine::Postgres).await.unwrap();
+    jobs.extend(client.list_all_jobs(Engine::Mysql).await.unwrap());
     let mut per_name: BTreeMap<String, usize> = BTreeMap::new();
     for j in &jobs {
         *per_name.entry(j.name.clone()).or_default() += 1;
@@ -684,7 +684,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
     .await;
     // And one id DRS never had (a job deleted outside wavedeck).
     let gone = JobId("00000000-0000-4000-8000-00000000jb00".into());
-    let all: Vec<(Look, &'static str)> = specs
+    let all: Vec<(Look, Engine)> = specs
         .iter()
         .zip(&ids)
         .chain(std::iter::once((&specs[1999], &gone)))
@@ -700,7 +700,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
                 urgency: if cdc { 4 } else { 1 },
                 overdue_s: 0.0,
             };
-            (look, wavedeck::drs::api::drs_types(s.engine).0)
+            (look, s.engine)
         })
         .collect();
 
@@ -735,7 +735,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
     }
 
     // The full loads' progress comes in the next rounds (the CDC ones are looked at less now).
-    let later: Vec<(Look, &'static str)> = all[200..2000].to_vec();
+    let later: Vec<(Look, Engine)> = all[200..2000].to_vec();
     let before = emu.requests_served();
     let seen = wavedeck::engine::poller::round(&drs, &later, 20).await;
     assert_eq!(emu.requests_served() - before, 20 + 16);

@@ -163,9 +163,11 @@ pub async fn drs_view(state: &LabState) -> anyhow::Result<Vec<DrsView>> {
             .find(|s| s.source.database == *db)
             .map(|s| s.db_id.clone())
             .unwrap_or_else(|| db.clone());
-        let (db_use_type, _) = crate::drs::api::drs_types(crate::inventory::Engine::Postgres);
         let job_name = crate::drs::api::job_name_for(&db_id);
-        let progress = match drs.find_job_by_name(db_use_type, &job_name).await? {
+        let progress = match drs
+            .find_job_by_name(crate::inventory::Engine::Postgres, &job_name)
+            .await?
+        {
             Some(j) => {
                 let id = crate::drs::JobId(j.id);
                 drs.batch_progress(std::slice::from_ref(&id))

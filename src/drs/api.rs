@@ -56,6 +56,102 @@ pub fn job_name_for(db_id: &str) -> String {
     format!("wd-{prefix}-{hash}")
 }
 
+/// Longest tag value DRS takes (`model_resource_tag.go` / `resource_tag.py`: value ≤ 43).
+pub const TAG_VALUE_MAX: usize = 43;
+
+/// A character DRS takes in a tag value as it is (letters, digits, `-`; `_` is allowed too but
+/// is the escape of [`tag_value_for`]; CJK is allowed but wavedeck encodes it).
+fn tag_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-'
+}
+
+/// Whether a tag value is one DRS accepts: at most 43 letters, digits, `_`, `-` or CJK
+/// characters (`resource_tag.py`).
+pub fn valid_tag_value(v: &str) -> bool {
+    v.chars().count() <= TAG_VALUE_MAX
+        && v.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || c == '_'
+                || c == '-'
+                || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        })
+}
+
+/// The `wavedeck-db-id` tag value of a database. A db_id of letters, digits and `-` (at most
+/// 43) goes as it is; any other has each other byte written `_XX` (hex), which decodes back
+/// with [`db_id_of_tag`]. One whose encoding is longer than 43 keeps a prefix and a hash
+/// (`_h` + 8 hex digits), which does not decode. Two db_ids whose values are the same are
+/// refused by `inventory check`.
+pub fn tag_value_for(db_id: &str) -> String {
+    if db_id.chars().all(tag_plain) && db_id.len() <= TAG_VALUE_MAX && !db_id.is_empty() {
+        return db_id.to_string();
+    }
+    let mut enc = String::with_capacity(db_id.len() * 3);
+    for c in db_id.chars() {
+        if tag_plain(c) {
+            enc.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                enc.push_str(&format!("_{b:02X}"));
+            }
+        }
+    }
+    if enc.is_empty() {
+        enc.push('_');
+    }
+    if enc.len() <= TAG_VALUE_MAX {
+        return enc;
+    }
+    let hash = hex::encode(&Sha256::digest(db_id.as_bytes())[..4]);
+    let mut keep = TAG_VALUE_MAX - 2 - hash.len();
+    // Never cut an `_XX` escape in two.
+    while keep > 0
+        && enc.as_bytes()[..keep]
+            .iter()
+            .rev()
+            .take(2)
+            .any(|&b| b == b'_')
+    {
+        keep -= 1;
+    }
+    format!("{}_h{hash}", &enc[..keep])
+}
+
+/// The db_id a `wavedeck-db-id` tag value stands for, when it can be decoded (a hashed value
+/// cannot: `None`).
+pub fn db_id_of_tag(value: &str) -> Option<String> {
+    if !value.contains('_') {
+        return Some(value.to_string());
+    }
+    if value == "_" {
+        return Some(String::new());
+    }
+    let b = value.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'_' {
+            let hex = value.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The job description: at most 256 characters, none of `!<>&'"\` (`create_job_req.py`).
+pub fn description_for(db_id: &str) -> String {
+    format!("wavedeck {db_id}")
+        .chars()
+        .map(|c| if "!<>&'\"\\".contains(c) { '_' } else { c })
+        .take(256)
+        .collect()
+}
+
 /// The create request for one database. Passwords are given resolved (or `None` when the
 /// reference cannot be resolved here; DRS then refuses at its connection test).
 fn non_empty(s: &str) -> Option<String> {
@@ -118,12 +214,12 @@ pub fn create_request(
         source_endpoint: endpoint(engine_type, &spec.source, source_password),
         target_endpoint: target_endpoint(spec, drs, target_password),
         customize_sutnet_id: drs.subnet_id.clone(),
-        description: Some(format!("wavedeck {}", spec.db_id)),
+        description: Some(description_for(&spec.db_id)),
         is_target_readonly: Some(true),
         tags: vec![
             Tag {
                 key: TAG_DB_ID.into(),
-                value: spec.db_id.clone(),
+                value: tag_value_for(&spec.db_id),
             },
             Tag {
                 key: TAG_SIZE_MB.into(),
@@ -131,6 +227,7 @@ pub fn create_request(
             },
         ],
         expired_days: None,
+        bind_eip: (drs.net_type == "eip").then_some(true),
     }
 }
 
@@ -154,6 +251,8 @@ pub fn connection_tests(
             db_password: pw.map(WirePassword),
             db_name: Some(ep.database.clone()),
             end_point_type: kind.into(),
+            // Terraform's provider and the OTC example send it (test_end_point.py: optional).
+            project_id: non_empty(&drs.project_id),
             ..Default::default()
         };
     let mut ta = side(&spec.target, target_password, "ta");
@@ -185,6 +284,11 @@ pub fn modify_request(
         job_direction: Some("up".into()),
         is_target_readonly: Some(true),
         db_use_type: Some(db_use_type.into()),
+        // Mandatory after the connection test (`modify_job_req.py` node_type, replace_definer:
+        // "测试连接之后修改调用时必填"); Terraform's `reUpdateJob` sends them with is_recreate.
+        node_type: Some(drs.node_type.clone()),
+        replace_definer: (spec.engine == Engine::Mysql).then_some(true),
+        is_recreate: Some(false),
         ..Default::default()
     }
 }
@@ -202,6 +306,21 @@ pub fn select_request(spec: &DatabaseSpec, job: &JobId) -> SelectObjectsReq {
             object_name: spec.source.database.clone(),
             select: "true".into(),
         }],
+    }
+}
+
+/// A row-count comparison of the database the job migrates. The SDK wants the objects named
+/// when `compare_mode` is not `quick_comparison` (`create_data_level_table_compare_job_req.py`
+/// compare_mode: "取值为空时需要在compare_object或者compare_object_with_token传对象信息"); a
+/// database without table names is the whole database.
+pub fn row_compare_request(spec: &DatabaseSpec) -> CreateTableCompareReq {
+    CreateTableCompareReq {
+        kind: "lines".into(),
+        compare_object: vec![CompareObject {
+            db_name: spec.source.database.clone(),
+            table_name: Vec::new(),
+        }],
+        ..Default::default()
     }
 }
 
@@ -338,7 +457,7 @@ impl DrsClient {
         let mut found = Vec::with_capacity(specs.len());
         for spec in specs {
             let name = job_name_for(&spec.db_id);
-            let f = self.find_job_by_name(drs_types(spec.engine).0, &name).await;
+            let f = self.find_job_by_name(spec.engine, &name).await;
             found.push((name, f));
         }
         let mut out: Vec<Option<Result<EnsuredJob, DrsError>>> = Vec::with_capacity(specs.len());
@@ -412,20 +531,15 @@ impl DrsClient {
                 created: true,
             }),
             // Someone created it between our lookup and our create: use theirs.
-            Some("DRS.M00277") => {
-                match self
-                    .find_job_by_name(drs_types(spec.engine).0, &name)
-                    .await?
-                {
-                    Some(j) => Ok(EnsuredJob::found(j, name)),
-                    None => Err(DrsError::Item {
-                        call: "batch-creation".into(),
-                        job: name,
-                        code: "DRS.M00277".into(),
-                        message: r.error_msg.unwrap_or_default(),
-                    }),
-                }
-            }
+            Some("DRS.M00277") => match self.find_job_by_name(spec.engine, &name).await? {
+                Some(j) => Ok(EnsuredJob::found(j, name)),
+                None => Err(DrsError::Item {
+                    call: "batch-creation".into(),
+                    job: name,
+                    code: "DRS.M00277".into(),
+                    message: r.error_msg.unwrap_or_default(),
+                }),
+            },
             _ => Err(DrsError::Item {
                 call: "batch-creation".into(),
                 job: name,
@@ -458,7 +572,7 @@ impl DrsClient {
             })
             .collect();
         for r in self.test_connections(&tests).await? {
-            if !r.success && !failed.contains_key(&r.id) {
+            if !r.ok() && !failed.contains_key(&r.id) {
                 let e = DrsError::Item {
                     call: "batch-connection".into(),
                     job: r.id.clone(),
@@ -684,6 +798,94 @@ mod tests {
         assert_eq!(sel.job[0].object_type, "database");
         assert_eq!(sel.job[0].select, "true");
         assert_eq!(sel.job[0].id, "app");
+    }
+
+    #[test]
+    fn tag_values_are_valid_and_decode_back() {
+        for id in [
+            "db0001",
+            "billing.eu/main db",
+            "my_db",
+            "Ünïcode-db",
+            "a_2Eb",
+            &"x".repeat(43),
+        ] {
+            let v = tag_value_for(id);
+            assert!(valid_tag_value(&v), "{id:?} -> {v:?}");
+            assert_eq!(db_id_of_tag(&v).as_deref(), Some(id), "{id:?} -> {v:?}");
+        }
+        assert_eq!(tag_value_for("db0001"), "db0001");
+        assert_eq!(tag_value_for("a.b"), "a_2Eb");
+        // Too long to encode in 43: a prefix and a hash, still valid, distinct, not decodable.
+        let long = "orders.".repeat(10);
+        let (a, b) = (tag_value_for(&long), tag_value_for(&format!("{long}x")));
+        assert!(valid_tag_value(&a) && valid_tag_value(&b), "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(db_id_of_tag(&a), None);
+        assert!(!valid_tag_value("a.b") && !valid_tag_value(&"x".repeat(44)));
+    }
+
+    #[test]
+    fn create_request_sends_valid_tags_and_description() {
+        let mut cfg = DrsConfig::default();
+        let r = create_request(
+            &spec("billing.eu/main \"db\"", Engine::Mysql),
+            &cfg,
+            None,
+            None,
+        );
+        assert!(
+            r.tags.iter().all(|t| valid_tag_value(&t.value)),
+            "{:?}",
+            r.tags
+        );
+        let d = r.description.unwrap();
+        assert!(
+            !d.chars().any(|c| "!<>&'\"\\".contains(c)) && d.len() <= 256,
+            "{d}"
+        );
+        assert_eq!(r.bind_eip, None);
+        cfg.net_type = "eip".into();
+        let r = create_request(&spec("db1", Engine::Mysql), &cfg, None, None);
+        assert_eq!(
+            r.bind_eip,
+            Some(true),
+            "bind_eip is required with net_type eip"
+        );
+    }
+
+    #[test]
+    fn modify_carries_what_drs_requires_after_the_connection_test() {
+        let cfg = DrsConfig {
+            project_id: "p-1".into(),
+            ..Default::default()
+        };
+        let job = JobId("j".into());
+        let my = modify_request(&spec("m", Engine::Mysql), &job, &cfg, None, None);
+        assert_eq!(my.node_type.as_deref(), Some(cfg.node_type.as_str()));
+        assert_eq!(
+            (my.replace_definer, my.is_recreate),
+            (Some(true), Some(false))
+        );
+        let pg = modify_request(&spec("p", Engine::Postgres), &job, &cfg, None, None);
+        assert_eq!(pg.replace_definer, None, "a MySQL-only setting");
+        let [so, ta] = connection_tests(&spec("p", Engine::Postgres), &job, &cfg, None, None);
+        assert_eq!(
+            (so.project_id.as_deref(), ta.project_id.as_deref()),
+            (Some("p-1"), Some("p-1"))
+        );
+    }
+
+    #[test]
+    fn row_comparison_names_the_database() {
+        let r = row_compare_request(&spec("c", Engine::Postgres));
+        assert_eq!(r.kind, "lines");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["compare_object"],
+            serde_json::json!([{"db_name": "app"}]),
+            "{v}"
+        );
     }
 
     #[test]

@@ -97,8 +97,12 @@ pub async fn run(args: DrsBenchArgs, cfg: Config) -> anyhow::Result<std::process
     );
     let before = client.calls_made();
     let t2 = Instant::now();
-    let pg = client.list_all_jobs("sync").await?;
-    let my = client.list_all_jobs("migration").await?;
+    let pg = client
+        .list_all_jobs(crate::inventory::model::Engine::Postgres)
+        .await?;
+    let my = client
+        .list_all_jobs(crate::inventory::model::Engine::Mysql)
+        .await?;
     println!(
         "status of all {} jobs via the tenant job list: {} calls (100 per page), {:.1} ms",
         pg.len() + my.len(),

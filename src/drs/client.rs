@@ -7,6 +7,7 @@ use super::error::DrsError;
 use super::model::*;
 use super::sign;
 use crate::config::Config;
+use crate::inventory::model::Engine;
 use crate::secret::redact;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -255,7 +256,7 @@ impl DrsClient {
     }
 
     /// Run a batch call over `items` in chunks of [`BATCH_MAX`], concatenating the results.
-    async fn batched<T: Clone + Serialize, R: DeserializeOwned>(
+    async fn batched<T: BatchItem, R: DeserializeOwned + BatchAnswer>(
         &self,
         call: &str,
         method: Method,
@@ -263,16 +264,21 @@ impl DrsClient {
         items: &[T],
         page_req: Option<PageReq>,
     ) -> Result<Vec<R>, DrsError> {
+        let path = self.v3(rest);
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(BATCH_MAX) {
-            let body = Jobs {
-                jobs: chunk.to_vec(),
-                page_req,
+            let answer = |chunk: &[T]| {
+                let body = Jobs {
+                    jobs: chunk.to_vec(),
+                    page_req,
+                };
+                let (method, path) = (method.clone(), path.clone());
+                async move {
+                    let r: Results<R> = self.json(call, method, &path, &[], Some(&body)).await?;
+                    Ok(r.results)
+                }
             };
-            let r: Results<R> = self
-                .json(call, method.clone(), &self.v3(rest), &[], Some(&body))
-                .await?;
-            out.extend(r.results);
+            out.extend(one_by_one_if_refused(chunk, answer).await?);
         }
         Ok(out)
     }
@@ -302,8 +308,21 @@ impl DrsClient {
             .await
     }
 
-    /// Every job of one `db_use_type` (all pages of 100).
-    pub async fn list_all_jobs(&self, db_use_type: &str) -> Result<Vec<JobInfo>, DrsError> {
+    /// Every job of one engine (all pages of 100).
+    pub async fn list_all_jobs(&self, engine: Engine) -> Result<Vec<JobInfo>, DrsError> {
+        self.list_pages(engine, None, |_| false).await
+    }
+
+    /// Pages of the tenant list for one engine until `stop` is true of a job or the list
+    /// ends. `engine_type` is always sent: DRS's default is `mysql` (HW drs_03_0138
+    /// "engine_type … 缺省值:mysql"), so a list without it never shows a PostgreSQL job.
+    async fn list_pages(
+        &self,
+        engine: Engine,
+        name: Option<&str>,
+        stop: impl Fn(&JobInfo) -> bool,
+    ) -> Result<Vec<JobInfo>, DrsError> {
+        let (db_use_type, engine_type) = super::api::drs_types(engine);
         let mut out = Vec::new();
         let mut page = 1;
         loop {
@@ -312,36 +331,36 @@ impl DrsClient {
                     cur_page: page,
                     per_page: 100,
                     db_use_type: db_use_type.to_string(),
+                    engine_type: Some(engine_type.to_string()),
+                    name: name.map(str::to_string),
                     ..Default::default()
                 })
                 .await?;
             let n = r.jobs.len();
+            let done = r.jobs.iter().any(&stop);
             out.extend(r.jobs);
-            if n < 100 || out.len() as u64 >= r.total_record {
+            if done || n < 100 || out.len() as u64 >= r.total_record {
                 return Ok(out);
             }
             page += 1;
         }
     }
 
-    /// The live (not deleted) job with exactly this name, if any.
+    /// The live (not deleted) job with this name, if any. DRS names are case-insensitive
+    /// (`create_job_req.py` name: "不区分大小写") and the `name` filter may match more than
+    /// the one name, so every page is read until it is found.
     pub async fn find_job_by_name(
         &self,
-        db_use_type: &str,
+        engine: Engine,
         name: &str,
     ) -> Result<Option<JobInfo>, DrsError> {
-        let r = self
-            .list_jobs(&ListJobsReq {
-                cur_page: 1,
-                per_page: 100,
-                db_use_type: db_use_type.to_string(),
-                name: Some(name.to_string()),
-                ..Default::default()
-            })
-            .await?;
-        Ok(r.jobs
+        let is_it =
+            |j: &JobInfo| j.name.eq_ignore_ascii_case(name) && j.status != JobStatus::Deleted;
+        Ok(self
+            .list_pages(engine, Some(name), is_it)
+            .await?
             .into_iter()
-            .find(|j| j.name == name && j.status != JobStatus::Deleted))
+            .find(is_it))
     }
 
     /// Test the source (`so`) and target (`ta`) connections of jobs in CONFIGURATION.
@@ -376,18 +395,20 @@ impl DrsClient {
         &self,
         jobs: &[SelectObjectsReq],
     ) -> Result<Vec<SelectObjectsResult>, DrsError> {
+        let path = self.v3("jobs/batch-select-objects");
         let mut out = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(BATCH_MAX) {
-            let r: SelectObjectsResp = self
-                .json(
-                    "batch-select-objects",
-                    Method::PUT,
-                    &self.v3("jobs/batch-select-objects"),
-                    &[],
-                    Some(&Jobs::of(chunk.to_vec())),
-                )
-                .await?;
-            out.extend(r.results);
+            let answer = |chunk: &[SelectObjectsReq]| {
+                let body = Jobs::of(chunk.to_vec());
+                let path = path.clone();
+                async move {
+                    let r: SelectObjectsResp = self
+                        .json("batch-select-objects", Method::PUT, &path, &[], Some(&body))
+                        .await?;
+                    Ok(r.results)
+                }
+            };
+            out.extend(one_by_one_if_refused(chunk, answer).await?);
         }
         Ok(out)
     }
@@ -687,5 +708,185 @@ impl DrsClient {
         )
         .await
         .map(|_| ())
+    }
+}
+
+/// A request item of a batch call, named by the job it is about (its id, or the name of a job
+/// to create).
+pub trait BatchItem: Clone + Serialize {
+    fn job_key(&self) -> &str;
+}
+
+/// A result item of a batch call that can say "this job was refused" by itself.
+pub trait BatchAnswer {
+    fn refused(job_key: &str, code: &str, message: &str) -> Self;
+}
+
+/// One chunk's answer; when DRS refuses the whole call for what one job is (an unknown id, a
+/// taken name: [`DrsError::is_about_one_job`]), each job is asked alone, so only the jobs DRS
+/// refuses by themselves get the refusal. One gone job never makes its nine neighbours gone.
+async fn one_by_one_if_refused<T, R, F, Fut>(chunk: &[T], answer: F) -> Result<Vec<R>, DrsError>
+where
+    T: BatchItem,
+    R: BatchAnswer,
+    F: Fn(&[T]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<R>, DrsError>>,
+{
+    let refusal = |item: &T, e: &DrsError| {
+        let (code, message) = match e {
+            DrsError::Api { code, message, .. } => (code.as_str(), message.as_str()),
+            _ => ("", ""),
+        };
+        R::refused(item.job_key(), code, message)
+    };
+    match answer(chunk).await {
+        Err(e) if e.is_about_one_job() && chunk.len() == 1 => Ok(vec![refusal(&chunk[0], &e)]),
+        Err(e) if e.is_about_one_job() => {
+            let mut out = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                match answer(std::slice::from_ref(item)).await {
+                    Ok(r) => out.extend(r),
+                    Err(e) if e.is_about_one_job() => out.push(refusal(item, &e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        }
+        other => other,
+    }
+}
+
+macro_rules! batch_item {
+    ($($t:ty => $f:ident),* $(,)?) => {
+        $(impl BatchItem for $t {
+            fn job_key(&self) -> &str {
+                &self.$f
+            }
+        })*
+    };
+}
+
+batch_item! {
+    CreateJobReq => name,
+    TestEndPoint => id,
+    ModifyJobReq => job_id,
+    SelectObjectsReq => job_id,
+    PrecheckReq => job_id,
+    StartReq => job_id,
+    PauseReq => job_id,
+    RetryReq => job_id,
+    DeleteJobReq => job_id,
+}
+
+impl BatchItem for String {
+    fn job_key(&self) -> &str {
+        self
+    }
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+impl BatchAnswer for CreateJobResult {
+    fn refused(name: &str, code: &str, message: &str) -> Self {
+        CreateJobResult {
+            name: name.to_string(),
+            error_code: some(code),
+            error_msg: some(message),
+            ..Default::default()
+        }
+    }
+}
+
+impl BatchAnswer for ConnectionResult {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        ConnectionResult {
+            id: id.to_string(),
+            status: "failed".into(),
+            success: Some(false),
+            error_code: some(code),
+            error_msg: some(message),
+        }
+    }
+}
+
+impl BatchAnswer for ActionResult {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        ActionResult {
+            id: id.to_string(),
+            status: "failed".into(),
+            error_code: some(code),
+            error_msg: some(message),
+            ..Default::default()
+        }
+    }
+}
+
+impl BatchAnswer for SelectObjectsResult {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        SelectObjectsResult {
+            job_id: id.to_string(),
+            status: false,
+            error_code: some(code),
+            error_msg: some(message),
+        }
+    }
+}
+
+impl BatchAnswer for JobStatusResult {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        JobStatusResult {
+            id: id.to_string(),
+            status: None,
+            error_code: some(code),
+            error_message: some(message),
+        }
+    }
+}
+
+impl BatchAnswer for JobDetail {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        JobDetail {
+            id: id.to_string(),
+            error_code: some(code),
+            error_message: some(message),
+            ..Default::default()
+        }
+    }
+}
+
+impl BatchAnswer for ProgressResult {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        ProgressResult {
+            job_id: id.to_string(),
+            error_code: some(code),
+            error_msg: some(message),
+            ..Default::default()
+        }
+    }
+}
+
+impl BatchAnswer for PrecheckResult {
+    /// Pre-check results carry no job id; `precheck_id` is the job id in DRS's examples and
+    /// the engine matches by it (`engine::batch::match_prechecks`).
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        PrecheckResult {
+            precheck_id: id.to_string(),
+            error_code: some(code),
+            error_msg: some(message),
+            ..Default::default()
+        }
+    }
+}
+
+impl BatchAnswer for SwitchoverResult {
+    fn refused(id: &str, code: &str, message: &str) -> Self {
+        SwitchoverResult {
+            job_id: id.to_string(),
+            error_code: some(code),
+            error_msg: some(message),
+            ..Default::default()
+        }
     }
 }

@@ -3,15 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Error codes worth retrying after a pause: throttling, "busy", transient service faults.
-const RETRYABLE_CODES: &[&str] = &[
-    "APIG.0308",  // gateway throttling
-    "APIG.0201",  // gateway: backend unavailable / timeout
-    "DRS.M01503", // operation too frequent
-    "DRS.M01504", // another operation is running on the task
-    "DRS.M00004", // service is abnormal
-    "DRS.M01501", // service error
-];
+use super::codes::{self, Meaning};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DrsError {
@@ -69,11 +61,15 @@ fn request_hint(id: &Option<String>) -> String {
 impl DrsError {
     /// Worth retrying after a backoff: 429, 5xx, throttling or busy codes, timeouts, transport.
     pub fn is_retryable(&self) -> bool {
+        let soon = |m| matches!(m, Some(Meaning::Throttled | Meaning::Retryable));
         match self {
             DrsError::Api { status, code, .. } => {
-                *status == 429 || *status >= 500 || RETRYABLE_CODES.contains(&code.as_str())
+                *status == 429
+                    || (*status >= 500
+                        && codes::meaning(code, Some(*status)) != Some(Meaning::Fatal))
+                    || soon(codes::meaning(code, Some(*status)))
             }
-            DrsError::Item { code, .. } => RETRYABLE_CODES.contains(&code.as_str()),
+            DrsError::Item { code, .. } => soon(codes::meaning(code, None)),
             DrsError::Timeout { .. } | DrsError::Transport { .. } => true,
             DrsError::Decode { status, .. } => *status >= 500,
             DrsError::Config(_) | DrsError::Invalid(_) => false,
@@ -84,12 +80,7 @@ impl DrsError {
     pub fn is_auth(&self) -> bool {
         match self {
             DrsError::Api { status, code, .. } => {
-                *status == 401
-                    || code == "APIG.0301"
-                    || code == "APIG.0303"
-                    || code == "DRS.M00100"
-                    || code == "DRS.M00102"
-                    || code == "DRS.M00103"
+                *status == 401 || codes::meaning(code, Some(*status)) == Some(Meaning::Auth)
             }
             _ => false,
         }
@@ -107,10 +98,23 @@ impl DrsError {
 
     /// The job does not exist (never created, or deleted).
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self.code(),
-            Some("DRS.M00289" | "DRS.M05003" | "DRS.M05004" | "DRS.10000010")
-        )
+        self.code().is_some_and(codes::is_gone)
+    }
+
+    /// A whole call refused for what one of its jobs is: DRS answers an unknown id with a 400
+    /// `DRS.M00289` and a taken name with a 422 `DRS.M00277` for the whole batch, naming one
+    /// job in `results[0]`. Which one is not to be trusted, so the caller asks job by job.
+    pub fn is_about_one_job(&self) -> bool {
+        match self {
+            DrsError::Api { status, code, .. } => {
+                (400..500).contains(status)
+                    && matches!(
+                        codes::meaning(code, Some(*status)),
+                        Some(Meaning::Gone | Meaning::NameExists)
+                    )
+            }
+            _ => false,
+        }
     }
 }
 
@@ -190,6 +194,15 @@ mod tests {
         assert!(!api(400, "DRS.M00202").is_retryable());
         assert!(!api(422, "DRS.M00277").is_retryable());
         assert!(api(400, "DRS.M00289").is_not_found());
+        // The gateway's APIG.0201 is a timeout only as a 5xx; as a 400/413 it is a bad request.
+        assert!(api(504, "APIG.0201").is_retryable());
+        assert!(!api(400, "APIG.0201").is_retryable());
+        assert!(!api(413, "APIG.0201").is_retryable());
+        assert!(api(400, "DRS.10000024").is_retryable());
+        assert!(api(400, "DRS.M00289").is_about_one_job());
+        assert!(api(422, "DRS.M00277").is_about_one_job());
+        assert!(!api(500, "DRS.M00289").is_about_one_job());
+        assert!(!api(400, "DRS.M00202").is_about_one_job());
         assert!(DrsError::Timeout {
             call: "x".into(),
             after_s: 3

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bench;
 pub mod client;
 pub mod cmd;
+pub mod codes;
 pub mod emulator;
 pub mod error;
 pub mod model;

@@ -67,6 +67,15 @@ job_status! {
     ChangeJobStarted => "CHANGE_JOB_STARTED",
     ChangeJobFailed => "CHANGE_JOB_FAILED",
     Deleted => "DELETED",
+    ChildTransferStarting => "CHILD_TRANSFER_STARTING",
+    ChildTransferStarted => "CHILD_TRANSFER_STARTED",
+    ChildTransferComplete => "CHILD_TRANSFER_COMPLETE",
+    ChildTransferFailed => "CHILD_TRANSFER_FAILED",
+    ReleaseChildTransferStarted => "RELEASE_CHILD_TRANSFER_STARTED",
+    ReleaseChildTransferComplete => "RELEASE_CHILD_TRANSFER_COMPLETE",
+    NodeUpgradeStart => "NODE_UPGRADE_START",
+    NodeUpgradeComplete => "NODE_UPGRADE_COMPLETE",
+    NodeUpgradeFailed => "NODE_UPGRADE_FAILED",
 }
 
 impl JobStatus {
@@ -81,6 +90,8 @@ impl JobStatus {
                 | JobStatus::ReleaseResourceFailed
                 | JobStatus::RebuildNodeFailed
                 | JobStatus::ChangeJobFailed
+                | JobStatus::ChildTransferFailed
+                | JobStatus::NodeUpgradeFailed
         )
     }
 
@@ -153,6 +164,9 @@ fn port_any<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
 /// Endpoint (`model_endpoint.go`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Endpoint {
+    /// Optional in the SDK (`endpoint.py`: required only in a modify after the connection
+    /// test), so an answer without it still reads.
+    #[serde(default)]
     pub db_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -222,6 +236,9 @@ pub struct CreateJobReq {
     pub tags: Vec<Tag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired_days: Option<String>,
+    /// Required and `true` when `net_type` is `eip` (`create_job_req.py` `bind_eip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_eip: Option<bool>,
 }
 
 /// `{"jobs":[...]}`, the envelope of every v3 batch request.
@@ -480,12 +497,26 @@ pub struct ConnectionResult {
     pub id: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default)]
-    pub success: bool,
+    /// Optional in the SDK (`check_job_resp.py`: only `id` and `status` are required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_msg: Option<String>,
+}
+
+impl ConnectionResult {
+    /// The connection test passed. `success` when given; else `status`, which the SDK
+    /// (`model_check_job_resp.go`) gives as `"true"`/`"false"` and the OTC example as
+    /// `"success"`. Where they disagree we follow the SDK and accept the example's word too.
+    pub fn ok(&self) -> bool {
+        self.error_code.as_deref().unwrap_or("").is_empty()
+            && self.success.unwrap_or_else(|| {
+                self.status.eq_ignore_ascii_case("true")
+                    || self.status.eq_ignore_ascii_case("success")
+            })
+    }
 }
 
 /// ModifyJobReq (`model_modify_job_req.go`): saves the tested endpoints on the job.
@@ -517,6 +548,13 @@ pub struct ModifyJobReq {
     pub is_target_readonly: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_use_type: Option<String>,
+    /// Move every definer to the target user (MySQL). Mandatory in a modify after the
+    /// connection test (`model_modify_job_req.go` `ReplaceDefiner`: "测试连接之后修改调用时必填").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_definer: Option<bool>,
+    /// Whether the job is being rebuilt; Terraform's provider sends `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_recreate: Option<bool>,
 }
 
 /// DatabaseInfo (`model_database_info.go`): one selected object.
@@ -697,7 +735,8 @@ pub struct QuotaResource {
     pub max: i64,
 }
 
-/// `GET /v3/{pid}/quotas`. The SDK models `resource` as one object; accept a list too.
+/// `GET /v3/{pid}/quotas`: `{"quotas":{"resource":{...}}}`. The SDK models `resource` as one
+/// object (`query_quota_info.py`, HW drs_03_0144); a list is read too, in case.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct QuotasResp {
     pub quotas: Quotas,
@@ -705,7 +744,12 @@ pub struct QuotasResp {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Quotas {
-    #[serde(alias = "resource", deserialize_with = "one_or_many")]
+    #[serde(
+        rename = "resource",
+        alias = "resources",
+        deserialize_with = "one_or_many",
+        serialize_with = "as_one"
+    )]
     pub resources: Vec<QuotaResource>,
 }
 
@@ -722,12 +766,21 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<QuotaResource>, D:
     })
 }
 
+/// One object as DRS answers; a list only when there is more than one (DRS never does).
+fn as_one<S: Serializer>(v: &[QuotaResource], s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        [one] => one.serialize(s),
+        many => many.serialize(s),
+    }
+}
+
 // ---- data comparison (per-job v3 API, §2.6) ----
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct CompareObject {
     pub db_name: String,
-    #[serde(default)]
+    /// Tables of the database; none means the whole database.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub table_name: Vec<String>,
 }
 
@@ -740,6 +793,9 @@ pub struct CreateTableCompareReq {
     /// Epoch milliseconds as a string; empty or absent = now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
+    /// `quick_comparison`, or absent: then `compare_object` must name the objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare_object: Vec<CompareObject>,
 }
@@ -809,6 +865,23 @@ pub mod compare_status {
     pub const COMPARING: i32 = 5;
     pub const WAITING: i32 = 6;
     pub const CANCELLED: i32 = 7;
+    /// Both sides are empty (`data_compare_overview_info.py`: 10 源库和目标库都为空): nothing
+    /// to differ, so consistent. 8 (source empty) and 9 (target empty) are not.
+    pub const BOTH_EMPTY: i32 = 10;
+
+    /// A row-count result that counts as consistent.
+    pub fn consistent(status: i32) -> bool {
+        status == CONSISTENT || status == BOTH_EMPTY
+    }
+}
+
+/// Status codes of a content-detail row (`node_content_compare_detail_result.py`: 1 comparing,
+/// 2 done, 3 waiting, 4 cancelled), not the codes of [`compare_status`].
+pub mod content_detail_status {
+    pub const COMPARING: i32 = 1;
+    pub const DONE: i32 = 2;
+    pub const WAITING: i32 = 3;
+    pub const CANCELLED: i32 = 4;
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -950,10 +1023,31 @@ mod tests {
 
     #[test]
     fn unknown_status_is_kept() {
-        let s: JobStatus = serde_json::from_str("\"NODE_UPGRADE_START\"").unwrap();
-        assert_eq!(s, JobStatus::Other("NODE_UPGRADE_START".into()));
-        assert_eq!(serde_json::to_string(&s).unwrap(), "\"NODE_UPGRADE_START\"");
+        let s: JobStatus = serde_json::from_str("\"SOME_NEW_STATE\"").unwrap();
+        assert_eq!(s, JobStatus::Other("SOME_NEW_STATE".into()));
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"SOME_NEW_STATE\"");
+        // The SDK's enum (model_query_job_status_resp.go) has these failed states too.
+        assert!(JobStatus::parse("CHILD_TRANSFER_FAILED").is_failed());
+        assert!(JobStatus::parse("NODE_UPGRADE_FAILED").is_failed());
+        assert!(!JobStatus::parse("NODE_UPGRADE_START").is_failed());
         assert_eq!(JobStatus::parse("PAUSING"), JobStatus::Pausing);
+    }
+
+    #[test]
+    fn connection_results_read_the_sdk_and_the_example() {
+        let r = |j: &str| serde_json::from_str::<ConnectionResult>(j).unwrap().ok();
+        // SDK (check_job_resp.py): status "true"/"false", success optional.
+        assert!(r(r#"{"id":"j","status":"true"}"#));
+        assert!(!r(r#"{"id":"j","status":"false"}"#));
+        // OTC example: status "success" with success true.
+        assert!(r(r#"{"id":"j","status":"success","success":true}"#));
+        assert!(!r(r#"{"id":"j","status":"success","success":false}"#));
+        assert!(!r(
+            r#"{"id":"j","status":"true","error_code":"DRS.KE0002"}"#
+        ));
+        // An endpoint without db_type reads (optional in endpoint.py).
+        let e: Endpoint = serde_json::from_str(r#"{"ip":"10.0.0.1"}"#).unwrap();
+        assert_eq!(e.db_type, "");
     }
 
     #[test]
@@ -970,6 +1064,28 @@ mod tests {
         let back: Endpoint =
             serde_json::from_str(r#"{"db_type":"mysql","db_port":"3306"}"#).unwrap();
         assert_eq!(back.db_port, Some(3306));
+    }
+
+    #[test]
+    fn quotas_are_one_object_as_the_sdk_says() {
+        let q = QuotasResp {
+            quotas: Quotas {
+                resources: vec![QuotaResource {
+                    kind: "instances".into(),
+                    used: 1,
+                    quota: 5,
+                    ..Default::default()
+                }],
+            },
+        };
+        let v = serde_json::to_value(&q).unwrap();
+        assert_eq!(v["quotas"]["resource"]["quota"], 5, "{v}");
+        assert!(v["quotas"].get("resources").is_none(), "{v}");
+        let one: QuotasResp = serde_json::from_str(
+            r#"{"quotas":{"resource":{"type":"instances","used":3,"quota":50,"min":0,"max":1000}}}"#,
+        )
+        .unwrap();
+        assert_eq!(one.quotas.resources[0].quota, 50);
     }
 
     #[test]

@@ -204,7 +204,8 @@ fn fill(out: &mut [Option<WorkResult>], at: &[usize], e: &DrsError) {
 pub async fn precheck_looks(sh: &Shared, looks: &[Look]) -> Vec<Seen> {
     let jobs: Vec<JobId> = looks.iter().map(|l| JobId(l.job.clone())).collect();
     match sh.drs.precheck_results(&jobs).await {
-        Err(e) if e.is_not_found() => looks.iter().map(|_| Seen::Gone).collect(),
+        // A whole call's failure is no job's verdict: even a not-found here (the client asks
+        // job by job when DRS refuses a call for one job) must not make every look gone.
         Err(e) => {
             let f = fail_of(&e);
             looks.iter().map(|_| Seen::Err(f.clone())).collect()

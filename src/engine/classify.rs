@@ -2,6 +2,8 @@
 //! words for the operator. Pure: works on the facts an error carries (HTTP status, service
 //! error code, message), whatever client produced it.
 
+use crate::drs::codes::{self, Meaning};
+
 /// What the engine does about a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -27,33 +29,21 @@ pub struct Failure<'a> {
     pub message: &'a str,
 }
 
-/// Error codes whose meaning is known, with the class and what the operator should do.
-const KNOWN: &[(&str, ErrorClass, &str)] = &[
-    ("APIG.0308", ErrorClass::Throttled, "the API gateway is rate limiting this account; wavedeck slows down by itself"),
-    ("DRS.M01503", ErrorClass::Throttled, "DRS says operations are too frequent; wavedeck slows down by itself"),
-    ("DRS.M01504", ErrorClass::Retryable, "another operation is running on the DRS job; wavedeck retries"),
-    ("DRS.M00304", ErrorClass::Retryable, "the DRS job is not in a state that allows this call yet; wavedeck retries"),
-    ("DRS.M00004", ErrorClass::Retryable, "DRS reports an internal service error; wavedeck retries"),
-    ("DRS.M01501", ErrorClass::Retryable, "DRS reports a service error; wavedeck retries"),
-    ("DRS.M00100", ErrorClass::Fatal, "the IAM token is invalid or expired: renew it (drs.token_env) and retry the database"),
-    ("DRS.M00102", ErrorClass::Fatal, "the account lacks DRS permissions: grant them in IAM, then retry the database"),
-    ("DRS.M00103", ErrorClass::Fatal, "IAM refuses this operation: check the account's policies, then retry the database"),
-    ("DRS.M00105", ErrorClass::Fatal, "the account is restricted (arrears or frozen): clear it with Huawei Cloud, then retry"),
-    ("DRS.M00261", ErrorClass::Fatal, "the project id is wrong: fix drs.project_id in wavedeck.yaml"),
-    ("DRS.KE0002", ErrorClass::Fatal, "DRS cannot log in to a database: check the user and the password reference in the inventory"),
-    ("DRS.M05003", ErrorClass::Fatal, "the DRS job no longer exists: retry the database to create it again"),
-    ("DRS.M05004", ErrorClass::Fatal, "the DRS job was deleted or released: retry the database to create it again"),
-    ("DRS.M05066", ErrorClass::Retryable, "DRS failed to create the replication instance; wavedeck retries"),
-    ("DRS.M00277", ErrorClass::Fatal, "a DRS job with this name already exists but could not be matched: check the DRS console"),
-    ("APIG.0301", ErrorClass::Fatal, "the request signature was refused: check the access key and secret key (drs.ak_env / drs.sk_env)"),
-    ("APIG.0303", ErrorClass::Fatal, "the access key is unknown or disabled: check drs.ak_env"),
-    ("APIG.0201", ErrorClass::Retryable, "the API gateway timed out; wavedeck retries"),
-];
+/// The class of a known service code (the table is `drs::codes`), at the failure's status.
+fn known(f: &Failure<'_>) -> Option<(ErrorClass, &'static str)> {
+    let k = codes::lookup(f.code, f.http_status)?;
+    let class = match k.meaning {
+        Meaning::Throttled => ErrorClass::Throttled,
+        Meaning::Retryable => ErrorClass::Retryable,
+        Meaning::Auth | Meaning::Gone | Meaning::NameExists | Meaning::Fatal => ErrorClass::Fatal,
+    };
+    Some((class, k.advice))
+}
 
 /// Sort a failure.
 pub fn classify(f: &Failure<'_>) -> ErrorClass {
-    if let Some((_, class, _)) = KNOWN.iter().find(|(c, _, _)| *c == f.code) {
-        return *class;
+    if let Some((class, _)) = known(f) {
+        return class;
     }
     match f.http_status {
         None => ErrorClass::Retryable,
@@ -69,17 +59,13 @@ pub fn classify(f: &Failure<'_>) -> ErrorClass {
 
 /// What the operator should do about a failure of this class.
 pub fn advice(f: &Failure<'_>, class: ErrorClass) -> &'static str {
-    KNOWN
-        .iter()
-        .find(|(c, _, _)| *c == f.code)
-        .map(|(_, _, a)| *a)
-        .unwrap_or(match class {
-            ErrorClass::Throttled => "the service is rate limiting; wavedeck slows down by itself",
-            ErrorClass::Retryable => "looks transient; wavedeck retries with backoff",
-            ErrorClass::Fatal => {
-                "a retry will not fix this: correct the cause, then retry the database"
-            }
-        })
+    known(f).map(|(_, a)| a).unwrap_or(match class {
+        ErrorClass::Throttled => "the service is rate limiting; wavedeck slows down by itself",
+        ErrorClass::Retryable => "looks transient; wavedeck retries with backoff",
+        ErrorClass::Fatal => {
+            "a retry will not fix this: correct the cause, then retry the database"
+        }
+    })
 }
 
 /// The failure in plain words: what happened, the service's own code, and what to do.
@@ -130,6 +116,18 @@ mod tests {
         assert_eq!(classify(&f(Some(503), "")), ErrorClass::Retryable);
         assert_eq!(classify(&f(Some(202), "DRS.M01504")), ErrorClass::Retryable);
         assert_eq!(classify(&f(Some(400), "DRS.M00304")), ErrorClass::Retryable);
+        assert_eq!(
+            classify(&f(Some(400), "DRS.10000024")),
+            ErrorClass::Retryable
+        );
+        assert_eq!(classify(&f(Some(504), "APIG.0201")), ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn a_gateway_code_follows_the_http_status() {
+        // APIG.0201 as a 400/413 is a refused request, not a timeout.
+        assert_eq!(classify(&f(Some(400), "APIG.0201")), ErrorClass::Fatal);
+        assert_eq!(classify(&f(Some(413), "APIG.0201")), ErrorClass::Fatal);
     }
 
     #[test]

@@ -6,9 +6,12 @@
 use super::brain::{Fail, Look, Seen};
 use super::classify::ErrorClass;
 use super::poll::{self, Ask};
-use super::runtime::{fail_of, is_gone};
+use super::runtime::fail_of;
+use crate::drs::api::drs_types;
+use crate::drs::codes::is_gone;
 use crate::drs::model::{JobId, ListJobsReq};
 use crate::drs::{DrsClient, DrsError};
+use crate::inventory::model::Engine;
 use futures::StreamExt;
 use std::collections::HashMap;
 
@@ -35,17 +38,14 @@ fn item_seen(call: &str, job: &str, code: String, message: String) -> Seen {
     }))
 }
 
-/// Run one round over `looks` (each with its job's DRS `db_use_type`); returns what each saw,
-/// in the order given. `progress_calls`: the round's batch-progress budget.
-pub async fn round(
-    drs: &DrsClient,
-    looks: &[(Look, &'static str)],
-    progress_calls: usize,
-) -> Vec<Seen> {
+/// Run one round over `looks` (each with its database's engine, which names the job's DRS
+/// `db_use_type` and `engine_type`); returns what each saw, in the order given.
+/// `progress_calls`: the round's batch-progress budget.
+pub async fn round(drs: &DrsClient, looks: &[(Look, Engine)], progress_calls: usize) -> Vec<Seen> {
     let asks: Vec<Ask> = looks
         .iter()
-        .map(|(l, use_type)| Ask {
-            use_type,
+        .map(|(l, engine)| Ask {
+            use_type: drs_types(*engine).0,
             progress: l.progress,
             urgency: l.urgency,
             overdue_s: l.overdue_s,
@@ -72,10 +72,14 @@ pub async fn round(
         .iter()
         .enumerate()
         .map(|(k, (use_type, page))| {
+            // A page holds one db_use_type, and so one engine; `engine_type` must be sent, or
+            // DRS lists MySQL jobs only (its default, HW drs_03_0138).
+            let engine_type = page.first().map_or("", |&i| drs_types(looks[i].1).1);
             let req = ListJobsReq {
                 cur_page: 1,
                 per_page: poll::LIST_PAGE as u32,
                 db_use_type: (*use_type).to_string(),
+                engine_type: Some(engine_type.to_string()),
                 name: Some(
                     page.iter()
                         .map(|&i| looks[i].0.job.as_str())

@@ -12,8 +12,9 @@ use super::brain::{
 use super::classify::{self, ErrorClass, Failure};
 use super::stats::Stats;
 use crate::config::Config;
-use crate::drs::model::{CreateTableCompareReq, JobId, JobStatus};
+use crate::drs::model::{JobId, JobStatus};
 use crate::drs::{DrsClient, DrsError};
+use crate::inventory::model::Engine;
 use crate::inventory::DatabaseSpec;
 use crate::store::{Decision, Event, Store};
 use anyhow::Context;
@@ -491,14 +492,14 @@ impl Driver {
             let shared = self.shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let looks: Vec<(Look, &'static str)> = jobs
+                let looks: Vec<(Look, Engine)> = jobs
                     .into_iter()
                     .map(|l| {
-                        let use_type = shared
+                        let engine = shared
                             .specs
                             .get(&l.db)
-                            .map_or("sync", |s| crate::drs::api::drs_types(s.engine).0);
-                        (l, use_type)
+                            .map_or(Engine::Postgres, |s| s.engine);
+                        (l, engine)
                     })
                     .collect();
                 let budget = shared.cfg.engine.poll.progress_calls_per_round as usize;
@@ -509,13 +510,6 @@ impl Driver {
             });
         }
     }
-}
-
-pub(super) fn is_gone(code: &str) -> bool {
-    matches!(
-        code,
-        "DRS.M00289" | "DRS.M05003" | "DRS.M05004" | "DRS.10000010"
-    )
 }
 
 /// A DRS error in the brain's terms: its class and the words for the operator.
@@ -575,7 +569,18 @@ pub(super) fn recovered() -> WorkResult {
 /// The status of one job, for resumed steps that must ask the world first.
 async fn status_of(drs: &DrsClient, job: &JobId) -> Result<Option<JobStatus>, DrsError> {
     let r = drs.batch_status(std::slice::from_ref(job)).await?;
-    Ok(r.into_iter().find(|s| s.id == job.0).and_then(|s| s.status))
+    match r.into_iter().find(|s| s.id == job.0) {
+        Some(s) => match s.error_code.filter(|c| !c.is_empty()) {
+            Some(code) => Err(DrsError::Item {
+                call: "batch-status".into(),
+                job: job.0.clone(),
+                code,
+                message: s.error_message.unwrap_or_default(),
+            }),
+            None => Ok(s.status),
+        },
+        None => Ok(None),
+    }
 }
 
 /// Run one side effect. In resumed mode (an intent found without outcome after a restart),
@@ -637,10 +642,10 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         return Ok(recovered());
                     }
                 }
-                let req = CreateTableCompareReq {
-                    kind: "lines".into(),
-                    ..Default::default()
+                let Some(spec) = sh.specs.get(&w.db) else {
+                    return Ok(fatal(format!("{} is not in the store's inventory (run wavedeck init again)", w.db)));
                 };
+                let req = crate::drs::api::row_compare_request(spec);
                 drs.create_table_compare(&job, &req).await?;
                 Ok(done())
             }
@@ -699,7 +704,7 @@ async fn compare_look(sh: &Shared, l: &Look) -> Seen {
                     .data_compare_overview_infos
                     .iter()
                     .filter(|i| {
-                        i.status != crate::drs::model::compare_status::CONSISTENT
+                        !crate::drs::model::compare_status::consistent(i.status)
                             || i.data_inconsistent_num > 0
                     })
                     .collect();

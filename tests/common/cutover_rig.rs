@@ -337,8 +337,17 @@ pub async fn assert_each_step_once_after_kills<L>(r: &EngineRig<L>, db: &str) ->
             o.payload
         );
     }
-    let jobs = r.drs.list_all_jobs("sync").await.unwrap().len()
-        + r.drs.list_all_jobs("migration").await.unwrap().len();
+    let jobs = r
+        .drs
+        .list_all_jobs(wavedeck::inventory::model::Engine::Postgres)
+        .await
+        .unwrap()
+        .len()
+        + r.drs
+            .list_all_jobs(wavedeck::inventory::model::Engine::Mysql)
+            .await
+            .unwrap()
+            .len();
     assert_eq!(jobs, 1);
     events
 }

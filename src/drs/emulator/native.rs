@@ -24,7 +24,7 @@ use super::job::Refusal;
 use super::Emulator;
 use crate::cutover::pg::{self, PgSide, SubscriptionStart};
 use crate::cutover::run::NativeMover;
-use crate::drs::api::TAG_DB_ID;
+use crate::drs::api::{db_id_of_tag, TAG_DB_ID};
 use crate::drs::model::{CreateJobReq, Endpoint, JobStatus, TestEndPoint};
 use crate::secret::redact;
 use sqlx::postgres::PgConnection;
@@ -217,7 +217,7 @@ pub fn new_job(req: &CreateJobReq) -> Result<NativeJob, Refusal> {
         .tags
         .iter()
         .find(|t| t.key == TAG_DB_ID)
-        .map(|t| t.value.clone())
+        .map(|t| db_id_of_tag(&t.value).unwrap_or_else(|| t.value.clone()))
         .unwrap_or_else(|| req.name.clone());
     Ok(NativeJob {
         source,

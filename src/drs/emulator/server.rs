@@ -382,6 +382,16 @@ fn v3_route(
         ("PUT", ["jobs", "batch-modification"]) => {
             let req: Jobs<ModifyJobReq> = parse(body)?;
             let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
+            {
+                let st = emu.lock();
+                if let Some(id) = ids.iter().find(|id| !st.jobs.contains_key(id.as_str())) {
+                    return Err(unknown_job(id));
+                }
+                for m in &req.jobs {
+                    let engine = st.jobs.get(&m.job_id).map(|j| j.req.engine_type.as_str());
+                    check_modify(m, engine.unwrap_or_default())?;
+                }
+            }
             let mut by_id: std::collections::HashMap<String, ModifyJobReq> = req
                 .jobs
                 .into_iter()
@@ -467,6 +477,20 @@ fn v3_route(
                     "The value of parameter type is invalid.",
                 ));
             }
+            // `create_data_level_table_compare_job_req.py` compare_mode: without
+            // quick_comparison the objects must be named.
+            if req.compare_mode.as_deref() != Some("quick_comparison")
+                && req.compare_object.is_empty()
+            {
+                return Err(missing("compare_object"));
+            }
+            if req
+                .compare_mode
+                .as_deref()
+                .is_some_and(|m| m != "quick_comparison")
+            {
+                return Err(invalid("compare_mode"));
+            }
             create_compare(emu, job, &req.kind, &req.compare_object)
         }
         ("GET", ["jobs", job, "table", "compare"]) => list_compares(emu, job),
@@ -543,6 +567,9 @@ fn new_job_id() -> String {
 
 fn create_jobs(emu: &Emulator, req: Jobs<CreateJobReq>, hdr: &JobFaults) -> Reply {
     check_batch(&req.jobs)?;
+    for r in &req.jobs {
+        check_create(r)?;
+    }
     let now = emu.clock.now();
     let plan = emu
         .faults
@@ -553,6 +580,19 @@ fn create_jobs(emu: &Emulator, req: Jobs<CreateJobReq>, hdr: &JobFaults) -> Repl
     let mut st = emu.lock();
     for j in st.jobs.values_mut() {
         j.advance(now, emu.bandwidth_mbps);
+    }
+    // Names are case-insensitive in DRS (`create_job_req.py` name: "不区分大小写"). A name
+    // taken, or given twice, refuses the whole call: HTTP 422 DRS.M00277 (OTC error_code.rst).
+    let mut names = std::collections::HashSet::new();
+    if let Some(r) = req.jobs.iter().find(|r| {
+        let n = r.name.to_lowercase();
+        st.by_name.contains_key(&n) || !names.insert(n)
+    }) {
+        return Err(err(
+            422,
+            "DRS.M00277",
+            format!("The task name already exists. ({})", r.name),
+        ));
     }
     let mut active = st.jobs.values().filter(|j| j.holds_quota()).count();
     let mut results = Vec::with_capacity(req.jobs.len());
@@ -568,17 +608,6 @@ fn create_jobs(emu: &Emulator, req: Jobs<CreateJobReq>, hdr: &JobFaults) -> Repl
                 "DRS.M00202",
                 "The value of parameter name is invalid.".into(),
             ));
-            continue;
-        }
-        if r.db_use_type.is_empty() || r.engine_type.is_empty() {
-            results.push(fail(
-                "DRS.M00201",
-                "The parameter db_use_type is empty.".into(),
-            ));
-            continue;
-        }
-        if st.by_name.contains_key(&r.name) {
-            results.push(fail("DRS.M00277", "The task name already exists.".into()));
             continue;
         }
         if active >= emu.quota as usize {
@@ -626,7 +655,7 @@ fn create_jobs(emu: &Emulator, req: Jobs<CreateJobReq>, hdr: &JobFaults) -> Repl
             create_time: Some(emu.clock.epoch_ms(now).to_string()),
             ..Default::default()
         });
-        st.by_name.insert(job.req.name.clone(), id.clone());
+        st.by_name.insert(job.req.name.to_lowercase(), id.clone());
         st.order.push(id.clone());
         st.jobs.insert(id, job);
         active += 1;
@@ -691,6 +720,14 @@ fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
             "The value of parameter name is invalid. (at most 100 comma-separated job ids)",
         ));
     }
+    // DRS's default engine_type is mysql (HW drs_03_0138 "engine_type … 缺省值:mysql"): a list
+    // without it shows no PostgreSQL job.
+    let engine_type = req
+        .engine_type
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .unwrap_or("mysql");
+    let name = req.name.as_deref().map(str::to_lowercase);
     let mut st = emu.lock();
     // Filtered by ids: look those up instead of walking every job of the tenant.
     let order: Vec<String> = match &ids {
@@ -706,11 +743,7 @@ fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
         if j.status == JobStatus::Deleted || j.req.db_use_type != req.db_use_type {
             continue;
         }
-        if req
-            .engine_type
-            .as_deref()
-            .is_some_and(|e| !e.is_empty() && e != j.req.engine_type)
-        {
+        if j.req.engine_type != engine_type {
             continue;
         }
         if req
@@ -720,9 +753,13 @@ fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
         {
             continue;
         }
-        match (&ids, req.name.as_deref()) {
+        match (&ids, name.as_deref()) {
             (Some(ids), _) if !ids.contains(&j.id.as_str()) => continue,
-            (None, Some(n)) if !n.is_empty() && !j.req.name.contains(n) && j.id != n => continue,
+            (None, Some(n))
+                if !n.is_empty() && !j.req.name.to_lowercase().contains(n) && j.id != n =>
+            {
+                continue
+            }
             _ => {}
         }
         matched.push(id.clone());
@@ -762,15 +799,21 @@ fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
     ))
 }
 
-/// Advance the named jobs and call `f` on each, or note it as unknown.
+/// Advance the named jobs and call `f` on each. An unknown id fails the whole call, as DRS
+/// answers it: HTTP 400 with `DRS.M00289` in `results[0]` (Terraform's provider reads it so:
+/// `ConvertExpected400ErrInto404Err(err, "results[0].error_code", "DRS.M00289")`).
 fn with_jobs<R>(
     emu: &Emulator,
     ids: &[String],
     mut f: impl FnMut(Option<&mut Job>, &str, f64) -> R,
-) -> Vec<R> {
+) -> Result<Vec<R>, Response> {
     let now = emu.clock.now();
     let mut st = emu.lock();
-    ids.iter()
+    if let Some(id) = ids.iter().find(|id| !st.jobs.contains_key(id.as_str())) {
+        return Err(unknown_job(id));
+    }
+    Ok(ids
+        .iter()
         .map(|id| {
             let mut j = st.jobs.get_mut(id);
             if let Some(j) = j.as_deref_mut() {
@@ -778,7 +821,116 @@ fn with_jobs<R>(
             }
             f(j, id, now)
         })
-        .collect()
+        .collect())
+}
+
+/// The whole-call answer to a batch naming a job DRS does not know.
+fn unknown_job(id: &str) -> Response {
+    let (code, msg) = not_exist(id);
+    json(
+        400,
+        &serde_json::json!({
+            "results": [{"id": id, "error_code": code, "error_msg": msg}],
+            "count": 1
+        }),
+    )
+}
+
+/// A mandatory field left out: 400 `DRS.M00201` for the whole call (OTC error_code.rst).
+fn missing(field: &str) -> Response {
+    err(
+        400,
+        "DRS.M00201",
+        format!("The parameter {field} is empty."),
+    )
+}
+
+/// A field given with a value DRS refuses: 400 `DRS.M00202` for the whole call.
+fn invalid(field: &str) -> Response {
+    err(
+        400,
+        "DRS.M00202",
+        format!("The value of parameter {field} is invalid."),
+    )
+}
+
+/// Refuse a create item the way DRS validates a request, before any job is made: the
+/// mandatory fields of `create_job_req.py`, `bind_eip` for an EIP network, tags and the
+/// description as `resource_tag.py` / `create_job_req.py` state them.
+fn check_create(r: &CreateJobReq) -> Result<(), Response> {
+    let mandatory = [
+        ("db_use_type", &r.db_use_type),
+        ("engine_type", &r.engine_type),
+        ("job_direction", &r.job_direction),
+        ("net_type", &r.net_type),
+        ("node_type", &r.node_type),
+        ("task_type", &r.task_type),
+        // customize_sutnet_id is mandatory too, but the emulator has no VPC to check it
+        // against, and the demo and the rehearsals run with drs.subnet_id unset; `wavedeck
+        // validate` is where a real run must be stopped without it.
+    ];
+    if let Some((f, _)) = mandatory.iter().find(|(_, v)| v.trim().is_empty()) {
+        return Err(missing(f));
+    }
+    if r.net_type == "eip" && r.bind_eip != Some(true) {
+        return Err(missing("bind_eip"));
+    }
+    if let Some(d) = &r.description {
+        if d.chars().count() > 256 || d.chars().any(|c| "!<>&'\"\\".contains(c)) {
+            return Err(invalid("description"));
+        }
+    }
+    for t in &r.tags {
+        let key_ok = !t.key.is_empty()
+            && t.key.chars().count() <= 36
+            && t.key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        // Which of DRS.M00269–M00273 names which tag fault is not documented per code
+        // (research/drs-api.md §4.3); M00270 for the key and M00271 for the value.
+        if !key_ok {
+            return Err(err(
+                400,
+                "DRS.M00270",
+                format!("Invalid tag key {:?}.", t.key),
+            ));
+        }
+        if !crate::drs::api::valid_tag_value(&t.value) {
+            return Err(err(
+                400,
+                "DRS.M00271",
+                format!(
+                    "Invalid tag value {:?}: at most 43 letters, digits, '_' or '-'.",
+                    t.value
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A modify after the connection test (`store_db_info: true`) must carry what
+/// `modify_job_req.py` marks "测试连接之后修改调用时必填": node_type, engine_type, net_type,
+/// job_direction, and replace_definer for MySQL.
+fn check_modify(m: &ModifyJobReq, engine_type: &str) -> Result<(), Response> {
+    if !m.store_db_info {
+        return Ok(());
+    }
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    for (f, v) in [
+        ("node_type", &m.node_type),
+        ("engine_type", &m.engine_type),
+        ("net_type", &m.net_type),
+        ("job_direction", &m.job_direction),
+    ] {
+        if !given(v) {
+            return Err(missing(f));
+        }
+    }
+    if engine_type == "mysql" && m.replace_definer.is_none() {
+        return Err(missing("replace_definer"));
+    }
+    Ok(())
 }
 
 fn not_exist(id: &str) -> (String, String) {
@@ -824,7 +976,7 @@ fn batch_status(emu: &Emulator, req: Jobs<String>) -> Reply {
                 error_message: Some(m),
             }
         }
-    });
+    })?;
     let count = results.len() as u64;
     Ok(json(
         200,
@@ -883,7 +1035,7 @@ fn batch_detail(emu: &Emulator, req: Jobs<String>) -> Reply {
             missing = Some((c, m, id.to_string()));
             JobDetail::default()
         }
-    });
+    })?;
     if let Some((code, msg, id)) = missing {
         // Like DRS: an unknown job fails the whole call with 400 and the code in results[0].
         let item = JobDetail {
@@ -956,7 +1108,7 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
                 ..Default::default()
             }
         }
-    });
+    })?;
     let count = results.len() as u64;
     Ok(json(
         202,
@@ -1055,7 +1207,7 @@ fn actions(
                 ..Default::default()
             },
         }
-    });
+    })?;
     let count = results.len() as u64;
     Ok(json(
         status,
@@ -1100,7 +1252,7 @@ fn delete_jobs(emu: &Emulator, req: Jobs<DeleteJobReq>) -> Reply {
     if !deleted_names.is_empty() {
         let mut st = emu.lock();
         for n in deleted_names {
-            st.by_name.remove(&n);
+            st.by_name.remove(&n.to_lowercase());
         }
     }
     reply
@@ -1127,7 +1279,7 @@ fn switchover(emu: &Emulator, req: Jobs<String>) -> Reply {
             error_msg: msg,
             ..Default::default()
         }
-    });
+    })?;
     let count = results.len() as u64;
     Ok(json(
         200,
@@ -1221,10 +1373,19 @@ fn create_compare(emu: &Emulator, job: &str, kind: &str, objects: &[CompareObjec
         objects
             .iter()
             .flat_map(|o| {
-                o.table_name
-                    .iter()
+                // A database named without tables is the whole database.
+                let (tables, jitter): (Vec<String>, i64) = if o.table_name.is_empty() {
+                    (
+                        (1..=3).map(|i| format!("table_{i}")).collect(),
+                        (seed % 97) as i64,
+                    )
+                } else {
+                    (o.table_name.clone(), 0)
+                };
+                tables
+                    .into_iter()
                     .enumerate()
-                    .map(|(i, t)| (o.db_name.clone(), t.clone(), rows_base / (i as i64 + 1)))
+                    .map(|(i, t)| (o.db_name.clone(), t, rows_base / (i as i64 + 1) + jitter))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -1513,13 +1674,12 @@ fn compare_view(
                         difference_row_num: if done { (*rows - dst).abs() } else { 0 },
                         line_compare_result: !done || dst == *rows,
                         content_compare_result: !done || dst == *rows,
-                        // 1 comparing, 2 done, 4 cancelled
                         status: if t.cancelled {
-                            4
+                            content_detail_status::CANCELLED
                         } else if running {
-                            1
+                            content_detail_status::COMPARING
                         } else {
-                            2
+                            content_detail_status::DONE
                         },
                         progress,
                     }
@@ -1625,7 +1785,7 @@ fn precheck_results(emu: &Emulator, req: Jobs<String>) -> Reply {
                 }
             }
         }
-    });
+    })?;
     let count = results.len() as u64;
     Ok(json(
         200,
@@ -1663,19 +1823,20 @@ fn test_connections(emu: &Emulator, req: Jobs<TestEndPoint>, pre: &NativePre) ->
         match outcome {
             Ok(()) => ConnectionResult {
                 id: id.to_string(),
-                status: "success".into(),
-                success: true,
+                // The SDK's enum (check_job_resp.py): "true" / "false".
+                status: "true".into(),
+                success: Some(true),
                 ..Default::default()
             },
             Err(r) => ConnectionResult {
                 id: id.to_string(),
-                status: "failed".into(),
-                success: false,
+                status: "false".into(),
+                success: Some(false),
                 error_code: Some(r.code.into()),
                 error_msg: Some(r.msg),
             },
         }
-    });
+    })?;
     let count = results.len() as u64;
     Ok(json(
         200,
@@ -1707,7 +1868,7 @@ fn select_objects(emu: &Emulator, req: Jobs<SelectObjectsReq>) -> Reply {
             error_code: refusal.as_ref().map(|r| r.0.to_string()),
             error_msg: refusal.map(|r| r.1),
         }
-    });
+    })?;
     Ok(json(
         202,
         &SelectObjectsResp {

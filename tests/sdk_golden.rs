@@ -17,7 +17,7 @@ use std::time::Duration;
 use wavedeck::config::Config;
 use wavedeck::cutover::dns::{Dns, HuaweiDns};
 use wavedeck::drs::api::{job_name_for, EXTRA_RDS_INSTANCE};
-use wavedeck::drs::model::{CreateTableCompareReq, JobId};
+use wavedeck::drs::model::JobId;
 use wavedeck::drs::{Auth, DrsClient};
 use wavedeck::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use wavedeck::secret::SecretRef;
@@ -225,10 +225,7 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     let _ = client.object_compare(&job).await;
     one("object-compare-overview", take(log));
     // The engine's comparison step (engine/runtime.rs, Step::Compare) asks for this one.
-    let req = CreateTableCompareReq {
-        kind: "lines".into(),
-        ..Default::default()
-    };
+    let req = wavedeck::drs::api::row_compare_request(&sp);
     let _ = client.create_table_compare(&job, &req).await;
     one("table-compare", take(log));
     let _ = client.list_table_compares(&job).await;

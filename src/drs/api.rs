@@ -287,6 +287,7 @@ pub fn modify_request(
         // Mandatory after the connection test (`modify_job_req.py` node_type, replace_definer:
         // "测试连接之后修改调用时必填"); Terraform's `reUpdateJob` sends them with is_recreate.
         node_type: Some(drs.node_type.clone()),
+        // MySQL's alone (modify_job_req.py: "MySQL数据库支持该设置").
         replace_definer: (spec.engine == Engine::Mysql).then_some(true),
         is_recreate: Some(false),
         ..Default::default()
@@ -868,7 +869,8 @@ mod tests {
             (Some(true), Some(false))
         );
         let pg = modify_request(&spec("p", Engine::Postgres), &job, &cfg, None, None);
-        assert_eq!(pg.replace_definer, None, "a MySQL-only setting");
+        assert_eq!(pg.node_type, my.node_type);
+        assert_eq!(pg.replace_definer, None, "a MySQL setting");
         let [so, ta] = connection_tests(&spec("p", Engine::Postgres), &job, &cfg, None, None);
         assert_eq!(
             (so.project_id.as_deref(), ta.project_id.as_deref()),
@@ -883,7 +885,7 @@ mod tests {
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
             v["compare_object"],
-            serde_json::json!([{"db_name": "app"}]),
+            serde_json::json!([{"db_name": "app", "table_name": []}]),
             "{v}"
         );
     }

@@ -779,8 +779,10 @@ fn as_one<S: Serializer>(v: &[QuotaResource], s: S) -> Result<S::Ok, S::Error> {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct CompareObject {
     pub db_name: String,
-    /// Tables of the database; none means the whole database.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Tables of the database; an empty list is taken as the whole database (the emulator
+    /// does; for DRS this reading is UNCONFIRMED: `compare_object_info.py` requires only
+    /// `db_name`). Always sent, as the SDK's request has it.
+    #[serde(default)]
     pub table_name: Vec<String>,
 }
 

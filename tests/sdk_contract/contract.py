@@ -27,9 +27,6 @@ from common import drift, field, missing
 # item; the check still runs and prints "known gap" instead of failing. Remove an entry once
 # the fix landed (the run says so when a listed check passes).
 KNOWN_GAPS = {
-    "quotas (show_quotas)": "#12 item 7: quotas as one object, quotas.resource",
-    "missing mandatory fields are refused": "#12 strict emulator: missing mandatory fields",
-    "duplicate name is refused": "#12 strict emulator: a duplicate name as a whole-call 422",
 }
 
 

@@ -4,6 +4,7 @@ model does not know), and the checks that read answers through the SDK models.""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -63,6 +64,7 @@ class Emulator:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.cwd, ignore_errors=True)
 
 
 class Raw:

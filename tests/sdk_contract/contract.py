@@ -35,8 +35,11 @@ class Run:
         self.passed = 0
         self.failed = 0
         self.gaps = 0
+        # Names the engine of the job under way, so both lives' checks are told apart.
+        self.prefix = ""
 
     def check(self, name, problems):
+        name = self.prefix + name
         problems = [p for p in problems if p]
         if not problems:
             if name in KNOWN_GAPS:
@@ -101,15 +104,20 @@ def refusal(run, name, fn, req, raw, code, status):
                      f"{raw.body}"])
 
 
-def job_life(run, client, raw):
-    name = "wd-sdk-contract-01"
-    db_id = "sdk-contract-01"
-    r = call(run, "quotas (show_quotas)", client.show_quotas, calls.quotas(), raw, "ShowQuotasResponse",
-             ["quotas.resource.type", "quotas.resource.quota", "quotas.resource.used"])
+def quotas(run, client, raw):
+    call(run, "quotas (show_quotas)", client.show_quotas, calls.quotas(), raw, "ShowQuotasResponse",
+         ["quotas.resource.type", "quotas.resource.quota", "quotas.resource.used"])
+
+
+def job_life(run, client, raw, engine):
+    """One job from create to delete: PostgreSQL is a `sync` job, MySQL a `migration` one."""
+    run.prefix = f"[{engine}] "
+    name = f"wd-sdk-contract-{engine}"
+    db_id = f"sdk-contract-{engine}"
     # A 5 GB job: full load lasts ~50 emulated seconds (0.1 s at x500), long enough to see it
     # under way; its value comparison ~1000 (2 s).
     r = call(run, "batch create with wavedeck's tags (batch_create_jobs)", client.batch_create_jobs,
-             calls.create(name, db_id, 5120), raw, "BatchCreateJobsResponse",
+             calls.create(name, db_id, 5120, engine=engine), raw, "BatchCreateJobsResponse",
              ["count", "results[0].id", "results[0].name", "results[0].status", "results[0].create_time"])
     job = field(r, "results[0].id") if r else None
     if not job:
@@ -117,7 +125,7 @@ def job_life(run, client, raw):
         return
     ids = [job]
     call(run, "tenant list finds the job by name (show_job_list)", client.show_job_list,
-         calls.list_jobs(name), raw, "ShowJobListResponse",
+         calls.list_jobs(name, engine=engine), raw, "ShowJobListResponse",
          ["total_record", "jobs[0].id", "jobs[0].name", "jobs[0].status", "jobs[0].create_time",
           "jobs[0].engine_type", "jobs[0].db_use_type", "jobs[0].task_type", "jobs[0].job_direction"])
     call(run, "status (batch_list_job_status)", client.batch_list_job_status, calls.status(ids), raw,
@@ -144,14 +152,14 @@ def job_life(run, client, raw):
     run.check("job reaches CONFIGURATION", [] if s == "CONFIGURATION" else [f"status {s}"])
 
     r = call(run, "connection test source and target (batch_validate_connections)",
-             client.batch_validate_connections, calls.connection(job), raw, "BatchValidateConnectionsResponse",
+             client.batch_validate_connections, calls.connection(job, engine=engine), raw, "BatchValidateConnectionsResponse",
              ["count", "results[0].id", "results[0].status", "results[1].id", "results[1].status"])
     if r is not None:
         run.check("both connection tests pass",
                   [f"{x.id}: {x.status} {x.error_code} {x.error_msg}" for x in r.results
                    if not (x.success or x.status in ("success", "true"))])
     r = call(run, "batch modification saving the endpoints (batch_update_job)", client.batch_update_job,
-             calls.modify(job, name), raw, "BatchUpdateJobResponse",
+             calls.modify(job, name, engine=engine), raw, "BatchUpdateJobResponse",
              ["count", "results[0].id", "results[0].status"])
     if r is not None:
         run.check("batch modification succeeds",
@@ -223,6 +231,7 @@ def job_life(run, client, raw):
     run.check("terminated job releases its resources", [] if s == "RELEASE_RESOURCE_COMPLETE" else [f"status {s}"])
     call(run, "delete (batch_delete_jobs delete)", client.batch_delete_jobs, calls.delete_jobs(ids, "delete"),
          raw, "BatchDeleteJobsResponse", ["count", "results[0].id", "results[0].status"])
+    run.prefix = ""
 
 
 def compare(run, client, raw, job):
@@ -331,12 +340,15 @@ def main():
     try:
         raw = common.Raw()
         client = common.drs_client(emu.url, raw)
-        for part in (lambda: job_life(run, client, raw),
+        for part in (lambda: quotas(run, client, raw),
+                     lambda: job_life(run, client, raw, "postgresql"),
+                     lambda: job_life(run, client, raw, "mysql"),
                      lambda: dns_switch(run, common.dns_client(emu.url, raw), raw),
                      lambda: refusals(run, emu, client, raw)):
             try:
                 part()
             except Exception:  # a crash in one part fails it, the others still run
+                run.prefix = ""
                 run.check("no crash", [traceback.format_exc().strip().splitlines()[-1]])
                 traceback.print_exc()
     finally:

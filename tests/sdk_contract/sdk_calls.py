@@ -73,11 +73,11 @@ def progress(ids):
     return drs.BatchListProgressesRequest(body=drs.BatchQueryProgressReq(jobs=list(ids)))
 
 
-def connection(job_id, db="app"):
+def connection(job_id, db="app", engine="postgresql"):
     """Source (`so`) and target (`ta`) in one call; `project_id` as the Terraform provider and
     the OTC example send it."""
     def side(host, kind):
-        t = drs.TestEndPoint(id=job_id, net_type="vpc", db_type="postgresql", ip=host, db_port=5432,
+        t = drs.TestEndPoint(id=job_id, net_type="vpc", db_type=engine, ip=host, db_port=ENGINES[engine][1],
                              db_user="mig", db_password="loopback-only", db_name=db,
                              end_point_type=kind, project_id=PROJECT_ID)
         if kind == "ta":

@@ -76,6 +76,8 @@ enum Command {
     /// Print performance figures.
     #[command(subcommand)]
     Bench(wavedeck::bench::BenchCommand),
+    #[command(flatten)]
+    Operate(wavedeck::store::operate::OperatorCommand),
 }
 
 fn main() -> ExitCode {
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
             Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
+            Command::Operate(c) => wavedeck::store::operate::run(c, cfg).await,
         }
     });
     match result {
@@ -169,6 +172,7 @@ fn acts(c: &Command) -> Option<&'static str> {
         Command::Demo(_) => Some("demo"),
         Command::Lab(LabCommand::Status(_)) => None,
         Command::Lab(_) => Some("lab"),
+        Command::Operate(c) => Some(c.name()),
         Command::Tui(_)
         | Command::Status(_)
         | Command::Plan(_)
@@ -305,6 +309,16 @@ mod tests {
             ],
             &["wavedeck", "demo", "--read-only"],
             &["wavedeck", "--read-only", "lab", "down"],
+            &["wavedeck", "--read-only", "approve", "wave-0"],
+            &[
+                "wavedeck",
+                "cutover",
+                "db1",
+                "--confirm",
+                "db1",
+                "--read-only",
+            ],
+            &["wavedeck", "--read-only", "close", "wave-1"],
         ] {
             let e = parse(args)
                 .1

@@ -776,6 +776,10 @@ async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
-    running.stop().await;
+    let stats = running.stop().await;
+    super::dns::write_atomic(
+        &super::workload::acks_file(&dir, &a.db),
+        serde_json::to_string(&stats)?.as_bytes(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,10 +7,11 @@
 use super::dns::FileDns;
 use super::pg::PgSide;
 use crate::inventory::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::mysql::MySqlConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -93,7 +94,7 @@ impl Conn {
 }
 
 /// One acknowledged write.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Ack {
     pub seq: i64,
     /// `host:port` that acknowledged it.
@@ -102,7 +103,7 @@ pub struct Ack {
     pub at_ms: f64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WorkloadStats {
     pub client: String,
     pub acks: Vec<Ack>,
@@ -115,6 +116,12 @@ impl WorkloadStats {
     pub fn acked(&self) -> usize {
         self.acks.len()
     }
+}
+
+/// Where `lab workload` leaves every acknowledged write of database `db` when it stops (the
+/// figures file `workload-<db>.json` holds counters only): what an audit reads.
+pub fn acks_file(lab_dir: &Path, db: &str) -> PathBuf {
+    lab_dir.join(format!("workload-{db}.acks.json"))
 }
 
 /// Write unavailability as the client saw it: from the last write acknowledged by `from` to the

@@ -42,7 +42,8 @@ pub struct StatusArgs {
     pub verify: bool,
 }
 
-fn whoami() -> String {
+/// Who runs this command, for the actor of events and the `who` of command rows.
+pub fn whoami() -> String {
     std::env::var("USER")
         .ok()
         .filter(|u| !u.is_empty())

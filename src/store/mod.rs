@@ -15,6 +15,7 @@ pub mod hash;
 mod lag;
 pub mod lease;
 pub mod model;
+pub mod operate;
 mod registry;
 pub mod status;
 

@@ -101,6 +101,21 @@ impl Action {
             Action::CloseHypercare => "close_hypercare",
         }
     }
+
+    /// What the operator must type to confirm this action on `target` (the cockpit's dialog
+    /// and the command line ask the same): the database id, or `wave-N`, for the actions that
+    /// move traffic or throw work away.
+    pub fn confirmation(self, target: &Target) -> Option<String> {
+        match (self, target) {
+            (Action::Cutover | Action::Rollback | Action::Abort, Target::Db(id)) => {
+                Some(id.clone())
+            }
+            (Action::Cutover | Action::Rollback | Action::Abort, Target::Wave(n)) => {
+                Some(format!("wave-{n}"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a command is aimed at.

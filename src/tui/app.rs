@@ -482,15 +482,7 @@ impl App {
             self.limits,
             self.role,
         );
-        let confirm = match (action, &target) {
-            (Action::Cutover | Action::Rollback | Action::Abort, Target::Db(id)) => {
-                Some(id.clone())
-            }
-            (Action::Cutover | Action::Rollback | Action::Abort, Target::Wave(n)) => {
-                Some(format!("wave-{n}"))
-            }
-            _ => None,
-        };
+        let confirm = action.confirmation(&target);
         self.dialog = Some(Dialog {
             action,
             target,

@@ -729,7 +729,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
                     progress_pct: None,
                     lag_s: None,
                 },
-            ) => assert_eq!(status, "FULL_TRANSFER_STARTED"),
+            ) => assert_eq!(status.as_str(), "FULL_TRANSFER_STARTED"),
             other => panic!("look {i}: {other:?}"),
         }
     }

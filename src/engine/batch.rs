@@ -242,7 +242,7 @@ fn match_prechecks<'a>(jobs: &[JobId], r: &'a [PrecheckResult]) -> Vec<Option<&'
 }
 
 /// What one job's pre-check result says.
-fn precheck_seen(job: &JobId, p: Option<&PrecheckResult>) -> Result<Seen, DrsError> {
+pub fn precheck_seen(job: &JobId, p: Option<&PrecheckResult>) -> Result<Seen, DrsError> {
     let Some(p) = p else {
         return Ok(Seen::Report {
             finished: false,

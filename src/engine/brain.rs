@@ -13,14 +13,18 @@
 
 use crate::config::{ChecksMode, Config};
 use crate::cutover::step::{rollback_plan, RollbackAction, Step as CutStep};
+use crate::drs::model::JobStatus;
 use crate::engine::admission::{self, Candidate, Caps, Usage};
 use crate::engine::backoff::Backoff;
 use crate::engine::classify::ErrorClass;
 use crate::engine::poll::{self, LastSeen, Slowdown};
-use crate::inventory::{BusinessWindow, Criticality};
+use crate::inventory::Criticality;
+use crate::inventory::DatabaseSpec;
 use crate::lifecycle::transition::CUTOVER_GUARDS;
-use crate::lifecycle::{check_action, decide, GuardContext, GuardKind, Position, Stage, Trigger};
-use crate::store::{kind, Action, CommandRow, Event, NewEvent, Role, Target};
+use crate::lifecycle::{
+    check_action, decide, facts, GuardContext, GuardKind, JobPhase, Position, Stage, Trigger,
+};
+use crate::store::{kind, Action, CommandRow, DbState, Event, NewEvent, Role, Target, WaveState};
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -197,7 +201,7 @@ pub enum WorkResult {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Seen {
     Job {
-        status: String,
+        status: JobStatus,
         progress_pct: Option<f64>,
         lag_s: Option<f64>,
     },
@@ -223,6 +227,34 @@ pub struct Seed {
     pub stage: Stage,
     pub held: Option<Stage>,
     pub job: Option<String>,
+}
+
+impl Seed {
+    /// A database as the store holds it: its derived state and its inventory record.
+    pub fn from_state(s: DbState, spec: Option<&DatabaseSpec>) -> Seed {
+        Seed {
+            business_window: spec.map(|p| p.business_window.clone()).unwrap_or_default(),
+            max_lag_s: spec.and_then(|p| p.overrides.max_cutover_lag_s),
+            db_id: s.db_id,
+            wave: s.wave,
+            criticality: s.criticality,
+            size_gb: s.size_gb,
+            stage: s.stage,
+            held: s.held_stage,
+            job: s.drs_job_id,
+        }
+    }
+}
+
+impl WaveSeed {
+    pub fn from_state(w: WaveState) -> WaveSeed {
+        WaveSeed {
+            wave: w.wave,
+            window: w.window,
+            approved_by: w.approved_by,
+            started: w.started_at.is_some(),
+        }
+    }
 }
 
 /// Wave facts at load time.
@@ -258,7 +290,7 @@ struct Db {
     cut_started: BTreeSet<CutStep>,
     cut_done: BTreeSet<CutStep>,
     /// DRS status seen last (None: not looked at since load or since the job was created).
-    job_status: Option<String>,
+    job_status: Option<JobStatus>,
     /// Steps done since the database entered its current stage.
     done: HashSet<Step>,
     /// An intent found without outcome at load: to be resumed first.
@@ -380,20 +412,6 @@ fn ev(db: Option<&str>, wave: Option<u32>, k: &str, payload: Value) -> NewEvent 
         payload,
         actor: ACTOR.to_string(),
     }
-}
-
-/// DRS status strings the brain reacts to.
-fn status_running(s: &str) -> bool {
-    matches!(
-        s,
-        "FULL_TRANSFER_STARTED" | "FULL_TRANSFER_COMPLETE" | "INCRE_TRANSFER_STARTED"
-    )
-}
-fn status_failed(s: &str) -> bool {
-    s.ends_with("_FAILED")
-}
-fn status_released(s: &str) -> bool {
-    matches!(s, "RELEASE_RESOURCE_COMPLETE" | "DELETED")
 }
 
 impl Brain {
@@ -788,14 +806,14 @@ impl Brain {
             d.pos.stage,
             Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation | Stage::Ready
         );
-        let status = d.job_status.as_deref();
+        let phase = d.job_status.as_ref().map(JobPhase::of);
         if matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning) && d.job.is_some() {
             // A job DRS failed to create is deleted and made again (same name).
-            if status == Some("CREATE_FAILED") {
+            if phase == Some(JobPhase::CreateFailed) {
                 return work(Step::DeleteJob);
             }
             // Creation takes minutes on real DRS: wait for it instead of spending retries.
-            if matches!(status, None | Some("CREATING")) && !d.job_started {
+            if matches!(phase, None | Some(JobPhase::Creating)) && !d.job_started {
                 return Next::Look(LookKind::Job);
             }
         }
@@ -1027,42 +1045,32 @@ impl Brain {
         }
     }
 
-    /// The guard context of a database as the engine knows it now.
+    /// The guard context of a database as the engine knows it now (the cockpit builds its
+    /// previews with the same [`facts::guard_context`]).
     pub fn guard_context(&self, db: &str, role: Role, wall: DateTime<Utc>) -> GuardContext {
-        let mut ctx = GuardContext::new(db, wall);
-        ctx.role = role;
-        ctx.validation_max_age_min = self.settings.validation_max_age_min;
+        let th = facts::Thresholds {
+            max_lag_s: self.settings.max_lag_s,
+            validation_max_age_min: self.settings.validation_max_age_min,
+        };
         let Some(d) = self.dbs.get(db) else {
+            let mut ctx = GuardContext::new(db, wall);
+            ctx.role = role;
+            ctx.validation_max_age_min = th.validation_max_age_min;
             return ctx;
         };
-        ctx.wave = d.wave;
-        ctx.lag_s = d.seen.lag_s;
-        ctx.max_lag_s = d.max_lag_s;
-        if let Some((passed, at)) = d.validation {
-            ctx.validation_passed = passed;
-            ctx.validation_at = Some(at);
-        }
         let wave = d.wave.and_then(|w| self.waves.get(&w));
-        ctx.window_approved = wave.is_some_and(|w| w.approved);
-        let text = match wave {
-            Some(w) if !w.window.trim().is_empty() => w.window.as_str(),
-            _ => d.window.as_str(),
+        let f = facts::Facts {
+            db_id: db,
+            wave: d.wave,
+            stage: d.pos.stage,
+            lag_s: d.seen.lag_s,
+            own_max_lag_s: Some(d.max_lag_s),
+            own_window: &d.window,
+            validation: d.validation,
+            wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
+            wave_approved: wave.is_some_and(|w| w.approved),
         };
-        match BusinessWindow::parse(text) {
-            Ok(win) => {
-                ctx.window_open = win.is_open(wall);
-                ctx.window_next_change = win.next_change(wall);
-                ctx.window_next_change_label = ctx
-                    .window_next_change
-                    .map(|t| t.format("%a %H:%M UTC").to_string());
-            }
-            Err(e) => {
-                ctx.window_open = false;
-                ctx.window_next_change_label = Some(format!("window unreadable: {e}"));
-            }
-        }
-        ctx.cutover_in_flight = d.pos.stage == Stage::Cutover;
-        ctx
+        facts::guard_context(&f, th, role, wall)
     }
 
     /// Move a database by `trigger` if the lifecycle allows; write the stage event.
@@ -1385,7 +1393,7 @@ impl Brain {
     fn on_job(
         &mut self,
         id: &str,
-        status: &str,
+        status: &JobStatus,
         pct: Option<f64>,
         lag: Option<f64>,
         now: f64,
@@ -1443,8 +1451,20 @@ impl Brain {
             }
         }
         d.job_failed = false;
-        d.job_status = Some(status.to_string());
-        if status == "CREATE_FAILED" {
+        if d.job_status.as_ref() != Some(status) {
+            self.out.push(ev(
+                Some(id),
+                d.wave,
+                kind::DB_JOB_STATUS,
+                json!({"status": status.as_str(), "drs_job_id": d.job}),
+            ));
+        }
+        d.job_status = Some(status.clone());
+        let phase = JobPhase::of(status);
+        if phase == JobPhase::CreateFailed {
+            // DRS holds no instance for it: nothing to terminate, nothing counted.
+            d.job_released = true;
+            d.job_terminated = true;
             let f = Fail {
                 class: ErrorClass::Fatal,
                 words: format!(
@@ -1455,12 +1475,12 @@ impl Brain {
             self.fail(id, &f, now, wall);
             return;
         }
-        if status_released(status) {
+        if phase == JobPhase::Released {
             d.job_released = true;
             d.job_terminated = true;
-        } else if status == "PAUSING" && stage != Stage::Paused {
+        } else if phase == JobPhase::Pausing && stage != Stage::Paused {
             d.job_paused = true;
-        } else if status_failed(status) && !d.job_terminated {
+        } else if phase == JobPhase::Failed && !d.job_terminated {
             d.job_failed = true;
         }
         let iv = poll::next_interval(stage, d.seen, d.max_lag_s, &poll, scale, slow);
@@ -1482,10 +1502,10 @@ impl Brain {
             return;
         }
         let advance = match stage {
-            Stage::Provisioning => status_running(status),
-            Stage::FullLoad => status == "INCRE_TRANSFER_STARTED",
+            Stage::Provisioning => matches!(phase, JobPhase::Running { .. }),
+            Stage::FullLoad => phase == JobPhase::Running { cdc: true },
             Stage::Cdc => {
-                status == "INCRE_TRANSFER_STARTED" && lag.is_some_and(|l| l <= d.max_lag_s)
+                phase == JobPhase::Running { cdc: true } && lag.is_some_and(|l| l <= d.max_lag_s)
             }
             _ => false,
         };
@@ -1835,10 +1855,52 @@ mod tests {
 
     fn job_seen(status: &str, pct: f64, lag: f64) -> Seen {
         Seen::Job {
-            status: status.into(),
+            status: JobStatus::parse(status),
             progress_pct: Some(pct),
             lag_s: Some(lag),
         }
+    }
+
+    /// DRS's model says a CREATE_FAILED job holds no instance; the brain must read it the same
+    /// way (it counted it against `limits.drs_concurrency`, and terminated a job with nothing
+    /// to terminate), and say on the record what DRS reported.
+    #[test]
+    fn create_failed_holds_no_drs_instance() {
+        let mut a = seed("a", 0, Criticality::Low, 1.0);
+        a.stage = Stage::Prechecks;
+        a.job = Some("job-a".into());
+        let mut b = brain(ChecksMode::Drs, vec![a]);
+        assert_eq!(b.load_now().drs_jobs, 1);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            Seen::Job {
+                status: JobStatus::CreateFailed,
+                progress_pct: None,
+                lag_s: None,
+            },
+            0.0,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Failed);
+        assert_eq!(b.load_now().drs_jobs, 0, "no DRS instance is held");
+        let evs = b.take_events();
+        let st = evs
+            .iter()
+            .find(|e| e.kind == kind::DB_JOB_STATUS)
+            .expect("the status DRS reported is written");
+        assert_eq!(st.payload["status"], "CREATE_FAILED");
+        // Aborting it deletes the job without a terminate first.
+        b.on_command(
+            &cmd(1, Role::Operator, Action::Abort, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let plan = b.tick(10.0, wall());
+        assert_eq!(
+            plan.works.iter().map(|w| w.step).collect::<Vec<_>>(),
+            vec![Step::DeleteJob]
+        );
     }
 
     #[test]

@@ -18,9 +18,11 @@ mod dns;
 pub mod poll;
 pub mod poller;
 pub mod runtime;
-mod sql;
+pub mod scripted;
+pub mod sql;
 pub mod stats;
 
+pub use batch::precheck_seen;
 pub use runtime::{spawn, EngineHandle};
 
 /// The engine's limits in one line, for `wavedeck status` (text) and its JSON.

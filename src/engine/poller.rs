@@ -20,7 +20,7 @@ const LIST_PARALLELISM: usize = 4;
 
 fn job_seen(status: String, progress_pct: Option<f64>, lag_s: Option<f64>) -> Seen {
     Seen::Job {
-        status,
+        status: crate::drs::model::JobStatus::parse(&status),
         progress_pct,
         lag_s,
     }

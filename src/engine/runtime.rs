@@ -209,28 +209,10 @@ impl Driver {
             .into_iter()
             .map(|s| {
                 let spec = specs.get(&s.db_id);
-                Seed {
-                    business_window: spec.map(|p| p.business_window.clone()).unwrap_or_default(),
-                    max_lag_s: spec.and_then(|p| p.overrides.max_cutover_lag_s),
-                    db_id: s.db_id,
-                    wave: s.wave,
-                    criticality: s.criticality,
-                    size_gb: s.size_gb,
-                    stage: s.stage,
-                    held: s.held_stage,
-                    job: s.drs_job_id,
-                }
+                Seed::from_state(s, spec)
             })
             .collect();
-        let waves = waves
-            .into_iter()
-            .map(|w| WaveSeed {
-                wave: w.wave,
-                window: w.window,
-                approved_by: w.approved_by,
-                started: w.started_at.is_some(),
-            })
-            .collect();
+        let waves = waves.into_iter().map(WaveSeed::from_state).collect();
         let mut brain = Brain::new(Settings::from_config(&cfg), rand::random());
         brain.load(seeds, waves, &events);
         tracing::info!(

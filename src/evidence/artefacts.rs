@@ -236,7 +236,6 @@ fn describe(e: &Event) -> String {
             "wave {} started",
             e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into())
         ),
-        kind::DB_FAILED => format!("failed: {}", text(p, "error").unwrap_or("(no detail)")),
         kind::DB_PRECHECK | kind::DB_VALIDATION => {
             let what = if e.kind == kind::DB_PRECHECK {
                 "pre-checks"
@@ -433,7 +432,7 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     let failures: Vec<&Event> = events
         .iter()
         .filter(|e| {
-            e.kind == kind::DB_FAILED
+            (e.kind == kind::DB_STAGE && text(&e.payload, "to") == Some("failed"))
                 || (e.kind == kind::STEP_OUTCOME
                     && e.payload.get("ok").and_then(Value::as_bool) == Some(false))
         })

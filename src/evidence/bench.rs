@@ -84,6 +84,8 @@ pub fn run(args: EvidenceBenchArgs) -> anyhow::Result<ExitCode> {
         last_error: None,
         last_event_at: events[n - 1].time,
         attempts: 0,
+        max_lag_s: None,
+        business_window: String::new(),
     };
 
     let t = Instant::now();

@@ -340,6 +340,8 @@ pub(crate) mod fixture {
             last_error: None,
             last_event_at: t0(),
             attempts: 0,
+            max_lag_s: None,
+            business_window: String::new(),
         }
     }
 

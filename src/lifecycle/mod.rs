@@ -1,9 +1,12 @@
 //! The lifecycle of one database: stages, the transition table and its guards. Pure code.
 
+pub mod facts;
 pub mod guard;
+pub mod job;
 pub mod stage;
 pub mod transition;
 
 pub use guard::{Guard, GuardContext, GuardKind};
+pub use job::JobPhase;
 pub use stage::Stage;
 pub use transition::{available, check_action, decide, guards, Position, Rejection, Trigger};

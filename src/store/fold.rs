@@ -63,6 +63,8 @@ fn register(d: &mut Derived, ev: &Event) {
             st.size_gb = spec.size_gb;
             st.owner = spec.owner.clone();
             st.criticality = spec.criticality;
+            st.max_lag_s = spec.overrides.max_cutover_lag_s;
+            st.business_window = spec.business_window.clone();
             st.last_event_at = ev.time;
         }
         None => {
@@ -86,6 +88,8 @@ fn register(d: &mut Derived, ev: &Event) {
                     last_error: None,
                     last_event_at: ev.time,
                     attempts: 0,
+                    max_lag_s: spec.overrides.max_cutover_lag_s,
+                    business_window: spec.business_window.clone(),
                 },
             );
         }
@@ -165,15 +169,6 @@ fn db_event(d: &mut Derived, ev: &Event) {
             if to == Stage::Failed {
                 st.last_error = str_field(p, "error").or_else(|| str_field(p, "reason"));
             }
-        }
-        kind::DB_FAILED => {
-            let stage = str_field(p, "stage")
-                .and_then(|s| Stage::parse(&s))
-                .unwrap_or(st.stage);
-            if st.stage != Stage::Failed {
-                move_to(st, Stage::Failed, stage, ev);
-            }
-            st.last_error = str_field(p, "error").or_else(|| str_field(p, "reason"));
         }
         kind::DB_PROGRESS => {
             if let Some(pct) = f64_field(p, "pct") {
@@ -373,24 +368,6 @@ mod tests {
         assert_eq!(a.held_stage, None);
         assert_eq!(a.last_error, None);
         assert_eq!(a.attempts, 0);
-    }
-
-    #[test]
-    fn db_failed_event_sets_failed_with_its_stage() {
-        let mut log = registered(&[("a", None)]);
-        log.stage("a", "registered", "full_load");
-        log.push(
-            Some("a"),
-            None,
-            kind::DB_FAILED,
-            json!({"stage": "full_load", "error": "disk full"}),
-        );
-        let a = log.state().dbs["a"].clone();
-        assert_eq!(
-            (a.stage, a.held_stage),
-            (Stage::Failed, Some(Stage::FullLoad))
-        );
-        assert_eq!(a.last_error.as_deref(), Some("disk full"));
     }
 
     #[test]

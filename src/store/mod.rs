@@ -17,6 +17,7 @@ pub mod lease;
 pub mod model;
 pub mod operate;
 mod registry;
+pub mod report;
 pub mod status;
 
 pub use commands::{Decision, NewCommand};

@@ -18,6 +18,9 @@ pub mod kind {
     pub const DB_PROGRESS: &str = "db.progress";
     /// payload: {"lag_s": f64}
     pub const DB_LAG: &str = "db.lag";
+    /// payload: {"status": DRS job status, "drs_job_id": id}: written when the status DRS
+    /// reports for the job changes.
+    pub const DB_JOB_STATUS: &str = "db.job_status";
     /// payload: {"step": name, "attempt": n, ...}: written before a side effect.
     pub const STEP_INTENT: &str = "step.intent";
     /// payload: {"step": name, "attempt": n, "ok": bool, "error": text?, ...}: written after it.
@@ -25,7 +28,6 @@ pub mod kind {
     /// payload: {"passed": bool, "summary": text, "tables": [...]}
     pub const DB_PRECHECK: &str = "db.precheck";
     pub const DB_VALIDATION: &str = "db.validation";
-    pub const DB_FAILED: &str = "db.failed";
     pub const WAVE_PLANNED: &str = "wave.planned";
     pub const WAVE_APPROVED: &str = "wave.approved";
     pub const WAVE_STARTED: &str = "wave.started";
@@ -176,6 +178,12 @@ pub struct DbState {
     pub last_event_at: DateTime<Utc>,
     /// Retries recorded for the current step.
     pub attempts: u32,
+    /// The database's own cutover lag limit (`overrides.max_cutover_lag_s`), if it has one.
+    #[serde(default)]
+    pub max_lag_s: Option<f64>,
+    /// The database's own business window (used when its wave has none).
+    #[serde(default)]
+    pub business_window: String,
 }
 
 /// Current state of one wave, derived from its events.

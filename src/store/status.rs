@@ -304,6 +304,8 @@ mod tests {
             last_error: (stage == Stage::Failed).then(|| "port 5432 unreachable".into()),
             last_event_at: t,
             attempts: 0,
+            max_lag_s: None,
+            business_window: String::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::lifecycle::Stage;
 use crate::store::model::{kind, CommandRow, DbState, Event, WaveState};
+use crate::store::report::{PrecheckDetail, ValidationDetail};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
 
@@ -12,22 +13,7 @@ pub const EVENTS_KEEP: usize = 5000;
 /// Lag points kept per database for the sparkline.
 pub const LAG_KEEP: usize = 240;
 
-/// One check line (pre-check or guard-like result) as shown in the detail view.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CheckLine {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct TableCheck {
-    pub table: String,
-    pub source_rows: Option<i64>,
-    pub target_rows: Option<i64>,
-    pub checksum_match: Option<bool>,
-    pub diff_keys: Vec<String>,
-}
+pub use crate::store::report::{CheckLine, TableLine};
 
 /// Details of one database that only its events carry.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -37,7 +23,10 @@ pub struct DbExtra {
     pub precheck_passed: Option<bool>,
     pub precheck_summary: String,
     pub prechecks: Vec<CheckLine>,
-    pub validation_tables: Vec<TableCheck>,
+    /// The tables of the last validation, failed ones first.
+    pub validation_tables: Vec<TableLine>,
+    /// What else failed in the last validation (schema, smoke tests, rules, errors).
+    pub validation_other: Vec<String>,
     pub lag: VecDeque<(DateTime<Utc>, f64)>,
     /// Highest event seq folded in, so a full reload and the live stream never double-count.
     pub folded_seq: i64,
@@ -225,6 +214,8 @@ fn fold_into(x: &mut DbExtra, e: &Event) {
             if let Some(m) = p.get("mbps").and_then(|v| v.as_f64()) {
                 x.mbps = Some(m);
             }
+        }
+        kind::DB_JOB_STATUS => {
             if let Some(s) = p.get("status").and_then(|v| v.as_str()) {
                 x.drs_status = Some(s.to_string());
             }
@@ -232,15 +223,14 @@ fn fold_into(x: &mut DbExtra, e: &Event) {
         kind::DB_PRECHECK => {
             x.precheck_passed = p.get("passed").and_then(|v| v.as_bool());
             x.precheck_summary = str_field(p, &["summary"]).unwrap_or_default();
-            x.prechecks = check_lines(p);
+            let detail = p.get("detail").unwrap_or(&serde_json::Value::Null);
+            x.prechecks = PrecheckDetail::read(detail).lines();
         }
         kind::DB_VALIDATION => {
-            x.validation_tables = table_checks(p);
-        }
-        kind::STEP_OUTCOME => {
-            if let Some(s) = str_field(p, &["drs_status", "job_status"]) {
-                x.drs_status = Some(s);
-            }
+            let detail =
+                ValidationDetail::read(p.get("detail").unwrap_or(&serde_json::Value::Null));
+            x.validation_tables = detail.tables();
+            x.validation_other = detail.other_failures();
         }
         _ => {}
     }
@@ -266,59 +256,6 @@ fn str_field(v: &serde_json::Value, keys: &[&str]) -> Option<String> {
     })
 }
 
-fn bool_field(v: &serde_json::Value, keys: &[&str]) -> Option<bool> {
-    keys.iter()
-        .find_map(|k| v.get(*k).and_then(|x| x.as_bool()))
-}
-
-/// Pre-check results: accepts `checks`/`results`/`items` arrays of `{name, ok|passed, detail|message}`.
-fn check_lines(p: &serde_json::Value) -> Vec<CheckLine> {
-    let arr = ["checks", "results", "items"]
-        .iter()
-        .find_map(|k| p.get(*k).and_then(|v| v.as_array()));
-    arr.map(|a| {
-        a.iter()
-            .map(|c| CheckLine {
-                name: str_field(c, &["name", "check"]).unwrap_or_else(|| "?".into()),
-                ok: bool_field(c, &["ok", "passed"]).unwrap_or(false),
-                detail: str_field(c, &["detail", "message", "sentence", "reason"])
-                    .unwrap_or_default(),
-            })
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-fn table_checks(p: &serde_json::Value) -> Vec<TableCheck> {
-    let Some(arr) = p.get("tables").and_then(|v| v.as_array()) else {
-        return Vec::new();
-    };
-    arr.iter()
-        .map(|t| TableCheck {
-            table: str_field(t, &["table", "name"]).unwrap_or_else(|| "?".into()),
-            source_rows: ["source_rows", "source_count"]
-                .iter()
-                .find_map(|k| t.get(*k).and_then(|v| v.as_i64())),
-            target_rows: ["target_rows", "target_count"]
-                .iter()
-                .find_map(|k| t.get(*k).and_then(|v| v.as_i64())),
-            checksum_match: bool_field(t, &["checksum_match", "checksum_ok", "match"]),
-            diff_keys: ["diff_keys", "differing_keys", "mismatched_keys"]
-                .iter()
-                .find_map(|k| t.get(*k).and_then(|v| v.as_array()))
-                .map(|a| {
-                    a.iter()
-                        .map(|k| match k {
-                            serde_json::Value::String(s) => s.clone(),
-                            o => o.to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect()
-}
-
 /// How alarming an event is, for colouring and the Events filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -340,7 +277,7 @@ impl Severity {
 pub fn severity(e: &Event) -> Severity {
     let p = &e.payload;
     match e.kind.as_str() {
-        kind::DB_FAILED | kind::COMMAND_REJECTED => Severity::Fail,
+        kind::COMMAND_REJECTED => Severity::Fail,
         kind::STEP_OUTCOME if p.get("ok").and_then(|v| v.as_bool()) == Some(false) => {
             Severity::Warn
         }
@@ -393,6 +330,7 @@ pub fn describe(e: &Event) -> String {
                 .map(super::fmt::lag)
                 .unwrap_or_default()
         ),
+        kind::DB_JOB_STATUS => format!("DRS job status {}", s("status")),
         kind::DB_PROGRESS => format!(
             "full load {:.0}%",
             p.get("pct").and_then(|v| v.as_f64()).unwrap_or(0.0)
@@ -417,10 +355,6 @@ pub fn describe(e: &Event) -> String {
                 if ok { "passed:" } else { "FAILED:" },
                 s("summary")
             )
-        }
-        kind::DB_FAILED => {
-            let r = str_field(p, &["error", "reason"]).unwrap_or_default();
-            format!("failed: {r}")
         }
         kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
             let what = str_field(p, &["action"]).unwrap_or_default();

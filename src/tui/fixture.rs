@@ -1,9 +1,11 @@
 //! Deterministic data for snapshot tests and the render benchmark: fixed times, no randomness.
 
 use super::data::{Data, FeedUpdate};
+use crate::checks::CheckResult;
 use crate::inventory::{Criticality, Engine};
 use crate::lifecycle::Stage;
 use crate::store::model::{kind, DbState, Event, ValidationSummary, WaveState};
+use crate::validate::report::{TableReport, ValidationReport};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
@@ -106,6 +108,8 @@ pub fn databases(n: usize) -> Vec<DbState> {
                     .then(|| "DRS job status FAILED: source connection lost".to_string()),
                 last_event_at: t - Duration::seconds(7 * (i as i64 % 40) + 1),
                 attempts: if stage == Stage::Failed { 2 } else { 0 },
+                max_lag_s: None,
+                business_window: String::new(),
             }
         })
         .collect()
@@ -163,16 +167,20 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
         kind::DB_STAGE,
         json!({"from": "registered", "to": "prechecks"}),
     );
+    // The detail shapes the engine writes: wavedeck's SQL pre-check results and validation
+    // report (`engine::sql`).
+    let checks = vec![
+        CheckResult::pass("source/reachability", "source and target answer"),
+        CheckResult::pass("source/dns", "resolves"),
+        CheckResult::pass("source/clock", "skew 12 ms"),
+        CheckResult::pass("source/replication_privilege", "replication role present"),
+        CheckResult::pass("target/storage_sizing", "target 2.1x source"),
+        CheckResult::pass("schema/inventory", "no unsupported types"),
+    ];
     push(
         40,
         kind::DB_PRECHECK,
-        json!({"passed": true, "summary": "6 of 6 passed", "checks": [
-        {"name": "reachability", "ok": true, "detail": "source and target answer"},
-        {"name": "dns", "ok": true, "detail": "resolves"},
-        {"name": "ntp", "ok": true, "detail": "skew 12 ms"},
-        {"name": "privileges", "ok": true, "detail": "replication role present"},
-        {"name": "storage", "ok": true, "detail": "target 2.1x source"},
-        {"name": "schema", "ok": true, "detail": "no unsupported types"}]}),
+        json!({"passed": true, "summary": crate::checks::summary(&checks), "detail": checks}),
     );
     push(
         45,
@@ -184,13 +192,23 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
         kind::DB_STAGE,
         json!({"from": "provisioning", "to": "full_load"}),
     );
+    push(
+        121,
+        kind::DB_JOB_STATUS,
+        json!({"status": "FULL_TRANSFER_STARTED"}),
+    );
     for k in 0..5 {
         push(
             130 + k * 60,
             kind::DB_PROGRESS,
-            json!({"pct": 20.0 * (k + 1) as f64, "mbps": 85.5, "status": "FULL_TRANSFER_STARTED"}),
+            json!({"pct": 20.0 * (k + 1) as f64, "mbps": 85.5}),
         );
     }
+    push(
+        455,
+        kind::DB_JOB_STATUS,
+        json!({"status": "INCRE_TRANSFER_STARTED"}),
+    );
     push(
         460,
         kind::DB_STAGE,
@@ -205,13 +223,20 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
         kind::DB_STAGE,
         json!({"from": "cdc", "to": "validation"}),
     );
+    let report = validation_report(
+        db,
+        t0 + Duration::seconds(1850),
+        t0 + Duration::seconds(1900),
+        &[
+            ("public.ledger_entries", 1_204_332, 1_204_332),
+            ("public.accounts", 50_211, 50_211),
+            ("public.audit_log", 9_001, 9_001),
+        ],
+    );
     push(
         1900,
         kind::DB_VALIDATION,
-        json!({"passed": true, "summary": "3 tables, 0 differences", "tables": [
-        {"table": "public.ledger_entries", "source_rows": 1204332, "target_rows": 1204332, "checksum_match": true},
-        {"table": "public.accounts", "source_rows": 50211, "target_rows": 50211, "checksum_match": true},
-        {"table": "public.audit_log", "source_rows": 9001, "target_rows": 9001, "checksum_match": true}]}),
+        json!({"passed": report.passed(), "summary": report.summary(), "detail": report}),
     );
     push(
         1910,
@@ -219,6 +244,44 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
         json!({"from": "validation", "to": "ready"}),
     );
     out
+}
+
+/// A validation report as the gate writes it, one table per `(name, source rows, target rows)`.
+pub fn validation_report(
+    db: &str,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    tables: &[(&str, u64, u64)],
+) -> ValidationReport {
+    ValidationReport {
+        db_id: db.into(),
+        started_at,
+        finished_at,
+        mode: "final".into(),
+        source: "src".into(),
+        target: "tgt".into(),
+        schema_differences: vec![],
+        tables: tables
+            .iter()
+            .map(|(t, s, d)| TableReport {
+                table: (*t).into(),
+                rows_source: *s,
+                rows_target: *d,
+                chunks: 1,
+                chunks_mismatched: u64::from(s != d),
+                chunks_resolved_by_recheck: 0,
+                digest_source: "ab".repeat(32),
+                digest_target: if s == d { "ab" } else { "cd" }.repeat(32),
+                differences: vec![],
+                differences_truncated: false,
+                note: None,
+                passed: s == d,
+            })
+            .collect(),
+        smoke_tests: vec![],
+        rules: vec![],
+        errors: vec![],
+    }
 }
 
 /// A small factory: 12 databases over 3 waves, one of them with a full event history.

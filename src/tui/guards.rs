@@ -5,7 +5,7 @@
 use super::data::Data;
 use super::window;
 use crate::lifecycle::{self, Stage};
-use crate::store::model::{Action, CommandStatus, DbState, Role, Target};
+use crate::store::model::{Action, DbState, Role, Target};
 use chrono::{DateTime, Utc};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -15,21 +15,8 @@ pub struct GuardLine {
     pub sentence: String,
 }
 
-/// Thresholds the previews need (from config).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Limits {
-    pub max_lag_s: f64,
-    pub validation_max_age_min: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_lag_s: 5.0,
-            validation_max_age_min: 60,
-        }
-    }
-}
+/// Thresholds the previews need (from config): the same the engine decides with.
+pub type Limits = lifecycle::facts::Thresholds;
 
 fn g(name: &str, ok: bool, sentence: impl Into<String>) -> GuardLine {
     GuardLine {
@@ -79,6 +66,8 @@ fn line(gd: lifecycle::Guard) -> GuardLine {
     g(gd.name, gd.ok, gd.sentence)
 }
 
+/// The guard context through the lifecycle's one builder, from what the store says of the
+/// database and its wave: the same facts the engine replays from the same events.
 fn context(
     d: &DbState,
     data: &Data,
@@ -87,27 +76,18 @@ fn context(
     role: Role,
 ) -> lifecycle::GuardContext {
     let wave = d.wave.and_then(|n| data.wave(n));
-    let win = wave.and_then(|w| crate::inventory::BusinessWindow::parse(&w.window).ok());
-    let next = win.as_ref().and_then(|w| w.next_change(now));
-    lifecycle::GuardContext {
+    let f = lifecycle::facts::Facts {
+        db_id: &d.db_id,
         wave: d.wave,
-        role,
+        stage: d.stage,
         lag_s: d.lag_s,
-        max_lag_s: lim.max_lag_s,
-        validation_passed: d.validation.as_ref().is_some_and(|v| v.passed),
-        validation_at: d.validation.as_ref().map(|v| v.at),
-        validation_max_age_min: lim.validation_max_age_min,
-        window_approved: wave.is_some_and(|w| w.approved_by.is_some()),
-        window_open: win.as_ref().is_some_and(|w| w.is_open(now)),
-        window_next_change: next,
-        window_next_change_label: next.map(|t| t.format("%a %H:%M UTC").to_string()),
-        cutover_in_flight: data.commands.iter().any(|c| {
-            c.action == Action::Cutover
-                && c.target == Target::Db(d.db_id.clone())
-                && c.status == CommandStatus::Pending
-        }),
-        ..lifecycle::GuardContext::new(d.db_id.clone(), now)
-    }
+        own_max_lag_s: d.max_lag_s,
+        own_window: &d.business_window,
+        validation: d.validation.as_ref().map(|v| (v.passed, v.at)),
+        wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
+        wave_approved: wave.is_some_and(|w| w.approved_by.is_some()),
+    };
+    lifecycle::facts::guard_context(&f, lim, role, now)
 }
 
 pub fn for_wave(
@@ -241,5 +221,292 @@ pub fn next_action(st: Stage) -> Option<Action> {
         Stage::Cutover => Some(Action::Rollback),
         Stage::Cdc | Stage::Validation | Stage::Ready => Some(Action::Cutover),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The dialog's preview and the engine's verdict, from the same events: the registry's and
+    //! the brain's, folded by the store's fold for the cockpit.
+    use super::*;
+    use crate::config::{ChecksMode, Config};
+    use crate::engine::brain::{Brain, Seed, Settings, WaveSeed};
+    use crate::engine::scripted::{drive_until, World};
+    use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+    use crate::secret::SecretRef;
+    use crate::store::fold::Derived;
+    use crate::store::model::{CommandRow, CommandStatus, Event, NewEvent};
+    use crate::store::plan_registration;
+    use crate::tui::data::FeedUpdate;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const WINDOWS: [&str; 4] = [
+        "daily 00:00-24:00 UTC",
+        "Sat 01:00-05:00 UTC",
+        "Mon-Fri 22:00-02:00 +02:00",
+        "daily 10:00-11:00 Europe/Paris",
+    ];
+
+    #[derive(Clone, Debug)]
+    struct Case {
+        own_max: Option<f64>,
+        /// Lag DRS reports in CDC, then once more later.
+        lag1: f64,
+        lag2: f64,
+        own_window: usize,
+        /// The other member's window: the same as this one's gives the wave that window.
+        other_window: usize,
+        validation_passes: bool,
+        validated_min_ago: i64,
+        approved: bool,
+        /// Minutes after a fixed Saturday 00:00 UTC.
+        now_min: i64,
+    }
+
+    fn arb_case() -> impl Strategy<Value = Case> {
+        (
+            prop::option::of(1.0f64..60.0),
+            0.0f64..20.0,
+            0.0f64..60.0,
+            0..WINDOWS.len(),
+            0..WINDOWS.len(),
+            any::<bool>(),
+            0i64..150,
+            any::<bool>(),
+            0i64..(7 * 24 * 60),
+        )
+            .prop_map(
+                |(
+                    own_max,
+                    lag1,
+                    lag2,
+                    own_window,
+                    other_window,
+                    validation_passes,
+                    validated_min_ago,
+                    approved,
+                    now_min,
+                )| Case {
+                    own_max,
+                    lag1: lag1.round(),
+                    lag2: lag2.round(),
+                    own_window,
+                    other_window,
+                    validation_passes,
+                    validated_min_ago,
+                    approved,
+                    now_min,
+                },
+            )
+    }
+
+    fn spec(id: &str, window: &str, own_max: Option<f64>) -> DatabaseSpec {
+        let ep = |host: &str| Endpoint {
+            host: host.into(),
+            port: 5432,
+            database: id.into(),
+            user: "migrator".into(),
+            password: SecretRef::Env("PGPASS_X".into()),
+        };
+        DatabaseSpec {
+            db_id: id.into(),
+            engine: Engine::Postgres,
+            engine_version: "15".into(),
+            size_gb: 1.0,
+            owner: "team-a".into(),
+            criticality: Criticality::Low,
+            business_window: window.into(),
+            wave: Some(0),
+            source: ep("src.example"),
+            target: ep("rds.example"),
+            tags: vec![],
+            overrides: Overrides {
+                max_cutover_lag_s: own_max,
+            },
+            extra: Default::default(),
+        }
+    }
+
+    /// What the store does on append: a seq and a time for each event.
+    fn stamp(log: &mut Vec<Event>, batch: Vec<NewEvent>, time: DateTime<Utc>) {
+        for e in batch {
+            let seq = log.len() as i64 + 1;
+            log.push(Event {
+                seq,
+                time,
+                db_id: e.db_id,
+                wave: e.wave,
+                kind: e.kind,
+                payload: e.payload,
+                actor: e.actor,
+                prev_hash: String::new(),
+                hash: String::new(),
+            });
+        }
+    }
+
+    fn command(action: Action, at: DateTime<Utc>) -> CommandRow {
+        CommandRow {
+            id: 1,
+            time: at,
+            who: "alice".into(),
+            role: Role::Operator,
+            action,
+            target: match action {
+                Action::ApproveWindow | Action::StartWave => Target::Wave(0),
+                _ => Target::Db("a".into()),
+            },
+            args: serde_json::Value::Null,
+            status: CommandStatus::Pending,
+            reason: None,
+            decided_at: None,
+        }
+    }
+
+    /// Run the case through the registry and the brain; return (preview allowed, the preview's
+    /// failing sentences, the engine's verdict).
+    fn run(c: &Case) -> (bool, Vec<String>, Result<String, String>) {
+        let mut cfg = Config::default();
+        cfg.engine.checks = ChecksMode::Sql;
+        let settings = Settings::from_config(&cfg);
+        let lim = Limits {
+            max_lag_s: cfg.thresholds.max_cutover_lag_s,
+            validation_max_age_min: cfg.thresholds.validation_max_age_min,
+        };
+        let sat = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
+        let now = sat + Duration::minutes(c.now_min);
+        let t0 = now - Duration::minutes(c.validated_min_ago + 30);
+        let specs = vec![
+            spec("a", WINDOWS[c.own_window], c.own_max),
+            spec("b", WINDOWS[c.other_window], None),
+        ];
+        let (reg, _) =
+            plan_registration(&BTreeMap::new(), &BTreeMap::new(), &specs, "init", false).unwrap();
+        let mut log = Vec::new();
+        stamp(&mut log, reg, t0);
+
+        // The engine from the store, as it loads after a start; a scripted DRS and checks
+        // answer it until the database is in CDC, with more lag than any limit.
+        let d = Derived::from_events(&log);
+        let mut brain = Brain::new(settings, 1);
+        brain.load(
+            d.dbs
+                .values()
+                .map(|s| Seed::from_state(s.clone(), d.specs.get(&s.db_id)))
+                .collect(),
+            d.waves
+                .values()
+                .cloned()
+                .map(WaveSeed::from_state)
+                .collect(),
+            &log,
+        );
+        let mut out = Vec::new();
+        for (act, ok) in [
+            (Action::StartWave, true),
+            (Action::ApproveWindow, c.approved),
+        ] {
+            if ok {
+                brain.on_command(&command(act, t0), t0).unwrap();
+            }
+        }
+        let mut world = World::new(t0);
+        world.step_s = 1.0;
+        world.lag_s = 100.0;
+        world.validation.passed = c.validation_passes;
+        assert!(drive_until(
+            &mut brain,
+            &mut world,
+            "a",
+            Stage::Cdc,
+            50,
+            &mut out
+        ));
+        // Then the lag falls (or not), validation runs when it is low enough, and the lag
+        // moves once more.
+        world.wall = now - Duration::minutes(c.validated_min_ago);
+        world.lag_s = c.lag1;
+        drive_until(&mut brain, &mut world, "a", Stage::Ready, 10, &mut out);
+        world.lag_s = c.lag2;
+        drive_until(&mut brain, &mut world, "a", Stage::Cutover, 2, &mut out);
+        for (t, e) in out {
+            stamp(&mut log, vec![e], t);
+        }
+
+        // The cockpit from the same log.
+        let d = Derived::from_events(&log);
+        let mut data = Data::default();
+        data.apply(FeedUpdate {
+            dbs: Some(d.dbs.values().cloned().collect()),
+            waves: Some(d.waves.values().cloned().collect()),
+            events: log.clone(),
+            commands: Some(vec![]),
+            ..Default::default()
+        });
+        let st = data.db("a").unwrap().clone();
+        let _ = Stage::Ready;
+        let lines = for_db(Action::Cutover, &st, &data, now, lim, Role::Operator);
+        let failing: Vec<String> = lines
+            .iter()
+            .filter(|l| !l.ok)
+            .map(|l| l.sentence.clone())
+            .collect();
+        let verdict = brain.on_command(&command(Action::Cutover, now), now);
+        (failing.is_empty(), failing, verdict)
+    }
+
+    /// A database's own lag limit (30 s) lets a cutover at 12 s of lag through: the dialog
+    /// said "blocked" (it used the global 5 s) where the engine accepts.
+    #[test]
+    fn preview_uses_the_databases_own_lag_limit_and_window() {
+        let c = Case {
+            own_max: Some(30.0),
+            lag1: 3.0,
+            lag2: 12.0,
+            own_window: 0,
+            other_window: 1,
+            validation_passes: true,
+            validated_min_ago: 5,
+            approved: true,
+            now_min: 24 * 60 + 12 * 60,
+        };
+        let (allowed, failing, verdict) = run(&c);
+        assert!(verdict.is_ok(), "{verdict:?}");
+        assert!(allowed, "{failing:?}");
+        // Without its own limit, the global 5 s refuses it, on both sides, for the lag.
+        let (allowed, failing, verdict) = run(&Case {
+            own_max: None,
+            ..c.clone()
+        });
+        assert!(!allowed && verdict.is_err());
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        assert!(failing[0].contains("lag 12"), "{failing:?}");
+        // The wave has no window of its own (its members differ): the database's own window
+        // (daily) is open on a Sunday noon; the other member's (Saturday night) would not be.
+        let (allowed, ..) = run(&Case {
+            own_window: 1,
+            other_window: 0,
+            ..c.clone()
+        });
+        assert!(!allowed, "Saturday's window is closed on Sunday noon");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Over random lags, own limits, windows, validation ages and wave approvals, the
+        /// dialog says "allowed" exactly when the engine accepts, and a refusal names the
+        /// guards the dialog showed failing.
+        #[test]
+        fn preview_agrees_with_the_engine(c in arb_case()) {
+            let (allowed, failing, verdict) = run(&c);
+            prop_assert_eq!(allowed, verdict.is_ok(), "preview {:?} vs engine {:?}", failing, verdict);
+            if let Err(why) = verdict {
+                for s in &failing {
+                    prop_assert!(why.contains(s.as_str()), "engine said {:?}; preview {:?}", why, s);
+                }
+            }
+        }
     }
 }

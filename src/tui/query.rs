@@ -256,6 +256,8 @@ mod tests {
             last_error: None,
             last_event_at: t,
             attempts: 0,
+            max_lag_s: None,
+            business_window: String::new(),
         }
     }
 

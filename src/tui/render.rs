@@ -8,6 +8,7 @@ use super::guards;
 use super::query::COMMAND_HELP;
 use super::theme::{stage_code, stage_index, Theme};
 use super::window;
+use crate::checks::Status;
 use crate::lifecycle::Stage;
 use crate::store::model::{Action, DbState, Target};
 use ratatui::buffer::Buffer;
@@ -501,7 +502,8 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         .filter(|d| {
             matches!(d.stage, Stage::Failed | Stage::Paused)
                 || (matches!(d.stage, Stage::Cdc | Stage::Validation | Stage::Ready)
-                    && d.lag_s.is_some_and(|l| l > app.limits.max_lag_s))
+                    && d.lag_s
+                        .is_some_and(|l| l > d.max_lag_s.unwrap_or(app.limits.max_lag_s)))
         })
         .collect();
     attention.sort_by_key(|d| (d.stage != Stage::Failed, d.db_id.clone()));
@@ -518,7 +520,11 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
             let why = match (d.stage, &d.last_error, d.lag_s) {
                 (Stage::Failed, Some(e), _) => e.clone(),
                 (Stage::Paused, _, _) => "paused".into(),
-                (_, _, Some(l)) => format!("lag {} > {} s", fmt::lag(l), app.limits.max_lag_s),
+                (_, _, Some(l)) => format!(
+                    "lag {} > {} s",
+                    fmt::lag(l),
+                    d.max_lag_s.unwrap_or(app.limits.max_lag_s)
+                ),
                 _ => String::new(),
             };
             let st = if d.stage == Stage::Failed {
@@ -940,13 +946,11 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
                 Span::styled(summary, th.muted),
             ]));
             let mut items: Vec<_> = x.prechecks.iter().collect();
-            items.sort_by_key(|c| c.ok); // failures first
+            items.sort_by_key(|c| std::cmp::Reverse(c.status)); // failures first
             for c in items {
+                let (sym, st) = check_style(th, c.status);
                 ll.push(Line::from(vec![
-                    Span::styled(
-                        if c.ok { th.sym.ok } else { th.sym.fail },
-                        if c.ok { th.ok } else { th.fail },
-                    ),
+                    Span::styled(sym, st),
                     Span::raw(format!(" {} ", c.name)),
                     Span::styled(c.detail.clone(), th.muted),
                 ]));
@@ -954,11 +958,12 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         }
     }
     f.render_widget(Paragraph::new(ll).block(block(th, " Replication ")), left);
+    let max_lag = d.max_lag_s.unwrap_or(app.limits.max_lag_s);
     let lag_title = match d.lag_s {
         Some(l) if l >= 0.0 => Line::from(vec![
             Span::styled(" CDC lag ", th.title),
             Span::styled(format!("{} ", fmt::lag(l)), th.lag(l)),
-            Span::styled(format!("(max {}s) ", app.limits.max_lag_s), th.muted),
+            Span::styled(format!("(max {}s) ", max_lag), th.muted),
         ]),
         _ => Line::styled(" CDC lag: not started ", th.title),
     };
@@ -991,7 +996,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         if pts.is_empty() {
             f.render_widget(Line::styled("no lag samples yet", th.muted), chart);
         } else {
-            lag_chart(f.buffer_mut(), chart, &pts, app.limits.max_lag_s, th);
+            lag_chart(f.buffer_mut(), chart, &pts, max_lag, th);
         }
     }
 
@@ -1016,44 +1021,71 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         ])),
         None => vl.push(Line::styled("validation: not run yet", th.muted)),
     }
-    let mut tables: Vec<_> = x.validation_tables.iter().collect();
-    tables.sort_by_key(|t| t.checksum_match == Some(true) && t.source_rows == t.target_rows);
+    // A failed pre-check: each check short of pass with the statement that fixes it.
+    if x.precheck_passed == Some(false) {
+        for c in x.prechecks.iter().filter(|c| c.status == Status::Fail) {
+            let (sym, st) = check_style(th, c.status);
+            vl.push(Line::from(vec![
+                Span::styled(sym, st),
+                Span::raw(format!(" {} ", c.name)),
+                Span::styled(c.detail.clone(), th.muted),
+            ]));
+            if let Some(fix) = &c.fix {
+                vl.push(Line::from(vec![
+                    Span::styled("  fix: ", th.muted),
+                    Span::raw(fix.clone()),
+                ]));
+            }
+        }
+    }
     let tw = (lv.width as usize).saturating_sub(30).clamp(8, 40);
-    for t in tables.iter().take(6) {
-        let ok = t.checksum_match != Some(false) && t.source_rows == t.target_rows;
+    for t in x.validation_tables.iter().take(6) {
+        let rows = |n: Option<u64>| n.map(|v| v.to_string()).unwrap_or("?".into());
         let mut s = vec![
             Span::styled(
-                if ok { th.sym.ok } else { th.sym.fail },
-                if ok { th.ok } else { th.fail },
+                if t.passed { th.sym.ok } else { th.sym.fail },
+                if t.passed { th.ok } else { th.fail },
             ),
             Span::raw(format!(" {:<tw$}", fmt::fit(&t.table, tw, th.sym.ellipsis))),
-            Span::styled(
-                format!(
-                    " {:>8}/{:<8}",
-                    t.source_rows.map(|v| v.to_string()).unwrap_or("?".into()),
-                    t.target_rows.map(|v| v.to_string()).unwrap_or("?".into())
-                ),
-                th.muted,
-            ),
-            Span::raw(match t.checksum_match {
-                Some(true) => " sum=",
-                Some(false) => " sum!",
-                None => "",
-            }),
         ];
-        if !t.diff_keys.is_empty() {
+        if t.rows_source.is_some() || t.rows_target.is_some() {
             s.push(Span::styled(
-                format!(" keys {}", t.diff_keys.join(",")),
+                format!(" {:>8}/{:<8}", rows(t.rows_source), rows(t.rows_target)),
+                th.muted,
+            ));
+        }
+        s.push(Span::raw(match t.digest_equal {
+            Some(true) => " sum=",
+            Some(false) => " sum!",
+            None => "",
+        }));
+        if !t.keys.is_empty() {
+            s.push(Span::styled(
+                format!(
+                    " keys {}{}",
+                    t.keys.join(", "),
+                    if t.more_keys { ", …" } else { "" }
+                ),
                 th.fail,
             ));
         }
+        if let Some(n) = &t.note {
+            s.push(Span::styled(format!(" {n}"), th.muted));
+        }
         vl.push(Line::from(s));
     }
-    if tables.len() > 6 {
+    if x.validation_tables.len() > 6 {
         vl.push(Line::styled(
-            format!("  … {} more tables", tables.len() - 6),
+            format!("  … {} more tables", x.validation_tables.len() - 6),
             th.muted,
         ));
+    }
+    for o in x.validation_other.iter().take(4) {
+        vl.push(Line::from(vec![
+            Span::styled(th.sym.fail, th.fail),
+            Span::raw(" "),
+            Span::styled(o.clone(), th.fail),
+        ]));
     }
     if let Some(a) = guards::next_action(d.stage) {
         let gs = guards::for_db(a, d, &app.data, app.now, app.limits, app.role);
@@ -1103,6 +1135,14 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(el).block(block(th, " Events ")), le);
+}
+
+fn check_style(th: &Theme, s: Status) -> (&'static str, Style) {
+    match s {
+        Status::Pass => (th.sym.ok, th.ok),
+        Status::Warn => (th.sym.warn, th.warn),
+        Status::Fail => (th.sym.fail, th.fail),
+    }
 }
 
 fn short_stage(st: Stage) -> &'static str {

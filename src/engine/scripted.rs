@@ -1,0 +1,112 @@
+//! A scripted world for the brain: it answers every work and look the way a healthy DRS and
+//! healthy checks would (with the lag and reports it is given), so the brain's own events can
+//! be produced without a network: cockpit fixtures and property tests read what the real
+//! writer writes, not a guess of it. Pure, no I/O.
+
+use super::brain::{Brain, LookKind, Report, Seen, Step, WorkResult};
+use crate::drs::model::JobStatus;
+use crate::lifecycle::Stage;
+use crate::store::NewEvent;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+/// What the world answers, and its clocks.
+#[derive(Clone, Debug)]
+pub struct World {
+    /// CDC lag DRS reports.
+    pub lag_s: f64,
+    /// Reports of the SQL pre-check and validation steps (verdict, summary, detail).
+    pub precheck: Report,
+    pub validation: Report,
+    /// Monotonic seconds and the wall clock, moved by `step_s` each round.
+    pub now: f64,
+    pub wall: DateTime<Utc>,
+    pub step_s: f64,
+}
+
+impl World {
+    pub fn new(wall: DateTime<Utc>) -> World {
+        let ok = |s: &str| Report {
+            passed: true,
+            summary: s.into(),
+            detail: Value::Null,
+        };
+        World {
+            lag_s: 1.0,
+            precheck: ok("all checks passed"),
+            validation: ok("0 differences"),
+            now: 0.0,
+            wall,
+            step_s: 60.0,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.now += self.step_s;
+        self.wall += Duration::milliseconds((self.step_s * 1000.0) as i64);
+    }
+}
+
+/// Events with the wall time they were written at (the store stamps them on append).
+pub type Written = Vec<(DateTime<Utc>, NewEvent)>;
+
+/// Run rounds until `db` is at `stage` (true) or `rounds` ran out (false); every event the
+/// brain writes is added to `out`.
+pub fn drive_until(
+    brain: &mut Brain,
+    w: &mut World,
+    db: &str,
+    stage: Stage,
+    rounds: usize,
+    out: &mut Written,
+) -> bool {
+    for _ in 0..rounds {
+        if brain.stage_of(db).map(|p| p.stage) == Some(stage) {
+            return true;
+        }
+        w.tick();
+        let plan = brain.tick(w.now, w.wall);
+        take(brain, w, out);
+        for work in &plan.works {
+            let result = WorkResult::Ok {
+                job: (work.step == Step::CreateJob).then(|| format!("job-{}", work.db)),
+                report: match work.step {
+                    Step::SqlPrecheck => Some(w.precheck.clone()),
+                    Step::SqlValidate => Some(w.validation.clone()),
+                    _ => None,
+                },
+                recovered: false,
+            };
+            brain.on_work(work, result, w.now, w.wall);
+            take(brain, w, out);
+        }
+        for look in &plan.looks {
+            let at = brain.stage_of(&look.db).map(|p| p.stage);
+            let seen = match look.kind {
+                LookKind::Job => Seen::Job {
+                    status: match at {
+                        Some(Stage::Prechecks) => JobStatus::Configuration,
+                        _ => JobStatus::IncreTransferStarted,
+                    },
+                    progress_pct: Some(100.0),
+                    lag_s: Some(w.lag_s),
+                },
+                LookKind::Precheck | LookKind::Compare => Seen::Report {
+                    finished: true,
+                    report: Report {
+                        passed: true,
+                        summary: "DRS: passed".into(),
+                        detail: Value::Null,
+                    },
+                },
+            };
+            brain.on_seen(&look.db, look.kind, seen, w.now, w.wall);
+            take(brain, w, out);
+        }
+    }
+    brain.stage_of(db).map(|p| p.stage) == Some(stage)
+}
+
+fn take(brain: &mut Brain, w: &World, out: &mut Written) {
+    out.extend(brain.take_events().into_iter().map(|e| (w.wall, e)));
+}

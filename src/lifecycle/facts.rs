@@ -1,0 +1,125 @@
+//! The one builder of a [`GuardContext`]: the engine's decisions and the cockpit's dialog
+//! previews fill the same [`Facts`] from what each knows and get the same context, so the
+//! dialog can only say "blocked" where the engine refuses. The rules that pick a fact live
+//! here: the database's own lag limit over the global one, the wave's window over the
+//! database's own, an unreadable window is closed and says why.
+
+use super::{GuardContext, Stage};
+use crate::inventory::BusinessWindow;
+use crate::store::model::Role;
+use chrono::{DateTime, Utc};
+
+/// The config thresholds the guards read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// `thresholds.max_cutover_lag_s`: the limit of a database without its own.
+    pub max_lag_s: f64,
+    /// `thresholds.validation_max_age_min`.
+    pub validation_max_age_min: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_lag_s: 5.0,
+            validation_max_age_min: 60,
+        }
+    }
+}
+
+/// What is known of one database and its wave when a guard is evaluated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts<'a> {
+    pub db_id: &'a str,
+    pub wave: Option<u32>,
+    pub stage: Stage,
+    pub lag_s: Option<f64>,
+    /// `overrides.max_cutover_lag_s` of the database.
+    pub own_max_lag_s: Option<f64>,
+    /// The database's own business window (inventory).
+    pub own_window: &'a str,
+    /// The last validation: passed, and when.
+    pub validation: Option<(bool, DateTime<Utc>)>,
+    /// The wave's cutover window as planned (empty: none).
+    pub wave_window: &'a str,
+    pub wave_approved: bool,
+}
+
+/// The guard context of `f` for `role` at `now`.
+pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) -> GuardContext {
+    let mut ctx = GuardContext::new(f.db_id, now);
+    ctx.role = role;
+    ctx.wave = f.wave;
+    ctx.lag_s = f.lag_s;
+    ctx.max_lag_s = f.own_max_lag_s.unwrap_or(th.max_lag_s);
+    ctx.validation_max_age_min = th.validation_max_age_min;
+    if let Some((passed, at)) = f.validation {
+        ctx.validation_passed = passed;
+        ctx.validation_at = Some(at);
+    }
+    ctx.window_approved = f.wave_approved;
+    let text = if f.wave_window.trim().is_empty() {
+        f.own_window
+    } else {
+        f.wave_window
+    };
+    match BusinessWindow::parse(text) {
+        Ok(win) => {
+            ctx.window_open = win.is_open(now);
+            ctx.window_next_change = win.next_change(now);
+            ctx.window_next_change_label = ctx
+                .window_next_change
+                .map(|t| t.format("%a %H:%M UTC").to_string());
+        }
+        Err(e) => {
+            ctx.window_open = false;
+            ctx.window_next_change_label = Some(format!("window unreadable: {e}"));
+        }
+    }
+    ctx.cutover_in_flight = f.stage == Stage::Cutover;
+    ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn facts() -> Facts<'static> {
+        Facts {
+            db_id: "a",
+            wave: Some(0),
+            stage: Stage::Ready,
+            lag_s: Some(12.0),
+            own_max_lag_s: None,
+            own_window: "daily 00:00-24:00 UTC",
+            validation: None,
+            wave_window: "",
+            wave_approved: true,
+        }
+    }
+
+    #[test]
+    fn own_limit_and_window_win_where_they_apply() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 7, 2, 0, 0).unwrap();
+        let th = Thresholds::default();
+        let c = guard_context(&facts(), th, Role::Operator, now);
+        assert_eq!(c.max_lag_s, 5.0);
+        assert!(c.window_open, "no wave window: the database's own");
+        let own = Facts {
+            own_max_lag_s: Some(30.0),
+            wave_window: "Mon 01:00-05:00 UTC",
+            ..facts()
+        };
+        let c = guard_context(&own, th, Role::Operator, now);
+        assert_eq!(c.max_lag_s, 30.0);
+        assert!(!c.window_open, "the wave's window (Monday) comes first");
+        let bad = Facts {
+            wave_window: "someday",
+            ..facts()
+        };
+        let c = guard_context(&bad, th, Role::Operator, now);
+        assert!(!c.window_open);
+        assert!(c.window_next_change_label.unwrap().contains("unreadable"));
+    }
+}

@@ -180,7 +180,26 @@ async fn validation_names_table_rows_and_key(engine: Engine) {
         let spec = shared::spec(engine, &p, user);
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
-        let result = wavedeck::engine::sql::run(&cfg, Some(&spec), Step::SqlValidate).await;
+        // The engine's gate runs live while the DRS job replicates; on PostgreSQL live mode
+        // follows DRS's logical slot, which this server (wal_level replica) cannot have, so
+        // the PostgreSQL case runs the gate in final mode (as at cutover, writes drained)
+        // and hands its report to the brain the way the engine's step does.
+        let result = match engine {
+            Engine::Mysql => wavedeck::engine::sql::run(&cfg, Some(&spec), Step::SqlValidate).await,
+            Engine::Postgres => {
+                let opts = wavedeck::validate::ValidateOptions {
+                    mode: wavedeck::validate::Mode::Final,
+                    ..Default::default()
+                };
+                let rb = wavedeck::validate::Runbook::builtin(engine);
+                let r = wavedeck::validate::run_validation(&spec, &rb, &opts).await;
+                WorkResult::Ok {
+                    job: None,
+                    report: Some(wavedeck::engine::sql::validation_report(&r)),
+                    recovered: false,
+                }
+            }
+        };
         let report = match &result {
             WorkResult::Ok {
                 report: Some(r), ..
@@ -224,6 +243,9 @@ async fn validation_names_table_rows_and_key(engine: Engine) {
             screen.contains(key.as_str()),
             "the differing key {key} is on screen:\n{screen}"
         );
+        if let Some(at) = &bad.compared_at {
+            assert!(line.contains(at.as_str()), "compared at {at}: {line}");
+        }
     })
     .await;
 }

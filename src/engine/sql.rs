@@ -56,16 +56,21 @@ pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> Work
                     ),
                 });
             }
-            Report {
-                passed: r.passed(),
-                summary: r.summary(),
-                detail: serde_json::to_value(&r).unwrap_or_default(),
-            }
+            validation_report(&r)
         }
     };
     WorkResult::Ok {
         job: None,
         report: Some(report),
         recovered: false,
+    }
+}
+
+/// The brain's report of a decided validation: what goes into its `db.validation` event.
+pub fn validation_report(r: &crate::validate::ValidationReport) -> Report {
+    Report {
+        passed: r.passed(),
+        summary: r.summary(),
+        detail: serde_json::to_value(r).unwrap_or_default(),
     }
 }

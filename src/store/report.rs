@@ -174,7 +174,11 @@ impl ValidationDetail {
                         .map(|d| format!("{} ({})", d.key, diff_word(d.kind)))
                         .collect(),
                     more_keys: t.differences_truncated,
-                    note: t.note.clone(),
+                    compared_at: t.compared_at.clone(),
+                    note: match (&t.undecided, &t.note) {
+                        (Some(u), _) => Some(format!("not decided: {u}")),
+                        (None, n) => n.clone(),
+                    },
                 })
                 .collect(),
             ValidationDetail::Drs(o) => o
@@ -189,6 +193,7 @@ impl ValidationDetail {
                     digest_equal: None,
                     keys: Vec::new(),
                     more_keys: false,
+                    compared_at: None,
                     note: Some(format!(
                         "{} tables compared, {} inconsistent",
                         i.compare_num, i.data_inconsistent_num
@@ -209,6 +214,7 @@ impl ValidationDetail {
                 digest_equal: None,
                 keys: Vec::new(),
                 more_keys: false,
+                compared_at: None,
                 note: Some(why.clone()),
             }],
         };
@@ -278,6 +284,8 @@ pub struct TableLine {
     pub keys: Vec<String>,
     /// More differing keys exist than listed.
     pub more_keys: bool,
+    /// The change-stream position the table was compared at (WAL LSN or GTID set).
+    pub compared_at: Option<String>,
     pub note: Option<String>,
 }
 

@@ -275,12 +275,15 @@ pub fn validation_report(
                 differences: vec![],
                 differences_truncated: false,
                 note: None,
+                compared_at: Some("0/3A2F1C8".into()),
+                undecided: None,
                 passed: s == d,
             })
             .collect(),
         smoke_tests: vec![],
         rules: vec![],
         errors: vec![],
+        scope: None,
     }
 }
 

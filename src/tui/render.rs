@@ -1059,6 +1059,9 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             Some(false) => " sum!",
             None => "",
         }));
+        if let (false, Some(at)) = (t.passed, &t.compared_at) {
+            s.push(Span::styled(format!(" at {at}"), th.muted));
+        }
         if !t.keys.is_empty() {
             s.push(Span::styled(
                 format!(

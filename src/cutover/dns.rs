@@ -496,13 +496,15 @@ impl HuaweiDns {
             msg,
         };
         let url = format!("{}{}", self.base_url, path_and_query);
+        // Content-Type on every request, a body or not, as Huawei's SDK sends it.
         let mut rb = self
             .http
             .request(method.clone(), &url)
-            .header("X-Project-Id", &self.project_id);
+            .header("X-Project-Id", &self.project_id)
+            .header("Content-Type", "application/json");
         if let Some(b) = body {
             let bytes = serde_json::to_vec(&b).map_err(|e| api(e.to_string()))?;
-            rb = rb.header("Content-Type", "application/json").body(bytes);
+            rb = rb.body(bytes);
         }
         let mut req = rb.build().map_err(|e| api(e.to_string()))?;
         self.signer.sign_request(&mut req).map_err(api)?;

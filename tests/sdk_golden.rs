@@ -3,12 +3,12 @@
 //! The SDK's requests are in `tests/sdk_contract/golden/*.json`, recorded by a loopback capture
 //! (`tests/sdk_contract/make_golden.py`). Here a loopback capture inside the test records
 //! wavedeck's requests, driven through the same functions the engine calls (ensure_job,
-//! prepare_jobs, poll, ...), and compares method, path, query keys, and the JSON body's field
-//! names, nesting and types (values may differ). A difference passes only when
+//! prepare_jobs, poll, ...), and compares method, path, query keys, the API's headers present,
+//! and the JSON body's field names, nesting and types (values may differ). A difference passes only when
 //! `tests/sdk_contract/golden/allowed.txt` lists it with a reason.
 
 use axum::body::Bytes;
-use axum::http::{Method, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,20 @@ struct Captured {
     path: String,
     query: Vec<(String, String)>,
     body: Value,
+    /// The API's own headers present (names, lower case); see `API_HEADERS`.
+    headers: BTreeSet<String>,
 }
+
+/// The headers the DRS and DNS APIs read, as `capture.py` records them; transport headers are
+/// the HTTP library's business.
+const API_HEADERS: [&str; 6] = [
+    "authorization",
+    "content-type",
+    "x-project-id",
+    "x-sdk-date",
+    "x-security-token",
+    "x-auth-token",
+];
 
 type Log = Arc<Mutex<Vec<Captured>>>;
 
@@ -69,37 +82,45 @@ fn answer(method: &str, path: &str) -> Value {
 async fn capture() -> (String, Log) {
     let log: Log = Arc::default();
     let l = log.clone();
-    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-        let l = l.clone();
-        async move {
-            let query = uri
-                .query()
-                .map(|q| {
-                    q.split('&')
-                        .filter(|p| !p.is_empty())
-                        .map(|p| {
-                            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                            (k.to_string(), v.to_string())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let body = if body.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&body).unwrap_or(Value::String("<not JSON>".into()))
-            };
-            let path = uri.path().to_string();
-            let reply = answer(method.as_str(), &path);
-            l.lock().unwrap().push(Captured {
-                method: method.to_string(),
-                path,
-                query,
-                body,
-            });
-            axum::Json(reply)
-        }
-    });
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let l = l.clone();
+            async move {
+                let query = uri
+                    .query()
+                    .map(|q| {
+                        q.split('&')
+                            .filter(|p| !p.is_empty())
+                            .map(|p| {
+                                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                                (k.to_string(), v.to_string())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let body = if body.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_slice(&body).unwrap_or(Value::String("<not JSON>".into()))
+                };
+                let path = uri.path().to_string();
+                let reply = answer(method.as_str(), &path);
+                let headers = headers
+                    .keys()
+                    .map(|k| k.as_str().to_ascii_lowercase())
+                    .filter(|k| API_HEADERS.contains(&k.as_str()))
+                    .collect();
+                l.lock().unwrap().push(Captured {
+                    method: method.to_string(),
+                    path,
+                    query,
+                    body,
+                    headers,
+                });
+                axum::Json(reply)
+            }
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -333,6 +354,18 @@ fn differences(golden: &Value, ours: &Captured) -> Vec<String> {
     }
     for k in our_q.difference(&sdk_q) {
         out.push(format!("extra query {k}"));
+    }
+    let sdk_h: BTreeSet<String> = golden["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.as_str().map(str::to_string))
+        .collect();
+    for h in sdk_h.difference(&ours.headers) {
+        out.push(format!("missing header {h}"));
+    }
+    for h in ours.headers.difference(&sdk_h) {
+        out.push(format!("extra header {h}"));
     }
     shape("body", &golden["body"], &ours.body, &mut out);
     out

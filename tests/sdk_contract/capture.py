@@ -1,10 +1,17 @@
-"""A loopback HTTP server that records every request (method, path, query, JSON body) and
-answers `{}`: what Huawei's SDK puts on the wire, without a cloud behind it."""
+"""A loopback HTTP server that records every request (method, path, query, JSON body, and
+which of the API's own headers it carries) and answers `{}`: what Huawei's SDK puts on the
+wire, without a cloud behind it."""
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+
+# The headers the DRS and DNS APIs read (auth, project, date, body type); transport headers
+# (host, user-agent, accept, connection, length) are the HTTP library's business.
+API_HEADERS = {"authorization", "content-type", "x-project-id", "x-sdk-date",
+               "x-security-token", "x-auth-token"}
 
 
 class Capture:
@@ -22,6 +29,8 @@ class Capture:
                     "path": url.path,
                     "query": sorted(parse_qsl(url.query, keep_blank_values=True)),
                     "body": json.loads(raw) if raw else None,
+                    "headers": sorted(k.lower() for k in self.headers.keys()
+                                      if k.lower() in API_HEADERS),
                 })
                 out = b"{}"
                 self.send_response(200)

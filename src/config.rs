@@ -69,6 +69,12 @@ pub struct DrsConfig {
     pub credentials_file: Option<PathBuf>,
     /// Environment variable holding an IAM token (auth: token).
     pub token_env: String,
+    /// Environment variable holding the security token of temporary AK/SK (auth: aksk); when
+    /// set, `ak_env`/`sk_env` hold the temporary pair.
+    pub security_token_env: String,
+    /// Optional file with temporary credentials (the JSON IAM or the ECS metadata service
+    /// gives, or ak=/sk=/security_token=/expires_at= lines), read again before they expire.
+    pub temporary_credentials_file: Option<PathBuf>,
     /// Per-request timeout in seconds.
     pub timeout_s: u64,
     /// Base URL of Huawei Cloud DNS. Empty means `https://dns.{region}.myhuaweicloud.com`.
@@ -227,6 +233,8 @@ impl Default for DrsConfig {
             sk_env: "HUAWEICLOUD_SDK_SK".into(),
             credentials_file: None,
             token_env: "HUAWEICLOUD_SDK_TOKEN".into(),
+            security_token_env: "HUAWEICLOUD_SDK_SECURITY_TOKEN".into(),
+            temporary_credentials_file: None,
             timeout_s: 30,
             dns_endpoint: String::new(),
             net_type: "vpc".into(),
@@ -457,15 +465,39 @@ impl Config {
     /// The DRS base URL: the configured endpoint, else the public one for the region.
     pub fn drs_base_url(&self) -> String {
         if self.drs.endpoint.is_empty() {
-            format!("https://drs.{}.myhuaweicloud.com", self.drs.region)
+            huawei_endpoint("drs", &self.drs.region)
         } else {
             self.drs.endpoint.trim_end_matches('/').to_string()
         }
     }
 }
 
+/// The public endpoint of a Huawei Cloud service in a region. Most regions are under
+/// `myhuaweicloud.com`; the European sovereign region is under `myhuaweicloud.eu` (Go SDK
+/// `services/drs/v3/region/region.go`: `https://drs.eu-west-101.myhuaweicloud.eu`).
+pub fn huawei_endpoint(service: &str, region: &str) -> String {
+    let domain = match region {
+        "eu-west-101" => "myhuaweicloud.eu",
+        _ => "myhuaweicloud.com",
+    };
+    format!("https://{service}.{region}.{domain}")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn regional_endpoints_follow_the_sdk() {
+        use super::huawei_endpoint;
+        assert_eq!(
+            huawei_endpoint("drs", "eu-west-101"),
+            "https://drs.eu-west-101.myhuaweicloud.eu"
+        );
+        assert_eq!(
+            huawei_endpoint("drs", "ap-southeast-1"),
+            "https://drs.ap-southeast-1.myhuaweicloud.com"
+        );
+    }
+
     use super::*;
 
     #[test]

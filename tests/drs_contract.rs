@@ -1512,3 +1512,60 @@ async fn a_taken_name_refuses_the_whole_create_and_the_client_finds_which() {
     assert_eq!((again.id, again.created), (first.id, false));
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn temporary_credentials_sign_with_their_security_token() {
+    let (h, _client, cc) = start(100.0, 50).await;
+    let key = h.issue_temporary(None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("securitykey.json");
+    // As the ECS metadata service (and IAM's securitytokens call) gives them.
+    std::fs::write(
+        &file,
+        serde_json::json!({"credential": {
+            "access": key.ak.expose(),
+            "secret": key.sk.expose(),
+            "securitytoken": key.token.expose(),
+            "expires_at": "2999-01-01T00:00:00.000000Z"
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let mut c = h.client_config(&cc);
+    c.drs.temporary_credentials_file = Some(file);
+    let temp = DrsClient::from_config(&c).unwrap();
+    let j = temp
+        .ensure_job(&spec("tempcred01", Engine::Mysql, 1.0), &c.drs)
+        .await
+        .unwrap();
+    assert!(j.created);
+    // The same pair without its token, or with another one, is refused by the gateway.
+    let bare = DrsClient::new(
+        &c,
+        Auth::AkSk {
+            ak: key.ak.clone(),
+            sk: key.sk.clone(),
+        },
+    )
+    .unwrap();
+    let e = bare.list_all_jobs(Engine::Mysql).await.unwrap_err();
+    assert!(e.is_auth(), "{e}");
+    let wrong = wavedeck::drs::auth::TemporaryKey {
+        token: wavedeck::secret::Secret::new("not-the-token"),
+        ..key.clone()
+    };
+    let other = DrsClient::new(
+        &c,
+        Auth::Temporary(std::sync::Arc::new(wavedeck::drs::auth::Temporary::fixed(
+            wrong,
+        ))),
+    )
+    .unwrap();
+    let e = other.list_all_jobs(Engine::Mysql).await.unwrap_err();
+    assert!(e.is_auth(), "{e}");
+    for shown in [e.to_string(), format!("{e:?}"), format!("{temp:?}")] {
+        assert!(!shown.contains(key.token.expose()), "{shown}");
+        assert!(!shown.contains(key.sk.expose()), "{shown}");
+    }
+    h.shutdown().await;
+}

@@ -401,7 +401,7 @@ impl Dns {
                 let auth =
                     crate::drs::auth::Auth::from_config(&cfg.drs).map_err(|e| e.to_string())?;
                 let base_url = if cfg.drs.dns_endpoint.is_empty() {
-                    format!("https://dns.{}.myhuaweicloud.com", cfg.drs.region)
+                    crate::config::huawei_endpoint("dns", &cfg.drs.region)
                 } else {
                     cfg.drs.dns_endpoint.trim_end_matches('/').to_string()
                 };

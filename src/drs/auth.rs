@@ -1,17 +1,31 @@
 //! Where the DRS credentials come from: environment variables or a credentials file named in the
-//! config (`drs.ak_env`, `drs.sk_env`, `drs.credentials_file`, `drs.token_env`). Never the
-//! inventory. Values live in `Secret`s, so Debug and errors never show them.
+//! config (`drs.ak_env`, `drs.sk_env`, `drs.credentials_file`, `drs.token_env`,
+//! `drs.security_token_env`, `drs.temporary_credentials_file`). Never the inventory. Values
+//! live in `Secret`s, so Debug and errors never show them.
 
 use super::error::DrsError;
 use crate::config::DrsConfig;
 use crate::secret::Secret;
+use chrono::{DateTime, Utc};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Header carrying the security token of temporary credentials; signed like the others (Go SDK
+/// `core/auth/basic_credentials.go` adds it before signing).
+pub const SECURITY_TOKEN_HEADER: &str = "X-Security-Token";
+
+/// Temporary credentials are read again this long before they expire.
+const REFRESH_BEFORE_S: i64 = 10 * 60;
 
 #[derive(Clone)]
 pub enum Auth {
     /// Access key id and secret access key: requests are signed (SDK-HMAC-SHA256).
     AkSk { ak: Secret, sk: Secret },
+    /// Temporary AK/SK with a security token (an agency's on a Huawei Cloud jump host, or
+    /// STS): signed like `AkSk`, plus `X-Security-Token`. Read again from their source
+    /// before they expire.
+    Temporary(Arc<Temporary>),
     /// An IAM token sent as `X-Auth-Token`.
     Token(Secret),
 }
@@ -20,9 +34,171 @@ impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Auth::AkSk { .. } => f.write_str("Auth::AkSk(***)"),
+            Auth::Temporary(_) => f.write_str("Auth::Temporary(***)"),
             Auth::Token(_) => f.write_str("Auth::Token(***)"),
         }
     }
+}
+
+/// One set of temporary credentials.
+#[derive(Clone)]
+pub struct TemporaryKey {
+    pub ak: Secret,
+    pub sk: Secret,
+    pub token: Secret,
+    /// When they stop working, if the source says.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where temporary credentials are read from.
+#[derive(Clone, Debug)]
+enum TemporarySource {
+    /// Environment variables (fixed for the process: they cannot be refreshed).
+    Env,
+    /// A file rewritten by whatever renews them: the JSON IAM and the ECS metadata service
+    /// answer (`{"credential":{"access","secret","securitytoken","expires_at"}}`), or
+    /// `ak=`, `sk=`, `security_token=`, `expires_at=` lines.
+    File(PathBuf),
+}
+
+/// Temporary credentials and their source.
+pub struct Temporary {
+    source: TemporarySource,
+    current: Mutex<TemporaryKey>,
+}
+
+impl Temporary {
+    /// Credentials given as they are (environment): never re-read.
+    pub fn fixed(key: TemporaryKey) -> Temporary {
+        Temporary {
+            source: TemporarySource::Env,
+            current: Mutex::new(key),
+        }
+    }
+
+    /// Credentials read from a file, and read again from it before they expire.
+    pub fn from_file(path: &Path) -> Result<Temporary, DrsError> {
+        Ok(Temporary {
+            current: Mutex::new(read_temporary_file(path)?),
+            source: TemporarySource::File(path.to_path_buf()),
+        })
+    }
+
+    /// The credentials to sign with now: re-read from the file when they are about to
+    /// expire; an error when they have expired and no newer ones are there.
+    pub fn key(&self) -> Result<TemporaryKey, DrsError> {
+        self.key_at(Utc::now())
+    }
+
+    fn key_at(&self, now: DateTime<Utc>) -> Result<TemporaryKey, DrsError> {
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let due = |k: &TemporaryKey| {
+            k.expires_at
+                .is_some_and(|t| (t - now).num_seconds() < REFRESH_BEFORE_S)
+        };
+        if due(&cur) {
+            if let TemporarySource::File(p) = &self.source {
+                match read_temporary_file(p) {
+                    Ok(k) => *cur = k,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot re-read the temporary credentials")
+                    }
+                }
+            }
+        }
+        match cur.expires_at {
+            Some(t) if t <= now => Err(DrsError::Config(format!(
+                "the temporary credentials expired at {t}: {}",
+                match &self.source {
+                    TemporarySource::File(p) => format!(
+                        "renew them in {} (wavedeck reads it again by itself)",
+                        p.display()
+                    ),
+                    TemporarySource::Env => {
+                        "export new ones and restart wavedeck, or name a file in drs.temporary_credentials_file".into()
+                    }
+                }
+            ))),
+            _ => Ok(cur.clone()),
+        }
+    }
+}
+
+/// The temporary credentials file: JSON as IAM and the ECS metadata service give them, or
+/// key=value lines. Errors name the file but never echo a value.
+fn read_temporary_file(path: &Path) -> Result<TemporaryKey, DrsError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DrsError::Config(format!(
+            "cannot read drs.temporary_credentials_file {}: {} (check the path and its permissions)",
+            path.display(),
+            e.kind()
+        ))
+    })?;
+    parse_temporary(&text).map_err(|what| {
+        DrsError::Config(format!(
+            "drs.temporary_credentials_file {}: {what}",
+            path.display()
+        ))
+    })
+}
+
+fn parse_temporary(text: &str) -> Result<TemporaryKey, String> {
+    let (ak, sk, token, expires) = if text.trim_start().starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON at line {}", e.line()))?;
+        let c = v.get("credential").unwrap_or(&v);
+        let s = |k: &str| c.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        (
+            s("access"),
+            s("secret"),
+            s("securitytoken"),
+            s("expires_at"),
+        )
+    } else {
+        let (mut ak, mut sk, mut token, mut expires) = (None, None, None, None);
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or(format!("line {}: expected key=value", i + 1))?;
+            let v = Some(v.trim().to_string());
+            match k.trim().to_ascii_lowercase().as_str() {
+                "ak" => ak = v,
+                "sk" => sk = v,
+                "security_token" => token = v,
+                "expires_at" => expires = v,
+                _ => {
+                    return Err(format!(
+                        "line {}: unknown key (keys: ak, sk, security_token, expires_at)",
+                        i + 1
+                    ))
+                }
+            }
+        }
+        (ak, sk, token, expires)
+    };
+    let need = |v: Option<String>, what: &str| {
+        v.filter(|v| !v.is_empty())
+            .map(Secret::new)
+            .ok_or(format!("no {what}"))
+    };
+    let expires_at = match expires.filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => Some(
+            DateTime::parse_from_rfc3339(&e)
+                .map_err(|_| format!("expires_at {e:?} is not an RFC 3339 time"))?
+                .with_timezone(&Utc),
+        ),
+    };
+    Ok(TemporaryKey {
+        ak: need(ak, "access key (access / ak)")?,
+        sk: need(sk, "secret key (secret / sk)")?,
+        token: need(token, "security token (securitytoken / security_token)")?,
+        expires_at,
+    })
 }
 
 impl Auth {
@@ -34,10 +210,27 @@ impl Auth {
     }
 
     /// The secrets this auth holds, for `secret::redact` on text that came from outside.
-    pub fn secrets(&self) -> Vec<&Secret> {
+    pub fn secrets(&self) -> Vec<Secret> {
         match self {
-            Auth::AkSk { ak, sk } => vec![ak, sk],
-            Auth::Token(t) => vec![t],
+            Auth::AkSk { ak, sk } => vec![ak.clone(), sk.clone()],
+            Auth::Temporary(t) => match t.key() {
+                Ok(k) => vec![k.ak, k.sk, k.token],
+                Err(_) => Vec::new(),
+            },
+            Auth::Token(t) => vec![t.clone()],
+        }
+    }
+
+    /// The key to sign with (AK, SK, and the security token of temporary credentials), or
+    /// `None` for an IAM token.
+    pub fn signing_key(&self) -> Result<Option<(Secret, Secret, Option<Secret>)>, DrsError> {
+        match self {
+            Auth::AkSk { ak, sk } => Ok(Some((ak.clone(), sk.clone(), None))),
+            Auth::Temporary(t) => {
+                let k = t.key()?;
+                Ok(Some((k.ak, k.sk, Some(k.token))))
+            }
+            Auth::Token(_) => Ok(None),
         }
     }
 
@@ -60,6 +253,24 @@ impl Auth {
         };
         match cfg.auth.as_str() {
             "aksk" => {
+                if let Some(p) = &cfg.temporary_credentials_file {
+                    return Ok(Auth::Temporary(Arc::new(Temporary::from_file(p)?)));
+                }
+                if let Some(token) = env(&cfg.security_token_env) {
+                    let (ak, sk) = (env(&cfg.ak_env), env(&cfg.sk_env));
+                    let (Some(ak), Some(sk)) = (ak, sk) else {
+                        return Err(DrsError::Config(format!(
+                            "{} is set but {} or {} is not: temporary credentials need all three",
+                            cfg.security_token_env, cfg.ak_env, cfg.sk_env
+                        )));
+                    };
+                    return Ok(Auth::Temporary(Arc::new(Temporary::fixed(TemporaryKey {
+                        ak,
+                        sk,
+                        token,
+                        expires_at: None,
+                    }))));
+                }
                 let ak = env(&cfg.ak_env).or_else(|| from_file("ak"));
                 let sk = env(&cfg.sk_env).or_else(|| from_file("sk"));
                 match (ak, sk) {
@@ -94,14 +305,21 @@ impl Auth {
         use reqwest::header::{HeaderName, HeaderValue};
         let header =
             |v: &str| HeaderValue::from_str(v).map_err(|e| format!("bad header value: {e}"));
-        match self {
-            Auth::Token(t) => {
+        let key = self.signing_key().map_err(|e| e.to_string())?;
+        match (self, key) {
+            (Auth::Token(t), _) => {
                 let mut v = header(t.expose())?;
                 v.set_sensitive(true);
                 req.headers_mut().insert("X-Auth-Token", v);
                 Ok(())
             }
-            Auth::AkSk { ak, sk } => {
+            (_, None) => Err("this auth signs nothing".into()),
+            (_, Some((ak, sk, token))) => {
+                if let Some(t) = token {
+                    let mut v = header(t.expose())?;
+                    v.set_sensitive(true);
+                    req.headers_mut().insert(SECURITY_TOKEN_HEADER, v);
+                }
                 let url = req.url().clone();
                 let host = match (url.host_str(), url.port()) {
                     (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -140,7 +358,7 @@ impl Auth {
                     headers: &headers,
                     body,
                 };
-                let authz = super::sign::sign(&input, ak, sk).map_err(|e| e.to_string())?;
+                let authz = super::sign::sign(&input, &ak, &sk).map_err(|e| e.to_string())?;
                 let mut v = header(&authz)?;
                 v.set_sensitive(true);
                 req.headers_mut().insert(reqwest::header::AUTHORIZATION, v);
@@ -252,9 +470,102 @@ mod tests {
                 assert_eq!(ak.expose(), "FILEAK");
                 assert_eq!(sk.expose(), "file-secret-key");
             }
-            Auth::Token(_) => panic!("expected aksk"),
+            _ => panic!("expected aksk"),
         }
         assert!(!format!("{auth:?}").contains("file-secret-key"));
+    }
+
+    #[test]
+    fn temporary_credentials_read_iam_json_and_lines() {
+        let j = parse_temporary(
+            r#"{"credential":{"access":"TMPAK","secret":"tmp-sk","securitytoken":"tok-123","expires_at":"2026-12-02T12:00:00.000000Z"}}"#,
+        )
+        .unwrap();
+        assert_eq!((j.ak.expose(), j.token.expose()), ("TMPAK", "tok-123"));
+        assert_eq!(
+            j.expires_at.unwrap().to_rfc3339(),
+            "2026-12-02T12:00:00+00:00"
+        );
+        let l = parse_temporary("ak=A\nsk=B\nsecurity_token=C\n").unwrap();
+        assert_eq!((l.sk.expose(), l.expires_at), ("B", None));
+        let e = parse_temporary("ak=A\nsk=secret-value\n").err().unwrap();
+        assert!(
+            e.contains("security token") && !e.contains("secret-value"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn temporary_credentials_are_read_again_before_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tmp.json");
+        let write = |ak: &str, exp: &str| {
+            std::fs::write(
+                &p,
+                format!(r#"{{"credential":{{"access":"{ak}","secret":"s","securitytoken":"t-{ak}","expires_at":"{exp}"}}}}"#),
+            )
+            .unwrap()
+        };
+        write("OLD", "2026-12-02T12:00:00Z");
+        let t = Temporary::from_file(&p).unwrap();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // An hour left: the cached key.
+        write("NEW", "2026-12-02T13:00:00Z");
+        assert_eq!(
+            t.key_at(at("2026-12-02T11:00:00Z")).unwrap().ak.expose(),
+            "OLD"
+        );
+        // Five minutes left: read again, the renewed key.
+        let k = t.key_at(at("2026-12-02T11:55:00Z")).unwrap();
+        assert_eq!((k.ak.expose(), k.token.expose()), ("NEW", "t-NEW"));
+        // Expired and not renewed: an error naming the file, no secret in it.
+        let e = t
+            .key_at(at("2026-12-02T14:00:00Z"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("expired") && e.contains("tmp.json") && !e.contains("t-NEW"),
+            "{e}"
+        );
+        assert!(!format!("{:?}", Auth::Temporary(Arc::new(t))).contains("NEW"));
+    }
+
+    #[test]
+    fn temporary_credentials_sign_the_security_token() {
+        let auth = Auth::Temporary(Arc::new(Temporary::fixed(TemporaryKey {
+            ak: Secret::new("TMPAK"),
+            sk: Secret::new("tmp-secret"),
+            token: Secret::new("sec-token-1"),
+            expires_at: None,
+        })));
+        let mut req = reqwest::Client::new()
+            .get("http://127.0.0.1:9/v2/zones/z1/recordsets?name=a.&type=A")
+            .build()
+            .unwrap();
+        auth.sign_request(&mut req).unwrap();
+        assert_eq!(req.headers()["x-security-token"], "sec-token-1");
+        assert!(req.headers()["x-security-token"].is_sensitive());
+        let authz = req.headers()["authorization"].to_str().unwrap().to_string();
+        assert!(authz.contains("x-security-token"), "{authz}");
+        assert!(!format!("{req:?}").contains("sec-token-1"));
+        assert_eq!(auth.secrets().len(), 3, "the token is redacted too");
+    }
+
+    #[test]
+    fn security_token_env_makes_temporary_credentials() {
+        let cfg = DrsConfig {
+            ak_env: "WAVEDECK_TEST_UNSET_AK_VAR".into(),
+            sk_env: "WAVEDECK_TEST_UNSET_SK_VAR".into(),
+            security_token_env: "PATH".into(),
+            ..DrsConfig::default()
+        };
+        // The token is there but not the pair: say which variables are needed.
+        let e = Auth::from_config(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("WAVEDECK_TEST_UNSET_AK_VAR") && e.contains("all three"),
+            "{e}"
+        );
     }
 
     #[test]

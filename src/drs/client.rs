@@ -126,6 +126,13 @@ impl DrsClient {
             ),
         ];
         headers.extend(self.extra_headers.iter().cloned());
+        let key = self.auth.signing_key()?;
+        if let Some((_, _, Some(token))) = &key {
+            headers.push((
+                super::auth::SECURITY_TOKEN_HEADER.into(),
+                token.expose().to_string(),
+            ));
+        }
         let sign_input = sign::SignInput {
             method: method.as_str(),
             path,
@@ -133,12 +140,12 @@ impl DrsClient {
             headers: &headers,
             body: &body,
         };
-        let auth_header = match &self.auth {
-            Auth::AkSk { ak, sk } => Some(
+        let auth_header = match &key {
+            Some((ak, sk, _)) => Some(
                 sign::sign(&sign_input, ak, sk)
                     .map_err(|e| DrsError::Invalid(format!("cannot sign {call}: {e}")))?,
             ),
-            Auth::Token(_) => None,
+            None => None,
         };
         let mut url = format!("{}{}", self.base_url, path);
         if !query.is_empty() {
@@ -150,7 +157,14 @@ impl DrsClient {
             .request(method, &url)
             .header("Content-Type", "application/json");
         for (k, v) in &headers {
-            req = req.header(k, v);
+            match reqwest::header::HeaderValue::from_str(v) {
+                // The security token is a credential: marked so it is never shown by Debug.
+                Ok(mut hv) if k == super::auth::SECURITY_TOKEN_HEADER => {
+                    hv.set_sensitive(true);
+                    req = req.header(k, hv);
+                }
+                _ => req = req.header(k, v),
+            }
         }
         match (&self.auth, auth_header) {
             (_, Some(a)) => req = req.header("Authorization", a),
@@ -179,7 +193,8 @@ impl DrsClient {
         if (200..300).contains(&status) {
             return Ok((status, bytes));
         }
-        let secrets = self.auth.secrets();
+        let owned = self.auth.secrets();
+        let secrets: Vec<&crate::secret::Secret> = owned.iter().collect();
         Err(match super::error::ErrorBody::extract(&bytes) {
             Some((code, msg, rid)) => DrsError::Api {
                 call: call.to_string(),

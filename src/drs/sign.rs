@@ -400,6 +400,43 @@ mod tests {
     }
 
     #[test]
+    fn vector7_java_sdk_signs_content_type_too() {
+        // JAVA core/src/test/java/com/huaweicloud/sdk/core/TestAKSKSigner.java: the Java SDK
+        // signs content-type; the emulator's verify takes whatever list the client signed.
+        let headers = h(&[
+            ("Host", "service.region.example.com"),
+            ("Content-Type", "application/json"),
+            ("X-Sdk-Date", "20191115T033655Z"),
+        ]);
+        let query = h(&[
+            ("limit", "2"),
+            ("marker", "13551d6b-755d-4757-b956-536f674975c0"),
+        ]);
+        let input = SignInput {
+            method: "GET",
+            path: "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs",
+            query: &query,
+            headers: &headers,
+            body: b"",
+        };
+        let authz = "SDK-HMAC-SHA256 Access=QTWAOYTTINDUT2QVKYUC, SignedHeaders=content-type;host;x-sdk-date, Signature=7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d6870f4f6ebe";
+        let sk = |ak: &str| {
+            (ak == "QTWAOYTTINDUT2QVKYUC")
+                .then(|| Secret::new("MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"))
+        };
+        let when = chrono::NaiveDateTime::parse_from_str("20191115T033655Z", DATE_FORMAT)
+            .unwrap()
+            .and_utc();
+        assert_eq!(
+            verify(&input, authz, sk, when).unwrap(),
+            "QTWAOYTTINDUT2QVKYUC"
+        );
+        // One changed byte of the signature is refused.
+        let bad = authz.replace("6ebe", "6ebf");
+        assert!(verify(&input, &bad, sk, when).is_err());
+    }
+
+    #[test]
     fn canonical_query_matches_sdk_test() {
         let q = h(&[
             ("limit", "1"),

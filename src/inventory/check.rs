@@ -182,6 +182,52 @@ pub fn duplicates_across(files: &[(PathBuf, Vec<(usize, DatabaseSpec)>)]) -> Vec
     problems
 }
 
+/// Two databases DRS could not tell apart: DRS job names are case-insensitive
+/// (`create_job_req.py` name: "不区分大小写"), and a db_id travels in the `wavedeck-db-id` tag
+/// in an encoded form ([`crate::drs::api::tag_value_for`]). Either clash would make one
+/// database find the other's job, so both rows are named.
+pub fn drs_name_clashes(files: &[(PathBuf, Vec<(usize, DatabaseSpec)>)]) -> Vec<Problem> {
+    use crate::drs::api::{job_name_for, tag_value_for};
+    let mut by_name: HashMap<String, (&Path, usize, &str)> = HashMap::new();
+    let mut by_tag: HashMap<String, (&Path, usize, &str)> = HashMap::new();
+    let mut problems = Vec::new();
+    for (file, specs) in files {
+        for (line, spec) in specs {
+            let id = spec.db_id.as_str();
+            let keys = [
+                (
+                    &mut by_name,
+                    job_name_for(id).to_lowercase(),
+                    "DRS job name (DRS ignores case)",
+                ),
+                (&mut by_tag, tag_value_for(id), "wavedeck-db-id tag value"),
+            ];
+            for (seen, key, what) in keys {
+                match seen.get(&key) {
+                    Some((f, l, other)) if *other != id => {
+                        problems.push(Problem::new(
+                            file,
+                            *line,
+                            Some(spec.db_id.clone()),
+                            format!(
+                                "db_id `{id}` and db_id `{other}` ({}:{l}) give the same {what} `{key}`",
+                                f.display()
+                            ),
+                            "rename one of them so they differ by more than letter case",
+                        ));
+                        break;
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(key, (file, *line, id));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
 struct Ctx<'a> {
     file: &'a Path,
     rec: &'a RawRecord,
@@ -738,6 +784,36 @@ mod tests {
         }
         let got = problems("b.yaml", b"databases:\n  - db_id: a\n\xff");
         assert_eq!(got[0].line, 3, "{got:#?}");
+    }
+
+    #[test]
+    fn db_ids_drs_cannot_tell_apart_are_refused_naming_both_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.yaml");
+        let b = dir.path().join("b.yaml");
+        std::fs::write(&a, PILOT).unwrap();
+        // The pilot's first db_id in upper case: a new db_id, but the same DRS job name.
+        let upper = PILOT.replace("pilot-pg-billing", "PILOT-PG-BILLING");
+        let only_first: String = {
+            let start = upper.find("  - db_id: PILOT-PG-BILLING").unwrap();
+            let end = upper[start + 4..]
+                .find("  - db_id:")
+                .map_or(upper.len(), |e| start + 4 + e);
+            format!("databases:\n{}", &upper[start..end])
+        };
+        std::fs::write(&b, only_first).unwrap();
+        let err = load_files(&[a.clone(), b.clone()]).unwrap_err();
+        assert_eq!(err.len(), 1, "{err:#?}");
+        let m = &err[0].message;
+        assert!(
+            err[0].file == b && m.contains("PILOT-PG-BILLING"),
+            "{err:#?}"
+        );
+        assert!(
+            m.contains("`pilot-pg-billing`") && m.contains("a.yaml:"),
+            "{m}"
+        );
+        assert!(m.contains("ignores case"), "{m}");
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<DatabaseSpec>, Vec<Problem>> 
         }
     }
     problems.extend(check::duplicates_across(&parsed));
+    problems.extend(check::drs_name_clashes(&parsed));
     if problems.is_empty() {
         Ok(parsed
             .into_iter()

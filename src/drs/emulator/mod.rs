@@ -109,7 +109,9 @@ pub(crate) struct Emulator {
     pub bandwidth_mbps: f64,
     pub quota: u32,
     pub rate_limit_rps: f64,
-    keys: HashMap<String, Secret>,
+    keys: Mutex<HashMap<String, Secret>>,
+    /// Temporary access keys and the security token each must come with.
+    security_tokens: Mutex<HashMap<String, Secret>>,
     token: Secret,
     pub state: Mutex<State>,
     pub faults: Mutex<FaultState>,
@@ -135,7 +137,20 @@ impl Emulator {
     }
 
     fn secret_for(&self, ak: &str) -> Option<Secret> {
-        self.keys.get(ak).cloned()
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ak)
+            .cloned()
+    }
+
+    /// The security token a temporary access key must be sent with, if it is one.
+    pub(crate) fn security_token_for(&self, ak: &str) -> Option<Secret> {
+        self.security_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ak)
+            .cloned()
     }
 
     fn ak_locked(&self, ak: &str) -> bool {
@@ -218,6 +233,32 @@ impl EmulatorHandle {
     /// The AK/SK this emulator accepts.
     pub fn auth(&self) -> Auth {
         self.auth.clone()
+    }
+
+    /// A new set of temporary credentials this emulator accepts from now on (with their
+    /// security token only), expiring at `expires_at`.
+    pub fn issue_temporary(
+        &self,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> crate::drs::auth::TemporaryKey {
+        let key = crate::drs::auth::TemporaryKey {
+            ak: Secret::new(random_key(20)),
+            sk: Secret::new(random_key(40)),
+            token: Secret::new(random_key(120)),
+            expires_at,
+        };
+        let ak = key.ak.expose().to_string();
+        self.emu
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ak.clone(), key.sk.clone());
+        self.emu
+            .security_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ak, key.token.clone());
+        key
     }
 
     /// The IAM token this emulator accepts.
@@ -348,8 +389,9 @@ pub async fn spawn_with(
             "the DRS emulator listens on loopback only; {addr} is not (use 127.0.0.1:PORT)"
         );
     }
-    let Auth::AkSk { ak, sk } = &auth else {
-        anyhow::bail!("the emulator needs an AK/SK pair to verify signatures");
+    let (ak, sk, security_token) = match auth.signing_key() {
+        Ok(Some(k)) => k,
+        _ => anyhow::bail!("the emulator needs an AK/SK pair to verify signatures"),
     };
     let plan = match &cfg.emulator.faults_file {
         Some(p) => FaultPlan::load(p)?,
@@ -374,9 +416,17 @@ pub async fn spawn_with(
         },
         quota: cfg.emulator.quota,
         rate_limit_rps: cfg.emulator.rate_limit_rps,
-        keys: [(ak.expose().to_string(), sk.clone())]
-            .into_iter()
-            .collect(),
+        keys: Mutex::new(
+            [(ak.expose().to_string(), sk.clone())]
+                .into_iter()
+                .collect(),
+        ),
+        security_tokens: Mutex::new(
+            security_token
+                .map(|t| (ak.expose().to_string(), t))
+                .into_iter()
+                .collect(),
+        ),
         token: token.clone(),
         state: Mutex::new(State::default()),
         faults: Mutex::new(FaultState::new(plan)),

@@ -147,6 +147,19 @@ async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
                 "Incorrect IAM authentication information: verify aksk signature fail",
             );
         }
+        // A temporary access key counts only with its security token, signed.
+        if let Some(want) = access.as_deref().and_then(|ak| emu.security_token_for(ak)) {
+            let signed = sign::parse_authorization(authz)
+                .map(|a| a.signed_headers.iter().any(|h| h == "x-security-token"))
+                .unwrap_or(false);
+            if !signed || header("x-security-token") != Some(want.expose()) {
+                return gateway_err(
+                    401,
+                    "APIG.0301",
+                    "Incorrect IAM authentication information: the security token is missing, unsigned or invalid",
+                );
+            }
+        }
     }
 
     // Injected faults: the plan, then this request's header.

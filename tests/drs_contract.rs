@@ -1569,3 +1569,340 @@ async fn temporary_credentials_sign_with_their_security_token() {
     }
     h.shutdown().await;
 }
+
+// ---------- the API reference's examples (tests/fixtures/drs/) ----------
+
+fn fixture(name: &str) -> serde_json::Value {
+    let p = format!("tests/fixtures/drs/{name}.json");
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
+        .unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Where `ours` and the documented example share a key, the JSON types agree (objects
+/// field by field, arrays by their first items). Differences go to `out` as paths.
+fn shape_diff(
+    path: &str,
+    ours: &serde_json::Value,
+    doc: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value::*;
+    match (ours, doc) {
+        (Object(a), Object(b)) => {
+            for (k, v) in a {
+                if let Some(d) = b.get(k) {
+                    shape_diff(&format!("{path}.{k}"), v, d, out);
+                }
+            }
+        }
+        (Array(a), Array(b)) => {
+            if let (Some(x), Some(y)) = (a.first(), b.first()) {
+                shape_diff(&format!("{path}[0]"), x, y, out);
+            }
+        }
+        (Null, _) | (_, Null) => {}
+        (a, b) if kind(a) != kind(b) => out.push(format!(
+            "{path}: {} here, {} in the example",
+            kind(a),
+            kind(b)
+        )),
+        _ => {}
+    }
+}
+
+fn missing_keys(v: &serde_json::Value, keys: &[&str]) -> Vec<String> {
+    keys.iter()
+        .filter(|k| v.get(**k).is_none_or(|x| x.is_null()))
+        .map(|k| k.to_string())
+        .collect()
+}
+
+/// Differences the SDK decides against the example (named with the SDK file).
+const SDK_OVER_EXAMPLE: &[(&str, &str)] = &[
+    // model_endpoint.go / endpoint.py: db_port is an integer; the modify example shows "3306".
+    ("batch-modification", ".jobs[0].source_endpoint.db_port"),
+];
+
+fn assert_shape(call: &str, ours: &serde_json::Value, doc: &serde_json::Value) {
+    let mut d = Vec::new();
+    shape_diff("", ours, doc, &mut d);
+    d.retain(|p| {
+        !SDK_OVER_EXAMPLE
+            .iter()
+            .any(|(c, at)| *c == call && p.starts_with(at))
+    });
+    assert!(
+        d.is_empty(),
+        "{call}: shape differs from the documented example: {d:?}\nours: {ours}"
+    );
+}
+
+#[tokio::test]
+async fn requests_have_the_documented_shape_and_the_sdks_mandatory_keys() {
+    // The check itself sees a type change and a nested one.
+    let mut d = Vec::new();
+    shape_diff(
+        "",
+        &serde_json::json!({"a": {"b": 1}, "c": [{"d": true}]}),
+        &serde_json::json!({"a": {"b": "1"}, "c": [{"d": "true"}]}),
+        &mut d,
+    );
+    assert_eq!(d.len(), 2, "{d:?}");
+    let (h, client, cc) = start(100.0, 50).await;
+    let s = spec("docshape01", Engine::Mysql, 1.0);
+    let pw = Some(wavedeck::secret::Secret::new("pw-docshape"));
+    let json = |v: &dyn erased::Ser| v.value();
+    // batch-creation (create_job_req.py mandatory keys)
+    let create = wavedeck::drs::api::create_request(&s, &cc.drs, pw.clone(), pw.clone());
+    let ours = serde_json::json!({ "jobs": [json(&create)] });
+    assert_shape("batch-creation", &ours, &fixture("batch-creation.request"));
+    let m = missing_keys(
+        &ours["jobs"][0],
+        &[
+            "db_use_type",
+            "name",
+            "engine_type",
+            "job_direction",
+            "net_type",
+            "node_type",
+            "source_endpoint",
+            "target_endpoint",
+            "task_type",
+            "customize_sutnet_id",
+        ],
+    );
+    assert!(m.is_empty(), "batch-creation lacks {m:?}");
+    let id = client.ensure_job(&s, &cc.drs).await.unwrap().id;
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(10),
+    )
+    .await;
+    // list-jobs (query_jobs_req.py: db_use_type; DRS's default engine_type is mysql)
+    let list = ListJobsReq {
+        cur_page: 1,
+        per_page: 100,
+        db_use_type: "migration".into(),
+        engine_type: Some("mysql".into()),
+        name: Some(job_name_for("docshape01")),
+        ..Default::default()
+    };
+    let ours = json(&list);
+    assert_shape("list-jobs", &ours, &fixture("list-jobs.request"));
+    assert!(missing_keys(
+        &ours,
+        &["db_use_type", "engine_type", "cur_page", "per_page"]
+    )
+    .is_empty());
+    // batch-connection (test_end_point.py mandatory keys)
+    let tests = wavedeck::drs::api::connection_tests(&s, &id, &cc.drs, pw.clone(), pw.clone());
+    let ours = serde_json::json!({ "jobs": tests.iter().map(|t| json(t)).collect::<Vec<_>>() });
+    assert_shape(
+        "batch-connection",
+        &ours,
+        &fixture("batch-connection.request"),
+    );
+    for t in ours["jobs"].as_array().unwrap() {
+        let m = missing_keys(
+            t,
+            &[
+                "id",
+                "net_type",
+                "db_type",
+                "ip",
+                "db_user",
+                "db_password",
+                "end_point_type",
+            ],
+        );
+        assert!(m.is_empty(), "batch-connection lacks {m:?}");
+    }
+    let r = client.test_connections(&tests).await.unwrap();
+    assert!(r.iter().all(|r| r.ok()), "{r:?}");
+    // batch-modification after the connection test (modify_job_req.py "测试连接之后…必填")
+    let modify = wavedeck::drs::api::modify_request(&s, &id, &cc.drs, pw.clone(), pw.clone());
+    let ours = serde_json::json!({ "jobs": [json(&modify)] });
+    assert_shape(
+        "batch-modification",
+        &ours,
+        &fixture("batch-modification.request"),
+    );
+    let m = missing_keys(
+        &ours["jobs"][0],
+        &[
+            "job_id",
+            "node_type",
+            "engine_type",
+            "net_type",
+            "store_db_info",
+            "job_direction",
+            "replace_definer",
+        ],
+    );
+    assert!(m.is_empty(), "batch-modification lacks {m:?}");
+    // The example itself, which leaves job_direction out although the SDK marks it mandatory
+    // after the connection test: the emulator follows the SDK (modify_job_req.py).
+    let mut doc = fixture("batch-modification.request");
+    doc["jobs"][0]["job_id"] = serde_json::json!(id.0);
+    let (status, body) = raw(
+        &h,
+        "PUT",
+        &format!("/v3/{}/jobs/batch-modification", h.project_id),
+        &doc.to_string(),
+        &wavedeck::drs::sign::date_header_value(chrono::Utc::now()),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("job_direction"), "{body}");
+    // batch-status / batch-progress / batch-precheck-result: lists of ids
+    for call in ["batch-status", "batch-progress", "batch-precheck-result"] {
+        let ours = serde_json::json!({ "jobs": [id.0] });
+        assert_shape(call, &ours, &fixture(&format!("{call}.request")));
+    }
+    h.shutdown().await;
+}
+
+/// Serialising any request model to a JSON value (the builders return different types).
+mod erased {
+    pub trait Ser {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn documented_responses_read_through_the_models_and_the_emulator_answers_alike() {
+    // Each documented answer reads through wavedeck's model, with the fields the engine uses.
+    let c: Results<CreateJobResult> =
+        serde_json::from_value(fixture("batch-creation.response")).unwrap();
+    assert_eq!(
+        (c.results[0].name.as_str(), c.results[0].status.clone()),
+        ("DRS-9228", Some(JobStatus::Creating))
+    );
+    let l: ListJobsResp = serde_json::from_value(fixture("list-jobs.response")).unwrap();
+    assert!(l.total_record >= 1 && l.jobs[0].status == JobStatus::IncreTransferFailed);
+    let t: Results<ConnectionResult> =
+        serde_json::from_value(fixture("batch-connection.response")).unwrap();
+    assert!(t.results[0].ok());
+    let m: Results<ActionResult> =
+        serde_json::from_value(fixture("batch-modification.response")).unwrap();
+    assert!(m.results[0].ok());
+    let st: Results<JobStatusResult> =
+        serde_json::from_value(fixture("batch-status.response")).unwrap();
+    assert_eq!(st.results[1].status, Some(JobStatus::IncreTransferFailed));
+    let p: Results<ProgressResult> =
+        serde_json::from_value(fixture("batch-progress.response")).unwrap();
+    let snap = wavedeck::drs::api::JobSnapshot::from_progress(p.results[0].clone());
+    assert_eq!((snap.full_pct, snap.lag_s), (Some(100.0), Some(0.0)));
+    let pr: Results<PrecheckResult> =
+        serde_json::from_value(fixture("batch-precheck-result.response")).unwrap();
+    assert!(pr.results[0].passed());
+    let s: Results<ActionResult> =
+        serde_json::from_value(fixture("batch-starting.response")).unwrap();
+    assert!(s.results[0].ok());
+    let d: Results<JobDetail> = serde_json::from_value(fixture("batch-detail.response")).unwrap();
+    assert!(d.results[0].source_endpoint.is_some());
+
+    // The emulator's answers to the same calls have the documented shapes.
+    let (h, client, cc) = start(100.0, 50).await;
+    let sp = spec("docanswer01", Engine::Mysql, 1.0);
+    let date = || wavedeck::drs::sign::date_header_value(chrono::Utc::now());
+    let pid = h.project_id.clone();
+    let create = wavedeck::drs::api::create_request(&sp, &cc.drs, None, None);
+    let (code, body) = raw(
+        &h,
+        "POST",
+        &format!("/v3/{pid}/jobs/batch-creation"),
+        &serde_json::json!({ "jobs": [create] }).to_string(),
+        &date(),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    let got: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_shape("batch-creation", &got, &fixture("batch-creation.response"));
+    let id = JobId(got["results"][0]["id"].as_str().unwrap().to_string());
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(10),
+    )
+    .await;
+    let list = serde_json::json!({"cur_page": 1, "per_page": 5, "db_use_type": "migration", "engine_type": "mysql"});
+    let calls: Vec<(&str, String, String)> = vec![
+        ("list-jobs", format!("/v3/{pid}/jobs"), list.to_string()),
+        (
+            "batch-connection",
+            format!("/v3/{pid}/jobs/batch-connection"),
+            serde_json::json!({
+                "jobs": wavedeck::drs::api::connection_tests(&sp, &id, &cc.drs, None, None)
+            })
+            .to_string(),
+        ),
+        (
+            "batch-modification",
+            format!("/v3/{pid}/jobs/batch-modification"),
+            serde_json::json!({
+                "jobs": [wavedeck::drs::api::modify_request(&sp, &id, &cc.drs, None, None)]
+            })
+            .to_string(),
+        ),
+        (
+            "batch-status",
+            format!("/v3/{pid}/jobs/batch-status"),
+            serde_json::json!({"jobs": [id.0]}).to_string(),
+        ),
+        (
+            "batch-progress",
+            format!("/v3/{pid}/jobs/batch-progress"),
+            serde_json::json!({"jobs": [id.0]}).to_string(),
+        ),
+        (
+            "batch-detail",
+            format!("/v3/{pid}/jobs/batch-detail"),
+            serde_json::json!({"jobs": [id.0], "page_req": {"cur_page": 1, "per_page": 0}})
+                .to_string(),
+        ),
+    ];
+    for (call, path, req) in calls {
+        let method = if call == "batch-modification" {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let (code, body) = raw(&h, method, &path, &req, &date()).await;
+        assert!((200..300).contains(&code), "{call}: HTTP {code} {body}");
+        let got: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let doc = fixture(&format!("{call}.response"));
+        assert_shape(call, &got, &doc);
+        // The envelope keys the example has.
+        let top: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            missing_keys(&got, &top).is_empty(),
+            "{call}: {body} lacks some of {top:?}"
+        );
+    }
+    h.shutdown().await;
+}

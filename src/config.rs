@@ -22,6 +22,7 @@ pub struct Config {
     pub cutover: CutoverConfig,
     pub lab: LabConfig,
     pub plan: PlanConfig,
+    pub signoff: crate::signoff::SignoffConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -195,6 +196,7 @@ impl Default for Config {
             cutover: CutoverConfig::default(),
             lab: LabConfig::default(),
             plan: PlanConfig::default(),
+            signoff: Default::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod plan;
 pub mod secret;
+pub mod signoff;
 pub mod store;
 pub mod tui;
 pub mod validate;

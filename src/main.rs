@@ -73,6 +73,8 @@ enum Command {
     Validate(wavedeck::validate::cmd::ValidateArgs),
     /// Assess every source of an inventory: size, objects, DRS blockers, write rate.
     Assess(wavedeck::assess::cmd::AssessArgs),
+    /// Sign off a database's (or a wave's) cutover in a role you hold.
+    Signoff(wavedeck::signoff::cmd::SignoffArgs),
     /// Print performance figures.
     #[command(subcommand)]
     Bench(wavedeck::bench::BenchCommand),
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
             Command::Emulator(a) => wavedeck::drs::cmd::run(a, cfg).await,
             Command::Lab(c) => wavedeck::cutover::cmd::run(c, cfg).await,
             Command::Assess(a) => wavedeck::assess::cmd::run(a, cfg).await,
+            Command::Signoff(a) => wavedeck::signoff::cmd::run(a, cfg).await,
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
             Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
@@ -170,6 +173,7 @@ fn acts(c: &Command) -> Option<&'static str> {
         Command::Run(_) => Some("run"),
         Command::Init(_) => Some("init"),
         Command::Demo(_) => Some("demo"),
+        Command::Signoff(_) => Some("signoff"),
         Command::Lab(LabCommand::Status(_)) => None,
         Command::Lab(_) => Some("lab"),
         Command::Operate(c) => Some(c.name()),
@@ -319,6 +323,14 @@ mod tests {
                 "--read-only",
             ],
             &["wavedeck", "--read-only", "close", "wave-1"],
+            &[
+                "wavedeck",
+                "--read-only",
+                "signoff",
+                "wave-1",
+                "--role",
+                "tech_lead",
+            ],
         ] {
             let e = parse(args)
                 .1
@@ -330,6 +342,7 @@ mod tests {
             &["wavedeck", "--read-only", "status"][..],
             &["wavedeck", "--read-only", "lab", "status"],
             &["wavedeck", "--read-only", "evidence", "verify", "x"],
+            &["wavedeck", "--read-only", "assess", "inventory/pilot.yaml"],
         ] {
             assert!(parse(args).1.is_ok(), "{args:?}");
         }

@@ -315,6 +315,8 @@ struct Db {
     last_lag_evt: Option<(f64, f64)>,
     /// Why it is not moving, when a limit holds it (for status and the cockpit).
     held_by: Option<String>,
+    /// The sign-offs standing now.
+    signoff: crate::signoff::Ledger,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -345,6 +347,8 @@ pub struct Settings {
     pub validation_max_age_min: u32,
     /// `engine.source_drain: sql`: cutover and rollback run the cutover module's steps.
     pub sql_cutover: bool,
+    /// Who must sign off a cutover, and who may.
+    pub signoff: crate::signoff::SignoffConfig,
 }
 
 impl Settings {
@@ -369,6 +373,7 @@ impl Settings {
             lag_stable_s: e.lag_stable_s,
             validation_max_age_min: cfg.thresholds.validation_max_age_min,
             sql_cutover: e.source_drain == "sql",
+            signoff: cfg.signoff.clone(),
         }
     }
 
@@ -479,6 +484,7 @@ impl Brain {
                 last_progress_evt: 0.0,
                 last_lag_evt: None,
                 held_by: None,
+                signoff: Default::default(),
             };
             self.dbs.insert(s.db_id, db);
         }
@@ -506,6 +512,7 @@ impl Brain {
             return;
         };
         let p = &e.payload;
+        db.signoff.observe(&e.kind, p, e.time);
         if let Some(j) = p.get("drs_job_id").and_then(Value::as_str) {
             db.job = Some(j.to_string());
         }
@@ -568,6 +575,14 @@ impl Brain {
 
     /// Events to append now (intents of the works about to run among them).
     pub fn take_events(&mut self) -> Vec<NewEvent> {
+        // The brain's own events that withdraw sign-offs (a failed validation, a rollback)
+        // reach the ledgers here, in the one place every event leaves by.
+        let now = Utc::now();
+        for e in &self.out {
+            if let Some(d) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) {
+                d.signoff.observe(&e.kind, &e.payload, now);
+            }
+        }
         std::mem::take(&mut self.out)
     }
 
@@ -1051,6 +1066,7 @@ impl Brain {
         let th = facts::Thresholds {
             max_lag_s: self.settings.max_lag_s,
             validation_max_age_min: self.settings.validation_max_age_min,
+            signoff: crate::signoff::Needs::from_config(&self.settings.signoff),
         };
         let Some(d) = self.dbs.get(db) else {
             let mut ctx = GuardContext::new(db, wall);
@@ -1069,6 +1085,8 @@ impl Brain {
             validation: d.validation,
             wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
             wave_approved: wave.is_some_and(|w| w.approved),
+            criticality: d.criticality,
+            signoff: &d.signoff,
         };
         facts::guard_context(&f, th, role, wall)
     }
@@ -1536,6 +1554,72 @@ impl Brain {
     }
 
     /// An operator command: accept it (and act) or reject it, with the reason.
+    /// Record a sign-off for one database or every member of a wave, if the signer holds the
+    /// role (config `signoff.holders`).
+    fn sign_off(
+        &mut self,
+        c: &CommandRow,
+        target: &Target,
+        wall: DateTime<Utc>,
+    ) -> Result<String, String> {
+        use crate::signoff::{payload, Signature, SignoffRole, KIND};
+        let role = c
+            .args
+            .get("role")
+            .and_then(Value::as_str)
+            .and_then(SignoffRole::parse)
+            .ok_or_else(|| {
+                format!(
+                    "signoff blocked: args.role must be one of {}",
+                    SignoffRole::ALL.map(|r| r.as_str()).join(", ")
+                )
+            })?;
+        let note = c.args.get("note").and_then(Value::as_str);
+        self.settings
+            .signoff
+            .authorize(&c.who, role, c.role)
+            .map_err(|e| format!("signoff blocked: {e}"))?;
+        let ids: Vec<String> = match target {
+            Target::Db(id) if self.dbs.contains_key(id) => vec![id.clone()],
+            Target::Db(id) => return Err(format!("no database {id:?} in the store")),
+            Target::Wave(w) => self
+                .dbs
+                .values()
+                .filter(|d| d.wave == Some(*w))
+                .map(|d| d.id.clone())
+                .collect(),
+        };
+        if ids.is_empty() {
+            return Err("signoff blocked: the wave has no databases".into());
+        }
+        for id in &ids {
+            let Some(d) = self.dbs.get_mut(id) else {
+                continue;
+            };
+            d.signoff.sign(Signature {
+                role,
+                who: c.who.clone(),
+                at: wall,
+                note: note.map(str::to_string),
+            });
+            let mut p = payload(role, &c.who, note);
+            p["command"] = json!(c.id);
+            self.out.push(NewEvent {
+                actor: c.who.clone(),
+                ..ev(Some(id), d.wave, KIND, p)
+            });
+        }
+        Ok(match target {
+            Target::Db(id) => format!("{} sign-off by {} recorded for {id}", role.as_str(), c.who),
+            Target::Wave(w) => format!(
+                "{} sign-off by {} recorded for the {} databases of wave {w}",
+                role.as_str(),
+                c.who,
+                ids.len()
+            ),
+        })
+    }
+
     pub fn on_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, String> {
         let role_ctx = {
             let mut g = GuardContext::new("", wall);
@@ -1589,6 +1673,7 @@ impl Brain {
                 ));
                 Ok(format!("cutover window of wave {w} approved by {}", c.who))
             }
+            (Action::Signoff, target) => self.sign_off(c, target, wall),
             (Action::StartWave | Action::ApproveWindow, Target::Db(id)) => Err(format!(
                 "{} applies to a wave, not to database {id}",
                 c.action.as_str()
@@ -2826,6 +2911,118 @@ mod tests {
                 .map(|w| (w.db.as_str(), w.step))
                 .collect::<Vec<_>>(),
             [("a", Step::Terminate)]
+        );
+    }
+
+    #[test]
+    fn signoff_needs_a_holder_and_feeds_the_cutover_guard_until_withdrawn() {
+        let mut st = settings(ChecksMode::Drs);
+        st.signoff = serde_yaml::from_str(
+            "required:\n  high: [tech_lead, data_owner]\nholders:\n  tech_lead: [alice]\n  data_owner: [bob]\n",
+        )
+        .unwrap();
+        let mut s = seed("a", 0, Criticality::High, 1.0);
+        s.stage = Stage::Ready;
+        let wave = || WaveSeed {
+            wave: 0,
+            ..Default::default()
+        };
+        let mut b = Brain::new(st.clone(), 1);
+        b.load(vec![s.clone()], vec![wave()], &[]);
+        let sign = |id: i64, who: &str, role: Role, r: &str| {
+            let mut c = cmd(id, role, Action::Signoff, Target::Db("a".into()));
+            c.who = who.into();
+            c.args = json!({"role": r, "note": "rehearsal passed"});
+            c
+        };
+        let guard =
+            |b: &Brain| GuardKind::SignOff.check(&b.guard_context("a", Role::Operator, wall()));
+
+        let e = b
+            .on_command(&sign(1, "alice", Role::Viewer, "tech_lead"), wall())
+            .unwrap_err();
+        assert!(e.contains("viewer"), "{e}");
+        let e = b
+            .on_command(&sign(2, "bob", Role::Operator, "tech_lead"), wall())
+            .unwrap_err();
+        assert!(
+            e.contains("bob does not hold the tech_lead role (its holders: alice"),
+            "{e}"
+        );
+        let e = b
+            .on_command(&sign(3, "alice", Role::Operator, "cto"), wall())
+            .unwrap_err();
+        assert!(e.contains("args.role must be one of"), "{e}");
+        assert!(
+            b.take_events().is_empty(),
+            "a refused sign-off writes nothing"
+        );
+
+        let ok = b
+            .on_command(&sign(4, "alice", Role::Operator, "tech_lead"), wall())
+            .unwrap();
+        assert_eq!(ok, "tech_lead sign-off by alice recorded for a");
+        let signed = b.take_events();
+        assert_eq!(kinds(&signed), vec![crate::signoff::KIND.to_string()]);
+        assert_eq!(signed[0].actor, "alice");
+        assert_eq!(signed[0].payload["role"], "tech_lead");
+        assert_eq!(signed[0].payload["note"], "rehearsal passed");
+        let g = guard(&b);
+        assert!(!g.ok);
+        assert_eq!(
+            g.sentence,
+            "sign-off missing: data_owner (signed: tech_lead by alice)"
+        );
+        let why = b
+            .on_command(
+                &cmd(5, Role::Operator, Action::Cutover, Target::Db("a".into())),
+                wall(),
+            )
+            .unwrap_err();
+        assert!(why.contains("sign-off missing: data_owner"), "{why}");
+
+        b.on_command(&sign(6, "bob", Role::Operator, "data_owner"), wall())
+            .unwrap();
+        let mut log = signed.clone();
+        log.extend(b.take_events());
+        assert!(guard(&b).ok, "{}", guard(&b).sentence);
+
+        // A restarted engine reads the sign-offs back from the log.
+        let events: Vec<Event> = log
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Event {
+                seq: i as i64 + 1,
+                time: wall(),
+                db_id: e.db_id.clone(),
+                wave: e.wave,
+                kind: e.kind.clone(),
+                payload: e.payload.clone(),
+                actor: e.actor.clone(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            })
+            .collect();
+        let mut again = Brain::new(st, 1);
+        again.load(vec![s], vec![wave()], &events);
+        assert!(guard(&again).ok, "{}", guard(&again).sentence);
+
+        // A failed validation the engine records withdraws every sign-off.
+        b.out.push(ev(
+            Some("a"),
+            Some(0),
+            kind::DB_VALIDATION,
+            json!({"passed": false}),
+        ));
+        b.take_events();
+        let g = guard(&b);
+        assert!(!g.ok);
+        assert!(
+            g.sentence.starts_with(
+                "sign-off missing: tech_lead, data_owner; earlier sign-offs withdrawn"
+            ) && g.sentence.ends_with("a validation failed"),
+            "{}",
+            g.sentence
         );
     }
 }

@@ -312,6 +312,54 @@ fn latest<'a>(events: &'a [Event], k: &str) -> Option<&'a Event> {
     events.iter().rev().find(|e| e.kind == k)
 }
 
+/// Every sign-off of the database, whether it still stood at export, and each withdrawal: read
+/// with the same ledger the engine's guard uses.
+fn signoff_table(out: &mut String, events: &[Event]) {
+    use crate::signoff::{Ledger, KIND};
+    out.push_str("\n## Sign-off\n\n");
+    let mut ledger = Ledger::default();
+    let mut rows = Vec::new();
+    let mut withdrawals = Vec::new();
+    for e in events {
+        let before = ledger.withdrawn.clone();
+        ledger.observe(&e.kind, &e.payload, e.time);
+        if e.kind == KIND {
+            if let Some(s) = e
+                .payload
+                .get("role")
+                .and_then(|r| r.as_str())
+                .and_then(crate::signoff::SignoffRole::parse)
+                .and_then(|r| ledger.by(r))
+            {
+                rows.push(s.clone());
+            }
+        }
+        if ledger.withdrawn != before {
+            withdrawals.extend(ledger.withdrawn.clone());
+        }
+    }
+    if rows.is_empty() {
+        out.push_str("None recorded.\n");
+        return;
+    }
+    out.push_str("| When | Role | Who | Note | At export |\n|---|---|---|---|---|\n");
+    for s in &rows {
+        let standing = ledger.signed.contains(s);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            ts(s.at),
+            s.role.as_str(),
+            cell(&s.who),
+            cell(s.note.as_deref().unwrap_or("")),
+            if standing { "standing" } else { "withdrawn" }
+        );
+    }
+    for (at, why) in withdrawals {
+        let _ = writeln!(out, "\nSign-offs withdrawn at {}: {}.", ts(at), cell(&why));
+    }
+}
+
 fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     let st = &meta.state;
     let mut out = format!("# Evidence pack: {}\n\n", meta.db_id);
@@ -406,6 +454,8 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     } else {
         timeline(&mut out, &people);
     }
+
+    signoff_table(&mut out, events);
 
     out.push_str("\n## Pre-checks and validation\n\n");
     for (k, file, what) in [

@@ -86,6 +86,7 @@ pub fn run(args: EvidenceBenchArgs) -> anyhow::Result<ExitCode> {
         attempts: 0,
         max_lag_s: None,
         business_window: String::new(),
+        signoff: Default::default(),
     };
 
     let t = Instant::now();

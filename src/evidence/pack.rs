@@ -342,6 +342,7 @@ pub(crate) mod fixture {
             attempts: 0,
             max_lag_s: None,
             business_window: String::new(),
+            signoff: Default::default(),
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Thresholds {
     pub max_lag_s: f64,
     /// `thresholds.validation_max_age_min`.
     pub validation_max_age_min: u32,
+    /// `signoff.required`.
+    pub signoff: crate::signoff::Needs,
 }
 
 impl Default for Thresholds {
@@ -23,6 +25,7 @@ impl Default for Thresholds {
         Thresholds {
             max_lag_s: 5.0,
             validation_max_age_min: 60,
+            signoff: Default::default(),
         }
     }
 }
@@ -43,6 +46,9 @@ pub struct Facts<'a> {
     /// The wave's cutover window as planned (empty: none).
     pub wave_window: &'a str,
     pub wave_approved: bool,
+    pub criticality: crate::inventory::Criticality,
+    /// The sign-offs standing now.
+    pub signoff: &'a crate::signoff::Ledger,
 }
 
 /// The guard context of `f` for `role` at `now`.
@@ -77,6 +83,8 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
         }
     }
     ctx.cutover_in_flight = f.stage == Stage::Cutover;
+    ctx.signoff_required = th.signoff.roles(f.criticality);
+    ctx.signoff = f.signoff.clone();
     ctx
 }
 
@@ -84,6 +92,11 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    static NO_SIGNOFF: crate::signoff::Ledger = crate::signoff::Ledger {
+        signed: Vec::new(),
+        withdrawn: None,
+    };
 
     fn facts() -> Facts<'static> {
         Facts {
@@ -96,6 +109,8 @@ mod tests {
             validation: None,
             wave_window: "",
             wave_approved: true,
+            criticality: crate::inventory::Criticality::Low,
+            signoff: &NO_SIGNOFF,
         }
     }
 

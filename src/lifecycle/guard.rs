@@ -36,6 +36,10 @@ pub struct GuardContext {
     /// Another cutover of this database is already under way (e.g. an accepted command that the
     /// engine has not finished applying).
     pub cutover_in_flight: bool,
+    /// Roles whose sign-off this database's criticality needs (config `signoff.required`).
+    pub signoff_required: Vec<crate::signoff::SignoffRole>,
+    /// The sign-offs standing now.
+    pub signoff: crate::signoff::Ledger,
 }
 
 impl GuardContext {
@@ -57,6 +61,8 @@ impl GuardContext {
             window_next_change: None,
             window_next_change_label: None,
             cutover_in_flight: false,
+            signoff_required: Vec::new(),
+            signoff: crate::signoff::Ledger::default(),
         }
     }
 }
@@ -76,6 +82,8 @@ pub enum GuardKind {
     WindowApproved,
     WindowOpen,
     NoCutoverInFlight,
+    /// Every role the criticality needs has signed off, since the last change that matters.
+    SignOff,
 }
 
 impl GuardKind {
@@ -88,6 +96,7 @@ impl GuardKind {
             GuardKind::WindowApproved => "window_approved",
             GuardKind::WindowOpen => "window_open",
             GuardKind::NoCutoverInFlight => "cutover_in_flight",
+            GuardKind::SignOff => "signoff",
         }
     }
 
@@ -120,6 +129,7 @@ impl GuardKind {
                 }
             }
             GuardKind::WindowOpen => window_open(ctx),
+            GuardKind::SignOff => crate::signoff::check(&ctx.signoff_required, &ctx.signoff),
             GuardKind::NoCutoverInFlight => {
                 if ctx.cutover_in_flight {
                     (

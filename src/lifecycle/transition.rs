@@ -126,7 +126,7 @@ impl Trigger {
     pub fn for_action(action: Action) -> Option<Trigger> {
         match action {
             Action::StartWave => Some(Trigger::Start),
-            Action::ApproveWindow => None,
+            Action::ApproveWindow | Action::Signoff => None,
             Action::Pause => Some(Trigger::Pause),
             Action::Resume => Some(Trigger::Resume),
             Action::Retry => Some(Trigger::Retry),
@@ -174,6 +174,7 @@ pub const CUTOVER_GUARDS: &[GuardKind] = &[
     GuardKind::ValidationFresh,
     GuardKind::Lag,
     GuardKind::NoCutoverInFlight,
+    GuardKind::SignOff,
 ];
 const OPERATOR: &[GuardKind] = &[GuardKind::Role];
 const NONE: &[GuardKind] = &[];
@@ -462,6 +463,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn cutover_needs_every_required_signoff() {
+        use crate::signoff::{payload, SignoffRole, KIND};
+        let mut ctx = green();
+        ctx.signoff_required = vec![SignoffRole::TechLead, SignoffRole::DataOwner];
+        ctx.signoff
+            .observe(KIND, &payload(SignoffRole::TechLead, "alice", None), now());
+        let e = decide(Position::at(Ready), Trigger::Cutover, &ctx).unwrap_err();
+        let g = e.guards.iter().find(|g| g.name == "signoff").unwrap();
+        assert!(!g.ok);
+        assert_eq!(
+            g.sentence,
+            "sign-off missing: data_owner (signed: tech_lead by alice)"
+        );
+        ctx.signoff
+            .observe(KIND, &payload(SignoffRole::DataOwner, "bob", None), now());
+        assert_eq!(
+            decide(Position::at(Ready), Trigger::Cutover, &ctx),
+            Ok(Position::at(Cutover))
+        );
+    }
+
     fn viewer() -> GuardContext {
         GuardContext {
             role: Role::Viewer,
@@ -698,6 +721,7 @@ mod tests {
 
     mod prop {
         use super::*;
+        use crate::signoff::{Ledger, Signature, SignoffRole};
         use proptest::prelude::*;
         use proptest::strategy::ValueTree;
         use proptest::test_runner::{TestCaseError, TestRunner};
@@ -713,9 +737,19 @@ mod tests {
                 proptest::bool::weighted(0.9),
                 proptest::bool::weighted(0.9),
                 proptest::bool::weighted(0.1),
+                arb_signoff(),
             )
                 .prop_map(
-                    |(viewer, lag, passed, age_min, approved, open, in_flight)| GuardContext {
+                    |(
+                        viewer,
+                        lag,
+                        passed,
+                        age_min,
+                        approved,
+                        open,
+                        in_flight,
+                        (required, signoff),
+                    )| GuardContext {
                         role: if viewer { Role::Viewer } else { Role::Operator },
                         lag_s: lag,
                         validation_passed: passed,
@@ -723,9 +757,35 @@ mod tests {
                         window_approved: approved,
                         window_open: open,
                         cutover_in_flight: in_flight,
+                        signoff_required: required,
+                        signoff,
                         ..GuardContext::new("db", now())
                     },
                 )
+        }
+
+        /// Required roles and the sign-offs standing: usually all required ones signed (and
+        /// maybe more), sometimes any subset.
+        fn arb_signoff() -> impl Strategy<Value = (Vec<SignoffRole>, Ledger)> {
+            let roles = || proptest::sample::subsequence(SignoffRole::ALL.to_vec(), 0..=3);
+            (roles(), roles(), proptest::bool::weighted(0.85)).prop_map(
+                |(required, extra, complete)| {
+                    let mut l = Ledger::default();
+                    let signed =
+                        extra
+                            .iter()
+                            .chain(if complete { required.iter() } else { [].iter() });
+                    for r in signed {
+                        l.sign(Signature {
+                            role: *r,
+                            who: "someone".into(),
+                            at: now(),
+                            note: None,
+                        });
+                    }
+                    (required, l)
+                },
+            )
         }
 
         fn arb_trigger() -> impl Strategy<Value = Trigger> {
@@ -763,6 +823,13 @@ mod tests {
                             prop_assert!(ctx.window_approved && ctx.window_open);
                             prop_assert!(ctx.lag_s.is_some_and(|l| (0.0..=5.0).contains(&l)));
                             prop_assert!(!ctx.cutover_in_flight);
+                            for r in &ctx.signoff_required {
+                                prop_assert!(
+                                    ctx.signoff.by(*r).is_some(),
+                                    "cutover without the {} sign-off",
+                                    r.as_str()
+                                );
+                            }
                         }
                         if trigger.is_operator() {
                             prop_assert_eq!(ctx.role, Role::Operator);
@@ -780,7 +847,8 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(3000))]
             /// No sequence of triggers under any contexts reaches cutover without a passed, fresh
-            /// validation, an approved, open window, low lag and no other cutover in flight; a
+            /// validation, an approved, open window, low lag, no other cutover in flight and a
+            /// sign-off by every role the database's criticality requires; a
             /// viewer never moves a database; terminal stages stay put; positions stay
             /// well-formed.
             #[test]

@@ -41,6 +41,9 @@ pub fn apply(d: &mut Derived, ev: &Event) {
         kind::WAVE_PLANNED | kind::WAVE_APPROVED | kind::WAVE_STARTED => wave_event(d, ev),
         _ => db_event(d, ev),
     }
+    if let Some(st) = ev.db_id.as_deref().and_then(|id| d.dbs.get_mut(id)) {
+        st.signoff.observe(&ev.kind, &ev.payload, ev.time);
+    }
 }
 
 /// The spec carried by a `db.registered` / `db.updated` payload: `{"spec": {...}}`.
@@ -90,6 +93,7 @@ fn register(d: &mut Derived, ev: &Event) {
                     attempts: 0,
                     max_lag_s: spec.overrides.max_cutover_lag_s,
                     business_window: spec.business_window.clone(),
+                    signoff: Default::default(),
                 },
             );
         }

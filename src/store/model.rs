@@ -87,6 +87,8 @@ pub enum Action {
     Cutover,
     Rollback,
     CloseHypercare,
+    /// A sign-off for a role (`args`: `role`, optional `note`); moves no database.
+    Signoff,
 }
 
 impl Action {
@@ -101,6 +103,7 @@ impl Action {
             Action::Cutover => "cutover",
             Action::Rollback => "rollback",
             Action::CloseHypercare => "close_hypercare",
+            Action::Signoff => "signoff",
         }
     }
 
@@ -184,6 +187,9 @@ pub struct DbState {
     /// The database's own business window (used when its wave has none).
     #[serde(default)]
     pub business_window: String,
+    /// The sign-offs standing now (`db.signoff` events, withdrawn by a change that matters).
+    #[serde(default)]
+    pub signoff: crate::signoff::Ledger,
 }
 
 /// Current state of one wave, derived from its events.

@@ -306,6 +306,7 @@ mod tests {
             attempts: 0,
             max_lag_s: None,
             business_window: String::new(),
+            signoff: Default::default(),
         }
     }
 

@@ -136,6 +136,8 @@ pub struct App {
     pub limits: Limits,
     pub now: DateTime<Utc>,
     pub store_label: String,
+    /// Who holds which sign-off role (config `signoff.holders`), for the header.
+    pub signoff_holders: String,
     pub view: View,
     pub back: Vec<View>,
     pub mode: Mode,
@@ -186,6 +188,7 @@ impl App {
             limits: Limits::default(),
             now,
             store_label: String::new(),
+            signoff_holders: String::new(),
             view: View::Waves,
             back: Vec::new(),
             mode: Mode::Normal,

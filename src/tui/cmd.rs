@@ -111,8 +111,10 @@ pub async fn cockpit(
     app.limits = Limits {
         max_lag_s: cfg.thresholds.max_cutover_lag_s,
         validation_max_age_min: cfg.thresholds.validation_max_age_min,
+        signoff: crate::signoff::Needs::from_config(&cfg.signoff),
     };
     app.store_label = crate::store::redact_url(&cfg.store);
+    app.signoff_holders = cfg.signoff.holders_line();
     let role = if read_only {
         Role::Viewer
     } else {

@@ -110,6 +110,7 @@ pub fn databases(n: usize) -> Vec<DbState> {
                 attempts: if stage == Stage::Failed { 2 } else { 0 },
                 max_lag_s: None,
                 business_window: String::new(),
+                signoff: Default::default(),
             }
         })
         .collect()

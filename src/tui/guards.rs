@@ -86,6 +86,8 @@ fn context(
         validation: d.validation.as_ref().map(|v| (v.passed, v.at)),
         wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
         wave_approved: wave.is_some_and(|w| w.approved_by.is_some()),
+        criticality: d.criticality,
+        signoff: &d.signoff,
     };
     lifecycle::facts::guard_context(&f, lim, role, now)
 }
@@ -374,6 +376,7 @@ mod tests {
         let lim = Limits {
             max_lag_s: cfg.thresholds.max_cutover_lag_s,
             validation_max_age_min: cfg.thresholds.validation_max_age_min,
+            signoff: crate::signoff::Needs::from_config(&cfg.signoff),
         };
         let sat = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
         let now = sat + Duration::minutes(c.now_min);

@@ -117,6 +117,15 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         right.push(Span::styled(" FROZEN ", th.badge));
         right.push(Span::raw(" "));
     }
+    if !app.signoff_holders.is_empty() {
+        right.push(Span::styled(
+            format!(
+                "sign-off {} ",
+                fmt::fit(&app.signoff_holders, 60, th.sym.ellipsis)
+            ),
+            th.muted,
+        ));
+    }
     right.push(Span::styled(
         app.now.format("%H:%M UTC").to_string(),
         th.muted,
@@ -1318,6 +1327,7 @@ pub fn action_label(a: Action) -> &'static str {
         Action::Cutover => "cut over",
         Action::Rollback => "roll back",
         Action::CloseHypercare => "close hypercare",
+        Action::Signoff => "sign off",
     }
 }
 
@@ -1332,6 +1342,7 @@ fn action_explain(a: Action) -> &'static str {
         Action::Cutover => "Writes off at source, final sync, terminate the DRS job, DNS switch, writes on at target.",
         Action::Rollback => "Points traffic back to the source; the target is left as it is.",
         Action::CloseHypercare => "Ends the rollback window: rollback is no longer offered.",
+        Action::Signoff => "Records your sign-off for the cutover, in a role you hold.",
     }
 }
 

@@ -1,0 +1,427 @@
+//! Sign-off by the people who own the risk of a cutover: the Technical Lead, the Data Owner and
+//! the Business Owner (seed 002), each for the databases whose criticality needs them.
+//!
+//! Pure. The config says which roles each criticality needs and who holds each role; a
+//! sign-off is an event (`db.signoff`: who, role, note; the event's time is when); the
+//! [`Ledger`] folds a database's events into the sign-offs standing now, and withdraws them all
+//! when something that matters changes: a failed validation, a rollback, an inventory change.
+//! The cutover guard (`lifecycle::GuardKind::SignOff`) needs every required role in the ledger.
+
+pub mod cmd;
+
+use crate::inventory::Criticality;
+use crate::store::model::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The event a sign-off is recorded as.
+pub const KIND: &str = "db.signoff";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignoffRole {
+    TechLead,
+    DataOwner,
+    BusinessOwner,
+}
+
+impl SignoffRole {
+    pub const ALL: [SignoffRole; 3] = [
+        SignoffRole::TechLead,
+        SignoffRole::DataOwner,
+        SignoffRole::BusinessOwner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignoffRole::TechLead => "tech_lead",
+            SignoffRole::DataOwner => "data_owner",
+            SignoffRole::BusinessOwner => "business_owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SignoffRole> {
+        SignoffRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Config `signoff:`. Empty by default: no cutover needs a sign-off until the factory says so.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignoffConfig {
+    /// Roles whose sign-off a cutover needs, by criticality (e.g. `high: [tech_lead,
+    /// data_owner, business_owner]`).
+    pub required: BTreeMap<Criticality, Vec<SignoffRole>>,
+    /// Who holds each role: OS user names (`$USER` of whoever runs `wavedeck signoff`).
+    pub holders: BTreeMap<SignoffRole, Vec<String>>,
+}
+
+impl SignoffConfig {
+    pub fn required_for(&self, c: Criticality) -> Vec<SignoffRole> {
+        self.required.get(&c).cloned().unwrap_or_default()
+    }
+
+    pub fn holders_of(&self, role: SignoffRole) -> &[String] {
+        self.holders.get(&role).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The roles `who` holds.
+    pub fn roles_of(&self, who: &str) -> Vec<SignoffRole> {
+        SignoffRole::ALL
+            .into_iter()
+            .filter(|r| self.holders_of(*r).iter().any(|h| h == who))
+            .collect()
+    }
+
+    /// May `who`, in a session of `session` role, sign for `role`? The error says why not and
+    /// what to do.
+    pub fn authorize(&self, who: &str, role: SignoffRole, session: Role) -> Result<(), String> {
+        if session == Role::Viewer {
+            return Err(format!(
+                "{who} is in a read-only viewer session, and a viewer cannot sign off; run without --read-only"
+            ));
+        }
+        let holders = self.holders_of(role);
+        if holders.iter().any(|h| h == who) {
+            return Ok(());
+        }
+        Err(if holders.is_empty() {
+            format!(
+                "nobody holds the {} role: name its holders in the config under signoff.holders.{}",
+                role.as_str(),
+                role.as_str()
+            )
+        } else {
+            format!(
+                "{who} does not hold the {} role (its holders: {}; config signoff.holders.{})",
+                role.as_str(),
+                holders.join(", "),
+                role.as_str()
+            )
+        })
+    }
+
+    /// "tech_lead: alice; data_owner: bob, dan" for the cockpit header.
+    pub fn holders_line(&self) -> String {
+        SignoffRole::ALL
+            .into_iter()
+            .filter(|r| !self.holders_of(*r).is_empty())
+            .map(|r| format!("{}: {}", r.as_str(), self.holders_of(r).join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The roles each criticality needs, as a small `Copy` value for the cockpit's limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Needs([u8; 3]);
+
+impl Needs {
+    fn slot(c: Criticality) -> usize {
+        match c {
+            Criticality::Low => 0,
+            Criticality::Medium => 1,
+            Criticality::High => 2,
+        }
+    }
+
+    pub fn from_config(cfg: &SignoffConfig) -> Needs {
+        let mut n = Needs::default();
+        for (c, roles) in &cfg.required {
+            for r in roles {
+                n.0[Needs::slot(*c)] |= 1 << (*r as u8);
+            }
+        }
+        n
+    }
+
+    pub fn roles(self, c: Criticality) -> Vec<SignoffRole> {
+        SignoffRole::ALL
+            .into_iter()
+            .filter(|r| self.0[Needs::slot(c)] & (1 << (*r as u8)) != 0)
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    pub role: SignoffRole,
+    pub who: String,
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The sign-offs of one database standing now, and the last time they were withdrawn.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// At most one per role: the latest.
+    pub signed: Vec<Signature>,
+    /// When and why the sign-offs were last withdrawn.
+    pub withdrawn: Option<(DateTime<Utc>, String)>,
+}
+
+/// The payload of a `db.signoff` event.
+pub fn payload(role: SignoffRole, who: &str, note: Option<&str>) -> Value {
+    serde_json::json!({ "role": role.as_str(), "who": who, "note": note })
+}
+
+impl Ledger {
+    pub fn sign(&mut self, s: Signature) {
+        self.signed.retain(|x| x.role != s.role);
+        self.signed.push(s);
+        self.signed.sort_by_key(|x| x.role);
+    }
+
+    pub fn withdraw(&mut self, at: DateTime<Utc>, why: impl Into<String>) {
+        if !self.signed.is_empty() {
+            self.signed.clear();
+            self.withdrawn = Some((at, why.into()));
+        }
+    }
+
+    /// Read one of the database's events, in log order. The one reader of sign-off events and of
+    /// what withdraws them, for the store's fold, the engine's replay and the evidence.
+    pub fn observe(&mut self, kind: &str, payload: &Value, at: DateTime<Utc>) {
+        let str_of = |k: &str| payload.get(k).and_then(Value::as_str);
+        match kind {
+            KIND => {
+                if let (Some(role), Some(who)) =
+                    (str_of("role").and_then(SignoffRole::parse), str_of("who"))
+                {
+                    self.sign(Signature {
+                        role,
+                        who: who.to_string(),
+                        at,
+                        note: str_of("note").map(str::to_string),
+                    });
+                }
+            }
+            crate::store::kind::DB_VALIDATION
+                if payload.get("passed").and_then(Value::as_bool) == Some(false) =>
+            {
+                self.withdraw(at, "a validation failed")
+            }
+            crate::store::kind::DB_STAGE if str_of("to") == Some("rolled_back") => {
+                self.withdraw(at, "the database was rolled back")
+            }
+            crate::store::kind::DB_UPDATED => self.withdraw(at, "its inventory entry changed"),
+            _ => {}
+        }
+    }
+
+    pub fn by(&self, role: SignoffRole) -> Option<&Signature> {
+        self.signed.iter().find(|s| s.role == role)
+    }
+
+    /// Required roles nobody has signed for yet.
+    pub fn missing(&self, required: &[SignoffRole]) -> Vec<SignoffRole> {
+        required
+            .iter()
+            .copied()
+            .filter(|r| self.by(*r).is_none())
+            .collect()
+    }
+}
+
+/// The sign-off guard: passes only when every required role has signed. The sentence names who
+/// signed and who is still needed, as the cutover dialog shows it.
+pub fn check(required: &[SignoffRole], ledger: &Ledger) -> (bool, String) {
+    if required.is_empty() {
+        return (true, "no sign-off required for this criticality".into());
+    }
+    let signed: Vec<String> = required
+        .iter()
+        .filter_map(|r| ledger.by(*r))
+        .map(|s| format!("{} by {}", s.role.as_str(), s.who))
+        .collect();
+    let missing = ledger.missing(required);
+    if missing.is_empty() {
+        return (true, format!("signed off: {}", signed.join(", ")));
+    }
+    let mut s = format!(
+        "sign-off missing: {}",
+        missing
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !signed.is_empty() {
+        s.push_str(&format!(" (signed: {})", signed.join(", ")));
+    }
+    if let Some((at, why)) = &ledger.withdrawn {
+        s.push_str(&format!(
+            "; earlier sign-offs withdrawn {}: {why}",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    (false, s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 5, 1, min, 0).unwrap()
+    }
+
+    pub(crate) fn config() -> SignoffConfig {
+        SignoffConfig {
+            required: BTreeMap::from([
+                (Criticality::Low, vec![SignoffRole::TechLead]),
+                (
+                    Criticality::High,
+                    vec![
+                        SignoffRole::TechLead,
+                        SignoffRole::DataOwner,
+                        SignoffRole::BusinessOwner,
+                    ],
+                ),
+            ]),
+            holders: BTreeMap::from([
+                (SignoffRole::TechLead, vec!["alice".into()]),
+                (SignoffRole::DataOwner, vec!["bob".into(), "dan".into()]),
+            ]),
+        }
+    }
+
+    #[test]
+    fn config_reads_from_yaml() {
+        let c: SignoffConfig = serde_yaml::from_str(
+            "required:\n  low: [tech_lead]\n  high: [tech_lead, data_owner, business_owner]\nholders:\n  tech_lead: [alice]\n  data_owner: [bob, dan]\n",
+        )
+        .unwrap();
+        assert_eq!(c, config());
+        assert!(serde_yaml::from_str::<SignoffConfig>("required:\n  low: [cto]\n").is_err());
+        assert_eq!(c.required_for(Criticality::Medium), vec![]);
+        assert_eq!(c.roles_of("dan"), vec![SignoffRole::DataOwner]);
+        assert_eq!(c.holders_line(), "tech_lead: alice; data_owner: bob, dan");
+        let n = Needs::from_config(&c);
+        for crit in [Criticality::Low, Criticality::Medium, Criticality::High] {
+            assert_eq!(n.roles(crit), c.required_for(crit), "{crit:?}");
+        }
+    }
+
+    #[test]
+    fn only_holders_sign_and_never_a_viewer() {
+        let c = config();
+        assert!(c
+            .authorize("alice", SignoffRole::TechLead, Role::Operator)
+            .is_ok());
+        let e = c
+            .authorize("bob", SignoffRole::TechLead, Role::Operator)
+            .unwrap_err();
+        assert!(
+            e.contains("bob does not hold the tech_lead role (its holders: alice"),
+            "{e}"
+        );
+        let e = c
+            .authorize("alice", SignoffRole::TechLead, Role::Viewer)
+            .unwrap_err();
+        assert!(e.contains("viewer cannot sign off"), "{e}");
+        let e = c
+            .authorize("carol", SignoffRole::BusinessOwner, Role::Operator)
+            .unwrap_err();
+        assert!(e.contains("nobody holds the business_owner role"), "{e}");
+    }
+
+    #[test]
+    fn the_ledger_keeps_the_latest_per_role_and_change_withdraws_them() {
+        let mut l = Ledger::default();
+        l.observe(
+            KIND,
+            &payload(SignoffRole::TechLead, "alice", Some("ok")),
+            t(1),
+        );
+        l.observe(KIND, &payload(SignoffRole::DataOwner, "bob", None), t(2));
+        l.observe(KIND, &payload(SignoffRole::DataOwner, "dan", None), t(3));
+        assert_eq!(l.signed.len(), 2);
+        assert_eq!(l.by(SignoffRole::DataOwner).unwrap().who, "dan");
+        assert_eq!(
+            l.by(SignoffRole::TechLead).unwrap().note.as_deref(),
+            Some("ok")
+        );
+        // A passing validation or another stage changes nothing.
+        l.observe(
+            crate::store::kind::DB_VALIDATION,
+            &serde_json::json!({"passed": true}),
+            t(4),
+        );
+        l.observe(
+            crate::store::kind::DB_STAGE,
+            &serde_json::json!({"to": "ready"}),
+            t(4),
+        );
+        assert_eq!(l.signed.len(), 2);
+        for (kind, p, why) in [
+            (
+                crate::store::kind::DB_VALIDATION,
+                serde_json::json!({"passed": false}),
+                "a validation failed",
+            ),
+            (
+                crate::store::kind::DB_STAGE,
+                serde_json::json!({"to": "rolled_back"}),
+                "the database was rolled back",
+            ),
+            (
+                crate::store::kind::DB_UPDATED,
+                serde_json::json!({"spec": {}}),
+                "its inventory entry changed",
+            ),
+        ] {
+            let mut l = l.clone();
+            l.observe(kind, &p, t(5));
+            assert!(l.signed.is_empty(), "{kind}");
+            assert_eq!(l.withdrawn, Some((t(5), why.to_string())));
+        }
+        // An event without a readable role or signer is no sign-off.
+        let mut e = Ledger::default();
+        e.observe(KIND, &serde_json::json!({"role": "cto", "who": "x"}), t(1));
+        e.observe(KIND, &serde_json::json!({"role": "tech_lead"}), t(1));
+        assert_eq!(e, Ledger::default());
+    }
+
+    #[test]
+    fn guard_sentences_name_who_signed_and_who_is_missing() {
+        let c = config();
+        let high = c.required_for(Criticality::High);
+        let mut l = Ledger::default();
+        assert_eq!(
+            check(&[], &l),
+            (true, "no sign-off required for this criticality".into())
+        );
+        l.observe(KIND, &payload(SignoffRole::TechLead, "alice", None), t(1));
+        assert_eq!(
+            check(&high, &l),
+            (
+                false,
+                "sign-off missing: data_owner, business_owner (signed: tech_lead by alice)".into()
+            )
+        );
+        l.observe(crate::store::kind::DB_UPDATED, &Value::Null, t(2));
+        let (ok, s) = check(&high, &l);
+        assert!(!ok);
+        assert!(
+            s.ends_with(
+                "earlier sign-offs withdrawn 2026-12-05 01:02 UTC: its inventory entry changed"
+            ),
+            "{s}"
+        );
+        for r in &high {
+            l.observe(KIND, &payload(*r, "x", None), t(3));
+        }
+        assert_eq!(
+            check(&high, &l),
+            (
+                true,
+                "signed off: tech_lead by x, data_owner by x, business_owner by x".into()
+            )
+        );
+    }
+}

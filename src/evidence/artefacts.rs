@@ -522,6 +522,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_signoff_table_lists_each_signoff_and_what_withdrew_it() {
+        use crate::signoff::{payload, SignoffRole, KIND};
+        let t = |m: i64| super::super::pack::fixture::t0() + chrono::Duration::minutes(m);
+        let e = |seq: i64, kind: &str, p: serde_json::Value| Event {
+            seq,
+            time: t(seq),
+            db_id: Some("a".into()),
+            wave: Some(1),
+            kind: kind.into(),
+            payload: p,
+            actor: "x".into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let events = vec![
+            e(
+                1,
+                KIND,
+                payload(SignoffRole::TechLead, "alice", Some("dry run | ok")),
+            ),
+            e(2, kind::DB_VALIDATION, serde_json::json!({"passed": false})),
+            e(3, KIND, payload(SignoffRole::TechLead, "alice", None)),
+            e(4, KIND, payload(SignoffRole::DataOwner, "bob", None)),
+        ];
+        let mut out = String::new();
+        signoff_table(&mut out, &events);
+        assert_eq!(
+            out,
+            "\n## Sign-off\n\n| When | Role | Who | Note | At export |\n|---|---|---|---|---|\n\
+             | 2026-11-28 00:01:00 UTC | tech_lead | alice | dry run \\| ok | withdrawn |\n\
+             | 2026-11-28 00:03:00 UTC | tech_lead | alice |  | standing |\n\
+             | 2026-11-28 00:04:00 UTC | data_owner | bob |  | standing |\n\
+             \nSign-offs withdrawn at 2026-11-28 00:02:00 UTC: a validation failed.\n"
+        );
+        let mut none = String::new();
+        signoff_table(&mut none, &events[1..2]);
+        assert!(none.ends_with("None recorded.\n"), "{none}");
+    }
+
+    #[test]
     fn a_finished_step_shows_its_own_result() {
         let e = Event {
             seq: 1,

@@ -145,7 +145,9 @@ pub async fn run(c: OperatorCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     r
 }
 
-async fn submit_and_wait(
+/// Submit one command as `$USER`, wait for the engine's verdict and print it (the exit codes
+/// above). Also the path of `wavedeck signoff`.
+pub(crate) async fn submit_and_wait(
     store: &Store,
     name: &str,
     action: Action,

@@ -30,7 +30,7 @@ pub enum BenchEngine {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  cargo build --release && target/release/wavedeck bench checksum --rows 10000000\n  target/release/wavedeck bench checksum --engine mysql --rows 10000000"
+    after_help = "Examples:\n  cargo build --release && target/release/wavedeck bench checksum --rows 10000000\n  target/release/wavedeck bench checksum --engine mysql --rows 10000000\n  target/release/wavedeck bench checksum --rows 2000000 --live-writes 500"
 )]
 pub struct ChecksumArgs {
     /// Which server to measure.
@@ -52,15 +52,24 @@ pub struct ChecksumArgs {
     /// Keep the generated database (`wd_bench_checksum_<rows>`) and reuse it next time.
     #[arg(long)]
     pub keep: bool,
+    /// Live against final validation instead, on a temporary lab (two local PostgreSQL
+    /// clusters replicating logically): the live gate while the source takes this many updates
+    /// per second on the measured table, the final gate with writes stopped.
+    #[arg(long, value_name = "WRITES_PER_S")]
+    pub live_writes: Option<u64>,
 }
 
 pub async fn run(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
     if a.rows == 0 || a.parallel == 0 {
         anyhow::bail!("--rows and --parallel must be at least 1");
     }
-    match a.engine {
-        BenchEngine::Postgres => run_pg(a).await,
-        BenchEngine::Mysql => super::bench_mysql::run(a).await,
+    match (a.engine, a.live_writes) {
+        (BenchEngine::Postgres, Some(w)) => super::bench_live::run(a, w).await,
+        (BenchEngine::Mysql, Some(_)) => {
+            anyhow::bail!("--live-writes runs on the PostgreSQL lab only; drop --engine mysql")
+        }
+        (BenchEngine::Postgres, None) => run_pg(a).await,
+        (BenchEngine::Mysql, None) => super::bench_mysql::run(a).await,
     }
 }
 

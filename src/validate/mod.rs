@@ -5,6 +5,7 @@
 //! stops a part of the gate is recorded in [`ValidationReport::errors`], which fails the gate.
 
 pub mod bench;
+pub mod bench_live;
 pub mod bench_meter;
 pub mod bench_mysql;
 pub mod canon;

@@ -2,6 +2,9 @@
 //!
 //! Every key is documented in the README's "Configuration" section; keep the two in step.
 
+pub mod check;
+pub mod cmd;
+
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +64,7 @@ pub struct DrsConfig {
     pub region: String,
     pub project_id: String,
     /// `aksk` (request signing) or `token` (IAM token in X-Auth-Token).
-    pub auth: String,
+    pub auth: DrsAuth,
     /// Environment variable holding the access key id.
     pub ak_env: String,
     /// Environment variable holding the secret access key.
@@ -81,7 +84,7 @@ pub struct DrsConfig {
     /// Base URL of Huawei Cloud DNS. Empty means `https://dns.{region}.myhuaweicloud.com`.
     pub dns_endpoint: String,
     /// Network between DRS and the source: `vpc`, `vpn` or `eip` (DRS `net_type`).
-    pub net_type: String,
+    pub net_type: NetType,
     /// DRS instance size for new jobs: `micro`, `small`, `medium`, `high`, ... (DRS `node_type`).
     pub node_type: String,
     /// Subnet the DRS node is placed in (DRS `customize_sutnet_id`).
@@ -119,7 +122,7 @@ pub struct CutoverConfig {
     /// to apply everything, in seconds.
     pub final_sync_timeout_s: u64,
     /// DNS provider for the switch: `file` (the lab's YAML file) or `huawei` (Cloud DNS private zone).
-    pub dns_provider: String,
+    pub dns_provider: DnsProvider,
     /// File of the `file` provider (`records: {name: {value: "host:port", ttl_s}}`).
     pub dns_file: PathBuf,
     /// TTL written on switched records, in seconds (lower it well before the window).
@@ -127,7 +130,7 @@ pub struct CutoverConfig {
     /// Huawei Cloud DNS private zone id holding the service records (`huawei` provider).
     pub dns_zone_id: String,
     /// Record type of the service records: `A` or `CNAME` (`huawei` provider).
-    pub dns_record_type: String,
+    pub dns_record_type: DnsRecordType,
     /// How long to wait for a record set to go from PENDING_UPDATE to ACTIVE, in seconds.
     pub dns_timeout_s: u64,
     /// Tables (`schema.table`, or `*` for all) checksummed in the final quick validation; every
@@ -158,11 +161,11 @@ impl Default for CutoverConfig {
     fn default() -> Self {
         CutoverConfig {
             final_sync_timeout_s: 120,
-            dns_provider: "file".into(),
+            dns_provider: DnsProvider::File,
             dns_file: PathBuf::from(".lab/dns.yaml"),
             dns_ttl_s: 60,
             dns_zone_id: String::new(),
-            dns_record_type: "A".into(),
+            dns_record_type: DnsRecordType::A,
             dns_timeout_s: 120,
             checksum_tables: Vec::new(),
         }
@@ -230,7 +233,7 @@ impl Default for DrsConfig {
             endpoint: String::new(),
             region: "ap-southeast-1".into(),
             project_id: String::new(),
-            auth: "aksk".into(),
+            auth: DrsAuth::AkSk,
             ak_env: "HUAWEICLOUD_SDK_AK".into(),
             sk_env: "HUAWEICLOUD_SDK_SK".into(),
             credentials_file: None,
@@ -239,7 +242,7 @@ impl Default for DrsConfig {
             temporary_credentials_file: None,
             timeout_s: 30,
             dns_endpoint: String::new(),
-            net_type: "vpc".into(),
+            net_type: NetType::Vpc,
             node_type: "high".into(),
             subnet_id: String::new(),
             vpc_id: String::new(),
@@ -260,6 +263,42 @@ impl Default for EmulatorConfig {
         }
     }
 }
+
+/// A closed set of config words: serde refuses any other with the allowed values, and
+/// `as_str` gives the word back for messages and events.
+macro_rules! config_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vm])* #[serde(rename = $s)] $v),+ }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),+ }
+            }
+        }
+    };
+}
+
+config_enum!(
+    /// `engine.source_drain`: how a cutover stops writes at the source (see EngineConfig).
+    SourceDrain { Sql = "sql", Emulator = "emulator", Runbook = "runbook" }
+);
+config_enum!(
+    /// `cutover.dns_provider`.
+    DnsProvider { File = "file", Huawei = "huawei" }
+);
+config_enum!(
+    /// `cutover.dns_record_type` (Huawei Cloud DNS).
+    DnsRecordType { A = "A", Cname = "CNAME" }
+);
+config_enum!(
+    /// `drs.auth`: request signing with AK/SK, or an IAM token.
+    DrsAuth { AkSk = "aksk", Token = "token" }
+);
+config_enum!(
+    /// `drs.net_type`: the network between DRS and the source.
+    NetType { Vpc = "vpc", Vpn = "vpn", Eip = "eip" }
+);
 
 /// Which pre-checks and validation the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,7 +341,7 @@ pub struct EngineConfig {
     /// - `emulator`: DRS-mode cutover, the emulator's switch stops the writes (rehearsals);
     /// - `runbook`: DRS-mode cutover, the operator drains by the runbook (the engine refuses to
     ///   guess).
-    pub source_drain: String,
+    pub source_drain: SourceDrain,
     /// DNS name switched at cutover: `{db_id}.` + this domain, unless the inventory's `extra`
     /// has a `dns_name`.
     pub dns_domain: String,
@@ -319,7 +358,7 @@ impl Default for EngineConfig {
             retry_cap_s: 300.0,
             lag_stable_s: 30.0,
             lease_ttl_s: 15,
-            source_drain: "runbook".into(),
+            source_drain: SourceDrain::Runbook,
             dns_domain: "db.internal".into(),
         }
     }
@@ -368,6 +407,11 @@ pub enum ConfigError {
         line: usize,
         msg: String,
     },
+    #[error("{}", problems.join("\n"))]
+    Invalid {
+        /// One line per value out of range: `file:line: key is ...; allowed: ...`.
+        problems: Vec<String>,
+    },
     #[error("environment variable {var}={value:?} is not valid: {msg}")]
     Env {
         var: String,
@@ -400,20 +444,44 @@ impl Config {
             None if default_path.exists() => Some(default_path.to_path_buf()),
             None => None,
         };
-        let mut cfg = match chosen {
+        let (mut cfg, text) = match &chosen {
             Some(p) => {
-                let text = std::fs::read_to_string(&p).map_err(|e| ConfigError::Read {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
                     path: p.clone(),
                     reason: e.to_string(),
                 })?;
-                Config::from_yaml(&p, &text)?
+                (Config::from_yaml(p, &text)?, text)
             }
-            None => Config::default(),
+            None => (Config::default(), String::new()),
         };
         cfg.apply_env(&env)?;
+        cfg.check(chosen.as_deref(), &text)?;
         Ok(cfg)
     }
 
+    /// Every value in its range (`config_check`), else each problem with the file line of its
+    /// key (or where it came from when it is not in the file).
+    pub fn check(&self, path: Option<&Path>, text: &str) -> Result<(), ConfigError> {
+        let problems: Vec<String> = check::check(self)
+            .into_iter()
+            .map(|p| match (path, check::line_of(text, &p.key)) {
+                (Some(path), Some(line)) => {
+                    format!("{}:{line}: {} {}", path.display(), p.key, p.msg)
+                }
+                _ => format!(
+                    "{} {} (set by a WAVEDECK_* variable or the default)",
+                    p.key, p.msg
+                ),
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { problems })
+        }
+    }
+
+    /// Parse a config file's text (types and closed sets; ranges are `check`'s).
     pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
         if text.trim().is_empty() {
             return Ok(Config::default());
@@ -522,6 +590,49 @@ mod tests {
             .to_string();
         assert!(err.starts_with("w.yaml:2:"), "{err}");
         assert!(err.contains("threshold"), "{err}");
+    }
+
+    #[test]
+    fn closed_sets_name_the_allowed_words_and_ranges_the_line() {
+        let err = Config::from_yaml(Path::new("w.yaml"), "engine:\n  source_drain: manual\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("w.yaml:2:"), "{err}");
+        assert!(err.contains("`sql`, `emulator`, `runbook`"), "{err}");
+        for (yaml, word) in [
+            ("cutover:\n  dns_provider: route53\n", "`file` or `huawei`"),
+            ("drs:\n  net_type: lan\n", "`vpc`, `vpn`, `eip`"),
+            ("drs:\n  auth: password\n", "`aksk` or `token`"),
+        ] {
+            let err = Config::from_yaml(Path::new("w.yaml"), yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(word), "{err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.yaml");
+        std::fs::write(
+            &file,
+            "engine:\n  retry_cap_s: 1e300\n  time_scale: 1e-300\nlimits:\n  drs_concurrency: 0\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 3, "{err}");
+        let at = |n: usize| format!("{}:{n}: ", file.display());
+        assert!(
+            lines[0].starts_with(&(at(5) + "limits.drs_concurrency is 0; allowed: 1 to 10000")),
+            "{err}"
+        );
+        assert!(
+            lines[1].starts_with(&(at(3) + "engine.time_scale is")),
+            "{err}"
+        );
+        assert!(
+            lines[2]
+                .starts_with(&(at(2) + "engine.retry_cap_s is 1e300; allowed: 0 to 86400 seconds")),
+            "{err}"
+        );
     }
 
     #[test]

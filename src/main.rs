@@ -80,10 +80,16 @@ enum Command {
     Bench(wavedeck::bench::BenchCommand),
     #[command(flatten)]
     Operate(wavedeck::store::operate::OperatorCommand),
+    /// Check a config file: the merged config, or every problem in it.
+    #[command(subcommand)]
+    Config(wavedeck::config::cmd::ConfigCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(Command::Config(c)) = cli.command.take_if(|c| matches!(c, Command::Config(_))) {
+        return wavedeck::config::cmd::run(c, cli.global.config);
+    }
     let mut cfg = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -129,6 +135,8 @@ fn main() -> ExitCode {
             Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
             Command::Operate(c) => wavedeck::store::operate::run(c, cfg).await,
+            // Handled before the config was loaded; kept here so the match stays exhaustive.
+            Command::Config(c) => Ok(wavedeck::config::cmd::run(c, None)),
         }
     });
     match result {
@@ -186,7 +194,8 @@ fn acts(c: &Command) -> Option<&'static str> {
         | Command::Precheck(_)
         | Command::Validate(_)
         | Command::Assess(_)
-        | Command::Bench(_) => None,
+        | Command::Bench(_)
+        | Command::Config(_) => None,
     }
 }
 

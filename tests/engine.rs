@@ -58,13 +58,13 @@ fn config(dir: &std::path::Path) -> Config {
     cfg.emulator.quota = 100;
     cfg.engine.checks = ChecksMode::Drs;
     cfg.engine.time_scale = SPEED;
-    cfg.engine.source_drain = "emulator".into();
+    cfg.engine.source_drain = wavedeck::config::SourceDrain::Emulator;
     cfg.engine.retry_base_s = 2.0;
     cfg.engine.lag_stable_s = 10.0;
     cfg.limits.drs_concurrency = 100;
     cfg.limits.wave_concurrency = 50;
     cfg.limits.bandwidth_gbps = 100.0;
-    cfg.cutover.dns_provider = "file".into();
+    cfg.cutover.dns_provider = wavedeck::config::DnsProvider::File;
     cfg.cutover.dns_file = dir.join("dns.yaml");
     cfg
 }

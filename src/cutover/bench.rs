@@ -241,11 +241,11 @@ pub async fn run_through_engine(
     c.emulator.quota = c.emulator.quota.max(runs as u32);
     c.engine.time_scale = speed;
     c.engine.checks = crate::config::ChecksMode::Drs;
-    c.engine.source_drain = "sql".into();
+    c.engine.source_drain = crate::config::SourceDrain::Sql;
     c.engine.dns_domain = "lab.internal".into();
     c.limits.drs_concurrency = c.limits.drs_concurrency.max(runs as u32);
     c.limits.wave_concurrency = c.limits.wave_concurrency.max(runs as u32);
-    c.cutover.dns_provider = "file".into();
+    c.cutover.dns_provider = crate::config::DnsProvider::File;
     c.cutover.dns_file = lab.state.dns_file().path.clone();
     c.cutover.dns_ttl_s = 5;
     if c.cutover.checksum_tables.is_empty() {

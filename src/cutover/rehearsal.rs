@@ -31,7 +31,7 @@ pub fn lab_config(state: &LabState, base: &Config, emulator_port: u16) -> Config
     c.log_dir = dir.join("logs");
     c.drs.endpoint = format!("http://127.0.0.1:{emulator_port}");
     c.drs.project_id = crate::drs::emulator::DEFAULT_PROJECT_ID.to_string();
-    c.drs.auth = "aksk".into();
+    c.drs.auth = crate::config::DrsAuth::AkSk;
     c.drs.credentials_file = Some(dir.join("drs-credentials"));
     c.emulator.native = true;
     c.emulator.speed = LAB_SPEED;
@@ -39,12 +39,12 @@ pub fn lab_config(state: &LabState, base: &Config, emulator_port: u16) -> Config
     c.engine.time_scale = LAB_SPEED;
     // The cutover module's steps against the lab's servers (drain, final sync by the slot the
     // native job reads, DNS, writes on), as production runs them.
-    c.engine.source_drain = "sql".into();
+    c.engine.source_drain = crate::config::SourceDrain::Sql;
     // Production's gate: DRS's pre-check and comparison (DRS refuses to start a job without a
     // passed pre-check) and wavedeck's SQL checks against the real servers. In native mode the
     // DRS pre-check and comparison are still the emulator's simulation; the SQL checks are real.
     c.engine.checks = crate::config::ChecksMode::Both;
-    c.cutover.dns_provider = "file".into();
+    c.cutover.dns_provider = crate::config::DnsProvider::File;
     c.cutover.dns_file = state.dns_file().path.clone();
     c.lab.dir = dir.clone();
     c
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(c.drs.endpoint, "http://127.0.0.1:4321");
         assert_eq!(c.store, "sqlite:///labs/x/wavedeck.db");
         assert!(c.emulator.native);
-        assert_eq!(c.engine.source_drain, "sql");
+        assert_eq!(c.engine.source_drain, crate::config::SourceDrain::Sql);
         assert_eq!(c.cutover.dns_file, PathBuf::from("/labs/x/dns.yaml"));
         assert_eq!(
             c.thresholds.max_cutover_lag_s, 7.0,

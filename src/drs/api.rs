@@ -208,7 +208,7 @@ pub fn create_request(
         db_use_type: db_use_type.into(),
         engine_type: engine_type.into(),
         job_direction: "up".into(),
-        net_type: drs.net_type.clone(),
+        net_type: drs.net_type.as_str().to_string(),
         node_type: drs.node_type.clone(),
         task_type: "FULL_INCR_TRANS".into(),
         source_endpoint: endpoint(engine_type, &spec.source, source_password),
@@ -227,7 +227,7 @@ pub fn create_request(
             },
         ],
         expired_days: None,
-        bind_eip: (drs.net_type == "eip").then_some(true),
+        bind_eip: (drs.net_type == crate::config::NetType::Eip).then_some(true),
     }
 }
 
@@ -243,7 +243,7 @@ pub fn connection_tests(
     let side =
         |ep: &crate::inventory::model::Endpoint, pw: Option<Secret>, kind: &str| TestEndPoint {
             id: job.0.clone(),
-            net_type: drs.net_type.clone(),
+            net_type: drs.net_type.as_str().to_string(),
             db_type: engine_type.into(),
             ip: Some(ep.host.clone()),
             db_port: Some(u32::from(ep.port)),
@@ -279,7 +279,7 @@ pub fn modify_request(
         source_endpoint: Some(endpoint(engine_type, &spec.source, source_password)),
         target_endpoint: Some(target_endpoint(spec, drs, target_password)),
         engine_type: Some(engine_type.into()),
-        net_type: Some(drs.net_type.clone()),
+        net_type: Some(drs.net_type.as_str().to_string()),
         store_db_info: true,
         job_direction: Some("up".into()),
         is_target_readonly: Some(true),
@@ -846,7 +846,7 @@ mod tests {
             "{d}"
         );
         assert_eq!(r.bind_eip, None);
-        cfg.net_type = "eip".into();
+        cfg.net_type = crate::config::NetType::Eip;
         let r = create_request(&spec("db1", Engine::Mysql), &cfg, None, None);
         assert_eq!(
             r.bind_eip,

@@ -251,8 +251,8 @@ impl Auth {
             file.as_ref()
                 .and_then(|f| f.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
         };
-        match cfg.auth.as_str() {
-            "aksk" => {
+        match cfg.auth {
+            crate::config::DrsAuth::AkSk => {
                 if let Some(p) = &cfg.temporary_credentials_file {
                     return Ok(Auth::Temporary(Arc::new(Temporary::from_file(p)?)));
                 }
@@ -281,7 +281,7 @@ impl Auth {
                     ))),
                 }
             }
-            "token" => env(&cfg.token_env)
+            crate::config::DrsAuth::Token => env(&cfg.token_env)
                 .or_else(|| from_file("token"))
                 .map(Auth::Token)
                 .ok_or_else(|| {
@@ -290,9 +290,6 @@ impl Auth {
                         cfg.token_env
                     ))
                 }),
-            other => Err(DrsError::Config(format!(
-                "drs.auth is {other:?}; expected \"aksk\" or \"token\""
-            ))),
         }
     }
 }

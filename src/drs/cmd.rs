@@ -59,7 +59,7 @@ pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode
     }
     // A standalone emulator must accept the keys the engine will sign with: the same config.
     let auth = Auth::from_config(&crate::config::DrsConfig {
-        auth: "aksk".into(),
+        auth: crate::config::DrsAuth::AkSk,
         ..cfg.drs.clone()
     })
     .map_err(|e| {

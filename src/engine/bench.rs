@@ -132,12 +132,12 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     cfg.emulator.rate_limit_rps = 0.0;
     cfg.engine.checks = ChecksMode::Drs;
     cfg.engine.time_scale = args.time_scale;
-    cfg.engine.source_drain = "emulator".into();
+    cfg.engine.source_drain = crate::config::SourceDrain::Emulator;
     cfg.limits.drs_concurrency = args.dbs as u32;
     cfg.limits.wave_concurrency = args.dbs as u32;
     cfg.limits.validation_capacity = (args.dbs as u32 / 4).max(1);
     cfg.limits.bandwidth_gbps = args.dbs as f64 * cfg.engine.job_bandwidth_mbps * 8.0 / 1000.0;
-    cfg.cutover.dns_provider = "file".into();
+    cfg.cutover.dns_provider = crate::config::DnsProvider::File;
     cfg.cutover.dns_file = dir.join("dns.yaml");
 
     // The emulator on its own runtime and threads, so its CPU is counted apart.

@@ -372,7 +372,7 @@ impl Settings {
             max_lag_s: cfg.thresholds.max_cutover_lag_s,
             lag_stable_s: e.lag_stable_s,
             validation_max_age_min: cfg.thresholds.validation_max_age_min,
-            sql_cutover: e.source_drain == "sql",
+            sql_cutover: e.source_drain == crate::config::SourceDrain::Sql,
             signoff: cfg.signoff.clone(),
         }
     }

@@ -636,13 +636,14 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
-                match sh.cfg.engine.source_drain.as_str() {
-                    "emulator" => {
+                match sh.cfg.engine.source_drain {
+                    crate::config::SourceDrain::Emulator => {
                         drs.emulator_source_writes(&job, w.step == Step::SourceWritesOn).await?;
                         Ok(done())
                     }
                     other => Ok(fatal(format!(
-                        "engine.source_drain is {other:?}: only \"emulator\" is wired into the engine; drain the source by the runbook (runbooks/cutover-night.md) or set engine.source_drain"
+                        "engine.source_drain is {:?}: only \"emulator\" is wired into the engine; drain the source by the runbook (runbooks/cutover-night.md) or set engine.source_drain",
+                        other.as_str()
                     ))),
                 }
             }

@@ -47,9 +47,9 @@ pub fn demo_config(mut cfg: Config, dir: &std::path::Path, speed: f64) -> Config
     cfg.emulator.quota = cfg.emulator.quota.max(20);
     cfg.engine.checks = crate::config::ChecksMode::Drs;
     cfg.engine.time_scale = speed;
-    cfg.engine.source_drain = "emulator".into();
+    cfg.engine.source_drain = crate::config::SourceDrain::Emulator;
     cfg.engine.retry_base_s = cfg.engine.retry_base_s.min(5.0);
-    cfg.cutover.dns_provider = "file".into();
+    cfg.cutover.dns_provider = crate::config::DnsProvider::File;
     cfg.cutover.dns_file = dir.join("dns.yaml");
     cfg
 }

@@ -40,12 +40,12 @@ pub fn config(dir: &std::path::Path, dns_file: std::path::PathBuf) -> Config {
     cfg.emulator.speed = SPEED;
     cfg.engine.checks = ChecksMode::Drs;
     cfg.engine.time_scale = SPEED;
-    cfg.engine.source_drain = "sql".into();
+    cfg.engine.source_drain = wavedeck::config::SourceDrain::Sql;
     cfg.engine.retry_base_s = 2.0;
     cfg.engine.lag_stable_s = 5.0;
     cfg.engine.dns_domain = "lab.internal".into();
     cfg.thresholds.drain_grace_s = 1;
-    cfg.cutover.dns_provider = "file".into();
+    cfg.cutover.dns_provider = wavedeck::config::DnsProvider::File;
     cfg.cutover.dns_file = dns_file;
     cfg.cutover.dns_ttl_s = 5;
     cfg

@@ -369,7 +369,7 @@ fn random_key(len: usize) -> String {
 /// makes up a pair, available through [`EmulatorHandle::auth`] for in-process clients.
 pub async fn spawn(cfg: &Config, addr: SocketAddr) -> anyhow::Result<EmulatorHandle> {
     let auth = match Auth::from_config(&crate::config::DrsConfig {
-        auth: "aksk".into(),
+        auth: crate::config::DrsAuth::AkSk,
         ..cfg.drs.clone()
     }) {
         Ok(a) => a,

@@ -1,0 +1,65 @@
+//! The real binary's answers to bad input: each case runs `wavedeck` as a user would and reads
+//! its exit code and words.
+
+use std::process::Command;
+
+fn wavedeck(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WAVEDECK_CONFIG")
+        .env_remove("WAVEDECK_STORE")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn config_check_prints_the_merged_config_or_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "engine:\n  retry_cap_s: 1e300\n  poll:\n    cdc_s: .nan\nthresholds:\n  max_cutover_lag_s: -1\n",
+    )
+    .unwrap();
+    let (code, out) = wavedeck(dir.path(), &["config", "check", "bad.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    for want in [
+        "bad.yaml:6: thresholds.max_cutover_lag_s is -1; allowed: 0 to 3600 seconds",
+        "bad.yaml:2: engine.retry_cap_s is 1e300; allowed: 0 to 86400 seconds",
+        "bad.yaml:4: engine.poll.cdc_s is NaN; allowed: 0.001 to 86400 seconds",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    // The same problems stop every other command before it starts.
+    let (code, out) = wavedeck(dir.path(), &["--config", "bad.yaml", "status"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("engine.retry_cap_s is 1e300"), "{out}");
+    // A made-up closed-set value names the allowed ones.
+    std::fs::write(
+        dir.path().join("enum.yaml"),
+        "engine:\n  source_drain: manual\n",
+    )
+    .unwrap();
+    let (code, out) = wavedeck(dir.path(), &["config", "check", "enum.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("enum.yaml:2:") && out.contains("`sql`, `emulator`, `runbook`"),
+        "{out}"
+    );
+    // A good file: the merged config, which loads again as it is.
+    std::fs::write(
+        dir.path().join("good.yaml"),
+        "limits:\n  drs_concurrency: 7\n",
+    )
+    .unwrap();
+    let (code, out) = wavedeck(dir.path(), &["--config", "good.yaml", "config", "check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("drs_concurrency: 7"), "{out}");
+    std::fs::write(dir.path().join("merged.yaml"), &out).unwrap();
+    let (code, out) = wavedeck(dir.path(), &["config", "check", "merged.yaml"]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -127,13 +127,7 @@ impl Temporary {
 /// The temporary credentials file: JSON as IAM and the ECS metadata service give them, or
 /// key=value lines. Errors name the file but never echo a value.
 fn read_temporary_file(path: &Path) -> Result<TemporaryKey, DrsError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        DrsError::Config(format!(
-            "cannot read drs.temporary_credentials_file {}: {} (check the path and its permissions)",
-            path.display(),
-            e.kind()
-        ))
-    })?;
+    let text = read_key_file(path, "drs.temporary_credentials_file")?;
     parse_temporary(&text).map_err(|what| {
         DrsError::Config(format!(
             "drs.temporary_credentials_file {}: {what}",
@@ -368,17 +362,22 @@ impl Auth {
 /// `key=value` lines; `#` comments and blank lines ignored. Errors name the file and line but
 /// never echo a value.
 fn read_credentials_file(path: &Path) -> Result<Vec<(String, Secret)>, DrsError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        DrsError::Config(format!(
-            "cannot read drs.credentials_file {}: {} (check the path and its permissions)",
-            path.display(),
-            e.kind()
-        ))
-    })?;
+    let text = read_key_file(path, "drs.credentials_file")?;
     parse_credentials(&text).map_err(|line| {
         DrsError::Config(format!(
             "{}:{line}: expected key=value (keys: ak, sk, token)",
             path.display()
+        ))
+    })
+}
+
+/// The text of a file of keys named by config key `key`; the error names the file, not its text.
+fn read_key_file(path: &Path, key: &str) -> Result<String, DrsError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        DrsError::Config(format!(
+            "cannot read {key} {}: {} (check the path and its permissions)",
+            path.display(),
+            e.kind()
         ))
     })
 }

@@ -446,9 +446,11 @@ impl Config {
         };
         let (mut cfg, text) = match &chosen {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
-                    path: p.clone(),
-                    reason: e.to_string(),
+                let text = crate::input::read_yaml(p, &crate::input::SMALL).map_err(|e| {
+                    ConfigError::Read {
+                        path: p.clone(),
+                        reason: e.to_string(),
+                    }
                 })?;
                 (Config::from_yaml(p, &text)?, text)
             }

@@ -11,6 +11,7 @@ pub mod cutover;
 pub mod drs;
 pub mod engine;
 pub mod evidence;
+pub mod input;
 pub mod inventory;
 pub mod lifecycle;
 pub mod logging;

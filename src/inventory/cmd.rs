@@ -147,6 +147,6 @@ mod tests {
             );
         }
         let (out, ok) = check_report(&[bundled("inventory/does-not-exist.yaml")]);
-        assert!(!ok && out.contains("cannot read the file"), "{out}");
+        assert!(!ok && out.contains("cannot read it: No such file"), "{out}");
     }
 }

@@ -82,7 +82,7 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<DatabaseSpec>, Vec<Problem>> 
     let mut parsed = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
-        match std::fs::read(path) {
+        match crate::input::read_bytes(path, crate::input::INVENTORY.max_bytes) {
             Ok(bytes) => {
                 let (specs, mut p) = parse_bytes(path, &bytes);
                 problems.append(&mut p);
@@ -92,8 +92,8 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<DatabaseSpec>, Vec<Problem>> 
                 path,
                 0,
                 None,
-                format!("cannot read the file: {e}"),
-                "check the path and that this user may read it",
+                e.to_string(),
+                "check the path, that it is a regular file and that this user may read it",
             )),
         }
     }
@@ -194,9 +194,28 @@ const OVERRIDE_KEYS: &[&str] = &["max_cutover_lag_s"];
 
 fn read_yaml(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
     let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
+        Ok(t) => crate::input::strip_bom(t),
         Err(e) => return (Vec::new(), vec![utf8_problem(file, bytes, e)]),
     };
+    if let Err(e) =
+        crate::input::check_yaml(&file.display().to_string(), text, &crate::input::INVENTORY)
+    {
+        let line = match &e {
+            crate::input::InputError::TooDeep { line, .. }
+            | crate::input::InputError::TooManyAliasNodes { line, .. } => *line,
+            _ => 0,
+        };
+        return (
+            Vec::new(),
+            vec![Problem::new(
+                file,
+                line,
+                None,
+                e.to_string(),
+                "write the inventory without deep nesting or mass aliases (one record per database)",
+            )],
+        );
+    }
     let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {

@@ -315,8 +315,8 @@ impl Theme {
                         names.join(", ")
                     );
                 }
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| anyhow::anyhow!("cannot read theme {}: {e}", p.display()))?;
+                let text = crate::input::read_yaml(p, &crate::input::SMALL)
+                    .map_err(|e| anyhow::anyhow!("theme {e}"))?;
                 (p.display().to_string(), text)
             }
         };

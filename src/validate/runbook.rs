@@ -228,9 +228,11 @@ impl Runbook {
     }
 
     pub fn load(path: &Path) -> Result<Runbook, RunbookError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RunbookError::Read {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        let text = crate::input::read_yaml(path, &crate::input::SMALL).map_err(|e| {
+            RunbookError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }
         })?;
         Runbook::parse(&path.display().to_string(), &text)
     }

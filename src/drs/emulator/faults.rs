@@ -86,9 +86,8 @@ pub enum RequestAction {
 
 impl FaultPlan {
     pub fn load(path: &Path) -> anyhow::Result<FaultPlan> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!("cannot read fault plan {}: {}", path.display(), e.kind())
-        })?;
+        let text = crate::input::read_yaml(path, &crate::input::SMALL)
+            .map_err(|e| anyhow::anyhow!("fault plan {e}"))?;
         FaultPlan::parse(path, &text)
     }
 

@@ -211,7 +211,10 @@ fn read_yaml(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
                 file,
                 line,
                 None,
-                e.to_string(),
+                e.to_string()
+                    .strip_prefix(&format!("{}:{line}: ", file.display()))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string()),
                 "write the inventory without deep nesting or mass aliases (one record per database)",
             )],
         );

@@ -95,13 +95,26 @@ impl FaultPlan {
         if text.trim().is_empty() {
             return Ok(FaultPlan::default());
         }
-        serde_yaml::from_str(text).map_err(|e| {
+        let plan: FaultPlan = serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(0);
             anyhow::anyhow!(
                 "{}:{line}: {e} (see `wavedeck emulator --help` for the fault plan format)",
                 path.display()
             )
-        })
+        })?;
+        // A percentage of the full load: outside 0..=100 (or NaN) the fault would never fire.
+        for (i, r) in plan.jobs.iter().enumerate() {
+            if let Some(p) = r.at_pct {
+                if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+                    anyhow::bail!(
+                        "{}: jobs[{i}] ({}): at_pct is {p}; allowed: 0 to 100 (percent of the full load)",
+                        path.display(),
+                        r.name
+                    );
+                }
+            }
+        }
+        Ok(plan)
     }
 
     /// Faults for a job created with this name.
@@ -277,5 +290,23 @@ mod tests {
         assert!(!glob_match("wd-*x", "wd-db1"));
         assert!(glob_match("exact", "exact"));
         assert!(!glob_match("exact", "exactly"));
+    }
+
+    #[test]
+    fn at_pct_is_a_percentage() {
+        for bad in ["140", "-1", ".nan"] {
+            let yaml = format!(
+                "jobs:\n  - name: \"wd-*\"\n    fault: full_load_fail\n    at_pct: {bad}\n"
+            );
+            let e = FaultPlan::parse(Path::new("f.yaml"), &yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("at_pct is") && e.contains("allowed: 0 to 100"),
+                "{e}"
+            );
+        }
+        let ok = "jobs:\n  - name: \"wd-*\"\n    fault: full_load_fail\n    at_pct: 100\n";
+        assert!(FaultPlan::parse(Path::new("f.yaml"), ok).is_ok());
     }
 }

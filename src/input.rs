@@ -404,3 +404,81 @@ mod tests {
         ));
     }
 }
+
+/// Generated YAML and CSV through the loaders: whatever the text, they answer (specs, problems
+/// or an error) and never panic, hang or grow without bound. `PROPTEST_CASES` sets the count;
+/// the suite runs the default.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    /// Pieces that make YAML interesting: keys the loaders know, nesting, anchors and aliases,
+    /// flow brackets, quotes, odd scalars, a BOM, tabs and bare control bytes.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("databases:\n".to_string()),
+            Just("  - db_id: a\n".to_string()),
+            Just("    engine: postgres\n".to_string()),
+            Just(
+                "    source: {host: h, port: 5432, database: d, user: u, password_env: P}\n"
+                    .to_string()
+            ),
+            Just("    size_gb: 1e308\n".to_string()),
+            Just("    wave: -1\n".to_string()),
+            Just("engine:\n  retry_cap_s: .nan\n".to_string()),
+            Just("limits:\n  drs_concurrency: 99999999999\n".to_string()),
+            Just("store: sqlite://x\n".to_string()),
+            Just("x: &a [1, 2, 3]\n".to_string()),
+            Just("y: [*a, *a, *a]\n".to_string()),
+            Just("z: *nope\n".to_string()),
+            Just("{".to_string()),
+            Just("[".to_string()),
+            Just("}".to_string()),
+            Just("]".to_string()),
+            Just("\"unterminated".to_string()),
+            Just("'q''q'\n".to_string()),
+            Just("\u{feff}".to_string()),
+            Just("\t".to_string()),
+            Just("---\n".to_string()),
+            Just("? complex\n: key\n".to_string()),
+            Just("!!binary aGk=\n".to_string()),
+            "[ -~]{0,12}".prop_map(|s| s + "\n"),
+            (0usize..12).prop_map(|n| "  ".repeat(n) + "k:\n"),
+        ]
+    }
+
+    fn csv_piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("db_id,engine,engine_version,size_gb,owner,criticality,business_window,wave,source_host,source_port\n".to_string()),
+            Just("a,postgres,15,1,o,low,daily 00:00-24:00 UTC,0,h,5432\n".to_string()),
+            Just("\"a,\"\"b\",mysql\n".to_string()),
+            Just(",,,,,,,,,\n".to_string()),
+            Just("\u{feff}".to_string()),
+            "[ -~]{0,20}".prop_map(|s| s + "\n"),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        #[test]
+        fn inventory_and_config_loaders_answer_any_yaml(parts in prop::collection::vec(piece(), 0..40)) {
+            let text = parts.concat();
+            let _ = crate::inventory::load::parse_bytes(Path::new("gen.yaml"), text.as_bytes());
+            let c = crate::config::Config::from_yaml(Path::new("gen.yaml"), super::strip_bom(&text));
+            if let Ok(c) = c {
+                let _ = c.check(Some(Path::new("gen.yaml")), &text);
+            }
+            let _ = super::check_yaml("gen.yaml", &text, &super::SMALL);
+        }
+
+        #[test]
+        fn inventory_loader_answers_any_csv(parts in prop::collection::vec(csv_piece(), 0..30)) {
+            let text = parts.concat();
+            let _ = crate::inventory::load::parse_bytes(Path::new("gen.csv"), text.as_bytes());
+        }
+    }
+}

@@ -235,7 +235,7 @@ async fn state_follows_events_and_rebuild_matches(t: TestDb) {
             Some("db00"),
             None,
             kind::STEP_OUTCOME,
-            json!({"ok": true, "drs_job_id": "job-00"}),
+            json!({"step": "create_job", "ok": true, "drs_job_id": "job-00"}),
         ),
         stage("db00", Stage::Provisioning, Stage::FullLoad),
         ev(Some("db00"), None, kind::DB_PROGRESS, json!({"pct": 42.5})),

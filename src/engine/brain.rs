@@ -22,9 +22,14 @@ use crate::inventory::Criticality;
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::transition::CUTOVER_GUARDS;
 use crate::lifecycle::{
-    check_action, decide, facts, GuardContext, GuardKind, JobPhase, Position, Stage, Trigger,
+    check_action, decide, facts, GuardContext, GuardKind, JobPhase, Position, Rejection, Stage,
+    Trigger,
 };
-use crate::store::{kind, Action, CommandRow, DbState, Event, NewEvent, Role, Target, WaveState};
+use crate::store::event::{
+    Body, CheckReport, GuardLine, JobStatusSeen, Lag, Progress, StageChanged, StepIntent,
+    StepOutcome, WaveAct,
+};
+use crate::store::{Action, CommandRow, DbState, Event, NewEvent, Role, Target, WaveState};
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -409,14 +414,8 @@ pub struct Brain {
     rng: rand::rngs::StdRng,
 }
 
-fn ev(db: Option<&str>, wave: Option<u32>, k: &str, payload: Value) -> NewEvent {
-    NewEvent {
-        db_id: db.map(str::to_string),
-        wave,
-        kind: k.to_string(),
-        payload,
-        actor: ACTOR.to_string(),
-    }
+fn ev(db: Option<&str>, wave: Option<u32>, body: Body) -> NewEvent {
+    NewEvent::of(db, wave, body, ACTOR)
 }
 
 impl Brain {
@@ -494,11 +493,12 @@ impl Brain {
     }
 
     fn replay(&mut self, e: &Event) {
-        match e.kind.as_str() {
-            kind::WAVE_STARTED | kind::WAVE_APPROVED => {
-                if let Some(w) = e.wave {
+        let body = e.body();
+        match &body {
+            Body::WaveStarted(a) | Body::WaveApproved(a) => {
+                if let Some(w) = e.wave.or(a.wave) {
                     let wave = self.waves.entry(w).or_default();
-                    if e.kind == kind::WAVE_STARTED {
+                    if matches!(body, Body::WaveStarted(_)) {
                         wave.started = true;
                     } else {
                         wave.approved = true;
@@ -511,64 +511,49 @@ impl Brain {
         let Some(db) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) else {
             return;
         };
-        let p = &e.payload;
-        db.signoff.observe(&e.kind, p, e.time);
-        if let Some(j) = p.get("drs_job_id").and_then(Value::as_str) {
+        db.signoff.observe(&e.kind, &e.payload, e.time);
+        if let Some(j) = body.drs_job_id() {
             db.job = Some(j.to_string());
         }
-        let step = || p.get("step").and_then(Value::as_str).and_then(Step::parse);
-        let attempt = || {
-            p.get("attempt")
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(0)
-        };
-        match e.kind.as_str() {
-            kind::DB_STAGE => {
+        match body {
+            Body::Stage(s) => {
                 db.done.clear();
                 db.retries = 0;
                 db.open = None;
                 db.partial = None;
-                if p.get("trigger").and_then(Value::as_str) == Some(Trigger::Cutover.as_str()) {
+                if s.trigger == Some(Trigger::Cutover) {
                     db.cut_started.clear();
                     db.cut_done.clear();
                 }
             }
-            kind::STEP_INTENT => {
-                if let Some(s) = step() {
-                    db.open = Some((s, attempt()));
+            Body::StepIntent(i) => {
+                if let Some(s) = Step::parse(&i.step) {
+                    db.open = Some((s, i.attempt));
                     if let Step::Cut(c) = s {
                         db.cut_started.insert(c);
                     }
                 }
             }
-            kind::STEP_OUTCOME => {
-                let Some(s) = step() else { return };
+            Body::StepOutcome(o) => {
+                let Some(s) = Step::parse(&o.step) else {
+                    return;
+                };
                 if db.open.map(|o| o.0) == Some(s) {
                     db.open = None;
                 }
-                if p.get("ok").and_then(Value::as_bool) == Some(true) {
+                if o.ok {
                     apply_done(db, s, None);
                 } else {
-                    db.retries = db.retries.max(attempt() + 1);
+                    db.retries = db.retries.max(o.attempt + 1);
                 }
             }
-            kind::DB_VALIDATION => {
-                if let Some(passed) = p.get("passed").and_then(Value::as_bool) {
-                    db.validation = Some((passed, e.time));
-                }
+            Body::Validation(r) => db.validation = Some((r.passed, e.time)),
+            Body::Lag(l) => db.seen.lag_s = Some(l.lag_s),
+            Body::Progress(p) => {
+                db.seen.progress_pct = Some(p.pct);
+                db.last_progress_evt = p.pct;
             }
-            kind::DB_LAG => {
-                if let Some(l) = p.get("lag_s").and_then(Value::as_f64) {
-                    db.seen.lag_s = Some(l);
-                }
-            }
-            kind::DB_PROGRESS => {
-                if let Some(pct) = p.get("pct").and_then(Value::as_f64) {
-                    db.seen.progress_pct = Some(pct);
-                    db.last_progress_evt = pct;
-                }
-            }
+            Body::JobStatus(j) => db.job_status = Some(j.status),
             _ => {}
         }
     }
@@ -717,17 +702,20 @@ impl Brain {
                         usage.validations += 1;
                     }
                     if !resumed {
-                        let mut payload = json!({"step": step.as_str(), "attempt": attempt, "stage": d.pos.stage.as_str(), "drs_job_id": d.job});
-                        match step {
-                            Step::Cut(c) => payload["does"] = json!(c.describe()),
-                            Step::Undo(a) => payload["does"] = json!(a.describe()),
-                            _ => {}
-                        }
-                        if !blockers.is_empty() {
-                            payload["blockers"] = json!(blockers);
-                        }
+                        let intent = StepIntent {
+                            step: step.as_str().to_string(),
+                            attempt,
+                            stage: Some(d.pos.stage),
+                            drs_job_id: d.job.clone(),
+                            does: match step {
+                                Step::Cut(c) => Some(c.describe().to_string()),
+                                Step::Undo(a) => Some(a.describe().to_string()),
+                                _ => None,
+                            },
+                            blockers: blockers.clone(),
+                        };
                         self.out
-                            .push(ev(Some(&id), d.wave, kind::STEP_INTENT, payload));
+                            .push(ev(Some(&id), d.wave, Body::StepIntent(intent)));
                     }
                     if let Step::Cut(c) = step {
                         d.cut_started.insert(c);
@@ -773,7 +761,7 @@ impl Brain {
                         self.transition(&id, trigger, &reason, wall, Role::Operator, None)
                     {
                         let d = self.dbs.get_mut(&id).expect("id from the map");
-                        d.held_by = Some(why);
+                        d.held_by = Some(why.reason);
                         d.not_before = now
                             + poll::next_interval(
                                 d.pos.stage,
@@ -1101,30 +1089,24 @@ impl Brain {
         wall: DateTime<Utc>,
         role: Role,
         who: Option<&str>,
-    ) -> Result<Position, String> {
+    ) -> Result<Position, Refusal> {
         let ctx = self.guard_context(id, role, wall);
         let Some(d) = self.dbs.get_mut(id) else {
-            return Err(format!("no database {id:?} in the store"));
+            return Err(format!("no database {id:?} in the store").into());
         };
         let from = d.pos;
-        let to = decide(from, trigger, &ctx).map_err(|r| r.to_string())?;
+        let to = decide(from, trigger, &ctx)?;
         // The store's fold takes the stage a `failed` or `paused` database holds from `from`.
-        let mut payload = json!({
-            "from": from.stage.as_str(),
-            "to": to.stage.as_str(),
-            "trigger": trigger.as_str(),
-            "reason": reason,
-        });
-        if let Some(h) = to.held {
-            payload["held"] = json!(h.as_str());
-        }
-        if to.stage == Stage::Failed {
-            payload["error"] = json!(reason);
-        }
-        if let Some(w) = who {
-            payload["by"] = json!(w);
-        }
-        self.out.push(ev(Some(id), d.wave, kind::DB_STAGE, payload));
+        let change = StageChanged {
+            from: Some(from.stage),
+            to: to.stage,
+            trigger: Some(trigger),
+            reason: reason.to_string(),
+            held: to.held,
+            error: (to.stage == Stage::Failed).then(|| reason.to_string()),
+            by: who.map(str::to_string),
+        };
+        self.out.push(ev(Some(id), d.wave, Body::Stage(change)));
         d.pos = to;
         d.done.clear();
         d.retries = 0;
@@ -1196,25 +1178,19 @@ impl Brain {
                 report,
                 recovered,
             } => {
-                let mut payload =
-                    json!({"step": w.step.as_str(), "attempt": w.attempt, "ok": true});
-                if recovered || w.resumed {
-                    payload["recovered"] = json!(true);
-                }
-                if let Some(j) = &job {
-                    payload["drs_job_id"] = json!(j);
-                }
+                let mut o = StepOutcome::ok(w.step.as_str(), w.attempt);
+                o.recovered = recovered || w.resumed;
+                o.drs_job_id = job.clone();
                 if let Some(r) = &report {
-                    payload["passed"] = json!(r.passed);
-                    payload["summary"] = json!(r.summary);
+                    o.passed = Some(r.passed);
+                    o.summary = Some(r.summary.clone());
                     // A check's detail goes into its db.precheck / db.validation event; any
                     // other step's (a DNS change, a drain, a final sync) stays in its outcome.
                     if !w.step.reports_check() {
-                        payload["detail"] = r.detail.clone();
+                        o.detail = Some(r.detail.clone());
                     }
                 }
-                self.out
-                    .push(ev(Some(&w.db), d.wave, kind::STEP_OUTCOME, payload));
+                self.out.push(ev(Some(&w.db), d.wave, Body::StepOutcome(o)));
                 apply_done(d, w.step, job);
                 d.not_before = 0.0;
                 if let Some(r) = report.filter(|_| w.step.reports_check()) {
@@ -1224,12 +1200,14 @@ impl Brain {
             WorkResult::Err(f) => {
                 let retry_in = self.fail_preview(&w.db, &f);
                 let d = self.dbs.get_mut(&w.db).expect("checked above");
-                let mut payload = json!({"step": w.step.as_str(), "attempt": w.attempt, "ok": false, "error": f.words, "class": class_name(f.class)});
-                if let Some(s) = retry_in {
-                    payload["will_retry"] = json!(s);
-                }
-                self.out
-                    .push(ev(Some(&w.db), d.wave, kind::STEP_OUTCOME, payload));
+                let o = StepOutcome {
+                    ok: false,
+                    error: Some(f.words.clone()),
+                    class: Some(class_name(f.class).to_string()),
+                    will_retry: retry_in,
+                    ..StepOutcome::ok(w.step.as_str(), w.attempt)
+                };
+                self.out.push(ev(Some(&w.db), d.wave, Body::StepOutcome(o)));
                 // A pause or resume that fails leaves the database where it is; the step is
                 // tried again on the next rounds like any other.
                 self.fail(&w.db, &f, now, wall);
@@ -1267,16 +1245,19 @@ impl Brain {
             },
             None => r,
         };
-        let k = if is_validation {
-            kind::DB_VALIDATION
-        } else {
-            kind::DB_PRECHECK
+        let report = CheckReport {
+            passed: r.passed,
+            summary: r.summary.clone(),
+            detail: r.detail.clone(),
         };
         self.out.push(ev(
             Some(id),
             d.wave,
-            k,
-            json!({"passed": r.passed, "summary": r.summary, "detail": r.detail}),
+            if is_validation {
+                Body::Validation(report)
+            } else {
+                Body::Precheck(report)
+            },
         ));
         if is_validation {
             d.validation = Some((r.passed, wall));
@@ -1437,8 +1418,11 @@ impl Brain {
                 && (p - d.last_progress_evt >= 5.0 || (p >= 100.0 && d.last_progress_evt < 100.0))
             {
                 d.last_progress_evt = p;
-                self.out
-                    .push(ev(Some(id), d.wave, kind::DB_PROGRESS, json!({"pct": p})));
+                self.out.push(ev(
+                    Some(id),
+                    d.wave,
+                    Body::Progress(Progress { pct: p, mbps: None }),
+                ));
             }
         }
         // `-1` means "not in CDC yet" (research §2.4).
@@ -1457,7 +1441,7 @@ impl Brain {
             if significant {
                 d.last_lag_evt = Some((l, now));
                 self.out
-                    .push(ev(Some(id), d.wave, kind::DB_LAG, json!({"lag_s": l})));
+                    .push(ev(Some(id), d.wave, Body::Lag(Lag { lag_s: l })));
             }
             // DRS reports whole seconds: "0" is as close to zero as it says.
             if stage == Stage::Cutover {
@@ -1470,12 +1454,11 @@ impl Brain {
         }
         d.job_failed = false;
         if d.job_status.as_ref() != Some(status) {
-            self.out.push(ev(
-                Some(id),
-                d.wave,
-                kind::DB_JOB_STATUS,
-                json!({"status": status.as_str(), "drs_job_id": d.job}),
-            ));
+            let seen = JobStatusSeen {
+                status: status.clone(),
+                drs_job_id: d.job.clone(),
+            };
+            self.out.push(ev(Some(id), d.wave, Body::JobStatus(seen)));
         }
         d.job_status = Some(status.clone());
         let phase = JobPhase::of(status);
@@ -1530,12 +1513,11 @@ impl Brain {
         if advance {
             if stage == Stage::FullLoad && d.last_progress_evt < 100.0 {
                 d.last_progress_evt = 100.0;
-                self.out.push(ev(
-                    Some(id),
-                    d.wave,
-                    kind::DB_PROGRESS,
-                    json!({"pct": 100.0}),
-                ));
+                let done = Progress {
+                    pct: 100.0,
+                    mbps: None,
+                };
+                self.out.push(ev(Some(id), d.wave, Body::Progress(done)));
             }
             let reason = match stage {
                 Stage::Provisioning => format!("DRS job started ({status})"),
@@ -1604,9 +1586,13 @@ impl Brain {
             });
             let mut p = payload(role, &c.who, note);
             p["command"] = json!(c.id);
+            // Sign-offs are the signoff module's own kind, outside this vocabulary.
             self.out.push(NewEvent {
+                db_id: Some(id.clone()),
+                wave: d.wave,
+                kind: KIND.to_string(),
+                payload: p,
                 actor: c.who.clone(),
-                ..ev(Some(id), d.wave, KIND, p)
             });
         }
         Ok(match target {
@@ -1620,7 +1606,7 @@ impl Brain {
         })
     }
 
-    pub fn on_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, String> {
+    pub fn on_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, Refusal> {
         let role_ctx = {
             let mut g = GuardContext::new("", wall);
             g.role = c.role;
@@ -1629,12 +1615,12 @@ impl Brain {
         if c.role == Role::Viewer {
             return Err(check_action(c.action, &role_ctx)
                 .err()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "viewers cannot act".to_string()));
+                .map(Refusal::from)
+                .unwrap_or_else(|| "viewers cannot act".to_string().into()));
         }
         match (c.action, &c.target) {
             (Action::StartWave, Target::Wave(w)) => {
-                check_action(c.action, &role_ctx).map_err(|r| r.to_string())?;
+                check_action(c.action, &role_ctx)?;
                 let members = self.dbs.values().filter(|d| d.wave == Some(*w)).count();
                 let wave = self.waves.get(w).filter(|_| members > 0).ok_or_else(|| {
                     format!(
@@ -1642,19 +1628,15 @@ impl Brain {
                     )
                 })?;
                 if wave.started {
-                    return Err(format!("start_wave blocked: wave {w} is already started"));
+                    return Err(format!("start_wave blocked: wave {w} is already started").into());
                 }
                 self.waves.entry(*w).or_default().started = true;
-                self.out.push(ev(
-                    None,
-                    Some(*w),
-                    kind::WAVE_STARTED,
-                    json!({"wave": w, "by": c.who, "command": c.id}),
-                ));
+                self.out
+                    .push(ev(None, Some(*w), Body::WaveStarted(wave_act(*w, c))));
                 Ok(format!("wave {w} started: {members} databases queued"))
             }
             (Action::ApproveWindow, Target::Wave(w)) => {
-                check_action(c.action, &role_ctx).map_err(|r| r.to_string())?;
+                check_action(c.action, &role_ctx)?;
                 let wave = self
                     .waves
                     .get(w)
@@ -1662,27 +1644,25 @@ impl Brain {
                 if wave.approved {
                     return Err(format!(
                         "approve_window blocked: the window of wave {w} is already approved"
-                    ));
+                    )
+                    .into());
                 }
                 self.waves.entry(*w).or_default().approved = true;
-                self.out.push(ev(
-                    None,
-                    Some(*w),
-                    kind::WAVE_APPROVED,
-                    json!({"wave": w, "by": c.who, "command": c.id}),
-                ));
+                self.out
+                    .push(ev(None, Some(*w), Body::WaveApproved(wave_act(*w, c))));
                 Ok(format!("cutover window of wave {w} approved by {}", c.who))
             }
-            (Action::Signoff, target) => self.sign_off(c, target, wall),
+            (Action::Signoff, target) => Ok(self.sign_off(c, target, wall)?),
             (Action::StartWave | Action::ApproveWindow, Target::Db(id)) => Err(format!(
                 "{} applies to a wave, not to database {id}",
                 c.action.as_str()
-            )),
+            )
+            .into()),
             (action, Target::Db(id)) => {
                 let trig = Trigger::for_action(action)
                     .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
                 if !self.dbs.contains_key(id) {
-                    return Err(format!("no database {id:?} in the store"));
+                    return Err(format!("no database {id:?} in the store").into());
                 }
                 let to = self.transition(
                     id,
@@ -1704,10 +1684,9 @@ impl Brain {
                     .map(|d| d.id.clone())
                     .collect();
                 if members.is_empty() {
-                    return Err(format!(
-                        "{} blocked: wave {w} has no databases",
-                        action.as_str()
-                    ));
+                    return Err(
+                        format!("{} blocked: wave {w} has no databases", action.as_str()).into(),
+                    );
                 }
                 let mut moved = 0;
                 let mut refused: Vec<String> = Vec::new();
@@ -1735,7 +1714,7 @@ impl Brain {
                     summary_refused.push_str(&format!("; and {} more refused", refused.len() - 3));
                 }
                 if moved == 0 {
-                    Err(summary_refused)
+                    Err(summary_refused.into())
                 } else if refused.is_empty() {
                     Ok(format!("wave {w}: {moved} databases"))
                 } else {
@@ -1749,12 +1728,60 @@ impl Brain {
     }
 }
 
+/// Why the brain refused a command: the sentence for the command row, and the guards behind
+/// it (passing ones too), for the rejection event, the cockpit and evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub reason: String,
+    pub guards: Vec<GuardLine>,
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal {
+            reason,
+            guards: Vec::new(),
+        }
+    }
+}
+
+impl From<Rejection> for Refusal {
+    fn from(r: Rejection) -> Refusal {
+        Refusal {
+            reason: r.to_string(),
+            guards: r
+                .guards
+                .into_iter()
+                .map(|g| GuardLine {
+                    name: g.name.to_string(),
+                    ok: g.ok,
+                    sentence: g.sentence,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 enum Next {
     Work(Step, u32, bool),
     Look(LookKind),
     Advance(Trigger, String),
     Wait(String),
     Idle,
+}
+
+fn wave_act(w: u32, c: &CommandRow) -> WaveAct {
+    WaveAct {
+        wave: Some(w),
+        by: Some(c.who.clone()),
+        command: Some(c.id),
+    }
 }
 
 fn class_name(c: ErrorClass) -> &'static str {
@@ -1868,6 +1895,7 @@ fn quiet(d: &Db) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::kind;
     use chrono::TimeZone;
 
     fn settings(checks: ChecksMode) -> Settings {
@@ -1996,7 +2024,8 @@ mod tests {
                 &cmd(1, Role::Viewer, Action::StartWave, Target::Wave(0)),
                 wall(),
             )
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(err.contains("viewer"), "{err}");
         assert!(b.take_events().is_empty());
         let okm = b
@@ -2012,14 +2041,16 @@ mod tests {
                 &cmd(3, Role::Operator, Action::StartWave, Target::Wave(0)),
                 wall(),
             )
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(again.contains("already started"), "{again}");
         let none = b
             .on_command(
                 &cmd(4, Role::Operator, Action::StartWave, Target::Wave(9)),
                 wall(),
             )
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(none.contains("no databases"), "{none}");
     }
 
@@ -2464,7 +2495,7 @@ mod tests {
             &ev,
         );
         let c = cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into()));
-        let why = b.on_command(&c, wall()).unwrap_err();
+        let why = b.on_command(&c, wall()).unwrap_err().reason;
         assert!(
             why.contains("not approved") && why.contains("validation"),
             "{why}"
@@ -2894,7 +2925,8 @@ mod tests {
                 &cmd(3, Role::Operator, Action::Cutover, Target::Wave(0)),
                 wall(),
             )
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(
             err.starts_with("a: cutover blocked") && err.contains("b: cutover"),
             "{err}"
@@ -2940,18 +2972,21 @@ mod tests {
 
         let e = b
             .on_command(&sign(1, "alice", Role::Viewer, "tech_lead"), wall())
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(e.contains("viewer"), "{e}");
         let e = b
             .on_command(&sign(2, "bob", Role::Operator, "tech_lead"), wall())
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(
             e.contains("bob does not hold the tech_lead role (its holders: alice"),
             "{e}"
         );
         let e = b
             .on_command(&sign(3, "alice", Role::Operator, "cto"), wall())
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(e.contains("args.role must be one of"), "{e}");
         assert!(
             b.take_events().is_empty(),
@@ -2978,7 +3013,8 @@ mod tests {
                 &cmd(5, Role::Operator, Action::Cutover, Target::Db("a".into())),
                 wall(),
             )
-            .unwrap_err();
+            .unwrap_err()
+            .reason;
         assert!(why.contains("sign-off missing: data_owner"), "{why}");
 
         b.on_command(&sign(6, "bob", Role::Operator, "data_owner"), wall())
@@ -3011,8 +3047,11 @@ mod tests {
         b.out.push(ev(
             Some("a"),
             Some(0),
-            kind::DB_VALIDATION,
-            json!({"passed": false}),
+            Body::Validation(CheckReport {
+                passed: false,
+                summary: String::new(),
+                detail: Value::Null,
+            }),
         ));
         b.take_events();
         let g = guard(&b);

@@ -386,14 +386,14 @@ impl Driver {
         for c in pending {
             let verdict = self.measure(|b, _, wall| b.on_command(&c, wall));
             let with = self.brain.take_events();
-            let decision = match &verdict {
-                Ok(note) => Decision::AcceptedWith(note.clone()),
-                Err(why) => Decision::Rejected(why.clone()),
+            let (decision, guards) = match &verdict {
+                Ok(note) => (Decision::AcceptedWith(note.clone()), Vec::new()),
+                Err(why) => (Decision::Rejected(why.reason.clone()), why.guards.clone()),
             };
             tracing::info!(command = c.id, action = c.action.as_str(), who = %c.who, verdict = ?verdict, "command decided");
             let n = with.len() + 1;
             self.store
-                .decide_command(c.id, &decision, "engine", &with)
+                .decide_command_with_guards(c.id, &decision, &guards, "engine", &with)
                 .await
                 .context("record command decision")?;
             self.stats.add_events(n);

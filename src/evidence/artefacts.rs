@@ -13,6 +13,7 @@
 //!   step), and stage changes into or out of cutover, hypercare, completed, rolled_back.
 
 use super::pack::{PackMeta, EVENTS};
+use crate::store::event::Body;
 use crate::store::model::{kind, Event};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -174,82 +175,76 @@ fn is_cutover_event(e: &Event, stage: &str) -> bool {
     }
 }
 
-/// One human line for an event in a timeline.
+/// One human line for an event in a timeline. Packs already exported are verified by
+/// deriving their files again: these words stay as they were first written.
 fn describe(e: &Event) -> String {
-    let p = &e.payload;
-    match e.kind.as_str() {
-        kind::DB_STAGE => {
+    let body = e.body();
+    match &body {
+        Body::Stage(st) => {
             let mut s = format!(
                 "stage {} → {}",
-                text(p, "from").unwrap_or("?"),
-                text(p, "to").unwrap_or("?")
+                st.from.map(|f| f.as_str()).unwrap_or("?"),
+                st.to.as_str()
             );
-            if let Some(h) = text(p, "held") {
-                let _ = write!(s, " (in {h})");
+            if let Some(h) = st.held {
+                let _ = write!(s, " (in {})", h.as_str());
             }
-            if let Some(r) = text(p, "reason").filter(|r| !r.is_empty()) {
-                let _ = write!(s, " ({r})");
+            if !st.reason.is_empty() {
+                let _ = write!(s, " ({})", st.reason);
             }
             s
         }
-        kind::STEP_INTENT => {
-            let attempt = p.get("attempt").and_then(Value::as_u64).unwrap_or(1);
-            match text(p, "does") {
-                Some(does) => format!("start {} (attempt {attempt}): {does}", step_of(e)),
-                None => format!("start {} (attempt {attempt})", step_of(e)),
-            }
-        }
-        kind::STEP_OUTCOME => {
-            let ok = p.get("ok").and_then(Value::as_bool).unwrap_or(false);
-            match (ok, text(p, "error")) {
-                // The step's own one-line result (DNS name -> value and TTL, LSNs compared).
-                (true, _) => match text(p, "summary").filter(|s| !s.is_empty()) {
-                    Some(sum) => format!("{} done: {sum}", step_of(e)),
-                    None => format!("{} done", step_of(e)),
-                },
-                (false, Some(err)) => format!("{} FAILED: {err}", step_of(e)),
-                (false, None) => format!("{} FAILED", step_of(e)),
-            }
-        }
-        kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
-            let verdict = if e.kind == kind::COMMAND_ACCEPTED {
+        Body::StepIntent(i) => match &i.does {
+            Some(does) => format!("start {} (attempt {}): {does}", i.step, i.attempt),
+            None => format!("start {} (attempt {})", i.step, i.attempt),
+        },
+        Body::StepOutcome(o) => match (o.ok, &o.error) {
+            // The step's own one-line result (DNS name -> value and TTL, LSNs compared).
+            (true, _) => match o.summary.as_deref().filter(|s| !s.is_empty()) {
+                Some(sum) => format!("{} done: {sum}", o.step),
+                None => format!("{} done", o.step),
+            },
+            (false, Some(err)) => format!("{} FAILED: {err}", o.step),
+            (false, None) => format!("{} FAILED", o.step),
+        },
+        Body::CommandAccepted(c) | Body::CommandRejected(c) => {
+            let verdict = if matches!(body, Body::CommandAccepted(_)) {
                 "accepted"
             } else {
                 "rejected"
             };
             let mut s = format!(
                 "command {} by {} {verdict}",
-                text(p, "action").unwrap_or("?"),
+                c.action.map(|a| a.as_str()).unwrap_or("?"),
                 who(e)
             );
-            if let Some(r) = text(p, "reason").filter(|r| !r.is_empty()) {
+            if let Some(r) = c.reason.as_deref().filter(|r| !r.is_empty()) {
                 let _ = write!(s, ": {r}");
             }
             s
         }
-        kind::WAVE_APPROVED => format!(
+        Body::WaveApproved(_) => format!(
             "window of wave {} approved by {}",
             e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into()),
             who(e)
         ),
-        kind::WAVE_STARTED => format!(
+        Body::WaveStarted(_) => format!(
             "wave {} started",
             e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into())
         ),
-        kind::DB_PRECHECK | kind::DB_VALIDATION => {
-            let what = if e.kind == kind::DB_PRECHECK {
+        Body::Precheck(r) | Body::Validation(r) => {
+            let what = if matches!(body, Body::Precheck(_)) {
                 "pre-checks"
             } else {
                 "validation"
             };
-            let passed = p.get("passed").and_then(Value::as_bool).unwrap_or(false);
             format!(
                 "{what} {}: {}",
-                if passed { "passed" } else { "FAILED" },
-                text(p, "summary").unwrap_or("")
+                if r.passed { "passed" } else { "FAILED" },
+                r.summary
             )
         }
-        other => other.to_string(),
+        _ => e.kind.clone(),
     }
 }
 
@@ -445,7 +440,7 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
                     | kind::WAVE_STARTED
                     | kind::COMMAND_ACCEPTED
                     | kind::COMMAND_REJECTED
-            ) || (e.kind == kind::DB_STAGE && e.payload.get("by").is_some())
+            ) || matches!(e.body(), Body::Stage(s) if s.by.is_some())
         })
         .collect();
     people.sort_by_key(|e| e.seq);
@@ -482,9 +477,9 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     let failures: Vec<&Event> = events
         .iter()
         .filter(|e| {
-            (e.kind == kind::DB_STAGE && text(&e.payload, "to") == Some("failed"))
-                || (e.kind == kind::STEP_OUTCOME
-                    && e.payload.get("ok").and_then(Value::as_bool) == Some(false))
+            // A database's move to `failed` is not listed: packs already exported are
+            // verified by deriving this file again, so its rule stays as it was written.
+            matches!(e.body(), Body::StepOutcome(o) if !o.ok)
         })
         .collect();
     if failures.is_empty() {

@@ -3,6 +3,7 @@
 //! audit trail (and every evidence pack) holds who asked for what and what became of it.
 
 use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store, StoreError};
+use super::event::{Body, CommandDecided, GuardLine};
 use super::events::append_in;
 use super::{kind, Action, CommandRow, CommandStatus, Event, NewEvent, Role, Target};
 use sqlx::any::AnyRow;
@@ -216,6 +217,20 @@ impl Store {
         decided_by: &str,
         with: &[NewEvent],
     ) -> Result<Option<(CommandRow, Vec<Event>)>> {
+        self.decide_command_with_guards(id, decision, &[], decided_by, with)
+            .await
+    }
+
+    /// [`Store::decide_command`], with the guards the engine evaluated for a refusal: they go
+    /// into the `command.rejected` event, so the cockpit and evidence show each of them.
+    pub async fn decide_command_with_guards(
+        &self,
+        id: i64,
+        decision: &Decision,
+        guards: &[GuardLine],
+        decided_by: &str,
+        with: &[NewEvent],
+    ) -> Result<Option<(CommandRow, Vec<Event>)>> {
         let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
         let (status, reason) = match decision {
@@ -242,26 +257,26 @@ impl Store {
             Target::Db(d) => (Some(d.clone()), None),
             Target::Wave(w) => (None, Some(*w)),
         };
-        let mut batch = vec![NewEvent {
-            db_id,
-            wave,
-            kind: match decision {
-                Decision::Accepted | Decision::AcceptedWith(_) => kind::COMMAND_ACCEPTED,
-                Decision::Rejected(_) => kind::COMMAND_REJECTED,
-            }
-            .to_string(),
-            payload: serde_json::json!({
-                "command_id": cmd.id,
-                "who": cmd.who,
-                "role": cmd.role,
-                "action": cmd.action,
-                "args": cmd.args,
-                "requested_at": fmt_time(cmd.time),
-                "decided_by": decided_by,
-                "reason": reason,
-            }),
-            actor: cmd.who.clone(),
-        }];
+        let decided = CommandDecided {
+            command_id: cmd.id,
+            who: cmd.who.clone(),
+            role: Some(cmd.role),
+            action: Some(cmd.action),
+            args: cmd.args.clone(),
+            requested_at: fmt_time(cmd.time),
+            decided_by: Some(decided_by.to_string()),
+            reason,
+            guards: match decision {
+                Decision::Rejected(_) => guards.to_vec(),
+                _ => Vec::new(),
+            },
+            malformed: false,
+        };
+        let body = match decision {
+            Decision::Accepted | Decision::AcceptedWith(_) => Body::CommandAccepted(decided),
+            Decision::Rejected(_) => Body::CommandRejected(decided),
+        };
+        let mut batch = vec![NewEvent::of(db_id.as_deref(), wave, body, &cmd.who)];
         batch.extend_from_slice(with);
         let (events, fresh) = append_in(&mut tx, &batch, cache.take()).await?;
         tx.commit().await.ctx("commit command decision")?;

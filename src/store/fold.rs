@@ -1,7 +1,8 @@
 //! Current state derived from events: one pure fold, used both incrementally (inside each
 //! append's transaction, on the rows the batch touches) and to rebuild everything from seq 1.
 
-use super::{kind, DbState, Event, ValidationSummary, WaveState};
+use super::event::{Body, CheckReport, Registered, Updated};
+use super::{DbState, Event, ValidationSummary, WaveState};
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::Stage;
 use serde_json::Value;
@@ -27,19 +28,36 @@ impl Derived {
     }
 }
 
-/// Apply one event. Never fails: an event about an unknown database, or a payload missing a
-/// field, changes what it can and nothing else, so one odd event cannot wedge the cockpit.
+/// Apply one event. Never fails: an event about an unknown database, or a payload this build
+/// cannot read, changes what it can and nothing else, so one odd event cannot wedge the cockpit.
 pub fn apply(d: &mut Derived, ev: &Event) {
-    match ev.kind.as_str() {
-        kind::DB_REGISTERED | kind::DB_UPDATED => register(d, ev),
-        kind::DB_REMOVED => {
+    match ev.body() {
+        Body::Registered(Registered { spec }) | Body::Updated(Updated { spec, .. }) => {
+            register(d, spec, ev)
+        }
+        Body::Removed(_) => {
             if let Some(id) = &ev.db_id {
                 d.dbs.remove(id);
                 d.specs.remove(id);
             }
         }
-        kind::WAVE_PLANNED | kind::WAVE_APPROVED | kind::WAVE_STARTED => wave_event(d, ev),
-        _ => db_event(d, ev),
+        Body::WavePlanned(p) => {
+            if let Some(ws) = wave_of(d, ev, None) {
+                ws.window = p.window;
+            }
+        }
+        Body::WaveApproved(a) => {
+            if let Some(ws) = wave_of(d, ev, a.wave) {
+                ws.approved_by = Some(a.by.unwrap_or_else(|| ev.actor.clone()));
+                ws.approved_at = Some(ev.time);
+            }
+        }
+        Body::WaveStarted(a) => {
+            if let Some(ws) = wave_of(d, ev, a.wave) {
+                ws.started_at = Some(ev.time);
+            }
+        }
+        body => db_event(d, ev, body),
     }
     if let Some(st) = ev.db_id.as_deref().and_then(|id| d.dbs.get_mut(id)) {
         st.signoff.observe(&ev.kind, &ev.payload, ev.time);
@@ -51,10 +69,7 @@ pub fn payload_spec(payload: &Value) -> Option<DatabaseSpec> {
     serde_json::from_value(payload.get("spec")?.clone()).ok()
 }
 
-fn register(d: &mut Derived, ev: &Event) {
-    let Some(spec) = payload_spec(&ev.payload) else {
-        return;
-    };
+fn register(d: &mut Derived, spec: DatabaseSpec, ev: &Event) {
     let id = spec.db_id.clone();
     if let Some(w) = spec.wave {
         d.waves.entry(w).or_insert_with(|| empty_wave(w));
@@ -111,89 +126,40 @@ fn empty_wave(wave: u32) -> WaveState {
     }
 }
 
-fn wave_event(d: &mut Derived, ev: &Event) {
-    let Some(w) = ev.wave.or_else(|| {
-        ev.payload
-            .get("wave")
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-    }) else {
-        return;
-    };
-    let ws = d.waves.entry(w).or_insert_with(|| empty_wave(w));
-    match ev.kind.as_str() {
-        kind::WAVE_PLANNED => {
-            if let Some(win) = str_field(&ev.payload, "window") {
-                ws.window = win;
-            }
-        }
-        kind::WAVE_APPROVED => {
-            ws.approved_by = Some(str_field(&ev.payload, "by").unwrap_or_else(|| ev.actor.clone()));
-            ws.approved_at = Some(ev.time);
-        }
-        kind::WAVE_STARTED => ws.started_at = Some(ev.time),
-        _ => {}
+fn wave_of<'a>(d: &'a mut Derived, ev: &Event, named: Option<u32>) -> Option<&'a mut WaveState> {
+    let w = ev.wave.or(named)?;
+    Some(d.waves.entry(w).or_insert_with(|| empty_wave(w)))
+}
+
+fn summary(r: &CheckReport, ev: &Event) -> ValidationSummary {
+    ValidationSummary {
+        passed: r.passed,
+        at: ev.time,
+        summary: r.summary.clone(),
     }
 }
 
-fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
-}
-
-fn f64_field(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64).filter(|x| x.is_finite())
-}
-
-fn summary(ev: &Event) -> Option<ValidationSummary> {
-    Some(ValidationSummary {
-        passed: ev.payload.get("passed")?.as_bool()?,
-        at: ev.time,
-        summary: str_field(&ev.payload, "summary").unwrap_or_default(),
-    })
-}
-
-fn db_event(d: &mut Derived, ev: &Event) {
+fn db_event(d: &mut Derived, ev: &Event, body: Body) {
     let Some(st) = ev.db_id.as_ref().and_then(|id| d.dbs.get_mut(id)) else {
         return;
     };
     st.last_event_at = ev.time;
-    if let Some(job) = str_field(&ev.payload, "drs_job_id") {
-        st.drs_job_id = Some(job);
+    if let Some(job) = body.drs_job_id() {
+        st.drs_job_id = Some(job.to_string());
     }
-    let p = &ev.payload;
-    match ev.kind.as_str() {
-        kind::DB_STAGE => {
-            let Some(to) = str_field(p, "to").and_then(|s| Stage::parse(&s)) else {
-                return;
-            };
-            let from = str_field(p, "from")
-                .and_then(|s| Stage::parse(&s))
-                .unwrap_or(st.stage);
-            move_to(st, to, from, ev);
-            if to == Stage::Failed {
-                st.last_error = str_field(p, "error").or_else(|| str_field(p, "reason"));
+    match body {
+        Body::Stage(s) => {
+            move_to(st, s.to, s.from.unwrap_or(st.stage), ev);
+            if s.to == Stage::Failed {
+                st.last_error = s.error.or(Some(s.reason).filter(|r| !r.is_empty()));
             }
         }
-        kind::DB_PROGRESS => {
-            if let Some(pct) = f64_field(p, "pct") {
-                st.progress_pct = pct.clamp(0.0, 100.0);
-            }
-        }
-        kind::DB_LAG => {
-            if let Some(lag) = f64_field(p, "lag_s") {
-                st.lag_s = Some(lag);
-            }
-        }
-        kind::DB_PRECHECK => st.precheck = summary(ev),
-        kind::DB_VALIDATION => st.validation = summary(ev),
-        kind::STEP_INTENT => {
-            if let Some(n) = p.get("attempt").and_then(Value::as_u64) {
-                st.attempts = u32::try_from(n).unwrap_or(u32::MAX);
-            }
-        }
-        kind::STEP_OUTCOME if p.get("ok").and_then(Value::as_bool) == Some(false) => {
-            st.last_error = str_field(p, "error");
-        }
+        Body::Progress(p) if p.pct.is_finite() => st.progress_pct = p.pct.clamp(0.0, 100.0),
+        Body::Lag(l) if l.lag_s.is_finite() => st.lag_s = Some(l.lag_s),
+        Body::Precheck(r) => st.precheck = Some(summary(&r, ev)),
+        Body::Validation(r) => st.validation = Some(summary(&r, ev)),
+        Body::StepIntent(i) => st.attempts = i.attempt,
+        Body::StepOutcome(o) if !o.ok => st.last_error = o.error,
         _ => {}
     }
 }
@@ -233,6 +199,7 @@ mod tests {
     use super::*;
     use crate::inventory::{Criticality, Endpoint, Engine, Overrides};
     use crate::secret::SecretRef;
+    use crate::store::kind;
     use chrono::{Duration, TimeZone, Utc};
     use serde_json::json;
 
@@ -383,7 +350,7 @@ mod tests {
             Some("a"),
             None,
             kind::STEP_OUTCOME,
-            json!({"ok": true, "drs_job_id": "job-1"}),
+            json!({"step": "create_job", "ok": true, "drs_job_id": "job-1"}),
         );
         log.push(Some("a"), None, kind::DB_LAG, json!({"lag_s": 2.5}));
         log.push(

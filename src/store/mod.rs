@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cmd;
 mod commands;
 mod db;
+pub mod event;
 mod events;
 pub mod fold;
 pub mod hash;

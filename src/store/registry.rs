@@ -4,11 +4,12 @@
 //! still `registered` may be removed (the others have history the factory must keep).
 
 use super::db::{Result, Store, StoreError};
+use super::event::{Body, Registered, Removed, Updated, WavePlanned};
 use super::events::{append_in, lock_head};
-use super::{kind, Event, NewEvent};
+use super::{Event, NewEvent};
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::Stage;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One changed field of a database record, by its path (`source.host`, `size_gb`).
@@ -105,13 +106,12 @@ pub fn plan_registration(
         match known.get(&s.db_id) {
             None => {
                 report.added.push(s.db_id.clone());
-                events.push(NewEvent {
-                    db_id: Some(s.db_id.clone()),
-                    wave: s.wave,
-                    kind: kind::DB_REGISTERED.into(),
-                    payload: json!({ "spec": spec_json }),
-                    actor: actor.into(),
-                });
+                events.push(NewEvent::of(
+                    Some(&s.db_id),
+                    s.wave,
+                    Body::Registered(Registered { spec: s.clone() }),
+                    actor,
+                ));
             }
             Some(k) => {
                 let mut changes = Vec::new();
@@ -121,13 +121,19 @@ pub fn plan_registration(
                     report.unchanged += 1;
                     continue;
                 }
-                events.push(NewEvent {
-                    db_id: Some(s.db_id.clone()),
-                    wave: s.wave,
-                    kind: kind::DB_UPDATED.into(),
-                    payload: json!({ "spec": spec_json, "changes": changes }),
-                    actor: actor.into(),
-                });
+                let updated = Updated {
+                    spec: s.clone(),
+                    changes: changes
+                        .iter()
+                        .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+                        .collect(),
+                };
+                events.push(NewEvent::of(
+                    Some(&s.db_id),
+                    s.wave,
+                    Body::Updated(updated),
+                    actor,
+                ));
                 report.updated.push((s.db_id.clone(), changes));
             }
         }
@@ -145,13 +151,16 @@ pub fn plan_registration(
             ));
         } else {
             report.removed.push(id.clone());
-            events.push(NewEvent {
-                db_id: Some(id.clone()),
-                wave: k.spec.wave,
-                kind: kind::DB_REMOVED.into(),
-                payload: json!({ "reason": "not in the inventory", "spec": k.spec }),
-                actor: actor.into(),
-            });
+            let removed = Removed {
+                reason: "not in the inventory".into(),
+                spec: Some(k.spec.clone()),
+            };
+            events.push(NewEvent::of(
+                Some(id),
+                k.spec.wave,
+                Body::Removed(removed),
+                actor,
+            ));
         }
     }
     if !refusals.is_empty() {
@@ -177,13 +186,16 @@ pub fn plan_registration(
         };
         if wave_windows.get(&w).is_none_or(String::is_empty) {
             report.waves_planned.push(w);
-            events.push(NewEvent {
-                db_id: None,
-                wave: Some(w),
-                kind: kind::WAVE_PLANNED.into(),
-                payload: json!({ "window": window, "source": "inventory business windows" }),
-                actor: actor.into(),
-            });
+            let planned = WavePlanned {
+                window: window.to_string(),
+                source: Some("inventory business windows".into()),
+            };
+            events.push(NewEvent::of(
+                None,
+                Some(w),
+                Body::WavePlanned(planned),
+                actor,
+            ));
         }
     }
     Ok((events, report))
@@ -277,6 +289,7 @@ mod tests {
     use super::*;
     use crate::inventory::{Criticality, Endpoint, Engine, Overrides};
     use crate::secret::SecretRef;
+    use crate::store::kind;
 
     fn spec(id: &str, wave: Option<u32>) -> DatabaseSpec {
         let ep = |host: &str| Endpoint {

@@ -1,7 +1,7 @@
 //! Cockpit state and the pure key handler. No I/O here: `handle_key` returns an `Intent` the
 //! event loop carries out (quit, submit a command), so every key path is testable.
 
-use super::data::{severity, Data, FeedUpdate, Severity};
+use super::data::{Data, FeedUpdate, Severity};
 use super::guards::{self, GuardLine, Limits};
 use super::query::{parse_command, Command, DbFilter};
 use super::theme::Theme;
@@ -253,7 +253,11 @@ impl App {
                             d.status = DialogStatus::Rejected(
                                 id,
                                 c.reason.clone().unwrap_or_else(|| "no reason given".into()),
-                            )
+                            );
+                            // The guards the engine itself evaluated replace the preview's.
+                            if let Some(gs) = self.data.refusal_guards(id) {
+                                d.guards = gs;
+                            }
                         }
                         CommandStatus::Pending => {}
                     }
@@ -379,7 +383,7 @@ impl App {
             View::Events => self
                 .events_view()
                 .get(self.ev_cursor)
-                .and_then(|e| e.db_id.as_deref()),
+                .and_then(|s| s.event.db_id.as_deref()),
             View::Waves => None,
         }
     }
@@ -395,16 +399,17 @@ impl App {
     }
 
     /// Events after the Events view's filters, newest first.
-    pub fn events_view(&self) -> Vec<&crate::store::model::Event> {
+    pub fn events_view(&self) -> Vec<&super::data::Shown> {
         let f = self.ev_filter_text.to_ascii_lowercase();
         let terms: Vec<&str> = f.split_whitespace().collect();
         self.data
             .events
             .iter()
             .rev()
-            .filter(|e| self.ev_telemetry || !super::data::is_telemetry(e))
-            .filter(|e| severity(e) >= self.ev_min)
-            .filter(|e| {
+            .filter(|s| self.ev_telemetry || !s.telemetry)
+            .filter(|s| s.severity >= self.ev_min)
+            .filter(|s| {
+                let e = &s.event;
                 terms.iter().all(|t| {
                     if let Some(w) = t.strip_prefix("wave:") {
                         e.wave.map(|x| x.to_string()).as_deref() == Some(w)
@@ -412,14 +417,14 @@ impl App {
                         e.db_id
                             .as_deref()
                             .is_some_and(|x| x.to_ascii_lowercase().contains(d))
-                    } else if let Some(s) = t.strip_prefix("sev:") {
-                        severity(e).as_str() == s
+                    } else if let Some(sev) = t.strip_prefix("sev:") {
+                        s.severity.as_str() == sev
                     } else {
                         e.kind.contains(t)
                             || e.db_id
                                 .as_deref()
                                 .is_some_and(|x| x.to_ascii_lowercase().contains(t))
-                            || super::data::describe(e).to_ascii_lowercase().contains(t)
+                            || s.text.to_ascii_lowercase().contains(t)
                     }
                 })
             })

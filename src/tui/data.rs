@@ -3,8 +3,8 @@
 //! incrementally by the refresh task; never touches I/O itself.
 
 use crate::lifecycle::Stage;
-use crate::store::model::{kind, CommandRow, DbState, Event, WaveState};
-use crate::store::report::{PrecheckDetail, ValidationDetail};
+use crate::store::event::Body;
+use crate::store::model::{CommandRow, DbState, Event, WaveState};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
 
@@ -63,7 +63,8 @@ pub struct Data {
     pub index: HashMap<String, usize>,
     pub waves: Vec<WaveState>,
     pub extra: HashMap<String, DbExtra>,
-    pub events: VecDeque<Event>,
+    /// The tail of the log, each event read once (frames filter and draw thousands).
+    pub events: VecDeque<Shown>,
     pub commands: Vec<CommandRow>,
     pub last_seq: i64,
     /// Bumped on every change, so views can cache derived lists.
@@ -169,7 +170,7 @@ impl Data {
             }
             self.last_seq = e.seq;
             self.fold(&e);
-            self.events.push_back(e);
+            self.events.push_back(Shown::of(e));
             if self.events.len() > EVENTS_KEEP {
                 self.events.pop_front();
             }
@@ -192,43 +193,30 @@ fn fold_into(x: &mut DbExtra, e: &Event) {
         return;
     }
     x.folded_seq = e.seq;
-    let p = &e.payload;
-    match e.kind.as_str() {
-        kind::DB_REGISTERED if x.stage_entered.is_empty() => {
+    match e.body() {
+        Body::Registered(_) if x.stage_entered.is_empty() => {
             x.stage_entered.push((Stage::Registered, e.time));
         }
-        kind::DB_STAGE => {
-            if let Some(to) = p.get("to").and_then(|v| v.as_str()).and_then(Stage::parse) {
-                x.stage_entered.push((to, e.time));
+        Body::Stage(s) => x.stage_entered.push((s.to, e.time)),
+        Body::Lag(l) => {
+            x.lag.push_back((e.time, l.lag_s));
+            if x.lag.len() > LAG_KEEP {
+                x.lag.pop_front();
             }
         }
-        kind::DB_LAG => {
-            if let Some(l) = p.get("lag_s").and_then(|v| v.as_f64()) {
-                x.lag.push_back((e.time, l));
-                if x.lag.len() > LAG_KEEP {
-                    x.lag.pop_front();
-                }
-            }
-        }
-        kind::DB_PROGRESS => {
-            if let Some(m) = p.get("mbps").and_then(|v| v.as_f64()) {
+        Body::Progress(p) => {
+            if let Some(m) = p.mbps {
                 x.mbps = Some(m);
             }
         }
-        kind::DB_JOB_STATUS => {
-            if let Some(s) = p.get("status").and_then(|v| v.as_str()) {
-                x.drs_status = Some(s.to_string());
-            }
+        Body::JobStatus(j) => x.drs_status = Some(j.status.as_str().to_string()),
+        Body::Precheck(r) => {
+            x.precheck_passed = Some(r.passed);
+            x.prechecks = r.precheck().lines();
+            x.precheck_summary = r.summary;
         }
-        kind::DB_PRECHECK => {
-            x.precheck_passed = p.get("passed").and_then(|v| v.as_bool());
-            x.precheck_summary = str_field(p, &["summary"]).unwrap_or_default();
-            let detail = p.get("detail").unwrap_or(&serde_json::Value::Null);
-            x.prechecks = PrecheckDetail::read(detail).lines();
-        }
-        kind::DB_VALIDATION => {
-            let detail =
-                ValidationDetail::read(p.get("detail").unwrap_or(&serde_json::Value::Null));
+        Body::Validation(r) => {
+            let detail = r.validation();
             x.validation_tables = detail.tables();
             x.validation_other = detail.other_failures();
         }
@@ -241,19 +229,23 @@ impl Data {
         self.index.get(id).and_then(|i| self.dbs.get(*i))
     }
 
+    /// The guards the engine recorded when it refused command `id` (newest events first).
+    pub fn refusal_guards(&self, id: i64) -> Option<Vec<crate::store::event::GuardLine>> {
+        self.events
+            .iter()
+            .rev()
+            .filter(|s| s.event.kind == crate::store::kind::COMMAND_REJECTED)
+            .find_map(|s| match s.event.body() {
+                Body::CommandRejected(c) if c.command_id == id && !c.guards.is_empty() => {
+                    Some(c.guards)
+                }
+                _ => None,
+            })
+    }
+
     pub fn wave(&self, n: u32) -> Option<&WaveState> {
         self.waves.iter().find(|w| w.wave == n)
     }
-}
-
-fn str_field(v: &serde_json::Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| {
-        v.get(*k).and_then(|x| match x {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Null => None,
-            other => Some(other.to_string()),
-        })
-    })
 }
 
 /// How alarming an event is, for colouring and the Events filter.
@@ -274,131 +266,100 @@ impl Severity {
     }
 }
 
-pub fn severity(e: &Event) -> Severity {
-    let p = &e.payload;
-    match e.kind.as_str() {
-        kind::COMMAND_REJECTED => Severity::Fail,
-        kind::STEP_OUTCOME if p.get("ok").and_then(|v| v.as_bool()) == Some(false) => {
-            Severity::Warn
-        }
-        kind::DB_PRECHECK | kind::DB_VALIDATION
-            if p.get("passed").and_then(|v| v.as_bool()) == Some(false) =>
-        {
-            Severity::Fail
-        }
-        kind::DB_STAGE => match p.get("to").and_then(|v| v.as_str()).and_then(Stage::parse) {
-            Some(Stage::Failed | Stage::Aborted) => Severity::Fail,
-            Some(Stage::Paused | Stage::RolledBack) => Severity::Warn,
-            _ => Severity::Info,
-        },
-        _ => {
-            if let Some(s) = p.get("severity").and_then(|v| v.as_str()) {
-                match s {
-                    "fail" | "error" | "critical" => Severity::Fail,
-                    "warn" | "warning" => Severity::Warn,
-                    _ => Severity::Info,
-                }
-            } else {
-                Severity::Info
-            }
+/// An event of the tail with what the views show of it, read once when it arrives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shown {
+    pub event: Event,
+    pub severity: Severity,
+    pub text: String,
+    /// Frequent telemetry, hidden from the Events view unless asked for (`v`).
+    pub telemetry: bool,
+}
+
+impl Shown {
+    pub fn of(event: Event) -> Shown {
+        let body = event.body();
+        Shown {
+            severity: severity(&body),
+            text: describe(&event, &body),
+            telemetry: matches!(body, Body::Lag(_) | Body::Progress(_)),
+            event,
         }
     }
 }
 
-/// Frequent telemetry hidden from the Events view unless asked for (`v`).
-pub fn is_telemetry(e: &Event) -> bool {
-    matches!(e.kind.as_str(), kind::DB_LAG | kind::DB_PROGRESS)
+pub fn severity(b: &Body) -> Severity {
+    match b {
+        Body::CommandRejected(_) => Severity::Fail,
+        Body::StepOutcome(o) if !o.ok => Severity::Warn,
+        Body::Precheck(r) | Body::Validation(r) if !r.passed => Severity::Fail,
+        Body::Stage(s) => match s.to {
+            Stage::Failed | Stage::Aborted => Severity::Fail,
+            Stage::Paused | Stage::RolledBack => Severity::Warn,
+            _ => Severity::Info,
+        },
+        Body::Unreadable(_) => Severity::Warn,
+        _ => Severity::Info,
+    }
 }
 
-/// One line of text for an event: what happened, from its payload.
-pub fn describe(e: &Event) -> String {
-    let p = &e.payload;
-    let s = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("");
-    match e.kind.as_str() {
-        kind::DB_STAGE => {
-            let mut t = format!("{} -> {}", s("from"), s("to"));
-            if !s("reason").is_empty() {
+/// One line of text for an event: what happened.
+pub fn describe(e: &Event, b: &Body) -> String {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    match b {
+        Body::Stage(s) => {
+            let from = s.from.map(|f| f.as_str()).unwrap_or("");
+            let mut t = format!("{from} -> {}", s.to.as_str());
+            if !s.reason.is_empty() {
                 t.push_str(": ");
-                t.push_str(s("reason"));
+                t.push_str(&s.reason);
             }
             t
         }
-        kind::DB_LAG => format!(
-            "lag {}",
-            p.get("lag_s")
-                .and_then(|v| v.as_f64())
-                .map(super::fmt::lag)
-                .unwrap_or_default()
+        Body::Lag(l) => format!("lag {}", super::fmt::lag(l.lag_s)),
+        Body::JobStatus(j) => format!("DRS job status {}", j.status),
+        Body::Progress(p) => format!("full load {:.0}%", p.pct),
+        Body::StepIntent(i) => format!("{} starting (attempt {})", i.step, i.attempt),
+        Body::StepOutcome(o) if o.ok => format!("{} done", o.step),
+        Body::StepOutcome(o) => format!("{} failed: {}", o.step, opt(&o.error)),
+        Body::Precheck(r) | Body::Validation(r) => format!(
+            "{} {}",
+            if r.passed { "passed:" } else { "FAILED:" },
+            r.summary
         ),
-        kind::DB_JOB_STATUS => format!("DRS job status {}", s("status")),
-        kind::DB_PROGRESS => format!(
-            "full load {:.0}%",
-            p.get("pct").and_then(|v| v.as_f64()).unwrap_or(0.0)
-        ),
-        kind::STEP_INTENT => format!(
-            "{} starting (attempt {})",
-            s("step"),
-            p.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1)
-        ),
-        kind::STEP_OUTCOME => {
-            let ok = p.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
-            if ok {
-                format!("{} done", s("step"))
-            } else {
-                format!("{} failed: {}", s("step"), s("error"))
-            }
-        }
-        kind::DB_PRECHECK | kind::DB_VALIDATION => {
-            let ok = p.get("passed").and_then(|v| v.as_bool()).unwrap_or(false);
-            format!(
-                "{} {}",
-                if ok { "passed:" } else { "FAILED:" },
-                s("summary")
-            )
-        }
-        kind::COMMAND_ACCEPTED | kind::COMMAND_REJECTED => {
-            let what = str_field(p, &["action"]).unwrap_or_default();
-            let why = str_field(p, &["reason"]).unwrap_or_default();
-            let verdict = if e.kind == kind::COMMAND_ACCEPTED {
+        Body::CommandAccepted(c) | Body::CommandRejected(c) => {
+            let what = c.action.map(|a| a.as_str()).unwrap_or("?");
+            let verdict = if matches!(b, Body::CommandAccepted(_)) {
                 "accepted"
             } else {
                 "rejected"
             };
-            if why.is_empty() {
-                format!("{what} {verdict}")
-            } else {
-                format!("{what} {verdict}: {why}")
+            match c.reason.as_deref().filter(|r| !r.is_empty()) {
+                Some(why) => format!("{what} {verdict}: {why}"),
+                None => format!("{what} {verdict}"),
             }
         }
-        kind::DB_REGISTERED | kind::DB_UPDATED => {
-            let verb = if e.kind == kind::DB_REGISTERED {
-                "registered"
-            } else {
-                "updated"
-            };
-            let Some(spec) = p.get("spec") else {
-                return verb.to_string();
-            };
-            let g = |k: &str| {
-                spec.get(k).map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    o => o.to_string(),
-                })
-            };
-            format!(
-                "{verb}: {} {} GB, owner {}",
-                g("engine").unwrap_or_default(),
-                g("size_gb").unwrap_or_default(),
-                g("owner").unwrap_or_default()
-            )
-        }
-        kind::WAVE_PLANNED => format!("planned, window {}", s("window")),
-        kind::WAVE_APPROVED => format!(
-            "window approved by {}",
-            str_field(p, &["by"]).unwrap_or_else(|| e.actor.clone())
+        Body::Registered(r) => format!(
+            "registered: {} {} GB, owner {}",
+            r.spec.engine.as_str(),
+            r.spec.size_gb,
+            r.spec.owner
         ),
-        kind::WAVE_STARTED => format!("started by {}", e.actor),
-        _ => scalars(p),
+        Body::Updated(u) => format!(
+            "updated: {} {} GB, owner {}",
+            u.spec.engine.as_str(),
+            u.spec.size_gb,
+            u.spec.owner
+        ),
+        Body::Removed(r) => format!("removed: {}", r.reason),
+        Body::WavePlanned(p) => format!("planned, window {}", p.window),
+        Body::WaveApproved(a) => format!(
+            "window approved by {}",
+            a.by.clone().unwrap_or_else(|| e.actor.clone())
+        ),
+        Body::WaveStarted(_) => format!("started by {}", e.actor),
+        Body::Unreadable(why) => format!("unreadable {} event: {why}", e.kind),
+        Body::Unknown => format!("{} (unknown kind): {}", e.kind, scalars(&e.payload)),
     }
 }
 
@@ -426,6 +387,8 @@ fn scalars(p: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::event::StageChanged;
+    use crate::store::model::NewEvent;
     use crate::tui::fixture;
 
     #[test]
@@ -474,18 +437,55 @@ mod tests {
 
     #[test]
     fn severities_and_descriptions() {
-        let evs = fixture::events_for("x", 0, 0);
-        assert!(evs.iter().all(|e| severity(e) == Severity::Info));
-        let reg = &evs[0];
-        assert_eq!(describe(reg), "registered");
-        let mut bad = evs[1].clone();
-        bad.payload = serde_json::json!({"from": "cdc", "to": "failed", "reason": "lost"});
-        assert_eq!(severity(&bad), Severity::Fail);
-        assert_eq!(describe(&bad), "cdc -> failed: lost");
-        let mut rej = bad.clone();
-        rej.kind = kind::COMMAND_REJECTED.into();
-        rej.payload = serde_json::json!({"action": "cutover", "reason": "lag 12 s > 5 s"});
-        assert_eq!(severity(&rej), Severity::Fail);
-        assert_eq!(describe(&rej), "cutover rejected: lag 12 s > 5 s");
+        let shown: Vec<Shown> = fixture::events_for("x", 0, 0)
+            .into_iter()
+            .map(Shown::of)
+            .collect();
+        assert!(
+            shown.iter().all(|s| s.severity == Severity::Info),
+            "{:?}",
+            shown.iter().find(|s| s.severity != Severity::Info)
+        );
+        assert_eq!(
+            shown[0].text,
+            "registered: postgres 40 GB, owner team-payments"
+        );
+        let mut e = shown[1].event.clone();
+        let n = NewEvent::of(
+            e.db_id.as_deref(),
+            e.wave,
+            Body::Stage(StageChanged {
+                from: Some(Stage::Cdc),
+                to: Stage::Failed,
+                trigger: None,
+                reason: "lost".into(),
+                held: Some(Stage::Cdc),
+                error: None,
+                by: None,
+            }),
+            "engine",
+        );
+        e.kind = n.kind;
+        e.payload = n.payload;
+        let s = Shown::of(e.clone());
+        assert_eq!(
+            (s.severity, s.text.as_str()),
+            (Severity::Fail, "cdc -> failed: lost")
+        );
+        // What this build cannot read is shown as such.
+        e.payload = serde_json::json!({"to": "warp_speed"});
+        let s = Shown::of(e.clone());
+        assert_eq!(s.severity, Severity::Warn);
+        assert!(
+            s.text.starts_with("unreadable db.stage event: "),
+            "{}",
+            s.text
+        );
+        e.kind = "db.failed".into();
+        e.payload = serde_json::json!({"error": "disk full"});
+        assert_eq!(
+            Shown::of(e).text,
+            "db.failed (unknown kind): error=disk full"
+        );
     }
 }

@@ -2,8 +2,11 @@
 
 use super::data::{Data, FeedUpdate};
 use crate::checks::CheckResult;
-use crate::inventory::{Criticality, Engine};
+use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::lifecycle::Stage;
+use crate::secret::SecretRef;
+use crate::store::event::{Body, Registered};
+use crate::store::model::NewEvent;
 use crate::store::model::{kind, DbState, Event, ValidationSummary, WaveState};
 use crate::validate::report::{TableReport, ValidationReport};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -162,7 +165,15 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
             hash: String::new(),
         });
     };
-    push(0, kind::DB_REGISTERED, json!({}));
+    let registered = NewEvent::of(
+        Some(db),
+        Some(wave),
+        Body::Registered(Registered {
+            spec: spec(db, wave),
+        }),
+        "init",
+    );
+    push(0, kind::DB_REGISTERED, registered.payload);
     push(
         10,
         kind::DB_STAGE,
@@ -245,6 +256,32 @@ pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
         json!({"from": "validation", "to": "ready"}),
     );
     out
+}
+
+/// The inventory record of a fixture database.
+pub fn spec(db: &str, wave: u32) -> DatabaseSpec {
+    let ep = |host: &str| Endpoint {
+        host: host.into(),
+        port: 5432,
+        database: db.replace('-', "_"),
+        user: "migrator".into(),
+        password: SecretRef::Env("WD_FIXTURE_PASSWORD".into()),
+    };
+    DatabaseSpec {
+        db_id: db.into(),
+        engine: Engine::Postgres,
+        engine_version: "15".into(),
+        size_gb: 40.0,
+        owner: "team-payments".into(),
+        criticality: Criticality::High,
+        business_window: "daily 01:00-05:00 UTC".into(),
+        wave: Some(wave),
+        source: ep("pg-src.example"),
+        target: ep("rds.example"),
+        tags: vec![],
+        overrides: Default::default(),
+        extra: Default::default(),
+    }
 }
 
 /// A validation report as the gate writes it, one table per `(name, source rows, target rows)`.

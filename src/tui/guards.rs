@@ -8,12 +8,8 @@ use crate::lifecycle::{self, Stage};
 use crate::store::model::{Action, DbState, Role, Target};
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct GuardLine {
-    pub name: String,
-    pub ok: bool,
-    pub sentence: String,
-}
+/// One guard as a dialog shows it: the same type the engine records in a refusal.
+pub use crate::store::event::GuardLine;
 
 /// Thresholds the previews need (from config): the same the engine decides with.
 pub type Limits = lifecycle::facts::Thresholds;
@@ -457,7 +453,7 @@ mod tests {
             .map(|l| l.sentence.clone())
             .collect();
         let verdict = brain.on_command(&command(Action::Cutover, now), now);
-        (failing.is_empty(), failing, verdict)
+        (failing.is_empty(), failing, verdict.map_err(|r| r.reason))
     }
 
     /// A database's own lag limit (30 s) lets a cutover at 12 s of lag through: the dialog

@@ -2,7 +2,7 @@
 //! only for the visible slice so 2000 databases cost the same as 40.
 
 use super::app::{scroll_offset, App, DialogStatus, Level, Mode, View, ACTION_KEYS, NAV_KEYS};
-use super::data::{describe, is_telemetry, severity, Severity};
+use super::data::Severity;
 use super::fmt;
 use super::guards;
 use super::query::COMMAND_HELP;
@@ -1132,17 +1132,20 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         .events
         .iter()
         .rev()
-        .filter(|e| e.db_id.as_deref() == Some(d.db_id.as_str()) && !is_telemetry(e))
+        .filter(|s| s.event.db_id.as_deref() == Some(d.db_id.as_str()) && !s.telemetry)
         .take(le.height.saturating_sub(2) as usize)
         .collect();
     let el: Vec<Line> = evs
         .into_iter()
-        .map(|e| {
-            let sev = severity(e);
+        .map(|s| {
+            let e = &s.event;
             Line::from(vec![
                 Span::styled(e.time.format("%H:%M:%S ").to_string(), th.muted),
-                Span::styled(format!("{} ", short_kind(&e.kind)), sev_style(th, sev)),
-                Span::raw(describe(e)),
+                Span::styled(
+                    format!("{} ", short_kind(&e.kind)),
+                    sev_style(th, s.severity),
+                ),
+                Span::raw(s.text.clone()),
             ])
         })
         .collect();
@@ -1193,8 +1196,8 @@ fn events(app: &App, f: &mut Frame, area: Rect) {
     let end = (offset + page).min(list.len());
     let rows: Vec<Row> = list[offset.min(end)..end]
         .iter()
-        .map(|e| {
-            let sev = severity(e);
+        .map(|s| {
+            let (e, sev) = (&s.event, s.severity);
             Row::new(vec![
                 Line::styled(e.time.format("%H:%M:%S").to_string(), th.muted),
                 Line::styled(sev.as_str(), sev_style(th, sev)),
@@ -1202,7 +1205,7 @@ fn events(app: &App, f: &mut Frame, area: Rect) {
                 Line::raw(e.db_id.clone().unwrap_or_default()),
                 Line::styled(short_kind(&e.kind).to_string(), th.muted),
                 Line::styled(
-                    describe(e),
+                    s.text.clone(),
                     if sev == Severity::Info {
                         th.base
                     } else {

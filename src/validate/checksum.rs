@@ -8,6 +8,7 @@ use super::position::{Follower, Lag, Position};
 use super::report::{DiffKind, RowDifference, TableReport};
 use super::runbook::ValidationSettings;
 use super::scan::{KeyRange, KeyedRow, SideScan};
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryFutureExt};
 use std::collections::BTreeMap;
 use tokio::sync::Semaphore;
@@ -46,6 +47,31 @@ struct Compared {
     at: Option<Position>,
     rechecked: bool,
     undecided: Option<String>,
+    /// Live: the source changed between the reads and the range is worth splitting.
+    hot: bool,
+}
+
+/// A hot range is split while it holds more rows than this; below, it is read again.
+const HOT_SPLIT_MIN_ROWS: u64 = 64;
+
+/// The two halves of an integer key range, if it has two.
+fn halves(r: KeyRange) -> Option<(KeyRange, KeyRange)> {
+    match (r.lo, r.hi) {
+        (Some(lo), Some(hi)) if hi - lo > 1 => {
+            let mid = lo + (hi - lo) / 2;
+            Some((
+                KeyRange {
+                    lo: Some(lo),
+                    hi: Some(mid),
+                },
+                KeyRange {
+                    lo: Some(mid),
+                    hi: Some(hi),
+                },
+            ))
+        }
+        _ => None,
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -123,6 +149,7 @@ impl<'a> Ctx<'a> {
                 at: None,
                 rechecked: false,
                 undecided: None,
+                hot: false,
             });
         };
         let read_source = || async {
@@ -141,6 +168,7 @@ impl<'a> Ctx<'a> {
                     at: Some(p),
                     rechecked,
                     undecided: Some(why),
+                    hot: false,
                 });
             }
             let (t, _) = self.side(job, r, false, None).await?;
@@ -151,6 +179,7 @@ impl<'a> Ctx<'a> {
                     at: Some(p),
                     rechecked,
                     undecided: None,
+                    hot: false,
                 });
             }
             let (s2, p2) = read_source().await?;
@@ -161,6 +190,19 @@ impl<'a> Ctx<'a> {
                     at: Some(if s2 == s { p } else { p2 }),
                     rechecked: true,
                     undecided: None,
+                    hot: false,
+                });
+            }
+            // Writes landed in the range between the reads: a smaller range is less likely
+            // to be written in the same time, so split it rather than read it all again.
+            if job.int_key && halves(r).is_some() && s.count.max(s2.count) > HOT_SPLIT_MIN_ROWS {
+                return Ok(Compared {
+                    s: s2,
+                    t,
+                    at: Some(p2),
+                    rechecked: true,
+                    undecided: None,
+                    hot: true,
                 });
             }
             (s, p, rechecked) = (s2, p2, true);
@@ -175,6 +217,34 @@ impl<'a> Ctx<'a> {
                  validation.max_rechecks)",
                 self.settings.max_rechecks + 1
             )),
+            hot: false,
+        })
+    }
+
+    /// [`Ctx::compare`], with hot ranges split into halves until each half is decided (or is
+    /// too small to split, and re-read up to `validation.max_rechecks` times).
+    fn settle<'b>(
+        &'b self,
+        job: &'b TableJob,
+        r: KeyRange,
+    ) -> BoxFuture<'b, Result<Compared, String>> {
+        Box::pin(async move {
+            let c = self.compare(job, r).await?;
+            let Some((left, right)) = halves(r).filter(|_| c.hot) else {
+                return Ok(c);
+            };
+            let (a, b) = futures::try_join!(self.settle(job, left), self.settle(job, right))?;
+            let (mut s, mut t) = (a.s, a.t);
+            s.merge(&b.s);
+            t.merge(&b.t);
+            Ok(Compared {
+                s,
+                t,
+                at: a.at.max(b.at),
+                rechecked: true,
+                undecided: a.undecided.or(b.undecided),
+                hot: false,
+            })
         })
     }
 
@@ -308,8 +378,8 @@ async fn localise(
     found: &mut Found,
 ) -> Result<Option<String>, String> {
     let mut stack = vec![(range, digests)];
-    let halves = |r: KeyRange| async move {
-        let c = ctx.compare(job, r).await.map_err(Ok)?;
+    let half = |r: KeyRange| async move {
+        let c = ctx.settle(job, r).await.map_err(Ok)?;
         if let Some(why) = c.undecided {
             return Err(Err(why));
         }
@@ -324,22 +394,9 @@ async fn localise(
             return Ok(None);
         }
         let rows = ds.count.max(dt.count);
-        let splittable = match (r.lo, r.hi) {
-            (Some(lo), Some(hi)) => job.int_key && hi - lo > 1,
-            _ => false,
-        };
-        if splittable && rows > ctx.settings.leaf_rows {
-            let (lo, hi) = (r.lo.unwrap_or(0), r.hi.unwrap_or(0));
-            let mid = lo + (hi - lo) / 2;
-            let left = KeyRange {
-                lo: Some(lo),
-                hi: Some(mid),
-            };
-            let right = KeyRange {
-                lo: Some(mid),
-                hi: Some(hi),
-            };
-            let (l, rr) = match futures::try_join!(halves(left), halves(right)) {
+        let split = halves(r).filter(|_| job.int_key && rows > ctx.settings.leaf_rows);
+        if let Some((left, right)) = split {
+            let (l, rr) = match futures::try_join!(half(left), half(right)) {
                 Ok(x) => x,
                 Err(Ok(e)) => return Err(e),
                 Err(Err(why)) => {
@@ -396,7 +453,7 @@ async fn localise(
 type ChunkOutcome = (usize, KeyRange, Result<Compared, String>);
 
 async fn chunk_task(ctx: &Ctx<'_>, jobs: &[TableJob], ti: usize, r: KeyRange) -> ChunkOutcome {
-    (ti, r, ctx.compare(&jobs[ti], r).await)
+    (ti, r, ctx.settle(&jobs[ti], r).await)
 }
 
 /// Compare all tables; chunks of all tables share one pool of `parallelism` workers.

@@ -16,6 +16,7 @@ use super::connect::Pool;
 use crate::cutover::pg::lsn_value as parse_lsn;
 use crate::inventory::DatabaseSpec;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -87,8 +88,11 @@ pub struct Follower {
     /// How the source notes its position inside a snapshot.
     pub position_sql: &'static str,
     wait: Duration,
-    /// Highest PostgreSQL position seen confirmed, so chunks below it need no query.
+    /// Highest PostgreSQL position known applied on the target, so ranges below it need no
+    /// query.
     confirmed: Mutex<u64>,
+    /// The target's replication origins can be read (see `applied_on_target`).
+    origin: AtomicBool,
 }
 
 /// A position the target did not confirm in time: the gate is not decided, not failed.
@@ -150,6 +154,7 @@ impl Follower {
             position_sql,
             wait,
             confirmed: Mutex::new(0),
+            origin: AtomicBool::new(true),
         }
     }
 
@@ -158,7 +163,7 @@ impl Follower {
         let deadline = Instant::now() + self.wait;
         match (&self.follow, pos, src, tgt) {
             (Follow::None(why), ..) => Err(Lag(why.clone())),
-            (Follow::PgSlots(slots), Position::Lsn(want), Pool::Pg(p), _) => {
+            (Follow::PgSlots(slots), Position::Lsn(want), Pool::Pg(p), tgt) => {
                 let mut seen = String::from("nothing");
                 loop {
                     if *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want {
@@ -189,6 +194,9 @@ impl Follower {
                         Err(e) => {
                             return Err(Lag(format!("reading slot {}: {e}", slots.join(", "))))
                         }
+                    }
+                    if let (Pool::Pg(t), true) = (tgt, self.origin.load(Ordering::Relaxed)) {
+                        self.applied_on_target(t, slots).await;
                     }
                     if *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want {
                         return Ok(());
@@ -230,6 +238,40 @@ impl Follower {
             _ => Err(Lag(format!(
                 "internal: position {pos} does not belong to this replication"
             ))),
+        }
+    }
+}
+
+impl Follower {
+    /// When the target is a PostgreSQL subscriber of the slot (the lab, the emulator's native
+    /// mode), its replication origin says which source commit it applied last, well before the
+    /// subscriber's asynchronous flush moves the slot. The apply worker commits in source order
+    /// and finishes one transaction before it starts the next, so once a commit ending past
+    /// `p` is recorded every commit up to `p` is visible there: `p` is reached when
+    /// `remote_lsn > p`. A target that is not a subscriber (DRS), or a user who may not read
+    /// the origins, turns this off and the slot alone decides.
+    async fn applied_on_target(&self, t: &sqlx::PgPool, slots: &[String]) {
+        let r: Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
+            "SELECT max(o.remote_lsn)::text FROM pg_replication_origin_status o \
+             JOIN pg_subscription s ON o.external_id = 'pg_' || s.oid \
+             JOIN pg_database d ON d.oid = s.subdbid \
+             WHERE s.subslotname = ANY($1) AND d.datname = current_database()",
+        )
+        .bind(slots)
+        .fetch_one(t)
+        .await;
+        match r.map(|v| v.as_deref().and_then(parse_lsn)) {
+            Ok(Some(v)) if v > 0 => {
+                let mut c = self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
+                *c = (*c).max(v - 1);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(
+                    "replication origins not readable on the target ({e}); the slot decides"
+                );
+                self.origin.store(false, Ordering::Relaxed);
+            }
         }
     }
 }

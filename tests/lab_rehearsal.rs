@@ -54,13 +54,17 @@ fn alive(pid: u32) -> bool {
 /// A lab brought up as the README says (the workload on), its config made quicker than an
 /// operator's defaults (same steps), its store and the engine (`wavedeck run`) started.
 struct Rehearsal {
-    tmp: tempfile::TempDir,
-    lab_dir: PathBuf,
-    cfg_path: PathBuf,
-    st: LabState,
-    store: Store,
+    // Fields drop in this order: the engine stops, then the lab goes down (it reads the lab's
+    // state file for the emulator's and workload's pids), and only then is the directory
+    // holding that file removed. With `tmp` first, `lab down` found no state and the emulator
+    // of every rehearsal outlived the test.
     engine: Option<Reap>,
     _down: Down,
+    store: Store,
+    st: LabState,
+    lab_dir: PathBuf,
+    cfg_path: PathBuf,
+    tmp: tempfile::TempDir,
 }
 
 impl Rehearsal {
@@ -99,13 +103,13 @@ impl Rehearsal {
         );
         wait_lease(&store, true, Duration::from_secs(30)).await;
         Rehearsal {
-            tmp,
-            lab_dir,
-            cfg_path,
-            st,
-            store,
             engine: Some(engine),
             _down: down,
+            store,
+            st,
+            lab_dir,
+            cfg_path,
+            tmp,
         }
     }
 

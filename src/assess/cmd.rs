@@ -4,7 +4,7 @@ use super::probe::{self, ProbeOptions};
 use super::report::{self, AssessmentFile};
 use super::Outcome;
 use crate::config::Config;
-use crate::inventory::load_files;
+use crate::inventory::load::load_files_or_report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -42,18 +42,11 @@ fn seconds(v: f64, flag: &str) -> anyhow::Result<Duration> {
 }
 
 pub async fn run(args: AssessArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
-    let specs = match load_files(&args.inventory) {
-        Ok(s) => s,
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            eprintln!(
-                "{} problem(s) in the inventory: fix them (wavedeck inventory check) before assessing",
-                problems.len()
-            );
-            return Ok(ExitCode::from(1));
-        }
+    let Some(specs) = load_files_or_report(
+        &args.inventory,
+        " in the inventory: fix them (wavedeck inventory check) before assessing",
+    ) else {
+        return Ok(ExitCode::from(1));
     };
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1, e.g. 16");

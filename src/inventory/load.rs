@@ -109,6 +109,21 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<DatabaseSpec>, Vec<Problem>> 
     }
 }
 
+/// [`load_files`] for a command that needs the whole inventory: on problems, prints each one
+/// on stderr, then `N problem(s)` followed by `then` (what to do next), and gives None.
+pub fn load_files_or_report(paths: &[PathBuf], then: &str) -> Option<Vec<DatabaseSpec>> {
+    match load_files(paths) {
+        Ok(specs) => Some(specs),
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s){then}", problems.len());
+            None
+        }
+    }
+}
+
 /// Parse and check the bytes of one file. Pure; never panics, whatever the bytes. Returns the
 /// databases that are valid (with their line) and every problem.
 pub fn parse_bytes(file: &Path, bytes: &[u8]) -> (Vec<(usize, DatabaseSpec)>, Vec<Problem>) {

@@ -2,7 +2,7 @@
 
 use super::{output, plan, PlanLimits};
 use crate::config::Config;
-use crate::inventory::load_files;
+use crate::inventory::load::load_files_or_report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,18 +42,11 @@ pub struct PlanArgs {
 }
 
 pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
-    let specs = match load_files(&args.inventory) {
-        Ok(s) => s,
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            eprintln!(
-                "{} problem(s) in the inventory: fix them (wavedeck inventory check) before planning",
-                problems.len()
-            );
-            return Ok(ExitCode::from(1));
-        }
+    let Some(specs) = load_files_or_report(
+        &args.inventory,
+        " in the inventory: fix them (wavedeck inventory check) before planning",
+    ) else {
+        return Ok(ExitCode::from(1));
     };
     let mut limits = PlanLimits::from_config(&cfg);
     if let Some(v) = args.bandwidth_gbps {

@@ -92,18 +92,11 @@ pub fn describe_import(r: &RegisterReport) -> String {
 }
 
 pub async fn init(args: InitArgs, cfg: Config) -> anyhow::Result<ExitCode> {
-    let specs = match crate::inventory::load::load_files(&args.inventory) {
-        Ok(s) => s,
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            eprintln!(
-                "{} problem(s): the inventory was not imported; fix them (see `wavedeck inventory check`) and run init again",
-                problems.len()
-            );
-            return Ok(ExitCode::from(1));
-        }
+    let Some(specs) = crate::inventory::load::load_files_or_report(
+        &args.inventory,
+        ": the inventory was not imported; fix them (see `wavedeck inventory check`) and run init again",
+    ) else {
+        return Ok(ExitCode::from(1));
     };
     let store = Store::open(&cfg.store).await?;
     let actor = args.actor.unwrap_or_else(whoami);

@@ -21,20 +21,18 @@ pub struct AssessmentFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {path}: {reason} (run wavedeck assess INVENTORY --out DIR first)")]
-    Io { path: String, reason: String },
+    #[error("{0} (run wavedeck assess INVENTORY --out DIR first)")]
+    Io(crate::input::InputError),
     #[error("{path}: not a wavedeck assessment ({reason}); point --assessment at the directory wavedeck assess wrote")]
     Format { path: String, reason: String },
 }
 
-/// Read `DIR/assessment.json`.
+/// Read `DIR/assessment.json` (one row per inventory database: an inventory's size cap).
 pub fn read(dir: &Path) -> Result<AssessmentFile, ReadError> {
     let path = dir.join("assessment.json");
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| ReadError::Io {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
+    let text =
+        crate::input::read_text(&path, crate::input::INVENTORY.max_bytes).map_err(ReadError::Io)?;
     let file: AssessmentFile = serde_json::from_str(&text).map_err(|e| ReadError::Format {
         path: shown.clone(),
         reason: e.to_string(),

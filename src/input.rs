@@ -129,12 +129,16 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, InputError> {
 
 /// UTF-8 text of a regular file of at most `max` bytes, without a leading byte-order mark.
 pub fn read_text(path: &Path, max: u64) -> Result<String, InputError> {
-    let bytes = read_bytes(path, max)?;
-    let text = String::from_utf8(bytes).map_err(|e| InputError::NotText {
+    let text = utf8(path, read_bytes(path, max)?)?;
+    Ok(strip_bom(&text).to_string())
+}
+
+/// The bytes read from `path` as UTF-8 text, else the offset of the first byte that is not.
+pub fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
+    String::from_utf8(bytes).map_err(|e| InputError::NotText {
         path: path.display().to_string(),
         at: e.utf8_error().valid_up_to(),
-    })?;
-    Ok(strip_bom(&text).to_string())
+    })
 }
 
 /// Text without the UTF-8 byte-order mark some editors write.

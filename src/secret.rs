@@ -62,12 +62,7 @@ impl SecretRef {
 
 fn read_secret_file(path: &Path) -> Result<Secret, SecretError> {
     crate::input::read_capped(path, crate::input::SECRET_BYTES)
-        .and_then(|b| {
-            String::from_utf8(b).map_err(|e| crate::input::InputError::NotText {
-                path: path.display().to_string(),
-                at: e.utf8_error().valid_up_to(),
-            })
-        })
+        .and_then(|b| crate::input::utf8(path, b))
         .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
         .map_err(|e| SecretError::File {
             path: path.to_path_buf(),

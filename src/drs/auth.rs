@@ -373,14 +373,7 @@ fn read_credentials_file(path: &Path) -> Result<Vec<(String, Secret)>, DrsError>
 
 /// The text of a file of keys named by config key `key`; the error names the file, not its text.
 fn read_key_file(path: &Path, key: &str) -> Result<String, DrsError> {
-    crate::input::read_bytes(path, crate::input::SECRET_BYTES)
-        .and_then(|b| {
-            String::from_utf8(b).map_err(|e| crate::input::InputError::NotText {
-                path: path.display().to_string(),
-                at: e.utf8_error().valid_up_to(),
-            })
-        })
-        .map(|t| crate::input::strip_bom(&t).to_string())
+    crate::input::read_text(path, crate::input::SECRET_BYTES)
         .map_err(|e| DrsError::Config(format!("{key} {e} (check the path and its permissions)")))
 }
 

@@ -10,7 +10,7 @@ use super::rules::{self, MyColumn, PgColumn};
 use super::{DbAssessment, Objects, Outcome, WriteRate};
 use crate::checks::{self, net, CheckResult};
 use crate::inventory::DatabaseSpec;
-use crate::validate::catalog::{self, my_str, Catalog};
+use crate::validate::catalog::{self, my_str, Catalog, PG_SYSTEM};
 use crate::validate::connect::{self, Pool};
 use crate::validate::runbook::Runbook;
 use futures::StreamExt;
@@ -161,12 +161,7 @@ async fn probe(
         row.encoding = c.charset.clone();
         row.collation = c.collation.clone();
         row.tables = Some(c.tables.len());
-        row.tables_without_pk = c
-            .tables
-            .iter()
-            .filter(|t| t.primary_key.is_empty())
-            .map(|t| t.display())
-            .collect();
+        row.tables_without_pk = checks::without_primary_key(c);
         push_checks(row, &[checks::primary_keys(spec.engine, c)]);
     }
     let st = Runbook::builtin(spec.engine).precheck_settings;
@@ -297,8 +292,6 @@ async fn write_counter(pool: &Pool, database: &str) -> Result<(i64, &'static str
     }
 }
 
-const PG_USER: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
-
 type PgExtras = (Vec<String>, Vec<PgColumn>, Vec<String>);
 
 /// Extensions, every column's effective type (a domain's base type, an array's element
@@ -317,7 +310,7 @@ async fn pg_extras(p: &sqlx::PgPool) -> Result<PgExtras, sqlx::Error> {
          JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype \
                                         WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END \
          JOIN pg_namespace bn ON bn.oid = b.typnamespace \
-         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {PG_USER} ORDER BY 1"
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {PG_SYSTEM} ORDER BY 1"
     ))
     .fetch_all(p)
     .await?;
@@ -334,7 +327,7 @@ async fn pg_extras(p: &sqlx::PgPool) -> Result<PgExtras, sqlx::Error> {
     }
     let unlogged: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND {PG_USER} ORDER BY 1"
+         WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND {PG_SYSTEM} ORDER BY 1"
     ))
     .fetch_all(p)
     .await?;

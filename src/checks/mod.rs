@@ -350,13 +350,17 @@ async fn clock_check(side: Side, pool: &Pool, st: &PrecheckSettings) -> CheckRes
     }
 }
 
-pub(crate) fn primary_keys(engine: Engine, c: &Catalog) -> CheckResult {
-    let without: Vec<String> = c
-        .tables
+/// The tables of `c` without a primary key, by display name.
+pub(crate) fn without_primary_key(c: &Catalog) -> Vec<String> {
+    c.tables
         .iter()
         .filter(|t| t.primary_key.is_empty())
         .map(|t| t.display())
-        .collect();
+        .collect()
+}
+
+pub(crate) fn primary_keys(engine: Engine, c: &Catalog) -> CheckResult {
+    let without = without_primary_key(c);
     if without.is_empty() {
         return CheckResult::pass(
             "source/primary_keys",

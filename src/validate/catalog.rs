@@ -125,7 +125,8 @@ pub fn quote_dotted(engine: Engine, name: &str) -> String {
         .join(".")
 }
 
-const PG_SYSTEM: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
+/// Schemas of user objects, as a PostgreSQL WHERE clause over `pg_namespace n`.
+pub(crate) const PG_SYSTEM: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
 /// Read the catalog of the database the pool points at (MySQL: `database`).
 pub async fn load(

@@ -40,17 +40,7 @@ impl Rules {
     }
     /// Above zero: `lo` is the smallest value that still means something.
     fn positive(&mut self, key: &str, v: f64, lo: f64, hi: f64, unit: &str) {
-        if !(v.is_finite() && v >= lo && v <= hi) {
-            self.0.push(Problem {
-                key: key.into(),
-                msg: format!(
-                    "is {}; allowed: {} to {}{unit} (more than 0)",
-                    show(v),
-                    show(lo),
-                    show(hi)
-                ),
-            });
-        }
+        self.real(key, v, lo, hi, &format!("{unit} (more than 0)"));
     }
     fn int(&mut self, key: &str, v: u64, lo: u64, hi: u64, unit: &str) {
         if v < lo || v > hi {
@@ -192,16 +182,16 @@ pub fn check(c: &Config) -> Vec<Problem> {
         " seconds",
     );
     r.real("engine.retry_cap_s", g.retry_cap_s, 0.0, DAY_S, " seconds");
-    if g.retry_cap_s.is_finite() && g.retry_base_s.is_finite() && g.retry_cap_s < g.retry_base_s {
-        r.require(
-            false,
-            "engine.retry_cap_s",
-            format!(
-                "is {} but engine.retry_base_s is {}: the cap must be at least the base",
-                g.retry_cap_s, g.retry_base_s
-            ),
-        );
-    }
+    r.require(
+        !(g.retry_cap_s.is_finite()
+            && g.retry_base_s.is_finite()
+            && g.retry_cap_s < g.retry_base_s),
+        "engine.retry_cap_s",
+        format!(
+            "is {} but engine.retry_base_s is {}: the cap must be at least the base",
+            g.retry_cap_s, g.retry_base_s
+        ),
+    );
     r.real(
         "engine.lag_stable_s",
         g.lag_stable_s,

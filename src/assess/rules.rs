@@ -157,67 +157,57 @@ const MY_UNCOMPARED: &[&str] = &[
     "longtext",
 ];
 
-/// The column findings of a MySQL / MariaDB database.
+/// The column findings of a MySQL / MariaDB database: one finding per rule, listing the columns.
 pub fn my_column_findings(cols: &[MyColumn]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let list = |v: &[&MyColumn]| {
-        v.iter()
-            .map(|c| format!("{} {}", c.column, c.column_type))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let only: Vec<&MyColumn> = cols
-        .iter()
-        .filter(|c| MARIADB_ONLY.contains(&c.data_type.as_str()))
-        .collect();
-    if !only.is_empty() {
-        out.push(Finding {
-            severity: Severity::Blocker,
-            rule: "type/unsupported".into(),
-            detail: format!(
-                "{} column(s) of a MariaDB-only type that RDS for MySQL cannot create: {}",
-                only.len(),
-                list(&only)
-            ),
-            fix: Some("convert them first (INET6/INET4 -> VARBINARY(16)/INT UNSIGNED with INET6_ATON(), UUID -> CHAR(36) or BINARY(16)): ALTER TABLE ... MODIFY ...".into()),
-        });
-    }
-    // DRS: "Full and incremental migration do not support invisible columns" (MySQL 8.0.23+,
-    // MariaDB 10.3+). Source: DRS user guide, MySQL migration, supported migration objects
-    // (https://support.huaweicloud.com/realtimemig-drs/drs_04_0094.html).
-    let invisible: Vec<&MyColumn> = cols
-        .iter()
-        .filter(|c| c.extra.to_ascii_uppercase().contains("INVISIBLE"))
-        .collect();
-    if !invisible.is_empty() {
-        out.push(Finding {
-            severity: Severity::Blocker,
-            rule: "column/invisible".into(),
-            detail: format!(
-                "{} invisible column(s), which DRS's full and incremental migration do not support: {}",
-                invisible.len(),
-                list(&invisible)
-            ),
-            fix: Some("make them visible: ALTER TABLE ... MODIFY <column> <type> VISIBLE; (MariaDB: redefine the column without INVISIBLE)".into()),
-        });
-    }
-    let uncompared: Vec<&MyColumn> = cols
-        .iter()
-        .filter(|c| MY_UNCOMPARED.contains(&c.data_type.as_str()))
-        .collect();
-    if !uncompared.is_empty() {
-        out.push(Finding {
-            severity: Severity::Warning,
-            rule: "type/not_compared_by_drs".into(),
-            detail: format!(
-                "{} TEXT/BLOB column(s) that DRS's value comparison skips: {}",
-                uncompared.len(),
-                list(&uncompared)
-            ),
-            fix: Some("rely on wavedeck validate's checksums for these columns (they are hashed), not on DRS's comparison report".into()),
-        });
-    }
-    out
+    type Rule = (
+        Severity,
+        &'static str,
+        fn(&MyColumn) -> bool,
+        &'static str,
+        &'static str,
+    );
+    let rules: [Rule; 3] = [
+        (
+            Severity::Blocker,
+            "type/unsupported",
+            |c| MARIADB_ONLY.contains(&c.data_type.as_str()),
+            "column(s) of a MariaDB-only type that RDS for MySQL cannot create",
+            "convert them first (INET6/INET4 -> VARBINARY(16)/INT UNSIGNED with INET6_ATON(), UUID -> CHAR(36) or BINARY(16)): ALTER TABLE ... MODIFY ...",
+        ),
+        // DRS: "Full and incremental migration do not support invisible columns" (MySQL 8.0.23+,
+        // MariaDB 10.3+). Source: DRS user guide, MySQL migration, supported migration objects
+        // (https://support.huaweicloud.com/realtimemig-drs/drs_04_0094.html).
+        (
+            Severity::Blocker,
+            "column/invisible",
+            |c| c.extra.to_ascii_uppercase().contains("INVISIBLE"),
+            "invisible column(s), which DRS's full and incremental migration do not support",
+            "make them visible: ALTER TABLE ... MODIFY <column> <type> VISIBLE; (MariaDB: redefine the column without INVISIBLE)",
+        ),
+        (
+            Severity::Warning,
+            "type/not_compared_by_drs",
+            |c| MY_UNCOMPARED.contains(&c.data_type.as_str()),
+            "TEXT/BLOB column(s) that DRS's value comparison skips",
+            "rely on wavedeck validate's checksums for these columns (they are hashed), not on DRS's comparison report",
+        ),
+    ];
+    rules
+        .into_iter()
+        .filter_map(|(severity, rule, applies, what, fix)| {
+            let hit: Vec<String> = cols
+                .iter()
+                .filter(|c| applies(c))
+                .map(|c| format!("{} {}", c.column, c.column_type))
+                .collect();
+            (!hit.is_empty()).then(|| Finding {
+                severity,
+                rule: rule.into(),
+                detail: format!("{} {what}: {}", hit.len(), hit.join(", ")),
+                fix: Some(fix.into()),
+            })
+        })
+        .collect()
 }
 
 /// Functional (expression) indexes, which DRS does not migrate from MySQL 8.0. Source: DRS user

@@ -2,7 +2,7 @@
 //! `assessment.csv` (one flat line per database, for a spreadsheet) and `assessment.md` (for
 //! people: blockers first, then the unreachable databases, then warnings and the full table).
 
-use super::{DbAssessment, Outcome, Severity};
+use super::{DbAssessment, Outcome};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -207,11 +207,7 @@ pub fn markdown(file: &AssessmentFile) -> String {
     out.push_str("## Warnings\n\n");
     let mut any = false;
     for r in rows {
-        for f in r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-        {
+        for f in r.warnings() {
             any = true;
             out.push_str(&format!("- {} **{}**: {}\n", r.db_id, f.rule, f.detail));
         }
@@ -274,7 +270,7 @@ pub fn write_all(dir: &Path, file: &AssessmentFile) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assess::{Finding, Objects, WriteRate};
+    use crate::assess::{Finding, Objects, Severity, WriteRate};
     use crate::inventory::Engine;
 
     fn row(id: &str, outcome: Outcome) -> DbAssessment {

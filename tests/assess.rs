@@ -8,6 +8,7 @@ mod common;
 
 use common::validation::{self as shared, Pair};
 use futures::future::BoxFuture;
+use sqlx::any::AnyPoolOptions;
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use std::path::{Path, PathBuf};
@@ -77,44 +78,23 @@ async fn my_exec(db: &str, sql: &str) {
     p.close().await;
 }
 
-/// Insert orders (each fires the trigger) until `stop`; the write rate has something to see.
-fn writer(engine: Engine, db: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
+/// Insert orders (each fires the trigger) into the database at `url` until `stop`; the write
+/// rate has something to see.
+fn writer(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
     tokio::spawn(async move {
+        sqlx::any::install_default_drivers();
+        let p = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
         let mut n = 0u64;
         let mut id = 1_000_000i64;
-        match engine {
-            Engine::Postgres => {
-                let p = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&pg_url(&db))
-                    .await
-                    .unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    id += 1;
-                    sqlx::query("INSERT INTO orders (id, amount) VALUES ($1, 1)")
-                        .bind(id)
-                        .execute(&p)
-                        .await
-                        .unwrap();
-                    n += 1;
-                }
-            }
-            Engine::Mysql => {
-                let p = MySqlPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&my_url(&db))
-                    .await
-                    .unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    id += 1;
-                    sqlx::query("INSERT INTO orders (id, amount) VALUES (?, 1)")
-                        .bind(id)
-                        .execute(&p)
-                        .await
-                        .unwrap();
-                    n += 1;
-                }
-            }
+        while !stop.load(Ordering::Relaxed) {
+            id += 1;
+            let insert = format!("INSERT INTO orders (id, amount) VALUES ({id}, 1)");
+            sqlx::raw_sql(&insert).execute(&p).await.unwrap();
+            n += 1;
         }
         n
     })
@@ -140,7 +120,12 @@ fn opts() -> ProbeOptions {
 /// Assess `specs` while writing into the first one's source.
 async fn assess_while_writing(engine: Engine, specs: &[DatabaseSpec]) -> Vec<DbAssessment> {
     let stop = Arc::new(AtomicBool::new(false));
-    let w = writer(engine, specs[0].source.database.clone(), stop.clone());
+    let db = &specs[0].source.database;
+    let url = match engine {
+        Engine::Postgres => pg_url(db),
+        Engine::Mysql => my_url(db),
+    };
+    let w = writer(url, stop.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rows = assess_all(specs, &opts()).await;
     stop.store(true, Ordering::Relaxed);

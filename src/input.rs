@@ -172,13 +172,7 @@ pub fn check_yaml(path: &str, text: &str, limits: &Limits) -> Result<(), InputEr
     }
     let mut expanded = 0usize;
     for (line, name) in &scan.aliases {
-        let size = scan
-            .anchors
-            .iter()
-            .rev()
-            .find(|a| &a.name == name)
-            .map(|a| a.nodes)
-            .unwrap_or(1);
+        let size = nodes_of(&scan.anchors, name);
         expanded = expanded.saturating_add(size);
         if expanded > limits.max_alias_nodes {
             return Err(InputError::TooManyAliasNodes {
@@ -195,6 +189,15 @@ struct Anchor {
     name: String,
     /// Nodes under the anchor, counting the nodes its own aliases add.
     nodes: usize,
+}
+
+/// What an alias of `name` adds: the nodes of the last anchor of that name (1 when unknown).
+fn nodes_of(anchors: &[Anchor], name: &str) -> usize {
+    anchors
+        .iter()
+        .rev()
+        .find(|a| a.name == name)
+        .map_or(1, |a| a.nodes)
 }
 
 #[derive(Default)]
@@ -279,13 +282,7 @@ fn scan(text: &str) -> Scan {
                                 open.push((s.anchors.len() - 1, indent, flow));
                             } else {
                                 // The alias adds its anchor's nodes to every anchor around it.
-                                let size = s
-                                    .anchors
-                                    .iter()
-                                    .rev()
-                                    .find(|a| a.name == name)
-                                    .map(|a| a.nodes)
-                                    .unwrap_or(1);
+                                let size = nodes_of(&s.anchors, &name);
                                 for &(a, _, _) in &open {
                                     s.anchors[a].nodes = s.anchors[a].nodes.saturating_add(size);
                                 }

@@ -866,11 +866,12 @@ fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
 
 /// Advance the named jobs and call `f` on each. An unknown id fails the whole call, as DRS
 /// answers it: HTTP 400 with `DRS.M00289` in `results[0]` (Terraform's provider reads it so:
-/// `ConvertExpected400ErrInto404Err(err, "results[0].error_code", "DRS.M00289")`).
+/// `ConvertExpected400ErrInto404Err(err, "results[0].error_code", "DRS.M00289")`), so `f`
+/// only ever sees jobs that exist.
 fn with_jobs<R>(
     emu: &Emulator,
     ids: &[String],
-    mut f: impl FnMut(Option<&mut Job>, &str, f64) -> R,
+    mut f: impl FnMut(&mut Job, &str, f64) -> R,
 ) -> Result<Vec<R>, Response> {
     let now = emu.clock.now();
     let mut st = emu.lock();
@@ -880,10 +881,8 @@ fn with_jobs<R>(
     Ok(ids
         .iter()
         .map(|id| {
-            let mut j = st.jobs.get_mut(id);
-            if let Some(j) = j.as_deref_mut() {
-                j.advance(now, emu.bandwidth_mbps);
-            }
+            let j = st.jobs.get_mut(id).expect("every id was found above");
+            j.advance(now, emu.bandwidth_mbps);
             f(j, id, now)
         })
         .collect())
@@ -1021,26 +1020,15 @@ fn page<T>(items: Vec<T>, page_req: Option<PageReq>) -> Vec<T> {
 
 fn batch_status(emu: &Emulator, req: Jobs<String>) -> Reply {
     check_batch(&req.jobs)?;
-    let results = with_jobs(emu, &req.jobs, |j, id, _| match j {
-        Some(j) => JobStatusResult {
-            id: id.to_string(),
-            status: Some(j.status.clone()),
-            error_code: j
-                .error
-                .as_ref()
-                .map(|e| e.0.clone())
-                .filter(|c| !c.is_empty()),
-            error_message: j.error.as_ref().map(|e| e.1.clone()),
-        },
-        None => {
-            let (c, m) = not_exist(id);
-            JobStatusResult {
-                id: id.to_string(),
-                status: None,
-                error_code: Some(c),
-                error_message: Some(m),
-            }
-        }
+    let results = with_jobs(emu, &req.jobs, |j, id, _| JobStatusResult {
+        id: id.to_string(),
+        status: Some(j.status.clone()),
+        error_code: j
+            .error
+            .as_ref()
+            .map(|e| e.0.clone())
+            .filter(|c| !c.is_empty()),
+        error_message: j.error.as_ref().map(|e| e.1.clone()),
     })?;
     let count = results.len() as u64;
     Ok(json(
@@ -1054,9 +1042,9 @@ fn batch_status(emu: &Emulator, req: Jobs<String>) -> Reply {
 
 fn batch_detail(emu: &Emulator, req: Jobs<String>) -> Reply {
     check_batch(&req.jobs)?;
-    let mut missing = None;
+    let mut deleted = None;
     let results = with_jobs(emu, &req.jobs, |j, id, now| match j {
-        Some(j) if j.status != JobStatus::Deleted => JobDetail {
+        j if j.status != JobStatus::Deleted => JobDetail {
             id: j.id.clone(),
             name: j.req.name.clone(),
             status: Some(j.status.clone()),
@@ -1087,26 +1075,19 @@ fn batch_detail(emu: &Emulator, req: Jobs<String>) -> Reply {
                 .filter(|c| !c.is_empty()),
             error_message: j.error.as_ref().map(|e| e.1.clone()),
         },
-        Some(_) => {
-            missing = Some((
-                "DRS.M05004".to_string(),
-                "The task has been deleted or the resource has been released.".to_string(),
-                id.to_string(),
-            ));
-            JobDetail::default()
-        }
-        None => {
-            let (c, m) = not_exist(id);
-            missing = Some((c, m, id.to_string()));
+        _ => {
+            deleted = Some(id.to_string());
             JobDetail::default()
         }
     })?;
-    if let Some((code, msg, id)) = missing {
-        // Like DRS: an unknown job fails the whole call with 400 and the code in results[0].
+    if let Some(id) = deleted {
+        // Like DRS: a deleted job fails the whole call with 400 and the code in results[0].
         let item = JobDetail {
             id,
-            error_code: Some(code),
-            error_message: Some(msg),
+            error_code: Some("DRS.M05004".into()),
+            error_message: Some(
+                "The task has been deleted or the resource has been released.".into(),
+            ),
             ..Default::default()
         };
         return Err(json(
@@ -1131,8 +1112,8 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
     check_batch(&req.jobs)?;
     let bw = emu.bandwidth_mbps;
     let results = with_jobs(emu, &req.jobs, |j, id, now| match j {
-        Some(j) if j.native.is_some() => native_progress(emu, j, now),
-        Some(j) => {
+        j if j.native.is_some() => native_progress(emu, j, now),
+        j => {
             let lag = j.lag_s(now);
             let pct = j.full_pct(now, bw);
             let in_full = j.status == JobStatus::FullTransferStarted;
@@ -1162,15 +1143,6 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
                     .map(|e| e.0.clone())
                     .filter(|c| !c.is_empty()),
                 error_msg: j.error.as_ref().map(|e| e.1.clone()),
-            }
-        }
-        None => {
-            let (c, m) = not_exist(id);
-            ProgressResult {
-                job_id: id.to_string(),
-                error_code: Some(c),
-                error_msg: Some(m),
-                ..Default::default()
             }
         }
     })?;
@@ -1246,16 +1218,13 @@ fn actions(
     check_batch(&ids)?;
     let bw = emu.bandwidth_mbps;
     let results = with_jobs(emu, &ids, |j, id, now| {
-        let outcome = match j {
-            Some(j) if j.status == JobStatus::Deleted => Err(Refusal {
+        let outcome = if j.status == JobStatus::Deleted {
+            Err(Refusal {
                 code: "DRS.M05004",
                 msg: "The task has been deleted or the resource has been released.".into(),
-            }),
-            Some(j) => f(j, now, bw),
-            None => Err(Refusal {
-                code: "DRS.M00289",
-                msg: format!("job {id} does not exist"),
-            }),
+            })
+        } else {
+            f(j, now, bw)
         };
         match outcome {
             Ok(precheck_id) => ActionResult {
@@ -1326,17 +1295,14 @@ fn delete_jobs(emu: &Emulator, req: Jobs<DeleteJobReq>) -> Reply {
 fn switchover(emu: &Emulator, req: Jobs<String>) -> Reply {
     check_batch(&req.jobs)?;
     let results = with_jobs(emu, &req.jobs, |j, id, _| {
-        let (code, msg) = match j {
-            // Only disaster-recovery jobs swap roles; a migration's cutover is terminate.
-            Some(j) if j.req.db_use_type == "cloudDataGuard" => (None, None),
-            Some(_) => (
+        // Only disaster-recovery jobs swap roles; a migration's cutover is terminate.
+        let (code, msg) = if j.req.db_use_type == "cloudDataGuard" {
+            (None, None)
+        } else {
+            (
                 Some("DRS.M00304".to_string()),
                 Some("This API cannot be called in the current task status. (switchover applies to disaster-recovery tasks only)".to_string()),
-            ),
-            None => {
-                let (c, m) = not_exist(id);
-                (Some(c), Some(m))
-            }
+            )
         };
         SwitchoverResult {
             job_id: id.to_string(),
@@ -1791,63 +1757,53 @@ fn precheck_results(emu: &Emulator, req: Jobs<String>) -> Reply {
             "There are duplicate jobs in request.",
         ));
     }
-    let results = with_jobs(emu, &req.jobs, |j, id, now| {
-        let Some(j) = j else {
-            let (c, m) = not_exist(id);
-            return PrecheckResult {
-                precheck_id: id.to_string(),
-                error_code: Some(c),
-                error_msg: Some(m),
-                ..Default::default()
+    let results = with_jobs(emu, &req.jobs, |j, id, now| match j.precheck_state(now) {
+        None => PrecheckResult {
+            precheck_id: id.to_string(),
+            error_code: Some("DRS.M00304".into()),
+            error_msg: Some(
+                "This API cannot be called in the current task status. (no pre-check was started)"
+                    .into(),
+            ),
+            ..Default::default()
+        },
+        Some((pct, passed)) => {
+            let finished = pct == 100;
+            let items: Vec<PrecheckItem> = if finished {
+                PRECHECK_ITEMS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (item, group))| {
+                        let fail = !passed && i == 2;
+                        PrecheckItem {
+                            item: item.to_string(),
+                            result: if fail { "FAILED" } else { "PASSED" }.into(),
+                            failed_reason: fail.then(|| {
+                                "The source database binlog_format is not ROW.".to_string()
+                            }),
+                            group: Some(group.to_string()),
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             };
-        };
-        match j.precheck_state(now) {
-            None => PrecheckResult {
+            let n = PRECHECK_ITEMS.len() as f64;
+            let rate = if !finished {
+                "0%".to_string()
+            } else if passed {
+                "100%".to_string()
+            } else {
+                format!("{:.1}%", (n - 1.0) / n * 100.0)
+            };
+            PrecheckResult {
                 precheck_id: id.to_string(),
-                error_code: Some("DRS.M00304".into()),
-                error_msg: Some(
-                    "This API cannot be called in the current task status. (no pre-check was started)".into(),
-                ),
-                ..Default::default()
-            },
-            Some((pct, passed)) => {
-                let finished = pct == 100;
-                let items: Vec<PrecheckItem> = if finished {
-                    PRECHECK_ITEMS
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (item, group))| {
-                            let fail = !passed && i == 2;
-                            PrecheckItem {
-                                item: item.to_string(),
-                                result: if fail { "FAILED" } else { "PASSED" }.into(),
-                                failed_reason: fail.then(|| {
-                                    "The source database binlog_format is not ROW.".to_string()
-                                }),
-                                group: Some(group.to_string()),
-                            }
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let n = PRECHECK_ITEMS.len() as f64;
-                let rate = if !finished {
-                    "0%".to_string()
-                } else if passed {
-                    "100%".to_string()
-                } else {
-                    format!("{:.1}%", (n - 1.0) / n * 100.0)
-                };
-                PrecheckResult {
-                    precheck_id: id.to_string(),
-                    result: finished && passed,
-                    process: format!("{pct}%"),
-                    total_passed_rate: rate,
-                    precheck_result: items,
-                    error_code: None,
-                    error_msg: None,
-                }
+                result: finished && passed,
+                process: format!("{pct}%"),
+                total_passed_rate: rate,
+                precheck_result: items,
+                error_code: None,
+                error_msg: None,
             }
         }
     })?;
@@ -1867,23 +1823,17 @@ fn test_connections(emu: &Emulator, req: Jobs<TestEndPoint>, pre: &NativePre) ->
     let mut sides = req.jobs.iter().map(|t| t.end_point_type.clone());
     let results = with_jobs(emu, &ids, |j, id, _| {
         let side = sides.next().unwrap_or_default();
-        let outcome = match j {
-            Some(j) => match pre.refusal(id, &side) {
-                // The real test failed: record the side as untested, answer DRS's refusal.
-                Some(r) => {
-                    let _ = j.test_connection(&side);
-                    match side.as_str() {
-                        "so" => j.source_tested = false,
-                        _ => j.target_tested = false,
-                    }
-                    Err(r)
+        let outcome = match pre.refusal(id, &side) {
+            // The real test failed: record the side as untested, answer DRS's refusal.
+            Some(r) => {
+                let _ = j.test_connection(&side);
+                match side.as_str() {
+                    "so" => j.source_tested = false,
+                    _ => j.target_tested = false,
                 }
-                None => j.test_connection(&side),
-            },
-            None => Err(Refusal {
-                code: "DRS.M00289",
-                msg: format!("job {id} does not exist"),
-            }),
+                Err(r)
+            }
+            None => j.test_connection(&side),
         };
         match outcome {
             Ok(()) => ConnectionResult {
@@ -1916,17 +1866,15 @@ fn select_objects(emu: &Emulator, req: Jobs<SelectObjectsReq>) -> Reply {
     check_batch(&req.jobs)?;
     let ids: Vec<String> = req.jobs.iter().map(|t| t.job_id.clone()).collect();
     let results = with_jobs(emu, &ids, |j, id, _| {
-        let refusal = match j {
-            Some(j) if j.status == JobStatus::Configuration => None,
-            Some(j) => Some((
+        let refusal = (j.status != JobStatus::Configuration).then(|| {
+            (
                 "DRS.M00304",
                 format!(
                     "This API cannot be called in the current task status. (status {})",
                     j.status
                 ),
-            )),
-            None => Some(("DRS.M00289", format!("job {id} does not exist"))),
-        };
+            )
+        });
         SelectObjectsResult {
             job_id: id.to_string(),
             status: refusal.is_none(),

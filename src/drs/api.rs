@@ -33,6 +33,27 @@ pub fn drs_types(engine: Engine) -> (&'static str, &'static str) {
     }
 }
 
+/// The tenant job-list request for one engine's jobs, page `cur_page` of `per_page`.
+/// `engine_type` is always sent: DRS's default is `mysql` (HW drs_03_0138 "engine_type …
+/// 缺省值:mysql"), so a list without it never shows a PostgreSQL job. `name`: a job name, or
+/// up to 100 comma-separated job ids.
+pub fn list_request(
+    engine: Engine,
+    cur_page: u32,
+    per_page: u32,
+    name: Option<String>,
+) -> ListJobsReq {
+    let (db_use_type, engine_type) = drs_types(engine);
+    ListJobsReq {
+        cur_page,
+        per_page,
+        db_use_type: db_use_type.to_string(),
+        engine_type: Some(engine_type.to_string()),
+        name,
+        ..Default::default()
+    }
+}
+
 /// The DRS job name of a database: `wd-<db_id>` when that is a valid DRS name (4–50 chars of
 /// letters, digits, `-`, `_`), else a sanitised prefix plus a hash of the db_id so two
 /// databases never share a name. Deterministic, so create is idempotent.

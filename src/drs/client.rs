@@ -328,28 +328,24 @@ impl DrsClient {
         self.list_pages(engine, None, |_| false).await
     }
 
-    /// Pages of the tenant list for one engine until `stop` is true of a job or the list
-    /// ends. `engine_type` is always sent: DRS's default is `mysql` (HW drs_03_0138
-    /// "engine_type … 缺省值:mysql"), so a list without it never shows a PostgreSQL job.
+    /// Pages of the tenant list for one engine ([`super::api::list_request`]) until `stop` is
+    /// true of a job or the list ends.
     async fn list_pages(
         &self,
         engine: Engine,
         name: Option<&str>,
         stop: impl Fn(&JobInfo) -> bool,
     ) -> Result<Vec<JobInfo>, DrsError> {
-        let (db_use_type, engine_type) = super::api::drs_types(engine);
         let mut out = Vec::new();
         let mut page = 1;
         loop {
             let r = self
-                .list_jobs(&ListJobsReq {
-                    cur_page: page,
-                    per_page: 100,
-                    db_use_type: db_use_type.to_string(),
-                    engine_type: Some(engine_type.to_string()),
-                    name: name.map(str::to_string),
-                    ..Default::default()
-                })
+                .list_jobs(&super::api::list_request(
+                    engine,
+                    page,
+                    100,
+                    name.map(str::to_string),
+                ))
                 .await?;
             let n = r.jobs.len();
             let done = r.jobs.iter().any(&stop);

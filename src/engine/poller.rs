@@ -7,9 +7,9 @@ use super::brain::{Fail, Look, Seen};
 use super::classify::ErrorClass;
 use super::poll::{self, Ask};
 use super::runtime::fail_of;
-use crate::drs::api::drs_types;
+use crate::drs::api::{drs_types, list_request};
 use crate::drs::codes::is_gone;
-use crate::drs::model::{JobId, ListJobsReq};
+use crate::drs::model::JobId;
 use crate::drs::{DrsClient, DrsError};
 use crate::inventory::model::Engine;
 use futures::StreamExt;
@@ -71,23 +71,19 @@ pub async fn round(drs: &DrsClient, looks: &[(Look, Engine)], progress_calls: us
         .lists
         .iter()
         .enumerate()
-        .map(|(k, (use_type, page))| {
-            // A page holds one db_use_type, and so one engine; `engine_type` must be sent, or
-            // DRS lists MySQL jobs only (its default, HW drs_03_0138).
-            let engine_type = page.first().map_or("", |&i| drs_types(looks[i].1).1);
-            let req = ListJobsReq {
-                cur_page: 1,
-                per_page: poll::LIST_PAGE as u32,
-                db_use_type: (*use_type).to_string(),
-                engine_type: Some(engine_type.to_string()),
-                name: Some(
+        .map(|(k, (_, page))| {
+            // A page holds one db_use_type, and so one engine (the plan makes no empty page).
+            let req = list_request(
+                looks[page[0]].1,
+                1,
+                poll::LIST_PAGE as u32,
+                Some(
                     page.iter()
                         .map(|&i| looks[i].0.job.as_str())
                         .collect::<Vec<_>>()
                         .join(","),
                 ),
-                ..Default::default()
-            };
+            );
             async move { (k, drs.list_jobs(&req).await) }
         })
         .collect();

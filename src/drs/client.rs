@@ -795,109 +795,35 @@ impl BatchItem for String {
     }
 }
 
-fn some(s: &str) -> Option<String> {
-    Some(s.to_string())
+/// `BatchAnswer` for result types: the field naming the job, the field of the message (DRS
+/// spells it `error_msg` or `error_message`), and whatever else a refusal sets.
+macro_rules! batch_answer {
+    ($($t:ty { $key:ident, $msg:ident $(, $f:ident: $v:expr)* $(,)? }),* $(,)?) => {
+        $(impl BatchAnswer for $t {
+            #[allow(clippy::needless_update)]
+            fn refused(job_key: &str, code: &str, message: &str) -> Self {
+                Self {
+                    $key: job_key.to_string(),
+                    error_code: Some(code.to_string()),
+                    $msg: Some(message.to_string()),
+                    $($f: $v,)*
+                    ..Default::default()
+                }
+            }
+        })*
+    };
 }
 
-impl BatchAnswer for CreateJobResult {
-    fn refused(name: &str, code: &str, message: &str) -> Self {
-        CreateJobResult {
-            name: name.to_string(),
-            error_code: some(code),
-            error_msg: some(message),
-            ..Default::default()
-        }
-    }
-}
-
-impl BatchAnswer for ConnectionResult {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        ConnectionResult {
-            id: id.to_string(),
-            status: "failed".into(),
-            success: Some(false),
-            error_code: some(code),
-            error_msg: some(message),
-        }
-    }
-}
-
-impl BatchAnswer for ActionResult {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        ActionResult {
-            id: id.to_string(),
-            status: "failed".into(),
-            error_code: some(code),
-            error_msg: some(message),
-            ..Default::default()
-        }
-    }
-}
-
-impl BatchAnswer for SelectObjectsResult {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        SelectObjectsResult {
-            job_id: id.to_string(),
-            status: false,
-            error_code: some(code),
-            error_msg: some(message),
-        }
-    }
-}
-
-impl BatchAnswer for JobStatusResult {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        JobStatusResult {
-            id: id.to_string(),
-            status: None,
-            error_code: some(code),
-            error_message: some(message),
-        }
-    }
-}
-
-impl BatchAnswer for JobDetail {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        JobDetail {
-            id: id.to_string(),
-            error_code: some(code),
-            error_message: some(message),
-            ..Default::default()
-        }
-    }
-}
-
-impl BatchAnswer for ProgressResult {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        ProgressResult {
-            job_id: id.to_string(),
-            error_code: some(code),
-            error_msg: some(message),
-            ..Default::default()
-        }
-    }
-}
-
-impl BatchAnswer for PrecheckResult {
-    /// Pre-check results carry no job id; `precheck_id` is the job id in DRS's examples and
-    /// the engine matches by it (`engine::batch::match_prechecks`).
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        PrecheckResult {
-            precheck_id: id.to_string(),
-            error_code: some(code),
-            error_msg: some(message),
-            ..Default::default()
-        }
-    }
-}
-
-impl BatchAnswer for SwitchoverResult {
-    fn refused(id: &str, code: &str, message: &str) -> Self {
-        SwitchoverResult {
-            job_id: id.to_string(),
-            error_code: some(code),
-            error_msg: some(message),
-            ..Default::default()
-        }
-    }
+batch_answer! {
+    CreateJobResult { name, error_msg },
+    ConnectionResult { id, error_msg, status: "failed".into(), success: Some(false) },
+    ActionResult { id, error_msg, status: "failed".into() },
+    SelectObjectsResult { job_id, error_msg, status: false },
+    JobStatusResult { id, error_message, status: None },
+    JobDetail { id, error_message },
+    ProgressResult { job_id, error_msg },
+    // Pre-check results carry no job id; `precheck_id` is the job id in DRS's examples and
+    // the engine matches by it (`engine::batch::match_prechecks`).
+    PrecheckResult { precheck_id, error_msg },
+    SwitchoverResult { job_id, error_msg },
 }

@@ -2,7 +2,7 @@
 //! with real signing. Every call, the job state machine, injected faults, auth and quota.
 
 use std::time::{Duration, Instant};
-use wavedeck::config::Config;
+use wavedeck::config::{Config, DrsConfig};
 use wavedeck::drs::api::{item_result, job_name_for};
 use wavedeck::drs::emulator::{self, faults::FaultPlan, EmulatorHandle};
 use wavedeck::drs::model::*;
@@ -38,6 +38,11 @@ fn spec(db_id: &str, engine: Engine, size_gb: f64) -> DatabaseSpec {
         overrides: Overrides::default(),
         extra: Default::default(),
     }
+}
+
+/// The create request of a test database (passwords unresolved).
+fn create_req(drs: &DrsConfig, db_id: &str, engine: Engine, size_gb: f64) -> CreateJobReq {
+    wavedeck::drs::api::create_request(&spec(db_id, engine, size_gb), drs, None, None)
 }
 
 fn cfg(speed: f64, quota: u32) -> Config {
@@ -622,12 +627,7 @@ async fn batch_queries_of_2000_jobs_cost_ceil_n_over_10_calls() {
             } else {
                 Engine::Mysql
             };
-            wavedeck::drs::api::create_request(
-                &spec(&format!("many{i:04}"), engine, 1.0),
-                &cc.drs,
-                None,
-                None,
-            )
+            create_req(&cc.drs, &format!("many{i:04}"), engine, 1.0)
         })
         .collect();
     let before = client.calls_made();
@@ -1086,15 +1086,9 @@ async fn raw_requests_batch_limit_bad_body_unknown_path_and_clock_skew() {
     assert_eq!((st, body.contains("APIG.0101")), (404, true), "{body}");
     // Without page_req DRS shows 5 results per page.
     let client = h.client(&cfg(1.0, 50)).unwrap();
+    let drs = Config::default().drs;
     let reqs: Vec<CreateJobReq> = (0..7)
-        .map(|i| {
-            wavedeck::drs::api::create_request(
-                &spec(&format!("page{i}"), Engine::Mysql, 1.0),
-                &Config::default().drs,
-                None,
-                None,
-            )
-        })
+        .map(|i| create_req(&drs, &format!("page{i}"), Engine::Mysql, 1.0))
         .collect();
     let ids: Vec<String> = client
         .create_jobs(&reqs)
@@ -1262,15 +1256,9 @@ async fn fault_plan_file_from_config_is_loaded_and_a_bad_one_refused() {
 #[tokio::test]
 async fn poll_keeps_going_when_one_batch_call_fails() {
     let (h, client, _cc) = start(1.0, 50).await;
+    let drs = Config::default().drs;
     let reqs: Vec<CreateJobReq> = (0..15)
-        .map(|i| {
-            wavedeck::drs::api::create_request(
-                &spec(&format!("part{i:02}"), Engine::Mysql, 1.0),
-                &Config::default().drs,
-                None,
-                None,
-            )
-        })
+        .map(|i| create_req(&drs, &format!("part{i:02}"), Engine::Mysql, 1.0))
         .collect();
     let ids: Vec<JobId> = client
         .create_jobs(&reqs)
@@ -1404,12 +1392,7 @@ async fn a_name_lookup_reads_every_page() {
     // 105 jobs whose names contain the one looked for, created before it: it is on page 2.
     let reqs: Vec<CreateJobReq> = (0..105)
         .map(|i| {
-            let mut r = wavedeck::drs::api::create_request(
-                &spec(&format!("paged-{i:03}"), Engine::Mysql, 0.1),
-                &cc.drs,
-                None,
-                None,
-            );
+            let mut r = create_req(&cc.drs, &format!("paged-{i:03}"), Engine::Mysql, 0.1);
             r.name = format!("wd-paged-x{i:03}");
             r
         })
@@ -1485,12 +1468,7 @@ async fn a_taken_name_refuses_the_whole_create_and_the_client_finds_which() {
     let mut dup = wavedeck::drs::api::create_request(&taken, &cc.drs, None, None);
     // Case does not make a name new.
     dup.name = dup.name.to_uppercase();
-    let fresh = wavedeck::drs::api::create_request(
-        &spec("dupname02", Engine::Mysql, 1.0),
-        &cc.drs,
-        None,
-        None,
-    );
+    let fresh = create_req(&cc.drs, "dupname02", Engine::Mysql, 1.0);
     let body = serde_json::to_string(&Jobs::of(vec![dup.clone(), fresh.clone()])).unwrap();
     let (status, answer) = raw(
         &h,

@@ -7,9 +7,10 @@ puts on the wire for each, which `tests/sdk_golden.rs` holds wavedeck's own clie
 import huaweicloudsdkdns.v2 as dns
 import huaweicloudsdkdrs.v3 as drs
 
+from common import PROJECT_ID
+
 # engine_type -> (db_use_type, port): PostgreSQL through the API is `sync`, MySQL `migration`.
 ENGINES = {"postgresql": ("sync", 5432), "mysql": ("migration", 3306)}
-PROJECT_ID = "0123456789abcdef0123456789abcdef"
 
 
 def endpoint(host, db, target=False, engine="postgresql"):

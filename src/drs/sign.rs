@@ -424,9 +424,7 @@ mod tests {
             (ak == "QTWAOYTTINDUT2QVKYUC")
                 .then(|| Secret::new("MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"))
         };
-        let when = chrono::NaiveDateTime::parse_from_str("20191115T033655Z", DATE_FORMAT)
-            .unwrap()
-            .and_utc();
+        let when = at("20191115T033655Z");
         assert_eq!(
             verify(&input, authz, sk, when).unwrap(),
             "QTWAOYTTINDUT2QVKYUC"

@@ -64,10 +64,8 @@ impl DrsError {
         let soon = |m| matches!(m, Some(Meaning::Throttled | Meaning::Retryable));
         match self {
             DrsError::Api { status, code, .. } => {
-                *status == 429
-                    || (*status >= 500
-                        && codes::meaning(code, Some(*status)) != Some(Meaning::Fatal))
-                    || soon(codes::meaning(code, Some(*status)))
+                let m = codes::meaning(code, Some(*status));
+                *status == 429 || (*status >= 500 && m != Some(Meaning::Fatal)) || soon(m)
             }
             DrsError::Item { code, .. } => soon(codes::meaning(code, None)),
             DrsError::Timeout { .. } | DrsError::Transport { .. } => true,

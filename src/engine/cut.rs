@@ -13,8 +13,8 @@ use crate::cutover::{RollbackAction, Step as CutStep};
 use crate::inventory::{DatabaseSpec, Engine};
 use std::time::Duration;
 
-/// Inventory `extra` keys the cutover reads.
-const EXTRA_SLOT: &str = "replication_slot";
+/// Inventory `extra` key the cutover reads (the slot's, `extra.replication_slot`, is read by
+/// `validate::position::named_slot`).
 const EXTRA_CRITICAL: &str = "critical_tables";
 
 /// Tables checksummed at the final quick validation: the inventory's `extra.critical_tables`
@@ -46,12 +46,7 @@ fn cut_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Cuto
     };
     // DRS reads a named logical slot on a PostgreSQL source; a MySQL source has no such thing.
     let slot = match spec.engine {
-        Engine::Postgres => spec
-            .extra
-            .get(EXTRA_SLOT)
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
+        Engine::Postgres => crate::validate::position::named_slot(spec),
         Engine::Mysql => None,
     };
     Ok(CutoverCtx {

@@ -13,7 +13,8 @@
 //! differs is a real difference.
 
 use super::connect::Pool;
-use crate::cutover::pg::lsn_value as parse_lsn;
+use crate::cutover::my::Flavor;
+use crate::cutover::pg::{self, lsn_value as parse_lsn};
 use crate::inventory::DatabaseSpec;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +70,16 @@ const MYSQL_POSITION: &str = "SELECT @@GLOBAL.gtid_executed";
 /// Inventory `extra` key naming the logical slot DRS reads (the cutover reads the same key).
 pub const EXTRA_SLOT: &str = "replication_slot";
 
+/// The logical slot `extra.replication_slot` names on a PostgreSQL source, if any (the live
+/// gate and the cutover follow the same slot).
+pub fn named_slot(spec: &DatabaseSpec) -> Option<String> {
+    spec.extra
+        .get(EXTRA_SLOT)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// Which replication confirms positions on the target.
 #[derive(Clone, Debug)]
 enum Follow {
@@ -110,22 +121,12 @@ impl Follower {
         };
         let follow = match (src, tgt) {
             (Pool::Pg(p), _) => {
-                let named = spec
-                    .extra
-                    .get(EXTRA_SLOT)
-                    .and_then(|v| v.as_str())
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                let found: Result<Vec<String>, sqlx::Error> = match named {
+                let found = match named_slot(spec) {
                     Some(n) => Ok(vec![n]),
-                    None => {
-                        sqlx::query_scalar(
-                            "SELECT slot_name::text FROM pg_replication_slots \
-                             WHERE slot_type = 'logical' AND database = current_database() ORDER BY 1",
-                        )
-                        .fetch_all(p)
-                        .await
-                    }
+                    None => match p.acquire().await {
+                        Ok(mut c) => pg::logical_slots(&mut c, &spec.source.database).await,
+                        Err(e) => Err(e),
+                    },
                 };
                 match found {
                     Ok(v) if v.is_empty() => Follow::None(format!(
@@ -276,13 +277,13 @@ impl Follower {
     }
 }
 
-/// MariaDB and MySQL name their GTID variables differently.
-pub async fn is_mariadb(p: &sqlx::MySqlPool) -> bool {
-    sqlx::query_scalar::<_, String>("SELECT VERSION()")
+/// MariaDB and MySQL name their GTID variables differently (a server that does not say is
+/// taken for MySQL).
+async fn is_mariadb(p: &sqlx::MySqlPool) -> bool {
+    sqlx::query_scalar::<_, String>("SELECT CAST(VERSION() AS CHAR)")
         .fetch_one(p)
         .await
-        .map(|v| v.to_ascii_lowercase().contains("mariadb"))
-        .unwrap_or(false)
+        .is_ok_and(|v| Flavor::of_version(&v) == Flavor::MariaDb)
 }
 
 #[cfg(test)]

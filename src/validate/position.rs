@@ -166,8 +166,9 @@ impl Follower {
             (Follow::None(why), ..) => Err(Lag(why.clone())),
             (Follow::PgSlots(slots), Position::Lsn(want), Pool::Pg(p), tgt) => {
                 let mut seen = String::from("nothing");
+                let reached = || *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want;
                 loop {
-                    if *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want {
+                    if reached() {
                         return Ok(());
                     }
                     let got: Result<(i64, Option<String>), sqlx::Error> = sqlx::query_as(
@@ -196,10 +197,13 @@ impl Follower {
                             return Err(Lag(format!("reading slot {}: {e}", slots.join(", "))))
                         }
                     }
-                    if let (Pool::Pg(t), true) = (tgt, self.origin.load(Ordering::Relaxed)) {
-                        self.applied_on_target(t, slots).await;
+                    // The target's origin is asked only when the slot has not confirmed `want`.
+                    if !reached() {
+                        if let (Pool::Pg(t), true) = (tgt, self.origin.load(Ordering::Relaxed)) {
+                            self.applied_on_target(t, slots).await;
+                        }
                     }
-                    if *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) >= *want {
+                    if reached() {
                         return Ok(());
                     }
                     if Instant::now() >= deadline {

@@ -156,7 +156,7 @@ pub(crate) async fn submit_and_wait(
     a: &ActArgs,
 ) -> anyhow::Result<ExitCode> {
     let known = match &target {
-        Target::Db(id) => store.db_states().await?.iter().any(|d| &d.db_id == id),
+        Target::Db(id) => store.db_state(id).await?.is_some(),
         Target::Wave(n) => store.wave_states().await?.iter().any(|w| w.wave == *n),
     };
     if !known {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::validation::{self as shared, has_diff, unique, Pair};
+use common::validation::{self as shared, has_diff, only, unique, Pair};
 use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use std::future::Future;
@@ -321,13 +321,6 @@ async fn prechecks_report_binlog_settings_engines_and_missing_grants() {
         admin.close().await;
     })
     .await;
-}
-
-fn only(tables: &[&str]) -> ValidateOptions {
-    ValidateOptions {
-        tables: Some(tables.iter().map(|t| t.to_string()).collect()),
-        ..Default::default()
-    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::validation::{self as shared, has_diff, unique, Pair};
+use common::validation::{self as shared, has_diff, only, unique, Pair};
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Executor;
@@ -432,13 +432,6 @@ async fn unreachable_endpoint_fails_with_the_reason() {
         "{:?}",
         r.errors
     );
-}
-
-fn only(tables: &[&str]) -> ValidateOptions {
-    ValidateOptions {
-        tables: Some(tables.iter().map(|t| t.to_string()).collect()),
-        ..Default::default()
-    }
 }
 
 const DOCS: &str = r#"CREATE TABLE docs (id int PRIMARY KEY, doc jsonb, raw json);

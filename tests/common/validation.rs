@@ -7,7 +7,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use wavedeck::secret::SecretRef;
-use wavedeck::validate::{DiffKind, Runbook, ValidationReport};
+use wavedeck::validate::{DiffKind, Runbook, ValidateOptions, ValidationReport};
 
 #[derive(Clone)]
 pub struct Pair {
@@ -90,6 +90,14 @@ pub fn runbook(engine: Engine) -> Runbook {
     rb.validation.leaf_rows = 100;
     rb.validation.parallelism = 3;
     rb
+}
+
+/// The gate on these tables only (`--tables`).
+pub fn only(tables: &[&str]) -> ValidateOptions {
+    ValidateOptions {
+        tables: Some(tables.iter().map(|t| t.to_string()).collect()),
+        ..Default::default()
+    }
 }
 
 pub fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) -> bool {

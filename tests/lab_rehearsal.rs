@@ -147,7 +147,7 @@ impl Rehearsal {
 
     /// The workload's figures as `lab workload` writes them every half second.
     fn workload_figures(&self, db: &str) -> serde_json::Value {
-        std::fs::read(self.lab_dir.join(format!("workload-{db}.json")))
+        std::fs::read(workload::figures_file(&self.lab_dir, db))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()

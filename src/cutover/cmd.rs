@@ -431,7 +431,7 @@ fn db_extras(dir: &std::path::Path, db: &str) -> (String, String, serde_json::Va
         .entries()
         .map(|e| cutover_phase(&e))
         .unwrap_or_else(|e| format!("journal unreadable: {e}"));
-    let wl: serde_json::Value = std::fs::read_to_string(dir.join(format!("workload-{db}.json")))
+    let wl: serde_json::Value = std::fs::read_to_string(super::workload::figures_file(dir, db))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null);
@@ -764,7 +764,7 @@ async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         }
     };
     let running = w.start();
-    let figures = dir.join(format!("workload-{}.json", a.db));
+    let figures = super::workload::figures_file(&dir, &a.db);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let mut summary = running.summary();

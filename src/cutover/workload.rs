@@ -119,9 +119,15 @@ impl WorkloadStats {
 }
 
 /// Where `lab workload` leaves every acknowledged write of database `db` when it stops (the
-/// figures file `workload-<db>.json` holds counters only): what an audit reads.
+/// figures file, [`figures_file`], holds counters only): what an audit reads.
 pub fn acks_file(lab_dir: &Path, db: &str) -> PathBuf {
     lab_dir.join(format!("workload-{db}.acks.json"))
+}
+
+/// Where `lab workload` writes its figures for database `db` every half second (what `lab
+/// status` shows).
+pub fn figures_file(lab_dir: &Path, db: &str) -> PathBuf {
+    lab_dir.join(format!("workload-{db}.json"))
 }
 
 /// Write unavailability as the client saw it: from the last write acknowledged by `from` to the

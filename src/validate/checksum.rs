@@ -424,30 +424,126 @@ async fn localise(
                     .rows(ctx.tgt, r, &job.key_cols)
                     .map_err(|e| format!("{} on target: {e}", job.name)),
             )?,
-            Some(f) => {
-                // The rows of a range that differed at a stable source, at a position again.
-                let (s, p) = job
-                    .src
-                    .rows_at(ctx.src, r, &job.key_cols, Some(f.position_sql))
-                    .await
-                    .map_err(|e| format!("{} on source: {e}", job.name))?;
-                if let Some(p) = p {
-                    if let Err(Lag(why)) = f.reached(ctx.src, ctx.tgt, &p).await {
-                        found.undecided = Some(why);
-                        return Ok(None);
-                    }
+            Some(f) => match live_rows(ctx, f, job, r).await? {
+                LeafRows::Differ(s, t) => (s, t),
+                LeafRows::Same => continue,
+                LeafRows::Undecided(why) => {
+                    found.undecided = Some(why);
+                    return Ok(None);
                 }
-                let t = job
-                    .tgt
-                    .rows(ctx.tgt, r, &job.key_cols)
-                    .await
-                    .map_err(|e| format!("{} on target: {e}", job.name))?;
-                (s, t)
-            }
+            },
         };
         diff_rows(job, &s, &t, found);
     }
     Ok(None)
+}
+
+/// A leaf range's rows compared live.
+enum LeafRows {
+    /// Nothing differs at the position (or the target was already past it).
+    Same,
+    /// The rows of the keys that really differ: source, target.
+    Differ(Vec<KeyedRow>, Vec<KeyedRow>),
+    /// Not decided: the position was not reached, or the source kept changing.
+    Undecided(String),
+}
+
+/// The rows of a leaf range, live, decided key by key by the rule a chunk's digests follow
+/// ([`Ctx::compare`]): the source is read at a position, the target once it reached it, and
+/// when they differ the source is read again. A key whose target rows equal the new read
+/// matched (the target was past the position); a key whose source rows did not change between
+/// the reads really differs; a key whose source changed is read again, up to
+/// `validation.max_rechecks` times. So a difference that is only lag is never reported.
+async fn live_rows(
+    ctx: &Ctx<'_>,
+    f: &Follower,
+    job: &TableJob,
+    r: KeyRange,
+) -> Result<LeafRows, String> {
+    let read_source = || async {
+        job.src
+            .rows_at(ctx.src, r, &job.key_cols, Some(f.position_sql))
+            .await
+            .map_err(|e| format!("{} on source: {e}", job.name))
+    };
+    let (mut s, mut p) = read_source().await?;
+    for _ in 0..=ctx.settings.max_rechecks {
+        if let Some(p) = &p {
+            if let Err(Lag(why)) = f.reached(ctx.src, ctx.tgt, p).await {
+                return Ok(LeafRows::Undecided(why));
+            }
+        }
+        let t = job
+            .tgt
+            .rows(ctx.tgt, r, &job.key_cols)
+            .await
+            .map_err(|e| format!("{} on target: {e}", job.name))?;
+        if by_key(&s) == by_key(&t) {
+            return Ok(LeafRows::Same);
+        }
+        let (s2, p2) = read_source().await?;
+        match leaf_verdict(&s, &s2, &t) {
+            Some(verdict) => return Ok(verdict),
+            None => (s, p) = (s2, p2),
+        }
+    }
+    Ok(LeafRows::Undecided(format!(
+        "hot: rows of {} changed on the source between every pair of reads ({} re-reads, \
+         validation.max_rechecks)",
+        job.name,
+        ctx.settings.max_rechecks + 1
+    )))
+}
+
+/// Decides a leaf from its rows: `first` (source at the position the target reached), `tgt`,
+/// and `again` (the source read after the target). `None`: some source rows changed between
+/// the reads and nothing that differs is stable yet, so read again.
+fn leaf_verdict(first: &[KeyedRow], again: &[KeyedRow], tgt: &[KeyedRow]) -> Option<LeafRows> {
+    let (first, again, tgt) = (by_key(first), by_key(again), by_key(tgt));
+    let keys: std::collections::BTreeSet<&[u8]> = first
+        .keys()
+        .chain(again.keys())
+        .chain(tgt.keys())
+        .copied()
+        .collect();
+    let none = Vec::new();
+    let (mut real_s, mut real_t, mut changed) = (Vec::new(), Vec::new(), false);
+    for k in keys {
+        let (a, b, c) = (
+            first.get(k).unwrap_or(&none),
+            again.get(k).unwrap_or(&none),
+            tgt.get(k).unwrap_or(&none),
+        );
+        if b == c {
+            continue; // equal now: the target was past the position
+        }
+        if a == b {
+            real_s.extend(b.iter().map(|row| (*row).clone()));
+            real_t.extend(c.iter().map(|row| (*row).clone()));
+        } else {
+            changed = true;
+        }
+    }
+    if !real_s.is_empty() || !real_t.is_empty() {
+        Some(LeafRows::Differ(real_s, real_t))
+    } else if changed {
+        None
+    } else {
+        Some(LeafRows::Same)
+    }
+}
+
+/// Rows grouped by key, each group in a fixed order (a table without a key keys by the whole
+/// row, so a group holds its duplicates), whatever order the read returned them in.
+fn by_key(rows: &[KeyedRow]) -> BTreeMap<&[u8], Vec<&KeyedRow>> {
+    let mut m: BTreeMap<&[u8], Vec<&KeyedRow>> = BTreeMap::new();
+    for row in rows {
+        m.entry(row.key.as_slice()).or_default().push(row);
+    }
+    for group in m.values_mut() {
+        group.sort_by(|x, y| x.cols.cmp(&y.cols));
+    }
+    m
 }
 
 type ChunkOutcome = (usize, KeyRange, Result<Compared, String>);
@@ -567,13 +663,14 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
         }
         // Live: the counts are those of the compared ranges at their positions (the digests
         // carry them); a count(*) of each side would be taken at two different moments.
+        // A count that failed is an error in both modes (live, it only sized the plan).
+        if let Err(e) = &counts[ti] {
+            table_errors[ti].push(e.clone());
+        }
         let (rows_s, rows_t) = match (&counts[ti], ctx.live) {
             (_, Some(_)) => (ds.count, dt.count),
             (Ok(c), None) => *c,
-            (Err(e), None) => {
-                table_errors[ti].push(e.clone());
-                (0, 0)
-            }
+            (Err(_), None) => (0, 0),
         };
         let undecided = undecided.or(found.undecided.take());
         let errs = std::mem::take(&mut table_errors[ti]);
@@ -617,6 +714,79 @@ fn positions<'p>(all: impl Iterator<Item = &'p Position>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(key: &str, val: &str) -> KeyedRow {
+        KeyedRow {
+            key: key.as_bytes().to_vec(),
+            cols: vec![key.as_bytes().to_vec(), val.as_bytes().to_vec()],
+        }
+    }
+
+    fn keys_of(rows: &[KeyedRow]) -> Vec<String> {
+        rows.iter()
+            .map(|r| String::from_utf8_lossy(&r.key).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_leaf_the_target_applied_past_the_position_is_not_a_difference() {
+        // The target read saw a write the first source read did not: the second read has it.
+        let first = [row("1", "a"), row("2", "old")];
+        let again = [row("1", "a"), row("2", "new")];
+        let tgt = [row("1", "a"), row("2", "new")];
+        assert!(matches!(
+            leaf_verdict(&first, &again, &tgt),
+            Some(LeafRows::Same)
+        ));
+    }
+
+    #[test]
+    fn a_leaf_reports_only_the_keys_whose_source_held_still() {
+        // Key 1 differs at a source that did not change: real. Key 2 is being written: not
+        // reported. Key 3 is missing on the target at a stable source: real.
+        let first = [row("1", "a"), row("2", "v1"), row("3", "c")];
+        let again = [row("1", "a"), row("2", "v2"), row("3", "c")];
+        let tgt = [row("1", "seeded"), row("2", "v1")];
+        match leaf_verdict(&first, &again, &tgt) {
+            Some(LeafRows::Differ(s, t)) => {
+                assert_eq!(keys_of(&s), ["1", "3"]);
+                assert_eq!(keys_of(&t), ["1"]);
+            }
+            _ => panic!("the stable differences are reported"),
+        }
+    }
+
+    #[test]
+    fn a_leaf_whose_only_differences_are_moving_is_read_again() {
+        let first = [row("1", "v1")];
+        let again = [row("1", "v2")];
+        let tgt = [row("1", "v0")];
+        assert!(leaf_verdict(&first, &again, &tgt).is_none());
+    }
+
+    #[test]
+    fn a_keyless_leaf_compares_duplicates_in_any_order() {
+        // A table without a key keys each row by its whole encoding: two copies on the
+        // source, one on the target, at a stable source, is a difference; order is irrelevant.
+        let dup = || KeyedRow {
+            key: b"x|1".to_vec(),
+            cols: vec![b"x".to_vec(), b"1".to_vec()],
+        };
+        let other = KeyedRow {
+            key: b"y|2".to_vec(),
+            cols: vec![b"y".to_vec(), b"2".to_vec()],
+        };
+        let first = [dup(), other.clone(), dup()];
+        let again = [other.clone(), dup(), dup()];
+        match leaf_verdict(&first, &again, &[dup(), other.clone()]) {
+            Some(LeafRows::Differ(s, t)) => assert_eq!((s.len(), t.len()), (2, 1)),
+            _ => panic!("a missing duplicate is a difference"),
+        }
+        assert!(matches!(
+            leaf_verdict(&first, &again, &[other, dup(), dup()]),
+            Some(LeafRows::Same)
+        ));
+    }
 
     #[test]
     fn ranges_cover_the_key_span_without_overlap() {

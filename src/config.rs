@@ -434,16 +434,22 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 ];
 
 impl Config {
+    /// The file [`Config::load`] reads: the one given, else `./wavedeck.yaml` when present,
+    /// else none (defaults and environment only).
+    pub fn file_to_load(path: Option<&Path>) -> Option<PathBuf> {
+        let default_path = Path::new("wavedeck.yaml");
+        match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path.to_path_buf()),
+            None => None,
+        }
+    }
+
     /// Load defaults, then `path` if given (or `./wavedeck.yaml` if it exists), then the
     /// environment. Flags are applied by the caller afterwards.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        let default_path = Path::new("wavedeck.yaml");
-        let chosen = match path {
-            Some(p) => Some(p.to_path_buf()),
-            None if default_path.exists() => Some(default_path.to_path_buf()),
-            None => None,
-        };
+        let chosen = Config::file_to_load(path);
         let (mut cfg, text) = match &chosen {
             Some(p) => {
                 let text = crate::input::read_yaml(p, &crate::input::SMALL).map_err(|e| {

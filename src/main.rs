@@ -135,8 +135,8 @@ fn main() -> ExitCode {
             Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
             Command::Operate(c) => wavedeck::store::operate::run(c, cfg).await,
-            // Handled before the config was loaded; kept here so the match stays exhaustive.
-            Command::Config(c) => Ok(wavedeck::config::cmd::run(c, None)),
+            // Taken out of the command line and answered before the config is loaded.
+            Command::Config(_) => unreachable!("config check returns before the config loads"),
         }
     });
     match result {

@@ -63,3 +63,24 @@ fn config_check_prints_the_merged_config_or_every_problem() {
     let (code, out) = wavedeck(dir.path(), &["config", "check", "merged.yaml"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn config_check_names_the_file_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = wavedeck(dir.path(), &["config", "check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("# no config file (defaults)"), "{out}");
+    // ./wavedeck.yaml is what every command loads when no file is named: the header says so.
+    std::fs::write(
+        dir.path().join("wavedeck.yaml"),
+        "limits:\n  drs_concurrency: 7\n",
+    )
+    .unwrap();
+    let (code, out) = wavedeck(dir.path(), &["config", "check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("# wavedeck.yaml: every value in range"),
+        "{out}"
+    );
+    assert!(out.contains("drs_concurrency: 7"), "{out}");
+}

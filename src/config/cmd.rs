@@ -21,7 +21,8 @@ pub enum ConfigCommand {
 /// Runs before the usual config load, since checking a broken config is the point.
 pub fn run(c: ConfigCommand, global: Option<PathBuf>) -> ExitCode {
     let ConfigCommand::Check { file } = c;
-    let path = file.or(global);
+    // Named as load will choose it, so the header says which file was checked.
+    let path = Config::file_to_load(file.or(global).as_deref());
     match Config::load(path.as_deref()) {
         Ok(cfg) => match serde_yaml::to_string(&cfg) {
             Ok(text) => {

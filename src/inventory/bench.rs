@@ -23,8 +23,7 @@ fn stats(mut ms: Vec<f64>) -> (f64, f64) {
 }
 
 pub fn run(args: InventoryBenchArgs, cfg: &crate::config::Config) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let bytes = crate::input::read_bytes(&args.file, crate::input::INVENTORY.max_bytes)?;
     let runs = args.runs.max(1);
     let mut check_ms = Vec::new();
     let mut specs = Vec::new();

@@ -199,10 +199,17 @@ pub fn drs_name_clashes(files: &[(PathBuf, Vec<(usize, DatabaseSpec)>)]) -> Vec<
                     &mut by_name,
                     job_name_for(id).to_lowercase(),
                     "DRS job name (DRS ignores case)",
+                    "rename one of them so they differ by more than letter case",
                 ),
-                (&mut by_tag, tag_value_for(id), "wavedeck-db-id tag value"),
+                (
+                    &mut by_tag,
+                    tag_value_for(id),
+                    "wavedeck-db-id tag value",
+                    "rename one of them: a db_id too long for a tag value is cut to DRS's 43 \
+                     characters with a hash of the whole, and these two came out the same",
+                ),
             ];
-            for (seen, key, what) in keys {
+            for (seen, key, what, fix) in keys {
                 match seen.get(&key) {
                     Some((f, l, other)) if *other != id => {
                         problems.push(Problem::new(
@@ -213,7 +220,7 @@ pub fn drs_name_clashes(files: &[(PathBuf, Vec<(usize, DatabaseSpec)>)]) -> Vec<
                                 "db_id `{id}` and db_id `{other}` ({}:{l}) give the same {what} `{key}`",
                                 f.display()
                             ),
-                            "rename one of them so they differ by more than letter case",
+                            fix,
                         ));
                         break;
                     }

@@ -137,6 +137,10 @@ async fn store_with(cfg: &Config, spec: &DatabaseSpec, brain: &mut Brain) -> (St
 
 /// The detail view of `db` as the cockpit draws it from the store, one string per row.
 async fn detail_screen(store: &Store, db: &str) -> String {
+    detail_screen_at(store, db, 200, 60).await
+}
+
+async fn detail_screen_at(store: &Store, db: &str, w: u16, h: u16) -> String {
     let mut data = Data::default();
     data.apply(FeedUpdate {
         dbs: Some(store.db_states().await.unwrap()),
@@ -149,7 +153,6 @@ async fn detail_screen(store: &Store, db: &str) -> String {
     let th = Theme::load("dark", true, false).unwrap();
     let mut app = App::new(data, th, false, Utc::now());
     app.open_detail(db);
-    let (w, h) = (200, 60);
     app.size = (w, h);
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| render(&app, f)).unwrap();
@@ -370,7 +373,7 @@ async fn detail_shows_drs_job_status_as_reported() {
     );
     let (store, _) = store_with(&cfg, &spec, &mut brain).await;
     let screen = detail_screen(&store, &spec.db_id).await;
-    let line = screen.lines().find(|l| l.contains("DRS job")).unwrap();
+    let line = screen.lines().find(|l| l.contains("DRS status")).unwrap();
     assert!(line.contains("FULL_TRANSFER_STARTED"), "{line}");
     // A later status replaces it.
     brain.on_seen(
@@ -382,6 +385,10 @@ async fn detail_shows_drs_job_status_as_reported() {
     );
     store.append(&brain.take_events()).await.unwrap();
     let screen = detail_screen(&store, &spec.db_id).await;
-    let line = screen.lines().find(|l| l.contains("DRS job")).unwrap();
+    let line = screen.lines().find(|l| l.contains("DRS status")).unwrap();
     assert!(line.contains("INCRE_TRANSFER_STARTED"), "{line}");
+    // The status comes before the 36-character job id, so a narrow terminal still shows it.
+    let narrow = detail_screen_at(&store, &spec.db_id, 80, 24).await;
+    let line = narrow.lines().find(|l| l.contains("DRS status")).unwrap();
+    assert!(line.contains("INCRE_TRANSFER_STARTED"), "{narrow}");
 }

@@ -22,8 +22,8 @@ use crate::inventory::Criticality;
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::transition::CUTOVER_GUARDS;
 use crate::lifecycle::{
-    check_action, decide, facts, GuardContext, GuardKind, JobPhase, Position, Rejection, Stage,
-    Trigger,
+    check, check_wave_action, decide, facts, GuardContext, GuardKind, JobPhase, Position,
+    Rejection, Stage, Trigger,
 };
 use crate::store::event::{
     Body, CheckReport, GuardLine, JobStatusSeen, Lag, Progress, StageChanged, StepIntent,
@@ -278,6 +278,9 @@ struct Db {
     criticality: Criticality,
     size_gb: f64,
     window: String,
+    /// `overrides.max_cutover_lag_s`, for the guards.
+    own_max_lag_s: Option<f64>,
+    /// The limit that applies (own, else global), for polling and lag events.
     max_lag_s: f64,
     pos: Position,
     job: Option<String>,
@@ -327,7 +330,8 @@ struct Db {
 #[derive(Clone, Debug, Default)]
 struct Wave {
     window: String,
-    approved: bool,
+    /// Who approved the cutover window.
+    approved_by: Option<String>,
     started: bool,
 }
 
@@ -379,6 +383,15 @@ impl Settings {
             validation_max_age_min: cfg.thresholds.validation_max_age_min,
             sql_cutover: e.source_drain == crate::config::SourceDrain::Sql,
             signoff: cfg.signoff.clone(),
+        }
+    }
+
+    /// The thresholds the guards read, as the cockpit reads them from the same config.
+    pub fn thresholds(&self) -> facts::Thresholds {
+        facts::Thresholds {
+            max_lag_s: self.max_lag_s,
+            validation_max_age_min: self.validation_max_age_min,
+            signoff: crate::signoff::Needs::from_config(&self.signoff),
         }
     }
 
@@ -440,7 +453,7 @@ impl Brain {
                 w.wave,
                 Wave {
                     window: w.window,
-                    approved: w.approved_by.is_some(),
+                    approved_by: w.approved_by,
                     started: w.started,
                 },
             );
@@ -450,7 +463,8 @@ impl Brain {
                 self.waves.entry(w).or_default();
             }
             let db = Db {
-                max_lag_s: s.max_lag_s.unwrap_or(self.settings.max_lag_s),
+                own_max_lag_s: s.max_lag_s,
+                max_lag_s: self.settings.thresholds().lag_limit(s.max_lag_s),
                 id: s.db_id.clone(),
                 wave: s.wave,
                 criticality: s.criticality,
@@ -501,7 +515,8 @@ impl Brain {
                     if matches!(body, Body::WaveStarted(_)) {
                         wave.started = true;
                     } else {
-                        wave.approved = true;
+                        // As the store's fold reads it: the approver, else the event's actor.
+                        wave.approved_by = Some(a.by.clone().unwrap_or_else(|| e.actor.clone()));
                     }
                 }
                 return;
@@ -1031,7 +1046,7 @@ impl Brain {
                     && !d.busy
                     && d.wave
                         .and_then(|w| self.waves.get(&w))
-                        .is_some_and(|w| w.approved)
+                        .is_some_and(|w| w.approved_by.is_some())
                     && d.validation.is_none_or(|(_, at)| wall - at > max_age)
             })
             .map(|d| d.id.clone())
@@ -1051,11 +1066,7 @@ impl Brain {
     /// The guard context of a database as the engine knows it now (the cockpit builds its
     /// previews with the same [`facts::guard_context`]).
     pub fn guard_context(&self, db: &str, role: Role, wall: DateTime<Utc>) -> GuardContext {
-        let th = facts::Thresholds {
-            max_lag_s: self.settings.max_lag_s,
-            validation_max_age_min: self.settings.validation_max_age_min,
-            signoff: crate::signoff::Needs::from_config(&self.settings.signoff),
-        };
+        let th = self.settings.thresholds();
         let Some(d) = self.dbs.get(db) else {
             let mut ctx = GuardContext::new(db, wall);
             ctx.role = role;
@@ -1068,15 +1079,28 @@ impl Brain {
             wave: d.wave,
             stage: d.pos.stage,
             lag_s: d.seen.lag_s,
-            own_max_lag_s: Some(d.max_lag_s),
+            own_max_lag_s: d.own_max_lag_s,
             own_window: &d.window,
             validation: d.validation,
             wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
-            wave_approved: wave.is_some_and(|w| w.approved),
+            wave_approved_by: wave.and_then(|w| w.approved_by.as_deref()),
             criticality: d.criticality,
             signoff: &d.signoff,
         };
         facts::guard_context(&f, th, role, wall)
+    }
+
+    /// The guard context of an action on wave `w` as a whole (the cockpit builds its preview
+    /// with the same [`facts::wave_context`]).
+    pub fn wave_context(&self, w: u32, role: Role, wall: DateTime<Utc>) -> GuardContext {
+        let wave = self.waves.get(&w);
+        let f = facts::WaveFacts {
+            wave: w,
+            members: self.dbs.values().filter(|d| d.wave == Some(w)).count(),
+            started: wave.is_some_and(|x| x.started),
+            approved_by: wave.and_then(|x| x.approved_by.as_deref()),
+        };
+        facts::wave_context(&f, role, wall)
     }
 
     /// Move a database by `trigger` if the lifecycle allows; write the stage event.
@@ -1505,9 +1529,9 @@ impl Brain {
         let advance = match stage {
             Stage::Provisioning => matches!(phase, JobPhase::Running { .. }),
             Stage::FullLoad => phase == JobPhase::Running { cdc: true },
-            Stage::Cdc => {
-                phase == JobPhase::Running { cdc: true } && lag.is_some_and(|l| l <= d.max_lag_s)
-            }
+            // A fresh lag reading in CDC: the table's lag guard judges it against the
+            // database's own limit, as it does for a cutover.
+            Stage::Cdc => phase == JobPhase::Running { cdc: true } && lag.is_some(),
             _ => false,
         };
         if advance {
@@ -1564,16 +1588,16 @@ impl Brain {
         let ids: Vec<String> = match target {
             Target::Db(id) if self.dbs.contains_key(id) => vec![id.clone()],
             Target::Db(id) => return Err(format!("no database {id:?} in the store")),
-            Target::Wave(w) => self
-                .dbs
-                .values()
-                .filter(|d| d.wave == Some(*w))
-                .map(|d| d.id.clone())
-                .collect(),
+            Target::Wave(w) => {
+                let ctx = self.wave_context(*w, c.role, wall);
+                check("signoff", &[GuardKind::WaveMembers], &ctx).map_err(|e| e.to_string())?;
+                self.dbs
+                    .values()
+                    .filter(|d| d.wave == Some(*w))
+                    .map(|d| d.id.clone())
+                    .collect()
+            }
         };
-        if ids.is_empty() {
-            return Err("signoff blocked: the wave has no databases".into());
-        }
         for id in &ids {
             let Some(d) = self.dbs.get_mut(id) else {
                 continue;
@@ -1612,45 +1636,33 @@ impl Brain {
             g.role = c.role;
             g
         };
-        if c.role == Role::Viewer {
-            return Err(check_action(c.action, &role_ctx)
+        // A viewer hears about the role alone on a database; on a wave, every wave guard (the
+        // role among them) is evaluated, as the cockpit's dialog shows them.
+        if c.role == Role::Viewer && matches!(c.target, Target::Db(_)) {
+            return Err(check(c.action.as_str(), &[GuardKind::Role], &role_ctx)
                 .err()
                 .map(Refusal::from)
                 .unwrap_or_else(|| "viewers cannot act".to_string().into()));
         }
         match (c.action, &c.target) {
-            (Action::StartWave, Target::Wave(w)) => {
-                check_action(c.action, &role_ctx)?;
-                let members = self.dbs.values().filter(|d| d.wave == Some(*w)).count();
-                let wave = self.waves.get(w).filter(|_| members > 0).ok_or_else(|| {
-                    format!(
-                        "start_wave blocked: wave {w} has no databases (plan and init it first)"
-                    )
-                })?;
-                if wave.started {
-                    return Err(format!("start_wave blocked: wave {w} is already started").into());
+            (Action::StartWave | Action::ApproveWindow, Target::Wave(w)) => {
+                let ctx = self.wave_context(*w, c.role, wall);
+                check_wave_action(c.action, &ctx)?;
+                let wave = self.waves.entry(*w).or_default();
+                if c.action == Action::StartWave {
+                    wave.started = true;
+                    self.out
+                        .push(ev(None, Some(*w), Body::WaveStarted(wave_act(*w, c))));
+                    Ok(format!(
+                        "wave {w} started: {} databases queued",
+                        ctx.wave_members
+                    ))
+                } else {
+                    wave.approved_by = Some(c.who.clone());
+                    self.out
+                        .push(ev(None, Some(*w), Body::WaveApproved(wave_act(*w, c))));
+                    Ok(format!("cutover window of wave {w} approved by {}", c.who))
                 }
-                self.waves.entry(*w).or_default().started = true;
-                self.out
-                    .push(ev(None, Some(*w), Body::WaveStarted(wave_act(*w, c))));
-                Ok(format!("wave {w} started: {members} databases queued"))
-            }
-            (Action::ApproveWindow, Target::Wave(w)) => {
-                check_action(c.action, &role_ctx)?;
-                let wave = self
-                    .waves
-                    .get(w)
-                    .ok_or_else(|| format!("approve_window blocked: no wave {w}"))?;
-                if wave.approved {
-                    return Err(format!(
-                        "approve_window blocked: the window of wave {w} is already approved"
-                    )
-                    .into());
-                }
-                self.waves.entry(*w).or_default().approved = true;
-                self.out
-                    .push(ev(None, Some(*w), Body::WaveApproved(wave_act(*w, c))));
-                Ok(format!("cutover window of wave {w} approved by {}", c.who))
             }
             (Action::Signoff, target) => Ok(self.sign_off(c, target, wall)?),
             (Action::StartWave | Action::ApproveWindow, Target::Db(id)) => Err(format!(
@@ -1677,17 +1689,13 @@ impl Brain {
             (action, Target::Wave(w)) => {
                 let trig = Trigger::for_action(action)
                     .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
+                check_wave_action(action, &self.wave_context(*w, c.role, wall))?;
                 let members: Vec<String> = self
                     .dbs
                     .values()
                     .filter(|d| d.wave == Some(*w))
                     .map(|d| d.id.clone())
                     .collect();
-                if members.is_empty() {
-                    return Err(
-                        format!("{} blocked: wave {w} has no databases", action.as_str()).into(),
-                    );
-                }
                 let mut moved = 0;
                 let mut refused: Vec<String> = Vec::new();
                 for id in &members {
@@ -2878,6 +2886,50 @@ mod tests {
             "{:?}",
             p.works[0].blockers
         );
+    }
+
+    /// CDC hands over to validation by the table's lag guard: within the database's own limit
+    /// (`overrides.max_cutover_lag_s`) when it has one, else the global one.
+    #[test]
+    fn cdc_ends_within_the_databases_own_lag_limit() {
+        let at_cdc = |own: Option<f64>| {
+            let mut s = seed("a", 0, Criticality::Low, 1.0);
+            s.stage = Stage::Cdc;
+            s.job = Some("job-a".into());
+            s.max_lag_s = own;
+            let mut b = Brain::new(settings(ChecksMode::Sql), 1);
+            b.load(vec![s], vec![], &[]);
+            b
+        };
+        let seen = || job_seen("INCRE_TRANSFER_STARTED", 100.0, 12.0);
+        let mut global = at_cdc(None);
+        global.on_seen("a", LookKind::Job, seen(), 1.0, wall());
+        assert_eq!(
+            global.stage_of("a").unwrap().stage,
+            Stage::Cdc,
+            "12 s > 5 s"
+        );
+        let mut own = at_cdc(Some(30.0));
+        own.on_seen("a", LookKind::Job, seen(), 1.0, wall());
+        assert_eq!(own.stage_of("a").unwrap().stage, Stage::Validation);
+        let moved = own.take_events();
+        assert!(
+            moved
+                .iter()
+                .any(|e| e.kind == kind::DB_STAGE && e.payload["to"] == "validation"),
+            "{:?}",
+            kinds(&moved)
+        );
+        // Within the global limit, without an own one: on to validation too.
+        let mut low = at_cdc(None);
+        low.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 1.0),
+            1.0,
+            wall(),
+        );
+        assert_eq!(low.stage_of("a").unwrap().stage, Stage::Validation);
     }
 
     #[test]

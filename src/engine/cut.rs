@@ -62,10 +62,8 @@ fn cut_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Cuto
         dns_ttl_s: cfg.cutover.dns_ttl_s,
         drain_grace: Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
         sync_timeout: Duration::from_secs(cfg.cutover.final_sync_timeout_s),
-        max_lag_s: spec
-            .overrides
-            .max_cutover_lag_s
-            .unwrap_or(cfg.thresholds.max_cutover_lag_s),
+        max_lag_s: crate::lifecycle::facts::Thresholds::from_config(cfg)
+            .lag_limit(spec.overrides.max_cutover_lag_s),
         checksum_tables: critical_tables(spec, &cfg.cutover.checksum_tables),
         validation: None,
         blockers: blockers.to_vec(),

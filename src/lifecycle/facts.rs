@@ -20,6 +20,22 @@ pub struct Thresholds {
     pub signoff: crate::signoff::Needs,
 }
 
+impl Thresholds {
+    pub fn from_config(cfg: &crate::config::Config) -> Thresholds {
+        Thresholds {
+            max_lag_s: cfg.thresholds.max_cutover_lag_s,
+            validation_max_age_min: cfg.thresholds.validation_max_age_min,
+            signoff: crate::signoff::Needs::from_config(&cfg.signoff),
+        }
+    }
+
+    /// The lag limit of a database: its own (`overrides.max_cutover_lag_s`), else the global
+    /// one. CDC ends within it and a cutover starts within it.
+    pub fn lag_limit(&self, own: Option<f64>) -> f64 {
+        own.unwrap_or(self.max_lag_s)
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
@@ -45,7 +61,8 @@ pub struct Facts<'a> {
     pub validation: Option<(bool, DateTime<Utc>)>,
     /// The wave's cutover window as planned (empty: none).
     pub wave_window: &'a str,
-    pub wave_approved: bool,
+    /// Who approved the wave's window.
+    pub wave_approved_by: Option<&'a str>,
     pub criticality: crate::inventory::Criticality,
     /// The sign-offs standing now.
     pub signoff: &'a crate::signoff::Ledger,
@@ -57,13 +74,13 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
     ctx.role = role;
     ctx.wave = f.wave;
     ctx.lag_s = f.lag_s;
-    ctx.max_lag_s = f.own_max_lag_s.unwrap_or(th.max_lag_s);
+    ctx.max_lag_s = th.lag_limit(f.own_max_lag_s);
     ctx.validation_max_age_min = th.validation_max_age_min;
     if let Some((passed, at)) = f.validation {
         ctx.validation_passed = passed;
         ctx.validation_at = Some(at);
     }
-    ctx.window_approved = f.wave_approved;
+    ctx.window_approved_by = f.wave_approved_by.map(str::to_string);
     let text = if f.wave_window.trim().is_empty() {
         f.own_window
     } else {
@@ -88,6 +105,28 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
     ctx
 }
 
+/// What is known of a wave when an action on the wave as a whole (start it, approve its
+/// window) is judged: by the engine from its state, by the cockpit from the store's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaveFacts<'a> {
+    pub wave: u32,
+    /// Databases planned in the wave.
+    pub members: usize,
+    pub started: bool,
+    pub approved_by: Option<&'a str>,
+}
+
+/// The guard context of a wave-level action on `f` for `role` at `now`.
+pub fn wave_context(f: &WaveFacts, role: Role, now: DateTime<Utc>) -> GuardContext {
+    let mut ctx = GuardContext::new("", now);
+    ctx.role = role;
+    ctx.wave = Some(f.wave);
+    ctx.wave_members = f.members;
+    ctx.wave_started = f.started;
+    ctx.window_approved_by = f.approved_by.map(str::to_string);
+    ctx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +147,7 @@ mod tests {
             own_window: "daily 00:00-24:00 UTC",
             validation: None,
             wave_window: "",
-            wave_approved: true,
+            wave_approved_by: Some("alice"),
             criticality: crate::inventory::Criticality::Low,
             signoff: &NO_SIGNOFF,
         }

@@ -25,8 +25,12 @@ pub struct GuardContext {
     pub validation_at: Option<DateTime<Utc>>,
     /// Config `thresholds.validation_max_age_min`.
     pub validation_max_age_min: u32,
-    /// The wave's cutover window was approved by an operator.
-    pub window_approved: bool,
+    /// Who approved the wave's cutover window (`None`: nobody yet).
+    pub window_approved_by: Option<String>,
+    /// Databases in the wave: an action on a wave with none has nothing to act on.
+    pub wave_members: usize,
+    /// The wave was started (its members are admitted as slots free up).
+    pub wave_started: bool,
     /// The business window is open now.
     pub window_open: bool,
     /// When the window next opens (if closed) or closes (if open).
@@ -56,7 +60,9 @@ impl GuardContext {
             validation_passed: false,
             validation_at: None,
             validation_max_age_min: 60,
-            window_approved: false,
+            window_approved_by: None,
+            wave_members: 0,
+            wave_started: false,
             window_open: false,
             window_next_change: None,
             window_next_change_label: None,
@@ -84,6 +90,12 @@ pub enum GuardKind {
     NoCutoverInFlight,
     /// Every role the criticality needs has signed off, since the last change that matters.
     SignOff,
+    /// The wave has databases (wave-level actions).
+    WaveMembers,
+    /// The wave is not started yet (starting it twice would say nothing new).
+    WaveNotStarted,
+    /// The wave's window is not approved yet (an approval is recorded once, by one person).
+    WaveNotApproved,
 }
 
 impl GuardKind {
@@ -97,6 +109,9 @@ impl GuardKind {
             GuardKind::WindowOpen => "window_open",
             GuardKind::NoCutoverInFlight => "cutover_in_flight",
             GuardKind::SignOff => "signoff",
+            GuardKind::WaveMembers => "members",
+            GuardKind::WaveNotStarted => "not_started",
+            GuardKind::WaveNotApproved => "not_approved",
         }
     }
 
@@ -122,10 +137,36 @@ impl GuardKind {
                     Some(w) => format!("window for wave {w}"),
                     None => format!("{} is in no wave, so its window", ctx.db_id),
                 };
-                if ctx.window_approved {
+                if ctx.window_approved_by.is_some() {
                     (true, format!("{which} approved"))
                 } else {
                     (false, format!("{which} not approved"))
+                }
+            }
+            GuardKind::WaveMembers => match (ctx.wave, ctx.wave_members) {
+                (None, _) => (false, "no wave given".to_string()),
+                (Some(w), 0) => (
+                    false,
+                    format!("wave {w} has no databases (plan and init it first)"),
+                ),
+                (Some(w), n) => (true, format!("wave {w} has {n} databases")),
+            },
+            GuardKind::WaveNotStarted => {
+                let w = wave_name(ctx);
+                if ctx.wave_started {
+                    (false, format!("{w} is already started"))
+                } else {
+                    (true, format!("{w} not started yet"))
+                }
+            }
+            GuardKind::WaveNotApproved => {
+                let w = wave_name(ctx);
+                match &ctx.window_approved_by {
+                    Some(who) => (
+                        false,
+                        format!("the window of {w} is already approved (by {who})"),
+                    ),
+                    None => (true, format!("the window of {w} is not approved yet")),
                 }
             }
             GuardKind::WindowOpen => window_open(ctx),
@@ -155,6 +196,13 @@ pub struct Guard {
     pub name: &'static str,
     pub ok: bool,
     pub sentence: String,
+}
+
+fn wave_name(ctx: &GuardContext) -> String {
+    match ctx.wave {
+        Some(w) => format!("wave {w}"),
+        None => "the wave".to_string(),
+    }
 }
 
 fn lag(ctx: &GuardContext) -> (bool, String) {
@@ -339,7 +387,7 @@ mod tests {
             sentence(GuardKind::WindowApproved, &ctx),
             (false, "window for wave 2 not approved".into())
         );
-        ctx.window_approved = true;
+        ctx.window_approved_by = Some("alice".into());
         assert_eq!(
             sentence(GuardKind::WindowApproved, &ctx),
             (true, "window for wave 2 approved".into())
@@ -403,6 +451,49 @@ mod tests {
             (
                 false,
                 "another cutover of pay-ledger-01 is in flight".into()
+            )
+        );
+    }
+
+    #[test]
+    fn wave_sentences() {
+        let mut ctx = GuardContext::new("", now());
+        assert_eq!(
+            sentence(GuardKind::WaveMembers, &ctx),
+            (false, "no wave given".into())
+        );
+        ctx.wave = Some(7);
+        assert_eq!(
+            sentence(GuardKind::WaveMembers, &ctx),
+            (
+                false,
+                "wave 7 has no databases (plan and init it first)".into()
+            )
+        );
+        ctx.wave_members = 3;
+        assert_eq!(
+            sentence(GuardKind::WaveMembers, &ctx),
+            (true, "wave 7 has 3 databases".into())
+        );
+        assert_eq!(
+            sentence(GuardKind::WaveNotStarted, &ctx),
+            (true, "wave 7 not started yet".into())
+        );
+        ctx.wave_started = true;
+        assert_eq!(
+            sentence(GuardKind::WaveNotStarted, &ctx),
+            (false, "wave 7 is already started".into())
+        );
+        assert_eq!(
+            sentence(GuardKind::WaveNotApproved, &ctx),
+            (true, "the window of wave 7 is not approved yet".into())
+        );
+        ctx.window_approved_by = Some("alice".into());
+        assert_eq!(
+            sentence(GuardKind::WaveNotApproved, &ctx),
+            (
+                false,
+                "the window of wave 7 is already approved (by alice)".into()
             )
         );
     }

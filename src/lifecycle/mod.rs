@@ -9,4 +9,7 @@ pub mod transition;
 pub use guard::{Guard, GuardContext, GuardKind};
 pub use job::JobPhase;
 pub use stage::Stage;
-pub use transition::{available, check_action, decide, guards, Position, Rejection, Trigger};
+pub use transition::{
+    available, check, check_wave_action, decide, guards, guards_for_wave, wave_action_guards,
+    Position, Rejection, Trigger,
+};

@@ -178,6 +178,46 @@ pub const CUTOVER_GUARDS: &[GuardKind] = &[
 ];
 const OPERATOR: &[GuardKind] = &[GuardKind::Role];
 const NONE: &[GuardKind] = &[];
+/// CDC ends, and validation begins, once the apply lag is within the database's cutover limit:
+/// validating further behind would compare the target against a source it has not caught up to.
+const CDC_EXIT: &[GuardKind] = &[GuardKind::Lag];
+
+/// Starting a wave: it has databases and was not started before.
+pub const START_WAVE_GUARDS: &[GuardKind] = &[
+    GuardKind::Role,
+    GuardKind::WaveMembers,
+    GuardKind::WaveNotStarted,
+];
+/// Approving a wave's cutover window: it has databases and nobody approved it yet.
+pub const APPROVE_WINDOW_GUARDS: &[GuardKind] = &[
+    GuardKind::Role,
+    GuardKind::WaveMembers,
+    GuardKind::WaveNotApproved,
+];
+
+/// Any other action aimed at a wave: it has databases; then each member is judged by the
+/// table's rows.
+const WAVE_GUARDS: &[GuardKind] = &[GuardKind::Role, GuardKind::WaveMembers];
+
+/// The guards of an action aimed at wave as a whole: for start and approve, which move no
+/// database by themselves, all there is; for the others, what comes before the members' own.
+pub fn wave_action_guards(action: Action) -> &'static [GuardKind] {
+    match action {
+        Action::StartWave => START_WAVE_GUARDS,
+        Action::ApproveWindow => APPROVE_WINDOW_GUARDS,
+        _ => WAVE_GUARDS,
+    }
+}
+
+/// [`wave_action_guards`] evaluated on a wave's context, for the cockpit's dialog.
+pub fn guards_for_wave(action: Action, ctx: &GuardContext) -> Vec<Guard> {
+    evaluate(wave_action_guards(action), ctx)
+}
+
+/// Check an action aimed at a wave against its wave-level guards.
+pub fn check_wave_action(action: Action, ctx: &GuardContext) -> Result<(), Rejection> {
+    check(action.as_str(), wave_action_guards(action), ctx)
+}
 
 /// Stages where a step of work runs and may fail for good.
 const WORKING: [Stage; 8] = [
@@ -227,10 +267,10 @@ fn build() -> Vec<Row> {
         (Prechecks, Provisioning),
         (Provisioning, FullLoad),
         (FullLoad, Cdc),
-        (Cdc, Validation),
     ] {
         row(at(from), Trigger::StepSucceeded, at(to), NONE);
     }
+    row(at(Cdc), Trigger::StepSucceeded, at(Validation), CDC_EXIT);
     row(
         at(Validation),
         Trigger::StepSucceeded,
@@ -324,17 +364,22 @@ pub fn decide(from: Position, trigger: Trigger, ctx: &GuardContext) -> Result<Po
     let Some(row) = find(from, trigger) else {
         return Err(not_applicable(from, trigger, ctx));
     };
-    let guards = evaluate(row.guards, ctx);
+    check(trigger.as_str(), row.guards, ctx).map(|()| row.to)
+}
+
+/// Evaluate `kinds`; refuse `what` with every failing sentence when any fails.
+pub fn check(what: &str, kinds: &[GuardKind], ctx: &GuardContext) -> Result<(), Rejection> {
+    let guards = evaluate(kinds, ctx);
     let reasons: Vec<String> = guards
         .iter()
         .filter(|g| !g.ok)
         .map(|g| g.sentence.clone())
         .collect();
     if reasons.is_empty() {
-        Ok(row.to)
+        Ok(())
     } else {
         Err(Rejection {
-            what: trigger.as_str().to_string(),
+            what: what.to_string(),
             reasons,
             guards,
         })
@@ -346,31 +391,16 @@ pub fn decide(from: Position, trigger: Trigger, ctx: &GuardContext) -> Result<Po
 /// database-level action the guards of the row that applies from `from` are shown when given;
 /// without a position, the action's usual guards.
 pub fn guards(action: Action, from: Option<Position>, ctx: &GuardContext) -> Vec<Guard> {
-    let kinds: &[GuardKind] = match (Trigger::for_action(action), from) {
-        (None, _) => OPERATOR,
-        (Some(t), Some(p)) => find(p, t).map(|r| r.guards).unwrap_or(OPERATOR),
-        (Some(Trigger::Cutover), None) => CUTOVER_GUARDS,
-        (Some(_), None) => OPERATOR,
-    };
-    evaluate(kinds, ctx)
+    evaluate(action_kinds(action, from), ctx)
 }
 
-/// Check a wave-level action (start wave, approve window): only its guards, no stage.
-pub fn check_action(action: Action, ctx: &GuardContext) -> Result<(), Rejection> {
-    let guards = guards(action, None, ctx);
-    let reasons: Vec<String> = guards
-        .iter()
-        .filter(|g| !g.ok)
-        .map(|g| g.sentence.clone())
-        .collect();
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(Rejection {
-            what: action.as_str().to_string(),
-            reasons,
-            guards,
-        })
+fn action_kinds(action: Action, from: Option<Position>) -> &'static [GuardKind] {
+    match (action, Trigger::for_action(action), from) {
+        (Action::StartWave | Action::ApproveWindow, ..) => wave_action_guards(action),
+        (_, None, _) => OPERATOR,
+        (_, Some(t), Some(p)) => find(p, t).map(|r| r.guards).unwrap_or(OPERATOR),
+        (_, Some(Trigger::Cutover), None) => CUTOVER_GUARDS,
+        (_, Some(_), None) => OPERATOR,
     }
 }
 
@@ -455,7 +485,8 @@ mod tests {
             lag_s: Some(0.4),
             validation_passed: true,
             validation_at: Some(now() - Duration::minutes(12)),
-            window_approved: true,
+            window_approved_by: Some("alice".into()),
+            wave_members: 3,
             window_open: true,
             window_next_change: Some(now() + Duration::hours(2)),
             window_next_change_label: Some("Sat 05:30 Europe/Paris".into()),
@@ -625,7 +656,7 @@ mod tests {
 
         let stale = GuardContext {
             validation_at: Some(now() - Duration::minutes(90)),
-            window_approved: false,
+            window_approved_by: None,
             cutover_in_flight: true,
             ..green()
         };
@@ -651,6 +682,31 @@ mod tests {
         };
         let e = decide(Position::at(Validation), Trigger::StepSucceeded, &ctx).unwrap_err();
         assert_eq!(e.to_string(), "step_succeeded blocked: validation failed");
+    }
+
+    /// CDC hands over to validation only within the lag limit: the database's own when it
+    /// has one (the context carries the limit that applies).
+    #[test]
+    fn cdc_exit_needs_the_lag_within_the_limit() {
+        let lagging = GuardContext {
+            lag_s: Some(12.0),
+            ..green()
+        };
+        let e = decide(Position::at(Cdc), Trigger::StepSucceeded, &lagging).unwrap_err();
+        assert_eq!(e.to_string(), "step_succeeded blocked: lag 12 s > 5 s");
+        let own = GuardContext {
+            max_lag_s: 30.0,
+            ..lagging
+        };
+        assert_eq!(
+            decide(Position::at(Cdc), Trigger::StepSucceeded, &own),
+            Ok(Position::at(Validation))
+        );
+        let unknown = GuardContext {
+            lag_s: None,
+            ..green()
+        };
+        assert!(decide(Position::at(Cdc), Trigger::StepSucceeded, &unknown).is_err());
     }
 
     #[test]
@@ -686,8 +742,37 @@ mod tests {
             guards(Action::Retry, Some(Position::failed_in(Cutover)), &green()).len(),
             CUTOVER_GUARDS.len()
         );
-        assert!(check_action(Action::ApproveWindow, &green()).is_ok());
-        let e = check_action(Action::StartWave, &viewer()).unwrap_err();
+        // Wave-level actions: the wave's own rules, from the same table.
+        let fresh_wave = GuardContext {
+            window_approved_by: None,
+            ..green()
+        };
+        assert!(check_wave_action(Action::ApproveWindow, &fresh_wave).is_ok());
+        assert!(check_wave_action(Action::StartWave, &fresh_wave).is_ok());
+        let e = check_wave_action(Action::ApproveWindow, &green()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "approve_window blocked: the window of wave 2 is already approved (by alice)"
+        );
+        let started = GuardContext {
+            wave_started: true,
+            wave_members: 0,
+            ..fresh_wave.clone()
+        };
+        let e = check_wave_action(Action::StartWave, &started).unwrap_err();
+        assert_eq!(
+            e.reasons,
+            [
+                "wave 2 has no databases (plan and init it first)",
+                "wave 2 is already started"
+            ]
+        );
+        assert_eq!(
+            kinds(e.guards),
+            ["role", "members", "not_started"],
+            "every guard, passing ones too"
+        );
+        let e = check_wave_action(Action::StartWave, &viewer()).unwrap_err();
         assert!(e
             .to_string()
             .starts_with("start_wave blocked: read-only viewer"));
@@ -702,7 +787,7 @@ mod tests {
             Action::Rollback,
             Action::CloseHypercare,
         ] {
-            assert!(check_action(a, &viewer()).is_err(), "{a:?}");
+            assert!(check_wave_action(a, &viewer()).is_err(), "{a:?}");
             if let Some(t) = Trigger::for_action(a) {
                 assert!(t.is_operator());
             }
@@ -754,7 +839,7 @@ mod tests {
                         lag_s: lag,
                         validation_passed: passed,
                         validation_at: age_min.map(|m| now() - Duration::minutes(m)),
-                        window_approved: approved,
+                        window_approved_by: approved.then(|| "alice".to_string()),
                         window_open: open,
                         cutover_in_flight: in_flight,
                         signoff_required: required,
@@ -820,7 +905,7 @@ mod tests {
                             let age = ctx.validation_at.map(|t| now() - t);
                             prop_assert!(ctx.validation_passed);
                             prop_assert!(age.is_some_and(|a| a <= Duration::minutes(60)));
-                            prop_assert!(ctx.window_approved && ctx.window_open);
+                            prop_assert!(ctx.window_approved_by.is_some() && ctx.window_open);
                             prop_assert!(ctx.lag_s.is_some_and(|l| (0.0..=5.0).contains(&l)));
                             prop_assert!(!ctx.cutover_in_flight);
                             for r in &ctx.signoff_required {

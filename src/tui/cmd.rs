@@ -108,11 +108,7 @@ pub async fn cockpit(
     if let Some(n) = notice {
         app.flash(n, super::app::Level::Warn);
     }
-    app.limits = Limits {
-        max_lag_s: cfg.thresholds.max_cutover_lag_s,
-        validation_max_age_min: cfg.thresholds.validation_max_age_min,
-        signoff: crate::signoff::Needs::from_config(&cfg.signoff),
-    };
+    app.limits = Limits::from_config(cfg);
     app.store_label = crate::store::redact_url(&cfg.store);
     app.signoff_holders = cfg.signoff.holders_line();
     let role = if read_only {

@@ -81,13 +81,15 @@ fn context(
         own_window: &d.business_window,
         validation: d.validation.as_ref().map(|v| (v.passed, v.at)),
         wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
-        wave_approved: wave.is_some_and(|w| w.approved_by.is_some()),
+        wave_approved_by: wave.and_then(|w| w.approved_by.as_deref()),
         criticality: d.criticality,
         signoff: &d.signoff,
     };
     lifecycle::facts::guard_context(&f, lim, role, now)
 }
 
+/// The guards of an action on wave `n`: the wave's own (from the lifecycle's table, on the
+/// context the engine builds the same way), then for a cutover how many members pass theirs.
 pub fn for_wave(
     action: Action,
     n: u32,
@@ -96,47 +98,36 @@ pub fn for_wave(
     lim: Limits,
     role: Role,
 ) -> Vec<GuardLine> {
-    let mut out = vec![match role {
-        Role::Operator => g("role", true, "operator session"),
-        Role::Viewer => g("role", false, "read-only viewer session"),
-    }];
-    let Some(w) = data.wave(n) else {
-        out.push(g("wave", false, format!("wave {n} is not planned")));
-        return out;
-    };
-    let members = data.dbs.iter().filter(|d| d.wave == Some(n)).count();
-    out.push(g(
-        "members",
-        members > 0,
-        format!("wave {n} has {members} databases"),
-    ));
+    let ctx = wave_context(n, data, role, now);
+    let mut out: Vec<GuardLine> = lifecycle::guards_for_wave(action, &ctx)
+        .into_iter()
+        .map(line)
+        .collect();
     match action {
         Action::ApproveWindow => {
-            out.push(match &w.approved_by {
-                Some(who) => g("not_approved", false, format!("already approved by {who}")),
-                None => g(
-                    "not_approved",
-                    true,
-                    format!("window {} not yet approved", w.window),
-                ),
-            });
-            if let Ok(st) = window::status(&w.window, now) {
+            if let Some(Ok(st)) = data.wave(n).map(|w| window::status(&w.window, now)) {
                 // Informational: approving ahead of the window is the normal case.
                 out.push(g("window", true, st.sentence()));
             }
         }
-        Action::StartWave => out.push(match w.started_at {
-            Some(t) => g(
-                "not_started",
-                false,
-                format!("already started {}", t.format("%Y-%m-%d %H:%M UTC")),
-            ),
-            None => g("not_started", true, "not started yet"),
-        }),
-        Action::Cutover => out.extend(wave_cutover(n, data, now, lim, role)),
+        Action::Cutover if ctx.wave_members > 0 => {
+            out.extend(wave_cutover(n, data, now, lim, role))
+        }
         _ => {}
     }
     out
+}
+
+/// A wave's facts as the store's fold holds them, through the lifecycle's one builder.
+fn wave_context(n: u32, data: &Data, role: Role, now: DateTime<Utc>) -> lifecycle::GuardContext {
+    let w = data.wave(n);
+    let f = lifecycle::facts::WaveFacts {
+        wave: n,
+        members: data.dbs.iter().filter(|d| d.wave == Some(n)).count(),
+        started: w.is_some_and(|w| w.started_at.is_some()),
+        approved_by: w.and_then(|w| w.approved_by.as_deref()),
+    };
+    lifecycle::facts::wave_context(&f, role, now)
 }
 
 /// A wave's cutover runs for the members whose own cutover guards pass when the engine
@@ -238,6 +229,7 @@ mod tests {
     use crate::tui::data::FeedUpdate;
     use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
     use std::collections::BTreeMap;
 
     const WINDOWS: [&str; 4] = [
@@ -261,6 +253,11 @@ mod tests {
         approved: bool,
         /// Minutes after a fixed Saturday 00:00 UTC.
         now_min: i64,
+        /// Wave 1 (one database, `c`): started, approved.
+        start1: bool,
+        approve1: bool,
+        /// The wave-level commands come from a viewer.
+        viewer: bool,
     }
 
     fn arb_case() -> impl Strategy<Value = Case> {
@@ -274,6 +271,7 @@ mod tests {
             0i64..150,
             any::<bool>(),
             0i64..(7 * 24 * 60),
+            (any::<bool>(), any::<bool>(), proptest::bool::weighted(0.2)),
         )
             .prop_map(
                 |(
@@ -286,6 +284,7 @@ mod tests {
                     validated_min_ago,
                     approved,
                     now_min,
+                    (start1, approve1, viewer),
                 )| Case {
                     own_max,
                     lag1: lag1.round(),
@@ -296,11 +295,14 @@ mod tests {
                     validated_min_ago,
                     approved,
                     now_min,
+                    start1,
+                    approve1,
+                    viewer,
                 },
             )
     }
 
-    fn spec(id: &str, window: &str, own_max: Option<f64>) -> DatabaseSpec {
+    fn spec(id: &str, wave: u32, window: &str, own_max: Option<f64>) -> DatabaseSpec {
         let ep = |host: &str| Endpoint {
             host: host.into(),
             port: 5432,
@@ -316,7 +318,7 @@ mod tests {
             owner: "team-a".into(),
             criticality: Criticality::Low,
             business_window: window.into(),
-            wave: Some(0),
+            wave: Some(wave),
             source: ep("src.example"),
             target: ep("rds.example"),
             tags: vec![],
@@ -345,17 +347,14 @@ mod tests {
         }
     }
 
-    fn command(action: Action, at: DateTime<Utc>) -> CommandRow {
+    fn command(action: Action, target: Target, role: Role, at: DateTime<Utc>) -> CommandRow {
         CommandRow {
             id: 1,
             time: at,
             who: "alice".into(),
-            role: Role::Operator,
+            role,
             action,
-            target: match action {
-                Action::ApproveWindow | Action::StartWave => Target::Wave(0),
-                _ => Target::Db("a".into()),
-            },
+            target,
             args: serde_json::Value::Null,
             status: CommandStatus::Pending,
             reason: None,
@@ -363,23 +362,36 @@ mod tests {
         }
     }
 
-    /// Run the case through the registry and the brain; return (preview allowed, the preview's
-    /// failing sentences, the engine's verdict).
-    fn run(c: &Case) -> (bool, Vec<String>, Result<String, String>) {
+    /// One action's preview and verdict: (preview allowed, its failing sentences, the engine's
+    /// verdict).
+    type Judged = (bool, Vec<String>, Result<String, String>);
+
+    /// Wave-level actions the property compares, on the waves the case sets up (7: none).
+    const WAVE_ACTIONS: [(Action, u32); 7] = [
+        (Action::StartWave, 0),
+        (Action::StartWave, 1),
+        (Action::ApproveWindow, 0),
+        (Action::ApproveWindow, 1),
+        (Action::StartWave, 7),
+        (Action::ApproveWindow, 7),
+        (Action::Pause, 7),
+    ];
+
+    /// Run the case through the registry and the brain; return the cutover of `a` judged by
+    /// both sides, then each of [`WAVE_ACTIONS`].
+    fn run(c: &Case) -> (Judged, Vec<Judged>) {
         let mut cfg = Config::default();
         cfg.engine.checks = ChecksMode::Sql;
         let settings = Settings::from_config(&cfg);
-        let lim = Limits {
-            max_lag_s: cfg.thresholds.max_cutover_lag_s,
-            validation_max_age_min: cfg.thresholds.validation_max_age_min,
-            signoff: crate::signoff::Needs::from_config(&cfg.signoff),
-        };
+        let lim = Limits::from_config(&cfg);
+        let ops = Role::Operator;
         let sat = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
         let now = sat + Duration::minutes(c.now_min);
         let t0 = now - Duration::minutes(c.validated_min_ago + 30);
         let specs = vec![
-            spec("a", WINDOWS[c.own_window], c.own_max),
-            spec("b", WINDOWS[c.other_window], None),
+            spec("a", 0, WINDOWS[c.own_window], c.own_max),
+            spec("b", 0, WINDOWS[c.other_window], None),
+            spec("c", 1, WINDOWS[c.other_window], None),
         ];
         let (reg, _) =
             plan_registration(&BTreeMap::new(), &BTreeMap::new(), &specs, "init", false).unwrap();
@@ -403,12 +415,15 @@ mod tests {
             &log,
         );
         let mut out = Vec::new();
-        for (act, ok) in [
-            (Action::StartWave, true),
-            (Action::ApproveWindow, c.approved),
+        for (act, w, ok) in [
+            (Action::StartWave, 0, true),
+            (Action::ApproveWindow, 0, c.approved),
+            (Action::StartWave, 1, c.start1),
+            (Action::ApproveWindow, 1, c.approve1),
         ] {
             if ok {
-                brain.on_command(&command(act, t0), t0).unwrap();
+                let cmd = command(act, Target::Wave(w), ops, t0);
+                brain.on_command(&cmd, t0).unwrap();
             }
         }
         let mut world = World::new(t0);
@@ -444,16 +459,61 @@ mod tests {
             commands: Some(vec![]),
             ..Default::default()
         });
+        let failing = |lines: Vec<GuardLine>| -> Vec<String> {
+            lines
+                .iter()
+                .filter(|l| !l.ok)
+                .map(|l| l.sentence.clone())
+                .collect()
+        };
         let st = data.db("a").unwrap().clone();
-        let _ = Stage::Ready;
-        let lines = for_db(Action::Cutover, &st, &data, now, lim, Role::Operator);
-        let failing: Vec<String> = lines
+        let role = if c.viewer { Role::Viewer } else { ops };
+        // Every preview first: an accepted command changes what the next one sees.
+        let cut = failing(for_db(Action::Cutover, &st, &data, now, lim, ops));
+        let waves: Vec<Vec<String>> = WAVE_ACTIONS
             .iter()
-            .filter(|l| !l.ok)
-            .map(|l| l.sentence.clone())
+            .map(|&(a, w)| failing(for_wave(a, w, &data, now, lim, role)))
             .collect();
-        let verdict = brain.on_command(&command(Action::Cutover, now), now);
-        (failing.is_empty(), failing, verdict.map_err(|r| r.reason))
+        let verdict = |b: &mut Brain, a: Action, t: Target, r: Role| {
+            b.on_command(&command(a, t, r, now), now)
+                .map_err(|r| r.reason)
+        };
+        let v = verdict(&mut brain, Action::Cutover, Target::Db("a".into()), ops);
+        let cut = (cut.is_empty(), cut, v);
+        let waves = WAVE_ACTIONS
+            .iter()
+            .zip(waves)
+            .map(|(&(a, w), f)| {
+                let v = verdict(&mut brain, a, Target::Wave(w), role);
+                (f.is_empty(), f, v)
+            })
+            .collect();
+        (cut, waves)
+    }
+
+    /// The preview allows exactly when the engine accepts, and a refusal names every guard the
+    /// preview showed failing.
+    fn agree(what: &str, (allowed, failing, verdict): &Judged) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            *allowed,
+            verdict.is_ok(),
+            "{}: preview {:?} vs engine {:?}",
+            what,
+            failing,
+            verdict
+        );
+        if let Err(why) = verdict {
+            for s in failing {
+                prop_assert!(
+                    why.contains(s.as_str()),
+                    "{}: engine said {:?}; preview {:?}",
+                    what,
+                    why,
+                    s
+                );
+            }
+        }
+        Ok(())
     }
 
     /// A database's own lag limit (30 s) lets a cutover at 12 s of lag through: the dialog
@@ -470,12 +530,15 @@ mod tests {
             validated_min_ago: 5,
             approved: true,
             now_min: 24 * 60 + 12 * 60,
+            start1: false,
+            approve1: false,
+            viewer: false,
         };
-        let (allowed, failing, verdict) = run(&c);
+        let ((allowed, failing, verdict), _) = run(&c);
         assert!(verdict.is_ok(), "{verdict:?}");
         assert!(allowed, "{failing:?}");
         // Without its own limit, the global 5 s refuses it, on both sides, for the lag.
-        let (allowed, failing, verdict) = run(&Case {
+        let ((allowed, failing, verdict), _) = run(&Case {
             own_max: None,
             ..c.clone()
         });
@@ -484,7 +547,7 @@ mod tests {
         assert!(failing[0].contains("lag 12"), "{failing:?}");
         // The wave has no window of its own (its members differ): the database's own window
         // (daily) is open on a Sunday noon; the other member's (Saturday night) would not be.
-        let (allowed, ..) = run(&Case {
+        let ((allowed, ..), _) = run(&Case {
             own_window: 1,
             other_window: 0,
             ..c.clone()
@@ -492,19 +555,66 @@ mod tests {
         assert!(!allowed, "Saturday's window is closed on Sunday noon");
     }
 
+    /// Wave state: starting a started wave, approving an approved window, acting on a wave
+    /// with no databases are refused on both sides, for the same reasons.
+    #[test]
+    fn wave_previews_follow_the_engines_wave_rules() {
+        let c = Case {
+            own_max: None,
+            lag1: 1.0,
+            lag2: 1.0,
+            own_window: 0,
+            other_window: 0,
+            validation_passes: true,
+            validated_min_ago: 5,
+            approved: true,
+            now_min: 60,
+            start1: false,
+            approve1: false,
+            viewer: false,
+        };
+        let (_, waves) = run(&c);
+        let by = |a: Action, w: u32| {
+            let i = WAVE_ACTIONS.iter().position(|x| *x == (a, w)).unwrap();
+            waves[i].clone()
+        };
+        let (ok, failing, verdict) = by(Action::StartWave, 0);
+        assert!(!ok && verdict.is_err());
+        assert_eq!(failing, ["wave 0 is already started"]);
+        let (ok, _, verdict) = by(Action::StartWave, 1);
+        assert!(ok && verdict.is_ok(), "{verdict:?}");
+        let (ok, failing, _) = by(Action::ApproveWindow, 0);
+        assert!(!ok);
+        assert_eq!(
+            failing,
+            ["the window of wave 0 is already approved (by alice)"]
+        );
+        let (ok, failing, verdict) = by(Action::Pause, 7);
+        assert!(!ok);
+        assert_eq!(
+            failing,
+            ["wave 7 has no databases (plan and init it first)"]
+        );
+        assert_eq!(
+            verdict.unwrap_err(),
+            "pause blocked: wave 7 has no databases (plan and init it first)"
+        );
+        for (_, j) in WAVE_ACTIONS.iter().zip(&waves) {
+            agree("wave", j).unwrap();
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
-        /// Over random lags, own limits, windows, validation ages and wave approvals, the
-        /// dialog says "allowed" exactly when the engine accepts, and a refusal names the
-        /// guards the dialog showed failing.
+        /// Over random lags, own limits, windows, validation ages and wave states (started,
+        /// approved, empty, asked by a viewer), the dialog says "allowed" exactly when the
+        /// engine accepts, and a refusal names the guards the dialog showed failing.
         #[test]
         fn preview_agrees_with_the_engine(c in arb_case()) {
-            let (allowed, failing, verdict) = run(&c);
-            prop_assert_eq!(allowed, verdict.is_ok(), "preview {:?} vs engine {:?}", failing, verdict);
-            if let Err(why) = verdict {
-                for s in &failing {
-                    prop_assert!(why.contains(s.as_str()), "engine said {:?}; preview {:?}", why, s);
-                }
+            let (cut, waves) = run(&c);
+            agree("cutover", &cut)?;
+            for ((a, w), j) in WAVE_ACTIONS.iter().zip(&waves) {
+                agree(&format!("{} wave {w}", a.as_str()), j)?;
             }
         }
     }

@@ -512,7 +512,7 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
             matches!(d.stage, Stage::Failed | Stage::Paused)
                 || (matches!(d.stage, Stage::Cdc | Stage::Validation | Stage::Ready)
                     && d.lag_s
-                        .is_some_and(|l| l > d.max_lag_s.unwrap_or(app.limits.max_lag_s)))
+                        .is_some_and(|l| l > app.limits.lag_limit(d.max_lag_s)))
         })
         .collect();
     attention.sort_by_key(|d| (d.stage != Stage::Failed, d.db_id.clone()));
@@ -532,7 +532,7 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
                 (_, _, Some(l)) => format!(
                     "lag {} > {} s",
                     fmt::lag(l),
-                    d.max_lag_s.unwrap_or(app.limits.max_lag_s)
+                    app.limits.lag_limit(d.max_lag_s)
                 ),
                 _ => String::new(),
             };
@@ -913,11 +913,12 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     // DRS job and pre-checks | lag gauge and sparkline.
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(mid);
+    // The status first: a job id is 36 characters and would push it off a narrow terminal.
     let mut ll = vec![Line::from(vec![
-        Span::styled("DRS job ", th.muted),
-        Span::raw(d.drs_job_id.clone().unwrap_or_else(|| "-".into())),
-        Span::styled("  status ", th.muted),
+        Span::styled("DRS status ", th.muted),
         Span::raw(x.drs_status.clone().unwrap_or_else(|| "-".into())),
+        Span::styled("  job ", th.muted),
+        Span::raw(d.drs_job_id.clone().unwrap_or_else(|| "-".into())),
     ])];
     ll.push(Line::from(vec![
         Span::styled("full load ", th.muted),
@@ -967,7 +968,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         }
     }
     f.render_widget(Paragraph::new(ll).block(block(th, " Replication ")), left);
-    let max_lag = d.max_lag_s.unwrap_or(app.limits.max_lag_s);
+    let max_lag = app.limits.lag_limit(d.max_lag_s);
     let lag_title = match d.lag_s {
         Some(l) if l >= 0.0 => Line::from(vec![
             Span::styled(" CDC lag ", th.title),

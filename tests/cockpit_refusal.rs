@@ -44,7 +44,8 @@ fn spec(id: &str) -> DatabaseSpec {
         port: 5432,
         database: id.replace('-', "_"),
         user: "migrator".into(),
-        password: SecretRef::Env("WD_TEST_UNSET_PASSWORD".into()),
+        // The emulator connects to nothing; DRS's connection test needs a password.
+        password: SecretRef::File("/dev/null".into()),
     };
     DatabaseSpec {
         db_id: id.into(),

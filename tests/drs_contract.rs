@@ -21,7 +21,8 @@ fn spec(db_id: &str, engine: Engine, size_gb: f64) -> DatabaseSpec {
         },
         database: "app".into(),
         user: "migrator".into(),
-        password: SecretRef::Env("WAVEDECK_TEST_DRS_UNSET_PW".into()),
+        // The emulator connects to nothing; DRS's connection test needs a password.
+        password: SecretRef::File("/dev/null".into()),
     };
     DatabaseSpec {
         db_id: db_id.into(),
@@ -40,9 +41,12 @@ fn spec(db_id: &str, engine: Engine, size_gb: f64) -> DatabaseSpec {
     }
 }
 
-/// The create request of a test database (passwords unresolved).
+/// The create request of a test database (passwords unresolved), in the emulated network
+/// when `drs` names no subnet.
 fn create_req(drs: &DrsConfig, db_id: &str, engine: Engine, size_gb: f64) -> CreateJobReq {
-    wavedeck::drs::api::create_request(&spec(db_id, engine, size_gb), drs, None, None)
+    let mut drs = drs.clone();
+    emulator::emulated_network(&mut drs);
+    wavedeck::drs::api::create_request(&spec(db_id, engine, size_gb), &drs, None, None)
 }
 
 fn cfg(speed: f64, quota: u32) -> Config {
@@ -1298,6 +1302,12 @@ async fn poll_keeps_going_when_one_batch_call_fails() {
 
 // ---------- day one on the real DRS (issue 12): what the SDK requires and how DRS refuses ----------
 
+/// A password for a connection test (mandatory in the SDK's `test_end_point.py`); the
+/// emulator connects to nothing.
+fn test_pw() -> Option<wavedeck::secret::Secret> {
+    Some(wavedeck::secret::Secret::new("emulator-connects-nowhere"))
+}
+
 /// A job through create and both connection tests, ready for its modify.
 async fn tested_job(client: &DrsClient, cc: &Config, s: &DatabaseSpec) -> JobId {
     let id = client.ensure_job(s, &cc.drs).await.unwrap().id;
@@ -1308,7 +1318,7 @@ async fn tested_job(client: &DrsClient, cc: &Config, s: &DatabaseSpec) -> JobId 
         Duration::from_secs(10),
     )
     .await;
-    let tests = wavedeck::drs::api::connection_tests(s, &id, &cc.drs, None, None);
+    let tests = wavedeck::drs::api::connection_tests(s, &id, &cc.drs, test_pw(), test_pw());
     let r = client.test_connections(&tests).await.unwrap();
     assert!(r.iter().all(|r| r.ok()), "{r:?}");
     id
@@ -1488,6 +1498,161 @@ async fn a_taken_name_refuses_the_whole_create_and_the_client_finds_which() {
     // And ensure_job takes the existing job.
     let again = client.ensure_job(&taken, &cc.drs).await.unwrap();
     assert_eq!((again.id, again.created), (first.id, false));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_without_a_subnet_is_refused_and_the_client_says_what_to_set() {
+    let (h, client, cc) = start(100.0, 50).await;
+    // customize_sutnet_id is mandatory (create_job_req.py): empty is refused for the call.
+    let mut req = create_req(&cc.drs, "nosubnet01", Engine::Mysql, 1.0);
+    req.customize_sutnet_id = String::new();
+    let e = client.create_jobs(&[req]).await.unwrap_err();
+    assert_eq!(api_code(&e), (400, "DRS.M00201".into()));
+    assert!(e.to_string().contains("customize_sutnet_id"), "{e}");
+    // The client does not ask: it names the config key to set.
+    let mut drs = cc.drs.clone();
+    drs.subnet_id = " ".into();
+    let e = client
+        .ensure_job(&spec("nosubnet01", Engine::Mysql, 1.0), &drs)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, DrsError::Config(_)) && e.to_string().contains("drs.subnet_id"),
+        "{e}"
+    );
+    assert!(client
+        .find_job_by_name(Engine::Mysql, &job_name_for("nosubnet01"))
+        .await
+        .unwrap()
+        .is_none());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_test_without_a_password_is_refused_and_never_sent() {
+    let (h, client, cc) = start(100.0, 50).await;
+    let s = spec("nopw01", Engine::Postgres, 1.0);
+    let id = client.ensure_job(&s, &cc.drs).await.unwrap().id;
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(10),
+    )
+    .await;
+    // db_password is mandatory (test_end_point.py): a test without it fails the whole call.
+    let tests = wavedeck::drs::api::connection_tests(&s, &id, &cc.drs, None, test_pw());
+    let e = client.test_connections(&tests).await.unwrap_err();
+    assert_eq!(api_code(&e), (400, "DRS.M00201".into()));
+    assert!(e.to_string().contains("db_password"), "{e}");
+    // The client prepares the database whose password it can read, and fails the other
+    // alone, naming it and the variable, without sending it.
+    let mut unset = spec("nopw02", Engine::Postgres, 1.0);
+    unset.target.password = SecretRef::Env("WAVEDECK_TEST_SURELY_UNSET_TARGET_PW".into());
+    let id2 = client.ensure_job(&unset, &cc.drs).await.unwrap().id;
+    wait_status(
+        &client,
+        &id2,
+        JobStatus::Configuration,
+        Duration::from_secs(10),
+    )
+    .await;
+    let r = client
+        .prepare_jobs(&[(s, id.clone()), (unset, id2.clone())], &cc.drs)
+        .await
+        .unwrap();
+    assert!(r[0].1.is_ok(), "{r:?}");
+    let e = r[1].1.as_ref().unwrap_err();
+    assert!(matches!(e, DrsError::Config(_)), "{e}");
+    let words = e.to_string();
+    assert!(
+        words.contains("nopw02")
+            && words.contains("target password")
+            && words.contains("WAVEDECK_TEST_SURELY_UNSET_TARGET_PW"),
+        "{words}"
+    );
+    // Never tested: the job is still waiting for its connection test.
+    let e = client
+        .precheck(std::slice::from_ref(&id2), false)
+        .await
+        .unwrap();
+    assert!(item_result("batch-precheck", &id2, &e).is_err(), "{e:?}");
+    h.shutdown().await;
+}
+
+/// Every call's mandatory fields (the SDK's request models): one left out is DRS's 400
+/// DRS.M00201 naming it, for the whole call, before any job is looked up.
+#[tokio::test]
+async fn each_calls_mandatory_fields_are_refused_when_left_out() {
+    let (h, _, _) = start(1.0, 50).await;
+    let pid = h.project_id.clone();
+    let now = wavedeck::drs::sign::date_header_value(chrono::Utc::now());
+    let job = "00000000-0000-0000-0000-00000000beef";
+    let cases: [(&str, String, String, &str); 9] = [
+        (
+            "POST",
+            format!("/v3/{pid}/jobs"),
+            r#"{"cur_page":1,"per_page":10}"#.into(),
+            "db_use_type",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/batch-status"),
+            "{}".into(),
+            "jobs",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/batch-progress"),
+            r#"{"jobs":null}"#.into(),
+            "jobs",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/batch-precheck"),
+            format!(r#"{{"jobs":[{{"job_id":"{job}"}}]}}"#),
+            "precheck_mode",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/batch-starting"),
+            r#"{"jobs":[{}]}"#.into(),
+            "job_id",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/batch-pause-task"),
+            format!(r#"{{"jobs":[{{"job_id":"{job}"}}]}}"#),
+            "pause_mode",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/batch-retry-task"),
+            r#"{"jobs":[{"job_id":""}]}"#.into(),
+            "job_id",
+        ),
+        (
+            "DELETE",
+            format!("/v3/{pid}/jobs/batch-jobs"),
+            format!(r#"{{"jobs":[{{"job_id":"{job}"}}]}}"#),
+            "delete_type",
+        ),
+        (
+            "POST",
+            format!("/v3/{pid}/jobs/{job}/table/compare"),
+            r#"{"compare_mode":"quick_comparison"}"#.into(),
+            "type",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (st, answer) = raw(&h, method, &path, &body, &now).await;
+        assert_eq!(st, 400, "{method} {path} {body}: {answer}");
+        assert!(
+            answer.contains("DRS.M00201") && answer.contains(&format!("parameter {field} ")),
+            "{method} {path} {body}: {answer}"
+        );
+    }
     h.shutdown().await;
 }
 
@@ -1824,7 +1989,7 @@ async fn documented_responses_read_through_the_models_and_the_emulator_answers_a
             "batch-connection",
             format!("/v3/{pid}/jobs/batch-connection"),
             serde_json::json!({
-                "jobs": wavedeck::drs::api::connection_tests(&sp, &id, &cc.drs, None, None)
+                "jobs": wavedeck::drs::api::connection_tests(&sp, &id, &cc.drs, test_pw(), test_pw())
             })
             .to_string(),
         ),

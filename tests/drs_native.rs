@@ -22,6 +22,7 @@ fn native_cfg() -> Config {
     // Creating and pre-check are still emulated steps (20 s and 30 s): compress them.
     c.emulator.speed = 200.0;
     c.thresholds.drain_grace_s = 1;
+    emulator::emulated_network(&mut c.drs);
     c
 }
 

@@ -25,7 +25,8 @@ fn spec(id: &str, wave: u32, size_gb: f64, i: usize) -> DatabaseSpec {
         port,
         database: id.replace('-', "_"),
         user: "migrator".into(),
-        password: SecretRef::Env("WD_TEST_UNSET_PASSWORD".into()),
+        // The emulator connects to nothing; DRS's connection test needs a password.
+        password: SecretRef::File("/dev/null".into()),
     };
     DatabaseSpec {
         db_id: id.into(),
@@ -440,6 +441,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     cfg.engine.lease_ttl_s = 1;
     cfg.drs.endpoint = format!("http://127.0.0.1:{port}");
     cfg.drs.project_id = "0123456789abcdef0123456789abcdef".into();
+    wavedeck::drs::emulator::emulated_network(&mut cfg.drs);
     let cfg_path = dir.path().join("wavedeck.yaml");
     std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
     let log = dir.path().join("processes.log");

@@ -221,6 +221,10 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     one("quotas", take(log));
     let _ = client.batch_status(ids).await;
     one("batch-status", take(log));
+    // Temporary credentials: the same call with X-Security-Token, signed.
+    let temporary = DrsClient::new(&cfg, temporary_auth()).unwrap();
+    let _ = temporary.batch_status(ids).await;
+    one("batch-status-temporary", take(log));
     let _ = client.batch_detail(ids).await;
     one("batch-detail", take(log));
     let _ = client.poll(ids).await;
@@ -246,7 +250,7 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     let _ = client.object_compare(&job).await;
     one("object-compare-overview", take(log));
     // The engine's comparison step (engine/runtime.rs, Step::Compare) asks for this one.
-    let req = wavedeck::drs::api::row_compare_request(&sp);
+    let req = wavedeck::drs::api::row_compare_request();
     let _ = client.create_table_compare(&job, &req).await;
     one("table-compare", take(log));
     let _ = client.list_table_compares(&job).await;
@@ -285,6 +289,18 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
 /// Made-up keys: the capture checks no signature.
 fn auth() -> Auth {
     Auth::aksk("SDKGOLDENAK000000001", "sdkgoldensk")
+}
+
+/// Made-up temporary credentials (the capture checks no signature).
+fn temporary_auth() -> Auth {
+    use wavedeck::drs::auth::{Temporary, TemporaryKey};
+    use wavedeck::secret::Secret;
+    Auth::Temporary(Arc::new(Temporary::fixed(TemporaryKey {
+        ak: Secret::new("SDKGOLDENTMPAK000001"),
+        sk: Secret::new("sdkgoldentemporarysecretkey0000000000001"),
+        token: Secret::new("sdk-golden-security-token-0001"),
+        expires_at: None,
+    })))
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -448,6 +464,69 @@ async fn wavedeck_sends_what_huaweis_sdk_sends() {
         "wavedeck's requests differ from the SDK's where allowed.txt gives no reason:\n  {}",
         unexplained.join("\n  ")
     );
+}
+
+/// A signing vector with a security token, made by Huawei's Python SDK (make_golden.py, with
+/// temporary credentials): the request exactly as it went on the wire and the SDK's
+/// Authorization. wavedeck's verifier (the one the emulator's gateway runs, over the same
+/// canonical request its signer builds) must accept it, and must refuse it once the token is
+/// not the one signed: the token is part of what is signed, beside the Go, Python and Java
+/// vectors of `drs::sign`.
+#[test]
+fn the_sdks_signature_with_a_security_token_verifies_here() {
+    let p = golden_dir().join("signing/batch-status-temporary.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let s = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("{}: no {k}", p.display()))
+    };
+    let headers: Vec<(String, String)> = v["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
+        .collect();
+    let header = |name: &str, hs: &[(String, String)]| {
+        hs.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{}: no {name} header", p.display()))
+    };
+    let authz = header("authorization", &headers);
+    assert!(
+        authz.contains("x-security-token"),
+        "the SDK signs the token: {authz}"
+    );
+    assert_eq!(header("x-security-token", &headers), s("security_token"));
+    let when =
+        chrono::NaiveDateTime::parse_from_str(&header("x-sdk-date", &headers), "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc();
+    let query = wavedeck::drs::sign::parse_query(s("query"));
+    let (ak, sk) = (s("ak").to_string(), s("sk").to_string());
+    let verify = |hs: &[(String, String)]| {
+        let input = wavedeck::drs::sign::SignInput {
+            method: s("method"),
+            path: s("path"),
+            query: &query,
+            headers: hs,
+            body: s("body").as_bytes(),
+        };
+        wavedeck::drs::sign::verify(
+            &input,
+            &authz,
+            |a| (a == ak).then(|| wavedeck::secret::Secret::new(sk.clone())),
+            when,
+        )
+    };
+    assert_eq!(verify(&headers).unwrap(), ak);
+    let mut other = headers.clone();
+    for (k, v) in other.iter_mut() {
+        if k.eq_ignore_ascii_case("x-security-token") {
+            *v = "another-token".into();
+        }
+    }
+    assert!(verify(&other).is_err(), "a token other than the signed one");
 }
 
 #[test]

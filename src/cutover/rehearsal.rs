@@ -33,6 +33,7 @@ pub fn lab_config(state: &LabState, base: &Config, emulator_port: u16) -> Config
     c.drs.project_id = crate::drs::emulator::DEFAULT_PROJECT_ID.to_string();
     c.drs.auth = crate::config::DrsAuth::AkSk;
     c.drs.credentials_file = Some(dir.join("drs-credentials"));
+    crate::drs::emulator::emulated_network(&mut c.drs);
     c.emulator.native = true;
     c.emulator.speed = LAB_SPEED;
     c.emulator.faults_file = None;

@@ -331,19 +331,35 @@ pub fn select_request(spec: &DatabaseSpec, job: &JobId) -> SelectObjectsReq {
     }
 }
 
-/// A row-count comparison of the database the job migrates. The SDK wants the objects named
-/// when `compare_mode` is not `quick_comparison` (`create_data_level_table_compare_job_req.py`
-/// compare_mode: "取值为空时需要在compare_object或者compare_object_with_token传对象信息"); a
-/// database without table names is the whole database.
-pub fn row_compare_request(spec: &DatabaseSpec) -> CreateTableCompareReq {
+/// A row-count comparison of the database the job migrates: DRS's quick comparison, which
+/// compares the job's objects (the job migrates exactly the inventory's database).
+/// `create_data_level_table_compare_job_req.py` compare_mode: "取值为空时需要在compare_object
+/// 或者compare_object_with_token传对象信息，quick_comparison-快速对比", so with it no objects
+/// are named. The SDK states no meaning for a `compare_object` whose `table_name` is empty
+/// (`compare_object_info.py`: "该库下的表名列表", the tables of the database), so wavedeck
+/// does not rely on one. The API reference (drs_03_0243) gives quick_comparison as the
+/// default of compare_mode while the SDK calls an empty one "name the objects"; following the
+/// SDK, it is sent explicitly, which both read the same way.
+pub fn row_compare_request() -> CreateTableCompareReq {
     CreateTableCompareReq {
         kind: "lines".into(),
-        compare_object: vec![CompareObject {
-            db_name: spec.source.database.clone(),
-            table_name: Vec::new(),
-        }],
+        compare_mode: Some(QUICK_COMPARISON.into()),
         ..Default::default()
     }
+}
+
+/// Both passwords of a database, or the error naming the one that cannot be read (the
+/// reference and what to do, never a value).
+fn passwords(spec: &DatabaseSpec) -> Result<(Secret, Secret), DrsError> {
+    let side = |what: &str, ep: &crate::inventory::model::Endpoint| {
+        ep.password.resolve().map_err(|e| {
+            DrsError::Config(format!(
+                "{}: the {what} password for DRS's connection test: {e}",
+                spec.db_id
+            ))
+        })
+    };
+    Ok((side("source", &spec.source)?, side("target", &spec.target)?))
 }
 
 /// The job of a database, found again or newly created.
@@ -494,6 +510,20 @@ impl DrsClient {
                 Err(e) => Some(Err(e)),
             });
         }
+        if !missing.is_empty() && drs.subnet_id.trim().is_empty() {
+            // DRS refuses the create without it (400 DRS.M00201 for the whole call): say
+            // what to set instead of asking.
+            let e = DrsError::Config(
+                "drs.subnet_id is empty: DRS places each job's replication instance in that subnet \
+                 (batch-creation customize_sutnet_id, mandatory in the SDK's create_job_req.py); \
+                 set drs.subnet_id in wavedeck.yaml to the subnet of the VPC the RDS targets are in"
+                    .into(),
+            );
+            for &i in &missing {
+                out[i] = Some(Err(e.clone()));
+            }
+            missing.clear();
+        }
         if !missing.is_empty() {
             let reqs: Vec<_> = missing
                 .iter()
@@ -579,21 +609,45 @@ impl DrsClient {
         jobs: &[(DatabaseSpec, JobId)],
         drs: &DrsConfig,
     ) -> Result<Vec<(JobId, Result<(), DrsError>)>, DrsError> {
-        let pw = |spec: &DatabaseSpec| {
-            (
-                spec.source.password.resolve().ok(),
-                spec.target.password.resolve().ok(),
-            )
-        };
+        let live =
+            |failed: &std::collections::HashMap<String, DrsError>| -> Vec<&(DatabaseSpec, JobId)> {
+                jobs.iter()
+                    .filter(|(_, id)| !failed.contains_key(&id.0))
+                    .collect()
+            };
         let mut failed: std::collections::HashMap<String, DrsError> = Default::default();
-        let tests: Vec<TestEndPoint> = jobs
-            .iter()
+        // The connection test needs both passwords (`test_end_point.py`: db_password is
+        // mandatory; DRS refuses the whole call without one): a database whose password
+        // cannot be read here fails alone, saying which and where from, and is not sent.
+        let mut pws: std::collections::HashMap<String, (Secret, Secret)> = Default::default();
+        for (spec, id) in jobs {
+            match passwords(spec) {
+                Ok(p) => {
+                    pws.insert(id.0.clone(), p);
+                }
+                Err(e) => {
+                    failed.insert(id.0.clone(), e);
+                }
+            }
+        }
+        let pw = |id: &JobId| {
+            pws.get(&id.0)
+                .map(|(s, t)| (Some(s.clone()), Some(t.clone())))
+                .unwrap_or_default()
+        };
+        let tests: Vec<TestEndPoint> = live(&failed)
+            .into_iter()
             .flat_map(|(spec, id)| {
-                let (s, t) = pw(spec);
+                let (s, t) = pw(id);
                 connection_tests(spec, id, drs, s, t)
             })
             .collect();
-        for r in self.test_connections(&tests).await? {
+        let tested = if tests.is_empty() {
+            Vec::new()
+        } else {
+            self.test_connections(&tests).await?
+        };
+        for r in tested {
             if !r.ok() && !failed.contains_key(&r.id) {
                 let e = DrsError::Item {
                     call: "batch-connection".into(),
@@ -606,16 +660,10 @@ impl DrsClient {
                 failed.insert(r.id, e);
             }
         }
-        let live =
-            |failed: &std::collections::HashMap<String, DrsError>| -> Vec<&(DatabaseSpec, JobId)> {
-                jobs.iter()
-                    .filter(|(_, id)| !failed.contains_key(&id.0))
-                    .collect()
-            };
         let mods: Vec<ModifyJobReq> = live(&failed)
             .into_iter()
             .map(|(spec, id)| {
-                let (s, t) = pw(spec);
+                let (s, t) = pw(id);
                 modify_request(spec, id, drs, s, t)
             })
             .collect();
@@ -900,13 +948,12 @@ mod tests {
     }
 
     #[test]
-    fn row_comparison_names_the_database() {
-        let r = row_compare_request(&spec("c", Engine::Postgres));
-        assert_eq!(r.kind, "lines");
-        let v = serde_json::to_value(&r).unwrap();
+    fn row_comparison_is_drs_quick_comparison_of_the_jobs_objects() {
+        let v = serde_json::to_value(row_compare_request()).unwrap();
+        // No compare_object: an empty table_name list has no meaning the SDK states.
         assert_eq!(
-            v["compare_object"],
-            serde_json::json!([{"db_name": "app", "table_name": []}]),
+            v,
+            serde_json::json!({"type": "lines", "compare_mode": "quick_comparison"}),
             "{v}"
         );
     }

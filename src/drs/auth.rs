@@ -64,7 +64,32 @@ enum TemporarySource {
 /// Temporary credentials and their source.
 pub struct Temporary {
     source: TemporarySource,
-    current: Mutex<TemporaryKey>,
+    current: Mutex<Current>,
+}
+
+/// The key in use and, for a file, which version of the file it was read from.
+struct Current {
+    key: TemporaryKey,
+    file: Option<FileStamp>,
+}
+
+/// What tells one version of the credentials file from the next without reading it: whatever
+/// renews the file (an agent, a cron job, `mv` of a new file) changes its modification time or
+/// its length. A file without `expires_at` has nothing else that says when to read it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            modified: m.modified().ok(),
+            len: m.len(),
+        })
+    }
 }
 
 impl Temporary {
@@ -72,41 +97,57 @@ impl Temporary {
     pub fn fixed(key: TemporaryKey) -> Temporary {
         Temporary {
             source: TemporarySource::Env,
-            current: Mutex::new(key),
+            current: Mutex::new(Current { key, file: None }),
         }
     }
 
-    /// Credentials read from a file, and read again from it before they expire.
+    /// Credentials read from a file, and read again from it when the file changes or before
+    /// they expire.
     pub fn from_file(path: &Path) -> Result<Temporary, DrsError> {
+        let file = FileStamp::of(path);
         Ok(Temporary {
-            current: Mutex::new(read_temporary_file(path)?),
+            current: Mutex::new(Current {
+                key: read_temporary_file(path)?,
+                file,
+            }),
             source: TemporarySource::File(path.to_path_buf()),
         })
     }
 
-    /// The credentials to sign with now: re-read from the file when they are about to
-    /// expire; an error when they have expired and no newer ones are there.
+    /// The credentials to sign with now: read again from the file when it changed on disk
+    /// or when they are about to expire; an error when they have expired and no newer ones
+    /// are there.
     pub fn key(&self) -> Result<TemporaryKey, DrsError> {
         self.key_at(Utc::now())
     }
 
     fn key_at(&self, now: DateTime<Utc>) -> Result<TemporaryKey, DrsError> {
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        let due = |k: &TemporaryKey| {
-            k.expires_at
-                .is_some_and(|t| (t - now).num_seconds() < REFRESH_BEFORE_S)
-        };
-        if due(&cur) {
-            if let TemporarySource::File(p) = &self.source {
+        if let TemporarySource::File(p) = &self.source {
+            // One stat per signed request: cheap next to the request, and the only way to see
+            // a rotation of a file that carries no expires_at.
+            let stamp = FileStamp::of(p);
+            let expiring = cur
+                .key
+                .expires_at
+                .is_some_and(|t| (t - now).num_seconds() < REFRESH_BEFORE_S);
+            if expiring || (stamp.is_some() && stamp != cur.file) {
                 match read_temporary_file(p) {
-                    Ok(k) => *cur = k,
+                    Ok(k) => {
+                        *cur = Current {
+                            key: k,
+                            file: stamp,
+                        }
+                    }
+                    // Half-written by its renewer, or gone for a moment: keep the key in use
+                    // and look again at the next request (the stamp is not taken).
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot re-read the temporary credentials")
                     }
                 }
             }
         }
-        match cur.expires_at {
+        match cur.key.expires_at {
             Some(t) if t <= now => Err(DrsError::Config(format!(
                 "the temporary credentials expired at {t}: {}",
                 match &self.source {
@@ -119,7 +160,7 @@ impl Temporary {
                     }
                 }
             ))),
-            _ => Ok(cur.clone()),
+            _ => Ok(cur.key.clone()),
         }
     }
 }
@@ -500,8 +541,16 @@ mod tests {
         write("OLD", "2026-12-02T12:00:00Z");
         let t = Temporary::from_file(&p).unwrap();
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        // An hour left: the cached key.
+        // An hour left and the file as it was read (same length, modification time put
+        // back): the cached key, the file is not read again.
+        let read_at = std::fs::metadata(&p).unwrap().modified().unwrap();
         write("NEW", "2026-12-02T13:00:00Z");
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(read_at)
+            .unwrap();
         assert_eq!(
             t.key_at(at("2026-12-02T11:00:00Z")).unwrap().ak.expose(),
             "OLD"
@@ -520,6 +569,45 @@ mod tests {
             "{e}"
         );
         assert!(!format!("{:?}", Auth::Temporary(Arc::new(t))).contains("NEW"));
+    }
+
+    #[test]
+    fn a_file_without_expires_at_is_read_again_when_it_is_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("securitykey");
+        let write = |ak: &str| {
+            std::fs::write(
+                &p,
+                format!("ak={ak}\nsk=sk-{ak}\nsecurity_token=token-of-{ak}\n"),
+            )
+            .unwrap()
+        };
+        write("FIRST");
+        let t = Temporary::from_file(&p).unwrap();
+        let now = Utc::now();
+        assert_eq!(t.key_at(now).unwrap().ak.expose(), "FIRST");
+        // Rotated on disk the way renewers do it: a new file moved over the old one.
+        let next = dir.path().join("securitykey.new");
+        std::fs::write(
+            &next,
+            "ak=SECOND-KEY\nsk=sk-second\nsecurity_token=token-of-second\n",
+        )
+        .unwrap();
+        std::fs::rename(&next, &p).unwrap();
+        let k = t.key_at(now).unwrap();
+        assert_eq!(
+            (k.ak.expose(), k.token.expose()),
+            ("SECOND-KEY", "token-of-second")
+        );
+        // Half-written (no token yet): the key in use stays, and the complete file is taken
+        // at the next look.
+        std::fs::write(&p, "ak=THIRD-KEY-X\nsk=sk-third\n").unwrap();
+        assert_eq!(t.key_at(now).unwrap().ak.expose(), "SECOND-KEY");
+        write("THIRD-KEY-X");
+        assert_eq!(t.key_at(now).unwrap().ak.expose(), "THIRD-KEY-X");
+        // Gone for a moment: the key in use stays.
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(t.key_at(now).unwrap().ak.expose(), "THIRD-KEY-X");
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub async fn run(args: DrsBenchArgs, cfg: Config) -> anyhow::Result<std::process
     cfg.emulator.rate_limit_rps = 0.0;
     let handle = emulator::spawn(&cfg, "127.0.0.1:0".parse()?).await?;
     let client = handle.client(&cfg)?;
+    let cfg = handle.client_config(&cfg);
 
     // Create the jobs, 10 per batch-creation call.
     let t0 = Instant::now();

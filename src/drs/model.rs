@@ -96,10 +96,18 @@ impl JobStatus {
     }
 
     /// The job no longer holds a DRS instance (does not count against the quota).
+    /// `RELEASE_CHILD_TRANSFER_COMPLETE` is "再编辑子任务已结束" (the job, ended while a re-edit
+    /// child task ran, has ended that task too: SDK `query_job_status_resp.py` status enum);
+    /// Terraform's provider deletes a job in it without a force-terminate, as it does one in
+    /// `RELEASE_RESOURCE_COMPLETE` or `CREATE_FAILED` (`resource_huaweicloud_drs_job.go`,
+    /// resourceJobDelete), so it holds nothing any more either.
     pub fn is_finished(&self) -> bool {
         matches!(
             self,
-            JobStatus::ReleaseResourceComplete | JobStatus::Deleted | JobStatus::CreateFailed
+            JobStatus::ReleaseResourceComplete
+                | JobStatus::ReleaseChildTransferComplete
+                | JobStatus::Deleted
+                | JobStatus::CreateFailed
         )
     }
 }
@@ -414,10 +422,38 @@ pub struct JobDetail {
     pub is_target_readonly: Option<bool>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The job's replication instance (its private and, with an EIP, public address): what a
+    /// no-public-exposure check reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inst_info: Option<InstInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+}
+
+/// InstInfo (`inst_info.py`): the replication instance of a job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct InstInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_type: Option<String>,
+    /// `common`, `high` or `ultrahigh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inst_type: Option<String>,
+    /// Private address of the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Public address; only with an EIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// `active` or `deleted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Disk size in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_size: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -658,6 +694,11 @@ pub struct PrecheckResult {
     pub process: String,
     #[serde(default)]
     pub total_passed_rate: String,
+    /// The target RDS instance of the job checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds_instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_direction: Option<String>,
     #[serde(default)]
     pub precheck_result: Vec<PrecheckItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -779,12 +820,15 @@ fn as_one<S: Serializer>(v: &[QuotaResource], s: S) -> Result<S::Ok, S::Error> {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct CompareObject {
     pub db_name: String,
-    /// Tables of the database; an empty list is taken as the whole database (the emulator
-    /// does; for DRS this reading is UNCONFIRMED: `compare_object_info.py` requires only
-    /// `db_name`). Always sent, as the SDK's request has it.
+    /// Tables of the database (`compare_object_info.py`: "该库下的表名列表"). The SDK and the
+    /// API reference state no meaning for an empty list; the emulator takes the whole
+    /// database, and wavedeck never sends one (it asks for a quick comparison).
     #[serde(default)]
     pub table_name: Vec<String>,
 }
+
+/// `compare_mode` of a comparison of the job's objects, none named.
+pub const QUICK_COMPARISON: &str = "quick_comparison";
 
 /// `POST /v3/{pid}/jobs/{job_id}/table/compare`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -603,7 +603,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         (Step::StartJob, Some(s)) => !matches!(s, JobStatus::Configuration | JobStatus::Creating),
                         (Step::ResumeJob, Some(s)) => !s.is_failed() && *s != JobStatus::Pausing,
                         (Step::PauseJob, Some(s)) => *s == JobStatus::Pausing,
-                        (Step::Terminate, Some(s)) => matches!(s, JobStatus::ReleaseResourceStarted | JobStatus::ReleaseResourceComplete | JobStatus::Deleted),
+                        (Step::Terminate, Some(s)) => (s.is_finished() && *s != JobStatus::CreateFailed) || matches!(s, JobStatus::ReleaseResourceStarted | JobStatus::ReleaseChildTransferStarted),
                         (Step::DeleteJob, Some(s)) => *s == JobStatus::Deleted,
                         _ => false,
                     };
@@ -624,10 +624,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         return Ok(recovered());
                     }
                 }
-                let Some(spec) = sh.specs.get(&w.db) else {
-                    return Ok(fatal(format!("{} is not in the store's inventory (run wavedeck init again)", w.db)));
-                };
-                let req = crate::drs::api::row_compare_request(spec);
+                let req = crate::drs::api::row_compare_request();
                 drs.create_table_compare(&job, &req).await?;
                 Ok(done())
             }

@@ -57,6 +57,8 @@ mod tests {
             "INCRE_TRANSFER_STARTED",
             "INCRE_TRANSFER_FAILED",
             "RELEASE_RESOURCE_COMPLETE",
+            "RELEASE_CHILD_TRANSFER_COMPLETE",
+            "RELEASE_CHILD_TRANSFER_STARTED",
             "DELETED",
             "PAUSING",
             "CONFIGURATION",
@@ -70,5 +72,22 @@ mod tests {
                 assert_eq!(p, JobPhase::Failed, "{s}");
             }
         }
+    }
+
+    #[test]
+    fn an_ended_job_is_released_whichever_way_it_ended() {
+        // A job ended while a re-edit child task ran reports RELEASE_CHILD_TRANSFER_COMPLETE:
+        // it holds no instance, so it must not be waited on nor counted against the limit.
+        for s in [
+            "RELEASE_RESOURCE_COMPLETE",
+            "RELEASE_CHILD_TRANSFER_COMPLETE",
+        ] {
+            let p = JobPhase::of(&JobStatus::parse(s));
+            assert_eq!(p, JobPhase::Released, "{s}");
+            assert!(!p.holds_instance(), "{s}");
+        }
+        // Still ending its child task: wait and look again.
+        let p = JobPhase::of(&JobStatus::parse("RELEASE_CHILD_TRANSFER_STARTED"));
+        assert_eq!(p, JobPhase::Busy);
     }
 }

@@ -31,6 +31,12 @@ class Capture:
                     "body": json.loads(raw) if raw else None,
                     "headers": sorted(k.lower() for k in self.headers.keys()
                                       if k.lower() in API_HEADERS),
+                    # Everything a signature covers, exactly as sent (for signing vectors).
+                    "wire": {
+                        "query": url.query,
+                        "headers": [[k, v] for k, v in self.headers.items()],
+                        "body": raw.decode("utf-8"),
+                    },
                 })
                 out = b"{}"
                 self.send_response(200)

@@ -91,22 +91,26 @@ def http_config():
     return cfg
 
 
-def _client(cls, url, raw, ak, sk):
+def _client(cls, url, raw, ak, sk, security_token=None):
     handler = HttpHandler()
     if raw is not None:
         handler.add_response_handler(raw.handler)
+    creds = BasicCredentials(ak, sk, PROJECT_ID)
+    if security_token is not None:
+        # Temporary credentials (an agency's, or STS): the SDK adds X-Security-Token and signs it.
+        creds = creds.with_security_token(security_token)
     return (
         cls.new_builder()
         .with_http_config(http_config())
-        .with_credentials(BasicCredentials(ak, sk, PROJECT_ID))
+        .with_credentials(creds)
         .with_endpoints([url])
         .with_http_handler(handler)
         .build()
     )
 
 
-def drs_client(url, raw=None, ak=AK, sk=SK):
-    return _client(drs.DrsClient, url, raw, ak, sk)
+def drs_client(url, raw=None, ak=AK, sk=SK, security_token=None):
+    return _client(drs.DrsClient, url, raw, ak, sk, security_token)
 
 
 def dns_client(url, raw=None):
@@ -175,13 +179,17 @@ def drift(raw, type_name, where, modules=(drs, dns)):
 
 
 def field(obj, path):
-    """The value at a dotted path through SDK model objects; `[0]` indexes lists."""
+    """The value at a dotted path through SDK model objects; `[0]` indexes lists, and a part
+    of the path is a key in the SDK's dict fields (`progress_map.data`)."""
     cur = obj
     for part in path.split("."):
         idx = None
         if part.endswith("]"):
             part, idx = part[:-1].split("[")
-        cur = getattr(cur, part, None) if part else cur
+        if part and isinstance(cur, dict):
+            cur = cur.get(part)
+        else:
+            cur = getattr(cur, part, None) if part else cur
         if idx is not None:
             cur = cur[int(idx)] if isinstance(cur, list) and len(cur) > int(idx) else None
         if cur is None:

@@ -136,7 +136,8 @@ def job_life(run, client, raw, engine):
               "results[0].task_type", "results[0].db_use_type", "results[0].job_direction",
               "results[0].source_endpoint.db_type", "results[0].source_endpoint.ip",
               "results[0].target_endpoint.db_type", "results[0].target_endpoint.inst_id",
-              "results[0].tags"])
+              "results[0].tags", "results[0].inst_info.engine_type", "results[0].inst_info.inst_type",
+              "results[0].inst_info.ip", "results[0].inst_info.status", "results[0].inst_info.volume_size"])
     if d is not None:
         tags = {t.key: t.value for t in (field(d, "results[0].tags") or [])}
         run.check("detail carries wavedeck's tags back",
@@ -179,7 +180,8 @@ def job_life(run, client, raw, engine):
         run.check("pre-check result (batch_check_results)", answer(
             raw, res, "BatchCheckResultsResponse",
             ["count", "results[0].precheck_id", "results[0].result", "results[0].process",
-             "results[0].total_passed_rate", "results[0].precheck_result", "results[0].precheck_result[0].item",
+             "results[0].total_passed_rate", "results[0].rds_instance_id", "results[0].job_direction",
+             "results[0].precheck_result", "results[0].precheck_result[0].item",
              "results[0].precheck_result[0].result"]))
         run.check("pre-check passes", [] if field(res, "results[0].result") is True
                   else [f"result {field(res, 'results[0].result')} process {field(res, 'results[0].process')}"])
@@ -200,8 +202,12 @@ def job_life(run, client, raw, engine):
         pct = field(fp, "results[0].progress")
         run.check("progress during full load", fdrift + [
             f"{f} is empty (DRS documents a value)" for f in
-            missing(fp, ["results[0].progress", "results[0].remaining_time", "results[0].task_mode"])] + (
-            [] if pct is not None and 0 <= float(str(pct).rstrip("%")) <= 100 else [f"progress {pct!r}"]))
+            missing(fp, ["results[0].progress", "results[0].remaining_time", "results[0].task_mode",
+                         "results[0].progress_map.data.completed"])] + (
+            [] if pct is not None and 0 <= float(str(pct).rstrip("%")) <= 100 else [f"progress {pct!r}"]) + (
+            [] if str(field(fp, "results[0].progress_map.data.completed") or "").endswith("%")
+            else [f"progress_map.data.completed {field(fp, 'results[0].progress_map.data.completed')!r} "
+                  "is not a percent (progress_info.py: \"94%\")"]))
     else:
         run.check("progress during full load", ["FULL_TRANSFER_STARTED was never seen"])
     delay = field(p, "results[0].incre_trans_delay")
@@ -300,18 +306,22 @@ def dns_switch(run, dns, raw):
     r = call(run, "DNS list a record set by name (list_record_sets_by_zone)", dns.list_record_sets_by_zone,
              calls.dns_find(zone, name), raw, "ListRecordSetsByZoneResponse",
              ["metadata.total_count", "recordsets[0].id", "recordsets[0].name", "recordsets[0].type",
-              "recordsets[0].ttl", "recordsets[0].records", "recordsets[0].status", "recordsets[0].zone_id"])
+              "recordsets[0].ttl", "recordsets[0].records", "recordsets[0].status", "recordsets[0].zone_id",
+              "recordsets[0].zone_name", "recordsets[0].default", "recordsets[0].project_id",
+              "recordsets[0].links._self"])
     rid = field(r, "recordsets[0].id") if r else None
     if not rid:
         return
     u = call(run, "DNS update the record set (update_record_set)", dns.update_record_set,
              calls.dns_update(zone, rid, name, "127.0.0.20", 5), raw, "UpdateRecordSetResponse",
-             ["id", "name", "type", "ttl", "records", "status"])
+             ["id", "name", "type", "ttl", "records", "status", "zone_name", "default", "project_id",
+              "links._self"])
     if u is not None:
         run.check("DNS update answers PENDING_UPDATE", [] if u.status == "PENDING_UPDATE" else [f"status {u.status}"])
     s = wait(lambda: dns.show_record_set(calls.dns_show(zone, rid)), lambda s: s.status == "ACTIVE")
     run.check("DNS record set polled until ACTIVE (show_record_set)", answer(
-        raw, s, "ShowRecordSetResponse", ["id", "name", "records", "status", "update_at"]) + (
+        raw, s, "ShowRecordSetResponse", ["id", "name", "records", "status", "update_at", "zone_id",
+                                           "zone_name", "default", "project_id", "links._self"]) + (
         [] if s.status == "ACTIVE" and s.records == ["127.0.0.20"] and s.ttl == 5
         else [f"status {s.status} records {s.records} ttl {s.ttl}"]))
 
@@ -323,6 +333,7 @@ def refusals(run, emu, client, raw):
             client.batch_create_jobs, calls.create_without("wd-sdk-missing", "sdk-missing", "db_use_type",
                                                            "source_endpoint"),
             raw, "DRS.M00201", 400)
+    mandatory_fields(run, client, raw)
     refusal(run, "unknown job id is refused", client.batch_list_job_details,
             calls.detail(["00000000-0000-0000-0000-00000000dead"]), raw, "DRS.M00289", 400)
     try:
@@ -332,6 +343,47 @@ def refusals(run, emu, client, raw):
         return
     refusal(run, "duplicate name is refused", client.batch_create_jobs,
             calls.create("wd-sdk-dup-01", "sdk-dup-01", 1), raw, "DRS.M00277", 422)
+
+
+def mandatory_fields(run, client, raw):
+    """Each mandatory field of the SDK's request models (one unset at a time, the rest as a
+    correct client sends them) is refused with DRS's 400 DRS.M00201; the job ids are made up,
+    as the field check comes before any job is looked up."""
+    job = "00000000-0000-0000-0000-00000000beef"
+
+    def without(req, path, value=None):
+        obj = req.body
+        parts = path.split(".")
+        for p in parts[:-1]:
+            obj = obj[int(p)] if p.isdigit() else getattr(obj, p)
+        setattr(obj, parts[-1], value)
+        return req
+
+    cases = [
+        ("create without customize_sutnet_id (empty)", client.batch_create_jobs,
+         without(calls.create("wd-sdk-nosubnet", "sdk-nosubnet", 1), "jobs.0.customize_sutnet_id", "")),
+        ("create without node_type", client.batch_create_jobs,
+         without(calls.create("wd-sdk-nonode", "sdk-nonode", 1), "jobs.0.node_type")),
+        ("connection test without db_password", client.batch_validate_connections,
+         without(calls.connection(job), "jobs.0.db_password")),
+        ("connection test without end_point_type", client.batch_validate_connections,
+         without(calls.connection(job), "jobs.1.end_point_type")),
+        ("tenant list without db_use_type", client.show_job_list, without(calls.list_jobs("x"), "db_use_type")),
+        ("modify without job_id", client.batch_update_job, without(calls.modify(job, "wd-x"), "jobs.0.job_id")),
+        ("pre-check without precheck_mode", client.batch_check_jobs,
+         without(calls.precheck([job]), "jobs.0.precheck_mode")),
+        ("start without job_id", client.batch_start_jobs, without(calls.start([job]), "jobs.0.job_id")),
+        ("pause without pause_mode", client.batch_stop_jobs, without(calls.pause([job]), "jobs.0.pause_mode")),
+        ("resume without job_id", client.batch_restore_task, without(calls.resume([job]), "jobs.0.job_id")),
+        ("terminate without delete_type", client.batch_delete_jobs,
+         without(calls.delete_jobs([job], "terminate"), "jobs.0.delete_type")),
+        ("status without jobs", client.batch_list_job_status, without(calls.status([job]), "jobs")),
+        ("progress without jobs", client.batch_list_progresses, without(calls.progress([job]), "jobs")),
+        ("data comparison without type", client.create_data_level_table_compare_job,
+         without(calls.table_compare(job, "lines"), "type")),
+    ]
+    for name, fn, req in cases:
+        refusal(run, f"mandatory field: {name} is refused", fn, req, raw, "DRS.M00201", 400)
 
 
 def main():

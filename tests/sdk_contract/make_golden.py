@@ -55,6 +55,16 @@ DRS = [
     ("content-overview", "list_content_compare_overview", calls.content_overview(JOB, COMPARE)),
     ("content-detail", "list_content_compare_detail", calls.content_detail(JOB, COMPARE)),
 ]
+# Temporary credentials (made up): the same call as "batch-status", signed with a security
+# token. Its golden request shows the X-Security-Token header, and its wire form (every header
+# value, the body bytes) is kept in golden/signing/ as a signing vector: tests/sdk_golden.rs
+# checks that wavedeck's verifier accepts the SDK's signature over it.
+TEMP_AK = "SDKGOLDENTMPAK000001"
+TEMP_SK = "sdkgoldentemporarysecretkey0000000000001"
+TEMP_TOKEN = "sdk-golden-security-token-0001"
+TEMPORARY = [
+    ("batch-status-temporary", "batch_list_job_status", calls.status([JOB])),
+]
 DNS = [
     ("dns-find", "list_record_sets_by_zone", calls.dns_find(ZONE, DNS_NAME)),
     ("dns-update", "update_record_set", calls.dns_update(ZONE, RECORDSET, DNS_NAME, "127.0.0.20", 5)),
@@ -67,20 +77,33 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     cap = Capture()
     try:
-        clients = {"drs": common.drs_client(cap.url), "dns": common.dns_client(cap.url)}
-        for kind, table in (("drs", DRS), ("dns", DNS)):
+        clients = {"drs": common.drs_client(cap.url), "dns": common.dns_client(cap.url),
+                   "temporary": common.drs_client(cap.url, ak=TEMP_AK, sk=TEMP_SK,
+                                                  security_token=TEMP_TOKEN)}
+        os.makedirs(os.path.join(out_dir, "signing"), exist_ok=True)
+        for kind, table in (("drs", DRS), ("temporary", TEMPORARY), ("dns", DNS)):
             for op, method, req in table:
                 getattr(clients[kind], method)(req)
                 got = cap.take()
                 if len(got) != 1:
                     sys.exit(f"{op}: the SDK sent {len(got)} requests, expected 1")
-                golden = {"call": op, "sdk": f"{kind.capitalize()}Client.{method}", **got[0]}
-                with open(os.path.join(out_dir, f"{op}.json"), "w") as f:
-                    json.dump(golden, f, indent=2, sort_keys=True)
-                    f.write("\n")
+                wire = got[0].pop("wire")
+                sdk = f"{'Drs' if kind == 'temporary' else kind.capitalize()}Client.{method}"
+                golden = {"call": op, "sdk": sdk, **got[0]}
+                write(os.path.join(out_dir, f"{op}.json"), golden)
+                if kind == "temporary":
+                    write(os.path.join(out_dir, "signing", f"{op}.json"), {
+                        "call": op, "sdk": sdk, "method": got[0]["method"], "path": got[0]["path"],
+                        "ak": TEMP_AK, "sk": TEMP_SK, "security_token": TEMP_TOKEN, **wire})
                 print(f"{op}: {got[0]['method']} {got[0]['path']}")
     finally:
         cap.stop()
+
+
+def write(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -166,11 +166,12 @@ def object_compare_overview(job_id):
     return drs.ListObejectLevelCompareOverviewRequest(job_id=job_id)
 
 
-def table_compare(job_id, kind, db="app"):
-    """A data-level comparison naming its objects: with `compare_mode` empty the SDK requires
-    `compare_object` (model_create_data_level_table_compare_job_req)."""
+def table_compare(job_id, kind):
+    """A data-level comparison of the job's objects: `compare_mode: quick_comparison`, so none
+    are named (with `compare_mode` empty the SDK requires `compare_object`,
+    create_data_level_table_compare_job_req.py; an empty `table_name` has no stated meaning)."""
     return drs.CreateDataLevelTableCompareJobRequest(job_id=job_id, body=drs.CreateDataLevelTableCompareJobReq(
-        type=kind, compare_object=[drs.CompareObjectInfo(db_name=db, table_name=[])]))
+        type=kind, compare_mode="quick_comparison"))
 
 
 def table_compares(job_id):

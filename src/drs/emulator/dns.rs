@@ -199,9 +199,26 @@ impl Zones {
     }
 }
 
+/// The zone a record set's name sits in, as DNS answers `zone_name`: the name without its
+/// first label (`orders.corp.internal.` is in `corp.internal.`). The emulator's zones are
+/// made by their first record set, so the name is all there is to go by.
+pub fn zone_name_of(name: &str) -> String {
+    match name.split_once('.') {
+        Some((_, rest)) if !rest.is_empty() => rest.to_string(),
+        _ => name.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_sets_zone_is_its_name_less_the_first_label() {
+        assert_eq!(zone_name_of("orders.corp.internal."), "corp.internal.");
+        assert_eq!(zone_name_of("internal."), "internal.");
+        assert_eq!(zone_name_of("top"), "top");
+    }
 
     fn req(records: &[&str]) -> RecordSetReq {
         RecordSetReq {

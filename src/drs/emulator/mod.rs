@@ -118,6 +118,8 @@ pub(crate) struct Emulator {
     pub dns: Mutex<dns::Zones>,
     ak_failures: Mutex<HashMap<String, AkFailures>>,
     pub requests: AtomicU64,
+    /// `http://ADDR` this emulator listens on, for the links its answers carry.
+    pub base_url: String,
     /// Native mode: PostgreSQL jobs move real data (see [`native`]).
     pub native: bool,
     /// Grace write sessions get when the native source-writes switch drains a source.
@@ -222,11 +224,13 @@ impl EmulatorHandle {
         format!("http://{}", self.addr)
     }
 
-    /// `cfg` pointed at this emulator (endpoint and project id).
+    /// `cfg` pointed at this emulator (endpoint and project id, and the emulated network
+    /// where `cfg` names none: see [`emulated_network`]).
     pub fn client_config(&self, cfg: &Config) -> Config {
         let mut c = cfg.clone();
         c.drs.endpoint = self.base_url();
         c.drs.project_id = self.project_id.clone();
+        emulated_network(&mut c.drs);
         c
     }
 
@@ -354,6 +358,19 @@ impl Drop for EmulatorHandle {
     }
 }
 
+/// The subnet a DRS job is placed in when the config points at the emulator and names none.
+pub const EMULATED_SUBNET_ID: &str = "subnet-wavedeck-emulator";
+
+/// Give a config pointed at the emulator the subnet DRS requires (batch-creation
+/// `customize_sutnet_id` is mandatory, and the emulator refuses a create without it as DRS
+/// does): the emulator has no VPC, so any id stands for its network. A subnet the config
+/// names is kept.
+pub fn emulated_network(drs: &mut crate::config::DrsConfig) {
+    if drs.subnet_id.trim().is_empty() {
+        drs.subnet_id = EMULATED_SUBNET_ID.to_string();
+    }
+}
+
 fn random_key(len: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();
@@ -406,7 +423,12 @@ pub async fn spawn_with(
     } else {
         cfg.drs.project_id.trim().to_string()
     };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (is the port in use?)"))?;
+    let local = listener.local_addr()?;
     let emu = Arc::new(Emulator {
+        base_url: format!("http://{local}"),
         project_id: project_id.clone(),
         clock: Clock::new(cfg.emulator.speed),
         bandwidth_mbps: if cfg.emulator.job_bandwidth_mbps > 0.0 {
@@ -437,10 +459,6 @@ pub async fn spawn_with(
         drain_grace: std::time::Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
         stopping: AtomicBool::new(false),
     });
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (is the port in use?)"))?;
-    let local = listener.local_addr()?;
     let app = server::router(emu.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

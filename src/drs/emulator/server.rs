@@ -252,7 +252,8 @@ async fn native_pre(emu: &Arc<Emulator>, method: &Method, segs: &[&str], body: &
     let pid_ok = |pid: &str| pid == emu.project_id;
     match (method.as_str(), segs) {
         ("POST", ["v3", pid, "jobs", "batch-connection"]) if pid_ok(pid) => {
-            let Ok(req) = serde_json::from_slice::<Jobs<TestEndPoint>>(body) else {
+            // A body the route refuses connects to nothing.
+            let Ok(req) = parse_checked::<Jobs<TestEndPoint>>(body, &CONNECTION) else {
                 return pre;
             };
             for t in req.jobs.iter().take(BATCH_MAX) {
@@ -341,18 +342,124 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     })
 }
 
-/// A batch body whose items must carry `required` (the SDK request model's mandatory fields):
-/// a missing one is DRS's 400 `DRS.M00201` naming it, not a parse error.
-fn parse_items<T: DeserializeOwned>(body: &[u8], required: &[&str]) -> Result<Jobs<T>, Response> {
+/// The mandatory fields of one call's body, as the SDK's request models have them (Python SDK
+/// huaweicloudsdkdrs 3.1.219, `huaweicloudsdkdrs/v3/model/`: a field the model's `__init__`
+/// sets unconditionally is mandatory; the Go SDK's models mark the same ones without
+/// `omitempty`).
+struct Mandatory {
+    /// Keys of the body itself.
+    body: &'static [&'static str],
+    /// The body's list of items (`jobs`, `compare_object`) and the keys each item must carry.
+    items: Option<(&'static str, &'static [&'static str])>,
+}
+
+/// `query_jobs_req.py`.
+const LIST: Mandatory = Mandatory {
+    body: &["db_use_type"],
+    items: None,
+};
+/// `batch_create_job_req.py`, `create_job_req.py`.
+const CREATE: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: Some((
+        "jobs",
+        &[
+            "db_use_type",
+            "name",
+            "engine_type",
+            "job_direction",
+            "net_type",
+            "node_type",
+            "source_endpoint",
+            "target_endpoint",
+            "task_type",
+            "customize_sutnet_id",
+        ],
+    )),
+};
+/// `batch_test_connection_req.py`, `test_end_point.py`.
+const CONNECTION: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: Some((
+        "jobs",
+        &[
+            "id",
+            "net_type",
+            "db_type",
+            "ip",
+            "db_user",
+            "db_password",
+            "end_point_type",
+        ],
+    )),
+};
+/// `modify_job_req.py` (and `update_database_object_req.py`, `start_info.py`,
+/// `retry_info.py`): only the job id; what a modify after the connection test needs besides
+/// is `check_modify`'s.
+const JOB_ID_ITEMS: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: Some(("jobs", &["job_id"])),
+};
+/// `pre_check_info.py`.
+const PRECHECK: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: Some(("jobs", &["job_id", "precheck_mode"])),
+};
+/// `pause_info.py`.
+const PAUSE: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: Some(("jobs", &["job_id", "pause_mode"])),
+};
+/// `delete_job_req.py`.
+const DELETE: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: Some(("jobs", &["delete_type", "job_id"])),
+};
+/// Bodies that are a list of job (or pre-check) ids: `batch_query_job_req_page.py`,
+/// `batch_query_progress_req.py`, `batch_query_precheck_result_req.py`,
+/// `batch_switchover_req.py`.
+const IDS: Mandatory = Mandatory {
+    body: &["jobs"],
+    items: None,
+};
+/// `create_data_level_table_compare_job_req.py` (`type`), `compare_object_info.py`
+/// (`db_name`).
+const TABLE_COMPARE: Mandatory = Mandatory {
+    body: &["type"],
+    items: Some(("compare_object", &["db_name"])),
+};
+
+/// Whether a mandatory field counts as left out: absent, null, or an empty string ("The
+/// parameter … is empty"). A password may be the empty string: the lab's servers trust
+/// loopback and have none (whether DRS takes "" is UNCONFIRMED; it is present, as the SDK
+/// requires).
+fn left_out(field: &str, v: Option<&serde_json::Value>) -> bool {
+    match v {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::String(s)) => field != "db_password" && s.trim().is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// The first mandatory field `v` leaves out, if any.
+fn first_missing(v: &serde_json::Value, m: &Mandatory) -> Option<&'static str> {
+    if let Some(f) = m.body.iter().find(|f| left_out(f, v.get(**f))) {
+        return Some(f);
+    }
+    let (list, keys) = m.items?;
+    let items = v.get(list).and_then(|l| l.as_array());
+    items
+        .into_iter()
+        .flatten()
+        .find_map(|item| keys.iter().find(|f| left_out(f, item.get(**f))).copied())
+}
+
+/// A body that must carry `m`'s mandatory fields: a missing one is DRS's 400 `DRS.M00201`
+/// naming it (for the whole call), not a parse error.
+fn parse_checked<T: DeserializeOwned>(body: &[u8], m: &Mandatory) -> Result<T, Response> {
     let v: serde_json::Value = parse(body)?;
-    let items = v.get("jobs").and_then(|j| j.as_array());
-    for item in items.into_iter().flatten() {
-        if let Some(f) = required
-            .iter()
-            .find(|f| item.get(**f).is_none_or(|x| x.is_null()))
-        {
-            return Err(missing(f));
-        }
+    if let Some(f) = first_missing(&v, m) {
+        return Err(missing(f));
     }
     serde_json::from_value(v).map_err(|e| {
         err(
@@ -362,32 +469,6 @@ fn parse_items<T: DeserializeOwned>(body: &[u8], required: &[&str]) -> Result<Jo
         )
     })
 }
-
-/// Mandatory fields of a create item (`create_job_req.py`: set unconditionally in `__init__`).
-const CREATE_REQUIRED: &[&str] = &[
-    "db_use_type",
-    "name",
-    "engine_type",
-    "job_direction",
-    "net_type",
-    "node_type",
-    "source_endpoint",
-    "target_endpoint",
-    "task_type",
-    "customize_sutnet_id",
-];
-
-/// Mandatory fields of a connection test (`test_end_point.py`), less `db_password`: the
-/// emulator takes a test without one, as the demo's inventory has its password variables
-/// unset (the lab servers trust loopback).
-const CONNECTION_REQUIRED: &[&str] = &[
-    "id",
-    "net_type",
-    "db_type",
-    "ip",
-    "db_user",
-    "end_point_type",
-];
 
 fn not_found_api() -> Response {
     gateway_err(
@@ -434,18 +515,18 @@ fn v3_route(
     pre: &NativePre,
 ) -> Reply {
     match (method.as_str(), rest) {
-        ("POST", ["jobs"]) => list_jobs(emu, parse(body)?),
+        ("POST", ["jobs"]) => list_jobs(emu, parse_checked(body, &LIST)?),
         ("POST", ["jobs", "batch-creation"]) => {
-            create_jobs(emu, parse_items(body, CREATE_REQUIRED)?, hdr_faults)
+            create_jobs(emu, parse_checked(body, &CREATE)?, hdr_faults)
         }
-        ("POST", ["jobs", "batch-status"]) => batch_status(emu, parse(body)?),
-        ("POST", ["jobs", "batch-detail"]) => batch_detail(emu, parse(body)?),
-        ("POST", ["jobs", "batch-progress"]) => batch_progress(emu, parse(body)?),
+        ("POST", ["jobs", "batch-status"]) => batch_status(emu, parse_checked(body, &IDS)?),
+        ("POST", ["jobs", "batch-detail"]) => batch_detail(emu, parse_checked(body, &IDS)?),
+        ("POST", ["jobs", "batch-progress"]) => batch_progress(emu, parse_checked(body, &IDS)?),
         ("POST", ["jobs", "batch-connection"]) => {
-            test_connections(emu, parse_items(body, CONNECTION_REQUIRED)?, pre)
+            test_connections(emu, parse_checked(body, &CONNECTION)?, pre)
         }
         ("PUT", ["jobs", "batch-modification"]) => {
-            let req: Jobs<ModifyJobReq> = parse_items(body, &["job_id"])?;
+            let req: Jobs<ModifyJobReq> = parse_checked(body, &JOB_ID_ITEMS)?;
             let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
             {
                 let st = emu.lock();
@@ -485,17 +566,21 @@ fn v3_route(
                 Ok(None)
             })
         }
-        ("PUT", ["jobs", "batch-select-objects"]) => select_objects(emu, parse(body)?),
+        ("PUT", ["jobs", "batch-select-objects"]) => {
+            select_objects(emu, parse_checked(body, &JOB_ID_ITEMS)?)
+        }
         ("POST", ["jobs", "batch-precheck"]) => {
-            let req: Jobs<PrecheckReq> = parse(body)?;
+            let req: Jobs<PrecheckReq> = parse_checked(body, &PRECHECK)?;
             let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
             actions(emu, ids, 200, |j, now, _| {
                 j.precheck(now).map(|_| Some(j.id.clone()))
             })
         }
-        ("POST", ["jobs", "batch-precheck-result"]) => precheck_results(emu, parse(body)?),
+        ("POST", ["jobs", "batch-precheck-result"]) => {
+            precheck_results(emu, parse_checked(body, &IDS)?)
+        }
         ("POST", ["jobs", "batch-starting"]) => {
-            let req: Jobs<StartReq> = parse(body)?;
+            let req: Jobs<StartReq> = parse_checked(body, &JOB_ID_ITEMS)?;
             let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
             let r = actions(emu, ids.clone(), 202, |j, now, _| {
                 j.start(now).map(|_| None)
@@ -504,7 +589,7 @@ fn v3_route(
             r
         }
         ("POST", ["jobs", "batch-pause-task"]) => {
-            let req: Jobs<PauseReq> = parse(body)?;
+            let req: Jobs<PauseReq> = parse_checked(body, &PAUSE)?;
             let ids = req.jobs.iter().map(|j| j.job_id.clone()).collect();
             actions(emu, ids, 200, |j, now, bw| {
                 if let Some(r) = pre.refusal(&j.id, "pause") {
@@ -514,7 +599,7 @@ fn v3_route(
             })
         }
         ("POST", ["jobs", "batch-retry-task"]) => {
-            let req: Jobs<RetryReq> = parse(body)?;
+            let req: Jobs<RetryReq> = parse_checked(body, &JOB_ID_ITEMS)?;
             let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
             let r = actions(emu, ids.clone(), 200, |j, now, _| {
                 j.resume(now).map(|_| None)
@@ -523,18 +608,18 @@ fn v3_route(
             r
         }
         ("DELETE", ["jobs", "batch-jobs"]) => {
-            let req: Jobs<DeleteJobReq> = parse(body)?;
+            let req: Jobs<DeleteJobReq> = parse_checked(body, &DELETE)?;
             let ids: Vec<String> = req.jobs.iter().map(|j| j.job_id.clone()).collect();
             let r = delete_jobs(emu, req);
             native::kick(emu, &ids);
             r
         }
-        ("POST", ["jobs", "batch-switchover"]) => switchover(emu, parse(body)?),
+        ("POST", ["jobs", "batch-switchover"]) => switchover(emu, parse_checked(body, &IDS)?),
         ("GET", ["quotas"]) => quotas(emu),
         ("POST", ["jobs", job, "object", "compare"]) => create_compare(emu, job, "object", &[]),
         ("GET", ["jobs", job, "object", "compare"]) => object_overview(emu, job),
         ("POST", ["jobs", job, "table", "compare"]) => {
-            let req: CreateTableCompareReq = parse(body)?;
+            let req: CreateTableCompareReq = parse_checked(body, &TABLE_COMPARE)?;
             if req.kind != "lines" && req.kind != "contents" {
                 return Err(err(
                     400,
@@ -544,7 +629,7 @@ fn v3_route(
             }
             // `create_data_level_table_compare_job_req.py` compare_mode: without
             // quick_comparison the objects must be named.
-            if req.compare_mode.as_deref() != Some("quick_comparison")
+            if req.compare_mode.as_deref() != Some(QUICK_COMPARISON)
                 && req.compare_object.is_empty()
             {
                 return Err(missing("compare_object"));
@@ -552,7 +637,7 @@ fn v3_route(
             if req
                 .compare_mode
                 .as_deref()
-                .is_some_and(|m| m != "quick_comparison")
+                .is_some_and(|m| m != QUICK_COMPARISON)
             {
                 return Err(invalid("compare_mode"));
             }
@@ -758,13 +843,6 @@ fn fmt_time(emu: &Emulator, t: f64) -> String {
 }
 
 fn list_jobs(emu: &Emulator, req: ListJobsReq) -> Reply {
-    if req.db_use_type.is_empty() {
-        return Err(err(
-            400,
-            "DRS.M00201",
-            "The parameter db_use_type is empty.",
-        ));
-    }
     if req.cur_page == 0 || req.per_page == 0 || req.per_page > 1000 {
         return Err(err(
             400,
@@ -922,20 +1000,8 @@ fn invalid(field: &str) -> Response {
 /// mandatory fields of `create_job_req.py`, `bind_eip` for an EIP network, tags and the
 /// description as `resource_tag.py` / `create_job_req.py` state them.
 fn check_create(r: &CreateJobReq) -> Result<(), Response> {
-    let mandatory = [
-        ("db_use_type", &r.db_use_type),
-        ("engine_type", &r.engine_type),
-        ("job_direction", &r.job_direction),
-        ("net_type", &r.net_type),
-        ("node_type", &r.node_type),
-        ("task_type", &r.task_type),
-        // customize_sutnet_id is mandatory too, but the emulator has no VPC to check it
-        // against, and the demo and the rehearsals run with drs.subnet_id unset; `wavedeck
-        // validate` is where a real run must be stopped without it.
-    ];
-    if let Some((f, _)) = mandatory.iter().find(|(_, v)| v.trim().is_empty()) {
-        return Err(missing(f));
-    }
+    // The mandatory fields themselves are CREATE's (parse_checked), customize_sutnet_id
+    // among them: the emulator has no VPC to check the subnet against, but it must be named.
     if r.net_type == "eip" && r.bind_eip != Some(true) {
         return Err(missing("bind_eip"));
     }
@@ -1068,6 +1134,7 @@ fn batch_detail(emu: &Emulator, req: Jobs<String>) -> Reply {
                     && j.status != JobStatus::ReleaseResourceComplete,
             ),
             tags: j.req.tags.clone(),
+            inst_info: Some(inst_info(j)),
             error_code: j
                 .error
                 .as_ref()
@@ -1108,6 +1175,40 @@ fn batch_detail(emu: &Emulator, req: Jobs<String>) -> Reply {
     ))
 }
 
+/// A job's replication instance as batch-detail shows it (`inst_info.py`): a private
+/// address in the emulated subnet, a public one (from a documentation range) only with an
+/// EIP, `deleted` once the job is released. No `start_time`: that is a scheduled start, and
+/// wavedeck schedules none.
+fn inst_info(j: &Job) -> InstInfo {
+    // Stable per job: two bytes of its seed.
+    let (a, b) = ((j.seed >> 8) as u8, (j.seed as u8).max(2));
+    InstInfo {
+        engine_type: Some(j.req.engine_type.clone()),
+        // create_job_req.py node_type micro…2xlarge / high; inst_info.py inst_type
+        // common/high/ultrahigh.
+        inst_type: Some(
+            match j.req.node_type.as_str() {
+                "high" | "xlarge" | "2xlarge" => "high",
+                "ultrahigh" => "ultrahigh",
+                _ => "common",
+            }
+            .into(),
+        ),
+        ip: Some(format!("192.168.{a}.{b}")),
+        public_ip: (j.req.net_type == "eip").then(|| format!("198.51.100.{b}")),
+        start_time: None,
+        status: Some(
+            if j.status.is_finished() {
+                "deleted"
+            } else {
+                "active"
+            }
+            .into(),
+        ),
+        volume_size: Some(100),
+    }
+}
+
 fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
     check_batch(&req.jobs)?;
     let bw = emu.bandwidth_mbps;
@@ -1117,6 +1218,11 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
             let lag = j.lag_s(now);
             let pct = j.full_pct(now, bw);
             let in_full = j.status == JobStatus::FullTransferStarted;
+            let remaining = if in_full {
+                format!("{}", j.remaining_s(now, bw).ceil() as u64)
+            } else {
+                "0".to_string()
+            };
             ProgressResult {
                 job_id: id.to_string(),
                 progress: Some(format!("{}", pct.floor() as u32)),
@@ -1131,12 +1237,20 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
                 task_mode: Some(j.req.task_type.clone()),
                 transfer_status: Some(j.status.clone()),
                 process_time: Some(emu.clock.epoch_ms(now).to_string()),
-                remaining_time: Some(if in_full {
-                    format!("{}", j.remaining_s(now, bw).ceil() as u64)
-                } else {
-                    "0".into()
-                }),
-                progress_map: None,
+                remaining_time: Some(remaining.clone()),
+                // query_progress_resp.py progress_map: per part of the job ("data" for the
+                // full load), `completed` as a percent string ("94%", progress_info.py).
+                progress_map: Some(
+                    [(
+                        "data".to_string(),
+                        ProgressMapItem {
+                            completed: Some(format!("{}%", pct.floor() as u32)),
+                            remaining_time: Some(remaining),
+                        },
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
                 error_code: j
                     .error
                     .as_ref()
@@ -1404,7 +1518,9 @@ fn create_compare(emu: &Emulator, job: &str, kind: &str, objects: &[CompareObjec
         objects
             .iter()
             .flat_map(|o| {
-                // A database named without tables is the whole database.
+                // A database named without tables: the SDK states no meaning for it
+                // (compare_object_info.py); the emulator takes the whole database. wavedeck
+                // itself asks for a quick comparison instead (api::row_compare_request).
                 let (tables, jitter): (Vec<String>, i64) = if o.table_name.is_empty() {
                     (
                         (1..=3).map(|i| format!("table_{i}")).collect(),
@@ -1801,6 +1917,9 @@ fn precheck_results(emu: &Emulator, req: Jobs<String>) -> Reply {
                 result: finished && passed,
                 process: format!("{pct}%"),
                 total_passed_rate: rate,
+                // `query_pre_check_resp.py` names the job's target instance and direction.
+                rds_instance_id: j.req.target_endpoint.inst_id.clone(),
+                job_direction: Some(j.req.job_direction.clone()),
                 precheck_result: items,
                 error_code: None,
                 error_msg: None,
@@ -1902,6 +2021,41 @@ fn dns_err(r: super::dns::DnsRefusal) -> Response {
     )
 }
 
+/// A record set as Cloud DNS answers it (`show_record_set_response.py`,
+/// `update_record_set_response.py`, `list_record_sets.py`): the stored fields and the zone's
+/// name, `default` (false: made by a user, not the zone's own SOA/NS), the project, and the
+/// link to itself.
+#[derive(Serialize)]
+struct RecordSetView<'a> {
+    #[serde(flatten)]
+    r: &'a super::dns::RecordSet,
+    zone_name: String,
+    default: bool,
+    project_id: &'a str,
+    links: SelfLink,
+}
+
+#[derive(Serialize)]
+struct SelfLink {
+    #[serde(rename = "self")]
+    this: String,
+}
+
+fn record_view<'a>(emu: &'a Emulator, r: &'a super::dns::RecordSet) -> RecordSetView<'a> {
+    RecordSetView {
+        zone_name: super::dns::zone_name_of(&r.name),
+        default: false,
+        project_id: &emu.project_id,
+        links: SelfLink {
+            this: format!(
+                "{}/v2/zones/{}/recordsets/{}",
+                emu.base_url, r.zone_id, r.id
+            ),
+        },
+        r,
+    }
+}
+
 fn dns_route(
     emu: &Emulator,
     method: &Method,
@@ -1936,26 +2090,27 @@ fn dns_route(
                 now,
             );
             let n = sets.len();
+            let views: Vec<_> = sets.iter().map(|r| record_view(emu, r)).collect();
             Ok(json(
                 200,
                 &serde_json::json!({
-                    "recordsets": sets,
-                    "links": {"self": format!("/v2/zones/{zone}/recordsets")},
+                    "recordsets": views,
+                    "links": {"self": format!("{}/v2/zones/{zone}/recordsets", emu.base_url)},
                     "metadata": {"total_count": n},
                 }),
             ))
         }
         ("POST", ["recordsets"]) => zones
             .create(zone, parse_dns(body)?, now, stamp)
-            .map(|r| json(202, &r))
+            .map(|r| json(202, &record_view(emu, &r)))
             .map_err(dns_err),
         ("GET", ["recordsets", id]) => zones
             .get(zone, id, now)
-            .map(|r| json(200, &r))
+            .map(|r| json(200, &record_view(emu, &r)))
             .map_err(dns_err),
         ("PUT", ["recordsets", id]) => zones
             .update(zone, id, parse_dns(body)?, now, stamp)
-            .map(|r| json(202, &r))
+            .map(|r| json(202, &record_view(emu, &r)))
             .map_err(dns_err),
         _ => Err(not_found_api()),
     }

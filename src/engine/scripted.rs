@@ -3,12 +3,14 @@
 //! be produced without a network: cockpit fixtures and property tests read what the real
 //! writer writes, not a guess of it. Pure, no I/O.
 
-use super::brain::{Brain, LookKind, Report, Seen, Step, WorkResult};
+use super::brain::{Brain, Fail, LookKind, Report, Seen, Step, WorkResult};
+use super::classify::ErrorClass;
 use crate::drs::model::JobStatus;
 use crate::lifecycle::Stage;
 use crate::store::NewEvent;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the world answers, and its clocks.
 #[derive(Clone, Debug)]
@@ -22,6 +24,26 @@ pub struct World {
     pub now: f64,
     pub wall: DateTime<Utc>,
     pub step_s: f64,
+    /// Databases the world answers differently from a healthy one.
+    pub per_db: BTreeMap<String, Answer>,
+    /// Jobs terminated so far: DRS reports them released.
+    terminated: BTreeSet<String>,
+}
+
+/// How the world answers for one database, where it differs from the healthy default.
+#[derive(Clone, Debug, Default)]
+pub struct Answer {
+    /// Full-load percent DRS reports; below 100 the job stays in full load.
+    pub pct: Option<f64>,
+    /// CDC lag DRS reports, instead of the world's.
+    pub lag_s: Option<f64>,
+    /// The SQL pre-check and validation reports, instead of the world's.
+    pub precheck: Option<Report>,
+    pub validation: Option<Report>,
+    /// DRS's pre-check never finishes.
+    pub precheck_running: bool,
+    /// Job looks fail for good with these words (a source lost, say).
+    pub look_fails: Option<String>,
 }
 
 impl World {
@@ -38,7 +60,13 @@ impl World {
             now: 0.0,
             wall,
             step_s: 60.0,
+            per_db: BTreeMap::new(),
+            terminated: BTreeSet::new(),
         }
+    }
+
+    fn answer(&self, db: &str) -> Answer {
+        self.per_db.get(db).cloned().unwrap_or_default()
     }
 
     fn tick(&mut self) {
@@ -68,11 +96,15 @@ pub fn drive_until(
         let plan = brain.tick(w.now, w.wall);
         take(brain, w, out);
         for work in &plan.works {
+            let a = w.answer(&work.db);
+            if work.step == Step::Terminate {
+                w.terminated.insert(work.db.clone());
+            }
             let result = WorkResult::Ok {
                 job: (work.step == Step::CreateJob).then(|| format!("job-{}", work.db)),
                 report: match work.step {
-                    Step::SqlPrecheck => Some(w.precheck.clone()),
-                    Step::SqlValidate => Some(w.validation.clone()),
+                    Step::SqlPrecheck => Some(a.precheck.unwrap_or_else(|| w.precheck.clone())),
+                    Step::SqlValidate => Some(a.validation.unwrap_or_else(|| w.validation.clone())),
                     _ => None,
                 },
                 recovered: false,
@@ -82,17 +114,30 @@ pub fn drive_until(
         }
         for look in &plan.looks {
             let at = brain.stage_of(&look.db).map(|p| p.stage);
+            let a = w.answer(&look.db);
+            let pct = a.pct.unwrap_or(100.0);
             let seen = match look.kind {
+                LookKind::Job if a.look_fails.is_some() => Seen::Err(Fail {
+                    class: ErrorClass::Fatal,
+                    words: a.look_fails.clone().unwrap_or_default(),
+                }),
                 LookKind::Job => Seen::Job {
                     status: match at {
+                        _ if w.terminated.contains(&look.db) => JobStatus::ReleaseResourceComplete,
                         Some(Stage::Prechecks) => JobStatus::Configuration,
+                        _ if pct < 100.0 => JobStatus::FullTransferStarted,
                         _ => JobStatus::IncreTransferStarted,
                     },
-                    progress_pct: Some(100.0),
-                    lag_s: Some(w.lag_s),
+                    progress_pct: Some(pct),
+                    // DRS says -1 until CDC runs.
+                    lag_s: Some(if pct < 100.0 {
+                        -1.0
+                    } else {
+                        a.lag_s.unwrap_or(w.lag_s)
+                    }),
                 },
                 LookKind::Precheck | LookKind::Compare => Seen::Report {
-                    finished: true,
+                    finished: !(look.kind == LookKind::Precheck && a.precheck_running),
                     report: Report {
                         passed: true,
                         summary: "DRS: passed".into(),

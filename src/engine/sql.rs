@@ -33,11 +33,7 @@ pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> Work
                 &crate::checks::CheckOptions::default(),
             )
             .await;
-            Report {
-                passed: crate::checks::passed(&results),
-                summary: crate::checks::summary(&results),
-                detail: serde_json::to_value(&results).unwrap_or_default(),
-            }
+            precheck_report(&results)
         }
         _ => {
             let opts = crate::validate::ValidateOptions {
@@ -63,6 +59,15 @@ pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> Work
         job: None,
         report: Some(report),
         recovered: false,
+    }
+}
+
+/// The brain's report of the SQL pre-checks: what goes into its `db.precheck` event.
+pub fn precheck_report(results: &[crate::checks::CheckResult]) -> Report {
+    Report {
+        passed: crate::checks::passed(results),
+        summary: crate::checks::summary(results),
+        detail: serde_json::to_value(results).unwrap_or_default(),
     }
 }
 

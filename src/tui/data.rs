@@ -407,7 +407,10 @@ mod tests {
         assert!(!d.apply(FeedUpdate::default()));
 
         // The detail view reloads the full history; the stream then repeats the last events.
-        let evs = fixture::events_for("pay-ledger-01", 0, 0);
+        let evs: Vec<Event> = fixture::small_log()
+            .into_iter()
+            .filter(|e| e.db_id.as_deref() == Some("pay-ledger-01"))
+            .collect();
         let stages = d.extra["pay-ledger-01"].stage_entered.len();
         d.apply(FeedUpdate {
             history: Some(("pay-ledger-01".into(), evs.clone())),
@@ -437,8 +440,9 @@ mod tests {
 
     #[test]
     fn severities_and_descriptions() {
-        let shown: Vec<Shown> = fixture::events_for("x", 0, 0)
+        let shown: Vec<Shown> = fixture::small_log()
             .into_iter()
+            .filter(|e| e.db_id.as_deref() == Some("pay-ledger-01"))
             .map(Shown::of)
             .collect();
         assert!(
@@ -448,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             shown[0].text,
-            "registered: postgres 40 GB, owner team-payments"
+            "registered: postgres 2.5 GB, owner team-payments"
         );
         let mut e = shown[1].event.clone();
         let n = NewEvent::of(

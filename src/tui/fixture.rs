@@ -1,16 +1,18 @@
-//! Deterministic data for snapshot tests and the render benchmark: fixed times, no randomness.
+//! Deterministic data for snapshot tests and the render benchmark: fixed times, fixed seeds.
+//! The snapshot factory ([`small`]) is what the real writers write: the registry's events and
+//! the engine's brain driven by a scripted world, folded by the store's fold. The benchmark's
+//! thousands of databases ([`large`]) are states only, spread over the stages by hand.
 
 use super::data::{Data, FeedUpdate};
 use crate::checks::CheckResult;
+use crate::engine::brain::Report;
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::lifecycle::Stage;
 use crate::secret::SecretRef;
-use crate::store::event::{Body, Registered};
 use crate::store::model::NewEvent;
-use crate::store::model::{kind, DbState, Event, ValidationSummary, WaveState};
-use crate::validate::report::{TableReport, ValidationReport};
+use crate::store::model::{DbState, Event, ValidationSummary, WaveState};
+use crate::validate::report::{DiffKind, RowDifference, TableReport, ValidationReport};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::json;
 
 /// The fixed "now" of every fixture.
 pub fn now() -> DateTime<Utc> {
@@ -146,118 +148,6 @@ pub fn waves() -> Vec<WaveState> {
     ]
 }
 
-/// The events of one database walking from registered to ready, with checks and lag samples.
-pub fn events_for(db: &str, wave: u32, seq0: i64) -> Vec<Event> {
-    let t0 = now() - Duration::minutes(50);
-    let mut out = Vec::new();
-    let mut seq = seq0;
-    let mut push = |min: i64, kind_: &str, payload: serde_json::Value| {
-        seq += 1;
-        out.push(Event {
-            seq,
-            time: t0 + Duration::seconds(min),
-            db_id: Some(db.to_string()),
-            wave: Some(wave),
-            kind: kind_.to_string(),
-            payload,
-            actor: "engine".into(),
-            prev_hash: String::new(),
-            hash: String::new(),
-        });
-    };
-    let registered = NewEvent::of(
-        Some(db),
-        Some(wave),
-        Body::Registered(Registered {
-            spec: spec(db, wave),
-        }),
-        "init",
-    );
-    push(0, kind::DB_REGISTERED, registered.payload);
-    push(
-        10,
-        kind::DB_STAGE,
-        json!({"from": "registered", "to": "prechecks"}),
-    );
-    // The detail shapes the engine writes: wavedeck's SQL pre-check results and validation
-    // report (`engine::sql`).
-    let checks = vec![
-        CheckResult::pass("source/reachability", "source and target answer"),
-        CheckResult::pass("source/dns", "resolves"),
-        CheckResult::pass("source/clock", "skew 12 ms"),
-        CheckResult::pass("source/replication_privilege", "replication role present"),
-        CheckResult::pass("target/storage_sizing", "target 2.1x source"),
-        CheckResult::pass("schema/inventory", "no unsupported types"),
-    ];
-    push(
-        40,
-        kind::DB_PRECHECK,
-        json!({"passed": true, "summary": crate::checks::summary(&checks), "detail": checks}),
-    );
-    push(
-        45,
-        kind::DB_STAGE,
-        json!({"from": "prechecks", "to": "provisioning"}),
-    );
-    push(
-        120,
-        kind::DB_STAGE,
-        json!({"from": "provisioning", "to": "full_load"}),
-    );
-    push(
-        121,
-        kind::DB_JOB_STATUS,
-        json!({"status": "FULL_TRANSFER_STARTED"}),
-    );
-    for k in 0..5 {
-        push(
-            130 + k * 60,
-            kind::DB_PROGRESS,
-            json!({"pct": 20.0 * (k + 1) as f64, "mbps": 85.5}),
-        );
-    }
-    push(
-        455,
-        kind::DB_JOB_STATUS,
-        json!({"status": "INCRE_TRANSFER_STARTED"}),
-    );
-    push(
-        460,
-        kind::DB_STAGE,
-        json!({"from": "full_load", "to": "cdc"}),
-    );
-    for k in 0..60 {
-        let lag = 1.0 + ((k * 7) % 11) as f64 * if (20..30).contains(&k) { 1.2 } else { 0.3 };
-        push(470 + k * 20, kind::DB_LAG, json!({"lag_s": lag}));
-    }
-    push(
-        1700,
-        kind::DB_STAGE,
-        json!({"from": "cdc", "to": "validation"}),
-    );
-    let report = validation_report(
-        db,
-        t0 + Duration::seconds(1850),
-        t0 + Duration::seconds(1900),
-        &[
-            ("public.ledger_entries", 1_204_332, 1_204_332),
-            ("public.accounts", 50_211, 50_211),
-            ("public.audit_log", 9_001, 9_001),
-        ],
-    );
-    push(
-        1900,
-        kind::DB_VALIDATION,
-        json!({"passed": report.passed(), "summary": report.summary(), "detail": report}),
-    );
-    push(
-        1910,
-        kind::DB_STAGE,
-        json!({"from": "validation", "to": "ready"}),
-    );
-    out
-}
-
 /// The inventory record of a fixture database.
 pub fn spec(db: &str, wave: u32) -> DatabaseSpec {
     let ep = |host: &str| Endpoint {
@@ -325,50 +215,323 @@ pub fn validation_report(
     }
 }
 
-/// A small factory: 12 databases over 3 waves, one of them with a full event history.
-pub fn small() -> Data {
-    let mut data = Data::default();
-    let mut dbs = databases(12);
-    // The showcase database: ready, fresh validation, low lag, in the approved wave 0.
-    if let Some(d) = dbs.iter_mut().find(|d| d.db_id == "pay-ledger-01") {
-        d.stage = Stage::Ready;
-        d.wave = Some(0);
-        d.lag_s = Some(1.3);
-        d.held_stage = None;
-        d.last_error = None;
-        d.progress_pct = 100.0;
-        d.drs_job_id = Some("9f3c2a10-5e1b-4c57-b0a2-7d1e8f6a4b21".into());
-        d.validation = Some(ValidationSummary {
-            passed: true,
-            at: now() - Duration::minutes(18),
-            summary: "3 tables, 0 differences".into(),
-        });
-        d.stage_since = now() - Duration::minutes(18);
+/// The windows of the three waves; each member's business window is its wave's, so
+/// registration gives the wave that window. Wave 0's is open at [`now`].
+const WAVE_WINDOWS: [&str; 3] = [
+    "daily 01:00-05:00 UTC",
+    "Sat,Sun 01:00-05:00 Europe/Paris",
+    "Mon-Fri 22:00-02:00 +02:00",
+];
+
+/// The small factory's inventory: 12 databases over 3 waves (`i % 3`), names, engines, sizes
+/// and owners in a fixed pattern.
+pub fn small_specs() -> Vec<DatabaseSpec> {
+    (0..12)
+        .map(|i| {
+            let db = format!("{}-{:02}", APPS[i % APPS.len()], i / APPS.len() + 1);
+            let wave = (i % 3) as u32;
+            let mut s = spec(&db, wave);
+            s.engine = if i % 3 == 1 {
+                Engine::Mysql
+            } else {
+                Engine::Postgres
+            };
+            if s.engine == Engine::Mysql {
+                s.source.port = 3306;
+                s.target.port = 3306;
+                s.engine_version = "8.0".into();
+            }
+            s.size_gb = [2.5, 40.0, 310.0, 12.0, 1500.0][i % 5];
+            s.owner = OWNERS[i % OWNERS.len()].into();
+            s.criticality = [Criticality::Low, Criticality::Medium, Criticality::High][i % 3];
+            s.business_window = WAVE_WINDOWS[wave as usize].into();
+            s
+        })
+        .collect()
+}
+
+/// The pre-checks wavedeck's SQL step reports for a healthy database.
+fn healthy_checks() -> Report {
+    crate::engine::sql::precheck_report(&[
+        CheckResult::pass("source/reachability", "source and target answer"),
+        CheckResult::pass("source/dns", "resolves"),
+        CheckResult::pass("source/clock", "skew 12 ms"),
+        CheckResult::pass("source/replication_privilege", "replication role present"),
+        CheckResult::pass("target/storage_sizing", "target 2.1x source"),
+        CheckResult::pass("schema/inventory", "no unsupported types"),
+    ])
+}
+
+/// What the gate reports for `db` at `at`: three tables, `differ` with one changed row.
+fn gate(db: &str, at: DateTime<Utc>, differ: bool) -> Report {
+    let mut r = validation_report(
+        db,
+        at - Duration::seconds(50),
+        at,
+        &[
+            ("public.ledger_entries", 1_204_332, 1_204_332),
+            ("public.accounts", 50_211, 50_211),
+            ("public.audit_log", 9_001, 9_001),
+        ],
+    );
+    if differ {
+        let t = &mut r.tables[1];
+        t.passed = false;
+        t.chunks_mismatched = 1;
+        t.digest_target = "cd".repeat(32);
+        t.differences = vec![RowDifference {
+            table: t.table.clone(),
+            key: "id=4711".into(),
+            kind: DiffKind::Changed,
+            columns: vec!["balance".into()],
+        }];
     }
-    let mut events = events_for("pay-ledger-01", 0, 0);
-    let failed = dbs
+    crate::engine::sql::validation_report(&r)
+}
+
+/// The small factory's event log, as the engine writes it: the inventory registered, then the
+/// brain (the engine's decisions) driven by a scripted DRS and checks, with operator commands
+/// among its rounds, from 50 minutes before [`now`] until a little before it. Each database
+/// ends where its answers hold it:
+/// - wave 0 (approved, started): `pay-ledger-01` ready, `hr-core-01` cut over (hypercare),
+///   `billing-01` failed validation (one changed row), `crm-main-02` in CDC above the lag limit;
+/// - wave 1 (started): `crm-main-01` in pre-checks (DRS's still running), `dwh-stage-01` in full
+///   load, `catalog-01` paused in full load, `ship-track-02` in CDC far behind;
+/// - wave 2 (not started): registered.
+pub fn small_log() -> Vec<Event> {
+    use crate::config::{ChecksMode, Config};
+    use crate::engine::brain::{Brain, Seed, Settings, WaveSeed};
+    use crate::engine::scripted::{drive_until, Answer, World};
+    use crate::store::fold::Derived;
+    use crate::store::model::{Action, CommandRow, CommandStatus, Role, Target};
+
+    let t0 = now() - Duration::minutes(50);
+    let specs = small_specs();
+    let (reg, _) = crate::store::plan_registration(
+        &Default::default(),
+        &Default::default(),
+        &specs,
+        "init",
+        false,
+    )
+    .expect("the fixture inventory registers");
+    let mut log = Vec::new();
+    stamp(&mut log, reg.into_iter().map(|e| (t0, e)).collect());
+
+    let mut cfg = Config::default();
+    cfg.engine.checks = ChecksMode::Sql;
+    let d = Derived::from_events(&log);
+    let mut brain = Brain::new(Settings::from_config(&cfg), 7);
+    brain.load(
+        d.dbs
+            .values()
+            .map(|s| Seed::from_state(s.clone(), d.specs.get(&s.db_id)))
+            .collect(),
+        d.waves
+            .values()
+            .cloned()
+            .map(WaveSeed::from_state)
+            .collect(),
+        &log,
+    );
+
+    let mut world = World::new(t0);
+    world.step_s = 30.0;
+    world.lag_s = 1.3;
+    world.precheck = healthy_checks();
+    let mut answer = |db: &str, a: Answer| {
+        world.per_db.insert(db.to_string(), a);
+    };
+    answer(
+        "crm-main-01",
+        Answer {
+            precheck_running: true,
+            ..Default::default()
+        },
+    );
+    answer(
+        "dwh-stage-01",
+        Answer {
+            pct: Some(37.0),
+            ..Default::default()
+        },
+    );
+    answer(
+        "catalog-01",
+        Answer {
+            pct: Some(62.0),
+            ..Default::default()
+        },
+    );
+    answer(
+        "crm-main-02",
+        Answer {
+            lag_s: Some(7.8),
+            ..Default::default()
+        },
+    );
+    answer(
+        "ship-track-02",
+        Answer {
+            lag_s: Some(42.0),
+            ..Default::default()
+        },
+    );
+    // The one to cut over: DRS's lag at 0 lets the engine terminate its job after the drain.
+    answer(
+        "hr-core-01",
+        Answer {
+            lag_s: Some(0.4),
+            ..Default::default()
+        },
+    );
+
+    let mut out = Vec::new();
+    let mut cmd_id = 0;
+    let mut command = |brain: &mut Brain, w: &World, action: Action, target: Target| {
+        cmd_id += 1;
+        let c = CommandRow {
+            id: cmd_id,
+            time: w.wall,
+            who: "alice".into(),
+            role: Role::Operator,
+            action,
+            target,
+            args: serde_json::Value::Null,
+            status: CommandStatus::Pending,
+            reason: None,
+            decided_at: None,
+        };
+        if let Err(e) = brain.on_command(&c, w.wall) {
+            panic!("fixture command {action:?} refused: {e}");
+        }
+    };
+    command(&mut brain, &world, Action::ApproveWindow, Target::Wave(0));
+    command(&mut brain, &world, Action::StartWave, Target::Wave(0));
+    command(&mut brain, &world, Action::StartWave, Target::Wave(1));
+    out.extend(brain.take_events().into_iter().map(|e| (world.wall, e)));
+
+    // The validation gates run as each database gets there: all pass but billing-01's.
+    let ready = |brain: &Brain, db: &str| brain.stage_of(db).map(|p| p.stage);
+    for _ in 0..40 {
+        let at = world.wall + Duration::milliseconds((world.step_s * 1000.0) as i64);
+        world.validation = gate("x", at, false);
+        for db in ["pay-ledger-01", "hr-core-01", "billing-01"] {
+            let mut a = world.per_db.get(db).cloned().unwrap_or_default();
+            a.validation = Some(gate(db, at, db == "billing-01"));
+            world.per_db.insert(db.into(), a);
+        }
+        drive_until(
+            &mut brain,
+            &mut world,
+            "pay-ledger-01",
+            Stage::Ready,
+            1,
+            &mut out,
+        );
+        let done = [
+            ("pay-ledger-01", Stage::Ready),
+            ("hr-core-01", Stage::Ready),
+            ("billing-01", Stage::Failed),
+            ("catalog-01", Stage::FullLoad),
+        ]
         .iter()
-        .find(|d| d.stage == Stage::Failed)
-        .map(|d| d.db_id.clone());
-    if let Some(f) = failed {
-        let s = events.len() as i64;
-        events.push(Event { seq: s + 1, time: now() - Duration::minutes(4), db_id: Some(f.clone()), wave: Some(0), kind: kind::STEP_OUTCOME.into(), payload: json!({"step": "cdc_poll", "attempt": 2, "ok": false, "error": "DRS job status FAILED"}), actor: "engine".into(), prev_hash: String::new(), hash: String::new() });
-        events.push(Event {
-            seq: s + 2,
-            time: now() - Duration::minutes(3),
-            db_id: Some(f),
-            wave: Some(0),
-            kind: kind::DB_STAGE.into(),
-            payload: json!({"from": "cdc", "to": "failed", "reason": "source connection lost"}),
-            actor: "engine".into(),
+        .all(|(db, st)| ready(&brain, db) == Some(*st));
+        if done {
+            break;
+        }
+    }
+    command(
+        &mut brain,
+        &world,
+        Action::Pause,
+        Target::Db("catalog-01".into()),
+    );
+    // The cutover waits for wave 0's window (01:00 UTC); the others live on meanwhile.
+    let opens = Utc.with_ymd_and_hms(2026, 11, 22, 1, 0, 0).unwrap();
+    while world.wall < opens {
+        drive_until(
+            &mut brain,
+            &mut world,
+            "none",
+            Stage::Completed,
+            1,
+            &mut out,
+        );
+    }
+    command(
+        &mut brain,
+        &world,
+        Action::Cutover,
+        Target::Db("hr-core-01".into()),
+    );
+    out.extend(brain.take_events().into_iter().map(|e| (world.wall, e)));
+    drive_until(
+        &mut brain,
+        &mut world,
+        "hr-core-01",
+        Stage::Hypercare,
+        20,
+        &mut out,
+    );
+    // A few more rounds: lags and statuses move on, pay-ledger-01 waits for its operator.
+    drive_until(
+        &mut brain,
+        &mut world,
+        "none",
+        Stage::Completed,
+        3,
+        &mut out,
+    );
+    assert!(
+        world.wall <= now(),
+        "the fixture's history runs past its now ({})",
+        world.wall
+    );
+    for (db, want) in [
+        ("pay-ledger-01", Stage::Ready),
+        ("hr-core-01", Stage::Hypercare),
+        ("billing-01", Stage::Failed),
+        ("crm-main-02", Stage::Cdc),
+        ("crm-main-01", Stage::Prechecks),
+        ("dwh-stage-01", Stage::FullLoad),
+        ("catalog-01", Stage::Paused),
+        ("ship-track-02", Stage::Cdc),
+        ("ship-track-01", Stage::Registered),
+    ] {
+        assert_eq!(ready(&brain, db), Some(want), "fixture database {db}");
+    }
+    stamp(&mut log, out);
+    log
+}
+
+/// Events as the store appends them: a seq and the time they were written at.
+fn stamp(log: &mut Vec<Event>, batch: Vec<(DateTime<Utc>, NewEvent)>) {
+    for (time, e) in batch {
+        let seq = log.len() as i64 + 1;
+        log.push(Event {
+            seq,
+            time,
+            db_id: e.db_id,
+            wave: e.wave,
+            kind: e.kind,
+            payload: e.payload,
+            actor: e.actor,
             prev_hash: String::new(),
             hash: String::new(),
         });
     }
+}
+
+/// A small factory, as the cockpit sees it: [`small_log`] folded by the store's fold.
+pub fn small() -> Data {
+    let log = small_log();
+    let d = crate::store::fold::Derived::from_events(&log);
+    let mut data = Data::default();
     data.apply(FeedUpdate {
-        dbs: Some(dbs),
-        waves: Some(waves()),
-        events,
+        dbs: Some(d.dbs.into_values().collect()),
+        waves: Some(d.waves.into_values().collect()),
+        events: log,
         commands: Some(Vec::new()),
         ..Default::default()
     });

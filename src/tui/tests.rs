@@ -65,6 +65,16 @@ fn snapshot_detail() {
     let mut a = app(false, false);
     a.open_detail("pay-ledger-01");
     both_sizes("detail", &mut a);
+    // The one that failed validation: the table, rows on each side and the differing key, as
+    // the brain recorded the gate's report.
+    let mut a = app(false, false);
+    a.open_detail("billing-01");
+    let s = screen(&mut a, 160, 48);
+    assert!(
+        s.contains("public.accounts") && s.contains("id=4711"),
+        "{s}"
+    );
+    insta::assert_snapshot!("detail_failed_validation_160x48", s);
 }
 
 #[test]

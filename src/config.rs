@@ -77,7 +77,8 @@ pub struct DrsConfig {
     /// set, `ak_env`/`sk_env` hold the temporary pair.
     pub security_token_env: String,
     /// Optional file with temporary credentials (the JSON IAM or the ECS metadata service
-    /// gives, or ak=/sk=/security_token=/expires_at= lines), read again before they expire.
+    /// gives, or ak=/sk=/security_token=/expires_at= lines), read again when it changes on
+    /// disk or before they expire.
     pub temporary_credentials_file: Option<PathBuf>,
     /// Per-request timeout in seconds.
     pub timeout_s: u64,

@@ -853,3 +853,212 @@ async fn a_dead_engine_of_this_host_is_taken_over_at_once() {
     assert!(decided(&r.store, start).await.0, "the new engine acts");
     engine.shutdown().await.unwrap();
 }
+
+/// Temporary credentials from a file without `expires_at`, rotated on disk while a wave runs
+/// (a new key written and moved over the file, the old key then refused by the emulator's
+/// IAM): the real `wavedeck run` binary picks the new key up by itself and the wave reaches
+/// `ready`. Neither key's secret nor its security token is in the engine's logs (at trace
+/// level), its output, the store's events, an exported evidence pack, `wavedeck status` or the
+/// cockpit's screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_temporary_credentials_are_picked_up_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path());
+    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut cfg = emu.client_config(&base);
+    let creds = dir.path().join("securitykey");
+    let write_key = |k: &wavedeck::drs::auth::TemporaryKey| {
+        // As a renewer does it: a whole new file moved over the old one.
+        let next = dir.path().join("securitykey.next");
+        std::fs::write(
+            &next,
+            format!(
+                "ak={}\nsk={}\nsecurity_token={}\n",
+                k.ak.expose(),
+                k.sk.expose(),
+                k.token.expose()
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&next, &creds).unwrap();
+    };
+    let first = emu.issue_temporary(None);
+    write_key(&first);
+    cfg.drs.temporary_credentials_file = Some(creds.clone());
+    let cfg_path = dir.path().join("wavedeck.yaml");
+    std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
+    let out = dir.path().join("processes.log");
+
+    let store = Store::open(&cfg.store).await.unwrap();
+    let specs: Vec<DatabaseSpec> = (0..4)
+        .map(|i| spec(&format!("tmpcred-{i:02}"), 0, 1.0 + i as f64, i))
+        .collect();
+    register(&store, &specs).await;
+    command(&store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    let engine = Reap(wavedeck_env(
+        &cfg_path,
+        &["run"],
+        &out,
+        &[("RUST_LOG", "trace")],
+    ));
+    // The first key at work: the jobs are made.
+    wait_for(
+        &store,
+        "the jobs to be created",
+        Duration::from_secs(60),
+        |s| s.iter().all(|d| d.stage >= Stage::Provisioning),
+    )
+    .await;
+    assert!(emu.requests_signed_by(first.ak.expose()) > 0);
+    let second = emu.issue_temporary(None);
+    write_key(&second);
+    // Once the new key is in use, the old one is refused: every later call must carry the new.
+    let t0 = Instant::now();
+    while emu.requests_signed_by(second.ak.expose()) < 20 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the rotated key was never used: {}",
+            std::fs::read_to_string(&out).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    emu.revoke_temporary(first.ak.expose());
+    wait_for(
+        &store,
+        "the wave to be ready",
+        Duration::from_secs(180),
+        |s| s.iter().all(|d| d.stage == Stage::Ready),
+    )
+    .await;
+    stop_engine(&store, engine).await;
+
+    // Everything wavedeck wrote or showed.
+    let mut shown: Vec<(String, String)> = Vec::new();
+    let read_tree = |root: &std::path::Path, shown: &mut Vec<(String, String)>| {
+        for e in walk(root) {
+            if let Ok(text) = std::fs::read(&e) {
+                shown.push((
+                    e.display().to_string(),
+                    String::from_utf8_lossy(&text).into_owned(),
+                ));
+            }
+        }
+    };
+    read_tree(&cfg.log_dir, &mut shown);
+    assert!(
+        shown.iter().any(|(_, t)| t.contains("TRACE")),
+        "no trace-level log was written under {}",
+        cfg.log_dir.display()
+    );
+    shown.push((
+        "engine output".into(),
+        std::fs::read_to_string(&out).unwrap_or_default(),
+    ));
+    let events = all_events(&store).await;
+    assert!(events.len() > 20);
+    shown.push(("events".into(), format!("{events:?}")));
+    for args in [
+        vec!["status"],
+        vec!["status", "--json"],
+        vec![
+            "evidence",
+            "export",
+            "--wave",
+            "0",
+            "--out",
+            dir.path().join("evidence").to_str().unwrap(),
+        ],
+    ] {
+        let o = wavedeck_command(&cfg_path, &args, &[]).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {o:?}");
+        shown.push((
+            format!("wavedeck {}", args.join(" ")),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        ));
+    }
+    read_tree(&dir.path().join("evidence"), &mut shown);
+    assert!(
+        shown.iter().any(|(p, _)| p.contains("evidence")),
+        "no evidence pack was written"
+    );
+    if let Some(screen) = cockpit_screen(&cfg_path, &cfg.store) {
+        assert!(
+            screen.contains("tmpcred-00") && screen.contains("DRS status"),
+            "{screen}"
+        );
+        shown.push(("cockpit".into(), screen));
+    }
+    for k in [&first, &second] {
+        for secret in [k.sk.expose(), k.token.expose()] {
+            for (what, text) in &shown {
+                assert!(
+                    !text.contains(secret),
+                    "a temporary credential secret is shown in {what}"
+                );
+            }
+        }
+    }
+    emu.shutdown().await;
+}
+
+/// Every file under `root`.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The cockpit's screen (a read-only session in a real terminal, tmux), or `None` without tmux.
+fn cockpit_screen(cfg_path: &std::path::Path, store: &str) -> Option<String> {
+    let tmux = |args: &[&str]| std::process::Command::new("tmux").args(args).output();
+    tmux(&["-V"]).ok().filter(|o| o.status.success())?;
+    let session = format!("wd-tmpcred-{}", std::process::id());
+    let cmd = format!(
+        "{} --config {} --read-only tui --store {store}; sleep 30",
+        env!("CARGO_BIN_EXE_wavedeck"),
+        cfg_path.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &cmd,
+    ])
+    .unwrap();
+    let capture_until = |want: &str| {
+        let t0 = Instant::now();
+        loop {
+            let o = tmux(&["capture-pane", "-p", "-t", &session]).unwrap();
+            let screen = String::from_utf8_lossy(&o.stdout).into_owned();
+            if screen.contains(want) || t0.elapsed() > Duration::from_secs(30) {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The waves view, then the databases view (key 2), then the first database's detail.
+    let mut screens = capture_until("Waves (1)");
+    tmux(&["send-keys", "-t", &session, "2"]).unwrap();
+    screens += &capture_until("tmpcred-00");
+    tmux(&["send-keys", "-t", &session, "Enter"]).unwrap();
+    screens += &capture_until("DRS status");
+    let _ = tmux(&["kill-session", "-t", &session]);
+    Some(screens)
+}

@@ -466,6 +466,78 @@ async fn wavedeck_sends_what_huaweis_sdk_sends() {
     );
 }
 
+/// Keys `doc` and `ours` share whose JSON types differ (arrays compared item by item).
+fn shared_type_differences(at: &str, doc: &Value, ours: &Value, out: &mut Vec<String>) {
+    match (doc, ours) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                if let Some(w) = b.get(k) {
+                    shared_type_differences(&format!("{at}.{k}"), v, w, out);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                shared_type_differences(&format!("{at}[{i}]"), v, w, out);
+            }
+        }
+        // The examples write an unset optional field as null.
+        (Value::Null, _) | (_, Value::Null) => {}
+        _ if kind(doc) != kind(ours) => out.push(format!(
+            "type {at}: {} in the example, {} here",
+            kind(doc),
+            kind(ours)
+        )),
+        _ => {}
+    }
+}
+
+/// Where the example and the SDK disagree, wavedeck follows the SDK: `endpoint.py` types
+/// `db_port` as an int, the modify example writes it as a string.
+const SDK_OVER_EXAMPLE: [(&str, &str); 2] = [
+    (
+        "batch-modification",
+        "type body.jobs[0].source_endpoint.db_port: string in the example, number here",
+    ),
+    (
+        "batch-modification",
+        "type body.jobs[0].target_endpoint.db_port: string in the example, number here",
+    ),
+];
+
+/// The second check of every call: wavedeck's own request (as its client sends it, captured)
+/// against the API reference's request example for that call (`tests/fixtures/drs/`), where
+/// the reference has one: the keys both have carry the same JSON types.
+#[tokio::test]
+async fn wavedeck_requests_have_the_documented_examples_shape() {
+    let (url, log) = capture().await;
+    let ours = wavedeck_requests(&url, &log).await;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drs");
+    let mut checked = Vec::new();
+    let mut problems = Vec::new();
+    for (call, req) in &ours {
+        let p = fixtures.join(format!("{call}.request.json"));
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let mut out = Vec::new();
+        shared_type_differences("body", &doc, &req.body, &mut out);
+        problems.extend(
+            out.into_iter()
+                .filter(|d| !SDK_OVER_EXAMPLE.contains(&(call.as_str(), d.as_str())))
+                .map(|d| format!("{call}: {d}")),
+        );
+        checked.push(call.clone());
+    }
+    assert!(
+        checked.len() >= 13,
+        "only {} calls have a documented example: {checked:?}",
+        checked.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// A signing vector with a security token, made by Huawei's Python SDK (make_golden.py, with
 /// temporary credentials): the request exactly as it went on the wire and the SDK's
 /// Authorization. wavedeck's verifier (the one the emulator's gateway runs, over the same

@@ -118,6 +118,8 @@ pub(crate) struct Emulator {
     pub dns: Mutex<dns::Zones>,
     ak_failures: Mutex<HashMap<String, AkFailures>>,
     pub requests: AtomicU64,
+    /// Requests that passed the signature check, by access key.
+    signed_by: Mutex<HashMap<String, u64>>,
     /// `http://ADDR` this emulator listens on, for the links its answers carry.
     pub base_url: String,
     /// Native mode: PostgreSQL jobs move real data (see [`native`]).
@@ -163,6 +165,14 @@ impl Emulator {
     }
 
     fn record_ak(&self, ak: &str, ok: bool) {
+        if ok {
+            *self
+                .signed_by
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(ak.to_string())
+                .or_default() += 1;
+        }
         let mut map = self.ak_failures.lock().unwrap_or_else(|e| e.into_inner());
         let f = map.entry(ak.to_string()).or_default();
         if ok {
@@ -263,6 +273,31 @@ impl EmulatorHandle {
             .unwrap_or_else(|e| e.into_inner())
             .insert(ak, key.token.clone());
         key
+    }
+
+    /// Refuse a temporary access key from now on, as IAM does once it expires or is replaced.
+    pub fn revoke_temporary(&self, ak: &str) {
+        self.emu
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ak);
+        self.emu
+            .security_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ak);
+    }
+
+    /// Requests signed with access key `ak` that passed the signature check so far.
+    pub fn requests_signed_by(&self, ak: &str) -> u64 {
+        self.emu
+            .signed_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ak)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The IAM token this emulator accepts.
@@ -455,6 +490,7 @@ pub async fn spawn_with(
         dns: Mutex::new(dns::Zones::default()),
         ak_failures: Mutex::new(HashMap::new()),
         requests: AtomicU64::new(0),
+        signed_by: Mutex::new(HashMap::new()),
         native: cfg.emulator.native,
         drain_grace: std::time::Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
         stopping: AtomicBool::new(false),

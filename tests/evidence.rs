@@ -390,6 +390,7 @@ fn exercise(store_url: &str, tmp: &Path) {
             wave_events: &wave_events,
             exported_at: meta.exported_at,
             exported_by: &meta.exported_by,
+            member_of: meta.member_of,
         })
         .unwrap();
         wavedeck::evidence::write::write_pack(&forged_out, &forged, &[]).unwrap();
@@ -465,6 +466,43 @@ fn exercise(store_url: &str, tmp: &Path) {
         &logs,
     );
     assert!(stdout(&o).starts_with("ok: 2 pack(s)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("wave 2: all 2 member(s) of its export present and unchanged")
+            && stdout(&o).contains("the store was not checked (add --against-store)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = wavedeck(
+        store_url,
+        &[
+            "evidence",
+            "verify",
+            wave_out.to_str().unwrap(),
+            "--against-store",
+        ],
+        &[],
+        &logs,
+    );
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("every event matches the store"),
+        "{}",
+        stdout(&o)
+    );
+    // One pack of the export, given alone, is checked against the export's index too.
+    let o = wavedeck(
+        store_url,
+        &[
+            "evidence",
+            "verify",
+            wave_out.join("crm-02").to_str().unwrap(),
+        ],
+        &[],
+        &logs,
+    );
+    assert!(stdout(&o).starts_with("ok: 1 pack(s)"), "{}", stdout(&o));
+
+    whole_pack_tamperings(store_url, &wave_out, tmp, &logs);
 
     // Unknown database: a clear error, non-zero.
     let o = wavedeck(
@@ -476,6 +514,193 @@ fn exercise(store_url: &str, tmp: &Path) {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no database \"nope\""), "{err}");
+}
+
+/// Copy an export folder (index files and pack folders).
+fn copy_export(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_pack(&p, &dest);
+        } else {
+            std::fs::copy(&p, dest).unwrap();
+        }
+    }
+}
+
+/// Tamperings that swap, add or drop whole packs of a wave export, each named.
+fn whole_pack_tamperings(store_url: &str, wave_out: &Path, tmp: &Path, logs: &Path) {
+    type Tamper = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Tamper, Vec<&str>)> = vec![
+        (
+            "an extra file, listed in the manifest",
+            Box::new(|w: &Path| {
+                let p = w.join("pay-ledger-01");
+                std::fs::write(p.join("notes.txt"), "all fine\n").unwrap();
+                let line = format!(
+                    "{}  notes.txt\n",
+                    wavedeck::evidence::manifest::sha256_hex(b"all fine\n")
+                );
+                let mut m = std::fs::read_to_string(p.join("MANIFEST.sha256")).unwrap();
+                m.push_str(&line);
+                std::fs::write(p.join("MANIFEST.sha256"), m).unwrap();
+            }),
+            vec![
+                "pay-ledger-01/notes.txt: added after export: wavedeck writes no such file into a pack",
+                "wave-2.index.json:8: replaced: the pack in folder pay-ledger-01",
+            ],
+        ),
+        (
+            "one database's folder holding another's pack",
+            Box::new(|w: &Path| {
+                std::fs::remove_dir_all(w.join("crm-02")).unwrap();
+                copy_pack(&w.join("pay-ledger-01"), &w.join("crm-02"));
+            }),
+            vec![
+                "crm-02: copied: this folder holds the pack of pay-ledger-01",
+                "wave-2.index.json:7: replaced: the pack in folder crm-02",
+            ],
+        ),
+        (
+            "a pack deleted from the wave folder",
+            Box::new(|w: &Path| std::fs::remove_dir_all(w.join("crm-02")).unwrap()),
+            vec!["wave-2.index.json:7: removed: wave 2's export lists crm-02 but its pack folder is missing"],
+        ),
+        (
+            "a pack deleted with the wave's index",
+            Box::new(|w: &Path| {
+                std::fs::remove_dir_all(w.join("crm-02")).unwrap();
+                std::fs::remove_file(w.join("wave-2.index.json")).unwrap();
+            }),
+            vec!["wave-2.index.json: removed: pay-ledger-01 say(s) they were exported with wave 2, but the export's member list is missing"],
+        ),
+        (
+            "a pack copied under a new folder name",
+            Box::new(|w: &Path| copy_pack(&w.join("crm-02"), &w.join("crm-03"))),
+            vec![
+                "crm-03: copied: this folder holds the pack of crm-02",
+                "crm-03: added: the pack says it was exported with wave 2, but wave-2.index.json does not list it",
+            ],
+        ),
+    ];
+    for (i, (what, tamper, expected)) in cases.iter().enumerate() {
+        let copy = tmp.join(format!("whole-{i}")).join("wave-2");
+        copy_export(wave_out, &copy);
+        tamper(&copy);
+        let o = wavedeck(
+            store_url,
+            &["evidence", "verify", copy.to_str().unwrap()],
+            &[],
+            logs,
+        );
+        let shown = stdout(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {shown}");
+        for e in expected {
+            let want = format!("{}/{e}", copy.display());
+            let want_pack = format!("{}", copy.join(e).display());
+            assert!(
+                shown
+                    .lines()
+                    .any(|l| l.starts_with(&want) || l.starts_with(&want_pack)),
+                "{what}: expected {e:?} in\n{shown}"
+            );
+        }
+        assert!(shown.contains("TAMPERED"), "{what}: {shown}");
+    }
+
+    // The index rewritten without the removed pack: only the store can tell.
+    let copy = tmp.join("whole-index-rewritten").join("wave-2");
+    copy_export(wave_out, &copy);
+    std::fs::remove_dir_all(copy.join("crm-02")).unwrap();
+    let ix_path = copy.join("wave-2.index.json");
+    let text = std::fs::read_to_string(&ix_path).unwrap();
+    let mut ix = wavedeck::evidence::index::parse(2, &text).unwrap();
+    ix.members.retain(|m| m.db_id != "crm-02");
+    std::fs::write(&ix_path, wavedeck::evidence::index::render(&ix)).unwrap();
+    // pay-ledger-01's own files are untouched, so the file checks pass...
+    let o = wavedeck(
+        store_url,
+        &["evidence", "verify", copy.to_str().unwrap()],
+        &[],
+        logs,
+    );
+    assert!(o.status.success(), "{}", stdout(&o));
+    // ...and the store names the database the export no longer lists.
+    let o = wavedeck(
+        store_url,
+        &[
+            "evidence",
+            "verify",
+            copy.to_str().unwrap(),
+            "--against-store",
+        ],
+        &[],
+        logs,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("wave-2.index.json: removed: the store has crm-02 in wave 2"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// A pack exported by wavedeck before packs were bound to their wave (format 1, made with the
+/// engine and the emulator of `wavedeck demo`, two databases of its wave 0) still verifies, and
+/// says what could not be checked; tampering with it is still found.
+#[test]
+fn packs_made_before_the_binding_still_verify() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evidence-v1/wave-0");
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let run = |dir: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+            .args(["evidence", "verify"])
+            .arg(dir)
+            .env("WAVEDECK_LOG_DIR", &logs)
+            .env_remove("WAVEDECK_CONFIG")
+            .output()
+            .unwrap();
+        (o.status.code(), stdout(&o))
+    };
+    let (code, out) = run(&fixture);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("ok: 2 pack(s), 154 event(s)"), "{out}");
+    assert!(
+        out.contains("2 pack(s) made before the wave binding (pilot-my-cms, pilot-pg-hr): their wave membership was not checked"),
+        "{out}"
+    );
+    let (code, out) = run(&fixture.join("pilot-pg-hr"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("made before the wave binding (pilot-pg-hr)"),
+        "{out}"
+    );
+
+    // A copy under another name, and an extra file listed in the manifest: still named.
+    let copy = tmp.path().join("wave-0");
+    copy_export(&fixture, &copy);
+    copy_pack(&copy.join("pilot-pg-hr"), &copy.join("pilot-pg-hr-2"));
+    let p = copy.join("pilot-my-cms");
+    std::fs::write(p.join("extra.md"), "x").unwrap();
+    let mut m = std::fs::read_to_string(p.join("MANIFEST.sha256")).unwrap();
+    m.push_str(&format!(
+        "{}  extra.md\n",
+        wavedeck::evidence::manifest::sha256_hex(b"x")
+    ));
+    std::fs::write(p.join("MANIFEST.sha256"), m).unwrap();
+    let (code, out) = run(&copy);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("pilot-pg-hr-2: copied: this folder holds the pack of pilot-pg-hr"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pilot-my-cms/extra.md: added after export"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

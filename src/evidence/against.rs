@@ -33,6 +33,38 @@ pub async fn check_pack(dir: &Path, store: &Store) -> anyhow::Result<Vec<Problem
     Ok(out)
 }
 
+/// A wave export's member list against the store's members of that wave: a pack removed
+/// together with its index entry (the index rewritten) leaves a database the store has in
+/// the wave and the index does not list. `top`: the export folder holding `wave-N.index.json`.
+pub async fn check_indexes(top: &Path, store: &Store) -> anyhow::Result<Vec<Problem>> {
+    let mut out = Vec::new();
+    let indexes = super::verify::read_indexes(top)?;
+    if indexes.is_empty() {
+        return Ok(out);
+    }
+    let states = store.db_states().await?;
+    for (wave, (_, ix)) in &indexes {
+        // An unreadable index is reported by the file checks.
+        let Ok(ix) = ix else { continue };
+        let listed: HashSet<&str> = ix.members.iter().map(|m| m.db_id.as_str()).collect();
+        for st in states.iter().filter(|s| s.wave == Some(*wave)) {
+            if !listed.contains(st.db_id.as_str()) {
+                out.push(Problem {
+                    file: super::index::file_name(*wave),
+                    line: None,
+                    what: format!(
+                        "removed: the store has {} in wave {wave}, and this export does not list \
+                         it: its pack was removed with its entry, or it joined the wave after \
+                         the export (then export the wave again)",
+                        st.db_id
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn compare(dir: &Path, name: &str, stored: &[Event]) -> Vec<Problem> {
     let mut out = Vec::new();
     let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();

@@ -98,6 +98,7 @@ pub fn run(args: EvidenceBenchArgs) -> anyhow::Result<ExitCode> {
         wave_events: &[],
         exported_at: Utc::now(),
         exported_by: "bench",
+        member_of: None,
     })?;
     let build = t.elapsed();
     let bytes: usize = built.files.values().map(Vec::len).sum();

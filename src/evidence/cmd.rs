@@ -62,16 +62,29 @@ pub async fn run(cmd: EvidenceCommand, cfg: Config) -> anyhow::Result<ExitCode> 
                         }
                     }
                 }
+                if !verify::is_pack(&dir) {
+                    match against::check_indexes(&dir, &store).await {
+                        Ok(problems) => report
+                            .problems
+                            .extend(problems.into_iter().map(|p| (dir.clone(), p))),
+                        Err(e) => {
+                            store.close().await;
+                            return Err(e);
+                        }
+                    }
+                }
                 store.close().await;
+                report.store_checked = true;
             }
             for (pack, p) in &report.problems {
-                println!("{}/{p}", pack.display());
+                if p.file.is_empty() {
+                    println!("{}: {p}", pack.display());
+                } else {
+                    println!("{}/{p}", pack.display());
+                }
             }
             if report.is_ok() {
-                println!(
-                    "ok: {} pack(s), {} event(s), every file matches its manifest and every chain is intact",
-                    report.packs, report.events
-                );
+                println!("{}", report.ok_line());
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(

@@ -1,6 +1,8 @@
 //! `wavedeck evidence export`: read a database's (or a wave's) events from the store, build the
 //! packs, write them.
 
+use super::index;
+use super::manifest;
 use super::pack::{self, PackInputs};
 use super::write;
 use crate::store::Store;
@@ -15,7 +17,8 @@ pub enum Selection {
     Wave(u32),
 }
 
-/// Export the packs of `sel` into `out`; returns the folders written.
+/// Export the packs of `sel` into `out`; returns the folders written. A wave export also
+/// writes its member list, `out/wave-N.index.json`, once every pack is in place.
 pub async fn export(
     store: &Store,
     sel: &Selection,
@@ -45,7 +48,12 @@ pub async fn export(
         }
     };
     let waves = store.wave_states().await.context("read wave states")?;
+    let member_of = match sel {
+        Selection::Wave(n) => Some(*n),
+        Selection::Db(_) => None,
+    };
     let mut written = Vec::new();
+    let mut members = Vec::new();
     for st in states {
         let events = store
             .events_for_db(&st.db_id)
@@ -71,9 +79,30 @@ pub async fn export(
             wave_events: &wave_events,
             exported_at: now,
             exported_by: by,
+            member_of,
         })?;
         let secrets = spec.as_ref().map(write::secrets_of).unwrap_or_default();
         written.push(write::write_pack(out, &pack, &secrets)?);
+        members.push(index::Member {
+            db_id: pack.db_id.clone(),
+            manifest_sha256: manifest::sha256_hex(
+                pack.files
+                    .get(manifest::MANIFEST)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            ),
+        });
+    }
+    if let Some(wave) = member_of {
+        members.sort_by(|a, b| a.db_id.cmp(&b.db_id));
+        let ix = index::WaveIndex {
+            format: index::FORMAT.to_string(),
+            wave,
+            exported_at: now,
+            exported_by: by.to_string(),
+            members,
+        };
+        write::write_index(out, &ix)?;
     }
     Ok(written)
 }

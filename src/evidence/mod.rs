@@ -7,6 +7,7 @@ pub mod artefacts;
 pub mod bench;
 pub mod cmd;
 pub mod export;
+pub mod index;
 pub mod manifest;
 pub mod pack;
 pub mod verify;

@@ -21,7 +21,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub const FORMAT: &str = "wavedeck-evidence/1";
+/// Format 2 binds a pack to its wave export (`member_of`, checked against the export's
+/// `wave-N.index.json`). Format 1 packs, made before, still verify; their membership cannot be
+/// checked.
+pub const FORMAT: &str = "wavedeck-evidence/2";
+pub const FORMAT_V1: &str = "wavedeck-evidence/1";
 pub const EVENTS: &str = "events.jsonl";
 pub const WAVE_EVENTS: &str = "wave-events.jsonl";
 pub const META: &str = "pack.json";
@@ -59,6 +63,27 @@ pub struct PackMeta {
     pub wave: Option<WaveState>,
     /// Per chain file (`events.jsonl`, `wave-events.jsonl`).
     pub chains: BTreeMap<String, ChainIndex>,
+    /// The wave export this pack was written by (its member list is `wave-N.index.json` in the
+    /// folder above); `None` for a database exported alone, and in format 1 packs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_of: Option<u32>,
+}
+
+impl PackMeta {
+    /// Made before packs were bound to their wave export.
+    pub fn unbound(&self) -> bool {
+        self.format == FORMAT_V1
+    }
+}
+
+/// The files wavedeck writes into a pack: any other, even listed in the manifest, was added.
+pub fn known_files() -> Vec<String> {
+    let mut names: Vec<String> = [EVENTS, WAVE_EVENTS, META, manifest::MANIFEST]
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    names.extend(artefacts::NAMES.iter().map(|s| s.to_string()));
+    names
 }
 
 /// What a pack is built from.
@@ -72,6 +97,8 @@ pub struct PackInputs<'a> {
     pub wave_events: &'a [Event],
     pub exported_at: DateTime<Utc>,
     pub exported_by: &'a str,
+    /// The wave export writing it (see [`PackMeta::member_of`]).
+    pub member_of: Option<u32>,
 }
 
 /// A built pack: file name → content.
@@ -116,6 +143,7 @@ pub fn build(inp: &PackInputs) -> Result<Pack, PackError> {
         spec: inp.spec.cloned(),
         wave: inp.wave.cloned(),
         chains,
+        member_of: inp.member_of,
     };
     let mut meta_text = serde_json::to_string_pretty(&meta).unwrap_or_default();
     meta_text.push('\n');
@@ -374,6 +402,7 @@ pub(crate) mod fixture {
             wave_events: &wave_events,
             exported_at: t0() + chrono::Duration::days(1),
             exported_by: "auditor",
+            member_of: None,
         })
         .unwrap()
     }
@@ -480,6 +509,7 @@ mod tests {
                 wave_events: &[],
                 exported_at: fixture::t0(),
                 exported_by: "x",
+                member_of: None,
             })
         };
         let foreign: Vec<Event> = all.iter().filter(|e| e.db_id.is_some()).cloned().collect();

@@ -3,6 +3,7 @@
 //! events say. Every problem names the file and, where there is one, the line.
 
 use super::artefacts;
+use super::index;
 use super::manifest::{self, MANIFEST};
 use super::pack::{self, ChainIndex, PackLine, PackMeta, EVENTS, META, WAVE_EVENTS};
 use crate::store::hash::GENESIS_HASH;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 /// One thing wrong with a pack.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Empty for a problem of the pack as a whole (its folder).
     pub file: String,
     /// 1-based line, when the problem is on a line.
     pub line: Option<usize>,
@@ -23,6 +25,7 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
+            _ if self.file.is_empty() => write!(f, "{}", self.what),
             Some(l) => write!(f, "{}:{l}: {}", self.file, self.what),
             None => write!(f, "{}: {}", self.file, self.what),
         }
@@ -53,7 +56,7 @@ pub fn verify_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
             None
         }
         Some(bytes) => match serde_json::from_slice::<PackMeta>(bytes) {
-            Ok(m) if m.format == pack::FORMAT => Some(m),
+            Ok(m) if m.format == pack::FORMAT || m.unbound() => Some(m),
             Ok(m) => {
                 out.push(problem(
                     META,
@@ -79,9 +82,9 @@ pub fn verify_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
         let index = meta.as_ref().and_then(|m| m.chains.get(name));
         let owner = meta.as_ref().map(|m| {
             if name == EVENTS {
-                Some(m.db_id.as_str())
+                Owner::Db(m.db_id.as_str())
             } else {
-                None
+                Owner::Wave(m.state.wave)
             }
         });
         let Some(bytes) = files.get(name) else {
@@ -136,8 +139,22 @@ fn check_manifest(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
         out.push(problem(MANIFEST, Some(b.line), format!("line {}", b.what)));
     }
     let mut listed = HashSet::new();
+    let known = pack::known_files();
     for e in &entries {
         listed.insert(e.name.as_str());
+        if files.contains_key(&e.name) && !known.contains(&e.name) {
+            out.push(problem(
+                &e.name,
+                None,
+                format!(
+                    "added after export: wavedeck writes no such file into a pack, yet {MANIFEST} \
+                     line {} lists it, so the manifest was rewritten too; remove the file and check \
+                     the pack with --against-store",
+                    e.line
+                ),
+            ));
+            continue;
+        }
         match files.get(&e.name) {
             None => out.push(problem(
                 &e.name,
@@ -170,14 +187,22 @@ fn check_manifest(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
     out
 }
 
+/// Whose events a chain file holds.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    /// `events.jsonl`: this database's.
+    Db(&'a str),
+    /// `wave-events.jsonl`: the events of the pack's wave (about no database).
+    Wave(Option<u32>),
+}
+
 /// Check one chain file. `index` (from pack.json) lets removals, insertions and moves be named
-/// exactly; without it, order and continuity are still checked. `owner`: `Some(Some(db))` for a
-/// database's events, `Some(None)` for wave events, `None` when unknown.
+/// exactly; without it, order and continuity are still checked. `owner`: `None` when unknown.
 fn check_chain(
     name: &str,
     text: &str,
     index: Option<&ChainIndex>,
-    owner: Option<Option<&str>>,
+    owner: Option<Owner>,
 ) -> (Vec<Event>, Vec<Problem>) {
     let mut out = Vec::new();
     let mut events = Vec::new();
@@ -302,12 +327,17 @@ fn check_chain(
             None
         };
         let wrong_owner = match owner {
-            Some(Some(db)) if ev.db_id.as_deref() != Some(db) => Some(format!(
+            Some(Owner::Db(db)) if ev.db_id.as_deref() != Some(db) => Some(format!(
                 "inserted: event seq {seq} is about {:?}, not {db}",
                 ev.db_id
             )),
-            Some(None) if ev.db_id.is_some() => Some(format!(
+            Some(Owner::Wave(_)) if ev.db_id.is_some() => Some(format!(
                 "inserted: event seq {seq} is about a database, not the wave"
+            )),
+            Some(Owner::Wave(w)) if ev.wave != w => Some(format!(
+                "inserted: event seq {seq} is about wave {}, not this pack's wave {} (pack.json)",
+                wave_text(ev.wave),
+                wave_text(w)
             )),
             _ => None,
         };
@@ -356,6 +386,10 @@ fn check_chain(
         }
     }
     (events, out)
+}
+
+fn wave_text(w: Option<u32>) -> String {
+    w.map(|w| w.to_string()).unwrap_or_else(|| "none".into())
 }
 
 fn last_hash(events: &[Event]) -> String {
@@ -426,18 +460,54 @@ fn clip(s: &str) -> String {
 pub struct Report {
     pub packs: usize,
     pub events: usize,
-    /// (pack folder, problem)
+    /// (pack folder, or the export folder for its index files; problem)
     pub problems: Vec<(PathBuf, Problem)>,
+    /// Folders of packs made before packs were bound to their wave export (format 1).
+    pub unbound: Vec<String>,
+    /// Wave exports whose member list was checked: (wave, members).
+    pub waves: Vec<(u32, usize)>,
+    /// Every event line was also compared with the store (`--against-store`).
+    pub store_checked: bool,
 }
 
 impl Report {
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty() && self.packs > 0
     }
+
+    /// The line printed when nothing is wrong: what was checked, and what was not.
+    pub fn ok_line(&self) -> String {
+        let mut s = format!(
+            "ok: {} pack(s), {} event(s), every file matches its manifest and every chain is intact",
+            self.packs, self.events
+        );
+        for (wave, n) in &self.waves {
+            s.push_str(&format!(
+                "; wave {wave}: all {n} member(s) of its export present and unchanged"
+            ));
+        }
+        if !self.unbound.is_empty() {
+            s.push_str(&format!(
+                "; {} pack(s) made before the wave binding ({}): their wave membership was not checked",
+                self.unbound.len(),
+                self.unbound.join(", ")
+            ));
+        }
+        s.push_str(if self.store_checked {
+            "; every event matches the store"
+        } else {
+            "; the store was not checked (add --against-store)"
+        });
+        s
+    }
 }
 
-/// The packs under `dir`: `dir` itself when it is a pack (it holds `MANIFEST.sha256`,
-/// `events.jsonl` or `pack.json`), else each of its sub-folders.
+/// Is `dir` a pack itself (it holds `MANIFEST.sha256`, `events.jsonl` or `pack.json`)?
+pub(crate) fn is_pack(dir: &Path) -> bool {
+    dir.join(MANIFEST).exists() || dir.join(EVENTS).exists() || dir.join(META).exists()
+}
+
+/// The packs under `dir`: `dir` itself when it is a pack, else each of its sub-folders.
 pub fn pack_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     use anyhow::Context as _;
     let meta = std::fs::metadata(dir)
@@ -447,10 +517,8 @@ pub fn pack_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         "{} is not a folder: give the pack folder or the folder holding packs",
         dir.display()
     );
-    let is_pack =
-        dir.join(MANIFEST).exists() || dir.join(EVENTS).exists() || dir.join(META).exists();
     let mut packs = Vec::new();
-    if is_pack {
+    if is_pack(dir) {
         packs.push(dir.to_path_buf());
     } else {
         let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -469,10 +537,61 @@ pub fn pack_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(packs)
 }
 
-/// Verify `dir`: a pack or a folder of packs.
+/// A folder's own name, also for `.` or a path ending in `..`.
+fn folder_name(dir: &Path) -> String {
+    std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_default()
+}
+
+/// An index file is a few lines per member; this is far above any real wave.
+const MAX_INDEX_BYTES: u64 = 16 << 20;
+
+/// The wave indexes at the top of an export folder.
+pub(crate) fn read_indexes(top: &Path) -> anyhow::Result<index::Indexes> {
+    use anyhow::Context as _;
+    let mut out = index::Indexes::new();
+    let Ok(entries) = std::fs::read_dir(top) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", top.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(wave) = index::wave_of(&name) else {
+            continue;
+        };
+        let read = crate::input::read_text(&entry.path(), MAX_INDEX_BYTES);
+        let (text, parsed) = match read {
+            Ok(text) => {
+                let parsed = index::parse(wave, &text);
+                (text, parsed)
+            }
+            Err(e) => (String::new(), Err(e.to_string())),
+        };
+        out.insert(wave, (text, parsed));
+    }
+    Ok(out)
+}
+
+/// Verify `dir`: a pack or a folder of packs, each pack against its folder name, and each wave
+/// export against its member list.
 pub fn verify_dir(dir: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
+    let whole = !is_pack(dir);
     let packs = pack_dirs(dir)?;
+    // Index files sit beside the pack folders: in `dir`, or above the one pack given.
+    let top = if whole {
+        dir.to_path_buf()
+    } else {
+        std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    let mut found = Vec::new();
+    let mut folders = HashMap::new();
     for p in packs {
         let (files, mut problems) = read_pack(&p)?;
         report.packs += 1;
@@ -484,6 +603,34 @@ pub fn verify_dir(dir: &Path) -> anyhow::Result<Report> {
         report
             .problems
             .extend(problems.into_iter().map(|pr| (p.clone(), pr)));
+        let meta = files
+            .get(META)
+            .and_then(|b| serde_json::from_slice::<PackMeta>(b).ok());
+        let folder = folder_name(&p);
+        if meta.as_ref().is_some_and(PackMeta::unbound) {
+            report.unbound.push(folder.clone());
+        }
+        found.push(index::Found {
+            folder: folder.clone(),
+            db_id: meta.as_ref().map(|m| m.db_id.clone()),
+            member_of: meta.as_ref().and_then(|m| m.member_of),
+            manifest_sha256: files.get(MANIFEST).map(|b| manifest::sha256_hex(b)),
+        });
+        folders.insert(folder, p);
+    }
+    let indexes = read_indexes(&top)?;
+    for (at, problem) in index::check(&found, &indexes, whole) {
+        let path = match at {
+            index::At::Pack(f) => folders.get(&f).cloned().unwrap_or_else(|| top.join(f)),
+            index::At::Top => top.clone(),
+        };
+        report.problems.push((path, problem));
+    }
+    if whole {
+        report.waves = indexes
+            .iter()
+            .filter_map(|(w, (_, ix))| ix.as_ref().ok().map(|ix| (*w, ix.members.len())))
+            .collect();
     }
     Ok(report)
 }

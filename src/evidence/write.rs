@@ -102,6 +102,19 @@ pub fn write_pack(
     Ok(final_dir)
 }
 
+/// Write a wave export's member list as `out/wave-N.index.json`, through a temporary file and
+/// a rename like the packs.
+pub fn write_index(out: &Path, ix: &super::index::WaveIndex) -> anyhow::Result<PathBuf> {
+    let name = super::index::file_name(ix.wave);
+    let path = out.join(&name);
+    let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, super::index::render(ix))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path)
+        .with_context(|| format!("cannot move the wave index into {}", path.display()))?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,9 @@ enum Command {
     Init(wavedeck::store::cmd::InitArgs),
     /// Waves, stage counts and failures, for people and scripts.
     Status(wavedeck::store::cmd::StatusArgs),
+    /// Administer the store (PostgreSQL roles for viewers).
+    #[command(subcommand)]
+    Store(wavedeck::store::cmd::StoreCommand),
     /// Plan waves from an inventory.
     Plan(wavedeck::plan::cmd::PlanArgs),
     /// Check or generate inventory files.
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
             Command::Run(a) => wavedeck::engine::cmd::run(a, cfg).await,
             Command::Init(a) => wavedeck::store::cmd::init(a, cfg).await,
             Command::Status(a) => wavedeck::store::cmd::status(a, cfg).await,
+            Command::Store(c) => wavedeck::store::cmd::store_command(c, cfg).await,
             Command::Plan(a) => wavedeck::plan::cmd::run(a, cfg).await,
             Command::Inventory(c) => wavedeck::inventory::cmd::run(c, cfg).await,
             Command::Evidence(c) => wavedeck::evidence::cmd::run(c, cfg).await,
@@ -182,6 +186,7 @@ fn acts(c: &Command) -> Option<&'static str> {
         Command::Init(_) => Some("init"),
         Command::Demo(_) => Some("demo"),
         Command::Signoff(_) => Some("signoff"),
+        Command::Store(_) => Some("store"),
         Command::Lab(LabCommand::Status(_)) => None,
         Command::Lab(_) => Some("lab"),
         Command::Operate(c) => Some(c.name()),

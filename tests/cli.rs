@@ -84,3 +84,80 @@ fn config_check_names_the_file_it_read() {
     );
     assert!(out.contains("drs_concurrency: 7"), "{out}");
 }
+
+/// A PostgreSQL store that cannot be reached: the wait is announced, bounded by the URL's
+/// `connect_timeout`, and the refusal names the URL without its password and what to check.
+/// Two ways of being unreachable on loopback: nothing listening, and a server that accepts the
+/// connection and never answers (as a blackholed address does, from the client's side).
+#[test]
+fn an_unreachable_postgres_store_says_what_it_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    for (port, last) in [(free, "Connection refused"), (silent_port, "no answer")] {
+        let url = format!("postgres://wd:hunter2-pw@127.0.0.1:{port}/wd?connect_timeout=2");
+        let (code, out) = wavedeck(dir.path(), &["--store", &url, "status"]);
+        assert_ne!(code, 0, "{out}");
+        let shown = format!("postgres://wd:***@127.0.0.1:{port}/wd?connect_timeout=2");
+        assert!(
+            out.contains(&format!("waiting for the PostgreSQL store at {shown}")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "cannot reach the PostgreSQL store {shown} within 2 s"
+            )),
+            "{out}"
+        );
+        assert!(out.contains(last), "{last:?} not in {out}");
+        assert!(out.contains("check that the server runs"), "{out}");
+        assert!(!out.contains("hunter2-pw"), "the password leaked: {out}");
+    }
+}
+
+/// Database roles are a PostgreSQL store's; a SQLite store says so and exits 2.
+#[test]
+fn grant_viewer_on_a_sqlite_store_does_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = wavedeck(
+        dir.path(),
+        &[
+            "--store",
+            "sqlite://store.db",
+            "store",
+            "grant-viewer",
+            "lead",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("a SQLite store is a file; database roles do not apply")
+            && out.contains("file's permissions"),
+        "{out}"
+    );
+    // A read-only session never changes permissions either.
+    let (code, out) = wavedeck(
+        dir.path(),
+        &[
+            "--read-only",
+            "--store",
+            "sqlite://store.db",
+            "store",
+            "grant-viewer",
+            "lead",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("--read-only"), "{out}");
+}

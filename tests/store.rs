@@ -814,3 +814,120 @@ async fn inventory_import_is_idempotent_and_guards_removal(t: TestDb) {
     assert_eq!(s.db_states().await.unwrap().len(), 4);
     assert!(s.verify_chain().await.unwrap().is_ok());
 }
+
+/// `wavedeck store grant-viewer ROLE` on a real PostgreSQL store: before, the role reads
+/// nothing; after, it reads everything the cockpit reads, and PostgreSQL itself refuses its
+/// command rows and events (42501 insufficient_privilege), whatever client it uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_viewer_lets_a_role_read_and_refuses_its_writes() {
+    let name = unique("viewer");
+    let role = format!("{name}_lead");
+    let mut admin = sqlx::PgConnection::connect(PG_ADMIN)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
+    for sql in [
+        format!("CREATE DATABASE {name}"),
+        format!("CREATE ROLE {role} LOGIN"),
+    ] {
+        sqlx::query(&sql).execute(&mut admin).await.unwrap();
+    }
+    let owner_url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let viewer_url = format!("postgres://{role}@127.0.0.1:5432/{name}");
+    let res = tokio::spawn({
+        let (owner_url, viewer_url, role) = (owner_url.clone(), viewer_url.clone(), role.clone());
+        async move { viewer_case(&owner_url, &viewer_url, &role).await }
+    })
+    .await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+    let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&mut admin)
+        .await;
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn insufficient_privilege(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42501")
+}
+
+async fn viewer_case(owner_url: &str, viewer_url: &str, role: &str) {
+    let owner = Store::open(owner_url).await.unwrap();
+    owner
+        .register_inventory(&[spec("pay-01", Some(0))], "alice", false)
+        .await
+        .unwrap();
+    let cmd = |who: &str| NewCommand {
+        who: who.into(),
+        role: Role::Operator,
+        action: Action::StartWave,
+        target: Target::Wave(0),
+        args: serde_json::Value::Null,
+    };
+    owner.submit_command(&cmd("alice")).await.unwrap();
+
+    // Before the grant the role reads nothing.
+    let before = Store::open_existing(viewer_url).await;
+    assert!(before.is_err(), "a role with no grant opened the store");
+
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+            .arg("--store")
+            .arg(owner_url)
+            .args(args)
+            .env(
+                "WAVEDECK_LOG_DIR",
+                std::env::temp_dir().join("wd-viewer-logs"),
+            )
+            .env_remove("WAVEDECK_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["store", "grant-viewer", role]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains(&format!("role {role} may now read")), "{out}");
+    // A role that does not exist: named, exit 2.
+    let o = run(&["store", "grant-viewer", "no_such_role_wd"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+
+    // Everything the cockpit reads.
+    let viewer = Store::open_existing(viewer_url).await.unwrap();
+    assert_eq!(viewer.db_states().await.unwrap().len(), 1);
+    assert_eq!(viewer.db_states_changed_after(0).await.unwrap().len(), 1);
+    assert!(!viewer.wave_states().await.unwrap().is_empty());
+    assert!(!viewer.events_after(0, 100).await.unwrap().is_empty());
+    assert!(!viewer.events_for_db("pay-01").await.unwrap().is_empty());
+    assert!(viewer.last_seq().await.unwrap() > 0);
+    assert!(viewer.lag_series("pay-01").await.unwrap().is_empty());
+    assert_eq!(viewer.lease_holder().await.unwrap(), None);
+    assert_eq!(viewer.recent_commands(10).await.unwrap().len(), 1);
+    assert!(viewer.verify_chain().await.unwrap().is_ok());
+
+    // Its writes are PostgreSQL's to refuse.
+    match viewer.submit_command(&cmd("mallory")).await {
+        Err(StoreError::Db { source, .. }) => {
+            assert!(insufficient_privilege(&source), "{source}")
+        }
+        other => panic!("the viewer's command was not refused by PostgreSQL: {other:?}"),
+    }
+    let mut raw = sqlx::PgConnection::connect(viewer_url).await.unwrap();
+    for sql in [
+        "INSERT INTO commands (time, who, role, action, target, args, status) \
+         VALUES ('2026-01-01 00:00:00.000000', 'mallory', 'operator', 'cutover', 'wave-0', 'null', 'pending')",
+        "INSERT INTO events (seq, time, kind, payload, actor, prev_hash, hash) \
+         VALUES (999, 't', 'db.stage', '{}', 'mallory', 'x', 'y')",
+        "UPDATE commands SET role = 'operator'",
+        "DELETE FROM lease",
+    ] {
+        let e = sqlx::query(sql).execute(&mut raw).await.unwrap_err();
+        assert!(insufficient_privilege(&e), "{sql}: {e}");
+    }
+    raw.close().await.unwrap();
+    assert_eq!(owner.recent_commands(10).await.unwrap().len(), 1);
+    viewer.close().await;
+    owner.close().await;
+}

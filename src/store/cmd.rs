@@ -42,6 +42,58 @@ pub struct StatusArgs {
     pub verify: bool,
 }
 
+/// `wavedeck store ...`: administration of the store itself.
+#[derive(clap::Subcommand)]
+pub enum StoreCommand {
+    /// PostgreSQL store: let an existing database ROLE read everything the cockpit reads and
+    /// write nothing (no command rows, no events). Run it as the store's owner.
+    #[command(
+        after_help = "Examples:\n  psql -c \"CREATE ROLE lead LOGIN PASSWORD '...'\"\n  wavedeck --store postgres://wavedeck@db.internal/wavedeck store grant-viewer lead\n  WAVEDECK_STORE=postgres://lead@db.internal/wavedeck wavedeck tui --read-only"
+    )]
+    GrantViewer {
+        /// The PostgreSQL role (it must exist).
+        role: String,
+    },
+}
+
+pub async fn store_command(cmd: StoreCommand, cfg: Config) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StoreCommand::GrantViewer { role } => {
+            if cfg.store.starts_with("sqlite:") {
+                eprintln!(
+                    "store {}: a SQLite store is a file; database roles do not apply. Who may \
+                     read or write it is set by the file's permissions; for a team with viewers, \
+                     use a PostgreSQL store",
+                    super::redact_url(&cfg.store)
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let store = Store::open_existing(&cfg.store).await?;
+            let result = super::grant::grant_viewer(&store, &role).await;
+            store.close().await;
+            match result {
+                Ok(g) => {
+                    println!(
+                        "role {} may now read the {} store tables of {} (schema {}) and write none: \
+                         its command rows and events are refused by PostgreSQL",
+                        g.role, g.tables, g.database, g.schema
+                    );
+                    println!(
+                        "the viewer opens the cockpit with its own URL: WAVEDECK_STORE=postgres://{}@HOST/{} wavedeck tui --read-only",
+                        g.role, g.database
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(super::StoreError::Refused(why)) => {
+                    eprintln!("{why}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
 /// Who runs this command, for the actor of events and the `who` of command rows.
 pub fn whoami() -> String {
     std::env::var("USER")

@@ -42,6 +42,12 @@ pub enum StoreError {
     Missing(String),
     #[error("cannot open store {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error("cannot reach the PostgreSQL store {url} within {secs} s (last error: {last}): check that the server runs and listens on that host and port, that no firewall drops the jump host's connections, and the store URL (--store, WAVEDECK_STORE or config `store`)")]
+    Unreachable {
+        url: String,
+        secs: u64,
+        last: String,
+    },
     #[error("store {what}: {source}")]
     Db {
         what: &'static str,
@@ -232,6 +238,16 @@ const SCHEMA: &[&str] = &[
 
 pub const SCHEMA_VERSION: &str = "1";
 
+/// The store's tables, read from [`SCHEMA`] so a new table is granted to viewers without a
+/// second list to keep in step.
+pub(crate) fn table_names() -> Vec<&'static str> {
+    SCHEMA
+        .iter()
+        .filter_map(|s| s.strip_prefix("CREATE TABLE IF NOT EXISTS "))
+        .filter_map(|s| s.split_whitespace().next())
+        .collect()
+}
+
 fn ddl(stmt: &str, backend: Backend) -> String {
     let (int, real, auto) = match backend {
         // INTEGER PRIMARY KEY is SQLite's rowid: the fastest key it has.
@@ -274,8 +290,9 @@ impl Store {
         } else {
             return Err(StoreError::BadUrl(shown));
         };
-        if backend == Backend::Sqlite {
-            prepare_sqlite(url, create, &shown).await?;
+        match backend {
+            Backend::Sqlite => prepare_sqlite(url, create, &shown).await?,
+            Backend::Postgres => super::reach::reach(url, &shown).await?,
         }
         let pool = AnyPoolOptions::new()
             .max_connections(8)
@@ -458,6 +475,18 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite://wavedeck.db"), "sqlite://wavedeck.db");
         assert_eq!(redact_url("postgres://p:a@b@h/db"), "postgres://p:***@h/db");
+    }
+
+    #[test]
+    fn table_names_come_from_the_schema() {
+        let t = table_names();
+        assert_eq!(
+            t.len(),
+            SCHEMA.iter().filter(|s| s.contains("CREATE TABLE")).count()
+        );
+        for name in ["events", "commands", "db_state", "lease", "chain_head"] {
+            assert!(t.contains(&name), "{t:?}");
+        }
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub struct EmulatorConfig {
     /// the source, subscription on the target) and report progress and lag measured from the
     /// servers. `wavedeck lab up` runs its emulator this way.
     pub native: bool,
+    /// A client that sends no byte of a request's headers, or of its body, for this many
+    /// seconds is cut off (a slower client, pausing less, is served).
+    pub client_stall_s: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -261,6 +264,7 @@ impl Default for EmulatorConfig {
             faults_file: None,
             rate_limit_rps: 0.0,
             native: false,
+            client_stall_s: 30,
         }
     }
 }

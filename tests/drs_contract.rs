@@ -2111,3 +2111,211 @@ async fn documented_responses_read_through_the_models_and_the_emulator_answers_a
     }
     h.shutdown().await;
 }
+
+/// `wavedeck emulator` as a user starts it, with a short stall limit and its own log folder.
+/// Killed when dropped.
+struct CliEmulator {
+    child: std::process::Child,
+    port: u16,
+    logs: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+const WIRE_AK: &str = "AKWIRETEST";
+const WIRE_SK: &str = "SKWIRETEST";
+const WIRE_PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+impl CliEmulator {
+    fn start(stall_s: u32) -> CliEmulator {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::write(
+            dir.path().join("wavedeck.yaml"),
+            format!("emulator:\n  client_stall_s: {stall_s}\ndrs:\n  project_id: {WIRE_PROJECT}\n"),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+            .args(["emulator", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .env("HUAWEICLOUD_SDK_AK", WIRE_AK)
+            .env("HUAWEICLOUD_SDK_SK", WIRE_SK)
+            .env("WAVEDECK_LOG_DIR", &logs)
+            .env_remove("WAVEDECK_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains("DRS emulator on"), "{first}");
+        CliEmulator {
+            child,
+            port,
+            logs,
+            _dir: dir,
+        }
+    }
+
+    /// The emulator's log so far.
+    fn log(&self) -> String {
+        let mut out = String::new();
+        for e in std::fs::read_dir(&self.logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+        out
+    }
+
+    /// Wait (bounded) until the log holds `needle`; the log is written by a background thread.
+    fn log_with(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.log()
+    }
+
+    fn connect(&self) -> std::net::TcpStream {
+        let s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        // A bound on every test read: a server that never cuts a stalled client fails the
+        // test instead of hanging it.
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    }
+}
+
+impl Drop for CliEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A signed POST to the tenant job list, as (head, body), dated `date`.
+fn signed_request(port: u16, date: chrono::DateTime<chrono::Utc>) -> (Vec<u8>, Vec<u8>) {
+    use wavedeck::drs::sign;
+    use wavedeck::secret::Secret;
+    let path = format!("/v3/{WIRE_PROJECT}/jobs");
+    let body = br#"{"cur_page":1,"per_page":10,"db_use_type":"migration","engine_type":"mysql"}"#;
+    let host = format!("127.0.0.1:{port}");
+    let headers = vec![
+        ("Host".to_string(), host.clone()),
+        ("Content-Type".to_string(), "application/json".to_string()),
+        ("X-Sdk-Date".to_string(), sign::date_header_value(date)),
+    ];
+    let auth = sign::sign(
+        &sign::SignInput {
+            method: "POST",
+            path: &path,
+            query: &[],
+            headers: &headers,
+            body,
+        },
+        &Secret::new(WIRE_AK),
+        &Secret::new(WIRE_SK),
+    )
+    .unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Authorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    (head.into_bytes(), body.to_vec())
+}
+
+/// Everything the server sends until it closes (or the read bound passes: then an error).
+fn read_all(s: &mut std::net::TcpStream) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A client that sends the headers, pauses, then the body is served (the signature over the
+/// late body verifies); one that stops sending is cut off after the stall limit, in the
+/// headers or in the body.
+#[test]
+fn a_slow_client_is_served_and_a_stalled_one_is_cut_off() {
+    use std::io::Write;
+    let emu = CliEmulator::start(2);
+    let (head, body) = signed_request(emu.port, chrono::Utc::now());
+
+    let mut s = emu.connect();
+    s.write_all(&head).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    s.write_all(&body).unwrap();
+    let answer = read_all(&mut s).expect("the slow client got no answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"jobs\""), "{answer}");
+
+    // Stalled in the headers: the connection is closed without an answer.
+    let mut s = emu.connect();
+    s.write_all(&head[..head.len() / 2]).unwrap();
+    let answer = read_all(&mut s).expect("a client stalled in its headers was never cut off");
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // Stalled in the body: 408, and the log says why.
+    let mut s = emu.connect();
+    s.write_all(&head).unwrap();
+    s.write_all(&body[..5]).unwrap();
+    let answer = read_all(&mut s).expect("a client stalled in its body was never cut off");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let log = emu.log_with("no byte of the request body");
+    assert!(log.contains("no byte of the request body for 2 s"), "{log}");
+}
+
+/// A signature refused for the clock gets DRS's own code and generic message on the wire; the
+/// emulator's log says it was the clock, and by how much.
+#[test]
+fn a_clock_refusal_keeps_drs_words_and_logs_the_skew() {
+    use std::io::Write;
+    let emu = CliEmulator::start(30);
+    let (head, body) = signed_request(
+        emu.port,
+        chrono::Utc::now() - chrono::Duration::seconds(1200),
+    );
+    let mut s = emu.connect();
+    s.write_all(&head).unwrap();
+    s.write_all(&body).unwrap();
+    let answer = read_all(&mut s).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.contains("APIG.0301")
+            && answer
+                .contains("Incorrect IAM authentication information: verify aksk signature fail"),
+        "{answer}"
+    );
+    assert!(
+        !answer.to_lowercase().contains("clock"),
+        "DRS does not say it: {answer}"
+    );
+    let log = emu.log_with("because of the clock");
+    assert!(
+        log.contains("signature refused because of the clock")
+            && log.contains("behind the emulator's clock"),
+        "{log}"
+    );
+    // 1200 s, give or take the second the request took.
+    assert!(
+        ["1199 s", "1200 s", "1201 s"]
+            .iter()
+            .any(|n| log.contains(n)),
+        "{log}"
+    );
+}

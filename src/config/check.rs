@@ -165,6 +165,13 @@ pub fn check(c: &Config) -> Vec<Problem> {
         1e6,
         " requests/s (0: no limit)",
     );
+    r.int(
+        "emulator.client_stall_s",
+        e.client_stall_s.into(),
+        1,
+        3600,
+        " seconds",
+    );
     let g = &c.engine;
     r.positive("engine.time_scale", g.time_scale, 0.001, 100_000.0, "");
     r.positive(

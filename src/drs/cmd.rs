@@ -42,6 +42,9 @@ pub struct EmulatorArgs {
 }
 
 pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
+    // What the gateway does not tell its client (a refused clock, a stalled request) is said
+    // in the emulator's log.
+    let _log = crate::logging::init(&cfg.log_dir)?;
     if let Some(s) = args.speed {
         if !(s.is_finite() && s > 0.0) {
             anyhow::bail!("--speed must be a positive number, e.g. 60");
@@ -67,7 +70,7 @@ pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode
     })?;
     let handle = emulator::spawn_with(&cfg, args.listen, auth).await?;
     println!(
-        "DRS emulator on {} (project id {}, speed x{}, quota {}, {}); Ctrl-C to stop",
+        "DRS emulator on {} (project id {}, speed x{}, quota {}, {}; log in {}); Ctrl-C to stop",
         handle.base_url(),
         handle.project_id,
         cfg.emulator.speed,
@@ -76,7 +79,8 @@ pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode
             "native: PostgreSQL jobs replicate for real".to_string()
         } else {
             format!("bandwidth {} MB/s per job", cfg.emulator.job_bandwidth_mbps)
-        }
+        },
+        cfg.log_dir.display()
     );
     // SIGTERM too: `wavedeck lab down` stops the lab's emulator that way.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

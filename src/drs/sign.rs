@@ -207,8 +207,9 @@ pub enum SignError {
     MissingDate,
     #[error("X-Sdk-Date is not in the YYYYMMDDTHHMMSSZ form")]
     BadDate,
-    #[error("X-Sdk-Date is more than 15 minutes away from the server clock")]
-    ClockSkew,
+    /// `skew_s`: the server's clock minus the request's date (positive: the client is behind).
+    #[error("X-Sdk-Date is {skew_s} s away from the server clock (more than 15 minutes)")]
+    ClockSkew { skew_s: i64 },
     #[error("malformed Authorization header: {0}")]
     Malformed(&'static str),
     #[error("x-sdk-date is not among the signed headers")]
@@ -236,8 +237,9 @@ pub fn verify(
     let when = chrono::NaiveDateTime::parse_from_str(date, DATE_FORMAT)
         .map_err(|_| SignError::BadDate)?
         .and_utc();
-    if (now - when).num_seconds().abs() > MAX_CLOCK_SKEW_S {
-        return Err(SignError::ClockSkew);
+    let skew_s = (now - when).num_seconds();
+    if skew_s.abs() > MAX_CLOCK_SKEW_S {
+        return Err(SignError::ClockSkew { skew_s });
     }
     let sk = secret_for(&auth.access).ok_or(SignError::UnknownAccessKey)?;
     let cr = canonical_request(input, &auth.signed_headers);
@@ -504,7 +506,7 @@ mod tests {
 
         assert_eq!(
             verify(&input, &auth, lookup, at("20261122T013000Z")),
-            Err(SignError::ClockSkew)
+            Err(SignError::ClockSkew { skew_s: 1677 })
         );
         assert_eq!(
             verify(&input, &auth, |_| None, now),

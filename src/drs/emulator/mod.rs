@@ -22,6 +22,7 @@ pub mod dns;
 pub mod faults;
 pub mod job;
 pub mod native;
+mod serve;
 mod server;
 
 use crate::config::Config;
@@ -128,6 +129,8 @@ pub(crate) struct Emulator {
     pub drain_grace: std::time::Duration,
     /// Set when the handle stops the server: native workers exit.
     pub stopping: AtomicBool,
+    /// How long a request's headers or body may stall before the client is cut off.
+    pub client_stall: std::time::Duration,
 }
 
 /// After this many consecutive bad signatures an access key is locked (like the gateway).
@@ -494,17 +497,12 @@ pub async fn spawn_with(
         native: cfg.emulator.native,
         drain_grace: std::time::Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
         stopping: AtomicBool::new(false),
+        client_stall: std::time::Duration::from_secs(cfg.emulator.client_stall_s.max(1).into()),
     });
     let app = server::router(emu.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
-        if let Err(e) = served.await {
-            tracing::error!(error = %e, "DRS emulator stopped");
-        }
-    });
+    let stall = emu.client_stall;
+    let task = tokio::spawn(serve::serve(listener, app, stall, rx));
     tracing::info!(addr = %local, project_id = %project_id, "DRS emulator listening");
     Ok(EmulatorHandle {
         addr: local,

@@ -32,6 +32,35 @@ pub(super) fn router(emu: Arc<Emulator>) -> Router {
     Router::new().fallback(handle).with_state(emu)
 }
 
+enum BodyError {
+    TooLarge,
+    /// No byte for the stall limit: the client stopped sending.
+    Stalled,
+    /// The connection broke mid-body.
+    Broken,
+}
+
+/// The whole body, each read bounded by `stall`: a client that pauses and goes on is served, a
+/// client that stops is cut off (the header half has hyper's timer, see `serve`).
+async fn read_body(body: Body, stall: std::time::Duration) -> Result<axum::body::Bytes, BodyError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(stall, stream.next()).await {
+            Err(_) => return Err(BodyError::Stalled),
+            Ok(None) => return Ok(out.into()),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
+            Ok(Some(Ok(chunk))) => {
+                if out.len() + chunk.len() > MAX_BODY {
+                    return Err(BodyError::TooLarge);
+                }
+                out.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
 fn request_id() -> String {
     format!("{:032x}", rand::thread_rng().gen::<u128>())
 }
@@ -77,10 +106,22 @@ fn empty(status: u16) -> Response {
 async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
     emu.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match read_body(body, emu.client_stall).await {
         Ok(b) => b,
-        Err(_) => {
+        Err(BodyError::TooLarge) => {
             return gateway_err(413, "APIG.0201", "Request entity too large");
+        }
+        Err(BodyError::Stalled) => {
+            tracing::warn!(
+                path = %parts.uri.path(),
+                stall_s = emu.client_stall.as_secs(),
+                "DRS emulator: the client sent no byte of the request body for {} s; cut off",
+                emu.client_stall.as_secs()
+            );
+            return gateway_err(408, "APIG.0201", "Request timeout");
+        }
+        Err(BodyError::Broken) => {
+            return gateway_err(400, "APIG.0201", "API request error");
         }
     };
     let method = parts.method.clone();
@@ -139,6 +180,18 @@ async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
         let verdict = sign::verify(&input, authz, |ak| emu.secret_for(ak), chrono::Utc::now());
         if let Some(ak) = &access {
             emu.record_ak(ak, verdict.is_ok());
+        }
+        // DRS answers a clock refusal with the same generic message as a wrong key, so the
+        // client cannot tell; the emulator's log says what it was.
+        if let Err(sign::SignError::ClockSkew { skew_s }) = &verdict {
+            tracing::warn!(
+                skew_s = *skew_s,
+                path = %path,
+                "DRS emulator: signature refused because of the clock: the request's X-Sdk-Date is {} s {} the emulator's clock (at most {} s allowed); set the client's clock (NTP)",
+                skew_s.abs(),
+                if *skew_s > 0 { "behind" } else { "ahead of" },
+                sign::MAX_CLOCK_SKEW_S
+            );
         }
         if verdict.is_err() {
             return gateway_err(

@@ -39,6 +39,12 @@ use std::time::Duration;
 /// The `actor` of every event the engine writes on its own behalf.
 pub const ACTOR: &str = "engine";
 
+/// Tries of a step that could not decide for lag ([`ErrorClass::Waiting`]) before the database
+/// fails with the reason. Each waits the retry backoff (capped by `engine.retry_cap_s`) and the
+/// live gate itself waits up to `validation.recheck_wait_s` for its position: hours of a
+/// replication that does not move, not a workload's usual lag.
+const WAIT_TRIES: u32 = 20;
+
 /// A step with a side effect: written as intent, run, written as outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Step {
@@ -307,6 +313,9 @@ struct Db {
     busy: bool,
     /// Failed attempts of the current step in this stage.
     retries: u32,
+    /// Tries of the current step that could not decide for lag ([`ErrorClass::Waiting`]),
+    /// counted apart from `retries`.
+    waits: u32,
     not_before: f64,
     seen: LastSeen,
     /// When the next job look should bring progress or lag (0: at the next look).
@@ -486,6 +495,7 @@ impl Brain {
                 open: None,
                 busy: false,
                 retries: 0,
+                waits: 0,
                 not_before: 0.0,
                 seen: LastSeen::default(),
                 progress_at: 0.0,
@@ -558,7 +568,7 @@ impl Brain {
                 }
                 if o.ok {
                     apply_done(db, s, None);
-                } else {
+                } else if !o.waiting() {
                     db.retries = db.retries.max(o.attempt + 1);
                 }
             }
@@ -1134,6 +1144,7 @@ impl Brain {
         d.pos = to;
         d.done.clear();
         d.retries = 0;
+        d.waits = 0;
         d.partial = None;
         d.not_before = 0.0;
         d.progress_at = 0.0;
@@ -1172,11 +1183,24 @@ impl Brain {
                 d.not_before = now + wait;
                 Some(wait)
             }
+            // The same capped backoff as a retry, on its own count.
+            ErrorClass::Waiting if d.waits < WAIT_TRIES => {
+                d.waits += 1;
+                let wait = backoff.delay(d.waits, draw).as_secs_f64() / scale;
+                d.not_before = now + wait;
+                Some(wait)
+            }
             _ => {
-                let words = if fail.class == ErrorClass::Retryable {
-                    format!("{} (gave up after {} retries)", fail.words, d.retries)
-                } else {
-                    fail.words.clone()
+                let words = match fail.class {
+                    ErrorClass::Retryable => {
+                        format!("{} (gave up after {} retries)", fail.words, d.retries)
+                    }
+                    ErrorClass::Waiting => format!(
+                        "{} (still not decided after {} tries: look at the replication's lag \
+                         and position, then retry)",
+                        fail.words, d.waits
+                    ),
+                    _ => fail.words.clone(),
                 };
                 // Where the table has no way to `failed` (a pause that keeps failing), wait long.
                 d.not_before = now + backoff.cap.as_secs_f64() / scale;
@@ -1244,6 +1268,7 @@ impl Brain {
         match f.class {
             ErrorClass::Throttled => Some(true),
             ErrorClass::Retryable if self.settings.backoff.allows(d.retries) => Some(true),
+            ErrorClass::Waiting if d.waits < WAIT_TRIES => Some(true),
             _ => None,
         }
     }
@@ -1797,6 +1822,7 @@ fn class_name(c: ErrorClass) -> &'static str {
         ErrorClass::Retryable => "retryable",
         ErrorClass::Throttled => "throttled",
         ErrorClass::Fatal => "fatal",
+        ErrorClass::Waiting => StepOutcome::WAITING,
     }
 }
 
@@ -3114,6 +3140,144 @@ mod tests {
             ) && g.sentence.ends_with("a validation failed"),
             "{}",
             g.sentence
+        );
+    }
+
+    /// A database in validation with a started job, `checks: sql`, restarted from `log`.
+    fn validating(log: &[Event]) -> Brain {
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Validation;
+        s.job = Some("job-a".into());
+        let mut b = Brain::new(settings(ChecksMode::Sql), 3);
+        let started = Event {
+            seq: 0,
+            time: wall(),
+            db_id: Some("a".into()),
+            wave: Some(0),
+            kind: kind::STEP_OUTCOME.into(),
+            payload: json!({"step": "start_job", "attempt": 0, "ok": true}),
+            actor: ACTOR.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let mut all = vec![started];
+        all.extend(log.iter().cloned());
+        let wave = WaveSeed {
+            wave: 0,
+            started: true,
+            ..Default::default()
+        };
+        b.load(vec![s], vec![wave], &all);
+        b
+    }
+
+    /// The live gate left "not decided: lag" is not a failure: tried again on its own
+    /// schedule, many more times than `thresholds.max_retries` (2 here), each attempt still the
+    /// first, also after a restart; a transient error still counts, and a real difference
+    /// still fails the database at once.
+    #[test]
+    fn lag_undecided_gates_wait_without_spending_the_retry_budget() {
+        let lag = Fail {
+            class: ErrorClass::Waiting,
+            words: "validation not decided: public.t: lag: slot s had confirmed lsn 0/10 of \
+                    lsn 0/20 after 300 s (validation.recheck_wait_s)"
+                .into(),
+        };
+        let mut b = validating(&[]);
+        let mut now = 0.0;
+        let mut log = Vec::new();
+        for n in 0..6 {
+            let p = b.tick(now, wall());
+            assert_eq!(p.works.len(), 1, "try {n}: {:?}", b.stage_of("a"));
+            assert_eq!(
+                (p.works[0].step, p.works[0].attempt),
+                (Step::SqlValidate, 0)
+            );
+            b.on_work(&p.works[0], WorkResult::Err(lag.clone()), now, wall());
+            assert!(b.tick(now, wall()).works.is_empty(), "it waits first");
+            assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
+            now += 1000.0;
+            if n == 2 {
+                // A restart in the middle replays the waits: none counts as a retry.
+                log = stored(log, b.take_events());
+                b = validating(&log);
+            }
+        }
+        log = stored(log, b.take_events());
+        let waits: Vec<&Event> = log
+            .iter()
+            .filter(|e| e.kind == kind::STEP_OUTCOME && e.payload["ok"] == false)
+            .collect();
+        assert_eq!(waits.len(), 6);
+        for w in &waits {
+            assert_eq!(w.payload["class"], "waiting", "{}", w.payload);
+            assert_eq!(w.payload["will_retry"], true, "{}", w.payload);
+        }
+        assert!(!log.iter().any(|e| e.payload["to"] == "failed"));
+
+        // A transient failure is a retry like any other: attempt 1.
+        let p = b.tick(now, wall());
+        let transient = Fail {
+            class: ErrorClass::Retryable,
+            words: "connection reset".into(),
+        };
+        b.on_work(&p.works[0], WorkResult::Err(transient), now, wall());
+        now += 1000.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].attempt, 1);
+
+        // A real difference fails the database at once.
+        let found = WorkResult::Ok {
+            job: None,
+            report: Some(Report {
+                passed: false,
+                summary: "1 table differs: public.t id=7 changed".into(),
+                detail: Value::Null,
+            }),
+            recovered: false,
+        };
+        b.on_work(&p.works[0], found, now, wall());
+        assert_eq!(
+            b.stage_of("a").unwrap(),
+            Position::failed_in(Stage::Validation)
+        );
+        let ev = b.take_events();
+        let failed = ev.iter().find(|e| e.payload["to"] == "failed").unwrap();
+        assert!(
+            failed.payload["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("public.t id=7")),
+            "{}",
+            failed.payload
+        );
+    }
+
+    /// The waits have a bound: a replication that never reaches the position fails the
+    /// database in the end, saying what to look at.
+    #[test]
+    fn a_position_never_reached_fails_after_the_wait_budget() {
+        let lag = Fail {
+            class: ErrorClass::Waiting,
+            words: "validation not decided: public.t: lag".into(),
+        };
+        let mut b = validating(&[]);
+        let mut now = 0.0;
+        for _ in 0..=WAIT_TRIES {
+            let p = b.tick(now, wall());
+            assert_eq!(p.works.len(), 1);
+            b.on_work(&p.works[0], WorkResult::Err(lag.clone()), now, wall());
+            now += 1000.0;
+        }
+        assert_eq!(
+            b.stage_of("a").unwrap(),
+            Position::failed_in(Stage::Validation)
+        );
+        let ev = b.take_events();
+        let failed = ev.iter().find(|e| e.payload["to"] == "failed").unwrap();
+        let why = failed.payload["error"].as_str().unwrap_or_default();
+        assert!(
+            why.contains(&format!("still not decided after {WAIT_TRIES} tries")),
+            "{why}"
         );
     }
 }

@@ -16,6 +16,11 @@ pub enum ErrorClass {
     /// Retrying cannot help (bad credentials, no permission, invalid parameters, job gone):
     /// the database goes to `failed` at once, with the reason.
     Fatal,
+    /// Nothing failed: the step could not decide yet because the replication has not reached
+    /// the position it needs (the live validation gate "not decided: lag"). Tried again on a
+    /// schedule and budget of its own, never counted against the step's retries: the data
+    /// was not found wrong, and the workload that causes it never stops.
+    Waiting,
 }
 
 /// The facts of one failure, as the clients report them.
@@ -65,6 +70,7 @@ pub fn advice(f: &Failure<'_>, class: ErrorClass) -> &'static str {
         ErrorClass::Fatal => {
             "a retry will not fix this: correct the cause, then retry the database"
         }
+        ErrorClass::Waiting => "waiting for the replication; wavedeck tries again by itself",
     })
 }
 

@@ -43,9 +43,9 @@ pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> Work
             let r = crate::validate::run_validation(spec, &runbook, &opts).await;
             if !r.decided() {
                 // Lag or a range changing at every read decides nothing about the data: the
-                // step is tried again after a backoff, the database does not fail.
+                // step waits and is tried again on its own budget, not the failure retries.
                 return WorkResult::Err(Fail {
-                    class: ErrorClass::Retryable,
+                    class: ErrorClass::Waiting,
                     words: format!(
                         "validation not decided: {} (wavedeck compares again)",
                         r.undecided().join("; ")

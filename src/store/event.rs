@@ -123,7 +123,8 @@ pub struct StepOutcome {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// `retryable`, `throttled` or `fatal`.
+    /// `retryable`, `throttled`, `fatal`, or `waiting` (not decided for lag: not a failure,
+    /// tried again without counting as a retry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +144,13 @@ pub struct StepOutcome {
 }
 
 impl StepOutcome {
+    /// Class `waiting` (not decided for lag): the step is tried again, nothing failed.
+    pub const WAITING: &'static str = "waiting";
+
+    pub fn waiting(&self) -> bool {
+        self.class.as_deref() == Some(Self::WAITING)
+    }
+
     pub fn ok(step: &str, attempt: u32) -> StepOutcome {
         StepOutcome {
             step: step.into(),

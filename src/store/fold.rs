@@ -159,7 +159,8 @@ fn db_event(d: &mut Derived, ev: &Event, body: Body) {
         Body::Precheck(r) => st.precheck = Some(summary(&r, ev)),
         Body::Validation(r) => st.validation = Some(summary(&r, ev)),
         Body::StepIntent(i) => st.attempts = i.attempt,
-        Body::StepOutcome(o) if !o.ok => st.last_error = o.error,
+        // A step waiting for the replication did not fail: it leaves no error behind.
+        Body::StepOutcome(o) if !o.ok && !o.waiting() => st.last_error = o.error,
         _ => {}
     }
 }
@@ -318,6 +319,19 @@ mod tests {
             kind::STEP_INTENT,
             json!({"step": "create_job", "attempt": 3}),
         );
+        // A step waiting for the replication (the brain's `waiting` outcome) leaves no error;
+        // a failed one does.
+        let mut o = crate::store::event::StepOutcome::ok("create_job", 3);
+        o.ok = false;
+        o.error = Some("not decided: lag".into());
+        o.class = Some(crate::store::event::StepOutcome::WAITING.into());
+        let payload = |o: &crate::store::event::StepOutcome| serde_json::to_value(o).unwrap();
+        log.push(Some("a"), None, kind::STEP_OUTCOME, payload(&o));
+        assert_eq!(log.state().dbs["a"].last_error, None);
+        o.class = Some("retryable".into());
+        o.error = Some("timeout".into());
+        log.push(Some("a"), None, kind::STEP_OUTCOME, payload(&o));
+        assert_eq!(log.state().dbs["a"].last_error.as_deref(), Some("timeout"));
         log.push(
             Some("a"),
             None,

@@ -291,7 +291,7 @@ impl Shown {
 pub fn severity(b: &Body) -> Severity {
     match b {
         Body::CommandRejected(_) => Severity::Fail,
-        Body::StepOutcome(o) if !o.ok => Severity::Warn,
+        Body::StepOutcome(o) if !o.ok && !o.waiting() => Severity::Warn,
         Body::Precheck(r) | Body::Validation(r) if !r.passed => Severity::Fail,
         Body::Stage(s) => match s.to {
             Stage::Failed | Stage::Aborted => Severity::Fail,
@@ -321,6 +321,9 @@ pub fn describe(e: &Event, b: &Body) -> String {
         Body::Progress(p) => format!("full load {:.0}%", p.pct),
         Body::StepIntent(i) => format!("{} starting (attempt {})", i.step, i.attempt),
         Body::StepOutcome(o) if o.ok => format!("{} done", o.step),
+        Body::StepOutcome(o) if o.waiting() => {
+            format!("{} waiting for CDC position: {}", o.step, opt(&o.error))
+        }
         Body::StepOutcome(o) => format!("{} failed: {}", o.step, opt(&o.error)),
         Body::Precheck(r) | Body::Validation(r) => format!(
             "{} {}",
@@ -484,6 +487,32 @@ mod tests {
             s.text.starts_with("unreadable db.stage event: "),
             "{}",
             s.text
+        );
+        // A gate not decided for lag waits: it is not shown as a failure.
+        let outcome = |class: &str| {
+            let mut o = crate::store::event::StepOutcome::ok("sql_validate", 0);
+            o.ok = false;
+            o.error = Some("validation not decided: public.t: lag".into());
+            o.class = Some(class.into());
+            let n = NewEvent::of(Some("x"), Some(0), Body::StepOutcome(o), "engine");
+            let mut ev = e.clone();
+            (ev.kind, ev.payload) = (n.kind, n.payload);
+            Shown::of(ev)
+        };
+        let waiting = outcome("waiting");
+        assert_eq!(
+            (waiting.severity, waiting.text.as_str()),
+            (
+                Severity::Info,
+                "sql_validate waiting for CDC position: validation not decided: public.t: lag"
+            )
+        );
+        let failed = outcome("retryable");
+        assert_eq!(failed.severity, Severity::Warn);
+        assert!(
+            failed.text.starts_with("sql_validate failed: "),
+            "{}",
+            failed.text
         );
         e.kind = "db.failed".into();
         e.payload = serde_json::json!({"error": "disk full"});

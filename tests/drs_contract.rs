@@ -1223,6 +1223,57 @@ async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
     h.shutdown().await;
 }
 
+/// The emulator's Cloud DNS answers (list, update, show) against the DNS API reference's
+/// examples (`tests/fixtures/drs/dns-*.json`): the keys both carry have the same JSON types,
+/// and every key of the documented record set is there.
+#[tokio::test]
+async fn dns_answers_have_the_documented_record_set() {
+    let (h, _client, _cc) = start(100.0, 50).await;
+    let zone = "2c9eb155587194ec01587224c9f90149";
+    let id = h
+        .dns_create(zone, "www.example.com.", "A", &["192.168.10.1"], 300)
+        .unwrap();
+    let date = || wavedeck::drs::sign::date_header_value(chrono::Utc::now());
+    let base = format!("/v2/zones/{zone}/recordsets");
+    let documented = fixture("dns-show.response");
+    let keys: Vec<&str> = documented
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let (st, list) = raw(&h, "GET", &base, "", &date()).await;
+    assert_eq!(st, 200, "{list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_shape("dns-find", &list, &fixture("dns-find.response"));
+    let update = fixture("dns-update.request").to_string();
+    let (st, updated) = raw(&h, "PUT", &format!("{base}/{id}"), &update, &date()).await;
+    assert_eq!(st, 202, "{updated}");
+    let updated: serde_json::Value = serde_json::from_str(&updated).unwrap();
+    assert_shape("dns-update", &updated, &fixture("dns-update.response"));
+    let (st, shown) = raw(&h, "GET", &format!("{base}/{id}"), "", &date()).await;
+    assert_eq!(st, 200, "{shown}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_shape("dns-show", &shown, &documented);
+    for (call, r) in [
+        ("dns-find", &list["recordsets"][0]),
+        ("dns-update", &updated),
+        ("dns-show", &shown),
+    ] {
+        assert!(
+            missing_keys(r, &keys).is_empty(),
+            "{call}: {r} lacks some of {keys:?}"
+        );
+        assert_eq!(r["zone_name"], "example.com.", "{call}: {r}");
+        assert_eq!(
+            r["links"]["self"],
+            format!("{}{base}/{id}", h.base_url()).as_str(),
+            "{call}: {r}"
+        );
+    }
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn fault_plan_file_from_config_is_loaded_and_a_bad_one_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -320,15 +320,12 @@ fn signoff_table(out: &mut String, events: &[Event]) {
     let mut withdrawals = Vec::new();
     for e in events {
         let before = ledger.withdrawn.clone();
+        let signed_before = ledger.signed.clone();
         ledger.observe(&e.kind, &e.payload, e.time);
+        // The sign-off the event made is the one the ledger (the one reader of sign-off
+        // events) holds now and did not before; the payload is not read a second time here.
         if e.kind == KIND {
-            if let Some(s) = e
-                .payload
-                .get("role")
-                .and_then(|r| r.as_str())
-                .and_then(crate::signoff::SignoffRole::parse)
-                .and_then(|r| ledger.by(r))
-            {
+            if let Some(s) = ledger.signed.iter().find(|s| !signed_before.contains(s)) {
                 rows.push(s.clone());
             }
         }

@@ -10,6 +10,8 @@
 pub mod cmd;
 
 use crate::inventory::Criticality;
+use crate::lifecycle::Stage;
+use crate::store::event::Body;
 use crate::store::model::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -199,16 +201,16 @@ impl Ledger {
                     });
                 }
             }
-            crate::store::kind::DB_VALIDATION
-                if payload.get("passed").and_then(Value::as_bool) == Some(false) =>
-            {
-                self.withdraw(at, "a validation failed")
-            }
-            crate::store::kind::DB_STAGE if str_of("to") == Some("rolled_back") => {
-                self.withdraw(at, "the database was rolled back")
-            }
+            // Any inventory change withdraws, whatever its payload says.
             crate::store::kind::DB_UPDATED => self.withdraw(at, "its inventory entry changed"),
-            _ => {}
+            // The other withdrawals are read with the store's typed vocabulary.
+            _ => match Body::read(kind, payload) {
+                Body::Validation(r) if !r.passed => self.withdraw(at, "a validation failed"),
+                Body::Stage(st) if st.to == Stage::RolledBack => {
+                    self.withdraw(at, "the database was rolled back")
+                }
+                _ => {}
+            },
         }
     }
 

@@ -2035,6 +2035,11 @@ async fn documented_responses_read_through_the_models_and_the_emulator_answers_a
     let sel: SelectObjectsResp =
         serde_json::from_value(fixture("batch-select-objects.response")).unwrap();
     assert!(sel.results[0].status);
+    let q: QuotasResp = serde_json::from_value(fixture("quotas.response")).unwrap();
+    assert_eq!(
+        (q.quotas.resources[0].quota, q.quotas.resources[0].used),
+        (9999, 41)
+    );
 
     // The emulator's answers to the same calls have the documented shapes.
     let (h, client, cc) = start(100.0, 50).await;
@@ -2137,6 +2142,12 @@ async fn documented_responses_read_through_the_models_and_the_emulator_answers_a
             serde_json::json!({"jobs": [{"job_id": id.0, "delete_type": "delete"}]}).to_string(),
         ),
     ];
+    // quotas: one object under `resource` (HW drs_03_0144), not a list.
+    let (code, body) = raw(&h, "GET", &format!("/v3/{pid}/quotas"), "", &date()).await;
+    assert_eq!(code, 200, "{body}");
+    let got: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_shape("quotas", &got, &fixture("quotas.response"));
+    assert!(got["quotas"]["resource"].is_object(), "{body}");
     for (call, path, req) in calls {
         let method = match call {
             "batch-modification" | "batch-select-objects" => "PUT",

@@ -12,7 +12,7 @@
 //! next to the PostgreSQL lab's `lab.json`; both share the DNS file and the journals.
 
 use super::dns::{write_atomic, Dns, FileDns};
-use super::lab::{free_port, is_root, run_tool, setup, LabError, LabState};
+use super::lab::{free_port, is_root, run_tool, setup, LabError, LabMover, LabState};
 use super::my::{self, My};
 use super::run::{CutoverCtx, NativeMover};
 use super::side::Side;
@@ -70,6 +70,10 @@ pub struct MyLabState {
     /// Workload processes started by `lab up` (pid per database).
     #[serde(default)]
     pub workload_pids: Vec<(String, u32)>,
+    /// Who moves the data: the lab's own GTID replication, or DRS jobs of the emulator in
+    /// native mode (the targets then start empty).
+    #[serde(default)]
+    pub mover: LabMover,
 }
 
 impl MyLabState {
@@ -415,8 +419,10 @@ fn db_err(side: &Side, label: &str, e: impl std::fmt::Display) -> LabError {
     LabError::Pg(side.err(label, e))
 }
 
-/// Seed `db` at the source, then make the target a read-only GTID replica of it and wait until
-/// it applied everything.
+/// Seed `db` at the source; with the lab's own mover, make the target a read-only GTID replica
+/// of it and wait until it applied everything. With DRS as the mover the target only gets the
+/// application's user (out of its binary log, so its GTIDs stay the source's once a DRS job
+/// replicates) and the job copies the database.
 async fn seed_and_replicate(
     state: &MyLabState,
     pair: &MyPair,
@@ -474,6 +480,22 @@ async fn seed_and_replicate(
     let pos = s.gtid_pos().await.map_err(e)?;
     let tgt = Side::new("127.0.0.1", pair.target.port, ADMIN_USER, "mysql");
     let mut t = my::admin(&tgt, "target").await?;
+    let dns = state.dns_file();
+    let name = LabState::dns_name(db);
+    if state.mover == LabMover::Drs {
+        for stmt in [
+            "SET SESSION sql_log_bin = 0".to_string(),
+            format!("CREATE USER IF NOT EXISTS '{APP_USER}'@'%'"),
+            format!("GRANT ALL PRIVILEGES ON {q}.* TO '{APP_USER}'@'%'"),
+        ] {
+            my::exec(&mut t.c, &stmt)
+                .await
+                .map_err(|e| db_err(&tgt, "target", e))?;
+        }
+        dns.set(&name, &format!("127.0.0.1:{}", pair.source.port), 5)
+            .map_err(|e| setup(&state.dir, e))?;
+        return Ok(());
+    }
     t.set_fence(true)
         .await
         .map_err(|e| db_err(&tgt, "target", e))?;
@@ -486,8 +508,6 @@ async fn seed_and_replicate(
     t.wait_applied(&pos, &mover.subscription, Duration::from_secs(120))
         .await
         .map_err(|e| db_err(&tgt, "target", e))?;
-    let dns = state.dns_file();
-    let name = LabState::dns_name(db);
     dns.set(&name, &format!("127.0.0.1:{}", pair.source.port), 5)
         .map_err(|e| setup(&state.dir, e))?;
     Ok(())
@@ -538,6 +558,17 @@ fn new_pair(root: &Path, db: &str) -> Result<MyPair, LabError> {
 /// Create a MariaDB pair per database under `<dir>/mysql` and replicate each. Fails if a MySQL
 /// lab already lives in `dir`. On failure, whatever started is stopped again.
 pub async fn up(dir: &Path, databases: &[String], seed_rows: u32) -> Result<MyLabState, LabError> {
+    up_with(dir, databases, seed_rows, LabMover::Direct).await
+}
+
+/// Like [`up`], with the data moved by `mover` (with [`LabMover::Drs`] the targets stay empty
+/// until a DRS job copies and replicates them).
+pub async fn up_with(
+    dir: &Path,
+    databases: &[String],
+    seed_rows: u32,
+    mover: LabMover,
+) -> Result<MyLabState, LabError> {
     if dir.join(STATE_FILE).exists() {
         return Err(setup(
             dir,
@@ -564,6 +595,7 @@ pub async fn up(dir: &Path, databases: &[String], seed_rows: u32) -> Result<MyLa
         mariadbd,
         pairs: vec![],
         workload_pids: vec![],
+        mover,
     };
     for db in databases {
         state.pairs.push(new_pair(&root, db)?);
@@ -590,6 +622,15 @@ fn stop_all(state: &MyLabState) {
 /// template, seeded and replicating again, the service name at the source, the cutover journal
 /// moved aside (`.jsonl.reset-<time>`). Other databases of the lab are not touched.
 pub async fn reset(state: &MyLabState, db: &str, seed_rows: u32) -> Result<(), LabError> {
+    if state.mover == LabMover::Drs {
+        // The rehearsal's engine and DRS jobs own these servers; rebuilding one under them
+        // would contradict the store.
+        return Err(setup(
+            &state.dir,
+            "this lab rehearses with DRS jobs and the engine: reset it with `wavedeck lab down` \
+             and `wavedeck lab up` (lab reset works on `lab up --direct`)",
+        ));
+    }
     let pair = state.pair_or_err(db)?.clone();
     stop_instance(&pair.target);
     stop_instance(&pair.source);
@@ -648,13 +689,26 @@ pub struct TempMyLab {
 
 impl TempMyLab {
     pub async fn new(databases: &[String], seed_rows: u32) -> Result<TempMyLab, LabError> {
+        TempMyLab::with_mover(databases, seed_rows, LabMover::Direct).await
+    }
+
+    /// A lab whose targets wait for DRS jobs to copy and replicate them (native emulator tests).
+    pub async fn unreplicated(databases: &[String], seed_rows: u32) -> Result<TempMyLab, LabError> {
+        TempMyLab::with_mover(databases, seed_rows, LabMover::Drs).await
+    }
+
+    async fn with_mover(
+        databases: &[String],
+        seed_rows: u32,
+        mover: LabMover,
+    ) -> Result<TempMyLab, LabError> {
         let root = std::env::temp_dir().join(format!(
             "wavedeck-mylab-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
         let dir = root.join("lab");
-        match up(&dir, databases, seed_rows).await {
+        match up_with(&dir, databases, seed_rows, mover).await {
             Ok(state) => Ok(TempMyLab { state, root }),
             Err(e) => {
                 if let Ok(st) = MyLabState::load(&dir) {
@@ -699,6 +753,7 @@ mod tests {
                 },
             }],
             workload_pids: vec![],
+            mover: LabMover::Direct,
         };
         let j = serde_json::to_string(&st).unwrap();
         assert_eq!(serde_json::from_str::<MyLabState>(&j).unwrap(), st);

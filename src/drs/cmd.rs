@@ -11,7 +11,7 @@ use std::process::ExitCode;
   export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...     # the keys clients will sign with\n  \
   wavedeck emulator --listen 127.0.0.1:8443 --speed 60\n  \
   wavedeck emulator --listen 127.0.0.1:8443 --faults rehearsal-faults.yaml\n  \
-  wavedeck emulator --native   # PostgreSQL jobs replicate for real (what `wavedeck lab up` runs)\n\n\
+  wavedeck emulator --native   # jobs move real data (what `wavedeck lab up` runs)\n\n\
 Clients reach it with drs.endpoint: http://127.0.0.1:8443 and the same drs.project_id\n\
 (default 0123456789abcdef0123456789abcdef when empty).\n\n\
 Fault plan (YAML):\n  \
@@ -34,9 +34,9 @@ pub struct EmulatorArgs {
     /// Concurrent-job quota (overrides emulator.quota).
     #[arg(long)]
     pub quota: Option<u32>,
-    /// Native mode (sets emulator.native): PostgreSQL jobs move real data with logical
-    /// replication between the endpoints of their create request, and report what the servers
-    /// show. Other engines are refused.
+    /// Native mode (sets emulator.native): jobs move real data between the endpoints of their
+    /// create request and report what the servers show: PostgreSQL by logical replication,
+    /// MySQL (MariaDB servers) by a consistent copy and GTID replication.
     #[arg(long)]
     pub native: bool,
 }
@@ -76,7 +76,7 @@ pub async fn run(args: EmulatorArgs, mut cfg: Config) -> anyhow::Result<ExitCode
         cfg.emulator.speed,
         cfg.emulator.quota,
         if cfg.emulator.native {
-            "native: PostgreSQL jobs replicate for real".to_string()
+            "native: PostgreSQL and MySQL (MariaDB) jobs replicate for real".to_string()
         } else {
             format!("bandwidth {} MB/s per job", cfg.emulator.job_bandwidth_mbps)
         },

@@ -15,8 +15,8 @@
 //! Passwords in requests are used for nothing and dropped on arrival.
 //!
 //! Native mode (`emulator.native`, `wavedeck emulator --native`, what `wavedeck lab up` runs):
-//! PostgreSQL jobs move real data with logical replication and report what the servers show;
-//! see [`native`]. Passwords are then kept in memory to reach the databases, never echoed.
+//! PostgreSQL jobs move real data with logical replication, MySQL jobs (MariaDB servers) with a
+//! consistent copy and GTID replication, and report what the servers show; see [`native`]. Passwords are then kept in memory to reach the databases, never echoed.
 
 pub mod dns;
 pub mod faults;
@@ -123,7 +123,7 @@ pub(crate) struct Emulator {
     signed_by: Mutex<HashMap<String, u64>>,
     /// `http://ADDR` this emulator listens on, for the links its answers carry.
     pub base_url: String,
-    /// Native mode: PostgreSQL jobs move real data (see [`native`]).
+    /// Native mode: PostgreSQL and MySQL jobs move real data (see [`native`]).
     pub native: bool,
     /// Grace write sessions get when the native source-writes switch drains a source.
     pub drain_grace: std::time::Duration,

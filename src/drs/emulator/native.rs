@@ -17,8 +17,8 @@
 //! only inside [`PgSide`]s (a `Secret`, never shown by Debug), put on the wire to the databases,
 //! and redacted from every message.
 //!
-//! Engines: PostgreSQL only. A MySQL job is refused at create with a message that says so;
-//! [`check_engine`] is the seam where a binlog mover would plug in.
+//! Engines: PostgreSQL here; MySQL jobs on MariaDB servers in [`my`] (a consistent copy, then
+//! GTID replication on the target). [`check_engine`] says which engines native mode moves.
 
 use super::job::Refusal;
 use super::Emulator;
@@ -26,18 +26,21 @@ use crate::cutover::pg::{self, PgSide, SubscriptionStart};
 use crate::cutover::run::NativeMover;
 use crate::drs::api::{db_id_of_tag, TAG_DB_ID};
 use crate::drs::model::{CreateJobReq, Endpoint, JobStatus, TestEndPoint};
+use crate::inventory::Engine;
 use crate::secret::redact;
 use sqlx::postgres::PgConnection;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod my;
+
 /// How often a worker samples its servers.
 pub const SAMPLE_MS: u64 = 250;
 /// A replication worker missing this long (not a restart blip) fails the job.
 pub const WORKER_GRACE_MS: i64 = 10_000;
 /// How long a pause waits for the subscription's workers to exit.
-const PAUSE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const PAUSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// DRS's code for a failed login (research §4.3).
 pub const AUTH_FAIL: &str = "DRS.KE0002";
 /// Code for a database that cannot be reached. DRS documents none for this (UNCONFIRMED); the
@@ -47,6 +50,8 @@ pub const NET_FAIL: &str = "DRS.KE0001";
 /// The native part of a job: where its databases are and what was last measured.
 #[derive(Clone, Debug)]
 pub struct NativeJob {
+    /// What moves the data: logical replication (PostgreSQL) or copy + GTID replication (MySQL).
+    pub engine: Engine,
     pub source: PgSide,
     pub target: PgSide,
     pub mover: NativeMover,
@@ -117,11 +122,16 @@ pub struct Observation {
     pub errors: i64,
     /// Copy rate in bytes per second, smoothed over the samples.
     pub rate_bps: f64,
+    /// MySQL jobs: the copy and the replica as measured (the PostgreSQL fields stay empty).
+    pub my: Option<my::MyObs>,
 }
 
 impl Observation {
     /// Initial copy over and changes streaming.
     pub fn in_cdc(&self) -> bool {
+        if let Some(m) = &self.my {
+            return m.streaming();
+        }
         self.lag.subscriber.worker_running && self.lag.subscriber.tables_not_ready == 0
     }
 
@@ -130,6 +140,9 @@ impl Observation {
     pub fn full_pct(&self) -> f64 {
         if self.in_cdc() {
             return 100.0;
+        }
+        if let Some(m) = &self.my {
+            return m.full_pct();
         }
         let sub = &self.lag.subscriber;
         let by_tables = if sub.tables_total > 0 {
@@ -157,6 +170,9 @@ impl Observation {
     /// subscriber's feedback (`pg_stat_replication.replay_lag`) and how long the oldest
     /// unconfirmed WAL position has waited ([`WalMarks`]); 0 when the slot confirmed everything.
     pub fn delay_ms(&self) -> Option<i64> {
+        if let Some(m) = &self.my {
+            return m.delay_ms;
+        }
         self.in_cdc().then_some(self.lag.millis.max(0))
     }
 }
@@ -164,15 +180,16 @@ impl Observation {
 /// A failure as DRS reports it on the job: code (may be empty) and plain message.
 pub type Failure = (String, String);
 
-/// Refuse what native mode cannot move. PostgreSQL is moved by logical replication; MySQL is
-/// where a binlog mover would go (the MariaDB lab moves it at the cutover level for now).
-pub fn check_engine(engine_type: &str) -> Result<(), Refusal> {
+/// The engine of a job, or a refusal for what native mode cannot move. PostgreSQL is moved by
+/// logical replication, MySQL by a copy and GTID replication ([`my`]).
+pub fn check_engine(engine_type: &str) -> Result<Engine, Refusal> {
     match engine_type {
-        "postgresql" => Ok(()),
+        "postgresql" => Ok(Engine::Postgres),
+        "mysql" => Ok(Engine::Mysql),
         other => Err(Refusal {
             code: "DRS.M00202",
             msg: format!(
-                "The value of parameter engine_type is invalid. (this emulator runs in native mode, which moves PostgreSQL with logical replication; engine_type {other:?} is not supported there: run the emulator without --native to simulate it)"
+                "The value of parameter engine_type is invalid. (this emulator runs in native mode, which moves postgresql and mysql; engine_type {other:?} is not supported there: run the emulator without --native to simulate it)"
             ),
         }),
     }
@@ -210,7 +227,7 @@ fn side_of(ep: &Endpoint, which: &str) -> Result<PgSide, Refusal> {
 
 /// The native part of a new job, from its create request (passwords still in it).
 pub fn new_job(req: &CreateJobReq) -> Result<NativeJob, Refusal> {
-    check_engine(&req.engine_type)?;
+    let engine = check_engine(&req.engine_type)?;
     let source = side_of(&req.source_endpoint, "source_endpoint")?;
     let target = side_of(&req.target_endpoint, "target_endpoint")?;
     let db_id = req
@@ -220,6 +237,7 @@ pub fn new_job(req: &CreateJobReq) -> Result<NativeJob, Refusal> {
         .map(|t| db_id_of_tag(&t.value).unwrap_or_else(|| t.value.clone()))
         .unwrap_or_else(|| req.name.clone());
     Ok(NativeJob {
+        engine,
         source,
         target,
         mover: NativeMover::for_db(&db_id),
@@ -244,7 +262,7 @@ impl NativeJob {
     }
 
     /// A message with both passwords removed.
-    fn clean(&self, text: &str) -> String {
+    pub(crate) fn clean(&self, text: &str) -> String {
         let secrets: Vec<&crate::secret::Secret> = self
             .source
             .password
@@ -329,14 +347,21 @@ pub async fn test_connection(t: &TestEndPoint) -> Result<(), Refusal> {
         db_name: t.db_name.clone(),
         ..Default::default()
     };
-    check_engine(&t.db_type)?;
+    let engine = check_engine(&t.db_type)?;
     let side = side_of(&ep, if which == "source" { "so" } else { "ta" })?;
-    match open(&side, which).await {
-        Ok(c) => {
-            use sqlx::Connection;
-            let _ = c.close().await;
-            Ok(())
-        }
+    let opened = match engine {
+        Engine::Postgres => match open(&side, which).await {
+            Ok(c) => {
+                use sqlx::Connection;
+                let _ = c.close().await;
+                Ok(())
+            }
+            Err(f) => Err(f),
+        },
+        Engine::Mysql => my::open(&side, which).await.map(drop),
+    };
+    match opened {
+        Ok(()) => Ok(()),
         Err((code, msg)) => Err(Refusal {
             code: if code == AUTH_FAIL {
                 AUTH_FAIL
@@ -350,6 +375,9 @@ pub async fn test_connection(t: &TestEndPoint) -> Result<(), Refusal> {
 
 /// Pause: disable the subscription and wait until its workers are gone.
 pub async fn pause(nj: &NativeJob) -> Result<(), Failure> {
+    if nj.engine == Engine::Mysql {
+        return my::pause(nj).await;
+    }
     let mut t = open(&nj.target, "target").await?;
     let exists = pg::subscription_exists(&mut t, &nj.mover.subscription)
         .await
@@ -369,6 +397,9 @@ pub async fn source_writes(
     active: bool,
     grace: Duration,
 ) -> Result<serde_json::Value, Failure> {
+    if nj.engine == Engine::Mysql {
+        return my::source_writes(nj, active, grace).await;
+    }
     let mut s = open(&nj.source, "source").await?;
     let db = nj.source.database.clone();
     let err = |e: sqlx::Error| (String::new(), nj.source.err("source", e).to_string());
@@ -551,6 +582,7 @@ async fn sample(
         target_rows: row.1,
         errors,
         rate_bps: 0.0,
+        my: None,
     })
 }
 
@@ -632,7 +664,10 @@ pub(crate) fn kick(emu: &Arc<Emulator>, ids: &[String]) {
         nj.worker = true;
         let emu = emu.clone();
         let id = id.clone();
-        tokio::spawn(async move { worker(emu, id).await });
+        match nj.engine {
+            Engine::Postgres => tokio::spawn(async move { worker(emu, id).await }),
+            Engine::Mysql => tokio::spawn(async move { my::worker(emu, id).await }),
+        };
     }
 }
 
@@ -770,6 +805,18 @@ async fn worker(emu: Arc<Emulator>, id: String) {
     }
 }
 
+/// The copy rate (bytes per second) of sample `o` after `prev`, smoothed over the samples.
+pub(crate) fn smoothed_rate(prev: Option<&Observation>, o: &Observation) -> f64 {
+    let inst = prev
+        .filter(|p| o.at_ms > p.at_ms)
+        .map(|p| {
+            (o.target_bytes - p.target_bytes).max(0) as f64 * 1000.0 / (o.at_ms - p.at_ms) as f64
+        })
+        .unwrap_or(0.0);
+    let old = prev.map(|p| p.rate_bps).unwrap_or(inst);
+    0.7 * old + 0.3 * inst
+}
+
 /// Store a sample on the job and move its status.
 fn record(emu: &Emulator, id: &str, r: Result<Observation, Failure>) {
     let now = emu.clock.now();
@@ -777,16 +824,7 @@ fn record(emu: &Emulator, id: &str, r: Result<Observation, Failure>) {
     let Some(j) = st.jobs.get_mut(id) else { return };
     let Some(nj) = j.native.as_mut() else { return };
     let r = r.map(|mut o| {
-        let prev = nj.obs.as_ref();
-        let inst = prev
-            .filter(|p| o.at_ms > p.at_ms)
-            .map(|p| {
-                (o.target_bytes - p.target_bytes).max(0) as f64 * 1000.0
-                    / (o.at_ms - p.at_ms) as f64
-            })
-            .unwrap_or(0.0);
-        let old = prev.map(|p| p.rate_bps).unwrap_or(inst);
-        o.rate_bps = 0.7 * old + 0.3 * inst;
+        o.rate_bps = smoothed_rate(nj.obs.as_ref(), &o);
         o
     });
     let wall = chrono::Utc::now().timestamp_millis();
@@ -942,8 +980,9 @@ mod tests {
     }
 
     #[test]
-    fn mysql_is_refused_and_endpoints_need_their_fields() {
-        let r = check_engine("mysql").unwrap_err();
+    fn engines_are_checked_and_endpoints_need_their_fields() {
+        assert_eq!(check_engine("mysql").unwrap(), Engine::Mysql);
+        let r = check_engine("oracle").unwrap_err();
         assert_eq!(r.code, "DRS.M00202");
         assert!(r.msg.contains("native mode"), "{}", r.msg);
         let mut req = CreateJobReq {
@@ -973,6 +1012,7 @@ mod tests {
         assert_eq!(nj.mover.subscription, "wd_sub_orders_db");
         assert_eq!(nj.target.port, 5434);
         assert!(nj.target_readonly);
+        assert_eq!(nj.engine, Engine::Postgres);
         assert!(!format!("{nj:?}").contains("pw-secret-9"));
         assert_eq!(nj.clean("x pw-secret-9 y"), "x *** y");
     }

@@ -1,0 +1,318 @@
+//! The production DRS client against the emulator in native mode with MySQL jobs on real
+//! MariaDB pairs (a `TempMyLab` whose targets start empty): the job copies the source's tables
+//! and replicates by GTID, statuses and the delay come from the servers in DRS's format, pause,
+//! resume and terminate act on the replica, a server that goes away fails the job and it
+//! recovers, and a bad login is DRS.KE0002 without the password. Every test removes its servers.
+//! The PostgreSQL counterpart is `drs_native.rs`.
+
+mod common;
+
+use common::mysql::{count, fenced, start_workload};
+use common::native::*;
+use std::time::Duration;
+use wavedeck::cutover::my;
+use wavedeck::cutover::mylab::{self, TempMyLab};
+use wavedeck::cutover::run::NativeMover;
+use wavedeck::cutover::side::Side;
+use wavedeck::drs::error::DrsError;
+use wavedeck::drs::model::JobStatus;
+use wavedeck::secret::SecretRef;
+
+async fn exec(side: &Side, sql: &str) {
+    let mut c = my::admin(side, "check").await.unwrap();
+    my::exec(&mut c.c, sql).await.unwrap();
+}
+
+async fn scalar(side: &Side, sql: &str) -> i64 {
+    let mut c = my::admin(side, "check").await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut c.c).await.unwrap()
+}
+
+/// Whether the server of `side` has database `db` (the target's does not before the copy).
+async fn has_database(side: &Side, db: &str) -> bool {
+    let server = Side::new(&side.host, side.port, &side.user, "mysql");
+    let mut c = my::admin(&server, "check").await.unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(db)
+    .fetch_one(&mut c.c)
+    .await
+    .unwrap();
+    n > 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_job_copies_replicates_reports_delay_pauses_recovers_and_terminates() {
+    let db = "natmy";
+    let lab = TempMyLab::unreplicated(&[db.to_string()], 20_000)
+        .await
+        .unwrap();
+    let st = &lab.state;
+    let pair = st.pair(db).unwrap().clone();
+    let src = st.side(&pair.source, db);
+    let tgt = st.side(&pair.target, db);
+    // Rows the copy must carry as they are: NULLs, quotes, bytes, zero ids.
+    exec(
+        &src,
+        "CREATE TABLE odd (id INT PRIMARY KEY, t TEXT, b VARBINARY(8), d DATETIME(6), \
+         e ENUM('x','y z'), g INT AS (id * 2) VIRTUAL)",
+    )
+    .await;
+    exec(
+        &src,
+        "INSERT INTO odd (id, t, b, d, e) VALUES (0, 'it''s \\\\ ü', X'00FF27', \
+         '2024-02-29 23:59:59.123456', 'y z'), (1, NULL, '', NULL, NULL)",
+    )
+    .await;
+    let cfg = native_cfg();
+    let (_emu, drs) = start_emulator(&cfg).await;
+    let spec = st.spec(db).unwrap();
+    let job = configured_job(&drs, &cfg, &spec).await;
+    assert!(
+        !has_database(&tgt, db).await,
+        "nothing moves before the job starts"
+    );
+
+    let (seen, incre) = start_to_incremental(&drs, &job, 180).await;
+    assert!(
+        seen.contains(&JobStatus::FullTransferStarted),
+        "full transfer is reported while tables copy: {seen:?}"
+    );
+    assert_eq!(incre.progress.as_deref(), Some("100"));
+    assert!(delay_ms(&incre) >= 0, "{incre:?}");
+    // The replica is named as the cutover code looks it up; the target is fenced.
+    let name = NativeMover::for_db(&spec.db_id).subscription;
+    {
+        let mut t = my::admin(&tgt, "check").await.unwrap();
+        let r = t
+            .replica(&name)
+            .await
+            .unwrap()
+            .expect("replica on the target");
+        assert!(r.running(), "{r:?}");
+        assert_eq!(r.source_port, Some(pair.source.port));
+    }
+    assert!(fenced(&tgt).await, "target read-only while the job runs");
+    assert_eq!(count(&src, "orders").await, 20_000);
+    assert_eq!(count(&tgt, "orders").await, 20_000);
+    let digest = "SELECT CAST(CRC32(GROUP_CONCAT(CONCAT_WS('|', id, HEX(t), HEX(b), d, e, g) \
+                  ORDER BY id)) AS SIGNED) FROM odd";
+    assert_eq!(
+        scalar(&src, digest).await,
+        scalar(&tgt, digest).await,
+        "odd values copied as they are"
+    );
+
+    // Under the workload the delay is measured; a stalled apply (a table lock on the target)
+    // makes it grow like DRS's; once the writes stop it settles to 0 with every write there.
+    let w = start_workload(st, db);
+    for _ in 0..20 {
+        let p = progress(&drs, &job).await;
+        assert_eq!(p.transfer_status, Some(JobStatus::IncreTransferStarted));
+        let ms = delay_ms(&p);
+        let s: i64 = p.incre_trans_delay.unwrap().parse().unwrap();
+        assert!(ms >= 0 && s == ms / 1000, "delay {s} s / {ms} ms");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut stall = my::admin(&tgt, "stall").await.unwrap();
+    my::exec(&mut stall.c, "LOCK TABLES wd_workload WRITE")
+        .await
+        .unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stalled.push(delay_ms(&progress(&drs, &job).await));
+    }
+    my::exec(&mut stall.c, "UNLOCK TABLES").await.unwrap();
+    drop(stall);
+    let stats = w.stop().await;
+    assert!(stats.acked() > 50, "workload wrote: {}", stats.acked());
+    assert!(
+        // The first second may still show the backlog from before the lock draining to 0.
+        stalled.last().is_some_and(|&ms| ms >= 1_500)
+            && stalled[5..].windows(2).all(|w| w[1] >= w[0]),
+        "the delay grows while the apply is stalled: {stalled:?}"
+    );
+    let acked = stats.acked() as i64;
+    wait_until("workload rows on the target, delay 0", 60, || async {
+        let n = scalar(
+            &tgt,
+            &format!(
+                "SELECT COUNT(*) FROM wd_workload WHERE client = 'test-{db}' AND seq <= {}",
+                stats.acks.last().unwrap().seq
+            ),
+        )
+        .await;
+        let p = progress(&drs, &job).await;
+        (n == acked && p.incre_trans_delay_millis.as_deref() == Some("0")).then_some(())
+    })
+    .await;
+
+    // Pause: once DRS answers, nothing arrives; resume brings it.
+    let r = drs.pause(std::slice::from_ref(&job), false).await.unwrap();
+    wavedeck::drs::api::item_result("batch-pause-task", &job, &r).unwrap();
+    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
+    exec(
+        &src,
+        "INSERT INTO customers (name) VALUES ('written while paused')",
+    )
+    .await;
+    let paused = "SELECT COUNT(*) FROM customers WHERE name = 'written while paused'";
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        scalar(&tgt, paused).await,
+        0,
+        "a paused job applied a change"
+    );
+    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
+    let r = drs.resume(std::slice::from_ref(&job)).await.unwrap();
+    wavedeck::drs::api::item_result("batch-retry-task", &job, &r).unwrap();
+    wait_until("change applied after resume", 60, || async {
+        (scalar(&tgt, paused).await == 1).then_some(())
+    })
+    .await;
+    wait_until("INCRE after resume", 60, || async {
+        (status(&drs, &job).await == JobStatus::IncreTransferStarted).then_some(())
+    })
+    .await;
+
+    // The source goes away: DRS's failed status and network error; it comes back: the job
+    // streams again by itself, and what was written meanwhile arrives.
+    mylab::stop_instance(&pair.source);
+    let failed = wait_until("INCRE_TRANSFER_FAILED", 60, || async {
+        let p = progress(&drs, &job).await;
+        (p.transfer_status == Some(JobStatus::IncreTransferFailed)).then_some(p)
+    })
+    .await;
+    assert_eq!(failed.error_code.as_deref(), Some("DRS.KE0001"));
+    let msg = failed.error_msg.unwrap();
+    assert!(
+        msg.contains("source") && msg.contains(&pair.source.port.to_string()),
+        "{msg}"
+    );
+    mylab::start_instance(&st.mariadbd, &st.dir.join("mysql"), &pair.source)
+        .await
+        .unwrap();
+    exec(
+        &src,
+        "INSERT INTO customers (name) VALUES ('after the outage')",
+    )
+    .await;
+    wait_until("INCRE after the source came back", 90, || async {
+        (status(&drs, &job).await == JobStatus::IncreTransferStarted).then_some(())
+    })
+    .await;
+    let outage = "SELECT COUNT(*) FROM customers WHERE name = 'after the outage'";
+    wait_until("write after the outage applied", 60, || async {
+        (scalar(&tgt, outage).await == 1).then_some(())
+    })
+    .await;
+
+    // Terminate: the replica is gone, the target keeps its rows and takes writes.
+    let before = count(&tgt, "orders").await;
+    let r = drs
+        .terminate(std::slice::from_ref(&job), false)
+        .await
+        .unwrap();
+    wavedeck::drs::api::item_result("batch-jobs terminate", &job, &r).unwrap();
+    wait_until("RELEASE_RESOURCE_COMPLETE", 60, || async {
+        (status(&drs, &job).await == JobStatus::ReleaseResourceComplete).then_some(())
+    })
+    .await;
+    {
+        let mut t = my::admin(&tgt, "check").await.unwrap();
+        assert!(t.replicas().await.unwrap().is_empty(), "replica removed");
+    }
+    assert!(!fenced(&tgt).await, "read-only lifted");
+    assert_eq!(count(&tgt, "orders").await, before);
+    exec(
+        &src,
+        "INSERT INTO customers (name) VALUES ('after terminate')",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        scalar(
+            &tgt,
+            "SELECT COUNT(*) FROM customers WHERE name = 'after terminate'"
+        )
+        .await,
+        0
+    );
+    let r = drs.delete(std::slice::from_ref(&job)).await.unwrap();
+    wavedeck::drs::api::item_result("batch-jobs delete", &job, &r).unwrap();
+    assert_eq!(status(&drs, &job).await, JobStatus::Deleted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_wrong_password_and_unreachable_source_get_drs_errors_without_the_password() {
+    let db = "natmypw";
+    let lab = TempMyLab::unreplicated(&[db.to_string()], 100)
+        .await
+        .unwrap();
+    let st = &lab.state;
+    let pair = st.pair(db).unwrap().clone();
+    exec(
+        &st.side(&pair.source, db),
+        "CREATE USER 'wd_pw'@'%' IDENTIFIED BY 'right-pass-4711'",
+    )
+    .await;
+    let cfg = native_cfg();
+    let (emu, drs) = start_emulator(&cfg).await;
+    let pw_file = st.dir.join("wrong-pw");
+    std::fs::write(&pw_file, "wrong-pass-0815").unwrap();
+    let mut spec = st.spec(db).unwrap();
+    spec.db_id = "natmypw-wrong".into();
+    spec.source.user = "wd_pw".into();
+    spec.source.password = SecretRef::File(pw_file.clone());
+    let job = created_job(&drs, &cfg, &spec).await;
+    let r = drs
+        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    let e = r[0].1.clone().unwrap_err();
+    let DrsError::Item { code, message, .. } = &e else {
+        panic!("not a per-job DRS error: {e:?}")
+    };
+    assert_eq!(code, "DRS.KE0002");
+    assert!(
+        message.contains("username or password is incorrect"),
+        "{message}"
+    );
+    let detail = drs.batch_detail(std::slice::from_ref(&job)).await.unwrap();
+    let everything = format!(
+        "{e} {e:?} {detail:?} {}",
+        serde_json::to_string(&detail).unwrap()
+    );
+    assert!(!everything.contains("wrong-pass-0815"), "{everything}");
+    let r = drs
+        .precheck(std::slice::from_ref(&job), false)
+        .await
+        .unwrap();
+    assert!(wavedeck::drs::api::item_result("batch-precheck", &job, &r).is_err());
+
+    // The right password passes the same test.
+    std::fs::write(&pw_file, "right-pass-4711").unwrap();
+    let r = drs
+        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    assert!(r[0].1.is_ok(), "{:?}", r[0].1);
+
+    // A source nobody listens on: DRS's network error, naming the endpoint.
+    let mut gone = st.spec(db).unwrap();
+    gone.db_id = "natmypw-gone".into();
+    gone.source.port = common::free_port();
+    let job2 = created_job(&drs, &cfg, &gone).await;
+    let r = drs
+        .prepare_jobs(&[(gone.clone(), job2.clone())], &cfg.drs)
+        .await
+        .unwrap();
+    let DrsError::Item { code, message, .. } = r[0].1.clone().unwrap_err() else {
+        panic!("not a per-job DRS error")
+    };
+    assert_eq!(code, "DRS.KE0001");
+    assert!(message.contains(&gone.source.port.to_string()), "{message}");
+    drop(emu);
+}

@@ -909,8 +909,13 @@ async fn viewer_case(owner_url: &str, viewer_url: &str, role: &str) {
 
     // Its writes are PostgreSQL's to refuse.
     match viewer.submit_command(&cmd("mallory")).await {
-        Err(StoreError::Db { source, .. }) => {
-            assert!(insufficient_privilege(&source), "{source}")
+        Err(e @ StoreError::Denied { .. }) => {
+            let shown = e.to_string();
+            assert!(
+                shown.contains("permission denied for table commands")
+                    && shown.contains("may only read"),
+                "{shown}"
+            );
         }
         other => panic!("the viewer's command was not refused by PostgreSQL: {other:?}"),
     }

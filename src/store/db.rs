@@ -53,6 +53,9 @@ pub enum StoreError {
         what: &'static str,
         source: sqlx::Error,
     },
+    /// PostgreSQL's insufficient_privilege (42501): the URL's role may not do this.
+    #[error("store {what}: refused by PostgreSQL ({detail}): this store URL's role may only read (a viewer role, see `wavedeck store grant-viewer`); act with an operator's store URL")]
+    Denied { what: &'static str, detail: String },
     #[error("store data is damaged: {0} (run `wavedeck status` to see the chain report; restore from a backup if it persists)")]
     Corrupt(String),
     #[error("{0}")]
@@ -69,7 +72,13 @@ pub(crate) trait Ctx<T> {
 
 impl<T> Ctx<T> for std::result::Result<T, sqlx::Error> {
     fn ctx(self, what: &'static str) -> Result<T> {
-        self.map_err(|source| StoreError::Db { what, source })
+        self.map_err(|source| match source.as_database_error() {
+            Some(d) if d.code().as_deref() == Some("42501") => StoreError::Denied {
+                what,
+                detail: d.message().to_string(),
+            },
+            _ => StoreError::Db { what, source },
+        })
     }
 }
 

@@ -201,6 +201,16 @@ pub fn for_target(
     }
 }
 
+/// The lag guard as the engine judges it (CDC's exit and a cutover both need it), for screens
+/// that flag a database whose lag is over its limit. `None` while no lag is known.
+pub fn lag(d: &DbState, lim: Limits, now: DateTime<Utc>) -> Option<GuardLine> {
+    d.lag_s?;
+    let mut ctx = lifecycle::GuardContext::new(&d.db_id, now);
+    ctx.lag_s = d.lag_s;
+    ctx.max_lag_s = lim.lag_limit(d.max_lag_s);
+    Some(line(lifecycle::GuardKind::Lag.check(&ctx)))
+}
+
 /// The action the operator most likely wants next for a database in this stage.
 pub fn next_action(st: Stage) -> Option<Action> {
     match st {

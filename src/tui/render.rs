@@ -511,8 +511,7 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         .filter(|d| {
             matches!(d.stage, Stage::Failed | Stage::Paused)
                 || (matches!(d.stage, Stage::Cdc | Stage::Validation | Stage::Ready)
-                    && d.lag_s
-                        .is_some_and(|l| l > app.limits.lag_limit(d.max_lag_s)))
+                    && guards::lag(d, app.limits, app.now).is_some_and(|g| !g.ok))
         })
         .collect();
     attention.sort_by_key(|d| (d.stage != Stage::Failed, d.db_id.clone()));
@@ -526,15 +525,13 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
             .len()
             .saturating_sub(room.saturating_sub(1).max(1));
         for d in attention.iter().take(room.saturating_sub(1).max(1)) {
-            let why = match (d.stage, &d.last_error, d.lag_s) {
-                (Stage::Failed, Some(e), _) => e.clone(),
-                (Stage::Paused, _, _) => "paused".into(),
-                (_, _, Some(l)) => format!(
-                    "lag {} > {} s",
-                    fmt::lag(l),
-                    app.limits.lag_limit(d.max_lag_s)
-                ),
-                _ => String::new(),
+            let why = match (d.stage, &d.last_error) {
+                (Stage::Failed, Some(e)) => e.clone(),
+                (Stage::Paused, _) => "paused".into(),
+                // The engine's own sentence for what holds it.
+                _ => guards::lag(d, app.limits, app.now)
+                    .map(|g| g.sentence)
+                    .unwrap_or_default(),
             };
             let st = if d.stage == Stage::Failed {
                 th.fail

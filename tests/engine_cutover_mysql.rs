@@ -19,10 +19,22 @@ use wavedeck::cutover::side::Side;
 use wavedeck::cutover::workload;
 
 async fn lab_rig(db: &str, rows: u32) -> EngineRig<TempMyLab> {
-    let lab = TempMyLab::new(&[db.to_string()], rows).await.unwrap();
+    rig(db, rows, false).await
+}
+
+/// `native`: the targets start empty and the emulator's MySQL jobs copy and replicate them by
+/// GTID themselves (terminate removes the replication), as DRS does; otherwise the lab
+/// replicates and the emulator's jobs only play DRS's statuses.
+async fn rig(db: &str, rows: u32, native: bool) -> EngineRig<TempMyLab> {
+    let dbs = [db.to_string()];
+    let lab = if native {
+        TempMyLab::unreplicated(&dbs, rows).await.unwrap()
+    } else {
+        TempMyLab::new(&dbs, rows).await.unwrap()
+    };
     let spec = lab.state.spec(db).unwrap();
     let dns = lab.state.dns_file().path;
-    engine_rig(lab, &[spec], false, |dir| {
+    engine_rig(lab, &[spec], native, |dir| {
         let mut cfg = config(dir, dns);
         cfg.cutover.checksum_tables = vec!["customers".into(), "orders".into()];
         cfg
@@ -196,6 +208,77 @@ async fn mysql_rollback_through_the_engine_after_target_writes_loses_nothing() {
     assert!(
         s.replicas().await.unwrap().is_empty(),
         "the reverse connection is gone"
+    );
+    assert_rolled_back(&r.store, db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drs_moved_mysql_database_cuts_over_and_rolls_back_after_target_writes() {
+    let db = "mydrs";
+    let r = rig(db, 2000, true).await;
+    let (source, target) = sides(&r, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    to_ready(&r.store).await;
+    assert_eq!(
+        count(&target, "orders").await,
+        2000,
+        "the DRS job copied the source"
+    );
+    let w = start_workload(&r.lab.state, db);
+    wait_acks(&w, &source.endpoint(), 200).await;
+    cutover(&r.store, db).await;
+    wait_hypercare(&r.store).await;
+    wait_acks(&w, &target.endpoint(), 200).await;
+    let pair = r.lab.state.pair(db).unwrap();
+    let mut app = my::app(&r.lab.state.app_side(&pair.target, db))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO orders (customer_id, amount) VALUES (1, 42.00)")
+        .execute(&mut app)
+        .await
+        .unwrap();
+    drop(app);
+    let events = all_events(&r.store).await;
+    // The job's replication was gone when step 6 ran (terminated before step 4); the target's
+    // binary log, continuing the source's GTIDs, still told the way back.
+    let sync = ok_detail(&events, db, "cutover.final_sync");
+    assert_eq!(sync["sync"]["method"], "marker", "{sync}");
+    assert_eq!(
+        sync["sync"]["replication"],
+        NativeMover::for_db(db).subscription,
+        "{sync}"
+    );
+    let on = ok_detail(&events, db, "cutover.target_writes_on");
+    assert_eq!(on["way_back"]["fed_by"], "gtid", "{on}");
+    assert!(on.get("replication_released").is_none(), "{on}");
+    let mut t = my::admin(&target, "check").await.unwrap();
+    assert!(
+        t.replicas().await.unwrap().is_empty(),
+        "the job released it"
+    );
+    drop(t);
+
+    roll_back(&r.store, db).await;
+    let after_rollback = acks_from(&w, &source.endpoint());
+    wait_acks(&w, &source.endpoint(), after_rollback + 100).await;
+    let stats = w.stop().await;
+    engine.shutdown().await.unwrap();
+
+    assert_all_acked_once(&source, &stats).await;
+    assert!(!fenced(&source).await, "source writable again");
+    assert!(fenced(&target).await, "target drained");
+    assert_eq!(dns_value(&r, db), Some(source.endpoint()));
+    assert_eq!(
+        count(&source, "orders").await,
+        count(&target, "orders").await
+    );
+    let events = all_events(&r.store).await;
+    let back = ok_detail(&events, db, "rollback.reverse_sync");
+    assert!(
+        back["reverse_sync"]["target_gtid_pos"].is_string(),
+        "reverse GTID replication brought the target's writes back: {back}"
     );
     assert_rolled_back(&r.store, db).await;
 }

@@ -191,6 +191,18 @@ impl MariaPos {
             .all(|(d, (_, n))| self.0.get(d).is_some_and(|(_, have)| have >= n))
     }
 
+    /// Whether `self`, a binary log position, carries `source`'s own transactions: every
+    /// domain of `source` is here with the same server id and at least its sequence number.
+    /// False for an empty `source` (nothing shows where the data came from).
+    pub fn continues(&self, source: &MariaPos) -> bool {
+        !source.0.is_empty()
+            && source.0.iter().all(|(d, (server, n))| {
+                self.0
+                    .get(d)
+                    .is_some_and(|(s, have)| s == server && have >= n)
+            })
+    }
+
     /// Transactions `self` still lacks to reach `want`, summed over domains.
     pub fn behind(&self, want: &MariaPos) -> u64 {
         want.0
@@ -411,6 +423,22 @@ impl My {
             .await?
             .into_iter()
             .find(|r| r.source_host == from.host && r.source_port == Some(from.port)))
+    }
+
+    /// Whether this server's binary log continues `source`'s GTIDs: it holds the source's whole
+    /// position as the source wrote it (MariaDB: per domain the source's own server id and at
+    /// least its sequence number, as GTID replication with log_slave_updates leaves it; MySQL:
+    /// the source's GTID set). A mover that applies changes as this server's own transactions
+    /// (DRS) leaves other server ids. Meaningful when both sides are drained and in sync.
+    pub async fn continues_gtids_of(&mut self, source: &mut My) -> Result<bool, String> {
+        let theirs = source.gtid_pos().await.map_err(|e| e.to_string())?;
+        match self.flavor {
+            Flavor::MariaDb => {
+                let mine = self.gtid_pos().await.map_err(|e| e.to_string())?;
+                Ok(MariaPos::parse(&mine)?.continues(&MariaPos::parse(&theirs)?))
+            }
+            Flavor::MySql => self.has_applied(&theirs).await,
+        }
     }
 
     /// Whether this server holds nothing beyond `pos`: no transaction was committed here since
@@ -1100,6 +1128,14 @@ mod tests {
             have.behind(&MariaPos::parse("0-2-12,1-1-5,3-1-2").unwrap()),
             6
         );
+        let fed = MariaPos::parse("0-1-9").unwrap();
+        assert!(fed.continues(&MariaPos::parse("0-1-9").unwrap()));
+        assert!(
+            !MariaPos::parse("0-2-9").unwrap().continues(&fed),
+            "the same numbers under another server id: applied as its own"
+        );
+        assert!(!fed.continues(&MariaPos::parse("0-1-10").unwrap()));
+        assert!(!fed.continues(&MariaPos::default()));
         assert!(MariaPos::parse("0-1").is_err());
         assert!(MariaPos::parse("a-b-c").unwrap_err().contains("a-b-c"));
     }

@@ -71,6 +71,15 @@ enum Feed {
     Drs,
 }
 
+/// How the target got the source's data, as the way back needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FedBy {
+    /// Its binary log continues the source's GTIDs (GTID replication, also one already released).
+    Gtid,
+    /// DRS applied the changes as the target's own transactions.
+    Drs,
+}
+
 /// Marker kinds in [`my::MARKER_TABLE`].
 const FINAL_SYNC: &str = "final_sync";
 const REVERSE: &str = "reverse";
@@ -325,13 +334,31 @@ async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
              back; enable log_bin (and log_slave_updates) on the target first",
         ));
     }
+    // How the target was fed, read before anything here writes to its binary log (the
+    // AUTO_INCREMENT carry below is DDL).
+    let fed_by = match &feed {
+        Feed::Gtid(_) => FedBy::Gtid,
+        Feed::Drs => {
+            // The replication the emulator's native mode sets up goes when the DRS job is
+            // terminated, before this step: its trace is a binary log that continues the
+            // source's own GTIDs.
+            if t.continues_gtids_of(&mut s)
+                .await
+                .map_err(|e| ctx.at_tgt(e))?
+            {
+                FedBy::Gtid
+            } else {
+                FedBy::Drs
+            }
+        }
+    };
     let moved =
         my::carry_auto_increments(&mut s, &ctx.source.database, &mut t, &ctx.target.database)
             .await
             .map_err(|e| ctx.at_tgt(e))?;
     detail.insert("auto_increment_moved".into(), json!(moved));
     if let Mover::Drs { .. } = ctx.mover {
-        let note = way_back_note(ctx, &mut t, &feed).await?;
+        let note = way_back_note(ctx, &mut t, fed_by).await?;
         detail.insert("way_back".into(), json!(note));
     }
     if let Some(name) = forward {
@@ -361,7 +388,11 @@ async fn target_writes_on(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
 /// (so it leaves that position as it was and travels nowhere). Written before the forward
 /// replication is released: a run resumed after the release still finds how the target was fed.
 /// The PostgreSQL counterpart is the reverse slot step 6 creates before the target takes writes.
-async fn way_back_note(ctx: &CutoverCtx, t: &mut My, feed: &Feed) -> Result<WayBack, CutoverError> {
+async fn way_back_note(
+    ctx: &CutoverCtx,
+    t: &mut My,
+    fed_by: FedBy,
+) -> Result<WayBack, CutoverError> {
     let tdb = &ctx.target.database;
     let Some((cutover, _)) = t
         .latest_marker(tdb, FINAL_SYNC)
@@ -387,9 +418,9 @@ async fn way_back_note(ctx: &CutoverCtx, t: &mut My, feed: &Feed) -> Result<WayB
     }
     let note = WayBack {
         cutover,
-        fed_by: match feed {
-            Feed::Gtid(_) => "gtid".into(),
-            Feed::Drs => "drs".into(),
+        fed_by: match fed_by {
+            FedBy::Gtid => "gtid".into(),
+            FedBy::Drs => "drs".into(),
         },
         target_gtid_pos: t.gtid_pos().await.map_err(|e| ctx.at_tgt(e))?,
     };

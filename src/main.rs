@@ -91,6 +91,7 @@ enum Command {
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     if let Some(Command::Config(c)) = cli.command.take_if(|c| matches!(c, Command::Config(_))) {
+        end_quietly_on_a_closed_pipe();
         return wavedeck::config::cmd::run(c, cli.global.config);
     }
     let mut cfg = match Config::load(cli.global.config.as_deref()) {
@@ -120,6 +121,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if prints_and_ends(&command) {
+        end_quietly_on_a_closed_pipe();
+    }
     let result = runtime.block_on(async move {
         match command {
             Command::Tui(a) => wavedeck::tui::cmd::run_tui(a, cfg).await,
@@ -201,6 +205,44 @@ fn acts(c: &Command) -> Option<&'static str> {
         | Command::Assess(_)
         | Command::Bench(_)
         | Command::Config(_) => None,
+    }
+}
+
+/// Commands that print a report and end, so that `wavedeck status | head -3` ends like any
+/// Unix filter. The rest run for long (engine, cockpit, emulator, lab servers, benches) and keep
+/// Rust's ignored SIGPIPE: a peer that goes away must be an error they handle, not their death.
+fn prints_and_ends(c: &Command) -> bool {
+    use wavedeck::cutover::cmd::LabCommand;
+    match c {
+        Command::Status(_)
+        | Command::Plan(_)
+        | Command::Inventory(_)
+        | Command::Evidence(_)
+        | Command::Init(_)
+        | Command::Store(_)
+        | Command::Signoff(_)
+        | Command::Operate(_)
+        | Command::Precheck(_)
+        | Command::Validate(_)
+        | Command::Assess(_)
+        | Command::Config(_)
+        | Command::Lab(LabCommand::Status(_)) => true,
+        Command::Tui(_)
+        | Command::Demo(_)
+        | Command::Run(_)
+        | Command::Emulator(_)
+        | Command::Lab(_)
+        | Command::Bench(_) => false,
+    }
+}
+
+/// Rust ignores SIGPIPE, so a reader that closes the pipe early makes `println!` panic
+/// ("failed printing to stdout"). The default action ends the process as `cat` would.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: the disposition is process-wide and set before any command prints; SIG_DFL is
+    // always a valid disposition for SIGPIPE, and no handler of ours is replaced.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -161,3 +161,23 @@ fn grant_viewer_on_a_sqlite_store_does_not_apply() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("--read-only"), "{out}");
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_ends_the_command_without_a_panic() {
+    // `wavedeck inventory check … | head -1`: the reader is gone before the report is written.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wavedeck"))
+        .args(["inventory", "check", "inventory/pilot.yaml"])
+        .current_dir(repo)
+        .env_remove("WAVEDECK_CONFIG")
+        .env_remove("WAVEDECK_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

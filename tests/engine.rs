@@ -424,7 +424,59 @@ async fn injected_faults_are_retried_or_fail_in_plain_words() {
     .await;
     engine.shutdown().await.unwrap();
     check_intents(&all_events(&r.store).await);
-    let _ = Utc::now();
+    status_json_reads_what_the_engine_left(&r);
+}
+
+/// `wavedeck status --json --dbs --verify`, run as a script would on the store the engine
+/// left (db-00 and db-02 ready, db-01 failed in pre-checks), read as the typed shape README
+/// documents.
+fn status_json_reads_what_the_engine_left(r: &Rig) {
+    use wavedeck::store::status::StatusJson;
+    let cfg_path = r._dir.path().join("status.yaml");
+    std::fs::write(&cfg_path, serde_yaml::to_string(&r.cfg).unwrap()).unwrap();
+    let out = wavedeck_command(&cfg_path, &["status", "--json", "--dbs", "--verify"], &[])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let s: StatusJson = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let r_ = &s.report;
+    assert_eq!((r_.databases, r_.engine.as_ref()), (3, None), "{text}");
+    assert_eq!(r_.stages.get("ready"), Some(&2), "{text}");
+    assert_eq!(r_.stages.get("failed"), Some(&1), "{text}");
+    assert_eq!(r_.waves.len(), 1, "{text}");
+    assert_eq!((r_.waves[0].wave, r_.waves[0].databases), (Some(0), 3));
+    assert!(r_.waves[0].started_at.is_some(), "{text}");
+    assert_eq!(r_.failures.len(), 1, "{text}");
+    let f = &r_.failures[0];
+    assert_eq!(
+        (f.db_id.as_str(), f.failed_in),
+        ("db-01", Some(Stage::Prechecks))
+    );
+    assert!(f.error.contains("pre-check"), "{text}");
+    let dbs = r_.dbs.as_ref().expect("--dbs rows");
+    assert_eq!(dbs.len(), 3, "{text}");
+    assert!(dbs.iter().all(|d| d.drs_job_id.is_some()), "{text}");
+    assert_eq!(s.limits.drs_concurrency, r.cfg.limits.drs_concurrency);
+    assert_eq!(s.limits.checks, ChecksMode::Drs);
+    let chain = s.chain.as_ref().expect("--verify adds the chain");
+    assert!(chain.is_ok() && chain.checked == r_.last_seq, "{text}");
+    // The names README documents stay at the top level (scripts `jq` them).
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for k in [
+        "store",
+        "last_seq",
+        "engine",
+        "databases",
+        "stages",
+        "waves",
+        "failures",
+        "limits",
+        "dbs",
+        "chain",
+    ] {
+        assert!(v.get(k).is_some(), "{k} missing: {text}");
+    }
 }
 
 /// kill -9 of the real engine binary at random moments, at least 20 times, while a wave of 20

@@ -199,14 +199,12 @@ pub async fn status(args: StatusArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     };
     let broken = chain.as_ref().is_some_and(|c| !c.is_ok());
     if args.json {
-        let mut v = serde_json::to_value(&report)?;
-        if let (Some(c), Some(obj)) = (&chain, v.as_object_mut()) {
-            obj.insert("chain".into(), serde_json::to_value(c)?);
-        }
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("limits".into(), crate::engine::limits_summary(&cfg).1);
-        }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        let out = status::StatusJson {
+            report,
+            limits: crate::engine::limits_summary(&cfg).1,
+            chain,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", status::render_text(&report));
         println!("{}", crate::engine::limits_summary(&cfg).0);

@@ -16,7 +16,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Outcome of `verify_chain`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainReport {
     /// Events checked (up to the first break).
     pub checked: i64,

@@ -110,7 +110,7 @@ impl Event {
 }
 
 /// Why a chain is broken, at the first event where it is.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainBreak {
     pub seq: i64,
     pub reason: String,

@@ -10,7 +10,7 @@ use std::time::Duration;
 const ENGINE_LEASE: &str = "engine";
 
 /// Who holds the engine lease, and until when.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
     pub holder: String,
     pub acquired_at: DateTime<Utc>,

@@ -2,16 +2,18 @@
 //! table for people or JSON for scripts. Building and rendering the report are pure.
 
 use super::lease::Lease;
+use super::ChainReport;
 use super::{DbState, WaveState};
+use crate::engine::Limits;
 use crate::lifecycle::Stage;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Stage name → number of databases in it (only stages with at least one).
 pub type StageCounts = BTreeMap<String, usize>;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WaveRow {
     /// `None` for databases not assigned to a wave yet.
     pub wave: Option<u32>,
@@ -23,7 +25,7 @@ pub struct WaveRow {
     pub stages: StageCounts,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailureRow {
     pub db_id: String,
     pub wave: Option<u32>,
@@ -33,7 +35,7 @@ pub struct FailureRow {
     pub error: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusReport {
     pub store: String,
     pub last_seq: i64,
@@ -44,8 +46,21 @@ pub struct StatusReport {
     pub waves: Vec<WaveRow>,
     pub failures: Vec<FailureRow>,
     /// Per-database rows, only when asked for (`--dbs`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dbs: Option<Vec<DbState>>,
+}
+
+/// What `wavedeck status --json` prints: the report's fields at the top level, the engine's
+/// limits, and the chain's check with `--verify`. Typed, in the shape README documents
+/// ("status --json"), because scripts wait on these names: a renamed field breaks this build
+/// and its test, not a cutover night's `jq`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusJson {
+    #[serde(flatten)]
+    pub report: StatusReport,
+    pub limits: Limits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainReport>,
 }
 
 fn count(dbs: &[&DbState]) -> StageCounts {
@@ -403,5 +418,72 @@ e      -     postgres  registered          2026-05-01 01:02 UTC  0%    -    -
         assert_eq!(v["failures"][0]["failed_in"], "prechecks");
         assert!(v.get("dbs").is_none());
         assert_eq!(v["engine"], serde_json::Value::Null);
+    }
+
+    fn keys(v: &serde_json::Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn status_json_has_the_documented_fields_and_reads_back() {
+        let (dbs, waves) = sample();
+        let report = build("s", 3, None, &dbs, &waves, None, true).unwrap();
+        let out = StatusJson {
+            report,
+            limits: crate::engine::limits_summary(&crate::config::Config::default()).1,
+            chain: None,
+        };
+        let v = serde_json::to_value(&out).unwrap();
+        // README, "status --json": the names scripts wait on (`chain` only with --verify).
+        assert_eq!(
+            keys(&v),
+            [
+                "databases",
+                "dbs",
+                "engine",
+                "failures",
+                "last_seq",
+                "limits",
+                "stages",
+                "store",
+                "waves"
+            ]
+        );
+        assert_eq!(
+            keys(&v["limits"]),
+            [
+                "bandwidth_gbps",
+                "checks",
+                "drs_concurrency",
+                "full_loads_at_once",
+                "job_bandwidth_mbps",
+                "validation_capacity",
+                "wave_concurrency"
+            ]
+        );
+        assert_eq!(v["limits"]["checks"], "both", "{v}");
+        assert_eq!(
+            keys(&v["waves"][0]),
+            [
+                "approved_at",
+                "approved_by",
+                "databases",
+                "stages",
+                "started_at",
+                "wave",
+                "window"
+            ]
+        );
+        assert_eq!(
+            keys(&v["failures"][0]),
+            ["db_id", "error", "failed_in", "since", "wave"]
+        );
+        let back: StatusJson = serde_json::from_value(v).unwrap();
+        assert_eq!(back, out);
     }
 }

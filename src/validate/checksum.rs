@@ -7,7 +7,7 @@ use super::decode::display_canonical;
 use super::position::{Follower, Lag, Position};
 use super::report::{DiffKind, RowDifference, TableReport};
 use super::runbook::ValidationSettings;
-use super::scan::{KeyRange, KeyedRow, SideScan};
+use super::scan::{KeyRange, KeyedRow, RowMark, Sel, SideScan};
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryFutureExt};
 use std::collections::BTreeMap;
@@ -49,6 +49,16 @@ struct Compared {
     undecided: Option<String>,
     /// Live: the source changed between the reads and the range is worth splitting.
     hot: bool,
+    /// Live: the range's differing keys were decided one by one, and these rows (source,
+    /// target) are the real differences: nothing is left to localise.
+    rows: Option<(Vec<KeyedRow>, Vec<KeyedRow>)>,
+}
+
+/// One side's read of a range: its digest, its rows' marks when asked for, its position.
+struct Read {
+    d: ChunkDigest,
+    marks: Option<Vec<RowMark>>,
+    at: Option<Position>,
 }
 
 /// A hot range is split while it holds more rows than this; below, it is read again.
@@ -93,14 +103,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Digest one side's range on a task of its own: decoding and hashing are client CPU, and
-    /// polled inside one task every chunk of the gate would share one core.
+    /// polled inside one task every chunk of the gate would share one core. With `marks` (an
+    /// integer key), each row's mark is kept too.
     async fn side(
         &self,
         job: &TableJob,
         r: KeyRange,
         source: bool,
         at: Option<&'static str>,
-    ) -> Result<(ChunkDigest, Option<Position>), String> {
+        marks: bool,
+    ) -> Result<Read, String> {
         let (scan, pool, slots, which) = if source {
             (&job.src, self.src, &self.src_slots, "source")
         } else {
@@ -111,8 +123,22 @@ impl<'a> Ctx<'a> {
             .await
             .map_err(|e| format!("{} on {which}: {e}", job.name))?;
         let (scan, pool) = (scan.clone(), pool.clone());
-        match tokio::spawn(async move { scan.digest_at(&pool, r, at).await }).await {
-            Ok(Ok(d)) => Ok(d),
+        let key_col = job
+            .key_cols
+            .first()
+            .copied()
+            .filter(|_| marks && job.int_key);
+        let task = async move {
+            match key_col {
+                Some(k) => scan.marks_at(&pool, r, k, at).await,
+                None => scan
+                    .digest_at(&pool, r, at)
+                    .await
+                    .map(|(d, p)| (d, None, p)),
+            }
+        };
+        match tokio::spawn(task).await {
+            Ok(Ok((d, marks, at))) => Ok(Read { d, marks, at }),
             Ok(Err(e)) => Err(format!("{} on {which}: {e}", job.name)),
             Err(e) => Err(format!(
                 "{} on {which}: the digest task failed: {e}",
@@ -127,98 +153,141 @@ impl<'a> Ctx<'a> {
         r: KeyRange,
     ) -> Result<(ChunkDigest, ChunkDigest), String> {
         let (s, t) = futures::try_join!(
-            self.side(job, r, true, None),
-            self.side(job, r, false, None)
+            self.side(job, r, true, None, false),
+            self.side(job, r, false, None, false)
         )?;
-        Ok((s.0, t.0))
+        Ok((s.d, t.d))
     }
 
     /// Compare one range. Final: both sides as they are. Live: the source in a snapshot at
-    /// position P, the target once P is confirmed; a mismatch reads the source again, and
+    /// position P, the target once P is confirmed. When they differ and the key is an integer,
+    /// the rows' marks of both reads name the keys that differ, and only those are decided,
+    /// key by key ([`Ctx::by_keys`]): a write landing anywhere in a chunk between its reads
+    /// costs a few point reads, not the chunk read again. Otherwise (or when too many keys
+    /// differ) the source is read again whole, and
     /// - the target equals the new read: it matched (the target was past P);
     /// - the source did not change: the target held a state between the two reads, when the
     ///   source held this very data, and differs from it: a real difference;
     /// - the source changed (a hot range): compare again at the new position, up to
     ///   `validation.max_rechecks` times, then leave it undecided.
     async fn compare(&self, job: &TableJob, r: KeyRange) -> Result<Compared, String> {
+        let done = |s, t, at, rechecked, undecided, hot, rows| Compared {
+            s,
+            t,
+            at,
+            rechecked,
+            undecided,
+            hot,
+            rows,
+        };
         let Some(f) = self.live else {
             let (s, t) = self.pair(job, r).await?;
-            return Ok(Compared {
-                s,
-                t,
-                at: None,
-                rechecked: false,
-                undecided: None,
-                hot: false,
-            });
+            return Ok(done(s, t, None, false, None, false, None));
         };
-        let read_source = || async {
-            match self.side(job, r, true, Some(f.position_sql)).await? {
-                (d, Some(p)) => Ok((d, p)),
-                (_, None) => Err(format!("{}: the source read noted no position", job.name)),
+        let read_source = |marks| async move {
+            match self.side(job, r, true, Some(f.position_sql), marks).await? {
+                Read {
+                    d,
+                    marks,
+                    at: Some(p),
+                } => Ok((d, marks, p)),
+                _ => Err(format!("{}: the source read noted no position", job.name)),
             }
         };
-        let (mut s, mut p) = read_source().await?;
+        let (mut s, mut s_marks, mut p) = read_source(job.int_key).await?;
         let mut rechecked = false;
         for _ in 0..=self.settings.max_rechecks {
             if let Err(Lag(why)) = f.reached(self.src, self.tgt, &p).await {
-                return Ok(Compared {
-                    s,
-                    t: ChunkDigest::default(),
-                    at: Some(p),
-                    rechecked,
-                    undecided: Some(why),
-                    hot: false,
-                });
+                let none = ChunkDigest::default();
+                return Ok(done(s, none, Some(p), rechecked, Some(why), false, None));
             }
-            let (t, _) = self.side(job, r, false, None).await?;
+            let tr = self.side(job, r, false, None, s_marks.is_some()).await?;
+            let t = tr.d;
             if t == s {
-                return Ok(Compared {
-                    s,
-                    t,
-                    at: Some(p),
-                    rechecked,
-                    undecided: None,
-                    hot: false,
-                });
+                return Ok(done(s, t, Some(p), rechecked, None, false, None));
             }
-            let (s2, p2) = read_source().await?;
+            if let (Some(sm), Some(tm)) = (s_marks.take(), tr.marks.as_deref()) {
+                match self.by_keys(job, f, &sm, tm).await? {
+                    Some((LeafRows::Same, p2)) => {
+                        // Every differing key was the target past P: the range matched.
+                        let at = Some(p2.max(p));
+                        return Ok(done(t, t, at, true, None, false, None));
+                    }
+                    Some((LeafRows::Differ(a, b), p2)) => {
+                        let at = Some(p2.max(p));
+                        return Ok(done(s, t, at, true, None, false, Some((a, b))));
+                    }
+                    Some((LeafRows::Undecided(why), _)) => {
+                        return Ok(done(s, t, Some(p), true, Some(why), false, None));
+                    }
+                    None => {}
+                }
+            }
+            let (s2, _, p2) = read_source(false).await?;
             if t == s2 || s2 == s {
-                return Ok(Compared {
-                    s: s2,
-                    t,
-                    at: Some(if s2 == s { p } else { p2 }),
-                    rechecked: true,
-                    undecided: None,
-                    hot: false,
-                });
+                let at = Some(if s2 == s { p } else { p2 });
+                return Ok(done(s2, t, at, true, None, false, None));
             }
             // Writes landed in the range between the reads: a smaller range is less likely
             // to be written in the same time, so split it rather than read it all again.
             if job.int_key && halves(r).is_some() && s.count.max(s2.count) > HOT_SPLIT_MIN_ROWS {
-                return Ok(Compared {
-                    s: s2,
-                    t,
-                    at: Some(p2),
-                    rechecked: true,
-                    undecided: None,
-                    hot: true,
-                });
+                return Ok(done(s2, t, Some(p2), true, None, true, None));
             }
             (s, p, rechecked) = (s2, p2, true);
         }
-        Ok(Compared {
-            s,
-            t: ChunkDigest::default(),
-            at: Some(p),
-            rechecked,
-            undecided: Some(format!(
-                "hot: the range changed on the source between every pair of reads ({} re-reads, \
-                 validation.max_rechecks)",
-                self.settings.max_rechecks + 1
-            )),
-            hot: false,
-        })
+        let why = format!(
+            "hot: the range changed on the source between every pair of reads ({} re-reads, \
+             validation.max_rechecks)",
+            self.settings.max_rechecks + 1
+        );
+        let none = ChunkDigest::default();
+        Ok(done(s, none, Some(p), rechecked, Some(why), false, None))
+    }
+
+    /// Decide a live range from its rows' marks: `src` read at P, `tgt` read once P was
+    /// confirmed. Only the keys whose marks differ are read again: the source's rows of those
+    /// keys now, and a key whose target rows equal them matched (the target was past P, the
+    /// first rule of [`leaf_verdict`]); the keys left are decided by [`live_rows`], as a leaf.
+    /// `None`: no key differs although the digests do (a hash prefix collision), or more keys
+    /// differ than `validation.leaf_rows`: the caller reads the range again whole.
+    async fn by_keys(
+        &self,
+        job: &TableJob,
+        f: &Follower,
+        src: &[RowMark],
+        tgt: &[RowMark],
+    ) -> Result<Option<(LeafRows, Position)>, String> {
+        let keys = differing_keys(src, tgt);
+        if keys.is_empty() || keys.len() as u64 > self.settings.leaf_rows {
+            return Ok(None);
+        }
+        let (again, p2) = job
+            .src
+            .rows_at(
+                self.src,
+                Sel::Keys(&keys),
+                &job.key_cols,
+                Some(f.position_sql),
+            )
+            .await
+            .map_err(|e| format!("{} on source: {e}", job.name))?;
+        let Some(p2) = p2 else {
+            return Err(format!("{}: the source read noted no position", job.name));
+        };
+        let Some(mut again) = again.iter().map(KeyedRow::mark).collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
+        again.sort_unstable();
+        let tgt_of_keys: Vec<RowMark> = tgt
+            .iter()
+            .filter(|m| keys.binary_search(&m.key).is_ok())
+            .copied()
+            .collect();
+        let open = differing_keys(&again, &tgt_of_keys);
+        if open.is_empty() {
+            return Ok(Some((LeafRows::Same, p2)));
+        }
+        Ok(Some((live_rows(self, f, job, Sel::Keys(&open)).await?, p2)))
     }
 
     /// [`Ctx::compare`], with hot ranges split into halves until each half is decided (or is
@@ -237,6 +306,16 @@ impl<'a> Ctx<'a> {
             let (mut s, mut t) = (a.s, a.t);
             s.merge(&b.s);
             t.merge(&b.t);
+            // The halves' rows stand for the whole range only if every half was decided
+            // (matched, or its differing rows found); else the range is localised again.
+            let rows = match (decided_rows(&a), decided_rows(&b)) {
+                (Some((mut s1, mut t1)), Some((s2, t2))) if s != t => {
+                    s1.extend(s2);
+                    t1.extend(t2);
+                    Some((s1, t1))
+                }
+                _ => None,
+            };
             Ok(Compared {
                 s,
                 t,
@@ -244,6 +323,7 @@ impl<'a> Ctx<'a> {
                 rechecked: true,
                 undecided: a.undecided.or(b.undecided),
                 hot: false,
+                rows,
             })
         })
     }
@@ -257,6 +337,35 @@ impl<'a> Ctx<'a> {
                 .count(self.tgt)
                 .map_err(|e| format!("{} on target: {e}", job.name)),
         )
+    }
+}
+
+/// A range's real differences, if it is decided to the rows: none when it matched.
+fn decided_rows(c: &Compared) -> Option<(Vec<KeyedRow>, Vec<KeyedRow>)> {
+    match (&c.rows, c.s == c.t && c.undecided.is_none()) {
+        (_, true) => Some((vec![], vec![])),
+        (Some(rows), false) => Some(rows.clone()),
+        (None, false) => None,
+    }
+}
+
+/// The keys whose rows differ between two mark lists sorted by (key, hash): a key present on
+/// one side only, or whose rows' hashes are not the same multiset. Sorted.
+fn differing_keys(a: &[RowMark], b: &[RowMark]) -> Vec<i128> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    loop {
+        let k = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.key.min(y.key),
+            (Some(x), None) => x.key,
+            (None, Some(y)) => y.key,
+            (None, None) => return out,
+        };
+        let i2 = i + a[i..].iter().take_while(|m| m.key == k).count();
+        let j2 = j + b[j..].iter().take_while(|m| m.key == k).count();
+        if a[i..i2] != b[j..j2] {
+            out.push(k);
+        }
+        (i, j) = (i2, j2);
     }
 }
 
@@ -377,24 +486,37 @@ async fn localise(
     digests: (ChunkDigest, ChunkDigest),
     found: &mut Found,
 ) -> Result<Option<String>, String> {
-    let mut stack = vec![(range, digests)];
+    type Todo = (
+        KeyRange,
+        (
+            ChunkDigest,
+            ChunkDigest,
+            Option<(Vec<KeyedRow>, Vec<KeyedRow>)>,
+        ),
+    );
+    let mut stack: Vec<Todo> = vec![(range, (digests.0, digests.1, None))];
     let half = |r: KeyRange| async move {
         let c = ctx.settle(job, r).await.map_err(Ok)?;
         if let Some(why) = c.undecided {
             return Err(Err(why));
         }
-        Ok((c.s, c.t))
+        Ok((c.s, c.t, c.rows))
     };
-    while let Some((r, (ds, dt))) = stack.pop() {
+    while let Some((r, (ds, dt, rows))) = stack.pop() {
         if ds == dt {
+            continue;
+        }
+        // Live: a half decided key by key already holds its differing rows.
+        if let Some((s, t)) = rows {
+            diff_rows(job, &s, &t, found);
             continue;
         }
         if found.full() {
             found.truncated = true;
             return Ok(None);
         }
-        let rows = ds.count.max(dt.count);
-        let split = halves(r).filter(|_| job.int_key && rows > ctx.settings.leaf_rows);
+        let n = ds.count.max(dt.count);
+        let split = halves(r).filter(|_| job.int_key && n > ctx.settings.leaf_rows);
         if let Some((left, right)) = split {
             let (l, rr) = match futures::try_join!(half(left), half(right)) {
                 Ok(x) => x,
@@ -409,9 +531,9 @@ async fn localise(
             stack.push((left, l));
             continue;
         }
-        if !job.int_key && rows > ctx.settings.max_row_compare_rows {
+        if !job.int_key && n > ctx.settings.max_row_compare_rows {
             return Ok(Some(format!(
-                "{rows} rows differ somewhere; too many to compare in memory without an integer key \
+                "{n} rows differ somewhere; too many to compare in memory without an integer key \
                  (raise validation.max_row_compare_rows or add an integer primary key)"
             )));
         }
@@ -424,7 +546,7 @@ async fn localise(
                     .rows(ctx.tgt, r, &job.key_cols)
                     .map_err(|e| format!("{} on target: {e}", job.name)),
             )?,
-            Some(f) => match live_rows(ctx, f, job, r).await? {
+            Some(f) => match live_rows(ctx, f, job, Sel::Range(r)).await? {
                 LeafRows::Differ(s, t) => (s, t),
                 LeafRows::Same => continue,
                 LeafRows::Undecided(why) => {
@@ -458,11 +580,11 @@ async fn live_rows(
     ctx: &Ctx<'_>,
     f: &Follower,
     job: &TableJob,
-    r: KeyRange,
+    sel: Sel<'_>,
 ) -> Result<LeafRows, String> {
     let read_source = || async {
         job.src
-            .rows_at(ctx.src, r, &job.key_cols, Some(f.position_sql))
+            .rows_at(ctx.src, sel, &job.key_cols, Some(f.position_sql))
             .await
             .map_err(|e| format!("{} on source: {e}", job.name))
     };
@@ -473,9 +595,9 @@ async fn live_rows(
                 return Ok(LeafRows::Undecided(why));
             }
         }
-        let t = job
+        let (t, _) = job
             .tgt
-            .rows(ctx.tgt, r, &job.key_cols)
+            .rows_at(ctx.tgt, sel, &job.key_cols, None)
             .await
             .map_err(|e| format!("{} on target: {e}", job.name))?;
         if by_key(&s) == by_key(&t) {
@@ -652,10 +774,14 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
             .iter()
             .filter(|(_, c)| c.undecided.is_none() && c.s != c.t);
         for (r, c) in differing {
-            match localise(ctx, job, *r, (c.s, c.t), &mut found).await {
-                Ok(Some(n)) => note = Some(n),
-                Ok(None) => {}
-                Err(e) => table_errors[ti].push(e),
+            if let Some((s, t)) = &c.rows {
+                diff_rows(job, s, t, &mut found);
+            } else {
+                match localise(ctx, job, *r, (c.s, c.t), &mut found).await {
+                    Ok(Some(n)) => note = Some(n),
+                    Ok(None) => {}
+                    Err(e) => table_errors[ti].push(e),
+                }
             }
             if found.truncated || found.undecided.is_some() {
                 break;
@@ -786,6 +912,51 @@ mod tests {
             leaf_verdict(&first, &again, &[other, dup(), dup()]),
             Some(LeafRows::Same)
         ));
+    }
+
+    fn mark(key: i128, hash: u128) -> RowMark {
+        RowMark { key, hash }
+    }
+
+    #[test]
+    fn differing_keys_are_the_keys_whose_rows_are_not_the_same_on_both_sides() {
+        let src = [mark(1, 10), mark(2, 20), mark(3, 30), mark(5, 50)];
+        // 2 changed, 3 missing on the target, 4 extra on the target, 1 and 5 equal.
+        let tgt = [mark(1, 10), mark(2, 21), mark(4, 40), mark(5, 50)];
+        assert_eq!(differing_keys(&src, &tgt), [2, 3, 4]);
+        assert_eq!(differing_keys(&tgt, &src), [2, 3, 4]);
+        assert!(differing_keys(&src, &src).is_empty());
+        assert_eq!(differing_keys(&[], &src), [1, 2, 3, 5]);
+        // A target without the key constraint may hold a key twice: a difference, whatever
+        // the order of the copies; the same two copies on both sides are not.
+        let dup = [mark(7, 1), mark(7, 2)];
+        assert_eq!(differing_keys(&[mark(7, 1)], &dup), [7]);
+        assert!(differing_keys(&dup, &dup).is_empty());
+    }
+
+    #[test]
+    fn a_split_range_stands_decided_only_when_each_half_is() {
+        let d = |n| ChunkDigest {
+            count: n,
+            sum: [0, 0, 0, n],
+        };
+        let c = |s, t, rows| Compared {
+            s,
+            t,
+            at: None,
+            rechecked: true,
+            undecided: None,
+            hot: false,
+            rows,
+        };
+        assert_eq!(decided_rows(&c(d(1), d(1), None)), Some((vec![], vec![])));
+        let found = Some((vec![row("1", "a")], vec![]));
+        assert_eq!(decided_rows(&c(d(1), d(0), found.clone())), found);
+        // A mismatching half that was not decided key by key must be localised.
+        assert_eq!(decided_rows(&c(d(1), d(0), None)), None);
+        let mut undecided = c(d(1), d(1), None);
+        undecided.undecided = Some("lag".into());
+        assert_eq!(decided_rows(&undecided), None);
     }
 
     #[test]

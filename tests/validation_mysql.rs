@@ -461,10 +461,112 @@ async fn live_gate_compares_at_gtid_positions_under_writes() {
     assert!(
         r.undecided()
             .iter()
-            .any(|u| u.contains("lag: the target had not applied gtid")),
-        "{f}"
+            .any(|u| u.contains("lag: the target had not applied gtid") && !u.contains("marker")),
+        "the replica's own GTIDs are waited for, no marker: {f}"
     );
     t.c.execute("START ALL SLAVES").await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     w.stop().await;
+}
+
+/// The marker fallback on a real MariaDB pair whose target replicates from the source through a
+/// connection wavedeck cannot tie to it (here: through a TCP relay, as DRS's own reader is
+/// invisible on the target): the live gate writes marker rows on the source and waits for them
+/// on the target. No false alarm under the workload, a seeded difference named by key, a
+/// stopped replica leaves the gate undecided by the marker, and the table keeps one marker row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_gate_falls_back_to_marker_rows_when_the_target_has_no_gtids_of_the_source() {
+    use sqlx::Executor;
+    let db = "mymark";
+    let lab = wavedeck::cutover::mylab::TempMyLab::new(&[db.to_string()], 20_000)
+        .await
+        .unwrap();
+    let st = &lab.state;
+    let pair = st.pair(db).unwrap();
+    // A relay in front of the source, and the target's replication moved onto it.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_port = relay.local_addr().unwrap().port();
+    let src_port = pair.source.port;
+    let relaying = tokio::spawn(async move {
+        while let Ok((mut a, _)) = relay.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut b) = tokio::net::TcpStream::connect(("127.0.0.1", src_port)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+                }
+            });
+        }
+    });
+    let name = wavedeck::cutover::run::NativeMover::for_db(db).subscription;
+    let mut t = wavedeck::cutover::mylab::admin(st, &pair.target, db)
+        .await
+        .unwrap();
+    t.remove_replica(&name).await.unwrap();
+    let via_relay = wavedeck::cutover::side::Side::new(
+        "127.0.0.1",
+        relay_port,
+        wavedeck::cutover::mylab::ADMIN_USER,
+        "mysql",
+    );
+    t.replicate_from(&name, &via_relay, None).await.unwrap();
+
+    let w = common::mysql::start_workload(st, db);
+    common::wait_acks(&w, &st.side(&pair.source, db).endpoint(), 100).await;
+    let spec = st.spec(db).unwrap();
+    let mut rb = Runbook::builtin(Engine::Mysql);
+    rb.validation.chunk_rows = 2_000;
+    rb.validation.recheck_wait_s = 30;
+    let live = ValidateOptions {
+        mode: validate::Mode::Live,
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        let r = validate::run_validation(&spec, &rb, &live).await;
+        assert!(
+            r.passed(),
+            "false alarm under writes: {}",
+            r.failures().join("\n")
+        );
+        let wl = r.tables.iter().find(|t| t.table == "wd_workload").unwrap();
+        assert!(
+            wl.rows_source > 0 && wl.rows_source == wl.rows_target,
+            "{wl:?}"
+        );
+        let at = wl.compared_at.as_deref().unwrap_or_default();
+        assert!(at.starts_with("gtid 0-"), "no GTID position named: {wl:?}");
+    }
+    let mut s = wavedeck::cutover::mylab::admin(st, &pair.source, db)
+        .await
+        .unwrap();
+    let sql = format!(
+        "SELECT COUNT(*) FROM {db}.wavedeck_marker WHERE kind = '{}'",
+        validate::position::LIVE_MARKER
+    );
+    let markers: i64 = sqlx::query_scalar(&sql).fetch_one(&mut s.c).await.unwrap();
+    assert_eq!(markers, 1, "one marker row, however many were written");
+
+    // A difference written on the replica itself, out of the binlog.
+    t.c.execute("SET SESSION sql_log_bin = 0; UPDATE orders SET note = 'seeded' WHERE id = 777")
+        .await
+        .unwrap();
+    let r = validate::run_validation(&spec, &rb, &live).await;
+    let f = r.failures().join("\n");
+    assert!(r.decided() && !r.passed(), "{f}");
+    assert!(has_diff(&r, "orders", "id=777", DiffKind::Changed), "{f}");
+    assert_eq!(r.row_differences(), 1, "only the seeded row differs: {f}");
+
+    // Replication stopped: the marker does not arrive, the gate is not decided.
+    t.c.execute("STOP ALL SLAVES").await.unwrap();
+    rb.validation.recheck_wait_s = 1;
+    let r = validate::run_validation(&spec, &rb, &live).await;
+    let f = r.failures().join("\n");
+    assert!(!r.decided() && !r.passed(), "{f}");
+    assert!(
+        r.undecided()
+            .iter()
+            .any(|u| u.contains("lag: the target had not applied gtid") && u.contains("marker")),
+        "{f}"
+    );
+    t.c.execute("START ALL SLAVES").await.unwrap();
+    w.stop().await;
+    relaying.abort();
 }

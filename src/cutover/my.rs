@@ -492,7 +492,7 @@ impl My {
         if lift {
             exec(&mut self.c, "SET GLOBAL super_read_only = OFF").await?;
         }
-        let written = insert_marker(&mut self.c, db, token, kind, note, binlog).await;
+        let written = insert_marker(&mut self.c, db, token, kind, note, binlog, !binlog).await;
         let relogged = if binlog {
             Ok(())
         } else {
@@ -504,6 +504,13 @@ impl My {
             Ok(())
         };
         written.and(relogged).and(refenced)
+    }
+
+    /// Write marker row `token` of `kind` into `db`'s [`MARKER_TABLE`] through the binary log
+    /// (a mover carries it), in place of the earlier rows of that kind: markers written often
+    /// (the live validation gate's) leave one row, not one per write.
+    pub async fn renew_marker(&mut self, db: &str, token: &str, kind: &str) -> R<()> {
+        insert_marker(&mut self.c, db, token, kind, "{}", true, true).await
     }
 
     /// Whether marker `token` is in `db` here (false while the table itself has not arrived).
@@ -884,6 +891,7 @@ async fn insert_marker(
     kind: &str,
     note: &str,
     binlog: bool,
+    replace: bool,
 ) -> R<()> {
     let table = format!("{}.{MARKER_TABLE}", quote_ident(db));
     if !binlog {
@@ -898,7 +906,7 @@ async fn insert_marker(
         ),
     )
     .await?;
-    if !binlog {
+    if replace {
         sqlx::query(&format!("DELETE FROM {table} WHERE kind = ?"))
             .bind(kind)
             .execute(&mut *c)

@@ -4,7 +4,9 @@
 //! read inside a REPEATABLE READ snapshot, against the `confirmed_flush_lsn` of the logical
 //! slot DRS (or the lab's subscription) reads. MySQL / MariaDB: the binlog GTID position, which
 //! the target waits for with `MASTER_GTID_WAIT` (MariaDB) or `WAIT_FOR_EXECUTED_GTID_SET`
-//! (MySQL) when it carries the source's GTIDs.
+//! (MySQL) when it carries the source's GTIDs; when it does not (DRS applies changes as the
+//! target's own transactions), a marker row written on the source after the snapshot and seen
+//! on the target (see [`Markers`]).
 //!
 //! Why a snapshot position is enough: every commit the snapshot sees lies at or before the
 //! position read after the snapshot was taken, so a target that confirmed it holds at least
@@ -13,8 +15,9 @@
 //! differs is a real difference.
 
 use super::connect::Pool;
-use crate::cutover::my::Flavor;
+use crate::cutover::my::{Flavor, MariaPos, My, MARKER_TABLE};
 use crate::cutover::pg::{self, lsn_value as parse_lsn};
+use crate::cutover::side::Side;
 use crate::inventory::DatabaseSpec;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,14 +84,16 @@ pub fn named_slot(spec: &DatabaseSpec) -> Option<String> {
 }
 
 /// Which replication confirms positions on the target.
-#[derive(Clone, Debug)]
 enum Follow {
     /// Logical slots on the source; the position is reached when all of them confirmed it.
     PgSlots(Vec<String>),
     /// The target carries the source's GTIDs (MariaDB).
     MariaGtid,
-    /// The target carries the source's GTIDs (MySQL).
+    /// The target carries the source's GTIDs (MySQL). Not tested here: the test servers are
+    /// MariaDB, so `WAIT_FOR_EXECUTED_GTID_SET` is only known from MySQL's manual.
     MysqlGtid,
+    /// The target does not carry the source's GTIDs: markers stand for positions.
+    Marker(Box<Markers>),
     /// Nothing to follow: every live comparison stays undecided with this reason.
     None(String),
 }
@@ -139,13 +144,7 @@ impl Follower {
                     Err(e) => Follow::None(format!("reading the source's replication slots: {e}")),
                 }
             }
-            (Pool::My(_), Pool::My(t)) => {
-                if is_mariadb(t).await {
-                    Follow::MariaGtid
-                } else {
-                    Follow::MysqlGtid
-                }
-            }
+            (Pool::My(s), Pool::My(t)) => my_follow(spec, s, t).await,
             (Pool::My(_), Pool::Pg(_)) => Follow::None(
                 "a MySQL source replicated to PostgreSQL has no GTIDs to wait for".into(),
             ),
@@ -240,11 +239,139 @@ impl Follower {
                     Err(e) => Err(Lag(format!("waiting for {pos} on the target: {e}"))),
                 }
             }
+            (Follow::Marker(m), Position::Gtid(g), ..) => m.reached(g, self.wait, pos).await,
             _ => Err(Lag(format!(
                 "internal: position {pos} does not belong to this replication"
             ))),
         }
     }
+}
+
+/// The marker kind of the live gate in [`MARKER_TABLE`] (the cutover writes its own kinds).
+pub const LIVE_MARKER: &str = "live_validation";
+
+/// Positions of a MySQL / MariaDB source on a target that does not carry its GTIDs (DRS): to
+/// reach a position read in a snapshot, wavedeck notes the source's position `before`, writes
+/// a marker row on the source (after the snapshot, so after everything it saw), and waits
+/// until the target shows the row. The mover reads the binary log in order, so the target has
+/// then applied every transaction of `before`. One marker serves every range whose position
+/// `before` contains (MariaDB: positions compare per domain); ranges that wait while a marker
+/// is on its way are served by the next one, so the source takes a few marker writes per
+/// gate, not one per range. The table keeps one row of the kind (`My::renew_marker`), and the
+/// runbooks exclude it from the comparison.
+pub struct Markers {
+    /// wavedeck's sessions: one writes markers on the source, one looks for them on the target.
+    conns: tokio::sync::Mutex<(My, My)>,
+    src_db: String,
+    tgt_db: String,
+    /// `before` of the newest marker the target showed.
+    confirmed: Mutex<Option<MariaPos>>,
+}
+
+impl Markers {
+    /// Whether a marker the target showed already covers `want` (MariaDB; a MySQL GTID set
+    /// would need the server's set arithmetic, so MySQL writes a marker for every wait).
+    fn covers(&self, want: &str) -> bool {
+        let Ok(want) = MariaPos::parse(want) else {
+            return false;
+        };
+        // An empty position says nothing about what the snapshot saw (no binary log?).
+        !want.0.is_empty()
+            && self
+                .confirmed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|have| have.contains(&want))
+    }
+
+    async fn reached(&self, want: &str, wait: Duration, pos: &Position) -> Result<(), Lag> {
+        if self.covers(want) {
+            return Ok(());
+        }
+        let mut conns = self.conns.lock().await;
+        if self.covers(want) {
+            return Ok(()); // a marker written while this range waited for the sessions
+        }
+        let (src, tgt) = &mut *conns;
+        let before = src
+            .gtid_pos()
+            .await
+            .map_err(|e| Lag(format!("reading the source's position: {e}")))?;
+        let token = format!(
+            "{LIVE_MARKER}-{}-{:08x}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            rand::random::<u32>()
+        );
+        src.renew_marker(&self.src_db, &token, LIVE_MARKER)
+            .await
+            .map_err(|e| {
+                Lag(format!(
+                    "writing the position marker into {}.{MARKER_TABLE} on the source: {e} \
+                     (wavedeck's user needs CREATE, INSERT and DELETE on that table)",
+                    self.src_db
+                ))
+            })?;
+        tgt.wait_marker(&self.tgt_db, &token, wait)
+            .await
+            .map_err(|m| {
+                Lag(format!(
+                    "lag: the target had not applied {pos}: {m} (validation.recheck_wait_s; \
+                     the target does not carry the source's GTIDs, so a marker row stands for \
+                     the position)"
+                ))
+            })?;
+        if src.flavor == Flavor::MariaDb {
+            if let Ok(p) = MariaPos::parse(&before) {
+                *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a MySQL / MariaDB target confirms positions: by GTID when it replicates from the source
+/// itself (a replication connection on it reads the source's host and port, the rule the
+/// cutover follows, `My::replica_of`), else by markers: DRS, or a connection wavedeck cannot
+/// see or read.
+async fn my_follow(spec: &DatabaseSpec, s: &sqlx::MySqlPool, t: &sqlx::MySqlPool) -> Follow {
+    let mut tgt = match session(t).await {
+        Ok(m) => m,
+        Err(e) => return Follow::None(format!("opening a session on the target: {e}")),
+    };
+    let e = &spec.source;
+    let source = Side::new(&e.host, e.port, &e.user, &e.database);
+    match tgt.replica_of(&source).await {
+        Ok(Some(_)) if tgt.flavor == Flavor::MariaDb => return Follow::MariaGtid,
+        Ok(Some(_)) => return Follow::MysqlGtid,
+        Ok(None) => {}
+        Err(e) => tracing::debug!(
+            "replication connections not readable on the target ({e}); markers stand for positions"
+        ),
+    }
+    match session(s).await {
+        Ok(src) => Follow::Marker(Box::new(Markers {
+            conns: tokio::sync::Mutex::new((src, tgt)),
+            src_db: spec.source.database.clone(),
+            tgt_db: spec.target.database.clone(),
+            confirmed: Mutex::new(None),
+        })),
+        Err(e) => Follow::None(format!("opening a session on the source: {e}")),
+    }
+}
+
+/// A session of the gate's pool for wavedeck's own statements, taken out of the pool (it is
+/// held for the whole gate).
+async fn session(p: &sqlx::MySqlPool) -> Result<My, sqlx::Error> {
+    let mut c = p.acquire().await?.detach();
+    let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
+        .fetch_one(&mut c)
+        .await?;
+    Ok(My {
+        flavor: Flavor::of_version(&version),
+        version,
+        c,
+    })
 }
 
 impl Follower {

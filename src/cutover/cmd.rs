@@ -237,7 +237,7 @@ async fn up_mysql(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 
 /// The MySQL databases `lab up --engine mysql` creates: the names given, `lab.databases`, the
 /// MySQL databases of `lab.inventory`, or `pilot_shop`.
-fn mysql_databases(flags: &[String], cfg: &Config) -> anyhow::Result<Vec<String>> {
+pub(crate) fn mysql_databases(flags: &[String], cfg: &Config) -> anyhow::Result<Vec<String>> {
     if !flags.is_empty() {
         return Ok(flags.to_vec());
     }

@@ -1,19 +1,29 @@
 //! `wavedeck bench native`: the emulator's native mode on the pilot data, through the production
 //! DRS client. How long each job takes from start to `INCRE_TRANSFER_STARTED` (all started at
 //! once, as a wave starts them), and the CDC delay DRS reports under the lab write workload.
+//! `--engine mysql`: the MySQL databases, each in a MariaDB pair whose target the job copies
+//! and replicates by GTID.
 
 use super::lab::{LabState, TempLab};
+use super::mylab::TempMyLab;
 use super::workload::Workload;
 use crate::config::Config;
 use crate::drs::model::{JobId, JobStatus};
+use crate::inventory::{DatabaseSpec, Engine};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  wavedeck bench native --lag-s 30")]
+#[command(
+    after_help = "Examples:\n  wavedeck bench native --lag-s 30\n  wavedeck bench native --engine mysql"
+)]
 pub struct NativeBenchArgs {
-    /// Database to create (repeat; default: the PostgreSQL databases of lab.inventory).
+    /// Database to create (repeat; default: the databases of the engine in lab.inventory).
     #[arg(long = "db")]
     pub dbs: Vec<String>,
+    /// Which engine's databases: postgres (two PostgreSQL clusters) or mysql (a MariaDB pair
+    /// per database).
+    #[arg(long, value_parser = ["postgres", "mysql"], default_value = "postgres")]
+    pub engine: String,
     /// Rows seeded into each database's orders table (default: lab.seed_rows).
     #[arg(long)]
     pub seed_rows: Option<u32>,
@@ -29,12 +39,72 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// The lab the bench runs on: its databases wait for their DRS jobs.
+enum BenchLab {
+    Pg(TempLab),
+    My(TempMyLab),
+}
+
+impl BenchLab {
+    fn spec(&self, db: &str) -> anyhow::Result<DatabaseSpec> {
+        match self {
+            BenchLab::Pg(l) => Ok(l.state.spec(db)),
+            BenchLab::My(l) => l
+                .state
+                .spec(db)
+                .ok_or_else(|| anyhow::anyhow!("{db}: not a database of the MySQL lab")),
+        }
+    }
+
+    /// The lab's write workload on `db`, through its service name.
+    fn workload(&self, db: &str, pause: Duration) -> anyhow::Result<Workload> {
+        let (engine, dns, side) = match self {
+            BenchLab::Pg(l) => (
+                Engine::Postgres,
+                l.state.dns_file(),
+                l.state.side(&l.state.source, db),
+            ),
+            BenchLab::My(l) => {
+                let pair = l
+                    .state
+                    .pair(db)
+                    .ok_or_else(|| anyhow::anyhow!("{db}: not a database of the MySQL lab"))?;
+                (
+                    Engine::Mysql,
+                    l.state.dns_file(),
+                    l.state.app_side(&pair.source, db),
+                )
+            }
+        };
+        Ok(Workload {
+            engine,
+            client: format!("bench-{db}"),
+            dns,
+            dns_name: LabState::dns_name(db),
+            side,
+            pause,
+        })
+    }
+}
+
 pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::process::ExitCode> {
-    let (dbs, _) = super::cmd::lab_databases(&a.dbs, base)?;
+    let mysql = a.engine == "mysql";
+    let dbs = if mysql {
+        super::cmd::mysql_databases(&a.dbs, base)?
+    } else {
+        super::cmd::lab_databases(&a.dbs, base)?.0
+    };
     let seed = a.seed_rows.unwrap_or(base.lab.seed_rows);
-    println!("lab: {} databases, {seed} orders rows each ...", dbs.len());
-    let lab = TempLab::unreplicated(&dbs, seed).await?;
-    let st = &lab.state;
+    println!(
+        "lab: {} {} databases, {seed} orders rows each ...",
+        dbs.len(),
+        a.engine
+    );
+    let lab = if mysql {
+        BenchLab::My(TempMyLab::unreplicated(&dbs, seed).await?)
+    } else {
+        BenchLab::Pg(TempLab::unreplicated(&dbs, seed).await?)
+    };
     let mut cfg = base.clone();
     cfg.emulator.native = true;
     // Only creating and the pre-check are emulated steps; compress them out of the figure.
@@ -43,9 +113,12 @@ pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::proce
     let cfg = emu.client_config(&cfg);
     let drs = emu.client(&cfg)?;
     let mut jobs: Vec<(String, JobId)> = Vec::new();
+    let mut specs = Vec::new();
     for db in &dbs {
-        let spec = st.spec(db);
-        jobs.push((db.clone(), drs.ensure_job(&spec, &cfg.drs).await?.id));
+        let spec = lab.spec(db)?;
+        let id = drs.ensure_job(&spec, &cfg.drs).await?.id;
+        jobs.push((db.clone(), id.clone()));
+        specs.push((spec, id));
     }
     let ids: Vec<JobId> = jobs.iter().map(|(_, j)| j.clone()).collect();
     let wait = |want: JobStatus| {
@@ -72,10 +145,6 @@ pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::proce
         }
     };
     wait(JobStatus::Configuration).await?;
-    let specs: Vec<_> = jobs
-        .iter()
-        .map(|(db, j)| (st.spec(db), j.clone()))
-        .collect();
     for (id, r) in drs.prepare_jobs(&specs, &cfg.drs).await? {
         r.map_err(|e| anyhow::anyhow!("preparing {id}: {e}"))?;
     }
@@ -116,20 +185,11 @@ pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::proce
     for ((db, _), t) in jobs.iter().zip(&reached) {
         println!("  {db:<22} {:.2} s", t.unwrap_or(f64::NAN));
     }
-    let running: Vec<_> = dbs
-        .iter()
-        .map(|db| {
-            Workload {
-                engine: crate::inventory::Engine::Postgres,
-                client: format!("bench-{db}"),
-                dns: st.dns_file(),
-                dns_name: LabState::dns_name(db),
-                side: st.side(&st.source, db),
-                pause: Duration::from_millis(base.lab.workload_pause_ms),
-            }
-            .start()
-        })
-        .collect();
+    let pause = Duration::from_millis(base.lab.workload_pause_ms);
+    let mut running = Vec::new();
+    for db in &dbs {
+        running.push(lab.workload(db, pause)?.start());
+    }
     let mut delays: Vec<f64> = Vec::new();
     let until = Instant::now() + Duration::from_secs(a.lag_s);
     while Instant::now() < until {

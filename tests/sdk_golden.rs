@@ -531,7 +531,7 @@ async fn wavedeck_requests_have_the_documented_examples_shape() {
         checked.push(call.clone());
     }
     assert!(
-        checked.len() >= 13,
+        checked.len() >= 14,
         "only {} calls have a documented example: {checked:?}",
         checked.len()
     );

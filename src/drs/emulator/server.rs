@@ -1618,8 +1618,9 @@ fn create_compare(emu: &Emulator, job: &str, kind: &str, objects: &[CompareObjec
         mismatch,
         cancelled: false,
     });
+    // HW drs_03_0255 (tests/fixtures/drs/object-compare.response.json): 202 with `{ }`.
     Ok(if kind == "object" {
-        empty(200)
+        json(202, &serde_json::json!({}))
     } else {
         json(200, &IdResp { id })
     })
@@ -1729,7 +1730,8 @@ fn cancel_compare(emu: &Emulator, job: &str, cid: &str) -> Reply {
     if now < t.done_at {
         t.cancelled = true;
     }
-    Ok(empty(200))
+    // HW drs_03_0244 (tests/fixtures/drs/compare-cancel.response.json): 200 with `{ }`.
+    Ok(json(200, &serde_json::json!({})))
 }
 
 fn compare_view(

@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod logging;
 pub mod plan;
+pub mod program;
 pub mod secret;
 pub mod signoff;
 pub mod store;

@@ -315,7 +315,11 @@ fn read_only_before_or_after_the_command_never_acts() {
             order[1]
         );
         let t = Tmux::start(&cmd, 120, 40);
-        t.wait_for(&["READ-ONLY", "Waves (1)"], Duration::from_secs(30));
+        // A read-only session is the lead's: it opens on the Program view.
+        t.wait_for(
+            &["READ-ONLY", "Calendar: next 14 days", "8 dbs"],
+            Duration::from_secs(30),
+        );
         t.keys(&[":"]);
         t.type_text("approve 0");
         t.keys(&["Enter"]);

@@ -25,7 +25,7 @@ pub struct InitArgs {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wavedeck status\n  wavedeck status --wave 0 --dbs\n  wavedeck status --json | jq '.failures'"
+    after_help = "Examples:\n  wavedeck status\n  wavedeck status --program\n  wavedeck status --wave 0 --dbs\n  wavedeck status --json | jq '.failures'"
 )]
 pub struct StatusArgs {
     /// Only this wave.
@@ -40,6 +40,10 @@ pub struct StatusArgs {
     /// Also check the event hash chain; exit 1 if it is broken.
     #[arg(long)]
     pub verify: bool,
+    /// The whole program instead: progress by stage, data moved and validated, the last
+    /// day's failures, the measured pace and ETA, the calendar of the next 14 days.
+    #[arg(long, conflicts_with_all = ["wave", "dbs", "verify"])]
+    pub program: bool,
 }
 
 /// `wavedeck store ...`: administration of the store itself.
@@ -172,6 +176,9 @@ pub async fn init(args: InitArgs, cfg: Config) -> anyhow::Result<ExitCode> {
 
 pub async fn status(args: StatusArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&cfg.store).await?;
+    if args.program {
+        return program_status(&store, args.json).await;
+    }
     let dbs = store.db_states().await?;
     let waves = store.wave_states().await?;
     let last_seq = store.last_seq().await?;
@@ -223,4 +230,23 @@ pub async fn status(args: StatusArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `wavedeck status --program [--json]`: the figures of the cockpit's Program view.
+async fn program_status(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
+    let dbs = store.db_states().await?;
+    let waves = store.wave_states().await?;
+    let marks = store.stage_marks(0).await?;
+    store.close().await;
+    let p = crate::program::build(&dbs, &waves, &marks, chrono::Utc::now());
+    if json {
+        let mut v = serde_json::to_value(&p)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("store".into(), store.url().into());
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", crate::program::report::render_text(store.url(), &p));
+    }
+    Ok(ExitCode::SUCCESS)
 }

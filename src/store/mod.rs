@@ -18,6 +18,7 @@ mod lag;
 pub mod lease;
 pub mod model;
 pub mod operate;
+mod pace;
 mod reach;
 mod registry;
 pub mod report;

@@ -5,6 +5,7 @@ use super::data::{Data, FeedUpdate, Severity};
 use super::guards::{self, GuardLine, Limits};
 use super::query::{parse_command, Command, DbFilter};
 use super::theme::Theme;
+use super::wavelist::{WaveFilter, WaveRow, WaveSort};
 use crate::lifecycle::Stage;
 use crate::store::model::{Action, CommandStatus, Role, Target};
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
+    Program,
     Waves,
     Databases,
     Detail,
@@ -21,9 +23,21 @@ pub enum View {
 impl View {
     pub fn title(self) -> &'static str {
         match self {
+            View::Program => "Program",
             View::Waves => "Waves",
             View::Databases => "Databases",
             View::Detail => "Database",
+            View::Events => "Events",
+        }
+    }
+
+    /// For narrow terminals.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            View::Program => "Prog",
+            View::Waves => "Waves",
+            View::Databases => "DBs",
+            View::Detail => "DB",
             View::Events => "Events",
         }
     }
@@ -156,6 +170,13 @@ pub struct App {
     /// Selection is kept by id so rows don't jump when the list changes.
     pub db_sel: Option<String>,
     pub wave_cursor: usize,
+    /// The Waves view's `/` filter, sort and folding of one-database waves.
+    pub wave_filter_text: String,
+    pub wave_filter: WaveFilter,
+    pub wave_sort: WaveSort,
+    pub wave_unfold: bool,
+    /// The Waves table's rows after filter, sort and folding.
+    pub wave_rows: Vec<WaveRow>,
     pub ev_filter_text: String,
     pub ev_min: Severity,
     pub ev_telemetry: bool,
@@ -172,6 +193,10 @@ pub struct App {
     /// Terminal size, for paging.
     pub size: (u16, u16),
     pub pending_g: bool,
+    /// The program figures, recomputed when the data changes or the minute turns (a frame
+    /// only reads them).
+    pub program: crate::program::Program,
+    program_key: (u64, i64),
 }
 
 impl App {
@@ -204,6 +229,11 @@ impl App {
             db_offset: 0,
             db_sel: None,
             wave_cursor: 0,
+            wave_filter_text: String::new(),
+            wave_filter: WaveFilter::default(),
+            wave_sort: WaveSort::Number,
+            wave_unfold: false,
+            wave_rows: Vec::new(),
             ev_filter_text: String::new(),
             ev_min: Severity::Info,
             ev_telemetry: false,
@@ -217,14 +247,57 @@ impl App {
             quit_armed: false,
             size: (80, 24),
             pending_g: false,
+            program: crate::program::build(&[], &[], &[], now),
+            program_key: (u64::MAX, i64::MIN),
         };
         app.refresh_rows();
+        app.refresh_waves();
+        app.refresh_program();
         app
     }
 
-    /// Rows of the Databases table that fit on screen (header, borders, footer excluded).
+    /// Rows of the Databases table that fit on screen (two header lines, borders, footer
+    /// excluded).
     pub fn page(&self) -> usize {
-        (self.size.1 as usize).saturating_sub(6).max(1)
+        (self.size.1 as usize).saturating_sub(7).max(1)
+    }
+
+    /// Recompute the Waves table's rows, keeping the cursor on the same wave when it stays.
+    pub fn refresh_waves(&mut self) {
+        let was = self.wave_rows.get(self.wave_cursor).cloned();
+        self.wave_rows = super::wavelist::rows(
+            &self.data.dbs,
+            &self.data.waves,
+            &self.wave_filter,
+            self.wave_sort,
+            !self.wave_unfold,
+            self.now,
+        );
+        if let Some(i) = was.and_then(|w| self.wave_rows.iter().position(|r| *r == w)) {
+            self.wave_cursor = i;
+        }
+        if self.wave_cursor >= self.wave_rows.len() {
+            self.wave_cursor = self.wave_rows.len().saturating_sub(1);
+        }
+    }
+
+    pub fn set_wave_filter(&mut self, text: &str) -> Result<(), String> {
+        self.wave_filter = WaveFilter::parse(text)?;
+        self.wave_filter_text = text.trim().to_string();
+        self.wave_cursor = 0;
+        self.refresh_waves();
+        Ok(())
+    }
+
+    /// Recompute the program figures if the data or the minute changed since the last time.
+    pub fn refresh_program(&mut self) {
+        let key = (self.data.version, self.now.timestamp() / 60);
+        if key == self.program_key {
+            return;
+        }
+        self.program_key = key;
+        self.program =
+            crate::program::build(&self.data.dbs, &self.data.waves, &self.data.marks, self.now);
     }
 
     /// Apply a feed batch. Returns whether a redraw is needed.
@@ -242,6 +315,7 @@ impl App {
 
     fn after_data_change(&mut self) {
         self.refresh_rows();
+        self.refresh_program();
         if let Some(d) = &mut self.dialog {
             if let DialogStatus::Pending(id) = d.status {
                 if let Some(c) = self.data.commands.iter().find(|c| c.id == id) {
@@ -274,9 +348,7 @@ impl App {
                 );
             }
         }
-        if self.wave_cursor >= self.data.waves.len() {
-            self.wave_cursor = self.data.waves.len().saturating_sub(1);
-        }
+        self.refresh_waves();
     }
 
     /// The clock moved. Returns whether something on screen depends on it.
@@ -290,6 +362,9 @@ impl App {
                 dirty = true;
             }
         }
+        let minute = self.program_key.1;
+        self.refresh_program();
+        dirty = dirty || self.program_key.1 != minute;
         // Ages and countdowns are shown in whole seconds at best.
         dirty || before.timestamp() != now.timestamp()
     }
@@ -384,13 +459,17 @@ impl App {
                 .events_view()
                 .get(self.ev_cursor)
                 .and_then(|s| s.event.db_id.as_deref()),
-            View::Waves => None,
+            View::Waves | View::Program => None,
         }
     }
 
     pub fn current_wave(&self) -> Option<u32> {
         match self.view {
-            View::Waves => self.data.waves.get(self.wave_cursor).map(|w| w.wave),
+            View::Waves => match self.wave_rows.get(self.wave_cursor) {
+                Some(WaveRow::Wave(n)) => Some(*n),
+                // A folded run is many waves: an action needs one, so unfold it first.
+                _ => None,
+            },
             _ => self
                 .current_db()
                 .and_then(|id| self.data.db(id))
@@ -529,6 +608,7 @@ impl App {
             Err(e) => self.flash(e, Level::Error),
             Ok(Command::Quit) => return Some(Intent::Quit),
             Ok(Command::Help) => self.mode = Mode::Help,
+            Ok(Command::Program) => self.go(View::Program),
             Ok(Command::Waves) => self.go(View::Waves),
             Ok(Command::Databases) => self.go(View::Databases),
             Ok(Command::Events) => self.go(View::Events),
@@ -545,9 +625,9 @@ impl App {
     fn move_cursor(&mut self, delta: isize) {
         let (cur, len) = match self.view {
             View::Databases => (self.db_cursor, self.rows.len()),
-            View::Waves => (self.wave_cursor, self.data.waves.len()),
+            View::Waves => (self.wave_cursor, self.wave_rows.len()),
             View::Events => (self.ev_cursor, self.events_view().len()),
-            View::Detail => return,
+            View::Detail | View::Program => return,
         };
         if len == 0 {
             return;
@@ -560,7 +640,7 @@ impl App {
             }
             View::Waves => self.wave_cursor = next,
             View::Events => self.ev_cursor = next,
-            View::Detail => {}
+            View::Detail | View::Program => {}
         }
     }
 
@@ -689,6 +769,13 @@ fn key_input(app: &mut App, key: KeyEvent) -> Option<Intent> {
 
 fn apply_live_filter(app: &mut App) {
     let text = app.input.clone();
+    if app.view == View::Waves {
+        match app.set_wave_filter(&text) {
+            Ok(()) => app.input_error = None,
+            Err(e) => app.input_error = Some(e),
+        }
+        return;
+    }
     if app.view == View::Events {
         app.ev_filter_text = text.trim().to_string();
         app.ev_cursor = 0;
@@ -789,6 +876,8 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             if app.view == View::Databases && (!app.db_filter_text.is_empty() || app.faults_only) {
                 app.faults_only = false;
                 let _ = app.set_db_filter("");
+            } else if app.view == View::Waves && !app.wave_filter_text.is_empty() {
+                let _ = app.set_wave_filter("");
             } else if app.view == View::Events && !app.ev_filter_text.is_empty() {
                 app.ev_filter_text.clear();
             } else if app.view == View::Detail {
@@ -820,10 +909,30 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             app.mode = Mode::Filter;
         }
         KeyCode::Char('/') if app.view == View::Waves => {
-            app.go(View::Databases);
-            app.input = app.db_filter_text.clone();
+            app.input = app.wave_filter_text.clone();
+            if !app.input.is_empty() {
+                app.input.push(' ');
+            }
+            app.input_error = None;
             app.mode = Mode::Filter;
         }
+        KeyCode::Char('+') if app.view == View::Waves => {
+            app.wave_unfold = !app.wave_unfold;
+            app.refresh_waves();
+        }
+        KeyCode::Char(c @ ('W' | 'O' | 'X' | 'Z')) if app.view == View::Waves => {
+            app.wave_sort = match c {
+                'W' => WaveSort::Number,
+                'O' => WaveSort::Opens,
+                'X' => WaveSort::Failures,
+                _ => WaveSort::Size,
+            };
+            app.wave_cursor = 0;
+            app.refresh_waves();
+            let msg = format!("waves sorted by {}", app.wave_sort.as_str());
+            app.flash(msg, Level::Info);
+        }
+        KeyCode::Char('0') => app.go(View::Program),
         KeyCode::Char('1') => app.go(View::Waves),
         KeyCode::Char('2') => app.go(View::Databases),
         KeyCode::Char('3') => app.go(View::Events),
@@ -834,15 +943,17 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
         }
         KeyCode::Tab => {
             let next = match app.view {
+                View::Program => View::Waves,
                 View::Waves => View::Databases,
                 View::Databases | View::Detail => View::Events,
-                View::Events => View::Waves,
+                View::Events => View::Program,
             };
             app.go(next);
         }
         KeyCode::BackTab => {
             let next = match app.view {
-                View::Waves => View::Events,
+                View::Program => View::Events,
+                View::Waves => View::Program,
                 View::Databases | View::Detail => View::Waves,
                 View::Events => View::Databases,
             };
@@ -869,18 +980,35 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             }
         }
         KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => match app.view {
-            View::Waves => {
-                if let Some(n) = app.current_wave() {
+            View::Waves => match app.wave_rows.get(app.wave_cursor).cloned() {
+                Some(WaveRow::Folded { waves, .. }) => {
+                    // Enter on a folded run unfolds it, the cursor on its first wave.
+                    app.wave_unfold = true;
+                    app.refresh_waves();
+                    if let Some(i) = waves
+                        .first()
+                        .and_then(|f| app.wave_rows.iter().position(|r| *r == WaveRow::Wave(*f)))
+                    {
+                        app.wave_cursor = i;
+                    }
+                }
+                Some(WaveRow::Loose) => {
+                    let _ = app.set_db_filter("wave:none");
+                    app.go(View::Databases);
+                }
+                Some(WaveRow::Wave(n)) => {
                     let _ = app.set_db_filter(&format!("wave:{n}"));
                     app.go(View::Databases);
                 }
-            }
+                None => {}
+            },
             View::Databases | View::Events => {
                 if let Some(id) = app.current_db().map(str::to_string) {
                     app.open_detail(&id);
                 }
             }
             View::Detail => {}
+            View::Program => app.go(View::Waves),
         },
         KeyCode::Char('f') => {
             app.frozen = !app.frozen;
@@ -995,7 +1123,10 @@ fn action_key(view: View, c: char) -> Option<Action> {
 
 /// Navigation keys, for the help screen.
 pub const NAV_KEYS: &[(&str, &str)] = &[
-    ("1 2 3 4, Tab", "Waves, Databases, Events, Detail"),
+    (
+        "0 1 2 3 4, Tab",
+        "Program, Waves, Databases, Events, Detail",
+    ),
     ("j k, Down Up", "move"),
     ("gg G, Home End", "first / last"),
     ("ctrl-d ctrl-u", "half page down / up"),
@@ -1008,6 +1139,14 @@ pub const NAV_KEYS: &[(&str, &str)] = &[
     (
         "/",
         "filter: text stage:cdc wave:2 engine:mysql owner:x lag>5 !inverts",
+    ),
+    (
+        "/ (Waves)",
+        "filter waves: state:planned|running|done within:7 fail owner:x",
+    ),
+    (
+        "W O X Z  +",
+        "waves: sort by number, next opening, failures, size; + unfolds 1-db waves",
     ),
     (
         "F",

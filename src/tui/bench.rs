@@ -1,5 +1,5 @@
 //! `wavedeck bench tui`: frame render time of the Databases view with 2000 databases at
-//! 200x60, and bytes written to the terminal per second while idle. Runs the real `render`
+//! 200x60 (and of the Program view over 169 waves), and bytes written to the terminal per second while idle. Runs the real `render`
 //! through ratatui's real backends; prints figures, asserts nothing.
 
 use super::app::{handle_key, App};
@@ -170,5 +170,59 @@ pub fn run(args: TuiBenchArgs) -> anyhow::Result<()> {
         idle as f64 / args.idle_seconds.max(1) as f64
     );
     println!("  aim: p99 < 2 ms, idle < 2048 B/s");
+    program(&args, w, h)
+}
+
+/// The Program view over the factory's shape (`fleet`: 2000 databases, 169 waves, a week of
+/// stage marks): the frame, and apart from it the figures a data change recomputes.
+fn program(args: &TuiBenchArgs, w: u16, h: u16) -> anyhow::Result<()> {
+    let waves = 169;
+    let data = super::fleet::data(args.databases, waves);
+    let marks = data.marks.len();
+    let th = Theme::load("dark", false, false)?;
+    let mut a = App::new(data, th, true, fixture::now());
+    a.size = (w, h);
+    handle_key(
+        &mut a,
+        KeyEvent::new(KeyCode::Char('0'), KeyModifiers::NONE),
+    );
+    println!(
+        "tui bench: Program view, {} databases, {waves} waves, {marks} stage marks, {w}x{h}, {} frames",
+        args.databases, args.frames
+    );
+    let mut t = Terminal::new(TestBackend::new(w, h))?;
+    t.draw(|f| render(&a, f))?;
+    let mut times = Vec::with_capacity(args.frames);
+    for i in 0..args.frames {
+        // One second on: the clock in the header changes, the figures are kept.
+        a.now = fixture::now() + chrono::Duration::seconds(i as i64 % 50);
+        let t0 = Instant::now();
+        t.draw(|f| render(&a, f))?;
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    println!(
+        "  frame (TestBackend):        p50 {}  p99 {}  max {}",
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99)),
+        ms(pct(&times, 1.0))
+    );
+    // What a data change or a new minute costs: aggregation, calendar and pace from scratch.
+    let runs = (args.frames / 10).max(10);
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let now = fixture::now() + chrono::Duration::minutes(i as i64);
+        let t0 = Instant::now();
+        let p = crate::program::build(&a.data.dbs, &a.data.waves, &a.data.marks, now);
+        times.push(t0.elapsed());
+        std::hint::black_box(p);
+    }
+    times.sort();
+    println!(
+        "  figures recomputed ({runs} runs): p50 {}  p99 {}  max {}  (on data change or a new minute, not per frame)",
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99)),
+        ms(pct(&times, 1.0))
+    );
     Ok(())
 }

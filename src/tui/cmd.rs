@@ -105,6 +105,10 @@ pub async fn cockpit(
     notice: Option<String>,
 ) -> anyhow::Result<()> {
     let mut app = App::new(Data::default(), theme, read_only, chrono::Utc::now());
+    // The lead watches read-only: the program at a glance is the first thing to see.
+    if read_only {
+        app.view = super::app::View::Program;
+    }
     if let Some(n) = notice {
         app.flash(n, super::app::Level::Warn);
     }

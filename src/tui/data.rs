@@ -3,6 +3,7 @@
 //! incrementally by the refresh task; never touches I/O itself.
 
 use crate::lifecycle::Stage;
+use crate::program::StageMark;
 use crate::store::event::Body;
 use crate::store::model::{CommandRow, DbState, Event, WaveState};
 use chrono::{DateTime, Utc};
@@ -54,6 +55,8 @@ pub struct FeedUpdate {
     pub error: Option<String>,
     /// Engine lease holder: `Some(None)` means no engine holds the store.
     pub engine: Option<Option<String>>,
+    /// Stage marks read from the store (the whole log on the first poll), for the program pace.
+    pub marks: Vec<StageMark>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -72,6 +75,11 @@ pub struct Data {
     pub store_error: Option<String>,
     /// Who holds the engine lease; `None` until the first look.
     pub engine: Option<Option<String>>,
+    /// Every stage change the store holds, in seq order: what the program's pace is measured
+    /// from (the event tail keeps only the last few thousand events).
+    pub marks: Vec<StageMark>,
+    /// Highest seq in `marks`, so the first full read and the live stream never double-count.
+    pub marks_seq: i64,
 }
 
 impl Data {
@@ -164,7 +172,25 @@ impl Data {
             self.store_error = u.error;
             changed = true;
         }
+        for m in u.marks {
+            if m.seq > self.marks_seq {
+                self.marks_seq = m.seq;
+                self.marks.push(m);
+                changed = true;
+            }
+        }
         for e in u.events {
+            if e.kind == crate::store::kind::DB_STAGE && e.seq > self.marks_seq {
+                if let (Body::Stage(s), Some(db)) = (e.body(), &e.db_id) {
+                    self.marks_seq = e.seq;
+                    self.marks.push(StageMark {
+                        seq: e.seq,
+                        time: e.time,
+                        db_id: db.clone(),
+                        to: s.to,
+                    });
+                }
+            }
             if e.seq <= self.last_seq {
                 continue;
             }

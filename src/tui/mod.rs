@@ -8,12 +8,15 @@ pub mod data;
 pub mod demo;
 pub mod feed;
 pub mod fixture;
+pub mod fleet;
 pub mod fmt;
 pub mod guards;
+pub mod program_view;
 pub mod query;
 pub mod render;
 pub mod term;
 pub mod theme;
+pub mod wavelist;
 pub mod window;
 
 #[cfg(test)]

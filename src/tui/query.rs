@@ -118,6 +118,7 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
 /// What a `:` line asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    Program,
     Waves,
     Databases,
     Events,
@@ -132,7 +133,7 @@ pub enum Command {
 }
 
 pub const COMMAND_HELP: &[(&str, &str)] = &[
-    (":waves  :dbs  :events", "switch view"),
+    (":program  :waves  :dbs  :events", "switch view"),
     (":wave N", "databases of wave N"),
     (":db ID", "open one database"),
     (":approve N  :start N", "approve the window / start wave N"),
@@ -186,6 +187,7 @@ pub fn parse_command(line: &str) -> Result<Command, String> {
     Ok(match verb {
         "q" | "q!" | "quit" => Command::Quit,
         "help" | "h" | "?" => Command::Help,
+        "program" | "prog" | "p0" => Command::Program,
         "waves" => Command::Waves,
         "events" | "ev" | "alerts" => Command::Events,
         "dbs" | "databases" => Command::Databases,

@@ -7,6 +7,7 @@ use super::fmt;
 use super::guards;
 use super::query::COMMAND_HELP;
 use super::theme::{stage_code, stage_index, Theme};
+use super::wavelist::{WaveRow, WaveSort};
 use super::window;
 use crate::checks::Status;
 use crate::lifecycle::Stage;
@@ -29,14 +30,17 @@ pub fn render(app: &App, f: &mut Frame) {
         too_small(f, area, th);
         return;
     }
-    let [head, body, foot] = Layout::vertical([
+    let [head, program, body, foot] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(1),
         Constraint::Length(1),
     ])
     .areas(area);
     header(app, f, head);
+    super::program_view::summary_line(app, f, program);
     match app.view {
+        View::Program => super::program_view::view(app, f, body),
         View::Waves => waves(app, f, body),
         View::Databases => databases(app, f, body),
         View::Detail => detail(app, f, body),
@@ -80,11 +84,22 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         Span::styled(" wavedeck ", th.title.add_modifier(Modifier::REVERSED)),
         Span::raw(" "),
     ];
-    for (i, v) in [View::Waves, View::Databases, View::Events, View::Detail]
-        .into_iter()
-        .enumerate()
+    for (i, v) in [
+        View::Program,
+        View::Waves,
+        View::Databases,
+        View::Events,
+        View::Detail,
+    ]
+    .into_iter()
+    .enumerate()
     {
-        let label = format!("{} {}", i + 1, v.title());
+        // Five tabs and the badges do not fit 80 columns with the full names.
+        let label = if area.width < 110 {
+            format!("{i} {}", v.short_title())
+        } else {
+            format!("{i} {}", v.title())
+        };
         let st = if app.view == v {
             th.title.add_modifier(Modifier::UNDERLINED)
         } else {
@@ -177,6 +192,7 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
 fn hints(app: &App) -> Line<'static> {
     let th = &app.theme;
     let mut pairs: Vec<(&str, &str)> = match app.view {
+        View::Program => vec![("1", "waves"), ("2", "databases"), ("3", "events")],
         View::Waves => vec![
             ("Enter", "databases"),
             ("a", "approve"),
@@ -358,7 +374,7 @@ pub fn stage_bar(th: &Theme, counts: &[usize; 14], w: usize) -> Vec<Span<'static
 fn waves(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let wide = area.width >= 120;
-    let n_rows = app.data.waves.len() + usize::from(app.data.dbs.iter().any(|d| d.wave.is_none()));
+    let n_rows = app.wave_rows.len();
     // The table takes what its rows need; the selected wave's panel gets the rest.
     let top_h = (n_rows as u16 + 3).clamp(5, area.height.saturating_sub(7).max(5));
     let [top, bottom] =
@@ -368,13 +384,22 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
     } else {
         (area.width.saturating_sub(70)).clamp(10, 30)
     };
+    // Only the rows on screen are built: each costs a pass over the databases.
+    let page = (top_h as usize).saturating_sub(3).max(1);
+    // Page by page: stable from frame to frame without state kept by the renderer.
+    let offset = (app.wave_cursor / page) * page;
+    let end = (offset + page).min(n_rows);
     let mut rows = Vec::new();
-    let mut wave_ids: Vec<Option<u32>> = app.data.waves.iter().map(|w| Some(w.wave)).collect();
-    if app.data.dbs.iter().any(|d| d.wave.is_none()) {
-        wave_ids.push(None);
-    }
-    for n in &wave_ids {
-        let s = wave_summary(app, *n);
+    for row in &app.wave_rows[offset.min(end)..end] {
+        let n = match row {
+            WaveRow::Wave(n) => Some(*n),
+            WaveRow::Loose => None,
+            WaveRow::Folded { waves, gb } => {
+                rows.push(folded_row(app, waves, *gb, bar_w, wide));
+                continue;
+            }
+        };
+        let s = wave_summary(app, n);
         let w = n.and_then(|n| app.data.wave(n));
         let (win, win_st) = match w {
             Some(w) => match window::status(&w.window, app.now) {
@@ -401,6 +426,15 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
             None => "none".into(),
         };
         let state = match w {
+            Some(_)
+                if s.members > 0
+                    && s.members
+                        == s.counts[stage_index(Stage::Hypercare)]
+                            + s.counts[stage_index(Stage::Completed)]
+                            + s.counts[stage_index(Stage::Aborted)] =>
+            {
+                "done"
+            }
             Some(w) if w.started_at.is_some() => "running",
             Some(_) => "planned",
             None => "",
@@ -451,16 +485,36 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
         widths.insert(1, Constraint::Length(8));
         head.insert(1, "STATE");
     }
-    let title = format!(" Waves ({}) ", app.data.waves.len());
+    let mut title = format!(" Waves ({}) ", app.data.waves.len());
+    if !app.wave_filter_text.is_empty() || app.wave_sort != WaveSort::Number {
+        let shown: usize = app
+            .wave_rows
+            .iter()
+            .map(|r| match r {
+                WaveRow::Wave(_) => 1,
+                WaveRow::Folded { waves, .. } => waves.len(),
+                WaveRow::Loose => 0,
+            })
+            .sum();
+        title = format!(
+            " Waves {shown}/{} /{} sorted by {} ",
+            app.data.waves.len(),
+            app.wave_filter_text,
+            app.wave_sort.as_str()
+        );
+    }
     let table = Table::new(rows, widths)
         .header(Row::new(head).style(th.header))
         .block(block(th, title))
         .row_highlight_style(th.selection);
-    let mut st = TableState::default().with_selected(Some(app.wave_cursor));
+    let mut st = TableState::default().with_selected(app.wave_cursor.checked_sub(offset));
     f.render_stateful_widget(table, top, &mut st);
 
     // The selected wave: its stage counts as a legend, its window and approval in full.
-    let sel = wave_ids.get(app.wave_cursor).copied().flatten();
+    let sel = match app.wave_rows.get(app.wave_cursor) {
+        Some(WaveRow::Wave(n)) => Some(*n),
+        _ => None,
+    };
     let s = wave_summary(app, sel);
     let mut lines = Vec::new();
     if let Some(w) = sel.and_then(|n| app.data.wave(n)) {
@@ -481,6 +535,11 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
                 Span::styled(format!("{} approved", th.sym.ok), th.ok),
                 Span::raw(format!(" by {who} at {}", at.format("%Y-%m-%d %H:%M UTC"))),
             ],
+            // A read-only session cannot approve: offering the key would be a lie.
+            _ if app.read_only => vec![Span::styled(
+                format!("{} not approved", th.sym.warn),
+                th.warn,
+            )],
             _ => vec![
                 Span::styled(format!("{} not approved", th.sym.warn), th.warn),
                 Span::styled("  (a approves)", th.muted),
@@ -562,6 +621,53 @@ fn waves(app: &App, f: &mut Frame, area: Rect) {
             .block(block(th, title)),
         bottom,
     );
+}
+
+/// One row for the folded one-database waves: how many, their range, data and stages.
+fn folded_row(app: &App, waves: &[u32], gb: f64, bar_w: u16, wide: bool) -> Row<'static> {
+    let th = &app.theme;
+    let mut counts = [0usize; 14];
+    let mut failures = 0;
+    for d in app
+        .data
+        .dbs
+        .iter()
+        .filter(|d| d.wave.is_some_and(|w| waves.contains(&w)))
+    {
+        counts[stage_index(d.stage)] += 1;
+        failures += usize::from(d.stage == Stage::Failed);
+    }
+    let first = waves.first().copied().unwrap_or(0);
+    let last = waves.last().copied().unwrap_or(0);
+    let mut cells = vec![
+        Line::styled(format!("{first}+"), th.header),
+        Line::styled(
+            fmt::fit(
+                &format!("{} one-db waves", waves.len()),
+                16,
+                th.sym.ellipsis,
+            ),
+            th.muted,
+        ),
+        Line::styled(
+            fmt::fit(&format!("w{first}-w{last}"), 10, th.sym.ellipsis),
+            th.muted,
+        ),
+        Line::raw(format!("{:>4}", waves.len())),
+        Line::from(stage_bar(th, &counts, bar_w as usize)),
+        Line::raw(""),
+        Line::styled(fmt::size_gb(gb), th.muted),
+        Line::styled("+ unfolds", th.key),
+        if failures > 0 {
+            Line::styled(format!("{} {failures}", th.sym.fail), th.fail)
+        } else {
+            Line::styled("0", th.muted)
+        },
+    ];
+    if wide {
+        cells.insert(1, Line::styled("folded", th.muted));
+    }
+    Row::new(cells)
 }
 
 fn short_engine(d: &DbState) -> &'static str {

@@ -15,38 +15,47 @@ pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 /// JSON with object keys sorted at every level and no whitespace. Written by hand rather than
 /// relying on serde_json's map order, which a dependency enabling `preserve_order` would change.
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(v, &mut out);
-    out
+    // serde_json writes UTF-8 and the rest is ASCII punctuation.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+/// One JSON item in serde_json's compact form (the bytes `Value::to_string` gives), written
+/// straight into `out`: every event's payload passes here, so no `Value` or `String` is built
+/// per key or scalar.
+fn write_json<T: serde::Serialize + ?Sized>(x: &T, out: &mut Vec<u8>) {
+    // Writing plain data (strings, numbers) to a Vec cannot fail.
+    let _ = serde_json::to_writer(out, x);
+}
+
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
+                write_json(k.as_str(), out);
+                out.push(b':');
                 write_canonical(&map[k], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_json(scalar, out),
     }
 }
 
@@ -80,17 +89,23 @@ pub fn event_hash_text(
     actor: &str,
     prev_hash: &str,
 ) -> String {
-    let encoded = Value::Array(vec![
-        Value::from(seq),
-        Value::from(time),
-        db_id.map(Value::from).unwrap_or(Value::Null),
-        wave.map(Value::from).unwrap_or(Value::Null),
-        Value::from(kind),
-        Value::from(canonical_payload),
-        Value::from(actor),
-        Value::from(prev_hash),
-    ]);
-    hex::encode(Sha256::digest(encoded.to_string().as_bytes()))
+    // A tuple is written as a JSON array: the same text as a `Value::Array` of these fields,
+    // without copying each of them (the payload above all) into one first.
+    let mut encoded = Vec::with_capacity(canonical_payload.len() * 2 + 256);
+    write_json(
+        &(
+            seq,
+            time,
+            db_id,
+            wave,
+            kind,
+            canonical_payload,
+            actor,
+            prev_hash,
+        ),
+        &mut encoded,
+    );
+    hex::encode(Sha256::digest(&encoded))
 }
 
 impl Event {
@@ -174,6 +189,119 @@ mod tests {
             let back: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(back["x"].as_f64(), Some(x), "{text}");
         }
+    }
+
+    /// The encoding as first written (a `Value` per key, scalar and event): the hashes of
+    /// every stored chain and evidence pack were made with it, so the faster one must give
+    /// the same bytes.
+    const PINNED: &str = "043faabb3bde5ffd29f822d55a05cf61908d9d3cfe851a32e1cb8fecea007797";
+
+    fn reference_canonical(v: &Value) -> String {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let items: Vec<String> = keys
+                    .into_iter()
+                    .map(|k| {
+                        format!(
+                            "{}:{}",
+                            Value::String(k.clone()),
+                            reference_canonical(&map[k])
+                        )
+                    })
+                    .collect();
+                format!("{{{}}}", items.join(","))
+            }
+            Value::Array(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(reference_canonical)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            scalar => scalar.to_string(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reference_hash(
+        seq: i64,
+        time: &str,
+        db_id: Option<&str>,
+        wave: Option<u32>,
+        kind: &str,
+        payload: &str,
+        actor: &str,
+        prev: &str,
+    ) -> String {
+        let encoded = Value::Array(vec![
+            Value::from(seq),
+            Value::from(time),
+            db_id.map(Value::from).unwrap_or(Value::Null),
+            wave.map(Value::from).unwrap_or(Value::Null),
+            Value::from(kind),
+            Value::from(payload),
+            Value::from(actor),
+            Value::from(prev),
+        ]);
+        hex::encode(Sha256::digest(encoded.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn encoding_is_byte_for_byte_the_one_stored_chains_were_hashed_with() {
+        let payloads = [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 3}], "c": "é\"q\\\n\u{1}\t/"}}),
+            json!({"pct": 33.333333333333336, "n": -5, "big": 1e300, "tiny": 5e-324, "u": u64::MAX, "t": true, "f": false}),
+            json!({"spec": {"db_id": "a-01", "tags": ["x", "y"], "extra": {"k": "\u{2028}€😀"}}}),
+            json!(["a", 1.5, null, [[]], {"": ""}]),
+        ];
+        let names = [None, Some("db-01"), Some("quo\"te\\")];
+        for (i, p) in payloads.iter().enumerate() {
+            let text = canonical_json(p);
+            assert_eq!(text, reference_canonical(p));
+            for db in names {
+                for wave in [None, Some(0), Some(u32::MAX)] {
+                    let args = (
+                        i as i64 - 3,
+                        "2026-01-02T03:04:05.000006Z",
+                        db,
+                        wave,
+                        "db.stage",
+                        text.as_str(),
+                        "engine \"x\"",
+                        GENESIS_HASH,
+                    );
+                    assert_eq!(
+                        event_hash_text(
+                            args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7
+                        ),
+                        reference_hash(
+                            args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7
+                        ),
+                        "{p} {db:?} {wave:?}"
+                    );
+                }
+            }
+        }
+        // One pinned value, so a change to both encodings at once is caught too.
+        assert_eq!(
+            event_hash_text(
+                1,
+                "2026-01-02T03:04:05.000000Z",
+                Some("db1"),
+                Some(0),
+                "db.stage",
+                r#"{"from":"full_load","to":"cdc"}"#,
+                "engine",
+                GENESIS_HASH
+            ),
+            PINNED
+        );
     }
 
     fn ev(seq: i64, prev: &str) -> Event {

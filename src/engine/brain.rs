@@ -1109,6 +1109,7 @@ impl Brain {
             members: self.dbs.values().filter(|d| d.wave == Some(w)).count(),
             started: wave.is_some_and(|x| x.started),
             approved_by: wave.and_then(|x| x.approved_by.as_deref()),
+            window: wave.map(|x| x.window.as_str()).unwrap_or(""),
         };
         facts::wave_context(&f, role, wall)
     }

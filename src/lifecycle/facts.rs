@@ -86,19 +86,7 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
     } else {
         f.wave_window
     };
-    match BusinessWindow::parse(text) {
-        Ok(win) => {
-            ctx.window_open = win.is_open(now);
-            ctx.window_next_change = win.next_change(now);
-            ctx.window_next_change_label = ctx
-                .window_next_change
-                .map(|t| t.format("%a %H:%M UTC").to_string());
-        }
-        Err(e) => {
-            ctx.window_open = false;
-            ctx.window_next_change_label = Some(format!("window unreadable: {e}"));
-        }
-    }
+    window_facts(&mut ctx, text);
     ctx.cutover_in_flight = f.stage == Stage::Cutover;
     ctx.signoff_required = th.signoff.roles(f.criticality);
     ctx.signoff = f.signoff.clone();
@@ -114,6 +102,8 @@ pub struct WaveFacts<'a> {
     pub members: usize,
     pub started: bool,
     pub approved_by: Option<&'a str>,
+    /// The wave's cutover window as planned (empty: none, its members keep their own).
+    pub window: &'a str,
 }
 
 /// The guard context of a wave-level action on `f` for `role` at `now`.
@@ -124,7 +114,29 @@ pub fn wave_context(f: &WaveFacts, role: Role, now: DateTime<Utc>) -> GuardConte
     ctx.wave_members = f.members;
     ctx.wave_started = f.started;
     ctx.window_approved_by = f.approved_by.map(str::to_string);
+    if !f.window.trim().is_empty() {
+        window_facts(&mut ctx, f.window);
+    }
     ctx
+}
+
+/// The window `text` and whether it is open at `ctx.now`, when it next changes; an
+/// unreadable window is closed and says why.
+fn window_facts(ctx: &mut GuardContext, text: &str) {
+    ctx.window = text.trim().to_string();
+    match BusinessWindow::parse(text) {
+        Ok(win) => {
+            ctx.window_open = win.is_open(ctx.now);
+            ctx.window_next_change = win.next_change(ctx.now);
+            ctx.window_next_change_label = ctx
+                .window_next_change
+                .map(|t| t.format("%a %H:%M UTC").to_string());
+        }
+        Err(e) => {
+            ctx.window_open = false;
+            ctx.window_next_change_label = Some(format!("window unreadable: {e}"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +187,42 @@ mod tests {
         let c = guard_context(&bad, th, Role::Operator, now);
         assert!(!c.window_open);
         assert!(c.window_next_change_label.unwrap().contains("unreadable"));
+    }
+
+    /// A wave's context knows its window (text, open, next change) by the same rule as a
+    /// database's; a wave without one of its own says nothing of a window.
+    #[test]
+    fn a_wave_context_carries_its_window() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 7, 2, 0, 0).unwrap();
+        let f = WaveFacts {
+            wave: 1,
+            members: 3,
+            started: false,
+            approved_by: None,
+            window: "Sat,Sun 01:00-05:00 UTC",
+        };
+        let c = wave_context(&f, Role::Operator, now);
+        assert_eq!(c.window, "Sat,Sun 01:00-05:00 UTC");
+        assert!(c.window_open, "Saturday 02:00 is inside");
+        assert_eq!(
+            c.window_next_change,
+            Some(Utc.with_ymd_and_hms(2026, 3, 7, 5, 0, 0).unwrap())
+        );
+        let db = guard_context(
+            &Facts {
+                wave_window: f.window,
+                ..facts()
+            },
+            Thresholds::default(),
+            Role::Operator,
+            now,
+        );
+        assert_eq!(
+            (&db.window, db.window_open, db.window_next_change),
+            (&c.window, c.window_open, c.window_next_change)
+        );
+        let none = wave_context(&WaveFacts { window: " ", ..f }, Role::Operator, now);
+        assert_eq!(none.window, "");
+        assert!(!none.window_open && none.window_next_change.is_none());
     }
 }

@@ -31,6 +31,9 @@ pub struct GuardContext {
     pub wave_members: usize,
     /// The wave was started (its members are admitted as slots free up).
     pub wave_started: bool,
+    /// The cutover window that applies, as planned (the wave's, else the database's own),
+    /// e.g. "Sat,Sun 01:00-05:00 Europe/Paris"; empty: none known.
+    pub window: String,
     /// The business window is open now.
     pub window_open: bool,
     /// When the window next opens (if closed) or closes (if open).
@@ -63,6 +66,7 @@ impl GuardContext {
             window_approved_by: None,
             wave_members: 0,
             wave_started: false,
+            window: String::new(),
             window_open: false,
             window_next_change: None,
             window_next_change_label: None,
@@ -160,13 +164,14 @@ impl GuardKind {
                 }
             }
             GuardKind::WaveNotApproved => {
-                let w = wave_name(ctx);
+                // Which window: the one approving records is the one the lead must read.
+                let w = match ctx.window.as_str() {
+                    "" => format!("the window of {}", wave_name(ctx)),
+                    text => format!("{}'s window {text}", wave_name(ctx)),
+                };
                 match &ctx.window_approved_by {
-                    Some(who) => (
-                        false,
-                        format!("the window of {w} is already approved (by {who})"),
-                    ),
-                    None => (true, format!("the window of {w} is not approved yet")),
+                    Some(who) => (false, format!("{w} is already approved (by {who})")),
+                    None => (true, format!("{w} is not approved yet")),
                 }
             }
             GuardKind::WindowOpen => window_open(ctx),
@@ -494,6 +499,23 @@ mod tests {
             (
                 false,
                 "the window of wave 7 is already approved (by alice)".into()
+            )
+        );
+        ctx.window = "Sat,Sun 01:00-05:00 Europe/Paris".into();
+        assert_eq!(
+            sentence(GuardKind::WaveNotApproved, &ctx),
+            (
+                false,
+                "wave 7's window Sat,Sun 01:00-05:00 Europe/Paris is already approved (by alice)"
+                    .into()
+            )
+        );
+        ctx.window_approved_by = None;
+        assert_eq!(
+            sentence(GuardKind::WaveNotApproved, &ctx),
+            (
+                true,
+                "wave 7's window Sat,Sun 01:00-05:00 Europe/Paris is not approved yet".into()
             )
         );
     }

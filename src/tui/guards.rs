@@ -3,8 +3,7 @@
 //! The engine re-checks them on its side; this is the operator's preview.
 
 use super::data::Data;
-use super::window;
-use crate::lifecycle::{self, Stage};
+use crate::lifecycle::{self, GuardKind, Stage};
 use crate::store::model::{Action, DbState, Role, Target};
 use chrono::{DateTime, Utc};
 
@@ -104,11 +103,11 @@ pub fn for_wave(
         .map(line)
         .collect();
     match action {
-        Action::ApproveWindow => {
-            if let Some(Ok(st)) = data.wave(n).map(|w| window::status(&w.window, now)) {
-                // Informational: approving ahead of the window is the normal case.
-                out.push(g("window", true, st.sentence()));
-            }
+        // Whether the window is open now, from the same context: informational, approving
+        // ahead of the window is the normal case.
+        Action::ApproveWindow if !ctx.window.is_empty() => {
+            let open = GuardKind::WindowOpen.check(&ctx);
+            out.push(g(open.name, true, open.sentence));
         }
         Action::Cutover if ctx.wave_members > 0 => {
             out.extend(wave_cutover(n, data, now, lim, role))
@@ -126,6 +125,7 @@ fn wave_context(n: u32, data: &Data, role: Role, now: DateTime<Utc>) -> lifecycl
         members: data.dbs.iter().filter(|d| d.wave == Some(n)).count(),
         started: w.is_some_and(|w| w.started_at.is_some()),
         approved_by: w.and_then(|w| w.approved_by.as_deref()),
+        window: w.map(|w| w.window.as_str()).unwrap_or(""),
     };
     lifecycle::facts::wave_context(&f, role, now)
 }
@@ -597,7 +597,7 @@ mod tests {
         assert!(!ok);
         assert_eq!(
             failing,
-            ["the window of wave 0 is already approved (by alice)"]
+            ["wave 0's window daily 00:00-24:00 UTC is already approved (by alice)"]
         );
         let (ok, failing, verdict) = by(Action::Pause, 7);
         assert!(!ok);

@@ -184,20 +184,24 @@ impl ValidationDetail {
             ValidationDetail::Drs(o) => o
                 .data_compare_overview_infos
                 .iter()
-                .map(|i| TableLine {
-                    table: format!("drs:{}", i.source_db_name),
-                    rows_source: None,
-                    rows_target: None,
-                    passed: i.data_inconsistent_num == 0
-                        && i.status == crate::drs::model::compare_status::CONSISTENT,
-                    digest_equal: None,
-                    keys: Vec::new(),
-                    more_keys: false,
-                    compared_at: None,
-                    note: Some(format!(
-                        "{} tables compared, {} inconsistent",
-                        i.compare_num, i.data_inconsistent_num
-                    )),
+                .map(|i| {
+                    // The engine's own rule (runtime's line overview): both sides empty is
+                    // consistent too.
+                    let passed = i.data_inconsistent_num == 0
+                        && crate::drs::model::compare_status::consistent(i.status);
+                    TableLine {
+                        // DRS compares row counts only: said so, so that its line next to a
+                        // failed SQL gate does not read as a contradiction.
+                        table: "DRS row counts".into(),
+                        rows_source: None,
+                        rows_target: None,
+                        passed,
+                        digest_equal: None,
+                        keys: Vec::new(),
+                        more_keys: false,
+                        compared_at: None,
+                        note: Some(drs_counts(i, passed)),
+                    }
                 })
                 .collect(),
             ValidationDetail::Both { sql, drs } => {
@@ -252,6 +256,19 @@ impl ValidationDetail {
     }
 }
 
+/// "seeded: 3 tables equal", "seeded: 1 of 3 tables differ", "seeded: not finished (status 3)".
+fn drs_counts(i: &crate::drs::model::LineOverviewInfo, passed: bool) -> String {
+    let db = &i.source_db_name;
+    let n = i.compare_num;
+    if passed {
+        format!("{db}: {n} tables equal")
+    } else if i.data_inconsistent_num > 0 {
+        format!("{db}: {} of {n} tables differ", i.data_inconsistent_num)
+    } else {
+        format!("{db}: not finished (DRS status {})", i.status)
+    }
+}
+
 fn diff_word(k: crate::validate::DiffKind) -> &'static str {
     match k {
         crate::validate::DiffKind::MissingOnTarget => "missing on target",
@@ -293,6 +310,43 @@ pub struct TableLine {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// DRS's line is labelled for what DRS compares (row counts), and judged by the engine's
+    /// rule: both sides empty is consistent.
+    #[test]
+    fn drs_line_says_row_counts() {
+        use crate::drs::model::{compare_status as cs, LineOverview, LineOverviewInfo};
+        let info = |db: &str, status, n, bad| LineOverviewInfo {
+            source_db_name: db.into(),
+            status,
+            compare_num: n,
+            data_inconsistent_num: bad,
+            ..Default::default()
+        };
+        let o = LineOverview {
+            total_count: 3,
+            data_compare_overview_infos: vec![
+                info("seeded", cs::CONSISTENT, 3, 0),
+                info("empty", cs::BOTH_EMPTY, 2, 0),
+                info("orders", cs::INCONSISTENT, 3, 1),
+            ],
+        };
+        let d = ValidationDetail::read(&serde_json::to_value(&o).unwrap());
+        let got: Vec<(String, bool, String)> = d
+            .tables()
+            .into_iter()
+            .map(|t| (t.table, t.passed, t.note.unwrap_or_default()))
+            .collect();
+        let l = |ok, n: &str| ("DRS row counts".to_string(), ok, n.to_string());
+        assert_eq!(
+            got,
+            [
+                l(false, "orders: 1 of 3 tables differ"),
+                l(true, "seeded: 3 tables equal"),
+                l(true, "empty: 2 tables equal"),
+            ]
+        );
+    }
 
     #[test]
     fn both_halves_and_unknown_shapes() {

@@ -1167,28 +1167,58 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
                 th.muted,
             ));
         }
-        s.push(Span::raw(match t.digest_equal {
-            Some(true) => " sum=",
-            Some(false) => " sum!",
-            None => "",
-        }));
+        // Line one fits: table, rows on each side, verdict. Where it was compared, which keys
+        // differ and any note go on their own indented line, so nothing wraps mid-fact.
+        if t.rows_source.is_some() {
+            s.push(Span::styled(
+                if t.passed {
+                    " equal"
+                } else if t.rows_source != t.rows_target
+                    || t.digest_equal == Some(false)
+                    || !t.keys.is_empty()
+                {
+                    " rows differ"
+                } else {
+                    ""
+                },
+                if t.passed { th.muted } else { th.fail },
+            ));
+        }
+        let mut more = Vec::new();
         if let (false, Some(at)) = (t.passed, &t.compared_at) {
-            s.push(Span::styled(format!(" at {at}"), th.muted));
+            more.push(Span::styled(format!("at {at}"), th.muted));
         }
         if !t.keys.is_empty() {
-            s.push(Span::styled(
+            more.push(Span::styled(
                 format!(
-                    " keys {}{}",
+                    "keys {}{}",
                     t.keys.join(", "),
                     if t.more_keys { ", …" } else { "" }
                 ),
                 th.fail,
             ));
         }
-        if let Some(n) = &t.note {
-            s.push(Span::styled(format!(" {n}"), th.muted));
+        let note = t.note.as_ref().map(|n| Span::styled(n.clone(), th.muted));
+        match (t.rows_source.is_some(), note) {
+            // Without rows (DRS's counts, an unreadable report) the note is the verdict.
+            (false, Some(n)) => {
+                s.push(Span::raw(" "));
+                s.push(n);
+            }
+            (true, Some(n)) => more.push(n),
+            _ => {}
         }
         vl.push(Line::from(s));
+        if !more.is_empty() {
+            let mut l = vec![Span::raw("    ")];
+            for (i, sp) in more.into_iter().enumerate() {
+                if i > 0 {
+                    l.push(Span::raw("  "));
+                }
+                l.push(sp);
+            }
+            vl.push(Line::from(l));
+        }
     }
     if x.validation_tables.len() > 6 {
         vl.push(Line::styled(

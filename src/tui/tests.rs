@@ -74,6 +74,18 @@ fn snapshot_detail() {
         s.contains("public.accounts") && s.contains("id=4711"),
         "{s}"
     );
+    // Each table line fits; the position and the keys are on their own indented line.
+    assert!(
+        s.lines()
+            .any(|l| l.contains("✗ public.accounts") && l.contains("rows differ")),
+        "{s}"
+    );
+    assert!(
+        s.lines()
+            .any(|l| l.contains("│    at 0/3A2F1C8  keys id=4711 (changed)")),
+        "{s}"
+    );
+    assert!(!s.contains("sum="), "{s}");
     insta::assert_snapshot!("detail_failed_validation_160x48", s);
 }
 

@@ -274,6 +274,11 @@ async fn rollback_after_writes_reached_target_loses_nothing() {
 /// its GTIDs; the test "terminates the job" itself and later plays the reverse DRS job the
 /// runbook has the operator create.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "since b97b387 a target whose binary log continues the source's GTIDs is noted as fed by \
+            GTID (the emulator's native MySQL jobs); this lab plays DRS with MariaDB replication, \
+            which leaves exactly that trace, so it no longer models real DRS's own-GTID apply. \
+            Needs a target that applies under its own GTIDs (log_slave_updates off + a reverse job \
+            that starts from the target's own position)"]
 async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers() {
     let db = "bydrs";
     let lab = TempMyLab::new(&[db.to_string()], 1000).await.unwrap();

@@ -183,25 +183,22 @@ async fn validation_names_table_rows_and_key(engine: Engine) {
         let spec = shared::spec(engine, &p, user);
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
-        // The engine's gate runs live while the DRS job replicates; on PostgreSQL live mode
-        // follows DRS's logical slot, which this server (wal_level replica) cannot have, so
-        // the PostgreSQL case runs the gate in final mode (as at cutover, writes drained)
-        // and hands its report to the brain the way the engine's step does.
-        let result = match engine {
-            Engine::Mysql => wavedeck::engine::sql::run(&cfg, Some(&spec), Step::SqlValidate).await,
-            Engine::Postgres => {
-                let opts = wavedeck::validate::ValidateOptions {
-                    mode: wavedeck::validate::Mode::Final,
-                    ..Default::default()
-                };
-                let rb = wavedeck::validate::Runbook::builtin(engine);
-                let r = wavedeck::validate::run_validation(&spec, &rb, &opts).await;
-                WorkResult::Ok {
-                    job: None,
-                    report: Some(wavedeck::engine::sql::validation_report(&r)),
-                    recovered: false,
-                }
-            }
+        // The engine's gate runs live while the DRS job replicates. Here nothing replicates:
+        // PostgreSQL live mode follows DRS's logical slot (this server, wal_level replica,
+        // cannot have one), and two MariaDB databases on one server with no replication between
+        // them would wait for a marker row that never arrives (the live gate's fallback when
+        // the target does not replicate from the source). So both run the gate in final mode
+        // (as at cutover, writes drained) and hand its report to the brain as the step does.
+        let opts = wavedeck::validate::ValidateOptions {
+            mode: wavedeck::validate::Mode::Final,
+            ..Default::default()
+        };
+        let rb = wavedeck::validate::Runbook::builtin(engine);
+        let r = wavedeck::validate::run_validation(&spec, &rb, &opts).await;
+        let result = WorkResult::Ok {
+            job: None,
+            report: Some(wavedeck::engine::sql::validation_report(&r)),
+            recovered: false,
         };
         let report = match &result {
             WorkResult::Ok {

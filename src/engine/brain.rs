@@ -422,6 +422,8 @@ pub struct Load {
     pub held: usize,
 }
 
+/// `Clone`: a test judges several commands against one state.
+#[derive(Clone)]
 pub struct Brain {
     pub settings: Settings,
     dbs: BTreeMap<String, Db>,
@@ -1004,12 +1006,35 @@ impl Brain {
             .collect()
     }
 
-    /// Start waiting databases of started waves, as far as the limits allow.
+    /// Waves whose members `trigger` may move from `from` as far as the wave decides: the
+    /// row's guards on the wave's context, once per wave rather than once per database (each
+    /// database moved is judged again on its own context by [`Brain::transition`]).
+    fn waves_allowing(
+        &self,
+        from: Position,
+        trigger: Trigger,
+        wall: DateTime<Utc>,
+    ) -> BTreeSet<u32> {
+        self.waves
+            .keys()
+            .copied()
+            .filter(|&w| {
+                let ctx = self.wave_context(w, None, Role::Operator, wall);
+                decide(from, trigger, &ctx).is_ok()
+            })
+            .collect()
+    }
+
+    /// Start waiting databases of waves the lifecycle admits from (started ones), as far as
+    /// the limits allow.
     fn admit(&mut self, wall: DateTime<Utc>) {
+        let open = self.waves_allowing(Position::at(Stage::Registered), Trigger::Start, wall);
         let mut waiting: Vec<Candidate> = self
             .dbs
             .values()
-            .filter(|d| d.pos.stage == Stage::Registered && self.wave_started(d.wave))
+            .filter(|d| {
+                d.pos.stage == Stage::Registered && d.wave.is_some_and(|w| open.contains(&w))
+            })
             .map(|d| Candidate {
                 wave: d.wave.unwrap_or(u32::MAX),
                 criticality: d.criticality,
@@ -1044,19 +1069,18 @@ impl Brain {
         }
     }
 
-    /// Ready databases of an approved wave whose validation is too old are validated again,
-    /// so the cutover guard finds a fresh one.
+    /// Ready databases whose validation is too old are validated again, in the waves the
+    /// lifecycle revalidates in (approved ones), so the cutover guard finds a fresh one.
     fn revalidate_stale(&mut self, wall: DateTime<Utc>) {
         let max_age = chrono::Duration::minutes(self.settings.validation_max_age_min as i64);
+        let approved = self.waves_allowing(Position::at(Stage::Ready), Trigger::Revalidate, wall);
         let stale: Vec<String> = self
             .dbs
             .values()
             .filter(|d| {
                 d.pos.stage == Stage::Ready
                     && !d.busy
-                    && d.wave
-                        .and_then(|w| self.waves.get(&w))
-                        .is_some_and(|w| w.approved_by.is_some())
+                    && d.wave.is_some_and(|w| approved.contains(&w))
                     && d.validation.is_none_or(|(_, at)| wall - at > max_age)
             })
             .map(|d| d.id.clone())
@@ -1094,22 +1118,46 @@ impl Brain {
             validation: d.validation,
             wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
             wave_approved_by: wave.and_then(|w| w.approved_by.as_deref()),
+            wave_started: wave.is_some_and(|w| w.started),
             criticality: d.criticality,
             signoff: &d.signoff,
         };
         facts::guard_context(&f, th, role, wall)
     }
 
-    /// The guard context of an action on wave `w` as a whole (the cockpit builds its preview
-    /// with the same [`facts::wave_context`]).
-    pub fn wave_context(&self, w: u32, role: Role, wall: DateTime<Utc>) -> GuardContext {
+    /// The guard context of `action` on wave `w` as a whole (the cockpit builds its preview
+    /// with the same [`facts::wave_context`]). For a cutover it counts the members whose own
+    /// cutover guards pass, each on its [`Brain::guard_context`].
+    pub fn wave_context(
+        &self,
+        w: u32,
+        action: Option<Action>,
+        role: Role,
+        wall: DateTime<Utc>,
+    ) -> GuardContext {
         let wave = self.waves.get(&w);
+        let members = self.dbs.values().filter(|d| d.wave == Some(w));
+        let members_ready = match action {
+            Some(Action::Cutover) => members
+                .clone()
+                .filter(|d| {
+                    decide(
+                        d.pos,
+                        Trigger::Cutover,
+                        &self.guard_context(&d.id, role, wall),
+                    )
+                    .is_ok()
+                })
+                .count(),
+            _ => 0,
+        };
         let f = facts::WaveFacts {
             wave: w,
-            members: self.dbs.values().filter(|d| d.wave == Some(w)).count(),
+            members: members.count(),
             started: wave.is_some_and(|x| x.started),
             approved_by: wave.and_then(|x| x.approved_by.as_deref()),
             window: wave.map(|x| x.window.as_str()).unwrap_or(""),
+            members_ready,
         };
         facts::wave_context(&f, role, wall)
     }
@@ -1615,7 +1663,7 @@ impl Brain {
             Target::Db(id) if self.dbs.contains_key(id) => vec![id.clone()],
             Target::Db(id) => return Err(format!("no database {id:?} in the store")),
             Target::Wave(w) => {
-                let ctx = self.wave_context(*w, c.role, wall);
+                let ctx = self.wave_context(*w, None, c.role, wall);
                 check("signoff", &[GuardKind::WaveMembers], &ctx).map_err(|e| e.to_string())?;
                 self.dbs
                     .values()
@@ -1672,7 +1720,7 @@ impl Brain {
         }
         match (c.action, &c.target) {
             (Action::StartWave | Action::ApproveWindow, Target::Wave(w)) => {
-                let ctx = self.wave_context(*w, c.role, wall);
+                let ctx = self.wave_context(*w, Some(c.action), c.role, wall);
                 check_wave_action(c.action, &ctx)?;
                 let wave = self.waves.entry(*w).or_default();
                 if c.action == Action::StartWave {
@@ -1715,13 +1763,37 @@ impl Brain {
             (action, Target::Wave(w)) => {
                 let trig = Trigger::for_action(action)
                     .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
-                check_wave_action(action, &self.wave_context(*w, c.role, wall))?;
+                let ctx = self.wave_context(*w, Some(action), c.role, wall);
                 let members: Vec<String> = self
                     .dbs
                     .values()
                     .filter(|d| d.wave == Some(*w))
                     .map(|d| d.id.clone())
                     .collect();
+                if let Err(rej) = check_wave_action(action, &ctx) {
+                    // A cutover that would move none: say why, for the first few members.
+                    let mut r = Refusal::from(rej);
+                    if action == Action::Cutover {
+                        let why: Vec<String> = members
+                            .iter()
+                            .take(3)
+                            .filter_map(|id| {
+                                let d = self.dbs.get(id)?;
+                                let ctx = self.guard_context(id, c.role, wall);
+                                decide(d.pos, trig, &ctx)
+                                    .err()
+                                    .map(|e| format!("{id}: {e}"))
+                            })
+                            .collect();
+                        let more = members.len().saturating_sub(3);
+                        r.reason.push_str(&format!(" ({}", why.join("; ")));
+                        if more > 0 {
+                            r.reason.push_str(&format!("; and {more} more"));
+                        }
+                        r.reason.push(')');
+                    }
+                    return Err(r);
+                }
                 let mut moved = 0;
                 let mut refused: Vec<String> = Vec::new();
                 for id in &members {
@@ -2535,6 +2607,9 @@ mod tests {
             why.contains("not approved") && why.contains("validation"),
             "{why}"
         );
+        // Before the approval the stale validation waits: the Revalidate row's guard.
+        b.revalidate_stale(wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Ready);
         b.on_command(
             &cmd(2, Role::Operator, Action::ApproveWindow, Target::Wave(0)),
             wall(),
@@ -3006,8 +3081,11 @@ mod tests {
             )
             .unwrap_err()
             .reason;
+        // Refused as a whole by the wave's guard, with each member's reason.
         assert!(
-            err.starts_with("a: cutover blocked") && err.contains("b: cutover"),
+            err.starts_with(
+                "cutover blocked: none of the 2 databases of wave 0 passes its cutover guards now (a: cutover blocked"
+            ) && err.contains("b: cutover"),
             "{err}"
         );
         b.on_command(

@@ -63,6 +63,8 @@ pub struct Facts<'a> {
     pub wave_window: &'a str,
     /// Who approved the wave's window.
     pub wave_approved_by: Option<&'a str>,
+    /// The wave is started (its members are admitted).
+    pub wave_started: bool,
     pub criticality: crate::inventory::Criticality,
     /// The sign-offs standing now.
     pub signoff: &'a crate::signoff::Ledger,
@@ -81,6 +83,7 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
         ctx.validation_at = Some(at);
     }
     ctx.window_approved_by = f.wave_approved_by.map(str::to_string);
+    ctx.wave_started = f.wave_started;
     let text = if f.wave_window.trim().is_empty() {
         f.own_window
     } else {
@@ -104,6 +107,9 @@ pub struct WaveFacts<'a> {
     pub approved_by: Option<&'a str>,
     /// The wave's cutover window as planned (empty: none, its members keep their own).
     pub window: &'a str,
+    /// Members whose own cutover guards pass now, each judged on its [`guard_context`]; only
+    /// a wave's cutover looks at it (0 elsewhere).
+    pub members_ready: usize,
 }
 
 /// The guard context of a wave-level action on `f` for `role` at `now`.
@@ -113,6 +119,7 @@ pub fn wave_context(f: &WaveFacts, role: Role, now: DateTime<Utc>) -> GuardConte
     ctx.wave = Some(f.wave);
     ctx.wave_members = f.members;
     ctx.wave_started = f.started;
+    ctx.wave_members_ready = f.members_ready;
     ctx.window_approved_by = f.approved_by.map(str::to_string);
     if !f.window.trim().is_empty() {
         window_facts(&mut ctx, f.window);
@@ -160,6 +167,7 @@ mod tests {
             validation: None,
             wave_window: "",
             wave_approved_by: Some("alice"),
+            wave_started: true,
             criticality: crate::inventory::Criticality::Low,
             signoff: &NO_SIGNOFF,
         }
@@ -200,6 +208,7 @@ mod tests {
             started: false,
             approved_by: None,
             window: "Sat,Sun 01:00-05:00 UTC",
+            members_ready: 0,
         };
         let c = wave_context(&f, Role::Operator, now);
         assert_eq!(c.window, "Sat,Sun 01:00-05:00 UTC");

@@ -31,6 +31,8 @@ pub struct GuardContext {
     pub wave_members: usize,
     /// The wave was started (its members are admitted as slots free up).
     pub wave_started: bool,
+    /// Members of the wave whose own cutover guards pass now (a wave's cutover moves these).
+    pub wave_members_ready: usize,
     /// The cutover window that applies, as planned (the wave's, else the database's own),
     /// e.g. "Sat,Sun 01:00-05:00 Europe/Paris"; empty: none known.
     pub window: String,
@@ -66,6 +68,7 @@ impl GuardContext {
             window_approved_by: None,
             wave_members: 0,
             wave_started: false,
+            wave_members_ready: 0,
             window: String::new(),
             window_open: false,
             window_next_change: None,
@@ -100,6 +103,11 @@ pub enum GuardKind {
     WaveNotStarted,
     /// The wave's window is not approved yet (an approval is recorded once, by one person).
     WaveNotApproved,
+    /// The database's wave is started: only then is it admitted (`registered → prechecks`).
+    WaveStarted,
+    /// At least one member of the wave passes its own cutover guards: a wave's cutover that
+    /// would move none is refused as a whole.
+    WaveMembersReady,
 }
 
 impl GuardKind {
@@ -116,6 +124,8 @@ impl GuardKind {
             GuardKind::WaveMembers => "members",
             GuardKind::WaveNotStarted => "not_started",
             GuardKind::WaveNotApproved => "not_approved",
+            GuardKind::WaveStarted => "wave_started",
+            GuardKind::WaveMembersReady => "members_ready",
         }
     }
 
@@ -172,6 +182,32 @@ impl GuardKind {
                 match &ctx.window_approved_by {
                     Some(who) => (false, format!("{w} is already approved (by {who})")),
                     None => (true, format!("{w} is not approved yet")),
+                }
+            }
+            GuardKind::WaveStarted => match ctx.wave {
+                None => (
+                    false,
+                    format!("{} is in no wave (plan it into one)", ctx.db_id),
+                ),
+                Some(w) if ctx.wave_started => (true, format!("wave {w} is started")),
+                Some(w) => (
+                    false,
+                    format!("wave {w} is not started (wavedeck start wave-{w})"),
+                ),
+            },
+            GuardKind::WaveMembersReady => {
+                let (ready, n) = (ctx.wave_members_ready, ctx.wave_members);
+                let w = wave_name(ctx);
+                if ready > 0 {
+                    (
+                        true,
+                        format!("{ready} of {n} databases of {w} pass their cutover guards now"),
+                    )
+                } else {
+                    (
+                        false,
+                        format!("none of the {n} databases of {w} passes its cutover guards now"),
+                    )
                 }
             }
             GuardKind::WindowOpen => window_open(ctx),
@@ -516,6 +552,47 @@ mod tests {
             (
                 true,
                 "wave 7's window Sat,Sun 01:00-05:00 Europe/Paris is not approved yet".into()
+            )
+        );
+    }
+
+    #[test]
+    fn wave_started_and_members_ready_sentences() {
+        let mut ctx = GuardContext::new("pay-ledger-01", now());
+        assert_eq!(
+            sentence(GuardKind::WaveStarted, &ctx),
+            (
+                false,
+                "pay-ledger-01 is in no wave (plan it into one)".into()
+            )
+        );
+        ctx.wave = Some(3);
+        assert_eq!(
+            sentence(GuardKind::WaveStarted, &ctx),
+            (
+                false,
+                "wave 3 is not started (wavedeck start wave-3)".into()
+            )
+        );
+        ctx.wave_started = true;
+        assert_eq!(
+            sentence(GuardKind::WaveStarted, &ctx),
+            (true, "wave 3 is started".into())
+        );
+        ctx.wave_members = 4;
+        assert_eq!(
+            sentence(GuardKind::WaveMembersReady, &ctx),
+            (
+                false,
+                "none of the 4 databases of wave 3 passes its cutover guards now".into()
+            )
+        );
+        ctx.wave_members_ready = 1;
+        assert_eq!(
+            sentence(GuardKind::WaveMembersReady, &ctx),
+            (
+                true,
+                "1 of 4 databases of wave 3 pass their cutover guards now".into()
             )
         );
     }

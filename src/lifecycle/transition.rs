@@ -181,6 +181,11 @@ const NONE: &[GuardKind] = &[];
 /// CDC ends, and validation begins, once the apply lag is within the database's cutover limit:
 /// validating further behind would compare the target against a source it has not caught up to.
 const CDC_EXIT: &[GuardKind] = &[GuardKind::Lag];
+/// A database is admitted (by the engine, as slots free up) only once its wave is started.
+const ADMISSION: &[GuardKind] = &[GuardKind::Role, GuardKind::WaveStarted];
+/// A ready database's stale validation is run again only in a wave whose window is approved:
+/// before that nobody is about to cut it over, and validating would only load the source.
+const REVALIDATION: &[GuardKind] = &[GuardKind::WindowApproved];
 
 /// Starting a wave: it has databases and was not started before.
 pub const START_WAVE_GUARDS: &[GuardKind] = &[
@@ -195,6 +200,15 @@ pub const APPROVE_WINDOW_GUARDS: &[GuardKind] = &[
     GuardKind::WaveNotApproved,
 ];
 
+/// Cutting over a wave: it has databases and at least one of them passes its own cutover
+/// guards (the others are refused and may be asked again later); one that would move none is
+/// refused as a whole.
+pub const CUTOVER_WAVE_GUARDS: &[GuardKind] = &[
+    GuardKind::Role,
+    GuardKind::WaveMembers,
+    GuardKind::WaveMembersReady,
+];
+
 /// Any other action aimed at a wave: it has databases; then each member is judged by the
 /// table's rows.
 const WAVE_GUARDS: &[GuardKind] = &[GuardKind::Role, GuardKind::WaveMembers];
@@ -205,6 +219,7 @@ pub fn wave_action_guards(action: Action) -> &'static [GuardKind] {
     match action {
         Action::StartWave => START_WAVE_GUARDS,
         Action::ApproveWindow => APPROVE_WINDOW_GUARDS,
+        Action::Cutover => CUTOVER_WAVE_GUARDS,
         _ => WAVE_GUARDS,
     }
 }
@@ -262,7 +277,7 @@ fn build() -> Vec<Row> {
     };
     let at = Position::at;
 
-    row(at(Registered), Trigger::Start, at(Prechecks), OPERATOR);
+    row(at(Registered), Trigger::Start, at(Prechecks), ADMISSION);
     for (from, to) in [
         (Prechecks, Provisioning),
         (Provisioning, FullLoad),
@@ -283,7 +298,7 @@ fn build() -> Vec<Row> {
         Position::failed_in(Validation),
         NONE,
     );
-    row(at(Ready), Trigger::Revalidate, at(Validation), NONE);
+    row(at(Ready), Trigger::Revalidate, at(Validation), REVALIDATION);
     row(at(Ready), Trigger::Cutover, at(Cutover), CUTOVER_GUARDS);
     row(at(Cutover), Trigger::CutoverDone, at(Hypercare), NONE);
     row(
@@ -487,6 +502,8 @@ mod tests {
             validation_at: Some(now() - Duration::minutes(12)),
             window_approved_by: Some("alice".into()),
             wave_members: 3,
+            wave_started: true,
+            wave_members_ready: 1,
             window_open: true,
             window_next_change: Some(now() + Duration::hours(2)),
             window_next_change_label: Some("Sat 05:30 Europe/Paris".into()),
@@ -709,6 +726,53 @@ mod tests {
         assert!(decide(Position::at(Cdc), Trigger::StepSucceeded, &unknown).is_err());
     }
 
+    /// The wave's rules on its members: admitted only into a started wave, validated again
+    /// only once the wave's window is approved; a wave's cutover moving none is refused whole.
+    #[test]
+    fn wave_rules_are_guards_of_the_rows() {
+        let unstarted = GuardContext {
+            wave_started: false,
+            ..green()
+        };
+        let e = decide(Position::at(Registered), Trigger::Start, &unstarted).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "start blocked: wave 2 is not started (wavedeck start wave-2)"
+        );
+        assert_eq!(
+            e.guards.iter().map(|g| g.name).collect::<Vec<_>>(),
+            ["role", "wave_started"]
+        );
+        let unapproved = GuardContext {
+            window_approved_by: None,
+            ..green()
+        };
+        assert_eq!(
+            decide(Position::at(Ready), Trigger::Revalidate, &unapproved)
+                .unwrap_err()
+                .to_string(),
+            "revalidate blocked: window for wave 2 not approved"
+        );
+        let none_ready = GuardContext {
+            wave_members_ready: 0,
+            ..green()
+        };
+        let e = check_wave_action(Action::Cutover, &none_ready).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cutover blocked: none of the 3 databases of wave 2 passes its cutover guards now"
+        );
+        assert_eq!(
+            guards_for_wave(Action::Cutover, &green())
+                .iter()
+                .map(|g| (g.name, g.ok))
+                .collect::<Vec<_>>(),
+            [("role", true), ("members", true), ("members_ready", true)]
+        );
+        // Other wave actions judge each member by its own row only.
+        assert!(check_wave_action(Action::Pause, &none_ready).is_ok());
+    }
+
     #[test]
     fn not_applicable_says_where_from() {
         let e = decide(Position::at(FullLoad), Trigger::Cutover, &green()).unwrap_err();
@@ -745,6 +809,7 @@ mod tests {
         // Wave-level actions: the wave's own rules, from the same table.
         let fresh_wave = GuardContext {
             window_approved_by: None,
+            wave_started: false,
             ..green()
         };
         assert!(check_wave_action(Action::ApproveWindow, &fresh_wave).is_ok());
@@ -823,6 +888,7 @@ mod tests {
                 proptest::bool::weighted(0.9),
                 proptest::bool::weighted(0.1),
                 arb_signoff(),
+                proptest::bool::weighted(0.9),
             )
                 .prop_map(
                     |(
@@ -834,6 +900,7 @@ mod tests {
                         open,
                         in_flight,
                         (required, signoff),
+                        started,
                     )| GuardContext {
                         role: if viewer { Role::Viewer } else { Role::Operator },
                         lag_s: lag,
@@ -844,6 +911,8 @@ mod tests {
                         cutover_in_flight: in_flight,
                         signoff_required: required,
                         signoff,
+                        wave: Some(1),
+                        wave_started: started,
                         ..GuardContext::new("db", now())
                     },
                 )
@@ -918,6 +987,12 @@ mod tests {
                         }
                         if trigger.is_operator() {
                             prop_assert_eq!(ctx.role, Role::Operator);
+                        }
+                        if trigger == Trigger::Start {
+                            prop_assert!(ctx.wave_started, "admitted into an unstarted wave");
+                        }
+                        if trigger == Trigger::Revalidate {
+                            prop_assert!(ctx.window_approved_by.is_some());
                         }
                         prop_assert!(!before.stage.is_terminal());
                         prop_assert_eq!(matches!(next.stage, Failed | Paused), next.held.is_some());

@@ -81,6 +81,7 @@ fn context(
         validation: d.validation.as_ref().map(|v| (v.passed, v.at)),
         wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
         wave_approved_by: wave.and_then(|w| w.approved_by.as_deref()),
+        wave_started: wave.is_some_and(|w| w.started_at.is_some()),
         criticality: d.criticality,
         signoff: &d.signoff,
     };
@@ -88,7 +89,8 @@ fn context(
 }
 
 /// The guards of an action on wave `n`: the wave's own (from the lifecycle's table, on the
-/// context the engine builds the same way), then for a cutover how many members pass theirs.
+/// context the engine builds the same way; for a cutover, how many members pass theirs), then
+/// for a cutover why the others wait.
 pub fn for_wave(
     action: Action,
     n: u32,
@@ -97,7 +99,11 @@ pub fn for_wave(
     lim: Limits,
     role: Role,
 ) -> Vec<GuardLine> {
-    let ctx = wave_context(n, data, role, now);
+    let waiting = match action {
+        Action::Cutover => Some(members_waiting(n, data, now, lim, role)),
+        _ => None,
+    };
+    let ctx = wave_context(n, data, waiting.as_ref(), role, now);
     let mut out: Vec<GuardLine> = lifecycle::guards_for_wave(action, &ctx)
         .into_iter()
         .map(line)
@@ -109,16 +115,21 @@ pub fn for_wave(
             let open = GuardKind::WindowOpen.check(&ctx);
             out.push(g(open.name, true, open.sentence));
         }
-        Action::Cutover if ctx.wave_members > 0 => {
-            out.extend(wave_cutover(n, data, now, lim, role))
-        }
         _ => {}
     }
+    out.extend(waiting.and_then(|w| waiting_line(&w.1)));
     out
 }
 
-/// A wave's facts as the store's fold holds them, through the lifecycle's one builder.
-fn wave_context(n: u32, data: &Data, role: Role, now: DateTime<Utc>) -> lifecycle::GuardContext {
+/// A wave's facts as the store's fold holds them, through the lifecycle's one builder; for a
+/// cutover, with how many members pass their own guards (`waiting`).
+fn wave_context(
+    n: u32,
+    data: &Data,
+    waiting: Option<&(usize, Vec<String>)>,
+    role: Role,
+    now: DateTime<Utc>,
+) -> lifecycle::GuardContext {
     let w = data.wave(n);
     let f = lifecycle::facts::WaveFacts {
         wave: n,
@@ -126,57 +137,54 @@ fn wave_context(n: u32, data: &Data, role: Role, now: DateTime<Utc>) -> lifecycl
         started: w.is_some_and(|w| w.started_at.is_some()),
         approved_by: w.and_then(|w| w.approved_by.as_deref()),
         window: w.map(|w| w.window.as_str()).unwrap_or(""),
+        members_ready: waiting.map_or(0, |w| w.0),
     };
     lifecycle::facts::wave_context(&f, role, now)
 }
 
 /// A wave's cutover runs for the members whose own cutover guards pass when the engine
-/// decides; the others are refused with their reasons and can be asked again later. The
-/// preview says how many go now and why the rest wait.
-fn wave_cutover(
+/// decides; the others are refused with their reasons and can be asked again later. How many
+/// go now, and for each of the rest its first failing guard.
+fn members_waiting(
     n: u32,
     data: &Data,
     now: DateTime<Utc>,
     lim: Limits,
     role: Role,
-) -> Vec<GuardLine> {
+) -> (usize, Vec<String>) {
     let mut ready = 0;
     let mut waiting: Vec<String> = Vec::new();
-    let members: Vec<&DbState> = data.dbs.iter().filter(|d| d.wave == Some(n)).collect();
-    for d in &members {
+    for d in data.dbs.iter().filter(|d| d.wave == Some(n)) {
         let lines = for_db(Action::Cutover, d, data, now, lim, role);
         match lines.iter().find(|l| !l.ok) {
             None => ready += 1,
             Some(l) => waiting.push(format!("{} ({})", d.db_id, l.sentence)),
         }
     }
-    let mut out = vec![g(
-        "members_ready",
-        ready > 0,
-        format!(
-            "{ready} of {} databases pass their cutover guards now",
-            members.len()
-        ),
-    )];
-    if !waiting.is_empty() {
-        let shown: Vec<&str> = waiting.iter().take(3).map(String::as_str).collect();
-        let more = waiting.len().saturating_sub(shown.len());
-        out.push(g(
-            "members_waiting",
-            true,
-            format!(
-                "{} will be refused for now: {}{}",
-                waiting.len(),
-                shown.join("; "),
-                if more > 0 {
-                    format!("; and {more} more")
-                } else {
-                    String::new()
-                }
-            ),
-        ));
+    (ready, waiting)
+}
+
+/// Why the members that do not pass wait: informational (the wave's cutover moves the others).
+fn waiting_line(waiting: &[String]) -> Option<GuardLine> {
+    if waiting.is_empty() {
+        return None;
     }
-    out
+    let shown: Vec<&str> = waiting.iter().take(3).map(String::as_str).collect();
+    let more = waiting.len().saturating_sub(shown.len());
+    Some(g(
+        "members_waiting",
+        true,
+        format!(
+            "{} will be refused for now: {}{}",
+            waiting.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    ))
 }
 
 /// Guards for a target, whatever it is.
@@ -377,7 +385,7 @@ mod tests {
     type Judged = (bool, Vec<String>, Result<String, String>);
 
     /// Wave-level actions the property compares, on the waves the case sets up (7: none).
-    const WAVE_ACTIONS: [(Action, u32); 7] = [
+    const WAVE_ACTIONS: [(Action, u32); 9] = [
         (Action::StartWave, 0),
         (Action::StartWave, 1),
         (Action::ApproveWindow, 0),
@@ -385,11 +393,17 @@ mod tests {
         (Action::StartWave, 7),
         (Action::ApproveWindow, 7),
         (Action::Pause, 7),
+        (Action::Cutover, 0),
+        (Action::Cutover, 7),
     ];
 
+    /// What the case's wave 1 (one member, `c`) says of admission: whether the engine left `c`
+    /// registered, and whether the cockpit's context passes the `start` row for it.
+    type Admission = (bool, bool);
+
     /// Run the case through the registry and the brain; return the cutover of `a` judged by
-    /// both sides, then each of [`WAVE_ACTIONS`].
-    fn run(c: &Case) -> (Judged, Vec<Judged>) {
+    /// both sides, then each of [`WAVE_ACTIONS`], then the admission of `c`.
+    fn run(c: &Case) -> (Judged, Vec<Judged>, Admission) {
         let mut cfg = Config::default();
         cfg.engine.checks = ChecksMode::Sql;
         let settings = Settings::from_config(&cfg);
@@ -488,17 +502,28 @@ mod tests {
             b.on_command(&command(a, t, r, now), now)
                 .map_err(|r| r.reason)
         };
-        let v = verdict(&mut brain, Action::Cutover, Target::Db("a".into()), ops);
+        // Each verdict on the state the previews saw: an accepted command moves databases.
+        let v = verdict(
+            &mut brain.clone(),
+            Action::Cutover,
+            Target::Db("a".into()),
+            ops,
+        );
         let cut = (cut.is_empty(), cut, v);
         let waves = WAVE_ACTIONS
             .iter()
             .zip(waves)
             .map(|(&(a, w), f)| {
-                let v = verdict(&mut brain, a, Target::Wave(w), role);
+                let v = verdict(&mut brain.clone(), a, Target::Wave(w), role);
                 (f.is_empty(), f, v)
             })
             .collect();
-        (cut, waves)
+        let st_c = data.db("c").unwrap();
+        let admission = (
+            st_c.stage == Stage::Registered,
+            failing(for_db(Action::StartWave, st_c, &data, now, lim, ops)).is_empty(),
+        );
+        (cut, waves, admission)
     }
 
     /// The preview allows exactly when the engine accepts, and a refusal names every guard the
@@ -544,11 +569,11 @@ mod tests {
             approve1: false,
             viewer: false,
         };
-        let ((allowed, failing, verdict), _) = run(&c);
+        let ((allowed, failing, verdict), ..) = run(&c);
         assert!(verdict.is_ok(), "{verdict:?}");
         assert!(allowed, "{failing:?}");
         // Without its own limit, the global 5 s refuses it, on both sides, for the lag.
-        let ((allowed, failing, verdict), _) = run(&Case {
+        let ((allowed, failing, verdict), ..) = run(&Case {
             own_max: None,
             ..c.clone()
         });
@@ -557,7 +582,7 @@ mod tests {
         assert!(failing[0].contains("lag 12"), "{failing:?}");
         // The wave has no window of its own (its members differ): the database's own window
         // (daily) is open on a Sunday noon; the other member's (Saturday night) would not be.
-        let ((allowed, ..), _) = run(&Case {
+        let ((allowed, ..), ..) = run(&Case {
             own_window: 1,
             other_window: 0,
             ..c.clone()
@@ -583,7 +608,8 @@ mod tests {
             approve1: false,
             viewer: false,
         };
-        let (_, waves) = run(&c);
+        let (_, waves, admission) = run(&c);
+        assert_eq!(admission, (true, false), "wave 1 not started: c waits");
         let by = |a: Action, w: u32| {
             let i = WAVE_ACTIONS.iter().position(|x| *x == (a, w)).unwrap();
             waves[i].clone()
@@ -609,9 +635,57 @@ mod tests {
             verdict.unwrap_err(),
             "pause blocked: wave 7 has no databases (plan and init it first)"
         );
+        // Wave 0's cutover moves `a` (fresh validation, low lag, open window); wave 7 has
+        // no databases.
+        let (ok, failing, verdict) = by(Action::Cutover, 0);
+        assert!(ok && verdict.is_ok(), "{failing:?} {verdict:?}");
+        let (ok, failing, _) = by(Action::Cutover, 7);
+        assert!(!ok);
+        assert_eq!(
+            failing,
+            [
+                "wave 7 has no databases (plan and init it first)",
+                "none of the 0 databases of wave 7 passes its cutover guards now"
+            ]
+        );
         for (_, j) in WAVE_ACTIONS.iter().zip(&waves) {
             agree("wave", j).unwrap();
         }
+    }
+
+    /// A wave's cutover that would move none of its members is refused as a whole, by the
+    /// wave's guard on both sides; the engine's refusal says why for the members.
+    #[test]
+    fn a_wave_cutover_moving_none_is_refused_by_its_guard() {
+        let c = Case {
+            own_max: None,
+            lag1: 1.0,
+            lag2: 30.0,
+            own_window: 0,
+            other_window: 0,
+            validation_passes: true,
+            validated_min_ago: 5,
+            approved: true,
+            now_min: 60,
+            start1: true,
+            approve1: false,
+            viewer: false,
+        };
+        let (_, waves, admission) = run(&c);
+        assert_eq!(admission, (false, false), "wave 1 started: c admitted");
+        let i = WAVE_ACTIONS
+            .iter()
+            .position(|x| *x == (Action::Cutover, 0))
+            .unwrap();
+        let (ok, failing, verdict) = waves[i].clone();
+        assert!(!ok);
+        assert_eq!(
+            failing,
+            ["none of the 2 databases of wave 0 passes its cutover guards now"]
+        );
+        let why = verdict.unwrap_err();
+        assert!(why.contains("a: cutover blocked: lag 30 s > 5 s"), "{why}");
+        agree("wave cutover", &waves[i]).unwrap();
     }
 
     proptest! {
@@ -621,7 +695,16 @@ mod tests {
         /// engine accepts, and a refusal names the guards the dialog showed failing.
         #[test]
         fn preview_agrees_with_the_engine(c in arb_case()) {
-            let (cut, waves) = run(&c);
+            let (cut, waves, (waiting, start_ok)) = run(&c);
+            // Admission: the engine admits `c` only into a started wave; while it waits, the
+            // cockpit's context passes the start row exactly when its wave is started (then it
+            // waits for a slot).
+            if !c.start1 {
+                prop_assert!(waiting, "c admitted into an unstarted wave");
+            }
+            if waiting {
+                prop_assert_eq!(start_ok, c.start1);
+            }
             agree("cutover", &cut)?;
             for ((a, w), j) in WAVE_ACTIONS.iter().zip(&waves) {
                 agree(&format!("{} wave {w}", a.as_str()), j)?;

@@ -424,7 +424,7 @@ fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
     assert_eq!(
         ready.sentence,
         format!(
-            "{} of {members} databases pass their cutover guards now",
+            "{} of {members} databases of wave 0 pass their cutover guards now",
             members - 1
         )
     );
@@ -486,7 +486,7 @@ fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
     let d = b.dialog.as_ref().unwrap();
     let ready = d.guards.iter().find(|g| g.name == "members_ready").unwrap();
     assert!(
-        !ready.ok && ready.sentence.starts_with("0 of "),
+        !ready.ok && ready.sentence.starts_with("none of the "),
         "{ready:?}"
     );
 }

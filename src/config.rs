@@ -105,7 +105,7 @@ pub struct EmulatorConfig {
     pub job_bandwidth_mbps: f64,
     /// Concurrent-job quota the emulator enforces.
     pub quota: u32,
-    /// Fault-injection plan (YAML) the emulator loads at start; see `drs::emulator::faults`.
+    /// Fault-injection plan (YAML) the emulator loads at start; see `rehearsal::drs_emulator::faults`.
     pub faults_file: Option<PathBuf>,
     /// Requests per second the emulated API gateway lets through before answering 429
     /// `APIG.0308`; 0 means no limit.

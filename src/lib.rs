@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod plan;
 pub mod program;
+pub mod rehearsal;
 pub mod secret;
 pub mod signoff;
 pub mod store;

@@ -66,10 +66,10 @@ enum Command {
     #[command(subcommand)]
     Evidence(wavedeck::evidence::cmd::EvidenceCommand),
     /// Serve the DRS REST API emulator on a loopback address.
-    Emulator(wavedeck::drs::cmd::EmulatorArgs),
+    Emulator(wavedeck::rehearsal::drs_emulator::cmd::EmulatorArgs),
     /// Local replication lab: source and target PostgreSQL clusters.
     #[command(subcommand)]
-    Lab(wavedeck::cutover::cmd::LabCommand),
+    Lab(wavedeck::rehearsal::lab::cmd::LabCommand),
     /// Run the pre-checks of one database (reachability, DNS, clock, DRS settings, rights...).
     Precheck(wavedeck::validate::cmd::PrecheckArgs),
     /// Run the validation gate of one database (schema, counts, checksums, smoke tests, rules).
@@ -135,8 +135,8 @@ fn main() -> ExitCode {
             Command::Plan(a) => wavedeck::plan::cmd::run(a, cfg).await,
             Command::Inventory(c) => wavedeck::inventory::cmd::run(c, cfg).await,
             Command::Evidence(c) => wavedeck::evidence::cmd::run(c, cfg).await,
-            Command::Emulator(a) => wavedeck::drs::cmd::run(a, cfg).await,
-            Command::Lab(c) => wavedeck::cutover::cmd::run(c, cfg).await,
+            Command::Emulator(a) => wavedeck::rehearsal::drs_emulator::cmd::run(a, cfg).await,
+            Command::Lab(c) => wavedeck::rehearsal::lab::cmd::run(c, cfg).await,
             Command::Assess(a) => wavedeck::assess::cmd::run(a, cfg).await,
             Command::Signoff(a) => wavedeck::signoff::cmd::run(a, cfg).await,
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
@@ -184,7 +184,7 @@ fn resolve(command: Option<Command>, g: &Global) -> Result<Command, String> {
 /// The commands that change a factory (its store, its databases, the lab), by name. Every
 /// command is listed so a new one must be classified here.
 fn acts(c: &Command) -> Option<&'static str> {
-    use wavedeck::cutover::cmd::LabCommand;
+    use wavedeck::rehearsal::lab::cmd::LabCommand;
     match c {
         Command::Run(_) => Some("run"),
         Command::Init(_) => Some("init"),
@@ -212,7 +212,7 @@ fn acts(c: &Command) -> Option<&'static str> {
 /// Unix filter. The rest run for long (engine, cockpit, emulator, lab servers, benches) and keep
 /// Rust's ignored SIGPIPE: a peer that goes away must be an error they handle, not their death.
 fn prints_and_ends(c: &Command) -> bool {
-    use wavedeck::cutover::cmd::LabCommand;
+    use wavedeck::rehearsal::lab::cmd::LabCommand;
     match c {
         Command::Status(_)
         | Command::Plan(_)

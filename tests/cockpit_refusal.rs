@@ -110,7 +110,7 @@ async fn pump(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dialog_lists_the_guards_the_engine_refused_with() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = wavedeck::tui::demo::demo_config(
+    let mut cfg = wavedeck::rehearsal::demo::demo_config(
         Config {
             store: format!("sqlite://{}", dir.path().join("store.db").display()),
             ..Config::default()
@@ -120,7 +120,7 @@ async fn the_dialog_lists_the_guards_the_engine_refused_with() {
     );
     // The preview looks three days ahead: a validation that old must still count as fresh.
     cfg.thresholds.validation_max_age_min = 5 * 24 * 60;
-    let emu = wavedeck::drs::emulator::spawn(&cfg, "127.0.0.1:0".parse().unwrap())
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&cfg, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let cfg = emu.client_config(&cfg);

@@ -8,9 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
-use wavedeck::cutover::driver::{self, Journal, FAULT_STALL_ENV};
-use wavedeck::cutover::lab::TempLab;
 use wavedeck::cutover::Step;
+use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
+use wavedeck::rehearsal::lab::postgres::TempLab;
 
 fn cfg() -> Config {
     let mut c = Config::default();
@@ -250,7 +250,7 @@ async fn reset_after_a_cutover_gives_a_fresh_replicating_database_that_cuts_over
         .unwrap();
     drop(t);
 
-    wavedeck::cutover::lab::reset(st, "again", 500)
+    wavedeck::rehearsal::lab::postgres::reset(st, "again", 500)
         .await
         .unwrap();
     assert!(journal.entries().unwrap().is_empty(), "journal moved aside");

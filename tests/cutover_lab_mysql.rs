@@ -10,11 +10,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
-use wavedeck::cutover::driver::{self, Journal, FAULT_STALL_ENV};
 use wavedeck::cutover::my;
-use wavedeck::cutover::mylab::{MyLabState, TempMyLab};
 use wavedeck::cutover::run::{self, Mover};
 use wavedeck::cutover::{CutoverCtx, RollbackAction, Step};
+use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
+use wavedeck::rehearsal::lab::mariadb::{MyLabState, TempMyLab};
 
 fn cfg() -> Config {
     let mut c = Config::default();
@@ -407,7 +407,7 @@ async fn reset_after_a_cutover_gives_a_fresh_replicating_pair_that_cuts_over_aga
         .unwrap();
     drop(app);
 
-    wavedeck::cutover::mylab::reset(st, "again", 500)
+    wavedeck::rehearsal::lab::mariadb::reset(st, "again", 500)
         .await
         .unwrap();
     assert!(journal.entries().unwrap().is_empty(), "journal moved aside");

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 use wavedeck::config::{Config, DrsConfig};
 use wavedeck::drs::api::{item_result, job_name_for};
-use wavedeck::drs::emulator::{self, faults::FaultPlan, EmulatorHandle};
 use wavedeck::drs::model::*;
 use wavedeck::drs::{Auth, DrsClient, DrsError};
 use wavedeck::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::rehearsal::drs_emulator::{self as emulator, faults::FaultPlan, EmulatorHandle};
 use wavedeck::secret::SecretRef;
 
 /// A unique prefix per test run keeps job names apart even if emulators were shared.

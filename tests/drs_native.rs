@@ -7,12 +7,12 @@ mod common;
 
 use common::native::*;
 use std::time::Duration;
-use wavedeck::cutover::lab::{self, LabState, TempLab};
 use wavedeck::cutover::pg;
 use wavedeck::cutover::run::NativeMover;
-use wavedeck::cutover::workload::Workload;
 use wavedeck::drs::error::DrsError;
 use wavedeck::drs::model::JobStatus;
+use wavedeck::rehearsal::lab::postgres::{self as lab, LabState, TempLab};
+use wavedeck::rehearsal::lab::workload::Workload;
 use wavedeck::secret::SecretRef;
 
 async fn count(side: &pg::PgSide, sql: &str) -> i64 {

@@ -11,11 +11,11 @@ use common::mysql::{count, fenced, start_workload};
 use common::native::*;
 use std::time::Duration;
 use wavedeck::cutover::my;
-use wavedeck::cutover::mylab::{self, TempMyLab};
 use wavedeck::cutover::run::NativeMover;
 use wavedeck::cutover::side::Side;
 use wavedeck::drs::error::DrsError;
 use wavedeck::drs::model::JobStatus;
+use wavedeck::rehearsal::lab::mariadb::{self as mylab, TempMyLab};
 use wavedeck::secret::SecretRef;
 
 async fn exec(side: &Side, sql: &str) {

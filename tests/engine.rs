@@ -10,10 +10,10 @@ use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use wavedeck::config::{ChecksMode, Config};
-use wavedeck::drs::emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
 use wavedeck::drs::DrsClient;
 use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use wavedeck::lifecycle::Stage;
+use wavedeck::rehearsal::drs_emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
 use wavedeck::secret::SecretRef;
 use wavedeck::store::{kind, Action, Role, Store, Target};
 
@@ -74,14 +74,14 @@ struct Rig {
     _dir: tempfile::TempDir,
     cfg: Config,
     store: Store,
-    _emu: wavedeck::drs::emulator::EmulatorHandle,
+    _emu: wavedeck::rehearsal::drs_emulator::EmulatorHandle,
     drs: DrsClient,
 }
 
 async fn rig(n: usize, faults: FaultPlan) -> (Rig, Vec<DatabaseSpec>) {
     let dir = tempfile::tempdir().unwrap();
     let base = config(dir.path());
-    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     emu.set_faults(faults);
@@ -493,7 +493,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     cfg.engine.lease_ttl_s = 1;
     cfg.drs.endpoint = format!("http://127.0.0.1:{port}");
     cfg.drs.project_id = "0123456789abcdef0123456789abcdef".into();
-    wavedeck::drs::emulator::emulated_network(&mut cfg.drs);
+    wavedeck::rehearsal::drs_emulator::emulated_network(&mut cfg.drs);
     let cfg_path = dir.path().join("wavedeck.yaml");
     std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
     let log = dir.path().join("processes.log");
@@ -685,7 +685,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
     let mut base = config(dir.path());
     base.emulator.speed = 100.0;
     base.emulator.quota = 2100;
-    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let cfg = emu.client_config(&base);
@@ -916,7 +916,7 @@ async fn a_dead_engine_of_this_host_is_taken_over_at_once() {
 async fn rotated_temporary_credentials_are_picked_up_and_never_shown() {
     let dir = tempfile::tempdir().unwrap();
     let base = config(dir.path());
-    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let mut cfg = emu.client_config(&base);

@@ -9,8 +9,8 @@ mod common;
 
 use common::cutover_rig::*;
 use common::*;
-use wavedeck::cutover::lab::{LabState, TempLab};
-use wavedeck::cutover::workload;
+use wavedeck::rehearsal::lab::postgres::{LabState, TempLab};
+use wavedeck::rehearsal::lab::workload;
 
 /// A PostgreSQL lab with one database and the engine's rig. `native`: the emulator's jobs
 /// replicate the database themselves (publication and subscription, lag measured from the

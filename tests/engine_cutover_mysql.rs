@@ -11,12 +11,12 @@ mod common;
 use common::cutover_rig::*;
 use common::mysql::{assert_all_acked_once, count, fenced, start_workload};
 use common::*;
-use wavedeck::cutover::lab::LabState;
 use wavedeck::cutover::my;
-use wavedeck::cutover::mylab::TempMyLab;
 use wavedeck::cutover::run::NativeMover;
 use wavedeck::cutover::side::Side;
-use wavedeck::cutover::workload;
+use wavedeck::rehearsal::lab::mariadb::TempMyLab;
+use wavedeck::rehearsal::lab::postgres::LabState;
+use wavedeck::rehearsal::lab::workload;
 
 async fn lab_rig(db: &str, rows: u32) -> EngineRig<TempMyLab> {
     rig(db, rows, false).await

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
-use wavedeck::cutover::lab::{self, LabState};
-use wavedeck::cutover::workload::{self, WorkloadStats};
 use wavedeck::lifecycle::Stage;
+use wavedeck::rehearsal::lab::postgres::{self as lab, LabState};
+use wavedeck::rehearsal::lab::workload::{self, WorkloadStats};
 use wavedeck::store::{kind, Event, Store};
 
 /// The real binary, without the caller's DRS keys: the lab's credentials file must be enough.

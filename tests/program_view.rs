@@ -12,8 +12,8 @@ use ratatui::Terminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use wavedeck::config::{ChecksMode, Config};
-use wavedeck::drs::emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
 use wavedeck::lifecycle::Stage;
+use wavedeck::rehearsal::drs_emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
 use wavedeck::store::{Action, Role, Store, Target};
 use wavedeck::tui::app::{handle_key, App};
 use wavedeck::tui::data::{Data, FeedUpdate};
@@ -123,7 +123,7 @@ async fn the_program_view_of_a_worked_factory() {
     let broken = w2[0].clone();
 
     let base = config(dir.path());
-    let emu = wavedeck::drs::emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     emu.set_faults(FaultPlan {

@@ -405,7 +405,7 @@ async fn live_gate_compares_at_gtid_positions_under_writes() {
     use sqlx::Executor;
     use std::time::Duration;
     let db = "mylive";
-    let lab = wavedeck::cutover::mylab::TempMyLab::new(&[db.to_string()], 20_000)
+    let lab = wavedeck::rehearsal::lab::mariadb::TempMyLab::new(&[db.to_string()], 20_000)
         .await
         .unwrap();
     let st = &lab.state;
@@ -438,7 +438,7 @@ async fn live_gate_compares_at_gtid_positions_under_writes() {
 
     // A difference written on the replica itself, out of the binlog (a strict-GTID replica
     // would stop on a local GTID).
-    let mut t = wavedeck::cutover::mylab::admin(st, &pair.target, db)
+    let mut t = wavedeck::rehearsal::lab::mariadb::admin(st, &pair.target, db)
         .await
         .unwrap();
     t.c.execute("SET SESSION sql_log_bin = 0; UPDATE orders SET note = 'seeded' WHERE id = 777")
@@ -478,7 +478,7 @@ async fn live_gate_compares_at_gtid_positions_under_writes() {
 async fn live_gate_falls_back_to_marker_rows_when_the_target_has_no_gtids_of_the_source() {
     use sqlx::Executor;
     let db = "mymark";
-    let lab = wavedeck::cutover::mylab::TempMyLab::new(&[db.to_string()], 20_000)
+    let lab = wavedeck::rehearsal::lab::mariadb::TempMyLab::new(&[db.to_string()], 20_000)
         .await
         .unwrap();
     let st = &lab.state;
@@ -497,14 +497,14 @@ async fn live_gate_falls_back_to_marker_rows_when_the_target_has_no_gtids_of_the
         }
     });
     let name = wavedeck::cutover::run::NativeMover::for_db(db).subscription;
-    let mut t = wavedeck::cutover::mylab::admin(st, &pair.target, db)
+    let mut t = wavedeck::rehearsal::lab::mariadb::admin(st, &pair.target, db)
         .await
         .unwrap();
     t.remove_replica(&name).await.unwrap();
     let via_relay = wavedeck::cutover::side::Side::new(
         "127.0.0.1",
         relay_port,
-        wavedeck::cutover::mylab::ADMIN_USER,
+        wavedeck::rehearsal::lab::mariadb::ADMIN_USER,
         "mysql",
     );
     t.replicate_from(&name, &via_relay, None).await.unwrap();
@@ -534,7 +534,7 @@ async fn live_gate_falls_back_to_marker_rows_when_the_target_has_no_gtids_of_the
         let at = wl.compared_at.as_deref().unwrap_or_default();
         assert!(at.starts_with("gtid 0-"), "no GTID position named: {wl:?}");
     }
-    let mut s = wavedeck::cutover::mylab::admin(st, &pair.source, db)
+    let mut s = wavedeck::rehearsal::lab::mariadb::admin(st, &pair.source, db)
         .await
         .unwrap();
     let sql = format!(

@@ -9,10 +9,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Executor;
 use std::future::Future;
 use wavedeck::checks::{self, CheckOptions, Status};
-use wavedeck::cutover::lab::{self, TempLab};
 use wavedeck::cutover::pg;
 use wavedeck::cutover::run::NativeMover;
 use wavedeck::inventory::{DatabaseSpec, Engine};
+use wavedeck::rehearsal::lab::postgres::{self as lab, TempLab};
 use wavedeck::validate::{self, DiffKind, Mode, Runbook, ValidateOptions};
 
 const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";

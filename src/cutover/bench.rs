@@ -2,13 +2,13 @@
 //! acknowledged by the source to first write acknowledged by the target) over N full cutovers
 //! in a fresh lab, each under a steady write workload.
 
-use super::driver::{drive_cutover, Journal};
-use super::lab::{LabState, TempLab};
-use super::mylab::TempMyLab;
 use super::run::CutoverCtx;
-use super::workload::{self, Workload};
 use crate::config::Config;
 use crate::inventory::Engine;
+use crate::rehearsal::lab::journal_driver::{drive_cutover, Journal};
+use crate::rehearsal::lab::mariadb::TempMyLab;
+use crate::rehearsal::lab::postgres::{LabState, TempLab};
+use crate::rehearsal::lab::workload::{self, Workload};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -154,7 +154,7 @@ pub async fn run_mysql(
     let mut figures = Vec::new();
     for i in 0..runs {
         if i > 0 {
-            super::mylab::reset(st, db, seed_rows).await?;
+            crate::rehearsal::lab::mariadb::reset(st, db, seed_rows).await?;
         }
         let ctx = st.ctx(db, cfg, grace)?;
         let pair = st
@@ -251,7 +251,7 @@ pub async fn run_through_engine(
     if c.cutover.checksum_tables.is_empty() {
         c.cutover.checksum_tables = vec!["public.customers".into(), "public.orders".into()];
     }
-    let emu = crate::drs::emulator::spawn(&c, "127.0.0.1:0".parse()?).await?;
+    let emu = crate::rehearsal::drs_emulator::spawn(&c, "127.0.0.1:0".parse()?).await?;
     let c = emu.client_config(&c);
     let drs = emu.client(&c)?;
     let store = Store::open(&c.store).await?;

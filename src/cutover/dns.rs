@@ -788,7 +788,7 @@ mod tests {
         let mut cfg = crate::config::Config::default();
         // 5 emulated seconds of PENDING_UPDATE pass in about 5 ms.
         cfg.emulator.speed = 1000.0;
-        let h = crate::drs::emulator::spawn_with(
+        let h = crate::rehearsal::drs_emulator::spawn_with(
             &cfg,
             "127.0.0.1:0".parse().unwrap(),
             Auth::aksk("AK1", "SK-secret"),

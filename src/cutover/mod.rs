@@ -13,21 +13,15 @@
 //! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark;
 //! - [`rehearsal`]: the lab wired to the engine through the DRS emulator's native mode.
 pub mod bench;
-pub mod cmd;
 pub mod dns;
-pub mod driver;
-pub mod lab;
 pub mod my;
-pub mod mylab;
 pub mod native_bench;
 pub mod pg;
 pub mod quick;
-pub mod rehearsal;
 pub mod run;
 mod run_my;
 pub mod side;
 pub mod step;
-pub mod workload;
 
 pub use run::{is_done, run_rollback, run_step, CutoverCtx, CutoverError, StepOutcome};
 pub use step::{rollback_plan, RollbackAction, Step};

@@ -4,12 +4,12 @@
 //! `--engine mysql`: the MySQL databases, each in a MariaDB pair whose target the job copies
 //! and replicates by GTID.
 
-use super::lab::{LabState, TempLab};
-use super::mylab::TempMyLab;
-use super::workload::Workload;
 use crate::config::Config;
 use crate::drs::model::{JobId, JobStatus};
 use crate::inventory::{DatabaseSpec, Engine};
+use crate::rehearsal::lab::mariadb::TempMyLab;
+use crate::rehearsal::lab::postgres::{LabState, TempLab};
+use crate::rehearsal::lab::workload::Workload;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -90,9 +90,9 @@ impl BenchLab {
 pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::process::ExitCode> {
     let mysql = a.engine == "mysql";
     let dbs = if mysql {
-        super::cmd::mysql_databases(&a.dbs, base)?
+        crate::rehearsal::lab::cmd::mysql_databases(&a.dbs, base)?
     } else {
-        super::cmd::lab_databases(&a.dbs, base)?.0
+        crate::rehearsal::lab::cmd::lab_databases(&a.dbs, base)?.0
     };
     let seed = a.seed_rows.unwrap_or(base.lab.seed_rows);
     println!(
@@ -109,7 +109,7 @@ pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::proce
     cfg.emulator.native = true;
     // Only creating and the pre-check are emulated steps; compress them out of the figure.
     cfg.emulator.speed = 200.0;
-    let emu = crate::drs::emulator::spawn(&cfg, "127.0.0.1:0".parse()?).await?;
+    let emu = crate::rehearsal::drs_emulator::spawn(&cfg, "127.0.0.1:0".parse()?).await?;
     let cfg = emu.client_config(&cfg);
     let drs = emu.client(&cfg)?;
     let mut jobs: Vec<(String, JobId)> = Vec::new();

@@ -2,10 +2,10 @@
 //! loopback, JSON) and the cost of one polling round over many jobs.
 
 use super::api::create_request;
-use super::emulator;
 use super::model::JobId;
 use crate::config::Config;
 use crate::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use crate::rehearsal::drs_emulator as emulator;
 use crate::secret::SecretRef;
 use futures::StreamExt;
 use std::time::{Duration, Instant};

@@ -160,7 +160,7 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
                 }
             };
             rt.block_on(async move {
-                match crate::drs::emulator::spawn(
+                match crate::rehearsal::drs_emulator::spawn(
                     &emu_cfg,
                     "127.0.0.1:0".parse().expect("literal address"),
                 )

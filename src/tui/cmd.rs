@@ -132,5 +132,5 @@ pub async fn cockpit(
 }
 
 pub async fn run_demo(args: DemoArgs, cfg: Config) -> anyhow::Result<ExitCode> {
-    super::demo::run(args, cfg).await
+    crate::rehearsal::demo::run(args, cfg).await
 }

@@ -5,7 +5,6 @@ pub mod app;
 pub mod bench;
 pub mod cmd;
 pub mod data;
-pub mod demo;
 pub mod feed;
 pub mod fixture;
 pub mod fleet;

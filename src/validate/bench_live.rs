@@ -6,8 +6,8 @@
 
 use super::bench::ChecksumArgs;
 use super::{run_validation, Mode, Runbook, ValidateOptions, ValidationReport};
-use crate::cutover::lab::{self, TempLab};
 use crate::inventory::Engine;
+use crate::rehearsal::lab::postgres::{self as lab, TempLab};
 use rand::Rng;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

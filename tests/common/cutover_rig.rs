@@ -58,7 +58,7 @@ pub struct EngineRig<L> {
     pub cfg: Config,
     pub store: Store,
     pub drs: DrsClient,
-    pub _emu: wavedeck::drs::emulator::EmulatorHandle,
+    pub _emu: wavedeck::rehearsal::drs_emulator::EmulatorHandle,
     // Last: the servers stop after everything that talks to them.
     pub lab: L,
 }
@@ -74,7 +74,7 @@ pub async fn engine_rig<L>(
     let dir = tempfile::tempdir().unwrap();
     let mut base = base(dir.path());
     base.emulator.native = native;
-    let emu = wavedeck::drs::emulator::spawn_with(
+    let emu = wavedeck::rehearsal::drs_emulator::spawn_with(
         &base,
         "127.0.0.1:0".parse().unwrap(),
         Auth::aksk(TEST_AK, TEST_SK),
@@ -395,7 +395,7 @@ pub async fn assert_rolled_back(store: &Store, db: &str) {
 }
 
 /// Acknowledgements the workload got from `endpoint` so far.
-pub fn acks_from(w: &wavedeck::cutover::workload::Running, endpoint: &str) -> usize {
+pub fn acks_from(w: &wavedeck::rehearsal::lab::workload::Running, endpoint: &str) -> usize {
     w.snapshot()
         .acks
         .iter()

@@ -6,10 +6,10 @@
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-use wavedeck::cutover::lab::LabState;
 use wavedeck::cutover::pg;
-use wavedeck::cutover::workload::{self, Workload, WorkloadStats};
 use wavedeck::inventory::DatabaseSpec;
+use wavedeck::rehearsal::lab::postgres::LabState;
+use wavedeck::rehearsal::lab::workload::{self, Workload, WorkloadStats};
 use wavedeck::store::{
     kind, Action, CommandStatus, DbState, Event, NewCommand, NewEvent, Role, Store, Target,
 };

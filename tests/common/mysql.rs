@@ -1,12 +1,12 @@
 //! The MariaDB lab's workload and checks, as the MySQL tests share them.
 
 use std::time::Duration;
-use wavedeck::cutover::lab::LabState;
 use wavedeck::cutover::my;
-use wavedeck::cutover::mylab::MyLabState;
 use wavedeck::cutover::side::Side;
-use wavedeck::cutover::workload::{self, Workload, WorkloadStats};
 use wavedeck::inventory::Engine;
+use wavedeck::rehearsal::lab::mariadb::MyLabState;
+use wavedeck::rehearsal::lab::postgres::LabState;
+use wavedeck::rehearsal::lab::workload::{self, Workload, WorkloadStats};
 
 /// The application's write workload on `db`, through the lab's service name, as the
 /// application's user (the one the write fence stops).

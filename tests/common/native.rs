@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
 use wavedeck::drs::client::DrsClient;
-use wavedeck::drs::emulator::{self, EmulatorHandle};
 use wavedeck::drs::model::{JobId, JobStatus, ProgressResult};
 use wavedeck::inventory::DatabaseSpec;
+use wavedeck::rehearsal::drs_emulator::{self as emulator, EmulatorHandle};
 
 pub fn native_cfg() -> Config {
     let mut c = Config::default();

@@ -30,8 +30,8 @@ use super::{
 };
 use crate::cutover::my::{self, Flavor, MariaPos, My, ReplicaStatus};
 use crate::cutover::side::Side;
-use crate::drs::emulator::Emulator;
 use crate::drs::model::JobStatus;
+use crate::rehearsal::drs_emulator::Emulator;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
 use std::sync::atomic::Ordering;

@@ -18,7 +18,7 @@
 //! PostgreSQL jobs move real data with logical replication, MySQL jobs (MariaDB servers) with a
 //! consistent copy and GTID replication, and report what the servers show; see [`native`]. Passwords are then kept in memory to reach the databases, never echoed.
 
-pub mod dns;
+pub mod cmd;
 pub mod faults;
 pub mod job;
 pub mod native;
@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::drs::auth::Auth;
 use crate::drs::client::DrsClient;
 use crate::drs::error::DrsError;
+use crate::rehearsal::dns_emulator as dns;
 use crate::secret::Secret;
 use faults::{FaultPlan, FaultState};
 use job::Job;

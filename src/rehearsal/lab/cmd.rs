@@ -4,13 +4,13 @@
 //! directory, the DNS file and the journals, and every command finds a database in whichever
 //! half holds it.
 
-use super::driver::{completed, drive_cutover, drive_rollback, Journal};
-use super::lab::{self, LabState};
-use super::mylab::{self, MyLabState};
-use super::pg;
-use super::run::{CutoverCtx, NativeMover};
+use super::journal_driver::{completed, drive_cutover, drive_rollback, Journal};
+use super::mariadb::{self as mylab, MyLabState};
+use super::postgres::{self as lab, LabState};
 use super::workload::Workload;
 use crate::config::Config;
+use crate::cutover::pg;
+use crate::cutover::run::{CutoverCtx, NativeMover};
 use crate::inventory::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -421,7 +421,7 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 
 /// Service name target, cutover phase and workload figures of one lab database.
 fn db_extras(dir: &std::path::Path, db: &str) -> (String, String, serde_json::Value) {
-    let dns = super::dns::FileDns::new(dir.join("dns.yaml"))
+    let dns = crate::cutover::dns::FileDns::new(dir.join("dns.yaml"))
         .current(&LabState::dns_name(db))
         .ok()
         .flatten()
@@ -601,7 +601,7 @@ async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
 }
 
 /// One phrase for where a lab cutover stands, from its journal.
-fn cutover_phase(entries: &[super::driver::JournalEntry]) -> String {
+fn cutover_phase(entries: &[super::journal_driver::JournalEntry]) -> String {
     let done = completed(entries);
     if done.iter().any(|s| s == "rollback.done") {
         return "rolled back".into();
@@ -609,7 +609,7 @@ fn cutover_phase(entries: &[super::driver::JournalEntry]) -> String {
     if entries.iter().any(|e| e.step.starts_with("rollback.")) {
         return "rollback in progress".into();
     }
-    let n = super::step::Step::ALL
+    let n = crate::cutover::step::Step::ALL
         .iter()
         .filter(|s| done.iter().any(|d| d == s.as_str()))
         .count();
@@ -769,7 +769,7 @@ async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     loop {
         let mut summary = running.summary();
         summary["at"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
-        let _ = super::dns::write_atomic(&figures, summary.to_string().as_bytes());
+        let _ = crate::cutover::dns::write_atomic(&figures, summary.to_string().as_bytes());
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -777,7 +777,7 @@ async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         }
     }
     let stats = running.stop().await;
-    super::dns::write_atomic(
+    crate::cutover::dns::write_atomic(
         &super::workload::acks_file(&dir, &a.db),
         serde_json::to_string(&stats)?.as_bytes(),
     )?;

@@ -2,10 +2,10 @@
 //! pilot inventory, the DRS emulator in process and the engine at a speed factor, under the
 //! cockpit. Nothing outside the temporary directory is touched.
 
-use super::cmd::DemoArgs;
-use super::theme::{no_color_from_env, Theme};
 use crate::config::Config;
 use crate::store::Store;
+use crate::tui::cmd::DemoArgs;
+use crate::tui::theme::{no_color_from_env, Theme};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,8 +84,11 @@ pub async fn run(args: DemoArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     tracing::info!("demo: {n} pilot databases registered");
 
     // The DRS emulator on a free loopback port, and the engine talking to it.
-    let emu =
-        crate::drs::emulator::spawn(&cfg, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let emu = crate::rehearsal::drs_emulator::spawn(
+        &cfg,
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await?;
     let cfg = emu.client_config(&cfg);
     let drs = emu.client(&cfg)?;
     let engine = crate::engine::spawn(cfg.clone(), store.clone(), drs).await?;
@@ -95,7 +98,7 @@ pub async fn run(args: DemoArgs, cfg: Config) -> anyhow::Result<ExitCode> {
         engine.holder
     );
 
-    let r = super::cmd::cockpit(store.clone(), &cfg, theme, false, None).await;
+    let r = crate::tui::cmd::cockpit(store.clone(), &cfg, theme, false, None).await;
     if let Err(e) = engine.shutdown().await {
         tracing::warn!("demo: engine stopped with: {e}");
     }

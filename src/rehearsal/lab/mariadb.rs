@@ -11,12 +11,12 @@
 //! up in a couple of seconds and `lab reset` is cheap). State lives in `<dir>/lab-mysql.json`
 //! next to the PostgreSQL lab's `lab.json`; both share the DNS file and the journals.
 
-use super::dns::{write_atomic, Dns, FileDns};
-use super::lab::{free_port, is_root, run_tool, setup, LabError, LabMover, LabState};
-use super::my::{self, My};
-use super::run::{CutoverCtx, NativeMover};
-use super::side::Side;
+use super::postgres::{free_port, is_root, run_tool, setup, LabError, LabMover, LabState};
 use crate::config::Config;
+use crate::cutover::dns::{write_atomic, Dns, FileDns};
+use crate::cutover::my::{self, My};
+use crate::cutover::run::{CutoverCtx, NativeMover};
+use crate::cutover::side::Side;
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};
@@ -636,7 +636,7 @@ pub async fn reset(state: &MyLabState, db: &str, seed_rows: u32) -> Result<(), L
     stop_instance(&pair.source);
     let template = mysql_root(&state.dir).join("template");
     build_pair(state, &template, &pair, seed_rows).await?;
-    super::driver::Journal::new(state.journal_path(db))
+    super::journal_driver::Journal::new(state.journal_path(db))
         .move_aside()
         .map_err(|e| setup(&state.dir, e))?;
     Ok(())

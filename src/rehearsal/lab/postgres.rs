@@ -3,10 +3,10 @@
 //! (publication + subscription) moving them to the target, and a DNS file naming each database's
 //! service endpoint. The rehearsal then runs the same cutover code production runs.
 
-use super::dns::{write_atomic, Dns, FileDns};
-use super::pg::{self, PgSide, SubscriptionStart};
-use super::run::{CutoverCtx, NativeMover};
 use crate::config::Config;
+use crate::cutover::dns::{write_atomic, Dns, FileDns};
+use crate::cutover::pg::{self, PgSide, SubscriptionStart};
+use crate::cutover::run::{CutoverCtx, NativeMover};
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};
@@ -681,7 +681,7 @@ pub async fn reset(state: &LabState, db: &str, seed_rows: u32) -> Result<(), Lab
         )
         .map_err(|e| setup(&state.dir, e))?;
     wait_cdc(state, db, Duration::from_secs(120)).await?;
-    super::driver::Journal::new(state.journal_path(db))
+    super::journal_driver::Journal::new(state.journal_path(db))
         .move_aside()
         .map_err(|e| setup(&state.dir, e))?;
     Ok(())

@@ -1,8 +1,8 @@
 //! Command-line entry points of this module: `wavedeck emulator`.
 
-use super::auth::Auth;
-use super::emulator;
 use crate::config::Config;
+use crate::drs::auth::Auth;
+use crate::rehearsal::drs_emulator as emulator;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

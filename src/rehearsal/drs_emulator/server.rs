@@ -2065,7 +2065,7 @@ fn select_objects(emu: &Emulator, req: Jobs<SelectObjectsReq>) -> Reply {
     ))
 }
 
-fn dns_err(r: super::dns::DnsRefusal) -> Response {
+fn dns_err(r: crate::rehearsal::dns_emulator::DnsRefusal) -> Response {
     json(
         r.status,
         &ErrorBody {
@@ -2083,7 +2083,7 @@ fn dns_err(r: super::dns::DnsRefusal) -> Response {
 #[derive(Serialize)]
 struct RecordSetView<'a> {
     #[serde(flatten)]
-    r: &'a super::dns::RecordSet,
+    r: &'a crate::rehearsal::dns_emulator::RecordSet,
     zone_name: String,
     default: bool,
     project_id: &'a str,
@@ -2096,9 +2096,12 @@ struct SelfLink {
     this: String,
 }
 
-fn record_view<'a>(emu: &'a Emulator, r: &'a super::dns::RecordSet) -> RecordSetView<'a> {
+fn record_view<'a>(
+    emu: &'a Emulator,
+    r: &'a crate::rehearsal::dns_emulator::RecordSet,
+) -> RecordSetView<'a> {
     RecordSetView {
-        zone_name: super::dns::zone_name_of(&r.name),
+        zone_name: crate::rehearsal::dns_emulator::zone_name_of(&r.name),
         default: false,
         project_id: &emu.project_id,
         links: SelfLink {
@@ -2123,18 +2126,19 @@ fn dns_route(
     let stamp = iso(emu, now);
     let mut zones = emu.dns.lock().unwrap_or_else(|e| e.into_inner());
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let parse_dns = |body: &[u8]| -> Result<super::dns::RecordSetReq, Response> {
-        serde_json::from_slice(body).map_err(|_| {
-            json(
-                400,
-                &ErrorBody {
-                    code: Some("DNS.0308".into()),
-                    message: Some("Invalid record set value.".into()),
-                    ..Default::default()
-                },
-            )
-        })
-    };
+    let parse_dns =
+        |body: &[u8]| -> Result<crate::rehearsal::dns_emulator::RecordSetReq, Response> {
+            serde_json::from_slice(body).map_err(|_| {
+                json(
+                    400,
+                    &ErrorBody {
+                        code: Some("DNS.0308".into()),
+                        message: Some("Invalid record set value.".into()),
+                        ..Default::default()
+                    },
+                )
+            })
+        };
     match (method.as_str(), rest) {
         ("GET", ["recordsets"]) => {
             let sets = zones.find(

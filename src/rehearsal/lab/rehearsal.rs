@@ -4,7 +4,7 @@
 //! cockpit or `wavedeck run` with that config then runs the production engine and DRS client:
 //! the engine creates the jobs, the emulator replicates for real, the cutover module cuts over.
 
-use super::lab::{LabEmulator, LabError, LabState};
+use super::postgres::{LabEmulator, LabError, LabState};
 use crate::config::Config;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,10 +30,10 @@ pub fn lab_config(state: &LabState, base: &Config, emulator_port: u16) -> Config
     c.store = format!("sqlite://{}", dir.join("wavedeck.db").display());
     c.log_dir = dir.join("logs");
     c.drs.endpoint = format!("http://127.0.0.1:{emulator_port}");
-    c.drs.project_id = crate::drs::emulator::DEFAULT_PROJECT_ID.to_string();
+    c.drs.project_id = crate::rehearsal::drs_emulator::DEFAULT_PROJECT_ID.to_string();
     c.drs.auth = crate::config::DrsAuth::AkSk;
     c.drs.credentials_file = Some(dir.join("drs-credentials"));
-    crate::drs::emulator::emulated_network(&mut c.drs);
+    crate::rehearsal::drs_emulator::emulated_network(&mut c.drs);
     c.emulator.native = true;
     c.emulator.speed = LAB_SPEED;
     c.emulator.faults_file = None;
@@ -85,7 +85,7 @@ pub struct Rehearsal {
 /// group, log in `<lab>/emulator.log`) and wait until it answers. Records it in the lab state.
 pub async fn start(state: &mut LabState, base: &Config, exe: &Path) -> Result<Rehearsal, LabError> {
     let dir = state.dir.clone();
-    let port = super::lab::free_port().map_err(|e| setup(&dir, e))?;
+    let port = super::postgres::free_port().map_err(|e| setup(&dir, e))?;
     let cfg = lab_config(state, base, port);
     if let Some(p) = &cfg.drs.credentials_file {
         write_credentials(p).map_err(|e| setup(&dir, format!("{}: {e}", p.display())))?;
@@ -97,7 +97,7 @@ pub async fn start(state: &mut LabState, base: &Config, exe: &Path) -> Result<Re
         dir.join(CONFIG_FILE).display()
     );
     let config = dir.join(CONFIG_FILE);
-    super::dns::write_atomic(&config, text.as_bytes()).map_err(|e| setup(&dir, e))?;
+    crate::cutover::dns::write_atomic(&config, text.as_bytes()).map_err(|e| setup(&dir, e))?;
     let listen = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("emulator.log")).map_err(|e| setup(&dir, e))?;
     let mut c = std::process::Command::new(exe);
@@ -219,7 +219,7 @@ pub fn drs_line(v: &DrsView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cutover::lab::{ClusterState, LabMover};
+    use crate::rehearsal::lab::postgres::{ClusterState, LabMover};
 
     #[test]
     fn rehearsal_config_points_everything_at_the_lab_and_round_trips() {

@@ -6,9 +6,9 @@
 use super::{lost, open, MyObs};
 use crate::cutover::my::{self, My};
 use crate::cutover::side::Side;
-use crate::drs::emulator::native::{smoothed_rate, Failure, NativeJob, Observation};
-use crate::drs::emulator::Emulator;
 use crate::drs::model::JobStatus;
+use crate::rehearsal::drs_emulator::native::{smoothed_rate, Failure, NativeJob, Observation};
+use crate::rehearsal::drs_emulator::Emulator;
 use crate::validate::catalog::my_str;
 use futures::TryStreamExt;
 use sqlx::Row;

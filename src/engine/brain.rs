@@ -26,8 +26,8 @@ use crate::lifecycle::{
     Rejection, Stage, Trigger,
 };
 use crate::store::event::{
-    Body, CheckReport, GuardLine, JobStatusSeen, Lag, Progress, StageChanged, StepIntent,
-    StepOutcome, WaveAct,
+    Body, CheckReport, GuardLine, JobStatusSeen, Lag, Progress, SignedOff, StageChanged,
+    StepIntent, StepOutcome, WaveAct,
 };
 use crate::store::{Action, CommandRow, DbState, Event, NewEvent, Role, Target, WaveState};
 use chrono::{DateTime, Utc};
@@ -538,7 +538,7 @@ impl Brain {
         let Some(db) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) else {
             return;
         };
-        db.signoff.observe(&e.kind, &e.payload, e.time);
+        db.signoff.observe(&e.kind, &body, e.time);
         if let Some(j) = body.drs_job_id() {
             db.job = Some(j.to_string());
         }
@@ -592,7 +592,8 @@ impl Brain {
         let now = Utc::now();
         for e in &self.out {
             if let Some(d) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) {
-                d.signoff.observe(&e.kind, &e.payload, now);
+                d.signoff
+                    .observe(&e.kind, &Body::read(&e.kind, &e.payload), now);
             }
         }
         std::mem::take(&mut self.out)
@@ -1642,7 +1643,7 @@ impl Brain {
         target: &Target,
         wall: DateTime<Utc>,
     ) -> Result<String, String> {
-        use crate::signoff::{payload, Signature, SignoffRole, KIND};
+        use crate::signoff::{Signature, SignoffRole};
         let role = c
             .args
             .get("role")
@@ -1682,16 +1683,16 @@ impl Brain {
                 at: wall,
                 note: note.map(str::to_string),
             });
-            let mut p = payload(role, &c.who, note);
-            p["command"] = json!(c.id);
-            // Sign-offs are the signoff module's own kind, outside this vocabulary.
-            self.out.push(NewEvent {
-                db_id: Some(id.clone()),
-                wave: d.wave,
-                kind: KIND.to_string(),
-                payload: p,
-                actor: c.who.clone(),
-            });
+            let signed = SignedOff {
+                command: Some(c.id),
+                ..SignedOff::new(role, &c.who, note)
+            };
+            self.out.push(NewEvent::of(
+                Some(id),
+                d.wave,
+                Body::Signoff(signed),
+                &c.who,
+            ));
         }
         Ok(match target {
             Target::Db(id) => format!("{} sign-off by {} recorded for {id}", role.as_str(), c.who),
@@ -3155,7 +3156,7 @@ mod tests {
             .unwrap();
         assert_eq!(ok, "tech_lead sign-off by alice recorded for a");
         let signed = b.take_events();
-        assert_eq!(kinds(&signed), vec![crate::signoff::KIND.to_string()]);
+        assert_eq!(kinds(&signed), vec![kind::DB_SIGNOFF.to_string()]);
         assert_eq!(signed[0].actor, "alice");
         assert_eq!(signed[0].payload["role"], "tech_lead");
         assert_eq!(signed[0].payload["note"], "rehearsal passed");

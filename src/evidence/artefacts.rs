@@ -313,21 +313,18 @@ fn latest<'a>(events: &'a [Event], k: &str) -> Option<&'a Event> {
 /// Every sign-off of the database, whether it still stood at export, and each withdrawal: read
 /// with the same ledger the engine's guard uses.
 fn signoff_table(out: &mut String, events: &[Event]) {
-    use crate::signoff::{Ledger, KIND};
+    use crate::signoff::{Ledger, Signature};
+    use crate::store::event::Body;
     out.push_str("\n## Sign-off\n\n");
     let mut ledger = Ledger::default();
     let mut rows = Vec::new();
     let mut withdrawals = Vec::new();
     for e in events {
         let before = ledger.withdrawn.clone();
-        let signed_before = ledger.signed.clone();
-        ledger.observe(&e.kind, &e.payload, e.time);
-        // The sign-off the event made is the one the ledger (the one reader of sign-off
-        // events) holds now and did not before; the payload is not read a second time here.
-        if e.kind == KIND {
-            if let Some(s) = ledger.signed.iter().find(|s| !signed_before.contains(s)) {
-                rows.push(s.clone());
-            }
+        let body = e.body();
+        ledger.observe(&e.kind, &body, e.time);
+        if let Body::Signoff(s) = &body {
+            rows.push(Signature::of(s, e.time));
         }
         if ledger.withdrawn != before {
             withdrawals.extend(ledger.withdrawn.clone());
@@ -518,28 +515,39 @@ mod tests {
 
     #[test]
     fn the_signoff_table_lists_each_signoff_and_what_withdrew_it() {
-        use crate::signoff::{payload, SignoffRole, KIND};
+        use crate::signoff::SignoffRole;
+        use crate::store::event::{Body, CheckReport, SignedOff};
+        use crate::store::NewEvent;
         let t = |m: i64| super::super::pack::fixture::t0() + chrono::Duration::minutes(m);
-        let e = |seq: i64, kind: &str, p: serde_json::Value| Event {
-            seq,
-            time: t(seq),
-            db_id: Some("a".into()),
-            wave: Some(1),
-            kind: kind.into(),
-            payload: p,
-            actor: "x".into(),
-            prev_hash: String::new(),
-            hash: String::new(),
+        // Events as the writers' vocabulary makes them, stored at minute `seq`.
+        let e = |seq: i64, body: Body| {
+            let n = NewEvent::of(Some("a"), Some(1), body, "x");
+            Event {
+                seq,
+                time: t(seq),
+                db_id: n.db_id,
+                wave: n.wave,
+                kind: n.kind,
+                payload: n.payload,
+                actor: n.actor,
+                prev_hash: String::new(),
+                hash: String::new(),
+            }
         };
+        let signed = |role, who: &str, note| Body::Signoff(SignedOff::new(role, who, note));
+        let failed = Body::Validation(CheckReport {
+            passed: false,
+            summary: "1 table differs".into(),
+            detail: serde_json::Value::Null,
+        });
         let events = vec![
             e(
                 1,
-                KIND,
-                payload(SignoffRole::TechLead, "alice", Some("dry run | ok")),
+                signed(SignoffRole::TechLead, "alice", Some("dry run | ok")),
             ),
-            e(2, kind::DB_VALIDATION, serde_json::json!({"passed": false})),
-            e(3, KIND, payload(SignoffRole::TechLead, "alice", None)),
-            e(4, KIND, payload(SignoffRole::DataOwner, "bob", None)),
+            e(2, failed),
+            e(3, signed(SignoffRole::TechLead, "alice", None)),
+            e(4, signed(SignoffRole::DataOwner, "bob", None)),
         ];
         let mut out = String::new();
         signoff_table(&mut out, &events);

@@ -513,11 +513,15 @@ mod tests {
 
     #[test]
     fn cutover_needs_every_required_signoff() {
-        use crate::signoff::{payload, SignoffRole, KIND};
+        use crate::signoff::{Signature, SignoffRole};
         let mut ctx = green();
         ctx.signoff_required = vec![SignoffRole::TechLead, SignoffRole::DataOwner];
-        ctx.signoff
-            .observe(KIND, &payload(SignoffRole::TechLead, "alice", None), now());
+        ctx.signoff.sign(Signature {
+            role: SignoffRole::TechLead,
+            who: "alice".into(),
+            at: now(),
+            note: None,
+        });
         let e = decide(Position::at(Ready), Trigger::Cutover, &ctx).unwrap_err();
         let g = e.guards.iter().find(|g| g.name == "signoff").unwrap();
         assert!(!g.ok);
@@ -525,8 +529,12 @@ mod tests {
             g.sentence,
             "sign-off missing: data_owner (signed: tech_lead by alice)"
         );
-        ctx.signoff
-            .observe(KIND, &payload(SignoffRole::DataOwner, "bob", None), now());
+        ctx.signoff.sign(Signature {
+            role: SignoffRole::DataOwner,
+            who: "bob".into(),
+            at: now(),
+            note: None,
+        });
         assert_eq!(
             decide(Position::at(Ready), Trigger::Cutover, &ctx),
             Ok(Position::at(Cutover))

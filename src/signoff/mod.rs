@@ -2,7 +2,8 @@
 //! the Business Owner (seed 002), each for the databases whose criticality needs them.
 //!
 //! Pure. The config says which roles each criticality needs and who holds each role; a
-//! sign-off is an event (`db.signoff`: who, role, note; the event's time is when); the
+//! sign-off is an event (`db.signoff`, [`Body::Signoff`]: who, role, note; the event's time is
+//! when); the
 //! [`Ledger`] folds a database's events into the sign-offs standing now, and withdraws them all
 //! when something that matters changes: a failed validation, a rollback, an inventory change.
 //! The cutover guard (`lifecycle::GuardKind::SignOff`) needs every required role in the ledger.
@@ -11,15 +12,11 @@ pub mod cmd;
 
 use crate::inventory::Criticality;
 use crate::lifecycle::Stage;
-use crate::store::event::Body;
+use crate::store::event::{Body, SignedOff};
 use crate::store::model::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// The event a sign-off is recorded as.
-pub const KIND: &str = "db.signoff";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +153,18 @@ pub struct Signature {
     pub note: Option<String>,
 }
 
+impl Signature {
+    /// The sign-off a `db.signoff` event made at `at`.
+    pub fn of(s: &SignedOff, at: DateTime<Utc>) -> Signature {
+        Signature {
+            role: s.role,
+            who: s.who.clone(),
+            at,
+            note: s.note.clone(),
+        }
+    }
+}
+
 /// The sign-offs of one database standing now, and the last time they were withdrawn.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
@@ -163,11 +172,6 @@ pub struct Ledger {
     pub signed: Vec<Signature>,
     /// When and why the sign-offs were last withdrawn.
     pub withdrawn: Option<(DateTime<Utc>, String)>,
-}
-
-/// The payload of a `db.signoff` event.
-pub fn payload(role: SignoffRole, who: &str, note: Option<&str>) -> Value {
-    serde_json::json!({ "role": role.as_str(), "who": who, "note": note })
 }
 
 impl Ledger {
@@ -184,33 +188,21 @@ impl Ledger {
         }
     }
 
-    /// Read one of the database's events, in log order. The one reader of sign-off events and of
-    /// what withdraws them, for the store's fold, the engine's replay and the evidence.
-    pub fn observe(&mut self, kind: &str, payload: &Value, at: DateTime<Utc>) {
-        let str_of = |k: &str| payload.get(k).and_then(Value::as_str);
-        match kind {
-            KIND => {
-                if let (Some(role), Some(who)) =
-                    (str_of("role").and_then(SignoffRole::parse), str_of("who"))
-                {
-                    self.sign(Signature {
-                        role,
-                        who: who.to_string(),
-                        at,
-                        note: str_of("note").map(str::to_string),
-                    });
-                }
+    /// Read one of the database's events (its kind, and its body as the store's vocabulary
+    /// reads it), in log order. The one reader of sign-off events and of what withdraws them,
+    /// for the store's fold, the engine's replay and the evidence.
+    pub fn observe(&mut self, kind: &str, body: &Body, at: DateTime<Utc>) {
+        // Any inventory change withdraws, whatever its payload says (read or not).
+        if kind == crate::store::kind::DB_UPDATED {
+            return self.withdraw(at, "its inventory entry changed");
+        }
+        match body {
+            Body::Signoff(s) => self.sign(Signature::of(s, at)),
+            Body::Validation(r) if !r.passed => self.withdraw(at, "a validation failed"),
+            Body::Stage(st) if st.to == Stage::RolledBack => {
+                self.withdraw(at, "the database was rolled back")
             }
-            // Any inventory change withdraws, whatever its payload says.
-            crate::store::kind::DB_UPDATED => self.withdraw(at, "its inventory entry changed"),
-            // The other withdrawals are read with the store's typed vocabulary.
-            _ => match Body::read(kind, payload) {
-                Body::Validation(r) if !r.passed => self.withdraw(at, "a validation failed"),
-                Body::Stage(st) if st.to == Stage::RolledBack => {
-                    self.withdraw(at, "the database was rolled back")
-                }
-                _ => {}
-            },
+            _ => {}
         }
     }
 
@@ -270,6 +262,22 @@ mod tests {
 
     fn t(min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 5, 1, min, 0).unwrap()
+    }
+
+    /// `role` signed by `who`, as the engine writes it (through the typed vocabulary).
+    fn sign(l: &mut Ledger, role: SignoffRole, who: &str, note: Option<&str>, at: DateTime<Utc>) {
+        let e = crate::store::NewEvent::of(
+            Some("a"),
+            None,
+            Body::Signoff(SignedOff::new(role, who, note)),
+            who,
+        );
+        see(l, &e.kind, e.payload, at);
+    }
+
+    /// An event of `kind` with `payload`, read as the store reads it.
+    fn see(l: &mut Ledger, kind: &str, payload: serde_json::Value, at: DateTime<Utc>) {
+        l.observe(kind, &Body::read(kind, &payload), at);
     }
 
     pub(crate) fn config() -> SignoffConfig {
@@ -335,13 +343,9 @@ mod tests {
     #[test]
     fn the_ledger_keeps_the_latest_per_role_and_change_withdraws_them() {
         let mut l = Ledger::default();
-        l.observe(
-            KIND,
-            &payload(SignoffRole::TechLead, "alice", Some("ok")),
-            t(1),
-        );
-        l.observe(KIND, &payload(SignoffRole::DataOwner, "bob", None), t(2));
-        l.observe(KIND, &payload(SignoffRole::DataOwner, "dan", None), t(3));
+        sign(&mut l, SignoffRole::TechLead, "alice", Some("ok"), t(1));
+        sign(&mut l, SignoffRole::DataOwner, "bob", None, t(2));
+        sign(&mut l, SignoffRole::DataOwner, "dan", None, t(3));
         assert_eq!(l.signed.len(), 2);
         assert_eq!(l.by(SignoffRole::DataOwner).unwrap().who, "dan");
         assert_eq!(
@@ -349,14 +353,16 @@ mod tests {
             Some("ok")
         );
         // A passing validation or another stage changes nothing.
-        l.observe(
+        see(
+            &mut l,
             crate::store::kind::DB_VALIDATION,
-            &serde_json::json!({"passed": true}),
+            serde_json::json!({"passed": true}),
             t(4),
         );
-        l.observe(
+        see(
+            &mut l,
             crate::store::kind::DB_STAGE,
-            &serde_json::json!({"to": "ready"}),
+            serde_json::json!({"to": "ready"}),
             t(4),
         );
         assert_eq!(l.signed.len(), 2);
@@ -378,14 +384,24 @@ mod tests {
             ),
         ] {
             let mut l = l.clone();
-            l.observe(kind, &p, t(5));
+            see(&mut l, kind, p, t(5));
             assert!(l.signed.is_empty(), "{kind}");
             assert_eq!(l.withdrawn, Some((t(5), why.to_string())));
         }
         // An event without a readable role or signer is no sign-off.
         let mut e = Ledger::default();
-        e.observe(KIND, &serde_json::json!({"role": "cto", "who": "x"}), t(1));
-        e.observe(KIND, &serde_json::json!({"role": "tech_lead"}), t(1));
+        see(
+            &mut e,
+            crate::store::kind::DB_SIGNOFF,
+            serde_json::json!({"role": "cto", "who": "x"}),
+            t(1),
+        );
+        see(
+            &mut e,
+            crate::store::kind::DB_SIGNOFF,
+            serde_json::json!({"role": "tech_lead"}),
+            t(1),
+        );
         assert_eq!(e, Ledger::default());
     }
 
@@ -398,7 +414,7 @@ mod tests {
             check(&[], &l),
             (true, "no sign-off required for this criticality".into())
         );
-        l.observe(KIND, &payload(SignoffRole::TechLead, "alice", None), t(1));
+        sign(&mut l, SignoffRole::TechLead, "alice", None, t(1));
         assert_eq!(
             check(&high, &l),
             (
@@ -406,7 +422,12 @@ mod tests {
                 "sign-off missing: data_owner, business_owner (signed: tech_lead by alice)".into()
             )
         );
-        l.observe(crate::store::kind::DB_UPDATED, &Value::Null, t(2));
+        see(
+            &mut l,
+            crate::store::kind::DB_UPDATED,
+            serde_json::Value::Null,
+            t(2),
+        );
         let (ok, s) = check(&high, &l);
         assert!(!ok);
         assert!(
@@ -416,7 +437,7 @@ mod tests {
             "{s}"
         );
         for r in &high {
-            l.observe(KIND, &payload(*r, "x", None), t(3));
+            sign(&mut l, *r, "x", None, t(3));
         }
         assert_eq!(
             check(&high, &l),

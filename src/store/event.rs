@@ -13,6 +13,7 @@ use super::report::{PrecheckDetail, ValidationDetail};
 use crate::drs::model::JobStatus;
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::{Stage, Trigger};
+use crate::signoff::SignoffRole;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -207,6 +208,30 @@ pub struct WaveAct {
     pub command: Option<i64>,
 }
 
+/// `db.signoff`: someone holding a sign-off role signed for the database's cutover; the
+/// event's time is when. Read by the one [`crate::signoff::Ledger`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignedOff {
+    pub role: SignoffRole,
+    pub who: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The command that asked for it (absent in events written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<i64>,
+}
+
+impl SignedOff {
+    pub fn new(role: SignoffRole, who: &str, note: Option<&str>) -> SignedOff {
+        SignedOff {
+            role,
+            who: who.to_string(),
+            note: note.map(str::to_string),
+            command: None,
+        }
+    }
+}
+
 /// `command.accepted` / `command.rejected`: the engine's verdict on an operator command.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandDecided {
@@ -266,6 +291,7 @@ pub enum Body {
     WaveStarted(WaveAct),
     CommandAccepted(CommandDecided),
     CommandRejected(CommandDecided),
+    Signoff(SignedOff),
     /// A kind this build does not know (a newer writer, or a retired kind).
     Unknown,
     /// A known kind whose payload this build cannot read, and why.
@@ -299,6 +325,7 @@ impl Body {
             kind::WAVE_STARTED => read(p, Body::WaveStarted),
             kind::COMMAND_ACCEPTED => read(p, Body::CommandAccepted),
             kind::COMMAND_REJECTED => read(p, Body::CommandRejected),
+            kind::DB_SIGNOFF => read(p, Body::Signoff),
             _ => Body::Unknown,
         }
     }
@@ -322,6 +349,7 @@ impl Body {
             Body::WaveStarted(_) => kind::WAVE_STARTED,
             Body::CommandAccepted(_) => kind::COMMAND_ACCEPTED,
             Body::CommandRejected(_) => kind::COMMAND_REJECTED,
+            Body::Signoff(_) => kind::DB_SIGNOFF,
             Body::Unknown | Body::Unreadable(_) => return None,
         })
     }
@@ -341,6 +369,7 @@ impl Body {
             Body::WavePlanned(x) => serde_json::to_value(x),
             Body::WaveApproved(x) | Body::WaveStarted(x) => serde_json::to_value(x),
             Body::CommandAccepted(x) | Body::CommandRejected(x) => serde_json::to_value(x),
+            Body::Signoff(x) => serde_json::to_value(x),
             Body::Unknown | Body::Unreadable(_) => Ok(Value::Null),
         };
         // These types hold plain data (strings, numbers, specs): they always serialize.
@@ -410,6 +439,24 @@ mod tests {
             &json!({"command_id": 3, "who": "bob", "action": "teleport", "malformed": true}),
         );
         assert!(matches!(&c, Body::CommandRejected(d) if d.action.is_none() && d.malformed));
+        // A sign-off as written before the command was recorded; one without a readable role
+        // or signer is not a sign-off.
+        assert_eq!(
+            Body::read(
+                kind::DB_SIGNOFF,
+                &json!({"role": "tech_lead", "who": "alice", "note": null})
+            ),
+            Body::Signoff(SignedOff::new(SignoffRole::TechLead, "alice", None))
+        );
+        for p in [
+            json!({"role": "cto", "who": "x"}),
+            json!({"role": "tech_lead"}),
+        ] {
+            assert!(matches!(
+                Body::read(kind::DB_SIGNOFF, &p),
+                Body::Unreadable(_)
+            ));
+        }
     }
 
     #[test]
@@ -434,6 +481,10 @@ mod tests {
                 ..StepOutcome::ok("create_job", 2)
             }),
             Body::Lag(Lag { lag_s: 2.5 }),
+            Body::Signoff(SignedOff {
+                command: Some(4),
+                ..SignedOff::new(SignoffRole::DataOwner, "bob", Some("checked"))
+            }),
         ];
         for b in bodies {
             let e = NewEvent::of(Some("a"), None, b.clone(), "engine");

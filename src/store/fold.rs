@@ -31,7 +31,11 @@ impl Derived {
 /// Apply one event. Never fails: an event about an unknown database, or a payload this build
 /// cannot read, changes what it can and nothing else, so one odd event cannot wedge the cockpit.
 pub fn apply(d: &mut Derived, ev: &Event) {
-    match ev.body() {
+    let body = ev.body();
+    if let Some(st) = ev.db_id.as_deref().and_then(|id| d.dbs.get_mut(id)) {
+        st.signoff.observe(&ev.kind, &body, ev.time);
+    }
+    match body {
         Body::Registered(Registered { spec }) | Body::Updated(Updated { spec, .. }) => {
             register(d, spec, ev)
         }
@@ -58,9 +62,6 @@ pub fn apply(d: &mut Derived, ev: &Event) {
             }
         }
         body => db_event(d, ev, body),
-    }
-    if let Some(st) = ev.db_id.as_deref().and_then(|id| d.dbs.get_mut(id)) {
-        st.signoff.observe(&ev.kind, &ev.payload, ev.time);
     }
 }
 

@@ -33,6 +33,8 @@ pub mod kind {
     pub const WAVE_STARTED: &str = "wave.started";
     pub const COMMAND_ACCEPTED: &str = "command.accepted";
     pub const COMMAND_REJECTED: &str = "command.rejected";
+    /// payload: {"role": signoff role, "who": signer, "note": text?, "command": id?}
+    pub const DB_SIGNOFF: &str = "db.signoff";
 }
 
 /// An event as stored: appended once, never changed.

@@ -387,6 +387,10 @@ pub fn describe(e: &Event, b: &Body) -> String {
             a.by.clone().unwrap_or_else(|| e.actor.clone())
         ),
         Body::WaveStarted(_) => format!("started by {}", e.actor),
+        Body::Signoff(s) => match s.note.as_deref().filter(|n| !n.is_empty()) {
+            Some(note) => format!("{} sign-off by {}: {note}", s.role.as_str(), s.who),
+            None => format!("{} sign-off by {}", s.role.as_str(), s.who),
+        },
         Body::Unreadable(why) => format!("unreadable {} event: {why}", e.kind),
         Body::Unknown => format!("{} (unknown kind): {}", e.kind, scalars(&e.payload)),
     }

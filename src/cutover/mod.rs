@@ -12,10 +12,8 @@
 //! - [`driver`]: a resumable journal-backed driver used by the lab and the tests;
 //! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark;
 //! - [`rehearsal`]: the lab wired to the engine through the DRS emulator's native mode.
-pub mod bench;
 pub mod dns;
 pub mod my;
-pub mod native_bench;
 pub mod pg;
 pub mod quick;
 pub mod run;

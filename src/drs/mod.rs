@@ -6,7 +6,6 @@
 //! - [`emulator`]: `spawn(cfg, addr)` in process, or `wavedeck emulator --listen ...`.
 pub mod api;
 pub mod auth;
-pub mod bench;
 pub mod client;
 pub mod codes;
 pub mod error;

@@ -9,7 +9,6 @@
 pub mod admission;
 pub mod backoff;
 mod batch;
-pub mod bench;
 pub mod brain;
 pub mod classify;
 pub mod cmd;

@@ -4,7 +4,6 @@
 
 pub mod against;
 pub mod artefacts;
-pub mod bench;
 pub mod cmd;
 pub mod export;
 pub mod index;

@@ -4,7 +4,6 @@
 //! line of each field, `check` turns records into `DatabaseSpec`s and reports every problem with
 //! file:line, `window` parses business windows, `generate` writes realistic factory inventories.
 
-pub mod bench;
 pub mod check;
 pub mod cmd;
 pub mod generate;

@@ -5,7 +5,6 @@
 //! Writers: the engine appends events (`append`, `decide_command`); the cockpit records
 //! operator intents (`submit_command`). Readers: `db_states`, `wave_states`, `events_after`...
 
-pub mod bench;
 pub mod cmd;
 mod commands;
 mod db;

@@ -2,7 +2,6 @@
 //! `render` draws it, `term` runs the event loop, `feed` polls the store.
 
 pub mod app;
-pub mod bench;
 pub mod cmd;
 pub mod data;
 pub mod feed;

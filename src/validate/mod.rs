@@ -4,10 +4,6 @@
 //! Entry point for the engine: [`run_validation`]. It never returns an error: anything that
 //! stops a part of the gate is recorded in [`ValidationReport::errors`], which fails the gate.
 
-pub mod bench;
-pub mod bench_live;
-pub mod bench_meter;
-pub mod bench_mysql;
 pub mod canon;
 pub mod canon_json;
 pub mod catalog;

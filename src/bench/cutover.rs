@@ -2,8 +2,8 @@
 //! acknowledged by the source to first write acknowledged by the target) over N full cutovers
 //! in a fresh lab, each under a steady write workload.
 
-use super::run::CutoverCtx;
 use crate::config::Config;
+use crate::cutover::run::CutoverCtx;
 use crate::inventory::Engine;
 use crate::rehearsal::lab::journal_driver::{drive_cutover, Journal};
 use crate::rehearsal::lab::mariadb::TempMyLab;
@@ -101,7 +101,7 @@ async fn cutover_under_workload(
             workload::audit(&mut t, &stats).await?
         }
         Engine::Mysql => {
-            let mut t = super::my::admin(&ctx.target, "target").await?;
+            let mut t = crate::cutover::my::admin(&ctx.target, "target").await?;
             workload::audit_my(&mut t.c, &stats).await?
         }
     };

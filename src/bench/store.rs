@@ -2,9 +2,9 @@
 //! derived state updated in the same transaction), and the time to rebuild the derived state
 //! of a factory from its events.
 
-use super::{kind, NewEvent, Store};
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use crate::secret::SecretRef;
+use crate::store::{kind, NewEvent, Store};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,9 +1,9 @@
 //! `wavedeck bench drs`: emulator throughput through the real client (signing, HTTP on
 //! loopback, JSON) and the cost of one polling round over many jobs.
 
-use super::api::create_request;
-use super::model::JobId;
 use crate::config::Config;
+use crate::drs::api::create_request;
+use crate::drs::model::JobId;
 use crate::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use crate::rehearsal::drs_emulator as emulator;
 use crate::secret::SecretRef;
@@ -93,7 +93,7 @@ pub async fn run(args: DrsBenchArgs, cfg: Config) -> anyhow::Result<std::process
         "one polling round of {} jobs: {} batch-progress calls ({} jobs per call), {:.1} ms",
         snaps.len(),
         round_calls,
-        super::client::BATCH_MAX,
+        crate::drs::client::BATCH_MAX,
         round_s * 1000.0
     );
     let before = client.calls_made();

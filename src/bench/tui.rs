@@ -2,10 +2,10 @@
 //! 200x60 (and of the Program view over 169 waves), and bytes written to the terminal per second while idle. Runs the real `render`
 //! through ratatui's real backends; prints figures, asserts nothing.
 
-use super::app::{handle_key, App};
-use super::fixture;
-use super::render::render;
-use super::theme::Theme;
+use crate::tui::app::{handle_key, App};
+use crate::tui::fixture;
+use crate::tui::render::render;
+use crate::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crossterm::{execute, terminal};
 use ratatui::backend::{CrosstermBackend, TestBackend};
@@ -177,7 +177,7 @@ pub fn run(args: TuiBenchArgs) -> anyhow::Result<()> {
 /// stage marks): the frame, and apart from it the figures a data change recomputes.
 fn program(args: &TuiBenchArgs, w: u16, h: u16) -> anyhow::Result<()> {
     let waves = 169;
-    let data = super::fleet::data(args.databases, waves);
+    let data = crate::tui::fleet::data(args.databases, waves);
     let marks = data.marks.len();
     let th = Theme::load("dark", false, false)?;
     let mut a = App::new(data, th, true, fixture::now());

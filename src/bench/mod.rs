@@ -1,5 +1,17 @@
-//! `wavedeck bench`: performance figures printed by the real code paths. Each owning module adds
-//! its subcommand here and keeps the measuring code beside itself.
+//! `wavedeck bench`: performance figures printed by the real code paths. One file per bench,
+//! all here so that measuring code stays out of the product folders.
+pub mod checksum;
+pub mod checksum_live;
+pub mod checksum_mysql;
+pub mod cutover;
+pub mod drs;
+pub mod engine;
+pub mod evidence;
+pub mod inventory;
+pub mod meter;
+pub mod native;
+pub mod store;
+pub mod tui;
 
 use crate::config::Config;
 use std::process::ExitCode;
@@ -7,7 +19,7 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
     /// Cockpit frame render time (2000 databases, 200x60) and idle terminal output.
-    Tui(crate::tui::bench::TuiBenchArgs),
+    Tui(crate::bench::tui::TuiBenchArgs),
     /// Write unavailability seen by a workload client over N lab cutovers: p50 and max.
     #[command(
         after_help = "Examples:\n  wavedeck bench cutover --runs 10\n  wavedeck bench cutover --runs 10 --engine   # asked of the engine, DRS emulator for the job\n  wavedeck bench cutover --runs 10 --mysql    # a MariaDB pair, GTID replication, reset between runs"
@@ -30,29 +42,29 @@ pub enum BenchCommand {
     },
     /// DRS emulator throughput (signed requests/s on loopback) and the calls one polling round
     /// of many jobs needs through the batch API.
-    Drs(crate::drs::bench::DrsBenchArgs),
+    Drs(crate::bench::drs::DrsBenchArgs),
     /// Time to load and check an inventory file and to plan its waves.
-    Inventory(crate::inventory::bench::InventoryBenchArgs),
+    Inventory(crate::bench::inventory::InventoryBenchArgs),
     /// Validation checksum vs the raw read limit (binary COPY) and an in-database MD5
     /// aggregate, on one generated PostgreSQL table (build with --release).
-    Checksum(crate::validate::bench::ChecksumArgs),
+    Checksum(crate::bench::checksum::ChecksumArgs),
     /// Event appends per second on SQLite (hash chain, batched) and state rebuild time for
     /// 2000 databases.
-    Store(crate::store::bench::StoreBenchArgs),
+    Store(crate::bench::store::StoreBenchArgs),
     /// Evidence pack build, write and verify time for one database with a long history.
-    Evidence(crate::evidence::bench::EvidenceBenchArgs),
+    Evidence(crate::bench::evidence::EvidenceBenchArgs),
     /// An emulated factory (2000 databases) run by the engine to `ready`, then the cutover of
     /// one wave: wall time, engine CPU per database per stage, peak memory, DRS calls, events/s.
-    Engine(crate::engine::bench::EngineBenchArgs),
+    Engine(crate::bench::engine::EngineBenchArgs),
     /// The DRS emulator's native mode on the pilot data: start to incremental per job, and the
     /// CDC delay DRS reports under the lab workload.
-    Native(crate::cutover::native_bench::NativeBenchArgs),
+    Native(crate::bench::native::NativeBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Tui(a) => {
-            crate::tui::bench::run(a)?;
+            crate::bench::tui::run(a)?;
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Cutover {
@@ -62,20 +74,20 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             mysql,
         } => {
             if mysql {
-                crate::cutover::bench::run_mysql(&cfg, runs, seed_rows).await?;
+                crate::bench::cutover::run_mysql(&cfg, runs, seed_rows).await?;
             } else if engine {
-                crate::cutover::bench::run_through_engine(&cfg, runs, seed_rows).await?;
+                crate::bench::cutover::run_through_engine(&cfg, runs, seed_rows).await?;
             } else {
-                crate::cutover::bench::run(&cfg, runs, seed_rows).await?;
+                crate::bench::cutover::run(&cfg, runs, seed_rows).await?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::Drs(a) => crate::drs::bench::run(a, cfg).await,
-        BenchCommand::Inventory(a) => crate::inventory::bench::run(a, &cfg),
-        BenchCommand::Checksum(a) => crate::validate::bench::run(a).await,
-        BenchCommand::Store(a) => crate::store::bench::run(a).await,
-        BenchCommand::Evidence(a) => crate::evidence::bench::run(a),
-        BenchCommand::Engine(a) => crate::engine::bench::run(a, cfg).await,
-        BenchCommand::Native(a) => crate::cutover::native_bench::run(a, &cfg).await,
+        BenchCommand::Drs(a) => crate::bench::drs::run(a, cfg).await,
+        BenchCommand::Inventory(a) => crate::bench::inventory::run(a, &cfg),
+        BenchCommand::Checksum(a) => crate::bench::checksum::run(a).await,
+        BenchCommand::Store(a) => crate::bench::store::run(a).await,
+        BenchCommand::Evidence(a) => crate::bench::evidence::run(a),
+        BenchCommand::Engine(a) => crate::bench::engine::run(a, cfg).await,
+        BenchCommand::Native(a) => crate::bench::native::run(a, &cfg).await,
     }
 }

@@ -1,8 +1,8 @@
 //! `wavedeck bench evidence`: how long exporting and verifying a pack takes for a database with
 //! a long history, through the real build, write and verify code.
 
-use super::pack::{self, PackInputs};
-use super::{verify, write};
+use crate::evidence::pack::{self, PackInputs};
+use crate::evidence::{verify, write};
 use crate::inventory::{Criticality, Engine};
 use crate::lifecycle::Stage;
 use crate::store::hash::GENESIS_HASH;

@@ -8,13 +8,13 @@
 //! so a ratio compares equal server resources. Server CPU per row is printed beside wall time
 //! because wall time on a shared machine moves with the load average.
 
-use super::bench_meter::{self as meter, Measured, ServerCpu};
-use super::canon::ChunkDigest;
-use super::catalog;
-use super::checksum::plan_ranges;
-use super::connect::Pool;
-use super::scan::{KeyRange, SideScan};
+use super::meter::{self as meter, Measured, ServerCpu};
 use crate::inventory::Engine;
+use crate::validate::canon::ChunkDigest;
+use crate::validate::catalog;
+use crate::validate::checksum::plan_ranges;
+use crate::validate::connect::Pool;
+use crate::validate::scan::{KeyRange, SideScan};
 use futures::{StreamExt, TryStreamExt};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
@@ -64,12 +64,12 @@ pub async fn run(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--rows and --parallel must be at least 1");
     }
     match (a.engine, a.live_writes) {
-        (BenchEngine::Postgres, Some(w)) => super::bench_live::run(a, w).await,
+        (BenchEngine::Postgres, Some(w)) => super::checksum_live::run(a, w).await,
         (BenchEngine::Mysql, Some(_)) => {
             anyhow::bail!("--live-writes runs on the PostgreSQL lab only; drop --engine mysql")
         }
         (BenchEngine::Postgres, None) => run_pg(a).await,
-        (BenchEngine::Mysql, None) => super::bench_mysql::run(a).await,
+        (BenchEngine::Mysql, None) => super::checksum_mysql::run(a).await,
     }
 }
 
@@ -457,7 +457,7 @@ async fn measure_jsonb(pool: &Pool, server: &ServerCpu, a: &ChecksumArgs) -> any
         sqlx::query_scalar("SELECT doc::text FROM docs ORDER BY id LIMIT 200000")
             .fetch_all(pg)
             .await?;
-    let mut enc = super::canon::RowEncoder::new();
+    let mut enc = crate::validate::canon::RowEncoder::new();
     let time = |f: &mut dyn FnMut(&[u8])| {
         let t = Instant::now();
         for _ in 0..3 {

@@ -221,7 +221,7 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let (rt_cpu0, _) = thread_cpu_split("tokio-rt");
     let calls0 = drs.calls_made();
     let t0 = Instant::now();
-    let engine = super::spawn(cfg.clone(), store.clone(), drs.clone()).await?;
+    let engine = crate::engine::spawn(cfg.clone(), store.clone(), drs.clone()).await?;
     for w in 0..args.waves {
         submit(&store, Action::StartWave, Target::Wave(w)).await?;
     }

@@ -4,10 +4,10 @@
 //! The replication is real: a temporary lab (two local PostgreSQL clusters, logical decoding,
 //! a subscription), since the live gate waits on the slot's confirmed position.
 
-use super::bench::ChecksumArgs;
-use super::{run_validation, Mode, Runbook, ValidateOptions, ValidationReport};
+use super::checksum::ChecksumArgs;
 use crate::inventory::Engine;
 use crate::rehearsal::lab::postgres::{self as lab, TempLab};
+use crate::validate::{run_validation, Mode, Runbook, ValidateOptions, ValidationReport};
 use rand::Rng;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

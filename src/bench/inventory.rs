@@ -29,7 +29,7 @@ pub fn run(args: InventoryBenchArgs, cfg: &crate::config::Config) -> anyhow::Res
     let mut specs = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let (s, problems) = super::load::parse_bytes(&args.file, &bytes);
+        let (s, problems) = crate::inventory::load::parse_bytes(&args.file, &bytes);
         check_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         if !problems.is_empty() {
             anyhow::bail!(

@@ -5,15 +5,15 @@
 //! TIMESTAMP as `UNIX_TIMESTAMP()`, then CRC32 + `BIT_XOR` (its default) or MD5 XORed in 16-hex
 //! slices through `@crc` (its MD5 mode), in primary-key chunks over `FORCE INDEX(PRIMARY)`.
 
-use super::bench::{
+use super::checksum::{
     print_ratios, redact_url, replace_db, split_password, wavedeck_streams, ChecksumArgs,
 };
-use super::bench_meter::{self as meter, Measured, ServerCpu};
-use super::catalog;
-use super::checksum::plan_ranges;
-use super::connect::Pool;
-use super::scan::{KeyRange, SideScan};
+use super::meter::{self as meter, Measured, ServerCpu};
 use crate::inventory::Engine;
+use crate::validate::catalog;
+use crate::validate::checksum::plan_ranges;
+use crate::validate::connect::Pool;
+use crate::validate::scan::{KeyRange, SideScan};
 use futures::{StreamExt, TryStreamExt};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::Executor;

@@ -261,7 +261,8 @@ async fn precheck_names_check_and_fix(engine: Engine) {
         let spec = shared::spec(engine, &p, &role);
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
-        let result = wavedeck::engine::sql::run(&cfg, Some(&spec), Step::SqlPrecheck).await;
+        let store = wavedeck::store::Store::open(&cfg.store).await.unwrap();
+        let result = wavedeck::engine::sql::run(&cfg, &store, Some(&spec), Step::SqlPrecheck).await;
         match engine {
             Engine::Postgres => admin(engine, format!("DROP ROLE {role}")).await,
             Engine::Mysql => admin(engine, format!("DROP USER '{role}'@'127.0.0.1'")).await,

@@ -33,6 +33,7 @@ pub async fn run(a: ChecksumArgs, writes_per_s: u64) -> anyhow::Result<ExitCode>
         mode,
         tables: Some(vec![TABLE.to_string()]),
         parallelism: Some(a.parallel),
+        memory: None,
     };
     let source = lab.state.side(&lab.state.source, DB);
 

@@ -149,6 +149,8 @@ pub(crate) struct Shared {
     pub(crate) cfg: Config,
     pub(crate) drs: DrsClient,
     pub(crate) specs: HashMap<String, DatabaseSpec>,
+    /// The store, for what steps keep outside the event log (validation chunks).
+    pub(crate) store: Store,
     /// Bounds concurrent DRS requests from works (looks are batched separately).
     calls: Semaphore,
     /// Rehearsal knob (`WAVEDECK_ENGINE_STEP_DELAY_MS`): hold each step's result this long
@@ -223,7 +225,7 @@ impl Driver {
         );
         Ok(Driver {
             brain,
-            store,
+            store: store.clone(),
             shared: Arc::new(Shared {
                 calls: Semaphore::new(16),
                 dns: crate::cutover::dns::Dns::from_config(&cfg).map(Arc::new),
@@ -238,6 +240,7 @@ impl Driver {
                 cfg,
                 drs,
                 specs,
+                store: store.clone(),
             }),
             holder,
             stats,
@@ -647,7 +650,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
             Step::DnsSwitch | Step::DnsSwitchBack => Ok(super::dns::switch(sh, &w.db, w.step == Step::DnsSwitchBack).await),
             Step::Cut(c) => Ok(super::cut::step(sh, w, c).await),
             Step::Undo(a) => Ok(super::cut::undo(sh, w, a).await),
-            Step::SqlPrecheck | Step::SqlValidate => Ok(super::sql::run(&sh.cfg, sh.specs.get(&w.db), w.step).await),
+            Step::SqlPrecheck | Step::SqlValidate => Ok(super::sql::run(&sh.cfg, &sh.store, sh.specs.get(&w.db), w.step).await),
         }
     }
     .await;

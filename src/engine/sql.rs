@@ -17,7 +17,12 @@ pub fn mode_for(step: Step) -> crate::validate::Mode {
     }
 }
 
-pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> WorkResult {
+pub async fn run(
+    _cfg: &Config,
+    store: &crate::store::Store,
+    spec: Option<&DatabaseSpec>,
+    step: Step,
+) -> WorkResult {
     let Some(spec) = spec else {
         return WorkResult::Err(Fail {
             class: ErrorClass::Fatal,
@@ -38,6 +43,9 @@ pub async fn run(_cfg: &Config, spec: Option<&DatabaseSpec>, step: Step) -> Work
         _ => {
             let opts = crate::validate::ValidateOptions {
                 mode: mode_for(step),
+                // An attempt cut short (restart, lag, a lost connection) goes on where it
+                // stopped.
+                memory: Some(store.clone()),
                 ..Default::default()
             };
             let r = crate::validate::run_validation(spec, &runbook, &opts).await;

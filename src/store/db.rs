@@ -243,7 +243,18 @@ const SCHEMA: &[&str] = &[
      acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS lag_samples (db_id TEXT NOT NULL, bucket {INT} NOT NULL, time TEXT NOT NULL, \
      lag_s {REAL} NOT NULL, PRIMARY KEY (db_id, bucket, time))",
+    // What a validation run remembers between attempts (see `validation.rs`).
+    "CREATE TABLE IF NOT EXISTS validation_runs (db_id TEXT NOT NULL, mode TEXT NOT NULL, run {INT} NOT NULL, \
+     started_at TEXT NOT NULL, finished_at TEXT, PRIMARY KEY (db_id, mode, run))",
+    "CREATE TABLE IF NOT EXISTS validation_chunks (db_id TEXT NOT NULL, mode TEXT NOT NULL, run {INT} NOT NULL, \
+     tbl TEXT NOT NULL, lo TEXT NOT NULL, hi TEXT NOT NULL, fingerprint TEXT NOT NULL, rows_n {INT} NOT NULL, \
+     digest TEXT NOT NULL, at TEXT, PRIMARY KEY (db_id, mode, run, tbl, lo, hi))",
 ];
+
+/// Tables added after schema version 1 was fixed: a store created before them gets them when
+/// it is opened (each only if it is missing, so no DDL touches the tables a running engine
+/// appends to).
+const ADDED_TABLES: &[&str] = &["validation_runs", "validation_chunks"];
 
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -401,7 +412,29 @@ impl Store {
                 self.url
             )));
         }
+        self.add_missing_tables().await;
         Ok(())
+    }
+
+    /// Create the [`ADDED_TABLES`] an older store lacks. Best effort: a viewer's role may not
+    /// create tables, and what needs them says so when it finds them missing.
+    async fn add_missing_tables(&self) {
+        for stmt in SCHEMA {
+            let Some(name) = stmt
+                .strip_prefix("CREATE TABLE IF NOT EXISTS ")
+                .and_then(|s| s.split_whitespace().next())
+                .filter(|n| ADDED_TABLES.contains(n))
+            else {
+                continue;
+            };
+            let probe = format!("SELECT 1 FROM {name} WHERE 1 = 0");
+            if sqlx::query(&probe).fetch_optional(&self.pool).await.is_ok() {
+                continue;
+            }
+            if let Err(e) = self.pool.execute(ddl(stmt, self.backend).as_str()).await {
+                tracing::warn!(table = name, error = %e, "cannot add a store table");
+            }
+        }
     }
 
     /// SQLite or PostgreSQL.

@@ -22,6 +22,7 @@ mod reach;
 mod registry;
 pub mod report;
 pub mod status;
+pub mod validation;
 
 pub use commands::{Decision, NewCommand};
 pub use db::{redact_url, Backend, Store, StoreError, StoreResult};

@@ -206,6 +206,8 @@ pub fn validation_report(
                 compared_at: Some("0/3A2F1C8".into()),
                 undecided: None,
                 passed: s == d,
+                chunks_resumed: 0,
+                rows_read: 0,
             })
             .collect(),
         smoke_tests: vec![],

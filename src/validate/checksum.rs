@@ -6,6 +6,7 @@ use super::connect::Pool;
 use super::decode::display_canonical;
 use super::position::{Follower, Lag, Position};
 use super::report::{DiffKind, RowDifference, TableReport};
+use super::resume::{resume_plan, Memory};
 use super::runbook::ValidationSettings;
 use super::scan::{KeyRange, KeyedRow, RowMark, Sel, SideScan};
 use futures::future::BoxFuture;
@@ -25,6 +26,8 @@ pub struct TableJob {
     pub src: SideScan,
     pub tgt: SideScan,
     pub note: Option<String>,
+    /// Both sides' schema as the comparison sees it (see [`super::resume::fingerprint`]).
+    pub fingerprint: String,
 }
 
 pub struct Ctx<'a> {
@@ -33,6 +36,8 @@ pub struct Ctx<'a> {
     pub settings: &'a ValidationSettings,
     /// Given while CDC runs: every range is compared at a confirmed position of the stream.
     pub live: Option<&'a Follower>,
+    /// Where matched chunks are kept, and what earlier attempts of this run kept.
+    pub memory: Option<&'a Memory>,
     /// Reads in flight per side: live chunks wait for positions between their two reads, so
     /// more chunks are in flight than there are sessions.
     src_slots: Semaphore,
@@ -97,6 +102,7 @@ impl<'a> Ctx<'a> {
             tgt,
             settings,
             live,
+            memory: None,
             src_slots: Semaphore::new(par),
             tgt_slots: Semaphore::new(par),
         }
@@ -671,7 +677,15 @@ fn by_key(rows: &[KeyedRow]) -> BTreeMap<&[u8], Vec<&KeyedRow>> {
 type ChunkOutcome = (usize, KeyRange, Result<Compared, String>);
 
 async fn chunk_task(ctx: &Ctx<'_>, jobs: &[TableJob], ti: usize, r: KeyRange) -> ChunkOutcome {
-    (ti, r, ctx.settle(&jobs[ti], r).await)
+    let job = &jobs[ti];
+    let res = ctx.settle(job, r).await;
+    if let (Some(m), Ok(c)) = (ctx.memory, &res) {
+        if c.s == c.t && c.undecided.is_none() {
+            m.keep(&job.name, &job.fingerprint, r, &c.s, c.at.as_ref())
+                .await;
+        }
+    }
+    (ti, r, res)
 }
 
 /// Compare all tables; chunks of all tables share one pool of `parallelism` workers.
@@ -715,11 +729,36 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
         plans.push(ranges);
     }
 
-    // 3. Digests of every chunk, both sides at once, re-checked while CDC runs.
+    // 3. Digests of every chunk, both sides at once, re-checked while CDC runs; the chunks an
+    // earlier attempt of this run matched stand as they were.
+    let mut per_table: Vec<Vec<(KeyRange, Compared)>> = (0..jobs.len()).map(|_| vec![]).collect();
+    let mut resumed = vec![0u64; jobs.len()];
     let mut tasks: Vec<(usize, KeyRange)> = Vec::new();
     for (ti, rs) in plans.iter().enumerate() {
-        for r in rs {
-            tasks.push((ti, *r));
+        let kept = ctx
+            .memory
+            .map(|m| m.trusted(&jobs[ti].name, &jobs[ti].fingerprint))
+            .unwrap_or_default();
+        let ranges: Vec<KeyRange> = kept.iter().map(|k| k.range).collect();
+        for r in resume_plan(rs, &ranges) {
+            match kept.iter().find(|k| k.range == r) {
+                Some(k) => {
+                    resumed[ti] += 1;
+                    per_table[ti].push((
+                        r,
+                        Compared {
+                            s: k.digest,
+                            t: k.digest,
+                            at: k.at.clone(),
+                            rechecked: false,
+                            undecided: None,
+                            hot: false,
+                            rows: None,
+                        },
+                    ));
+                }
+                None => tasks.push((ti, r)),
+            }
         }
     }
     let chunk_futs: Vec<_> = tasks
@@ -734,11 +773,14 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
         .collect()
         .await;
 
-    let mut per_table: Vec<Vec<(KeyRange, Compared)>> = (0..jobs.len()).map(|_| vec![]).collect();
+    let mut rows_read = vec![0u64; jobs.len()];
     let mut table_errors: Vec<Vec<String>> = vec![vec![]; jobs.len()];
     for (ti, r, res) in results {
         match res {
-            Ok(c) => per_table[ti].push((r, c)),
+            Ok(c) => {
+                rows_read[ti] += c.s.count;
+                per_table[ti].push((r, c))
+            }
             Err(e) => table_errors[ti].push(e),
         }
     }
@@ -817,6 +859,8 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
             compared_at: positions(chunks.iter().filter_map(|(_, c)| c.at.as_ref())),
             undecided,
             passed,
+            chunks_resumed: resumed[ti],
+            rows_read: rows_read[ti],
         });
     }
     (reports, errors)

@@ -55,6 +55,11 @@ pub struct ValidateArgs {
     /// target confirmed (default: final, for a drained source).
     #[arg(long)]
     pub live: bool,
+    /// Keep each matched chunk in the store (--store, WAVEDECK_STORE or config `store`), and
+    /// go on with a run an earlier attempt left unfinished (killed, interrupted, undecided)
+    /// at the first chunk it did not finish.
+    #[arg(long)]
+    pub resume: bool,
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -130,13 +135,18 @@ pub async fn precheck(a: PrecheckArgs, _cfg: Config) -> anyhow::Result<ExitCode>
     })
 }
 
-pub async fn validate(a: ValidateArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
+pub async fn validate(a: ValidateArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let spec = find(&a.inventory, &a.db)?;
     let rb = runbook(a.runbook.as_deref(), &spec)?;
+    let memory = match a.resume {
+        true => Some(crate::store::Store::open(&cfg.store).await?),
+        false => None,
+    };
     let opts = ValidateOptions {
         mode: if a.live { Mode::Live } else { Mode::Final },
         tables: a.tables,
         parallelism: a.parallel,
+        memory,
     };
     let report = run_validation(&spec, &rb, &opts).await;
     if a.json {
@@ -149,6 +159,13 @@ pub async fn validate(a: ValidateArgs, _cfg: Config) -> anyhow::Result<ExitCode>
             if report.passed() { "PASSED" } else { "FAILED" },
             report.summary()
         );
+        let (read, resumed) = report
+            .tables
+            .iter()
+            .fold((0, 0), |(r, c), t| (r + t.rows_read, c + t.chunks_resumed));
+        if resumed > 0 {
+            println!("  resumed: {resumed} chunks kept from the attempt before; {read} source rows read now");
+        }
         for line in report.failures() {
             println!("  {line}");
         }

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod pgcopy;
 pub mod position;
 pub mod report;
+pub mod resume;
 pub mod runbook;
 pub mod scan;
 pub mod scope;
@@ -40,6 +41,9 @@ pub struct ValidateOptions {
     pub tables: Option<Vec<String>>,
     /// Override of the runbook's parallelism.
     pub parallelism: Option<usize>,
+    /// Keep the matched chunks in this store, and go on with a run an earlier attempt left
+    /// open ([`resume`]). None: every attempt reads everything.
+    pub memory: Option<crate::store::Store>,
 }
 
 fn is_integer_key(engine: Engine, t: &Table, col: &str) -> bool {
@@ -93,10 +97,20 @@ pub fn plan_jobs(
         } else {
             None
         };
+        let (src_scan, tgt_scan) = (
+            SideScan::new(src_engine, s, &columns, range_key),
+            SideScan::new(tgt_engine, t, &columns, range_key),
+        );
+        let read = format!(
+            "{}\n{}",
+            src_scan.select_sql(scan::KeyRange::ALL),
+            tgt_scan.select_sql(scan::KeyRange::ALL)
+        );
         jobs.push(TableJob {
             name,
-            src: SideScan::new(src_engine, s, &columns, range_key),
-            tgt: SideScan::new(tgt_engine, t, &columns, range_key),
+            fingerprint: resume::fingerprint(s, t, &read),
+            src: src_scan,
+            tgt: tgt_scan,
             columns,
             key_cols,
             int_key,
@@ -228,7 +242,18 @@ async fn inner(
         ),
         Mode::Final => None,
     };
-    let ctx = checksum::Ctx::new(src, tgt, settings, follower.as_ref());
+    let memory = match &opts.memory {
+        Some(store) => match resume::Memory::open(store, &spec.db_id, opts.mode).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(db_id = %spec.db_id, error = %e, "validation goes on without resuming");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut ctx = checksum::Ctx::new(src, tgt, settings, follower.as_ref());
+    ctx.memory = memory.as_ref();
     let (tables, errors) = checksum::compare_tables(&ctx, &jobs).await;
     report.tables = tables;
     report.errors.extend(errors);
@@ -241,4 +266,11 @@ async fn inner(
     )
     .await;
     report.rules = smoke::run_rules(tgt, &rb.rules).await;
+    // A decided report closes the run: the next gate compares afresh. Errors or an undecided
+    // table leave it open, and the next attempt goes on where this one stopped.
+    if let Some(m) = &memory {
+        if report.decided() && report.errors.is_empty() {
+            m.finish().await;
+        }
+    }
 }

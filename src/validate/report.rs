@@ -54,6 +54,13 @@ pub struct TableReport {
     #[serde(default)]
     pub undecided: Option<String>,
     pub passed: bool,
+    /// Chunks an earlier attempt of this run matched, not read again.
+    #[serde(default)]
+    pub chunks_resumed: u64,
+    /// Source rows this attempt read for the chunk digests (re-checks and localisation
+    /// aside): with resumed chunks, less than the table.
+    #[serde(default)]
+    pub rows_read: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +320,8 @@ mod tests {
                 compared_at: None,
                 undecided: None,
                 passed: true,
+                chunks_resumed: 0,
+                rows_read: 0,
             }],
             smoke_tests: vec![],
             rules: vec![],

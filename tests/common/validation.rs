@@ -110,13 +110,27 @@ pub fn has_diff(r: &ValidationReport, table: &str, key: &str, kind: DiffKind) ->
 /// `wavedeck validate` on the real binary for the pair's database: (exit code, stdout).
 pub fn validate_cli(spec: &DatabaseSpec, args: &[&str]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
+    let out = validate_command(spec, dir.path(), args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `wavedeck validate` for the pair's database, its inventory written into `dir` (also its
+/// working directory), not yet started.
+pub fn validate_command(
+    spec: &DatabaseSpec,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> std::process::Command {
     let side = |e: &Endpoint| {
         format!(
             "      host: {}\n      port: {}\n      database: {}\n      user: {}\n      password_file: /dev/null\n",
             e.host, e.port, e.database, e.user
         )
     };
-    let inv = dir.path().join("inventory.yaml");
+    let inv = dir.join("inventory.yaml");
     std::fs::write(
         &inv,
         format!(
@@ -129,17 +143,13 @@ pub fn validate_cli(spec: &DatabaseSpec, args: &[&str]) -> (i32, String) {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"))
-        .arg("validate")
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_wavedeck"));
+    c.arg("validate")
         .arg(&inv)
         .args(["--db", &spec.db_id])
         .args(args)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_remove("WAVEDECK_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+        .env_remove("WAVEDECK_STORE");
+    c
 }

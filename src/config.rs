@@ -147,9 +147,10 @@ pub struct CutoverConfig {
 pub struct LabConfig {
     /// Directory of the local replication lab (clusters, DNS file, journals, workload figures).
     pub dir: PathBuf,
-    /// Databases the lab creates and replicates. Empty = the PostgreSQL databases of
-    /// `lab.inventory` (db_id with `-` as `_`; with `lab up --engine mysql` its MySQL ones, each
-    /// in a MariaDB pair), or `pilot_orders` and `pilot_billing` when that file does not exist.
+    /// Databases the lab creates (of `lab up --engine`'s engine, PostgreSQL by default). Empty =
+    /// the databases of `lab.inventory`, both engines (db_id with `-` as `_`; a MySQL one gets
+    /// its own MariaDB pair), or `pilot_orders`, `pilot_billing` (PostgreSQL) and `pilot_shop`
+    /// (MySQL) when that file does not exist.
     pub databases: Vec<String>,
     /// Inventory whose databases the lab seeds when `lab.databases` is empty.
     pub inventory: PathBuf,

@@ -29,17 +29,15 @@ async fn scalar(side: &Side, sql: &str) -> i64 {
 }
 
 /// Whether the server of `side` has database `db` (the target's does not before the copy).
-async fn has_database(side: &Side, db: &str) -> bool {
+/// Tables of `db` on the server of `side` (the lab prepares the target's database empty).
+async fn tables_in(side: &Side, db: &str) -> i64 {
     let server = Side::new(&side.host, side.port, &side.user, "mysql");
     let mut c = my::admin(&server, "check").await.unwrap();
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
-    )
-    .bind(db)
-    .fetch_one(&mut c.c)
-    .await
-    .unwrap();
-    n > 0
+    sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?")
+        .bind(db)
+        .fetch_one(&mut c.c)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +68,7 @@ async fn mysql_job_copies_replicates_reports_delay_pauses_recovers_and_terminate
     let spec = st.spec(db).unwrap();
     let job = configured_job(&drs, &cfg, &spec).await;
     assert!(
-        !has_database(&tgt, db).await,
+        tables_in(&tgt, db).await == 0,
         "nothing moves before the job starts"
     );
 

@@ -5,7 +5,10 @@
 //! validation gate, tied to the replication's position, lets the database reach `ready` while
 //! the workload writes; every write the workload saw acknowledged is on the target once. A
 //! target row changed behind replication's back is found, named and keeps the database from
-//! `ready`. `wavedeck lab down` then leaves no process behind.
+//! `ready`. `wavedeck lab down` then leaves no process behind. A MySQL database (a MariaDB
+//! pair, its DRS job the emulator's native MySQL job) is rehearsed the same way, and the whole
+//! pilot wave (both engines from one `lab.inventory`) comes up in one store, `lab status`
+//! showing every DRS job.
 
 mod common;
 
@@ -15,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
+use wavedeck::cutover::my;
+use wavedeck::cutover::side::Side;
 use wavedeck::lifecycle::Stage;
+use wavedeck::rehearsal::lab::mariadb::{self as mylab, MyLabState};
 use wavedeck::rehearsal::lab::postgres::{self as lab, LabState};
 use wavedeck::rehearsal::lab::workload::{self, WorkloadStats};
 use wavedeck::store::{kind, Event, Store};
@@ -37,6 +43,9 @@ struct Down(PathBuf);
 
 impl Drop for Down {
     fn drop(&mut self) {
+        if let Ok(Some(st)) = MyLabState::load_if_any(&self.0) {
+            let _ = mylab::down(&st);
+        }
         if let Ok(st) = LabState::load(&self.0) {
             let _ = lab::down(&st);
         }
@@ -61,18 +70,28 @@ struct Rehearsal {
     engine: Option<Reap>,
     _down: Down,
     store: Store,
-    st: LabState,
+    /// The PostgreSQL half (clusters) and the MySQL half (MariaDB pairs), as `lab up` built them.
+    st: Option<LabState>,
+    my: Option<MyLabState>,
     lab_dir: PathBuf,
     cfg_path: PathBuf,
     tmp: tempfile::TempDir,
 }
 
 impl Rehearsal {
-    async fn up(db: &str) -> Rehearsal {
-        let tmp = tempfile::tempdir().unwrap();
+    /// `wavedeck lab up --seed-rows 20000 <args>` in a fresh directory.
+    async fn up(args: &[&str]) -> Rehearsal {
+        Rehearsal::up_in(tempfile::tempdir().unwrap(), &[], args).await
+    }
+
+    /// `wavedeck <global> lab up --seed-rows 20000 <args>` in `tmp`.
+    async fn up_in(tmp: tempfile::TempDir, global: &[&str], args: &[&str]) -> Rehearsal {
         let lab_dir = tmp.path().join("lab");
         let out = bin(tmp.path())
-            .args(["lab", "up", "--seed-rows", "20000", "--db", db, "--dir"])
+            .args(global)
+            .args(["lab", "up", "--seed-rows", "20000"])
+            .args(args)
+            .arg("--dir")
             .arg(&lab_dir)
             .output()
             .unwrap();
@@ -81,13 +100,22 @@ impl Rehearsal {
             + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "lab up failed:\n{text}");
         assert!(text.contains("rehearse: wavedeck --config"), "{text}");
-        let st = LabState::load(&lab_dir).unwrap();
-        assert_eq!(st.workload_pids.len(), 1, "lab up starts its workload");
+        let st = lab_dir
+            .join(lab::STATE_FILE)
+            .exists()
+            .then(|| LabState::load(&lab_dir).unwrap());
+        let my = MyLabState::load_if_any(&lab_dir).unwrap();
+        let dbs =
+            st.as_ref().map_or(0, |s| s.databases.len()) + my.as_ref().map_or(0, |s| s.pairs.len());
+        let workloads = st.as_ref().map_or(0, |s| s.workload_pids.len())
+            + my.as_ref().map_or(0, |s| s.workload_pids.len());
+        assert_eq!(workloads, dbs, "lab up starts a workload per database");
+        // The tables the final quick validation checksums come from the lab inventory, each
+        // database's in its engine's spelling: nothing to set here for a lab of both engines.
         let cfg_path = lab_dir.join("wavedeck.yaml");
         let mut cfg = Config::load(Some(&cfg_path)).unwrap();
         cfg.engine.lag_stable_s = 5.0;
         cfg.thresholds.drain_grace_s = 1;
-        cfg.cutover.checksum_tables = vec!["public.customers".into(), "public.orders".into()];
         std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
         let store = Store::open_existing(&cfg.store).await.unwrap();
         let log = std::fs::File::create(tmp.path().join("engine.log")).unwrap();
@@ -107,6 +135,7 @@ impl Rehearsal {
             _down: down,
             store,
             st,
+            my,
             lab_dir,
             cfg_path,
             tmp,
@@ -128,7 +157,14 @@ impl Rehearsal {
 
     /// Stop the lab's workload process and read every write it saw acknowledged.
     fn stop_workload(&self, db: &str) -> WorkloadStats {
-        let pid = self.st.workload_pids[0].1;
+        let pid = self
+            .st
+            .iter()
+            .flat_map(|s| s.workload_pids.iter())
+            .chain(self.my.iter().flat_map(|s| s.workload_pids.iter()))
+            .find(|(d, _)| d == db)
+            .expect("a workload for the database")
+            .1;
         // SAFETY: kill(2) on the pid `lab up` recorded for the workload it spawned.
         unsafe {
             libc::kill(pid as i32, libc::SIGTERM);
@@ -151,6 +187,23 @@ impl Rehearsal {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
+    }
+
+    /// wavedeck's (admin) view of a MySQL database's source and target.
+    fn my_sides(&self, db: &str) -> (Side, Side) {
+        let my = self.my.as_ref().unwrap();
+        let pair = my.pair(db).unwrap();
+        (my.side(&pair.source, db), my.side(&pair.target, db))
+    }
+
+    /// The emulator `lab up` started, from whichever half recorded it.
+    fn emulator_pid(&self) -> u32 {
+        self.st
+            .as_ref()
+            .and_then(|s| s.emulator.as_ref())
+            .or(self.my.as_ref().and_then(|s| s.emulator.as_ref()))
+            .expect("lab up records its emulator")
+            .pid
     }
 
     async fn stop_engine(&mut self) {
@@ -185,10 +238,11 @@ fn sql_reports(events: &[Event], db: &str) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rehearsal_under_the_default_workload_reaches_ready_and_cuts_over_by_command() {
     let db = "rehearse";
-    let mut r = Rehearsal::up(db).await;
-    let emulator_pid = r.st.emulator.as_ref().unwrap().pid;
-    let source = r.st.side(&r.st.source, db);
-    let target = r.st.side(&r.st.target, db);
+    let mut r = Rehearsal::up(&["--db", db]).await;
+    let emulator_pid = r.emulator_pid();
+    let st = r.st.clone().unwrap();
+    let source = st.side(&st.source, db);
+    let target = st.side(&st.target, db);
 
     let (code, out) = r.act(&["approve", "wave-0"]);
     assert_eq!(code, 0, "{out}");
@@ -321,8 +375,9 @@ async fn rehearsal_under_the_default_workload_reaches_ready_and_cuts_over_by_com
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_row_changed_under_the_workload_is_found_and_keeps_the_database_from_ready() {
     let db = "seeded";
-    let r = Rehearsal::up(db).await;
-    let target = r.st.side(&r.st.target, db);
+    let r = Rehearsal::up(&["--db", db]).await;
+    let st = r.st.as_ref().unwrap();
+    let target = st.side(&st.target, db);
     let (code, out) = r.act(&["start", "wave-0"]);
     assert_eq!(code, 0, "{out}");
     // As soon as replication has copied the row, change it on the target behind its back.
@@ -384,5 +439,305 @@ async fn a_target_row_changed_under_the_workload_is_found_and_keeps_the_database
         "false alarms beside the seeded row: {others:#?}"
     );
     r.stop_workload(db);
+    r.finish().await;
+}
+
+/// `wavedeck lab status --json` of the rehearsal's lab.
+fn lab_status(r: &Rehearsal) -> serde_json::Value {
+    let (code, out) = r.act(&["lab", "status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The transfer status DRS reports for a database in `lab status --json` (`None`: no job yet).
+fn drs_status(item: &serde_json::Value) -> Option<String> {
+    item["drs_job"]["progress"]["transfer_status"]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mysql_database_rehearses_under_its_workload_and_cuts_over_by_command() {
+    let db = "myrehearse";
+    let mut r = Rehearsal::up(&["--engine", "mysql", "--db", db]).await;
+    assert!(
+        r.st.is_none(),
+        "--engine mysql builds no PostgreSQL clusters"
+    );
+    let emulator_pid = r.emulator_pid();
+    let (source, target) = r.my_sides(db);
+
+    let (code, out) = r.act(&["approve", "wave-0"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = r.act(&["start", "wave-0"]);
+    assert_eq!(code, 0, "{out}");
+    let states = wait_for(&r.store, "ready", Duration::from_secs(240), |s| {
+        s.iter()
+            .all(|d| d.stage == Stage::Ready || d.stage == Stage::Failed)
+    })
+    .await;
+    let events = all_events(&r.store).await;
+    if states.iter().any(|d| d.stage == Stage::Failed) {
+        let why: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e.kind == kind::DB_PRECHECK || e.kind == kind::DB_VALIDATION)
+            .map(|e| &e.payload)
+            .collect();
+        panic!("a database failed: {states:#?}\n{why:#?}");
+    }
+    assert!(stage_entries(&events, db, "failed").is_empty());
+    let reports = sql_reports(&events, db);
+    assert_eq!(reports.len(), 1, "one validation: {reports:#?}");
+    let gate = &reports[0];
+    assert_eq!(gate["mode"], "live", "{gate:#}");
+    let wl = gate["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "wd_workload")
+        .expect("the workload's table is compared");
+    assert!(wl["rows_source"].as_u64().unwrap() > 0, "{wl:#}");
+    assert!(
+        wl["compared_at"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("gtid "),
+        "the GTID position is named: {wl:#}"
+    );
+    // `lab status`: the servers' replication (the job's, on the target) and DRS's report of it.
+    let status = lab_status(&r);
+    let item = &status["mysql"][0];
+    assert_eq!(item["db"], db, "{status:#}");
+    assert_eq!(
+        drs_status(item).as_deref(),
+        Some("INCRE_TRANSFER_STARTED"),
+        "{status:#}"
+    );
+    assert_eq!(
+        item["transfer_status"], "INCRE_TRANSFER_STARTED",
+        "{status:#}"
+    );
+    let (code, text) = r.act(&["lab", "status"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("DRS job") && l.contains("INCRE_TRANSFER_STARTED")),
+        "{text}"
+    );
+
+    let mut accepted = false;
+    for _ in 0..50 {
+        let (code, out) = r.act(&["cutover", db, "--confirm", db]);
+        if code == 0 {
+            accepted = true;
+            break;
+        }
+        assert_eq!(code, 3, "{out}");
+        assert!(out.contains("lag"), "cutover refused: {out}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(accepted, "cutover refused 50 times");
+    wait_for(&r.store, "hypercare", Duration::from_secs(180), |s| {
+        s.iter().all(|d| d.stage == Stage::Hypercare)
+    })
+    .await;
+    let t0 = Instant::now();
+    while r.workload_figures(db)["endpoint"] != target.endpoint().as_str() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the workload never reached the target"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats = r.stop_workload(db);
+    assert!(stats.acks.iter().any(|a| a.endpoint == source.endpoint()));
+    assert!(stats.acks.iter().any(|a| a.endpoint == target.endpoint()));
+    let mut t = my::admin(&target, "check").await.unwrap();
+    assert_audit_clean(&workload::audit_my(&mut t.c, &stats).await.unwrap());
+    let mut s = my::admin(&source, "check").await.unwrap();
+    assert!(
+        s.fenced().await.unwrap(),
+        "the source stays fenced in hypercare"
+    );
+    assert!(!t.fenced().await.unwrap(), "the target takes writes");
+    assert!(
+        t.replicas().await.unwrap().is_empty(),
+        "the terminated job left replication on the target"
+    );
+    drop((s, t));
+    eprintln!(
+        "MySQL rehearsal: write unavailability {:.0} ms ({} writes acknowledged)",
+        workload::unavailability_ms(&stats.acks, &source.endpoint(), &target.endpoint())
+            .unwrap_or(f64::NAN),
+        stats.acks.len()
+    );
+
+    r.stop_engine().await;
+    let (lab_dir, tmp_path) = (r.lab_dir.clone(), r.tmp.path().to_path_buf());
+    let out = bin(&tmp_path)
+        .args(["lab", "down", "--dir"])
+        .arg(&lab_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        !alive(emulator_pid)
+    });
+    assert!(gone, "lab down left the emulator running");
+    assert!(!lab_dir.exists());
+    r.finish().await;
+}
+
+/// The pilot wave's inventory with one database of each engine.
+fn pilot_inventory(dir: &Path) -> PathBuf {
+    let entry = |id: &str, engine: &str, port: u16| {
+        serde_json::json!({
+            "db_id": id, "engine": engine, "engine_version": "1", "size_gb": 0.1,
+            "owner": format!("team-{engine}"), "criticality": "medium",
+            "business_window": "daily 00:00-23:59 UTC", "wave": 0,
+            "source": {"host": "10.0.0.1", "port": port, "database": "x", "user": "u",
+                       "password_env": "WD_UNUSED"},
+            "target": {"host": "10.0.0.2", "port": port, "database": "x", "user": "u",
+                       "password_env": "WD_UNUSED"},
+        })
+    };
+    let doc = serde_json::json!({"databases": [
+        entry("pilot-pg-mixed", "postgres", 5432),
+        entry("pilot-my-mixed", "mysql", 3306),
+    ]});
+    let path = dir.join("pilot.yaml");
+    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pilot_wave_of_both_engines_shares_one_store_and_a_seeded_mysql_fault_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inventory = pilot_inventory(tmp.path());
+    let cfg = tmp.path().join("operator.yaml");
+    std::fs::write(
+        &cfg,
+        format!("lab:\n  inventory: {}\n", inventory.display()),
+    )
+    .unwrap();
+    let (pg_db, my_db) = ("pilot_pg_mixed", "pilot_my_mixed");
+    let r = Rehearsal::up_in(tmp, &["--config", cfg.to_str().unwrap()], &[]).await;
+    let st = r.st.clone().expect("the PostgreSQL half");
+    assert_eq!(st.databases, vec![pg_db.to_string()]);
+    assert_eq!(
+        r.my.as_ref().expect("the MySQL half").databases(),
+        vec![my_db.to_string()]
+    );
+    // One store holds both, with the inventory's owners and ids.
+    let states = r.store.db_states().await.unwrap();
+    let mut ids: Vec<&str> = states.iter().map(|d| d.db_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["pilot-my-mixed", "pilot-pg-mixed"], "{states:#?}");
+    // Before the wave starts, `lab status` finds no DRS job for either.
+    let status = lab_status(&r);
+    assert_eq!(status["databases"][0]["db"], pg_db, "{status:#}");
+    assert_eq!(status["mysql"][0]["db"], my_db, "{status:#}");
+    assert_eq!(drs_status(&status["databases"][0]), None, "{status:#}");
+    assert_eq!(drs_status(&status["mysql"][0]), None, "{status:#}");
+
+    let (code, out) = r.act(&["start", "wave-0"]);
+    assert_eq!(code, 0, "{out}");
+    // As soon as the MySQL job's copy has written the row, change it on the target behind the
+    // job's back (out of the binary log: a strict-GTID replica stops on a local GTID).
+    let (_, target) = r.my_sides(my_db);
+    let t0 = Instant::now();
+    loop {
+        let there = match my::admin(&target, "seed").await {
+            Ok(mut t) => sqlx::query_scalar::<_, i64>("SELECT id FROM orders WHERE id = 777")
+                .fetch_optional(&mut t.c)
+                .await
+                .unwrap_or(None)
+                .is_some(),
+            Err(_) => false,
+        };
+        if there {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(180),
+            "orders never copied"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut t = my::admin(&target, "seed").await.unwrap();
+    t.c.execute(
+        "SET SESSION sql_log_bin = 0; UPDATE orders SET amount = amount + 1 WHERE id = 777",
+    )
+    .await
+    .unwrap();
+    drop(t);
+    let states = wait_for(
+        &r.store,
+        "pg ready, mysql failed",
+        Duration::from_secs(300),
+        |s| {
+            let of = |id: &str| s.iter().find(|d| d.db_id == id).map(|d| d.stage);
+            assert_ne!(
+                of("pilot-my-mixed"),
+                Some(Stage::Ready),
+                "reached ready with a difference: {s:#?}"
+            );
+            assert_ne!(
+                of("pilot-pg-mixed"),
+                Some(Stage::Failed),
+                "the PostgreSQL database failed: {s:#?}"
+            );
+            of("pilot-pg-mixed") == Some(Stage::Ready)
+                && of("pilot-my-mixed") == Some(Stage::Failed)
+        },
+    )
+    .await;
+    let failed = states.iter().find(|d| d.db_id == "pilot-my-mixed").unwrap();
+    assert_eq!(failed.held_stage, Some(Stage::Validation), "{states:#?}");
+    let events = all_events(&r.store).await;
+    let reports = sql_reports(&events, "pilot-my-mixed");
+    let gate = reports.last().expect("a validation report");
+    assert_eq!(gate["mode"], "live", "{gate:#}");
+    let orders = gate["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "orders")
+        .unwrap();
+    let diffs = orders["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{orders:#}");
+    assert_eq!(diffs[0]["key"], "id=777", "{orders:#}");
+    assert_eq!(
+        diffs[0]["columns"],
+        serde_json::json!(["amount"]),
+        "{orders:#}"
+    );
+    let others: Vec<&serde_json::Value> = gate["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["table"] != "orders" && t["passed"] != true)
+        .collect();
+    assert!(
+        others.is_empty(),
+        "false alarms beside the seeded row: {others:#?}"
+    );
+    // Both DRS jobs as `lab status` reads them from the emulator: both stream.
+    let status = lab_status(&r);
+    for item in [&status["databases"][0], &status["mysql"][0]] {
+        assert_eq!(
+            drs_status(item).as_deref(),
+            Some("INCRE_TRANSFER_STARTED"),
+            "{status:#}"
+        );
+    }
+    r.stop_workload(pg_db);
+    r.stop_workload(my_db);
     r.finish().await;
 }

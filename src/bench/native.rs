@@ -89,11 +89,19 @@ impl BenchLab {
 
 pub async fn run(a: NativeBenchArgs, base: &Config) -> anyhow::Result<std::process::ExitCode> {
     let mysql = a.engine == "mysql";
-    let dbs = if mysql {
-        crate::rehearsal::lab::cmd::mysql_databases(&a.dbs, base)?
+    let engine = if mysql {
+        Engine::Mysql
     } else {
-        crate::rehearsal::lab::cmd::lab_databases(&a.dbs, base)?.0
+        Engine::Postgres
     };
+    let dbs = crate::rehearsal::lab::cmd::lab_databases(&a.dbs, base, engine)?.0;
+    if dbs.is_empty() {
+        anyhow::bail!(
+            "lab.inventory {} has no {} database; pass --db NAME",
+            base.lab.inventory.display(),
+            a.engine
+        );
+    }
     let seed = a.seed_rows.unwrap_or(base.lab.seed_rows);
     println!(
         "lab: {} {} databases, {seed} orders rows each ...",

@@ -1,8 +1,8 @@
 //! `wavedeck lab up | status | cutover | rollback | reset | down`: the local replication lab.
 //! PostgreSQL databases live in one pair of clusters (`lab.json`), MySQL databases each in a
-//! pair of MariaDB servers (`lab-mysql.json`, `lab up --engine mysql`); both share the lab
-//! directory, the DNS file and the journals, and every command finds a database in whichever
-//! half holds it.
+//! pair of MariaDB servers (`lab-mysql.json`); both share the lab directory, the DNS file, the
+//! journals and, in a rehearsal, one DRS emulator, config, inventory and store; every command
+//! finds a database in whichever half holds it.
 
 use super::journal_driver::{completed, drive_cutover, drive_rollback, Journal};
 use super::mariadb::{self as mylab, MyLabState};
@@ -18,11 +18,12 @@ use std::time::Duration;
 
 #[derive(clap::Subcommand)]
 pub enum LabCommand {
-    /// Create source and target clusters on free loopback ports, seed the pilot databases, start
-    /// a write workload on each and the DRS emulator in native mode, and write the rehearsal's
-    /// config (`<lab>/wavedeck.yaml`): the engine then migrates the lab as it would production.
+    /// Create source and target servers on free loopback ports (PostgreSQL clusters, a MariaDB
+    /// pair per MySQL database), seed the pilot databases, start a write workload on each and the
+    /// DRS emulator in native mode, and write the rehearsal's config (`<lab>/wavedeck.yaml`), one
+    /// inventory and one store: the engine then migrates the lab as it would production.
     #[command(
-        after_help = "Examples:\n  wavedeck lab up && wavedeck --config .lab/wavedeck.yaml     # rehearse in the cockpit\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000\n  wavedeck lab up --direct     # the lab replicates itself; cut over with `wavedeck lab cutover`\n  wavedeck lab up --engine mysql --db pilot_shop   # a MariaDB pair, GTID replication; `lab cutover`"
+        after_help = "Examples:\n  wavedeck lab up && wavedeck --config .lab/wavedeck.yaml     # rehearse in the cockpit\n  wavedeck lab up --db pilot_orders --db pilot_hr --seed-rows 20000\n  wavedeck lab up --direct     # the lab replicates itself; cut over with `wavedeck lab cutover`\n  wavedeck lab up --engine mysql --db pilot_shop   # one MySQL database (a MariaDB pair)\n  wavedeck lab up --engine postgres   # the PostgreSQL half of the pilot wave only"
     )]
     Up(UpArgs),
     /// Ports, replication state and lag (measured from the servers), workload figures.
@@ -76,10 +77,10 @@ pub struct UpArgs {
     /// the lab's DRS emulator in native mode (the rehearsal of production).
     #[arg(long)]
     pub direct: bool,
-    /// `mysql`: MySQL databases instead (the `--db` names, `lab.databases`, or the MySQL
-    /// databases of `lab.inventory`), each in its own pair of MariaDB servers with GTID binlog
-    /// replication; they replicate themselves (DRS's native mode covers PostgreSQL only) and are
-    /// cut over with `wavedeck lab cutover`. Default: postgres.
+    /// Only this engine's databases. Default: both engines of `lab.inventory` (or the default
+    /// pilot wave: pilot_orders and pilot_billing on PostgreSQL, pilot_shop on MySQL); `--db`
+    /// names are PostgreSQL's unless `--engine mysql`. A MySQL database gets its own pair of
+    /// MariaDB servers (the write fence, `read_only`, is server-wide).
     #[arg(long, value_parser = ["postgres", "mysql"])]
     pub engine: Option<String>,
 }
@@ -201,52 +202,36 @@ fn spawn_workload(dir: &std::path::Path, db: &str) -> anyhow::Result<u32> {
     Ok(c.spawn()?.id())
 }
 
-/// `lab up --engine mysql`: a MariaDB pair per database, replicating by itself.
-async fn up_mysql(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let dir = lab_dir(&a.dir, cfg);
-    let dbs = mysql_databases(&a.dbs, cfg)?;
-    let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
-    println!(
-        "creating MySQL lab (MariaDB pairs) in {} ...",
-        dir.display()
-    );
-    let mut state = mylab::up(&dir, &dbs, seed).await?;
-    if !a.no_workload {
-        for db in &dbs {
-            let pid = spawn_workload(&state.dir, db)?;
-            state.workload_pids.push((db.clone(), pid));
-        }
-        state.save()?;
+/// A lab database name and the inventory entry it comes from.
+pub(crate) type NamedSpec = (String, crate::inventory::DatabaseSpec);
+
+/// The default pilot databases of an engine, when neither flags, `lab.databases` nor
+/// `lab.inventory` name any.
+fn default_databases(engine: Engine) -> Vec<String> {
+    match engine {
+        Engine::Postgres => vec!["pilot_orders".into(), "pilot_billing".into()],
+        Engine::Mysql => vec!["pilot_shop".into()],
     }
-    for p in &state.pairs {
-        println!(
-            "  {:<20} MariaDB source 127.0.0.1:{} -> target 127.0.0.1:{} (GTID replica); service name {} in {}",
-            p.db,
-            p.source.port,
-            p.target.port,
-            LabState::dns_name(&p.db),
-            state.dns_file().path.display()
-        );
-    }
-    println!(
-        "next: `wavedeck lab status`, `wavedeck lab cutover --db {}`, `wavedeck lab reset --db {0}`",
-        dbs.first().map(String::as_str).unwrap_or("<db>")
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
-/// The MySQL databases `lab up --engine mysql` creates: the names given, `lab.databases`, the
-/// MySQL databases of `lab.inventory`, or `pilot_shop`.
-pub(crate) fn mysql_databases(flags: &[String], cfg: &Config) -> anyhow::Result<Vec<String>> {
+/// The databases `lab up` (and `bench native`) create for `engine`: the names given, then
+/// `lab.databases`, then `lab.inventory`'s databases of that engine (db_id with `-` as `_`), then
+/// the default pilot names; with the inventory entries they come from, if any. `Ok` with no
+/// names when the inventory holds none of that engine.
+pub(crate) fn lab_databases(
+    flags: &[String],
+    cfg: &Config,
+    engine: Engine,
+) -> anyhow::Result<(Vec<String>, Vec<NamedSpec>)> {
     if !flags.is_empty() {
-        return Ok(flags.to_vec());
+        return Ok((flags.to_vec(), vec![]));
     }
     if !cfg.lab.databases.is_empty() {
-        return Ok(cfg.lab.databases.clone());
+        return Ok((cfg.lab.databases.clone(), vec![]));
     }
     let path = &cfg.lab.inventory;
     if !path.exists() {
-        return Ok(vec!["pilot_shop".into()]);
+        return Ok((default_databases(engine), vec![]));
     }
     let specs = crate::inventory::load::load_file(path).map_err(|problems| {
         let lines: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
@@ -257,45 +242,171 @@ pub(crate) fn mysql_databases(flags: &[String], cfg: &Config) -> anyhow::Result<
             lines.join("; ")
         )
     })?;
-    let my: Vec<String> = specs
-        .iter()
-        .filter(|s| s.engine == Engine::Mysql)
-        .map(|s| lab::lab_db_name(&s.db_id))
+    let named: Vec<NamedSpec> = specs
+        .into_iter()
+        .filter(|s| s.engine == engine)
+        .map(|s| (lab::lab_db_name(&s.db_id), s))
         .collect();
-    if my.is_empty() {
+    Ok((named.iter().map(|(n, _)| n.clone()).collect(), named))
+}
+
+/// What `lab up` builds: the PostgreSQL and the MySQL databases and the inventory entries they
+/// come from. Without `--engine` the whole pilot wave (both engines) when the databases come
+/// from `lab.inventory` or the defaults; `--db` names and `lab.databases` carry no engine, so
+/// they are `--engine`'s (PostgreSQL when not given).
+fn lab_plan(
+    flags: &[String],
+    cfg: &Config,
+    engine: Option<Engine>,
+) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<NamedSpec>)> {
+    let named = !flags.is_empty() || !cfg.lab.databases.is_empty();
+    let engines = match engine {
+        Some(e) => vec![e],
+        None if named => vec![Engine::Postgres],
+        None => vec![Engine::Postgres, Engine::Mysql],
+    };
+    let (mut pg, mut my, mut specs) = (vec![], vec![], vec![]);
+    for e in engines {
+        let (names, s) = lab_databases(flags, cfg, e)?;
+        match e {
+            Engine::Postgres => pg = names,
+            Engine::Mysql => my = names,
+        }
+        specs.extend(s);
+    }
+    if pg.is_empty() && my.is_empty() {
         anyhow::bail!(
-            "lab.inventory {} has no MySQL database; pass --db NAME",
-            path.display()
+            "lab.inventory {} has no {} database; pass --db NAME",
+            cfg.lab.inventory.display(),
+            match engine {
+                Some(Engine::Postgres) => "PostgreSQL",
+                Some(Engine::Mysql) => "MySQL",
+                None => "PostgreSQL or MySQL",
+            }
         );
     }
-    Ok(my)
+    if let Some(both) = pg.iter().find(|d| my.contains(d)) {
+        anyhow::bail!(
+            "{both} is both a PostgreSQL and a MySQL database of the lab: lab databases are found \
+             by name, give one of them another name in lab.inventory"
+        );
+    }
+    Ok((pg, my, specs))
+}
+
+fn parse_engine(e: Option<&str>) -> Option<Engine> {
+    match e {
+        Some("mysql") => Some(Engine::Mysql),
+        Some(_) => Some(Engine::Postgres),
+        None => None,
+    }
 }
 
 async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    if a.engine.as_deref() == Some("mysql") {
-        return up_mysql(a, cfg).await;
-    }
     let dir = lab_dir(&a.dir, cfg);
-    let (dbs, specs) = lab_databases(&a.dbs, cfg)?;
+    let engine = parse_engine(a.engine.as_deref());
+    let (pg_dbs, my_dbs, specs) = lab_plan(&a.dbs, cfg, engine)?;
     let seed = a.seed_rows.unwrap_or(cfg.lab.seed_rows);
-    println!("creating lab in {} ...", dir.display());
     let mover = if a.direct {
         lab::LabMover::Direct
     } else {
         lab::LabMover::Drs
     };
-    let mut state = lab::up_with(&dir, &dbs, seed, cfg.lab.pg_bin_dir.as_deref(), mover).await?;
-    if !a.no_workload {
-        for db in &dbs {
-            let pid = spawn_workload(&state.dir, db)?;
-            state.workload_pids.push((db.clone(), pid));
-        }
-        state.save()?;
+    if mover == lab::LabMover::Drs && super::rehearsal::is_rehearsal(&dir) {
+        anyhow::bail!(
+            "lab {}: a rehearsal already runs here (its store and DRS jobs cover the lab's \
+             databases); `wavedeck lab status` shows it, `wavedeck lab down` removes it",
+            dir.display()
+        );
     }
-    let inv = lab::write_inventory(&state, &specs)?;
+    // Both servers' binaries checked before anything starts: no half-built lab for a missing one.
+    if !my_dbs.is_empty() {
+        mylab::find_binaries().map_err(|e| {
+            let leave_out = if engine.is_none() {
+                "; or rehearse the PostgreSQL databases alone with `--engine postgres`"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("{e}{leave_out}")
+        })?;
+    }
+    if !pg_dbs.is_empty() {
+        lab::find_bin_dir(cfg.lab.pg_bin_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    println!("creating lab in {} ...", dir.display());
+    let mut pg = match pg_dbs.is_empty() {
+        true => None,
+        false => {
+            Some(lab::up_with(&dir, &pg_dbs, seed, cfg.lab.pg_bin_dir.as_deref(), mover).await?)
+        }
+    };
+    let mut my = match my_dbs.is_empty() {
+        true => None,
+        false => match mylab::up_with(&dir, &my_dbs, seed, mover).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                if let Some(p) = &pg {
+                    let _ = lab::down(p);
+                }
+                return Err(e.into());
+            }
+        },
+    };
+    if !a.no_workload {
+        if let Some(st) = pg.as_mut() {
+            for db in &pg_dbs {
+                let pid = spawn_workload(&st.dir, db)?;
+                st.workload_pids.push((db.clone(), pid));
+            }
+            st.save()?;
+        }
+        if let Some(st) = my.as_mut() {
+            for db in &my_dbs {
+                let pid = spawn_workload(&st.dir, db)?;
+                st.workload_pids.push((db.clone(), pid));
+            }
+            st.save()?;
+        }
+    }
+    let dir = pg
+        .as_ref()
+        .map(|s| s.dir.clone())
+        .or(my.as_ref().map(|s| s.dir.clone()))
+        .unwrap_or(dir);
+    // The inventory covers whatever halves live here (a direct lab may get its other half later).
+    let pw = lab::password_file(&dir)?;
+    let mut entries = Vec::new();
+    let pg_any = match &pg {
+        Some(s) => Some(s.clone()),
+        None if dir.join(lab::STATE_FILE).exists() => Some(LabState::load(&dir)?),
+        None => None,
+    };
+    let my_any = match &my {
+        Some(s) => Some(s.clone()),
+        None => MyLabState::load_if_any(&dir)?,
+    };
+    if let Some(s) = &pg_any {
+        entries.extend(lab::inventory_entries(s, &specs, &pw));
+    }
+    if let Some(s) = &my_any {
+        entries.extend(s.inventory_entries(&specs, &pw));
+    }
+    let inv = lab::write_inventory(&dir, entries)?;
     let rehearsal = if mover == lab::LabMover::Drs {
         let exe = std::env::current_exe()?;
-        let r = super::rehearsal::start(&mut state, cfg, &exe).await?;
+        // One half records the emulator, so `lab down` stops it once.
+        let r = super::rehearsal::start(&dir, cfg, &exe, |e| match (&mut pg, &mut my) {
+            (Some(st), _) => {
+                st.emulator = Some(e.clone());
+                st.save()
+            }
+            (None, Some(st)) => {
+                st.emulator = Some(e.clone());
+                st.save()
+            }
+            (None, None) => Ok(()),
+        })
+        .await?;
         let lab_cfg = Config::load(Some(&r.config))?;
         let init = crate::store::cmd::InitArgs {
             inventory: vec![inv.clone()],
@@ -305,32 +416,53 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         crate::store::cmd::init(init, lab_cfg).await?;
         Some(r)
     } else {
-        println!(
-            "lab inventory (points at the lab ports): {}\n  e.g. wavedeck init --inventory {}",
-            inv.display(),
-            inv.display()
-        );
         None
     };
-    println!(
-        "source  127.0.0.1:{}  ({})\ntarget  127.0.0.1:{}  ({})",
-        state.source.port,
-        state.source.data_dir.display(),
-        state.target.port,
-        state.target.data_dir.display()
-    );
-    for db in &state.databases {
+    let waiting = if rehearsal.is_some() {
+        "waiting for its DRS job"
+    } else {
+        "replicating"
+    };
+    let dns_path = dir.join(lab::DNS_FILE);
+    if let Some(state) = &pg {
         println!(
-            "  {db:<20} {}; service name {} in {}",
-            if rehearsal.is_some() {
-                "waiting for its DRS job"
-            } else {
-                "replicating"
-            },
-            LabState::dns_name(db),
-            state.dns_file().path.display()
+            "PostgreSQL source 127.0.0.1:{}  ({})\n           target 127.0.0.1:{}  ({})",
+            state.source.port,
+            state.source.data_dir.display(),
+            state.target.port,
+            state.target.data_dir.display()
         );
+        for db in &state.databases {
+            println!(
+                "  {db:<20} {waiting}; service name {} in {}",
+                LabState::dns_name(db),
+                dns_path.display()
+            );
+        }
     }
+    if let Some(state) = &my {
+        println!("MySQL (a MariaDB pair per database):");
+        for p in &state.pairs {
+            println!(
+                "  {:<20} source 127.0.0.1:{} -> target 127.0.0.1:{}; {}; service name {} in {}",
+                p.db,
+                p.source.port,
+                p.target.port,
+                if rehearsal.is_some() {
+                    waiting
+                } else {
+                    "GTID replica"
+                },
+                LabState::dns_name(&p.db),
+                dns_path.display()
+            );
+        }
+    }
+    let first = pg_dbs
+        .first()
+        .or(my_dbs.first())
+        .map(String::as_str)
+        .unwrap_or("<db>");
     match rehearsal {
         Some(r) => println!(
             "DRS emulator (native mode) on http://{} (pid {}, log {})\n\
@@ -340,7 +472,7 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
              watch:    wavedeck lab status{}   # replication measured on the servers and as DRS reports it",
             r.emulator.listen,
             r.emulator.pid,
-            state.dir.join("emulator.log").display(),
+            dir.join("emulator.log").display(),
             inv.display(),
             r.config.display(),
             r.config.display(),
@@ -351,52 +483,12 @@ async fn up(a: UpArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             }
         ),
         None => println!(
-            "next: `wavedeck lab status`, `wavedeck lab cutover --db {}`",
-            dbs.first().map(String::as_str).unwrap_or("<db>")
+            "lab inventory (points at the lab ports): {}\n  e.g. wavedeck init --inventory {0}\n\
+             next: `wavedeck lab status`, `wavedeck lab cutover --db {first}`, `wavedeck lab reset --db {first}`",
+            inv.display(),
         ),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A lab database name and the inventory entry it comes from.
-pub(crate) type NamedSpec = (String, crate::inventory::DatabaseSpec);
-
-/// The databases `lab up` creates, with the inventory entries they come from (if any).
-pub(crate) fn lab_databases(
-    flags: &[String],
-    cfg: &Config,
-) -> anyhow::Result<(Vec<String>, Vec<NamedSpec>)> {
-    if !flags.is_empty() {
-        return Ok((flags.to_vec(), vec![]));
-    }
-    if !cfg.lab.databases.is_empty() {
-        return Ok((cfg.lab.databases.clone(), vec![]));
-    }
-    let path = &cfg.lab.inventory;
-    if !path.exists() {
-        return Ok((vec!["pilot_orders".into(), "pilot_billing".into()], vec![]));
-    }
-    let specs = crate::inventory::load::load_file(path).map_err(|problems| {
-        let lines: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
-        anyhow::anyhow!(
-            "lab.inventory {}: {} problem(s), first: {}",
-            path.display(),
-            problems.len(),
-            lines.join("; ")
-        )
-    })?;
-    let pg: Vec<NamedSpec> = specs
-        .into_iter()
-        .filter(|s| s.engine == crate::inventory::Engine::Postgres)
-        .map(|s| (lab::lab_db_name(&s.db_id), s))
-        .collect();
-    if pg.is_empty() {
-        anyhow::bail!(
-            "lab.inventory {} has no PostgreSQL database; pass --db NAME",
-            path.display()
-        );
-    }
-    Ok((pg.iter().map(|(n, _)| n.clone()).collect(), pg))
 }
 
 async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
@@ -468,14 +560,7 @@ async fn status_pg(state: &LabState, json: bool) -> Vec<serde_json::Value> {
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
     // DRS mode: what the emulator reports to the production client, beside the raw measures.
-    let drs_jobs = match &state.emulator {
-        Some(_) => Some(
-            super::rehearsal::drs_view(state)
-                .await
-                .map_err(|e| format!("{e:#}")),
-        ),
-        None => None,
-    };
+    let drs_jobs = drs_jobs(dir, state.mover, Engine::Postgres, &state.databases).await;
     let drs_job_missing = |db: &str| match &drs_jobs {
         Some(Ok(v)) => v.iter().any(|j| j.db == db && j.progress.is_none()),
         _ => false,
@@ -544,6 +629,24 @@ async fn status_pg(state: &LabState, json: bool) -> Vec<serde_json::Value> {
     out
 }
 
+/// In a rehearsal, what the emulator reports to the production client for the lab databases
+/// of `engine` (`None` in a lab that replicates itself).
+async fn drs_jobs(
+    dir: &std::path::Path,
+    mover: lab::LabMover,
+    engine: Engine,
+    dbs: &[String],
+) -> Option<Result<Vec<super::rehearsal::DrsView>, String>> {
+    if mover != lab::LabMover::Drs || !super::rehearsal::is_rehearsal(dir) {
+        return None;
+    }
+    Some(
+        super::rehearsal::drs_view(dir, engine, dbs)
+            .await
+            .map_err(|e| format!("{e:#}")),
+    )
+}
+
 async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     if !json {
@@ -562,9 +665,14 @@ async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
             "cutover",
         );
     }
+    let drs_jobs = drs_jobs(&state.dir, state.mover, Engine::Mysql, &state.databases()).await;
     for p in &state.pairs {
         let lag = mylab::lag(state, &p.db).await;
         let (dns, steps, wl) = db_extras(&state.dir, &p.db);
+        let drs_job = match &drs_jobs {
+            Some(Ok(v)) => v.iter().find(|j| j.db == p.db),
+            _ => None,
+        };
         let (repl, secs, behind) = match &lag {
             Ok(l) => (
                 match &l.replica {
@@ -573,6 +681,9 @@ async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
                         "stopped: {}",
                         r.last_error.as_deref().unwrap_or("no error reported")
                     ),
+                    None if drs_job.is_some_and(|j| j.progress.is_none()) => {
+                        "no job yet".to_string()
+                    }
                     None => "released".to_string(),
                 },
                 l.seconds
@@ -587,6 +698,7 @@ async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
                 "db": p.db, "source_port": p.source.port, "target_port": p.target.port,
                 "transfer_status": lag.as_ref().map(|l| l.drs_status()).unwrap_or("-"),
                 "lag": lag.as_ref().ok(), "service": dns, "cutover": steps, "workload": wl,
+                "drs_job": drs_job,
             }));
         } else {
             let ports = format!("{} -> {}", p.source.port, p.target.port);
@@ -595,7 +707,13 @@ async fn status_my(state: &MyLabState, json: bool) -> Vec<serde_json::Value> {
                 p.db,
                 workload_text(&wl)
             );
+            if let Some(j) = drs_job {
+                println!("  {:<18} {}", "", super::rehearsal::drs_line(j));
+            }
         }
+    }
+    if let Some(Err(e)) = &drs_jobs {
+        println!("  DRS emulator not answering: {e}");
     }
     out
 }

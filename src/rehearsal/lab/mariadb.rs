@@ -11,7 +11,10 @@
 //! up in a couple of seconds and `lab reset` is cheap). State lives in `<dir>/lab-mysql.json`
 //! next to the PostgreSQL lab's `lab.json`; both share the DNS file and the journals.
 
-use super::postgres::{free_port, is_root, run_tool, setup, LabError, LabMover, LabState};
+use super::postgres::{
+    free_port, inventory_entry, is_root, run_tool, setup, LabEmulator, LabError, LabMover,
+    LabState, DNS_FILE,
+};
 use crate::config::Config;
 use crate::cutover::dns::{write_atomic, Dns, FileDns};
 use crate::cutover::my::{self, My};
@@ -74,6 +77,10 @@ pub struct MyLabState {
     /// native mode (the targets then start empty).
     #[serde(default)]
     pub mover: LabMover,
+    /// The rehearsal's DRS emulator, when this half started it (a lab without PostgreSQL
+    /// databases; otherwise `lab.json` holds it, so `lab down` stops it once).
+    #[serde(default)]
+    pub emulator: Option<LabEmulator>,
 }
 
 impl MyLabState {
@@ -136,7 +143,7 @@ impl MyLabState {
     }
 
     pub fn dns_file(&self) -> FileDns {
-        FileDns::new(self.dir.join("dns.yaml"))
+        FileDns::new(self.dir.join(DNS_FILE))
     }
 
     pub fn journal_path(&self, db: &str) -> PathBuf {
@@ -168,6 +175,27 @@ impl MyLabState {
             overrides: Default::default(),
             extra: Default::default(),
         })
+    }
+
+    /// The MySQL lab databases as inventory entries (see [`inventory_entry`]).
+    pub fn inventory_entries(
+        &self,
+        from: &[(String, DatabaseSpec)],
+        pw_file: &Path,
+    ) -> Vec<serde_json::Value> {
+        self.pairs
+            .iter()
+            .filter_map(|p| {
+                let spec = self.spec(&p.db)?;
+                Some(inventory_entry(
+                    spec,
+                    from,
+                    &p.db,
+                    pw_file,
+                    &["customers", "orders"],
+                ))
+            })
+            .collect()
     }
 
     /// The cutover context for one MySQL lab database, with thresholds from `cfg`.
@@ -422,7 +450,7 @@ fn db_err(side: &Side, label: &str, e: impl std::fmt::Display) -> LabError {
 /// Seed `db` at the source; with the lab's own mover, make the target a read-only GTID replica
 /// of it and wait until it applied everything. With DRS as the mover the target only gets the
 /// application's user (out of its binary log, so its GTIDs stay the source's once a DRS job
-/// replicates) and the job copies the database.
+/// replicates) and an empty database; the job copies the tables.
 async fn seed_and_replicate(
     state: &MyLabState,
     pair: &MyPair,
@@ -483,8 +511,11 @@ async fn seed_and_replicate(
     let dns = state.dns_file();
     let name = LabState::dns_name(db);
     if state.mover == LabMover::Drs {
+        // The database itself exists empty, as on an RDS instance prepared for the job (the
+        // pre-checks log in to it; the job's copy creates the tables).
         for stmt in [
             "SET SESSION sql_log_bin = 0".to_string(),
+            format!("CREATE DATABASE IF NOT EXISTS {q}"),
             format!("CREATE USER IF NOT EXISTS '{APP_USER}'@'%'"),
             format!("GRANT ALL PRIVILEGES ON {q}.* TO '{APP_USER}'@'%'"),
         ] {
@@ -596,6 +627,7 @@ pub async fn up_with(
         pairs: vec![],
         workload_pids: vec![],
         mover,
+        emulator: None,
     };
     for db in databases {
         state.pairs.push(new_pair(&root, db)?);
@@ -645,11 +677,12 @@ pub async fn reset(state: &MyLabState, db: &str, seed_rows: u32) -> Result<(), L
 /// Stop the workloads `lab up` started and every server, remove `<dir>/mysql` and the state
 /// file (the directory itself stays: the PostgreSQL lab may live there too).
 pub fn down(state: &MyLabState) -> Result<(), LabError> {
-    for (_, pid) in &state.workload_pids {
+    let emulator = state.emulator.iter().map(|e| e.pid);
+    for pid in state.workload_pids.iter().map(|(_, p)| *p).chain(emulator) {
         // Only the pids `lab up` recorded, one by one.
         // SAFETY: kill with a pid we spawned and SIGTERM has no memory-safety preconditions.
         unsafe {
-            libc::kill(*pid as libc::pid_t, libc::SIGTERM);
+            libc::kill(pid as libc::pid_t, libc::SIGTERM);
         }
     }
     stop_all(state);
@@ -754,6 +787,7 @@ mod tests {
             }],
             workload_pids: vec![],
             mover: LabMover::Direct,
+            emulator: None,
         };
         let j = serde_json::to_string(&st).unwrap();
         assert_eq!(serde_json::from_str::<MyLabState>(&j).unwrap(), st);

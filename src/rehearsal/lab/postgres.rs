@@ -15,6 +15,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub const STATE_FILE: &str = "lab.json";
+/// The lab's DNS file (both halves): the service name of every lab database.
+pub const DNS_FILE: &str = "dns.yaml";
+/// The lab's inventory (both halves), as `lab up` writes it.
+pub const INVENTORY_FILE: &str = "inventory.yaml";
 const OS_USER: &str = "postgres";
 const DB_USER: &str = "postgres";
 
@@ -103,7 +107,7 @@ impl LabState {
     }
 
     pub fn dns_file(&self) -> FileDns {
-        FileDns::new(self.dir.join("dns.yaml"))
+        FileDns::new(self.dir.join(DNS_FILE))
     }
 
     pub fn dns_name(db: &str) -> String {
@@ -188,61 +192,95 @@ pub fn lab_db_name(db_id: &str) -> String {
         .collect()
 }
 
-/// Write `<dir>/inventory.yaml`: the lab databases as an inventory pointing at the lab ports,
-/// keeping owner, criticality, window, wave and overrides of the entries they came from. The
-/// engine, the checks and the cockpit can then run against the lab like against production.
-pub fn write_inventory(
+/// The empty password file of the lab's inventory: the lab trusts loopback (both engines), so
+/// it resolves without any environment.
+pub fn password_file(dir: &Path) -> Result<PathBuf, LabError> {
+    let pw_file = dir.join("pg-password");
+    if !pw_file.exists() {
+        write_atomic(&pw_file, b"").map_err(|e| setup(dir, e))?;
+    }
+    Ok(pw_file)
+}
+
+/// One lab database as an inventory entry: `spec` (pointing at the lab's ports) with owner,
+/// criticality, window, wave, overrides and size of the entry it came from, if any. `extra`
+/// names the service the lab's workload resolves (the engine switches it) and the tables the
+/// final quick validation checksums, in the engine's spelling.
+pub(super) fn inventory_entry(
+    mut spec: DatabaseSpec,
+    from: &[(String, DatabaseSpec)],
+    lab_name: &str,
+    pw_file: &Path,
+    critical: &[&str],
+) -> serde_json::Value {
+    if let Some((_, orig)) = from
+        .iter()
+        .find(|(n, o)| n == lab_name && o.engine == spec.engine)
+    {
+        spec.db_id = orig.db_id.clone();
+        spec.owner = orig.owner.clone();
+        spec.criticality = orig.criticality;
+        spec.business_window = orig.business_window.clone();
+        spec.wave = orig.wave;
+        spec.overrides = orig.overrides.clone();
+        spec.size_gb = orig.size_gb;
+    }
+    let ep = |e: &Endpoint| {
+        serde_json::json!({
+            "host": e.host, "port": e.port, "database": e.database, "user": e.user,
+            "password_file": pw_file,
+        })
+    };
+    serde_json::json!({
+        "db_id": spec.db_id,
+        "engine": spec.engine.as_str(),
+        "engine_version": spec.engine_version,
+        "size_gb": spec.size_gb,
+        "owner": spec.owner,
+        "criticality": spec.criticality.as_str(),
+        "business_window": spec.business_window,
+        "wave": spec.wave,
+        "source": ep(&spec.source),
+        "target": ep(&spec.target),
+        "tags": spec.tags,
+        "overrides": spec.overrides,
+        "extra": {"dns_name": LabState::dns_name(lab_name), "critical_tables": critical},
+    })
+}
+
+/// The PostgreSQL lab databases as inventory entries (see [`inventory_entry`]).
+pub fn inventory_entries(
     state: &LabState,
     from: &[(String, DatabaseSpec)],
-) -> Result<PathBuf, LabError> {
-    let mut entries = Vec::new();
-    // The lab trusts loopback: an empty password file resolves without any environment.
-    let pw_file = state.dir.join("pg-password");
-    if !pw_file.exists() {
-        write_atomic(&pw_file, b"").map_err(|e| setup(&state.dir, e))?;
-    }
-    for db in &state.databases {
-        let mut spec = state.spec(db);
-        if let Some((_, orig)) = from.iter().find(|(n, _)| n == db) {
-            spec.db_id = orig.db_id.clone();
-            spec.owner = orig.owner.clone();
-            spec.criticality = orig.criticality;
-            spec.business_window = orig.business_window.clone();
-            spec.wave = orig.wave;
-            spec.overrides = orig.overrides.clone();
-            spec.size_gb = orig.size_gb;
-        }
-        let ep = |p: u16| {
-            serde_json::json!({
-                "host": "127.0.0.1", "port": p, "database": db, "user": DB_USER,
-                "password_file": pw_file,
-            })
-        };
-        entries.push(serde_json::json!({
-            "db_id": spec.db_id,
-            "engine": "postgres",
-            "engine_version": spec.engine_version,
-            "size_gb": spec.size_gb,
-            "owner": spec.owner,
-            "criticality": spec.criticality.as_str(),
-            "business_window": spec.business_window,
-            "wave": spec.wave,
-            "source": ep(state.source.port),
-            "target": ep(state.target.port),
-            "tags": ["lab"],
-            "overrides": spec.overrides,
-            // The service name the lab's workload resolves: the engine switches this one.
-            "extra": {"dns_name": LabState::dns_name(db)},
-        }));
-    }
+    pw_file: &Path,
+) -> Vec<serde_json::Value> {
+    state
+        .databases
+        .iter()
+        .map(|db| {
+            inventory_entry(
+                state.spec(db),
+                from,
+                db,
+                pw_file,
+                &["public.customers", "public.orders"],
+            )
+        })
+        .collect()
+}
+
+/// Write `<dir>/inventory.yaml`: the lab databases of both halves as one inventory pointing at
+/// the lab ports. The engine, the checks and the cockpit then run against the lab like against
+/// production.
+pub fn write_inventory(dir: &Path, entries: Vec<serde_json::Value>) -> Result<PathBuf, LabError> {
     let doc = serde_json::json!({ "databases": entries });
     let text = format!(
         "# Generated by `wavedeck lab up`: the lab databases at the lab's ports. Passwords: the lab\n\
          # trusts loopback, so the password file is empty.\n{}",
-        serde_yaml::to_string(&doc).map_err(|e| setup(&state.dir, e))?
+        serde_yaml::to_string(&doc).map_err(|e| setup(dir, e))?
     );
-    let path = state.dir.join("inventory.yaml");
-    write_atomic(&path, text.as_bytes()).map_err(|e| setup(&state.dir, e))?;
+    let path = dir.join(INVENTORY_FILE);
+    write_atomic(&path, text.as_bytes()).map_err(|e| setup(dir, e))?;
     Ok(path)
 }
 
@@ -752,7 +790,9 @@ mod tests {
         orig.db_id = "pilot-pg-hr".into();
         orig.owner = "team-hr".into();
         orig.overrides.max_cutover_lag_s = Some(3.0);
-        let path = write_inventory(&st, &[("pilot_pg_hr".into(), orig)]).unwrap();
+        let pw = password_file(&dir).unwrap();
+        let entries = inventory_entries(&st, &[("pilot_pg_hr".into(), orig)], &pw);
+        let path = write_inventory(&dir, entries).unwrap();
         let specs = crate::inventory::load_file(&path).unwrap_or_else(|p| {
             panic!(
                 "{}",
@@ -778,6 +818,10 @@ mod tests {
             SecretRef::File(dir.join("pg-password"))
         );
         assert_eq!(specs[0].overrides.max_cutover_lag_s, Some(3.0));
+        assert_eq!(
+            specs[0].extra["critical_tables"],
+            serde_json::json!(["public.customers", "public.orders"])
+        );
         assert_eq!(specs[1].db_id, "extra_db");
     }
 

@@ -3,9 +3,12 @@
 //! a store, the lab inventory, credentials for the emulator and the `file` DNS provider. The
 //! cockpit or `wavedeck run` with that config then runs the production engine and DRS client:
 //! the engine creates the jobs, the emulator replicates for real, the cutover module cuts over.
+//! One rehearsal serves both halves of a lab (PostgreSQL clusters in `lab.json`, MariaDB pairs
+//! in `lab-mysql.json`): one emulator, one config, one store, one inventory.
 
-use super::postgres::{LabEmulator, LabError, LabState};
+use super::postgres::{LabEmulator, LabError};
 use crate::config::Config;
+use crate::inventory::Engine;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,10 +25,9 @@ fn setup(dir: &Path, msg: impl std::fmt::Display) -> LabError {
     }
 }
 
-/// The rehearsal's config: `base` (the operator's, for thresholds and limits) pointed at the lab.
-/// Pure, so it is tested without a lab.
-pub fn lab_config(state: &LabState, base: &Config, emulator_port: u16) -> Config {
-    let dir = &state.dir;
+/// The rehearsal's config: `base` (the operator's, for thresholds and limits) pointed at the lab
+/// in `dir`. Pure, so it is tested without a lab.
+pub fn lab_config(dir: &Path, base: &Config, emulator_port: u16) -> Config {
     let mut c = base.clone();
     c.store = format!("sqlite://{}", dir.join("wavedeck.db").display());
     c.log_dir = dir.join("logs");
@@ -46,8 +48,10 @@ pub fn lab_config(state: &LabState, base: &Config, emulator_port: u16) -> Config
     // DRS pre-check and comparison are still the emulator's simulation; the SQL checks are real.
     c.engine.checks = crate::config::ChecksMode::Both;
     c.cutover.dns_provider = crate::config::DnsProvider::File;
-    c.cutover.dns_file = state.dns_file().path.clone();
-    c.lab.dir = dir.clone();
+    c.cutover.dns_file = dir.join(super::postgres::DNS_FILE);
+    // The tables checksummed at the final quick validation are named per database in the lab
+    // inventory (`extra.critical_tables`, each in its engine's spelling), not here for all.
+    c.lab.dir = dir.to_path_buf();
     c
 }
 
@@ -82,11 +86,17 @@ pub struct Rehearsal {
 }
 
 /// Write the rehearsal config and credentials, start the native emulator (its own process
-/// group, log in `<lab>/emulator.log`) and wait until it answers. Records it in the lab state.
-pub async fn start(state: &mut LabState, base: &Config, exe: &Path) -> Result<Rehearsal, LabError> {
-    let dir = state.dir.clone();
+/// group, log in `<lab>/emulator.log`) and wait until it answers. `record` keeps the emulator in
+/// the lab state (one half records it, so `lab down` stops it once) before it is waited for.
+pub async fn start(
+    dir: &Path,
+    base: &Config,
+    exe: &Path,
+    record: impl FnOnce(&LabEmulator) -> Result<(), LabError>,
+) -> Result<Rehearsal, LabError> {
+    let dir = dir.to_path_buf();
     let port = super::postgres::free_port().map_err(|e| setup(&dir, e))?;
-    let cfg = lab_config(state, base, port);
+    let cfg = lab_config(&dir, base, port);
     if let Some(p) = &cfg.drs.credentials_file {
         write_credentials(p).map_err(|e| setup(&dir, format!("{}: {e}", p.display())))?;
     }
@@ -117,8 +127,7 @@ pub async fn start(state: &mut LabState, base: &Config, exe: &Path) -> Result<Re
         pid: child.id(),
         listen: listen.clone(),
     };
-    state.emulator = Some(emulator.clone());
-    state.save()?;
+    record(&emulator)?;
     let started = Instant::now();
     while tokio::net::TcpStream::connect(&listen).await.is_err() {
         if started.elapsed() > Duration::from_secs(20) {
@@ -135,6 +144,11 @@ pub async fn start(state: &mut LabState, base: &Config, exe: &Path) -> Result<Re
     Ok(Rehearsal { config, emulator })
 }
 
+/// Whether `dir` holds a rehearsal (a lab brought up for DRS jobs and the engine).
+pub fn is_rehearsal(dir: &Path) -> bool {
+    dir.join(CONFIG_FILE).exists()
+}
+
 /// One lab database's DRS job as the emulator reports it to the production client.
 #[derive(Debug, serde::Serialize)]
 pub struct DrsView {
@@ -144,12 +158,12 @@ pub struct DrsView {
     pub progress: Option<crate::drs::model::ProgressResult>,
 }
 
-/// The DRS side of `lab status`: each lab database's job, found by the name the engine gives
-/// it, read with the same client and calls the engine uses.
-pub async fn drs_view(state: &LabState) -> anyhow::Result<Vec<DrsView>> {
-    let cfg = Config::load(Some(&state.dir.join(CONFIG_FILE)))?;
+/// The DRS side of `lab status`: each lab database of `engine` in `dbs`, its job found by the
+/// name the engine gives it, read with the same client and calls the engine uses.
+pub async fn drs_view(dir: &Path, engine: Engine, dbs: &[String]) -> anyhow::Result<Vec<DrsView>> {
+    let cfg = Config::load(Some(&dir.join(CONFIG_FILE)))?;
     let drs = crate::drs::DrsClient::from_config(&cfg)?;
-    let inventory = state.dir.join("inventory.yaml");
+    let inventory = dir.join("inventory.yaml");
     let specs = crate::inventory::load_file(&inventory).map_err(|p| {
         anyhow::anyhow!(
             "{}: {}",
@@ -158,17 +172,14 @@ pub async fn drs_view(state: &LabState) -> anyhow::Result<Vec<DrsView>> {
         )
     })?;
     let mut out = Vec::new();
-    for db in &state.databases {
+    for db in dbs {
         let db_id = specs
             .iter()
-            .find(|s| s.source.database == *db)
+            .find(|s| s.engine == engine && s.source.database == *db)
             .map(|s| s.db_id.clone())
             .unwrap_or_else(|| db.clone());
         let job_name = crate::drs::api::job_name_for(&db_id);
-        let progress = match drs
-            .find_job_by_name(crate::inventory::Engine::Postgres, &job_name)
-            .await?
-        {
+        let progress = match drs.find_job_by_name(engine, &job_name).await? {
             Some(j) => {
                 let id = crate::drs::JobId(j.id);
                 drs.batch_progress(std::slice::from_ref(&id))
@@ -219,31 +230,12 @@ pub fn drs_line(v: &DrsView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rehearsal::lab::postgres::{ClusterState, LabMover};
 
     #[test]
     fn rehearsal_config_points_everything_at_the_lab_and_round_trips() {
-        let st = LabState {
-            dir: "/labs/x".into(),
-            bin_dir: "/b".into(),
-            source: ClusterState {
-                name: "source".into(),
-                port: 1,
-                data_dir: "/labs/x/source".into(),
-            },
-            target: ClusterState {
-                name: "target".into(),
-                port: 2,
-                data_dir: "/labs/x/target".into(),
-            },
-            databases: vec!["a".into()],
-            workload_pids: vec![],
-            mover: LabMover::Drs,
-            emulator: None,
-        };
         let mut base = Config::default();
         base.thresholds.max_cutover_lag_s = 7.0;
-        let c = lab_config(&st, &base, 4321);
+        let c = lab_config(Path::new("/labs/x"), &base, 4321);
         assert_eq!(c.drs.endpoint, "http://127.0.0.1:4321");
         assert_eq!(c.store, "sqlite:///labs/x/wavedeck.db");
         assert!(c.emulator.native);

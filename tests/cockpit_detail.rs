@@ -19,8 +19,8 @@ use wavedeck::lifecycle::Stage;
 use wavedeck::store::{Event, Store};
 use wavedeck::tui::app::App;
 use wavedeck::tui::data::{Data, FeedUpdate};
-use wavedeck::tui::render::render;
 use wavedeck::tui::theme::Theme;
+use wavedeck::tui::views::render;
 use wavedeck::validate::ValidationReport;
 
 use common::validation::{self as shared, Pair};

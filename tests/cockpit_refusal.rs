@@ -25,9 +25,9 @@ use wavedeck::tui::app::{handle_key, App, DialogStatus, Intent};
 use wavedeck::tui::data::Data;
 use wavedeck::tui::feed;
 use wavedeck::tui::guards::Limits;
-use wavedeck::tui::render::render;
 use wavedeck::tui::term::Msg;
 use wavedeck::tui::theme::Theme;
+use wavedeck::tui::views::render;
 
 const SPEED: f64 = 800.0;
 

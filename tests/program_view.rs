@@ -17,8 +17,8 @@ use wavedeck::rehearsal::drs_emulator::faults::{FaultPlan, JobFaultKind, JobFaul
 use wavedeck::store::{Action, Role, Store, Target};
 use wavedeck::tui::app::{handle_key, App};
 use wavedeck::tui::data::{Data, FeedUpdate};
-use wavedeck::tui::render::render;
 use wavedeck::tui::theme::Theme;
+use wavedeck::tui::views::render;
 
 const SPEED: f64 = 800.0;
 

@@ -4,8 +4,8 @@
 
 use crate::tui::app::{handle_key, App};
 use crate::tui::fixture;
-use crate::tui::render::render;
 use crate::tui::theme::Theme;
+use crate::tui::views::render;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crossterm::{execute, terminal};
 use ratatui::backend::{CrosstermBackend, TestBackend};

@@ -80,7 +80,7 @@ pub fn render_text(store: &str, p: &Program) -> String {
                     .map(|r| format!("{r:.2}"))
                     .unwrap_or_else(|| "-".into()),
                 ph.median_s
-                    .map(crate::tui::program_view::median_text)
+                    .map(crate::tui::views::program::median_text)
                     .unwrap_or_else(|| "-".into()),
                 ph.remaining.to_string(),
             ]

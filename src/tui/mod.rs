@@ -1,5 +1,5 @@
 //! The cockpit: a ratatui TUI over the store. `app` holds the state and the pure key handler,
-//! `render` draws it, `term` runs the event loop, `feed` polls the store.
+//! `views` draws it, `term` runs the event loop, `feed` polls the store.
 
 pub mod app;
 pub mod cmd;
@@ -9,11 +9,10 @@ pub mod fixture;
 pub mod fleet;
 pub mod fmt;
 pub mod guards;
-pub mod program_view;
 pub mod query;
-pub mod render;
 pub mod term;
 pub mod theme;
+pub mod views;
 pub mod wavelist;
 pub mod window;
 

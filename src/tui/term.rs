@@ -4,7 +4,7 @@
 
 use super::app::{handle_key, App, Intent};
 use super::data::FeedUpdate;
-use super::render::render;
+use super::views::render;
 use crate::store::model::{Action, Target};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use crossterm::{cursor, execute, terminal};

@@ -3,8 +3,8 @@
 use super::app::{handle_key, App, DialogStatus, Intent, Mode, View};
 use super::data::FeedUpdate;
 use super::fixture;
-use super::render::render;
 use super::theme::Theme;
+use super::views::render;
 use crate::store::model::{Action, CommandRow, CommandStatus, Role, Target};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
@@ -362,7 +362,7 @@ fn a_wave_waiting_on_the_operator_shows_no_eta() {
         .expect("the fixture has a started wave");
     let member = |d: &crate::store::model::DbState| d.wave == Some(wave);
     assert!(a.data.dbs.iter().filter(|d| member(d)).count() > 0);
-    let moving = super::render::wave_summary(&a, Some(wave));
+    let moving = super::views::wave_summary(&a, Some(wave));
     assert!(
         moving.eta_s.is_some(),
         "databases still moving on their own get an ETA"
@@ -371,7 +371,7 @@ fn a_wave_waiting_on_the_operator_shows_no_eta() {
         d.stage = Stage::Ready;
         d.held_stage = None;
     }
-    let waiting = super::render::wave_summary(&a, Some(wave));
+    let waiting = super::views::wave_summary(&a, Some(wave));
     assert!(waiting.progress < 1.0);
     assert_eq!(
         waiting.eta_s, None,

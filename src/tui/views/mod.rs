@@ -1,6 +1,8 @@
 //! Drawing. `render(&App, &mut Frame)` reads the state and never changes it; rows are built
 //! only for the visible slice so 2000 databases cost the same as 40.
 
+pub mod program;
+
 use super::app::{scroll_offset, App, DialogStatus, Level, Mode, View, ACTION_KEYS, NAV_KEYS};
 use super::data::Severity;
 use super::fmt;
@@ -38,9 +40,9 @@ pub fn render(app: &App, f: &mut Frame) {
     ])
     .areas(area);
     header(app, f, head);
-    super::program_view::summary_line(app, f, program);
+    program::summary_line(app, f, program);
     match app.view {
-        View::Program => super::program_view::view(app, f, body),
+        View::Program => program::view(app, f, body),
         View::Waves => waves(app, f, body),
         View::Databases => databases(app, f, body),
         View::Detail => detail(app, f, body),

@@ -2,12 +2,12 @@
 //! `crate::program`, computed by the app when its data changes, drawn here. Rows are built
 //! only for what fits, so 169 waves and 2000 databases cost a few dozen lines.
 
-use super::app::App;
-use super::fmt;
-use super::render::stage_bar;
-use super::theme::{stage_code, Theme};
+use super::stage_bar;
 use crate::program::calendar::{Blocker, Day};
 use crate::program::Program;
+use crate::tui::app::App;
+use crate::tui::fmt;
+use crate::tui::theme::{stage_code, Theme};
 use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -681,7 +681,7 @@ mod tests {
     #[test]
     fn stage_positions_match_the_theme() {
         for s in Stage::ALL {
-            assert_eq!(stage_pos(s), super::super::theme::stage_index(s));
+            assert_eq!(stage_pos(s), crate::tui::theme::stage_index(s));
         }
     }
 }

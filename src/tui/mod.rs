@@ -1,5 +1,6 @@
-//! The cockpit: a ratatui TUI over the store. `app` holds the state and the pure key handler,
-//! `views` draws it, `term` runs the event loop, `feed` polls the store.
+//! The cockpit: a ratatui TUI over the store. `app/` holds the state, the pure key handler and
+//! the keymap; `views/` draws it, one file per view; `widgets/` holds the drawing pieces views
+//! share; `term` runs the event loop, `feed` polls the store.
 
 pub mod app;
 pub mod cmd;
@@ -14,6 +15,7 @@ pub mod term;
 pub mod theme;
 pub mod views;
 pub mod wavelist;
+pub mod widgets;
 pub mod window;
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! `crate::program`, computed by the app when its data changes, drawn here. Rows are built
 //! only for what fits, so 169 waves and 2000 databases cost a few dozen lines.
 
-use super::stage_bar;
 use crate::program::calendar::{Blocker, Day};
 use crate::program::Program;
 use crate::tui::app::App;
 use crate::tui::fmt;
 use crate::tui::theme::{stage_code, Theme};
+use crate::tui::widgets::stage_bar::stage_bar;
 use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;

@@ -1,0 +1,162 @@
+//! The action dialog: what the action does, its guards, the typed confirmation and the
+//! engine's verdict.
+
+use crate::store::model::{Action, Target};
+use crate::tui::app::{App, DialogStatus};
+use crate::tui::fmt;
+use crate::tui::widgets::{block, centered};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub fn action_label(a: Action) -> &'static str {
+    match a {
+        Action::StartWave => "start wave",
+        Action::ApproveWindow => "approve window",
+        Action::Pause => "pause",
+        Action::Resume => "resume",
+        Action::Retry => "retry",
+        Action::Abort => "abort",
+        Action::Cutover => "cut over",
+        Action::Rollback => "roll back",
+        Action::CloseHypercare => "close hypercare",
+        Action::Signoff => "sign off",
+    }
+}
+
+fn action_explain(a: Action) -> &'static str {
+    match a {
+        Action::StartWave => "The engine starts pre-checks and replication for every database of the wave.",
+        Action::ApproveWindow => "Records your approval of the wave's cutover window.",
+        Action::Pause => "The engine stops taking new steps; the running step finishes.",
+        Action::Resume => "The engine continues from the stage it was paused in.",
+        Action::Retry => "The engine runs the failed step again.",
+        Action::Abort => "Stops the migration for good and releases its DRS job.",
+        Action::Cutover => "Writes off at source, final sync, terminate the DRS job, DNS switch, writes on at target.",
+        Action::Rollback => "Points traffic back to the source; the target is left as it is.",
+        Action::CloseHypercare => "Ends the rollback window: rollback is no longer offered.",
+        Action::Signoff => "Records your sign-off for the cutover, in a role you hold.",
+    }
+}
+
+pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.theme;
+    let Some(d) = &app.dialog else { return };
+    let target = match &d.target {
+        Target::Db(id) => id.clone(),
+        Target::Wave(n) => format!("wave {n}"),
+    };
+    let mut lines = vec![
+        Line::styled(action_explain(d.action), th.muted),
+        Line::raw(""),
+        Line::styled("Guards", th.header),
+    ];
+    for g in &d.guards {
+        lines.push(Line::from(vec![
+            Span::styled(
+                if g.ok { th.sym.ok } else { th.sym.fail },
+                if g.ok { th.ok } else { th.fail },
+            ),
+            Span::raw(" "),
+            Span::styled(g.sentence.clone(), if g.ok { th.base } else { th.fail }),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    match &d.status {
+        DialogStatus::Asking => {
+            if let Some(c) = &d.confirm {
+                lines.push(Line::from(vec![
+                    Span::raw("Type "),
+                    Span::styled(c.clone(), th.header),
+                    Span::raw(" to confirm:"),
+                ]));
+                let okst = if d.confirmed() { th.ok } else { th.input };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("> {}", d.typed), okst),
+                    Span::styled("_", okst),
+                ]));
+            }
+            let hint = if d.blocked() {
+                Line::styled("Blocked by the guards above. Esc closes.", th.fail)
+            } else if d.confirm.is_some() {
+                Line::styled(
+                    "Enter submits once the text matches · Esc cancels",
+                    th.muted,
+                )
+            } else {
+                Line::styled("Enter or y submits · Esc or n cancels", th.muted)
+            };
+            lines.push(hint);
+        }
+        DialogStatus::Submitting => lines.push(Line::styled(
+            format!("{} submitting…", th.sym.pending),
+            th.info,
+        )),
+        DialogStatus::Pending(id) => {
+            lines.push(Line::styled(
+                format!(
+                    "{} command #{id} submitted; waiting for the engine…",
+                    th.sym.pending
+                ),
+                th.info,
+            ));
+            let waited = d
+                .submitted_at
+                .map(|t| (app.now - t).num_seconds())
+                .unwrap_or(0);
+            if waited >= 10 {
+                lines.push(Line::styled(
+                    format!("no engine has answered for {}: is one running on this store? (wavedeck run)", fmt::dur_secs(waited)),
+                    th.warn,
+                ));
+            }
+        }
+        DialogStatus::Accepted(id, note) => lines.push(Line::styled(
+            match note {
+                Some(n) => format!("{} command #{id} accepted: {n}", th.sym.ok),
+                None => format!("{} command #{id} accepted by the engine", th.sym.ok),
+            },
+            th.ok,
+        )),
+        DialogStatus::Rejected(id, why) => lines.push(Line::styled(
+            format!("{} command #{id} rejected: {why}", th.sym.fail),
+            th.fail,
+        )),
+        DialogStatus::Error(e) => lines.push(Line::styled(
+            format!("{} not submitted: {e}", th.sym.fail),
+            th.fail,
+        )),
+    }
+    if d.status != DialogStatus::Asking {
+        lines.push(Line::styled("Enter or Esc closes", th.muted));
+    }
+    // Room for every line as it wraps (a refused wave names several databases and reasons),
+    // and one more: words wrap sooner than characters.
+    let inner = usize::from(area.width.min(76).saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let h = u16::try_from(rows + 3).unwrap_or(u16::MAX).min(area.height);
+    let r = centered(area, 76, h);
+    f.render_widget(Clear, r);
+    // The target already reads "wave N": "Start wave 0?", not "Start wave wave 0?".
+    let verb = match d.target {
+        Target::Wave(_) => action_label(d.action).trim_end_matches(" wave"),
+        Target::Db(_) => action_label(d.action),
+    };
+    let title = format!(" {} {target}? ", capitalise(verb));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .style(th.base)
+            .block(block(th, title).border_style(th.border_focus)),
+        r,
+    );
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}

@@ -124,6 +124,17 @@ async fn take_over_dead(store: &Store, holder: &str, ttl: Duration) -> anyhow::R
 }
 
 /// Whether a process with this pid exists (signal 0 checks without sending anything).
+/// The store's decision on a command from the brain's verdict, with the guards behind a
+/// refusal.
+pub fn decision_of(
+    verdict: &Result<String, super::brain::Refusal>,
+) -> (Decision, Vec<crate::store::event::GuardLine>) {
+    match verdict {
+        Ok(note) => (Decision::AcceptedWith(note.clone()), Vec::new()),
+        Err(why) => (Decision::Rejected(why.reason.clone()), why.guards.clone()),
+    }
+}
+
 fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
@@ -389,10 +400,7 @@ impl Driver {
         for c in pending {
             let verdict = self.measure(|b, _, wall| b.on_command(&c, wall));
             let with = self.brain.take_events();
-            let (decision, guards) = match &verdict {
-                Ok(note) => (Decision::AcceptedWith(note.clone()), Vec::new()),
-                Err(why) => (Decision::Rejected(why.reason.clone()), why.guards.clone()),
-            };
+            let (decision, guards) = decision_of(&verdict);
             tracing::info!(command = c.id, action = c.action.as_str(), who = %c.who, verdict = ?verdict, "command decided");
             let n = with.len() + 1;
             self.store

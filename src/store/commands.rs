@@ -6,6 +6,7 @@ use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store, StoreError};
 use super::event::{Body, CommandDecided, GuardLine};
 use super::events::append_in;
 use super::{kind, Action, CommandRow, CommandStatus, Event, NewEvent, Role, Target};
+use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 
 /// An operator intent to record.
@@ -27,6 +28,63 @@ pub enum Decision {
     AcceptedWith(String),
     /// With the reason the cockpit shows ("cutover blocked: lag 12.4 s > 5 s").
     Rejected(String),
+}
+
+impl Decision {
+    /// The command's `status` and `reason` columns once decided.
+    fn columns(&self) -> (CommandStatus, Option<String>) {
+        match self {
+            Decision::Accepted => (CommandStatus::Accepted, None),
+            Decision::AcceptedWith(note) => (CommandStatus::Accepted, Some(note.clone())),
+            Decision::Rejected(r) => (CommandStatus::Rejected, Some(r.clone())),
+        }
+    }
+}
+
+/// The command row `cmd` becomes once decided at `at` (the columns the store's update sets).
+pub fn decided_row(cmd: &CommandRow, decision: &Decision, at: DateTime<Utc>) -> CommandRow {
+    let (status, reason) = decision.columns();
+    CommandRow {
+        status,
+        reason,
+        decided_at: Some(at),
+        ..cmd.clone()
+    }
+}
+
+/// The `command.accepted` / `command.rejected` event recording `decision` on the decided
+/// command `cmd`, with the guards the engine evaluated for a refusal. Pure: the store appends
+/// exactly this with the decision, and tests build the cockpit's view of a refusal with it.
+pub fn decision_event(
+    cmd: &CommandRow,
+    decision: &Decision,
+    guards: &[GuardLine],
+    decided_by: &str,
+) -> NewEvent {
+    let (db_id, wave) = match &cmd.target {
+        Target::Db(d) => (Some(d.as_str()), None),
+        Target::Wave(w) => (None, Some(*w)),
+    };
+    let decided = CommandDecided {
+        command_id: cmd.id,
+        who: cmd.who.clone(),
+        role: Some(cmd.role),
+        action: Some(cmd.action),
+        args: cmd.args.clone(),
+        requested_at: fmt_time(cmd.time),
+        decided_by: Some(decided_by.to_string()),
+        reason: decision.columns().1,
+        guards: match decision {
+            Decision::Rejected(_) => guards.to_vec(),
+            _ => Vec::new(),
+        },
+        malformed: false,
+    };
+    let body = match decision {
+        Decision::Accepted | Decision::AcceptedWith(_) => Body::CommandAccepted(decided),
+        Decision::Rejected(_) => Body::CommandRejected(decided),
+    };
+    NewEvent::of(db_id, wave, body, &cmd.who)
 }
 
 const COLS: &str = "id, time, who, role, action, target, args, status, reason, decided_at";
@@ -233,17 +291,13 @@ impl Store {
     ) -> Result<Option<(CommandRow, Vec<Event>)>> {
         let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
-        let (status, reason) = match decision {
-            Decision::Accepted => ("accepted", None),
-            Decision::AcceptedWith(note) => ("accepted", Some(note.clone())),
-            Decision::Rejected(r) => ("rejected", Some(r.clone())),
-        };
+        let (status, reason) = decision.columns();
         let row = sqlx::query(&format!(
             "UPDATE commands SET status = $1, reason = $2, decided_at = $3 \
              WHERE id = $4 AND status = 'pending' RETURNING {COLS}"
         ))
-        .bind(status)
-        .bind(reason.clone())
+        .bind(status.as_str())
+        .bind(reason)
         .bind(fmt_time(now()))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -253,30 +307,7 @@ impl Store {
             return Ok(None);
         };
         let cmd = from_row(&row)?;
-        let (db_id, wave) = match &cmd.target {
-            Target::Db(d) => (Some(d.clone()), None),
-            Target::Wave(w) => (None, Some(*w)),
-        };
-        let decided = CommandDecided {
-            command_id: cmd.id,
-            who: cmd.who.clone(),
-            role: Some(cmd.role),
-            action: Some(cmd.action),
-            args: cmd.args.clone(),
-            requested_at: fmt_time(cmd.time),
-            decided_by: Some(decided_by.to_string()),
-            reason,
-            guards: match decision {
-                Decision::Rejected(_) => guards.to_vec(),
-                _ => Vec::new(),
-            },
-            malformed: false,
-        };
-        let body = match decision {
-            Decision::Accepted | Decision::AcceptedWith(_) => Body::CommandAccepted(decided),
-            Decision::Rejected(_) => Body::CommandRejected(decided),
-        };
-        let mut batch = vec![NewEvent::of(db_id.as_deref(), wave, body, &cmd.who)];
+        let mut batch = vec![decision_event(&cmd, decision, guards, decided_by)];
         batch.extend_from_slice(with);
         let (events, fresh) = append_in(&mut tx, &batch, cache.take()).await?;
         tx.commit().await.ctx("commit command decision")?;

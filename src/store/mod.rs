@@ -24,7 +24,7 @@ pub mod report;
 pub mod status;
 pub mod validation;
 
-pub use commands::{Decision, NewCommand};
+pub use commands::{decided_row, decision_event, Decision, NewCommand};
 pub use db::{redact_url, Backend, Store, StoreError, StoreResult};
 pub use events::ChainReport;
 pub use hash::{canonical_json, event_hash, event_hash_text, ChainBreak, GENESIS_HASH};

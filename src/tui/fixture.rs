@@ -5,11 +5,14 @@
 
 use super::data::{Data, FeedUpdate};
 use crate::checks::CheckResult;
+use crate::engine::brain::Brain;
 use crate::engine::brain::Report;
+use crate::engine::scripted::{drive_until, World};
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::lifecycle::Stage;
 use crate::secret::SecretRef;
 use crate::store::model::NewEvent;
+use crate::store::model::{Action, CommandRow, CommandStatus, Role, Target};
 use crate::store::model::{DbState, Event, ValidationSummary, WaveState};
 use crate::validate::report::{DiffKind, RowDifference, TableReport, ValidationReport};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -301,11 +304,70 @@ fn gate(db: &str, at: DateTime<Utc>, differ: bool) -> Report {
 ///   load, `catalog-01` paused in full load, `ship-track-02` in CDC far behind;
 /// - wave 2 (not started): registered.
 pub fn small_log() -> Vec<Event> {
+    small_history().2
+}
+
+/// The engine's refusal of the cockpit's cutover of `db` (command `id`) a moment after the
+/// cockpit's [`small`] view: meanwhile DRS reported the lag at 12.4 s. The brain at the end
+/// of [`small_log`]'s history decides the command, and the store's own pure builders make the
+/// decided row and the `command.rejected` event. Returns the cockpit's next feed: the decided
+/// row, the new events (the lag reading, then the rejection) stamped as the store appends
+/// them, and the database's state as the store's fold holds it after them.
+pub fn refused_cutover(db: &str, id: i64) -> FeedUpdate {
+    let (mut brain, mut world, mut log) = small_history();
+    let seen = log.len();
+    world.per_db.entry(db.to_string()).or_default().lag_s = Some(12.4);
+    // The engine decides at the cockpit's now, one round after DRS's reading.
+    world.wall = now() - Duration::milliseconds((world.step_s * 1000.0) as i64);
+    let mut out = Vec::new();
+    drive_until(
+        &mut brain,
+        &mut world,
+        "none",
+        Stage::Completed,
+        1,
+        &mut out,
+    );
+    stamp(&mut log, out);
+    let cmd = CommandRow {
+        id,
+        time: world.wall,
+        who: "op".into(),
+        role: Role::Operator,
+        action: Action::Cutover,
+        target: Target::Db(db.into()),
+        args: serde_json::json!({"confirmed": db}),
+        status: CommandStatus::Pending,
+        reason: None,
+        decided_at: None,
+    };
+    let verdict = brain.on_command(&cmd, world.wall);
+    assert!(
+        verdict.is_err(),
+        "the fixture's cutover of {db} was accepted"
+    );
+    let (decision, guards) = crate::engine::runtime::decision_of(&verdict);
+    let row = crate::store::decided_row(&cmd, &decision, world.wall);
+    let event = crate::store::decision_event(&row, &decision, &guards, "engine");
+    stamp(&mut log, vec![(world.wall, event)]);
+    let state = crate::store::fold::Derived::from_events(&log)
+        .dbs
+        .remove(db);
+    FeedUpdate {
+        changed_dbs: state.into_iter().collect(),
+        events: log.split_off(seen),
+        commands: Some(vec![row]),
+        ..Default::default()
+    }
+}
+
+/// [`small_log`]'s history, with the engine and the scripted world that made it, as they are
+/// at its end.
+fn small_history() -> (Brain, World, Vec<Event>) {
     use crate::config::{ChecksMode, Config};
-    use crate::engine::brain::{Brain, Seed, Settings, WaveSeed};
-    use crate::engine::scripted::{drive_until, Answer, World};
+    use crate::engine::brain::{Seed, Settings, WaveSeed};
+    use crate::engine::scripted::Answer;
     use crate::store::fold::Derived;
-    use crate::store::model::{Action, CommandRow, CommandStatus, Role, Target};
 
     let t0 = now() - Duration::minutes(50);
     let specs = small_specs();
@@ -504,7 +566,7 @@ pub fn small_log() -> Vec<Event> {
         assert_eq!(ready(&brain, db), Some(want), "fixture database {db}");
     }
     stamp(&mut log, out);
-    log
+    (brain, world, log)
 }
 
 /// Events as the store appends them: a seq and the time they were written at.

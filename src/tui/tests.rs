@@ -197,29 +197,23 @@ fn keys_filter_open_detail_and_cut_over() {
         })
     );
 
-    // The store wrote command 7; the engine rejects it: the reason is shown, not swallowed.
+    // The store wrote command 7; the engine rejects it (DRS's lag rose meanwhile): the
+    // reason is shown, not swallowed, and the engine's own guards replace the preview's.
     a.on_submitted(Ok(7));
     assert_eq!(a.dialog.as_ref().unwrap().status, DialogStatus::Pending(7));
-    let row = CommandRow {
-        id: 7,
-        time: fixture::now(),
-        who: "op".into(),
-        role: Role::Operator,
-        action: Action::Cutover,
-        target: Target::Db("pay-ledger-01".into()),
-        args: serde_json::json!({}),
-        status: CommandStatus::Rejected,
-        reason: Some("cutover blocked: lag 12.4 s > 5 s".into()),
-        decided_at: Some(fixture::now()),
-    };
-    a.on_feed(FeedUpdate {
-        commands: Some(vec![row]),
-        ..Default::default()
-    });
+    a.on_feed(fixture::refused_cutover("pay-ledger-01", 7));
     assert_eq!(
         a.dialog.as_ref().unwrap().status,
         DialogStatus::Rejected(7, "cutover blocked: lag 12.4 s > 5 s".into())
     );
+    let d = a.dialog.as_ref().unwrap();
+    let failing: Vec<&str> = d
+        .guards
+        .iter()
+        .filter(|g| !g.ok)
+        .map(|g| g.sentence.as_str())
+        .collect();
+    assert_eq!(failing, ["lag 12.4 s > 5 s"], "the engine's guards");
     let s = screen(&mut a, 80, 24);
     assert!(
         s.contains("rejected: cutover blocked: lag 12.4 s > 5 s"),

@@ -26,6 +26,8 @@ pub struct Config {
     pub lab: LabConfig,
     pub plan: PlanConfig,
     pub signoff: crate::signoff::SignoffConfig,
+    /// Alert rules the engine evaluates (src/alerts).
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -205,6 +207,7 @@ impl Default for Config {
             lab: LabConfig::default(),
             plan: PlanConfig::default(),
             signoff: Default::default(),
+            alerts: Default::default(),
         }
     }
 }

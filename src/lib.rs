@@ -3,6 +3,7 @@
 //! The layout follows `DESIGN.md`: pure logic (inventory, plan, lifecycle) has no I/O; the
 //! store, DRS client, checks, validation and cutover live at the edges.
 
+pub mod alerts;
 pub mod assess;
 pub mod bench;
 pub mod checks;
@@ -15,6 +16,7 @@ pub mod input;
 pub mod inventory;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod plan;
 pub mod program;
 pub mod rehearsal;

@@ -294,6 +294,9 @@ pub fn check(c: &Config) -> Vec<Problem> {
         8_760.0,
         " hours",
     );
+    for (key, msg) in c.alerts.problems() {
+        r.0.push(Problem { key, msg });
+    }
     r.0
 }
 

@@ -31,6 +31,8 @@ pub struct DrsClient {
     auth: Auth,
     timeout_s: u64,
     calls: Arc<AtomicU64>,
+    /// Errors and latencies of every call, shared with copies (alerts and metrics read it).
+    log: Arc<crate::metrics::calls::CallLog>,
     extra_headers: Vec<(String, String)>,
 }
 
@@ -84,6 +86,7 @@ impl DrsClient {
             auth,
             timeout_s,
             calls: Arc::new(AtomicU64::new(0)),
+            log: Arc::default(),
             extra_headers: Vec::new(),
         })
     }
@@ -101,6 +104,11 @@ impl DrsClient {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Errors by code, throttled answers and latencies of this client's calls and its copies'.
+    pub fn call_log(&self) -> &Arc<crate::metrics::calls::CallLog> {
+        &self.log
+    }
+
     pub fn project_id(&self) -> &str {
         &self.project_id
     }
@@ -108,7 +116,38 @@ impl DrsClient {
     // ---------- transport ----------
 
     /// Send one request; returns status and body of a 2xx, or the DRS error of anything else.
+    /// Its latency and error code go to the call log.
     async fn send(
+        &self,
+        call: &str,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), DrsError> {
+        let t0 = std::time::Instant::now();
+        let r = self.send_once(call, method, path, query, body).await;
+        let code = match &r {
+            Ok(_) => None,
+            Err(DrsError::Api { status, code, .. }) if code.is_empty() => Some(status.to_string()),
+            Err(DrsError::Timeout { .. }) => Some("timeout".to_string()),
+            Err(DrsError::Transport { .. }) => Some("transport".to_string()),
+            Err(e) => Some(e.code().unwrap_or("invalid").to_string()),
+        };
+        let throttled = match &r {
+            Err(DrsError::Api { status, code, .. }) => {
+                *status == 429
+                    || super::codes::meaning(code, Some(*status))
+                        == Some(super::codes::Meaning::Throttled)
+            }
+            _ => false,
+        };
+        self.log
+            .record(call, t0.elapsed(), code.as_deref(), throttled);
+        r
+    }
+
+    async fn send_once(
         &self,
         call: &str,
         method: Method,

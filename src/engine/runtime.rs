@@ -69,6 +69,9 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
         rand::random::<u32>()
     );
     let ttl = Duration::from_secs(cfg.engine.lease_ttl_s.max(1));
+    // A lease still in the store when this engine takes it was never released: its holder
+    // lost it (kill -9, a stall beyond the TTL), which the `lease_lost` alert reports.
+    let before = store.lease_left().await.ok().flatten().map(|l| l.holder);
     if !store.try_acquire_lease(&holder, ttl).await?
         && !take_over_dead(&store, &holder, ttl).await?
     {
@@ -89,13 +92,15 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
     }
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let engine = match Driver::load(cfg, store.clone(), drs, holder.clone(), stats.clone()).await {
-        Ok(e) => e,
-        Err(e) => {
-            let _ = store.release_lease(&holder).await;
-            return Err(e);
-        }
-    };
+    let lost = before.filter(|b| *b != holder);
+    let engine =
+        match Driver::load(cfg, store.clone(), drs, holder.clone(), stats.clone(), lost).await {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = store.release_lease(&holder).await;
+                return Err(e);
+            }
+        };
     let task = tokio::spawn(engine.run(stop_rx));
     Ok(EngineHandle {
         stop: stop_tx,
@@ -185,6 +190,8 @@ struct Driver {
     stats: Arc<Stats>,
     started: Instant,
     in_flight: usize,
+    /// Alert rules (`alerts.enabled`), fed with what the engine stores.
+    alerts: Option<crate::alerts::Alerter>,
 }
 
 /// Read every event once, in pages.
@@ -207,6 +214,7 @@ impl Driver {
         drs: DrsClient,
         holder: String,
         stats: Arc<Stats>,
+        lease_lost_by: Option<String>,
     ) -> anyhow::Result<Driver> {
         let states = store.db_states().await.context("read database states")?;
         let specs: HashMap<String, DatabaseSpec> = store
@@ -228,6 +236,13 @@ impl Driver {
         let waves = waves.into_iter().map(WaveSeed::from_state).collect();
         let mut brain = Brain::new(Settings::from_config(&cfg), rand::random());
         brain.load(seeds, waves, &events);
+        let mut alerts = crate::alerts::Alerter::new(&cfg, Utc::now());
+        if let Some(a) = &mut alerts {
+            a.load(&events);
+            if let Some(prev) = &lease_lost_by {
+                a.lease_taken_over(prev);
+            }
+        }
         tracing::info!(
             databases = brain.db_count(),
             events = events.len(),
@@ -257,6 +272,7 @@ impl Driver {
             stats,
             started: Instant::now(),
             in_flight: 0,
+            alerts,
         })
     }
 
@@ -364,7 +380,7 @@ impl Driver {
     }
 
     async fn flush(&mut self) -> anyhow::Result<()> {
-        let events = self.brain.take_events();
+        let mut events = self.brain.take_events();
         let t = Utc::now();
         let lags: Vec<_> = self
             .brain
@@ -372,14 +388,34 @@ impl Driver {
             .into_iter()
             .map(|(d, l)| (d, t, l))
             .collect();
+        if let Some(a) = &mut self.alerts {
+            let t0 = super::stats::thread_cpu();
+            a.lag_samples(&lags);
+            let log = self.shared.drs.call_log();
+            events.extend(a.evaluate(t, log.errors(), log.throttled()));
+            self.stats
+                .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
+        }
         if !events.is_empty() || !lags.is_empty() {
-            self.store
+            let stored = self
+                .store
                 .append_with_lags(&events, &lags)
                 .await
                 .context("append engine events and lag samples")?;
             self.stats.add_events(events.len());
+            self.observe(&stored);
         }
         Ok(())
+    }
+
+    /// Let the alert rules see what was stored.
+    fn observe(&mut self, stored: &[Event]) {
+        if let Some(a) = &mut self.alerts {
+            let t0 = super::stats::thread_cpu();
+            a.observe(stored);
+            self.stats
+                .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
+        }
     }
 
     /// Decide pending commands: accept or reject each, with the events it causes, in one
@@ -403,11 +439,15 @@ impl Driver {
             let (decision, guards) = decision_of(&verdict);
             tracing::info!(command = c.id, action = c.action.as_str(), who = %c.who, verdict = ?verdict, "command decided");
             let n = with.len() + 1;
-            self.store
+            let stored = self
+                .store
                 .decide_command_with_guards(c.id, &decision, &guards, "engine", &with)
                 .await
                 .context("record command decision")?;
             self.stats.add_events(n);
+            if let Some((_, evs)) = stored {
+                self.observe(&evs);
+            }
         }
         Ok(())
     }

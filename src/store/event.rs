@@ -272,6 +272,43 @@ fn lenient_action<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Actio
     Ok(serde_json::from_value(v).ok())
 }
 
+/// `alert.raised`: a rule's value went beyond its threshold for long enough (src/alerts).
+/// The database it is about, if any, is the event's `db_id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRaised {
+    /// The rule's key under `alerts:` (`lag_high`, ...).
+    pub rule: String,
+    pub value: f64,
+    pub threshold: f64,
+    /// What it is, in words ("CDC lag 41.0 s").
+    #[serde(default)]
+    pub what: String,
+}
+
+/// `alert.cleared`: its value came back past the clear level for long enough.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertCleared {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The clear level it came back past.
+    pub threshold: f64,
+    #[serde(default)]
+    pub what: String,
+    /// The `alert.raised` event it ends.
+    #[serde(default)]
+    pub raised_seq: i64,
+}
+
+/// `alert.acked`: someone saw a standing alert and says so.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertAcked {
+    pub rule: String,
+    pub by: String,
+    #[serde(default)]
+    pub command: i64,
+}
+
 /// What an event says, by kind.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
@@ -292,6 +329,9 @@ pub enum Body {
     CommandAccepted(CommandDecided),
     CommandRejected(CommandDecided),
     Signoff(SignedOff),
+    AlertRaised(AlertRaised),
+    AlertCleared(AlertCleared),
+    AlertAcked(AlertAcked),
     /// A kind this build does not know (a newer writer, or a retired kind).
     Unknown,
     /// A known kind whose payload this build cannot read, and why.
@@ -326,6 +366,9 @@ impl Body {
             kind::COMMAND_ACCEPTED => read(p, Body::CommandAccepted),
             kind::COMMAND_REJECTED => read(p, Body::CommandRejected),
             kind::DB_SIGNOFF => read(p, Body::Signoff),
+            kind::ALERT_RAISED => read(p, Body::AlertRaised),
+            kind::ALERT_CLEARED => read(p, Body::AlertCleared),
+            kind::ALERT_ACKED => read(p, Body::AlertAcked),
             _ => Body::Unknown,
         }
     }
@@ -350,6 +393,9 @@ impl Body {
             Body::CommandAccepted(_) => kind::COMMAND_ACCEPTED,
             Body::CommandRejected(_) => kind::COMMAND_REJECTED,
             Body::Signoff(_) => kind::DB_SIGNOFF,
+            Body::AlertRaised(_) => kind::ALERT_RAISED,
+            Body::AlertCleared(_) => kind::ALERT_CLEARED,
+            Body::AlertAcked(_) => kind::ALERT_ACKED,
             Body::Unknown | Body::Unreadable(_) => return None,
         })
     }
@@ -370,6 +416,9 @@ impl Body {
             Body::WaveApproved(x) | Body::WaveStarted(x) => serde_json::to_value(x),
             Body::CommandAccepted(x) | Body::CommandRejected(x) => serde_json::to_value(x),
             Body::Signoff(x) => serde_json::to_value(x),
+            Body::AlertRaised(x) => serde_json::to_value(x),
+            Body::AlertCleared(x) => serde_json::to_value(x),
+            Body::AlertAcked(x) => serde_json::to_value(x),
             Body::Unknown | Body::Unreadable(_) => Ok(Value::Null),
         };
         // These types hold plain data (strings, numbers, specs): they always serialize.
@@ -484,6 +533,24 @@ mod tests {
             Body::Signoff(SignedOff {
                 command: Some(4),
                 ..SignedOff::new(SignoffRole::DataOwner, "bob", Some("checked"))
+            }),
+            Body::AlertRaised(AlertRaised {
+                rule: "lag_high".into(),
+                value: 41.0,
+                threshold: 30.0,
+                what: "CDC lag 41.0 s".into(),
+            }),
+            Body::AlertCleared(AlertCleared {
+                rule: "lag_high".into(),
+                value: Some(3.0),
+                threshold: 15.0,
+                what: "CDC lag 3.0 s".into(),
+                raised_seq: 7,
+            }),
+            Body::AlertAcked(AlertAcked {
+                rule: "lag_high".into(),
+                by: "alice".into(),
+                command: 3,
             }),
         ];
         for b in bodies {

@@ -100,11 +100,22 @@ impl Store {
 
     /// The current, unexpired holder of the engine lease, if any.
     pub async fn lease_holder(&self) -> Result<Option<Lease>> {
+        self.lease_row(false).await
+    }
+
+    /// The lease row, expired or not: one left behind was never released (its holder was
+    /// killed or stalled), which the `lease_lost` alert reports.
+    pub async fn lease_left(&self) -> Result<Option<Lease>> {
+        self.lease_row(true).await
+    }
+
+    async fn lease_row(&self, expired_too: bool) -> Result<Option<Lease>> {
         let row = sqlx::query(
-            "SELECT holder, acquired_at, expires_at FROM lease WHERE name = $1 AND expires_at >= $2",
+            "SELECT holder, acquired_at, expires_at FROM lease WHERE name = $1 AND (expires_at >= $2 OR $3)",
         )
         .bind(ENGINE_LEASE)
         .bind(fmt_time(now()))
+        .bind(expired_too)
         .fetch_optional(&self.pool)
         .await
         .ctx("read the engine lease")?;

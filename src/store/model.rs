@@ -35,6 +35,12 @@ pub mod kind {
     pub const COMMAND_REJECTED: &str = "command.rejected";
     /// payload: {"role": signoff role, "who": signer, "note": text?, "command": id?}
     pub const DB_SIGNOFF: &str = "db.signoff";
+    /// payload: {"rule", "value", "threshold", "what"}: an alert rule fired (src/alerts).
+    pub const ALERT_RAISED: &str = "alert.raised";
+    /// payload: {"rule", "value", "threshold", "what", "raised_seq"}: back to normal.
+    pub const ALERT_CLEARED: &str = "alert.cleared";
+    /// payload: {"rule", "by", "command"}: an operator acknowledged a standing alert.
+    pub const ALERT_ACKED: &str = "alert.acked";
 }
 
 /// An event as stored: appended once, never changed.

@@ -324,7 +324,7 @@ pub fn severity(b: &Body) -> Severity {
             Stage::Paused | Stage::RolledBack => Severity::Warn,
             _ => Severity::Info,
         },
-        Body::Unreadable(_) => Severity::Warn,
+        Body::Unreadable(_) | Body::AlertRaised(_) => Severity::Warn,
         _ => Severity::Info,
     }
 }
@@ -368,6 +368,9 @@ pub fn describe(e: &Event, b: &Body) -> String {
                 None => format!("{what} {verdict}"),
             }
         }
+        Body::AlertRaised(a) => format!("ALERT {}: {} (threshold {})", a.rule, a.what, a.threshold),
+        Body::AlertCleared(a) => format!("alert {} cleared: {}", a.rule, a.what),
+        Body::AlertAcked(a) => format!("alert {} acknowledged by {}", a.rule, a.by),
         Body::Registered(r) => format!(
             "registered: {} {} GB, owner {}",
             r.spec.engine.as_str(),

@@ -1,0 +1,213 @@
+//! Alert rules, evaluated by the engine (issue #18): a fixed table of rules
+//! ([`rules::RuleKind`], numbers under `alerts:`), read from [`facts::Facts`] (the store's fold
+//! plus lag samples, step outcomes and the DRS client's error counters), raised and cleared
+//! with hysteresis ([`hysteresis::Phase`]) into `alert.raised` / `alert.cleared` events.
+//!
+//! Everything here is pure; [`Alerter`] is what the engine's loop holds: it takes in what the
+//! engine stored and returns the alert events to store next.
+
+pub mod config;
+pub mod facts;
+pub mod hysteresis;
+pub mod rules;
+
+pub use config::AlertsConfig;
+
+use crate::store::event::{AlertCleared, AlertRaised, Body};
+use crate::store::{Event, NewEvent};
+use chrono::{DateTime, Utc};
+use facts::{Estimates, Facts, LeaseLost};
+use hysteresis::{Change, Phase};
+use rules::{Reading, RuleKind};
+use std::collections::HashMap;
+
+/// Who writes alert events.
+pub const ACTOR: &str = "engine";
+
+pub struct Alerter {
+    cfg: AlertsConfig,
+    scale: f64,
+    pub facts: Facts,
+    phases: HashMap<(RuleKind, Option<String>), Phase>,
+    /// The engine-seconds clock starts here.
+    origin: DateTime<Utc>,
+    readings: Vec<Reading>,
+}
+
+impl Alerter {
+    /// `None` when `alerts.enabled` is off.
+    pub fn new(cfg: &crate::config::Config, now: DateTime<Utc>) -> Option<Alerter> {
+        if !cfg.alerts.enabled {
+            return None;
+        }
+        let scale = if cfg.engine.time_scale.is_finite() && cfg.engine.time_scale > 0.0 {
+            cfg.engine.time_scale
+        } else {
+            1.0
+        };
+        let keep_s = RuleKind::ALL
+            .iter()
+            .filter(|k| **k != RuleKind::DrsErrors)
+            .map(|k| cfg.alerts.rule(*k).window_s)
+            .fold(60.0, f64::max)
+            / scale;
+        let drs_keep_s = cfg.alerts.drs_errors.window_s.max(60.0);
+        Some(Alerter {
+            cfg: cfg.alerts.clone(),
+            scale,
+            facts: Facts::new(Estimates::from_config(cfg), keep_s * 1.5, drs_keep_s * 1.5),
+            phases: HashMap::new(),
+            origin: now,
+            readings: Vec::new(),
+        })
+    }
+
+    /// Take in the event log as the engine found it at start: alerts standing from an earlier
+    /// run stay raised (and clear when their value is back), never raised twice.
+    pub fn load(&mut self, events: &[Event]) {
+        self.observe(events);
+        for (rule, db) in self.facts.standing.keys() {
+            if let Some(k) = RuleKind::parse(rule) {
+                self.phases.insert((k, db.clone()), Phase::Active);
+            }
+        }
+    }
+
+    /// This engine took its lease over from `previous`, who never released it.
+    pub fn lease_taken_over(&mut self, previous: &str) {
+        self.facts.lease_lost = Some(LeaseLost {
+            previous: previous.to_string(),
+            reported: false,
+        });
+    }
+
+    /// Take in events as stored.
+    pub fn observe(&mut self, events: &[Event]) {
+        for e in events {
+            self.facts.observe(e);
+        }
+    }
+
+    pub fn lag_samples(&mut self, samples: &[(String, DateTime<Utc>, f64)]) {
+        for (db, t, l) in samples {
+            self.facts.lag_sample(db, *t, *l);
+        }
+    }
+
+    /// Evaluate every rule at `now`, with the DRS client's totals so far; returns the alert
+    /// events to store.
+    pub fn evaluate(
+        &mut self,
+        now: DateTime<Utc>,
+        drs_errors: u64,
+        drs_throttled: u64,
+    ) -> Vec<NewEvent> {
+        self.facts.drs_totals(now, drs_errors, drs_throttled);
+        let t = (now - self.origin).as_seconds_f64() * self.scale;
+        let mut out = Vec::new();
+        for kind in RuleKind::ALL {
+            let rule = self.cfg.rule(kind).clone();
+            if !rule.enabled {
+                continue;
+            }
+            let mut readings = std::mem::take(&mut self.readings);
+            readings.clear();
+            kind.measure(&self.facts, &rule, now, self.scale, &mut readings);
+            let dir = kind.direction();
+            for r in &readings {
+                let phase = self
+                    .phases
+                    .entry((kind, r.db.clone()))
+                    .or_insert(Phase::Quiet);
+                let change = phase.step(&rule, dir, Some(r.value), r.forced, t);
+                if let Some(e) = self.event(kind, &rule, change, Some(r), now) {
+                    out.push(e);
+                }
+            }
+            // Subjects with a phase but no reading now: back to normal for the rule.
+            let gone: Vec<Option<String>> = self
+                .phases
+                .keys()
+                .filter(|(k, db)| *k == kind && !readings.iter().any(|r| &r.db == db))
+                .map(|(_, db)| db.clone())
+                .collect();
+            for db in gone {
+                let Some(phase) = self.phases.get_mut(&(kind, db.clone())) else {
+                    continue;
+                };
+                let change = phase.step(&rule, dir, None, false, t);
+                let quiet = *phase == Phase::Quiet;
+                let r = Reading {
+                    db: db.clone(),
+                    value: f64::NAN,
+                    forced: false,
+                };
+                if let Some(e) = self.event(kind, &rule, change, Some(&r), now) {
+                    out.push(e);
+                }
+                if quiet {
+                    self.phases.remove(&(kind, db));
+                }
+            }
+            self.readings = readings;
+        }
+        out
+    }
+
+    fn event(
+        &mut self,
+        kind: RuleKind,
+        rule: &config::Rule,
+        change: Change,
+        r: Option<&Reading>,
+        now: DateTime<Utc>,
+    ) -> Option<NewEvent> {
+        let r = r?;
+        let db = r.db.as_deref();
+        let wave = db
+            .and_then(|id| self.facts.state.dbs.get(id))
+            .and_then(|d| d.wave);
+        let value = r.value.is_finite().then_some(r.value);
+        let body = match change {
+            Change::None => return None,
+            Change::Raise => {
+                if kind == RuleKind::LeaseLost {
+                    if let Some(l) = &mut self.facts.lease_lost {
+                        l.reported = true;
+                    }
+                }
+                Body::AlertRaised(AlertRaised {
+                    rule: kind.name().to_string(),
+                    value: round(r.value),
+                    threshold: rule.threshold,
+                    what: kind.words(&self.facts, r, now),
+                })
+            }
+            Change::Clear => {
+                let key = (kind.name().to_string(), r.db.clone());
+                let raised_seq = self.facts.standing.get(&key).map_or(0, |s| s.seq);
+                Body::AlertCleared(AlertCleared {
+                    rule: kind.name().to_string(),
+                    value: value.map(round),
+                    threshold: rule.clear,
+                    what: match value {
+                        Some(_) => kind.words(&self.facts, r, now),
+                        None => "back to normal".to_string(),
+                    },
+                    raised_seq,
+                })
+            }
+        };
+        Some(NewEvent::of(db, wave, body, ACTOR))
+    }
+
+    /// Alerts standing now (raised, not cleared), for the cockpit and the metrics.
+    pub fn standing(&self) -> usize {
+        self.facts.standing.len()
+    }
+}
+
+/// Values in events carry 3 decimals: enough to read, and stable in the evidence.
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,329 @@
+//! Alert rules, evaluated by the real engine against the DRS emulator's faults and a real
+//! SQLite store: each default rule that a fault maps to is raised (with its value and
+//! threshold) and, where the fault goes away, cleared; no (rule, database) is raised twice
+//! without a clear between; a restart keeps standing alerts instead of raising them again.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use wavedeck::config::{ChecksMode, Config};
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::rehearsal::drs_emulator::faults::{
+    FaultPlan, JobFaultKind, JobFaultRule, RequestFault, RequestFaultKind,
+};
+use wavedeck::secret::SecretRef;
+use wavedeck::store::event::Body;
+use wavedeck::store::{kind, Action, Event, Role, Store, Target};
+
+const SPEED: f64 = 800.0;
+
+fn spec(id: &str, size_gb: f64) -> DatabaseSpec {
+    let ep = |host: &str| Endpoint {
+        host: host.into(),
+        port: 5432,
+        database: id.replace('-', "_"),
+        user: "migrator".into(),
+        password: SecretRef::File("/dev/null".into()),
+    };
+    DatabaseSpec {
+        db_id: id.into(),
+        engine: Engine::Postgres,
+        engine_version: "15".into(),
+        size_gb,
+        owner: "team".into(),
+        criticality: Criticality::Low,
+        business_window: "daily 00:00-24:00 UTC".into(),
+        wave: Some(0),
+        source: ep("10.0.0.1"),
+        target: ep("10.1.0.1"),
+        tags: vec![],
+        overrides: Overrides::default(),
+        extra: Default::default(),
+    }
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut cfg = Config {
+        store: format!("sqlite://{}", dir.join("store.db").display()),
+        log_dir: dir.join("logs"),
+        ..Config::default()
+    };
+    cfg.emulator.speed = SPEED;
+    cfg.emulator.quota = 100;
+    cfg.engine.checks = ChecksMode::Drs;
+    cfg.engine.time_scale = SPEED;
+    cfg.engine.source_drain = wavedeck::config::SourceDrain::Emulator;
+    cfg.engine.retry_base_s = 2.0;
+    cfg.engine.lag_stable_s = 10.0;
+    cfg.limits.drs_concurrency = 100;
+    cfg.limits.wave_concurrency = 50;
+    cfg.limits.bandwidth_gbps = 100.0;
+    // DRS errors count per wall-clock minute (API limits are real time): a test cannot
+    // wait out the default 5-minute window, so it looks at the last 5 s.
+    cfg.alerts.drs_errors.threshold = 2.0;
+    cfg.alerts.drs_errors.clear = 1.0;
+    cfg.alerts.drs_errors.for_s = 0.0;
+    cfg.alerts.drs_errors.clear_for_s = 0.0;
+    cfg.alerts.drs_errors.window_s = 5.0;
+    // At 800x, a 0.4 s pause of this shared machine is 300 engine seconds without a lag
+    // sample: the stale limit is set to 3 real seconds, which only the throttling reaches.
+    cfg.alerts.lag_stale.threshold = 2400.0;
+    cfg.alerts.lag_stale.clear = 800.0;
+    cfg
+}
+
+fn job(name: &str, fault: JobFaultKind, at_pct: Option<f64>) -> JobFaultRule {
+    JobFaultRule {
+        name: name.into(),
+        fault,
+        at_pct,
+    }
+}
+
+/// (rule, db) -> the alert events about it, in order: true raised, false cleared.
+fn alert_history(events: &[Event]) -> BTreeMap<(String, Option<String>), Vec<bool>> {
+    let mut h: BTreeMap<_, Vec<bool>> = BTreeMap::new();
+    for e in events {
+        match e.body() {
+            Body::AlertRaised(a) => h.entry((a.rule, e.db_id.clone())).or_default().push(true),
+            Body::AlertCleared(a) => h.entry((a.rule, e.db_id.clone())).or_default().push(false),
+            _ => {}
+        }
+    }
+    h
+}
+
+fn raised<'a>(events: &'a [Event], rule: &str, db: Option<&str>) -> Vec<(&'a Event, f64, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e.body() {
+            Body::AlertRaised(a) if a.rule == rule && e.db_id.as_deref() == db => {
+                Some((e, a.value, a.threshold))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+async fn until_events(
+    store: &Store,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&[Event]) -> bool,
+) -> Vec<Event> {
+    let t0 = Instant::now();
+    loop {
+        let ev = all_events(store).await;
+        if done(&ev) {
+            return ev;
+        }
+        if t0.elapsed() > within {
+            let alerts: Vec<String> = ev
+                .iter()
+                .filter(|e| e.kind.starts_with("alert."))
+                .map(|e| format!("{} {:?} {}", e.kind, e.db_id, e.payload))
+                .collect();
+            let states: Vec<String> = store
+                .db_states()
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| format!("{} {} lag {:?}", s.db_id, s.stage, s.lag_s))
+                .collect();
+            panic!("timed out waiting for {what}: alerts {alerts:#?} states {states:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn has(ev: &[Event], kind_: &str, rule: &str, db: Option<&str>) -> bool {
+    ev.iter()
+        .any(|e| e.kind == kind_ && e.payload["rule"] == rule && e.db_id.as_deref() == db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path());
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let jobs = vec![
+        job("wd-db-00", JobFaultKind::FullLoadFail, Some(40.0)),
+        job("wd-db-01", JobFaultKind::LagStuck, None),
+        job("wd-db-02", JobFaultKind::CompareMismatch, None),
+    ];
+    emu.set_faults(FaultPlan {
+        requests: vec![],
+        jobs: jobs.clone(),
+    });
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    let specs = vec![
+        spec("db-00", 2.0),
+        spec("db-01", 1.0),
+        spec("db-02", 1.0),
+        spec("db-03", 1.0),
+    ];
+    register(&store, &specs).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    let start = command(&store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&store, start).await.0);
+
+    // full_load_fail@40: the failed job counts as a failed step: over 1% of the window.
+    // lag_stuck: CDC lag grows past 30 s and stays there.
+    // compare_mismatch: the validation fails.
+    let ev = until_events(
+        &store,
+        "step_errors, lag_high and validation_failed",
+        Duration::from_secs(90),
+        |ev| {
+            has(ev, kind::ALERT_RAISED, "step_errors", None)
+                && has(ev, kind::ALERT_RAISED, "lag_high", Some("db-01"))
+                && has(ev, kind::ALERT_RAISED, "validation_failed", Some("db-02"))
+        },
+    )
+    .await;
+    let (_, v, t) = raised(&ev, "lag_high", Some("db-01"))[0];
+    assert!(v > t && t == 30.0, "lag_high value {v} threshold {t}");
+    let (_, v, t) = raised(&ev, "step_errors", None)[0];
+    assert!(v > t && t == 0.01, "step_errors value {v} threshold {t}");
+    // Only the faulty databases: db-03 ran clean.
+    assert!(
+        !ev.iter()
+            .any(|e| e.kind == kind::ALERT_RAISED && e.db_id.as_deref() == Some("db-03")),
+        "an alert about the healthy db-03"
+    );
+    assert!(!has(&ev, kind::ALERT_RAISED, "lag_high", Some("db-00")));
+
+    // 429 on every progress call: DRS errors climb and db-01's lag samples stop.
+    emu.set_faults(FaultPlan {
+        requests: vec![RequestFault {
+            path: "batch-progress".into(),
+            fault: RequestFaultKind::Throttle429,
+            every: None,
+            first: None,
+            delay_ms: 0,
+        }],
+        jobs: jobs.clone(),
+    });
+    until_events(
+        &store,
+        "drs_errors and lag_stale raised",
+        Duration::from_secs(60),
+        |ev| {
+            has(ev, kind::ALERT_RAISED, "drs_errors", None)
+                && has(ev, kind::ALERT_RAISED, "lag_stale", Some("db-01"))
+        },
+    )
+    .await;
+    // The throttling ends: both clear.
+    emu.set_faults(FaultPlan {
+        requests: vec![],
+        jobs: jobs.clone(),
+    });
+    let ev = until_events(
+        &store,
+        "drs_errors and lag_stale cleared, stage_overdue raised",
+        Duration::from_secs(60),
+        |ev| {
+            has(ev, kind::ALERT_CLEARED, "drs_errors", None)
+                && has(ev, kind::ALERT_CLEARED, "lag_stale", Some("db-01"))
+                && has(ev, kind::ALERT_RAISED, "stage_overdue", Some("db-01"))
+        },
+    )
+    .await;
+    let cleared = ev
+        .iter()
+        .find(|e| e.kind == kind::ALERT_CLEARED && e.payload["rule"] == "drs_errors")
+        .unwrap();
+    let first = raised(&ev, "drs_errors", None)[0].0;
+    assert_eq!(
+        cleared.payload["raised_seq"], first.seq,
+        "{}",
+        cleared.payload
+    );
+    engine.shutdown().await.unwrap();
+
+    // A restart keeps the standing alerts: lag_high of db-01 is not raised a second time.
+    let standing = alert_history(&all_events(&store).await);
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    engine.shutdown().await.unwrap();
+    let ev = all_events(&store).await;
+    let after = alert_history(&ev);
+    assert_eq!(
+        after[&("lag_high".to_string(), Some("db-01".to_string()))],
+        standing[&("lag_high".to_string(), Some("db-01".to_string()))],
+        "lag_high of db-01 changed across the restart"
+    );
+    // No flapping: for every (rule, db), raised and cleared alternate, starting raised.
+    for (key, h) in &after {
+        for (i, r) in h.iter().enumerate() {
+            assert_eq!(*r, i % 2 == 0, "{key:?}: {h:?}");
+        }
+    }
+    check_intents(&ev);
+}
+
+/// An engine that finds a lease its holder never released (here: a holder that stopped
+/// renewing and let it expire) raises `lease_lost`, naming it, and clears it after holding
+/// the lease for `clear_for_s`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreleased_lease_taken_over_raises_lease_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path());
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 1.0)]).await;
+    // A clean start and stop first: a released lease is no loss.
+    let e = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    e.shutdown().await.unwrap();
+    assert!(!has(
+        &all_events(&store).await,
+        kind::ALERT_RAISED,
+        "lease_lost",
+        None
+    ));
+    assert!(store
+        .try_acquire_lease("otherhost:4242:deadbeef", Duration::from_millis(300))
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let e = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    let ev = until_events(
+        &store,
+        "lease_lost raised and cleared",
+        Duration::from_secs(20),
+        |ev| {
+            has(ev, kind::ALERT_RAISED, "lease_lost", None)
+                && has(ev, kind::ALERT_CLEARED, "lease_lost", None)
+        },
+    )
+    .await;
+    e.shutdown().await.unwrap();
+    let r = ev.iter().find(|e| e.kind == kind::ALERT_RAISED).unwrap();
+    assert!(
+        r.payload["what"]
+            .as_str()
+            .unwrap()
+            .contains("otherhost:4242:deadbeef"),
+        "{}",
+        r.payload
+    );
+}

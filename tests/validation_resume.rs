@@ -173,8 +173,13 @@ async fn a_killed_run_goes_on_at_the_first_chunk_not_done() {
             "{total} rows read for a table of {ROWS}"
         );
 
-        // 2. The finished run is closed: the next one starts afresh. Killed again, then the
-        // table's schema changes (same data, another type): no kept chunk stands.
+        // 2. The finished run is closed: the next one starts afresh (a row changed, so the
+        // freshness gate reads the table). Killed again, then the table's schema changes
+        // (same data, another type): no kept chunk stands.
+        for db in [&p.src, &p.tgt] {
+            exec(db, "UPDATE t SET v = 'changed' WHERE id = 7").await;
+            wait_stats(db, "t", 1).await;
+        }
         let (chunks, _) = cli.kill_at(0.3).await;
         assert!(chunks > 0);
         for db in [&p.src, &p.tgt] {
@@ -183,6 +188,124 @@ async fn a_killed_run_goes_on_at_the_first_chunk_not_done() {
         let (read, resumed, passed) = cli.finish();
         assert!(passed);
         assert_eq!((read, resumed), (ROWS, 0), "a schema change drops the kept chunks");
+    })
+    .await;
+}
+
+/// Tables of the freshness case, and rows in each.
+const TABLES: usize = 20;
+const TABLE_ROWS: u64 = 5_000;
+
+/// Until the server's statistics show `t`'s update (a backend sends its counters when it goes
+/// idle or exits, not at commit): the freshness gate sees what the statistics show.
+async fn wait_stats(db: &str, t: &str, upd: i64) {
+    let c = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = $1")
+                .bind(t)
+                .fetch_one(&c)
+                .await
+                .unwrap();
+        if n >= upd {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "statistics never showed the update"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_freshness_gate_reads_only_the_tables_that_changed() {
+    let create = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            exec("postgres", &format!("CREATE DATABASE {db}")).await;
+            let mut sql = String::new();
+            for i in 0..TABLES {
+                sql.push_str(&format!(
+                    "CREATE TABLE t{i} (id bigint PRIMARY KEY, v text);
+                     INSERT INTO t{i} SELECT g, md5(g::text) FROM generate_series(1, {TABLE_ROWS}) g;"
+                ));
+            }
+            exec(&db, &sql).await;
+        })
+    };
+    let drop = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            exec(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            )
+            .await;
+        })
+    };
+    shared::with_pair("fresh", create, drop, |p: Pair| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let store = format!("sqlite://{}", dir.path().join("store.db").display());
+        let spec = shared::spec(Engine::Postgres, &p, "postgres");
+        let run = || {
+            let out = validate_command(&spec, dir.path(), &["--resume", "--json"])
+                .env("WAVEDECK_STORE", &store)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let r: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert!(out.status.success(), "{r}");
+            // (table, rows read, the freshness gate's word)
+            r["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["table"].as_str().unwrap().to_string(),
+                        t["rows_read"].as_u64().unwrap(),
+                        t["freshness"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let first = run();
+        assert_eq!(first.len(), TABLES);
+        assert!(
+            first.iter().all(|(_, read, _)| *read == TABLE_ROWS),
+            "{first:?}"
+        );
+
+        // One row changes on both sides of t7 (the gate still passes); t3 is rewritten on the
+        // target without a row changing (VACUUM FULL: a new relfilenode).
+        for db in [&p.src, &p.tgt] {
+            exec(db, "UPDATE t7 SET v = 'changed' WHERE id = 10").await;
+            wait_stats(db, "t7", 1).await;
+        }
+        exec(&p.tgt, "VACUUM FULL t3").await;
+        let second = run();
+        let read: Vec<&str> = second
+            .iter()
+            .filter(|(_, n, _)| *n > 0)
+            .map(|(t, _, _)| t.as_str())
+            .collect();
+        assert_eq!(read, ["public.t3", "public.t7"], "{second:?}");
+        for (t, n, why) in &second {
+            match t.as_str() {
+                "public.t7" => {
+                    assert_eq!(*n, TABLE_ROWS);
+                    assert!(why.contains("source's n_tup_upd changed"), "{why}");
+                }
+                "public.t3" => assert!(why.contains("target's relfilenode"), "{why}"),
+                _ => assert!(why.starts_with("not read: unchanged since"), "{t}: {why}"),
+            }
+        }
     })
     .await;
 }

@@ -249,12 +249,22 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS validation_chunks (db_id TEXT NOT NULL, mode TEXT NOT NULL, run {INT} NOT NULL, \
      tbl TEXT NOT NULL, lo TEXT NOT NULL, hi TEXT NOT NULL, fingerprint TEXT NOT NULL, rows_n {INT} NOT NULL, \
      digest TEXT NOT NULL, at TEXT, PRIMARY KEY (db_id, mode, run, tbl, lo, hi))",
+    "CREATE TABLE IF NOT EXISTS validation_marks (db_id TEXT NOT NULL, mode TEXT NOT NULL, run {INT} NOT NULL, \
+     tbl TEXT NOT NULL, marker TEXT NOT NULL, PRIMARY KEY (db_id, mode, run, tbl))",
+    "CREATE TABLE IF NOT EXISTS validation_results (db_id TEXT NOT NULL, mode TEXT NOT NULL, tbl TEXT NOT NULL, \
+     fingerprint TEXT NOT NULL, marker TEXT NOT NULL, at TEXT NOT NULL, report TEXT NOT NULL, \
+     PRIMARY KEY (db_id, mode, tbl))",
 ];
 
 /// Tables added after schema version 1 was fixed: a store created before them gets them when
 /// it is opened (each only if it is missing, so no DDL touches the tables a running engine
 /// appends to).
-const ADDED_TABLES: &[&str] = &["validation_runs", "validation_chunks"];
+const ADDED_TABLES: &[&str] = &[
+    "validation_runs",
+    "validation_chunks",
+    "validation_marks",
+    "validation_results",
+];
 
 pub const SCHEMA_VERSION: &str = "1";
 

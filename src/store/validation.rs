@@ -4,6 +4,9 @@
 //! instead of reading the database again. Kept apart from the event log: thousands of chunks
 //! per database would grow the chain for what is a cache of work done.
 //!
+//! For the freshness gate, each table's change marker as the run first saw it (before any of
+//! its reads), and the last passed result of each table with that marker.
+//!
 //! A run is open until a decided report closes it ([`Store::finish_validation_run`]); the
 //! next run starts empty. Runs of one database and mode (live / final) are numbered.
 
@@ -17,6 +20,16 @@ pub struct ValidationRun {
     /// An earlier attempt of this run was cut short: its chunks stand.
     pub resumed: bool,
     pub started_at: DateTime<Utc>,
+}
+
+/// A table's last passed result: the marker taken before it was read, its report (JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedResult {
+    pub table: String,
+    pub fingerprint: String,
+    pub marker: String,
+    pub at: String,
+    pub report: String,
 }
 
 /// One matched chunk, as the validation module hands it over (its own encodings as text).
@@ -66,6 +79,7 @@ impl Store {
         let started_at = now();
         for sql in [
             "DELETE FROM validation_chunks WHERE db_id = $1 AND mode = $2 AND run < $3",
+            "DELETE FROM validation_marks WHERE db_id = $1 AND mode = $2 AND run < $3",
             "DELETE FROM validation_runs WHERE db_id = $1 AND mode = $2 AND run < $3",
         ] {
             sqlx::query(sql)
@@ -164,5 +178,97 @@ impl Store {
         .await
         .ctx("finish a validation run")?;
         Ok(())
+    }
+
+    /// Each table's marker as the run first saw it: `marks` are kept for tables the run has
+    /// none for yet, and the run's first markers of every table come back.
+    pub async fn first_validation_marks(
+        &self,
+        db_id: &str,
+        mode: &str,
+        run: i64,
+        marks: &[(String, String)],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut tx = self.begin_write().await?;
+        for (tbl, marker) in marks {
+            sqlx::query(
+                "INSERT INTO validation_marks (db_id, mode, run, tbl, marker) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (db_id, mode, run, tbl) DO NOTHING",
+            )
+            .bind(db_id)
+            .bind(mode)
+            .bind(run)
+            .bind(tbl)
+            .bind(marker)
+            .execute(&mut *tx)
+            .await
+            .ctx("keep validation markers")?;
+        }
+        let rows = sqlx::query(
+            "SELECT tbl, marker FROM validation_marks WHERE db_id = $1 AND mode = $2 AND run = $3",
+        )
+        .bind(db_id)
+        .bind(mode)
+        .bind(run)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("read validation markers")?;
+        tx.commit().await.ctx("keep validation markers")?;
+        rows.iter()
+            .map(|r| Ok((get(r, "tbl")?, get(r, "marker")?)))
+            .collect()
+    }
+
+    /// The last passed result of each table of a database in `mode`.
+    pub async fn validation_results(&self, db_id: &str, mode: &str) -> Result<Vec<SavedResult>> {
+        let rows = sqlx::query(
+            "SELECT tbl, fingerprint, marker, at, report FROM validation_results \
+             WHERE db_id = $1 AND mode = $2",
+        )
+        .bind(db_id)
+        .bind(mode)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read validation results")?;
+        rows.iter()
+            .map(|r| {
+                Ok(SavedResult {
+                    table: get(r, "tbl")?,
+                    fingerprint: get(r, "fingerprint")?,
+                    marker: get(r, "marker")?,
+                    at: get(r, "at")?,
+                    report: get(r, "report")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Keep tables' passed results (each replaces the table's earlier one).
+    pub async fn keep_validation_results(
+        &self,
+        db_id: &str,
+        mode: &str,
+        results: &[SavedResult],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for r in results {
+            sqlx::query(
+                "INSERT INTO validation_results (db_id, mode, tbl, fingerprint, marker, at, report) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (db_id, mode, tbl) DO UPDATE SET \
+                 fingerprint = excluded.fingerprint, marker = excluded.marker, at = excluded.at, \
+                 report = excluded.report",
+            )
+            .bind(db_id)
+            .bind(mode)
+            .bind(&r.table)
+            .bind(&r.fingerprint)
+            .bind(&r.marker)
+            .bind(&r.at)
+            .bind(&r.report)
+            .execute(&mut *tx)
+            .await
+            .ctx("keep validation results")?;
+        }
+        tx.commit().await.ctx("keep validation results")
     }
 }

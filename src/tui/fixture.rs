@@ -211,6 +211,7 @@ pub fn validation_report(
                 passed: s == d,
                 chunks_resumed: 0,
                 rows_read: 0,
+                freshness: None,
             })
             .collect(),
         smoke_tests: vec![],

@@ -861,6 +861,7 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
             passed,
             chunks_resumed: resumed[ti],
             rows_read: rows_read[ti],
+            freshness: None,
         });
     }
     (reports, errors)

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod cmd;
 pub mod connect;
 pub mod decode;
+pub mod fresh;
 pub mod pgcopy;
 pub mod position;
 pub mod report;
@@ -25,11 +26,13 @@ pub use report::{CheckOutcome, DiffKind, RowDifference, TableReport, ValidationR
 pub use runbook::Runbook;
 
 use crate::inventory::{DatabaseSpec, Engine};
+use crate::store::validation::SavedResult;
 use catalog::{Catalog, Table};
 use checksum::TableJob;
 use connect::Pool;
 use decode::{MyKind, PgKind};
 use scan::SideScan;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// How to run the gate.
@@ -252,9 +255,20 @@ async fn inner(
         },
         None => None,
     };
+    let order: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    let (mut kept, mut words, first_marks) = match &memory {
+        Some(m) => keep_unchanged(m, spec.engine, src, tgt, &mut jobs).await,
+        None => Default::default(),
+    };
     let mut ctx = checksum::Ctx::new(src, tgt, settings, follower.as_ref());
     ctx.memory = memory.as_ref();
-    let (tables, errors) = checksum::compare_tables(&ctx, &jobs).await;
+    let (mut tables, errors) = checksum::compare_tables(&ctx, &jobs).await;
+    for t in &mut tables {
+        t.freshness = words.remove(&t.table);
+    }
+    let compared = tables.clone();
+    tables.append(&mut kept);
+    tables.sort_by_key(|t| order.iter().position(|n| *n == t.table));
     report.tables = tables;
     report.errors.extend(errors);
     report.smoke_tests = smoke::run_smoke_tests(
@@ -270,7 +284,101 @@ async fn inner(
     // table leave it open, and the next attempt goes on where this one stopped.
     if let Some(m) = &memory {
         if report.decided() && report.errors.is_empty() {
+            let at = chrono::Utc::now()
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string();
+            let passed: Vec<SavedResult> = compared
+                .iter()
+                .filter(|t| t.passed)
+                .filter_map(|t| {
+                    let job = jobs.iter().find(|j| j.name == t.table)?;
+                    Some(SavedResult {
+                        table: t.table.clone(),
+                        fingerprint: job.fingerprint.clone(),
+                        marker: first_marks.get(&t.table)?.clone(),
+                        at: at.clone(),
+                        report: serde_json::to_string(t).ok()?,
+                    })
+                })
+                .collect();
+            m.keep_results(&passed).await;
             m.finish().await;
         }
     }
+}
+
+/// The freshness gate: the jobs of tables shown unchanged since their last pass are taken out
+/// of `jobs`, and their earlier results come back, each saying why it was not read; beside
+/// them, why each other table is read, and this run's first marker of each table.
+async fn keep_unchanged(
+    m: &resume::Memory,
+    engine: Engine,
+    src: &Pool,
+    tgt: &Pool,
+    jobs: &mut Vec<TableJob>,
+) -> (
+    Vec<TableReport>,
+    HashMap<String, String>,
+    HashMap<String, String>,
+) {
+    let (ms, mt) = futures::join!(fresh::markers(src), fresh::markers(tgt));
+    let (ms, mt) = match (ms, mt) {
+        (Ok(s), Ok(t)) => (s, t),
+        (s, t) => {
+            for e in [s.err(), t.err()].into_iter().flatten() {
+                tracing::warn!(error = %e, "the freshness gate reads every table");
+            }
+            Default::default()
+        }
+    };
+    let now: HashMap<String, String> = jobs
+        .iter()
+        .filter_map(|j| {
+            let pair = format!("{}|{}", ms.get(&j.name)?, mt.get(&j.name)?);
+            Some((j.name.clone(), pair))
+        })
+        .collect();
+    let now_list: Vec<(String, String)> = now.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let first_marks = m.first_marks(&now_list).await;
+    let last = m.last_results().await;
+    let (mut kept, mut words) = (Vec::new(), HashMap::new());
+    jobs.retain(|j| {
+        let l = last.iter().find(|l| l.table == j.name);
+        let lr = l.map(|l| fresh::Last {
+            fingerprint: &l.fingerprint,
+            marker: &l.marker,
+            at: &l.at,
+        });
+        let decided = fresh::decide(
+            lr.as_ref(),
+            &j.fingerprint,
+            now.get(&j.name).map(String::as_str),
+        );
+        let earlier = l.and_then(|l| serde_json::from_str::<TableReport>(&l.report).ok());
+        match (decided, earlier) {
+            (Ok(why), Some(mut t)) => {
+                t.freshness = Some(why);
+                t.chunks_resumed = 0;
+                t.rows_read = 0;
+                kept.push(t);
+                false
+            }
+            (Ok(_), None) => {
+                words.insert(
+                    j.name.clone(),
+                    "read again: its kept result is unreadable".into(),
+                );
+                true
+            }
+            (Err(why), _) => {
+                let why = match engine {
+                    Engine::Mysql => fresh::MYSQL_NO_MARKER.to_string(),
+                    Engine::Postgres => why,
+                };
+                words.insert(j.name.clone(), why);
+                true
+            }
+        }
+    });
+    (kept, words, first_marks)
 }

@@ -61,6 +61,10 @@ pub struct TableReport {
     /// aside): with resumed chunks, less than the table.
     #[serde(default)]
     pub rows_read: u64,
+    /// The freshness gate's word on the table: why it was read, or why not (its result is
+    /// the one of an earlier pass it was shown unchanged since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,6 +326,7 @@ mod tests {
                 passed: true,
                 chunks_resumed: 0,
                 rows_read: 0,
+                freshness: None,
             }],
             smoke_tests: vec![],
             rules: vec![],

@@ -8,7 +8,7 @@ use super::canon::ChunkDigest;
 use super::catalog::Table;
 use super::position::{Mode, Position};
 use super::scan::KeyRange;
-use crate::store::validation::SavedChunk;
+use crate::store::validation::{SavedChunk, SavedResult};
 use crate::store::Store;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -109,6 +109,40 @@ impl Memory {
             .await
         {
             tracing::warn!(db_id = %self.db_id, table, error = %e, "cannot keep a validation chunk");
+        }
+    }
+
+    /// Each table's marker as this run first saw it (see [`super::fresh`]): `now` is kept for
+    /// the tables the run has none for. A store that fails gives none: every table is read.
+    pub async fn first_marks(&self, now: &[(String, String)]) -> HashMap<String, String> {
+        self.store
+            .first_validation_marks(&self.db_id, self.mode, self.run, now)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(db_id = %self.db_id, error = %e, "cannot keep validation markers");
+                HashMap::new()
+            })
+    }
+
+    /// The last passed result of each table (none when the store cannot say).
+    pub async fn last_results(&self) -> Vec<SavedResult> {
+        self.store
+            .validation_results(&self.db_id, self.mode)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(db_id = %self.db_id, error = %e, "cannot read validation results");
+                vec![]
+            })
+    }
+
+    /// Keep the tables that passed in this run, each with the marker taken before its read.
+    pub async fn keep_results(&self, results: &[SavedResult]) {
+        if let Err(e) = self
+            .store
+            .keep_validation_results(&self.db_id, self.mode, results)
+            .await
+        {
+            tracing::warn!(db_id = %self.db_id, error = %e, "cannot keep validation results");
         }
     }
 

@@ -269,31 +269,23 @@ async fn rollback_after_writes_reached_target_loses_nothing() {
 }
 
 /// DRS as the mover, as the servers show it: nothing on the target replicates from the source
-/// at the host and port wavedeck knows. The lab's replication plays DRS: the target reaches the
-/// source as `127.1` (the same address written short), so wavedeck neither finds it nor reads
-/// its GTIDs; the test "terminates the job" itself and later plays the reverse DRS job the
-/// runbook has the operator create.
+/// at the host and port wavedeck knows, and the target's binary log holds only its own
+/// transactions (DRS applies as the target's own). The lab's replication plays DRS
+/// (`TempMyLab::playing_drs`: the source reached as `127.1`, `log_slave_updates` off, the
+/// target's own GTID domain); the test "terminates the job" itself and later plays the reverse
+/// DRS job the runbook has the operator create, started at the target's position noted at
+/// cutover.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "since b97b387 a target whose binary log continues the source's GTIDs is noted as fed by \
-            GTID (the emulator's native MySQL jobs); this lab plays DRS with MariaDB replication, \
-            which leaves exactly that trace, so it no longer models real DRS's own-GTID apply. \
-            Needs a target that applies under its own GTIDs (log_slave_updates off + a reverse job \
-            that starts from the target's own position)"]
 async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers() {
     let db = "bydrs";
-    let lab = TempMyLab::new(&[db.to_string()], 1000).await.unwrap();
+    let lab = TempMyLab::playing_drs(&[db.to_string()], 1000)
+        .await
+        .unwrap();
     let st = &lab.state;
     let mut ctx = ctx(st, db, 1);
     ctx.mover = Mover::drs(db, None);
     let sub = wavedeck::cutover::run::NativeMover::for_db(db).subscription;
     let mut t = my::admin(&ctx.target, "t").await.unwrap();
-    for sql in [
-        format!("STOP SLAVE '{sub}'"),
-        format!("CHANGE MASTER '{sub}' TO MASTER_HOST='127.1'"),
-        format!("START SLAVE '{sub}'"),
-    ] {
-        my::exec(&mut t.c, &sql).await.unwrap();
-    }
     let w = start_workload(st, db);
     wait_acks(&w, &ctx.source.endpoint(), 100).await;
 
@@ -325,6 +317,18 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     step(Step::DnsSwitch).await;
     let on = step(Step::TargetWritesOn).await;
     assert_eq!(on["way_back"]["fed_by"], "drs", "{on}");
+    let target_pos = on["way_back"]["target_gtid_pos"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        my::MariaPos::parse(&target_pos)
+            .unwrap()
+            .0
+            .values()
+            .all(|(server, _)| *server == pair_target_id(st, db)),
+        "the target's binary log holds its own GTIDs only: {on}"
+    );
     assert_eq!(on["way_back"]["cutover"], sync["sync"]["marker"], "{on}");
     assert!(on.get("replication_released").is_none(), "{on}");
     step(Step::Hypercare).await;
@@ -352,9 +356,17 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     assert!(!run::rollback_is_done(RollbackAction::ReverseSync, &ctx)
         .await
         .unwrap());
-    // The operator's reverse job (here: the source replicating from the target).
+    // The operator's reverse job (here: the source replicating from the target), started where
+    // the target stood at cutover, as the runbook's reverse DRS job is (beside the source's
+    // own domain, which the target's binary log never had).
     let mut s = my::admin(&ctx.source, "s").await.unwrap();
-    let from = s.gtid_pos().await.unwrap();
+    let own = s.gtid_pos().await.unwrap();
+    let from = [own.as_str(), target_pos.as_str()]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",");
     s.replicate_from("test_reverse_job", &ctx.target, Some(&from))
         .await
         .unwrap();
@@ -387,6 +399,10 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     let stats = w.stop().await;
     assert_all_acked_once(&ctx.source, &stats).await;
     assert!(count(&ctx.source, "orders").await >= target_orders);
+}
+
+fn pair_target_id(st: &MyLabState, db: &str) -> u32 {
+    st.pair(db).unwrap().target.server_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

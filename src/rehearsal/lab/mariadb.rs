@@ -41,6 +41,15 @@ pub struct Instance {
     pub port: u16,
     pub server_id: u32,
     pub data_dir: PathBuf,
+    /// A target standing in for one a real DRS job feeds ([`TempMyLab::playing_drs`]). DRS
+    /// applies the source's changes as the target's own transactions, so the target's binary
+    /// log never continues the source's GTIDs; MariaDB replication keeps the source's GTID on
+    /// what it applies and cannot re-tag it, so this target keeps applied transactions out of
+    /// its binary log (`log_slave_updates` off) and writes its own in GTID domain `server_id`.
+    /// What wavedeck reads (`gtid_binlog_pos`) then shows no trace of the source's GTIDs, as
+    /// under real DRS.
+    #[serde(default)]
+    pub drs_target: bool,
 }
 
 impl Instance {
@@ -334,11 +343,17 @@ pub async fn start_instance(mariadbd: &Path, root: &Path, inst: &Instance) -> Re
         .arg(format!("--pid-file={}", inst.pid_file().display()))
         .arg(format!("--log-error={}", log.display()))
         .arg(format!("--server-id={}", inst.server_id))
+        .args(match inst.drs_target {
+            false => vec!["--log-slave-updates=ON".to_string()],
+            true => vec![
+                "--log-slave-updates=OFF".to_string(),
+                format!("--gtid-domain-id={}", inst.server_id),
+            ],
+        })
         .args([
             "--bind-address=127.0.0.1",
             "--skip-name-resolve",
             "--log-bin=binlog",
-            "--log-slave-updates=ON",
             "--binlog-format=ROW",
             "--binlog-row-image=FULL",
             "--gtid-strict-mode=ON",
@@ -532,8 +547,14 @@ async fn seed_and_replicate(
         .map_err(|e| db_err(&tgt, "target", e))?;
     let mover = NativeMover::for_db(db);
     // The replica starts from the beginning of the source's binary log: the servers come from
-    // the same template, so everything since is in that log.
-    t.replicate_from(&mover.subscription, &src, Some(""))
+    // the same template, so everything since is in that log. A target standing in for a DRS
+    // one reaches the source as `127.1` (the same address written short): wavedeck, looking for
+    // a replication connection at the source's host and port, finds none, as under real DRS.
+    let from = match pair.target.drs_target {
+        false => src.clone(),
+        true => Side::new("127.1", pair.source.port, ADMIN_USER, "mysql"),
+    };
+    t.replicate_from(&mover.subscription, &from, Some(""))
         .await
         .map_err(|e| db_err(&tgt, "target", e))?;
     t.wait_applied(&pos, &mover.subscription, Duration::from_secs(120))
@@ -564,17 +585,19 @@ async fn build_pair(
     seed_and_replicate(state, pair, seed_rows).await
 }
 
-fn new_pair(root: &Path, db: &str) -> Result<MyPair, LabError> {
+fn new_pair(root: &Path, db: &str, drs_target: bool) -> Result<MyPair, LabError> {
     let inst = |role: &str, server_id: u32| -> Result<Instance, LabError> {
         Ok(Instance {
             name: format!("{db}-{role}"),
             port: free_port().map_err(|e| setup(root, e))?,
             server_id,
             data_dir: root.join(format!("{db}-{role}")),
+            drs_target: false,
         })
     };
     let source = inst("source", 1)?;
     let mut target = inst("target", 2)?;
+    target.drs_target = drs_target;
     // free_port gives the port back before the server binds it: do not hand out the same twice.
     while target.port == source.port {
         target.port = free_port().map_err(|e| setup(root, e))?;
@@ -599,6 +622,16 @@ pub async fn up_with(
     databases: &[String],
     seed_rows: u32,
     mover: LabMover,
+) -> Result<MyLabState, LabError> {
+    up_inner(dir, databases, seed_rows, mover, false).await
+}
+
+async fn up_inner(
+    dir: &Path,
+    databases: &[String],
+    seed_rows: u32,
+    mover: LabMover,
+    drs_targets: bool,
 ) -> Result<MyLabState, LabError> {
     if dir.join(STATE_FILE).exists() {
         return Err(setup(
@@ -630,7 +663,7 @@ pub async fn up_with(
         emulator: None,
     };
     for db in databases {
-        state.pairs.push(new_pair(&root, db)?);
+        state.pairs.push(new_pair(&root, db, drs_targets)?);
     }
     // Saved before anything starts, so `lab down` (and a failed `up`) can find every server.
     state.save()?;
@@ -730,10 +763,26 @@ impl TempMyLab {
         TempMyLab::with_mover(databases, seed_rows, LabMover::Drs).await
     }
 
+    /// A lab whose replication stands in for real DRS jobs as the servers show them: hidden
+    /// from wavedeck (the source reached as `127.1`), the targets' binary logs holding only
+    /// their own transactions under their own GTID domain ([`Instance::drs_target`]).
+    pub async fn playing_drs(databases: &[String], seed_rows: u32) -> Result<TempMyLab, LabError> {
+        TempMyLab::build(databases, seed_rows, LabMover::Direct, true).await
+    }
+
     async fn with_mover(
         databases: &[String],
         seed_rows: u32,
         mover: LabMover,
+    ) -> Result<TempMyLab, LabError> {
+        TempMyLab::build(databases, seed_rows, mover, false).await
+    }
+
+    async fn build(
+        databases: &[String],
+        seed_rows: u32,
+        mover: LabMover,
+        drs_targets: bool,
     ) -> Result<TempMyLab, LabError> {
         let root = std::env::temp_dir().join(format!(
             "wavedeck-mylab-{}-{:08x}",
@@ -741,7 +790,7 @@ impl TempMyLab {
             rand::random::<u32>()
         ));
         let dir = root.join("lab");
-        match up_with(&dir, databases, seed_rows, mover).await {
+        match up_inner(&dir, databases, seed_rows, mover, drs_targets).await {
             Ok(state) => Ok(TempMyLab { state, root }),
             Err(e) => {
                 if let Ok(st) = MyLabState::load(&dir) {
@@ -777,12 +826,14 @@ mod tests {
                     port: 1,
                     server_id: 1,
                     data_dir: "/x/mysql/shop-source".into(),
+                    drs_target: false,
                 },
                 target: Instance {
                     name: "shop-target".into(),
                     port: 2,
                     server_id: 2,
                     data_dir: "/x/mysql/shop-target".into(),
+                    drs_target: true,
                 },
             }],
             workload_pids: vec![],

@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::cutover::run::CutoverCtx;
+use crate::cutover::side::Side;
 use crate::inventory::Engine;
 use crate::rehearsal::lab::journal_driver::{drive_cutover, Journal};
 use crate::rehearsal::lab::mariadb::TempMyLab;
@@ -216,22 +217,106 @@ fn summarize(figures: &[RunFigure]) {
 /// `--engine`: the same figure with each cutover asked of the engine (`engine.source_drain:
 /// sql`) as an operator would, so it includes the engine's rounds, its store writes and the DRS
 /// job's part (lag 0 after the final sync, terminated and released) on the emulator.
+/// The lab `run_through_engine` cuts over: PostgreSQL clusters, or a MariaDB pair per database
+/// (`--mysql`), its databases waiting for their DRS jobs.
+enum EngineLab {
+    Pg(TempLab),
+    My(TempMyLab),
+}
+
+impl EngineLab {
+    fn dns_path(&self) -> std::path::PathBuf {
+        match self {
+            EngineLab::Pg(l) => l.state.dns_file().path,
+            EngineLab::My(l) => l.state.dns_file().path,
+        }
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        match self {
+            EngineLab::Pg(l) => &l.state.dir,
+            EngineLab::My(l) => &l.state.dir,
+        }
+    }
+
+    fn spec(&self, db: &str) -> anyhow::Result<crate::inventory::DatabaseSpec> {
+        match self {
+            EngineLab::Pg(l) => Ok(l.state.spec(db)),
+            EngineLab::My(l) => l
+                .state
+                .spec(db)
+                .ok_or_else(|| anyhow::anyhow!("{db}: not a database of the MySQL lab")),
+        }
+    }
+
+    /// wavedeck's (admin) sides of `db` and the application's side of its source.
+    fn sides(&self, db: &str) -> anyhow::Result<(Side, Side, Side)> {
+        match self {
+            EngineLab::Pg(l) => {
+                let s = l.state.side(&l.state.source, db);
+                Ok((s.clone(), l.state.side(&l.state.target, db), s))
+            }
+            EngineLab::My(l) => {
+                let p = l
+                    .state
+                    .pair(db)
+                    .ok_or_else(|| anyhow::anyhow!("{db}: not a database of the MySQL lab"))?;
+                Ok((
+                    l.state.side(&p.source, db),
+                    l.state.side(&p.target, db),
+                    l.state.app_side(&p.source, db),
+                ))
+            }
+        }
+    }
+
+    fn engine(&self) -> Engine {
+        match self {
+            EngineLab::Pg(_) => Engine::Postgres,
+            EngineLab::My(_) => Engine::Mysql,
+        }
+    }
+
+    async fn audit(
+        &self,
+        target: &Side,
+        stats: &workload::WorkloadStats,
+    ) -> anyhow::Result<workload::Audit> {
+        Ok(match self {
+            EngineLab::Pg(_) => {
+                let mut t = target.connect_admin("target").await?;
+                workload::audit(&mut t, stats).await?
+            }
+            EngineLab::My(_) => {
+                let mut t = crate::cutover::my::admin(target, "target").await?;
+                workload::audit_my(&mut t.c, stats).await?
+            }
+        })
+    }
+}
+
 pub async fn run_through_engine(
     cfg: &Config,
     runs: usize,
     seed_rows: u32,
+    mysql: bool,
 ) -> anyhow::Result<Vec<RunFigure>> {
     use crate::lifecycle::Stage;
     use crate::store::{Action, CommandStatus, NewCommand, Role, Store, Target};
     let speed = 100.0;
     let dbs: Vec<String> = (0..runs).map(|i| format!("bench_{i}")).collect();
     println!(
-        "bench cutover --engine: {runs} cutovers through the engine in a fresh lab ({seed_rows} seeded rows each, workload pause {} ms, drain grace {} s, DRS emulator in native mode at speed {speed}, lag stable {} s emulated)",
+        "bench cutover --engine{}: {runs} cutovers through the engine in a fresh lab ({seed_rows} seeded rows each, workload pause {} ms, drain grace {} s, DRS emulator in native mode at speed {speed}, lag stable {} s emulated)",
+        if mysql { " --mysql (a MariaDB pair per database)" } else { "" },
         cfg.lab.workload_pause_ms, cfg.thresholds.drain_grace_s, cfg.engine.lag_stable_s
     );
     // DRS jobs replicate the databases (the emulator's native mode), as in production.
-    let lab = TempLab::unreplicated(&dbs, seed_rows).await?;
-    let work = lab.state.dir.join("engine");
+    let lab = if mysql {
+        EngineLab::My(TempMyLab::unreplicated(&dbs, seed_rows).await?)
+    } else {
+        EngineLab::Pg(TempLab::unreplicated(&dbs, seed_rows).await?)
+    };
+    let work = lab.dir().join("engine");
     std::fs::create_dir_all(&work)?;
     let mut c = cfg.clone();
     c.store = format!("sqlite://{}", work.join("store.db").display());
@@ -246,23 +331,24 @@ pub async fn run_through_engine(
     c.limits.drs_concurrency = c.limits.drs_concurrency.max(runs as u32);
     c.limits.wave_concurrency = c.limits.wave_concurrency.max(runs as u32);
     c.cutover.dns_provider = crate::config::DnsProvider::File;
-    c.cutover.dns_file = lab.state.dns_file().path.clone();
+    c.cutover.dns_file = lab.dns_path();
     c.cutover.dns_ttl_s = 5;
     if c.cutover.checksum_tables.is_empty() {
-        c.cutover.checksum_tables = vec!["public.customers".into(), "public.orders".into()];
+        c.cutover.checksum_tables = match lab.engine() {
+            Engine::Postgres => vec!["public.customers".into(), "public.orders".into()],
+            Engine::Mysql => vec!["customers".into(), "orders".into()],
+        };
     }
     let emu = crate::rehearsal::drs_emulator::spawn(&c, "127.0.0.1:0".parse()?).await?;
     let c = emu.client_config(&c);
     let drs = emu.client(&c)?;
     let store = Store::open(&c.store).await?;
-    let specs: Vec<_> = dbs
-        .iter()
-        .map(|db| {
-            let mut s = lab.state.spec(db);
-            s.business_window = "daily 00:00-24:00 UTC".into();
-            s
-        })
-        .collect();
+    let mut specs = Vec::new();
+    for db in &dbs {
+        let mut s = lab.spec(db)?;
+        s.business_window = "daily 00:00-24:00 UTC".into();
+        specs.push(s);
+    }
     store.register_inventory(&specs, "bench", false).await?;
     let engine = crate::engine::spawn(c.clone(), store.clone(), drs).await?;
     let ask = |action: Action, target: Target| {
@@ -328,14 +414,13 @@ pub async fn run_through_engine(
         }
         let mut figures = Vec::new();
         for db in &dbs {
-            let source = lab.state.side(&lab.state.source, db);
-            let target = lab.state.side(&lab.state.target, db);
+            let (source, target, app) = lab.sides(db)?;
             let w = Workload {
-                engine: crate::inventory::Engine::Postgres,
+                engine: lab.engine(),
                 client: format!("bench-{db}"),
-                dns: lab.state.dns_file(),
+                dns: crate::cutover::dns::FileDns::new(lab.dns_path()),
                 dns_name: LabState::dns_name(db),
-                side: source.clone(),
+                side: app,
                 pause: Duration::from_millis(cfg.lab.workload_pause_ms),
             }
             .start();
@@ -373,8 +458,7 @@ pub async fn run_through_engine(
             let unavailable_ms =
                 workload::unavailability_ms(&stats.acks, &source.endpoint(), &target.endpoint())
                     .ok_or_else(|| anyhow::anyhow!("{db}: the workload saw no source-to-target switch"))?;
-            let mut t = target.connect_admin("target").await?;
-            let audit = workload::audit(&mut t, &stats).await?;
+            let audit = lab.audit(&target, &stats).await?;
             let f = RunFigure {
                 db: db.clone(),
                 unavailable_ms,

@@ -22,7 +22,7 @@ pub enum BenchCommand {
     Tui(crate::bench::tui::TuiBenchArgs),
     /// Write unavailability seen by a workload client over N lab cutovers: p50 and max.
     #[command(
-        after_help = "Examples:\n  wavedeck bench cutover --runs 10\n  wavedeck bench cutover --runs 10 --engine   # asked of the engine, DRS emulator for the job\n  wavedeck bench cutover --runs 10 --mysql    # a MariaDB pair, GTID replication, reset between runs"
+        after_help = "Examples:\n  wavedeck bench cutover --runs 10\n  wavedeck bench cutover --runs 10 --engine   # asked of the engine, DRS emulator for the job\n  wavedeck bench cutover --runs 10 --mysql    # a MariaDB pair, GTID replication, reset between runs\n  wavedeck bench cutover --runs 5 --engine --mysql   # MySQL through the engine, native DRS jobs"
     )]
     Cutover {
         /// Number of cutovers (one lab database each).
@@ -36,8 +36,9 @@ pub enum BenchCommand {
         #[arg(long)]
         engine: bool,
         /// MySQL: cutovers of a MariaDB pair (GTID binlog replication) by the lab's driver,
-        /// the pair reset between runs.
-        #[arg(long, conflicts_with = "engine")]
+        /// the pair reset between runs; with `--engine`, a MariaDB pair per run, moved by the
+        /// emulator's native MySQL DRS job and cut over by the engine.
+        #[arg(long)]
         mysql: bool,
     },
     /// DRS emulator throughput (signed requests/s on loopback) and the calls one polling round
@@ -73,10 +74,10 @@ pub async fn run(cmd: BenchCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             engine,
             mysql,
         } => {
-            if mysql {
+            if engine {
+                crate::bench::cutover::run_through_engine(&cfg, runs, seed_rows, mysql).await?;
+            } else if mysql {
                 crate::bench::cutover::run_mysql(&cfg, runs, seed_rows).await?;
-            } else if engine {
-                crate::bench::cutover::run_through_engine(&cfg, runs, seed_rows).await?;
             } else {
                 crate::bench::cutover::run(&cfg, runs, seed_rows).await?;
             }

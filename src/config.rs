@@ -354,6 +354,9 @@ pub struct EngineConfig {
     /// DNS name switched at cutover: `{db_id}.` + this domain, unless the inventory's `extra`
     /// has a `dns_name`.
     pub dns_domain: String,
+    /// `HOST:PORT` where the engine serves `/metrics` for Prometheus (e.g. 127.0.0.1:9464);
+    /// empty: no endpoint.
+    pub metrics_listen: String,
 }
 
 impl Default for EngineConfig {
@@ -369,6 +372,7 @@ impl Default for EngineConfig {
             lease_ttl_s: 15,
             source_drain: SourceDrain::Runbook,
             dns_domain: "db.internal".into(),
+            metrics_listen: String::new(),
         }
     }
 }

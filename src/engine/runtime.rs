@@ -30,6 +30,8 @@ pub struct EngineHandle {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub stats: Arc<Stats>,
     pub holder: String,
+    /// Where `/metrics` is served (`engine.metrics_listen`), once bound.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl EngineHandle {
@@ -93,7 +95,8 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let lost = before.filter(|b| *b != holder);
-    let engine =
+    let listen = cfg.engine.metrics_listen.trim().to_string();
+    let mut engine =
         match Driver::load(cfg, store.clone(), drs, holder.clone(), stats.clone(), lost).await {
             Ok(e) => e,
             Err(e) => {
@@ -101,12 +104,30 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
                 return Err(e);
             }
         };
+    let loaded = std::mem::take(&mut engine.loaded);
+    let mut metrics_addr = None;
+    if !listen.is_empty() {
+        let m = Arc::new(crate::metrics::prom::Metrics::new());
+        m.watch_drs(engine.shared.drs.call_log());
+        m.observe(&loaded);
+        match crate::metrics::prom::serve(&listen, m.clone(), stop_rx.clone()).await {
+            Ok(a) => metrics_addr = Some(a),
+            Err(e) => {
+                let _ = store.release_lease(&holder).await;
+                return Err(e);
+            }
+        }
+        tracing::info!(addr = ?metrics_addr, "metrics served at /metrics");
+        engine.metrics = Some(m);
+    }
+    drop(loaded);
     let task = tokio::spawn(engine.run(stop_rx));
     Ok(EngineHandle {
         stop: stop_tx,
         task,
         stats,
         holder,
+        metrics_addr,
     })
 }
 
@@ -192,6 +213,10 @@ struct Driver {
     in_flight: usize,
     /// Alert rules (`alerts.enabled`), fed with what the engine stores.
     alerts: Option<crate::alerts::Alerter>,
+    /// The `/metrics` figures (`engine.metrics_listen`), fed the same way.
+    metrics: Option<Arc<crate::metrics::prom::Metrics>>,
+    /// The event log read at load, kept until the metrics have seen it.
+    loaded: Vec<Event>,
 }
 
 /// Read every event once, in pages.
@@ -273,6 +298,8 @@ impl Driver {
             started: Instant::now(),
             in_flight: 0,
             alerts,
+            metrics: None,
+            loaded: events,
         })
     }
 
@@ -388,6 +415,11 @@ impl Driver {
             .into_iter()
             .map(|(d, l)| (d, t, l))
             .collect();
+        if let Some(m) = &self.metrics {
+            for (db, _, l) in &lags {
+                m.lag_sample(db, *l);
+            }
+        }
         if let Some(a) = &mut self.alerts {
             let t0 = super::stats::thread_cpu();
             a.lag_samples(&lags);
@@ -410,12 +442,15 @@ impl Driver {
 
     /// Let the alert rules see what was stored.
     fn observe(&mut self, stored: &[Event]) {
+        let t0 = super::stats::thread_cpu();
         if let Some(a) = &mut self.alerts {
-            let t0 = super::stats::thread_cpu();
             a.observe(stored);
-            self.stats
-                .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
         }
+        if let Some(m) = &self.metrics {
+            m.observe(stored);
+        }
+        self.stats
+            .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
     }
 
     /// Decide pending commands: accept or reject each, with the events it causes, in one

@@ -11,8 +11,8 @@ use std::time::Duration;
 /// unexpected codes cannot grow the label set without bound.
 pub const MAX_CODES: usize = 32;
 
-/// Receives each call's name and latency.
-pub type Observer = Box<dyn Fn(&str, Duration) + Send + Sync>;
+/// Receives each call's name, latency and error code (bounded as [`CallLog::by_code`]).
+pub type Observer = Box<dyn Fn(&str, Duration, Option<&str>) + Send + Sync>;
 
 #[derive(Default)]
 pub struct CallLog {
@@ -36,21 +36,30 @@ impl CallLog {
     /// One call answered (or not): `code` is DRS's error code, the HTTP status, or
     /// `transport` / `timeout`; `None` for success.
     pub fn record(&self, call: &str, elapsed: Duration, code: Option<&str>, throttled: bool) {
-        if let Some(o) = self.observer.get() {
-            o(call, elapsed);
-        }
-        let Some(code) = code else { return };
+        let Some(code) = code else {
+            if let Some(o) = self.observer.get() {
+                o(call, elapsed, None);
+            }
+            return;
+        };
         self.errors.fetch_add(1, Ordering::Relaxed);
         if throttled {
             self.throttled.fetch_add(1, Ordering::Relaxed);
         }
-        if let Ok(mut m) = self.by_code.lock() {
-            let key = if m.contains_key(code) || m.len() < MAX_CODES {
-                code
-            } else {
-                "other"
-            };
-            *m.entry(key.to_string()).or_default() += 1;
+        let key = match self.by_code.lock() {
+            Ok(mut m) => {
+                let key = if m.contains_key(code) || m.len() < MAX_CODES {
+                    code
+                } else {
+                    "other"
+                };
+                *m.entry(key.to_string()).or_default() += 1;
+                key
+            }
+            Err(_) => "other",
+        };
+        if let Some(o) = self.observer.get() {
+            o(call, elapsed, Some(key));
         }
     }
 
@@ -67,7 +76,7 @@ impl CallLog {
         self.by_code.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// Send every call's latency to `f` from now on (first caller wins).
+    /// Send every call's latency and error code to `f` from now on (first caller wins).
     pub fn observe_latency(&self, f: Observer) {
         let _ = self.observer.set(f);
     }

@@ -132,24 +132,6 @@ pub enum Command {
     Act(Action, Target),
 }
 
-pub const COMMAND_HELP: &[(&str, &str)] = &[
-    (":program  :waves  :dbs  :events", "switch view"),
-    (":wave N", "databases of wave N"),
-    (":db ID", "open one database"),
-    (":approve N  :start N", "approve the window / start wave N"),
-    (
-        ":pause X  :resume X  :abort X",
-        "X is a db_id or a wave number",
-    ),
-    (
-        ":cutover ID  :cutover wave-N",
-        "one database / a whole wave",
-    ),
-    (":retry ID  :rollback ID", "one database"),
-    (":close ID", "close hypercare of one database"),
-    (":q", "quit"),
-];
-
 pub fn parse_command(line: &str) -> Result<Command, String> {
     let mut it = line.split_whitespace();
     let Some(verb) = it.next() else {

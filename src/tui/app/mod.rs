@@ -3,10 +3,9 @@
 //! `state` holds what the views show, `update` changes it on a key, `keymap` says which key does
 //! what.
 
-mod keymap;
+pub mod keymap;
 mod state;
 mod update;
 
-pub use keymap::{ACTION_KEYS, NAV_KEYS};
 pub use state::*;
 pub use update::*;

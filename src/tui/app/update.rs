@@ -1,12 +1,12 @@
 //! The pure key handler: a key changes the state and may return an `Intent` for the loop.
 
-use super::keymap::action_key;
+use super::keymap::{lookup, UiAction};
 use super::state::{App, Dialog, DialogStatus, Intent, Level, Mode, SortKey, View};
 use crate::store::model::{Action, Target};
 use crate::tui::data::Severity;
 use crate::tui::guards;
 use crate::tui::query::{parse_command, Command, DbFilter};
-use crate::tui::wavelist::{WaveRow, WaveSort};
+use crate::tui::wavelist::WaveRow;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
@@ -347,11 +347,16 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
 }
 
 fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let g_pending = std::mem::take(&mut app.pending_g);
+    let action = lookup(app.view, &key)?;
+    update(app, action, g_pending)
+}
+
+/// Carry out what a key of the keymap stands for.
+fn update(app: &mut App, action: UiAction, g_pending: bool) -> Option<Intent> {
     let half = (app.page() / 2).max(1) as isize;
-    match key.code {
-        KeyCode::Char('q') => {
+    match action {
+        UiAction::Quit => {
             if app.view == View::Detail {
                 if !app.go_back() {
                     app.view = View::Databases;
@@ -360,7 +365,7 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 return Some(Intent::Quit);
             }
         }
-        KeyCode::Esc => {
+        UiAction::Escape => {
             if app.view == View::Databases && (!app.db_filter_text.is_empty() || app.faults_only) {
                 app.faults_only = false;
                 let _ = app.set_db_filter("");
@@ -376,19 +381,19 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 app.flash = None;
             }
         }
-        KeyCode::Char('?') => {
+        UiAction::Help => {
             app.help_scroll = 0;
             app.mode = Mode::Help;
         }
-        KeyCode::Char(':') => {
+        UiAction::CommandLine => {
             app.input.clear();
             app.mode = Mode::Command;
         }
-        KeyCode::Char('/') if matches!(app.view, View::Databases | View::Events) => {
-            app.input = if app.view == View::Events {
-                app.ev_filter_text.clone()
-            } else {
-                app.db_filter_text.clone()
+        UiAction::Filter => {
+            app.input = match app.view {
+                View::Events => app.ev_filter_text.clone(),
+                View::Waves => app.wave_filter_text.clone(),
+                _ => app.db_filter_text.clone(),
             };
             if !app.input.is_empty() {
                 app.input.push(' ');
@@ -396,40 +401,24 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             app.input_error = None;
             app.mode = Mode::Filter;
         }
-        KeyCode::Char('/') if app.view == View::Waves => {
-            app.input = app.wave_filter_text.clone();
-            if !app.input.is_empty() {
-                app.input.push(' ');
-            }
-            app.input_error = None;
-            app.mode = Mode::Filter;
-        }
-        KeyCode::Char('+') if app.view == View::Waves => {
+        UiAction::Unfold => {
             app.wave_unfold = !app.wave_unfold;
             app.refresh_waves();
         }
-        KeyCode::Char(c @ ('W' | 'O' | 'X' | 'Z')) if app.view == View::Waves => {
-            app.wave_sort = match c {
-                'W' => WaveSort::Number,
-                'O' => WaveSort::Opens,
-                'X' => WaveSort::Failures,
-                _ => WaveSort::Size,
-            };
+        UiAction::SortWaves(s) => {
+            app.wave_sort = s;
             app.wave_cursor = 0;
             app.refresh_waves();
             let msg = format!("waves sorted by {}", app.wave_sort.as_str());
             app.flash(msg, Level::Info);
         }
-        KeyCode::Char('0') => app.go(View::Program),
-        KeyCode::Char('1') => app.go(View::Waves),
-        KeyCode::Char('2') => app.go(View::Databases),
-        KeyCode::Char('3') => app.go(View::Events),
-        KeyCode::Char('4') => {
+        UiAction::Go(v) => app.go(v),
+        UiAction::Detail => {
             if let Some(id) = app.detail.clone().or(app.db_sel.clone()) {
                 app.open_detail(&id);
             }
         }
-        KeyCode::Tab => {
+        UiAction::NextView => {
             let next = match app.view {
                 View::Program => View::Waves,
                 View::Waves => View::Databases,
@@ -438,7 +427,7 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             };
             app.go(next);
         }
-        KeyCode::BackTab => {
+        UiAction::PrevView => {
             let next = match app.view {
                 View::Program => View::Events,
                 View::Waves => View::Program,
@@ -447,27 +436,25 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             };
             app.go(next);
         }
-        KeyCode::Char('[') | KeyCode::Char('h') | KeyCode::Left if !ctrl => {
+        UiAction::Back => {
             app.go_back();
         }
-        KeyCode::Char('j') | KeyCode::Down => app.move_cursor(1),
-        KeyCode::Char('k') | KeyCode::Up => app.move_cursor(-1),
-        KeyCode::Char('d') if ctrl => app.move_cursor(half),
-        KeyCode::Char('u') if ctrl => app.move_cursor(-half),
-        KeyCode::Char('f') if ctrl => app.move_cursor(app.page() as isize),
-        KeyCode::Char('b') if ctrl => app.move_cursor(-(app.page() as isize)),
-        KeyCode::PageDown => app.move_cursor(app.page() as isize),
-        KeyCode::PageUp => app.move_cursor(-(app.page() as isize)),
-        KeyCode::Home => app.move_cursor(isize::MIN / 2),
-        KeyCode::End | KeyCode::Char('G') => app.move_cursor(isize::MAX / 2),
-        KeyCode::Char('g') => {
+        UiAction::Down => app.move_cursor(1),
+        UiAction::Up => app.move_cursor(-1),
+        UiAction::HalfDown => app.move_cursor(half),
+        UiAction::HalfUp => app.move_cursor(-half),
+        UiAction::PageDown => app.move_cursor(app.page() as isize),
+        UiAction::PageUp => app.move_cursor(-(app.page() as isize)),
+        UiAction::First => app.move_cursor(isize::MIN / 2),
+        UiAction::Last => app.move_cursor(isize::MAX / 2),
+        UiAction::G => {
             if g_pending {
                 app.move_cursor(isize::MIN / 2);
             } else {
                 app.pending_g = true;
             }
         }
-        KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => match app.view {
+        UiAction::Open => match app.view {
             View::Waves => match app.wave_rows.get(app.wave_cursor).cloned() {
                 Some(WaveRow::Folded { waves, .. }) => {
                     // Enter on a folded run unfolds it, the cursor on its first wave.
@@ -498,7 +485,7 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             View::Detail => {}
             View::Program => app.go(View::Waves),
         },
-        KeyCode::Char('f') => {
+        UiAction::Freeze => {
             app.frozen = !app.frozen;
             if !app.frozen {
                 for u in std::mem::take(&mut app.held) {
@@ -510,24 +497,12 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 app.flash("frozen: the view stops updating until f", Level::Info);
             }
         }
-        KeyCode::Char('F') if app.view == View::Databases => {
+        UiAction::FaultsOnly => {
             app.faults_only = !app.faults_only;
             app.refresh_rows();
         }
-        KeyCode::Char(c @ ('N' | 'S' | 'W' | 'L' | 'Z' | 'A' | 'P'))
-            if app.view == View::Databases =>
-        {
-            app.sort_by(match c {
-                'N' => SortKey::Name,
-                'S' => SortKey::Stage,
-                'W' => SortKey::Wave,
-                'L' => SortKey::Lag,
-                'Z' => SortKey::Size,
-                'A' => SortKey::Age,
-                _ => SortKey::Progress,
-            });
-        }
-        KeyCode::Char('e') if app.view == View::Events => {
+        UiAction::Sort(k) => app.sort_by(k),
+        UiAction::Severity => {
             app.ev_min = match app.ev_min {
                 Severity::Info => Severity::Warn,
                 Severity::Warn => Severity::Fail,
@@ -535,16 +510,11 @@ fn key_normal(app: &mut App, key: KeyEvent) -> Option<Intent> {
             };
             app.ev_cursor = 0;
         }
-        KeyCode::Char('v') if app.view == View::Events => {
+        UiAction::Telemetry => {
             app.ev_telemetry = !app.ev_telemetry;
             app.ev_cursor = 0;
         }
-        KeyCode::Char(c) => {
-            if let Some(a) = action_key(app.view, c) {
-                app.act_on_current(a);
-            }
-        }
-        _ => {}
+        UiAction::Act(a) => app.act_on_current(a),
     }
     None
 }

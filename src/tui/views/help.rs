@@ -1,7 +1,7 @@
 //! The `?` help: the keys and the `:` commands, without the actions in a read-only session.
 
-use crate::tui::app::{App, ACTION_KEYS, NAV_KEYS};
-use crate::tui::query::COMMAND_HELP;
+use crate::tui::app::keymap::{BINDINGS, VERBS};
+use crate::tui::app::App;
 use crate::tui::widgets::{block, centered};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,10 +11,10 @@ use ratatui::Frame;
 pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let mut lines = vec![Line::styled("Navigation", th.header)];
-    for (k, d) in NAV_KEYS {
+    for b in BINDINGS.iter().filter(|b| !b.dangerous) {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<16}"), th.key),
-            Span::raw(*d),
+            Span::styled(format!("  {:<16}", b.label), th.key),
+            Span::raw(b.desc),
         ]));
     }
     if !app.read_only {
@@ -22,11 +22,11 @@ pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
             "Actions (each opens a dialog with its guards)",
             th.header,
         ));
-        for (k, _, d, views) in ACTION_KEYS {
-            let v: Vec<&str> = views.iter().map(|v| v.title()).collect();
+        for b in BINDINGS.iter().filter(|b| b.dangerous) {
+            let v: Vec<&str> = b.views.iter().map(|v| v.title()).collect();
             lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<16}"), th.key),
-                Span::raw(format!("{d} ")),
+                Span::styled(format!("  {:<16}", b.label), th.key),
+                Span::raw(format!("{} ", b.desc)),
                 Span::styled(format!("({})", v.join(", ")), th.muted),
             ]));
         }
@@ -34,18 +34,10 @@ pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
         lines.push(Line::styled("Read-only session: no actions.", th.warn));
     }
     lines.push(Line::styled("Command line", th.header));
-    for (k, d) in COMMAND_HELP {
-        if app.read_only
-            && !matches!(
-                *d,
-                "switch view" | "databases of wave N" | "open one database" | "quit"
-            )
-        {
-            continue;
-        }
+    for v in VERBS.iter().filter(|v| !(app.read_only && v.dangerous)) {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<38}"), th.key),
-            Span::raw(*d),
+            Span::styled(format!("  {:<38}", v.usage), th.key),
+            Span::raw(v.desc),
         ]));
     }
     let r = centered(area, 96, area.height);

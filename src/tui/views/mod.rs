@@ -11,7 +11,7 @@ pub mod waves;
 
 pub use waves::{db_progress, wave_summary, WaveSummary};
 
-use crate::tui::app::{App, Level, Mode, View};
+use crate::tui::app::{keymap, App, Level, Mode, View};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -185,42 +185,10 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
 
 fn hints(app: &App) -> Line<'static> {
     let th = &app.theme;
-    let mut pairs: Vec<(&str, &str)> = match app.view {
-        View::Program => vec![("1", "waves"), ("2", "databases"), ("3", "events")],
-        View::Waves => vec![
-            ("Enter", "databases"),
-            ("a", "approve"),
-            ("s", "start"),
-            ("c", "cutover"),
-        ],
-        View::Databases => vec![
-            ("Enter", "detail"),
-            ("/", "filter"),
-            ("S/L/W", "sort"),
-            ("F", "faults"),
-            ("c", "cutover"),
-        ],
-        View::Detail => vec![
-            ("c", "cutover"),
-            ("b", "rollback"),
-            ("r", "retry"),
-            ("Esc", "back"),
-        ],
-        View::Events => vec![
-            ("/", "filter"),
-            ("e", "severity"),
-            ("v", "telemetry"),
-            ("Enter", "db"),
-        ],
-    };
-    if app.read_only {
-        pairs.retain(|(k, _)| !matches!(*k, "a" | "s" | "c" | "b" | "r"));
-    }
-    pairs.extend([(":", "cmd"), ("?", "help"), ("q", "quit")]);
     let mut spans = Vec::new();
-    for (k, d) in pairs {
-        spans.push(Span::styled(k.to_string(), th.key));
-        spans.push(Span::styled(format!(" {d}  "), th.muted));
+    for h in keymap::hints(app.view, app.read_only) {
+        spans.push(Span::styled(h.key.to_string(), th.key));
+        spans.push(Span::styled(format!(" {}  ", h.word), th.muted));
     }
     Line::from(spans)
 }

@@ -1,0 +1,440 @@
+//! Operator commands: accepted (and acted on) or refused with the guards behind the refusal;
+//! sign-offs.
+
+use super::protocol::*;
+use super::{ev, Brain};
+use crate::lifecycle::{check, check_wave_action, decide, GuardContext, GuardKind, Trigger};
+use crate::store::event::{Body, SignedOff, WaveAct};
+use crate::store::{Action, CommandRow, NewEvent, Role, Target};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+impl Brain {
+    /// An operator command: accept it (and act) or reject it, with the reason.
+    /// Record a sign-off for one database or every member of a wave, if the signer holds the
+    /// role (config `signoff.holders`).
+    pub(super) fn sign_off(
+        &mut self,
+        c: &CommandRow,
+        target: &Target,
+        wall: DateTime<Utc>,
+    ) -> Result<String, String> {
+        use crate::signoff::{Signature, SignoffRole};
+        let role = c
+            .args
+            .get("role")
+            .and_then(Value::as_str)
+            .and_then(SignoffRole::parse)
+            .ok_or_else(|| {
+                format!(
+                    "signoff blocked: args.role must be one of {}",
+                    SignoffRole::ALL.map(|r| r.as_str()).join(", ")
+                )
+            })?;
+        let note = c.args.get("note").and_then(Value::as_str);
+        self.settings
+            .signoff
+            .authorize(&c.who, role, c.role)
+            .map_err(|e| format!("signoff blocked: {e}"))?;
+        let ids: Vec<String> = match target {
+            Target::Db(id) if self.dbs.contains_key(id) => vec![id.clone()],
+            Target::Db(id) => return Err(format!("no database {id:?} in the store")),
+            Target::Wave(w) => {
+                let ctx = self.wave_context(*w, None, c.role, wall);
+                check("signoff", &[GuardKind::WaveMembers], &ctx).map_err(|e| e.to_string())?;
+                self.dbs
+                    .values()
+                    .filter(|d| d.wave == Some(*w))
+                    .map(|d| d.id.clone())
+                    .collect()
+            }
+        };
+        for id in &ids {
+            let Some(d) = self.dbs.get_mut(id) else {
+                continue;
+            };
+            d.signoff.sign(Signature {
+                role,
+                who: c.who.clone(),
+                at: wall,
+                note: note.map(str::to_string),
+            });
+            let signed = SignedOff {
+                command: Some(c.id),
+                ..SignedOff::new(role, &c.who, note)
+            };
+            self.out.push(NewEvent::of(
+                Some(id),
+                d.wave,
+                Body::Signoff(signed),
+                &c.who,
+            ));
+        }
+        Ok(match target {
+            Target::Db(id) => format!("{} sign-off by {} recorded for {id}", role.as_str(), c.who),
+            Target::Wave(w) => format!(
+                "{} sign-off by {} recorded for the {} databases of wave {w}",
+                role.as_str(),
+                c.who,
+                ids.len()
+            ),
+        })
+    }
+
+    pub fn on_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, Refusal> {
+        let role_ctx = {
+            let mut g = GuardContext::new("", wall);
+            g.role = c.role;
+            g
+        };
+        // A viewer hears about the role alone on a database; on a wave, every wave guard (the
+        // role among them) is evaluated, as the cockpit's dialog shows them.
+        if c.role == Role::Viewer && matches!(c.target, Target::Db(_)) {
+            return Err(check(c.action.as_str(), &[GuardKind::Role], &role_ctx)
+                .err()
+                .map(Refusal::from)
+                .unwrap_or_else(|| "viewers cannot act".to_string().into()));
+        }
+        match (c.action, &c.target) {
+            (Action::StartWave | Action::ApproveWindow, Target::Wave(w)) => {
+                let ctx = self.wave_context(*w, Some(c.action), c.role, wall);
+                check_wave_action(c.action, &ctx)?;
+                let wave = self.waves.entry(*w).or_default();
+                if c.action == Action::StartWave {
+                    wave.started = true;
+                    self.out
+                        .push(ev(None, Some(*w), Body::WaveStarted(wave_act(*w, c))));
+                    Ok(format!(
+                        "wave {w} started: {} databases queued",
+                        ctx.wave_members
+                    ))
+                } else {
+                    wave.approved_by = Some(c.who.clone());
+                    self.out
+                        .push(ev(None, Some(*w), Body::WaveApproved(wave_act(*w, c))));
+                    Ok(format!("cutover window of wave {w} approved by {}", c.who))
+                }
+            }
+            (Action::Signoff, target) => Ok(self.sign_off(c, target, wall)?),
+            (Action::StartWave | Action::ApproveWindow, Target::Db(id)) => Err(format!(
+                "{} applies to a wave, not to database {id}",
+                c.action.as_str()
+            )
+            .into()),
+            (action, Target::Db(id)) => {
+                let trig = Trigger::for_action(action)
+                    .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
+                if !self.dbs.contains_key(id) {
+                    return Err(format!("no database {id:?} in the store").into());
+                }
+                let to = self.transition(
+                    id,
+                    trig,
+                    &format!("{} by {}", action.as_str(), c.who),
+                    wall,
+                    c.role,
+                    Some(&c.who),
+                )?;
+                Ok(format!("{id}: now {to}"))
+            }
+            (action, Target::Wave(w)) => {
+                let trig = Trigger::for_action(action)
+                    .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
+                let ctx = self.wave_context(*w, Some(action), c.role, wall);
+                let members: Vec<String> = self
+                    .dbs
+                    .values()
+                    .filter(|d| d.wave == Some(*w))
+                    .map(|d| d.id.clone())
+                    .collect();
+                if let Err(rej) = check_wave_action(action, &ctx) {
+                    // A cutover that would move none: say why, for the first few members.
+                    let mut r = Refusal::from(rej);
+                    if action == Action::Cutover {
+                        let why: Vec<String> = members
+                            .iter()
+                            .take(3)
+                            .filter_map(|id| {
+                                let d = self.dbs.get(id)?;
+                                let ctx = self.guard_context(id, c.role, wall);
+                                decide(d.pos, trig, &ctx)
+                                    .err()
+                                    .map(|e| format!("{id}: {e}"))
+                            })
+                            .collect();
+                        let more = members.len().saturating_sub(3);
+                        r.reason.push_str(&format!(" ({}", why.join("; ")));
+                        if more > 0 {
+                            r.reason.push_str(&format!("; and {more} more"));
+                        }
+                        r.reason.push(')');
+                    }
+                    return Err(r);
+                }
+                let mut moved = 0;
+                let mut refused: Vec<String> = Vec::new();
+                for id in &members {
+                    match self.transition(
+                        id,
+                        trig,
+                        &format!("{} of wave {w} by {}", action.as_str(), c.who),
+                        wall,
+                        c.role,
+                        Some(&c.who),
+                    ) {
+                        Ok(_) => moved += 1,
+                        Err(why) => refused.push(format!("{id}: {why}")),
+                    }
+                }
+                // A wave of hundreds refused for the same reason: the first few say enough.
+                let mut summary_refused = refused
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if refused.len() > 3 {
+                    summary_refused.push_str(&format!("; and {} more refused", refused.len() - 3));
+                }
+                if moved == 0 {
+                    Err(summary_refused.into())
+                } else if refused.is_empty() {
+                    Ok(format!("wave {w}: {moved} databases"))
+                } else {
+                    Ok(format!(
+                        "wave {w}: {moved} of {} databases; not the others: {summary_refused}",
+                        members.len()
+                    ))
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn wave_act(w: u32, c: &CommandRow) -> WaveAct {
+    WaveAct {
+        wave: Some(w),
+        by: Some(c.who.clone()),
+        command: Some(c.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::brain::test_support::*;
+
+    #[test]
+    fn viewers_are_always_refused_and_waves_start_once() {
+        let mut b = brain(ChecksMode::Drs, vec![seed("a", 0, Criticality::Low, 1.0)]);
+        let err = b
+            .on_command(
+                &cmd(1, Role::Viewer, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err()
+            .reason;
+        assert!(err.contains("viewer"), "{err}");
+        assert!(b.take_events().is_empty());
+        let okm = b
+            .on_command(
+                &cmd(2, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+        assert!(okm.contains("1 databases"), "{okm}");
+        assert_eq!(kinds(&b.take_events()), [kind::WAVE_STARTED]);
+        let again = b
+            .on_command(
+                &cmd(3, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err()
+            .reason;
+        assert!(again.contains("already started"), "{again}");
+        let none = b
+            .on_command(
+                &cmd(4, Role::Operator, Action::StartWave, Target::Wave(9)),
+                wall(),
+            )
+            .unwrap_err()
+            .reason;
+        assert!(none.contains("no databases"), "{none}");
+    }
+
+    #[test]
+    fn wave_commands_report_what_moved_and_what_did_not() {
+        let mut b = brain(
+            ChecksMode::Drs,
+            vec![
+                seed("a", 0, Criticality::Low, 1.0),
+                seed("b", 0, Criticality::Low, 1.0),
+            ],
+        );
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let p = b.tick(0.0, wall());
+        // Pause the wave: both in prechecks.
+        let m = b
+            .on_command(
+                &cmd(2, Role::Operator, Action::Pause, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+        assert!(m.contains("2 databases"), "{m}");
+        for w in &p.works {
+            b.on_work(w, ok(Some(&format!("job-{}", w.db))), 1.0, wall());
+        }
+        // No job started yet: nothing to pause at DRS.
+        assert!(b.tick(100.0, wall()).works.is_empty());
+        let err = b
+            .on_command(
+                &cmd(3, Role::Operator, Action::Cutover, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err()
+            .reason;
+        // Refused as a whole by the wave's guard, with each member's reason.
+        assert!(
+            err.starts_with(
+                "cutover blocked: none of the 2 databases of wave 0 passes its cutover guards now (a: cutover blocked"
+            ) && err.contains("b: cutover"),
+            "{err}"
+        );
+        b.on_command(
+            &cmd(4, Role::Operator, Action::Abort, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let p = b.tick(200.0, wall());
+        assert_eq!(
+            p.works
+                .iter()
+                .map(|w| (w.db.as_str(), w.step))
+                .collect::<Vec<_>>(),
+            [("a", Step::Terminate)]
+        );
+    }
+
+    #[test]
+    fn signoff_needs_a_holder_and_feeds_the_cutover_guard_until_withdrawn() {
+        let mut st = settings(ChecksMode::Drs);
+        st.signoff = serde_yaml::from_str(
+            "required:\n  high: [tech_lead, data_owner]\nholders:\n  tech_lead: [alice]\n  data_owner: [bob]\n",
+        )
+        .unwrap();
+        let mut s = seed("a", 0, Criticality::High, 1.0);
+        s.stage = Stage::Ready;
+        let wave = || WaveSeed {
+            wave: 0,
+            ..Default::default()
+        };
+        let mut b = Brain::new(st.clone(), 1);
+        b.load(vec![s.clone()], vec![wave()], &[]);
+        let sign = |id: i64, who: &str, role: Role, r: &str| {
+            let mut c = cmd(id, role, Action::Signoff, Target::Db("a".into()));
+            c.who = who.into();
+            c.args = json!({"role": r, "note": "rehearsal passed"});
+            c
+        };
+        let guard =
+            |b: &Brain| GuardKind::SignOff.check(&b.guard_context("a", Role::Operator, wall()));
+
+        let e = b
+            .on_command(&sign(1, "alice", Role::Viewer, "tech_lead"), wall())
+            .unwrap_err()
+            .reason;
+        assert!(e.contains("viewer"), "{e}");
+        let e = b
+            .on_command(&sign(2, "bob", Role::Operator, "tech_lead"), wall())
+            .unwrap_err()
+            .reason;
+        assert!(
+            e.contains("bob does not hold the tech_lead role (its holders: alice"),
+            "{e}"
+        );
+        let e = b
+            .on_command(&sign(3, "alice", Role::Operator, "cto"), wall())
+            .unwrap_err()
+            .reason;
+        assert!(e.contains("args.role must be one of"), "{e}");
+        assert!(
+            b.take_events().is_empty(),
+            "a refused sign-off writes nothing"
+        );
+
+        let ok = b
+            .on_command(&sign(4, "alice", Role::Operator, "tech_lead"), wall())
+            .unwrap();
+        assert_eq!(ok, "tech_lead sign-off by alice recorded for a");
+        let signed = b.take_events();
+        assert_eq!(kinds(&signed), vec![kind::DB_SIGNOFF.to_string()]);
+        assert_eq!(signed[0].actor, "alice");
+        assert_eq!(signed[0].payload["role"], "tech_lead");
+        assert_eq!(signed[0].payload["note"], "rehearsal passed");
+        let g = guard(&b);
+        assert!(!g.ok);
+        assert_eq!(
+            g.sentence,
+            "sign-off missing: data_owner (signed: tech_lead by alice)"
+        );
+        let why = b
+            .on_command(
+                &cmd(5, Role::Operator, Action::Cutover, Target::Db("a".into())),
+                wall(),
+            )
+            .unwrap_err()
+            .reason;
+        assert!(why.contains("sign-off missing: data_owner"), "{why}");
+
+        b.on_command(&sign(6, "bob", Role::Operator, "data_owner"), wall())
+            .unwrap();
+        let mut log = signed.clone();
+        log.extend(b.take_events());
+        assert!(guard(&b).ok, "{}", guard(&b).sentence);
+
+        // A restarted engine reads the sign-offs back from the log.
+        let events: Vec<Event> = log
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Event {
+                seq: i as i64 + 1,
+                time: wall(),
+                db_id: e.db_id.clone(),
+                wave: e.wave,
+                kind: e.kind.clone(),
+                payload: e.payload.clone(),
+                actor: e.actor.clone(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            })
+            .collect();
+        let mut again = Brain::new(st, 1);
+        again.load(vec![s], vec![wave()], &events);
+        assert!(guard(&again).ok, "{}", guard(&again).sentence);
+
+        // A failed validation the engine records withdraws every sign-off.
+        b.out.push(ev(
+            Some("a"),
+            Some(0),
+            Body::Validation(CheckReport {
+                passed: false,
+                summary: String::new(),
+                detail: Value::Null,
+            }),
+        ));
+        b.take_events();
+        let g = guard(&b);
+        assert!(!g.ok);
+        assert!(
+            g.sentence.starts_with(
+                "sign-off missing: tech_lead, data_owner; earlier sign-offs withdrawn"
+            ) && g.sentence.ends_with("a validation failed"),
+            "{}",
+            g.sentence
+        );
+    }
+}

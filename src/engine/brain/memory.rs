@@ -1,0 +1,178 @@
+//! What the brain remembers of each database and wave, and what that memory says by itself
+//! (which step is done, whether a job is held, whether the database waits for the operator).
+
+use super::protocol::*;
+use crate::cutover::step::{rollback_plan, RollbackAction, Step as CutStep};
+use crate::drs::model::JobStatus;
+use crate::engine::poll::LastSeen;
+use crate::inventory::Criticality;
+use crate::lifecycle::{Position, Stage};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashSet};
+
+#[derive(Clone, Debug)]
+pub(super) struct Db {
+    pub(super) id: String,
+    pub(super) wave: Option<u32>,
+    pub(super) criticality: Criticality,
+    pub(super) size_gb: f64,
+    pub(super) window: String,
+    /// `overrides.max_cutover_lag_s`, for the guards.
+    pub(super) own_max_lag_s: Option<f64>,
+    /// The limit that applies (own, else global), for polling and lag events.
+    pub(super) max_lag_s: f64,
+    pub(super) pos: Position,
+    pub(super) job: Option<String>,
+    pub(super) job_started: bool,
+    pub(super) job_paused: bool,
+    pub(super) job_terminated: bool,
+    pub(super) job_released: bool,
+    /// The last look saw the DRS job in a failed state.
+    pub(super) job_failed: bool,
+    pub(super) dns_switched: bool,
+    pub(super) source_drained: bool,
+    /// Cutover-module steps of the current cutover that began (an intent) and that finished;
+    /// kept across a retry of a failed cutover, so a rollback undoes what began and a retry
+    /// does not redo what finished.
+    pub(super) cut_started: BTreeSet<CutStep>,
+    pub(super) cut_done: BTreeSet<CutStep>,
+    /// DRS status seen last (None: not looked at since load or since the job was created).
+    pub(super) job_status: Option<JobStatus>,
+    /// Steps done since the database entered its current stage.
+    pub(super) done: HashSet<Step>,
+    /// An intent found without outcome at load: to be resumed first.
+    pub(super) open: Option<(Step, u32)>,
+    /// A work or look is in flight.
+    pub(super) busy: bool,
+    /// Failed attempts of the current step in this stage.
+    pub(super) retries: u32,
+    /// Tries of the current step that could not decide for lag ([`ErrorClass::Waiting`]),
+    /// counted apart from `retries`.
+    pub(super) waits: u32,
+    pub(super) not_before: f64,
+    pub(super) seen: LastSeen,
+    /// When the next job look should bring progress or lag (0: at the next look).
+    pub(super) progress_at: f64,
+    /// Last full-load percent seen and when, for the rate.
+    pub(super) last_pct: Option<(f64, f64)>,
+    /// Full-load percent per second, from the last two looks.
+    pub(super) pct_rate: Option<f64>,
+    pub(super) lag_zero_since: Option<f64>,
+    pub(super) validation: Option<(bool, DateTime<Utc>)>,
+    /// Partial reports while `both` checks run: the SQL half waits for the DRS half.
+    pub(super) partial: Option<Report>,
+    pub(super) last_progress_evt: f64,
+    pub(super) last_lag_evt: Option<(f64, f64)>,
+    /// Why it is not moving, when a limit holds it (for status and the cockpit).
+    pub(super) held_by: Option<String>,
+    /// The sign-offs standing now.
+    pub(super) signoff: crate::signoff::Ledger,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Wave {
+    pub(super) window: String,
+    /// Who approved the cutover window.
+    pub(super) approved_by: Option<String>,
+    pub(super) started: bool,
+}
+
+/// What a successful step changes in what the brain knows of the job.
+pub(super) fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
+    d.done.insert(s);
+    match s {
+        Step::CreateJob => {
+            if job.is_some() {
+                d.job = job;
+            }
+            d.job_status = None;
+            d.job_started = false;
+            d.job_terminated = false;
+            d.job_released = false;
+        }
+        Step::StartJob | Step::ResumeJob => {
+            d.job_started = true;
+            d.job_paused = false;
+            d.job_failed = false;
+        }
+        Step::PauseJob => d.job_paused = true,
+        Step::Terminate => d.job_terminated = true,
+        Step::DeleteJob => {
+            d.job = None;
+            d.job_status = None;
+            d.job_started = false;
+            d.job_terminated = false;
+            d.job_released = false;
+        }
+        Step::DrainSource | Step::Cut(CutStep::DrainSource) => d.source_drained = true,
+        Step::SourceWritesOn | Step::Undo(RollbackAction::SourceWritesOn) => {
+            d.source_drained = false
+        }
+        Step::DnsSwitch | Step::Cut(CutStep::DnsSwitch) => d.dns_switched = true,
+        Step::DnsSwitchBack | Step::Undo(RollbackAction::DnsBack) => d.dns_switched = false,
+        _ => {}
+    }
+    if let Step::Cut(c) = s {
+        d.cut_done.insert(c);
+    }
+    if s == Step::Cut(CutStep::FinalSync) {
+        // Only DRS lag readings taken after the final sync count towards terminating its job.
+        d.lag_zero_since = None;
+    }
+}
+
+/// What a rolled-back database still has to undo. A cutover run by the cutover module is undone
+/// by its plan (in reverse of how far it got); a DRS-mode one by its two switches.
+pub(super) fn rollback_next(d: &Db) -> Option<Step> {
+    if !d.cut_started.is_empty() {
+        let started: Vec<CutStep> = d.cut_started.iter().copied().collect();
+        return rollback_plan(&started)
+            .into_iter()
+            .map(Step::Undo)
+            .find(|s| !d.done.contains(s));
+    }
+    if d.dns_switched {
+        return Some(Step::DnsSwitchBack);
+    }
+    if d.source_drained {
+        return Some(Step::SourceWritesOn);
+    }
+    None
+}
+
+/// Stages where a database is working (counts against the per-wave limit).
+pub(super) fn working(s: Stage) -> bool {
+    matches!(
+        s,
+        Stage::Prechecks | Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation
+    )
+}
+
+/// Whether a database holds (or is about to create) a DRS job.
+pub(super) fn holds_job(d: &Db) -> bool {
+    if d.job.is_some() {
+        return !d.job_released;
+    }
+    matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning)
+}
+
+pub(super) fn in_full_load(d: &Db) -> bool {
+    (d.pos.stage == Stage::Provisioning && d.job_started) || d.pos.stage == Stage::FullLoad
+}
+
+impl Db {
+    pub(super) fn busy_or_started_validation(&self) -> bool {
+        self.done.contains(&Step::Compare) || self.done.contains(&Step::SqlValidate) || self.busy
+    }
+}
+
+/// Nothing for the engine to do until an operator acts: terminal with nothing left to clean
+/// up, or waiting for a command.
+pub(super) fn quiet(d: &Db) -> bool {
+    match d.pos.stage {
+        Stage::Completed | Stage::Aborted => d.job.is_none(),
+        Stage::RolledBack => rollback_next(d).is_none(),
+        Stage::Registered | Stage::Failed | Stage::Hypercare => true,
+        _ => false,
+    }
+}

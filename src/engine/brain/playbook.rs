@@ -1,0 +1,643 @@
+//! What each stage needs next: the work or look a due database asks for, and the order of the
+//! SQL-mode cutover with the DRS job between its steps.
+
+use super::memory::*;
+use super::protocol::*;
+use super::Brain;
+use crate::cutover::step::Step as CutStep;
+use crate::engine::admission::{self, Caps, Usage};
+use crate::lifecycle::{JobPhase, Stage, Trigger};
+use std::time::Duration;
+
+impl Brain {
+    /// The next thing a due database needs.
+    pub(super) fn next_for(&self, d: &Db, now: f64, caps: &Caps, usage: &Usage) -> Next {
+        let s = &self.settings;
+        let attempt = d.retries;
+        let work = |step| Next::Work(step, attempt, false);
+        // Stages that run on a started DRS job need it to exist, be started and not paused.
+        let needs_job = matches!(
+            d.pos.stage,
+            Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation | Stage::Ready
+        );
+        let phase = d.job_status.as_ref().map(JobPhase::of);
+        if matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning) && d.job.is_some() {
+            // A job DRS failed to create is deleted and made again (same name).
+            if phase == Some(JobPhase::CreateFailed) {
+                return work(Step::DeleteJob);
+            }
+            // Creation takes minutes on real DRS: wait for it instead of spending retries.
+            if matches!(phase, None | Some(JobPhase::Creating)) && !d.job_started {
+                return Next::Look(LookKind::Job);
+            }
+        }
+        if needs_job || (d.pos.stage == Stage::Cutover && !d.job_terminated && d.job.is_some()) {
+            if d.job.is_none() {
+                return work(Step::CreateJob);
+            }
+            if !d.job_started {
+                if let Err(h) = admission::may_full_load(caps, usage) {
+                    return Next::Wait(h.to_string());
+                }
+                return work(Step::StartJob);
+            }
+            if d.job_paused || d.job_failed {
+                return work(Step::ResumeJob);
+            }
+        }
+        match d.pos.stage {
+            Stage::Prechecks => {
+                if s.sql() && !d.done.contains(&Step::SqlPrecheck) {
+                    return work(Step::SqlPrecheck);
+                }
+                // DRS's pre-check runs whatever `checks` says: DRS starts no job whose pre-check
+                // has not passed (DRS.M00304), so skipping it would only fail later.
+                if d.job.is_none() {
+                    return work(Step::CreateJob);
+                }
+                if !d.done.contains(&Step::PrepareJob) && !d.done.contains(&Step::DrsPrecheck) {
+                    return work(Step::PrepareJob);
+                }
+                if !d.done.contains(&Step::DrsPrecheck) {
+                    return work(Step::DrsPrecheck);
+                }
+                Next::Look(LookKind::Precheck)
+            }
+            Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Ready => {
+                Next::Look(LookKind::Job)
+            }
+            Stage::Validation => {
+                if s.sql() && !d.done.contains(&Step::SqlValidate) {
+                    if let Err(h) = admission::may_validate(caps, usage) {
+                        return Next::Wait(h.to_string());
+                    }
+                    return work(Step::SqlValidate);
+                }
+                if s.drs() {
+                    if !d.done.contains(&Step::Compare) {
+                        if let Err(h) = admission::may_validate(caps, usage) {
+                            return Next::Wait(h.to_string());
+                        }
+                        return work(Step::Compare);
+                    }
+                    return Next::Look(LookKind::Compare);
+                }
+                Next::Idle
+            }
+            Stage::Cutover if s.sql_cutover || !d.cut_started.is_empty() => {
+                self.next_cut(d, now, attempt)
+            }
+            Stage::Cutover => {
+                if d.job.is_some() && !d.job_terminated && !d.source_drained {
+                    return work(Step::DrainSource);
+                }
+                if d.job.is_some() && !d.job_terminated {
+                    let stable = self.scaled(Duration::from_secs_f64(s.lag_stable_s.max(0.0)));
+                    return match d.lag_zero_since {
+                        Some(t) if now - t >= stable => work(Step::Terminate),
+                        _ => Next::Look(LookKind::Job),
+                    };
+                }
+                if d.job.is_some() && !d.job_released {
+                    return Next::Look(LookKind::Job);
+                }
+                if !d.dns_switched {
+                    return work(Step::DnsSwitch);
+                }
+                Next::Advance(
+                    Trigger::CutoverDone,
+                    "DRS job terminated (target writable), DNS switched".into(),
+                )
+            }
+            Stage::Paused => {
+                if d.job.is_some() && d.job_started && !d.job_paused && !d.job_terminated {
+                    return work(Step::PauseJob);
+                }
+                Next::Idle
+            }
+            Stage::Aborted | Stage::Completed => {
+                let Some(_) = d.job else { return Next::Idle };
+                if !d.job_terminated {
+                    return work(Step::Terminate);
+                }
+                if !d.job_released {
+                    return Next::Look(LookKind::Job);
+                }
+                work(Step::DeleteJob)
+            }
+            Stage::RolledBack => match rollback_next(d) {
+                Some(step) => work(step),
+                None => Next::Idle,
+            },
+            _ => Next::Idle,
+        }
+    }
+
+    /// The next step of a cutover run by the cutover module: its steps in runbook order, with
+    /// the DRS job's part between them (after the final sync, DRS's lag 0 and stable, then the
+    /// job terminated and released, before the final quick validation).
+    pub(super) fn next_cut(&self, d: &Db, now: f64, attempt: u32) -> Next {
+        let work = |step| Next::Work(step, attempt, false);
+        let done = |c: CutStep| d.cut_done.contains(&c);
+        for c in [CutStep::Guards, CutStep::DrainSource] {
+            if !done(c) {
+                return work(Step::Cut(c));
+            }
+        }
+        if !done(CutStep::FinalSync) {
+            return work(Step::Cut(CutStep::FinalSync));
+        }
+        if d.job.is_some() && !d.job_terminated {
+            // The slot says the source has nothing left for DRS; DRS's own lag, read after
+            // that and staying 0, says it applied what it took (its slot position alone may
+            // count changes it holds but has not written to the target yet).
+            let stable = self.scaled(Duration::from_secs_f64(self.settings.lag_stable_s.max(0.0)));
+            return match d.lag_zero_since {
+                Some(t) if now - t >= stable => work(Step::Terminate),
+                _ => Next::Look(LookKind::Job),
+            };
+        }
+        if d.job.is_some() && !d.job_released {
+            return Next::Look(LookKind::Job);
+        }
+        for c in [
+            CutStep::QuickValidation,
+            CutStep::DnsSwitch,
+            CutStep::TargetWritesOn,
+            CutStep::Hypercare,
+        ] {
+            if !done(c) {
+                return work(Step::Cut(c));
+            }
+        }
+        Next::Advance(
+            Trigger::CutoverDone,
+            "cutover done: source drained, target caught up and checked, DNS switched, target writable"
+                .into(),
+        )
+    }
+}
+
+pub(super) enum Next {
+    Work(Step, u32, bool),
+    Look(LookKind),
+    Advance(Trigger, String),
+    Wait(String),
+    Idle,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::brain::test_support::*;
+
+    /// `checks: sql` still has DRS pre-check the job (DRS starts none without it); the SQL
+    /// result waits for DRS's and a failing half fails the stage.
+    #[test]
+    fn sql_checks_still_run_the_drs_precheck_before_the_job_starts() {
+        for sql_passes in [true, false] {
+            let mut b = brain(ChecksMode::Sql, vec![seed("a", 0, Criticality::Low, 1.0)]);
+            b.on_command(
+                &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+            let mut now = 0.0;
+            let mut step = |b: &mut Brain| -> Plan {
+                now += 100.0;
+                b.tick(now, wall())
+            };
+            let p = step(&mut b);
+            assert_eq!(p.works[0].step, Step::SqlPrecheck);
+            let sql = Report {
+                passed: sql_passes,
+                summary: "sql checks".into(),
+                detail: Value::Null,
+            };
+            let done = WorkResult::Ok {
+                job: None,
+                report: Some(sql),
+                recovered: false,
+            };
+            b.on_work(&p.works[0], done, 100.0, wall());
+            assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
+            let p = step(&mut b);
+            assert_eq!(p.works[0].step, Step::CreateJob);
+            b.on_work(&p.works[0], ok(Some("job-a")), 200.0, wall());
+            let p = step(&mut b);
+            b.on_seen(
+                "a",
+                p.looks[0].kind,
+                job_seen("CONFIGURATION", 0.0, -1.0),
+                300.0,
+                wall(),
+            );
+            for want in [Step::PrepareJob, Step::DrsPrecheck] {
+                let p = step(&mut b);
+                assert_eq!(p.works[0].step, want);
+                b.on_work(&p.works[0], ok(None), 400.0, wall());
+            }
+            let p = step(&mut b);
+            assert_eq!(p.looks[0].kind, LookKind::Precheck);
+            let drs = Report {
+                passed: true,
+                summary: "12/12 passed".into(),
+                detail: Value::Null,
+            };
+            let seen = Seen::Report {
+                finished: true,
+                report: drs,
+            };
+            b.on_seen("a", LookKind::Precheck, seen, 500.0, wall());
+            let stage = b.stage_of("a").unwrap().stage;
+            if sql_passes {
+                assert_eq!(stage, Stage::Provisioning);
+                assert_eq!(step(&mut b).works[0].step, Step::StartJob);
+            } else {
+                assert_eq!(stage, Stage::Failed, "the SQL half failed");
+            }
+        }
+    }
+
+    /// Drive one database through the DRS-mode pipeline by hand and check every request.
+    #[test]
+    fn one_database_goes_to_ready_through_drs_checks() {
+        let mut b = brain(ChecksMode::Drs, vec![seed("a", 0, Criticality::Low, 1.0)]);
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let mut now = 0.0;
+        let step = |b: &mut Brain, now: &mut f64| -> Plan {
+            *now += 100.0;
+            b.tick(*now, wall())
+        };
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::CreateJob);
+        let mut all = b.take_events();
+        assert_eq!(
+            kinds(&all),
+            [kind::WAVE_STARTED, kind::DB_STAGE, kind::STEP_INTENT]
+        );
+        b.on_work(&p.works[0], ok(Some("job-a")), now, wall());
+        assert_eq!(b.job_of("a"), Some("job-a"));
+        // DRS takes a while to create the job: look until it is configured.
+        for status in ["CREATING", "CONFIGURATION"] {
+            let p = step(&mut b, &mut now);
+            assert_eq!(p.looks[0].kind, LookKind::Job);
+            b.on_seen("a", LookKind::Job, job_seen(status, 0.0, -1.0), now, wall());
+        }
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::PrepareJob);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::DrsPrecheck);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.looks[0].kind, LookKind::Precheck);
+        let report = Report {
+            passed: true,
+            summary: "12/12 passed".into(),
+            detail: Value::Null,
+        };
+        b.on_seen(
+            "a",
+            LookKind::Precheck,
+            Seen::Report {
+                finished: false,
+                report: report.clone(),
+            },
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
+        b.on_seen(
+            "a",
+            LookKind::Precheck,
+            Seen::Report {
+                finished: true,
+                report,
+            },
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Provisioning);
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::StartJob);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.looks[0].kind, LookKind::Job);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("FULL_TRANSFER_STARTED", 3.0, -1.0),
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::FullLoad);
+        step(&mut b, &mut now);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("FULL_TRANSFER_STARTED", 50.0, -1.0),
+            now,
+            wall(),
+        );
+        step(&mut b, &mut now);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 40.0),
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cdc);
+        step(&mut b, &mut now);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 2.0),
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, Step::Compare);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.looks[0].kind, LookKind::Compare);
+        let good = Report {
+            passed: true,
+            summary: "3 tables consistent".into(),
+            detail: Value::Null,
+        };
+        b.on_seen(
+            "a",
+            LookKind::Compare,
+            Seen::Report {
+                finished: true,
+                report: good,
+            },
+            now,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Ready);
+        all.extend(b.take_events());
+        let ev = all;
+        let k = kinds(&ev);
+        assert!(k.contains(&kind::DB_PROGRESS.to_string()));
+        assert!(k.contains(&kind::DB_LAG.to_string()));
+        assert!(k.contains(&kind::DB_PRECHECK.to_string()));
+        assert!(k.contains(&kind::DB_VALIDATION.to_string()));
+        // Every intent has its outcome.
+        let intents = ev.iter().filter(|e| e.kind == kind::STEP_INTENT).count();
+        let outcomes = ev.iter().filter(|e| e.kind == kind::STEP_OUTCOME).count();
+        assert_eq!((intents, outcomes), (5, 5));
+        assert!(!b.take_lag_samples().is_empty());
+        assert!(b.idle());
+    }
+
+    #[test]
+    fn cutover_needs_guards_then_waits_for_zero_lag_and_terminates() {
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Ready;
+        s.job = Some("job-a".into());
+        let mut b = Brain::new(settings(ChecksMode::Drs), 1);
+        let ev = vec![Event {
+            seq: 1,
+            time: wall(),
+            db_id: Some("a".into()),
+            wave: Some(0),
+            kind: kind::STEP_OUTCOME.into(),
+            payload: json!({"step": "start_job", "attempt": 0, "ok": true}),
+            actor: ACTOR.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }];
+        b.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                ..Default::default()
+            }],
+            &ev,
+        );
+        let c = cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into()));
+        let why = b.on_command(&c, wall()).unwrap_err().reason;
+        assert!(
+            why.contains("not approved") && why.contains("validation"),
+            "{why}"
+        );
+        // Before the approval the stale validation waits: the Revalidate row's guard.
+        b.revalidate_stale(wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Ready);
+        b.on_command(
+            &cmd(2, Role::Operator, Action::ApproveWindow, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        // Approval makes a stale (missing) validation run again.
+        let p = b.tick(0.0, wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
+        assert_eq!(p.works[0].step, Step::Compare);
+        b.on_work(&p.works[0], ok(None), 0.0, wall());
+        b.on_seen(
+            "a",
+            LookKind::Compare,
+            Seen::Report {
+                finished: true,
+                report: Report {
+                    passed: true,
+                    summary: "ok".into(),
+                    detail: Value::Null,
+                },
+            },
+            0.0,
+            wall(),
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Ready);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 3.0),
+            0.0,
+            wall(),
+        );
+        b.on_command(&c, wall()).unwrap();
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
+        let mut now = 10.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::DrainSource);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        let p = b.tick(now, wall());
+        assert_eq!(p.looks[0].kind, LookKind::Job);
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 0.0),
+            now,
+            wall(),
+        );
+        now += 1.0;
+        assert!(
+            b.tick(now, wall()).works.is_empty(),
+            "lag 0 not yet stable for 2 s"
+        );
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("INCRE_TRANSFER_STARTED", 100.0, 0.0),
+            now,
+            wall(),
+        );
+        now += 3.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::Terminate);
+        b.on_work(&p.works[0], ok(None), now, wall());
+        now += 5.0;
+        b.tick(now, wall());
+        b.on_seen(
+            "a",
+            LookKind::Job,
+            job_seen("RELEASE_RESOURCE_COMPLETE", 100.0, 0.0),
+            now,
+            wall(),
+        );
+        now += 5.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::DnsSwitch);
+        b.take_events();
+        // The switch reports what it changed: that belongs in its outcome, not on the
+        // database's pre-check line (the cockpit once showed a DNS change there).
+        let switched = WorkResult::Ok {
+            job: None,
+            report: Some(Report {
+                passed: true,
+                summary: "file a.db.internal -> 10.1.0.1:5432 (ttl 60 s, was 10.0.0.1:5432)".into(),
+                detail: json!({"name": "a.db.internal"}),
+            }),
+            recovered: false,
+        };
+        b.on_work(&p.works[0], switched, now, wall());
+        let evs = b.take_events();
+        assert_eq!(kinds(&evs), [kind::STEP_OUTCOME]);
+        assert!(evs[0].payload["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("file a.db.internal"));
+        now += 5.0;
+        b.tick(now, wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Hypercare);
+    }
+
+    #[test]
+    fn sql_cutover_runs_the_cutover_steps_with_the_drs_job_between_them() {
+        let (mut b, mut log) = ready_for_sql_cutover();
+        let c = cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into()));
+        b.on_command(&c, wall()).unwrap();
+        let mut now = 10.0;
+        let mut steps = Vec::new();
+        let mut new_events = b.take_events();
+        for _ in 0..40 {
+            let p = b.tick(now, wall());
+            for w in &p.works {
+                steps.push(w.step.as_str());
+                assert!(w.blockers.is_empty(), "{:?}", w.blockers);
+                b.on_work(w, cut_ok(&format!("{} done", w.step.as_str())), now, wall());
+                if w.step == Step::Cut(CutStep::DrainSource) {
+                    // A lag-0 reading before the final sync does not count towards terminating.
+                    b.on_seen(
+                        "a",
+                        LookKind::Job,
+                        job_seen("INCRE_TRANSFER_STARTED", 100.0, 0.0),
+                        now,
+                        wall(),
+                    );
+                }
+            }
+            for l in &p.looks {
+                steps.push("look");
+                let status = if steps.contains(&"terminate_job") {
+                    "RELEASE_RESOURCE_COMPLETE"
+                } else {
+                    "INCRE_TRANSFER_STARTED"
+                };
+                b.on_seen(&l.db, l.kind, job_seen(status, 100.0, 0.0), now, wall());
+            }
+            new_events.extend(b.take_events());
+            now += 5.0;
+            if b.stage_of("a").unwrap().stage == Stage::Hypercare {
+                break;
+            }
+        }
+        assert_eq!(
+            steps,
+            [
+                "cutover.guards",
+                "cutover.drain_source",
+                "cutover.final_sync",
+                // DRS's lag, read after the final sync, stays 0 for lag_stable_s.
+                "look",
+                "terminate_job",
+                // Then the job is released.
+                "look",
+                "cutover.quick_validation",
+                "cutover.dns_switch",
+                "cutover.target_writes_on",
+                "cutover.hypercare"
+            ]
+        );
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Hypercare);
+        // A step's report stays in its outcome: no pre-check or validation event is made of it.
+        assert!(
+            !new_events
+                .iter()
+                .any(|e| e.kind == kind::DB_PRECHECK || e.kind == kind::DB_VALIDATION),
+            "{:?}",
+            kinds(&new_events)
+        );
+        let dns = new_events
+            .iter()
+            .find(|e| e.kind == kind::STEP_OUTCOME && e.payload["step"] == "cutover.dns_switch")
+            .unwrap();
+        assert_eq!(dns.payload["summary"], "cutover.dns_switch done");
+        assert_eq!(dns.payload["detail"]["dns"]["value"], "10.1.0.1:5432");
+        let intent = new_events
+            .iter()
+            .find(|e| e.kind == kind::STEP_INTENT && e.payload["step"] == "cutover.drain_source")
+            .unwrap();
+        assert!(intent.payload["does"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"));
+
+        // Rollback after writes reached the target: the whole plan, in order, then quiet.
+        log = stored(log, new_events);
+        b.on_command(
+            &cmd(2, Role::Operator, Action::Rollback, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let mut undo = Vec::new();
+        for _ in 0..10 {
+            for w in &b.tick(now, wall()).works {
+                undo.push(w.step.as_str());
+                b.on_work(w, cut_ok("undone"), now, wall());
+            }
+            now += 5.0;
+        }
+        assert_eq!(
+            undo,
+            [
+                "rollback.drain_target",
+                "rollback.reverse_sync",
+                "rollback.dns_back",
+                "rollback.source_writes_on"
+            ]
+        );
+        assert!(b.idle());
+        let _ = log;
+    }
+}

@@ -1,0 +1,295 @@
+//! Loading: the databases and waves from the store, then their events replayed to rebuild what
+//! the state tables do not hold (steps done in the current stage, intents left open).
+
+use super::memory::*;
+use super::protocol::*;
+use super::Brain;
+use crate::engine::poll::LastSeen;
+use crate::lifecycle::{Position, Trigger};
+use crate::store::event::Body;
+use crate::store::Event;
+use std::collections::{BTreeSet, HashSet};
+
+impl Brain {
+    /// Load the databases and waves, then replay their events (in seq order) to rebuild what
+    /// the state tables do not hold: steps done in the current stage and intents left open.
+    pub fn load(&mut self, seeds: Vec<Seed>, waves: Vec<WaveSeed>, events: &[Event]) {
+        for w in waves {
+            self.waves.insert(
+                w.wave,
+                Wave {
+                    window: w.window,
+                    approved_by: w.approved_by,
+                    started: w.started,
+                },
+            );
+        }
+        for s in seeds {
+            if let Some(w) = s.wave {
+                self.waves.entry(w).or_default();
+            }
+            let db = Db {
+                own_max_lag_s: s.max_lag_s,
+                max_lag_s: self.settings.thresholds().lag_limit(s.max_lag_s),
+                id: s.db_id.clone(),
+                wave: s.wave,
+                criticality: s.criticality,
+                size_gb: s.size_gb,
+                window: s.business_window,
+                pos: Position::from_state(s.stage, s.held),
+                job: s.job,
+                job_started: false,
+                job_paused: false,
+                job_terminated: false,
+                job_released: false,
+                job_failed: false,
+                dns_switched: false,
+                source_drained: false,
+                cut_started: BTreeSet::new(),
+                cut_done: BTreeSet::new(),
+                job_status: None,
+                done: HashSet::new(),
+                open: None,
+                busy: false,
+                retries: 0,
+                waits: 0,
+                not_before: 0.0,
+                seen: LastSeen::default(),
+                progress_at: 0.0,
+                last_pct: None,
+                pct_rate: None,
+                lag_zero_since: None,
+                validation: None,
+                partial: None,
+                last_progress_evt: 0.0,
+                last_lag_evt: None,
+                held_by: None,
+                signoff: Default::default(),
+            };
+            self.dbs.insert(s.db_id, db);
+        }
+        for e in events {
+            self.replay(e);
+        }
+    }
+
+    pub(super) fn replay(&mut self, e: &Event) {
+        let body = e.body();
+        match &body {
+            Body::WaveStarted(a) | Body::WaveApproved(a) => {
+                if let Some(w) = e.wave.or(a.wave) {
+                    let wave = self.waves.entry(w).or_default();
+                    if matches!(body, Body::WaveStarted(_)) {
+                        wave.started = true;
+                    } else {
+                        // As the store's fold reads it: the approver, else the event's actor.
+                        wave.approved_by = Some(a.by.clone().unwrap_or_else(|| e.actor.clone()));
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(db) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) else {
+            return;
+        };
+        db.signoff.observe(&e.kind, &body, e.time);
+        if let Some(j) = body.drs_job_id() {
+            db.job = Some(j.to_string());
+        }
+        match body {
+            Body::Stage(s) => {
+                db.done.clear();
+                db.retries = 0;
+                db.open = None;
+                db.partial = None;
+                if s.trigger == Some(Trigger::Cutover) {
+                    db.cut_started.clear();
+                    db.cut_done.clear();
+                }
+            }
+            Body::StepIntent(i) => {
+                if let Some(s) = Step::parse(&i.step) {
+                    db.open = Some((s, i.attempt));
+                    if let Step::Cut(c) = s {
+                        db.cut_started.insert(c);
+                    }
+                }
+            }
+            Body::StepOutcome(o) => {
+                let Some(s) = Step::parse(&o.step) else {
+                    return;
+                };
+                if db.open.map(|o| o.0) == Some(s) {
+                    db.open = None;
+                }
+                if o.ok {
+                    apply_done(db, s, None);
+                } else if !o.waiting() {
+                    db.retries = db.retries.max(o.attempt + 1);
+                }
+            }
+            Body::Validation(r) => db.validation = Some((r.passed, e.time)),
+            Body::Lag(l) => db.seen.lag_s = Some(l.lag_s),
+            Body::Progress(p) => {
+                db.seen.progress_pct = Some(p.pct);
+                db.last_progress_evt = p.pct;
+            }
+            Body::JobStatus(j) => db.job_status = Some(j.status),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::brain::test_support::*;
+
+    #[test]
+    fn an_open_intent_is_resumed_without_a_new_intent() {
+        let mut b = Brain::new(settings(ChecksMode::Drs), 1);
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Provisioning;
+        s.job = Some("job-a".into());
+        let e = |seq: i64, k: &str, payload: Value| Event {
+            seq,
+            time: wall(),
+            db_id: Some("a".into()),
+            wave: Some(0),
+            kind: k.into(),
+            payload,
+            actor: ACTOR.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let events = vec![
+            e(
+                1,
+                kind::DB_STAGE,
+                json!({"from": "prechecks", "to": "provisioning"}),
+            ),
+            e(
+                2,
+                kind::STEP_INTENT,
+                json!({"step": "start_job", "attempt": 0}),
+            ),
+        ];
+        b.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                ..Default::default()
+            }],
+            &events,
+        );
+        let p = b.tick(0.0, wall());
+        assert_eq!(p.works.len(), 1);
+        assert!(p.works[0].resumed && p.works[0].step == Step::StartJob);
+        assert!(b.take_events().is_empty(), "no second intent");
+        b.on_work(
+            &p.works[0],
+            WorkResult::Ok {
+                job: None,
+                report: None,
+                recovered: true,
+            },
+            0.0,
+            wall(),
+        );
+        let ev = b.take_events();
+        assert_eq!(ev[0].payload["recovered"], true);
+        // Steps done before the crash are not done again.
+        let done = vec![
+            e(
+                1,
+                kind::DB_STAGE,
+                json!({"from": "prechecks", "to": "provisioning"}),
+            ),
+            e(
+                2,
+                kind::STEP_INTENT,
+                json!({"step": "start_job", "attempt": 0}),
+            ),
+            e(
+                3,
+                kind::STEP_OUTCOME,
+                json!({"step": "start_job", "attempt": 0, "ok": true}),
+            ),
+        ];
+        let mut b2 = Brain::new(settings(ChecksMode::Drs), 1);
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Provisioning;
+        s.job = Some("job-a".into());
+        b2.load(vec![s], vec![], &done);
+        let p = b2.tick(0.0, wall());
+        assert!(p.works.is_empty());
+        assert_eq!(p.looks[0].kind, LookKind::Job);
+    }
+
+    #[test]
+    fn sql_cutover_resumes_an_open_step_and_rolls_back_what_began() {
+        let (mut b, log) = ready_for_sql_cutover();
+        b.on_command(
+            &cmd(1, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let mut now = 10.0;
+        let mut new_events = b.take_events();
+        // Guards done, then the drain starts and the engine dies before its outcome.
+        let p = b.tick(now, wall());
+        b.on_work(&p.works[0], cut_ok("guards"), now, wall());
+        new_events.extend(b.take_events());
+        now += 1.0;
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, Step::Cut(CutStep::DrainSource));
+        new_events.extend(b.take_events());
+        let log = stored(log, new_events);
+
+        let mut set = settings(ChecksMode::Drs);
+        set.sql_cutover = true;
+        let mut r = Brain::new(set, 2);
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.stage = Stage::Cutover;
+        s.job = Some("job-a".into());
+        r.load(
+            vec![s],
+            vec![WaveSeed {
+                wave: 0,
+                started: true,
+                approved_by: Some("alice".into()),
+                ..Default::default()
+            }],
+            &log,
+        );
+        let p = r.tick(0.0, wall());
+        assert_eq!(p.works.len(), 1);
+        assert_eq!(p.works[0].step, Step::Cut(CutStep::DrainSource));
+        assert!(p.works[0].resumed, "the open intent is resumed");
+        assert!(r.take_events().is_empty(), "no second intent");
+        // The drain fails for good: the database fails in cutover; a rollback turns source
+        // writes back on (the drain began) and nothing else.
+        r.on_work(
+            &p.works[0],
+            WorkResult::Err(Fail {
+                class: ErrorClass::Fatal,
+                words: "source 10.0.0.1:5432/a: permission denied".into(),
+            }),
+            0.0,
+            wall(),
+        );
+        assert_eq!(r.stage_of("a").unwrap().stage, Stage::Failed);
+        r.on_command(
+            &cmd(2, Role::Operator, Action::Rollback, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        let p = r.tick(100.0, wall());
+        assert_eq!(p.works[0].step, Step::Undo(RollbackAction::SourceWritesOn));
+        r.on_work(&p.works[0], cut_ok("source writable"), 100.0, wall());
+        assert!(r.tick(200.0, wall()).works.is_empty());
+        assert!(r.idle());
+    }
+}

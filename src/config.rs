@@ -330,7 +330,7 @@ pub struct EngineConfig {
     /// emulator's speed factor in rehearsals; 1 in production.
     pub time_scale: f64,
     /// Base poll interval per stage, in seconds.
-    pub poll: crate::engine::poll::PollIntervals,
+    pub poll: crate::engine::poll_plan::PollIntervals,
     /// Bandwidth one full load is expected to use (MB/s): turns `limits.bandwidth_gbps` into a
     /// number of full loads at once.
     pub job_bandwidth_mbps: f64,

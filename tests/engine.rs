@@ -759,7 +759,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
         .collect();
 
     let before = emu.requests_served();
-    let seen = wavedeck::engine::poller::round(&drs, &all, 20).await;
+    let seen = wavedeck::engine::effects::poll_round::round(&drs, &all, 20).await;
     let calls = emu.requests_served() - before;
     // 20 batch-progress calls (200 jobs), 19 job-list calls for the other 1801 (900 sync and
     // 901 migration jobs, 100 per call) and one batch-status for the id the list did not return.
@@ -791,7 +791,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
     // The full loads' progress comes in the next rounds (the CDC ones are looked at less now).
     let later: Vec<(Look, Engine)> = all[200..2000].to_vec();
     let before = emu.requests_served();
-    let seen = wavedeck::engine::poller::round(&drs, &later, 20).await;
+    let seen = wavedeck::engine::effects::poll_round::round(&drs, &later, 20).await;
     assert_eq!(emu.requests_served() - before, 20 + 16);
     let with_pct = seen
         .iter()
@@ -801,7 +801,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
 
     // Throttled: every look reports it, and the brain backs off the whole client.
     let throttled = drs.with_header(wavedeck::drs::client::FAULT_HEADER, "429");
-    let seen = wavedeck::engine::poller::round(&throttled, &all[..300], 20).await;
+    let seen = wavedeck::engine::effects::poll_round::round(&throttled, &all[..300], 20).await;
     assert!(seen
         .iter()
         .all(|s| matches!(s, Seen::Err(f) if f.class == ErrorClass::Throttled)));

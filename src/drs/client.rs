@@ -862,7 +862,7 @@ batch_answer! {
     JobDetail { id, error_message },
     ProgressResult { job_id, error_msg },
     // Pre-check results carry no job id; `precheck_id` is the job id in DRS's examples and
-    // the engine matches by it (`engine::batch::match_prechecks`).
+    // the engine matches by it (`engine::effects::drs_jobs::match_prechecks`).
     PrecheckResult { precheck_id, error_msg },
     SwitchoverResult { job_id, error_msg },
 }

@@ -4,24 +4,21 @@
 //! - [`brain`]: every decision, pure (admission, stage work, retries, commands, resume).
 //! - [`runtime`]: the loop that feeds the brain from the store, DRS and the checks, and writes
 //!   its events; [`spawn`] starts it, [`EngineHandle::shutdown`] stops it.
-//! - Pure helpers: [`backoff`], [`classify`], [`admission`], [`poll`].
+//! - Pure helpers: [`backoff`], [`classify`], [`admission`], [`poll_plan`].
 
 pub mod admission;
 pub mod backoff;
-mod batch;
 pub mod brain;
 pub mod classify;
 pub mod cmd;
-mod cut;
-mod dns;
-pub mod poll;
-pub mod poller;
+pub mod effects;
+pub mod poll_plan;
 pub mod runtime;
 pub mod scripted;
 pub mod sql;
 pub mod stats;
 
-pub use batch::precheck_seen;
+pub use effects::drs_jobs::precheck_seen;
 pub use runtime::{spawn, EngineHandle};
 
 /// The engine's limits as `wavedeck status --json` prints them (README, "status --json").

@@ -489,7 +489,7 @@ impl Driver {
 
     fn launch(&mut self, plan: Plan, tx: &mpsc::UnboundedSender<Msg>) {
         let Plan { works, looks } = plan;
-        for batch in super::batch::group(works) {
+        for batch in super::effects::drs_jobs::group(works) {
             self.in_flight += batch.len();
             let shared = self.shared.clone();
             let tx = tx.clone();
@@ -503,8 +503,8 @@ impl Driver {
                     vec![Box::pin(run_work(&shared, &batch[0])).await]
                 } else {
                     let _permit = shared.calls.acquire().await;
-                    if super::batch::batchable(&batch[0]) {
-                        Box::pin(super::batch::run(&shared, &batch)).await
+                    if super::effects::drs_jobs::batchable(&batch[0]) {
+                        Box::pin(super::effects::drs_jobs::run(&shared, &batch)).await
                     } else {
                         vec![Box::pin(run_work(&shared, &batch[0])).await]
                     }
@@ -548,7 +548,7 @@ impl Driver {
             tokio::spawn(async move {
                 let seen = {
                     let _permit = shared.calls.acquire().await;
-                    Box::pin(super::batch::precheck_looks(&shared, &chunk)).await
+                    Box::pin(super::effects::drs_jobs::precheck_looks(&shared, &chunk)).await
                 };
                 for (l, s) in chunk.into_iter().zip(seen) {
                     let _ = tx.send(Msg::Seen(l.db, LookKind::Precheck, s));
@@ -556,7 +556,7 @@ impl Driver {
             });
         }
         if !jobs.is_empty() {
-            // One polling round for every job look due now (see poll::plan_round).
+            // One polling round for every job look due now (see poll_plan::plan_round).
             let shared = self.shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
@@ -571,7 +571,7 @@ impl Driver {
                     })
                     .collect();
                 let budget = shared.cfg.engine.poll.progress_calls_per_round as usize;
-                let seen = super::poller::round(&shared.drs, &looks, budget).await;
+                let seen = super::effects::poll_round::round(&shared.drs, &looks, budget).await;
                 for ((l, _), s) in looks.into_iter().zip(seen) {
                     let _ = tx.send(Msg::Seen(l.db, LookKind::Job, s));
                 }
@@ -657,9 +657,9 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     let drs = &sh.drs;
     let r: Result<WorkResult, DrsError> = async {
         match w.step {
-            Step::CreateJob | Step::PrepareJob => Ok(super::batch::one(sh, w).await),
+            Step::CreateJob | Step::PrepareJob => Ok(super::effects::drs_jobs::one(sh, w).await),
             Step::DrsPrecheck => {
-                let job = match super::batch::job_of(w) {
+                let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
@@ -669,10 +669,10 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         return Ok(recovered());
                     }
                 }
-                Ok(super::batch::one(sh, w).await)
+                Ok(super::effects::drs_jobs::one(sh, w).await)
             }
             Step::StartJob | Step::ResumeJob | Step::PauseJob | Step::Terminate | Step::DeleteJob => {
-                let job = match super::batch::job_of(w) {
+                let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
@@ -697,10 +697,10 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                         return Ok(recovered());
                     }
                 }
-                Ok(super::batch::one(sh, w).await)
+                Ok(super::effects::drs_jobs::one(sh, w).await)
             }
             Step::Compare => {
-                let job = match super::batch::job_of(w) {
+                let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
@@ -715,7 +715,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 Ok(done())
             }
             Step::DrainSource | Step::SourceWritesOn => {
-                let job = match super::batch::job_of(w) {
+                let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
@@ -730,9 +730,9 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                     ))),
                 }
             }
-            Step::DnsSwitch | Step::DnsSwitchBack => Ok(super::dns::switch(sh, &w.db, w.step == Step::DnsSwitchBack).await),
-            Step::Cut(c) => Ok(super::cut::step(sh, w, c).await),
-            Step::Undo(a) => Ok(super::cut::undo(sh, w, a).await),
+            Step::DnsSwitch | Step::DnsSwitchBack => Ok(super::effects::dns::switch(sh, &w.db, w.step == Step::DnsSwitchBack).await),
+            Step::Cut(c) => Ok(super::effects::cutover::step(sh, w, c).await),
+            Step::Undo(a) => Ok(super::effects::cutover::undo(sh, w, a).await),
             Step::SqlPrecheck | Step::SqlValidate => Ok(super::sql::run(&sh.cfg, &sh.store, sh.specs.get(&w.db), w.step).await),
         }
     }

@@ -4,7 +4,7 @@
 use super::protocol::*;
 use crate::cutover::step::{rollback_plan, RollbackAction, Step as CutStep};
 use crate::drs::model::JobStatus;
-use crate::engine::poll::LastSeen;
+use crate::engine::poll_plan::LastSeen;
 use crate::inventory::Criticality;
 use crate::lifecycle::{Position, Stage};
 use chrono::{DateTime, Utc};

@@ -33,7 +33,7 @@ pub use protocol::*;
 pub use settings::*;
 
 use crate::engine::admission::Usage;
-use crate::engine::poll::Slowdown;
+use crate::engine::poll_plan::Slowdown;
 use crate::lifecycle::{Position, Stage};
 use crate::store::event::Body;
 use crate::store::NewEvent;

@@ -8,7 +8,7 @@ use super::{ev, Brain};
 use crate::config::ChecksMode;
 use crate::drs::model::JobStatus;
 use crate::engine::classify::ErrorClass;
-use crate::engine::poll::{self};
+use crate::engine::poll_plan::{self};
 use crate::lifecycle::{JobPhase, Stage, Trigger};
 use crate::store::event::{Body, CheckReport, JobStatusSeen, Lag, Progress, StepOutcome};
 use crate::store::Role;
@@ -245,7 +245,7 @@ impl Brain {
                         None,
                     );
                 } else {
-                    let iv = poll::next_interval(
+                    let iv = poll_plan::next_interval(
                         d.pos.stage,
                         d.seen,
                         d.max_lag_s,
@@ -274,7 +274,7 @@ impl Brain {
             }
             Seen::Report { finished, report } => {
                 if !finished {
-                    let iv = poll::next_interval(
+                    let iv = poll_plan::next_interval(
                         d.pos.stage,
                         d.seen,
                         d.max_lag_s,
@@ -398,13 +398,20 @@ impl Brain {
         } else if phase == JobPhase::Failed && !d.job_terminated {
             d.job_failed = true;
         }
-        let iv = poll::next_interval(stage, d.seen, d.max_lag_s, &poll, scale, slow);
+        let iv = poll_plan::next_interval(stage, d.seen, d.max_lag_s, &poll, scale, slow);
         d.not_before = now + iv.as_secs_f64();
         if got_progress {
-            let piv =
-                poll::progress_interval(stage, d.seen, d.pct_rate, d.max_lag_s, &poll, scale, slow);
+            let piv = poll_plan::progress_interval(
+                stage,
+                d.seen,
+                d.pct_rate,
+                d.max_lag_s,
+                &poll,
+                scale,
+                slow,
+            );
             d.progress_at = now + piv.as_secs_f64();
-        } else if poll::wants_progress(stage) && now >= d.progress_at {
+        } else if poll_plan::wants_progress(stage) && now >= d.progress_at {
             // The round had no room for its progress: ask again in the next one.
             d.not_before = now;
         }

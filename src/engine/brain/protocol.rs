@@ -141,7 +141,7 @@ pub struct Look {
     pub kind: LookKind,
     /// A job look that wants progress or lag (batch-progress), not only the status.
     pub progress: bool,
-    /// For progress looks: [`poll::urgency`], and seconds waited past the progress time.
+    /// For progress looks: [`poll_plan::urgency`], and seconds waited past the progress time.
     pub urgency: u8,
     pub overdue_s: f64,
 }

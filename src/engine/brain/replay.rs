@@ -4,7 +4,7 @@
 use super::memory::*;
 use super::protocol::*;
 use super::Brain;
-use crate::engine::poll::LastSeen;
+use crate::engine::poll_plan::LastSeen;
 use crate::lifecycle::{Position, Trigger};
 use crate::store::event::Body;
 use crate::store::Event;

@@ -3,7 +3,7 @@
 use crate::config::{ChecksMode, Config};
 use crate::engine::admission::Caps;
 use crate::engine::backoff::Backoff;
-use crate::engine::poll::{self};
+use crate::engine::poll_plan::{self};
 use crate::lifecycle::facts;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 pub struct Settings {
     pub checks: ChecksMode,
     pub time_scale: f64,
-    pub poll: poll::PollIntervals,
+    pub poll: poll_plan::PollIntervals,
     pub backoff: Backoff,
     pub caps: Caps,
     pub max_lag_s: f64,

@@ -5,7 +5,7 @@ use super::playbook::*;
 use super::protocol::*;
 use super::{ev, Brain};
 use crate::cutover::step::Step as CutStep;
-use crate::engine::poll::{self};
+use crate::engine::poll_plan::{self};
 use crate::lifecycle::Stage;
 use crate::store::event::{Body, StepIntent};
 use crate::store::Role;
@@ -103,9 +103,9 @@ impl Brain {
                             continue;
                         }
                         job_looks = true;
-                        if poll::wants_progress(d.pos.stage) && now >= d.progress_at {
+                        if poll_plan::wants_progress(d.pos.stage) && now >= d.progress_at {
                             look.progress = true;
-                            look.urgency = poll::urgency(d.pos.stage, d.seen, d.max_lag_s);
+                            look.urgency = poll_plan::urgency(d.pos.stage, d.seen, d.max_lag_s);
                             look.overdue_s = now - d.progress_at;
                         }
                     }
@@ -119,7 +119,7 @@ impl Brain {
                         let d = self.dbs.get_mut(&id).expect("id from the map");
                         d.held_by = Some(why.reason);
                         d.not_before = now
-                            + poll::next_interval(
+                            + poll_plan::next_interval(
                                 d.pos.stage,
                                 d.seen,
                                 d.max_lag_s,
@@ -136,7 +136,7 @@ impl Brain {
                     d.not_before = now + (0.5 / scale).max(0.02);
                 }
                 Next::Idle => {
-                    let iv = poll::next_interval(
+                    let iv = poll_plan::next_interval(
                         d.pos.stage,
                         d.seen,
                         d.max_lag_s,

@@ -4,12 +4,12 @@
 //! of the engine's HTTP work (and so of its CPU). A resumed work of an action step does not join
 //! a batch: it asks DRS about its own job first (`runtime::run_work`), then comes here alone.
 
-use super::brain::{Look, Report, Seen, Step, Work, WorkResult};
-use super::runtime::{done, fail_of, fatal, recovered, Shared};
 use crate::drs::api::item_result;
 use crate::drs::client::BATCH_MAX;
 use crate::drs::model::{JobId, PrecheckResult};
 use crate::drs::DrsError;
+use crate::engine::brain::{Look, Report, Seen, Step, Work, WorkResult};
+use crate::engine::runtime::{done, fail_of, fatal, recovered, Shared};
 use crate::inventory::DatabaseSpec;
 use serde_json::json;
 use std::collections::HashMap;
@@ -173,7 +173,7 @@ pub async fn one(sh: &Shared, w: &Work) -> WorkResult {
 }
 
 /// The work's DRS job, or the step's failure when none is recorded.
-pub(super) fn job_of(w: &Work) -> Result<JobId, WorkResult> {
+pub(crate) fn job_of(w: &Work) -> Result<JobId, WorkResult> {
     w.job.clone().map(JobId).ok_or_else(|| {
         fatal(format!(
             "{}: no DRS job recorded for this database",

@@ -1,16 +1,16 @@
-//! One polling round against DRS, as [`poll::plan_round`] splits it: the tenant job list for
+//! One polling round against DRS, as [`poll_plan::plan_round`] splits it: the tenant job list for
 //! statuses (100 jobs per call), batch-progress for the looks that need progress or lag (10 per
 //! call, within the round's budget), and batch-status only to confirm a job the list did not
 //! return (gone, or not listed yet).
 
-use super::brain::{Fail, Look, Seen};
-use super::classify::ErrorClass;
-use super::poll::{self, Ask};
-use super::runtime::fail_of;
 use crate::drs::api::{drs_types, list_request};
 use crate::drs::codes::is_gone;
 use crate::drs::model::JobId;
 use crate::drs::{DrsClient, DrsError};
+use crate::engine::brain::{Fail, Look, Seen};
+use crate::engine::classify::ErrorClass;
+use crate::engine::poll_plan::{self, Ask};
+use crate::engine::runtime::fail_of;
 use crate::inventory::model::Engine;
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -51,7 +51,7 @@ pub async fn round(drs: &DrsClient, looks: &[(Look, Engine)], progress_calls: us
             overdue_s: l.overdue_s,
         })
         .collect();
-    let plan = poll::plan_round(&asks, progress_calls);
+    let plan = poll_plan::plan_round(&asks, progress_calls);
     let mut seen: Vec<Option<Seen>> = vec![None; looks.len()];
 
     // batch-progress: the plan's calls are chunks of at most 10, so `poll` makes as many.
@@ -76,7 +76,7 @@ pub async fn round(drs: &DrsClient, looks: &[(Look, Engine)], progress_calls: us
             let req = list_request(
                 looks[page[0]].1,
                 1,
-                poll::LIST_PAGE as u32,
+                poll_plan::LIST_PAGE as u32,
                 Some(
                     page.iter()
                         .map(|&i| looks[i].0.job.as_str())

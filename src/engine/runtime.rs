@@ -6,10 +6,9 @@
 //! looks as batched DRS calls, and appends their outcomes in one transaction per round.
 
 use super::brain::{
-    Brain, Fail, Look, LookKind, Plan, Report, Seed, Seen, Settings, Step, WaveSeed, Work,
-    WorkResult,
+    Brain, Look, LookKind, Plan, Report, Seed, Seen, Settings, Step, WaveSeed, Work, WorkResult,
 };
-use super::classify::{self, ErrorClass, Failure};
+use super::effects::ctx::{done, fail_of, fatal, recovered, Shared};
 use super::stats::Stats;
 use crate::config::Config;
 use crate::drs::model::{JobId, JobStatus};
@@ -180,27 +179,6 @@ fn hostname() -> String {
 enum Msg {
     Work(Work, WorkResult),
     Seen(String, LookKind, Seen),
-}
-
-pub(crate) struct Shared {
-    pub(crate) cfg: Config,
-    pub(crate) drs: DrsClient,
-    pub(crate) specs: HashMap<String, DatabaseSpec>,
-    /// The store, for what steps keep outside the event log (validation chunks).
-    pub(crate) store: Store,
-    /// Bounds concurrent DRS requests from works (looks are batched separately).
-    calls: Semaphore,
-    /// Rehearsal knob (`WAVEDECK_ENGINE_STEP_DELAY_MS`): hold each step's result this long
-    /// after it ran, widening the window between a side effect and its outcome event, to
-    /// rehearse crashes there.
-    step_delay: Option<Duration>,
-    /// The DNS provider, built once (its HTTP client and credentials serve every switch), or
-    /// why it could not be: a switch then fails with these words.
-    pub(crate) dns: Result<Arc<crate::cutover::dns::Dns>, String>,
-    /// Fault injection for the kill tests (`WAVEDECK_FAULT_STALL_AT`, a step name): after that
-    /// step's effect and before its outcome is recorded, print `stalled at <step>` on stderr
-    /// and wait to be killed.
-    stall_at: Option<String>,
 }
 
 struct Driver {
@@ -577,60 +555,6 @@ impl Driver {
                 }
             });
         }
-    }
-}
-
-/// A DRS error in the brain's terms: its class and the words for the operator.
-pub(super) fn fail_of(e: &DrsError) -> Fail {
-    let (status, code, message) = match e {
-        DrsError::Api {
-            status,
-            code,
-            message,
-            ..
-        } => (Some(*status), code.as_str(), message.as_str()),
-        DrsError::Item { code, message, .. } => (Some(200), code.as_str(), message.as_str()),
-        DrsError::Decode { status, .. } => (Some(*status), "", ""),
-        DrsError::Timeout { .. } | DrsError::Transport { .. } => (None, "", ""),
-        DrsError::Config(_) | DrsError::Invalid(_) => (Some(400), "", ""),
-    };
-    let f = Failure {
-        http_status: status,
-        code,
-        message,
-    };
-    let mut class = classify::classify(&f);
-    if e.is_auth() || matches!(e, DrsError::Config(_) | DrsError::Invalid(_)) {
-        class = ErrorClass::Fatal;
-    } else if class == ErrorClass::Fatal && e.is_retryable() {
-        class = ErrorClass::Retryable;
-    }
-    Fail {
-        class,
-        words: format!("{e} ({})", classify::advice(&f, class)),
-    }
-}
-
-pub(super) fn fatal(words: impl Into<String>) -> WorkResult {
-    WorkResult::Err(Fail {
-        class: ErrorClass::Fatal,
-        words: words.into(),
-    })
-}
-
-pub(super) fn done() -> WorkResult {
-    WorkResult::Ok {
-        job: None,
-        report: None,
-        recovered: false,
-    }
-}
-
-pub(super) fn recovered() -> WorkResult {
-    WorkResult::Ok {
-        job: None,
-        report: None,
-        recovered: true,
     }
 }
 

@@ -4,12 +4,12 @@
 //! the intent before and the outcome after; a step resumed after a crash first asks the
 //! servers whether its effect is already in place.
 
+use super::ctx::Shared;
 use crate::cutover::pg::PgSide;
 use crate::cutover::run::{self, CutoverCtx, CutoverError, Mover, StepOutcome};
 use crate::cutover::{RollbackAction, Step as CutStep};
 use crate::engine::brain::{Fail, Report, Work, WorkResult};
 use crate::engine::classify::ErrorClass;
-use crate::engine::runtime::Shared;
 use crate::inventory::{DatabaseSpec, Engine};
 use std::time::Duration;
 

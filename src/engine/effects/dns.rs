@@ -3,10 +3,10 @@
 //! same credentials as DRS). The provider is built once per engine (`Shared::dns`). Record names
 //! and values are shared with the SQL-mode cutover (`cut`).
 
+use super::ctx::Shared;
 use crate::config::Config;
 use crate::engine::brain::{Fail, Report, WorkResult};
 use crate::engine::classify::ErrorClass;
-use crate::engine::runtime::Shared;
 use crate::inventory::DatabaseSpec;
 
 /// The record name of a database: the inventory's `extra.dns_name`, else `{db_id}.{domain}`.

@@ -4,12 +4,12 @@
 //! of the engine's HTTP work (and so of its CPU). A resumed work of an action step does not join
 //! a batch: it asks DRS about its own job first (`runtime::run_work`), then comes here alone.
 
+use super::ctx::{done, fail_of, fatal, recovered, Shared};
 use crate::drs::api::item_result;
 use crate::drs::client::BATCH_MAX;
 use crate::drs::model::{JobId, PrecheckResult};
 use crate::drs::DrsError;
 use crate::engine::brain::{Look, Report, Seen, Step, Work, WorkResult};
-use crate::engine::runtime::{done, fail_of, fatal, recovered, Shared};
 use crate::inventory::DatabaseSpec;
 use serde_json::json;
 use std::collections::HashMap;

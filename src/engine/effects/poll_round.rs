@@ -3,6 +3,7 @@
 //! call, within the round's budget), and batch-status only to confirm a job the list did not
 //! return (gone, or not listed yet).
 
+use super::ctx::fail_of;
 use crate::drs::api::{drs_types, list_request};
 use crate::drs::codes::is_gone;
 use crate::drs::model::JobId;
@@ -10,7 +11,6 @@ use crate::drs::{DrsClient, DrsError};
 use crate::engine::brain::{Fail, Look, Seen};
 use crate::engine::classify::ErrorClass;
 use crate::engine::poll_plan::{self, Ask};
-use crate::engine::runtime::fail_of;
 use crate::inventory::model::Engine;
 use futures::StreamExt;
 use std::collections::HashMap;

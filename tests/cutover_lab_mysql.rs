@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
-use wavedeck::cutover::my;
-use wavedeck::cutover::run::{self, Mover};
+use wavedeck::cutover::context::{self as run, Mover};
+use wavedeck::cutover::mysql::ops as my;
 use wavedeck::cutover::{CutoverCtx, RollbackAction, Step};
 use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
 use wavedeck::rehearsal::lab::mariadb::{MyLabState, TempMyLab};
@@ -78,11 +78,11 @@ async fn full_cutover_under_workload_keeps_every_acknowledged_write_once() {
     // Replication was released, and the target is no replica any more.
     assert_eq!(
         outcomes[5].detail["replication_released"],
-        wavedeck::cutover::run::NativeMover::for_db(&ctx.db_id).subscription
+        wavedeck::cutover::context::NativeMover::for_db(&ctx.db_id).subscription
     );
     let mut t = my::admin(&ctx.target, "check").await.unwrap();
     assert!(t
-        .replica(&wavedeck::cutover::run::NativeMover::for_db(&ctx.db_id).subscription)
+        .replica(&wavedeck::cutover::context::NativeMover::for_db(&ctx.db_id).subscription)
         .await
         .unwrap()
         .is_none());
@@ -284,7 +284,7 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     let st = &lab.state;
     let mut ctx = ctx(st, db, 1);
     ctx.mover = Mover::drs(db, None);
-    let sub = wavedeck::cutover::run::NativeMover::for_db(db).subscription;
+    let sub = wavedeck::cutover::context::NativeMover::for_db(db).subscription;
     let mut t = my::admin(&ctx.target, "t").await.unwrap();
     let w = start_workload(st, db);
     wait_acks(&w, &ctx.source.endpoint(), 100).await;

@@ -1175,7 +1175,7 @@ async fn connection_test_failure_stops_preparation_for_that_job_only() {
 
 #[tokio::test]
 async fn cutover_dns_switch_runs_against_the_emulator_with_drs_signing() {
-    use wavedeck::cutover::dns::{Dns, HuaweiDns};
+    use wavedeck::cutover::dns_provider::{Dns, HuaweiDns};
     let (h, _client, _cc) = start(100.0, 50).await;
     let zone = "2c9eb155587194ec01587224c9f90149";
     h.dns_create(zone, "orders.corp.internal.", "A", &["10.0.0.5"], 60)

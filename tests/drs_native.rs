@@ -7,8 +7,8 @@ mod common;
 
 use common::native::*;
 use std::time::Duration;
-use wavedeck::cutover::pg;
-use wavedeck::cutover::run::NativeMover;
+use wavedeck::cutover::context::NativeMover;
+use wavedeck::cutover::postgres::ops as pg;
 use wavedeck::drs::error::DrsError;
 use wavedeck::drs::model::JobStatus;
 use wavedeck::rehearsal::lab::postgres::{self as lab, LabState, TempLab};

@@ -70,7 +70,7 @@ async fn operator_cutover_through_the_engine_keeps_every_acknowledged_write_once
     let sync = detail("cutover.final_sync");
     assert_eq!(
         sync["slot"],
-        wavedeck::cutover::run::NativeMover::for_db(db).subscription
+        wavedeck::cutover::context::NativeMover::for_db(db).subscription
     );
     assert!(sync["sync"]["confirmed_lsn"].is_string(), "{sync}");
     let quick = detail("cutover.quick_validation");
@@ -158,7 +158,7 @@ async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
     let on = outcomes(&events, db, "cutover.target_writes_on")[0].payload["detail"].clone();
     assert_eq!(
         on["replication_released"],
-        wavedeck::cutover::run::NativeMover::for_db(db).subscription,
+        wavedeck::cutover::context::NativeMover::for_db(db).subscription,
         "{on}"
     );
 
@@ -173,7 +173,7 @@ async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
     assert!(read_only(&target).await, "target drained");
     let dns = st.dns_file().current(&LabState::dns_name(db)).unwrap();
     assert_eq!(dns.map(|e| e.value), Some(source.endpoint()));
-    let count = |side: wavedeck::cutover::pg::PgSide| async move {
+    let count = |side: wavedeck::cutover::postgres::ops::PgSide| async move {
         let mut c = side.connect_admin("check").await.unwrap();
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders")
             .fetch_one(&mut c)

@@ -1,4 +1,4 @@
-//! Golden requests: what wavedeck's own clients (`drs::client`, `cutover::dns`) send for every
+//! Golden requests: what wavedeck's own clients (`drs::client`, `cutover::dns_provider`) send for every
 //! DRS and DNS call they make, held to what Huawei's Python SDK sends for the same operation.
 //! The SDK's requests are in `tests/sdk_contract/golden/*.json`, recorded by a loopback capture
 //! (`tests/sdk_contract/make_golden.py`). Here a loopback capture inside the test records
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wavedeck::config::Config;
-use wavedeck::cutover::dns::{Dns, HuaweiDns};
+use wavedeck::cutover::dns_provider::{Dns, HuaweiDns};
 use wavedeck::drs::api::{job_name_for, EXTRA_RDS_INSTANCE};
 use wavedeck::drs::model::JobId;
 use wavedeck::drs::{Auth, DrsClient};

@@ -496,7 +496,7 @@ async fn live_gate_falls_back_to_marker_rows_when_the_target_has_no_gtids_of_the
             });
         }
     });
-    let name = wavedeck::cutover::run::NativeMover::for_db(db).subscription;
+    let name = wavedeck::cutover::context::NativeMover::for_db(db).subscription;
     let mut t = wavedeck::rehearsal::lab::mariadb::admin(st, &pair.target, db)
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 //! in a fresh lab, each under a steady write workload.
 
 use crate::config::Config;
-use crate::cutover::run::CutoverCtx;
+use crate::cutover::context::CutoverCtx;
 use crate::cutover::side::Side;
 use crate::inventory::Engine;
 use crate::rehearsal::lab::journal_driver::{drive_cutover, Journal};
@@ -102,7 +102,7 @@ async fn cutover_under_workload(
             workload::audit(&mut t, &stats).await?
         }
         Engine::Mysql => {
-            let mut t = crate::cutover::my::admin(&ctx.target, "target").await?;
+            let mut t = crate::cutover::mysql::ops::admin(&ctx.target, "target").await?;
             workload::audit_my(&mut t.c, &stats).await?
         }
     };

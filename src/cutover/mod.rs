@@ -12,14 +12,13 @@
 //! - [`driver`]: a resumable journal-backed driver used by the lab and the tests;
 //! - [`lab`], [`workload`], [`bench`]: the rehearsal lab, its write workload, and the benchmark;
 //! - [`rehearsal`]: the lab wired to the engine through the DRS emulator's native mode.
-pub mod dns;
-pub mod my;
-pub mod pg;
+pub mod context;
+pub mod dns_provider;
+pub mod mysql;
+pub mod postgres;
 pub mod quick;
-pub mod run;
-mod run_my;
 pub mod side;
-pub mod step;
+pub mod steps;
 
-pub use run::{is_done, run_rollback, run_step, CutoverCtx, CutoverError, StepOutcome};
-pub use step::{rollback_plan, RollbackAction, Step};
+pub use context::{is_done, run_rollback, run_step, CutoverCtx, CutoverError, StepOutcome};
+pub use steps::{rollback_plan, RollbackAction, Step};

@@ -3,8 +3,8 @@
 //! exact, not estimates. PostgreSQL tables are named `schema.table`; MySQL tables by their bare
 //! name (the database is the schema and may be named differently on each side).
 
-use super::my::{self, My};
-use super::pg::quote_ident;
+use super::mysql::ops::{self as my, My};
+use super::postgres::ops::quote_ident;
 use serde::Serialize;
 use sqlx::postgres::PgConnection;
 
@@ -96,7 +96,7 @@ pub enum QuickSide<'a> {
 impl QuickSide<'_> {
     async fn tables(&mut self) -> Result<Vec<String>, sqlx::Error> {
         match self {
-            QuickSide::Pg(c) => super::pg::user_tables(c).await,
+            QuickSide::Pg(c) => super::postgres::ops::user_tables(c).await,
             QuickSide::My(c, db) => c.tables(db).await,
         }
     }

@@ -3,4 +3,4 @@
 //! are opened by `PgSide::connect_admin` / `connect_app` (PostgreSQL) and `my::admin` /
 //! `my::app` (MySQL, MariaDB). Errors name the side and the database and never carry the
 //! password.
-pub use super::pg::{PgError as SideError, PgSide as Side};
+pub use super::postgres::ops::{PgError as SideError, PgSide as Side};

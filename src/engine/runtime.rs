@@ -257,7 +257,7 @@ impl Driver {
             store: store.clone(),
             shared: Arc::new(Shared {
                 calls: Semaphore::new(16),
-                dns: crate::cutover::dns::Dns::from_config(&cfg).map(Arc::new),
+                dns: crate::cutover::dns_provider::Dns::from_config(&cfg).map(Arc::new),
                 stall_at: std::env::var(crate::rehearsal::lab::journal_driver::FAULT_STALL_ENV)
                     .ok()
                     .filter(|s| !s.is_empty()),

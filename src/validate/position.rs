@@ -15,8 +15,8 @@
 //! differs is a real difference.
 
 use super::connect::Pool;
-use crate::cutover::my::{Flavor, MariaPos, My, MARKER_TABLE};
-use crate::cutover::pg::{self, lsn_value as parse_lsn};
+use crate::cutover::mysql::ops::{Flavor, MariaPos, My, MARKER_TABLE};
+use crate::cutover::postgres::ops::{self as pg, lsn_value as parse_lsn};
 use crate::cutover::side::Side;
 use crate::inventory::DatabaseSpec;
 use serde::{Deserialize, Serialize};

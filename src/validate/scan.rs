@@ -7,7 +7,7 @@ use super::connect::Pool;
 use super::decode::{encode_my, encode_pg, MyKind, PgKind};
 use super::pgcopy::{CopyParser, RowView};
 use super::position::Position;
-use crate::cutover::pg::lsn_value as parse_lsn;
+use crate::cutover::postgres::ops::lsn_value as parse_lsn;
 use crate::inventory::Engine;
 use futures::TryStreamExt;
 use sqlx::{Executor, Row};

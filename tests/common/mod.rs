@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-use wavedeck::cutover::pg;
+use wavedeck::cutover::postgres::ops as pg;
 use wavedeck::inventory::DatabaseSpec;
 use wavedeck::rehearsal::lab::postgres::LabState;
 use wavedeck::rehearsal::lab::workload::{self, Workload, WorkloadStats};

@@ -1,7 +1,7 @@
 //! The MariaDB lab's workload and checks, as the MySQL tests share them.
 
 use std::time::Duration;
-use wavedeck::cutover::my;
+use wavedeck::cutover::mysql::ops as my;
 use wavedeck::cutover::side::Side;
 use wavedeck::inventory::Engine;
 use wavedeck::rehearsal::lab::mariadb::MyLabState;

@@ -1,12 +1,12 @@
 //! Cutover and rollback with `engine.source_drain: sql`: each step through the cutover module of
-//! the database's engine, the same code the lab's driver runs (`cutover::run`, which dispatches
+//! the database's engine, the same code the lab's driver runs (`cutover::context`, which dispatches
 //! to the PostgreSQL or the MySQL / MariaDB steps by the context's engine). The brain writes
 //! the intent before and the outcome after; a step resumed after a crash first asks the
 //! servers whether its effect is already in place.
 
 use super::ctx::Shared;
-use crate::cutover::pg::PgSide;
-use crate::cutover::run::{self, CutoverCtx, CutoverError, Mover, StepOutcome};
+use crate::cutover::postgres::ops::PgSide;
+use crate::cutover::context::{self as run, CutoverCtx, CutoverError, Mover, StepOutcome};
 use crate::cutover::{RollbackAction, Step as CutStep};
 use crate::engine::brain::{Fail, Report, Work, WorkResult};
 use crate::engine::classify::ErrorClass;

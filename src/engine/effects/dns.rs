@@ -77,7 +77,7 @@ pub async fn switch(sh: &Shared, db: &str, back: bool) -> WorkResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cutover::dns::Dns;
+    use crate::cutover::dns_provider::Dns;
 
     #[test]
     fn record_names_come_from_the_inventory_or_the_domain() {

@@ -22,8 +22,8 @@
 
 use super::job::Refusal;
 use super::Emulator;
-use crate::cutover::pg::{self, PgSide, SubscriptionStart};
-use crate::cutover::run::NativeMover;
+use crate::cutover::context::NativeMover;
+use crate::cutover::postgres::ops::{self as pg, PgSide, SubscriptionStart};
 use crate::drs::api::{db_id_of_tag, TAG_DB_ID};
 use crate::drs::model::{CreateJobReq, Endpoint, JobStatus, TestEndPoint};
 use crate::inventory::Engine;

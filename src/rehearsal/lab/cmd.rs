@@ -9,8 +9,8 @@ use super::mariadb::{self as mylab, MyLabState};
 use super::postgres::{self as lab, LabState};
 use super::workload::Workload;
 use crate::config::Config;
-use crate::cutover::pg;
-use crate::cutover::run::{CutoverCtx, NativeMover};
+use crate::cutover::context::{CutoverCtx, NativeMover};
+use crate::cutover::postgres::ops as pg;
 use crate::inventory::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -513,7 +513,7 @@ async fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 
 /// Service name target, cutover phase and workload figures of one lab database.
 fn db_extras(dir: &std::path::Path, db: &str) -> (String, String, serde_json::Value) {
-    let dns = crate::cutover::dns::FileDns::new(dir.join("dns.yaml"))
+    let dns = crate::cutover::dns_provider::FileDns::new(dir.join("dns.yaml"))
         .current(&LabState::dns_name(db))
         .ok()
         .flatten()
@@ -727,7 +727,7 @@ fn cutover_phase(entries: &[super::journal_driver::JournalEntry]) -> String {
     if entries.iter().any(|e| e.step.starts_with("rollback.")) {
         return "rollback in progress".into();
     }
-    let n = crate::cutover::step::Step::ALL
+    let n = crate::cutover::steps::Step::ALL
         .iter()
         .filter(|s| done.iter().any(|d| d == s.as_str()))
         .count();
@@ -887,7 +887,8 @@ async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     loop {
         let mut summary = running.summary();
         summary["at"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
-        let _ = crate::cutover::dns::write_atomic(&figures, summary.to_string().as_bytes());
+        let _ =
+            crate::cutover::dns_provider::write_atomic(&figures, summary.to_string().as_bytes());
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -895,7 +896,7 @@ async fn workload(a: WorkloadArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         }
     }
     let stats = running.stop().await;
-    crate::cutover::dns::write_atomic(
+    crate::cutover::dns_provider::write_atomic(
         &super::workload::acks_file(&dir, &a.db),
         serde_json::to_string(&stats)?.as_bytes(),
     )?;

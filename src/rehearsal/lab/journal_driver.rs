@@ -4,8 +4,8 @@
 //! events in the store, so a driver killed at any moment resumes where it stopped and every step
 //! completes exactly once.
 
-use crate::cutover::run::{self, CutoverCtx, CutoverError, StepOutcome};
-use crate::cutover::step::{rollback_plan, RollbackAction, Step};
+use crate::cutover::context::{self as run, CutoverCtx, CutoverError, StepOutcome};
+use crate::cutover::steps::{rollback_plan, RollbackAction, Step};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::io::Write;

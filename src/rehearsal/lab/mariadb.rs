@@ -16,9 +16,9 @@ use super::postgres::{
     LabState, DNS_FILE,
 };
 use crate::config::Config;
-use crate::cutover::dns::{write_atomic, Dns, FileDns};
-use crate::cutover::my::{self, My};
-use crate::cutover::run::{CutoverCtx, NativeMover};
+use crate::cutover::context::{CutoverCtx, NativeMover};
+use crate::cutover::dns_provider::{write_atomic, Dns, FileDns};
+use crate::cutover::mysql::ops::{self as my, My};
 use crate::cutover::side::Side;
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;

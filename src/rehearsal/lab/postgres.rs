@@ -4,9 +4,9 @@
 //! service endpoint. The rehearsal then runs the same cutover code production runs.
 
 use crate::config::Config;
-use crate::cutover::dns::{write_atomic, Dns, FileDns};
-use crate::cutover::pg::{self, PgSide, SubscriptionStart};
-use crate::cutover::run::{CutoverCtx, NativeMover};
+use crate::cutover::context::{CutoverCtx, NativeMover};
+use crate::cutover::dns_provider::{write_atomic, Dns, FileDns};
+use crate::cutover::postgres::ops::{self as pg, PgSide, SubscriptionStart};
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};

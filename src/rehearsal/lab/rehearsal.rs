@@ -107,7 +107,8 @@ pub async fn start(
         dir.join(CONFIG_FILE).display()
     );
     let config = dir.join(CONFIG_FILE);
-    crate::cutover::dns::write_atomic(&config, text.as_bytes()).map_err(|e| setup(&dir, e))?;
+    crate::cutover::dns_provider::write_atomic(&config, text.as_bytes())
+        .map_err(|e| setup(&dir, e))?;
     let listen = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("emulator.log")).map_err(|e| setup(&dir, e))?;
     let mut c = std::process::Command::new(exe);

@@ -4,8 +4,8 @@
 //! a commit) it looks for its row before writing it again, so a correct cutover shows every
 //! acknowledged write exactly once.
 
-use crate::cutover::dns::FileDns;
-use crate::cutover::pg::PgSide;
+use crate::cutover::dns_provider::FileDns;
+use crate::cutover::postgres::ops::PgSide;
 use crate::inventory::Engine;
 use serde::{Deserialize, Serialize};
 use sqlx::mysql::MySqlConnection;
@@ -236,7 +236,7 @@ impl Workload {
                     .map_err(|e| e.to_string())?,
             ),
             Engine::Mysql => Conn::My(
-                crate::cutover::my::app(&side)
+                crate::cutover::mysql::ops::app(&side)
                     .await
                     .map_err(|e| side.err("workload", e).msg)?,
             ),

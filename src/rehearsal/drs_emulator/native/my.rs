@@ -22,13 +22,13 @@
 //!   again once the server is back. A copy that failed starts again.
 //!
 //! MariaDB only: a MySQL 8 server is refused at start with a message (its statements exist in
-//! `cutover::my`, but no MySQL 8 server was at hand to run this path against). Tables only:
+//! `cutover::mysql::ops`, but no MySQL 8 server was at hand to run this path against). Tables only:
 //! views, routines, triggers and users are not copied.
 
 use super::{
     connect_failure, Failure, NativeJob, Observation, NET_FAIL, SAMPLE_MS, WORKER_GRACE_MS,
 };
-use crate::cutover::my::{self, Flavor, MariaPos, My, ReplicaStatus};
+use crate::cutover::mysql::ops::{self as my, Flavor, MariaPos, My, ReplicaStatus};
 use crate::cutover::side::Side;
 use crate::drs::model::JobStatus;
 use crate::rehearsal::drs_emulator::Emulator;

@@ -4,7 +4,7 @@
 //! hex for bytes and text), so no value passes through a Rust type that could change it.
 
 use super::{lost, open, MyObs};
-use crate::cutover::my::{self, My};
+use crate::cutover::mysql::ops::{self as my, My};
 use crate::cutover::side::Side;
 use crate::drs::model::JobStatus;
 use crate::rehearsal::drs_emulator::native::{smoothed_rate, Failure, NativeJob, Observation};

@@ -12,11 +12,11 @@
 //!   source says what the target applied. A marker row written on the drained source and read
 //!   on the target does (see `final_sync`), and the way back starts from the target's position
 //!   at the moment it opened to writes, kept in a note on the target (see `target_writes_on`).
-use super::my::{self, My};
-use super::quick::{self, QuickSide};
-use super::run::{self as run, CutoverCtx, CutoverError, Mover};
-use super::side::Side;
-use super::step::{RollbackAction, Step};
+use super::ops::{self as my, My};
+use crate::cutover::context::{self as run, CutoverCtx, CutoverError, Mover};
+use crate::cutover::quick::{self, QuickSide};
+use crate::cutover::side::Side;
+use crate::cutover::steps::{RollbackAction, Step};
 use serde_json::{json, Value};
 
 impl CutoverCtx {
@@ -105,12 +105,12 @@ struct WayBack {
     target_gtid_pos: String,
 }
 
-pub(super) async fn source_drained(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+pub(in crate::cutover) async fn source_drained(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
     let mut s = ctx.my_src().await?;
     s.drained().await.map_err(|e| ctx.at_src(e))
 }
 
-pub(super) async fn step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+pub(in crate::cutover) async fn step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     Ok(match step {
         Step::Guards => guards(ctx).await?,
         Step::DrainSource => {
@@ -473,7 +473,7 @@ async fn way_back(ctx: &CutoverCtx, t: &mut My) -> Result<WayBackBy, CutoverErro
     })
 }
 
-pub(super) async fn rollback_is_done(
+pub(in crate::cutover) async fn rollback_is_done(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<bool, CutoverError> {
@@ -525,7 +525,7 @@ pub(super) async fn rollback_is_done(
     }
 }
 
-pub(super) async fn rollback(
+pub(in crate::cutover) async fn rollback(
     action: RollbackAction,
     ctx: &CutoverCtx,
 ) -> Result<Value, CutoverError> {

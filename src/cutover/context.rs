@@ -3,10 +3,10 @@
 //! reports. Every function here is idempotent, so a driver restarted after `kill -9` simply
 //! asks [`is_done`] and, if not, runs the step again.
 
-use super::dns::{Dns, DnsError};
-use super::pg::{self, PgError, PgSide, SubscriptionStart};
+use super::dns_provider::{Dns, DnsError};
+use super::postgres::ops::{self as pg, PgError, PgSide, SubscriptionStart};
 use super::quick;
-use super::step::{RollbackAction, Step};
+use super::steps::{RollbackAction, Step};
 use crate::inventory::Engine;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnection;
@@ -325,7 +325,7 @@ pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError>
                     .map_err(|e| ctx.src_err(e))?
                     .is_some())
             }
-            Engine::Mysql => super::run_my::source_drained(ctx).await,
+            Engine::Mysql => super::mysql::steps::source_drained(ctx).await,
         },
         Step::DnsSwitch => dns_switched(ctx).await,
     }
@@ -377,7 +377,7 @@ pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, Cutov
     timed(step.as_str(), async {
         match ctx.engine {
             Engine::Postgres => pg_step(step, ctx).await,
-            Engine::Mysql => super::run_my::step(step, ctx).await,
+            Engine::Mysql => super::mysql::steps::step(step, ctx).await,
         }
     })
     .await
@@ -651,7 +651,7 @@ pub async fn rollback_is_done(
 ) -> Result<bool, CutoverError> {
     match (action, ctx.engine) {
         (RollbackAction::DnsBack, _) => dns_switched_back(ctx).await,
-        (_, Engine::Mysql) => super::run_my::rollback_is_done(action, ctx).await,
+        (_, Engine::Mysql) => super::mysql::steps::rollback_is_done(action, ctx).await,
         (RollbackAction::DrainTarget, Engine::Postgres) => {
             let mut t = ctx.tgt().await?;
             Ok(pg::drained_at(&mut t, &ctx.target.database)
@@ -695,7 +695,7 @@ pub async fn run_rollback(
     timed(action.as_str(), async {
         match ctx.engine {
             Engine::Postgres => pg_rollback(action, ctx).await,
-            Engine::Mysql => super::run_my::rollback(action, ctx).await,
+            Engine::Mysql => super::mysql::steps::rollback(action, ctx).await,
         }
     })
     .await
@@ -825,7 +825,10 @@ mod tests {
             source,
             target,
             mover: Mover::drs("orders", None),
-            dns: Dns::File(super::super::dns::FileDns::new("/nonexistent/dns.yaml")).into(),
+            dns: Dns::File(super::super::dns_provider::FileDns::new(
+                "/nonexistent/dns.yaml",
+            ))
+            .into(),
             dns_name: "orders.db.internal".into(),
             dns_ttl_s: 60,
             drain_grace: Duration::from_secs(1),

@@ -17,7 +17,7 @@
 //! The MariaDB statements run in the lab and the tests; the MySQL 8 statements are built by the
 //! same code but no MySQL 8 server was available to run them against.
 
-use super::side::{Side, SideError};
+use crate::cutover::side::{Side, SideError};
 use crate::secret::{redact, Secret};
 use crate::validate::catalog::my_str;
 use serde::Serialize;

@@ -10,7 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
-use wavedeck::cutover::context::{self as run, Mover};
+use wavedeck::cutover;
+use wavedeck::cutover::context::Mover;
 use wavedeck::cutover::mysql::ops as my;
 use wavedeck::cutover::{CutoverCtx, RollbackAction, Step};
 use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
@@ -341,21 +342,23 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
         .unwrap();
     drop(app);
 
-    run::run_rollback(RollbackAction::DrainTarget, &ctx)
+    cutover::run_rollback(RollbackAction::DrainTarget, &ctx)
         .await
         .unwrap();
     // No reverse job yet: the step waits for its marker, then says what to do.
     let mut short = self::ctx(st, db, 1);
     short.mover = ctx.mover.clone();
     short.sync_timeout = Duration::from_secs(2);
-    let err = run::run_rollback(RollbackAction::ReverseSync, &short)
+    let err = cutover::run_rollback(RollbackAction::ReverseSync, &short)
         .await
         .unwrap_err();
     assert!(err.retryable(), "{err}");
     assert!(err.to_string().contains("reverse DRS job"), "{err}");
-    assert!(!run::rollback_is_done(RollbackAction::ReverseSync, &ctx)
-        .await
-        .unwrap());
+    assert!(
+        !cutover::rollback_is_done(RollbackAction::ReverseSync, &ctx)
+            .await
+            .unwrap()
+    );
     // The operator's reverse job (here: the source replicating from the target), started where
     // the target stood at cutover, as the runbook's reverse DRS job is (beside the source's
     // own domain, which the target's binary log never had).
@@ -370,7 +373,7 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     s.replicate_from("test_reverse_job", &ctx.target, Some(&from))
         .await
         .unwrap();
-    let back = run::run_rollback(RollbackAction::ReverseSync, &ctx)
+    let back = cutover::run_rollback(RollbackAction::ReverseSync, &ctx)
         .await
         .unwrap();
     assert_eq!(
@@ -378,15 +381,15 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
         "{}",
         back.detail
     );
-    assert!(run::rollback_is_done(RollbackAction::ReverseSync, &ctx)
+    assert!(cutover::rollback_is_done(RollbackAction::ReverseSync, &ctx)
         .await
         .unwrap());
     assert!(s.remove_replica("test_reverse_job").await.unwrap());
     let target_orders = count(&ctx.target, "orders").await;
-    run::run_rollback(RollbackAction::DnsBack, &ctx)
+    cutover::run_rollback(RollbackAction::DnsBack, &ctx)
         .await
         .unwrap();
-    run::run_rollback(RollbackAction::SourceWritesOn, &ctx)
+    cutover::run_rollback(RollbackAction::SourceWritesOn, &ctx)
         .await
         .unwrap();
     let before = w

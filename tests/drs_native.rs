@@ -15,12 +15,12 @@ use wavedeck::rehearsal::lab::postgres::{self as lab, LabState, TempLab};
 use wavedeck::rehearsal::lab::workload::Workload;
 use wavedeck::secret::SecretRef;
 
-async fn count(side: &pg::PgSide, sql: &str) -> i64 {
+async fn count(side: &wavedeck::cutover::side::Side, sql: &str) -> i64 {
     let mut c = side.connect_admin("check").await.unwrap();
     sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
 }
 
-async fn exec(side: &pg::PgSide, sql: &str) {
+async fn exec(side: &wavedeck::cutover::side::Side, sql: &str) {
     let mut c = side.connect_admin("check").await.unwrap();
     sqlx::query(sql).execute(&mut c).await.unwrap();
 }

@@ -173,7 +173,7 @@ async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
     assert!(read_only(&target).await, "target drained");
     let dns = st.dns_file().current(&LabState::dns_name(db)).unwrap();
     assert_eq!(dns.map(|e| e.value), Some(source.endpoint()));
-    let count = |side: wavedeck::cutover::postgres::ops::PgSide| async move {
+    let count = |side: wavedeck::cutover::side::Side| async move {
         let mut c = side.connect_admin("check").await.unwrap();
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders")
             .fetch_one(&mut c)

@@ -113,7 +113,7 @@ fn line(rate: f64, r: &ValidationReport) -> String {
 
 /// Updates of random rows of the measured table, paced to `per_s`.
 async fn write(
-    side: crate::cutover::postgres::ops::PgSide,
+    side: crate::cutover::side::Side,
     rows: u32,
     per_s: u64,
     stop: Arc<AtomicBool>,

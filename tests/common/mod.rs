@@ -238,7 +238,7 @@ pub async fn wait_acks(w: &workload::Running, endpoint: &str, n: usize) {
     }
 }
 
-pub async fn assert_all_acked_once(side: &pg::PgSide, stats: &WorkloadStats) {
+pub async fn assert_all_acked_once(side: &wavedeck::cutover::side::Side, stats: &WorkloadStats) {
     let mut c = side.connect_admin("check").await.unwrap();
     assert_audit_clean(&workload::audit(&mut c, stats).await.unwrap());
 }
@@ -258,7 +258,7 @@ pub fn assert_audit_clean(a: &workload::Audit) {
     );
 }
 
-pub async fn read_only(side: &pg::PgSide) -> bool {
+pub async fn read_only(side: &wavedeck::cutover::side::Side) -> bool {
     let mut c = side.connect_admin("check").await.unwrap();
     pg::db_read_only(&mut c, &side.database).await.unwrap()
 }

@@ -1,6 +1,7 @@
-//! The cutover steps and rollback actions for MySQL / MariaDB, called by `run` when the
-//! context's engine is MySQL. Same contract as the PostgreSQL path: each function is
-//! idempotent, reads the servers to skip what is already in place, and returns the evidence.
+//! The cutover steps and rollback actions for MySQL / MariaDB ([`MysqlSteps`]), called by
+//! `cutover::run_step` and friends when the context's engine is MySQL. Same contract as the
+//! PostgreSQL steps: each function is idempotent, reads the servers to skip what is already in
+//! place, and returns the evidence.
 //!
 //! How "the target applied everything" is read depends on what moves the data (the context's
 //! mover, and for DRS what the target shows):
@@ -14,20 +15,54 @@
 //!   at the moment it opened to writes, kept in a note on the target (see `target_writes_on`).
 use super::ops::{self as my, My};
 use crate::cutover::context::{self as run, CutoverCtx, CutoverError, Mover};
+use crate::cutover::engine::EngineSteps;
 use crate::cutover::quick::{self, QuickSide};
 use crate::cutover::side::Side;
 use crate::cutover::steps::{RollbackAction, Step};
 use serde_json::{json, Value};
 
+/// The MySQL / MariaDB implementation of the cutover steps.
+pub(crate) struct MysqlSteps;
+
+impl EngineSteps for MysqlSteps {
+    async fn source_drained(&self, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+        source_drained(ctx).await
+    }
+
+    async fn step(&self, s: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+        step(s, ctx).await
+    }
+
+    async fn rollback_is_done(
+        &self,
+        action: RollbackAction,
+        ctx: &CutoverCtx,
+    ) -> Result<bool, CutoverError> {
+        rollback_is_done(action, ctx).await
+    }
+
+    async fn rollback(
+        &self,
+        action: RollbackAction,
+        ctx: &CutoverCtx,
+    ) -> Result<Value, CutoverError> {
+        rollback(action, ctx).await
+    }
+}
+
 impl CutoverCtx {
     async fn my_src(&self) -> Result<My, CutoverError> {
-        Ok(my::admin(&self.source, "source").await?)
+        my::admin(&self.source, "source")
+            .await
+            .map_err(CutoverError::Mysql)
     }
     async fn my_tgt(&self) -> Result<My, CutoverError> {
-        Ok(my::admin(&self.target, "target").await?)
+        my::admin(&self.target, "target")
+            .await
+            .map_err(CutoverError::Mysql)
     }
     fn at(&self, side: &Side, label: &str, e: impl std::fmt::Display) -> CutoverError {
-        CutoverError::Pg(side.err(label, e))
+        CutoverError::Mysql(side.err(label, e))
     }
     fn at_src(&self, e: impl std::fmt::Display) -> CutoverError {
         self.at(&self.source, "source", e)
@@ -105,12 +140,12 @@ struct WayBack {
     target_gtid_pos: String,
 }
 
-pub(in crate::cutover) async fn source_drained(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+async fn source_drained(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
     let mut s = ctx.my_src().await?;
     s.drained().await.map_err(|e| ctx.at_src(e))
 }
 
-pub(in crate::cutover) async fn step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+async fn step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     Ok(match step {
         Step::Guards => guards(ctx).await?,
         Step::DrainSource => {
@@ -473,10 +508,7 @@ async fn way_back(ctx: &CutoverCtx, t: &mut My) -> Result<WayBackBy, CutoverErro
     })
 }
 
-pub(in crate::cutover) async fn rollback_is_done(
-    action: RollbackAction,
-    ctx: &CutoverCtx,
-) -> Result<bool, CutoverError> {
+async fn rollback_is_done(action: RollbackAction, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
     match action {
         RollbackAction::DrainTarget => {
             let mut t = ctx.my_tgt().await?;
@@ -525,10 +557,7 @@ pub(in crate::cutover) async fn rollback_is_done(
     }
 }
 
-pub(in crate::cutover) async fn rollback(
-    action: RollbackAction,
-    ctx: &CutoverCtx,
-) -> Result<Value, CutoverError> {
+async fn rollback(action: RollbackAction, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     Ok(match action {
         RollbackAction::DrainTarget => {
             let mut t = ctx.my_tgt().await?;

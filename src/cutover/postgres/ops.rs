@@ -2,7 +2,7 @@
 //! logical replication (publication, subscription, slots) and sequences. Every function is safe
 //! to call again after it succeeded or after a crash half-way through.
 
-use crate::secret::{redact, Secret};
+use crate::cutover::side::{Side, SideError};
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Row};
@@ -14,72 +14,8 @@ pub const ADMIN_APP: &str = "wavedeck-cutover";
 /// on the server itself so a restarted driver can tell a finished drain from a half one).
 const DRAINED_AT: &str = "wavedeck.drained_at";
 
-/// Where one database lives. The password, if any, is only put on the wire.
-#[derive(Clone, Debug)]
-pub struct PgSide {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<Secret>,
-    pub database: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{side} {host}:{port}/{database}: {msg}")]
-pub struct PgError {
-    pub side: String,
-    pub host: String,
-    pub port: u16,
-    pub database: String,
-    pub msg: String,
-}
-
-impl PgSide {
-    pub fn new(host: &str, port: u16, user: &str, database: &str) -> PgSide {
-        PgSide {
-            host: host.into(),
-            port,
-            user: user.into(),
-            password: None,
-            database: database.into(),
-        }
-    }
-
-    /// An error naming this database; driver text is redacted of the password.
-    pub fn err(&self, side: &str, e: impl std::fmt::Display) -> PgError {
-        let secrets: Vec<&Secret> = self.password.iter().collect();
-        PgError {
-            side: side.into(),
-            host: self.host.clone(),
-            port: self.port,
-            database: self.database.clone(),
-            msg: redact(&e.to_string(), &secrets),
-        }
-    }
-
-    /// An inventory endpoint, its password read from the SecretRef (an empty one means none:
-    /// trust or peer authentication, as in the lab). The error names the reference, never a
-    /// value.
-    pub fn from_endpoint(
-        ep: &crate::inventory::Endpoint,
-    ) -> Result<PgSide, crate::secret::SecretError> {
-        let pw = ep.password.resolve()?;
-        Ok(PgSide {
-            host: ep.host.clone(),
-            port: ep.port,
-            user: ep.user.clone(),
-            password: (!pw.is_empty()).then_some(pw),
-            database: ep.database.clone(),
-        })
-    }
-
-    pub fn with_database(&self, database: &str) -> PgSide {
-        PgSide {
-            database: database.into(),
-            ..self.clone()
-        }
-    }
-
+/// PostgreSQL sessions of a [`Side`].
+impl Side {
     fn options(&self, app: &str) -> PgConnectOptions {
         let mut o = PgConnectOptions::new()
             .host(&self.host)
@@ -102,7 +38,7 @@ impl PgSide {
 
     /// wavedeck's own session: allowed to write even where the database defaults to read-only,
     /// and never ended by a drain.
-    pub async fn connect_admin(&self, side: &str) -> Result<PgConnection, PgError> {
+    pub async fn connect_admin(&self, side: &str) -> Result<PgConnection, SideError> {
         let mut c = self
             .options(ADMIN_APP)
             .connect()
@@ -131,10 +67,6 @@ impl PgSide {
             s.push_str(&format!(" password={}", quote_conninfo(p.expose())));
         }
         s
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("{}:{}", self.host, self.port)
     }
 }
 
@@ -433,7 +365,7 @@ pub enum SubscriptionStart<'a> {
 pub async fn create_subscription(
     c: &mut PgConnection,
     name: &str,
-    publisher: &PgSide,
+    publisher: &Side,
     publication: &str,
     start: SubscriptionStart<'_>,
 ) -> R<()> {
@@ -760,7 +692,7 @@ pub async fn user_tables(c: &mut PgConnection) -> R<Vec<String>> {
 
 /// A smoke test through an application-like session: the database answers, is not read-only,
 /// and accepts a write (into a temporary table, rolled back, so no data changes).
-pub async fn smoke_write(side: &PgSide) -> Result<serde_json::Value, sqlx::Error> {
+pub async fn smoke_write(side: &Side) -> Result<serde_json::Value, sqlx::Error> {
     let started = Instant::now();
     let mut c = side.connect_app("wavedeck-smoke").await?;
     let ro: String = sqlx::query_scalar("SHOW default_transaction_read_only")
@@ -789,6 +721,7 @@ pub async fn smoke_write(side: &PgSide) -> Result<serde_json::Value, sqlx::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     #[test]
     fn lsn_text_reads_as_a_byte_position() {
@@ -810,7 +743,7 @@ mod tests {
 
     #[test]
     fn conninfo_carries_password_but_debug_does_not() {
-        let mut s = PgSide::new("127.0.0.1", 5432, "app", "orders");
+        let mut s = Side::new("127.0.0.1", 5432, "app", "orders");
         s.password = Some(Secret::new("hunter22"));
         assert!(s.conninfo().contains("password='hunter22'"));
         assert!(!format!("{s:?}").contains("hunter22"));

@@ -5,8 +5,9 @@
 //! servers whether its effect is already in place.
 
 use super::ctx::Shared;
-use crate::cutover::postgres::ops::PgSide;
-use crate::cutover::context::{self as run, CutoverCtx, CutoverError, Mover, StepOutcome};
+use crate::cutover;
+use crate::cutover::context::{CutoverCtx, CutoverError, Mover, StepOutcome};
+use crate::cutover::side::Side;
 use crate::cutover::{RollbackAction, Step as CutStep};
 use crate::engine::brain::{Fail, Report, Work, WorkResult};
 use crate::engine::classify::ErrorClass;
@@ -42,7 +43,7 @@ fn cut_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Cuto
     let cfg = &sh.cfg;
     let dns = sh.dns.clone().map_err(|e| format!("DNS provider: {e}"))?;
     let side = |ep, which: &str| {
-        PgSide::from_endpoint(ep).map_err(|e| format!("{which} of {}: {e}", spec.db_id))
+        Side::from_endpoint(ep).map_err(|e| format!("{which} of {}: {e}", spec.db_id))
     };
     // DRS reads a named logical slot on a PostgreSQL source; a MySQL source has no such thing.
     let slot = match spec.engine {
@@ -187,13 +188,13 @@ pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
         Err(r) => return r,
     };
     if w.resumed {
-        match run::is_done(step, &ctx).await {
+        match cutover::is_done(step, &ctx).await {
             Ok(true) => return finished(in_place(step.as_str()), true),
             Ok(false) => {}
             Err(e) => return of_error(e),
         }
     }
-    match run::run_step(step, &ctx).await {
+    match cutover::run_step(step, &ctx).await {
         Ok(o) => finished(o, false),
         Err(e) => of_error(e),
     }
@@ -206,13 +207,13 @@ pub async fn undo(sh: &Shared, w: &Work, action: RollbackAction) -> WorkResult {
         Err(r) => return r,
     };
     if w.resumed {
-        match run::rollback_is_done(action, &ctx).await {
+        match cutover::rollback_is_done(action, &ctx).await {
             Ok(true) => return finished(in_place(action.as_str()), true),
             Ok(false) => {}
             Err(e) => return of_error(e),
         }
     }
-    match run::run_rollback(action, &ctx).await {
+    match cutover::run_rollback(action, &ctx).await {
         Ok(o) => finished(o, false),
         Err(e) => of_error(e),
     }

@@ -14,7 +14,7 @@
 //!   data stays.
 //!
 //! Passwords arrive in the create, connection-test and modify requests as with DRS. They are kept
-//! only inside [`PgSide`]s (a `Secret`, never shown by Debug), put on the wire to the databases,
+//! only inside [`Side`]s (a `Secret`, never shown by Debug), put on the wire to the databases,
 //! and redacted from every message.
 //!
 //! Engines: PostgreSQL here; MySQL jobs on MariaDB servers in [`my`] (a consistent copy, then
@@ -23,7 +23,8 @@
 use super::job::Refusal;
 use super::Emulator;
 use crate::cutover::context::NativeMover;
-use crate::cutover::postgres::ops::{self as pg, PgSide, SubscriptionStart};
+use crate::cutover::postgres::ops::{self as pg, SubscriptionStart};
+use crate::cutover::side::Side;
 use crate::drs::api::{db_id_of_tag, TAG_DB_ID};
 use crate::drs::model::{CreateJobReq, Endpoint, JobStatus, TestEndPoint};
 use crate::inventory::Engine;
@@ -52,8 +53,8 @@ pub const NET_FAIL: &str = "DRS.KE0001";
 pub struct NativeJob {
     /// What moves the data: logical replication (PostgreSQL) or copy + GTID replication (MySQL).
     pub engine: Engine,
-    pub source: PgSide,
-    pub target: PgSide,
+    pub source: Side,
+    pub target: Side,
     pub mover: NativeMover,
     /// The create request asked for a read-only target while the job runs (DRS default).
     pub target_readonly: bool,
@@ -195,7 +196,7 @@ pub fn check_engine(engine_type: &str) -> Result<Engine, Refusal> {
     }
 }
 
-fn side_of(ep: &Endpoint, which: &str) -> Result<PgSide, Refusal> {
+fn side_of(ep: &Endpoint, which: &str) -> Result<Side, Refusal> {
     let missing = |field: &str| Refusal {
         code: "DRS.M00201",
         msg: format!("The parameter {which}.{field} is empty."),
@@ -220,7 +221,7 @@ fn side_of(ep: &Endpoint, which: &str) -> Result<PgSide, Refusal> {
         .clone()
         .filter(|s| !s.is_empty())
         .ok_or(missing("db_name"))?;
-    let mut side = PgSide::new(&host, port, &user, &db);
+    let mut side = Side::new(&host, port, &user, &db);
     side.password = ep.db_password.as_ref().map(|p| p.0.clone());
     Ok(side)
 }
@@ -275,7 +276,7 @@ impl NativeJob {
 
 /// A connection failure in DRS's terms: a bad login is DRS.KE0002 with DRS's own message, an
 /// unreachable server is [`NET_FAIL`]; the server's words follow, without the password.
-pub fn connect_failure(side: &PgSide, which: &str, e: &sqlx::Error) -> Failure {
+pub fn connect_failure(side: &Side, which: &str, e: &sqlx::Error) -> Failure {
     let detail = side.err(which, e).to_string();
     match e {
         sqlx::Error::Database(d)
@@ -294,7 +295,7 @@ pub fn connect_failure(side: &PgSide, which: &str, e: &sqlx::Error) -> Failure {
     }
 }
 
-async fn open(side: &PgSide, which: &str) -> Result<PgConnection, Failure> {
+async fn open(side: &Side, which: &str) -> Result<PgConnection, Failure> {
     use sqlx::{ConnectOptions, Connection};
     // connect_admin maps errors to text; classification needs the driver's error itself.
     let mut o = sqlx::postgres::PgConnectOptions::new()

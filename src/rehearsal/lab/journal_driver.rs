@@ -4,7 +4,8 @@
 //! events in the store, so a driver killed at any moment resumes where it stopped and every step
 //! completes exactly once.
 
-use crate::cutover::context::{self as run, CutoverCtx, CutoverError, StepOutcome};
+use crate::cutover;
+use crate::cutover::context::{CutoverCtx, CutoverError, StepOutcome};
 use crate::cutover::steps::{rollback_plan, RollbackAction, Step};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -191,7 +192,7 @@ pub async fn drive_cutover(
             continue;
         }
         let interrupted = journal.has(&entries, name, "intent", None);
-        if interrupted && run::is_done(step, ctx).await? {
+        if interrupted && cutover::is_done(step, ctx).await? {
             let o = StepOutcome {
                 step: name.into(),
                 detail: serde_json::json!({"already_in_place": true}),
@@ -207,7 +208,7 @@ pub async fn drive_cutover(
         journal
             .append(&entry("intent", name, None, false, ctx.intent(step)))
             .map_err(|e| jerr(&journal.path, e))?;
-        match run::run_step(step, ctx).await {
+        match cutover::run_step(step, ctx).await {
             Ok(o) => {
                 stall_if_asked(name);
                 journal
@@ -249,7 +250,7 @@ pub async fn drive_rollback(
             continue;
         }
         let interrupted = journal.has(&entries, name, "intent", None);
-        if interrupted && run::rollback_is_done(action, ctx).await? {
+        if interrupted && cutover::rollback_is_done(action, ctx).await? {
             let o = StepOutcome {
                 step: name.into(),
                 detail: serde_json::json!({"already_in_place": true}),
@@ -271,7 +272,7 @@ pub async fn drive_rollback(
                 ctx.rollback_intent(action),
             ))
             .map_err(|e| jerr(&journal.path, e))?;
-        match run::run_rollback(action, ctx).await {
+        match cutover::run_rollback(action, ctx).await {
             Ok(o) => {
                 stall_if_asked(name);
                 journal

@@ -6,7 +6,8 @@
 use crate::config::Config;
 use crate::cutover::context::{CutoverCtx, NativeMover};
 use crate::cutover::dns_provider::{write_atomic, Dns, FileDns};
-use crate::cutover::postgres::ops::{self as pg, PgSide, SubscriptionStart};
+use crate::cutover::postgres::ops::{self as pg, SubscriptionStart};
+use crate::cutover::side::Side;
 use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ pub enum LabError {
     #[error("lab {dir}: {msg}")]
     Setup { dir: PathBuf, msg: String },
     #[error(transparent)]
-    Pg(#[from] pg::PgError),
+    Pg(#[from] crate::cutover::side::SideError),
 }
 
 pub(super) fn setup(dir: &Path, msg: impl std::fmt::Display) -> LabError {
@@ -102,8 +103,8 @@ impl LabState {
         write_atomic(&self.dir.join(STATE_FILE), &text).map_err(|e| setup(&self.dir, e))
     }
 
-    pub fn side(&self, cluster: &ClusterState, db: &str) -> PgSide {
-        PgSide::new("127.0.0.1", cluster.port, DB_USER, db)
+    pub fn side(&self, cluster: &ClusterState, db: &str) -> Side {
+        Side::new("127.0.0.1", cluster.port, DB_USER, db)
     }
 
     pub fn dns_file(&self) -> FileDns {

@@ -5,7 +5,7 @@
 //! acknowledged write exactly once.
 
 use crate::cutover::dns_provider::FileDns;
-use crate::cutover::postgres::ops::PgSide;
+use crate::cutover::side::Side;
 use crate::inventory::Engine;
 use serde::{Deserialize, Serialize};
 use sqlx::mysql::MySqlConnection;
@@ -145,7 +145,7 @@ pub struct Workload {
     pub engine: Engine,
     /// Template for connections: host and port come from the DNS answer. For MySQL this is the
     /// application's user: one without the privilege that writes through read_only.
-    pub side: PgSide,
+    pub side: Side,
     pub pause: Duration,
 }
 
@@ -224,7 +224,7 @@ impl Workload {
                     self.dns_name, entry.value
                 )
             })?;
-        let side = PgSide {
+        let side = Side {
             host,
             port,
             ..self.side.clone()

@@ -144,8 +144,9 @@ pub struct MyColumn {
 /// MySQL 8.0 reference manual, chapter 13 "Data Types" has none of them.
 const MARIADB_ONLY: &[&str] = &["inet4", "inet6", "uuid", "vector"];
 
-/// Types DRS's value comparison skips. Source: research/validation.md §1.5 [DRS2]: "MySQL
-/// TINYBLOB…LONGBLOB and all TEXT types" are not compared.
+/// Types DRS's value comparison skips. Source: the DRS FAQ "Which of the following data types are
+/// not supported by value comparison": "MySQL TINYBLOB…LONGBLOB and all TEXT types" are not
+/// compared.
 const MY_UNCOMPARED: &[&str] = &[
     "tinyblob",
     "blob",

@@ -144,7 +144,8 @@ async fn run_pg(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The research dataset D1 (research/validation.md §6): mixed types, NULLs.
+/// The measured dataset: an `orders` table of mixed types (bigint key, int, text, numeric,
+/// float8, timestamptz, timestamp), with NULLs in `note` (10 %) and `updated_at` (33 %).
 async fn generate(p: &PgPool, rows: u64) -> anyhow::Result<()> {
     sqlx::raw_sql(&format!(
         "CREATE TABLE orders (id bigint NOT NULL, customer_id int, status text, amount numeric(12,2), price float8, \

@@ -25,7 +25,9 @@ type ChunkAnswer = (Vec<JobId>, Result<Vec<ProgressResult>, DrsError>);
 const POLL_PARALLELISM: usize = 4;
 
 /// DRS `db_use_type` and `engine_type` for an engine: PostgreSQL through the API is `sync`,
-/// MySQL is `migration` (research/drs-api.md §1.1).
+/// MySQL is `migration`: the DRS API supports PostgreSQL-to-PostgreSQL only as
+/// synchronization, and creating a MySQL job needs v3 `engine_type: mysql`, `db_use_type:
+/// migration` (DRS API reference, "Constraints"; the v5 create call has no MySQL migration).
 pub fn drs_types(engine: Engine) -> (&'static str, &'static str) {
     match engine {
         Engine::Postgres => ("sync", "postgresql"),

@@ -1,6 +1,6 @@
-//! DRS v3 request and response bodies with the service's own JSON field names
-//! (research/drs-api.md §2; Go SDK `services/drs/v3/model`). The client and the emulator share
-//! these types. Response fields default when absent: DRS omits many of them depending on state.
+//! DRS v3 request and response bodies with the service's own JSON field names (the Huawei Cloud Go
+//! SDK `services/drs/v3/model`, the DRS v3 API reference). The client and the emulator share these
+//! types. Response fields default when absent: DRS omits many of them depending on state.
 
 use crate::secret::Secret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -1,4 +1,5 @@
-//! Huawei Cloud API request signing, `SDK-HMAC-SHA256` (research/drs-api.md §1.2).
+//! Huawei Cloud API request signing, `SDK-HMAC-SHA256`, as the Huawei Cloud SDKs implement it (Go
+//! SDK `core/auth/signer`); the tests replay the SDK's own vectors.
 //!
 //! One implementation serves both sides: the client signs with [`sign`], the emulator checks with
 //! [`verify`], so the emulator refuses exactly what real DRS would refuse for a wrong key.

@@ -1,7 +1,8 @@
 //! Huawei Cloud DNS private-zone record sets, enough for the cutover's DNS switch to rehearse
-//! against the emulator (research/drs-api.md §5): create, find by name, read, update. An update
-//! answers 202 `PENDING_UPDATE` and turns `ACTIVE` a few emulated seconds later. Zones need no
-//! creation: any zone id holds the record sets created in it.
+//! against the emulator (Cloud DNS v2 `PUT /v2/zones/{zone_id}/recordsets/{id}`, `GET
+//! .../recordsets?name=&search_mode=equal`, as in the Go SDK `services/dns/v2`): create, find by
+//! name, read, update. An update answers 202 `PENDING_UPDATE` and turns `ACTIVE` a few emulated
+//! seconds later. Zones need no creation: any zone id holds the record sets created in it.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -1,9 +1,10 @@
 //! Turning each engine's wire representation of a value into the canonical encoding.
 //!
 //! PostgreSQL rows arrive as a `COPY ... (FORMAT binary)` stream (the fastest way out of a
-//! PostgreSQL backend, see research/validation.md §2b); MySQL rows arrive through the binary
-//! result protocol. Types without a decoder here are cast to text in the SELECT, so every
-//! column is hashed: nothing is silently skipped.
+//! PostgreSQL backend: 1.5-1.6 M rows/s from one backend against 1.2 M for text COPY, measured on
+//! PostgreSQL 15 on 2 vCPU; `wavedeck bench checksum` prints the figure); MySQL rows arrive through
+//! the binary result protocol. Types without a decoder here are cast to text in the SELECT, so
+//! every column is hashed: nothing is silently skipped.
 
 use super::canon::{RowEncoder, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
 use chrono::{NaiveDate, NaiveDateTime};

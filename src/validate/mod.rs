@@ -1,5 +1,5 @@
 //! The validation gate: schema presence, exact row counts, checksums, smoke tests and
-//! business rules, comparing a database's source and target (see research/validation.md).
+//! business rules, comparing a database's source and target.
 //!
 //! Entry point for the engine: [`run_validation`]. It never returns an error: anything that
 //! stops a part of the gate is recorded in [`ValidationReport::errors`], which fails the gate.

@@ -1,5 +1,6 @@
-//! One emulated DRS job: the status state machine (research/drs-api.md §3.2), full-load progress
-//! at a configured bandwidth, and an incremental delay that behaves like a real one. Pure code on
+//! One emulated DRS job: the status state machine (the status strings of the Go SDK's
+//! `model_query_job_status_resp.go` and the DRS "task statuses" appendix), full-load progress at a
+//! configured bandwidth, and an incremental delay that behaves like a real one. Pure code on
 //! emulated seconds: state only moves when someone looks (`advance`), so 2000 idle jobs cost
 //! nothing.
 

@@ -1070,7 +1070,8 @@ fn check_create(r: &CreateJobReq) -> Result<(), Response> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         // Which of DRS.M00269–M00273 names which tag fault is not documented per code
-        // (research/drs-api.md §4.3); M00270 for the key and M00271 for the value.
+        // (DRS API reference, "Error Codes", drs_05_0004); M00270 for the key and M00271 for the
+        // value.
         if !key_ok {
             return Err(err(
                 400,

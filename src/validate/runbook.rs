@@ -1,6 +1,8 @@
 //! Per-engine runbooks as data (`runbooks/postgres.yaml`, `runbooks/mysql.yaml`): which
 //! pre-checks run and their thresholds, validation settings, smoke tests, business rules, and
-//! the names of the cutover and rollback steps. An inventory entry adds its own smoke tests and
+//! nothing about the cutover order, which is wavedeck's own (`cutover::steps`: `Step::ALL` and
+//! `rollback_plan`, what the engine and the lab both run). An inventory entry adds its own smoke
+//! tests and
 //! rules under `extra.smoke_tests` and `extra.rules` (same shapes as here).
 
 use crate::inventory::{DatabaseSpec, Engine};
@@ -21,12 +23,6 @@ pub struct Runbook {
     pub smoke_tests: Vec<SmokeTest>,
     #[serde(default)]
     pub rules: Vec<Rule>,
-    /// Cutover steps, in order (the cutover module runs them by name).
-    #[serde(default)]
-    pub cutover: Vec<Step>,
-    /// Rollback steps, in order.
-    #[serde(default)]
-    pub rollback: Vec<Step>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,14 +175,6 @@ impl Rule {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-}
-
 const POSTGRES_YAML: &str = include_str!("../../runbooks/postgres.yaml");
 const MYSQL_YAML: &str = include_str!("../../runbooks/mysql.yaml");
 
@@ -220,10 +208,23 @@ impl Runbook {
     }
 
     pub fn parse(path: &str, text: &str) -> Result<Runbook, RunbookError> {
-        serde_yaml::from_str(text).map_err(|e| RunbookError::Parse {
-            path: path.to_string(),
-            line: e.location().map(|l| l.line()).unwrap_or(0),
-            msg: e.to_string(),
+        serde_yaml::from_str(text).map_err(|e| {
+            let mut msg = e.to_string();
+            // Runbooks once listed the cutover and rollback steps; nothing read them.
+            if ["cutover", "rollback"]
+                .iter()
+                .any(|k| msg.contains(&format!("unknown field `{k}`")))
+            {
+                msg.push_str(
+                    "; the cutover and rollback order is wavedeck's own (runbooks/cutover-night.md, \
+                     runbooks/rollback.md): remove the list from the runbook",
+                );
+            }
+            RunbookError::Parse {
+                path: path.to_string(),
+                line: e.location().map(|l| l.line()).unwrap_or(0),
+                msg,
+            }
         })
     }
 
@@ -273,7 +274,17 @@ mod tests {
             assert_eq!(rb.engine, engine);
             assert!(rb.prechecks.contains(&CheckKind::Privileges));
             assert!(!rb.smoke_tests.is_empty());
-            assert!(!rb.cutover.is_empty() && !rb.rollback.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_runbook_listing_cutover_steps_is_refused_with_what_to_do() {
+        for key in ["cutover", "rollback"] {
+            let text = format!("engine: postgres\nprechecks: [dns]\n{key}:\n  - name: drain\n");
+            let e = Runbook::parse("mine.yaml", &text).unwrap_err().to_string();
+            assert!(e.starts_with("mine.yaml:3"), "{e}");
+            assert!(e.contains(&format!("unknown field `{key}`")), "{e}");
+            assert!(e.contains("remove the list from the runbook"), "{e}");
         }
     }
 

@@ -71,7 +71,7 @@ enum Command {
     #[command(subcommand)]
     Lab(wavedeck::rehearsal::lab::cmd::LabCommand),
     /// Run the pre-checks of one database (reachability, DNS, clock, DRS settings, rights...).
-    Precheck(wavedeck::validate::cmd::PrecheckArgs),
+    Precheck(wavedeck::checks::cmd::PrecheckArgs),
     /// Run the validation gate of one database (schema, counts, checksums, smoke tests, rules).
     Validate(wavedeck::validate::cmd::ValidateArgs),
     /// Assess every source of an inventory: size, objects, DRS blockers, write rate.
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
             Command::Assess(a) => wavedeck::assess::cmd::run(a, cfg).await,
             Command::Signoff(a) => wavedeck::signoff::cmd::run(a, cfg).await,
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
-            Command::Precheck(a) => wavedeck::validate::cmd::precheck(a, cfg).await,
+            Command::Precheck(a) => wavedeck::checks::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
             Command::Operate(c) => wavedeck::store::operate::run(c, cfg).await,
             // Taken out of the command line and answered before the config is loaded.

@@ -3,6 +3,7 @@
 //! storage sizing and schema compatibility. Each gives pass / warn / fail with the evidence
 //! and, for anything short of pass, the statement or action that fixes it.
 
+pub mod cmd;
 pub mod mysql;
 pub mod net;
 pub mod pg;

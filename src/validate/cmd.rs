@@ -1,35 +1,12 @@
-//! `wavedeck precheck` and `wavedeck validate`: run the pre-checks or the validation gate for
-//! one database of an inventory, outside the engine (rehearsals, investigations).
+//! `wavedeck validate`: run the validation gate for one database of an inventory, outside the
+//! engine (rehearsals, investigations). [`find`] and [`runbook`] also serve `wavedeck precheck`
+//! (`checks::cmd`).
 
 use super::{run_validation, Mode, Runbook, ValidateOptions};
-use crate::checks::{self, CheckOptions, Status};
 use crate::config::Config;
 use crate::inventory::DatabaseSpec;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-#[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  wavedeck precheck inventory/pilot.yaml --db pilot-01")]
-pub struct PrecheckArgs {
-    /// Inventory files (YAML or CSV).
-    #[arg(required = true)]
-    pub inventory: Vec<PathBuf>,
-    /// The database (db_id) to check.
-    #[arg(long)]
-    pub db: String,
-    /// Runbook file (default: the bundled one for the database's engine).
-    #[arg(long)]
-    pub runbook: Option<PathBuf>,
-    /// Target storage capacity in GB (default: extra.target_capacity_gb of the inventory entry).
-    #[arg(long)]
-    pub capacity_gb: Option<f64>,
-    /// SNTP server to compare the jump host's clock against.
-    #[arg(long)]
-    pub ntp: Option<String>,
-    /// Print the results as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -65,7 +42,8 @@ pub struct ValidateArgs {
     pub json: bool,
 }
 
-fn find(inventory: &[PathBuf], db: &str) -> anyhow::Result<DatabaseSpec> {
+/// The inventory entry `db` of these files, or what is wrong with them.
+pub(crate) fn find(inventory: &[PathBuf], db: &str) -> anyhow::Result<DatabaseSpec> {
     let specs = crate::inventory::load_files(inventory).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         anyhow::anyhow!("the inventory has problems:\n{}", lines.join("\n"))
@@ -89,7 +67,9 @@ fn find(inventory: &[PathBuf], db: &str) -> anyhow::Result<DatabaseSpec> {
         })
 }
 
-fn runbook(path: Option<&Path>, spec: &DatabaseSpec) -> anyhow::Result<Runbook> {
+/// The runbook for `spec` (a file, or the bundled one for its engine), refused when its engine
+/// is not the database's.
+pub(crate) fn runbook(path: Option<&Path>, spec: &DatabaseSpec) -> anyhow::Result<Runbook> {
     let rb = match path {
         Some(p) => Runbook::load(p)?,
         None => Runbook::builtin(spec.engine),
@@ -103,36 +83,6 @@ fn runbook(path: Option<&Path>, spec: &DatabaseSpec) -> anyhow::Result<Runbook> 
         );
     }
     Ok(rb)
-}
-
-pub async fn precheck(a: PrecheckArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
-    let spec = find(&a.inventory, &a.db)?;
-    let rb = runbook(a.runbook.as_deref(), &spec)?;
-    let opts = CheckOptions {
-        target_capacity_gb: a.capacity_gb,
-        ntp_server: a.ntp,
-    };
-    let results = checks::run_prechecks(&spec, &rb, &opts).await;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    } else {
-        println!(
-            "pre-checks for {}: {}",
-            spec.db_id,
-            checks::summary(&results)
-        );
-        for r in &results {
-            println!("  {:<4}  {:<30} {}", r.status.as_str(), r.name, r.evidence);
-            if let (Some(fix), true) = (&r.fix, r.status != Status::Pass) {
-                println!("        fix: {fix}");
-            }
-        }
-    }
-    Ok(if checks::passed(&results) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
 }
 
 pub async fn validate(a: ValidateArgs, cfg: Config) -> anyhow::Result<ExitCode> {

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
-use wavedeck::cutover::Step;
+use wavedeck::cutover::CutoverStep;
 use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
 use wavedeck::rehearsal::lab::postgres::TempLab;
 
@@ -73,7 +73,7 @@ async fn guards_and_data_differences_stop_a_cutover_and_rollback_reopens_the_sou
     ctx.checksum_tables = vec!["public.customers".into()];
     ctx.blockers = vec!["window opens 01:00".into()];
     ctx.max_lag_s = -1.0;
-    let err = wavedeck::cutover::run_step(Step::Guards, &ctx)
+    let err = wavedeck::cutover::run_step(CutoverStep::Guards, &ctx)
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -118,7 +118,7 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
         };
         c.spawn().unwrap()
     };
-    for step in Step::ALL {
+    for step in CutoverStep::ALL {
         let mut child = driver(Some(step.as_str()));
         let stderr = child.stderr.take().unwrap();
         let line = tokio::task::spawn_blocking(move || {
@@ -136,7 +136,7 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
     assert!(status.success());
 
     let entries = Journal::new(st.journal_path("killed")).entries().unwrap();
-    for step in Step::ALL {
+    for step in CutoverStep::ALL {
         let ok = entries
             .iter()
             .filter(|e| e.step == step.as_str() && e.kind == "outcome" && e.ok == Some(true))
@@ -154,7 +154,7 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
             (resumed && intents == 1) || (!resumed && intents == 2),
             "{step}: {intents} intents, resumed {resumed}"
         );
-        if matches!(step, Step::DrainSource | Step::DnsSwitch) {
+        if matches!(step, CutoverStep::DrainSource | CutoverStep::DnsSwitch) {
             assert!(
                 resumed,
                 "{step} is checkable on the servers and was not redone"

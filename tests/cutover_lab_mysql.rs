@@ -13,7 +13,7 @@ use wavedeck::config::Config;
 use wavedeck::cutover;
 use wavedeck::cutover::context::Mover;
 use wavedeck::cutover::mysql::ops as my;
-use wavedeck::cutover::{CutoverCtx, RollbackAction, Step};
+use wavedeck::cutover::{CutoverCtx, CutoverStep, RollbackAction};
 use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
 use wavedeck::rehearsal::lab::mariadb::{MyLabState, TempMyLab};
 
@@ -107,7 +107,7 @@ async fn guards_block_a_cutover_whose_replication_is_broken() {
         .execute(&mut t.c)
         .await
         .unwrap();
-    let err = wavedeck::cutover::run_step(Step::Guards, &ctx)
+    let err = wavedeck::cutover::run_step(CutoverStep::Guards, &ctx)
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -154,7 +154,7 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
         };
         c.spawn().unwrap()
     };
-    for step in Step::ALL {
+    for step in CutoverStep::ALL {
         let mut child = driver(Some(step.as_str()));
         let stderr = child.stderr.take().unwrap();
         let line = tokio::task::spawn_blocking(move || {
@@ -172,7 +172,7 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
     assert!(status.success());
 
     let entries = Journal::new(st.journal_path("killed")).entries().unwrap();
-    for step in Step::ALL {
+    for step in CutoverStep::ALL {
         let ok = entries
             .iter()
             .filter(|e| e.step == step.as_str() && e.kind == "outcome" && e.ok == Some(true))
@@ -189,7 +189,7 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
             (resumed && intents == 1) || (!resumed && intents == 2),
             "{step}: {intents} intents, resumed {resumed}"
         );
-        if matches!(step, Step::DrainSource | Step::DnsSwitch) {
+        if matches!(step, CutoverStep::DrainSource | CutoverStep::DnsSwitch) {
             assert!(
                 resumed,
                 "{step} is checkable on the servers and was not redone"
@@ -290,7 +290,7 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     let w = start_workload(st, db);
     wait_acks(&w, &ctx.source.endpoint(), 100).await;
 
-    let step = |s: Step| {
+    let step = |s: CutoverStep| {
         let ctx = &ctx;
         async move {
             match wavedeck::cutover::run_step(s, ctx).await {
@@ -299,9 +299,9 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
             }
         }
     };
-    assert_eq!(step(Step::Guards).await["fed_by"], "DRS");
-    step(Step::DrainSource).await;
-    let sync = step(Step::FinalSync).await;
+    assert_eq!(step(CutoverStep::Guards).await["fed_by"], "DRS");
+    step(CutoverStep::DrainSource).await;
+    let sync = step(CutoverStep::FinalSync).await;
     assert_eq!(sync["sync"]["method"], "marker", "{sync}");
     assert!(sync["sync"].get("target_gtid_have").is_none(), "{sync}");
     // The job terminated: replication gone, and DRS lifts the target's read_only.
@@ -312,11 +312,11 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
         .await
         .unwrap();
     t.set_fence(false).await.unwrap();
-    let quick = step(Step::QuickValidation).await;
+    let quick = step(CutoverStep::QuickValidation).await;
     assert_eq!(quick["tables"], 4, "{quick}");
     assert!(fenced(&ctx.target).await, "step 4 fenced the target again");
-    step(Step::DnsSwitch).await;
-    let on = step(Step::TargetWritesOn).await;
+    step(CutoverStep::DnsSwitch).await;
+    let on = step(CutoverStep::TargetWritesOn).await;
     assert_eq!(on["way_back"]["fed_by"], "drs", "{on}");
     let target_pos = on["way_back"]["target_gtid_pos"]
         .as_str()
@@ -332,7 +332,7 @@ async fn with_drs_as_mover_the_final_sync_and_the_way_back_are_proven_by_markers
     );
     assert_eq!(on["way_back"]["cutover"], sync["sync"]["marker"], "{on}");
     assert!(on.get("replication_released").is_none(), "{on}");
-    step(Step::Hypercare).await;
+    step(CutoverStep::Hypercare).await;
     wait_acks(&w, &ctx.target.endpoint(), 200).await;
     let pair = st.pair(db).unwrap();
     let mut app = my::app(&st.app_side(&pair.target, db)).await.unwrap();
@@ -467,11 +467,11 @@ async fn mariadb_drain_ends_idle_sessions_at_once_and_open_writers_after_the_gra
     .await
     .unwrap();
     let _dba = my::admin(&ctx.source, "dba").await.unwrap();
-    assert!(!wavedeck::cutover::is_done(Step::DrainSource, &ctx)
+    assert!(!wavedeck::cutover::is_done(CutoverStep::DrainSource, &ctx)
         .await
         .unwrap());
 
-    let o = wavedeck::cutover::run_step(Step::DrainSource, &ctx)
+    let o = wavedeck::cutover::run_step(CutoverStep::DrainSource, &ctx)
         .await
         .unwrap();
     let d = &o.detail["drain"];
@@ -502,7 +502,7 @@ async fn mariadb_drain_ends_idle_sessions_at_once_and_open_writers_after_the_gra
         .await
         .unwrap_err();
     assert!(e.to_string().contains("1290"), "{e}");
-    assert!(wavedeck::cutover::is_done(Step::DrainSource, &ctx)
+    assert!(wavedeck::cutover::is_done(CutoverStep::DrainSource, &ctx)
         .await
         .unwrap());
 }

@@ -6,7 +6,7 @@
 use super::dns_provider::{Dns, DnsError};
 use super::quick;
 use super::side::{Side, SideError};
-use super::steps::{RollbackAction, Step};
+use super::steps::{CutoverStep, RollbackAction};
 use crate::inventory::Engine;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -227,7 +227,7 @@ impl CutoverCtx {
     }
 
     /// What a step is about to do, written as the intent before it runs.
-    pub fn intent(&self, step: Step) -> Value {
+    pub fn intent(&self, step: CutoverStep) -> Value {
         json!({
             "step": step.as_str(),
             "does": step.describe(),

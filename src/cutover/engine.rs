@@ -4,7 +4,7 @@
 //! quick verdict, intents) is in `context`. Neither engine module imports the other.
 
 use super::context::{CutoverCtx, CutoverError};
-use super::steps::{RollbackAction, Step};
+use super::steps::{CutoverStep, RollbackAction};
 use serde_json::Value;
 
 /// The cutover steps of one engine. Every method is idempotent: it reads the servers to skip
@@ -13,7 +13,7 @@ pub(crate) trait EngineSteps {
     /// Whether the source is drained (step 2's effect), as its servers show it.
     async fn source_drained(&self, ctx: &CutoverCtx) -> Result<bool, CutoverError>;
     /// Run one step; what it did, as evidence.
-    async fn step(&self, step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError>;
+    async fn step(&self, step: CutoverStep, ctx: &CutoverCtx) -> Result<Value, CutoverError>;
     /// Whether a rollback action's effect is already in place.
     async fn rollback_is_done(
         &self,

@@ -25,7 +25,7 @@ pub mod side;
 pub mod steps;
 
 pub use context::{CutoverCtx, CutoverError, StepOutcome};
-pub use steps::{rollback_plan, RollbackAction, Step};
+pub use steps::{rollback_plan, CutoverStep, RollbackAction};
 
 use crate::inventory::Engine;
 use context::{dns_switched, timed};
@@ -36,25 +36,25 @@ use postgres::steps::PostgresSteps;
 /// Whether `step`'s effect is already in place (used on resume when an intent has no outcome).
 /// Checks that only read return `false`: running them again is cheap and gives fresh evidence.
 /// Both engines share this shape; only the drain is read from the servers their own way.
-pub async fn is_done(step: Step, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
+pub async fn is_done(step: CutoverStep, ctx: &CutoverCtx) -> Result<bool, CutoverError> {
     match step {
         // Step 6 ends with smoke tests through the new endpoint: running it again is cheap and
         // is the only way to get that evidence for a run that died half-way.
-        Step::Guards
-        | Step::FinalSync
-        | Step::QuickValidation
-        | Step::TargetWritesOn
-        | Step::Hypercare => Ok(false),
-        Step::DrainSource => match ctx.engine {
+        CutoverStep::Guards
+        | CutoverStep::FinalSync
+        | CutoverStep::QuickValidation
+        | CutoverStep::TargetWritesOn
+        | CutoverStep::Hypercare => Ok(false),
+        CutoverStep::DrainSource => match ctx.engine {
             Engine::Postgres => PostgresSteps.source_drained(ctx).await,
             Engine::Mysql => MysqlSteps.source_drained(ctx).await,
         },
-        Step::DnsSwitch => dns_switched(ctx).await,
+        CutoverStep::DnsSwitch => dns_switched(ctx).await,
     }
 }
 
 /// Run one cutover step. Safe to call again after success or after a crash inside it.
-pub async fn run_step(step: Step, ctx: &CutoverCtx) -> Result<StepOutcome, CutoverError> {
+pub async fn run_step(step: CutoverStep, ctx: &CutoverCtx) -> Result<StepOutcome, CutoverError> {
     timed(step.as_str(), async {
         match ctx.engine {
             Engine::Postgres => PostgresSteps.step(step, ctx).await,

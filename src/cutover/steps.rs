@@ -8,7 +8,7 @@ use std::fmt;
 /// succeeded (or after a crash half-way through) leaves the world as one successful run would.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Step {
+pub enum CutoverStep {
     /// Window, validation age, lag, nothing else in flight.
     Guards,
     /// Source read-only for new transactions; existing write sessions ended after the grace.
@@ -25,58 +25,70 @@ pub enum Step {
     Hypercare,
 }
 
-impl Step {
-    pub const ALL: [Step; 7] = [
-        Step::Guards,
-        Step::DrainSource,
-        Step::FinalSync,
-        Step::QuickValidation,
-        Step::DnsSwitch,
-        Step::TargetWritesOn,
-        Step::Hypercare,
+impl CutoverStep {
+    pub const ALL: [CutoverStep; 7] = [
+        CutoverStep::Guards,
+        CutoverStep::DrainSource,
+        CutoverStep::FinalSync,
+        CutoverStep::QuickValidation,
+        CutoverStep::DnsSwitch,
+        CutoverStep::TargetWritesOn,
+        CutoverStep::Hypercare,
     ];
 
     /// The name used in `step.intent` / `step.outcome` payloads (`cutover.<name>`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Step::Guards => "cutover.guards",
-            Step::DrainSource => "cutover.drain_source",
-            Step::FinalSync => "cutover.final_sync",
-            Step::QuickValidation => "cutover.quick_validation",
-            Step::DnsSwitch => "cutover.dns_switch",
-            Step::TargetWritesOn => "cutover.target_writes_on",
-            Step::Hypercare => "cutover.hypercare",
+            CutoverStep::Guards => "cutover.guards",
+            CutoverStep::DrainSource => "cutover.drain_source",
+            CutoverStep::FinalSync => "cutover.final_sync",
+            CutoverStep::QuickValidation => "cutover.quick_validation",
+            CutoverStep::DnsSwitch => "cutover.dns_switch",
+            CutoverStep::TargetWritesOn => "cutover.target_writes_on",
+            CutoverStep::Hypercare => "cutover.hypercare",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Step> {
-        Step::ALL
+    pub fn parse(s: &str) -> Option<CutoverStep> {
+        CutoverStep::ALL
             .into_iter()
             .find(|st| st.as_str() == s || st.as_str().trim_start_matches("cutover.") == s)
     }
 
     /// 1-based position, as the runbook numbers the steps.
     pub fn number(self) -> usize {
-        Step::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+        CutoverStep::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or(0)
+            + 1
     }
 
     /// One line for the operator: what this step does.
     pub fn describe(self) -> &'static str {
         match self {
-            Step::Guards => "check window, validation age, lag and that nothing else is in flight",
-            Step::DrainSource => "set the source read-only and end write sessions after the grace",
-            Step::FinalSync => "wait until the target applied everything the source committed",
-            Step::QuickValidation => "row counts on every table, checksums on critical tables",
-            Step::DnsSwitch => "point the service name at the target",
-            Step::TargetWritesOn => {
+            CutoverStep::Guards => {
+                "check window, validation age, lag and that nothing else is in flight"
+            }
+            CutoverStep::DrainSource => {
+                "set the source read-only and end write sessions after the grace"
+            }
+            CutoverStep::FinalSync => {
+                "wait until the target applied everything the source committed"
+            }
+            CutoverStep::QuickValidation => {
+                "row counts on every table, checksums on critical tables"
+            }
+            CutoverStep::DnsSwitch => "point the service name at the target",
+            CutoverStep::TargetWritesOn => {
                 "release replication, carry sequences, target writable, smoke tests"
             }
-            Step::Hypercare => "open the rollback window; the source is kept intact",
+            CutoverStep::Hypercare => "open the rollback window; the source is kept intact",
         }
     }
 }
 
-impl fmt::Display for Step {
+impl fmt::Display for CutoverStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -141,25 +153,28 @@ impl fmt::Display for RollbackAction {
 /// The undo actions for a cutover whose steps in `started` have at least begun (an intent was
 /// recorded). A step that only started is undone too: every undo action is harmless when its
 /// step had no effect yet.
-pub fn rollback_plan(started: &[Step]) -> Vec<RollbackAction> {
-    let has = |s: Step| started.contains(&s);
+pub fn rollback_plan(started: &[CutoverStep]) -> Vec<RollbackAction> {
+    let has = |s: CutoverStep| started.contains(&s);
     let mut plan = Vec::new();
-    if has(Step::TargetWritesOn) || has(Step::Hypercare) {
+    if has(CutoverStep::TargetWritesOn) || has(CutoverStep::Hypercare) {
         plan.push(RollbackAction::DrainTarget);
         plan.push(RollbackAction::ReverseSync);
     }
-    if has(Step::DnsSwitch) || has(Step::TargetWritesOn) || has(Step::Hypercare) {
+    if has(CutoverStep::DnsSwitch)
+        || has(CutoverStep::TargetWritesOn)
+        || has(CutoverStep::Hypercare)
+    {
         plan.push(RollbackAction::DnsBack);
     }
-    if started.iter().any(|s| *s >= Step::DrainSource) {
+    if started.iter().any(|s| *s >= CutoverStep::DrainSource) {
         plan.push(RollbackAction::SourceWritesOn);
     }
     plan
 }
 
-/// The first step of `Step::ALL` not in `done`, i.e. where a resumed cutover continues.
-pub fn next_step(done: &[Step]) -> Option<Step> {
-    Step::ALL.into_iter().find(|s| !done.contains(s))
+/// The first step of `CutoverStep::ALL` not in `done`, i.e. where a resumed cutover continues.
+pub fn next_step(done: &[CutoverStep]) -> Option<CutoverStep> {
+    CutoverStep::ALL.into_iter().find(|s| !done.contains(s))
 }
 
 #[cfg(test)]
@@ -168,36 +183,40 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_unique() {
-        for s in Step::ALL {
-            assert_eq!(Step::parse(s.as_str()), Some(s));
+        for s in CutoverStep::ALL {
+            assert_eq!(CutoverStep::parse(s.as_str()), Some(s));
             assert_eq!(
-                Step::parse(s.as_str().trim_start_matches("cutover.")),
+                CutoverStep::parse(s.as_str().trim_start_matches("cutover.")),
                 Some(s)
             );
         }
-        let mut names: Vec<_> = Step::ALL.iter().map(|s| s.as_str()).collect();
+        let mut names: Vec<_> = CutoverStep::ALL.iter().map(|s| s.as_str()).collect();
         names.dedup();
         assert_eq!(names.len(), 7);
-        assert_eq!(Step::parse("switchover"), None);
-        assert_eq!(Step::Guards.number(), 1);
-        assert_eq!(Step::Hypercare.number(), 7);
+        assert_eq!(CutoverStep::parse("switchover"), None);
+        assert_eq!(CutoverStep::Guards.number(), 1);
+        assert_eq!(CutoverStep::Hypercare.number(), 7);
     }
 
     #[test]
     fn nothing_started_needs_no_rollback() {
         assert!(rollback_plan(&[]).is_empty());
-        assert!(rollback_plan(&[Step::Guards]).is_empty());
+        assert!(rollback_plan(&[CutoverStep::Guards]).is_empty());
     }
 
     #[test]
     fn drained_only_turns_source_writes_back_on() {
-        let plan = rollback_plan(&[Step::Guards, Step::DrainSource, Step::FinalSync]);
+        let plan = rollback_plan(&[
+            CutoverStep::Guards,
+            CutoverStep::DrainSource,
+            CutoverStep::FinalSync,
+        ]);
         assert_eq!(plan, vec![RollbackAction::SourceWritesOn]);
     }
 
     #[test]
     fn dns_switched_is_switched_back_before_source_writes() {
-        let started = &Step::ALL[..5];
+        let started = &CutoverStep::ALL[..5];
         assert_eq!(
             rollback_plan(started),
             vec![RollbackAction::DnsBack, RollbackAction::SourceWritesOn]
@@ -208,7 +227,7 @@ mod tests {
     fn writes_at_target_are_brought_back_first() {
         for n in 6..=7 {
             assert_eq!(
-                rollback_plan(&Step::ALL[..n]),
+                rollback_plan(&CutoverStep::ALL[..n]),
                 vec![
                     RollbackAction::DrainTarget,
                     RollbackAction::ReverseSync,
@@ -221,11 +240,11 @@ mod tests {
 
     #[test]
     fn resume_point_is_first_missing_step() {
-        assert_eq!(next_step(&[]), Some(Step::Guards));
+        assert_eq!(next_step(&[]), Some(CutoverStep::Guards));
         assert_eq!(
-            next_step(&[Step::Guards, Step::DrainSource]),
-            Some(Step::FinalSync)
+            next_step(&[CutoverStep::Guards, CutoverStep::DrainSource]),
+            Some(CutoverStep::FinalSync)
         );
-        assert_eq!(next_step(&Step::ALL), None);
+        assert_eq!(next_step(&CutoverStep::ALL), None);
     }
 }

@@ -5,7 +5,7 @@
 use super::*;
 use std::time::{Duration, Instant};
 use wavedeck::config::{ChecksMode, Config};
-use wavedeck::cutover::Step as CutStep;
+use wavedeck::cutover::CutoverStep as CutStep;
 use wavedeck::drs::{Auth, DrsClient};
 use wavedeck::inventory::DatabaseSpec;
 use wavedeck::lifecycle::Stage;

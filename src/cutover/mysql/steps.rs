@@ -18,7 +18,7 @@ use crate::cutover::context::{self as run, CutoverCtx, CutoverError, Mover};
 use crate::cutover::engine::EngineSteps;
 use crate::cutover::quick::{self, QuickSide};
 use crate::cutover::side::Side;
-use crate::cutover::steps::{RollbackAction, Step};
+use crate::cutover::steps::{CutoverStep, RollbackAction};
 use serde_json::{json, Value};
 
 /// The MySQL / MariaDB implementation of the cutover steps.
@@ -29,7 +29,7 @@ impl EngineSteps for MysqlSteps {
         source_drained(ctx).await
     }
 
-    async fn step(&self, s: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    async fn step(&self, s: CutoverStep, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
         step(s, ctx).await
     }
 
@@ -145,16 +145,16 @@ async fn source_drained(ctx: &CutoverCtx) -> Result<bool, CutoverError> {
     s.drained().await.map_err(|e| ctx.at_src(e))
 }
 
-async fn step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+async fn step(step: CutoverStep, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     Ok(match step {
-        Step::Guards => guards(ctx).await?,
-        Step::DrainSource => {
+        CutoverStep::Guards => guards(ctx).await?,
+        CutoverStep::DrainSource => {
             let mut s = ctx.my_src().await?;
             let r = s.drain(ctx.drain_grace).await.map_err(|e| ctx.at_src(e))?;
             json!({"drain": r, "grace_s": ctx.drain_grace.as_secs()})
         }
-        Step::FinalSync => final_sync(ctx).await?,
-        Step::QuickValidation => {
+        CutoverStep::FinalSync => final_sync(ctx).await?,
+        CutoverStep::QuickValidation => {
             let mut s = ctx.my_src().await?;
             let mut t = ctx.my_tgt().await?;
             // DRS may lift the target's read_only when its job is terminated. Applications must
@@ -172,9 +172,9 @@ async fn step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
             .map_err(|e| ctx.at_tgt(e))?;
             run::quick_verdict(ctx, r).await?
         }
-        Step::DnsSwitch => run::dns_switch(ctx, false).await?,
-        Step::TargetWritesOn => target_writes_on(ctx).await?,
-        Step::Hypercare => {
+        CutoverStep::DnsSwitch => run::dns_switch(ctx, false).await?,
+        CutoverStep::TargetWritesOn => target_writes_on(ctx).await?,
+        CutoverStep::Hypercare => {
             let mut s = ctx.my_src().await?;
             if !s.fenced().await.map_err(|e| ctx.at_src(e))? {
                 return Err(run::source_reopened(ctx));

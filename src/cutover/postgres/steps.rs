@@ -10,7 +10,7 @@ use crate::cutover::context::{
 };
 use crate::cutover::engine::EngineSteps;
 use crate::cutover::quick;
-use crate::cutover::steps::{RollbackAction, Step};
+use crate::cutover::steps::{CutoverStep, RollbackAction};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnection;
 
@@ -26,7 +26,7 @@ impl EngineSteps for PostgresSteps {
             .is_some())
     }
 
-    async fn step(&self, step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+    async fn step(&self, step: CutoverStep, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
         pg_step(step, ctx).await
     }
 
@@ -144,21 +144,21 @@ impl CutoverCtx {
 }
 
 /// The PostgreSQL part of `cutover::run_step`: what the step did, as evidence.
-async fn pg_step(step: Step, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
+async fn pg_step(step: CutoverStep, ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     Ok(match step {
-        Step::Guards => guards(ctx).await?,
-        Step::DrainSource => {
+        CutoverStep::Guards => guards(ctx).await?,
+        CutoverStep::DrainSource => {
             let mut s = ctx.src().await?;
             let r = pg::drain(&mut s, &ctx.source.database, ctx.drain_grace)
                 .await
                 .map_err(|e| ctx.src_err(e))?;
             json!({"drain": r, "grace_s": ctx.drain_grace.as_secs()})
         }
-        Step::FinalSync => final_sync(ctx).await?,
-        Step::QuickValidation => quick_validation(ctx).await?,
-        Step::DnsSwitch => dns_switch(ctx, false).await?,
-        Step::TargetWritesOn => target_writes_on(ctx).await?,
-        Step::Hypercare => {
+        CutoverStep::FinalSync => final_sync(ctx).await?,
+        CutoverStep::QuickValidation => quick_validation(ctx).await?,
+        CutoverStep::DnsSwitch => dns_switch(ctx, false).await?,
+        CutoverStep::TargetWritesOn => target_writes_on(ctx).await?,
+        CutoverStep::Hypercare => {
             let mut s = ctx.src().await?;
             let drained = pg::drained_at(&mut s, &ctx.source.database)
                 .await

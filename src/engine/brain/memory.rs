@@ -2,7 +2,7 @@
 //! (which step is done, whether a job is held, whether the database waits for the operator).
 
 use super::protocol::*;
-use crate::cutover::steps::{rollback_plan, RollbackAction, Step as CutStep};
+use crate::cutover::steps::{rollback_plan, CutoverStep as CutStep, RollbackAction};
 use crate::drs::model::JobStatus;
 use crate::engine::poll_plan::LastSeen;
 use crate::inventory::Criticality;

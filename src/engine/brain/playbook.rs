@@ -4,7 +4,7 @@
 use super::memory::*;
 use super::protocol::*;
 use super::Brain;
-use crate::cutover::steps::Step as CutStep;
+use crate::cutover::steps::CutoverStep as CutStep;
 use crate::engine::admission::{self, Caps, Usage};
 use crate::lifecycle::{JobPhase, Stage, Trigger};
 use std::time::Duration;

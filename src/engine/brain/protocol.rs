@@ -2,7 +2,7 @@
 //! and what comes back ([`WorkResult`], [`Seen`], [`Report`]); the seeds a brain is loaded from;
 //! a tick's [`Plan`]; and a refused command's [`Refusal`].
 
-use crate::cutover::steps::{RollbackAction, Step as CutStep};
+use crate::cutover::steps::{CutoverStep as CutStep, RollbackAction};
 use crate::drs::model::JobStatus;
 use crate::engine::classify::ErrorClass;
 use crate::inventory::Criticality;

@@ -2,7 +2,7 @@
 
 pub(super) use super::*;
 pub(super) use crate::config::{ChecksMode, Config};
-pub(super) use crate::cutover::steps::{RollbackAction, Step as CutStep};
+pub(super) use crate::cutover::steps::{CutoverStep as CutStep, RollbackAction};
 pub(super) use crate::drs::model::JobStatus;
 pub(super) use crate::engine::classify::ErrorClass;
 pub(super) use crate::inventory::Criticality;

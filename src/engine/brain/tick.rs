@@ -4,7 +4,7 @@ use super::memory::*;
 use super::playbook::*;
 use super::protocol::*;
 use super::{ev, Brain};
-use crate::cutover::steps::Step as CutStep;
+use crate::cutover::steps::CutoverStep as CutStep;
 use crate::engine::poll_plan::{self};
 use crate::lifecycle::Stage;
 use crate::store::event::{Body, StepIntent};

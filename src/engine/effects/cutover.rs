@@ -8,7 +8,7 @@ use super::ctx::Shared;
 use crate::cutover;
 use crate::cutover::context::{CutoverCtx, CutoverError, Mover, StepOutcome};
 use crate::cutover::side::Side;
-use crate::cutover::{RollbackAction, Step as CutStep};
+use crate::cutover::{CutoverStep as CutStep, RollbackAction};
 use crate::engine::brain::{Fail, Report, Work, WorkResult};
 use crate::engine::classify::ErrorClass;
 use crate::inventory::{DatabaseSpec, Engine};

@@ -727,7 +727,7 @@ fn cutover_phase(entries: &[super::journal_driver::JournalEntry]) -> String {
     if entries.iter().any(|e| e.step.starts_with("rollback.")) {
         return "rollback in progress".into();
     }
-    let n = crate::cutover::steps::Step::ALL
+    let n = crate::cutover::steps::CutoverStep::ALL
         .iter()
         .filter(|s| done.iter().any(|d| d == s.as_str()))
         .count();

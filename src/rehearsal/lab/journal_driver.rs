@@ -6,7 +6,7 @@
 
 use crate::cutover;
 use crate::cutover::context::{CutoverCtx, CutoverError, StepOutcome};
-use crate::cutover::steps::{rollback_plan, RollbackAction, Step};
+use crate::cutover::steps::{rollback_plan, CutoverStep, RollbackAction};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -122,8 +122,8 @@ pub fn completed(entries: &[JournalEntry]) -> Vec<String> {
 }
 
 /// Cutover steps that at least started (an intent was recorded).
-pub fn started_steps(entries: &[JournalEntry]) -> Vec<Step> {
-    Step::ALL
+pub fn started_steps(entries: &[JournalEntry]) -> Vec<CutoverStep> {
+    CutoverStep::ALL
         .into_iter()
         .filter(|s| entries.iter().any(|e| e.step == s.as_str()))
         .collect()
@@ -158,7 +158,7 @@ fn stall_if_asked(step: &str) {
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError {
     #[error(transparent)]
-    Step(#[from] CutoverError),
+    CutoverStep(#[from] CutoverError),
     #[error("journal {path}: {msg}")]
     Journal { path: PathBuf, msg: String },
     #[error("{0}")]
@@ -179,7 +179,7 @@ pub async fn drive_cutover(
     mut progress: impl FnMut(&str, &StepOutcome, bool),
 ) -> Result<Vec<StepOutcome>, DriveError> {
     let mut outcomes = Vec::new();
-    for step in Step::ALL {
+    for step in CutoverStep::ALL {
         let name = step.as_str();
         let entries = journal.entries().map_err(|e| jerr(&journal.path, e))?;
         if journal.has(&entries, "rollback.done", "outcome", Some(true)) {
@@ -349,7 +349,10 @@ mod tests {
         let es = j.entries().unwrap();
         assert_eq!(es.len(), 3);
         assert_eq!(completed(&es), vec!["cutover.guards".to_string()]);
-        assert_eq!(started_steps(&es), vec![Step::Guards, Step::DrainSource]);
+        assert_eq!(
+            started_steps(&es),
+            vec![CutoverStep::Guards, CutoverStep::DrainSource]
+        );
         let aside = j.move_aside().unwrap().unwrap();
         assert!(
             aside.to_string_lossy().contains("j.jsonl.reset-"),

@@ -1,9 +1,9 @@
 //! Per-engine runbooks as data (`runbooks/postgres.yaml`, `runbooks/mysql.yaml`): which
-//! pre-checks run and their thresholds, validation settings, smoke tests, business rules, and
-//! nothing about the cutover order, which is wavedeck's own (`cutover::steps`: `CutoverStep::ALL` and
-//! `rollback_plan`, what the engine and the lab both run). An inventory entry adds its own smoke
-//! tests and
-//! rules under `extra.smoke_tests` and `extra.rules` (same shapes as here).
+//! pre-checks run and their thresholds, validation settings, smoke tests and business rules.
+//! Nothing about the cutover order, which is wavedeck's own (`cutover::steps`:
+//! `CutoverStep::ALL` and `rollback_plan`, what the engine and the lab both run). An inventory
+//! entry adds its own smoke tests and rules under `extra.smoke_tests` and `extra.rules` (same
+//! shapes as here).
 
 use crate::inventory::{DatabaseSpec, Engine};
 use serde::{Deserialize, Serialize};

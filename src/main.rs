@@ -47,7 +47,7 @@ enum Command {
     /// The cockpit (the default when no command is given).
     Tui(wavedeck::tui::cmd::TuiArgs),
     /// Rehearse the pilot wave: fresh store, bundled inventory, in-process DRS emulator.
-    Demo(wavedeck::tui::cmd::DemoArgs),
+    Demo(wavedeck::rehearsal::demo::DemoArgs),
     /// The engine alone, headless (for tmux or systemd).
     Run(wavedeck::engine::cmd::RunArgs),
     /// Register the databases of an inventory in the store.
@@ -127,7 +127,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Tui(a) => wavedeck::tui::cmd::run_tui(a, cfg).await,
-            Command::Demo(a) => wavedeck::tui::cmd::run_demo(a, cfg).await,
+            Command::Demo(a) => wavedeck::rehearsal::demo::run(a, cfg).await,
             Command::Run(a) => wavedeck::engine::cmd::run(a, cfg).await,
             Command::Init(a) => wavedeck::store::cmd::init(a, cfg).await,
             Command::Status(a) => wavedeck::store::cmd::status(a, cfg).await,

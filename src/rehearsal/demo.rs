@@ -4,10 +4,24 @@
 
 use crate::config::Config;
 use crate::store::Store;
-use crate::tui::cmd::DemoArgs;
+use crate::tui::cmd::LookArgs;
 use crate::tui::theme::{no_color_from_env, Theme};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+#[derive(clap::Args, Default)]
+#[command(after_help = "Example:\n  wavedeck demo")]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub look: LookArgs,
+    /// Time compression of the emulated DRS and the engine. The default (3) takes the pilot wave
+    /// to ready in about a minute; 300 is near instant.
+    #[arg(long, default_value_t = 3.0)]
+    pub speed: f64,
+    /// Keep the demo store in this file instead of a temporary one.
+    #[arg(long)]
+    pub store_file: Option<std::path::PathBuf>,
+}
 
 /// The pilot inventory, inside the binary so the demo runs from any directory.
 pub const PILOT_YAML: &str = include_str!("../../inventory/pilot.yaml");

@@ -1,4 +1,5 @@
-//! Command-line entry points of this module: `wavedeck tui` and `wavedeck demo`.
+//! Command-line entry points of this module: `wavedeck tui` (`wavedeck demo`, which opens the
+//! same cockpit, is `rehearsal::demo`).
 
 use super::app::App;
 use super::data::Data;
@@ -42,20 +43,6 @@ pub struct TuiArgs {
     pub read_only: bool,
     #[command(flatten)]
     pub look: LookArgs,
-}
-
-#[derive(clap::Args, Default)]
-#[command(after_help = "Example:\n  wavedeck demo")]
-pub struct DemoArgs {
-    #[command(flatten)]
-    pub look: LookArgs,
-    /// Time compression of the emulated DRS and the engine. The default (3) takes the pilot wave
-    /// to ready in about a minute; 300 is near instant.
-    #[arg(long, default_value_t = 3.0)]
-    pub speed: f64,
-    /// Keep the demo store in this file instead of a temporary one.
-    #[arg(long)]
-    pub store_file: Option<std::path::PathBuf>,
 }
 
 pub async fn run_tui(args: TuiArgs, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -129,8 +116,4 @@ pub async fn cockpit(
     feed.abort();
     tracing::info!("cockpit stopped");
     r
-}
-
-pub async fn run_demo(args: DemoArgs, cfg: Config) -> anyhow::Result<ExitCode> {
-    crate::rehearsal::demo::run(args, cfg).await
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
-use wavedeck::cutover::my;
+use wavedeck::cutover::mysql::ops as my;
 use wavedeck::cutover::side::Side;
 use wavedeck::lifecycle::Stage;
 use wavedeck::rehearsal::lab::mariadb::{self as mylab, MyLabState};

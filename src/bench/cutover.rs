@@ -288,7 +288,7 @@ impl EngineLab {
                 workload::audit(&mut t, stats).await?
             }
             EngineLab::My(_) => {
-                let mut t = crate::cutover::my::admin(target, "target").await?;
+                let mut t = crate::cutover::mysql::ops::admin(target, "target").await?;
                 workload::audit_my(&mut t.c, stats).await?
             }
         })
@@ -418,7 +418,7 @@ pub async fn run_through_engine(
             let w = Workload {
                 engine: lab.engine(),
                 client: format!("bench-{db}"),
-                dns: crate::cutover::dns::FileDns::new(lab.dns_path()),
+                dns: crate::cutover::dns_provider::FileDns::new(lab.dns_path()),
                 dns_name: LabState::dns_name(db),
                 side: app,
                 pause: Duration::from_millis(cfg.lab.workload_pause_ms),

@@ -1888,8 +1888,12 @@ async fn requests_have_the_documented_shape_and_the_sdks_mandatory_keys() {
     )
     .await;
     // list-jobs (query_jobs_req.py: db_use_type; DRS's default engine_type is mysql)
-    let list =
-        wavedeck::drs::api::list_request(Engine::Mysql, 1, 100, Some(job_name_for("docshape01")));
+    let list = wavedeck::drs::job_kind::list_request(
+        Engine::Mysql,
+        1,
+        100,
+        Some(job_name_for("docshape01")),
+    );
     let ours = json(&list);
     assert_shape("list-jobs", &ours, &fixture("list-jobs.request"));
     assert!(missing_keys(

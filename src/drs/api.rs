@@ -4,6 +4,7 @@
 
 use super::client::{DrsClient, BATCH_MAX};
 use super::error::DrsError;
+use super::job_kind::drs_types;
 use super::model::*;
 use crate::config::DrsConfig;
 use crate::inventory::model::{DatabaseSpec, Engine};
@@ -23,38 +24,6 @@ type ChunkAnswer = (Vec<JobId>, Result<Vec<ProgressResult>, DrsError>);
 
 /// Batch calls in flight at once during a poll.
 const POLL_PARALLELISM: usize = 4;
-
-/// DRS `db_use_type` and `engine_type` for an engine: PostgreSQL through the API is `sync`,
-/// MySQL is `migration`: the DRS API supports PostgreSQL-to-PostgreSQL only as
-/// synchronization, and creating a MySQL job needs v3 `engine_type: mysql`, `db_use_type:
-/// migration` (DRS API reference, "Constraints"; the v5 create call has no MySQL migration).
-pub fn drs_types(engine: Engine) -> (&'static str, &'static str) {
-    match engine {
-        Engine::Postgres => ("sync", "postgresql"),
-        Engine::Mysql => ("migration", "mysql"),
-    }
-}
-
-/// The tenant job-list request for one engine's jobs, page `cur_page` of `per_page`.
-/// `engine_type` is always sent: DRS's default is `mysql` (HW drs_03_0138 "engine_type …
-/// 缺省值:mysql"), so a list without it never shows a PostgreSQL job. `name`: a job name, or
-/// up to 100 comma-separated job ids.
-pub fn list_request(
-    engine: Engine,
-    cur_page: u32,
-    per_page: u32,
-    name: Option<String>,
-) -> ListJobsReq {
-    let (db_use_type, engine_type) = drs_types(engine);
-    ListJobsReq {
-        cur_page,
-        per_page,
-        db_use_type: db_use_type.to_string(),
-        engine_type: Some(engine_type.to_string()),
-        name,
-        ..Default::default()
-    }
-}
 
 /// The DRS job name of a database: `wd-<db_id>` when that is a valid DRS name (4–50 chars of
 /// letters, digits, `-`, `_`), else a sanitised prefix plus a hash of the db_id so two

@@ -367,7 +367,7 @@ impl DrsClient {
         self.list_pages(engine, None, |_| false).await
     }
 
-    /// Pages of the tenant list for one engine ([`super::api::list_request`]) until `stop` is
+    /// Pages of the tenant list for one engine ([`super::job_kind::list_request`]) until `stop` is
     /// true of a job or the list ends.
     async fn list_pages(
         &self,
@@ -379,7 +379,7 @@ impl DrsClient {
         let mut page = 1;
         loop {
             let r = self
-                .list_jobs(&super::api::list_request(
+                .list_jobs(&super::job_kind::list_request(
                     engine,
                     page,
                     100,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod codes;
 pub mod error;
+pub mod job_kind;
 pub mod model;
 pub mod sign;
 

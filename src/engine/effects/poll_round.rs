@@ -4,8 +4,8 @@
 //! return (gone, or not listed yet).
 
 use super::ctx::fail_of;
-use crate::drs::api::{drs_types, list_request};
 use crate::drs::codes::is_gone;
+use crate::drs::job_kind::{drs_types, list_request};
 use crate::drs::model::JobId;
 use crate::drs::{DrsClient, DrsError};
 use crate::engine::brain::{Fail, Look, Seen};

@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wavedeck::evidence::pack::PackLine;
+use wavedeck::evidence::format::PackLine;
 use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use wavedeck::secret::SecretRef;
 use wavedeck::store::model::{kind, NewEvent};
@@ -364,7 +364,8 @@ fn exercise(store_url: &str, tmp: &Path) {
     // resealed) passes the file checks; only the store can tell.
     let forged_out = tmp.join("forged");
     {
-        use wavedeck::evidence::pack::{build, PackInputs, PackMeta};
+        use wavedeck::evidence::format::PackMeta;
+        use wavedeck::evidence::pack::{build, PackInputs};
         let meta: PackMeta =
             serde_json::from_slice(&std::fs::read(pack.join("pack.json")).unwrap()).unwrap();
         let read = |f: &str| -> Vec<wavedeck::store::model::Event> {

@@ -3,8 +3,8 @@
 //! must be the store's event with the same hash, and no event the store holds up to the pack's
 //! last one may be missing. Events written after the export are expected and ignored.
 
-use super::pack::{PackLine, PackMeta, EVENTS, META, WAVE_EVENTS};
-use super::verify::Problem;
+use super::format::{PackLine, PackMeta, EVENTS, META, WAVE_EVENTS};
+use super::problem::Problem;
 use crate::store::model::Event;
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};

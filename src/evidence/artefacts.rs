@@ -12,7 +12,7 @@
 //!   while the database was in cutover or hypercare (and any `cutover.*`, `rollback.*`, DNS
 //!   step), and stage changes into or out of cutover, hypercare, completed, rolled_back.
 
-use super::pack::{PackMeta, EVENTS};
+use super::format::{PackMeta, EVENTS};
 use crate::lifecycle::Stage;
 use crate::store::event::Body;
 use crate::store::model::{kind, Action, Event};

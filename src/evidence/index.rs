@@ -13,7 +13,7 @@
 //! Someone who rewrites every pack, every manifest and the index consistently passes these
 //! checks, as with any unsigned file; `verify --against-store` compares with the store.
 
-use super::verify::Problem;
+use super::problem::Problem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

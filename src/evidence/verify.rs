@@ -3,42 +3,15 @@
 //! events say. Every problem names the file and, where there is one, the line.
 
 use super::artefacts;
+use super::format::{self, ChainIndex, PackLine, PackMeta, EVENTS, META, WAVE_EVENTS};
 use super::index;
 use super::manifest::{self, MANIFEST};
-use super::pack::{self, ChainIndex, PackLine, PackMeta, EVENTS, META, WAVE_EVENTS};
+use super::pack;
+use super::problem::{problem, Problem};
 use crate::store::hash::GENESIS_HASH;
 use crate::store::model::Event;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
-
-/// One thing wrong with a pack.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Empty for a problem of the pack as a whole (its folder).
-    pub file: String,
-    /// 1-based line, when the problem is on a line.
-    pub line: Option<usize>,
-    pub what: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            _ if self.file.is_empty() => write!(f, "{}", self.what),
-            Some(l) => write!(f, "{}:{l}: {}", self.file, self.what),
-            None => write!(f, "{}: {}", self.file, self.what),
-        }
-    }
-}
-
-fn problem(file: &str, line: Option<usize>, what: impl Into<String>) -> Problem {
-    Problem {
-        file: file.to_string(),
-        line,
-        what: what.into(),
-    }
-}
 
 /// Check the files of one pack (name → content). Empty result: the pack is intact.
 pub fn verify_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
@@ -56,12 +29,12 @@ pub fn verify_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
             None
         }
         Some(bytes) => match serde_json::from_slice::<PackMeta>(bytes) {
-            Ok(m) if m.format == pack::FORMAT || m.unbound() => Some(m),
+            Ok(m) if m.format == format::FORMAT || m.unbound() => Some(m),
             Ok(m) => {
                 out.push(problem(
                     META,
                     None,
-                    format!("format {:?} is not {:?}", m.format, pack::FORMAT),
+                    format!("format {:?} is not {:?}", m.format, format::FORMAT),
                 ));
                 None
             }

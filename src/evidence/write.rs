@@ -1,8 +1,9 @@
 //! Put a built pack on disk: refuse if a known secret would land in it, write into a temporary
 //! folder, then rename, so a crash never leaves a half-written pack that looks complete.
 
+use super::format::META;
 use super::manifest::MANIFEST;
-use super::pack::{Pack, META};
+use super::pack::Pack;
 use crate::inventory::DatabaseSpec;
 use crate::secret::{Secret, SecretRef};
 use anyhow::{bail, Context};

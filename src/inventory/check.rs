@@ -1,7 +1,7 @@
 //! Turning raw records into `DatabaseSpec`s, reporting every problem with its file and line.
 
-use super::load::{known_yaml_keys, RawRecord, RawValue};
 use super::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use super::raw::{known_yaml_keys, split_tags, RawRecord, RawValue};
 use super::window::BusinessWindow;
 use crate::secret::SecretRef;
 use std::collections::{BTreeMap, HashMap};
@@ -428,7 +428,7 @@ impl Ctx<'_> {
         let tags = match self.rec.fields.iter().find(|f| f.key == "tags") {
             Some(f) => match &f.value {
                 RawValue::List(l) => l.clone(),
-                RawValue::Text(t) => super::load::split_tags(t),
+                RawValue::Text(t) => split_tags(t),
                 _ => {
                     let line = f.line;
                     self.problem(

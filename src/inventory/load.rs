@@ -11,37 +11,8 @@
 
 use super::check::{self, Problem};
 use super::model::DatabaseSpec;
+use super::raw::{split_tags, RawField, RawRecord, RawValue, ENDPOINT_KEYS, TOP_KEYS};
 use std::path::{Path, PathBuf};
-
-/// A value as written in the file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RawValue {
-    Text(String),
-    List(Vec<String>),
-    /// Structured values (YAML `extra:` entries) kept as JSON.
-    Json(serde_json::Value),
-    /// A value of the wrong shape (e.g. a mapping where a scalar belongs); described for errors.
-    Wrong(&'static str),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawField {
-    /// Canonical key: `db_id`, `source.port`, `overrides.max_cutover_lag_s`, `extra.NAME`, ...
-    pub key: String,
-    /// The key as written (`source_port` in CSV), for messages.
-    pub written: String,
-    pub value: RawValue,
-    pub line: usize,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawRecord {
-    /// First line of the record.
-    pub line: usize,
-    /// Read from CSV: messages then spell fields as columns (`source_host`).
-    pub csv: bool,
-    pub fields: Vec<RawField>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -181,31 +152,6 @@ fn utf8_problem(file: &Path, bytes: &[u8], err: std::str::Utf8Error) -> Problem 
 
 // ---------------------------------------------------------------------------------------------
 // YAML
-
-const ENDPOINT_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "database",
-    "user",
-    "password_env",
-    "password_file",
-];
-const TOP_KEYS: &[&str] = &[
-    "db_id",
-    "engine",
-    "engine_version",
-    "size_gb",
-    "owner",
-    "criticality",
-    "business_window",
-    "wave",
-    "source",
-    "target",
-    "tags",
-    "overrides",
-    "extra",
-];
-const OVERRIDE_KEYS: &[&str] = &["max_cutover_lag_s"];
 
 fn read_yaml(file: &Path, bytes: &[u8]) -> (Vec<RawRecord>, Vec<Problem>) {
     let text = match std::str::from_utf8(bytes) {
@@ -494,14 +440,6 @@ fn yaml_record(
     }
 }
 
-pub(crate) fn split_tags(s: &str) -> Vec<String> {
-    s.split([';', ','])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 fn strip_comment_free(line: &str) -> Option<&str> {
     let t = line.trim_start();
     if t.starts_with('#') || t.is_empty() {
@@ -600,14 +538,6 @@ fn record_spans(
             (line, line + 1)
         })
         .collect()
-}
-
-pub(crate) fn known_yaml_keys() -> (
-    &'static [&'static str],
-    &'static [&'static str],
-    &'static [&'static str],
-) {
-    (TOP_KEYS, ENDPOINT_KEYS, OVERRIDE_KEYS)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod generate;
 pub mod load;
 pub mod model;
+pub mod raw;
 pub mod window;
 pub mod write;
 

@@ -59,21 +59,8 @@ pub struct ChecksumArgs {
     pub live_writes: Option<u64>,
 }
 
-pub async fn run(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
-    if a.rows == 0 || a.parallel == 0 {
-        anyhow::bail!("--rows and --parallel must be at least 1");
-    }
-    match (a.engine, a.live_writes) {
-        (BenchEngine::Postgres, Some(w)) => super::checksum_live::run(a, w).await,
-        (BenchEngine::Mysql, Some(_)) => {
-            anyhow::bail!("--live-writes runs on the PostgreSQL lab only; drop --engine mysql")
-        }
-        (BenchEngine::Postgres, None) => run_pg(a).await,
-        (BenchEngine::Mysql, None) => super::checksum_mysql::run(a).await,
-    }
-}
-
-async fn run_pg(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
+/// The PostgreSQL bench (the dispatch on `--engine` and `--live-writes` is in `bench/mod.rs`).
+pub async fn run_pg(a: ChecksumArgs) -> anyhow::Result<ExitCode> {
     let url = a
         .url
         .clone()

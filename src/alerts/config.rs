@@ -1,51 +1,9 @@
-//! `alerts:` in wavedeck.yaml: one entry per rule of [`super::rules::RuleKind`], each with the
+//! `alerts:` in wavedeck.yaml: one entry per rule of [`RuleKind`], each with the
 //! defaults of a cutover night. A rule is a fixed condition with tunable numbers rather than a
 //! free-form expression, so a typo is refused with its line instead of silently never firing.
 
+use super::rules::{Direction, Rule, RuleKind};
 use serde::{Deserialize, Serialize};
-
-/// One rule's numbers. What `threshold` and `clear` measure depends on the rule (README,
-/// "Alerts"); a rule whose value goes *below* its floor (throughput) has `clear` above
-/// `threshold`, every other rule below it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Rule {
-    pub enabled: bool,
-    /// Raised beyond this value...
-    pub threshold: f64,
-    /// ...held beyond it for this many seconds (0: at once).
-    pub for_s: f64,
-    /// Cleared once back past this value (the hysteresis band between the two keeps a value
-    /// hovering at the threshold from raising and clearing in turn)...
-    pub clear: f64,
-    /// ...for this many seconds.
-    pub clear_for_s: f64,
-    /// For rates: the window they are measured over, in seconds (0: not a rate).
-    pub window_s: f64,
-}
-
-impl Default for Rule {
-    fn default() -> Self {
-        Rule::new(0.0, 0.0, 0.0, 0.0)
-    }
-}
-
-impl Rule {
-    const fn new(threshold: f64, for_s: f64, clear: f64, clear_for_s: f64) -> Rule {
-        Rule {
-            enabled: true,
-            threshold,
-            for_s,
-            clear,
-            clear_for_s,
-            window_s: 0.0,
-        }
-    }
-    const fn window(mut self, s: f64) -> Rule {
-        self.window_s = s;
-        self
-    }
-}
 
 /// Every rule; durations are in engine seconds (divided by `engine.time_scale`, as every
 /// other engine wait).
@@ -95,8 +53,8 @@ impl Default for AlertsConfig {
 
 impl AlertsConfig {
     /// The numbers of one rule.
-    pub fn rule(&self, k: super::rules::RuleKind) -> &Rule {
-        use super::rules::RuleKind as K;
+    pub fn rule(&self, k: RuleKind) -> &Rule {
+        use RuleKind as K;
         match k {
             K::LagHigh => &self.lag_high,
             K::StageOverdue => &self.stage_overdue,
@@ -113,7 +71,7 @@ impl AlertsConfig {
     /// Values out of range: (`alerts.RULE.KEY`, what is wrong), for the config check.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for k in super::rules::RuleKind::ALL {
+        for k in RuleKind::ALL {
             let r = self.rule(k);
             for (key, v) in [
                 ("threshold", r.threshold),
@@ -130,8 +88,8 @@ impl AlertsConfig {
                 }
             }
             let band_ok = match k.direction() {
-                super::rules::Direction::Above => r.clear <= r.threshold,
-                super::rules::Direction::Below => r.clear >= r.threshold,
+                Direction::Above => r.clear <= r.threshold,
+                Direction::Below => r.clear >= r.threshold,
             };
             if !band_ok {
                 out.push((
@@ -141,8 +99,8 @@ impl AlertsConfig {
                     r.clear,
                     r.threshold,
                     match k.direction() {
-                        super::rules::Direction::Above => "lower",
-                        super::rules::Direction::Below => "higher",
+                        Direction::Above => "lower",
+                        Direction::Below => "higher",
                     }
                 ),
                 ));

@@ -50,17 +50,6 @@ pub struct Estimates {
     pub fixed_stage_s: f64,
 }
 
-impl Estimates {
-    pub fn from_config(cfg: &crate::config::Config) -> Estimates {
-        Estimates {
-            job_mbps: cfg.engine.job_bandwidth_mbps,
-            validation_gb_per_hour: cfg.plan.validation_gb_per_hour,
-            validation_overhead_s: cfg.plan.validation_overhead_s,
-            fixed_stage_s: 1800.0,
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Facts {
     pub state: Derived,

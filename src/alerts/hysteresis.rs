@@ -3,8 +3,8 @@
 //! before it clears. Between the two levels nothing changes, so a value that hovers around
 //! the threshold raises once and stays raised. Pure: time is a number of engine seconds.
 
-use super::config::Rule;
 use super::rules::Direction;
+use super::rules::Rule;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Phase {

@@ -21,6 +21,17 @@ use hysteresis::{Change, Phase};
 use rules::{Reading, RuleKind};
 use std::collections::HashMap;
 
+/// The figures stage estimates come from, as the planner reads them (see plan::estimate).
+/// Here rather than in facts.rs, which the config does not need to know.
+fn estimates(cfg: &crate::config::Config) -> Estimates {
+    Estimates {
+        job_mbps: cfg.engine.job_bandwidth_mbps,
+        validation_gb_per_hour: cfg.plan.validation_gb_per_hour,
+        validation_overhead_s: cfg.plan.validation_overhead_s,
+        fixed_stage_s: 1800.0,
+    }
+}
+
 /// Who writes alert events.
 pub const ACTOR: &str = "engine";
 
@@ -55,7 +66,7 @@ impl Alerter {
         Some(Alerter {
             cfg: cfg.alerts.clone(),
             scale,
-            facts: Facts::new(Estimates::from_config(cfg), keep_s * 1.5, drs_keep_s * 1.5),
+            facts: Facts::new(estimates(cfg), keep_s * 1.5, drs_keep_s * 1.5),
             phases: HashMap::new(),
             origin: now,
             readings: Vec::new(),
@@ -157,7 +168,7 @@ impl Alerter {
     fn event(
         &mut self,
         kind: RuleKind,
-        rule: &config::Rule,
+        rule: &rules::Rule,
         change: Change,
         r: Option<&Reading>,
         now: DateTime<Utc>,

@@ -21,6 +21,49 @@ pub enum RuleKind {
     LagStale,
 }
 
+/// One rule's numbers. What `threshold` and `clear` measure depends on the rule (README,
+/// "Alerts"); a rule whose value goes *below* its floor (throughput) has `clear` above
+/// `threshold`, every other rule below it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rule {
+    pub enabled: bool,
+    /// Raised beyond this value...
+    pub threshold: f64,
+    /// ...held beyond it for this many seconds (0: at once).
+    pub for_s: f64,
+    /// Cleared once back past this value (the hysteresis band between the two keeps a value
+    /// hovering at the threshold from raising and clearing in turn)...
+    pub clear: f64,
+    /// ...for this many seconds.
+    pub clear_for_s: f64,
+    /// For rates: the window they are measured over, in seconds (0: not a rate).
+    pub window_s: f64,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule::new(0.0, 0.0, 0.0, 0.0)
+    }
+}
+
+impl Rule {
+    pub(super) const fn new(threshold: f64, for_s: f64, clear: f64, clear_for_s: f64) -> Rule {
+        Rule {
+            enabled: true,
+            threshold,
+            for_s,
+            clear,
+            clear_for_s,
+            window_s: 0.0,
+        }
+    }
+    pub(super) const fn window(mut self, s: f64) -> Rule {
+        self.window_s = s;
+        self
+    }
+}
+
 /// Which side of the threshold is trouble.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -111,7 +154,7 @@ impl RuleKind {
     pub fn measure(
         self,
         f: &Facts,
-        rule: &super::config::Rule,
+        rule: &Rule,
         now: DateTime<Utc>,
         scale: f64,
         out: &mut Vec<Reading>,

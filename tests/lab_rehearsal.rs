@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::cutover_rig::ok_detail;
 use common::*;
 use sqlx::Executor;
 use std::path::{Path, PathBuf};
@@ -206,6 +207,90 @@ impl Rehearsal {
             .pid
     }
 
+    /// `approve wave-0` and `start wave-0` by command, then every database `ready`; a
+    /// database that fails instead fails the test with its pre-check and validation reports.
+    async fn start_to_ready(&self) -> Vec<Event> {
+        let (code, out) = self.act(&["approve", "wave-0"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("accepted: approve wave-0"), "{out}");
+        let (code, out) = self.act(&["start", "wave-0"]);
+        assert_eq!(code, 0, "{out}");
+        let states = wait_for(&self.store, "ready", Duration::from_secs(240), |s| {
+            s.iter()
+                .all(|d| d.stage == Stage::Ready || d.stage == Stage::Failed)
+        })
+        .await;
+        let events = all_events(&self.store).await;
+        if states.iter().any(|d| d.stage == Stage::Failed) {
+            let why: Vec<&serde_json::Value> = events
+                .iter()
+                .filter(|e| e.kind == kind::DB_PRECHECK || e.kind == kind::DB_VALIDATION)
+                .map(|e| &e.payload)
+                .collect();
+            panic!("a database failed: {states:#?}\n{why:#?}");
+        }
+        events
+    }
+
+    /// `cutover <db> --confirm <db>` by command until the lag allows it, then hypercare, and
+    /// the workload writing at `target`.
+    async fn cut_over_by_command(&self, db: &str, target: &Side) {
+        let mut accepted = false;
+        for _ in 0..50 {
+            let (code, out) = self.act(&["cutover", db, "--confirm", db]);
+            if code == 0 {
+                accepted = true;
+                break;
+            }
+            assert_eq!(code, 3, "{out}");
+            assert!(out.contains("lag"), "cutover refused: {out}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(accepted, "cutover refused 50 times");
+        wait_for(&self.store, "hypercare", Duration::from_secs(180), |s| {
+            s.iter().all(|d| d.stage == Stage::Hypercare)
+        })
+        .await;
+        self.wait_workload_at(db, target).await;
+    }
+
+    /// The workload follows the service name to `side` and has written there for a second.
+    async fn wait_workload_at(&self, db: &str, side: &Side) {
+        let t0 = Instant::now();
+        while self.workload_figures(db)["endpoint"] != side.endpoint().as_str() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the workload never reached {}",
+                side.endpoint()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    /// The engine stopped, then `wavedeck lab down`: the emulator is gone, and so is the lab.
+    async fn down_by_command(mut self) {
+        let emulator_pid = self.emulator_pid();
+        self.stop_engine().await;
+        let out = bin(self.tmp.path())
+            .args(["lab", "down", "--dir"])
+            .arg(&self.lab_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            !alive(emulator_pid)
+        });
+        assert!(gone, "lab down left the emulator running");
+        assert!(!self.lab_dir.exists());
+        self.finish().await;
+    }
+
     async fn stop_engine(&mut self) {
         if let Some(e) = self.engine.take() {
             stop_engine(&self.store, e).await;
@@ -235,29 +320,53 @@ fn sql_reports(events: &[Event], db: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The report of `table` in a validation report.
+fn table_report<'a>(gate: &'a serde_json::Value, table: &str) -> &'a serde_json::Value {
+    gate["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("{table} is not compared: {gate:#}"))
+}
+
+/// `db`'s last live validation found the row the test changed behind replication's back
+/// (`table`'s id 777, its amount), at a named position, and nothing else.
+fn assert_only_the_seeded_row_differs(events: &[Event], db: &str, table: &str) {
+    let reports = sql_reports(events, db);
+    let gate = reports.last().expect("a validation report");
+    assert_eq!(gate["mode"], "live", "{gate:#}");
+    let seeded = table_report(gate, table);
+    let diffs = seeded["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{seeded:#}");
+    assert_eq!(diffs[0]["key"], "id=777", "{seeded:#}");
+    assert_eq!(
+        diffs[0]["columns"],
+        serde_json::json!(["amount"]),
+        "{seeded:#}"
+    );
+    assert!(seeded["compared_at"].as_str().is_some(), "{seeded:#}");
+    let others: Vec<&serde_json::Value> = gate["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["table"] != table && t["passed"] != true)
+        .collect();
+    assert!(
+        others.is_empty(),
+        "false alarms beside the seeded row: {others:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rehearsal_under_the_default_workload_reaches_ready_and_cuts_over_by_command() {
     let db = "rehearse";
     let mut r = Rehearsal::up(&["--db", db]).await;
-    let emulator_pid = r.emulator_pid();
     let st = r.st.clone().unwrap();
     let source = st.side(&st.source, db);
     let target = st.side(&st.target, db);
 
-    let (code, out) = r.act(&["approve", "wave-0"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("accepted: approve wave-0"), "{out}");
-    let (code, out) = r.act(&["start", "wave-0"]);
-    assert_eq!(code, 0, "{out}");
-    wait_for(&r.store, "ready", Duration::from_secs(240), |s| {
-        assert!(
-            s.iter().all(|d| d.stage != Stage::Failed),
-            "a database failed: {s:#?}"
-        );
-        s.iter().all(|d| d.stage == Stage::Ready)
-    })
-    .await;
-    let events = all_events(&r.store).await;
+    let events = r.start_to_ready().await;
     // Ready on the first validation, with the workload writing: no failure, no retry.
     assert!(stage_entries(&events, db, "failed").is_empty());
     let retried: Vec<&Event> = events
@@ -272,12 +381,7 @@ async fn rehearsal_under_the_default_workload_reaches_ready_and_cuts_over_by_com
     assert_eq!(reports.len(), 1, "one validation: {reports:#?}");
     let gate = &reports[0];
     assert_eq!(gate["mode"], "live", "{gate:#}");
-    let wl = gate["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "public.wd_workload")
-        .expect("the workload's table is compared");
+    let wl = table_report(gate, "public.wd_workload");
     assert!(wl["rows_source"].as_u64().unwrap() > 0, "{wl:#}");
     assert!(
         wl["compared_at"].as_str().unwrap_or("").starts_with("lsn "),
@@ -297,32 +401,7 @@ async fn rehearsal_under_the_default_workload_reaches_ready_and_cuts_over_by_com
     assert_eq!(code, 3, "{out}");
     assert!(out.starts_with(&format!("rejected: close {db}")), "{out}");
 
-    let mut accepted = false;
-    for _ in 0..50 {
-        let (code, out) = r.act(&["cutover", db, "--confirm", db]);
-        if code == 0 {
-            accepted = true;
-            break;
-        }
-        assert_eq!(code, 3, "{out}");
-        assert!(out.contains("lag"), "cutover refused: {out}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(accepted, "cutover refused 50 times");
-    wait_for(&r.store, "hypercare", Duration::from_secs(180), |s| {
-        s.iter().all(|d| d.stage == Stage::Hypercare)
-    })
-    .await;
-    // The workload follows the service name to the target and writes there.
-    let t0 = Instant::now();
-    while r.workload_figures(db)["endpoint"] != target.endpoint().as_str() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the workload never reached the target"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    r.cut_over_by_command(db, &target).await;
     let stats = r.stop_workload(db);
     assert!(stats.acks.iter().any(|a| a.endpoint == target.endpoint()));
     assert_all_acked_once(&target, &stats).await;
@@ -352,24 +431,7 @@ async fn rehearsal_under_the_default_workload_reaches_ready_and_cuts_over_by_com
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["status"], "pending", "{v}");
     assert_eq!(v["action"], "close_hypercare", "{v}");
-    let (lab_dir, tmp_path) = (r.lab_dir.clone(), r.tmp.path().to_path_buf());
-    let out = bin(&tmp_path)
-        .args(["lab", "down", "--dir"])
-        .arg(&lab_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let gone = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        !alive(emulator_pid)
-    });
-    assert!(gone, "lab down left the emulator running");
-    assert!(!lab_dir.exists());
-    r.finish().await;
+    r.down_by_command().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,35 +471,7 @@ async fn a_target_row_changed_under_the_workload_is_found_and_keeps_the_database
     })
     .await;
     assert_eq!(states[0].held_stage, Some(Stage::Validation), "{states:#?}");
-    let events = all_events(&r.store).await;
-    let reports = sql_reports(&events, db);
-    let gate = reports.last().expect("a validation report");
-    assert_eq!(gate["mode"], "live", "{gate:#}");
-    let orders = gate["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "public.orders")
-        .unwrap();
-    let diffs = orders["differences"].as_array().unwrap();
-    assert_eq!(diffs.len(), 1, "{orders:#}");
-    assert_eq!(diffs[0]["key"], "id=777", "{orders:#}");
-    assert_eq!(
-        diffs[0]["columns"],
-        serde_json::json!(["amount"]),
-        "{orders:#}"
-    );
-    assert!(orders["compared_at"].as_str().is_some(), "{orders:#}");
-    let others: Vec<&serde_json::Value> = gate["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["table"] != "public.orders" && t["passed"] != true)
-        .collect();
-    assert!(
-        others.is_empty(),
-        "false alarms beside the seeded row: {others:#?}"
-    );
+    assert_only_the_seeded_row_differs(&all_events(&r.store).await, db, "public.orders");
     r.stop_workload(db);
     r.finish().await;
 }
@@ -457,45 +491,22 @@ fn drs_status(item: &serde_json::Value) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mysql_database_rehearses_under_its_workload_and_cuts_over_by_command() {
+async fn a_mysql_database_rehearses_under_its_workload_cuts_over_and_rolls_back_by_command() {
     let db = "myrehearse";
-    let mut r = Rehearsal::up(&["--engine", "mysql", "--db", db]).await;
+    let r = Rehearsal::up(&["--engine", "mysql", "--db", db]).await;
     assert!(
         r.st.is_none(),
         "--engine mysql builds no PostgreSQL clusters"
     );
-    let emulator_pid = r.emulator_pid();
     let (source, target) = r.my_sides(db);
 
-    let (code, out) = r.act(&["approve", "wave-0"]);
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = r.act(&["start", "wave-0"]);
-    assert_eq!(code, 0, "{out}");
-    let states = wait_for(&r.store, "ready", Duration::from_secs(240), |s| {
-        s.iter()
-            .all(|d| d.stage == Stage::Ready || d.stage == Stage::Failed)
-    })
-    .await;
-    let events = all_events(&r.store).await;
-    if states.iter().any(|d| d.stage == Stage::Failed) {
-        let why: Vec<&serde_json::Value> = events
-            .iter()
-            .filter(|e| e.kind == kind::DB_PRECHECK || e.kind == kind::DB_VALIDATION)
-            .map(|e| &e.payload)
-            .collect();
-        panic!("a database failed: {states:#?}\n{why:#?}");
-    }
+    let events = r.start_to_ready().await;
     assert!(stage_entries(&events, db, "failed").is_empty());
     let reports = sql_reports(&events, db);
     assert_eq!(reports.len(), 1, "one validation: {reports:#?}");
     let gate = &reports[0];
     assert_eq!(gate["mode"], "live", "{gate:#}");
-    let wl = gate["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "wd_workload")
-        .expect("the workload's table is compared");
+    let wl = table_report(gate, "wd_workload");
     assert!(wl["rows_source"].as_u64().unwrap() > 0, "{wl:#}");
     assert!(
         wl["compared_at"]
@@ -525,37 +536,9 @@ async fn a_mysql_database_rehearses_under_its_workload_and_cuts_over_by_command(
         "{text}"
     );
 
-    let mut accepted = false;
-    for _ in 0..50 {
-        let (code, out) = r.act(&["cutover", db, "--confirm", db]);
-        if code == 0 {
-            accepted = true;
-            break;
-        }
-        assert_eq!(code, 3, "{out}");
-        assert!(out.contains("lag"), "cutover refused: {out}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(accepted, "cutover refused 50 times");
-    wait_for(&r.store, "hypercare", Duration::from_secs(180), |s| {
-        s.iter().all(|d| d.stage == Stage::Hypercare)
-    })
-    .await;
-    let t0 = Instant::now();
-    while r.workload_figures(db)["endpoint"] != target.endpoint().as_str() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the workload never reached the target"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let stats = r.stop_workload(db);
-    assert!(stats.acks.iter().any(|a| a.endpoint == source.endpoint()));
-    assert!(stats.acks.iter().any(|a| a.endpoint == target.endpoint()));
-    let mut t = my::admin(&target, "check").await.unwrap();
-    assert_audit_clean(&workload::audit_my(&mut t.c, &stats).await.unwrap());
+    r.cut_over_by_command(db, &target).await;
     let mut s = my::admin(&source, "check").await.unwrap();
+    let mut t = my::admin(&target, "check").await.unwrap();
     assert!(
         s.fenced().await.unwrap(),
         "the source stays fenced in hypercare"
@@ -565,33 +548,95 @@ async fn a_mysql_database_rehearses_under_its_workload_and_cuts_over_by_command(
         t.replicas().await.unwrap().is_empty(),
         "the terminated job left replication on the target"
     );
+    // Beside the workload's, a write of the application's own at the target, through
+    // AUTO_INCREMENT: it must come back too.
+    let lab = r.my.as_ref().unwrap();
+    let pair = lab.pair(db).unwrap();
+    let mut app = my::app(&lab.app_side(&pair.target, db)).await.unwrap();
+    sqlx::query(
+        "INSERT INTO orders (customer_id, amount, note) VALUES (1, 42.00, 'at the target')",
+    )
+    .execute(&mut app)
+    .await
+    .unwrap();
+    drop(app);
+    let at_target = "SELECT COUNT(*) FROM orders WHERE note = 'at the target'";
+
+    let (code, out) = r.act(&["rollback", db, "--confirm", db]);
+    assert_eq!(code, 0, "{out}");
+    wait_for(&r.store, "rolled back", Duration::from_secs(180), |s| {
+        assert!(
+            s.iter().all(|d| d.stage != Stage::Failed),
+            "the rollback failed: {s:#?}"
+        );
+        s.iter().all(|d| d.stage == Stage::RolledBack)
+    })
+    .await;
+    r.wait_workload_at(db, &source).await;
+    let stats = r.stop_workload(db);
+    // The workload wrote at the source, then at the target, then at the source again.
+    let target_acks = || stats.acks.iter().map(|a| a.endpoint == target.endpoint());
+    let first_t = target_acks().position(|t| t).expect("writes at the target");
+    let last_t = target_acks().rposition(|t| t).unwrap();
+    let source_acks = |r: &[workload::Ack]| r.iter().any(|a| a.endpoint == source.endpoint());
+    assert!(
+        source_acks(&stats.acks[..first_t]),
+        "no write before the cutover"
+    );
+    assert!(
+        source_acks(&stats.acks[last_t..]),
+        "no write after the rollback"
+    );
+    assert!(
+        last_t - first_t > 50,
+        "too few writes at the target: {}",
+        last_t - first_t
+    );
+    // Every acknowledged write, the target's among them, is on the source once; the drained
+    // target holds each one it had acknowledged by then once too.
+    assert_audit_clean(&workload::audit_my(&mut s.c, &stats).await.unwrap());
+    let until_rollback = WorkloadStats {
+        acks: stats.acks[..=last_t].to_vec(),
+        ..stats.clone()
+    };
+    assert_audit_clean(&workload::audit_my(&mut t.c, &until_rollback).await.unwrap());
+    for c in [&mut s, &mut t] {
+        let n: i64 = sqlx::query_scalar(at_target)
+            .fetch_one(&mut c.c)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the target's own order on each side once");
+    }
+    assert!(!s.fenced().await.unwrap(), "the source takes writes again");
+    assert!(t.fenced().await.unwrap(), "the target stays drained");
+    assert!(
+        s.replicas().await.unwrap().is_empty(),
+        "the reverse connection is gone"
+    );
     drop((s, t));
+    // AUTO_INCREMENT came back too: a new order at the source does not collide.
+    let mut app = my::app(&lab.app_side(&pair.source, db)).await.unwrap();
+    sqlx::query("INSERT INTO orders (customer_id, amount) VALUES (1, 1.00)")
+        .execute(&mut app)
+        .await
+        .unwrap();
+    drop(app);
+    let events = all_events(&r.store).await;
+    assert_eq!(stage_entries(&events, db, "rolled_back").len(), 1);
+    let back = ok_detail(&events, db, "rollback.reverse_sync");
+    assert!(
+        back["reverse_sync"]["target_gtid_pos"].is_string(),
+        "reverse GTID replication brought the target's writes back: {back}"
+    );
     eprintln!(
-        "MySQL rehearsal: write unavailability {:.0} ms ({} writes acknowledged)",
+        "MySQL rehearsal: write unavailability {:.0} ms at the cutover, {:.0} ms at the rollback ({} writes acknowledged)",
         workload::unavailability_ms(&stats.acks, &source.endpoint(), &target.endpoint())
+            .unwrap_or(f64::NAN),
+        workload::unavailability_ms(&stats.acks[first_t..], &target.endpoint(), &source.endpoint())
             .unwrap_or(f64::NAN),
         stats.acks.len()
     );
-
-    r.stop_engine().await;
-    let (lab_dir, tmp_path) = (r.lab_dir.clone(), r.tmp.path().to_path_buf());
-    let out = bin(&tmp_path)
-        .args(["lab", "down", "--dir"])
-        .arg(&lab_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let gone = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        !alive(emulator_pid)
-    });
-    assert!(gone, "lab down left the emulator running");
-    assert!(!lab_dir.exists());
-    r.finish().await;
+    r.down_by_command().await;
 }
 
 /// The pilot wave's inventory with one database of each engine.
@@ -700,34 +745,7 @@ async fn the_pilot_wave_of_both_engines_shares_one_store_and_a_seeded_mysql_faul
     .await;
     let failed = states.iter().find(|d| d.db_id == "pilot-my-mixed").unwrap();
     assert_eq!(failed.held_stage, Some(Stage::Validation), "{states:#?}");
-    let events = all_events(&r.store).await;
-    let reports = sql_reports(&events, "pilot-my-mixed");
-    let gate = reports.last().expect("a validation report");
-    assert_eq!(gate["mode"], "live", "{gate:#}");
-    let orders = gate["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "orders")
-        .unwrap();
-    let diffs = orders["differences"].as_array().unwrap();
-    assert_eq!(diffs.len(), 1, "{orders:#}");
-    assert_eq!(diffs[0]["key"], "id=777", "{orders:#}");
-    assert_eq!(
-        diffs[0]["columns"],
-        serde_json::json!(["amount"]),
-        "{orders:#}"
-    );
-    let others: Vec<&serde_json::Value> = gate["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["table"] != "orders" && t["passed"] != true)
-        .collect();
-    assert!(
-        others.is_empty(),
-        "false alarms beside the seeded row: {others:#?}"
-    );
+    assert_only_the_seeded_row_differs(&all_events(&r.store).await, "pilot-my-mixed", "orders");
     // Both DRS jobs as `lab status` reads them from the emulator: both stream.
     let status = lab_status(&r);
     for item in [&status["databases"][0], &status["mysql"][0]] {

@@ -2,7 +2,8 @@
 //! appends a `command.accepted` / `command.rejected` event in the same transaction, so the
 //! audit trail (and every evidence pack) holds who asked for what and what became of it.
 
-use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store, StoreError};
+use super::db::{fmt_time, get, now, parse_time, Store};
+use super::error::{Ctx, Result, StoreError};
 use super::event::{Body, CommandDecided, GuardLine};
 use super::events::append_in;
 use super::{kind, Action, CommandRow, CommandStatus, Event, NewEvent, Role, Target};

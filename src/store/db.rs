@@ -4,6 +4,8 @@
 //! (which SQLite accepts too) and only portable types (BIGINT, TEXT, floating point), so the
 //! SQLite and PostgreSQL stores have the same tables and run the same test suite.
 
+use super::error::{Ctx, Result, StoreError};
+use super::fold::Derived;
 use super::hash::{GENESIS_HASH, TIME_FORMAT};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -29,56 +31,27 @@ pub struct Store {
     url: String,
     /// Unix time of this process's last lag compaction (see `lag.rs`).
     pub(crate) last_lag_compaction: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    /// Derived state as of this process's last append (see `events::StateCache`). The lock
+    /// Derived state as of this process's last append (see [`StateCache`]). The lock
     /// also queues this process's writers before they queue on the database.
-    pub(crate) cache: std::sync::Arc<tokio::sync::Mutex<Option<super::events::StateCache>>>,
+    pub(crate) cache: std::sync::Arc<tokio::sync::Mutex<Option<StateCache>>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store URL {0:?} is not supported: use sqlite://PATH (one file) or postgres://USER@HOST:PORT/DB (team mode)")]
-    BadUrl(String),
-    #[error("store {0} does not exist yet: run `wavedeck init --inventory FILE` first (or check --store / WAVEDECK_STORE)")]
-    Missing(String),
-    #[error("cannot open store {url}: {source}")]
-    Open { url: String, source: sqlx::Error },
-    #[error("cannot reach the PostgreSQL store {url} within {secs} s (last error: {last}): check that the server runs and listens on that host and port, that no firewall drops the jump host's connections, and the store URL (--store, WAVEDECK_STORE or config `store`)")]
-    Unreachable {
-        url: String,
-        secs: u64,
-        last: String,
-    },
-    #[error("store {what}: {source}")]
-    Db {
-        what: &'static str,
-        source: sqlx::Error,
-    },
-    /// PostgreSQL's insufficient_privilege (42501): the URL's role may not do this.
-    #[error("store {what}: refused by PostgreSQL ({detail}): this store URL's role may only read (a viewer role, see `wavedeck store grant-viewer`); act with an operator's store URL")]
-    Denied { what: &'static str, detail: String },
-    #[error("store data is damaged: {0} (run `wavedeck status` to see the chain report; restore from a backup if it persists)")]
-    Corrupt(String),
-    #[error("{0}")]
-    Refused(String),
+/// Derived state kept by a writing process between appends, so that a batch does not read
+/// back the rows it touches. Valid only at the chain head it was computed for.
+pub(crate) struct StateCache {
+    pub(super) seq: i64,
+    pub(super) hash: String,
+    pub(super) derived: Derived,
 }
 
-pub type StoreResult<T> = std::result::Result<T, StoreError>;
-pub(crate) use StoreResult as Result;
-
-/// Attach "what we were doing" to a driver error.
-pub(crate) trait Ctx<T> {
-    fn ctx(self, what: &'static str) -> Result<T>;
-}
-
-impl<T> Ctx<T> for std::result::Result<T, sqlx::Error> {
-    fn ctx(self, what: &'static str) -> Result<T> {
-        self.map_err(|source| match source.as_database_error() {
-            Some(d) if d.code().as_deref() == Some("42501") => StoreError::Denied {
-                what,
-                detail: d.message().to_string(),
-            },
-            _ => StoreError::Db { what, source },
-        })
+impl std::fmt::Debug for StateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StateCache(seq {}, {} databases)",
+            self.seq,
+            self.derived.dbs.len()
+        )
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::db::{
     fmt_time, get, list_placeholders, now, parse_time, row_chunks, values_placeholders, Backend,
-    Ctx, Result, Store, StoreError,
+    StateCache, Store,
 };
+use super::error::{Ctx, Result, StoreError};
 use super::fold::{apply, Derived};
 use super::hash::{canonical_json, check_link, event_hash_text, ChainBreak, GENESIS_HASH};
 use super::{kind, DbState, Event, NewEvent, WaveState};
@@ -492,25 +493,6 @@ pub(crate) async fn append_in(
         derived,
     };
     Ok((out, fresh))
-}
-
-/// Derived state kept by a writing process between appends, so that a batch does not read
-/// back the rows it touches. Valid only at the chain head it was computed for.
-pub(crate) struct StateCache {
-    seq: i64,
-    hash: String,
-    derived: Derived,
-}
-
-impl std::fmt::Debug for StateCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "StateCache(seq {}, {} databases)",
-            self.seq,
-            self.derived.dbs.len()
-        )
-    }
 }
 
 /// Every derived row, read under the chain lock (a cache miss: first append of this process,

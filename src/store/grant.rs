@@ -4,7 +4,8 @@
 //! can write one that claims to be an operator. A viewer's role without INSERT makes
 //! PostgreSQL itself refuse it, whatever client the viewer runs.
 
-use super::db::{table_names, Backend, Ctx, Result, Store, StoreError};
+use super::db::{table_names, Backend, Store};
+use super::error::{Ctx, Result, StoreError};
 use sqlx::Executor;
 
 /// `"name"` with inner quotes doubled: a role name is an identifier, never spliced raw.

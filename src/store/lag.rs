@@ -6,9 +6,8 @@
 //! Every `db.lag` event appended records a sample too (same transaction), so the engine gets
 //! gauges by writing its events; `record_lag` is for samples that need no event.
 
-use super::db::{
-    fmt_time, get, now, parse_time, row_chunks, values_placeholders, Backend, Ctx, Result, Store,
-};
+use super::db::{fmt_time, get, now, parse_time, row_chunks, values_placeholders, Backend, Store};
+use super::error::{Ctx, Result};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::Ordering;
 

@@ -3,7 +3,8 @@
 //! cockpit instead. A holder that died (kill -9, lost host) stops renewing and the lease can be
 //! taken over once expired. Times are the writers' clocks: keep hosts in NTP sync in team mode.
 
-use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store};
+use super::db::{fmt_time, get, now, parse_time, Store};
+use super::error::{Ctx, Result};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 

@@ -8,6 +8,7 @@
 pub mod cmd;
 mod commands;
 mod db;
+mod error;
 pub mod event;
 mod events;
 pub mod fold;
@@ -25,7 +26,8 @@ pub mod status;
 pub mod validation;
 
 pub use commands::{decided_row, decision_event, Decision, NewCommand};
-pub use db::{redact_url, Backend, Store, StoreError, StoreResult};
+pub use db::{redact_url, Backend, Store};
+pub use error::{StoreError, StoreResult};
 pub use events::ChainReport;
 pub use hash::{canonical_json, event_hash, event_hash_text, ChainBreak, GENESIS_HASH};
 pub use lease::Lease;

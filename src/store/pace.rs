@@ -2,7 +2,8 @@
 //! database and new stage, read without decoding whole events (a factory's log holds tens of
 //! thousands of them, read once when the cockpit starts).
 
-use super::db::{get, parse_time, Ctx, Result, Store};
+use super::db::{get, parse_time, Store};
+use super::error::{Ctx, Result};
 use super::kind;
 use crate::lifecycle::Stage;
 use crate::program::StageMark;

@@ -4,7 +4,7 @@
 //! wait is announced on stderr, bounded by libpq's own `connect_timeout` URL parameter, and the
 //! refusal names the URL (password hidden), the last error and what to check.
 
-use super::db::{Result, StoreError};
+use super::error::{Result, StoreError};
 use sqlx::Connection;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -3,7 +3,8 @@
 //! databases missing from the file are kept unless removal is asked for, and only databases
 //! still `registered` may be removed (the others have history the factory must keep).
 
-use super::db::{Result, Store, StoreError};
+use super::db::Store;
+use super::error::{Result, StoreError};
 use super::event::{Body, Registered, Removed, Updated, WavePlanned};
 use super::events::{append_in, lock_head};
 use super::{Event, NewEvent};

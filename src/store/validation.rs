@@ -10,7 +10,8 @@
 //! A run is open until a decided report closes it ([`Store::finish_validation_run`]); the
 //! next run starts empty. Runs of one database and mode (live / final) are numbered.
 
-use super::db::{fmt_time, get, now, Ctx, Result, Store};
+use super::db::{fmt_time, get, now, Store};
+use super::error::{Ctx, Result};
 use chrono::{DateTime, Utc};
 
 /// The run a validation attempt works in.

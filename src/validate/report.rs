@@ -271,15 +271,6 @@ impl ValidationReport {
         }
         out
     }
-
-    /// The short form kept in the store's derived state.
-    pub fn to_summary(&self) -> crate::store::model::ValidationSummary {
-        crate::store::model::ValidationSummary {
-            passed: self.passed(),
-            at: self.finished_at,
-            summary: self.summary(),
-        }
-    }
 }
 
 fn schema_line(d: &SchemaDifference) -> String {

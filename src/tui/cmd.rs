@@ -101,7 +101,8 @@ pub async fn cockpit(
     }
     app.limits = Limits::from_config(cfg);
     app.store_label = crate::store::redact_url(&cfg.store);
-    app.signoff_holders = cfg.signoff.holders_line();
+    app.signoff = cfg.signoff.clone();
+    app.who = super::feed::operator_name();
     let role = if read_only {
         Role::Viewer
     } else {
@@ -110,7 +111,7 @@ pub async fn cockpit(
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let (detail_tx, detail_rx) = watch::channel(None);
     let feed = tokio::spawn(super::feed::run(store.clone(), tx.clone(), detail_rx));
-    let submit = super::feed::submitter(store, tx, super::feed::operator_name(), role);
+    let submit = super::feed::submitter(store, tx, app.who.clone(), role);
     tracing::info!("cockpit started (read_only={read_only})");
     let r = term::run(app, rx, submit, detail_tx).await;
     feed.abort();

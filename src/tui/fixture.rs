@@ -362,6 +362,53 @@ pub fn refused_cutover(db: &str, id: i64) -> FeedUpdate {
     }
 }
 
+/// `who`'s sign-off of `db` in `role` (command `id`), a moment after the cockpit's [`small`]
+/// view, as the engine records it: the brain at the end of [`small_log`]'s history, with the
+/// `signoff` config, accepts the command and writes the `db.signoff` event, and the store's
+/// fold reads it into the database's ledger. Returns the cockpit's next feed.
+pub fn signed_off(
+    db: &str,
+    cfg: &crate::signoff::SignoffConfig,
+    who: &str,
+    role: crate::signoff::SignoffRole,
+    id: i64,
+) -> FeedUpdate {
+    let (mut brain, world, mut log) = small_history();
+    let seen = log.len();
+    brain.settings.signoff = cfg.clone();
+    let cmd = CommandRow {
+        id,
+        time: world.wall,
+        who: who.into(),
+        role: Role::Operator,
+        action: Action::Signoff,
+        target: Target::Db(db.into()),
+        args: serde_json::json!({"role": role.as_str(), "note": "rehearsal passed"}),
+        status: CommandStatus::Pending,
+        reason: None,
+        decided_at: None,
+    };
+    if let Err(e) = brain.on_command(&cmd, world.wall) {
+        panic!("the fixture's sign-off of {db} was refused: {e}");
+    }
+    stamp(
+        &mut log,
+        brain
+            .take_events()
+            .into_iter()
+            .map(|e| (world.wall, e))
+            .collect(),
+    );
+    let state = crate::store::fold::Derived::from_events(&log)
+        .dbs
+        .remove(db);
+    FeedUpdate {
+        changed_dbs: state.into_iter().collect(),
+        events: log.split_off(seen),
+        ..Default::default()
+    }
+}
+
 /// [`small_log`]'s history, with the engine and the scripted world that made it, as they are
 /// at its end.
 fn small_history() -> (Brain, World, Vec<Event>) {

@@ -1,6 +1,7 @@
 //! Pure parsers for the `/` filter and the `:` command line.
 
 use crate::lifecycle::Stage;
+use crate::signoff::SignoffRole;
 use crate::store::model::{Action, DbState, Target};
 
 /// One filter term. Terms are ANDed; `!` in front inverts one.
@@ -130,6 +131,9 @@ pub enum Command {
     Db(String),
     /// Open the dialog of an action.
     Act(Action, Target),
+    /// Sign off, in a role and with an optional note, for what is in view (`:signoff ROLE
+    /// [note]`): the target comes from the cursor, like a key's action.
+    Signoff(SignoffRole, Option<String>),
 }
 
 pub fn parse_command(line: &str) -> Result<Command, String> {
@@ -138,6 +142,10 @@ pub fn parse_command(line: &str) -> Result<Command, String> {
         return Err("empty command; try :help".into());
     };
     let arg = it.next();
+    // The note is free text: the rest of the line, however many words.
+    if matches!(verb, "signoff" | "sign") {
+        return signoff(verb, arg, it.collect::<Vec<_>>().join(" "));
+    }
     if let Some(extra) = it.next() {
         return Err(format!(
             "unexpected {extra:?} after :{verb} {}",
@@ -205,6 +213,16 @@ pub fn parse_command(line: &str) -> Result<Command, String> {
         "close" | "close-hypercare" => Command::Act(Action::CloseHypercare, db(need("a db_id")?)?),
         other => return Err(format!("unknown command :{other}; press ? for the list")),
     })
+}
+
+fn signoff(verb: &str, role: Option<&str>, note: String) -> Result<Command, String> {
+    let names = SignoffRole::ALL.map(|r| r.as_str()).join(", ");
+    let role = role.ok_or_else(|| {
+        format!(":{verb} needs a role ({names}), e.g. :{verb} tech_lead rehearsal passed")
+    })?;
+    let role = SignoffRole::parse(role)
+        .ok_or_else(|| format!(":{verb}: unknown role {role:?}; one of {names}"))?;
+    Ok(Command::Signoff(role, Some(note).filter(|n| !n.is_empty())))
 }
 
 fn example(what: &str) -> &'static str {
@@ -309,5 +327,22 @@ mod tests {
             .unwrap_err()
             .contains("unknown command :launch"));
         assert_eq!(parse_command("q"), Ok(Command::Quit));
+        assert_eq!(
+            parse_command("signoff data_owner  rows  checked by hand"),
+            Ok(Command::Signoff(
+                SignoffRole::DataOwner,
+                Some("rows checked by hand".into())
+            ))
+        );
+        assert_eq!(
+            parse_command("sign tech_lead"),
+            Ok(Command::Signoff(SignoffRole::TechLead, None))
+        );
+        assert!(parse_command("signoff")
+            .unwrap_err()
+            .contains("needs a role (tech_lead, data_owner, business_owner)"));
+        assert!(parse_command("signoff cto")
+            .unwrap_err()
+            .contains("unknown role \"cto\""));
     }
 }

@@ -484,3 +484,95 @@ fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
         "{ready:?}"
     );
 }
+
+/// `:signoff ROLE [note]` on the database in view: refused for a role the user does not hold
+/// and in a read-only session; the cutover dialog names who signed and who is still needed,
+/// from the engine's own `db.signoff` event folded by the store.
+#[test]
+fn signoff_from_the_cockpit_and_the_cutover_dialog_lists_the_missing_roles() {
+    use crate::signoff::{Needs, SignoffConfig, SignoffRole};
+    let cfg: SignoffConfig = serde_yaml::from_str(
+        "required:\n  low: [tech_lead, data_owner]\n  high: [tech_lead, data_owner, business_owner]\nholders:\n  tech_lead: [alice]\n  data_owner: [bob]\n",
+    )
+    .unwrap();
+    let signed = fixture::signed_off("pay-ledger-01", &cfg, "alice", SignoffRole::TechLead, 1);
+    let with = |read_only: bool| {
+        let mut a = app(false, read_only);
+        a.signoff = cfg.clone();
+        a.limits.signoff = Needs::from_config(&cfg);
+        a.who = "bob".into();
+        a.on_feed(signed.clone());
+        a.open_detail("pay-ledger-01");
+        a
+    };
+    let command = |a: &mut App, line: &str| {
+        key(a, KeyCode::Char(':'));
+        typed(a, line);
+        key(a, KeyCode::Enter)
+    };
+
+    let mut a = with(false);
+    a.open_dialog(Action::Cutover, Target::Db("pay-ledger-01".into()));
+    let g = a
+        .dialog
+        .as_ref()
+        .unwrap()
+        .guards
+        .iter()
+        .find(|g| g.name == "signoff")
+        .cloned();
+    assert_eq!(
+        g.map(|g| (g.ok, g.sentence)),
+        Some((
+            false,
+            "sign-off missing: data_owner (signed: tech_lead by alice)".to_string()
+        ))
+    );
+    insta::assert_snapshot!(
+        "dialog_cutover_signoff_missing_100x30",
+        screen(&mut a, 100, 30)
+    );
+    key(&mut a, KeyCode::Esc);
+
+    // bob holds data_owner only: tech_lead is refused before anything is written.
+    assert_eq!(command(&mut a, "signoff tech_lead"), None);
+    assert!(a.dialog.is_none());
+    let f = a.flash.as_ref().unwrap().text.clone();
+    assert!(
+        f.starts_with("signoff refused: bob does not hold the tech_lead role (its holders: alice"),
+        "{f}"
+    );
+    assert_eq!(
+        command(&mut a, "signoff data_owner rows checked by hand"),
+        None
+    );
+    let d = a.dialog.as_ref().expect("the sign-off dialog opens");
+    assert_eq!((d.action, d.confirm.as_deref()), (Action::Signoff, None));
+    let after = d.guards.iter().find(|g| g.name == "signoff").unwrap();
+    assert_eq!(
+        after.sentence,
+        "after this: signed off: tech_lead by alice, data_owner by bob"
+    );
+    insta::assert_snapshot!("dialog_signoff_100x30", screen(&mut a, 100, 30));
+    assert_eq!(
+        key(&mut a, KeyCode::Enter),
+        Some(Intent::Submit {
+            action: Action::Signoff,
+            target: Target::Db("pay-ledger-01".into()),
+            args: serde_json::json!({"role": "data_owner", "note": "rows checked by hand"}),
+        })
+    );
+
+    let mut ro = with(true);
+    assert_eq!(command(&mut ro, "signoff data_owner"), None);
+    assert!(ro.dialog.is_none());
+    assert!(
+        ro.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("viewer cannot sign off"),
+        "{:?}",
+        ro.flash
+    );
+}

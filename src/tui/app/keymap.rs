@@ -524,6 +524,11 @@ pub const VERBS: &[Verb] = &[
     ),
     verb(":retry ID  :rollback ID", "one database", true),
     verb(":close ID", "close hypercare of one database", true),
+    verb(
+        ":signoff ROLE [note]",
+        "sign off what is in view, in a role you hold",
+        true,
+    ),
     verb(":q", "quit", false),
 ];
 
@@ -674,9 +679,15 @@ mod tests {
                     .replace("wave-N", "wave-2")
                     .replace(" N", " 2")
                     .replace(" X", " pay-01")
-                    .replace(" ID", " pay-01");
+                    .replace(" ID", " pay-01")
+                    .replace(" ROLE", " tech_lead")
+                    .replace(" [note]", " rehearsal passed");
                 let c = parse_command(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
-                assert_eq!(v.dangerous, matches!(c, Command::Act(..)), "{line}: {c:?}");
+                assert_eq!(
+                    v.dangerous,
+                    matches!(c, Command::Act(..) | Command::Signoff(..)),
+                    "{line}: {c:?}"
+                );
             }
         }
     }

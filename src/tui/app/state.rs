@@ -1,6 +1,7 @@
 //! The cockpit's state: what each view shows and where its cursor is, refreshed from the feed.
 
 use crate::lifecycle::Stage;
+use crate::signoff::{self, Signature, SignoffRole};
 use crate::store::model::{Action, CommandStatus, Role, Target};
 use crate::tui::data::{Data, FeedUpdate, Severity};
 use crate::tui::guards::{self, GuardLine, Limits};
@@ -108,6 +109,8 @@ pub struct Dialog {
     /// The text the operator must type, for irreversible actions.
     pub confirm: Option<String>,
     pub typed: String,
+    /// What the command carries besides the confirmation (a sign-off's role and note).
+    pub args: serde_json::Map<String, serde_json::Value>,
     pub status: DialogStatus,
     /// When the command row was written, to say so when no engine answers.
     pub submitted_at: Option<DateTime<Utc>>,
@@ -116,6 +119,13 @@ pub struct Dialog {
 impl Dialog {
     pub fn blocked(&self) -> bool {
         self.guards.iter().any(|g| !g.ok)
+    }
+
+    fn target_db(&self) -> Option<&str> {
+        match &self.target {
+            Target::Db(id) => Some(id),
+            Target::Wave(_) => None,
+        }
     }
 
     pub fn confirmed(&self) -> bool {
@@ -148,8 +158,10 @@ pub struct App {
     pub limits: Limits,
     pub now: DateTime<Utc>,
     pub store_label: String,
-    /// Who holds which sign-off role (config `signoff.holders`), for the header.
-    pub signoff_holders: String,
+    /// Config `signoff`: who holds which role (the header) and who may sign here.
+    pub signoff: crate::signoff::SignoffConfig,
+    /// Who the commands are written as (`$USER`).
+    pub who: String,
     pub view: View,
     pub back: Vec<View>,
     pub mode: Mode,
@@ -211,7 +223,8 @@ impl App {
             limits: Limits::default(),
             now,
             store_label: String::new(),
-            signoff_holders: String::new(),
+            signoff: Default::default(),
+            who: "operator".into(),
             view: View::Waves,
             back: Vec::new(),
             mode: Mode::Normal,
@@ -335,18 +348,57 @@ impl App {
                     }
                 }
             }
+        }
+        if let Some(mut d) = self.dialog.take() {
             if d.status == DialogStatus::Asking {
-                d.guards = guards::for_target(
-                    d.action,
-                    &d.target,
-                    &self.data,
-                    self.now,
-                    self.limits,
-                    self.role,
-                );
+                d.guards = self.dialog_guards(&d);
             }
+            self.dialog = Some(d);
         }
         self.refresh_waves();
+    }
+
+    /// The lines an open dialog shows before it is submitted: the action's guards and, for a
+    /// sign-off, whose role it is and what the cutover guard will say once it is in.
+    pub(super) fn dialog_guards(&self, d: &Dialog) -> Vec<GuardLine> {
+        let mut out = guards::for_target(
+            d.action,
+            &d.target,
+            &self.data,
+            self.now,
+            self.limits,
+            self.role,
+        );
+        let role = d
+            .args
+            .get("role")
+            .and_then(|r| r.as_str())
+            .and_then(SignoffRole::parse);
+        let (Action::Signoff, Some(role)) = (d.action, role) else {
+            return out;
+        };
+        out.push(GuardLine {
+            name: "holder".into(),
+            ok: true,
+            sentence: format!("{} holds the {} role", self.who, role.as_str()),
+        });
+        if let Some(db) = d.target_db().and_then(|id| self.data.db(id)) {
+            let mut after = db.signoff.clone();
+            after.sign(Signature {
+                role,
+                who: self.who.clone(),
+                at: self.now,
+                note: None,
+            });
+            let (_, s) = signoff::check(&self.limits.signoff.roles(db.criticality), &after);
+            // Informational: a sign-off that leaves roles missing is still worth recording.
+            out.push(GuardLine {
+                name: "signoff".into(),
+                ok: true,
+                sentence: format!("after this: {s}"),
+            });
+        }
+        out
     }
 
     /// The clock moved. Returns whether something on screen depends on it.

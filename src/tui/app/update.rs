@@ -2,9 +2,9 @@
 
 use super::keymap::{lookup, UiAction};
 use super::state::{App, Dialog, DialogStatus, Intent, Level, Mode, SortKey, View};
+use crate::signoff::SignoffRole;
 use crate::store::model::{Action, Target};
 use crate::tui::data::Severity;
-use crate::tui::guards;
 use crate::tui::query::{parse_command, Command, DbFilter};
 use crate::tui::wavelist::WaveRow;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -61,28 +61,50 @@ impl App {
             );
             return;
         }
-        let guards = guards::for_target(
+        self.open_dialog_with(action, target, Default::default());
+    }
+
+    fn open_dialog_with(
+        &mut self,
+        action: Action,
+        target: Target,
+        args: serde_json::Map<String, serde_json::Value>,
+    ) {
+        let mut d = Dialog {
             action,
-            &target,
-            &self.data,
-            self.now,
-            self.limits,
-            self.role,
-        );
-        let confirm = action.confirmation(&target);
-        self.dialog = Some(Dialog {
-            action,
+            confirm: action.confirmation(&target),
             target,
-            guards,
-            confirm,
+            guards: Vec::new(),
             typed: String::new(),
+            args,
             status: DialogStatus::Asking,
             submitted_at: None,
-        });
+        };
+        d.guards = self.dialog_guards(&d);
+        self.dialog = Some(d);
         self.mode = Mode::Dialog;
     }
 
-    fn act_on_current(&mut self, action: Action) {
+    /// The sign-off dialog (`:signoff ROLE [note]`) for the wave or database in view, refused
+    /// here, before anything is written, for a role `who` does not hold: the engine would
+    /// refuse it for the same reason (`SignoffConfig::authorize`).
+    fn open_signoff(&mut self, role: SignoffRole, note: Option<String>) {
+        let Some(target) = self.current_target(Action::Signoff) else {
+            return;
+        };
+        if let Err(why) = self.signoff.authorize(&self.who, role, self.role) {
+            self.flash(format!("signoff refused: {why}"), Level::Error);
+            return;
+        }
+        let mut args = serde_json::Map::new();
+        args.insert("role".into(), role.as_str().into());
+        args.insert("note".into(), note.into());
+        self.open_dialog_with(Action::Signoff, target, args);
+    }
+
+    /// The wave (wave-level actions, the Waves view) or the database the cursor is on, or a
+    /// warning that there is none.
+    fn current_target(&mut self, action: Action) -> Option<Target> {
         let wave_level = matches!(action, Action::ApproveWindow | Action::StartWave)
             || (self.view == View::Waves);
         let target = if wave_level {
@@ -90,16 +112,22 @@ impl App {
         } else {
             self.current_db().map(|s| Target::Db(s.to_string()))
         };
-        match target {
-            Some(t) => self.open_dialog(action, t),
-            None => self.flash(
+        if target.is_none() {
+            self.flash(
                 format!(
                     "{}: select a {} first",
                     action.as_str(),
                     if wave_level { "wave" } else { "database" }
                 ),
                 Level::Warn,
-            ),
+            );
+        }
+        target
+    }
+
+    fn act_on_current(&mut self, action: Action) {
+        if let Some(t) = self.current_target(action) {
+            self.open_dialog(action, t);
         }
     }
 
@@ -118,6 +146,7 @@ impl App {
             }
             Ok(Command::Db(id)) => self.open_detail(&id),
             Ok(Command::Act(a, t)) => self.open_dialog(a, t),
+            Ok(Command::Signoff(role, note)) => self.open_signoff(role, note),
         }
         None
     }
@@ -324,10 +353,11 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 return None;
             }
             d.status = DialogStatus::Submitting;
-            let args = match &d.confirm {
-                Some(c) => serde_json::json!({ "confirmed": c }),
-                None => serde_json::json!({}),
-            };
+            let mut args = d.args.clone();
+            if let Some(c) = &d.confirm {
+                args.insert("confirmed".into(), c.clone().into());
+            }
+            let args = serde_json::Value::Object(args);
             return Some(Intent::Submit {
                 action: d.action,
                 target: d.target.clone(),

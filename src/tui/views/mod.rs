@@ -126,12 +126,10 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         right.push(Span::styled(" FROZEN ", th.badge));
         right.push(Span::raw(" "));
     }
-    if !app.signoff_holders.is_empty() {
+    let holders = app.signoff.holders_line();
+    if !holders.is_empty() {
         right.push(Span::styled(
-            format!(
-                "sign-off {} ",
-                fmt::fit(&app.signoff_holders, 60, th.sym.ellipsis)
-            ),
+            format!("sign-off {} ", fmt::fit(&holders, 60, th.sym.ellipsis)),
             th.muted,
         ));
     }

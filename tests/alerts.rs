@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use wavedeck::config::{ChecksMode, Config};
+use wavedeck::config::Config;
 use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
 use wavedeck::rehearsal::drs_emulator::faults::{
     FaultPlan, JobFaultKind, JobFaultRule, RequestFault, RequestFaultKind,
@@ -45,21 +45,7 @@ fn spec(id: &str, size_gb: f64) -> DatabaseSpec {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config {
-        store: format!("sqlite://{}", dir.join("store.db").display()),
-        log_dir: dir.join("logs"),
-        ..Config::default()
-    };
-    cfg.emulator.speed = SPEED;
-    cfg.emulator.quota = 100;
-    cfg.engine.checks = ChecksMode::Drs;
-    cfg.engine.time_scale = SPEED;
-    cfg.engine.source_drain = wavedeck::config::SourceDrain::Emulator;
-    cfg.engine.retry_base_s = 2.0;
-    cfg.engine.lag_stable_s = 10.0;
-    cfg.limits.drs_concurrency = 100;
-    cfg.limits.wave_concurrency = 50;
-    cfg.limits.bandwidth_gbps = 100.0;
+    let mut cfg = engine_config(dir, SPEED);
     // DRS errors count per wall-clock minute (API limits are real time): a test cannot
     // wait out the default 5-minute window, so it looks at the last 5 s.
     cfg.alerts.drs_errors.threshold = 2.0;

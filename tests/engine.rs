@@ -49,27 +49,6 @@ fn spec(id: &str, wave: u32, size_gb: f64, i: usize) -> DatabaseSpec {
     }
 }
 
-fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config {
-        store: format!("sqlite://{}", dir.join("store.db").display()),
-        log_dir: dir.join("logs"),
-        ..Config::default()
-    };
-    cfg.emulator.speed = SPEED;
-    cfg.emulator.quota = 100;
-    cfg.engine.checks = ChecksMode::Drs;
-    cfg.engine.time_scale = SPEED;
-    cfg.engine.source_drain = wavedeck::config::SourceDrain::Emulator;
-    cfg.engine.retry_base_s = 2.0;
-    cfg.engine.lag_stable_s = 10.0;
-    cfg.limits.drs_concurrency = 100;
-    cfg.limits.wave_concurrency = 50;
-    cfg.limits.bandwidth_gbps = 100.0;
-    cfg.cutover.dns_provider = wavedeck::config::DnsProvider::File;
-    cfg.cutover.dns_file = dir.join("dns.yaml");
-    cfg
-}
-
 struct Rig {
     _dir: tempfile::TempDir,
     cfg: Config,
@@ -80,7 +59,7 @@ struct Rig {
 
 async fn rig(n: usize, faults: FaultPlan) -> (Rig, Vec<DatabaseSpec>) {
     let dir = tempfile::tempdir().unwrap();
-    let base = config(dir.path());
+    let base = engine_config(dir.path(), SPEED);
     let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -487,9 +466,7 @@ async fn kill_9_at_random_moments_never_loses_or_repeats_a_step() {
     let dir = tempfile::tempdir().unwrap();
     let speed = 20.0;
     let port = free_port();
-    let mut cfg = config(dir.path());
-    cfg.emulator.speed = speed;
-    cfg.engine.time_scale = speed;
+    let mut cfg = engine_config(dir.path(), speed);
     cfg.engine.lease_ttl_s = 1;
     cfg.drs.endpoint = format!("http://127.0.0.1:{port}");
     cfg.drs.project_id = "0123456789abcdef0123456789abcdef".into();
@@ -682,7 +659,7 @@ async fn a_polling_round_over_2000_in_flight_jobs_costs_a_few_dozen_calls() {
     // 2000 started jobs: 200 small ones reach CDC at once, 1800 big ones stay in full load
     // (500 GB at 100 MB/s is ~85 emulated minutes: 51 s at x100, longer than the test).
     let dir = tempfile::tempdir().unwrap();
-    let mut base = config(dir.path());
+    let mut base = engine_config(dir.path(), SPEED);
     base.emulator.speed = 100.0;
     base.emulator.quota = 2100;
     let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
@@ -915,7 +892,7 @@ async fn a_dead_engine_of_this_host_is_taken_over_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotated_temporary_credentials_are_picked_up_and_never_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let base = config(dir.path());
+    let base = engine_config(dir.path(), SPEED);
     let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

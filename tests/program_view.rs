@@ -11,7 +11,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::PathBuf;
 use std::time::Duration;
-use wavedeck::config::{ChecksMode, Config};
+use wavedeck::config::Config;
 use wavedeck::lifecycle::Stage;
 use wavedeck::rehearsal::drs_emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
 use wavedeck::store::{Action, Role, Store, Target};
@@ -22,25 +22,14 @@ use wavedeck::tui::views::render;
 
 const SPEED: f64 = 800.0;
 
+/// 2000 databases at once: quotas and limits wide enough that no wave waits on another.
 fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config {
-        store: format!("sqlite://{}", dir.join("store.db").display()),
-        log_dir: dir.join("logs"),
-        ..Config::default()
-    };
-    cfg.emulator.speed = SPEED;
+    let mut cfg = engine_config(dir, SPEED);
     cfg.emulator.quota = 200;
-    cfg.engine.checks = ChecksMode::Drs;
-    cfg.engine.time_scale = SPEED;
-    cfg.engine.source_drain = wavedeck::config::SourceDrain::Emulator;
-    cfg.engine.retry_base_s = 2.0;
-    cfg.engine.lag_stable_s = 10.0;
     cfg.limits.drs_concurrency = 200;
     cfg.limits.wave_concurrency = 100;
     cfg.limits.validation_capacity = 50;
     cfg.limits.bandwidth_gbps = 1000.0;
-    cfg.cutover.dns_provider = wavedeck::config::DnsProvider::File;
-    cfg.cutover.dns_file = dir.join("dns.yaml");
     cfg
 }
 

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+use wavedeck::config::{ChecksMode, Config, DnsProvider, SourceDrain};
 use wavedeck::cutover::postgres::ops as pg;
 use wavedeck::inventory::DatabaseSpec;
 use wavedeck::rehearsal::lab::postgres::LabState;
@@ -13,6 +14,31 @@ use wavedeck::rehearsal::lab::workload::{self, Workload, WorkloadStats};
 use wavedeck::store::{
     kind, Action, CommandStatus, DbState, Event, NewCommand, NewEvent, Role, Store, Target,
 };
+
+/// The engine's settings for a test against the in-process DRS emulator: a store and logs in
+/// `dir`, emulator and engine time scaled by `speed`, DRS-side checks, the emulator's drain, the
+/// file DNS provider on `dir/dns.yaml`, and limits wide enough that a test's wave is not queued.
+/// A test changes only what it is about.
+pub fn engine_config(dir: &std::path::Path, speed: f64) -> Config {
+    let mut cfg = Config {
+        store: format!("sqlite://{}", dir.join("store.db").display()),
+        log_dir: dir.join("logs"),
+        ..Config::default()
+    };
+    cfg.emulator.speed = speed;
+    cfg.emulator.quota = 100;
+    cfg.engine.checks = ChecksMode::Drs;
+    cfg.engine.time_scale = speed;
+    cfg.engine.source_drain = SourceDrain::Emulator;
+    cfg.engine.retry_base_s = 2.0;
+    cfg.engine.lag_stable_s = 10.0;
+    cfg.limits.drs_concurrency = 100;
+    cfg.limits.wave_concurrency = 50;
+    cfg.limits.bandwidth_gbps = 100.0;
+    cfg.cutover.dns_provider = DnsProvider::File;
+    cfg.cutover.dns_file = dir.join("dns.yaml");
+    cfg
+}
 
 pub async fn register(store: &Store, specs: &[DatabaseSpec]) {
     let events: Vec<NewEvent> = specs

@@ -672,107 +672,126 @@ pub(crate) fn kick(emu: &Arc<Emulator>, ids: &[String]) {
     }
 }
 
-enum Task {
-    Setup(NativeJob),
+/// What a job's worker does next, from the status the API set.
+pub(crate) enum Task {
+    Start(NativeJob),
     Release(NativeJob),
-    Sample(NativeJob),
+    /// Sample the servers (the status says which phase the job is in).
+    Sample(NativeJob, JobStatus),
+}
+
+/// The next task of job `id`'s worker, or `None` when the worker exits: the job is gone, its
+/// status asks for nothing, or the emulator stops. Deciding to exit and clearing the `worker`
+/// flag happen under one lock, so [`kick`] never misses a job.
+pub(crate) fn next_task(emu: &Emulator, id: &str) -> Option<Task> {
+    let mut st = emu.lock();
+    let stopping = emu.stopping.load(Ordering::Relaxed);
+    let j = st.jobs.get_mut(id)?;
+    let status = j.status.clone();
+    let nj = j.native.as_mut()?;
+    match status {
+        _ if stopping => None,
+        JobStatus::StartJobing => Some(Task::Start((**nj).clone())),
+        JobStatus::ReleaseResourceStarted => Some(Task::Release((**nj).clone())),
+        JobStatus::FullTransferStarted
+        | JobStatus::FullTransferComplete
+        | JobStatus::IncreTransferStarted
+        | JobStatus::FullTransferFailed
+        | JobStatus::IncreTransferFailed
+        | JobStatus::Pausing => Some(Task::Sample((**nj).clone(), status)),
+        _ => None,
+    }
+    .or_else(|| {
+        nj.worker = false;
+        None
+    })
+}
+
+/// The job's start has run (`Ok`: whether it set the target read-only): the job transfers, or
+/// fails to start with DRS's error, unless the API moved it on meanwhile. Whether the worker
+/// goes on (`false`: the job is gone or failed to start, the worker exits).
+pub(crate) fn started(emu: &Emulator, id: &str, nj: &NativeJob, r: Result<bool, Failure>) -> bool {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let Some(j) = st.jobs.get_mut(id) else {
+        return false;
+    };
+    if j.status != JobStatus::StartJobing {
+        return true;
+    }
+    j.updated_at = now;
+    match r {
+        Ok(ro) => {
+            if let Some(n) = j.native.as_mut() {
+                n.readonly_set |= ro;
+                n.down_since_ms = None;
+                n.wal_marks.clear();
+            }
+            j.error = None;
+            j.status = JobStatus::FullTransferStarted;
+            j.full_since = Some(now);
+            true
+        }
+        Err((code, msg)) => {
+            let msg = nj.clean(&msg);
+            tracing::warn!(job = %id, engine = ?nj.engine, code = %code, error = %msg, "native job failed to start");
+            j.error = Some((code, msg));
+            j.status = JobStatus::StartJobFailed;
+            if let Some(n) = j.native.as_mut() {
+                n.worker = false;
+            }
+            false
+        }
+    }
+}
+
+/// The job's release has run (`Ok`: what it did): the job is released, or its release failed
+/// with DRS's error. The worker exits after it.
+pub(crate) fn released(emu: &Emulator, id: &str, nj: &NativeJob, r: Result<Vec<String>, Failure>) {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let Some(j) = st.jobs.get_mut(id) else {
+        return;
+    };
+    match r {
+        Ok(notes) => {
+            tracing::info!(job = %id, engine = ?nj.engine, notes = ?notes, "native job released");
+            j.error = None;
+            j.status = JobStatus::ReleaseResourceComplete;
+        }
+        Err((code, msg)) => {
+            let msg = nj.clean(&msg);
+            tracing::warn!(job = %id, engine = ?nj.engine, error = %msg, "native job release failed");
+            j.error = Some((code, msg));
+            j.status = JobStatus::ReleaseResourceFailed;
+        }
+    }
+    j.updated_at = now;
+    if let Some(n) = j.native.as_mut() {
+        n.worker = false;
+    }
 }
 
 /// The job's worker: acts on the status the API set, samples, and exits once the job is
-/// released, deleted, failed to start, or the emulator stops. Deciding to exit and clearing the
-/// `worker` flag happen under one lock, so [`kick`] never misses a job.
+/// released, deleted, failed to start, or the emulator stops.
 async fn worker(emu: Arc<Emulator>, id: String) {
     let mut conns: Option<(PgConnection, PgConnection)> = None;
-    loop {
-        let task = {
-            let mut st = emu.lock();
-            let stopping = emu.stopping.load(Ordering::Relaxed);
-            let Some(j) = st.jobs.get_mut(&id) else {
-                return;
-            };
-            let status = j.status.clone();
-            let Some(nj) = j.native.as_mut() else { return };
-            match status {
-                _ if stopping => None,
-                JobStatus::StartJobing => Some(Task::Setup((**nj).clone())),
-                JobStatus::ReleaseResourceStarted => Some(Task::Release((**nj).clone())),
-                JobStatus::FullTransferStarted
-                | JobStatus::FullTransferComplete
-                | JobStatus::IncreTransferStarted
-                | JobStatus::FullTransferFailed
-                | JobStatus::IncreTransferFailed
-                | JobStatus::Pausing => Some(Task::Sample((**nj).clone())),
-                _ => None,
-            }
-            .or_else(|| {
-                nj.worker = false;
-                None
-            })
-        };
-        let Some(task) = task else { return };
+    while let Some(task) = next_task(&emu, &id) {
         match task {
-            Task::Setup(nj) => {
+            Task::Start(nj) => {
                 let r = setup(&nj).await;
-                let now = emu.clock.now();
-                let mut st = emu.lock();
-                let Some(j) = st.jobs.get_mut(&id) else {
+                if !started(&emu, &id, &nj, r) {
                     return;
-                };
-                if j.status != JobStatus::StartJobing {
-                    continue;
-                }
-                match r {
-                    Ok(ro) => {
-                        if let Some(n) = j.native.as_mut() {
-                            n.readonly_set |= ro;
-                            n.down_since_ms = None;
-                            n.wal_marks.clear();
-                        }
-                        j.error = None;
-                        j.status = JobStatus::FullTransferStarted;
-                        j.updated_at = now;
-                        j.full_since = Some(now);
-                    }
-                    Err((code, msg)) => {
-                        tracing::warn!(job = %id, code = %code, error = %msg, "native job failed to start");
-                        j.error = Some((code, msg));
-                        j.status = JobStatus::StartJobFailed;
-                        j.updated_at = now;
-                        if let Some(n) = j.native.as_mut() {
-                            n.worker = false;
-                        }
-                        return;
-                    }
                 }
                 conns = None;
                 continue;
             }
             Task::Release(nj) => {
                 let r = release(&nj).await;
-                let now = emu.clock.now();
-                let mut st = emu.lock();
-                let Some(j) = st.jobs.get_mut(&id) else {
-                    return;
-                };
-                match r {
-                    Ok(notes) => {
-                        tracing::info!(job = %id, notes = ?notes, "native job released");
-                        j.error = None;
-                        j.status = JobStatus::ReleaseResourceComplete;
-                    }
-                    Err((code, msg)) => {
-                        tracing::warn!(job = %id, error = %msg, "native job release failed");
-                        j.error = Some((code, msg));
-                        j.status = JobStatus::ReleaseResourceFailed;
-                    }
-                }
-                j.updated_at = now;
-                if let Some(n) = j.native.as_mut() {
-                    n.worker = false;
-                }
+                released(&emu, &id, &nj, r);
                 return;
             }
-            Task::Sample(nj) => {
+            Task::Sample(nj, _) => {
                 if conns.is_none() {
                     conns = match (
                         open(&nj.source, "source").await,

@@ -26,7 +26,8 @@
 //! views, routines, triggers and users are not copied.
 
 use super::{
-    connect_failure, Failure, NativeJob, Observation, NET_FAIL, SAMPLE_MS, WORKER_GRACE_MS,
+    connect_failure, next_task, released, started, Failure, NativeJob, Observation, Task, NET_FAIL,
+    SAMPLE_MS, WORKER_GRACE_MS,
 };
 use crate::cutover::mysql::ops::{self as my, Flavor, MariaPos, My, ReplicaStatus};
 use crate::cutover::side::Side;
@@ -34,7 +35,6 @@ use crate::drs::model::JobStatus;
 use crate::rehearsal::drs_emulator::Emulator;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -375,106 +375,24 @@ async fn sample(s: &mut My, t: &mut My, nj: &NativeJob) -> Result<MyObs, Failure
     })
 }
 
-enum Task {
-    Start(NativeJob),
-    Release(NativeJob),
-    Sample(NativeJob, JobStatus),
-}
-
 /// The job's worker, as the PostgreSQL one: acts on the status the API set, copies when the
 /// target has no replica yet, samples, and exits once the job is released, deleted, failed to
 /// start, or the emulator stops.
 pub(crate) async fn worker(emu: Arc<Emulator>, id: String) {
     let mut conns: Option<(My, My)> = None;
-    loop {
-        let task = {
-            let mut st = emu.lock();
-            let stopping = emu.stopping.load(Ordering::Relaxed);
-            let Some(j) = st.jobs.get_mut(&id) else {
-                return;
-            };
-            let status = j.status.clone();
-            let Some(nj) = j.native.as_mut() else { return };
-            match status {
-                _ if stopping => None,
-                JobStatus::StartJobing => Some(Task::Start((**nj).clone())),
-                JobStatus::ReleaseResourceStarted => Some(Task::Release((**nj).clone())),
-                JobStatus::FullTransferStarted
-                | JobStatus::FullTransferComplete
-                | JobStatus::IncreTransferStarted
-                | JobStatus::FullTransferFailed
-                | JobStatus::IncreTransferFailed
-                | JobStatus::Pausing => Some(Task::Sample((**nj).clone(), status)),
-                _ => None,
-            }
-            .or_else(|| {
-                nj.worker = false;
-                None
-            })
-        };
-        let Some(task) = task else { return };
+    while let Some(task) = next_task(&emu, &id) {
         match task {
             Task::Start(nj) => {
                 let r = start(&nj).await;
-                let now = emu.clock.now();
-                let mut st = emu.lock();
-                let Some(j) = st.jobs.get_mut(&id) else {
+                if !started(&emu, &id, &nj, r) {
                     return;
-                };
-                if j.status != JobStatus::StartJobing {
-                    continue;
-                }
-                match r {
-                    Ok(ro) => {
-                        if let Some(n) = j.native.as_mut() {
-                            n.readonly_set |= ro;
-                            n.down_since_ms = None;
-                            n.wal_marks.clear();
-                        }
-                        j.error = None;
-                        j.status = JobStatus::FullTransferStarted;
-                        j.updated_at = now;
-                        j.full_since = Some(now);
-                    }
-                    Err((code, msg)) => {
-                        let msg = nj.clean(&msg);
-                        tracing::warn!(job = %id, code = %code, error = %msg, "native MySQL job failed to start");
-                        j.error = Some((code, msg));
-                        j.status = JobStatus::StartJobFailed;
-                        j.updated_at = now;
-                        if let Some(n) = j.native.as_mut() {
-                            n.worker = false;
-                        }
-                        return;
-                    }
                 }
                 conns = None;
                 continue;
             }
             Task::Release(nj) => {
                 let r = release(&nj).await;
-                let now = emu.clock.now();
-                let mut st = emu.lock();
-                let Some(j) = st.jobs.get_mut(&id) else {
-                    return;
-                };
-                match r {
-                    Ok(notes) => {
-                        tracing::info!(job = %id, notes = ?notes, "native MySQL job released");
-                        j.error = None;
-                        j.status = JobStatus::ReleaseResourceComplete;
-                    }
-                    Err((code, msg)) => {
-                        let msg = nj.clean(&msg);
-                        tracing::warn!(job = %id, error = %msg, "native MySQL job release failed");
-                        j.error = Some((code, msg));
-                        j.status = JobStatus::ReleaseResourceFailed;
-                    }
-                }
-                j.updated_at = now;
-                if let Some(n) = j.native.as_mut() {
-                    n.worker = false;
-                }
+                released(&emu, &id, &nj, r);
                 return;
             }
             Task::Sample(nj, status) => {

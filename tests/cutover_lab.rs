@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
 use wavedeck::cutover::CutoverStep;
-use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
+use wavedeck::engine::effects::FAULT_STALL_ENV;
+use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal};
 use wavedeck::rehearsal::lab::postgres::TempLab;
 
 fn cfg() -> Config {

@@ -14,7 +14,8 @@ use wavedeck::cutover;
 use wavedeck::cutover::context::Mover;
 use wavedeck::cutover::mysql::ops as my;
 use wavedeck::cutover::{CutoverCtx, CutoverStep, RollbackAction};
-use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal, FAULT_STALL_ENV};
+use wavedeck::engine::effects::FAULT_STALL_ENV;
+use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal};
 use wavedeck::rehearsal::lab::mariadb::{MyLabState, TempMyLab};
 
 fn cfg() -> Config {

@@ -258,7 +258,7 @@ impl Driver {
             shared: Arc::new(Shared {
                 calls: Semaphore::new(16),
                 dns: crate::cutover::dns_provider::Dns::from_config(&cfg).map(Arc::new),
-                stall_at: std::env::var(crate::rehearsal::lab::journal_driver::FAULT_STALL_ENV)
+                stall_at: std::env::var(super::effects::FAULT_STALL_ENV)
                     .ok()
                     .filter(|s| !s.is_empty()),
                 step_delay: std::env::var("WAVEDECK_ENGINE_STEP_DELAY_MS")

@@ -29,7 +29,7 @@ pub(crate) struct Shared {
     /// The DNS provider, built once (its HTTP client and credentials serve every switch), or
     /// why it could not be: a switch then fails with these words.
     pub(crate) dns: Result<Arc<crate::cutover::dns_provider::Dns>, String>,
-    /// Fault injection for the kill tests (`WAVEDECK_FAULT_STALL_AT`, a step name): after that
+    /// Fault injection for the kill tests ([`super::FAULT_STALL_ENV`], a step name): after that
     /// step's effect and before its outcome is recorded, print `stalled at <step>` on stderr
     /// and wait to be killed.
     pub(crate) stall_at: Option<String>,

@@ -7,15 +7,11 @@
 use crate::cutover;
 use crate::cutover::context::{CutoverCtx, CutoverError, StepOutcome};
 use crate::cutover::steps::{rollback_plan, CutoverStep, RollbackAction};
+use crate::engine::effects::FAULT_STALL_ENV;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Fault injection for the kill tests: when set to a step name (e.g. `cutover.dns_switch`), the
-/// driver stops after that step's effect, before its outcome is recorded, prints `stalled at
-/// <step>` on stderr and waits to be killed.
-pub const FAULT_STALL_ENV: &str = "WAVEDECK_FAULT_STALL_AT";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {

@@ -13,7 +13,9 @@ use ratatui::Terminal;
 use sqlx::Executor;
 use wavedeck::checks::Status;
 use wavedeck::config::{ChecksMode, Config};
-use wavedeck::engine::brain::{Brain, LookKind, Seed, Seen, Settings, Step, Work, WorkResult};
+use wavedeck::engine::brain::{
+    Brain, EffectStep, LookKind, Seed, Seen, Settings, Work, WorkResult,
+};
 use wavedeck::inventory::{DatabaseSpec, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::store::{Event, Store};
@@ -111,7 +113,7 @@ fn seed(spec: &DatabaseSpec, stage: Stage) -> Seed {
     }
 }
 
-fn work(db: &str, step: Step) -> Work {
+fn work(db: &str, step: EffectStep) -> Work {
     Work {
         db: db.into(),
         step,
@@ -221,7 +223,7 @@ async fn validation_names_table_rows_and_key(engine: Engine) {
         let mut brain = Brain::new(Settings::from_config(&cfg), 1);
         brain.load(vec![seed(&spec, Stage::Validation)], vec![], &[]);
         brain.on_work(
-            &work(&spec.db_id, Step::SqlValidate),
+            &work(&spec.db_id, EffectStep::SqlValidate),
             result,
             0.0,
             Utc::now(),
@@ -262,7 +264,8 @@ async fn precheck_names_check_and_fix(engine: Engine) {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
         let store = wavedeck::store::Store::open(&cfg.store).await.unwrap();
-        let result = wavedeck::engine::sql::run(&cfg, &store, Some(&spec), Step::SqlPrecheck).await;
+        let result =
+            wavedeck::engine::sql::run(&cfg, &store, Some(&spec), EffectStep::SqlPrecheck).await;
         match engine {
             Engine::Postgres => admin(engine, format!("DROP ROLE {role}")).await,
             Engine::Mysql => admin(engine, format!("DROP USER '{role}'@'127.0.0.1'")).await,
@@ -285,7 +288,7 @@ async fn precheck_names_check_and_fix(engine: Engine) {
         let mut brain = Brain::new(Settings::from_config(&cfg), 1);
         brain.load(vec![seed(&spec, Stage::Prechecks)], vec![], &[]);
         brain.on_work(
-            &work(&spec.db_id, Step::SqlPrecheck),
+            &work(&spec.db_id, EffectStep::SqlPrecheck),
             result,
             0.0,
             Utc::now(),

@@ -249,7 +249,7 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     one("object-compare", take(log));
     let _ = client.object_compare(&job).await;
     one("object-compare-overview", take(log));
-    // The engine's comparison step (engine/runtime.rs, Step::Compare) asks for this one.
+    // The engine's comparison step (engine/runtime.rs, EffectStep::Compare) asks for this one.
     let req = wavedeck::drs::api::row_compare_request();
     let _ = client.create_table_compare(&job, &req).await;
     one("table-compare", take(log));

@@ -6,7 +6,8 @@
 //! looks as batched DRS calls, and appends their outcomes in one transaction per round.
 
 use super::brain::{
-    Brain, Look, LookKind, Plan, Report, Seed, Seen, Settings, Step, WaveSeed, Work, WorkResult,
+    Brain, EffectStep, Look, LookKind, Plan, Report, Seed, Seen, Settings, WaveSeed, Work,
+    WorkResult,
 };
 use super::effects::ctx::{done, fail_of, fatal, recovered, Shared};
 use super::stats::Stats;
@@ -475,7 +476,7 @@ impl Driver {
                 let step = batch[0].step;
                 // The step's future (~10 KB: every DRS call it may make) is boxed once it
                 // may run, so thousands of works queued for a slot stay small.
-                let results = if matches!(step, Step::Cut(_) | Step::Undo(_)) {
+                let results = if matches!(step, EffectStep::Cut(_) | EffectStep::Undo(_)) {
                     // Database work, no DRS call: a long drain or final sync must not hold
                     // one of the DRS request slots.
                     vec![Box::pin(run_work(&shared, &batch[0])).await]
@@ -581,8 +582,8 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     let drs = &sh.drs;
     let r: Result<WorkResult, DrsError> = async {
         match w.step {
-            Step::CreateJob | Step::PrepareJob => Ok(super::effects::drs_jobs::one(sh, w).await),
-            Step::DrsPrecheck => {
+            EffectStep::CreateJob | EffectStep::PrepareJob => Ok(super::effects::drs_jobs::one(sh, w).await),
+            EffectStep::DrsPrecheck => {
                 let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
@@ -595,26 +596,26 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 }
                 Ok(super::effects::drs_jobs::one(sh, w).await)
             }
-            Step::StartJob | Step::ResumeJob | Step::PauseJob | Step::Terminate | Step::DeleteJob => {
+            EffectStep::StartJob | EffectStep::ResumeJob | EffectStep::PauseJob | EffectStep::Terminate | EffectStep::DeleteJob => {
                 let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
-                if w.resumed || w.step == Step::DeleteJob {
+                if w.resumed || w.step == EffectStep::DeleteJob {
                     let st = match status_of(drs, &job).await {
                         Ok(s) => s,
-                        Err(e) if e.is_not_found() && matches!(w.step, Step::DeleteJob | Step::Terminate) => {
+                        Err(e) if e.is_not_found() && matches!(w.step, EffectStep::DeleteJob | EffectStep::Terminate) => {
                             return Ok(recovered())
                         }
                         Err(e) => return Err(e),
                     };
                     let already = match (&w.step, &st) {
                         (_, None) => false,
-                        (Step::StartJob, Some(s)) => !matches!(s, JobStatus::Configuration | JobStatus::Creating),
-                        (Step::ResumeJob, Some(s)) => !s.is_failed() && *s != JobStatus::Pausing,
-                        (Step::PauseJob, Some(s)) => *s == JobStatus::Pausing,
-                        (Step::Terminate, Some(s)) => (s.is_finished() && *s != JobStatus::CreateFailed) || matches!(s, JobStatus::ReleaseResourceStarted | JobStatus::ReleaseChildTransferStarted),
-                        (Step::DeleteJob, Some(s)) => *s == JobStatus::Deleted,
+                        (EffectStep::StartJob, Some(s)) => !matches!(s, JobStatus::Configuration | JobStatus::Creating),
+                        (EffectStep::ResumeJob, Some(s)) => !s.is_failed() && *s != JobStatus::Pausing,
+                        (EffectStep::PauseJob, Some(s)) => *s == JobStatus::Pausing,
+                        (EffectStep::Terminate, Some(s)) => (s.is_finished() && *s != JobStatus::CreateFailed) || matches!(s, JobStatus::ReleaseResourceStarted | JobStatus::ReleaseChildTransferStarted),
+                        (EffectStep::DeleteJob, Some(s)) => *s == JobStatus::Deleted,
                         _ => false,
                     };
                     if already {
@@ -623,7 +624,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 }
                 Ok(super::effects::drs_jobs::one(sh, w).await)
             }
-            Step::Compare => {
+            EffectStep::Compare => {
                 let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
@@ -638,14 +639,14 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 drs.create_table_compare(&job, &req).await?;
                 Ok(done())
             }
-            Step::DrainSource | Step::SourceWritesOn => {
+            EffectStep::DrainSource | EffectStep::SourceWritesOn => {
                 let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
                 match sh.cfg.engine.source_drain {
                     crate::config::SourceDrain::Emulator => {
-                        drs.emulator_source_writes(&job, w.step == Step::SourceWritesOn).await?;
+                        drs.emulator_source_writes(&job, w.step == EffectStep::SourceWritesOn).await?;
                         Ok(done())
                     }
                     other => Ok(fatal(format!(
@@ -654,10 +655,10 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                     ))),
                 }
             }
-            Step::DnsSwitch | Step::DnsSwitchBack => Ok(super::effects::dns::switch(sh, &w.db, w.step == Step::DnsSwitchBack).await),
-            Step::Cut(c) => Ok(super::effects::cutover::step(sh, w, c).await),
-            Step::Undo(a) => Ok(super::effects::cutover::undo(sh, w, a).await),
-            Step::SqlPrecheck | Step::SqlValidate => Ok(super::sql::run(&sh.cfg, &sh.store, sh.specs.get(&w.db), w.step).await),
+            EffectStep::DnsSwitch | EffectStep::DnsSwitchBack => Ok(super::effects::dns::switch(sh, &w.db, w.step == EffectStep::DnsSwitchBack).await),
+            EffectStep::Cut(c) => Ok(super::effects::cutover::step(sh, w, c).await),
+            EffectStep::Undo(a) => Ok(super::effects::cutover::undo(sh, w, a).await),
+            EffectStep::SqlPrecheck | EffectStep::SqlValidate => Ok(super::sql::run(&sh.cfg, &sh.store, sh.specs.get(&w.db), w.step).await),
         }
     }
     .await;

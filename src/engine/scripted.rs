@@ -3,7 +3,7 @@
 //! be produced without a network: cockpit fixtures and property tests read what the real
 //! writer writes, not a guess of it. Pure, no I/O.
 
-use super::brain::{Brain, Fail, LookKind, Report, Seen, Step, WorkResult};
+use super::brain::{Brain, EffectStep, Fail, LookKind, Report, Seen, WorkResult};
 use super::classify::ErrorClass;
 use crate::drs::model::JobStatus;
 use crate::lifecycle::Stage;
@@ -97,14 +97,18 @@ pub fn drive_until(
         take(brain, w, out);
         for work in &plan.works {
             let a = w.answer(&work.db);
-            if work.step == Step::Terminate {
+            if work.step == EffectStep::Terminate {
                 w.terminated.insert(work.db.clone());
             }
             let result = WorkResult::Ok {
-                job: (work.step == Step::CreateJob).then(|| format!("job-{}", work.db)),
+                job: (work.step == EffectStep::CreateJob).then(|| format!("job-{}", work.db)),
                 report: match work.step {
-                    Step::SqlPrecheck => Some(a.precheck.unwrap_or_else(|| w.precheck.clone())),
-                    Step::SqlValidate => Some(a.validation.unwrap_or_else(|| w.validation.clone())),
+                    EffectStep::SqlPrecheck => {
+                        Some(a.precheck.unwrap_or_else(|| w.precheck.clone()))
+                    }
+                    EffectStep::SqlValidate => {
+                        Some(a.validation.unwrap_or_else(|| w.validation.clone()))
+                    }
                     _ => None,
                 },
                 recovered: false,

@@ -1,7 +1,7 @@
 //! The SQL pre-checks and validation gate (`engine.checks: sql | both`), through the checks and
 //! validate modules with the engine's built-in runbook for the database's engine.
 
-use super::brain::{Fail, Report, Step, WorkResult};
+use super::brain::{EffectStep, Fail, Report, WorkResult};
 use super::classify::ErrorClass;
 use crate::config::Config;
 use crate::inventory::DatabaseSpec;
@@ -10,9 +10,9 @@ use crate::inventory::DatabaseSpec;
 /// the DRS job is started and not paused, i.e. replicating changes (CDC): live. The gate after
 /// the drain at cutover (`cutover.quick_validation`, with `engine.source_drain: sql`) runs in
 /// the cutover module with writes fenced and the lag at zero: final.
-pub fn mode_for(step: Step) -> crate::validate::Mode {
+pub fn mode_for(step: EffectStep) -> crate::validate::Mode {
     match step {
-        Step::SqlValidate => crate::validate::Mode::Live,
+        EffectStep::SqlValidate => crate::validate::Mode::Live,
         _ => crate::validate::Mode::Final,
     }
 }
@@ -21,7 +21,7 @@ pub async fn run(
     _cfg: &Config,
     store: &crate::store::Store,
     spec: Option<&DatabaseSpec>,
-    step: Step,
+    step: EffectStep,
 ) -> WorkResult {
     let Some(spec) = spec else {
         return WorkResult::Err(Fail {
@@ -31,7 +31,7 @@ pub async fn run(
     };
     let runbook = crate::validate::Runbook::builtin(spec.engine);
     let report = match step {
-        Step::SqlPrecheck => {
+        EffectStep::SqlPrecheck => {
             let results = crate::checks::run_prechecks(
                 spec,
                 &runbook,

@@ -138,6 +138,6 @@ mod tests {
         assert!(plan
             .works
             .iter()
-            .all(|w| w.step == Step::CreateJob && !w.resumed));
+            .all(|w| w.step == EffectStep::CreateJob && !w.resumed));
     }
 }

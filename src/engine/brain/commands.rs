@@ -315,7 +315,7 @@ mod tests {
                 .iter()
                 .map(|w| (w.db.as_str(), w.step))
                 .collect::<Vec<_>>(),
-            [("a", Step::Terminate)]
+            [("a", EffectStep::Terminate)]
         );
     }
 

@@ -39,9 +39,9 @@ pub(super) struct Db {
     /// DRS status seen last (None: not looked at since load or since the job was created).
     pub(super) job_status: Option<JobStatus>,
     /// Steps done since the database entered its current stage.
-    pub(super) done: HashSet<Step>,
+    pub(super) done: HashSet<EffectStep>,
     /// An intent found without outcome at load: to be resumed first.
-    pub(super) open: Option<(Step, u32)>,
+    pub(super) open: Option<(EffectStep, u32)>,
     /// A work or look is in flight.
     pub(super) busy: bool,
     /// Failed attempts of the current step in this stage.
@@ -78,10 +78,10 @@ pub(super) struct Wave {
 }
 
 /// What a successful step changes in what the brain knows of the job.
-pub(super) fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
+pub(super) fn apply_done(d: &mut Db, s: EffectStep, job: Option<String>) {
     d.done.insert(s);
     match s {
-        Step::CreateJob => {
+        EffectStep::CreateJob => {
             if job.is_some() {
                 d.job = job;
             }
@@ -90,32 +90,34 @@ pub(super) fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
             d.job_terminated = false;
             d.job_released = false;
         }
-        Step::StartJob | Step::ResumeJob => {
+        EffectStep::StartJob | EffectStep::ResumeJob => {
             d.job_started = true;
             d.job_paused = false;
             d.job_failed = false;
         }
-        Step::PauseJob => d.job_paused = true,
-        Step::Terminate => d.job_terminated = true,
-        Step::DeleteJob => {
+        EffectStep::PauseJob => d.job_paused = true,
+        EffectStep::Terminate => d.job_terminated = true,
+        EffectStep::DeleteJob => {
             d.job = None;
             d.job_status = None;
             d.job_started = false;
             d.job_terminated = false;
             d.job_released = false;
         }
-        Step::DrainSource | Step::Cut(CutStep::DrainSource) => d.source_drained = true,
-        Step::SourceWritesOn | Step::Undo(RollbackAction::SourceWritesOn) => {
+        EffectStep::DrainSource | EffectStep::Cut(CutStep::DrainSource) => d.source_drained = true,
+        EffectStep::SourceWritesOn | EffectStep::Undo(RollbackAction::SourceWritesOn) => {
             d.source_drained = false
         }
-        Step::DnsSwitch | Step::Cut(CutStep::DnsSwitch) => d.dns_switched = true,
-        Step::DnsSwitchBack | Step::Undo(RollbackAction::DnsBack) => d.dns_switched = false,
+        EffectStep::DnsSwitch | EffectStep::Cut(CutStep::DnsSwitch) => d.dns_switched = true,
+        EffectStep::DnsSwitchBack | EffectStep::Undo(RollbackAction::DnsBack) => {
+            d.dns_switched = false
+        }
         _ => {}
     }
-    if let Step::Cut(c) = s {
+    if let EffectStep::Cut(c) = s {
         d.cut_done.insert(c);
     }
-    if s == Step::Cut(CutStep::FinalSync) {
+    if s == EffectStep::Cut(CutStep::FinalSync) {
         // Only DRS lag readings taken after the final sync count towards terminating its job.
         d.lag_zero_since = None;
     }
@@ -123,19 +125,19 @@ pub(super) fn apply_done(d: &mut Db, s: Step, job: Option<String>) {
 
 /// What a rolled-back database still has to undo. A cutover run by the cutover module is undone
 /// by its plan (in reverse of how far it got); a DRS-mode one by its two switches.
-pub(super) fn rollback_next(d: &Db) -> Option<Step> {
+pub(super) fn rollback_next(d: &Db) -> Option<EffectStep> {
     if !d.cut_started.is_empty() {
         let started: Vec<CutStep> = d.cut_started.iter().copied().collect();
         return rollback_plan(&started)
             .into_iter()
-            .map(Step::Undo)
+            .map(EffectStep::Undo)
             .find(|s| !d.done.contains(s));
     }
     if d.dns_switched {
-        return Some(Step::DnsSwitchBack);
+        return Some(EffectStep::DnsSwitchBack);
     }
     if d.source_drained {
-        return Some(Step::SourceWritesOn);
+        return Some(EffectStep::SourceWritesOn);
     }
     None
 }
@@ -162,7 +164,9 @@ pub(super) fn in_full_load(d: &Db) -> bool {
 
 impl Db {
     pub(super) fn busy_or_started_validation(&self) -> bool {
-        self.done.contains(&Step::Compare) || self.done.contains(&Step::SqlValidate) || self.busy
+        self.done.contains(&EffectStep::Compare)
+            || self.done.contains(&EffectStep::SqlValidate)
+            || self.busy
     }
 }
 

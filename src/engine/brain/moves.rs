@@ -162,7 +162,7 @@ mod tests {
             wall(),
         );
         let p = b.tick(10.0, wall());
-        assert_eq!(p.works[0].step, Step::Cut(CutStep::Guards));
+        assert_eq!(p.works[0].step, EffectStep::Cut(CutStep::Guards));
         assert!(
             p.works[0].blockers.iter().any(|r| r.contains("lag")),
             "{:?}",

@@ -139,15 +139,15 @@ impl Brain {
     }
 
     /// A pre-check or validation report, from SQL work or a DRS look.
-    pub(super) fn on_report(&mut self, id: &str, step: Step, r: Report, wall: DateTime<Utc>) {
+    pub(super) fn on_report(&mut self, id: &str, step: EffectStep, r: Report, wall: DateTime<Utc>) {
         let both = self.settings.checks == ChecksMode::Both;
         let Some(d) = self.dbs.get_mut(id) else {
             return;
         };
-        let is_validation = matches!(step, Step::Compare | Step::SqlValidate);
+        let is_validation = matches!(step, EffectStep::Compare | EffectStep::SqlValidate);
         // The SQL half is kept until the DRS half arrives: DRS's pre-check always runs, its
         // comparison only with both checks.
-        if step == Step::SqlPrecheck || (both && step == Step::SqlValidate) {
+        if step == EffectStep::SqlPrecheck || (both && step == EffectStep::SqlValidate) {
             d.partial = Some(r);
             return;
         }
@@ -286,8 +286,8 @@ impl Brain {
                     return;
                 }
                 let step = match kind_ {
-                    LookKind::Compare => Step::Compare,
-                    _ => Step::DrsPrecheck,
+                    LookKind::Compare => EffectStep::Compare,
+                    _ => EffectStep::DrsPrecheck,
                 };
                 self.slowdown.succeeded();
                 self.on_report(db, step, report, wall);
@@ -509,7 +509,7 @@ mod tests {
         let plan = b.tick(10.0, wall());
         assert_eq!(
             plan.works.iter().map(|w| w.step).collect::<Vec<_>>(),
-            vec![Step::DeleteJob]
+            vec![EffectStep::DeleteJob]
         );
     }
 
@@ -555,7 +555,10 @@ mod tests {
         .unwrap();
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
         let p = b.tick(now, wall());
-        assert_eq!((p.works[0].step, p.works[0].attempt), (Step::CreateJob, 0));
+        assert_eq!(
+            (p.works[0].step, p.works[0].attempt),
+            (EffectStep::CreateJob, 0)
+        );
     }
 
     #[test]
@@ -667,7 +670,7 @@ mod tests {
             assert_eq!(p.works.len(), 1, "try {n}: {:?}", b.stage_of("a"));
             assert_eq!(
                 (p.works[0].step, p.works[0].attempt),
-                (Step::SqlValidate, 0)
+                (EffectStep::SqlValidate, 0)
             );
             b.on_work(&p.works[0], WorkResult::Err(lag.clone()), now, wall());
             assert!(b.tick(now, wall()).works.is_empty(), "it waits first");

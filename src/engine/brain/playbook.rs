@@ -24,7 +24,7 @@ impl Brain {
         if matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning) && d.job.is_some() {
             // A job DRS failed to create is deleted and made again (same name).
             if phase == Some(JobPhase::CreateFailed) {
-                return work(Step::DeleteJob);
+                return work(EffectStep::DeleteJob);
             }
             // Creation takes minutes on real DRS: wait for it instead of spending retries.
             if matches!(phase, None | Some(JobPhase::Creating)) && !d.job_started {
@@ -33,33 +33,35 @@ impl Brain {
         }
         if needs_job || (d.pos.stage == Stage::Cutover && !d.job_terminated && d.job.is_some()) {
             if d.job.is_none() {
-                return work(Step::CreateJob);
+                return work(EffectStep::CreateJob);
             }
             if !d.job_started {
                 if let Err(h) = admission::may_full_load(caps, usage) {
                     return Next::Wait(h.to_string());
                 }
-                return work(Step::StartJob);
+                return work(EffectStep::StartJob);
             }
             if d.job_paused || d.job_failed {
-                return work(Step::ResumeJob);
+                return work(EffectStep::ResumeJob);
             }
         }
         match d.pos.stage {
             Stage::Prechecks => {
-                if s.sql() && !d.done.contains(&Step::SqlPrecheck) {
-                    return work(Step::SqlPrecheck);
+                if s.sql() && !d.done.contains(&EffectStep::SqlPrecheck) {
+                    return work(EffectStep::SqlPrecheck);
                 }
                 // DRS's pre-check runs whatever `checks` says: DRS starts no job whose pre-check
                 // has not passed (DRS.M00304), so skipping it would only fail later.
                 if d.job.is_none() {
-                    return work(Step::CreateJob);
+                    return work(EffectStep::CreateJob);
                 }
-                if !d.done.contains(&Step::PrepareJob) && !d.done.contains(&Step::DrsPrecheck) {
-                    return work(Step::PrepareJob);
+                if !d.done.contains(&EffectStep::PrepareJob)
+                    && !d.done.contains(&EffectStep::DrsPrecheck)
+                {
+                    return work(EffectStep::PrepareJob);
                 }
-                if !d.done.contains(&Step::DrsPrecheck) {
-                    return work(Step::DrsPrecheck);
+                if !d.done.contains(&EffectStep::DrsPrecheck) {
+                    return work(EffectStep::DrsPrecheck);
                 }
                 Next::Look(LookKind::Precheck)
             }
@@ -67,18 +69,18 @@ impl Brain {
                 Next::Look(LookKind::Job)
             }
             Stage::Validation => {
-                if s.sql() && !d.done.contains(&Step::SqlValidate) {
+                if s.sql() && !d.done.contains(&EffectStep::SqlValidate) {
                     if let Err(h) = admission::may_validate(caps, usage) {
                         return Next::Wait(h.to_string());
                     }
-                    return work(Step::SqlValidate);
+                    return work(EffectStep::SqlValidate);
                 }
                 if s.drs() {
-                    if !d.done.contains(&Step::Compare) {
+                    if !d.done.contains(&EffectStep::Compare) {
                         if let Err(h) = admission::may_validate(caps, usage) {
                             return Next::Wait(h.to_string());
                         }
-                        return work(Step::Compare);
+                        return work(EffectStep::Compare);
                     }
                     return Next::Look(LookKind::Compare);
                 }
@@ -89,12 +91,12 @@ impl Brain {
             }
             Stage::Cutover => {
                 if d.job.is_some() && !d.job_terminated && !d.source_drained {
-                    return work(Step::DrainSource);
+                    return work(EffectStep::DrainSource);
                 }
                 if d.job.is_some() && !d.job_terminated {
                     let stable = self.scaled(Duration::from_secs_f64(s.lag_stable_s.max(0.0)));
                     return match d.lag_zero_since {
-                        Some(t) if now - t >= stable => work(Step::Terminate),
+                        Some(t) if now - t >= stable => work(EffectStep::Terminate),
                         _ => Next::Look(LookKind::Job),
                     };
                 }
@@ -102,7 +104,7 @@ impl Brain {
                     return Next::Look(LookKind::Job);
                 }
                 if !d.dns_switched {
-                    return work(Step::DnsSwitch);
+                    return work(EffectStep::DnsSwitch);
                 }
                 Next::Advance(
                     Trigger::CutoverDone,
@@ -111,19 +113,19 @@ impl Brain {
             }
             Stage::Paused => {
                 if d.job.is_some() && d.job_started && !d.job_paused && !d.job_terminated {
-                    return work(Step::PauseJob);
+                    return work(EffectStep::PauseJob);
                 }
                 Next::Idle
             }
             Stage::Aborted | Stage::Completed => {
                 let Some(_) = d.job else { return Next::Idle };
                 if !d.job_terminated {
-                    return work(Step::Terminate);
+                    return work(EffectStep::Terminate);
                 }
                 if !d.job_released {
                     return Next::Look(LookKind::Job);
                 }
-                work(Step::DeleteJob)
+                work(EffectStep::DeleteJob)
             }
             Stage::RolledBack => match rollback_next(d) {
                 Some(step) => work(step),
@@ -141,11 +143,11 @@ impl Brain {
         let done = |c: CutStep| d.cut_done.contains(&c);
         for c in [CutStep::Guards, CutStep::DrainSource] {
             if !done(c) {
-                return work(Step::Cut(c));
+                return work(EffectStep::Cut(c));
             }
         }
         if !done(CutStep::FinalSync) {
-            return work(Step::Cut(CutStep::FinalSync));
+            return work(EffectStep::Cut(CutStep::FinalSync));
         }
         if d.job.is_some() && !d.job_terminated {
             // The slot says the source has nothing left for DRS; DRS's own lag, read after
@@ -153,7 +155,7 @@ impl Brain {
             // count changes it holds but has not written to the target yet).
             let stable = self.scaled(Duration::from_secs_f64(self.settings.lag_stable_s.max(0.0)));
             return match d.lag_zero_since {
-                Some(t) if now - t >= stable => work(Step::Terminate),
+                Some(t) if now - t >= stable => work(EffectStep::Terminate),
                 _ => Next::Look(LookKind::Job),
             };
         }
@@ -167,7 +169,7 @@ impl Brain {
             CutStep::Hypercare,
         ] {
             if !done(c) {
-                return work(Step::Cut(c));
+                return work(EffectStep::Cut(c));
             }
         }
         Next::Advance(
@@ -179,7 +181,7 @@ impl Brain {
 }
 
 pub(super) enum Next {
-    Work(Step, u32, bool),
+    Work(EffectStep, u32, bool),
     Look(LookKind),
     Advance(Trigger, String),
     Wait(String),
@@ -208,7 +210,7 @@ mod tests {
                 b.tick(now, wall())
             };
             let p = step(&mut b);
-            assert_eq!(p.works[0].step, Step::SqlPrecheck);
+            assert_eq!(p.works[0].step, EffectStep::SqlPrecheck);
             let sql = Report {
                 passed: sql_passes,
                 summary: "sql checks".into(),
@@ -222,7 +224,7 @@ mod tests {
             b.on_work(&p.works[0], done, 100.0, wall());
             assert_eq!(b.stage_of("a").unwrap().stage, Stage::Prechecks);
             let p = step(&mut b);
-            assert_eq!(p.works[0].step, Step::CreateJob);
+            assert_eq!(p.works[0].step, EffectStep::CreateJob);
             b.on_work(&p.works[0], ok(Some("job-a")), 200.0, wall());
             let p = step(&mut b);
             b.on_seen(
@@ -232,7 +234,7 @@ mod tests {
                 300.0,
                 wall(),
             );
-            for want in [Step::PrepareJob, Step::DrsPrecheck] {
+            for want in [EffectStep::PrepareJob, EffectStep::DrsPrecheck] {
                 let p = step(&mut b);
                 assert_eq!(p.works[0].step, want);
                 b.on_work(&p.works[0], ok(None), 400.0, wall());
@@ -252,7 +254,7 @@ mod tests {
             let stage = b.stage_of("a").unwrap().stage;
             if sql_passes {
                 assert_eq!(stage, Stage::Provisioning);
-                assert_eq!(step(&mut b).works[0].step, Step::StartJob);
+                assert_eq!(step(&mut b).works[0].step, EffectStep::StartJob);
             } else {
                 assert_eq!(stage, Stage::Failed, "the SQL half failed");
             }
@@ -274,7 +276,7 @@ mod tests {
             b.tick(*now, wall())
         };
         let p = step(&mut b, &mut now);
-        assert_eq!(p.works[0].step, Step::CreateJob);
+        assert_eq!(p.works[0].step, EffectStep::CreateJob);
         let mut all = b.take_events();
         assert_eq!(
             kinds(&all),
@@ -289,10 +291,10 @@ mod tests {
             b.on_seen("a", LookKind::Job, job_seen(status, 0.0, -1.0), now, wall());
         }
         let p = step(&mut b, &mut now);
-        assert_eq!(p.works[0].step, Step::PrepareJob);
+        assert_eq!(p.works[0].step, EffectStep::PrepareJob);
         b.on_work(&p.works[0], ok(None), now, wall());
         let p = step(&mut b, &mut now);
-        assert_eq!(p.works[0].step, Step::DrsPrecheck);
+        assert_eq!(p.works[0].step, EffectStep::DrsPrecheck);
         b.on_work(&p.works[0], ok(None), now, wall());
         let p = step(&mut b, &mut now);
         assert_eq!(p.looks[0].kind, LookKind::Precheck);
@@ -324,7 +326,7 @@ mod tests {
         );
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Provisioning);
         let p = step(&mut b, &mut now);
-        assert_eq!(p.works[0].step, Step::StartJob);
+        assert_eq!(p.works[0].step, EffectStep::StartJob);
         b.on_work(&p.works[0], ok(None), now, wall());
         let p = step(&mut b, &mut now);
         assert_eq!(p.looks[0].kind, LookKind::Job);
@@ -363,7 +365,7 @@ mod tests {
         );
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
         let p = step(&mut b, &mut now);
-        assert_eq!(p.works[0].step, Step::Compare);
+        assert_eq!(p.works[0].step, EffectStep::Compare);
         b.on_work(&p.works[0], ok(None), now, wall());
         let p = step(&mut b, &mut now);
         assert_eq!(p.looks[0].kind, LookKind::Compare);
@@ -441,7 +443,7 @@ mod tests {
         // Approval makes a stale (missing) validation run again.
         let p = b.tick(0.0, wall());
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Validation);
-        assert_eq!(p.works[0].step, Step::Compare);
+        assert_eq!(p.works[0].step, EffectStep::Compare);
         b.on_work(&p.works[0], ok(None), 0.0, wall());
         b.on_seen(
             "a",
@@ -469,7 +471,7 @@ mod tests {
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
         let mut now = 10.0;
         let p = b.tick(now, wall());
-        assert_eq!(p.works[0].step, Step::DrainSource);
+        assert_eq!(p.works[0].step, EffectStep::DrainSource);
         b.on_work(&p.works[0], ok(None), now, wall());
         let p = b.tick(now, wall());
         assert_eq!(p.looks[0].kind, LookKind::Job);
@@ -494,7 +496,7 @@ mod tests {
         );
         now += 3.0;
         let p = b.tick(now, wall());
-        assert_eq!(p.works[0].step, Step::Terminate);
+        assert_eq!(p.works[0].step, EffectStep::Terminate);
         b.on_work(&p.works[0], ok(None), now, wall());
         now += 5.0;
         b.tick(now, wall());
@@ -507,7 +509,7 @@ mod tests {
         );
         now += 5.0;
         let p = b.tick(now, wall());
-        assert_eq!(p.works[0].step, Step::DnsSwitch);
+        assert_eq!(p.works[0].step, EffectStep::DnsSwitch);
         b.take_events();
         // The switch reports what it changed: that belongs in its outcome, not on the
         // database's pre-check line (the cockpit once showed a DNS change there).
@@ -546,7 +548,7 @@ mod tests {
                 steps.push(w.step.as_str());
                 assert!(w.blockers.is_empty(), "{:?}", w.blockers);
                 b.on_work(w, cut_ok(&format!("{} done", w.step.as_str())), now, wall());
-                if w.step == Step::Cut(CutStep::DrainSource) {
+                if w.step == EffectStep::Cut(CutStep::DrainSource) {
                     // A lag-0 reading before the final sync does not count towards terminating.
                     b.on_seen(
                         "a",

@@ -12,9 +12,10 @@ use crate::store::event::GuardLine;
 use crate::store::{DbState, WaveState};
 use serde_json::Value;
 
-/// A step with a side effect: written as intent, run, written as outcome.
+/// A step with a side effect (what a [`Work`] runs; `engine/effects/` runs them): written as
+/// intent, run, written as outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Step {
+pub enum EffectStep {
     /// Create the DRS job named after the db_id (or find the one created before).
     CreateJob,
     /// Test the job's connections and save its endpoints (DRS wants both before a pre-check).
@@ -49,55 +50,55 @@ pub enum Step {
     Undo(RollbackAction),
 }
 
-impl Step {
-    pub const ALL: [Step; 15] = [
-        Step::PrepareJob,
-        Step::DrainSource,
-        Step::SourceWritesOn,
-        Step::CreateJob,
-        Step::DrsPrecheck,
-        Step::SqlPrecheck,
-        Step::StartJob,
-        Step::ResumeJob,
-        Step::PauseJob,
-        Step::Compare,
-        Step::SqlValidate,
-        Step::Terminate,
-        Step::DeleteJob,
-        Step::DnsSwitch,
-        Step::DnsSwitchBack,
+impl EffectStep {
+    pub const ALL: [EffectStep; 15] = [
+        EffectStep::PrepareJob,
+        EffectStep::DrainSource,
+        EffectStep::SourceWritesOn,
+        EffectStep::CreateJob,
+        EffectStep::DrsPrecheck,
+        EffectStep::SqlPrecheck,
+        EffectStep::StartJob,
+        EffectStep::ResumeJob,
+        EffectStep::PauseJob,
+        EffectStep::Compare,
+        EffectStep::SqlValidate,
+        EffectStep::Terminate,
+        EffectStep::DeleteJob,
+        EffectStep::DnsSwitch,
+        EffectStep::DnsSwitchBack,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Step::CreateJob => "create_job",
-            Step::PrepareJob => "prepare_job",
-            Step::DrsPrecheck => "drs_precheck",
-            Step::SqlPrecheck => "sql_precheck",
-            Step::StartJob => "start_job",
-            Step::ResumeJob => "resume_job",
-            Step::PauseJob => "pause_job",
-            Step::Compare => "compare",
-            Step::SqlValidate => "sql_validate",
-            Step::Terminate => "terminate_job",
-            Step::DeleteJob => "delete_job",
-            Step::DrainSource => "drain_source",
-            Step::SourceWritesOn => "source_writes_on",
-            Step::DnsSwitch => "dns_switch",
-            Step::DnsSwitchBack => "dns_switch_back",
-            Step::Cut(c) => c.as_str(),
-            Step::Undo(a) => a.as_str(),
+            EffectStep::CreateJob => "create_job",
+            EffectStep::PrepareJob => "prepare_job",
+            EffectStep::DrsPrecheck => "drs_precheck",
+            EffectStep::SqlPrecheck => "sql_precheck",
+            EffectStep::StartJob => "start_job",
+            EffectStep::ResumeJob => "resume_job",
+            EffectStep::PauseJob => "pause_job",
+            EffectStep::Compare => "compare",
+            EffectStep::SqlValidate => "sql_validate",
+            EffectStep::Terminate => "terminate_job",
+            EffectStep::DeleteJob => "delete_job",
+            EffectStep::DrainSource => "drain_source",
+            EffectStep::SourceWritesOn => "source_writes_on",
+            EffectStep::DnsSwitch => "dns_switch",
+            EffectStep::DnsSwitchBack => "dns_switch_back",
+            EffectStep::Cut(c) => c.as_str(),
+            EffectStep::Undo(a) => a.as_str(),
         }
     }
 
-    pub fn parse(s: &str) -> Option<Step> {
+    pub fn parse(s: &str) -> Option<EffectStep> {
         if s.starts_with("cutover.") {
-            return CutStep::parse(s).map(Step::Cut);
+            return CutStep::parse(s).map(EffectStep::Cut);
         }
         if let Some(a) = RollbackAction::parse(s) {
-            return Some(Step::Undo(a));
+            return Some(EffectStep::Undo(a));
         }
-        Step::ALL.into_iter().find(|st| st.as_str() == s)
+        EffectStep::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
     /// Steps whose result is a pre-check or validation report (a `db.precheck` or
@@ -105,7 +106,10 @@ impl Step {
     pub(super) fn reports_check(self) -> bool {
         matches!(
             self,
-            Step::SqlPrecheck | Step::SqlValidate | Step::DrsPrecheck | Step::Compare
+            EffectStep::SqlPrecheck
+                | EffectStep::SqlValidate
+                | EffectStep::DrsPrecheck
+                | EffectStep::Compare
         )
     }
 }
@@ -114,7 +118,7 @@ impl Step {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Work {
     pub db: String,
-    pub step: Step,
+    pub step: EffectStep,
     /// 0 for the first try, n for the n-th retry.
     pub attempt: u32,
     pub job: Option<String>,
@@ -298,13 +302,13 @@ mod tests {
 
     #[test]
     pub(super) fn step_names_round_trip() {
-        for s in Step::ALL
+        for s in EffectStep::ALL
             .into_iter()
-            .chain(CutStep::ALL.into_iter().map(Step::Cut))
-            .chain(RollbackAction::ALL.into_iter().map(Step::Undo))
+            .chain(CutStep::ALL.into_iter().map(EffectStep::Cut))
+            .chain(RollbackAction::ALL.into_iter().map(EffectStep::Undo))
         {
-            assert_eq!(Step::parse(s.as_str()), Some(s), "{}", s.as_str());
+            assert_eq!(EffectStep::parse(s.as_str()), Some(s), "{}", s.as_str());
         }
-        assert_eq!(Step::parse("guards"), None);
+        assert_eq!(EffectStep::parse("guards"), None);
     }
 }

@@ -109,15 +109,15 @@ impl Brain {
                 }
             }
             Body::StepIntent(i) => {
-                if let Some(s) = Step::parse(&i.step) {
+                if let Some(s) = EffectStep::parse(&i.step) {
                     db.open = Some((s, i.attempt));
-                    if let Step::Cut(c) = s {
+                    if let EffectStep::Cut(c) = s {
                         db.cut_started.insert(c);
                     }
                 }
             }
             Body::StepOutcome(o) => {
-                let Some(s) = Step::parse(&o.step) else {
+                let Some(s) = EffectStep::parse(&o.step) else {
                     return;
                 };
                 if db.open.map(|o| o.0) == Some(s) {
@@ -186,7 +186,7 @@ mod tests {
         );
         let p = b.tick(0.0, wall());
         assert_eq!(p.works.len(), 1);
-        assert!(p.works[0].resumed && p.works[0].step == Step::StartJob);
+        assert!(p.works[0].resumed && p.works[0].step == EffectStep::StartJob);
         assert!(b.take_events().is_empty(), "no second intent");
         b.on_work(
             &p.works[0],
@@ -244,7 +244,7 @@ mod tests {
         new_events.extend(b.take_events());
         now += 1.0;
         let p = b.tick(now, wall());
-        assert_eq!(p.works[0].step, Step::Cut(CutStep::DrainSource));
+        assert_eq!(p.works[0].step, EffectStep::Cut(CutStep::DrainSource));
         new_events.extend(b.take_events());
         let log = stored(log, new_events);
 
@@ -266,7 +266,7 @@ mod tests {
         );
         let p = r.tick(0.0, wall());
         assert_eq!(p.works.len(), 1);
-        assert_eq!(p.works[0].step, Step::Cut(CutStep::DrainSource));
+        assert_eq!(p.works[0].step, EffectStep::Cut(CutStep::DrainSource));
         assert!(p.works[0].resumed, "the open intent is resumed");
         assert!(r.take_events().is_empty(), "no second intent");
         // The drain fails for good: the database fails in cutover; a rollback turns source
@@ -287,7 +287,10 @@ mod tests {
         )
         .unwrap();
         let p = r.tick(100.0, wall());
-        assert_eq!(p.works[0].step, Step::Undo(RollbackAction::SourceWritesOn));
+        assert_eq!(
+            p.works[0].step,
+            EffectStep::Undo(RollbackAction::SourceWritesOn)
+        );
         r.on_work(&p.works[0], cut_ok("source writable"), 100.0, wall());
         assert!(r.tick(200.0, wall()).works.is_empty());
         assert!(r.idle());

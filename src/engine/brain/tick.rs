@@ -39,7 +39,9 @@ impl Brain {
                 }
             };
             let blockers = match next {
-                Next::Work(Step::Cut(CutStep::Guards), ..) => self.cutover_blockers(&id, wall),
+                Next::Work(EffectStep::Cut(CutStep::Guards), ..) => {
+                    self.cutover_blockers(&id, wall)
+                }
                 _ => Vec::new(),
             };
             let settings_poll = self.settings.poll;
@@ -49,12 +51,12 @@ impl Brain {
             d.held_by = None;
             match next {
                 Next::Work(step, attempt, resumed) => {
-                    if step == Step::StartJob
-                        || (step == Step::ResumeJob && d.pos.stage <= Stage::FullLoad)
+                    if step == EffectStep::StartJob
+                        || (step == EffectStep::ResumeJob && d.pos.stage <= Stage::FullLoad)
                     {
                         usage.full_loads += 1;
                     }
-                    if step == Step::Compare || step == Step::SqlValidate {
+                    if step == EffectStep::Compare || step == EffectStep::SqlValidate {
                         usage.validations += 1;
                     }
                     if !resumed {
@@ -64,8 +66,8 @@ impl Brain {
                             stage: Some(d.pos.stage),
                             drs_job_id: d.job.clone(),
                             does: match step {
-                                Step::Cut(c) => Some(c.describe().to_string()),
-                                Step::Undo(a) => Some(a.describe().to_string()),
+                                EffectStep::Cut(c) => Some(c.describe().to_string()),
+                                EffectStep::Undo(a) => Some(a.describe().to_string()),
                                 _ => None,
                             },
                             blockers: blockers.clone(),
@@ -73,7 +75,7 @@ impl Brain {
                         self.out
                             .push(ev(Some(&id), d.wave, Body::StepIntent(intent)));
                     }
-                    if let Step::Cut(c) = step {
+                    if let EffectStep::Cut(c) = step {
                         d.cut_started.insert(c);
                     }
                     d.open = Some((step, attempt));

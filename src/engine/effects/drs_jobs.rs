@@ -9,7 +9,7 @@ use crate::drs::api::item_result;
 use crate::drs::client::BATCH_MAX;
 use crate::drs::model::{JobId, PrecheckResult};
 use crate::drs::DrsError;
-use crate::engine::brain::{Look, Report, Seen, Step, Work, WorkResult};
+use crate::engine::brain::{EffectStep, Look, Report, Seen, Work, WorkResult};
 use crate::inventory::DatabaseSpec;
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,10 +18,12 @@ use std::collections::HashMap;
 /// are safe to repeat, so even a resumed one may; an action resumed after a restart may not.
 pub fn batchable(w: &Work) -> bool {
     match w.step {
-        Step::CreateJob | Step::PrepareJob => true,
-        Step::DrsPrecheck | Step::StartJob | Step::ResumeJob | Step::PauseJob | Step::Terminate => {
-            !w.resumed
-        }
+        EffectStep::CreateJob | EffectStep::PrepareJob => true,
+        EffectStep::DrsPrecheck
+        | EffectStep::StartJob
+        | EffectStep::ResumeJob
+        | EffectStep::PauseJob
+        | EffectStep::Terminate => !w.resumed,
         _ => false,
     }
 }
@@ -30,7 +32,7 @@ pub fn batchable(w: &Work) -> bool {
 /// first served. A work that cannot be batched is a batch of its own.
 pub fn group(works: Vec<Work>) -> Vec<Vec<Work>> {
     let mut out: Vec<Vec<Work>> = Vec::new();
-    let mut open: HashMap<Step, usize> = HashMap::new();
+    let mut open: HashMap<EffectStep, usize> = HashMap::new();
     for w in works {
         if !batchable(&w) {
             out.push(vec![w]);
@@ -54,7 +56,7 @@ pub async fn run(sh: &Shared, works: &[Work]) -> Vec<WorkResult> {
         return Vec::new();
     };
     match step {
-        Step::CreateJob => {
+        EffectStep::CreateJob => {
             let mut at = Vec::new();
             let mut specs: Vec<&DatabaseSpec> = Vec::new();
             for (i, w) in works.iter().enumerate() {
@@ -78,7 +80,7 @@ pub async fn run(sh: &Shared, works: &[Work]) -> Vec<WorkResult> {
                 });
             }
         }
-        Step::PrepareJob => {
+        EffectStep::PrepareJob => {
             let mut at = Vec::new();
             let mut pairs = Vec::new();
             for (i, w) in works.iter().enumerate() {
@@ -108,12 +110,12 @@ pub async fn run(sh: &Shared, works: &[Work]) -> Vec<WorkResult> {
                 }
             }
         }
-        Step::DrsPrecheck
-        | Step::StartJob
-        | Step::ResumeJob
-        | Step::PauseJob
-        | Step::Terminate
-        | Step::DeleteJob => {
+        EffectStep::DrsPrecheck
+        | EffectStep::StartJob
+        | EffectStep::ResumeJob
+        | EffectStep::PauseJob
+        | EffectStep::Terminate
+        | EffectStep::DeleteJob => {
             let mut at = Vec::new();
             let mut jobs = Vec::new();
             for (i, w) in works.iter().enumerate() {
@@ -128,17 +130,20 @@ pub async fn run(sh: &Shared, works: &[Work]) -> Vec<WorkResult> {
             if !jobs.is_empty() {
                 let drs = &sh.drs;
                 let (call, answers) = match step {
-                    Step::DrsPrecheck => ("batch-precheck", drs.precheck(&jobs, false).await),
-                    Step::StartJob => ("batch-starting", drs.start(&jobs).await),
-                    Step::ResumeJob => ("batch-retry-task", drs.resume(&jobs).await),
-                    Step::PauseJob => ("batch-pause-task", drs.pause(&jobs, false).await),
-                    Step::Terminate => ("batch-jobs terminate", drs.terminate(&jobs, false).await),
+                    EffectStep::DrsPrecheck => ("batch-precheck", drs.precheck(&jobs, false).await),
+                    EffectStep::StartJob => ("batch-starting", drs.start(&jobs).await),
+                    EffectStep::ResumeJob => ("batch-retry-task", drs.resume(&jobs).await),
+                    EffectStep::PauseJob => ("batch-pause-task", drs.pause(&jobs, false).await),
+                    EffectStep::Terminate => {
+                        ("batch-jobs terminate", drs.terminate(&jobs, false).await)
+                    }
                     _ => ("batch-jobs delete", drs.delete(&jobs).await),
                 };
                 match answers {
                     Err(e) => fill(&mut out, &at, &e),
                     Ok(answers) => {
-                        let gone_is_done = matches!(step, Step::DeleteJob | Step::Terminate);
+                        let gone_is_done =
+                            matches!(step, EffectStep::DeleteJob | EffectStep::Terminate);
                         for (&i, job) in at.iter().zip(&jobs) {
                             out[i] = Some(match item_result(call, job, &answers) {
                                 Ok(()) => done(),
@@ -296,7 +301,7 @@ pub fn precheck_seen(job: &JobId, p: Option<&PrecheckResult>) -> Result<Seen, Dr
 mod tests {
     use super::*;
 
-    fn work(db: &str, step: Step, resumed: bool) -> Work {
+    fn work(db: &str, step: EffectStep, resumed: bool) -> Work {
         Work {
             db: db.into(),
             step,
@@ -342,14 +347,14 @@ mod tests {
     fn batches_hold_one_step_and_at_most_ten() {
         let mut works = Vec::new();
         for i in 0..23 {
-            works.push(work(&format!("s{i}"), Step::StartJob, false));
+            works.push(work(&format!("s{i}"), EffectStep::StartJob, false));
             if i % 2 == 0 {
-                works.push(work(&format!("p{i}"), Step::PrepareJob, i == 4));
+                works.push(work(&format!("p{i}"), EffectStep::PrepareJob, i == 4));
             }
         }
-        works.push(work("r", Step::StartJob, true));
-        works.push(work("v", Step::SqlValidate, false));
-        works.push(work("d", Step::DeleteJob, false));
+        works.push(work("r", EffectStep::StartJob, true));
+        works.push(work("v", EffectStep::SqlValidate, false));
+        works.push(work("d", EffectStep::DeleteJob, false));
         let n = works.len();
         let batches = group(works.clone());
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), n);
@@ -361,13 +366,16 @@ mod tests {
             }
         }
         // 23 starts in 3 batches, 12 prepares (one resumed: still safe to batch) in 2.
-        let of = |s: Step| {
+        let of = |s: EffectStep| {
             batches
                 .iter()
                 .filter(|b| b[0].step == s && batchable(&b[0]))
                 .count()
         };
-        assert_eq!((of(Step::StartJob), of(Step::PrepareJob)), (3, 2));
+        assert_eq!(
+            (of(EffectStep::StartJob), of(EffectStep::PrepareJob)),
+            (3, 2)
+        );
         // The resumed start, the validation and the delete go alone.
         for db in ["r", "v", "d"] {
             let b = batches
@@ -380,7 +388,7 @@ mod tests {
         let starts: Vec<&str> = batches
             .iter()
             .flatten()
-            .filter(|w| w.step == Step::StartJob && !w.resumed)
+            .filter(|w| w.step == EffectStep::StartJob && !w.resumed)
             .map(|w| w.db.as_str())
             .collect();
         let want: Vec<String> = (0..23).map(|i| format!("s{i}")).collect();

@@ -199,7 +199,7 @@ async fn validation_names_table_rows_and_key(engine: Engine) {
         let r = wavedeck::validate::run_validation(&spec, &rb, &opts).await;
         let result = WorkResult::Ok {
             job: None,
-            report: Some(wavedeck::engine::sql::validation_report(&r)),
+            report: Some(wavedeck::engine::effects::checks::validation_report(&r)),
             recovered: false,
         };
         let report = match &result {
@@ -264,8 +264,13 @@ async fn precheck_names_check_and_fix(engine: Engine) {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
         let store = wavedeck::store::Store::open(&cfg.store).await.unwrap();
-        let result =
-            wavedeck::engine::sql::run(&cfg, &store, Some(&spec), EffectStep::SqlPrecheck).await;
+        let result = wavedeck::engine::effects::checks::run(
+            &cfg,
+            &store,
+            Some(&spec),
+            EffectStep::SqlPrecheck,
+        )
+        .await;
         match engine {
             Engine::Postgres => admin(engine, format!("DROP ROLE {role}")).await,
             Engine::Mysql => admin(engine, format!("DROP USER '{role}'@'127.0.0.1'")).await,

@@ -15,7 +15,6 @@ pub mod effects;
 pub mod poll_plan;
 pub mod runtime;
 pub mod scripted;
-pub mod sql;
 pub mod stats;
 
 pub use effects::drs_jobs::precheck_seen;

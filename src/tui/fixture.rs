@@ -258,7 +258,7 @@ pub fn small_specs() -> Vec<DatabaseSpec> {
 
 /// The pre-checks wavedeck's SQL step reports for a healthy database.
 fn healthy_checks() -> Report {
-    crate::engine::sql::precheck_report(&[
+    crate::engine::effects::checks::precheck_report(&[
         CheckResult::pass("source/reachability", "source and target answer"),
         CheckResult::pass("source/dns", "resolves"),
         CheckResult::pass("source/clock", "skew 12 ms"),
@@ -292,7 +292,7 @@ fn gate(db: &str, at: DateTime<Utc>, differ: bool) -> Report {
             columns: vec!["balance".into()],
         }];
     }
-    crate::engine::sql::validation_report(&r)
+    crate::engine::effects::checks::validation_report(&r)
 }
 
 /// The small factory's event log, as the engine writes it: the inventory registered, then the

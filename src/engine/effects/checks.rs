@@ -1,9 +1,9 @@
 //! The SQL pre-checks and validation gate (`engine.checks: sql | both`), through the checks and
 //! validate modules with the engine's built-in runbook for the database's engine.
 
-use super::brain::{EffectStep, Fail, Report, WorkResult};
-use super::classify::ErrorClass;
 use crate::config::Config;
+use crate::engine::brain::{EffectStep, Fail, Report, WorkResult};
+use crate::engine::classify::ErrorClass;
 use crate::inventory::DatabaseSpec;
 
 /// The gate's mode for a step. The brain runs `SqlValidate` at the validation stage only, where

@@ -187,6 +187,8 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
     );
     assert!(!has(&ev, kind::ALERT_RAISED, "lag_high", Some("db-00")));
 
+    acknowledge_through_the_engine(&store).await;
+
     // 429 on every progress call: DRS errors climb and db-01's lag samples stop.
     emu.set_faults(FaultPlan {
         requests: vec![RequestFault {
@@ -257,6 +259,90 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
         }
     }
     check_intents(&ev);
+}
+
+async fn ack(store: &Store, who: &str, role: Role, rule: &str, target: Target) -> (bool, String) {
+    let id = store
+        .submit_command(&wavedeck::store::NewCommand {
+            who: who.into(),
+            role,
+            action: Action::AckAlert,
+            target,
+            args: serde_json::json!({ "rule": rule }),
+        })
+        .await
+        .unwrap()
+        .id;
+    let (ok, why) = decided(store, id).await;
+    (ok, why.unwrap_or_default())
+}
+
+/// The operator acknowledges db-01's lag_high through the store's command path: the engine
+/// writes `alert.acked` (who, which command) with its acceptance; a viewer, a second ack and
+/// an alert that does not stand are refused, saying why. The cockpit's board, fed as its feed
+/// reads the store, shows it acknowledged, and so does the Alerts view.
+async fn acknowledge_through_the_engine(store: &Store) {
+    let db01 = || Target::Db("db-01".into());
+    let (ok, why) = ack(store, "lead", Role::Viewer, "lag_high", db01()).await;
+    assert!(!ok && why.contains("viewer"), "{why}");
+    let (ok, why) = ack(store, "bob", Role::Operator, "lag_high", db01()).await;
+    assert!(ok, "{why}");
+    let (ok, why) = ack(store, "carol", Role::Operator, "lag_high", db01()).await;
+    assert!(!ok && why.contains("already, by bob"), "{why}");
+    let (ok, why) = ack(
+        store,
+        "bob",
+        Role::Operator,
+        "lag_high",
+        Target::Db("db-03".into()),
+    )
+    .await;
+    assert!(
+        !ok && why.contains("no lag_high alert stands for db-03"),
+        "{why}"
+    );
+    let ev = all_events(store).await;
+    let acked: Vec<&Event> = ev.iter().filter(|e| e.kind == kind::ALERT_ACKED).collect();
+    assert_eq!(acked.len(), 1, "{acked:?}");
+    assert_eq!(acked[0].db_id.as_deref(), Some("db-01"));
+    assert_eq!(acked[0].payload["by"], "bob");
+    assert_eq!(acked[0].actor, "bob");
+
+    // The cockpit: the first poll's alert events, folded and drawn.
+    let mut data = wavedeck::tui::data::Data::default();
+    data.apply(wavedeck::tui::data::FeedUpdate {
+        dbs: Some(store.db_states().await.unwrap()),
+        alerts: store.alert_events().await.unwrap(),
+        ..Default::default()
+    });
+    let key = ("lag_high".to_string(), Some("db-01".to_string()));
+    assert_eq!(
+        data.alerts.standing[&key].acked_by.as_deref(),
+        Some("bob"),
+        "{:?}",
+        data.alerts.standing
+    );
+    let th = wavedeck::tui::theme::Theme::load("dark", false, false).unwrap();
+    let mut app = wavedeck::tui::app::App::new(data, th, false, chrono::Utc::now());
+    app.size = (120, 40);
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    wavedeck::tui::app::handle_key(
+        &mut app,
+        crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('5')),
+    );
+    t.draw(|f| wavedeck::tui::views::render(&app, f)).unwrap();
+    let screen: String = t
+        .backend()
+        .buffer()
+        .content()
+        .chunks(120)
+        .map(|l| l.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    let row = screen
+        .lines()
+        .find(|l| l.contains("lag_high") && l.contains("db-01"))
+        .unwrap_or_else(|| panic!("no lag_high row for db-01:\n{screen}"));
+    assert!(row.contains("✓ bob") && row.contains("> 30.0 s"), "{row}");
 }
 
 /// An engine that finds a lease its holder never released (here: a holder that stopped

@@ -3,24 +3,13 @@
 //! over time, recent step outcomes, open cutover steps) and from the DRS client's error
 //! counters. Pure: the engine feeds it, nothing here does I/O.
 
+use super::board::Board;
 use crate::lifecycle::Stage;
-use crate::store::event::{AlertAcked, AlertCleared, AlertRaised, Body};
+use crate::store::event::Body;
 use crate::store::fold::{self, Derived};
 use crate::store::{DbState, Event};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-
-/// An alert raised and not cleared yet, as its events say.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Standing {
-    pub raised: AlertRaised,
-    pub at: DateTime<Utc>,
-    pub seq: i64,
-    pub acked_by: Option<String>,
-}
-
-/// (rule name, database or `None` for the factory).
-pub type Key = (String, Option<String>);
 
 /// A cutover step under way or failed for good.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,7 +51,8 @@ pub struct Facts {
     /// The DRS client's totals over time: (time, errors, throttled).
     drs: VecDeque<(DateTime<Utc>, u64, u64)>,
     pub lease_lost: Option<LeaseLost>,
-    pub standing: BTreeMap<Key, Standing>,
+    /// The alerts standing, as the events say.
+    pub board: Board,
     estimates: Estimates,
     /// Longest window any rule looks back over, in wall seconds (older samples are dropped).
     keep_s: f64,
@@ -80,7 +70,7 @@ impl Facts {
             cut: BTreeMap::new(),
             drs: VecDeque::new(),
             lease_lost: None,
-            standing: BTreeMap::new(),
+            board: Board::default(),
             estimates,
             keep_s,
             drs_keep_s,
@@ -100,7 +90,8 @@ impl Facts {
             .as_deref()
             .and_then(|id| self.state.dbs.get(id))
             .map(|d| d.stage);
-        match ev.body() {
+        let body = ev.body();
+        match &body {
             Body::Progress(p) => {
                 if let Some(id) = &db {
                     let q = self.load.entry(id.clone()).or_default();
@@ -146,24 +137,8 @@ impl Facts {
                     }
                 }
             }
-            Body::AlertRaised(r) => {
-                self.standing.insert(
-                    (r.rule.clone(), db.clone()),
-                    Standing {
-                        raised: r,
-                        at: ev.time,
-                        seq: ev.seq,
-                        acked_by: None,
-                    },
-                );
-            }
-            Body::AlertCleared(AlertCleared { rule, .. }) => {
-                self.standing.remove(&(rule, db.clone()));
-            }
-            Body::AlertAcked(AlertAcked { rule, by, .. }) => {
-                if let Some(s) = self.standing.get_mut(&(rule, db.clone())) {
-                    s.acked_by = Some(by);
-                }
+            Body::AlertRaised(_) | Body::AlertCleared(_) | Body::AlertAcked(_) => {
+                self.board.apply(ev, &body)
             }
             _ => {}
         }

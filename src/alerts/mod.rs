@@ -6,6 +6,7 @@
 //! Everything here is pure; [`Alerter`] is what the engine's loop holds: it takes in what the
 //! engine stored and returns the alert events to store next.
 
+pub mod board;
 pub mod config;
 pub mod facts;
 pub mod hysteresis;
@@ -13,8 +14,8 @@ pub mod rules;
 
 pub use config::AlertsConfig;
 
-use crate::store::event::{AlertCleared, AlertRaised, Body};
-use crate::store::{Event, NewEvent};
+use crate::store::event::{AlertAcked, AlertCleared, AlertRaised, Body};
+use crate::store::{CommandRow, Event, NewEvent, Role, Target};
 use chrono::{DateTime, Utc};
 use facts::{Estimates, Facts, LeaseLost};
 use hysteresis::{Change, Phase};
@@ -77,7 +78,7 @@ impl Alerter {
     /// run stay raised (and clear when their value is back), never raised twice.
     pub fn load(&mut self, events: &[Event]) {
         self.observe(events);
-        for (rule, db) in self.facts.standing.keys() {
+        for (rule, db) in self.facts.board.standing.keys() {
             if let Some(k) = RuleKind::parse(rule) {
                 self.phases.insert((k, db.clone()), Phase::Active);
             }
@@ -196,7 +197,7 @@ impl Alerter {
             }
             Change::Clear => {
                 let key = (kind.name().to_string(), r.db.clone());
-                let raised_seq = self.facts.standing.get(&key).map_or(0, |s| s.seq);
+                let raised_seq = self.facts.board.standing.get(&key).map_or(0, |s| s.seq);
                 Body::AlertCleared(AlertCleared {
                     rule: kind.name().to_string(),
                     value: value.map(round),
@@ -212,9 +213,48 @@ impl Alerter {
         Some(NewEvent::of(db, wave, body, ACTOR))
     }
 
+    /// An operator's `ack_alert` command: the `alert.acked` event to store with its acceptance,
+    /// or why it is refused. The alert is the one standing for `args.rule` on the command's
+    /// target (its database, or the factory).
+    pub fn ack(&self, c: &CommandRow) -> Result<(String, NewEvent), String> {
+        let rule = c
+            .args
+            .get("rule")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                "ack_alert needs args.rule: the rule of the alert to acknowledge".to_string()
+            })?;
+        if c.role == Role::Viewer {
+            return Err(format!(
+                "ack_alert blocked: {} is a viewer; acknowledging needs an operator",
+                c.who
+            ));
+        }
+        let db = match &c.target {
+            Target::Db(id) => Some(id.clone()),
+            Target::Factory => None,
+            Target::Wave(w) => {
+                return Err(format!(
+                    "ack_alert applies to one alert (a database or the factory), not to wave {w}"
+                ))
+            }
+        };
+        let about = db.as_deref().unwrap_or("the factory");
+        let s = self.facts.board.ackable(rule, db.as_deref())?;
+        let body = Body::AlertAcked(AlertAcked {
+            rule: rule.to_string(),
+            by: c.who.clone(),
+            command: c.id,
+        });
+        Ok((
+            format!("{rule} alert on {about} acknowledged by {}", c.who),
+            NewEvent::of(db.as_deref(), s.wave, body, &c.who),
+        ))
+    }
+
     /// Alerts standing now (raised, not cleared), for the cockpit and the metrics.
     pub fn standing(&self) -> usize {
-        self.facts.standing.len()
+        self.facts.board.standing.len()
     }
 }
 

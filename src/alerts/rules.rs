@@ -252,6 +252,33 @@ impl RuleKind {
         }
     }
 
+    /// A value of this rule with its unit ("41.2 s", "3.0%").
+    pub fn show(self, v: f64) -> String {
+        match self {
+            RuleKind::LagHigh | RuleKind::CutoverStep | RuleKind::LagStale => format!("{v:.1} s"),
+            RuleKind::StageOverdue => format!("{v:.1}x"),
+            RuleKind::ThroughputLow => format!("{v:.1} MB/s"),
+            RuleKind::StepErrors => format!("{:.1}%", v * 100.0),
+            RuleKind::DrsErrors => format!("{v:.1}/min"),
+            RuleKind::ValidationFailed | RuleKind::LeaseLost => {
+                if v >= 0.5 { "yes" } else { "no" }.to_string()
+            }
+        }
+    }
+
+    /// A value against its threshold, for tables ("41.2 s > 30.0 s"); a yes/no rule is its
+    /// value alone.
+    pub fn versus(self, v: f64, threshold: f64) -> String {
+        if matches!(self, RuleKind::ValidationFailed | RuleKind::LeaseLost) {
+            return self.show(v);
+        }
+        let op = match self.direction() {
+            Direction::Above => ">",
+            Direction::Below => "<",
+        };
+        format!("{} {op} {}", self.show(v), self.show(threshold))
+    }
+
     /// What a reading is, in words, for the event and the operator ("CDC lag 41.0 s").
     pub fn words(self, f: &Facts, r: &Reading, now: DateTime<Utc>) -> String {
         let human = crate::plan::estimate::human;
@@ -305,5 +332,21 @@ impl RuleKind {
             },
             RuleKind::LagStale => format!("no lag sample for {}", human(v)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_reads_against_its_threshold_on_the_trouble_side() {
+        assert_eq!(RuleKind::LagHigh.versus(41.25, 30.0), "41.2 s > 30.0 s");
+        assert_eq!(
+            RuleKind::ThroughputLow.versus(2.0, 5.0),
+            "2.0 MB/s < 5.0 MB/s"
+        );
+        assert_eq!(RuleKind::StepErrors.versus(0.034, 0.01), "3.4% > 1.0%");
+        assert_eq!(RuleKind::ValidationFailed.versus(1.0, 0.5), "yes");
     }
 }

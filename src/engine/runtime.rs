@@ -448,8 +448,25 @@ impl Driver {
             .await
             .context("read commands")?;
         for c in pending {
-            let verdict = self.measure(|b, _, wall| b.on_command(&c, wall));
-            let with = self.brain.take_events();
+            // Acknowledging an alert is the alert rules' business; every other command the brain's.
+            let (verdict, with) =
+                if c.action == crate::store::Action::AckAlert {
+                    match &self.alerts {
+                    Some(a) => match a.ack(&c) {
+                        Ok((said, ev)) => (Ok(said), vec![ev]),
+                        Err(why) => (Err(why.into()), vec![]),
+                    },
+                    None => (
+                        Err("alert rules are off (alerts.enabled: false): nothing to acknowledge"
+                            .to_string()
+                            .into()),
+                        vec![],
+                    ),
+                }
+                } else {
+                    let verdict = self.measure(|b, _, wall| b.on_command(&c, wall));
+                    (verdict, self.brain.take_events())
+                };
             let (decision, guards) = decision_of(&verdict);
             tracing::info!(command = c.id, action = c.action.as_str(), who = %c.who, verdict = ?verdict, "command decided");
             let n = with.len() + 1;

@@ -65,6 +65,7 @@ pub fn decision_event(
     let (db_id, wave) = match &cmd.target {
         Target::Db(d) => (Some(d.as_str()), None),
         Target::Wave(w) => (None, Some(*w)),
+        Target::Factory => (None, None),
     };
     let decided = CommandDecided {
         command_id: cmd.id,

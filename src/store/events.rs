@@ -148,6 +148,22 @@ impl Store {
         parse_rows(rows)
     }
 
+    /// Every alert event (`kind::ALERTS`), oldest first: what the cockpit's alerts board folds
+    /// before it follows the tail.
+    pub async fn alert_events(&self) -> Result<Vec<Event>> {
+        let [a, b, c] = kind::ALERTS;
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLS} FROM events WHERE kind IN ($1, $2, $3) ORDER BY seq"
+        ))
+        .bind(a)
+        .bind(b)
+        .bind(c)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read alert events")?;
+        parse_rows(rows)
+    }
+
     /// Every event of one database, oldest first (its audit trail for evidence packs).
     pub async fn events_for_db(&self, db_id: &str) -> Result<Vec<Event>> {
         let rows = sqlx::query(&format!(

@@ -41,6 +41,8 @@ pub mod kind {
     pub const ALERT_CLEARED: &str = "alert.cleared";
     /// payload: {"rule", "by", "command"}: an operator acknowledged a standing alert.
     pub const ALERT_ACKED: &str = "alert.acked";
+    /// The kinds the alerts board folds.
+    pub const ALERTS: [&str; 3] = [ALERT_RAISED, ALERT_CLEARED, ALERT_ACKED];
 }
 
 /// An event as stored: appended once, never changed.
@@ -97,6 +99,9 @@ pub enum Action {
     CloseHypercare,
     /// A sign-off for a role (`args`: `role`, optional `note`); moves no database.
     Signoff,
+    /// Acknowledge a standing alert (`args`: `rule`; the target is its database, or the
+    /// factory); moves nothing, records who saw it.
+    AckAlert,
 }
 
 impl Action {
@@ -112,6 +117,7 @@ impl Action {
             Action::Rollback => "rollback",
             Action::CloseHypercare => "close_hypercare",
             Action::Signoff => "signoff",
+            Action::AckAlert => "ack_alert",
         }
     }
 
@@ -137,6 +143,8 @@ impl Action {
 pub enum Target {
     Db(String),
     Wave(u32),
+    /// The whole factory: an alert about no one database (DRS errors, the lease).
+    Factory,
 }
 
 /// An operator intent and, once the engine has looked at it, its outcome.

@@ -106,6 +106,7 @@ fn target_text(t: &Target) -> String {
     match t {
         Target::Db(id) => id.clone(),
         Target::Wave(n) => format!("wave-{n}"),
+        Target::Factory => "factory".to_string(),
     }
 }
 
@@ -158,6 +159,7 @@ pub(crate) async fn submit_and_wait(
     let known = match &target {
         Target::Db(id) => store.db_state(id).await?.is_some(),
         Target::Wave(n) => store.wave_states().await?.iter().any(|w| w.wave == *n),
+        Target::Factory => true,
     };
     if !known {
         eprintln!(
@@ -165,6 +167,7 @@ pub(crate) async fn submit_and_wait(
             match &target {
                 Target::Db(id) => format!("database {id:?}"),
                 Target::Wave(n) => format!("wave {n}"),
+                Target::Factory => "factory".to_string(),
             },
             store.url()
         );

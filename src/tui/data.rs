@@ -57,6 +57,8 @@ pub struct FeedUpdate {
     pub engine: Option<Option<String>>,
     /// Stage marks read from the store (the whole log on the first poll), for the program pace.
     pub marks: Vec<StageMark>,
+    /// Every alert event of the log (first poll only): alerts raised before the tail still stand.
+    pub alerts: Vec<Event>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -80,6 +82,8 @@ pub struct Data {
     pub marks: Vec<StageMark>,
     /// Highest seq in `marks`, so the first full read and the live stream never double-count.
     pub marks_seq: i64,
+    /// The alerts standing and recently cleared, from every alert event (not just the tail).
+    pub alerts: crate::alerts::board::Board,
 }
 
 impl Data {
@@ -176,6 +180,12 @@ impl Data {
             if m.seq > self.marks_seq {
                 self.marks_seq = m.seq;
                 self.marks.push(m);
+                changed = true;
+            }
+        }
+        for e in u.alerts.iter().chain(&u.events) {
+            if crate::store::kind::ALERTS.contains(&e.kind.as_str()) && e.seq > self.alerts.seq {
+                self.alerts.apply(e, &e.body());
                 changed = true;
             }
         }

@@ -112,6 +112,7 @@ async fn poll(
         u.events = store.events_after(from, EVENTS_KEEP as u32).await?;
         // The whole history of stage changes, once: the program pace needs more than the tail.
         u.marks = store.stage_marks(0).await?;
+        u.alerts = store.alert_events().await?;
         *last_seq = u.events.last().map(|e| e.seq).unwrap_or(head).max(head);
     } else {
         let prev = *last_seq;

@@ -637,17 +637,104 @@ fn stamp(log: &mut Vec<Event>, batch: Vec<(DateTime<Utc>, NewEvent)>) {
 
 /// A small factory, as the cockpit sees it: [`small_log`] folded by the store's fold.
 pub fn small() -> Data {
-    let log = small_log();
+    first_poll(small_log())
+}
+
+/// What the cockpit holds after its first poll of a store holding `log`: the states and waves
+/// the store's fold derives, every alert event, and the tail.
+fn first_poll(log: Vec<Event>) -> Data {
     let d = crate::store::fold::Derived::from_events(&log);
     let mut data = Data::default();
     data.apply(FeedUpdate {
         dbs: Some(d.dbs.into_values().collect()),
         waves: Some(d.waves.into_values().collect()),
+        alerts: log
+            .iter()
+            .filter(|e| crate::store::kind::ALERTS.contains(&e.kind.as_str()))
+            .cloned()
+            .collect(),
         events: log,
         commands: Some(Vec::new()),
         ..Default::default()
     });
     data
+}
+
+/// [`small_log`] with the alert rules run over it as the engine runs them (the rules see each
+/// round's events, then are evaluated at its time) and alice acknowledging the first alert
+/// raised (the `alert.acked` of the rules' own `ack`, as the engine decides her command).
+pub fn alert_log() -> Vec<Event> {
+    let src = small_log();
+    let mut cfg = crate::config::Config::default();
+    // The engine feeds lag samples to the rules apart from the log (which keeps only changes):
+    // without them every steady lag would look stale.
+    cfg.alerts.lag_stale.enabled = false;
+    let start = src.first().map_or(now(), |e| e.time);
+    let mut rules =
+        crate::alerts::Alerter::new(&cfg, start).expect("alert rules are on by default");
+    let mut log: Vec<Event> = Vec::new();
+    let add = |log: &mut Vec<Event>, rules: &mut crate::alerts::Alerter, batch| {
+        let from = log.len();
+        stamp(log, batch);
+        rules.observe(&log[from..]);
+    };
+    let mut rest = &src[..];
+    while let Some(first) = rest.first() {
+        let t = first.time;
+        let n = rest.iter().take_while(|e| e.time == t).count();
+        let (round, tail) = rest.split_at(n);
+        rest = tail;
+        let batch = round
+            .iter()
+            .map(|e| {
+                let new = NewEvent {
+                    db_id: e.db_id.clone(),
+                    wave: e.wave,
+                    kind: e.kind.clone(),
+                    payload: e.payload.clone(),
+                    actor: e.actor.clone(),
+                };
+                (t, new)
+            })
+            .collect();
+        add(&mut log, &mut rules, batch);
+        let raised = rules.evaluate(t, 0, 0);
+        add(
+            &mut log,
+            &mut rules,
+            raised.into_iter().map(|e| (t, e)).collect(),
+        );
+    }
+    let at = now() - Duration::minutes(2);
+    let first = rules.facts.board.standing.iter().min_by_key(|(_, s)| s.seq);
+    if let Some(((rule, db), _)) = first {
+        let c = CommandRow {
+            id: 900,
+            time: at,
+            who: "alice".into(),
+            role: Role::Operator,
+            action: Action::AckAlert,
+            target: db.clone().map_or(Target::Factory, Target::Db),
+            args: serde_json::json!({ "rule": rule }),
+            status: CommandStatus::Pending,
+            reason: None,
+            decided_at: None,
+        };
+        let (_, acked) = rules.ack(&c).expect("the fixture's ack is accepted");
+        add(&mut log, &mut rules, vec![(at, acked)]);
+    }
+    let raised = rules.evaluate(now(), 0, 0);
+    add(
+        &mut log,
+        &mut rules,
+        raised.into_iter().map(|e| (now(), e)).collect(),
+    );
+    log
+}
+
+/// [`small`] with [`alert_log`]'s alerts.
+pub fn alerting() -> Data {
+    first_poll(alert_log())
 }
 
 /// The benchmark's factory: `n` databases, no events. States only, on purpose: what it

@@ -187,6 +187,45 @@ fn waiting_line(waiting: &[String]) -> Option<GuardLine> {
     ))
 }
 
+/// The dialog's guards: acknowledging an alert is judged on the alerts board (as the engine
+/// judges it), every other action by [`for_target`].
+pub fn for_dialog(
+    action: Action,
+    target: &Target,
+    args: &serde_json::Map<String, serde_json::Value>,
+    data: &Data,
+    now: DateTime<Utc>,
+    lim: Limits,
+    role: Role,
+) -> Vec<GuardLine> {
+    if action != Action::AckAlert {
+        return for_target(action, target, data, now, lim, role);
+    }
+    let mut ctx = lifecycle::GuardContext::new("", now);
+    ctx.role = role;
+    let rule = args
+        .get("rule")
+        .and_then(|r| r.as_str())
+        .unwrap_or_default();
+    let db = match target {
+        Target::Db(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let standing = match data.alerts.ackable(rule, db) {
+        Ok(s) => g(
+            "standing",
+            true,
+            format!(
+                "stands since {}: {}",
+                s.at.format("%H:%M:%S"),
+                s.raised.what
+            ),
+        ),
+        Err(why) => g("standing", false, why),
+    };
+    vec![line(lifecycle::GuardKind::Role.check(&ctx)), standing]
+}
+
 /// Guards for a target, whatever it is.
 pub fn for_target(
     action: Action,
@@ -206,6 +245,11 @@ pub fn for_target(
             )],
         },
         Target::Wave(n) => for_wave(action, *n, data, now, lim, role),
+        Target::Factory => vec![g(
+            "target",
+            false,
+            "only an alert's acknowledgement is aimed at the whole factory",
+        )],
     }
 }
 

@@ -129,6 +129,7 @@ pub enum Command {
     Wave(u32),
     /// Detail of one database.
     Db(String),
+    Alerts,
     /// Open the dialog of an action.
     Act(Action, Target),
     /// Sign off, in a role and with an optional note, for what is in view (`:signoff ROLE
@@ -179,7 +180,8 @@ pub fn parse_command(line: &str) -> Result<Command, String> {
         "help" | "h" | "?" => Command::Help,
         "program" | "prog" | "p0" => Command::Program,
         "waves" => Command::Waves,
-        "events" | "ev" | "alerts" => Command::Events,
+        "events" | "ev" => Command::Events,
+        "alerts" | "al" => Command::Alerts,
         "dbs" | "databases" => Command::Databases,
         "db" => match arg {
             None => Command::Databases,

@@ -576,3 +576,77 @@ fn signoff_from_the_cockpit_and_the_cutover_dialog_lists_the_missing_roles() {
         ro.flash
     );
 }
+
+/// The Alerts view over the alert rules' own events (fixture::alert_log): standing alerts with
+/// value against threshold and since, the acknowledged one marked, and the count in the header.
+#[test]
+fn snapshot_alerts() {
+    let th = Theme::load("dark", false, false).unwrap();
+    let mut a = App::new(fixture::alerting(), th, false, fixture::now());
+    assert!(
+        !a.data.alerts.standing.is_empty(),
+        "the rules raised nothing"
+    );
+    key(&mut a, KeyCode::Char('5'));
+    assert_eq!(a.view, View::Alerts);
+    insta::assert_snapshot!("alerts_120x40", screen(&mut a, 120, 40));
+    insta::assert_snapshot!("alerts_80x24", screen(&mut a, 80, 24));
+}
+
+/// `A` on a standing alert opens the acknowledge dialog with the board's guards, and `y`
+/// submits `ack_alert` aimed at its database with its rule; on an acknowledged one the dialog
+/// says so and submits nothing; a read-only session opens no dialog.
+#[test]
+fn ack_submits_the_alert_under_the_cursor() {
+    let th = Theme::load("dark", false, false).unwrap();
+    let mut a = App::new(fixture::alerting(), th.clone(), false, fixture::now());
+    key(&mut a, KeyCode::Char('5'));
+    let ((rule, db), s) = a.current_alert().expect("an alert under the cursor");
+    let (rule, db) = (rule.clone(), db.clone());
+    assert!(s.acked_by.is_none(), "{rule} {db:?} acked already");
+    key(&mut a, KeyCode::Char('A'));
+    assert_eq!(a.mode, Mode::Dialog);
+    let d = a.dialog.as_ref().unwrap();
+    assert!(!d.blocked(), "{:?}", d.guards);
+    assert_eq!(
+        key(&mut a, KeyCode::Char('y')),
+        Some(Intent::Submit {
+            action: Action::AckAlert,
+            target: db.clone().map_or(Target::Factory, Target::Db),
+            args: serde_json::json!({ "rule": rule }),
+        })
+    );
+
+    // The acknowledged one (alice's, in the fixture): blocked, with who.
+    let mut a = App::new(fixture::alerting(), th.clone(), false, fixture::now());
+    key(&mut a, KeyCode::Char('5'));
+    let i = a
+        .data
+        .alerts
+        .standing
+        .values()
+        .position(|s| s.acked_by.is_some())
+        .expect("the fixture acknowledges one");
+    for _ in 0..i {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    key(&mut a, KeyCode::Char('A'));
+    let d = a.dialog.as_ref().unwrap();
+    assert!(d.blocked());
+    assert!(
+        d.guards
+            .iter()
+            .any(|g| g.sentence.contains("already, by alice")),
+        "{:?}",
+        d.guards
+    );
+    assert_eq!(key(&mut a, KeyCode::Char('y')), None);
+
+    let mut ro = App::new(fixture::alerting(), th, true, fixture::now());
+    key(&mut ro, KeyCode::Char('5'));
+    key(&mut ro, KeyCode::Char('A'));
+    assert_eq!(ro.mode, Mode::Normal);
+    assert!(ro.dialog.is_none());
+    let s = screen(&mut ro, 120, 40);
+    assert!(!s.contains("A ack"), "read-only footer offers ack:\n{s}");
+}

@@ -39,6 +39,9 @@ impl Brain {
         let ids: Vec<String> = match target {
             Target::Db(id) if self.dbs.contains_key(id) => vec![id.clone()],
             Target::Db(id) => return Err(format!("no database {id:?} in the store")),
+            Target::Factory => {
+                return Err("a sign-off is for a database or a wave, not the factory".into())
+            }
             Target::Wave(w) => {
                 let ctx = self.wave_context(*w, None, c.role, wall);
                 check("signoff", &[GuardKind::WaveMembers], &ctx).map_err(|e| e.to_string())?;
@@ -72,6 +75,8 @@ impl Brain {
         }
         Ok(match target {
             Target::Db(id) => format!("{} sign-off by {} recorded for {id}", role.as_str(), c.who),
+            // Refused above.
+            Target::Factory => String::new(),
             Target::Wave(w) => format!(
                 "{} sign-off by {} recorded for the {} databases of wave {w}",
                 role.as_str(),
@@ -116,6 +121,16 @@ impl Brain {
                 }
             }
             (Action::Signoff, target) => Ok(self.sign_off(c, target, wall)?),
+            (Action::AckAlert, _) => {
+                Err("ack_alert is decided by the alert rules, not the lifecycle"
+                    .to_string()
+                    .into())
+            }
+            (action, Target::Factory) => Err(format!(
+                "{} applies to a database or a wave, not to the factory",
+                action.as_str()
+            )
+            .into()),
             (Action::StartWave | Action::ApproveWindow, Target::Db(id)) => Err(format!(
                 "{} applies to a wave, not to database {id}",
                 c.action.as_str()

@@ -202,14 +202,15 @@ const DB_VIEWS: &[View] = &[V::Databases, V::Detail];
 /// and `u`), the earlier line wins.
 pub const BINDINGS: &[Binding] = &[
     nav(
-        "0 1 2 3 4, Tab",
-        "Program, Waves, Databases, Events, Detail",
+        "0-5, Tab",
+        "Program, Waves, Databases, Events, Detail, Alerts",
         &[
             (ch('0'), U::Go(V::Program)),
             (ch('1'), U::Go(V::Waves)),
             (ch('2'), U::Go(V::Databases)),
             (ch('3'), U::Go(V::Events)),
             (ch('4'), U::Detail),
+            (ch('5'), U::Go(V::Alerts)),
             (code(KeyCode::Tab), U::NextView),
             (code(KeyCode::BackTab), U::PrevView),
         ],
@@ -276,6 +277,7 @@ pub const BINDINGS: &[Binding] = &[
             hint(V::Waves, 0, "Enter", "databases"),
             hint(V::Databases, 0, "Enter", "detail"),
             hint(V::Events, 3, "Enter", "db"),
+            hint(V::Alerts, 1, "Enter", "db"),
         ],
     ),
     nav(
@@ -460,6 +462,13 @@ pub const BINDINGS: &[Binding] = &[
         DB_VIEWS,
         &[],
     ),
+    act(
+        "A",
+        "acknowledge the alert under the cursor (records who)",
+        &[(ch('A'), U::Act(Action::AckAlert))],
+        &[V::Alerts],
+        &[hint(V::Alerts, 0, "A", "ack")],
+    ),
 ];
 
 /// What `key` does in `view`, if anything.
@@ -505,6 +514,7 @@ const fn verb(usage: &'static str, desc: &'static str, dangerous: bool) -> Verb 
 /// The `:` verbs `query::parse_command` reads, for the help.
 pub const VERBS: &[Verb] = &[
     verb(":program  :waves  :dbs  :events", "switch view", false),
+    verb(":alerts", "standing and recently cleared alerts", false),
     verb(":wave N", "databases of wave N", false),
     verb(":db ID", "open one database", false),
     verb(
@@ -537,7 +547,14 @@ mod tests {
     use super::*;
     use crate::tui::query::{parse_command, Command};
 
-    const VIEWS: [View; 5] = [V::Program, V::Waves, V::Databases, V::Detail, V::Events];
+    const VIEWS: [View; 6] = [
+        V::Program,
+        V::Waves,
+        V::Databases,
+        V::Detail,
+        V::Events,
+        V::Alerts,
+    ];
 
     fn ev(code: KeyCode, ctrl: bool) -> KeyEvent {
         let m = if ctrl {
@@ -623,6 +640,7 @@ mod tests {
             Action::Cutover,
             Action::Rollback,
             Action::CloseHypercare,
+            Action::AckAlert,
         ] {
             assert!(
                 BINDINGS

@@ -1,5 +1,6 @@
 //! The cockpit's state: what each view shows and where its cursor is, refreshed from the feed.
 
+use crate::alerts::board::{Key, Standing};
 use crate::lifecycle::Stage;
 use crate::signoff::{self, Signature, SignoffRole};
 use crate::store::model::{Action, CommandStatus, Role, Target};
@@ -17,6 +18,7 @@ pub enum View {
     Databases,
     Detail,
     Events,
+    Alerts,
 }
 
 impl View {
@@ -27,6 +29,7 @@ impl View {
             View::Databases => "Databases",
             View::Detail => "Database",
             View::Events => "Events",
+            View::Alerts => "Alerts",
         }
     }
 
@@ -37,7 +40,8 @@ impl View {
             View::Waves => "Waves",
             View::Databases => "DBs",
             View::Detail => "DB",
-            View::Events => "Events",
+            View::Events => "Evts",
+            View::Alerts => "Alrt",
         }
     }
 }
@@ -109,7 +113,8 @@ pub struct Dialog {
     /// The text the operator must type, for irreversible actions.
     pub confirm: Option<String>,
     pub typed: String,
-    /// What the command carries besides the confirmation (a sign-off's role and note).
+    /// What the command carries besides the confirmation (a sign-off's role and note, the rule
+    /// of an alert to acknowledge).
     pub args: serde_json::Map<String, serde_json::Value>,
     pub status: DialogStatus,
     /// When the command row was written, to say so when no engine answers.
@@ -124,7 +129,7 @@ impl Dialog {
     fn target_db(&self) -> Option<&str> {
         match &self.target {
             Target::Db(id) => Some(id),
-            Target::Wave(_) => None,
+            Target::Wave(_) | Target::Factory => None,
         }
     }
 
@@ -191,6 +196,8 @@ pub struct App {
     pub ev_min: Severity,
     pub ev_telemetry: bool,
     pub ev_cursor: usize,
+    /// The Alerts view's cursor, over the standing alerts.
+    pub alert_cursor: usize,
     pub detail: Option<String>,
     pub dialog: Option<Dialog>,
     pub help_scroll: usize,
@@ -249,6 +256,7 @@ impl App {
             ev_min: Severity::Info,
             ev_telemetry: false,
             ev_cursor: 0,
+            alert_cursor: 0,
             detail: None,
             dialog: None,
             help_scroll: 0,
@@ -356,14 +364,19 @@ impl App {
             self.dialog = Some(d);
         }
         self.refresh_waves();
+        let n = self.data.alerts.standing.len();
+        if self.alert_cursor >= n {
+            self.alert_cursor = n.saturating_sub(1);
+        }
     }
 
     /// The lines an open dialog shows before it is submitted: the action's guards and, for a
     /// sign-off, whose role it is and what the cutover guard will say once it is in.
     pub(super) fn dialog_guards(&self, d: &Dialog) -> Vec<GuardLine> {
-        let mut out = guards::for_target(
+        let mut out = guards::for_dialog(
             d.action,
             &d.target,
+            &d.args,
             &self.data,
             self.now,
             self.limits,
@@ -509,8 +522,14 @@ impl App {
                 .events_view()
                 .get(self.ev_cursor)
                 .and_then(|s| s.event.db_id.as_deref()),
+            View::Alerts => self.current_alert().and_then(|(k, _)| k.1.as_deref()),
             View::Waves | View::Program => None,
         }
+    }
+
+    /// The standing alert under the Alerts view's cursor.
+    pub fn current_alert(&self) -> Option<(&Key, &Standing)> {
+        self.data.alerts.standing.iter().nth(self.alert_cursor)
     }
 
     pub fn current_wave(&self) -> Option<u32> {

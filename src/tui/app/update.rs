@@ -126,9 +126,27 @@ impl App {
     }
 
     fn act_on_current(&mut self, action: Action) {
+        if action == Action::AckAlert {
+            return self.ack_current();
+        }
         if let Some(t) = self.current_target(action) {
             self.open_dialog(action, t);
         }
+    }
+
+    /// The acknowledge dialog of the standing alert under the cursor.
+    fn ack_current(&mut self) {
+        if self.read_only {
+            return self.open_dialog(Action::AckAlert, Target::Factory);
+        }
+        let Some(((rule, db), _)) = self.current_alert() else {
+            self.flash("ack_alert: no standing alert to acknowledge", Level::Warn);
+            return;
+        };
+        let target = db.clone().map_or(Target::Factory, Target::Db);
+        let mut args = serde_json::Map::new();
+        args.insert("rule".into(), rule.clone().into());
+        self.open_dialog_with(Action::AckAlert, target, args);
     }
 
     fn run_command(&mut self, line: &str) -> Option<Intent> {
@@ -140,6 +158,7 @@ impl App {
             Ok(Command::Waves) => self.go(View::Waves),
             Ok(Command::Databases) => self.go(View::Databases),
             Ok(Command::Events) => self.go(View::Events),
+            Ok(Command::Alerts) => self.go(View::Alerts),
             Ok(Command::Wave(n)) => {
                 let _ = self.set_db_filter(&format!("wave:{n}"));
                 self.go(View::Databases);
@@ -156,6 +175,7 @@ impl App {
             View::Databases => (self.db_cursor, self.rows.len()),
             View::Waves => (self.wave_cursor, self.wave_rows.len()),
             View::Events => (self.ev_cursor, self.events_view().len()),
+            View::Alerts => (self.alert_cursor, self.data.alerts.standing.len()),
             View::Detail | View::Program => return,
         };
         if len == 0 {
@@ -169,6 +189,7 @@ impl App {
             }
             View::Waves => self.wave_cursor = next,
             View::Events => self.ev_cursor = next,
+            View::Alerts => self.alert_cursor = next,
             View::Detail | View::Program => {}
         }
     }
@@ -453,16 +474,18 @@ fn update(app: &mut App, action: UiAction, g_pending: bool) -> Option<Intent> {
                 View::Program => View::Waves,
                 View::Waves => View::Databases,
                 View::Databases | View::Detail => View::Events,
-                View::Events => View::Program,
+                View::Events => View::Alerts,
+                View::Alerts => View::Program,
             };
             app.go(next);
         }
         UiAction::PrevView => {
             let next = match app.view {
-                View::Program => View::Events,
+                View::Program => View::Alerts,
                 View::Waves => View::Program,
                 View::Databases | View::Detail => View::Waves,
                 View::Events => View::Databases,
+                View::Alerts => View::Events,
             };
             app.go(next);
         }
@@ -507,7 +530,7 @@ fn update(app: &mut App, action: UiAction, g_pending: bool) -> Option<Intent> {
                 }
                 None => {}
             },
-            View::Databases | View::Events => {
+            View::Databases | View::Events | View::Alerts => {
                 if let Some(id) = app.current_db().map(str::to_string) {
                     app.open_detail(&id);
                 }

@@ -22,6 +22,7 @@ pub fn action_label(a: Action) -> &'static str {
         Action::Rollback => "roll back",
         Action::CloseHypercare => "close hypercare",
         Action::Signoff => "sign off",
+        Action::AckAlert => "acknowledge",
     }
 }
 
@@ -37,6 +38,7 @@ fn action_explain(a: Action) -> &'static str {
         Action::Rollback => "Points traffic back to the source; the target is left as it is.",
         Action::CloseHypercare => "Ends the rollback window: rollback is no longer offered.",
         Action::Signoff => "Records your sign-off for the cutover, in a role you hold.",
+        Action::AckAlert => "Records that you saw this alert; it stands until its value is back to normal.",
     }
 }
 
@@ -46,6 +48,7 @@ pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
     let target = match &d.target {
         Target::Db(id) => id.clone(),
         Target::Wave(n) => format!("wave {n}"),
+        Target::Factory => "factory".to_string(),
     };
     let mut lines = vec![
         Line::styled(action_explain(d.action), th.muted),
@@ -141,9 +144,13 @@ pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
     // The target already reads "wave N": "Start wave 0?", not "Start wave wave 0?".
     let verb = match d.target {
         Target::Wave(_) => action_label(d.action).trim_end_matches(" wave"),
-        Target::Db(_) => action_label(d.action),
+        Target::Db(_) | Target::Factory => action_label(d.action),
     };
-    let title = format!(" {} {target}? ", capitalise(verb));
+    // An acknowledgement names its alert: "Acknowledge lag_high on pay-01?".
+    let title = match d.args.get("rule").and_then(|r| r.as_str()) {
+        Some(rule) => format!(" {} {rule} on {target}? ", capitalise(verb)),
+        None => format!(" {} {target}? ", capitalise(verb)),
+    };
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

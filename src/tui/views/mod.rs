@@ -1,6 +1,7 @@
 //! Drawing. `render(&App, &mut Frame)` reads the state and never changes it; rows are built
 //! only for the visible slice so 2000 databases cost the same as 40.
 
+pub mod alerts;
 pub mod databases;
 pub mod detail;
 pub mod dialog;
@@ -46,6 +47,7 @@ pub fn render(app: &App, f: &mut Frame) {
         View::Databases => databases::databases(app, f, body),
         View::Detail => detail::detail(app, f, body),
         View::Events => events::events(app, f, body),
+        View::Alerts => alerts::alerts(app, f, body),
     }
     footer(app, f, foot);
     match app.mode {
@@ -84,11 +86,12 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         View::Databases,
         View::Events,
         View::Detail,
+        View::Alerts,
     ]
     .into_iter()
     .enumerate()
     {
-        // Five tabs and the badges do not fit 80 columns with the full names.
+        // Six tabs and the badges do not fit 80 columns with the full names.
         let label = if area.width < 110 {
             format!("{i} {}", v.short_title())
         } else {
@@ -100,7 +103,19 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             th.muted
         };
         spans.push(Span::styled(label, st));
-        spans.push(Span::raw("  "));
+        if v == View::Alerts {
+            // The count on every view: red while one stands unacknowledged.
+            let b = &app.data.alerts;
+            let st = match (b.standing.len(), b.unacked()) {
+                (0, _) => th.muted,
+                (_, 0) => th.warn,
+                _ => th.fail.add_modifier(Modifier::REVERSED),
+            };
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(format!("{}", b.standing.len()), st));
+        } else {
+            spans.push(Span::raw("  "));
+        }
     }
     let mut right: Vec<Span> = Vec::new();
     if let Some(e) = &app.data.store_error {

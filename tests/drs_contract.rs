@@ -2434,3 +2434,55 @@ fn a_clock_refusal_keeps_drs_words_and_logs_the_skew() {
         "{log}"
     );
 }
+
+/// An offline migration's job (issue #17): `task_type: FULL_TRANS` loads the data once and
+/// stays at FULL_TRANSFER_COMPLETE with no incremental phase after it; a task type DRS does
+/// not know is refused for the whole call, naming the field.
+#[tokio::test]
+async fn a_full_trans_job_loads_once_and_never_replicates() {
+    let (h, client, cc) = start(1000.0, 50).await;
+    let mut bad = create_req(&cc.drs, "offline00", Engine::Postgres, 1.0);
+    bad.task_type = "FULL".into();
+    let e = client.create_jobs(&[bad]).await.unwrap_err();
+    assert_eq!(api_code(&e), (400, "DRS.M00202".into()));
+    assert!(e.to_string().contains("task_type"), "{e}");
+
+    let s = spec("offline01", Engine::Postgres, 1.0);
+    let mut req = create_req(&cc.drs, "offline01", Engine::Postgres, 1.0);
+    req.task_type = "FULL_TRANS".into();
+    let created = client.create_jobs(&[req]).await.unwrap();
+    let id = JobId(created[0].id.clone());
+    wait_status(
+        &client,
+        &id,
+        JobStatus::Configuration,
+        Duration::from_secs(5),
+    )
+    .await;
+    precheck_pass(&client, &cc, &s, &id).await;
+    let r = client.start(std::slice::from_ref(&id)).await.unwrap();
+    item_result("batch-starting", &id, &r).unwrap();
+    wait_status(
+        &client,
+        &id,
+        JobStatus::FullTransferComplete,
+        Duration::from_secs(10),
+    )
+    .await;
+    // An online job turns incremental 10 emulated seconds after its full load (10 ms here):
+    // a FULL_TRANS job never does.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let snap = client
+        .poll(std::slice::from_ref(&id))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        snap.status,
+        Some(JobStatus::FullTransferComplete),
+        "{snap:?}"
+    );
+    assert_eq!(snap.full_pct, Some(100.0), "{snap:?}");
+    assert!(snap.lag_s.is_none(), "no replication, so no lag: {snap:?}");
+    h.shutdown().await;
+}

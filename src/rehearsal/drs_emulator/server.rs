@@ -1058,6 +1058,11 @@ fn check_create(r: &CreateJobReq) -> Result<(), Response> {
     if r.net_type == "eip" && r.bind_eip != Some(true) {
         return Err(missing("bind_eip"));
     }
+    // The migration modes of `model_create_job_req.go` (task_type): full load only, full load
+    // then incremental, incremental only. An offline migration is a FULL_TRANS job.
+    if !["FULL_TRANS", "FULL_INCR_TRANS", "INCR_TRANS"].contains(&r.task_type.as_str()) {
+        return Err(invalid("task_type"));
+    }
     if let Some(d) = &r.description {
         if d.chars().count() > 256 || d.chars().any(|c| "!<>&'\"\\".contains(c)) {
             return Err(invalid("description"));

@@ -26,70 +26,25 @@
 //! views, routines, triggers and users are not copied.
 
 use super::{
-    connect_failure, next_task, released, started, Failure, NativeJob, Observation, Task, NET_FAIL,
-    SAMPLE_MS, WORKER_GRACE_MS,
+    next_task, released, started, Failure, NativeJob, Observation, Task, SAMPLE_MS, WORKER_GRACE_MS,
 };
-use crate::cutover::mysql::ops::{self as my, Flavor, MariaPos, My, ReplicaStatus};
+use crate::cutover::mysql::ops::{self as my, Flavor, MariaPos, My};
 use crate::cutover::side::Side;
 use crate::drs::model::JobStatus;
 use crate::rehearsal::drs_emulator::Emulator;
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::ConnectOptions;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod copy;
+pub mod obs;
+pub(super) mod session;
 use copy::copy;
-pub use copy::{copied_as_hex, row_literal_sql, CopyProgress};
+pub use copy::{copied_as_hex, row_literal_sql};
+pub use obs::{CopyProgress, MyObs};
+use session::{at, lost, open};
 
 /// How long a failed copy waits before it starts again.
 const COPY_RETRY: Duration = Duration::from_secs(2);
-
-/// What one sample of a MySQL job's servers shows.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MyObs {
-    /// The copy in progress, when it runs.
-    pub copy: Option<CopyProgress>,
-    /// The job's replication connection on the target (`None`: not created yet, or removed).
-    pub replica: Option<ReplicaStatus>,
-    /// Source transactions the target has not applied (summed over GTID domains).
-    pub gtid_gap: u64,
-    /// The source's position as one number ([`position_total`]).
-    pub source_total: u64,
-    /// `Seconds_Behind_Master` of the connection.
-    pub seconds_behind: Option<i64>,
-    /// DRS's delay in ms once the copy is over (`None` before).
-    pub delay_ms: Option<i64>,
-}
-
-impl MyObs {
-    /// Copy over and both replica threads running.
-    pub fn streaming(&self) -> bool {
-        self.copy.is_none() && self.replica.as_ref().is_some_and(|r| r.running())
-    }
-
-    /// Full-load percent: the larger of the copied-table share and the copied-row share, kept
-    /// under 100 until the replica streams (the row estimate may be below the real count).
-    pub fn full_pct(&self) -> f64 {
-        if self.streaming() {
-            return 100.0;
-        }
-        let Some(c) = &self.copy else {
-            // Copied and replicating, but the replica does not run (yet).
-            return if self.replica.is_some() { 99.0 } else { 0.0 };
-        };
-        let share = |done: u64, total: u64| {
-            if total > 0 {
-                100.0 * done as f64 / total as f64
-            } else {
-                0.0
-            }
-        };
-        share(c.tables_done, c.tables_total)
-            .max(share(c.rows_done, c.rows_est))
-            .clamp(0.0, 99.0)
-    }
-}
 
 /// The delay DRS would show: 0 when the target holds every source transaction, else the larger
 /// of `Seconds_Behind_Master` and how long the oldest missing position has waited. Pure.
@@ -173,59 +128,6 @@ fn yes_no(b: bool) -> &'static str {
     } else {
         "No"
     }
-}
-
-/// A session on `side`'s server without selecting a database (the target's does not exist
-/// before the copy), as wavedeck's admin sessions are set up; connection failures in DRS's
-/// terms, without the password.
-pub async fn open(side: &Side, which: &str) -> Result<My, Failure> {
-    let mut o = MySqlConnectOptions::new()
-        .host(&side.host)
-        .port(side.port)
-        .username(&side.user)
-        .disable_statement_logging();
-    // An empty password is no password: MariaDB refuses an empty one sent for a user without.
-    if let Some(p) = side.password.as_ref().filter(|p| !p.expose().is_empty()) {
-        o = o.password(p.expose());
-    }
-    let mut c = match tokio::time::timeout(Duration::from_secs(10), o.connect()).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(connect_failure(side, which, &e)),
-        Err(_) => {
-            return Err((
-                NET_FAIL.into(),
-                format!(
-                    "The {which} database cannot be reached: no answer from {} in 10 s.",
-                    side.endpoint()
-                ),
-            ))
-        }
-    };
-    let err = |e: sqlx::Error| (String::new(), side.err(which, e).to_string());
-    my::exec(
-        &mut c,
-        "SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', ''), \
-         SESSION lock_wait_timeout = 10, SESSION time_zone = '+00:00'",
-    )
-    .await
-    .map_err(err)?;
-    let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
-        .fetch_one(&mut c)
-        .await
-        .map_err(err)?;
-    Ok(My {
-        c,
-        flavor: Flavor::of_version(&version),
-        version,
-    })
-}
-
-pub(super) fn at<'a>(side: &'a Side, which: &'a str) -> impl Fn(sqlx::Error) -> Failure + 'a {
-    move |e| (String::new(), side.err(which, e).to_string())
-}
-
-pub(super) fn lost<'a>(side: &'a Side, which: &'a str) -> impl Fn(sqlx::Error) -> Failure + 'a {
-    move |e| (NET_FAIL.to_string(), side.err(which, e).to_string())
 }
 
 /// Pause: stop the replica (both threads; STOP SLAVE returns once they stopped). A copy in
@@ -505,7 +407,9 @@ fn record(emu: &Emulator, id: &str, r: Result<MyObs, Failure>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::NET_FAIL;
     use super::*;
+    use crate::cutover::mysql::ops::ReplicaStatus;
 
     fn replica(io: bool, sql: bool, err: Option<&str>) -> ReplicaStatus {
         ReplicaStatus {

@@ -3,7 +3,8 @@
 //! snapshot's GTID position. Rows travel as SQL literals the source itself prints (`QUOTE`,
 //! hex for bytes and text), so no value passes through a Rust type that could change it.
 
-use super::{lost, open, MyObs};
+use super::obs::{CopyProgress, MyObs};
+use super::session::{lost, open};
 use crate::cutover::mysql::ops::{self as my, My};
 use crate::cutover::side::Side;
 use crate::drs::model::JobStatus;
@@ -16,16 +17,6 @@ use std::sync::atomic::Ordering;
 
 /// One INSERT of the copy carries at most this many bytes of row literals.
 const BATCH_BYTES: usize = 256 * 1024;
-
-/// How far the copy got.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CopyProgress {
-    pub tables_total: u64,
-    pub tables_done: u64,
-    /// The source's row estimate (`information_schema.tables.table_rows`) and the rows copied.
-    pub rows_est: u64,
-    pub rows_done: u64,
-}
 
 /// Whether a column of this `information_schema` data type is copied as a hex literal (its
 /// bytes as they are, whatever the character set), else as `QUOTE()` text. Pure.

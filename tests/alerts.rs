@@ -399,3 +399,84 @@ async fn an_unreleased_lease_taken_over_raises_lease_lost() {
         r.payload
     );
 }
+
+/// A cutover step that runs longer than `alerts.cutover_step.threshold` (900 engine seconds,
+/// 1.1 s at this speed) raises `cutover_step` naming the step, and clears once the step is
+/// done: the emulator holds every terminate call (batch-jobs) for 3 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_step_that_hangs_raises_cutover_step_and_clears_when_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path());
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 0.5)]).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    for a in [Action::ApproveWindow, Action::StartWave] {
+        let c = command(&store, Role::Operator, a, Target::Wave(0)).await;
+        let (ok, why) = decided(&store, c).await;
+        assert!(ok, "{a:?}: {why:?}");
+    }
+    wait_for(&store, "db-00 ready", Duration::from_secs(60), |s| {
+        s.iter()
+            .any(|d| d.stage == wavedeck::lifecycle::Stage::Ready)
+    })
+    .await;
+    emu.set_faults(FaultPlan {
+        requests: vec![RequestFault {
+            path: "batch-jobs".into(),
+            fault: RequestFaultKind::Slow,
+            every: None,
+            first: None,
+            delay_ms: 3000,
+        }],
+        jobs: vec![],
+    });
+    // The lag may spike past the cutover limit at the instant asked: ask until accepted.
+    let t0 = Instant::now();
+    loop {
+        let c = command(
+            &store,
+            Role::Operator,
+            Action::Cutover,
+            Target::Db("db-00".into()),
+        )
+        .await;
+        let (ok, why) = decided(&store, c).await;
+        if ok {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "cutover refused: {why:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ev = until_events(
+        &store,
+        "cutover_step raised and cleared",
+        Duration::from_secs(60),
+        |ev| {
+            has(ev, kind::ALERT_RAISED, "cutover_step", Some("db-00"))
+                && has(ev, kind::ALERT_CLEARED, "cutover_step", Some("db-00"))
+        },
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+    let (e, v, t) = raised(&ev, "cutover_step", Some("db-00"))[0];
+    assert!(v > t && t == 900.0, "cutover_step value {v} threshold {t}");
+    let what = e.payload["what"].as_str().unwrap();
+    assert!(what.contains("running for"), "{what}");
+    // Raised while a step of the cutover was open, and not raised twice.
+    let history = alert_history(&ev);
+    assert_eq!(
+        history[&("cutover_step".to_string(), Some("db-00".to_string()))],
+        [true, false]
+    );
+    check_intents(&ev);
+}

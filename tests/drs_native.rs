@@ -9,7 +9,6 @@ use common::native::*;
 use std::time::Duration;
 use wavedeck::cutover::context::NativeMover;
 use wavedeck::cutover::postgres::ops as pg;
-use wavedeck::drs::error::DrsError;
 use wavedeck::drs::model::JobStatus;
 use wavedeck::rehearsal::lab::postgres::{self as lab, LabState, TempLab};
 use wavedeck::rehearsal::lab::workload::Workload;
@@ -86,7 +85,6 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
         pause: Duration::from_millis(2),
     }
     .start();
-    let mut delays = std::collections::BTreeSet::new();
     let mut times = Vec::new();
     for _ in 0..60 {
         let p = progress(&drs, &job).await;
@@ -94,7 +92,6 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
         let ms: i64 = p.incre_trans_delay_millis.unwrap().parse().unwrap();
         let s: i64 = p.incre_trans_delay.unwrap().parse().unwrap();
         assert!(ms >= 0 && s == ms / 1000, "delay {s} s / {ms} ms");
-        delays.insert(ms);
         times.push(p.process_time.unwrap().parse::<i64>().unwrap());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -114,22 +111,11 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let mut stalled = Vec::new();
-    for _ in 0..15 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let p = progress(&drs, &job).await;
-        stalled.push(p.incre_trans_delay_millis.unwrap().parse::<i64>().unwrap());
-    }
+    assert_delay_grows_while_stalled(&drs, &job).await;
     tx.rollback().await.unwrap();
     drop(stall);
     let stats = w.stop().await;
     assert!(stats.acked() > 50, "workload wrote: {}", stats.acked());
-    assert!(
-        // The first second may still show the backlog from before the lock draining to 0.
-        stalled.last().is_some_and(|&ms| ms >= 1_500)
-            && stalled[5..].windows(2).all(|w| w[1] >= w[0]),
-        "the delay grows while the apply is stalled: {stalled:?} (before: {delays:?})"
-    );
     // Once the writes stop, every acknowledged write reaches the target and the lag settles.
     let last = stats.acks.last().unwrap().seq;
     wait_until("workload rows on the target, lag 0", 60, || async {
@@ -146,47 +132,17 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
     })
     .await;
 
-    // Pause: once DRS answers, changes stop arriving; resume brings them.
-    let r = drs.pause(std::slice::from_ref(&job), false).await.unwrap();
-    wavedeck::drs::api::item_result("batch-pause-task", &job, &r).unwrap();
-    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
-    exec(
-        &src,
-        "INSERT INTO customers (name) VALUES ('written while paused')",
+    assert_pause_holds_and_resume_applies(
+        &drs,
+        &job,
+        async |sql: &str| exec(&src, sql).await,
+        async |sql: &str| count(&tgt, sql).await,
     )
-    .await;
-    let marker = "SELECT count(*) FROM customers WHERE name = 'written while paused'";
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        count(&tgt, marker).await,
-        0,
-        "a paused job applied a change"
-    );
-    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
-    let r = drs.resume(std::slice::from_ref(&job)).await.unwrap();
-    wavedeck::drs::api::item_result("batch-retry-task", &job, &r).unwrap();
-    wait_until("change applied after resume", 60, || async {
-        (count(&tgt, marker).await == 1).then_some(())
-    })
-    .await;
-    wait_until("INCRE after resume", 60, || async {
-        (status(&drs, &job).await == JobStatus::IncreTransferStarted).then_some(())
-    })
     .await;
 
     // The source goes away: the job fails with a DRS error; it comes back: the job streams again.
     lab::stop_cluster(&st.bin_dir, &st.dir, &st.source).unwrap();
-    let failed = wait_until("INCRE_TRANSFER_FAILED", 60, || async {
-        let p = progress(&drs, &job).await;
-        (p.transfer_status == Some(JobStatus::IncreTransferFailed)).then_some(p)
-    })
-    .await;
-    assert_eq!(failed.error_code.as_deref(), Some("DRS.KE0001"));
-    let msg = failed.error_msg.unwrap();
-    assert!(
-        msg.contains("source") && msg.contains(&st.source.port.to_string()),
-        "{msg}"
-    );
+    assert_fails_naming_the_stopped_source(&drs, &job, st.source.port).await;
     let detail = drs.batch_detail(std::slice::from_ref(&job)).await.unwrap();
     assert_eq!(detail[0].status, Some(JobStatus::IncreTransferFailed));
     assert!(detail[0].error_message.is_some());
@@ -199,15 +155,7 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
     // Terminate: replication stops, subscription and slot are gone, the target keeps its rows
     // and takes writes; sequences were carried.
     let before = count(&tgt, "SELECT count(*) FROM orders").await;
-    let r = drs
-        .terminate(std::slice::from_ref(&job), false)
-        .await
-        .unwrap();
-    wavedeck::drs::api::item_result("batch-jobs terminate", &job, &r).unwrap();
-    wait_until("RELEASE_RESOURCE_COMPLETE", 60, || async {
-        (status(&drs, &job).await == JobStatus::ReleaseResourceComplete).then_some(())
-    })
-    .await;
+    terminate(&drs, &job).await;
     {
         let mut t = tgt.connect_admin("check").await.unwrap();
         let mut s = src.connect_admin("check").await.unwrap();
@@ -241,9 +189,7 @@ async fn native_job_moves_rows_reports_drs_figures_pauses_and_terminates() {
     let src_seq = count(&src, "SELECT last_value FROM orders_id_seq").await;
     assert!(count(&tgt, "SELECT last_value FROM orders_id_seq").await >= src_seq);
 
-    let r = drs.delete(std::slice::from_ref(&job)).await.unwrap();
-    wavedeck::drs::api::item_result("batch-jobs delete", &job, &r).unwrap();
-    assert_eq!(status(&drs, &job).await, JobStatus::Deleted);
+    delete(&drs, &job).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,68 +216,22 @@ async fn wrong_password_and_unreachable_source_get_drs_errors_without_the_passwo
     let cfg = native_cfg();
     let (emu, drs) = start_emulator(&cfg).await;
     let pw_file = st.dir.join("wrong-pw");
-    std::fs::write(&pw_file, "wrong-pass-0815").unwrap();
     let mut spec = st.spec(db);
     spec.db_id = "natpw-wrong".into();
     spec.source.user = "wd_pw".into();
     spec.source.password = SecretRef::File(pw_file.clone());
-    let job = drs.ensure_job(&spec, &cfg.drs).await.unwrap().id;
-    wait_until("CONFIGURATION", 30, || async {
-        (status(&drs, &job).await == JobStatus::Configuration).then_some(())
-    })
+    assert_bad_login_then_right(
+        &drs,
+        &cfg,
+        &spec,
+        &pw_file,
+        ("wrong-pass-0815", "right-pass-4711"),
+    )
     .await;
-    let r = drs
-        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
-        .await
-        .unwrap();
-    let e = r[0].1.clone().unwrap_err();
-    let DrsError::Item { code, message, .. } = &e else {
-        panic!("not a per-job DRS error: {e:?}")
-    };
-    assert_eq!(code, "DRS.KE0002");
-    assert!(
-        message.contains("username or password is incorrect"),
-        "{message}"
-    );
-    let detail = drs.batch_detail(std::slice::from_ref(&job)).await.unwrap();
-    let everything = format!(
-        "{e} {e:?} {detail:?} {}",
-        serde_json::to_string(&detail).unwrap()
-    );
-    assert!(!everything.contains("wrong-pass-0815"), "{everything}");
-    // DRS refuses the pre-check of a job whose connection test failed.
-    let r = drs
-        .precheck(std::slice::from_ref(&job), false)
-        .await
-        .unwrap();
-    assert!(wavedeck::drs::api::item_result("batch-precheck", &job, &r).is_err());
 
-    // The right password passes the same test.
-    std::fs::write(&pw_file, "right-pass-4711").unwrap();
-    let r = drs
-        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
-        .await
-        .unwrap();
-    assert!(r[0].1.is_ok(), "{:?}", r[0].1);
-
-    // A source nobody listens on: DRS's network error, naming the endpoint.
     let mut gone = st.spec(db);
     gone.db_id = "natpw-gone".into();
     gone.source.port = lab::free_port().unwrap();
-    let job2 = drs.ensure_job(&gone, &cfg.drs).await.unwrap().id;
-    wait_until("CONFIGURATION", 30, || async {
-        (status(&drs, &job2).await == JobStatus::Configuration).then_some(())
-    })
-    .await;
-    let r = drs
-        .prepare_jobs(&[(gone.clone(), job2.clone())], &cfg.drs)
-        .await
-        .unwrap();
-    let DrsError::Item { code, message, .. } = r[0].1.clone().unwrap_err() else {
-        panic!("not a per-job DRS error")
-    };
-    assert_eq!(code, "DRS.KE0001");
-    assert!(message.contains(&gone.source.port.to_string()), "{message}");
-
+    assert_unreachable_source(&drs, &cfg, &gone).await;
     drop(emu);
 }

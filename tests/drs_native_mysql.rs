@@ -13,7 +13,6 @@ use std::time::Duration;
 use wavedeck::cutover::context::NativeMover;
 use wavedeck::cutover::mysql::ops as my;
 use wavedeck::cutover::side::Side;
-use wavedeck::drs::error::DrsError;
 use wavedeck::drs::model::JobStatus;
 use wavedeck::rehearsal::lab::mariadb::{self as mylab, TempMyLab};
 use wavedeck::secret::SecretRef;
@@ -117,21 +116,11 @@ async fn mysql_job_copies_replicates_reports_delay_pauses_recovers_and_terminate
     my::exec(&mut stall.c, "LOCK TABLES wd_workload WRITE")
         .await
         .unwrap();
-    let mut stalled = Vec::new();
-    for _ in 0..15 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        stalled.push(delay_ms(&progress(&drs, &job).await));
-    }
+    assert_delay_grows_while_stalled(&drs, &job).await;
     my::exec(&mut stall.c, "UNLOCK TABLES").await.unwrap();
     drop(stall);
     let stats = w.stop().await;
     assert!(stats.acked() > 50, "workload wrote: {}", stats.acked());
-    assert!(
-        // The first second may still show the backlog from before the lock draining to 0.
-        stalled.last().is_some_and(|&ms| ms >= 1_500)
-            && stalled[5..].windows(2).all(|w| w[1] >= w[0]),
-        "the delay grows while the apply is stalled: {stalled:?}"
-    );
     let acked = stats.acked() as i64;
     wait_until("workload rows on the target, delay 0", 60, || async {
         let n = scalar(
@@ -147,48 +136,18 @@ async fn mysql_job_copies_replicates_reports_delay_pauses_recovers_and_terminate
     })
     .await;
 
-    // Pause: once DRS answers, nothing arrives; resume brings it.
-    let r = drs.pause(std::slice::from_ref(&job), false).await.unwrap();
-    wavedeck::drs::api::item_result("batch-pause-task", &job, &r).unwrap();
-    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
-    exec(
-        &src,
-        "INSERT INTO customers (name) VALUES ('written while paused')",
+    assert_pause_holds_and_resume_applies(
+        &drs,
+        &job,
+        async |sql: &str| exec(&src, sql).await,
+        async |sql: &str| scalar(&tgt, sql).await,
     )
-    .await;
-    let paused = "SELECT COUNT(*) FROM customers WHERE name = 'written while paused'";
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        scalar(&tgt, paused).await,
-        0,
-        "a paused job applied a change"
-    );
-    assert_eq!(status(&drs, &job).await, JobStatus::Pausing);
-    let r = drs.resume(std::slice::from_ref(&job)).await.unwrap();
-    wavedeck::drs::api::item_result("batch-retry-task", &job, &r).unwrap();
-    wait_until("change applied after resume", 60, || async {
-        (scalar(&tgt, paused).await == 1).then_some(())
-    })
-    .await;
-    wait_until("INCRE after resume", 60, || async {
-        (status(&drs, &job).await == JobStatus::IncreTransferStarted).then_some(())
-    })
     .await;
 
     // The source goes away: DRS's failed status and network error; it comes back: the job
     // streams again by itself, and what was written meanwhile arrives.
     mylab::stop_instance(&pair.source);
-    let failed = wait_until("INCRE_TRANSFER_FAILED", 60, || async {
-        let p = progress(&drs, &job).await;
-        (p.transfer_status == Some(JobStatus::IncreTransferFailed)).then_some(p)
-    })
-    .await;
-    assert_eq!(failed.error_code.as_deref(), Some("DRS.KE0001"));
-    let msg = failed.error_msg.unwrap();
-    assert!(
-        msg.contains("source") && msg.contains(&pair.source.port.to_string()),
-        "{msg}"
-    );
+    assert_fails_naming_the_stopped_source(&drs, &job, pair.source.port).await;
     mylab::start_instance(&st.mariadbd, &st.dir.join("mysql"), &pair.source)
         .await
         .unwrap();
@@ -209,15 +168,7 @@ async fn mysql_job_copies_replicates_reports_delay_pauses_recovers_and_terminate
 
     // Terminate: the replica is gone, the target keeps its rows and takes writes.
     let before = count(&tgt, "orders").await;
-    let r = drs
-        .terminate(std::slice::from_ref(&job), false)
-        .await
-        .unwrap();
-    wavedeck::drs::api::item_result("batch-jobs terminate", &job, &r).unwrap();
-    wait_until("RELEASE_RESOURCE_COMPLETE", 60, || async {
-        (status(&drs, &job).await == JobStatus::ReleaseResourceComplete).then_some(())
-    })
-    .await;
+    terminate(&drs, &job).await;
     {
         let mut t = my::admin(&tgt, "check").await.unwrap();
         assert!(t.replicas().await.unwrap().is_empty(), "replica removed");
@@ -238,9 +189,7 @@ async fn mysql_job_copies_replicates_reports_delay_pauses_recovers_and_terminate
         .await,
         0
     );
-    let r = drs.delete(std::slice::from_ref(&job)).await.unwrap();
-    wavedeck::drs::api::item_result("batch-jobs delete", &job, &r).unwrap();
-    assert_eq!(status(&drs, &job).await, JobStatus::Deleted);
+    delete(&drs, &job).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,58 +208,22 @@ async fn mysql_wrong_password_and_unreachable_source_get_drs_errors_without_the_
     let cfg = native_cfg();
     let (emu, drs) = start_emulator(&cfg).await;
     let pw_file = st.dir.join("wrong-pw");
-    std::fs::write(&pw_file, "wrong-pass-0815").unwrap();
     let mut spec = st.spec(db).unwrap();
     spec.db_id = "natmypw-wrong".into();
     spec.source.user = "wd_pw".into();
     spec.source.password = SecretRef::File(pw_file.clone());
-    let job = created_job(&drs, &cfg, &spec).await;
-    let r = drs
-        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
-        .await
-        .unwrap();
-    let e = r[0].1.clone().unwrap_err();
-    let DrsError::Item { code, message, .. } = &e else {
-        panic!("not a per-job DRS error: {e:?}")
-    };
-    assert_eq!(code, "DRS.KE0002");
-    assert!(
-        message.contains("username or password is incorrect"),
-        "{message}"
-    );
-    let detail = drs.batch_detail(std::slice::from_ref(&job)).await.unwrap();
-    let everything = format!(
-        "{e} {e:?} {detail:?} {}",
-        serde_json::to_string(&detail).unwrap()
-    );
-    assert!(!everything.contains("wrong-pass-0815"), "{everything}");
-    let r = drs
-        .precheck(std::slice::from_ref(&job), false)
-        .await
-        .unwrap();
-    assert!(wavedeck::drs::api::item_result("batch-precheck", &job, &r).is_err());
+    assert_bad_login_then_right(
+        &drs,
+        &cfg,
+        &spec,
+        &pw_file,
+        ("wrong-pass-0815", "right-pass-4711"),
+    )
+    .await;
 
-    // The right password passes the same test.
-    std::fs::write(&pw_file, "right-pass-4711").unwrap();
-    let r = drs
-        .prepare_jobs(&[(spec.clone(), job.clone())], &cfg.drs)
-        .await
-        .unwrap();
-    assert!(r[0].1.is_ok(), "{:?}", r[0].1);
-
-    // A source nobody listens on: DRS's network error, naming the endpoint.
     let mut gone = st.spec(db).unwrap();
     gone.db_id = "natmypw-gone".into();
     gone.source.port = common::free_port();
-    let job2 = created_job(&drs, &cfg, &gone).await;
-    let r = drs
-        .prepare_jobs(&[(gone.clone(), job2.clone())], &cfg.drs)
-        .await
-        .unwrap();
-    let DrsError::Item { code, message, .. } = r[0].1.clone().unwrap_err() else {
-        panic!("not a per-job DRS error")
-    };
-    assert_eq!(code, "DRS.KE0001");
-    assert!(message.contains(&gone.source.port.to_string()), "{message}");
+    assert_unreachable_source(&drs, &cfg, &gone).await;
     drop(emu);
 }

@@ -4,7 +4,7 @@
 //! here: the database's own lag limit over the global one, the wave's window over the
 //! database's own, an unreadable window is closed and says why.
 
-use super::{GuardContext, Stage};
+use super::{GuardContext, Stage, Trigger};
 use crate::inventory::BusinessWindow;
 use crate::store::model::Role;
 use chrono::{DateTime, Utc};
@@ -107,8 +107,10 @@ pub struct WaveFacts<'a> {
     pub approved_by: Option<&'a str>,
     /// The wave's cutover window as planned (empty: none, its members keep their own).
     pub window: &'a str,
-    /// Members whose own cutover guards pass now, each judged on its [`guard_context`]; only
-    /// a wave's cutover looks at it (0 elsewhere).
+    /// What the wave's command does to each member (`None`: it moves none).
+    pub trigger: Option<Trigger>,
+    /// Members whose own guards for `trigger` pass now, each judged on its [`guard_context`];
+    /// only a command that moves members looks at it (0 elsewhere).
     pub members_ready: usize,
 }
 
@@ -120,6 +122,7 @@ pub fn wave_context(f: &WaveFacts, role: Role, now: DateTime<Utc>) -> GuardConte
     ctx.wave_members = f.members;
     ctx.wave_started = f.started;
     ctx.wave_members_ready = f.members_ready;
+    ctx.wave_trigger = f.trigger;
     ctx.window_approved_by = f.approved_by.map(str::to_string);
     if !f.window.trim().is_empty() {
         window_facts(&mut ctx, f.window);
@@ -208,6 +211,7 @@ mod tests {
             started: false,
             approved_by: None,
             window: "Sat,Sun 01:00-05:00 UTC",
+            trigger: None,
             members_ready: 0,
         };
         let c = wave_context(&f, Role::Operator, now);

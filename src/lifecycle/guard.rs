@@ -31,8 +31,11 @@ pub struct GuardContext {
     pub wave_members: usize,
     /// The wave was started (its members are admitted as slots free up).
     pub wave_started: bool,
-    /// Members of the wave whose own cutover guards pass now (a wave's cutover moves these).
+    /// Members of the wave whose own guards for `wave_trigger` pass now (a wave's command
+    /// moves these).
     pub wave_members_ready: usize,
+    /// What a wave-level command would do to each member (`None`: it moves none).
+    pub wave_trigger: Option<super::Trigger>,
     /// The cutover window that applies, as planned (the wave's, else the database's own),
     /// e.g. "Sat,Sun 01:00-05:00 Europe/Paris"; empty: none known.
     pub window: String,
@@ -69,6 +72,7 @@ impl GuardContext {
             wave_members: 0,
             wave_started: false,
             wave_members_ready: 0,
+            wave_trigger: None,
             window: String::new(),
             window_open: false,
             window_next_change: None,
@@ -105,8 +109,8 @@ pub enum GuardKind {
     WaveNotApproved,
     /// The database's wave is started: only then is it admitted (`registered → prechecks`).
     WaveStarted,
-    /// At least one member of the wave passes its own cutover guards: a wave's cutover that
-    /// would move none is refused as a whole.
+    /// At least one member of the wave passes its own guards for the wave's command: a wave's
+    /// pause, cutover, rollback... that would move none is refused as a whole.
     WaveMembersReady,
 }
 
@@ -198,15 +202,16 @@ impl GuardKind {
             GuardKind::WaveMembersReady => {
                 let (ready, n) = (ctx.wave_members_ready, ctx.wave_members);
                 let w = wave_name(ctx);
+                let t = ctx.wave_trigger.map_or("own", super::Trigger::as_str);
                 if ready > 0 {
                     (
                         true,
-                        format!("{ready} of {n} databases of {w} pass their cutover guards now"),
+                        format!("{ready} of {n} databases of {w} pass their {t} guards now"),
                     )
                 } else {
                     (
                         false,
-                        format!("none of the {n} databases of {w} passes its cutover guards now"),
+                        format!("none of the {n} databases of {w} passes its {t} guards now"),
                     )
                 }
             }
@@ -580,6 +585,7 @@ mod tests {
             (true, "wave 3 is started".into())
         );
         ctx.wave_members = 4;
+        ctx.wave_trigger = Some(super::super::Trigger::Cutover);
         assert_eq!(
             sentence(GuardKind::WaveMembersReady, &ctx),
             (

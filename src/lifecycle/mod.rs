@@ -10,6 +10,6 @@ pub use guard::{Guard, GuardContext, GuardKind};
 pub use job::JobPhase;
 pub use stage::Stage;
 pub use transition::{
-    available, check, check_wave_action, decide, guards, guards_for_wave, wave_action_guards,
-    Position, Rejection, Trigger,
+    available, check, check_wave_action, decide, guards, guards_for_wave, members_waiting,
+    wave_action_guards, wave_member_trigger, Position, Rejection, Trigger,
 };

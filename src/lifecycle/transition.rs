@@ -200,28 +200,63 @@ pub const APPROVE_WINDOW_GUARDS: &[GuardKind] = &[
     GuardKind::WaveNotApproved,
 ];
 
-/// Cutting over a wave: it has databases and at least one of them passes its own cutover
-/// guards (the others are refused and may be asked again later); one that would move none is
-/// refused as a whole.
-pub const CUTOVER_WAVE_GUARDS: &[GuardKind] = &[
+/// Pausing, resuming, retrying, aborting, cutting over or rolling back a wave: it has
+/// databases and at least one of them passes its own guards for that trigger (the others are
+/// refused and may be asked again later); one that would move none is refused as a whole.
+pub const MOVE_WAVE_GUARDS: &[GuardKind] = &[
     GuardKind::Role,
     GuardKind::WaveMembers,
     GuardKind::WaveMembersReady,
 ];
 
-/// Any other action aimed at a wave: it has databases; then each member is judged by the
-/// table's rows.
+/// An action on a wave that moves no database (a sign-off for each member): it has databases.
 const WAVE_GUARDS: &[GuardKind] = &[GuardKind::Role, GuardKind::WaveMembers];
 
 /// The guards of an action aimed at wave as a whole: for start and approve, which move no
 /// database by themselves, all there is; for the others, what comes before the members' own.
 pub fn wave_action_guards(action: Action) -> &'static [GuardKind] {
-    match action {
-        Action::StartWave => START_WAVE_GUARDS,
-        Action::ApproveWindow => APPROVE_WINDOW_GUARDS,
-        Action::Cutover => CUTOVER_WAVE_GUARDS,
-        _ => WAVE_GUARDS,
+    match (action, Trigger::for_action(action)) {
+        (Action::StartWave, _) => START_WAVE_GUARDS,
+        (Action::ApproveWindow, _) => APPROVE_WINDOW_GUARDS,
+        (_, Some(_)) => MOVE_WAVE_GUARDS,
+        (_, None) => WAVE_GUARDS,
     }
+}
+
+/// Whether a wave's `action` counts the members that pass their own guards
+/// ([`GuardKind::WaveMembersReady`]), and for which trigger.
+pub fn wave_member_trigger(action: Action) -> Option<Trigger> {
+    Trigger::for_action(action)
+        .filter(|_| wave_action_guards(action).contains(&GuardKind::WaveMembersReady))
+}
+
+/// The members of a wave that its command does not move, each with its first failing guard
+/// (`(db, sentence)`), as one informational line: the engine's refusal and the cockpit's
+/// preview show the same. The first three say enough for a wave of hundreds.
+pub fn members_waiting(waiting: &[(String, String)]) -> Option<Guard> {
+    if waiting.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = waiting
+        .iter()
+        .take(3)
+        .map(|(db, why)| format!("{db} ({why})"))
+        .collect();
+    let more = waiting.len() - shown.len();
+    Some(Guard {
+        name: "members_waiting",
+        ok: true,
+        sentence: format!(
+            "{} refused for now: {}{}",
+            waiting.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    })
 }
 
 /// [`wave_action_guards`] evaluated on a wave's context, for the cockpit's dialog.
@@ -763,6 +798,7 @@ mod tests {
         );
         let none_ready = GuardContext {
             wave_members_ready: 0,
+            wave_trigger: Some(Trigger::Cutover),
             ..green()
         };
         let e = check_wave_action(Action::Cutover, &none_ready).unwrap_err();
@@ -777,8 +813,23 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("role", true), ("members", true), ("members_ready", true)]
         );
-        // Other wave actions judge each member by its own row only.
-        assert!(check_wave_action(Action::Pause, &none_ready).is_ok());
+        // Every wave action that moves members needs one that can move.
+        let pause = GuardContext {
+            wave_trigger: Some(Trigger::Pause),
+            ..none_ready.clone()
+        };
+        assert_eq!(
+            check_wave_action(Action::Pause, &pause)
+                .unwrap_err()
+                .to_string(),
+            "pause blocked: none of the 3 databases of wave 2 passes its pause guards now"
+        );
+        assert!(check_wave_action(Action::Signoff, &none_ready).is_ok());
+        assert_eq!(
+            wave_member_trigger(Action::Rollback),
+            Some(Trigger::Rollback)
+        );
+        assert_eq!(wave_member_trigger(Action::StartWave), None);
     }
 
     #[test]

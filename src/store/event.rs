@@ -267,6 +267,16 @@ pub struct GuardLine {
     pub sentence: String,
 }
 
+impl From<crate::lifecycle::Guard> for GuardLine {
+    fn from(g: crate::lifecycle::Guard) -> GuardLine {
+        GuardLine {
+            name: g.name.to_string(),
+            ok: g.ok,
+            sentence: g.sentence,
+        }
+    }
+}
+
 fn lenient_action<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> {
     let v = Value::deserialize(d)?;
     Ok(serde_json::from_value(v).ok())

@@ -308,16 +308,16 @@ pub fn small_log() -> Vec<Event> {
     small_history().2
 }
 
-/// The engine's refusal of the cockpit's cutover of `db` (command `id`) a moment after the
-/// cockpit's [`small`] view: meanwhile DRS reported the lag at 12.4 s. The brain at the end
+/// The engine's refusal of the cockpit's `action` on `target` (command `id`) a moment after the
+/// cockpit's [`small`] view: meanwhile DRS reported the lag of `lagging` at 12.4 s. The brain at the end
 /// of [`small_log`]'s history decides the command, and the store's own pure builders make the
 /// decided row and the `command.rejected` event. Returns the cockpit's next feed: the decided
 /// row, the new events (the lag reading, then the rejection) stamped as the store appends
 /// them, and the database's state as the store's fold holds it after them.
-pub fn refused_cutover(db: &str, id: i64) -> FeedUpdate {
+pub fn refused(lagging: &str, action: Action, target: Target, id: i64) -> FeedUpdate {
     let (mut brain, mut world, mut log) = small_history();
     let seen = log.len();
-    world.per_db.entry(db.to_string()).or_default().lag_s = Some(12.4);
+    world.per_db.entry(lagging.to_string()).or_default().lag_s = Some(12.4);
     // The engine decides at the cockpit's now, one round after DRS's reading.
     world.wall = now() - Duration::milliseconds((world.step_s * 1000.0) as i64);
     let mut out = Vec::new();
@@ -335,9 +335,9 @@ pub fn refused_cutover(db: &str, id: i64) -> FeedUpdate {
         time: world.wall,
         who: "op".into(),
         role: Role::Operator,
-        action: Action::Cutover,
-        target: Target::Db(db.into()),
-        args: serde_json::json!({"confirmed": db}),
+        action,
+        target: target.clone(),
+        args: serde_json::json!({ "confirmed": action.confirmation(&target) }),
         status: CommandStatus::Pending,
         reason: None,
         decided_at: None,
@@ -345,7 +345,8 @@ pub fn refused_cutover(db: &str, id: i64) -> FeedUpdate {
     let verdict = brain.on_command(&cmd, world.wall);
     assert!(
         verdict.is_err(),
-        "the fixture's cutover of {db} was accepted"
+        "the fixture's {} of {target:?} was accepted",
+        action.as_str()
     );
     let (decision, guards) = crate::engine::runtime::decision_of(&verdict);
     let row = crate::store::decided_row(&cmd, &decision, world.wall);
@@ -353,7 +354,7 @@ pub fn refused_cutover(db: &str, id: i64) -> FeedUpdate {
     stamp(&mut log, vec![(world.wall, event)]);
     let state = crate::store::fold::Derived::from_events(&log)
         .dbs
-        .remove(db);
+        .remove(lagging);
     FeedUpdate {
         changed_dbs: state.into_iter().collect(),
         events: log.split_off(seen),

@@ -58,7 +58,7 @@ pub fn for_db(
 }
 
 fn line(gd: lifecycle::Guard) -> GuardLine {
-    g(gd.name, gd.ok, gd.sentence)
+    gd.into()
 }
 
 /// The guard context through the lifecycle's one builder, from what the store says of the
@@ -99,11 +99,9 @@ pub fn for_wave(
     lim: Limits,
     role: Role,
 ) -> Vec<GuardLine> {
-    let waiting = match action {
-        Action::Cutover => Some(members_waiting(n, data, now, lim, role)),
-        _ => None,
-    };
-    let ctx = wave_context(n, data, waiting.as_ref(), role, now);
+    let trigger = lifecycle::wave_member_trigger(action);
+    let waiting = trigger.map(|t| members_waiting(n, t, data, now, lim, role));
+    let ctx = wave_context(n, data, trigger, waiting.as_ref(), role, now);
     let mut out: Vec<GuardLine> = lifecycle::guards_for_wave(action, &ctx)
         .into_iter()
         .map(line)
@@ -117,16 +115,17 @@ pub fn for_wave(
         }
         _ => {}
     }
-    out.extend(waiting.and_then(|w| waiting_line(&w.1)));
+    out.extend(waiting.and_then(|w| lifecycle::members_waiting(&w.1).map(line)));
     out
 }
 
-/// A wave's facts as the store's fold holds them, through the lifecycle's one builder; for a
-/// cutover, with how many members pass their own guards (`waiting`).
+/// A wave's facts as the store's fold holds them, through the lifecycle's one builder; for an
+/// action that moves members, with how many pass their own guards (`waiting`).
 fn wave_context(
     n: u32,
     data: &Data,
-    waiting: Option<&(usize, Vec<String>)>,
+    trigger: Option<lifecycle::Trigger>,
+    waiting: Option<&(usize, Vec<(String, String)>)>,
     role: Role,
     now: DateTime<Utc>,
 ) -> lifecycle::GuardContext {
@@ -137,54 +136,34 @@ fn wave_context(
         started: w.is_some_and(|w| w.started_at.is_some()),
         approved_by: w.and_then(|w| w.approved_by.as_deref()),
         window: w.map(|w| w.window.as_str()).unwrap_or(""),
+        trigger,
         members_ready: waiting.map_or(0, |w| w.0),
     };
     lifecycle::facts::wave_context(&f, role, now)
 }
 
-/// A wave's cutover runs for the members whose own cutover guards pass when the engine
+/// A wave's command moves the members whose own guards for `trigger` pass when the engine
 /// decides; the others are refused with their reasons and can be asked again later. How many
 /// go now, and for each of the rest its first failing guard.
 fn members_waiting(
     n: u32,
+    trigger: lifecycle::Trigger,
     data: &Data,
     now: DateTime<Utc>,
     lim: Limits,
     role: Role,
-) -> (usize, Vec<String>) {
+) -> (usize, Vec<(String, String)>) {
     let mut ready = 0;
-    let mut waiting: Vec<String> = Vec::new();
+    let mut waiting = Vec::new();
     for d in data.dbs.iter().filter(|d| d.wave == Some(n)) {
-        let lines = for_db(Action::Cutover, d, data, now, lim, role);
-        match lines.iter().find(|l| !l.ok) {
-            None => ready += 1,
-            Some(l) => waiting.push(format!("{} ({})", d.db_id, l.sentence)),
+        let ctx = context(d, data, now, lim, role);
+        let pos = lifecycle::Position::from_state(d.stage, d.held_stage);
+        match lifecycle::decide(pos, trigger, &ctx) {
+            Ok(_) => ready += 1,
+            Err(rej) => waiting.push((d.db_id.clone(), rej.reasons[0].clone())),
         }
     }
     (ready, waiting)
-}
-
-/// Why the members that do not pass wait: informational (the wave's cutover moves the others).
-fn waiting_line(waiting: &[String]) -> Option<GuardLine> {
-    if waiting.is_empty() {
-        return None;
-    }
-    let shown: Vec<&str> = waiting.iter().take(3).map(String::as_str).collect();
-    let more = waiting.len().saturating_sub(shown.len());
-    Some(g(
-        "members_waiting",
-        true,
-        format!(
-            "{} will be refused for now: {}{}",
-            waiting.len(),
-            shown.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
-        ),
-    ))
 }
 
 /// The dialog's guards: acknowledging an alert is judged on the alerts board (as the engine
@@ -673,11 +652,14 @@ mod tests {
         assert!(!ok);
         assert_eq!(
             failing,
-            ["wave 7 has no databases (plan and init it first)"]
+            [
+                "wave 7 has no databases (plan and init it first)",
+                "none of the 0 databases of wave 7 passes its pause guards now"
+            ]
         );
         assert_eq!(
             verdict.unwrap_err(),
-            "pause blocked: wave 7 has no databases (plan and init it first)"
+            "pause blocked: wave 7 has no databases (plan and init it first); none of the 0 databases of wave 7 passes its pause guards now"
         );
         // Wave 0's cutover moves `a` (fresh validation, low lag, open window); wave 7 has
         // no databases.
@@ -728,7 +710,10 @@ mod tests {
             ["none of the 2 databases of wave 0 passes its cutover guards now"]
         );
         let why = verdict.unwrap_err();
-        assert!(why.contains("a: cutover blocked: lag 30 s > 5 s"), "{why}");
+        assert!(
+            why.ends_with("(2 refused for now: a (lag 30 s > 5 s); b (lag 30 s > 5 s))"),
+            "{why}"
+        );
         agree("wave cutover", &waves[i]).unwrap();
     }
 

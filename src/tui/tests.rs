@@ -201,7 +201,8 @@ fn keys_filter_open_detail_and_cut_over() {
     // reason is shown, not swallowed, and the engine's own guards replace the preview's.
     a.on_submitted(Ok(7));
     assert_eq!(a.dialog.as_ref().unwrap().status, DialogStatus::Pending(7));
-    a.on_feed(fixture::refused_cutover("pay-ledger-01", 7));
+    let db = Target::Db("pay-ledger-01".into());
+    a.on_feed(fixture::refused("pay-ledger-01", Action::Cutover, db, 7));
     assert_eq!(
         a.dialog.as_ref().unwrap().status,
         DialogStatus::Rejected(7, "cutover blocked: lag 12.4 s > 5 s".into())
@@ -229,6 +230,56 @@ fn keys_filter_open_detail_and_cut_over() {
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.rows.len(), 12);
     assert_eq!(key(&mut a, KeyCode::Char('q')), Some(Intent::Quit));
+}
+
+/// A wave command that would move none of its members: the brain refuses it with the wave's
+/// guards (the failing `members_ready` among them) and why each member does not pass, and the
+/// dialog shows that list, not its preview.
+#[test]
+fn a_refused_wave_command_shows_the_engines_guards() {
+    let mut a = app(false, false);
+    a.open_dialog(Action::Resume, Target::Wave(0));
+    a.on_submitted(Ok(8));
+    a.on_feed(fixture::refused(
+        "pay-ledger-01",
+        Action::Resume,
+        Target::Wave(0),
+        8,
+    ));
+    let d = a.dialog.clone().unwrap();
+    let DialogStatus::Rejected(8, why) = &d.status else {
+        panic!("{:?}", d.status);
+    };
+    assert!(
+        why.starts_with(
+            "resume blocked: none of the 4 databases of wave 0 passes its resume guards now (4 refused for now: "
+        ),
+        "{why}"
+    );
+    let names: Vec<(&str, bool)> = d.guards.iter().map(|g| (g.name.as_str(), g.ok)).collect();
+    assert_eq!(
+        names,
+        [
+            ("role", true),
+            ("members", true),
+            ("members_ready", false),
+            ("members_waiting", true)
+        ],
+        "{:#?}",
+        d.guards
+    );
+    let waiting = &d.guards[3].sentence;
+    assert!(
+        waiting.starts_with("4 refused for now: billing-01 (billing-01 is failed (in validation); resume applies only from paused")
+            && waiting.ends_with("; and 1 more"),
+        "{waiting}"
+    );
+    let s = screen(&mut a, 120, 40);
+    for g in &d.guards {
+        let head: String = g.sentence.chars().take(40).collect();
+        assert!(s.contains(&head), "no {head:?} in:\n{s}");
+    }
+    insta::assert_snapshot!("dialog_rejected_wave_120x40", s);
 }
 
 #[test]
@@ -424,7 +475,7 @@ fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
     );
     let waiting = line("members_waiting");
     assert!(
-        waiting.sentence.starts_with("1 will be refused for now: ")
+        waiting.sentence.starts_with("1 refused for now: ")
             && waiting.sentence.contains(&laggard)
             && waiting.sentence.contains("lag"),
         "{waiting:?}"
@@ -442,7 +493,7 @@ fn a_wave_cutover_goes_for_the_members_that_pass_and_names_the_rest() {
     // The engine's note says who moved and who was refused, wrapped inside the dialog.
     a.on_submitted(Ok(9));
     let note = format!(
-        "wave 0: {} of {members} databases; not the others: {laggard}: cutover blocked: lag 99 s > 5 s; end-of-note",
+        "wave 0: {} of {members} databases; 1 refused for now: {laggard} (lag 99 s > 5 s); end-of-note",
         members - 1
     );
     a.on_feed(FeedUpdate {

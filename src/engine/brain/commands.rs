@@ -3,7 +3,9 @@
 
 use super::protocol::*;
 use super::{ev, Brain};
-use crate::lifecycle::{check, check_wave_action, decide, GuardContext, GuardKind, Trigger};
+use crate::lifecycle::{
+    check, check_wave_action, members_waiting, GuardContext, GuardKind, Trigger,
+};
 use crate::store::event::{Body, SignedOff, WaveAct};
 use crate::store::{Action, CommandRow, NewEvent, Role, Target};
 use chrono::{DateTime, Utc};
@@ -18,8 +20,13 @@ impl Brain {
         c: &CommandRow,
         target: &Target,
         wall: DateTime<Utc>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         use crate::signoff::{Signature, SignoffRole};
+        // A wave's sign-off is judged by the wave guards the cockpit previews, kept as a list.
+        if let Target::Wave(w) = target {
+            let ctx = self.wave_context(*w, Some(c.action), c.role, wall);
+            check_wave_action(Action::Signoff, &ctx)?;
+        }
         let role = c
             .args
             .get("role")
@@ -38,19 +45,18 @@ impl Brain {
             .map_err(|e| format!("signoff blocked: {e}"))?;
         let ids: Vec<String> = match target {
             Target::Db(id) if self.dbs.contains_key(id) => vec![id.clone()],
-            Target::Db(id) => return Err(format!("no database {id:?} in the store")),
+            Target::Db(id) => return Err(format!("no database {id:?} in the store").into()),
             Target::Factory => {
-                return Err("a sign-off is for a database or a wave, not the factory".into())
+                return Err("a sign-off is for a database or a wave, not the factory"
+                    .to_string()
+                    .into())
             }
-            Target::Wave(w) => {
-                let ctx = self.wave_context(*w, None, c.role, wall);
-                check("signoff", &[GuardKind::WaveMembers], &ctx).map_err(|e| e.to_string())?;
-                self.dbs
-                    .values()
-                    .filter(|d| d.wave == Some(*w))
-                    .map(|d| d.id.clone())
-                    .collect()
-            }
+            Target::Wave(w) => self
+                .dbs
+                .values()
+                .filter(|d| d.wave == Some(*w))
+                .map(|d| d.id.clone())
+                .collect(),
         };
         for id in &ids {
             let Some(d) = self.dbs.get_mut(id) else {
@@ -120,7 +126,7 @@ impl Brain {
                     Ok(format!("cutover window of wave {w} approved by {}", c.who))
                 }
             }
-            (Action::Signoff, target) => Ok(self.sign_off(c, target, wall)?),
+            (Action::Signoff, target) => self.sign_off(c, target, wall),
             (Action::AckAlert, _) => {
                 Err("ack_alert is decided by the alert rules, not the lifecycle"
                     .to_string()
@@ -156,38 +162,20 @@ impl Brain {
                 let trig = Trigger::for_action(action)
                     .ok_or_else(|| format!("{} moves no database", action.as_str()))?;
                 let ctx = self.wave_context(*w, Some(action), c.role, wall);
+                if let Err(rej) = check_wave_action(action, &ctx) {
+                    // A wave command that would move none: the wave's guards, then why each
+                    // member does not pass, as the cockpit's preview lists them.
+                    let (_, waiting) = self.wave_members_judged(*w, trig, c.role, wall);
+                    return Err(with_waiting(rej.into(), &waiting));
+                }
                 let members: Vec<String> = self
                     .dbs
                     .values()
                     .filter(|d| d.wave == Some(*w))
                     .map(|d| d.id.clone())
                     .collect();
-                if let Err(rej) = check_wave_action(action, &ctx) {
-                    // A cutover that would move none: say why, for the first few members.
-                    let mut r = Refusal::from(rej);
-                    if action == Action::Cutover {
-                        let why: Vec<String> = members
-                            .iter()
-                            .take(3)
-                            .filter_map(|id| {
-                                let d = self.dbs.get(id)?;
-                                let ctx = self.guard_context(id, c.role, wall);
-                                decide(d.pos, trig, &ctx)
-                                    .err()
-                                    .map(|e| format!("{id}: {e}"))
-                            })
-                            .collect();
-                        let more = members.len().saturating_sub(3);
-                        r.reason.push_str(&format!(" ({}", why.join("; ")));
-                        if more > 0 {
-                            r.reason.push_str(&format!("; and {more} more"));
-                        }
-                        r.reason.push(')');
-                    }
-                    return Err(r);
-                }
                 let mut moved = 0;
-                let mut refused: Vec<String> = Vec::new();
+                let mut refused: Vec<(String, String)> = Vec::new();
                 for id in &members {
                     match self.transition(
                         id,
@@ -198,32 +186,30 @@ impl Brain {
                         Some(&c.who),
                     ) {
                         Ok(_) => moved += 1,
-                        Err(why) => refused.push(format!("{id}: {why}")),
+                        Err(why) => refused.push((id.clone(), why.reason)),
                     }
                 }
-                // A wave of hundreds refused for the same reason: the first few say enough.
-                let mut summary_refused = refused
-                    .iter()
-                    .take(3)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if refused.len() > 3 {
-                    summary_refused.push_str(&format!("; and {} more refused", refused.len() - 3));
-                }
-                if moved == 0 {
-                    Err(summary_refused.into())
-                } else if refused.is_empty() {
-                    Ok(format!("wave {w}: {moved} databases"))
-                } else {
-                    Ok(format!(
-                        "wave {w}: {moved} of {} databases; not the others: {summary_refused}",
-                        members.len()
-                    ))
+                match members_waiting(&refused) {
+                    None => Ok(format!("wave {w}: {moved} databases")),
+                    Some(line) => Ok(format!(
+                        "wave {w}: {moved} of {} databases; {}",
+                        members.len(),
+                        line.sentence
+                    )),
                 }
             }
         }
     }
+}
+
+/// A wave's refusal with the line saying why its members do not pass, in its guards and its
+/// sentence.
+fn with_waiting(mut r: Refusal, waiting: &[(String, String)]) -> Refusal {
+    if let Some(line) = members_waiting(waiting) {
+        r.reason.push_str(&format!(" ({})", line.sentence));
+        r.guards.push(line.into());
+    }
+    r
 }
 
 pub(super) fn wave_act(w: u32, c: &CommandRow) -> WaveAct {
@@ -313,11 +299,11 @@ mod tests {
             .unwrap_err()
             .reason;
         // Refused as a whole by the wave's guard, with each member's reason.
-        assert!(
-            err.starts_with(
-                "cutover blocked: none of the 2 databases of wave 0 passes its cutover guards now (a: cutover blocked"
-            ) && err.contains("b: cutover"),
-            "{err}"
+        assert_eq!(
+            err,
+            "cutover blocked: none of the 2 databases of wave 0 passes its cutover guards now \
+             (2 refused for now: a (a is paused (in prechecks); cutover applies only from ready); \
+             b (b is paused (in prechecks); cutover applies only from ready))"
         );
         b.on_command(
             &cmd(4, Role::Operator, Action::Abort, Target::Db("a".into())),
@@ -331,6 +317,100 @@ mod tests {
                 .map(|w| (w.db.as_str(), w.step))
                 .collect::<Vec<_>>(),
             [("a", EffectStep::Terminate)]
+        );
+    }
+
+    /// Wave pause, resume, retry, abort and rollback that would move no member keep the wave's
+    /// guards, like its cutover: the failing `members_ready` and why each member waits; a wave
+    /// sign-off is judged by the wave guards too.
+    #[test]
+    fn wave_commands_moving_none_keep_their_guards() {
+        let mut b = brain(
+            ChecksMode::Drs,
+            vec![
+                seed("a", 0, Criticality::Low, 1.0),
+                seed("b", 0, Criticality::Low, 1.0),
+            ],
+        );
+        let names = |r: &Refusal| {
+            r.guards
+                .iter()
+                .map(|g| (g.name.clone(), g.ok))
+                .collect::<Vec<_>>()
+        };
+        let want: Vec<(String, bool)> = [
+            ("role", true),
+            ("members", true),
+            ("members_ready", false),
+            ("members_waiting", true),
+        ]
+        .map(|(n, ok)| (n.to_string(), ok))
+        .to_vec();
+        for (i, action) in [
+            Action::Resume,
+            Action::Retry,
+            Action::Rollback,
+            Action::CloseHypercare,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let r = b
+                .on_command(
+                    &cmd(i as i64 + 1, Role::Operator, action, Target::Wave(0)),
+                    wall(),
+                )
+                .unwrap_err();
+            assert_eq!(names(&r), want, "{action:?}: {r:?}");
+            let verb = action.as_str();
+            assert!(
+                r.reason.starts_with(&format!(
+                    "{verb} blocked: none of the 2 databases of wave 0 passes its {verb} guards now (2 refused for now: a (a is registered; {verb} applies only from"
+                )),
+                "{}",
+                r.reason
+            );
+            assert_eq!(
+                r.guards[2].sentence,
+                format!("none of the 2 databases of wave 0 passes its {verb} guards now")
+            );
+        }
+        // Once both are paused, pausing again and aborting a cut-over wave move none either.
+        b.on_command(
+            &cmd(10, Role::Operator, Action::Pause, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let r = b
+            .on_command(
+                &cmd(11, Role::Operator, Action::Pause, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err();
+        assert_eq!(names(&r), want, "{r:?}");
+        assert!(b.take_events().iter().all(|e| e.kind == kind::DB_STAGE));
+        // A viewer's wave command: the role fails, and so does every member.
+        let r = b
+            .on_command(
+                &cmd(12, Role::Viewer, Action::Resume, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap_err();
+        assert!(!r.guards[0].ok && !r.guards[2].ok, "{r:?}");
+
+        let mut sign = cmd(13, Role::Operator, Action::Signoff, Target::Wave(9));
+        sign.args = json!({"role": "tech_lead"});
+        let r = b.on_command(&sign, wall()).unwrap_err();
+        assert_eq!(
+            r.reason,
+            "signoff blocked: wave 9 has no databases (plan and init it first)"
+        );
+        assert_eq!(
+            r.guards
+                .iter()
+                .map(|g| (g.name.as_str(), g.ok))
+                .collect::<Vec<_>>(),
+            [("role", true), ("members", false)]
         );
     }
 

@@ -4,7 +4,9 @@
 use super::protocol::*;
 use super::{ev, Brain};
 use crate::lifecycle::transition::CUTOVER_GUARDS;
-use crate::lifecycle::{decide, facts, GuardContext, GuardKind, Position, Stage, Trigger};
+use crate::lifecycle::{
+    decide, facts, wave_member_trigger, GuardContext, GuardKind, Position, Stage, Trigger,
+};
 use crate::store::event::{Body, StageChanged};
 use crate::store::{Action, Role};
 use chrono::{DateTime, Utc};
@@ -51,9 +53,30 @@ impl Brain {
         facts::guard_context(&f, th, role, wall)
     }
 
+    /// The members of wave `w` that `trigger` would move now, counted, and the others, each
+    /// with its first failing guard, judged on its [`Brain::guard_context`] (the cockpit
+    /// judges its preview the same way).
+    pub(super) fn wave_members_judged(
+        &self,
+        w: u32,
+        trigger: Trigger,
+        role: Role,
+        wall: DateTime<Utc>,
+    ) -> (usize, Vec<(String, String)>) {
+        let mut ready = 0;
+        let mut waiting = Vec::new();
+        for d in self.dbs.values().filter(|d| d.wave == Some(w)) {
+            match decide(d.pos, trigger, &self.guard_context(&d.id, role, wall)) {
+                Ok(_) => ready += 1,
+                Err(rej) => waiting.push((d.id.clone(), rej.reasons[0].clone())),
+            }
+        }
+        (ready, waiting)
+    }
+
     /// The guard context of `action` on wave `w` as a whole (the cockpit builds its preview
-    /// with the same [`facts::wave_context`]). For a cutover it counts the members whose own
-    /// cutover guards pass, each on its [`Brain::guard_context`].
+    /// with the same [`facts::wave_context`]). For an action that moves members it counts
+    /// those whose own guards pass ([`Brain::wave_members_judged`]).
     pub fn wave_context(
         &self,
         w: u32,
@@ -62,24 +85,12 @@ impl Brain {
         wall: DateTime<Utc>,
     ) -> GuardContext {
         let wave = self.waves.get(&w);
-        let members = self.dbs.values().filter(|d| d.wave == Some(w));
-        let members_ready = match action {
-            Some(Action::Cutover) => members
-                .clone()
-                .filter(|d| {
-                    decide(
-                        d.pos,
-                        Trigger::Cutover,
-                        &self.guard_context(&d.id, role, wall),
-                    )
-                    .is_ok()
-                })
-                .count(),
-            _ => 0,
-        };
+        let trigger = action.and_then(wave_member_trigger);
+        let members_ready = trigger.map_or(0, |t| self.wave_members_judged(w, t, role, wall).0);
         let f = facts::WaveFacts {
             wave: w,
-            members: members.count(),
+            members: self.dbs.values().filter(|d| d.wave == Some(w)).count(),
+            trigger,
             started: wave.is_some_and(|x| x.started),
             approved_by: wave.and_then(|x| x.approved_by.as_deref()),
             window: wave.map(|x| x.window.as_str()).unwrap_or(""),

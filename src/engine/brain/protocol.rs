@@ -277,15 +277,7 @@ impl From<Rejection> for Refusal {
     fn from(r: Rejection) -> Refusal {
         Refusal {
             reason: r.to_string(),
-            guards: r
-                .guards
-                .into_iter()
-                .map(|g| GuardLine {
-                    name: g.name.to_string(),
-                    ok: g.ok,
-                    sentence: g.sentence,
-                })
-                .collect(),
+            guards: r.guards.into_iter().map(GuardLine::from).collect(),
         }
     }
 }

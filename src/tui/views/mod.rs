@@ -27,7 +27,12 @@ pub const MIN_H: u16 = 16;
 pub fn render(app: &App, f: &mut Frame) {
     let area = f.area();
     let th = &app.theme;
-    f.buffer_mut().set_style(area, th.base);
+    // Every cell takes the base style. Straight over the cells: Buffer::set_style works out
+    // each cell's index from its position, a tenth of a frame's work (callgrind). The frame's
+    // area is its buffer's.
+    for c in &mut f.buffer_mut().content {
+        c.set_style(th.base);
+    }
     if area.width < MIN_W || area.height < MIN_H {
         too_small(f, area, th);
         return;

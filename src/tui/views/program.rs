@@ -7,12 +7,13 @@ use crate::program::Program;
 use crate::tui::app::App;
 use crate::tui::fmt;
 use crate::tui::theme::{stage_code, Theme};
+use crate::tui::widgets::lines_in;
 use crate::tui::widgets::stage_bar::stage_bar;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Block;
 use ratatui::Frame;
 
 fn block<'a>(th: &Theme, title: impl Into<Line<'a>>) -> Block<'a> {
@@ -36,7 +37,7 @@ fn counts(p: &Program) -> [usize; 14] {
 
 /// "18 Dec 14:00" for an instant this year, with the year when it is not.
 fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    if t.format("%Y").to_string() == now.format("%Y").to_string() {
+    if t.year() == now.year() {
         t.format("%d %b %H:%M").to_string()
     } else {
         t.format("%d %b %Y %H:%M").to_string()
@@ -181,7 +182,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect) {
         lines.push(Line::raw(""));
     }
     lines.extend(pace_lines(app, wide));
-    f.render_widget(Paragraph::new(lines).block(block(th, " Program ")), left);
+    lines_in(f, block(th, " Program "), lines, left);
     calendar(app, f, right);
 }
 
@@ -573,7 +574,7 @@ fn calendar(app: &App, f: &mut Frame, area: Rect) {
         lines.push(Line::styled(fmt::fit(legend, w, th.sym.ellipsis), th.muted));
     }
     let title = format!(" Calendar: next {} days (UTC) ", cal.days.len());
-    f.render_widget(Paragraph::new(lines).block(block(th, title)), area);
+    lines_in(f, block(th, title), lines, area);
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! MySQL / MariaDB pre-checks: binary log settings, GTID, the migration user's grants,
 //! storage engines and character sets.
 
-use super::CheckResult;
+use super::result::CheckResult;
 use crate::inventory::Endpoint;
 use crate::validate::catalog::{my_str, Catalog};
 use sqlx::MySqlPool;

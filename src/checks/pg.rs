@@ -1,7 +1,7 @@
 //! PostgreSQL pre-checks: logical decoding settings, the migration user's rights, extensions
 //! and encoding.
 
-use super::CheckResult;
+use super::result::CheckResult;
 use crate::inventory::Endpoint;
 use crate::validate::catalog::quote_ident;
 use crate::validate::runbook::PrecheckSettings;

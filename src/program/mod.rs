@@ -6,33 +6,14 @@
 pub mod calendar;
 pub mod pace;
 pub mod report;
+pub mod stages;
+
+pub use stages::{effective_stage, stage_pos, StageMark};
 
 use crate::lifecycle::Stage;
 use crate::store::model::{DbState, WaveState};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-
-/// One stage change as the store recorded it (`db.stage`): what the pace is measured from.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StageMark {
-    pub seq: i64,
-    pub time: DateTime<Utc>,
-    pub db_id: String,
-    pub to: Stage,
-}
-
-/// Where a database stands for progress: a failed or paused one counts at the stage it holds.
-pub fn effective_stage(d: &DbState) -> Stage {
-    match d.stage {
-        Stage::Failed | Stage::Paused => d.held_stage.unwrap_or(Stage::Registered),
-        s => s,
-    }
-}
-
-/// Index of a stage in `Stage::ALL`, for the count arrays.
-pub fn stage_pos(s: Stage) -> usize {
-    Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)
-}
 
 /// Whether the database has passed `stage` on the main path (registered .. completed).
 fn reached(s: Stage, stage: Stage) -> bool {

@@ -2,7 +2,7 @@
 //! phase (full load, validation, cutover) in the last 7 days, and how long one took, from the
 //! `db.stage` marks. Never from the plan's constants: with no measured pace there is no ETA.
 
-use super::{effective_stage, stage_pos, StageMark};
+use super::stages::{effective_stage, stage_pos, StageMark};
 use crate::lifecycle::Stage;
 use crate::store::model::DbState;
 use chrono::{DateTime, Duration, Utc};

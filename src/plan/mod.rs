@@ -22,115 +22,16 @@
 pub mod assessed;
 pub mod cmd;
 pub mod estimate;
+mod fit;
+pub mod limits;
 pub mod output;
 mod pilot;
 
+use fit::{measure, size_desc, within, Item};
+pub use limits::PlanLimits;
+
 use crate::inventory::{BusinessWindow, Criticality, DatabaseSpec, Engine};
-use estimate::Rates;
 use std::collections::BTreeMap;
-
-/// Everything that bounds a wave.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PlanLimits {
-    pub bandwidth_gbps: f64,
-    pub drs_concurrency: u32,
-    pub wave_concurrency: u32,
-    pub validation_capacity: u32,
-    pub max_wave_size: u32,
-    pub pilot_size: u32,
-    /// Per-job full-load rate, MB/s.
-    pub job_mbps: f64,
-    pub validation_gb_per_hour: f64,
-    pub validation_overhead_s: f64,
-    pub max_full_load_h: f64,
-    /// Rows written per second, all members of a wave together (measured by `wavedeck assess`).
-    pub max_wave_write_rows_s: f64,
-}
-
-impl PlanLimits {
-    pub fn from_config(cfg: &crate::config::Config) -> PlanLimits {
-        PlanLimits {
-            bandwidth_gbps: cfg.limits.bandwidth_gbps,
-            drs_concurrency: cfg.limits.drs_concurrency,
-            wave_concurrency: cfg.limits.wave_concurrency,
-            validation_capacity: cfg.limits.validation_capacity,
-            max_wave_size: cfg.plan.max_wave_size,
-            pilot_size: cfg.plan.pilot_size,
-            job_mbps: cfg.engine.job_bandwidth_mbps,
-            validation_gb_per_hour: cfg.plan.validation_gb_per_hour,
-            validation_overhead_s: cfg.plan.validation_overhead_s,
-            max_full_load_h: cfg.plan.max_full_load_h,
-            max_wave_write_rows_s: cfg.plan.max_wave_write_rows_s,
-        }
-    }
-
-    fn rates(&self) -> Rates {
-        Rates {
-            bandwidth_gbps: self.bandwidth_gbps,
-            job_mbps: self.job_mbps,
-            full_load_slots: self.drs_concurrency.min(self.wave_concurrency).max(1),
-            validation_capacity: self.validation_capacity,
-            validation_gb_per_hour: self.validation_gb_per_hour,
-            validation_overhead_s: self.validation_overhead_s,
-        }
-    }
-
-    /// The largest wave allowed for databases of this criticality.
-    pub fn wave_cap(&self, c: Criticality) -> usize {
-        let base = self.max_wave_size.min(self.drs_concurrency).max(1) as usize;
-        match c {
-            Criticality::Low => base,
-            Criticality::Medium => (base / 2).max(1),
-            Criticality::High => (base / 4).max(1),
-        }
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let pos = |v: f64, name: &str, eg: &str| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(format!("{name} must be a positive number, e.g. {eg}"))
-            }
-        };
-        pos(self.bandwidth_gbps, "bandwidth (--bandwidth-gbps)", "10")?;
-        pos(self.job_mbps, "engine.job_bandwidth_mbps", "100")?;
-        pos(
-            self.validation_gb_per_hour,
-            "plan.validation_gb_per_hour",
-            "200",
-        )?;
-        pos(self.max_full_load_h, "plan.max_full_load_h", "72")?;
-        pos(
-            self.max_wave_write_rows_s,
-            "plan.max_wave_write_rows_s",
-            "20000",
-        )?;
-        if !(self.validation_overhead_s.is_finite() && self.validation_overhead_s >= 0.0) {
-            return Err("plan.validation_overhead_s must be >= 0, e.g. 120".into());
-        }
-        for (v, name) in [
-            (self.drs_concurrency, "DRS concurrency (--drs-concurrency)"),
-            (self.wave_concurrency, "limits.wave_concurrency"),
-            (
-                self.validation_capacity,
-                "validation capacity (--validation-capacity)",
-            ),
-            (self.max_wave_size, "max wave size (--max-wave-size)"),
-        ] {
-            if v == 0 {
-                return Err(format!("{name} must be at least 1"));
-            }
-        }
-        if !(5..=10).contains(&self.pilot_size) {
-            return Err(format!(
-                "pilot size {} is outside 5..10 (the pilot wave is 5 to 10 low-risk databases); pass --pilot-size 8",
-                self.pilot_size
-            ));
-        }
-        Ok(())
-    }
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Wave {
@@ -168,43 +69,6 @@ impl Plan {
             .flat_map(|w| w.members.iter().map(move |m| (m.as_str(), w.number)))
             .collect()
     }
-}
-
-struct Item<'a> {
-    spec: &'a DatabaseSpec,
-    window: String,
-    opening_min: u32,
-    /// Measured rows written per second (0 when not assessed).
-    write_rows_s: f64,
-}
-
-/// Biggest first, then by id: the order that makes the packing (and the plan) deterministic.
-fn size_desc(a: &Item, b: &Item) -> std::cmp::Ordering {
-    b.spec
-        .size_gb
-        .total_cmp(&a.spec.size_gb)
-        .then_with(|| a.spec.db_id.cmp(&b.spec.db_id))
-}
-
-struct Fit {
-    full_load_s: f64,
-    validation_s: f64,
-    write_rows_s: f64,
-}
-
-fn measure(items: &[&Item], rates: &Rates) -> Fit {
-    let sizes: Vec<f64> = items.iter().map(|i| i.spec.size_gb).collect();
-    Fit {
-        full_load_s: estimate::full_load_seconds(&sizes, rates),
-        validation_s: estimate::validation_seconds(&sizes, rates),
-        write_rows_s: items.iter().map(|i| i.write_rows_s).sum(),
-    }
-}
-
-fn within(fit: &Fit, opening_min: u32, limits: &PlanLimits) -> bool {
-    fit.validation_s <= opening_min as f64 * 60.0
-        && fit.full_load_s <= limits.max_full_load_h * 3600.0
-        && fit.write_rows_s <= limits.max_wave_write_rows_s
 }
 
 pub fn plan(specs: &[DatabaseSpec], limits: &PlanLimits) -> Result<Plan, String> {

@@ -1,7 +1,9 @@
 //! Choosing wave 0: small, low-criticality databases over both engines and several owners,
 //! all in one business window (a wave has one window).
 
-use super::{measure, within, Item, PlanLimits, Rates};
+use super::estimate::Rates;
+use super::fit::{measure, size_desc, within, Item};
+use super::limits::PlanLimits;
 use crate::inventory::{Criticality, Engine};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -108,6 +110,6 @@ fn select<'a, 'b>(cands: &[&'a Item<'b>], want: usize) -> Vec<&'a Item<'b>> {
         }
     }
     // Biggest first, like every wave's member list.
-    picked.sort_by(|a, b| super::size_desc(a, b));
+    picked.sort_by(|a, b| size_desc(a, b));
     picked
 }

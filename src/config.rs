@@ -480,28 +480,6 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Every value in its range (`config_check`), else each problem with the file line of its
-    /// key (or where it came from when it is not in the file).
-    pub fn check(&self, path: Option<&Path>, text: &str) -> Result<(), ConfigError> {
-        let problems: Vec<String> = check::check(self)
-            .into_iter()
-            .map(|p| match (path, check::line_of(text, &p.key)) {
-                (Some(path), Some(line)) => {
-                    format!("{}:{line}: {} {}", path.display(), p.key, p.msg)
-                }
-                _ => format!(
-                    "{} {} (set by a WAVEDECK_* variable or the default)",
-                    p.key, p.msg
-                ),
-            })
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid { problems })
-        }
-    }
-
     /// Parse a config file's text (types and closed sets; ranges are `check`'s).
     pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
         if text.trim().is_empty() {

@@ -4,7 +4,8 @@
 //! Closed sets (`engine.source_drain`, `cutover.dns_provider`...) are enums: serde refuses
 //! other words with the allowed ones.
 
-use crate::config::{Config, DnsProvider};
+use crate::config::{Config, ConfigError, DnsProvider};
+use std::path::Path;
 
 /// One value out of range: the dotted key and what is wrong with it.
 #[derive(Clone, Debug, PartialEq)]
@@ -338,6 +339,31 @@ pub fn line_of(text: &str, key: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Here, beside the checks, so that config.rs (the types) does not import this file.
+impl Config {
+    /// Every value in its range (`config_check`), else each problem with the file line of its
+    /// key (or where it came from when it is not in the file).
+    pub fn check(&self, path: Option<&Path>, text: &str) -> Result<(), ConfigError> {
+        let problems: Vec<String> = check(self)
+            .into_iter()
+            .map(|p| match (path, line_of(text, &p.key)) {
+                (Some(path), Some(line)) => {
+                    format!("{}:{line}: {} {}", path.display(), p.key, p.msg)
+                }
+                _ => format!(
+                    "{} {} (set by a WAVEDECK_* variable or the default)",
+                    p.key, p.msg
+                ),
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { problems })
+        }
+    }
 }
 
 #[cfg(test)]

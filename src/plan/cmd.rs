@@ -64,6 +64,7 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     if let Some(v) = args.pilot_size {
         limits.pilot_size = v;
     }
+    limits.measured_validation = measured_rates(&cfg.store).await;
     let plan = match &args.assessment {
         None if args.keep_waves => super::plan_keeping_waves(&specs, &limits),
         None => plan(&specs, &limits),
@@ -92,6 +93,7 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     }
     .map_err(anyhow::Error::msg)?;
     print!("{}", output::table(&plan));
+    print!("{}", output::validation_rates(&specs, &limits));
     for w in &plan.warnings {
         println!("warning: {w}");
     }
@@ -115,4 +117,16 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The validation rates kept in the store (`store` in the config, or --store), if there is
+/// one: a plan made where no validation ran yet uses the configured constant.
+async fn measured_rates(store: &str) -> Vec<crate::store::val_progress::MeasuredRate> {
+    let Ok(s) = crate::store::Store::open_existing(store).await else {
+        return vec![];
+    };
+    s.validation_rates().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "plan: cannot read the measured validation rates");
+        vec![]
+    })
 }

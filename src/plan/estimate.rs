@@ -9,7 +9,8 @@
 //!
 //! **Validation.** One database takes `overhead + size / rate`: a fixed part (connect, schema
 //! presence, row counts, smoke tests) and table checksums that read the data on both sides at
-//! `rate` GB per hour. `validation_capacity` run at once; the wave's validation time is the
+//! `rate` GB per hour, the engine's own (measured by earlier validations, see
+//! [`PerEngine`]). `validation_capacity` run at once; the wave's validation time is the
 //! makespan of those workers, biggest first. The final validation must be fresh at cutover
 //! (`thresholds.validation_max_age_min`), so the planner keeps it within one opening of the
 //! wave's window.
@@ -21,9 +22,34 @@ pub struct Rates {
     pub job_mbps: f64,
     pub full_load_slots: u32,
     pub validation_capacity: u32,
-    pub validation_gb_per_hour: f64,
+    pub validation_gb_per_hour: PerEngine,
     pub validation_overhead_s: f64,
 }
+
+/// A figure per engine: PostgreSQL and MySQL read at different speeds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PerEngine {
+    pub postgres: f64,
+    pub mysql: f64,
+}
+
+impl PerEngine {
+    pub fn both(v: f64) -> PerEngine {
+        PerEngine {
+            postgres: v,
+            mysql: v,
+        }
+    }
+
+    pub fn of(&self, e: Engine) -> f64 {
+        match e {
+            Engine::Postgres => self.postgres,
+            Engine::Mysql => self.mysql,
+        }
+    }
+}
+
+use crate::inventory::Engine;
 
 /// Seconds to full-load databases of these sizes (GB).
 pub fn full_load_seconds(sizes_gb: &[f64], r: &Rates) -> f64 {
@@ -56,16 +82,17 @@ pub fn full_load_seconds(sizes_gb: &[f64], r: &Rates) -> f64 {
     }
 }
 
-/// Seconds to validate one database of `size_gb`.
-pub fn validation_one_seconds(size_gb: f64, r: &Rates) -> f64 {
-    r.validation_overhead_s + size_gb / r.validation_gb_per_hour.max(1e-9) * 3600.0
+/// Seconds to validate one database of `size_gb` on `engine`.
+pub fn validation_one_seconds(size_gb: f64, engine: Engine, r: &Rates) -> f64 {
+    r.validation_overhead_s + size_gb / r.validation_gb_per_hour.of(engine).max(1e-9) * 3600.0
 }
 
-/// Seconds to validate databases of these sizes with `validation_capacity` workers.
-pub fn validation_seconds(sizes_gb: &[f64], r: &Rates) -> f64 {
-    let mut jobs: Vec<f64> = sizes_gb
+/// Seconds to validate databases of these sizes (GB, engine) with `validation_capacity`
+/// workers.
+pub fn validation_seconds(dbs: &[(f64, Engine)], r: &Rates) -> f64 {
+    let mut jobs: Vec<f64> = dbs
         .iter()
-        .map(|s| validation_one_seconds(*s, r))
+        .map(|(s, e)| validation_one_seconds(*s, *e, r))
         .collect();
     jobs.sort_by(|a, b| b.total_cmp(a));
     let mut workers = vec![0.0f64; r.validation_capacity.max(1) as usize];
@@ -99,7 +126,10 @@ mod tests {
             job_mbps: 100.0,     // 0.1 GB/s
             full_load_slots: 20,
             validation_capacity: 2,
-            validation_gb_per_hour: 360.0, // 0.1 GB/s
+            validation_gb_per_hour: PerEngine {
+                postgres: 360.0, // 0.1 GB/s
+                mysql: 180.0,
+            },
             validation_overhead_s: 60.0,
         }
     }
@@ -132,8 +162,13 @@ mod tests {
     #[test]
     fn validation_is_the_makespan_of_the_workers() {
         // 36 GB = 360 s + 60 s; three such on two workers: 840 s.
-        assert!((validation_seconds(&[36.0, 36.0, 36.0], &rates()) - 840.0).abs() < 1e-6);
-        assert!((validation_seconds(&[36.0], &rates()) - 420.0).abs() < 1e-6);
+        let pg = |gb| (gb, Engine::Postgres);
+        assert!(
+            (validation_seconds(&[pg(36.0), pg(36.0), pg(36.0)], &rates()) - 840.0).abs() < 1e-6
+        );
+        assert!((validation_seconds(&[pg(36.0)], &rates()) - 420.0).abs() < 1e-6);
+        // Each engine at its own rate: MySQL's half the speed takes twice the reading.
+        assert!((validation_seconds(&[(36.0, Engine::Mysql)], &rates()) - 780.0).abs() < 1e-6);
     }
 
     #[test]

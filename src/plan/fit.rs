@@ -30,9 +30,13 @@ pub(super) struct Fit {
 
 pub(super) fn measure(items: &[&Item], rates: &Rates) -> Fit {
     let sizes: Vec<f64> = items.iter().map(|i| i.spec.size_gb).collect();
+    let dbs: Vec<(f64, crate::inventory::Engine)> = items
+        .iter()
+        .map(|i| (i.spec.size_gb, i.spec.engine))
+        .collect();
     Fit {
         full_load_s: estimate::full_load_seconds(&sizes, rates),
-        validation_s: estimate::validation_seconds(&sizes, rates),
+        validation_s: estimate::validation_seconds(&dbs, rates),
         write_rows_s: items.iter().map(|i| i.write_rows_s).sum(),
     }
 }

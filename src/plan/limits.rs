@@ -15,6 +15,9 @@ pub struct PlanLimits {
     /// Per-job full-load rate, MB/s.
     pub job_mbps: f64,
     pub validation_gb_per_hour: f64,
+    /// Rates earlier validations measured (`store::val_progress`), newest first: an engine
+    /// with any is planned at their median instead of `validation_gb_per_hour`.
+    pub measured_validation: Vec<crate::store::val_progress::MeasuredRate>,
     pub validation_overhead_s: f64,
     pub max_full_load_h: f64,
     /// Rows written per second, all members of a wave together (measured by `wavedeck assess`).
@@ -32,19 +35,45 @@ impl PlanLimits {
             pilot_size: cfg.plan.pilot_size,
             job_mbps: cfg.engine.job_bandwidth_mbps,
             validation_gb_per_hour: cfg.plan.validation_gb_per_hour,
+            measured_validation: vec![],
             validation_overhead_s: cfg.plan.validation_overhead_s,
             max_full_load_h: cfg.plan.max_full_load_h,
             max_wave_write_rows_s: cfg.plan.max_wave_write_rows_s,
         }
     }
 
-    pub(super) fn rates(&self) -> Rates {
+    /// The GB per hour an engine's validations are planned at, and how many measured runs
+    /// that is the median of (none: the configured `plan.validation_gb_per_hour`).
+    pub fn validation_rate(&self, e: crate::inventory::Engine) -> (f64, usize) {
+        let mut v: Vec<f64> = self
+            .measured_validation
+            .iter()
+            .filter(|m| m.engine == e.as_str() && m.gb_per_hour.is_finite() && m.gb_per_hour > 0.0)
+            .map(|m| m.gb_per_hour)
+            .collect();
+        if v.is_empty() {
+            return (self.validation_gb_per_hour, 0);
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        (median, n)
+    }
+
+    pub(crate) fn rates(&self) -> Rates {
         Rates {
             bandwidth_gbps: self.bandwidth_gbps,
             job_mbps: self.job_mbps,
             full_load_slots: self.drs_concurrency.min(self.wave_concurrency).max(1),
             validation_capacity: self.validation_capacity,
-            validation_gb_per_hour: self.validation_gb_per_hour,
+            validation_gb_per_hour: super::estimate::PerEngine {
+                postgres: self.validation_rate(crate::inventory::Engine::Postgres).0,
+                mysql: self.validation_rate(crate::inventory::Engine::Mysql).0,
+            },
             validation_overhead_s: self.validation_overhead_s,
         }
     }

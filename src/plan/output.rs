@@ -4,10 +4,10 @@
 //! --inventory waves.yaml` registers everything in its wave) preceded by a `waves:` summary
 //! (number, window, members, estimates) that the inventory loader accepts and skips.
 
-use super::estimate::human;
+use super::estimate::{human, validation_one_seconds};
 use super::{Plan, PlanLimits};
 use crate::inventory::write::{yaml_records, yaml_scalar};
-use crate::inventory::DatabaseSpec;
+use crate::inventory::{DatabaseSpec, Engine};
 
 pub fn table(plan: &Plan) -> String {
     let mut out = String::new();
@@ -45,6 +45,36 @@ pub fn table(plan: &Plan) -> String {
         total / 1000.0,
         human(fl)
     ));
+    out
+}
+
+/// The validation rate each engine is planned at and where it comes from, and how long the
+/// biggest database takes to validate at it.
+pub fn validation_rates(specs: &[DatabaseSpec], limits: &PlanLimits) -> String {
+    let mut out = String::from("validation rate:");
+    for (i, e) in [Engine::Postgres, Engine::Mysql].into_iter().enumerate() {
+        let (gb_h, runs) = limits.validation_rate(e);
+        let from = match runs {
+            0 => "plan.validation_gb_per_hour, none measured".to_string(),
+            n => format!("median of {n} measured validation(s)"),
+        };
+        out.push_str(&format!(
+            "{} {} {gb_h:.0} GB/h ({from})",
+            if i == 0 { "" } else { ";" },
+            e.as_str()
+        ));
+    }
+    out.push('\n');
+    if let Some(big) = specs.iter().max_by(|a, b| a.size_gb.total_cmp(&b.size_gb)) {
+        let s = validation_one_seconds(big.size_gb, big.engine, &limits.rates());
+        out.push_str(&format!(
+            "biggest database: {} ({:.1} TB, {}) validates in {}\n",
+            big.db_id,
+            big.size_gb / 1000.0,
+            big.engine.as_str(),
+            human(s)
+        ));
+    }
     out
 }
 

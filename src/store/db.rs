@@ -227,6 +227,13 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS validation_results (db_id TEXT NOT NULL, mode TEXT NOT NULL, tbl TEXT NOT NULL, \
      fingerprint TEXT NOT NULL, marker TEXT NOT NULL, at TEXT NOT NULL, report TEXT NOT NULL, \
      PRIMARY KEY (db_id, mode, tbl))",
+    // A running validation's progress and finished validations' rates (see `val_progress.rs`).
+    "CREATE TABLE IF NOT EXISTS validation_progress (db_id TEXT NOT NULL, mode TEXT NOT NULL, tbl TEXT NOT NULL, \
+     rows_est {INT} NOT NULL, rows_done {INT} NOT NULL, rows_read {INT} NOT NULL, read_ms {INT} NOT NULL, \
+     run_ms {INT} NOT NULL, limited_ms {INT} NOT NULL, finished {INT} NOT NULL, updated_at TEXT NOT NULL, \
+     PRIMARY KEY (db_id, mode, tbl))",
+    "CREATE TABLE IF NOT EXISTS validation_rates (db_id TEXT NOT NULL, engine TEXT NOT NULL, \
+     gb_per_hour {REAL} NOT NULL, rows_per_s {REAL} NOT NULL, at TEXT NOT NULL)",
 ];
 
 /// Tables added after schema version 1 was fixed: a store created before them gets them when
@@ -237,6 +244,8 @@ const ADDED_TABLES: &[&str] = &[
     "validation_chunks",
     "validation_marks",
     "validation_results",
+    "validation_progress",
+    "validation_rates",
 ];
 
 pub const SCHEMA_VERSION: &str = "1";

@@ -23,6 +23,7 @@ mod reach;
 mod registry;
 pub mod report;
 pub mod status;
+pub mod val_progress;
 pub mod validation;
 
 pub use commands::{decided_row, decision_event, Decision, NewCommand};

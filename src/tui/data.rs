@@ -15,6 +15,7 @@ pub const EVENTS_KEEP: usize = 5000;
 pub const LAG_KEEP: usize = 240;
 
 pub use crate::store::report::{CheckLine, TableLine};
+use crate::store::val_progress::TableProgress;
 
 /// Details of one database that only its events carry.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,6 +60,8 @@ pub struct FeedUpdate {
     pub marks: Vec<StageMark>,
     /// Every alert event of the log (first poll only): alerts raised before the tail still stand.
     pub alerts: Vec<Event>,
+    /// The tables of every validation running now (the whole set, when it changed).
+    pub validations: Option<Vec<TableProgress>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -84,6 +87,8 @@ pub struct Data {
     pub marks_seq: i64,
     /// The alerts standing and recently cleared, from every alert event (not just the tail).
     pub alerts: crate::alerts::board::Board,
+    /// Validations running now: their tables by db_id, in table order.
+    pub validating: HashMap<String, Vec<TableProgress>>,
 }
 
 impl Data {
@@ -144,6 +149,16 @@ impl Data {
             }
             self.extra.insert(db, x);
             changed = true;
+        }
+        if let Some(rows) = u.validations {
+            let mut by_db: HashMap<String, Vec<TableProgress>> = HashMap::new();
+            for r in rows {
+                by_db.entry(r.db_id.clone()).or_default().push(r);
+            }
+            if by_db != self.validating {
+                self.validating = by_db;
+                changed = true;
+            }
         }
         if let Some((db, series)) = u.lag {
             let x = self.extra.entry(db).or_default();

@@ -5,6 +5,7 @@
 use super::data::{FeedUpdate, EVENTS_KEEP};
 use super::term::{Msg, Submitter};
 use crate::store::model::{kind, CommandRow, Role};
+use crate::store::val_progress::TableProgress;
 use crate::store::{NewCommand, Store};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -29,6 +30,9 @@ pub async fn run(
     // Who holds the engine lease, looked up every 3 s.
     let mut lease_tick = 100u32;
     let mut engine: Option<Option<String>> = None;
+    // Running validations' progress, read every 2 s (written once a second at most).
+    let mut progress_tick = 100u32;
+    let mut progress: Vec<TableProgress> = Vec::new();
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -55,6 +59,18 @@ pub async fn run(
                     engine = Some(now.clone());
                     u.engine = Some(now);
                 }
+            }
+        }
+        progress_tick += 1;
+        if progress_tick >= 4 {
+            progress_tick = 0;
+            match store.running_validations().await {
+                Ok(p) if p != progress => {
+                    progress = p.clone();
+                    u.validations = Some(p);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cockpit: validation progress: {e}"),
             }
         }
         if want != detail_db {
@@ -84,6 +100,7 @@ pub async fn run(
             && u.commands.is_none()
             && u.history.is_none()
             && u.lag.is_none()
+            && u.validations.is_none()
             && u.engine.is_none();
         // An empty batch would change nothing, except clearing an error shown before.
         let has_error = u.error.is_some();

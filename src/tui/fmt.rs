@@ -82,6 +82,20 @@ pub fn gauge(frac: f64, w: usize, full: char, empty: char) -> String {
     s
 }
 
+/// `950`, `12.3k`, `4.5M`, `1.2G`: a row count in four or five columns.
+pub fn count(n: f64) -> String {
+    let n = n.max(0.0);
+    if n < 1000.0 {
+        format!("{n:.0}")
+    } else if n < 1e6 {
+        format!("{:.1}k", n / 1e3)
+    } else if n < 1e9 {
+        format!("{:.1}M", n / 1e6)
+    } else {
+        format!("{:.1}G", n / 1e9)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

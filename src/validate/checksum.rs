@@ -38,6 +38,8 @@ pub struct Ctx<'a> {
     pub live: Option<&'a Follower>,
     /// Where matched chunks are kept, and what earlier attempts of this run kept.
     pub memory: Option<&'a Memory>,
+    /// Where the attempt's progress is written for the cockpit.
+    pub progress: Option<&'a super::progress::Recorder>,
     /// Reads in flight per side: live chunks wait for positions between their two reads, so
     /// more chunks are in flight than there are sessions.
     src_slots: Semaphore,
@@ -103,6 +105,7 @@ impl<'a> Ctx<'a> {
             settings,
             live,
             memory: None,
+            progress: None,
             src_slots: Semaphore::new(par),
             tgt_slots: Semaphore::new(par),
         }
@@ -678,7 +681,13 @@ type ChunkOutcome = (usize, KeyRange, Result<Compared, String>);
 
 async fn chunk_task(ctx: &Ctx<'_>, jobs: &[TableJob], ti: usize, r: KeyRange) -> ChunkOutcome {
     let job = &jobs[ti];
+    if let Some(p) = ctx.progress {
+        p.started(ti);
+    }
     let res = ctx.settle(job, r).await;
+    if let (Some(p), Ok(c)) = (ctx.progress, &res) {
+        p.done(ti, c.s.count).await;
+    }
     if let (Some(m), Ok(c)) = (ctx.memory, &res) {
         if c.s == c.t && c.undecided.is_none() {
             m.keep(&job.name, &job.fingerprint, r, &c.s, c.at.as_ref())
@@ -704,8 +713,10 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
 
     // 2. Chunk plans (integer keys: ranges over the union of both sides' key bounds).
     let mut plans: Vec<Vec<KeyRange>> = Vec::with_capacity(jobs.len());
+    let mut estimates: Vec<u64> = Vec::with_capacity(jobs.len());
     for (job, c) in jobs.iter().zip(&counts) {
         let rows = c.as_ref().map(|(a, b)| (*a).max(*b)).unwrap_or(0);
+        estimates.push(rows);
         let bounds = if job.int_key {
             let b = futures::try_join!(job.src.key_bounds(ctx.src), job.tgt.key_bounds(ctx.tgt));
             match b {
@@ -733,6 +744,7 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
     // earlier attempt of this run matched stand as they were.
     let mut per_table: Vec<Vec<(KeyRange, Compared)>> = (0..jobs.len()).map(|_| vec![]).collect();
     let mut resumed = vec![0u64; jobs.len()];
+    let mut resumed_rows = vec![0u64; jobs.len()];
     let mut tasks: Vec<(usize, KeyRange)> = Vec::new();
     for (ti, rs) in plans.iter().enumerate() {
         let kept = ctx
@@ -744,6 +756,7 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
             match kept.iter().find(|k| k.range == r) {
                 Some(k) => {
                     resumed[ti] += 1;
+                    resumed_rows[ti] += k.digest.count;
                     per_table[ti].push((
                         r,
                         Compared {
@@ -767,11 +780,23 @@ pub async fn compare_tables(ctx: &Ctx<'_>, jobs: &[TableJob]) -> (Vec<TableRepor
         .collect();
     // Live chunks wait for their position between the two reads: keep more of them in flight
     // than there are sessions, so the reads of one overlap the waits of the others.
+    if let Some(p) = ctx.progress {
+        let tables = jobs.iter().enumerate();
+        p.begin(
+            tables
+                .map(|(ti, j)| (j.name.clone(), estimates[ti], resumed_rows[ti]))
+                .collect(),
+        )
+        .await;
+    }
     let in_flight = if ctx.live.is_some() { par * 4 } else { par };
     let results: Vec<ChunkOutcome> = futures::stream::iter(chunk_futs)
         .buffer_unordered(in_flight)
         .collect()
         .await;
+    if let Some(p) = ctx.progress {
+        p.finish().await;
+    }
 
     let mut rows_read = vec![0u64; jobs.len()];
     let mut table_errors: Vec<Vec<String>> = vec![vec![]; jobs.len()];

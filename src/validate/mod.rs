@@ -14,6 +14,7 @@ pub mod decode;
 pub mod fresh;
 pub mod pgcopy;
 pub mod position;
+pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod runbook;
@@ -260,9 +261,20 @@ async fn inner(
         Some(m) => keep_unchanged(m, spec.engine, src, tgt, &mut jobs).await,
         None => Default::default(),
     };
+    let recorder = opts
+        .memory
+        .as_ref()
+        .map(|s| progress::Recorder::new(s, &spec.db_id, opts.mode.as_str()));
     let mut ctx = checksum::Ctx::new(src, tgt, settings, follower.as_ref());
     ctx.memory = memory.as_ref();
+    ctx.progress = recorder.as_ref();
+    let reading = std::time::Instant::now();
     let (mut tables, errors) = checksum::compare_tables(&ctx, &jobs).await;
+    if let Some(store) = &opts.memory {
+        if errors.is_empty() {
+            keep_rate(store, spec, src, &tables, reading.elapsed()).await;
+        }
+    }
     for t in &mut tables {
         t.freshness = words.remove(&t.table);
     }
@@ -304,6 +316,47 @@ async fn inner(
             m.keep_results(&passed).await;
             m.finish().await;
         }
+    }
+}
+
+/// Fewer rows than this say more about the fixed costs (catalog, counts) than the read rate.
+const RATE_MIN_ROWS: u64 = 100_000;
+
+/// Keep what this attempt's reads measured, as the database's bytes validated per hour: the
+/// source's size (what `plan` sizes databases by) times the share of its rows read, over the
+/// time the chunks took. The plan then needs no constant for an engine it has seen.
+async fn keep_rate(
+    store: &crate::store::Store,
+    spec: &DatabaseSpec,
+    src: &Pool,
+    tables: &[TableReport],
+    took: Duration,
+) {
+    let read: u64 = tables.iter().map(|t| t.rows_read).sum();
+    let rows: u64 = tables
+        .iter()
+        .map(|t| t.rows_source.max(t.rows_target))
+        .sum();
+    let secs = took.as_secs_f64();
+    if read < RATE_MIN_ROWS || rows == 0 || secs <= 0.0 {
+        return;
+    }
+    let bytes = match crate::checks::measured_size_bytes(src).await {
+        Ok(b) if b > 0 => b as f64,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(db_id = %spec.db_id, error = %e, "cannot size the source for the validation rate");
+            return;
+        }
+    };
+    let share = (read as f64 / rows as f64).min(1.0);
+    let rate = crate::store::val_progress::MeasuredRate {
+        engine: spec.engine.as_str().to_string(),
+        gb_per_hour: bytes * share / 1e9 / (secs / 3600.0),
+        rows_per_s: read as f64 / secs,
+    };
+    if let Err(e) = store.keep_validation_rate(&spec.db_id, &rate).await {
+        tracing::warn!(db_id = %spec.db_id, error = %e, "cannot keep the validation rate");
     }
 }
 

@@ -46,8 +46,16 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
     let mut rows = Vec::with_capacity(end - offset);
     for &i in &app.rows[offset..end] {
         let d = &app.data.dbs[i];
-        let prog = if d.stage == Stage::FullLoad || (d.progress_pct > 0.0 && d.progress_pct < 100.0)
-        {
+        let validating = super::validating::fraction(app, &d.db_id);
+        let prog = if let Some(frac) = validating {
+            Line::from(vec![
+                Span::styled(
+                    fmt::gauge(frac, g_prog, th.sym.gauge_full, th.sym.gauge_empty),
+                    th.stage(Stage::Validation),
+                ),
+                Span::raw(format!("{:>4.0}%", frac * 100.0)),
+            ])
+        } else if d.stage == Stage::FullLoad || (d.progress_pct > 0.0 && d.progress_pct < 100.0) {
             Line::from(vec![
                 Span::styled(
                     fmt::gauge(

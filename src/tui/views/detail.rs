@@ -226,7 +226,7 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
     // Validation and guards | events tail.
     let [lv, le] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(low);
-    let mut vl = Vec::new();
+    let mut vl = super::validating::lines(app, &d.db_id);
     match &d.validation {
         Some(v) => vl.push(Line::from(vec![
             Span::styled(

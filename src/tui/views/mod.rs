@@ -8,6 +8,7 @@ pub mod dialog;
 pub mod events;
 pub mod help;
 pub mod program;
+pub mod validating;
 pub mod waves;
 
 pub use waves::{db_progress, wave_summary, WaveSummary};

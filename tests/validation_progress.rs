@@ -1,0 +1,210 @@
+//! A running validation's progress as the real validator writes it to the store, on the real
+//! local PostgreSQL: rows done out of the exact estimate, rising until every table is done,
+//! the measured rate kept for `wavedeck plan`, and the cockpit's Databases and detail views
+//! drawn from those rows.
+
+mod common;
+
+use common::validation::{self as shared, Pair};
+use futures::future::BoxFuture;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+use wavedeck::inventory::Engine;
+use wavedeck::store::val_progress::{DbProgress, TableProgress};
+use wavedeck::store::Store;
+use wavedeck::tui::app::App;
+use wavedeck::tui::data::FeedUpdate;
+use wavedeck::tui::theme::Theme;
+use wavedeck::validate::{run_validation, ValidateOptions};
+
+const BIG: u64 = 600_000;
+const SMALL: u64 = 3_000;
+/// A database of the cockpit's fixture, so the views have it to draw.
+const DB: &str = "crm-main-02";
+
+async fn exec(db: &str, sql: &str) {
+    let c = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
+    sqlx::raw_sql(sql)
+        .execute(&c)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    c.close().await;
+}
+
+async fn with_pair<F, Fut>(body: F)
+where
+    F: FnOnce(Pair) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let create = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            exec("postgres", &format!("CREATE DATABASE {db}")).await;
+            exec(
+                &db,
+                &format!(
+                    "CREATE TABLE big (id bigint PRIMARY KEY, v text);
+                     INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, {BIG}) g;
+                     CREATE TABLE small (id int PRIMARY KEY, v text);
+                     INSERT INTO small SELECT g, g::text FROM generate_series(1, {SMALL}) g;"
+                ),
+            )
+            .await;
+        })
+    };
+    let drop = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            exec(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            )
+            .await;
+        })
+    };
+    shared::with_pair("progress", create, drop, body).await
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    app.size = (w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| wavedeck::tui::views::render(app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The fixture's cockpit with these progress rows fed in, its clock at `now`.
+fn cockpit(rows: &[TableProgress], now: chrono::DateTime<chrono::Utc>) -> App {
+    let mut data = wavedeck::tui::fixture::small();
+    data.apply(FeedUpdate {
+        validations: Some(rows.to_vec()),
+        ..Default::default()
+    });
+    let th = Theme::load("dark", false, false).unwrap();
+    App::new(data, th, false, now)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validator_writes_its_progress_and_the_cockpit_shows_it() {
+    with_pair(|p| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut spec = shared::spec(Engine::Postgres, &p, "postgres");
+        spec.db_id = DB.into();
+        let rb = shared::runbook(Engine::Postgres);
+        let opts = ValidateOptions {
+            memory: Some(store.clone()),
+            parallelism: Some(2),
+            ..Default::default()
+        };
+        let run = tokio::spawn(async move { run_validation(&spec, &rb, &opts).await });
+        // Every picture the cockpit could have read while the run went on.
+        let mut seen: Vec<Vec<TableProgress>> = Vec::new();
+        while !run.is_finished() {
+            let now = store.running_validations().await.unwrap();
+            if !now.is_empty() && seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let report = run.await.unwrap();
+        assert!(report.passed(), "{:?}", report.errors);
+
+        // The first picture: both tables at 0 of their exact counts.
+        let first = seen
+            .first()
+            .expect("no progress seen while the run went on");
+        let est = |rows: &[TableProgress], t: &str| {
+            let r = rows.iter().find(|r| r.table.ends_with(t)).unwrap();
+            (r.rows_est, r.rows_done)
+        };
+        assert_eq!(est(first, "big"), (BIG, 0));
+        assert_eq!(est(first, "small"), (SMALL, 0));
+        // Rows done only rise, and some picture shows the big table part way.
+        let done: Vec<u64> = seen
+            .iter()
+            .map(|rows| DbProgress::of(rows).unwrap().rows_done)
+            .collect();
+        assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+        let mid = seen
+            .iter()
+            .rev()
+            .find(|rows| {
+                let (e, d) = est(rows, "big");
+                d > 0 && d < e && DbProgress::of(rows).unwrap().rate().is_some()
+            })
+            .cloned();
+        // Finished: no longer running, every row done, read by this attempt.
+        assert!(store.running_validations().await.unwrap().is_empty());
+        let last = store.validation_progress_of(DB).await.unwrap();
+        assert!(last.iter().all(|r| r.finished));
+        assert_eq!(est(&last, "big"), (BIG, BIG));
+        assert_eq!(est(&last, "small"), (SMALL, SMALL));
+        let read: u64 = last.iter().map(|r| r.rows_read).sum();
+        assert_eq!(read, BIG + SMALL);
+
+        // The measured rate is kept, and the plan takes it for PostgreSQL only.
+        let rates = store.validation_rates().await.unwrap();
+        assert_eq!(rates.len(), 1, "{rates:?}");
+        assert_eq!(rates[0].engine, "postgres");
+        assert!(rates[0].gb_per_hour > 0.0 && rates[0].rows_per_s > 0.0);
+        let mut limits =
+            wavedeck::plan::PlanLimits::from_config(&wavedeck::config::Config::default());
+        let (constant, _) = limits.validation_rate(Engine::Postgres);
+        limits.measured_validation = rates.clone();
+        assert_eq!(
+            limits.validation_rate(Engine::Postgres),
+            (rates[0].gb_per_hour, 1)
+        );
+        assert_eq!(limits.validation_rate(Engine::Mysql), (constant, 0));
+
+        // The cockpit, from the first picture: its rows as written, moved to the fixture's
+        // clock (the one figure the clock decides) two seconds before it.
+        let at_fixture: Vec<TableProgress> = first
+            .iter()
+            .map(|r| TableProgress {
+                updated_at: wavedeck::tui::fixture::now() - chrono::Duration::seconds(2),
+                ..r.clone()
+            })
+            .collect();
+        let mut app = cockpit(&at_fixture, wavedeck::tui::fixture::now());
+        app.open_detail(DB);
+        insta::assert_snapshot!("detail_validating_first_picture", screen(&mut app, 120, 40));
+        // Mid-run, the database's rate and ETA are the store's figures.
+        {
+            let mid = mid.expect("no picture caught the big table part way");
+            let d = DbProgress::of(&mid).unwrap();
+            let mut app = cockpit(&mid, d.updated_at);
+            app.open_detail(DB);
+            let s = screen(&mut app, 160, 48);
+            let rate = format!("{} rows/s", wavedeck::tui::fmt::count(d.rate().unwrap()));
+            assert!(s.contains(&rate), "{rate} not in\n{s}");
+            let pct = format!("{:.0}%", d.fraction() * 100.0);
+            assert!(s.contains(&pct), "{pct} not in\n{s}");
+            let mut app = cockpit(&mid, d.updated_at);
+            app.view = wavedeck::tui::app::View::Databases;
+            let s = screen(&mut app, 160, 48);
+            let row = s.lines().find(|l| l.contains(DB)).unwrap();
+            assert!(
+                row.contains(&format!("{:>4.0}%", d.fraction() * 100.0)),
+                "{row}"
+            );
+        }
+        // Interrupted: figures that have not moved for minutes say so, not an ETA.
+        let mut app = cockpit(first, first[0].updated_at + chrono::Duration::minutes(5));
+        app.open_detail(DB);
+        assert!(screen(&mut app, 160, 48).contains("no progress for 5m"));
+    })
+    .await;
+}

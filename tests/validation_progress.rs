@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::validation::{self as shared, Pair};
+use common::validation::{self as shared, pg_exec as exec, Pair};
 use futures::future::BoxFuture;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 use wavedeck::inventory::Engine;
 use wavedeck::store::val_progress::{DbProgress, TableProgress};
@@ -23,19 +22,6 @@ const BIG: u64 = 600_000;
 const SMALL: u64 = 3_000;
 /// A database of the cockpit's fixture, so the views have it to draw.
 const DB: &str = "crm-main-02";
-
-async fn exec(db: &str, sql: &str) {
-    let c = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
-    sqlx::raw_sql(sql)
-        .execute(&c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    c.close().await;
-}
 
 async fn with_pair<F, Fut>(body: F)
 where

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::validation::{self as shared, validate_command, Pair};
+use common::validation::{self as shared, pg_exec as exec, validate_command, Pair};
 use futures::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
 use std::time::{Duration, Instant};
@@ -13,19 +13,6 @@ use wavedeck::inventory::{DatabaseSpec, Engine};
 /// Rows of the table, and per chunk: 100 chunks.
 const ROWS: u64 = 200_000;
 const CHUNK: u64 = 2_000;
-
-async fn exec(db: &str, sql: &str) {
-    let c = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
-    sqlx::raw_sql(sql)
-        .execute(&c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    c.close().await;
-}
 
 async fn with_pair<F, Fut>(body: F)
 where

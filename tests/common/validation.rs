@@ -19,6 +19,20 @@ pub fn unique(tag: &str) -> String {
     format!("wd_{tag}_{}_{}", std::process::id(), rand::random::<u32>())
 }
 
+/// Run `sql` in database `db` of the local PostgreSQL, as postgres.
+pub async fn pg_exec(db: &str, sql: &str) {
+    let c = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services)");
+    sqlx::raw_sql(sql)
+        .execute(&c)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    c.close().await;
+}
+
 /// Create a source and a target database (`create` makes and fills one), run `body`, drop
 /// both even when `body` panics.
 pub async fn with_pair<F, Fut>(

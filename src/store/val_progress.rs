@@ -7,7 +7,8 @@
 //! A cache of work in flight, like the validation chunks: not in the event log, whose chain
 //! would grow by a row a second per validating database for figures nobody audits.
 
-use super::db::{fmt_time, get, now, parse_time, Ctx, Result, Store};
+use super::db::{fmt_time, get, now, parse_time, Store};
+use super::error::{Ctx, Result};
 use chrono::{DateTime, Utc};
 
 /// One table of a running (or the last) validation of a database.

@@ -15,10 +15,10 @@ const STALE_S: i64 = 60;
 /// Tables listed in the detail view; the rest are counted.
 const TABLES_SHOWN: usize = 6;
 
-/// "2.4M/5.0M 48% 85.1k rows/s ETA 31s": how far the database is.
+/// "2.4M/5.0M 48%  85.1k rows/s  ETA 31s": how far the database is.
 fn summary(app: &App, p: &DbProgress) -> String {
     let mut s = format!(
-        "{}/{} rows {:.0}%",
+        "{}/{} {:.0}%",
         fmt::count(p.rows_done as f64),
         fmt::count(p.rows_est as f64),
         p.fraction() * 100.0

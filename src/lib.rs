@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod plan;
 pub mod program;
 pub mod rehearsal;
+pub mod report;
 pub mod secret;
 pub mod signoff;
 pub mod store;

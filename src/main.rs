@@ -76,6 +76,8 @@ enum Command {
     Validate(wavedeck::validate::cmd::ValidateArgs),
     /// Assess every source of an inventory: size, objects, DRS blockers, write rate.
     Assess(wavedeck::assess::cmd::AssessArgs),
+    /// The wave report for stakeholders (HTML with charts, or Markdown).
+    Report(wavedeck::report::cmd::ReportArgs),
     /// Sign off a database's (or a wave's) cutover in a role you hold.
     Signoff(wavedeck::signoff::cmd::SignoffArgs),
     /// Print performance figures.
@@ -139,6 +141,7 @@ fn main() -> ExitCode {
             Command::Lab(c) => wavedeck::rehearsal::lab::cmd::run(c, cfg).await,
             Command::Assess(a) => wavedeck::assess::cmd::run(a, cfg).await,
             Command::Signoff(a) => wavedeck::signoff::cmd::run(a, cfg).await,
+            Command::Report(a) => wavedeck::report::cmd::run(a, cfg).await,
             Command::Bench(c) => wavedeck::bench::run(c, cfg).await,
             Command::Precheck(a) => wavedeck::checks::cmd::precheck(a, cfg).await,
             Command::Validate(a) => wavedeck::validate::cmd::validate(a, cfg).await,
@@ -199,6 +202,7 @@ fn acts(c: &Command) -> Option<&'static str> {
         | Command::Plan(_)
         | Command::Inventory(_)
         | Command::Evidence(_)
+        | Command::Report(_)
         | Command::Emulator(_)
         | Command::Precheck(_)
         | Command::Validate(_)
@@ -221,6 +225,7 @@ fn prints_and_ends(c: &Command) -> bool {
         | Command::Init(_)
         | Command::Store(_)
         | Command::Signoff(_)
+        | Command::Report(_)
         | Command::Operate(_)
         | Command::Precheck(_)
         | Command::Validate(_)

@@ -36,6 +36,46 @@ pub struct EngineBenchArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub timeout_s: u64,
+    /// `on`: alert rules evaluated (the defaults) and `/metrics` served on loopback and
+    /// scraped every 15 s as Prometheus would; `off`: neither. Run both to see what the
+    /// signals cost (issue #18 aims at under 10% more CPU per database per stage).
+    #[arg(long, value_enum, default_value_t = Signals::On)]
+    pub signals: Signals,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signals {
+    On,
+    Off,
+}
+
+/// Scrape `/metrics` every `every` until stopped, as a Prometheus server would; returns how
+/// many scrapes answered 200 (so a dead endpoint shows in the figures, not as a cheap run).
+fn scrape_loop(
+    addr: std::net::SocketAddr,
+    every: Duration,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<u64>,
+) {
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let url = format!("http://{addr}/metrics");
+        let mut ok = 0u64;
+        loop {
+            if let Ok(r) = client.get(&url).send().await {
+                if r.status().is_success() && r.bytes().await.is_ok() {
+                    ok += 1;
+                }
+            }
+            tokio::select! {
+                _ = &mut rx => return ok,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+    (tx, task)
 }
 
 /// CPU time (user + system) of this process's threads, split by whether the thread name starts
@@ -139,6 +179,11 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     cfg.limits.bandwidth_gbps = args.dbs as f64 * cfg.engine.job_bandwidth_mbps * 8.0 / 1000.0;
     cfg.cutover.dns_provider = crate::config::DnsProvider::File;
     cfg.cutover.dns_file = dir.join("dns.yaml");
+    cfg.alerts.enabled = args.signals == Signals::On;
+    cfg.engine.metrics_listen = match args.signals {
+        Signals::On => "127.0.0.1:0".into(),
+        Signals::Off => String::new(),
+    };
 
     // The emulator on its own runtime and threads, so its CPU is counted apart.
     let (emu_tx, emu_rx) = std::sync::mpsc::channel();
@@ -207,12 +252,16 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let wave0 = specs.iter().filter(|s| s.wave == Some(0)).count();
     let total_gb: f64 = specs.iter().map(|s| s.size_gb).sum();
     println!(
-        "engine bench: {} databases ({:.1} TB) in {} waves, emulator x{}, engine time scale x{}",
+        "engine bench: {} databases ({:.1} TB) in {} waves, emulator x{}, engine time scale x{}, signals {}",
         args.dbs,
         total_gb / 1024.0,
         args.waves,
         args.speed,
-        args.time_scale
+        args.time_scale,
+        match args.signals {
+            Signals::On => "on (alert rules, /metrics scraped every 15 s)",
+            Signals::Off => "off (no alert rules, no /metrics)",
+        }
     );
 
     let cpu0 = process_cpu();
@@ -222,6 +271,9 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let calls0 = drs.calls_made();
     let t0 = Instant::now();
     let engine = crate::engine::spawn(cfg.clone(), store.clone(), drs.clone()).await?;
+    let scraper = engine
+        .metrics_addr
+        .map(|a| scrape_loop(a, Duration::from_secs(15)));
     for w in 0..args.waves {
         submit(&store, Action::StartWave, Target::Wave(w)).await?;
     }
@@ -277,6 +329,14 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     let emu_cpu = emu_cpu1.saturating_sub(emu_cpu0);
     let engine_cpu = cpu.saturating_sub(emu_cpu);
     let calls = drs.calls_made() - calls0;
+    let scrapes = match scraper {
+        Some((stop, task)) => {
+            let _ = stop.send(());
+            Some(task.await.unwrap_or(0))
+        }
+        None => None,
+    };
+    let alerts_raised = store.count_events(kind::ALERT_RAISED).await?;
     let decisions_cpu = engine.stats.cpu();
     let engine_events = engine.stats.events();
     engine.shutdown().await?;
@@ -331,6 +391,14 @@ pub async fn run(args: EngineBenchArgs, base: Config) -> anyhow::Result<ExitCode
     );
     println!("  events:                {:>8} appended by the engine = {:.0} per second; chain verifies: {}",
         engine_events, engine_events as f64 / wall.as_secs_f64(), chain_ok);
+    println!(
+        "  signals:               {:>8} alerts raised; /metrics {}",
+        alerts_raised,
+        match scrapes {
+            Some(n) => format!("scraped {n} times"),
+            None => "not served".into(),
+        }
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(if chain_ok && failed == 0 {
         ExitCode::SUCCESS

@@ -4,7 +4,7 @@
 //! gap, the series the charts draw) is measured here from the same typed events.
 
 use crate::cutover::steps::{CutoverStep, RollbackAction};
-use crate::engine::brain::Step;
+use crate::engine::brain::EffectStep as Step;
 use crate::lifecycle::Stage;
 use crate::program::{stage_pos, StageMark};
 use crate::store::event::Body;

@@ -9,7 +9,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::rehearsal::drs_emulator::faults::{
     FaultPlan, JobFaultKind, JobFaultRule, RequestFault, RequestFaultKind,
 };
@@ -27,21 +27,12 @@ fn spec(id: &str, size_gb: f64) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::File("/dev/null".into()),
     };
-    DatabaseSpec {
-        db_id: id.into(),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb,
-        owner: "team".into(),
-        criticality: Criticality::Low,
-        business_window: "daily 00:00-24:00 UTC".into(),
-        wave: Some(0),
-        source: ep("10.0.0.1"),
-        target: ep("10.1.0.1"),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
+        .with_version("15")
+        .with_size_gb(size_gb)
+        .with_owner("team")
+        .with_window("daily 00:00-24:00 UTC")
+        .with_wave(Some(0))
 }
 
 fn config(dir: &std::path::Path) -> Config {

@@ -16,7 +16,7 @@ use ratatui::Terminal;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use wavedeck::config::Config;
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::secret::SecretRef;
 use wavedeck::store::event::Body;
@@ -47,25 +47,15 @@ fn spec(id: &str) -> DatabaseSpec {
         // The emulator connects to nothing; DRS's connection test needs a password.
         password: SecretRef::File("/dev/null".into()),
     };
-    DatabaseSpec {
-        db_id: id.into(),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb: 0.5,
-        owner: "team-a".into(),
-        criticality: Criticality::Low,
-        business_window: format!("{} 01:00-02:00 UTC", inside_window().format("%a")),
-        wave: Some(0),
-        source: ep("10.0.0.1"),
-        target: ep("10.1.0.1"),
-        tags: vec![],
+    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
+        .with_version("15")
+        .with_size_gb(0.5)
+        .with_owner("team-a")
+        .with_window(format!("{} 01:00-02:00 UTC", inside_window().format("%a")))
+        .with_wave(Some(0))
         // The emulator's lag may spike; a generous limit of its own keeps the lag guard out
         // of this test's way (on both sides, by the same rule).
-        overrides: Overrides {
-            max_cutover_lag_s: Some(3600.0),
-        },
-        extra: Default::default(),
-    }
+        .with_max_cutover_lag_s(Some(3600.0))
 }
 
 fn screen(app: &mut App, w: u16, h: u16) -> String {

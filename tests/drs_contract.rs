@@ -6,7 +6,7 @@ use wavedeck::config::{Config, DrsConfig};
 use wavedeck::drs::api::{item_result, job_name_for};
 use wavedeck::drs::model::*;
 use wavedeck::drs::{Auth, DrsClient, DrsError};
-use wavedeck::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::model::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::rehearsal::drs_emulator::{self as emulator, faults::FaultPlan, EmulatorHandle};
 use wavedeck::secret::SecretRef;
 
@@ -24,21 +24,11 @@ fn spec(db_id: &str, engine: Engine, size_gb: f64) -> DatabaseSpec {
         // The emulator connects to nothing; DRS's connection test needs a password.
         password: SecretRef::File("/dev/null".into()),
     };
-    DatabaseSpec {
-        db_id: db_id.into(),
-        engine,
-        engine_version: "15".into(),
-        size_gb,
-        owner: "test".into(),
-        criticality: Criticality::Low,
-        business_window: String::new(),
-        wave: Some(0),
-        source: ep("10.0.0.1"),
-        target: ep("10.1.0.1"),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    DatabaseSpec::new(db_id, engine, ep("10.0.0.1"), ep("10.1.0.1"))
+        .with_version("15")
+        .with_size_gb(size_gb)
+        .with_owner("test")
+        .with_wave(Some(0))
 }
 
 /// The create request of a test database (passwords unresolved), in the emulated network

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use wavedeck::config::{ChecksMode, Config};
 use wavedeck::drs::DrsClient;
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::rehearsal::drs_emulator::faults::{FaultPlan, JobFaultKind, JobFaultRule};
 use wavedeck::secret::SecretRef;
@@ -28,25 +28,18 @@ fn spec(id: &str, wave: u32, size_gb: f64, i: usize) -> DatabaseSpec {
         // The emulator connects to nothing; DRS's connection test needs a password.
         password: SecretRef::File("/dev/null".into()),
     };
-    DatabaseSpec {
-        db_id: id.into(),
-        engine: if i.is_multiple_of(2) {
-            Engine::Postgres
-        } else {
-            Engine::Mysql
-        },
-        engine_version: "15".into(),
-        size_gb,
-        owner: format!("team-{}", i % 3),
-        criticality: [Criticality::Low, Criticality::Medium, Criticality::High][i % 3],
-        business_window: "daily 00:00-24:00 UTC".into(),
-        wave: Some(wave),
-        source: ep("10.0.0.1", 5432),
-        target: ep("10.1.0.1", 5432),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    let engine = if i.is_multiple_of(2) {
+        Engine::Postgres
+    } else {
+        Engine::Mysql
+    };
+    DatabaseSpec::new(id, engine, ep("10.0.0.1", 5432), ep("10.1.0.1", 5432))
+        .with_version("15")
+        .with_size_gb(size_gb)
+        .with_owner(format!("team-{}", i % 3))
+        .with_criticality([Criticality::Low, Criticality::Medium, Criticality::High][i % 3])
+        .with_window("daily 00:00-24:00 UTC")
+        .with_wave(Some(wave))
 }
 
 struct Rig {

@@ -5,7 +5,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use wavedeck::evidence::format::PackLine;
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use wavedeck::secret::SecretRef;
 use wavedeck::store::model::{kind, NewEvent};
 use wavedeck::store::Store;
@@ -18,21 +18,13 @@ fn spec(db_id: &str, pw_env: &str) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::Env(pw_env.into()),
     };
-    DatabaseSpec {
-        db_id: db_id.into(),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb: 12.5,
-        owner: "payments".into(),
-        criticality: Criticality::Medium,
-        business_window: "Sat 01:00-05:00 Europe/Paris".into(),
-        wave: Some(2),
-        source: ep("127.0.0.1"),
-        target: ep("127.0.0.2"),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    DatabaseSpec::new(db_id, Engine::Postgres, ep("127.0.0.1"), ep("127.0.0.2"))
+        .with_version("15")
+        .with_size_gb(12.5)
+        .with_owner("payments")
+        .with_criticality(Criticality::Medium)
+        .with_window("Sat 01:00-05:00 Europe/Paris")
+        .with_wave(Some(2))
 }
 
 fn ev(db: Option<&str>, k: &str, payload: serde_json::Value, actor: &str) -> NewEvent {

@@ -8,7 +8,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use wavedeck::config::{ChecksMode, Config};
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::rehearsal::drs_emulator::faults::FaultPlan;
 use wavedeck::secret::SecretRef;
@@ -22,21 +22,12 @@ fn spec(id: &str, wave: u32) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::File("/dev/null".into()),
     };
-    DatabaseSpec {
-        db_id: id.into(),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb: 1.0,
-        owner: "team".into(),
-        criticality: Criticality::Low,
-        business_window: "daily 00:00-24:00 UTC".into(),
-        wave: Some(wave),
-        source: ep("10.0.0.1"),
-        target: ep("10.1.0.1"),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
+        .with_version("15")
+        .with_size_gb(1.0)
+        .with_owner("team")
+        .with_window("daily 00:00-24:00 UTC")
+        .with_wave(Some(wave))
 }
 
 fn value(s: &prometheus_parse::Sample) -> f64 {

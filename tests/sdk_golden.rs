@@ -19,7 +19,7 @@ use wavedeck::cutover::dns_provider::{Dns, HuaweiDns};
 use wavedeck::drs::api::{job_name_for, EXTRA_RDS_INSTANCE};
 use wavedeck::drs::model::JobId;
 use wavedeck::drs::{Auth, DrsClient};
-use wavedeck::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::model::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::secret::SecretRef;
 
 // The placeholders make_golden.py uses, so paths compare as they are.
@@ -141,23 +141,12 @@ fn spec(pw_file: &Path, engine: Engine) -> DatabaseSpec {
         user: "mig".into(),
         password: SecretRef::File(pw_file.to_path_buf()),
     };
-    DatabaseSpec {
-        db_id: DB_ID.into(),
-        engine,
-        engine_version: "16".into(),
-        size_gb: 2.5,
-        owner: "sdk".into(),
-        criticality: Criticality::Low,
-        business_window: String::new(),
-        wave: Some(0),
-        source: ep("127.0.0.1"),
-        target: ep("127.0.0.2"),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: [(EXTRA_RDS_INSTANCE.to_string(), json!("rds-sdk-golden"))]
-            .into_iter()
-            .collect(),
-    }
+    DatabaseSpec::new(DB_ID, engine, ep("127.0.0.1"), ep("127.0.0.2"))
+        .with_version("16")
+        .with_size_gb(2.5)
+        .with_owner("sdk")
+        .with_wave(Some(0))
+        .with_extra(EXTRA_RDS_INSTANCE, json!("rds-sdk-golden"))
 }
 
 fn config(url: &str) -> Config {

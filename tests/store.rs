@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::Connection;
 use std::future::Future;
 use std::time::Duration as StdDuration;
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::secret::SecretRef;
 use wavedeck::store::*;
@@ -121,21 +121,13 @@ fn spec(id: &str, wave: Option<u32>) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::Env("PG_PASSWORD_X".into()),
     };
-    DatabaseSpec {
-        db_id: id.into(),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb: 10.0,
-        owner: "team-a".into(),
-        criticality: Criticality::Low,
-        business_window: "Sat 01:00-05:00 UTC".into(),
-        wave,
-        source: ep("src.example"),
-        target: ep("rds.example"),
-        tags: vec!["pilot".into()],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    DatabaseSpec::new(id, Engine::Postgres, ep("src.example"), ep("rds.example"))
+        .with_version("15")
+        .with_size_gb(10.0)
+        .with_owner("team-a")
+        .with_window("Sat 01:00-05:00 UTC")
+        .with_wave(wave)
+        .with_tags(["pilot"])
 }
 
 fn ev(db: Option<&str>, wave: Option<u32>, kind: &str, payload: serde_json::Value) -> NewEvent {

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::drs::api::create_request;
 use crate::drs::model::JobId;
-use crate::inventory::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use crate::inventory::model::{DatabaseSpec, Endpoint, Engine};
 use crate::rehearsal::drs_emulator as emulator;
 use crate::secret::SecretRef;
 use futures::StreamExt;
@@ -31,25 +31,20 @@ fn bench_spec(i: usize) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::Env("WAVEDECK_BENCH_UNSET_PASSWORD".into()),
     };
-    DatabaseSpec {
-        db_id: format!("bench{i:05}"),
-        engine: if i.is_multiple_of(2) {
-            Engine::Postgres
-        } else {
-            Engine::Mysql
-        },
-        engine_version: "15".into(),
-        size_gb: 1.0 + (i % 50) as f64,
-        owner: "bench".into(),
-        criticality: Criticality::Low,
-        business_window: String::new(),
-        wave: None,
-        source: ep("10.0.0.1"),
-        target: ep("10.1.0.1"),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+    let engine = if i.is_multiple_of(2) {
+        Engine::Postgres
+    } else {
+        Engine::Mysql
+    };
+    DatabaseSpec::new(
+        format!("bench{i:05}"),
+        engine,
+        ep("10.0.0.1"),
+        ep("10.1.0.1"),
+    )
+    .with_version("15")
+    .with_size_gb(1.0 + (i % 50) as f64)
+    .with_owner("bench")
 }
 
 pub async fn run(args: DrsBenchArgs, cfg: Config) -> anyhow::Result<std::process::ExitCode> {

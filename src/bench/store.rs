@@ -2,7 +2,7 @@
 //! derived state updated in the same transaction), and the time to rebuild the derived state
 //! of a factory from its events.
 
-use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use crate::store::{kind, NewEvent, Store};
 use serde_json::json;
@@ -44,21 +44,19 @@ fn spec(i: usize) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::Env("BENCH_DB_PASSWORD".into()),
     };
-    DatabaseSpec {
-        db_id: id.clone(),
+    DatabaseSpec::new(
+        id.clone(),
         engine,
-        engine_version: if engine == Engine::Mysql { "8.0" } else { "15" }.into(),
-        size_gb: (i % 500) as f64 * 1.7 + 0.1,
-        owner: format!("team-{}", i % 40),
-        criticality: [Criticality::Low, Criticality::Medium, Criticality::High][i % 3],
-        business_window: "Sat,Sun 01:00-05:00 Europe/Paris".into(),
-        wave: Some((i / 100) as u32),
-        source: ep(format!("src-{i}.corp.example")),
-        target: ep(format!("rds-{i}.huaweicloud.example")),
-        tags: vec!["bench".into()],
-        overrides: Overrides::default(),
-        extra: Default::default(),
-    }
+        ep(format!("src-{i}.corp.example")),
+        ep(format!("rds-{i}.huaweicloud.example")),
+    )
+    .with_version(if engine == Engine::Mysql { "8.0" } else { "15" })
+    .with_size_gb((i % 500) as f64 * 1.7 + 0.1)
+    .with_owner(format!("team-{}", i % 40))
+    .with_criticality([Criticality::Low, Criticality::Medium, Criticality::High][i % 3])
+    .with_window("Sat,Sun 01:00-05:00 Europe/Paris")
+    .with_wave(Some((i / 100) as u32))
+    .with_tags(["bench"])
 }
 
 /// The n-th event of the workload: databases in turn, going through the kinds the engine

@@ -736,7 +736,7 @@ impl DrsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::model::{Criticality, Endpoint as InvEndpoint, Overrides};
+    use crate::inventory::model::Endpoint as InvEndpoint;
     use crate::secret::{Secret, SecretRef};
 
     fn spec(db_id: &str, engine: Engine) -> DatabaseSpec {
@@ -747,26 +747,12 @@ mod tests {
             user: "mig".into(),
             password: SecretRef::Env("X".into()),
         };
-        DatabaseSpec {
-            db_id: db_id.into(),
-            engine,
-            engine_version: "15".into(),
-            size_gb: 2.5,
-            owner: "team".into(),
-            criticality: Criticality::Low,
-            business_window: String::new(),
-            wave: Some(0),
-            source: ep("10.0.0.1"),
-            target: ep("10.1.0.1"),
-            tags: vec![],
-            overrides: Overrides::default(),
-            extra: [(
-                EXTRA_RDS_INSTANCE.to_string(),
-                serde_json::json!("rds-1in03"),
-            )]
-            .into_iter()
-            .collect(),
-        }
+        DatabaseSpec::new(db_id, engine, ep("10.0.0.1"), ep("10.1.0.1"))
+            .with_version("15")
+            .with_size_gb(2.5)
+            .with_owner("team")
+            .with_wave(Some(0))
+            .with_extra(EXTRA_RDS_INSTANCE, serde_json::json!("rds-1in03"))
     }
 
     #[test]

@@ -160,7 +160,7 @@ pub fn line_text(line: &PackLine) -> String {
 #[cfg(test)]
 pub(crate) mod fixture {
     use super::*;
-    use crate::inventory::{Criticality, Endpoint, Engine, Overrides};
+    use crate::inventory::{Criticality, Endpoint, Engine};
     use crate::lifecycle::Stage;
     use crate::secret::SecretRef;
     use chrono::TimeZone;
@@ -178,21 +178,19 @@ pub(crate) mod fixture {
             user: "migrator".into(),
             password: SecretRef::Env(pw_env.into()),
         };
-        DatabaseSpec {
-            db_id: db_id.into(),
-            engine: Engine::Postgres,
-            engine_version: "15".into(),
-            size_gb: 120.0,
-            owner: "payments".into(),
-            criticality: Criticality::High,
-            business_window: "Sat 01:00-05:00 Europe/Paris".into(),
-            wave: Some(2),
-            source: ep("10.0.0.5"),
-            target: ep("rds-pay.internal"),
-            tags: vec!["pci".into()],
-            overrides: Overrides::default(),
-            extra: Default::default(),
-        }
+        DatabaseSpec::new(
+            db_id,
+            Engine::Postgres,
+            ep("10.0.0.5"),
+            ep("rds-pay.internal"),
+        )
+        .with_version("15")
+        .with_size_gb(120.0)
+        .with_owner("payments")
+        .with_criticality(Criticality::High)
+        .with_window("Sat 01:00-05:00 Europe/Paris")
+        .with_wave(Some(2))
+        .with_tags(["pci"])
     }
 
     /// A global chain; returns every event.

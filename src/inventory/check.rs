@@ -1,6 +1,6 @@
 //! Turning raw records into `DatabaseSpec`s, reporting every problem with its file and line.
 
-use super::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use super::model::{Criticality, DatabaseSpec, Endpoint, Engine};
 use super::raw::{known_yaml_keys, split_tags, RawRecord, RawValue};
 use super::window::BusinessWindow;
 use crate::secret::SecretRef;
@@ -473,23 +473,18 @@ impl Ctx<'_> {
         if !ok {
             return None;
         }
-        Some(DatabaseSpec {
-            db_id: db_id?,
-            engine: engine?,
-            engine_version,
-            size_gb: size_gb?,
-            owner: owner?,
-            criticality: criticality?,
-            business_window: window?,
-            wave: wave?,
-            source: source?,
-            target: target?,
-            tags,
-            overrides: Overrides {
-                max_cutover_lag_s: max_lag?,
-            },
-            extra,
-        })
+        Some(
+            DatabaseSpec::new(db_id?, engine?, source?, target?)
+                .with_version(engine_version)
+                .with_size_gb(size_gb?)
+                .with_owner(owner?)
+                .with_criticality(criticality?)
+                .with_window(window?)
+                .with_wave(wave?)
+                .with_tags(tags)
+                .with_max_cutover_lag_s(max_lag?)
+                .with_extras(extra),
+        )
     }
 
     fn endpoint(&mut self, side: &str) -> Option<Endpoint> {

@@ -2,11 +2,10 @@
 //! terabytes, dozens of teams of uneven size, each with its usual window (and some exceptions),
 //! both engines about 60/40, a criticality mix, fake non-loopback hostnames.
 
-use super::model::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use super::model::{Criticality, DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 
 const DOMAINS: &[&str] = &[
     "billing",
@@ -149,33 +148,33 @@ pub fn generate(count: usize, seed: u64) -> Vec<DatabaseSpec> {
         }
         let max_cutover_lag_s =
             (criticality == Criticality::High && rng.gen_bool(0.3)).then_some(2.0);
-        out.push(DatabaseSpec {
-            db_id,
-            engine,
-            engine_version: versions[rng.gen_range(0..versions.len())].to_string(),
-            size_gb,
-            owner: format!("team-{domain}"),
-            criticality,
-            business_window: window.to_string(),
-            wave: None,
-            source: Endpoint {
-                host: format!("{short}-{i:04}.src.corp.example"),
-                port,
-                database: database.clone(),
-                user: user.clone(),
-                password: SecretRef::Env(format!("WD_{team_env}_SRC_PASSWORD")),
-            },
-            target: Endpoint {
-                host: format!("rds-{short}-{i:04}.tgt.corp.example"),
-                port,
-                database,
-                user,
-                password: SecretRef::Env(format!("WD_{team_env}_TGT_PASSWORD")),
-            },
-            tags,
-            overrides: Overrides { max_cutover_lag_s },
-            extra: BTreeMap::new(),
-        });
+        out.push(
+            DatabaseSpec::new(
+                db_id,
+                engine,
+                Endpoint {
+                    host: format!("{short}-{i:04}.src.corp.example"),
+                    port,
+                    database: database.clone(),
+                    user: user.clone(),
+                    password: SecretRef::Env(format!("WD_{team_env}_SRC_PASSWORD")),
+                },
+                Endpoint {
+                    host: format!("rds-{short}-{i:04}.tgt.corp.example"),
+                    port,
+                    database,
+                    user,
+                    password: SecretRef::Env(format!("WD_{team_env}_TGT_PASSWORD")),
+                },
+            )
+            .with_version(versions[rng.gen_range(0..versions.len())])
+            .with_size_gb(size_gb)
+            .with_owner(format!("team-{domain}"))
+            .with_criticality(criticality)
+            .with_window(window)
+            .with_tags(tags)
+            .with_max_cutover_lag_s(max_cutover_lag_s),
+        );
     }
     out
 }

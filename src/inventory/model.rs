@@ -75,3 +75,84 @@ pub struct DatabaseSpec {
     #[serde(default)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
+
+impl DatabaseSpec {
+    /// A database named by its id, engine and two endpoints; every other field starts where an
+    /// inventory record without it would leave it (no version, size 0, no owner, low
+    /// criticality, no window, no wave, no tags, no overrides, no extras). The `with_*` calls
+    /// set the rest, so a new inventory field needs a default here and nowhere else.
+    pub fn new(
+        db_id: impl Into<String>,
+        engine: Engine,
+        source: Endpoint,
+        target: Endpoint,
+    ) -> Self {
+        DatabaseSpec {
+            db_id: db_id.into(),
+            engine,
+            engine_version: String::new(),
+            size_gb: 0.0,
+            owner: String::new(),
+            criticality: Criticality::Low,
+            business_window: String::new(),
+            wave: None,
+            source,
+            target,
+            tags: Vec::new(),
+            overrides: Overrides::default(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.engine_version = version.into();
+        self
+    }
+
+    pub fn with_size_gb(mut self, size_gb: f64) -> Self {
+        self.size_gb = size_gb;
+        self
+    }
+
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    pub fn with_criticality(mut self, criticality: Criticality) -> Self {
+        self.criticality = criticality;
+        self
+    }
+
+    pub fn with_window(mut self, business_window: impl Into<String>) -> Self {
+        self.business_window = business_window.into();
+        self
+    }
+
+    pub fn with_wave(mut self, wave: Option<u32>) -> Self {
+        self.wave = wave;
+        self
+    }
+
+    pub fn with_tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn with_max_cutover_lag_s(mut self, max: Option<f64>) -> Self {
+        self.overrides.max_cutover_lag_s = max;
+        self
+    }
+
+    /// The extra fields, all at once (what the inventory checker collected).
+    pub fn with_extras(mut self, extra: BTreeMap<String, serde_json::Value>) -> Self {
+        self.extra = extra;
+        self
+    }
+
+    /// One extra field (e.g. `rds_instance`), kept as given.
+    pub fn with_extra(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.extra.insert(key.into(), value);
+        self
+    }
+}

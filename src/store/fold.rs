@@ -199,7 +199,7 @@ fn move_to(st: &mut DbState, to: Stage, from: Stage, ev: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Criticality, Endpoint, Engine, Overrides};
+    use crate::inventory::{Endpoint, Engine};
     use crate::secret::SecretRef;
     use crate::store::kind;
     use chrono::{Duration, TimeZone, Utc};
@@ -213,21 +213,12 @@ mod tests {
             user: "migrator".into(),
             password: SecretRef::Env("PGPASS_X".into()),
         };
-        DatabaseSpec {
-            db_id: id.into(),
-            engine: Engine::Postgres,
-            engine_version: "15".into(),
-            size_gb: 12.5,
-            owner: "team-a".into(),
-            criticality: Criticality::Low,
-            business_window: "Sat 01:00-05:00 UTC".into(),
-            wave,
-            source: ep("src.example"),
-            target: ep("rds.example"),
-            tags: vec![],
-            overrides: Overrides::default(),
-            extra: Default::default(),
-        }
+        DatabaseSpec::new(id, Engine::Postgres, ep("src.example"), ep("rds.example"))
+            .with_version("15")
+            .with_size_gb(12.5)
+            .with_owner("team-a")
+            .with_window("Sat 01:00-05:00 UTC")
+            .with_wave(wave)
     }
 
     struct Log {

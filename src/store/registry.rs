@@ -288,7 +288,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Criticality, Endpoint, Engine, Overrides};
+    use crate::inventory::{Criticality, Endpoint, Engine};
     use crate::secret::SecretRef;
     use crate::store::kind;
 
@@ -300,21 +300,13 @@ mod tests {
             user: "m".into(),
             password: SecretRef::Env("PW".into()),
         };
-        DatabaseSpec {
-            db_id: id.into(),
-            engine: Engine::Mysql,
-            engine_version: "8.0".into(),
-            size_gb: 1.0,
-            owner: "o".into(),
-            criticality: Criticality::Medium,
-            business_window: "Sat 01:00-05:00 UTC".into(),
-            wave,
-            source: ep("a"),
-            target: ep("b"),
-            tags: vec![],
-            overrides: Overrides::default(),
-            extra: Default::default(),
-        }
+        DatabaseSpec::new(id, Engine::Mysql, ep("a"), ep("b"))
+            .with_version("8.0")
+            .with_size_gb(1.0)
+            .with_owner("o")
+            .with_criticality(Criticality::Medium)
+            .with_window("Sat 01:00-05:00 UTC")
+            .with_wave(wave)
     }
 
     fn known(specs: &[(DatabaseSpec, Stage)]) -> BTreeMap<String, Known> {

@@ -160,21 +160,18 @@ pub fn spec(db: &str, wave: u32) -> DatabaseSpec {
         user: "migrator".into(),
         password: SecretRef::Env("WD_FIXTURE_PASSWORD".into()),
     };
-    DatabaseSpec {
-        db_id: db.into(),
-        engine: Engine::Postgres,
-        engine_version: "15".into(),
-        size_gb: 40.0,
-        owner: "team-payments".into(),
-        criticality: Criticality::High,
-        business_window: "daily 01:00-05:00 UTC".into(),
-        wave: Some(wave),
-        source: ep("pg-src.example"),
-        target: ep("rds.example"),
-        tags: vec![],
-        overrides: Default::default(),
-        extra: Default::default(),
-    }
+    DatabaseSpec::new(
+        db,
+        Engine::Postgres,
+        ep("pg-src.example"),
+        ep("rds.example"),
+    )
+    .with_version("15")
+    .with_size_gb(40.0)
+    .with_owner("team-payments")
+    .with_criticality(Criticality::High)
+    .with_window("daily 01:00-05:00 UTC")
+    .with_wave(Some(wave))
 }
 
 /// A validation report as the gate writes it, one table per `(name, source rows, target rows)`.

@@ -262,7 +262,7 @@ mod tests {
     use crate::config::{ChecksMode, Config};
     use crate::engine::brain::{Brain, Seed, Settings, WaveSeed};
     use crate::engine::scripted::{drive_until, World};
-    use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+    use crate::inventory::{DatabaseSpec, Endpoint, Engine};
     use crate::secret::SecretRef;
     use crate::store::fold::Derived;
     use crate::store::model::{CommandRow, CommandStatus, Event, NewEvent};
@@ -351,23 +351,13 @@ mod tests {
             user: "migrator".into(),
             password: SecretRef::Env("PGPASS_X".into()),
         };
-        DatabaseSpec {
-            db_id: id.into(),
-            engine: Engine::Postgres,
-            engine_version: "15".into(),
-            size_gb: 1.0,
-            owner: "team-a".into(),
-            criticality: Criticality::Low,
-            business_window: window.into(),
-            wave: Some(wave),
-            source: ep("src.example"),
-            target: ep("rds.example"),
-            tags: vec![],
-            overrides: Overrides {
-                max_cutover_lag_s: own_max,
-            },
-            extra: Default::default(),
-        }
+        DatabaseSpec::new(id, Engine::Postgres, ep("src.example"), ep("rds.example"))
+            .with_version("15")
+            .with_size_gb(1.0)
+            .with_owner("team-a")
+            .with_window(window)
+            .with_wave(Some(wave))
+            .with_max_cutover_lag_s(own_max)
     }
 
     /// What the store does on append: a seq and a time for each event.

@@ -2,10 +2,9 @@
 //! databases, the inventory entry pointing at them, the test runbook, and report look-ups.
 
 use futures::future::BoxFuture;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
-use wavedeck::inventory::{Criticality, DatabaseSpec, Endpoint, Engine, Overrides};
+use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::secret::SecretRef;
 use wavedeck::validate::{DiffKind, Runbook, ValidateOptions, ValidationReport};
 
@@ -80,21 +79,17 @@ pub fn spec(engine: Engine, p: &Pair, user: &str) -> DatabaseSpec {
         Engine::Postgres => ("pg", "15"),
         Engine::Mysql => ("my", "10.11"),
     };
-    DatabaseSpec {
-        db_id: format!("{prefix}-{}", p.src),
+    DatabaseSpec::new(
+        format!("{prefix}-{}", p.src),
         engine,
-        engine_version: version.into(),
-        size_gb: 0.01,
-        owner: "test".into(),
-        criticality: Criticality::Low,
-        business_window: "Sat 01:00-05:00 UTC".into(),
-        wave: Some(0),
-        source: endpoint(engine, &p.src, user),
-        target: endpoint(engine, &p.tgt, user),
-        tags: vec![],
-        overrides: Overrides::default(),
-        extra: BTreeMap::new(),
-    }
+        endpoint(engine, &p.src, user),
+        endpoint(engine, &p.tgt, user),
+    )
+    .with_version(version)
+    .with_size_gb(0.01)
+    .with_owner("test")
+    .with_window("Sat 01:00-05:00 UTC")
+    .with_wave(Some(0))
 }
 
 /// Small chunks and leaves so that ranges, bisection and row comparison are all exercised.

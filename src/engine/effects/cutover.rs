@@ -222,18 +222,30 @@ pub async fn undo(sh: &Shared, w: &Work, action: RollbackAction) -> WorkResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::Endpoint;
+    use crate::secret::SecretRef;
 
     fn spec(extra: serde_json::Value) -> DatabaseSpec {
-        let json = serde_json::json!({
-            "db_id": "orders", "engine": "postgres", "engine_version": "15", "size_gb": 1.0,
-            "owner": "a", "criticality": "low", "business_window": "daily 00:00-24:00 UTC",
-            "wave": 0, "tags": [], "overrides": {}, "extra": extra,
-            "source": {"host": "10.0.0.1", "port": 5432, "database": "orders", "user": "u", "password": {"env": "X"}},
-            "target": {"host": "10.1.0.1", "port": 5433, "database": "orders", "user": "u", "password": {"env": "X"}}
-        });
-        match serde_json::from_value(json) {
-            Ok(s) => s,
-            Err(e) => panic!("spec json: {e}"),
+        let ep = |host: &str, port: u16| Endpoint {
+            host: host.into(),
+            port,
+            database: "orders".into(),
+            user: "u".into(),
+            password: SecretRef::Env("X".into()),
+        };
+        let spec = DatabaseSpec::new(
+            "orders",
+            Engine::Postgres,
+            ep("10.0.0.1", 5432),
+            ep("10.1.0.1", 5433),
+        )
+        .with_version("15")
+        .with_size_gb(1.0)
+        .with_window("daily 00:00-24:00 UTC")
+        .with_wave(Some(0));
+        match extra {
+            serde_json::Value::Object(m) => spec.with_extras(m.into_iter().collect()),
+            _ => spec,
         }
     }
 

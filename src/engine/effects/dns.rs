@@ -83,17 +83,20 @@ mod tests {
     fn record_names_come_from_the_inventory_or_the_domain() {
         let mut cfg = Config::default();
         cfg.cutover.dns_provider = crate::config::DnsProvider::File;
-        let json = serde_json::json!({
-            "db_id": "orders", "engine": "postgres", "engine_version": "15", "size_gb": 1.0,
-            "owner": "a", "criticality": "low", "business_window": "daily 00:00-24:00 UTC",
-            "wave": 0, "tags": [], "overrides": {},
-            "source": {"host": "10.0.0.1", "port": 5432, "database": "orders", "user": "u", "password": {"env": "X"}},
-            "target": {"host": "10.1.0.1", "port": 5433, "database": "orders", "user": "u", "password": {"env": "X"}}
-        });
-        let mut spec: DatabaseSpec = match serde_json::from_value(json) {
-            Ok(s) => s,
-            Err(e) => panic!("spec json: {e}"),
+        let ep = |host: &str, port: u16| crate::inventory::Endpoint {
+            host: host.into(),
+            port,
+            database: "orders".into(),
+            user: "u".into(),
+            password: crate::secret::SecretRef::Env("X".into()),
         };
+        let mut spec = DatabaseSpec::new(
+            "orders",
+            crate::inventory::Engine::Postgres,
+            ep("10.0.0.1", 5432),
+            ep("10.1.0.1", 5433),
+        )
+        .with_window("daily 00:00-24:00 UTC");
         assert_eq!(record_name(&spec, "db.internal."), "orders.db.internal");
         spec.extra
             .insert("dns_name".into(), serde_json::json!("orders.corp.example"));

@@ -20,7 +20,7 @@ use crate::cutover::context::{CutoverCtx, NativeMover};
 use crate::cutover::dns_provider::{write_atomic, Dns, FileDns};
 use crate::cutover::mysql::ops::{self as my, My};
 use crate::cutover::side::Side;
-use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
+use crate::inventory::{DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -169,21 +169,15 @@ impl MyLabState {
             user: ADMIN_USER.into(),
             password: SecretRef::File("/dev/null".into()),
         };
-        Some(DatabaseSpec {
-            db_id: db.into(),
-            engine: Engine::Mysql,
-            engine_version: "10.11".into(),
-            size_gb: 0.1,
-            owner: "lab".into(),
-            criticality: Criticality::Low,
-            business_window: "daily 00:00-23:59 UTC".into(),
-            wave: Some(0),
-            source: ep(&pair.source),
-            target: ep(&pair.target),
-            tags: vec!["lab".into(), "mysql".into()],
-            overrides: Default::default(),
-            extra: Default::default(),
-        })
+        Some(
+            DatabaseSpec::new(db, Engine::Mysql, ep(&pair.source), ep(&pair.target))
+                .with_version("10.11")
+                .with_size_gb(0.1)
+                .with_owner("lab")
+                .with_window("daily 00:00-23:59 UTC")
+                .with_wave(Some(0))
+                .with_tags(["lab", "mysql"]),
+        )
     }
 
     /// The MySQL lab databases as inventory entries (see [`inventory_entry`]).

@@ -8,7 +8,7 @@ use crate::cutover::context::{CutoverCtx, NativeMover};
 use crate::cutover::dns_provider::{write_atomic, Dns, FileDns};
 use crate::cutover::postgres::ops::{self as pg, SubscriptionStart};
 use crate::cutover::side::Side;
-use crate::inventory::{Criticality, DatabaseSpec, Endpoint, Engine};
+use crate::inventory::{DatabaseSpec, Endpoint, Engine};
 use crate::secret::SecretRef;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -129,21 +129,13 @@ impl LabState {
             user: DB_USER.into(),
             password: SecretRef::File("/dev/null".into()),
         };
-        DatabaseSpec {
-            db_id: db.into(),
-            engine: Engine::Postgres,
-            engine_version: "15".into(),
-            size_gb: 0.1,
-            owner: "lab".into(),
-            criticality: Criticality::Low,
-            business_window: "daily 00:00-23:59 UTC".into(),
-            wave: Some(0),
-            source: ep(&self.source),
-            target: ep(&self.target),
-            tags: vec!["lab".into()],
-            overrides: Default::default(),
-            extra: Default::default(),
-        }
+        DatabaseSpec::new(db, Engine::Postgres, ep(&self.source), ep(&self.target))
+            .with_version("15")
+            .with_size_gb(0.1)
+            .with_owner("lab")
+            .with_window("daily 00:00-23:59 UTC")
+            .with_wave(Some(0))
+            .with_tags(["lab"])
     }
 
     /// The cutover context for one lab database, with thresholds from `cfg`.

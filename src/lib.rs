@@ -21,6 +21,7 @@ pub mod plan;
 pub mod program;
 pub mod rehearsal;
 pub mod report;
+pub mod restore;
 pub mod secret;
 pub mod signoff;
 pub mod store;

@@ -113,6 +113,9 @@ pub struct StepIntent {
     /// The cutover guards that failed when it started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blockers: Vec<String>,
+    /// What the step is about, for steps outside the lifecycle (a restore test's run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
 }
 
 /// `step.outcome`: written after it returned.

@@ -71,6 +71,7 @@ impl Brain {
                                 _ => None,
                             },
                             blockers: blockers.clone(),
+                            detail: None,
                         };
                         self.out
                             .push(ev(Some(&id), d.wave, Body::StepIntent(intent)));

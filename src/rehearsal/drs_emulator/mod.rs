@@ -22,6 +22,7 @@ pub mod cmd;
 pub mod faults;
 pub mod job;
 pub mod native;
+pub mod restore;
 mod serve;
 mod server;
 

@@ -126,7 +126,9 @@ impl Trigger {
     pub fn for_action(action: Action) -> Option<Trigger> {
         match action {
             Action::StartWave => Some(Trigger::Start),
-            Action::ApproveWindow | Action::Signoff | Action::AckAlert => None,
+            Action::ApproveWindow | Action::Signoff | Action::AckAlert | Action::RestoreTest => {
+                None
+            }
             Action::Pause => Some(Trigger::Pause),
             Action::Resume => Some(Trigger::Resume),
             Action::Retry => Some(Trigger::Retry),

@@ -5,8 +5,12 @@
 //!
 //! - [`plan`]: the steps and what comes next, from the log alone (pure).
 //! - [`smoke`]: the checks on the restored copy.
+//! - [`tester`]: the engine's side: commands, the schedule, intents and outcomes (pure).
+//! - [`run`]: a step at the edge, through a [`run::RestoreCloud`].
 
 pub mod plan;
+pub mod run;
 pub mod smoke;
+pub mod tester;
 
 pub use plan::{instance_name, Book, Next, Origin, Point, RestoreStep, Run, RunRef, Verdict};

@@ -162,8 +162,8 @@ pub struct Verdict {
 /// What a run needs next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
-    /// Run this step; `resumed`: its intent is already written (a retry of a delete, or one
-    /// left open by a crash), so look at the world before acting.
+    /// Run this step; `resumed`: its intent is already written (left open by a crash), so
+    /// look at the world before acting.
     Step {
         step: RestoreStep,
         attempt: u32,
@@ -236,11 +236,13 @@ impl Run {
             resumed,
         };
         if self.attempts(Delete) > 0 {
-            // A delete that failed or was cut short: look whether the instance is still there.
+            // A delete cut short (its intent is written: resumed) or one that failed (a new
+            // attempt). Every delete looks whether the instance is still there first.
+            let open = self.open(Delete);
             return Next::Step {
                 step: Delete,
-                attempt: self.attempts(Delete) - 1 + u32::from(!self.open(Delete)),
-                resumed: true,
+                attempt: self.attempts(Delete) - u32::from(open),
+                resumed: open,
             };
         }
         if loaded && (self.open(Create) || self.open(Smoke) || self.ok(Smoke).is_none()) {
@@ -524,7 +526,7 @@ mod tests {
         assert_eq!(l.run().next(false, true), step(Delete, 0, true));
         // A delete that failed: again, next attempt, looking first.
         l.outcome(Delete, false, None);
-        assert_eq!(l.run().next(false, false), step(Delete, 1, true));
+        assert_eq!(l.run().next(false, false), step(Delete, 1, false));
         l.intent(Delete, 1).outcome(Delete, true, None);
         assert_eq!(l.run().next(false, true), Next::Done);
     }

@@ -102,6 +102,9 @@ pub enum Action {
     /// Acknowledge a standing alert (`args`: `rule`; the target is its database, or the
     /// factory); moves nothing, records who saw it.
     AckAlert,
+    /// Run a restore test of a database now (`args`: optional `at`, a point in time, RFC
+    /// 3339); decided by the restore tests (src/restore), moves nothing.
+    RestoreTest,
 }
 
 impl Action {
@@ -118,6 +121,7 @@ impl Action {
             Action::CloseHypercare => "close_hypercare",
             Action::Signoff => "signoff",
             Action::AckAlert => "ack_alert",
+            Action::RestoreTest => "restore_test",
         }
     }
 

@@ -132,6 +132,11 @@ impl Brain {
                     .to_string()
                     .into())
             }
+            (Action::RestoreTest, _) => Err(
+                "restore_test is decided by the restore tests, not the lifecycle"
+                    .to_string()
+                    .into(),
+            ),
             (action, Target::Factory) => Err(format!(
                 "{} applies to a database or a wave, not to the factory",
                 action.as_str()

@@ -23,6 +23,7 @@ pub fn action_label(a: Action) -> &'static str {
         Action::CloseHypercare => "close hypercare",
         Action::Signoff => "sign off",
         Action::AckAlert => "acknowledge",
+        Action::RestoreTest => "restore test",
     }
 }
 
@@ -39,6 +40,7 @@ fn action_explain(a: Action) -> &'static str {
         Action::CloseHypercare => "Ends the rollback window: rollback is no longer offered.",
         Action::Signoff => "Records your sign-off for the cutover, in a role you hold.",
         Action::AckAlert => "Records that you saw this alert; it stands until its value is back to normal.",
+        Action::RestoreTest => "Restores the newest backup to a temporary instance, runs the smoke tests and row counts on it, then deletes it.",
     }
 }
 

@@ -1,6 +1,6 @@
 //! Turning raw records into `DatabaseSpec`s, reporting every problem with its file and line.
 
-use super::model::{Criticality, DatabaseSpec, Endpoint, Engine};
+use super::model::{Criticality, DatabaseSpec, Endpoint, Engine, Mode};
 use super::raw::{known_yaml_keys, split_tags, RawRecord, RawValue};
 use super::window::BusinessWindow;
 use crate::secret::SecretRef;
@@ -470,6 +470,21 @@ impl Ctx<'_> {
                 extra.insert(name.to_string(), v);
             }
         }
+        let mode = match self.text("mode", false, "mode: offline") {
+            Some(m) => match Mode::parse(&m) {
+                Some(m) => Some(m),
+                None => {
+                    let line = self.line_of("mode");
+                    self.problem(
+                        line,
+                        format!("unknown mode `{}`", shown(&m)),
+                        "mode must be online (CDC, the default) or offline (writes stopped for the move)",
+                    );
+                    None
+                }
+            },
+            None => Some(Mode::default()),
+        };
         if !ok {
             return None;
         }
@@ -483,6 +498,7 @@ impl Ctx<'_> {
                 .with_wave(wave?)
                 .with_tags(tags)
                 .with_max_cutover_lag_s(max_lag?)
+                .with_mode(mode?)
                 .with_extras(extra),
         )
     }
@@ -719,6 +735,32 @@ mod tests {
             );
         }
         assert_eq!(got.len(), expected.len(), "{got:#?}");
+    }
+
+    #[test]
+    fn mode_is_online_unless_written_and_a_wrong_one_is_named_on_its_line() {
+        let first = PILOT.find("  - db_id:").unwrap();
+        let second = first + 1 + PILOT[first + 1..].find("  - db_id:").unwrap();
+        let eol = |at: usize| at + PILOT[at..].find('\n').unwrap() + 1;
+        let text = format!(
+            "{}    mode: offline\n{}    mode: sideways\n{}",
+            &PILOT[..eol(first)],
+            &PILOT[eol(first)..eol(second)],
+            &PILOT[eol(second)..]
+        );
+        let (specs, probs) = parse_bytes(Path::new("pilot.yaml"), text.as_bytes());
+        let line = text.lines().position(|l| l.contains("sideways")).unwrap() + 1;
+        assert_eq!(probs.len(), 1, "{probs:#?}");
+        assert_eq!(probs[0].line, line);
+        assert_eq!(probs[0].message, "unknown mode `sideways`");
+        assert!(probs[0].fix.contains("online") && probs[0].fix.contains("offline"));
+        assert_eq!(specs[0].1.mode, Mode::Offline);
+        assert!(specs[1..].iter().all(|(_, s)| s.mode == Mode::Online));
+        assert_eq!(
+            specs.len(),
+            7,
+            "the record with the wrong mode is not loaded"
+        );
     }
 
     #[test]

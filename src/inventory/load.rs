@@ -567,6 +567,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "target_password_file",
     "tags",
     "max_cutover_lag_s",
+    "mode",
 ];
 
 /// The canonical key of a CSV column, if it is one.

@@ -38,6 +38,38 @@ impl Criticality {
     }
 }
 
+/// How a database moves. `Online` keeps the source writable while DRS copies and then streams
+/// changes (FULL_INCR_TRANS), so the outage is the cutover's write gap. `Offline` stops writes
+/// for the whole move inside the window (FULL_TRANS: full load, exact validation, switch): for
+/// databases small or quiet enough, or whose engine or version cannot do CDC.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Online,
+    Offline,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::Online, Mode::Offline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Online => "online",
+            Mode::Offline => "offline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        let s = s.trim();
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
 /// A database server endpoint. The password is a reference (env var or file), never a value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -71,6 +103,9 @@ pub struct DatabaseSpec {
     pub target: Endpoint,
     pub tags: Vec<String>,
     pub overrides: Overrides,
+    /// Online (CDC, the default) or offline (writes stopped for the move).
+    #[serde(default)]
+    pub mode: Mode,
     /// Extra fields a runbook may read (e.g. custom smoke tests), kept as given.
     #[serde(default)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -100,6 +135,7 @@ impl DatabaseSpec {
             target,
             tags: Vec::new(),
             overrides: Overrides::default(),
+            mode: Mode::Online,
             extra: BTreeMap::new(),
         }
     }
@@ -141,6 +177,11 @@ impl DatabaseSpec {
 
     pub fn with_max_cutover_lag_s(mut self, max: Option<f64>) -> Self {
         self.overrides.max_cutover_lag_s = max;
+        self
+    }
+
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
         self
     }
 

@@ -53,6 +53,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "target",
     "tags",
     "overrides",
+    "mode",
     "extra",
 ];
 pub(crate) const OVERRIDE_KEYS: &[&str] = &["max_cutover_lag_s"];

@@ -73,6 +73,9 @@ pub fn yaml_records(specs: &[DatabaseSpec]) -> String {
         if let Some(lag) = s.overrides.max_cutover_lag_s {
             out.push_str(&format!("{i}overrides:\n{i}  max_cutover_lag_s: {lag}\n"));
         }
+        if s.mode != super::model::Mode::default() {
+            out.push_str(&format!("{i}mode: {}\n", s.mode.as_str()));
+        }
         if !s.extra.is_empty() {
             out.push_str(&format!("{i}extra:\n"));
             for (k, v) in &s.extra {
@@ -135,6 +138,7 @@ pub fn to_csv(specs: &[DatabaseSpec]) -> String {
                 .max_cutover_lag_s
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
+            s.mode.as_str().to_string(),
         ];
         for k in &extra_keys {
             row.push(match s.extra.get(*k) {

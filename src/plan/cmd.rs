@@ -94,6 +94,8 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     .map_err(anyhow::Error::msg)?;
     print!("{}", output::table(&plan));
     print!("{}", output::validation_rates(&specs, &limits));
+    let offline = super::offline::suggestions(&specs, &limits.rates());
+    print!("{}", super::offline::report(&offline, 10));
     for w in &plan.warnings {
         println!("warning: {w}");
     }
@@ -103,7 +105,10 @@ pub async fn run(args: PlanArgs, cfg: Config) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        let text = output::waves_yaml(&plan, &specs, &limits, &source.join(" --inventory "));
+        let mut text = output::waves_yaml(&plan, &specs, &limits, &source.join(" --inventory "));
+        for s in &offline {
+            text.push_str(&format!("# offline suggested: {}\n", s.why()));
+        }
         std::fs::write(out, text).map_err(|e| {
             anyhow::anyhow!(
                 "cannot write {}: {e} (check the directory exists and is writable)",

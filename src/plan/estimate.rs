@@ -104,6 +104,47 @@ pub fn validation_seconds(dbs: &[(f64, Engine)], r: &Rates) -> f64 {
     workers.into_iter().fold(0.0, f64::max)
 }
 
+/// The write outage of one database moved offline: writes stop, one DRS job copies it alone
+/// (at `min(bandwidth, job rate)`, [`full_load_seconds`] of one), the exact validation reads
+/// both sides ([`validation_one_seconds`]), then the switch. The cockpit shows this before the
+/// operator confirms and keeps it beside the real outage in the evidence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outage {
+    pub full_load_s: f64,
+    pub validation_s: f64,
+}
+
+impl Outage {
+    pub fn of(size_gb: f64, engine: Engine, r: &Rates) -> Outage {
+        Outage {
+            full_load_s: full_load_seconds(&[size_gb], r),
+            validation_s: validation_one_seconds(size_gb, engine, r),
+        }
+    }
+
+    pub fn total_s(&self) -> f64 {
+        self.full_load_s + self.validation_s
+    }
+
+    /// "full load 3m + exact validation 2m = 5m".
+    pub fn sentence(&self) -> String {
+        // Seconds under a minute: "1m + 3m = 3m" (each rounded up) reads as a wrong sum.
+        let part = |s: f64| {
+            if s < 60.0 {
+                format!("{:.0}s", s.ceil())
+            } else {
+                human(s)
+            }
+        };
+        format!(
+            "full load {} + exact validation {} = {}",
+            part(self.full_load_s),
+            part(self.validation_s),
+            human(self.total_s())
+        )
+    }
+}
+
 /// `1h05m`, `12m`, `3d04h` for the table.
 pub fn human(seconds: f64) -> String {
     let m = (seconds / 60.0).ceil() as u64;
@@ -169,6 +210,16 @@ mod tests {
         assert!((validation_seconds(&[pg(36.0)], &rates()) - 420.0).abs() < 1e-6);
         // Each engine at its own rate: MySQL's half the speed takes twice the reading.
         assert!((validation_seconds(&[(36.0, Engine::Mysql)], &rates()) - 780.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn an_offline_outage_is_one_full_load_and_one_exact_validation() {
+        // 10 GB alone at the 0.1 GB/s job cap: 100 s; validation 60 s + 100 s.
+        let o = Outage::of(10.0, Engine::Postgres, &rates());
+        assert!((o.full_load_s - 100.0).abs() < 1e-6);
+        assert!((o.validation_s - 160.0).abs() < 1e-6);
+        assert!((o.total_s() - 260.0).abs() < 1e-6);
+        assert_eq!(o.sentence(), "full load 2m + exact validation 3m = 5m");
     }
 
     #[test]

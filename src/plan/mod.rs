@@ -17,13 +17,15 @@
 //! - waves run low criticality first, then medium, then high, and within one window and
 //!   criticality the smallest wave first, so the factory learns on the cheapest mistakes.
 //!
-//! The duration model is in [`estimate`].
+//! The duration model is in [`estimate`]; which online databases could move offline (and why)
+//! is in [`offline`].
 
 pub mod assessed;
 pub mod cmd;
 pub mod estimate;
 mod fit;
 pub mod limits;
+pub mod offline;
 pub mod output;
 mod pilot;
 

@@ -8,6 +8,7 @@ use super::{GuardContext, Stage, Trigger};
 use crate::inventory::BusinessWindow;
 use crate::store::model::Role;
 use chrono::{DateTime, Utc};
+use std::sync::{Mutex, OnceLock};
 
 /// The config thresholds the guards read.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,11 +57,11 @@ pub struct Facts<'a> {
     /// `overrides.max_cutover_lag_s` of the database.
     pub own_max_lag_s: Option<f64>,
     /// The database's own business window (inventory).
-    pub own_window: &'a str,
+    pub own_window: &'a WindowMemo,
     /// The last validation: passed, and when.
     pub validation: Option<(bool, DateTime<Utc>)>,
     /// The wave's cutover window as planned (empty: none).
-    pub wave_window: &'a str,
+    pub wave_window: &'a WindowMemo,
     /// Who approved the wave's window.
     pub wave_approved_by: Option<&'a str>,
     /// The wave is started (its members are admitted).
@@ -84,12 +85,12 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
     }
     ctx.window_approved_by = f.wave_approved_by.map(str::to_string);
     ctx.wave_started = f.wave_started;
-    let text = if f.wave_window.trim().is_empty() {
+    let window = if f.wave_window.is_empty() {
         f.own_window
     } else {
         f.wave_window
     };
-    window_facts(&mut ctx, text);
+    window_facts(&mut ctx, window);
     ctx.cutover_in_flight = f.stage == Stage::Cutover;
     ctx.signoff_required = th.signoff.roles(f.criticality);
     ctx.signoff = f.signoff.clone();
@@ -106,7 +107,7 @@ pub struct WaveFacts<'a> {
     pub started: bool,
     pub approved_by: Option<&'a str>,
     /// The wave's cutover window as planned (empty: none, its members keep their own).
-    pub window: &'a str,
+    pub window: &'a WindowMemo,
     /// What the wave's command does to each member (`None`: it moves none).
     pub trigger: Option<Trigger>,
     /// Members whose own guards for `trigger` pass now, each judged on its [`guard_context`];
@@ -124,28 +125,154 @@ pub fn wave_context(f: &WaveFacts, role: Role, now: DateTime<Utc>) -> GuardConte
     ctx.wave_members_ready = f.members_ready;
     ctx.wave_trigger = f.trigger;
     ctx.window_approved_by = f.approved_by.map(str::to_string);
-    if !f.window.trim().is_empty() {
+    if !f.window.is_empty() {
         window_facts(&mut ctx, f.window);
     }
     ctx
 }
 
-/// The window `text` and whether it is open at `ctx.now`, when it next changes; an
-/// unreadable window is closed and says why.
-fn window_facts(ctx: &mut GuardContext, text: &str) {
-    ctx.window = text.trim().to_string();
-    match BusinessWindow::parse(text) {
-        Ok(win) => {
-            ctx.window_open = win.is_open(ctx.now);
-            ctx.window_next_change = win.next_change(ctx.now);
-            ctx.window_next_change_label = ctx
-                .window_next_change
-                .map(|t| t.format("%a %H:%M UTC").to_string());
+/// The window and whether it is open at `ctx.now`, when it next changes; an unreadable
+/// window is closed and says why.
+fn window_facts(ctx: &mut GuardContext, window: &WindowMemo) {
+    let r = window.read(ctx.now);
+    ctx.window = window.text.clone();
+    ctx.window_open = r.open;
+    ctx.window_next_change = r.next_change;
+    ctx.window_next_change_label = r.label;
+}
+
+/// A business window's text, parsed once, with what it said at the last instant asked about.
+/// Whether a window is open, and when that next changes, stay the same from one instant up to
+/// that change, so a reading is handed out again until then. The engine builds a guard
+/// context for each database it moves and for each wave twice a tick; parsing the text and
+/// finding the next change cost ~20k instructions each time.
+///
+/// The memo is made from its text and never edited: a wave or database whose window changes
+/// gets a new one, so a reading can never outlive the text it was made from.
+#[derive(Debug)]
+pub struct WindowMemo {
+    /// Trimmed.
+    text: String,
+    /// Parsed when first read (a cockpit preview makes memos it may not read).
+    parsed: OnceLock<Result<BusinessWindow, String>>,
+    /// The last reading. A mutex, not a cell: the brain is moved between the runtime's
+    /// threads, and the lock is never contended (one engine loop).
+    last: Mutex<Option<WindowReading>>,
+}
+
+/// What a window says at one instant, and the span it holds for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowReading {
+    pub open: bool,
+    pub next_change: Option<DateTime<Utc>>,
+    /// The next change in words, or why the window cannot be read.
+    pub label: Option<String>,
+    /// The reading holds from this instant...
+    from: DateTime<Utc>,
+    /// ...up to, not including, this one.
+    until: DateTime<Utc>,
+}
+
+impl WindowReading {
+    /// The window at `now`, read afresh.
+    fn at(parsed: &Result<BusinessWindow, String>, now: DateTime<Utc>) -> WindowReading {
+        match parsed {
+            Ok(win) => {
+                let next_change = win.next_change(now);
+                WindowReading {
+                    open: win.is_open(now),
+                    next_change,
+                    label: next_change.map(|t| t.format("%a %H:%M UTC").to_string()),
+                    from: now,
+                    // No change ahead: open all week (it stays so), or no opening within the
+                    // search horizon (see `BusinessWindow::next_change`); look again within
+                    // the hour rather than trust the horizon for ever.
+                    until: next_change.unwrap_or(now + chrono::Duration::hours(1)),
+                }
+            }
+            Err(e) => WindowReading {
+                open: false,
+                next_change: None,
+                label: Some(format!("window unreadable: {e}")),
+                from: DateTime::<Utc>::MIN_UTC,
+                until: DateTime::<Utc>::MAX_UTC,
+            },
         }
-        Err(e) => {
-            ctx.window_open = false;
-            ctx.window_next_change_label = Some(format!("window unreadable: {e}"));
+    }
+
+    fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        self.from <= now && now < self.until
+    }
+}
+
+impl WindowMemo {
+    pub fn new(text: &str) -> WindowMemo {
+        let text = text.trim();
+        WindowMemo {
+            text: text.to_string(),
+            parsed: OnceLock::new(),
+            last: Mutex::new(None),
         }
+    }
+
+    /// No window at all, shared (for a wave the engine does not know).
+    pub fn none() -> &'static WindowMemo {
+        static NONE: std::sync::LazyLock<WindowMemo> =
+            std::sync::LazyLock::new(WindowMemo::default);
+        &NONE
+    }
+
+    /// The text as planned, trimmed.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// No window given (a wave without one leaves its members their own).
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// What the window says at `now`: the kept reading while it holds, else a fresh one
+    /// (kept for the next call). The same as reading the text afresh at `now`.
+    pub fn read(&self, now: DateTime<Utc>) -> WindowReading {
+        let parsed = || {
+            self.parsed
+                .get_or_init(|| BusinessWindow::parse(&self.text))
+        };
+        let Ok(mut last) = self.last.lock() else {
+            return WindowReading::at(parsed(), now);
+        };
+        match &*last {
+            Some(r) if r.holds_at(now) => r.clone(),
+            _ => {
+                let r = WindowReading::at(parsed(), now);
+                *last = Some(r.clone());
+                r
+            }
+        }
+    }
+}
+
+impl Clone for WindowMemo {
+    fn clone(&self) -> WindowMemo {
+        WindowMemo {
+            text: self.text.clone(),
+            parsed: self.parsed.clone(),
+            last: Mutex::new(self.last.lock().ok().and_then(|l| l.clone())),
+        }
+    }
+}
+
+impl Default for WindowMemo {
+    fn default() -> WindowMemo {
+        WindowMemo::new("")
+    }
+}
+
+impl PartialEq for WindowMemo {
+    /// Equal texts are equal windows; the kept reading is a cache, not part of the value.
+    fn eq(&self, other: &WindowMemo) -> bool {
+        self.text == other.text
     }
 }
 
@@ -159,6 +286,11 @@ mod tests {
         withdrawn: None,
     };
 
+    /// A window for a test's facts (leaked: facts borrow it for the whole test).
+    fn w(text: &str) -> &'static WindowMemo {
+        Box::leak(Box::new(WindowMemo::new(text)))
+    }
+
     fn facts() -> Facts<'static> {
         Facts {
             db_id: "a",
@@ -166,9 +298,9 @@ mod tests {
             stage: Stage::Ready,
             lag_s: Some(12.0),
             own_max_lag_s: None,
-            own_window: "daily 00:00-24:00 UTC",
+            own_window: w("daily 00:00-24:00 UTC"),
             validation: None,
-            wave_window: "",
+            wave_window: w(""),
             wave_approved_by: Some("alice"),
             wave_started: true,
             criticality: crate::inventory::Criticality::Low,
@@ -185,14 +317,14 @@ mod tests {
         assert!(c.window_open, "no wave window: the database's own");
         let own = Facts {
             own_max_lag_s: Some(30.0),
-            wave_window: "Mon 01:00-05:00 UTC",
+            wave_window: w("Mon 01:00-05:00 UTC"),
             ..facts()
         };
         let c = guard_context(&own, th, Role::Operator, now);
         assert_eq!(c.max_lag_s, 30.0);
         assert!(!c.window_open, "the wave's window (Monday) comes first");
         let bad = Facts {
-            wave_window: "someday",
+            wave_window: w("someday"),
             ..facts()
         };
         let c = guard_context(&bad, th, Role::Operator, now);
@@ -210,7 +342,7 @@ mod tests {
             members: 3,
             started: false,
             approved_by: None,
-            window: "Sat,Sun 01:00-05:00 UTC",
+            window: w("Sat,Sun 01:00-05:00 UTC"),
             trigger: None,
             members_ready: 0,
         };
@@ -234,8 +366,98 @@ mod tests {
             (&db.window, db.window_open, db.window_next_change),
             (&c.window, c.window_open, c.window_next_change)
         );
-        let none = wave_context(&WaveFacts { window: " ", ..f }, Role::Operator, now);
+        let none = wave_context(
+            &WaveFacts {
+                window: w(" "),
+                ..f
+            },
+            Role::Operator,
+            now,
+        );
         assert_eq!(none.window, "");
         assert!(!none.window_open && none.window_next_change.is_none());
+    }
+
+    /// The kept reading is what reading the text afresh says, at every instant, whatever
+    /// order the instants come in (the clock of a test, or a wall clock stepped back):
+    /// around a window's edges, across midnight, across a daylight-saving change, for a
+    /// window open all week and for an unreadable one.
+    #[test]
+    fn a_kept_window_reading_is_a_fresh_one() {
+        let texts = [
+            "Sat,Sun 01:00-05:00 UTC",
+            "Mon-Fri 22:00-02:00 +02:00",
+            "daily 01:30-03:30 Europe/Paris",
+            "Mon-Fri 22:00-23:30; Sat,Sun 00:00-06:00 America/New_York",
+            "daily 00:00-24:00 UTC",
+            "someday",
+            "",
+        ];
+        // Paris springs forward on Sunday 29 March 2026 at 02:00 (01:00 UTC).
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 26, 0, 0, 0).unwrap();
+        let mut instants: Vec<DateTime<Utc>> = (0..(6 * 24 * 4))
+            .map(|k| t0 + chrono::Duration::minutes(15 * k))
+            .collect();
+        // Exactly at and just around each change the first window makes.
+        let edges: Vec<DateTime<Utc>> = instants
+            .iter()
+            .filter_map(|t| WindowMemo::new(texts[2]).read(*t).next_change)
+            .collect();
+        for e in edges {
+            for d in [-1, 0, 1] {
+                instants.push(e + chrono::Duration::seconds(d));
+            }
+        }
+        let forwards = {
+            let mut v = instants.clone();
+            v.sort();
+            v
+        };
+        let backwards: Vec<_> = forwards.iter().rev().copied().collect();
+        // A fixed shuffle: long jumps both ways.
+        let mut shuffled = forwards.clone();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let mut reads = 0;
+        for text in texts {
+            let parsed = BusinessWindow::parse(text);
+            for order in [&forwards, &backwards, &shuffled] {
+                let memo = WindowMemo::new(text);
+                for &t in order.iter() {
+                    let kept = memo.read(t);
+                    let fresh = WindowReading::at(&parsed, t);
+                    assert_eq!(
+                        (kept.open, kept.next_change, &kept.label),
+                        (fresh.open, fresh.next_change, &fresh.label),
+                        "{text:?} at {t}"
+                    );
+                    reads += 1;
+                }
+            }
+        }
+        assert!(reads > 10_000, "{reads}");
+    }
+
+    /// A kept reading is handed out again inside its span and read afresh past it.
+    #[test]
+    fn a_reading_is_kept_until_the_window_changes() {
+        let memo = WindowMemo::new("Sat,Sun 01:00-05:00 UTC");
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 3, 7, h, m, 0).unwrap();
+        let first = memo.read(at(2, 0));
+        assert!(first.open);
+        assert_eq!(first.next_change, Some(at(5, 0)));
+        assert_eq!(memo.read(at(4, 59)), first, "the same reading, kept");
+        let after = memo.read(at(5, 0));
+        assert!(!after.open, "closed at 05:00 sharp");
+        assert_ne!(after, first);
+        assert!(
+            memo.read(at(1, 0)).open,
+            "back before the change: read afresh"
+        );
     }
 }

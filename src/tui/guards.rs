@@ -3,6 +3,7 @@
 //! The engine re-checks them on its side; this is the operator's preview.
 
 use super::data::Data;
+use crate::lifecycle::facts::WindowMemo;
 use crate::lifecycle::{self, GuardKind, Stage};
 use crate::store::model::{Action, DbState, Role, Target};
 use chrono::{DateTime, Utc};
@@ -71,15 +72,17 @@ fn context(
     role: Role,
 ) -> lifecycle::GuardContext {
     let wave = d.wave.and_then(|n| data.wave(n));
+    let own_window = WindowMemo::new(&d.business_window);
+    let wave_window = WindowMemo::new(wave.map_or("", |w| w.window.as_str()));
     let f = lifecycle::facts::Facts {
         db_id: &d.db_id,
         wave: d.wave,
         stage: d.stage,
         lag_s: d.lag_s,
         own_max_lag_s: d.max_lag_s,
-        own_window: &d.business_window,
+        own_window: &own_window,
         validation: d.validation.as_ref().map(|v| (v.passed, v.at)),
-        wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
+        wave_window: &wave_window,
         wave_approved_by: wave.and_then(|w| w.approved_by.as_deref()),
         wave_started: wave.is_some_and(|w| w.started_at.is_some()),
         criticality: d.criticality,
@@ -130,12 +133,13 @@ fn wave_context(
     now: DateTime<Utc>,
 ) -> lifecycle::GuardContext {
     let w = data.wave(n);
+    let window = WindowMemo::new(w.map_or("", |w| w.window.as_str()));
     let f = lifecycle::facts::WaveFacts {
         wave: n,
         members: data.dbs.iter().filter(|d| d.wave == Some(n)).count(),
         started: w.is_some_and(|w| w.started_at.is_some()),
         approved_by: w.and_then(|w| w.approved_by.as_deref()),
-        window: w.map(|w| w.window.as_str()).unwrap_or(""),
+        window: &window,
         trigger,
         members_ready: waiting.map_or(0, |w| w.0),
     };

@@ -6,6 +6,7 @@ use crate::cutover::steps::{rollback_plan, CutoverStep as CutStep, RollbackActio
 use crate::drs::model::JobStatus;
 use crate::engine::poll_plan::LastSeen;
 use crate::inventory::Criticality;
+use crate::lifecycle::facts::WindowMemo;
 use crate::lifecycle::{Position, Stage};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashSet};
@@ -16,7 +17,8 @@ pub(super) struct Db {
     pub(super) wave: Option<u32>,
     pub(super) criticality: Criticality,
     pub(super) size_gb: f64,
-    pub(super) window: String,
+    /// Its own business window (inventory), read once.
+    pub(super) window: WindowMemo,
     /// `overrides.max_cutover_lag_s`, for the guards.
     pub(super) own_max_lag_s: Option<f64>,
     /// The limit that applies (own, else global), for polling and lag events.
@@ -71,7 +73,10 @@ pub(super) struct Db {
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct Wave {
-    pub(super) window: String,
+    /// The cutover window as planned, read once (it is set at load and never changes).
+    pub(super) window: WindowMemo,
+    /// Databases in the wave (they are loaded once, and never change wave).
+    pub(super) members: usize,
     /// Who approved the cutover window.
     pub(super) approved_by: Option<String>,
     pub(super) started: bool,

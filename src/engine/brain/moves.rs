@@ -44,7 +44,7 @@ impl Brain {
             own_max_lag_s: d.own_max_lag_s,
             own_window: &d.window,
             validation: d.validation,
-            wave_window: wave.map(|w| w.window.as_str()).unwrap_or(""),
+            wave_window: wave.map_or(facts::WindowMemo::none(), |w| &w.window),
             wave_approved_by: wave.and_then(|w| w.approved_by.as_deref()),
             wave_started: wave.is_some_and(|w| w.started),
             criticality: d.criticality,
@@ -89,11 +89,11 @@ impl Brain {
         let members_ready = trigger.map_or(0, |t| self.wave_members_judged(w, t, role, wall).0);
         let f = facts::WaveFacts {
             wave: w,
-            members: self.dbs.values().filter(|d| d.wave == Some(w)).count(),
+            members: wave.map_or(0, |x| x.members),
             trigger,
             started: wave.is_some_and(|x| x.started),
             approved_by: wave.and_then(|x| x.approved_by.as_deref()),
-            window: wave.map(|x| x.window.as_str()).unwrap_or(""),
+            window: wave.map_or(facts::WindowMemo::none(), |x| &x.window),
             members_ready,
         };
         facts::wave_context(&f, role, wall)

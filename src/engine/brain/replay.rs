@@ -5,6 +5,7 @@ use super::memory::*;
 use super::protocol::*;
 use super::Brain;
 use crate::engine::poll_plan::LastSeen;
+use crate::lifecycle::facts::WindowMemo;
 use crate::lifecycle::{Position, Trigger};
 use crate::store::event::Body;
 use crate::store::Event;
@@ -18,7 +19,8 @@ impl Brain {
             self.waves.insert(
                 w.wave,
                 Wave {
-                    window: w.window,
+                    window: WindowMemo::new(&w.window),
+                    members: 0,
                     approved_by: w.approved_by,
                     started: w.started,
                 },
@@ -26,7 +28,7 @@ impl Brain {
         }
         for s in seeds {
             if let Some(w) = s.wave {
-                self.waves.entry(w).or_default();
+                self.waves.entry(w).or_default().members += 1;
             }
             let db = Db {
                 own_max_lag_s: s.max_lag_s,
@@ -35,7 +37,7 @@ impl Brain {
                 wave: s.wave,
                 criticality: s.criticality,
                 size_gb: s.size_gb,
-                window: s.business_window,
+                window: WindowMemo::new(&s.business_window),
                 pos: Position::from_state(s.stage, s.held),
                 job: s.job,
                 job_started: false,

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use sqlx::Connection;
+use sqlx::{Connection, Row};
 use std::future::Future;
 use std::time::Duration as StdDuration;
 use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
@@ -111,7 +111,34 @@ suite!(
     killed_appender_leaves_a_verifiable_store,
     another_writer_is_seen_by_the_next_append,
     inventory_import_is_idempotent_and_guards_removal,
+    stage_marks_read_their_index_and_an_older_store_gets_it,
 );
+
+impl TestDb {
+    /// The plan each backend makes for `Store::stage_marks`, as text.
+    async fn stage_marks_plan(&self) -> String {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        let sql = STAGE_MARKS_SQL.replace("$1", "0");
+        let explain = match self.store.backend() {
+            Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            // The tables here are tiny: a scan of the table would win whatever the indexes.
+            Backend::Postgres => {
+                sqlx::query("SET enable_seqscan = off")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                format!("EXPLAIN {sql}")
+            }
+        };
+        let rows = sqlx::query(&explain).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(r.len() - 1).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
 
 fn spec(id: &str, wave: Option<u32>) -> DatabaseSpec {
     let ep = |host: &str| Endpoint {
@@ -927,4 +954,69 @@ async fn viewer_case(owner_url: &str, viewer_url: &str, role: &str) {
     assert_eq!(owner.recent_commands(10).await.unwrap().len(), 1);
     viewer.close().await;
     owner.close().await;
+}
+
+/// `Store::stage_marks` reads the partial index a new store is created with; a store made
+/// before it gets it when it is opened (PostgreSQL: also when an interrupted build left it
+/// invalid), and opening a store that has it runs no DDL: it succeeds while another
+/// connection holds the lock a DDL statement would wait for.
+async fn stage_marks_read_their_index_and_an_older_store_gets_it(t: TestDb) {
+    let s = &t.store;
+    let lag = |id: &str| ev(Some(id), None, kind::DB_LAG, json!({"lag_s": 1.5}));
+    s.append(&[
+        registration("a", Some(0)),
+        stage("a", Stage::Registered, Stage::Prechecks),
+        lag("a"),
+        lag("a"),
+        stage("a", Stage::Prechecks, Stage::Provisioning),
+    ])
+    .await
+    .unwrap();
+    let marks = s.stage_marks(0).await.unwrap();
+    let seen: Vec<(i64, Stage)> = marks.iter().map(|m| (m.seq, m.to)).collect();
+    assert_eq!(seen, vec![(2, Stage::Prechecks), (5, Stage::Provisioning)]);
+    assert_eq!(s.stage_marks(2).await.unwrap().len(), 1);
+    let plan = t.stage_marks_plan().await;
+    assert!(plan.contains("events_stage_by_seq"), "new store: {plan}");
+
+    // A store from before the index.
+    t.raw("DROP INDEX events_stage_by_seq").await;
+    let plan = t.stage_marks_plan().await;
+    assert!(!plan.contains("events_stage_by_seq"), "{plan}");
+    let reopened = Store::open(&t.url).await.unwrap();
+    let plan = t.stage_marks_plan().await;
+    assert!(plan.contains("events_stage_by_seq"), "reopened: {plan}");
+    assert_eq!(reopened.stage_marks(0).await.unwrap(), marks);
+    reopened.close().await;
+
+    if s.backend() == Backend::Postgres {
+        // What a `CREATE INDEX CONCURRENTLY` killed half-way leaves: an index the planner
+        // ignores and `IF NOT EXISTS` would keep.
+        t.raw("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'events_stage_by_seq'::regclass")
+            .await;
+        let plan = t.stage_marks_plan().await;
+        assert!(!plan.contains("events_stage_by_seq"), "invalid: {plan}");
+        Store::open(&t.url).await.unwrap().close().await;
+        let plan = t.stage_marks_plan().await;
+        assert!(plan.contains("events_stage_by_seq"), "rebuilt: {plan}");
+    }
+
+    // Another session holds what DDL on `events` waits for (SQLite: the write lock;
+    // PostgreSQL: the lock `CREATE INDEX CONCURRENTLY` takes): opening does not wait.
+    let mut holder = sqlx::AnyConnection::connect(&t.url).await.unwrap();
+    let hold: &[&str] = match s.backend() {
+        Backend::Sqlite => &["BEGIN IMMEDIATE"],
+        Backend::Postgres => &["BEGIN", "LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE"],
+    };
+    for sql in hold {
+        sqlx::query(sql).execute(&mut holder).await.unwrap();
+    }
+    let opened = tokio::time::timeout(StdDuration::from_secs(10), Store::open(&t.url))
+        .await
+        .expect("opening a store that has its indexes must not wait on a lock")
+        .unwrap();
+    assert_eq!(opened.stage_marks(0).await.unwrap(), marks);
+    opened.close().await;
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
 }

@@ -203,6 +203,9 @@ const SCHEMA: &[&str] = &[
     // Partial: only wave events carry a wave, and indexing the NULLs of every other event
     // cost each append an index insert for nothing.
     "CREATE INDEX IF NOT EXISTS events_by_wave ON events (wave, seq) WHERE wave IS NOT NULL",
+    // Partial: the stage changes the program's pace reads (`Store::stage_marks`) are a few in
+    // a hundred events; without it the cockpit's first poll scans the whole log.
+    "CREATE INDEX IF NOT EXISTS events_stage_by_seq ON events (seq) WHERE kind = 'db.stage'",
     "CREATE TABLE IF NOT EXISTS db_state (db_id TEXT PRIMARY KEY, wave {INT}, stage TEXT NOT NULL, \
      updated_seq {INT} NOT NULL, state TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS db_state_by_seq ON db_state (updated_seq)",
@@ -248,6 +251,11 @@ const ADDED_TABLES: &[&str] = &[
     "validation_rates",
 ];
 
+/// Indexes added after schema version 1 was fixed: a store created before them gets them when
+/// it is opened, each only after the catalog says it is missing (or, on PostgreSQL, left
+/// invalid by an interrupted build), so opening a store that has them runs no DDL.
+const ADDED_INDEXES: &[&str] = &["events_stage_by_seq"];
+
 pub const SCHEMA_VERSION: &str = "1";
 
 /// The store's tables, read from [`SCHEMA`] so a new table is granted to viewers without a
@@ -258,6 +266,14 @@ pub(crate) fn table_names() -> Vec<&'static str> {
         .filter_map(|s| s.strip_prefix("CREATE TABLE IF NOT EXISTS "))
         .filter_map(|s| s.split_whitespace().next())
         .collect()
+}
+
+/// What the catalog says of an index.
+enum IndexState {
+    Missing,
+    /// Only PostgreSQL: a `CREATE INDEX CONCURRENTLY` that did not finish.
+    Invalid,
+    Valid,
 }
 
 fn ddl(stmt: &str, backend: Backend) -> String {
@@ -405,7 +421,75 @@ impl Store {
             )));
         }
         self.add_missing_tables().await;
+        self.add_missing_indexes().await;
         Ok(())
+    }
+
+    /// Build the [`ADDED_INDEXES`] an older store lacks. Best effort like the tables: a viewer
+    /// may not create indexes, and every query works without them, only slower. On PostgreSQL
+    /// the build is `CONCURRENTLY`, which takes no lock that stops a running engine's appends;
+    /// one killed half-way leaves an invalid index, dropped and built again here. On SQLite a
+    /// build holds the write lock for its scan of the log (appenders wait, as for any write)
+    /// and a killed one rolls back.
+    async fn add_missing_indexes(&self) {
+        for stmt in SCHEMA {
+            let Some(name) = stmt
+                .strip_prefix("CREATE INDEX IF NOT EXISTS ")
+                .and_then(|s| s.split_whitespace().next())
+                .filter(|n| ADDED_INDEXES.contains(n))
+            else {
+                continue;
+            };
+            match self.index_state(name).await {
+                Ok(IndexState::Valid) => continue,
+                Ok(IndexState::Invalid) => {
+                    let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {name}");
+                    if let Err(e) = self.pool.execute(drop.as_str()).await {
+                        tracing::warn!(index = name, error = %e, "cannot drop an invalid store index");
+                        continue;
+                    }
+                }
+                Ok(IndexState::Missing) => {}
+                Err(e) => {
+                    tracing::warn!(index = name, error = %e, "cannot read the store's indexes");
+                    continue;
+                }
+            }
+            let sql = match self.backend {
+                Backend::Sqlite => stmt.to_string(),
+                Backend::Postgres => stmt.replacen("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1),
+            };
+            match self.pool.execute(sql.as_str()).await {
+                Ok(_) => tracing::info!(index = name, "added a store index"),
+                Err(e) => tracing::warn!(index = name, error = %e, "cannot add a store index"),
+            }
+        }
+    }
+
+    /// Whether index `name` is there, from the catalog (no DDL).
+    async fn index_state(&self, name: &str) -> std::result::Result<IndexState, sqlx::Error> {
+        let row = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("SELECT 1 AS valid FROM sqlite_master WHERE type = 'index' AND name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::query(
+                    "SELECT CAST(CASE WHEN indisvalid THEN 1 ELSE 0 END AS BIGINT) AS valid FROM pg_index \
+                     WHERE indexrelid = to_regclass($1)",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(match row {
+            None => IndexState::Missing,
+            Some(r) if r.try_get::<i64, _>("valid")? == 1 => IndexState::Valid,
+            Some(_) => IndexState::Invalid,
+        })
     }
 
     /// Create the [`ADDED_TABLES`] an older store lacks. Best effort: a viewer's role may not

@@ -33,4 +33,5 @@ pub use events::ChainReport;
 pub use hash::{canonical_json, event_hash, event_hash_text, ChainBreak, GENESIS_HASH};
 pub use lease::Lease;
 pub use model::*;
+pub use pace::STAGE_MARKS_SQL;
 pub use registry::{diff_fields, plan_registration, FieldChange, Known, RegisterReport};

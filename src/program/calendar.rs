@@ -135,6 +135,16 @@ fn opening(w: &BusinessWindow, at: DateTime<Utc>) -> Option<Opening> {
     Some((s, w.next_change(s)))
 }
 
+/// A day's waves in the order they can cut over: by opening (those open now first), the waves
+/// of one window together, then by number. So a day reads `w48 w49 … w110 … w10`, not by
+/// number; the view and `status --program` say so ([`ORDER`]).
+fn order(s: &Slot) -> (DateTime<Utc>, &str, u32) {
+    (s.opens, s.window.as_str(), s.wave)
+}
+
+/// How [`order`] lists a day's waves, for the screens that show them.
+pub const ORDER: &str = "waves by opening time, then window, then number";
+
 pub fn build(dbs: &[DbState], waves: &[WaveState], now: DateTime<Utc>, days: usize) -> Calendar {
     let by_wave = members(dbs);
     let today = now.date_naive();
@@ -221,7 +231,7 @@ pub fn build(dbs: &[DbState], waves: &[WaveState], now: DateTime<Utc>, days: usi
         }
     }
     for d in &mut cal.days {
-        d.slots.sort_by_key(|s| (s.opens, s.wave));
+        d.slots.sort_by(|a, b| order(a).cmp(&order(b)));
     }
     cal
 }
@@ -299,6 +309,26 @@ mod tests {
         // It is also on tomorrow's calendar, marked late.
         let tomorrow = &cal.days[1];
         assert!(tomorrow.slots.iter().any(|s| s.wave == 4 && s.late));
+    }
+
+    #[test]
+    fn a_days_waves_go_by_opening_then_window_then_number() {
+        // t0 is Wednesday 2026-12-02 12:00 UTC. Two windows open at 20:00 UTC (one written in
+        // UTC+2), one at 15:00, one is open now.
+        let waves = vec![
+            wave(0, "daily 23:00-23:30 UTC", None),
+            wave(1, "daily 20:00-21:00 UTC", None),
+            wave(2, "daily 22:00-23:00 +02:00", None),
+            wave(3, "daily 20:00-21:00 UTC", None),
+            wave(4, "daily 15:00-16:00 UTC", None),
+            wave(5, "daily 11:00-13:00 UTC", None),
+        ];
+        let dbs: Vec<DbState> = (0..6)
+            .map(|n| db(&format!("d{n}"), n, Stage::Registered, 1.0))
+            .collect();
+        let cal = build(&dbs, &waves, t0(), 1);
+        let order: Vec<u32> = cal.days[0].slots.iter().map(|s| s.wave).collect();
+        assert_eq!(order, vec![5, 4, 1, 3, 2, 0]);
     }
 
     #[test]

@@ -122,8 +122,9 @@ pub fn render_text(store: &str, p: &Program) -> String {
         ));
     }
     out.push_str(&format!(
-        "\ncalendar, next {} days (UTC):\n",
-        cal.days.len()
+        "\ncalendar, next {} days (UTC), {}:\n",
+        cal.days.len(),
+        super::calendar::ORDER
     ));
     let mut rows = Vec::new();
     for d in &cal.days {

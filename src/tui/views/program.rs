@@ -573,7 +573,18 @@ fn calendar(app: &App, f: &mut Frame, area: Rect) {
         };
         lines.push(Line::styled(fmt::fit(legend, w, th.sym.ellipsis), th.muted));
     }
-    let title = format!(" Calendar: next {} days (UTC) ", cal.days.len());
+    // The order of a day's waves is not their numbers': said in the title.
+    let mut title = format!(
+        " Calendar: next {} days (UTC), {} ",
+        cal.days.len(),
+        crate::program::calendar::ORDER
+    );
+    if title.chars().count() + 4 > area.width as usize {
+        title = format!(
+            " Calendar: next {} days (UTC), waves by opening ",
+            cal.days.len()
+        );
+    }
     lines_in(f, block(th, title), lines, area);
 }
 

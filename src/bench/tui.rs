@@ -1,5 +1,6 @@
 //! `wavedeck bench tui`: frame render time of the Databases view with 2000 databases at
-//! 200x60 (and of the Program view over 169 waves), and bytes written to the terminal per second while idle. Runs the real `render`
+//! 200x60 (and of the Program and Waves views over 169 waves), and bytes written to the
+//! terminal per second while idle. Runs the real `render`
 //! through ratatui's real backends; prints figures, asserts nothing.
 
 use crate::tui::app::{handle_key, App};
@@ -170,7 +171,63 @@ pub fn run(args: TuiBenchArgs) -> anyhow::Result<()> {
         idle as f64 / args.idle_seconds.max(1) as f64
     );
     println!("  aim: p99 < 2 ms, idle < 2048 B/s");
-    program(&args, w, h)
+    program(&args, w, h)?;
+    waves(&args, w, h)
+}
+
+/// The Waves view over the same factory (169 waves, the one-database waves folded and, in a
+/// second run, unfolded), the cursor moving one wave per frame so each page is drawn in turn.
+fn waves(args: &TuiBenchArgs, w: u16, h: u16) -> anyhow::Result<()> {
+    let waves = 169;
+    for unfold in [false, true] {
+        let th = Theme::load("dark", false, false)?;
+        let mut a = App::new(
+            crate::tui::fleet::data(args.databases, waves),
+            th,
+            true,
+            fixture::now(),
+        );
+        a.size = (w, h);
+        handle_key(
+            &mut a,
+            KeyEvent::new(KeyCode::Char('1'), KeyModifiers::NONE),
+        );
+        if unfold {
+            handle_key(
+                &mut a,
+                KeyEvent::new(KeyCode::Char('+'), KeyModifiers::NONE),
+            );
+        }
+        println!(
+            "tui bench: Waves view, {} databases, {waves} waves ({} rows, one-db waves {}), {w}x{h}, {} frames, one wave down per frame",
+            args.databases,
+            a.wave_rows.len(),
+            if unfold { "unfolded" } else { "folded" },
+            args.frames
+        );
+        let mut t = Terminal::new(TestBackend::new(w, h))?;
+        t.draw(|f| render(&a, f))?;
+        let mut times = Vec::with_capacity(args.frames);
+        for _ in 0..args.frames {
+            let code = if a.wave_cursor + 1 >= a.wave_rows.len() {
+                KeyCode::Home
+            } else {
+                KeyCode::Down
+            };
+            handle_key(&mut a, KeyEvent::new(code, KeyModifiers::NONE));
+            let t0 = Instant::now();
+            t.draw(|f| render(&a, f))?;
+            times.push(t0.elapsed());
+        }
+        times.sort();
+        println!(
+            "  frame (TestBackend):        p50 {}  p99 {}  max {}",
+            ms(pct(&times, 0.5)),
+            ms(pct(&times, 0.99)),
+            ms(pct(&times, 1.0))
+        );
+    }
+    Ok(())
 }
 
 /// The Program view over the factory's shape (`fleet`: 2000 databases, 169 waves, a week of

@@ -395,7 +395,7 @@ fn no_color_theme_keeps_meaning_in_symbols() {
 }
 
 #[test]
-fn a_wave_waiting_on_the_operator_shows_no_eta() {
+fn a_wave_waiting_on_the_operator_or_on_no_engine_shows_no_eta() {
     use crate::lifecycle::Stage;
     let mut a = app(false, false);
     let wave = a
@@ -412,6 +412,11 @@ fn a_wave_waiting_on_the_operator_shows_no_eta() {
         moving.eta_s.is_some(),
         "databases still moving on their own get an ETA"
     );
+    // No engine holds the store: nothing moves, however long one waits.
+    a.data.engine = Some(None);
+    assert_eq!(super::views::wave_summary(&a, Some(wave)).eta_s, None);
+    a.data.engine = Some(Some("engine@host".into()));
+    assert!(super::views::wave_summary(&a, Some(wave)).eta_s.is_some());
     for d in a.data.dbs.iter_mut().filter(|d| member(d)) {
         d.stage = Stage::Ready;
         d.held_stage = None;
@@ -700,4 +705,51 @@ fn ack_submits_the_alert_under_the_cursor() {
     assert!(ro.dialog.is_none());
     let s = screen(&mut ro, 120, 40);
     assert!(!s.contains("A ack"), "read-only footer offers ack:\n{s}");
+}
+
+/// The header at every width the cockpit draws, with every badge up and sign-off holders
+/// configured: the clock and the badges always show; the holders, then the tabs' names give
+/// way (the current tab keeps its name). The whole screen at 80x24 as a snapshot.
+#[test]
+fn the_header_gives_way_so_the_clock_always_shows() {
+    let cfg: crate::signoff::SignoffConfig = serde_yaml::from_str(
+        "holders:\n  tech_lead: [alice]\n  data_owner: [bob]\n  business_owner: [dave]\n",
+    )
+    .unwrap();
+    let mut a = app(false, true);
+    a.signoff = cfg;
+    a.data.engine = Some(None);
+    let clock = fixture::now().format("%H:%M UTC").to_string();
+    for frozen in [false, true] {
+        a.frozen = frozen;
+        for w in super::views::MIN_W..=200 {
+            let s = screen(&mut a, w, 24);
+            let head = s.lines().next().unwrap();
+            assert!(head.ends_with(&clock), "{w} columns: {head}");
+            assert!(head.contains(" NO ENGINE "), "{w}: {head}");
+            assert!(head.contains(" READ-ONLY "), "{w}: {head}");
+            assert_eq!(head.contains(" FROZEN "), frozen, "{w}: {head}");
+            if !frozen || w > 61 {
+                assert!(
+                    head.contains("1 Waves"),
+                    "the current tab keeps its name: {head}"
+                );
+            }
+            if w >= 140 {
+                assert!(head.contains("2 Databases"), "{w}: {head}");
+            }
+        }
+    }
+    a.frozen = false;
+    let wide = screen(&mut a, 200, 24);
+    assert!(
+        wide.lines()
+            .next()
+            .unwrap()
+            .contains("sign-off tech_lead: alice; data_owner: bob; business_owner: dave"),
+        "{wide}"
+    );
+    let s = screen(&mut a, 80, 24);
+    assert!(s.lines().next().unwrap().contains("sign-off tech_l"), "{s}");
+    insta::assert_snapshot!("header_signoff_read_only_80x24", s);
 }

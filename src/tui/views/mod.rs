@@ -80,28 +80,37 @@ fn too_small(f: &mut Frame, area: Rect, th: &Theme) {
     );
 }
 
-fn header(app: &App, f: &mut Frame, area: Rect) {
+/// How much of each tab's name the header shows: the widest that leaves room for the badges
+/// and the clock (which always show).
+#[derive(Clone, Copy, PartialEq)]
+enum Tabs {
+    Full,
+    Short,
+    /// The view in use by its short name, the others by their key alone.
+    Keys,
+}
+
+const VIEWS: [View; 6] = [
+    View::Program,
+    View::Waves,
+    View::Databases,
+    View::Events,
+    View::Detail,
+    View::Alerts,
+];
+
+/// The fewest columns the sign-off holders take when they show at all ("sign-off " and a
+/// few letters); with less room they are left out (`:help` and the sign-off dialog name them).
+const HOLDERS_MIN: usize = 17;
+
+fn tab_spans(app: &App, tabs: Tabs) -> Vec<Span<'static>> {
     let th = &app.theme;
-    let mut spans = vec![
-        Span::styled(" wavedeck ", th.title.add_modifier(Modifier::REVERSED)),
-        Span::raw(" "),
-    ];
-    for (i, v) in [
-        View::Program,
-        View::Waves,
-        View::Databases,
-        View::Events,
-        View::Detail,
-        View::Alerts,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        // Six tabs and the badges do not fit 80 columns with the full names.
-        let label = if area.width < 110 {
-            format!("{i} {}", v.short_title())
-        } else {
-            format!("{i} {}", v.title())
+    let mut spans = Vec::new();
+    for (i, v) in VIEWS.into_iter().enumerate() {
+        let label = match tabs {
+            Tabs::Full => format!("{i} {}", v.title()),
+            Tabs::Keys if app.view != v => format!("{i}"),
+            _ => format!("{i} {}", v.short_title()),
         };
         let st = if app.view == v {
             th.title.add_modifier(Modifier::UNDERLINED)
@@ -120,52 +129,99 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(format!("{}", b.standing.len()), st));
         } else {
-            spans.push(Span::raw("  "));
+            spans.push(Span::raw(if tabs == Tabs::Keys { " " } else { "  " }));
         }
     }
-    let mut right: Vec<Span> = Vec::new();
-    if let Some(e) = &app.data.store_error {
-        right.push(Span::styled(
-            format!(" store: {} ", fmt::fit(e, 40, th.sym.ellipsis)),
-            th.fail,
-        ));
-    }
+    spans
+}
+
+fn width(spans: &[Span]) -> usize {
+    spans.iter().map(|s| s.width()).sum()
+}
+
+/// The top line: the tabs on the left; on the right the store's error, the engine, the
+/// read-only and frozen badges, the sign-off holders and the clock. What gives way when the
+/// line is short: first the holders are cut, then the tabs' full names go, then the tabs' names
+/// but the current one, then the holders, then the name "wavedeck"; the badges and the clock
+/// never do.
+fn header(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.theme;
+    let w = area.width as usize;
+    let mut badges: Vec<Span> = Vec::new();
     match &app.data.engine {
-        Some(Some(_)) => right.push(Span::styled(format!("{} engine ", th.sym.ok), th.ok)),
-        Some(None) => right.push(Span::styled(
+        Some(Some(_)) => badges.push(Span::styled(format!("{} engine ", th.sym.ok), th.ok)),
+        Some(None) => badges.push(Span::styled(
             " NO ENGINE ",
             th.fail.add_modifier(Modifier::REVERSED),
         )),
         None => {}
     }
-    right.push(Span::raw(" "));
+    badges.push(Span::raw(" "));
     if app.read_only {
-        right.push(Span::styled(" READ-ONLY ", th.badge));
-        right.push(Span::raw(" "));
+        badges.push(Span::styled(" READ-ONLY ", th.badge));
+        badges.push(Span::raw(" "));
     }
     if app.frozen {
-        right.push(Span::styled(" FROZEN ", th.badge));
-        right.push(Span::raw(" "));
+        badges.push(Span::styled(" FROZEN ", th.badge));
+        badges.push(Span::raw(" "));
     }
+    let clock = Span::styled(app.now.format("%H:%M UTC").to_string(), th.muted);
+    let fixed = width(&badges) + clock.width();
+    let title = [
+        Span::styled(" wavedeck ", th.title.add_modifier(Modifier::REVERSED)),
+        Span::raw(" "),
+    ];
     let holders = app.signoff.holders_line();
-    if !holders.is_empty() {
-        right.push(Span::styled(
-            format!("sign-off {} ", fmt::fit(&holders, 60, th.sym.ellipsis)),
-            th.muted,
-        ));
+    let error = app.data.store_error.as_deref();
+    let error_w = error.map_or(0, |e| e.chars().count().min(40) + 9);
+    let levels: &[Tabs] = if area.width >= 110 {
+        &[Tabs::Full, Tabs::Short, Tabs::Keys]
+    } else {
+        &[Tabs::Short, Tabs::Keys]
+    };
+    let left_w = |t: Tabs| width(&title) + width(&tab_spans(app, t));
+    let fits = |t: Tabs, extra: usize| left_w(t) + fixed + error_w + extra <= w;
+    // The widest tabs that leave the holders a few letters; without holders (or room for
+    // them), the widest that fit at all.
+    let holders_min = if holders.is_empty() { 0 } else { HOLDERS_MIN };
+    let tabs = levels
+        .iter()
+        .copied()
+        .find(|t| fits(*t, holders_min))
+        .or_else(|| levels.iter().copied().find(|t| fits(*t, 0)))
+        .unwrap_or(Tabs::Keys);
+    // At the narrowest, with every badge up, the name goes before the tabs do.
+    let mut left: Vec<Span> = if fits(tabs, 0) {
+        title.to_vec()
+    } else {
+        vec![Span::raw(" ")]
+    };
+    left.extend(tab_spans(app, tabs));
+    // What is left for the store's error, then the holders.
+    let mut room = w.saturating_sub(width(&left) + fixed);
+    let mut right: Vec<Span> = Vec::new();
+    if let Some(e) = error {
+        let text = fmt::fit(e, 40.min(room.saturating_sub(9)), th.sym.ellipsis);
+        if !text.is_empty() {
+            let s = Span::styled(format!(" store: {text} "), th.fail);
+            room = room.saturating_sub(s.width());
+            right.push(s);
+        }
     }
-    right.push(Span::styled(
-        app.now.format("%H:%M UTC").to_string(),
-        th.muted,
-    ));
-    let rw: usize = right.iter().map(|s| s.width()).sum();
-    let lw: usize = spans.iter().map(|s| s.width()).sum();
-    let w = area.width as usize;
-    if lw + rw < w {
-        spans.push(Span::raw(" ".repeat(w - lw - rw)));
+    right.extend(badges);
+    if !holders.is_empty() && room >= HOLDERS_MIN {
+        let text = fmt::fit(&holders, 60.min(room - 10), th.sym.ellipsis);
+        right.push(Span::styled(format!("sign-off {text} "), th.muted));
     }
-    spans.extend(right);
-    f.render_widget(Line::from(spans), area);
+    right.push(clock);
+    // The right part is drawn last, over the left if they still meet (at the narrowest
+    // terminals with every badge up), so the clock is never the part cut off.
+    let rw = width(&right).min(w) as u16;
+    f.render_widget(Line::from(left), area);
+    f.render_widget(
+        Line::from(right),
+        Rect::new(area.x + area.width - rw, area.y, rw, 1),
+    );
 }
 
 fn footer(app: &App, f: &mut Frame, area: Rect) {

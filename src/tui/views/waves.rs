@@ -52,8 +52,21 @@ pub fn wave_summary(app: &App, n: Option<u32>) -> WaveSummary {
     let mut lags = Vec::new();
     let mut prog = 0.0;
     let mut members = 0;
-    for d in app.data.dbs.iter().filter(|d| d.wave == n) {
+    let mut moving = false;
+    for d in app.data.members(n) {
         members += 1;
+        // Databases at `ready` or in hypercare wait for the operator: an ETA extrapolated
+        // from the wave's pace would promise an end that no amount of waiting brings.
+        moving |= matches!(
+            d.stage,
+            Stage::Registered
+                | Stage::Prechecks
+                | Stage::Provisioning
+                | Stage::FullLoad
+                | Stage::Cdc
+                | Stage::Validation
+                | Stage::Cutover
+        );
         counts[stage_index(d.stage)] += 1;
         prog += db_progress(d);
         if let Some(l) = d.lag_s.filter(|l| l.is_finite() && *l >= 0.0) {
@@ -68,20 +81,8 @@ pub fn wave_summary(app: &App, n: Option<u32>) -> WaveSummary {
     } else {
         0.0
     };
-    // Databases at `ready` or in hypercare wait for the operator: an ETA extrapolated from the
-    // wave's pace would promise an end that no amount of waiting brings.
-    let moving = app.data.dbs.iter().filter(|d| d.wave == n).any(|d| {
-        matches!(
-            d.stage,
-            Stage::Registered
-                | Stage::Prechecks
-                | Stage::Provisioning
-                | Stage::FullLoad
-                | Stage::Cdc
-                | Stage::Validation
-                | Stage::Cutover
-        )
-    });
+    // With no engine holding the store nothing moves either, however long one waits.
+    let moving = moving && app.data.engine != Some(None);
     let started = n.and_then(|n| app.data.wave(n)).and_then(|w| w.started_at);
     let eta_s = started.filter(|_| moving).and_then(|t| {
         let el = (app.now - t).num_seconds() as f64;
@@ -116,7 +117,7 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
     } else {
         (area.width.saturating_sub(70)).clamp(10, 30)
     };
-    // Only the rows on screen are built: each costs a pass over the databases.
+    // Only the rows on screen are built: each reads its wave's members (`Data::members`).
     let page = (top_h as usize).saturating_sub(3).max(1);
     // Page by page: stable from frame to frame without state kept by the renderer.
     let offset = (app.wave_cursor / page) * page;
@@ -296,9 +297,7 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
     // What needs a human in this wave: failures, pauses, lag over the cutover threshold.
     let mut attention: Vec<&DbState> = app
         .data
-        .dbs
-        .iter()
-        .filter(|d| d.wave == sel)
+        .members(sel)
         .filter(|d| {
             matches!(d.stage, Stage::Failed | Stage::Paused)
                 || (matches!(d.stage, Stage::Cdc | Stage::Validation | Stage::Ready)
@@ -308,14 +307,21 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
     attention.sort_by_key(|d| (d.stage != Stage::Failed, d.db_id.clone()));
     let room = (bottom.height as usize).saturating_sub(2 + lines.len() + 1);
     if !attention.is_empty() && room > 0 {
+        // As many as the panel holds; the heading says when that is not all of them (a
+        // "… more" line below would be the first one cut off).
+        let shown = attention.len().min(room);
         lines.push(Line::styled(
-            format!("Needs attention ({})", attention.len()),
+            if shown < attention.len() {
+                format!(
+                    "Needs attention ({}, {shown} shown: Enter, then F lists them all)",
+                    attention.len()
+                )
+            } else {
+                format!("Needs attention ({})", attention.len())
+            },
             th.header,
         ));
-        let more = attention
-            .len()
-            .saturating_sub(room.saturating_sub(1).max(1));
-        for d in attention.iter().take(room.saturating_sub(1).max(1)) {
+        for d in attention.iter().take(shown) {
             let why = match (d.stage, &d.last_error) {
                 (Stage::Failed, Some(e)) => e.clone(),
                 (Stage::Paused, _) => "paused".into(),
@@ -336,12 +342,6 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
                 Span::styled(why, th.muted),
             ]));
         }
-        if more > 0 {
-            lines.push(Line::styled(
-                format!("  … {more} more: press Enter, then F"),
-                th.muted,
-            ));
-        }
     }
     let title = match sel {
         Some(n) => format!(" Wave {n}: {} databases ", s.members),
@@ -360,12 +360,7 @@ fn folded_row(app: &App, waves: &[u32], gb: f64, bar_w: u16, wide: bool) -> Row<
     let th = &app.theme;
     let mut counts = [0usize; 14];
     let mut failures = 0;
-    for d in app
-        .data
-        .dbs
-        .iter()
-        .filter(|d| d.wave.is_some_and(|w| waves.contains(&w)))
-    {
+    for d in waves.iter().flat_map(|&w| app.data.members(Some(w))) {
         counts[stage_index(d.stage)] += 1;
         failures += usize::from(d.stage == Stage::Failed);
     }

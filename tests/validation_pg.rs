@@ -599,3 +599,78 @@ async fn with_tables_the_verdict_speaks_of_those_tables() {
     })
     .await;
 }
+
+/// `validation.max_rows_per_s` holds over a 30 s read, on each side, with every session of
+/// the side sharing it; and a side never has more sessions than `validation.parallelism`,
+/// as the server counts them in `pg_stat_activity`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_holds_and_a_side_has_at_most_parallelism_sessions() {
+    const ROWS: u64 = 150_000;
+    const LIMIT: u64 = 5_000;
+    const PAR: usize = 3;
+    with_pair("pace", |p| async move {
+        for db in [&p.src, &p.tgt] {
+            exec(db, &insert_orders(20_001, ROWS as i64)).await;
+        }
+        let s = spec(&p, "postgres");
+        let mut rb = runbook();
+        rb.validation.parallelism = PAR;
+        let opts = only(&["public.orders"]);
+        let rows_read =
+            |r: &validate::ValidationReport| -> u64 { r.tables.iter().map(|t| t.rows_read).sum() };
+        // Unlimited, this run's own costs: catalog, counts, smoke tests and the read itself.
+        let t = std::time::Instant::now();
+        let r = validate::run_validation(&s, &rb, &opts).await;
+        let free = t.elapsed().as_secs_f64();
+        assert!(r.passed(), "{:#?}", r.failures());
+        assert_eq!(rows_read(&r), ROWS);
+
+        rb.validation.max_rows_per_s = LIMIT;
+        let t = std::time::Instant::now();
+        let run = tokio::spawn({
+            let (s, rb, opts) = (s.clone(), rb.clone(), opts.clone());
+            async move { validate::run_validation(&s, &rb, &opts).await }
+        });
+        let admin = admin().await;
+        let (mut most_src, mut most_tgt) = (0i64, 0i64);
+        while !run.is_finished() {
+            let n: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT datname::text, count(*) FROM pg_stat_activity \
+                 WHERE datname = ANY($1) AND application_name = 'wavedeck' GROUP BY datname",
+            )
+            .bind(vec![p.src.clone(), p.tgt.clone()])
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+            for (db, n) in n {
+                let most = if db == p.src {
+                    &mut most_src
+                } else {
+                    &mut most_tgt
+                };
+                *most = (*most).max(n);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let r = run.await.unwrap();
+        let took = t.elapsed().as_secs_f64();
+        assert!(r.passed(), "{:#?}", r.failures());
+        assert_eq!(rows_read(&r), ROWS);
+        // Each side read ROWS at LIMIT rows/s: ROWS / LIMIT seconds (30 s), never less than
+        // 10 % below; at most 10 % above plus what the unlimited run took for everything.
+        let want = ROWS as f64 / LIMIT as f64;
+        let rate = ROWS as f64 / took;
+        eprintln!(
+            "limited {took:.1} s ({rate:.0} rows/s a side, limit {LIMIT}), unlimited {free:.1} s; \
+             sessions: source {most_src}, target {most_tgt} (parallelism {PAR})"
+        );
+        assert!(rate <= LIMIT as f64 * 1.1, "{rate:.0} rows/s over {LIMIT}");
+        assert!(
+            took <= want * 1.1 + free,
+            "{took:.1} s for {want:.0} s (+{free:.1} s)"
+        );
+        // The reads use the whole parallelism, and no more, on either side.
+        assert_eq!((most_src, most_tgt), (PAR as i64, PAR as i64));
+    })
+    .await;
+}

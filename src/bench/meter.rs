@@ -168,8 +168,8 @@ impl Measured {
 /// The result table; `mb` is the size that MB/s is computed from (stated in the header).
 pub fn print_table(out: &[Measured], total_rows: u64, mb: f64) {
     println!(
-        "  {:<72} {:>3} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8}",
-        "method", "str", "seconds", "rows/s", "MB/s", "srv CPU", "srv us/row", "cli CPU"
+        "  {:<72} {:>3} {:>8} {:>10} {:>7} {:>6} {:>8} {:>9} {:>8}",
+        "method", "str", "seconds", "rows/s", "MB/s", "GB/h", "srv CPU", "srv us/row", "cli CPU"
     );
     for r in out {
         let srv = r
@@ -180,13 +180,16 @@ pub fn print_table(out: &[Measured], total_rows: u64, mb: f64) {
             .server_us_per_row()
             .map(|c| format!("{c:.3}"))
             .unwrap_or_else(|| "-".into());
+        let mb_s = mb * (r.rows as f64 / total_rows.max(1) as f64) / r.secs.max(1e-9);
         println!(
-            "  {:<72} {:>3} {:>8.2} {:>10.0} {:>7.1} {:>8} {:>9} {:>8.2}",
+            "  {:<72} {:>3} {:>8.2} {:>10.0} {:>7.1} {:>6.0} {:>8} {:>9} {:>8.2}",
             r.method,
             r.streams,
             r.secs,
             r.rate(),
-            mb * (r.rows as f64 / total_rows.max(1) as f64) / r.secs.max(1e-9),
+            mb_s,
+            // The same stream's bytes per hour: the unit `plan` sizes validation in.
+            mb_s * 3.6,
             srv,
             per,
             r.client_cpu

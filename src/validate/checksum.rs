@@ -98,7 +98,13 @@ impl<'a> Ctx<'a> {
         settings: &'a ValidationSettings,
         live: Option<&'a Follower>,
     ) -> Ctx<'a> {
+        // A side's pool holds `parallelism` sessions. Live, one of them is kept from the reads
+        // for the position queries, which run while the reads hold theirs.
         let par = settings.parallelism.max(1);
+        let reads = match live {
+            Some(_) if par > 1 => par - 1,
+            _ => par,
+        };
         Ctx {
             src,
             tgt,
@@ -106,8 +112,8 @@ impl<'a> Ctx<'a> {
             live,
             memory: None,
             progress: None,
-            src_slots: Semaphore::new(par),
-            tgt_slots: Semaphore::new(par),
+            src_slots: Semaphore::new(reads),
+            tgt_slots: Semaphore::new(reads),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod connect;
 pub mod decode;
 pub mod fresh;
+pub mod pace;
 pub mod pgcopy;
 pub mod position;
 pub mod progress;
@@ -158,7 +159,9 @@ pub async fn run_validation(
         settings.parallelism = p.max(1);
     }
     let timeout = Duration::from_secs(rb.precheck_settings.connect_timeout_s.max(1));
-    let conns = settings.parallelism as u32 + 2;
+    // `validation.parallelism` is what a side gives the run: its reads, counts, catalog and
+    // smoke tests all take their sessions from a pool of that size.
+    let conns = settings.parallelism as u32;
     let (src, tgt) = futures::join!(
         connect::connect(spec.engine, &spec.source, conns, timeout),
         connect::connect(spec.engine, &spec.target, conns, timeout),
@@ -230,9 +233,16 @@ async fn inner(
         &settings.exclude_tables,
         opts.tables.as_deref(),
     );
+    // One pace per side, shared by all its reads: the limit holds for the run, not per session.
+    let (src_pace, tgt_pace) = (
+        pace::Pace::new(settings.max_rows_per_s).map(std::sync::Arc::new),
+        pace::Pace::new(settings.max_rows_per_s).map(std::sync::Arc::new),
+    );
     for j in &mut jobs {
         j.src.strict_scale = settings.strict_numeric_scale;
         j.tgt.strict_scale = settings.strict_numeric_scale;
+        j.src.pace = src_pace.clone();
+        j.tgt.pace = tgt_pace.clone();
     }
     let follower = match opts.mode {
         Mode::Live => Some(

@@ -76,8 +76,11 @@ impl Default for PrecheckSettings {
 pub struct ValidationSettings {
     /// Rows per primary-key range chunk.
     pub chunk_rows: u64,
-    /// Chunks hashed at once (connections per side).
+    /// Chunks hashed at once: the sessions a run opens on each side, at most.
     pub parallelism: usize,
+    /// Rows read per second from each side, all its sessions together; 0: no limit. A
+    /// database's `extra.validation_max_rows_per_s` replaces it for that database's source.
+    pub max_rows_per_s: u64,
     /// Differing keys reported per table.
     pub max_reported_keys: usize,
     /// A mismatching range is split until it holds at most this many rows, then compared row
@@ -107,6 +110,7 @@ impl Default for ValidationSettings {
         ValidationSettings {
             chunk_rows: 100_000,
             parallelism: 4,
+            max_rows_per_s: 0,
             max_reported_keys: 20,
             leaf_rows: 4_096,
             max_row_compare_rows: 2_000_000,
@@ -238,9 +242,17 @@ impl Runbook {
         Runbook::parse(&path.display().to_string(), &text)
     }
 
-    /// This runbook plus the database's own `extra.smoke_tests` and `extra.rules`.
+    /// This runbook plus the database's own `extra.smoke_tests` and `extra.rules`, and its
+    /// `extra.validation_max_rows_per_s` in place of the runbook's limit.
     pub fn for_database(&self, spec: &DatabaseSpec) -> Result<Runbook, RunbookError> {
         let mut rb = self.clone();
+        if let Some(v) = spec.extra.get("validation_max_rows_per_s") {
+            rb.validation.max_rows_per_s = v.as_u64().ok_or_else(|| RunbookError::Extra {
+                db_id: spec.db_id.clone(),
+                key: "validation_max_rows_per_s".into(),
+                msg: format!("{v} is not a whole number of rows per second (0: no limit)"),
+            })?;
+        }
         if let Some(v) = spec.extra.get("smoke_tests") {
             let more: Vec<SmokeTest> =
                 serde_json::from_value(v.clone()).map_err(|e| RunbookError::Extra {
@@ -298,6 +310,31 @@ mod tests {
         .to_string();
         assert!(err.starts_with("rb.yaml:4:"), "{err}");
         assert!(err.contains("telepathy"), "{err}");
+    }
+
+    #[test]
+    fn a_database_sets_its_own_read_limit_and_a_bad_one_names_it() {
+        let rb = Runbook::builtin(Engine::Postgres);
+        assert_eq!(rb.validation.max_rows_per_s, 0, "no limit unless asked");
+        let mut spec = crate::tui::fixture::spec("pay-1", 0);
+        spec.extra.insert(
+            "validation_max_rows_per_s".into(),
+            serde_json::json!(20_000),
+        );
+        assert_eq!(
+            rb.for_database(&spec).unwrap().validation.max_rows_per_s,
+            20_000
+        );
+        spec.extra.insert(
+            "validation_max_rows_per_s".into(),
+            serde_json::json!("fast"),
+        );
+        let e = rb.for_database(&spec).unwrap_err().to_string();
+        assert!(
+            e.contains("pay-1") && e.contains("extra.validation_max_rows_per_s"),
+            "{e}"
+        );
+        assert!(e.contains("\"fast\" is not a whole number"), "{e}");
     }
 
     #[test]

@@ -5,12 +5,17 @@ use super::canon::{ChunkDigest, RowEncoder};
 use super::catalog::{quote_ident, quote_table, Table};
 use super::connect::Pool;
 use super::decode::{encode_my, encode_pg, MyKind, PgKind};
+use super::pace::Pace;
 use super::pgcopy::{CopyParser, RowView};
 use super::position::Position;
 use crate::cutover::postgres::ops::lsn_value as parse_lsn;
 use crate::inventory::Engine;
 use futures::TryStreamExt;
+use sqlx::mysql::{MySqlPool, MySqlRow};
+use sqlx::postgres::PgPool;
 use sqlx::{Executor, Row};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// How one side reads a table: its quoted name, the SELECT list and each column's decoder.
 #[derive(Clone, Debug)]
@@ -23,7 +28,16 @@ pub struct SideScan {
     pub range_key: Option<String>,
     /// `validation.strict_numeric_scale`.
     pub strict_scale: bool,
+    /// `validation.max_rows_per_s`: the side's pace, shared by every read of the run.
+    pub pace: Option<Arc<Pace>>,
 }
+
+/// What a reader hands the decoder at once (PostgreSQL: bytes of the COPY stream, MySQL:
+/// rows), and how many such batches may wait: the reader keeps draining the socket while the
+/// decoder hashes, so the server never waits for the client's CPU (at most ~512 kB a read).
+const FEED_BYTES: usize = 64 * 1024;
+const FEED_ROWS: usize = 256;
+const FEED_DEPTH: usize = 8;
 
 #[derive(Clone, Debug)]
 pub enum Kinds {
@@ -136,6 +150,7 @@ impl SideScan {
             kinds,
             range_key: int_key.map(|k| quote_ident(engine, k)),
             strict_scale: false,
+            pace: None,
         }
     }
 
@@ -237,6 +252,9 @@ impl SideScan {
     /// holding the whole row and the end offset of each column in it. With `at` (a position
     /// query, see `position`), the rows are read in a REPEATABLE READ snapshot and the position
     /// that snapshot covers is returned.
+    ///
+    /// The read runs on a task of its own ([`read_pg`], [`read_my`]) and hands batches over a
+    /// bounded channel: the next rows are in flight while these are hashed, cold or warm.
     async fn visit<F>(
         &self,
         pool: &Pool,
@@ -249,86 +267,63 @@ impl SideScan {
     {
         let mut enc = RowEncoder::with_strict_scale(self.strict_scale);
         let mut ends: Vec<usize> = Vec::with_capacity(self.kinds.len());
-        let mut pos = None;
+        let at = at.map(str::to_string);
         match (pool, &self.kinds) {
             (Pool::Pg(p), Kinds::Pg(kinds)) => {
                 let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select_of(sel));
-                let mut conn = p.acquire().await?;
-                let res: Result<(), ScanError> = async {
-                    if let Some(q) = at {
-                        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                            .await?;
-                        let text: String = sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
-                        pos = Some(Position::Lsn(
-                            parse_lsn(&text).ok_or(ScanError::Position(text))?,
-                        ));
+                let (tx, mut rx) = mpsc::channel(FEED_DEPTH);
+                let reader = tokio::spawn(read_pg(p.clone(), sql, at, tx));
+                let mut parser = CopyParser::new(kinds.len());
+                let decoded: Result<(), ScanError> = async {
+                    while let Some(buf) = rx.recv().await {
+                        let mut rows = 0u64;
+                        parser.feed(&buf, &mut |fields: &RowView<'_>| {
+                            enc.clear();
+                            ends.clear();
+                            for (k, f) in kinds.iter().zip(fields.iter()) {
+                                encode_pg(*k, f, &mut enc).map_err(|e| e.to_string())?;
+                                ends.push(enc.buf.len());
+                            }
+                            on_row(&enc, &ends);
+                            rows += 1;
+                            Ok(())
+                        })?;
+                        self.paced(rows).await;
                     }
-                    let mut stream = conn.copy_out_raw(&sql).await?;
-                    let mut parser = CopyParser::new(kinds.len());
-                    let mut cb = |fields: &RowView<'_>| -> Result<(), String> {
-                        enc.clear();
-                        ends.clear();
-                        for (k, f) in kinds.iter().zip(fields.iter()) {
-                            encode_pg(*k, f, &mut enc).map_err(|e| e.to_string())?;
-                            ends.push(enc.buf.len());
-                        }
-                        on_row(&enc, &ends);
-                        Ok(())
-                    };
-                    while let Some(chunk) = stream.try_next().await? {
-                        parser.feed(&chunk, &mut cb)?;
-                    }
-                    parser.finish()?;
-                    drop(stream);
-                    if at.is_some() {
-                        conn.execute("COMMIT").await?;
-                    }
-                    Ok(())
+                    Ok(parser.finish()?)
                 }
                 .await;
-                if res.is_err() {
-                    // The COPY may be half-read: never hand this connection to anyone else.
-                    conn.close_on_drop();
-                }
-                res?;
+                joined(rx, reader, decoded).await
             }
             (Pool::My(p), Kinds::My(kinds)) => {
-                let sql = self.select_of(sel);
-                let mut conn = p.acquire().await?;
-                let res: Result<(), ScanError> = async {
-                    if let Some(q) = at {
-                        conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                            .await?;
-                        let text: Option<String> =
-                            sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
-                        pos = Some(Position::Gtid(text.unwrap_or_default()));
-                    }
-                    {
-                        let mut rows = sqlx::query(&sql).fetch(&mut *conn);
-                        while let Some(row) = rows.try_next().await? {
+                let (tx, mut rx) = mpsc::channel(FEED_DEPTH);
+                let reader = tokio::spawn(read_my(p.clone(), self.select_of(sel), at, tx));
+                let decoded: Result<(), ScanError> = async {
+                    while let Some(batch) = rx.recv().await {
+                        for row in &batch {
                             enc.clear();
                             ends.clear();
                             for (i, k) in kinds.iter().enumerate() {
-                                encode_my(*k, &row, i, &mut enc)?;
+                                encode_my(*k, row, i, &mut enc)?;
                                 ends.push(enc.buf.len());
                             }
                             on_row(&enc, &ends);
                         }
-                    }
-                    if at.is_some() {
-                        conn.execute("COMMIT").await?;
+                        self.paced(batch.len() as u64).await;
                     }
                     Ok(())
                 }
                 .await;
-                if res.is_err() {
-                    conn.close_on_drop();
-                }
-                res?;
+                joined(rx, reader, decoded).await
             }
-            _ => return Err(ScanError::Mismatch),
+            _ => Err(ScanError::Mismatch),
         }
-        Ok(pos)
+    }
+
+    async fn paced(&self, rows: u64) {
+        if let Some(p) = &self.pace {
+            p.take(rows).await;
+        }
     }
 
     pub async fn digest(&self, pool: &Pool, r: KeyRange) -> Result<ChunkDigest, ScanError> {
@@ -427,6 +422,113 @@ impl SideScan {
     }
 }
 
+/// The end of a read: the reader's error first (a cut-off stream is its doing), then the
+/// decoder's. The reader is waited for even when the decoder stopped, so its session is
+/// closed or back in the pool before the read's slot is given to another.
+async fn joined<T>(
+    rx: mpsc::Receiver<T>,
+    reader: tokio::task::JoinHandle<Result<Option<Position>, ScanError>>,
+    decoded: Result<(), ScanError>,
+) -> Result<Option<Position>, ScanError> {
+    drop(rx);
+    let read = reader
+        .await
+        .map_err(|e| ScanError::Task(e.to_string()))
+        .and_then(|r| r);
+    match (read, decoded) {
+        (Err(ScanError::Abandoned), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        (Ok(pos), Ok(())) => Ok(pos),
+    }
+}
+
+/// One PostgreSQL read: the snapshot and its position when asked, then the binary COPY,
+/// handed on in batches of [`FEED_BYTES`].
+async fn read_pg(
+    p: PgPool,
+    sql: String,
+    at: Option<String>,
+    tx: mpsc::Sender<Vec<u8>>,
+) -> Result<Option<Position>, ScanError> {
+    let mut conn = p.acquire().await?;
+    let mut pos = None;
+    let res: Result<(), ScanError> = async {
+        if let Some(q) = &at {
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?;
+            let text: String = sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
+            pos = Some(Position::Lsn(
+                parse_lsn(&text).ok_or(ScanError::Position(text))?,
+            ));
+        }
+        let mut stream = conn.copy_out_raw(&sql).await?;
+        let mut buf = Vec::with_capacity(FEED_BYTES);
+        while let Some(chunk) = stream.try_next().await? {
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= FEED_BYTES {
+                let full = std::mem::replace(&mut buf, Vec::with_capacity(FEED_BYTES));
+                tx.send(full).await.map_err(|_| ScanError::Abandoned)?;
+            }
+        }
+        if !buf.is_empty() {
+            tx.send(buf).await.map_err(|_| ScanError::Abandoned)?;
+        }
+        drop(stream);
+        if at.is_some() {
+            conn.execute("COMMIT").await?;
+        }
+        Ok(())
+    }
+    .await;
+    if res.is_err() {
+        // The COPY may be half-read: never hand this connection to anyone else.
+        conn.close_on_drop();
+    }
+    res.map(|()| pos)
+}
+
+/// One MySQL read: the consistent snapshot and its position when asked, then the SELECT's
+/// rows, handed on in batches of [`FEED_ROWS`].
+async fn read_my(
+    p: MySqlPool,
+    sql: String,
+    at: Option<String>,
+    tx: mpsc::Sender<Vec<MySqlRow>>,
+) -> Result<Option<Position>, ScanError> {
+    let mut conn = p.acquire().await?;
+    let mut pos = None;
+    let res: Result<(), ScanError> = async {
+        if let Some(q) = &at {
+            conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                .await?;
+            let text: Option<String> = sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
+            pos = Some(Position::Gtid(text.unwrap_or_default()));
+        }
+        {
+            let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+            let mut batch = Vec::with_capacity(FEED_ROWS);
+            while let Some(row) = rows.try_next().await? {
+                batch.push(row);
+                if batch.len() >= FEED_ROWS {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(FEED_ROWS));
+                    tx.send(full).await.map_err(|_| ScanError::Abandoned)?;
+                }
+            }
+            if !batch.is_empty() {
+                tx.send(batch).await.map_err(|_| ScanError::Abandoned)?;
+            }
+        }
+        if at.is_some() {
+            conn.execute("COMMIT").await?;
+        }
+        Ok(())
+    }
+    .await;
+    if res.is_err() {
+        conn.close_on_drop();
+    }
+    res.map(|()| pos)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyedRow {
     pub key: Vec<u8>,
@@ -456,6 +558,11 @@ pub enum ScanError {
     Mismatch,
     #[error("the source printed a WAL position wavedeck cannot read: {0:?}")]
     Position(String),
+    /// The decoder stopped (its own error is the one reported): the reader stops too.
+    #[error("the read was abandoned by its decoder")]
+    Abandoned,
+    #[error("the read task failed: {0}")]
+    Task(String),
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::validation::{self as shared, has_diff, only, unique, Pair};
+use common::validation::{
+    self as shared, has_diff, my_exec as exec, my_pool as pool, only, unique, Pair,
+};
 use futures::future::BoxFuture;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use std::future::Future;
 use wavedeck::checks::{self, CheckOptions, Status};
 use wavedeck::inventory::{DatabaseSpec, Engine};
@@ -34,23 +35,6 @@ CREATE TABLE legacy (id INT PRIMARY KEY, v INT) ENGINE=MyISAM;
 INSERT INTO legacy VALUES (1, 1);
 CREATE VIEW paid_orders AS SELECT id FROM orders WHERE status = 'paid';
 "#;
-
-async fn pool(db: &str) -> MySqlPool {
-    MySqlPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("mysql://root@127.0.0.1:3306/{db}"))
-        .await
-        .expect("MariaDB on 127.0.0.1:3306 (run scripts/services)")
-}
-
-async fn exec(db: &str, sql: &str) {
-    let p = pool(db).await;
-    sqlx::raw_sql(sql)
-        .execute(&p)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    p.close().await;
-}
 
 async fn with_pair<F, Fut>(tag: &str, body: F)
 where

@@ -1,11 +1,11 @@
 //! A running validation's progress as the real validator writes it to the store, on the real
-//! local PostgreSQL: rows done out of the exact estimate, rising until every table is done,
-//! the measured rate kept for `wavedeck plan`, and the cockpit's Databases and detail views
-//! drawn from those rows.
+//! local PostgreSQL and MariaDB (one body, both engines): rows done out of the exact estimate,
+//! rising until every table is done, the measured rate kept for `wavedeck plan`, and the
+//! cockpit's Databases and detail views drawn from those rows.
 
 mod common;
 
-use common::validation::{self as shared, pg_exec as exec, Pair};
+use common::validation::{self as shared, my_exec, pg_exec, Pair};
 use futures::future::BoxFuture;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -23,36 +23,57 @@ const SMALL: u64 = 3_000;
 /// A database of the cockpit's fixture, so the views have it to draw.
 const DB: &str = "crm-main-02";
 
-async fn with_pair<F, Fut>(body: F)
+/// The pair of one engine: `big` and `small`, filled alike on both sides.
+async fn with_pair<F, Fut>(engine: Engine, body: F)
 where
     F: FnOnce(Pair) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let create = |db: String| -> BoxFuture<'static, ()> {
+    let create = move |db: String| -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            exec("postgres", &format!("CREATE DATABASE {db}")).await;
-            exec(
-                &db,
-                &format!(
-                    "CREATE TABLE big (id bigint PRIMARY KEY, v text);
-                     INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, {BIG}) g;
-                     CREATE TABLE small (id int PRIMARY KEY, v text);
-                     INSERT INTO small SELECT g, g::text FROM generate_series(1, {SMALL}) g;"
-                ),
-            )
-            .await;
+            match engine {
+                Engine::Postgres => {
+                    pg_exec("postgres", &format!("CREATE DATABASE {db}")).await;
+                    pg_exec(
+                        &db,
+                        &format!(
+                            "CREATE TABLE big (id bigint PRIMARY KEY, v text);
+                             INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, {BIG}) g;
+                             CREATE TABLE small (id int PRIMARY KEY, v text);
+                             INSERT INTO small SELECT g, g::text FROM generate_series(1, {SMALL}) g;"
+                        ),
+                    )
+                    .await;
+                }
+                Engine::Mysql => {
+                    my_exec("mysql", &format!("CREATE DATABASE {db}")).await;
+                    my_exec(
+                        &db,
+                        &format!(
+                            "CREATE TABLE big (id bigint PRIMARY KEY, v text) ENGINE=InnoDB;
+                             INSERT INTO big SELECT seq, md5(seq) FROM seq_1_to_{BIG};
+                             CREATE TABLE small (id int PRIMARY KEY, v text) ENGINE=InnoDB;
+                             INSERT INTO small SELECT seq, seq FROM seq_1_to_{SMALL};"
+                        ),
+                    )
+                    .await;
+                }
+            }
         })
     };
-    let drop = |db: String| -> BoxFuture<'static, ()> {
+    let drop = move |db: String| -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            exec(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            )
-            .await;
+            match engine {
+                Engine::Postgres => {
+                    let sql = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+                    pg_exec("postgres", &sql).await
+                }
+                Engine::Mysql => my_exec("mysql", &format!("DROP DATABASE IF EXISTS {db}")).await,
+            }
         })
     };
-    shared::with_pair("progress", create, drop, body).await
+    let tag = format!("progress_{}", engine.as_str());
+    shared::with_pair(&tag, create, drop, body).await
 }
 
 fn screen(app: &mut App, w: u16, h: u16) -> String {
@@ -82,13 +103,27 @@ fn cockpit(rows: &[TableProgress], now: chrono::DateTime<chrono::Utc>) -> App {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_validator_writes_its_progress_and_the_cockpit_shows_it() {
-    with_pair(|p| async move {
+    progress_is_written_and_shown(Engine::Postgres, "detail_validating_first_picture").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validator_writes_its_progress_and_the_cockpit_shows_it_on_mariadb() {
+    progress_is_written_and_shown(Engine::Mysql, "detail_validating_first_picture_mysql").await;
+}
+
+/// The whole check, for one engine; `snapshot` names the detail view of the first picture.
+async fn progress_is_written_and_shown(engine: Engine, snapshot: &'static str) {
+    with_pair(engine, move |p| async move {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url).await.unwrap();
-        let mut spec = shared::spec(Engine::Postgres, &p, "postgres");
+        let user = match engine {
+            Engine::Postgres => "postgres",
+            Engine::Mysql => "root",
+        };
+        let mut spec = shared::spec(engine, &p, user);
         spec.db_id = DB.into();
-        let rb = shared::runbook(Engine::Postgres);
+        let rb = shared::runbook(engine);
         let opts = ValidateOptions {
             memory: Some(store.clone()),
             parallelism: Some(2),
@@ -140,20 +175,21 @@ async fn the_validator_writes_its_progress_and_the_cockpit_shows_it() {
         let read: u64 = last.iter().map(|r| r.rows_read).sum();
         assert_eq!(read, BIG + SMALL);
 
-        // The measured rate is kept, and the plan takes it for PostgreSQL only.
+        // The measured rate is kept, and the plan takes it for this engine only.
         let rates = store.validation_rates().await.unwrap();
         assert_eq!(rates.len(), 1, "{rates:?}");
-        assert_eq!(rates[0].engine, "postgres");
+        assert_eq!(rates[0].engine, engine.as_str());
         assert!(rates[0].gb_per_hour > 0.0 && rates[0].rows_per_s > 0.0);
+        let other = match engine {
+            Engine::Postgres => Engine::Mysql,
+            Engine::Mysql => Engine::Postgres,
+        };
         let mut limits =
             wavedeck::plan::PlanLimits::from_config(&wavedeck::config::Config::default());
-        let (constant, _) = limits.validation_rate(Engine::Postgres);
+        let (constant, _) = limits.validation_rate(other);
         limits.measured_validation = rates.clone();
-        assert_eq!(
-            limits.validation_rate(Engine::Postgres),
-            (rates[0].gb_per_hour, 1)
-        );
-        assert_eq!(limits.validation_rate(Engine::Mysql), (constant, 0));
+        assert_eq!(limits.validation_rate(engine), (rates[0].gb_per_hour, 1));
+        assert_eq!(limits.validation_rate(other), (constant, 0));
 
         // The cockpit, from the first picture: its rows as written, moved to the fixture's
         // clock (the one figure the clock decides) two seconds before it.
@@ -166,7 +202,7 @@ async fn the_validator_writes_its_progress_and_the_cockpit_shows_it() {
             .collect();
         let mut app = cockpit(&at_fixture, wavedeck::tui::fixture::now());
         app.open_detail(DB);
-        insta::assert_snapshot!("detail_validating_first_picture", screen(&mut app, 120, 40));
+        insta::assert_snapshot!(snapshot, screen(&mut app, 120, 40));
         // Mid-run, the database's rate and ETA are the store's figures.
         {
             let mid = mid.expect("no picture caught the big table part way");

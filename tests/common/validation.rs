@@ -32,6 +32,25 @@ pub async fn pg_exec(db: &str, sql: &str) {
     c.close().await;
 }
 
+/// A pool of one session on database `db` of the local MariaDB, as root.
+pub async fn my_pool(db: &str) -> sqlx::MySqlPool {
+    sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("mysql://root@127.0.0.1:3306/{db}"))
+        .await
+        .expect("MariaDB on 127.0.0.1:3306 (run scripts/services)")
+}
+
+/// Run `sql` in database `db` of the local MariaDB, as root.
+pub async fn my_exec(db: &str, sql: &str) {
+    let p = my_pool(db).await;
+    sqlx::raw_sql(sql)
+        .execute(&p)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    p.close().await;
+}
+
 /// Create a source and a target database (`create` makes and fills one), run `body`, drop
 /// both even when `body` panics.
 pub async fn with_pair<F, Fut>(

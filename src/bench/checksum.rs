@@ -574,15 +574,19 @@ async fn raw_copy_ranges(
         .map(|r| {
             let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", scan.select_sql(*r));
             let pg = pg.clone();
-            tokio::spawn(async move {
-                let mut conn = pg.acquire().await?;
-                let mut s = conn.copy_out_raw(&sql).await?;
-                let mut bytes = 0u64;
-                while let Some(c) = s.try_next().await? {
-                    bytes += c.len() as u64;
-                }
-                Ok::<u64, sqlx::Error>(bytes)
-            })
+            // Spawned when polled (see checksum_mysql's raw_ranges).
+            async move {
+                tokio::spawn(async move {
+                    let mut conn = pg.acquire().await?;
+                    let mut s = conn.copy_out_raw(&sql).await?;
+                    let mut bytes = 0u64;
+                    while let Some(c) = s.try_next().await? {
+                        bytes += c.len() as u64;
+                    }
+                    Ok::<u64, sqlx::Error>(bytes)
+                })
+                .await
+            }
         })
         .collect();
     let mut total = 0;

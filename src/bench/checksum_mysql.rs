@@ -230,14 +230,19 @@ async fn raw_ranges(
         .map(|r| {
             let sql = scan.select_sql(*r);
             let p = p.clone();
-            tokio::spawn(async move {
-                let mut rows = sqlx::query(&sql).fetch(&p);
-                let mut n = 0u64;
-                while rows.try_next().await?.is_some() {
-                    n += 1;
-                }
-                Ok::<u64, sqlx::Error>(n)
-            })
+            // Spawned when polled: spawned up front, every range would wait for the pool at
+            // once and the last ones time out on a slow machine.
+            async move {
+                tokio::spawn(async move {
+                    let mut rows = sqlx::query(&sql).fetch(&p);
+                    let mut n = 0u64;
+                    while rows.try_next().await?.is_some() {
+                        n += 1;
+                    }
+                    Ok::<u64, sqlx::Error>(n)
+                })
+                .await
+            }
         })
         .collect();
     let mut res = futures::stream::iter(futs).buffer_unordered(par);

@@ -28,6 +28,8 @@ pub struct Config {
     pub signoff: crate::signoff::SignoffConfig,
     /// Alert rules the engine evaluates (src/alerts).
     pub alerts: crate::alerts::AlertsConfig,
+    /// Webhooks told about alerts, cutovers and rollbacks (src/notify).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -208,6 +210,7 @@ impl Default for Config {
             plan: PlanConfig::default(),
             signoff: Default::default(),
             alerts: Default::default(),
+            notify: Default::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod plan;
 pub mod program;
 pub mod rehearsal;

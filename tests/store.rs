@@ -112,6 +112,7 @@ suite!(
     another_writer_is_seen_by_the_next_append,
     inventory_import_is_idempotent_and_guards_removal,
     stage_marks_read_their_index_and_an_older_store_gets_it,
+    notifications_are_written_with_their_event_once,
 );
 
 impl TestDb {
@@ -1019,4 +1020,100 @@ async fn stage_marks_read_their_index_and_an_older_store_gets_it(t: TestDb) {
     opened.close().await;
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     holder.close().await.unwrap();
+}
+
+/// The outbox: rows for the targets that want an event, written by the append of the event
+/// itself (an append whose outbox write fails stores neither), one per (seq, target), kept
+/// across handles, due until marked sent and never due after.
+async fn notifications_are_written_with_their_event_once(t: TestDb) {
+    let s = &t.store;
+    let alert = || {
+        ev(
+            Some("a"),
+            None,
+            kind::ALERT_RAISED,
+            json!({"rule": "lag_high", "value": 40.0, "threshold": 30.0, "what": "CDC lag 40 s"}),
+        )
+    };
+    s.append(&[registration("a", Some(0)), alert()])
+        .await
+        .unwrap();
+    assert!(
+        s.outbox().await.unwrap().is_empty(),
+        "no router: no outbox rows"
+    );
+
+    let cfg: wavedeck::notify::NotifyConfig = serde_yaml::from_str(
+        "targets:\n- {name: all, url: 'http://127.0.0.1:9/a'}\n- {name: cutovers, url: 'http://127.0.0.1:9/c', events: [cutover_started]}\n",
+    )
+    .unwrap();
+    s.route_notifications(wavedeck::notify::sender::router(&cfg.resolve().unwrap()));
+    let stored = s
+        .append(&[
+            alert(),
+            stage("a", Stage::Cdc, Stage::Validation),
+            stage("a", Stage::Ready, Stage::Cutover),
+        ])
+        .await
+        .unwrap();
+    let (al, cut) = (stored[0].seq, stored[2].seq);
+    let keys = |rows: &[OutboxRow]| -> Vec<(i64, String)> {
+        rows.iter().map(|r| (r.seq, r.target.clone())).collect()
+    };
+    let want = vec![
+        (al, "all".to_string()),
+        (cut, "all".to_string()),
+        (cut, "cutovers".to_string()),
+    ];
+    let rows = s.outbox().await.unwrap();
+    assert_eq!(keys(&rows), want);
+    assert!(rows.iter().all(|r| r.attempts == 0 && r.sent_at.is_none()));
+
+    // Same transaction: with the outbox table gone, a notification's event is not stored
+    // either, while an event no target wants still is.
+    t.raw("DROP TABLE notify_outbox").await;
+    let before = s.last_seq().await.unwrap();
+    assert!(s.append(&[alert()]).await.is_err());
+    assert_eq!(
+        s.last_seq().await.unwrap(),
+        before,
+        "the event went without its outbox row"
+    );
+    s.append(&[stage("a", Stage::Cutover, Stage::Ready)])
+        .await
+        .unwrap();
+    // Reopening adds the missing table back (empty: the rows dropped with it are gone).
+    let s2 = Store::open(&t.url).await.unwrap();
+    assert!(s2.outbox().await.unwrap().is_empty());
+    let again = s.append(&[alert()]).await.unwrap()[0].seq;
+    assert_eq!(
+        keys(&s2.outbox().await.unwrap()),
+        vec![(again, "all".to_string())]
+    );
+
+    // Unsent until sent; a failure records its attempt and moves it later; marked once.
+    let now = Utc::now();
+    let unsent = s2.outbox_unsent(10).await.unwrap();
+    assert!(unsent.len() == 1 && unsent[0].next_at <= now, "{unsent:?}");
+    let later = now + Duration::seconds(60);
+    s2.outbox_failed(again, "all", 1, later, "HTTP 503")
+        .await
+        .unwrap();
+    let unsent = s2.outbox_unsent(10).await.unwrap();
+    assert_eq!(
+        (unsent[0].attempts, unsent[0].last_error.as_deref()),
+        (1, Some("HTTP 503"))
+    );
+    // The store keeps microseconds.
+    assert!((unsent[0].next_at - later).num_milliseconds().abs() < 1);
+    assert!(s2.outbox_sent(again, "all", 2).await.unwrap());
+    assert!(
+        !s2.outbox_sent(again, "all", 3).await.unwrap(),
+        "marked twice"
+    );
+    assert!(s2.outbox_unsent(10).await.unwrap().is_empty());
+    let row = &s.outbox().await.unwrap()[0];
+    assert_eq!((row.attempts, row.last_error.as_deref()), (2, None));
+    assert!(row.sent_at.is_some());
+    s2.close().await;
 }

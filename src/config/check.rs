@@ -295,7 +295,7 @@ pub fn check(c: &Config) -> Vec<Problem> {
         8_760.0,
         " hours",
     );
-    for (key, msg) in c.alerts.problems() {
+    for (key, msg) in c.alerts.problems().into_iter().chain(c.notify.problems()) {
         r.0.push(Problem { key, msg });
     }
     r.0

@@ -32,6 +32,8 @@ pub struct EngineHandle {
     pub holder: String,
     /// Where `/metrics` is served (`engine.metrics_listen`), once bound.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// The notification sender (`notify.targets`), stopped with the engine.
+    notify: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl EngineHandle {
@@ -39,7 +41,17 @@ impl EngineHandle {
     /// outcomes, release the lease. Returns the engine's error if it stopped on one.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        match self.task.await {
+        self.join().await
+    }
+
+    /// The engine's result once its task ended, after the sender (told to stop) has ended too.
+    async fn join(self) -> anyhow::Result<()> {
+        let r = self.task.await;
+        let _ = self.stop.send(true);
+        if let Some(n) = self.notify {
+            let _ = n.await;
+        }
+        match r {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the engine task ended abnormally: {e}")),
         }
@@ -52,10 +64,7 @@ impl EngineHandle {
 
     /// Wait until the engine stops by itself, returning its error if any.
     pub async fn wait(self) -> anyhow::Result<()> {
-        match self.task.await {
-            Ok(r) => r,
-            Err(e) => Err(anyhow::anyhow!("the engine task ended abnormally: {e}")),
-        }
+        self.join().await
     }
 }
 
@@ -71,6 +80,12 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
         rand::random::<u32>()
     );
     let ttl = Duration::from_secs(cfg.engine.lease_ttl_s.max(1));
+    // Targets first: a URL that cannot be read stops the start before the lease is taken.
+    let sender = if cfg.notify.targets.is_empty() {
+        None
+    } else {
+        Some(crate::notify::Sender::new(&cfg.notify, store.clone())?)
+    };
     // A lease still in the store when this engine takes it was never released: its holder
     // lost it (kill -9, a stall beyond the TTL), which the `lease_lost` alert reports.
     let before = store.lease_left().await.ok().flatten().map(|l| l.holder);
@@ -121,6 +136,8 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
         engine.metrics = Some(m);
     }
     drop(loaded);
+    // Routed before the engine's first append, so no notification of this run goes unwritten.
+    let notify = sender.map(|s| s.start(stop_rx.clone()));
     let task = tokio::spawn(engine.run(stop_rx));
     Ok(EngineHandle {
         stop: stop_tx,
@@ -128,6 +145,7 @@ pub async fn spawn(cfg: Config, store: Store, drs: DrsClient) -> anyhow::Result<
         stats,
         holder,
         metrics_addr,
+        notify,
     })
 }
 

@@ -248,7 +248,7 @@ impl Store {
                     who
                 },
             };
-            let (events, fresh) = append_in(&mut tx, &[event], cache.take()).await?;
+            let (events, fresh) = append_in(&mut tx, &[event], cache.take(), &self.outbox).await?;
             tx.commit().await.ctx("commit command rejection")?;
             *cache = Some(fresh);
             out.extend(events);
@@ -311,7 +311,7 @@ impl Store {
         let cmd = from_row(&row)?;
         let mut batch = vec![decision_event(&cmd, decision, guards, decided_by)];
         batch.extend_from_slice(with);
-        let (events, fresh) = append_in(&mut tx, &batch, cache.take()).await?;
+        let (events, fresh) = append_in(&mut tx, &batch, cache.take(), &self.outbox).await?;
         tx.commit().await.ctx("commit command decision")?;
         *cache = Some(fresh);
         Ok(Some((cmd, events)))

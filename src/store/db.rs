@@ -34,6 +34,8 @@ pub struct Store {
     /// Derived state as of this process's last append (see [`StateCache`]). The lock
     /// also queues this process's writers before they queue on the database.
     pub(crate) cache: std::sync::Arc<tokio::sync::Mutex<Option<StateCache>>>,
+    /// Which appended events are notifications, and for whom (see `outbox.rs`).
+    pub(crate) outbox: super::outbox::RouterSlot,
 }
 
 /// Derived state kept by a writing process between appends, so that a batch does not read
@@ -237,6 +239,9 @@ const SCHEMA: &[&str] = &[
      PRIMARY KEY (db_id, mode, tbl))",
     "CREATE TABLE IF NOT EXISTS validation_rates (db_id TEXT NOT NULL, engine TEXT NOT NULL, \
      gb_per_hour {REAL} NOT NULL, rows_per_s {REAL} NOT NULL, at TEXT NOT NULL)",
+    // Notifications to post (see `outbox.rs`): written with their event, marked once sent.
+    "CREATE TABLE IF NOT EXISTS notify_outbox (seq {INT} NOT NULL, target TEXT NOT NULL, attempts {INT} NOT NULL, \
+     next_at TEXT NOT NULL, sent_at TEXT, last_error TEXT, PRIMARY KEY (seq, target))",
 ];
 
 /// Tables added after schema version 1 was fixed: a store created before them gets them when
@@ -249,6 +254,7 @@ const ADDED_TABLES: &[&str] = &[
     "validation_results",
     "validation_progress",
     "validation_rates",
+    "notify_outbox",
 ];
 
 /// Indexes added after schema version 1 was fixed: a store created before them gets them when
@@ -353,6 +359,7 @@ impl Store {
             url: shown,
             last_lag_compaction: Default::default(),
             cache: Default::default(),
+            outbox: Default::default(),
         };
         store.create_schema().await?;
         Ok(store)

@@ -114,7 +114,7 @@ impl Store {
         }
         let mut cache = self.cache.lock().await;
         let mut tx = self.begin_write().await?;
-        let (out, fresh) = append_in(&mut tx, events, cache.take()).await?;
+        let (out, fresh) = append_in(&mut tx, events, cache.take(), &self.outbox).await?;
         if !lags.is_empty() {
             super::lag::insert_samples(&mut tx, lags).await?;
         }
@@ -436,6 +436,7 @@ pub(crate) async fn append_in(
     tx: &mut Transaction<'_, Any>,
     batch: &[NewEvent],
     cached: Option<StateCache>,
+    outbox: &super::outbox::RouterSlot,
 ) -> Result<(Vec<Event>, StateCache)> {
     let (mut seq, mut prev) = lock_head(tx).await?;
     let mut derived = match cached {
@@ -493,6 +494,7 @@ pub(crate) async fn append_in(
         q.execute(&mut **tx).await.ctx("insert events")?;
     }
     update_derived(tx, &out, &mut derived).await?;
+    super::outbox::insert_in(tx, outbox, &out).await?;
     let samples = super::lag::samples_of(&out);
     if !samples.is_empty() {
         super::lag::insert_samples(tx, &samples).await?;

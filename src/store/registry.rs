@@ -274,7 +274,7 @@ impl Store {
             // Nothing to write; the lock on the head is released by the rollback.
             return Ok(report);
         }
-        let (appended, fresh) = append_in(&mut tx, &events, cache.take()).await?;
+        let (appended, fresh) = append_in(&mut tx, &events, cache.take(), &self.outbox).await?;
         tx.commit().await.map_err(|source| StoreError::Db {
             what: "commit inventory import",
             source,

@@ -314,4 +314,5 @@ pub async fn stop_engine(store: &Store, mut engine: Reap) {
 pub mod cutover_rig;
 pub mod mysql;
 pub mod native;
+pub mod receiver;
 pub mod validation;

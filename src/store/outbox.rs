@@ -1,0 +1,177 @@
+//! The notification outbox: one row per (event seq, target), written in the transaction that
+//! appends the event, so a crash cannot lose a notification's intent nor write it twice (the
+//! pair is the key). The sender (src/notify) posts what is due and marks it sent; a row
+//! marked sent is never posted again, a row not yet marked is posted again after a restart
+//! (delivery is at least once; the `Idempotency-Key` lets the receiver apply it once).
+
+use super::db::{fmt_time, get, now, parse_time, row_chunks, values_placeholders, Backend, Store};
+use super::error::{Ctx, Result};
+use super::Event;
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Transaction};
+use std::sync::{Arc, RwLock};
+
+/// The targets that want an event (empty: not a notification). Set by the engine from
+/// `notify:` ([`Store::route_notifications`]); a store without one writes no outbox rows.
+pub type Router = Arc<dyn Fn(&Event) -> Vec<String> + Send + Sync>;
+
+/// The router shared by every clone of a store.
+#[derive(Clone, Default)]
+pub(crate) struct RouterSlot(Arc<RwLock<Option<Router>>>);
+
+impl std::fmt::Debug for RouterSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.0.read().map(|r| r.is_some()).unwrap_or(false);
+        write!(f, "RouterSlot({})", if set { "set" } else { "none" })
+    }
+}
+
+impl RouterSlot {
+    fn get(&self) -> Option<Router> {
+        self.0.read().ok().and_then(|r| r.clone())
+    }
+}
+
+/// One notification as the outbox holds it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub target: String,
+    /// Posts whose outcome was recorded (one cut short by a crash is not counted).
+    pub attempts: u32,
+    /// Not posted again before this.
+    pub next_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why the last post failed (status or transport error, no URL in it).
+    pub last_error: Option<String>,
+}
+
+const COLS: &str = "seq, target, attempts, next_at, sent_at, last_error";
+
+fn row_of(r: &sqlx::any::AnyRow) -> Result<OutboxRow> {
+    let attempts: i64 = get(r, "attempts")?;
+    Ok(OutboxRow {
+        seq: get(r, "seq")?,
+        target: get(r, "target")?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_at: parse_time(&get::<String>(r, "next_at")?)?,
+        sent_at: get::<Option<String>>(r, "sent_at")?
+            .map(|t| parse_time(&t))
+            .transpose()?,
+        last_error: get(r, "last_error")?,
+    })
+}
+
+/// Write the outbox rows of freshly appended `events`, inside their transaction.
+pub(crate) async fn insert_in(
+    tx: &mut Transaction<'_, Any>,
+    slot: &RouterSlot,
+    events: &[Event],
+) -> Result<()> {
+    let Some(router) = slot.get() else {
+        return Ok(());
+    };
+    let rows: Vec<(i64, String)> = events
+        .iter()
+        .flat_map(|e| router(e).into_iter().map(move |t| (e.seq, t)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let at = fmt_time(now());
+    for chunk in row_chunks(&rows) {
+        let sql = format!(
+            "INSERT INTO notify_outbox ({COLS}) VALUES {} ON CONFLICT (seq, target) DO NOTHING",
+            values_placeholders(Backend::of(tx), chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (seq, target) in chunk {
+            q = q
+                .bind(*seq)
+                .bind(target.as_str())
+                .bind(0i64)
+                .bind(at.as_str())
+                .bind(None::<String>)
+                .bind(None::<String>);
+        }
+        q.execute(&mut **tx)
+            .await
+            .ctx("write the notification outbox")?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// From now on, every append of this store (and its clones) writes an outbox row for each
+    /// target `router` names, in the append's transaction.
+    pub fn route_notifications(&self, router: Router) {
+        if let Ok(mut slot) = self.outbox.0.write() {
+            *slot = Some(router);
+        }
+    }
+
+    /// Unsent notifications, oldest event first, at most `limit` (the sender posts each
+    /// target's in this order, from its oldest, once its `next_at` has come).
+    pub async fn outbox_unsent(&self, limit: u32) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM notify_outbox WHERE sent_at IS NULL ORDER BY seq, target LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read the notification outbox")?;
+        rows.iter().map(row_of).collect()
+    }
+
+    /// Every outbox row, oldest event first (status, tests).
+    pub async fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM notify_outbox ORDER BY seq, target"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("read the notification outbox")?;
+        rows.iter().map(row_of).collect()
+    }
+
+    /// Mark a notification delivered (the receiver answered 2xx). False if it was not waiting
+    /// (already marked, or no such row).
+    pub async fn outbox_sent(&self, seq: i64, target: &str, attempts: u32) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE notify_outbox SET sent_at = $1, attempts = $2, last_error = NULL \
+             WHERE seq = $3 AND target = $4 AND sent_at IS NULL",
+        )
+        .bind(fmt_time(now()))
+        .bind(i64::from(attempts))
+        .bind(seq)
+        .bind(target)
+        .execute(&self.pool)
+        .await
+        .ctx("mark a notification sent")?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Record a failed post: the attempts so far, when to try again and why it failed.
+    pub async fn outbox_failed(
+        &self,
+        seq: i64,
+        target: &str,
+        attempts: u32,
+        next_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE notify_outbox SET attempts = $1, next_at = $2, last_error = $3 \
+             WHERE seq = $4 AND target = $5 AND sent_at IS NULL",
+        )
+        .bind(i64::from(attempts))
+        .bind(fmt_time(next_at))
+        .bind(error)
+        .bind(seq)
+        .bind(target)
+        .execute(&self.pool)
+        .await
+        .ctx("record a failed notification")?;
+        Ok(())
+    }
+}

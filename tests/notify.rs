@@ -1,0 +1,390 @@
+//! Notifications (`notify:`) from the real engine to a real HTTP receiver on 127.0.0.1 that
+//! dedupes by `Idempotency-Key`: retried with backoff through failures, posted again after a
+//! kill -9 between the post and its mark, applied once each, and no secret anywhere.
+
+mod common;
+
+use common::receiver::Receiver;
+use common::*;
+use std::time::{Duration, Instant};
+use wavedeck::config::Config;
+use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
+use wavedeck::lifecycle::Stage;
+use wavedeck::notify::{EventClass, TargetConfig};
+use wavedeck::secret::SecretRef;
+use wavedeck::store::{kind, Action, Event, OutboxRow, Role, Store, Target};
+
+const SPEED: f64 = 800.0;
+/// In the URL's path, as a Slack or Teams webhook holds its token.
+const URL_TOKEN: &str = "T0KEN-in-the-url-7f3a9c1e55";
+const BEARER: &str = "bearer-s3cret-0b8d2e4471";
+
+fn spec(id: &str, size_gb: f64) -> DatabaseSpec {
+    let ep = |host: &str| Endpoint {
+        host: host.into(),
+        port: 5432,
+        database: id.replace('-', "_"),
+        user: "migrator".into(),
+        password: SecretRef::File("/dev/null".into()),
+    };
+    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
+        .with_version("15")
+        .with_size_gb(size_gb)
+        .with_owner("team")
+        .with_window("daily 00:00-24:00 UTC")
+        .with_wave(Some(0))
+}
+
+/// One target `ops` wanting `events`, its URL from `url` (a reference), its bearer token from
+/// a file in `dir`; retries start at 50 ms.
+fn with_target(cfg: &mut Config, dir: &std::path::Path, url: TargetUrl, events: Vec<EventClass>) {
+    let token = dir.join("ops-token");
+    std::fs::write(&token, format!("{BEARER}\n")).unwrap();
+    let mut t = TargetConfig {
+        name: "ops".into(),
+        url: String::new(),
+        url_env: String::new(),
+        url_file: None,
+        token_env: String::new(),
+        token_file: Some(token),
+        format: Default::default(),
+        events,
+    };
+    match url {
+        TargetUrl::File(u) => {
+            let f = dir.join("ops-url");
+            std::fs::write(&f, u).unwrap();
+            t.url_file = Some(f);
+        }
+        TargetUrl::Env(name) => t.url_env = name.into(),
+    }
+    cfg.notify.targets = vec![t];
+    cfg.notify.retry_base_s = 0.05;
+    cfg.notify.retry_cap_s = 0.5;
+    cfg.notify.poll_ms = 50;
+}
+
+enum TargetUrl {
+    File(String),
+    Env(&'static str),
+}
+
+async fn wait_outbox(
+    store: &Store,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&[OutboxRow]) -> bool,
+) -> Vec<OutboxRow> {
+    let t0 = Instant::now();
+    loop {
+        let rows = store.outbox().await.unwrap();
+        if done(&rows) {
+            return rows;
+        }
+        assert!(t0.elapsed() < within, "outbox never {what}: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Neither the URL's token nor the bearer token is in `texts`.
+fn assert_no_secret(texts: &[(String, String)]) {
+    assert!(!texts.is_empty());
+    for (what, text) in texts {
+        for s in [URL_TOKEN, BEARER] {
+            assert!(!text.contains(s), "a notify secret is in {what}");
+        }
+    }
+}
+
+/// A cutover through the real engine and emulator: its `cutover started` and `cutover done`
+/// reach a receiver that refuses the first 3 posts; each is applied once, retried with the
+/// same key, and marked sent with the attempts it took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_three_times_gets_each_cutover_notification_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(3, false).await;
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::File(rx.url(&format!("/hook/{URL_TOKEN}"))),
+        vec![EventClass::CutoverStarted, EventClass::CutoverDone],
+    );
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 0.5)]).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    for a in [Action::ApproveWindow, Action::StartWave] {
+        let c = command(&store, Role::Operator, a, Target::Wave(0)).await;
+        let (ok, why) = decided(&store, c).await;
+        assert!(ok, "{a:?}: {why:?}");
+    }
+    wait_for(&store, "db-00 ready", Duration::from_secs(60), |s| {
+        s.iter().any(|d| d.stage == Stage::Ready)
+    })
+    .await;
+    // The lag may spike past the cutover limit at the instant asked: ask until accepted.
+    let t0 = Instant::now();
+    loop {
+        let c = command(
+            &store,
+            Role::Operator,
+            Action::Cutover,
+            Target::Db("db-00".into()),
+        )
+        .await;
+        let (ok, why) = decided(&store, c).await;
+        if ok {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "cutover refused: {why:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for(&store, "db-00 in hypercare", Duration::from_secs(60), |s| {
+        s.iter().any(|d| d.stage == Stage::Hypercare)
+    })
+    .await;
+    let rows = wait_outbox(&store, "all sent", Duration::from_secs(30), |r| {
+        r.len() == 2 && r.iter().all(|r| r.sent_at.is_some())
+    })
+    .await;
+    engine.shutdown().await.unwrap();
+
+    let events = all_events(&store).await;
+    let stage_seqs: Vec<i64> = events
+        .iter()
+        .filter(|e| {
+            e.kind == kind::DB_STAGE
+                && (e.payload["to"] == "cutover" || e.payload["from"] == "cutover")
+        })
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        stage_seqs,
+        "one row per cutover stage event"
+    );
+    let applied = rx.applied();
+    let texts: Vec<&str> = applied
+        .iter()
+        .map(|(_, b)| b["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "cutover started: db-00 (wave 0)",
+            "cutover done: db-00 (wave 0) is in hypercare"
+        ]
+    );
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|r| format!("wavedeck-{}-ops", r.seq))
+        .collect();
+    assert_eq!(
+        applied.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        keys
+    );
+    // Three refusals and two deliveries, every one with its notification's key and the token.
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 5, "{reqs:#?}");
+    assert_eq!(reqs.iter().filter(|r| r.answered == 503).count(), 3);
+    assert_eq!(rows.iter().map(|r| r.attempts).sum::<u32>(), 5, "{rows:#?}");
+    for r in &reqs {
+        assert!(keys.contains(r.key.as_ref().unwrap()), "{r:?}");
+        assert_eq!(r.auth.as_deref(), Some(format!("Bearer {BEARER}").as_str()));
+        assert_eq!(r.path, format!("/hook/{URL_TOKEN}"));
+    }
+    let bodies: Vec<String> = reqs.iter().map(|r| r.body.to_string()).collect();
+    assert_no_secret(&[
+        ("events".into(), format!("{events:?}")),
+        ("outbox".into(), format!("{rows:?}")),
+        ("bodies".into(), bodies.join("\n")),
+    ]);
+    emu.shutdown().await;
+}
+
+/// The real `wavedeck run` is killed with SIGKILL while its post of a `lease_lost` alert is
+/// held by the receiver (applied there, not yet answered, so not marked sent). The next
+/// engine posts it again with the same key: the receiver applies it once. The URL comes from
+/// an environment variable; at trace level neither secret is in the logs or the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_between_post_and_mark_posts_again_and_the_receiver_applies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, true).await;
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::Env("WAVEDECK_TEST_HOOK_URL"),
+        vec![EventClass::Alerts],
+    );
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let cfg_path = dir.path().join("wavedeck.yaml");
+    std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
+    let out = dir.path().join("processes.log");
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 0.5)]).await;
+    // A lease its holder never released: the engine that takes it raises `lease_lost`.
+    assert!(store
+        .try_acquire_lease("otherhost:4242:deadbeef", Duration::from_millis(300))
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = rx.url(&format!("/hook/{URL_TOKEN}"));
+    let env = [
+        ("WAVEDECK_TEST_HOOK_URL", url.as_str()),
+        ("RUST_LOG", "trace"),
+    ];
+    let mut engine = Reap(wavedeck_env(&cfg_path, &["run"], &out, &env));
+    let first = rx.wait_applied(1, Duration::from_secs(30)).await[0]
+        .0
+        .clone();
+    // Held at the receiver: posted and applied, not marked.
+    let rows = store.outbox().await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(format!("wavedeck-{}-ops", rows[0].seq), first);
+    assert!(rows[0].sent_at.is_none());
+    signal(&engine.0, libc::SIGKILL);
+    engine.0.wait().unwrap();
+    assert!(store.outbox().await.unwrap()[0].sent_at.is_none());
+
+    // The next engine takes the dead one's lease at once (its lease_lost is raised again if
+    // the first had cleared) and posts what is unsent.
+    let engine = Reap(wavedeck_env(&cfg_path, &["run"], &out, &env));
+    let rows = wait_outbox(&store, "all sent", Duration::from_secs(30), |r| {
+        r.iter().all(|r| r.sent_at.is_some())
+    })
+    .await;
+    stop_engine(&store, engine).await;
+    let rows_after = store.outbox().await.unwrap();
+    let raised: Vec<Event> = all_events(&store)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == kind::ALERT_RAISED)
+        .collect();
+    assert_eq!(
+        rows_after.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        raised.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        "one outbox row per alert raised, none lost: {rows_after:#?}"
+    );
+    assert!(rows.len() <= rows_after.len());
+    let reqs = rx.requests();
+    assert!(
+        reqs.iter()
+            .filter(|r| r.key.as_deref() == Some(first.as_str()))
+            .count()
+            >= 2,
+        "the held notification was posted again: {reqs:#?}"
+    );
+    // Each delivered notification applied once, in event order, under its own key (the
+    // receiver's dedupe turns the repeat of `first` into no effect).
+    let applied = rx.applied();
+    let sent: Vec<String> = rows_after
+        .iter()
+        .filter(|r| r.sent_at.is_some())
+        .map(|r| format!("wavedeck-{}-ops", r.seq))
+        .collect();
+    assert_eq!(
+        applied.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        sent,
+        "{applied:#?}"
+    );
+    assert!(
+        applied
+            .iter()
+            .all(|(_, b)| b["payload"]["rule"] == "lease_lost"),
+        "{applied:#?}"
+    );
+
+    // No secret in what wavedeck wrote: logs (trace), output, events, outbox, bodies.
+    let mut texts = vec![
+        (
+            "engine output".to_string(),
+            std::fs::read_to_string(&out).unwrap(),
+        ),
+        ("events".into(), format!("{:?}", all_events(&store).await)),
+        ("outbox".into(), format!("{rows_after:?}")),
+        (
+            "bodies".into(),
+            reqs.iter()
+                .map(|r| r.body.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    ];
+    let mut logs = 0;
+    for e in std::fs::read_dir(&cfg.log_dir).unwrap().flatten() {
+        let t = std::fs::read_to_string(e.path()).unwrap();
+        assert!(t.contains("notification delivered"), "{t}");
+        logs += t.matches("TRACE").count();
+        texts.push((e.path().display().to_string(), t));
+    }
+    assert!(logs > 0, "no trace-level log line was written");
+    assert_no_secret(&texts);
+    emu.shutdown().await;
+}
+
+/// A target nobody listens on: its post fails at the transport, is retried with growing
+/// delays, and the recorded error names neither the URL nor its token; meanwhile the engine
+/// decides commands as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_target_is_retried_and_does_not_hold_up_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = format!("http://127.0.0.1:{}/hook/{URL_TOKEN}", free_port());
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::File(dead),
+        vec![EventClass::Alerts],
+    );
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 0.5)]).await;
+    assert!(store
+        .try_acquire_lease("otherhost:4242:deadbeef", Duration::from_millis(300))
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    let rows = wait_outbox(&store, "retried", Duration::from_secs(30), |r| {
+        r.len() == 1 && r[0].attempts >= 3
+    })
+    .await;
+    // Decided while the target is dead (`decided` allows 20 s).
+    let c = command(
+        &store,
+        Role::Operator,
+        Action::ApproveWindow,
+        Target::Wave(0),
+    )
+    .await;
+    assert!(decided(&store, c).await.0);
+    assert!(store.outbox().await.unwrap()[0].sent_at.is_none());
+    engine.shutdown().await.unwrap();
+    let row = &rows[0];
+    assert!(row.sent_at.is_none());
+    let why = row.last_error.as_deref().unwrap();
+    eprintln!("recorded error after {} attempts: {why}", row.attempts);
+    assert!(why.contains("onnect") && !why.contains("/hook"), "{why}");
+    assert_no_secret(&[("outbox".into(), format!("{rows:?}"))]);
+    emu.shutdown().await;
+}

@@ -25,6 +25,7 @@ pub mod native;
 pub mod restore;
 mod serve;
 mod server;
+mod state;
 
 use crate::config::Config;
 use crate::drs::auth::Auth;
@@ -33,186 +34,17 @@ use crate::drs::error::DrsError;
 use crate::rehearsal::dns_emulator as dns;
 use crate::secret::Secret;
 use faults::{FaultPlan, FaultState};
-use job::Job;
 use rand::Rng;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+
+pub use state::{Clock, CompareTask};
+pub(crate) use state::{Emulator, State};
 
 /// Project id the emulator serves when the config has none.
 pub const DEFAULT_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
-
-/// Emulated time: real time since start times the speed factor.
-#[derive(Debug, Clone)]
-pub struct Clock {
-    start: Instant,
-    epoch_ms0: i64,
-    speed: f64,
-}
-
-impl Clock {
-    pub fn new(speed: f64) -> Clock {
-        Clock {
-            start: Instant::now(),
-            epoch_ms0: chrono::Utc::now().timestamp_millis(),
-            speed: if speed.is_finite() && speed > 0.0 {
-                speed
-            } else {
-                1.0
-            },
-        }
-    }
-    /// Emulated seconds since the emulator started.
-    pub fn now(&self) -> f64 {
-        self.start.elapsed().as_secs_f64() * self.speed
-    }
-    /// Emulated wall time as epoch milliseconds.
-    pub fn epoch_ms(&self, t: f64) -> i64 {
-        self.epoch_ms0 + (t * 1000.0) as i64
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct CompareTask {
-    pub id: String,
-    /// `object`, `lines` or `contents`.
-    pub kind: String,
-    pub created_at: f64,
-    pub done_at: f64,
-    /// (database, table, rows)
-    pub tables: Vec<(String, String, i64)>,
-    pub mismatch: bool,
-    pub cancelled: bool,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    pub jobs: HashMap<String, Job>,
-    /// Job ids in creation order (the list API pages through this).
-    pub order: Vec<String>,
-    /// Name of each job not deleted, to its id.
-    pub by_name: HashMap<String, String>,
-    pub compares: HashMap<String, Vec<CompareTask>>,
-    pub next_seed: u64,
-    pub bucket: f64,
-    pub bucket_at: Option<Instant>,
-}
-
-#[derive(Debug, Default)]
-struct AkFailures {
-    consecutive: u32,
-    locked_until: Option<Instant>,
-}
-
-pub(crate) struct Emulator {
-    pub project_id: String,
-    pub clock: Clock,
-    pub bandwidth_mbps: f64,
-    pub quota: u32,
-    pub rate_limit_rps: f64,
-    keys: Mutex<HashMap<String, Secret>>,
-    /// Temporary access keys and the security token each must come with.
-    security_tokens: Mutex<HashMap<String, Secret>>,
-    token: Secret,
-    pub state: Mutex<State>,
-    pub faults: Mutex<FaultState>,
-    pub dns: Mutex<dns::Zones>,
-    ak_failures: Mutex<HashMap<String, AkFailures>>,
-    pub requests: AtomicU64,
-    /// Requests that passed the signature check, by access key.
-    signed_by: Mutex<HashMap<String, u64>>,
-    /// `http://ADDR` this emulator listens on, for the links its answers carry.
-    pub base_url: String,
-    /// Native mode: PostgreSQL and MySQL jobs move real data (see [`native`]).
-    pub native: bool,
-    /// Grace write sessions get when the native source-writes switch drains a source.
-    pub drain_grace: std::time::Duration,
-    /// Set when the handle stops the server: native workers exit.
-    pub stopping: AtomicBool,
-    /// How long a request's headers or body may stall before the client is cut off.
-    pub client_stall: std::time::Duration,
-}
-
-/// After this many consecutive bad signatures an access key is locked (like the gateway).
-const AK_LOCK_AFTER: u32 = 5;
-const AK_LOCK_FOR: std::time::Duration = std::time::Duration::from_secs(300);
-
-impl Emulator {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind; keep serving.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn secret_for(&self, ak: &str) -> Option<Secret> {
-        self.keys
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(ak)
-            .cloned()
-    }
-
-    /// The security token a temporary access key must be sent with, if it is one.
-    pub(crate) fn security_token_for(&self, ak: &str) -> Option<Secret> {
-        self.security_tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(ak)
-            .cloned()
-    }
-
-    fn ak_locked(&self, ak: &str) -> bool {
-        let map = self.ak_failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(ak)
-            .and_then(|f| f.locked_until)
-            .is_some_and(|t| Instant::now() < t)
-    }
-
-    fn record_ak(&self, ak: &str, ok: bool) {
-        if ok {
-            *self
-                .signed_by
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(ak.to_string())
-                .or_default() += 1;
-        }
-        let mut map = self.ak_failures.lock().unwrap_or_else(|e| e.into_inner());
-        let f = map.entry(ak.to_string()).or_default();
-        if ok {
-            f.consecutive = 0;
-            f.locked_until = None;
-        } else {
-            f.consecutive += 1;
-            if f.consecutive >= AK_LOCK_AFTER {
-                f.locked_until = Some(Instant::now() + AK_LOCK_FOR);
-                f.consecutive = 0;
-            }
-        }
-    }
-
-    /// Token bucket of the emulated gateway; true if the request may pass.
-    fn admit(&self) -> bool {
-        if self.rate_limit_rps <= 0.0 {
-            return true;
-        }
-        let mut st = self.lock();
-        let now = Instant::now();
-        let elapsed = st
-            .bucket_at
-            .map(|t| now.duration_since(t).as_secs_f64())
-            .unwrap_or(1.0);
-        st.bucket = (st.bucket + elapsed * self.rate_limit_rps).min(self.rate_limit_rps.max(1.0));
-        st.bucket_at = Some(now);
-        if st.bucket >= 1.0 {
-            st.bucket -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 /// A running emulator. Dropping it stops the server.
 pub struct EmulatorHandle {

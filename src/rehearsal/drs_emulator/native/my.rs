@@ -25,9 +25,8 @@
 //! `cutover::mysql::ops`, but no MySQL 8 server was at hand to run this path against). Tables only:
 //! views, routines, triggers and users are not copied.
 
-use super::{
-    next_task, released, started, Failure, NativeJob, Observation, Task, SAMPLE_MS, WORKER_GRACE_MS,
-};
+use super::common::{next_task, released, started, Failure, Task, SAMPLE_MS, WORKER_GRACE_MS};
+use super::{NativeJob, Observation};
 use crate::cutover::mysql::ops::{self as my, Flavor, MariaPos, My};
 use crate::cutover::side::Side;
 use crate::drs::model::JobStatus;
@@ -407,7 +406,7 @@ fn record(emu: &Emulator, id: &str, r: Result<MyObs, Failure>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::NET_FAIL;
+    use super::super::common::NET_FAIL;
     use super::*;
     use crate::cutover::mysql::ops::ReplicaStatus;
 

@@ -1,7 +1,7 @@
 //! Sessions on a MySQL job's servers, and their errors in DRS's terms (without the password):
 //! what the copy (`copy.rs`) and the worker (`my.rs`) both open. Below both.
 
-use super::super::{connect_failure, Failure, NET_FAIL};
+use super::super::common::{connect_failure, Failure, NET_FAIL};
 use crate::cutover::mysql::ops::{self as my, Flavor, My};
 use crate::cutover::side::Side;
 use sqlx::mysql::MySqlConnectOptions;

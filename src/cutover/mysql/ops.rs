@@ -257,18 +257,24 @@ pub async fn app(side: &Side) -> R<MySqlConnection> {
 /// wavedeck's own session on `side` (`label` names it in errors: source, target).
 pub async fn admin(side: &Side, label: &str) -> Result<My, SideError> {
     let err = |e: sqlx::Error| side.err(label, e);
-    let mut c = options(side).connect().await.map_err(err)?;
+    let c = options(side).connect().await.map_err(err)?;
+    admin_session(c).await.map_err(err)
+}
+
+/// An open connection made a wavedeck admin session: backslash escapes on whatever the server's
+/// `sql_mode` says (the statements are written with them), lock waits of 10 s, and the server's
+/// version read for its flavour. The DRS emulator opens its own connections (no database
+/// selected, its own timeout) and sets them up with this.
+pub async fn admin_session(mut c: MySqlConnection) -> R<My> {
     exec(
         &mut c,
         "SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', ''), \
          SESSION lock_wait_timeout = 10",
     )
-    .await
-    .map_err(err)?;
+    .await?;
     let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
         .fetch_one(&mut c)
-        .await
-        .map_err(err)?;
+        .await?;
     Ok(My {
         c,
         flavor: Flavor::of_version(&version),

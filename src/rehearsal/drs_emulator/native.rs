@@ -37,7 +37,7 @@ mod common;
 mod job_state;
 pub mod my;
 
-use common::{connect_failure, next_task, released, smoothed_rate, started, Task};
+use common::{connect_within, next_task, released, smoothed_rate, started, Task};
 pub use common::{Failure, AUTH_FAIL, NET_FAIL, SAMPLE_MS, WORKER_GRACE_MS};
 pub use job_state::{NativeJob, Observation, WalMarks};
 
@@ -150,20 +150,7 @@ async fn open(side: &Side, which: &str) -> Result<PgConnection, Failure> {
     if let Some(p) = &side.password {
         o = o.password(p.expose());
     }
-    let connect = tokio::time::timeout(Duration::from_secs(10), o.connect());
-    let mut c = match connect.await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(connect_failure(side, which, &e)),
-        Err(_) => {
-            return Err((
-                NET_FAIL.into(),
-                format!(
-                    "The {which} database cannot be reached: no answer from {} in 10 s.",
-                    side.endpoint()
-                ),
-            ))
-        }
-    };
+    let mut c = connect_within(side, which, o.connect()).await?;
     if let Err(e) = sqlx::query("SET default_transaction_read_only = off")
         .execute(&mut c)
         .await

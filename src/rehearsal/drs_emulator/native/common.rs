@@ -7,6 +7,7 @@ use crate::cutover::side::Side;
 use crate::drs::model::JobStatus;
 use crate::rehearsal::drs_emulator::Emulator;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// How often a worker samples its servers.
 pub const SAMPLE_MS: u64 = 250;
@@ -39,6 +40,26 @@ pub fn connect_failure(side: &Side, which: &str, e: &sqlx::Error) -> Failure {
             format!("The {which} database cannot be reached: check its address, port and network. ({detail})"),
         ),
         _ => (String::new(), detail),
+    }
+}
+
+/// `connect` within 10 s, as DRS gives up on a connection test: its failure in DRS's terms (see
+/// [`connect_failure`]), or [`NET_FAIL`] when the server does not answer.
+pub async fn connect_within<C>(
+    side: &Side,
+    which: &str,
+    connect: impl std::future::Future<Output = Result<C, sqlx::Error>>,
+) -> Result<C, Failure> {
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(connect_failure(side, which, &e)),
+        Err(_) => Err((
+            NET_FAIL.into(),
+            format!(
+                "The {which} database cannot be reached: no answer from {} in 10 s.",
+                side.endpoint()
+            ),
+        )),
     }
 }
 

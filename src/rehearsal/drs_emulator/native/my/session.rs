@@ -1,12 +1,11 @@
 //! Sessions on a MySQL job's servers, and their errors in DRS's terms (without the password):
 //! what the copy (`copy.rs`) and the worker (`my.rs`) both open. Below both.
 
-use super::super::common::{connect_failure, Failure, NET_FAIL};
-use crate::cutover::mysql::ops::{self as my, Flavor, My};
+use super::super::common::{connect_within, Failure, NET_FAIL};
+use crate::cutover::mysql::ops::{self as my, My};
 use crate::cutover::side::Side;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
-use std::time::Duration;
 
 /// A session on `side`'s server without selecting a database (the target's does not exist
 /// before the copy), as wavedeck's admin sessions are set up; connection failures in DRS's
@@ -21,36 +20,15 @@ pub async fn open(side: &Side, which: &str) -> Result<My, Failure> {
     if let Some(p) = side.password.as_ref().filter(|p| !p.expose().is_empty()) {
         o = o.password(p.expose());
     }
-    let mut c = match tokio::time::timeout(Duration::from_secs(10), o.connect()).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(connect_failure(side, which, &e)),
-        Err(_) => {
-            return Err((
-                NET_FAIL.into(),
-                format!(
-                    "The {which} database cannot be reached: no answer from {} in 10 s.",
-                    side.endpoint()
-                ),
-            ))
-        }
-    };
+    let c = connect_within(side, which, o.connect()).await?;
     let err = |e: sqlx::Error| (String::new(), side.err(which, e).to_string());
-    my::exec(
-        &mut c,
-        "SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', ''), \
-         SESSION lock_wait_timeout = 10, SESSION time_zone = '+00:00'",
-    )
-    .await
-    .map_err(err)?;
-    let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
-        .fetch_one(&mut c)
+    let mut s = my::admin_session(c).await.map_err(err)?;
+    // The copy writes rows as SQL literals read on the source: one zone on both sides, so a
+    // TIMESTAMP is written back as the instant it was read.
+    my::exec(&mut s.c, "SET SESSION time_zone = '+00:00'")
         .await
         .map_err(err)?;
-    Ok(My {
-        c,
-        flavor: Flavor::of_version(&version),
-        version,
-    })
+    Ok(s)
 }
 
 pub(crate) fn at<'a>(side: &'a Side, which: &'a str) -> impl Fn(sqlx::Error) -> Failure + 'a {

@@ -35,7 +35,7 @@ pub struct Store {
     /// also queues this process's writers before they queue on the database.
     pub(crate) cache: std::sync::Arc<tokio::sync::Mutex<Option<StateCache>>>,
     /// Which appended events are notifications, and for whom (see `outbox.rs`).
-    pub(crate) outbox: super::outbox::RouterSlot,
+    pub(crate) outbox: super::router::RouterSlot,
 }
 
 /// Derived state kept by a writing process between appends, so that a batch does not read

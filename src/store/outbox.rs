@@ -6,31 +6,11 @@
 
 use super::db::{fmt_time, get, now, parse_time, row_chunks, values_placeholders, Backend, Store};
 use super::error::{Ctx, Result};
+pub use super::router::Router;
+pub(crate) use super::router::RouterSlot;
 use super::Event;
 use chrono::{DateTime, Utc};
 use sqlx::{Any, Transaction};
-use std::sync::{Arc, RwLock};
-
-/// The targets that want an event (empty: not a notification). Set by the engine from
-/// `notify:` ([`Store::route_notifications`]); a store without one writes no outbox rows.
-pub type Router = Arc<dyn Fn(&Event) -> Vec<String> + Send + Sync>;
-
-/// The router shared by every clone of a store.
-#[derive(Clone, Default)]
-pub(crate) struct RouterSlot(Arc<RwLock<Option<Router>>>);
-
-impl std::fmt::Debug for RouterSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let set = self.0.read().map(|r| r.is_some()).unwrap_or(false);
-        write!(f, "RouterSlot({})", if set { "set" } else { "none" })
-    }
-}
-
-impl RouterSlot {
-    fn get(&self) -> Option<Router> {
-        self.0.read().ok().and_then(|r| r.clone())
-    }
-}
 
 /// One notification as the outbox holds it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

@@ -108,6 +108,33 @@ fn snapshot_help_and_read_only() {
     insta::assert_snapshot!("help_read_only_80x24", screen(&mut ro, 80, 24));
 }
 
+/// The help ends with the keys of the help, the dialog and the input line, from the keymap's
+/// rows; a read-only session, which opens no dialog, is not shown the dialog's.
+#[test]
+fn help_lists_the_mode_keys_and_no_dialog_keys_read_only() {
+    for read_only in [false, true] {
+        let mut a = app(false, read_only);
+        key(&mut a, KeyCode::Char('?'));
+        for _ in 0..80 {
+            key(&mut a, KeyCode::Char('j'));
+        }
+        let s = screen(&mut a, 120, 40);
+        assert!(s.contains("In the help"), "{s}");
+        assert!(
+            s.contains("erase a character (an empty : line closes)"),
+            "{s}"
+        );
+        assert_eq!(s.contains("In an action's dialog"), !read_only, "{s}");
+        assert_eq!(
+            s.contains("submit once the typed text matches"),
+            !read_only,
+            "{s}"
+        );
+        key(&mut a, KeyCode::Char('?'));
+        assert_eq!(a.mode, Mode::Normal);
+    }
+}
+
 #[test]
 fn snapshot_dialogs() {
     let mut a = app(false, false);

@@ -1,10 +1,12 @@
 //! The cockpit's keys in one table. Each `Binding` is one line of the `?` help: the keys it
 //! documents and what each does, the views where they act, whether it changes the migration, and
 //! the footer hints it gives. Dispatch (`update.rs`), the help, the footer and read-only filtering
-//! all read it, so a key cannot work without being documented or be hidden by spelling. The `:`
-//! verbs are parsed by `query::parse_command`; their help lines and danger are `VERBS` below.
+//! all read it, so a key cannot work without being documented or be hidden by spelling. The keys
+//! of the help, the action dialog and the `/` `:` line are `MODE_BINDINGS`, the same kind of row
+//! with a `Context` instead of views: their dispatch, help lines and hint lines come from there.
+//! The `:` verbs are parsed by `query::parse_command`; their help lines and danger are `VERBS`.
 
-use super::state::{SortKey, View};
+use super::state::{Dialog, DialogStatus, SortKey, View};
 use crate::store::model::Action;
 use crate::tui::wavelist::WaveSort;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -376,7 +378,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     nav(
         "Esc",
-        "close dialog or help, clear filter, back from detail",
+        "clear the view's filter, back from detail, dismiss the message",
         &[(code(KeyCode::Esc), U::Escape)],
         &[],
         &[hint(V::Detail, 3, "Esc", "back")],
@@ -492,6 +494,259 @@ pub fn hints(view: View, read_only: bool) -> Vec<Hint> {
         .collect();
     hs.sort_by_key(|h| h.at);
     hs
+}
+
+/// Where a key of `MODE_BINDINGS` acts: the help, the action dialog by its state, or the input
+/// line (`/` filter, `:` command).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    Help,
+    /// A dialog asking yes or no (no text to type).
+    Asking,
+    /// A dialog waiting for its confirmation text (the db_id, wave-N or the name).
+    Typing,
+    /// A submitted dialog showing the engine's verdict.
+    Done,
+    Filter,
+    Command,
+}
+
+impl Context {
+    pub const ALL: [Context; 6] = [
+        Context::Help,
+        Context::Asking,
+        Context::Typing,
+        Context::Done,
+        Context::Filter,
+        Context::Command,
+    ];
+}
+
+/// What a key does while the help, a dialog or the input line is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeAction {
+    ScrollDown,
+    ScrollUp,
+    /// Close the help, or the dialog showing its outcome.
+    Close,
+    /// Submit the dialog's action (refused with the reason while a guard fails or the text
+    /// does not match).
+    Submit,
+    /// Close the dialog or the `:` line without doing anything; clear a `/` filter.
+    Cancel,
+    /// Erase the last typed character (on an empty `:` line: close it).
+    Erase,
+    /// Erase the whole line.
+    Clear,
+    /// Keep the filter, run the command.
+    Enter,
+}
+
+/// One help line of a mode and the keys it stands for; `hint` is its part of the mode's hint
+/// line (key, word), shown wherever the row acts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModeBinding {
+    pub label: &'static str,
+    pub desc: &'static str,
+    /// Each key and what it does. Empty: the characters typed into the line or the dialog.
+    pub keys: &'static [(Key, ModeAction)],
+    pub contexts: &'static [Context],
+    /// A dialog's key: a read-only session never opens a dialog, so its help leaves them out.
+    pub dangerous: bool,
+    pub hint: Option<(&'static str, &'static str)>,
+}
+
+const fn mode(
+    label: &'static str,
+    desc: &'static str,
+    keys: &'static [(Key, ModeAction)],
+    contexts: &'static [Context],
+    hint: Option<(&'static str, &'static str)>,
+) -> ModeBinding {
+    ModeBinding {
+        label,
+        desc,
+        keys,
+        contexts,
+        dangerous: false,
+        hint,
+    }
+}
+
+const fn dialog(
+    label: &'static str,
+    desc: &'static str,
+    keys: &'static [(Key, ModeAction)],
+    contexts: &'static [Context],
+    hint: Option<(&'static str, &'static str)>,
+) -> ModeBinding {
+    ModeBinding {
+        label,
+        desc,
+        keys,
+        contexts,
+        dangerous: true,
+        hint,
+    }
+}
+
+use Context as C;
+use ModeAction as M;
+
+/// Every key of the help, the dialog and the input line, in help order.
+pub const MODE_BINDINGS: &[ModeBinding] = &[
+    mode(
+        "j k, Down Up",
+        "scroll the help",
+        &[
+            (ch('j'), M::ScrollDown),
+            (code(KeyCode::Down), M::ScrollDown),
+            (ch('k'), M::ScrollUp),
+            (code(KeyCode::Up), M::ScrollUp),
+        ],
+        &[C::Help],
+        Some(("j/k", "scroll")),
+    ),
+    mode(
+        "Esc q ? Enter",
+        "close the help",
+        &[
+            (code(KeyCode::Esc), M::Close),
+            (ch('q'), M::Close),
+            (ch('?'), M::Close),
+            (code(KeyCode::Enter), M::Close),
+        ],
+        &[C::Help],
+        Some(("Esc", "close")),
+    ),
+    dialog(
+        "Enter y",
+        "submit the action (a yes/no dialog)",
+        &[(code(KeyCode::Enter), M::Submit), (ch('y'), M::Submit)],
+        &[C::Asking],
+        Some(("Enter or y", "submits")),
+    ),
+    dialog(
+        "Esc n",
+        "cancel (a yes/no dialog)",
+        &[(code(KeyCode::Esc), M::Cancel), (ch('n'), M::Cancel)],
+        &[C::Asking],
+        Some(("Esc or n", "cancels")),
+    ),
+    dialog(
+        "letters",
+        "type the confirmation the dialog asks for",
+        &[],
+        &[C::Typing],
+        None,
+    ),
+    dialog(
+        "Backspace",
+        "erase the last typed character",
+        &[(code(KeyCode::Backspace), M::Erase)],
+        &[C::Typing],
+        None,
+    ),
+    dialog(
+        "Enter",
+        "submit once the typed text matches",
+        &[(code(KeyCode::Enter), M::Submit)],
+        &[C::Typing],
+        Some(("Enter", "submits once the text matches")),
+    ),
+    dialog(
+        "Esc",
+        "cancel",
+        &[(code(KeyCode::Esc), M::Cancel)],
+        &[C::Typing],
+        Some(("Esc", "cancels")),
+    ),
+    dialog(
+        "Enter Esc q",
+        "close the dialog once the engine answered",
+        &[
+            (code(KeyCode::Enter), M::Close),
+            (code(KeyCode::Esc), M::Close),
+            (ch('q'), M::Close),
+        ],
+        &[C::Done],
+        Some(("Enter or Esc", "closes")),
+    ),
+    mode(
+        "letters",
+        "type the filter (applied as you type) or the command",
+        &[],
+        &[C::Filter, C::Command],
+        None,
+    ),
+    mode(
+        "Backspace  ctrl-u",
+        "erase a character (an empty : line closes) / the whole line",
+        &[(code(KeyCode::Backspace), M::Erase), (ctrl('u'), M::Clear)],
+        &[C::Filter, C::Command],
+        None,
+    ),
+    mode(
+        "Enter",
+        "/: keep the filter",
+        &[(code(KeyCode::Enter), M::Enter)],
+        &[C::Filter],
+        Some(("Enter", "keep")),
+    ),
+    mode(
+        "Esc",
+        "/: clear the filter",
+        &[(code(KeyCode::Esc), M::Cancel)],
+        &[C::Filter],
+        Some(("Esc", "clear")),
+    ),
+    mode(
+        "Enter",
+        ":: run the command",
+        &[(code(KeyCode::Enter), M::Enter)],
+        &[C::Command],
+        Some(("Enter", "run")),
+    ),
+    mode(
+        "Esc",
+        ":: cancel",
+        &[(code(KeyCode::Esc), M::Cancel)],
+        &[C::Command],
+        Some(("Esc", "cancel")),
+    ),
+];
+
+/// Which rows act on dialog `d` now: yes/no or a typed confirmation while it asks, the close
+/// keys once it was submitted.
+pub fn dialog_context(d: &Dialog) -> Context {
+    match (&d.status, &d.confirm) {
+        (DialogStatus::Asking, None) => Context::Asking,
+        (DialogStatus::Asking, Some(_)) => Context::Typing,
+        _ => Context::Done,
+    }
+}
+
+/// What `key` does in `ctx`, if a row says (else a typed character, where the context types).
+pub fn lookup_mode(ctx: Context, key: &KeyEvent) -> Option<ModeAction> {
+    MODE_BINDINGS
+        .iter()
+        .filter(|b| b.contexts.contains(&ctx))
+        .flat_map(|b| b.keys)
+        .find(|(k, _)| k.matches(key))
+        .map(|(_, a)| *a)
+}
+
+/// The hint line of `ctx` ("Enter or y submits · Esc or n cancels"), from the rows that act
+/// there and whose action `keep` accepts.
+pub fn mode_hint(ctx: Context, keep: impl Fn(ModeAction) -> bool) -> String {
+    MODE_BINDINGS
+        .iter()
+        .filter(|b| b.contexts.contains(&ctx))
+        .filter(|b| b.keys.iter().any(|(_, a)| keep(*a)))
+        .filter_map(|b| b.hint)
+        .map(|(k, w)| format!("{k} {w}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// One line of the `:` help.
@@ -685,6 +940,77 @@ mod tests {
             ["c", "b", "r", "Esc", ":", "?", "q"]
         );
         assert_eq!(keys(hints(V::Detail, true)), ["Esc", ":", "?", "q"]);
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        for c in Context::ALL {
+            let keys: Vec<Key> = MODE_BINDINGS
+                .iter()
+                .filter(|b| b.contexts.contains(&c))
+                .flat_map(|b| b.keys.iter().map(|(k, _)| *k))
+                .collect();
+            for (i, k) in keys.iter().enumerate() {
+                assert!(!keys[i + 1..].contains(k), "{k:?} twice in {c:?}");
+            }
+            assert!(
+                MODE_BINDINGS
+                    .iter()
+                    .any(|b| b.contexts.contains(&c) && b.hint.is_some()),
+                "{c:?} has no hint"
+            );
+        }
+    }
+
+    #[test]
+    fn mode_keys_mean_what_their_context_says() {
+        let c = KeyCode::Char;
+        let at = |ctx, k| lookup_mode(ctx, &ev(k, false));
+        assert_eq!(at(C::Asking, c('y')), Some(M::Submit));
+        assert_eq!(at(C::Asking, c('n')), Some(M::Cancel));
+        // Typed confirmations take y and n as letters.
+        assert_eq!(at(C::Typing, c('y')), None);
+        assert_eq!(at(C::Typing, c('n')), None);
+        assert_eq!(at(C::Typing, KeyCode::Enter), Some(M::Submit));
+        assert_eq!(at(C::Done, c('q')), Some(M::Close));
+        assert_eq!(at(C::Help, c('?')), Some(M::Close));
+        assert_eq!(at(C::Help, c('j')), Some(M::ScrollDown));
+        assert_eq!(at(C::Filter, c('u')), None);
+        assert_eq!(lookup_mode(C::Filter, &ev(c('u'), true)), Some(M::Clear));
+        assert_eq!(at(C::Command, KeyCode::Esc), Some(M::Cancel));
+    }
+
+    #[test]
+    fn mode_hint_lines_come_from_the_rows() {
+        let all = |_| true;
+        assert_eq!(mode_hint(C::Help, all), "j/k scroll · Esc close");
+        assert_eq!(
+            mode_hint(C::Asking, all),
+            "Enter or y submits · Esc or n cancels"
+        );
+        assert_eq!(
+            mode_hint(C::Typing, all),
+            "Enter submits once the text matches · Esc cancels"
+        );
+        assert_eq!(mode_hint(C::Typing, |a| a != M::Submit), "Esc cancels");
+        assert_eq!(mode_hint(C::Done, all), "Enter or Esc closes");
+        assert_eq!(mode_hint(C::Filter, all), "Enter keep · Esc clear");
+        assert_eq!(mode_hint(C::Command, all), "Enter run · Esc cancel");
+    }
+
+    #[test]
+    fn dangerous_mode_rows_are_exactly_the_dialogs() {
+        for b in MODE_BINDINGS {
+            assert_eq!(
+                b.dangerous,
+                b.contexts
+                    .iter()
+                    .all(|c| matches!(c, C::Asking | C::Typing | C::Done)),
+                "{}: a dialog row is dangerous, no other",
+                b.label
+            );
+            assert!(!b.contexts.is_empty(), "{} acts nowhere", b.label);
+        }
     }
 
     /// A verb's help says it is dangerous exactly when the parser makes it open an action.

@@ -1,6 +1,6 @@
 //! The pure key handler: a key changes the state and may return an `Intent` for the loop.
 
-use super::keymap::{lookup, UiAction};
+use super::keymap::{dialog_context, lookup, lookup_mode, Context, ModeAction, UiAction};
 use super::state::{App, Dialog, DialogStatus, Intent, Level, Mode, SortKey, View};
 use crate::signoff::SignoffRole;
 use crate::store::model::{Action, Target};
@@ -240,14 +240,10 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Intent> {
     match app.mode {
         Mode::Filter | Mode::Command => key_input(app, key),
         Mode::Help => {
-            match key.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
-                    app.mode = Mode::Normal
-                }
-                KeyCode::Char('j') | KeyCode::Down => app.help_scroll += 1,
-                KeyCode::Char('k') | KeyCode::Up => {
-                    app.help_scroll = app.help_scroll.saturating_sub(1)
-                }
+            match lookup_mode(Context::Help, &key) {
+                Some(ModeAction::Close) => app.mode = Mode::Normal,
+                Some(ModeAction::ScrollDown) => app.help_scroll += 1,
+                Some(ModeAction::ScrollUp) => app.help_scroll = app.help_scroll.saturating_sub(1),
                 _ => {}
             }
             None
@@ -259,8 +255,13 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Intent> {
 
 fn key_input(app: &mut App, key: KeyEvent) -> Option<Intent> {
     let filter = app.mode == Mode::Filter;
-    match key.code {
-        KeyCode::Esc => {
+    let ctx = if filter {
+        Context::Filter
+    } else {
+        Context::Command
+    };
+    match lookup_mode(ctx, &key) {
+        Some(ModeAction::Cancel) => {
             if filter {
                 app.input.clear();
                 apply_live_filter(app);
@@ -269,7 +270,7 @@ fn key_input(app: &mut App, key: KeyEvent) -> Option<Intent> {
             app.input_error = None;
             app.mode = Mode::Normal;
         }
-        KeyCode::Enter => {
+        Some(ModeAction::Enter) => {
             app.mode = Mode::Normal;
             let line = std::mem::take(&mut app.input);
             if filter {
@@ -280,7 +281,7 @@ fn key_input(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 return app.run_command(line.trim());
             }
         }
-        KeyCode::Backspace => {
+        Some(ModeAction::Erase) => {
             if app.input.pop().is_none() && !filter {
                 app.mode = Mode::Normal;
             }
@@ -288,19 +289,22 @@ fn key_input(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 apply_live_filter(app);
             }
         }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            app.input.push(c);
-            if filter {
-                apply_live_filter(app);
-            }
-        }
-        KeyCode::Char('u') => {
+        Some(ModeAction::Clear) => {
             app.input.clear();
             if filter {
                 apply_live_filter(app);
             }
         }
-        _ => {}
+        Some(_) => {}
+        None => match key.code {
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                app.input.push(c);
+                if filter {
+                    apply_live_filter(app);
+                }
+            }
+            _ => {}
+        },
     }
     None
 }
@@ -331,29 +335,15 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
         app.mode = Mode::Normal;
         return None;
     };
-    if d.status != DialogStatus::Asking {
-        // Submitted: the outcome is on screen; any of these closes it.
-        if matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) {
+    match lookup_mode(dialog_context(d), &key) {
+        Some(ModeAction::Close | ModeAction::Cancel) => {
             app.dialog = None;
             app.mode = Mode::Normal;
         }
-        return None;
-    }
-    match key.code {
-        KeyCode::Esc => {
-            app.dialog = None;
-            app.mode = Mode::Normal;
-        }
-        KeyCode::Char('n') if d.confirm.is_none() => {
-            app.dialog = None;
-            app.mode = Mode::Normal;
-        }
-        KeyCode::Backspace if d.confirm.is_some() => {
+        Some(ModeAction::Erase) => {
             d.typed.pop();
         }
-        KeyCode::Enter | KeyCode::Char('y')
-            if d.confirm.is_none() || key.code == KeyCode::Enter =>
-        {
+        Some(ModeAction::Submit) => {
             if d.blocked() {
                 let why: Vec<String> = d
                     .guards
@@ -385,14 +375,17 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
                 args,
             });
         }
-        KeyCode::Char(c)
-            if d.confirm.is_some()
-                && !key.modifiers.contains(KeyModifiers::CONTROL)
-                && d.typed.chars().count() < 128 =>
-        {
-            d.typed.push(c);
-        }
-        _ => {}
+        Some(_) => {}
+        None => match key.code {
+            KeyCode::Char(c)
+                if dialog_context(d) == Context::Typing
+                    && !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && d.typed.chars().count() < 128 =>
+            {
+                d.typed.push(c);
+            }
+            _ => {}
+        },
     }
     None
 }

@@ -2,6 +2,7 @@
 //! engine's verdict.
 
 use crate::store::model::{Action, Target};
+use crate::tui::app::keymap::{dialog_context, mode_hint, Context, ModeAction};
 use crate::tui::app::{App, DialogStatus};
 use crate::tui::fmt;
 use crate::tui::widgets::{block, centered};
@@ -82,15 +83,13 @@ pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
                     Span::styled("_", okst),
                 ]));
             }
+            // The keys' own hint line; a blocked dialog offers only the way out.
+            let ctx = dialog_context(d);
             let hint = if d.blocked() {
-                Line::styled("Blocked by the guards above. Esc closes.", th.fail)
-            } else if d.confirm.is_some() {
-                Line::styled(
-                    "Enter submits once the text matches · Esc cancels",
-                    th.muted,
-                )
+                let out = mode_hint(ctx, |a| a != ModeAction::Submit);
+                Line::styled(format!("Blocked by the guards above. {out}"), th.fail)
             } else {
-                Line::styled("Enter or y submits · Esc or n cancels", th.muted)
+                Line::styled(mode_hint(ctx, |_| true), th.muted)
             };
             lines.push(hint);
         }
@@ -134,7 +133,7 @@ pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
         )),
     }
     if d.status != DialogStatus::Asking {
-        lines.push(Line::styled("Enter or Esc closes", th.muted));
+        lines.push(Line::styled(mode_hint(Context::Done, |_| true), th.muted));
     }
     // Room for every line as it wraps (a refused wave names several databases and reasons),
     // and one more: words wrap sooner than characters.

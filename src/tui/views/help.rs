@@ -1,6 +1,7 @@
-//! The `?` help: the keys and the `:` commands, without the actions in a read-only session.
+//! The `?` help: the keys (of the views, the help, the dialog and the input line) and the `:`
+//! commands, without the actions and the dialog in a read-only session.
 
-use crate::tui::app::keymap::{BINDINGS, VERBS};
+use crate::tui::app::keymap::{mode_hint, Context, BINDINGS, MODE_BINDINGS, VERBS};
 use crate::tui::app::App;
 use crate::tui::widgets::{block, centered};
 use ratatui::layout::Rect;
@@ -40,6 +41,33 @@ pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
             Span::raw(v.desc),
         ]));
     }
+    for (title, contexts) in [
+        ("In the help", &[Context::Help][..]),
+        (
+            "In an action's dialog",
+            &[Context::Asking, Context::Typing, Context::Done][..],
+        ),
+        (
+            "On the / and : line",
+            &[Context::Filter, Context::Command][..],
+        ),
+    ] {
+        let rows: Vec<_> = MODE_BINDINGS
+            .iter()
+            .filter(|b| b.contexts.iter().any(|c| contexts.contains(c)))
+            .filter(|b| !(app.read_only && b.dangerous))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        lines.push(Line::styled(title, th.header));
+        for b in rows {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<16}", b.label), th.key),
+                Span::raw(b.desc),
+            ]));
+        }
+    }
     let r = centered(area, 96, area.height);
     let total = lines.len();
     let visible = r.height.saturating_sub(2) as usize;
@@ -51,7 +79,11 @@ pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
             .style(th.base)
             .block(
                 block(th, " Help ").title_bottom(
-                    Line::styled(" j/k scroll · Esc close ", th.muted).right_aligned(),
+                    Line::styled(
+                        format!(" {} ", mode_hint(Context::Help, |_| true)),
+                        th.muted,
+                    )
+                    .right_aligned(),
                 ),
             ),
         r,

@@ -13,6 +13,7 @@ pub mod waves;
 
 pub use waves::{db_progress, wave_summary, WaveSummary};
 
+use crate::tui::app::keymap::Context;
 use crate::tui::app::{keymap, App, Level, Mode, View};
 use crate::tui::fmt;
 use crate::tui::theme::Theme;
@@ -237,9 +238,11 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
                 s.push(Span::raw("  "));
                 s.push(Span::styled(e.clone(), th.fail));
             } else if app.mode == Mode::Filter {
-                s.push(Span::styled("  Enter keep · Esc clear", th.muted));
+                let h = keymap::mode_hint(Context::Filter, |_| true);
+                s.push(Span::styled(format!("  {h}"), th.muted));
             } else {
-                s.push(Span::styled("  Enter run · Esc cancel · :help", th.muted));
+                let h = keymap::mode_hint(Context::Command, |_| true);
+                s.push(Span::styled(format!("  {h} · :help"), th.muted));
             }
             Line::from(s)
         }

@@ -30,6 +30,28 @@ pub struct Config {
     pub alerts: crate::alerts::AlertsConfig,
     /// Webhooks told about alerts, cutovers and rollbacks (src/notify).
     pub notify: crate::notify::NotifyConfig,
+    pub checks: ChecksConfig,
+}
+
+/// The pre-checks' settings that are the factory's policy rather than a runbook's.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChecksConfig {
+    /// CIDRs the target's security groups may open the database port to (the exposure
+    /// pre-check fails any other source); default: the private ranges a VPC is made of.
+    pub allowed_cidrs: Vec<String>,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        ChecksConfig {
+            allowed_cidrs: vec![
+                "10.0.0.0/8".into(),
+                "172.16.0.0/12".into(),
+                "192.168.0.0/16".into(),
+            ],
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -88,6 +110,12 @@ pub struct DrsConfig {
     pub timeout_s: u64,
     /// Base URL of Huawei Cloud DNS. Empty means `https://dns.{region}.myhuaweicloud.com`.
     pub dns_endpoint: String,
+    /// Base URL of Huawei Cloud RDS (the exposure pre-check reads the target instance there).
+    /// Empty means `https://rds.{region}.myhuaweicloud.com`.
+    pub rds_endpoint: String,
+    /// Base URL of Huawei Cloud VPC (the target's security-group rules). Empty means
+    /// `https://vpc.{region}.myhuaweicloud.com`.
+    pub vpc_endpoint: String,
     /// Network between DRS and the source: `vpc`, `vpn` or `eip` (DRS `net_type`).
     pub net_type: NetType,
     /// DRS instance size for new jobs: `micro`, `small`, `medium`, `high`, ... (DRS `node_type`).
@@ -211,6 +239,7 @@ impl Default for Config {
             signoff: Default::default(),
             alerts: Default::default(),
             notify: Default::default(),
+            checks: Default::default(),
         }
     }
 }
@@ -253,6 +282,8 @@ impl Default for DrsConfig {
             temporary_credentials_file: None,
             timeout_s: 30,
             dns_endpoint: String::new(),
+            rds_endpoint: String::new(),
+            vpc_endpoint: String::new(),
             net_type: NetType::Vpc,
             node_type: "high".into(),
             subnet_id: String::new(),
@@ -535,12 +566,29 @@ impl Config {
     }
 
     /// The DRS base URL: the configured endpoint, else the public one for the region.
+    pub fn rds_base_url(&self) -> String {
+        service_url(&self.drs.rds_endpoint, "rds", &self.drs.region)
+    }
+
+    pub fn vpc_base_url(&self) -> String {
+        service_url(&self.drs.vpc_endpoint, "vpc", &self.drs.region)
+    }
+
     pub fn drs_base_url(&self) -> String {
         if self.drs.endpoint.is_empty() {
             huawei_endpoint("drs", &self.drs.region)
         } else {
             self.drs.endpoint.trim_end_matches('/').to_string()
         }
+    }
+}
+
+/// A configured endpoint without its trailing slash, or the service's public one when empty.
+fn service_url(configured: &str, service: &str, region: &str) -> String {
+    if configured.is_empty() {
+        huawei_endpoint(service, region)
+    } else {
+        configured.trim_end_matches('/').to_string()
     }
 }
 

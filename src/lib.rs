@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod assess;
 pub mod bench;
 pub mod checks;
+pub mod cloud;
 pub mod config;
 pub mod cutover;
 pub mod drs;

@@ -267,6 +267,8 @@ async fn precheck_names_check_and_fix(engine: Engine) {
         let result = wavedeck::engine::effects::checks::run(
             &cfg,
             &store,
+            // No rds_instance_id in this inventory: the exposure check asks no API.
+            &wavedeck::drs::Auth::aksk("unused", "unused"),
             Some(&spec),
             EffectStep::SqlPrecheck,
         )

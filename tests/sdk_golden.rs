@@ -1,5 +1,5 @@
-//! Golden requests: what wavedeck's own clients (`drs::client`, `cutover::dns_provider`) send for every
-//! DRS and DNS call they make, held to what Huawei's Python SDK sends for the same operation.
+//! Golden requests: what wavedeck's own clients (`drs::client`, `cutover::dns_provider`,
+//! `cloud::client`) send for every DRS, DNS, RDS and VPC call they make, held to what Huawei's Python SDK sends for the same operation.
 //! The SDK's requests are in `tests/sdk_contract/golden/*.json`, recorded by a loopback capture
 //! (`tests/sdk_contract/make_golden.py`). Here a loopback capture inside the test records
 //! wavedeck's requests, driven through the same functions the engine calls (ensure_job,
@@ -153,6 +153,8 @@ fn config(url: &str) -> Config {
     let mut c = Config::default();
     c.drs.endpoint = url.into();
     c.drs.dns_endpoint = url.into();
+    c.drs.rds_endpoint = url.into();
+    c.drs.vpc_endpoint = url.into();
     c.drs.project_id = PROJECT.into();
     c.drs.region = "eu-west-101".into();
     c.drs.vpc_id = "vpc-sdk".into();
@@ -272,6 +274,13 @@ async fn wavedeck_requests(url: &str, log: &Log) -> BTreeMap<String, Captured> {
     one("dns-find", got.next().into_iter().collect());
     one("dns-update", got.next().into_iter().collect());
     one("dns-show", got.collect());
+
+    // The exposure pre-check's reads: the target instance, then its security group's rules.
+    let cloud = wavedeck::cloud::CloudClient::new(&cfg, auth()).unwrap();
+    let _ = cloud.instance("RDSID0001").await;
+    one("rds-list-instances", take(log));
+    let _ = cloud.security_group_rules("SGID0001").await;
+    one("vpc-security-group-rules", take(log));
     out
 }
 

@@ -358,6 +358,7 @@ async fn prechecks_report_server_settings_and_missing_rights() {
         let opts = CheckOptions {
             target_capacity_gb: Some(0.000_001),
             ntp_server: None,
+            exposure: None,
         };
         let res = checks::run_prechecks(&spec(&p, "postgres"), &Runbook::builtin(Engine::Postgres), &opts).await;
         let get = |res: &Vec<checks::CheckResult>, n: &str| res.iter().find(|r| r.name == n).cloned().unwrap_or_else(|| panic!("no {n} in {res:#?}"));

@@ -30,12 +30,13 @@ pub struct PrecheckArgs {
     pub json: bool,
 }
 
-pub async fn precheck(a: PrecheckArgs, _cfg: Config) -> anyhow::Result<ExitCode> {
+pub async fn precheck(a: PrecheckArgs, cfg: Config) -> anyhow::Result<ExitCode> {
     let spec = find(&a.inventory, &a.db)?;
     let rb = runbook(a.runbook.as_deref(), &spec)?;
     let opts = CheckOptions {
         target_capacity_gb: a.capacity_gb,
         ntp_server: a.ntp,
+        exposure: Some(super::exposure::Probe::from_config(&cfg)),
     };
     let results = super::run_prechecks(&spec, &rb, &opts).await;
     if a.json {

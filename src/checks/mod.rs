@@ -4,6 +4,7 @@
 //! and, for anything short of pass, the statement or action that fixes it.
 
 pub mod cmd;
+pub mod exposure;
 pub mod mysql;
 pub mod net;
 pub mod pg;
@@ -24,6 +25,8 @@ pub struct CheckOptions {
     pub target_capacity_gb: Option<f64>,
     /// SNTP server to compare the jump host's clock against (e.g. `ntp.myhuaweicloud.com`).
     pub ntp_server: Option<String>,
+    /// The "no public exposure" check's client and allowed CIDRs; `None` leaves it out.
+    pub exposure: Option<exposure::Probe>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -211,6 +214,9 @@ pub async fn run_prechecks(
     }
     for p in pools.iter().flatten() {
         p.close().await;
+    }
+    if let Some(probe) = &opts.exposure {
+        out.extend(exposure::check(spec, probe).await);
     }
     tracing::info!(db_id = %spec.db_id, summary = %summary(&out), "pre-checks finished");
     out

@@ -142,12 +142,23 @@ pub fn check(c: &Config) -> Vec<Problem> {
     for (key, url) in [
         ("drs.endpoint", &d.endpoint),
         ("drs.dns_endpoint", &d.dns_endpoint),
+        ("drs.rds_endpoint", &d.rds_endpoint),
+        ("drs.vpc_endpoint", &d.vpc_endpoint),
     ] {
         r.require(
             url.is_empty() || url.starts_with("https://") || url.starts_with("http://"),
             key,
             format!("is {url:?}; allowed: empty (the public endpoint) or an http(s):// URL"),
         );
+    }
+    for (i, cidr) in c.checks.allowed_cidrs.iter().enumerate() {
+        if let Err(e) = crate::checks::exposure::Cidr::parse(cidr) {
+            r.require(
+                false,
+                "checks.allowed_cidrs",
+                format!("[{i}] {cidr:?}: {e}"),
+            );
+        }
     }
     let e = &c.emulator;
     r.positive("emulator.speed", e.speed, 0.001, 100_000.0, "");

@@ -109,6 +109,11 @@ impl DrsClient {
         &self.log
     }
 
+    /// The credentials this client signs with (RDS and VPC reads sign with the same).
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
     pub fn project_id(&self) -> &str {
         &self.project_id
     }

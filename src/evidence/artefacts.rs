@@ -8,6 +8,9 @@
 //!   `compare`, `terminate_job`... or any step named `drs.*`), events whose payload carries a
 //!   `drs` object, and full-load progress (`db.progress`).
 //! - `cdc-lag.csv`: `db.lag` samples.
+//! - `exposure.json`: the "no public exposure" results (`checks::exposure`) of every `db.precheck`,
+//!   and of every cutover guard step that checked it again (`step.outcome` of `cutover.guards`
+//!   with `detail.exposure`, or its refusal).
 //! - `cutover.md`: window approvals, cutover/rollback/close-hypercare commands, every step run
 //!   while the database was in cutover or hypercare (and any `cutover.*`, `rollback.*`, DNS
 //!   step), and stage changes into or out of cutover, hypercare, completed, rolled_back.
@@ -27,8 +30,11 @@ pub const DRS: &str = "drs.jsonl";
 pub const LAG: &str = "cdc-lag.csv";
 pub const CUTOVER: &str = "cutover.md";
 pub const SUMMARY: &str = "summary.md";
+pub const EXPOSURE: &str = "exposure.json";
 /// Every file [`derive`] writes.
-pub const NAMES: [&str; 7] = [PLAN, PRECHECKS, VALIDATION, DRS, LAG, CUTOVER, SUMMARY];
+pub const NAMES: [&str; 8] = [
+    PLAN, PRECHECKS, VALIDATION, DRS, LAG, CUTOVER, SUMMARY, EXPOSURE,
+];
 
 /// Every derived file, by name.
 pub fn derive(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> Vec<(String, Vec<u8>)> {
@@ -52,6 +58,7 @@ pub fn derive(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> Vec<(
             SUMMARY.into(),
             summary(meta, events, wave_events).into_bytes(),
         ),
+        (EXPOSURE.into(), pretty(&Value::Array(exposure(events)))),
     ]
 }
 
@@ -97,6 +104,67 @@ fn plan(meta: &PackMeta) -> Value {
 fn of_kind(events: &[Event], k: &str) -> Value {
     Value::Array(events.iter().filter(|e| e.kind == k).map(record).collect())
 }
+
+/// The exposure results of a pre-check report's detail (SQL results, alone or beside DRS's).
+fn exposure_results(
+    detail: &crate::store::report::PrecheckDetail,
+) -> Vec<crate::checks::CheckResult> {
+    use crate::store::report::PrecheckDetail as D;
+    match detail {
+        D::Sql(r) => r
+            .iter()
+            .filter(|c| crate::checks::exposure::is_exposure(&c.name))
+            .cloned()
+            .collect(),
+        D::Both { sql, .. } => exposure_results(sql),
+        _ => vec![],
+    }
+}
+
+/// One entry per run of the exposure check: when, where from, its verdict and results.
+fn exposure(events: &[Event]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for e in events {
+        let (source, results, refusal) = match e.body() {
+            Body::Precheck(r) => ("precheck", exposure_results(&r.precheck()), None),
+            Body::StepOutcome(o) if o.step == GUARDS_STEP => {
+                let results: Vec<crate::checks::CheckResult> = o
+                    .detail
+                    .as_ref()
+                    .and_then(|d| d.get("exposure"))
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+                let refused = o
+                    .error
+                    .as_deref()
+                    .filter(|w| w.contains(crate::checks::exposure::REFUSAL))
+                    .map(str::to_string);
+                if results.is_empty() && refused.is_none() {
+                    continue;
+                }
+                ("cutover.guards", results, refused)
+            }
+            _ => continue,
+        };
+        if results.is_empty() && refusal.is_none() {
+            continue;
+        }
+        let passed = refusal.is_none() && crate::checks::passed(&results);
+        out.push(json!({
+            "seq": e.seq,
+            "time": e.time,
+            "source": source,
+            "passed": passed,
+            "summary": crate::checks::summary(&results),
+            "results": results,
+            "refusal": refusal,
+        }));
+    }
+    out
+}
+
+/// The cutover step that checks exposure again (`cutover::CutoverStep::Guards`).
+const GUARDS_STEP: &str = "cutover.guards";
 
 /// Engine steps that are DRS API calls.
 const DRS_STEPS: [&str; 8] = [
@@ -450,6 +518,42 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     signoff_table(&mut out, events);
 
     out.push_str("\n## Pre-checks and validation\n\n");
+    match exposure(events).last() {
+        Some(x) => {
+            let failed: Vec<String> = x["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["status"] != "pass")
+                .map(|r| {
+                    format!(
+                        "{} {}: {}",
+                        r["name"].as_str().unwrap_or(""),
+                        r["status"].as_str().unwrap_or(""),
+                        r["evidence"].as_str().unwrap_or("")
+                    )
+                })
+                .chain(x["refusal"].as_str().map(str::to_string))
+                .collect();
+            let _ = writeln!(
+                out,
+                "- exposure: {} at {} ({}; {}details in `{EXPOSURE}`)",
+                if x["passed"] == true {
+                    "no public exposure"
+                } else {
+                    "EXPOSED or not decided"
+                },
+                x["time"].as_str().unwrap_or(""),
+                x["source"].as_str().unwrap_or(""),
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}; ", cell(&failed.join("; ")))
+                },
+            );
+        }
+        None => out.push_str("- exposure: not checked\n"),
+    }
     for (k, file, what) in [
         (kind::DB_PRECHECK, PRECHECKS, "pre-checks"),
         (kind::DB_VALIDATION, VALIDATION, "validation"),

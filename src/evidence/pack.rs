@@ -376,6 +376,7 @@ mod tests {
                 "cutover.md",
                 "drs.jsonl",
                 "events.jsonl",
+                "exposure.json",
                 "pack.json",
                 "plan.json",
                 "prechecks.json",

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Huawei's own SDK (huaweicloudsdkdrs / huaweicloudsdkdns, pinned in requirements.txt) as the
+"""Huawei's own SDK (huaweicloudsdkdrs / dns / rds / vpc, pinned in requirements.txt) as the
 client of a freshly started `wavedeck emulator`: a whole job's life through `DrsClient` (v3),
-a DNS record-set switch through `DnsClient` (v2), and the refusals DRS gives, each checked by
-the SDK exception's `error_code`.
+a DNS record-set switch through `DnsClient` (v2), the exposure pre-check's reads through
+`RdsClient` and `VpcClient` (v3), and the refusals DRS gives, each checked by the SDK
+exception's `error_code`.
 
 Every answer is read through the SDK's response model. A step fails when
 - a key of the raw answer is not declared by the SDK model, or has another JSON type (the SDK
@@ -326,6 +327,74 @@ def dns_switch(run, dns, raw):
         else [f"status {s.status} records {s.records} ttl {s.ttl}"]))
 
 
+# The emulator's fault plan for the exposure reads: one instance with an EIP, one whose group
+# lets 0.0.0.0/0 in on its port; any other id is a private instance.
+EXPOSURE_PLAN = """rds:
+  - instance: rds-sdk-eip
+    fault: public_ip
+  - instance: rds-sdk-open
+    port: 3306
+    fault: open_port
+"""
+
+
+def exposure(run, url, raw):
+    """The exposure pre-check's reads through Huawei's RDS and VPC SDKs: the instance by id,
+    its security group's rules, page by page."""
+    rds = common.rds_client(url, raw)
+    vpc = common.vpc_client(url, raw)
+    documented = ["total_count", "instances[0].id", "instances[0].name", "instances[0].status",
+                  "instances[0].private_ips", "instances[0].type", "instances[0].datastore.type",
+                  "instances[0].datastore.version", "instances[0].port", "instances[0].vpc_id",
+                  "instances[0].subnet_id", "instances[0].security_group_id", "instances[0].created"]
+    clean = call(run, "RDS instance by id (list_instances)", rds.list_instances,
+                 calls.rds_instance("rds-sdk-clean"), raw, "ListInstancesResponse", documented)
+    if clean is not None:
+        i = clean.instances[0] if clean.instances else None
+        run.check("a private instance has no public_ips and its own security group",
+                  [] if i and i.public_ips == [] and i.id == "rds-sdk-clean" and i.security_group_id
+                  else [f"{i}"])
+    eip = call(run, "RDS instance with an EIP (list_instances)", rds.list_instances,
+               calls.rds_instance("rds-sdk-eip"), raw, "ListInstancesResponse", documented)
+    if eip is not None:
+        run.check("the EIP is in public_ips",
+                  [] if eip.instances and eip.instances[0].public_ips else [f"{eip.instances}"])
+    rule_fields = ["request_id", "page_info.current_count", "security_group_rules[0].id",
+                   "security_group_rules[0].security_group_id", "security_group_rules[0].direction",
+                   "security_group_rules[0].ethertype",
+                   "security_group_rules[0].action", "security_group_rules[0].priority",
+                   "security_group_rules[0].remote_ip_prefix", "security_group_rules[0].created_at",
+                   "security_group_rules[0].project_id"]
+    sg = field(eip, "instances[0].security_group_id") if eip else None
+    r = call(run, "security-group rules (list_security_group_rules)", vpc.list_security_group_rules,
+             calls.vpc_rules(sg or "sg-rds-sdk-eip"), raw, "ListSecurityGroupRulesResponse", rule_fields)
+    if r is not None:
+        run.check("a private instance's group lets only the VPC in",
+                  [f"{x.id} from {x.remote_ip_prefix}" for x in r.security_group_rules or []
+                   if x.direction == "ingress" and x.remote_ip_prefix in ("0.0.0.0/0", "::/0")])
+    r = call(run, "security-group rules of an open group", vpc.list_security_group_rules,
+             calls.vpc_rules("sg-rds-sdk-open"), raw, "ListSecurityGroupRulesResponse", rule_fields)
+    if r is not None:
+        run.check("the open group's rule: ingress tcp 3306 from 0.0.0.0/0",
+                  [] if any(x.direction == "ingress" and x.protocol == "tcp" and x.multiport == "3306"
+                            and x.remote_ip_prefix == "0.0.0.0/0" for x in r.security_group_rules or [])
+                  else [f"{[(x.id, x.direction, x.multiport, x.remote_ip_prefix) for x in r.security_group_rules or []]}"])
+    # multiport is not required of rule 0: empty means every port (the egress rules).
+    # Paging as the SDK does it: limit 1, then next_marker until there is none.
+    seen, marker = [], None
+    for _ in range(10):
+        req = calls.vpc_rules("sg-rds-sdk-open", marker)
+        req.limit = 1
+        p = vpc.list_security_group_rules(req)
+        seen += [x.id for x in p.security_group_rules or []]
+        marker = p.page_info.next_marker if p.page_info else None
+        if not marker:
+            break
+    total = len(r.security_group_rules or []) if r is not None else -1
+    run.check("rules page by marker (limit 1)",
+              [] if len(seen) == total and len(set(seen)) == total else [f"{seen} of {total}"])
+
+
 def refusals(run, emu, client, raw):
     bad = common.drs_client(emu.url, raw, sk=common.SK[:-1] + "X")
     refusal(run, "wrong SK is refused", bad.show_quotas, calls.quotas(), raw, "APIG.0301", 401)
@@ -388,7 +457,7 @@ def mandatory_fields(run, client, raw):
 
 def main():
     run = Run()
-    emu = common.Emulator(speed=500)
+    emu = common.Emulator(speed=500, faults=EXPOSURE_PLAN)
     try:
         raw = common.Raw()
         client = common.drs_client(emu.url, raw)
@@ -396,6 +465,7 @@ def main():
                      lambda: job_life(run, client, raw, "postgresql"),
                      lambda: job_life(run, client, raw, "mysql"),
                      lambda: dns_switch(run, common.dns_client(emu.url, raw), raw),
+                     lambda: exposure(run, emu.url, raw),
                      lambda: refusals(run, emu, client, raw)):
             try:
                 part()

@@ -65,6 +65,15 @@ TEMP_TOKEN = "sdk-golden-security-token-0001"
 TEMPORARY = [
     ("batch-status-temporary", "batch_list_job_status", calls.status([JOB])),
 ]
+# The exposure pre-check's reads ("rds-*" / "vpc-*" in src/cloud/client.rs).
+INSTANCE = "RDSID0001"
+SECURITY_GROUP = "SGID0001"
+RDS = [
+    ("rds-list-instances", "list_instances", calls.rds_instance(INSTANCE)),
+]
+VPC = [
+    ("vpc-security-group-rules", "list_security_group_rules", calls.vpc_rules(SECURITY_GROUP)),
+]
 DNS = [
     ("dns-find", "list_record_sets_by_zone", calls.dns_find(ZONE, DNS_NAME)),
     ("dns-update", "update_record_set", calls.dns_update(ZONE, RECORDSET, DNS_NAME, "127.0.0.20", 5)),
@@ -79,9 +88,11 @@ def main():
     try:
         clients = {"drs": common.drs_client(cap.url), "dns": common.dns_client(cap.url),
                    "temporary": common.drs_client(cap.url, ak=TEMP_AK, sk=TEMP_SK,
-                                                  security_token=TEMP_TOKEN)}
+                                                  security_token=TEMP_TOKEN),
+                   "rds": common.rds_client(cap.url), "vpc": common.vpc_client(cap.url)}
         os.makedirs(os.path.join(out_dir, "signing"), exist_ok=True)
-        for kind, table in (("drs", DRS), ("temporary", TEMPORARY), ("dns", DNS)):
+        for kind, table in (("drs", DRS), ("temporary", TEMPORARY), ("dns", DNS), ("rds", RDS),
+                            ("vpc", VPC)):
             for op, method, req in table:
                 getattr(clients[kind], method)(req)
                 got = cap.take()

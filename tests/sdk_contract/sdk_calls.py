@@ -6,6 +6,8 @@ puts on the wire for each, which `tests/sdk_golden.rs` holds wavedeck's own clie
 
 import huaweicloudsdkdns.v2 as dns
 import huaweicloudsdkdrs.v3 as drs
+import huaweicloudsdkrds.v3 as rds
+import huaweicloudsdkvpc.v3 as vpc
 
 from common import PROJECT_ID
 
@@ -216,3 +218,18 @@ def dns_update(zone, recordset_id, name, value, ttl):
 
 def dns_show(zone, recordset_id):
     return dns.ShowRecordSetRequest(zone_id=zone, recordset_id=recordset_id)
+
+
+# ---------- the exposure pre-check's reads (RDS v3, VPC v3) ----------
+
+def rds_instance(instance_id):
+    """RDS `ListInstances` by id: the target instance (EIPs, port, security group)."""
+    return rds.ListInstancesRequest(id=instance_id)
+
+
+def vpc_rules(security_group_id, marker=None):
+    """VPC v3 `ListSecurityGroupRules` of one group, a page of at most 2000 after `marker`."""
+    req = vpc.ListSecurityGroupRulesRequest(security_group_id=[security_group_id], limit=2000)
+    if marker:
+        req.marker = marker
+    return req

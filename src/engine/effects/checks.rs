@@ -18,8 +18,9 @@ pub fn mode_for(step: EffectStep) -> crate::validate::Mode {
 }
 
 pub async fn run(
-    _cfg: &Config,
+    cfg: &Config,
     store: &crate::store::Store,
+    auth: &crate::drs::Auth,
     spec: Option<&DatabaseSpec>,
     step: EffectStep,
 ) -> WorkResult {
@@ -32,12 +33,12 @@ pub async fn run(
     let runbook = crate::validate::Runbook::builtin(spec.engine);
     let report = match step {
         EffectStep::SqlPrecheck => {
-            let results = crate::checks::run_prechecks(
-                spec,
-                &runbook,
-                &crate::checks::CheckOptions::default(),
-            )
-            .await;
+            // The exposure check signs with the engine's DRS credentials.
+            let opts = crate::checks::CheckOptions {
+                exposure: Some(crate::checks::exposure::Probe::with_auth(cfg, auth)),
+                ..Default::default()
+            };
+            let results = crate::checks::run_prechecks(spec, &runbook, &opts).await;
             precheck_report(&results)
         }
         _ => {

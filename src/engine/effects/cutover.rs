@@ -194,8 +194,34 @@ pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
             Err(e) => return of_error(e),
         }
     }
+    // The guards look at the target's exposure again: a rule or an EIP added since the
+    // pre-checks must not see the switch. Checked before anything is touched.
+    let exposure = if step == CutStep::Guards {
+        let Some(spec) = sh.specs.get(&w.db) else {
+            return failed(
+                ErrorClass::Fatal,
+                format!("{} is not in the store's inventory", w.db),
+            );
+        };
+        let probe = crate::checks::exposure::Probe::with_auth(&sh.cfg, sh.drs.auth());
+        let results = crate::checks::exposure::check(spec, &probe).await;
+        if let Some(words) = crate::checks::exposure::refusal(&results) {
+            return failed(ErrorClass::Fatal, words);
+        }
+        Some(results)
+    } else {
+        None
+    };
     match cutover::run_step(step, &ctx).await {
-        Ok(o) => finished(o, false),
+        Ok(mut o) => {
+            if let (Some(x), Some(d)) = (exposure, o.detail.as_object_mut()) {
+                d.insert(
+                    "exposure".into(),
+                    serde_json::to_value(x).unwrap_or_default(),
+                );
+            }
+            finished(o, false)
+        }
         Err(e) => of_error(e),
     }
 }

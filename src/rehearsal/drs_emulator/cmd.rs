@@ -13,13 +13,16 @@ use std::process::ExitCode;
   wavedeck emulator --listen 127.0.0.1:8443 --faults rehearsal-faults.yaml\n  \
   wavedeck emulator --native   # jobs move real data (what `wavedeck lab up` runs)\n\n\
 Clients reach it with drs.endpoint: http://127.0.0.1:8443 and the same drs.project_id\n\
-(default 0123456789abcdef0123456789abcdef when empty).\n\n\
+(default 0123456789abcdef0123456789abcdef when empty); drs.rds_endpoint and drs.vpc_endpoint\n\
+too: it serves the exposure pre-check's RDS and VPC reads.\n\n\
 Fault plan (YAML):\n  \
 requests:                      # error_500 | error_503 | throttle_429 | slow\n    \
 - {path: batch-progress, fault: throttle_429, every: 5}\n    \
 - {path: batch-status, fault: slow, delay_ms: 3000, first: 10}\n  \
 jobs:       # create_fail | connection_fail | precheck_fail | full_load_fail | lag_stuck\n    \
-- {name: \"wd-db00*\", fault: full_load_fail, at_pct: 40}   # | terminate_fail | compare_mismatch\n\n\
+- {name: \"wd-db00*\", fault: full_load_fail, at_pct: 40}   # | terminate_fail | compare_mismatch\n  \
+rds:        # RDS instances (any other id: private, port 5432, VPC-only rules)\n    \
+- {instance: \"rds-orders*\", port: 3306, fault: open_port}   # public_ip | open_port | open_all\n\n\
 Per request: header X-Wavedeck-Fault: 429 | 500 | 503 | slow=MS | full_load_fail@PCT | lag_stuck ...")]
 pub struct EmulatorArgs {
     /// Loopback address to listen on.

@@ -13,6 +13,11 @@
 //!   - name: "wd-db00*"            # job name, `*` wildcard
 //!     fault: full_load_fail       # create_fail | connection_fail | precheck_fail | full_load_fail
 //!     at_pct: 40                  #   | lag_stuck | terminate_fail | compare_mismatch (at_pct: full_load_fail)
+//! rds:                            # RDS instances as RDS v3 / VPC v3 describe them (any other id
+//!   - instance: "rds-orders*"     #   is a private instance, port 5432, VPC-only rules); `*` wildcard
+//!     port: 3306                  # the instance's database port (default 5432)
+//!     fault: public_ip            # public_ip (an EIP bound) | open_port (0.0.0.0/0 on the port)
+//!                                 #   | open_all (0.0.0.0/0 on every port and protocol); omitted = none
 //! ```
 //! Header: comma-separated `500`, `503`, `429`, `slow=MS` (this request) and job faults
 //! (`full_load_fail@40`, `lag_stuck`, ...) applied to jobs created by this request.
@@ -28,6 +33,30 @@ pub struct FaultPlan {
     pub requests: Vec<RequestFault>,
     #[serde(default)]
     pub jobs: Vec<JobFaultRule>,
+    #[serde(default)]
+    pub rds: Vec<RdsInstanceRule>,
+}
+
+/// How an emulated RDS instance is exposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExposureFault {
+    /// An EIP is bound: `public_ips` is not empty.
+    PublicIp,
+    /// Its security group lets 0.0.0.0/0 in on the database port.
+    OpenPort,
+    /// Its security group lets 0.0.0.0/0 in on every port and protocol.
+    OpenAll,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RdsInstanceRule {
+    pub instance: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub fault: Option<ExposureFault>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +144,11 @@ impl FaultPlan {
             }
         }
         Ok(plan)
+    }
+
+    /// The first `rds` rule that names this instance id.
+    pub fn rds_rule(&self, instance: &str) -> Option<&RdsInstanceRule> {
+        self.rds.iter().find(|r| glob_match(&r.instance, instance))
     }
 
     /// Faults for a job created with this name.
@@ -281,6 +315,23 @@ mod tests {
         assert_eq!(j.full_load_fail_at, Some(30.0));
         assert!(j.lag_stuck);
         assert!(parse_header("boom").is_err());
+    }
+
+    #[test]
+    fn rds_rules_parse_and_match() {
+        let yaml = "rds:\n  - instance: \"rds-pub*\"\n    fault: public_ip\n  - instance: rds-my\n    port: 3306\n    fault: open_port\n";
+        let plan = FaultPlan::parse(Path::new("f.yaml"), yaml).unwrap();
+        assert_eq!(
+            plan.rds_rule("rds-pub-1").unwrap().fault,
+            Some(ExposureFault::PublicIp)
+        );
+        assert_eq!(plan.rds_rule("rds-my").unwrap().port, Some(3306));
+        assert!(plan.rds_rule("rds-other").is_none());
+        assert!(FaultPlan::parse(
+            Path::new("f.yaml"),
+            "rds:\n  - instance: x\n    fault: leaky\n"
+        )
+        .is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! PostgreSQL jobs move real data with logical replication, MySQL jobs (MariaDB servers) with a
 //! consistent copy and GTID replication, and report what the servers show; see [`native`]. Passwords are then kept in memory to reach the databases, never echoed.
 
+pub mod cloud;
 pub mod cmd;
 pub mod faults;
 pub mod job;
@@ -76,6 +77,9 @@ impl EmulatorHandle {
     pub fn client_config(&self, cfg: &Config) -> Config {
         let mut c = cfg.clone();
         c.drs.endpoint = self.base_url();
+        // The emulator serves the RDS and VPC reads of the exposure pre-check too.
+        c.drs.rds_endpoint = self.base_url();
+        c.drs.vpc_endpoint = self.base_url();
         c.drs.project_id = self.project_id.clone();
         emulated_network(&mut c.drs);
         c

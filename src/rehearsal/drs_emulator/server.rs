@@ -669,6 +669,29 @@ fn v3_route(
         }
         ("POST", ["jobs", "batch-switchover"]) => switchover(emu, parse_checked(body, &IDS)?),
         ("GET", ["quotas"]) => quotas(emu),
+        // RDS v3 and VPC v3 reads (the exposure pre-check), from the fault plan's `rds` rules.
+        ("GET", ["instances"]) => {
+            let plan = emu
+                .faults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .plan
+                .clone();
+            super::cloud::list_instances(&plan, query)
+                .map(|r| json(200, &r))
+                .map_err(|(s, c, m)| err(s, c, m))
+        }
+        ("GET", ["vpc", "security-group-rules"]) => {
+            let plan = emu
+                .faults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .plan
+                .clone();
+            super::cloud::list_rules(&plan, query, &emu.project_id)
+                .map(|r| json(200, &r))
+                .map_err(|(s, c, m)| err(s, c, m))
+        }
         ("POST", ["jobs", job, "object", "compare"]) => create_compare(emu, job, "object", &[]),
         ("GET", ["jobs", job, "object", "compare"]) => object_overview(emu, job),
         ("POST", ["jobs", job, "table", "compare"]) => {

@@ -32,6 +32,8 @@ pub fn lab_config(dir: &Path, base: &Config, emulator_port: u16) -> Config {
     c.store = format!("sqlite://{}", dir.join("wavedeck.db").display());
     c.log_dir = dir.join("logs");
     c.drs.endpoint = format!("http://127.0.0.1:{emulator_port}");
+    c.drs.rds_endpoint = c.drs.endpoint.clone();
+    c.drs.vpc_endpoint = c.drs.endpoint.clone();
     c.drs.project_id = crate::rehearsal::drs_emulator::DEFAULT_PROJECT_ID.to_string();
     c.drs.auth = crate::config::DrsAuth::AkSk;
     c.drs.credentials_file = Some(dir.join("drs-credentials"));

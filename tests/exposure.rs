@@ -1,0 +1,427 @@
+//! The "no public exposure" pre-check (issue #16) from the real producers: the engine's own
+//! pre-check step against real PostgreSQL databases, its RDS v3 / VPC v3 reads signed and served
+//! by the DRS emulator, whose fault plan exposes one instance at a time (an EIP bound,
+//! 0.0.0.0/0 on the database port, 0.0.0.0/0 on everything). The brain files the result, the
+//! store keeps it, the evidence pack's `exposure.json` shows it; at cutover the guard step asks
+//! again and refuses a target exposed since.
+
+mod common;
+
+use chrono::Utc;
+use common::cutover_rig::{self, EngineRig};
+use common::validation::{self as shared, Pair};
+use futures::future::BoxFuture;
+use std::path::Path;
+use std::time::Duration;
+use wavedeck::checks::{CheckResult, Status};
+use wavedeck::config::{ChecksMode, Config};
+use wavedeck::drs::api::EXTRA_RDS_INSTANCE;
+use wavedeck::drs::Auth;
+use wavedeck::engine::brain::{Brain, EffectStep, LookKind, Seed, Settings, Work, WorkResult};
+use wavedeck::inventory::{DatabaseSpec, Engine};
+use wavedeck::lifecycle::Stage;
+use wavedeck::rehearsal::drs_emulator::cloud::EMULATED_EIP;
+use wavedeck::rehearsal::drs_emulator::faults::FaultPlan;
+use wavedeck::rehearsal::drs_emulator::{self as emulator, EmulatorHandle};
+use wavedeck::store::Store;
+
+const SETUP: &str = "CREATE TABLE accounts (id INT PRIMARY KEY, owner TEXT);
+INSERT INTO accounts VALUES (1, 'ada'), (2, 'bob');";
+
+/// The fault plan of these tests: one instance per exposure; any other id is clean.
+const PLAN: &str = "rds:
+  - instance: rds-eip
+    fault: public_ip
+  - instance: rds-open-port
+    fault: open_port
+  - instance: rds-open-all
+    fault: open_all
+";
+
+async fn with_pg_pair<F, Fut>(tag: &str, body: F)
+where
+    F: FnOnce(Pair) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let create = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            shared::pg_exec("postgres", &format!("CREATE DATABASE {db}")).await;
+            shared::pg_exec(&db, SETUP).await;
+        })
+    };
+    let drop = |db: String| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            shared::pg_exec(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            )
+            .await;
+        })
+    };
+    shared::with_pair(tag, create, drop, body).await
+}
+
+/// The emulator with the plan above, and the engine's settings pointed at it (DRS, RDS, VPC).
+async fn emulator_with_plan(dir: &Path) -> (EmulatorHandle, Config) {
+    let mut base = Config {
+        store: format!("sqlite://{}", dir.join("store.db").display()),
+        log_dir: dir.join("logs"),
+        ..Config::default()
+    };
+    base.engine.checks = ChecksMode::Sql;
+    let emu = emulator::spawn_with(
+        &base,
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::aksk(common::TEST_AK, common::TEST_SK),
+    )
+    .await
+    .unwrap();
+    emu.set_faults(FaultPlan::parse(Path::new("plan.yaml"), PLAN).unwrap());
+    let cfg = emu.client_config(&base);
+    (emu, cfg)
+}
+
+fn with_instance(spec: &DatabaseSpec, id: &str) -> DatabaseSpec {
+    let mut s = spec.clone();
+    s.extra
+        .insert(EXTRA_RDS_INSTANCE.into(), serde_json::json!(id));
+    s
+}
+
+/// The engine's pre-check step (`EffectStep::SqlPrecheck`) as the runtime calls it, and its
+/// report.
+async fn precheck_step(
+    cfg: &Config,
+    store: &Store,
+    auth: &Auth,
+    spec: &DatabaseSpec,
+) -> (WorkResult, Vec<CheckResult>) {
+    let result = wavedeck::engine::effects::checks::run(
+        cfg,
+        store,
+        auth,
+        Some(spec),
+        EffectStep::SqlPrecheck,
+    )
+    .await;
+    let checks = match &result {
+        WorkResult::Ok {
+            report: Some(r), ..
+        } => serde_json::from_value(r.detail.clone()).unwrap(),
+        other => panic!("pre-check step returned {other:?}"),
+    };
+    (result, checks)
+}
+
+fn get<'a>(res: &'a [CheckResult], name: &str) -> &'a CheckResult {
+    res.iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {res:#?}"))
+}
+
+fn passed(result: &WorkResult) -> bool {
+    matches!(result, WorkResult::Ok { report: Some(r), .. } if r.passed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_precheck_step_passes_a_private_target_and_finds_each_seeded_exposure() {
+    with_pg_pair("exposure", |p| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let (emu, cfg) = emulator_with_plan(dir.path()).await;
+        let store = Store::open(&cfg.store).await.unwrap();
+        let auth = emu.auth();
+        let base = shared::spec(Engine::Postgres, &p, "postgres");
+
+        // A private target: both verdicts pass, and no failure of the step is an exposure one.
+        let (_, clean) =
+            precheck_step(&cfg, &store, &auth, &with_instance(&base, "rds-clean")).await;
+        for n in ["target/public_ip", "target/security_group"] {
+            assert_eq!(get(&clean, n).status, Status::Pass, "{:?}", get(&clean, n));
+        }
+        assert!(get(&clean, "target/security_group")
+            .evidence
+            .contains("sg-rds-clean"));
+
+        // An EIP bound: named with the instance, and the fix says what to unbind.
+        let (r, res) = precheck_step(&cfg, &store, &auth, &with_instance(&base, "rds-eip")).await;
+        assert!(!passed(&r));
+        let ip = get(&res, "target/public_ip");
+        assert_eq!(ip.status, Status::Fail, "{ip:?}");
+        assert!(
+            ip.evidence.contains("rds-eip") && ip.evidence.contains(EMULATED_EIP),
+            "{ip:?}"
+        );
+        assert!(
+            ip.fix
+                .as_deref()
+                .unwrap()
+                .contains(&format!("unbind EIP {EMULATED_EIP}")),
+            "{ip:?}"
+        );
+        assert_eq!(get(&res, "target/security_group").status, Status::Pass);
+
+        // 0.0.0.0/0 on the port, and on every port: the rule is named, and what to delete.
+        for (inst, rule, words) in [
+            (
+                "rds-open-port",
+                "sg-rds-open-port-world-db",
+                "tcp port 5432 from 0.0.0.0/0",
+            ),
+            (
+                "rds-open-all",
+                "sg-rds-open-all-world-all",
+                "all protocols all ports from 0.0.0.0/0",
+            ),
+        ] {
+            let (r, res) = precheck_step(&cfg, &store, &auth, &with_instance(&base, inst)).await;
+            assert!(!passed(&r), "{inst}");
+            let sg = get(&res, "target/security_group");
+            assert_eq!(sg.status, Status::Fail, "{inst}: {sg:?}");
+            assert!(
+                sg.evidence.contains(rule) && sg.evidence.contains(words),
+                "{inst}: {sg:?}"
+            );
+            let fix = sg.fix.as_deref().unwrap();
+            assert!(
+                fix.contains(&format!("delete rule {rule}")) && fix.contains(&format!("sg-{inst}")),
+                "{fix}"
+            );
+            assert_eq!(get(&res, "target/public_ip").status, Status::Pass, "{inst}");
+        }
+
+        // The inventory may keep an EIP, with a reason that goes into the evidence.
+        let mut ok = with_instance(&base, "rds-eip");
+        ok.extra.insert("public_ok".into(), serde_json::json!(true));
+        let (_, res) = precheck_step(&cfg, &store, &auth, &ok).await;
+        assert_eq!(
+            get(&res, "target/public_ip").status,
+            Status::Fail,
+            "true without a reason is not enough"
+        );
+        ok.extra.insert(
+            "public_ok_reason".into(),
+            serde_json::json!("partner SFTP pulls reports"),
+        );
+        let (_, res) = precheck_step(&cfg, &store, &auth, &ok).await;
+        let ip = get(&res, "target/public_ip");
+        assert_eq!(ip.status, Status::Pass, "{ip:?}");
+        assert!(ip.evidence.contains("partner SFTP pulls reports"), "{ip:?}");
+
+        // An id RDS does not know is named, not passed.
+        let (_, res) = precheck_step(&cfg, &store, &auth, &with_instance(&base, "")).await;
+        assert_eq!(
+            get(&res, "target/exposure").status,
+            Status::Warn,
+            "no id: not decided"
+        );
+        emu.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_refusing_api_is_not_decided_and_fails() {
+    with_pg_pair("exposure_down", |p| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let (emu, cfg) = emulator_with_plan(dir.path()).await;
+        let store = Store::open(&cfg.store).await.unwrap();
+        let spec = with_instance(&shared::spec(Engine::Postgres, &p, "postgres"), "rds-clean");
+
+        // Nothing listens on the RDS endpoint.
+        let mut down = cfg.clone();
+        down.drs.rds_endpoint = format!("http://127.0.0.1:{}", common::free_port());
+        let (r, res) = precheck_step(&down, &store, &emu.auth(), &spec).await;
+        assert!(!passed(&r));
+        let x = get(&res, "target/exposure");
+        assert_eq!(x.status, Status::Fail, "{x:?}");
+        assert!(
+            x.evidence
+                .starts_with("not decided: RDS list-instances: cannot reach"),
+            "{x:?}"
+        );
+        assert!(
+            res.iter().all(|c| c.name != "target/public_ip"),
+            "nothing decided: {res:#?}"
+        );
+
+        // A wrong secret key: the gateway refuses the signature, and that decides nothing either.
+        let (_, res) = precheck_step(
+            &cfg,
+            &store,
+            &Auth::aksk(common::TEST_AK, "wrong-secret"),
+            &spec,
+        )
+        .await;
+        let x = get(&res, "target/exposure");
+        assert_eq!(x.status, Status::Fail, "{x:?}");
+        assert!(x.evidence.contains("HTTP 401 APIG.0301"), "{x:?}");
+        emu.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_evidence_pack_holds_exposure_json_and_summary_says_it() {
+    with_pg_pair("exposure_pack", |p| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let (emu, cfg) = emulator_with_plan(dir.path()).await;
+        let store = Store::open(&cfg.store).await.unwrap();
+        let spec = with_instance(
+            &shared::spec(Engine::Postgres, &p, "postgres"),
+            "rds-open-port",
+        );
+        let (result, _) = precheck_step(&cfg, &store, &emu.auth(), &spec).await;
+
+        // The brain files the step's report as the engine does.
+        let mut brain = Brain::new(Settings::from_config(&cfg), 1);
+        let seed = Seed {
+            db_id: spec.db_id.clone(),
+            wave: spec.wave,
+            criticality: spec.criticality,
+            size_gb: spec.size_gb,
+            business_window: spec.business_window.clone(),
+            max_lag_s: spec.overrides.max_cutover_lag_s,
+            stage: Stage::Prechecks,
+            held: None,
+            job: Some("job-0001".into()),
+        };
+        brain.load(vec![seed], vec![], &[]);
+        let work = Work {
+            db: spec.db_id.clone(),
+            step: EffectStep::SqlPrecheck,
+            attempt: 0,
+            job: Some("job-0001".into()),
+            resumed: false,
+            blockers: vec![],
+        };
+        brain.on_work(&work, result, 0.0, Utc::now());
+        // DRS's own pre-check runs beside wavedeck's: its half, passed, through the engine's
+        // reader of DRS's answer; the brain files both as one `db.precheck`.
+        let drs = wavedeck::drs::model::PrecheckResult {
+            result: true,
+            process: "100%".into(),
+            total_passed_rate: "100%".into(),
+            ..Default::default()
+        };
+        let seen = wavedeck::engine::precheck_seen(
+            &wavedeck::drs::model::JobId("job-0001".into()),
+            Some(&drs),
+        )
+        .unwrap();
+        brain.on_seen(&spec.db_id, LookKind::Precheck, seen, 0.0, Utc::now());
+        store
+            .register_inventory(std::slice::from_ref(&spec), "test", false)
+            .await
+            .unwrap();
+        store.append(&brain.take_events()).await.unwrap();
+
+        let out = dir.path().join("packs");
+        let folders = wavedeck::evidence::export::export(
+            &store,
+            &wavedeck::evidence::export::Selection::Db(spec.db_id.clone()),
+            &out,
+            "test",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let folder = &folders[0];
+        let x: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(folder.join("exposure.json")).unwrap()).unwrap();
+        let runs = x.as_array().unwrap();
+        assert_eq!(runs.len(), 1, "{x:#}");
+        assert_eq!(runs[0]["source"], "precheck");
+        assert_eq!(runs[0]["passed"], false);
+        let names: Vec<&str> = runs[0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["target/public_ip", "target/security_group"],
+            "only the exposure results"
+        );
+        let summary = std::fs::read_to_string(folder.join("summary.md")).unwrap();
+        let line = summary
+            .lines()
+            .find(|l| l.starts_with("- exposure:"))
+            .unwrap_or_else(|| panic!("no exposure line:\n{summary}"));
+        assert!(
+            line.contains("EXPOSED") && line.contains("sg-rds-open-port-world-db"),
+            "{line}"
+        );
+        emu.shutdown().await;
+    })
+    .await;
+}
+
+/// A PostgreSQL lab with one database whose target is RDS instance `rds-<db>`, and the
+/// engine's SQL-mode cutover rig around it.
+async fn lab_rig(db: &str) -> EngineRig<wavedeck::rehearsal::lab::postgres::TempLab> {
+    let dbs = [db.to_string()];
+    let lab = wavedeck::rehearsal::lab::postgres::TempLab::unreplicated(&dbs, 200)
+        .await
+        .unwrap();
+    let spec = with_instance(&lab.state.spec(db), &format!("rds-{db}"));
+    let dns = lab.state.dns_file().path;
+    cutover_rig::engine_rig(lab, &[spec], true, |dir| cutover_rig::config(dir, dns)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cutover_guard_refuses_a_target_exposed_after_its_prechecks() {
+    let db = "expcut";
+    let r = lab_rig(db).await;
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    cutover_rig::to_ready(&r.store).await;
+    // Someone binds an EIP to the target while it waits for its window.
+    r._emu.set_faults(
+        FaultPlan::parse(
+            Path::new("plan.yaml"),
+            &format!("rds:\n  - instance: rds-{db}\n    fault: public_ip\n"),
+        )
+        .unwrap(),
+    );
+    cutover_rig::cutover(&r.store, db).await;
+    common::wait_for(
+        &r.store,
+        "the cutover refused",
+        Duration::from_secs(60),
+        |s| {
+            s.iter().any(|d| {
+                d.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("cutover refused"))
+            })
+        },
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+
+    let events = common::all_events(&r.store).await;
+    let guards: Vec<_> = common::outcomes(&events, db, "cutover.guards");
+    let words = guards
+        .iter()
+        .filter_map(|e| e.payload["error"].as_str())
+        .find(|w| w.contains("cutover refused"))
+        .unwrap_or_else(|| panic!("no refused guards step in {guards:#?}"));
+    assert!(
+        words.contains(&format!("rds-{db}")) && words.contains(EMULATED_EIP),
+        "{words}"
+    );
+    assert!(words.contains("unbind EIP"), "the fix: {words}");
+    assert_eq!(
+        cutover_rig::ok_outcomes(&events, db, "cutover.drain_source"),
+        0,
+        "nothing after the guards ran"
+    );
+    assert!(
+        !common::read_only(&source).await,
+        "the source still takes writes"
+    );
+}

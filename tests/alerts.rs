@@ -133,6 +133,7 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
         job("wd-db-02", JobFaultKind::CompareMismatch, None),
     ];
     emu.set_faults(FaultPlan {
+        rds: vec![],
         requests: vec![],
         jobs: jobs.clone(),
     });
@@ -182,6 +183,7 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
 
     // 429 on every progress call: DRS errors climb and db-01's lag samples stop.
     emu.set_faults(FaultPlan {
+        rds: vec![],
         requests: vec![RequestFault {
             path: "batch-progress".into(),
             fault: RequestFaultKind::Throttle429,
@@ -203,6 +205,7 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
     .await;
     // The throttling ends: both clear.
     emu.set_faults(FaultPlan {
+        rds: vec![],
         requests: vec![],
         jobs: jobs.clone(),
     });
@@ -419,6 +422,7 @@ async fn a_cutover_step_that_hangs_raises_cutover_step_and_clears_when_done() {
     })
     .await;
     emu.set_faults(FaultPlan {
+        rds: vec![],
         requests: vec![RequestFault {
             path: "batch-jobs".into(),
             fault: RequestFaultKind::Slow,

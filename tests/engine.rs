@@ -329,6 +329,7 @@ async fn a_wave_runs_to_ready_and_commands_are_judged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_are_retried_or_fail_in_plain_words() {
     let plan = FaultPlan {
+        rds: vec![],
         requests: vec![],
         jobs: vec![
             JobFaultRule {

@@ -425,3 +425,64 @@ async fn the_cutover_guard_refuses_a_target_exposed_after_its_prechecks() {
         "the source still takes writes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cutover_guard_refuses_a_drs_instance_with_an_eip_it_was_not_asked_for() {
+    let db = "expdrs";
+    let r = lab_rig(db).await;
+    // DRS gave the job's replication instance an EIP although drs.net_type is vpc.
+    r._emu.set_faults(
+        FaultPlan::parse(
+            Path::new("plan.yaml"),
+            &format!("jobs:\n  - name: wd-{db}\n    fault: eip_bound\n"),
+        )
+        .unwrap(),
+    );
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    cutover_rig::to_ready(&r.store).await;
+    cutover_rig::cutover(&r.store, db).await;
+    common::wait_for(
+        &r.store,
+        "the cutover refused",
+        Duration::from_secs(60),
+        |s| {
+            s.iter().any(|d| {
+                d.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("cutover refused"))
+            })
+        },
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+
+    let events = common::all_events(&r.store).await;
+    let words = common::outcomes(&events, db, "cutover.guards")
+        .iter()
+        .filter_map(|e| e.payload["error"].as_str())
+        .find(|w| w.contains("cutover refused"))
+        .map(str::to_string)
+        .expect("a refused guards step");
+    assert!(
+        words.contains("drs/public_ip") && words.contains("198.51.100."),
+        "{words}"
+    );
+    assert!(words.contains("drs.net_type is vpc"), "{words}");
+    // The RDS side was private: only the DRS verdict failed.
+    assert!(
+        !words.contains("target/public_ip") && !words.contains("target/security_group"),
+        "{words}"
+    );
+    assert_eq!(
+        cutover_rig::ok_outcomes(&events, db, "cutover.drain_source"),
+        0
+    );
+    assert!(
+        !common::read_only(&source).await,
+        "the source still takes writes"
+    );
+}

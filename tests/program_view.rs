@@ -159,6 +159,7 @@ async fn the_program_view_of_a_worked_factory() {
         .await
         .unwrap();
     emu.set_faults(FaultPlan {
+        rds: vec![],
         requests: vec![],
         jobs: vec![
             JobFaultRule {

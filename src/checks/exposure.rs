@@ -17,6 +17,8 @@ pub const EXPOSURE: &str = "target/exposure";
 pub const PUBLIC_IP: &str = "target/public_ip";
 /// The target's security-group rules on the database port.
 pub const SECURITY_GROUP: &str = "target/security_group";
+/// The DRS job's replication instance's EIP (checked once the job exists: at cutover).
+pub const DRS_PUBLIC_IP: &str = "drs/public_ip";
 
 /// The words a cutover refused for exposure starts with (the evidence pack looks for them).
 pub const REFUSAL: &str = "cutover refused: the target is exposed or its exposure is not decided";
@@ -40,7 +42,7 @@ pub fn refusal(results: &[CheckResult]) -> Option<String> {
 
 /// Whether a pre-check result is one of this check's (what `exposure.json` holds).
 pub fn is_exposure(name: &str) -> bool {
-    [EXPOSURE, PUBLIC_IP, SECURITY_GROUP].contains(&name)
+    [EXPOSURE, PUBLIC_IP, SECURITY_GROUP, DRS_PUBLIC_IP].contains(&name)
 }
 
 /// Inventory `extra` keys: `public_ok: true` with `public_ok_reason`, or `public_ok: "<reason>"`.
@@ -370,6 +372,67 @@ pub fn rules_result(
     )
 }
 
+/// The verdict on the DRS replication instance of `job` (`inst_info` of batch-detail): an EIP
+/// only when `drs.net_type: eip` asks for one.
+pub fn drs_eip_result(
+    job: &str,
+    info: Option<&crate::drs::model::InstInfo>,
+    net_type: crate::config::NetType,
+) -> CheckResult {
+    let Some(info) = info else {
+        return CheckResult::warn(
+            DRS_PUBLIC_IP,
+            format!("not decided: DRS batch-detail gives no inst_info for job {job}"),
+            format!("look at the replication instance of job {job} in the DRS console"),
+        );
+    };
+    let private = info.ip.as_deref().unwrap_or("?");
+    match info.public_ip.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => CheckResult::pass(
+            DRS_PUBLIC_IP,
+            format!("the DRS instance of job {job} has no EIP (private {private})"),
+        ),
+        Some(ip) if net_type == crate::config::NetType::Eip => CheckResult::pass(
+            DRS_PUBLIC_IP,
+            format!("the DRS instance of job {job} has EIP {ip}, as drs.net_type: eip asks"),
+        ),
+        Some(ip) => CheckResult::fail(
+            DRS_PUBLIC_IP,
+            format!(
+                "the DRS instance of job {job} has EIP {ip} while drs.net_type is {}",
+                net_type.as_str()
+            ),
+            format!("unbind EIP {ip} from the replication instance of DRS job {job} (DRS console: the job's Basic Information, Unbind EIP; API v5 action unbind_eip), or set drs.net_type: eip if the source is reached over the Internet"),
+        ),
+    }
+}
+
+/// The DRS side of the check: batch-detail of the job, its replication instance's EIP.
+pub async fn drs_check(
+    drs: &crate::drs::DrsClient,
+    job: &str,
+    net_type: crate::config::NetType,
+) -> CheckResult {
+    match drs
+        .batch_detail(&[crate::drs::JobId(job.to_string())])
+        .await
+    {
+        Ok(details) => drs_eip_result(
+            job,
+            details
+                .iter()
+                .find(|d| d.id == job)
+                .and_then(|d| d.inst_info.as_ref()),
+            net_type,
+        ),
+        Err(e) => CheckResult::fail(
+            DRS_PUBLIC_IP,
+            format!("not decided: {e}"),
+            "make DRS reachable from the jump host and try again",
+        ),
+    }
+}
+
 /// The exposure check of one database: its target's instance, then its security group.
 pub async fn check(spec: &DatabaseSpec, probe: &Probe) -> Vec<CheckResult> {
     let Some(id) = spec
@@ -499,6 +562,40 @@ mod tests {
             .contains(&Cidr::parse("8.8.8.8").unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("ten/8").is_err());
+    }
+
+    #[test]
+    fn a_drs_eip_fails_unless_net_type_eip_asks_for_it() {
+        use crate::config::NetType;
+        use crate::drs::model::InstInfo;
+        let with = InstInfo {
+            ip: Some("192.168.1.2".into()),
+            public_ip: Some("198.51.100.2".into()),
+            ..Default::default()
+        };
+        let r = drs_eip_result("job-1", Some(&with), NetType::Vpc);
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.evidence.contains("job-1") && r.evidence.contains("198.51.100.2"),
+            "{r:?}"
+        );
+        assert!(r.fix.unwrap().contains("unbind EIP 198.51.100.2"));
+        assert_eq!(
+            drs_eip_result("job-1", Some(&with), NetType::Eip).status,
+            Status::Pass
+        );
+        let without = InstInfo {
+            public_ip: None,
+            ..with
+        };
+        assert_eq!(
+            drs_eip_result("job-1", Some(&without), NetType::Vpc).status,
+            Status::Pass
+        );
+        assert_eq!(
+            drs_eip_result("job-1", None, NetType::Vpc).status,
+            Status::Warn
+        );
     }
 
     #[test]

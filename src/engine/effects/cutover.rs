@@ -204,7 +204,11 @@ pub async fn step(sh: &Shared, w: &Work, step: CutStep) -> WorkResult {
             );
         };
         let probe = crate::checks::exposure::Probe::with_auth(&sh.cfg, sh.drs.auth());
-        let results = crate::checks::exposure::check(spec, &probe).await;
+        let mut results = crate::checks::exposure::check(spec, &probe).await;
+        if let Some(job) = &w.job {
+            results
+                .push(crate::checks::exposure::drs_check(&sh.drs, job, sh.cfg.drs.net_type).await);
+        }
         if let Some(words) = crate::checks::exposure::refusal(&results) {
             return failed(ErrorClass::Fatal, words);
         }

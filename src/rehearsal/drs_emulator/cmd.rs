@@ -20,7 +20,7 @@ requests:                      # error_500 | error_503 | throttle_429 | slow\n  
 - {path: batch-progress, fault: throttle_429, every: 5}\n    \
 - {path: batch-status, fault: slow, delay_ms: 3000, first: 10}\n  \
 jobs:       # create_fail | connection_fail | precheck_fail | full_load_fail | lag_stuck\n    \
-- {name: \"wd-db00*\", fault: full_load_fail, at_pct: 40}   # | terminate_fail | compare_mismatch\n  \
+- {name: \"wd-db00*\", fault: full_load_fail, at_pct: 40}   # | terminate_fail | compare_mismatch | eip_bound\n  \
 rds:        # RDS instances (any other id: private, port 5432, VPC-only rules)\n    \
 - {instance: \"rds-orders*\", port: 3306, fault: open_port}   # public_ip | open_port | open_all\n\n\
 Per request: header X-Wavedeck-Fault: 429 | 500 | 503 | slow=MS | full_load_fail@PCT | lag_stuck ...")]

@@ -12,7 +12,7 @@
 //! jobs:                           # faults a job carries from its creation
 //!   - name: "wd-db00*"            # job name, `*` wildcard
 //!     fault: full_load_fail       # create_fail | connection_fail | precheck_fail | full_load_fail
-//!     at_pct: 40                  #   | lag_stuck | terminate_fail | compare_mismatch (at_pct: full_load_fail)
+//!     at_pct: 40                  #   | lag_stuck | terminate_fail | compare_mismatch | eip_bound (at_pct: full_load_fail)
 //! rds:                            # RDS instances as RDS v3 / VPC v3 describe them (any other id
 //!   - instance: "rds-orders*"     #   is a private instance, port 5432, VPC-only rules); `*` wildcard
 //!     port: 3306                  # the instance's database port (default 5432)
@@ -95,6 +95,7 @@ pub enum JobFaultKind {
     LagStuck,
     TerminateFail,
     CompareMismatch,
+    EipBound,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -170,6 +171,7 @@ fn apply_job_fault(f: &mut JobFaults, kind: JobFaultKind, at_pct: Option<f64>) {
         JobFaultKind::LagStuck => f.lag_stuck = true,
         JobFaultKind::TerminateFail => f.terminate_fail = true,
         JobFaultKind::CompareMismatch => f.compare_mismatch = true,
+        JobFaultKind::EipBound => f.eip_bound = true,
     }
 }
 
@@ -238,6 +240,7 @@ pub fn parse_header(value: &str) -> Result<(Vec<RequestAction>, JobFaults), Stri
             "lag_stuck" => apply_job_fault(&mut jf, JobFaultKind::LagStuck, None),
             "terminate_fail" => apply_job_fault(&mut jf, JobFaultKind::TerminateFail, None),
             "compare_mismatch" => apply_job_fault(&mut jf, JobFaultKind::CompareMismatch, None),
+            "eip_bound" => apply_job_fault(&mut jf, JobFaultKind::EipBound, None),
             other => return Err(format!("unknown fault {other:?}")),
         }
     }
@@ -253,6 +256,7 @@ pub fn merge(mut a: JobFaults, b: &JobFaults) -> JobFaults {
     a.lag_stuck |= b.lag_stuck;
     a.terminate_fail |= b.terminate_fail;
     a.compare_mismatch |= b.compare_mismatch;
+    a.eip_bound |= b.eip_bound;
     a
 }
 

@@ -36,6 +36,9 @@ pub struct JobFaults {
     pub terminate_fail: bool,
     /// Comparisons find one table with fewer rows on the target.
     pub compare_mismatch: bool,
+    /// The replication instance has an EIP whatever the job's `net_type` (batch-detail
+    /// `inst_info.public_ip`).
+    pub eip_bound: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -1277,7 +1277,8 @@ fn inst_info(j: &Job) -> InstInfo {
             .into(),
         ),
         ip: Some(format!("192.168.{a}.{b}")),
-        public_ip: (j.req.net_type == "eip").then(|| format!("198.51.100.{b}")),
+        public_ip: (j.req.net_type == "eip" || j.faults.eip_bound)
+            .then(|| format!("198.51.100.{b}")),
         start_time: None,
         status: Some(
             if j.status.is_finished() {

@@ -680,7 +680,7 @@ pub const MODE_BINDINGS: &[ModeBinding] = &[
         None,
     ),
     mode(
-        "Backspace  ctrl-u",
+        "Bksp  ctrl-u",
         "erase a character (an empty : line closes) / the whole line",
         &[(code(KeyCode::Backspace), M::Erase), (ctrl('u'), M::Clear)],
         &[C::Filter, C::Command],

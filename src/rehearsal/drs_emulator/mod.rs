@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use state::{Clock, CompareTask};
+pub use state::{Clock, CompareTask, EMULATED_SUBNET_ID};
 pub(crate) use state::{Emulator, State};
 
 /// Project id the emulator serves when the config has none.
@@ -233,9 +233,6 @@ impl Drop for EmulatorHandle {
         }
     }
 }
-
-/// The subnet a DRS job is placed in when the config points at the emulator and names none.
-pub const EMULATED_SUBNET_ID: &str = "subnet-wavedeck-emulator";
 
 /// Give a config pointed at the emulator the subnet DRS requires (batch-creation
 /// `customize_sutnet_id` is mandatory, and the emulator refuses a create without it as DRS

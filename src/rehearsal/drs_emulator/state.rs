@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// The subnet (here, below the server and cloud.rs that name it) a DRS job is placed in when the config points at the emulator and names none.
+pub const EMULATED_SUBNET_ID: &str = "subnet-wavedeck-emulator";
+
 /// Emulated time: real time since start times the speed factor.
 #[derive(Debug, Clone)]
 pub struct Clock {

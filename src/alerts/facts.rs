@@ -79,19 +79,24 @@ impl Facts {
 
     /// Take in one stored event.
     pub fn observe(&mut self, ev: &Event) {
+        self.observe_read(ev, &ev.body())
+    }
+
+    /// [`Facts::observe`] with the payload already read (`ev.body()`, read once for every
+    /// reader of the stored events).
+    pub fn observe_read(&mut self, ev: &Event, body: &Body) {
         let before = ev
             .db_id
             .as_deref()
             .and_then(|id| self.state.dbs.get(id))
             .map(|d| d.stage);
-        fold::apply(&mut self.state, ev);
+        fold::apply_read(&mut self.state, ev, body.clone());
         let db = ev.db_id.clone();
         let stage_now = db
             .as_deref()
             .and_then(|id| self.state.dbs.get(id))
             .map(|d| d.stage);
-        let body = ev.body();
-        match &body {
+        match body {
             Body::Progress(p) => {
                 if let Some(id) = &db {
                     let q = self.load.entry(id.clone()).or_default();
@@ -138,7 +143,7 @@ impl Facts {
                 }
             }
             Body::AlertRaised(_) | Body::AlertCleared(_) | Body::AlertAcked(_) => {
-                self.board.apply(ev, &body)
+                self.board.apply(ev, body)
             }
             _ => {}
         }

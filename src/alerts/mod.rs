@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use facts::{Estimates, Facts, LeaseLost};
 use hysteresis::{Change, Phase};
 use rules::{Reading, RuleKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The figures stage estimates come from, as the planner reads them (see plan::estimate).
 /// Here rather than in facts.rs, which the config does not need to know.
@@ -44,7 +44,16 @@ pub struct Alerter {
     /// The engine-seconds clock starts here.
     origin: DateTime<Utc>,
     readings: Vec<Reading>,
+    /// When the rules were last evaluated (see [`Alerter::due`]).
+    evaluated: Option<DateTime<Utc>>,
 }
+
+/// The rules are evaluated at most this often, in wall-clock seconds: alerts are for people,
+/// and a tenth of a second is far below anything they act on. In an accelerated rehearsal it
+/// is `time_scale / 10` engine seconds (6 at x60), under the shortest hold of the defaults
+/// (60 s). The engine's loop runs every 10 ms at such scales; evaluating every rule over every
+/// database that often was most of what the alert rules cost (issue #18).
+pub const EVALUATE_EVERY_S: f64 = 0.1;
 
 impl Alerter {
     /// `None` when `alerts.enabled` is off.
@@ -71,6 +80,7 @@ impl Alerter {
             phases: HashMap::new(),
             origin: now,
             readings: Vec::new(),
+            evaluated: None,
         })
     }
 
@@ -100,6 +110,24 @@ impl Alerter {
         }
     }
 
+    /// [`Alerter::observe`] with each event's payload already read (`bodies[i]` is
+    /// `events[i].body()`), for a caller that hands the same events to other readers.
+    pub fn observe_read(&mut self, events: &[Event], bodies: &[Body]) {
+        for (e, b) in events.iter().zip(bodies) {
+            self.facts.observe_read(e, b);
+        }
+    }
+
+    /// Whether the rules are due for evaluation at `now`: never evaluated yet, or last at
+    /// least one engine second and [`EVALUATE_EVERY_S`] ago (or the clock went back).
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        let every = (1.0 / self.scale).max(EVALUATE_EVERY_S);
+        self.evaluated.is_none_or(|at| {
+            let since = (now - at).as_seconds_f64();
+            since >= every || since < 0.0
+        })
+    }
+
     pub fn lag_samples(&mut self, samples: &[(String, DateTime<Utc>, f64)]) {
         for (db, t, l) in samples {
             self.facts.lag_sample(db, *t, *l);
@@ -114,6 +142,7 @@ impl Alerter {
         drs_errors: u64,
         drs_throttled: u64,
     ) -> Vec<NewEvent> {
+        self.evaluated = Some(now);
         self.facts.drs_totals(now, drs_errors, drs_throttled);
         let t = (now - self.origin).as_seconds_f64() * self.scale;
         let mut out = Vec::new();
@@ -136,11 +165,13 @@ impl Alerter {
                     out.push(e);
                 }
             }
-            // Subjects with a phase but no reading now: back to normal for the rule.
+            // Subjects with a phase but no reading now: back to normal for the rule. (A set:
+            // a rule may stand on many databases at once, and read as many.)
+            let read: HashSet<&Option<String>> = readings.iter().map(|r| &r.db).collect();
             let gone: Vec<Option<String>> = self
                 .phases
                 .keys()
-                .filter(|(k, db)| *k == kind && !readings.iter().any(|r| &r.db == db))
+                .filter(|(k, db)| *k == kind && !read.contains(db))
                 .map(|(_, db)| db.clone())
                 .collect();
             for db in gone {
@@ -261,4 +292,31 @@ impl Alerter {
 /// Values in events carry 3 decimals: enough to read, and stable in the evidence.
 fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// The rules run at most once an engine second and ten times a wall second, first at
+    /// once; a clock stepped back does not hold them off.
+    #[test]
+    fn evaluation_is_due_once_an_engine_second_and_at_most_ten_times_a_second() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 7, 2, 0, 0).unwrap();
+        let ms = |n: i64| t0 + chrono::Duration::milliseconds(n);
+        for (scale, every_ms) in [(1.0, 1000), (5.0, 200), (60.0, 100), (800.0, 100)] {
+            let mut cfg = crate::config::Config::default();
+            cfg.engine.time_scale = scale;
+            let mut a = Alerter::new(&cfg, t0).expect("alerts are on by default");
+            assert!(a.due(t0), "x{scale}: never evaluated");
+            a.evaluate(t0, 0, 0);
+            assert!(
+                !a.due(ms(every_ms - 1)),
+                "x{scale}: {every_ms} ms not passed"
+            );
+            assert!(a.due(ms(every_ms)), "x{scale}: {every_ms} ms passed");
+            assert!(a.due(ms(-1)), "x{scale}: the clock went back");
+        }
+    }
 }

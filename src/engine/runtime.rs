@@ -16,6 +16,7 @@ use crate::drs::model::{JobId, JobStatus};
 use crate::drs::{DrsClient, DrsError};
 use crate::inventory::model::Engine;
 use crate::inventory::DatabaseSpec;
+use crate::store::event::Body;
 use crate::store::{Decision, Event, Store};
 use anyhow::Context;
 use chrono::Utc;
@@ -341,7 +342,7 @@ impl Driver {
                 if now >= next_tick {
                     next_tick = now + tick.as_secs_f64();
                     let plan = self.measure(|b, now, wall| b.tick(now, wall));
-                    self.flush().await?;
+                    self.flush(true).await?;
                     self.launch(plan, &tx);
                 }
                 // Wait for a result or the next tick, then take every result already there.
@@ -366,7 +367,7 @@ impl Driver {
                     _ => break,
                 }
             }
-            self.flush().await?;
+            self.flush(false).await?;
             Ok(())
         }
         .await;
@@ -403,7 +404,9 @@ impl Driver {
         }
     }
 
-    async fn flush(&mut self) -> anyhow::Result<()> {
+    /// Store what the brain wrote and the lag samples; with `evaluate` (the tick's flush:
+    /// at most once a tick), the alert rules too when they are due.
+    async fn flush(&mut self, evaluate: bool) -> anyhow::Result<()> {
         let mut events = self.brain.take_events();
         let t = Utc::now();
         let lags: Vec<_> = self
@@ -420,8 +423,10 @@ impl Driver {
         if let Some(a) = &mut self.alerts {
             let t0 = super::stats::thread_cpu();
             a.lag_samples(&lags);
-            let log = self.shared.drs.call_log();
-            events.extend(a.evaluate(t, log.errors(), log.throttled()));
+            if evaluate && a.due(t) {
+                let log = self.shared.drs.call_log();
+                events.extend(a.evaluate(t, log.errors(), log.throttled()));
+            }
             self.stats
                 .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
         }
@@ -439,12 +444,17 @@ impl Driver {
 
     /// Let the alert rules see what was stored.
     fn observe(&mut self, stored: &[Event]) {
+        if self.alerts.is_none() && self.metrics.is_none() {
+            return;
+        }
         let t0 = super::stats::thread_cpu();
+        // Each payload read once for both readers.
+        let bodies: Vec<Body> = stored.iter().map(Event::body).collect();
         if let Some(a) = &mut self.alerts {
-            a.observe(stored);
+            a.observe_read(stored, &bodies);
         }
         if let Some(m) = &self.metrics {
-            m.observe(stored);
+            m.observe_read(stored, &bodies);
         }
         self.stats
             .add_cpu(super::stats::thread_cpu().saturating_sub(t0));
@@ -453,7 +463,7 @@ impl Driver {
     /// Decide pending commands: accept or reject each, with the events it causes, in one
     /// transaction per command.
     async fn commands(&mut self) -> anyhow::Result<()> {
-        self.flush().await?;
+        self.flush(false).await?;
         let poisoned = self
             .store
             .reject_malformed_commands("engine")

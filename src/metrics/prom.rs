@@ -144,21 +144,28 @@ impl Metrics {
 
     /// Take in events as stored.
     pub fn observe(&self, events: &[Event]) {
+        let bodies: Vec<Body> = events.iter().map(Event::body).collect();
+        self.observe_read(events, &bodies)
+    }
+
+    /// [`Metrics::observe`] with each event's payload already read (`bodies[i]` is
+    /// `events[i].body()`), for a caller that hands the same events to other readers.
+    pub fn observe_read(&self, events: &[Event], bodies: &[Body]) {
         let Ok(mut st) = self.state.lock() else {
             return;
         };
-        for ev in events {
-            fold::apply(&mut st.derived, ev);
+        for (ev, body) in events.iter().zip(bodies) {
+            fold::apply_read(&mut st.derived, ev, body.clone());
             let db = ev.db_id.clone().unwrap_or_default();
-            match ev.body() {
+            match body {
                 Body::StepIntent(i) => {
-                    st.intents.insert((db, i.step), ev.time);
+                    st.intents.insert((db, i.step.clone()), ev.time);
                 }
                 Body::StepOutcome(o) => {
                     if let Some(t) = st.intents.remove(&(db, o.step.clone())) {
                         let s = (ev.time - t).as_seconds_f64().max(0.0);
                         self.step_duration
-                            .get_or_create(&[("step", o.step)])
+                            .get_or_create(&[("step", o.step.clone())])
                             .observe(s);
                     }
                 }
@@ -182,10 +189,10 @@ impl Metrics {
                     }
                 }
                 Body::AlertRaised(a) => {
-                    st.alerts.insert((a.rule, ev.db_id.clone()), ());
+                    st.alerts.insert((a.rule.clone(), ev.db_id.clone()), ());
                 }
                 Body::AlertCleared(a) => {
-                    st.alerts.remove(&(a.rule, ev.db_id.clone()));
+                    st.alerts.remove(&(a.rule.clone(), ev.db_id.clone()));
                 }
                 _ => {}
             }

@@ -31,7 +31,12 @@ impl Derived {
 /// Apply one event. Never fails: an event about an unknown database, or a payload this build
 /// cannot read, changes what it can and nothing else, so one odd event cannot wedge the cockpit.
 pub fn apply(d: &mut Derived, ev: &Event) {
-    let body = ev.body();
+    apply_read(d, ev, ev.body())
+}
+
+/// [`apply`] with the event's payload already read (`ev.body()`): a reader that needs the
+/// body itself reads it once.
+pub fn apply_read(d: &mut Derived, ev: &Event, body: Body) {
     if let Some(st) = ev.db_id.as_deref().and_then(|id| d.dbs.get_mut(id)) {
         st.signoff.observe(&ev.kind, &body, ev.time);
     }

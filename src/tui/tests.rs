@@ -306,6 +306,12 @@ fn a_refused_wave_command_shows_the_engines_guards() {
         let head: String = g.sentence.chars().take(40).collect();
         assert!(s.contains(&head), "no {head:?} in:\n{s}");
     }
+    // Said once, as its guard line: the verdict's line leaves out what that line lists.
+    assert_eq!(s.matches("refused for now").count(), 1, "{s}");
+    assert!(
+        s.contains("rejected: resume blocked: none of the 4 databases of wave 0"),
+        "{s}"
+    );
     insta::assert_snapshot!("dialog_rejected_wave_120x40", s);
 }
 

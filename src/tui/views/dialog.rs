@@ -1,6 +1,7 @@
 //! The action dialog: what the action does, its guards, the typed confirmation and the
 //! engine's verdict.
 
+use crate::store::event::GuardLine;
 use crate::store::model::{Action, Target};
 use crate::tui::app::keymap::{dialog_context, mode_hint, Context, ModeAction};
 use crate::tui::app::{App, DialogStatus};
@@ -43,6 +44,20 @@ fn action_explain(a: Action) -> &'static str {
         Action::AckAlert => "Records that you saw this alert; it stands until its value is back to normal.",
         Action::RestoreTest => "Restores the newest backup to a temporary instance, runs the smoke tests and row counts on it, then deletes it.",
     }
+}
+
+/// The engine's reason for a refusal, less what a guard line above already says: a refused
+/// wave command's reason ends with its `members_waiting` sentence in brackets (the command
+/// row and the CLI show the reason alone), and the dialog lists that sentence as a guard.
+fn reason_beside<'a>(why: &'a str, guards: &[GuardLine]) -> &'a str {
+    guards
+        .iter()
+        .find_map(|g| {
+            why.strip_suffix(')')?
+                .strip_suffix(g.sentence.as_str())?
+                .strip_suffix(" (")
+        })
+        .unwrap_or(why)
 }
 
 pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
@@ -124,7 +139,11 @@ pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
             th.ok,
         )),
         DialogStatus::Rejected(id, why) => lines.push(Line::styled(
-            format!("{} command #{id} rejected: {why}", th.sym.fail),
+            format!(
+                "{} command #{id} rejected: {}",
+                th.sym.fail,
+                reason_beside(why, &d.guards)
+            ),
             th.fail,
         )),
         DialogStatus::Error(e) => lines.push(Line::styled(
@@ -166,5 +185,39 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(ok: bool, sentence: &str) -> GuardLine {
+        GuardLine {
+            name: "g".into(),
+            ok,
+            sentence: sentence.into(),
+        }
+    }
+
+    #[test]
+    fn a_reason_drops_only_the_bracketed_sentence_a_guard_line_shows() {
+        let waiting = "2 refused for now: a (lag 30 s > 5 s); b (lag 30 s > 5 s)";
+        let why = format!("cutover blocked: none of the 2 databases passes ({waiting})");
+        let guards = [
+            line(false, "none of the 2 databases passes"),
+            line(true, waiting),
+        ];
+        assert_eq!(
+            reason_beside(&why, &guards),
+            "cutover blocked: none of the 2 databases passes"
+        );
+        // No guard line says it: the reason stays whole.
+        assert_eq!(reason_beside(&why, &guards[..1]), why);
+        let plain = "cutover blocked: lag 12.4 s > 5 s";
+        assert_eq!(
+            reason_beside(plain, &[line(false, "lag 12.4 s > 5 s")]),
+            plain
+        );
     }
 }

@@ -31,6 +31,33 @@ pub struct Config {
     /// Webhooks told about alerts, cutovers and rollbacks (src/notify).
     pub notify: crate::notify::NotifyConfig,
     pub checks: ChecksConfig,
+    /// Restore tests of the targets' backups (src/restore, runbooks/restore-test.md).
+    pub restore_test: RestoreTestConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestoreTestConfig {
+    /// Days between scheduled restore tests of a database in hypercare (0: none scheduled).
+    pub every_days: u32,
+    /// How long a restore or a delete may take before the step fails.
+    pub timeout_min: u64,
+    /// Seconds between looks at a restoring or deleting instance.
+    pub poll_s: u64,
+    /// Rehearsals: the restored copy's data is in a database named after the new instance
+    /// (the emulator's native restore), not under the target database's own name.
+    pub copy_named_after_instance: bool,
+}
+
+impl Default for RestoreTestConfig {
+    fn default() -> Self {
+        RestoreTestConfig {
+            every_days: 7,
+            timeout_min: 60,
+            poll_s: 10,
+            copy_named_after_instance: false,
+        }
+    }
 }
 
 /// The pre-checks' settings that are the factory's policy rather than a runbook's.
@@ -240,6 +267,7 @@ impl Default for Config {
             alerts: Default::default(),
             notify: Default::default(),
             checks: Default::default(),
+            restore_test: Default::default(),
         }
     }
 }

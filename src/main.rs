@@ -78,6 +78,9 @@ enum Command {
     Assess(wavedeck::assess::cmd::AssessArgs),
     /// The wave report for stakeholders (HTML with charts, or Markdown).
     Report(wavedeck::report::cmd::ReportArgs),
+    /// Restore a database's newest backup (or a point in time) to a temporary instance, run the
+    /// smoke tests and row counts on it, delete it (through the engine).
+    RestoreTest(wavedeck::restore::cmd::RestoreTestArgs),
     /// Sign off a database's (or a wave's) cutover in a role you hold.
     Signoff(wavedeck::signoff::cmd::SignoffArgs),
     /// Print performance figures.
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
             Command::Inventory(c) => wavedeck::inventory::cmd::run(c, cfg).await,
             Command::Evidence(c) => wavedeck::evidence::cmd::run(c, cfg).await,
             Command::Emulator(a) => wavedeck::rehearsal::drs_emulator::cmd::run(a, cfg).await,
+            Command::RestoreTest(a) => wavedeck::restore::cmd::run(a, cfg).await,
             Command::Lab(c) => wavedeck::rehearsal::lab::cmd::run(c, cfg).await,
             Command::Assess(a) => wavedeck::assess::cmd::run(a, cfg).await,
             Command::Signoff(a) => wavedeck::signoff::cmd::run(a, cfg).await,
@@ -193,6 +197,7 @@ fn acts(c: &Command) -> Option<&'static str> {
         Command::Init(_) => Some("init"),
         Command::Demo(_) => Some("demo"),
         Command::Signoff(_) => Some("signoff"),
+        Command::RestoreTest(_) => Some("restore-test"),
         Command::Store(_) => Some("store"),
         Command::Lab(LabCommand::Status(_)) => None,
         Command::Lab(_) => Some("lab"),
@@ -225,6 +230,7 @@ fn prints_and_ends(c: &Command) -> bool {
         | Command::Init(_)
         | Command::Store(_)
         | Command::Signoff(_)
+        | Command::RestoreTest(_)
         | Command::Report(_)
         | Command::Operate(_)
         | Command::Precheck(_)

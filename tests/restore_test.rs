@@ -11,6 +11,12 @@ use wavedeck::inventory::{DatabaseSpec, Engine};
 use wavedeck::rehearsal::drs_emulator::restore as native;
 use wavedeck::restore::smoke::check_copy;
 
+/// The emulator's view of the target: the login DRS was given.
+fn side(spec: &DatabaseSpec) -> wavedeck::cutover::side::Side {
+    let t = &spec.target;
+    wavedeck::cutover::side::Side::new(&t.host, t.port, &t.user, &t.database)
+}
+
 async fn my_exec(db: &str, sql: &str) {
     let c = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(1)
@@ -103,10 +109,10 @@ async fn restore_round(engine: Engine, busy: bool) {
         ),
         _ => None,
     };
-    native::copy_database(engine, &spec.target, &copy_name)
+    native::copy_database(engine, &side(&spec), &copy_name)
         .await
         .unwrap();
-    assert!(native::exists(engine, &spec.target, &copy_name)
+    assert!(native::exists(engine, &side(&spec), &copy_name)
         .await
         .unwrap());
     let mut copy = spec.target.clone();
@@ -127,7 +133,7 @@ async fn restore_round(engine: Engine, busy: bool) {
     assert_eq!((orders.copy, orders.live), (Some(2000), 2000));
 
     // The fault: the copy lost its first table's rows. Both the count and the smoke test see it.
-    let spoiled = native::spoil(engine, &spec.target, &copy_name)
+    let spoiled = native::spoil(engine, &side(&spec), &copy_name)
         .await
         .unwrap();
     assert_eq!(spoiled.as_deref(), Some("accounts"));
@@ -146,16 +152,16 @@ async fn restore_round(engine: Engine, busy: bool) {
     );
 
     // Dropped once: a second drop finds nothing; the target itself is never dropped.
-    assert!(native::drop_database(engine, &spec.target, &copy_name)
+    assert!(native::drop_database(engine, &side(&spec), &copy_name)
         .await
         .unwrap());
-    assert!(!native::drop_database(engine, &spec.target, &copy_name)
+    assert!(!native::drop_database(engine, &side(&spec), &copy_name)
         .await
         .unwrap());
-    assert!(!native::exists(engine, &spec.target, &copy_name)
+    assert!(!native::exists(engine, &side(&spec), &copy_name)
         .await
         .unwrap());
-    let refused = native::drop_database(engine, &spec.target, &spec.target.database)
+    let refused = native::drop_database(engine, &side(&spec), &spec.target.database)
         .await
         .unwrap_err();
     assert!(refused.contains("target database itself"), "{refused}");

@@ -97,6 +97,21 @@ impl CloudClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<R, CloudError> {
+        self.send(reqwest::Method::GET, service, call, base, path, query, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send<R: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        service: &'static str,
+        call: &'static str,
+        base: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<R, CloudError> {
         let mut url = reqwest::Url::parse(&format!("{base}{path}"))
             .map_err(|e| CloudError::Config(format!("{base}{path} is not a URL: {e}")))?;
         if !query.is_empty() {
@@ -106,11 +121,13 @@ impl CloudClient {
         // Content-Type on a GET too, as Huawei's SDKs send it.
         let mut req = self
             .http
-            .get(url)
+            .request(method, url)
             .header("X-Project-Id", &self.project_id)
-            .header("Content-Type", "application/json")
-            .build()
-            .map_err(|e| CloudError::Config(e.to_string()))?;
+            .header("Content-Type", "application/json");
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let mut req = req.build().map_err(|e| CloudError::Config(e.to_string()))?;
         self.auth
             .sign_request(&mut req)
             .map_err(|e| CloudError::Config(format!("cannot sign {service} {call}: {e}")))?;
@@ -206,5 +223,72 @@ impl CloudClient {
             }
         }
         Ok(out)
+    }
+
+    /// The instance's backups (RDS `ListBackups`, one page of up to 100).
+    pub async fn backups(&self, instance_id: &str) -> Result<Vec<BackupForList>, CloudError> {
+        let path = format!("/v3/{}/backups", self.project_id);
+        let r: ListBackupsResponse = self
+            .get(
+                "RDS",
+                "list-backups",
+                &self.rds_base,
+                &path,
+                &[
+                    ("instance_id", instance_id.to_string()),
+                    ("limit", "100".into()),
+                ],
+            )
+            .await?;
+        Ok(r.backups)
+    }
+
+    /// Restore a backup or a point in time to a new instance (RDS `CreateRestoreInstance`).
+    pub async fn restore_to_new(
+        &self,
+        body: &CreateRestoreInstanceRequestBody,
+    ) -> Result<CreateRestoreInstanceResponse, CloudError> {
+        let path = format!("/v3/{}/instances", self.project_id);
+        let bytes = serde_json::to_vec(body).map_err(|e| CloudError::Config(e.to_string()))?;
+        self.send(
+            reqwest::Method::POST,
+            "RDS",
+            "create-restore-instance",
+            &self.rds_base,
+            &path,
+            &[],
+            Some(bytes),
+        )
+        .await
+    }
+
+    /// Instances whose name starts with `name` (RDS `ListInstances?name=`).
+    pub async fn instances_named(&self, name: &str) -> Result<Vec<InstanceResponse>, CloudError> {
+        let path = format!("/v3/{}/instances", self.project_id);
+        let r: ListInstancesResponse = self
+            .get(
+                "RDS",
+                "list-instances",
+                &self.rds_base,
+                &path,
+                &[("name", name.to_string())],
+            )
+            .await?;
+        Ok(r.instances)
+    }
+
+    /// RDS `DeleteInstance`.
+    pub async fn delete_instance(&self, id: &str) -> Result<DeleteInstanceResponse, CloudError> {
+        let path = format!("/v3/{}/instances/{id}", self.project_id);
+        self.send(
+            reqwest::Method::DELETE,
+            "RDS",
+            "delete-instance",
+            &self.rds_base,
+            &path,
+            &[],
+            None,
+        )
+        .await
     }
 }

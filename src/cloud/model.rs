@@ -50,6 +50,132 @@ pub struct InstanceResponse {
     pub created: String,
     #[serde(default)]
     pub updated: String,
+    /// What a restore to a new instance copies: the flavour, the disk, the zone of a node.
+    #[serde(default)]
+    pub flavor_ref: String,
+    #[serde(default)]
+    pub volume: Option<Volume>,
+    #[serde(default)]
+    pub nodes: Vec<NodeResponse>,
+}
+
+/// `VolumeForInstanceResponse` / `Volume`: disk type (ULTRAHIGH, CLOUDSSD, ...) and GB.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub size: i32,
+}
+
+/// `NodeResponse`, the part a restore reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeResponse {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub availability_zone: String,
+}
+
+/// `GET /v3/{project_id}/backups?instance_id=` (RDS `ListBackups`,
+/// `model_list_backups_response.go`, `model_backup_for_list.go`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListBackupsResponse {
+    #[serde(default)]
+    pub backups: Vec<BackupForList>,
+    #[serde(default)]
+    pub total_count: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackupForList {
+    pub id: String,
+    #[serde(default)]
+    pub instance_id: String,
+    #[serde(default)]
+    pub name: String,
+    /// `yyyy-mm-ddThh:mm:ssZ`, the zone as an offset (`+0800`).
+    #[serde(default)]
+    pub begin_time: String,
+    #[serde(default)]
+    pub end_time: String,
+    /// BUILDING, COMPLETED, FAILED, DELETING.
+    #[serde(default)]
+    pub status: String,
+    /// auto, manual, fragment, incremental.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub size: i64,
+    #[serde(default)]
+    pub datastore: Option<Datastore>,
+}
+
+/// `POST /v3/{project_id}/instances` with `restore_point` (RDS `CreateRestoreInstance`,
+/// `model_create_restore_instance_request_body.go`): the required fields and the restore point.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateRestoreInstanceRequestBody {
+    pub name: String,
+    pub flavor_ref: String,
+    pub volume: Volume,
+    pub availability_zone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_id: Option<String>,
+    pub restore_point: RestorePoint,
+}
+
+/// `RestorePoint`: `type` `backup` (with `backup_id`) or `timestamp` (with `restore_time`, Unix
+/// milliseconds, UTC).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestorePoint {
+    pub instance_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_time: Option<i64>,
+}
+
+/// `CreateRestoreInstanceResponse`: the new instance (`CreateInstanceRespItem`, a subset) and
+/// the job that builds it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateRestoreInstanceResponse {
+    #[serde(default)]
+    pub instance: Option<CreateInstanceRespItem>,
+    #[serde(default)]
+    pub job_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateInstanceRespItem {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub flavor_ref: String,
+    #[serde(default)]
+    pub volume: Option<Volume>,
+    #[serde(default)]
+    pub availability_zone: String,
+}
+
+/// `DELETE /v3/{project_id}/instances/{instance_id}` (RDS `DeleteInstance`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteInstanceResponse {
+    #[serde(default)]
+    pub job_id: Option<String>,
 }
 
 /// `Datastore`: `type` is MySQL, PostgreSQL, SQLServer or MariaDB (case-sensitive).

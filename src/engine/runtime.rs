@@ -199,6 +199,8 @@ fn hostname() -> String {
 enum Msg {
     Work(Work, WorkResult),
     Seen(String, LookKind, Seen),
+    /// A restore test's step returned: its outcome event.
+    Restore(crate::store::NewEvent),
 }
 
 struct Driver {
@@ -215,6 +217,12 @@ struct Driver {
     metrics: Option<Arc<crate::metrics::prom::Metrics>>,
     /// The event log read at load, kept until the metrics have seen it.
     loaded: Vec<Event>,
+    /// Restore tests (src/restore): their commands, schedule and steps.
+    restore: crate::restore::tester::Tester,
+    /// RDS for them, or why there is none (each step then fails with these words).
+    rds: Result<Arc<crate::restore::rds::Rds>, String>,
+    /// Outcomes of restore steps, appended at the next flush.
+    restore_out: Vec<crate::store::NewEvent>,
 }
 
 /// Read every event once, in pages.
@@ -266,6 +274,11 @@ impl Driver {
                 a.lease_taken_over(prev);
             }
         }
+        let mut restore = crate::restore::tester::Tester::new(cfg.restore_test.every_days);
+        restore.load(&events);
+        let rds = crate::cloud::CloudClient::from_config(&cfg)
+            .map(|c| Arc::new(crate::restore::rds::Rds(c)))
+            .map_err(|e| e.to_string());
         tracing::info!(
             databases = brain.db_count(),
             events = events.len(),
@@ -298,6 +311,9 @@ impl Driver {
             alerts,
             metrics: None,
             loaded: events,
+            restore,
+            rds,
+            restore_out: Vec::new(),
         })
     }
 
@@ -342,8 +358,11 @@ impl Driver {
                 if now >= next_tick {
                     next_tick = now + tick.as_secs_f64();
                     let plan = self.measure(|b, now, wall| b.tick(now, wall));
+                    let (intents, restores) = self.restore.tick(Utc::now());
+                    self.restore_out.extend(intents);
                     self.flush(true).await?;
                     self.launch(plan, &tx);
+                    self.launch_restores(restores, &tx);
                 }
                 // Wait for a result or the next tick, then take every result already there.
                 tokio::select! {
@@ -401,6 +420,10 @@ impl Driver {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.measure(|b, now, wall| b.on_seen(&db, k, s, now, wall));
             }
+            Msg::Restore(e) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.restore_out.push(e);
+            }
         }
     }
 
@@ -408,6 +431,7 @@ impl Driver {
     /// at most once a tick), the alert rules too when they are due.
     async fn flush(&mut self, evaluate: bool) -> anyhow::Result<()> {
         let mut events = self.brain.take_events();
+        events.append(&mut self.restore_out);
         let t = Utc::now();
         let lags: Vec<_> = self
             .brain
@@ -444,6 +468,7 @@ impl Driver {
 
     /// Let the alert rules see what was stored.
     fn observe(&mut self, stored: &[Event]) {
+        self.restore.observe(stored);
         if self.alerts.is_none() && self.metrics.is_none() {
             return;
         }
@@ -491,6 +516,12 @@ impl Driver {
                         vec![],
                     ),
                 }
+                } else if c.action == crate::store::Action::RestoreTest {
+                    // The restore tests' business too; the run's first intent goes with the verdict.
+                    match self.restore.decide(&c) {
+                        Ok((said, evs)) => (Ok(said), evs),
+                        Err(why) => (Err(why.into()), vec![]),
+                    }
                 } else {
                     let verdict = self.measure(|b, _, wall| b.on_command(&c, wall));
                     (verdict, self.brain.take_events())
@@ -509,6 +540,50 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Run restore-test steps; each sends its outcome back as an event to append.
+    fn launch_restores(
+        &mut self,
+        works: Vec<crate::restore::tester::RestoreWork>,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        let cfg = &self.shared.cfg.restore_test;
+        let knobs = crate::restore::run::Knobs {
+            poll: Duration::from_secs(cfg.poll_s.max(1)),
+            timeout: Duration::from_secs(cfg.timeout_min.max(1) * 60),
+            copy_named_after_instance: cfg.copy_named_after_instance,
+        };
+        for mut w in works {
+            self.in_flight += 1;
+            let (shared, tx, rds, knobs) = (
+                self.shared.clone(),
+                tx.clone(),
+                self.rds.clone(),
+                knobs.clone(),
+            );
+            tokio::spawn(async move {
+                let o = match (&rds, shared.specs.get(&w.db)) {
+                    (Ok(rds), Some(spec)) => {
+                        Box::pin(crate::restore::run::run_step(
+                            rds.as_ref(),
+                            spec,
+                            &mut w,
+                            &knobs,
+                        ))
+                        .await
+                    }
+                    (Err(why), _) => crate::restore::run::failed(&w, format!("RDS: {why}")),
+                    (_, None) => crate::restore::run::failed(
+                        &w,
+                        "the database is not in the store's inventory (run wavedeck init again)"
+                            .into(),
+                    ),
+                };
+                tracing::info!(db = %w.db, step = w.step.as_str(), ok = o.ok, "restore test step done");
+                let _ = tx.send(Msg::Restore(w.outcome(o)));
+            });
+        }
     }
 
     fn launch(&mut self, plan: Plan, tx: &mpsc::UnboundedSender<Msg>) {

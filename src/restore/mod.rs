@@ -8,7 +8,9 @@
 //! - [`tester`]: the engine's side: commands, the schedule, intents and outcomes (pure).
 //! - [`run`]: a step at the edge, through a [`run::RestoreCloud`].
 
+pub mod cmd;
 pub mod plan;
+pub mod rds;
 pub mod run;
 pub mod smoke;
 pub mod tester;

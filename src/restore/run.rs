@@ -92,6 +92,11 @@ fn outcome(
     o
 }
 
+/// The outcome of a step that could not run at all.
+pub fn failed(w: &RestoreWork, why: String) -> StepOutcome {
+    outcome(w, Err(why))
+}
+
 /// Run one step. `spec`: the database's inventory record.
 pub async fn run_step<C: RestoreCloud>(
     cloud: &C,

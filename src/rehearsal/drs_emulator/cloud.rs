@@ -58,6 +58,24 @@ pub fn instance(plan: &FaultPlan, id: &str) -> InstanceResponse {
         security_group_id: security_group_of(id),
         created: CREATED.into(),
         updated: CREATED.into(),
+        // What a restore to a new instance copies (the restore tests).
+        flavor_ref: if port == 3306 {
+            "rds.mysql.n1.large.2"
+        } else {
+            "rds.pg.n1.large.2"
+        }
+        .into(),
+        volume: Some(Volume {
+            kind: "CLOUDSSD".into(),
+            size: 100,
+        }),
+        nodes: vec![NodeResponse {
+            id: format!("{id}-node0"),
+            name: format!("{id}_node0"),
+            role: "master".into(),
+            status: "ACTIVE".into(),
+            availability_zone: "az1".into(),
+        }],
     }
 }
 

@@ -13,6 +13,10 @@
 //!   - name: "wd-db00*"            # job name, `*` wildcard
 //!     fault: full_load_fail       # create_fail | connection_fail | precheck_fail | full_load_fail
 //!     at_pct: 40                  #   | lag_stuck | terminate_fail | compare_mismatch | eip_bound (at_pct: full_load_fail)
+//! restores:                       # restores to a new instance (the restore tests), by its name
+//!   - instance: "wd-rt-*"
+//!     fault: smoke_fail             # smoke_fail (the copy loses a table's rows) | restore_fail | slow
+//!     build_ms: 5000                # hold the new instance in BUILD this long
 //! rds:                            # RDS instances as RDS v3 / VPC v3 describe them (any other id
 //!   - instance: "rds-orders*"     #   is a private instance, port 5432, VPC-only rules); `*` wildcard
 //!     port: 3306                  # the instance's database port (default 5432)
@@ -35,6 +39,31 @@ pub struct FaultPlan {
     pub jobs: Vec<JobFaultRule>,
     #[serde(default)]
     pub rds: Vec<RdsInstanceRule>,
+    #[serde(default)]
+    pub restores: Vec<RestoreFaultRule>,
+}
+
+/// What goes wrong with a restore to a new instance (the restore tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreFaultKind {
+    /// The copy loses its first table's rows: a smoke test must fail on it.
+    SmokeFail,
+    /// The new instance ends FAILED.
+    RestoreFail,
+    /// Nothing wrong; with `build_ms`, only slow.
+    Slow,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreFaultRule {
+    /// The new instance's name, `*` wildcard (`wd-rt-*`).
+    pub instance: String,
+    pub fault: RestoreFaultKind,
+    /// Hold the new instance in BUILD this long after the copy.
+    #[serde(default)]
+    pub build_ms: u64,
 }
 
 /// How an emulated RDS instance is exposed.
@@ -145,6 +174,15 @@ impl FaultPlan {
             }
         }
         Ok(plan)
+    }
+
+    /// The `restores` rules that name a new instance of this name.
+    pub fn restore_faults(&self, name: &str) -> Vec<RestoreFaultRule> {
+        self.restores
+            .iter()
+            .filter(|r| glob_match(&r.instance, name))
+            .cloned()
+            .collect()
     }
 
     /// The first `rds` rule that names this instance id.

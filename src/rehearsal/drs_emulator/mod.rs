@@ -23,6 +23,7 @@ pub mod cmd;
 pub mod faults;
 pub mod job;
 pub mod native;
+pub mod rds_restore;
 pub mod restore;
 mod serve;
 mod server;
@@ -81,8 +82,26 @@ impl EmulatorHandle {
         c.drs.rds_endpoint = self.base_url();
         c.drs.vpc_endpoint = self.base_url();
         c.drs.project_id = self.project_id.clone();
+        // A restored instance is a new database named after it on the target's cluster.
+        c.restore_test.copy_named_after_instance = true;
         emulated_network(&mut c.drs);
         c
+    }
+
+    /// How many times `DeleteInstance` deleted the restored instance of this name.
+    pub fn restore_deletes(&self, name: &str) -> u32 {
+        let r = self.emu.restores.lock().unwrap_or_else(|e| e.into_inner());
+        r.deletes.get(name).copied().unwrap_or(0)
+    }
+
+    /// Names of the restored instances not deleted.
+    pub fn restored_instances(&self) -> Vec<String> {
+        let r = self.emu.restores.lock().unwrap_or_else(|e| e.into_inner());
+        r.by_id
+            .values()
+            .filter(|x| !x.deleted)
+            .map(|x| x.name.clone())
+            .collect()
     }
 
     /// The AK/SK this emulator accepts.
@@ -333,6 +352,7 @@ pub async fn spawn_with(
         drain_grace: std::time::Duration::from_secs(cfg.thresholds.drain_grace_s.into()),
         stopping: AtomicBool::new(false),
         client_stall: std::time::Duration::from_secs(cfg.emulator.client_stall_s.max(1).into()),
+        restores: Mutex::new(Default::default()),
     });
     let app = server::router(emu.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

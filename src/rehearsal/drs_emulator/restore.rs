@@ -11,10 +11,22 @@
 //!
 //! A fault (`spoil`) damages the copy so that a smoke test fails: the restore test must see it.
 
-use crate::inventory::{Endpoint, Engine};
-use crate::validate::connect::{connect, scrub, Pool};
+use crate::cutover::side::Side;
+use crate::inventory::Engine;
+use crate::secret::redact;
+use crate::validate::connect::Pool;
 use sqlx::Row;
 use std::time::Duration;
+
+type Endpoint = Side;
+
+/// A driver error without the login's password.
+fn scrub(ep: &Side, text: &str) -> String {
+    match &ep.password {
+        Some(p) => redact(text, &[p]),
+        None => text.to_string(),
+    }
+}
 
 /// PostgreSQL's "source database is being accessed by other users".
 const OBJECT_IN_USE: &str = "55006";
@@ -29,10 +41,56 @@ fn admin(engine: Engine, target: &Endpoint) -> Endpoint {
     e
 }
 
-async fn pool(engine: Engine, ep: &Endpoint) -> Result<Pool, String> {
-    connect(engine, ep, 2, Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())
+async fn pool(engine: Engine, ep: &Side) -> Result<Pool, String> {
+    let t = Duration::from_secs(10);
+    let pw = ep.password.as_ref().map(|p| p.expose()).unwrap_or("");
+    let r = match engine {
+        Engine::Postgres => {
+            let mut o = sqlx::postgres::PgConnectOptions::new_without_pgpass()
+                .host(&ep.host)
+                .port(ep.port)
+                .username(&ep.user)
+                .database(&ep.database)
+                .application_name("wavedeck-emulator-restore");
+            if !pw.is_empty() {
+                o = o.password(pw);
+            }
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(t)
+                .connect_with(o)
+                .await
+                .map(Pool::Pg)
+        }
+        Engine::Mysql => {
+            let mut o = sqlx::mysql::MySqlConnectOptions::new()
+                .host(&ep.host)
+                .port(ep.port)
+                .username(&ep.user)
+                .charset("utf8mb4");
+            if !ep.database.is_empty() {
+                o = o.database(&ep.database);
+            }
+            if !pw.is_empty() {
+                o = o.password(pw);
+            }
+            sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(t)
+                .connect_with(o)
+                .await
+                .map(Pool::My)
+        }
+    };
+    r.map_err(|e| {
+        format!(
+            "{}:{}/{}: {}",
+            ep.host,
+            ep.port,
+            ep.database,
+            scrub(ep, &e.to_string())
+        )
+    })
 }
 
 fn pg_ident(s: &str) -> String {
@@ -266,7 +324,7 @@ pub async fn spoil(
         Ok(Some((schema, table))) => {
             let q = format!("{}.{}", ident(engine, &schema), ident(engine, &table));
             let del = match &p {
-                Pool::Pg(pg) => sqlx::raw_sql(&format!("DELETE FROM {q}"))
+                Pool::Pg(pg) => sqlx::raw_sql(&format!("TRUNCATE TABLE {q} CASCADE"))
                     .execute(pg)
                     .await
                     .map(|_| ()),

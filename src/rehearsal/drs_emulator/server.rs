@@ -670,6 +670,19 @@ fn v3_route(
         ("POST", ["jobs", "batch-switchover"]) => switchover(emu, parse_checked(body, &IDS)?),
         ("GET", ["quotas"]) => quotas(emu),
         // RDS v3 and VPC v3 reads (the exposure pre-check), from the fault plan's `rds` rules.
+        ("GET", ["backups"]) => super::rds_restore::list_backups(emu, query)
+            .map(|r| json(200, &r))
+            .map_err(|(s, c, m)| err(s, c, m)),
+        ("POST", ["instances"]) => super::rds_restore::restore(emu, body)
+            .map(|r| json(202, &r))
+            .map_err(|(s, c, m)| err(s, c, m)),
+        ("DELETE", ["instances", id]) => super::rds_restore::delete(emu, id)
+            .map(|r| json(202, &r))
+            .map_err(|(s, c, m)| err(s, c, m)),
+        ("GET", ["instances"]) if super::rds_restore::list_restored(emu, query).is_some() => {
+            let r = super::rds_restore::list_restored(emu, query).unwrap_or_default();
+            Ok(json(200, &r))
+        }
         ("GET", ["instances"]) => {
             let plan = emu
                 .faults

@@ -103,6 +103,8 @@ pub(crate) struct Emulator {
     pub stopping: AtomicBool,
     /// How long a request's headers or body may stall before the client is cut off.
     pub client_stall: std::time::Duration,
+    /// RDS instances restored from backups (the restore tests).
+    pub restores: Mutex<super::rds_restore::Restores>,
 }
 
 /// After this many consecutive bad signatures an access key is locked (like the gateway).

@@ -222,4 +222,50 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
         );
     }
     stop_engine(&r.store, e).await;
+
+    // Evidence: restore-tests.json holds the three runs, summary.md says the last verdict.
+    let out_dir = r.dir.path().join("evidence");
+    let o = wavedeck_command(
+        &cfg_path,
+        &["evidence", "export", DB, "--out", out_dir.to_str().unwrap()],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pack = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let tests: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pack.join("restore-tests.json")).unwrap()).unwrap();
+    let runs = tests.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{tests:#}");
+    assert_eq!(runs[0]["passed"], true);
+    assert_eq!(runs[0]["report"]["counts"].as_array().unwrap().len(), 3);
+    assert_eq!(runs[1]["passed"], false);
+    assert!(
+        runs[2]["passed"].is_null() && runs[2]["interrupted"] == true,
+        "{:#}",
+        runs[2]
+    );
+    assert!(runs.iter().all(|r| r["deleted"] == true));
+    let summary = std::fs::read_to_string(pack.join("summary.md")).unwrap();
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("- restore test:"))
+        .unwrap();
+    assert!(
+        line.contains("FAILED") && line.contains("run 2") && line.contains("customers kept"),
+        "{line}"
+    );
+    let o = wavedeck_command(
+        &cfg_path,
+        &["evidence", "verify", pack.to_str().unwrap()],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }

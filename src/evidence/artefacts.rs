@@ -11,6 +11,8 @@
 //! - `exposure.json`: the "no public exposure" results (`checks::exposure`) of every `db.precheck`,
 //!   and of every cutover guard step that checked it again (`step.outcome` of `cutover.guards`
 //!   with `detail.exposure`, or its refusal).
+//! - `restore-tests.json`: every restore test of the database (`restore.*` steps, one entry per
+//!   run: the backup, its verdict with the smoke tests and row counts, the deletion).
 //! - `cutover.md`: window approvals, cutover/rollback/close-hypercare commands, every step run
 //!   while the database was in cutover or hypercare (and any `cutover.*`, `rollback.*`, DNS
 //!   step), and stage changes into or out of cutover, hypercare, completed, rolled_back.
@@ -31,9 +33,18 @@ pub const LAG: &str = "cdc-lag.csv";
 pub const CUTOVER: &str = "cutover.md";
 pub const SUMMARY: &str = "summary.md";
 pub const EXPOSURE: &str = "exposure.json";
+pub const RESTORE_TESTS: &str = "restore-tests.json";
 /// Every file [`derive`] writes.
-pub const NAMES: [&str; 8] = [
-    PLAN, PRECHECKS, VALIDATION, DRS, LAG, CUTOVER, SUMMARY, EXPOSURE,
+pub const NAMES: [&str; 9] = [
+    PLAN,
+    PRECHECKS,
+    VALIDATION,
+    DRS,
+    LAG,
+    CUTOVER,
+    SUMMARY,
+    EXPOSURE,
+    RESTORE_TESTS,
 ];
 
 /// Every derived file, by name.
@@ -59,7 +70,41 @@ pub fn derive(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> Vec<(
             summary(meta, events, wave_events).into_bytes(),
         ),
         (EXPOSURE.into(), pretty(&Value::Array(exposure(events)))),
+        (
+            RESTORE_TESTS.into(),
+            pretty(&Value::Array(restore_tests(events))),
+        ),
     ]
+}
+
+/// One entry per restore test run, from its steps' events.
+fn restore_tests(events: &[Event]) -> Vec<Value> {
+    let book = crate::restore::Book::from_events(events);
+    book.all()
+        .map(|r| {
+            let v = r.verdict();
+            let delete = r
+                .steps
+                .get(&crate::restore::RestoreStep::Delete)
+                .and_then(|s| s.outcome.as_ref());
+            json!({
+                "db_id": r.db,
+                "run": r.r.run,
+                "instance": r.r.instance,
+                "instance_id": r.r.instance_id,
+                "point": r.r.point,
+                "backup_id": r.r.backup_id,
+                "origin": r.r.origin,
+                "started": r.started_at.to_rfc3339(),
+                "passed": v.as_ref().map(|v| v.passed),
+                "summary": v.as_ref().map(|v| v.summary.clone()),
+                "took_s": v.as_ref().map(|v| v.took.num_seconds()),
+                "report": v.as_ref().and_then(|v| v.detail.as_ref()).and_then(|d| d.get("report")).cloned(),
+                "deleted": r.done(),
+                "interrupted": delete.and_then(|o| crate::restore::RunRef::read(&o.detail)).is_some_and(|x| x.interrupted),
+            })
+        })
+        .collect()
 }
 
 fn pretty(v: &Value) -> Vec<u8> {
@@ -553,6 +598,34 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
             );
         }
         None => out.push_str("- exposure: not checked\n"),
+    }
+    let book = crate::restore::Book::from_events(events);
+    match book
+        .all()
+        .filter_map(|r| r.verdict().map(|v| (r, v)))
+        .last()
+    {
+        Some((r, v)) => {
+            let _ = writeln!(
+                out,
+                "- restore test: {} at {} (run {}, {} s, {}; {}details in `{RESTORE_TESTS}`)",
+                if v.passed { "passed" } else { "FAILED" },
+                v.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                r.r.run,
+                v.took.num_seconds(),
+                if r.done() {
+                    "instance deleted"
+                } else {
+                    "instance NOT deleted yet"
+                },
+                if v.passed {
+                    String::new()
+                } else {
+                    format!("{}; ", cell(&v.summary))
+                },
+            );
+        }
+        None => out.push_str("- restore test: none run\n"),
     }
     for (k, file, what) in [
         (kind::DB_PRECHECK, PRECHECKS, "pre-checks"),

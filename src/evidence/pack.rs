@@ -380,6 +380,7 @@ mod tests {
                 "pack.json",
                 "plan.json",
                 "prechecks.json",
+                "restore-tests.json",
                 "summary.md",
                 "validation.json",
                 "wave-events.jsonl",

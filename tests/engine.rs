@@ -286,13 +286,19 @@ async fn a_wave_runs_to_ready_and_commands_are_judged() {
     )
     .await;
     assert!(decided(&r.store, rb).await.0);
-    let close = command(
-        &r.store,
-        Role::Operator,
-        Action::CloseHypercare,
-        Target::Db("db-02".into()),
-    )
-    .await;
+    // Without a restore test, hypercare closes with the operator's reason.
+    let close = r
+        .store
+        .submit_command(&wavedeck::store::NewCommand {
+            who: "tester".into(),
+            role: Role::Operator,
+            action: Action::CloseHypercare,
+            target: Target::Db("db-02".into()),
+            args: serde_json::json!({"reason": "restore tested by the DBA team on 2026-12-01"}),
+        })
+        .await
+        .unwrap()
+        .id;
     assert!(decided(&r.store, close).await.0);
     let t0 = Instant::now();
     loop {

@@ -114,6 +114,16 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
     // 1. Passed: the real command against the real engine.
     let mut e = run_engine();
     wait_lease(&r.store, true, Duration::from_secs(20)).await;
+    // Hypercare does not close before a restore test passed (or without a reason).
+    let o = wavedeck_command(&cfg_path, &["close", DB], &[])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("no restore test of rtest has passed since it entered hypercare"),
+        "{text}"
+    );
     let t0 = std::time::Instant::now();
     let out = wavedeck_command(&cfg_path, &["restore-test", DB, "--timeout", "120"], &[])
         .output()
@@ -221,6 +231,11 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
             "run {run}"
         );
     }
+    // Run 1 passed since hypercare began: now it closes.
+    let o = wavedeck_command(&cfg_path, &["close", DB], &[])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     stop_engine(&r.store, e).await;
 
     // Evidence: restore-tests.json holds the three runs, summary.md says the last verdict.

@@ -87,6 +87,7 @@ pub fn run(args: EvidenceBenchArgs) -> anyhow::Result<ExitCode> {
         max_lag_s: None,
         business_window: String::new(),
         signoff: Default::default(),
+        restore_passed_at: None,
     };
 
     let t = Instant::now();

@@ -314,6 +314,7 @@ pub(crate) mod fixture {
             max_lag_s: None,
             business_window: String::new(),
             signoff: Default::default(),
+            restore_passed_at: None,
         }
     }
 

@@ -69,6 +69,8 @@ pub struct Facts<'a> {
     pub criticality: crate::inventory::Criticality,
     /// The sign-offs standing now.
     pub signoff: &'a crate::signoff::Ledger,
+    /// When a restore test last passed since the database entered hypercare.
+    pub restore_passed_at: Option<DateTime<Utc>>,
 }
 
 /// The guard context of `f` for `role` at `now`.
@@ -85,6 +87,7 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
     }
     ctx.window_approved_by = f.wave_approved_by.map(str::to_string);
     ctx.wave_started = f.wave_started;
+    ctx.restore_passed_at = f.restore_passed_at;
     let window = if f.wave_window.is_empty() {
         f.own_window
     } else {
@@ -305,6 +308,7 @@ mod tests {
             wave_started: true,
             criticality: crate::inventory::Criticality::Low,
             signoff: &NO_SIGNOFF,
+            restore_passed_at: None,
         }
     }
 

@@ -52,6 +52,10 @@ pub struct GuardContext {
     pub signoff_required: Vec<crate::signoff::SignoffRole>,
     /// The sign-offs standing now.
     pub signoff: crate::signoff::Ledger,
+    /// When a restore test of the database last passed since it entered hypercare.
+    pub restore_passed_at: Option<DateTime<Utc>>,
+    /// Why the operator closes hypercare without a passed restore test (the command's `reason`).
+    pub close_reason: Option<String>,
 }
 
 impl GuardContext {
@@ -80,6 +84,8 @@ impl GuardContext {
             cutover_in_flight: false,
             signoff_required: Vec::new(),
             signoff: crate::signoff::Ledger::default(),
+            restore_passed_at: None,
+            close_reason: None,
         }
     }
 }
@@ -112,6 +118,9 @@ pub enum GuardKind {
     /// At least one member of the wave passes its own guards for the wave's command: a wave's
     /// pause, cutover, rollback... that would move none is refused as a whole.
     WaveMembersReady,
+    /// A restore test passed since the database entered hypercare, or the operator says why
+    /// hypercare closes without one.
+    RestoreTested,
 }
 
 impl GuardKind {
@@ -130,6 +139,7 @@ impl GuardKind {
             GuardKind::WaveNotApproved => "not_approved",
             GuardKind::WaveStarted => "wave_started",
             GuardKind::WaveMembersReady => "members_ready",
+            GuardKind::RestoreTested => "restore_tested",
         }
     }
 
@@ -216,6 +226,23 @@ impl GuardKind {
                 }
             }
             GuardKind::WindowOpen => window_open(ctx),
+            GuardKind::RestoreTested => match (ctx.restore_passed_at, &ctx.close_reason) {
+                (Some(t), _) => (
+                    true,
+                    format!("a restore test of {} passed at {}", ctx.db_id, t.format("%Y-%m-%d %H:%M UTC")),
+                ),
+                (None, Some(why)) => (
+                    true,
+                    format!("closed without a passed restore test, because: {why}"),
+                ),
+                (None, None) => (
+                    false,
+                    format!(
+                        "no restore test of {db} has passed since it entered hypercare: run one (T in the cockpit, or wavedeck restore-test {db}), or close with a reason (wavedeck close {db} --reason \"...\")",
+                        db = ctx.db_id
+                    ),
+                ),
+            },
             GuardKind::SignOff => crate::signoff::check(&ctx.signoff_required, &ctx.signoff),
             GuardKind::NoCutoverInFlight => {
                 if ctx.cutover_in_flight {

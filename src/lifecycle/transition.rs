@@ -74,6 +74,8 @@ pub const CUTOVER_GUARDS: &[GuardKind] = &[
     GuardKind::SignOff,
 ];
 const OPERATOR: &[GuardKind] = &[GuardKind::Role];
+/// Hypercare closes once a restore test has passed, or with the operator's reason.
+const CLOSE_GUARDS: &[GuardKind] = &[GuardKind::Role, GuardKind::RestoreTested];
 const NONE: &[GuardKind] = &[];
 /// CDC ends, and validation begins, once the apply lag is within the database's cutover limit:
 /// validating further behind would compare the target against a source it has not caught up to.
@@ -237,7 +239,7 @@ fn build() -> Vec<Row> {
         at(Hypercare),
         Trigger::CloseHypercare,
         at(Completed),
-        OPERATOR,
+        CLOSE_GUARDS,
     );
 
     for s in WORKING {
@@ -439,6 +441,7 @@ mod tests {
             window_open: true,
             window_next_change: Some(now() + Duration::hours(2)),
             window_next_change_label: Some("Sat 05:30 Europe/Paris".into()),
+            restore_passed_at: Some(now() - Duration::days(1)),
             ..GuardContext::new("pay-ledger-01", now())
         }
     }
@@ -986,5 +989,25 @@ mod tests {
             eprintln!("{reached} cutovers in 500 walks");
             assert!(reached >= 20, "only {reached} cutovers in 500 walks");
         }
+    }
+
+    #[test]
+    fn hypercare_closes_after_a_passed_restore_test_or_with_a_reason() {
+        let mut c = green();
+        c.restore_passed_at = None;
+        c.close_reason = None;
+        let e = decide(Position::at(Hypercare), Trigger::CloseHypercare, &c).unwrap_err();
+        assert!(e.to_string().contains("no restore test of"), "{e}");
+        c.close_reason = Some("tested by hand".into());
+        assert_eq!(
+            decide(Position::at(Hypercare), Trigger::CloseHypercare, &c),
+            Ok(Position::at(Completed))
+        );
+        c.close_reason = None;
+        c.restore_passed_at = Some(c.now);
+        assert_eq!(
+            decide(Position::at(Hypercare), Trigger::CloseHypercare, &c),
+            Ok(Position::at(Completed))
+        );
     }
 }

@@ -227,6 +227,7 @@ pub(crate) mod tests {
             max_lag_s: None,
             business_window: String::new(),
             signoff: Default::default(),
+            restore_passed_at: None,
         }
     }
 

@@ -42,6 +42,7 @@ async fn follow(store: &Store, a: RestoreTestArgs) -> anyhow::Result<ExitCode> {
         confirm: None,
         timeout: a.timeout.min(120),
         json: false,
+        reason: None,
     };
     let code = submit_and_wait(
         store,

@@ -364,6 +364,11 @@ impl Book {
     }
 }
 
+/// A passed smoke step: what the close-hypercare guard waits for.
+pub fn passed_smoke(o: &StepOutcome) -> bool {
+    o.step == RestoreStep::Smoke.as_str() && o.ok && o.passed == Some(true)
+}
+
 /// Whether a scheduled test is due: in hypercare since `since`, every `every_days` from the
 /// later of `since` and the last run's start. `every_days` 0 turns the schedule off.
 pub fn due(

@@ -53,6 +53,7 @@ pub async fn run(a: SignoffArgs, cfg: Config) -> anyhow::Result<ExitCode> {
         confirm: None,
         timeout: a.timeout,
         json: a.json,
+        reason: None,
     };
     let store = Store::open_existing(&cfg.store).await?;
     let r = operate::submit_and_wait(&store, "signoff", Action::Signoff, target, args, &act).await;

@@ -115,6 +115,7 @@ fn register(d: &mut Derived, spec: DatabaseSpec, ev: &Event) {
                     max_lag_s: spec.overrides.max_cutover_lag_s,
                     business_window: spec.business_window.clone(),
                     signoff: Default::default(),
+                    restore_passed_at: None,
                 },
             );
         }
@@ -155,6 +156,7 @@ fn db_event(d: &mut Derived, ev: &Event, body: Body) {
     }
     match body {
         Body::Stage(s) => {
+            st.restore_passed_at = None;
             move_to(st, s.to, s.from.unwrap_or(st.stage), ev);
             if s.to == Stage::Failed {
                 st.last_error = s.error.or(Some(s.reason).filter(|r| !r.is_empty()));
@@ -164,6 +166,12 @@ fn db_event(d: &mut Derived, ev: &Event, body: Body) {
         Body::Lag(l) if l.lag_s.is_finite() => st.lag_s = Some(l.lag_s),
         Body::Precheck(r) => st.precheck = Some(summary(&r, ev)),
         Body::Validation(r) => st.validation = Some(summary(&r, ev)),
+        // A restore test's steps are not the migration's: their verdict is its own fact.
+        Body::StepOutcome(o) if crate::restore::plan::passed_smoke(&o) => {
+            st.restore_passed_at = Some(ev.time)
+        }
+        Body::StepIntent(i) if i.step.starts_with("restore.") => {}
+        Body::StepOutcome(o) if o.step.starts_with("restore.") => {}
         Body::StepIntent(i) => st.attempts = i.attempt,
         // A step waiting for the replication did not fail: it leaves no error behind.
         Body::StepOutcome(o) if !o.ok && !o.waiting() => st.last_error = o.error,

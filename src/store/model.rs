@@ -210,6 +210,9 @@ pub struct DbState {
     /// The sign-offs standing now (`db.signoff` events, withdrawn by a change that matters).
     #[serde(default)]
     pub signoff: crate::signoff::Ledger,
+    /// When a restore test last passed since the database entered its stage (hypercare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_passed_at: Option<DateTime<Utc>>,
 }
 
 /// Current state of one wave, derived from its events.

@@ -61,6 +61,9 @@ pub struct ActArgs {
     /// Print the verdict as JSON: {"command_id", "action", "target", "status", "reason"}.
     #[arg(long)]
     pub json: bool,
+    /// close: why hypercare closes without a passed restore test (kept in the evidence).
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 impl OperatorCommand {
@@ -134,7 +137,12 @@ pub async fn run(c: OperatorCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     let (action, a) = c.parts();
     let target = parse_target(&a.target);
     let args = match confirmed_args(name, action, &target, a.confirm.as_deref()) {
-        Ok(v) => v,
+        Ok(mut v) => {
+            if let (Some(r), Some(m)) = (&a.reason, v.as_object_mut()) {
+                m.insert("reason".into(), serde_json::json!(r));
+            }
+            v
+        }
         Err(why) => {
             eprintln!("error: {why}");
             return Ok(ExitCode::from(EXIT_USAGE));

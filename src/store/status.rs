@@ -322,6 +322,7 @@ mod tests {
             max_lag_s: None,
             business_window: String::new(),
             signoff: Default::default(),
+            restore_passed_at: None,
         }
     }
 

@@ -119,6 +119,7 @@ pub fn databases(n: usize) -> Vec<DbState> {
                 max_lag_s: None,
                 business_window: String::new(),
                 signoff: Default::default(),
+                restore_passed_at: None,
             }
         })
         .collect()

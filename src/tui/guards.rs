@@ -87,6 +87,7 @@ fn context(
         wave_started: wave.is_some_and(|w| w.started_at.is_some()),
         criticality: d.criticality,
         signoff: &d.signoff,
+        restore_passed_at: d.restore_passed_at,
     };
     lifecycle::facts::guard_context(&f, lim, role, now)
 }

@@ -93,6 +93,19 @@ impl Brain {
     }
 
     pub fn on_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, Refusal> {
+        // A close without a passed restore test needs the operator's reason (its guard).
+        self.close_reason = (c.action == Action::CloseHypercare)
+            .then(|| c.args.get("reason").and_then(|v| v.as_str()))
+            .flatten()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        let r = self.decide_command(c, wall);
+        self.close_reason = None;
+        r
+    }
+
+    fn decide_command(&mut self, c: &CommandRow, wall: DateTime<Utc>) -> Result<String, Refusal> {
         let role_ctx = {
             let mut g = GuardContext::new("", wall);
             g.role = c.role;
@@ -153,14 +166,11 @@ impl Brain {
                 if !self.dbs.contains_key(id) {
                     return Err(format!("no database {id:?} in the store").into());
                 }
-                let to = self.transition(
-                    id,
-                    trig,
-                    &format!("{} by {}", action.as_str(), c.who),
-                    wall,
-                    c.role,
-                    Some(&c.who),
-                )?;
+                let mut why = format!("{} by {}", action.as_str(), c.who);
+                if let Some(r) = &self.close_reason {
+                    why.push_str(&format!(" (reason: {r})"));
+                }
+                let to = self.transition(id, trig, &why, wall, c.role, Some(&c.who))?;
                 Ok(format!("{id}: now {to}"))
             }
             (action, Target::Wave(w)) => {

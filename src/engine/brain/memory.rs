@@ -69,6 +69,8 @@ pub(super) struct Db {
     pub(super) held_by: Option<String>,
     /// The sign-offs standing now.
     pub(super) signoff: crate::signoff::Ledger,
+    /// When a restore test last passed since the database entered its stage (hypercare).
+    pub(super) restore_passed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -60,6 +60,8 @@ pub struct Brain {
     /// Job looks wait for the next polling round (`engine.poll.round_s`) to share its calls.
     next_round: f64,
     rng: rand::rngs::StdRng,
+    /// The `reason` of the close_hypercare command being decided (for its restore guard).
+    close_reason: Option<String>,
 }
 
 pub(super) fn ev(db: Option<&str>, wave: Option<u32>, body: Body) -> NewEvent {
@@ -77,6 +79,7 @@ impl Brain {
             slowdown: Slowdown::default(),
             next_round: 0.0,
             rng: rand::rngs::StdRng::seed_from_u64(seed),
+            close_reason: None,
         }
     }
 

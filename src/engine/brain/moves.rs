@@ -49,8 +49,11 @@ impl Brain {
             wave_started: wave.is_some_and(|w| w.started),
             criticality: d.criticality,
             signoff: &d.signoff,
+            restore_passed_at: d.restore_passed_at,
         };
-        facts::guard_context(&f, th, role, wall)
+        let mut ctx = facts::guard_context(&f, th, role, wall);
+        ctx.close_reason = self.close_reason.clone();
+        ctx
     }
 
     /// The members of wave `w` that `trigger` would move now, counted, and the others, each

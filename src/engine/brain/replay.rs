@@ -67,6 +67,7 @@ impl Brain {
                 last_lag_evt: None,
                 held_by: None,
                 signoff: Default::default(),
+                restore_passed_at: None,
             };
             self.dbs.insert(s.db_id, db);
         }
@@ -101,6 +102,7 @@ impl Brain {
         }
         match body {
             Body::Stage(s) => {
+                db.restore_passed_at = None;
                 db.done.clear();
                 db.retries = 0;
                 db.open = None;
@@ -119,6 +121,9 @@ impl Brain {
                 }
             }
             Body::StepOutcome(o) => {
+                if crate::restore::plan::passed_smoke(&o) {
+                    db.restore_passed_at = Some(e.time);
+                }
                 let Some(s) = EffectStep::parse(&o.step) else {
                     return;
                 };
@@ -296,5 +301,25 @@ mod tests {
         r.on_work(&p.works[0], cut_ok("source writable"), 100.0, wall());
         assert!(r.tick(200.0, wall()).works.is_empty());
         assert!(r.idle());
+    }
+}
+
+impl Brain {
+    /// A restore test's outcome the driver stored (the restore tests write their own events):
+    /// a passed one opens the close-hypercare guard.
+    pub fn observe_restore(&mut self, stored: &[Event]) {
+        for e in stored {
+            if e.kind != crate::store::kind::STEP_OUTCOME {
+                continue;
+            }
+            if let (Some(d), Body::StepOutcome(o)) = (
+                e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)),
+                e.body(),
+            ) {
+                if crate::restore::plan::passed_smoke(&o) {
+                    d.restore_passed_at = Some(e.time);
+                }
+            }
+        }
     }
 }

@@ -136,6 +136,7 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
         rds: vec![],
         requests: vec![],
         jobs: jobs.clone(),
+        ..Default::default()
     });
     let cfg = emu.client_config(&base);
     let drs = emu.client(&cfg).unwrap();
@@ -192,6 +193,7 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
             delay_ms: 0,
         }],
         jobs: jobs.clone(),
+        ..Default::default()
     });
     until_events(
         &store,
@@ -208,6 +210,7 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
         rds: vec![],
         requests: vec![],
         jobs: jobs.clone(),
+        ..Default::default()
     });
     let ev = until_events(
         &store,
@@ -431,6 +434,7 @@ async fn a_cutover_step_that_hangs_raises_cutover_step_and_clears_when_done() {
             delay_ms: 3000,
         }],
         jobs: vec![],
+        ..Default::default()
     });
     // The lag may spike past the cutover limit at the instant asked: ask until accepted.
     let t0 = Instant::now();

@@ -349,6 +349,7 @@ async fn injected_faults_are_retried_or_fail_in_plain_words() {
                 at_pct: None,
             },
         ],
+        ..Default::default()
     };
     let (r, _) = rig(3, plan).await;
     let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())

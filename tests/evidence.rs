@@ -215,9 +215,11 @@ fn exercise(store_url: &str, tmp: &Path) {
             "cutover.md",
             "drs.jsonl",
             "events.jsonl",
+            "exposure.json",
             "pack.json",
             "plan.json",
             "prechecks.json",
+            "restore-tests.json",
             "summary.md",
             "validation.json",
             "wave-events.jsonl"

@@ -173,6 +173,7 @@ async fn the_program_view_of_a_worked_factory() {
                 at_pct: None,
             },
         ],
+        ..Default::default()
     });
     let cfg = emu.client_config(&base);
     let drs = emu.client(&cfg).unwrap();

@@ -47,9 +47,24 @@ pub const NAMES: [&str; 9] = [
     RESTORE_TESTS,
 ];
 
+/// Artefacts added after packs were first written: a pack exported before one existed has
+/// neither the file nor its summary line, and still verifies (a file removed from a pack that
+/// had it is found by the manifest).
+pub const LATER: [&str; 2] = [EXPOSURE, RESTORE_TESTS];
+
 /// Every derived file, by name.
 pub fn derive(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> Vec<(String, Vec<u8>)> {
-    vec![
+    derive_having(meta, events, wave_events, &|_| true)
+}
+
+/// The derived files of a pack that has the [`LATER`] artefacts `has` says it has.
+pub fn derive_having(
+    meta: &PackMeta,
+    events: &[Event],
+    wave_events: &[Event],
+    has: &dyn Fn(&str) -> bool,
+) -> Vec<(String, Vec<u8>)> {
+    let all: Vec<(String, Vec<u8>)> = vec![
         (PLAN.into(), pretty(&plan(meta))),
         (
             PRECHECKS.into(),
@@ -67,14 +82,17 @@ pub fn derive(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> Vec<(
         ),
         (
             SUMMARY.into(),
-            summary(meta, events, wave_events).into_bytes(),
+            summary(meta, events, wave_events, has).into_bytes(),
         ),
         (EXPOSURE.into(), pretty(&Value::Array(exposure(events)))),
         (
             RESTORE_TESTS.into(),
             pretty(&Value::Array(restore_tests(events))),
         ),
-    ]
+    ];
+    all.into_iter()
+        .filter(|(n, _)| !LATER.contains(&n.as_str()) || has(n))
+        .collect()
 }
 
 /// One entry per restore test run, from its steps' events.
@@ -465,7 +483,12 @@ fn signoff_table(out: &mut String, events: &[Event]) {
     }
 }
 
-fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
+fn summary(
+    meta: &PackMeta,
+    events: &[Event],
+    wave_events: &[Event],
+    has: &dyn Fn(&str) -> bool,
+) -> String {
     let st = &meta.state;
     let mut out = format!("# Evidence pack: {}\n\n", meta.db_id);
     let _ = writeln!(
@@ -563,7 +586,7 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     signoff_table(&mut out, events);
 
     out.push_str("\n## Pre-checks and validation\n\n");
-    match exposure(events).last() {
+    match exposure(events).last().filter(|_| has(EXPOSURE)) {
         Some(x) => {
             let failed: Vec<String> = x["results"]
                 .as_array()
@@ -597,7 +620,8 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
                 },
             );
         }
-        None => out.push_str("- exposure: not checked\n"),
+        None if has(EXPOSURE) => out.push_str("- exposure: not checked\n"),
+        None => {}
     }
     let book = crate::restore::Book::from_events(events);
     match book
@@ -625,7 +649,8 @@ fn summary(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
                 },
             );
         }
-        None => out.push_str("- restore test: none run\n"),
+        None if has(RESTORE_TESTS) => out.push_str("- restore test: none run\n"),
+        None => {}
     }
     for (k, file, what) in [
         (kind::DB_PRECHECK, PRECHECKS, "pre-checks"),

@@ -83,7 +83,7 @@ pub fn verify_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<Problem> {
     if let (Some(meta), true) = (&meta, chains_clean) {
         let events = chains.get(EVENTS).map(Vec::as_slice).unwrap_or(&[]);
         let wave_events = chains.get(WAVE_EVENTS).map(Vec::as_slice).unwrap_or(&[]);
-        let has = |n: &str| files.contains_key(n) || in_manifest(&files, n);
+        let has = |n: &str| files.contains_key(n) || in_manifest(files, n);
         for (name, expected) in artefacts::derive_having(meta, events, wave_events, &has) {
             if let Some(actual) = files.get(&name) {
                 if let Some((line, what)) = first_difference(&expected, actual) {
@@ -635,6 +635,15 @@ fn read_pack(dir: &Path) -> anyhow::Result<(Files, Vec<Problem>)> {
     Ok((files, problems))
 }
 
+/// Whether the pack's manifest lists `name` (a listed file that is missing was removed).
+fn in_manifest(files: &BTreeMap<String, Vec<u8>>, name: &str) -> bool {
+    files.get(MANIFEST).is_some_and(|m| {
+        String::from_utf8_lossy(m)
+            .lines()
+            .any(|l| l.split_whitespace().last() == Some(name))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -999,13 +1008,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Whether the pack's manifest lists `name` (a listed file that is missing was removed).
-fn in_manifest(files: &BTreeMap<String, Vec<u8>>, name: &str) -> bool {
-    files.get(MANIFEST).is_some_and(|m| {
-        String::from_utf8_lossy(m)
-            .lines()
-            .any(|l| l.split_whitespace().last() == Some(name))
-    })
 }

@@ -264,7 +264,7 @@ impl Run {
 }
 
 /// Every restore test in the log, per database.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Book {
     runs: BTreeMap<String, Vec<Run>>,
 }

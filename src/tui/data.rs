@@ -34,6 +34,8 @@ pub struct DbExtra {
     pub folded_seq: i64,
     pub mbps: Option<f64>,
     pub drs_status: Option<String>,
+    /// Its restore tests (the Restore tests line).
+    pub restore: crate::restore::Book,
 }
 
 /// Lag samples (time, seconds), oldest first.
@@ -259,6 +261,9 @@ fn fold_into(x: &mut DbExtra, e: &Event) {
         return;
     }
     x.folded_seq = e.seq;
+    if e.kind == crate::store::kind::STEP_INTENT || e.kind == crate::store::kind::STEP_OUTCOME {
+        x.restore.observe(e);
+    }
     match e.body() {
         Body::Registered(_) if x.stage_entered.is_empty() => {
             x.stage_entered.push((Stage::Registered, e.time));

@@ -148,6 +148,26 @@ impl Brain {
     }
 }
 
+impl Brain {
+    /// A restore test's outcome the driver stored (the restore tests write their own events):
+    /// a passed one opens the close-hypercare guard.
+    pub fn observe_restore(&mut self, stored: &[Event]) {
+        for e in stored {
+            if e.kind != crate::store::kind::STEP_OUTCOME {
+                continue;
+            }
+            if let (Some(d), Body::StepOutcome(o)) = (
+                e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)),
+                e.body(),
+            ) {
+                if crate::restore::plan::passed_smoke(&o) {
+                    d.restore_passed_at = Some(e.time);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,25 +321,5 @@ mod tests {
         r.on_work(&p.works[0], cut_ok("source writable"), 100.0, wall());
         assert!(r.tick(200.0, wall()).works.is_empty());
         assert!(r.idle());
-    }
-}
-
-impl Brain {
-    /// A restore test's outcome the driver stored (the restore tests write their own events):
-    /// a passed one opens the close-hypercare guard.
-    pub fn observe_restore(&mut self, stored: &[Event]) {
-        for e in stored {
-            if e.kind != crate::store::kind::STEP_OUTCOME {
-                continue;
-            }
-            if let (Some(d), Body::StepOutcome(o)) = (
-                e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)),
-                e.body(),
-            ) {
-                if crate::restore::plan::passed_smoke(&o) {
-                    d.restore_passed_at = Some(e.time);
-                }
-            }
-        }
     }
 }

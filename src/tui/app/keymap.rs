@@ -465,6 +465,13 @@ pub const BINDINGS: &[Binding] = &[
         &[],
     ),
     act(
+        "T",
+        "restore test: restore the newest backup to a temporary instance, smoke-test it, delete it",
+        &[(ch('T'), U::Act(Action::RestoreTest))],
+        DB_VIEWS,
+        &[],
+    ),
+    act(
         "A",
         "acknowledge the alert under the cursor (records who)",
         &[(ch('A'), U::Act(Action::AckAlert))],
@@ -896,6 +903,7 @@ mod tests {
             Action::Rollback,
             Action::CloseHypercare,
             Action::AckAlert,
+            Action::RestoreTest,
         ] {
             assert!(
                 BINDINGS

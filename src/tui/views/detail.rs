@@ -244,6 +244,7 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
         ])),
         None => vl.push(Line::styled("validation: not run yet", th.muted)),
     }
+    vl.push(restore_line(app, &x.restore, &d.db_id));
     // A failed pre-check: each check short of pass with the statement that fixes it.
     if x.precheck_passed == Some(false) {
         for c in x.prechecks.iter().filter(|c| c.status == Status::Fail) {
@@ -394,6 +395,52 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(el).block(block(th, " Events ")), le);
+}
+
+/// The Restore tests line: the last verdict (when, how long) and a run under way.
+fn restore_line(app: &App, book: &crate::restore::Book, db: &str) -> Line<'static> {
+    let th = &app.theme;
+    let mut spans = vec![Span::styled("restore tests: ", th.muted)];
+    match book.last(db) {
+        Some((r, v)) => {
+            spans.push(Span::styled(
+                if v.passed {
+                    format!("{} passed", th.sym.ok)
+                } else {
+                    format!("{} FAILED", th.sym.fail)
+                },
+                if v.passed { th.ok } else { th.fail },
+            ));
+            spans.push(Span::styled(
+                format!(
+                    " {} ago, run {}, {} s: {}",
+                    fmt::age(app.now, v.at),
+                    r.r.run,
+                    v.took.num_seconds(),
+                    v.summary
+                ),
+                th.muted,
+            ));
+        }
+        None => spans.push(Span::styled("none yet (T runs one)", th.muted)),
+    }
+    if let Some(r) = book.active(db) {
+        let step = crate::restore::RestoreStep::ALL
+            .into_iter()
+            .rev()
+            .find(|s| r.steps.contains_key(s))
+            .map_or("starting", |s| s.as_str());
+        spans.push(Span::styled(
+            format!(
+                "; run {} {} for {}",
+                r.r.run,
+                step,
+                fmt::age(app.now, r.started_at)
+            ),
+            th.warn,
+        ));
+    }
+    Line::from(spans)
 }
 
 fn short_stage(st: Stage) -> &'static str {

@@ -238,6 +238,15 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     stop_engine(&r.store, e).await;
 
+    // For a look in the cockpit (tmux): WAVEDECK_KEEP_STORE=PATH keeps a copy of the store.
+    if let Ok(keep) = std::env::var("WAVEDECK_KEEP_STORE") {
+        for ext in ["", "-wal", "-shm"] {
+            let from = r.dir.path().join(format!("store.db{ext}"));
+            if from.exists() {
+                std::fs::copy(from, format!("{keep}{ext}")).unwrap();
+            }
+        }
+    }
     // Evidence: restore-tests.json holds the three runs, summary.md says the last verdict.
     let out_dir = r.dir.path().join("evidence");
     let o = wavedeck_command(

@@ -55,6 +55,10 @@ pub enum Mode {
 impl Mode {
     pub const ALL: [Mode; 2] = [Mode::Online, Mode::Offline];
 
+    pub fn is_online(&self) -> bool {
+        *self == Mode::Online
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Online => "online",
@@ -103,8 +107,10 @@ pub struct DatabaseSpec {
     pub target: Endpoint,
     pub tags: Vec<String>,
     pub overrides: Overrides,
-    /// Online (CDC, the default) or offline (writes stopped for the move).
-    #[serde(default)]
+    /// Online (CDC, the default) or offline (writes stopped for the move). Left out when online,
+    /// so a spec written before the field existed serializes as it did then (evidence packs
+    /// exported before it keep verifying against their plan.json).
+    #[serde(default, skip_serializing_if = "Mode::is_online")]
     pub mode: Mode,
     /// Extra fields a runbook may read (e.g. custom smoke tests), kept as given.
     #[serde(default)]

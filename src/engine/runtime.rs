@@ -469,7 +469,6 @@ impl Driver {
     /// Let the alert rules see what was stored.
     fn observe(&mut self, stored: &[Event]) {
         self.restore.observe(stored);
-        self.restore.observe(stored);
         self.brain.observe_restore(stored);
         if self.alerts.is_none() && self.metrics.is_none() {
             return;

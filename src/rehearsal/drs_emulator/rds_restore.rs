@@ -15,31 +15,9 @@ use super::Emulator;
 use crate::cloud::model::*;
 use crate::cutover::side::Side;
 use crate::inventory::Engine;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// One restored instance.
-#[derive(Clone, Debug)]
-pub struct Restored {
-    pub id: String,
-    pub name: String,
-    pub from: String,
-    pub status: String,
-    pub engine: Engine,
-    pub target: Side,
-    pub deleted: bool,
-    pub flavor_ref: String,
-    pub volume: Volume,
-    pub availability_zone: String,
-}
-
-#[derive(Debug, Default)]
-pub struct Restores {
-    pub by_id: BTreeMap<String, Restored>,
-    /// `DeleteInstance` calls that deleted a restored instance, by its name.
-    pub deletes: BTreeMap<String, u32>,
-    next: u64,
-}
+pub use super::state::{Restored, Restores};
 
 pub type Refused = (u16, &'static str, String);
 

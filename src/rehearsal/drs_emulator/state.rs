@@ -104,7 +104,7 @@ pub(crate) struct Emulator {
     /// How long a request's headers or body may stall before the client is cut off.
     pub client_stall: std::time::Duration,
     /// RDS instances restored from backups (the restore tests).
-    pub restores: Mutex<super::rds_restore::Restores>,
+    pub restores: Mutex<Restores>,
 }
 
 /// After this many consecutive bad signatures an access key is locked (like the gateway).
@@ -184,4 +184,29 @@ impl Emulator {
             false
         }
     }
+}
+
+// The restore tests' instances live here, beside the rest of the emulator's state, so that
+// rds_restore.rs (which serves them) and this leaf do not import each other.
+/// One restored instance.
+#[derive(Clone, Debug)]
+pub struct Restored {
+    pub id: String,
+    pub name: String,
+    pub from: String,
+    pub status: String,
+    pub engine: crate::inventory::Engine,
+    pub target: crate::cutover::side::Side,
+    pub deleted: bool,
+    pub flavor_ref: String,
+    pub volume: crate::cloud::model::Volume,
+    pub availability_zone: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Restores {
+    pub by_id: std::collections::BTreeMap<String, Restored>,
+    /// `DeleteInstance` calls that deleted a restored instance, by its name.
+    pub deletes: std::collections::BTreeMap<String, u32>,
+    pub(super) next: u64,
 }

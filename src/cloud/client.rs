@@ -177,17 +177,20 @@ impl CloudClient {
     /// The RDS instance with this id, or `None` when the project has none (RDS answers an
     /// unknown id with an empty list, not an error).
     pub async fn instance(&self, id: &str) -> Result<Option<InstanceResponse>, CloudError> {
+        let found = self.list_instances(("id", id.to_string())).await?;
+        Ok(found.into_iter().find(|i| i.id == id))
+    }
+
+    /// RDS `ListInstances` filtered by one query field (`id` or `name`).
+    async fn list_instances(
+        &self,
+        filter: (&str, String),
+    ) -> Result<Vec<InstanceResponse>, CloudError> {
         let path = format!("/v3/{}/instances", self.project_id);
         let r: ListInstancesResponse = self
-            .get(
-                "RDS",
-                "list-instances",
-                &self.rds_base,
-                &path,
-                &[("id", id.to_string())],
-            )
+            .get("RDS", "list-instances", &self.rds_base, &path, &[filter])
             .await?;
-        Ok(r.instances.into_iter().find(|i| i.id == id))
+        Ok(r.instances)
     }
 
     /// Every rule of a security group, page by page.
@@ -264,17 +267,7 @@ impl CloudClient {
 
     /// Instances whose name starts with `name` (RDS `ListInstances?name=`).
     pub async fn instances_named(&self, name: &str) -> Result<Vec<InstanceResponse>, CloudError> {
-        let path = format!("/v3/{}/instances", self.project_id);
-        let r: ListInstancesResponse = self
-            .get(
-                "RDS",
-                "list-instances",
-                &self.rds_base,
-                &path,
-                &[("name", name.to_string())],
-            )
-            .await?;
-        Ok(r.instances)
+        self.list_instances(("name", name.to_string())).await
     }
 
     /// RDS `DeleteInstance`.

@@ -1,6 +1,7 @@
 //! Notifications (`notify:`) from the real engine to a real HTTP receiver on 127.0.0.1 that
 //! dedupes by `Idempotency-Key`: retried with backoff through failures, posted again after a
-//! kill -9 between the post and its mark, applied once each, and no secret anywhere.
+//! kill -9 between the post and its mark, applied once each, given up when refused for good or
+//! out of attempts (and the next one still delivered), and no secret anywhere.
 
 mod common;
 
@@ -12,6 +13,7 @@ use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::notify::{EventClass, TargetConfig};
 use wavedeck::secret::SecretRef;
+use wavedeck::store::event::Body;
 use wavedeck::store::{kind, Action, Event, OutboxRow, Role, Store, Target};
 
 const SPEED: f64 = 800.0;
@@ -96,6 +98,44 @@ fn assert_no_secret(texts: &[(String, String)]) {
     }
 }
 
+/// Wave 0 approved and started, db-00 driven to ready, cut over (asked until the lag lets
+/// it) and waited for in hypercare: the real engine's `cutover started` and `cutover done`.
+async fn cut_over_db00(store: &Store) {
+    for a in [Action::ApproveWindow, Action::StartWave] {
+        let c = command(store, Role::Operator, a, Target::Wave(0)).await;
+        let (ok, why) = decided(store, c).await;
+        assert!(ok, "{a:?}: {why:?}");
+    }
+    wait_for(store, "db-00 ready", Duration::from_secs(60), |s| {
+        s.iter().any(|d| d.stage == Stage::Ready)
+    })
+    .await;
+    // The lag may spike past the cutover limit at the instant asked: ask until accepted.
+    let t0 = Instant::now();
+    loop {
+        let c = command(
+            store,
+            Role::Operator,
+            Action::Cutover,
+            Target::Db("db-00".into()),
+        )
+        .await;
+        let (ok, why) = decided(store, c).await;
+        if ok {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "cutover refused: {why:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for(store, "db-00 in hypercare", Duration::from_secs(60), |s| {
+        s.iter().any(|d| d.stage == Stage::Hypercare)
+    })
+    .await;
+}
+
 /// A cutover through the real engine and emulator: its `cutover started` and `cutover done`
 /// reach a receiver that refuses the first 3 posts; each is applied once, retried with the
 /// same key, and marked sent with the attempts it took.
@@ -120,39 +160,7 @@ async fn a_receiver_failing_three_times_gets_each_cutover_notification_once() {
     let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
         .await
         .unwrap();
-    for a in [Action::ApproveWindow, Action::StartWave] {
-        let c = command(&store, Role::Operator, a, Target::Wave(0)).await;
-        let (ok, why) = decided(&store, c).await;
-        assert!(ok, "{a:?}: {why:?}");
-    }
-    wait_for(&store, "db-00 ready", Duration::from_secs(60), |s| {
-        s.iter().any(|d| d.stage == Stage::Ready)
-    })
-    .await;
-    // The lag may spike past the cutover limit at the instant asked: ask until accepted.
-    let t0 = Instant::now();
-    loop {
-        let c = command(
-            &store,
-            Role::Operator,
-            Action::Cutover,
-            Target::Db("db-00".into()),
-        )
-        .await;
-        let (ok, why) = decided(&store, c).await;
-        if ok {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "cutover refused: {why:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    wait_for(&store, "db-00 in hypercare", Duration::from_secs(60), |s| {
-        s.iter().any(|d| d.stage == Stage::Hypercare)
-    })
-    .await;
+    cut_over_db00(&store).await;
     let rows = wait_outbox(&store, "all sent", Duration::from_secs(30), |r| {
         r.len() == 2 && r.iter().all(|r| r.sent_at.is_some())
     })
@@ -386,5 +394,135 @@ async fn a_dead_target_is_retried_and_does_not_hold_up_the_engine() {
     eprintln!("recorded error after {} attempts: {why}", row.attempts);
     assert!(why.contains("onnect") && !why.contains("/hook"), "{why}");
     assert_no_secret(&[("outbox".into(), format!("{rows:?}"))]);
+    emu.shutdown().await;
+}
+
+/// Two targets of one cutover: `ops` answers its first post 400 (refused for good: given up
+/// at once), `flaky` its first two 503 with `max_attempts: 2` (given up after two). Each gives
+/// up `cutover started` with a `notify.given_up` event about db-00, and still gets `cutover
+/// done`: a given-up notification no longer holds its target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_refused_for_good_or_out_of_attempts_is_given_up_and_the_next_goes_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let ops = Receiver::refusing(1, 400).await;
+    let flaky = Receiver::refusing(2, 503).await;
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::File(ops.url(&format!("/hook/{URL_TOKEN}"))),
+        vec![EventClass::CutoverStarted, EventClass::CutoverDone],
+    );
+    let mut second = base.notify.targets[0].clone();
+    second.name = "flaky".into();
+    let f = dir.path().join("flaky-url");
+    std::fs::write(&f, flaky.url(&format!("/hook/{URL_TOKEN}"))).unwrap();
+    second.url_file = Some(f);
+    base.notify.targets.push(second);
+    base.notify.max_attempts = 2;
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(&base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 0.5)]).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    cut_over_db00(&store).await;
+    let rows = wait_outbox(&store, "all settled", Duration::from_secs(30), |r| {
+        r.len() == 4
+            && r.iter()
+                .all(|r| r.sent_at.is_some() || r.given_up_at.is_some())
+    })
+    .await;
+    engine.shutdown().await.unwrap();
+
+    let events = all_events(&store).await;
+    let seq_to = |to: &str| {
+        events
+            .iter()
+            .find(|e| e.kind == kind::DB_STAGE && e.payload["to"] == to)
+            .unwrap()
+            .seq
+    };
+    let (started, done) = (seq_to("cutover"), seq_to("hypercare"));
+    let row = |seq: i64, target: &str| {
+        rows.iter()
+            .find(|r| r.seq == seq && r.target == target)
+            .unwrap_or_else(|| panic!("no outbox row {seq} {target}: {rows:#?}"))
+    };
+    for (target, attempts) in [("ops", 1), ("flaky", 2)] {
+        let r = row(started, target);
+        assert!(r.given_up_at.is_some() && r.sent_at.is_none(), "{r:?}");
+        assert_eq!(r.attempts, attempts, "{r:?}");
+        let r = row(done, target);
+        assert!(r.sent_at.is_some() && r.given_up_at.is_none(), "{r:?}");
+    }
+    // Each receiver applied `cutover done` only, after the posts it refused.
+    for (rx, refused) in [(&ops, 1), (&flaky, 2)] {
+        let texts: Vec<String> = rx
+            .applied()
+            .iter()
+            .map(|(_, b)| b["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(texts, ["cutover done: db-00 (wave 0) is in hypercare"]);
+        assert_eq!(rx.requests().len(), refused + 1, "{:#?}", rx.requests());
+    }
+    // One event per notification given up, about db-00 (so its evidence and Events view
+    // have it), naming the target, the event and why.
+    let given: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == kind::NOTIFY_GIVEN_UP)
+        .collect();
+    let reasons: Vec<(String, i64, u32, String)> = given
+        .iter()
+        .map(|e| match e.body() {
+            Body::NotifyGivenUp(g) => (g.target, g.about_seq, g.attempts, g.reason),
+            b => panic!("{b:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "ops".into(),
+                started,
+                1,
+                "HTTP 400: refused for good".into()
+            ),
+            (
+                "flaky".into(),
+                started,
+                2,
+                "HTTP 503 after 2 attempt(s) (notify.max_attempts 2)".into()
+            ),
+        ]
+    );
+    assert!(given
+        .iter()
+        .all(|e| e.db_id.as_deref() == Some("db-00") && e.wave == Some(0)));
+    let of_db = store.events_for_db("db-00").await.unwrap();
+    assert_eq!(
+        of_db
+            .iter()
+            .filter(|e| e.kind == kind::NOTIFY_GIVEN_UP)
+            .count(),
+        2
+    );
+    let shown = wavedeck::tui::data::Shown::of(given[0].clone());
+    assert_eq!(shown.severity, wavedeck::tui::data::Severity::Warn);
+    assert!(
+        shown
+            .text
+            .contains("notification to ops given up after 1 attempt(s)"),
+        "{}",
+        shown.text
+    );
+    assert_no_secret(&[
+        ("events".into(), format!("{events:?}")),
+        ("outbox".into(), format!("{rows:?}")),
+    ]);
     emu.shutdown().await;
 }

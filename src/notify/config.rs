@@ -19,6 +19,10 @@ pub struct NotifyConfig {
     pub timeout_s: f64,
     /// How often the sender looks for notifications due, in milliseconds.
     pub poll_ms: u64,
+    /// A notification whose posts failed this many times (timeouts, 5xx, 408, 429) is given
+    /// up, so the ones behind it for the same target still go out; 0: retried for ever. A
+    /// 4xx (other than 408/429) is given up at its first answer whatever this says.
+    pub max_attempts: u32,
 }
 
 impl Default for NotifyConfig {
@@ -29,6 +33,7 @@ impl Default for NotifyConfig {
             retry_cap_s: 300.0,
             timeout_s: 5.0,
             poll_ms: 500,
+            max_attempts: 20,
         }
     }
 }

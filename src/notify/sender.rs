@@ -1,5 +1,7 @@
 //! The sender: a task beside the engine that posts what the outbox holds due, retries with
-//! exponential backoff, and marks each notification sent once its target answered 2xx. It
+//! exponential backoff, and marks each notification sent once its target answered 2xx, or
+//! given up (with a `notify.given_up` event) once it refused it for good or failed
+//! `notify.max_attempts` times. It
 //! runs apart from the engine's loop, so a dead target costs the engine nothing; what it has
 //! not marked when the process dies is posted again by the next engine, with the same
 //! `Idempotency-Key`.
@@ -7,9 +9,11 @@
 use super::body::{body, idempotency_key};
 use super::config::{NotifyConfig, Resolved};
 use super::route::Routes;
+use super::verdict::{after_failure, Failure, Next};
 use crate::engine::backoff::Backoff;
 use crate::secret::redact;
-use crate::store::{OutboxRow, Router, Store};
+use crate::store::event::{Body, NotifyGivenUp};
+use crate::store::{Event, NewEvent, OutboxRow, Router, Store};
 use chrono::Utc;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,12 +38,13 @@ pub struct Sender {
     http: reqwest::Client,
     backoff: Backoff,
     poll: Duration,
+    max_attempts: u32,
 }
 
 /// What one post came to.
 enum Posted {
     Delivered,
-    Failed(String),
+    Failed(Failure),
 }
 
 impl Sender {
@@ -64,6 +69,7 @@ impl Sender {
                 u32::MAX,
             ),
             poll: Duration::from_millis(cfg.poll_ms.clamp(10, 60_000)),
+            max_attempts: cfg.max_attempts,
         })
     }
 
@@ -93,7 +99,8 @@ impl Sender {
 
     /// Post each target's unsent rows in event order, from its oldest: a target stops at its
     /// first row not yet due or failing, so it hears of a cutover's start before its end, and
-    /// a dead target costs one timeout per round, not one per row.
+    /// a dead target costs one timeout per round, not one per row. A row given up (refused
+    /// for good, or out of attempts) no longer holds the target: its next row goes out.
     async fn round(&self, rows: Vec<OutboxRow>, stop: &watch::Receiver<bool>) {
         let mut waiting: BTreeSet<String> = BTreeSet::new();
         let now = Utc::now();
@@ -113,7 +120,11 @@ impl Sender {
                 continue;
             };
             let attempts = row.attempts.saturating_add(1);
-            let outcome = match self.post(t, &row).await {
+            let outcome = match self.event_of(&row).await {
+                Ok(ev) => self.post(t, &ev).await.map(|o| (ev, o)),
+                Err(e) => Err(e),
+            };
+            let (ev, outcome) = match outcome {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::warn!(error = %e, seq = row.seq, target = %t.name, "cannot prepare a notification");
@@ -128,16 +139,29 @@ impl Sender {
                         .await
                         .map(|_| ())
                 }
-                Posted::Failed(why) => {
-                    waiting.insert(t.name.clone());
-                    let wait = self.backoff.delay(attempts, rand::random());
-                    let next = Utc::now()
-                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
-                    tracing::warn!(seq = row.seq, target = %t.name, attempts, error = %why, retry_in_s = wait.as_secs_f64(), "notification not delivered; will retry");
-                    self.store
-                        .outbox_failed(row.seq, &t.name, attempts, next, &why)
-                        .await
-                }
+                Posted::Failed(f) => match after_failure(&f, attempts, self.max_attempts) {
+                    Next::Retry => {
+                        waiting.insert(t.name.clone());
+                        let wait = self.backoff.delay(attempts, rand::random());
+                        let next = Utc::now()
+                            + chrono::Duration::from_std(wait)
+                                .unwrap_or(chrono::Duration::seconds(60));
+                        let why = f.text();
+                        tracing::warn!(seq = row.seq, target = %t.name, attempts, error = %why, retry_in_s = wait.as_secs_f64(), "notification not delivered; will retry");
+                        self.store
+                            .outbox_failed(row.seq, &t.name, attempts, next, &why)
+                            .await
+                    }
+                    // The target's next notification goes out in this same round.
+                    Next::GiveUp(reason) => {
+                        tracing::warn!(seq = row.seq, target = %t.name, attempts, reason = %reason, "notification given up");
+                        let event = given_up(&ev, &t.name, attempts, &reason);
+                        self.store
+                            .outbox_give_up(row.seq, &t.name, attempts, &reason, event)
+                            .await
+                            .map(|_| ())
+                    }
+                },
             };
             if let Err(e) = result {
                 tracing::warn!(error = %e, seq = row.seq, target = %t.name, "cannot record a notification's outcome");
@@ -145,19 +169,22 @@ impl Sender {
         }
     }
 
-    async fn post(&self, t: &Resolved, row: &OutboxRow) -> anyhow::Result<Posted> {
-        let ev = self
-            .store
+    /// The stored event a row is about.
+    async fn event_of(&self, row: &OutboxRow) -> anyhow::Result<Event> {
+        self.store
             .events_after(row.seq - 1, 1)
             .await?
             .into_iter()
             .find(|e| e.seq == row.seq)
-            .ok_or_else(|| anyhow::anyhow!("event {} is not in the store", row.seq))?;
+            .ok_or_else(|| anyhow::anyhow!("event {} is not in the store", row.seq))
+    }
+
+    async fn post(&self, t: &Resolved, ev: &Event) -> anyhow::Result<Posted> {
         let mut req = self
             .http
             .post(t.url.expose())
-            .header("Idempotency-Key", idempotency_key(row.seq, &t.name))
-            .json(&body(&ev, &t.name, t.format));
+            .header("Idempotency-Key", idempotency_key(ev.seq, &t.name))
+            .json(&body(ev, &t.name, t.format));
         if let Some(tok) = &t.token {
             req = req.bearer_auth(tok.expose());
         }
@@ -165,10 +192,27 @@ impl Sender {
             std::iter::once(&t.url).chain(&t.token).collect();
         Ok(match req.send().await {
             Ok(r) if r.status().is_success() => Posted::Delivered,
-            Ok(r) => Posted::Failed(format!("HTTP {}", r.status())),
-            Err(e) => Posted::Failed(redact(&transport_error(e), &secrets)),
+            Ok(r) => Posted::Failed(Failure::Status(r.status().as_u16())),
+            Err(e) => Posted::Failed(Failure::Transport(redact(&transport_error(e), &secrets))),
         })
     }
+}
+
+/// The `notify.given_up` event of `ev`'s notification to `target`: about the same database
+/// and wave, so the database's evidence and Events view show it.
+fn given_up(ev: &Event, target: &str, attempts: u32, reason: &str) -> NewEvent {
+    NewEvent::of(
+        ev.db_id.as_deref(),
+        ev.wave,
+        Body::NotifyGivenUp(NotifyGivenUp {
+            target: target.to_string(),
+            about_seq: ev.seq,
+            about: ev.kind.clone(),
+            attempts,
+            reason: reason.to_string(),
+        }),
+        crate::engine::brain::ACTOR,
+    )
 }
 
 /// A transport error with its causes ("error sending request: client error (Connect): tcp

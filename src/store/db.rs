@@ -242,6 +242,10 @@ const SCHEMA: &[&str] = &[
     // Notifications to post (see `outbox.rs`): written with their event, marked once sent.
     "CREATE TABLE IF NOT EXISTS notify_outbox (seq {INT} NOT NULL, target TEXT NOT NULL, attempts {INT} NOT NULL, \
      next_at TEXT NOT NULL, sent_at TEXT, last_error TEXT, PRIMARY KEY (seq, target))",
+    // Notifications given up (refused for good or out of attempts): never posted again. A
+    // table of its own so a store made before it gets it without changing notify_outbox.
+    "CREATE TABLE IF NOT EXISTS notify_given_up (seq {INT} NOT NULL, target TEXT NOT NULL, at TEXT NOT NULL, \
+     reason TEXT NOT NULL, PRIMARY KEY (seq, target))",
 ];
 
 /// Tables added after schema version 1 was fixed: a store created before them gets them when
@@ -255,6 +259,7 @@ const ADDED_TABLES: &[&str] = &[
     "validation_progress",
     "validation_rates",
     "notify_outbox",
+    "notify_given_up",
 ];
 
 /// Indexes added after schema version 1 was fixed: a store created before them gets them when

@@ -322,6 +322,21 @@ pub struct AlertAcked {
     pub command: i64,
 }
 
+/// `notify.given_up`: a notification was given up (refused for good, or out of attempts); the
+/// event has the `db_id` and `wave` of the event it was about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotifyGivenUp {
+    /// The `notify:` target's name.
+    pub target: String,
+    /// The event it was about (its seq and kind).
+    pub about_seq: i64,
+    #[serde(default)]
+    pub about: String,
+    pub attempts: u32,
+    /// The last failure, as the outbox records it (no URL, no token).
+    pub reason: String,
+}
+
 /// What an event says, by kind.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
@@ -345,6 +360,7 @@ pub enum Body {
     AlertRaised(AlertRaised),
     AlertCleared(AlertCleared),
     AlertAcked(AlertAcked),
+    NotifyGivenUp(NotifyGivenUp),
     /// A kind this build does not know (a newer writer, or a retired kind).
     Unknown,
     /// A known kind whose payload this build cannot read, and why.
@@ -382,6 +398,7 @@ impl Body {
             kind::ALERT_RAISED => read(p, Body::AlertRaised),
             kind::ALERT_CLEARED => read(p, Body::AlertCleared),
             kind::ALERT_ACKED => read(p, Body::AlertAcked),
+            kind::NOTIFY_GIVEN_UP => read(p, Body::NotifyGivenUp),
             _ => Body::Unknown,
         }
     }
@@ -409,6 +426,7 @@ impl Body {
             Body::AlertRaised(_) => kind::ALERT_RAISED,
             Body::AlertCleared(_) => kind::ALERT_CLEARED,
             Body::AlertAcked(_) => kind::ALERT_ACKED,
+            Body::NotifyGivenUp(_) => kind::NOTIFY_GIVEN_UP,
             Body::Unknown | Body::Unreadable(_) => return None,
         })
     }
@@ -432,6 +450,7 @@ impl Body {
             Body::AlertRaised(x) => serde_json::to_value(x),
             Body::AlertCleared(x) => serde_json::to_value(x),
             Body::AlertAcked(x) => serde_json::to_value(x),
+            Body::NotifyGivenUp(x) => serde_json::to_value(x),
             Body::Unknown | Body::Unreadable(_) => Ok(Value::Null),
         };
         // These types hold plain data (strings, numbers, specs): they always serialize.
@@ -564,6 +583,13 @@ mod tests {
                 rule: "lag_high".into(),
                 by: "alice".into(),
                 command: 3,
+            }),
+            Body::NotifyGivenUp(NotifyGivenUp {
+                target: "ops".into(),
+                about_seq: 9,
+                about: kind::DB_STAGE.into(),
+                attempts: 1,
+                reason: "HTTP 400: refused for good".into(),
             }),
         ];
         for b in bodies {

@@ -672,3 +672,57 @@ async fn write_waves(
     }
     Ok(())
 }
+
+impl Store {
+    /// Give a notification up (see `outbox.rs`; here beside `append_in`, which the outbox
+    /// rows are written by, so the two files do not import each other): its attempts and last error recorded, marked given up, and
+    /// `event` (its `notify.given_up`) appended, all in one transaction, so a crash leaves
+    /// either a notification still to post or one given up with its event, never one without
+    /// the other. The event once: false (and nothing written) if it was no longer waiting.
+    pub async fn outbox_give_up(
+        &self,
+        seq: i64,
+        target: &str,
+        attempts: u32,
+        reason: &str,
+        event: super::NewEvent,
+    ) -> Result<bool> {
+        let mut cache = self.cache.lock().await;
+        let mut tx = self.begin_write().await?;
+        let waiting = sqlx::query(
+            "UPDATE notify_outbox SET attempts = $1, last_error = $2 \
+             WHERE seq = $3 AND target = $4 AND sent_at IS NULL",
+        )
+        .bind(i64::from(attempts))
+        .bind(reason)
+        .bind(seq)
+        .bind(target)
+        .execute(&mut *tx)
+        .await
+        .ctx("record a notification given up")?
+        .rows_affected()
+            == 1;
+        // Marked once: a second give-up of the same row writes no second event.
+        let marked = waiting
+            && sqlx::query(
+                "INSERT INTO notify_given_up (seq, target, at, reason) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (seq, target) DO NOTHING",
+            )
+            .bind(seq)
+            .bind(target)
+            .bind(fmt_time(now()))
+            .bind(reason)
+            .execute(&mut *tx)
+            .await
+            .ctx("mark a notification given up")?
+            .rows_affected()
+                == 1;
+        if !marked {
+            return Ok(false);
+        }
+        let (_, fresh) = append_in(&mut tx, &[event], cache.take(), &self.outbox).await?;
+        tx.commit().await.ctx("commit a notification given up")?;
+        *cache = Some(fresh);
+        Ok(true)
+    }
+}

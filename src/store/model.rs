@@ -41,6 +41,9 @@ pub mod kind {
     pub const ALERT_CLEARED: &str = "alert.cleared";
     /// payload: {"rule", "by", "command"}: an operator acknowledged a standing alert.
     pub const ALERT_ACKED: &str = "alert.acked";
+    /// payload: {"target", "about_seq", "about", "attempts", "reason"}: the notification of
+    /// event `about_seq` to a `notify:` target was given up (src/notify/verdict.rs).
+    pub const NOTIFY_GIVEN_UP: &str = "notify.given_up";
     /// The kinds the alerts board folds.
     pub const ALERTS: [&str; 3] = [ALERT_RAISED, ALERT_CLEARED, ALERT_ACKED];
 }

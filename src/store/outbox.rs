@@ -24,9 +24,16 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
     /// Why the last post failed (status or transport error, no URL in it).
     pub last_error: Option<String>,
+    /// When it was given up (refused for good, or out of attempts): never posted again.
+    pub given_up_at: Option<DateTime<Utc>>,
 }
 
 const COLS: &str = "seq, target, attempts, next_at, sent_at, last_error";
+
+/// An outbox row with its give-up mark (`notify_given_up`), as `o` and `g`.
+const SELECT: &str = "SELECT o.seq AS seq, o.target AS target, o.attempts AS attempts, \
+     o.next_at AS next_at, o.sent_at AS sent_at, o.last_error AS last_error, g.at AS given_up_at \
+     FROM notify_outbox o LEFT JOIN notify_given_up g ON g.seq = o.seq AND g.target = o.target";
 
 fn row_of(r: &sqlx::any::AnyRow) -> Result<OutboxRow> {
     let attempts: i64 = get(r, "attempts")?;
@@ -39,6 +46,9 @@ fn row_of(r: &sqlx::any::AnyRow) -> Result<OutboxRow> {
             .map(|t| parse_time(&t))
             .transpose()?,
         last_error: get(r, "last_error")?,
+        given_up_at: get::<Option<String>>(r, "given_up_at")?
+            .map(|t| parse_time(&t))
+            .transpose()?,
     })
 }
 
@@ -90,11 +100,11 @@ impl Store {
         }
     }
 
-    /// Unsent notifications, oldest event first, at most `limit` (the sender posts each
-    /// target's in this order, from its oldest, once its `next_at` has come).
+    /// Unsent notifications not given up, oldest event first, at most `limit` (the sender
+    /// posts each target's in this order, from its oldest, once its `next_at` has come).
     pub async fn outbox_unsent(&self, limit: u32) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLS} FROM notify_outbox WHERE sent_at IS NULL ORDER BY seq, target LIMIT $1"
+            "{SELECT} WHERE o.sent_at IS NULL AND g.seq IS NULL ORDER BY o.seq, o.target LIMIT $1"
         ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -105,12 +115,10 @@ impl Store {
 
     /// Every outbox row, oldest event first (status, tests).
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLS} FROM notify_outbox ORDER BY seq, target"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .ctx("read the notification outbox")?;
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY o.seq, o.target"))
+            .fetch_all(&self.pool)
+            .await
+            .ctx("read the notification outbox")?;
         rows.iter().map(row_of).collect()
     }
 

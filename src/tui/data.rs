@@ -378,7 +378,7 @@ pub fn severity(b: &Body) -> Severity {
             Stage::Paused | Stage::RolledBack => Severity::Warn,
             _ => Severity::Info,
         },
-        Body::Unreadable(_) | Body::AlertRaised(_) => Severity::Warn,
+        Body::Unreadable(_) | Body::AlertRaised(_) | Body::NotifyGivenUp(_) => Severity::Warn,
         _ => Severity::Info,
     }
 }
@@ -425,6 +425,10 @@ pub fn describe(e: &Event, b: &Body) -> String {
         Body::AlertRaised(a) => format!("ALERT {}: {} (threshold {})", a.rule, a.what, a.threshold),
         Body::AlertCleared(a) => format!("alert {} cleared: {}", a.rule, a.what),
         Body::AlertAcked(a) => format!("alert {} acknowledged by {}", a.rule, a.by),
+        Body::NotifyGivenUp(g) => format!(
+            "notification to {} given up after {} attempt(s): {} (event {} {})",
+            g.target, g.attempts, g.reason, g.about_seq, g.about
+        ),
         Body::Registered(r) => format!(
             "registered: {} {} GB, owner {}",
             r.spec.engine.as_str(),

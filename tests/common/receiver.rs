@@ -1,5 +1,5 @@
 //! A webhook receiver on 127.0.0.1 for the notification tests: it records every request,
-//! refuses the first `fail_first` with 503, and applies each `Idempotency-Key` once (a repeat
+//! refuses the first `fail_first` with 503 (or the status given to [`Receiver::refusing`]), and applies each `Idempotency-Key` once (a repeat
 //! is answered 200 and changes nothing), as a receiver that dedupes does. With `hold_first`,
 //! the first request it applies is never answered, so the sender is caught between its post
 //! and its mark.
@@ -21,6 +21,8 @@ pub struct Received {
 #[derive(Default)]
 struct Inner {
     fail_first: usize,
+    /// What the refused requests are answered (503 unless set).
+    fail_status: u16,
     hold_first: bool,
     requests: Vec<Received>,
     /// (key, body) of each notification applied, in order.
@@ -34,9 +36,14 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(fail_first: usize, hold_first: bool) -> Receiver {
+        Receiver::refusing(fail_first, 503).await.hold(hold_first)
+    }
+
+    /// One that answers its first `fail_first` requests with `status`.
+    pub async fn refusing(fail_first: usize, status: u16) -> Receiver {
         let inner = Arc::new(Mutex::new(Inner {
             fail_first,
-            hold_first,
+            fail_status: status,
             ..Inner::default()
         }));
         let app = axum::Router::new().fallback(hook).with_state(inner.clone());
@@ -44,6 +51,11 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { addr, inner }
+    }
+
+    fn hold(self, hold_first: bool) -> Receiver {
+        self.inner.lock().unwrap().hold_first = hold_first;
+        self
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,7 +107,7 @@ async fn hook(
     let (status, hold) = {
         let mut g = inner.lock().unwrap();
         let status = if g.requests.len() < g.fail_first {
-            StatusCode::SERVICE_UNAVAILABLE
+            StatusCode::from_u16(g.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
         } else {
             StatusCode::OK
         };

@@ -110,6 +110,7 @@ fn seed(spec: &DatabaseSpec, stage: Stage) -> Seed {
         stage,
         held: None,
         job: Some("job-0001".into()),
+        mode: spec.mode,
     }
 }
 

@@ -284,6 +284,7 @@ async fn the_evidence_pack_holds_exposure_json_and_summary_says_it() {
             stage: Stage::Prechecks,
             held: None,
             job: Some("job-0001".into()),
+            mode: spec.mode,
         };
         brain.load(vec![seed], vec![], &[]);
         let work = Work {

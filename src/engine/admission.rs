@@ -13,6 +13,9 @@ pub struct Candidate {
     pub size_gb: f64,
     /// Tie-break so the order is total and the same input always gives the same order.
     pub db_id: String,
+    /// It will create a DRS job at its pre-checks (online). An offline database gets its job
+    /// only at its cutover, so its admission takes no DRS slot.
+    pub needs_drs_job: bool,
 }
 
 /// Waves in order; inside a wave the most critical first (they get the longest CDC soak before
@@ -112,8 +115,9 @@ impl std::fmt::Display for Held {
 pub fn admit(waiting: &[Candidate], caps: &Caps, usage: &mut Usage) -> Vec<usize> {
     let mut out = Vec::new();
     for (i, c) in waiting.iter().enumerate() {
-        if usage.drs_jobs >= caps.drs_jobs {
-            break;
+        if c.needs_drs_job && usage.drs_jobs >= caps.drs_jobs {
+            // The online ones after it wait too; an offline one takes no DRS slot.
+            continue;
         }
         let in_wave = usage.per_wave.entry(c.wave).or_insert(0);
         if *in_wave >= caps.per_wave {
@@ -122,7 +126,9 @@ pub fn admit(waiting: &[Candidate], caps: &Caps, usage: &mut Usage) -> Vec<usize
             break;
         }
         *in_wave += 1;
-        usage.drs_jobs += 1;
+        if c.needs_drs_job {
+            usage.drs_jobs += 1;
+        }
         out.push(i);
     }
     out
@@ -156,6 +162,7 @@ mod tests {
             criticality: crit,
             size_gb: size,
             db_id: id.into(),
+            needs_drs_job: true,
         }
     }
 
@@ -212,6 +219,36 @@ mod tests {
         assert_eq!(admit(&waiting, &caps, &mut usage), vec![0, 1, 2]);
         assert_eq!(usage.drs_jobs, 4);
         assert!(admit(&waiting, &caps, &mut usage).is_empty());
+    }
+
+    /// An offline database makes no DRS job before its cutover: the DRS limit being reached
+    /// holds the online ones back, not it, and admitting it uses no DRS slot.
+    #[test]
+    fn offline_databases_take_no_drs_slot() {
+        let caps = Caps {
+            drs_jobs: 1,
+            per_wave: 100,
+            validations: 1,
+            full_loads: 1,
+        };
+        let offline = |id: &str| Candidate {
+            needs_drs_job: false,
+            ..c(0, Criticality::Low, 1.0, id)
+        };
+        let waiting = vec![
+            c(0, Criticality::Low, 1.0, "on-1"),
+            offline("off-1"),
+            c(0, Criticality::Low, 1.0, "on-2"),
+            offline("off-2"),
+        ];
+        let mut usage = Usage::default();
+        assert_eq!(admit(&waiting, &caps, &mut usage), vec![0, 1, 3]);
+        assert_eq!(usage.drs_jobs, 1, "only on-1 holds a DRS slot");
+        assert_eq!(
+            usage.per_wave.get(&0),
+            Some(&3),
+            "all three work in the wave"
+        );
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct Facts<'a> {
     pub signoff: &'a crate::signoff::Ledger,
     /// When a restore test last passed since the database entered hypercare.
     pub restore_passed_at: Option<DateTime<Utc>>,
+    /// How it migrates (inventory `mode`).
+    pub mode: crate::inventory::Mode,
 }
 
 /// The guard context of `f` for `role` at `now`.
@@ -88,6 +90,7 @@ pub fn guard_context(f: &Facts, th: Thresholds, role: Role, now: DateTime<Utc>) 
     ctx.window_approved_by = f.wave_approved_by.map(str::to_string);
     ctx.wave_started = f.wave_started;
     ctx.restore_passed_at = f.restore_passed_at;
+    ctx.mode = f.mode;
     let window = if f.wave_window.is_empty() {
         f.own_window
     } else {
@@ -309,6 +312,7 @@ mod tests {
             criticality: crate::inventory::Criticality::Low,
             signoff: &NO_SIGNOFF,
             restore_passed_at: None,
+            mode: Default::default(),
         }
     }
 

@@ -56,6 +56,9 @@ pub struct GuardContext {
     pub restore_passed_at: Option<DateTime<Utc>>,
     /// Why the operator closes hypercare without a passed restore test (the command's `reason`).
     pub close_reason: Option<String>,
+    /// How the database migrates (inventory `mode`): online through CDC, or offline in its
+    /// window. The table's rows that differ between the two paths carry a path guard.
+    pub mode: crate::inventory::Mode,
 }
 
 impl GuardContext {
@@ -86,6 +89,7 @@ impl GuardContext {
             signoff: crate::signoff::Ledger::default(),
             restore_passed_at: None,
             close_reason: None,
+            mode: crate::inventory::Mode::Online,
         }
     }
 }
@@ -121,6 +125,11 @@ pub enum GuardKind {
     /// A restore test passed since the database entered hypercare, or the operator says why
     /// hypercare closes without one.
     RestoreTested,
+    /// The database migrates online (CDC): after its pre-checks it is provisioned and loaded.
+    Online,
+    /// The database migrates offline (`mode: offline`): after its pre-checks it waits in
+    /// `ready_offline`, with no DRS job and no provisioning, until the operator's cutover.
+    Offline,
 }
 
 impl GuardKind {
@@ -140,7 +149,15 @@ impl GuardKind {
             GuardKind::WaveStarted => "wave_started",
             GuardKind::WaveMembersReady => "members_ready",
             GuardKind::RestoreTested => "restore_tested",
+            GuardKind::Online => "online",
+            GuardKind::Offline => "offline",
         }
+    }
+
+    /// A guard that picks the path (online or offline) rather than holds a database back:
+    /// where a position has a row for each path, the one whose path guard passes applies.
+    pub fn is_path(self) -> bool {
+        matches!(self, GuardKind::Online | GuardKind::Offline)
     }
 
     /// Evaluate this guard against the context.
@@ -226,6 +243,32 @@ impl GuardKind {
                 }
             }
             GuardKind::WindowOpen => window_open(ctx),
+            GuardKind::Online => match ctx.mode {
+                crate::inventory::Mode::Online => (
+                    true,
+                    format!("{} migrates online (CDC, then cutover)", ctx.db_id),
+                ),
+                crate::inventory::Mode::Offline => (
+                    false,
+                    format!(
+                        "{} migrates offline (mode: offline): no DRS job and no provisioning before its cutover in the window",
+                        ctx.db_id
+                    ),
+                ),
+            },
+            GuardKind::Offline => match ctx.mode {
+                crate::inventory::Mode::Offline => (
+                    true,
+                    format!(
+                        "{} migrates offline: it waits in ready_offline for the operator's cutover in its window",
+                        ctx.db_id
+                    ),
+                ),
+                crate::inventory::Mode::Online => (
+                    false,
+                    format!("{} migrates online (mode: online), not offline", ctx.db_id),
+                ),
+            },
             GuardKind::RestoreTested => match (ctx.restore_passed_at, &ctx.close_reason) {
                 (Some(t), _) => (
                     true,

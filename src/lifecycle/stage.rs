@@ -11,6 +11,9 @@ pub enum Stage {
     Cdc,
     Validation,
     Ready,
+    /// An offline database (inventory `mode: offline`) after its pre-checks: no DRS job, no
+    /// target provisioning, nothing moves until the operator's cutover in the approved window.
+    ReadyOffline,
     Cutover,
     Hypercare,
     Completed,
@@ -21,7 +24,10 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The forward path, in order.
+    /// How many stages there are (the length of [`Stage::ALL`], for count arrays).
+    pub const COUNT: usize = 15;
+
+    /// The forward path of an online database, in order.
     pub const PIPELINE: [Stage; 10] = [
         Stage::Registered,
         Stage::Prechecks,
@@ -35,7 +41,18 @@ impl Stage {
         Stage::Completed,
     ];
 
-    pub const ALL: [Stage; 14] = [
+    /// The forward path of an offline database (inventory `mode: offline`), in order: no
+    /// CDC, the full load runs inside the cutover with the source's writes stopped.
+    pub const OFFLINE_PIPELINE: [Stage; 6] = [
+        Stage::Registered,
+        Stage::Prechecks,
+        Stage::ReadyOffline,
+        Stage::Cutover,
+        Stage::Hypercare,
+        Stage::Completed,
+    ];
+
+    pub const ALL: [Stage; Stage::COUNT] = [
         Stage::Registered,
         Stage::Prechecks,
         Stage::Provisioning,
@@ -43,6 +60,7 @@ impl Stage {
         Stage::Cdc,
         Stage::Validation,
         Stage::Ready,
+        Stage::ReadyOffline,
         Stage::Cutover,
         Stage::Hypercare,
         Stage::Completed,
@@ -61,6 +79,7 @@ impl Stage {
             Stage::Cdc => "cdc",
             Stage::Validation => "validation",
             Stage::Ready => "ready",
+            Stage::ReadyOffline => "ready_offline",
             Stage::Cutover => "cutover",
             Stage::Hypercare => "hypercare",
             Stage::Completed => "completed",

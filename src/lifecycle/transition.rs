@@ -168,6 +168,11 @@ pub fn check_wave_action(action: Action, ctx: &GuardContext) -> Result<(), Rejec
     check(action.as_str(), wave_action_guards(action), ctx)
 }
 
+/// Pre-checks passed: an online database goes on to provisioning (its DRS job, the full load,
+/// CDC); an offline one waits in `ready_offline` with nothing moving until its cutover.
+const ONLINE: &[GuardKind] = &[GuardKind::Online];
+const OFFLINE: &[GuardKind] = &[GuardKind::Offline];
+
 /// Stages where a step of work runs and may fail for good.
 const WORKING: [Stage; 8] = [
     Stage::Prechecks,
@@ -182,7 +187,7 @@ const WORKING: [Stage; 8] = [
 /// Stages an operator may pause or abort: before cutover. Once the source is being drained,
 /// the only ways on are through (cutover done) or back (rollback): pausing or abandoning a
 /// half-switched database would leave the application without a writable database.
-const BEFORE_CUTOVER: [Stage; 7] = [
+const BEFORE_CUTOVER: [Stage; 8] = [
     Stage::Registered,
     Stage::Prechecks,
     Stage::Provisioning,
@@ -190,6 +195,7 @@ const BEFORE_CUTOVER: [Stage; 7] = [
     Stage::Cdc,
     Stage::Validation,
     Stage::Ready,
+    Stage::ReadyOffline,
 ];
 
 /// The transition table, built once from the rules below.
@@ -212,11 +218,19 @@ fn build() -> Vec<Row> {
     let at = Position::at;
 
     row(at(Registered), Trigger::Start, at(Prechecks), ADMISSION);
-    for (from, to) in [
-        (Prechecks, Provisioning),
-        (Provisioning, FullLoad),
-        (FullLoad, Cdc),
-    ] {
+    row(
+        at(Prechecks),
+        Trigger::StepSucceeded,
+        at(Provisioning),
+        ONLINE,
+    );
+    row(
+        at(Prechecks),
+        Trigger::StepSucceeded,
+        at(ReadyOffline),
+        OFFLINE,
+    );
+    for (from, to) in [(Provisioning, FullLoad), (FullLoad, Cdc)] {
         row(at(from), Trigger::StepSucceeded, at(to), NONE);
     }
     row(at(Cdc), Trigger::StepSucceeded, at(Validation), CDC_EXIT);
@@ -282,10 +296,22 @@ fn build() -> Vec<Row> {
     rows
 }
 
-fn find(from: Position, trigger: Trigger) -> Option<&'static Row> {
-    table()
+/// The row for `trigger` from `from`. Where the online and the offline path part (one row
+/// each, told apart by a path guard), the one whose path guard passes on `ctx`; when none
+/// does, the first, so its refusal names the path.
+fn find(from: Position, trigger: Trigger, ctx: &GuardContext) -> Option<&'static Row> {
+    let mut rows = table()
         .iter()
-        .find(|r| r.from == from && r.trigger == trigger)
+        .filter(|r| r.from == from && r.trigger == trigger)
+        .peekable();
+    let first = *rows.peek()?;
+    let on_path = |r: &&Row| {
+        r.guards
+            .iter()
+            .filter(|g| g.is_path())
+            .all(|g| g.check(ctx).ok)
+    };
+    Some(rows.find(on_path).unwrap_or(first))
 }
 
 /// Why a trigger or command was refused: the failing guards' sentences, or why the trigger does
@@ -310,7 +336,7 @@ impl std::error::Error for Rejection {}
 
 /// Decide where `trigger` takes a database at `from`, checking the row's guards.
 pub fn decide(from: Position, trigger: Trigger, ctx: &GuardContext) -> Result<Position, Rejection> {
-    let Some(row) = find(from, trigger) else {
+    let Some(row) = find(from, trigger, ctx) else {
         return Err(not_applicable(from, trigger, ctx));
     };
     check(trigger.as_str(), row.guards, ctx).map(|()| row.to)
@@ -340,14 +366,18 @@ pub fn check(what: &str, kinds: &[GuardKind], ctx: &GuardContext) -> Result<(), 
 /// database-level action the guards of the row that applies from `from` are shown when given;
 /// without a position, the action's usual guards.
 pub fn guards(action: Action, from: Option<Position>, ctx: &GuardContext) -> Vec<Guard> {
-    evaluate(action_kinds(action, from), ctx)
+    evaluate(action_kinds(action, from, ctx), ctx)
 }
 
-fn action_kinds(action: Action, from: Option<Position>) -> &'static [GuardKind] {
+fn action_kinds(
+    action: Action,
+    from: Option<Position>,
+    ctx: &GuardContext,
+) -> &'static [GuardKind] {
     match (action, Trigger::for_action(action), from) {
         (Action::StartWave | Action::ApproveWindow, ..) => wave_action_guards(action),
         (_, None, _) => OPERATOR,
-        (_, Some(t), Some(p)) => find(p, t).map(|r| r.guards).unwrap_or(OPERATOR),
+        (_, Some(t), Some(p)) => find(p, t, ctx).map(|r| r.guards).unwrap_or(OPERATOR),
         (_, Some(Trigger::Cutover), None) => CUTOVER_GUARDS,
         (_, Some(_), None) => OPERATOR,
     }
@@ -355,11 +385,13 @@ fn action_kinds(action: Action, from: Option<Position>) -> &'static [GuardKind] 
 
 /// Triggers that have a row from `from` (guards not checked): what the cockpit may offer.
 pub fn available(from: Position) -> Vec<Trigger> {
-    table()
-        .iter()
-        .filter(|r| r.from == from)
-        .map(|r| r.trigger)
-        .collect()
+    let mut out: Vec<Trigger> = Vec::new();
+    for r in table().iter().filter(|r| r.from == from) {
+        if !out.contains(&r.trigger) {
+            out.push(r.trigger);
+        }
+    }
+    out
 }
 
 fn evaluate(kinds: &[GuardKind], ctx: &GuardContext) -> Vec<Guard> {
@@ -392,6 +424,11 @@ fn not_applicable(from: Position, trigger: Trigger, ctx: &GuardContext) -> Rejec
             if matches!(from.held, Some(Stage::Cutover | Stage::Hypercare)) =>
         {
             " (roll back instead)"
+        }
+        // The offline cutover (drain, full load, exact validation, switch) is not in the
+        // engine yet: say so rather than let the operator look for a missing guard.
+        (Trigger::Cutover, Stage::ReadyOffline) => {
+            " (the offline cutover of a ready_offline database is not available yet)"
         }
         _ => "",
     };
@@ -487,8 +524,10 @@ mod tests {
     fn table_has_no_duplicate_keys_and_sane_positions() {
         let mut seen = HashSet::new();
         for r in table() {
+            // Two rows share a key only when a path guard (online, offline) tells them apart.
+            let path: Vec<GuardKind> = r.guards.iter().copied().filter(|g| g.is_path()).collect();
             assert!(
-                seen.insert((r.from, r.trigger)),
+                seen.insert((r.from, r.trigger, path)),
                 "two rows for {} + {}",
                 r.from,
                 r.trigger
@@ -517,6 +556,19 @@ mod tests {
     #[test]
     fn every_row_goes_where_it_says() {
         for r in table() {
+            // The offline rows are granted for an offline database.
+            let green = || GuardContext {
+                mode: if r.guards.contains(&GuardKind::Offline) {
+                    crate::inventory::Mode::Offline
+                } else {
+                    crate::inventory::Mode::Online
+                },
+                ..green()
+            };
+            let viewer = || GuardContext {
+                role: Role::Viewer,
+                ..green()
+            };
             assert_eq!(
                 decide(r.from, r.trigger, &green()),
                 Ok(r.to),
@@ -730,6 +782,44 @@ mod tests {
             Some(Trigger::Rollback)
         );
         assert_eq!(wave_member_trigger(Action::StartWave), None);
+    }
+
+    /// After its pre-checks an offline database waits in ready_offline (an online one is
+    /// provisioned), and nothing moves it on by itself there: no step, no revalidation, and
+    /// no cutover yet; the operator may still pause or abort it.
+    #[test]
+    fn an_offline_database_waits_in_ready_offline() {
+        let offline = GuardContext {
+            mode: crate::inventory::Mode::Offline,
+            ..green()
+        };
+        let pre = Position::at(Prechecks);
+        assert_eq!(
+            decide(pre, Trigger::StepSucceeded, &offline),
+            Ok(Position::at(ReadyOffline))
+        );
+        assert_eq!(
+            decide(pre, Trigger::StepSucceeded, &green()),
+            Ok(Position::at(Provisioning))
+        );
+        let at = Position::at(ReadyOffline);
+        for t in [
+            Trigger::StepSucceeded,
+            Trigger::Revalidate,
+            Trigger::Cutover,
+        ] {
+            assert!(decide(at, t, &offline).is_err(), "{t}");
+        }
+        let e = decide(at, Trigger::Cutover, &offline).unwrap_err();
+        assert!(e.to_string().contains("not available yet"), "{e}");
+        assert_eq!(
+            decide(at, Trigger::Pause, &offline),
+            Ok(Position::paused_in(ReadyOffline))
+        );
+        assert_eq!(
+            decide(at, Trigger::Abort, &offline),
+            Ok(Position::at(Aborted))
+        );
     }
 
     #[test]

@@ -111,7 +111,11 @@ fn members(dbs: &[DbState]) -> BTreeMap<u32, Members> {
             e.gb += d.size_gb;
         }
         match d.stage {
-            Stage::Ready | Stage::Cutover | Stage::Hypercare | Stage::Completed => {}
+            Stage::Ready
+            | Stage::ReadyOffline
+            | Stage::Cutover
+            | Stage::Hypercare
+            | Stage::Completed => {}
             Stage::Aborted => {}
             Stage::Failed => e.failed += 1,
             _ => e.not_ready += 1,

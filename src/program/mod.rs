@@ -18,6 +18,7 @@ use serde::Serialize;
 /// Whether the database has passed `stage` on the main path (registered .. completed).
 fn reached(s: Stage, stage: Stage) -> bool {
     let main = |x: Stage| stage_pos(x) <= stage_pos(Stage::Completed);
+    let s = stages::data_stage(s);
     main(s) && stage_pos(s) >= stage_pos(stage)
 }
 
@@ -27,7 +28,7 @@ pub struct Progress {
     pub databases: usize,
     /// Databases by stage, in `Stage::ALL` order.
     #[serde(skip)]
-    pub by_stage: [usize; 14],
+    pub by_stage: [usize; Stage::COUNT],
     /// The same by stage name, only stages with databases (for scripts).
     pub stages: std::collections::BTreeMap<&'static str, usize>,
     pub total_gb: f64,
@@ -65,7 +66,7 @@ impl Progress {
 pub fn progress(dbs: &[DbState], marks: &[StageMark], now: DateTime<Utc>) -> Progress {
     let mut p = Progress {
         databases: dbs.len(),
-        by_stage: [0; 14],
+        by_stage: [0; Stage::COUNT],
         stages: Default::default(),
         total_gb: 0.0,
         moved_gb: 0.0,
@@ -228,6 +229,7 @@ pub(crate) mod tests {
             business_window: String::new(),
             signoff: Default::default(),
             restore_passed_at: None,
+            mode: Default::default(),
         }
     }
 

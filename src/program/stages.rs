@@ -24,6 +24,16 @@ pub fn effective_stage(d: &DbState) -> Stage {
     }
 }
 
+/// Where a stage stands on the data's path, for the figures of what is loaded and validated:
+/// an offline database in `ready_offline` has passed its pre-checks and nothing more (its
+/// data moves inside its cutover), though `ready_offline` comes after `ready` in the enum.
+pub fn data_stage(s: Stage) -> Stage {
+    match s {
+        Stage::ReadyOffline => Stage::Prechecks,
+        s => s,
+    }
+}
+
 /// Index of a stage in `Stage::ALL`, for the count arrays.
 pub fn stage_pos(s: Stage) -> usize {
     Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)

@@ -282,7 +282,7 @@ fn burn_down(
         .map(|(_, name)| (name.to_string(), vec![(0.0, members as f64)]))
         .collect();
     for m in marks {
-        let p = stage_pos(m.to);
+        let p = stage_pos(crate::program::stages::data_stage(m.to));
         // Failed, paused, rolled back: off the main path, the database keeps what it reached.
         if p > main_end {
             continue;

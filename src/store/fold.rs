@@ -89,6 +89,7 @@ fn register(d: &mut Derived, spec: DatabaseSpec, ev: &Event) {
             st.criticality = spec.criticality;
             st.max_lag_s = spec.overrides.max_cutover_lag_s;
             st.business_window = spec.business_window.clone();
+            st.mode = spec.mode;
             st.last_event_at = ev.time;
         }
         None => {
@@ -116,6 +117,7 @@ fn register(d: &mut Derived, spec: DatabaseSpec, ev: &Event) {
                     business_window: spec.business_window.clone(),
                     signoff: Default::default(),
                     restore_passed_at: None,
+                    mode: spec.mode,
                 },
             );
         }

@@ -1,7 +1,7 @@
 //! Types the store keeps and hands out. The engine writes events; the cockpit reads states and
 //! writes commands.
 
-use crate::inventory::{Criticality, Engine};
+use crate::inventory::{Criticality, Engine, Mode};
 use crate::lifecycle::Stage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -216,6 +216,9 @@ pub struct DbState {
     /// When a restore test last passed since the database entered its stage (hypercare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_passed_at: Option<DateTime<Utc>>,
+    /// How it migrates (inventory `mode`); left out when online, as in its spec.
+    #[serde(default, skip_serializing_if = "Mode::is_online")]
+    pub mode: Mode,
 }
 
 /// Current state of one wave, derived from its events.

@@ -120,6 +120,7 @@ pub fn databases(n: usize) -> Vec<DbState> {
                 business_window: String::new(),
                 signoff: Default::default(),
                 restore_passed_at: None,
+                mode: Default::default(),
             }
         })
         .collect()

@@ -88,6 +88,7 @@ fn context(
         criticality: d.criticality,
         signoff: &d.signoff,
         restore_passed_at: d.restore_passed_at,
+        mode: d.mode,
     };
     lifecycle::facts::guard_context(&f, lim, role, now)
 }

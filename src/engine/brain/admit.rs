@@ -43,6 +43,7 @@ impl Brain {
                 criticality: d.criticality,
                 size_gb: d.size_gb,
                 db_id: d.id.clone(),
+                needs_drs_job: d.mode.is_online(),
             })
             .collect();
         if waiting.is_empty() {
@@ -63,11 +64,13 @@ impl Brain {
                     None,
                 );
             } else if let Some(d) = self.dbs.get_mut(&c.db_id) {
-                d.held_by = Some(if usage.drs_jobs >= self.settings.caps.drs_jobs {
-                    admission::Held::DrsJobs(self.settings.caps.drs_jobs).to_string()
-                } else {
-                    admission::Held::Wave(c.wave, self.settings.caps.per_wave).to_string()
-                });
+                d.held_by = Some(
+                    if c.needs_drs_job && usage.drs_jobs >= self.settings.caps.drs_jobs {
+                        admission::Held::DrsJobs(self.settings.caps.drs_jobs).to_string()
+                    } else {
+                        admission::Held::Wave(c.wave, self.settings.caps.per_wave).to_string()
+                    },
+                );
             }
         }
     }

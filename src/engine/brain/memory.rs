@@ -17,6 +17,9 @@ pub(super) struct Db {
     pub(super) wave: Option<u32>,
     pub(super) criticality: Criticality,
     pub(super) size_gb: f64,
+    /// How it migrates (inventory `mode`): an offline database has no DRS job before its
+    /// cutover, so it takes no DRS slot and runs no DRS pre-check.
+    pub(super) mode: crate::inventory::Mode,
     /// Its own business window (inventory), read once.
     pub(super) window: WindowMemo,
     /// `overrides.max_cutover_lag_s`, for the guards.
@@ -162,7 +165,8 @@ pub(super) fn holds_job(d: &Db) -> bool {
     if d.job.is_some() {
         return !d.job_released;
     }
-    matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning)
+    // An offline database creates its job only at its cutover: its pre-checks take no slot.
+    d.mode.is_online() && matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning)
 }
 
 pub(super) fn in_full_load(d: &Db) -> bool {
@@ -183,7 +187,7 @@ pub(super) fn quiet(d: &Db) -> bool {
     match d.pos.stage {
         Stage::Completed | Stage::Aborted => d.job.is_none(),
         Stage::RolledBack => rollback_next(d).is_none(),
-        Stage::Registered | Stage::Failed | Stage::Hypercare => true,
+        Stage::Registered | Stage::Failed | Stage::Hypercare | Stage::ReadyOffline => true,
         _ => false,
     }
 }

@@ -122,7 +122,7 @@ impl Brain {
                 && d.open.is_none()
                 && match d.pos.stage {
                     Stage::Registered => !self.wave_started(d.wave),
-                    Stage::Ready | Stage::Hypercare | Stage::Failed => true,
+                    Stage::Ready | Stage::ReadyOffline | Stage::Hypercare | Stage::Failed => true,
                     Stage::Paused => d.job_paused || !d.job_started,
                     Stage::Completed | Stage::Aborted => d.job.is_none(),
                     Stage::RolledBack => rollback_next(d).is_none(),

@@ -50,6 +50,7 @@ impl Brain {
             criticality: d.criticality,
             signoff: &d.signoff,
             restore_passed_at: d.restore_passed_at,
+            mode: d.mode,
         };
         let mut ctx = facts::guard_context(&f, th, role, wall);
         ctx.close_reason = self.close_reason.clone();

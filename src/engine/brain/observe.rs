@@ -147,7 +147,12 @@ impl Brain {
         let is_validation = matches!(step, EffectStep::Compare | EffectStep::SqlValidate);
         // The SQL half is kept until the DRS half arrives: DRS's pre-check always runs, its
         // comparison only with both checks.
-        if step == EffectStep::SqlPrecheck || (both && step == EffectStep::SqlValidate) {
+        // An offline database's SQL pre-checks are all its pre-checks: DRS's run on a job, and
+        // it has none before its cutover.
+        let offline = !d.mode.is_online();
+        if (step == EffectStep::SqlPrecheck && !offline)
+            || (both && step == EffectStep::SqlValidate)
+        {
             d.partial = Some(r);
             return;
         }

@@ -46,6 +46,15 @@ impl Brain {
             }
         }
         match d.pos.stage {
+            // An offline database is pre-checked by wavedeck's SQL checks whatever `checks`
+            // says: DRS pre-checks a job, and nothing (no job, no provisioning) is made for it
+            // before its cutover in the window.
+            Stage::Prechecks if !d.mode.is_online() => {
+                if d.done.contains(&EffectStep::SqlPrecheck) {
+                    return Next::Idle;
+                }
+                work(EffectStep::SqlPrecheck)
+            }
             Stage::Prechecks => {
                 if s.sql() && !d.done.contains(&EffectStep::SqlPrecheck) {
                     return work(EffectStep::SqlPrecheck);
@@ -127,6 +136,8 @@ impl Brain {
                 }
                 work(EffectStep::DeleteJob)
             }
+            // Waits for the operator's cutover in the window (not built yet: issue #17).
+            Stage::ReadyOffline => Next::Idle,
             Stage::RolledBack => match rollback_next(d) {
                 Some(step) => work(step),
                 None => Next::Idle,

@@ -209,6 +209,8 @@ pub struct Seed {
     pub stage: Stage,
     pub held: Option<Stage>,
     pub job: Option<String>,
+    /// How it migrates (inventory `mode`).
+    pub mode: crate::inventory::Mode,
 }
 
 impl Seed {
@@ -224,6 +226,7 @@ impl Seed {
             stage: s.stage,
             held: s.held_stage,
             job: s.drs_job_id,
+            mode: s.mode,
         }
     }
 }

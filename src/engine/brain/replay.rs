@@ -37,6 +37,7 @@ impl Brain {
                 wave: s.wave,
                 criticality: s.criticality,
                 size_gb: s.size_gb,
+                mode: s.mode,
                 window: WindowMemo::new(&s.business_window),
                 pos: Position::from_state(s.stage, s.held),
                 job: s.job,

@@ -38,6 +38,7 @@ pub(super) fn seed(id: &str, wave: u32, crit: Criticality, size: f64) -> Seed {
         stage: Stage::Registered,
         held: None,
         job: None,
+        mode: Default::default(),
     }
 }
 

@@ -594,8 +594,8 @@ pub fn scroll_offset(offset: usize, cursor: usize, page: usize) -> usize {
 
 impl App {
     /// The stage counts of a wave's members, in `Stage::ALL` order.
-    pub fn wave_stage_counts(&self, n: Option<u32>) -> [usize; 14] {
-        let mut c = [0usize; 14];
+    pub fn wave_stage_counts(&self, n: Option<u32>) -> [usize; Stage::COUNT] {
+        let mut c = [0usize; Stage::COUNT];
         for d in self.data.dbs.iter().filter(|d| d.wave == n) {
             c[crate::tui::theme::stage_index(d.stage)] += 1;
         }

@@ -77,7 +77,13 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
         Stage::Failed | Stage::Paused => d.held_stage.unwrap_or(Stage::Registered),
         s => s,
     };
-    for (i, st) in Stage::PIPELINE.into_iter().enumerate() {
+    // An offline database's path has no provisioning, load or CDC before its cutover.
+    let pipeline: &[Stage] = if d.mode.is_online() {
+        &Stage::PIPELINE
+    } else {
+        &Stage::OFFLINE_PIPELINE
+    };
+    for (i, &st) in pipeline.iter().enumerate() {
         let entered: Vec<_> = x
             .stage_entered
             .iter()
@@ -114,7 +120,7 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
             .map(|s| format!(" {}", fmt::dur_secs(s)))
             .unwrap_or_default();
         spans.push(Span::styled(format!("{label}{t}"), style));
-        if i + 1 < Stage::PIPELINE.len() {
+        if i + 1 < pipeline.len() {
             spans.push(Span::styled(format!(" {} ", th.sym.arrow), th.muted));
         }
     }
@@ -452,6 +458,7 @@ fn short_stage(st: Stage) -> &'static str {
         Stage::Cdc => "cdc",
         Stage::Validation => "valid",
         Stage::Ready => "ready",
+        Stage::ReadyOffline => "r-offl",
         Stage::Cutover => "cut",
         Stage::Hypercare => "hyper",
         Stage::Completed => "done",

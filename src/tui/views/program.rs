@@ -31,7 +31,7 @@ fn pct(part: f64, whole: f64) -> String {
     }
 }
 
-fn counts(p: &Program) -> [usize; 14] {
+fn counts(p: &Program) -> [usize; crate::lifecycle::Stage::COUNT] {
     p.progress.by_stage
 }
 

@@ -19,7 +19,7 @@ use ratatui::Frame;
 /// Aggregates of one wave for the Waves view.
 pub struct WaveSummary {
     pub members: usize,
-    pub counts: [usize; 14],
+    pub counts: [usize; Stage::COUNT],
     pub progress: f64,
     pub eta_s: Option<i64>,
     pub worst_lag: Option<f64>,
@@ -40,7 +40,7 @@ pub fn db_progress(d: &DbState) -> f64 {
         Stage::FullLoad => 0.1 + 0.5 * (d.progress_pct / 100.0).clamp(0.0, 1.0),
         Stage::Cdc => 0.65,
         Stage::Validation => 0.75,
-        Stage::Ready => 0.85,
+        Stage::Ready | Stage::ReadyOffline => 0.85,
         Stage::Cutover => 0.9,
         Stage::Hypercare => 0.95,
         _ => 1.0,
@@ -48,7 +48,7 @@ pub fn db_progress(d: &DbState) -> f64 {
 }
 
 pub fn wave_summary(app: &App, n: Option<u32>) -> WaveSummary {
-    let mut counts = [0usize; 14];
+    let mut counts = [0usize; Stage::COUNT];
     let mut lags = Vec::new();
     let mut prog = 0.0;
     let mut members = 0;
@@ -358,7 +358,7 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
 /// One row for the folded one-database waves: how many, their range, data and stages.
 fn folded_row(app: &App, waves: &[u32], gb: f64, bar_w: u16, wide: bool) -> Row<'static> {
     let th = &app.theme;
-    let mut counts = [0usize; 14];
+    let mut counts = [0usize; Stage::COUNT];
     let mut failures = 0;
     for d in waves.iter().flat_map(|&w| app.data.members(Some(w))) {
         counts[stage_index(d.stage)] += 1;

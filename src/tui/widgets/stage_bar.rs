@@ -5,7 +5,7 @@ use crate::tui::theme::{stage_code, Theme};
 use ratatui::text::Span;
 
 /// A bar of `w` cells split by stage, coloured (or lettered without colour).
-pub fn stage_bar(th: &Theme, counts: &[usize; 14], w: usize) -> Vec<Span<'static>> {
+pub fn stage_bar(th: &Theme, counts: &[usize; Stage::COUNT], w: usize) -> Vec<Span<'static>> {
     let total: usize = counts.iter().sum();
     if total == 0 || w == 0 {
         return vec![Span::styled(" ".repeat(w), th.muted)];

@@ -9,9 +9,11 @@ use common::receiver::Receiver;
 use common::*;
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
+use wavedeck::drs::DrsClient;
 use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::notify::{EventClass, TargetConfig};
+use wavedeck::rehearsal::drs_emulator::EmulatorHandle;
 use wavedeck::secret::SecretRef;
 use wavedeck::store::event::Body;
 use wavedeck::store::{kind, Action, Event, OutboxRow, Role, Store, Target};
@@ -100,6 +102,19 @@ fn assert_no_secret(texts: &[(String, String)]) {
 
 /// Wave 0 approved and started, db-00 driven to ready, cut over (asked until the lag lets
 /// it) and waited for in hypercare: the real engine's `cutover started` and `cutover done`.
+/// The emulator for `base`, the client config and DRS client that talk to it, and the store with
+/// db-00 registered: the set-up every engine test here starts from.
+async fn emulated_db00(base: &Config) -> (EmulatorHandle, Config, DrsClient, Store) {
+    let emu = wavedeck::rehearsal::drs_emulator::spawn(base, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let cfg = emu.client_config(base);
+    let drs = emu.client(&cfg).unwrap();
+    let store = Store::open(&cfg.store).await.unwrap();
+    register(&store, &[spec("db-00", 0.5)]).await;
+    (emu, cfg, drs, store)
+}
+
 async fn cut_over_db00(store: &Store) {
     for a in [Action::ApproveWindow, Action::StartWave] {
         let c = command(store, Role::Operator, a, Target::Wave(0)).await;
@@ -150,13 +165,7 @@ async fn a_receiver_failing_three_times_gets_each_cutover_notification_once() {
         TargetUrl::File(rx.url(&format!("/hook/{URL_TOKEN}"))),
         vec![EventClass::CutoverStarted, EventClass::CutoverDone],
     );
-    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let cfg = emu.client_config(&base);
-    let drs = emu.client(&cfg).unwrap();
-    let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 0.5)]).await;
+    let (emu, cfg, drs, store) = emulated_db00(&base).await;
     let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
         .await
         .unwrap();
@@ -358,13 +367,7 @@ async fn a_dead_target_is_retried_and_does_not_hold_up_the_engine() {
         TargetUrl::File(dead),
         vec![EventClass::Alerts],
     );
-    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let cfg = emu.client_config(&base);
-    let drs = emu.client(&cfg).unwrap();
-    let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 0.5)]).await;
+    let (emu, cfg, drs, store) = emulated_db00(&base).await;
     assert!(store
         .try_acquire_lease("otherhost:4242:deadbeef", Duration::from_millis(300))
         .await
@@ -420,13 +423,7 @@ async fn a_notification_refused_for_good_or_out_of_attempts_is_given_up_and_the_
     second.url_file = Some(f);
     base.notify.targets.push(second);
     base.notify.max_attempts = 2;
-    let emu = wavedeck::rehearsal::drs_emulator::spawn(&base, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let cfg = emu.client_config(&base);
-    let drs = emu.client(&cfg).unwrap();
-    let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 0.5)]).await;
+    let (emu, cfg, drs, store) = emulated_db00(&base).await;
     let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
         .await
         .unwrap();

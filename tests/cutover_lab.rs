@@ -4,12 +4,9 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use wavedeck::config::Config;
 use wavedeck::cutover::CutoverStep;
-use wavedeck::engine::effects::FAULT_STALL_ENV;
 use wavedeck::rehearsal::lab::journal_driver::{self as driver, Journal};
 use wavedeck::rehearsal::lab::postgres::TempLab;
 
@@ -95,78 +92,8 @@ async fn kill_9_after_each_step_then_restart_finishes_exactly_once() {
     let ctx = st.ctx("killed", &cfg, Duration::from_secs(1));
     let w = start_workload(st, "killed");
     wait_acks(&w, &ctx.source.endpoint(), 100).await;
-    let work = st.dir.join("driver");
-    std::fs::create_dir_all(&work).unwrap();
-    let driver = |stall: Option<&str>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_wavedeck"));
-        c.args([
-            "lab",
-            "cutover",
-            "--db",
-            "killed",
-            "--grace-s",
-            "1",
-            "--dir",
-        ])
-        .arg(&st.dir)
-        .current_dir(&work)
-        .env_remove("WAVEDECK_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-        match stall {
-            Some(s) => c.env(FAULT_STALL_ENV, s),
-            None => c.env_remove(FAULT_STALL_ENV),
-        };
-        c.spawn().unwrap()
-    };
-    for step in CutoverStep::ALL {
-        let mut child = driver(Some(step.as_str()));
-        let stderr = child.stderr.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut l = String::new();
-            BufReader::new(stderr).read_line(&mut l).map(|_| l)
-        })
-        .await
-        .unwrap()
-        .unwrap();
-        assert_eq!(line.trim(), format!("stalled at {step}"), "driver output");
-        child.kill().unwrap(); // SIGKILL: no cleanup runs
-        child.wait().unwrap();
-    }
-    let status = driver(None).wait().unwrap();
-    assert!(status.success());
-
-    let entries = Journal::new(st.journal_path("killed")).entries().unwrap();
-    for step in CutoverStep::ALL {
-        let ok = entries
-            .iter()
-            .filter(|e| e.step == step.as_str() && e.kind == "outcome" && e.ok == Some(true))
-            .count();
-        assert_eq!(ok, 1, "{step} must complete exactly once");
-        let intents = entries
-            .iter()
-            .filter(|e| e.step == step.as_str() && e.kind == "intent")
-            .count();
-        let resumed = entries
-            .iter()
-            .any(|e| e.step == step.as_str() && e.resumed && e.ok == Some(true));
-        // Killed once after its effect: either found in place on restart, or run again.
-        assert!(
-            (resumed && intents == 1) || (!resumed && intents == 2),
-            "{step}: {intents} intents, resumed {resumed}"
-        );
-        if matches!(step, CutoverStep::DrainSource | CutoverStep::DnsSwitch) {
-            assert!(
-                resumed,
-                "{step} is checkable on the servers and was not redone"
-            );
-        }
-    }
-    // A further run finds everything done and changes nothing.
-    let again = driver(None).wait().unwrap();
-    assert!(again.success());
-    let after = Journal::new(st.journal_path("killed")).entries().unwrap();
-    assert_eq!(after.len(), entries.len());
+    lab_driver::kill_9_after_each_step_then_finish(&st.dir, "killed", &st.journal_path("killed"))
+        .await;
 
     wait_acks(&w, &ctx.target.endpoint(), 100).await;
     let stats = w.stop().await;

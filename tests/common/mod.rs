@@ -312,6 +312,7 @@ pub async fn stop_engine(store: &Store, mut engine: Reap) {
 }
 
 pub mod cutover_rig;
+pub mod lab_driver;
 pub mod mysql;
 pub mod native;
 pub mod receiver;

@@ -9,31 +9,13 @@ use common::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
-use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::rehearsal::drs_emulator::faults::{
     FaultPlan, JobFaultKind, JobFaultRule, RequestFault, RequestFaultKind,
 };
-use wavedeck::secret::SecretRef;
 use wavedeck::store::event::Body;
 use wavedeck::store::{kind, Action, Event, Role, Store, Target};
 
 const SPEED: f64 = 800.0;
-
-fn spec(id: &str, size_gb: f64) -> DatabaseSpec {
-    let ep = |host: &str| Endpoint {
-        host: host.into(),
-        port: 5432,
-        database: id.replace('-', "_"),
-        user: "migrator".into(),
-        password: SecretRef::File("/dev/null".into()),
-    };
-    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
-        .with_version("15")
-        .with_size_gb(size_gb)
-        .with_owner("team")
-        .with_window("daily 00:00-24:00 UTC")
-        .with_wave(Some(0))
-}
 
 fn config(dir: &std::path::Path) -> Config {
     let mut cfg = engine_config(dir, SPEED);
@@ -142,10 +124,10 @@ async fn each_fault_raises_its_rule_and_clears_it_once_gone_without_flapping() {
     let drs = emu.client(&cfg).unwrap();
     let store = Store::open(&cfg.store).await.unwrap();
     let specs = vec![
-        spec("db-00", 2.0),
-        spec("db-01", 1.0),
-        spec("db-02", 1.0),
-        spec("db-03", 1.0),
+        emulated_spec("db-00", 2.0),
+        emulated_spec("db-01", 1.0),
+        emulated_spec("db-02", 1.0),
+        emulated_spec("db-03", 1.0),
     ];
     register(&store, &specs).await;
     let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
@@ -355,7 +337,7 @@ async fn an_unreleased_lease_taken_over_raises_lease_lost() {
     let cfg = emu.client_config(&base);
     let drs = emu.client(&cfg).unwrap();
     let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 1.0)]).await;
+    register(&store, &[emulated_spec("db-00", 1.0)]).await;
     // A clean start and stop first: a released lease is no loss.
     let e = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
         .await
@@ -410,7 +392,7 @@ async fn a_cutover_step_that_hangs_raises_cutover_step_and_clears_when_done() {
     let cfg = emu.client_config(&base);
     let drs = emu.client(&cfg).unwrap();
     let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 0.5)]).await;
+    register(&store, &[emulated_spec("db-00", 0.5)]).await;
     let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
         .await
         .unwrap();

@@ -10,11 +10,9 @@ use common::*;
 use std::time::{Duration, Instant};
 use wavedeck::config::Config;
 use wavedeck::drs::DrsClient;
-use wavedeck::inventory::{DatabaseSpec, Endpoint, Engine};
 use wavedeck::lifecycle::Stage;
 use wavedeck::notify::{EventClass, TargetConfig};
 use wavedeck::rehearsal::drs_emulator::EmulatorHandle;
-use wavedeck::secret::SecretRef;
 use wavedeck::store::event::Body;
 use wavedeck::store::{kind, Action, Event, OutboxRow, Role, Store, Target};
 
@@ -22,22 +20,6 @@ const SPEED: f64 = 800.0;
 /// In the URL's path, as a Slack or Teams webhook holds its token.
 const URL_TOKEN: &str = "T0KEN-in-the-url-7f3a9c1e55";
 const BEARER: &str = "bearer-s3cret-0b8d2e4471";
-
-fn spec(id: &str, size_gb: f64) -> DatabaseSpec {
-    let ep = |host: &str| Endpoint {
-        host: host.into(),
-        port: 5432,
-        database: id.replace('-', "_"),
-        user: "migrator".into(),
-        password: SecretRef::File("/dev/null".into()),
-    };
-    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
-        .with_version("15")
-        .with_size_gb(size_gb)
-        .with_owner("team")
-        .with_window("daily 00:00-24:00 UTC")
-        .with_wave(Some(0))
-}
 
 /// One target `ops` wanting `events`, its URL from `url` (a reference), its bearer token from
 /// a file in `dir`; retries start at 50 ms.
@@ -100,8 +82,6 @@ fn assert_no_secret(texts: &[(String, String)]) {
     }
 }
 
-/// Wave 0 approved and started, db-00 driven to ready, cut over (asked until the lag lets
-/// it) and waited for in hypercare: the real engine's `cutover started` and `cutover done`.
 /// The emulator for `base`, the client config and DRS client that talk to it, and the store with
 /// db-00 registered: the set-up every engine test here starts from.
 async fn emulated_db00(base: &Config) -> (EmulatorHandle, Config, DrsClient, Store) {
@@ -111,11 +91,12 @@ async fn emulated_db00(base: &Config) -> (EmulatorHandle, Config, DrsClient, Sto
     let cfg = emu.client_config(base);
     let drs = emu.client(&cfg).unwrap();
     let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 0.5)]).await;
+    register(&store, &[emulated_spec("db-00", 0.5)]).await;
     (emu, cfg, drs, store)
 }
 
-async fn cut_over_db00(store: &Store) {
+/// Wave 0 approved and started, db-00 driven to ready.
+async fn ready_db00(store: &Store) {
     for a in [Action::ApproveWindow, Action::StartWave] {
         let c = command(store, Role::Operator, a, Target::Wave(0)).await;
         let (ok, why) = decided(store, c).await;
@@ -125,7 +106,11 @@ async fn cut_over_db00(store: &Store) {
         s.iter().any(|d| d.stage == Stage::Ready)
     })
     .await;
-    // The lag may spike past the cutover limit at the instant asked: ask until accepted.
+}
+
+/// db-00's cutover asked until accepted: the lag may spike past the cutover limit at the
+/// instant asked.
+async fn ask_cutover_db00(store: &Store) {
     let t0 = Instant::now();
     loop {
         let c = command(
@@ -145,6 +130,13 @@ async fn cut_over_db00(store: &Store) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// db-00 ready, cut over and waited for in hypercare: the real engine's `cutover started` and
+/// `cutover done`.
+async fn cut_over_db00(store: &Store) {
+    ready_db00(store).await;
+    ask_cutover_db00(store).await;
     wait_for(store, "db-00 in hypercare", Duration::from_secs(60), |s| {
         s.iter().any(|d| d.stage == Stage::Hypercare)
     })
@@ -252,7 +244,7 @@ async fn a_kill_9_between_post_and_mark_posts_again_and_the_receiver_applies_onc
     std::fs::write(&cfg_path, serde_yaml::to_string(&cfg).unwrap()).unwrap();
     let out = dir.path().join("processes.log");
     let store = Store::open(&cfg.store).await.unwrap();
-    register(&store, &[spec("db-00", 0.5)]).await;
+    register(&store, &[emulated_spec("db-00", 0.5)]).await;
     // A lease its holder never released: the engine that takes it raises `lease_lost`.
     assert!(store
         .try_acquire_lease("otherhost:4242:deadbeef", Duration::from_millis(300))
@@ -521,5 +513,121 @@ async fn a_notification_refused_for_good_or_out_of_attempts_is_given_up_and_the_
         ("events".into(), format!("{events:?}")),
         ("outbox".into(), format!("{rows:?}")),
     ]);
+    emu.shutdown().await;
+}
+
+/// Wave 0's two members aborted by the operator, one after the other, while the real engine
+/// runs on the emulator: once the second is aborted and its DRS job cleaned up, the engine
+/// writes one `wave.done` (2 aborted, the wave's duration) and the target that asked for
+/// `wave_done` gets it, once; a restarted engine replays the store and writes no second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_whose_members_all_ended_is_done_once_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, false).await;
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::File(rx.url(&format!("/hook/{URL_TOKEN}"))),
+        vec![EventClass::WaveDone],
+    );
+    let (emu, cfg, drs, store) = emulated_db00(&base).await;
+    register(&store, &[emulated_spec("db-01", 0.5)]).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    let c = command(&store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&store, c).await.0);
+    wait_for(&store, "both loading", Duration::from_secs(60), |s| {
+        s.iter().all(|d| d.stage >= Stage::FullLoad)
+    })
+    .await;
+    let abort = |db: &'static str| {
+        let store = store.clone();
+        async move {
+            let c = command(&store, Role::Operator, Action::Abort, Target::Db(db.into())).await;
+            let (ok, why) = decided(&store, c).await;
+            assert!(ok, "abort {db}: {why:?}");
+        }
+    };
+    abort("db-00").await;
+    // db-00's job is terminated and deleted meanwhile; db-01 still runs: not done.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        let events = all_events(&store).await;
+        assert!(
+            !events.iter().any(|e| e.kind == kind::WAVE_DONE),
+            "done with db-01 still running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    abort("db-01").await;
+    let applied = rx.wait_applied(1, Duration::from_secs(30)).await;
+    engine.shutdown().await.unwrap();
+    // A restart: the engine replays the log, the wave is still done.
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    engine.shutdown().await.unwrap();
+
+    let events = all_events(&store).await;
+    let done: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == kind::WAVE_DONE)
+        .collect();
+    assert_eq!(done.len(), 1, "{done:#?}");
+    let (e, started) = (
+        done[0],
+        events
+            .iter()
+            .find(|e| e.kind == kind::WAVE_STARTED)
+            .unwrap(),
+    );
+    assert_eq!((e.wave, e.db_id.as_deref()), (Some(0), None));
+    let Body::WaveDone(d) = e.body() else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (d.wave, d.members, d.aborted, d.completed, d.rolled_back),
+        (0, 2, 2, 0, 0)
+    );
+    let last_abort = events
+        .iter()
+        .filter(|e| e.kind == kind::DB_STAGE && e.payload["to"] == "aborted")
+        .map(|e| e.time)
+        .max()
+        .unwrap();
+    // The engine's clock when it decided, a moment before the store stamped the event.
+    let near = |a: chrono::DateTime<chrono::Utc>, b: chrono::DateTime<chrono::Utc>| {
+        (a - b).num_milliseconds().abs() < 1000
+    };
+    assert!(near(d.started_at.unwrap(), started.time), "{d:?}");
+    assert!(near(d.ended_at.unwrap(), last_abort), "{d:?}");
+    assert!(d.duration_s.unwrap() > 0.0, "{d:?}");
+    // After the last member's job was deleted: nothing was left to do.
+    let deleted = events
+        .iter()
+        .filter(|x| x.kind == kind::STEP_OUTCOME && x.payload["step"] == "delete_job")
+        .count();
+    assert_eq!(deleted, 2, "both jobs deleted");
+    let rows = store.outbox().await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert!(rows[0].seq == e.seq && rows[0].sent_at.is_some());
+    assert_eq!(rx.requests().len(), 1, "{:#?}", rx.requests());
+    assert_eq!(applied[0].1["event"], "wave.done");
+    assert_eq!(
+        applied[0].1["text"].as_str().unwrap(),
+        format!(
+            "wave 0 done: 2 databases: 2 aborted, in {}",
+            wavedeck::tui::fmt::dur_long(d.duration_s.unwrap().round() as i64)
+        )
+    );
+    let shown = wavedeck::tui::data::Shown::of(e.clone());
+    assert!(
+        shown.text.starts_with("wave done: 2 databases: 2 aborted"),
+        "{}",
+        shown.text
+    );
     emu.shutdown().await;
 }

@@ -291,6 +291,11 @@ fn lag_csv(events: &[Event]) -> String {
 const LATE_STAGES: [&str; 4] = ["cutover", "hypercare", "completed", "rolled_back"];
 
 /// `stage`: the database's stage when the event was written.
+/// The wave's own events in a member's cutover notes: its window's approval and its end.
+fn wave_line(e: &Event) -> bool {
+    e.kind == kind::WAVE_APPROVED || e.kind == kind::WAVE_DONE
+}
+
 fn is_cutover_event(e: &Event, stage: &str) -> bool {
     let late = |s: Option<Stage>| s.is_some_and(|s| LATE_STAGES.contains(&s.as_str()));
     match e.body() {
@@ -368,6 +373,7 @@ fn describe(e: &Event) -> String {
             "wave {} started",
             e.wave.map(|w| w.to_string()).unwrap_or_else(|| "?".into())
         ),
+        Body::WaveDone(d) => format!("wave {} done: {}", d.wave, d.summary()),
         Body::Precheck(r) | Body::Validation(r) => {
             let what = if matches!(body, Body::Precheck(_)) {
                 "pre-checks"
@@ -422,11 +428,11 @@ fn cutover(meta: &PackMeta, events: &[Event], wave_events: &[Event]) -> String {
     }
     let mut rows: Vec<&Event> = wave_events
         .iter()
-        .filter(|e| e.kind == kind::WAVE_APPROVED || is_cutover_event(e, ""))
+        .filter(|e| wave_line(e) || is_cutover_event(e, ""))
         .chain(mine)
         .collect();
     rows.sort_by_key(|e| e.seq);
-    if rows.iter().all(|e| e.kind == kind::WAVE_APPROVED) {
+    if rows.iter().all(|e| wave_line(e)) {
         out.push_str("No cutover was attempted before this export.\n");
         if rows.is_empty() {
             return out;

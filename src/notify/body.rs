@@ -5,6 +5,7 @@
 use super::config::EventClass;
 use super::config::Format;
 use super::route::class_of;
+use crate::store::event::Body;
 use crate::store::Event;
 use serde_json::{json, Value};
 
@@ -32,6 +33,10 @@ pub fn text(e: &Event) -> String {
         Some(EventClass::CutoverDone) => format!("cutover done: {about} is in hypercare"),
         Some(EventClass::CutoverFailed) => format!("cutover FAILED: {about}: {}", s("reason")),
         Some(EventClass::Rollback) => format!("rolled back: {about}: {}", s("reason")),
+        Some(EventClass::WaveDone) => match e.body() {
+            Body::WaveDone(d) => format!("{about} done: {}", d.summary()),
+            _ => format!("{about} done"),
+        },
         None => format!("{} on {about}", e.kind),
     }
 }

@@ -96,16 +96,19 @@ pub enum EventClass {
     CutoverFailed,
     /// A database was rolled back.
     Rollback,
+    /// Every member of a wave is in a final stage (`wave.done`).
+    WaveDone,
 }
 
 impl EventClass {
-    pub const ALL: [EventClass; 6] = [
+    pub const ALL: [EventClass; 7] = [
         EventClass::Alerts,
         EventClass::AlertsCleared,
         EventClass::CutoverStarted,
         EventClass::CutoverDone,
         EventClass::CutoverFailed,
         EventClass::Rollback,
+        EventClass::WaveDone,
     ];
 
     pub fn all() -> Vec<EventClass> {

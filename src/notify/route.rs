@@ -10,6 +10,7 @@ pub fn class_of(e: &Event) -> Option<EventClass> {
     match e.kind.as_str() {
         kind::ALERT_RAISED => Some(EventClass::Alerts),
         kind::ALERT_CLEARED => Some(EventClass::AlertsCleared),
+        kind::WAVE_DONE => Some(EventClass::WaveDone),
         kind::DB_STAGE => {
             let from = e.payload["from"].as_str().unwrap_or_default();
             let to = e.payload["to"].as_str().unwrap_or_default();

@@ -7,7 +7,7 @@ use crate::cutover::steps::{CutoverStep, RollbackAction};
 use crate::engine::brain::EffectStep as Step;
 use crate::lifecycle::Stage;
 use crate::program::{stage_pos, StageMark};
-use crate::store::event::Body;
+use crate::store::event::{Body, WaveDone};
 use crate::store::fold::Derived;
 use crate::store::model::{DbState, Event, WaveState};
 use chrono::{DateTime, Utc};
@@ -73,6 +73,8 @@ pub struct WaveReport {
     pub dbs: Vec<DbLine>,
     pub alerts: Vec<AlertLine>,
     pub rollbacks: Vec<Rollback>,
+    /// When the engine wrote the wave's `wave.done`, and what it said.
+    pub done: Option<(DateTime<Utc>, WaveDone)>,
     /// Minutes after `t0` → databases short of each of [`MILESTONES`].
     pub burn_down: Vec<Series>,
     /// Seconds from the database's cutover start → lag in seconds, per database cut over.
@@ -158,11 +160,19 @@ pub fn build(wave: u32, events: &[Event], at: DateTime<Utc>) -> WaveReport {
         })
         .filter(|m| members.iter().any(|d| d.db_id == m.db_id))
         .collect();
+    let done = events
+        .iter()
+        .filter(|e| e.db_id.is_none() && e.wave == Some(wave))
+        .find_map(|e| match e.body() {
+            Body::WaveDone(d) => Some((e.time, d)),
+            _ => None,
+        });
     WaveReport {
         wave,
         state,
         at,
         t0,
+        done,
         burn_down: burn_down(&marks, members.len(), t0, at),
         lag_at_cutover: lag_at_cutover(&members, events),
         throughput: throughput(&members, events, t0),

@@ -190,6 +190,9 @@ fn summary(r: &WaveReport) -> Vec<String> {
             None => "Not started.".into(),
         });
     }
+    if let Some((at, d)) = &r.done {
+        out.push(format!("Done {}: {}.", ts(*at), d.summary()));
+    }
     let outcomes: Vec<String> = r
         .outcomes()
         .iter()

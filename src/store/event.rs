@@ -14,6 +14,7 @@ use crate::drs::model::JobStatus;
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::{Stage, Trigger};
 use crate::signoff::SignoffRole;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -211,6 +212,53 @@ pub struct WaveAct {
     pub command: Option<i64>,
 }
 
+/// `wave.done`: every member of the wave is in a final stage (completed, aborted or rolled
+/// back) with nothing left for the engine to do there (a rollback's undo steps finished, the
+/// DRS job deleted). Written once per wave by the engine (src/engine/brain/wave_done.rs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WaveDone {
+    pub wave: u32,
+    pub members: u32,
+    pub completed: u32,
+    pub aborted: u32,
+    pub rolled_back: u32,
+    /// When the wave was started (none for one whose members were all aborted before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When its last member entered its final stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// From `started_at` to `ended_at`, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+}
+
+impl WaveDone {
+    /// "9 databases: 8 completed, 1 rolled back, in 5h12m" (the counts that are not 0).
+    pub fn summary(&self) -> String {
+        let counts: Vec<String> = [
+            (self.completed, "completed"),
+            (self.rolled_back, "rolled back"),
+            (self.aborted, "aborted"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        let mut t = format!(
+            "{} database{}: {}",
+            self.members,
+            if self.members == 1 { "" } else { "s" },
+            counts.join(", ")
+        );
+        if let Some(s) = self.duration_s {
+            t.push_str(", in ");
+            t.push_str(&crate::tui::fmt::dur_long(s.round() as i64));
+        }
+        t
+    }
+}
+
 /// `db.signoff`: someone holding a sign-off role signed for the database's cutover; the
 /// event's time is when. Read by the one [`crate::signoff::Ledger`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -354,6 +402,7 @@ pub enum Body {
     WavePlanned(WavePlanned),
     WaveApproved(WaveAct),
     WaveStarted(WaveAct),
+    WaveDone(WaveDone),
     CommandAccepted(CommandDecided),
     CommandRejected(CommandDecided),
     Signoff(SignedOff),
@@ -392,6 +441,7 @@ impl Body {
             kind::WAVE_PLANNED => read(p, Body::WavePlanned),
             kind::WAVE_APPROVED => read(p, Body::WaveApproved),
             kind::WAVE_STARTED => read(p, Body::WaveStarted),
+            kind::WAVE_DONE => read(p, Body::WaveDone),
             kind::COMMAND_ACCEPTED => read(p, Body::CommandAccepted),
             kind::COMMAND_REJECTED => read(p, Body::CommandRejected),
             kind::DB_SIGNOFF => read(p, Body::Signoff),
@@ -420,6 +470,7 @@ impl Body {
             Body::WavePlanned(_) => kind::WAVE_PLANNED,
             Body::WaveApproved(_) => kind::WAVE_APPROVED,
             Body::WaveStarted(_) => kind::WAVE_STARTED,
+            Body::WaveDone(_) => kind::WAVE_DONE,
             Body::CommandAccepted(_) => kind::COMMAND_ACCEPTED,
             Body::CommandRejected(_) => kind::COMMAND_REJECTED,
             Body::Signoff(_) => kind::DB_SIGNOFF,
@@ -445,6 +496,7 @@ impl Body {
             Body::Precheck(x) | Body::Validation(x) => serde_json::to_value(x),
             Body::WavePlanned(x) => serde_json::to_value(x),
             Body::WaveApproved(x) | Body::WaveStarted(x) => serde_json::to_value(x),
+            Body::WaveDone(x) => serde_json::to_value(x),
             Body::CommandAccepted(x) | Body::CommandRejected(x) => serde_json::to_value(x),
             Body::Signoff(x) => serde_json::to_value(x),
             Body::AlertRaised(x) => serde_json::to_value(x),
@@ -583,6 +635,16 @@ mod tests {
                 rule: "lag_high".into(),
                 by: "alice".into(),
                 command: 3,
+            }),
+            Body::WaveDone(WaveDone {
+                wave: 3,
+                members: 4,
+                completed: 2,
+                aborted: 1,
+                rolled_back: 1,
+                started_at: Some(chrono::TimeZone::timestamp_opt(&Utc, 1_700_000_000, 0).unwrap()),
+                ended_at: Some(chrono::TimeZone::timestamp_opt(&Utc, 1_700_003_600, 0).unwrap()),
+                duration_s: Some(3600.0),
             }),
             Body::NotifyGivenUp(NotifyGivenUp {
                 target: "ops".into(),

@@ -31,6 +31,9 @@ pub mod kind {
     pub const WAVE_PLANNED: &str = "wave.planned";
     pub const WAVE_APPROVED: &str = "wave.approved";
     pub const WAVE_STARTED: &str = "wave.started";
+    /// payload: {"wave", "members", "completed", "aborted", "rolled_back", "started_at"?,
+    /// "ended_at"?, "duration_s"?}: every member of the wave is in a final stage, written once.
+    pub const WAVE_DONE: &str = "wave.done";
     pub const COMMAND_ACCEPTED: &str = "command.accepted";
     pub const COMMAND_REJECTED: &str = "command.rejected";
     /// payload: {"role": signoff role, "who": signer, "note": text?, "command": id?}

@@ -448,6 +448,7 @@ pub fn describe(e: &Event, b: &Body) -> String {
             a.by.clone().unwrap_or_else(|| e.actor.clone())
         ),
         Body::WaveStarted(_) => format!("started by {}", e.actor),
+        Body::WaveDone(d) => format!("wave done: {}", d.summary()),
         Body::Signoff(s) => match s.note.as_deref().filter(|n| !n.is_empty()) {
             Some(note) => format!("{} sign-off by {}: {note}", s.role.as_str(), s.who),
             None => format!("{} sign-off by {}", s.role.as_str(), s.who),

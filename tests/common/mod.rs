@@ -40,6 +40,25 @@ pub fn engine_config(dir: &std::path::Path, speed: f64) -> Config {
     cfg
 }
 
+/// A PostgreSQL database of wave 0 whose endpoints only the DRS emulator answers (its checks
+/// are DRS-side): what the engine tests on the emulator register.
+pub fn emulated_spec(id: &str, size_gb: f64) -> DatabaseSpec {
+    use wavedeck::inventory::{Endpoint, Engine};
+    let ep = |host: &str| Endpoint {
+        host: host.into(),
+        port: 5432,
+        database: id.replace('-', "_"),
+        user: "migrator".into(),
+        password: wavedeck::secret::SecretRef::File("/dev/null".into()),
+    };
+    DatabaseSpec::new(id, Engine::Postgres, ep("10.0.0.1"), ep("10.1.0.1"))
+        .with_version("15")
+        .with_size_gb(size_gb)
+        .with_owner("team")
+        .with_window("daily 00:00-24:00 UTC")
+        .with_wave(Some(0))
+}
+
 pub async fn register(store: &Store, specs: &[DatabaseSpec]) {
     let events: Vec<NewEvent> = specs
         .iter()

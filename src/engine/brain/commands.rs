@@ -126,6 +126,7 @@ impl Brain {
                 let wave = self.waves.entry(*w).or_default();
                 if c.action == Action::StartWave {
                     wave.started = true;
+                    wave.started_at = Some(wall);
                     self.out
                         .push(ev(None, Some(*w), Body::WaveStarted(wave_act(*w, c))));
                     Ok(format!(

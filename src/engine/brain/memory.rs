@@ -27,6 +27,8 @@ pub(super) struct Db {
     /// The limit that applies (own, else global), for polling and lag events.
     pub(super) max_lag_s: f64,
     pub(super) pos: Position,
+    /// When it entered its stage (none before its first stage change), for a wave's end.
+    pub(super) since: Option<DateTime<Utc>>,
     pub(super) job: Option<String>,
     pub(super) job_started: bool,
     pub(super) job_paused: bool,
@@ -85,6 +87,9 @@ pub(super) struct Wave {
     /// Who approved the cutover window.
     pub(super) approved_by: Option<String>,
     pub(super) started: bool,
+    pub(super) started_at: Option<DateTime<Utc>>,
+    /// Its `wave.done` is written (or in the store): never written again.
+    pub(super) done: bool,
 }
 
 /// What a successful step changes in what the brain knows of the job.

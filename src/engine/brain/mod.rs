@@ -14,7 +14,7 @@
 //! The parts are `impl Brain` blocks over one state: `protocol` (what the brain and the driver
 //! trade), `settings`, `memory` (per database and wave), `replay` (loading from the store),
 //! `tick` (one round), `playbook` (what each stage needs next), `moves` (the bridge to
-//! `lifecycle/`), `admit`, `observe` (results and DRS reports) and `commands`.
+//! `lifecycle/`), `admit`, `observe` (results and DRS reports), `commands` and `wave_done` (a wave's end).
 
 mod admit;
 mod commands;
@@ -28,6 +28,7 @@ mod settings;
 #[cfg(test)]
 mod test_support;
 mod tick;
+mod wave_done;
 
 pub use protocol::*;
 pub use settings::*;

@@ -132,6 +132,7 @@ impl Brain {
         };
         self.out.push(ev(Some(id), d.wave, Body::Stage(change)));
         d.pos = to;
+        d.since = Some(wall);
         d.done.clear();
         d.retries = 0;
         d.waits = 0;

@@ -23,6 +23,8 @@ impl Brain {
                     members: 0,
                     approved_by: w.approved_by,
                     started: w.started,
+                    started_at: None,
+                    done: false,
                 },
             );
         }
@@ -40,6 +42,7 @@ impl Brain {
                 mode: s.mode,
                 window: WindowMemo::new(&s.business_window),
                 pos: Position::from_state(s.stage, s.held),
+                since: None,
                 job: s.job,
                 job_started: false,
                 job_paused: false,
@@ -85,11 +88,16 @@ impl Brain {
                     let wave = self.waves.entry(w).or_default();
                     if matches!(body, Body::WaveStarted(_)) {
                         wave.started = true;
+                        wave.started_at = Some(e.time);
                     } else {
                         // As the store's fold reads it: the approver, else the event's actor.
                         wave.approved_by = Some(a.by.clone().unwrap_or_else(|| e.actor.clone()));
                     }
                 }
+                return;
+            }
+            Body::WaveDone(d) => {
+                self.waves.entry(e.wave.unwrap_or(d.wave)).or_default().done = true;
                 return;
             }
             _ => {}
@@ -103,6 +111,7 @@ impl Brain {
         }
         match body {
             Body::Stage(s) => {
+                db.since = Some(e.time);
                 db.restore_passed_at = None;
                 db.done.clear();
                 db.retries = 0;

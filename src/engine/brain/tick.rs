@@ -155,6 +155,7 @@ impl Brain {
             self.next_round =
                 now + self.scaled(Duration::from_secs_f64(self.settings.poll.round_s.max(0.0)));
         }
+        self.waves_done();
         plan
     }
 }

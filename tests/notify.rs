@@ -631,3 +631,120 @@ async fn a_wave_whose_members_all_ended_is_done_once_even_across_a_restart() {
     );
     emu.shutdown().await;
 }
+
+/// A cutover that fails for real: the DNS provider's file is unreadable when the engine comes
+/// to switch db-00's record, so the step fails until its retries run out and db-00 fails in
+/// cutover; the operator rolls it back, the engine turns the source's writes back on, and the
+/// wave (db-00 alone) is done. The target asking for `cutover_failed`, `rollback` and
+/// `wave_done` gets each once, in that order, from the real engine's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cutover_and_its_rollback_are_each_notified_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(0, false).await;
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::File(rx.url(&format!("/hook/{URL_TOKEN}"))),
+        vec![
+            EventClass::CutoverFailed,
+            EventClass::Rollback,
+            EventClass::WaveDone,
+        ],
+    );
+    let (emu, cfg, drs, store) = emulated_db00(&base).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    ready_db00(&store).await;
+    std::fs::write(&cfg.cutover.dns_file, "records: [not, a, map\n").unwrap();
+    ask_cutover_db00(&store).await;
+    wait_for(
+        &store,
+        "db-00 failed in cutover",
+        Duration::from_secs(60),
+        |s| {
+            s.iter()
+                .any(|d| d.stage == Stage::Failed && d.held_stage == Some(Stage::Cutover))
+        },
+    )
+    .await;
+    let c = command(
+        &store,
+        Role::Operator,
+        Action::Rollback,
+        Target::Db("db-00".into()),
+    )
+    .await;
+    let (ok, why) = decided(&store, c).await;
+    assert!(ok, "rollback: {why:?}");
+    let applied = rx.wait_applied(3, Duration::from_secs(30)).await;
+    engine.shutdown().await.unwrap();
+
+    let events = all_events(&store).await;
+    let stage = |from: &str, to: &str| {
+        let found: Vec<&Event> = events
+            .iter()
+            .filter(|e| {
+                e.kind == kind::DB_STAGE && e.payload["from"] == from && e.payload["to"] == to
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{from} -> {to}: {found:#?}");
+        found[0].seq
+    };
+    let (failed, rolled) = (stage("cutover", "failed"), stage("failed", "rolled_back"));
+    let done: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind == kind::WAVE_DONE)
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(done.len(), 1);
+    let dns = outcomes(&events, "db-00", "dns_switch");
+    assert!(
+        !dns.is_empty() && dns.iter().all(|e| e.payload["ok"] == false),
+        "the DNS step failed each time: {dns:#?}"
+    );
+    assert!(
+        outcomes(&events, "db-00", "source_writes_on")
+            .iter()
+            .any(|e| e.payload["ok"] == true),
+        "the rollback turned the source's writes back on"
+    );
+    let keys: Vec<String> = [failed, rolled, done[0]]
+        .iter()
+        .map(|s| format!("wavedeck-{s}-ops"))
+        .collect();
+    assert_eq!(
+        applied.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        keys,
+        "{applied:#?}"
+    );
+    assert_eq!(
+        rx.requests().len(),
+        3,
+        "each posted once: {:#?}",
+        rx.requests()
+    );
+    let text = |i: usize| applied[i].1["text"].as_str().unwrap().to_string();
+    assert!(
+        text(0).starts_with("cutover FAILED: db-00 (wave 0): ") && text(0).contains("DNS switch"),
+        "{}",
+        text(0)
+    );
+    assert!(
+        text(1).starts_with("rolled back: db-00 (wave 0)"),
+        "{}",
+        text(1)
+    );
+    assert!(
+        text(2).starts_with("wave 0 done: 1 database: 1 rolled back"),
+        "{}",
+        text(2)
+    );
+    let rows = store.outbox().await.unwrap();
+    assert!(
+        rows.len() == 3 && rows.iter().all(|r| r.sent_at.is_some()),
+        "{rows:#?}"
+    );
+    emu.shutdown().await;
+}

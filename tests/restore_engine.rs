@@ -51,6 +51,45 @@ fn intents(events: &[Event], step: &str, run: u32) -> usize {
         .count()
 }
 
+/// The database's row of the cockpit's Databases view, drawn `w` columns wide at `now` from
+/// what the store holds (its states, as the fold keeps them).
+async fn databases_row(
+    store: &wavedeck::store::Store,
+    db: &str,
+    w: u16,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use ratatui::backend::TestBackend;
+    use wavedeck::tui::data::{Data, FeedUpdate};
+    let mut data = Data::default();
+    data.apply(FeedUpdate {
+        dbs: Some(store.db_states().await.unwrap()),
+        waves: Some(store.wave_states().await.unwrap()),
+        commands: Some(vec![]),
+        ..Default::default()
+    });
+    let th = wavedeck::tui::theme::Theme::load("dark", false, false).unwrap();
+    let mut app = wavedeck::tui::app::App::new(data, th, false, now);
+    let two = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('2'),
+        crossterm::event::KeyModifiers::NONE,
+    );
+    wavedeck::tui::app::handle_key(&mut app, two);
+    app.size = (w, 30);
+    let mut t = ratatui::Terminal::new(TestBackend::new(w, 30)).unwrap();
+    t.draw(|f| wavedeck::tui::views::render(&app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..30)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .find(|l| l.contains(db))
+        .unwrap_or_default()
+}
+
+/// The restore tests the store's fold keeps for `db` (what the Databases view draws).
+async fn brief(store: &wavedeck::store::Store, db: &str) -> wavedeck::store::RestoreBrief {
+    store.db_state(db).await.unwrap().unwrap().restore_test
+}
+
 async fn copy_exists(port: u16, name: &str) -> bool {
     let c = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
@@ -144,6 +183,19 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
     );
     assert_eq!(r._emu.restore_deletes("wd-rt-rtest-1"), 1);
     wait_gone(target_port, "wd-rt-rtest-1").await;
+    // The cockpit's column, from the tester's own events as the store folded them.
+    let b = brief(&r.store, DB).await;
+    let last = b.last.clone().expect("a verdict");
+    assert!(last.passed && last.run == 1 && b.running.is_none(), "{b:?}");
+    assert!(
+        last.took_s >= 0 && last.took_s <= took.as_secs() as i64 + 1,
+        "{b:?}"
+    );
+    // At the verdict's own time, and two days on.
+    let row = databases_row(&r.store, DB, 120, last.at).await;
+    assert!(row.contains(" ✓0s "), "{row}");
+    let row = databases_row(&r.store, DB, 120, last.at + chrono::Duration::days(2)).await;
+    assert!(row.contains(" ✓2d "), "{row}");
 
     // 2. Failed: the copy lost its first table's rows; the smoke test and the count say so.
     r._emu
@@ -157,6 +209,15 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
     assert!(text.contains("customers kept"), "{text}");
     assert_eq!(r._emu.restore_deletes("wd-rt-rtest-2"), 1);
     wait_gone(target_port, "wd-rt-rtest-2").await;
+    let b = brief(&r.store, DB).await;
+    assert!(
+        b.last.as_ref().is_some_and(|l| !l.passed && l.run == 2) && b.running.is_none(),
+        "{b:?}"
+    );
+    let last = b.last.unwrap();
+    let row = databases_row(&r.store, DB, 160, last.at).await;
+    let took2 = wavedeck::tui::fmt::dur_secs(last.took_s);
+    assert!(row.contains(&format!(" ✗ 0s {took2} ")), "{took2}: {row}");
 
     // 3. kill -9 while the instance is building: the next engine deletes it, once.
     r._emu
@@ -183,6 +244,13 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
         copy_exists(target_port, "wd-rt-rtest-3").await,
         "the restore never began"
     );
+    let b = brief(&r.store, DB).await;
+    assert!(
+        b.running.is_some_and(|(run, _)| run == 3) && b.last.as_ref().is_some_and(|l| l.run == 2),
+        "{b:?}"
+    );
+    let row = databases_row(&r.store, DB, 120, chrono::Utc::now()).await;
+    assert!(row.contains(" … "), "{row}");
     signal(&e.0, libc::SIGKILL);
     e.0.wait().unwrap();
     wait_lease(&r.store, false, Duration::from_secs(10)).await;
@@ -223,6 +291,12 @@ async fn restore_tests_pass_fail_and_survive_kill_9() {
         r._emu.restored_instances()
     );
     wait_gone(target_port, "wd-rt-rtest-3").await;
+    // Deleted after the crash, with no verdict: the last test is still run 2's.
+    let b = brief(&r.store, DB).await;
+    assert!(
+        b.running.is_none() && b.last.as_ref().is_some_and(|l| l.run == 2),
+        "{b:?}"
+    );
     // Every earlier run kept its one delete, nothing was deleted twice.
     for run in 1..=2 {
         assert_eq!(

@@ -88,6 +88,7 @@ pub fn run(args: EvidenceBenchArgs) -> anyhow::Result<ExitCode> {
         business_window: String::new(),
         signoff: Default::default(),
         restore_passed_at: None,
+        restore_test: Default::default(),
         mode: Default::default(),
     };
 

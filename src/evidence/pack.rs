@@ -315,6 +315,7 @@ pub(crate) mod fixture {
             business_window: String::new(),
             signoff: Default::default(),
             restore_passed_at: None,
+            restore_test: Default::default(),
             mode: Default::default(),
         }
     }

@@ -229,6 +229,7 @@ pub(crate) mod tests {
             business_window: String::new(),
             signoff: Default::default(),
             restore_passed_at: None,
+            restore_test: Default::default(),
             mode: Default::default(),
         }
     }

@@ -7,7 +7,7 @@
 //! (after kill -9, on the next start) finds each run and how far it got.
 
 use crate::store::event::{Body, StepIntent, StepOutcome};
-use crate::store::Event;
+use crate::store::{Event, RestoreBrief, RestoreLast};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -199,15 +199,15 @@ impl Run {
 
     /// The result of the smoke step (a failed restore is a failed test too).
     pub fn verdict(&self) -> Option<Verdict> {
-        let (o, at) = [RestoreStep::Smoke, RestoreStep::Create]
+        let (o, at, passed) = [RestoreStep::Smoke, RestoreStep::Create]
             .into_iter()
             .find_map(|s| {
                 let x = self.steps.get(&s)?;
                 let o = x.outcome.as_ref()?;
-                (s == RestoreStep::Smoke || !o.ok).then_some((o, x.at))
+                verdict_of(s, o).map(|p| (o, x.at, p))
             })?;
         Some(Verdict {
-            passed: o.ok && o.passed == Some(true),
+            passed,
             summary: o
                 .summary
                 .clone()
@@ -364,6 +364,51 @@ impl Book {
     }
 }
 
+/// Whether an outcome gives its run a verdict, and which: the smoke step's, or a restore
+/// that failed (the copy was never made: a failed test too).
+fn verdict_of(step: RestoreStep, o: &StepOutcome) -> Option<bool> {
+    match step {
+        RestoreStep::Smoke => Some(o.ok && o.passed == Some(true)),
+        RestoreStep::Create if !o.ok => Some(false),
+        _ => None,
+    }
+}
+
+/// Fold one event of a restore test into a database's [`RestoreBrief`] (the store's fold does,
+/// for the Databases view): the same verdict and the same "not finished until its instance is
+/// deleted" as [`Run`], from the events one at a time.
+pub fn brief(b: &mut RestoreBrief, time: DateTime<Utc>, body: &Body) {
+    let (step, r, outcome) = match body {
+        Body::StepIntent(i) => (RestoreStep::parse(&i.step), RunRef::read(&i.detail), None),
+        Body::StepOutcome(o) => (
+            RestoreStep::parse(&o.step),
+            RunRef::read(&o.detail),
+            Some(o),
+        ),
+        _ => return,
+    };
+    let (Some(step), Some(r)) = (step, r) else {
+        return;
+    };
+    let since = match b.running {
+        Some((run, since)) if run == r.run => since,
+        _ => time,
+    };
+    b.running = Some((r.run, since));
+    let Some(o) = outcome else { return };
+    if let Some(passed) = verdict_of(step, o) {
+        b.last = Some(RestoreLast {
+            run: r.run,
+            passed,
+            at: time,
+            took_s: (time - since).num_seconds(),
+        });
+    }
+    if step == RestoreStep::Delete && o.ok {
+        b.running = None;
+    }
+}
+
 /// A passed smoke step: what the close-hypercare guard waits for.
 pub fn passed_smoke(o: &StepOutcome) -> bool {
     o.step == RestoreStep::Smoke.as_str() && o.ok && o.passed == Some(true)
@@ -487,6 +532,51 @@ mod tests {
         l.intent(Delete, 0).outcome(Delete, true, None);
         assert_eq!(l.run().next(false, false), Next::Done);
         assert!(Book::from_events(&l.0).active("hr").is_none());
+    }
+
+    /// The fold's brief, one event at a time, says what the whole log's [`Book`] says after
+    /// every event: the same last verdict (passed, when, how long) and the same run under way.
+    #[test]
+    fn the_brief_agrees_with_the_book_after_every_event() {
+        let mut logs = Vec::new();
+        let mut l = Log(vec![]);
+        l.intent(Create, 0).outcome(Create, true, None);
+        l.intent(Smoke, 0).outcome(Smoke, true, Some(true));
+        l.intent(Delete, 0).outcome(Delete, false, None);
+        l.intent(Delete, 1).outcome(Delete, true, None);
+        logs.push(l);
+        let mut l = Log(vec![]);
+        l.intent(Create, 0).outcome(Create, false, None);
+        l.intent(Delete, 0).outcome(Delete, true, None);
+        logs.push(l);
+        let mut l = Log(vec![]);
+        l.intent(Create, 0).outcome(Create, true, None);
+        l.intent(Smoke, 0).outcome(Smoke, true, Some(false));
+        logs.push(l);
+        // A crash during the smoke tests: deleted on the next start, no verdict.
+        let mut l = Log(vec![]);
+        l.intent(Create, 0)
+            .outcome(Create, true, None)
+            .intent(Smoke, 0);
+        l.intent(Delete, 0).outcome(Delete, true, None);
+        logs.push(l);
+        for l in logs {
+            let mut b = RestoreBrief::default();
+            for n in 1..=l.0.len() {
+                let e = &l.0[n - 1];
+                brief(&mut b, e.time, &Body::read(&e.kind, &e.payload));
+                let book = Book::from_events(&l.0[..n]);
+                let want = book.last("hr").map(|(r, v)| RestoreLast {
+                    run: r.r.run,
+                    passed: v.passed,
+                    at: v.at,
+                    took_s: v.took.num_seconds(),
+                });
+                assert_eq!(b.last, want, "after event {n}");
+                let active = book.active("hr").map(|r| (r.r.run, r.started_at));
+                assert_eq!(b.running, active, "after event {n}");
+            }
+        }
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub fn newest_finished(backups: &[Backup]) -> Option<&Backup> {
         .max_by_key(|b| b.end_time)
 }
 
-fn outcome(
+/// The `step.outcome` of a step that gave `r`: `(passed, summary, detail)`, or why it failed.
+pub fn outcome(
     w: &RestoreWork,
     r: Result<(Option<bool>, String, serde_json::Value), String>,
 ) -> StepOutcome {

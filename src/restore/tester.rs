@@ -192,7 +192,11 @@ impl Tester {
                 }
             },
         };
-        let guards = start_guards(self.stage(db).map(|s| s.0), self.book.active(db), db);
+        let guards = start_guards(
+            self.stage(db).map(|s| s.0),
+            self.book.active(db).map(|r| r.r.run),
+            db,
+        );
         if let Some(why) = guards {
             return Err(why);
         }
@@ -288,12 +292,18 @@ impl Tester {
     }
 }
 
+/// Whether the target is the live database (hypercare or completed): before, it holds no
+/// data of its own, so there is nothing to restore-test.
+pub fn target_live(stage: Stage) -> bool {
+    matches!(stage, Stage::Hypercare | Stage::Completed)
+}
+
 /// Why a restore test cannot start now, or `None`. A test needs the target to be the live
-/// database (hypercare or completed) and no other run of it unfinished.
-pub fn start_guards(stage: Option<Stage>, active: Option<&Run>, db: &str) -> Option<String> {
+/// database ([`target_live`]) and no other run of it unfinished (`active`: its number).
+pub fn start_guards(stage: Option<Stage>, active: Option<u32>, db: &str) -> Option<String> {
     match stage {
         None => return Some(format!("{db} is not in the store (run wavedeck init)")),
-        Some(Stage::Hypercare | Stage::Completed) => {}
+        Some(s) if target_live(s) => {}
         Some(s) => {
             return Some(format!(
                 "{db} is in {}: a restore test restores the target's backups, so it runs once the target is live (hypercare or completed)",
@@ -301,10 +311,10 @@ pub fn start_guards(stage: Option<Stage>, active: Option<&Run>, db: &str) -> Opt
             ))
         }
     }
-    active.map(|r| {
+    active.map(|run| {
         format!(
-            "restore test {} of {db} is not finished yet (its instance {} is deleted first)",
-            r.r.run, r.r.instance
+            "restore test {run} of {db} is not finished yet (its instance {} is deleted first)",
+            super::plan::instance_name(db, run)
         )
     })
 }

@@ -117,6 +117,7 @@ fn register(d: &mut Derived, spec: DatabaseSpec, ev: &Event) {
                     business_window: spec.business_window.clone(),
                     signoff: Default::default(),
                     restore_passed_at: None,
+                    restore_test: Default::default(),
                     mode: spec.mode,
                 },
             );
@@ -169,11 +170,15 @@ fn db_event(d: &mut Derived, ev: &Event, body: Body) {
         Body::Precheck(r) => st.precheck = Some(summary(&r, ev)),
         Body::Validation(r) => st.validation = Some(summary(&r, ev)),
         // A restore test's steps are not the migration's: their verdict is its own fact.
-        Body::StepOutcome(o) if crate::restore::plan::passed_smoke(&o) => {
-            st.restore_passed_at = Some(ev.time)
+        Body::StepIntent(ref i) if i.step.starts_with("restore.") => {
+            crate::restore::plan::brief(&mut st.restore_test, ev.time, &body)
         }
-        Body::StepIntent(i) if i.step.starts_with("restore.") => {}
-        Body::StepOutcome(o) if o.step.starts_with("restore.") => {}
+        Body::StepOutcome(ref o) if o.step.starts_with("restore.") => {
+            if crate::restore::plan::passed_smoke(o) {
+                st.restore_passed_at = Some(ev.time)
+            }
+            crate::restore::plan::brief(&mut st.restore_test, ev.time, &body)
+        }
         Body::StepIntent(i) => st.attempts = i.attempt,
         // A step waiting for the replication did not fail: it leaves no error behind.
         Body::StepOutcome(o) if !o.ok && !o.waiting() => st.last_error = o.error,

@@ -219,9 +219,39 @@ pub struct DbState {
     /// When a restore test last passed since the database entered its stage (hypercare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_passed_at: Option<DateTime<Utc>>,
+    /// Its restore tests in brief (the Databases view's column), kept across stages.
+    #[serde(default, skip_serializing_if = "RestoreBrief::is_empty")]
+    pub restore_test: RestoreBrief,
     /// How it migrates (inventory `mode`); left out when online, as in its spec.
     #[serde(default, skip_serializing_if = "Mode::is_online")]
     pub mode: Mode,
+}
+
+/// A database's restore tests as its state keeps them (`restore::plan::brief` folds them in):
+/// the last verdict and the run under way. The detail view reads the whole log instead.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestoreBrief {
+    /// The run whose instance is not deleted yet: its number and first event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<(u32, DateTime<Utc>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<RestoreLast>,
+}
+
+impl RestoreBrief {
+    pub fn is_empty(&self) -> bool {
+        self == &RestoreBrief::default()
+    }
+}
+
+/// The last restore test with a verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestoreLast {
+    pub run: u32,
+    pub passed: bool,
+    pub at: DateTime<Utc>,
+    /// From the run's first event to its verdict.
+    pub took_s: i64,
 }
 
 /// Current state of one wave, derived from its events.

@@ -323,6 +323,7 @@ mod tests {
             business_window: String::new(),
             signoff: Default::default(),
             restore_passed_at: None,
+            restore_test: Default::default(),
             mode: Default::default(),
         }
     }

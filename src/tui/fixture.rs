@@ -120,6 +120,7 @@ pub fn databases(n: usize) -> Vec<DbState> {
                 business_window: String::new(),
                 signoff: Default::default(),
                 restore_passed_at: None,
+                restore_test: Default::default(),
                 mode: Default::default(),
             }
         })
@@ -595,6 +596,9 @@ fn small_history() -> (Brain, World, Vec<Event>) {
         3,
         &mut out,
     );
+    stamp(&mut log, out);
+    // hr-core-01's restore test, one it passed since its cutover.
+    restore_test_passed(&mut log, "hr-core-01", world.wall);
     assert!(
         world.wall <= now(),
         "the fixture's history runs past its now ({})",
@@ -613,8 +617,46 @@ fn small_history() -> (Brain, World, Vec<Event>) {
     ] {
         assert_eq!(ready(&brain, db), Some(want), "fixture database {db}");
     }
-    stamp(&mut log, out);
     (brain, world, log)
+}
+
+/// A restore test of `db` from `t0` on, as the engine writes it: the restore tester's intents
+/// (a command, then its rounds) and each step's outcome as `restore::run` reports it.
+fn restore_test_passed(log: &mut Vec<Event>, db: &str, t0: DateTime<Utc>) {
+    use crate::restore::run::outcome;
+    use crate::restore::tester::Tester;
+    let mut x = Tester::new(0);
+    x.load(log);
+    let cmd = CommandRow {
+        id: 90,
+        time: t0,
+        who: "alice".into(),
+        role: Role::Operator,
+        action: Action::RestoreTest,
+        target: Target::Db(db.into()),
+        args: serde_json::json!({}),
+        status: CommandStatus::Pending,
+        reason: None,
+        decided_at: None,
+    };
+    let (_, mut intents) = x.decide(&cmd).expect("the fixture's restore test starts");
+    let mut works = x.take_ready();
+    let results = [
+        (None, "restored from backup bk-1 in 48 s"),
+        (Some(true), "1 smoke test passed, 3 tables counted"),
+        (None, "deleted"),
+    ];
+    let mut t = t0;
+    for (passed, said) in results {
+        let w = works.pop().expect("a step to run");
+        let n = log.len();
+        stamp(log, intents.drain(..).map(|e| (t, e)).collect());
+        t += Duration::seconds(40);
+        let o = outcome(&w, Ok((passed, said.into(), serde_json::json!({}))));
+        stamp(log, vec![(t, w.outcome(o))]);
+        x.observe(&log[n..]);
+        (intents, works) = x.tick(t);
+    }
 }
 
 /// Events as the store appends them: a seq and the time they were written at.

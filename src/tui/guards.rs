@@ -36,10 +36,14 @@ pub fn for_db(
     let ctx = context(d, data, now, lim, role);
     let pos = lifecycle::Position::from_state(d.stage, d.held_stage);
     let Some(trigger) = lifecycle::Trigger::for_action(action) else {
-        return lifecycle::guards(action, None, &ctx)
+        let mut out: Vec<GuardLine> = lifecycle::guards(action, None, &ctx)
             .into_iter()
             .map(line)
             .collect();
+        if action == Action::RestoreTest {
+            out.push(restore_test(d));
+        }
+        return out;
     };
     match lifecycle::decide(pos, trigger, &ctx) {
         Ok(_) => lifecycle::guards(action, Some(pos), &ctx)
@@ -55,6 +59,24 @@ pub fn for_db(
             }
             out
         }
+    }
+}
+
+/// The restore tester's own refusal (the engine decides with the same sentence), on the
+/// stage and the run under way the store's fold keeps.
+fn restore_test(d: &DbState) -> GuardLine {
+    let running = d.restore_test.running.map(|(run, _)| run);
+    match crate::restore::tester::start_guards(Some(d.stage), running, &d.db_id) {
+        Some(why) => g("restore_test", false, why),
+        None => g(
+            "restore_test",
+            true,
+            format!(
+                "{} is live ({}): its backups can be restored",
+                d.db_id,
+                d.stage.as_str()
+            ),
+        ),
     }
 }
 

@@ -264,6 +264,7 @@ mod tests {
             business_window: String::new(),
             signoff: Default::default(),
             restore_passed_at: None,
+            restore_test: Default::default(),
             mode: Default::default(),
         }
     }

@@ -89,6 +89,44 @@ fn snapshot_detail() {
     insta::assert_snapshot!("detail_failed_validation_160x48", s);
 }
 
+/// The last restore test per database (the Databases view's column, at the width an SSH
+/// terminal often has) and the detail's Restore tests line, from the restore tester's own
+/// events in the fixture's history; before the cutover the line is left out and `T` refuses.
+#[test]
+fn snapshot_restore_tests() {
+    let mut a = app(false, false);
+    key(&mut a, KeyCode::Char('2'));
+    let s = screen(&mut a, 120, 40);
+    let row = |s: &str, db: &str| s.lines().find(|l| l.contains(db)).unwrap().to_string();
+    assert!(s.contains(" RT "), "{s}");
+    // Passed 24 minutes ago (and the VAL column's ✓ beside it).
+    assert!(row(&s, "hr-core-01").contains(" ✓   ✓24m "), "{s}");
+    // No restore test: a blank cell, the db_id in full.
+    assert!(row(&s, "pay-ledger-01").contains("pay-ledger-01 "), "{s}");
+    insta::assert_snapshot!("databases_120x40", s);
+    let s = screen(&mut a, 160, 48);
+    assert!(s.contains("RESTORE"), "{s}");
+    assert!(row(&s, "hr-core-01").contains(" ✓ 24m 1m "), "{s}");
+
+    a.open_detail("hr-core-01");
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("restore tests: ✓ passed"), "{s}");
+    insta::assert_snapshot!("detail_hypercare_120x40", s);
+    a.open_detail("pay-ledger-01");
+    let s = screen(&mut a, 120, 40);
+    assert!(!s.contains("restore tests"), "{s}");
+
+    a.open_dialog(Action::RestoreTest, Target::Db("pay-ledger-01".into()));
+    assert!(a.dialog.as_ref().unwrap().blocked());
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("runs once the target is live"), "{s}");
+    insta::assert_snapshot!("dialog_restore_test_refused_100x30", s);
+    assert_eq!(key(&mut a, KeyCode::Enter), None);
+    let mut a = app(false, false);
+    a.open_dialog(Action::RestoreTest, Target::Db("hr-core-01".into()));
+    assert!(!a.dialog.as_ref().unwrap().blocked());
+}
+
 #[test]
 fn snapshot_events() {
     let mut a = app(false, false);

@@ -30,8 +30,24 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
     let g_lag = if wide { 8 } else { 4 };
     let owner_w = if wide { 16 } else { 0 };
     let stage_w: usize = if wide { 22 } else { 14 };
+    // The restore column grows with the room the db_id leaves it: the verdict alone, then
+    // how long ago, then how long the test took.
+    let rt = if inner_w >= 130 {
+        RtCell::Full
+    } else if wide {
+        RtCell::Age
+    } else {
+        RtCell::Mark
+    };
+    let rt_w: usize = match rt {
+        RtCell::Full => 9,
+        RtCell::Age => 4,
+        RtCell::Mark => 2,
+    };
     // Fixed columns, then db_id takes what is left.
     let fixed = 2
+        + rt_w
+        + 1
         + 6
         + 4
         + stage_w
@@ -123,6 +139,7 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
             prog,
             lag,
             Line::from(val),
+            restore_cell(app, d, rt),
             Line::styled(
                 format!("{:>4}", fmt::age(app.now, d.last_event_at)),
                 th.muted,
@@ -145,6 +162,7 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length((g_prog + 5) as u16),
         Constraint::Length((g_lag + 6) as u16),
         Constraint::Length(3),
+        Constraint::Length(rt_w as u16),
         Constraint::Length(4),
     ];
     let arrow = if app.sort_desc { "v" } else { "^" };
@@ -165,6 +183,7 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
         mark("PROGRESS", K::Progress),
         mark("LAG", K::Lag),
         "VAL".into(),
+        if rt == RtCell::Full { "RESTORE" } else { "RT" }.into(),
         format!("{:>4}", mark("AGE", K::Age)),
     ];
     if wide {
@@ -198,4 +217,47 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
         let r = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
         f.render_widget(Line::styled(msg, th.muted), r);
     }
+}
+
+/// How much of the last restore test a row has room for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RtCell {
+    /// `✓`
+    Mark,
+    /// `✓3d`: passed three days ago.
+    Age,
+    /// `✓ 3d 14m`: and it took 14 minutes.
+    Full,
+}
+
+/// The last restore test (`✗` when it failed), `…` while one runs (and since when, in full),
+/// blank when there was none.
+fn restore_cell(app: &App, d: &DbState, room: RtCell) -> Line<'static> {
+    let th = &app.theme;
+    let b = &d.restore_test;
+    if let Some((_, since)) = b.running {
+        let text = match room {
+            RtCell::Full => format!("{} {}", th.sym.ellipsis, fmt::age(app.now, since)),
+            _ => th.sym.ellipsis.to_string(),
+        };
+        return Line::styled(text, th.warn);
+    }
+    let Some(l) = &b.last else {
+        return Line::raw("");
+    };
+    let (sym, st) = if l.passed {
+        (th.sym.ok, th.ok)
+    } else {
+        (th.sym.fail, th.fail)
+    };
+    let text = match room {
+        RtCell::Mark => sym.to_string(),
+        RtCell::Age => format!("{sym}{}", fmt::age(app.now, l.at)),
+        RtCell::Full => format!(
+            "{sym} {} {}",
+            fmt::age(app.now, l.at),
+            fmt::dur_secs(l.took_s)
+        ),
+    };
+    Line::styled(text, st)
 }

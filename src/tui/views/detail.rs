@@ -250,7 +250,10 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
         ])),
         None => vl.push(Line::styled("validation: not run yet", th.muted)),
     }
-    vl.push(restore_line(app, &x.restore, &d.db_id));
+    // Before the cutover the target holds no data of its own: no restore test to speak of.
+    if crate::restore::tester::target_live(d.stage) || !x.restore.runs(&d.db_id).is_empty() {
+        vl.push(restore_line(app, &x.restore, &d.db_id));
+    }
     // A failed pre-check: each check short of pass with the statement that fixes it.
     if x.precheck_passed == Some(false) {
         for c in x.prechecks.iter().filter(|c| c.status == Status::Fail) {

@@ -748,3 +748,49 @@ async fn a_failed_cutover_and_its_rollback_are_each_notified_once() {
     );
     emu.shutdown().await;
 }
+
+/// The sender is woken by the append that wrote a notification and sleeps only until its
+/// retry is due, not until its next poll: with `poll_ms` at 60 s, a `wave.done` (db-00 aborted
+/// while the engine runs, well after the sender's first look) refused once with 503 is
+/// delivered on its retry within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_goes_out_at_once_and_its_retry_when_due_not_at_the_next_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(1, false).await;
+    let mut base = engine_config(dir.path(), SPEED);
+    with_target(
+        &mut base,
+        dir.path(),
+        TargetUrl::File(rx.url("/hook")),
+        vec![EventClass::WaveDone],
+    );
+    base.notify.poll_ms = 60_000;
+    let (emu, cfg, drs, store) = emulated_db00(&base).await;
+    let engine = wavedeck::engine::spawn(cfg.clone(), store.clone(), drs.clone())
+        .await
+        .unwrap();
+    // The sender's first look (an empty outbox) is long past.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let c = command(
+        &store,
+        Role::Operator,
+        Action::Abort,
+        Target::Db("db-00".into()),
+    )
+    .await;
+    let (ok, why) = decided(&store, c).await;
+    assert!(ok, "abort: {why:?}");
+    let t0 = Instant::now();
+    let applied = rx.wait_applied(1, Duration::from_secs(10)).await;
+    let took = t0.elapsed();
+    engine.shutdown().await.unwrap();
+    eprintln!("delivered {took:?} after the abort was decided (poll_ms 60000)");
+    assert_eq!(applied[0].1["event"], "wave.done");
+    let reqs = rx.requests();
+    assert_eq!(
+        reqs.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [503, 200],
+        "refused once, then delivered on the retry: {reqs:#?}"
+    );
+    emu.shutdown().await;
+}

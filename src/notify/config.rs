@@ -17,7 +17,9 @@ pub struct NotifyConfig {
     pub retry_cap_s: f64,
     /// One post may take this long before it counts as failed, in seconds.
     pub timeout_s: f64,
-    /// How often the sender looks for notifications due, in milliseconds.
+    /// The sender's fallback look at the outbox, in milliseconds: it is woken by each append
+    /// that writes a notification and sleeps until the next retry is due, so this only
+    /// bounds how late a row it was not woken for (written by another process) goes out.
     pub poll_ms: u64,
     /// A notification whose posts failed this many times (timeouts, 5xx, 408, 429) is given
     /// up, so the ones behind it for the same target still go out; 0: retried for ever. A
@@ -32,7 +34,7 @@ impl Default for NotifyConfig {
             retry_base_s: 2.0,
             retry_cap_s: 300.0,
             timeout_s: 5.0,
-            poll_ms: 500,
+            poll_ms: 5000,
             max_attempts: 20,
         }
     }

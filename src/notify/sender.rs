@@ -41,6 +41,24 @@ pub struct Sender {
     max_attempts: u32,
 }
 
+/// Rows read from the outbox per round.
+const PAGE: u32 = 500;
+
+/// What a round leaves for the next one.
+#[derive(Default)]
+struct Round {
+    /// When the first target now waiting for a retry may be posted to again.
+    due: Option<chrono::DateTime<Utc>>,
+    /// A row was posted (more may wait behind a full page).
+    progressed: bool,
+}
+
+impl Round {
+    fn due_at(&mut self, t: chrono::DateTime<Utc>) {
+        self.due = Some(self.due.map_or(t, |d| d.min(t)));
+    }
+}
+
 /// What one post came to.
 enum Posted {
     Delivered,
@@ -79,18 +97,34 @@ impl Sender {
         tokio::spawn(self.run(stop))
     }
 
+    /// Rounds until `stop`. Between them it sleeps until the first of: an append that wrote
+    /// outbox rows has committed (the store wakes it), the earliest retry is due, or
+    /// `notify.poll_ms` has passed (the fallback, for rows it was not woken for).
     async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(targets = self.targets.len(), "notification sender started");
+        let wake = self.store.outbox_waker();
         loop {
             if *stop.borrow() {
                 break;
             }
-            match self.store.outbox_unsent(500).await {
-                Ok(rows) => self.round(rows, &stop).await,
+            let mut wait = self.poll;
+            match self.store.outbox_unsent(PAGE).await {
+                Ok(rows) => {
+                    let full = rows.len() == PAGE as usize;
+                    let r = self.round(rows, &stop).await;
+                    if full && r.progressed {
+                        // More rows behind this page, and this one moved: go on at once.
+                        wait = Duration::ZERO;
+                    } else if let Some(due) = r.due {
+                        let until = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                        wait = wait.min(until);
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot read the notification outbox"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(self.poll) => {},
+                _ = tokio::time::sleep(wait) => {},
+                _ = wake.notified() => {},
                 _ = stop.changed() => {},
             }
         }
@@ -101,24 +135,27 @@ impl Sender {
     /// first row not yet due or failing, so it hears of a cutover's start before its end, and
     /// a dead target costs one timeout per round, not one per row. A row given up (refused
     /// for good, or out of attempts) no longer holds the target: its next row goes out.
-    async fn round(&self, rows: Vec<OutboxRow>, stop: &watch::Receiver<bool>) {
+    async fn round(&self, rows: Vec<OutboxRow>, stop: &watch::Receiver<bool>) -> Round {
         let mut waiting: BTreeSet<String> = BTreeSet::new();
+        let mut r = Round::default();
         let now = Utc::now();
         for row in rows {
             if *stop.borrow() {
-                return;
+                return r;
             }
             if waiting.contains(&row.target) {
                 continue;
             }
             if row.next_at > now {
                 waiting.insert(row.target.clone());
+                r.due_at(row.next_at);
                 continue;
             }
             let Some(t) = self.targets.iter().find(|t| t.name == row.target) else {
                 // Its target was removed from the config: kept for when it comes back.
                 continue;
             };
+            r.progressed = true;
             let attempts = row.attempts.saturating_add(1);
             let outcome = match self.event_of(&row).await {
                 Ok(ev) => self.post(t, &ev).await.map(|o| (ev, o)),
@@ -146,6 +183,7 @@ impl Sender {
                         let next = Utc::now()
                             + chrono::Duration::from_std(wait)
                                 .unwrap_or(chrono::Duration::seconds(60));
+                        r.due_at(next);
                         let why = f.text();
                         tracing::warn!(seq = row.seq, target = %t.name, attempts, error = %why, retry_in_s = wait.as_secs_f64(), "notification not delivered; will retry");
                         self.store
@@ -167,6 +205,7 @@ impl Sender {
                 tracing::warn!(error = %e, seq = row.seq, target = %t.name, "cannot record a notification's outcome");
             }
         }
+        r
     }
 
     /// The stored event a row is about.

@@ -250,6 +250,7 @@ impl Store {
             };
             let (events, fresh) = append_in(&mut tx, &[event], cache.take(), &self.outbox).await?;
             tx.commit().await.ctx("commit command rejection")?;
+            self.outbox.committed();
             *cache = Some(fresh);
             out.extend(events);
         }
@@ -313,6 +314,7 @@ impl Store {
         batch.extend_from_slice(with);
         let (events, fresh) = append_in(&mut tx, &batch, cache.take(), &self.outbox).await?;
         tx.commit().await.ctx("commit command decision")?;
+        self.outbox.committed();
         *cache = Some(fresh);
         Ok(Some((cmd, events)))
     }

@@ -119,6 +119,7 @@ impl Store {
             super::lag::insert_samples(&mut tx, lags).await?;
         }
         tx.commit().await.ctx("commit append")?;
+        self.outbox.committed();
         *cache = Some(fresh);
         if !lags.is_empty() || out.iter().any(|e| e.kind == kind::DB_LAG) {
             self.maybe_compact_lag().await?;
@@ -722,6 +723,7 @@ impl Store {
         }
         let (_, fresh) = append_in(&mut tx, &[event], cache.take(), &self.outbox).await?;
         tx.commit().await.ctx("commit a notification given up")?;
+        self.outbox.committed();
         *cache = Some(fresh);
         Ok(true)
     }

@@ -88,6 +88,7 @@ pub(crate) async fn insert_in(
             .await
             .ctx("write the notification outbox")?;
     }
+    slot.wrote_rows();
     Ok(())
 }
 
@@ -95,9 +96,13 @@ impl Store {
     /// From now on, every append of this store (and its clones) writes an outbox row for each
     /// target `router` names, in the append's transaction.
     pub fn route_notifications(&self, router: Router) {
-        if let Ok(mut slot) = self.outbox.0.write() {
-            *slot = Some(router);
-        }
+        self.outbox.set(router);
+    }
+
+    /// Notified each time an append that wrote outbox rows has committed (one wake-up is kept
+    /// while nobody waits): the sender posts at once instead of at its next poll.
+    pub fn outbox_waker(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox.waker()
     }
 
     /// Unsent notifications not given up, oldest event first, at most `limit` (the sender

@@ -279,6 +279,7 @@ impl Store {
             what: "commit inventory import",
             source,
         })?;
+        self.outbox.committed();
         report.events = appended;
         *cache = Some(fresh);
         Ok(report)

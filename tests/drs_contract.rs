@@ -2474,5 +2474,10 @@ async fn a_full_trans_job_loads_once_and_never_replicates() {
     );
     assert_eq!(snap.full_pct, Some(100.0), "{snap:?}");
     assert!(snap.lag_s.is_none(), "no replication, so no lag: {snap:?}");
+    // Resting there it can be compared (the offline cutover's exact validation), though a
+    // comparison is refused outside the incremental phase otherwise.
+    let exact = wavedeck::drs::api::compare_request(wavedeck::inventory::Mode::Offline);
+    assert_eq!(exact.kind, "contents");
+    client.create_table_compare(&id, &exact).await.unwrap();
     h.shutdown().await;
 }

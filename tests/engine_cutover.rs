@@ -9,6 +9,7 @@ mod common;
 
 use common::cutover_rig::*;
 use common::*;
+use wavedeck::lifecycle::Stage;
 use wavedeck::rehearsal::lab::postgres::{LabState, TempLab};
 use wavedeck::rehearsal::lab::workload;
 
@@ -188,4 +189,111 @@ async fn rollback_through_the_engine_after_target_writes_loses_nothing() {
         .await
         .unwrap();
     assert_rolled_back(&r.store, db).await;
+}
+
+/// An offline database (`mode: offline`) on the lab, with the DRS-side playbook (checks: drs,
+/// the emulator's drain): pre-checked by wavedeck's SQL checks against the lab's servers, it
+/// waits in ready_offline with no DRS job; the operator's cutover makes one FULL_TRANS job
+/// (read back from the emulator through DRS's API), drains the source before starting it,
+/// compares after its full load, terminates it and switches the name: hypercare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_database_is_cut_over_with_one_full_load_only_job() {
+    let db = "engoff";
+    let lab = TempLab::unreplicated(&[db.to_string()], 500).await.unwrap();
+    let mut spec = lab.state.spec(db);
+    spec.mode = wavedeck::inventory::Mode::Offline;
+    let dns = lab.state.dns_file().path;
+    let r = engine_rig(lab, &[spec], false, |dir| {
+        let mut cfg = config(dir, dns);
+        cfg.engine.source_drain = wavedeck::config::SourceDrain::Emulator;
+        cfg
+    })
+    .await;
+    let st = &r.lab.state;
+    let target = st.side(&st.target, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    use wavedeck::store::{Action, Role, Target};
+    let start = command(&r.store, Role::Operator, Action::StartWave, Target::Wave(0)).await;
+    assert!(decided(&r.store, start).await.0);
+    let states = wait_for(
+        &r.store,
+        "ready_offline",
+        std::time::Duration::from_secs(60),
+        |s| s.iter().all(|d| d.stage == Stage::ReadyOffline),
+    )
+    .await;
+    assert_eq!(states[0].drs_job_id, None, "no DRS job before the cutover");
+    let approve = command(
+        &r.store,
+        Role::Operator,
+        Action::ApproveWindow,
+        Target::Wave(0),
+    )
+    .await;
+    assert!(decided(&r.store, approve).await.0);
+    let c = command(
+        &r.store,
+        Role::Operator,
+        Action::Cutover,
+        Target::Db(db.into()),
+    )
+    .await;
+    let (ok, why) = decided(&r.store, c).await;
+    assert!(ok, "cutover refused: {why:?}");
+    wait_hypercare(&r.store).await;
+    engine.shutdown().await.unwrap();
+
+    let states = r.store.db_states().await.unwrap();
+    let job = states[0].drs_job_id.clone().expect("the cutover's DRS job");
+    let detail = r
+        .drs
+        .batch_detail(&[wavedeck::drs::model::JobId(job)])
+        .await
+        .unwrap();
+    assert_eq!(detail.len(), 1);
+    assert_eq!(detail[0].task_type, "FULL_TRANS");
+    let events = all_events(&r.store).await;
+    check_intents(&events);
+    let order = [
+        "create_job",
+        "drs_precheck",
+        "drain_source",
+        "start_job",
+        "compare",
+        "terminate_job",
+        "dns_switch",
+    ];
+    let seq_of = |step: &str| {
+        let ok: Vec<i64> = outcomes(&events, db, step)
+            .into_iter()
+            .filter(|e| e.payload["ok"] == true)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(ok.len(), 1, "{step}: {ok:?}");
+        ok[0]
+    };
+    let seqs: Vec<i64> = order.iter().map(|s| seq_of(s)).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "{order:?} at {seqs:?}"
+    );
+    assert_eq!(stage_entries(&events, db, "cutover"), 1);
+    assert_eq!(stage_entries(&events, db, "hypercare"), 1);
+    assert!(events
+        .iter()
+        .any(|e| e.kind == wavedeck::store::kind::DB_JOB_STATUS
+            && e.payload["status"] == "FULL_TRANSFER_COMPLETE"));
+    // The exact comparison: every row's content, not the row counts of the online gate.
+    let checked = events
+        .iter()
+        .find(|e| e.kind == wavedeck::store::kind::DB_VALIDATION)
+        .expect("the load's validation");
+    assert_eq!(checked.payload["passed"], true, "{}", checked.payload);
+    let summary = checked.payload["summary"].as_str().unwrap_or_default();
+    assert!(summary.starts_with("DRS content comparison"), "{summary}");
+    let dns = st.dns_file().current(&LabState::dns_name(db)).unwrap();
+    assert_eq!(dns.map(|e| e.value), Some(target.endpoint()));
+    assert!(r.store.verify_chain().await.unwrap().is_ok());
 }

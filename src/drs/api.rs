@@ -144,6 +144,16 @@ pub fn description_for(db_id: &str) -> String {
         .collect()
 }
 
+/// DRS's migration mode for a database (`task_type`): an online one loads then replicates its
+/// changes (CDC) until its cutover; an offline one is loaded once, inside its cutover with the
+/// source's writes stopped, and DRS stops at FULL_TRANSFER_COMPLETE.
+pub fn task_type(mode: crate::inventory::Mode) -> &'static str {
+    match mode {
+        crate::inventory::Mode::Online => "FULL_INCR_TRANS",
+        crate::inventory::Mode::Offline => "FULL_TRANS",
+    }
+}
+
 /// The create request for one database. Passwords are given resolved (or `None` when the
 /// reference cannot be resolved here; DRS then refuses at its connection test).
 fn non_empty(s: &str) -> Option<String> {
@@ -202,7 +212,7 @@ pub fn create_request(
         job_direction: "up".into(),
         net_type: drs.net_type.as_str().to_string(),
         node_type: drs.node_type.clone(),
-        task_type: "FULL_INCR_TRANS".into(),
+        task_type: task_type(spec.mode).into(),
         source_endpoint: endpoint(engine_type, &spec.source, source_password),
         target_endpoint: target_endpoint(spec, drs, target_password),
         customize_sutnet_id: drs.subnet_id.clone(),
@@ -267,7 +277,7 @@ pub fn modify_request(
     ModifyJobReq {
         job_id: job.0.clone(),
         name: Some(job_name_for(&spec.db_id)),
-        task_type: Some("FULL_INCR_TRANS".into()),
+        task_type: Some(task_type(spec.mode).into()),
         source_endpoint: Some(endpoint(engine_type, &spec.source, source_password)),
         target_endpoint: Some(target_endpoint(spec, drs, target_password)),
         engine_type: Some(engine_type.into()),
@@ -316,6 +326,20 @@ pub fn row_compare_request() -> CreateTableCompareReq {
         kind: "lines".into(),
         compare_mode: Some(QUICK_COMPARISON.into()),
         ..Default::default()
+    }
+}
+
+/// The comparison a database's validation gate asks DRS for. An online database's changes
+/// still stream while it is validated: row counts here, the content is wavedeck's live gate's.
+/// An offline database's source is still inside its cutover, so the comparison its switch
+/// waits on is the exact one: every row's content.
+pub fn compare_request(mode: crate::inventory::Mode) -> CreateTableCompareReq {
+    match mode {
+        crate::inventory::Mode::Online => row_compare_request(),
+        crate::inventory::Mode::Offline => CreateTableCompareReq {
+            kind: "contents".into(),
+            ..row_compare_request()
+        },
     }
 }
 
@@ -769,6 +793,18 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         }
+    }
+
+    /// An offline database's job loads once and stops (FULL_TRANS), in the create request and
+    /// in the modify that saves its endpoints (which would otherwise turn it into CDC).
+    #[test]
+    fn an_offline_database_gets_a_full_load_only_job() {
+        let cfg = DrsConfig::default();
+        let mut s = spec("db1", Engine::Postgres);
+        s.mode = crate::inventory::Mode::Offline;
+        assert_eq!(create_request(&s, &cfg, None, None).task_type, "FULL_TRANS");
+        let m = modify_request(&s, &JobId("j".into()), &cfg, None, None);
+        assert_eq!(m.task_type.as_deref(), Some("FULL_TRANS"));
     }
 
     #[test]

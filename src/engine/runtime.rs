@@ -750,13 +750,13 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
                 };
+                let req = crate::drs::api::compare_request(mode_of(sh, &w.db));
                 if w.resumed {
                     let list = drs.list_table_compares(&job).await?;
-                    if list.compare_jobs.iter().any(|c| c.kind == "lines") {
+                    if list.compare_jobs.iter().any(|c| c.kind == req.kind) {
                         return Ok(recovered());
                     }
                 }
-                let req = crate::drs::api::row_compare_request();
                 drs.create_table_compare(&job, &req).await?;
                 Ok(done())
             }
@@ -789,15 +789,22 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     }
 }
 
-/// A DRS comparison's result (pre-check and job looks are batched elsewhere).
+/// How a database migrates (inventory `mode`; online when the store lacks its spec).
+fn mode_of(sh: &Shared, db: &str) -> crate::inventory::Mode {
+    sh.specs.get(db).map(|s| s.mode).unwrap_or_default()
+}
+
+/// A DRS comparison's result (pre-check and job looks are batched elsewhere): of the kind the
+/// database's gate asks for ([`crate::drs::api::compare_request`]).
 async fn compare_look(sh: &Shared, l: &Look) -> Seen {
     let job = JobId(l.job.clone());
+    let kind = crate::drs::api::compare_request(mode_of(sh, &l.db)).kind;
     let r: Result<Seen, DrsError> = async {
         let list = sh.drs.list_table_compares(&job).await?;
         let Some(c) = list
             .compare_jobs
             .iter()
-            .filter(|c| c.kind == "lines")
+            .filter(|c| c.kind == kind)
             .max_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)))
         else {
             return Ok(Seen::Report {
@@ -811,34 +818,41 @@ async fn compare_look(sh: &Shared, l: &Look) -> Seen {
         };
         match c.status.as_str() {
             "SUCCESSFUL" => {
-                let o = sh.drs.line_overview(&job, &c.id).await?;
-                let bad: Vec<&crate::drs::model::LineOverviewInfo> = o
-                    .data_compare_overview_infos
+                // (status, tables compared, inconsistent) per database, and the overview.
+                let (what, rows, detail): (&str, Vec<(i32, i64, i64)>, _) = if kind == "contents" {
+                    let o = sh.drs.content_overview(&job, &c.id).await?;
+                    let rows = o
+                        .content_compare_result_infos
+                        .iter()
+                        .map(|i| (i.status, i.compare_num, i.data_inconsistent_num))
+                        .collect();
+                    ("content", rows, serde_json::to_value(&o))
+                } else {
+                    let o = sh.drs.line_overview(&job, &c.id).await?;
+                    let rows = o
+                        .data_compare_overview_infos
+                        .iter()
+                        .map(|i| (i.status, i.compare_num, i.data_inconsistent_num))
+                        .collect();
+                    ("row-count", rows, serde_json::to_value(&o))
+                };
+                let bad = rows
                     .iter()
-                    .filter(|i| {
-                        !crate::drs::model::compare_status::consistent(i.status)
-                            || i.data_inconsistent_num > 0
+                    .filter(|(st, _, diff)| {
+                        !crate::drs::model::compare_status::consistent(*st) || *diff > 0
                     })
-                    .collect();
-                let tables: i64 = o
-                    .data_compare_overview_infos
-                    .iter()
-                    .map(|i| i.compare_num)
-                    .sum();
-                let diffs: i64 = o
-                    .data_compare_overview_infos
-                    .iter()
-                    .map(|i| i.data_inconsistent_num)
-                    .sum();
+                    .count();
+                let tables: i64 = rows.iter().map(|r| r.1).sum();
+                let diffs: i64 = rows.iter().map(|r| r.2).sum();
                 Ok(Seen::Report {
                     finished: true,
                     report: Report {
-                        passed: bad.is_empty() && !o.data_compare_overview_infos.is_empty(),
+                        passed: bad == 0 && !rows.is_empty(),
                         summary: format!(
-                            "DRS row-count comparison {}: {} tables, {} inconsistent",
+                            "DRS {what} comparison {}: {} tables, {} inconsistent",
                             c.id, tables, diffs
                         ),
-                        detail: serde_json::to_value(&o).unwrap_or_default(),
+                        detail: detail.unwrap_or_default(),
                     },
                 })
             }

@@ -260,7 +260,7 @@ impl GuardKind {
                 crate::inventory::Mode::Offline => (
                     true,
                     format!(
-                        "{} migrates offline: it waits in ready_offline for the operator's cutover in its window",
+                        "{} migrates offline: its data moves in the window with its writes stopped",
                         ctx.db_id
                     ),
                 ),

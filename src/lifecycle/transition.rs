@@ -73,6 +73,17 @@ pub const CUTOVER_GUARDS: &[GuardKind] = &[
     GuardKind::NoCutoverInFlight,
     GuardKind::SignOff,
 ];
+/// An offline database's cutover (also required to resume a failed one): the window and the
+/// people, not the replication. It has no CDC to lag and no validation before it: the data
+/// moves, and is validated exactly, inside the cutover with the source's writes stopped.
+pub const OFFLINE_CUTOVER_GUARDS: &[GuardKind] = &[
+    GuardKind::Role,
+    GuardKind::Offline,
+    GuardKind::WindowApproved,
+    GuardKind::WindowOpen,
+    GuardKind::NoCutoverInFlight,
+    GuardKind::SignOff,
+];
 const OPERATOR: &[GuardKind] = &[GuardKind::Role];
 /// Hypercare closes once a restore test has passed, or with the operator's reason.
 const CLOSE_GUARDS: &[GuardKind] = &[GuardKind::Role, GuardKind::RestoreTested];
@@ -248,7 +259,21 @@ fn build() -> Vec<Row> {
     );
     row(at(Ready), Trigger::Revalidate, at(Validation), REVALIDATION);
     row(at(Ready), Trigger::Cutover, at(Cutover), CUTOVER_GUARDS);
+    row(
+        at(ReadyOffline),
+        Trigger::Cutover,
+        at(Cutover),
+        OFFLINE_CUTOVER_GUARDS,
+    );
     row(at(Cutover), Trigger::CutoverDone, at(Hypercare), NONE);
+    // The offline cutover validates inside the cutover: differences fail it (a rollback
+    // before the switch is cheap; a retry loads again).
+    row(
+        at(Cutover),
+        Trigger::ValidationFailed,
+        Position::failed_in(Cutover),
+        NONE,
+    );
     row(
         at(Hypercare),
         Trigger::CloseHypercare,
@@ -258,7 +283,16 @@ fn build() -> Vec<Row> {
 
     for s in WORKING {
         row(at(s), Trigger::StepFailed, Position::failed_in(s), NONE);
-        // A failed cutover resumes only under the same conditions a cutover starts under.
+        // A failed cutover resumes only under the same conditions a cutover starts under, on
+        // its path: the offline row first, as the online one has no path guard to tell.
+        if s == Cutover {
+            row(
+                Position::failed_in(s),
+                Trigger::Retry,
+                at(s),
+                OFFLINE_CUTOVER_GUARDS,
+            );
+        }
         let guards = if s == Cutover {
             CUTOVER_GUARDS
         } else {
@@ -305,13 +339,15 @@ fn find(from: Position, trigger: Trigger, ctx: &GuardContext) -> Option<&'static
         .filter(|r| r.from == from && r.trigger == trigger)
         .peekable();
     let first = *rows.peek()?;
-    let on_path = |r: &&Row| {
-        r.guards
-            .iter()
-            .filter(|g| g.is_path())
-            .all(|g| g.check(ctx).ok)
-    };
-    Some(rows.find(on_path).unwrap_or(first))
+    Some(rows.find(|r| on_path(r, ctx)).unwrap_or(first))
+}
+
+/// Whether a row is on the database's path: every path guard it has passes.
+fn on_path(r: &Row, ctx: &GuardContext) -> bool {
+    r.guards
+        .iter()
+        .filter(|g| g.is_path())
+        .all(|g| g.check(ctx).ok)
 }
 
 /// Why a trigger or command was refused: the failing guards' sentences, or why the trigger does
@@ -409,8 +445,13 @@ fn not_applicable(from: Position, trigger: Trigger, ctx: &GuardContext) -> Rejec
         }
         guards.push(g);
     }
+    // Where the trigger applies on this database's path (an online one is not told about
+    // ready_offline).
     let mut starts: Vec<String> = Vec::new();
-    for r in table().iter().filter(|r| r.trigger == trigger) {
+    for r in table()
+        .iter()
+        .filter(|r| r.trigger == trigger && on_path(r, ctx))
+    {
         let s = r.from.to_string();
         if !starts.contains(&s) {
             starts.push(s);
@@ -424,11 +465,6 @@ fn not_applicable(from: Position, trigger: Trigger, ctx: &GuardContext) -> Rejec
             if matches!(from.held, Some(Stage::Cutover | Stage::Hypercare)) =>
         {
             " (roll back instead)"
-        }
-        // The offline cutover (drain, full load, exact validation, switch) is not in the
-        // engine yet: say so rather than let the operator look for a missing guard.
-        (Trigger::Cutover, Stage::ReadyOffline) => {
-            " (the offline cutover of a ready_offline database is not available yet)"
         }
         _ => "",
     };
@@ -785,8 +821,8 @@ mod tests {
     }
 
     /// After its pre-checks an offline database waits in ready_offline (an online one is
-    /// provisioned), and nothing moves it on by itself there: no step, no revalidation, and
-    /// no cutover yet; the operator may still pause or abort it.
+    /// provisioned), and nothing moves it on by itself there: no step, no revalidation; the
+    /// operator may pause or abort it, or cut it over.
     #[test]
     fn an_offline_database_waits_in_ready_offline() {
         let offline = GuardContext {
@@ -803,15 +839,9 @@ mod tests {
             Ok(Position::at(Provisioning))
         );
         let at = Position::at(ReadyOffline);
-        for t in [
-            Trigger::StepSucceeded,
-            Trigger::Revalidate,
-            Trigger::Cutover,
-        ] {
+        for t in [Trigger::StepSucceeded, Trigger::Revalidate] {
             assert!(decide(at, t, &offline).is_err(), "{t}");
         }
-        let e = decide(at, Trigger::Cutover, &offline).unwrap_err();
-        assert!(e.to_string().contains("not available yet"), "{e}");
         assert_eq!(
             decide(at, Trigger::Pause, &offline),
             Ok(Position::paused_in(ReadyOffline))
@@ -819,6 +849,78 @@ mod tests {
         assert_eq!(
             decide(at, Trigger::Abort, &offline),
             Ok(Position::at(Aborted))
+        );
+    }
+
+    /// The offline cutover needs the window and the people, not the replication: no CDC lag
+    /// and no validation before it (the data moves, and is validated exactly, inside it). A
+    /// failed one resumes under the same guards, and differences found inside it fail it.
+    #[test]
+    fn the_offline_cutover_needs_the_window_and_the_sign_offs_not_the_lag() {
+        let offline = GuardContext {
+            mode: crate::inventory::Mode::Offline,
+            lag_s: None,
+            validation_passed: false,
+            validation_at: None,
+            ..green()
+        };
+        let at = Position::at(ReadyOffline);
+        assert_eq!(
+            decide(at, Trigger::Cutover, &offline),
+            Ok(Position::at(Cutover))
+        );
+        let failed = Position::failed_in(Cutover);
+        assert_eq!(
+            decide(failed, Trigger::Retry, &offline),
+            Ok(Position::at(Cutover))
+        );
+        // The same facts refuse an online database: it has neither lag nor a validation.
+        let online = GuardContext {
+            mode: crate::inventory::Mode::Online,
+            ..offline.clone()
+        };
+        let e = decide(failed, Trigger::Retry, &online).unwrap_err();
+        assert!(e.to_string().contains("lag"), "{e}");
+        let closed = GuardContext {
+            window_approved_by: None,
+            window_open: false,
+            window_next_change: None,
+            window_next_change_label: None,
+            cutover_in_flight: true,
+            ..offline.clone()
+        };
+        for from in [at, failed] {
+            let t = if from == at {
+                Trigger::Cutover
+            } else {
+                Trigger::Retry
+            };
+            let e = decide(from, t, &closed).unwrap_err();
+            assert_eq!(
+                e.reasons,
+                [
+                    "window for wave 2 not approved",
+                    "window closed (no opening ahead)",
+                    "another cutover of pay-ledger-01 is in flight"
+                ],
+                "{from}"
+            );
+            assert_eq!(
+                e.guards.iter().map(|g| g.name).collect::<Vec<_>>(),
+                OFFLINE_CUTOVER_GUARDS
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(
+            decide(Position::at(Cutover), Trigger::ValidationFailed, &offline),
+            Ok(failed)
+        );
+        // What the cockpit's dialog previews from ready_offline: the offline guards.
+        assert_eq!(
+            guards(Action::Cutover, Some(at), &offline).len(),
+            OFFLINE_CUTOVER_GUARDS.len()
         );
     }
 
@@ -1005,26 +1107,47 @@ mod tests {
             )
         }
 
-        fn arb_walk() -> impl Strategy<Value = Vec<(Trigger, GuardContext)>> {
-            proptest::collection::vec((arb_trigger(), arb_ctx()), 1..120)
+        /// One database's walk: its mode (it keeps it throughout) and the steps.
+        type Walk = (crate::inventory::Mode, Vec<(Trigger, GuardContext)>);
+
+        fn arb_walk() -> impl Strategy<Value = Walk> {
+            (
+                proptest::sample::select(crate::inventory::Mode::ALL.to_vec()),
+                proptest::collection::vec((arb_trigger(), arb_ctx()), 1..120),
+            )
         }
 
         /// Walk from `registered`; check the invariants at each step. Returns how many times
         /// the walk entered `cutover`.
-        fn walk(steps: Vec<(Trigger, GuardContext)>) -> Result<u32, TestCaseError> {
+        fn walk((mode, steps): Walk) -> Result<u32, TestCaseError> {
             let mut pos = Position::at(Registered);
             let mut cutovers = 0;
+            let online = mode.is_online();
             for (trigger, ctx) in steps {
+                let ctx = GuardContext { mode, ..ctx };
                 let before = pos;
                 match decide(pos, trigger, &ctx) {
                     Ok(next) => {
+                        // Each path stays on its own stages.
+                        let cdc_path = matches!(
+                            next.stage,
+                            Provisioning | FullLoad | Cdc | Validation | Ready
+                        );
+                        prop_assert!(online || !cdc_path, "offline in {}", next);
+                        prop_assert!(
+                            !(next.stage == ReadyOffline && online),
+                            "online in {}",
+                            next
+                        );
                         if next.stage == Cutover && before.stage != Cutover {
                             cutovers += 1;
-                            let age = ctx.validation_at.map(|t| now() - t);
-                            prop_assert!(ctx.validation_passed);
-                            prop_assert!(age.is_some_and(|a| a <= Duration::minutes(60)));
+                            if online {
+                                let age = ctx.validation_at.map(|t| now() - t);
+                                prop_assert!(ctx.validation_passed);
+                                prop_assert!(age.is_some_and(|a| a <= Duration::minutes(60)));
+                                prop_assert!(ctx.lag_s.is_some_and(|l| (0.0..=5.0).contains(&l)));
+                            }
                             prop_assert!(ctx.window_approved_by.is_some() && ctx.window_open);
-                            prop_assert!(ctx.lag_s.is_some_and(|l| (0.0..=5.0).contains(&l)));
                             prop_assert!(!ctx.cutover_in_flight);
                             for r in &ctx.signoff_required {
                                 prop_assert!(
@@ -1055,9 +1178,10 @@ mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(3000))]
-            /// No sequence of triggers under any contexts reaches cutover without a passed, fresh
-            /// validation, an approved, open window, low lag, no other cutover in flight and a
-            /// sign-off by every role the database's criticality requires; a
+            /// No sequence of triggers under any contexts reaches cutover without an approved,
+            /// open window, no other cutover in flight and a sign-off by every role the
+            /// database's criticality requires, and online without a passed, fresh validation
+            /// and low lag; each mode keeps to its own path; a
             /// viewer never moves a database; terminal stages stay put; positions stay
             /// well-formed.
             #[test]
@@ -1071,13 +1195,16 @@ mod tests {
         fn walks_do_reach_cutover() {
             let mut runner = TestRunner::deterministic();
             let strategy = arb_walk();
-            let mut reached = 0;
+            let mut reached = [0, 0];
             for _ in 0..500 {
-                let steps = strategy.new_tree(&mut runner).unwrap().current();
-                reached += walk(steps).unwrap();
+                let w = strategy.new_tree(&mut runner).unwrap().current();
+                let path = usize::from(!w.0.is_online());
+                reached[path] += walk(w).unwrap();
             }
-            eprintln!("{reached} cutovers in 500 walks");
-            assert!(reached >= 20, "only {reached} cutovers in 500 walks");
+            eprintln!("{reached:?} cutovers (online, offline) in 500 walks");
+            for (path, n) in ["online", "offline"].iter().zip(reached) {
+                assert!(n >= 10, "only {n} {path} cutovers in 500 walks");
+            }
         }
     }
 

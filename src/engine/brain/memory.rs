@@ -38,6 +38,12 @@ pub(super) struct Db {
     pub(super) job_failed: bool,
     pub(super) dns_switched: bool,
     pub(super) source_drained: bool,
+    /// DRS's pre-check of the current job passed (`db.precheck` since its `create_job`): an
+    /// offline cutover starts its job only then, as DRS starts no other (DRS.M00304).
+    pub(super) job_prechecked: bool,
+    /// The latest validation since the last cutover began passed (`db.validation` after the
+    /// `cutover` stage event): an offline cutover validates its load inside the cutover.
+    pub(super) cut_validated: bool,
     /// Cutover-module steps of the current cutover that began (an intent) and that finished;
     /// kept across a retry of a failed cutover, so a rollback undoes what began and a retry
     /// does not redo what finished.
@@ -100,6 +106,7 @@ pub(super) fn apply_done(d: &mut Db, s: EffectStep, job: Option<String>) {
             if job.is_some() {
                 d.job = job;
             }
+            d.job_prechecked = false;
             d.job_status = None;
             d.job_started = false;
             d.job_terminated = false;
@@ -114,6 +121,7 @@ pub(super) fn apply_done(d: &mut Db, s: EffectStep, job: Option<String>) {
         EffectStep::Terminate => d.job_terminated = true,
         EffectStep::DeleteJob => {
             d.job = None;
+            d.job_prechecked = false;
             d.job_status = None;
             d.job_started = false;
             d.job_terminated = false;
@@ -175,14 +183,37 @@ pub(super) fn holds_job(d: &Db) -> bool {
 }
 
 pub(super) fn in_full_load(d: &Db) -> bool {
-    (d.pos.stage == Stage::Provisioning && d.job_started) || d.pos.stage == Stage::FullLoad
+    (d.pos.stage == Stage::Provisioning && d.job_started)
+        || d.pos.stage == Stage::FullLoad
+        || (offline_cutover(d) && d.job_started && !d.job_terminated && !full_load_done(d))
+}
+
+/// An offline database in its cutover: the data moves there, with the source's writes stopped.
+pub(super) fn offline_cutover(d: &Db) -> bool {
+    d.pos.stage == Stage::Cutover && !d.mode.is_online()
+}
+
+/// A FULL_TRANS job's load is complete: DRS stops at FULL_TRANSFER_COMPLETE (no CDC follows).
+pub(super) fn full_load_done(d: &Db) -> bool {
+    d.job_status == Some(JobStatus::FullTransferComplete)
+}
+
+/// Whether a database runs a validation now (counts against `limits.validation_capacity`).
+pub(super) fn runs_validation(d: &Db) -> bool {
+    match d.pos.stage {
+        Stage::Validation => d.busy_or_started_validation(),
+        _ if offline_cutover(d) => !d.cut_validated && d.started_validation(),
+        _ => false,
+    }
 }
 
 impl Db {
     pub(super) fn busy_or_started_validation(&self) -> bool {
-        self.done.contains(&EffectStep::Compare)
-            || self.done.contains(&EffectStep::SqlValidate)
-            || self.busy
+        self.started_validation() || self.busy
+    }
+
+    pub(super) fn started_validation(&self) -> bool {
+        self.done.contains(&EffectStep::Compare) || self.done.contains(&EffectStep::SqlValidate)
     }
 }
 
@@ -191,7 +222,8 @@ impl Db {
 pub(super) fn quiet(d: &Db) -> bool {
     match d.pos.stage {
         Stage::Completed | Stage::Aborted => d.job.is_none(),
-        Stage::RolledBack => rollback_next(d).is_none(),
+        // An offline database's job is discarded once its rollback is undone.
+        Stage::RolledBack => rollback_next(d).is_none() && (d.mode.is_online() || d.job.is_none()),
         Stage::Registered | Stage::Failed | Stage::Hypercare | Stage::ReadyOffline => true,
         _ => false,
     }

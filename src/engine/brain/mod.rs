@@ -39,7 +39,7 @@ use crate::lifecycle::{Position, Stage};
 use crate::store::event::Body;
 use crate::store::NewEvent;
 use chrono::Utc;
-use memory::{holds_job, in_full_load, rollback_next, working, Db, Wave};
+use memory::{holds_job, in_full_load, rollback_next, runs_validation, working, Db, Wave};
 use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -149,7 +149,7 @@ impl Brain {
                     *l.working_per_wave.entry(w).or_insert(0) += 1;
                 }
             }
-            if d.pos.stage == Stage::Validation && d.busy_or_started_validation() {
+            if runs_validation(d) {
                 l.validations += 1;
             }
             if in_full_load(d) {

@@ -148,6 +148,7 @@ impl Brain {
         if trigger == Trigger::Cutover {
             d.cut_started.clear();
             d.cut_done.clear();
+            d.cut_validated = false;
         }
         if trigger == Trigger::Retry {
             d.job_failed = false;

@@ -178,8 +178,14 @@ impl Brain {
                 Body::Precheck(report)
             },
         ));
+        // Inside an offline cutover a passed check moves nothing: the cutover goes on.
+        let in_cutover = d.pos.stage == Stage::Cutover;
         if is_validation {
             d.validation = Some((r.passed, wall));
+            d.cut_validated = r.passed;
+            if in_cutover && r.passed {
+                return;
+            }
             let trig = if r.passed {
                 Trigger::StepSucceeded
             } else {
@@ -195,6 +201,10 @@ impl Brain {
             };
             let _ = self.transition(id, trig, &words, wall, Role::Operator, None);
         } else if r.passed {
+            d.job_prechecked = true;
+            if in_cutover {
+                return;
+            }
             let _ = self.transition(
                 id,
                 Trigger::StepSucceeded,
@@ -204,6 +214,7 @@ impl Brain {
                 None,
             );
         } else {
+            d.job_prechecked = false;
             let _ = self.transition(
                 id,
                 Trigger::StepFailed,
@@ -265,7 +276,7 @@ impl Brain {
                 d.job_released = true;
                 d.job_terminated = true;
                 let stage = d.pos.stage;
-                if matches!(stage, Stage::Aborted | Stage::Completed) {
+                if matches!(stage, Stage::Aborted | Stage::Completed | Stage::RolledBack) {
                     d.job = None;
                     d.job_started = false;
                     return;

@@ -15,6 +15,9 @@ impl Brain {
         let s = &self.settings;
         let attempt = d.retries;
         let work = |step| Next::Work(step, attempt, false);
+        if offline_cutover(d) {
+            return self.next_offline_cut(d, caps, usage);
+        }
         // Stages that run on a started DRS job need it to exist, be started and not paused.
         let needs_job = matches!(
             d.pos.stage,
@@ -77,24 +80,7 @@ impl Brain {
             Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Ready => {
                 Next::Look(LookKind::Job)
             }
-            Stage::Validation => {
-                if s.sql() && !d.done.contains(&EffectStep::SqlValidate) {
-                    if let Err(h) = admission::may_validate(caps, usage) {
-                        return Next::Wait(h.to_string());
-                    }
-                    return work(EffectStep::SqlValidate);
-                }
-                if s.drs() {
-                    if !d.done.contains(&EffectStep::Compare) {
-                        if let Err(h) = admission::may_validate(caps, usage) {
-                            return Next::Wait(h.to_string());
-                        }
-                        return work(EffectStep::Compare);
-                    }
-                    return Next::Look(LookKind::Compare);
-                }
-                Next::Idle
-            }
+            Stage::Validation => self.next_validation(d, caps, usage),
             Stage::Cutover if s.sql_cutover || !d.cut_started.is_empty() => {
                 self.next_cut(d, now, attempt)
             }
@@ -126,24 +112,107 @@ impl Brain {
                 }
                 Next::Idle
             }
-            Stage::Aborted | Stage::Completed => {
-                let Some(_) = d.job else { return Next::Idle };
-                if !d.job_terminated {
-                    return work(EffectStep::Terminate);
-                }
-                if !d.job_released {
-                    return Next::Look(LookKind::Job);
-                }
-                work(EffectStep::DeleteJob)
-            }
-            // Waits for the operator's cutover in the window (not built yet: issue #17).
+            Stage::Aborted | Stage::Completed => discard_job(d).unwrap_or(Next::Idle),
+            // Waits for the operator's cutover in the window.
             Stage::ReadyOffline => Next::Idle,
             Stage::RolledBack => match rollback_next(d) {
                 Some(step) => work(step),
+                // An offline database's target is discarded with its job: nothing of it
+                // reached the application before its switch.
+                None if !d.mode.is_online() => discard_job(d).unwrap_or(Next::Idle),
                 None => Next::Idle,
             },
             _ => Next::Idle,
         }
+    }
+
+    /// The validation gate: wavedeck's SQL validation, DRS's comparison, or both (the SQL
+    /// half first), each within `limits.validation_capacity`.
+    fn next_validation(&self, d: &Db, caps: &Caps, usage: &Usage) -> Next {
+        let s = &self.settings;
+        let work = |step| Next::Work(step, d.retries, false);
+        if s.sql() && !d.done.contains(&EffectStep::SqlValidate) {
+            if let Err(h) = admission::may_validate(caps, usage) {
+                return Next::Wait(h.to_string());
+            }
+            return work(EffectStep::SqlValidate);
+        }
+        if s.drs() {
+            if !d.done.contains(&EffectStep::Compare) {
+                if let Err(h) = admission::may_validate(caps, usage) {
+                    return Next::Wait(h.to_string());
+                }
+                return work(EffectStep::Compare);
+            }
+            return Next::Look(LookKind::Compare);
+        }
+        Next::Idle
+    }
+
+    /// The next step of an offline database's cutover (issue #17). Its FULL_TRANS job is made
+    /// and pre-checked while the source still takes writes (such a job copies nothing before
+    /// it starts, and making one takes minutes on DRS: none of that belongs in the outage);
+    /// then the source is drained, the job started, its full load awaited
+    /// (FULL_TRANSFER_COMPLETE), the target validated against the still source, the job
+    /// terminated (which lifts the target's read-only) and released, and the name switched.
+    fn next_offline_cut(&self, d: &Db, caps: &Caps, usage: &Usage) -> Next {
+        let work = |step| Next::Work(step, d.retries, false);
+        let done = |s: EffectStep| d.done.contains(&s);
+        let phase = d.job_status.as_ref().map(JobPhase::of);
+        if !d.job_terminated {
+            if d.job.is_none() {
+                // An online database's job took its slot at admission; this one takes it now.
+                if usage.drs_jobs >= caps.drs_jobs {
+                    return Next::Wait(admission::Held::DrsJobs(caps.drs_jobs).to_string());
+                }
+                return work(EffectStep::CreateJob);
+            }
+            if !d.job_started {
+                if phase == Some(JobPhase::CreateFailed) {
+                    return work(EffectStep::DeleteJob);
+                }
+                if matches!(phase, None | Some(JobPhase::Creating)) {
+                    return Next::Look(LookKind::Job);
+                }
+                if !d.job_prechecked {
+                    if !done(EffectStep::PrepareJob) && !done(EffectStep::DrsPrecheck) {
+                        return work(EffectStep::PrepareJob);
+                    }
+                    if !done(EffectStep::DrsPrecheck) {
+                        return work(EffectStep::DrsPrecheck);
+                    }
+                    return Next::Look(LookKind::Precheck);
+                }
+                if !d.source_drained {
+                    return work(EffectStep::DrainSource);
+                }
+                if let Err(h) = admission::may_full_load(caps, usage) {
+                    return Next::Wait(h.to_string());
+                }
+                return work(EffectStep::StartJob);
+            }
+            if d.job_paused || d.job_failed {
+                return work(EffectStep::ResumeJob);
+            }
+            if !d.cut_validated {
+                if !full_load_done(d) {
+                    return Next::Look(LookKind::Job);
+                }
+                return self.next_validation(d, caps, usage);
+            }
+            return work(EffectStep::Terminate);
+        }
+        if d.job.is_some() && !d.job_released {
+            return Next::Look(LookKind::Job);
+        }
+        if !d.dns_switched {
+            return work(EffectStep::DnsSwitch);
+        }
+        Next::Advance(
+            Trigger::CutoverDone,
+            "offline cutover done: source drained, full load (FULL_TRANS) complete and validated, DRS job terminated (target writable), DNS switched"
+                .into(),
+        )
     }
 
     /// The next step of a cutover run by the cutover module: its steps in runbook order, with
@@ -189,6 +258,20 @@ impl Brain {
                 .into(),
         )
     }
+}
+
+/// What is left of a database's DRS job to get rid of: terminate it (releasing its instance),
+/// wait for the release, delete it. `None`: no job.
+fn discard_job(d: &Db) -> Option<Next> {
+    d.job.as_ref()?;
+    let work = |step| Next::Work(step, d.retries, false);
+    Some(if !d.job_terminated {
+        work(EffectStep::Terminate)
+    } else if !d.job_released {
+        Next::Look(LookKind::Job)
+    } else {
+        work(EffectStep::DeleteJob)
+    })
 }
 
 pub(super) enum Next {
@@ -652,5 +735,304 @@ mod tests {
         );
         assert!(b.idle());
         let _ = log;
+    }
+
+    /// What DRS and the servers answer an offline database's steps, as far as the brain asks:
+    /// the job walks CONFIGURATION, FULL_TRANSFER_STARTED, FULL_TRANSFER_COMPLETE (where a
+    /// FULL_TRANS job rests) and, once terminated, RELEASE_RESOURCE_COMPLETE.
+    #[derive(Default)]
+    struct OfflineWorld {
+        /// Works in order, and job looks as "look" (other looks by kind).
+        steps: Vec<&'static str>,
+        job_looks_since_start: u32,
+        started: bool,
+        terminated: bool,
+        drained: bool,
+        switched: bool,
+    }
+
+    impl OfflineWorld {
+        /// One tick of `b` at `now`, every work and look answered.
+        fn round(&mut self, b: &mut Brain, now: f64) {
+            let p = b.tick(now, wall());
+            for w in &p.works {
+                self.steps.push(w.step.as_str());
+                let report = |summary: &str| WorkResult::Ok {
+                    job: None,
+                    report: Some(Report {
+                        passed: true,
+                        summary: summary.into(),
+                        detail: Value::Null,
+                    }),
+                    recovered: false,
+                };
+                let r = match w.step {
+                    EffectStep::CreateJob => ok(Some("job-a")),
+                    EffectStep::SqlPrecheck => report("6/6 sql checks passed"),
+                    EffectStep::SqlValidate => {
+                        assert!(
+                            self.job_looks_since_start >= 2,
+                            "validated before the load ended"
+                        );
+                        report("3 tables, every row equal")
+                    }
+                    EffectStep::DrainSource => {
+                        assert!(!self.started, "drained after the load began");
+                        self.drained = true;
+                        ok(None)
+                    }
+                    EffectStep::StartJob => {
+                        assert!(self.drained, "the load started with the source writable");
+                        self.started = true;
+                        ok(None)
+                    }
+                    EffectStep::Compare => {
+                        assert!(
+                            self.job_looks_since_start >= 2,
+                            "compared before the load ended"
+                        );
+                        ok(None)
+                    }
+                    EffectStep::Terminate => {
+                        self.terminated = true;
+                        ok(None)
+                    }
+                    EffectStep::DnsSwitch => {
+                        self.switched = true;
+                        ok(None)
+                    }
+                    EffectStep::SourceWritesOn => {
+                        self.drained = false;
+                        ok(None)
+                    }
+                    EffectStep::DnsSwitchBack => {
+                        self.switched = false;
+                        ok(None)
+                    }
+                    _ => ok(None),
+                };
+                b.on_work(w, r, now, wall());
+            }
+            for l in &p.looks {
+                let passed = Report {
+                    passed: true,
+                    summary: "all passed".into(),
+                    detail: Value::Null,
+                };
+                let seen = match l.kind {
+                    LookKind::Job => {
+                        self.steps.push("look");
+                        let status = if self.terminated {
+                            "RELEASE_RESOURCE_COMPLETE"
+                        } else if !self.started {
+                            "CONFIGURATION"
+                        } else {
+                            self.job_looks_since_start += 1;
+                            if self.job_looks_since_start < 2 {
+                                "FULL_TRANSFER_STARTED"
+                            } else {
+                                "FULL_TRANSFER_COMPLETE"
+                            }
+                        };
+                        job_seen(status, 100.0, -1.0)
+                    }
+                    LookKind::Precheck => {
+                        self.steps.push("look_precheck");
+                        Seen::Report {
+                            finished: true,
+                            report: passed,
+                        }
+                    }
+                    LookKind::Compare => {
+                        self.steps.push("look_compare");
+                        Seen::Report {
+                            finished: true,
+                            report: passed,
+                        }
+                    }
+                };
+                b.on_seen(&l.db, l.kind, seen, now, wall());
+            }
+        }
+
+        /// Rounds until `a` is at `stage` (at most 60).
+        fn until(&mut self, b: &mut Brain, now: &mut f64, stage: Stage) {
+            for _ in 0..60 {
+                if b.stage_of("a").unwrap().stage == stage {
+                    return;
+                }
+                self.round(b, *now);
+                *now += 100.0;
+            }
+            panic!(
+                "never reached {stage}: {:?} after {:?}",
+                b.stage_of("a"),
+                self.steps
+            );
+        }
+    }
+
+    /// An offline member of a started wave: pre-checked by wavedeck's SQL checks alone, then
+    /// waiting in ready_offline with no DRS job made and no DRS slot taken.
+    fn offline_ready(checks: ChecksMode) -> (Brain, OfflineWorld, f64) {
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.mode = crate::inventory::Mode::Offline;
+        let mut b = brain(checks, vec![s]);
+        b.on_command(
+            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        let mut world = OfflineWorld::default();
+        let mut now = 0.0;
+        world.until(&mut b, &mut now, Stage::ReadyOffline);
+        assert_eq!(world.steps, ["sql_precheck"]);
+        assert_eq!(b.load_now().drs_jobs, 0, "no DRS job before the cutover");
+        for _ in 0..5 {
+            world.round(&mut b, now);
+            now += 100.0;
+        }
+        assert_eq!(
+            world.steps,
+            ["sql_precheck"],
+            "nothing moves in ready_offline"
+        );
+        assert!(b.idle());
+        b.on_command(
+            &cmd(2, Role::Operator, Action::ApproveWindow, Target::Wave(0)),
+            wall(),
+        )
+        .unwrap();
+        world.steps.clear();
+        (b, world, now)
+    }
+
+    /// The offline cutover, in order: its FULL_TRANS job made and pre-checked while the source
+    /// still takes writes, then drain, start, the full load awaited to FULL_TRANSFER_COMPLETE,
+    /// the exact validation, terminate (target writable), release, DNS switch, hypercare.
+    #[test]
+    fn an_offline_cutover_drains_loads_validates_then_switches() {
+        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Drs);
+        b.on_command(
+            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
+        world.until(&mut b, &mut now, Stage::Hypercare);
+        assert_eq!(
+            world.steps,
+            [
+                "create_job",
+                "look",
+                "prepare_job",
+                "drs_precheck",
+                "look_precheck",
+                "drain_source",
+                "start_job",
+                "look",
+                "look",
+                "compare",
+                "look_compare",
+                "terminate_job",
+                "look",
+                "dns_switch",
+            ]
+        );
+        let ev = b.take_events();
+        let creates = ev
+            .iter()
+            .filter(|e| e.kind == kind::STEP_OUTCOME && e.payload["step"] == "create_job")
+            .count();
+        assert_eq!(creates, 1, "one DRS job");
+        // Every intent has its outcome; the cutover ends in one move to hypercare.
+        let count = |k: &str| ev.iter().filter(|e| e.kind == k).count();
+        assert_eq!(count(kind::STEP_INTENT), count(kind::STEP_OUTCOME));
+        let done = ev
+            .iter()
+            .find(|e| e.kind == kind::DB_STAGE && e.payload["to"] == "hypercare")
+            .unwrap();
+        assert!(
+            done.payload["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("FULL_TRANS")),
+            "{}",
+            done.payload
+        );
+    }
+
+    /// With `checks: sql` the load is validated by wavedeck's own gate, on every row (the
+    /// source is still: final mode), and no DRS comparison is made.
+    #[test]
+    fn an_offline_cutover_with_sql_checks_validates_with_the_sql_gate() {
+        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Sql);
+        b.on_command(
+            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        world.until(&mut b, &mut now, Stage::Hypercare);
+        let at = |s: &str| world.steps.iter().position(|x| *x == s).unwrap();
+        assert!(at("start_job") < at("sql_validate") && at("sql_validate") < at("terminate_job"));
+        assert!(!world.steps.contains(&"compare"), "{:?}", world.steps);
+    }
+
+    /// A rollback before the switch is cheap: the source takes writes again, the target is
+    /// discarded with the job (terminated, released, deleted), and nothing else is done. A
+    /// restart in the middle of the cutover resumes where it was, not from the start.
+    #[test]
+    fn an_offline_rollback_before_the_switch_turns_writes_back_on_and_deletes_the_job() {
+        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Drs);
+        let mut log = stored(Vec::new(), b.take_events());
+        b.on_command(
+            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        while !world.started {
+            world.round(&mut b, now);
+            now += 100.0;
+        }
+        log = stored(log, b.take_events());
+        // A restart here: the job is started and the source drained; neither is done again.
+        let mut s = seed("a", 0, Criticality::Low, 1.0);
+        s.mode = crate::inventory::Mode::Offline;
+        s.stage = Stage::Cutover;
+        s.job = Some("job-a".into());
+        let mut r = Brain::new(settings(ChecksMode::Drs), 2);
+        let wave = WaveSeed {
+            wave: 0,
+            started: true,
+            approved_by: Some("alice".into()),
+            ..Default::default()
+        };
+        r.load(vec![s], vec![wave], &log);
+        world.steps.clear();
+        world.round(&mut r, now);
+        assert_eq!(
+            world.steps,
+            ["look"],
+            "the restarted brain looks at the load"
+        );
+        r.on_command(
+            &cmd(4, Role::Operator, Action::Rollback, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        assert_eq!(r.stage_of("a").unwrap().stage, Stage::RolledBack);
+        world.steps.clear();
+        for _ in 0..10 {
+            now += 100.0;
+            world.round(&mut r, now);
+        }
+        assert_eq!(
+            world.steps,
+            ["source_writes_on", "terminate_job", "look", "delete_job"]
+        );
+        assert!(!world.drained, "the source takes writes again");
+        assert!(!world.switched);
+        assert_eq!(r.job_of("a"), None);
+        assert_eq!(r.load_now().drs_jobs, 0);
+        assert!(r.idle());
     }
 }

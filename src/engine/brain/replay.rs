@@ -51,6 +51,8 @@ impl Brain {
                 job_failed: false,
                 dns_switched: false,
                 source_drained: false,
+                job_prechecked: false,
+                cut_validated: false,
                 cut_started: BTreeSet::new(),
                 cut_done: BTreeSet::new(),
                 job_status: None,
@@ -120,6 +122,7 @@ impl Brain {
                 if s.trigger == Some(Trigger::Cutover) {
                     db.cut_started.clear();
                     db.cut_done.clear();
+                    db.cut_validated = false;
                 }
             }
             Body::StepIntent(i) => {
@@ -146,7 +149,11 @@ impl Brain {
                     db.retries = db.retries.max(o.attempt + 1);
                 }
             }
-            Body::Validation(r) => db.validation = Some((r.passed, e.time)),
+            Body::Validation(r) => {
+                db.validation = Some((r.passed, e.time));
+                db.cut_validated = r.passed;
+            }
+            Body::Precheck(r) => db.job_prechecked = r.passed,
             Body::Lag(l) => db.seen.lag_s = Some(l.lag_s),
             Body::Progress(p) => {
                 db.seen.progress_pct = Some(p.pct);

@@ -6,13 +6,15 @@ use crate::engine::brain::{EffectStep, Fail, Report, WorkResult};
 use crate::engine::classify::ErrorClass;
 use crate::inventory::DatabaseSpec;
 
-/// The gate's mode for a step. The brain runs `SqlValidate` at the validation stage only, where
-/// the DRS job is started and not paused, i.e. replicating changes (CDC): live. The gate after
-/// the drain at cutover (`cutover.quick_validation`, with `engine.source_drain: sql`) runs in
-/// the cutover module with writes fenced and the lag at zero: final.
-pub fn mode_for(step: EffectStep) -> crate::validate::Mode {
+/// The gate's mode for a step. The brain runs an online database's `SqlValidate` at the
+/// validation stage only, where the DRS job is started and not paused, i.e. replicating
+/// changes (CDC): live. An offline database's runs inside its cutover, on its full load with
+/// the source's writes stopped: final, every row. The gate after the drain at cutover
+/// (`cutover.quick_validation`, with `engine.source_drain: sql`) runs in the cutover module
+/// with writes fenced and the lag at zero: final.
+pub fn mode_for(step: EffectStep, mode: crate::inventory::Mode) -> crate::validate::Mode {
     match step {
-        EffectStep::SqlValidate => crate::validate::Mode::Live,
+        EffectStep::SqlValidate if mode.is_online() => crate::validate::Mode::Live,
         _ => crate::validate::Mode::Final,
     }
 }
@@ -43,7 +45,7 @@ pub async fn run(
         }
         _ => {
             let opts = crate::validate::ValidateOptions {
-                mode: mode_for(step),
+                mode: mode_for(step, spec.mode),
                 // An attempt cut short (restart, lag, a lost connection) goes on where it
                 // stopped.
                 memory: Some(store.clone()),

@@ -1581,8 +1581,10 @@ fn create_compare(emu: &Emulator, job: &str, kind: &str, objects: &[CompareObjec
     let now = emu.clock.now();
     let mut st = emu.lock();
     let j = job_for_compare(&mut st, job, now, emu.bandwidth_mbps)?;
-    // DRS compares only during the incremental phase.
-    if j.status != JobStatus::IncreTransferStarted {
+    // DRS compares during the incremental phase, and a full-load-only job (FULL_TRANS, an
+    // offline migration) once its load is complete: the state it rests in (research §3).
+    let loaded = j.req.task_type == "FULL_TRANS" && j.status == JobStatus::FullTransferComplete;
+    if j.status != JobStatus::IncreTransferStarted && !loaded {
         return Err(err(
             400,
             "DRS.M00304",

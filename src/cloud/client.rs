@@ -265,7 +265,8 @@ impl CloudClient {
         .await
     }
 
-    /// Instances whose name starts with `name` (RDS `ListInstances?name=`).
+    /// The instances named `name` (RDS `ListInstances?name=`: an exact match, as the name
+    /// holds no leading `*`).
     pub async fn instances_named(&self, name: &str) -> Result<Vec<InstanceResponse>, CloudError> {
         self.list_instances(("name", name.to_string())).await
     }

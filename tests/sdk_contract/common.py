@@ -36,7 +36,7 @@ def free_port():
 class Emulator:
     """`wavedeck emulator` as a child process; stopped by `stop()` (SIGTERM, then wait)."""
 
-    def __init__(self, speed=200.0, quota=20, faults=None):
+    def __init__(self, speed=200.0, quota=20, faults=None, native=False):
         binary = os.environ.get("WAVEDECK_BIN", os.path.join(REPO, "target", "debug", "wavedeck"))
         if not os.path.exists(binary):
             raise SystemExit(
@@ -49,6 +49,9 @@ class Emulator:
         env.update({"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK})
         args = [binary, "emulator", "--listen", f"127.0.0.1:{self.port}",
                 "--speed", str(speed), "--quota", str(quota)]
+        if native:
+            # Jobs reach their databases: an RDS restore copies the target database for real.
+            args.append("--native")
         if faults is not None:
             path = os.path.join(self.cwd, "faults.yaml")
             with open(path, "w") as f:
@@ -154,10 +157,17 @@ def _model_class(name, modules):
     return None
 
 
+RDS_ANSWERS = ("ListInstancesResponse", "ListBackupsResponse", "CreateRestoreInstanceResponse",
+               "DeleteInstanceResponse")
+
+
 def drift(raw, type_name, where, modules=(drs, dns)):
-    # The exposure reads' models live in their own SDKs (their names would clash with DRS's).
-    if type_name in ("ListInstancesResponse", "ListSecurityGroupRulesResponse"):
-        modules = (rds,) if type_name == "ListInstancesResponse" else (vpc,)
+    # The exposure and restore reads' models live in their own SDKs (their names would clash
+    # with DRS's).
+    if type_name in RDS_ANSWERS:
+        modules = (rds,)
+    elif type_name == "ListSecurityGroupRulesResponse":
+        modules = (vpc,)
     """Keys of `raw` the SDK model `type_name` does not declare, and JSON types that differ
     from the model's: the SDK drops the former silently and may mangle the latter, so each is
     a field the real client would never see. Returns a list of sentences."""

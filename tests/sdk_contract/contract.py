@@ -2,7 +2,9 @@
 """Huawei's own SDK (huaweicloudsdkdrs / dns / rds / vpc, pinned in requirements.txt) as the
 client of a freshly started `wavedeck emulator`: a whole job's life through `DrsClient` (v3),
 a DNS record-set switch through `DnsClient` (v2), the exposure pre-check's reads through
-`RdsClient` and `VpcClient` (v3), and the refusals DRS gives, each checked by the SDK
+`RdsClient` and `VpcClient` (v3), the restore test's RDS calls (backups, restore to a new
+instance, list it until ACTIVE, delete it) through `RdsClient` on a native emulator, and the
+refusals DRS and RDS give, each checked by the SDK
 exception's `error_code`.
 
 Every answer is read through the SDK's response model. A step fails when
@@ -14,6 +16,9 @@ Prints one line per check, then `N passed, N failed`; exits 1 when anything fail
 Usage: target/sdk-venv/bin/python tests/sdk_contract/contract.py   (after `cargo build`)
 """
 
+import datetime
+import os
+import subprocess
 import sys
 import time
 import traceback
@@ -395,6 +400,138 @@ def exposure(run, url, raw):
               [] if len(seen) == total and len(set(seen)) == total else [f"{seen} of {total}"])
 
 
+# The RDS instance the restore contract's DRS job replicates into: the emulator lists one
+# backup of it and restores that to a new instance, a copy of the job's target database.
+RESTORE_FROM = "rds-sdk-restore"
+
+
+def psql(sql, db="postgres"):
+    """A statement on the PostgreSQL server the native emulator restores on (127.0.0.1:5432)."""
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1",
+                    "-qAtc", sql], check=True, capture_output=True, text=True)
+
+
+def restore(run):
+    """The restore test's RDS calls (src/restore/rds.rs) through Huawei's RDS SDK against a
+    native emulator: a DRS job replicates into RDS instance `rds-sdk-restore` (a real database
+    on this server); its backup is restored to a new instance (a real copy of that database),
+    listed by name until ACTIVE, then deleted; and RDS's refusals, by `error_code`."""
+    target = f"wd_sdk_restore_{os.getpid()}"
+    name = f"wd-rt-sdk-{os.getpid()}-1"
+    psql(f"DROP DATABASE IF EXISTS {target}")
+    psql(f"CREATE DATABASE {target}")
+    psql("CREATE TABLE kept (id int PRIMARY KEY); INSERT INTO kept SELECT generate_series(1, 10)", target)
+    emu = common.Emulator(speed=500, native=True)
+    try:
+        raw = common.Raw()
+        req = calls.create("wd-sdk-restore", "sdk-restore", 1, db=target)
+        for ep in (req.body.jobs[0].source_endpoint, req.body.jobs[0].target_endpoint):
+            ep.ip, ep.db_port, ep.db_user, ep.db_password = "127.0.0.1", 5432, "postgres", ""
+        req.body.jobs[0].target_endpoint.inst_id = RESTORE_FROM
+        common.drs_client(emu.url, raw).batch_create_jobs(req)
+        client = common.rds_client(emu.url, raw)
+        restore_life(run, client, raw, name)
+        restore_refusals(run, client, raw, name)
+    finally:
+        emu.stop()
+        for db in (target, name):
+            psql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def restore_life(run, client, raw, name):
+    r = call(run, "RDS backups of the target (list_backups)", client.list_backups,
+             calls.rds_backups(RESTORE_FROM), raw, "ListBackupsResponse",
+             ["total_count", "backups[0].id", "backups[0].instance_id", "backups[0].name",
+              "backups[0].begin_time", "backups[0].end_time", "backups[0].status", "backups[0].type",
+              "backups[0].size", "backups[0].datastore.type"])
+    backup = field(r, "backups[0].id") if r else None
+    if r is not None:
+        b = r.backups[0] if r.backups else None
+        run.check("the backup is finished, with RDS's time format (yyyy-mm-ddThh:mm:ss+0800)",
+                  [] if b and b.status == "COMPLETED" and b.type == "auto"
+                  and time_ok(b.end_time) and time_ok(b.begin_time) else [f"{b}"])
+    if not backup:
+        run.check("the rest of the restore's life", ["no backup was listed"])
+        return
+    r = call(run, "restore to a new instance (create_restore_instance)", client.create_restore_instance,
+             calls.rds_restore(RESTORE_FROM, name, backup_id=backup), raw, "CreateRestoreInstanceResponse",
+             ["job_id", "instance.id", "instance.name", "instance.status", "instance.flavor_ref",
+              "instance.volume.type", "instance.volume.size", "instance.availability_zone"])
+    iid = field(r, "instance.id") if r else None
+    if r is not None:
+        run.check("the restore answers 202, the new instance BUILD",
+                  [] if raw.status == 202 and r.instance.status == "BUILD" and r.instance.name == name
+                  else [f"HTTP {raw.status} {r.instance}"])
+    if not iid:
+        return
+    documented = ["total_count", "instances[0].id", "instances[0].name", "instances[0].status",
+                  "instances[0].private_ips", "instances[0].port", "instances[0].type",
+                  "instances[0].datastore.type", "instances[0].flavor_ref", "instances[0].volume.type",
+                  "instances[0].volume.size", "instances[0].nodes[0].availability_zone",
+                  "instances[0].created", "instances[0].updated"]
+    s = wait(lambda: client.list_instances(calls.rds_named(name)),
+             lambda x: bool(x.instances) and x.instances[0].status == "ACTIVE")
+    run.check("the new instance listed by name until ACTIVE (list_instances)", answer(
+        raw, s, "ListInstancesResponse", documented) + (
+        [] if s.instances and s.instances[0].status == "ACTIVE" and s.instances[0].id == iid
+        else [f"{[(i.id, i.status) for i in s.instances or []]}"]))
+    call(run, "the new instance by id (list_instances)", client.list_instances,
+         calls.rds_instance(iid), raw, "ListInstancesResponse", documented)
+    # ListInstances `name`: exact, fuzzy only after a leading `*` (API reference, "Querying DB
+    # Instances").
+    part = client.list_instances(calls.rds_named(name[:-2]))
+    fuzzy = client.list_instances(calls.rds_named("*" + name[3:-2]))
+    run.check("a name is matched exactly, and fuzzily after a leading *",
+              ([] if not part.instances else [f"{name[:-2]!r} found {[i.name for i in part.instances]}"]) +
+              ([] if [i.id for i in fuzzy.instances or []] == [iid]
+               else [f"'*{name[3:-2]}' found {[i.name for i in fuzzy.instances or []]}"]))
+    r = call(run, "delete the new instance (delete_instance)", client.delete_instance, calls.rds_delete(iid),
+             raw, "DeleteInstanceResponse", ["job_id"])
+    if r is not None:
+        run.check("the delete answers 202", [] if raw.status == 202 else [f"HTTP {raw.status}"])
+    gone = client.list_instances(calls.rds_named(name))
+    run.check("a deleted instance is no longer listed",
+              [] if not gone.instances and gone.total_count == 0 else [f"{gone.instances}"])
+
+
+def time_ok(t):
+    try:
+        datetime.datetime.strptime(t or "", "%Y-%m-%dT%H:%M:%S%z")
+        return True
+    except ValueError:
+        return False
+
+
+def restore_refusals(run, client, raw, name):
+    """RDS's codes (API reference, "Error Codes", rds_10_0201): DBS.200001 400 parameter error,
+    DBS.200002 404 the instance does not exist, DBS.200013 404 the original instance does not
+    exist, DBS.200021 400 invalid instance name, DBS.200022 409 the name already exists."""
+    req = calls.rds_backups(RESTORE_FROM)
+    req.instance_id = None
+    refusal(run, "backups without instance_id are refused", client.list_backups, req, raw, "DBS.200001", 400)
+    refusal(run, "a restore from an unknown instance is refused", client.create_restore_instance,
+            calls.rds_restore("rds-sdk-nowhere", "wd-rt-sdk-nowhere", restore_time=1780000000000),
+            raw, "DBS.200013", 404)
+    refusal(run, "a restore to an invalid name is refused", client.create_restore_instance,
+            calls.rds_restore(RESTORE_FROM, "1-starts-with-a-digit", restore_time=1780000000000),
+            raw, "DBS.200021", 400)
+    first = calls.rds_restore(RESTORE_FROM, name + "-dup", restore_time=1780000000000)
+    try:
+        r = client.create_restore_instance(first)
+    except sdk_exc.SdkException as e:
+        run.check("a name in use is refused", [f"the first restore failed: {e.error_code} {e.error_msg}"])
+        return
+    refusal(run, "a name in use is refused", client.create_restore_instance, first, raw, "DBS.200022", 409)
+    wait(lambda: client.list_instances(calls.rds_named(name + "-dup")),
+         lambda x: bool(x.instances) and x.instances[0].status != "BUILD")
+    client.delete_instance(calls.rds_delete(r.instance.id))
+    refusal(run, "deleting an unknown instance is refused", client.delete_instance,
+            calls.rds_delete(r.instance.id), raw, "DBS.200002", 404)
+    req = calls.rds_named(name)
+    req.limit = 0
+    refusal(run, "instances with limit 0 are refused", client.list_instances, req, raw, "DBS.200001", 400)
+
+
 def refusals(run, emu, client, raw):
     bad = common.drs_client(emu.url, raw, sk=common.SK[:-1] + "X")
     refusal(run, "wrong SK is refused", bad.show_quotas, calls.quotas(), raw, "APIG.0301", 401)
@@ -466,6 +603,7 @@ def main():
                      lambda: job_life(run, client, raw, "mysql"),
                      lambda: dns_switch(run, common.dns_client(emu.url, raw), raw),
                      lambda: exposure(run, emu.url, raw),
+                     lambda: restore(run),
                      lambda: refusals(run, emu, client, raw)):
             try:
                 part()

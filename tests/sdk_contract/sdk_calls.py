@@ -233,3 +233,35 @@ def vpc_rules(security_group_id, marker=None):
     if marker:
         req.marker = marker
     return req
+
+
+# ---------- the restore test's RDS calls (src/restore/rds.rs) ----------
+
+def rds_backups(instance_id):
+    """RDS `ListBackups` of the target instance, one page of up to 100."""
+    return rds.ListBackupsRequest(instance_id=instance_id, limit=100)
+
+
+def rds_restore(instance_id, name, backup_id=None, restore_time=None):
+    """RDS `CreateRestoreInstance`: the backup (or a point in time, Unix ms) to a new instance
+    `name`, with the source's flavour, disk, zone and network, as wavedeck copies them."""
+    point = rds.RestorePoint(instance_id=instance_id, type="backup" if backup_id else "timestamp")
+    if backup_id:
+        point.backup_id = backup_id
+    else:
+        point.restore_time = restore_time
+    body = rds.CreateRestoreInstanceRequestBody(
+        name=name, flavor_ref="rds.pg.n1.large.2", availability_zone="eu-west-101a",
+        volume=rds.Volume(type="CLOUDSSD", size=40), vpc_id="vpc-sdk", subnet_id="subnet-sdk",
+        security_group_id="sg-sdk", restore_point=point)
+    return rds.CreateRestoreInstanceRequest(body=body)
+
+
+def rds_named(name):
+    """RDS `ListInstances` by name: the temporary instance (also after a crash, by its name)."""
+    return rds.ListInstancesRequest(name=name)
+
+
+def rds_delete(instance_id):
+    """RDS `DeleteInstance`."""
+    return rds.DeleteInstanceRequest(instance_id=instance_id)

@@ -14,7 +14,7 @@ const EMULATED_VPC_ID: &str = "vpc-wavedeck-emulator";
 const CREATED: &str = "2026-01-01T00:00:00+0000";
 const RULE_CREATED: &str = "2026-01-01T00:00:00Z";
 /// `ListInstancesRequest.limit`: 1 to 100 (default 100).
-const MAX_INSTANCES_PAGE: usize = 100;
+pub(crate) const MAX_INSTANCES_PAGE: usize = 100;
 /// `ListSecurityGroupRulesRequest.limit`: 1 to 2000 (default 2000).
 const MAX_RULES_PAGE: usize = 2000;
 
@@ -82,7 +82,11 @@ pub fn instance(plan: &FaultPlan, id: &str) -> InstanceResponse {
 /// A refusal as RDS and VPC send it: status, `error_code`, `error_msg`.
 pub type Refused = (u16, &'static str, String);
 
-fn limit(query: &[(String, String)], max: usize, code: &'static str) -> Result<usize, Refused> {
+pub(crate) fn limit(
+    query: &[(String, String)],
+    max: usize,
+    code: &'static str,
+) -> Result<usize, Refused> {
     match query.iter().find(|(k, _)| k == "limit") {
         None => Ok(max),
         Some((_, v)) => match v.parse::<usize>() {

@@ -9,6 +9,11 @@
 //! then `ACTIVE`; `ListInstances` by id or name shows it until it is deleted, which drops the
 //! copy. Faults (`restores:` in the fault plan): `smoke_fail` spoils the copy, `restore_fail`
 //! ends it `FAILED`, `build_ms` holds it in `BUILD` (to kill the engine mid-restore).
+//!
+//! Refusals carry RDS's codes (API reference, "Error Codes"): `DBS.200001` a parameter error,
+//! `DBS.200002` no such instance, `DBS.200013` no such source ("original") instance,
+//! `DBS.200021` an invalid instance name, `DBS.200022` a name in use. An unknown backup's code
+//! is not in that list: `DBS.200106` here is unconfirmed.
 
 use super::faults::RestoreFaultKind;
 use super::Emulator;
@@ -115,7 +120,14 @@ pub(crate) fn restore(
         )
     })?;
     if !name_ok(&req.name) {
-        return Err(missing("name"));
+        return Err((
+            400,
+            "DBS.200021",
+            format!(
+                "Invalid DB instance name {:?}: 4 to 64 characters, a letter first, then letters, digits, - and _.",
+                req.name
+            ),
+        ));
     }
     if req.flavor_ref.is_empty() {
         return Err(missing("flavor_ref"));
@@ -138,9 +150,9 @@ pub(crate) fn restore(
     let Some((engine, target)) = target_of(emu, &p.instance_id) else {
         return Err((
             404,
-            "DBS.200823",
+            "DBS.200013",
             format!(
-                "The instance {} does not exist (the emulator restores the instances its native jobs replicate into).",
+                "The original DB instance {} does not exist (the emulator restores the instances its native jobs replicate into).",
                 p.instance_id
             ),
         ));
@@ -156,7 +168,7 @@ pub(crate) fn restore(
         if r.by_id.values().any(|x| !x.deleted && x.name == req.name) {
             return Err((
                 409,
-                "DBS.200012",
+                "DBS.200022",
                 format!("The instance name {} already exists.", req.name),
             ));
         }
@@ -179,6 +191,7 @@ pub(crate) fn restore(
                 flavor_ref: req.flavor_ref.clone(),
                 volume: req.volume.clone(),
                 availability_zone: req.availability_zone.clone(),
+                created: rds_time(chrono::Utc::now()),
             },
         );
         id
@@ -262,6 +275,8 @@ fn describe(x: &Restored) -> InstanceResponse {
             version: String::new(),
         }),
         port: x.target.port.into(),
+        created: x.created.clone(),
+        updated: x.created.clone(),
         flavor_ref: x.flavor_ref.clone(),
         volume: Some(x.volume.clone()),
         nodes: vec![NodeResponse {
@@ -276,33 +291,48 @@ fn describe(x: &Restored) -> InstanceResponse {
 }
 
 /// `ListInstances` for restored instances: by `id` (a deleted one is an empty list) or by
-/// `name`. `None` when the query is about no restored instance (the exposure reads answer it).
+/// `name`, up to `limit`. `None` when the query is about no restored instance (the exposure
+/// reads answer it).
 pub(crate) fn list_restored(
     emu: &Emulator,
     query: &[(String, String)],
-) -> Option<ListInstancesResponse> {
+) -> Option<Result<ListInstancesResponse, Refused>> {
     let r = emu.restores.lock().unwrap_or_else(|e| e.into_inner());
     let by = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
-    let found: Vec<InstanceResponse> = match (by("id"), by("name")) {
+    let mut found: Vec<InstanceResponse> = match (by("id"), by("name")) {
         (Some(id), _) => {
             let x = r.by_id.get(id)?;
             x.deleted
                 .then(Vec::new)
                 .unwrap_or_else(|| vec![describe(x)])
         }
-        // RDS matches names by prefix; the client picks the exact one.
         (None, Some(n)) => r
             .by_id
             .values()
-            .filter(|x| !x.deleted && x.name.starts_with(n))
+            .filter(|x| !x.deleted && name_matches(n, &x.name))
             .map(describe)
             .collect(),
         _ => return None,
     };
-    Some(ListInstancesResponse {
-        total_count: found.len() as i32,
+    let limit = match super::cloud::limit(query, super::cloud::MAX_INSTANCES_PAGE, "DBS.200001") {
+        Ok(n) => n,
+        Err(refused) => return Some(Err(refused)),
+    };
+    let total = found.len() as i32;
+    found.truncate(limit);
+    Some(Ok(ListInstancesResponse {
+        total_count: total,
         instances: found,
-    })
+    }))
+}
+
+/// `ListInstances?name=`: the exact name, or after a leading `*` any name holding the rest
+/// (API reference, "Querying DB Instances").
+fn name_matches(query: &str, name: &str) -> bool {
+    match query.strip_prefix('*') {
+        Some(part) => name.contains(part),
+        None => name == query,
+    }
 }
 
 /// `DELETE /v3/{project_id}/instances/{instance_id}`: drops the copy.
@@ -312,8 +342,8 @@ pub(crate) fn delete(emu: &Arc<Emulator>, id: &str) -> Result<DeleteInstanceResp
         let Some(x) = r.by_id.get_mut(id).filter(|x| !x.deleted) else {
             return Err((
                 404,
-                "DBS.200823",
-                format!("The instance {id} does not exist."),
+                "DBS.200002",
+                format!("The DB instance {id} does not exist."),
             ));
         };
         x.deleted = true;
@@ -332,4 +362,17 @@ pub(crate) fn delete(emu: &Arc<Emulator>, id: &str) -> Result<DeleteInstanceResp
     Ok(DeleteInstanceResponse {
         job_id: Some(format!("job-{}", uuid_like())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_match_exactly_or_after_a_star() {
+        let n = "wd-rt-pilot-pg-hr-12";
+        assert!(super::name_matches(n, n));
+        // A run's prefix is not the run: wd-rt-x-1 must not find wd-rt-x-12.
+        assert!(!super::name_matches("wd-rt-pilot-pg-hr-1", n));
+        assert!(super::name_matches("*pilot-pg", n));
+        assert!(!super::name_matches("*pilot-my", n));
+    }
 }

@@ -679,21 +679,18 @@ fn v3_route(
         ("DELETE", ["instances", id]) => super::rds_restore::delete(emu, id)
             .map(|r| json(202, &r))
             .map_err(|(s, c, m)| err(s, c, m)),
-        ("GET", ["instances"]) if super::rds_restore::list_restored(emu, query).is_some() => {
-            let r = super::rds_restore::list_restored(emu, query).unwrap_or_default();
-            Ok(json(200, &r))
-        }
-        ("GET", ["instances"]) => {
-            let plan = emu
-                .faults
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .plan
-                .clone();
-            super::cloud::list_instances(&plan, query)
-                .map(|r| json(200, &r))
-                .map_err(|(s, c, m)| err(s, c, m))
-        }
+        ("GET", ["instances"]) => super::rds_restore::list_restored(emu, query)
+            .unwrap_or_else(|| {
+                let plan = emu
+                    .faults
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .plan
+                    .clone();
+                super::cloud::list_instances(&plan, query)
+            })
+            .map(|r| json(200, &r))
+            .map_err(|(s, c, m)| err(s, c, m)),
         ("GET", ["vpc", "security-group-rules"]) => {
             let plan = emu
                 .faults

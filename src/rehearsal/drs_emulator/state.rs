@@ -201,6 +201,8 @@ pub struct Restored {
     pub flavor_ref: String,
     pub volume: crate::cloud::model::Volume,
     pub availability_zone: String,
+    /// When the restore began, as RDS writes times (`created` and `updated`).
+    pub created: String,
 }
 
 #[derive(Debug, Default)]

@@ -113,6 +113,7 @@ suite!(
     inventory_import_is_idempotent_and_guards_removal,
     stage_marks_read_their_index_and_an_older_store_gets_it,
     notifications_are_written_with_their_event_once,
+    validation_progress_carries_its_limit_and_an_older_store_gets_its_table,
 );
 
 impl TestDb {
@@ -1115,5 +1116,69 @@ async fn notifications_are_written_with_their_event_once(t: TestDb) {
     let row = &s.outbox().await.unwrap()[0];
     assert_eq!((row.attempts, row.last_error.as_deref()), (2, None));
     assert!(row.sent_at.is_some());
+    s2.close().await;
+}
+
+/// A running validation's rows carry the database's rate limit (kept in `validation_limits`,
+/// beside them), a run without a limit none; clearing the progress clears it; and a store made
+/// before that table gets it when it is opened.
+async fn validation_progress_carries_its_limit_and_an_older_store_gets_its_table(t: TestDb) {
+    use wavedeck::store::val_progress::{DbProgress, Limit, TableProgress};
+    let s = &t.store;
+    let row = |db: &str, tbl: &str, limit: Option<Limit>| TableProgress {
+        db_id: db.into(),
+        table: tbl.into(),
+        rows_est: 100,
+        rows_done: 40,
+        rows_read: 40,
+        read_ms: 2_000,
+        run_ms: 2_500,
+        limited_ms: 1_500,
+        limit,
+        finished: false,
+        updated_at: Utc::now(),
+    };
+    let held = Limit {
+        rows_per_s: 2_000,
+        waiting: 0.64,
+    };
+    let a = vec![
+        row("a", "t1", Some(held.clone())),
+        row("a", "t2", Some(held.clone())),
+    ];
+    s.put_validation_progress("final", &a).await.unwrap();
+    s.put_validation_progress("final", &[row("b", "t1", None)])
+        .await
+        .unwrap();
+    let running = s.running_validations().await.unwrap();
+    let limits: Vec<(&str, Option<&Limit>)> = running
+        .iter()
+        .map(|r| (r.db_id.as_str(), r.limit.as_ref()))
+        .collect();
+    assert_eq!(
+        limits,
+        vec![("a", Some(&held)), ("a", Some(&held)), ("b", None)]
+    );
+    let d = DbProgress::of(&s.validation_progress_of("a").await.unwrap()).unwrap();
+    assert!(d.limit.unwrap().holding());
+    assert_eq!(d.limited_ms, 1_500);
+    // A later picture without a limit drops it; a cleared run has no rows left.
+    s.put_validation_progress("final", &[row("a", "t1", None)])
+        .await
+        .unwrap();
+    let of_a = s.validation_progress_of("a").await.unwrap();
+    assert!(of_a.iter().all(|r| r.limit.is_none()), "{of_a:?}");
+    s.put_validation_progress("final", &a).await.unwrap();
+    s.clear_validation_progress("a", "final").await.unwrap();
+    assert!(s.validation_progress_of("a").await.unwrap().is_empty());
+
+    // An older store: no validation_limits. Opened again, it has it back, and works.
+    t.raw("DROP TABLE validation_limits").await;
+    assert!(s.running_validations().await.is_err());
+    let s2 = Store::open(&t.url).await.unwrap();
+    s2.put_validation_progress("final", &a).await.unwrap();
+    let of_a = s2.validation_progress_of("a").await.unwrap();
+    assert_eq!(of_a.len(), 2);
+    assert!(of_a.iter().all(|r| r.limit.as_ref() == Some(&held)));
     s2.close().await;
 }

@@ -23,8 +23,8 @@ const SMALL: u64 = 3_000;
 /// A database of the cockpit's fixture, so the views have it to draw.
 const DB: &str = "crm-main-02";
 
-/// The pair of one engine: `big` and `small`, filled alike on both sides.
-async fn with_pair<F, Fut>(engine: Engine, body: F)
+/// The pair of one engine: `big` (of `big` rows) and `small`, filled alike on both sides.
+async fn with_pair<F, Fut>(engine: Engine, big: u64, body: F)
 where
     F: FnOnce(Pair) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -38,7 +38,7 @@ where
                         &db,
                         &format!(
                             "CREATE TABLE big (id bigint PRIMARY KEY, v text);
-                             INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, {BIG}) g;
+                             INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, {big}) g;
                              CREATE TABLE small (id int PRIMARY KEY, v text);
                              INSERT INTO small SELECT g, g::text FROM generate_series(1, {SMALL}) g;"
                         ),
@@ -51,7 +51,7 @@ where
                         &db,
                         &format!(
                             "CREATE TABLE big (id bigint PRIMARY KEY, v text) ENGINE=InnoDB;
-                             INSERT INTO big SELECT seq, md5(seq) FROM seq_1_to_{BIG};
+                             INSERT INTO big SELECT seq, md5(seq) FROM seq_1_to_{big};
                              CREATE TABLE small (id int PRIMARY KEY, v text) ENGINE=InnoDB;
                              INSERT INTO small SELECT seq, seq FROM seq_1_to_{SMALL};"
                         ),
@@ -113,7 +113,7 @@ async fn the_validator_writes_its_progress_and_the_cockpit_shows_it_on_mariadb()
 
 /// The whole check, for one engine; `snapshot` names the detail view of the first picture.
 async fn progress_is_written_and_shown(engine: Engine, snapshot: &'static str) {
-    with_pair(engine, move |p| async move {
+    with_pair(engine, BIG, move |p| async move {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url).await.unwrap();
@@ -227,6 +227,91 @@ async fn progress_is_written_and_shown(engine: Engine, snapshot: &'static str) {
         let mut app = cockpit(first, first[0].updated_at + chrono::Duration::minutes(5));
         app.open_detail(DB);
         assert!(screen(&mut app, 160, 48).contains("no progress for 5m"));
+    })
+    .await;
+}
+
+/// The cockpit says when `validation.max_rows_per_s` holds a validation back, from what the
+/// validator writes: limited to a fifth of the speed the same run had unlimited, its readers
+/// wait most of the time. Under load the wait share is noisy: only the cockpit's threshold is
+/// asserted, which a limit at a fifth of the natural speed clears by far.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cockpit_shows_when_the_rate_limit_holds_validation_back() {
+    const ROWS: u64 = 120_000;
+    with_pair(Engine::Postgres, ROWS, move |p| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            let url = format!("sqlite://{}", dir.path().join(name).display());
+            async move { Store::open(&url).await.unwrap() }
+        };
+        // Two stores: a second run on the first would keep its unchanged tables unread.
+        let (free_store, store) = (open("free.db").await, open("held.db").await);
+        let mut spec = shared::spec(Engine::Postgres, &p, "postgres");
+        spec.db_id = DB.into();
+        let mut rb = shared::runbook(Engine::Postgres);
+        rb.validation.chunk_rows = 10_000;
+        let opts = |s: &Store| ValidateOptions {
+            memory: Some(s.clone()),
+            parallelism: Some(2),
+            ..Default::default()
+        };
+        // Unlimited: the natural speed, over the attempt's whole time (so a little below the
+        // reads' own speed), and no limit shown.
+        let report = run_validation(&spec, &rb, &opts(&free_store)).await;
+        assert!(report.passed(), "{:?}", report.errors);
+        let free = DbProgress::of(&free_store.validation_progress_of(DB).await.unwrap()).unwrap();
+        assert_eq!(free.limit, None);
+        let natural = free.rate().expect("the unlimited run took under a second");
+        let limit = (natural / 5.0).max(1.0) as u64;
+        rb.validation.max_rows_per_s = limit;
+
+        let run = tokio::spawn({
+            let opts = opts(&store);
+            async move { run_validation(&spec, &rb, &opts).await }
+        });
+        let mut seen: Vec<Vec<TableProgress>> = Vec::new();
+        while !run.is_finished() {
+            let now = store.running_validations().await.unwrap();
+            if !now.is_empty() && seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let report = run.await.unwrap();
+        assert!(report.passed(), "{:?}", report.errors);
+        let waits: Vec<f64> = seen
+            .iter()
+            .filter_map(|rows| Some(DbProgress::of(rows)?.limit?.waiting))
+            .collect();
+        eprintln!("natural {natural:.0} rows/s, limit {limit}; wait shares seen: {waits:.2?}");
+        let held = seen
+            .iter()
+            .rev()
+            .find(|rows| {
+                DbProgress::of(rows)
+                    .unwrap()
+                    .limit
+                    .is_some_and(|l| l.holding())
+            })
+            .unwrap_or_else(|| panic!("the limit never showed as holding: {waits:.2?}"));
+        let d = DbProgress::of(held).unwrap();
+        let l = d.limit.clone().unwrap();
+        assert_eq!(l.rows_per_s, limit);
+
+        let mut app = cockpit(held, d.updated_at);
+        app.open_detail(DB);
+        let s = screen(&mut app, 160, 48);
+        let said = format!(
+            "limited to {} rows/s (waiting {:.0}%)",
+            wavedeck::tui::fmt::count(limit as f64),
+            l.waiting * 100.0
+        );
+        assert!(s.contains(&said), "{said} not in\n{s}");
+        let mut app = cockpit(held, d.updated_at);
+        app.view = wavedeck::tui::app::View::Databases;
+        let s = screen(&mut app, 160, 48);
+        let row = s.lines().find(|l| l.contains(DB)).unwrap();
+        assert!(row.contains(" lim "), "{row}");
     })
     .await;
 }

@@ -237,6 +237,11 @@ const SCHEMA: &[&str] = &[
      rows_est {INT} NOT NULL, rows_done {INT} NOT NULL, rows_read {INT} NOT NULL, read_ms {INT} NOT NULL, \
      run_ms {INT} NOT NULL, limited_ms {INT} NOT NULL, finished {INT} NOT NULL, updated_at TEXT NOT NULL, \
      PRIMARY KEY (db_id, mode, tbl))",
+    // The rate limit of a running validation and how much it holds the reads back, beside
+    // its progress. A table of its own so a store made before it gets it without changing
+    // validation_progress.
+    "CREATE TABLE IF NOT EXISTS validation_limits (db_id TEXT NOT NULL, mode TEXT NOT NULL, \
+     max_rows_per_s {INT} NOT NULL, waiting {REAL} NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (db_id, mode))",
     "CREATE TABLE IF NOT EXISTS validation_rates (db_id TEXT NOT NULL, engine TEXT NOT NULL, \
      gb_per_hour {REAL} NOT NULL, rows_per_s {REAL} NOT NULL, at TEXT NOT NULL)",
     // Notifications to post (see `outbox.rs`): written with their event, marked once sent.
@@ -258,6 +263,7 @@ const ADDED_TABLES: &[&str] = &[
     "validation_results",
     "validation_progress",
     "validation_rates",
+    "validation_limits",
     "notify_outbox",
     "notify_given_up",
 ];

@@ -26,8 +26,29 @@ pub struct TableProgress {
     /// The attempt's time so far, and how much of it the rate limit held reads back.
     pub run_ms: u64,
     pub limited_ms: u64,
+    /// The database's rate limit, the same on each of its tables; none without one.
+    pub limit: Option<Limit>,
     pub finished: bool,
     pub updated_at: DateTime<Utc>,
+}
+
+/// `validation.max_rows_per_s` of a running validation, and how much it holds it back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    pub rows_per_s: u64,
+    /// The share of the recent wall time (`validate::pace::WINDOW`) in which some reader
+    /// waited on the limit, on the side it held back most: 0 to 1.
+    pub waiting: f64,
+}
+
+/// A limit that makes the readers wait more than this share of the time holds validation
+/// back, and the cockpit says so; below it the reads are slow of their own accord.
+pub const HOLDING: f64 = 0.2;
+
+impl Limit {
+    pub fn holding(&self) -> bool {
+        self.waiting > HOLDING
+    }
 }
 
 impl TableProgress {
@@ -63,6 +84,7 @@ pub struct DbProgress {
     pub rows_read: u64,
     pub run_ms: u64,
     pub limited_ms: u64,
+    pub limit: Option<Limit>,
     pub finished: bool,
     pub updated_at: DateTime<Utc>,
 }
@@ -76,6 +98,7 @@ impl DbProgress {
             rows_read: tables.iter().map(|t| t.rows_read).sum(),
             run_ms: tables.iter().map(|t| t.run_ms).max().unwrap_or(0),
             limited_ms: tables.iter().map(|t| t.limited_ms).max().unwrap_or(0),
+            limit: tables.iter().find_map(|t| t.limit.clone()),
             finished: tables.iter().all(|t| t.finished),
             updated_at: tables
                 .iter()
@@ -122,7 +145,8 @@ pub struct MeasuredRate {
 const RATES_KEPT: i64 = 50;
 
 impl Store {
-    /// Write a validation's tables as they stand (each replaces the table's row).
+    /// Write a validation's tables as they stand (each replaces the table's row), all of one
+    /// database, with its limit (the first row's).
     pub async fn put_validation_progress(&self, mode: &str, rows: &[TableProgress]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for p in rows {
@@ -149,24 +173,50 @@ impl Store {
             .await
             .ctx("keep validation progress")?;
         }
+        if let Some(p) = rows.first() {
+            match &p.limit {
+                Some(l) => sqlx::query(
+                    "INSERT INTO validation_limits (db_id, mode, max_rows_per_s, waiting, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (db_id, mode) DO UPDATE SET \
+                     max_rows_per_s = excluded.max_rows_per_s, waiting = excluded.waiting, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&p.db_id)
+                .bind(mode)
+                .bind(int(l.rows_per_s))
+                .bind(l.waiting)
+                .bind(fmt_time(p.updated_at)),
+                None => sqlx::query("DELETE FROM validation_limits WHERE db_id = $1 AND mode = $2")
+                    .bind(&p.db_id)
+                    .bind(mode),
+            }
+            .execute(&mut *tx)
+            .await
+            .ctx("keep validation progress")?;
+        }
         tx.commit().await.ctx("keep validation progress")
     }
 
     /// Forget a database's progress in `mode` (a new run starts).
     pub async fn clear_validation_progress(&self, db_id: &str, mode: &str) -> Result<()> {
-        sqlx::query("DELETE FROM validation_progress WHERE db_id = $1 AND mode = $2")
+        let mut tx = self.begin_write().await?;
+        for table in ["validation_progress", "validation_limits"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE db_id = $1 AND mode = $2"
+            ))
             .bind(db_id)
             .bind(mode)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .ctx("clear validation progress")?;
-        Ok(())
+        }
+        tx.commit().await.ctx("clear validation progress")
     }
 
     /// The tables of every validation that has not finished, by db_id then table.
     pub async fn running_validations(&self) -> Result<Vec<TableProgress>> {
         self.progress_rows(
-            "db_id IN (SELECT db_id FROM validation_progress WHERE finished = 0)",
+            "p.db_id IN (SELECT db_id FROM validation_progress WHERE finished = 0)",
             None,
         )
         .await
@@ -174,13 +224,15 @@ impl Store {
 
     /// The tables of a database's last validation, finished or not.
     pub async fn validation_progress_of(&self, db_id: &str) -> Result<Vec<TableProgress>> {
-        self.progress_rows("db_id = $1", Some(db_id)).await
+        self.progress_rows("p.db_id = $1", Some(db_id)).await
     }
 
     async fn progress_rows(&self, filter: &str, db_id: Option<&str>) -> Result<Vec<TableProgress>> {
         let sql = format!(
-            "SELECT db_id, tbl, rows_est, rows_done, rows_read, read_ms, run_ms, limited_ms, finished, \
-             updated_at FROM validation_progress WHERE {filter} ORDER BY db_id, tbl"
+            "SELECT p.db_id, p.tbl, p.rows_est, p.rows_done, p.rows_read, p.read_ms, p.run_ms, p.limited_ms, \
+             p.finished, p.updated_at, l.max_rows_per_s, l.waiting FROM validation_progress p \
+             LEFT JOIN validation_limits l ON l.db_id = p.db_id AND l.mode = p.mode \
+             WHERE {filter} ORDER BY p.db_id, p.tbl"
         );
         let mut q = sqlx::query(&sql);
         if let Some(db) = db_id {
@@ -202,6 +254,13 @@ impl Store {
                     read_ms: n(r, "read_ms")?,
                     run_ms: n(r, "run_ms")?,
                     limited_ms: n(r, "limited_ms")?,
+                    limit: match get::<Option<i64>>(r, "max_rows_per_s")? {
+                        Some(v) => Some(Limit {
+                            rows_per_s: v.max(0) as u64,
+                            waiting: get::<Option<f64>>(r, "waiting")?.unwrap_or(0.0),
+                        }),
+                        None => None,
+                    },
                     finished: get::<i64>(r, "finished")? != 0,
                     updated_at: parse_time(&get::<String>(r, "updated_at")?)?,
                 })
@@ -274,6 +333,7 @@ mod tests {
             read_ms,
             run_ms,
             limited_ms: 0,
+            limit: None,
             finished: false,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }

@@ -271,10 +271,10 @@ async fn inner(
         Some(m) => keep_unchanged(m, spec.engine, src, tgt, &mut jobs).await,
         None => Default::default(),
     };
-    let recorder = opts
-        .memory
-        .as_ref()
-        .map(|s| progress::Recorder::new(s, &spec.db_id, opts.mode.as_str()));
+    let recorder = opts.memory.as_ref().map(|s| {
+        progress::Recorder::new(s, &spec.db_id, opts.mode.as_str())
+            .with_paces([src_pace.clone(), tgt_pace.clone()])
+    });
     let mut ctx = checksum::Ctx::new(src, tgt, settings, follower.as_ref());
     ctx.memory = memory.as_ref();
     ctx.progress = recorder.as_ref();

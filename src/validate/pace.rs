@@ -6,6 +6,7 @@
 //! its channel fills, its socket fills, and the server's COPY or SELECT blocks on the write.
 //! The server is held back, not only the client.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,10 @@ use std::time::{Duration, Instant};
 /// the most an idle reader may take at once beyond the limit.
 pub const ALLOWANCE: Duration = Duration::from_millis(50);
 
+/// The recent time the cockpit's wait share is taken over: long enough to smooth the turns of
+/// reading and waiting, short enough to see a limit start or stop holding.
+pub const WINDOW: Duration = Duration::from_secs(10);
+
 /// The schedule alone (pure): every batch of rows is given its share of time after the end of
 /// the batches before it, never before [`ALLOWANCE`] ago (an idle reader earns no more burst).
 #[derive(Debug)]
@@ -22,6 +27,7 @@ pub struct Schedule {
     per_row: Duration,
     /// When the rows granted so far have been paid for.
     until: Option<Instant>,
+    waits: Waits,
 }
 
 impl Schedule {
@@ -29,6 +35,7 @@ impl Schedule {
         Schedule {
             per_row: Duration::from_secs_f64(1.0 / rows_per_s.max(1) as f64),
             until: None,
+            waits: Waits::default(),
         }
     }
 
@@ -38,7 +45,89 @@ impl Schedule {
         let from = self.until.map_or(earliest, |u| u.max(earliest));
         let until = from + self.per_row.mul_f64(rows as f64);
         self.until = Some(until);
+        self.waits.add(now, until);
         until
+    }
+
+    /// The share of the [`WINDOW`] before `now` (or of the time since the first grant, if
+    /// shorter) in which some reader waited on its grant: 0 to 1.
+    pub fn waiting(&mut self, now: Instant) -> f64 {
+        self.waits.share(now, WINDOW)
+    }
+
+    /// All the time some reader waited on its grant, up to `now`.
+    pub fn waited(&self, now: Instant) -> Duration {
+        self.waits.waited(now)
+    }
+}
+/// The wall time readers spent waiting on the schedule. A wait runs from a grant to the
+/// moment it gives; waits of readers side by side overlap and are counted once, so the share
+/// says how much of the time the limit held some reader back. Grants come in order (under
+/// the pace's lock) and their ends never go back, so the spans are kept merged, in order.
+#[derive(Debug, Default)]
+struct Waits {
+    /// The waits that overlap or touch are one span; at most [`SPANS_KEPT`].
+    spans: VecDeque<(Instant, Instant)>,
+    /// All the waiting granted so far, ends in the future included.
+    total: Duration,
+    first: Option<Instant>,
+}
+
+/// Disjoint waits kept: a thousand a second over a 10 s window (a grant is a buffer of
+/// thousands of rows). Past it the oldest go, and the share can only read low.
+const SPANS_KEPT: usize = 10_000;
+
+impl Waits {
+    fn add(&mut self, now: Instant, until: Instant) {
+        self.first.get_or_insert(now);
+        if until <= now {
+            return;
+        }
+        match self.spans.back_mut() {
+            Some((_, end)) if *end >= now => {
+                if until > *end {
+                    self.total += until - *end;
+                    *end = until;
+                }
+            }
+            _ => {
+                self.total += until - now;
+                self.spans.push_back((now, until));
+                if self.spans.len() > SPANS_KEPT {
+                    self.spans.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Waiting up to `now` since the first grant.
+    fn waited(&self, now: Instant) -> Duration {
+        let ahead = self.spans.back().map_or(Duration::ZERO, |&(_, end)| {
+            end.saturating_duration_since(now)
+        });
+        self.total.saturating_sub(ahead)
+    }
+
+    /// The share of the `window` before `now` (or of the time since the first grant, if
+    /// shorter) spent waiting.
+    fn share(&mut self, now: Instant, window: Duration) -> f64 {
+        let Some(first) = self.first else {
+            return 0.0;
+        };
+        let from = now.checked_sub(window).unwrap_or(first).max(first);
+        while self.spans.front().is_some_and(|&(_, end)| end <= from) {
+            self.spans.pop_front();
+        }
+        let span = now.saturating_duration_since(from);
+        if span.is_zero() {
+            return 0.0;
+        }
+        let waited: Duration = self
+            .spans
+            .iter()
+            .map(|&(s, e)| e.min(now).saturating_duration_since(s.max(from)))
+            .sum();
+        (waited.as_secs_f64() / span.as_secs_f64()).clamp(0.0, 1.0)
     }
 }
 
@@ -62,16 +151,27 @@ impl Pace {
         self.rows_per_s
     }
 
+    /// See [`Schedule::waiting`].
+    pub fn waiting(&self) -> f64 {
+        self.schedule().waiting(Instant::now())
+    }
+
+    /// See [`Schedule::waited`].
+    pub fn waited(&self) -> Duration {
+        self.schedule().waited(Instant::now())
+    }
+
+    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Wait until `rows` just read fit in the limit.
     pub async fn take(&self, rows: u64) {
         if rows == 0 {
             return;
         }
-        let until = self
-            .schedule
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .grant(Instant::now(), rows);
+        // `now` is read under the lock, so grants come in the order of their moments.
+        let until = self.schedule().grant(Instant::now(), rows);
         tokio::time::sleep_until(until.into()).await;
     }
 }
@@ -137,6 +237,46 @@ mod tests {
         let (rate, within) = reader(1_000, 50, Duration::from_micros(62_500), 1_000);
         assert!(within);
         assert!((rate - 800.0).abs() < 1.0, "{rate:.1} rows/s");
+    }
+
+    #[test]
+    fn the_wait_share_is_the_recent_wall_time_some_reader_waited() {
+        let t0 = Instant::now() + Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        let at = |n: u64| t0 + ms(n);
+        let mut s = Schedule::new(1_000);
+        assert_eq!(s.waiting(t0), 0.0, "no grant yet");
+        // A reader reads 50 rows in 10 ms and waits 40 of their 50 ms share, for 2 s.
+        let mut now = t0;
+        for _ in 0..40 {
+            now += ms(10);
+            now = now.max(s.grant(now, 50));
+        }
+        assert_eq!(now, at(1_960));
+        let share = s.waiting(now);
+        assert!((share - 0.8).abs() < 0.03, "{share}");
+        assert_eq!(s.waited(now), ms(40 * 40 - 50 + 10));
+        // Two readers side by side: waits that overlap count once.
+        let mut s = Schedule::new(1_000);
+        s.grant(t0, 500);
+        s.grant(t0, 500);
+        assert_eq!(s.waited(at(950)), ms(950));
+        assert!((s.waiting(at(950)) - 1.0).abs() < 1e-9);
+        // A wait still running counts up to now only; then 10 s of reading without waits
+        // leave the window empty, while the total keeps what was waited.
+        assert_eq!(s.waited(at(500)), ms(500));
+        let later = at(950) + WINDOW + ms(1);
+        s.grant(later, 10);
+        assert_eq!(s.waiting(later + ms(1)), 0.0);
+        assert_eq!(s.waited(later + ms(1)), ms(950));
+        // A reader slower than the limit never waits.
+        let mut s = Schedule::new(1_000);
+        let mut now = t0;
+        for _ in 0..100 {
+            now += ms(100);
+            assert!(s.grant(now, 50) <= now);
+        }
+        assert_eq!((s.waiting(now), s.waited(now)), (0.0, Duration::ZERO));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! `store::val_progress`. A store that fails to take it costs the screen its figures, never
 //! the validation: the failure is logged and the run goes on.
 
-use crate::store::val_progress::TableProgress;
+use super::pace::Pace;
+use crate::store::val_progress::{Limit, TableProgress};
 use crate::store::Store;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Writes closer together than this would cost the store more than the screen gains.
@@ -16,6 +17,8 @@ pub struct Recorder {
     db_id: String,
     mode: &'static str,
     started: Instant,
+    /// The sides' paces under `validation.max_rows_per_s` (none without a limit).
+    paces: Vec<Arc<Pace>>,
     state: Mutex<State>,
     /// One write at a time, so an older picture never lands after a newer one.
     writing: tokio::sync::Mutex<()>,
@@ -44,9 +47,24 @@ impl Recorder {
             db_id: db_id.to_string(),
             mode,
             started: Instant::now(),
+            paces: Vec::new(),
             state: Mutex::new(State::default()),
             writing: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The paces the sides' reads take their rows from: the figures say how they hold back.
+    pub fn with_paces(mut self, paces: impl IntoIterator<Item = Option<Arc<Pace>>>) -> Recorder {
+        self.paces = paces.into_iter().flatten().collect();
+        self
+    }
+
+    /// The limit, and the wait share of the side it holds back most.
+    fn limit(&self) -> Option<Limit> {
+        Some(Limit {
+            rows_per_s: self.paces.first()?.rows_per_s(),
+            waiting: self.paces.iter().map(|p| p.waiting()).fold(0.0, f64::max),
+        })
     }
 
     /// The tables this attempt compares: name, rows estimated, rows already done (kept chunks
@@ -110,6 +128,9 @@ impl Recorder {
     async fn write(&self, finished: bool) {
         let _one = self.writing.lock().await;
         let run_ms = self.started.elapsed().as_millis() as u64;
+        let limit = self.limit();
+        let limited_ms = self.paces.iter().map(|p| p.waited()).max();
+        let limited_ms = limited_ms.map_or(0, |d| d.as_millis() as u64);
         let now = chrono::Utc::now();
         let rows: Vec<TableProgress> = match self.state.lock() {
             Ok(mut s) => {
@@ -127,7 +148,8 @@ impl Recorder {
                             .map(|f| t.last.saturating_sub(f).as_millis() as u64)
                             .unwrap_or(0),
                         run_ms,
-                        limited_ms: 0,
+                        limited_ms,
+                        limit: limit.clone(),
                         finished,
                         updated_at: now,
                     })

@@ -64,13 +64,22 @@ pub(super) fn databases(app: &App, f: &mut Frame, area: Rect) {
         let d = &app.data.dbs[i];
         let validating = super::validating::fraction(app, &d.db_id);
         let prog = if let Some(frac) = validating {
-            Line::from(vec![
-                Span::styled(
-                    fmt::gauge(frac, g_prog, th.sym.gauge_full, th.sym.gauge_empty),
-                    th.stage(Stage::Validation),
-                ),
-                Span::raw(format!("{:>4.0}%", frac * 100.0)),
-            ])
+            // A validation the rate limit holds back says "lim" in place of the gauge's tail.
+            let lim = super::validating::limited(app, &d.db_id);
+            let g = if lim {
+                g_prog.saturating_sub(4)
+            } else {
+                g_prog
+            };
+            let mut spans = vec![Span::styled(
+                fmt::gauge(frac, g, th.sym.gauge_full, th.sym.gauge_empty),
+                th.stage(Stage::Validation),
+            )];
+            if lim {
+                spans.push(Span::styled(" lim", th.warn));
+            }
+            spans.push(Span::raw(format!("{:>4.0}%", frac * 100.0)));
+            Line::from(spans)
         } else if d.stage == Stage::FullLoad || (d.progress_pct > 0.0 && d.progress_pct < 100.0) {
             Line::from(vec![
                 Span::styled(

@@ -1,7 +1,7 @@
 //! A running validation as the cockpit shows it: rows done out of the estimate, rows/s and
 //! the ETA, for the database (the Databases view's progress column, the detail view's first
 //! validation line) and per table (the detail view), from what the validator writes to the
-//! store (`store::val_progress`).
+//! store (`store::val_progress`), and when the rate limit holds it back.
 
 use crate::store::val_progress::{DbProgress, TableProgress};
 use crate::tui::app::App;
@@ -60,6 +60,23 @@ pub fn fraction(app: &App, db_id: &str) -> Option<f64> {
     of(app, db_id).map(|p| p.fraction())
 }
 
+/// "limited to 2.0k rows/s (waiting 64%)": the rate limit, when it holds the validation back.
+fn limit_text(p: &DbProgress) -> Option<String> {
+    let l = p.limit.as_ref().filter(|l| l.holding())?;
+    Some(format!(
+        "  limited to {} rows/s (waiting {:.0}%)",
+        fmt::count(l.rows_per_s as f64),
+        l.waiting * 100.0
+    ))
+}
+
+/// The progress column's mark of a database whose rate limit holds its validation back.
+pub fn limited(app: &App, db_id: &str) -> bool {
+    of(app, db_id)
+        .and_then(|p| p.limit)
+        .is_some_and(|l| l.holding())
+}
+
 /// The detail view's lines: the database, then its tables, unfinished ones first.
 pub fn lines(app: &App, db_id: &str) -> Vec<Line<'static>> {
     let th = &app.theme;
@@ -79,6 +96,10 @@ pub fn lines(app: &App, db_id: &str) -> Vec<Line<'static>> {
         ),
         Span::raw(summary(app, &p)),
     ])];
+    // A line of its own: beside the figures it would be cut off in the detail view's pane.
+    if let Some(l) = limit_text(&p) {
+        out.push(Line::styled(l, th.warn));
+    }
     let mut ts: Vec<&TableProgress> = tables.iter().collect();
     ts.sort_by_key(|t| (t.rows_done >= t.rows_est, std::cmp::Reverse(t.rows_est)));
     for t in ts.iter().take(TABLES_SHOWN) {

@@ -296,4 +296,22 @@ async fn an_offline_database_is_cut_over_with_one_full_load_only_job() {
     let dns = st.dns_file().current(&LabState::dns_name(db)).unwrap();
     assert_eq!(dns.map(|e| e.value), Some(target.endpoint()));
     assert!(r.store.verify_chain().await.unwrap().is_ok());
+    // The write outage, from the drain to the end: on the hypercare event and in the pack.
+    let done = events
+        .iter()
+        .find(|e| e.kind == wavedeck::store::kind::DB_STAGE && e.payload["to"] == "hypercare")
+        .unwrap();
+    let outage = done.payload["outage_s"].as_f64().expect("outage_s");
+    assert!(outage > 0.0, "{}", done.payload);
+    let out = r.dir.path().join("evidence");
+    let sel = wavedeck::evidence::export::Selection::Db(db.into());
+    let dirs =
+        wavedeck::evidence::export::export(&r.store, &sel, &out, "tester", chrono::Utc::now())
+            .await
+            .unwrap();
+    let summary = std::fs::read_to_string(dirs[0].join("summary.md")).unwrap();
+    let line = format!("| Write outage | {outage:.1} s, from the source's drain");
+    assert!(summary.contains(&line), "{summary}");
+    assert!(summary.contains("| Mode | offline"), "{summary}");
+    eprintln!("offline write outage through the engine: {outage:.1} s (emulated time x{SPEED})");
 }

@@ -559,6 +559,24 @@ fn summary(
     if let Some(err) = &st.last_error {
         let _ = writeln!(out, "| Last error | {} |", cell(err));
     }
+    if !st.mode.is_online() {
+        let _ = writeln!(
+            out,
+            "| Mode | offline (no CDC: the data moved with writes stopped) |"
+        );
+    }
+    // The last cutover's write outage, as the engine measured it when the cutover ended.
+    let outage = events.iter().rev().find_map(|e| match e.body() {
+        Body::Stage(c) => c.outage_s.map(|o| (o, e.time)),
+        _ => None,
+    });
+    if let Some((secs, at)) = outage {
+        let _ = writeln!(
+            out,
+            "| Write outage | {secs:.1} s, from the source's drain to the cutover's end at {} |",
+            ts(at)
+        );
+    }
 
     out.push_str("\n## Stages\n\n");
     let stages: Vec<&Event> = events.iter().filter(|e| e.kind == kind::DB_STAGE).collect();

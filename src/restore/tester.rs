@@ -370,6 +370,7 @@ mod tests {
                 held: None,
                 error: None,
                 by: None,
+                outage_s: None,
             }),
             "engine",
         )

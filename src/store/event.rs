@@ -61,6 +61,11 @@ pub struct StageChanged {
     /// The operator whose command moved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// At the end of a cutover (`cutover_done`): seconds the database took no writes, from the
+    /// source's drain to the end (target writable, name switched). The outage the operator
+    /// compares with the one the cockpit expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage_s: Option<f64>,
 }
 
 /// `db.progress`: full-load percent.
@@ -603,6 +608,7 @@ mod tests {
                 held: None,
                 error: None,
                 by: None,
+                outage_s: None,
             }),
             Body::JobStatus(JobStatusSeen {
                 status: JobStatus::IncreTransferStarted,

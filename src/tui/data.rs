@@ -603,6 +603,7 @@ mod tests {
                 held: Some(Stage::Cdc),
                 error: None,
                 by: None,
+                outage_s: None,
             }),
             "engine",
         );

@@ -38,6 +38,9 @@ pub(super) struct Db {
     pub(super) job_failed: bool,
     pub(super) dns_switched: bool,
     pub(super) source_drained: bool,
+    /// When the source's writes stopped (the drain's outcome): the cutover's end records the
+    /// write outage from it.
+    pub(super) drained_at: Option<DateTime<Utc>>,
     /// DRS's pre-check of the current job passed (`db.precheck` since its `create_job`): an
     /// offline cutover starts its job only then, as DRS starts no other (DRS.M00304).
     pub(super) job_prechecked: bool,
@@ -99,7 +102,7 @@ pub(super) struct Wave {
 }
 
 /// What a successful step changes in what the brain knows of the job.
-pub(super) fn apply_done(d: &mut Db, s: EffectStep, job: Option<String>) {
+pub(super) fn apply_done(d: &mut Db, s: EffectStep, job: Option<String>, at: DateTime<Utc>) {
     d.done.insert(s);
     match s {
         EffectStep::CreateJob => {
@@ -127,9 +130,13 @@ pub(super) fn apply_done(d: &mut Db, s: EffectStep, job: Option<String>) {
             d.job_terminated = false;
             d.job_released = false;
         }
-        EffectStep::DrainSource | EffectStep::Cut(CutStep::DrainSource) => d.source_drained = true,
+        EffectStep::DrainSource | EffectStep::Cut(CutStep::DrainSource) => {
+            d.source_drained = true;
+            d.drained_at = Some(at);
+        }
         EffectStep::SourceWritesOn | EffectStep::Undo(RollbackAction::SourceWritesOn) => {
-            d.source_drained = false
+            d.source_drained = false;
+            d.drained_at = None;
         }
         EffectStep::DnsSwitch | EffectStep::Cut(CutStep::DnsSwitch) => d.dns_switched = true,
         EffectStep::DnsSwitchBack | EffectStep::Undo(RollbackAction::DnsBack) => {

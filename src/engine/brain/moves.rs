@@ -120,15 +120,24 @@ impl Brain {
         };
         let from = d.pos;
         let to = decide(from, trigger, &ctx)?;
+        let outage_s = d
+            .drained_at
+            .filter(|_| trigger == Trigger::CutoverDone)
+            .map(|t| (wall - t).num_milliseconds().max(0) as f64 / 1000.0);
+        let reason = match outage_s {
+            Some(s) => format!("{reason}; write outage {s:.1} s"),
+            None => reason.to_string(),
+        };
         // The store's fold takes the stage a `failed` or `paused` database holds from `from`.
         let change = StageChanged {
             from: Some(from.stage),
             to: to.stage,
             trigger: Some(trigger),
-            reason: reason.to_string(),
+            error: (to.stage == Stage::Failed).then(|| reason.clone()),
+            reason,
             held: to.held,
-            error: (to.stage == Stage::Failed).then(|| reason.to_string()),
             by: who.map(str::to_string),
+            outage_s,
         };
         self.out.push(ev(Some(id), d.wave, Body::Stage(change)));
         d.pos = to;

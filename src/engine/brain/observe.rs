@@ -104,7 +104,7 @@ impl Brain {
                     }
                 }
                 self.out.push(ev(Some(&w.db), d.wave, Body::StepOutcome(o)));
-                apply_done(d, w.step, job);
+                apply_done(d, w.step, job, wall);
                 d.not_before = 0.0;
                 if let Some(r) = report.filter(|_| w.step.reports_check()) {
                     self.on_report(&w.db, w.step, r, wall);

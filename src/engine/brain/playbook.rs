@@ -749,12 +749,18 @@ mod tests {
         terminated: bool,
         drained: bool,
         switched: bool,
+        /// The round the source was drained in, and the last round (monotonic seconds; the
+        /// wall clock moves with them).
+        drained_now: f64,
+        last_now: f64,
     }
 
     impl OfflineWorld {
         /// One tick of `b` at `now`, every work and look answered.
         fn round(&mut self, b: &mut Brain, now: f64) {
-            let p = b.tick(now, wall());
+            let at = wall() + chrono::Duration::milliseconds((now * 1000.0) as i64);
+            self.last_now = now;
+            let p = b.tick(now, at);
             for w in &p.works {
                 self.steps.push(w.step.as_str());
                 let report = |summary: &str| WorkResult::Ok {
@@ -779,6 +785,7 @@ mod tests {
                     EffectStep::DrainSource => {
                         assert!(!self.started, "drained after the load began");
                         self.drained = true;
+                        self.drained_now = now;
                         ok(None)
                     }
                     EffectStep::StartJob => {
@@ -811,7 +818,7 @@ mod tests {
                     }
                     _ => ok(None),
                 };
-                b.on_work(w, r, now, wall());
+                b.on_work(w, r, now, at);
             }
             for l in &p.looks {
                 let passed = Report {
@@ -851,7 +858,7 @@ mod tests {
                         }
                     }
                 };
-                b.on_seen(&l.db, l.kind, seen, now, wall());
+                b.on_seen(&l.db, l.kind, seen, now, at);
             }
         }
 
@@ -956,6 +963,16 @@ mod tests {
             done.payload["reason"]
                 .as_str()
                 .is_some_and(|r| r.contains("FULL_TRANS")),
+            "{}",
+            done.payload
+        );
+        // The write outage, from the drain's outcome to the end, typed and in words.
+        let outage = world.last_now - world.drained_now;
+        assert!(outage > 0.0);
+        assert_eq!(done.payload["outage_s"], outage, "{}", done.payload);
+        let words = format!("write outage {outage:.1} s");
+        assert!(
+            done.payload["reason"].as_str().unwrap().ends_with(&words),
             "{}",
             done.payload
         );

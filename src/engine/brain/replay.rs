@@ -51,6 +51,7 @@ impl Brain {
                 job_failed: false,
                 dns_switched: false,
                 source_drained: false,
+                drained_at: None,
                 job_prechecked: false,
                 cut_validated: false,
                 cut_started: BTreeSet::new(),
@@ -144,7 +145,7 @@ impl Brain {
                     db.open = None;
                 }
                 if o.ok {
-                    apply_done(db, s, None);
+                    apply_done(db, s, None, e.time);
                 } else if !o.waiting() {
                     db.retries = db.retries.max(o.attempt + 1);
                 }

@@ -316,21 +316,8 @@ async fn the_evidence_pack_holds_exposure_json_and_summary_says_it() {
             .unwrap();
         store.append(&brain.take_events()).await.unwrap();
 
-        let out = dir.path().join("packs");
-        let folders = wavedeck::evidence::export::export(
-            &store,
-            &wavedeck::evidence::export::Selection::Db(spec.db_id.clone()),
-            &out,
-            "test",
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-        let folder = &folders[0];
-        let x: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(folder.join("exposure.json")).unwrap()).unwrap();
-        let runs = x.as_array().unwrap();
-        assert_eq!(runs.len(), 1, "{x:#}");
+        let (folder, runs) = exposure_json(&store, &spec.db_id, dir.path()).await;
+        assert_eq!(runs.len(), 1, "{runs:#?}");
         assert_eq!(runs[0]["source"], "precheck");
         assert_eq!(runs[0]["passed"], false);
         let names: Vec<&str> = runs[0]["results"]
@@ -358,6 +345,29 @@ async fn the_evidence_pack_holds_exposure_json_and_summary_says_it() {
     .await;
 }
 
+/// The evidence pack of `db` exported under `dir`: its folder, and the runs its
+/// `exposure.json` holds.
+async fn exposure_json(
+    store: &Store,
+    db: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, Vec<serde_json::Value>) {
+    let folders = wavedeck::evidence::export::export(
+        store,
+        &wavedeck::evidence::export::Selection::Db(db.to_string()),
+        &dir.join("packs"),
+        "test",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let folder = folders.into_iter().next().expect("one pack");
+    let x: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("exposure.json")).unwrap()).unwrap();
+    let runs = x.as_array().expect("exposure.json is a list").clone();
+    (folder, runs)
+}
+
 /// A PostgreSQL lab with one database whose target is RDS instance `rds-<db>`, and the
 /// engine's SQL-mode cutover rig around it.
 async fn lab_rig(db: &str) -> EngineRig<wavedeck::rehearsal::lab::postgres::TempLab> {
@@ -370,24 +380,19 @@ async fn lab_rig(db: &str) -> EngineRig<wavedeck::rehearsal::lab::postgres::Temp
     cutover_rig::engine_rig(lab, &[spec], true, |dir| cutover_rig::config(dir, dns)).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cutover_guard_refuses_a_target_exposed_after_its_prechecks() {
-    let db = "expcut";
-    let r = lab_rig(db).await;
-    let st = &r.lab.state;
-    let source = st.side(&st.source, db);
-    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
-        .await
-        .unwrap();
-    cutover_rig::to_ready(&r.store).await;
-    // Someone binds an EIP to the target while it waits for its window.
-    r._emu.set_faults(
-        FaultPlan::parse(
-            Path::new("plan.yaml"),
-            &format!("rds:\n  - instance: rds-{db}\n    fault: public_ip\n"),
-        )
-        .unwrap(),
-    );
+/// `db`'s target exposed by `fault` (a fault plan's `rds:` rule on `rds-<db>`).
+fn exposed(db: &str, fault: &str) -> FaultPlan {
+    let plan = format!("rds:\n  - instance: rds-{db}\n    fault: {fault}\n");
+    FaultPlan::parse(Path::new("plan.yaml"), &plan).unwrap()
+}
+
+/// Ask for the cutover of `db` and wait until the engine refuses it; then stop the engine and
+/// return the store's events and the words of the refused guards step.
+async fn refused_cutover<L>(
+    r: &EngineRig<L>,
+    engine: wavedeck::engine::EngineHandle,
+    db: &str,
+) -> (Vec<wavedeck::store::Event>, String) {
     cutover_rig::cutover(&r.store, db).await;
     common::wait_for(
         &r.store,
@@ -403,14 +408,112 @@ async fn the_cutover_guard_refuses_a_target_exposed_after_its_prechecks() {
     )
     .await;
     engine.shutdown().await.unwrap();
-
     let events = common::all_events(&r.store).await;
-    let guards: Vec<_> = common::outcomes(&events, db, "cutover.guards");
-    let words = guards
+    let words = common::outcomes(&events, db, "cutover.guards")
         .iter()
         .filter_map(|e| e.payload["error"].as_str())
         .find(|w| w.contains("cutover refused"))
-        .unwrap_or_else(|| panic!("no refused guards step in {guards:#?}"));
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no refused guards step for {db}"));
+    (events, words)
+}
+
+/// With `engine.checks: drs` (the rig's) the engine runs no SQL pre-checks, and DRS's own
+/// pre-check does not look at the target's security group: the exposure check runs as its own
+/// step, and a rule open to the Internet stops the database in its pre-checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drs_checks_still_stop_an_exposed_target_in_its_prechecks() {
+    let db = "expdrsmode";
+    let r = lab_rig(db).await;
+    assert_eq!(r.cfg.engine.checks, ChecksMode::Drs);
+    r._emu.set_faults(exposed(db, "open_port"));
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    let start = common::command(
+        &r.store,
+        wavedeck::store::Role::Operator,
+        wavedeck::store::Action::StartWave,
+        wavedeck::store::Target::Wave(0),
+    )
+    .await;
+    assert!(common::decided(&r.store, start).await.0);
+    let states = common::wait_for(
+        &r.store,
+        "the pre-checks failed",
+        Duration::from_secs(60),
+        |s| s.iter().all(|d| d.stage == Stage::Failed),
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+    assert_eq!(states[0].held_stage, Some(Stage::Prechecks), "{states:?}");
+
+    let events = common::all_events(&r.store).await;
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == wavedeck::store::kind::STEP_INTENT)
+        .filter_map(|e| e.payload["step"].as_str())
+        .collect();
+    assert_eq!(steps.first(), Some(&"exposure_check"), "{steps:?}");
+    assert!(!steps.contains(&"start_job"), "no job started: {steps:?}");
+    let pre = events
+        .iter()
+        .rev()
+        .find_map(|e| match e.body() {
+            wavedeck::store::event::Body::Precheck(r) => Some(r),
+            _ => None,
+        })
+        .expect("a db.precheck event");
+    assert!(!pre.passed, "{pre:?}");
+    let lines = pre.precheck().lines();
+    let sg = lines
+        .iter()
+        .find(|l| l.name == "target/security_group")
+        .unwrap_or_else(|| panic!("no exposure finding in {lines:#?}"));
+    assert_eq!(sg.status, Status::Fail, "{sg:?}");
+    let rule = format!("sg-rds-{db}-world-db");
+    assert!(
+        sg.detail.contains(&rule) && sg.detail.contains("tcp port 5432 from 0.0.0.0/0"),
+        "{sg:?}"
+    );
+    assert!(
+        sg.fix
+            .as_deref()
+            .is_some_and(|f| f.contains(&format!("delete rule {rule}"))),
+        "{sg:?}"
+    );
+    // Beside DRS's half, which passed.
+    assert!(
+        pre.summary.starts_with("exposure: ") && pre.summary.contains("; drs: "),
+        "{}",
+        pre.summary
+    );
+    // The evidence pack reads the same report.
+    let (_, runs) = exposure_json(&r.store, db, r.dir.path()).await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(
+        (&runs[0]["source"], &runs[0]["passed"]),
+        (&serde_json::json!("precheck"), &serde_json::json!(false))
+    );
+    assert!(
+        runs[0]["summary"].as_str().unwrap().contains("1 fail"),
+        "{runs:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cutover_guard_refuses_a_target_exposed_after_its_prechecks() {
+    let db = "expcut";
+    let r = lab_rig(db).await;
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    cutover_rig::to_ready(&r.store).await;
+    // Someone binds an EIP to the target while it waits for its window.
+    r._emu.set_faults(exposed(db, "public_ip"));
+    let (events, words) = refused_cutover(&r, engine, db).await;
     assert!(
         words.contains(&format!("rds-{db}")) && words.contains(EMULATED_EIP),
         "{words}"
@@ -445,29 +548,7 @@ async fn the_cutover_guard_refuses_a_drs_instance_with_an_eip_it_was_not_asked_f
         .await
         .unwrap();
     cutover_rig::to_ready(&r.store).await;
-    cutover_rig::cutover(&r.store, db).await;
-    common::wait_for(
-        &r.store,
-        "the cutover refused",
-        Duration::from_secs(60),
-        |s| {
-            s.iter().any(|d| {
-                d.last_error
-                    .as_deref()
-                    .is_some_and(|e| e.contains("cutover refused"))
-            })
-        },
-    )
-    .await;
-    engine.shutdown().await.unwrap();
-
-    let events = common::all_events(&r.store).await;
-    let words = common::outcomes(&events, db, "cutover.guards")
-        .iter()
-        .filter_map(|e| e.payload["error"].as_str())
-        .find(|w| w.contains("cutover refused"))
-        .map(str::to_string)
-        .expect("a refused guards step");
+    let (events, words) = refused_cutover(&r, engine, db).await;
     assert!(
         words.contains("drs/public_ip") && words.contains("198.51.100."),
         "{words}"

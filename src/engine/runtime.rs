@@ -779,7 +779,7 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
             EffectStep::DnsSwitch | EffectStep::DnsSwitchBack => Ok(super::effects::dns::switch(sh, &w.db, w.step == EffectStep::DnsSwitchBack).await),
             EffectStep::Cut(c) => Ok(super::effects::cutover::step(sh, w, c).await),
             EffectStep::Undo(a) => Ok(super::effects::cutover::undo(sh, w, a).await),
-            EffectStep::SqlPrecheck | EffectStep::SqlValidate => Ok(super::effects::checks::run(&sh.cfg, &sh.store, sh.drs.auth(), sh.specs.get(&w.db), w.step).await),
+            EffectStep::SqlPrecheck | EffectStep::ExposureCheck | EffectStep::SqlValidate => Ok(super::effects::checks::run(&sh.cfg, &sh.store, sh.drs.auth(), sh.specs.get(&w.db), w.step).await),
         }
     }
     .await;

@@ -103,7 +103,7 @@ pub fn drive_until(
             let result = WorkResult::Ok {
                 job: (work.step == EffectStep::CreateJob).then(|| format!("job-{}", work.db)),
                 report: match work.step {
-                    EffectStep::SqlPrecheck => {
+                    EffectStep::SqlPrecheck | EffectStep::ExposureCheck => {
                         Some(a.precheck.unwrap_or_else(|| w.precheck.clone()))
                     }
                     EffectStep::SqlValidate => {

@@ -168,7 +168,8 @@ fn of_kind(events: &[Event], k: &str) -> Value {
     Value::Array(events.iter().filter(|e| e.kind == k).map(record).collect())
 }
 
-/// The exposure results of a pre-check report's detail (SQL results, alone or beside DRS's).
+/// The exposure results of a pre-check report's detail (SQL results or the exposure check's,
+/// alone or beside DRS's).
 fn exposure_results(
     detail: &crate::store::report::PrecheckDetail,
 ) -> Vec<crate::checks::CheckResult> {
@@ -179,7 +180,7 @@ fn exposure_results(
             .filter(|c| crate::checks::exposure::is_exposure(&c.name))
             .cloned()
             .collect(),
-        D::Both { sql, .. } => exposure_results(sql),
+        D::Both { local, .. } => exposure_results(local),
         _ => vec![],
     }
 }

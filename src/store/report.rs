@@ -1,8 +1,10 @@
 //! What the `detail` of a `db.precheck` / `db.validation` event holds, read in one place. The
 //! engine writes the report of whichever check ran: wavedeck's SQL pre-checks (a list of
 //! [`CheckResult`]), its validation gate ([`ValidationReport`]), DRS's pre-check (the items not
-//! passed) or DRS's row-count comparison ([`LineOverview`]); with `engine.checks: both`, an
-//! object `{"sql": …, "drs": …}` of two of them. Readers (cockpit, evidence) match on these
+//! passed) or DRS's row-count comparison ([`LineOverview`]); or an object of wavedeck's half
+//! beside DRS's: `{"sql": …, "drs": …}` (the SQL pre-checks beside DRS's pre-check, the two
+//! validations with `engine.checks: both`), `{"exposure": …, "drs": …}` (the exposure check
+//! beside DRS's pre-check, with `engine.checks: drs`). Readers (cockpit, evidence) match on these
 //! types, so a change to a report's shape breaks their build rather than emptying a screen.
 
 use crate::checks::{CheckResult, Status};
@@ -35,8 +37,9 @@ pub struct DrsPrecheck {
 pub enum PrecheckDetail {
     Sql(Vec<CheckResult>),
     Drs(DrsPrecheck),
+    /// wavedeck's half (its SQL pre-checks, or the exposure check alone) beside DRS's.
     Both {
-        sql: Box<PrecheckDetail>,
+        local: Box<PrecheckDetail>,
         drs: Box<PrecheckDetail>,
     },
     /// No detail (a report with only a verdict and a summary).
@@ -58,10 +61,11 @@ pub enum ValidationDetail {
     Unreadable(String),
 }
 
-fn both(v: &Value) -> Option<(&Value, &Value)> {
+/// wavedeck's half under `local` (one of these keys) and DRS's under `drs`, alone in `v`.
+fn both<'a>(v: &'a Value, local: &[&str]) -> Option<(&'a Value, &'a Value)> {
     let o = v.as_object()?;
     (o.len() == 2).then_some(())?;
-    Some((o.get("sql")?, o.get("drs")?))
+    Some((local.iter().find_map(|k| o.get(*k))?, o.get("drs")?))
 }
 
 fn why(e: serde_json::Error, what: &str) -> String {
@@ -73,9 +77,9 @@ impl PrecheckDetail {
         if v.is_null() {
             return PrecheckDetail::None;
         }
-        if let Some((sql, drs)) = both(v) {
+        if let Some((local, drs)) = both(v, &["sql", "exposure"]) {
             return PrecheckDetail::Both {
-                sql: Box::new(PrecheckDetail::read(sql)),
+                local: Box::new(PrecheckDetail::read(local)),
                 drs: Box::new(PrecheckDetail::read(drs)),
             };
         }
@@ -119,8 +123,8 @@ impl PrecheckDetail {
                     fix: None,
                 })
                 .collect(),
-            PrecheckDetail::Both { sql, drs } => {
-                let mut v = sql.lines();
+            PrecheckDetail::Both { local, drs } => {
+                let mut v = local.lines();
                 v.extend(drs.lines());
                 v
             }
@@ -140,7 +144,7 @@ impl ValidationDetail {
         if v.is_null() {
             return ValidationDetail::None;
         }
-        if let Some((sql, drs)) = both(v) {
+        if let Some((sql, drs)) = both(v, &["sql"]) {
             return ValidationDetail::Both {
                 sql: Box::new(ValidationDetail::read(sql)),
                 drs: Box::new(ValidationDetail::read(drs)),

@@ -136,11 +136,11 @@ mod tests {
         assert_eq!(started, ["small-high", "big-low"]);
         assert_eq!(b.held().len(), 1);
         assert!(b.held()[0].1.contains("wave 0"), "{:?}", b.held());
-        // Each admitted database asks for its DRS job, intent first.
+        // Each admitted database asks for its first pre-check, intent first.
         assert_eq!(plan.works.len(), 2);
         assert!(plan
             .works
             .iter()
-            .all(|w| w.step == EffectStep::CreateJob && !w.resumed));
+            .all(|w| w.step == EffectStep::ExposureCheck && !w.resumed));
     }
 }

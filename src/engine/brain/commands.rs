@@ -293,6 +293,10 @@ mod tests {
             wall(),
         )
         .unwrap();
+        for w in &b.tick(0.0, wall()).works {
+            assert_eq!(w.step, EffectStep::ExposureCheck);
+            b.on_work(w, ok(None), 0.0, wall());
+        }
         let p = b.tick(0.0, wall());
         // Pause the wave: both in prechecks.
         let m = b

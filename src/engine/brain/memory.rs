@@ -75,8 +75,10 @@ pub(super) struct Db {
     pub(super) pct_rate: Option<f64>,
     pub(super) lag_zero_since: Option<f64>,
     pub(super) validation: Option<(bool, DateTime<Utc>)>,
-    /// Partial reports while `both` checks run: the SQL half waits for the DRS half.
-    pub(super) partial: Option<Report>,
+    /// wavedeck's half of a check (the step that made it, its report) waiting for DRS's half.
+    /// Its outcome event holds the report too, so a restart rebuilds it (`replay`): a failed
+    /// half is never dropped to pass on DRS's verdict alone.
+    pub(super) partial: Option<(EffectStep, Report)>,
     pub(super) last_progress_evt: f64,
     pub(super) last_lag_evt: Option<(f64, f64)>,
     /// Why it is not moving, when a limit holds it (for status and the cockpit).
@@ -232,6 +234,18 @@ pub(super) fn quiet(d: &Db) -> bool {
         // An offline database's job is discarded once its rollback is undone.
         Stage::RolledBack => rollback_next(d).is_none() && (d.mode.is_online() || d.job.is_none()),
         Stage::Registered | Stage::Failed | Stage::Hypercare | Stage::ReadyOffline => true,
+        _ => false,
+    }
+}
+
+/// Whether `step`'s report is wavedeck's half of a check, kept until DRS's half arrives: the
+/// local pre-check of an online database (DRS's pre-check always runs on its job), and the SQL
+/// validation when `engine.checks: both` (DRS's comparison runs beside it). An offline
+/// database's SQL pre-checks are all its pre-checks: it has no job before its cutover.
+pub(super) fn waits_for_drs(d: &Db, step: EffectStep, both: bool) -> bool {
+    match step {
+        EffectStep::SqlPrecheck | EffectStep::ExposureCheck => d.mode.is_online(),
+        EffectStep::SqlValidate => both,
         _ => false,
     }
 }

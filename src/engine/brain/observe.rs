@@ -91,6 +91,7 @@ impl Brain {
                 report,
                 recovered,
             } => {
+                let both = self.settings.checks == ChecksMode::Both;
                 let mut o = StepOutcome::ok(w.step.as_str(), w.attempt);
                 o.recovered = recovered || w.resumed;
                 o.drs_job_id = job.clone();
@@ -99,7 +100,9 @@ impl Brain {
                     o.summary = Some(r.summary.clone());
                     // A check's detail goes into its db.precheck / db.validation event; any
                     // other step's (a DNS change, a drain, a final sync) stays in its outcome.
-                    if !w.step.reports_check() {
+                    // A half that waits for DRS's keeps it in its outcome too: only the store
+                    // holds it across a restart until the merged report is filed.
+                    if !w.step.reports_check() || waits_for_drs(d, w.step, both) {
                         o.detail = Some(r.detail.clone());
                     }
                 }
@@ -145,23 +148,12 @@ impl Brain {
             return;
         };
         let is_validation = matches!(step, EffectStep::Compare | EffectStep::SqlValidate);
-        // The SQL half is kept until the DRS half arrives: DRS's pre-check always runs, its
-        // comparison only with both checks.
-        // An offline database's SQL pre-checks are all its pre-checks: DRS's run on a job, and
-        // it has none before its cutover.
-        let offline = !d.mode.is_online();
-        if (step == EffectStep::SqlPrecheck && !offline)
-            || (both && step == EffectStep::SqlValidate)
-        {
-            d.partial = Some(r);
+        if waits_for_drs(d, step, both) {
+            d.partial = Some((step, r));
             return;
         }
         let r = match d.partial.take() {
-            Some(p) => Report {
-                passed: p.passed && r.passed,
-                summary: format!("sql: {}; drs: {}", p.summary, r.summary),
-                detail: json!({"sql": p.detail, "drs": r.detail}),
-            },
+            Some((half, p)) => merged(half, p, r),
             None => r,
         };
         let report = CheckReport {
@@ -473,6 +465,16 @@ impl Brain {
     }
 }
 
+/// wavedeck's half (made by `half`) and DRS's as one report: both must pass.
+fn merged(half: EffectStep, local: Report, drs: Report) -> Report {
+    let key = half.half_key();
+    Report {
+        passed: local.passed && drs.passed,
+        summary: format!("{key}: {}; drs: {}", local.summary, drs.summary),
+        detail: json!({key: local.detail, "drs": drs.detail}),
+    }
+}
+
 pub(super) fn class_name(c: ErrorClass) -> &'static str {
     match c {
         ErrorClass::Retryable => "retryable",
@@ -573,7 +575,7 @@ mod tests {
         let p = b.tick(now, wall());
         assert_eq!(
             (p.works[0].step, p.works[0].attempt),
-            (EffectStep::CreateJob, 0)
+            (EffectStep::ExposureCheck, 0)
         );
     }
 

@@ -62,6 +62,11 @@ impl Brain {
                 if s.sql() && !d.done.contains(&EffectStep::SqlPrecheck) {
                     return work(EffectStep::SqlPrecheck);
                 }
+                // The SQL pre-checks hold the exposure check; without them it runs alone,
+                // because DRS's pre-check does not look at the target's EIPs or rules.
+                if !s.sql() && !d.done.contains(&EffectStep::ExposureCheck) {
+                    return work(EffectStep::ExposureCheck);
+                }
                 // DRS's pre-check runs whatever `checks` says: DRS starts no job whose pre-check
                 // has not passed (DRS.M00304), so skipping it would only fail later.
                 if d.job.is_none() {
@@ -369,13 +374,27 @@ mod tests {
             *now += 100.0;
             b.tick(*now, wall())
         };
+        // DRS's pre-check does not look at the target's exposure: wavedeck's check runs first.
         let p = step(&mut b, &mut now);
-        assert_eq!(p.works[0].step, EffectStep::CreateJob);
+        assert_eq!(p.works[0].step, EffectStep::ExposureCheck);
         let mut all = b.take_events();
         assert_eq!(
             kinds(&all),
             [kind::WAVE_STARTED, kind::DB_STAGE, kind::STEP_INTENT]
         );
+        let private =
+            crate::engine::effects::checks::precheck_report(&[crate::checks::CheckResult::pass(
+                "target/public_ip",
+                "no public IP",
+            )]);
+        let checked = WorkResult::Ok {
+            job: None,
+            report: Some(private),
+            recovered: false,
+        };
+        b.on_work(&p.works[0], checked, now, wall());
+        let p = step(&mut b, &mut now);
+        assert_eq!(p.works[0].step, EffectStep::CreateJob);
         b.on_work(&p.works[0], ok(Some("job-a")), now, wall());
         assert_eq!(b.job_of("a"), Some("job-a"));
         // DRS takes a while to create the job: look until it is configured.
@@ -489,7 +508,12 @@ mod tests {
         // Every intent has its outcome.
         let intents = ev.iter().filter(|e| e.kind == kind::STEP_INTENT).count();
         let outcomes = ev.iter().filter(|e| e.kind == kind::STEP_OUTCOME).count();
-        assert_eq!((intents, outcomes), (5, 5));
+        assert_eq!((intents, outcomes), (6, 6));
+        let pre = ev.iter().find(|e| e.kind == kind::DB_PRECHECK).unwrap();
+        assert_eq!(
+            pre.payload["summary"],
+            "exposure: 1 checks: 1 pass, 0 warn, 0 fail; drs: 12/12 passed"
+        );
         assert!(!b.take_lag_samples().is_empty());
         assert!(b.idle());
     }

@@ -22,8 +22,12 @@ pub enum EffectStep {
     PrepareJob,
     /// Submit DRS's own pre-check for the job.
     DrsPrecheck,
-    /// wavedeck's SQL pre-checks against the real endpoints.
+    /// wavedeck's SQL pre-checks against the real endpoints (the exposure check among them).
     SqlPrecheck,
+    /// The "no public exposure" check alone (`checks::exposure`), for the pre-checks that run
+    /// no SQL checks (`engine.checks: drs`): DRS's own pre-check does not look at the target's
+    /// EIPs or security groups.
+    ExposureCheck,
     /// Start the DRS job (full load, then CDC).
     StartJob,
     /// Resume a paused or failed DRS job (DRS retries from where it stopped).
@@ -51,13 +55,14 @@ pub enum EffectStep {
 }
 
 impl EffectStep {
-    pub const ALL: [EffectStep; 15] = [
+    pub const ALL: [EffectStep; 16] = [
         EffectStep::PrepareJob,
         EffectStep::DrainSource,
         EffectStep::SourceWritesOn,
         EffectStep::CreateJob,
         EffectStep::DrsPrecheck,
         EffectStep::SqlPrecheck,
+        EffectStep::ExposureCheck,
         EffectStep::StartJob,
         EffectStep::ResumeJob,
         EffectStep::PauseJob,
@@ -75,6 +80,7 @@ impl EffectStep {
             EffectStep::PrepareJob => "prepare_job",
             EffectStep::DrsPrecheck => "drs_precheck",
             EffectStep::SqlPrecheck => "sql_precheck",
+            EffectStep::ExposureCheck => "exposure_check",
             EffectStep::StartJob => "start_job",
             EffectStep::ResumeJob => "resume_job",
             EffectStep::PauseJob => "pause_job",
@@ -107,10 +113,20 @@ impl EffectStep {
         matches!(
             self,
             EffectStep::SqlPrecheck
+                | EffectStep::ExposureCheck
                 | EffectStep::SqlValidate
                 | EffectStep::DrsPrecheck
                 | EffectStep::Compare
         )
+    }
+
+    /// The key of a report wavedeck makes itself (its local half) beside DRS's in a merged
+    /// report's detail: `{"sql": …, "drs": …}`, or `{"exposure": …, "drs": …}`.
+    pub(super) fn half_key(self) -> &'static str {
+        match self {
+            EffectStep::ExposureCheck => "exposure",
+            _ => "sql",
+        }
     }
 }
 

@@ -105,6 +105,7 @@ impl Brain {
             }
             _ => {}
         }
+        let both = self.settings.checks == crate::config::ChecksMode::Both;
         let Some(db) = e.db_id.as_deref().and_then(|id| self.dbs.get_mut(id)) else {
             return;
         };
@@ -146,15 +147,29 @@ impl Brain {
                 }
                 if o.ok {
                     apply_done(db, s, None, e.time);
+                    // wavedeck's half of a check, as `on_report` kept it before the restart.
+                    if let Some(passed) = o.passed.filter(|_| waits_for_drs(db, s, both)) {
+                        let report = Report {
+                            passed,
+                            summary: o.summary.clone().unwrap_or_default(),
+                            detail: o.detail.clone().unwrap_or_default(),
+                        };
+                        db.partial = Some((s, report));
+                    }
                 } else if !o.waiting() {
                     db.retries = db.retries.max(o.attempt + 1);
                 }
             }
+            // A filed report took the half that waited for it: it is spent.
             Body::Validation(r) => {
+                db.partial = None;
                 db.validation = Some((r.passed, e.time));
                 db.cut_validated = r.passed;
             }
-            Body::Precheck(r) => db.job_prechecked = r.passed,
+            Body::Precheck(r) => {
+                db.partial = None;
+                db.job_prechecked = r.passed;
+            }
             Body::Lag(l) => db.seen.lag_s = Some(l.lag_s),
             Body::Progress(p) => {
                 db.seen.progress_pct = Some(p.pct);
@@ -339,5 +354,99 @@ mod tests {
         r.on_work(&p.works[0], cut_ok("source writable"), 100.0, wall());
         assert!(r.tick(200.0, wall()).works.is_empty());
         assert!(r.idle());
+    }
+
+    /// wavedeck's half of the pre-checks (the exposure check with `checks: drs`, the SQL
+    /// pre-checks with `checks: sql`) waits for DRS's pre-check; a restart in between rebuilds
+    /// it from its outcome, so a failed half still fails the database when DRS's passes.
+    #[test]
+    fn a_failed_local_precheck_half_survives_a_restart() {
+        for (checks, local) in [
+            (ChecksMode::Drs, EffectStep::ExposureCheck),
+            (ChecksMode::Sql, EffectStep::SqlPrecheck),
+        ] {
+            let mut b = brain(checks, vec![seed("a", 0, Criticality::Low, 1.0)]);
+            b.on_command(
+                &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
+                wall(),
+            )
+            .unwrap();
+            let p = b.tick(0.0, wall());
+            assert_eq!(p.works[0].step, local, "{checks:?}");
+            let failed = WorkResult::Ok {
+                job: None,
+                report: Some(exposed_report()),
+                recovered: false,
+            };
+            b.on_work(&p.works[0], failed, 0.0, wall());
+            let mut now = 0.0;
+            let mut steps = Vec::new();
+            while !steps.contains(&EffectStep::DrsPrecheck) {
+                now += 100.0;
+                let p = b.tick(now, wall());
+                for w in &p.works {
+                    steps.push(w.step);
+                    b.on_work(
+                        w,
+                        ok((w.step == EffectStep::CreateJob).then_some("job-a")),
+                        now,
+                        wall(),
+                    );
+                }
+                for l in &p.looks {
+                    b.on_seen(
+                        &l.db,
+                        l.kind,
+                        job_seen("CONFIGURATION", 0.0, -1.0),
+                        now,
+                        wall(),
+                    );
+                }
+            }
+            assert_eq!(
+                steps,
+                [
+                    EffectStep::CreateJob,
+                    EffectStep::PrepareJob,
+                    EffectStep::DrsPrecheck
+                ]
+            );
+            let log = stored(Vec::new(), b.take_events());
+
+            // The engine restarts while DRS's pre-check runs; DRS's verdict is a pass.
+            let mut r = restarted(checks, Stage::Prechecks, &log);
+            let p = r.tick(now + 100.0, wall());
+            assert_eq!(p.looks[0].kind, LookKind::Precheck, "{checks:?}");
+            let drs = Report {
+                passed: true,
+                summary: "12/12 passed".into(),
+                detail: json!({"total_passed_rate": "100%", "not_passed": []}),
+            };
+            let seen = Seen::Report {
+                finished: true,
+                report: drs,
+            };
+            r.on_seen("a", LookKind::Precheck, seen, now + 100.0, wall());
+            assert_eq!(
+                r.stage_of("a").unwrap(),
+                Position::failed_in(Stage::Prechecks),
+                "{checks:?}: the failed half before the restart fails the database"
+            );
+            let evs = r.take_events();
+            let pre = evs.iter().find(|e| e.kind == kind::DB_PRECHECK).unwrap();
+            let report: CheckReport = serde_json::from_value(pre.payload.clone()).unwrap();
+            assert!(!report.passed);
+            let lines = report.precheck().lines();
+            let sg = lines
+                .iter()
+                .find(|l| l.name == crate::checks::exposure::SECURITY_GROUP)
+                .unwrap_or_else(|| panic!("{checks:?}: {lines:?}"));
+            assert!(sg.detail.contains("r-world"), "{sg:?}");
+            assert!(
+                pre.payload["detail"].get(local.half_key()).is_some(),
+                "{}",
+                pre.payload
+            );
+        }
     }
 }

@@ -200,3 +200,47 @@ pub(super) fn validating(log: &[Event]) -> Brain {
     b.load(vec![s], vec![wave], &all);
     b
 }
+
+/// The exposure check's report on a target whose security group opens the database port to
+/// the whole Internet (rule `r-world`), as the check's own verdict writes it.
+pub(super) fn exposed_report() -> Report {
+    use crate::checks::exposure::{rules_result, Cidr};
+    use crate::cloud::model::{InstanceResponse, SecurityGroupRule};
+    let inst = InstanceResponse {
+        id: "rds-a".into(),
+        port: 5432,
+        security_group_id: "sg-a".into(),
+        ..Default::default()
+    };
+    let world = SecurityGroupRule {
+        id: "r-world".into(),
+        direction: "ingress".into(),
+        protocol: "tcp".into(),
+        multiport: "5432".into(),
+        remote_ip_prefix: "0.0.0.0/0".into(),
+        action: "allow".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    let allowed = [Cidr::parse("10.0.0.0/8").expect("a CIDR")];
+    crate::engine::effects::checks::precheck_report(&[rules_result(
+        &inst,
+        &[world],
+        &[5432],
+        &allowed,
+    )])
+}
+
+/// Database `a` of wave 0 (started) in `stage`, `checks` as given, restarted from `log`.
+pub(super) fn restarted(checks: ChecksMode, stage: Stage, log: &[Event]) -> Brain {
+    let mut s = seed("a", 0, Criticality::Low, 1.0);
+    s.stage = stage;
+    let mut b = Brain::new(settings(checks), 5);
+    let wave = WaveSeed {
+        wave: 0,
+        started: true,
+        ..Default::default()
+    };
+    b.load(vec![s], vec![wave], log);
+    b
+}

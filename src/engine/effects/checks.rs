@@ -1,5 +1,6 @@
 //! The SQL pre-checks and validation gate (`engine.checks: sql | both`), through the checks and
-//! validate modules with the engine's built-in runbook for the database's engine.
+//! validate modules with the engine's built-in runbook for the database's engine; and the
+//! exposure check alone, for the pre-checks of `engine.checks: drs`.
 
 use crate::config::Config;
 use crate::engine::brain::{EffectStep, Fail, Report, WorkResult};
@@ -33,15 +34,19 @@ pub async fn run(
         });
     };
     let runbook = crate::validate::Runbook::builtin(spec.engine);
+    // The exposure check signs with the engine's DRS credentials.
+    let probe = || crate::checks::exposure::Probe::with_auth(cfg, auth);
     let report = match step {
         EffectStep::SqlPrecheck => {
-            // The exposure check signs with the engine's DRS credentials.
             let opts = crate::checks::CheckOptions {
-                exposure: Some(crate::checks::exposure::Probe::with_auth(cfg, auth)),
+                exposure: Some(probe()),
                 ..Default::default()
             };
             let results = crate::checks::run_prechecks(spec, &runbook, &opts).await;
             precheck_report(&results)
+        }
+        EffectStep::ExposureCheck => {
+            precheck_report(&crate::checks::exposure::check(spec, &probe()).await)
         }
         _ => {
             let opts = crate::validate::ValidateOptions {

@@ -605,6 +605,20 @@ async fn a_wave_whose_members_all_ended_is_done_once_even_across_a_restart() {
     assert!(near(d.started_at.unwrap(), started.time), "{d:?}");
     assert!(near(d.ended_at.unwrap(), last_abort), "{d:?}");
     assert!(d.duration_s.unwrap() > 0.0, "{d:?}");
+    // The store's wave state says so, as folded on append and from seq 1 alike.
+    let end = wavedeck::store::WaveEnd {
+        at: e.time,
+        members: 2,
+        completed: 0,
+        aborted: 2,
+        rolled_back: 0,
+    };
+    let w0 = |ws: Vec<wavedeck::store::WaveState>| ws.into_iter().find(|w| w.wave == 0).unwrap();
+    let folded = w0(store.wave_states().await.unwrap());
+    assert_eq!(folded.done.as_ref(), Some(&end), "{folded:?}");
+    assert_eq!(folded.status().as_str(), "done");
+    store.rebuild_state().await.unwrap();
+    assert_eq!(w0(store.wave_states().await.unwrap()), folded);
     // After the last member's job was deleted: nothing was left to do.
     let deleted = events
         .iter()

@@ -327,6 +327,7 @@ pub(crate) mod fixture {
             approved_by: Some("bob".into()),
             approved_at: Some(t0()),
             started_at: Some(t0()),
+            done: None,
         }
     }
 

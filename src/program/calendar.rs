@@ -252,6 +252,7 @@ mod tests {
             approved_by: approved_h_ago.map(|_| "lead".into()),
             approved_at: approved_h_ago.map(|h| t0() - Duration::hours(h)),
             started_at: None,
+            done: None,
         }
     }
 

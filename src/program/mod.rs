@@ -11,7 +11,7 @@ pub mod stages;
 pub use stages::{effective_stage, stage_pos, StageMark};
 
 use crate::lifecycle::Stage;
-use crate::store::model::{DbState, WaveState};
+use crate::store::model::{DbState, WaveState, WaveStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -129,8 +129,8 @@ pub fn progress(dbs: &[DbState], marks: &[StageMark], now: DateTime<Utc>) -> Pro
     p
 }
 
-/// Waves by where they are: done (every database in hypercare or later), running (started),
-/// planned (not started).
+/// Waves by where they are ([`WaveState::status`]): done (its `wave.done` written), running
+/// (started), planned (not started).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct WaveCounts {
     pub done: usize,
@@ -138,26 +138,13 @@ pub struct WaveCounts {
     pub planned: usize,
 }
 
-pub fn wave_counts(dbs: &[DbState], waves: &[WaveState]) -> WaveCounts {
-    let mut behind: std::collections::HashMap<u32, (usize, usize)> = Default::default();
-    for d in dbs {
-        if let Some(w) = d.wave {
-            let e = behind.entry(w).or_default();
-            e.0 += 1;
-            if !matches!(
-                d.stage,
-                Stage::Hypercare | Stage::Completed | Stage::Aborted
-            ) {
-                e.1 += 1;
-            }
-        }
-    }
+pub fn wave_counts(waves: &[WaveState]) -> WaveCounts {
     let mut c = WaveCounts::default();
     for w in waves {
-        match behind.get(&w.wave) {
-            Some((n, 0)) if *n > 0 => c.done += 1,
-            _ if w.started_at.is_some() => c.running += 1,
-            _ => c.planned += 1,
+        match w.status() {
+            WaveStatus::Done => c.done += 1,
+            WaveStatus::Running => c.running += 1,
+            WaveStatus::Planned => c.planned += 1,
         }
     }
     c
@@ -189,7 +176,7 @@ pub fn build(
         now,
         error_rate_24h: progress.error_rate_24h(),
         progress,
-        waves: wave_counts(dbs, waves),
+        waves: wave_counts(waves),
         pace: pace::measure(dbs, marks, now),
         calendar: calendar::build(dbs, waves, now, calendar::DAYS),
         alerts: Vec::new(),
@@ -282,15 +269,22 @@ pub(crate) mod tests {
                 approved_by: None,
                 approved_at: None,
                 started_at: (n == 0).then(t0),
+                done: (n == 2).then(|| crate::store::model::WaveEnd {
+                    at: t0(),
+                    members: 1,
+                    completed: 0,
+                    aborted: 1,
+                    rolled_back: 0,
+                }),
             })
             .collect();
-        // Wave 0 started with databases behind; wave 1 not started; wave 2 has no members.
+        // Wave 0 started with databases behind; wave 1 not started; wave 2 done.
         assert_eq!(
-            wave_counts(&dbs, &waves),
+            wave_counts(&waves),
             WaveCounts {
-                done: 0,
+                done: 1,
                 running: 1,
-                planned: 2
+                planned: 1
             }
         );
         let quiet = progress(&dbs, &[], t0());

@@ -190,6 +190,7 @@ mod tests {
             approved_by: None,
             approved_at: None,
             started_at: None,
+            done: None,
         }];
         let marks = vec![mark(1, 10, "b", Stage::Failed)];
         let p = super::super::build(&dbs, &waves, &marks, t0());

@@ -241,20 +241,11 @@ pub struct WaveDone {
 impl WaveDone {
     /// "9 databases: 8 completed, 1 rolled back, in 5h12m" (the counts that are not 0).
     pub fn summary(&self) -> String {
-        let counts: Vec<String> = [
-            (self.completed, "completed"),
-            (self.rolled_back, "rolled back"),
-            (self.aborted, "aborted"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
         let mut t = format!(
             "{} database{}: {}",
             self.members,
             if self.members == 1 { "" } else { "s" },
-            counts.join(", ")
+            super::model::final_counts(self.completed, self.rolled_back, self.aborted)
         );
         if let Some(s) = self.duration_s {
             t.push_str(", in ");

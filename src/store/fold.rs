@@ -2,7 +2,7 @@
 //! append's transaction, on the rows the batch touches) and to rebuild everything from seq 1.
 
 use super::event::{Body, CheckReport, Registered, Updated};
-use super::{DbState, Event, ValidationSummary, WaveState};
+use super::{DbState, Event, ValidationSummary, WaveEnd, WaveState};
 use crate::inventory::DatabaseSpec;
 use crate::lifecycle::Stage;
 use serde_json::Value;
@@ -64,6 +64,17 @@ pub fn apply_read(d: &mut Derived, ev: &Event, body: Body) {
         Body::WaveStarted(a) => {
             if let Some(ws) = wave_of(d, ev, a.wave) {
                 ws.started_at = Some(ev.time);
+            }
+        }
+        Body::WaveDone(x) => {
+            if let Some(ws) = wave_of(d, ev, Some(x.wave)) {
+                ws.done = Some(WaveEnd {
+                    at: ev.time,
+                    members: x.members,
+                    completed: x.completed,
+                    aborted: x.aborted,
+                    rolled_back: x.rolled_back,
+                });
             }
         }
         body => db_event(d, ev, body),
@@ -133,6 +144,7 @@ fn empty_wave(wave: u32) -> WaveState {
         approved_by: None,
         approved_at: None,
         started_at: None,
+        done: None,
     }
 }
 

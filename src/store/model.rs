@@ -263,4 +263,79 @@ pub struct WaveState {
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
+    /// Its `wave.done`, once the engine wrote it; left out before (and in older rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<WaveEnd>,
+}
+
+/// Where a wave is, as the lead asks about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaveStatus {
+    /// Not started.
+    Planned,
+    /// Started, and no `wave.done` yet (a member in hypercare has not ended).
+    Running,
+    /// Its `wave.done` is written: every member completed, aborted or rolled back.
+    Done,
+}
+
+impl WaveStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaveStatus::Planned => "planned",
+            WaveStatus::Running => "running",
+            WaveStatus::Done => "done",
+        }
+    }
+    pub fn parse(s: &str) -> Option<WaveStatus> {
+        match s {
+            "planned" => Some(WaveStatus::Planned),
+            "running" => Some(WaveStatus::Running),
+            "done" => Some(WaveStatus::Done),
+            _ => None,
+        }
+    }
+}
+
+impl WaveState {
+    pub fn status(&self) -> WaveStatus {
+        match (&self.done, self.started_at) {
+            (Some(_), _) => WaveStatus::Done,
+            (None, Some(_)) => WaveStatus::Running,
+            (None, None) => WaveStatus::Planned,
+        }
+    }
+}
+
+/// A wave's end as its state keeps it: when the engine wrote `wave.done`, and its members by
+/// final stage. Only the event says a wave is done: hypercare is not final, so the members'
+/// stages alone cannot tell a closed wave from one whose hypercare is still open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WaveEnd {
+    pub at: DateTime<Utc>,
+    pub members: u32,
+    pub completed: u32,
+    pub aborted: u32,
+    pub rolled_back: u32,
+}
+
+impl WaveEnd {
+    /// "8 completed, 1 rolled back" (the counts that are not 0).
+    pub fn counts(&self) -> String {
+        final_counts(self.completed, self.rolled_back, self.aborted)
+    }
+}
+
+/// Members by final stage, the counts that are not 0: "8 completed, 1 rolled back".
+pub fn final_counts(completed: u32, rolled_back: u32, aborted: u32) -> String {
+    let counts: Vec<String> = [
+        (completed, "completed"),
+        (rolled_back, "rolled back"),
+        (aborted, "aborted"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    counts.join(", ")
 }

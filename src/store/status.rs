@@ -339,6 +339,7 @@ mod tests {
             approved_by: None,
             approved_at: None,
             started_at: None,
+            done: None,
         }
     }
 

@@ -136,6 +136,7 @@ pub fn waves() -> Vec<WaveState> {
             approved_by: Some("alice".into()),
             approved_at: Some(t - Duration::hours(3)),
             started_at: Some(t - Duration::hours(2)),
+            done: None,
         },
         WaveState {
             wave: 1,
@@ -143,6 +144,7 @@ pub fn waves() -> Vec<WaveState> {
             approved_by: None,
             approved_at: None,
             started_at: Some(t - Duration::minutes(40)),
+            done: None,
         },
         WaveState {
             wave: 2,
@@ -150,6 +152,7 @@ pub fn waves() -> Vec<WaveState> {
             approved_by: None,
             approved_at: None,
             started_at: None,
+            done: None,
         },
     ]
 }

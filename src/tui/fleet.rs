@@ -39,6 +39,7 @@ pub fn data(n: usize, waves: u32) -> Data {
             approved_by: (w % 3 == 0).then(|| "lead".to_string()),
             approved_at: (w % 3 == 0).then(|| now - Duration::hours(30 + w as i64)),
             started_at: (w < 40).then(|| now - Duration::hours(48)),
+            done: None,
         })
         .collect();
     // A week of work: each database walks its stages up to where it stands now.

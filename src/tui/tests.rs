@@ -53,6 +53,24 @@ fn snapshot_waves() {
     both_sizes("waves", &mut a);
 }
 
+/// A done wave's state cell ("done 2h") and its panel line (when, and its members by final
+/// stage), as the store folds `wave.done` into the wave's state (tests/notify.rs folds the
+/// real engine's event).
+#[test]
+fn snapshot_waves_done() {
+    let mut a = app(false, false);
+    let w = a.data.waves.iter_mut().find(|w| w.wave == 1).unwrap();
+    w.done = Some(crate::store::model::WaveEnd {
+        at: fixture::now() - chrono::Duration::hours(2),
+        members: 3,
+        completed: 2,
+        aborted: 0,
+        rolled_back: 1,
+    });
+    key(&mut a, KeyCode::Down);
+    insta::assert_snapshot!("waves_done_160x48", screen(&mut a, 160, 48));
+}
+
 #[test]
 fn snapshot_databases() {
     let mut a = app(false, false);

@@ -5,7 +5,7 @@
 
 use crate::inventory::BusinessWindow;
 use crate::lifecycle::Stage;
-use crate::store::model::{DbState, WaveState};
+use crate::store::model::{DbState, WaveState, WaveStatus};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
@@ -15,35 +15,6 @@ pub const FOLD_MIN: usize = 3;
 /// wave of its own to a database too big to validate in one opening (hundreds of GB and up),
 /// while a small lone database (a pilot, a leftover) stays in sight.
 pub const FOLD_GB: f64 = 100.0;
-
-/// Where a wave is, as the lead asks about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaveStatus {
-    /// Not started.
-    Planned,
-    /// Started, some databases not yet in hypercare.
-    Running,
-    /// Every database in hypercare, completed or aborted.
-    Done,
-}
-
-impl WaveStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WaveStatus::Planned => "planned",
-            WaveStatus::Running => "running",
-            WaveStatus::Done => "done",
-        }
-    }
-    fn parse(s: &str) -> Option<WaveStatus> {
-        match s {
-            "planned" => Some(WaveStatus::Planned),
-            "running" => Some(WaveStatus::Running),
-            "done" => Some(WaveStatus::Done),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaveSort {
@@ -135,7 +106,6 @@ struct Facts {
     members: usize,
     gb: f64,
     failed: usize,
-    behind: usize,
     owners: Vec<String>,
 }
 
@@ -151,26 +121,12 @@ fn facts(dbs: &[DbState]) -> BTreeMap<u32, Facts> {
         if d.stage == Stage::Failed {
             f.failed += 1;
         }
-        if !matches!(
-            d.stage,
-            Stage::Hypercare | Stage::Completed | Stage::Aborted
-        ) {
-            f.behind += 1;
-        }
         let o = d.owner.to_ascii_lowercase();
         if !f.owners.contains(&o) {
             f.owners.push(o);
         }
     }
     m
-}
-
-fn status(w: &WaveState, f: Option<&Facts>) -> WaveStatus {
-    match f {
-        Some(f) if f.members > 0 && f.behind == 0 => WaveStatus::Done,
-        _ if w.started_at.is_some() => WaveStatus::Running,
-        _ => WaveStatus::Planned,
-    }
 }
 
 /// The rows to show. `fold`: fold runs of one-database waves.
@@ -197,7 +153,7 @@ pub fn rows(
         .map(|w| (w, opens.get(w.window.as_str()).copied().flatten()))
         .filter(|(w, open)| {
             let f = facts.get(&w.wave);
-            filter.status.is_none_or(|s| status(w, f) == s)
+            filter.status.is_none_or(|s| w.status() == s)
                 && (!filter.failures || f.is_some_and(|f| f.failed > 0))
                 && filter.owner.as_ref().is_none_or(|o| {
                     f.is_some_and(|f| f.owners.iter().any(|x| x.contains(o.as_str())))
@@ -259,6 +215,7 @@ mod tests {
             approved_by: None,
             approved_at: None,
             started_at: started.then(t0),
+            done: None,
         }
     }
 
@@ -295,6 +252,16 @@ mod tests {
             wave(6, "Sun 22:00-23:00 UTC", false),
             wave(7, "Sun 22:00-23:00 UTC", false),
         ];
+        // Done is what the engine's wave.done said (folded into the state), not a reading of
+        // the members' stages: a wave in hypercare is still running.
+        let mut waves = waves;
+        waves[0].done = Some(crate::store::model::WaveEnd {
+            at: t0(),
+            members: 1,
+            completed: 1,
+            aborted: 0,
+            rolled_back: 0,
+        });
         (dbs, waves)
     }
 

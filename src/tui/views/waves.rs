@@ -158,19 +158,13 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
             Some(n) => format!("{n}"),
             None => "none".into(),
         };
+        // "done 3h": how long since its wave.done, in the 8 columns the state has.
         let state = match w {
-            Some(_)
-                if s.members > 0
-                    && s.members
-                        == s.counts[stage_index(Stage::Hypercare)]
-                            + s.counts[stage_index(Stage::Completed)]
-                            + s.counts[stage_index(Stage::Aborted)] =>
-            {
-                "done"
-            }
-            Some(w) if w.started_at.is_some() => "running",
-            Some(_) => "planned",
-            None => "",
+            Some(w) => match &w.done {
+                Some(end) => format!("done {}", fmt::age(app.now, end.at)),
+                None => w.status().as_str().to_string(),
+            },
+            None => String::new(),
         };
         let mut cells = vec![
             Line::styled(name, th.header),
@@ -278,6 +272,16 @@ pub(super) fn waves(app: &App, f: &mut Frame, area: Rect) {
                 Span::styled("  (a approves)", th.muted),
             ],
         }));
+        if let Some(end) = &w.done {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} done", th.sym.ok), th.ok),
+                Span::raw(format!(
+                    " at {}: {}",
+                    end.at.format("%Y-%m-%d %H:%M UTC"),
+                    end.counts()
+                )),
+            ]));
+        }
     }
     let mut legend = Vec::new();
     for st in Stage::ALL {

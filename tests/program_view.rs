@@ -1,6 +1,6 @@
 //! The Program view from a real store: the bundled factory inventory planned by the real
 //! `wavedeck plan` (2000 databases, 169 waves), imported as `init` does, then worked by the
-//! real engine against the DRS emulator: wave 0 cut over (done), wave 1 with a database whose
+//! real engine against the DRS emulator: wave 0 cut over (running: in hypercare, not done), wave 1 with a database whose
 //! lag never settles (running), wave 2 with a database whose pre-check fails (failed). The
 //! cockpit's feed reads the store as it does live, and the screens are snapshots.
 

@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use std::path::Path;
 use std::time::Duration;
 use wavedeck::checks::{CheckResult, Status};
-use wavedeck::config::{ChecksMode, Config};
+use wavedeck::config::{ChecksMode, Config, SourceDrain};
 use wavedeck::drs::api::EXTRA_RDS_INSTANCE;
 use wavedeck::drs::Auth;
 use wavedeck::engine::brain::{Brain, EffectStep, LookKind, Seed, Settings, Work, WorkResult};
@@ -371,13 +371,27 @@ async fn exposure_json(
 /// A PostgreSQL lab with one database whose target is RDS instance `rds-<db>`, and the
 /// engine's SQL-mode cutover rig around it.
 async fn lab_rig(db: &str) -> EngineRig<wavedeck::rehearsal::lab::postgres::TempLab> {
+    lab_rig_draining(db, SourceDrain::Sql).await
+}
+
+/// The same with another `engine.source_drain`: `emulator` and `runbook` take the DRS-mode
+/// cutover playbook instead of the cutover module's steps.
+async fn lab_rig_draining(
+    db: &str,
+    drain: SourceDrain,
+) -> EngineRig<wavedeck::rehearsal::lab::postgres::TempLab> {
     let dbs = [db.to_string()];
     let lab = wavedeck::rehearsal::lab::postgres::TempLab::unreplicated(&dbs, 200)
         .await
         .unwrap();
     let spec = with_instance(&lab.state.spec(db), &format!("rds-{db}"));
     let dns = lab.state.dns_file().path;
-    cutover_rig::engine_rig(lab, &[spec], true, |dir| cutover_rig::config(dir, dns)).await
+    cutover_rig::engine_rig(lab, &[spec], true, |dir| {
+        let mut c = cutover_rig::config(dir, dns);
+        c.engine.source_drain = drain;
+        c
+    })
+    .await
 }
 
 /// `db`'s target exposed by `fault` (a fault plan's `rds:` rule on `rds-<db>`).
@@ -563,6 +577,49 @@ async fn the_cutover_guard_refuses_a_drs_instance_with_an_eip_it_was_not_asked_f
         cutover_rig::ok_outcomes(&events, db, "cutover.drain_source"),
         0
     );
+    assert!(
+        !common::read_only(&source).await,
+        "the source still takes writes"
+    );
+}
+
+/// The DRS-mode cutover (`engine.source_drain: emulator`, and `runbook` alike) checks the
+/// exposure again before it drains anything: an EIP bound to the target since its pre-checks
+/// stops the cutover with the source still taking writes, and says what to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drs_mode_cutover_checks_the_exposure_again_before_the_drain() {
+    let db = "expcutdrs";
+    let r = lab_rig_draining(db, SourceDrain::Emulator).await;
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    cutover_rig::to_ready(&r.store).await;
+    r._emu.set_faults(exposed(db, "public_ip"));
+    let since = common::all_events(&r.store).await.len();
+    cutover_rig::cutover(&r.store, db).await;
+    let states = common::wait_for(
+        &r.store,
+        "the cutover stopped",
+        Duration::from_secs(60),
+        |s| s.iter().all(|d| d.stage == Stage::Failed),
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+    assert_eq!(states[0].held_stage, Some(Stage::Cutover), "{states:?}");
+    let why = states[0].last_error.clone().unwrap_or_default();
+    assert!(
+        why.contains("cutover stopped before the drain") && why.contains(EMULATED_EIP),
+        "{why}"
+    );
+    let events = common::all_events(&r.store).await;
+    let steps: Vec<&str> = events[since..]
+        .iter()
+        .filter(|e| e.kind == wavedeck::store::kind::STEP_INTENT)
+        .filter_map(|e| e.payload["step"].as_str())
+        .collect();
+    assert_eq!(steps, ["exposure_check"], "nothing after the re-check ran");
     assert!(
         !common::read_only(&source).await,
         "the source still takes writes"

@@ -244,7 +244,10 @@ pub(super) fn quiet(d: &Db) -> bool {
 /// database's SQL pre-checks are all its pre-checks: it has no job before its cutover.
 pub(super) fn waits_for_drs(d: &Db, step: EffectStep, both: bool) -> bool {
     match step {
-        EffectStep::SqlPrecheck | EffectStep::ExposureCheck => d.mode.is_online(),
+        // The exposure re-check at a cutover's start stands alone.
+        EffectStep::SqlPrecheck | EffectStep::ExposureCheck => {
+            d.mode.is_online() && d.pos.stage == Stage::Prechecks
+        }
         EffectStep::SqlValidate => both,
         _ => false,
     }

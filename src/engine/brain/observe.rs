@@ -207,17 +207,27 @@ impl Brain {
             );
         } else {
             d.job_prechecked = false;
-            let _ = self.transition(
-                id,
-                Trigger::StepFailed,
-                &format!(
+            // The cutover's exposure re-check says which rule or address to fix, in the words
+            // of the SQL cutover's guards step.
+            let refusal = (in_cutover && step == EffectStep::ExposureCheck)
+                .then(|| {
+                    let results: Vec<crate::checks::CheckResult> =
+                        serde_json::from_value(r.detail.clone()).ok()?;
+                    crate::checks::exposure::refusal(&results)
+                })
+                .flatten();
+            let words = if in_cutover && !d.source_drained {
+                format!(
+                    "cutover stopped before the drain, nothing touched: {} (fix it, then retry)",
+                    refusal.unwrap_or_else(|| r.summary.clone())
+                )
+            } else {
+                format!(
                     "pre-checks failed: {} (fix the cause, then retry)",
                     r.summary
-                ),
-                wall,
-                Role::Operator,
-                None,
-            );
+                )
+            };
+            let _ = self.transition(id, Trigger::StepFailed, &words, wall, Role::Operator, None);
         }
     }
 

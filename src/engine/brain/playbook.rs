@@ -90,6 +90,9 @@ impl Brain {
                 self.next_cut(d, now, attempt)
             }
             Stage::Cutover => {
+                if let Some(recheck) = exposure_recheck(d) {
+                    return recheck;
+                }
                 if d.job.is_some() && !d.job_terminated && !d.source_drained {
                     return work(EffectStep::DrainSource);
                 }
@@ -164,6 +167,9 @@ impl Brain {
         let work = |step| Next::Work(step, d.retries, false);
         let done = |s: EffectStep| d.done.contains(&s);
         let phase = d.job_status.as_ref().map(JobPhase::of);
+        if let Some(recheck) = exposure_recheck(d) {
+            return recheck;
+        }
         if !d.job_terminated {
             if d.job.is_none() {
                 // An online database's job took its slot at admission; this one takes it now.
@@ -277,6 +283,15 @@ fn discard_job(d: &Db) -> Option<Next> {
     } else {
         work(EffectStep::DeleteJob)
     })
+}
+
+/// The exposure check again, first in a DRS-mode cutover (online or offline), before anything
+/// is drained: a rule or an EIP added since the pre-checks must stop the switch, as the SQL
+/// cutover's guards step does (issue #16). A restart after the drain does not ask again.
+fn exposure_recheck(d: &Db) -> Option<Next> {
+    let due =
+        !d.source_drained && !d.job_terminated && !d.done.contains(&EffectStep::ExposureCheck);
+    due.then_some(Next::Work(EffectStep::ExposureCheck, d.retries, false))
 }
 
 pub(super) enum Next {
@@ -588,6 +603,11 @@ mod tests {
         b.on_command(&c, wall()).unwrap();
         assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
         let mut now = 10.0;
+        // The exposure is checked again before anything is drained; a pass goes on.
+        let p = b.tick(now, wall());
+        assert_eq!(p.works[0].step, EffectStep::ExposureCheck);
+        b.on_work(&p.works[0], cut_ok("exposure: 2 checks pass"), now, wall());
+        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
         let p = b.tick(now, wall());
         assert_eq!(p.works[0].step, EffectStep::DrainSource);
         b.on_work(&p.works[0], ok(None), now, wall());
@@ -777,6 +797,8 @@ mod tests {
         /// wall clock moves with them).
         drained_now: f64,
         last_now: f64,
+        /// The target found exposed by the exposure check.
+        exposed: bool,
     }
 
     impl OfflineWorld {
@@ -799,6 +821,12 @@ mod tests {
                 let r = match w.step {
                     EffectStep::CreateJob => ok(Some("job-a")),
                     EffectStep::SqlPrecheck => report("6/6 sql checks passed"),
+                    EffectStep::ExposureCheck if self.exposed => WorkResult::Ok {
+                        job: None,
+                        report: Some(exposed_report()),
+                        recovered: false,
+                    },
+                    EffectStep::ExposureCheck => report("exposure: 2 checks pass"),
                     EffectStep::SqlValidate => {
                         assert!(
                             self.job_looks_since_start >= 2,
@@ -954,6 +982,7 @@ mod tests {
         assert_eq!(
             world.steps,
             [
+                "exposure_check",
                 "create_job",
                 "look",
                 "prepare_job",
@@ -999,6 +1028,53 @@ mod tests {
             done.payload["reason"].as_str().unwrap().ends_with(&words),
             "{}",
             done.payload
+        );
+    }
+
+    /// A target exposed since its pre-checks stops the offline cutover at its first step,
+    /// before a job is made or the source drained; the operator's retry checks again.
+    #[test]
+    fn an_exposed_target_stops_the_cutover_before_anything_is_touched() {
+        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Drs);
+        world.exposed = true;
+        b.on_command(
+            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        world.until(&mut b, &mut now, Stage::Failed);
+        assert_eq!(
+            b.stage_of("a").unwrap(),
+            Position::failed_in(Stage::Cutover)
+        );
+        assert_eq!(world.steps, ["exposure_check"]);
+        assert!(!world.drained && !world.started);
+        let ev = b.take_events();
+        let failed = ev
+            .iter()
+            .find(|e| e.kind == kind::DB_STAGE && e.payload["to"] == "failed")
+            .unwrap();
+        let words = failed.payload["error"].as_str().unwrap_or_default();
+        assert!(
+            words.contains("cutover stopped before the drain") && words.contains("r-world"),
+            "{}",
+            failed.payload
+        );
+        // Fixed: the retry goes back into the cutover and checks again.
+        world.exposed = false;
+        b.on_command(
+            &cmd(4, Role::Operator, Action::Retry, Target::Db("a".into())),
+            wall(),
+        )
+        .unwrap();
+        world.until(&mut b, &mut now, Stage::Hypercare);
+        assert_eq!(
+            world
+                .steps
+                .iter()
+                .filter(|s| **s == "exposure_check")
+                .count(),
+            2
         );
     }
 

@@ -432,6 +432,28 @@ async fn refused_cutover<L>(
     (events, words)
 }
 
+/// Wait until every database of the rig is failed, stop the engine, and check that they
+/// failed in `stage`; their states.
+async fn failed_in<L>(
+    r: &EngineRig<L>,
+    engine: wavedeck::engine::EngineHandle,
+    stage: Stage,
+) -> Vec<wavedeck::store::DbState> {
+    let states = common::wait_for(
+        &r.store,
+        &format!("failed in {stage}"),
+        Duration::from_secs(60),
+        |s| s.iter().all(|d| d.stage == Stage::Failed),
+    )
+    .await;
+    engine.shutdown().await.unwrap();
+    assert!(
+        states.iter().all(|d| d.held_stage == Some(stage)),
+        "{states:?}"
+    );
+    states
+}
+
 /// With `engine.checks: drs` (the rig's) the engine runs no SQL pre-checks, and DRS's own
 /// pre-check does not look at the target's security group: the exposure check runs as its own
 /// step, and a rule open to the Internet stops the database in its pre-checks.
@@ -452,15 +474,7 @@ async fn drs_checks_still_stop_an_exposed_target_in_its_prechecks() {
     )
     .await;
     assert!(common::decided(&r.store, start).await.0);
-    let states = common::wait_for(
-        &r.store,
-        "the pre-checks failed",
-        Duration::from_secs(60),
-        |s| s.iter().all(|d| d.stage == Stage::Failed),
-    )
-    .await;
-    engine.shutdown().await.unwrap();
-    assert_eq!(states[0].held_stage, Some(Stage::Prechecks), "{states:?}");
+    failed_in(&r, engine, Stage::Prechecks).await;
 
     let events = common::all_events(&r.store).await;
     let steps: Vec<&str> = events
@@ -599,15 +613,7 @@ async fn a_drs_mode_cutover_checks_the_exposure_again_before_the_drain() {
     r._emu.set_faults(exposed(db, "public_ip"));
     let since = common::all_events(&r.store).await.len();
     cutover_rig::cutover(&r.store, db).await;
-    let states = common::wait_for(
-        &r.store,
-        "the cutover stopped",
-        Duration::from_secs(60),
-        |s| s.iter().all(|d| d.stage == Stage::Failed),
-    )
-    .await;
-    engine.shutdown().await.unwrap();
-    assert_eq!(states[0].held_stage, Some(Stage::Cutover), "{states:?}");
+    let states = failed_in(&r, engine, Stage::Cutover).await;
     let why = states[0].last_error.clone().unwrap_or_default();
     assert!(
         why.contains("cutover stopped before the drain") && why.contains(EMULATED_EIP),

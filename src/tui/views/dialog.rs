@@ -37,7 +37,7 @@ fn action_explain(a: Action) -> &'static str {
         Action::Resume => "The engine continues from the stage it was paused in.",
         Action::Retry => "The engine runs the failed step again.",
         Action::Abort => "Stops the migration for good and releases its DRS job.",
-        Action::Cutover => "Writes off at source, final sync, terminate the DRS job, DNS switch, writes on at target.",
+        Action::Cutover => "Exposure checked again, writes off at source, final sync, terminate the DRS job, DNS switch, writes on at target.",
         Action::Rollback => "Points traffic back to the source; the target is left as it is.",
         Action::CloseHypercare => "Ends the rollback window: rollback is no longer offered.",
         Action::Signoff => "Records your sign-off for the cutover, in a role you hold.",

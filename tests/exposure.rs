@@ -394,6 +394,24 @@ async fn lab_rig_draining(
     .await
 }
 
+/// The rig's engine started and its database taken to ready; the engine, and `db`'s source
+/// side to ask whether it still takes writes.
+async fn engine_to_ready(
+    r: &EngineRig<wavedeck::rehearsal::lab::postgres::TempLab>,
+    db: &str,
+) -> (
+    wavedeck::engine::EngineHandle,
+    wavedeck::cutover::side::Side,
+) {
+    let st = &r.lab.state;
+    let source = st.side(&st.source, db);
+    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
+        .await
+        .unwrap();
+    cutover_rig::to_ready(&r.store).await;
+    (engine, source)
+}
+
 /// `db`'s target exposed by `fault` (a fault plan's `rds:` rule on `rds-<db>`).
 fn exposed(db: &str, fault: &str) -> FaultPlan {
     let plan = format!("rds:\n  - instance: rds-{db}\n    fault: {fault}\n");
@@ -533,12 +551,7 @@ async fn drs_checks_still_stop_an_exposed_target_in_its_prechecks() {
 async fn the_cutover_guard_refuses_a_target_exposed_after_its_prechecks() {
     let db = "expcut";
     let r = lab_rig(db).await;
-    let st = &r.lab.state;
-    let source = st.side(&st.source, db);
-    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
-        .await
-        .unwrap();
-    cutover_rig::to_ready(&r.store).await;
+    let (engine, source) = engine_to_ready(&r, db).await;
     // Someone binds an EIP to the target while it waits for its window.
     r._emu.set_faults(exposed(db, "public_ip"));
     let (events, words) = refused_cutover(&r, engine, db).await;
@@ -570,12 +583,7 @@ async fn the_cutover_guard_refuses_a_drs_instance_with_an_eip_it_was_not_asked_f
         )
         .unwrap(),
     );
-    let st = &r.lab.state;
-    let source = st.side(&st.source, db);
-    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
-        .await
-        .unwrap();
-    cutover_rig::to_ready(&r.store).await;
+    let (engine, source) = engine_to_ready(&r, db).await;
     let (events, words) = refused_cutover(&r, engine, db).await;
     assert!(
         words.contains("drs/public_ip") && words.contains("198.51.100."),
@@ -604,12 +612,7 @@ async fn the_cutover_guard_refuses_a_drs_instance_with_an_eip_it_was_not_asked_f
 async fn a_drs_mode_cutover_checks_the_exposure_again_before_the_drain() {
     let db = "expcutdrs";
     let r = lab_rig_draining(db, SourceDrain::Emulator).await;
-    let st = &r.lab.state;
-    let source = st.side(&st.source, db);
-    let engine = wavedeck::engine::spawn(r.cfg.clone(), r.store.clone(), r.drs.clone())
-        .await
-        .unwrap();
-    cutover_rig::to_ready(&r.store).await;
+    let (engine, source) = engine_to_ready(&r, db).await;
     r._emu.set_faults(exposed(db, "public_ip"));
     let since = common::all_events(&r.store).await.len();
     cutover_rig::cutover(&r.store, db).await;

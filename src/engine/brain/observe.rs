@@ -209,13 +209,13 @@ impl Brain {
             d.job_prechecked = false;
             // The cutover's exposure re-check says which rule or address to fix, in the words
             // of the SQL cutover's guards step.
-            let refusal = (in_cutover && step == EffectStep::ExposureCheck)
-                .then(|| {
-                    let results: Vec<crate::checks::CheckResult> =
-                        serde_json::from_value(r.detail.clone()).ok()?;
-                    crate::checks::exposure::refusal(&results)
-                })
-                .flatten();
+            let refusal = if in_cutover && step == EffectStep::ExposureCheck {
+                serde_json::from_value::<Vec<crate::checks::CheckResult>>(r.detail.clone())
+                    .ok()
+                    .and_then(|results| crate::checks::exposure::refusal(&results))
+            } else {
+                None
+            };
             let words = if in_cutover && !d.source_drained {
                 format!(
                     "cutover stopped before the drain, nothing touched: {} (fix it, then retry)",

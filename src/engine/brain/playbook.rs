@@ -23,15 +23,9 @@ impl Brain {
             d.pos.stage,
             Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Validation | Stage::Ready
         );
-        let phase = d.job_status.as_ref().map(JobPhase::of);
         if matches!(d.pos.stage, Stage::Prechecks | Stage::Provisioning) && d.job.is_some() {
-            // A job DRS failed to create is deleted and made again (same name).
-            if phase == Some(JobPhase::CreateFailed) {
-                return work(EffectStep::DeleteJob);
-            }
-            // Creation takes minutes on real DRS: wait for it instead of spending retries.
-            if matches!(phase, None | Some(JobPhase::Creating)) && !d.job_started {
-                return Next::Look(LookKind::Job);
+            if let Some(next) = job_being_made(d) {
+                return next;
             }
         }
         if needs_job || (d.pos.stage == Stage::Cutover && !d.job_terminated && d.job.is_some()) {
@@ -72,15 +66,7 @@ impl Brain {
                 if d.job.is_none() {
                     return work(EffectStep::CreateJob);
                 }
-                if !d.done.contains(&EffectStep::PrepareJob)
-                    && !d.done.contains(&EffectStep::DrsPrecheck)
-                {
-                    return work(EffectStep::PrepareJob);
-                }
-                if !d.done.contains(&EffectStep::DrsPrecheck) {
-                    return work(EffectStep::DrsPrecheck);
-                }
-                Next::Look(LookKind::Precheck)
+                drs_precheck(d)
             }
             Stage::Provisioning | Stage::FullLoad | Stage::Cdc | Stage::Ready => {
                 Next::Look(LookKind::Job)
@@ -165,8 +151,6 @@ impl Brain {
     /// terminated (which lifts the target's read-only) and released, and the name switched.
     fn next_offline_cut(&self, d: &Db, caps: &Caps, usage: &Usage) -> Next {
         let work = |step| Next::Work(step, d.retries, false);
-        let done = |s: EffectStep| d.done.contains(&s);
-        let phase = d.job_status.as_ref().map(JobPhase::of);
         if let Some(recheck) = exposure_recheck(d) {
             return recheck;
         }
@@ -179,20 +163,11 @@ impl Brain {
                 return work(EffectStep::CreateJob);
             }
             if !d.job_started {
-                if phase == Some(JobPhase::CreateFailed) {
-                    return work(EffectStep::DeleteJob);
-                }
-                if matches!(phase, None | Some(JobPhase::Creating)) {
-                    return Next::Look(LookKind::Job);
+                if let Some(next) = job_being_made(d) {
+                    return next;
                 }
                 if !d.job_prechecked {
-                    if !done(EffectStep::PrepareJob) && !done(EffectStep::DrsPrecheck) {
-                        return work(EffectStep::PrepareJob);
-                    }
-                    if !done(EffectStep::DrsPrecheck) {
-                        return work(EffectStep::DrsPrecheck);
-                    }
-                    return Next::Look(LookKind::Precheck);
+                    return drs_precheck(d);
                 }
                 if !d.source_drained {
                     return work(EffectStep::DrainSource);
@@ -283,6 +258,31 @@ fn discard_job(d: &Db) -> Option<Next> {
     } else {
         work(EffectStep::DeleteJob)
     })
+}
+
+/// A job whose creation is not through: one DRS failed to create is deleted and made again
+/// (same name); one not started and still being created is waited for (minutes on real DRS)
+/// instead of spending retries.
+fn job_being_made(d: &Db) -> Option<Next> {
+    match d.job_status.as_ref().map(JobPhase::of) {
+        Some(JobPhase::CreateFailed) => Some(Next::Work(EffectStep::DeleteJob, d.retries, false)),
+        None | Some(JobPhase::Creating) if !d.job_started => Some(Next::Look(LookKind::Job)),
+        _ => None,
+    }
+}
+
+/// DRS's pre-check of the job made: its connections tested and the pre-check started
+/// (`PrepareJob`, unless the pre-check already ran), then the pre-check's result looked at.
+fn drs_precheck(d: &Db) -> Next {
+    let work = |step| Next::Work(step, d.retries, false);
+    let done = |s: EffectStep| d.done.contains(&s);
+    if !done(EffectStep::PrepareJob) && !done(EffectStep::DrsPrecheck) {
+        return work(EffectStep::PrepareJob);
+    }
+    if !done(EffectStep::DrsPrecheck) {
+        return work(EffectStep::DrsPrecheck);
+    }
+    Next::Look(LookKind::Precheck)
 }
 
 /// The exposure check again, first in a DRS-mode cutover (online or offline), before anything

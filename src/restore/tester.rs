@@ -399,15 +399,30 @@ mod tests {
         w.outcome(o)
     }
 
-    #[test]
-    fn a_command_runs_one_test_to_the_end_and_never_twice_at_once() {
+    /// A tester that has seen `hr` reach hypercare, and the log that holds it.
+    fn in_hypercare() -> (Log, Tester) {
         let mut log = Log {
             events: vec![],
             clock: 0,
         };
         let mut x = Tester::new(7);
-        let stored = log.put(vec![hypercare("hr")]);
-        x.observe(&stored);
+        x.observe(&log.put(vec![hypercare("hr")]));
+        (log, x)
+    }
+
+    /// [`in_hypercare`], with an operator's restore test of `hr` accepted and stored.
+    fn asked() -> (Log, Tester) {
+        let (mut log, mut x) = in_hypercare();
+        let (_, evs) = x
+            .decide(&cmd(Role::Operator, Target::Db("hr".into())))
+            .unwrap();
+        x.observe(&log.put(evs));
+        (log, x)
+    }
+
+    #[test]
+    fn a_command_runs_one_test_to_the_end_and_never_twice_at_once() {
+        let (mut log, mut x) = in_hypercare();
         assert!(x
             .decide(&cmd(Role::Viewer, Target::Db("hr".into())))
             .unwrap_err()
@@ -452,16 +467,7 @@ mod tests {
 
     #[test]
     fn after_a_restart_the_open_run_is_deleted_once() {
-        let mut log = Log {
-            events: vec![],
-            clock: 0,
-        };
-        let mut x = Tester::new(7);
-        x.observe(&log.put(vec![hypercare("hr")]));
-        let (_, evs) = x
-            .decide(&cmd(Role::Operator, Target::Db("hr".into())))
-            .unwrap();
-        x.observe(&log.put(evs));
+        let (mut log, _) = asked();
         // kill -9 while the restore runs: a new tester from the log.
         let mut y = Tester::new(7);
         y.load(&log.events);
@@ -496,12 +502,7 @@ mod tests {
 
     #[test]
     fn the_schedule_starts_a_run_during_hypercare_only() {
-        let mut log = Log {
-            events: vec![],
-            clock: 0,
-        };
-        let mut x = Tester::new(7);
-        x.observe(&log.put(vec![hypercare("hr")]));
+        let (log, mut x) = in_hypercare();
         assert!(x.tick(t(6 * 86_400)).1.is_empty());
         let (evs, works) = x.tick(t(8 * 86_400));
         assert_eq!((evs.len(), works.len()), (1, 1));
@@ -513,16 +514,7 @@ mod tests {
 
     #[test]
     fn a_failed_delete_is_tried_again_later() {
-        let mut log = Log {
-            events: vec![],
-            clock: 0,
-        };
-        let mut x = Tester::new(7);
-        x.observe(&log.put(vec![hypercare("hr")]));
-        let (_, evs) = x
-            .decide(&cmd(Role::Operator, Target::Db("hr".into())))
-            .unwrap();
-        x.observe(&log.put(evs));
+        let (mut log, mut x) = asked();
         let w = x.take_ready().remove(0);
         x.observe(&log.put(vec![finish(&w, false, None)]));
         let (evs, works) = x.tick(t(20));

@@ -235,3 +235,163 @@ async fn wrong_password_and_unreachable_source_get_drs_errors_without_the_passwo
     assert_unreachable_source(&drs, &cfg, &gone).await;
     drop(emu);
 }
+
+/// Whether the job's subscription on the target is enabled and how many of its workers run.
+async fn subscription_state(side: &wavedeck::cutover::side::Side, sub: &str) -> (bool, i64) {
+    let mut c = side.connect_admin("check").await.unwrap();
+    let enabled: bool =
+        sqlx::query_scalar("SELECT subenabled FROM pg_subscription WHERE subname = $1")
+            .bind(sub)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    let workers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL",
+    )
+    .bind(sub)
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    (enabled, workers)
+}
+
+/// An offline migration's job (FULL_TRANS) on a drained source: the tables are copied once
+/// from a database whose sessions default to read-only, the job rests in
+/// FULL_TRANSFER_COMPLETE with the target exactly the source, nothing written on the source
+/// afterwards reaches the target, and release leaves the target writable with its sequences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_load_only_job_copies_a_drained_source_once_and_stops() {
+    let db = "natfull";
+    let tl = TempLab::unreplicated(&[db.to_string()], 100_000)
+        .await
+        .unwrap();
+    let st = &tl.state;
+    let src = st.side(&st.source, db);
+    let tgt = st.side(&st.target, db);
+    // More tables than the subscription copies at once (the lab allows 2 sync workers), so a
+    // load cut short leaves some of them empty.
+    for i in 1..=4 {
+        let create = format!("CREATE TABLE extra_{i} (id int PRIMARY KEY, v text)");
+        exec(&src, &create).await;
+        exec(&tgt, &create).await;
+        exec(
+            &src,
+            &format!(
+                "INSERT INTO extra_{i} SELECT g, md5(g::text) FROM generate_series(1, 20000) g"
+            ),
+        )
+        .await;
+    }
+    let tables = {
+        let mut s = src.connect_admin("check").await.unwrap();
+        pg::user_tables(&mut s).await.unwrap()
+    };
+    assert_eq!(tables.len(), 7, "{tables:?}");
+    // The offline cutover drains the source before the job starts.
+    {
+        let mut s = src.connect_admin("drain").await.unwrap();
+        pg::drain(&mut s, db, Duration::from_secs(1)).await.unwrap();
+    }
+    {
+        let mut app = src.connect_app("app").await.unwrap();
+        let ro: String = sqlx::query_scalar("SHOW default_transaction_read_only")
+            .fetch_one(&mut app)
+            .await
+            .unwrap();
+        assert_eq!(
+            ro, "on",
+            "the drained source's sessions default to read-only"
+        );
+    }
+    let cfg = native_cfg();
+    let (_emu, drs) = start_emulator(&cfg).await;
+    let mut spec = st.spec(db);
+    spec.mode = wavedeck::inventory::Mode::Offline;
+    let job = configured_job(&drs, &cfg, &spec).await;
+    assert_eq!(
+        progress(&drs, &job).await.task_mode.as_deref(),
+        Some("FULL_TRANS")
+    );
+
+    let (seen, done) = start_to_full_complete(&drs, &job, 120).await;
+    assert!(
+        seen.contains(&JobStatus::FullTransferStarted),
+        "full transfer is reported while tables copy: {seen:?}"
+    );
+    assert_eq!(done.progress.as_deref(), Some("100"));
+    assert_eq!(done.incre_trans_delay_millis.as_deref(), Some("-1"));
+    // Complete means copied: the target is the source, now.
+    let report = wavedeck::validate::run_validation(
+        &spec,
+        &wavedeck::validate::runbook::Runbook::builtin(wavedeck::inventory::Engine::Postgres),
+        &wavedeck::validate::ValidateOptions {
+            tables: Some(tables),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(report.passed(), "{report:#?}");
+    assert_eq!(count(&tgt, "SELECT count(*) FROM orders").await, 100_000);
+    let mover = NativeMover::for_db(&spec.db_id);
+    assert_eq!(
+        subscription_state(&tgt, &mover.subscription).await,
+        (false, 0),
+        "nothing streams after the load"
+    );
+
+    // Writes back on at the source: what it takes now never reaches the target, and the job
+    // rests in FULL_TRANSFER_COMPLETE past the worker's grace (its disabled subscription is no
+    // failure).
+    {
+        let mut s = src.connect_admin("undrain").await.unwrap();
+        pg::set_db_read_only(&mut s, db, false).await.unwrap();
+        pg::clear_drained(&mut s, db).await.unwrap();
+    }
+    {
+        let mut app = src.connect_app("app").await.unwrap();
+        sqlx::query("INSERT INTO customers (name) VALUES ('after the load')")
+            .execute(&mut app)
+            .await
+            .unwrap();
+    }
+    let grace = wavedeck::rehearsal::drs_emulator::native::WORKER_GRACE_MS as u64 + 1_500;
+    let until = std::time::Instant::now() + Duration::from_millis(grace);
+    while std::time::Instant::now() < until {
+        let p = progress(&drs, &job).await;
+        assert_eq!(
+            (p.transfer_status.clone(), p.error_msg.clone()),
+            (Some(JobStatus::FullTransferComplete), None),
+            "{p:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let after = "SELECT count(*) FROM customers WHERE name = 'after the load'";
+    assert_eq!(count(&src, after).await, 1);
+    assert_eq!(count(&tgt, after).await, 0, "a FULL_TRANS job streamed");
+
+    // Release: subscription, slot and publication gone, the target writable by applications,
+    // its sequences carried (the next id is past every copied one).
+    terminate(&drs, &job).await;
+    {
+        let mut t = tgt.connect_admin("check").await.unwrap();
+        let mut s = src.connect_admin("check").await.unwrap();
+        assert!(!pg::subscription_exists(&mut t, &mover.subscription)
+            .await
+            .unwrap());
+        assert!(!pg::slot_exists(&mut s, &mover.subscription).await.unwrap());
+        assert!(!pg::publication_exists(&mut s, &mover.publication)
+            .await
+            .unwrap());
+    }
+    assert!(!common::read_only(&tgt).await, "read-only lifted");
+    let src_seq = count(&src, "SELECT last_value FROM orders_id_seq").await;
+    assert!(count(&tgt, "SELECT last_value FROM orders_id_seq").await >= src_seq);
+    {
+        let mut app = tgt.connect_app("app").await.unwrap();
+        sqlx::query("INSERT INTO orders (customer_id, amount) VALUES (1, 1)")
+            .execute(&mut app)
+            .await
+            .unwrap();
+    }
+    delete(&drs, &job).await;
+}

@@ -109,6 +109,30 @@ pub async fn start_to_incremental(
     job: &JobId,
     secs: u64,
 ) -> (Vec<JobStatus>, ProgressResult) {
+    start_until(drs, job, JobStatus::IncreTransferStarted, secs).await
+}
+
+/// Start a full-load-only job (FULL_TRANS) and follow it to FULL_TRANSFER_COMPLETE, as
+/// [`start_to_incremental`]; it never streams on the way.
+pub async fn start_to_full_complete(
+    drs: &DrsClient,
+    job: &JobId,
+    secs: u64,
+) -> (Vec<JobStatus>, ProgressResult) {
+    let (seen, p) = start_until(drs, job, JobStatus::FullTransferComplete, secs).await;
+    assert!(
+        !seen.contains(&JobStatus::IncreTransferStarted),
+        "a FULL_TRANS job streamed: {seen:?}"
+    );
+    (seen, p)
+}
+
+async fn start_until(
+    drs: &DrsClient,
+    job: &JobId,
+    until: JobStatus,
+    secs: u64,
+) -> (Vec<JobStatus>, ProgressResult) {
     let r = drs.start(std::slice::from_ref(job)).await.unwrap();
     wavedeck::drs::api::item_result("batch-starting", job, &r).unwrap();
     let mut seen: Vec<JobStatus> = Vec::new();
@@ -125,12 +149,12 @@ pub async fn start_to_incremental(
             p.error_code,
             p.error_msg
         );
-        if s == JobStatus::IncreTransferStarted {
+        if s == until {
             return (seen, p);
         }
         assert!(
             started.elapsed() < Duration::from_secs(secs),
-            "no INCRE_TRANSFER_STARTED in {secs} s: {seen:?}"
+            "no {until} in {secs} s: {seen:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -105,6 +105,8 @@ pub fn new_job(req: &CreateJobReq) -> Result<NativeJob, Refusal> {
         source,
         target,
         mover: NativeMover::for_db(&db_id),
+        full_only: req.task_type == "FULL_TRANS",
+        loaded: false,
         target_readonly: req.is_target_readonly.unwrap_or(true),
         readonly_set: false,
         worker: false,
@@ -262,7 +264,10 @@ async fn setup(nj: &NativeJob) -> Result<bool, Failure> {
             .map_err(tgt_err)?;
         readonly_set = true;
     }
-    if pg::subscription_exists(&mut t, &nj.mover.subscription)
+    if nj.full_only && nj.loaded {
+        // A full-load-only job that copied once stays copied: its subscription stays disabled
+        // (enabling it would stream what the source wrote since, which FULL_TRANS never does).
+    } else if pg::subscription_exists(&mut t, &nj.mover.subscription)
         .await
         .map_err(tgt_err)?
     {
@@ -417,12 +422,27 @@ async fn sample(
 }
 
 /// What a sample means for the job's status: the new status and error, or `None` to keep them.
-/// Pure; `down_ms` is how long the replication worker has been missing.
+/// Pure; `down_ms` is how long the replication worker has been missing. A `full_only` job
+/// (FULL_TRANS) is complete once every table is copied (the worker has disabled its
+/// subscription by then) and rests there: its missing workers are the point, not a failure.
 pub fn derive(
     status: &JobStatus,
     sample: &Result<Observation, Failure>,
     down_ms: i64,
+    full_only: bool,
 ) -> Option<(JobStatus, Option<Failure>)> {
+    if full_only {
+        if *status == JobStatus::FullTransferComplete {
+            return None;
+        }
+        let copying = matches!(
+            status,
+            JobStatus::FullTransferStarted | JobStatus::FullTransferFailed
+        );
+        if copying && sample.as_ref().is_ok_and(|o| o.copied()) {
+            return Some((JobStatus::FullTransferComplete, None));
+        }
+    }
     let running = matches!(
         status,
         JobStatus::StartJobing
@@ -520,7 +540,7 @@ async fn worker(emu: Arc<Emulator>, id: String) {
                 released(&emu, &id, &nj, r);
                 return;
             }
-            Task::Sample(nj, _) => {
+            Task::Sample(nj, status) => {
                 if conns.is_none() {
                     conns = match (
                         open(&nj.source, "source").await,
@@ -544,6 +564,12 @@ async fn worker(emu: Arc<Emulator>, id: String) {
                     Some((s, t)) => sample(s, t, &nj).await,
                     None => continue,
                 };
+                let r = match (r, conns.as_mut()) {
+                    (Ok(o), Some((_, t))) if loads_once(&nj, &status, &o) => {
+                        stop_after_load(&emu, &id, &nj, t).await.map(|()| o)
+                    }
+                    (r, _) => r,
+                };
                 if r.is_err() {
                     conns = None;
                 }
@@ -552,6 +578,47 @@ async fn worker(emu: Arc<Emulator>, id: String) {
         }
         tokio::time::sleep(Duration::from_millis(SAMPLE_MS)).await;
     }
+}
+
+/// Whether sample `o` shows a full-load-only job's copy just finished: every table ready while
+/// the job still copies. Pure.
+fn loads_once(nj: &NativeJob, status: &JobStatus, o: &Observation) -> bool {
+    nj.full_only
+        && matches!(
+            status,
+            JobStatus::FullTransferStarted | JobStatus::FullTransferFailed
+        )
+        && o.copied()
+}
+
+/// A full-load-only job copied its tables: disable the subscription and wait for its workers to
+/// exit, so nothing streams after the load (the slot stays for release to drop), and note the
+/// job as loaded so a resume does not enable it again. The status moves once this returns.
+///
+/// Why the target is a consistent copy even when the source still took writes: a table is
+/// `ready` only once its sync caught up with the apply worker's stream, so with every table
+/// ready the target is the source at one point of that stream, and disabling stops it at a
+/// transaction boundary.
+async fn stop_after_load(
+    emu: &Emulator,
+    id: &str,
+    nj: &NativeJob,
+    t: &mut PgConnection,
+) -> Result<(), Failure> {
+    pg::set_subscription_enabled(t, &nj.mover.subscription, false, PAUSE_TIMEOUT)
+        .await
+        .map_err(|m| {
+            (
+                String::new(),
+                nj.target.err("target", nj.clean(&m)).to_string(),
+            )
+        })?;
+    let mut st = emu.lock();
+    if let Some(n) = st.jobs.get_mut(id).and_then(|j| j.native.as_mut()) {
+        n.loaded = true;
+    }
+    tracing::info!(job = %id, "native full-load-only job copied; subscription disabled");
+    Ok(())
 }
 
 /// Store a sample on the job and move its status.
@@ -588,11 +655,15 @@ fn record(emu: &Emulator, id: &str, r: Result<Observation, Failure>) {
         o
     });
     let r = r.map_err(|(c, m)| (c, nj.clean(&m)));
-    if let Some((status, error)) = derive(&j.status, &r, down_ms) {
+    if let Some((status, error)) = derive(&j.status, &r, down_ms, nj.full_only) {
         if status != j.status {
             tracing::info!(job = %id, from = %j.status, to = %status, "native job status");
             j.updated_at = now;
-            if status == JobStatus::IncreTransferStarted && j.full_complete_at.is_none() {
+            let loaded = matches!(
+                status,
+                JobStatus::IncreTransferStarted | JobStatus::FullTransferComplete
+            );
+            if loaded && j.full_complete_at.is_none() {
                 j.full_complete_at = Some(now);
             }
         }
@@ -650,14 +721,19 @@ mod tests {
         let s = JobStatus::StartJobing;
         let copying = obs(true, 3, 2);
         assert_eq!(
-            derive(&s, &Ok(copying.clone()), 0),
+            derive(&s, &Ok(copying.clone()), 0, false),
             Some((JobStatus::FullTransferStarted, None))
         );
         assert_eq!(copying.delay_ms(), None);
         assert!((copying.full_pct() - 40.0).abs() < 1e-9, "bytes share wins");
         let streaming = obs(true, 3, 0);
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Ok(streaming.clone()), 0),
+            derive(
+                &JobStatus::FullTransferStarted,
+                &Ok(streaming.clone()),
+                0,
+                false
+            ),
             Some((JobStatus::IncreTransferStarted, None))
         );
         assert_eq!(streaming.full_pct(), 100.0);
@@ -678,29 +754,77 @@ mod tests {
     fn unreachable_server_and_missing_worker_fail_the_job_with_a_message() {
         let f: Failure = (NET_FAIL.into(), "source down".into());
         assert_eq!(
-            derive(&JobStatus::IncreTransferStarted, &Err(f.clone()), 0),
+            derive(&JobStatus::IncreTransferStarted, &Err(f.clone()), 0, false),
             Some((JobStatus::IncreTransferFailed, Some(f.clone())))
         );
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Err(f.clone()), 0),
+            derive(&JobStatus::FullTransferStarted, &Err(f.clone()), 0, false),
             Some((JobStatus::FullTransferFailed, Some(f)))
         );
         let down = obs(false, 3, 0);
         assert_eq!(
-            derive(&JobStatus::IncreTransferStarted, &Ok(down.clone()), 500),
+            derive(
+                &JobStatus::IncreTransferStarted,
+                &Ok(down.clone()),
+                500,
+                false
+            ),
             None
         );
-        let (st, err) =
-            derive(&JobStatus::IncreTransferStarted, &Ok(down), WORKER_GRACE_MS).unwrap();
+        let (st, err) = derive(
+            &JobStatus::IncreTransferStarted,
+            &Ok(down),
+            WORKER_GRACE_MS,
+            false,
+        )
+        .unwrap();
         assert_eq!(st, JobStatus::IncreTransferFailed);
         assert!(err.unwrap().1.contains("server log"));
         let mut gone = obs(true, 3, 0);
         gone.subscription_exists = false;
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Ok(gone), 0)
+            derive(&JobStatus::FullTransferStarted, &Ok(gone), 0, false)
                 .unwrap()
                 .0,
             JobStatus::FullTransferFailed
+        );
+    }
+
+    #[test]
+    fn a_full_load_only_job_completes_once_copied_and_rests_there() {
+        let copying = obs(true, 3, 1);
+        let started = JobStatus::FullTransferStarted;
+        assert_eq!(
+            derive(&started, &Ok(copying), 0, true),
+            Some((JobStatus::FullTransferStarted, None))
+        );
+        // The worker disabled the subscription once every table was ready: no worker runs.
+        let loaded = obs(false, 3, 0);
+        assert!(loaded.copied() && !loaded.in_cdc());
+        assert_eq!(
+            derive(&started, &Ok(loaded.clone()), 0, true),
+            Some((JobStatus::FullTransferComplete, None))
+        );
+        let done = JobStatus::FullTransferComplete;
+        assert_eq!(
+            derive(&done, &Ok(loaded.clone()), WORKER_GRACE_MS, true),
+            None
+        );
+        let f: Failure = (NET_FAIL.into(), "source down".into());
+        assert_eq!(derive(&done, &Err(f), 0, true), None, "the load is over");
+        // Streaming is never reported for it, even if a subscription were enabled again.
+        assert_eq!(
+            derive(&started, &Ok(obs(true, 3, 0)), 0, true),
+            Some((JobStatus::FullTransferComplete, None))
+        );
+        // A database without tables is copied at once; an online job would not be complete.
+        assert!(obs(false, 0, 0).copied());
+        assert_eq!(
+            derive(&started, &Ok(loaded), WORKER_GRACE_MS, false)
+                .unwrap()
+                .0,
+            JobStatus::IncreTransferFailed,
+            "an online job with no worker fails"
         );
     }
 
@@ -712,7 +836,7 @@ mod tests {
             JobStatus::ReleaseResourceStarted,
             JobStatus::ReleaseResourceComplete,
         ] {
-            assert_eq!(derive(&s, &Ok(obs(true, 1, 0)), 0), None, "{s}");
+            assert_eq!(derive(&s, &Ok(obs(true, 1, 0)), 0, false), None, "{s}");
         }
     }
 

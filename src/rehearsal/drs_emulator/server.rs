@@ -1367,7 +1367,10 @@ fn batch_progress(emu: &Emulator, req: Jobs<String>) -> Reply {
 fn native_progress(emu: &Emulator, j: &Job, now: f64) -> ProgressResult {
     let obs = j.native.as_ref().and_then(|n| n.obs.as_ref());
     let streaming = j.status == JobStatus::IncreTransferStarted;
+    // A full-load-only job rests in FULL_TRANSFER_COMPLETE with its copy stopped: 100 %.
+    let loaded = j.status == JobStatus::FullTransferComplete;
     let pct = match obs {
+        _ if loaded => 100.0,
         Some(o) => o.full_pct(),
         None => 0.0,
     };
@@ -1393,7 +1396,10 @@ fn native_progress(emu: &Emulator, j: &Job, now: f64) -> ProgressResult {
         ),
         remaining_time: Some(format!(
             "{}",
-            obs.map(|o| o.remaining_s()).unwrap_or(0.0).ceil() as u64
+            obs.filter(|_| !loaded)
+                .map(|o| o.remaining_s())
+                .unwrap_or(0.0)
+                .ceil() as u64
         )),
         progress_map: Some(
             [(

@@ -16,6 +16,11 @@ pub struct NativeJob {
     pub source: Side,
     pub target: Side,
     pub mover: NativeMover,
+    /// A full-load-only job (`task_type: FULL_TRANS`, an offline migration): the tables are
+    /// copied once and nothing streams after; the job rests in FULL_TRANSFER_COMPLETE.
+    pub full_only: bool,
+    /// The copy of a full-load-only job finished: a resume does not copy again.
+    pub loaded: bool,
     /// The create request asked for a read-only target while the job runs (DRS default).
     pub target_readonly: bool,
     /// Set once a setup made the target read-only, so release lifts only what it set.
@@ -88,6 +93,12 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// Every published table copied and ready on the target (PostgreSQL; the subscription lists
+    /// its tables when it is created, so none listed means none to copy).
+    pub fn copied(&self) -> bool {
+        self.subscription_exists && self.lag.subscriber.tables_not_ready == 0
+    }
+
     /// Initial copy over and changes streaming.
     pub fn in_cdc(&self) -> bool {
         if let Some(m) = &self.my {

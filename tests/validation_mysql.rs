@@ -554,3 +554,118 @@ async fn live_gate_falls_back_to_marker_rows_when_the_target_has_no_gtids_of_the
     w.stop().await;
     relaying.abort();
 }
+
+/// The most sessions each side's server showed wavedeck's gate holding, sampled every few
+/// milliseconds while `opts` validated `db` (information_schema.PROCESSLIST: the gate's user on
+/// the database, which neither the workload's user nor replication threads share).
+async fn most_sessions(
+    st: &wavedeck::rehearsal::lab::mariadb::MyLabState,
+    db: &str,
+    rb: &Runbook,
+    opts: &ValidateOptions,
+) -> (validate::ValidationReport, i64, i64) {
+    use wavedeck::rehearsal::lab::mariadb::{admin, ADMIN_USER};
+    let pair = st.pair(db).unwrap();
+    let spec = st.spec(db).unwrap();
+    let run = tokio::spawn({
+        let (spec, rb, opts) = (spec.clone(), rb.clone(), opts.clone());
+        async move { validate::run_validation(&spec, &rb, &opts).await }
+    });
+    // The samplers sit on another database, so they never count themselves.
+    let mut src = admin(st, &pair.source, "mysql").await.unwrap();
+    let mut tgt = admin(st, &pair.target, "mysql").await.unwrap();
+    let count = "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE USER = ? AND DB = ? AND ID <> CONNECTION_ID()";
+    let (mut most_src, mut most_tgt) = (0i64, 0i64);
+    while !run.is_finished() {
+        for (c, most) in [(&mut src, &mut most_src), (&mut tgt, &mut most_tgt)] {
+            let n: i64 = sqlx::query_scalar(count)
+                .bind(ADMIN_USER)
+                .bind(db)
+                .fetch_one(&mut c.c)
+                .await
+                .unwrap();
+            *most = (*most).max(n);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    (run.await.unwrap(), most_src, most_tgt)
+}
+
+/// `validation.parallelism` bounds each side's sessions, the live gate's position work (marker
+/// rows or GTID waits) included, on the final and the live path, at parallelism 1 and 2, while
+/// the lab's workload writes on the source.
+async fn a_side_has_at_most_parallelism_sessions(
+    lab: wavedeck::rehearsal::lab::mariadb::TempMyLab,
+    db: &str,
+    follow: &str,
+) {
+    let st = &lab.state;
+    let pair = st.pair(db).unwrap();
+    let mut rb = Runbook::builtin(Engine::Mysql);
+    rb.validation.chunk_rows = 2_000;
+    rb.validation.recheck_wait_s = 30;
+    // Slow enough that every phase of the run is sampled many times.
+    rb.validation.max_rows_per_s = 10_000;
+    let mut seen = vec![];
+    // Final first, while nothing writes: both sides as they are.
+    for par in [1, 2] {
+        rb.validation.parallelism = par;
+        let (r, s, t) = most_sessions(st, db, &rb, &ValidateOptions::default()).await;
+        assert!(
+            r.passed(),
+            "final, parallelism {par}: {}",
+            r.failures().join("\n")
+        );
+        seen.push(("final", par, s, t));
+    }
+    let w = common::mysql::start_workload(st, db);
+    common::wait_acks(&w, &st.side(&pair.source, db).endpoint(), 100).await;
+    let live = ValidateOptions {
+        mode: validate::Mode::Live,
+        ..Default::default()
+    };
+    for par in [1, 2] {
+        rb.validation.parallelism = par;
+        let (r, s, t) = most_sessions(st, db, &rb, &live).await;
+        assert!(
+            r.passed(),
+            "live, parallelism {par}: {}",
+            r.failures().join("\n")
+        );
+        let wl = r.tables.iter().find(|t| t.table == "wd_workload").unwrap();
+        assert!(wl.rows_source > 0, "{wl:?}");
+        seen.push(("live", par, s, t));
+    }
+    w.stop().await;
+    for (mode, par, s, t) in &seen {
+        eprintln!("{follow}: {mode}, parallelism {par}: most sessions source {s}, target {t}");
+    }
+    for (mode, par, s, t) in &seen {
+        let par = *par as i64;
+        assert!(
+            (1..=par).contains(s) && (1..=par).contains(t),
+            "{follow}, {mode}: source {s}, target {t} sessions at parallelism {par}: {seen:?}"
+        );
+    }
+}
+
+/// Markers stand for positions (the target does not carry the source's GTIDs, as under DRS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_side_has_at_most_parallelism_sessions_with_markers() {
+    let db = "mysessm";
+    let lab = wavedeck::rehearsal::lab::mariadb::TempMyLab::playing_drs(&[db.to_string()], 20_000)
+        .await
+        .unwrap();
+    a_side_has_at_most_parallelism_sessions(lab, db, "markers").await;
+}
+
+/// The target replicates the source's GTIDs and is waited on with MASTER_GTID_WAIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_side_has_at_most_parallelism_sessions_with_gtids() {
+    let db = "mysessg";
+    let lab = wavedeck::rehearsal::lab::mariadb::TempMyLab::new(&[db.to_string()], 20_000)
+        .await
+        .unwrap();
+    a_side_has_at_most_parallelism_sessions(lab, db, "gtid").await;
+}

@@ -675,3 +675,93 @@ async fn the_rate_limit_holds_and_a_side_has_at_most_parallelism_sessions() {
     })
     .await;
 }
+
+/// The live gate's position work (the WAL position in the reader's snapshot, the slot's
+/// confirmed position, the subscriber's origin) keeps to `validation.parallelism` too: each
+/// side's sessions in `pg_stat_activity`, sampled every few milliseconds, on the final and the
+/// live path at parallelism 1 and 2, while the lab's workload writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_and_final_gates_keep_to_parallelism_sessions_a_side() {
+    let db = "livesess";
+    let lab = TempLab::new(&[db.to_string()], 20_000).await.unwrap();
+    let st = &lab.state;
+    lab::wait_cdc(st, db, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let spec = st.spec(db);
+    let mut rb = runbook();
+    rb.validation.chunk_rows = 2_000;
+    rb.validation.recheck_wait_s = 30;
+    // Slow enough that every phase of the run is sampled many times.
+    rb.validation.max_rows_per_s = 10_000;
+    let sampler = |port: u16| async move {
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+            .await
+    };
+    let (src, tgt) = (
+        sampler(st.source.port).await.unwrap(),
+        sampler(st.target.port).await.unwrap(),
+    );
+    let most_sessions = |opts: ValidateOptions, rb: Runbook| {
+        let (spec, src, tgt) = (spec.clone(), src.clone(), tgt.clone());
+        async move {
+            let run =
+                tokio::spawn(async move { validate::run_validation(&spec, &rb, &opts).await });
+            let count = "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = $1 AND application_name = 'wavedeck'";
+            let (mut most_src, mut most_tgt) = (0i64, 0i64);
+            while !run.is_finished() {
+                for (p, most) in [(&src, &mut most_src), (&tgt, &mut most_tgt)] {
+                    let n: i64 = sqlx::query_scalar(count)
+                        .bind(db)
+                        .fetch_one(p)
+                        .await
+                        .unwrap();
+                    *most = (*most).max(n);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            (run.await.unwrap(), most_src, most_tgt)
+        }
+    };
+    let mut seen = vec![];
+    for par in [1, 2] {
+        rb.validation.parallelism = par;
+        let (r, s, t) = most_sessions(ValidateOptions::default(), rb.clone()).await;
+        assert!(
+            r.passed(),
+            "final, parallelism {par}: {}",
+            r.failures().join("\n")
+        );
+        seen.push(("final", par, s, t));
+    }
+    let w = common::start_workload(st, db);
+    common::wait_acks(&w, &st.side(&st.source, db).endpoint(), 100).await;
+    let live = ValidateOptions {
+        mode: Mode::Live,
+        ..Default::default()
+    };
+    for par in [1, 2] {
+        rb.validation.parallelism = par;
+        let (r, s, t) = most_sessions(live.clone(), rb.clone()).await;
+        assert!(
+            r.passed(),
+            "live, parallelism {par}: {}",
+            r.failures().join("\n")
+        );
+        seen.push(("live", par, s, t));
+    }
+    w.stop().await;
+    for (mode, par, s, t) in &seen {
+        eprintln!("{mode}, parallelism {par}: most sessions source {s}, target {t}");
+    }
+    for (mode, par, s, t) in &seen {
+        let par = *par as i64;
+        assert!(
+            (1..=par).contains(s) && (1..=par).contains(t),
+            "{mode}: source {s}, target {t} sessions at parallelism {par}: {seen:?}"
+        );
+    }
+}

@@ -15,7 +15,7 @@
 //! differs is a real difference.
 
 use super::connect::Pool;
-use crate::cutover::mysql::ops::{Flavor, MariaPos, My, MARKER_TABLE};
+use crate::cutover::mysql::ops::{self as my, Flavor, MariaPos, MARKER_TABLE};
 use crate::cutover::postgres::ops::{self as pg, lsn_value as parse_lsn};
 use crate::cutover::side::Side;
 use crate::inventory::DatabaseSpec;
@@ -257,11 +257,21 @@ pub const LIVE_MARKER: &str = "live_validation";
 /// then applied every transaction of `before`. One marker serves every range whose position
 /// `before` contains (MariaDB: positions compare per domain); ranges that wait while a marker
 /// is on its way are served by the next one, so the source takes a few marker writes per
-/// gate, not one per range. The table keeps one row of the kind (`My::renew_marker`), and the
-/// runbooks exclude it from the comparison.
+/// gate, not one per range. The table keeps one row of the kind (`my::renew_marker_on`), and
+/// the runbooks exclude it from the comparison.
+///
+/// The marker's statements run on sessions of the gate's pools, taken for the marker and given
+/// back: a session held for the whole gate would come on top of the pool's
+/// `validation.parallelism` (sqlx opens another for a connection taken out of the pool).
+/// [`super::checksum::Ctx::new`] leaves one session of each pool to this work when the
+/// parallelism allows it; at parallelism 1 the marker takes its turn with the reads.
 pub struct Markers {
-    /// wavedeck's sessions: one writes markers on the source, one looks for them on the target.
-    conns: tokio::sync::Mutex<(My, My)>,
+    src: sqlx::MySqlPool,
+    tgt: sqlx::MySqlPool,
+    flavor: Flavor,
+    /// One marker on its way at a time (ranges that wait meanwhile are served by it or the
+    /// next): at most one session of each side does position work.
+    writing: tokio::sync::Mutex<()>,
     src_db: String,
     tgt_db: String,
     /// `before` of the newest marker the target showed.
@@ -289,30 +299,34 @@ impl Markers {
         if self.covers(want) {
             return Ok(());
         }
-        let mut conns = self.conns.lock().await;
+        let _writing = self.writing.lock().await;
         if self.covers(want) {
-            return Ok(()); // a marker written while this range waited for the sessions
+            return Ok(()); // a marker written while this range waited for its turn
         }
-        let (src, tgt) = &mut *conns;
-        let before = src
-            .gtid_pos()
-            .await
-            .map_err(|e| Lag(format!("reading the source's position: {e}")))?;
+        let deadline = Instant::now() + wait;
         let token = format!(
             "{LIVE_MARKER}-{}-{:08x}",
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
             rand::random::<u32>()
         );
-        src.renew_marker(&self.src_db, &token, LIVE_MARKER)
-            .await
-            .map_err(|e| {
-                Lag(format!(
-                    "writing the position marker into {}.{MARKER_TABLE} on the source: {e} \
-                     (wavedeck's user needs CREATE, INSERT and DELETE on that table)",
-                    self.src_db
-                ))
-            })?;
-        tgt.wait_marker(&self.tgt_db, &token, wait)
+        let before = {
+            let mut src = take(&self.src, deadline, "source").await?;
+            let before = my::gtid_pos_on(&mut src, self.flavor)
+                .await
+                .map_err(|e| Lag(format!("reading the source's position: {e}")))?;
+            my::renew_marker_on(&mut src, &self.src_db, &token, LIVE_MARKER)
+                .await
+                .map_err(|e| {
+                    Lag(format!(
+                        "writing the position marker into {}.{MARKER_TABLE} on the source: {e} \
+                         (wavedeck's user needs CREATE, INSERT and DELETE on that table)",
+                        self.src_db
+                    ))
+                })?;
+            before
+        };
+        let mut tgt = take(&self.tgt, deadline, "target").await?;
+        my::wait_marker_on(&mut tgt, &self.tgt_db, &token, wait)
             .await
             .map_err(|m| {
                 Lag(format!(
@@ -321,7 +335,7 @@ impl Markers {
                      the position)"
                 ))
             })?;
-        if src.flavor == Flavor::MariaDb {
+        if self.flavor == Flavor::MariaDb {
             if let Ok(p) = MariaPos::parse(&before) {
                 *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
             }
@@ -330,28 +344,57 @@ impl Markers {
     }
 }
 
+/// A session of the gate's pool for position work, waited for until `deadline`: at
+/// parallelism 1 a paced read may hold the side's only session longer than the pool's
+/// acquire timeout (`connect_timeout_s`).
+async fn take(
+    p: &sqlx::MySqlPool,
+    deadline: Instant,
+    side: &str,
+) -> Result<sqlx::pool::PoolConnection<sqlx::MySql>, Lag> {
+    loop {
+        match p.acquire().await {
+            Ok(c) => return Ok(c),
+            Err(sqlx::Error::PoolTimedOut) if Instant::now() < deadline => {}
+            Err(e) => {
+                return Err(Lag(format!(
+                    "lag: no session of the {side} free for the position marker: {e} \
+                     (validation.recheck_wait_s)"
+                )))
+            }
+        }
+    }
+}
+
 /// How a MySQL / MariaDB target confirms positions: by GTID when it replicates from the source
 /// itself (a replication connection on it reads the source's host and port, the rule the
-/// cutover follows, `My::replica_of`), else by markers: DRS, or a connection wavedeck cannot
-/// see or read.
+/// cutover follows, `my::replica_of_on`), else by markers: DRS, or a connection wavedeck
+/// cannot see or read.
 async fn my_follow(spec: &DatabaseSpec, s: &sqlx::MySqlPool, t: &sqlx::MySqlPool) -> Follow {
-    let mut tgt = match session(t).await {
-        Ok(m) => m,
+    let flavor = match flavor_of(t).await {
+        Ok(f) => f,
         Err(e) => return Follow::None(format!("opening a session on the target: {e}")),
     };
     let e = &spec.source;
     let source = Side::new(&e.host, e.port, &e.user, &e.database);
-    match tgt.replica_of(&source).await {
-        Ok(Some(_)) if tgt.flavor == Flavor::MariaDb => return Follow::MariaGtid,
+    let found = match t.acquire().await {
+        Ok(mut c) => my::replica_of_on(&mut c, flavor, &source).await,
+        Err(e) => return Follow::None(format!("opening a session on the target: {e}")),
+    };
+    match found {
+        Ok(Some(_)) if flavor == Flavor::MariaDb => return Follow::MariaGtid,
         Ok(Some(_)) => return Follow::MysqlGtid,
         Ok(None) => {}
         Err(e) => tracing::debug!(
             "replication connections not readable on the target ({e}); markers stand for positions"
         ),
     }
-    match session(s).await {
-        Ok(src) => Follow::Marker(Box::new(Markers {
-            conns: tokio::sync::Mutex::new((src, tgt)),
+    match flavor_of(s).await {
+        Ok(flavor) => Follow::Marker(Box::new(Markers {
+            src: s.clone(),
+            tgt: t.clone(),
+            flavor,
+            writing: tokio::sync::Mutex::new(()),
             src_db: spec.source.database.clone(),
             tgt_db: spec.target.database.clone(),
             confirmed: Mutex::new(None),
@@ -360,18 +403,12 @@ async fn my_follow(spec: &DatabaseSpec, s: &sqlx::MySqlPool, t: &sqlx::MySqlPool
     }
 }
 
-/// A session of the gate's pool for wavedeck's own statements, taken out of the pool (it is
-/// held for the whole gate).
-async fn session(p: &sqlx::MySqlPool) -> Result<My, sqlx::Error> {
-    let mut c = p.acquire().await?.detach();
+/// Whether the server behind `p` is MariaDB or MySQL (from its version).
+async fn flavor_of(p: &sqlx::MySqlPool) -> Result<Flavor, sqlx::Error> {
     let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
-        .fetch_one(&mut c)
+        .fetch_one(p)
         .await?;
-    Ok(My {
-        flavor: Flavor::of_version(&version),
-        version,
-        c,
-    })
+    Ok(Flavor::of_version(&version))
 }
 
 impl Follower {
@@ -411,10 +448,7 @@ impl Follower {
 /// MariaDB and MySQL name their GTID variables differently (a server that does not say is
 /// taken for MySQL).
 async fn is_mariadb(p: &sqlx::MySqlPool) -> bool {
-    sqlx::query_scalar::<_, String>("SELECT CAST(VERSION() AS CHAR)")
-        .fetch_one(p)
-        .await
-        .is_ok_and(|v| Flavor::of_version(&v) == Flavor::MariaDb)
+    flavor_of(p).await.is_ok_and(|f| f == Flavor::MariaDb)
 }
 
 #[cfg(test)]

@@ -314,11 +314,7 @@ fn col(r: &MySqlRow, names: &[&str]) -> Option<String> {
 
 impl My {
     async fn var(&mut self, name: &str) -> R<String> {
-        // Variable names are ours, never input.
-        sqlx::query_scalar(&format!("SELECT CAST(@@global.{name} AS CHAR)"))
-            .fetch_one(&mut self.c)
-            .await
-            .map(|v: Option<String>| v.unwrap_or_default())
+        var_on(&mut self.c, name).await
     }
 
     /// Whether writes are fenced (MariaDB `read_only`, MySQL `super_read_only`).
@@ -340,7 +336,7 @@ impl My {
 
     /// Every transaction in this server's binary log, as the flavor writes it.
     pub async fn gtid_pos(&mut self) -> R<String> {
-        self.var(self.flavor.gtid_var()).await
+        gtid_pos_on(&mut self.c, self.flavor).await
     }
 
     /// What this server holds, its own writes and applied replication both (MariaDB
@@ -388,47 +384,16 @@ impl My {
 
     /// Every replication connection on this server.
     pub async fn replicas(&mut self) -> R<Vec<ReplicaStatus>> {
-        let rows = rows(&mut self.c, self.flavor.all_replicas_sql()).await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let yes = |v: Option<String>| v.is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-                let err = [
-                    col(r, &["Last_SQL_Error"]),
-                    col(r, &["Last_IO_Error"]),
-                    col(r, &["Last_Error"]),
-                ]
-                .into_iter()
-                .flatten()
-                .find(|e| !e.is_empty());
-                ReplicaStatus {
-                    name: col(r, &["Connection_name", "Channel_Name"]).unwrap_or_default(),
-                    io_running: yes(col(r, &["Slave_IO_Running", "Replica_IO_Running"])),
-                    sql_running: yes(col(r, &["Slave_SQL_Running", "Replica_SQL_Running"])),
-                    seconds_behind: col(r, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
-                        .and_then(|v| v.parse().ok()),
-                    last_error: err,
-                    received: col(r, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default(),
-                    source_host: col(r, &["Master_Host", "Source_Host"]).unwrap_or_default(),
-                    source_port: col(r, &["Master_Port", "Source_Port"])
-                        .and_then(|v| v.parse().ok()),
-                }
-            })
-            .collect())
+        replicas_on(&mut self.c, self.flavor).await
     }
 
     pub async fn replica(&mut self, name: &str) -> R<Option<ReplicaStatus>> {
         Ok(self.replicas().await?.into_iter().find(|r| r.name == name))
     }
 
-    /// The replication connection of this server that reads `from`, found by the host and port
-    /// wavedeck reaches `from` at (a replica reaching it under another name is not found).
+    /// The replication connection of this server that reads `from` (see [`replica_of_on`]).
     pub async fn replica_of(&mut self, from: &Side) -> R<Option<ReplicaStatus>> {
-        Ok(self
-            .replicas()
-            .await?
-            .into_iter()
-            .find(|r| r.source_host == from.host && r.source_port == Some(from.port)))
+        replica_of_on(&mut self.c, self.flavor, from).await
     }
 
     /// Whether this server's binary log continues `source`'s GTIDs: it holds the source's whole
@@ -512,28 +477,14 @@ impl My {
         written.and(relogged).and(refenced)
     }
 
-    /// Write marker row `token` of `kind` into `db`'s [`MARKER_TABLE`] through the binary log
-    /// (a mover carries it), in place of the earlier rows of that kind: markers written often
-    /// (the live validation gate's) leave one row, not one per write.
+    /// Write marker row `token` of `kind` (see [`renew_marker_on`]).
     pub async fn renew_marker(&mut self, db: &str, token: &str, kind: &str) -> R<()> {
-        insert_marker(&mut self.c, db, token, kind, "{}", true, true).await
+        renew_marker_on(&mut self.c, db, token, kind).await
     }
 
     /// Whether marker `token` is in `db` here (false while the table itself has not arrived).
     pub async fn has_marker(&mut self, db: &str, token: &str) -> R<bool> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM {}.{MARKER_TABLE} WHERE token = ?",
-            quote_ident(db)
-        );
-        match sqlx::query_scalar::<_, i64>(&sql)
-            .bind(token)
-            .fetch_one(&mut self.c)
-            .await
-        {
-            Ok(n) => Ok(n > 0),
-            Err(e) if is_no_such_table(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+        has_marker_on(&mut self.c, db, token).await
     }
 
     /// The newest marker of `kind` in `db` here: its token and note.
@@ -562,23 +513,7 @@ impl My {
         token: &str,
         timeout: Duration,
     ) -> Result<u64, String> {
-        let started = Instant::now();
-        loop {
-            if self
-                .has_marker(db, token)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(started.elapsed().as_millis() as u64);
-            }
-            if started.elapsed() >= timeout {
-                return Err(format!(
-                    "marker {token} not in {db}.{MARKER_TABLE} after {} s",
-                    timeout.as_secs()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_marker_on(&mut self.c, db, token, timeout).await
     }
 
     /// Replicate from `from` through connection `name`, starting after `start` (MariaDB: the
@@ -889,6 +824,114 @@ impl My {
 /// rollback reads. The validation runbooks exclude it (`exclude_tables`): the note makes the
 /// two sides differ once the target opened.
 pub const MARKER_TABLE: &str = "wavedeck_marker";
+
+// What needs no admin session runs on any connection: the validation gate runs it on a session
+// of its pool, taken only for the statement, so that the gate keeps to its parallelism.
+
+async fn var_on(c: &mut MySqlConnection, name: &str) -> R<String> {
+    // Variable names are ours, never input.
+    sqlx::query_scalar(&format!("SELECT CAST(@@global.{name} AS CHAR)"))
+        .fetch_one(c)
+        .await
+        .map(|v: Option<String>| v.unwrap_or_default())
+}
+
+/// Every transaction in the server's binary log, as the flavor writes it.
+pub async fn gtid_pos_on(c: &mut MySqlConnection, flavor: Flavor) -> R<String> {
+    var_on(c, flavor.gtid_var()).await
+}
+
+/// Every replication connection on the server `c` is open on.
+pub async fn replicas_on(c: &mut MySqlConnection, flavor: Flavor) -> R<Vec<ReplicaStatus>> {
+    let rows = rows(c, flavor.all_replicas_sql()).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let yes = |v: Option<String>| v.is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+            let err = [
+                col(r, &["Last_SQL_Error"]),
+                col(r, &["Last_IO_Error"]),
+                col(r, &["Last_Error"]),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|e| !e.is_empty());
+            ReplicaStatus {
+                name: col(r, &["Connection_name", "Channel_Name"]).unwrap_or_default(),
+                io_running: yes(col(r, &["Slave_IO_Running", "Replica_IO_Running"])),
+                sql_running: yes(col(r, &["Slave_SQL_Running", "Replica_SQL_Running"])),
+                seconds_behind: col(r, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
+                    .and_then(|v| v.parse().ok()),
+                last_error: err,
+                received: col(r, &["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).unwrap_or_default(),
+                source_host: col(r, &["Master_Host", "Source_Host"]).unwrap_or_default(),
+                source_port: col(r, &["Master_Port", "Source_Port"]).and_then(|v| v.parse().ok()),
+            }
+        })
+        .collect())
+}
+
+/// The replication connection of the server that reads `from`, found by the host and port
+/// wavedeck reaches `from` at (a replica reaching it under another name is not found).
+pub async fn replica_of_on(
+    c: &mut MySqlConnection,
+    flavor: Flavor,
+    from: &Side,
+) -> R<Option<ReplicaStatus>> {
+    Ok(replicas_on(c, flavor)
+        .await?
+        .into_iter()
+        .find(|r| r.source_host == from.host && r.source_port == Some(from.port)))
+}
+
+/// Write marker row `token` of `kind` into `db`'s [`MARKER_TABLE`] through the binary log
+/// (a mover carries it), in place of the earlier rows of that kind: markers written often
+/// (the live validation gate's) leave one row, not one per write. Leaves no session state.
+pub async fn renew_marker_on(c: &mut MySqlConnection, db: &str, token: &str, kind: &str) -> R<()> {
+    insert_marker(c, db, token, kind, "{}", true, true).await
+}
+
+/// Whether marker `token` is in `db` (false while the table itself has not arrived).
+pub async fn has_marker_on(c: &mut MySqlConnection, db: &str, token: &str) -> R<bool> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM {}.{MARKER_TABLE} WHERE token = ?",
+        quote_ident(db)
+    );
+    match sqlx::query_scalar::<_, i64>(&sql)
+        .bind(token)
+        .fetch_one(c)
+        .await
+    {
+        Ok(n) => Ok(n > 0),
+        Err(e) if is_no_such_table(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Wait until marker `token` is in `db`; returns the milliseconds waited.
+pub async fn wait_marker_on(
+    c: &mut MySqlConnection,
+    db: &str,
+    token: &str,
+    timeout: Duration,
+) -> Result<u64, String> {
+    let started = Instant::now();
+    loop {
+        if has_marker_on(c, db, token)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(started.elapsed().as_millis() as u64);
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "marker {token} not in {db}.{MARKER_TABLE} after {} s",
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 async fn insert_marker(
     c: &mut MySqlConnection,

@@ -121,6 +121,11 @@ pub struct CutoverCtx {
     /// approved, validation too old, another cutover in flight). Empty = those guards pass.
     pub blockers: Vec<String>,
     pub hypercare_hours: u32,
+    /// The database migrates offline (inventory `mode: offline`): one full load after the drain
+    /// moves its data and nothing streams, so the guards look for no replication and no final
+    /// sync runs; the MySQL way back is keyed on the drained source's position instead of a
+    /// final sync marker.
+    pub offline: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -404,6 +409,7 @@ mod tests {
             validation: None,
             blockers: vec![],
             hypercare_hours: 72,
+            offline: false,
         };
         let e = ctx
             .src_err("subscription failed: host=10.1.0.1 password='tgt-pw-456' (src-pw-123)")

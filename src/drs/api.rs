@@ -379,6 +379,29 @@ impl EnsuredJob {
     }
 }
 
+/// Whether a job found under the database's name may be taken as its job: it must migrate the
+/// way the database does. An online database's FULL_INCR_TRANS job adopted by the database once
+/// it is offline would stream on after its load; an offline one's FULL_TRANS job adopted by an
+/// online database would stop after its load and never reach CDC. DRS cannot change a job's
+/// task_type, so the operator deletes the job and the engine makes the right one. A job listed
+/// without a task_type (not every DRS answer carries it) is taken: nothing says it is wrong.
+fn adoptable(spec: &DatabaseSpec, j: &JobInfo) -> Result<(), DrsError> {
+    let want = task_type(spec.mode);
+    if j.task_type.is_empty() || j.task_type.eq_ignore_ascii_case(want) {
+        return Ok(());
+    }
+    Err(DrsError::Config(format!(
+        "{}: DRS job {} ({}) already exists with task_type {}, but the database is mode: {} \
+         and needs task_type {want}: delete that job in DRS (its task_type cannot be changed), \
+         then retry the database",
+        spec.db_id,
+        j.name,
+        j.id,
+        j.task_type,
+        spec.mode.as_str(),
+    )))
+}
+
 /// batch-creation answered without an item for the job.
 fn no_creation_answer(name: String) -> DrsError {
     DrsError::Item {
@@ -497,7 +520,7 @@ impl DrsClient {
         let mut missing: Vec<usize> = Vec::new();
         for (i, (name, f)) in found.into_iter().enumerate() {
             out.push(match f {
-                Ok(Some(j)) => Some(Ok(EnsuredJob::found(j, name))),
+                Ok(Some(j)) => Some(adoptable(specs[i], &j).map(|()| EnsuredJob::found(j, name))),
                 Ok(None) => {
                     missing.push(i);
                     None

@@ -703,7 +703,9 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
     let drs = &sh.drs;
     let r: Result<WorkResult, DrsError> = async {
         match w.step {
-            EffectStep::CreateJob | EffectStep::PrepareJob => Ok(super::effects::drs_jobs::one(sh, w).await),
+            EffectStep::CreateJob | EffectStep::PrepareJob => {
+                Ok(super::effects::drs_jobs::one(sh, w).await)
+            }
             EffectStep::DrsPrecheck => {
                 let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
@@ -711,13 +713,19 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 };
                 if w.resumed {
                     let r = drs.precheck_results(std::slice::from_ref(&job)).await?;
-                    if r.iter().any(|p| p.error_code.as_deref().unwrap_or("").is_empty() && !p.process.is_empty()) {
+                    if r.iter().any(|p| {
+                        p.error_code.as_deref().unwrap_or("").is_empty() && !p.process.is_empty()
+                    }) {
                         return Ok(recovered());
                     }
                 }
                 Ok(super::effects::drs_jobs::one(sh, w).await)
             }
-            EffectStep::StartJob | EffectStep::ResumeJob | EffectStep::PauseJob | EffectStep::Terminate | EffectStep::DeleteJob => {
+            EffectStep::StartJob
+            | EffectStep::ResumeJob
+            | EffectStep::PauseJob
+            | EffectStep::Terminate
+            | EffectStep::DeleteJob => {
                 let job = match super::effects::drs_jobs::job_of(w) {
                     Ok(j) => j,
                     Err(r) => return Ok(r),
@@ -725,17 +733,34 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 if w.resumed || w.step == EffectStep::DeleteJob {
                     let st = match status_of(drs, &job).await {
                         Ok(s) => s,
-                        Err(e) if e.is_not_found() && matches!(w.step, EffectStep::DeleteJob | EffectStep::Terminate) => {
+                        Err(e)
+                            if e.is_not_found()
+                                && matches!(
+                                    w.step,
+                                    EffectStep::DeleteJob | EffectStep::Terminate
+                                ) =>
+                        {
                             return Ok(recovered())
                         }
                         Err(e) => return Err(e),
                     };
                     let already = match (&w.step, &st) {
                         (_, None) => false,
-                        (EffectStep::StartJob, Some(s)) => !matches!(s, JobStatus::Configuration | JobStatus::Creating),
-                        (EffectStep::ResumeJob, Some(s)) => !s.is_failed() && *s != JobStatus::Pausing,
+                        (EffectStep::StartJob, Some(s)) => {
+                            !matches!(s, JobStatus::Configuration | JobStatus::Creating)
+                        }
+                        (EffectStep::ResumeJob, Some(s)) => {
+                            !s.is_failed() && *s != JobStatus::Pausing
+                        }
                         (EffectStep::PauseJob, Some(s)) => *s == JobStatus::Pausing,
-                        (EffectStep::Terminate, Some(s)) => (s.is_finished() && *s != JobStatus::CreateFailed) || matches!(s, JobStatus::ReleaseResourceStarted | JobStatus::ReleaseChildTransferStarted),
+                        (EffectStep::Terminate, Some(s)) => {
+                            (s.is_finished() && *s != JobStatus::CreateFailed)
+                                || matches!(
+                                    s,
+                                    JobStatus::ReleaseResourceStarted
+                                        | JobStatus::ReleaseChildTransferStarted
+                                )
+                        }
                         (EffectStep::DeleteJob, Some(s)) => *s == JobStatus::Deleted,
                         _ => false,
                     };
@@ -767,19 +792,35 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
                 };
                 match sh.cfg.engine.source_drain {
                     crate::config::SourceDrain::Emulator => {
-                        drs.emulator_source_writes(&job, w.step == EffectStep::SourceWritesOn).await?;
+                        drs.emulator_source_writes(&job, w.step == EffectStep::SourceWritesOn)
+                            .await?;
                         Ok(done())
                     }
-                    other => Ok(fatal(format!(
-                        "engine.source_drain is {:?}: only \"emulator\" is wired into the engine; drain the source by the runbook (runbooks/cutover-night.md) or set engine.source_drain",
-                        other.as_str()
+                    other => Ok(fatal(runbook_drain_refusal(
+                        other,
+                        mode_of(sh, &w.db),
+                        w.step,
                     ))),
                 }
             }
-            EffectStep::DnsSwitch | EffectStep::DnsSwitchBack => Ok(super::effects::dns::switch(sh, &w.db, w.step == EffectStep::DnsSwitchBack).await),
+            EffectStep::DnsSwitch | EffectStep::DnsSwitchBack => {
+                Ok(
+                    super::effects::dns::switch(sh, &w.db, w.step == EffectStep::DnsSwitchBack)
+                        .await,
+                )
+            }
             EffectStep::Cut(c) => Ok(super::effects::cutover::step(sh, w, c).await),
             EffectStep::Undo(a) => Ok(super::effects::cutover::undo(sh, w, a).await),
-            EffectStep::SqlPrecheck | EffectStep::ExposureCheck | EffectStep::SqlValidate => Ok(super::effects::checks::run(&sh.cfg, &sh.store, sh.drs.auth(), sh.specs.get(&w.db), w.step).await),
+            EffectStep::SqlPrecheck | EffectStep::ExposureCheck | EffectStep::SqlValidate => {
+                Ok(super::effects::checks::run(
+                    &sh.cfg,
+                    &sh.store,
+                    sh.drs.auth(),
+                    sh.specs.get(&w.db),
+                    w.step,
+                )
+                .await)
+            }
         }
     }
     .await;
@@ -787,6 +828,32 @@ async fn run_work(sh: &Shared, w: &Work) -> WorkResult {
         Ok(r) => r,
         Err(e) => WorkResult::Err(fail_of(&e)),
     }
+}
+
+/// Why the engine does not drain (or reopen) a source itself with `source_drain` other than
+/// `emulator` on the DRS-mode path (`runbook`: the operator drains by the runbook and the
+/// engine refuses to guess whether that happened). An online and an offline cutover stop at
+/// the same step with the same words; the offline one has made and pre-checked its FULL_TRANS
+/// job by then (not started: nothing loaded), which a rollback deletes.
+fn runbook_drain_refusal(
+    drain: crate::config::SourceDrain,
+    mode: crate::inventory::Mode,
+    step: EffectStep,
+) -> String {
+    let what = if step == EffectStep::SourceWritesOn {
+        "turn the source's writes back on"
+    } else {
+        "drain the source"
+    };
+    let offline = if mode.is_online() || step == EffectStep::SourceWritesOn {
+        ""
+    } else {
+        "; this offline database's FULL_TRANS job is made and pre-checked but not started (nothing loaded): a rollback deletes it"
+    };
+    format!(
+        "engine.source_drain is {:?}: the engine does not {what} itself in this mode; do it by the runbook (runbooks/cutover-night.md), or set engine.source_drain to \"sql\" (the cutover module's steps) and retry{offline}",
+        drain.as_str()
+    )
 }
 
 /// How a database migrates (inventory `mode`; online when the store lacks its spec).

@@ -196,6 +196,9 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
         "source": {"flavor": s.flavor, "version": s.version},
         "target": {"flavor": t.flavor, "version": t.version},
     });
+    if ctx.offline {
+        return offline_guards(ctx, reasons, &mut t, detail).await;
+    }
     match ctx.feed(&mut t).await? {
         Feed::Gtid(name) => {
             let lag = my::measure_lag(&mut s, &mut t, &name)
@@ -255,6 +258,36 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
             t.flavor.fence_var()
         ));
     }
+    if !reasons.is_empty() {
+        return Err(CutoverError::Blocked {
+            db: ctx.db_id.clone(),
+            reasons,
+        });
+    }
+    Ok(detail)
+}
+
+/// An offline database's guards: nothing replicates it (its job loads it once after the drain),
+/// so no lag and no marker on the source. Step 6 writes the way-back note on the fenced target,
+/// which needs a user that writes through the fence there. A target that takes writes now is
+/// no blocker: nothing made it read-only before its job, which DRS starts with the target
+/// read-only (`is_target_readonly`); the figure is kept in the evidence.
+async fn offline_guards(
+    ctx: &CutoverCtx,
+    mut reasons: Vec<String>,
+    t: &mut My,
+    mut detail: Value,
+) -> Result<Value, CutoverError> {
+    detail["fed_by"] = json!("DRS full load (FULL_TRANS) after the drain");
+    detail["offline"] = json!(true);
+    if !t.writes_through_fence().await.map_err(|e| ctx.at_tgt(e))? {
+        reasons.push(format!(
+            "wavedeck's user {} on the target cannot write through read_only (no READ_ONLY \
+             ADMIN): the rollback's note needs it",
+            ctx.target.user
+        ));
+    }
+    detail["target"]["fenced_before"] = json!(t.fenced().await.map_err(|e| ctx.at_tgt(e))?);
     if !reasons.is_empty() {
         return Err(CutoverError::Blocked {
             db: ctx.db_id.clone(),
@@ -429,15 +462,20 @@ async fn way_back_note(
     fed_by: FedBy,
 ) -> Result<WayBack, CutoverError> {
     let tdb = &ctx.target.database;
-    let Some((cutover, _)) = t
-        .latest_marker(tdb, FINAL_SYNC)
-        .await
-        .map_err(|e| ctx.at_tgt(e))?
-    else {
-        return Err(ctx.unsafe_(
-            "no final sync marker on the target: run the final sync (step 3) before the target \
-             takes writes",
-        ));
+    let cutover = if ctx.offline {
+        offline_cutover_key(ctx).await?
+    } else {
+        let Some((marker, _)) = t
+            .latest_marker(tdb, FINAL_SYNC)
+            .await
+            .map_err(|e| ctx.at_tgt(e))?
+        else {
+            return Err(ctx.unsafe_(
+                "no final sync marker on the target: run the final sync (step 3) before the \
+                 target takes writes",
+            ));
+        };
+        marker
     };
     if let Some(note) = read_way_back(ctx, t).await? {
         if note.cutover == cutover {
@@ -469,6 +507,22 @@ async fn way_back_note(
     .await
     .map_err(|e| ctx.at_tgt(e))?;
     Ok(note)
+}
+
+/// What names an offline cutover in its way-back note, as the final sync's marker names an
+/// online one's: the drained source's GTID position (it stays put while the source is fenced,
+/// and moves with any write the source takes between two cutovers).
+async fn offline_cutover_key(ctx: &CutoverCtx) -> Result<String, CutoverError> {
+    let mut s = ctx.my_src().await?;
+    if !s.fenced().await.map_err(|e| ctx.at_src(e))? {
+        return Err(ctx.unsafe_(
+            "the source is writable again; drain it (step 2) before the target takes writes",
+        ));
+    }
+    Ok(format!(
+        "offline-{}",
+        s.gtid_pos().await.map_err(|e| ctx.at_src(e))?
+    ))
 }
 
 async fn read_way_back(ctx: &CutoverCtx, t: &mut My) -> Result<Option<WayBack>, CutoverError> {

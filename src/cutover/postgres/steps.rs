@@ -175,6 +175,22 @@ async fn guards(ctx: &CutoverCtx) -> Result<Value, CutoverError> {
     let mut reasons = ctx.blockers.clone();
     let mut s = ctx.src().await?;
     let mut t = ctx.tgt().await?;
+    if ctx.offline {
+        // Nothing replicates an offline database: its job loads it once after the drain. Both
+        // servers answered; what else holds it back is among the lifecycle guards.
+        let source_read_only = pg::db_read_only(&mut s, &ctx.source.database)
+            .await
+            .map_err(|e| ctx.src_err(e))?;
+        if !reasons.is_empty() {
+            return Err(CutoverError::Blocked {
+                db: ctx.db_id.clone(),
+                reasons,
+            });
+        }
+        return Ok(
+            json!({"offline": true, "moves": "one DRS full load (FULL_TRANS) after the drain", "source_read_only": source_read_only}),
+        );
+    }
     let route = ctx.route(&mut s, &mut t).await?;
     let native = match &ctx.mover {
         Mover::Native(m) => Some(m.subscription.clone()),

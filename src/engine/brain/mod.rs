@@ -21,6 +21,8 @@ mod commands;
 mod memory;
 mod moves;
 mod observe;
+#[cfg(test)]
+mod offline_tests;
 mod playbook;
 mod protocol;
 mod replay;

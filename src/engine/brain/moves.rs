@@ -3,7 +3,7 @@
 
 use super::protocol::*;
 use super::{ev, Brain};
-use crate::lifecycle::transition::CUTOVER_GUARDS;
+use crate::lifecycle::transition::{CUTOVER_GUARDS, OFFLINE_CUTOVER_GUARDS};
 use crate::lifecycle::{
     decide, facts, wave_member_trigger, GuardContext, GuardKind, Position, Stage, Trigger,
 };
@@ -13,10 +13,17 @@ use chrono::{DateTime, Utc};
 
 impl Brain {
     /// The lifecycle guards of a cutover that fail now, in words, except the role (checked
-    /// when the command came) and "no cutover in flight" (this is the one in flight).
+    /// when the command came) and "no cutover in flight" (this is the one in flight). An
+    /// offline database's are those its cutover was let in by: no lag, no validation before.
     pub(super) fn cutover_blockers(&self, id: &str, wall: DateTime<Utc>) -> Vec<String> {
         let ctx = self.guard_context(id, Role::Operator, wall);
-        CUTOVER_GUARDS
+        let online = self.dbs.get(id).is_none_or(|d| d.mode.is_online());
+        let guards = if online {
+            CUTOVER_GUARDS
+        } else {
+            OFFLINE_CUTOVER_GUARDS
+        };
+        guards
             .iter()
             .filter(|g| !matches!(g, GuardKind::Role | GuardKind::NoCutoverInFlight))
             .map(|g| g.check(&ctx))

@@ -337,6 +337,9 @@ impl Brain {
             return;
         };
         let stage = d.pos.stage;
+        // An offline database loads inside its cutover: its load's progress is recorded as an
+        // online full load's is, for the cockpit and the evidence.
+        let loading = stage == Stage::FullLoad || (offline_cutover(d) && d.job_started);
         let got_progress = pct.is_some() || lag.is_some();
         if let Some(p) = pct {
             if let Some((p0, t0)) = d.last_pct {
@@ -346,7 +349,7 @@ impl Brain {
             }
             d.last_pct = Some((p, now));
             d.seen.progress_pct = Some(p);
-            if stage == Stage::FullLoad
+            if loading
                 && (p - d.last_progress_evt >= 5.0 || (p >= 100.0 && d.last_progress_evt < 100.0))
             {
                 d.last_progress_evt = p;
@@ -393,6 +396,15 @@ impl Brain {
             self.out.push(ev(Some(id), d.wave, Body::JobStatus(seen)));
         }
         d.job_status = Some(status.clone());
+        if loading && full_load_done(d) && d.last_progress_evt < 100.0 {
+            // A look without progress saw the load end: its end is on the record all the same.
+            d.last_progress_evt = 100.0;
+            let done = Progress {
+                pct: 100.0,
+                mbps: None,
+            };
+            self.out.push(ev(Some(id), d.wave, Body::Progress(done)));
+        }
         let phase = JobPhase::of(status);
         if phase == JobPhase::CreateFailed {
             // DRS holds no instance for it: nothing to terminate, nothing counted.

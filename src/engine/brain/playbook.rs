@@ -150,6 +150,9 @@ impl Brain {
     /// (FULL_TRANSFER_COMPLETE), the target validated against the still source, the job
     /// terminated (which lifts the target's read-only) and released, and the name switched.
     fn next_offline_cut(&self, d: &Db, caps: &Caps, usage: &Usage) -> Next {
+        if self.settings.sql_cutover || !d.cut_started.is_empty() {
+            return self.next_offline_sql_cut(d, caps, usage);
+        }
         let work = |step| Next::Work(step, d.retries, false);
         if let Some(recheck) = exposure_recheck(d) {
             return recheck;
@@ -201,6 +204,68 @@ impl Brain {
         )
     }
 
+    /// [`Self::next_offline_cut`] with `engine.source_drain: sql`: the cutover module's steps
+    /// where they apply, around the same FULL_TRANS job. The job is made and DRS-pre-checked
+    /// while the source still takes writes; then the guards (the cutover's lifecycle guards
+    /// and the target's exposure, checked again at the last moment before writes stop), the
+    /// SQL drain, the load started and awaited, the exact validation, the job terminated and
+    /// released, then [`OFFLINE_AFTER_RELEASE`]: the quick validation (the target read-only
+    /// again), the switch, the target's writes (sequences or AUTO_INCREMENT carried, the way
+    /// back prepared, smoke tests) and hypercare. No final sync and no lag wait: nothing
+    /// streams.
+    fn next_offline_sql_cut(&self, d: &Db, caps: &Caps, usage: &Usage) -> Next {
+        let work = |step| Next::Work(step, d.retries, false);
+        let done = |c: CutStep| d.cut_done.contains(&c);
+        if !d.job_terminated {
+            if d.job.is_none() {
+                if usage.drs_jobs >= caps.drs_jobs {
+                    return Next::Wait(admission::Held::DrsJobs(caps.drs_jobs).to_string());
+                }
+                return work(EffectStep::CreateJob);
+            }
+            if !d.job_started {
+                if let Some(next) = job_being_made(d) {
+                    return next;
+                }
+                if !d.job_prechecked {
+                    return drs_precheck(d);
+                }
+                for c in [CutStep::Guards, CutStep::DrainSource] {
+                    if !done(c) {
+                        return work(EffectStep::Cut(c));
+                    }
+                }
+                if let Err(h) = admission::may_full_load(caps, usage) {
+                    return Next::Wait(h.to_string());
+                }
+                return work(EffectStep::StartJob);
+            }
+            if d.job_paused || d.job_failed {
+                return work(EffectStep::ResumeJob);
+            }
+            if !d.cut_validated {
+                if !full_load_done(d) {
+                    return Next::Look(LookKind::Job);
+                }
+                return self.next_validation(d, caps, usage);
+            }
+            return work(EffectStep::Terminate);
+        }
+        if d.job.is_some() && !d.job_released {
+            return Next::Look(LookKind::Job);
+        }
+        for c in OFFLINE_AFTER_RELEASE {
+            if !done(c) {
+                return work(EffectStep::Cut(c));
+            }
+        }
+        Next::Advance(
+            Trigger::CutoverDone,
+            "offline cutover done: source drained, full load (FULL_TRANS) complete and validated, DRS job terminated, DNS switched, target writable"
+                .into(),
+        )
+    }
+
     /// The next step of a cutover run by the cutover module: its steps in runbook order, with
     /// the DRS job's part between them (after the final sync, DRS's lag 0 and stable, then the
     /// job terminated and released, before the final quick validation).
@@ -245,6 +310,19 @@ impl Brain {
         )
     }
 }
+
+/// The cutover module's steps an offline cutover runs once its job is released, in order: the
+/// online cutover's after its job. The quick validation stays although the exact one just
+/// passed: it sets the target read-only again (terminating the job lifted that) before the
+/// name points there, so no application writes before the sequences are carried and the way
+/// back is prepared; it counts rows and checksums the critical tables of a database small
+/// enough to move offline.
+const OFFLINE_AFTER_RELEASE: [CutStep; 4] = [
+    CutStep::QuickValidation,
+    CutStep::DnsSwitch,
+    CutStep::TargetWritesOn,
+    CutStep::Hypercare,
+];
 
 /// What is left of a database's DRS job to get rid of: terminate it (releasing its instance),
 /// wait for the release, delete it. `None`: no job.
@@ -779,377 +857,5 @@ mod tests {
         );
         assert!(b.idle());
         let _ = log;
-    }
-
-    /// What DRS and the servers answer an offline database's steps, as far as the brain asks:
-    /// the job walks CONFIGURATION, FULL_TRANSFER_STARTED, FULL_TRANSFER_COMPLETE (where a
-    /// FULL_TRANS job rests) and, once terminated, RELEASE_RESOURCE_COMPLETE.
-    #[derive(Default)]
-    struct OfflineWorld {
-        /// Works in order, and job looks as "look" (other looks by kind).
-        steps: Vec<&'static str>,
-        job_looks_since_start: u32,
-        started: bool,
-        terminated: bool,
-        drained: bool,
-        switched: bool,
-        /// The round the source was drained in, and the last round (monotonic seconds; the
-        /// wall clock moves with them).
-        drained_now: f64,
-        last_now: f64,
-        /// The target found exposed by the exposure check.
-        exposed: bool,
-    }
-
-    impl OfflineWorld {
-        /// One tick of `b` at `now`, every work and look answered.
-        fn round(&mut self, b: &mut Brain, now: f64) {
-            let at = wall() + chrono::Duration::milliseconds((now * 1000.0) as i64);
-            self.last_now = now;
-            let p = b.tick(now, at);
-            for w in &p.works {
-                self.steps.push(w.step.as_str());
-                let report = |summary: &str| WorkResult::Ok {
-                    job: None,
-                    report: Some(Report {
-                        passed: true,
-                        summary: summary.into(),
-                        detail: Value::Null,
-                    }),
-                    recovered: false,
-                };
-                let r = match w.step {
-                    EffectStep::CreateJob => ok(Some("job-a")),
-                    EffectStep::SqlPrecheck => report("6/6 sql checks passed"),
-                    EffectStep::ExposureCheck if self.exposed => WorkResult::Ok {
-                        job: None,
-                        report: Some(exposed_report()),
-                        recovered: false,
-                    },
-                    EffectStep::ExposureCheck => report("exposure: 2 checks pass"),
-                    EffectStep::SqlValidate => {
-                        assert!(
-                            self.job_looks_since_start >= 2,
-                            "validated before the load ended"
-                        );
-                        report("3 tables, every row equal")
-                    }
-                    EffectStep::DrainSource => {
-                        assert!(!self.started, "drained after the load began");
-                        self.drained = true;
-                        self.drained_now = now;
-                        ok(None)
-                    }
-                    EffectStep::StartJob => {
-                        assert!(self.drained, "the load started with the source writable");
-                        self.started = true;
-                        ok(None)
-                    }
-                    EffectStep::Compare => {
-                        assert!(
-                            self.job_looks_since_start >= 2,
-                            "compared before the load ended"
-                        );
-                        ok(None)
-                    }
-                    EffectStep::Terminate => {
-                        self.terminated = true;
-                        ok(None)
-                    }
-                    EffectStep::DnsSwitch => {
-                        self.switched = true;
-                        ok(None)
-                    }
-                    EffectStep::SourceWritesOn => {
-                        self.drained = false;
-                        ok(None)
-                    }
-                    EffectStep::DnsSwitchBack => {
-                        self.switched = false;
-                        ok(None)
-                    }
-                    _ => ok(None),
-                };
-                b.on_work(w, r, now, at);
-            }
-            for l in &p.looks {
-                let passed = Report {
-                    passed: true,
-                    summary: "all passed".into(),
-                    detail: Value::Null,
-                };
-                let seen = match l.kind {
-                    LookKind::Job => {
-                        self.steps.push("look");
-                        let status = if self.terminated {
-                            "RELEASE_RESOURCE_COMPLETE"
-                        } else if !self.started {
-                            "CONFIGURATION"
-                        } else {
-                            self.job_looks_since_start += 1;
-                            if self.job_looks_since_start < 2 {
-                                "FULL_TRANSFER_STARTED"
-                            } else {
-                                "FULL_TRANSFER_COMPLETE"
-                            }
-                        };
-                        job_seen(status, 100.0, -1.0)
-                    }
-                    LookKind::Precheck => {
-                        self.steps.push("look_precheck");
-                        Seen::Report {
-                            finished: true,
-                            report: passed,
-                        }
-                    }
-                    LookKind::Compare => {
-                        self.steps.push("look_compare");
-                        Seen::Report {
-                            finished: true,
-                            report: passed,
-                        }
-                    }
-                };
-                b.on_seen(&l.db, l.kind, seen, now, at);
-            }
-        }
-
-        /// Rounds until `a` is at `stage` (at most 60).
-        fn until(&mut self, b: &mut Brain, now: &mut f64, stage: Stage) {
-            for _ in 0..60 {
-                if b.stage_of("a").unwrap().stage == stage {
-                    return;
-                }
-                self.round(b, *now);
-                *now += 100.0;
-            }
-            panic!(
-                "never reached {stage}: {:?} after {:?}",
-                b.stage_of("a"),
-                self.steps
-            );
-        }
-    }
-
-    /// An offline member of a started wave: pre-checked by wavedeck's SQL checks alone, then
-    /// waiting in ready_offline with no DRS job made and no DRS slot taken.
-    fn offline_ready(checks: ChecksMode) -> (Brain, OfflineWorld, f64) {
-        let mut s = seed("a", 0, Criticality::Low, 1.0);
-        s.mode = crate::inventory::Mode::Offline;
-        let mut b = brain(checks, vec![s]);
-        b.on_command(
-            &cmd(1, Role::Operator, Action::StartWave, Target::Wave(0)),
-            wall(),
-        )
-        .unwrap();
-        let mut world = OfflineWorld::default();
-        let mut now = 0.0;
-        world.until(&mut b, &mut now, Stage::ReadyOffline);
-        assert_eq!(world.steps, ["sql_precheck"]);
-        assert_eq!(b.load_now().drs_jobs, 0, "no DRS job before the cutover");
-        for _ in 0..5 {
-            world.round(&mut b, now);
-            now += 100.0;
-        }
-        assert_eq!(
-            world.steps,
-            ["sql_precheck"],
-            "nothing moves in ready_offline"
-        );
-        assert!(b.idle());
-        b.on_command(
-            &cmd(2, Role::Operator, Action::ApproveWindow, Target::Wave(0)),
-            wall(),
-        )
-        .unwrap();
-        world.steps.clear();
-        (b, world, now)
-    }
-
-    /// The offline cutover, in order: its FULL_TRANS job made and pre-checked while the source
-    /// still takes writes, then drain, start, the full load awaited to FULL_TRANSFER_COMPLETE,
-    /// the exact validation, terminate (target writable), release, DNS switch, hypercare.
-    #[test]
-    fn an_offline_cutover_drains_loads_validates_then_switches() {
-        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Drs);
-        b.on_command(
-            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
-            wall(),
-        )
-        .unwrap();
-        assert_eq!(b.stage_of("a").unwrap().stage, Stage::Cutover);
-        world.until(&mut b, &mut now, Stage::Hypercare);
-        assert_eq!(
-            world.steps,
-            [
-                "exposure_check",
-                "create_job",
-                "look",
-                "prepare_job",
-                "drs_precheck",
-                "look_precheck",
-                "drain_source",
-                "start_job",
-                "look",
-                "look",
-                "compare",
-                "look_compare",
-                "terminate_job",
-                "look",
-                "dns_switch",
-            ]
-        );
-        let ev = b.take_events();
-        let creates = ev
-            .iter()
-            .filter(|e| e.kind == kind::STEP_OUTCOME && e.payload["step"] == "create_job")
-            .count();
-        assert_eq!(creates, 1, "one DRS job");
-        // Every intent has its outcome; the cutover ends in one move to hypercare.
-        let count = |k: &str| ev.iter().filter(|e| e.kind == k).count();
-        assert_eq!(count(kind::STEP_INTENT), count(kind::STEP_OUTCOME));
-        let done = ev
-            .iter()
-            .find(|e| e.kind == kind::DB_STAGE && e.payload["to"] == "hypercare")
-            .unwrap();
-        assert!(
-            done.payload["reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("FULL_TRANS")),
-            "{}",
-            done.payload
-        );
-        // The write outage, from the drain's outcome to the end, typed and in words.
-        let outage = world.last_now - world.drained_now;
-        assert!(outage > 0.0);
-        assert_eq!(done.payload["outage_s"], outage, "{}", done.payload);
-        let words = format!("write outage {outage:.1} s");
-        assert!(
-            done.payload["reason"].as_str().unwrap().ends_with(&words),
-            "{}",
-            done.payload
-        );
-    }
-
-    /// A target exposed since its pre-checks stops the offline cutover at its first step,
-    /// before a job is made or the source drained; the operator's retry checks again.
-    #[test]
-    fn an_exposed_target_stops_the_cutover_before_anything_is_touched() {
-        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Drs);
-        world.exposed = true;
-        b.on_command(
-            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
-            wall(),
-        )
-        .unwrap();
-        world.until(&mut b, &mut now, Stage::Failed);
-        assert_eq!(
-            b.stage_of("a").unwrap(),
-            Position::failed_in(Stage::Cutover)
-        );
-        assert_eq!(world.steps, ["exposure_check"]);
-        assert!(!world.drained && !world.started);
-        let ev = b.take_events();
-        let failed = ev
-            .iter()
-            .find(|e| e.kind == kind::DB_STAGE && e.payload["to"] == "failed")
-            .unwrap();
-        let words = failed.payload["error"].as_str().unwrap_or_default();
-        assert!(
-            words.contains("cutover stopped before the drain") && words.contains("r-world"),
-            "{}",
-            failed.payload
-        );
-        // Fixed: the retry goes back into the cutover and checks again.
-        world.exposed = false;
-        b.on_command(
-            &cmd(4, Role::Operator, Action::Retry, Target::Db("a".into())),
-            wall(),
-        )
-        .unwrap();
-        world.until(&mut b, &mut now, Stage::Hypercare);
-        assert_eq!(
-            world
-                .steps
-                .iter()
-                .filter(|s| **s == "exposure_check")
-                .count(),
-            2
-        );
-    }
-
-    /// With `checks: sql` the load is validated by wavedeck's own gate, on every row (the
-    /// source is still: final mode), and no DRS comparison is made.
-    #[test]
-    fn an_offline_cutover_with_sql_checks_validates_with_the_sql_gate() {
-        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Sql);
-        b.on_command(
-            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
-            wall(),
-        )
-        .unwrap();
-        world.until(&mut b, &mut now, Stage::Hypercare);
-        let at = |s: &str| world.steps.iter().position(|x| *x == s).unwrap();
-        assert!(at("start_job") < at("sql_validate") && at("sql_validate") < at("terminate_job"));
-        assert!(!world.steps.contains(&"compare"), "{:?}", world.steps);
-    }
-
-    /// A rollback before the switch is cheap: the source takes writes again, the target is
-    /// discarded with the job (terminated, released, deleted), and nothing else is done. A
-    /// restart in the middle of the cutover resumes where it was, not from the start.
-    #[test]
-    fn an_offline_rollback_before_the_switch_turns_writes_back_on_and_deletes_the_job() {
-        let (mut b, mut world, mut now) = offline_ready(ChecksMode::Drs);
-        let mut log = stored(Vec::new(), b.take_events());
-        b.on_command(
-            &cmd(3, Role::Operator, Action::Cutover, Target::Db("a".into())),
-            wall(),
-        )
-        .unwrap();
-        while !world.started {
-            world.round(&mut b, now);
-            now += 100.0;
-        }
-        log = stored(log, b.take_events());
-        // A restart here: the job is started and the source drained; neither is done again.
-        let mut s = seed("a", 0, Criticality::Low, 1.0);
-        s.mode = crate::inventory::Mode::Offline;
-        s.stage = Stage::Cutover;
-        s.job = Some("job-a".into());
-        let mut r = Brain::new(settings(ChecksMode::Drs), 2);
-        let wave = WaveSeed {
-            wave: 0,
-            started: true,
-            approved_by: Some("alice".into()),
-            ..Default::default()
-        };
-        r.load(vec![s], vec![wave], &log);
-        world.steps.clear();
-        world.round(&mut r, now);
-        assert_eq!(
-            world.steps,
-            ["look"],
-            "the restarted brain looks at the load"
-        );
-        r.on_command(
-            &cmd(4, Role::Operator, Action::Rollback, Target::Db("a".into())),
-            wall(),
-        )
-        .unwrap();
-        assert_eq!(r.stage_of("a").unwrap().stage, Stage::RolledBack);
-        world.steps.clear();
-        for _ in 0..10 {
-            now += 100.0;
-            world.round(&mut r, now);
-        }
-        assert_eq!(
-            world.steps,
-            ["source_writes_on", "terminate_job", "look", "delete_job"]
-        );
-        assert!(!world.drained, "the source takes writes again");
-        assert!(!world.switched);
-        assert_eq!(r.job_of("a"), None);
-        assert_eq!(r.load_now().drs_jobs, 0);
-        assert!(r.idle());
     }
 }

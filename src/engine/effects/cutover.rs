@@ -69,6 +69,7 @@ fn cut_ctx(sh: &Shared, spec: &DatabaseSpec, blockers: &[String]) -> Result<Cuto
         validation: None,
         blockers: blockers.to_vec(),
         hypercare_hours: cfg.thresholds.hypercare_hours,
+        offline: !spec.mode.is_online(),
     })
 }
 

@@ -234,6 +234,7 @@ impl MyLabState {
             validation: Some((spec, crate::validate::Runbook::builtin(Engine::Mysql))),
             blockers: vec![],
             hypercare_hours: cfg.thresholds.hypercare_hours,
+            offline: false,
         })
     }
 }

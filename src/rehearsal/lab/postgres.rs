@@ -167,6 +167,7 @@ impl LabState {
             )),
             blockers: vec![],
             hypercare_hours: cfg.thresholds.hypercare_hours,
+            offline: false,
         }
     }
 }

@@ -227,3 +227,158 @@ async fn mysql_wrong_password_and_unreachable_source_get_drs_errors_without_the_
     assert_unreachable_source(&drs, &cfg, &gone).await;
     drop(emu);
 }
+
+/// Whether the application's user may write on the server of `side` (the drain fences it).
+async fn app_writes(side: &Side, sql: &str) -> Result<(), String> {
+    let mut c = my::admin(side, "app").await.map_err(|e| e.to_string())?;
+    my::exec(&mut c.c, sql)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// An offline migration's job (FULL_TRANS) on a drained (read_only) source: one consistent
+/// copy, FULL_TRANSFER_COMPLETE with the target exactly the source and no replica set up, so
+/// what the source takes afterwards never arrives; the job rests there, even with the source
+/// gone; release lifts the target's read_only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_full_load_only_job_copies_a_drained_source_once_and_stops() {
+    let db = "natmyfull";
+    let lab = TempMyLab::unreplicated(&[db.to_string()], 20_000)
+        .await
+        .unwrap();
+    let st = &lab.state;
+    let pair = st.pair(db).unwrap().clone();
+    let src = st.side(&pair.source, db);
+    let tgt = st.side(&pair.target, db);
+    for i in 1..=3 {
+        exec(
+            &src,
+            &format!("CREATE TABLE extra_{i} (id INT PRIMARY KEY, v TEXT)"),
+        )
+        .await;
+        exec(
+            &src,
+            &format!("INSERT INTO extra_{i} SELECT seq, MD5(seq) FROM seq_1_to_5000"),
+        )
+        .await;
+    }
+    let tables: Vec<String> = {
+        let mut c = my::admin(&src, "check").await.unwrap();
+        sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+             WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .bind(db)
+        .fetch_all(&mut c.c)
+        .await
+        .unwrap()
+    };
+    assert!(tables.len() >= 5, "{tables:?}");
+    // The offline cutover drains the source before the job starts.
+    my::admin(&src, "drain")
+        .await
+        .unwrap()
+        .drain(Duration::from_secs(1))
+        .await
+        .unwrap();
+    let app_src = st.app_side(&pair.source, db);
+    let fenced_write = "INSERT INTO customers (name) VALUES ('while drained')";
+    assert!(
+        app_writes(&app_src, fenced_write).await.is_err(),
+        "the drained source refuses application writes"
+    );
+    let cfg = native_cfg();
+    let (emu, drs) = start_emulator(&cfg).await;
+    let mut spec = st.spec(db).unwrap();
+    spec.mode = wavedeck::inventory::Mode::Offline;
+    let job = configured_job(&drs, &cfg, &spec).await;
+    assert_eq!(
+        progress(&drs, &job).await.task_mode.as_deref(),
+        Some("FULL_TRANS")
+    );
+
+    let (seen, done) = start_to_full_complete(&drs, &job, 180).await;
+    assert!(
+        seen.contains(&JobStatus::FullTransferStarted),
+        "full transfer is reported while tables copy: {seen:?}"
+    );
+    assert_eq!(done.progress.as_deref(), Some("100"));
+    assert_eq!(done.incre_trans_delay_millis.as_deref(), Some("-1"));
+    let report = wavedeck::validate::run_validation(
+        &spec,
+        &wavedeck::validate::runbook::Runbook::builtin(wavedeck::inventory::Engine::Mysql),
+        &wavedeck::validate::ValidateOptions {
+            tables: Some(tables.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(report.passed(), "{report:#?}");
+    assert_eq!(report.tables.len(), tables.len());
+    {
+        let mut t = my::admin(&tgt, "check").await.unwrap();
+        assert!(
+            t.replicas().await.unwrap().is_empty(),
+            "no replication after the load"
+        );
+    }
+    assert!(
+        fenced(&tgt).await,
+        "target read-only while the job holds it"
+    );
+
+    // Writes back on at the source: what it takes now never reaches the target; the job rests
+    // in FULL_TRANSFER_COMPLETE past the worker's grace, and with its source gone.
+    my::admin(&src, "undrain")
+        .await
+        .unwrap()
+        .set_fence(false)
+        .await
+        .unwrap();
+    app_writes(
+        &app_src,
+        "INSERT INTO customers (name) VALUES ('after the load')",
+    )
+    .await
+    .unwrap();
+    let resting = async || {
+        let p = progress(&drs, &job).await;
+        assert_eq!(
+            (p.transfer_status.clone(), p.error_msg.clone()),
+            (Some(JobStatus::FullTransferComplete), None),
+            "{p:?}"
+        );
+    };
+    let grace = wavedeck::rehearsal::drs_emulator::native::WORKER_GRACE_MS as u64 + 1_500;
+    let until = std::time::Instant::now() + Duration::from_millis(grace);
+    while std::time::Instant::now() < until {
+        resting().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let after = "SELECT COUNT(*) FROM customers WHERE name = 'after the load'";
+    assert_eq!(scalar(&src, after).await, 1);
+    assert_eq!(scalar(&tgt, after).await, 0, "a FULL_TRANS job replicated");
+    mylab::stop_instance(&pair.source);
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        resting().await;
+    }
+    mylab::start_instance(&st.mariadbd, &st.dir.join("mysql"), &pair.source)
+        .await
+        .unwrap();
+
+    // Release: no replica, the target writable by the application, rows kept.
+    terminate(&drs, &job).await;
+    assert!(!fenced(&tgt).await, "read-only lifted");
+    let before = count(&tgt, "customers").await;
+    app_writes(
+        &st.app_side(&pair.target, db),
+        "INSERT INTO customers (name) VALUES ('on the target')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&tgt, "customers").await, before + 1);
+    delete(&drs, &job).await;
+    drop(emu);
+}

@@ -153,6 +153,10 @@ async fn start_until(
             return (seen, p);
         }
         assert!(
+            s != JobStatus::IncreTransferStarted,
+            "streaming before {until}: {seen:?}"
+        );
+        assert!(
             started.elapsed() < Duration::from_secs(secs),
             "no {until} in {secs} s: {seen:?}"
         );

@@ -61,12 +61,18 @@ pub fn position_total(pos: &MariaPos) -> u64 {
 }
 
 /// What a sample means for a MySQL job's status: the new status and error, or `None` to keep
-/// them. Pure; `down_ms` is how long the replica has been seen not running.
+/// them. Pure; `down_ms` is how long the replica has been seen not running. A `full_only` job
+/// (FULL_TRANS) rests in FULL_TRANSFER_COMPLETE once its copy set it there: it has no replica
+/// to miss, and a server gone after the load fails nothing.
 pub fn derive(
     status: &JobStatus,
     sample: &Result<MyObs, Failure>,
     down_ms: i64,
+    full_only: bool,
 ) -> Option<(JobStatus, Option<Failure>)> {
+    if full_only && *status == JobStatus::FullTransferComplete {
+        return None;
+    }
     let running = matches!(
         status,
         JobStatus::FullTransferStarted
@@ -323,6 +329,11 @@ pub(crate) async fn worker(emu: Arc<Emulator>, id: String) {
                                 JobStatus::FullTransferStarted | JobStatus::FullTransferFailed
                             ) =>
                     {
+                        if nj.full_only && nj.loaded {
+                            // Resumed after its load: FULL_TRANS copies once.
+                            copy::loaded(&emu, &id);
+                            continue;
+                        }
                         match copy(&emu, &id, &nj).await {
                             Ok(()) => {}
                             Err(f) => {
@@ -391,7 +402,7 @@ fn record(emu: &Emulator, id: &str, r: Result<MyObs, Failure>) {
             ..Default::default()
         });
     }
-    if let Some((status, error)) = derive(&j.status, &r, down_ms) {
+    if let Some((status, error)) = derive(&j.status, &r, down_ms, nj.full_only) {
         if status != j.status {
             tracing::info!(job = %id, from = %j.status, to = %status, "native MySQL job status");
             j.updated_at = now;
@@ -444,7 +455,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Ok(copying.clone()), 0),
+            derive(
+                &JobStatus::FullTransferStarted,
+                &Ok(copying.clone()),
+                0,
+                false
+            ),
             Some((JobStatus::FullTransferStarted, None))
         );
         assert!((copying.full_pct() - 60.0).abs() < 1e-9, "rows share wins");
@@ -459,16 +475,26 @@ mod tests {
         assert!(streaming.streaming());
         assert_eq!(streaming.full_pct(), 100.0);
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Ok(streaming.clone()), 0),
+            derive(
+                &JobStatus::FullTransferStarted,
+                &Ok(streaming.clone()),
+                0,
+                false
+            ),
             Some((JobStatus::IncreTransferStarted, None))
         );
         assert_eq!(
-            derive(&JobStatus::IncreTransferFailed, &Ok(streaming), 0),
+            derive(&JobStatus::IncreTransferFailed, &Ok(streaming), 0, false),
             Some((JobStatus::IncreTransferStarted, None)),
             "it recovers by itself"
         );
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Ok(MyObs::default()), 0),
+            derive(
+                &JobStatus::FullTransferStarted,
+                &Ok(MyObs::default()),
+                0,
+                false
+            ),
             None,
             "no replica yet: the copy starts"
         );
@@ -478,11 +504,11 @@ mod tests {
     fn lost_servers_stopped_and_removed_replicas_fail_the_job() {
         let f: Failure = (NET_FAIL.into(), "source 127.0.0.1:1 down".into());
         assert_eq!(
-            derive(&JobStatus::IncreTransferStarted, &Err(f.clone()), 0),
+            derive(&JobStatus::IncreTransferStarted, &Err(f.clone()), 0, false),
             Some((JobStatus::IncreTransferFailed, Some(f.clone())))
         );
         assert_eq!(
-            derive(&JobStatus::FullTransferStarted, &Err(f.clone()), 0),
+            derive(&JobStatus::FullTransferStarted, &Err(f.clone()), 0, false),
             Some((JobStatus::FullTransferFailed, Some(f)))
         );
         let stopped = MyObs {
@@ -494,7 +520,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            derive(&JobStatus::IncreTransferStarted, &Ok(stopped.clone()), 500),
+            derive(
+                &JobStatus::IncreTransferStarted,
+                &Ok(stopped.clone()),
+                500,
+                false
+            ),
             None,
             "a blip is not a failure"
         );
@@ -502,6 +533,7 @@ mod tests {
             &JobStatus::IncreTransferStarted,
             &Ok(stopped),
             WORKER_GRACE_MS,
+            false,
         )
         .unwrap();
         assert_eq!(st, JobStatus::IncreTransferFailed);
@@ -510,12 +542,26 @@ mod tests {
             msg.contains("sql No") && msg.contains("Duplicate entry"),
             "{msg}"
         );
-        let (st, err) = derive(&JobStatus::IncreTransferStarted, &Ok(MyObs::default()), 0).unwrap();
+        let (st, err) = derive(
+            &JobStatus::IncreTransferStarted,
+            &Ok(MyObs::default()),
+            0,
+            false,
+        )
+        .unwrap();
         assert_eq!(st, JobStatus::IncreTransferFailed);
         assert!(err.unwrap().1.contains("removed outside DRS"));
+        let f: Failure = (NET_FAIL.into(), "source 127.0.0.1:1 down".into());
+        let done = JobStatus::FullTransferComplete;
+        assert_eq!(
+            derive(&done, &Err(f), 0, true),
+            None,
+            "a FULL_TRANS job's load is over"
+        );
+        assert_eq!(derive(&done, &Ok(MyObs::default()), 0, true), None);
         for s in [JobStatus::Pausing, JobStatus::ReleaseResourceStarted] {
             assert_eq!(
-                derive(&s, &Ok(MyObs::default()), WORKER_GRACE_MS),
+                derive(&s, &Ok(MyObs::default()), WORKER_GRACE_MS, false),
                 None,
                 "{s}"
             );

@@ -117,6 +117,27 @@ fn publish(emu: &Emulator, id: &str, progress: &CopyProgress) -> bool {
     true
 }
 
+/// A full-load-only job's copy is over: FULL_TRANSFER_COMPLETE (unless the API moved it on
+/// meanwhile), noted as loaded so a resume does not copy again.
+pub(super) fn loaded(emu: &Emulator, id: &str) {
+    let now = emu.clock.now();
+    let mut st = emu.lock();
+    let Some(j) = st.jobs.get_mut(id) else { return };
+    if !matches!(
+        j.status,
+        JobStatus::FullTransferStarted | JobStatus::FullTransferFailed
+    ) {
+        return;
+    }
+    if let Some(n) = j.native.as_mut() {
+        n.loaded = true;
+    }
+    j.status = JobStatus::FullTransferComplete;
+    j.error = None;
+    j.updated_at = now;
+    j.full_complete_at.get_or_insert(now);
+}
+
 /// The GTID position of the source's snapshot: `BINLOG_GTID_POS` of the binary log coordinates
 /// MariaDB reports for the session's consistent snapshot.
 async fn snapshot_position(s: &mut My, side: &Side) -> Result<String, Failure> {
@@ -342,6 +363,12 @@ pub(super) async fn copy(emu: &Emulator, id: &str, nj: &NativeJob) -> Result<(),
         }
     }
     my::exec(&mut s.c, "COMMIT").await.map_err(&serr)?;
+    if nj.full_only {
+        // FULL_TRANS: the snapshot is the whole job; no replica follows it.
+        loaded(emu, id);
+        tracing::info!(job = %id, tables = progress.tables_done, rows = progress.rows_done, "native MySQL full-load-only copy done");
+        return Ok(());
+    }
     let name = &nj.mover.subscription;
     t.replicate_from(name, src, Some(&position))
         .await

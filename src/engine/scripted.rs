@@ -44,6 +44,9 @@ pub struct Answer {
     pub precheck_running: bool,
     /// Job looks fail for good with these words (a source lost, say).
     pub look_fails: Option<String>,
+    /// Its job is a full load only (FULL_TRANS, an offline database's): done, DRS says
+    /// FULL_TRANSFER_COMPLETE where a CDC job goes on to INCRE_TRANSFER_STARTED.
+    pub full_only: bool,
 }
 
 impl World {
@@ -130,6 +133,7 @@ pub fn drive_until(
                         _ if w.terminated.contains(&look.db) => JobStatus::ReleaseResourceComplete,
                         Some(Stage::Prechecks) => JobStatus::Configuration,
                         _ if pct < 100.0 => JobStatus::FullTransferStarted,
+                        _ if a.full_only => JobStatus::FullTransferComplete,
                         _ => JobStatus::IncreTransferStarted,
                     },
                     progress_pct: Some(pct),

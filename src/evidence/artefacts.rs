@@ -578,6 +578,25 @@ fn summary(
             ts(at)
         );
     }
+    // What the accepted cutover command expected of it (offline: the cockpit's or the CLI's
+    // estimate before the confirmation), on its own command or its wave's.
+    let mut asked: Vec<&Event> = events.iter().chain(wave_events).collect();
+    asked.sort_by_key(|e| std::cmp::Reverse(e.seq));
+    let expected = asked.into_iter().find_map(|e| match e.body() {
+        Body::CommandAccepted(c) => crate::plan::expected::of_command(&c)
+            .into_iter()
+            .find(|(db, _)| *db == meta.db_id)
+            .map(|(_, s)| (s, c.command_id, e.time)),
+        _ => None,
+    });
+    if let Some((secs, id, at)) = expected {
+        let _ = writeln!(
+            out,
+            "| Expected outage | {} ({secs:.0} s), estimated when cutover command {id} was accepted at {} |",
+            crate::plan::estimate::human(secs),
+            ts(at)
+        );
+    }
 
     out.push_str("\n## Stages\n\n");
     let stages: Vec<&Event> = events.iter().filter(|e| e.kind == kind::DB_STAGE).collect();

@@ -23,6 +23,7 @@
 pub mod assessed;
 pub mod cmd;
 pub mod estimate;
+pub mod expected;
 mod fit;
 pub mod limits;
 pub mod offline;

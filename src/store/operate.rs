@@ -149,9 +149,61 @@ pub async fn run(c: OperatorCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         }
     };
     let store = Store::open_existing(&cfg.store).await?;
+    let args = match action {
+        Action::Cutover => with_expected_outage(&store, &cfg, &target, args).await?,
+        _ => args,
+    };
     let r = submit_and_wait(&store, name, action, target, args, &a).await;
     store.close().await;
     r
+}
+
+/// A cutover's offline databases: print the write outage each is expected to cause (one line,
+/// before the engine's verdict, as the cockpit's dialog shows it) and carry it in the args, so
+/// the accepted command's event keeps it beside the outage the engine will measure.
+async fn with_expected_outage(
+    store: &Store,
+    cfg: &Config,
+    target: &Target,
+    args: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::plan::expected;
+    let dbs = match target {
+        Target::Db(id) => store.db_state(id).await?.into_iter().collect(),
+        Target::Wave(n) => store
+            .db_states()
+            .await?
+            .into_iter()
+            .filter(|d| d.wave == Some(*n))
+            .collect(),
+        Target::Factory => Vec::new(),
+    };
+    let mut limits = crate::plan::PlanLimits::from_config(cfg);
+    limits.measured_validation = store.validation_rates().await?;
+    let list: Vec<expected::Expected> = dbs
+        .iter()
+        .filter_map(|d| expected::of(d, &limits))
+        .collect();
+    match (target, list.as_slice()) {
+        (_, []) => {}
+        (Target::Db(id), [one]) => println!("offline cutover of {id}: {}", one.sentence()),
+        (_, list) => {
+            let each: Vec<String> = list
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e.db_id,
+                        crate::plan::estimate::human(e.outage.total_s())
+                    )
+                })
+                .collect();
+            if let Some(s) = expected::wave_sentence(list) {
+                println!("offline cutover: {s} ({})", each.join(", "));
+            }
+        }
+    }
+    Ok(expected::with_args(args, &list))
 }
 
 /// Submit one command as `$USER`, wait for the engine's verdict and print it (the exit codes

@@ -100,6 +100,7 @@ pub async fn cockpit(
         app.flash(n, super::app::Level::Warn);
     }
     app.limits = Limits::from_config(cfg);
+    app.plan_limits = crate::plan::PlanLimits::from_config(cfg);
     app.store_label = crate::store::redact_url(&cfg.store);
     app.signoff = cfg.signoff.clone();
     app.who = super::feed::operator_name();

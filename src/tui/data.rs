@@ -15,7 +15,7 @@ pub const EVENTS_KEEP: usize = 5000;
 pub const LAG_KEEP: usize = 240;
 
 pub use crate::store::report::{CheckLine, TableLine};
-use crate::store::val_progress::TableProgress;
+use crate::store::val_progress::{MeasuredRate, TableProgress};
 
 /// Details of one database that only its events carry.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -36,6 +36,11 @@ pub struct DbExtra {
     pub drs_status: Option<String>,
     /// Its restore tests (the Restore tests line).
     pub restore: crate::restore::Book,
+    /// The write outage its last cutover was expected to cause (offline: the cutover command's
+    /// `args.expected_outage_s`, as the engine recorded the accepted command) and the one the
+    /// engine measured when the cutover ended.
+    pub expected_outage_s: Option<f64>,
+    pub outage_s: Option<f64>,
 }
 
 /// Lag samples (time, seconds), oldest first.
@@ -64,6 +69,8 @@ pub struct FeedUpdate {
     pub alerts: Vec<Event>,
     /// The tables of every validation running now (the whole set, when it changed).
     pub validations: Option<Vec<TableProgress>>,
+    /// The validation rates the store measured, newest first (when they changed).
+    pub measured_rates: Option<Vec<MeasuredRate>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -95,6 +102,9 @@ pub struct Data {
     pub alerts: crate::alerts::board::Board,
     /// Validations running now: their tables by db_id, in table order.
     pub validating: HashMap<String, Vec<TableProgress>>,
+    /// The validation rates earlier validations measured (`Store::validation_rates`): what an
+    /// offline cutover's expected outage is estimated at.
+    pub measured_rates: Vec<MeasuredRate>,
 }
 
 impl Data {
@@ -149,6 +159,9 @@ impl Data {
                 .get(&db)
                 .map(|x| x.lag.clone())
                 .unwrap_or_default();
+            // A wave's cutover command is a wave event: the database's history does not hold
+            // what it expected of this database.
+            let keep_expected = self.extra.get(&db).and_then(|x| x.expected_outage_s);
             let mut x = DbExtra {
                 lag: keep_lag,
                 ..Default::default()
@@ -156,6 +169,7 @@ impl Data {
             for e in &events {
                 fold_into(&mut x, e);
             }
+            x.expected_outage_s = x.expected_outage_s.or(keep_expected);
             self.extra.insert(db, x);
             changed = true;
         }
@@ -166,6 +180,12 @@ impl Data {
             }
             if by_db != self.validating {
                 self.validating = by_db;
+                changed = true;
+            }
+        }
+        if let Some(rates) = u.measured_rates {
+            if rates != self.measured_rates {
+                self.measured_rates = rates;
                 changed = true;
             }
         }
@@ -243,7 +263,15 @@ impl Data {
     }
 
     fn fold(&mut self, e: &Event) {
-        let Some(db) = &e.db_id else { return };
+        let Some(db) = &e.db_id else {
+            // A wave's cutover carries what it expects of each offline member.
+            if let Body::CommandAccepted(c) = e.body() {
+                for (db, s) in crate::plan::expected::of_command(&c) {
+                    self.extra.entry(db).or_default().expected_outage_s = Some(s);
+                }
+            }
+            return;
+        };
         fold_into(self.extra.entry(db.clone()).or_default(), e);
     }
 }
@@ -268,7 +296,21 @@ fn fold_into(x: &mut DbExtra, e: &Event) {
         Body::Registered(_) if x.stage_entered.is_empty() => {
             x.stage_entered.push((Stage::Registered, e.time));
         }
-        Body::Stage(s) => x.stage_entered.push((s.to, e.time)),
+        Body::Stage(s) => {
+            x.stage_entered.push((s.to, e.time));
+            if s.outage_s.is_some() {
+                x.outage_s = s.outage_s;
+            }
+        }
+        Body::CommandAccepted(c) => {
+            let mine = e.db_id.as_deref();
+            if let Some((_, s)) = crate::plan::expected::of_command(&c)
+                .into_iter()
+                .find(|(db, _)| Some(db.as_str()) == mine)
+            {
+                x.expected_outage_s = Some(s);
+            }
+        }
         Body::Lag(l) => {
             x.lag.push_back((e.time, l.lag_s));
             if x.lag.len() > LAG_KEEP {

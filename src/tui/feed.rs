@@ -33,6 +33,7 @@ pub async fn run(
     // Running validations' progress, read every 2 s (written once a second at most).
     let mut progress_tick = 100u32;
     let mut progress: Vec<TableProgress> = Vec::new();
+    let mut rates: Vec<crate::store::val_progress::MeasuredRate> = Vec::new();
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -72,6 +73,15 @@ pub async fn run(
                 Ok(_) => {}
                 Err(e) => tracing::warn!("cockpit: validation progress: {e}"),
             }
+            // The measured rates move only when a validation ends: read with the progress.
+            match store.validation_rates().await {
+                Ok(r) if r != rates => {
+                    rates = r.clone();
+                    u.measured_rates = Some(r);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cockpit: validation rates: {e}"),
+            }
         }
         if want != detail_db {
             detail_db = want.clone();
@@ -101,6 +111,7 @@ pub async fn run(
             && u.history.is_none()
             && u.lag.is_none()
             && u.validations.is_none()
+            && u.measured_rates.is_none()
             && u.engine.is_none();
         // An empty batch would change nothing, except clearing an error shown before.
         let has_error = u.error.is_some();

@@ -800,3 +800,138 @@ pub fn large(n: usize) -> Data {
     });
     data
 }
+
+/// One offline database, `hr-offline-01` (PostgreSQL, 6 GB, wave 0), as the engine writes it:
+/// registered, pre-checked to `ready_offline` by the brain on a scripted DRS; with `cut`, the
+/// cockpit's cutover command (its args from the dialog's own expected outage) accepted as the
+/// store records it (`decision_event`) and the brain's offline cutover driven to hypercare.
+pub fn offline(cut: bool) -> (Data, Vec<Event>) {
+    use crate::config::{ChecksMode, Config};
+    use crate::engine::brain::{Seed, Settings, WaveSeed};
+    use crate::store::fold::Derived;
+    use crate::store::{decision_event, Decision};
+
+    let t0 = now() - Duration::minutes(50);
+    let mut s = spec("hr-offline-01", 0);
+    s.size_gb = 6.0;
+    s.mode = crate::inventory::Mode::Offline;
+    s.business_window = "daily 00:00-24:00 UTC".into();
+    let (reg, _) = crate::store::plan_registration(
+        &Default::default(),
+        &Default::default(),
+        &[s],
+        "init",
+        false,
+    )
+    .expect("the offline fixture registers");
+    let mut log = Vec::new();
+    stamp(&mut log, reg.into_iter().map(|e| (t0, e)).collect());
+    let mut cfg = Config::default();
+    cfg.engine.checks = ChecksMode::Sql;
+    let d = Derived::from_events(&log);
+    let mut brain = Brain::new(Settings::from_config(&cfg), 7);
+    brain.load(
+        d.dbs
+            .values()
+            .map(|s| Seed::from_state(s.clone(), d.specs.get(&s.db_id)))
+            .collect(),
+        d.waves
+            .values()
+            .cloned()
+            .map(WaveSeed::from_state)
+            .collect(),
+        &log,
+    );
+    let mut world = World::new(t0);
+    world.step_s = 30.0;
+    world.precheck = healthy_checks();
+    world.per_db.insert(
+        "hr-offline-01".into(),
+        crate::engine::scripted::Answer {
+            full_only: true,
+            ..Default::default()
+        },
+    );
+    let mut out = Vec::new();
+    let decide = |brain: &mut Brain, w: &World, id: i64, action: Action, target: Target, args| {
+        let c = CommandRow {
+            id,
+            time: w.wall,
+            who: "alice".into(),
+            role: Role::Operator,
+            action,
+            target,
+            args,
+            status: CommandStatus::Pending,
+            reason: None,
+            decided_at: None,
+        };
+        if let Err(e) = brain.on_command(&c, w.wall) {
+            panic!("fixture command {action:?} refused: {e}");
+        }
+        let mut evs = brain.take_events();
+        evs.push(decision_event(&c, &Decision::Accepted, &[], "engine"));
+        evs.into_iter().map(|e| (w.wall, e)).collect::<Vec<_>>()
+    };
+    let none = serde_json::Value::Null;
+    out.extend(decide(
+        &mut brain,
+        &world,
+        1,
+        Action::ApproveWindow,
+        Target::Wave(0),
+        none.clone(),
+    ));
+    out.extend(decide(
+        &mut brain,
+        &world,
+        2,
+        Action::StartWave,
+        Target::Wave(0),
+        none,
+    ));
+    let db = "hr-offline-01";
+    assert!(
+        drive_until(
+            &mut brain,
+            &mut world,
+            db,
+            Stage::ReadyOffline,
+            20,
+            &mut out
+        ),
+        "the offline fixture reaches ready_offline"
+    );
+    if cut {
+        // The args the cockpit's dialog submits, from its own estimate.
+        let mut seen = log.clone();
+        stamp(&mut seen, out.clone());
+        let mut app = crate::tui::app::App::new(
+            first_poll(seen),
+            crate::tui::theme::Theme::load("dark", false, false).expect("the dark theme"),
+            false,
+            world.wall,
+        );
+        app.open_dialog(Action::Cutover, Target::Db(db.into()));
+        let outage = app
+            .dialog
+            .as_ref()
+            .map(|d| d.outage.clone())
+            .unwrap_or_default();
+        let args = crate::plan::expected::with_args(serde_json::json!({"confirmed": db}), &outage);
+        out.extend(decide(
+            &mut brain,
+            &world,
+            3,
+            Action::Cutover,
+            Target::Db(db.into()),
+            args,
+        ));
+        assert!(
+            drive_until(&mut brain, &mut world, db, Stage::Hypercare, 30, &mut out),
+            "the offline fixture's cutover reaches hypercare"
+        );
+    }
+    stamp(&mut log, out);
+    (first_poll(log.clone()), log)
+}

@@ -842,3 +842,55 @@ fn the_header_gives_way_so_the_clock_always_shows() {
     assert!(s.lines().next().unwrap().contains("sign-off tech_l"), "{s}");
     insta::assert_snapshot!("header_signoff_read_only_80x24", s);
 }
+
+/// An offline database's cutover dialog says the offline order (no final sync) and the write
+/// outage the plan's one estimate expects, with where each rate comes from, before the typed
+/// confirmation; the command it submits carries that estimate. After the brain's offline
+/// cutover, the detail shows the outage the engine measured beside the expected one.
+#[test]
+fn snapshot_offline_dialog_and_outage() {
+    let th = Theme::load("dark", false, false).unwrap();
+    let (data, _) = fixture::offline(false);
+    let mut a = App::new(data, th.clone(), false, fixture::now());
+    let db = Target::Db("hr-offline-01".into());
+    a.open_dialog(Action::Cutover, db.clone());
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("Offline: exposure checked again"), "{s}");
+    assert!(!s.contains("final sync"), "{s}");
+    let expected = crate::plan::expected::of(
+        a.data.db("hr-offline-01").unwrap(),
+        &crate::plan::PlanLimits::from_config(&Default::default()),
+    )
+    .unwrap();
+    assert!(s.contains(&expected.outage.sentence()), "{s}");
+    let at = |needle: &str| s.find(needle).unwrap_or_else(|| panic!("{needle}: {s}"));
+    assert!(at("Writes stop for about") < at("to confirm:"), "{s}");
+    insta::assert_snapshot!("dialog_cutover_offline_120x40", s);
+    insta::assert_snapshot!("dialog_cutover_offline_80x24", screen(&mut a, 80, 24));
+    typed(&mut a, "hr-offline-01");
+    match key(&mut a, KeyCode::Enter) {
+        Some(Intent::Submit { args, .. }) => assert_eq!(
+            crate::plan::expected::from_args(&args, "hr-offline-01"),
+            Some(expected.outage.total_s()),
+            "{args}"
+        ),
+        other => panic!("no submit: {other:?}"),
+    }
+
+    // After the cutover: the brain's measured outage beside the estimate the accepted
+    // command carried.
+    let (data, log) = fixture::offline(true);
+    let real = log
+        .iter()
+        .find_map(|e| e.payload["outage_s"].as_f64())
+        .expect("the brain measured the outage");
+    let mut a = App::new(data, th, false, fixture::now());
+    a.open_detail("hr-offline-01");
+    let s = screen(&mut a, 120, 40);
+    let want = format!(
+        "write outage {real:.1} s (expected {})",
+        crate::plan::estimate::human(expected.outage.total_s())
+    );
+    assert!(s.contains(&want), "{want}: {s}");
+    insta::assert_snapshot!("detail_offline_hypercare_120x40", s);
+}

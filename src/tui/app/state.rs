@@ -3,7 +3,7 @@
 use crate::alerts::board::{Key, Standing};
 use crate::lifecycle::Stage;
 use crate::signoff::{self, Signature, SignoffRole};
-use crate::store::model::{Action, CommandStatus, Role, Target};
+use crate::store::model::{Action, CommandStatus, DbState, Role, Target};
 use crate::tui::data::{Data, FeedUpdate, Severity};
 use crate::tui::guards::{self, GuardLine, Limits};
 use crate::tui::query::DbFilter;
@@ -119,6 +119,9 @@ pub struct Dialog {
     pub status: DialogStatus,
     /// When the command row was written, to say so when no engine answers.
     pub submitted_at: Option<DateTime<Utc>>,
+    /// A cutover's offline databases and the write outage each is expected to cause: shown
+    /// before the confirmation and carried in the command's args.
+    pub outage: Vec<crate::plan::expected::Expected>,
 }
 
 impl Dialog {
@@ -161,6 +164,9 @@ pub struct App {
     pub read_only: bool,
     pub role: Role,
     pub limits: Limits,
+    /// The planner's limits from the config (the expected offline outage is the plan's one
+    /// estimate); the store's measured validation rates are added from the feed.
+    pub plan_limits: crate::plan::PlanLimits,
     pub now: DateTime<Utc>,
     pub store_label: String,
     /// Config `signoff`: who holds which role (the header) and who may sign here.
@@ -228,6 +234,7 @@ impl App {
                 Role::Operator
             },
             limits: Limits::default(),
+            plan_limits: crate::plan::PlanLimits::from_config(&Default::default()),
             now,
             store_label: String::new(),
             signoff: Default::default(),
@@ -360,6 +367,7 @@ impl App {
         if let Some(mut d) = self.dialog.take() {
             if d.status == DialogStatus::Asking {
                 d.guards = self.dialog_guards(&d);
+                d.outage = self.expected_outage(d.action, &d.target);
             }
             self.dialog = Some(d);
         }
@@ -412,6 +420,26 @@ impl App {
             });
         }
         out
+    }
+
+    /// The offline databases a cutover of `target` moves and the write outage each is expected
+    /// to cause (nothing for another action, or for online databases).
+    pub(super) fn expected_outage(
+        &self,
+        action: Action,
+        target: &Target,
+    ) -> Vec<crate::plan::expected::Expected> {
+        if action != Action::Cutover {
+            return Vec::new();
+        }
+        let mut limits = self.plan_limits.clone();
+        limits.measured_validation = self.data.measured_rates.clone();
+        let of = |d: &DbState| crate::plan::expected::of(d, &limits);
+        match target {
+            Target::Db(id) => self.data.db(id).and_then(of).into_iter().collect(),
+            Target::Wave(n) => self.data.members(Some(*n)).filter_map(of).collect(),
+            Target::Factory => Vec::new(),
+        }
     }
 
     /// The clock moved. Returns whether something on screen depends on it.

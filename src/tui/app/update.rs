@@ -79,8 +79,10 @@ impl App {
             args,
             status: DialogStatus::Asking,
             submitted_at: None,
+            outage: Vec::new(),
         };
         d.guards = self.dialog_guards(&d);
+        d.outage = self.expected_outage(d.action, &d.target);
         self.dialog = Some(d);
         self.mode = Mode::Dialog;
     }
@@ -368,7 +370,7 @@ fn key_dialog(app: &mut App, key: KeyEvent) -> Option<Intent> {
             if let Some(c) = &d.confirm {
                 args.insert("confirmed".into(), c.clone().into());
             }
-            let args = serde_json::Value::Object(args);
+            let args = crate::plan::expected::with_args(serde_json::Value::Object(args), &d.outage);
             return Some(Intent::Submit {
                 action: d.action,
                 target: d.target.clone(),

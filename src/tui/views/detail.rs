@@ -154,6 +154,9 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
         Span::styled("  ", th.muted),
         Span::raw(x.mbps.map(|m| format!("{m:.1} MB/s")).unwrap_or_default()),
     ]));
+    if let Some(l) = outage_line(th, x.outage_s, x.expected_outage_s) {
+        ll.push(l);
+    }
     // The folded event has the per-check lines; the state has at least the verdict.
     let (passed, summary) = match (x.precheck_passed, &d.precheck) {
         (Some(p), _) => (Some(p), x.precheck_summary.clone()),
@@ -407,6 +410,23 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
 }
 
 /// The Restore tests line: the last verdict (when, how long) and a run under way.
+/// "write outage 42.0 s (expected 4m)": the outage the engine measured beside the one the
+/// cutover command expected; before the end, the expected one alone.
+fn outage_line(
+    th: &crate::tui::theme::Theme,
+    real: Option<f64>,
+    expected: Option<f64>,
+) -> Option<Line<'static>> {
+    let expected = expected.map(crate::plan::estimate::human);
+    let text = match (real, &expected) {
+        (None, None) => return None,
+        (Some(r), Some(e)) => format!("write outage {r:.1} s (expected {e})"),
+        (Some(r), None) => format!("write outage {r:.1} s"),
+        (None, Some(e)) => format!("write outage expected {e}"),
+    };
+    Some(Line::styled(text, th.warn))
+}
+
 fn restore_line(app: &App, book: &crate::restore::Book, db: &str) -> Line<'static> {
     let th = &app.theme;
     let mut spans = vec![Span::styled("restore tests: ", th.muted)];

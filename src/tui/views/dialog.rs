@@ -46,6 +46,52 @@ fn action_explain(a: Action) -> &'static str {
     }
 }
 
+/// The offline order (the brain's `next_offline_cut`): no final sync, the data moves with the
+/// source's writes stopped.
+const OFFLINE_CUTOVER: &str = "Offline: exposure checked again, DRS FULL_TRANS job made and pre-checked, writes off at source, full load, exact validation, terminate the DRS job, DNS switch, writes on at target.";
+
+/// What the action does; a cutover of offline databases only does it the offline way.
+fn explain(d: &crate::tui::app::Dialog) -> &'static str {
+    let all_offline = match &d.target {
+        Target::Db(_) => !d.outage.is_empty(),
+        Target::Wave(_) | Target::Factory => false,
+    };
+    if d.action == Action::Cutover && all_offline {
+        OFFLINE_CUTOVER
+    } else {
+        action_explain(d.action)
+    }
+}
+
+/// The write outage an offline cutover is expected to cause, before the confirmation: one
+/// line for a database; for a wave, what its offline members stop together, then each.
+fn outage_lines(
+    d: &crate::tui::app::Dialog,
+    lines: &mut Vec<Line<'static>>,
+    th: &crate::tui::theme::Theme,
+) {
+    let capital = |s: String| capitalise(&s);
+    match (&d.target, d.outage.as_slice()) {
+        (_, []) => {}
+        (Target::Db(_), [one]) => lines.push(Line::styled(capital(one.sentence()), th.warn)),
+        (_, list) => {
+            lines.push(Line::raw(""));
+            if let Some(s) = crate::plan::expected::wave_sentence(list) {
+                lines.push(Line::styled(
+                    format!("{s}. They go the offline way: writes off at source, full load, exact validation, switch."),
+                    th.warn,
+                ));
+            }
+            for e in list {
+                lines.push(Line::styled(
+                    format!("  {}: {}", e.db_id, e.sentence()),
+                    th.warn,
+                ));
+            }
+        }
+    }
+}
+
 /// The engine's reason for a refusal, less what a guard line above already says: a refused
 /// wave command's reason ends with its `members_waiting` sentence in brackets (the command
 /// row and the CLI show the reason alone), and the dialog lists that sentence as a guard.
@@ -68,11 +114,9 @@ pub(super) fn dialog(app: &App, f: &mut Frame, area: Rect) {
         Target::Wave(n) => format!("wave {n}"),
         Target::Factory => "factory".to_string(),
     };
-    let mut lines = vec![
-        Line::styled(action_explain(d.action), th.muted),
-        Line::raw(""),
-        Line::styled("Guards", th.header),
-    ];
+    let mut lines = vec![Line::styled(explain(d), th.muted)];
+    outage_lines(d, &mut lines, th);
+    lines.extend([Line::raw(""), Line::styled("Guards", th.header)]);
     for g in &d.guards {
         lines.push(Line::from(vec![
             Span::styled(

@@ -233,15 +233,20 @@ async fn an_offline_database_is_cut_over_with_one_full_load_only_job() {
     )
     .await;
     assert!(decided(&r.store, approve).await.0);
-    let c = command(
-        &r.store,
-        Role::Operator,
-        Action::Cutover,
-        Target::Db(db.into()),
-    )
-    .await;
-    let (ok, why) = decided(&r.store, c).await;
-    assert!(ok, "cutover refused: {why:?}");
+    // Through `wavedeck cutover DB --confirm DB`: it prints the expected outage and carries
+    // it in the command the engine decides.
+    use wavedeck::store::operate::{run, ActArgs, OperatorCommand};
+    let mut limits = wavedeck::plan::PlanLimits::from_config(&r.cfg);
+    limits.measured_validation = r.store.validation_rates().await.unwrap();
+    let asked = OperatorCommand::Cutover(ActArgs {
+        target: db.into(),
+        confirm: Some(db.into()),
+        timeout: 60,
+        json: false,
+        reason: None,
+    });
+    let code = run(asked, r.cfg.clone()).await.unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "cutover refused");
     wait_hypercare(&r.store).await;
     engine.shutdown().await.unwrap();
 
@@ -313,5 +318,44 @@ async fn an_offline_database_is_cut_over_with_one_full_load_only_job() {
     let line = format!("| Write outage | {outage:.1} s, from the source's drain");
     assert!(summary.contains(&line), "{summary}");
     assert!(summary.contains("| Mode | offline"), "{summary}");
-    eprintln!("offline write outage through the engine: {outage:.1} s (emulated time x{SPEED})");
+    // The estimate the command carried, as the engine recorded the accepted command: the
+    // plan's one estimate of this database, in the pack and in the cockpit's detail.
+    let want = wavedeck::plan::expected::of(&states[0], &limits).unwrap();
+    let accepted = events
+        .iter()
+        .rev()
+        .find(|e| {
+            e.kind == wavedeck::store::kind::COMMAND_ACCEPTED && e.payload["action"] == "cutover"
+        })
+        .expect("the accepted cutover");
+    let expected = wavedeck::plan::expected::from_args(&accepted.payload["args"], db);
+    assert_eq!(
+        expected,
+        Some(want.outage.total_s()),
+        "{}",
+        accepted.payload
+    );
+    let row = format!(
+        "| Expected outage | {} ({:.0} s), estimated when cutover command",
+        wavedeck::plan::estimate::human(want.outage.total_s()),
+        want.outage.total_s()
+    );
+    assert!(summary.contains(&row), "{row}: {summary}");
+    let mut data = wavedeck::tui::data::Data::default();
+    data.apply(wavedeck::tui::data::FeedUpdate {
+        dbs: Some(states.clone()),
+        events: events.clone(),
+        ..Default::default()
+    });
+    let x = &data.extra[db];
+    assert_eq!(
+        (x.outage_s, x.expected_outage_s),
+        (Some(outage), expected),
+        "the cockpit's detail reads both"
+    );
+    eprintln!(
+        "offline write outage through the engine: {outage:.1} s (emulated time x{SPEED}); expected {:.0} s ({})",
+        want.outage.total_s(),
+        want.sentence()
+    );
 }

@@ -210,14 +210,20 @@ impl Rehearsal {
     /// `approve wave-0` and `start wave-0` by command, then every database `ready`; a
     /// database that fails instead fails the test with its pre-check and validation reports.
     async fn start_to_ready(&self) -> Vec<Event> {
+        self.start_to(Stage::Ready).await
+    }
+
+    /// `approve wave-0` and `start wave-0`, then every database at `stage` (`ready`, or
+    /// `ready_offline` for databases that move offline).
+    async fn start_to(&self, stage: Stage) -> Vec<Event> {
         let (code, out) = self.act(&["approve", "wave-0"]);
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with("accepted: approve wave-0"), "{out}");
         let (code, out) = self.act(&["start", "wave-0"]);
         assert_eq!(code, 0, "{out}");
-        let states = wait_for(&self.store, "ready", Duration::from_secs(240), |s| {
+        let states = wait_for(&self.store, stage.as_str(), Duration::from_secs(240), |s| {
             s.iter()
-                .all(|d| d.stage == Stage::Ready || d.stage == Stage::Failed)
+                .all(|d| d.stage == stage || d.stage == Stage::Failed)
         })
         .await;
         let events = all_events(&self.store).await;
@@ -758,4 +764,124 @@ async fn the_pilot_wave_of_both_engines_shares_one_store_and_a_seeded_mysql_faul
     r.stop_workload(pg_db);
     r.stop_workload(my_db);
     r.finish().await;
+}
+
+/// A lab inventory of one PostgreSQL database that moves offline (`mode: offline`).
+fn offline_inventory(dir: &Path, id: &str) -> PathBuf {
+    let side = |host: &str| {
+        serde_json::json!({"host": host, "port": 5432, "database": "x", "user": "u",
+                           "password_env": "WD_UNUSED"})
+    };
+    let doc = serde_json::json!({"databases": [{
+        "db_id": id, "engine": "postgres", "engine_version": "15", "size_gb": 0.1,
+        "owner": "team-offline", "criticality": "low", "mode": "offline",
+        "business_window": "daily 00:00-23:59 UTC", "wave": 0,
+        "source": side("10.0.0.1"), "target": side("10.0.0.2"),
+    }]});
+    let path = dir.join("offline.yaml");
+    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    path
+}
+
+/// Issue #17's offline path as a user rehearses it, the lab's workload on: the database waits
+/// in `ready_offline` with nothing copied; at the cutover the engine drains the source, the
+/// emulator's native FULL_TRANS job copies it once, the exact validation passes, the name is
+/// switched, and the workload's every acknowledged write is on the target once. The write
+/// outage the engine measured is set against the estimate the cockpit showed before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_postgres_database_moves_with_writes_stopped_and_nothing_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = "pilot-pg-offline";
+    let db = "pilot_pg_offline";
+    let inventory = offline_inventory(tmp.path(), id);
+    let cfg = tmp.path().join("operator.yaml");
+    std::fs::write(
+        &cfg,
+        format!("lab:\n  inventory: {}\n", inventory.display()),
+    )
+    .unwrap();
+    let r = Rehearsal::up_in(tmp, &["--config", cfg.to_str().unwrap()], &[]).await;
+    let st = r.st.clone().expect("the PostgreSQL half");
+    assert_eq!(st.databases, vec![db.to_string()]);
+    assert!(r.my.is_none(), "no MySQL database in this inventory");
+    let source = st.side(&st.source, db);
+    let target = st.side(&st.target, db);
+
+    let events = r.start_to(Stage::ReadyOffline).await;
+    assert!(stage_entries(&events, id, "failed").is_empty());
+    // Nothing moves before the window: no DRS job, nothing on the target.
+    let status = lab_status(&r);
+    assert_eq!(drs_status(&status["databases"][0]), None, "{status:#}");
+    let mut t = target.connect_admin("check").await.unwrap();
+    let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut t)
+        .await
+        .unwrap();
+    assert_eq!(copied, 0, "rows reached the target before the cutover");
+    let t0 = Instant::now();
+    while r.workload_figures(db)["acked"].as_u64().unwrap_or(0) < 100 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the workload does not write while the database waits"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let (code, out) = r.act(&["cutover", id, "--confirm", id]);
+    assert_eq!(code, 0, "{out}");
+    let expected = out
+        .lines()
+        .find(|l| l.contains("writes stop for about"))
+        .unwrap_or_else(|| panic!("the cutover names no expected outage: {out}"))
+        .to_string();
+    wait_for(&r.store, "hypercare", Duration::from_secs(240), |s| {
+        assert!(
+            s.iter().all(|d| d.stage != Stage::Failed),
+            "the offline cutover failed: {s:#?}"
+        );
+        s.iter().all(|d| d.stage == Stage::Hypercare)
+    })
+    .await;
+    r.wait_workload_at(db, &target).await;
+    let stats = r.stop_workload(db);
+    assert!(stats.acks.iter().any(|a| a.endpoint == target.endpoint()));
+    assert_all_acked_once(&target, &stats).await;
+    assert!(read_only(&source).await, "the source stays read-only");
+    assert!(!read_only(&target).await, "the target takes writes");
+    // One copy, nothing streaming after it: no subscription left on the target, no slot on
+    // the source; the sequences came along, so a new order at the target does not collide.
+    let subs: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_subscription")
+        .fetch_one(&mut t)
+        .await
+        .unwrap();
+    assert_eq!(subs, 0, "a subscription outlived the offline job");
+    let mut s = source.connect_admin("check").await.unwrap();
+    let slots: Vec<String> = sqlx::query_scalar("SELECT slot_name::text FROM pg_replication_slots")
+        .fetch_all(&mut s)
+        .await
+        .unwrap();
+    assert!(slots.is_empty(), "slots left on the source: {slots:?}");
+    t.execute(
+        "BEGIN READ WRITE; INSERT INTO orders (customer_id, amount) VALUES (1, 1.00); COMMIT",
+    )
+    .await
+    .unwrap();
+
+    // The job was a FULL_TRANS one, and the outage the engine measured is on record.
+    let events = all_events(&r.store).await;
+    let hyper = stage_entries(&events, id, "hypercare");
+    assert_eq!(hyper.len(), 1, "{hyper:#?}");
+    let outage_s = hyper[0].payload["outage_s"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no outage on {:#}", hyper[0].payload));
+    let gap_ms = workload::unavailability_ms(&stats.acks, &source.endpoint(), &target.endpoint())
+        .expect("writes before and after the cutover");
+    assert!(outage_s > 0.0 && gap_ms > 0.0);
+    eprintln!(
+        "offline rehearsal: write outage {outage_s:.1} s measured by the engine, {:.1} s without an acknowledged write at the workload ({} writes acknowledged); before the cutover: {expected}",
+        gap_ms / 1000.0,
+        stats.acks.len()
+    );
+    drop((s, t));
+    r.down_by_command().await;
 }

@@ -218,6 +218,7 @@ pub(super) fn inventory_entry(
         spec.wave = orig.wave;
         spec.overrides = orig.overrides.clone();
         spec.size_gb = orig.size_gb;
+        spec.mode = orig.mode;
     }
     let ep = |e: &Endpoint| {
         serde_json::json!({
@@ -238,6 +239,7 @@ pub(super) fn inventory_entry(
         "target": ep(&spec.target),
         "tags": spec.tags,
         "overrides": spec.overrides,
+        "mode": spec.mode,
         "extra": {"dns_name": LabState::dns_name(lab_name), "critical_tables": critical},
     })
 }

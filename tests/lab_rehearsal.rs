@@ -645,38 +645,47 @@ async fn a_mysql_database_rehearses_under_its_workload_cuts_over_and_rolls_back_
     r.down_by_command().await;
 }
 
-/// The pilot wave's inventory with one database of each engine.
-fn pilot_inventory(dir: &Path) -> PathBuf {
-    let entry = |id: &str, engine: &str, port: u16| {
-        serde_json::json!({
-            "db_id": id, "engine": engine, "engine_version": "1", "size_gb": 0.1,
-            "owner": format!("team-{engine}"), "criticality": "medium",
-            "business_window": "daily 00:00-23:59 UTC", "wave": 0,
-            "source": {"host": "10.0.0.1", "port": port, "database": "x", "user": "u",
-                       "password_env": "WD_UNUSED"},
-            "target": {"host": "10.0.0.2", "port": port, "database": "x", "user": "u",
-                       "password_env": "WD_UNUSED"},
+/// An operator config whose `lab.inventory` holds one database per `(db_id, engine, mode)`,
+/// written in `dir`: the lab builds what it names.
+fn lab_config(dir: &Path, dbs: &[(&str, &str, &str)]) -> PathBuf {
+    let entries: Vec<serde_json::Value> = dbs
+        .iter()
+        .map(|(id, engine, mode)| {
+            let port = if *engine == "mysql" { 3306 } else { 5432 };
+            let side = |host: &str| {
+                serde_json::json!({"host": host, "port": port, "database": "x", "user": "u",
+                                   "password_env": "WD_UNUSED"})
+            };
+            serde_json::json!({
+                "db_id": id, "engine": engine, "engine_version": "1", "size_gb": 0.1,
+                "owner": format!("team-{engine}"), "criticality": "medium", "mode": mode,
+                "business_window": "daily 00:00-23:59 UTC", "wave": 0,
+                "source": side("10.0.0.1"), "target": side("10.0.0.2"),
+            })
         })
-    };
-    let doc = serde_json::json!({"databases": [
-        entry("pilot-pg-mixed", "postgres", 5432),
-        entry("pilot-my-mixed", "mysql", 3306),
-    ]});
-    let path = dir.join("pilot.yaml");
-    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
-    path
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_pilot_wave_of_both_engines_shares_one_store_and_a_seeded_mysql_fault_is_found() {
-    let tmp = tempfile::tempdir().unwrap();
-    let inventory = pilot_inventory(tmp.path());
-    let cfg = tmp.path().join("operator.yaml");
+        .collect();
+    let inventory = dir.join("lab-inventory.yaml");
+    let doc = serde_json::json!({ "databases": entries });
+    std::fs::write(&inventory, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    let cfg = dir.join("operator.yaml");
     std::fs::write(
         &cfg,
         format!("lab:\n  inventory: {}\n", inventory.display()),
     )
     .unwrap();
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pilot_wave_of_both_engines_shares_one_store_and_a_seeded_mysql_fault_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = lab_config(
+        tmp.path(),
+        &[
+            ("pilot-pg-mixed", "postgres", "online"),
+            ("pilot-my-mixed", "mysql", "online"),
+        ],
+    );
     let (pg_db, my_db) = ("pilot_pg_mixed", "pilot_my_mixed");
     let r = Rehearsal::up_in(tmp, &["--config", cfg.to_str().unwrap()], &[]).await;
     let st = r.st.clone().expect("the PostgreSQL half");
@@ -766,23 +775,6 @@ async fn the_pilot_wave_of_both_engines_shares_one_store_and_a_seeded_mysql_faul
     r.finish().await;
 }
 
-/// A lab inventory of one PostgreSQL database that moves offline (`mode: offline`).
-fn offline_inventory(dir: &Path, id: &str) -> PathBuf {
-    let side = |host: &str| {
-        serde_json::json!({"host": host, "port": 5432, "database": "x", "user": "u",
-                           "password_env": "WD_UNUSED"})
-    };
-    let doc = serde_json::json!({"databases": [{
-        "db_id": id, "engine": "postgres", "engine_version": "15", "size_gb": 0.1,
-        "owner": "team-offline", "criticality": "low", "mode": "offline",
-        "business_window": "daily 00:00-23:59 UTC", "wave": 0,
-        "source": side("10.0.0.1"), "target": side("10.0.0.2"),
-    }]});
-    let path = dir.join("offline.yaml");
-    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
-    path
-}
-
 /// Issue #17's offline path as a user rehearses it, the lab's workload on: the database waits
 /// in `ready_offline` with nothing copied; at the cutover the engine drains the source, the
 /// emulator's native FULL_TRANS job copies it once, the exact validation passes, the name is
@@ -793,13 +785,7 @@ async fn an_offline_postgres_database_moves_with_writes_stopped_and_nothing_lost
     let tmp = tempfile::tempdir().unwrap();
     let id = "pilot-pg-offline";
     let db = "pilot_pg_offline";
-    let inventory = offline_inventory(tmp.path(), id);
-    let cfg = tmp.path().join("operator.yaml");
-    std::fs::write(
-        &cfg,
-        format!("lab:\n  inventory: {}\n", inventory.display()),
-    )
-    .unwrap();
+    let cfg = lab_config(tmp.path(), &[(id, "postgres", "offline")]);
     let r = Rehearsal::up_in(tmp, &["--config", cfg.to_str().unwrap()], &[]).await;
     let st = r.st.clone().expect("the PostgreSQL half");
     assert_eq!(st.databases, vec![db.to_string()]);

@@ -6,7 +6,8 @@
 //! slices through `@crc` (its MD5 mode), in primary-key chunks over `FORCE INDEX(PRIMARY)`.
 
 use super::checksum::{
-    print_ratios, redact_url, replace_db, split_password, wavedeck_streams, ChecksumArgs,
+    print_ratios, redact_url, repeat_ratios, replace_db, split_password, wavedeck_rate,
+    wavedeck_streams, ChecksumArgs, RunRatio,
 };
 use super::meter::{self as meter, Measured, ServerCpu};
 use crate::inventory::Engine;
@@ -441,6 +442,31 @@ async fn measure(a: &ChecksumArgs, db_url: &str, my: &MySqlPool) -> anyhow::Resu
             "  (neither mariadb nor mysql client found: the libmariadb reference row is missing)"
         );
     }
+    let sql_all = scan.select_sql(KeyRange::ALL);
+    repeat_ratios(
+        a.runs,
+        n,
+        RunRatio::of(load_before, wd1, wdn, raw1, rawn),
+        async |streams| {
+            let t = Instant::now();
+            if streams == 1 {
+                raw_ranges(my, &scan, &whole, 1).await?;
+                let sqlx_read = a.rows as f64 / t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let cli = if cli_select(db_url, &sql_all).await? {
+                    a.rows as f64 / t.elapsed().as_secs_f64()
+                } else {
+                    0.0
+                };
+                Ok(sqlx_read.max(cli))
+            } else {
+                raw_ranges(my, &scan, &ranges, streams).await?;
+                Ok(a.rows as f64 / t.elapsed().as_secs_f64())
+            }
+        },
+        async |streams| wavedeck_rate(&pool, &scan, &ranges, streams, &dp).await,
+    )
+    .await?;
     Ok(())
 }
 

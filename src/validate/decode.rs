@@ -415,6 +415,9 @@ pub fn display_canonical(mut b: &[u8]) -> String {
             TAG_INT => take(&mut b, 16)
                 .and_then(|v| v.try_into().ok())
                 .map(|a: [u8; 16]| i128::from_be_bytes(a).to_string()),
+            TAG_INT64 => take(&mut b, 8)
+                .and_then(|v| v.try_into().ok())
+                .map(|a: [u8; 8]| i64::from_be_bytes(a).to_string()),
             TAG_FLOAT => take(&mut b, 8)
                 .and_then(|v| v.try_into().ok())
                 .map(|a: [u8; 8]| f64::from_bits(u64::from_be_bytes(a)).to_string()),

@@ -186,9 +186,11 @@ fn position_of(s: &str) -> Option<Position> {
 }
 
 /// What a chunk's result depends on besides the data: both sides' columns (names, types,
-/// order), the key, and how the rows are read and encoded (`read`, the scans' text).
+/// order), the key, and how the rows are read (`read`, the scans' text) and encoded
+/// (`canon::ENCODING`).
 pub fn fingerprint(src: &Table, tgt: &Table, read: &str) -> String {
     let mut h = Sha256::new();
+    h.update(super::canon::ENCODING.as_bytes());
     for t in [src, tgt] {
         h.update(serde_json::to_string(&t.columns).unwrap_or_default());
         h.update([0]);

@@ -101,12 +101,10 @@ impl RowMark {
 
 /// The value of an integer key from its canonical bytes (`RowEncoder::int`).
 pub fn int_key_value(key: &[u8]) -> Option<i128> {
+    use super::canon::{TAG_INT, TAG_INT64};
     match key {
-        [tag, v @ ..] if *tag == super::canon::TAG_INT && v.len() == 16 => {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(v);
-            Some(i128::from_be_bytes(b))
-        }
+        [TAG_INT64, v @ ..] => Some(i64::from_be_bytes(v.try_into().ok()?).into()),
+        [TAG_INT, v @ ..] => Some(i128::from_be_bytes(v.try_into().ok()?)),
         _ => None,
     }
 }
@@ -588,7 +586,11 @@ mod tests {
         other.cols[1] = b"x".to_vec();
         assert_ne!(other.mark().unwrap().hash, m.hash);
         assert_eq!(int_key_value(b"\x04abc"), None);
-        assert_eq!(int_key_value(&key[..10]), None);
+        assert_eq!(int_key_value(&key[..5]), None);
+        // A key beyond 64 bits keeps its mark too.
+        let mut big = RowEncoder::new();
+        big.int(i128::from(i64::MAX) * 4);
+        assert_eq!(int_key_value(&big.buf), Some(i128::from(i64::MAX) * 4));
     }
 
     #[test]

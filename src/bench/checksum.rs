@@ -379,26 +379,19 @@ async fn measure_pg(a: &ChecksumArgs, db_url: &str) -> anyhow::Result<()> {
     print_ratios(wd1, wdn, raw1, rawn, md1, mdn, n, "in-database MD5");
     let first = RunRatio::of(load_before, wd1, wdn, raw1, rawn);
     let want = dp;
+    let psql_won = have_psql && raw1 > find("raw read: COPY", 1);
     repeat_ratios(
         a.runs,
         n,
         first,
         async |streams| {
-            if streams == 1 {
-                let t = Instant::now();
-                raw_copy_whole(&pg).await?;
-                let sqlx = a.rows as f64 / t.elapsed().as_secs_f64();
-                let t = Instant::now();
-                let cli = if psql_copy(db_url).await? {
-                    a.rows as f64 / t.elapsed().as_secs_f64()
-                } else {
-                    0.0
-                };
-                Ok(sqlx.max(cli))
+            // Later runs time only the 1-stream raw read that was faster in run 1.
+            if streams > 1 {
+                rate_of(a.rows, raw_copy_ranges(&pg, &scan, &ranges, streams)).await
+            } else if psql_won {
+                rate_of(a.rows, psql_copy(db_url)).await
             } else {
-                let t = Instant::now();
-                raw_copy_ranges(&pg, &scan, &ranges, streams).await?;
-                Ok(a.rows as f64 / t.elapsed().as_secs_f64())
+                rate_of(a.rows, raw_copy_whole(&pg)).await
             }
         },
         async |streams| wavedeck_rate(&pool, &scan, &ranges, streams, &want).await,
@@ -767,6 +760,16 @@ fn print_runs(all: &[RunRatio], n: usize) {
         "BELOW the aim"
     };
     println!("    worst: {worst1:.2} with 1 stream, {worstn:.2} with {n} streams: {verdict}");
+}
+
+/// `rows` over the time `read` takes, in rows/s.
+pub async fn rate_of<T>(
+    rows: u64,
+    read: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    read.await?;
+    Ok(rows as f64 / t.elapsed().as_secs_f64())
 }
 
 /// wavedeck's checksum in rows/s with `streams` streams; the digest must be the table's.

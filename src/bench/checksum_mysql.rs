@@ -6,7 +6,7 @@
 //! slices through `@crc` (its MD5 mode), in primary-key chunks over `FORCE INDEX(PRIMARY)`.
 
 use super::checksum::{
-    print_ratios, redact_url, repeat_ratios, replace_db, split_password, wavedeck_rate,
+    print_ratios, rate_of, redact_url, repeat_ratios, replace_db, split_password, wavedeck_rate,
     wavedeck_streams, ChecksumArgs, RunRatio,
 };
 use super::meter::{self as meter, Measured, ServerCpu};
@@ -443,25 +443,19 @@ async fn measure(a: &ChecksumArgs, db_url: &str, my: &MySqlPool) -> anyhow::Resu
         );
     }
     let sql_all = scan.select_sql(KeyRange::ALL);
+    // Later runs time only the 1-stream raw read that was faster in run 1.
+    let cli_won = have_cli && raw1 > find("raw read: SELECT", 1);
     repeat_ratios(
         a.runs,
         n,
         RunRatio::of(load_before, wd1, wdn, raw1, rawn),
         async |streams| {
-            let t = Instant::now();
-            if streams == 1 {
-                raw_ranges(my, &scan, &whole, 1).await?;
-                let sqlx_read = a.rows as f64 / t.elapsed().as_secs_f64();
-                let t = Instant::now();
-                let cli = if cli_select(db_url, &sql_all).await? {
-                    a.rows as f64 / t.elapsed().as_secs_f64()
-                } else {
-                    0.0
-                };
-                Ok(sqlx_read.max(cli))
+            if streams > 1 {
+                rate_of(a.rows, raw_ranges(my, &scan, &ranges, streams)).await
+            } else if cli_won {
+                rate_of(a.rows, cli_select(db_url, &sql_all)).await
             } else {
-                raw_ranges(my, &scan, &ranges, streams).await?;
-                Ok(a.rows as f64 / t.elapsed().as_secs_f64())
+                rate_of(a.rows, raw_ranges(my, &scan, &whole, 1)).await
             }
         },
         async |streams| wavedeck_rate(&pool, &scan, &ranges, streams, &dp).await,

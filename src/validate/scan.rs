@@ -32,10 +32,11 @@ pub struct SideScan {
     pub pace: Option<Arc<Pace>>,
 }
 
-/// What a reader hands the decoder at once (PostgreSQL: bytes of the COPY stream, MySQL:
-/// rows), and how many such batches may wait: the reader keeps draining the socket while the
-/// decoder hashes, so the server never waits for the client's CPU (at most ~512 kB a read).
+/// What the PostgreSQL reader hands the decoder at once (bytes of the COPY stream), and how
+/// many such batches may wait: the reader keeps draining the socket while the decoder hashes,
+/// so the server never waits for the client's CPU (at most ~512 kB a read).
 const FEED_BYTES: usize = 64 * 1024;
+/// The MySQL read takes its pace in steps of this many rows.
 const FEED_ROWS: usize = 256;
 const FEED_DEPTH: usize = 8;
 
@@ -251,8 +252,9 @@ impl SideScan {
     /// query, see `position`), the rows are read in a REPEATABLE READ snapshot and the position
     /// that snapshot covers is returned.
     ///
-    /// The read runs on a task of its own ([`read_pg`], [`read_my`]) and hands batches over a
+    /// PostgreSQL's read runs on a task of its own ([`read_pg`]) and hands batches over a
     /// bounded channel: the next rows are in flight while these are hashed, cold or warm.
+    /// MySQL's rows are hashed as they arrive ([`read_my`] says why).
     async fn visit<F>(
         &self,
         pool: &Pool,
@@ -294,25 +296,18 @@ impl SideScan {
                 joined(rx, reader, decoded).await
             }
             (Pool::My(p), Kinds::My(kinds)) => {
-                let (tx, mut rx) = mpsc::channel(FEED_DEPTH);
-                let reader = tokio::spawn(read_my(p.clone(), self.select_of(sel), at, tx));
-                let decoded: Result<(), ScanError> = async {
-                    while let Some(batch) = rx.recv().await {
-                        for row in &batch {
-                            enc.clear();
-                            ends.clear();
-                            for (i, k) in kinds.iter().enumerate() {
-                                encode_my(*k, row, i, &mut enc)?;
-                                ends.push(enc.buf.len());
-                            }
-                            on_row(&enc, &ends);
-                        }
-                        self.paced(batch.len() as u64).await;
+                let sql = self.select_of(sel);
+                read_my(p, &sql, at.as_deref(), self.pace.as_deref(), |row| {
+                    enc.clear();
+                    ends.clear();
+                    for (i, k) in kinds.iter().enumerate() {
+                        encode_my(*k, row, i, &mut enc)?;
+                        ends.push(enc.buf.len());
                     }
+                    on_row(&enc, &ends);
                     Ok(())
-                }
-                .await;
-                joined(rx, reader, decoded).await
+                })
+                .await
             }
             _ => Err(ScanError::Mismatch),
         }
@@ -485,34 +480,45 @@ async fn read_pg(
 }
 
 /// One MySQL read: the consistent snapshot and its position when asked, then the SELECT's
-/// rows, handed on in batches of [`FEED_ROWS`].
-async fn read_my(
-    p: MySqlPool,
-    sql: String,
-    at: Option<String>,
-    tx: mpsc::Sender<Vec<MySqlRow>>,
-) -> Result<Option<Position>, ScanError> {
+/// rows, each handed to `on_row` as it arrives, on this task. No hand-over to another thread:
+/// the socket's buffer already lets the server send on while a row is hashed, and on two cores
+/// the server's thread and this one each keep a core (a reader task and a hasher task made a
+/// third runnable thread, row buffers freed on another thread than the one that made them,
+/// and a wake-up per batch). The pace is taken every [`FEED_ROWS`] rows.
+async fn read_my<F>(
+    p: &MySqlPool,
+    sql: &str,
+    at: Option<&str>,
+    pace: Option<&Pace>,
+    mut on_row: F,
+) -> Result<Option<Position>, ScanError>
+where
+    F: FnMut(&MySqlRow) -> Result<(), ScanError>,
+{
     let mut conn = p.acquire().await?;
     let mut pos = None;
     let res: Result<(), ScanError> = async {
-        if let Some(q) = &at {
+        if let Some(q) = at {
             conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
                 .await?;
             let text: Option<String> = sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
             pos = Some(Position::Gtid(text.unwrap_or_default()));
         }
         {
-            let mut rows = sqlx::query(&sql).fetch(&mut *conn);
-            let mut batch = Vec::with_capacity(FEED_ROWS);
+            let mut rows = sqlx::query(sql).fetch(&mut *conn);
+            let mut unpaced = 0;
             while let Some(row) = rows.try_next().await? {
-                batch.push(row);
-                if batch.len() >= FEED_ROWS {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(FEED_ROWS));
-                    tx.send(full).await.map_err(|_| ScanError::Abandoned)?;
+                on_row(&row)?;
+                unpaced += 1;
+                if unpaced == FEED_ROWS {
+                    if let Some(p) = pace {
+                        p.take(unpaced as u64).await;
+                    }
+                    unpaced = 0;
                 }
             }
-            if !batch.is_empty() {
-                tx.send(batch).await.map_err(|_| ScanError::Abandoned)?;
+            if let (Some(p), true) = (pace, unpaced > 0) {
+                p.take(unpaced as u64).await;
             }
         }
         if at.is_some() {
@@ -522,6 +528,7 @@ async fn read_my(
     }
     .await;
     if res.is_err() {
+        // The SELECT may be half-read: never hand this connection to anyone else.
         conn.close_on_drop();
     }
     res.map(|()| pos)

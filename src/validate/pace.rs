@@ -3,7 +3,7 @@
 //! production source than the operator allows.
 //!
 //! A reader takes rows as it decodes them and, past the pace, waits before it decodes more:
-//! its channel fills, its socket fills, and the server's COPY or SELECT blocks on the write.
+//! its socket fills, and the server's COPY or SELECT blocks on the write.
 //! The server is held back, not only the client.
 
 use std::collections::VecDeque;

@@ -15,7 +15,6 @@ use sqlx::mysql::{MySqlPool, MySqlRow};
 use sqlx::postgres::PgPool;
 use sqlx::{Executor, Row};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// How one side reads a table: its quoted name, the SELECT list and each column's decoder.
 #[derive(Clone, Debug)]
@@ -32,13 +31,8 @@ pub struct SideScan {
     pub pace: Option<Arc<Pace>>,
 }
 
-/// What the PostgreSQL reader hands the decoder at once (bytes of the COPY stream), and how
-/// many such batches may wait: the reader keeps draining the socket while the decoder hashes,
-/// so the server never waits for the client's CPU (at most ~512 kB a read).
-const FEED_BYTES: usize = 64 * 1024;
-/// The MySQL read takes its pace in steps of this many rows.
-const FEED_ROWS: usize = 256;
-const FEED_DEPTH: usize = 8;
+/// A read takes its pace (`validation.max_rows_per_s`) in steps of about this many rows.
+const PACE_ROWS: u64 = 256;
 
 #[derive(Clone, Debug)]
 pub enum Kinds {
@@ -252,9 +246,8 @@ impl SideScan {
     /// query, see `position`), the rows are read in a REPEATABLE READ snapshot and the position
     /// that snapshot covers is returned.
     ///
-    /// PostgreSQL's read runs on a task of its own ([`read_pg`]) and hands batches over a
-    /// bounded channel: the next rows are in flight while these are hashed, cold or warm.
-    /// MySQL's rows are hashed as they arrive ([`read_my`] says why).
+    /// The rows are hashed as they arrive, on this task ([`read_my`] says why): the socket's
+    /// buffer keeps the next rows in flight while these are hashed, cold or warm.
     async fn visit<F>(
         &self,
         pool: &Pool,
@@ -271,29 +264,25 @@ impl SideScan {
         match (pool, &self.kinds) {
             (Pool::Pg(p), Kinds::Pg(kinds)) => {
                 let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select_of(sel));
-                let (tx, mut rx) = mpsc::channel(FEED_DEPTH);
-                let reader = tokio::spawn(read_pg(p.clone(), sql, at, tx));
                 let mut parser = CopyParser::new(kinds.len());
-                let decoded: Result<(), ScanError> = async {
-                    while let Some(buf) = rx.recv().await {
-                        let mut rows = 0u64;
-                        parser.feed(&buf, &mut |fields: &RowView<'_>| {
-                            enc.clear();
-                            ends.clear();
-                            for (k, f) in kinds.iter().zip(fields.iter()) {
-                                encode_pg(*k, f, &mut enc).map_err(|e| e.to_string())?;
-                                ends.push(enc.buf.len());
-                            }
-                            on_row(&enc, &ends);
-                            rows += 1;
-                            Ok(())
-                        })?;
-                        self.paced(rows).await;
-                    }
-                    Ok(parser.finish()?)
-                }
-                .await;
-                joined(rx, reader, decoded).await
+                let pos = read_pg(p, &sql, at.as_deref(), self.pace.as_deref(), |bytes| {
+                    let mut rows = 0u64;
+                    parser.feed(bytes, &mut |fields: &RowView<'_>| {
+                        enc.clear();
+                        ends.clear();
+                        for (k, f) in kinds.iter().zip(fields.iter()) {
+                            encode_pg(*k, f, &mut enc).map_err(|e| e.to_string())?;
+                            ends.push(enc.buf.len());
+                        }
+                        on_row(&enc, &ends);
+                        rows += 1;
+                        Ok(())
+                    })?;
+                    Ok(rows)
+                })
+                .await?;
+                parser.finish()?;
+                Ok(pos)
             }
             (Pool::My(p), Kinds::My(kinds)) => {
                 let sql = self.select_of(sel);
@@ -310,12 +299,6 @@ impl SideScan {
                 .await
             }
             _ => Err(ScanError::Mismatch),
-        }
-    }
-
-    async fn paced(&self, rows: u64) {
-        if let Some(p) = &self.pace {
-            p.take(rows).await;
         }
     }
 
@@ -415,37 +398,23 @@ impl SideScan {
     }
 }
 
-/// The end of a read: the reader's error first (a cut-off stream is its doing), then the
-/// decoder's. The reader is waited for even when the decoder stopped, so its session is
-/// closed or back in the pool before the read's slot is given to another.
-async fn joined<T>(
-    rx: mpsc::Receiver<T>,
-    reader: tokio::task::JoinHandle<Result<Option<Position>, ScanError>>,
-    decoded: Result<(), ScanError>,
-) -> Result<Option<Position>, ScanError> {
-    drop(rx);
-    let read = reader
-        .await
-        .map_err(|e| ScanError::Task(e.to_string()))
-        .and_then(|r| r);
-    match (read, decoded) {
-        (Err(ScanError::Abandoned), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-        (Ok(pos), Ok(())) => Ok(pos),
-    }
-}
-
-/// One PostgreSQL read: the snapshot and its position when asked, then the binary COPY,
-/// handed on in batches of [`FEED_BYTES`].
-async fn read_pg(
-    p: PgPool,
-    sql: String,
-    at: Option<String>,
-    tx: mpsc::Sender<Vec<u8>>,
-) -> Result<Option<Position>, ScanError> {
+/// One PostgreSQL read: the snapshot and its position when asked, then the binary COPY, its
+/// bytes handed to `on_bytes` as they arrive, on this task (which returns the rows they
+/// completed); the pace is taken every [`PACE_ROWS`] rows. [`read_my`] says why on this task.
+async fn read_pg<F>(
+    p: &PgPool,
+    sql: &str,
+    at: Option<&str>,
+    pace: Option<&Pace>,
+    mut on_bytes: F,
+) -> Result<Option<Position>, ScanError>
+where
+    F: FnMut(&[u8]) -> Result<u64, ScanError>,
+{
     let mut conn = p.acquire().await?;
     let mut pos = None;
     let res: Result<(), ScanError> = async {
-        if let Some(q) = &at {
+        if let Some(q) = at {
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await?;
             let text: String = sqlx::query_scalar(q).fetch_one(&mut *conn).await?;
@@ -453,19 +422,22 @@ async fn read_pg(
                 parse_lsn(&text).ok_or(ScanError::Position(text))?,
             ));
         }
-        let mut stream = conn.copy_out_raw(&sql).await?;
-        let mut buf = Vec::with_capacity(FEED_BYTES);
-        while let Some(chunk) = stream.try_next().await? {
-            buf.extend_from_slice(&chunk);
-            if buf.len() >= FEED_BYTES {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(FEED_BYTES));
-                tx.send(full).await.map_err(|_| ScanError::Abandoned)?;
+        {
+            let mut stream = conn.copy_out_raw(sql).await?;
+            let mut unpaced = 0u64;
+            while let Some(chunk) = stream.try_next().await? {
+                unpaced += on_bytes(&chunk)?;
+                if unpaced >= PACE_ROWS {
+                    if let Some(p) = pace {
+                        p.take(unpaced).await;
+                    }
+                    unpaced = 0;
+                }
+            }
+            if let (Some(p), true) = (pace, unpaced > 0) {
+                p.take(unpaced).await;
             }
         }
-        if !buf.is_empty() {
-            tx.send(buf).await.map_err(|_| ScanError::Abandoned)?;
-        }
-        drop(stream);
         if at.is_some() {
             conn.execute("COMMIT").await?;
         }
@@ -484,7 +456,7 @@ async fn read_pg(
 /// the socket's buffer already lets the server send on while a row is hashed, and on two cores
 /// the server's thread and this one each keep a core (a reader task and a hasher task made a
 /// third runnable thread, row buffers freed on another thread than the one that made them,
-/// and a wake-up per batch). The pace is taken every [`FEED_ROWS`] rows.
+/// and a wake-up per batch). The pace is taken every [`PACE_ROWS`] rows.
 async fn read_my<F>(
     p: &MySqlPool,
     sql: &str,
@@ -510,15 +482,15 @@ where
             while let Some(row) = rows.try_next().await? {
                 on_row(&row)?;
                 unpaced += 1;
-                if unpaced == FEED_ROWS {
+                if unpaced == PACE_ROWS {
                     if let Some(p) = pace {
-                        p.take(unpaced as u64).await;
+                        p.take(unpaced).await;
                     }
                     unpaced = 0;
                 }
             }
             if let (Some(p), true) = (pace, unpaced > 0) {
-                p.take(unpaced as u64).await;
+                p.take(unpaced).await;
             }
         }
         if at.is_some() {
@@ -563,11 +535,6 @@ pub enum ScanError {
     Mismatch,
     #[error("the source printed a WAL position wavedeck cannot read: {0:?}")]
     Position(String),
-    /// The decoder stopped (its own error is the one reported): the reader stops too.
-    #[error("the read was abandoned by its decoder")]
-    Abandoned,
-    #[error("the read task failed: {0}")]
-    Task(String),
 }
 
 #[cfg(test)]

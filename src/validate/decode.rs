@@ -309,12 +309,10 @@ impl MyKind {
 }
 
 /// Encode column `i` of a MySQL row read through a prepared statement (binary protocol, as
-/// `scan::read_my` reads). The value's bytes are decoded here, not through sqlx's typed
-/// `Decode`: that path built a chrono value per timestamp and re-checked each value's type,
-/// and it was the biggest client cost of a MySQL checksum after the read itself (perf on
-/// `wavedeck bench checksum --engine mysql`). The wire forms are the binary protocol's
-/// (little-endian integers and floats of the column's width; dates and times as a length byte
-/// and their fields).
+/// `scan::read_my` reads). The value's bytes are decoded here rather than through sqlx's typed
+/// `Decode`, so that a zero or impossible date gets an error that names it (sqlx's says
+/// "unexpected null"). The wire forms are the binary protocol's: little-endian integers and
+/// floats of the column's width; dates and times as a length byte and their fields.
 pub fn encode_my(
     kind: MyKind,
     row: &MySqlRow,
@@ -343,10 +341,7 @@ pub fn encode_my(
             .ok_or_else(|| bad(width("a FLOAT", v)))?,
         ),
         MyKind::Double => e.float(my_double(v).ok_or_else(|| bad(width("a DOUBLE", v)))?),
-        MyKind::Decimal => match std::str::from_utf8(v) {
-            Ok(t) => e.decimal_str(t),
-            Err(_) => e.decimal_str(&String::from_utf8_lossy(v)),
-        },
+        MyKind::Decimal => e.decimal_str(&String::from_utf8_lossy(v)),
         MyKind::Text | MyKind::AsText => e.text(v),
         MyKind::Bytes => e.bytes(v),
         MyKind::Json => e.json_text(v),
@@ -394,19 +389,19 @@ pub fn my_double(v: &[u8]) -> Option<f64> {
 
 /// A binary-protocol DATE: its length byte, then year (2 bytes LE), month and day.
 pub fn my_date_days(v: &[u8]) -> Result<i32, String> {
-    Ok((my_date_time(v)?.0) as i32)
+    Ok(date_days(my_date_time(v)?.0))
 }
 
 /// A binary-protocol DATETIME or TIMESTAMP: the DATE's fields, then hour, minute and second
 /// when the length byte is 7 or more, then microseconds (4 bytes LE) when it is 11.
 pub fn my_datetime_micros(v: &[u8]) -> Result<i64, String> {
-    let (days, us) = my_date_time(v)?;
-    Ok(days * 86_400_000_000 + us)
+    let (date, us) = my_date_time(v)?;
+    Ok(i64::from(date_days(date)) * 86_400_000_000 + us)
 }
 
-/// Days since 1970-01-01 and microseconds into the day, every field checked as chrono would
-/// (a zero or impossible date is an error, never a nearby day).
-fn my_date_time(v: &[u8]) -> Result<(i64, i64), String> {
+/// The date and the microseconds into its day, every field checked (a zero or impossible date
+/// is an error, never a nearby day).
+fn my_date_time(v: &[u8]) -> Result<(NaiveDate, i64), String> {
     let len = usize::from(*v.first().ok_or("an empty date value")?);
     let f = v
         .get(1..1 + len)
@@ -418,7 +413,9 @@ fn my_date_time(v: &[u8]) -> Result<(i64, i64), String> {
                 .into(),
         );
     }
-    let (y, m, d) = (i64::from(u16::from_le_bytes([f[0], f[1]])), f[2], f[3]);
+    let (y, m, d) = (u16::from_le_bytes([f[0], f[1]]), f[2], f[3]);
+    let date = NaiveDate::from_ymd_opt(y.into(), m.into(), d.into())
+        .ok_or_else(|| format!("an impossible date {y:04}-{m:02}-{d:02}"))?;
     let (h, mi, s) = if len >= 7 {
         (f[4], f[5], f[6])
     } else {
@@ -429,36 +426,11 @@ fn my_date_time(v: &[u8]) -> Result<(i64, i64), String> {
     } else {
         0
     };
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return Err(format!("an impossible date {y:04}-{m:02}-{d:02}"));
-    }
     if h > 23 || mi > 59 || s > 59 || us > 999_999 {
         return Err(format!("an impossible time {h:02}:{mi:02}:{s:02}.{us:06}"));
     }
     let secs = (i64::from(h) * 60 + i64::from(mi)) * 60 + i64::from(s);
-    Ok((
-        days_from_civil(y, m.into(), d.into()),
-        secs * 1_000_000 + i64::from(us),
-    ))
-}
-
-fn days_in_month(y: i64, m: u8) -> u8 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Ok((date, secs * 1_000_000 + i64::from(us)))
 }
 
 /// Wall-clock values are taken as UTC: sessions run with time zone UTC on both engines, so a

@@ -34,6 +34,32 @@ pub struct SideScan {
 /// A read takes its pace (`validation.max_rows_per_s`) in steps of about this many rows.
 const PACE_ROWS: u64 = 256;
 
+/// The rows a read has decoded and not yet taken from its pace.
+struct Unpaced<'p> {
+    pace: Option<&'p Pace>,
+    rows: u64,
+}
+
+impl<'p> Unpaced<'p> {
+    fn new(pace: Option<&'p Pace>) -> Self {
+        Unpaced { pace, rows: 0 }
+    }
+    /// `rows` more decoded: past [`PACE_ROWS`], wait for the pace.
+    async fn add(&mut self, rows: u64) {
+        self.rows += rows;
+        if self.rows >= PACE_ROWS {
+            self.take().await;
+        }
+    }
+    /// The end of the read: the rest.
+    async fn take(&mut self) {
+        if let (Some(p), n @ 1..) = (self.pace, self.rows) {
+            p.take(n).await;
+        }
+        self.rows = 0;
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Kinds {
     Pg(Vec<PgKind>),
@@ -424,19 +450,11 @@ where
         }
         {
             let mut stream = conn.copy_out_raw(sql).await?;
-            let mut unpaced = 0u64;
+            let mut unpaced = Unpaced::new(pace);
             while let Some(chunk) = stream.try_next().await? {
-                unpaced += on_bytes(&chunk)?;
-                if unpaced >= PACE_ROWS {
-                    if let Some(p) = pace {
-                        p.take(unpaced).await;
-                    }
-                    unpaced = 0;
-                }
+                unpaced.add(on_bytes(&chunk)?).await;
             }
-            if let (Some(p), true) = (pace, unpaced > 0) {
-                p.take(unpaced).await;
-            }
+            unpaced.take().await;
         }
         if at.is_some() {
             conn.execute("COMMIT").await?;
@@ -478,20 +496,12 @@ where
         }
         {
             let mut rows = sqlx::query(sql).fetch(&mut *conn);
-            let mut unpaced = 0;
+            let mut unpaced = Unpaced::new(pace);
             while let Some(row) = rows.try_next().await? {
                 on_row(&row)?;
-                unpaced += 1;
-                if unpaced == PACE_ROWS {
-                    if let Some(p) = pace {
-                        p.take(unpaced).await;
-                    }
-                    unpaced = 0;
-                }
+                unpaced.add(1).await;
             }
-            if let (Some(p), true) = (pace, unpaced > 0) {
-                p.take(unpaced).await;
-            }
+            unpaced.take().await;
         }
         if at.is_some() {
             conn.execute("COMMIT").await?;

@@ -659,7 +659,7 @@ fn lab_config(dir: &Path, dbs: &[(&str, &str, &str)]) -> PathBuf {
             serde_json::json!({
                 "db_id": id, "engine": engine, "engine_version": "1", "size_gb": 0.1,
                 "owner": format!("team-{engine}"), "criticality": "medium", "mode": mode,
-                "business_window": "daily 00:00-23:59 UTC", "wave": 0,
+                "business_window": wavedeck::rehearsal::lab::LAB_WINDOW, "wave": 0,
                 "source": side("10.0.0.1"), "target": side("10.0.0.2"),
             })
         })

@@ -174,7 +174,7 @@ impl MyLabState {
                 .with_version("10.11")
                 .with_size_gb(0.1)
                 .with_owner("lab")
-                .with_window("daily 00:00-23:59 UTC")
+                .with_window(super::LAB_WINDOW)
                 .with_wave(Some(0))
                 .with_tags(["lab", "mysql"]),
         )

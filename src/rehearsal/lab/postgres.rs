@@ -133,7 +133,7 @@ impl LabState {
             .with_version("15")
             .with_size_gb(0.1)
             .with_owner("lab")
-            .with_window("daily 00:00-23:59 UTC")
+            .with_window(super::LAB_WINDOW)
             .with_wave(Some(0))
             .with_tags(["lab"])
     }

@@ -330,6 +330,37 @@ async fn json_numbers_beyond_a_double_are_seen() {
     .await;
 }
 
+/// sqlx takes a zero date for NULL when asked for an `Option`; the validation must not: a
+/// legacy source's `0000-00-00` that DRS (or a strict target) turned into NULL is a difference
+/// the operator has to decide on, and it is named, never hashed as NULL.
+#[tokio::test]
+async fn a_zero_date_is_never_taken_for_null() {
+    with_pair("myzero", |p| async move {
+        let table = "CREATE TABLE stamps (id INT PRIMARY KEY, at DATETIME NULL, day DATE NULL)";
+        exec(
+            &p.src,
+            &format!(
+                "SET SESSION sql_mode = ''; {table};
+                 INSERT INTO stamps VALUES (1, '0000-00-00 00:00:00', '2024-01-01'), (2, NULL, '0000-00-00')"
+            ),
+        )
+        .await;
+        exec(
+            &p.tgt,
+            &format!("{table}; INSERT INTO stamps VALUES (1, NULL, '2024-01-01'), (2, NULL, NULL)"),
+        )
+        .await;
+        let r = validate::run_validation(&spec(&p, "root"), &runbook(), &only(&["stamps"])).await;
+        let f = r.failures().join("\n");
+        assert!(!r.passed(), "a zero date passed as NULL: {f}");
+        assert!(
+            f.contains("stamps on source") && f.contains("column \"at\": the zero date"),
+            "{f}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_table_filter_that_matches_nothing_is_an_error() {
     with_pair("myfilter", |p| async move {

@@ -7,9 +7,9 @@
 //! every column is hashed: nothing is silently skipped.
 
 use super::canon::{RowEncoder, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use sqlx::mysql::MySqlRow;
-use sqlx::Row;
+use sqlx::{Column, Row};
 
 /// How a PostgreSQL column is read and encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,15 +176,15 @@ fn encode_pg_numeric(b: &[u8], e: &mut RowEncoder) -> Option<()> {
     let dscale = rd(6)? as usize;
     match sign {
         0xC000 => {
-            e.decimal_str("NaN");
+            e.decimal_str(b"NaN");
             return Some(());
         }
         0xD000 => {
-            e.decimal_str("Infinity");
+            e.decimal_str(b"Infinity");
             return Some(());
         }
         0xF000 => {
-            e.decimal_str("-Infinity");
+            e.decimal_str(b"-Infinity");
             return Some(());
         }
         _ => {}
@@ -319,12 +319,16 @@ pub fn encode_my(
     i: usize,
     e: &mut RowEncoder,
 ) -> Result<(), sqlx::Error> {
-    let Some(v) = row.try_get_unchecked::<Option<&[u8]>, _>(i)? else {
+    // Not `Option<&[u8]>`: sqlx's `is_null` takes a zero date for NULL, and a zero date must
+    // stay an error here (see `my_date_time`). The bytes' decode fails only on a real NULL.
+    let raw = row.try_get_raw(i)?;
+    let Ok(v) = <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(raw) else {
         e.null();
         return Ok(());
     };
+    // The column by name: "decoding column 1" sends the operator counting.
     let bad = |what: String| sqlx::Error::ColumnDecode {
-        index: i.to_string(),
+        index: format!("{:?}", row.columns()[i].name()),
         source: what.into(),
     };
     match kind {
@@ -341,7 +345,7 @@ pub fn encode_my(
             .ok_or_else(|| bad(width("a FLOAT", v)))?,
         ),
         MyKind::Double => e.float(my_double(v).ok_or_else(|| bad(width("a DOUBLE", v)))?),
-        MyKind::Decimal => e.decimal_str(&String::from_utf8_lossy(v)),
+        MyKind::Decimal => e.decimal_str(v),
         MyKind::Text | MyKind::AsText => e.text(v),
         MyKind::Bytes => e.bytes(v),
         MyKind::Json => e.json_text(v),
@@ -440,9 +444,12 @@ pub fn datetime_micros(v: NaiveDateTime) -> i64 {
     v.and_utc().timestamp_micros()
 }
 
+/// Days since 1970-01-01 (a day count, not a date subtraction: this runs for every date and
+/// timestamp read).
 pub fn date_days(v: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (v - epoch).num_days() as i32
+    /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+    const CE_TO_UNIX_DAYS: i32 = 719_163;
+    v.num_days_from_ce() - CE_TO_UNIX_DAYS
 }
 
 /// `[-]HHH:MM:SS[.ffffff]` -> microseconds.
@@ -545,8 +552,9 @@ mod tests {
     fn binary_dates_agree_with_chrono_over_mysqls_whole_range() {
         let mut day = NaiveDate::from_ymd_opt(1000, 1, 1).unwrap();
         let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
         while day <= last {
-            use chrono::Datelike;
+            assert_eq!(i64::from(date_days(day)), (day - epoch).num_days(), "{day}");
             let (y, m, d) = (day.year() as u16, day.month() as u8, day.day() as u8);
             let mut v = vec![4];
             v.extend_from_slice(&y.to_le_bytes());
@@ -639,14 +647,14 @@ mod tests {
         let n = pg_numeric(0, 0, 2, &[1234, 5000]);
         assert_eq!(pg(PgKind::Numeric, Some(&n)), {
             e.clear();
-            e.decimal_str("1234.50");
+            e.decimal_str(b"1234.50");
             e.buf.clone()
         });
         // numeric 0.0001 (weight -1, digits [1]) vs "0.000100"
         let n = pg_numeric(-1, 0, 4, &[1]);
         assert_eq!(pg(PgKind::Numeric, Some(&n)), {
             e.clear();
-            e.decimal_str("0.000100");
+            e.decimal_str(b"0.000100");
             e.buf.clone()
         });
         // numeric -20000 (weight 1, digits [2]) vs BIGINT -20000
@@ -749,7 +757,7 @@ mod tests {
         // the same rule for MySQL's DECIMAL text
         let my = |strict: bool, t: &str| {
             let mut e = RowEncoder::with_strict_scale(strict);
-            e.decimal_str(t);
+            e.decimal_str(t.as_bytes());
             display_canonical(&e.buf)
         };
         assert_eq!(my(true, "1.50"), "1.50");
@@ -835,7 +843,7 @@ mod tests {
         fn pg_numeric_equals_mysql_decimal_text(neg: bool, int in "[0-9]{0,40}", frac in "[0-9]{0,30}") {
             let text = format!("{}{}{}{}", if neg { "-" } else { "" }, if int.is_empty() { "0" } else { &int }, if frac.is_empty() { "" } else { "." }, frac);
             let mut e = RowEncoder::new();
-            e.decimal_str(&text);
+            e.decimal_str(text.as_bytes());
             let bin = pg_numeric_from(neg, &int, &frac);
             proptest::prop_assert_eq!(pg(PgKind::Numeric, Some(&bin)), e.buf, "{}", text);
         }

@@ -7,7 +7,7 @@
 //! every column is hashed: nothing is silently skipped.
 
 use super::canon::{RowEncoder, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use sqlx::mysql::MySqlRow;
 use sqlx::{Column, Row};
 
@@ -393,14 +393,14 @@ pub fn my_double(v: &[u8]) -> Option<f64> {
 
 /// A binary-protocol DATE: its length byte, then year (2 bytes LE), month and day.
 pub fn my_date_days(v: &[u8]) -> Result<i32, String> {
-    Ok(date_days(my_date_time(v)?.0))
+    Ok(my_date_time(v)?.0.to_epoch_days())
 }
 
 /// A binary-protocol DATETIME or TIMESTAMP: the DATE's fields, then hour, minute and second
 /// when the length byte is 7 or more, then microseconds (4 bytes LE) when it is 11.
 pub fn my_datetime_micros(v: &[u8]) -> Result<i64, String> {
     let (date, us) = my_date_time(v)?;
-    Ok(i64::from(date_days(date)) * 86_400_000_000 + us)
+    Ok(i64::from(date.to_epoch_days()) * 86_400_000_000 + us)
 }
 
 /// The date and the microseconds into its day, every field checked (a zero or impossible date
@@ -442,14 +442,6 @@ fn my_date_time(v: &[u8]) -> Result<(NaiveDate, i64), String> {
 /// DATETIME and a `timestamp without time zone` holding the same wall time.
 pub fn datetime_micros(v: NaiveDateTime) -> i64 {
     v.and_utc().timestamp_micros()
-}
-
-/// Days since 1970-01-01 (a day count, not a date subtraction: this runs for every date and
-/// timestamp read).
-pub fn date_days(v: NaiveDate) -> i32 {
-    /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
-    const CE_TO_UNIX_DAYS: i32 = 719_163;
-    v.num_days_from_ce() - CE_TO_UNIX_DAYS
 }
 
 /// `[-]HHH:MM:SS[.ffffff]` -> microseconds.
@@ -554,12 +546,16 @@ mod tests {
         let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
         while day <= last {
-            assert_eq!(i64::from(date_days(day)), (day - epoch).num_days(), "{day}");
+            use chrono::Datelike;
             let (y, m, d) = (day.year() as u16, day.month() as u8, day.day() as u8);
             let mut v = vec![4];
             v.extend_from_slice(&y.to_le_bytes());
             v.extend_from_slice(&[m, d]);
-            assert_eq!(my_date_days(&v), Ok(date_days(day)), "{day}");
+            assert_eq!(
+                my_date_days(&v),
+                Ok((day - epoch).num_days() as i32),
+                "{day}"
+            );
             let dt = day.and_hms_micro_opt(23, 59, 58, 999_999).unwrap();
             let b = my_dt(y, m, d, 23, 59, 58, 999_999);
             assert_eq!(my_datetime_micros(&b), Ok(datetime_micros(dt)), "{dt}");
@@ -689,10 +685,10 @@ mod tests {
         });
         // date
         let d = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
-        let pg_days = date_days(d) - PG_EPOCH_DAYS;
+        let pg_days = d.to_epoch_days() - PG_EPOCH_DAYS;
         assert_eq!(pg(PgKind::Date, Some(&pg_days.to_be_bytes())), {
             e.clear();
-            e.date_days(date_days(d));
+            e.date_days(d.to_epoch_days());
             e.buf.clone()
         });
         // time 25:00:01.5 is impossible in PG; 13:00:01.5 vs MySQL TIME text
